@@ -17,9 +17,6 @@
 #include "crypto/ntru/internal/arith.h"
 #include "crypto/ntru/internal/params.h"
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 
@@ -38,14 +35,46 @@ inline void Zero(Poly<P>& a) {
 // compiler vectorises (8 lanes with SSE2, 16 with AVX2).
 // ---------------------------------------------------------------------------------------------
 
+// Vectors of coefficients through GCC/Clang vector extensions: the same source gives 8 lanes
+// of SSE2 in the portable build and 16 lanes of AVX2 in the AVX2 build (and plain scalar code
+// on CPUs without SIMD). Arithmetic on them is lane-wise mod 2^16; comparisons give lane masks.
+#if defined(__AVX2__)
+inline constexpr int kVecBytes = 32;
+#else
+inline constexpr int kVecBytes = 16;
+#endif
+inline constexpr int kU16Lanes = kVecBytes / 2;
+inline constexpr int kI32Lanes = kVecBytes / 4;
+typedef std::uint16_t VecU16 __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
+typedef std::int32_t VecI32 __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
+
+inline VecU16 LoadU16(const std::uint16_t* p) {
+  VecU16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// r[0 .. 2L) = a * b for L a multiple of the lane count. Accumulates whole output vectors:
+// coefficient a[i] (broadcast) times b shifted by i, read from a zero-framed copy of b.
 template <int L>
 inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restrict a,
                        const std::uint16_t* __restrict b) {
-  alignas(32) std::uint16_t acc[2 * L] = {};
-  for (int i = 0; i < L; ++i) {
-    const std::uint32_t ai = a[i];
-    std::uint16_t* __restrict row = acc + i;
-    for (int j = 0; j < L; ++j) row[j] = static_cast<std::uint16_t>(row[j] + ai * b[j]);  // mod 2^16
+  static_assert(L % kU16Lanes == 0);
+  constexpr int V = L / kU16Lanes;
+  alignas(kVecBytes) std::uint16_t bz[L + 2 * kU16Lanes] = {};
+  std::memcpy(bz + kU16Lanes, b, L * sizeof(std::uint16_t));
+  VecU16 acc[2 * V] = {};
+#pragma GCC unroll 8
+  for (int i0 = 0; i0 < V; ++i0) {
+#pragma GCC unroll 16
+    for (int t = 0; t < kU16Lanes; ++t) {
+      const std::uint16_t ai = a[i0 * kU16Lanes + t];
+#pragma GCC unroll 8
+      for (int m = 0; m <= V; ++m) {
+        const VecU16 bv = LoadU16(bz + kU16Lanes + kU16Lanes * m - t);
+        acc[i0 + m] += bv * ai;
+      }
+    }
   }
   std::memcpy(r, acc, sizeof acc);
 }
@@ -78,7 +107,7 @@ inline void Karatsuba(std::uint16_t* __restrict r, const std::uint16_t* __restri
 template <class P>
 inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   alignas(32) std::uint16_t prod[2 * P::kPad];
-  Karatsuba<P::kPad, P::kPad / 16>(prod, a.c, b.c);
+  Karatsuba<P::kPad, P::kPad / 16>(prod, a.c, b.c);  // four levels, 81 base cases
   for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(prod[i] + prod[i + P::kN]);
   for (int i = P::kN; i < P::kPad; ++i) r.c[i] = 0;
 }
@@ -252,75 +281,78 @@ inline void UnpackS3(Poly<P>& a, const std::uint8_t* in) {
 // Constant-time sort of int32 (a bitonic network over a power-of-two padded array).
 // ---------------------------------------------------------------------------------------------
 
-inline void MinMax(std::int32_t& a, std::int32_t& b) {
-  const std::int64_t d = static_cast<std::int64_t>(b) - static_cast<std::int64_t>(a);
-  const std::uint32_t mask = ValueBarrier(static_cast<std::uint32_t>(d >> 63));  // b < a
-  const std::uint32_t x = (static_cast<std::uint32_t>(a) ^ static_cast<std::uint32_t>(b)) & mask;
-  a = static_cast<std::int32_t>(static_cast<std::uint32_t>(a) ^ x);
-  b = static_cast<std::int32_t>(static_cast<std::uint32_t>(b) ^ x);
-}
-
-// Sorts x[0 .. Len) ascending (signed). Len is a power of two.
+// Sorts Len int32 values (a power of two, at least 2 * lanes) ascending as signed numbers with
+// a bitonic network whose every compare-exchange is a lane-wise min/max: no data-dependent
+// branch or index. Layout: the element of rank e ends in vector e % P, lane e / P (P = Len /
+// lanes), so pairs at distance j < P are in different vectors (vertical min/max) and pairs at
+// distance j >= P are lanes of one vector (a fixed shuffle). The input order is irrelevant to
+// a sort, so values are loaded as they come; Extract reads the result in rank order.
 template <int Len>
-inline void SortInt32(std::int32_t* x) {
-#if defined(__AVX2__)
-  if constexpr (Len >= 16) {
-    // Same network, compare-exchanges on 8 lanes at once with min/max (no conditions at all).
-    for (int k = 2; k <= Len; k <<= 1) {
-      for (int j = k >> 1; j > 0; j >>= 1) {
-        if (j == (k >> 1)) {
-          // First stage of a merge: pair i with its mirror in the k-block.
-          for (int blk = 0; blk < Len; blk += k) {
-            if (j >= 8) {
-              for (int i = 0; i < j; i += 8) {
-                std::int32_t* lo = x + blk + i;
-                std::int32_t* hi = x + blk + k - 8 - i;
-                __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo));
-                __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi));
-                const __m256i rev = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
-                b = _mm256_permutevar8x32_epi32(b, rev);
-                __m256i mn = _mm256_min_epi32(a, b);
-                __m256i mx = _mm256_max_epi32(a, b);
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo), mn);
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi),
-                                    _mm256_permutevar8x32_epi32(mx, rev));
-              }
-            } else {
-              for (int i = 0; i < j; ++i) MinMax(x[blk + i], x[blk + k - 1 - i]);
-            }
-          }
-        } else if (j >= 8) {
-          for (int blk = 0; blk < Len; blk += 2 * j) {
-            for (int i = 0; i < j; i += 8) {
-              std::int32_t* lo = x + blk + i;
-              std::int32_t* hi = lo + j;
-              __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo));
-              __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi));
-              _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo), _mm256_min_epi32(a, b));
-              _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi), _mm256_max_epi32(a, b));
-            }
-          }
-        } else {
-          for (int blk = 0; blk < Len; blk += 2 * j)
-            for (int i = 0; i < j; ++i) MinMax(x[blk + i], x[blk + i + j]);
-        }
+class BitonicSorter {
+ public:
+  static constexpr int kLanes = kI32Lanes;
+  static constexpr int kP = Len / kLanes;
+  static_assert((Len & (Len - 1)) == 0 && kP >= 2);
+
+  explicit BitonicSorter(const std::int32_t* in) { std::memcpy(v_, in, sizeof v_); }
+  ~BitonicSorter() { Wipe(v_, sizeof v_); }
+
+  void Sort() {
+    for (int k = 2; k <= Len; k <<= 1)
+      for (int j = k >> 1; j > 0; j >>= 1) Stage(k, j);
+  }
+
+  std::int32_t Extract(int rank) const { return v_[rank % kP][rank / kP]; }  // rank is public
+
+ private:
+  static VecI32 Min(VecI32 a, VecI32 b) {
+    const VecI32 lt = a < b;
+    return (a & lt) | (b & ~lt);
+  }
+  static VecI32 Max(VecI32 a, VecI32 b) {
+    const VecI32 lt = a < b;
+    return (b & lt) | (a & ~lt);
+  }
+  static VecI32 Select(VecI32 mask, VecI32 a, VecI32 b) { return (a & mask) | (b & ~mask); }
+
+  // Lane l of the result: all-ones if the element in lane l of vector p sorts descending in
+  // merge stage k (bitonic direction bit: e & k with e = l * P + p).
+  static VecI32 DescMask(int k, int p) {
+    VecI32 m;
+    for (int l = 0; l < kLanes; ++l) m[l] = (((l * kP + p) & k) != 0) ? -1 : 0;
+    return m;
+  }
+
+  void Stage(int k, int j) {
+    if (j < kP) {
+      for (int p = 0; p < kP; ++p) {
+        if ((p & j) != 0) continue;  // each pair once, from its lower index
+        const int q = p | j;
+        const VecI32 lo = Min(v_[p], v_[q]);
+        const VecI32 hi = Max(v_[p], v_[q]);
+        const VecI32 desc = DescMask(k, p);
+        v_[p] = Select(desc, hi, lo);
+        v_[q] = Select(desc, lo, hi);
+      }
+    } else {
+      const int lane_bit = j / kP;
+      VecI32 perm, lower;
+      for (int l = 0; l < kLanes; ++l) {
+        perm[l] = l ^ lane_bit;
+        lower[l] = ((l & lane_bit) == 0) ? -1 : 0;
+      }
+      for (int p = 0; p < kP; ++p) {
+        const VecI32 partner = __builtin_shuffle(v_[p], perm);
+        const VecI32 lo = Min(v_[p], partner);
+        const VecI32 hi = Max(v_[p], partner);
+        const VecI32 keep_lo = lower ^ DescMask(k, p);  // lower XOR descending
+        v_[p] = Select(keep_lo, lo, hi);
       }
     }
-    return;
   }
-#endif
-  for (int k = 2; k <= Len; k <<= 1) {
-    for (int j = k >> 1; j > 0; j >>= 1) {
-      if (j == (k >> 1)) {
-        for (int blk = 0; blk < Len; blk += k)
-          for (int i = 0; i < j; ++i) MinMax(x[blk + i], x[blk + k - 1 - i]);
-      } else {
-        for (int blk = 0; blk < Len; blk += 2 * j)
-          for (int i = 0; i < j; ++i) MinMax(x[blk + i], x[blk + i + j]);
-      }
-    }
-  }
-}
+
+  VecI32 v_[kP];
+};
 
 constexpr int NextPow2(int v) {
   int p = 1;
@@ -383,8 +415,9 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
   for (int i = P::kHalfWeight; i < P::kWeight; ++i) s[i] |= 2;
   // Padding sorts last: no real key equals INT32_MAX because its type bits are never 3.
   for (int i = kLen; i < kSortLen; ++i) s[i] = 0x7fffffff;
-  SortInt32<kSortLen>(s);
-  for (int i = 0; i < kLen; ++i) r.c[i] = static_cast<std::uint16_t>(s[i] & 3);
+  BitonicSorter<kSortLen> sorter(s);
+  sorter.Sort();
+  for (int i = 0; i < kLen; ++i) r.c[i] = static_cast<std::uint16_t>(sorter.Extract(i) & 3);
   for (int i = kLen; i < P::kPad; ++i) r.c[i] = 0;
   Wipe(s, sizeof s);
 }

@@ -17,9 +17,10 @@ struct Params {
   // HPS: m and g have q/16-1 coefficients +1 and q/16-1 coefficients -1.
   static constexpr int kHalfWeight = static_cast<int>(kQ / 16 - 1);
   static constexpr int kWeight = 2 * kHalfWeight;
-  // Polynomials are stored with zero padding to a multiple of 64 coefficients, so that the
-  // Karatsuba recursion splits evenly four times and vector loops need no tails.
-  static constexpr int kPad = (N + 63) / 64 * 64;
+  // Polynomials are stored with zero padding to a multiple of 256 coefficients, so that the
+  // Karatsuba recursion splits evenly four times into base cases whose length is a multiple
+  // of 16 (one AVX2 vector of coefficients), and vector loops need no tails.
+  static constexpr int kPad = (N + 255) / 256 * 256;
   static constexpr int kWords = (N + 63) / 64;  // 64-bit words of a bitsliced polynomial
 
   static constexpr std::size_t kPackS3Bytes = (N - 1 + 4) / 5;
