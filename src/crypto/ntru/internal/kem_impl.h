@@ -17,6 +17,10 @@
 #include "crypto/ntru/internal/arith.h"
 #include "crypto/ntru/internal/params.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 
 namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 
@@ -54,8 +58,9 @@ inline VecU16 LoadU16(const std::uint16_t* p) {
   return v;
 }
 
-// r[0 .. 2L) = a * b for L a multiple of the lane count. Accumulates whole output vectors:
-// coefficient a[i] (broadcast) times b shifted by i, read from a zero-framed copy of b.
+// r[0 .. 2L) = a * b for L a multiple of the lane count. Accumulates whole output vectors in
+// registers: for each shift t, the V+1 vectors of b shifted by t (read from a zero-framed copy)
+// are loaded once and multiplied by the broadcast coefficients a[t], a[t + lanes], ...
 template <int L>
 inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restrict a,
                        const std::uint16_t* __restrict b) {
@@ -64,16 +69,15 @@ inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restr
   alignas(kVecBytes) std::uint16_t bz[L + 2 * kU16Lanes] = {};
   std::memcpy(bz + kU16Lanes, b, L * sizeof(std::uint16_t));
   VecU16 acc[2 * V] = {};
+  for (int t = 0; t < kU16Lanes; ++t) {
+    VecU16 bs[V + 1];
 #pragma GCC unroll 8
-  for (int i0 = 0; i0 < V; ++i0) {
-#pragma GCC unroll 16
-    for (int t = 0; t < kU16Lanes; ++t) {
+    for (int m = 0; m <= V; ++m) bs[m] = LoadU16(bz + kU16Lanes + kU16Lanes * m - t);
+#pragma GCC unroll 8
+    for (int i0 = 0; i0 < V; ++i0) {
       const std::uint16_t ai = a[i0 * kU16Lanes + t];
 #pragma GCC unroll 8
-      for (int m = 0; m <= V; ++m) {
-        const VecU16 bv = LoadU16(bz + kU16Lanes + kU16Lanes * m - t);
-        acc[i0 + m] += bv * ai;
-      }
+      for (int m = 0; m <= V; ++m) acc[i0 + m] += bs[m] * ai;
     }
   }
   std::memcpy(r, acc, sizeof acc);
@@ -305,6 +309,16 @@ class BitonicSorter {
   std::int32_t Extract(int rank) const { return v_[rank % kP][rank / kP]; }  // rank is public
 
  private:
+#if defined(__AVX2__)
+  static VecI32 Min(VecI32 a, VecI32 b) {
+    return reinterpret_cast<VecI32>(_mm256_min_epi32(reinterpret_cast<__m256i>(a),
+                                                     reinterpret_cast<__m256i>(b)));
+  }
+  static VecI32 Max(VecI32 a, VecI32 b) {
+    return reinterpret_cast<VecI32>(_mm256_max_epi32(reinterpret_cast<__m256i>(a),
+                                                     reinterpret_cast<__m256i>(b)));
+  }
+#else
   static VecI32 Min(VecI32 a, VecI32 b) {
     const VecI32 lt = a < b;
     return (a & lt) | (b & ~lt);
@@ -313,26 +327,41 @@ class BitonicSorter {
     const VecI32 lt = a < b;
     return (b & lt) | (a & ~lt);
   }
+#endif
   static VecI32 Select(VecI32 mask, VecI32 a, VecI32 b) { return (a & mask) | (b & ~mask); }
 
-  // Lane l of the result: all-ones if the element in lane l of vector p sorts descending in
-  // merge stage k (bitonic direction bit: e & k with e = l * P + p).
-  static VecI32 DescMask(int k, int p) {
+  // For k >= P the bitonic direction (bit k of the element index e = l * P + p) depends only
+  // on the lane: all-ones in the lanes that sort descending in merge stage k.
+  static VecI32 LaneDescMask(int k) {
     VecI32 m;
-    for (int l = 0; l < kLanes; ++l) m[l] = (((l * kP + p) & k) != 0) ? -1 : 0;
+    for (int l = 0; l < kLanes; ++l) m[l] = ((l * kP) & k) != 0 ? -1 : 0;
     return m;
   }
 
+  // One compare-exchange stage of merge size k at distance j. Every branch below depends on
+  // the public indices k, j and p only.
   void Stage(int k, int j) {
     if (j < kP) {
-      for (int p = 0; p < kP; ++p) {
-        if ((p & j) != 0) continue;  // each pair once, from its lower index
-        const int q = p | j;
-        const VecI32 lo = Min(v_[p], v_[q]);
-        const VecI32 hi = Max(v_[p], v_[q]);
-        const VecI32 desc = DescMask(k, p);
-        v_[p] = Select(desc, hi, lo);
-        v_[q] = Select(desc, lo, hi);
+      const VecI32 desc = LaneDescMask(k);  // used when k >= P
+      for (int blk = 0; blk < kP; blk += 2 * j) {
+        // Within a block of 2j vectors, vector p pairs with p + j; for k < P the direction is
+        // uniform per block (bit k of p), for k >= P it is per lane.
+        const bool block_desc = k < kP && (blk & k) != 0;
+        for (int p = blk; p < blk + j; ++p) {
+          const int q = p + j;
+          const VecI32 lo = Min(v_[p], v_[q]);
+          const VecI32 hi = Max(v_[p], v_[q]);
+          if (k >= kP) {
+            v_[p] = Select(desc, hi, lo);
+            v_[q] = Select(desc, lo, hi);
+          } else if (block_desc) {
+            v_[p] = hi;
+            v_[q] = lo;
+          } else {
+            v_[p] = lo;
+            v_[q] = hi;
+          }
+        }
       }
     } else {
       const int lane_bit = j / kP;
@@ -341,12 +370,10 @@ class BitonicSorter {
         perm[l] = l ^ lane_bit;
         lower[l] = ((l & lane_bit) == 0) ? -1 : 0;
       }
+      const VecI32 keep_lo = lower ^ LaneDescMask(k);  // lower XOR descending
       for (int p = 0; p < kP; ++p) {
         const VecI32 partner = __builtin_shuffle(v_[p], perm);
-        const VecI32 lo = Min(v_[p], partner);
-        const VecI32 hi = Max(v_[p], partner);
-        const VecI32 keep_lo = lower ^ DescMask(k, p);  // lower XOR descending
-        v_[p] = Select(keep_lo, lo, hi);
+        v_[p] = Select(keep_lo, Min(v_[p], partner), Max(v_[p], partner));
       }
     }
   }
