@@ -7,32 +7,72 @@
 
 namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 
-template <int W>
+// A bitsliced polynomial: bit i of the word array is coefficient i. The words live in vectors
+// (2 per SSE2 vector, 4 per AVX2 vector) so that every step works on whole vectors; words past
+// the last are kept zero.
+inline constexpr int kU64Lanes = kVecBytes / 8;
+typedef std::uint64_t VecU64 __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
+
+template <int N>
 struct Bits {
-  std::uint64_t w[W];
+  static constexpr int kWords = (N + 63) / 64;
+  static constexpr int kV = (kWords + kU64Lanes - 1) / kU64Lanes;
+  VecU64 v[kV];
+
+  void SetBit(int i, std::uint64_t bit) {  // i is public
+    v[(i / 64) / kU64Lanes][(i / 64) % kU64Lanes] |= (bit & 1) << (i % 64);
+  }
+  std::uint64_t GetBit(int i) const { return (v[(i / 64) / kU64Lanes][(i / 64) % kU64Lanes] >> (i % 64)) & 1; }
+  std::uint64_t Bit0() const { return v[0][0] & 1; }
+
+  // this *= x, dropping the bit that moves to position N.
+  void ShiftUp1() {
+    for (int k = kV - 1; k >= 0; --k) {
+      const VecU64 prev_words = __builtin_shuffle(k > 0 ? v[k - 1] : VecU64{}, v[k], PrevIdx());
+      v[k] = (v[k] << 1) | (prev_words >> 63);
+    }
+    v[kV - 1] &= TopMask();
+  }
+  // this /= x (the constant term must be zero).
+  void ShiftDown1() {
+    for (int k = 0; k < kV; ++k) {
+      const VecU64 next_words = __builtin_shuffle(v[k], k + 1 < kV ? v[k + 1] : VecU64{}, NextIdx());
+      v[k] = (v[k] >> 1) | (next_words << 63);
+    }
+  }
+
+ private:
+  // Word w of the last vector: all bits below N are allowed.
+  static VecU64 TopMask() {
+    VecU64 m;
+    for (int l = 0; l < kU64Lanes; ++l) {
+      const int w = (kV - 1) * kU64Lanes + l;
+      m[l] = w < kWords - 1 ? ~0ull : w == kWords - 1 ? (N % 64 == 0 ? ~0ull : (1ull << (N % 64)) - 1) : 0;
+    }
+    return m;
+  }
+  static VecU64 PrevIdx() {  // lane l <- word l-1 (from the previous vector for l = 0)
+    VecU64 idx;
+    for (int l = 0; l < kU64Lanes; ++l) idx[l] = static_cast<std::uint64_t>(kU64Lanes - 1 + l);
+    return idx;
+  }
+  static VecU64 NextIdx() {  // lane l <- word l+1 (from the next vector for the last lane)
+    VecU64 idx;
+    for (int l = 0; l < kU64Lanes; ++l) idx[l] = static_cast<std::uint64_t>(l + 1);
+    return idx;
+  }
 };
 
-template <int W>
-inline void ShiftUp1(Bits<W>& a, std::uint64_t top_mask) {  // a *= x, dropping bit n
-  for (int k = W - 1; k > 0; --k) a.w[k] = (a.w[k] << 1) | (a.w[k - 1] >> 63);
-  a.w[0] <<= 1;
-  a.w[W - 1] &= top_mask;
-}
-
-template <int W>
-inline void ShiftDown1(Bits<W>& a) {  // a /= x (the constant term is zero)
-  for (int k = 0; k < W - 1; ++k) a.w[k] = (a.w[k] >> 1) | (a.w[k + 1] << 63);
-  a.w[W - 1] >>= 1;
-}
-
-template <int W>
-inline void CondSwap(Bits<W>& a, Bits<W>& b, std::uint64_t mask) {
-  for (int k = 0; k < W; ++k) {
-    const std::uint64_t t = (a.w[k] ^ b.w[k]) & mask;
-    a.w[k] ^= t;
-    b.w[k] ^= t;
+template <int N>
+inline void CondSwap(Bits<N>& a, Bits<N>& b, VecU64 mask) {
+  for (int k = 0; k < Bits<N>::kV; ++k) {
+    const VecU64 t = (a.v[k] ^ b.v[k]) & mask;
+    a.v[k] ^= t;
+    b.v[k] ^= t;
   }
 }
+
+inline VecU64 Splat64(std::uint64_t x) { return VecU64{} + x; }
 
 // Mask of "delta > 0 and bit != 0", from the sign of -delta.
 inline std::uint64_t SwapMask(std::int32_t delta, std::uint64_t nonzero_bit) {
@@ -49,34 +89,26 @@ inline std::int32_t CondNegatePlusOne(std::int32_t delta, std::uint64_t swap) {
 template <class P>
 inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
   constexpr int N = P::kN;
-  constexpr int W = P::kWords;
-  constexpr std::uint64_t kTop = (N % 64 == 0) ? ~0ull : ((1ull << (N % 64)) - 1);
-  Bits<W> f{}, g{}, v{}, w{};
+  using B = Bits<N>;
+  B f{}, g{}, v{}, w{};
   // f = Phi_n (its own reversal); g = reversal of (a mod Phi_n) as a polynomial of degree n-2.
-  for (int i = 0; i < N; ++i) f.w[i / 64] |= 1ull << (i % 64);
+  for (int i = 0; i < N; ++i) f.SetBit(i, 1);
   const std::uint64_t top = a.c[N - 1] & 1;
-  for (int i = 0; i < N - 1; ++i) {
-    const int j = N - 2 - i;
-    g.w[j / 64] |= static_cast<std::uint64_t>((a.c[i] ^ top) & 1) << (j % 64);
-  }
-  w.w[0] = 1;
+  for (int i = 0; i < N - 1; ++i) g.SetBit(N - 2 - i, (a.c[i] ^ top) & 1);
+  w.SetBit(0, 1);
   std::int32_t delta = 1;
   for (int step = 0; step < 2 * (N - 1) - 1; ++step) {
-    ShiftUp1(v, kTop);
-    const std::uint64_t g0 = g.w[0] & 1;
-    const std::uint64_t swap = SwapMask(delta, g0);
+    v.ShiftUp1();
+    const std::uint64_t swap = SwapMask(delta, g.Bit0());
     delta = CondNegatePlusOne(delta, swap);
-    CondSwap(f, g, swap);
-    CondSwap(v, w, swap);
-    const std::uint64_t sub = 0 - (g.w[0] & f.w[0] & 1);  // g0 * f0 (f0 is always 1)
-    for (int k = 0; k < W; ++k) g.w[k] ^= sub & f.w[k];
-    for (int k = 0; k < W; ++k) w.w[k] ^= sub & v.w[k];
-    ShiftDown1(g);
+    CondSwap(f, g, Splat64(swap));
+    CondSwap(v, w, Splat64(swap));
+    const VecU64 sub = Splat64(ValueBarrier(0 - (g.Bit0() & f.Bit0())));  // g0 * f0
+    for (int k = 0; k < B::kV; ++k) g.v[k] ^= sub & f.v[k];
+    for (int k = 0; k < B::kV; ++k) w.v[k] ^= sub & v.v[k];
+    g.ShiftDown1();
   }
-  for (int i = 0; i < N - 1; ++i) {
-    const int j = N - 2 - i;
-    r.c[i] = static_cast<std::uint16_t>((v.w[j / 64] >> (j % 64)) & 1);
-  }
+  for (int i = 0; i < N - 1; ++i) r.c[i] = static_cast<std::uint16_t>(v.GetBit(N - 2 - i));
   for (int i = N - 1; i < P::kPad; ++i) r.c[i] = 0;
   Wipe(&f, sizeof f);
   Wipe(&g, sizeof g);
@@ -85,22 +117,24 @@ inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
 }
 
 // F_3 vectors bitsliced as two planes: p (coefficient is +1) and m (coefficient is -1).
-template <int W>
+template <int N>
 struct Trits {
-  Bits<W> p, m;
+  Bits<N> p, m;
+  void ShiftUp1() { p.ShiftUp1(); m.ShiftUp1(); }
+  void ShiftDown1() { p.ShiftDown1(); m.ShiftDown1(); }
 };
 
 // a += s * b where s is a scalar in F_3 given as masks (sp: s = +1, sm: s = -1).
-template <int W>
-inline void AddScaled(Trits<W>& a, const Trits<W>& b, std::uint64_t sp, std::uint64_t sm) {
-  for (int k = 0; k < W; ++k) {
-    const std::uint64_t bp = (sp & b.p.w[k]) | (sm & b.m.w[k]);
-    const std::uint64_t bm = (sp & b.m.w[k]) | (sm & b.p.w[k]);
-    const std::uint64_t ap = a.p.w[k], am = a.m.w[k];
-    const std::uint64_t az = ~(ap | am), bz = ~(bp | bm);
+template <int N>
+inline void AddScaled(Trits<N>& a, const Trits<N>& b, VecU64 sp, VecU64 sm) {
+  for (int k = 0; k < Bits<N>::kV; ++k) {
+    const VecU64 bp = (sp & b.p.v[k]) | (sm & b.m.v[k]);
+    const VecU64 bm = (sp & b.m.v[k]) | (sm & b.p.v[k]);
+    const VecU64 ap = a.p.v[k], am = a.m.v[k];
+    const VecU64 az = ~(ap | am), bz = ~(bp | bm);
     // +1: 1+0, 0+1, (-1)+(-1);  -1: (-1)+0, 0+(-1), 1+1
-    a.p.w[k] = (ap & bz) | (az & bp) | (am & bm);
-    a.m.w[k] = (am & bz) | (az & bm) | (ap & bp);
+    a.p.v[k] = (ap & bz) | (az & bp) | (am & bm);
+    a.m.v[k] = (am & bz) | (az & bm) | (ap & bp);
   }
 }
 
@@ -108,44 +142,39 @@ inline void AddScaled(Trits<W>& a, const Trits<W>& b, std::uint64_t sp, std::uin
 template <class P>
 inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
   constexpr int N = P::kN;
-  constexpr int W = P::kWords;
-  constexpr std::uint64_t kTop = (N % 64 == 0) ? ~0ull : ((1ull << (N % 64)) - 1);
-  Trits<W> f{}, g{}, v{}, w{};
-  for (int i = 0; i < N; ++i) f.p.w[i / 64] |= 1ull << (i % 64);
+  Trits<N> f{}, g{}, v{}, w{};
+  for (int i = 0; i < N; ++i) f.p.SetBit(i, 1);
   const std::uint32_t top = a.c[N - 1];
   for (int i = 0; i < N - 1; ++i) {
-    const int j = N - 2 - i;
     const std::uint16_t t = Mod3(a.c[i] + 2 * top);  // a mod Phi_n, in {0,1,2}
-    g.p.w[j / 64] |= static_cast<std::uint64_t>(t & 1) << (j % 64);
-    g.m.w[j / 64] |= static_cast<std::uint64_t>(t >> 1) << (j % 64);
+    g.p.SetBit(N - 2 - i, t & 1);
+    g.m.SetBit(N - 2 - i, t >> 1);
   }
-  w.p.w[0] = 1;
+  w.p.SetBit(0, 1);
   std::int32_t delta = 1;
   for (int step = 0; step < 2 * (N - 1) - 1; ++step) {
-    ShiftUp1(v.p, kTop);
-    ShiftUp1(v.m, kTop);
-    const std::uint64_t fp = f.p.w[0] & 1, fm = f.m.w[0] & 1;
-    const std::uint64_t gp = g.p.w[0] & 1, gm = g.m.w[0] & 1;
+    v.ShiftUp1();
+    const std::uint64_t fp = f.p.Bit0(), fm = f.m.Bit0();
+    const std::uint64_t gp = g.p.Bit0(), gm = g.m.Bit0();
     // c = -f0*g0: +1 when f0 and g0 differ in sign, -1 when they agree.
-    const std::uint64_t cp = 0 - ((fp & gm) | (fm & gp));
-    const std::uint64_t cm = 0 - ((fp & gp) | (fm & gm));
+    const VecU64 cp = Splat64(ValueBarrier(0 - ((fp & gm) | (fm & gp))));
+    const VecU64 cm = Splat64(ValueBarrier(0 - ((fp & gp) | (fm & gm))));
     const std::uint64_t swap = SwapMask(delta, gp | gm);
     delta = CondNegatePlusOne(delta, swap);
-    CondSwap(f.p, g.p, swap);
-    CondSwap(f.m, g.m, swap);
-    CondSwap(v.p, w.p, swap);
-    CondSwap(v.m, w.m, swap);
-    AddScaled(g, f, ValueBarrier(cp), ValueBarrier(cm));
-    AddScaled(w, v, ValueBarrier(cp), ValueBarrier(cm));
-    ShiftDown1(g.p);
-    ShiftDown1(g.m);
+    const VecU64 swap_v = Splat64(swap);
+    CondSwap(f.p, g.p, swap_v);
+    CondSwap(f.m, g.m, swap_v);
+    CondSwap(v.p, w.p, swap_v);
+    CondSwap(v.m, w.m, swap_v);
+    AddScaled(g, f, cp, cm);
+    AddScaled(w, v, cp, cm);
+    g.ShiftDown1();
   }
   // Result: f0 * reversal of v.
-  const std::uint64_t fneg = 0 - (f.m.w[0] & 1);
+  const std::uint64_t fneg = 0 - f.m.Bit0();
   for (int i = 0; i < N - 1; ++i) {
-    const int j = N - 2 - i;
-    std::uint64_t p = (v.p.w[j / 64] >> (j % 64)) & 1;
-    std::uint64_t m = (v.m.w[j / 64] >> (j % 64)) & 1;
+    std::uint64_t p = v.p.GetBit(N - 2 - i);
+    std::uint64_t m = v.m.GetBit(N - 2 - i);
     const std::uint64_t t = (p ^ m) & fneg;  // f0 = -1 swaps the planes
     p ^= t;
     m ^= t;

@@ -57,6 +57,7 @@ inline VecU16 LoadU16(const std::uint16_t* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
+inline void StoreU16(std::uint16_t* p, VecU16 v) { std::memcpy(p, &v, sizeof v); }
 
 // r[0 .. 2L) = a * b for L a multiple of the lane count. Accumulates whole output vectors in
 // registers: for each shift t, the V+1 vectors of b shifted by t (read from a zero-framed copy)
@@ -80,7 +81,8 @@ inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restr
       for (int m = 0; m <= V; ++m) acc[i0 + m] += bs[m] * ai;
     }
   }
-  std::memcpy(r, acc, sizeof acc);
+#pragma GCC unroll 8
+  for (int k = 0; k < 2 * V; ++k) StoreU16(r + k * kU16Lanes, acc[k]);
 }
 
 // r[0 .. 2L) = a[0 .. L) * b[0 .. L) (the top coefficient is always zero).
@@ -309,6 +311,7 @@ class BitonicSorter {
   std::int32_t Extract(int rank) const { return v_[rank % kP][rank / kP]; }  // rank is public
 
  private:
+  static VecI32 Select(VecI32 mask, VecI32 a, VecI32 b) { return mask != 0 ? a : b; }
 #if defined(__AVX2__)
   static VecI32 Min(VecI32 a, VecI32 b) {
     return reinterpret_cast<VecI32>(_mm256_min_epi32(reinterpret_cast<__m256i>(a),
@@ -318,17 +321,32 @@ class BitonicSorter {
     return reinterpret_cast<VecI32>(_mm256_max_epi32(reinterpret_cast<__m256i>(a),
                                                      reinterpret_cast<__m256i>(b)));
   }
+  // Orders (a, b) ascending, or descending if desc (public).
+  static void Exchange(VecI32& a, VecI32& b, bool desc) {
+    const VecI32 lo = Min(a, b), hi = Max(a, b);
+    a = desc ? hi : lo;
+    b = desc ? lo : hi;
+  }
+  // Per lane: ascending, or descending where the desc mask is set.
+  static void Exchange(VecI32& a, VecI32& b, VecI32 desc) {
+    const VecI32 lo = Min(a, b), hi = Max(a, b);
+    a = Select(desc, hi, lo);
+    b = Select(desc, lo, hi);
+  }
 #else
-  static VecI32 Min(VecI32 a, VecI32 b) {
-    const VecI32 lt = a < b;
-    return (a & lt) | (b & ~lt);
+  // Without a vector min/max (SSE2), swap through a comparison mask.
+  static void SwapWhere(VecI32& a, VecI32& b, VecI32 mask) {
+    const VecI32 t = (a ^ b) & mask;
+    a ^= t;
+    b ^= t;
   }
-  static VecI32 Max(VecI32 a, VecI32 b) {
-    const VecI32 lt = a < b;
-    return (b & lt) | (a & ~lt);
+  static void Exchange(VecI32& a, VecI32& b, bool desc) {
+    SwapWhere(a, b, desc ? (b > a) : (a > b));
   }
+  static void Exchange(VecI32& a, VecI32& b, VecI32 desc) { SwapWhere(a, b, (a > b) ^ desc); }
+  static VecI32 Min(VecI32 a, VecI32 b) { return Select(a < b, a, b); }
+  static VecI32 Max(VecI32 a, VecI32 b) { return Select(a < b, b, a); }
 #endif
-  static VecI32 Select(VecI32 mask, VecI32 a, VecI32 b) { return (a & mask) | (b & ~mask); }
 
   // For k >= P the bitonic direction (bit k of the element index e = l * P + p) depends only
   // on the lane: all-ones in the lanes that sort descending in merge stage k.
@@ -341,28 +359,18 @@ class BitonicSorter {
   // One compare-exchange stage of merge size k at distance j. Every branch below depends on
   // the public indices k, j and p only.
   void Stage(int k, int j) {
-    if (j < kP) {
-      const VecI32 desc = LaneDescMask(k);  // used when k >= P
+    if (j < kP && k < kP) {
+      // Pairs (p, p + j) inside blocks of 2j vectors; the direction is bit k of p, uniform
+      // over a block because k >= 2j.
       for (int blk = 0; blk < kP; blk += 2 * j) {
-        // Within a block of 2j vectors, vector p pairs with p + j; for k < P the direction is
-        // uniform per block (bit k of p), for k >= P it is per lane.
-        const bool block_desc = k < kP && (blk & k) != 0;
-        for (int p = blk; p < blk + j; ++p) {
-          const int q = p + j;
-          const VecI32 lo = Min(v_[p], v_[q]);
-          const VecI32 hi = Max(v_[p], v_[q]);
-          if (k >= kP) {
-            v_[p] = Select(desc, hi, lo);
-            v_[q] = Select(desc, lo, hi);
-          } else if (block_desc) {
-            v_[p] = hi;
-            v_[q] = lo;
-          } else {
-            v_[p] = lo;
-            v_[q] = hi;
-          }
-        }
+        const bool desc = (blk & k) != 0;
+        for (int p = blk; p < blk + j; ++p) Exchange(v_[p], v_[p + j], desc);
       }
+    } else if (j < kP) {
+      // As above, but the direction depends on the lane.
+      const VecI32 desc = LaneDescMask(k);
+      for (int blk = 0; blk < kP; blk += 2 * j)
+        for (int p = blk; p < blk + j; ++p) Exchange(v_[p], v_[p + j], desc);
     } else {
       const int lane_bit = j / kP;
       VecI32 perm, lower;
