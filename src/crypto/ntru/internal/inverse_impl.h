@@ -187,7 +187,8 @@ inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
   Wipe(&w, sizeof w);
 }
 
-// r = a^-1 mod (2^16, Phi_n): the inverse mod 2 lifted by four Newton steps r <- r (2 - a r).
+// r = a^-1 mod (2^15, Phi_n) (q divides 2^15): the inverse mod 2 lifted by four Newton steps
+// r <- r (2 - a r), each doubling the number of correct bits (2, 4, 8, 16).
 template <class P>
 inline void RqInv(Poly<P>& r, const Poly<P>& a) {
   Poly<P> neg_a, t;

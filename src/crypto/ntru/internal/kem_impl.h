@@ -109,16 +109,66 @@ inline void Karatsuba(std::uint16_t* __restrict r, const std::uint16_t* __restri
   }
 }
 
-// r = a * b mod (2^16, x^n - 1). r may alias a or b.
+// r[0 .. 2L) = a * b by Toom-3 (evaluation at 0, 1, -1, -2 and infinity, Bodrato's
+// interpolation) over five Karatsuba products of length L/3. The interpolation halves exact
+// even integers, which mod 2^16 loses the top bit, so the result is correct mod 2^15 only:
+// enough for every use here (q <= 2^13, and S3 products are below 4n < 2^15).
+template <int L, int Base>
+inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a,
+                  const std::uint16_t* __restrict b) {
+  static_assert(L % 3 == 0);
+  constexpr int M = L / 3;
+  constexpr std::uint16_t kInv3 = 43691;  // 3 * 43691 = 1 mod 2^16
+  alignas(32) std::uint16_t ea[3][M], eb[3][M];  // a(1), a(-1), a(-2) and the same for b
+  const auto evaluate = [](std::uint16_t (*e)[M], const std::uint16_t* x) {
+    for (int i = 0; i < M; ++i) {
+      const std::uint32_t x0 = x[i], x1 = x[i + M], x2 = x[i + 2 * M];
+      e[0][i] = static_cast<std::uint16_t>(x0 + x1 + x2);
+      e[1][i] = static_cast<std::uint16_t>(x0 - x1 + x2);
+      e[2][i] = static_cast<std::uint16_t>(x0 - 2 * x1 + 4 * x2);
+    }
+  };
+  evaluate(ea, a);
+  evaluate(eb, b);
+  alignas(32) std::uint16_t w0[2 * M], w1[2 * M], wm1[2 * M], wm2[2 * M], winf[2 * M];
+  Karatsuba<M, Base>(w0, a, b);
+  Karatsuba<M, Base>(w1, ea[0], eb[0]);
+  Karatsuba<M, Base>(wm1, ea[1], eb[1]);
+  Karatsuba<M, Base>(wm2, ea[2], eb[2]);
+  Karatsuba<M, Base>(winf, a + 2 * M, b + 2 * M);
+  for (int i = 0; i < 2 * L; ++i) r[i] = 0;
+  for (int i = 0; i < 2 * M; ++i) {
+    const std::uint16_t r0 = w0[i], r4 = winf[i];
+    std::uint16_t r3 = static_cast<std::uint16_t>((wm2[i] - w1[i]) * kInv3);
+    std::uint16_t r1 = static_cast<std::uint16_t>(static_cast<std::uint16_t>(w1[i] - wm1[i]) >> 1);
+    std::uint16_t r2 = static_cast<std::uint16_t>(wm1[i] - r0);
+    r3 = static_cast<std::uint16_t>((static_cast<std::uint16_t>(r2 - r3) >> 1) + 2 * r4);
+    r2 = static_cast<std::uint16_t>(r2 + r1 - r4);
+    r1 = static_cast<std::uint16_t>(r1 - r3);
+    r[i] = static_cast<std::uint16_t>(r[i] + r0);
+    r[i + M] = static_cast<std::uint16_t>(r[i + M] + r1);
+    r[i + 2 * M] = static_cast<std::uint16_t>(r[i + 2 * M] + r2);
+    r[i + 3 * M] = static_cast<std::uint16_t>(r[i + 3 * M] + r3);
+    r[i + 4 * M] = static_cast<std::uint16_t>(r[i + 4 * M] + r4);
+  }
+}
+
+// r = a * b mod (2^15, x^n - 1) (bit 15 of each coefficient is unspecified). r may alias a
+// or b. 768 = 3 * 256 uses Toom-3 over Karatsuba (45 base cases of 64), the other sizes
+// Karatsuba alone (81 base cases).
 template <class P>
 inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   alignas(32) std::uint16_t prod[2 * P::kPad];
-  Karatsuba<P::kPad, P::kPad / 16>(prod, a.c, b.c);  // four levels, 81 base cases
+  if constexpr (P::kPad == 768) {
+    Toom3<P::kPad, 64>(prod, a.c, b.c);
+  } else {
+    Karatsuba<P::kPad, P::kPad / 16>(prod, a.c, b.c);
+  }
   for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(prod[i] + prod[i + P::kN]);
   for (int i = P::kN; i < P::kPad; ++i) r.c[i] = 0;
 }
 
-// r = a * b mod (2^16, Phi_n): the x^n - 1 product minus coefficient n-1 times Phi_n.
+// r = a * b mod (2^15, Phi_n): the x^n - 1 product minus coefficient n-1 times Phi_n.
 template <class P>
 inline void SqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   RqMul(r, a, b);
@@ -136,8 +186,8 @@ inline void Mod3PhiN(Poly<P>& r) {
 // r = a * b mod (3, Phi_n) for a, b with coefficients in {0, 1, 2}.
 template <class P>
 inline void S3Mul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
-  RqMul(r, a, b);  // exact: every coefficient is at most 4n < 2^16
-  for (int i = 0; i < P::kN; ++i) r.c[i] = Mod3(r.c[i]);
+  RqMul(r, a, b);  // exact mod 2^15, and every coefficient is at most 4n < 2^15
+  for (int i = 0; i < P::kN; ++i) r.c[i] = Mod3(r.c[i] & 0x7fff);
   Mod3PhiN(r);
 }
 
@@ -210,13 +260,28 @@ inline void Lift(Poly<P>& r, const Poly<P>& m) {
 // Packing.
 // ---------------------------------------------------------------------------------------------
 
-// Coefficients 0..n-2, logq bits each, little-endian bit order.
+// Coefficients 0..n-2, logq bits each, little-endian bit order. Eight coefficients fill
+// exactly logq bytes; within a group every bit position is a compile-time constant once the
+// loop is unrolled, so each coefficient is a few shifts of at most three bytes.
 template <class P>
 inline void PackSq(std::uint8_t* out, const Poly<P>& a) {
+  constexpr int kGroups = (P::kN - 1) / 8;
+  for (int g = 0; g < kGroups; ++g) {
+    std::uint8_t* o = out + g * P::kLogQ;
+    std::memset(o, 0, P::kLogQ);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      const int bit = k * P::kLogQ, byte = bit / 8, shift = bit % 8;
+      const std::uint32_t v = static_cast<std::uint32_t>(a.c[8 * g + k] & P::kQMask) << shift;
+      o[byte] = static_cast<std::uint8_t>(o[byte] | v);
+      o[byte + 1] = static_cast<std::uint8_t>(o[byte + 1] | (v >> 8));
+      if (shift + P::kLogQ > 16) o[byte + 2] = static_cast<std::uint8_t>(o[byte + 2] | (v >> 16));
+    }
+  }
   std::uint32_t acc = 0;
   int bits = 0;
-  std::size_t o = 0;
-  for (int i = 0; i < P::kN - 1; ++i) {
+  std::size_t o = static_cast<std::size_t>(kGroups) * P::kLogQ;
+  for (int i = 8 * kGroups; i < P::kN - 1; ++i) {
     acc |= static_cast<std::uint32_t>(a.c[i] & P::kQMask) << bits;
     bits += P::kLogQ;
     while (bits >= 8) {
@@ -231,10 +296,21 @@ inline void PackSq(std::uint8_t* out, const Poly<P>& a) {
 // Inverse of PackSq; coefficient n-1 is set to zero.
 template <class P>
 inline void UnpackSq(Poly<P>& a, const std::uint8_t* in) {
+  constexpr int kGroups = (P::kN - 1) / 8;
+  for (int g = 0; g < kGroups; ++g) {
+    const std::uint8_t* b = in + g * P::kLogQ;
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      const int bit = k * P::kLogQ, byte = bit / 8, shift = bit % 8;
+      std::uint32_t v = b[byte] | static_cast<std::uint32_t>(b[byte + 1]) << 8;
+      if (shift + P::kLogQ > 16) v |= static_cast<std::uint32_t>(b[byte + 2]) << 16;
+      a.c[8 * g + k] = static_cast<std::uint16_t>((v >> shift) & P::kQMask);
+    }
+  }
   std::uint32_t acc = 0;
   int bits = 0;
-  std::size_t pos = 0;
-  for (int i = 0; i < P::kN - 1; ++i) {
+  std::size_t pos = static_cast<std::size_t>(kGroups) * P::kLogQ;
+  for (int i = 8 * kGroups; i < P::kN - 1; ++i) {
     while (bits < P::kLogQ) {
       acc |= static_cast<std::uint32_t>(in[pos++]) << bits;
       bits += 8;
@@ -258,26 +334,33 @@ inline void UnpackRq0(Poly<P>& a, const std::uint8_t* in) {
 // Five trits per byte, c0 + 3c1 + 9c2 + 27c3 + 81c4, over coefficients 0..n-2.
 template <class P>
 inline void PackS3(std::uint8_t* out, const Poly<P>& a) {
-  for (std::size_t i = 0; i < P::kPackS3Bytes; ++i) {
+  constexpr int kFull = (P::kN - 1) / 5;
+  for (int i = 0; i < kFull; ++i) {
+    const std::uint16_t* c = a.c + 5 * i;
+    out[i] = static_cast<std::uint8_t>(c[0] + 3 * c[1] + 9 * c[2] + 27 * c[3] + 81 * c[4]);
+  }
+  if constexpr (kFull * 5 < P::kN - 1) {
     std::uint32_t c = 0;
-    for (int j = 4; j >= 0; --j) {
-      const int idx = static_cast<int>(5 * i) + j;
-      if (idx < P::kN - 1) c = 3 * c + a.c[idx];  // idx is public
-    }
-    out[i] = static_cast<std::uint8_t>(c);
+    for (int idx = P::kN - 2; idx >= 5 * kFull; --idx) c = 3 * c + a.c[idx];
+    out[kFull] = static_cast<std::uint8_t>(c);
   }
 }
 
 template <class P>
 inline void UnpackS3(Poly<P>& a, const std::uint8_t* in) {
-  for (std::size_t i = 0; i < P::kPackS3Bytes; ++i) {
+  constexpr int kFull = (P::kN - 1) / 5;
+  for (int i = 0; i < kFull; ++i) {
     std::uint32_t c = in[i];
     for (int j = 0; j < 5; ++j) {
-      const int idx = static_cast<int>(5 * i) + j;
-      if (idx < P::kN - 1) {  // idx is public
-        a.c[idx] = Mod3(c);
-        c = Div3Byte(c);
-      }
+      a.c[5 * i + j] = Mod3(c);
+      c = Div3Byte(c);
+    }
+  }
+  if constexpr (kFull * 5 < P::kN - 1) {
+    std::uint32_t c = in[kFull];
+    for (int idx = 5 * kFull; idx < P::kN - 1; ++idx) {
+      a.c[idx] = Mod3(c);
+      c = Div3Byte(c);
     }
   }
   for (int i = P::kN - 1; i < P::kPad; ++i) a.c[i] = 0;
