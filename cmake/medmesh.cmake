@@ -7,7 +7,8 @@ function(medmesh_test name)
   target_link_libraries(${name} PRIVATE ${T_LIBS} medmesh_testing GTest::gtest_main GTest::gmock)
   target_compile_options(${name} PRIVATE ${MEDMESH_WARNINGS})
   target_compile_definitions(${name} PRIVATE MEDMESH_SHARED_DIR="${MEDMESH_SHARED_DIR}")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}")
+  gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_TIMEOUT 60
+                       PROPERTIES LABELS "${T_LABELS}")
 endfunction()
 
 # medmesh_fuzzer(NAME SOURCE LIBS... CORPUS dir): a libFuzzer target (fuzz preset), and in every

@@ -135,8 +135,8 @@ inline Status OkStatus() { return {}; }
 
 #define MEDMESH_CONCAT_INNER(a, b) a##b
 #define MEDMESH_CONCAT(a, b) MEDMESH_CONCAT_INNER(a, b)
-// MEDMESH_ASSIGN_OR_RETURN(auto x, Foo());
+// MEDMESH_ASSIGN_OR_RETURN(auto x, Foo());  `lhs` is a declaration, so it cannot be parenthesised.
 #define MEDMESH_ASSIGN_OR_RETURN(lhs, expr)                                       \
   auto MEDMESH_CONCAT(_res_, __LINE__) = (expr);                                  \
   if (!MEDMESH_CONCAT(_res_, __LINE__)) return MEDMESH_CONCAT(_res_, __LINE__).error(); \
-  lhs = std::move(MEDMESH_CONCAT(_res_, __LINE__)).value()
+  lhs = std::move(MEDMESH_CONCAT(_res_, __LINE__)).value()  // NOLINT(bugprone-macro-parentheses)

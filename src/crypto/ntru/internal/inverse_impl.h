@@ -5,6 +5,8 @@
 // words (one bit plane for F_2; a "+1" plane and a "-1" plane for F_3). All decisions are masks.
 // Part of kem_impl.h; see there for conventions.
 
+#include <utility>
+
 namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 
 // A bitsliced polynomial: bit i of the word array is coefficient i. The words live in vectors
@@ -28,7 +30,7 @@ struct Bits {
   // this *= x, dropping the bit that moves to position N.
   void ShiftUp1() {
     for (int k = kV - 1; k >= 0; --k) {
-      const VecU64 prev_words = __builtin_shuffle(k > 0 ? v[k - 1] : VecU64{}, v[k], PrevIdx());
+      const VecU64 prev_words = ShiftInWord<kU64Lanes - 1>(k > 0 ? v[k - 1] : VecU64{}, v[k]);
       v[k] = (v[k] << 1) | (prev_words >> 63);
     }
     v[kV - 1] &= TopMask();
@@ -36,7 +38,7 @@ struct Bits {
   // this /= x (the constant term must be zero).
   void ShiftDown1() {
     for (int k = 0; k < kV; ++k) {
-      const VecU64 next_words = __builtin_shuffle(v[k], k + 1 < kV ? v[k + 1] : VecU64{}, NextIdx());
+      const VecU64 next_words = ShiftInWord<1>(v[k], k + 1 < kV ? v[k + 1] : VecU64{});
       v[k] = (v[k] >> 1) | (next_words << 63);
     }
   }
@@ -47,19 +49,20 @@ struct Bits {
     VecU64 m;
     for (int l = 0; l < kU64Lanes; ++l) {
       const int w = (kV - 1) * kU64Lanes + l;
-      m[l] = w < kWords - 1 ? ~0ull : w == kWords - 1 ? (N % 64 == 0 ? ~0ull : (1ull << (N % 64)) - 1) : 0;
+      const std::uint64_t last = (N % 64 == 0) ? ~0ull : (1ull << (N % 64)) - 1;
+      m[l] = w < kWords - 1 ? ~0ull : w == kWords - 1 ? last : 0;
     }
     return m;
   }
-  static VecU64 PrevIdx() {  // lane l <- word l-1 (from the previous vector for l = 0)
-    VecU64 idx;
-    for (int l = 0; l < kU64Lanes; ++l) idx[l] = static_cast<std::uint64_t>(kU64Lanes - 1 + l);
-    return idx;
+  // Lanes First .. First+lanes-1 of the concatenation (a, b): with First = lanes-1, lane l gets
+  // word l-1 (the last word of a for l = 0); with First = 1, word l+1 (b's first word last).
+  template <int First, std::size_t... I>
+  static VecU64 ShiftInWordImpl(VecU64 a, VecU64 b, std::index_sequence<I...>) {
+    return __builtin_shufflevector(a, b, (First + static_cast<int>(I))...);
   }
-  static VecU64 NextIdx() {  // lane l <- word l+1 (from the next vector for the last lane)
-    VecU64 idx;
-    for (int l = 0; l < kU64Lanes; ++l) idx[l] = static_cast<std::uint64_t>(l + 1);
-    return idx;
+  template <int First>
+  static VecU64 ShiftInWord(VecU64 a, VecU64 b) {
+    return ShiftInWordImpl<First>(a, b, std::make_index_sequence<kU64Lanes>{});
   }
 };
 
@@ -88,16 +91,16 @@ inline std::int32_t CondNegatePlusOne(std::int32_t delta, std::uint64_t swap) {
 // r = a^-1 mod (2, Phi_n), coefficients in {0, 1}. a must be invertible (as f and g*f are).
 template <class P>
 inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
-  constexpr int N = P::kN;
-  using B = Bits<N>;
+  constexpr int kN = P::kN;
+  using B = Bits<kN>;
   B f{}, g{}, v{}, w{};
   // f = Phi_n (its own reversal); g = reversal of (a mod Phi_n) as a polynomial of degree n-2.
-  for (int i = 0; i < N; ++i) f.SetBit(i, 1);
-  const std::uint64_t top = a.c[N - 1] & 1;
-  for (int i = 0; i < N - 1; ++i) g.SetBit(N - 2 - i, (a.c[i] ^ top) & 1);
+  for (int i = 0; i < kN; ++i) f.SetBit(i, 1);
+  const std::uint64_t top = a.c[kN - 1] & 1;
+  for (int i = 0; i < kN - 1; ++i) g.SetBit(kN - 2 - i, (a.c[i] ^ top) & 1);
   w.SetBit(0, 1);
   std::int32_t delta = 1;
-  for (int step = 0; step < 2 * (N - 1) - 1; ++step) {
+  for (int step = 0; step < 2 * (kN - 1) - 1; ++step) {
     v.ShiftUp1();
     const std::uint64_t swap = SwapMask(delta, g.Bit0());
     delta = CondNegatePlusOne(delta, swap);
@@ -108,8 +111,8 @@ inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
     for (int k = 0; k < B::kV; ++k) w.v[k] ^= sub & v.v[k];
     g.ShiftDown1();
   }
-  for (int i = 0; i < N - 1; ++i) r.c[i] = static_cast<std::uint16_t>(v.GetBit(N - 2 - i));
-  for (int i = N - 1; i < P::kPad; ++i) r.c[i] = 0;
+  for (int i = 0; i < kN - 1; ++i) r.c[i] = static_cast<std::uint16_t>(v.GetBit(kN - 2 - i));
+  for (int i = kN - 1; i < P::kPad; ++i) r.c[i] = 0;
   Wipe(&f, sizeof f);
   Wipe(&g, sizeof g);
   Wipe(&v, sizeof v);
@@ -141,18 +144,18 @@ inline void AddScaled(Trits<N>& a, const Trits<N>& b, VecU64 sp, VecU64 sm) {
 // r = a^-1 mod (3, Phi_n), coefficients in {0, 1, 2}. a must be invertible.
 template <class P>
 inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
-  constexpr int N = P::kN;
-  Trits<N> f{}, g{}, v{}, w{};
-  for (int i = 0; i < N; ++i) f.p.SetBit(i, 1);
-  const std::uint32_t top = a.c[N - 1];
-  for (int i = 0; i < N - 1; ++i) {
+  constexpr int kN = P::kN;
+  Trits<kN> f{}, g{}, v{}, w{};
+  for (int i = 0; i < kN; ++i) f.p.SetBit(i, 1);
+  const std::uint32_t top = a.c[kN - 1];
+  for (int i = 0; i < kN - 1; ++i) {
     const std::uint16_t t = Mod3(a.c[i] + 2 * top);  // a mod Phi_n, in {0,1,2}
-    g.p.SetBit(N - 2 - i, t & 1);
-    g.m.SetBit(N - 2 - i, t >> 1);
+    g.p.SetBit(kN - 2 - i, t & 1);
+    g.m.SetBit(kN - 2 - i, t >> 1);
   }
   w.p.SetBit(0, 1);
   std::int32_t delta = 1;
-  for (int step = 0; step < 2 * (N - 1) - 1; ++step) {
+  for (int step = 0; step < 2 * (kN - 1) - 1; ++step) {
     v.ShiftUp1();
     const std::uint64_t fp = f.p.Bit0(), fm = f.m.Bit0();
     const std::uint64_t gp = g.p.Bit0(), gm = g.m.Bit0();
@@ -172,15 +175,15 @@ inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
   }
   // Result: f0 * reversal of v.
   const std::uint64_t fneg = 0 - f.m.Bit0();
-  for (int i = 0; i < N - 1; ++i) {
-    std::uint64_t p = v.p.GetBit(N - 2 - i);
-    std::uint64_t m = v.m.GetBit(N - 2 - i);
+  for (int i = 0; i < kN - 1; ++i) {
+    std::uint64_t p = v.p.GetBit(kN - 2 - i);
+    std::uint64_t m = v.m.GetBit(kN - 2 - i);
     const std::uint64_t t = (p ^ m) & fneg;  // f0 = -1 swaps the planes
     p ^= t;
     m ^= t;
     r.c[i] = static_cast<std::uint16_t>(p | (m << 1));
   }
-  for (int i = N - 1; i < P::kPad; ++i) r.c[i] = 0;
+  for (int i = kN - 1; i < P::kPad; ++i) r.c[i] = 0;
   Wipe(&f, sizeof f);
   Wipe(&g, sizeof g);
   Wipe(&v, sizeof v);

@@ -12,7 +12,9 @@
 #error "define MEDMESH_NTRU_TARGET before including kem_impl.h"
 #endif
 
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "crypto/ntru/internal/arith.h"
 #include "crypto/ntru/internal/params.h"
@@ -21,6 +23,10 @@
 #include <immintrin.h>
 #endif
 
+
+#ifndef MEDMESH_NTRU_UNREACHABLE
+#define MEDMESH_NTRU_UNREACHABLE() std::abort()
+#endif
 
 namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 
@@ -66,23 +72,23 @@ template <int L>
 inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restrict a,
                        const std::uint16_t* __restrict b) {
   static_assert(L % kU16Lanes == 0);
-  constexpr int V = L / kU16Lanes;
+  constexpr int kV = L / kU16Lanes;
   alignas(kVecBytes) std::uint16_t bz[L + 2 * kU16Lanes] = {};
   std::memcpy(bz + kU16Lanes, b, L * sizeof(std::uint16_t));
-  VecU16 acc[2 * V] = {};
+  VecU16 acc[2 * kV] = {};
   for (int t = 0; t < kU16Lanes; ++t) {
-    VecU16 bs[V + 1];
+    VecU16 bs[kV + 1];
 #pragma GCC unroll 8
-    for (int m = 0; m <= V; ++m) bs[m] = LoadU16(bz + kU16Lanes + kU16Lanes * m - t);
+    for (int m = 0; m <= kV; ++m) bs[m] = LoadU16(bz + kU16Lanes + kU16Lanes * m - t);
 #pragma GCC unroll 8
-    for (int i0 = 0; i0 < V; ++i0) {
+    for (int i0 = 0; i0 < kV; ++i0) {
       const std::uint16_t ai = a[i0 * kU16Lanes + t];
 #pragma GCC unroll 8
-      for (int m = 0; m <= V; ++m) acc[i0 + m] += bs[m] * ai;
+      for (int m = 0; m <= kV; ++m) acc[i0 + m] += bs[m] * ai;
     }
   }
 #pragma GCC unroll 8
-  for (int k = 0; k < 2 * V; ++k) StoreU16(r + k * kU16Lanes, acc[k]);
+  for (int k = 0; k < 2 * kV; ++k) StoreU16(r + k * kU16Lanes, acc[k]);
 }
 
 // r[0 .. 2L) = a[0 .. L) * b[0 .. L) (the top coefficient is always zero).
@@ -92,20 +98,20 @@ inline void Karatsuba(std::uint16_t* __restrict r, const std::uint16_t* __restri
   if constexpr (L <= Base || (L % 2) != 0) {
     Schoolbook<L>(r, a, b);
   } else {
-    constexpr int H = L / 2;
-    alignas(32) std::uint16_t as[H];
-    alignas(32) std::uint16_t bs[H];
-    alignas(32) std::uint16_t mid[2 * H];
-    for (int i = 0; i < H; ++i) {
-      as[i] = static_cast<std::uint16_t>(a[i] + a[i + H]);
-      bs[i] = static_cast<std::uint16_t>(b[i] + b[i + H]);
+    constexpr int kH = L / 2;
+    alignas(32) std::uint16_t as[kH];
+    alignas(32) std::uint16_t bs[kH];
+    alignas(32) std::uint16_t mid[2 * kH];
+    for (int i = 0; i < kH; ++i) {
+      as[i] = static_cast<std::uint16_t>(a[i] + a[i + kH]);
+      bs[i] = static_cast<std::uint16_t>(b[i] + b[i + kH]);
     }
-    Karatsuba<H, Base>(r, a, b);                  // low * low  -> r[0, 2H)
-    Karatsuba<H, Base>(r + 2 * H, a + H, b + H);  // high * high -> r[2H, 4H)
-    Karatsuba<H, Base>(mid, as, bs);
-    for (int i = 0; i < 2 * H; ++i)
-      mid[i] = static_cast<std::uint16_t>(mid[i] - r[i] - r[i + 2 * H]);
-    for (int i = 0; i < 2 * H; ++i) r[i + H] = static_cast<std::uint16_t>(r[i + H] + mid[i]);
+    Karatsuba<kH, Base>(r, a, b);                  // low * low  -> r[0, 2H)
+    Karatsuba<kH, Base>(r + 2 * kH, a + kH, b + kH);  // high * high -> r[2H, 4H)
+    Karatsuba<kH, Base>(mid, as, bs);
+    for (int i = 0; i < 2 * kH; ++i)
+      mid[i] = static_cast<std::uint16_t>(mid[i] - r[i] - r[i + 2 * kH]);
+    for (int i = 0; i < 2 * kH; ++i) r[i + kH] = static_cast<std::uint16_t>(r[i + kH] + mid[i]);
   }
 }
 
@@ -117,12 +123,12 @@ template <int L, int Base>
 inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a,
                   const std::uint16_t* __restrict b) {
   static_assert(L % 3 == 0);
-  constexpr int M = L / 3;
+  constexpr int kM = L / 3;
   constexpr std::uint16_t kInv3 = 43691;  // 3 * 43691 = 1 mod 2^16
-  alignas(32) std::uint16_t ea[3][M], eb[3][M];  // a(1), a(-1), a(-2) and the same for b
-  const auto evaluate = [](std::uint16_t (*e)[M], const std::uint16_t* x) {
-    for (int i = 0; i < M; ++i) {
-      const std::uint32_t x0 = x[i], x1 = x[i + M], x2 = x[i + 2 * M];
+  alignas(32) std::uint16_t ea[3][kM], eb[3][kM];  // a(1), a(-1), a(-2) and the same for b
+  const auto evaluate = [](std::uint16_t (*e)[kM], const std::uint16_t* x) {
+    for (int i = 0; i < kM; ++i) {
+      const std::uint32_t x0 = x[i], x1 = x[i + kM], x2 = x[i + 2 * kM];
       e[0][i] = static_cast<std::uint16_t>(x0 + x1 + x2);
       e[1][i] = static_cast<std::uint16_t>(x0 - x1 + x2);
       e[2][i] = static_cast<std::uint16_t>(x0 - 2 * x1 + 4 * x2);
@@ -130,14 +136,14 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
   };
   evaluate(ea, a);
   evaluate(eb, b);
-  alignas(32) std::uint16_t w0[2 * M], w1[2 * M], wm1[2 * M], wm2[2 * M], winf[2 * M];
-  Karatsuba<M, Base>(w0, a, b);
-  Karatsuba<M, Base>(w1, ea[0], eb[0]);
-  Karatsuba<M, Base>(wm1, ea[1], eb[1]);
-  Karatsuba<M, Base>(wm2, ea[2], eb[2]);
-  Karatsuba<M, Base>(winf, a + 2 * M, b + 2 * M);
+  alignas(32) std::uint16_t w0[2 * kM], w1[2 * kM], wm1[2 * kM], wm2[2 * kM], winf[2 * kM];
+  Karatsuba<kM, Base>(w0, a, b);
+  Karatsuba<kM, Base>(w1, ea[0], eb[0]);
+  Karatsuba<kM, Base>(wm1, ea[1], eb[1]);
+  Karatsuba<kM, Base>(wm2, ea[2], eb[2]);
+  Karatsuba<kM, Base>(winf, a + 2 * kM, b + 2 * kM);
   for (int i = 0; i < 2 * L; ++i) r[i] = 0;
-  for (int i = 0; i < 2 * M; ++i) {
+  for (int i = 0; i < 2 * kM; ++i) {
     const std::uint16_t r0 = w0[i], r4 = winf[i];
     std::uint16_t r3 = static_cast<std::uint16_t>((wm2[i] - w1[i]) * kInv3);
     std::uint16_t r1 = static_cast<std::uint16_t>(static_cast<std::uint16_t>(w1[i] - wm1[i]) >> 1);
@@ -146,10 +152,10 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
     r2 = static_cast<std::uint16_t>(r2 + r1 - r4);
     r1 = static_cast<std::uint16_t>(r1 - r3);
     r[i] = static_cast<std::uint16_t>(r[i] + r0);
-    r[i + M] = static_cast<std::uint16_t>(r[i + M] + r1);
-    r[i + 2 * M] = static_cast<std::uint16_t>(r[i + 2 * M] + r2);
-    r[i + 3 * M] = static_cast<std::uint16_t>(r[i + 3 * M] + r3);
-    r[i + 4 * M] = static_cast<std::uint16_t>(r[i + 4 * M] + r4);
+    r[i + kM] = static_cast<std::uint16_t>(r[i + kM] + r1);
+    r[i + 2 * kM] = static_cast<std::uint16_t>(r[i + 2 * kM] + r2);
+    r[i + 3 * kM] = static_cast<std::uint16_t>(r[i + 3 * kM] + r3);
+    r[i + 4 * kM] = static_cast<std::uint16_t>(r[i + 4 * kM] + r4);
   }
 }
 
@@ -431,6 +437,24 @@ class BitonicSorter {
   static VecI32 Max(VecI32 a, VecI32 b) { return Select(a < b, b, a); }
 #endif
 
+  // Lane l of the result is lane l ^ lane_bit of v (lane_bit is public: 1, 2, 4, ...).
+  template <int kBit, std::size_t... I>
+  static VecI32 SwapLanesImpl(VecI32 v, std::index_sequence<I...>) {
+    return __builtin_shufflevector(v, v, (static_cast<int>(I) ^ kBit)...);
+  }
+  static VecI32 SwapLanes(VecI32 v, int lane_bit) {
+    constexpr auto kIdx = std::make_index_sequence<kLanes>{};
+    switch (lane_bit) {
+      case 1: return SwapLanesImpl<1>(v, kIdx);
+      case 2: return SwapLanesImpl<2>(v, kIdx);
+      default: break;
+    }
+    if constexpr (kLanes > 4) {
+      if (lane_bit == 4) return SwapLanesImpl<4>(v, kIdx);
+    }
+    MEDMESH_NTRU_UNREACHABLE();
+  }
+
   // For k >= P the bitonic direction (bit k of the element index e = l * P + p) depends only
   // on the lane: all-ones in the lanes that sort descending in merge stage k.
   static VecI32 LaneDescMask(int k) {
@@ -456,14 +480,11 @@ class BitonicSorter {
         for (int p = blk; p < blk + j; ++p) Exchange(v_[p], v_[p + j], desc);
     } else {
       const int lane_bit = j / kP;
-      VecI32 perm, lower;
-      for (int l = 0; l < kLanes; ++l) {
-        perm[l] = l ^ lane_bit;
-        lower[l] = ((l & lane_bit) == 0) ? -1 : 0;
-      }
+      VecI32 lower;
+      for (int l = 0; l < kLanes; ++l) lower[l] = ((l & lane_bit) == 0) ? -1 : 0;
       const VecI32 keep_lo = lower ^ LaneDescMask(k);  // lower XOR descending
       for (int p = 0; p < kP; ++p) {
-        const VecI32 partner = __builtin_shuffle(v_[p], perm);
+        const VecI32 partner = SwapLanes(v_[p], lane_bit);
         v_[p] = Select(keep_lo, Min(v_[p], partner), Max(v_[p], partner));
       }
     }
