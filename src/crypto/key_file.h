@@ -1,0 +1,80 @@
+// Key files: a node's, device's or the root's secret keys (and a node's KEK) in a versioned
+// JSON format with hex fields (docs/wire_format.md, "Key file"). The writer creates files with
+// mode 0600 (O_CREAT|O_EXCL, never a chmod afterwards); the reader refuses files that group or
+// others may access. The parser validates every field and checks that each public key matches
+// its secret key; its error messages name the field, never key bytes.
+//
+//   type    keys
+//   node    signing (Ed25519) + kem (NTRU + X25519)
+//   device  signing (Ed25519) + kem (NTRU + X25519)
+//   root    signing (Ed25519)
+//   kek     kek (32-byte key-encryption key for envelope.h)
+//
+// WARNING: secrets are wiped from our own buffers, but the JSON library's internal buffers
+// are not under our control; the file itself is only as safe as its directory and disk.
+// Thread safety: free functions, reentrant.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/random.h"
+#include "core/secret_bytes.h"
+#include "core/status.h"
+#include "crypto/envelope.h"
+#include "crypto/hybrid_seal.h"
+#include "crypto/ntru.h"
+#include "crypto/signing.h"
+
+namespace medmesh::crypto {
+
+enum class KeyFileType { kNode, kDevice, kRoot, kKek };
+// "node", "device", "root", "kek".
+std::string_view KeyFileTypeName(KeyFileType type);
+std::optional<KeyFileType> KeyFileTypeFromName(std::string_view name);
+
+// The largest key file the reader accepts.
+inline constexpr std::size_t kMaxKeyFileBytes = std::size_t{64} * 1024;
+
+struct KeyFile {
+  KeyFileType type;
+  std::optional<SigningSecretKey> signing;  // node, device, root
+  std::optional<HybridPrivateKey> kem;      // node, device
+  std::optional<KeyEncryptionKey> kek;      // kek
+};
+
+// Fresh keys of the kind `type` needs.
+KeyFile GenerateKeyFile(KeyFileType type, Random& random, NtruParamSet set = kDefaultNtruParamSet);
+
+// The JSON text of a key file (secret, hence SecretBytes). `file` must hold exactly the keys
+// its type needs (programming error otherwise).
+SecretBytes SerializeKeyFile(const KeyFile& file);
+
+// Parses and validates a key file: kInvalidArgument naming the offending field for malformed
+// JSON, an unknown format/version/type, missing or unexpected fields, bad hex, wrong lengths,
+// invalid keys, or public keys that do not match their secret keys.
+Result<KeyFile> ParseKeyFile(ByteView contents);
+
+// Creates `path` with mode 0600 and writes the key file. Without `overwrite` an existing file
+// gives kAlreadyExists and is left alone; with it the file is replaced atomically (a new 0600
+// file renamed over it). kPermissionDenied / kNotFound / kInternal for OS errors.
+Status WriteKeyFile(const std::filesystem::path& path, const KeyFile& file, bool overwrite);
+
+// Reads and parses `path`. kPermissionDenied if it is accessible by group or others, owned by
+// another user, or not a regular file; kNotFound if missing; otherwise as ParseKeyFile.
+Result<KeyFile> ReadKeyFile(const std::filesystem::path& path);
+
+// What `medmesh keys` prints: public keys and fingerprints, never secrets.
+struct PublicKeyDescription {
+  std::string name;         // "signing", "kem", "kek"
+  std::string algorithm;    // "ed25519", "ntru-x25519/ntruhps2048677", "xchacha20poly1305"
+  std::string public_hex;   // empty for the KEK (a symmetric key has no public half)
+  std::string fingerprint;  // 32 hex characters: key fingerprint / key id
+};
+std::vector<PublicKeyDescription> DescribePublicKeys(const KeyFile& file);
+
+}  // namespace medmesh::crypto
