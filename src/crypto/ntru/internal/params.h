@@ -68,7 +68,7 @@ inline constexpr int kNumSets = 4;
 // SHA3-256 through OpenSSL (sha3.cc). Two-part input so that (prf_key || ct) needs no copy.
 void Sha3_256(std::uint8_t out[32], const std::uint8_t* a, std::size_t a_len,
               const std::uint8_t* b = nullptr, std::size_t b_len = 0);
-// Overwrites memory in a way the optimiser keeps (OPENSSL_cleanse).
+// Overwrites memory in a way the optimiser keeps.
 void Wipe(void* p, std::size_t n);
 
 }  // namespace medmesh::ntru
