@@ -145,7 +145,7 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
   for (int i = 0; i < 2 * L; ++i) r[i] = 0;
   for (int i = 0; i < 2 * kM; ++i) {
     const std::uint16_t r0 = w0[i], r4 = winf[i];
-    std::uint16_t r3 = static_cast<std::uint16_t>((wm2[i] - w1[i]) * kInv3);
+    std::uint16_t r3 = static_cast<std::uint16_t>(static_cast<std::uint32_t>(wm2[i] - w1[i]) * kInv3);
     std::uint16_t r1 = static_cast<std::uint16_t>(static_cast<std::uint16_t>(w1[i] - wm1[i]) >> 1);
     std::uint16_t r2 = static_cast<std::uint16_t>(wm1[i] - r0);
     r3 = static_cast<std::uint16_t>((static_cast<std::uint16_t>(r2 - r3) >> 1) + 2 * r4);
