@@ -1,0 +1,226 @@
+#include "net/http_server.h"
+
+#include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "core/check.h"
+#include "core/log.h"
+#include "net/internal/connection_tracker.h"
+#include "net/internal/dispatcher.h"
+#include "net/internal/http_session.h"
+#include "net/internal/tls_context.h"
+
+namespace medmesh::net {
+namespace internal {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// How long Stop() waits for connections to go away after closing them by force.
+constexpr std::chrono::seconds kForcedCloseWait{2};
+// Pause before accepting again after an accept error (e.g. out of file descriptors), so the
+// loop does not spin.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+
+}  // namespace
+
+// Member order is load-bearing: sessions reference options, dispatcher, tls and tracker, and
+// the last sessions are destroyed inside io_context's destructor, so those members are
+// declared before `io` (and destroyed after it).
+class ServerRuntime {
+ public:
+  ServerRuntime(ServerOptions options_in, Router router, std::vector<Filter> filters,
+                std::optional<asio::ssl::context> tls_in)
+      : options(std::move(options_in)),
+        dispatcher(options.name, std::move(router), std::move(filters), options.metrics,
+                   options.access_log),
+        tls(std::move(tls_in)),
+        tracker(options.name, options.max_connections, options.metrics),
+        acceptor(asio::make_strand(io)),
+        retry_timer(acceptor.get_executor()) {}
+
+  SessionContext session_context() {
+    return SessionContext{options, dispatcher, tracker, tls ? &*tls : nullptr};
+  }
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(io),
+                          [this](boost::system::error_code ec, tcp::socket socket) {
+                            OnAccept(ec, std::move(socket));
+                          });
+  }
+
+  void OnAccept(boost::system::error_code ec, tcp::socket socket) {
+    // Stop() closes the acceptor on this strand; an accept that completed just before is
+    // dropped here rather than registered after the drain began.
+    if (!acceptor.is_open()) return;
+    if (ec) {
+      log::Warn("http_accept_failed", {{"server", options.name}, {"error", ec.message()}});
+      retry_timer.expires_after(kAcceptRetryDelay);
+      retry_timer.async_wait([this](boost::system::error_code wait_ec) {
+        if (!wait_ec && acceptor.is_open()) Accept();
+      });
+      return;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::shared_ptr<Connection> session = NewSession(std::move(socket), session_context());
+    if (tracker.Add(session)) {
+      session->Start();
+    } else {
+      // Debug only: under a connection flood a line per connection would flood the log too;
+      // medmesh_http_connections_rejected_total counts them.
+      log::Debug("http_connection_rejected", {{"server", options.name}});
+    }
+    Accept();
+  }
+
+  bool OnIoThread() const {
+    return std::any_of(threads.begin(), threads.end(), [](const std::thread& t) {
+      return t.get_id() == std::this_thread::get_id();
+    });
+  }
+
+  void RunIo() {
+    // An exception escaping a handler (bad_alloc, a Beast invariant) must not end the thread:
+    // log it and keep serving.
+    while (true) {
+      try {
+        io.run();
+        return;
+      } catch (const std::exception& e) {
+        log::Error("http_io_exception", {{"server", options.name}, {"what", e.what()}});
+      }
+    }
+  }
+
+  const ServerOptions options;
+  const Dispatcher dispatcher;
+  std::optional<asio::ssl::context> tls;
+  ConnectionTracker tracker;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  tcp::acceptor acceptor;
+  asio::steady_timer retry_timer;
+  std::uint16_t port = 0;
+  std::vector<std::thread> threads;
+  std::mutex stop_mu;
+  bool stopped = false;
+};
+
+}  // namespace internal
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Router router,
+                                                      std::vector<Filter> filters) {
+  namespace asio = boost::asio;
+  using tcp = asio::ip::tcp;
+  if (options.io_threads == 0) return InvalidArgument("io_threads must be at least 1");
+  if (options.max_connections == 0) return InvalidArgument("max_connections must be at least 1");
+  boost::system::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(options.address, ec);
+  if (ec) return InvalidArgument("not a numeric IP address: " + options.address);
+
+  std::optional<asio::ssl::context> tls;
+  if (options.tls) {
+    MEDMESH_ASSIGN_OR_RETURN(asio::ssl::context context,
+                             internal::NewServerTlsContext(*options.tls));
+    tls.emplace(std::move(context));
+  }
+
+  auto runtime = std::make_unique<internal::ServerRuntime>(std::move(options), std::move(router),
+                                                           std::move(filters), std::move(tls));
+  internal::ServerRuntime& rt = *runtime;
+  const tcp::endpoint endpoint(address, rt.options.port);
+  const std::string where = rt.options.address + ":" + std::to_string(rt.options.port);
+  if (rt.acceptor.open(endpoint.protocol(), ec); ec) {
+    return Unavailable("cannot open a socket for " + where + ": " + ec.message());
+  }
+  // Lets a restarted server bind while old connections sit in TIME_WAIT; it does not let two
+  // listeners share the port on Linux.
+  if (rt.acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) {
+    return Unavailable("cannot set SO_REUSEADDR: " + ec.message());
+  }
+  if (rt.acceptor.bind(endpoint, ec); ec) {
+    return Unavailable("cannot bind " + where + ": " + ec.message());
+  }
+  if (rt.acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return Unavailable("cannot listen on " + where + ": " + ec.message());
+  }
+  rt.port = rt.acceptor.local_endpoint().port();
+  asio::post(rt.acceptor.get_executor(), [&rt] { rt.Accept(); });
+
+  rt.threads.reserve(rt.options.io_threads);
+  for (std::size_t i = 0; i < rt.options.io_threads; ++i) {
+    rt.threads.emplace_back([&rt] { rt.RunIo(); });
+  }
+  log::Info("http_listening", {{"server", rt.options.name},
+                               {"address", rt.options.address},
+                               {"port", static_cast<unsigned>(rt.port)},
+                               {"tls", rt.tls.has_value()},
+                               {"io_threads", static_cast<std::uint64_t>(rt.options.io_threads)}});
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(runtime)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<internal::ServerRuntime> runtime)
+    : runtime_(std::move(runtime)) {}
+
+HttpServer::~HttpServer() { Stop(std::chrono::seconds(5)); }
+
+std::uint16_t HttpServer::port() const { return runtime_->port; }
+
+std::size_t HttpServer::active_connections() const { return runtime_->tracker.size(); }
+
+void HttpServer::Stop(std::chrono::milliseconds grace) {
+  namespace asio = boost::asio;
+  internal::ServerRuntime& rt = *runtime_;
+  std::lock_guard stop_lock(rt.stop_mu);
+  if (rt.stopped) return;
+  rt.stopped = true;
+  MEDMESH_CHECK(!rt.OnIoThread(), "HttpServer::Stop() called from a handler or filter");
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  log::Info("http_stopping",
+            {{"server", rt.options.name}, {"open", static_cast<std::uint64_t>(rt.tracker.size())}});
+
+  // 1. Stop accepting. Closing on the acceptor's strand, and waiting for it, orders the close
+  //    after any accept handler already queued, so every accepted connection is registered
+  //    (and drained below) or dropped.
+  std::promise<void> closed;
+  asio::post(rt.acceptor.get_executor(), [&rt, &closed] {
+    boost::system::error_code ignored;
+    rt.acceptor.close(ignored);
+    rt.retry_timer.cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+
+  // 2. Close idle connections, let busy ones finish their request.
+  rt.tracker.DrainAll();
+  if (!rt.tracker.WaitUntilEmpty(deadline)) {
+    log::Warn("http_stop_forced", {{"server", rt.options.name},
+                                   {"open", static_cast<std::uint64_t>(rt.tracker.size())}});
+    // 3. Out of time: close what is left. A handler still running keeps its thread until it
+    //    returns; its session then finds the socket closed.
+    rt.tracker.CloseAll();
+    (void)rt.tracker.WaitUntilEmpty(std::chrono::steady_clock::now() + internal::kForcedCloseWait);
+  }
+
+  // 4. Stop the threads. Sessions that are somehow still alive are destroyed with the
+  //    io_context, before the objects they reference (see ServerRuntime).
+  rt.work.reset();
+  rt.io.stop();
+  for (std::thread& t : rt.threads) t.join();
+  log::Info("http_stopped", {{"server", rt.options.name}});
+}
+
+}  // namespace medmesh::net

@@ -1,0 +1,143 @@
+// HttpServer: the HTTP/1.1 server of every MedMesh node (Boost.Beast underneath).
+//
+//   Router router;
+//   router.Get("/api/patients/{id}", [&](const Request& r) -> Result<Response> {...});
+//   AddHealthEndpoints(router, [&] { return store.Ready(); });
+//   auto server = HttpServer::Start(options, std::move(router), {ids_filter});
+//   if (!server) ...;  (*server)->port();  ...  (*server)->Stop(std::chrono::seconds(10));
+//
+// Per request, in order:
+//   1. read the head (header limit 8 KiB by default; larger heads get 431);
+//   2. parse the target (400 unless origin-form without dot segments or encoded NULs, see
+//      internal/request_target.h; an unknown method gets 501);
+//   3. run the filters: the first that returns a response wins, and the body is never read;
+//   4. route: 404, or 405 with Allow;
+//   5. enforce the route's body limit: 413 when Content-Length or a chunked body exceeds it;
+//      a request with "Expect: 100-continue" gets "100 Continue" once it passed this point;
+//   6. read the body and call the handler (an Error is mapped by ErrorResponse(), an
+//      exception becomes a generic 500);
+//   7. write the response, with "X-Content-Type-Options: nosniff" and, unless the handler
+//      chose one, "Cache-Control: no-store" (HEAD is answered by the GET handler, without
+//      the body);
+//   8. log one access line ("http_access": method, path without the query, route, status,
+//      duration_ms, peer; never bodies, queries or headers; see options.access_log) and
+//      update the metrics.
+//
+// Connections are kept alive (HTTP/1.1 default) except after a 400, 431 or 501, or a
+// response sent while the request's body was still unread (a filter's answer, 404, 405,
+// 413). After any response sent with "Connection: close" the server shuts its sending side
+// and discards what the client still sends for a short while (1 s, 1 MiB) before closing,
+// so the client reads the error instead of a reset.
+//
+// Timeouts (tcp_stream::expires_after): the TLS handshake; the head of the first request
+// (read_timeout) or of a later one on a kept-alive connection (idle_timeout); the body
+// (read_timeout again); each response (write_timeout). An expired timeout closes the
+// connection without an answer (Beast's tcp_stream closes the socket when it fires).
+//
+// Connection cap: beyond max_connections concurrent connections, new connections are
+// accepted and closed at once (counted in medmesh_http_connections_rejected_total), so the
+// backlog never holds clients that wait for nothing.
+//
+// Metrics (if options.metrics is set), labelled with options.name as "server":
+//   medmesh_http_requests_total{server,method,route,status}         counter
+//   medmesh_http_request_duration_seconds{server,method,route}      histogram
+//   medmesh_http_connections_active{server}                         gauge
+//   medmesh_http_connections_rejected_total{server}                 counter
+// "route" is the matched pattern, "unmatched" for 404s and requests refused before routing,
+// "filtered" for responses from a filter: never the raw path, so cardinality stays bounded.
+//
+// Threads: Start() runs one io_context on `io_threads` threads owned by the server (the one
+// place outside apps/ that starts threads: an I/O adapter needs its own). Handlers and filters
+// run on those threads; see the handler contract in router.h.
+//
+// WARNING: the server does not authenticate anyone, limit request rates or trust
+// X-Forwarded-For; authentication lives in handlers, rate limits and blocks in filters.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "net/http_message.h"
+#include "net/metrics.h"
+#include "net/router.h"
+
+namespace medmesh::net {
+namespace internal {
+class ServerRuntime;  // the io_context, acceptor, threads and sessions (http_server.cc)
+}  // namespace internal
+
+// A request filter, run before routing on the request head (body empty, route empty). Return
+// a response to answer the request with it (e.g. 403 for a blocked address, 429 with
+// Retry-After to throttle), nullopt to let it through. Filters run in order on I/O threads,
+// concurrently with themselves, and must be fast and thread-safe. An exception from a filter
+// is answered with a generic 500.
+using Filter = std::function<std::optional<Response>(const Request&)>;
+
+struct TlsFiles {
+  std::string certificate_chain_file;  // PEM: leaf certificate first, then intermediates
+  std::string private_key_file;        // PEM
+};
+
+struct ServerOptions {
+  // Used in logs and as the "server" metrics label.
+  std::string name = "http";
+  // A numeric IPv4 or IPv6 address ("0.0.0.0", "::", "127.0.0.1"); no host names.
+  std::string address = "127.0.0.1";
+  // 0 picks a free port; HttpServer::port() reports it.
+  std::uint16_t port = 0;
+  std::size_t io_threads = 2;
+  std::size_t max_connections = 1024;
+  std::uint32_t header_limit_bytes = 8 * 1024;
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds read_timeout{30'000};   // one request, head and body
+  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive wait for the next request
+  std::chrono::milliseconds write_timeout{30'000};  // one response
+  // Set to serve HTTPS (TLS 1.2 or later) instead of plain HTTP.
+  std::optional<TlsFiles> tls;
+  // One "http_access" log line per request (at info level). Off for very high request rates
+  // where the metrics are enough.
+  bool access_log = true;
+  // Not owned; must outlive the server. Null: no metrics.
+  MetricsRegistry* metrics = nullptr;
+};
+
+class HttpServer {
+ public:
+  // Binds, listens and starts serving on options.io_threads threads. Errors:
+  // kInvalidArgument for a bad address or zero io_threads/max_connections; kUnavailable if
+  // the address cannot be bound (in use, no permission); kInvalidArgument if the TLS files
+  // cannot be loaded or do not match.
+  static Result<std::unique_ptr<HttpServer>> Start(ServerOptions options, Router router,
+                                                   std::vector<Filter> filters = {});
+
+  // Stops with a 5 s grace period if Stop() was not called.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound port (useful with port 0).
+  std::uint16_t port() const;
+
+  // Graceful shutdown: stops accepting, closes idle keep-alive connections, lets requests in
+  // progress finish (their responses carry "Connection: close"), and after `grace` closes
+  // whatever is left; then stops the I/O threads. Returns when all of them have exited.
+  // Idempotent. Must not be called from a handler or filter (it would wait for itself), and
+  // cannot interrupt a handler that never returns.
+  void Stop(std::chrono::milliseconds grace);
+
+  // Connections currently open (for tests and diagnostics).
+  std::size_t active_connections() const;
+
+ private:
+  explicit HttpServer(std::unique_ptr<internal::ServerRuntime> runtime);
+  std::unique_ptr<internal::ServerRuntime> runtime_;
+};
+
+}  // namespace medmesh::net

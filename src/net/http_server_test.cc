@@ -1,0 +1,591 @@
+#include "net/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "core/log.h"
+#include "net/builtin_endpoints.h"
+#include "net/error_mapping.h"
+#include "net/http_client.h"
+#include "net/test_support.h"
+
+namespace medmesh::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RawConnection;
+using testing::RawExchange;
+
+constexpr std::size_t kEchoLimit = 1024;
+
+std::string Get(std::string_view target, std::string_view extra_headers = "") {
+  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n" + std::string(extra_headers) +
+         "\r\n";
+}
+
+nlohmann::json Json(const std::string& body) { return nlohmann::json::parse(body); }
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  // The routes most tests use:
+  //   GET  /api/patients/{id}/readings  echoes the id, the "from" query value and the peer
+  //   POST /echo                        echoes the body (limit 1 KiB)
+  //   GET  /error/{code}                returns Error(code, "detail /secret/path")
+  //   GET  /throw                       throws
+  Router DemoRouter() {
+    Router router;
+    router.Get("/api/patients/{id}/readings", [this](const Request& r) -> Result<Response> {
+      ++calls_;
+      nlohmann::json body = {{"id", *r.PathParam("id")},
+                             {"from", r.QueryParam("from").value_or("")},
+                             {"peer", r.peer_address},
+                             {"route", r.route}};
+      return Response::Json(body.dump());
+    });
+    router.Post(
+        "/echo",
+        [this](const Request& r) -> Result<Response> {
+          ++calls_;
+          Response response = Response::Binary(r.body);
+          response.headers.emplace_back("X-Evil", "a\r\nSet-Cookie: stolen=1");
+          return response;
+        },
+        RouteOptions{.body_limit_bytes = kEchoLimit});
+    router.Get("/error/{code}", [](const Request& r) -> Result<Response> {
+      const std::string_view name = *r.PathParam("code");
+      for (int c = 0; c <= static_cast<int>(ErrorCode::kInternal); ++c) {
+        const auto code = static_cast<ErrorCode>(c);
+        if (ErrorCodeName(code) == name) return Error(code, "detail /secret/path");
+      }
+      return Response::Text("no such code", 400);
+    });
+    router.Get("/throw", [](const Request&) -> Result<Response> {
+      throw std::runtime_error("exception with /secret/path");
+    });
+    return router;
+  }
+
+  std::unique_ptr<HttpServer> Start(Router router, std::vector<Filter> filters = {},
+                                    const std::function<void(ServerOptions&)>& tweak = {}) {
+    ServerOptions options;
+    options.name = "test";
+    options.io_threads = 2;
+    options.metrics = &metrics_;
+    if (tweak) tweak(options);
+    auto server = HttpServer::Start(options, std::move(router), std::move(filters));
+    EXPECT_TRUE(server) << server.error().ToString();
+    return server ? std::move(server).value() : nullptr;
+  }
+
+  MetricsRegistry metrics_;  // outlives the servers (declared first)
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(HttpServerTest, RoutesWithPathAndQueryParameters) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  ASSERT_NE(server->port(), 0);
+  const auto reply =
+      RawExchange(server->port(), Get("/api/patients/p%201/readings?from=2024-01-01&x=y"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->headers.at("content-type"), "application/json");
+  EXPECT_EQ(Json(reply->body), (nlohmann::json{{"id", "p 1"},
+                                               {"from", "2024-01-01"},
+                                               {"peer", "127.0.0.1"},
+                                               {"route", "/api/patients/{id}/readings"}}));
+  EXPECT_EQ(reply->headers.at("x-content-type-options"), "nosniff");
+  EXPECT_EQ(reply->headers.at("cache-control"), "no-store");
+}
+
+TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  auto reply = RawExchange(server->port(), Get("/api/nothing"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 404);
+  EXPECT_EQ(Json(reply->body)["error"], "not_found");
+
+  reply = RawExchange(server->port(), "DELETE /echo HTTP/1.1\r\nHost: test\r\n\r\n");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 405);
+  EXPECT_EQ(reply->headers.at("allow"), "POST");
+  EXPECT_EQ(Json(reply->body)["error"], "method_not_allowed");
+
+  reply = RawExchange(server->port(), "BREW /echo HTTP/1.1\r\nHost: test\r\n\r\n");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 501);
+}
+
+TEST_F(HttpServerTest, HeadAnswersWithTheGetLengthAndNoBody) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  ASSERT_TRUE(c.Send("HEAD /api/patients/p1/readings HTTP/1.1\r\nHost: test\r\n\r\n"));
+  const auto head = c.Read(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+  // The same connection still frames the next answer correctly.
+  ASSERT_TRUE(c.Send(Get("/api/patients/p1/readings")));
+  const auto get = c.Read();
+  ASSERT_TRUE(get);
+  EXPECT_EQ(head->headers.at("content-length"), std::to_string(get->body.size()));
+}
+
+TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnectionIncludingPipelined) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(c.Send(Get("/api/patients/p" + std::to_string(i) + "/readings")));
+    const auto reply = c.Read();
+    ASSERT_TRUE(reply) << i;
+    EXPECT_TRUE(reply->keep_alive);
+    EXPECT_EQ(Json(reply->body)["id"], "p" + std::to_string(i));
+  }
+  ASSERT_TRUE(c.Send(Get("/api/patients/a/readings") + Get("/api/patients/b/readings")));
+  EXPECT_EQ(Json(c.Read().value().body)["id"], "a");
+  EXPECT_EQ(Json(c.Read().value().body)["id"], "b");
+  EXPECT_EQ(server->active_connections(), 1u);
+  EXPECT_EQ(calls_, 7);
+}
+
+TEST_F(HttpServerTest, Http10WithoutKeepAliveIsClosedAfterTheResponse) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  ASSERT_TRUE(c.Send("GET /api/patients/p/readings HTTP/1.0\r\n\r\n"));
+  const auto reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_FALSE(reply->keep_alive);
+  EXPECT_TRUE(c.ReadsEof());
+}
+
+TEST_F(HttpServerTest, BodyWithinTheLimitReachesTheHandlerPlainOrChunked) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  std::string body(kEchoLimit, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7);
+  RawConnection c(server->port());
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n" + body));
+  auto reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, body);
+  EXPECT_EQ(reply->headers.at("content-type"), "application/octet-stream");
+  // The header with CR LF in its value was dropped, so nothing was injected.
+  EXPECT_FALSE(reply->headers.contains("set-cookie"));
+  EXPECT_FALSE(reply->headers.contains("x-evil"));
+
+  ASSERT_TRUE(
+      c.Send("POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->body, "hello world");
+}
+
+TEST_F(HttpServerTest, DeclaredBodyOverTheLimitGets413AndACleanClose) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  // 10 MiB declared, 4 KiB sent: the answer must not wait for (or read) the rest.
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10485760\r\n\r\n" +
+                     std::string(4096, 'x')));
+  const auto reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 413);
+  EXPECT_FALSE(reply->keep_alive);
+  EXPECT_EQ(Json(reply->body)["error"], "payload_too_large");
+  c.ShutdownSend();
+  EXPECT_TRUE(c.ReadsEof());
+  EXPECT_EQ(calls_, 0);
+  // The server is fine afterwards.
+  EXPECT_EQ(RawExchange(server->port(), Get("/api/patients/x/readings")).value().status, 200);
+}
+
+TEST_F(HttpServerTest, ChunkedBodyOverTheLimitGets413) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  const std::string chunk(kEchoLimit / 2 + 1, 'c');
+  std::ostringstream request;
+  request << "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 2; ++i) request << std::hex << chunk.size() << "\r\n" << chunk << "\r\n";
+  ASSERT_TRUE(c.Send(request.str()));
+  const auto reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 413);
+  EXPECT_FALSE(reply->keep_alive);
+  c.ShutdownSend();
+  EXPECT_TRUE(c.ReadsEof());
+  EXPECT_EQ(calls_, 0);
+}
+
+TEST_F(HttpServerTest, MalformedRequestsGet400AndTheConnectionCloses) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  for (const std::string& bad : {
+           std::string("THIS IS NOT HTTP\r\n\r\n"),
+           std::string("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n"),
+           std::string("GET /api/patients/../admin HTTP/1.1\r\nHost: t\r\n\r\n"),
+           std::string("GET http://elsewhere/x HTTP/1.1\r\nHost: t\r\n\r\n"),
+           std::string("GET /a\x01 HTTP/1.1\r\nHost: t\r\n\r\n"),
+       }) {
+    RawConnection c(server->port());
+    ASSERT_TRUE(c.Send(bad));
+    const auto reply = c.Read();
+    ASSERT_TRUE(reply) << bad;
+    EXPECT_EQ(reply->status, 400) << bad;
+    EXPECT_EQ(Json(reply->body)["error"], "invalid_argument");
+    EXPECT_FALSE(reply->keep_alive);
+    c.ShutdownSend();
+    EXPECT_TRUE(c.ReadsEof()) << bad;
+  }
+}
+
+TEST_F(HttpServerTest, OversizedHeadGets431AndTheConnectionCloses) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  ASSERT_TRUE(
+      c.Send(Get("/api/patients/p/readings", "X-Big: " + std::string(10000, 'a') + "\r\n")));
+  const auto reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 431);
+  EXPECT_EQ(Json(reply->body)["error"], "headers_too_large");
+  c.ShutdownSend();
+  EXPECT_TRUE(c.ReadsEof());
+  EXPECT_EQ(calls_, 0);
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsAnInterimResponse) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  ASSERT_TRUE(c.Send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  const auto interim = c.Read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c.Send("hello"));
+  const auto reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "hello");
+}
+
+TEST_F(HttpServerTest, ASlowClientIsCutOffByTheReadTimeout) {
+  auto server = Start(DemoRouter(), {}, [](ServerOptions& o) { o.read_timeout = 200ms; });
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  ASSERT_TRUE(c.Send("GET /api/patients/p/readings HTTP/1.1\r\nHost:"));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.ReadsEof());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST_F(HttpServerTest, ErrorsAreMappedAndServerErrorsDoNotLeak) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  const std::pair<std::string, int> expected[] = {
+      {"invalid_argument", 400},   {"unauthenticated", 401}, {"permission_denied", 403},
+      {"not_found", 404},          {"already_exists", 409},  {"failed_precondition", 409},
+      {"resource_exhausted", 429}, {"unavailable", 503},     {"data_loss", 500},
+      {"internal", 500},
+  };
+  for (const auto& [name, status] : expected) {
+    const auto reply = RawExchange(server->port(), Get("/error/" + name));
+    ASSERT_TRUE(reply) << name;
+    EXPECT_EQ(reply->status, status) << name;
+    const auto body = Json(reply->body);
+    EXPECT_EQ(body["error"], name);
+    if (status < 500) {
+      EXPECT_EQ(body["message"], "detail /secret/path");
+    } else {
+      EXPECT_EQ(reply->body.find("secret"), std::string::npos) << reply->body;
+    }
+  }
+  const auto thrown = RawExchange(server->port(), Get("/throw"));
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->status, 500);
+  EXPECT_EQ(Json(thrown->body),
+            (nlohmann::json{{"error", "internal"}, {"message", "internal error"}}));
+}
+
+TEST_F(HttpServerTest, FiltersBlockAndThrottleBeforeRoutingAndBeforeTheBody) {
+  std::atomic<int> filtered{0};
+  Filter verdicts = [&](const Request& r) -> std::optional<Response> {
+    ++filtered;
+    EXPECT_EQ(r.peer_address, "127.0.0.1");
+    EXPECT_TRUE(r.body.empty());
+    const auto verdict = r.Header("X-Test-Verdict");
+    if (verdict == "block") return JsonErrorResponse(403, "permission_denied", "blocked");
+    if (verdict == "throttle") {
+      Response response = JsonErrorResponse(429, "resource_exhausted", "slow down");
+      response.headers.emplace_back("Retry-After", "7");
+      return response;
+    }
+    return std::nullopt;
+  };
+  auto server = Start(DemoRouter(), {verdicts});
+  ASSERT_TRUE(server);
+
+  auto reply =
+      RawExchange(server->port(), Get("/api/patients/p/readings", "X-Test-Verdict: block\r\n"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 403);
+  EXPECT_EQ(Json(reply->body)["error"], "permission_denied");
+
+  reply = RawExchange(server->port(), Get("/no/such/path", "X-Test-Verdict: throttle\r\n"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 429);
+  EXPECT_EQ(reply->headers.at("retry-after"), "7");
+
+  // A blocked upload is answered without reading its (never sent) body.
+  RawConnection c(server->port());
+  ASSERT_TRUE(c.Send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nX-Test-Verdict: block\r\nContent-Length: 500\r\n\r\n"));
+  reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 403);
+  EXPECT_FALSE(reply->keep_alive);
+
+  EXPECT_EQ(RawExchange(server->port(), Get("/api/patients/p/readings")).value().status, 200);
+  EXPECT_EQ(calls_, 1);
+  EXPECT_EQ(filtered, 4);
+}
+
+TEST_F(HttpServerTest, MetricsEndpointExposesPerRouteCountersAndLatency) {
+  Router router = DemoRouter();
+  AddMetricsEndpoint(router, metrics_);
+  AddHealthEndpoints(router, [] { return true; });
+  auto server = Start(std::move(router));
+  ASSERT_TRUE(server);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(RawExchange(server->port(), Get("/api/patients/" + std::to_string(i) + "/readings"))
+                  .value()
+                  .status,
+              200);
+  }
+  ASSERT_EQ(RawExchange(server->port(), Get("/missing")).value().status, 404);
+  ASSERT_EQ(RawExchange(server->port(), Get("/healthz")).value().status, 200);
+
+  const auto route = [](std::string r, std::string status) {
+    return std::map<std::string, std::string>{
+        {"server", "test"}, {"method", "GET"}, {"route", std::move(r)}, {"status", status}};
+  };
+  // A request is counted once its response is written, which can be just after the client
+  // has read it: scrape until the last request (/healthz) shows up.
+  std::optional<RawConnection::Reply> reply;
+  testing::Exposition parsed;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    reply = RawExchange(server->port(), Get("/metrics"));
+    ASSERT_TRUE(reply);
+    parsed = testing::ParseExposition(reply->body);
+    if (FindSample(parsed, "medmesh_http_requests_total", route("/healthz", "200"))) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(reply->headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_TRUE(parsed.errors.empty());
+  EXPECT_EQ(FindSample(parsed, "medmesh_http_requests_total",
+                       route("/api/patients/{id}/readings", "200")),
+            "3");
+  EXPECT_EQ(FindSample(parsed, "medmesh_http_requests_total", route("unmatched", "404")), "1");
+  EXPECT_EQ(FindSample(parsed, "medmesh_http_requests_total", route("/healthz", "200")), "1");
+  EXPECT_EQ(
+      FindSample(parsed, "medmesh_http_request_duration_seconds_count",
+                 {{"server", "test"}, {"method", "GET"}, {"route", "/api/patients/{id}/readings"}}),
+      "3");
+  EXPECT_EQ(parsed.type.at("medmesh_http_request_duration_seconds"), "histogram");
+  EXPECT_TRUE(FindSample(parsed, "medmesh_http_connections_active", {{"server", "test"}}));
+}
+
+TEST_F(HttpServerTest, AccessLogHasTheRequestButNoQueryBodyOrCredentials) {
+  testing::TempDir dir;
+  const std::string log_path = (dir.path() / "access.log").string();
+  log::SetFile(log_path);
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  const std::string body = "body-secret";
+  ASSERT_TRUE(
+      c.Send("POST /echo?token=query-secret HTTP/1.1\r\nHost: t\r\n"
+             "Authorization: Bearer auth-secret\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body));
+  ASSERT_EQ(c.Read().value().status, 200);
+  server->Stop(1s);
+
+  std::ifstream in(log_path);
+  std::string line;
+  int access_lines = 0;
+  while (std::getline(in, line)) {
+    EXPECT_EQ(line.find("secret"), std::string::npos) << line;
+    const auto event = nlohmann::json::parse(line);
+    if (event["event"] != "http_access") continue;
+    ++access_lines;
+    EXPECT_EQ(event["method"], "POST");
+    EXPECT_EQ(event["path"], "/echo");
+    EXPECT_EQ(event["route"], "/echo");
+    EXPECT_EQ(event["status"], 200);
+    EXPECT_EQ(event["peer"], "127.0.0.1");
+    EXPECT_TRUE(event["duration_ms"].is_number());
+  }
+  EXPECT_EQ(access_lines, 1);
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
+  auto server = Start(DemoRouter(), {}, [](ServerOptions& o) { o.max_connections = 1; });
+  ASSERT_TRUE(server);
+  {
+    RawConnection first(server->port());
+    ASSERT_TRUE(first.Send(Get("/api/patients/p/readings")));
+    ASSERT_TRUE(first.Read());  // registered and served
+    RawConnection second(server->port());
+    ASSERT_TRUE(second.connected());  // the kernel accepted it ...
+    EXPECT_TRUE(second.ReadsEof());   // ... and the server closed it
+    EXPECT_EQ(metrics_.AddCounter("medmesh_http_connections_rejected_total", "", {"server"})
+                  .WithLabels({"test"})
+                  .value(),
+              1u);
+  }
+  // Once the first connection is gone there is room again.
+  for (int i = 0; i < 200 && server->active_connections() != 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(RawExchange(server->port(), Get("/api/patients/p/readings")).value().status, 200);
+}
+
+TEST_F(HttpServerTest, ConcurrentClientsAreAllServed) {
+  auto server = Start(DemoRouter(), {}, [](ServerOptions& o) { o.io_threads = 3; });
+  ASSERT_TRUE(server);
+  auto client = HttpClient::Create({}).value();
+  constexpr int kThreads = 8;
+  constexpr int kRequests = 25;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRequests; ++i) {
+        const std::string id = std::to_string(t) + "-" + std::to_string(i);
+        const auto reply = client->Get("http://127.0.0.1:" + std::to_string(server->port()) +
+                                       "/api/patients/" + id + "/readings");
+        if (reply && reply->status == 200 && Json(reply->body)["id"] == id) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, kThreads * kRequests);
+  EXPECT_EQ(calls_, kThreads * kRequests);
+}
+
+TEST_F(HttpServerTest, StopLetsAnInFlightRequestFinish) {
+  std::promise<void> entered;
+  Router router;
+  router.Get("/slow", [&](const Request&) -> Result<Response> {
+    entered.set_value();
+    std::this_thread::sleep_for(400ms);
+    return Response::Text("done");
+  });
+  auto server = Start(std::move(router));
+  ASSERT_TRUE(server);
+  const std::uint16_t port = server->port();
+
+  std::optional<RawConnection::Reply> reply;
+  std::thread client([&] { reply = RawExchange(port, Get("/slow")); });
+  entered.get_future().wait();
+  const auto start = std::chrono::steady_clock::now();
+  server->Stop(5s);
+  const auto stop_took = std::chrono::steady_clock::now() - start;
+  client.join();
+
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "done");
+  EXPECT_FALSE(reply->keep_alive);                // "Connection: close" while draining
+  EXPECT_GE(stop_took, 200ms);                    // it waited for the handler ...
+  EXPECT_LT(stop_took, 4s);                       // ... not for the grace period
+  EXPECT_FALSE(RawConnection(port).connected());  // no longer listening
+  server->Stop(5s);                               // idempotent
+}
+
+TEST_F(HttpServerTest, StopClosesIdleKeepAliveConnectionsAtOnce) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  RawConnection idle(server->port());
+  ASSERT_TRUE(idle.Send(Get("/api/patients/p/readings")));
+  ASSERT_TRUE(idle.Read().value().keep_alive);
+  const auto start = std::chrono::steady_clock::now();
+  server->Stop(10s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_TRUE(idle.ReadsEof());
+}
+
+TEST_F(HttpServerTest, StopGivesUpOnARequestThatOutlastsTheGracePeriod) {
+  std::promise<void> entered;
+  Router router;
+  router.Get("/stuck", [&](const Request&) -> Result<Response> {
+    entered.set_value();
+    std::this_thread::sleep_for(500ms);
+    return Response::Text("late");
+  });
+  auto server = Start(std::move(router));
+  ASSERT_TRUE(server);
+  std::thread client([port = server->port()] { (void)RawExchange(port, Get("/stuck")); });
+  entered.get_future().wait();
+  const auto start = std::chrono::steady_clock::now();
+  server->Stop(50ms);
+  // Bounded by the handler (it cannot be interrupted), not by anything the client does.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  EXPECT_EQ(server->active_connections(), 0u);
+  client.join();
+}
+
+TEST_F(HttpServerTest, StartReportsBadOptionsAndBusyPorts) {
+  auto first = Start(DemoRouter());
+  ASSERT_TRUE(first);
+  ServerOptions busy;
+  busy.port = first->port();
+  auto second = HttpServer::Start(busy, DemoRouter());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), ErrorCode::kUnavailable);
+
+  ServerOptions bad_address;
+  bad_address.address = "localhost";  // names are refused: bind to an address
+  EXPECT_EQ(HttpServer::Start(bad_address, DemoRouter()).error().code(),
+            ErrorCode::kInvalidArgument);
+  ServerOptions no_threads;
+  no_threads.io_threads = 0;
+  EXPECT_EQ(HttpServer::Start(no_threads, DemoRouter()).error().code(),
+            ErrorCode::kInvalidArgument);
+  ServerOptions missing_tls;
+  missing_tls.tls = TlsFiles{"/nonexistent/cert.pem", "/nonexistent/key.pem"};
+  EXPECT_EQ(HttpServer::Start(missing_tls, DemoRouter()).error().code(),
+            ErrorCode::kInvalidArgument);
+}
+
+TEST_F(HttpServerTest, DualStackListenerReportsIpv4ClientsAsIpv4) {
+  auto server = HttpServer::Start(
+      [] {
+        ServerOptions o;
+        o.address = "::";
+        return o;
+      }(),
+      DemoRouter());
+  if (!server) GTEST_SKIP() << "no IPv6 here: " << server.error().ToString();
+  const auto reply = RawExchange((*server)->port(), Get("/api/patients/p/readings"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(Json(reply->body)["peer"], "127.0.0.1");  // not "::ffff:127.0.0.1"
+}
+
+}  // namespace
+}  // namespace medmesh::net

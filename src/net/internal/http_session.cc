@@ -1,0 +1,350 @@
+#include "net/internal/http_session.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+#include "core/log.h"
+#include "net/internal/peer_address.h"
+
+namespace medmesh::net::internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// STACK.md: a default flat_buffer reads 512 bytes per read_some, which made a 4 KiB POST
+// take ~9 trips through the async machinery. 16 KiB covers a full head and typical bodies.
+constexpr std::size_t kReadBufferBytes = 16 * 1024;
+// After a response with "Connection: close": how long, and how much, we keep reading (and
+// discarding) so that closing with unread input does not make the kernel send a reset that
+// can destroy the response before the client reads it.
+constexpr std::chrono::seconds kLingerTimeout{1};
+constexpr std::size_t kLingerBytes = std::size_t{1} << 20;
+// Paths in the access log are cut here (the header limit already bounds them).
+constexpr std::size_t kMaxLoggedPathBytes = 512;
+
+bool IsHttpError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+// Life of a session:
+//
+//   kNew ─▶ kHandshake (TLS only) ─▶ kReadingHead ─▶ [kContinue] ─▶ kReadingBody ─▶ handler
+//                                        ▲                                            │
+//                                        └──────────── keep-alive ◀── kWriting ◀──────┘
+//   Any response sent without keep-alive ─▶ kClosing (shut down sending, discard input)
+//   ─▶ kClosed. Errors, timeouts, the peer leaving and Close() ─▶ kClosed directly.
+//
+// Every handler runs on the socket's strand, so the members need no locking. Timeouts use
+// tcp_stream::expires_after, which closes the socket when it fires; the pending operation
+// then fails with beast::error::timeout and the session ends without an answer.
+enum class State {
+  kNew,
+  kHandshake,
+  kReadingHead,
+  kContinue,
+  kReadingBody,
+  kWriting,
+  kClosing,
+  kClosed
+};
+
+template <class Stream>
+class Session final : public Connection, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(tcp::socket&& socket, const SessionContext& context) requires(!kTls)
+      : context_(context), stream_(std::move(socket)) {}
+  Session(tcp::socket&& socket, const SessionContext& context) requires(kTls)
+      : context_(context), stream_(std::move(socket), *context.tls) {}
+
+  ~Session() override { context_.tracker.Remove(this); }
+
+  void Start() override { asio::dispatch(stream_.get_executor(), Bind(&Session::Begin)); }
+  void Drain() override { asio::post(stream_.get_executor(), Bind(&Session::OnDrain)); }
+  void Close() override { asio::post(stream_.get_executor(), Bind(&Session::CloseNow)); }
+
+ private:
+  const ServerOptions& options() const { return context_.options; }
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  template <typename Fn>
+  auto Bind(Fn fn) {
+    return beast::bind_front_handler(fn, this->shared_from_this());
+  }
+
+  void Begin() {
+    if (state_ == State::kClosed) return;  // closed by Stop() before it started
+    beast::error_code ec;
+    const tcp::endpoint peer = Lowest().socket().remote_endpoint(ec);
+    if (!ec) {
+      peer_ = NormalizedAddress(peer.address());
+      peer_port_ = peer.port();
+    }
+    buffer_.reserve(kReadBufferBytes);
+    if constexpr (kTls) {
+      state_ = State::kHandshake;
+      Lowest().expires_after(options().handshake_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, Bind(&Session::OnHandshake));
+    } else {
+      ReadHead();
+    }
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (state_ == State::kClosed) return;
+    if (ec) {
+      log::Debug("http_tls_handshake_failed", {{"peer", peer_}, {"error", ec.message()}});
+      CloseNow();
+      return;
+    }
+    ReadHead();
+  }
+
+  void ReadHead() {
+    if (drain_requested_ && buffer_.size() == 0) {
+      CloseNow();
+      return;
+    }
+    parser_.emplace();
+    parser_->header_limit(options().header_limit_bytes);
+    // No limit until the route is known; OnHead() sets the route's limit before any body
+    // byte is parsed (Beast applies it to Content-Length and to chunked bodies alike).
+    parser_->body_limit(boost::none);
+    request_ = Request{};
+    outcome_ = Dispatcher::HeadOutcome{};
+    head_parsed_ = false;
+    head_request_ = false;
+    must_close_ = false;
+    state_ = State::kReadingHead;
+    Lowest().expires_after(first_request_ ? options().read_timeout : options().idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_, Bind(&Session::OnHead));
+  }
+
+  void OnHead(beast::error_code ec, std::size_t /*bytes*/) {
+    started_ = std::chrono::steady_clock::now();
+    if (state_ == State::kClosed) return;
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    head_parsed_ = true;
+    const auto& message = parser_->get();
+    request_.peer_address = peer_;
+    request_.peer_port = peer_port_;
+    for (const auto& field : message) {
+      request_.headers.emplace_back(field.name_string(), field.value());
+    }
+    head_request_ = message.method() == http::verb::head;
+    std::optional<std::uint64_t> content_length;
+    if (const auto length = parser_->content_length()) content_length = *length;
+    outcome_ = context_.dispatcher.OnHead(message.method_string(), message.target(), content_length,
+                                          request_);
+    if (outcome_.response) {
+      // The body, if any, stays unread, so the connection cannot carry another request.
+      must_close_ = outcome_.close_connection || !parser_->is_done();
+      Send(std::move(*outcome_.response));
+      return;
+    }
+    parser_->body_limit(outcome_.route->options.body_limit_bytes);
+    if (parser_->is_done()) {
+      Handle();
+      return;
+    }
+    const auto expect = message[http::field::expect];
+    if (EqualsIgnoreCase(std::string_view(expect.data(), expect.size()), "100-continue")) {
+      state_ = State::kContinue;
+      continue_ = {http::status::continue_, 11};
+      Lowest().expires_after(options().write_timeout);
+      http::async_write(stream_, continue_, Bind(&Session::OnContinueWritten));
+      return;
+    }
+    ReadBody();
+  }
+
+  void OnContinueWritten(beast::error_code ec, std::size_t /*bytes*/) {
+    if (state_ == State::kClosed) return;
+    if (ec) {
+      CloseNow();
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    state_ = State::kReadingBody;
+    Lowest().expires_after(options().read_timeout);
+    http::async_read(stream_, buffer_, *parser_, Bind(&Session::OnBody));
+  }
+
+  void OnBody(beast::error_code ec, std::size_t /*bytes*/) {
+    if (state_ == State::kClosed) return;
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    Handle();
+  }
+
+  void OnReadError(const beast::error_code& ec) {
+    must_close_ = true;
+    if (ec == http::error::header_limit) {
+      Send(HeadersTooLarge());
+    } else if (ec == http::error::body_limit) {
+      Send(PayloadTooLarge(outcome_.route != nullptr ? outcome_.route->options.body_limit_bytes
+                                                     : 0));
+    } else if (IsHttpError(ec) && ec != http::error::end_of_stream &&
+               ec != http::error::partial_message) {
+      Send(BadRequest("malformed HTTP request"));
+    } else {
+      // The peer left (end_of_stream, partial_message, reset), a timeout closed the socket,
+      // or Close() did: there is no one to answer.
+      CloseNow();
+    }
+  }
+
+  void Handle() {
+    request_.body = AsBytes(std::string_view(parser_->get().body()));
+    Send(context_.dispatcher.Invoke(*outcome_.route, request_));
+  }
+
+  void Send(Response response) {
+    Dispatcher::Sanitize(response);
+    status_ = response.status;
+    const bool keep_alive = !must_close_ && !drain_requested_ && !context_.tracker.draining() &&
+                            parser_->get().keep_alive();
+    response_ = {};
+    response_.version(11);
+    response_.result(static_cast<unsigned>(response.status));
+    for (const auto& [name, value] : response.headers) response_.insert(name, value);
+    if (!response.body.empty()) response_.set(http::field::content_type, response.content_type);
+    response_.keep_alive(keep_alive);
+    if (head_request_) {
+      // A HEAD answer carries the length a GET would get, and no body.
+      if (response.status != 204 && response.status != 304) {
+        response_.content_length(response.body.size());
+      }
+    } else {
+      response_.body() = std::move(response.body);
+      response_.prepare_payload();
+    }
+    state_ = State::kWriting;
+    Lowest().expires_after(options().write_timeout);
+    http::async_write(stream_, response_, Bind(&Session::OnWrite));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t /*bytes*/) {
+    context_.dispatcher.Record(MethodForLog(), PathForLog(), outcome_.route_label, status_,
+                               std::chrono::steady_clock::now() - started_, peer_);
+    if (state_ == State::kClosed) return;
+    if (ec) {
+      CloseNow();
+      return;
+    }
+    if (!response_.keep_alive()) {
+      GracefulClose();
+      return;
+    }
+    first_request_ = false;
+    ReadHead();
+  }
+
+  std::string_view MethodForLog() const {
+    if (!head_parsed_) return "-";
+    const auto method = parser_->get().method_string();
+    return {method.data(), method.size()};
+  }
+
+  std::string_view PathForLog() const {
+    if (!head_parsed_) return "-";
+    const auto target = parser_->get().target();
+    std::string_view path(target.data(), target.size());
+    path = path.substr(0, path.find('?'));
+    return path.substr(0, kMaxLoggedPathBytes);
+  }
+
+  void OnDrain() {
+    drain_requested_ = true;
+    const bool idle = state_ == State::kNew || state_ == State::kHandshake ||
+                      (state_ == State::kReadingHead && buffer_.size() == 0);
+    if (idle) CloseNow();
+  }
+
+  void GracefulClose() {
+    state_ = State::kClosing;
+    Lowest().expires_after(kLingerTimeout);
+    if constexpr (kTls) {
+      stream_.async_shutdown(Bind(&Session::OnTlsShutdown));
+    } else {
+      beast::error_code ec;
+      Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      buffer_.consume(buffer_.size());
+      Linger();
+    }
+  }
+
+  void Linger() {
+    Lowest().async_read_some(buffer_.prepare(kReadBufferBytes), Bind(&Session::OnLinger));
+  }
+
+  void OnLinger(beast::error_code ec, std::size_t bytes) {
+    lingered_ += bytes;
+    if (ec || state_ == State::kClosed || lingered_ >= kLingerBytes) {
+      CloseNow();
+      return;
+    }
+    Linger();
+  }
+
+  void OnTlsShutdown(beast::error_code /*ec*/) { CloseNow(); }
+
+  void CloseNow() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    beast::error_code ec;
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Lowest().close();
+  }
+
+  SessionContext context_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  http::response<http::empty_body> continue_;
+  Request request_;
+  Dispatcher::HeadOutcome outcome_;
+  std::string peer_ = "-";
+  std::uint16_t peer_port_ = 0;
+  State state_ = State::kNew;
+  bool first_request_ = true;
+  bool drain_requested_ = false;
+  bool head_parsed_ = false;
+  bool head_request_ = false;
+  bool must_close_ = false;
+  int status_ = 0;
+  std::size_t lingered_ = 0;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace
+
+std::shared_ptr<Connection> NewSession(tcp::socket socket, const SessionContext& context) {
+  if (context.tls != nullptr) {
+    return std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket),
+                                                                           context);
+  }
+  return std::make_shared<Session<beast::tcp_stream>>(std::move(socket), context);
+}
+
+}  // namespace medmesh::net::internal

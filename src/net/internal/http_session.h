@@ -1,0 +1,33 @@
+// One accepted HTTP connection (plain or TLS): reads requests, hands them to the Dispatcher,
+// writes responses, keeps the connection alive, enforces the timeouts, and closes cleanly.
+// The state machine is described in http_session.cc. Internal to src/net.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+
+#include "net/http_server.h"
+#include "net/internal/connection_tracker.h"
+#include "net/internal/dispatcher.h"
+
+namespace medmesh::net::internal {
+
+// What a session uses of its server. All referenced objects must outlive every session:
+// HttpServer guarantees it by destroying its io_context (which destroys idle sessions)
+// before them.
+struct SessionContext {
+  const ServerOptions& options;
+  const Dispatcher& dispatcher;
+  ConnectionTracker& tracker;
+  boost::asio::ssl::context* tls;  // null: plain HTTP
+};
+
+// A session for `socket` (whose executor must be a strand of its own: the session's
+// handlers are serialised on it). Not started: register it with the tracker, then Start().
+// The session keeps itself alive through its pending operations and unregisters from the
+// tracker when destroyed.
+std::shared_ptr<Connection> NewSession(boost::asio::ip::tcp::socket socket,
+                                       const SessionContext& context);
+
+}  // namespace medmesh::net::internal

@@ -1,0 +1,279 @@
+#include "net/test_support.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+#include <memory>
+#include <random>
+#include <stdexcept>
+
+namespace medmesh::net::testing {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+[[noreturn]] void Fail(const std::string& what) { throw std::runtime_error(what); }
+
+template <typename T, void (*Free)(T*)>
+struct OpenSslDeleter {
+  void operator()(T* p) const { Free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
+using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
+
+void AddExtension(X509* cert, int nid, const std::string& value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  if (ext == nullptr) Fail("X509V3_EXT_conf_nid failed for " + value);
+  const int added = X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+  if (added != 1) Fail("X509_add_ext failed");
+}
+
+void WritePem(const std::filesystem::path& path, const auto& write) {
+  BIO* bio = BIO_new_file(path.c_str(), "w");
+  if (bio == nullptr) Fail("cannot create " + path.string());
+  const int ok = write(bio);
+  BIO_free(bio);
+  if (ok != 1) Fail("cannot write " + path.string());
+}
+
+std::string Unescape(std::string_view s, std::size_t& pos, char terminator, bool& ok) {
+  std::string out;
+  while (pos < s.size() && s[pos] != terminator) {
+    if (s[pos] == '\\') {
+      if (pos + 1 >= s.size()) {
+        ok = false;
+        return out;
+      }
+      const char next = s[pos + 1];
+      if (next == 'n') {
+        out.push_back('\n');
+      } else if (next == '\\' || next == '"') {
+        out.push_back(next);
+      } else {
+        ok = false;
+        return out;
+      }
+      pos += 2;
+    } else {
+      out.push_back(s[pos++]);
+    }
+  }
+  return out;
+}
+
+bool IsMetricNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == ':';
+}
+
+std::optional<Sample> ParseSample(std::string_view line) {
+  Sample sample;
+  std::size_t pos = 0;
+  while (pos < line.size() && IsMetricNameChar(line[pos])) ++pos;
+  if (pos == 0) return std::nullopt;
+  sample.name = std::string(line.substr(0, pos));
+  if (pos < line.size() && line[pos] == '{') {
+    ++pos;
+    while (true) {
+      const std::size_t eq = line.find('=', pos);
+      if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"') {
+        return std::nullopt;
+      }
+      const std::string key(line.substr(pos, eq - pos));
+      pos = eq + 2;
+      bool ok = true;
+      std::string value = Unescape(line, pos, '"', ok);
+      if (!ok || pos >= line.size()) return std::nullopt;
+      ++pos;  // closing quote
+      if (!sample.labels.emplace(key, std::move(value)).second) return std::nullopt;
+      if (pos < line.size() && line[pos] == ',') {
+        ++pos;
+        continue;
+      }
+      if (pos < line.size() && line[pos] == '}') {
+        ++pos;
+        break;
+      }
+      return std::nullopt;
+    }
+  }
+  if (pos >= line.size() || line[pos] != ' ') return std::nullopt;
+  sample.value = std::string(line.substr(pos + 1));
+  if (sample.value.empty() || sample.value.find(' ') != std::string::npos) return std::nullopt;
+  return sample;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  static std::atomic<unsigned> counter{0};
+  std::random_device device;
+  path_ = std::filesystem::temp_directory_path() /
+          ("medmesh-net-test-" + std::to_string(device()) + "-" + std::to_string(counter++));
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+CertificateFiles WriteSelfSignedCertificate(const std::filesystem::path& dir, std::string_view stem,
+                                            const std::vector<std::string>& dns_names,
+                                            const std::vector<std::string>& ip_addresses) {
+  PkeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) Fail("EC key generation failed");
+  X509Ptr cert(X509_new());
+  if (!cert) Fail("X509_new failed");
+  X509_set_version(cert.get(), 2);  // v3
+  static std::atomic<long> serial{1};
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+  X509_set_pubkey(cert.get(), key.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  const std::string common_name = "medmesh test " + std::string(stem);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
+  X509_set_issuer_name(cert.get(), name);
+
+  std::string san;
+  for (const auto& dns : dns_names) san += (san.empty() ? "DNS:" : ",DNS:") + dns;
+  for (const auto& ip : ip_addresses) san += (san.empty() ? "IP:" : ",IP:") + ip;
+  if (!san.empty()) AddExtension(cert.get(), NID_subject_alt_name, san);
+  AddExtension(cert.get(), NID_basic_constraints, "critical,CA:TRUE");
+  AddExtension(cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign");
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) Fail("X509_sign failed");
+
+  CertificateFiles files;
+  files.certificate_file = (dir / (std::string(stem) + ".crt")).string();
+  files.private_key_file = (dir / (std::string(stem) + ".key")).string();
+  WritePem(files.certificate_file, [&](BIO* bio) { return PEM_write_bio_X509(bio, cert.get()); });
+  WritePem(files.private_key_file, [&](BIO* bio) {
+    return PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
+  return files;
+}
+
+Exposition ParseExposition(std::string_view text) {
+  Exposition out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) {
+      out.errors.emplace_back("missing final newline");
+      end = text.size();
+    }
+    const std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+      const bool help = line[2] == 'H';
+      const std::string_view rest = line.substr(7);
+      const std::size_t space = rest.find(' ');
+      if (space == std::string_view::npos) {
+        out.errors.emplace_back(line);
+        continue;
+      }
+      const std::string name(rest.substr(0, space));
+      std::size_t pos = space + 1;
+      if (help) {
+        bool ok = true;
+        // HELP text has no closing quote: unescape to the end of the line.
+        std::string value = Unescape(rest, pos, '\n', ok);
+        if (!ok) out.errors.emplace_back(line);
+        out.help[name] = std::move(value);
+      } else {
+        out.type[name] = std::string(rest.substr(pos));
+      }
+      continue;
+    }
+    if (std::optional<Sample> sample = ParseSample(line)) {
+      out.samples.push_back(std::move(*sample));
+    } else {
+      out.errors.emplace_back(line);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> FindSample(const Exposition& exposition, std::string_view name,
+                                      const std::map<std::string, std::string>& labels) {
+  for (const Sample& s : exposition.samples) {
+    if (s.name == name && s.labels == labels) return s.value;
+  }
+  return std::nullopt;
+}
+
+RawConnection::RawConnection(std::uint16_t port, std::chrono::milliseconds read_timeout) {
+  boost::system::error_code ec;
+  socket_.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  if (ec) return;
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(read_timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((read_timeout.count() % 1000) * 1000);
+  setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  connected_ = true;
+}
+
+bool RawConnection::Send(std::string_view bytes) {
+  boost::system::error_code ec;
+  asio::write(socket_, asio::buffer(bytes.data(), bytes.size()), ec);
+  return !ec;
+}
+
+void RawConnection::ShutdownSend() {
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+}
+
+std::optional<RawConnection::Reply> RawConnection::Read(bool head) {
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 20);
+  if (head) parser.skip(true);
+  boost::system::error_code ec;
+  http::read(socket_, buffer_, parser, ec);
+  if (ec) return std::nullopt;
+  const auto& message = parser.get();
+  Reply reply;
+  reply.status = static_cast<int>(message.result_int());
+  for (const auto& field : message) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    reply.headers[name] = std::string(field.value());
+  }
+  reply.body = message.body();
+  reply.keep_alive = message.keep_alive();
+  return reply;
+}
+
+bool RawConnection::ReadsEof() {
+  if (buffer_.size() != 0) return false;
+  char byte = 0;
+  boost::system::error_code ec;
+  const std::size_t n = socket_.read_some(asio::buffer(&byte, 1), ec);
+  if (n > 0) return false;
+  return ec == asio::error::eof || ec == asio::error::connection_reset;
+}
+
+std::optional<RawConnection::Reply> RawExchange(std::uint16_t port, std::string_view request) {
+  RawConnection connection(port);
+  if (!connection.connected() || !connection.Send(request)) return std::nullopt;
+  return connection.Read();
+}
+
+}  // namespace medmesh::net::testing

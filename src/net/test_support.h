@@ -1,0 +1,102 @@
+// Helpers for the src/net tests only (linked into the test binaries, not into medmesh_net):
+// temporary directories, self-signed certificates, a Prometheus text parser, and a raw
+// loopback connection for hand-written HTTP.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace medmesh::net::testing {
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CertificateFiles {
+  std::string certificate_file;
+  std::string private_key_file;
+};
+
+// Writes a self-signed EC P-256 certificate (valid from an hour ago for a day, usable as its
+// own trust anchor) and its key as PEM files "<stem>.crt" / "<stem>.key" in `dir`. The
+// certificate names `dns_names` and `ip_addresses` in its subjectAltName.
+CertificateFiles WriteSelfSignedCertificate(const std::filesystem::path& dir, std::string_view stem,
+                                            const std::vector<std::string>& dns_names,
+                                            const std::vector<std::string>& ip_addresses);
+
+// One sample line of the Prometheus text format.
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;  // unescaped values
+  std::string value;                          // as written ("1", "0.25", "+Inf")
+};
+
+struct Exposition {
+  std::vector<Sample> samples;
+  std::map<std::string, std::string> help;  // unescaped
+  std::map<std::string, std::string> type;
+  std::vector<std::string> errors;  // lines that do not parse
+};
+
+// A strict parser for the text format 0.0.4 as MetricsRegistry writes it.
+Exposition ParseExposition(std::string_view text);
+
+// The value of the sample with exactly these labels, or nullopt.
+std::optional<std::string> FindSample(const Exposition& exposition, std::string_view name,
+                                      const std::map<std::string, std::string>& labels);
+
+// A blocking loopback TCP connection for hand-written requests. Every read gives up after
+// `read_timeout` (SO_RCVTIMEO), so a misbehaving server fails a test instead of hanging it.
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port,
+                         std::chrono::milliseconds read_timeout = std::chrono::seconds(5));
+  bool connected() const { return connected_; }
+
+  // False if the write failed (e.g. the server already closed the connection).
+  bool Send(std::string_view bytes);
+  void ShutdownSend();
+
+  struct Reply {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+    bool keep_alive = false;
+  };
+  // Reads one response (for a HEAD request, pass head = true: no body follows). nullopt on
+  // EOF, reset, timeout or a malformed response.
+  std::optional<Reply> Read(bool head = false);
+
+  // True if the server closes the connection (EOF or reset) before the read timeout, with no
+  // further bytes; false if bytes arrive or the timeout expires first.
+  bool ReadsEof();
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_{io_};
+  boost::beast::flat_buffer buffer_;
+  bool connected_ = false;
+};
+
+// Sends `request` on a new connection and reads one response.
+std::optional<RawConnection::Reply> RawExchange(std::uint16_t port, std::string_view request);
+
+}  // namespace medmesh::net::testing
