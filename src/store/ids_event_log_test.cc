@@ -1,0 +1,199 @@
+#include "store/ids_event_log.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "store/internal/test_temp_dir.h"
+
+namespace medmesh::store {
+namespace {
+
+constexpr std::int64_t kT0 = 1'800'000'000'000;
+
+IdsEvent Event(std::int64_t t, IdsEventKind kind, std::string device = "dev-1",
+               std::string ip = "192.0.2.7") {
+  return {0, t, "cloudlet-1", std::move(ip), std::move(device), kind, "batch rejected"};
+}
+
+// A filter with the fields `set` sets.
+template <typename F>
+IdsEventFilter With(F set) {
+  IdsEventFilter f;
+  set(f);
+  return f;
+}
+
+class IdsEventLogTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<IdsEventLog> OpenLog() {
+    auto log = IdsEventLog::Open(dir_.File("ids.db"));
+    EXPECT_TRUE(log.has_value()) << (log ? "" : log.error().ToString());
+    return std::move(log).value();
+  }
+  internal::TempDir dir_;
+};
+
+TEST_F(IdsEventLogTest, KindNamesRoundTrip) {
+  std::set<std::string_view> names;
+  for (IdsEventKind k : AllIdsEventKinds()) {
+    EXPECT_EQ(IdsEventKindFromName(IdsEventKindName(k)), k);
+    names.insert(IdsEventKindName(k));
+  }
+  EXPECT_EQ(names.size(), AllIdsEventKinds().size());
+  EXPECT_EQ(IdsEventKindName(IdsEventKind::kDecompressionBomb), "decompression_bomb");
+  EXPECT_FALSE(IdsEventKindFromName("nope").has_value());
+}
+
+TEST_F(IdsEventLogTest, AppendsAndQueriesByTimeAndKind) {
+  auto log = OpenLog();
+  auto id1 = log->Append(Event(kT0, IdsEventKind::kForgedSignature));
+  auto id2 = log->Append(Event(kT0 + 1000, IdsEventKind::kReplay, "dev-2", "2001:db8::1"));
+  auto id3 = log->Append(Event(kT0 + 2000, IdsEventKind::kReplay));
+  ASSERT_TRUE(id1 && id2 && id3);
+  EXPECT_LT(*id1, *id2);
+  EXPECT_LT(*id2, *id3);
+
+  auto all = log->Query({});
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, *id1);
+  EXPECT_EQ((*all)[0].kind, IdsEventKind::kForgedSignature);
+  EXPECT_EQ((*all)[0].node, "cloudlet-1");
+  EXPECT_EQ((*all)[0].source_ip, "192.0.2.7");
+  EXPECT_EQ((*all)[0].detail, "batch rejected");
+
+  auto replays = log->Query(With([](auto& f) { f.kind = IdsEventKind::kReplay; }));
+  ASSERT_EQ(replays->size(), 2u);
+  auto window = log->Query(With([](auto& f) {
+    f.from_ms = kT0 + 1000;
+    f.to_ms = kT0 + 2000;
+  }));
+  ASSERT_EQ(window->size(), 1u);
+  EXPECT_EQ((*window)[0].id, *id2);
+  auto by_device = log->Query(With([](auto& f) { f.device_id = "dev-2"; }));
+  ASSERT_EQ(by_device->size(), 1u);
+  EXPECT_EQ((*by_device)[0].source_ip, "2001:db8::1");
+  auto by_ip = log->Query(With([](auto& f) { f.source_ip = "192.0.2.7"; }));
+  EXPECT_EQ(by_ip->size(), 2u);
+  auto newest = log->Query(With([](auto& f) {
+    f.limit = 2;
+    f.newest_first = true;
+  }));
+  ASSERT_EQ(newest->size(), 2u);
+  EXPECT_EQ((*newest)[0].id, *id3);
+  auto tail = log->Query(With([&](auto& f) { f.after_id = *id1; }));
+  EXPECT_EQ(tail->size(), 2u);
+}
+
+TEST_F(IdsEventLogTest, Counts) {
+  auto log = OpenLog();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append(Event(kT0 + i, IdsEventKind::kMalformed)));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append(Event(kT0 + i, IdsEventKind::kOutOfRange)));
+  ASSERT_TRUE(log->Append(Event(kT0 + 100, IdsEventKind::kUnknownDevice)));
+  EXPECT_EQ(*log->Count({}), 9u);
+  EXPECT_EQ(*log->Count(With([](auto& f) { f.kind = IdsEventKind::kOutOfRange; })), 3u);
+  EXPECT_EQ(*log->Count(With([](auto& f) { f.to_ms = kT0 + 2; })), 4u);
+  auto by_kind = log->CountByKind({});
+  ASSERT_TRUE(by_kind.has_value());
+  EXPECT_EQ(by_kind->size(), 3u);
+  EXPECT_EQ(by_kind->at(IdsEventKind::kMalformed), 5u);
+  EXPECT_EQ(by_kind->at(IdsEventKind::kUnknownDevice), 1u);
+  auto late = log->CountByKind(With([](auto& f) { f.from_ms = kT0 + 50; }));
+  EXPECT_EQ(late->size(), 1u);
+}
+
+TEST_F(IdsEventLogTest, TextIsSanitisedAndCut) {
+  auto log = OpenLog();
+  IdsEvent e = Event(kT0, IdsEventKind::kMalformed);
+  e.detail = "line one\nforged: {\"level\":\"info\"}\r\t" + std::string(2000, 'x');
+  e.device_id = std::string(500, 'd');
+  ASSERT_TRUE(log->Append(e));
+  auto got = log->Query({});
+  ASSERT_EQ(got->size(), 1u);
+  const IdsEvent& g = got->front();
+  EXPECT_EQ(g.detail.size(), kMaxIdsDetailBytes);
+  EXPECT_EQ(g.detail.find('\n'), std::string::npos);
+  EXPECT_EQ(g.detail.find('\r'), std::string::npos);
+  EXPECT_EQ(g.detail.rfind("line one forged", 0), 0u);
+  EXPECT_EQ(g.device_id.size(), kMaxIdsFieldBytes);
+  // Multi-byte UTF-8 is cut on a character boundary.
+  e.detail = std::string(kMaxIdsDetailBytes - 1, 'a') + "\xC3\xA9";
+  ASSERT_TRUE(log->Append(e));
+  EXPECT_EQ(log->Query(With([](auto& f) { f.newest_first = true; }))->front().detail,
+            std::string(kMaxIdsDetailBytes - 1, 'a'));
+}
+
+TEST_F(IdsEventLogTest, TheTableIsAppendOnly) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log->Append(Event(kT0, IdsEventKind::kReplay)));
+  SQLite::Database raw(dir_.File("ids.db"), SQLite::OPEN_READWRITE);
+  EXPECT_THROW(raw.exec("UPDATE ids_events SET detail = 'nothing happened'"), SQLite::Exception);
+  EXPECT_THROW(raw.exec("DELETE FROM ids_events"), SQLite::Exception);
+  EXPECT_EQ(log->Query({})->front().detail, "batch rejected");
+}
+
+TEST_F(IdsEventLogTest, SurvivesRestart) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(log->Append(Event(kT0, IdsEventKind::kBadCertificate)));
+    ASSERT_TRUE(log->Append(Event(kT0 + 1, IdsEventKind::kDecryptFailure)));
+  }
+  auto log = OpenLog();
+  auto all = log->Query({});
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].kind, IdsEventKind::kDecryptFailure);
+  auto id = log->Append(Event(kT0 + 2, IdsEventKind::kOversized));
+  EXPECT_GT(*id, (*all)[1].id);
+}
+
+TEST_F(IdsEventLogTest, KindsWrittenByNewerCodeReadAsOther) {
+  auto log = OpenLog();
+  {
+    SQLite::Database raw(dir_.File("ids.db"), SQLite::OPEN_READWRITE);
+    raw.exec(
+        "INSERT INTO ids_events (time_ms, node, source_ip, device_id, kind, detail)"
+        " VALUES (1, 'n', '', '', 'quantum_tunnelling', 'future')");
+  }
+  auto all = log->Query({});
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].kind, IdsEventKind::kOther);
+  EXPECT_EQ((*all)[0].detail, "future");
+}
+
+TEST_F(IdsEventLogTest, TwoThreadsAppendConcurrently) {
+  auto shared = OpenLog();
+  auto own = OpenLog();  // a second connection to the same file
+  constexpr int kEach = 30;
+  std::vector<std::int64_t> ids1;
+  std::vector<std::int64_t> ids2;
+  std::vector<std::int64_t> ids3;
+  auto append = [&](IdsEventLog& log, std::vector<std::int64_t>& ids, IdsEventKind kind) {
+    for (int i = 0; i < kEach; ++i) {
+      auto id = log.Append(Event(kT0 + i, kind));
+      ASSERT_TRUE(id.has_value()) << id.error().ToString();
+      ids.push_back(*id);
+      if (i % 10 == 0) {
+        ASSERT_TRUE(log.Count({}).has_value());
+      }
+    }
+  };
+  std::thread t1(append, std::ref(*shared), std::ref(ids1), IdsEventKind::kReplay);
+  std::thread t2(append, std::ref(*shared), std::ref(ids2), IdsEventKind::kMalformed);
+  std::thread t3(append, std::ref(*own), std::ref(ids3), IdsEventKind::kOversized);
+  t1.join();
+  t2.join();
+  t3.join();
+  std::set<std::int64_t> all(ids1.begin(), ids1.end());
+  all.insert(ids2.begin(), ids2.end());
+  all.insert(ids3.begin(), ids3.end());
+  EXPECT_EQ(all.size(), 3u * kEach);
+  EXPECT_EQ(*shared->Count({}), 3u * kEach);
+  EXPECT_EQ(*own->Count(With([](auto& f) { f.kind = IdsEventKind::kOversized; })),
+            static_cast<std::uint64_t>(kEach));
+}
+
+}  // namespace
+}  // namespace medmesh::store
