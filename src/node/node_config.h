@@ -1,0 +1,114 @@
+// NodeConfig: the JSON configuration file shared by every MedMesh service (`medmesh cloud`,
+// `medmesh cloudlet`, `medmesh wearable`). The format, every member and its default:
+// docs/node_config.md.
+//
+//   {"id": "cloudlet-1", "listen": "127.0.0.1:8081", "data_dir": "data",
+//    "key_file": "node.key", "certificate_file": "node.cert",
+//    "root_certificate_file": "root.cert", "cloud_url": "http://127.0.0.1:8080",
+//    "enrol_token_file": "enrol.token", "operator_token_file": "operator.token",
+//    "tls": {"cert_file": "tls.crt", "key_file": "tls.key", "ca_file": "ca.pem"},
+//    "store": {"backend": "sqlite"}}
+//
+// Relative paths are relative to the folder of the config file (or the `base_dir` given to
+// ParseNodeConfig), so a deployment folder can be moved as a whole. Unknown members are refused
+// (a typo must not silently fall back to a default) unless the caller lists them as its own
+// extras; the raw text stays available for the caller to parse those.
+// Thread safety: value types and free functions.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace medmesh::node {
+
+// The largest config file read.
+inline constexpr std::size_t kMaxConfigBytes = 256 * 1024;
+
+struct ListenAddress {
+  std::string address = "127.0.0.1";  // numeric IPv4 or IPv6, no brackets
+  std::uint16_t port = 0;             // 0: any free port
+  bool operator==(const ListenAddress&) const = default;
+};
+
+// "127.0.0.1:8081", "0.0.0.0:80", "[::1]:8443", "[::]:0". kInvalidArgument otherwise (host
+// names are refused: a listener binds an address).
+Result<ListenAddress> ParseListenAddress(std::string_view text);
+// The inverse ("[::1]:8443" for IPv6).
+std::string FormatListenAddress(const ListenAddress& listen);
+
+struct TlsConfig {
+  std::filesystem::path cert_file;  // PEM chain, leaf first (server side); empty: plain HTTP
+  std::filesystem::path key_file;   // PEM private key of cert_file
+  std::filesystem::path ca_file;    // PEM trust anchors for outgoing https (empty: system store)
+};
+
+enum class StoreBackend { kSqlite, kPostgres };
+std::string_view StoreBackendName(StoreBackend backend);  // "sqlite", "postgres"
+
+struct StoreConfig {
+  StoreBackend backend = StoreBackend::kSqlite;
+  // libpq connection string or URI; may hold a password, so it is never logged.
+  std::string postgres_url;
+  // Empty or [a-z][a-z0-9_]{0,31}: prefix of the PostgreSQL schema names.
+  std::string schema_prefix;
+};
+
+struct NodeConfig {
+  std::string id;  // wire::IsValidId
+  ListenAddress listen;
+  std::filesystem::path data_dir;
+  std::filesystem::path key_file;               // crypto key file of type "node"
+  std::filesystem::path certificate_file;       // this node's certificate, issued by the root
+  std::filesystem::path root_certificate_file;  // the pinned, self-signed root certificate
+  std::string cloud_url;                        // cloudlet: where the cloud listens
+  std::optional<TlsConfig> tls;
+  std::filesystem::path enrol_token_file;     // cloudlet: bearer token of POST /api/v1/enrol
+  std::filesystem::path operator_token_file;  // bearer token of the operator endpoints
+  // Key-encryption key of the node's stores (a key file of type "kek"). Default "kek.key".
+  std::filesystem::path kek_file;
+  // Cloud only: the three-part store's blind-index and pseudonym secrets (key files of type
+  // "kek", used as 32-byte secrets). Defaults "index.key" and "pseudonym.key".
+  std::filesystem::path index_key_file;
+  std::filesystem::path pseudonym_key_file;
+  StoreConfig store;
+  // Where the file was read from (for messages) and the folder relative paths resolve against.
+  std::filesystem::path config_file;
+  std::filesystem::path base_dir;
+  // The JSON text, for callers that read extra members of their own.
+  std::string raw_json;
+};
+
+// Parses config JSON. Paths resolve against `base_dir`. `extra_members` names top-level members
+// the caller reads itself (they are skipped here instead of refused). kInvalidArgument naming
+// the member for malformed JSON, a wrong type, an unknown member, a bad id, listen address,
+// backend or prefix, or a missing required member ("id", "data_dir"). Messages never quote
+// values (a URL may carry a password).
+Result<NodeConfig> ParseNodeConfig(std::string_view json, const std::filesystem::path& base_dir,
+                                   std::span<const std::string_view> extra_members = {});
+
+// Reads and parses `file` (at most kMaxConfigBytes); relative paths resolve against its folder.
+// kNotFound if it does not exist, kInvalidArgument / kResourceExhausted for its content.
+Result<NodeConfig> LoadNodeConfig(const std::filesystem::path& file,
+                                  std::span<const std::string_view> extra_members = {});
+
+// Command-line flags that override the file (`--listen`, `--data-dir`, `--cloud-url`). A relative
+// --data-dir is relative to the current folder, as usual for flags.
+struct NodeConfigOverrides {
+  std::optional<std::string> listen = std::nullopt;
+  std::optional<std::string> data_dir = std::nullopt;
+  std::optional<std::string> cloud_url = std::nullopt;
+};
+// kInvalidArgument for a bad listen address or URL (the config is unchanged then).
+Status ApplyOverrides(NodeConfig& config, const NodeConfigOverrides& overrides);
+
+// `path` if absolute, else base_dir / path (lexically normalised). Empty stays empty.
+std::filesystem::path ResolvePath(const std::filesystem::path& base_dir,
+                                  const std::filesystem::path& path);
+
+}  // namespace medmesh::node

@@ -1,0 +1,131 @@
+#include "node/node_config.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+
+namespace medmesh::node {
+namespace {
+
+TEST(ListenAddressTest, ParsesIpv4AndBracketedIpv6) {
+  EXPECT_EQ(ParseListenAddress("127.0.0.1:8081").value(), (ListenAddress{"127.0.0.1", 8081}));
+  EXPECT_EQ(ParseListenAddress("0.0.0.0:0").value(), (ListenAddress{"0.0.0.0", 0}));
+  EXPECT_EQ(ParseListenAddress("[::1]:8443").value(), (ListenAddress{"::1", 8443}));
+  EXPECT_EQ(FormatListenAddress({"::1", 8443}), "[::1]:8443");
+  EXPECT_EQ(FormatListenAddress({"10.0.0.1", 80}), "10.0.0.1:80");
+}
+
+TEST(ListenAddressTest, RefusesHostNamesAndBadPorts) {
+  for (const char* bad :
+       {"localhost:80", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1",
+        "256.0.0.1:80", "1.2.3:80", "[::1]8443", "::1:80", "[zz]:80", ":80", "127.0.0.1:8o"}) {
+    auto r = ParseListenAddress(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST(NodeConfigTest, ParsesTheContractExampleAndResolvesPaths) {
+  const char* json = R"({
+    "id": "cloudlet-1", "listen": "127.0.0.1:8081", "data_dir": "data",
+    "key_file": "node.key", "certificate_file": "node.cert",
+    "root_certificate_file": "/etc/medmesh/root.cert",
+    "cloud_url": "http://127.0.0.1:8080/",
+    "tls": {"cert_file": "tls.crt", "key_file": "tls.key"},
+    "enrol_token_file": "enrol.token", "operator_token_file": "operator.token",
+    "store": {"backend": "postgres", "postgres_url": "postgresql:///x", "schema_prefix": "t1_"}
+  })";
+  auto config = ParseNodeConfig(json, "/srv/node");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->id, "cloudlet-1");
+  EXPECT_EQ(config->listen, (ListenAddress{"127.0.0.1", 8081}));
+  EXPECT_EQ(config->data_dir, "/srv/node/data");
+  EXPECT_EQ(config->key_file, "/srv/node/node.key");
+  EXPECT_EQ(config->root_certificate_file, "/etc/medmesh/root.cert");
+  EXPECT_EQ(config->cloud_url, "http://127.0.0.1:8080");
+  ASSERT_TRUE(config->tls);
+  EXPECT_EQ(config->tls->cert_file, "/srv/node/tls.crt");
+  EXPECT_TRUE(config->tls->ca_file.empty());
+  EXPECT_EQ(config->store.backend, StoreBackend::kPostgres);
+  EXPECT_EQ(config->store.schema_prefix, "t1_");
+  // Defaults for what the file leaves out.
+  EXPECT_EQ(config->kek_file, "/srv/node/kek.key");
+  EXPECT_EQ(config->pseudonym_key_file, "/srv/node/pseudonym.key");
+}
+
+TEST(NodeConfigTest, DefaultsForAMinimalFile) {
+  auto config = ParseNodeConfig(R"({"id": "cloud", "data_dir": "/var/lib/medmesh"})", "/cfg");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->certificate_file, "/cfg/node.cert");
+  EXPECT_EQ(config->root_certificate_file, "/cfg/root.cert");
+  EXPECT_EQ(config->enrol_token_file, "/cfg/enrol.token");
+  EXPECT_EQ(config->store.backend, StoreBackend::kSqlite);
+  EXPECT_FALSE(config->tls);
+  EXPECT_EQ(config->listen.port, 0);
+}
+
+TEST(NodeConfigTest, RefusesWhatWouldSilentlyMisconfigure) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"data_dir": "d"})", "'id'"},
+      {R"({"id": "x"})", "'data_dir'"},
+      {R"({"id": "x y", "data_dir": "d"})", "'id'"},
+      {R"({"id": "x", "data_dir": "d", "listne": "1.2.3.4:5"})", "unknown member 'listne'"},
+      {R"({"id": "x", "data_dir": "d", "listen": 8080})", "'listen'"},
+      {R"({"id": "x", "data_dir": "d", "listen": "host:80"})", "'listen'"},
+      {R"({"id": "x", "data_dir": "d", "cloud_url": "ftp://c"})", "'cloud_url'"},
+      {R"({"id": "x", "data_dir": "d", "store": {"backend": "mysql"}})", "'store.backend'"},
+      {R"({"id": "x", "data_dir": "d", "store": {"backend": "postgres"}})", "postgres_url"},
+      {R"({"id": "x", "data_dir": "d", "store": {"schema_prefix": "Bad"}})", "schema_prefix"},
+      {R"({"id": "x", "data_dir": "d", "tls": {"cert_file": "a"}})", "go together"},
+      {R"({"id": "x", "data_dir": "d", "tls": {"ca": "a"}})", "unknown member 'tls.ca'"},
+      {R"(["id"])", "object"},
+      {R"({"id": )", "JSON"},
+  };
+  for (const auto& [json, needle] : cases) {
+    auto r = ParseNodeConfig(json, "/b");
+    ASSERT_FALSE(r) << json;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << json;
+    EXPECT_NE(r.error().message().find(needle), std::string::npos)
+        << json << " -> " << r.error().message();
+  }
+}
+
+TEST(NodeConfigTest, CallersMayReadExtraMembersThemselves) {
+  const char* json = R"({"id": "w", "data_dir": "d", "device_id": "dev-1"})";
+  EXPECT_FALSE(ParseNodeConfig(json, "/b"));
+  const std::array<std::string_view, 1> extra = {"device_id"};
+  auto config = ParseNodeConfig(json, "/b", extra);
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_NE(config->raw_json.find("dev-1"), std::string::npos);
+}
+
+TEST(NodeConfigTest, MessagesDoNotQuoteValues) {
+  auto r = ParseNodeConfig(
+      R"({"id": "x", "data_dir": "d", "store": {"backend": "postgres", "postgres_url": 5}})", "/");
+  ASSERT_FALSE(r);
+  r = ParseNodeConfig(R"({"id": "x", "data_dir": "d", "cloud_url": "ftp://user:hunter2@c"})", "/");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message().find("hunter2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace medmesh::node
+
+namespace medmesh::node {
+namespace {
+
+TEST(NodeConfigTest, FlagsOverrideTheFile) {
+  NodeConfig config = ParseNodeConfig(R"({"id": "c", "data_dir": "d"})", "/b").value();
+  ASSERT_TRUE(ApplyOverrides(
+      config,
+      {.listen = "0.0.0.0:9000", .data_dir = "/srv/x", .cloud_url = "https://cloud:8443/"}));
+  EXPECT_EQ(config.listen, (ListenAddress{"0.0.0.0", 9000}));
+  EXPECT_EQ(config.data_dir, "/srv/x");
+  EXPECT_EQ(config.cloud_url, "https://cloud:8443");
+  EXPECT_FALSE(ApplyOverrides(config, {.listen = "nowhere"}));
+  EXPECT_FALSE(ApplyOverrides(config, {.listen = "1.2.3.4:1", .cloud_url = "cloud:80"}));
+  EXPECT_EQ(config.listen.port, 9000);  // unchanged after a refused override
+}
+
+}  // namespace
+}  // namespace medmesh::node
