@@ -1,0 +1,252 @@
+#include "cloud/cloud_service.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <utility>
+
+#include "cloud/postgres_intake_store.h"
+#include "cloud/sqlite_intake_store.h"
+#include "core/log.h"
+#include "crypto/kdf.h"
+#include "net/builtin_endpoints.h"
+#include "net/error_mapping.h"
+#include "net/router.h"
+#include "store/ids_event_log.h"
+#include "store/postgres/postgres_record_store.h"
+#include "store/sqlite/sqlite_record_store.h"
+#include "wire/model.h"
+
+namespace medmesh::cloud {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr std::size_t kSmallBodyLimit = 16 * 1024;
+
+Status EnsureDataDir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (dir.empty()) return InvalidArgument("the data folder is not set");
+  if (std::filesystem::is_directory(dir, ec)) return OkStatus();
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Unavailable("cannot create the data folder " + dir.string());
+  ::chmod(dir.c_str(), 0700);
+  return OkStatus();
+}
+
+net::Response ToResponse(const IntakeResult& result, std::string_view id_name) {
+  if (const auto* rejection = std::get_if<IntakeRejection>(&result)) {
+    return net::JsonErrorResponse(rejection->http_status, rejection->error, rejection->message);
+  }
+  const auto& ack = std::get<IntakeAck>(result);
+  return net::Response::Json(Json{{std::string(id_name), ack.id}, {"status", ack.status}}.dump());
+}
+
+}  // namespace
+
+struct CloudService::State {
+  // Takes the identity and the token; the keys stay in `s` for OpenStores.
+  State(CloudOptions o, CloudSecrets& s, const Clock& c, Random& r)
+      : options(std::move(o)),
+        clock(c),
+        random(r),
+        identity(std::move(s.identity)),
+        operator_token(std::move(s.operator_token)),
+        opener(crypto::NewHybridOpener(identity.kem_key.Clone())) {}
+
+  CloudOptions options;
+  const Clock& clock;
+  Random& random;
+  node::NodeIdentity identity;
+  SecretBytes operator_token;
+  std::unique_ptr<crypto::HybridOpener> opener;
+  net::MetricsRegistry metrics;
+
+  std::unique_ptr<store::RecordStore> record_store;
+  std::unique_ptr<ThreePartStore> records;
+  std::unique_ptr<IntakeStore> intake_store;
+  std::unique_ptr<store::IdsEventLog> ids;
+  std::unique_ptr<ForwardIntake> intake;
+  std::unique_ptr<net::HttpServer> server;
+  std::atomic<bool> ready{false};
+  bool stopped = false;
+
+  Status OpenStores(CloudSecrets& secrets);
+  net::Router BuildRouter();
+  Result<net::Response> Integrity(const net::Request& r);
+  Result<CloudStats> Stats() const;
+};
+
+Status CloudService::State::OpenStores(CloudSecrets& secrets) {
+  if (secrets.index_key.size() != kThreePartSecretBytes ||
+      secrets.pseudonym_key.size() != kThreePartSecretBytes) {
+    return InvalidArgument("the index and pseudonym keys must be 32 bytes each");
+  }
+  MEDMESH_RETURN_IF_ERROR(EnsureDataDir(options.data_dir));
+  // The intake's references get their own key, derived from (never equal to) the index key.
+  MEDMESH_ASSIGN_OR_RETURN(
+      SecretBytes refs_key,
+      crypto::HkdfSha256(secrets.index_key.reveal(), AsBytes("MedMesh cloud intake v1"),
+                         AsBytes("references"), 32));
+  if (options.store.backend == node::StoreBackend::kPostgres) {
+    store::PostgresRecordStoreOptions pg;
+    pg.conninfo = options.store.postgres_url;
+    pg.schema_prefix = options.store.schema_prefix;
+    MEDMESH_ASSIGN_OR_RETURN(record_store, store::PostgresRecordStore::Open(std::move(pg)));
+    MEDMESH_ASSIGN_OR_RETURN(
+        intake_store, PostgresIntakeStore::Open({.conninfo = options.store.postgres_url,
+                                                 .schema_prefix = options.store.schema_prefix}));
+  } else {
+    MEDMESH_ASSIGN_OR_RETURN(record_store,
+                             store::SqliteRecordStore::Open(options.data_dir / "records.db"));
+    MEDMESH_ASSIGN_OR_RETURN(intake_store,
+                             SqliteIntakeStore::Open((options.data_dir / "intake.db").string()));
+  }
+  ThreePartKeys keys{secrets.kek.Clone(), secrets.kek.Clone(), secrets.kek.Clone(),
+                     std::move(secrets.index_key), std::move(secrets.pseudonym_key)};
+  MEDMESH_ASSIGN_OR_RETURN(records, ThreePartStore::Create(*record_store, std::move(keys), random,
+                                                           clock, options.three_part));
+  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string()));
+  intake = std::make_unique<ForwardIntake>(
+      ForwardIntakeContext{identity.id(), identity.root, *opener, *records, *intake_store, *ids,
+                           clock, metrics},
+      std::move(refs_key), options.max_forward_bytes);
+  return OkStatus();
+}
+
+Result<CloudStats> CloudService::State::Stats() const {
+  CloudStats stats;
+  stats.node = identity.id();
+  MEDMESH_ASSIGN_OR_RETURN(store::RowCounts rows, record_store->CountRows());
+  MEDMESH_ASSIGN_OR_RETURN(store::ChainHead head, record_store->GetChainHead());
+  MEDMESH_ASSIGN_OR_RETURN(IntakeCounts counts, intake_store->Counts());
+  stats.records = rows.record_links;
+  stats.chain_length = head.seq;
+  stats.reading_batches = counts.reading_batches;
+  stats.readings = counts.readings;
+  stats.patients = counts.patients;
+  stats.duplicates = intake->duplicates();
+  stats.rejected = intake->rejected();
+  return stats;
+}
+
+Result<net::Response> CloudService::State::Integrity(const net::Request& r) {
+  if (!node::BearerTokenMatches(r.Header("Authorization"), operator_token)) {
+    intake->RecordRejection(store::IdsEventKind::kAuthFailure, r.peer_address,
+                            "missing or wrong operator token on /api/v1/integrity");
+    net::Response denied =
+        net::JsonErrorResponse(401, "unauthenticated", "missing or wrong operator token");
+    denied.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return denied;
+  }
+  MEDMESH_ASSIGN_OR_RETURN(VerifyReport report, records->Verify());
+  Json body{{"ok", report.ok()},
+            {"entries", report.entries_checked},
+            {"records_checked", report.records_checked},
+            {"unchained_rows", report.unchained_rows},
+            {"first_broken", nullptr}};
+  if (report.first_broken) body["first_broken"] = report.first_broken->seq;
+  if (!report.ok()) {
+    log::Error("cloud_integrity_check_failed",
+               {{"first_broken", report.first_broken ? report.first_broken->seq : 0},
+                {"unchained_rows", report.unchained_rows}});
+  }
+  return net::Response::Json(body.dump());
+}
+
+net::Router CloudService::State::BuildRouter() {
+  net::Router router;
+  router.Get("/api/v1/root", [this](const net::Request&) -> Result<net::Response> {
+    return net::Response::Binary(identity.root.certificate);
+  });
+  router.Get("/api/v1/certificate", [this](const net::Request&) -> Result<net::Response> {
+    return net::Response::Binary(identity.certificate.encoded());
+  });
+  router.Post("/api/v1/cloudlets",
+              [this](const net::Request& r) -> Result<net::Response> {
+                return ToResponse(intake->RegisterCloudlet(r.body, r.peer_address), "cloudlet_id");
+              },
+              {.body_limit_bytes = kSmallBodyLimit});
+  router.Post("/api/v1/enrolments",
+              [this](const net::Request& r) -> Result<net::Response> {
+                return ToResponse(intake->AddEnrolment(r.body, r.peer_address), "device_id");
+              },
+              {.body_limit_bytes = kSmallBodyLimit});
+  router.Post("/api/v1/forward",
+              [this](const net::Request& r) -> Result<net::Response> {
+                return ToResponse(intake->AcceptForward(r.body, r.peer_address), "forward_id");
+              },
+              {.body_limit_bytes = options.max_forward_bytes});
+  router.Get("/api/v1/stats", [this](const net::Request&) -> Result<net::Response> {
+    MEDMESH_ASSIGN_OR_RETURN(CloudStats s, Stats());
+    Json body{{"node", s.node},
+              {"records", s.records},
+              {"reading_batches", s.reading_batches},
+              {"readings", s.readings},
+              {"patients", s.patients},
+              {"chain_length", s.chain_length},
+              {"duplicates", s.duplicates},
+              {"rejected", s.rejected}};
+    return net::Response::Json(body.dump());
+  });
+  router.Get("/api/v1/integrity", [this](const net::Request& r) { return Integrity(r); });
+  net::AddHealthEndpoints(router, [this] { return ready.load(); });
+  net::AddMetricsEndpoint(router, metrics);
+  return router;
+}
+
+CloudService::CloudService(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+CloudService::~CloudService() { Stop(state_->options.stop_grace); }
+
+Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
+                                                          CloudSecrets secrets, const Clock& clock,
+                                                          Random& random) {
+  const node::NodeIdentity& id = secrets.identity;
+  if (auto still =
+          wire::VerifyCertificate(id.certificate.encoded(), id.root.key,
+                                  wire::CertificateRole::kCloud, wire::ToUnixMs(clock.Now()));
+      !still) {
+    return FailedPrecondition("this node's certificate is not a valid cloud certificate now: " +
+                              still.error().message());
+  }
+  auto state = std::make_unique<State>(std::move(options), secrets, clock, random);
+  State* s = state.get();
+  MEDMESH_RETURN_IF_ERROR(s->OpenStores(secrets));
+
+  net::ServerOptions server_options;
+  server_options.name = "cloud";
+  server_options.address = s->options.listen_address;
+  server_options.port = s->options.port;
+  server_options.io_threads = s->options.io_threads;
+  server_options.tls = s->options.tls;
+  server_options.access_log = s->options.access_log;
+  server_options.metrics = &s->metrics;
+  MEDMESH_ASSIGN_OR_RETURN(s->server,
+                           net::HttpServer::Start(std::move(server_options), s->BuildRouter()));
+  s->ready = true;
+  log::Info("cloud_started", {{"node", s->identity.id()},
+                              {"port", static_cast<unsigned>(s->server->port())},
+                              {"store", node::StoreBackendName(s->options.store.backend)}});
+  return std::unique_ptr<CloudService>(new CloudService(std::move(state)));
+}
+
+void CloudService::Stop(std::chrono::milliseconds grace) {
+  State& s = *state_;
+  if (s.stopped) return;
+  s.stopped = true;
+  s.ready = false;
+  if (s.server) s.server->Stop(grace);
+  log::Info("cloud_stopped", {{"node", s.identity.id()}});
+}
+
+std::uint16_t CloudService::port() const { return state_->server->port(); }
+Result<CloudStats> CloudService::Stats() const { return state_->Stats(); }
+ForwardIntake& CloudService::intake() { return *state_->intake; }
+ThreePartStore& CloudService::records() { return *state_->records; }
+IntakeStore& CloudService::intake_store() { return *state_->intake_store; }
+net::MetricsRegistry& CloudService::metrics() { return state_->metrics; }
+
+}  // namespace medmesh::cloud

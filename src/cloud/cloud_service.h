@@ -1,0 +1,103 @@
+// CloudService: the remote cloud (`medmesh cloud`). It holds the deployment's root certificate
+// (and, in the demo, the folder with the root key), its own node identity, the three-part record
+// store (three_part.h) on the configured RecordStore backend, the intake store
+// (intake_store.h) on the same backend, and serves the cloud API of docs/openapi.yaml:
+//
+//   GET  /api/v1/root                    the root certificate (self-signed)
+//   GET  /api/v1/certificate             this cloud's certificate (its KEM key seals forwards)
+//   POST /api/v1/cloudlets               register a cloudlet's certificate
+//   POST /api/v1/enrolments              a device's enrolment record, from its cloudlet
+//   POST /api/v1/forward                 a forward envelope → {"forward_id","status"}
+//   GET  /api/v1/stats                   public counts
+//   GET  /api/v1/integrity (operator token)  re-computes the hash chain of the record store
+//   GET  /healthz, /readyz, /metrics
+//
+// Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
+// (SqliteIntakeStore) unless the backend is PostgreSQL; ids.db (IdsEventLog) always.
+// WARNING: this process holds every key of the three parts; see three_part.h.
+// Thread safety: Start/Stop from one thread; the accessors are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cloud/forward_intake.h"
+#include "cloud/three_part.h"
+#include "core/clock.h"
+#include "core/random.h"
+#include "core/secret_bytes.h"
+#include "core/status.h"
+#include "crypto/envelope.h"
+#include "net/http_server.h"
+#include "net/metrics.h"
+#include "node/identity.h"
+#include "node/node_config.h"
+
+namespace medmesh::cloud {
+
+struct CloudOptions {
+  std::string listen_address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port (see port())
+  std::optional<net::TlsFiles> tls;
+  std::size_t io_threads = 2;
+  bool access_log = true;
+  std::filesystem::path data_dir;
+  node::StoreConfig store;  // sqlite (files in data_dir) or postgres
+  std::size_t max_forward_bytes = wire::kMaxForwardBytes;
+  ThreePartOptions three_part;
+  std::chrono::milliseconds stop_grace{10000};
+};
+
+struct CloudSecrets {
+  node::NodeIdentity identity;   // role cloud
+  crypto::KeyEncryptionKey kek;  // wraps the data keys of all three parts
+  SecretBytes index_key;         // 32 bytes: blind indexes, references, digests
+  SecretBytes pseudonym_key;     // 32 bytes: MI pseudonyms; keep apart from the MI store
+  SecretBytes operator_token;    // empty: operator endpoints disabled
+};
+
+struct CloudStats {
+  std::string node;
+  std::uint64_t records = 0;
+  std::uint64_t reading_batches = 0;
+  std::uint64_t readings = 0;
+  std::uint64_t patients = 0;
+  std::uint64_t chain_length = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t rejected = 0;
+};
+
+class CloudService {
+ public:
+  // Opens the stores, binds the listener. kFailedPrecondition if the identity is not the
+  // cloud's, valid now; kInvalidArgument for secrets of the wrong size; store and server errors
+  // as they are. `clock` and `random` must outlive the service and be thread-safe.
+  static Result<std::unique_ptr<CloudService>> Start(CloudOptions options, CloudSecrets secrets,
+                                                     const Clock& clock, Random& random);
+  ~CloudService();  // Stop(options.stop_grace) if not stopped
+  CloudService(const CloudService&) = delete;
+  CloudService& operator=(const CloudService&) = delete;
+
+  // Graceful: stops accepting and lets requests in progress finish (up to `grace`). Idempotent.
+  void Stop(std::chrono::milliseconds grace);
+
+  std::uint16_t port() const;
+  // kUnavailable if a store cannot be read.
+  Result<CloudStats> Stats() const;
+  ForwardIntake& intake();
+  ThreePartStore& records();
+  IntakeStore& intake_store();
+  net::MetricsRegistry& metrics();
+
+ private:
+  struct State;
+  explicit CloudService(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace medmesh::cloud

@@ -1,0 +1,312 @@
+// The cloud over loopback HTTP: a real service in a temp folder (SQLite, or the PostgreSQL test
+// cluster when built as cloud_service_postgres_test), with forwards sealed by a test cloudlet
+// from uploads sealed by a test device, all with the production wire code.
+#include "cloud/cloud_service.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "crypto/session_seal.h"
+#include "node/test_support.h"
+#include "wire/enrolment.h"
+#include "wire/readings_codec.h"
+#include "wire/record_codec.h"
+
+namespace medmesh::cloud {
+namespace {
+
+using nlohmann::json;
+using node::testing::HeartRate;
+
+std::int64_t NowMs() { return wire::ToUnixMs(std::chrono::system_clock::now()); }
+
+// A cloudlet for tests: its identity, a device enrolled at it, and forwards of that device's
+// uploads, made with wire::OpenUpload and wire::SealForward as the real cloudlet does.
+class TestCloudlet {
+ public:
+  TestCloudlet(node::NodeIdentity identity, Random& random, const Clock& clock)
+      : identity_(std::move(identity)),
+        random_(random),
+        clock_(clock),
+        signer_(crypto::NewEd25519Signer(identity_.signing_key.Clone())),
+        opener_(identity_.kem_key.Clone(), clock),
+        device_signer_(crypto::NewEd25519Signer(crypto::SigningSecretKey::Generate(random))),
+        device_sealer_(identity_.kem_key.public_key(), random, clock) {}
+
+  ByteView certificate() const { return identity_.certificate.encoded(); }
+
+  // Enrols "watch-1" to "patient-1" (or others) and returns the signed record.
+  Bytes Enrol(std::string device = "watch-1", std::string patient = "patient-1") {
+    enrolment_ = wire::Enrolment{std::move(device), std::move(patient),
+                                 device_signer_->public_key(), identity_.id(), NowMs()};
+    return wire::IssueEnrolment(*enrolment_, *signer_).value();
+  }
+
+  wire::OpenedUpload Upload(wire::ContentType type, const Bytes& payload,
+                            std::optional<wire::BatchId> batch_id = std::nullopt) {
+    const wire::UploadHeader header{.content_type = type,
+                                    .device_id = enrolment_->device_id,
+                                    .patient_id = enrolment_->patient_id,
+                                    .sequence = ++sequence_,
+                                    .batch_id = batch_id ? *batch_id : wire::NewBatchId(random_),
+                                    .created_ms = NowMs()};
+    const Bytes upload =
+        wire::SealUpload(header, payload, device_sealer_, *device_signer_, random_).value();
+    return wire::OpenUpload(wire::ParseUpload(upload).value(), *enrolment_, opener_).value();
+  }
+
+  wire::OpenedUpload Readings(std::optional<wire::BatchId> batch_id = std::nullopt, int count = 60,
+                              std::int64_t bpm_milli = 72000) {
+    return Upload(wire::ContentType::kReadingsBatch,
+                  wire::EncodeReadings(HeartRate(NowMs(), count, bpm_milli)).value(), batch_id);
+  }
+
+  wire::PatientRecord Record(std::string record_id) const {
+    node::testing::TestDevice shape(enrolment_->device_id, enrolment_->patient_id, random_, clock_);
+    return shape.Record(std::move(record_id));
+  }
+
+  Bytes Forward(const wire::OpenedUpload& opened, const wire::VerifiedCertificate& cloud,
+                std::optional<wire::ForwardId> id = std::nullopt) {
+    auto sealer = crypto::NewHybridSealer(*cloud.certificate().kem_key, random_);
+    return wire::SealForward(
+               {opened.header.content_type, identity_.id(), id ? *id : wire::NewBatchId(random_)},
+               opened, *sealer, *signer_)
+        .value();
+  }
+
+ private:
+  node::NodeIdentity identity_;
+  Random& random_;
+  const Clock& clock_;
+  std::unique_ptr<crypto::Signer> signer_;
+  crypto::SessionOpener opener_;
+  std::unique_ptr<crypto::Signer> device_signer_;
+  crypto::SessionSealer device_sealer_;
+  std::optional<wire::Enrolment> enrolment_;
+  std::uint64_t sequence_ = 0;
+};
+
+class CloudServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CloudOptions options;
+    options.data_dir = dir_.path() / "cloud";
+    options.access_log = false;
+#ifdef MEDMESH_CLOUD_TEST_POSTGRES
+    const char* pg = std::getenv("MEDMESH_TEST_PG");
+    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
+    options.store.backend = node::StoreBackend::kPostgres;
+    options.store.postgres_url = pg;
+    // A fresh prefix per test, so tests never see each other's rows.
+    options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
+#endif
+    auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
+    ASSERT_TRUE(identity) << identity.error().ToString();
+    cloud_certificate_.emplace(wire::VerifyCertificate(identity->certificate.encoded(),
+                                                       identity->root.key,
+                                                       wire::CertificateRole::kCloud, NowMs())
+                                   .value());
+    SecretBytes index(32), pseudonym(32);
+    random_.Fill(index.mutable_bytes());
+    random_.Fill(pseudonym.mutable_bytes());
+    CloudSecrets secrets{std::move(*identity), crypto::KeyEncryptionKey::Generate(random_),
+                         std::move(index), std::move(pseudonym), operator_token_.Clone()};
+    auto service = CloudService::Start(std::move(options), std::move(secrets), clock_, random_);
+    ASSERT_TRUE(service) << service.error().ToString();
+    service_ = std::move(*service);
+    url_ = "http://127.0.0.1:" + std::to_string(service_->port());
+    auto cloudlet = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
+    ASSERT_TRUE(cloudlet) << cloudlet.error().ToString();
+    cloudlet_ = std::make_unique<TestCloudlet>(std::move(*cloudlet), random_, clock_);
+  }
+
+  net::Response Post(std::string_view path, ByteView body) {
+    auto r = client_->Post(url_ + std::string(path), std::string(AsStringView(body)),
+                           "application/octet-stream");
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : net::Response{};
+  }
+
+  // Registers the test cloudlet and enrols its device.
+  void Introduce() {
+    const net::Response registered = Post("/api/v1/cloudlets", cloudlet_->certificate());
+    ASSERT_EQ(registered.status, 200) << registered.body;
+    EXPECT_EQ(json::parse(registered.body)["status"], "stored");
+    const net::Response enrolled = Post("/api/v1/enrolments", cloudlet_->Enrol());
+    ASSERT_EQ(enrolled.status, 200) << enrolled.body;
+    EXPECT_EQ(json::parse(enrolled.body)["device_id"], "watch-1");
+  }
+
+  json Stats() {
+    auto r = client_->Get(url_ + "/api/v1/stats");
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : r.error().ToString());
+    return json::parse(r->body);
+  }
+
+  void ExpectError(const net::Response& r, int status, std::string_view error) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"], error) << r.body;
+  }
+
+  node::testing::TempDir dir_;
+  node::testing::TestDeployment deployment_{dir_.path() / "pki"};
+  SystemClock clock_;
+  SystemRandom random_;
+  SecretBytes operator_token_ = node::testing::RandomToken(random_);
+  std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
+  std::unique_ptr<CloudService> service_;
+  std::optional<wire::VerifiedCertificate> cloud_certificate_;
+  std::unique_ptr<TestCloudlet> cloudlet_;
+  std::string url_;
+};
+
+TEST_F(CloudServiceTest, ServesTheRootAndItsCertificate) {
+  const net::Response root = client_->Get(url_ + "/api/v1/root").value();
+  ASSERT_EQ(root.status, 200);
+  EXPECT_EQ(root.body_bytes().size(), deployment_.Root().certificate.size());
+  EXPECT_TRUE(std::equal(root.body.begin(), root.body.end(), deployment_.Root().certificate.begin(),
+                         [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; }));
+  const net::Response cert = client_->Get(url_ + "/api/v1/certificate").value();
+  ASSERT_EQ(cert.status, 200);
+  EXPECT_TRUE(wire::VerifyCertificate(cert.body_bytes(), deployment_.Root().key,
+                                      wire::CertificateRole::kCloud, NowMs()));
+}
+
+TEST_F(CloudServiceTest, StoresForwardedReadingsOnceUnderAPseudonym) {
+  Introduce();
+  const wire::OpenedUpload upload = cloudlet_->Readings();
+  const Bytes forward = cloudlet_->Forward(upload, *cloud_certificate_);
+  const net::Response first = Post("/api/v1/forward", forward);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(json::parse(first.body)["status"], "stored");
+
+  // The same forward again, and the same batch in a new forward (a cloudlet retry): stored once.
+  EXPECT_EQ(json::parse(Post("/api/v1/forward", forward).body)["status"], "duplicate");
+  const net::Response again =
+      Post("/api/v1/forward", cloudlet_->Forward(upload, *cloud_certificate_));
+  EXPECT_EQ(json::parse(again.body)["status"], "duplicate") << again.body;
+
+  const json stats = Stats();
+  EXPECT_EQ(stats["node"], "cloud");
+  EXPECT_EQ(stats["reading_batches"], 1);
+  EXPECT_EQ(stats["readings"], 60);
+  EXPECT_EQ(stats["patients"], 1);
+  EXPECT_EQ(stats["duplicates"], 2);
+  EXPECT_EQ(stats["records"], 0);
+
+  // The medical side names the patient only by pseudonym.
+  const std::string pseudonym = service_->records().Pseudonym("patient-1");
+  auto rows = service_->intake_store().ListReadingBatches(pseudonym, 0, NowMs() + 1000, 10);
+  ASSERT_TRUE(rows) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].readings, 60u);
+  EXPECT_NE((*rows)[0].pseudonym, "patient-1");
+  EXPECT_EQ((*rows)[0].batch_ref, service_->intake().BatchRef("watch-1", upload.header.batch_id));
+  const std::string ciphertext(AsStringView((*rows)[0].ciphertext));
+  EXPECT_EQ(ciphertext.find("patient-1"), std::string::npos);
+  EXPECT_EQ(ciphertext.find("watch-1"), std::string::npos);
+}
+
+TEST_F(CloudServiceTest, AnotherBatchUnderAStoredBatchIdIsRefused) {
+  Introduce();
+  const wire::OpenedUpload upload = cloudlet_->Readings();
+  ASSERT_EQ(Post("/api/v1/forward", cloudlet_->Forward(upload, *cloud_certificate_)).status, 200);
+  const wire::OpenedUpload other = cloudlet_->Readings(upload.header.batch_id, 30, 90000);
+  ExpectError(Post("/api/v1/forward", cloudlet_->Forward(other, *cloud_certificate_)), 409,
+              "already_exists");
+  EXPECT_EQ(Stats()["readings"], 60);
+}
+
+TEST_F(CloudServiceTest, StoresForwardedRecordsInThreePartsAndChecksTheChain) {
+  Introduce();
+  const wire::PatientRecord record = cloudlet_->Record("rec-1");
+  const wire::OpenedUpload upload = cloudlet_->Upload(wire::ContentType::kPatientRecord,
+                                                      wire::EncodePatientRecord(record).value());
+  const Bytes forward = cloudlet_->Forward(upload, *cloud_certificate_);
+  const net::Response r = Post("/api/v1/forward", forward);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(Post("/api/v1/forward", forward).body)["status"], "duplicate");
+
+  const json stats = Stats();
+  EXPECT_EQ(stats["records"], 1);
+  EXPECT_EQ(stats["chain_length"], 1);
+  EXPECT_EQ(stats["patients"], 1);
+  auto stored = service_->records().GetPatientRecords("patient-1");
+  ASSERT_TRUE(stored) << stored.error().ToString();
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].record, record);
+  // The device signature kept with the record is the upload evidence: it re-verifies.
+  const wire::UploadEvidence evidence =
+      wire::DecodeUploadEvidence((*stored)[0].device_signature).value();
+  EXPECT_EQ(evidence, upload.evidence);
+
+  EXPECT_EQ(client_->Get(url_ + "/api/v1/integrity").value().status, 401);
+  net::ClientRequest request;
+  request.url = url_ + "/api/v1/integrity";
+  request.headers.emplace_back("Authorization",
+                               "Bearer " + node::testing::TokenText(operator_token_));
+  const net::Response integrity = client_->Send(request).value();
+  ASSERT_EQ(integrity.status, 200) << integrity.body;
+  const json report = json::parse(integrity.body);
+  EXPECT_EQ(report["ok"], true);
+  EXPECT_EQ(report["entries"], 1);
+  EXPECT_TRUE(report["first_broken"].is_null());
+}
+
+TEST_F(CloudServiceTest, RefusesACloudletCertificateFromAnotherRoot) {
+  node::testing::TestDeployment rogue(dir_.path() / "rogue");
+  auto impostor = rogue.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
+  ASSERT_TRUE(impostor);
+  ExpectError(Post("/api/v1/cloudlets", impostor->certificate.encoded()), 401, "unauthenticated");
+  // Not a cloudlet's certificate at all.
+  auto cloud = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
+  ExpectError(Post("/api/v1/cloudlets", cloud->certificate.encoded()), 403, "permission_denied");
+  ExpectError(Post("/api/v1/cloudlets", AsBytes("not a certificate")), 401, "unauthenticated");
+
+  // With the genuine cloudlet registered, a forward signed by the impostor's key is refused.
+  Introduce();
+  TestCloudlet fake(std::move(*impostor), random_, clock_);
+  (void)fake.Enrol();
+  ExpectError(Post("/api/v1/forward", fake.Forward(fake.Readings(), *cloud_certificate_)), 401,
+              "unauthenticated");
+  EXPECT_EQ(Stats()["reading_batches"], 0);
+  EXPECT_GE(Stats()["rejected"], 4);
+}
+
+TEST_F(CloudServiceTest, AsksForMissingCertificatesAndEnrolments) {
+  const wire::OpenedUpload upload = [&] {
+    (void)cloudlet_->Enrol();
+    return cloudlet_->Readings();
+  }();
+  const Bytes forward = cloudlet_->Forward(upload, *cloud_certificate_);
+  ExpectError(Post("/api/v1/forward", forward), 409, "failed_precondition");
+  ASSERT_EQ(Post("/api/v1/cloudlets", cloudlet_->certificate()).status, 200);
+  EXPECT_EQ(json::parse(Post("/api/v1/cloudlets", cloudlet_->certificate()).body)["status"],
+            "unchanged");
+  ExpectError(Post("/api/v1/forward", forward), 409, "failed_precondition");
+  ASSERT_EQ(Post("/api/v1/enrolments", cloudlet_->Enrol()).status, 200);
+  EXPECT_EQ(Post("/api/v1/forward", forward).status, 200);
+  // An enrolment of the same device with another key is a conflict.
+  TestCloudlet other(deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1").value(),
+                     random_, clock_);
+  ExpectError(Post("/api/v1/enrolments", other.Enrol()), 409, "already_exists");
+}
+
+TEST_F(CloudServiceTest, RefusesDamagedAndOversizedForwards) {
+  Introduce();
+  Bytes forward = cloudlet_->Forward(cloudlet_->Readings(), *cloud_certificate_);
+  ExpectError(Post("/api/v1/forward", ByteView(forward).first(20)), 400, "invalid_argument");
+  forward[forward.size() / 2] ^= 0x01;
+  ExpectError(Post("/api/v1/forward", forward), 401, "unauthenticated");
+  forward.back() ^= 0x01;
+  ExpectError(Post("/api/v1/forward", forward), 401, "unauthenticated");
+  const Bytes huge(wire::kMaxForwardBytes + 1, 0x42);
+  EXPECT_EQ(Post("/api/v1/forward", huge).status, 413);
+  EXPECT_EQ(Stats()["reading_batches"], 0);
+}
+
+}  // namespace
+}  // namespace medmesh::cloud

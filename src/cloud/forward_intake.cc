@@ -1,0 +1,381 @@
+#include "cloud/forward_intake.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/log.h"
+#include "node/digest.h"
+#include "wire/enrolment.h"
+#include "wire/model.h"
+#include "wire/readings_codec.h"
+#include "wire/record_codec.h"
+
+namespace medmesh::cloud {
+namespace {
+
+using store::IdsEventKind;
+
+std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+
+Bytes Join(ByteView evidence, ByteView payload) {
+  Bytes out;
+  out.reserve(4 + evidence.size() + payload.size());
+  AppendU32Le(out, static_cast<std::uint32_t>(evidence.size()));
+  AppendBytes(out, evidence);
+  AppendBytes(out, payload);
+  return out;
+}
+
+Bytes Labelled(std::string_view label, std::string_view ref) {
+  Bytes ad;
+  AppendBytes(ad, AsBytes(label));
+  AppendU8(ad, 0);
+  AppendBytes(ad, AsBytes(ref));
+  return ad;
+}
+
+}  // namespace
+
+struct ForwardIntake::Metrics {
+  explicit Metrics(net::MetricsRegistry& r)
+      : forwards(r.AddCounter("medmesh_cloud_forwards_total",
+                              "Forwards accepted, by content type and status (stored, duplicate).",
+                              {"content_type", "status"})),
+        readings(r.AddCounter("medmesh_cloud_readings_stored_total",
+                              "Readings stored from forwarded batches.")
+                     .WithLabels({})),
+        rejected(r.AddCounter("medmesh_cloud_rejected_total",
+                              "Forwards, registrations and enrolments refused, by reason.",
+                              {"reason"})),
+        registrations(r.AddCounter("medmesh_cloud_registrations_total",
+                                   "Cloudlet certificates and device enrolments received, by "
+                                   "kind and status.",
+                                   {"kind", "status"})) {}
+  net::CounterFamily& forwards;
+  net::Counter& readings;
+  net::CounterFamily& rejected;
+  net::CounterFamily& registrations;
+};
+
+ForwardIntake::ForwardIntake(ForwardIntakeContext context, SecretBytes refs_key,
+                             std::size_t max_forward_bytes)
+    : ctx_(std::move(context)),
+      refs_key_(std::move(refs_key)),
+      max_forward_bytes_(max_forward_bytes),
+      metrics_(std::make_unique<Metrics>(ctx_.metrics)) {
+  MEDMESH_CHECK(refs_key_.size() == 32, "the intake's reference key must be 32 bytes");
+}
+
+ForwardIntake::~ForwardIntake() = default;
+
+std::string ForwardIntake::DeviceRef(std::string_view device_id) const {
+  return HexEncode(node::KeyedBlake2b256(refs_key_, {AsBytes("device"), AsBytes(device_id)}));
+}
+
+std::string ForwardIntake::BatchRef(std::string_view device_id,
+                                    const wire::BatchId& batch_id) const {
+  return HexEncode(
+      node::KeyedBlake2b256(refs_key_, {AsBytes("batch"), AsBytes(device_id), batch_id}));
+}
+
+void ForwardIntake::RecordRejection(IdsEventKind kind, std::string_view source_ip,
+                                    std::string_view detail) {
+  store::IdsEvent event;
+  event.time_ms = NowMs(ctx_.clock);
+  event.node = ctx_.node_id;
+  event.source_ip = std::string(source_ip);
+  event.kind = kind;
+  event.detail = std::string(detail);
+  if (auto appended = ctx_.ids.Append(event); !appended) {
+    log::Error("cloud_ids_event_not_recorded", {{"error", appended.error().ToString()}});
+  }
+  log::Warn("cloud_rejected",
+            {{"kind", store::IdsEventKindName(kind)}, {"peer", source_ip}, {"detail", detail}});
+}
+
+IntakeRejection ForwardIntake::Reject(int http_status, std::string error, std::string message,
+                                      std::optional<IdsEventKind> kind, std::string_view source_ip,
+                                      std::string_view reason) {
+  IntakeRejection rejection{http_status, std::move(error), std::move(message), std::string(reason)};
+  if (kind) {
+    rejection.reason = std::string(store::IdsEventKindName(*kind));
+    RecordRejection(*kind, source_ip, rejection.message);
+  }
+  rejected_.fetch_add(1, std::memory_order_relaxed);
+  metrics_->rejected.WithLabels({rejection.reason}).Increment();
+  return rejection;
+}
+
+std::variant<wire::VerifiedCertificate, IntakeRejection> ForwardIntake::CloudletCertificate(
+    std::string_view cloudlet_id, std::string_view source_ip) {
+  auto row = ctx_.intake.GetCloudletCertificate(cloudlet_id);
+  if (!row) {
+    log::Error("cloud_intake_unavailable", {{"error", row.error().ToString()}});
+    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+                  "unavailable");
+  }
+  if (!*row) {
+    return Reject(409, "failed_precondition",
+                  "unknown cloudlet: register its certificate with POST /api/v1/cloudlets",
+                  std::nullopt, source_ip, "unknown_cloudlet");
+  }
+  auto verified = wire::VerifyCertificate((*row)->certificate, ctx_.root.key,
+                                          wire::CertificateRole::kCloudlet, NowMs(ctx_.clock));
+  if (!verified) {
+    // Only an expired or not yet valid certificate can be stored: it was verified on the way in.
+    return Reject(409, "failed_precondition",
+                  "the cloudlet's registered certificate is not valid now: " +
+                      verified.error().message() + "; register a renewed one",
+                  IdsEventKind::kBadCertificate, source_ip);
+  }
+  return std::move(*verified);
+}
+
+IntakeResult ForwardIntake::RegisterCloudlet(ByteView certificate, std::string_view source_ip) {
+  auto verified = wire::VerifyCertificate(certificate, ctx_.root.key,
+                                          wire::CertificateRole::kCloudlet, NowMs(ctx_.clock));
+  if (!verified) {
+    const ErrorCode code = verified.error().code();
+    if (code == ErrorCode::kResourceExhausted) {
+      return Reject(413, "payload_too_large", "certificate is too large", IdsEventKind::kOversized,
+                    source_ip);
+    }
+    if (code == ErrorCode::kFailedPrecondition) {
+      return Reject(409, "failed_precondition",
+                    "cloudlet certificate is not valid now: " + verified.error().message(),
+                    IdsEventKind::kBadCertificate, source_ip);
+    }
+    if (code == ErrorCode::kPermissionDenied) {
+      return Reject(403, "permission_denied", "not a cloudlet certificate",
+                    IdsEventKind::kBadCertificate, source_ip);
+    }
+    return Reject(401, "unauthenticated", "certificate is not issued by this deployment's root",
+                  IdsEventKind::kBadCertificate, source_ip);
+  }
+  const wire::Certificate& cert = verified->certificate();
+  auto outcome = ctx_.intake.PutCloudletCertificate(
+      {cert.subject_id, Bytes(certificate.begin(), certificate.end()), cert.not_before_ms});
+  if (!outcome) {
+    if (outcome.error().code() == ErrorCode::kAlreadyExists) {
+      return Reject(409, "already_exists", outcome.error().message(), std::nullopt, source_ip,
+                    "stale_certificate");
+    }
+    log::Error("cloud_intake_unavailable", {{"error", outcome.error().ToString()}});
+    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+                  "unavailable");
+  }
+  const std::string status(*outcome == IntakeOutcome::kInserted ? kStatusStored : kStatusUnchanged);
+  metrics_->registrations.WithLabels({"cloudlet", status}).Increment();
+  if (*outcome == IntakeOutcome::kInserted) {
+    log::Info("cloud_cloudlet_registered", {{"cloudlet", cert.subject_id}, {"peer", source_ip}});
+  }
+  return IntakeAck{cert.subject_id, status};
+}
+
+IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view source_ip) {
+  auto parsed = wire::ParseEnrolment(record);
+  if (!parsed) {
+    const bool big = parsed.error().code() == ErrorCode::kResourceExhausted;
+    return Reject(big ? 413 : 400, big ? "payload_too_large" : "invalid_argument",
+                  "malformed enrolment record: " + parsed.error().message(),
+                  big ? IdsEventKind::kOversized : IdsEventKind::kMalformed, source_ip);
+  }
+  auto cloudlet = CloudletCertificate(parsed->enrolment.cloudlet_id, source_ip);
+  if (auto* rejection = std::get_if<IntakeRejection>(&cloudlet)) return std::move(*rejection);
+  auto enrolment = wire::VerifyEnrolment(record, std::get<wire::VerifiedCertificate>(cloudlet));
+  if (!enrolment) {
+    return Reject(401, "unauthenticated", "enrolment record is not signed by the cloudlet it names",
+                  IdsEventKind::kForgedSignature, source_ip);
+  }
+  const std::string device_ref = DeviceRef(enrolment->device_id);
+  const node::Digest256 binding = node::KeyedBlake2b256(
+      refs_key_,
+      {AsBytes("binding"), AsBytes(enrolment->patient_id), enrolment->device_key.bytes()});
+  auto ciphertext = ctx_.records.envelope(store::RecordPart::kEi)
+                        .Encrypt({enrolment->patient_id, "ei"}, record,
+                                 Labelled("cloud enrolment v1", device_ref));
+  if (!ciphertext) {
+    log::Error("cloud_enrolment_not_encrypted", {{"error", ciphertext.error().ToString()}});
+    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+                  "unavailable");
+  }
+  auto outcome =
+      ctx_.intake.PutEnrolment({device_ref, enrolment->patient_id, enrolment->cloudlet_id,
+                                Bytes(binding.begin(), binding.end()), std::move(*ciphertext)});
+  if (!outcome) {
+    if (outcome.error().code() == ErrorCode::kAlreadyExists) {
+      return Reject(409, "already_exists", "the device is enrolled with another patient or key",
+                    IdsEventKind::kOther, source_ip);
+    }
+    log::Error("cloud_intake_unavailable", {{"error", outcome.error().ToString()}});
+    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+                  "unavailable");
+  }
+  {
+    std::lock_guard lock(mu_);
+    enrolments_.insert_or_assign(enrolment->device_id, *enrolment);
+  }
+  const std::string status(*outcome == IntakeOutcome::kInserted ? kStatusStored : kStatusDuplicate);
+  metrics_->registrations.WithLabels({"enrolment", status}).Increment();
+  return IntakeAck{enrolment->device_id, status};
+}
+
+Result<wire::Enrolment> ForwardIntake::LookupEnrolment(const wire::UploadHeader& upload) {
+  {
+    std::lock_guard lock(mu_);
+    const auto it = enrolments_.find(upload.device_id);
+    if (it != enrolments_.end()) return it->second;
+  }
+  const std::string device_ref = DeviceRef(upload.device_id);
+  MEDMESH_ASSIGN_OR_RETURN(std::optional<EnrolmentRow> row, ctx_.intake.GetEnrolment(device_ref));
+  if (!row) {
+    return FailedPrecondition(
+        "unknown device: push its enrolment record with POST /api/v1/enrolments");
+  }
+  // The record was verified before it was stored, and the envelope authenticates it.
+  MEDMESH_ASSIGN_OR_RETURN(Bytes record, ctx_.records.envelope(store::RecordPart::kEi)
+                                             .Decrypt({row->patient_id, "ei"}, row->ciphertext,
+                                                      Labelled("cloud enrolment v1", device_ref)));
+  MEDMESH_ASSIGN_OR_RETURN(wire::SignedEnrolment parsed, wire::ParseEnrolment(record));
+  std::lock_guard lock(mu_);
+  enrolments_.insert_or_assign(upload.device_id, parsed.enrolment);
+  return parsed.enrolment;
+}
+
+IntakeResult ForwardIntake::AcceptForward(ByteView forward, std::string_view source_ip) {
+  auto parsed = wire::ParseForward(forward, max_forward_bytes_);
+  if (!parsed) {
+    if (parsed.error().code() == ErrorCode::kResourceExhausted) {
+      return Reject(413, "payload_too_large", "forward is larger than the cloud accepts",
+                    IdsEventKind::kOversized, source_ip);
+    }
+    return Reject(400, "invalid_argument", "malformed forward: " + parsed.error().message(),
+                  IdsEventKind::kMalformed, source_ip);
+  }
+  const std::string forward_id = HexEncode(parsed->header.forward_id);
+  auto cloudlet = CloudletCertificate(parsed->header.cloudlet_id, source_ip);
+  if (auto* rejection = std::get_if<IntakeRejection>(&cloudlet)) return std::move(*rejection);
+
+  auto opened =
+      wire::OpenForward(*parsed, std::get<wire::VerifiedCertificate>(cloudlet), ctx_.opener,
+                        [this](const wire::UploadHeader& h) { return LookupEnrolment(h); });
+  if (!opened) {
+    switch (opened.error().code()) {
+      case ErrorCode::kFailedPrecondition:
+        return Reject(409, "failed_precondition", opened.error().message(), std::nullopt, source_ip,
+                      "unknown_device");
+      case ErrorCode::kPermissionDenied:
+        return Reject(403, "permission_denied",
+                      "the forward does not match its cloudlet or the device's enrolment",
+                      IdsEventKind::kBadCertificate, source_ip);
+      case ErrorCode::kUnauthenticated:
+        return Reject(401, "unauthenticated",
+                      "the forward did not verify or open (cloudlet signature, sealed box, or "
+                      "the device's signature)",
+                      IdsEventKind::kForgedSignature, source_ip);
+      default:
+        log::Error("cloud_forward_not_opened", {{"error", opened.error().ToString()}});
+        return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+                      "unavailable");
+    }
+  }
+  if (opened->header.content_type == wire::ContentType::kPatientRecord) {
+    return StoreRecord(*opened, forward_id, source_ip);
+  }
+  return StoreReadings(*opened, forward_id, source_ip);
+}
+
+IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
+                                          const std::string& forward_id,
+                                          std::string_view source_ip) {
+  const wire::UploadHeader& header = opened.header;
+  // The cloudlet checked the same; the cloud does not take a cloudlet's word for it.
+  auto batch = wire::ReadingBatchFromUpload(header, opened.payload);
+  if (!batch || batch->readings.empty()) {
+    const bool bomb = !batch && batch.error().code() == ErrorCode::kResourceExhausted;
+    return Reject(400, "invalid_argument",
+                  batch ? std::string("readings payload holds no readings")
+                        : "invalid readings payload: " + batch.error().message(),
+                  bomb ? IdsEventKind::kDecompressionBomb : IdsEventKind::kOutOfRange, source_ip);
+  }
+  const auto [first, last] = std::minmax_element(
+      batch->readings.begin(), batch->readings.end(),
+      [](const wire::Reading& a, const wire::Reading& b) { return a.time_ms < b.time_ms; });
+  const std::string pseudonym = ctx_.records.Pseudonym(header.patient_id);
+  const std::string batch_ref = BatchRef(header.device_id, header.batch_id);
+  const node::Digest256 digest =
+      node::KeyedBlake2b256(refs_key_, {AsBytes("content"), opened.payload});
+  auto ciphertext = ctx_.records.envelope(store::RecordPart::kMi)
+                        .Encrypt({pseudonym, "mi"},
+                                 Join(wire::EncodeUploadEvidence(opened.evidence), opened.payload),
+                                 Labelled("cloud readings v1", batch_ref));
+  if (!ciphertext) {
+    log::Error("cloud_readings_not_encrypted", {{"error", ciphertext.error().ToString()}});
+    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+                  "unavailable");
+  }
+  ReadingBatchRow row{batch_ref,
+                      pseudonym,
+                      first->time_ms,
+                      last->time_ms,
+                      static_cast<std::uint32_t>(batch->readings.size()),
+                      NowMs(ctx_.clock),
+                      Bytes(digest.begin(), digest.end()),
+                      std::move(*ciphertext)};
+  auto outcome = ctx_.intake.PutReadingBatch(row);
+  if (!outcome) {
+    if (outcome.error().code() == ErrorCode::kAlreadyExists) {
+      return Reject(409, "already_exists", "another batch was stored under this device's batch id",
+                    IdsEventKind::kReplay, source_ip);
+    }
+    log::Error("cloud_intake_unavailable", {{"error", outcome.error().ToString()}});
+    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+                  "unavailable");
+  }
+  const bool duplicate = *outcome == IntakeOutcome::kDuplicate;
+  if (duplicate) {
+    duplicates_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    metrics_->readings.Increment(batch->readings.size());
+  }
+  const std::string status(duplicate ? kStatusDuplicate : kStatusStored);
+  metrics_->forwards.WithLabels({"readings_batch", status}).Increment();
+  return IntakeAck{forward_id, status};
+}
+
+IntakeResult ForwardIntake::StoreRecord(const wire::OpenedUpload& opened,
+                                        const std::string& forward_id, std::string_view source_ip) {
+  auto record = wire::PatientRecordFromUpload(opened.header, opened.payload);
+  if (!record) {
+    return Reject(400, "invalid_argument", "invalid patient record: " + record.error().message(),
+                  IdsEventKind::kMalformed, source_ip);
+  }
+  // The upload evidence is the record's device signature: with the canonical record encoding
+  // it lets anyone holding the device's enrolment re-check the record later.
+  auto put = ctx_.records.PutRecord(*record, wire::EncodeUploadEvidence(opened.evidence));
+  if (!put) {
+    switch (put.error().code()) {
+      case ErrorCode::kAlreadyExists:
+        return Reject(409, "already_exists",
+                      "another record was stored under this device's record id",
+                      IdsEventKind::kReplay, source_ip);
+      case ErrorCode::kInvalidArgument:
+        return Reject(400, "invalid_argument", "invalid patient record: " + put.error().message(),
+                      IdsEventKind::kMalformed, source_ip);
+      default:
+        log::Error("cloud_record_not_stored", {{"error", put.error().ToString()}});
+        return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+                      "unavailable");
+    }
+  }
+  if (Status added = ctx_.intake.AddPatient(ctx_.records.Pseudonym(record->patient_id)); !added) {
+    log::Warn("cloud_patient_not_counted", {{"error", added.error().ToString()}});
+  }
+  const bool duplicate = put->outcome == store::PutOutcome::kDuplicate;
+  if (duplicate) duplicates_.fetch_add(1, std::memory_order_relaxed);
+  const std::string status(duplicate ? kStatusDuplicate : kStatusStored);
+  metrics_->forwards.WithLabels({"patient_record", status}).Increment();
+  return IntakeAck{forward_id, status};
+}
+
+}  // namespace medmesh::cloud

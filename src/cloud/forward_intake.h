@@ -1,0 +1,129 @@
+// ForwardIntake: what the remote cloud does with what cloudlets send it, without HTTP (the
+// cloud service's handlers wrap it):
+//
+//   RegisterCloudlet  a cloudlet certificate, verified against the root (role cloudlet, now)
+//                     and kept, so forwards naming that cloudlet can be checked.
+//   AddEnrolment      a device's enrolment record, verified against the registered certificate
+//                     of the cloudlet that issued it, and kept encrypted (EI side), so the
+//                     device's signatures on forwarded data can be checked.
+//   AcceptForward     a forward envelope (wire/envelope.h):
+//       1. ParseForward (size cap, clear header)              → 400 malformed, 413 oversized
+//       2. the named cloudlet's registered certificate, verified against the root now
+//                                                             → 409 unknown or expired cloudlet
+//       3. OpenForward: the cloudlet's signature, the sealed box (to this cloud's KEM key), the
+//          device's signature and commitment in the upload evidence, with the device's
+//          enrolment                                          → 401, 403, 409 unknown device
+//       4. decode and check the content (readings: caps and plausible ranges; record: the
+//          record codec's rules)                              → 400
+//       5. store durably: a record through the three-part store (the upload evidence kept as
+//          its device signature), a readings batch in the intake store under the patient's
+//          pseudonym and MI data key                          → 503 if storage fails
+//       6. acknowledge: "stored", or "duplicate" for a batch already stored (idempotent by the
+//          device's batch id, and for records by record id)
+// Every refusal in steps 1-4 (and a refused certificate or enrolment) writes an IDS event.
+// Thread safety: thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "cloud/intake_store.h"
+#include "cloud/three_part.h"
+#include "core/bytes.h"
+#include "core/clock.h"
+#include "core/secret_bytes.h"
+#include "crypto/hybrid_seal.h"
+#include "net/metrics.h"
+#include "node/identity.h"
+#include "store/ids_event_log.h"
+#include "wire/envelope.h"
+
+namespace medmesh::cloud {
+
+inline constexpr std::string_view kStatusStored = "stored";
+inline constexpr std::string_view kStatusDuplicate = "duplicate";
+inline constexpr std::string_view kStatusUnchanged = "unchanged";
+
+struct IntakeAck {
+  std::string id;      // forward id (hex), device id or cloudlet id
+  std::string status;  // "stored", "duplicate" ("unchanged" for a repeated registration)
+};
+
+struct IntakeRejection {
+  int http_status = 400;
+  std::string error;    // the JSON "error" field
+  std::string message;  // for the cloudlet; never quotes input or names internals
+  std::string reason;   // metrics label
+};
+
+using IntakeResult = std::variant<IntakeAck, IntakeRejection>;
+
+// What the intake works with; every reference must outlive it.
+struct ForwardIntakeContext {
+  std::string node_id;
+  const node::RootOfTrust& root;
+  const crypto::HybridOpener& opener;  // this cloud's KEM key
+  ThreePartStore& records;
+  IntakeStore& intake;
+  store::IdsEventLog& ids;
+  const Clock& clock;
+  net::MetricsRegistry& metrics;
+};
+
+class ForwardIntake {
+ public:
+  // `refs_key` (32 bytes) keys the device and batch references and the content digests.
+  ForwardIntake(ForwardIntakeContext context, SecretBytes refs_key,
+                std::size_t max_forward_bytes = wire::kMaxForwardBytes);
+  ~ForwardIntake();
+  ForwardIntake(const ForwardIntake&) = delete;
+  ForwardIntake& operator=(const ForwardIntake&) = delete;
+
+  IntakeResult RegisterCloudlet(ByteView certificate, std::string_view source_ip);
+  IntakeResult AddEnrolment(ByteView record, std::string_view source_ip);
+  IntakeResult AcceptForward(ByteView forward, std::string_view source_ip);
+
+  // Writes an IDS event for a refusal outside the intake (e.g. a bad operator token).
+  void RecordRejection(store::IdsEventKind kind, std::string_view source_ip,
+                       std::string_view detail);
+
+  std::uint64_t duplicates() const { return duplicates_.load(); }
+  std::uint64_t rejected() const { return rejected_.load(); }
+  std::size_t max_forward_bytes() const { return max_forward_bytes_; }
+
+  // The keyed references (exposed for tests that look for them in the raw tables).
+  std::string DeviceRef(std::string_view device_id) const;
+  std::string BatchRef(std::string_view device_id, const wire::BatchId& batch_id) const;
+
+ private:
+  struct Metrics;
+  IntakeRejection Reject(int http_status, std::string error, std::string message,
+                         std::optional<store::IdsEventKind> kind, std::string_view source_ip,
+                         std::string_view reason = {});
+  // The verified certificate of a registered cloudlet, or a rejection.
+  std::variant<wire::VerifiedCertificate, IntakeRejection> CloudletCertificate(
+      std::string_view cloudlet_id, std::string_view source_ip);
+  Result<wire::Enrolment> LookupEnrolment(const wire::UploadHeader& upload);
+  IntakeResult StoreReadings(const wire::OpenedUpload& opened, const std::string& forward_id,
+                             std::string_view source_ip);
+  IntakeResult StoreRecord(const wire::OpenedUpload& opened, const std::string& forward_id,
+                           std::string_view source_ip);
+
+  ForwardIntakeContext ctx_;
+  SecretBytes refs_key_;
+  std::size_t max_forward_bytes_;
+  std::unique_ptr<Metrics> metrics_;
+  std::atomic<std::uint64_t> duplicates_{0};
+  std::atomic<std::uint64_t> rejected_{0};
+  std::mutex mu_;
+  std::map<std::string, wire::Enrolment, std::less<>> enrolments_;  // guarded by mu_
+};
+
+}  // namespace medmesh::cloud

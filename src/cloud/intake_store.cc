@@ -1,0 +1,49 @@
+#include "cloud/intake_store.h"
+
+namespace medmesh::cloud {
+namespace {
+
+constexpr std::size_t kMaxRefBytes = 128;
+constexpr std::size_t kMaxBlobBytes = std::size_t{80} << 20;
+
+Status Text(std::string_view field, std::string_view value, std::size_t max = kMaxRefBytes) {
+  if (value.empty() || value.size() > max) {
+    return InvalidArgument("intake store: " + std::string(field) + " must be 1.." +
+                           std::to_string(max) + " bytes");
+  }
+  return OkStatus();
+}
+
+Status Blob(std::string_view field, ByteView value) {
+  if (value.empty() || value.size() > kMaxBlobBytes) {
+    return InvalidArgument("intake store: " + std::string(field) + " is empty or too large");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status ValidateCloudletCertificateRow(const CloudletCertificateRow& row) {
+  MEDMESH_RETURN_IF_ERROR(Text("cloudlet_id", row.cloudlet_id));
+  return Blob("certificate", row.certificate);
+}
+
+Status ValidateEnrolmentRow(const EnrolmentRow& row) {
+  MEDMESH_RETURN_IF_ERROR(Text("device_ref", row.device_ref));
+  MEDMESH_RETURN_IF_ERROR(Text("patient_id", row.patient_id, 255));
+  MEDMESH_RETURN_IF_ERROR(Text("cloudlet_id", row.cloudlet_id));
+  MEDMESH_RETURN_IF_ERROR(Blob("binding", row.binding));
+  return Blob("ciphertext", row.ciphertext);
+}
+
+Status ValidateReadingBatchRow(const ReadingBatchRow& row) {
+  MEDMESH_RETURN_IF_ERROR(Text("batch_ref", row.batch_ref));
+  MEDMESH_RETURN_IF_ERROR(Text("pseudonym", row.pseudonym, 255));
+  if (row.from_ms < 0 || row.to_ms < row.from_ms) {
+    return InvalidArgument("intake store: the batch's time range is invalid");
+  }
+  MEDMESH_RETURN_IF_ERROR(Blob("digest", row.digest));
+  return Blob("ciphertext", row.ciphertext);
+}
+
+}  // namespace medmesh::cloud

@@ -1,0 +1,113 @@
+// IntakeStore: what the remote cloud keeps about the data path besides the three-part records
+// (cloud/three_part.h): the certificates of the cloudlets that forward to it, the devices'
+// enrolment records, and the forwarded reading batches. SQLite (sqlite_intake_store.h) is the
+// embedded default; PostgreSQL (postgres_intake_store.h) the scale-out backend, chosen by the
+// same config as the RecordStore.
+//
+// The store holds what the caller (forward_intake.h) hands it and never sees a key:
+//   cloudlets        cloudlet id → its certificate (public), the one with the latest
+//                    not_before wins
+//   enrolments       keyed device reference → patient id, issuing cloudlet, a keyed binding
+//                    digest (to tell a repeat from a conflict) and the record encrypted under
+//                    the patient's EI data key: the identity side
+//   reading_batches  keyed batch reference → keyed patient pseudonym, time range, count, keyed
+//                    content digest and the readings (with the device's upload evidence)
+//                    encrypted under the pseudonym's MI data key: the medical side, with no
+//                    patient id, device id or batch id in the clear
+//   patients         the pseudonyms seen, for statistics
+// Errors: kInvalidArgument for a field out of range; kUnavailable when the database is busy or
+// unreachable (every write is idempotent: retry); kResourceExhausted, kDataLoss, kInternal as
+// in store/record_store.h. Messages never carry values.
+// Thread safety: implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/status.h"
+
+namespace medmesh::cloud {
+
+struct CloudletCertificateRow {
+  std::string cloudlet_id;
+  Bytes certificate;
+  std::int64_t not_before_ms = 0;
+  bool operator==(const CloudletCertificateRow&) const = default;
+};
+
+struct EnrolmentRow {
+  std::string device_ref;  // keyed reference of the device id
+  std::string patient_id;
+  std::string cloudlet_id;  // the issuing cloudlet
+  Bytes binding;            // keyed digest of (patient id, device key)
+  Bytes ciphertext;         // the signed record, encrypted under the patient's EI data key
+  bool operator==(const EnrolmentRow&) const = default;
+};
+
+struct ReadingBatchRow {
+  std::string batch_ref;  // keyed reference of (device id, batch id)
+  std::string pseudonym;  // keyed pseudonym of the patient
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = 0;
+  std::uint32_t readings = 0;
+  std::int64_t stored_ms = 0;
+  Bytes digest;      // keyed digest of the payload: a repeat vs another batch under the same ref
+  Bytes ciphertext;  // evidence ‖ payload under the pseudonym's MI data key
+  bool operator==(const ReadingBatchRow&) const = default;
+};
+
+enum class IntakeOutcome {
+  kInserted,
+  kDuplicate,  // the same row (same binding / digest / certificate) was already there
+};
+
+struct IntakeCounts {
+  std::uint64_t reading_batches = 0;
+  std::uint64_t readings = 0;
+  std::uint64_t patients = 0;
+  std::uint64_t enrolments = 0;
+  std::uint64_t cloudlets = 0;
+};
+
+class IntakeStore {
+ public:
+  virtual ~IntakeStore() = default;
+
+  // Stores a cloudlet's (already verified) certificate. kDuplicate for the same bytes;
+  // kAlreadyExists if a certificate with a later not_before is registered (an old certificate
+  // never replaces a renewed one).
+  [[nodiscard]] virtual Result<IntakeOutcome> PutCloudletCertificate(
+      const CloudletCertificateRow& row) = 0;
+  [[nodiscard]] virtual Result<std::optional<CloudletCertificateRow>> GetCloudletCertificate(
+      std::string_view cloudlet_id) const = 0;
+
+  // kDuplicate if the device_ref is there with the same binding; kAlreadyExists if it is there
+  // with another binding (another patient or key).
+  [[nodiscard]] virtual Result<IntakeOutcome> PutEnrolment(const EnrolmentRow& row) = 0;
+  [[nodiscard]] virtual Result<std::optional<EnrolmentRow>> GetEnrolment(
+      std::string_view device_ref) const = 0;
+
+  // Stores a batch and records its pseudonym among the patients, in one transaction.
+  // kDuplicate if the batch_ref is there with the same digest; kAlreadyExists with another.
+  [[nodiscard]] virtual Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row) = 0;
+  // A pseudonym's batches overlapping [from_ms, to_ms), oldest first, at most `limit`.
+  [[nodiscard]] virtual Result<std::vector<ReadingBatchRow>> ListReadingBatches(
+      std::string_view pseudonym, std::int64_t from_ms, std::int64_t to_ms,
+      std::size_t limit) const = 0;
+
+  // Records a pseudonym among the patients (idempotent).
+  [[nodiscard]] virtual Status AddPatient(std::string_view pseudonym) = 0;
+
+  [[nodiscard]] virtual Result<IntakeCounts> Counts() const = 0;
+};
+
+// Field checks shared by the implementations (kInvalidArgument naming the field).
+[[nodiscard]] Status ValidateCloudletCertificateRow(const CloudletCertificateRow& row);
+[[nodiscard]] Status ValidateEnrolmentRow(const EnrolmentRow& row);
+[[nodiscard]] Status ValidateReadingBatchRow(const ReadingBatchRow& row);
+
+}  // namespace medmesh::cloud

@@ -1,0 +1,58 @@
+// PostgresIntakeStore: the IntakeStore (intake_store.h) on PostgreSQL (libpqxx 6.4), for a cloud
+// whose RecordStore is PostgreSQL too, so that cloud nodes stay stateless behind a load
+// balancer. Tables live in the schema <prefix>intake, created on open (under an advisory lock,
+// so nodes starting together create it once).
+// Every libpqxx exception is caught here: a broken connection, admin shutdown, serialisation
+// failure or timeout → kUnavailable (an operation whose connection broke before commit is
+// retried once on a fresh connection); out of disk or memory → kResourceExhausted; a violated
+// constraint → kFailedPrecondition; anything else → kInternal. Messages carry the SQLSTATE, never
+// the connection string or a value.
+// Thread safety: thread-safe (a small pool; a connection is used by one thread at a time).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "cloud/intake_store.h"
+
+namespace medmesh::cloud {
+
+struct PostgresIntakeStoreOptions {
+  std::string conninfo;       // libpq connection string or URI; never logged
+  std::string schema_prefix;  // empty or [a-z][a-z0-9_]{0,31}
+  std::size_t pool_size = 4;  // 1..64
+  std::chrono::milliseconds acquire_timeout{5000};
+};
+
+class PostgresIntakeStore final : public IntakeStore {
+ public:
+  // Connects and creates the schema if needed. kInvalidArgument for bad options, kUnavailable
+  // if the server cannot be reached.
+  static Result<std::unique_ptr<PostgresIntakeStore>> Open(PostgresIntakeStoreOptions options);
+  ~PostgresIntakeStore() override;
+
+  // The schema this store uses ("<prefix>intake").
+  const std::string& schema() const;
+
+  Result<IntakeOutcome> PutCloudletCertificate(const CloudletCertificateRow& row) override;
+  Result<std::optional<CloudletCertificateRow>> GetCloudletCertificate(
+      std::string_view cloudlet_id) const override;
+  Result<IntakeOutcome> PutEnrolment(const EnrolmentRow& row) override;
+  Result<std::optional<EnrolmentRow>> GetEnrolment(std::string_view device_ref) const override;
+  Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row) override;
+  Result<std::vector<ReadingBatchRow>> ListReadingBatches(std::string_view pseudonym,
+                                                          std::int64_t from_ms, std::int64_t to_ms,
+                                                          std::size_t limit) const override;
+  Status AddPatient(std::string_view pseudonym) override;
+  Result<IntakeCounts> Counts() const override;
+
+ private:
+  class Pool;
+  PostgresIntakeStore(std::unique_ptr<Pool> pool, std::string schema);
+  std::unique_ptr<Pool> pool_;
+  std::string schema_;
+};
+
+}  // namespace medmesh::cloud

@@ -1,0 +1,251 @@
+#include "cloud/sqlite_intake_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "node/sqlite_database.h"
+
+namespace medmesh::cloud {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS cloudlets (
+  cloudlet_id   TEXT PRIMARY KEY,
+  certificate   BLOB NOT NULL,
+  not_before_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrolments (
+  device_ref  TEXT PRIMARY KEY,
+  patient_id  TEXT NOT NULL,
+  cloudlet_id TEXT NOT NULL,
+  binding     BLOB NOT NULL,
+  ciphertext  BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reading_batches (
+  batch_ref  TEXT PRIMARY KEY,
+  pseudonym  TEXT NOT NULL,
+  from_ms    INTEGER NOT NULL,
+  to_ms      INTEGER NOT NULL,
+  readings   INTEGER NOT NULL,
+  stored_ms  INTEGER NOT NULL,
+  digest     BLOB NOT NULL,
+  ciphertext BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reading_batches_by_pseudonym
+  ON reading_batches (pseudonym, from_ms);
+CREATE TABLE IF NOT EXISTS patients (
+  pseudonym TEXT PRIMARY KEY
+);
+)sql";
+
+void BindBlob(SQLite::Statement& s, int index, ByteView bytes) {
+  s.bind(index, bytes.data(), static_cast<int>(bytes.size()));
+}
+
+Bytes ColumnBytes(const SQLite::Column& column) {
+  const auto* data = static_cast<const std::uint8_t*>(column.getBlob());
+  return Bytes(data, data + column.getBytes());
+}
+
+void InsertPatient(SQLite::Database& db, std::string_view pseudonym) {
+  SQLite::Statement insert(db,
+                           "INSERT INTO patients (pseudonym) VALUES (?) ON CONFLICT DO NOTHING");
+  insert.bind(1, std::string(pseudonym));
+  insert.exec();
+}
+
+std::uint64_t Count(SQLite::Database& db, const char* sql) {
+  SQLite::Statement query(db, sql);
+  return query.executeStep() ? static_cast<std::uint64_t>(query.getColumn(0).getInt64()) : 0;
+}
+
+}  // namespace
+
+SqliteIntakeStore::SqliteIntakeStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+SqliteIntakeStore::~SqliteIntakeStore() = default;
+
+Result<std::unique_ptr<SqliteIntakeStore>> SqliteIntakeStore::Open(const std::string& path) {
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, node::OpenSqliteDatabase(path));
+  MEDMESH_RETURN_IF_ERROR(node::EnsureSqliteSchema(*db, "cloud_intake", 1, kSchema));
+  return std::unique_ptr<SqliteIntakeStore>(new SqliteIntakeStore(std::move(db)));
+}
+
+Result<IntakeOutcome> SqliteIntakeStore::PutCloudletCertificate(const CloudletCertificateRow& row) {
+  MEDMESH_RETURN_IF_ERROR(ValidateCloudletCertificateRow(row));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement existing(*db_,
+                               "SELECT certificate, not_before_ms FROM cloudlets"
+                               " WHERE cloudlet_id = ?");
+    existing.bind(1, row.cloudlet_id);
+    if (existing.executeStep()) {
+      if (ColumnBytes(existing.getColumn(0)) == row.certificate) return IntakeOutcome::kDuplicate;
+      if (existing.getColumn(1).getInt64() > row.not_before_ms) {
+        return AlreadyExists("a newer certificate of this cloudlet is registered");
+      }
+    }
+    existing.reset();
+    SQLite::Statement upsert(*db_,
+                             "INSERT INTO cloudlets (cloudlet_id, certificate, not_before_ms)"
+                             " VALUES (?, ?, ?) ON CONFLICT (cloudlet_id) DO UPDATE SET"
+                             " certificate = excluded.certificate,"
+                             " not_before_ms = excluded.not_before_ms");
+    upsert.bind(1, row.cloudlet_id);
+    BindBlob(upsert, 2, row.certificate);
+    upsert.bind(3, static_cast<std::int64_t>(row.not_before_ms));
+    upsert.exec();
+    tx.commit();
+    return IntakeOutcome::kInserted;
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "put cloudlet certificate");
+  }
+}
+
+Result<std::optional<CloudletCertificateRow>> SqliteIntakeStore::GetCloudletCertificate(
+    std::string_view cloudlet_id) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(
+        *db_, "SELECT certificate, not_before_ms FROM cloudlets WHERE cloudlet_id = ?");
+    query.bind(1, std::string(cloudlet_id));
+    if (!query.executeStep()) return std::optional<CloudletCertificateRow>();
+    return std::optional<CloudletCertificateRow>(CloudletCertificateRow{
+        std::string(cloudlet_id), ColumnBytes(query.getColumn(0)), query.getColumn(1).getInt64()});
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "get cloudlet certificate");
+  }
+}
+
+Result<IntakeOutcome> SqliteIntakeStore::PutEnrolment(const EnrolmentRow& row) {
+  MEDMESH_RETURN_IF_ERROR(ValidateEnrolmentRow(row));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement existing(*db_, "SELECT binding FROM enrolments WHERE device_ref = ?");
+    existing.bind(1, row.device_ref);
+    if (existing.executeStep()) {
+      if (ColumnBytes(existing.getColumn(0)) == row.binding) return IntakeOutcome::kDuplicate;
+      return AlreadyExists("the device is enrolled with another patient or key");
+    }
+    existing.reset();
+    SQLite::Statement insert(*db_,
+                             "INSERT INTO enrolments (device_ref, patient_id, cloudlet_id,"
+                             " binding, ciphertext) VALUES (?, ?, ?, ?, ?)");
+    insert.bind(1, row.device_ref);
+    insert.bind(2, row.patient_id);
+    insert.bind(3, row.cloudlet_id);
+    BindBlob(insert, 4, row.binding);
+    BindBlob(insert, 5, row.ciphertext);
+    insert.exec();
+    tx.commit();
+    return IntakeOutcome::kInserted;
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "put enrolment");
+  }
+}
+
+Result<std::optional<EnrolmentRow>> SqliteIntakeStore::GetEnrolment(
+    std::string_view device_ref) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_,
+                            "SELECT patient_id, cloudlet_id, binding, ciphertext FROM enrolments"
+                            " WHERE device_ref = ?");
+    query.bind(1, std::string(device_ref));
+    if (!query.executeStep()) return std::optional<EnrolmentRow>();
+    return std::optional<EnrolmentRow>(EnrolmentRow{
+        std::string(device_ref), query.getColumn(0).getString(), query.getColumn(1).getString(),
+        ColumnBytes(query.getColumn(2)), ColumnBytes(query.getColumn(3))});
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "get enrolment");
+  }
+}
+
+Result<IntakeOutcome> SqliteIntakeStore::PutReadingBatch(const ReadingBatchRow& row) {
+  MEDMESH_RETURN_IF_ERROR(ValidateReadingBatchRow(row));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement existing(*db_, "SELECT digest FROM reading_batches WHERE batch_ref = ?");
+    existing.bind(1, row.batch_ref);
+    if (existing.executeStep()) {
+      if (ColumnBytes(existing.getColumn(0)) == row.digest) return IntakeOutcome::kDuplicate;
+      return AlreadyExists("another batch was stored under this device and batch id");
+    }
+    existing.reset();
+    SQLite::Statement insert(*db_,
+                             "INSERT INTO reading_batches (batch_ref, pseudonym, from_ms, to_ms,"
+                             " readings, stored_ms, digest, ciphertext)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(1, row.batch_ref);
+    insert.bind(2, row.pseudonym);
+    insert.bind(3, static_cast<std::int64_t>(row.from_ms));
+    insert.bind(4, static_cast<std::int64_t>(row.to_ms));
+    insert.bind(5, static_cast<std::int64_t>(row.readings));
+    insert.bind(6, static_cast<std::int64_t>(row.stored_ms));
+    BindBlob(insert, 7, row.digest);
+    BindBlob(insert, 8, row.ciphertext);
+    insert.exec();
+    InsertPatient(*db_, row.pseudonym);
+    tx.commit();
+    return IntakeOutcome::kInserted;
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "put reading batch");
+  }
+}
+
+Result<std::vector<ReadingBatchRow>> SqliteIntakeStore::ListReadingBatches(
+    std::string_view pseudonym, std::int64_t from_ms, std::int64_t to_ms, std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_,
+                            "SELECT batch_ref, from_ms, to_ms, readings, stored_ms, digest,"
+                            " ciphertext FROM reading_batches WHERE pseudonym = ? AND to_ms >= ?"
+                            " AND from_ms < ? ORDER BY from_ms, batch_ref LIMIT ?");
+    query.bind(1, std::string(pseudonym));
+    query.bind(2, static_cast<std::int64_t>(from_ms));
+    query.bind(3, static_cast<std::int64_t>(to_ms));
+    query.bind(4, static_cast<std::int64_t>(limit));
+    std::vector<ReadingBatchRow> rows;
+    while (query.executeStep()) {
+      rows.push_back({query.getColumn(0).getString(), std::string(pseudonym),
+                      query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
+                      static_cast<std::uint32_t>(query.getColumn(3).getInt64()),
+                      query.getColumn(4).getInt64(), ColumnBytes(query.getColumn(5)),
+                      ColumnBytes(query.getColumn(6))});
+    }
+    return rows;
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "list reading batches");
+  }
+}
+
+Status SqliteIntakeStore::AddPatient(std::string_view pseudonym) {
+  if (pseudonym.empty() || pseudonym.size() > 255) {
+    return InvalidArgument("intake store: pseudonym must be 1..255 bytes");
+  }
+  std::lock_guard lock(mu_);
+  try {
+    InsertPatient(*db_, pseudonym);
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "add patient");
+  }
+}
+
+Result<IntakeCounts> SqliteIntakeStore::Counts() const {
+  std::lock_guard lock(mu_);
+  try {
+    IntakeCounts counts;
+    counts.reading_batches = Count(*db_, "SELECT COUNT(*) FROM reading_batches");
+    counts.readings = Count(*db_, "SELECT COALESCE(SUM(readings), 0) FROM reading_batches");
+    counts.patients = Count(*db_, "SELECT COUNT(*) FROM patients");
+    counts.enrolments = Count(*db_, "SELECT COUNT(*) FROM enrolments");
+    counts.cloudlets = Count(*db_, "SELECT COUNT(*) FROM cloudlets");
+    return counts;
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "count intake");
+  }
+}
+
+}  // namespace medmesh::cloud

@@ -1,0 +1,42 @@
+// SqliteIntakeStore: the IntakeStore (intake_store.h) in one SQLite file, the embedded default
+// (WAL, synchronous=FULL: a write is on disk when it returns).
+// Thread safety: thread-safe (one connection behind a mutex).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "cloud/intake_store.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace medmesh::cloud {
+
+class SqliteIntakeStore final : public IntakeStore {
+ public:
+  // Opens (creating) the store at `path`. Errors as node::OpenSqliteDatabase.
+  static Result<std::unique_ptr<SqliteIntakeStore>> Open(const std::string& path);
+  ~SqliteIntakeStore() override;
+
+  Result<IntakeOutcome> PutCloudletCertificate(const CloudletCertificateRow& row) override;
+  Result<std::optional<CloudletCertificateRow>> GetCloudletCertificate(
+      std::string_view cloudlet_id) const override;
+  Result<IntakeOutcome> PutEnrolment(const EnrolmentRow& row) override;
+  Result<std::optional<EnrolmentRow>> GetEnrolment(std::string_view device_ref) const override;
+  Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row) override;
+  Result<std::vector<ReadingBatchRow>> ListReadingBatches(std::string_view pseudonym,
+                                                          std::int64_t from_ms, std::int64_t to_ms,
+                                                          std::size_t limit) const override;
+  Status AddPatient(std::string_view pseudonym) override;
+  Result<IntakeCounts> Counts() const override;
+
+ private:
+  explicit SqliteIntakeStore(std::unique_ptr<SQLite::Database> db);
+  mutable std::mutex mu_;
+  std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
+};
+
+}  // namespace medmesh::cloud
