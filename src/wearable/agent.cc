@@ -1,0 +1,739 @@
+#include "wearable/agent.h"
+
+#include <algorithm>
+#include <cmath>
+#include <system_error>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+#include "crypto/key_file.h"
+#include "net/error_mapping.h"
+#include "net/http_client.h"
+#include "node/identity.h"
+#include "wearable/demo_record.h"
+#include "wire/readings_codec.h"
+#include "wire/record_codec.h"
+
+namespace medmesh::wearable {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kOutboxMagic = "MMOB";
+constexpr std::uint8_t kOutboxVersion = 1;
+constexpr std::size_t kMaxSmallFileBytes = 16 * 1024;
+
+constexpr const char* kKeyFileName = "device.key";
+constexpr const char* kChosenFileName = "chosen_cloudlet";
+constexpr const char* kOutboxFileName = "outbox.db";
+constexpr const char* kRecordMarkerFileName = "record.queued";
+constexpr const char* kSimulatedUntilFileName = "simulated_until";
+constexpr const char* kJournalFileName = "sent.jsonl";
+
+fs::path CertificateFile(const fs::path& folder, std::string_view cloudlet_id) {
+  return folder / ("cloudlet-" + std::string(cloudlet_id) + ".cert");
+}
+fs::path EnrolmentFile(const fs::path& folder, std::string_view cloudlet_id) {
+  return folder / ("enrolment-" + std::string(cloudlet_id) + ".rec");
+}
+
+std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
+    s.remove_suffix(1);
+  }
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  return std::string(s);
+}
+
+// Reads a small text file; nullopt if it does not exist.
+Result<std::optional<std::string>> ReadOptionalText(const fs::path& file) {
+  auto bytes = node::ReadSmallFile(file, kMaxSmallFileBytes);
+  if (!bytes) {
+    if (bytes.error().code() == ErrorCode::kNotFound) return std::optional<std::string>();
+    return bytes.error();
+  }
+  return std::optional<std::string>(Trim(AsStringView(*bytes)));
+}
+
+Status WriteText(const fs::path& file, std::string_view text, unsigned mode) {
+  return node::WriteFileAtomically(file, AsBytes(text), mode);
+}
+
+Result<Bytes> BodyIf200(Result<net::Response> response) {
+  if (!response) return response.error();
+  if (response->status != 200) return net::ErrorFromResponse(*response);
+  return Bytes(response->body.begin(), response->body.end());
+}
+
+class HttpCloudletLink final : public CloudletLink {
+ public:
+  HttpCloudletLink(net::HttpClient& client, std::string base_url, SecretBytes enrol_token)
+      : client_(client), base_url_(std::move(base_url)), enrol_token_(std::move(enrol_token)) {
+    while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+  }
+
+  Result<Bytes> FetchCertificate() override {
+    return BodyIf200(client_.Get(base_url_ + "/api/v1/certificate"));
+  }
+
+  Result<Bytes> Enrol(std::string_view device_id, std::string_view patient_id,
+                      const crypto::SigningPublicKey& device_key) override {
+    const nlohmann::json body = {{"device_id", device_id},
+                                 {"patient_id", patient_id},
+                                 {"device_public_key", HexEncode(device_key.bytes())}};
+    net::ClientRequest request;
+    request.method = net::Method::kPost;
+    request.url = base_url_ + "/api/v1/enrol";
+    request.body = body.dump();
+    request.content_type = "application/json";
+    std::string authorization = "Bearer ";
+    authorization.append(AsStringView(enrol_token_.reveal()));
+    request.headers.emplace_back("Authorization", std::move(authorization));
+    auto response = client_.Send(request);
+    // The token was copied into the request; wipe that copy.
+    for (auto& [name, value] : request.headers) SecureWipe(value.data(), value.size());
+    return BodyIf200(std::move(response));
+  }
+
+  Result<IngestReply> Ingest(ByteView upload) override {
+    MEDMESH_ASSIGN_OR_RETURN(
+        net::Response response,
+        client_.Post(base_url_ + "/api/v1/ingest", std::string(AsStringView(upload)),
+                     "application/octet-stream"));
+    IngestReply reply;
+    reply.http_status = response.status;
+    const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+    if (body.is_object()) {
+      auto text = [&body](const char* key) {
+        auto it = body.find(key);
+        return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      reply.status = text("status");
+      reply.error = text("error");
+      reply.message = text("message");
+    }
+    return reply;
+  }
+
+  std::string_view name() const override { return base_url_; }
+
+ private:
+  net::HttpClient& client_;
+  std::string base_url_;
+  const SecretBytes enrol_token_;
+};
+
+}  // namespace
+
+std::unique_ptr<CloudletLink> NewHttpCloudletLink(net::HttpClient& client, std::string base_url,
+                                                  SecretBytes enrol_token) {
+  return std::make_unique<HttpCloudletLink>(client, std::move(base_url), std::move(enrol_token));
+}
+
+// --- Outbox items ------------------------------------------------------------------------------
+
+Bytes EncodeOutboxItem(const OutboxItem& item) {
+  MEDMESH_CHECK(item.cloudlet_id.size() <= 255, "cloudlet ids are at most 64 bytes");
+  MEDMESH_CHECK(item.sealed.size() <= UINT32_MAX && item.payload.size() <= UINT32_MAX,
+                "uploads are capped far below 4 GiB");
+  Bytes out;
+  out.reserve(16 + item.cloudlet_id.size() + item.sealed.size() + item.payload.size());
+  AppendBytes(out, AsBytes(kOutboxMagic));
+  AppendU8(out, kOutboxVersion);
+  AppendU8(out, item.reseals);
+  AppendU8(out, static_cast<std::uint8_t>(item.cloudlet_id.size()));
+  AppendBytes(out, AsBytes(item.cloudlet_id));
+  AppendU32Le(out, item.readings);
+  AppendU32Le(out, static_cast<std::uint32_t>(item.sealed.size()));
+  AppendBytes(out, item.sealed);
+  AppendU32Le(out, static_cast<std::uint32_t>(item.payload.size()));
+  AppendBytes(out, item.payload);
+  return out;
+}
+
+Result<OutboxItem> DecodeOutboxItem(ByteView bytes) {
+  ByteReader reader(bytes);
+  MEDMESH_ASSIGN_OR_RETURN(ByteView magic, reader.ReadBytes(kOutboxMagic.size()));
+  if (AsStringView(magic) != kOutboxMagic) return InvalidArgument("outbox item: bad magic");
+  MEDMESH_ASSIGN_OR_RETURN(std::uint8_t version, reader.ReadU8());
+  if (version != kOutboxVersion) return InvalidArgument("outbox item: unknown version");
+  OutboxItem item;
+  MEDMESH_ASSIGN_OR_RETURN(item.reseals, reader.ReadU8());
+  MEDMESH_ASSIGN_OR_RETURN(std::uint8_t id_length, reader.ReadU8());
+  MEDMESH_ASSIGN_OR_RETURN(ByteView id, reader.ReadBytes(id_length));
+  item.cloudlet_id = std::string(AsStringView(id));
+  MEDMESH_ASSIGN_OR_RETURN(item.readings, reader.ReadU32Le());
+  MEDMESH_ASSIGN_OR_RETURN(std::uint32_t sealed_length, reader.ReadU32Le());
+  MEDMESH_ASSIGN_OR_RETURN(ByteView sealed, reader.ReadBytes(sealed_length));
+  item.sealed.assign(sealed.begin(), sealed.end());
+  MEDMESH_ASSIGN_OR_RETURN(std::uint32_t payload_length, reader.ReadU32Le());
+  MEDMESH_ASSIGN_OR_RETURN(ByteView payload, reader.ReadBytes(payload_length));
+  item.payload.assign(payload.begin(), payload.end());
+  if (reader.remaining() != 0) return InvalidArgument("outbox item: trailing bytes");
+  if (!wire::IsValidId(item.cloudlet_id)) return InvalidArgument("outbox item: bad cloudlet id");
+  return item;
+}
+
+// --- DeviceAgent -------------------------------------------------------------------------------
+
+// Batch sequence numbers from the outbox's durable counter.
+class DeviceAgent::OutboxSequence final : public SequenceSource {
+ public:
+  explicit OutboxSequence(store::Outbox& outbox) : outbox_(outbox) {}
+  Result<std::uint64_t> Next() override { return outbox_.NextSequence(); }
+
+ private:
+  store::Outbox& outbox_;
+};
+
+DeviceAgent::DeviceAgent(DeviceSpec spec, fs::path folder, crypto::SigningPublicKey root,
+                         std::vector<CloudletEndpoint> cloudlets, const Clock& clock,
+                         Random& random, AgentOptions options)
+    : spec_(std::move(spec)),
+      folder_(std::move(folder)),
+      root_(std::move(root)),
+      cloudlets_(std::move(cloudlets)),
+      clock_(clock),
+      random_(random),
+      options_(std::move(options)) {}
+
+DeviceAgent::~DeviceAgent() {
+  if (journal_ != nullptr) std::fclose(journal_);
+}
+
+Result<std::unique_ptr<DeviceAgent>> DeviceAgent::Open(DeviceSpec spec, const fs::path& folder,
+                                                       crypto::SigningPublicKey root,
+                                                       std::vector<CloudletEndpoint> cloudlets,
+                                                       const Clock& clock, Random& random,
+                                                       AgentOptions options) {
+  if (!wire::IsValidId(spec.device_id)) return InvalidArgument("agent: invalid device id");
+  if (!wire::IsValidId(spec.patient_id)) return InvalidArgument("agent: invalid patient id");
+  if (cloudlets.empty()) return InvalidArgument("agent: no cloudlet configured");
+  for (const CloudletEndpoint& endpoint : cloudlets) {
+    if (!wire::IsValidId(endpoint.id)) return InvalidArgument("agent: invalid cloudlet id");
+    if (!endpoint.link) return InvalidArgument("agent: cloudlet without a link");
+    if (!std::isfinite(endpoint.distance_m) || endpoint.distance_m < 0) {
+      return InvalidArgument("agent: cloudlet distance must be finite and >= 0");
+    }
+    if (!(endpoint.trust >= 0 && endpoint.trust <= 1)) {
+      return InvalidArgument("agent: cloudlet trust must be in [0, 1]");
+    }
+  }
+  if (options.max_uploads_per_tick == 0) {
+    return InvalidArgument("agent: max_uploads_per_tick must be positive");
+  }
+  if (options.backfill.count() < 0) return InvalidArgument("agent: backfill must be >= 0");
+  options.outbox.in_order = true;  // batch 0 of a session must arrive first
+
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) return Unavailable("agent: cannot create the device folder: " + ec.message());
+  fs::permissions(folder, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) return Unavailable("agent: cannot restrict the device folder: " + ec.message());
+
+  std::unique_ptr<DeviceAgent> agent(new DeviceAgent(std::move(spec), folder, std::move(root),
+                                                     std::move(cloudlets), clock, random,
+                                                     std::move(options)));
+
+  // The device key: created on first start, kept for the life of the device.
+  const fs::path key_path = folder / kKeyFileName;
+  auto key_file = crypto::ReadKeyFile(key_path);
+  if (!key_file && key_file.error().code() == ErrorCode::kNotFound) {
+    MEDMESH_RETURN_IF_ERROR(crypto::WriteKeyFile(
+        key_path, crypto::GenerateKeyFile(crypto::KeyFileType::kDevice, random), false));
+    key_file = crypto::ReadKeyFile(key_path);
+  }
+  if (!key_file) return key_file.error();
+  if (key_file->type != crypto::KeyFileType::kDevice || !key_file->signing) {
+    return InvalidArgument("agent: device.key is not a device key file");
+  }
+  agent->signer_ = crypto::NewEd25519Signer(std::move(*key_file->signing));
+
+  MEDMESH_ASSIGN_OR_RETURN(
+      agent->outbox_,
+      store::Outbox::Open((folder / kOutboxFileName).string(), clock, random,
+                          agent->options_.outbox));
+  agent->sequence_ = std::make_unique<OutboxSequence>(*agent->outbox_);
+  MEDMESH_ASSIGN_OR_RETURN(
+      agent->batcher_,
+      Batcher::Create(agent->spec_.device_id, agent->spec_.patient_id, *agent->sequence_, random,
+                      clock, agent->options_.batching));
+
+  MEDMESH_ASSIGN_OR_RETURN(auto marker, ReadOptionalText(folder / kRecordMarkerFileName));
+  agent->record_queued_ = marker.has_value();
+
+  if (agent->spec_.profile) {
+    MEDMESH_ASSIGN_OR_RETURN(auto until_text, ReadOptionalText(folder / kSimulatedUntilFileName));
+    std::int64_t until_ms = 0;
+    if (until_text) {
+      try {
+        until_ms = std::stoll(*until_text);
+      } catch (const std::exception&) {
+        until_ms = 0;  // a damaged hint only costs some overlap
+      }
+    }
+    const std::int64_t now_ms = NowMs(clock);
+    const std::int64_t start_ms =
+        std::clamp(std::max(now_ms - agent->options_.backfill.count(), until_ms), std::int64_t{0},
+                   now_ms);
+    SimulatorOptions sim;
+    sim.profile = *agent->spec_.profile;
+    sim.seed = agent->spec_.seed;
+    sim.start_ms = start_ms;
+    sim.utc_offset_minutes = agent->spec_.utc_offset_minutes;
+    MEDMESH_ASSIGN_OR_RETURN(Simulator simulator, Simulator::Create(sim));
+    agent->simulator_.emplace(std::move(simulator));
+    agent->simulated_until_ms_ = start_ms;
+  }
+
+  agent->journal_ = std::fopen((folder / kJournalFileName).c_str(), "a");
+  if (agent->journal_ == nullptr) return Unavailable("agent: cannot open the journal");
+  return agent;
+}
+
+std::size_t DeviceAgent::unqueued_readings() const {
+  std::size_t n = batcher_->pending();
+  for (const PendingBatch& batch : held_) n += batch.batch.readings.size();
+  return n;
+}
+
+AgentCounters DeviceAgent::counters() const {
+  AgentCounters c;
+  c.readings_generated = counters_.readings_generated.load();
+  c.batches_queued = counters_.batches_queued.load();
+  c.readings_queued = counters_.readings_queued.load();
+  c.records_queued = counters_.records_queued.load();
+  c.uploads_acked = counters_.uploads_acked.load();
+  c.readings_acked = counters_.readings_acked.load();
+  c.duplicates = counters_.duplicates.load();
+  c.rejected = counters_.rejected.load();
+  c.reseals = counters_.reseals.load();
+  c.send_failures = counters_.send_failures.load();
+  c.bytes_sent = counters_.bytes_sent.load();
+  c.readings_dropped = counters_.readings_dropped.load();
+  return c;
+}
+
+// --- Connecting --------------------------------------------------------------------------------
+
+const CloudletEndpoint* DeviceAgent::FindEndpoint(std::string_view id) const {
+  for (const CloudletEndpoint& endpoint : cloudlets_) {
+    if (endpoint.id == id) return &endpoint;
+  }
+  return nullptr;
+}
+
+Status DeviceAgent::CheckEnrolment(const wire::Enrolment& enrolment,
+                                   const std::string& cloudlet_id) const {
+  if (enrolment.device_id != spec_.device_id || enrolment.patient_id != spec_.patient_id ||
+      !(enrolment.device_key == signer_->public_key()) || enrolment.cloudlet_id != cloudlet_id) {
+    return PermissionDenied("agent: the enrolment record is not for this device, patient, key "
+                            "or cloudlet");
+  }
+  return OkStatus();
+}
+
+Status DeviceAgent::UseCredential(const CloudletEndpoint& endpoint,
+                                  wire::VerifiedCertificate certificate,
+                                  const wire::Enrolment& enrolment) {
+  MEDMESH_RETURN_IF_ERROR(CheckEnrolment(enrolment, endpoint.id));
+  const auto& kem_key = certificate.certificate().kem_key;
+  if (!kem_key) return PermissionDenied("agent: the cloudlet certificate has no KEM key");
+  cloudlet_id_ = endpoint.id;
+  link_ = endpoint.link;
+  sealer_ = std::make_unique<crypto::SessionSealer>(*kem_key, random_, clock_, options_.session);
+  last_session_.reset();
+  connected_ = true;
+  last_connect_error_.clear();
+  return OkStatus();
+}
+
+void DeviceAgent::ForgetCredential() {
+  std::error_code ec;
+  fs::remove(folder_ / kChosenFileName, ec);
+  if (!cloudlet_id_.empty()) fs::remove(EnrolmentFile(folder_, cloudlet_id_), ec);
+  connected_ = false;
+  next_connect_ = clock_.Monotonic() + options_.connect_retry;
+}
+
+// Uses the cloudlet chosen before (and its certificate and enrolment record, re-verified).
+// False if there is none or it no longer verifies, so a new choice must be made.
+Result<bool> DeviceAgent::LoadKeptCredential() {
+  MEDMESH_ASSIGN_OR_RETURN(auto chosen, ReadOptionalText(folder_ / kChosenFileName));
+  if (!chosen) return false;
+  const CloudletEndpoint* endpoint = FindEndpoint(*chosen);
+  if (endpoint == nullptr) {
+    log::Warn("wearable_kept_cloudlet_gone", {{"device", spec_.device_id}, {"cloudlet", *chosen}});
+    return false;
+  }
+  const std::int64_t now_ms = NowMs(clock_);
+  auto certificate_bytes = node::ReadSmallFile(CertificateFile(folder_, *chosen),
+                                               wire::kMaxCertificateBytes);
+  if (!certificate_bytes) return false;
+  auto certificate = wire::VerifyCertificate(*certificate_bytes, root_,
+                                             wire::CertificateRole::kCloudlet, now_ms);
+  if (!certificate) {
+    // Expired or replaced: ask the cloudlet for its current one.
+    MEDMESH_ASSIGN_OR_RETURN(Bytes fresh, endpoint->link->FetchCertificate());
+    certificate =
+        wire::VerifyCertificate(fresh, root_, wire::CertificateRole::kCloudlet, now_ms);
+    if (!certificate) return false;
+    MEDMESH_RETURN_IF_ERROR(
+        node::WriteFileAtomically(CertificateFile(folder_, *chosen), fresh, 0644));
+  }
+  if (certificate->certificate().subject_id != *chosen) return false;
+  auto record = node::ReadSmallFile(EnrolmentFile(folder_, *chosen), wire::kMaxEnrolmentBytes);
+  if (!record) return false;
+  auto enrolment = wire::VerifyEnrolment(*record, *certificate);
+  if (!enrolment || !CheckEnrolment(*enrolment, *chosen)) return false;
+  MEDMESH_RETURN_IF_ERROR(UseCredential(*endpoint, std::move(*certificate), *enrolment));
+  log::Info("wearable_resumed", {{"device", spec_.device_id}, {"cloudlet", cloudlet_id_}});
+  return true;
+}
+
+Status DeviceAgent::Connect() {
+  MEDMESH_ASSIGN_OR_RETURN(bool kept, LoadKeptCredential());
+  if (kept) return OkStatus();
+
+  const std::int64_t now_ms = NowMs(clock_);
+  std::vector<CloudletCandidate> candidates;
+  std::vector<std::optional<wire::VerifiedCertificate>> certificates;
+  for (const CloudletEndpoint& endpoint : cloudlets_) {
+    CloudletCandidate candidate{endpoint.id, endpoint.distance_m, endpoint.trust, false};
+    std::optional<wire::VerifiedCertificate> verified;
+    auto bytes = endpoint.link->FetchCertificate();
+    if (bytes) {
+      auto certificate =
+          wire::VerifyCertificate(*bytes, root_, wire::CertificateRole::kCloudlet, now_ms);
+      if (!certificate) {
+        log::Warn("wearable_certificate_refused", {{"device", spec_.device_id},
+                                                   {"cloudlet", endpoint.id},
+                                                   {"reason", certificate.error().ToString()}});
+      } else if (certificate->certificate().subject_id != endpoint.id ||
+                 !certificate->certificate().kem_key) {
+        log::Warn("wearable_certificate_refused",
+                  {{"device", spec_.device_id},
+                   {"cloudlet", endpoint.id},
+                   {"reason", "certified for another id, or without a KEM key"}});
+      } else {
+        candidate.certificate_valid = true;
+        verified.emplace(std::move(*certificate));
+      }
+    }
+    candidates.push_back(candidate);
+    certificates.push_back(std::move(verified));
+  }
+  // The message the choice is made for: a full batch at about one byte per reading plus the
+  // envelope (docs/wire_format.md); only the ranking matters, not the exact size.
+  const double bits_per_message =
+      8.0 * (static_cast<double>(options_.batching.max_readings) + 256.0);
+  MEDMESH_ASSIGN_OR_RETURN(
+      CloudletChoice choice,
+      ChooseCloudlet(candidates, options_.radio, bits_per_message, options_.min_trust));
+  std::size_t index = 0;
+  while (cloudlets_[index].id != choice.id) ++index;
+  const CloudletEndpoint& endpoint = cloudlets_[index];
+  wire::VerifiedCertificate& certificate = *certificates[index];
+
+  MEDMESH_ASSIGN_OR_RETURN(
+      Bytes record, endpoint.link->Enrol(spec_.device_id, spec_.patient_id, signer_->public_key()));
+  MEDMESH_ASSIGN_OR_RETURN(wire::Enrolment enrolment, wire::VerifyEnrolment(record, certificate));
+  MEDMESH_RETURN_IF_ERROR(CheckEnrolment(enrolment, endpoint.id));
+
+  // Keep the credential: certificate and record first, then the choice that points at them.
+  MEDMESH_RETURN_IF_ERROR(
+      node::WriteFileAtomically(CertificateFile(folder_, endpoint.id), certificate.encoded(), 0644));
+  MEDMESH_RETURN_IF_ERROR(
+      node::WriteFileAtomically(EnrolmentFile(folder_, endpoint.id), record, 0600));
+  MEDMESH_RETURN_IF_ERROR(WriteText(folder_ / kChosenFileName, endpoint.id + "\n", 0600));
+  log::Info("wearable_enrolled", {{"device", spec_.device_id},
+                                  {"patient", spec_.patient_id},
+                                  {"cloudlet", endpoint.id},
+                                  {"distance_m", choice.distance_m},
+                                  {"trust", choice.trust},
+                                  {"radio_j_per_batch", choice.energy_per_batch_j}});
+  return UseCredential(endpoint, std::move(certificate), enrolment);
+}
+
+// --- Producing ---------------------------------------------------------------------------------
+
+Status DeviceAgent::Tick() {
+  if (!connected_ && clock_.Monotonic() >= next_connect_) {
+    Status st = Connect();
+    if (!st) {
+      next_connect_ = clock_.Monotonic() + options_.connect_retry;
+      std::string why = st.error().ToString();
+      if (why != last_connect_error_) {
+        log::Warn("wearable_connect_failed", {{"device", spec_.device_id}, {"reason", why}});
+        last_connect_error_ = std::move(why);
+      }
+    }
+  }
+
+  if (simulator_) {
+    scratch_.clear();
+    simulator_->Advance(NowMs(clock_), scratch_);
+    if (!scratch_.empty()) {
+      counters_.readings_generated += scratch_.size();
+      MEDMESH_ASSIGN_OR_RETURN(std::vector<PendingBatch> full, batcher_->Add(scratch_));
+      for (PendingBatch& batch : full) Hold(std::move(batch));
+    }
+  }
+  MEDMESH_ASSIGN_OR_RETURN(std::optional<PendingBatch> aged, batcher_->Poll());
+  if (aged) Hold(std::move(*aged));
+
+  if (!connected_) return OkStatus();
+  MEDMESH_RETURN_IF_ERROR(QueueHeld());
+  if (!record_queued_ && simulator_) MEDMESH_RETURN_IF_ERROR(QueuePatientRecord());
+  return SendDue();
+}
+
+Status DeviceAgent::AddReadings(std::span<const wire::Reading> readings) {
+  counters_.readings_generated += readings.size();
+  MEDMESH_ASSIGN_OR_RETURN(std::vector<PendingBatch> full, batcher_->Add(readings));
+  for (PendingBatch& batch : full) Hold(std::move(batch));
+  return OkStatus();
+}
+
+Status DeviceAgent::Flush() {
+  MEDMESH_ASSIGN_OR_RETURN(std::optional<PendingBatch> rest, batcher_->Flush());
+  if (rest) Hold(std::move(*rest));
+  return connected_ ? QueueHeld() : OkStatus();
+}
+
+void DeviceAgent::Hold(PendingBatch batch) {
+  held_.push_back(std::move(batch));
+  if (held_.size() > options_.max_held_batches) {
+    const std::size_t dropped = held_.front().batch.readings.size();
+    counters_.readings_dropped += dropped;
+    log::Warn("wearable_readings_dropped",
+              {{"device", spec_.device_id},
+               {"readings", static_cast<std::uint64_t>(dropped)},
+               {"reason", "no cloudlet reachable since start and the memory buffer is full"}});
+    held_.erase(held_.begin());
+  }
+}
+
+Status DeviceAgent::QueueHeld() {
+  std::size_t done = 0;
+  Status status = OkStatus();
+  for (; done < held_.size(); ++done) {
+    status = QueueReadings(held_[done]);
+    if (!status) break;
+  }
+  held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(done));
+  return status;
+}
+
+Status DeviceAgent::QueueReadings(const PendingBatch& batch) {
+  MEDMESH_ASSIGN_OR_RETURN(Bytes payload, wire::EncodeReadings(batch.batch.readings));
+  wire::UploadHeader header;
+  header.content_type = wire::ContentType::kReadingsBatch;
+  header.device_id = spec_.device_id;
+  header.patient_id = spec_.patient_id;
+  header.sequence = batch.batch.sequence;
+  header.batch_id = batch.batch_id;
+  header.created_ms = NowMs(clock_);
+  const auto readings = static_cast<std::uint32_t>(batch.batch.readings.size());
+  MEDMESH_RETURN_IF_ERROR(QueueUpload(header, payload, readings));
+  counters_.batches_queued += 1;
+  counters_.readings_queued += readings;
+
+  if (simulator_) {
+    std::int64_t last_ms = simulated_until_ms_;
+    for (const wire::Reading& r : batch.batch.readings) last_ms = std::max(last_ms, r.time_ms + 1);
+    if (last_ms > simulated_until_ms_) {
+      simulated_until_ms_ = last_ms;
+      // A hint for the next start; losing it only makes the simulator overlap a little.
+      Status st = WriteText(folder_ / kSimulatedUntilFileName,
+                            std::to_string(simulated_until_ms_) + "\n", 0600);
+      if (!st) log::Warn("wearable_state_not_saved", {{"reason", st.error().ToString()}});
+    }
+  }
+  return OkStatus();
+}
+
+Status DeviceAgent::QueuePatientRecord() {
+  MEDMESH_ASSIGN_OR_RETURN(std::uint64_t sequence, outbox_->NextSequence());
+  wire::UploadHeader header;
+  header.content_type = wire::ContentType::kPatientRecord;
+  header.device_id = spec_.device_id;
+  header.patient_id = spec_.patient_id;
+  header.sequence = sequence;
+  header.batch_id = wire::NewBatchId(random_);
+  header.created_ms = NowMs(clock_);
+  RecordIds ids;
+  ids.record_id = "rec-" + HexEncode(ByteView(header.batch_id).first(8));
+  ids.patient_id = spec_.patient_id;
+  ids.device_id = spec_.device_id;
+  const wire::PatientRecord record = GeneratePatientRecord(*simulator_, ids, header.created_ms);
+  MEDMESH_ASSIGN_OR_RETURN(Bytes payload, wire::EncodePatientRecord(record));
+  MEDMESH_RETURN_IF_ERROR(QueueUpload(header, payload, 0));
+  MEDMESH_RETURN_IF_ERROR(WriteText(folder_ / kRecordMarkerFileName, ids.record_id + "\n", 0600));
+  record_queued_ = true;
+  counters_.records_queued += 1;
+  return OkStatus();
+}
+
+Status DeviceAgent::QueueUpload(const wire::UploadHeader& header, ByteView payload,
+                                std::uint32_t readings) {
+  MEDMESH_ASSIGN_OR_RETURN(Bytes sealed,
+                           wire::SealUpload(header, payload, *sealer_, *signer_, random_));
+  OutboxItem item;
+  item.cloudlet_id = cloudlet_id_;
+  item.readings = readings;
+  item.payload.assign(payload.begin(), payload.end());
+  last_session_ = SessionOf(sealed);
+  item.sealed = std::move(sealed);
+  MEDMESH_ASSIGN_OR_RETURN(store::EnqueueOutcome outcome,
+                           outbox_->Enqueue(BatchKey(header.batch_id, header.sequence),
+                                            EncodeOutboxItem(item)));
+  (void)outcome;  // batch ids are fresh, so a duplicate cannot happen here
+  return OkStatus();
+}
+
+std::optional<crypto::SessionId> DeviceAgent::SessionOf(ByteView sealed) const {
+  auto parsed = wire::ParseUpload(sealed);
+  if (!parsed) return std::nullopt;
+  auto header = crypto::ParseSessionBatchHeader(parsed->sealed_payload);
+  if (!header) return std::nullopt;
+  return header->session_id;
+}
+
+// --- Sending -----------------------------------------------------------------------------------
+
+void DeviceAgent::Journal(const OutboxItem& item, const wire::UploadHeader& header,
+                          std::string_view status, std::string_view detail) {
+  nlohmann::json line = {{"time_ms", NowMs(clock_)},
+                         {"batch", BatchKey(header.batch_id, header.sequence)},
+                         {"sequence", header.sequence},
+                         {"content", wire::ContentTypeName(header.content_type)},
+                         {"readings", item.readings},
+                         {"status", status},
+                         {"cloudlet", item.cloudlet_id},
+                         {"bytes", item.sealed.size()}};
+  if (!detail.empty()) line["detail"] = detail;
+  const std::string text = line.dump() + "\n";
+  std::fputs(text.c_str(), journal_);
+  std::fflush(journal_);
+}
+
+Status DeviceAgent::SendDue() {
+  MEDMESH_ASSIGN_OR_RETURN(std::vector<store::QueueItem> items,
+                           outbox_->NextDue(clock_.Now(), options_.max_uploads_per_tick));
+  bool stop = false;
+  for (const store::QueueItem& item : items) {
+    if (stop || !connected_) {
+      // Give the lease back; the head of the queue is backing off anyway.
+      (void)outbox_->MarkFailed(item.id, "not sent: the cloudlet is unavailable");
+      continue;
+    }
+    auto decoded = DecodeOutboxItem(item.payload);
+    auto parsed = decoded ? wire::ParseUpload(decoded->sealed)
+                          : Result<wire::ParsedUpload>(decoded.error());
+    if (!parsed) {
+      log::Error("wearable_outbox_item_damaged",
+                 {{"device", spec_.device_id}, {"item", item.id},
+                  {"reason", parsed.error().ToString()}});
+      counters_.rejected += 1;
+      MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
+      continue;
+    }
+    const wire::UploadHeader header = parsed->header;
+    const std::optional<crypto::SessionId> session = SessionOf(decoded->sealed);
+    if (decoded->cloudlet_id != cloudlet_id_ ||
+        (session && dead_sessions_.contains(*session))) {
+      MEDMESH_RETURN_IF_ERROR(Reseal(item, *decoded));
+      continue;
+    }
+
+    auto reply = link_->Ingest(decoded->sealed);
+    counters_.bytes_sent += decoded->sealed.size();
+    if (!reply) {
+      counters_.send_failures += 1;
+      log::Debug("wearable_upload_failed",
+                 {{"device", spec_.device_id}, {"reason", reply.error().ToString()}});
+      MEDMESH_RETURN_IF_ERROR(outbox_->MarkFailed(item.id, reply.error().message()));
+      stop = true;
+      continue;
+    }
+    const int http = reply->http_status;
+    const std::string detail = reply->error.empty() ? reply->message
+                                                    : reply->error + ": " + reply->message;
+    if (http == 200 || http == 409) {
+      // 409: the cloudlet stored this batch id before, from a copy sealed in another session.
+      const std::string status =
+          http == 409 ? std::string("conflict") : (reply->status.empty() ? "stored" : reply->status);
+      Journal(*decoded, header, status, http == 409 ? detail : "");
+      MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
+      counters_.uploads_acked += 1;
+      counters_.readings_acked += decoded->readings;
+      if (status == "duplicate") counters_.duplicates += 1;
+    } else if (http == 401) {
+      // The cloudlet does not know the session (it restarted) or refused the signature: start
+      // a new session and re-seal everything still sealed in this one.
+      if (session) {
+        dead_sessions_.insert(*session);
+        if (session == last_session_) sealer_->Rekey();
+      }
+      MEDMESH_RETURN_IF_ERROR(Reseal(item, *decoded));
+    } else if (http == 403) {
+      log::Warn("wearable_not_enrolled",
+                {{"device", spec_.device_id}, {"cloudlet", cloudlet_id_}, {"reason", detail}});
+      MEDMESH_RETURN_IF_ERROR(outbox_->MarkFailed(item.id, detail));
+      ForgetCredential();
+      stop = true;
+    } else if (http == 429 || http >= 500) {
+      counters_.send_failures += 1;
+      MEDMESH_RETURN_IF_ERROR(
+          outbox_->MarkFailed(item.id, "HTTP " + std::to_string(http) + " " + detail));
+      stop = true;
+    } else {
+      log::Warn("wearable_upload_refused", {{"device", spec_.device_id},
+                                            {"batch", item.id},
+                                            {"http_status", http},
+                                            {"reason", detail}});
+      Journal(*decoded, header, "rejected", "HTTP " + std::to_string(http) + " " + detail);
+      counters_.rejected += 1;
+      MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
+    }
+  }
+  return OkStatus();
+}
+
+Status DeviceAgent::Reseal(const store::QueueItem& item, const OutboxItem& decoded) {
+  MEDMESH_ASSIGN_OR_RETURN(wire::ParsedUpload parsed, wire::ParseUpload(decoded.sealed));
+  const wire::UploadHeader header = parsed.header;
+  if (decoded.reseals >= options_.max_reseals) {
+    log::Warn("wearable_upload_given_up",
+              {{"device", spec_.device_id},
+               {"batch", item.id},
+               {"reason", "refused (401) after every re-seal"}});
+    Journal(decoded, header, "rejected", "refused after re-sealing");
+    counters_.rejected += 1;
+    return outbox_->MarkSent(item.id);
+  }
+  MEDMESH_ASSIGN_OR_RETURN(Bytes sealed,
+                           wire::SealUpload(header, decoded.payload, *sealer_, *signer_, random_));
+  OutboxItem fresh;
+  fresh.cloudlet_id = cloudlet_id_;
+  fresh.reseals = static_cast<std::uint8_t>(decoded.reseals + 1);
+  fresh.readings = decoded.readings;
+  fresh.payload = decoded.payload;
+  last_session_ = SessionOf(sealed);
+  fresh.sealed = std::move(sealed);
+  // The new copy goes in under its own queue id before the old one leaves, so a crash in
+  // between keeps at least one (the cloudlet de-duplicates by batch id).
+  const std::string id =
+      BatchKey(header.batch_id, header.sequence) + ":r" + std::to_string(fresh.reseals);
+  auto queued = outbox_->Enqueue(id, EncodeOutboxItem(fresh));
+  if (!queued && queued.error().code() != ErrorCode::kAlreadyExists) return queued.error();
+  counters_.reseals += 1;
+  return outbox_->MarkSent(item.id);
+}
+
+}  // namespace medmesh::wearable

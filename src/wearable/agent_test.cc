@@ -1,0 +1,481 @@
+#include "wearable/agent.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/random.h"
+#include "crypto/session_seal.h"
+#include "crypto/signing.h"
+#include "testing/fake_clock.h"
+#include "wire/certificate.h"
+#include "wire/enrolment.h"
+#include "wire/envelope.h"
+
+namespace medmesh::wearable {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// A cloudlet in memory with the real formats and crypto: certificate, enrolment, session opening
+// and duplicate detection by batch id. It can be taken down, restarted (forgetting its
+// sessions, as a process restart does) and made to lose one acknowledgement.
+class FakeCloudlet final : public CloudletLink {
+ public:
+  FakeCloudlet(std::string id, const crypto::Signer& root, Random& random, const Clock& clock)
+      : id_(std::move(id)),
+        clock_(clock),
+        signer_(crypto::NewEd25519Signer(crypto::SigningSecretKey::Generate(random))),
+        kem_(crypto::HybridPrivateKey::Generate(random)),
+        opener_(std::make_unique<crypto::SessionOpener>(kem_.Clone(), clock)) {
+    const std::int64_t now = wire::ToUnixMs(clock.Now());
+    const wire::Certificate c{wire::CertificateRole::kCloudlet, id_, signer_->public_key(),
+                              kem_.public_key(), now - 3'600'000, now + 30LL * 86'400'000};
+    auto issued = wire::IssueCertificate(c, root);
+    EXPECT_TRUE(issued.has_value());
+    certificate_ = *issued;
+  }
+
+  Result<Bytes> FetchCertificate() override {
+    std::lock_guard lock(mu_);
+    ++certificate_fetches;
+    if (down) return Unavailable("connection refused");
+    return certificate_;
+  }
+
+  Result<Bytes> Enrol(std::string_view device_id, std::string_view patient_id,
+                      const crypto::SigningPublicKey& key) override {
+    std::lock_guard lock(mu_);
+    if (down) return Unavailable("connection refused");
+    ++enrolments;
+    wire::Enrolment e{std::string(device_id), std::string(patient_id), key, id_,
+                      wire::ToUnixMs(clock_.Now())};
+    if (auto it = devices_.find(e.device_id); it != devices_.end() && !(it->second.device_key == key)) {
+      return AlreadyExists("device enrolled with another key");
+    }
+    devices_.insert_or_assign(e.device_id, e);
+    return wire::IssueEnrolment(e, *signer_);
+  }
+
+  Result<IngestReply> Ingest(ByteView upload) override {
+    std::lock_guard lock(mu_);
+    ++ingest_calls;
+    if (down) return Unavailable("connection refused");
+    auto parsed = wire::ParseUpload(upload);
+    if (!parsed) return Reply(400, "invalid_argument");
+    auto device = devices_.find(parsed->header.device_id);
+    if (device == devices_.end()) return Reply(403, "permission_denied");
+    const std::string batch = HexEncode(parsed->header.batch_id);
+    const Bytes bytes(upload.begin(), upload.end());
+    if (auto it = stored_bytes_.find(batch); it != stored_bytes_.end() && it->second == bytes) {
+      return Reply(200, "", "duplicate");
+    }
+    if (!wire::VerifyUpload(*parsed, device->second)) return Reply(401, "unauthenticated");
+    if (stored_bytes_.contains(batch)) return Reply(409, "already_exists");
+    auto opened = wire::OpenUpload(*parsed, device->second, *opener_);
+    if (!opened) return Reply(401, "unauthenticated");
+    if (refuse_next) {
+      refuse_next = false;
+      return Reply(400, "invalid_argument");
+    }
+    if (opened->header.content_type == wire::ContentType::kReadingsBatch) {
+      auto readings = wire::ReadingBatchFromUpload(opened->header, opened->payload);
+      if (!readings) return Reply(400, "invalid_argument");
+      for (const wire::Reading& r : readings->readings) {
+        ++readings_per_device[opened->header.device_id][{r.time_ms, static_cast<int>(r.kind)}];
+      }
+      readings_stored += readings->readings.size();
+    } else {
+      auto record = wire::PatientRecordFromUpload(opened->header, opened->payload);
+      if (!record) return Reply(400, "invalid_argument");
+      ++records_stored;
+    }
+    stored_bytes_[batch] = bytes;
+    if (lose_next_ack) {
+      lose_next_ack = false;
+      return Unavailable("connection reset after the commit");
+    }
+    return Reply(200, "", "stored");
+  }
+
+  std::string_view name() const override { return id_; }
+
+  // A process restart: stored data survives, sessions do not.
+  void Restart() {
+    std::lock_guard lock(mu_);
+    opener_ = std::make_unique<crypto::SessionOpener>(kem_.Clone(), clock_);
+  }
+
+  // True if no reading of any device was stored twice.
+  bool ExactlyOnce() const {
+    for (const auto& [device, readings] : readings_per_device) {
+      for (const auto& [key, count] : readings) {
+        if (count != 1) return false;
+      }
+    }
+    return true;
+  }
+
+  const std::string& id() const { return id_; }
+  const Bytes& certificate() const { return certificate_; }
+
+  std::atomic<bool> down{false};
+  bool lose_next_ack = false;
+  bool refuse_next = false;
+  int certificate_fetches = 0;
+  int enrolments = 0;
+  int ingest_calls = 0;
+  std::uint64_t readings_stored = 0;
+  int records_stored = 0;
+  std::map<std::string, std::map<std::pair<std::int64_t, int>, int>> readings_per_device;
+
+ private:
+  static IngestReply Reply(int status, std::string error, std::string ack = {}) {
+    IngestReply r;
+    r.http_status = status;
+    r.error = std::move(error);
+    r.status = std::move(ack);
+    return r;
+  }
+
+  std::mutex mu_;
+  const std::string id_;
+  const Clock& clock_;
+  std::unique_ptr<crypto::Signer> signer_;
+  crypto::HybridPrivateKey kem_;
+  std::unique_ptr<crypto::SessionOpener> opener_;
+  Bytes certificate_;
+  std::map<std::string, wire::Enrolment> devices_;
+  std::map<std::string, Bytes> stored_bytes_;
+};
+
+class AgentTest : public ::testing::Test {
+ protected:
+  AgentTest()
+      : root_(crypto::NewEd25519Signer(crypto::SigningSecretKey::Generate(random_))),
+        near_(std::make_shared<FakeCloudlet>("cloudlet-near", *root_, random_, clock_)),
+        far_(std::make_shared<FakeCloudlet>("cloudlet-far", *root_, random_, clock_)) {
+    dir_ = fs::temp_directory_path() /
+           ("medmesh-agent-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  ~AgentTest() override { fs::remove_all(dir_); }
+
+  AgentOptions Options() const {
+    AgentOptions o;
+    o.batching.max_readings = 100;
+    o.batching.max_age = std::chrono::seconds(10);
+    o.outbox.initial_backoff = std::chrono::milliseconds(500);
+    o.outbox.max_backoff = std::chrono::seconds(2);
+    o.connect_retry = std::chrono::seconds(1);
+    o.max_uploads_per_tick = 64;
+    return o;
+  }
+
+  std::vector<CloudletEndpoint> Endpoints() const {
+    return {{near_->id(), near_, 5, 0.9}, {far_->id(), far_, 50, 0.9}};
+  }
+
+  DeviceSpec Spec() const {
+    return {"wearable-01", "patient-01", Profile::kHypertension, 7, 0};
+  }
+
+  std::unique_ptr<DeviceAgent> OpenAgent(std::optional<DeviceSpec> spec = std::nullopt,
+                                         std::vector<CloudletEndpoint> endpoints = {}) {
+    auto agent = DeviceAgent::Open(spec.value_or(Spec()), dir_ / "wearable-01",
+                                   root_->public_key(),
+                                   endpoints.empty() ? Endpoints() : std::move(endpoints), clock_,
+                                   random_, Options());
+    EXPECT_TRUE(agent.has_value()) << agent.error().ToString();
+    return agent ? std::move(*agent) : nullptr;
+  }
+
+  // Runs the agent for `duration` of simulated time in steps of `step`.
+  void Run(DeviceAgent& agent, std::chrono::seconds duration,
+           std::chrono::milliseconds step = std::chrono::seconds(1)) {
+    for (auto t = std::chrono::milliseconds(0); t < duration; t += step) {
+      clock_.Advance(step);
+      Status st = agent.Tick();
+      ASSERT_TRUE(st.has_value()) << st.error().ToString();
+    }
+  }
+
+  // Queues what is batched and ticks until the outbox is empty (at most `limit`). A simulating
+  // agent keeps producing meanwhile, so compare acknowledged readings with queued ones.
+  void Drain(DeviceAgent& agent, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    for (auto t = std::chrono::seconds(0); t < limit; t += std::chrono::seconds(1)) {
+      clock_.Advance(std::chrono::seconds(1));
+      ASSERT_TRUE(agent.Flush().has_value());
+      ASSERT_TRUE(agent.Tick().has_value());
+      auto stats = agent.OutboxStats();
+      ASSERT_TRUE(stats.has_value());
+      if (stats->count == 0) return;
+    }
+    FAIL() << "the outbox did not drain";
+  }
+
+  std::vector<nlohmann::json> JournalLines() const {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(dir_ / "wearable-01" / "sent.jsonl");
+    std::string line;
+    while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+
+  testing::FakeClock clock_;
+  SystemRandom random_;
+  std::unique_ptr<crypto::Signer> root_;
+  std::shared_ptr<FakeCloudlet> near_;
+  std::shared_ptr<FakeCloudlet> far_;
+  fs::path dir_;
+};
+
+TEST_F(AgentTest, EnrolsAtTheNearestCertifiedCloudletAndKeepsItsFilesPrivate) {
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(2));
+  EXPECT_TRUE(agent->connected());
+  EXPECT_EQ(agent->cloudlet_id(), "cloudlet-near");
+  EXPECT_EQ(near_->enrolments, 1);
+  EXPECT_EQ(far_->enrolments, 0);
+
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "wearable-01").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat((dir_ / "wearable-01" / "device.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(fs::exists(dir_ / "wearable-01" / "enrolment-cloudlet-near.rec"));
+  EXPECT_TRUE(fs::exists(dir_ / "wearable-01" / "cloudlet-cloudlet-near.cert"));
+}
+
+TEST_F(AgentTest, NeverSealsToACloudletTheRootDidNotCertify) {
+  // The near cloudlet presents a certificate from another root: the agent must use the far one.
+  SystemRandom other_random;
+  auto other_root = crypto::NewEd25519Signer(crypto::SigningSecretKey::Generate(other_random));
+  auto impostor = std::make_shared<FakeCloudlet>("cloudlet-near", *other_root, random_, clock_);
+  auto agent = OpenAgent(std::nullopt, {{"cloudlet-near", impostor, 1, 1.0}, {far_->id(), far_, 50, 0.9}});
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(30));
+  EXPECT_EQ(agent->cloudlet_id(), "cloudlet-far");
+  EXPECT_EQ(impostor->enrolments, 0);
+  EXPECT_EQ(impostor->ingest_calls, 0);
+  EXPECT_GT(far_->readings_stored, 0u);
+}
+
+TEST_F(AgentTest, AcertificateForAnotherIdIsRefused) {
+  // The far cloudlet's certificate served under the near cloudlet's name and address.
+  auto agent = OpenAgent(std::nullopt, {{"cloudlet-other", near_, 1, 1.0}});
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(5));
+  EXPECT_FALSE(agent->connected());
+  EXPECT_EQ(near_->enrolments, 0);
+}
+
+TEST_F(AgentTest, UntrustedCloudletsAreNotChosen) {
+  auto agent = OpenAgent(std::nullopt, {{near_->id(), near_, 5, 0.1}, {far_->id(), far_, 50, 0.9}});
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(2));
+  EXPECT_EQ(agent->cloudlet_id(), "cloudlet-far");
+}
+
+TEST_F(AgentTest, UploadsEveryQueuedReadingExactlyOnceAndTheRecordOnce) {
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(120));
+  Drain(*agent);
+  const AgentCounters c = agent->counters();
+  EXPECT_GT(c.readings_queued, 200u);
+  EXPECT_EQ(c.readings_acked, c.readings_queued);
+  EXPECT_EQ(near_->readings_stored, c.readings_acked);
+  EXPECT_EQ(near_->records_stored, 1);
+  EXPECT_EQ(c.records_queued, 1u);
+  EXPECT_TRUE(near_->ExactlyOnce());
+
+  std::uint64_t journal_readings = 0;
+  int records = 0;
+  for (const auto& line : JournalLines()) {
+    EXPECT_EQ(line["status"], "stored");
+    EXPECT_EQ(line["cloudlet"], "cloudlet-near");
+    journal_readings += line["readings"].get<std::uint64_t>();
+    if (line["content"] == "patient_record") ++records;
+  }
+  EXPECT_EQ(journal_readings, c.readings_acked);
+  EXPECT_EQ(records, 1);
+}
+
+TEST_F(AgentTest, KeepsEverythingWhileTheCloudletIsDownAndDeliversItAfterwards) {
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(20));
+  near_->down = true;
+  Run(*agent, std::chrono::seconds(120), std::chrono::seconds(4));
+  auto stats = agent->OutboxStats();
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_GT(stats->count, 3u);
+  EXPECT_GT(agent->counters().send_failures, 0u);
+  near_->down = false;
+  Drain(*agent);
+  const AgentCounters c = agent->counters();
+  EXPECT_EQ(c.readings_acked, c.readings_queued);
+  EXPECT_EQ(near_->readings_stored, c.readings_queued);
+  EXPECT_TRUE(near_->ExactlyOnce());
+}
+
+TEST_F(AgentTest, ReSealsInANewSessionWhenTheCloudletForgotItsSessions) {
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(30));
+  // Take the cloudlet down so batches pile up in the old session, then restart it.
+  near_->down = true;
+  Run(*agent, std::chrono::seconds(60));
+  near_->Restart();
+  near_->down = false;
+  Drain(*agent);
+  const AgentCounters c = agent->counters();
+  EXPECT_GT(c.reseals, 0u);
+  EXPECT_EQ(c.rejected, 0u);
+  EXPECT_EQ(near_->readings_stored, c.readings_queued);
+  EXPECT_TRUE(near_->ExactlyOnce());
+}
+
+TEST_F(AgentTest, ALostAcknowledgementIsRetriedAndRecognisedAsADuplicate) {
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(5));
+  near_->lose_next_ack = true;
+  Run(*agent, std::chrono::seconds(60));
+  Drain(*agent);
+  const AgentCounters c = agent->counters();
+  EXPECT_EQ(c.duplicates, 1u);
+  EXPECT_EQ(near_->readings_stored, c.readings_queued);
+  EXPECT_TRUE(near_->ExactlyOnce());
+}
+
+TEST_F(AgentTest, NothingQueuedIsLostWhenTheAgentCrashes) {
+  std::uint64_t queued_before = 0;
+  {
+    auto agent = OpenAgent();
+    ASSERT_NE(agent, nullptr);
+    Run(*agent, std::chrono::seconds(10));
+    near_->down = true;
+    Run(*agent, std::chrono::seconds(60));
+    queued_before = agent->counters().readings_queued;
+    // The agent object goes away without a flush, as in a crash: its outbox stays on disk.
+  }
+  const std::uint64_t stored_before = near_->readings_stored;
+  near_->down = false;
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Drain(*agent);
+  EXPECT_EQ(near_->enrolments, 1) << "the kept enrolment is reused";
+  EXPECT_EQ(near_->records_stored, 1) << "the record is sent once per device";
+  EXPECT_LT(stored_before, queued_before) << "some batches were still in the outbox";
+  EXPECT_EQ(near_->readings_stored, queued_before + agent->counters().readings_queued);
+  EXPECT_TRUE(near_->ExactlyOnce()) << "the restarted simulator does not repeat queued times";
+}
+
+TEST_F(AgentTest, AResumedAgentUsesItsKeptCredentialWithoutTheNetwork) {
+  {
+    auto agent = OpenAgent();
+    ASSERT_NE(agent, nullptr);
+    Run(*agent, std::chrono::seconds(3));
+    ASSERT_TRUE(agent->connected());
+  }
+  near_->down = true;
+  far_->down = true;
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(1));
+  EXPECT_TRUE(agent->connected());
+  EXPECT_EQ(agent->cloudlet_id(), "cloudlet-near");
+}
+
+TEST_F(AgentTest, ABatchRefusedForGoodIsJournalledAndRemoved) {
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(2));
+  near_->refuse_next = true;
+  Run(*agent, std::chrono::seconds(30));
+  Drain(*agent);
+  EXPECT_EQ(agent->counters().rejected, 1u);
+  int rejected = 0;
+  for (const auto& line : JournalLines()) rejected += line["status"] == "rejected" ? 1 : 0;
+  EXPECT_EQ(rejected, 1);
+  auto stats = agent->OutboxStats();
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ(stats->count, 0u);
+}
+
+TEST_F(AgentTest, ImportedReadingsAreUploadedWithoutASimulator) {
+  DeviceSpec spec = Spec();
+  spec.profile.reset();
+  auto agent = OpenAgent(spec);
+  ASSERT_NE(agent, nullptr);
+  std::vector<wire::Reading> readings;
+  const std::int64_t t0 = wire::ToUnixMs(clock_.Now()) - 3'600'000;
+  for (int i = 0; i < 250; ++i) {
+    readings.push_back({t0 + i * 1000, wire::VitalKind::kHeartRate, (60 + i % 20) * 1000});
+  }
+  ASSERT_TRUE(agent->AddReadings(readings).has_value());
+  Drain(*agent);
+  EXPECT_EQ(near_->readings_stored, 250u);
+  EXPECT_EQ(near_->records_stored, 0);
+}
+
+TEST_F(AgentTest, RejectsBadSpecsAndOptions) {
+  DeviceSpec bad = Spec();
+  bad.device_id = "no spaces allowed";
+  EXPECT_FALSE(DeviceAgent::Open(bad, dir_ / "x", root_->public_key(), Endpoints(), clock_,
+                                 random_, Options()));
+  EXPECT_FALSE(DeviceAgent::Open(Spec(), dir_ / "x", root_->public_key(), {}, clock_, random_,
+                                 Options()));
+  auto endpoints = Endpoints();
+  endpoints[0].trust = 2;
+  EXPECT_FALSE(DeviceAgent::Open(Spec(), dir_ / "x", root_->public_key(), endpoints, clock_,
+                                 random_, Options()));
+}
+
+TEST(OutboxItemTest, RoundTripsAndRefusesDamage) {
+  OutboxItem item;
+  item.cloudlet_id = "cloudlet-1";
+  item.reseals = 2;
+  item.readings = 600;
+  item.sealed = {1, 2, 3, 4};
+  item.payload = {5, 6};
+  const Bytes encoded = EncodeOutboxItem(item);
+  auto decoded = DecodeOutboxItem(encoded);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->cloudlet_id, item.cloudlet_id);
+  EXPECT_EQ(decoded->reseals, 2);
+  EXPECT_EQ(decoded->readings, 600u);
+  EXPECT_EQ(decoded->sealed, item.sealed);
+  EXPECT_EQ(decoded->payload, item.payload);
+
+  for (std::size_t n = 0; n < encoded.size(); ++n) {
+    EXPECT_FALSE(DecodeOutboxItem(ByteView(encoded).first(n))) << "truncated to " << n;
+  }
+  Bytes trailing = encoded;
+  trailing.push_back(0);
+  EXPECT_FALSE(DecodeOutboxItem(trailing));
+  Bytes magic = encoded;
+  magic[0] = 'X';
+  auto bad = DecodeOutboxItem(magic);
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message(), HasSubstr("magic"));
+}
+
+}  // namespace
+}  // namespace medmesh::wearable

@@ -1,0 +1,174 @@
+#include "wearable/demo_record.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "wire/record_codec.h"
+
+namespace medmesh::wearable {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000'000;
+
+std::uint32_t U32Be(const Bytes& b, std::size_t at) {
+  return std::uint32_t{b[at]} << 24 | std::uint32_t{b[at + 1]} << 16 |
+         std::uint32_t{b[at + 2]} << 8 | b[at + 3];
+}
+
+std::uint32_t Crc32(ByteView data) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (std::uint8_t byte : data) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k) crc = (crc & 1) ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+  }
+  return ~crc;
+}
+
+// Walks the PNG: signature, chunk CRCs, IHDR, and the stored deflate blocks of IDAT; returns
+// the decompressed scanlines.
+Bytes CheckPng(const Bytes& png, std::uint32_t size) {
+  const Bytes signature = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  EXPECT_TRUE(std::equal(signature.begin(), signature.end(), png.begin()));
+  std::size_t pos = 8;
+  Bytes idat;
+  std::vector<std::string> types;
+  while (pos + 12 <= png.size()) {
+    const std::uint32_t len = U32Be(png, pos);
+    const std::string type(png.begin() + static_cast<std::ptrdiff_t>(pos + 4),
+                           png.begin() + static_cast<std::ptrdiff_t>(pos + 8));
+    types.push_back(type);
+    const ByteView type_and_data(png.data() + pos + 4, len + 4);
+    EXPECT_EQ(U32Be(png, pos + 8 + len), Crc32(type_and_data)) << type;
+    if (type == "IHDR") {
+      EXPECT_EQ(U32Be(png, pos + 8), size);
+      EXPECT_EQ(U32Be(png, pos + 12), size);
+      EXPECT_EQ(png[pos + 16], 8);  // bit depth
+      EXPECT_EQ(png[pos + 17], 2);  // RGB
+    }
+    if (type == "IDAT")
+      idat.insert(idat.end(), png.begin() + static_cast<std::ptrdiff_t>(pos + 8),
+                  png.begin() + static_cast<std::ptrdiff_t>(pos + 8 + len));
+    pos += 12 + len;
+  }
+  EXPECT_EQ(pos, png.size());
+  EXPECT_EQ(types, (std::vector<std::string>{"IHDR", "IDAT", "IEND"}));
+  // zlib header, stored blocks, Adler-32.
+  EXPECT_EQ(idat[0], 0x78);
+  EXPECT_EQ((idat[0] * 256 + idat[1]) % 31, 0);
+  Bytes raw;
+  std::size_t p = 2;
+  for (;;) {
+    const bool final_block = idat[p] & 1;
+    EXPECT_EQ(idat[p] >> 1, 0);  // stored
+    const std::size_t n = idat[p + 1] | idat[p + 2] << 8;
+    EXPECT_EQ(n ^ 0xFFFF, static_cast<std::size_t>(idat[p + 3] | idat[p + 4] << 8));
+    raw.insert(raw.end(), idat.begin() + static_cast<std::ptrdiff_t>(p + 5),
+               idat.begin() + static_cast<std::ptrdiff_t>(p + 5 + n));
+    p += 5 + n;
+    if (final_block) break;
+  }
+  std::uint32_t a = 1, b = 0;
+  for (std::uint8_t byte : raw) {
+    a = (a + byte) % 65521;
+    b = (b + a) % 65521;
+  }
+  EXPECT_EQ(U32Be(idat, p), (b << 16) | a);
+  EXPECT_EQ(raw.size(), std::size_t{size} * (1 + size * 3));
+  return raw;
+}
+
+TEST(DemoRecordTest, IdentitiesAreDeterministicPlausibleAndObviouslyFictional) {
+  std::set<std::string> names;
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    const DemoIdentity id = GenerateDemoIdentity(seed, Profile::kCopd, kNow);
+    EXPECT_EQ(id.name, GenerateDemoIdentity(seed, Profile::kCopd, kNow).name);
+    names.insert(id.name);
+    EXPECT_EQ(id.phone.rfind("+1-202-555-01", 0), 0u) << id.phone;
+    EXPECT_TRUE(id.email.ends_with("@example.org")) << id.email;
+    EXPECT_EQ(id.national_id.rfind("DEMO-", 0), 0u);
+    EXPECT_TRUE(id.sex == "female" || id.sex == "male");
+    ASSERT_EQ(id.postcode.size(), 5u);
+    EXPECT_NE(id.address.find(id.postcode), std::string::npos);
+    ASSERT_EQ(id.birth_date.size(), 10u);
+    // COPD patients are 55..85 years old; 2027 - birth year.
+    const int year = std::stoi(id.birth_date.substr(0, 4));
+    EXPECT_GE(2027 - year, 54);
+    EXPECT_LE(2027 - year, 87);
+  }
+  EXPECT_GT(names.size(), 20u);
+}
+
+TEST(DemoRecordTest, AvatarIsAValidPngAndDiffersBySeed) {
+  const Bytes a = GenerateAvatarPng(1);
+  const Bytes raw = CheckPng(a, 48);
+  for (std::size_t row = 0; row < 48; ++row) EXPECT_EQ(raw[row * (1 + 48 * 3)], 0);
+  EXPECT_NE(GenerateAvatarPng(2), a);
+  EXPECT_EQ(GenerateAvatarPng(1), a);
+  CheckPng(GenerateAvatarPng(3, 200), 200);  // several stored blocks
+  EXPECT_LT(a.size(), 8000u);
+}
+
+TEST(DemoRecordTest, RecordMatchesTheProfileAndTheSimulatedState) {
+  struct Expect {
+    Profile profile;
+    std::string condition;
+    std::string symptom;
+  };
+  for (const Expect& e : {Expect{Profile::kHypertension, "I10", "headache"},
+                          Expect{Profile::kType2Diabetes, "E11.9", "increased thirst"},
+                          Expect{Profile::kCopd, "J44.9", "shortness of breath"},
+                          Expect{Profile::kAtrialFibrillation, "I48.9", "palpitations"},
+                          Expect{Profile::kFeverInfection, "R50.9", "fever"}}) {
+    SimulatorOptions o;
+    o.profile = e.profile;
+    o.seed = 77;
+    o.start_ms = kNow;
+    auto sim = Simulator::Create(o);
+    ASSERT_TRUE(sim.has_value());
+    sim->Generate(std::chrono::minutes(30));
+    const auto r = GeneratePatientRecord(*sim, {"rec-1", "p-1", "dev-1"}, sim->now_ms());
+    EXPECT_EQ(r.record_id, "rec-1");
+    EXPECT_EQ(r.patient_id, "p-1");
+    EXPECT_EQ(r.device_id, "dev-1");
+    EXPECT_EQ(r.created_ms, sim->now_ms());
+    EXPECT_EQ(r.name, GenerateDemoIdentity(77, e.profile, kNow).name);
+    EXPECT_NE(std::find(r.conditions.begin(), r.conditions.end(), e.condition), r.conditions.end());
+    ASSERT_FALSE(r.symptoms.empty());
+    EXPECT_EQ(r.symptoms.front(), e.symptom);
+    EXPECT_GE(r.symptoms.size(), 2u);
+    EXPECT_EQ(r.pulse_bpm, static_cast<int>(std::lround(sim->current_heart_rate())));
+    EXPECT_NE(r.ecg_summary.find(std::to_string(r.pulse_bpm) + "/min"), std::string::npos);
+    if (sim->current_rhythm() == wire::EcgRhythm::kAtrialFibrillation) {
+      EXPECT_EQ(r.ecg_summary.rfind("atrial fibrillation", 0), 0u);
+    }
+    EXPECT_EQ(r.photo_type, "image/png");
+    CheckPng(r.photo, 48);
+    EXPECT_EQ(r.symptoms_document_type, "text/plain");
+    // The diary is medical information: it must not carry identifiers.
+    const std::string doc(r.symptoms_document.begin(), r.symptoms_document.end());
+    EXPECT_NE(doc.find(e.symptom), std::string::npos);
+    for (const std::string& identifier :
+         {r.name, r.phone, r.email, r.address, r.national_id, r.postcode, r.birth_date}) {
+      EXPECT_EQ(doc.find(identifier), std::string::npos) << identifier;
+    }
+    // The wire codec accepts it.
+    EXPECT_TRUE(wire::ValidatePatientRecord(r))
+        << wire::ValidatePatientRecord(r).error().ToString();
+    auto encoded = wire::EncodePatientRecord(r);
+    ASSERT_TRUE(encoded.has_value());
+    EXPECT_EQ(*wire::DecodePatientRecord(*encoded), r);
+  }
+}
+
+TEST(DemoRecordTest, HealthyRecordHasNoConditions) {
+  SimulatorOptions o;
+  o.start_ms = kNow;
+  auto sim = Simulator::Create(o);
+  const auto r = GeneratePatientRecord(*sim, {"rec-9", "p-9", "dev-9"}, kNow);
+  EXPECT_TRUE(r.conditions.empty());
+  EXPECT_EQ(r.symptoms, std::vector<std::string>{"no current complaints"});
+}
+
+}  // namespace
+}  // namespace medmesh::wearable

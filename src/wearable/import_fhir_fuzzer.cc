@@ -1,0 +1,19 @@
+// Fuzzes the FHIR importer. Seeds: fuzz_corpus/import_fhir (and testdata/*.json by hand).
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "wearable/import.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  medmesh::wearable::ImportOptions options;
+  options.max_readings = 10'000;
+  const auto result = medmesh::wearable::ImportFhir(
+      std::string_view(reinterpret_cast<const char*>(data), size), options);
+  if (!result) return 0;
+  for (const auto& r : result->readings) {
+    if (!medmesh::wire::CheckPlausible(r)) __builtin_trap();
+  }
+  if (result->rejections.size() > result->rejected) __builtin_trap();
+  return 0;
+}
