@@ -1,0 +1,431 @@
+#include "cloudlet/cloudlet_service.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <utility>
+
+#include "cloudlet/device_registry.h"
+#include "cloudlet/ingest_ledger.h"
+#include "cloudlet/internal/cloudlet_metrics.h"
+#include "cloudlet/internal/forward_item.h"
+#include "core/log.h"
+#include "net/builtin_endpoints.h"
+#include "net/error_mapping.h"
+#include "net/router.h"
+#include "store/ids_event_log.h"
+#include "store/reading_store.h"
+#include "store/sqlite_wrapped_key_store.h"
+#include "wire/enrolment.h"
+#include "wire/model.h"
+
+namespace medmesh::cloudlet {
+namespace {
+
+using Json = nlohmann::json;
+using store::IdsEventKind;
+
+// The most readings one query returns, and events one listing returns.
+constexpr std::size_t kMaxReadingsPerResponse = 200'000;
+constexpr std::size_t kMaxEventsPerResponse = 1000;
+constexpr std::size_t kEnrolBodyLimit = 4096;
+
+std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+
+Result<std::int64_t> ParseTime(std::optional<std::string_view> text, std::int64_t fallback,
+                               std::string_view name) {
+  if (!text) return fallback;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size() || value < 0 ||
+      value > wire::kMaxTimeMs + 1) {
+    return InvalidArgument("query parameter '" + std::string(name) + "' must be Unix milliseconds");
+  }
+  return value;
+}
+
+net::Response Unauthorized(std::string_view what) {
+  net::Response r = net::JsonErrorResponse(401, "unauthenticated",
+                                           "missing or wrong " + std::string(what) + " token");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+net::Response RejectionResponse(const IngestRejection& rejection) {
+  net::Response r =
+      net::JsonErrorResponse(rejection.http_status, rejection.error, rejection.message);
+  if (rejection.retry_after) {
+    r.headers.emplace_back("Retry-After", std::to_string(rejection.retry_after->count()));
+  }
+  return r;
+}
+
+Status EnsureDataDir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (dir.empty()) return InvalidArgument("the data folder is not set");
+  if (std::filesystem::is_directory(dir, ec)) return OkStatus();
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Unavailable("cannot create the data folder " + dir.string());
+  ::chmod(dir.c_str(), 0700);
+  return OkStatus();
+}
+
+}  // namespace
+
+struct CloudletService::State {
+  State(CloudletOptions o, CloudletSecrets s, const Clock& c, Random& r)
+      : options(std::move(o)),
+        clock(c),
+        random(r),
+        identity(std::move(s.identity)),
+        kek(std::move(s.kek)),
+        enrol_token(std::move(s.enrol_token)),
+        operator_token(std::move(s.operator_token)),
+        signer(crypto::NewEd25519Signer(identity.signing_key.Clone())),
+        cloudlet_metrics(metrics) {}
+
+  std::string path(std::string_view file) const { return (options.data_dir / file).string(); }
+
+  CloudletOptions options;
+  const Clock& clock;
+  Random& random;
+  node::NodeIdentity identity;
+  std::optional<crypto::KeyEncryptionKey> kek;  // moved into the envelope at start
+  SecretBytes enrol_token;
+  SecretBytes operator_token;
+  std::unique_ptr<crypto::Signer> signer;
+  net::MetricsRegistry metrics;
+  internal::CloudletMetrics cloudlet_metrics;
+  internal::CloudletCounters counters;
+
+  std::unique_ptr<store::SqliteWrappedKeyStore> keys;
+  std::unique_ptr<crypto::EnvelopeAead> envelope;
+  std::unique_ptr<store::ReadingStore> readings;
+  std::unique_ptr<store::ForwardQueue> queue;
+  std::unique_ptr<store::IdsEventLog> ids;
+  std::unique_ptr<DeviceRegistry> devices;
+  std::unique_ptr<IngestLedger> ledger;
+  std::unique_ptr<crypto::SessionOpener> sessions;
+  std::unique_ptr<internal::PressureMonitor> pressure;
+  std::unique_ptr<IngestPipeline> pipeline;
+  std::unique_ptr<Forwarder> forwarder;
+  std::unique_ptr<net::HttpServer> server;
+  std::atomic<bool> ready{false};
+  bool stopped = false;
+
+  Status OpenStores();
+  net::Router BuildRouter();
+  bool Authorised(const net::Request& r, const SecretBytes& token, std::string_view what);
+
+  Result<net::Response> Enrol(const net::Request& r);
+  Result<net::Response> Ingest(const net::Request& r);
+  Result<net::Response> Readings(const net::Request& r);
+  Result<net::Response> Events(const net::Request& r);
+  CloudletStats Stats() const;
+};
+
+Status CloudletService::State::OpenStores() {
+  MEDMESH_RETURN_IF_ERROR(EnsureDataDir(options.data_dir));
+  MEDMESH_ASSIGN_OR_RETURN(keys, store::SqliteWrappedKeyStore::Open(path("keys.db")));
+  envelope = std::make_unique<crypto::EnvelopeAead>(std::move(*kek), *keys, random);
+  kek.reset();
+  MEDMESH_ASSIGN_OR_RETURN(readings,
+                           store::ReadingStore::Open(path("readings.db"), *envelope, clock));
+  MEDMESH_ASSIGN_OR_RETURN(
+      queue, store::ForwardQueue::Open(path("forward.db"), clock, random, options.forward_queue,
+                                       options.backpressure));
+  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open(path("ids.db")));
+  MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db")));
+  MEDMESH_ASSIGN_OR_RETURN(ledger, IngestLedger::Open(path("cloudlet.db")));
+  MEDMESH_ASSIGN_OR_RETURN(LedgerCounts counts, ledger->Counts());
+  MEDMESH_ASSIGN_OR_RETURN(store::QueueStats queued, queue->Stats());
+  counters.batches_stored = counts.reading_batches;
+  counters.readings_stored = counts.readings;
+  counters.records_stored = counts.records;
+  counters.dead_letters = counts.dead_letters;
+  // Everything accepted and no longer queued was forwarded (or dead-lettered).
+  const std::uint64_t accepted = counts.reading_batches + counts.records;
+  const std::uint64_t gone = queued.count > accepted ? 0 : accepted - queued.count;
+  counters.forwarded = gone > counts.dead_letters ? gone - counts.dead_letters : 0;
+  sessions =
+      std::make_unique<crypto::SessionOpener>(identity.kem_key.Clone(), clock, options.sessions);
+  pressure = std::make_unique<internal::PressureMonitor>(*queue, clock, cloudlet_metrics,
+                                                         options.backpressure_refresh);
+  (void)pressure->Refresh();
+  return OkStatus();
+}
+
+bool CloudletService::State::Authorised(const net::Request& r, const SecretBytes& token,
+                                        std::string_view what) {
+  if (node::BearerTokenMatches(r.Header("Authorization"), token)) return true;
+  pipeline->RecordRejection(
+      IdsEventKind::kAuthFailure, r.peer_address, {},
+      "missing or wrong " + std::string(what) + " token on " + std::string(r.route));
+  return false;
+}
+
+Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
+  if (!Authorised(r, enrol_token, "enrol")) return Unauthorized("enrol");
+  std::string device_id, patient_id, key_hex;
+  try {
+    const Json body = Json::parse(r.body_text());
+    if (!body.is_object()) throw std::invalid_argument("not an object");
+    device_id = body.at("device_id").get<std::string>();
+    patient_id = body.at("patient_id").get<std::string>();
+    key_hex = body.at("device_public_key").get<std::string>();
+  } catch (const std::exception&) {
+    pipeline->RecordRejection(IdsEventKind::kMalformed, r.peer_address, {},
+                              "enrolment request is not the expected JSON");
+    return InvalidArgument(
+        "body must be JSON {\"device_id\", \"patient_id\", \"device_public_key\": hex}");
+  }
+  if (!wire::IsValidId(device_id) || !wire::IsValidId(patient_id)) {
+    return InvalidArgument("device_id and patient_id must be 1..64 characters of [A-Za-z0-9._-]");
+  }
+  auto key_bytes = HexDecode(key_hex);
+  if (!key_bytes) return InvalidArgument("device_public_key must be hex");
+  auto key = crypto::SigningPublicKey::FromBytes(*key_bytes);
+  if (!key) return InvalidArgument("device_public_key is not a valid Ed25519 public key");
+
+  const wire::Enrolment enrolment{device_id, patient_id, *key, identity.id(), NowMs(clock)};
+  if (auto existing = devices->Find(device_id)) {
+    if (!existing->withdrawn && existing->enrolment.patient_id == patient_id &&
+        existing->enrolment.device_key == *key) {
+      cloudlet_metrics.enrolments.WithLabels({"already_enrolled"}).Increment();
+      return net::Response::Binary(existing->record);
+    }
+  }
+  MEDMESH_ASSIGN_OR_RETURN(Bytes record, wire::IssueEnrolment(enrolment, *signer));
+  auto outcome = devices->Enrol(enrolment, record);
+  if (!outcome) {
+    if (outcome.error().code() == ErrorCode::kAlreadyExists ||
+        outcome.error().code() == ErrorCode::kFailedPrecondition) {
+      cloudlet_metrics.enrolments.WithLabels({"conflict"}).Increment();
+      return Error(outcome.error().code(),
+                   "device " + device_id + " is already enrolled with another key or patient");
+    }
+    return outcome.error();
+  }
+  if (*outcome == EnrolOutcome::kAlreadyEnrolled) {
+    cloudlet_metrics.enrolments.WithLabels({"already_enrolled"}).Increment();
+    return net::Response::Binary(devices->Find(device_id)->record);
+  }
+  // The cloud needs the record to check this device's signatures on forwarded data.
+  if (auto queued = queue->Enqueue(internal::EnrolmentItemId(device_id), record); !queued) {
+    log::Warn("cloudlet_enrolment_push_not_queued", {{"error", queued.error().ToString()}});
+  }
+  if (forwarder) forwarder->Wake();
+  cloudlet_metrics.enrolments.WithLabels({"enrolled"}).Increment();
+  log::Info("cloudlet_device_enrolled", {{"device", device_id}, {"peer", r.peer_address}});
+  return net::Response::Binary(record);
+}
+
+Result<net::Response> CloudletService::State::Ingest(const net::Request& r) {
+  IngestResult result = pipeline->Ingest(r.body, r.peer_address);
+  if (const auto* rejection = std::get_if<IngestRejection>(&result)) {
+    return RejectionResponse(*rejection);
+  }
+  const auto& ack = std::get<IngestAck>(result);
+  Json body{{"batch_id", ack.batch_id}, {"status", std::string(IngestStatusName(ack.status))}};
+  return net::Response::Json(body.dump());
+}
+
+Result<net::Response> CloudletService::State::Readings(const net::Request& r) {
+  if (!Authorised(r, operator_token, "operator")) return Unauthorized("operator");
+  const std::string patient_id(r.PathParam("id").value_or(""));
+  if (!wire::IsValidId(patient_id)) return InvalidArgument("bad patient id");
+  const std::int64_t now_ms = NowMs(clock);
+  MEDMESH_ASSIGN_OR_RETURN(std::int64_t from, ParseTime(r.QueryParam("from"), 0, "from"));
+  MEDMESH_ASSIGN_OR_RETURN(
+      std::int64_t to,
+      ParseTime(r.QueryParam("to"),
+                std::min(wire::kMaxTimeMs, now_ms + options.ingest.max_future_skew.count() + 1),
+                "to"));
+  if (to <= from) return InvalidArgument("'to' must be after 'from'");
+  store::ReadingQuery query;
+  query.from_ms = from;
+  query.to_ms = to;
+  query.limit = kMaxReadingsPerResponse + 1;
+  MEDMESH_ASSIGN_OR_RETURN(std::vector<wire::Reading> found, readings->Query(patient_id, query));
+  const bool truncated = found.size() > kMaxReadingsPerResponse;
+  if (truncated) found.resize(kMaxReadingsPerResponse);
+  Json list = Json::array();
+  for (const wire::Reading& reading : found) {
+    const wire::VitalInfo& info = wire::Info(reading.kind);
+    list.push_back({{"time_ms", reading.time_ms},
+                    {"kind", std::string(info.name)},
+                    {"value", static_cast<double>(reading.value_milli) / 1000.0},
+                    {"unit", std::string(info.unit)}});
+  }
+  Json body{{"patient_id", patient_id}, {"readings", std::move(list)}, {"truncated", truncated}};
+  return net::Response::Json(body.dump());
+}
+
+Result<net::Response> CloudletService::State::Events(const net::Request& r) {
+  if (!Authorised(r, operator_token, "operator")) return Unauthorized("operator");
+  MEDMESH_ASSIGN_OR_RETURN(std::int64_t since, ParseTime(r.QueryParam("since"), 0, "since"));
+  store::IdsEventFilter filter;
+  filter.from_ms = since;
+  filter.limit = kMaxEventsPerResponse;
+  MEDMESH_ASSIGN_OR_RETURN(std::vector<store::IdsEvent> events, ids->Query(filter));
+  Json list = Json::array();
+  for (const store::IdsEvent& e : events) {
+    list.push_back({{"id", e.id},
+                    {"time_ms", e.time_ms},
+                    {"node", e.node},
+                    {"source_ip", e.source_ip},
+                    {"device_id", e.device_id},
+                    {"kind", std::string(store::IdsEventKindName(e.kind))},
+                    {"detail", e.detail}});
+  }
+  // Invalid UTF-8 in a stored detail must not turn the listing into a 500.
+  return net::Response::Json(list.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+CloudletStats CloudletService::State::Stats() const {
+  CloudletStats stats;
+  stats.node = identity.id();
+  stats.batches_stored = counters.batches_stored.load();
+  stats.readings_stored = counters.readings_stored.load();
+  stats.records_stored = counters.records_stored.load();
+  stats.duplicates = counters.duplicates.load();
+  stats.rejected = counters.rejected.load();
+  stats.forwarded = counters.forwarded.load();
+  stats.forward_queue_depth = pressure->Current().stats.count;
+  if (auto count = ids->Count({})) stats.ids_events = *count;
+  return stats;
+}
+
+net::Router CloudletService::State::BuildRouter() {
+  net::Router router;
+  router.Get("/api/v1/certificate", [this](const net::Request&) -> Result<net::Response> {
+    return net::Response::Binary(identity.certificate.encoded());
+  });
+  router.Post("/api/v1/enrol", [this](const net::Request& r) { return Enrol(r); },
+              {.body_limit_bytes = kEnrolBodyLimit});
+  router.Post("/api/v1/ingest", [this](const net::Request& r) { return Ingest(r); },
+              {.body_limit_bytes = options.ingest.max_upload_bytes});
+  router.Get("/api/v1/stats", [this](const net::Request&) -> Result<net::Response> {
+    const CloudletStats s = Stats();
+    Json body{{"node", s.node},
+              {"batches_stored", s.batches_stored},
+              {"readings_stored", s.readings_stored},
+              {"records_stored", s.records_stored},
+              {"duplicates", s.duplicates},
+              {"rejected", s.rejected},
+              {"forward_queue_depth", s.forward_queue_depth},
+              {"forwarded", s.forwarded},
+              {"ids_events", s.ids_events}};
+    return net::Response::Json(body.dump());
+  });
+  router.Get("/api/v1/patients/{id}/readings",
+             [this](const net::Request& r) { return Readings(r); });
+  router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
+  net::AddHealthEndpoints(router, [this] { return ready.load(); });
+  net::AddMetricsEndpoint(router, metrics);
+  return router;
+}
+
+CloudletService::CloudletService(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+CloudletService::~CloudletService() { Stop(state_->options.stop_grace); }
+
+Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions options,
+                                                                CloudletSecrets secrets,
+                                                                const Clock& clock,
+                                                                Random& random) {
+  // The identity was checked when it was loaded; it must still be a valid cloudlet's now.
+  const node::NodeIdentity& id = secrets.identity;
+  if (auto still =
+          wire::VerifyCertificate(id.certificate.encoded(), id.root.key,
+                                  wire::CertificateRole::kCloudlet, wire::ToUnixMs(clock.Now()));
+      !still) {
+    return FailedPrecondition("this node's certificate is not a valid cloudlet certificate now: " +
+                              still.error().message());
+  }
+  auto state = std::make_unique<State>(std::move(options), std::move(secrets), clock, random);
+  State* s = state.get();
+  MEDMESH_RETURN_IF_ERROR(s->OpenStores());
+
+  IngestContext ingest{s->identity.id(),
+                       *s->devices,
+                       *s->ledger,
+                       *s->readings,
+                       *s->queue,
+                       *s->ids,
+                       *s->envelope,
+                       *s->sessions,
+                       clock,
+                       s->cloudlet_metrics,
+                       s->counters,
+                       *s->pressure,
+                       [s] {
+                         if (s->forwarder) s->forwarder->Wake();
+                       }};
+  s->pipeline = std::make_unique<IngestPipeline>(std::move(ingest), s->options.ingest);
+
+  ForwarderContext forward{s->identity.id(), s->identity.root,    s->identity.certificate.encoded(),
+                           *s->signer,       *s->queue,           *s->devices,
+                           *s->ledger,       *s->envelope,        clock,
+                           random,           s->cloudlet_metrics, s->counters,
+                           *s->pressure};
+  MEDMESH_ASSIGN_OR_RETURN(s->forwarder,
+                           Forwarder::Create(std::move(forward), s->options.forwarder));
+
+  net::ServerOptions server_options;
+  server_options.name = "cloudlet";
+  server_options.address = s->options.listen_address;
+  server_options.port = s->options.port;
+  server_options.io_threads = s->options.io_threads;
+  server_options.tls = s->options.tls;
+  server_options.access_log = s->options.access_log;
+  server_options.metrics = &s->metrics;
+  const std::size_t upload_limit = s->options.ingest.max_upload_bytes;
+  // An upload refused for its size never reaches the handler; record it on the way in.
+  net::Filter oversized = [s, upload_limit](const net::Request& r) -> std::optional<net::Response> {
+    if (r.path != "/api/v1/ingest") return std::nullopt;
+    const auto length = r.Header("Content-Length");
+    std::uint64_t bytes = 0;
+    if (length &&
+        std::from_chars(length->data(), length->data() + length->size(), bytes).ec == std::errc() &&
+        bytes > upload_limit) {
+      s->pipeline->RecordRejection(
+          IdsEventKind::kOversized, r.peer_address, {},
+          "upload body of " + std::to_string(bytes) + " bytes is over the limit");
+    }
+    return std::nullopt;
+  };
+  MEDMESH_ASSIGN_OR_RETURN(
+      s->server, net::HttpServer::Start(std::move(server_options), s->BuildRouter(), {oversized}));
+  s->forwarder->Start();
+  s->ready = true;
+  log::Info("cloudlet_started", {{"node", s->identity.id()},
+                                 {"port", static_cast<unsigned>(s->server->port())},
+                                 {"devices", static_cast<std::uint64_t>(s->devices->size())},
+                                 {"forwarding", !s->options.forwarder.cloud_url.empty()}});
+  return std::unique_ptr<CloudletService>(new CloudletService(std::move(state)));
+}
+
+void CloudletService::Stop(std::chrono::milliseconds grace) {
+  State& s = *state_;
+  if (s.stopped) return;
+  s.stopped = true;
+  s.ready = false;
+  if (s.server) s.server->Stop(grace);
+  if (s.forwarder) s.forwarder->Stop();
+  log::Info("cloudlet_stopped", {{"node", s.identity.id()}});
+}
+
+std::uint16_t CloudletService::port() const { return state_->server->port(); }
+const std::string& CloudletService::node_id() const { return state_->identity.id(); }
+CloudletStats CloudletService::Stats() const { return state_->Stats(); }
+IngestPipeline& CloudletService::ingest() { return *state_->pipeline; }
+Result<ForwardRound> CloudletService::ForwardNow() { return state_->forwarder->RunOnce(); }
+store::Backpressure CloudletService::Pressure() const { return state_->pressure->Refresh(); }
+net::MetricsRegistry& CloudletService::metrics() { return state_->metrics; }
+
+}  // namespace medmesh::cloudlet

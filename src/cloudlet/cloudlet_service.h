@@ -1,0 +1,119 @@
+// CloudletService: the edge service (`medmesh cloudlet`). It owns the cloudlet's stores, keys,
+// ingest pipeline (ingest.h), forwarder (forwarder.h) and HTTP server, and serves the cloudlet
+// API of docs/openapi.yaml:
+//
+//   GET  /api/v1/certificate                 this cloudlet's root-signed certificate
+//   POST /api/v1/enrol          (enrol token)    enrol a device to a patient → signed record
+//   POST /api/v1/ingest                          an upload envelope → {"batch_id","status"}
+//   GET  /api/v1/stats                           public counts
+//   GET  /api/v1/patients/{id}/readings (operator token)  readings in a time range
+//   GET  /api/v1/ids/events     (operator token)  security events
+//   GET  /healthz, /readyz, /metrics
+//
+// Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
+// forward.db (ForwardQueue), ids.db (IdsEventLog), keys.db (wrapped data keys, under the KEK),
+// cloudlet.db (device registry, ingest ledger, records at rest, dead letters).
+//
+// WARNING: the operator endpoints return personal data to whoever holds the operator token;
+// keep it as secret as the KEK, and serve TLS where the network is not trusted.
+// Thread safety: Start/Stop from one thread; the accessors are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cloudlet/forwarder.h"
+#include "cloudlet/ingest.h"
+#include "core/clock.h"
+#include "core/random.h"
+#include "core/secret_bytes.h"
+#include "core/status.h"
+#include "crypto/envelope.h"
+#include "crypto/session_seal.h"
+#include "net/http_server.h"
+#include "net/metrics.h"
+#include "node/identity.h"
+#include "store/durable_queue.h"
+#include "store/forward_queue.h"
+
+namespace medmesh::cloudlet {
+
+struct CloudletOptions {
+  std::string listen_address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port (see port())
+  std::optional<net::TlsFiles> tls;
+  std::size_t io_threads = 2;
+  bool access_log = true;
+  std::filesystem::path data_dir;
+  IngestLimits ingest;
+  ForwarderOptions forwarder;  // forwarder.cloud_url empty: no forwarding
+  store::QueueOptions forward_queue;
+  store::BackpressureLimits backpressure;
+  // How long a reading of the queue's backpressure is reused (counting the queue costs a scan).
+  std::chrono::milliseconds backpressure_refresh{1000};
+  crypto::SessionOpenerOptions sessions;
+  std::chrono::milliseconds stop_grace{10000};
+};
+
+// The secrets the service runs with (moved in).
+struct CloudletSecrets {
+  node::NodeIdentity identity;  // role cloudlet
+  crypto::KeyEncryptionKey kek;
+  SecretBytes enrol_token;     // empty: enrolment disabled
+  SecretBytes operator_token;  // empty: operator endpoints disabled
+};
+
+struct CloudletStats {
+  std::string node;
+  std::uint64_t batches_stored = 0;
+  std::uint64_t readings_stored = 0;
+  std::uint64_t records_stored = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t forward_queue_depth = 0;
+  std::uint64_t forwarded = 0;
+  std::uint64_t ids_events = 0;
+};
+
+class CloudletService {
+ public:
+  // Opens the stores in options.data_dir, binds the listener and starts the forwarder.
+  // kFailedPrecondition if the identity is not a cloudlet's valid now; store, server (e.g.
+  // kUnavailable for a port in use) and HTTP client errors as they are. `clock` and `random`
+  // must outlive the service and be thread-safe.
+  static Result<std::unique_ptr<CloudletService>> Start(CloudletOptions options,
+                                                        CloudletSecrets secrets, const Clock& clock,
+                                                        Random& random);
+  // Stop(options.stop_grace) if not stopped yet.
+  ~CloudletService();
+  CloudletService(const CloudletService&) = delete;
+  CloudletService& operator=(const CloudletService&) = delete;
+
+  // Graceful: stops accepting, lets requests in progress finish (up to `grace`), then stops
+  // the forwarder after its current round. Idempotent.
+  void Stop(std::chrono::milliseconds grace);
+
+  std::uint16_t port() const;
+  const std::string& node_id() const;
+  CloudletStats Stats() const;
+
+  // The pipeline behind POST /api/v1/ingest, for in-process use (benchmarks, tests).
+  IngestPipeline& ingest();
+  // Runs one forward round now (tests; the background thread runs them anyway).
+  Result<ForwardRound> ForwardNow();
+  // The forward queue's backpressure now.
+  store::Backpressure Pressure() const;
+  net::MetricsRegistry& metrics();
+
+ private:
+  struct State;
+  explicit CloudletService(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace medmesh::cloudlet

@@ -1,0 +1,345 @@
+// The cloudlet over loopback HTTP: a real service on port 0 in a temp folder, devices enrolled
+// through the API, uploads sealed and signed with the production code.
+#include "cloudlet/cloudlet_service.h"
+
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "node/test_support.h"
+#include "store/ids_event_log.h"
+#include "wire/readings_codec.h"
+#include "wire/record_codec.h"
+
+namespace medmesh::cloudlet {
+namespace {
+
+using nlohmann::json;
+using node::testing::HeartRate;
+using node::testing::TestDevice;
+
+std::int64_t NowMs() { return wire::ToUnixMs(std::chrono::system_clock::now()); }
+
+class CloudletServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartService(); }
+
+  void StartService(CloudletOptions options = {}) {
+    if (options.data_dir.empty()) options.data_dir = dir_.path() / "data";
+    options.access_log = false;
+    options.backpressure_refresh = std::chrono::milliseconds(0);
+    if (options.ingest.max_upload_bytes == wire::kMaxUploadBytes) {
+      options.ingest.max_upload_bytes = 64 * 1024;
+    }
+    auto identity = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
+    ASSERT_TRUE(identity) << identity.error().ToString();
+    CloudletSecrets secrets{std::move(*identity), kek_.Clone(), enrol_token_.Clone(),
+                            operator_token_.Clone()};
+    auto service = CloudletService::Start(std::move(options), std::move(secrets), clock_, random_);
+    ASSERT_TRUE(service) << service.error().ToString();
+    service_ = std::move(*service);
+    url_ = "http://127.0.0.1:" + std::to_string(service_->port());
+  }
+
+  void RestartService(CloudletOptions options = {}) {
+    service_->Stop(std::chrono::seconds(1));
+    service_.reset();
+    StartService(std::move(options));
+  }
+
+  std::unique_ptr<TestDevice> EnrolledDevice(const std::string& device,
+                                             const std::string& patient) {
+    auto d = std::make_unique<TestDevice>(device, patient, random_, clock_);
+    const Status enrolled = d->Enrol(*client_, url_, enrol_token_, deployment_.Root().key);
+    EXPECT_TRUE(enrolled) << enrolled.error().ToString();
+    return d;
+  }
+
+  net::Response Post(std::string_view path, ByteView body) {
+    auto r = client_->Post(url_ + std::string(path), std::string(AsStringView(body)),
+                           "application/octet-stream");
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : net::Response{};
+  }
+
+  net::Response GetAsOperator(const std::string& path) {
+    net::ClientRequest request;
+    request.url = url_ + path;
+    request.headers.emplace_back("Authorization",
+                                 "Bearer " + node::testing::TokenText(operator_token_));
+    auto r = client_->Send(request);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : net::Response{};
+  }
+
+  json Stats() {
+    auto r = client_->Get(url_ + "/api/v1/stats");
+    EXPECT_TRUE(r && r->status == 200);
+    return json::parse(r->body);
+  }
+
+  // The IDS events of one kind recorded so far.
+  std::vector<json> Events(std::string_view kind) {
+    const net::Response r = GetAsOperator("/api/v1/ids/events?since=0");
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<json> out;
+    for (const json& e : json::parse(r.body)) {
+      if (e["kind"] == kind) out.push_back(e);
+    }
+    return out;
+  }
+
+  // Expects `response` to be a refusal with this status and error, recorded as an IDS event of
+  // `kind` with the client's address.
+  void ExpectRejected(const net::Response& response, int status, std::string_view error,
+                      std::string_view kind) {
+    EXPECT_EQ(response.status, status) << response.body;
+    EXPECT_EQ(json::parse(response.body)["error"], error) << response.body;
+    const std::vector<json> events = Events(kind);
+    ASSERT_FALSE(events.empty()) << "no IDS event of kind " << kind;
+    EXPECT_EQ(events.back()["source_ip"], "127.0.0.1");
+    EXPECT_EQ(events.back()["node"], "cloudlet-1");
+    EXPECT_FALSE(events.back()["detail"].get<std::string>().empty());
+  }
+
+  node::testing::TempDir dir_;
+  node::testing::TestDeployment deployment_{dir_.path() / "pki"};
+  SystemClock clock_;
+  SystemRandom random_;
+  crypto::KeyEncryptionKey kek_ = crypto::KeyEncryptionKey::Generate(random_);
+  SecretBytes enrol_token_ = node::testing::RandomToken(random_);
+  SecretBytes operator_token_ = node::testing::RandomToken(random_);
+  std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
+  std::unique_ptr<CloudletService> service_;
+  std::string url_;
+};
+
+TEST_F(CloudletServiceTest, StoresAnUploadThenAnswersItsRetryAsDuplicate) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  const Bytes upload = device->SealReadings(HeartRate(NowMs(), 60)).value();
+
+  net::Response first = Post("/api/v1/ingest", upload);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const json ack = json::parse(first.body);
+  EXPECT_EQ(ack["status"], "stored");
+  EXPECT_EQ(ack["batch_id"], HexEncode(device->last_batch_id()));
+
+  net::Response again = Post("/api/v1/ingest", upload);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body)["status"], "duplicate");
+
+  const json stats = Stats();
+  EXPECT_EQ(stats["node"], "cloudlet-1");
+  EXPECT_EQ(stats["batches_stored"], 1);
+  EXPECT_EQ(stats["readings_stored"], 60);
+  EXPECT_EQ(stats["duplicates"], 1);
+  EXPECT_EQ(stats["rejected"], 0);
+  EXPECT_EQ(stats["forward_queue_depth"], 2);  // the upload and the enrolment push
+
+  const net::Response readings = GetAsOperator("/api/v1/patients/patient-1/readings?from=0");
+  ASSERT_EQ(readings.status, 200) << readings.body;
+  const json body = json::parse(readings.body);
+  ASSERT_EQ(body["readings"].size(), 60u);
+  EXPECT_EQ(body["readings"][0]["kind"], "heart_rate");
+  EXPECT_EQ(body["readings"][0]["unit"], "/min");
+  EXPECT_DOUBLE_EQ(body["readings"][0]["value"].get<double>(), 72.0);
+
+  const std::string metrics = client_->Get(url_ + "/metrics").value().body;
+  EXPECT_NE(metrics.find("medmesh_cloudlet_ingest_total{content_type=\"readings_batch\","
+                         "status=\"stored\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("medmesh_cloudlet_readings_stored_total 60"), std::string::npos);
+}
+
+TEST_F(CloudletServiceTest, AcknowledgedUploadsSurviveARestart) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  const Bytes upload = device->SealReadings(HeartRate(NowMs(), 30)).value();
+  ASSERT_EQ(Post("/api/v1/ingest", upload).status, 200);
+  RestartService();
+  // The enrolment, the ledger and the readings are on disk; the retry is still a duplicate.
+  const net::Response again = Post("/api/v1/ingest", upload);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body)["status"], "duplicate");
+  EXPECT_EQ(Stats()["readings_stored"], 30);
+  // The session was in memory: a new batch of the old session no longer opens, a new one does.
+  const Bytes stale = device->SealReadings(HeartRate(NowMs() + 60'000, 30)).value();
+  ExpectRejected(Post("/api/v1/ingest", stale), 401, "unauthenticated", "decrypt_failure");
+  device->Rekey();
+  const Bytes fresh = device->SealReadings(HeartRate(NowMs() + 60'000, 30)).value();
+  EXPECT_EQ(Post("/api/v1/ingest", fresh).status, 200);
+}
+
+TEST_F(CloudletServiceTest, EnrolmentIsIdempotentAndRefusesAnotherKey) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  // Again with the same key: fine.
+  EXPECT_TRUE(device->Enrol(*client_, url_, enrol_token_, deployment_.Root().key));
+  // The same device id with another key: 409.
+  TestDevice impostor("watch-1", "patient-1", random_, clock_);
+  const Status refused = impostor.Enrol(*client_, url_, enrol_token_, deployment_.Root().key);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kAlreadyExists);
+  // A wrong token: 401 and an IDS event.
+  TestDevice other("watch-2", "patient-2", random_, clock_);
+  const Status unauthorised = other.Enrol(*client_, url_, operator_token_, deployment_.Root().key);
+  ASSERT_FALSE(unauthorised);
+  EXPECT_EQ(unauthorised.error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Events("auth_failure").size(), 1u);
+  // Malformed requests.
+  net::ClientRequest request;
+  request.method = net::Method::kPost;
+  request.url = url_ + "/api/v1/enrol";
+  request.headers.emplace_back("Authorization", "Bearer " + node::testing::TokenText(enrol_token_));
+  request.content_type = "application/json";
+  for (const char* body :
+       {R"({"device_id": "d", "patient_id": "p"})", R"({"device_id": "d d", "patient_id": "p",
+          "device_public_key": "00"})",
+        R"({"device_id": "d", "patient_id": "p", "device_public_key": "zz"})", "[]"}) {
+    request.body = body;
+    EXPECT_EQ(client_->Send(request).value().status, 400) << body;
+  }
+}
+
+TEST_F(CloudletServiceTest, ForgedSignatureIsRefusedWithAnIdsEvent) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
+  upload.back() ^= 0x01;  // the last byte of the device's signature
+  ExpectRejected(Post("/api/v1/ingest", upload), 401, "unauthenticated", "forged_signature");
+  // Signed by another key than the enrolled one.
+  TestDevice impostor("watch-1", "patient-1", random_, clock_);
+  ASSERT_TRUE(impostor.UseCloudlet(*client_, url_, deployment_.Root().key));
+  ExpectRejected(Post("/api/v1/ingest", impostor.SealReadings(HeartRate(NowMs(), 10)).value()), 401,
+                 "unauthenticated", "forged_signature");
+  EXPECT_EQ(Events("forged_signature").size(), 2u);
+  EXPECT_EQ(Stats()["batches_stored"], 0);
+}
+
+TEST_F(CloudletServiceTest, UnknownDeviceIsRefusedWithAnIdsEvent) {
+  TestDevice stranger("watch-9", "patient-9", random_, clock_);
+  ASSERT_TRUE(stranger.UseCloudlet(*client_, url_, deployment_.Root().key));
+  ExpectRejected(Post("/api/v1/ingest", stranger.SealReadings(HeartRate(NowMs(), 10)).value()), 403,
+                 "permission_denied", "unknown_device");
+  EXPECT_EQ(Events("unknown_device").back()["device_id"], "watch-9");
+}
+
+TEST_F(CloudletServiceTest, UploadForAnotherPatientIsRefused) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  TestDevice liar("watch-1", "patient-2", random_, clock_);
+  ASSERT_TRUE(liar.UseCloudlet(*client_, url_, deployment_.Root().key));
+  const net::Response r = Post("/api/v1/ingest", liar.SealReadings(HeartRate(NowMs(), 5)).value());
+  EXPECT_EQ(r.status, 403) << r.body;
+}
+
+TEST_F(CloudletServiceTest, ReplayOfABatchIdWithOtherContentIsRefused) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  ASSERT_EQ(Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs(), 10)).value()).status,
+            200);
+  const wire::BatchId reused = device->last_batch_id();
+  const Bytes replay = device->SealReadings(HeartRate(NowMs(), 20, 80000), reused).value();
+  ExpectRejected(Post("/api/v1/ingest", replay), 409, "already_exists", "replay");
+  EXPECT_EQ(Stats()["readings_stored"], 10);
+}
+
+TEST_F(CloudletServiceTest, TruncatedAndOversizedBodiesAreRefused) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  const Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
+  ExpectRejected(Post("/api/v1/ingest", ByteView(upload).first(40)), 400, "invalid_argument",
+                 "malformed");
+  ExpectRejected(Post("/api/v1/ingest", {}), 400, "invalid_argument", "malformed");
+  // Over the route's 64 KiB limit: refused by the HTTP layer, recorded by the cloudlet's filter.
+  const Bytes big(100 * 1024, 0x42);
+  const net::Response r = Post("/api/v1/ingest", big);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(Events("oversized").size(), 1u);
+  // Cut short inside the signature: parses, but does not verify.
+  const net::Response cut = Post("/api/v1/ingest", ByteView(upload).first(upload.size() - 3));
+  EXPECT_EQ(cut.status, 401) << cut.body;
+}
+
+TEST_F(CloudletServiceTest, OutOfRangeValuesAreRefused) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  std::vector<wire::Reading> readings = HeartRate(NowMs(), 10);
+  readings[4].value_milli = 500'000;  // 500 beats/min
+  ExpectRejected(Post("/api/v1/ingest", device->SealReadings(readings).value()), 400,
+                 "invalid_argument", "out_of_range");
+  // Stamped two days ahead.
+  ExpectRejected(
+      Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs() + 2 * 86'400'000, 5)).value()),
+      400, "invalid_argument", "out_of_range");
+  EXPECT_EQ(Stats()["batches_stored"], 0);
+}
+
+TEST_F(CloudletServiceTest, DecompressionBombIsRefused) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  // A readings payload whose zstd frame declares and holds 8 MiB of zeros in a few hundred
+  // bytes: far past the 2 MiB body limit.
+  const std::vector<std::uint8_t> zeros(std::size_t{8} << 20, 0);
+  Bytes frame(ZSTD_compressBound(zeros.size()));
+  frame.resize(ZSTD_compress(frame.data(), frame.size(), zeros.data(), zeros.size(), 3));
+  Bytes payload = {wire::kReadingsFormatVersion, 1};
+  payload.insert(payload.end(), frame.begin(), frame.end());
+  ASSERT_LT(payload.size(), 2048u);
+  ExpectRejected(
+      Post("/api/v1/ingest", device->Seal(wire::ContentType::kReadingsBatch, payload).value()), 400,
+      "invalid_argument", "decompression_bomb");
+}
+
+TEST_F(CloudletServiceTest, StoresPatientRecords) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  const Bytes record = wire::EncodePatientRecord(device->Record("rec-1")).value();
+  const Bytes upload = device->Seal(wire::ContentType::kPatientRecord, record).value();
+  const net::Response r = Post("/api/v1/ingest", upload);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(Post("/api/v1/ingest", upload).body)["status"], "duplicate");
+  EXPECT_EQ(Stats()["records_stored"], 1);
+  // A record of another device is refused.
+  wire::PatientRecord foreign = device->Record("rec-2");
+  foreign.device_id = "watch-2";
+  const net::Response bad = Post(
+      "/api/v1/ingest",
+      device->Seal(wire::ContentType::kPatientRecord, wire::EncodePatientRecord(foreign).value())
+          .value());
+  EXPECT_EQ(bad.status, 400) << bad.body;
+}
+
+TEST_F(CloudletServiceTest, BackpressureRefusesNewBatchesWhileTheQueueIsFull) {
+  CloudletOptions options;
+  options.backpressure.slow_items = 3;
+  options.backpressure.refuse_items = 3;
+  RestartService(options);
+  auto device = EnrolledDevice("watch-1", "patient-1");  // queues an enrolment push
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(
+        Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs() - i * 60'000, 10)).value())
+            .status,
+        200);
+  }
+  const Bytes next = device->SealReadings(HeartRate(NowMs() - 120'000, 10)).value();
+  const net::Response refused = Post("/api/v1/ingest", next);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_TRUE(refused.Header("Retry-After").has_value());
+  EXPECT_EQ(service_->Pressure().level, store::BackpressureLevel::kRefuse);
+  EXPECT_EQ(Stats()["forward_queue_depth"], 3);
+}
+
+TEST_F(CloudletServiceTest, OperatorEndpointsNeedTheOperatorToken) {
+  EXPECT_EQ(client_->Get(url_ + "/api/v1/ids/events").value().status, 401);
+  EXPECT_EQ(client_->Get(url_ + "/api/v1/patients/p/readings").value().status, 401);
+  EXPECT_EQ(GetAsOperator("/api/v1/patients/p/readings?from=10&to=5").status, 400);
+  EXPECT_EQ(GetAsOperator("/api/v1/patients/p/readings?from=x").status, 400);
+  EXPECT_EQ(GetAsOperator("/api/v1/ids/events").status, 200);
+  EXPECT_EQ(Events("auth_failure").size(), 2u);
+}
+
+TEST_F(CloudletServiceTest, ServesItsCertificateAndHealth) {
+  const net::Response cert = client_->Get(url_ + "/api/v1/certificate").value();
+  ASSERT_EQ(cert.status, 200);
+  EXPECT_EQ(cert.content_type, "application/octet-stream");
+  EXPECT_TRUE(wire::VerifyCertificate(cert.body_bytes(), deployment_.Root().key,
+                                      wire::CertificateRole::kCloudlet, NowMs()));
+  EXPECT_EQ(client_->Get(url_ + "/healthz").value().status, 200);
+  EXPECT_EQ(client_->Get(url_ + "/readyz").value().status, 200);
+}
+
+}  // namespace
+}  // namespace medmesh::cloudlet

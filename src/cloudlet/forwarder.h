@@ -1,0 +1,151 @@
+// Forwarder: drains the cloudlet's forward queue to the remote cloud, at least once, with
+// idempotent ids (the cloud de-duplicates by forward id and by device batch).
+//
+// One round (RunOnce):
+//   1. Unless it has a current one, fetch the cloud's certificate (GET {cloud}/api/v1/certificate)
+//      and verify it against the pinned root for role cloud, now; check that the cloud serves the
+//      same root (GET /api/v1/root). Nothing is sealed to a key that failed these checks.
+//   2. Register this cloudlet's certificate with the cloud (POST /api/v1/cloudlets) once per
+//      process, and again whenever the cloud says it does not know it.
+//   3. Lease due items (enrolment pushes first, so the cloud knows a device before its data):
+//        "e.<device>"  POST /api/v1/enrolments with the device's signed enrolment record;
+//        "u.<id>"      decrypt the queued upload, re-check the device's evidence, seal a forward
+//                      envelope to the cloud's KEM key, sign it (wire::SealForward) and
+//                      POST /api/v1/forward.
+//   4. 200 → MarkSent. Cloud unreachable, 429 or 5xx → MarkFailed (the queue backs off
+//      exponentially with jitter) and the round ends. 409 failed_precondition (the cloud lacks
+//      the certificate or the enrolment) → register / push again, retry. Other 4xx (the cloud
+//      will never take it) → after kMaxPermanentAttempts, the item moves to the ledger's dead
+//      letters for operators, so one poisoned item cannot stall the queue or trip backpressure.
+//
+// Threads: Start() runs rounds on one background thread (a service worker, like the HTTP
+// server's I/O threads) until Stop(); Wake() starts a round early (after an enqueue). Tests
+// may instead call RunOnce() directly, without Start().
+// Thread safety: all methods are thread-safe; rounds run one at a time.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/bytes.h"
+#include "core/clock.h"
+#include "core/random.h"
+#include "core/status.h"
+#include "crypto/envelope.h"
+#include "crypto/hybrid_seal.h"
+#include "crypto/signing.h"
+#include "net/http_client.h"
+#include "node/identity.h"
+#include "store/forward_queue.h"
+
+namespace medmesh::cloudlet {
+
+class DeviceRegistry;
+class IngestLedger;
+namespace internal {
+struct CloudletMetrics;
+struct CloudletCounters;
+class PressureMonitor;
+}  // namespace internal
+
+struct ForwarderOptions {
+  // The cloud's base URL ("http://127.0.0.1:8080"); empty: nothing is forwarded.
+  std::string cloud_url;
+  // PEM trust anchors for an https cloud_url (empty: the system store).
+  std::string ca_file;
+  // How often the thread looks for due items when nothing wakes it.
+  std::chrono::milliseconds poll_interval{500};
+  // Items leased per round.
+  std::size_t batch_size = 32;
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds request_timeout{30000};
+  // Re-fetch the cloud's certificate this often (it may have been renewed or rotated).
+  std::chrono::milliseconds certificate_refresh{std::chrono::minutes(10)};
+};
+
+// Attempts after which an item the cloud refuses for good is moved to the dead letters.
+inline constexpr std::uint32_t kMaxPermanentAttempts = 3;
+
+struct ForwardRound {
+  std::size_t sent = 0;    // acknowledged by the cloud (stored or duplicate)
+  std::size_t failed = 0;  // will be retried
+  std::size_t dead = 0;    // moved to the dead letters
+  bool cloud_reachable = false;
+};
+
+// What the forwarder works with; every reference must outlive it.
+struct ForwarderContext {
+  std::string node_id;
+  const node::RootOfTrust& root;
+  ByteView certificate;  // this cloudlet's certificate (encoded); must outlive the forwarder
+  const crypto::Signer& signer;
+  store::ForwardQueue& queue;
+  DeviceRegistry& devices;
+  IngestLedger& ledger;
+  crypto::EnvelopeAead& envelope;
+  const Clock& clock;
+  Random& random;
+  internal::CloudletMetrics& metrics;
+  internal::CloudletCounters& counters;
+  internal::PressureMonitor& pressure;
+};
+
+class Forwarder {
+ public:
+  // kInvalidArgument if the HTTP client cannot be created (e.g. an unreadable ca_file).
+  static Result<std::unique_ptr<Forwarder>> Create(ForwarderContext context,
+                                                   ForwarderOptions options);
+  ~Forwarder();  // Stop()
+  Forwarder(const Forwarder&) = delete;
+  Forwarder& operator=(const Forwarder&) = delete;
+
+  void Start();
+  // Finishes the round in progress (bounded by the HTTP timeouts) and joins the thread.
+  void Stop();
+  void Wake();
+
+  // One round (see above). Errors only for a queue that cannot be read.
+  Result<ForwardRound> RunOnce();
+
+ private:
+  struct CloudKey;
+  enum class Verdict { kSent, kRetry, kRetryAndStop, kPermanent };
+  struct Outcome {
+    Verdict verdict;
+    std::string reason;  // metrics label and MarkFailed reason; no secrets
+    std::string status;  // "stored" / "duplicate" for kSent
+  };
+
+  Forwarder(ForwarderContext context, ForwarderOptions options,
+            std::unique_ptr<net::HttpClient> client);
+  void Loop();
+  Status EnsureCloudKey();
+  Status EnsureRegistered();
+  Outcome SendEnrolment(const store::QueueItem& item);
+  Outcome SendUpload(const store::QueueItem& item);
+  Outcome Classify(const Result<net::Response>& response, bool is_forward);
+  std::string Url(std::string_view path) const;
+
+  ForwarderContext ctx_;
+  ForwarderOptions options_;
+  std::unique_ptr<net::HttpClient> client_;
+
+  std::mutex round_mu_;              // one round at a time
+  std::unique_ptr<CloudKey> cloud_;  // guarded by round_mu_
+  bool registered_ = false;          // guarded by round_mu_
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;   // guarded by mu_
+  bool woken_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace medmesh::cloudlet

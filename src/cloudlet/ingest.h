@@ -1,0 +1,163 @@
+// IngestPipeline: everything the cloudlet does with an upload envelope from a device, without
+// HTTP (POST /api/v1/ingest wraps it; benchmarks call it directly for the in-process ceiling).
+//
+//   1. ParseUpload: the clear-text header, size cap           → 400 malformed, 413 oversized
+//   2. the device's enrolment (DeviceRegistry)                → 403 unknown or withdrawn device
+//   3. the ingest ledger: the same upload bytes again         → 200 "duplicate" (nothing else)
+//   4. backpressure of the forward queue                      → 429 slow down, 503 refuse
+//   5. VerifyUpload: device signature, device → patient       → 401 forged, 403 wrong patient
+//   6. a stored batch id with other bytes                     → 409 replay
+//   7. OpenUpload: session batch (replay window), commitment  → 401 does not open
+//   8. decode the readings (size, count and zstd caps) or the record
+//                                                             → 400 malformed / decompression bomb
+//   9. plausible physiological ranges (wire::CheckPlausible), no reading far in the future
+//                                                             → 400 out of range
+//  10. store durably: queue the forward (encrypted at rest), store the readings (ReadingStore) or
+//      the record (ledger, encrypted), then the ledger row   → 503 if storage fails
+//  11. acknowledge                                            → 200 "stored"
+// Every refusal in steps 1-9 writes an IDS event (source IP, claimed device id, kind, a reason
+// without secrets or payload bytes) and counts in medmesh_cloudlet_ingest_rejected_total.
+//
+// Exactly once: a retry of an acknowledged upload is recognised by (device id, batch id) and the
+// digest of its bytes before any cryptography; a retry after a failure in step 10 reuses the
+// opened payload kept in memory (the session would refuse to open it twice); the forward id is
+// derived from (cloudlet, device, batch), so the queue and the cloud de-duplicate too. A device
+// whose session the cloudlet forgot (restart) gets 401 and reseals the same payload in a new
+// session, under the same batch id.
+// Thread safety: Ingest may run on many threads at once; uploads of one batch id are serialised
+// (a concurrent second copy gets 503 with Retry-After).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/bytes.h"
+#include "core/clock.h"
+#include "crypto/envelope.h"
+#include "crypto/session_seal.h"
+#include "node/digest.h"
+#include "store/forward_queue.h"
+#include "store/ids_event_log.h"
+#include "store/reading_store.h"
+#include "wire/envelope.h"
+#include "wire/readings_codec.h"
+
+namespace medmesh::cloudlet {
+
+class DeviceRegistry;
+class IngestLedger;
+namespace internal {
+struct CloudletMetrics;
+struct CloudletCounters;
+class PressureMonitor;
+}  // namespace internal
+
+struct IngestLimits {
+  // Larger uploads are refused (413) before parsing; also the HTTP route's body limit.
+  std::size_t max_upload_bytes = wire::kMaxUploadBytes;
+  // Caps of the readings decoder (plausibility is checked separately, step 9).
+  wire::ReadingsDecodeLimits readings;
+  // Readings stamped further than this in the future are refused as out of range.
+  std::chrono::milliseconds max_future_skew = std::chrono::hours(24);
+  // Opened uploads kept for a retry after a storage failure.
+  std::size_t pending_entries = 1024;
+};
+
+enum class IngestStatus { kStored, kDuplicate };
+std::string_view IngestStatusName(IngestStatus status);  // "stored", "duplicate"
+
+struct IngestAck {
+  std::string batch_id;  // lower-case hex
+  IngestStatus status = IngestStatus::kStored;
+  wire::ContentType content_type = wire::ContentType::kReadingsBatch;
+  std::size_t readings = 0;  // readings stored now (0 for a duplicate or a record)
+};
+
+struct IngestRejection {
+  int http_status = 400;
+  std::string error;    // the JSON "error" field: "invalid_argument", "payload_too_large", ...
+  std::string message;  // for the device; never quotes input, never names internals
+  std::string reason;   // metrics label: an IDS event kind, "backpressure" or "unavailable"
+  std::optional<std::chrono::seconds> retry_after;
+};
+
+using IngestResult = std::variant<IngestAck, IngestRejection>;
+
+// What the pipeline works with; every reference must outlive it.
+struct IngestContext {
+  std::string node_id;
+  DeviceRegistry& devices;
+  IngestLedger& ledger;
+  store::ReadingStore& readings;
+  store::ForwardQueue& forward_queue;
+  store::IdsEventLog& ids;
+  crypto::EnvelopeAead& envelope;  // the node's at-rest encryption
+  crypto::SessionOpener& sessions;
+  const Clock& clock;
+  internal::CloudletMetrics& metrics;
+  internal::CloudletCounters& counters;
+  internal::PressureMonitor& pressure;
+  std::function<void()> on_enqueued;  // wakes the forwarder; may be empty
+};
+
+class IngestPipeline {
+ public:
+  IngestPipeline(IngestContext context, IngestLimits limits = {});
+  IngestPipeline(const IngestPipeline&) = delete;
+  IngestPipeline& operator=(const IngestPipeline&) = delete;
+
+  // Processes one upload envelope that arrived from `source_ip`; see the steps above.
+  IngestResult Ingest(ByteView upload, std::string_view source_ip);
+
+  // Writes an IDS event and counts a rejection that happened outside the pipeline (e.g. a body
+  // the HTTP layer refused as too large, a bad enrolment token). `detail` must not hold secrets.
+  void RecordRejection(store::IdsEventKind kind, std::string_view source_ip,
+                       std::string_view device_id, std::string_view detail);
+
+  const IngestLimits& limits() const { return limits_; }
+
+ private:
+  struct Opened {
+    wire::OpenedUpload upload;
+    node::Digest256 digest;
+  };
+  struct Decoded {
+    std::vector<wire::Reading> readings;
+    std::optional<wire::PatientRecord> record;
+  };
+
+  IngestRejection Reject(int http_status, std::string error, std::string message,
+                         std::optional<store::IdsEventKind> kind, std::string_view source_ip,
+                         std::string_view device_id, std::string_view reason = {});
+  IngestAck Duplicate(const wire::UploadHeader& header, std::string batch_id);
+  std::variant<Decoded, IngestRejection> Decode(const wire::OpenedUpload& opened,
+                                                std::string_view source_ip);
+  Status Persist(const wire::OpenedUpload& opened, const Decoded& decoded,
+                 const node::Digest256& digest, const std::string& batch_id);
+
+  // Batches being processed now, and opened uploads whose storage failed (by device/batch key).
+  bool BeginBatch(const std::string& key);
+  void EndBatch(const std::string& key);
+  std::optional<wire::OpenedUpload> TakePending(const std::string& key,
+                                                const node::Digest256& digest);
+  void KeepPending(const std::string& key, Opened opened);
+
+  IngestContext ctx_;
+  IngestLimits limits_;
+  std::mutex mu_;
+  std::set<std::string> in_flight_;        // guarded by mu_
+  std::map<std::string, Opened> pending_;  // guarded by mu_
+  std::list<std::string> pending_order_;   // guarded by mu_, oldest first
+};
+
+}  // namespace medmesh::cloudlet

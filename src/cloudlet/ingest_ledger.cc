@@ -1,0 +1,211 @@
+#include "cloudlet/ingest_ledger.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "node/sqlite_database.h"
+
+namespace medmesh::cloudlet {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS batches (
+  device_id     TEXT NOT NULL,
+  batch_id      TEXT NOT NULL,
+  content_type  INTEGER NOT NULL,
+  patient_id    TEXT NOT NULL,
+  upload_digest BLOB NOT NULL,
+  readings      INTEGER NOT NULL,
+  stored_ms     INTEGER NOT NULL,
+  PRIMARY KEY (device_id, batch_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+  device_id   TEXT NOT NULL,
+  record_id   TEXT NOT NULL,
+  batch_id    TEXT NOT NULL,
+  patient_id  TEXT NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  ciphertext  BLOB NOT NULL,
+  PRIMARY KEY (device_id, record_id)
+);
+CREATE INDEX IF NOT EXISTS records_by_patient ON records (patient_id, created_ms);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id        TEXT PRIMARY KEY,
+  reason    TEXT NOT NULL,
+  failed_ms INTEGER NOT NULL,
+  payload   BLOB NOT NULL
+);
+)sql";
+
+void BindBlob(SQLite::Statement& s, int index, ByteView bytes) {
+  s.bind(index, bytes.data(), static_cast<int>(bytes.size()));
+}
+
+Bytes ColumnBytes(const SQLite::Column& column) {
+  const auto* data = static_cast<const std::uint8_t*>(column.getBlob());
+  return Bytes(data, data + column.getBytes());
+}
+
+void InsertBatch(SQLite::Database& db, const LedgerBatch& batch) {
+  SQLite::Statement insert(
+      db,
+      "INSERT INTO batches (device_id, batch_id, content_type, patient_id, upload_digest,"
+      " readings, stored_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  insert.bind(1, batch.device_id);
+  insert.bind(2, batch.batch_id);
+  insert.bind(3, static_cast<int>(batch.content_type));
+  insert.bind(4, batch.patient_id);
+  BindBlob(insert, 5, batch.upload_digest);
+  insert.bind(6, static_cast<std::int64_t>(batch.readings));
+  insert.bind(7, static_cast<std::int64_t>(batch.stored_ms));
+  insert.exec();
+}
+
+}  // namespace
+
+IngestLedger::IngestLedger(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+IngestLedger::~IngestLedger() = default;
+
+Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path) {
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, node::OpenSqliteDatabase(path));
+  MEDMESH_RETURN_IF_ERROR(node::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger", 1, kSchema));
+  return std::unique_ptr<IngestLedger>(new IngestLedger(std::move(db)));
+}
+
+Result<std::optional<LedgerBatch>> IngestLedger::Find(std::string_view device_id,
+                                                      std::string_view batch_id) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_,
+                            "SELECT content_type, patient_id, upload_digest, readings, stored_ms"
+                            " FROM batches WHERE device_id = ? AND batch_id = ?");
+    query.bind(1, std::string(device_id));
+    query.bind(2, std::string(batch_id));
+    if (!query.executeStep()) return std::optional<LedgerBatch>();
+    LedgerBatch batch;
+    batch.device_id = std::string(device_id);
+    batch.batch_id = std::string(batch_id);
+    batch.content_type = static_cast<wire::ContentType>(query.getColumn(0).getInt());
+    batch.patient_id = query.getColumn(1).getString();
+    const Bytes digest = ColumnBytes(query.getColumn(2));
+    if (digest.size() != batch.upload_digest.size()) {
+      return DataLoss("ingest ledger: a stored digest has the wrong length");
+    }
+    std::copy(digest.begin(), digest.end(), batch.upload_digest.begin());
+    batch.readings = static_cast<std::uint64_t>(query.getColumn(3).getInt64());
+    batch.stored_ms = query.getColumn(4).getInt64();
+    return std::optional<LedgerBatch>(std::move(batch));
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "find batch");
+  }
+}
+
+Status IngestLedger::AddBatch(const LedgerBatch& batch) {
+  std::lock_guard lock(mu_);
+  try {
+    InsertBatch(*db_, batch);
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "add batch");
+  }
+}
+
+Status IngestLedger::AddRecord(const LedgerBatch& batch, const LedgerRecord& record) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement existing(
+        *db_, "SELECT batch_id FROM records WHERE device_id = ? AND record_id = ?");
+    existing.bind(1, batch.device_id);
+    existing.bind(2, record.record_id);
+    if (existing.executeStep()) {
+      if (existing.getColumn(0).getString() != batch.batch_id) {
+        return AlreadyExists("the device already uploaded a record with this record id");
+      }
+    } else {
+      SQLite::Statement insert(*db_,
+                               "INSERT INTO records (device_id, record_id, batch_id, patient_id,"
+                               " created_ms, ciphertext) VALUES (?, ?, ?, ?, ?, ?)");
+      insert.bind(1, batch.device_id);
+      insert.bind(2, record.record_id);
+      insert.bind(3, batch.batch_id);
+      insert.bind(4, batch.patient_id);
+      insert.bind(5, static_cast<std::int64_t>(record.created_ms));
+      BindBlob(insert, 6, record.ciphertext);
+      insert.exec();
+    }
+    existing.reset();
+    InsertBatch(*db_, batch);
+    tx.commit();
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "add record");
+  }
+}
+
+Result<std::vector<StoredRecordRow>> IngestLedger::ListRecords(std::string_view patient_id,
+                                                               std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_,
+                            "SELECT device_id, record_id, batch_id, created_ms, ciphertext"
+                            " FROM records WHERE patient_id = ? ORDER BY created_ms, record_id"
+                            " LIMIT ?");
+    query.bind(1, std::string(patient_id));
+    query.bind(2, static_cast<std::int64_t>(limit));
+    std::vector<StoredRecordRow> rows;
+    while (query.executeStep()) {
+      rows.push_back({query.getColumn(0).getString(), query.getColumn(1).getString(),
+                      query.getColumn(2).getString(), query.getColumn(3).getInt64(),
+                      ColumnBytes(query.getColumn(4))});
+    }
+    return rows;
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "list records");
+  }
+}
+
+Status IngestLedger::AddDeadLetter(std::string_view id, std::string_view reason, ByteView payload,
+                                   std::int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement insert(*db_,
+                             "INSERT INTO dead_letters (id, reason, failed_ms, payload)"
+                             " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
+    insert.bind(1, std::string(id));
+    insert.bind(2, std::string(reason.substr(0, 256)));
+    insert.bind(3, static_cast<std::int64_t>(now_ms));
+    BindBlob(insert, 4, payload);
+    insert.exec();
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "add dead letter");
+  }
+}
+
+Result<LedgerCounts> IngestLedger::Counts() const {
+  std::lock_guard lock(mu_);
+  try {
+    LedgerCounts counts;
+    SQLite::Statement batches(*db_,
+                              "SELECT COUNT(*), COALESCE(SUM(readings), 0) FROM batches"
+                              " WHERE content_type = ?");
+    batches.bind(1, static_cast<int>(wire::ContentType::kReadingsBatch));
+    if (batches.executeStep()) {
+      counts.reading_batches = static_cast<std::uint64_t>(batches.getColumn(0).getInt64());
+      counts.readings = static_cast<std::uint64_t>(batches.getColumn(1).getInt64());
+    }
+    SQLite::Statement records(*db_, "SELECT COUNT(*) FROM records");
+    if (records.executeStep()) {
+      counts.records = static_cast<std::uint64_t>(records.getColumn(0).getInt64());
+    }
+    SQLite::Statement dead(*db_, "SELECT COUNT(*) FROM dead_letters");
+    if (dead.executeStep()) {
+      counts.dead_letters = static_cast<std::uint64_t>(dead.getColumn(0).getInt64());
+    }
+    return counts;
+  } catch (const std::exception& e) {
+    return node::SqliteError(e, "count batches");
+  }
+}
+
+}  // namespace medmesh::cloudlet

@@ -1,0 +1,104 @@
+// IngestLedger: the cloudlet's durable memory of what it accepted, in SQLite.
+//
+//   batches       one row per accepted upload (device id, batch id): its content type, patient,
+//                 readings count and the BLAKE2b-256 of the exact upload bytes. It is written
+//                 last, after the payload is stored and the forward queued, and it is what
+//                 makes a device's retry of an acknowledged upload a "duplicate" instead of a
+//                 replay (the session opener alone would refuse the retry).
+//   records       patient records (content type record) as ciphertexts from the caller's
+//                 envelope; a record and its batch row are written in one transaction.
+//   dead_letters  forwards the cloud refused for good, kept for operators instead of dropped.
+//
+// WARNING: device ids, patient ids, batch ids and counts are in the clear (as in the reading
+// store); record contents are only as protected as the ciphertexts the caller hands in.
+// Thread safety: thread-safe (one connection behind a mutex).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/status.h"
+#include "node/digest.h"
+#include "wire/envelope.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace medmesh::cloudlet {
+
+struct LedgerBatch {
+  std::string device_id;
+  std::string batch_id;  // lower-case hex of the upload's batch id
+  wire::ContentType content_type = wire::ContentType::kReadingsBatch;
+  std::string patient_id;
+  node::Digest256 upload_digest{};  // BLAKE2b-256 of the upload bytes
+  std::uint64_t readings = 0;       // 0 for a record
+  std::int64_t stored_ms = 0;
+};
+
+struct LedgerRecord {
+  std::string record_id;
+  std::int64_t created_ms = 0;
+  Bytes ciphertext;
+};
+
+struct LedgerCounts {
+  std::uint64_t reading_batches = 0;
+  std::uint64_t readings = 0;
+  std::uint64_t records = 0;
+  std::uint64_t dead_letters = 0;
+};
+
+struct StoredRecordRow {
+  std::string device_id;
+  std::string record_id;
+  std::string batch_id;
+  std::int64_t created_ms = 0;
+  Bytes ciphertext;
+};
+
+class IngestLedger {
+ public:
+  // Opens (creating) the ledger's tables in the SQLite database at `path`. Errors as
+  // node::OpenSqliteDatabase.
+  static Result<std::unique_ptr<IngestLedger>> Open(const std::string& path);
+  ~IngestLedger();
+  IngestLedger(const IngestLedger&) = delete;
+  IngestLedger& operator=(const IngestLedger&) = delete;
+
+  // The row of an upload, or nullopt.
+  Result<std::optional<LedgerBatch>> Find(std::string_view device_id,
+                                          std::string_view batch_id) const;
+
+  // Durably records an accepted readings upload. Idempotent: a row already there for the same
+  // (device, batch) is left as is.
+  Status AddBatch(const LedgerBatch& batch);
+
+  // Durably stores a record and its batch row in one transaction. kAlreadyExists if the device
+  // already uploaded a record with this record id in another batch.
+  Status AddRecord(const LedgerBatch& batch, const LedgerRecord& record);
+
+  // A patient's records, oldest first, at most `limit`.
+  Result<std::vector<StoredRecordRow>> ListRecords(std::string_view patient_id,
+                                                   std::size_t limit) const;
+
+  // Keeps a forward the cloud refused for good. Idempotent by `id`.
+  Status AddDeadLetter(std::string_view id, std::string_view reason, ByteView payload,
+                       std::int64_t now_ms);
+
+  Result<LedgerCounts> Counts() const;
+
+ private:
+  explicit IngestLedger(std::unique_ptr<SQLite::Database> db);
+  mutable std::mutex mu_;
+  std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
+};
+
+}  // namespace medmesh::cloudlet
