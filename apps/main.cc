@@ -21,6 +21,11 @@
 #include "crypto/session_seal.h"
 #include "crypto/signing.h"
 
+#include "apps/cloud_main.h"
+#include "apps/cloudlet_main.h"
+#include "apps/demo_main.h"
+#include "apps/wearable_main.h"
+
 namespace {
 
 using medmesh::AsBytes;
@@ -233,6 +238,10 @@ int main(int argc, char** argv) {
                        "Run every crypto primitive once (NTRU, hybrid seal, sessions, Ed25519, "
                        "Argon2id, envelope) and print PASS/FAIL per check")
         ->callback([done] { done(RunSelftest()); });
+    RegisterCloudCommand(app);
+    RegisterCloudletCommand(app);
+    RegisterWearableCommand(app);
+    RegisterDemoCommand(app);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

@@ -1,0 +1,142 @@
+// medmesh cloud: the remote cloud service.
+//
+//   medmesh cloud --config FILE [--listen HOST:PORT] [--data-dir DIR]
+//                 [--log-level debug|info|warn|error]
+//
+// Reads the node config (docs/node_config.md), loads and cross-checks the identity (node key,
+// certificate, pinned root), the key-encryption key and the three-part store's index and
+// pseudonym keys (all three created on the first start of an empty SQLite data folder, never
+// for PostgreSQL or a folder with data), the operator token, then serves until SIGTERM/SIGINT and
+// stops gracefully (requests in progress finish, 10 s at most). Exit codes: 0 after a clean stop,
+// 1 for a failure, 2 for bad usage or config.
+#include "apps/cloud_main.h"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cloud/cloud_service.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "node/identity.h"
+#include "node/node_config.h"
+#include "node/shutdown.h"
+#include "wire/model.h"
+
+namespace {
+
+namespace node = medmesh::node;
+namespace cloud = medmesh::cloud;
+
+struct CloudFlags {
+  std::string config;
+  node::NodeConfigOverrides overrides;
+  std::string log_level = "info";
+};
+
+int Fail(std::string_view what, const medmesh::Error& error, int code = 1) {
+  std::cerr << "medmesh cloud: " << what << ": " << error.ToString() << "\n";
+  return code;
+}
+
+int RunCloud(const CloudFlags& flags) {
+  // Before any thread starts: SIGTERM/SIGINT are taken synchronously below.
+  node::BlockTerminationSignals();
+  if (flags.log_level == "debug") medmesh::log::SetLevel(medmesh::log::Level::kDebug);
+  if (flags.log_level == "warn") medmesh::log::SetLevel(medmesh::log::Level::kWarn);
+  if (flags.log_level == "error") medmesh::log::SetLevel(medmesh::log::Level::kError);
+
+  auto config = node::LoadNodeConfig(flags.config);
+  if (!config) return Fail("config", config.error(), 2);
+  if (flags.overrides.cloud_url) {
+    std::cerr << "medmesh cloud: --cloud-url is a cloudlet flag\n";
+    return 2;
+  }
+  if (auto applied = node::ApplyOverrides(*config, flags.overrides); !applied) {
+    return Fail("flags", applied.error(), 2);
+  }
+  medmesh::SystemClock clock;
+  medmesh::SystemRandom random;
+  auto identity = node::LoadNodeIdentity(
+      config->key_file, config->certificate_file, config->root_certificate_file,
+      medmesh::wire::CertificateRole::kCloud, config->id, medmesh::wire::ToUnixMs(clock.Now()));
+  if (!identity) return Fail("identity", identity.error());
+
+  // New keys only where nothing can have been encrypted under old ones: a replaced KEK or
+  // pseudonym key would make every stored record unreadable or unlinkable.
+  std::error_code ec;
+  const bool fresh = config->store.backend == node::StoreBackend::kSqlite &&
+                     !std::filesystem::exists(config->data_dir / "records.db", ec);
+  bool created = false;
+  auto kek = node::LoadKekFile(config->kek_file, random, fresh, &created);
+  if (!kek) return Fail("key-encryption key", kek.error());
+  auto index_key = node::LoadKekFile(config->index_key_file, random, fresh, &created);
+  if (!index_key) return Fail("index key", index_key.error());
+  auto pseudonym_key = node::LoadKekFile(config->pseudonym_key_file, random, fresh, &created);
+  if (!pseudonym_key) return Fail("pseudonym key", pseudonym_key.error());
+  if (created) medmesh::log::Warn("cloud_keys_created", {{"folder", config->base_dir.string()}});
+
+  auto operator_token = node::ReadTokenFile(config->operator_token_file);
+  if (!operator_token && operator_token.error().code() != medmesh::ErrorCode::kNotFound) {
+    return Fail("operator token", operator_token.error());
+  }
+  if (!operator_token) {
+    medmesh::log::Warn("cloud_token_missing", {{"token", "operator"},
+                                               {"file", config->operator_token_file.string()},
+                                               {"effect", "endpoints disabled"}});
+  }
+
+  cloud::CloudOptions options;
+  options.listen_address = config->listen.address;
+  options.port = config->listen.port;
+  options.data_dir = config->data_dir;
+  options.store = config->store;
+  if (config->tls && !config->tls->cert_file.empty()) {
+    options.tls =
+        medmesh::net::TlsFiles{config->tls->cert_file.string(), config->tls->key_file.string()};
+  }
+  cloud::CloudSecrets secrets{std::move(*identity), std::move(*kek),
+                              medmesh::SecretBytes(index_key->bytes().reveal()),
+                              medmesh::SecretBytes(pseudonym_key->bytes().reveal()),
+                              operator_token ? std::move(*operator_token) : medmesh::SecretBytes()};
+  auto service = cloud::CloudService::Start(std::move(options), std::move(secrets), clock, random);
+  if (!service) return Fail("start", service.error());
+  std::cout << "cloud " << config->id << " listening on "
+            << (config->tls && !config->tls->cert_file.empty() ? "https://" : "http://")
+            << node::FormatListenAddress({config->listen.address, (*service)->port()}) << " ("
+            << node::StoreBackendName(config->store.backend) << " store)\n"
+            << std::flush;
+
+  const std::optional<int> signal = node::WaitForTerminationSignal();
+  medmesh::log::Info("cloud_stopping", {{"signal", signal.value_or(0)}});
+  (*service)->Stop(std::chrono::seconds(10));
+  return 0;
+}
+
+}  // namespace
+
+void RegisterCloudCommand(CLI::App& app) {
+  auto flags = std::make_shared<CloudFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "cloud",
+      "Run the remote cloud: verify forwards from cloudlets and store records in three parts");
+  cmd->add_option("--config", flags->config, "Node config file (JSON, docs/node_config.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option_function<std::string>(
+      "--listen", [flags](const std::string& v) { flags->overrides.listen = v; },
+      "Listen address HOST:PORT (overrides the config)");
+  cmd->add_option_function<std::string>(
+      "--data-dir", [flags](const std::string& v) { flags->overrides.data_dir = v; },
+      "Data folder (overrides the config)");
+  cmd->add_option("--log-level", flags->log_level, "Log level")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  cmd->callback([flags] {
+    const int code = RunCloud(*flags);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}

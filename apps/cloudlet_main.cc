@@ -1,0 +1,148 @@
+// medmesh cloudlet: the edge service.
+//
+//   medmesh cloudlet --config FILE [--listen HOST:PORT] [--data-dir DIR] [--cloud-url URL]
+//                    [--log-level debug|info|warn|error]
+//
+// Reads the node config (docs/node_config.md), loads and cross-checks the identity (node key,
+// certificate, pinned root), the KEK (created on the first start of an empty data folder) and
+// the bearer tokens, starts the service and runs until SIGTERM/SIGINT, then stops gracefully:
+// requests in progress finish (10 s at most) and the forwarder ends its round. Exit codes: 0 after
+// a clean stop, 1 for a failure, 2 for bad usage or config.
+#include "apps/cloudlet_main.h"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cloudlet/cloudlet_service.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "node/identity.h"
+#include "node/node_config.h"
+#include "node/shutdown.h"
+#include "wire/model.h"
+
+namespace {
+
+namespace node = medmesh::node;
+namespace cloudlet = medmesh::cloudlet;
+
+struct CloudletFlags {
+  std::string config;
+  node::NodeConfigOverrides overrides;
+  std::string log_level = "info";
+};
+
+int Fail(std::string_view what, const medmesh::Error& error, int code = 1) {
+  std::cerr << "medmesh cloudlet: " << what << ": " << error.ToString() << "\n";
+  return code;
+}
+
+// A token file that is missing disables its endpoints; any other problem is an error.
+medmesh::Result<medmesh::SecretBytes> OptionalToken(const std::filesystem::path& file,
+                                                    std::string_view what) {
+  auto token = node::ReadTokenFile(file);
+  if (!token && token.error().code() == medmesh::ErrorCode::kNotFound) {
+    medmesh::log::Warn(
+        "cloudlet_token_missing",
+        {{"token", what}, {"file", file.string()}, {"effect", "endpoints disabled"}});
+    return medmesh::SecretBytes();
+  }
+  return token;
+}
+
+int RunCloudlet(const CloudletFlags& flags) {
+  // Before any thread starts: SIGTERM/SIGINT are taken synchronously below.
+  node::BlockTerminationSignals();
+  if (flags.log_level == "debug") medmesh::log::SetLevel(medmesh::log::Level::kDebug);
+  if (flags.log_level == "warn") medmesh::log::SetLevel(medmesh::log::Level::kWarn);
+  if (flags.log_level == "error") medmesh::log::SetLevel(medmesh::log::Level::kError);
+
+  auto config = node::LoadNodeConfig(flags.config);
+  if (!config) return Fail("config", config.error(), 2);
+  if (auto applied = node::ApplyOverrides(*config, flags.overrides); !applied) {
+    return Fail("flags", applied.error(), 2);
+  }
+  medmesh::SystemClock clock;
+  medmesh::SystemRandom random;
+  const std::int64_t now_ms = medmesh::wire::ToUnixMs(clock.Now());
+
+  auto identity = node::LoadNodeIdentity(
+      config->key_file, config->certificate_file, config->root_certificate_file,
+      medmesh::wire::CertificateRole::kCloudlet, config->id, now_ms);
+  if (!identity) return Fail("identity", identity.error());
+  // A new KEK only for a data folder that holds no wrapped keys yet: a lost KEK must never be
+  // silently replaced, which would make every stored reading unreadable.
+  std::error_code ec;
+  const bool fresh = !std::filesystem::exists(config->data_dir / "keys.db", ec);
+  bool created = false;
+  auto kek = node::LoadKekFile(config->kek_file, random, fresh, &created);
+  if (!kek) return Fail("key-encryption key", kek.error());
+  if (created) medmesh::log::Warn("cloudlet_kek_created", {{"file", config->kek_file.string()}});
+  auto enrol_token = OptionalToken(config->enrol_token_file, "enrol");
+  if (!enrol_token) return Fail("enrol token", enrol_token.error());
+  auto operator_token = OptionalToken(config->operator_token_file, "operator");
+  if (!operator_token) return Fail("operator token", operator_token.error());
+
+  cloudlet::CloudletOptions options;
+  options.listen_address = config->listen.address;
+  options.port = config->listen.port;
+  options.data_dir = config->data_dir;
+  options.forwarder.cloud_url = config->cloud_url;
+  if (config->tls) {
+    if (!config->tls->cert_file.empty()) {
+      options.tls =
+          medmesh::net::TlsFiles{config->tls->cert_file.string(), config->tls->key_file.string()};
+    }
+    options.forwarder.ca_file = config->tls->ca_file.string();
+  }
+  cloudlet::CloudletSecrets secrets{std::move(*identity), std::move(*kek), std::move(*enrol_token),
+                                    std::move(*operator_token)};
+  auto service =
+      cloudlet::CloudletService::Start(std::move(options), std::move(secrets), clock, random);
+  if (!service) return Fail("start", service.error());
+  std::cout << "cloudlet " << (*service)->node_id() << " listening on "
+            << (config->tls && !config->tls->cert_file.empty() ? "https://" : "http://")
+            << node::FormatListenAddress({config->listen.address, (*service)->port()})
+            << (config->cloud_url.empty() ? " (not forwarding)"
+                                          : ", forwarding to " + config->cloud_url)
+            << "\n"
+            << std::flush;
+
+  const std::optional<int> signal = node::WaitForTerminationSignal();
+  medmesh::log::Info("cloudlet_stopping", {{"signal", signal.value_or(0)}});
+  (*service)->Stop(std::chrono::seconds(10));
+  return 0;
+}
+
+}  // namespace
+
+void RegisterCloudletCommand(CLI::App& app) {
+  auto flags = std::make_shared<CloudletFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "cloudlet",
+      "Run a cloudlet: enrol devices, verify and store their sealed uploads, forward them to the "
+      "cloud");
+  cmd->add_option("--config", flags->config, "Node config file (JSON, docs/node_config.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option_function<std::string>(
+      "--listen", [flags](const std::string& v) { flags->overrides.listen = v; },
+      "Listen address HOST:PORT (overrides the config)");
+  cmd->add_option_function<std::string>(
+      "--data-dir", [flags](const std::string& v) { flags->overrides.data_dir = v; },
+      "Data folder (overrides the config)");
+  cmd->add_option_function<std::string>(
+      "--cloud-url", [flags](const std::string& v) { flags->overrides.cloud_url = v; },
+      "Base URL of the remote cloud (overrides the config)");
+  cmd->add_option("--log-level", flags->log_level, "Log level")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  cmd->callback([flags] {
+    const int code = RunCloudlet(*flags);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}

@@ -1,0 +1,514 @@
+// medmesh demo: a complete deployment on this machine, as child processes of this one.
+//
+//   medmesh demo [--data-dir DIR] [--port-base N] [--setup-only]
+//
+// The first run provisions DIR (default ./demo-data): the root key and certificate, a node key,
+// certificate and root.cert for the cloud and each cloudlet, bearer tokens (0600), and the
+// config files of every process. Later runs reuse all of it (certificates are re-issued only
+// when they near expiry) and rewrite only the configs, so the ports can change. Then it starts
+//   cloud        `medmesh cloud --config DIR/cloud/config.json`            port N
+//   cloudlet-i   `medmesh cloudlet --config DIR/cloudlet-i/config.json`    ports N+1..N+3
+//   ward-i       `medmesh wearable --config DIR/ward-i/config.json`        ports N+4..N+6
+// waiting for each cloud and cloudlet to be ready before the next group, prints the URLs, and
+// supervises: a child that dies is restarted (1 s, doubling to 30 s). On SIGINT/SIGTERM it stops
+// the wards, then the cloudlets, then the cloud (SIGTERM, then SIGKILL after a deadline) and
+// exits 0. Children write their logs to DIR/logs/<name>.log. Layout and usage: docs/demo.md.
+#include "apps/demo_main.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/random.h"
+#include "crypto/key_file.h"
+#include "net/http_client.h"
+#include "node/identity.h"
+#include "node/provisioning.h"
+#include "node/shutdown.h"
+#include "wearable/simulator.h"
+#include "wire/model.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace node = medmesh::node;
+namespace net = medmesh::net;
+using Json = nlohmann::json;
+using medmesh::Result;
+using medmesh::Status;
+using std::chrono::steady_clock;
+
+constexpr int kCloudletCount = 3;
+constexpr int kWardCount = 3;
+constexpr int kDevicesPerWard = 4;
+constexpr std::string_view kRootId = "medmesh-demo-root";
+// Several patients per disease profile: each ward has one of each, so three of each in all.
+constexpr medmesh::wearable::Profile kWardProfiles[kDevicesPerWard] = {
+    medmesh::wearable::Profile::kHypertension, medmesh::wearable::Profile::kType2Diabetes,
+    medmesh::wearable::Profile::kCopd, medmesh::wearable::Profile::kAtrialFibrillation};
+
+struct DemoFlags {
+  std::string data_dir = "demo-data";
+  int port_base = 8080;
+  bool setup_only = false;
+};
+
+enum class Group { kCloud = 0, kCloudlets = 1, kWards = 2 };
+
+struct ChildSpec {
+  std::string name;
+  Group group;
+  std::vector<std::string> args;  // after the program name
+  std::string base_url;
+  std::string ready_path;  // polled until 200 before the next group starts
+  fs::path log_file;
+};
+
+struct Child {
+  ChildSpec spec;
+  pid_t pid = -1;
+  int restarts = 0;
+  steady_clock::time_point started{};
+  std::optional<steady_clock::time_point> restart_at;
+};
+
+std::string Url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
+
+// --- Provisioning ------------------------------------------------------------------------------
+
+Status WriteJson(const fs::path& file, const Json& json) {
+  const std::string text = json.dump(2) + "\n";
+  return node::WriteFileAtomically(file, medmesh::AsBytes(text), 0644);
+}
+
+Status EnsureToken(const fs::path& file, medmesh::Random& random) {
+  if (fs::exists(file)) return medmesh::OkStatus();
+  return node::WriteTokenFile(file, random);
+}
+
+Status EnsureKek(const fs::path& file, medmesh::Random& random) {
+  if (fs::exists(file)) return medmesh::OkStatus();
+  return medmesh::crypto::WriteKeyFile(
+      file, medmesh::crypto::GenerateKeyFile(medmesh::crypto::KeyFileType::kKek, random), false);
+}
+
+// Creates or refreshes everything under `dir`; returns the processes to run.
+Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
+                                         medmesh::Random& random, std::int64_t now_ms) {
+  std::error_code ec;
+  fs::create_directories(dir / "logs", ec);
+  if (ec) return medmesh::Unavailable("cannot create " + dir.string() + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+
+  MEDMESH_ASSIGN_OR_RETURN(node::RootFiles root,
+                           node::EnsureRoot(dir / "root", kRootId, random, now_ms));
+  std::vector<ChildSpec> children;
+
+  // The cloud.
+  {
+    node::NodeCertificateRequest request;
+    request.role = medmesh::wire::CertificateRole::kCloud;
+    request.node_id = "cloud";
+    request.out_dir = dir / "cloud";
+    request.root = root;
+    request.now_ms = now_ms;
+    MEDMESH_ASSIGN_OR_RETURN(node::NodeFiles files, node::IssueNodeCertificate(request, random));
+    (void)files;
+    const fs::path folder = dir / "cloud";
+    MEDMESH_RETURN_IF_ERROR(EnsureToken(folder / "operator.token", random));
+    MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "kek.key", random));
+    MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "index.key", random));
+    MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "pseudonym.key", random));
+    MEDMESH_RETURN_IF_ERROR(WriteJson(folder / "config.json",
+                                      {{"id", "cloud"},
+                                       {"listen", "127.0.0.1:" + std::to_string(port_base)},
+                                       {"data_dir", "data"},
+                                       {"operator_token_file", "operator.token"},
+                                       {"store", {{"backend", "sqlite"}}}}));
+    children.push_back({"cloud", Group::kCloud, {"cloud", "--config", (folder / "config.json").string()},
+                        Url(port_base), "/readyz", dir / "logs" / "cloud.log"});
+  }
+
+  // The cloudlets.
+  for (int i = 1; i <= kCloudletCount; ++i) {
+    const std::string id = "cloudlet-" + std::to_string(i);
+    const fs::path folder = dir / id;
+    node::NodeCertificateRequest request;
+    request.role = medmesh::wire::CertificateRole::kCloudlet;
+    request.node_id = id;
+    request.out_dir = folder;
+    request.root = root;
+    request.now_ms = now_ms;
+    MEDMESH_ASSIGN_OR_RETURN(node::NodeFiles files, node::IssueNodeCertificate(request, random));
+    (void)files;
+    MEDMESH_RETURN_IF_ERROR(EnsureToken(folder / "enrol.token", random));
+    MEDMESH_RETURN_IF_ERROR(EnsureToken(folder / "operator.token", random));
+    MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "kek.key", random));
+    MEDMESH_RETURN_IF_ERROR(WriteJson(folder / "config.json",
+                                      {{"id", id},
+                                       {"listen", "127.0.0.1:" + std::to_string(port_base + i)},
+                                       {"data_dir", "data"},
+                                       {"cloud_url", Url(port_base)},
+                                       {"enrol_token_file", "enrol.token"},
+                                       {"operator_token_file", "operator.token"}}));
+    children.push_back({id, Group::kCloudlets, {"cloudlet", "--config", (folder / "config.json").string()},
+                        Url(port_base + i), "/readyz", dir / "logs" / (id + ".log")});
+  }
+
+  // The wards: four patients each, nearest to "their" cloudlet.
+  MEDMESH_ASSIGN_OR_RETURN(medmesh::Bytes root_certificate,
+                           node::ReadSmallFile(root.certificate_file, 64 * 1024));
+  for (int w = 1; w <= kWardCount; ++w) {
+    const std::string id = "ward-" + std::to_string(w);
+    const fs::path folder = dir / id;
+    fs::create_directories(folder, ec);
+    fs::permissions(folder, fs::perms::owner_all, fs::perm_options::replace, ec);
+    MEDMESH_RETURN_IF_ERROR(
+        node::WriteFileAtomically(folder / "root.cert", root_certificate, 0644));
+    Json cloudlets = Json::array();
+    for (int i = 1; i <= kCloudletCount; ++i) {
+      const std::string cloudlet = "cloudlet-" + std::to_string(i);
+      cloudlets.push_back({{"id", cloudlet},
+                           {"url", Url(port_base + i)},
+                           {"enrol_token_file", "../" + cloudlet + "/enrol.token"},
+                           {"distance_m", i == w ? 8 : 30 + 15 * std::abs(i - w)},
+                           {"trust", 0.9}});
+    }
+    Json devices = Json::array();
+    for (int d = 0; d < kDevicesPerWard; ++d) {
+      const int n = (w - 1) * kDevicesPerWard + d + 1;
+      char number[8];
+      std::snprintf(number, sizeof number, "%02d", n);
+      devices.push_back({{"device_id", std::string("wearable-") + number},
+                         {"patient_id", std::string("patient-") + number},
+                         {"profile", medmesh::wearable::ProfileName(kWardProfiles[d])},
+                         {"seed", n}});
+    }
+    MEDMESH_RETURN_IF_ERROR(WriteJson(
+        folder / "config.json",
+        {{"id", id},
+         {"listen", "127.0.0.1:" + std::to_string(port_base + kCloudletCount + w)},
+         {"data_dir", "data"},
+         {"root_certificate_file", "root.cert"},
+         {"cloudlets", cloudlets},
+         {"cloud_distance_m", 150},
+         {"devices", devices},
+         // Small, frequent batches so that counts visibly move; production defaults are 600
+         // readings or 60 s.
+         {"batching", {{"max_readings", 600}, {"max_age_ms", 5000}}},
+         {"outbox", {{"initial_backoff_ms", 500}, {"max_backoff_ms", 10000}}},
+         {"backfill_s", 300},
+         {"tick_ms", 250},
+         {"threads", 2}}));
+    children.push_back({id, Group::kWards, {"wearable", "--config", (folder / "config.json").string()},
+                        Url(port_base + kCloudletCount + w), "/healthz", dir / "logs" / (id + ".log")});
+  }
+  return children;
+}
+
+// --- Children ----------------------------------------------------------------------------------
+
+// fork + exec of this very binary with the child's subcommand. The child gets its own process
+// group (a Ctrl-C reaches only the demo, which stops the children in order), dies with the demo
+// (PR_SET_PDEATHSIG), starts with no signal blocked, and writes to its log file.
+Status Spawn(Child& child) {
+  const int fd = ::open(child.spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                        0600);
+  if (fd < 0) return medmesh::Unavailable("cannot open " + child.spec.log_file.string());
+  std::vector<std::string> args = {"medmesh"};
+  args.insert(args.end(), child.spec.args.begin(), child.spec.args.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fd);
+    return medmesh::Unavailable("fork failed");
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls from here to exec.
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);  // the demo is already gone
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  ::close(fd);
+  child.pid = pid;
+  child.started = steady_clock::now();
+  child.restart_at.reset();
+  return medmesh::OkStatus();
+}
+
+// Reaps the child if it exited; returns a description of how, or nullopt if still running.
+std::optional<std::string> Reap(Child& child) {
+  if (child.pid <= 0) return std::nullopt;
+  int status = 0;
+  const pid_t r = ::waitpid(child.pid, &status, WNOHANG);
+  if (r != child.pid) return std::nullopt;
+  child.pid = -1;
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
+std::string LogTail(const fs::path& file, std::size_t lines) {
+  std::ifstream in(file);
+  std::vector<std::string> all;
+  std::string line;
+  while (std::getline(in, line)) all.push_back(line);
+  std::ostringstream out;
+  for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
+    out << "    " << all[i] << "\n";
+  }
+  return out.str();
+}
+
+// SIGTERM to every running child of `group`, then SIGKILL to those still there at the deadline.
+void StopGroup(std::vector<Child>& children, Group group, std::chrono::seconds grace) {
+  for (Child& c : children) {
+    if (c.spec.group == group && c.pid > 0) ::kill(c.pid, SIGTERM);
+  }
+  const auto deadline = steady_clock::now() + grace;
+  while (true) {
+    bool any = false;
+    for (Child& c : children) {
+      if (c.spec.group != group || c.pid <= 0) continue;
+      if (Reap(c)) continue;
+      any = true;
+    }
+    if (!any) return;
+    if (steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (Child& c : children) {
+    if (c.spec.group != group || c.pid <= 0) continue;
+    std::cerr << "demo: " << c.spec.name << " did not stop in time; killing it\n";
+    ::kill(c.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(c.pid, &status, 0);
+    c.pid = -1;
+  }
+}
+
+void StopAll(std::vector<Child>& children) {
+  // Wards first (they seal what they batched into their outboxes), the cloud last (cloudlets
+  // forward until they stop).
+  StopGroup(children, Group::kWards, std::chrono::seconds(15));
+  StopGroup(children, Group::kCloudlets, std::chrono::seconds(15));
+  StopGroup(children, Group::kCloud, std::chrono::seconds(15));
+}
+
+enum class WaitOutcome { kReady, kDied, kSignal, kTimeout };
+
+WaitOutcome WaitReady(net::HttpClient& client, Child& child, std::chrono::seconds timeout) {
+  const auto deadline = steady_clock::now() + timeout;
+  while (steady_clock::now() < deadline) {
+    if (auto how = Reap(child)) {
+      std::cerr << "demo: " << child.spec.name << " " << *how << " while starting; the end of "
+                << child.spec.log_file.string() << ":\n"
+                << LogTail(child.spec.log_file, 15);
+      return WaitOutcome::kDied;
+    }
+    auto response = client.Get(child.spec.base_url + child.spec.ready_path);
+    if (response && response->status == 200) return WaitOutcome::kReady;
+    if (node::WaitForTerminationSignal(std::chrono::milliseconds(200))) return WaitOutcome::kSignal;
+  }
+  std::cerr << "demo: " << child.spec.name << " was not ready after " << timeout.count()
+            << " s; the end of " << child.spec.log_file.string() << ":\n"
+            << LogTail(child.spec.log_file, 15);
+  return WaitOutcome::kTimeout;
+}
+
+// --- What the user sees ------------------------------------------------------------------------
+
+void PrintTable(const fs::path& dir, const std::vector<Child>& children) {
+  std::cout << "\nMedMesh demo is running. Data: " << dir.string()
+            << "  Logs: " << (dir / "logs").string() << "\n\n";
+  std::cout << std::left << std::setw(12) << "node" << std::setw(44) << "JSON stats"
+            << std::setw(38) << "Prometheus metrics" << "health\n";
+  for (const Child& c : children) {
+    std::string name = c.spec.name;
+    if (c.spec.group == Group::kWards) name += " *";
+    std::cout << std::left << std::setw(12) << name << std::setw(44)
+              << (c.spec.base_url + "/api/v1/stats") << std::setw(38)
+              << (c.spec.base_url + "/metrics") << (c.spec.base_url + "/healthz") << "\n";
+  }
+  std::cout << "\n  * a ward: one `medmesh wearable` process with " << kDevicesPerWard
+            << " simulated patients (hypertension, type 2 diabetes, COPD, atrial fibrillation),\n"
+            << "    uploading to the cloudlet the energy model picks (its own ward's).\n\n"
+            << "Readings flow wearable -> cloudlet -> cloud; the counts above grow every few "
+               "seconds, e.g.\n"
+            << "  curl -s " << children[1].spec.base_url << "/api/v1/stats\n"
+            << "Operator endpoints (patient readings, IDS events) take the bearer token in "
+            << (dir / "cloudlet-1" / "operator.token").string() << " (one per node).\n"
+            << "Logins for patients, doctors and operators arrive with user accounts in a later "
+               "issue.\n"
+            << "Ctrl-C stops everything; running the demo again on the same data dir resumes.\n\n"
+            << std::flush;
+}
+
+// One line of counts from every node's /api/v1/stats.
+void PrintFlow(net::HttpClient& client, const std::vector<Child>& children) {
+  std::ostringstream line;
+  line << "readings stored:";
+  for (const Child& c : children) {
+    if (c.spec.group == Group::kWards) continue;
+    auto response = client.Get(c.spec.base_url + "/api/v1/stats");
+    std::string value = "down";
+    if (response && response->status == 200) {
+      const Json body = Json::parse(response->body, nullptr, false);
+      const char* key = c.spec.group == Group::kCloud ? "readings" : "readings_stored";
+      if (body.is_object() && body.contains(key)) value = body[key].dump();
+    }
+    line << "  " << c.spec.name << " " << value;
+  }
+  std::cout << line.str() << "\n" << std::flush;
+}
+
+// --- The command -------------------------------------------------------------------------------
+
+int RunDemo(const DemoFlags& flags) {
+  if (flags.port_base < 1024 || flags.port_base > 65535 - (kCloudletCount + kWardCount)) {
+    std::cerr << "medmesh demo: --port-base must leave room for "
+              << 1 + kCloudletCount + kWardCount << " ports in 1024..65535\n";
+    return 2;
+  }
+  std::error_code ec;
+  const fs::path dir = fs::absolute(flags.data_dir, ec);
+  medmesh::SystemRandom random;
+  medmesh::SystemClock clock;
+  const bool fresh = !fs::exists(dir / "root" / "root.key");
+  auto specs = Provision(dir, flags.port_base, random, medmesh::wire::ToUnixMs(clock.Now()));
+  if (!specs) {
+    std::cerr << "medmesh demo: setting up " << dir.string() << ": " << specs.error().ToString()
+              << "\n";
+    return 1;
+  }
+  std::cout << (fresh ? "demo: created " : "demo: resuming ") << dir.string() << "\n";
+  if (flags.setup_only) return 0;
+
+  // Before any child or thread: SIGINT/SIGTERM are taken synchronously by this thread.
+  node::BlockTerminationSignals();
+  net::ClientOptions client_options;
+  client_options.connect_timeout = std::chrono::seconds(1);
+  client_options.request_timeout = std::chrono::seconds(3);
+  auto client = net::HttpClient::Create(client_options);
+  if (!client) {
+    std::cerr << "medmesh demo: " << client.error().ToString() << "\n";
+    return 1;
+  }
+
+  std::vector<Child> children;
+  for (ChildSpec& spec : *specs) {
+    Child child;
+    child.spec = std::move(spec);
+    children.push_back(std::move(child));
+  }
+
+  for (Group group : {Group::kCloud, Group::kCloudlets, Group::kWards}) {
+    for (Child& c : children) {
+      if (c.spec.group != group) continue;
+      if (Status st = Spawn(c); !st) {
+        std::cerr << "medmesh demo: starting " << c.spec.name << ": " << st.error().ToString()
+                  << "\n";
+        StopAll(children);
+        return 1;
+      }
+      std::cout << "demo: started " << c.spec.name << " (pid " << c.pid << ")\n" << std::flush;
+    }
+    for (Child& c : children) {
+      if (c.spec.group != group) continue;
+      const WaitOutcome outcome = WaitReady(**client, c, std::chrono::seconds(60));
+      if (outcome == WaitOutcome::kReady) continue;
+      StopAll(children);
+      return outcome == WaitOutcome::kSignal ? 0 : 1;
+    }
+  }
+  PrintTable(dir, children);
+
+  auto next_flow = steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    if (auto signal = node::WaitForTerminationSignal(std::chrono::milliseconds(500))) {
+      std::cout << "demo: " << strsignal(*signal) << "; stopping the wards, the cloudlets, "
+                << "then the cloud\n" << std::flush;
+      break;
+    }
+    const auto now = steady_clock::now();
+    for (Child& c : children) {
+      if (auto how = Reap(c)) {
+        // Restart with a growing delay; a child that ran for a minute starts the count afresh.
+        if (now - c.started > std::chrono::minutes(1)) c.restarts = 0;
+        const auto delay = std::chrono::seconds(std::min(30, 1 << std::min(c.restarts, 5)));
+        c.restart_at = now + delay;
+        std::cerr << "demo: " << c.spec.name << " " << *how << "; restarting it in "
+                  << delay.count() << " s (log: " << c.spec.log_file.string() << ")\n";
+      } else if (c.pid <= 0 && c.restart_at && now >= *c.restart_at) {
+        ++c.restarts;
+        if (Status st = Spawn(c); !st) {
+          c.restart_at = now + std::chrono::seconds(5);
+          std::cerr << "demo: restarting " << c.spec.name << ": " << st.error().ToString() << "\n";
+        } else {
+          std::cerr << "demo: restarted " << c.spec.name << " (pid " << c.pid << ")\n";
+        }
+      }
+    }
+    if (now >= next_flow) {
+      next_flow = now + std::chrono::seconds(10);
+      PrintFlow(**client, children);
+    }
+  }
+  StopAll(children);
+  std::cout << "demo: stopped; run it again to resume\n";
+  return 0;
+}
+
+}  // namespace
+
+void RegisterDemoCommand(CLI::App& app) {
+  auto flags = std::make_shared<DemoFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "demo",
+      "Run a local deployment: one cloud, three cloudlets and a dozen simulated wearables "
+      "(Ctrl-C stops it; the same --data-dir resumes)");
+  cmd->add_option("--data-dir", flags->data_dir, "Where keys, certificates, configs, databases "
+                                                 "and logs live")
+      ->capture_default_str();
+  cmd->add_option("--port-base", flags->port_base,
+                  "Cloud port; cloudlets use the next three, the wards the three after")
+      ->capture_default_str();
+  cmd->add_flag("--setup-only", flags->setup_only,
+                "Create (or refresh) the data dir and configs, start nothing");
+  cmd->callback([flags] {
+    const int code = RunDemo(*flags);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
