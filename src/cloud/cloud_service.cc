@@ -1,6 +1,5 @@
 #include "cloud/cloud_service.h"
 
-#include <sys/stat.h>
 
 #include <atomic>
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 #include "net/builtin_endpoints.h"
 #include "net/error_mapping.h"
 #include "net/router.h"
+#include "node/data_dir.h"
 #include "store/ids_event_log.h"
 #include "store/postgres/postgres_record_store.h"
 #include "store/sqlite/sqlite_record_store.h"
@@ -25,16 +25,6 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr std::size_t kSmallBodyLimit = 16 * 1024;
-
-Status EnsureDataDir(const std::filesystem::path& dir) {
-  std::error_code ec;
-  if (dir.empty()) return InvalidArgument("the data folder is not set");
-  if (std::filesystem::is_directory(dir, ec)) return OkStatus();
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Unavailable("cannot create the data folder " + dir.string());
-  ::chmod(dir.c_str(), 0700);
-  return OkStatus();
-}
 
 net::Response ToResponse(const IntakeResult& result, std::string_view id_name) {
   if (const auto* rejection = std::get_if<IntakeRejection>(&result)) {
@@ -57,6 +47,7 @@ struct CloudService::State {
         opener(crypto::NewHybridOpener(identity.kem_key.Clone())) {}
 
   CloudOptions options;
+  std::optional<node::DataDirLock> data_dir_lock;  // first taken, last released
   const Clock& clock;
   Random& random;
   node::NodeIdentity identity;
@@ -84,7 +75,8 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
       secrets.pseudonym_key.size() != kThreePartSecretBytes) {
     return InvalidArgument("the index and pseudonym keys must be 32 bytes each");
   }
-  MEDMESH_RETURN_IF_ERROR(EnsureDataDir(options.data_dir));
+  // Held until the service is destroyed: a second process on this folder is refused.
+  MEDMESH_ASSIGN_OR_RETURN(data_dir_lock, node::DataDirLock::Acquire(options.data_dir));
   // The intake's references get their own key, derived from (never equal to) the index key.
   MEDMESH_ASSIGN_OR_RETURN(
       SecretBytes refs_key,

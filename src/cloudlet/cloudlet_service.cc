@@ -1,6 +1,5 @@
 #include "cloudlet/cloudlet_service.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +16,7 @@
 #include "net/builtin_endpoints.h"
 #include "net/error_mapping.h"
 #include "net/router.h"
+#include "node/data_dir.h"
 #include "store/ids_event_log.h"
 #include "store/reading_store.h"
 #include "store/sqlite_wrapped_key_store.h"
@@ -64,16 +64,6 @@ net::Response RejectionResponse(const IngestRejection& rejection) {
   return r;
 }
 
-Status EnsureDataDir(const std::filesystem::path& dir) {
-  std::error_code ec;
-  if (dir.empty()) return InvalidArgument("the data folder is not set");
-  if (std::filesystem::is_directory(dir, ec)) return OkStatus();
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Unavailable("cannot create the data folder " + dir.string());
-  ::chmod(dir.c_str(), 0700);
-  return OkStatus();
-}
-
 }  // namespace
 
 struct CloudletService::State {
@@ -91,6 +81,7 @@ struct CloudletService::State {
   std::string path(std::string_view file) const { return (options.data_dir / file).string(); }
 
   CloudletOptions options;
+  std::optional<node::DataDirLock> data_dir_lock;  // first taken, last released
   const Clock& clock;
   Random& random;
   node::NodeIdentity identity;
@@ -129,7 +120,8 @@ struct CloudletService::State {
 };
 
 Status CloudletService::State::OpenStores() {
-  MEDMESH_RETURN_IF_ERROR(EnsureDataDir(options.data_dir));
+  // Held until the service is destroyed: a second process on this folder is refused.
+  MEDMESH_ASSIGN_OR_RETURN(data_dir_lock, node::DataDirLock::Acquire(options.data_dir));
   MEDMESH_ASSIGN_OR_RETURN(keys, store::SqliteWrappedKeyStore::Open(path("keys.db")));
   envelope = std::make_unique<crypto::EnvelopeAead>(std::move(*kek), *keys, random);
   kek.reset();
@@ -138,6 +130,10 @@ Status CloudletService::State::OpenStores() {
   MEDMESH_ASSIGN_OR_RETURN(
       queue, store::ForwardQueue::Open(path("forward.db"), clock, random, options.forward_queue,
                                        options.backpressure));
+  // The lock above proves no other cloudlet runs on this folder: forwards leased by a
+  // predecessor that crashed are due again now rather than when their leases run out.
+  MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t released, queue->ReleaseLeases());
+  if (released > 0) log::Info("cloudlet_forward_leases_released", {{"items", released}});
   MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open(path("ids.db")));
   MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db")));
   MEDMESH_ASSIGN_OR_RETURN(ledger, IngestLedger::Open(path("cloudlet.db")));

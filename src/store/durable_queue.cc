@@ -75,39 +75,59 @@ Result<std::unique_ptr<SqliteDurableQueue>> SqliteDurableQueue::Open(const std::
 }
 
 Result<EnqueueOutcome> SqliteDurableQueue::Enqueue(std::string_view id, ByteView payload) {
-  if (!internal::IsValidQueueId(id)) {
-    return InvalidArgument("queue item id must be 1..128 characters of [A-Za-z0-9._:-]");
+  const Entry entry{id, payload};
+  MEDMESH_ASSIGN_OR_RETURN(auto outcomes, EnqueueMany({&entry, 1}));
+  return std::move(outcomes.front());
+}
+
+Result<std::vector<Result<EnqueueOutcome>>> SqliteDurableQueue::EnqueueMany(
+    std::span<const Entry> entries) {
+  for (const Entry& e : entries) {
+    if (!internal::IsValidQueueId(e.id)) {
+      return InvalidArgument("queue item id must be 1..128 characters of [A-Za-z0-9._:-]");
+    }
+    if (e.payload.size() > options_.max_payload_bytes) {
+      return InvalidArgument("queue item of " + std::to_string(e.payload.size()) +
+                             " bytes exceeds the limit of " +
+                             std::to_string(options_.max_payload_bytes));
+    }
   }
-  if (payload.size() > options_.max_payload_bytes) {
-    return InvalidArgument("queue item of " + std::to_string(payload.size()) +
-                           " bytes exceeds the limit of " +
-                           std::to_string(options_.max_payload_bytes));
-  }
+  std::vector<Result<EnqueueOutcome>> outcomes;
+  outcomes.reserve(entries.size());
   const std::int64_t now_ms = internal::ToUnixMs(clock_.Now());
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement get(*db_, "SELECT payload FROM " + table_ + " WHERE id = ?");
-    get.bind(1, std::string(id));
-    if (get.executeStep()) {
-      const SQLite::Column c = get.getColumn(0);
-      const ByteView existing(static_cast<const std::uint8_t*>(c.getBlob()),
-                              static_cast<std::size_t>(c.getBytes()));
-      if (std::equal(existing.begin(), existing.end(), payload.begin(), payload.end())) {
-        return EnqueueOutcome::kDuplicate;
-      }
-      return AlreadyExists("queue item " + std::string(id) + " is queued with another payload");
-    }
     SQLite::Statement put(*db_,
                           "INSERT INTO " + table_ +
                               " (id, payload, enqueued_ms, next_attempt_ms) VALUES (?, ?, ?, ?)");
-    put.bind(1, std::string(id));
-    put.bind(2, payload.data(), static_cast<int>(payload.size()));
-    put.bind(3, now_ms);
-    put.bind(4, now_ms);
-    put.exec();
+    for (const Entry& e : entries) {
+      get.reset();
+      get.bind(1, std::string(e.id));
+      if (get.executeStep()) {
+        const SQLite::Column c = get.getColumn(0);
+        const ByteView existing(static_cast<const std::uint8_t*>(c.getBlob()),
+                                static_cast<std::size_t>(c.getBytes()));
+        if (std::equal(existing.begin(), existing.end(), e.payload.begin(), e.payload.end())) {
+          outcomes.emplace_back(EnqueueOutcome::kDuplicate);
+        } else {
+          outcomes.emplace_back(
+              AlreadyExists("queue item " + std::string(e.id) + " is queued with another payload"));
+        }
+        continue;
+      }
+      put.reset();
+      put.bind(1, std::string(e.id));
+      put.bind(2, e.payload.data(), static_cast<int>(e.payload.size()));
+      put.bind(3, now_ms);
+      put.bind(4, now_ms);
+      put.exec();
+      outcomes.emplace_back(EnqueueOutcome::kEnqueued);
+    }
+    get.reset();
     tx.commit();
-    return EnqueueOutcome::kEnqueued;
+    return outcomes;
   } catch (const std::exception& e) {
     return internal::FromException(e, "enqueue");
   }
@@ -210,6 +230,17 @@ Status SqliteDurableQueue::MarkFailed(std::string_view id, std::string_view reas
     return OkStatus();
   } catch (const std::exception& e) {
     return internal::FromException(e, "mark failed");
+  }
+}
+
+Result<std::uint64_t> SqliteDurableQueue::ReleaseLeases() {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement upd(*db_, "UPDATE " + table_ +
+                                    " SET leased_until_ms = 0 WHERE leased_until_ms > 0");
+    return static_cast<std::uint64_t>(upd.exec());
+  } catch (const std::exception& e) {
+    return internal::FromException(e, "release leases");
   }
 }
 

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,6 +96,17 @@ class SqliteDurableQueue {
   // an oversized payload. An id that was sent and removed can be queued again.
   Result<EnqueueOutcome> Enqueue(std::string_view id, ByteView payload);
 
+  // Queues several items in one transaction (one disk sync for all: the cloudlet's group
+  // commit), durable when it returns. One result per item, in order, as Enqueue would give it:
+  // kEnqueued, kDuplicate, or kAlreadyExists (that item is left as it was; the others are
+  // queued). kInvalidArgument for a bad id or an oversized payload, and database errors, fail
+  // the whole call: nothing is queued.
+  struct Entry {
+    std::string_view id;
+    ByteView payload;
+  };
+  Result<std::vector<Result<EnqueueOutcome>>> EnqueueMany(std::span<const Entry> entries);
+
   // Leases and returns up to `max_items` items due at `now` (not leased, not backing off), in
   // enqueue order, and counts one attempt on each. An empty vector if nothing is due.
   Result<std::vector<QueueItem>> NextDue(std::chrono::system_clock::time_point now,
@@ -109,6 +121,12 @@ class SqliteDurableQueue {
   Status MarkFailed(std::string_view id, std::string_view reason = {});
 
   Result<QueueStats> Stats() const;
+
+  // Ends every lease now: leased items become due again (their attempt stays counted) and the
+  // number of items released is returned. Only for an owner that knows no other sender is
+  // alive - e.g. a service holding its data folder's lock (node::DataDirLock) at start-up, whose
+  // crashed predecessor's leases would otherwise hold its in-flight items back for a whole lease.
+  Result<std::uint64_t> ReleaseLeases();
 
   // The reason given with the last MarkFailed of an item (empty if none). kNotFound if absent.
   Result<std::string> LastError(std::string_view id) const;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,11 @@ class ForwardQueue {
   Result<EnqueueOutcome> Enqueue(std::string_view forward_id, ByteView payload) {
     return queue_->Enqueue(forward_id, payload);
   }
+  // Several forwards in one transaction; see SqliteDurableQueue::EnqueueMany.
+  Result<std::vector<Result<EnqueueOutcome>>> EnqueueMany(
+      std::span<const SqliteDurableQueue::Entry> forwards) {
+    return queue_->EnqueueMany(forwards);
+  }
   Result<std::vector<QueueItem>> NextDue(std::chrono::system_clock::time_point now,
                                          std::size_t max_items = 1) {
     return queue_->NextDue(now, max_items);
@@ -73,6 +79,8 @@ class ForwardQueue {
     return queue_->MarkFailed(forward_id, reason);
   }
   Result<QueueStats> Stats() const { return queue_->Stats(); }
+  // See SqliteDurableQueue::ReleaseLeases: for the cloudlet at start, under its data-dir lock.
+  Result<std::uint64_t> ReleaseLeases() { return queue_->ReleaseLeases(); }
   Result<std::string> LastError(std::string_view forward_id) const {
     return queue_->LastError(forward_id);
   }

@@ -51,6 +51,26 @@ TEST_F(ForwardQueueTest, AtLeastOnceWithIdempotentIds) {
   EXPECT_EQ(*q->Enqueue("fwd-1", B("sealed forward")), EnqueueOutcome::kEnqueued);
 }
 
+TEST_F(ForwardQueueTest, ReleasedLeasesAreDueAtOnceAfterACrash) {
+  {
+    auto crashed = OpenQueue();
+    ASSERT_TRUE(crashed->Enqueue("fwd-1", B("in flight when the process died")));
+    ASSERT_TRUE(crashed->Enqueue("fwd-2", B("never leased")));
+    ASSERT_EQ(crashed->NextDue(clock_.Now(), 1)->size(), 1u);  // fwd-1 leased, then a crash
+  }
+  auto q = OpenQueue();
+  auto due = q->NextDue(clock_.Now(), 10);
+  ASSERT_EQ(due->size(), 1u);  // only fwd-2: fwd-1 is still leased by the dead process
+  EXPECT_EQ((*due)[0].id, "fwd-2");
+  EXPECT_EQ(*q->ReleaseLeases(), 2u);  // fwd-1 and the fwd-2 just leased
+  due = q->NextDue(clock_.Now(), 10);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].id, "fwd-1");
+  EXPECT_EQ((*due)[0].attempts, 2u);  // the lost attempt still counts
+  EXPECT_EQ(*q->ReleaseLeases(), 2u);
+  EXPECT_EQ(*q->ReleaseLeases(), 0u);
+}
+
 TEST_F(ForwardQueueTest, PressureRisesWithCount) {
   BackpressureLimits limits;
   limits.slow_items = 3;
