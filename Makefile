@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PRESET ?= dev
 JOBS ?= $(shell nproc)
 
-.PHONY: run test test-asan build setup bench fmt lint fuzz clean
+.PHONY: run test test-asan soak build setup bench fmt lint fuzz clean
 
 setup:
 	@bash tools/setup.sh
@@ -12,14 +12,22 @@ build: setup
 	@cmake --preset $(PRESET) >/dev/null
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
-# Until the demo deployment lands, `run` shows the CLI and runs the crypto self-check.
+# The demo deployment: one cloud, three cloudlets, a dozen simulated wearables on embedded
+# SQLite under DEMO_DIR (kept between runs: starting again resumes). Ctrl-C stops it cleanly.
+DEMO_DIR ?= demo-data
+PORT_BASE ?= 8080
 run: build
-	@./build/$(PRESET)/apps/medmesh --help
-	@echo
-	@./build/$(PRESET)/apps/medmesh selftest
+	@./build/$(PRESET)/apps/medmesh demo --data-dir $(DEMO_DIR) --port-base $(PORT_BASE)
 
 test: build
 	@ctest --preset $(PRESET)
+
+# Long fault runs, not part of `make test`: the crash tests with the cloud down for
+# SOAK_CLOUD_DOWN_SECONDS (default 3 minutes) on both storage backends.
+SOAK_CLOUD_DOWN_SECONDS ?= 180
+soak: build
+	@MEDMESH_CRASH_TEST_CLOUD_DOWN_SECONDS=$(SOAK_CLOUD_DOWN_SECONDS) \
+	  ctest --preset $(PRESET) -R 'crash|postgres_cluster' --output-on-failure --timeout 1800
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (valgrind tests excluded).
 test-asan:

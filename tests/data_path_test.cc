@@ -1,14 +1,17 @@
 // The data path end to end, in one process: a device uploads to a real cloudlet, which forwards
 // to a real cloud over loopback HTTP. The cloud is down at first: the cloudlet keeps accepting
 // into its forward queue until backpressure refuses new batches, then the cloud comes up on the
-// same port and everything acknowledged arrives there exactly once.
+// same port and everything acknowledged arrives there exactly once. Built twice: the cloud on
+// SQLite, and (MEDMESH_DATA_PATH_TEST_POSTGRES) on the PostgreSQL test cluster.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cloud/cloud_service.h"
+#include "core/bytes.h"
 #include "cloudlet/cloudlet_service.h"
 #include "node/test_support.h"
 #include "wire/record_codec.h"
@@ -29,6 +32,13 @@ class DataPathTest : public ::testing::Test {
     options.port = port;
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
+#ifdef MEDMESH_DATA_PATH_TEST_POSTGRES
+    const char* pg = std::getenv("MEDMESH_TEST_PG");
+    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
+    options.store.backend = node::StoreBackend::kPostgres;
+    options.store.postgres_url = pg;
+    options.store.schema_prefix = schema_prefix_;
+#endif
     auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
     ASSERT_TRUE(identity) << identity.error().ToString();
     cloud::CloudSecrets secrets{std::move(*identity), kek_.Clone(), index_key_.Clone(),
@@ -90,6 +100,8 @@ class DataPathTest : public ::testing::Test {
   SecretBytes pseudonym_key_ = SecretBytes(random_.Generate(32));
   SecretBytes enrol_token_ = node::testing::RandomToken(random_);
   std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
+  // A fresh PostgreSQL schema prefix per test; the cloud keeps it across its restarts.
+  std::string schema_prefix_ = "d" + HexEncode(random_.Generate(6)) + "_";
   std::unique_ptr<cloud::CloudService> cloud_;
   std::unique_ptr<cloudlet::CloudletService> cloudlet_;
   std::string cloudlet_url_;
