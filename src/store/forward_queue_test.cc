@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "store/internal/test_temp_dir.h"
 #include "testing/fake_clock.h"
@@ -178,6 +179,40 @@ TEST_F(ForwardQueueTest, TwoThreadsEnqueueAndDrainConcurrently) {
   producer.join();
   consumer.join();
   EXPECT_EQ(sent.size(), 50u);
+}
+
+TEST_F(ForwardQueueTest, EnqueueManyQueuesAllInOneCallWithPerItemOutcomes) {
+  auto q = OpenQueue();
+  const Bytes one = B("one"), two = B("two"), first = B("first copy"), other = B("another copy");
+  ASSERT_TRUE(q->Enqueue("fwd-old", first));
+  const std::vector<SqliteDurableQueue::Entry> entries{
+      {"fwd-1", one}, {"fwd-old", first}, {"fwd-2", two}, {"fwd-old", other}};
+  auto outcomes = q->EnqueueMany(entries);
+  ASSERT_TRUE(outcomes.has_value()) << outcomes.error().ToString();
+  ASSERT_EQ(outcomes->size(), 4u);
+  EXPECT_EQ((*outcomes)[0].value(), EnqueueOutcome::kEnqueued);
+  EXPECT_EQ((*outcomes)[1].value(), EnqueueOutcome::kDuplicate);
+  EXPECT_EQ((*outcomes)[2].value(), EnqueueOutcome::kEnqueued);
+  ASSERT_FALSE((*outcomes)[3].has_value());
+  EXPECT_EQ((*outcomes)[3].error().code(), ErrorCode::kAlreadyExists);
+  // The conflict left the queued copy alone and did not undo the others.
+  auto due = q->NextDue(clock_.Now(), 10);
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ((*due)[0].id, "fwd-old");
+  EXPECT_EQ((*due)[0].payload, B("first copy"));
+  EXPECT_EQ((*due)[1].id, "fwd-1");
+  EXPECT_EQ((*due)[2].id, "fwd-2");
+}
+
+TEST_F(ForwardQueueTest, EnqueueManyWithABadItemQueuesNothing) {
+  auto q = OpenQueue();
+  const Bytes payload = B("payload");
+  const std::vector<SqliteDurableQueue::Entry> entries{{"fwd-1", payload}, {"bad id!", payload}};
+  auto outcomes = q->EnqueueMany(entries);
+  ASSERT_FALSE(outcomes.has_value());
+  EXPECT_EQ(outcomes.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(q->Stats()->count, 0u);
+  EXPECT_TRUE(q->EnqueueMany({})->empty());
 }
 
 }  // namespace
