@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
@@ -150,6 +151,54 @@ TEST_F(CloudletServiceTest, StoresAnUploadThenAnswersItsRetryAsDuplicate) {
                          "status=\"stored\"} 1"),
             std::string::npos);
   EXPECT_NE(metrics.find("medmesh_cloudlet_readings_stored_total 60"), std::string::npos);
+}
+
+TEST_F(CloudletServiceTest, ConcurrentUploadsAreEachStoredOnceThroughGroupCommits) {
+  constexpr int kDevices = 8;
+  constexpr int kUploads = 5;
+  std::vector<std::unique_ptr<TestDevice>> devices;
+  std::vector<std::vector<Bytes>> uploads(kDevices);
+  for (int d = 0; d < kDevices; ++d) {
+    devices.push_back(EnrolledDevice("watch-" + std::to_string(d), "patient-" + std::to_string(d)));
+    for (int i = 0; i < kUploads; ++i) {
+      uploads[d].push_back(
+          devices.back()->SealReadings(HeartRate(NowMs() - (kUploads - i) * 60'000, 30)).value());
+    }
+  }
+  // Every device sends its uploads in order, all devices at once; then all of it again.
+  auto send_all = [&](std::string_view expected) {
+    std::vector<std::thread> threads;
+    for (int d = 0; d < kDevices; ++d) {
+      threads.emplace_back([&, d] {
+        auto client = net::HttpClient::Create({}).value();
+        for (const Bytes& upload : uploads[d]) {
+          auto r = client->Post(url_ + "/api/v1/ingest", std::string(AsStringView(upload)),
+                                "application/octet-stream");
+          ASSERT_TRUE(r) << r.error().ToString();
+          ASSERT_EQ(r->status, 200) << r->body;
+          EXPECT_EQ(json::parse(r->body)["status"], expected);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+  send_all("stored");
+  send_all("duplicate");
+
+  const json stats = Stats();
+  EXPECT_EQ(stats["batches_stored"], kDevices * kUploads);
+  EXPECT_EQ(stats["readings_stored"], kDevices * kUploads * 30);
+  EXPECT_EQ(stats["duplicates"], kDevices * kUploads);
+  EXPECT_EQ(stats["forward_queue_depth"], kDevices * kUploads + kDevices);  // + enrolment pushes
+  const net::Response readings = GetAsOperator("/api/v1/patients/patient-3/readings?from=0");
+  ASSERT_EQ(readings.status, 200) << readings.body;
+  EXPECT_EQ(json::parse(readings.body)["readings"].size(), std::size_t{kUploads * 30});
+  // Every stored upload went through exactly one group commit (grouped or alone).
+  const std::string metrics = client_->Get(url_ + "/metrics").value().body;
+  EXPECT_NE(metrics.find("medmesh_cloudlet_group_commit_uploads_sum " +
+                         std::to_string(kDevices * kUploads)),
+            std::string::npos)
+      << metrics;
 }
 
 TEST_F(CloudletServiceTest, AcknowledgedUploadsSurviveARestart) {

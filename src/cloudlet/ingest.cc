@@ -276,36 +276,109 @@ Status IngestPipeline::Persist(const wire::OpenedUpload& opened, const Decoded& 
   const Bytes evidence = wire::EncodeUploadEvidence(opened.evidence);
   const Bytes joined = internal::JoinEvidenceAndPayload(evidence, opened.payload);
 
-  // The forward first: once the readings are stored a retry is a duplicate, so the forward must
-  // already be queued by then.
+  // Encrypted here, on the upload's own thread, so a group commit only writes.
   const std::string item_id = internal::UploadItemId(
       internal::DeriveForwardId(ctx_.node_id, header.device_id, header.batch_id));
   MEDMESH_ASSIGN_OR_RETURN(
       Bytes sealed_at_rest,
       ctx_.envelope.Encrypt({header.patient_id, std::string(internal::kForwardKeyPart)}, joined,
                             AsBytes(item_id)));
-  const Bytes item = internal::EncodeUploadItem(
+  Bytes item = internal::EncodeUploadItem(
       {header.content_type, header.device_id, header.patient_id, std::move(sealed_at_rest)});
-  auto enqueued = ctx_.forward_queue.Enqueue(item_id, item);
-  // kAlreadyExists: an earlier attempt queued this forward (with another nonce) and failed later.
-  if (!enqueued && enqueued.error().code() != ErrorCode::kAlreadyExists) return enqueued.error();
-
   LedgerBatch row{header.device_id,  batch_id, header.content_type,
                   header.patient_id, digest,   decoded.readings.size(),
                   NowMs(ctx_.clock)};
-  if (decoded.record) {
-    MEDMESH_ASSIGN_OR_RETURN(
-        Bytes ciphertext,
-        ctx_.envelope.Encrypt({header.patient_id, std::string(kRecordsKeyPart)}, joined,
-                              RecordAd(header.device_id, decoded.record->record_id)));
-    return ctx_.ledger.AddRecord(
-        row,
-        LedgerRecord{decoded.record->record_id, decoded.record->created_ms, std::move(ciphertext)});
+
+  if (!decoded.record) {
+    PendingWrite write{
+        item_id, std::move(item),
+        store::ReadingBatchToStore{header.patient_id, header.device_id, batch_id, decoded.readings},
+        std::move(row)};
+    return CommitGrouped(write);
   }
-  store::ReadingBatchToStore batch{header.patient_id, header.device_id, batch_id, decoded.readings};
-  MEDMESH_ASSIGN_OR_RETURN(store::ReadingPutOutcome outcome, ctx_.readings.Put(batch));
+
+  // A record: the forward first (as in StoreOne), then the record and its row together.
+  auto enqueued = ctx_.forward_queue.Enqueue(item_id, item);
+  if (!enqueued && enqueued.error().code() != ErrorCode::kAlreadyExists) return enqueued.error();
+  MEDMESH_ASSIGN_OR_RETURN(
+      Bytes ciphertext,
+      ctx_.envelope.Encrypt({header.patient_id, std::string(kRecordsKeyPart)}, joined,
+                            RecordAd(header.device_id, decoded.record->record_id)));
+  return ctx_.ledger.AddRecord(
+      row,
+      LedgerRecord{decoded.record->record_id, decoded.record->created_ms, std::move(ciphertext)});
+}
+
+Status IngestPipeline::CommitGrouped(PendingWrite& write) {
+  std::unique_lock lock(commit_mu_);
+  commit_queue_.push_back(&write);
+  commit_cv_.wait(lock, [&] { return write.done || commit_queue_.front() == &write; });
+  if (write.done) return write.status;  // a leader stored it
+  // This upload leads: it stores itself and the uploads queued behind it while the previous
+  // group was being stored. They wait until done, so their PendingWrites outlive this call.
+  const std::size_t n =
+      std::min(commit_queue_.size(), std::max<std::size_t>(limits_.max_group_commit, 1));
+  const std::vector<PendingWrite*> group(commit_queue_.begin(),
+                                         commit_queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  lock.unlock();
+  StoreGroup(group);
+  lock.lock();
+  for (PendingWrite* w : group) {
+    w->done = true;
+    commit_queue_.pop_front();
+  }
+  lock.unlock();
+  commit_cv_.notify_all();  // the members, and the next leader
+  return write.status;
+}
+
+void IngestPipeline::StoreGroup(std::span<PendingWrite* const> group) {
+  ctx_.metrics.group_commit_uploads.Observe(static_cast<double>(group.size()));
+  if (group.size() > 1) {
+    const Status together = StoreTogether(group);
+    if (together) {
+      for (PendingWrite* w : group) w->status = OkStatus();
+      return;
+    }
+    log::Warn("cloudlet_group_commit_failed",
+              {{"uploads", static_cast<std::uint64_t>(group.size())},
+               {"error", together.error().ToString()}});
+  }
+  // Also after a failed group: each upload again on its own (every step is idempotent).
+  for (PendingWrite* w : group) w->status = StoreOne(*w);
+}
+
+// The order of StoreOne, for all at once: forwards, readings, ledger rows.
+Status IngestPipeline::StoreTogether(std::span<PendingWrite* const> group) {
+  std::vector<store::SqliteDurableQueue::Entry> forwards;
+  std::vector<store::ReadingBatchToStore> batches;
+  std::vector<LedgerBatch> rows;
+  forwards.reserve(group.size());
+  batches.reserve(group.size());
+  rows.reserve(group.size());
+  for (const PendingWrite* w : group) {
+    forwards.push_back({w->forward_id, w->forward_item});
+    batches.push_back(w->readings);
+    rows.push_back(w->row);
+  }
+  MEDMESH_ASSIGN_OR_RETURN(auto enqueued, ctx_.forward_queue.EnqueueMany(forwards));
+  for (const auto& outcome : enqueued) {
+    if (!outcome && outcome.error().code() != ErrorCode::kAlreadyExists) return outcome.error();
+  }
+  MEDMESH_ASSIGN_OR_RETURN(auto stored, ctx_.readings.PutMany(batches));
+  (void)stored;  // kDuplicate: see StoreOne
+  return ctx_.ledger.AddBatches(rows);
+}
+
+Status IngestPipeline::StoreOne(const PendingWrite& write) {
+  // The forward first: once the readings are stored a retry is a duplicate, so the forward must
+  // already be queued by then. kAlreadyExists: an earlier attempt queued this forward (with
+  // another nonce) and failed later.
+  auto enqueued = ctx_.forward_queue.Enqueue(write.forward_id, write.forward_item);
+  if (!enqueued && enqueued.error().code() != ErrorCode::kAlreadyExists) return enqueued.error();
+  MEDMESH_ASSIGN_OR_RETURN(store::ReadingPutOutcome outcome, ctx_.readings.Put(write.readings));
   (void)outcome;  // kDuplicate: stored by an attempt that failed before the ledger row
-  return ctx_.ledger.AddBatch(row);
+  return ctx_.ledger.AddBatch(write.row);
 }
 
 bool IngestPipeline::BeginBatch(const std::string& key) {

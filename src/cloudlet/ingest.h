@@ -14,6 +14,11 @@
 //                                                             → 400 out of range
 //  10. store durably: queue the forward (encrypted at rest), store the readings (ReadingStore) or
 //      the record (ledger, encrypted), then the ledger row   → 503 if storage fails
+//      Group commit: readings uploads that reach this step while another one is being stored
+//      wait, then are stored together, one transaction per store for the whole group, so they
+//      share the disk syncs. Each is still acknowledged only after the commits that hold it; if
+//      a group's commit fails, its uploads are stored one by one, so one bad upload cannot fail
+//      the others.
 //  11. acknowledge                                            → 200 "stored"
 // Every refusal in steps 1-9 writes an IDS event (source IP, claimed device id, kind, a reason
 // without secrets or payload bytes) and counts in medmesh_cloudlet_ingest_rejected_total.
@@ -29,18 +34,22 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 
+#include "cloudlet/ingest_ledger.h"
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "crypto/envelope.h"
@@ -55,7 +64,6 @@
 namespace medmesh::cloudlet {
 
 class DeviceRegistry;
-class IngestLedger;
 namespace internal {
 struct CloudletMetrics;
 struct CloudletCounters;
@@ -71,6 +79,9 @@ struct IngestLimits {
   std::chrono::milliseconds max_future_skew = std::chrono::hours(24);
   // Opened uploads kept for a retry after a storage failure.
   std::size_t pending_entries = 1024;
+  // Readings uploads stored together by one group commit (step 10) at most; 1 stores each
+  // upload in its own transactions.
+  std::size_t max_group_commit = 64;
 };
 
 enum class IngestStatus { kStored, kDuplicate };
@@ -135,6 +146,15 @@ class IngestPipeline {
     std::vector<wire::Reading> readings;
     std::optional<wire::PatientRecord> record;
   };
+  // A readings upload ready to be stored: its queued forward, its readings, its ledger row.
+  struct PendingWrite {
+    std::string forward_id;
+    Bytes forward_item;
+    store::ReadingBatchToStore readings;
+    LedgerBatch row;
+    Status status = OkStatus();
+    bool done = false;  // guarded by commit_mu_
+  };
 
   IngestRejection Reject(int http_status, std::string error, std::string message,
                          std::optional<store::IdsEventKind> kind, std::string_view source_ip,
@@ -144,6 +164,13 @@ class IngestPipeline {
                                                 std::string_view source_ip);
   Status Persist(const wire::OpenedUpload& opened, const Decoded& decoded,
                  const node::Digest256& digest, const std::string& batch_id);
+  // Group commit: queues `write`, and stores it either as the leader of a group (the first
+  // queued) or as a member of the group a leader stored. Returns its status.
+  Status CommitGrouped(PendingWrite& write);
+  // Stores a group together (falling back to one by one) and sets each member's status.
+  void StoreGroup(std::span<PendingWrite* const> group);
+  Status StoreTogether(std::span<PendingWrite* const> group);
+  Status StoreOne(const PendingWrite& write);
 
   // Batches being processed now, and opened uploads whose storage failed (by device/batch key).
   bool BeginBatch(const std::string& key);
@@ -158,6 +185,9 @@ class IngestPipeline {
   std::set<std::string> in_flight_;        // guarded by mu_
   std::map<std::string, Opened> pending_;  // guarded by mu_
   std::list<std::string> pending_order_;   // guarded by mu_, oldest first
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  std::deque<PendingWrite*> commit_queue_;  // guarded by commit_mu_; the front one leads
 };
 
 }  // namespace medmesh::cloudlet

@@ -99,10 +99,14 @@ Result<std::optional<LedgerBatch>> IngestLedger::Find(std::string_view device_id
   }
 }
 
-Status IngestLedger::AddBatch(const LedgerBatch& batch) {
+Status IngestLedger::AddBatch(const LedgerBatch& batch) { return AddBatches({&batch, 1}); }
+
+Status IngestLedger::AddBatches(std::span<const LedgerBatch> batches) {
   std::lock_guard lock(mu_);
   try {
-    InsertBatch(*db_, batch);
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const LedgerBatch& batch : batches) InsertBatch(*db_, batch);
+    tx.commit();
     return OkStatus();
   } catch (const std::exception& e) {
     return node::SqliteError(e, "add batch");

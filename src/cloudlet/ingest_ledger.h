@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,9 @@ class IngestLedger {
   // Durably records an accepted readings upload. Idempotent: a row already there for the same
   // (device, batch) is left as is.
   Status AddBatch(const LedgerBatch& batch);
+  // The same for several uploads in one transaction (one disk sync for all: the ingest path's
+  // group commit). All or nothing.
+  Status AddBatches(std::span<const LedgerBatch> batches);
 
   // Durably stores a record and its batch row in one transaction. kAlreadyExists if the device
   // already uploaded a record with this record id in another batch.

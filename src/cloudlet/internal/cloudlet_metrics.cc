@@ -39,7 +39,11 @@ CloudletMetrics::CloudletMetrics(net::MetricsRegistry& r)
                          "Time from accepting an upload to the cloud's "
                          "acknowledgement of its forward.",
                          {}, {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600})
-              .WithLabels({})) {}
+              .WithLabels({})),
+      group_commit_uploads(r.AddHistogram("medmesh_cloudlet_group_commit_uploads",
+                                          "Readings uploads stored together by one group commit.",
+                                          {}, {1, 2, 4, 8, 16, 32, 64, 128})
+                               .WithLabels({})) {}
 
 PressureMonitor::PressureMonitor(store::ForwardQueue& queue, const Clock& clock,
                                  CloudletMetrics& metrics, std::chrono::milliseconds ttl)

@@ -30,6 +30,7 @@ struct CloudletMetrics {
   net::CounterFamily& forwarded;         // {status}: stored | duplicate
   net::CounterFamily& forward_failures;  // {reason}
   net::Histogram& forward_latency;       // seconds from acceptance to the cloud's ack
+  net::Histogram& group_commit_uploads;  // uploads stored by one group commit
 };
 
 // Counts for GET /api/v1/stats. Stored counts start from the ledger at start-up; the others
