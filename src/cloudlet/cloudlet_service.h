@@ -47,7 +47,10 @@ struct CloudletOptions {
   std::string listen_address = "127.0.0.1";
   std::uint16_t port = 0;  // 0: any free port (see port())
   std::optional<net::TlsFiles> tls;
-  std::size_t io_threads = 2;
+  // Handlers run on these threads and block until their upload's group commit is on disk, so
+  // this also bounds how many uploads share one commit (ingest.h, step 10): more threads than
+  // cores on purpose. bench/ingest_benchmark: 2 threads gave about half the throughput of 16.
+  std::size_t io_threads = 16;
   bool access_log = true;
   std::filesystem::path data_dir;
   IngestLimits ingest;
