@@ -44,6 +44,7 @@
 #include "core/random.h"
 #include "crypto/key_file.h"
 #include "net/http_client.h"
+#include "node/data_dir.h"
 #include "node/identity.h"
 #include "node/provisioning.h"
 #include "node/shutdown.h"
@@ -406,6 +407,13 @@ int RunDemo(const DemoFlags& flags) {
   const fs::path dir = fs::absolute(flags.data_dir, ec);
   medmesh::SystemRandom random;
   medmesh::SystemClock clock;
+  // One demo per data folder: a second one would find the first one's nodes ready on the same
+  // ports and mistake them for its own.
+  auto data_dir_lock = node::DataDirLock::Acquire(dir);
+  if (!data_dir_lock) {
+    std::cerr << "medmesh demo: " << data_dir_lock.error().ToString() << "\n";
+    return 1;
+  }
   const bool fresh = !fs::exists(dir / "root" / "root.key");
   auto specs = Provision(dir, flags.port_base, random, medmesh::wire::ToUnixMs(clock.Now()));
   if (!specs) {

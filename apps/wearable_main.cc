@@ -36,6 +36,7 @@
 #include "net/http_server.h"
 #include "net/metrics.h"
 #include "net/router.h"
+#include "node/data_dir.h"
 #include "node/identity.h"
 #include "node/shutdown.h"
 #include "wearable/agent.h"
@@ -159,7 +160,7 @@ class WearableMetrics {
   wearable::AgentCounters last_;
 };
 
-// GET /api/v1/stats: public counts only (ids, counts, no readings).
+// GET /api/v1/stats: public counts only (device ids and counts; no patient ids, no readings).
 std::string StatsJson(const std::string& node_id,
                       const std::vector<std::unique_ptr<wearable::DeviceAgent>>& agents) {
   nlohmann::json devices = nlohmann::json::array();
@@ -183,8 +184,8 @@ std::string StatsJson(const std::string& node_id,
     sum.reseals += c.reseals;
     sum.send_failures += c.send_failures;
     sum.bytes_sent += c.bytes_sent;
+    // No patient ids: this endpoint needs no token, and a device id alone names no one.
     devices.push_back({{"device", agent->spec().device_id},
-                       {"patient", agent->spec().patient_id},
                        {"connected", agent->connected()},
                        {"readings_acked", c.readings_acked},
                        {"outbox_depth", items}});
@@ -315,6 +316,9 @@ int RunWearable(const WearableFlags& flags) {
   auto config = wearable::LoadWearableConfig(flags.config);
   if (!config) return Fail("config", config.error());
   if (!flags.data_dir.empty()) config->node.data_dir = fs::absolute(flags.data_dir);
+  // The devices' outboxes and credentials live here: one process at a time.
+  auto data_dir_lock = node::DataDirLock::Acquire(config->node.data_dir);
+  if (!data_dir_lock) return Fail("data folder", data_dir_lock.error());
   if (!flags.listen.empty()) {
     auto listen = node::ParseListenAddress(flags.listen);
     if (!listen) return Fail("--listen", listen.error());

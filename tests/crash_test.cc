@@ -38,6 +38,7 @@
 #include "core/clock.h"
 #include "core/random.h"
 #include "net/http_client.h"
+#include "node/data_dir.h"
 #include "node/identity.h"
 #include "node/test_support.h"
 #include "wire/envelope.h"
@@ -383,6 +384,24 @@ TEST_F(CrashTest, ASecondCloudletOnTheSameDataDirIsRefused) {
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("in use by another running process"), std::string::npos) << text;
   EXPECT_TRUE(CloudletStats().is_object());  // the first one is unharmed
+}
+
+TEST_F(CrashTest, ADemoOrWardOnAFolderInUseIsRefused) {
+  auto Refused = [&](const fs::path& locked, std::vector<std::string> args) {
+    auto lock = node::DataDirLock::Acquire(locked);
+    ASSERT_TRUE(lock) << lock.error().ToString();
+    Child child(args, dir_.path() / "refused.log");
+    ASSERT_TRUE(child.started());
+    const int status = child.Wait();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << status;
+    std::ifstream log(dir_.path() / "refused.log");
+    const std::string text((std::istreambuf_iterator<char>(log)),
+                           std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("in use by another running process"), std::string::npos) << text;
+  };
+  Refused(data_, {MEDMESH_BINARY, "demo", "--data-dir", data_.string()});
+  Refused(data_ / "ward-1" / "data",
+          {MEDMESH_BINARY, "wearable", "--config", (data_ / "ward-1" / "config.json").string()});
 }
 
 TEST_F(CrashTest, CloudKilledAndDownForAWhileLosesNothing) {

@@ -1,5 +1,5 @@
 // Forwarder: drains the cloudlet's forward queue to the remote cloud, at least once, with
-// idempotent ids (the cloud de-duplicates by forward id and by device batch).
+// idempotent ids (the cloud de-duplicates by device and batch id, records by record id).
 //
 // One round (RunOnce):
 //   1. Unless it has a current one, fetch the cloud's certificate (GET {cloud}/api/v1/certificate)

@@ -26,7 +26,8 @@
 // Exactly once: a retry of an acknowledged upload is recognised by (device id, batch id) and the
 // digest of its bytes before any cryptography; a retry after a failure in step 10 reuses the
 // opened payload kept in memory (the session would refuse to open it twice); the forward id is
-// derived from (cloudlet, device, batch), so the queue and the cloud de-duplicate too. A device
+// derived from (cloudlet, device, batch), so the queue de-duplicates too, and the cloud does by
+// (device, batch id) and record id. A device
 // whose session the cloudlet forgot (restart) gets 401 and reseals the same payload in a new
 // session, under the same batch id.
 // Thread safety: Ingest may run on many threads at once; uploads of one batch id are serialised

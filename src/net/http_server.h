@@ -46,8 +46,8 @@
 // "route" is the matched pattern, "unmatched" for 404s and requests refused before routing,
 // "filtered" for responses from a filter: never the raw path, so cardinality stays bounded.
 //
-// Threads: Start() runs one io_context on `io_threads` threads owned by the server (the one
-// place outside apps/ that starts threads: an I/O adapter needs its own). Handlers and filters
+// Threads: Start() runs one io_context on `io_threads` threads owned by the server (an I/O
+// adapter needs its own; the cloudlet's Forwarder is the other service thread outside apps/). Handlers and filters
 // run on those threads; see the handler contract in router.h.
 //
 // WARNING: the server does not authenticate anyone, limit request rates or trust
