@@ -162,12 +162,15 @@ TEST_F(CloudletServiceTest, ConcurrentUploadsAreEachStoredOnceThroughGroupCommit
     devices.push_back(EnrolledDevice("watch-" + std::to_string(d), "patient-" + std::to_string(d)));
     for (int i = 0; i < kUploads; ++i) {
       uploads[d].push_back(
-          devices.back()->SealReadings(HeartRate(NowMs() - (kUploads - i) * 60'000, 30)).value());
+          devices.back()
+              ->SealReadings(HeartRate(NowMs() - (kUploads - i) * std::int64_t{60'000}, 30))
+              .value());
     }
   }
   // Every device sends its uploads in order, all devices at once; then all of it again.
   auto send_all = [&](std::string_view expected) {
     std::vector<std::thread> threads;
+    threads.reserve(kDevices);
     for (int d = 0; d < kDevices; ++d) {
       threads.emplace_back([&, d] {
         auto client = net::HttpClient::Create({}).value();
@@ -192,7 +195,7 @@ TEST_F(CloudletServiceTest, ConcurrentUploadsAreEachStoredOnceThroughGroupCommit
   EXPECT_EQ(stats["forward_queue_depth"], kDevices * kUploads + kDevices);  // + enrolment pushes
   const net::Response readings = GetAsOperator("/api/v1/patients/patient-3/readings?from=0");
   ASSERT_EQ(readings.status, 200) << readings.body;
-  EXPECT_EQ(json::parse(readings.body)["readings"].size(), std::size_t{kUploads * 30});
+  EXPECT_EQ(json::parse(readings.body)["readings"].size(), std::size_t{kUploads} * 30);
   // Every stored upload went through exactly one group commit (grouped or alone).
   const std::string metrics = client_->Get(url_ + "/metrics").value().body;
   EXPECT_NE(metrics.find("medmesh_cloudlet_group_commit_uploads_sum " +

@@ -1,6 +1,8 @@
 #include "cloudlet/ingest.h"
 
 #include <algorithm>
+#include <exception>
+#include <string>
 #include <utility>
 
 #include "cloudlet/device_registry.h"
@@ -321,7 +323,14 @@ Status IngestPipeline::CommitGrouped(PendingWrite& write) {
   const std::vector<PendingWrite*> group(commit_queue_.begin(),
                                          commit_queue_.begin() + static_cast<std::ptrdiff_t>(n));
   lock.unlock();
-  StoreGroup(group);
+  try {
+    StoreGroup(group);
+  } catch (const std::exception& e) {
+    // E.g. bad_alloc: the members must still be released, or they and every later upload
+    // would wait for this group forever.
+    for (PendingWrite* w : group)
+      w->status = Internal("group commit failed: " + std::string(e.what()));
+  }
   lock.lock();
   for (PendingWrite* w : group) {
     w->done = true;
