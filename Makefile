@@ -35,8 +35,10 @@ test-asan:
 
 bench: setup
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark
+	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark ingest_benchmark
 	@./build/release/bench/ntru_benchmark --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	@echo
+	@./build/release/bench/ingest_benchmark
 
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
