@@ -292,6 +292,32 @@ TEST_F(CloudletServiceTest, ReplayOfABatchIdWithOtherContentIsRefused) {
   EXPECT_EQ(Stats()["readings_stored"], 10);
 }
 
+TEST_F(CloudletServiceTest, AResealedCopyOfAStoredBatchIsADuplicateNotAReplay) {
+  // The cloudlet stored a batch, then restarted before the device saw the acknowledgement: the
+  // device reseals the same readings under the same batch id in a new session.
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  const std::vector<wire::Reading> readings = HeartRate(NowMs(), 30);
+  ASSERT_EQ(Post("/api/v1/ingest", device->SealReadings(readings).value()).status, 200);
+  const wire::BatchId batch = device->last_batch_id();
+  RestartService();
+  device->Rekey();
+  const net::Response resealed = Post("/api/v1/ingest", device->SealReadings(readings, batch).value());
+  ASSERT_EQ(resealed.status, 200) << resealed.body;
+  EXPECT_EQ(json::parse(resealed.body)["status"], "duplicate");
+  EXPECT_TRUE(Events("replay").empty());
+  // The resealed copy was the new session's first batch: the session is set up, so the next
+  // batch of it opens.
+  const net::Response next =
+      Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs() + 60'000, 30)).value());
+  ASSERT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(json::parse(next.body)["status"], "stored");
+  EXPECT_EQ(Stats()["readings_stored"], 60);
+  // Other readings under the stored batch id are still a replay.
+  ExpectRejected(
+      Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs(), 30, 90000), batch).value()),
+      409, "already_exists", "replay");
+}
+
 TEST_F(CloudletServiceTest, TruncatedAndOversizedBodiesAreRefused) {
   auto device = EnrolledDevice("watch-1", "patient-1");
   const Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();

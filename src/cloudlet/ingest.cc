@@ -15,6 +15,12 @@
 namespace medmesh::cloudlet {
 namespace {
 
+// What identifies a batch's content across seals: its content type and opened payload.
+node::Digest256 PayloadDigest(const wire::OpenedUpload& opened) {
+  const std::uint8_t type = static_cast<std::uint8_t>(opened.header.content_type);
+  return node::Blake2b256({ByteView(&type, 1), opened.payload});
+}
+
 using store::IdsEventKind;
 
 // The data key part of records at rest at the cloudlet.
@@ -98,6 +104,37 @@ IngestRejection IngestPipeline::Reject(int http_status, std::string error, std::
   return rejection;
 }
 
+IngestRejection IngestPipeline::DoesNotOpen(std::string_view source_ip,
+                                            std::string_view device_id) {
+  return Reject(401, "unauthenticated",
+                "sealed payload did not open (unknown or expired session, replayed batch, or "
+                "tampered ciphertext); reseal it in a new session",
+                IdsEventKind::kDecryptFailure, source_ip, device_id);
+}
+
+// A device that lost the acknowledgement of a stored batch (the cloudlet crashed before
+// answering, or the answer was lost) and whose session the cloudlet forgot reseals the same
+// payload in a new session under the same batch id: other bytes, same content. It is opened -
+// which also sets up the new session when it is that session's first batch, so the device's
+// next batches open - and answered "duplicate" if its payload is the stored one. Other content
+// under a stored batch id is a replay: 409 and an IDS event.
+IngestResult IngestPipeline::AlreadyStored(const wire::ParsedUpload& parsed,
+                                           const LedgerBatch& prior,
+                                           const wire::Enrolment& device, std::string batch_id,
+                                           std::string_view source_ip) {
+  const wire::UploadHeader& header = parsed.header;
+  if (prior.payload_digest && prior.content_type == header.content_type) {
+    auto opened = wire::OpenUpload(parsed, device, ctx_.sessions);
+    if (!opened) return DoesNotOpen(source_ip, header.device_id);
+    if (PayloadDigest(*opened) == *prior.payload_digest) {
+      return Duplicate(header, std::move(batch_id));
+    }
+  }
+  return Reject(409, "already_exists",
+                "batch id was already used for a different upload; use a new batch id",
+                IdsEventKind::kReplay, source_ip, header.device_id);
+}
+
 IngestAck IngestPipeline::Duplicate(const wire::UploadHeader& header, std::string batch_id) {
   ctx_.counters.duplicates.fetch_add(1, std::memory_order_relaxed);
   ctx_.metrics.ingest.WithLabels({wire::ContentTypeName(header.content_type), "duplicate"})
@@ -165,12 +202,8 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
                   IdsEventKind::kForgedSignature, source_ip, device_id);
   }
 
-  // 6. An authentic upload that reuses the batch id of another one.
-  if (*prior) {
-    return Reject(409, "already_exists",
-                  "batch id was already used for a different upload; use a new batch id",
-                  IdsEventKind::kReplay, source_ip, device_id);
-  }
+  // 6. An authentic upload under a batch id stored before, with other bytes.
+  if (*prior) return AlreadyStored(*parsed, **prior, device->enrolment, std::move(batch_id), source_ip);
 
   const std::string key = BatchKey(device_id, batch_id);
   if (!BeginBatch(key)) {
@@ -185,12 +218,7 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   std::optional<wire::OpenedUpload> opened = TakePending(key, digest);
   if (!opened) {
     auto fresh = wire::OpenUpload(*parsed, device->enrolment, ctx_.sessions);
-    if (!fresh) {
-      return Reject(401, "unauthenticated",
-                    "sealed payload did not open (unknown or expired session, replayed batch, or "
-                    "tampered ciphertext); reseal it in a new session",
-                    IdsEventKind::kDecryptFailure, source_ip, device_id);
-    }
+    if (!fresh) return DoesNotOpen(source_ip, device_id);
     opened = std::move(*fresh);
   }
 
@@ -289,7 +317,7 @@ Status IngestPipeline::Persist(const wire::OpenedUpload& opened, const Decoded& 
       {header.content_type, header.device_id, header.patient_id, std::move(sealed_at_rest)});
   LedgerBatch row{header.device_id,  batch_id, header.content_type,
                   header.patient_id, digest,   decoded.readings.size(),
-                  NowMs(ctx_.clock)};
+                  NowMs(ctx_.clock), PayloadDigest(opened)};
 
   if (!decoded.record) {
     PendingWrite write{

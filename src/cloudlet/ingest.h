@@ -6,7 +6,8 @@
 //   3. the ingest ledger: the same upload bytes again         → 200 "duplicate" (nothing else)
 //   4. backpressure of the forward queue                      → 429 slow down, 503 refuse
 //   5. VerifyUpload: device signature, device → patient       → 401 forged, 403 wrong patient
-//   6. a stored batch id with other bytes                     → 409 replay
+//   6. a stored batch id with other bytes: opened; the same payload resealed in a new session
+//      (a lost acknowledgement) → 200 "duplicate", other content → 409 replay
 //   7. OpenUpload: session batch (replay window), commitment  → 401 does not open
 //   8. decode the readings (size, count and zstd caps) or the record
 //                                                             → 400 malformed / decompression bomb
@@ -161,6 +162,10 @@ class IngestPipeline {
                          std::optional<store::IdsEventKind> kind, std::string_view source_ip,
                          std::string_view device_id, std::string_view reason = {});
   IngestAck Duplicate(const wire::UploadHeader& header, std::string batch_id);
+  IngestRejection DoesNotOpen(std::string_view source_ip, std::string_view device_id);
+  IngestResult AlreadyStored(const wire::ParsedUpload& parsed, const LedgerBatch& prior,
+                             const wire::Enrolment& device, std::string batch_id,
+                             std::string_view source_ip);
   std::variant<Decoded, IngestRejection> Decode(const wire::OpenedUpload& opened,
                                                 std::string_view source_ip);
   Status Persist(const wire::OpenedUpload& opened, const Decoded& decoded,

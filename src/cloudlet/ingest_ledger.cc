@@ -49,7 +49,8 @@ void InsertBatch(SQLite::Database& db, const LedgerBatch& batch) {
   SQLite::Statement insert(
       db,
       "INSERT INTO batches (device_id, batch_id, content_type, patient_id, upload_digest,"
-      " readings, stored_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+      " readings, stored_ms, payload_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+      " ON CONFLICT DO NOTHING");
   insert.bind(1, batch.device_id);
   insert.bind(2, batch.batch_id);
   insert.bind(3, static_cast<int>(batch.content_type));
@@ -57,6 +58,11 @@ void InsertBatch(SQLite::Database& db, const LedgerBatch& batch) {
   BindBlob(insert, 5, batch.upload_digest);
   insert.bind(6, static_cast<std::int64_t>(batch.readings));
   insert.bind(7, static_cast<std::int64_t>(batch.stored_ms));
+  if (batch.payload_digest) {
+    BindBlob(insert, 8, *batch.payload_digest);
+  } else {
+    insert.bind(8);  // NULL
+  }
   insert.exec();
 }
 
@@ -68,6 +74,10 @@ IngestLedger::~IngestLedger() = default;
 Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path) {
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, node::OpenSqliteDatabase(path));
   MEDMESH_RETURN_IF_ERROR(node::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger", 1, kSchema));
+  // Added later: its own component, so that a ledger made before it gains the column once.
+  MEDMESH_RETURN_IF_ERROR(node::EnsureSqliteSchema(
+      *db, "cloudlet_ingest_ledger_payload_digest", 1,
+      "ALTER TABLE batches ADD COLUMN payload_digest BLOB;"));
   return std::unique_ptr<IngestLedger>(new IngestLedger(std::move(db)));
 }
 
@@ -76,8 +86,8 @@ Result<std::optional<LedgerBatch>> IngestLedger::Find(std::string_view device_id
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement query(*db_,
-                            "SELECT content_type, patient_id, upload_digest, readings, stored_ms"
-                            " FROM batches WHERE device_id = ? AND batch_id = ?");
+                            "SELECT content_type, patient_id, upload_digest, readings, stored_ms,"
+                            " payload_digest FROM batches WHERE device_id = ? AND batch_id = ?");
     query.bind(1, std::string(device_id));
     query.bind(2, std::string(batch_id));
     if (!query.executeStep()) return std::optional<LedgerBatch>();
@@ -93,6 +103,14 @@ Result<std::optional<LedgerBatch>> IngestLedger::Find(std::string_view device_id
     std::copy(digest.begin(), digest.end(), batch.upload_digest.begin());
     batch.readings = static_cast<std::uint64_t>(query.getColumn(3).getInt64());
     batch.stored_ms = query.getColumn(4).getInt64();
+    if (!query.getColumn(5).isNull()) {
+      const Bytes payload_digest = ColumnBytes(query.getColumn(5));
+      if (payload_digest.size() != node::Digest256{}.size()) {
+        return DataLoss("ingest ledger: a stored payload digest has the wrong length");
+      }
+      batch.payload_digest.emplace();
+      std::copy(payload_digest.begin(), payload_digest.end(), batch.payload_digest->begin());
+    }
     return std::optional<LedgerBatch>(std::move(batch));
   } catch (const std::exception& e) {
     return node::SqliteError(e, "find batch");

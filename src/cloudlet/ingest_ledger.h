@@ -42,6 +42,10 @@ struct LedgerBatch {
   node::Digest256 upload_digest{};  // BLAKE2b-256 of the upload bytes
   std::uint64_t readings = 0;       // 0 for a record
   std::int64_t stored_ms = 0;
+  // BLAKE2b-256 of the content type and the opened payload: the same for a copy the device
+  // resealed in another session (PayloadDigest in ingest.cc). Absent in rows written before
+  // the ledger kept it.
+  std::optional<node::Digest256> payload_digest;
 };
 
 struct LedgerRecord {
