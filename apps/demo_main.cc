@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -31,14 +32,12 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/random.h"
@@ -142,14 +141,18 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
     MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "kek.key", random));
     MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "index.key", random));
     MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "pseudonym.key", random));
-    MEDMESH_RETURN_IF_ERROR(WriteJson(folder / "config.json",
-                                      {{"id", "cloud"},
-                                       {"listen", "127.0.0.1:" + std::to_string(port_base)},
-                                       {"data_dir", "data"},
-                                       {"operator_token_file", "operator.token"},
-                                       {"store", {{"backend", "sqlite"}}}}));
-    children.push_back({"cloud", Group::kCloud, {"cloud", "--config", (folder / "config.json").string()},
-                        Url(port_base), "/readyz", dir / "logs" / "cloud.log"});
+    MEDMESH_RETURN_IF_ERROR(
+        WriteJson(folder / "config.json", {{"id", "cloud"},
+                                           {"listen", "127.0.0.1:" + std::to_string(port_base)},
+                                           {"data_dir", "data"},
+                                           {"operator_token_file", "operator.token"},
+                                           {"store", {{"backend", "sqlite"}}}}));
+    children.push_back({"cloud",
+                        Group::kCloud,
+                        {"cloud", "--config", (folder / "config.json").string()},
+                        Url(port_base),
+                        "/readyz",
+                        dir / "logs" / "cloud.log"});
   }
 
   // The cloudlets.
@@ -167,15 +170,19 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
     MEDMESH_RETURN_IF_ERROR(EnsureToken(folder / "enrol.token", random));
     MEDMESH_RETURN_IF_ERROR(EnsureToken(folder / "operator.token", random));
     MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "kek.key", random));
-    MEDMESH_RETURN_IF_ERROR(WriteJson(folder / "config.json",
-                                      {{"id", id},
-                                       {"listen", "127.0.0.1:" + std::to_string(port_base + i)},
-                                       {"data_dir", "data"},
-                                       {"cloud_url", Url(port_base)},
-                                       {"enrol_token_file", "enrol.token"},
-                                       {"operator_token_file", "operator.token"}}));
-    children.push_back({id, Group::kCloudlets, {"cloudlet", "--config", (folder / "config.json").string()},
-                        Url(port_base + i), "/readyz", dir / "logs" / (id + ".log")});
+    MEDMESH_RETURN_IF_ERROR(
+        WriteJson(folder / "config.json", {{"id", id},
+                                           {"listen", "127.0.0.1:" + std::to_string(port_base + i)},
+                                           {"data_dir", "data"},
+                                           {"cloud_url", Url(port_base)},
+                                           {"enrol_token_file", "enrol.token"},
+                                           {"operator_token_file", "operator.token"}}));
+    children.push_back({id,
+                        Group::kCloudlets,
+                        {"cloudlet", "--config", (folder / "config.json").string()},
+                        Url(port_base + i),
+                        "/readyz",
+                        dir / "logs" / (id + ".log")});
   }
 
   // The wards: four patients each, nearest to "their" cloudlet.
@@ -207,24 +214,28 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
                          {"profile", medmesh::wearable::ProfileName(kWardProfiles[d])},
                          {"seed", n}});
     }
-    MEDMESH_RETURN_IF_ERROR(WriteJson(
-        folder / "config.json",
-        {{"id", id},
-         {"listen", "127.0.0.1:" + std::to_string(port_base + kCloudletCount + w)},
-         {"data_dir", "data"},
-         {"root_certificate_file", "root.cert"},
-         {"cloudlets", cloudlets},
-         {"cloud_distance_m", 150},
-         {"devices", devices},
-         // Small, frequent batches so that counts visibly move; production defaults are 600
-         // readings or 60 s.
-         {"batching", {{"max_readings", 600}, {"max_age_ms", 5000}}},
-         {"outbox", {{"initial_backoff_ms", 500}, {"max_backoff_ms", 10000}}},
-         {"backfill_s", 300},
-         {"tick_ms", 250},
-         {"threads", 2}}));
-    children.push_back({id, Group::kWards, {"wearable", "--config", (folder / "config.json").string()},
-                        Url(port_base + kCloudletCount + w), "/healthz", dir / "logs" / (id + ".log")});
+    MEDMESH_RETURN_IF_ERROR(
+        WriteJson(folder / "config.json",
+                  {{"id", id},
+                   {"listen", "127.0.0.1:" + std::to_string(port_base + kCloudletCount + w)},
+                   {"data_dir", "data"},
+                   {"root_certificate_file", "root.cert"},
+                   {"cloudlets", cloudlets},
+                   {"cloud_distance_m", 150},
+                   {"devices", devices},
+                   // Small, frequent batches so that counts visibly move; production defaults are
+                   // 600 readings or 60 s.
+                   {"batching", {{"max_readings", 600}, {"max_age_ms", 5000}}},
+                   {"outbox", {{"initial_backoff_ms", 500}, {"max_backoff_ms", 10000}}},
+                   {"backfill_s", 300},
+                   {"tick_ms", 250},
+                   {"threads", 2}}));
+    children.push_back({id,
+                        Group::kWards,
+                        {"wearable", "--config", (folder / "config.json").string()},
+                        Url(port_base + kCloudletCount + w),
+                        "/healthz",
+                        dir / "logs" / (id + ".log")});
   }
   return children;
 }
@@ -235,8 +246,8 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
 // group (a Ctrl-C reaches only the demo, which stops the children in order), dies with the demo
 // (PR_SET_PDEATHSIG), starts with no signal blocked, and writes to its log file.
 Status Spawn(Child& child) {
-  const int fd = ::open(child.spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                        0600);
+  const int fd =
+      ::open(child.spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return medmesh::Unavailable("cannot open " + child.spec.log_file.string());
   std::vector<std::string> args = {"medmesh"};
   args.insert(args.end(), child.spec.args.begin(), child.spec.args.end());
@@ -355,7 +366,8 @@ void PrintTable(const fs::path& dir, const std::vector<Child>& children) {
   std::cout << "\nMedMesh demo is running. Data: " << dir.string()
             << "  Logs: " << (dir / "logs").string() << "\n\n";
   std::cout << std::left << std::setw(12) << "node" << std::setw(44) << "JSON stats"
-            << std::setw(38) << "Prometheus metrics" << "health\n";
+            << std::setw(38) << "Prometheus metrics"
+            << "health\n";
   for (const Child& c : children) {
     std::string name = c.spec.name;
     if (c.spec.group == Group::kWards) name += " *";
@@ -399,8 +411,8 @@ void PrintFlow(net::HttpClient& client, const std::vector<Child>& children) {
 
 int RunDemo(const DemoFlags& flags) {
   if (flags.port_base < 1024 || flags.port_base > 65535 - (kCloudletCount + kWardCount)) {
-    std::cerr << "medmesh demo: --port-base must leave room for "
-              << 1 + kCloudletCount + kWardCount << " ports in 1024..65535\n";
+    std::cerr << "medmesh demo: --port-base must leave room for " << 1 + kCloudletCount + kWardCount
+              << " ports in 1024..65535\n";
     return 2;
   }
   std::error_code ec;
@@ -467,7 +479,8 @@ int RunDemo(const DemoFlags& flags) {
   while (true) {
     if (auto signal = node::WaitForTerminationSignal(std::chrono::milliseconds(500))) {
       std::cout << "demo: " << strsignal(*signal) << "; stopping the wards, the cloudlets, "
-                << "then the cloud\n" << std::flush;
+                << "then the cloud\n"
+                << std::flush;
       break;
     }
     const auto now = steady_clock::now();
@@ -507,8 +520,9 @@ void RegisterDemoCommand(CLI::App& app) {
       "demo",
       "Run a local deployment: one cloud, three cloudlets and a dozen simulated wearables "
       "(Ctrl-C stops it; the same --data-dir resumes)");
-  cmd->add_option("--data-dir", flags->data_dir, "Where keys, certificates, configs, databases "
-                                                 "and logs live")
+  cmd->add_option("--data-dir", flags->data_dir,
+                  "Where keys, certificates, configs, databases "
+                  "and logs live")
       ->capture_default_str();
   cmd->add_option("--port-base", flags->port_base,
                   "Cloud port; cloudlets use the next three, the wards the three after")

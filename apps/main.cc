@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "apps/cloud_main.h"
+#include "apps/cloudlet_main.h"
+#include "apps/demo_main.h"
+#include "apps/wearable_main.h"
 #include "core/clock.h"
 #include "core/random.h"
 #include "core/status.h"
@@ -20,11 +24,6 @@
 #include "crypto/password.h"
 #include "crypto/session_seal.h"
 #include "crypto/signing.h"
-
-#include "apps/cloud_main.h"
-#include "apps/cloudlet_main.h"
-#include "apps/demo_main.h"
-#include "apps/wearable_main.h"
 
 namespace {
 

@@ -8,9 +8,11 @@
 // Simulated devices run until SIGTERM/SIGINT; then every device seals what it has batched into
 // its outbox (sent at the next start) and the process exits 0. An import uploads the file's
 // readings through one device and exits when its outbox is empty (0), or 3 if the file had
-// rows that were rejected. --drain delivers what the outboxes hold and exits 0. Exit code 1 for a failure, 2 for bad usage.
+// rows that were rejected. --drain delivers what the outboxes hold and exits 0. Exit code 1 for a
+// failure, 2 for bad usage.
 #include "apps/wearable_main.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -21,12 +23,10 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -225,12 +225,13 @@ int RunEnergyReport(const WearableFlags& flags) {
     for (const auto& c : config->cloudlets) {
       candidates.push_back({c.id, c.distance_m, c.trust, true});
     }
-    auto choice = wearable::ChooseCloudlet(candidates, radio, 8.0 * (static_cast<double>(batch) + 256),
-                                           config->agent.min_trust);
+    auto choice = wearable::ChooseCloudlet(
+        candidates, radio, 8.0 * (static_cast<double>(batch) + 256), config->agent.min_trust);
     if (!choice) return Fail("cloudlet choice", choice.error());
     scenario.cloudlet_distance_m = choice->distance_m;
-    chosen = choice->id + " (the configured cloudlet the energy model picks; the agent also "
-                          "requires its certificate to verify)";
+    chosen = choice->id +
+             " (the configured cloudlet the energy model picks; the agent also "
+             "requires its certificate to verify)";
   }
   medmesh::SystemRandom random;
   medmesh::SystemClock clock;
@@ -380,8 +381,9 @@ int RunWearable(const WearableFlags& flags) {
 
   std::vector<std::unique_ptr<wearable::DeviceAgent>> agents;
   for (const auto& spec : devices) {
-    auto agent = wearable::DeviceAgent::Open(spec, config->node.data_dir / "devices" / spec.device_id,
-                                             root->key, endpoints, clock, random, config->agent);
+    auto agent =
+        wearable::DeviceAgent::Open(spec, config->node.data_dir / "devices" / spec.device_id,
+                                    root->key, endpoints, clock, random, config->agent);
     if (!agent) return Fail("device " + spec.device_id, agent.error());
     agents.push_back(std::move(*agent));
   }
@@ -426,15 +428,14 @@ int RunWearable(const WearableFlags& flags) {
     options.access_log = false;
     options.metrics = &registry;
     if (config->node.tls && !config->node.tls->cert_file.empty()) {
-      options.tls = net::TlsFiles{config->node.tls->cert_file.string(),
-                                  config->node.tls->key_file.string()};
+      options.tls =
+          net::TlsFiles{config->node.tls->cert_file.string(), config->node.tls->key_file.string()};
     }
     auto started = net::HttpServer::Start(options, std::move(router));
     if (!started) return Fail("listen", started.error());
     server = std::move(*started);
-    medmesh::log::Info("wearable_listening",
-                       {{"address", config->node.listen.address},
-                        {"port", static_cast<unsigned>(server->port())}});
+    medmesh::log::Info("wearable_listening", {{"address", config->node.listen.address},
+                                              {"port", static_cast<unsigned>(server->port())}});
   }
 
   // Worker threads, each driving every threads-th device.
@@ -452,8 +453,8 @@ int RunWearable(const WearableFlags& flags) {
           Status st = agents[i]->Tick();
           std::string error = st ? std::string() : st.error().ToString();
           if (error != last_error[i] && !error.empty()) {
-            medmesh::log::Error("wearable_tick_failed", {{"device", agents[i]->spec().device_id},
-                                                         {"reason", error}});
+            medmesh::log::Error("wearable_tick_failed",
+                                {{"device", agents[i]->spec().device_id}, {"reason", error}});
           }
           last_error[i] = std::move(error);
         }

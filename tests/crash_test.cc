@@ -12,13 +12,12 @@
 // The binary is built twice: with the cloud on SQLite, and (MEDMESH_CRASH_TEST_POSTGRES) on the
 // PostgreSQL test cluster.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -230,9 +229,9 @@ class CrashTest : public ::testing::Test {
   void PlanUploads() {
     const std::int64_t start = NowMs() - 3'600'000;
     for (int d = 0; d < kDevices; ++d) {
-      devices_.push_back(std::make_unique<TestDevice>(
-          "crash-watch-" + std::to_string(d), "crash-patient-" + std::to_string(d), random_,
-          clock_));
+      devices_.push_back(std::make_unique<TestDevice>("crash-watch-" + std::to_string(d),
+                                                      "crash-patient-" + std::to_string(d), random_,
+                                                      clock_));
       ASSERT_TRUE(devices_.back()->Enrol(*client_, cloudlet_url_, enrol_token_, *root_key_));
       plans_.emplace_back();
       for (int b = 0; b < kBatchesPerDevice; ++b) {
@@ -305,7 +304,8 @@ class CrashTest : public ::testing::Test {
                                std::string(AsStringView(*resealed)), "application/octet-stream");
         ASSERT_TRUE(r) << r.error().ToString();
         ASSERT_EQ(r->status, 200) << r->body;
-        ++outcomes["not acknowledged, resealed: " + json::parse(r->body)["status"].get<std::string>()];
+        ++outcomes["not acknowledged, resealed: " +
+                   json::parse(r->body)["status"].get<std::string>()];
       }
     }
     for (const auto& [what, count] : outcomes) std::cout << "  " << what << ": " << count << "\n";
@@ -391,8 +391,7 @@ TEST_F(CrashTest, ADemoOrWardOnAFolderInUseIsRefused) {
     const int status = child.Wait();
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << status;
     std::ifstream log(dir_.path() / "refused.log");
-    const std::string text((std::istreambuf_iterator<char>(log)),
-                           std::istreambuf_iterator<char>());
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
     EXPECT_NE(text.find("in use by another running process"), std::string::npos) << text;
   };
   Refused(data_, {MEDMESH_BINARY, "demo", "--data-dir", data_.string()});
@@ -415,8 +414,8 @@ TEST_F(CrashTest, CloudKilledAndDownForAWhileLosesNothing) {
   int acknowledged = 0, refused = 0;
   for (int d = 0; d < kDevices; ++d) {
     for (Planned& p : plans_[static_cast<std::size_t>(d)]) {
-      auto r = client_->Post(cloudlet_url_ + "/api/v1/ingest",
-                             std::string(AsStringView(p.upload)), "application/octet-stream");
+      auto r = client_->Post(cloudlet_url_ + "/api/v1/ingest", std::string(AsStringView(p.upload)),
+                             "application/octet-stream");
       ASSERT_TRUE(r) << r.error().ToString();
       if (r->status == 200) {
         p.acknowledged = true;

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "cloud/cloud_service.h"
-#include "core/bytes.h"
 #include "cloudlet/cloudlet_service.h"
+#include "core/bytes.h"
 #include "node/test_support.h"
 #include "wire/record_codec.h"
 

@@ -1,6 +1,5 @@
 #include "cloud/cloud_service.h"
 
-
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <system_error>

@@ -1,6 +1,5 @@
 #include "cloudlet/cloudlet_service.h"
 
-
 #include <algorithm>
 #include <atomic>
 #include <charconv>

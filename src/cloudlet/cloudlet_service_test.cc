@@ -301,7 +301,8 @@ TEST_F(CloudletServiceTest, AResealedCopyOfAStoredBatchIsADuplicateNotAReplay) {
   const wire::BatchId batch = device->last_batch_id();
   RestartService();
   device->Rekey();
-  const net::Response resealed = Post("/api/v1/ingest", device->SealReadings(readings, batch).value());
+  const net::Response resealed =
+      Post("/api/v1/ingest", device->SealReadings(readings, batch).value());
   ASSERT_EQ(resealed.status, 200) << resealed.body;
   EXPECT_EQ(json::parse(resealed.body)["status"], "duplicate");
   EXPECT_TRUE(Events("replay").empty());

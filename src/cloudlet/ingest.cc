@@ -119,9 +119,8 @@ IngestRejection IngestPipeline::DoesNotOpen(std::string_view source_ip,
 // next batches open - and answered "duplicate" if its payload is the stored one. Other content
 // under a stored batch id is a replay: 409 and an IDS event.
 IngestResult IngestPipeline::AlreadyStored(const wire::ParsedUpload& parsed,
-                                           const LedgerBatch& prior,
-                                           const wire::Enrolment& device, std::string batch_id,
-                                           std::string_view source_ip) {
+                                           const LedgerBatch& prior, const wire::Enrolment& device,
+                                           std::string batch_id, std::string_view source_ip) {
   const wire::UploadHeader& header = parsed.header;
   if (prior.payload_digest && prior.content_type == header.content_type) {
     auto opened = wire::OpenUpload(parsed, device, ctx_.sessions);
@@ -203,7 +202,8 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   }
 
   // 6. An authentic upload under a batch id stored before, with other bytes.
-  if (*prior) return AlreadyStored(*parsed, **prior, device->enrolment, std::move(batch_id), source_ip);
+  if (*prior)
+    return AlreadyStored(*parsed, **prior, device->enrolment, std::move(batch_id), source_ip);
 
   const std::string key = BatchKey(device_id, batch_id);
   if (!BeginBatch(key)) {
@@ -315,9 +315,9 @@ Status IngestPipeline::Persist(const wire::OpenedUpload& opened, const Decoded& 
                             AsBytes(item_id)));
   Bytes item = internal::EncodeUploadItem(
       {header.content_type, header.device_id, header.patient_id, std::move(sealed_at_rest)});
-  LedgerBatch row{header.device_id,  batch_id, header.content_type,
-                  header.patient_id, digest,   decoded.readings.size(),
-                  NowMs(ctx_.clock), PayloadDigest(opened)};
+  LedgerBatch row{
+      header.device_id,        batch_id,          header.content_type,  header.patient_id, digest,
+      decoded.readings.size(), NowMs(ctx_.clock), PayloadDigest(opened)};
 
   if (!decoded.record) {
     PendingWrite write{

@@ -75,9 +75,9 @@ Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, node::OpenSqliteDatabase(path));
   MEDMESH_RETURN_IF_ERROR(node::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger", 1, kSchema));
   // Added later: its own component, so that a ledger made before it gains the column once.
-  MEDMESH_RETURN_IF_ERROR(node::EnsureSqliteSchema(
-      *db, "cloudlet_ingest_ledger_payload_digest", 1,
-      "ALTER TABLE batches ADD COLUMN payload_digest BLOB;"));
+  MEDMESH_RETURN_IF_ERROR(
+      node::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger_payload_digest", 1,
+                               "ALTER TABLE batches ADD COLUMN payload_digest BLOB;"));
   return std::unique_ptr<IngestLedger>(new IngestLedger(std::move(db)));
 }
 

@@ -47,8 +47,8 @@
 // "filtered" for responses from a filter: never the raw path, so cardinality stays bounded.
 //
 // Threads: Start() runs one io_context on `io_threads` threads owned by the server (an I/O
-// adapter needs its own; the cloudlet's Forwarder is the other service thread outside apps/). Handlers and filters
-// run on those threads; see the handler contract in router.h.
+// adapter needs its own; the cloudlet's Forwarder is the other service thread outside apps/).
+// Handlers and filters run on those threads; see the handler contract in router.h.
 //
 // WARNING: the server does not authenticate anyone, limit request rates or trust
 // X-Forwarded-For; authentication lives in handlers, rate limits and blocks in filters.

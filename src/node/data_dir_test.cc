@@ -1,10 +1,9 @@
 #include "node/data_dir.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "node/test_support.h"
 

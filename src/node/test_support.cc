@@ -32,8 +32,7 @@ TempDir::~TempDir() {
 TestDeployment::TestDeployment(const std::filesystem::path& dir) : dir_(dir) {
   SystemClock clock;
   // Valid from an hour ago, so that certificates issued "a minute ago" fall inside it.
-  auto root =
-      EnsureRoot(dir_ / "root", "root", random_, wire::ToUnixMs(clock.Now()) - 3'600'000);
+  auto root = EnsureRoot(dir_ / "root", "root", random_, wire::ToUnixMs(clock.Now()) - 3'600'000);
   MEDMESH_CHECK(root.has_value(), "EnsureRoot failed");
   root_ = *root;
 }

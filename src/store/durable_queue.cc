@@ -236,8 +236,8 @@ Status SqliteDurableQueue::MarkFailed(std::string_view id, std::string_view reas
 Result<std::uint64_t> SqliteDurableQueue::ReleaseLeases() {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement upd(*db_, "UPDATE " + table_ +
-                                    " SET leased_until_ms = 0 WHERE leased_until_ms > 0");
+    SQLite::Statement upd(
+        *db_, "UPDATE " + table_ + " SET leased_until_ms = 0 WHERE leased_until_ms > 0");
     return static_cast<std::uint64_t>(upd.exec());
   } catch (const std::exception& e) {
     return internal::FromException(e, "release leases");

@@ -138,8 +138,9 @@ TEST_F(ReadingStoreTest, PutManyIsOneTransactionWithPerBatchOutcomes) {
       Batch("p-1", "b-1", kT0 + 10'000)};
   auto outcomes = store_->PutMany(batches);
   ASSERT_TRUE(outcomes.has_value()) << outcomes.error().ToString();
-  EXPECT_EQ(*outcomes, (std::vector<ReadingPutOutcome>{ReadingPutOutcome::kDuplicate, ReadingPutOutcome::kStored,
-                                                ReadingPutOutcome::kStored, ReadingPutOutcome::kDuplicate}));
+  EXPECT_EQ(*outcomes, (std::vector<ReadingPutOutcome>{
+                           ReadingPutOutcome::kDuplicate, ReadingPutOutcome::kStored,
+                           ReadingPutOutcome::kStored, ReadingPutOutcome::kDuplicate}));
   // One bad batch: nothing of the call is stored.
   std::vector<ReadingBatchToStore> bad = {Batch("p-3", "b-1", kT0), Batch("p-3", "b 2", kT0)};
   EXPECT_FALSE(store_->PutMany(bad).has_value());

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <system_error>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "core/log.h"
 #include "crypto/key_file.h"
@@ -100,10 +99,9 @@ class HttpCloudletLink final : public CloudletLink {
   }
 
   Result<IngestReply> Ingest(ByteView upload) override {
-    MEDMESH_ASSIGN_OR_RETURN(
-        net::Response response,
-        client_.Post(base_url_ + "/api/v1/ingest", std::string(AsStringView(upload)),
-                     "application/octet-stream"));
+    MEDMESH_ASSIGN_OR_RETURN(net::Response response, client_.Post(base_url_ + "/api/v1/ingest",
+                                                                  std::string(AsStringView(upload)),
+                                                                  "application/octet-stream"));
     IngestReply reply;
     reply.http_status = response.status;
     const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
@@ -253,15 +251,13 @@ Result<std::unique_ptr<DeviceAgent>> DeviceAgent::Open(DeviceSpec spec, const fs
   }
   agent->signer_ = crypto::NewEd25519Signer(std::move(*key_file->signing));
 
-  MEDMESH_ASSIGN_OR_RETURN(
-      agent->outbox_,
-      store::Outbox::Open((folder / kOutboxFileName).string(), clock, random,
-                          agent->options_.outbox));
+  MEDMESH_ASSIGN_OR_RETURN(agent->outbox_,
+                           store::Outbox::Open((folder / kOutboxFileName).string(), clock, random,
+                                               agent->options_.outbox));
   agent->sequence_ = std::make_unique<OutboxSequence>(*agent->outbox_);
   MEDMESH_ASSIGN_OR_RETURN(
-      agent->batcher_,
-      Batcher::Create(agent->spec_.device_id, agent->spec_.patient_id, *agent->sequence_, random,
-                      clock, agent->options_.batching));
+      agent->batcher_, Batcher::Create(agent->spec_.device_id, agent->spec_.patient_id,
+                                       *agent->sequence_, random, clock, agent->options_.batching));
 
   MEDMESH_ASSIGN_OR_RETURN(auto marker, ReadOptionalText(folder / kRecordMarkerFileName));
   agent->record_queued_ = marker.has_value();
@@ -277,9 +273,8 @@ Result<std::unique_ptr<DeviceAgent>> DeviceAgent::Open(DeviceSpec spec, const fs
       }
     }
     const std::int64_t now_ms = NowMs(clock);
-    const std::int64_t start_ms =
-        std::clamp(std::max(now_ms - agent->options_.backfill.count(), until_ms), std::int64_t{0},
-                   now_ms);
+    const std::int64_t start_ms = std::clamp(
+        std::max(now_ms - agent->options_.backfill.count(), until_ms), std::int64_t{0}, now_ms);
     SimulatorOptions sim;
     sim.profile = *agent->spec_.profile;
     sim.seed = agent->spec_.seed;
@@ -331,8 +326,9 @@ Status DeviceAgent::CheckEnrolment(const wire::Enrolment& enrolment,
                                    const std::string& cloudlet_id) const {
   if (enrolment.device_id != spec_.device_id || enrolment.patient_id != spec_.patient_id ||
       !(enrolment.device_key == signer_->public_key()) || enrolment.cloudlet_id != cloudlet_id) {
-    return PermissionDenied("agent: the enrolment record is not for this device, patient, key "
-                            "or cloudlet");
+    return PermissionDenied(
+        "agent: the enrolment record is not for this device, patient, key "
+        "or cloudlet");
   }
   return OkStatus();
 }
@@ -371,16 +367,15 @@ Result<bool> DeviceAgent::LoadKeptCredential() {
     return false;
   }
   const std::int64_t now_ms = NowMs(clock_);
-  auto certificate_bytes = node::ReadSmallFile(CertificateFile(folder_, *chosen),
-                                               wire::kMaxCertificateBytes);
+  auto certificate_bytes =
+      node::ReadSmallFile(CertificateFile(folder_, *chosen), wire::kMaxCertificateBytes);
   if (!certificate_bytes) return false;
-  auto certificate = wire::VerifyCertificate(*certificate_bytes, root_,
-                                             wire::CertificateRole::kCloudlet, now_ms);
+  auto certificate =
+      wire::VerifyCertificate(*certificate_bytes, root_, wire::CertificateRole::kCloudlet, now_ms);
   if (!certificate) {
     // Expired or replaced: ask the cloudlet for its current one.
     MEDMESH_ASSIGN_OR_RETURN(Bytes fresh, endpoint->link->FetchCertificate());
-    certificate =
-        wire::VerifyCertificate(fresh, root_, wire::CertificateRole::kCloudlet, now_ms);
+    certificate = wire::VerifyCertificate(fresh, root_, wire::CertificateRole::kCloudlet, now_ms);
     if (!certificate) return false;
     MEDMESH_RETURN_IF_ERROR(
         node::WriteFileAtomically(CertificateFile(folder_, *chosen), fresh, 0644));
@@ -445,8 +440,8 @@ Status DeviceAgent::Connect() {
   MEDMESH_RETURN_IF_ERROR(CheckEnrolment(enrolment, endpoint.id));
 
   // Keep the credential: certificate and record first, then the choice that points at them.
-  MEDMESH_RETURN_IF_ERROR(
-      node::WriteFileAtomically(CertificateFile(folder_, endpoint.id), certificate.encoded(), 0644));
+  MEDMESH_RETURN_IF_ERROR(node::WriteFileAtomically(CertificateFile(folder_, endpoint.id),
+                                                    certificate.encoded(), 0644));
   MEDMESH_RETURN_IF_ERROR(
       node::WriteFileAtomically(EnrolmentFile(folder_, endpoint.id), record, 0600));
   MEDMESH_RETURN_IF_ERROR(WriteText(folder_ / kChosenFileName, endpoint.id + "\n", 0600));
@@ -589,9 +584,9 @@ Status DeviceAgent::QueueUpload(const wire::UploadHeader& header, ByteView paylo
   item.payload.assign(payload.begin(), payload.end());
   last_session_ = SessionOf(sealed);
   item.sealed = std::move(sealed);
-  MEDMESH_ASSIGN_OR_RETURN(store::EnqueueOutcome outcome,
-                           outbox_->Enqueue(BatchKey(header.batch_id, header.sequence),
-                                            EncodeOutboxItem(item)));
+  MEDMESH_ASSIGN_OR_RETURN(
+      store::EnqueueOutcome outcome,
+      outbox_->Enqueue(BatchKey(header.batch_id, header.sequence), EncodeOutboxItem(item)));
   (void)outcome;  // batch ids are fresh, so a duplicate cannot happen here
   return OkStatus();
 }
@@ -608,14 +603,11 @@ std::optional<crypto::SessionId> DeviceAgent::SessionOf(ByteView sealed) const {
 
 void DeviceAgent::Journal(const OutboxItem& item, const wire::UploadHeader& header,
                           std::string_view status, std::string_view detail) {
-  nlohmann::json line = {{"time_ms", NowMs(clock_)},
-                         {"batch", BatchKey(header.batch_id, header.sequence)},
-                         {"sequence", header.sequence},
-                         {"content", wire::ContentTypeName(header.content_type)},
-                         {"readings", item.readings},
-                         {"status", status},
-                         {"cloudlet", item.cloudlet_id},
-                         {"bytes", item.sealed.size()}};
+  nlohmann::json line = {
+      {"time_ms", NowMs(clock_)},     {"batch", BatchKey(header.batch_id, header.sequence)},
+      {"sequence", header.sequence},  {"content", wire::ContentTypeName(header.content_type)},
+      {"readings", item.readings},    {"status", status},
+      {"cloudlet", item.cloudlet_id}, {"bytes", item.sealed.size()}};
   if (!detail.empty()) line["detail"] = detail;
   const std::string text = line.dump() + "\n";
   std::fputs(text.c_str(), journal_);
@@ -633,20 +625,19 @@ Status DeviceAgent::SendDue() {
       continue;
     }
     auto decoded = DecodeOutboxItem(item.payload);
-    auto parsed = decoded ? wire::ParseUpload(decoded->sealed)
-                          : Result<wire::ParsedUpload>(decoded.error());
+    auto parsed =
+        decoded ? wire::ParseUpload(decoded->sealed) : Result<wire::ParsedUpload>(decoded.error());
     if (!parsed) {
-      log::Error("wearable_outbox_item_damaged",
-                 {{"device", spec_.device_id}, {"item", item.id},
-                  {"reason", parsed.error().ToString()}});
+      log::Error(
+          "wearable_outbox_item_damaged",
+          {{"device", spec_.device_id}, {"item", item.id}, {"reason", parsed.error().ToString()}});
       counters_.rejected += 1;
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
       continue;
     }
     const wire::UploadHeader header = parsed->header;
     const std::optional<crypto::SessionId> session = SessionOf(decoded->sealed);
-    if (decoded->cloudlet_id != cloudlet_id_ ||
-        (session && dead_sessions_.contains(*session))) {
+    if (decoded->cloudlet_id != cloudlet_id_ || (session && dead_sessions_.contains(*session))) {
       MEDMESH_RETURN_IF_ERROR(Reseal(item, *decoded));
       continue;
     }
@@ -662,12 +653,12 @@ Status DeviceAgent::SendDue() {
       continue;
     }
     const int http = reply->http_status;
-    const std::string detail = reply->error.empty() ? reply->message
-                                                    : reply->error + ": " + reply->message;
+    const std::string detail =
+        reply->error.empty() ? reply->message : reply->error + ": " + reply->message;
     if (http == 200 || http == 409) {
       // 409: the cloudlet stored this batch id before, from a copy sealed in another session.
-      const std::string status =
-          http == 409 ? std::string("conflict") : (reply->status.empty() ? "stored" : reply->status);
+      const std::string status = http == 409 ? std::string("conflict")
+                                             : (reply->status.empty() ? "stored" : reply->status);
       Journal(*decoded, header, status, http == 409 ? detail : "");
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
       counters_.uploads_acked += 1;
@@ -709,10 +700,9 @@ Status DeviceAgent::Reseal(const store::QueueItem& item, const OutboxItem& decod
   MEDMESH_ASSIGN_OR_RETURN(wire::ParsedUpload parsed, wire::ParseUpload(decoded.sealed));
   const wire::UploadHeader header = parsed.header;
   if (decoded.reseals >= options_.max_reseals) {
-    log::Warn("wearable_upload_given_up",
-              {{"device", spec_.device_id},
-               {"batch", item.id},
-               {"reason", "refused (401) after every re-seal"}});
+    log::Warn("wearable_upload_given_up", {{"device", spec_.device_id},
+                                           {"batch", item.id},
+                                           {"reason", "refused (401) after every re-seal"}});
     Journal(decoded, header, "rejected", "refused after re-sealing");
     counters_.rejected += 1;
     return outbox_->MarkSent(item.id);

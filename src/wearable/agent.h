@@ -174,14 +174,14 @@ struct AgentCounters {
   std::uint64_t batches_queued = 0;      // readings batches put in the outbox
   std::uint64_t readings_queued = 0;
   std::uint64_t records_queued = 0;
-  std::uint64_t uploads_acked = 0;       // 200 stored + 200 duplicate + 409
+  std::uint64_t uploads_acked = 0;  // 200 stored + 200 duplicate + 409
   std::uint64_t readings_acked = 0;
-  std::uint64_t duplicates = 0;          // 200 duplicate
-  std::uint64_t rejected = 0;            // refused for good and removed
+  std::uint64_t duplicates = 0;  // 200 duplicate
+  std::uint64_t rejected = 0;    // refused for good and removed
   std::uint64_t reseals = 0;
-  std::uint64_t send_failures = 0;       // no answer, 429 or 5xx
-  std::uint64_t bytes_sent = 0;          // upload bodies, acknowledged or not
-  std::uint64_t readings_dropped = 0;    // held too long without a cloudlet (max_held_batches)
+  std::uint64_t send_failures = 0;     // no answer, 429 or 5xx
+  std::uint64_t bytes_sent = 0;        // upload bodies, acknowledged or not
+  std::uint64_t readings_dropped = 0;  // held too long without a cloudlet (max_held_batches)
 };
 
 // An outbox entry (agent-private format, documented in docs/wearable.md):
@@ -233,7 +233,7 @@ class DeviceAgent {
   // Readings not yet in the outbox (in the batcher or held for a connection).
   std::size_t unqueued_readings() const;
 
-  AgentCounters counters() const;  // thread-safe
+  AgentCounters counters() const;                                             // thread-safe
   Result<store::QueueStats> OutboxStats() const { return outbox_->Stats(); }  // thread-safe
 
  private:

@@ -5,9 +5,8 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "wire/model.h"
 
@@ -18,8 +17,8 @@ using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr std::string_view kExtraMembers[] = {
-    "cloudlets", "devices", "batching", "session",  "outbox",   "backfill_s",
-    "cloud_distance_m",     "tick_ms",  "threads",  "min_trust"};
+    "cloudlets",  "devices",          "batching", "session", "outbox",
+    "backfill_s", "cloud_distance_m", "tick_ms",  "threads", "min_trust"};
 
 Status CheckMembers(const Json& object, std::initializer_list<std::string_view> allowed,
                     std::string_view where) {
@@ -27,8 +26,8 @@ Status CheckMembers(const Json& object, std::initializer_list<std::string_view> 
     bool known = false;
     for (std::string_view name : allowed) known = known || key == name;
     if (!known) {
-      return InvalidArgument("config: unknown member '" + std::string(where) +
-                             key.substr(0, 64) + "'");
+      return InvalidArgument("config: unknown member '" + std::string(where) + key.substr(0, 64) +
+                             "'");
     }
   }
   return OkStatus();
@@ -66,8 +65,7 @@ Result<std::int64_t> GetInteger(const Json& object, const char* key, std::string
   const auto it = object.find(key);
   if (it == object.end()) return fallback;
   if (!it->is_number_integer()) {
-    return InvalidArgument("config: member '" + std::string(where) + key +
-                           "' must be an integer");
+    return InvalidArgument("config: member '" + std::string(where) + key + "' must be an integer");
   }
   const auto v = it->get<std::int64_t>();
   if (v < min || v > max) {
@@ -85,9 +83,8 @@ Result<std::vector<CloudletConfig>> ParseCloudlets(const Json& list, const fs::p
   std::set<std::string> ids;
   for (const Json& entry : list) {
     if (!entry.is_object()) return InvalidArgument("config: every cloudlet must be an object");
-    MEDMESH_RETURN_IF_ERROR(
-        CheckMembers(entry, {"id", "url", "enrol_token_file", "distance_m", "trust"},
-                     "cloudlets[]."));
+    MEDMESH_RETURN_IF_ERROR(CheckMembers(
+        entry, {"id", "url", "enrol_token_file", "distance_m", "trust"}, "cloudlets[]."));
     CloudletConfig c;
     MEDMESH_ASSIGN_OR_RETURN(c.id, GetString(entry, "id", "cloudlets[]."));
     if (!wire::IsValidId(c.id)) return InvalidArgument("config: cloudlets[].id is not a valid id");
@@ -96,7 +93,8 @@ Result<std::vector<CloudletConfig>> ParseCloudlets(const Json& list, const fs::p
     if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
       return InvalidArgument("config: cloudlets[].url must start with http:// or https://");
     }
-    MEDMESH_ASSIGN_OR_RETURN(std::string token, GetString(entry, "enrol_token_file", "cloudlets[]."));
+    MEDMESH_ASSIGN_OR_RETURN(std::string token,
+                             GetString(entry, "enrol_token_file", "cloudlets[]."));
     c.enrol_token_file = node::ResolvePath(base_dir, token);
     MEDMESH_ASSIGN_OR_RETURN(c.distance_m,
                              GetNumber(entry, "distance_m", "cloudlets[].", 10, 0, 1e6));
@@ -125,9 +123,9 @@ Result<std::vector<DeviceSpec>> ParseDevices(const Json& list) {
                              GetString(entry, "profile", "devices[].", "healthy"));
     d.profile = ProfileFromName(profile);
     if (!d.profile) return InvalidArgument("config: devices[].profile is not a known profile");
-    MEDMESH_ASSIGN_OR_RETURN(std::int64_t seed,
-                             GetInteger(entry, "seed", "devices[].", 1, 0,
-                                        std::numeric_limits<std::int64_t>::max()));
+    MEDMESH_ASSIGN_OR_RETURN(
+        std::int64_t seed,
+        GetInteger(entry, "seed", "devices[].", 1, 0, std::numeric_limits<std::int64_t>::max()));
     d.seed = static_cast<std::uint64_t>(seed);
     MEDMESH_ASSIGN_OR_RETURN(std::int64_t offset,
                              GetInteger(entry, "utc_offset_minutes", "devices[].", 0, -840, 840));
@@ -158,14 +156,14 @@ Result<WearableConfig> ParseWearableConfig(std::string_view json, const fs::path
   if (const auto it = root.find("batching"); it != root.end()) {
     if (!it->is_object()) return InvalidArgument("config: 'batching' must be an object");
     MEDMESH_RETURN_IF_ERROR(CheckMembers(*it, {"max_readings", "max_age_ms"}, "batching."));
-    MEDMESH_ASSIGN_OR_RETURN(
-        std::int64_t n, GetInteger(*it, "max_readings", "batching.",
-                                   static_cast<std::int64_t>(agent.batching.max_readings), 1,
-                                   static_cast<std::int64_t>(wire::kMaxReadingsPerBatch)));
+    MEDMESH_ASSIGN_OR_RETURN(std::int64_t n,
+                             GetInteger(*it, "max_readings", "batching.",
+                                        static_cast<std::int64_t>(agent.batching.max_readings), 1,
+                                        static_cast<std::int64_t>(wire::kMaxReadingsPerBatch)));
     agent.batching.max_readings = static_cast<std::size_t>(n);
-    MEDMESH_ASSIGN_OR_RETURN(std::int64_t age,
-                             GetInteger(*it, "max_age_ms", "batching.",
-                                        agent.batching.max_age.count(), 1, 24 * 3'600'000));
+    MEDMESH_ASSIGN_OR_RETURN(
+        std::int64_t age, GetInteger(*it, "max_age_ms", "batching.", agent.batching.max_age.count(),
+                                     1, 24 * 3'600'000));
     agent.batching.max_age = std::chrono::milliseconds(age);
   }
   if (const auto it = root.find("session"); it != root.end()) {
@@ -183,14 +181,13 @@ Result<WearableConfig> ParseWearableConfig(std::string_view json, const fs::path
   }
   if (const auto it = root.find("outbox"); it != root.end()) {
     if (!it->is_object()) return InvalidArgument("config: 'outbox' must be an object");
-    MEDMESH_RETURN_IF_ERROR(
-        CheckMembers(*it, {"initial_backoff_ms", "max_backoff_ms"}, "outbox."));
-    MEDMESH_ASSIGN_OR_RETURN(
-        std::int64_t initial, GetInteger(*it, "initial_backoff_ms", "outbox.",
-                                         agent.outbox.initial_backoff.count(), 1, 3'600'000));
-    MEDMESH_ASSIGN_OR_RETURN(
-        std::int64_t max, GetInteger(*it, "max_backoff_ms", "outbox.",
-                                     agent.outbox.max_backoff.count(), 1, 24 * 3'600'000));
+    MEDMESH_RETURN_IF_ERROR(CheckMembers(*it, {"initial_backoff_ms", "max_backoff_ms"}, "outbox."));
+    MEDMESH_ASSIGN_OR_RETURN(std::int64_t initial,
+                             GetInteger(*it, "initial_backoff_ms", "outbox.",
+                                        agent.outbox.initial_backoff.count(), 1, 3'600'000));
+    MEDMESH_ASSIGN_OR_RETURN(std::int64_t max,
+                             GetInteger(*it, "max_backoff_ms", "outbox.",
+                                        agent.outbox.max_backoff.count(), 1, 24 * 3'600'000));
     if (max < initial) {
       return InvalidArgument("config: outbox.max_backoff_ms must be >= initial_backoff_ms");
     }
@@ -202,8 +199,8 @@ Result<WearableConfig> ParseWearableConfig(std::string_view json, const fs::path
   agent.backfill = std::chrono::seconds(backfill);
   MEDMESH_ASSIGN_OR_RETURN(agent.min_trust,
                            GetNumber(root, "min_trust", "", agent.min_trust, 0, 1));
-  MEDMESH_ASSIGN_OR_RETURN(config.cloud_distance_m,
-                           GetNumber(root, "cloud_distance_m", "", config.cloud_distance_m, 0, 1e7));
+  MEDMESH_ASSIGN_OR_RETURN(config.cloud_distance_m, GetNumber(root, "cloud_distance_m", "",
+                                                              config.cloud_distance_m, 0, 1e7));
   MEDMESH_ASSIGN_OR_RETURN(std::int64_t tick, GetInteger(root, "tick_ms", "", 250, 10, 60'000));
   config.tick = std::chrono::milliseconds(tick);
   MEDMESH_ASSIGN_OR_RETURN(std::int64_t threads, GetInteger(root, "threads", "", 2, 1, 64));

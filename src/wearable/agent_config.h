@@ -38,8 +38,8 @@
 namespace medmesh::wearable {
 
 struct CloudletConfig {
-  std::string id;                         // the cloudlet's certificate subject
-  std::string url;                        // "http://127.0.0.1:8081"
+  std::string id;                          // the cloudlet's certificate subject
+  std::string url;                         // "http://127.0.0.1:8081"
   std::filesystem::path enrol_token_file;  // empty: enrolment without a token (refused)
   double distance_m = 10;
   double trust = 1.0;
@@ -53,9 +53,9 @@ struct WearableConfig {
   std::vector<CloudletConfig> cloudlets;  // at least one
   std::vector<DeviceSpec> devices;        // may be empty if the command line makes them
   AgentOptions agent;
-  double cloud_distance_m = 100;           // for the energy report
-  std::chrono::milliseconds tick{250};     // how often each device is ticked
-  std::size_t threads = 2;                 // worker threads driving the devices
+  double cloud_distance_m = 100;        // for the energy report
+  std::chrono::milliseconds tick{250};  // how often each device is ticked
+  std::size_t threads = 2;              // worker threads driving the devices
 };
 
 // Parses the config (see above). kInvalidArgument naming the member for anything malformed or

@@ -1,5 +1,7 @@
 #include "wearable/agent.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -7,13 +9,10 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "core/random.h"
 #include "crypto/session_seal.h"
@@ -41,8 +40,12 @@ class FakeCloudlet final : public CloudletLink {
         kem_(crypto::HybridPrivateKey::Generate(random)),
         opener_(std::make_unique<crypto::SessionOpener>(kem_.Clone(), clock)) {
     const std::int64_t now = wire::ToUnixMs(clock.Now());
-    const wire::Certificate c{wire::CertificateRole::kCloudlet, id_, signer_->public_key(),
-                              kem_.public_key(), now - 3'600'000, now + 30LL * 86'400'000};
+    const wire::Certificate c{wire::CertificateRole::kCloudlet,
+                              id_,
+                              signer_->public_key(),
+                              kem_.public_key(),
+                              now - 3'600'000,
+                              now + 30LL * 86'400'000};
     auto issued = wire::IssueCertificate(c, root);
     EXPECT_TRUE(issued.has_value());
     certificate_ = *issued;
@@ -62,7 +65,8 @@ class FakeCloudlet final : public CloudletLink {
     ++enrolments;
     wire::Enrolment e{std::string(device_id), std::string(patient_id), key, id_,
                       wire::ToUnixMs(clock_.Now())};
-    if (auto it = devices_.find(e.device_id); it != devices_.end() && !(it->second.device_key == key)) {
+    if (auto it = devices_.find(e.device_id);
+        it != devices_.end() && !(it->second.device_key == key)) {
       return AlreadyExists("device enrolled with another key");
     }
     devices_.insert_or_assign(e.device_id, e);
@@ -189,14 +193,11 @@ class AgentTest : public ::testing::Test {
     return {{near_->id(), near_, 5, 0.9}, {far_->id(), far_, 50, 0.9}};
   }
 
-  DeviceSpec Spec() const {
-    return {"wearable-01", "patient-01", Profile::kHypertension, 7, 0};
-  }
+  DeviceSpec Spec() const { return {"wearable-01", "patient-01", Profile::kHypertension, 7, 0}; }
 
   std::unique_ptr<DeviceAgent> OpenAgent(std::optional<DeviceSpec> spec = std::nullopt,
                                          std::vector<CloudletEndpoint> endpoints = {}) {
-    auto agent = DeviceAgent::Open(spec.value_or(Spec()), dir_ / "wearable-01",
-                                   root_->public_key(),
+    auto agent = DeviceAgent::Open(spec.value_or(Spec()), dir_ / "wearable-01", root_->public_key(),
                                    endpoints.empty() ? Endpoints() : std::move(endpoints), clock_,
                                    random_, Options());
     EXPECT_TRUE(agent.has_value()) << agent.error().ToString();
@@ -266,7 +267,8 @@ TEST_F(AgentTest, NeverSealsToACloudletTheRootDidNotCertify) {
   SystemRandom other_random;
   auto other_root = crypto::NewEd25519Signer(crypto::SigningSecretKey::Generate(other_random));
   auto impostor = std::make_shared<FakeCloudlet>("cloudlet-near", *other_root, random_, clock_);
-  auto agent = OpenAgent(std::nullopt, {{"cloudlet-near", impostor, 1, 1.0}, {far_->id(), far_, 50, 0.9}});
+  auto agent =
+      OpenAgent(std::nullopt, {{"cloudlet-near", impostor, 1, 1.0}, {far_->id(), far_, 50, 0.9}});
   ASSERT_NE(agent, nullptr);
   Run(*agent, std::chrono::seconds(30));
   EXPECT_EQ(agent->cloudlet_id(), "cloudlet-far");
@@ -438,10 +440,10 @@ TEST_F(AgentTest, ImportedReadingsAreUploadedWithoutASimulator) {
 TEST_F(AgentTest, RejectsBadSpecsAndOptions) {
   DeviceSpec bad = Spec();
   bad.device_id = "no spaces allowed";
-  EXPECT_FALSE(DeviceAgent::Open(bad, dir_ / "x", root_->public_key(), Endpoints(), clock_,
-                                 random_, Options()));
-  EXPECT_FALSE(DeviceAgent::Open(Spec(), dir_ / "x", root_->public_key(), {}, clock_, random_,
+  EXPECT_FALSE(DeviceAgent::Open(bad, dir_ / "x", root_->public_key(), Endpoints(), clock_, random_,
                                  Options()));
+  EXPECT_FALSE(
+      DeviceAgent::Open(Spec(), dir_ / "x", root_->public_key(), {}, clock_, random_, Options()));
   auto endpoints = Endpoints();
   endpoints[0].trust = 2;
   EXPECT_FALSE(DeviceAgent::Open(Spec(), dir_ / "x", root_->public_key(), endpoints, clock_,
