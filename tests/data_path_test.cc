@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -49,7 +50,8 @@ class DataPathTest : public ::testing::Test {
     cloud_ = std::move(*service);
   }
 
-  void StartCloudlet(std::uint16_t cloud_port) {
+  void StartCloudlet(std::uint16_t cloud_port,
+                     const std::function<void(cloudlet::CloudletOptions&)>& adjust = {}) {
     cloudlet::CloudletOptions options;
     options.data_dir = dir_.path() / "cloudlet";
     options.access_log = false;
@@ -61,6 +63,7 @@ class DataPathTest : public ::testing::Test {
     options.backpressure.slow_items = 7;
     options.backpressure.refuse_items = 7;
     options.backpressure_refresh = std::chrono::milliseconds(0);
+    if (adjust) adjust(options);
     auto identity = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
     ASSERT_TRUE(identity) << identity.error().ToString();
     cloudlet::CloudletSecrets secrets{std::move(*identity), cloudlet_kek_.Clone(),
@@ -171,6 +174,34 @@ TEST_F(DataPathTest, CloudDownThenUpEverythingArrivesExactlyOnce) {
   ASSERT_TRUE(records) << records.error().ToString();
   ASSERT_EQ(records->size(), 1u);
   EXPECT_EQ((*records)[0].record, wire::DecodePatientRecord(record).value());
+}
+
+TEST_F(DataPathTest, AfterAnOutageDeliveryResumesWithoutWaitingOutTheBackoff) {
+  StartCloud(0);
+  const std::uint16_t cloud_port = cloud_->port();
+  cloud_->Stop(std::chrono::seconds(1));
+  cloud_.reset();
+  // Backoff as after a long outage (minutes); the forwarder probes the cloud every 100 ms.
+  StartCloudlet(cloud_port, [](cloudlet::CloudletOptions& options) {
+    options.forward_queue.initial_backoff = std::chrono::minutes(5);
+    options.forward_queue.max_backoff = std::chrono::minutes(5);
+    options.forwarder.outage_probe_interval = std::chrono::milliseconds(100);
+  });
+  TestDevice device("watch-3", "patient-3", random_, clock_);
+  ASSERT_TRUE(device.Enrol(*client_, cloudlet_url_, enrol_token_, deployment_.Root().key));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Upload(device.SealReadings(HeartRate(NowMs() - i * 60'000, 30)).value()).status, 200);
+  }
+  ASSERT_TRUE(Eventually([&] {
+    return cloudlet_->metrics().Render().find(
+               "medmesh_cloudlet_forward_failures_total{reason=\"unreachable\"}") !=
+           std::string::npos;
+  }));
+  StartCloud(cloud_port);
+  // Well inside the 5-minute backoff (Eventually gives up after 30 s).
+  ASSERT_TRUE(Eventually([&] { return cloudlet_->Stats().forward_queue_depth == 0; }))
+      << "queue depth " << cloudlet_->Stats().forward_queue_depth;
+  EXPECT_EQ(cloud_->Stats().value().readings, 90u);
 }
 
 TEST_F(DataPathTest, ACloudletRestartLosesNothingQueued) {

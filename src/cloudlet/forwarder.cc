@@ -214,6 +214,26 @@ Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item) {
   return outcome;
 }
 
+void Forwarder::NoteCloudDown() {
+  if (!cloud_down_) next_probe_ = std::chrono::steady_clock::now() + options_.outage_probe_interval;
+  cloud_down_ = true;
+}
+
+void Forwarder::ProbeCloud() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_probe_) return;
+  next_probe_ = now + options_.outage_probe_interval;
+  auto answer = client_->Get(Url("/readyz"));
+  if (!answer || answer->status != 200) return;
+  cloud_down_ = false;
+  auto due = ctx_.queue.RetryNow(ctx_.clock.Now());
+  if (!due) {
+    log::Warn("cloudlet_forward_retry_now_failed", {{"error", due.error().ToString()}});
+    return;
+  }
+  log::Info("cloudlet_cloud_back", {{"items_due_now", *due}});
+}
+
 Result<ForwardRound> Forwarder::RunOnce() {
   std::lock_guard round_lock(round_mu_);
   ForwardRound round;
@@ -221,6 +241,7 @@ Result<ForwardRound> Forwarder::RunOnce() {
   MEDMESH_ASSIGN_OR_RETURN(std::vector<store::QueueItem> items,
                            ctx_.queue.NextDue(ctx_.clock.Now(), options_.batch_size));
   if (items.empty()) {
+    if (cloud_down_) ProbeCloud();
     ctx_.pressure.Refresh();
     return round;
   }
@@ -232,6 +253,7 @@ Result<ForwardRound> Forwarder::RunOnce() {
     const std::string reason =
         ready.error().code() == ErrorCode::kUnavailable ? "unreachable" : "cloud_identity";
     log::Warn("cloudlet_cloud_not_ready", {{"error", ready.error().ToString()}});
+    if (reason == "unreachable") NoteCloudDown();
     for (const store::QueueItem& item : items) {
       (void)ctx_.queue.MarkFailed(item.id, reason);
       ctx_.metrics.forward_failures.WithLabels({reason}).Increment();
@@ -241,6 +263,7 @@ Result<ForwardRound> Forwarder::RunOnce() {
     return round;
   }
   round.cloud_reachable = true;
+  cloud_down_ = false;
 
   const std::int64_t now_ms = wire::ToUnixMs(ctx_.clock.Now());
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -272,6 +295,7 @@ Result<ForwardRound> Forwarder::RunOnce() {
         ctx_.metrics.forward_failures.WithLabels({outcome.reason}).Increment();
         round.failed += items.size() - i;
         round.cloud_reachable = outcome.reason != "unreachable";
+        if (!round.cloud_reachable) NoteCloudDown();
         ctx_.pressure.Refresh();
         return round;
       case Verdict::kPermanent:

@@ -13,7 +13,11 @@
 //                      envelope to the cloud's KEM key, sign it (wire::SealForward) and
 //                      POST /api/v1/forward.
 //   4. 200 → MarkSent. Cloud unreachable, 429 or 5xx → MarkFailed (the queue backs off
-//      exponentially with jitter) and the round ends. 409 failed_precondition (the cloud lacks
+//      exponentially with jitter, up to minutes) and the round ends. While the cloud is
+//      unreachable, a round with nothing due probes GET {cloud}/readyz every
+//      outage_probe_interval; once it answers 200, every backing-off item is made due at once
+//      (ForwardQueue::RetryNow), so an outage delays delivery by a probe interval, not by the
+//      longest backoff. 409 failed_precondition (the cloud lacks
 //      the certificate or the enrolment) → register / push again, retry. Other 4xx (the cloud
 //      will never take it) → after kMaxPermanentAttempts, the item moves to the ledger's dead
 //      letters for operators, so one poisoned item cannot stall the queue or trip backpressure.
@@ -66,6 +70,8 @@ struct ForwarderOptions {
   std::size_t batch_size = 32;
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds request_timeout{30000};
+  // While the cloud is unreachable: how often to ask whether it is back (see step 4).
+  std::chrono::milliseconds outage_probe_interval{5000};
   // Re-fetch the cloud's certificate this often (it may have been renewed or rotated).
   std::chrono::milliseconds certificate_refresh{std::chrono::minutes(10)};
 };
@@ -138,6 +144,11 @@ class Forwarder {
   std::unique_ptr<net::HttpClient> client_;
 
   std::mutex round_mu_;              // one round at a time
+  // Guarded by round_mu_: the last round found the cloud unreachable; when to probe it next.
+  bool cloud_down_ = false;
+  std::chrono::steady_clock::time_point next_probe_{};
+  void NoteCloudDown();
+  void ProbeCloud();
   std::unique_ptr<CloudKey> cloud_;  // guarded by round_mu_
   bool registered_ = false;          // guarded by round_mu_
 

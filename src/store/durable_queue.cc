@@ -244,6 +244,20 @@ Result<std::uint64_t> SqliteDurableQueue::ReleaseLeases() {
   }
 }
 
+Result<std::uint64_t> SqliteDurableQueue::RetryNow(std::chrono::system_clock::time_point now) {
+  const std::int64_t now_ms = internal::ToUnixMs(now);
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement upd(*db_, "UPDATE " + table_ +
+                                    " SET next_attempt_ms = ?1"
+                                    " WHERE next_attempt_ms > ?1 AND leased_until_ms <= ?1");
+    upd.bind(1, now_ms);
+    return static_cast<std::uint64_t>(upd.exec());
+  } catch (const std::exception& e) {
+    return internal::FromException(e, "retry now");
+  }
+}
+
 Result<QueueStats> SqliteDurableQueue::Stats() const {
   const std::int64_t now_ms = internal::ToUnixMs(clock_.Now());
   std::lock_guard lock(mu_);

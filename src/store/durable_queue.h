@@ -128,6 +128,11 @@ class SqliteDurableQueue {
   // crashed predecessor's leases would otherwise hold its in-flight items back for a whole lease.
   Result<std::uint64_t> ReleaseLeases();
 
+  // Makes every item that is backing off due at `now` (attempts and leases are left as they
+  // are) and returns how many. For an owner that learned the reason for the failures is gone,
+  // e.g. the cloud answers again after an outage: its items need not wait out their backoff.
+  Result<std::uint64_t> RetryNow(std::chrono::system_clock::time_point now);
+
   // The reason given with the last MarkFailed of an item (empty if none). kNotFound if absent.
   Result<std::string> LastError(std::string_view id) const;
 

@@ -81,6 +81,10 @@ class ForwardQueue {
   Result<QueueStats> Stats() const { return queue_->Stats(); }
   // See SqliteDurableQueue::ReleaseLeases: for the cloudlet at start, under its data-dir lock.
   Result<std::uint64_t> ReleaseLeases() { return queue_->ReleaseLeases(); }
+  // See SqliteDurableQueue::RetryNow: when the cloud answers again after an outage.
+  Result<std::uint64_t> RetryNow(std::chrono::system_clock::time_point now) {
+    return queue_->RetryNow(now);
+  }
   Result<std::string> LastError(std::string_view forward_id) const {
     return queue_->LastError(forward_id);
   }

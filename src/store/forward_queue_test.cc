@@ -72,6 +72,27 @@ TEST_F(ForwardQueueTest, ReleasedLeasesAreDueAtOnceAfterACrash) {
   EXPECT_EQ(*q->ReleaseLeases(), 0u);
 }
 
+TEST_F(ForwardQueueTest, RetryNowEndsTheBackoffOfEveryItem) {
+  auto q = OpenQueue();
+  ASSERT_TRUE(q->Enqueue("fwd-1", B("a")));
+  ASSERT_TRUE(q->Enqueue("fwd-2", B("b")));
+  ASSERT_TRUE(q->Enqueue("fwd-3", B("c")));
+  for (int round = 0; round < 6; ++round) {  // the cloud is away: the backoff grows to minutes
+    clock_.Advance(minutes(10));
+    auto due = q->NextDue(clock_.Now(), 10);
+    ASSERT_EQ(due->size(), 3u);
+    for (const QueueItem& item : *due) ASSERT_TRUE(q->MarkFailed(item.id, "unreachable"));
+  }
+  ASSERT_TRUE(q->Enqueue("fwd-4", B("d")));
+  ASSERT_EQ(q->NextDue(clock_.Now(), 10)->size(), 1u);  // fwd-4, in flight: left alone
+  EXPECT_TRUE(q->NextDue(clock_.Now(), 10)->empty());
+  EXPECT_EQ(*q->RetryNow(clock_.Now()), 3u);
+  auto due = q->NextDue(clock_.Now(), 10);
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ((*due)[0].attempts, 7u);
+  EXPECT_EQ(*q->RetryNow(clock_.Now()), 0u);
+}
+
 TEST_F(ForwardQueueTest, PressureRisesWithCount) {
   BackpressureLimits limits;
   limits.slow_items = 3;
