@@ -443,6 +443,7 @@ TEST_F(CrashTest, CloudKilledAndDownForAWhileLosesNothing) {
     std::this_thread::sleep_for(std::chrono::seconds(down_seconds) - elapsed);
   }
   ASSERT_NO_FATAL_FAILURE(StartCloud(cloud_port));
+  const auto back_since = std::chrono::steady_clock::now();
 
   // The deferred batches are sent again until accepted (the outbox's retry).
   for (int d = 0; d < kDevices; ++d) {
@@ -465,6 +466,13 @@ TEST_F(CrashTest, CloudKilledAndDownForAWhileLosesNothing) {
       },
       std::chrono::seconds(330 + down_seconds)))
       << cloud.dump();
+  std::cout << "  cloud down for "
+            << std::chrono::duration_cast<std::chrono::seconds>(back_since - down_since).count()
+            << " s; everything at the cloud "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - back_since)
+                   .count()
+            << " ms after it was back\n";
   EXPECT_EQ(cloud["readings"], kTotalBatches * kReadingsPerBatch);
   stats = CloudletStats();
   EXPECT_EQ(stats["batches_stored"], kTotalBatches);

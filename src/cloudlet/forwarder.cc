@@ -219,29 +219,35 @@ void Forwarder::NoteCloudDown() {
   cloud_down_ = true;
 }
 
-void Forwarder::ProbeCloud() {
+bool Forwarder::ProbeCloud() {
   const auto now = std::chrono::steady_clock::now();
-  if (now < next_probe_) return;
+  if (now < next_probe_) return false;
   next_probe_ = now + options_.outage_probe_interval;
   auto answer = client_->Get(Url("/readyz"));
-  if (!answer || answer->status != 200) return;
+  if (!answer || answer->status != 200) return false;
   cloud_down_ = false;
   auto due = ctx_.queue.RetryNow(ctx_.clock.Now());
   if (!due) {
     log::Warn("cloudlet_forward_retry_now_failed", {{"error", due.error().ToString()}});
-    return;
+  } else {
+    log::Info("cloudlet_cloud_back", {{"items_due_now", *due}});
   }
-  log::Info("cloudlet_cloud_back", {{"items_due_now", *due}});
+  return true;
 }
 
 Result<ForwardRound> Forwarder::RunOnce() {
   std::lock_guard round_lock(round_mu_);
   ForwardRound round;
   if (options_.cloud_url.empty()) return round;
+  // During an outage only the probe talks to the cloud: items keep their attempts, and all of
+  // them are due as soon as it answers.
+  if (cloud_down_ && !ProbeCloud()) {
+    ctx_.pressure.Refresh();
+    return round;
+  }
   MEDMESH_ASSIGN_OR_RETURN(std::vector<store::QueueItem> items,
                            ctx_.queue.NextDue(ctx_.clock.Now(), options_.batch_size));
   if (items.empty()) {
-    if (cloud_down_) ProbeCloud();
     ctx_.pressure.Refresh();
     return round;
   }

@@ -13,11 +13,11 @@
 //                      envelope to the cloud's KEM key, sign it (wire::SealForward) and
 //                      POST /api/v1/forward.
 //   4. 200 → MarkSent. Cloud unreachable, 429 or 5xx → MarkFailed (the queue backs off
-//      exponentially with jitter, up to minutes) and the round ends. While the cloud is
-//      unreachable, a round with nothing due probes GET {cloud}/readyz every
-//      outage_probe_interval; once it answers 200, every backing-off item is made due at once
+//      exponentially with jitter, up to minutes) and the round ends. Once the cloud was found
+//      unreachable, rounds send nothing but a probe, GET {cloud}/readyz, every
+//      outage_probe_interval; when it answers 200, every backing-off item is made due at once
 //      (ForwardQueue::RetryNow), so an outage delays delivery by a probe interval, not by the
-//      longest backoff. 409 failed_precondition (the cloud lacks
+//      longest backoff, and items do not spend attempts on a cloud known to be away. 409 failed_precondition (the cloud lacks
 //      the certificate or the enrolment) → register / push again, retry. Other 4xx (the cloud
 //      will never take it) → after kMaxPermanentAttempts, the item moves to the ledger's dead
 //      letters for operators, so one poisoned item cannot stall the queue or trip backpressure.
@@ -148,7 +148,8 @@ class Forwarder {
   bool cloud_down_ = false;
   std::chrono::steady_clock::time_point next_probe_{};
   void NoteCloudDown();
-  void ProbeCloud();
+  // Asks the cloud's /readyz if a probe is due; true (and every item due) once it answers 200.
+  bool ProbeCloud();
   std::unique_ptr<CloudKey> cloud_;  // guarded by round_mu_
   bool registered_ = false;          // guarded by round_mu_
 
