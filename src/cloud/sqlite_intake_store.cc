@@ -2,10 +2,13 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include "node/sqlite_database.h"
+#include "store/sqlite_database.h"
 
 namespace medmesh::cloud {
 namespace {
+
+using store::BindBlob;
+using store::ColumnBytes;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS cloudlets (
@@ -37,15 +40,6 @@ CREATE TABLE IF NOT EXISTS patients (
 );
 )sql";
 
-void BindBlob(SQLite::Statement& s, int index, ByteView bytes) {
-  s.bind(index, bytes.data(), static_cast<int>(bytes.size()));
-}
-
-Bytes ColumnBytes(const SQLite::Column& column) {
-  const auto* data = static_cast<const std::uint8_t*>(column.getBlob());
-  return Bytes(data, data + column.getBytes());
-}
-
 void InsertPatient(SQLite::Database& db, std::string_view pseudonym) {
   SQLite::Statement insert(db,
                            "INSERT INTO patients (pseudonym) VALUES (?) ON CONFLICT DO NOTHING");
@@ -64,8 +58,8 @@ SqliteIntakeStore::SqliteIntakeStore(std::unique_ptr<SQLite::Database> db) : db_
 SqliteIntakeStore::~SqliteIntakeStore() = default;
 
 Result<std::unique_ptr<SqliteIntakeStore>> SqliteIntakeStore::Open(const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, node::OpenSqliteDatabase(path));
-  MEDMESH_RETURN_IF_ERROR(node::EnsureSqliteSchema(*db, "cloud_intake", 1, kSchema));
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, store::OpenSqliteDatabase(path));
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloud_intake", 1, kSchema));
   return std::unique_ptr<SqliteIntakeStore>(new SqliteIntakeStore(std::move(db)));
 }
 
@@ -97,7 +91,7 @@ Result<IntakeOutcome> SqliteIntakeStore::PutCloudletCertificate(const CloudletCe
     tx.commit();
     return IntakeOutcome::kInserted;
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "put cloudlet certificate");
+    return store::SqliteError(e, "put cloudlet certificate");
   }
 }
 
@@ -112,7 +106,7 @@ Result<std::optional<CloudletCertificateRow>> SqliteIntakeStore::GetCloudletCert
     return std::optional<CloudletCertificateRow>(CloudletCertificateRow{
         std::string(cloudlet_id), ColumnBytes(query.getColumn(0)), query.getColumn(1).getInt64()});
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "get cloudlet certificate");
+    return store::SqliteError(e, "get cloudlet certificate");
   }
 }
 
@@ -140,7 +134,7 @@ Result<IntakeOutcome> SqliteIntakeStore::PutEnrolment(const EnrolmentRow& row) {
     tx.commit();
     return IntakeOutcome::kInserted;
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "put enrolment");
+    return store::SqliteError(e, "put enrolment");
   }
 }
 
@@ -157,7 +151,7 @@ Result<std::optional<EnrolmentRow>> SqliteIntakeStore::GetEnrolment(
         std::string(device_ref), query.getColumn(0).getString(), query.getColumn(1).getString(),
         ColumnBytes(query.getColumn(2)), ColumnBytes(query.getColumn(3))});
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "get enrolment");
+    return store::SqliteError(e, "get enrolment");
   }
 }
 
@@ -190,7 +184,7 @@ Result<IntakeOutcome> SqliteIntakeStore::PutReadingBatch(const ReadingBatchRow& 
     tx.commit();
     return IntakeOutcome::kInserted;
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "put reading batch");
+    return store::SqliteError(e, "put reading batch");
   }
 }
 
@@ -216,7 +210,7 @@ Result<std::vector<ReadingBatchRow>> SqliteIntakeStore::ListReadingBatches(
     }
     return rows;
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "list reading batches");
+    return store::SqliteError(e, "list reading batches");
   }
 }
 
@@ -229,7 +223,7 @@ Status SqliteIntakeStore::AddPatient(std::string_view pseudonym) {
     InsertPatient(*db_, pseudonym);
     return OkStatus();
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "add patient");
+    return store::SqliteError(e, "add patient");
   }
 }
 
@@ -244,7 +238,7 @@ Result<IntakeCounts> SqliteIntakeStore::Counts() const {
     counts.cloudlets = Count(*db_, "SELECT COUNT(*) FROM cloudlets");
     return counts;
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "count intake");
+    return store::SqliteError(e, "count intake");
   }
 }
 

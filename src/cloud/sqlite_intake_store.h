@@ -17,7 +17,7 @@ namespace medmesh::cloud {
 
 class SqliteIntakeStore final : public IntakeStore {
  public:
-  // Opens (creating) the store at `path`. Errors as node::OpenSqliteDatabase.
+  // Opens (creating) the store at `path`. Errors as store::OpenSqliteDatabase.
   static Result<std::unique_ptr<SqliteIntakeStore>> Open(const std::string& path);
   ~SqliteIntakeStore() override;
 

@@ -2,7 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include "node/sqlite_database.h"
+#include "store/sqlite_database.h"
 
 namespace medmesh::cloudlet {
 namespace {
@@ -27,8 +27,8 @@ DeviceRegistry::DeviceRegistry(std::unique_ptr<SQLite::Database> db) : db_(std::
 DeviceRegistry::~DeviceRegistry() = default;
 
 Result<std::unique_ptr<DeviceRegistry>> DeviceRegistry::Open(const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, node::OpenSqliteDatabase(path));
-  MEDMESH_RETURN_IF_ERROR(node::EnsureSqliteSchema(*db, "cloudlet_devices", 1, kSchema));
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, store::OpenSqliteDatabase(path));
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloudlet_devices", 1, kSchema));
   std::unique_ptr<DeviceRegistry> registry(new DeviceRegistry(std::move(db)));
   MEDMESH_RETURN_IF_ERROR(registry->Load());
   return registry;
@@ -55,7 +55,7 @@ Status DeviceRegistry::Load() {
       loaded.emplace(std::move(id), std::move(entry));
     }
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "load devices");
+    return store::SqliteError(e, "load devices");
   }
   std::unique_lock map_lock(map_mu_);
   devices_ = std::move(loaded);
@@ -88,7 +88,7 @@ Result<EnrolOutcome> DeviceRegistry::Enrol(const wire::Enrolment& enrolment, Byt
     insert.bind(4, static_cast<std::int64_t>(enrolment.enrolled_at_ms));
     insert.exec();
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "enrol device");
+    return store::SqliteError(e, "enrol device");
   }
   std::unique_lock map_lock(map_mu_);
   devices_.insert_or_assign(enrolment.device_id,
@@ -104,7 +104,7 @@ Status DeviceRegistry::Withdraw(std::string_view device_id) {
     update.bind(1, std::string(device_id));
     update.exec();
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "withdraw device");
+    return store::SqliteError(e, "withdraw device");
   }
   std::unique_lock map_lock(map_mu_);
   devices_.find(device_id)->second.withdrawn = true;

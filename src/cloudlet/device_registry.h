@@ -41,7 +41,7 @@ enum class EnrolOutcome {
 class DeviceRegistry {
  public:
   // Opens (creating) the registry's table in the SQLite database at `path` and loads it.
-  // Errors as node::OpenSqliteDatabase; kDataLoss if a stored record no longer parses.
+  // Errors as store::OpenSqliteDatabase; kDataLoss if a stored record no longer parses.
   static Result<std::unique_ptr<DeviceRegistry>> Open(const std::string& path);
   ~DeviceRegistry();
   DeviceRegistry(const DeviceRegistry&) = delete;

@@ -2,10 +2,13 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include "node/sqlite_database.h"
+#include "store/sqlite_database.h"
 
 namespace medmesh::cloudlet {
 namespace {
+
+using store::BindBlob;
+using store::ColumnBytes;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS batches (
@@ -36,15 +39,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 )sql";
 
-void BindBlob(SQLite::Statement& s, int index, ByteView bytes) {
-  s.bind(index, bytes.data(), static_cast<int>(bytes.size()));
-}
-
-Bytes ColumnBytes(const SQLite::Column& column) {
-  const auto* data = static_cast<const std::uint8_t*>(column.getBlob());
-  return Bytes(data, data + column.getBytes());
-}
-
 void InsertBatch(SQLite::Database& db, const LedgerBatch& batch) {
   SQLite::Statement insert(
       db,
@@ -72,12 +66,12 @@ IngestLedger::IngestLedger(std::unique_ptr<SQLite::Database> db) : db_(std::move
 IngestLedger::~IngestLedger() = default;
 
 Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, node::OpenSqliteDatabase(path));
-  MEDMESH_RETURN_IF_ERROR(node::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger", 1, kSchema));
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, store::OpenSqliteDatabase(path));
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger", 1, kSchema));
   // Added later: its own component, so that a ledger made before it gains the column once.
   MEDMESH_RETURN_IF_ERROR(
-      node::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger_payload_digest", 1,
-                               "ALTER TABLE batches ADD COLUMN payload_digest BLOB;"));
+      store::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger_payload_digest", 1,
+                                "ALTER TABLE batches ADD COLUMN payload_digest BLOB;"));
   return std::unique_ptr<IngestLedger>(new IngestLedger(std::move(db)));
 }
 
@@ -113,7 +107,7 @@ Result<std::optional<LedgerBatch>> IngestLedger::Find(std::string_view device_id
     }
     return std::optional<LedgerBatch>(std::move(batch));
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "find batch");
+    return store::SqliteError(e, "find batch");
   }
 }
 
@@ -127,7 +121,7 @@ Status IngestLedger::AddBatches(std::span<const LedgerBatch> batches) {
     tx.commit();
     return OkStatus();
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "add batch");
+    return store::SqliteError(e, "add batch");
   }
 }
 
@@ -160,7 +154,7 @@ Status IngestLedger::AddRecord(const LedgerBatch& batch, const LedgerRecord& rec
     tx.commit();
     return OkStatus();
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "add record");
+    return store::SqliteError(e, "add record");
   }
 }
 
@@ -182,7 +176,7 @@ Result<std::vector<StoredRecordRow>> IngestLedger::ListRecords(std::string_view 
     }
     return rows;
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "list records");
+    return store::SqliteError(e, "list records");
   }
 }
 
@@ -200,7 +194,7 @@ Status IngestLedger::AddDeadLetter(std::string_view id, std::string_view reason,
     insert.exec();
     return OkStatus();
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "add dead letter");
+    return store::SqliteError(e, "add dead letter");
   }
 }
 
@@ -226,7 +220,7 @@ Result<LedgerCounts> IngestLedger::Counts() const {
     }
     return counts;
   } catch (const std::exception& e) {
-    return node::SqliteError(e, "count batches");
+    return store::SqliteError(e, "count batches");
   }
 }
 

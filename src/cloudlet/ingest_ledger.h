@@ -72,7 +72,7 @@ struct StoredRecordRow {
 class IngestLedger {
  public:
   // Opens (creating) the ledger's tables in the SQLite database at `path`. Errors as
-  // node::OpenSqliteDatabase.
+  // store::OpenSqliteDatabase.
   static Result<std::unique_ptr<IngestLedger>> Open(const std::string& path);
   ~IngestLedger();
   IngestLedger(const IngestLedger&) = delete;

@@ -12,7 +12,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 #include <memory>
-#include <random>
 #include <stdexcept>
 
 namespace medmesh::net::testing {
@@ -118,19 +117,6 @@ std::optional<Sample> ParseSample(std::string_view line) {
 }
 
 }  // namespace
-
-TempDir::TempDir() {
-  static std::atomic<unsigned> counter{0};
-  std::random_device device;
-  path_ = std::filesystem::temp_directory_path() /
-          ("medmesh-net-test-" + std::to_string(device()) + "-" + std::to_string(counter++));
-  std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 CertificateFiles WriteSelfSignedCertificate(const std::filesystem::path& dir, std::string_view stem,
                                             const std::vector<std::string>& dns_names,

@@ -15,20 +15,12 @@
 #include <string_view>
 #include <vector>
 
+#include "testing/temp_dir.h"
+
 namespace medmesh::net::testing {
 
-// A fresh directory under the system temp dir, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+// A fresh private folder, removed with its contents on destruction (src/testing/temp_dir.h).
+using TempDir = ::medmesh::testing::TempDir;
 
 struct CertificateFiles {
   std::string certificate_file;

@@ -11,6 +11,7 @@
 #include "core/random.h"
 #include "crypto/key_file.h"
 #include "node/provisioning.h"
+#include "testing/temp_dir.h"
 
 namespace medmesh::node {
 namespace {
@@ -19,21 +20,7 @@ namespace fs = std::filesystem;
 constexpr std::int64_t kNow = 1'800'000'000'000;
 constexpr std::int64_t kDay = 24 * 3600 * 1000;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "medmesh-node-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ::medmesh::testing::TempDir;
 
 class IdentityTest : public ::testing::Test {
  protected:

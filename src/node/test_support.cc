@@ -18,17 +18,6 @@ std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
 
 }  // namespace
 
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "medmesh-test-XXXXXX").string();
-  MEDMESH_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 TestDeployment::TestDeployment(const std::filesystem::path& dir) : dir_(dir) {
   SystemClock clock;
   // Valid from an hour ago, so that certificates issued "a minute ago" fall inside it.

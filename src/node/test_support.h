@@ -23,22 +23,13 @@
 #include "net/http_client.h"
 #include "node/identity.h"
 #include "node/provisioning.h"
+#include "testing/temp_dir.h"
 #include "wire/envelope.h"
 
 namespace medmesh::node::testing {
 
-// A fresh folder under the system temp folder, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+// A fresh private folder, removed with its contents on destruction (src/testing/temp_dir.h).
+using TempDir = ::medmesh::testing::TempDir;
 
 // A root and node identities under one folder: <dir>/root, <dir>/<node id>.
 class TestDeployment {

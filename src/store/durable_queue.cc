@@ -36,11 +36,6 @@ std::string Schema(const std::string& t) {
          t + "_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
 }
 
-Bytes ColumnBytes(const SQLite::Column& c) {
-  const auto* p = static_cast<const std::uint8_t*>(c.getBlob());
-  return {p, p + c.getBytes()};
-}
-
 }  // namespace
 
 SqliteDurableQueue::SqliteDurableQueue(std::unique_ptr<SQLite::Database> db, std::string table,
@@ -65,11 +60,10 @@ Result<std::unique_ptr<SqliteDurableQueue>> SqliteDurableQueue::Open(const std::
       options.busy_timeout > std::chrono::hours(1)) {
     return InvalidArgument("queue options out of range");
   }
-  MEDMESH_ASSIGN_OR_RETURN(auto db, internal::OpenDatabase(path, options.busy_timeout));
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path, options.busy_timeout));
   std::string table(name);
   const std::string ddl = Schema(table);
-  MEDMESH_RETURN_IF_ERROR(
-      internal::EnsureSchema(*db, "queue:" + table, kSchemaVersion, ddl.c_str()));
+  MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "queue:" + table, kSchemaVersion, ddl.c_str()));
   return std::unique_ptr<SqliteDurableQueue>(
       new SqliteDurableQueue(std::move(db), std::move(table), clock, random, options));
 }
@@ -129,7 +123,7 @@ Result<std::vector<Result<EnqueueOutcome>>> SqliteDurableQueue::EnqueueMany(
     tx.commit();
     return outcomes;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "enqueue");
+    return SqliteError(e, "enqueue");
   }
 }
 
@@ -183,7 +177,7 @@ Result<std::vector<QueueItem>> SqliteDurableQueue::NextDue(
     tx.commit();
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "next due");
+    return SqliteError(e, "next due");
   }
 }
 
@@ -195,7 +189,7 @@ Status SqliteDurableQueue::MarkSent(std::string_view id) {
     if (del.exec() == 0) return NotFound("no queued item " + std::string(id));
     return OkStatus();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "mark sent");
+    return SqliteError(e, "mark sent");
   }
 }
 
@@ -229,7 +223,7 @@ Status SqliteDurableQueue::MarkFailed(std::string_view id, std::string_view reas
     tx.commit();
     return OkStatus();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "mark failed");
+    return SqliteError(e, "mark failed");
   }
 }
 
@@ -240,7 +234,7 @@ Result<std::uint64_t> SqliteDurableQueue::ReleaseLeases() {
         *db_, "UPDATE " + table_ + " SET leased_until_ms = 0 WHERE leased_until_ms > 0");
     return static_cast<std::uint64_t>(upd.exec());
   } catch (const std::exception& e) {
-    return internal::FromException(e, "release leases");
+    return SqliteError(e, "release leases");
   }
 }
 
@@ -254,7 +248,7 @@ Result<std::uint64_t> SqliteDurableQueue::RetryNow(std::chrono::system_clock::ti
     upd.bind(1, now_ms);
     return static_cast<std::uint64_t>(upd.exec());
   } catch (const std::exception& e) {
-    return internal::FromException(e, "retry now");
+    return SqliteError(e, "retry now");
   }
 }
 
@@ -279,7 +273,7 @@ Result<QueueStats> SqliteDurableQueue::Stats() const {
     }
     return s;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "queue stats");
+    return SqliteError(e, "queue stats");
   }
 }
 
@@ -291,7 +285,7 @@ Result<std::string> SqliteDurableQueue::LastError(std::string_view id) const {
     if (!get.executeStep()) return NotFound("no queued item " + std::string(id));
     return get.getColumn(0).getString();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "last error");
+    return SqliteError(e, "last error");
   }
 }
 
@@ -311,7 +305,7 @@ Result<std::uint64_t> SqliteDurableQueue::NextCounterValue(std::string_view coun
     }
     return value;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "counter");
+    return SqliteError(e, "counter");
   }
 }
 

@@ -105,8 +105,8 @@ IdsEventLog::IdsEventLog(std::unique_ptr<SQLite::Database> db) : db_(std::move(d
 IdsEventLog::~IdsEventLog() = default;
 
 Result<std::unique_ptr<IdsEventLog>> IdsEventLog::Open(const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(auto db, internal::OpenDatabase(path));
-  MEDMESH_RETURN_IF_ERROR(internal::EnsureSchema(*db, "ids_events", kSchemaVersion, kSchema));
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path));
+  MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "ids_events", kSchemaVersion, kSchema));
   return std::unique_ptr<IdsEventLog>(new IdsEventLog(std::move(db)));
 }
 
@@ -129,7 +129,7 @@ Result<std::int64_t> IdsEventLog::Append(const IdsEvent& event) {
     }
     return id;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "append IDS event");
+    return SqliteError(e, "append IDS event");
   }
 }
 
@@ -161,7 +161,7 @@ Result<std::vector<IdsEvent>> IdsEventLog::Query(const IdsEventFilter& filter) c
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "query IDS events");
+    return SqliteError(e, "query IDS events");
   }
 }
 
@@ -174,7 +174,7 @@ Result<std::uint64_t> IdsEventLog::Count(const IdsEventFilter& filter) const {
     st.executeStep();
     return static_cast<std::uint64_t>(st.getColumn(0).getInt64());
   } catch (const std::exception& e) {
-    return internal::FromException(e, "count IDS events");
+    return SqliteError(e, "count IDS events");
   }
 }
 
@@ -194,7 +194,7 @@ Result<std::map<IdsEventKind, std::uint64_t>> IdsEventLog::CountByKind(
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "count IDS events");
+    return SqliteError(e, "count IDS events");
   }
 }
 

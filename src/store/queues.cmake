@@ -3,6 +3,7 @@
 find_package(SQLiteCpp CONFIG REQUIRED)
 
 add_library(medmesh_store_queues
+  ${CMAKE_CURRENT_LIST_DIR}/sqlite_database.cc
   ${CMAKE_CURRENT_LIST_DIR}/internal/queue_sqlite.cc
   ${CMAKE_CURRENT_LIST_DIR}/durable_queue.cc
   ${CMAKE_CURRENT_LIST_DIR}/outbox.cc
@@ -20,6 +21,7 @@ target_compile_options(medmesh_store_queues PRIVATE ${MEDMESH_WARNINGS})
 if(MEDMESH_BUILD_TESTS)
   medmesh_test(store_queues_test
     SOURCES
+      ${CMAKE_CURRENT_LIST_DIR}/sqlite_database_test.cc
       ${CMAKE_CURRENT_LIST_DIR}/outbox_test.cc
       ${CMAKE_CURRENT_LIST_DIR}/forward_queue_test.cc
       ${CMAKE_CURRENT_LIST_DIR}/reading_store_test.cc

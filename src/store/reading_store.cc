@@ -57,11 +57,6 @@ Status CheckIds(std::string_view patient, std::string_view device, std::string_v
   return OkStatus();
 }
 
-Bytes ColumnBytes(const SQLite::Column& c) {
-  const auto* p = static_cast<const std::uint8_t*>(c.getBlob());
-  return {p, p + c.getBytes()};
-}
-
 }  // namespace
 
 struct ReadingStore::Prepared {
@@ -80,8 +75,8 @@ ReadingStore::~ReadingStore() = default;
 Result<std::unique_ptr<ReadingStore>> ReadingStore::Open(const std::string& path,
                                                          crypto::EnvelopeAead& aead,
                                                          const Clock& clock) {
-  MEDMESH_ASSIGN_OR_RETURN(auto db, internal::OpenDatabase(path));
-  MEDMESH_RETURN_IF_ERROR(internal::EnsureSchema(*db, "reading_batches", kSchemaVersion, kSchema));
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path));
+  MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "reading_batches", kSchemaVersion, kSchema));
   return std::unique_ptr<ReadingStore>(new ReadingStore(std::move(db), aead, clock));
 }
 
@@ -161,7 +156,7 @@ Result<std::vector<ReadingPutOutcome>> ReadingStore::PutMany(
     tx.commit();
     return outcomes;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "store readings");
+    return SqliteError(e, "store readings");
   }
 }
 
@@ -177,7 +172,7 @@ Result<bool> ReadingStore::Contains(std::string_view patient_id, std::string_vie
     st.bind(3, std::string(batch_id));
     return st.executeStep();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "look up batch");
+    return SqliteError(e, "look up batch");
   }
 }
 
@@ -210,7 +205,7 @@ Result<std::vector<wire::Reading>> ReadingStore::Query(std::string_view patient_
                         ColumnBytes(st.getColumn(5))});
       }
     } catch (const std::exception& e) {
-      return internal::FromException(e, "query readings");
+      return SqliteError(e, "query readings");
     }
   }
   std::vector<wire::Reading> out;
@@ -262,7 +257,7 @@ Result<PatientReadingCounts> ReadingStore::CountsFor(std::string_view patient_id
     }
     return c;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "count readings");
+    return SqliteError(e, "count readings");
   }
 }
 
@@ -284,7 +279,7 @@ Result<std::vector<PatientReadingCounts>> ReadingStore::CountsPerPatient() const
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "count readings");
+    return SqliteError(e, "count readings");
   }
 }
 
@@ -314,7 +309,7 @@ Result<std::vector<EncryptedBatchRow>> ReadingStore::ListEncrypted(std::string_v
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "list readings");
+    return SqliteError(e, "list readings");
   }
 }
 
@@ -328,7 +323,7 @@ Result<std::uint64_t> ReadingStore::DeletePatient(std::string_view patient_id) {
       st.bind(1, std::string(patient_id));
       deleted = static_cast<std::uint64_t>(st.exec());
     } catch (const std::exception& e) {
-      return internal::FromException(e, "delete readings");
+      return SqliteError(e, "delete readings");
     }
   }
   // Rows first, key second: a crash in between leaves an unused key, never rows that a new

@@ -41,15 +41,15 @@ SqliteWrappedKeyStore::~SqliteWrappedKeyStore() = default;
 
 Result<std::unique_ptr<SqliteWrappedKeyStore>> SqliteWrappedKeyStore::Open(
     const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(auto db, internal::OpenDatabase(path));
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path));
   try {
     // Deleted wrapped keys are overwritten with zeros in the database file.
     db->exec("PRAGMA secure_delete=ON");
   } catch (const std::exception& e) {
-    return internal::FromException(e, "wrapped key store");
+    return SqliteError(e, "wrapped key store");
   }
   MEDMESH_RETURN_IF_ERROR(
-      internal::EnsureSchema(*db, "wrapped_data_keys", kSchemaVersion, kSchema));
+      EnsureSqliteSchema(*db, "wrapped_data_keys", kSchemaVersion, kSchema));
   return std::unique_ptr<SqliteWrappedKeyStore>(new SqliteWrappedKeyStore(std::move(db)));
 }
 
@@ -66,7 +66,7 @@ Status SqliteWrappedKeyStore::Insert(const crypto::DataKeyContext& context, Byte
     if (st.exec() == 0) return AlreadyExists("data key context already has a wrapped key");
     return OkStatus();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "insert wrapped key");
+    return SqliteError(e, "insert wrapped key");
   }
 }
 
@@ -82,7 +82,7 @@ Result<Bytes> SqliteWrappedKeyStore::Get(const crypto::DataKeyContext& context) 
     const auto* p = static_cast<const std::uint8_t*>(c.getBlob());
     return Bytes(p, p + c.getBytes());
   } catch (const std::exception& e) {
-    return internal::FromException(e, "get wrapped key");
+    return SqliteError(e, "get wrapped key");
   }
 }
 
@@ -108,7 +108,7 @@ Status SqliteWrappedKeyStore::Replace(const crypto::DataKeyContext& context, Byt
     tx.commit();
     return OkStatus();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "replace wrapped key");
+    return SqliteError(e, "replace wrapped key");
   }
 }
 
@@ -121,7 +121,7 @@ Status SqliteWrappedKeyStore::Delete(const crypto::DataKeyContext& context) {
     if (st.exec() == 0) return NotFound("no wrapped key for the data key context");
     return OkStatus();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "delete wrapped key");
+    return SqliteError(e, "delete wrapped key");
   }
 }
 
@@ -136,7 +136,7 @@ Result<std::vector<crypto::DataKeyContext>> SqliteWrappedKeyStore::List() const 
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "list wrapped keys");
+    return SqliteError(e, "list wrapped keys");
   }
 }
 

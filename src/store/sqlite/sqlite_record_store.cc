@@ -72,11 +72,6 @@ constexpr Migration kMigrations[] = {
 static_assert(std::size(kMigrations) == kRecordStoreSchemaVersion);
 
 // A non-null pointer for empty blobs: SQLite binds a null pointer as NULL, not as x''.
-constexpr std::uint8_t kEmpty[1] = {0};
-
-void BindBlob(SQLite::Statement& st, int index, ByteView b) {
-  st.bind(index, b.empty() ? kEmpty : b.data(), static_cast<int>(b.size()));
-}
 void BindText(SQLite::Statement& st, int index, std::string_view s) {
   st.bind(index, std::string(s));
 }
@@ -84,12 +79,6 @@ void BindInt(SQLite::Statement& st, int index, std::uint64_t v) {
   st.bind(index, static_cast<std::int64_t>(v));
 }
 
-Bytes ColumnBytes(const SQLite::Column& c) {
-  const auto* p = static_cast<const std::uint8_t*>(c.getBlob());
-  const int n = c.getBytes();
-  if (p == nullptr || n <= 0) return {};
-  return Bytes(p, p + n);
-}
 std::string ColumnString(const SQLite::Column& c) {
   const auto* p = static_cast<const char*>(c.getBlob());
   const int n = c.getBytes();
@@ -125,7 +114,7 @@ Status Migrate(SQLite::Database& db) {
     tx.commit();
     return OkStatus();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "migrate record store");
+    return SqliteError(e, "migrate record store");
   }
 }
 
@@ -194,7 +183,7 @@ class SqliteRecordStore::KeyRing final : public crypto::WrappedKeyStore {
       if (st.exec() == 0) return AlreadyExists("data key already exists");
       return OkStatus();
     } catch (const std::exception& e) {
-      return internal::FromException(e, "insert wrapped key");
+      return SqliteError(e, "insert wrapped key");
     }
   }
 
@@ -209,7 +198,7 @@ class SqliteRecordStore::KeyRing final : public crypto::WrappedKeyStore {
       if (!st.executeStep()) return NotFound("no data key for this context");
       return ColumnBytes(st.getColumn(0));
     } catch (const std::exception& e) {
-      return internal::FromException(e, "get wrapped key");
+      return SqliteError(e, "get wrapped key");
     }
   }
 
@@ -233,7 +222,7 @@ class SqliteRecordStore::KeyRing final : public crypto::WrappedKeyStore {
       if (!probe.executeStep()) return NotFound("no data key for this context");
       return FailedPrecondition("wrapped data key changed concurrently");
     } catch (const std::exception& e) {
-      return internal::FromException(e, "replace wrapped key");
+      return SqliteError(e, "replace wrapped key");
     }
   }
 
@@ -247,7 +236,7 @@ class SqliteRecordStore::KeyRing final : public crypto::WrappedKeyStore {
       if (st.exec() == 0) return NotFound("no data key for this context");
       return OkStatus();
     } catch (const std::exception& e) {
-      return internal::FromException(e, "delete wrapped key");
+      return SqliteError(e, "delete wrapped key");
     }
   }
 
@@ -264,7 +253,7 @@ class SqliteRecordStore::KeyRing final : public crypto::WrappedKeyStore {
       }
       return out;
     } catch (const std::exception& e) {
-      return internal::FromException(e, "list wrapped keys");
+      return SqliteError(e, "list wrapped keys");
     }
   }
 
@@ -293,12 +282,12 @@ SqliteRecordStore::~SqliteRecordStore() = default;
 Result<std::unique_ptr<SqliteRecordStore>> SqliteRecordStore::Open(
     const std::filesystem::path& path, SqliteRecordStoreOptions options) {
   if (options.busy_timeout.count() < 0) return InvalidArgument("busy_timeout must be >= 0");
-  MEDMESH_ASSIGN_OR_RETURN(auto db, internal::OpenDatabase(path.string(), options.busy_timeout));
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path.string(), options.busy_timeout));
   try {
     // Overwrite deleted content (a deleted patient's rows, destroyed wrapped keys) in the file.
     db->exec("PRAGMA secure_delete=ON");
   } catch (const std::exception& e) {
-    return internal::FromException(e, "open record store");
+    return SqliteError(e, "open record store");
   }
   MEDMESH_RETURN_IF_ERROR(Migrate(*db));
   return std::unique_ptr<SqliteRecordStore>(new SqliteRecordStore(std::move(db)));
@@ -390,7 +379,7 @@ Result<PutResult> SqliteRecordStore::PutRecord(const NewRecord& record, const Ch
     tx.commit();
     return PutResult{PutOutcome::kInserted, seq};
   } catch (const std::exception& e) {
-    return internal::FromException(e, "put record");
+    return SqliteError(e, "put record");
   }
 }
 
@@ -432,7 +421,7 @@ Result<DeleteResult> SqliteRecordStore::DeletePatient(std::string_view patient_i
     tx.commit();
     return DeleteResult{refs.size(), removed > 0};
   } catch (const std::exception& e) {
-    return internal::FromException(e, "delete patient");
+    return SqliteError(e, "delete patient");
   }
 }
 
@@ -465,7 +454,7 @@ Status SqliteRecordStore::ReplaceGeneralisedQi(const std::vector<GeneralisedQiRo
     tx.commit();
     return OkStatus();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "replace generalised qi");
+    return SqliteError(e, "replace generalised qi");
   }
 }
 
@@ -485,7 +474,7 @@ Result<std::vector<RecordLinkRow>> SqliteRecordStore::ListRecordLinks(
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "list record links");
+    return SqliteError(e, "list record links");
   }
 }
 
@@ -501,7 +490,7 @@ Result<RecordLinkRow> SqliteRecordStore::GetRecordLink(std::string_view record_r
     return RecordLinkRow{q.getColumn(0).getString(), q.getColumn(1).getString(),
                          ColumnBytes(q.getColumn(2)), ColumnBytes(q.getColumn(3))};
   } catch (const std::exception& e) {
-    return internal::FromException(e, "get record link");
+    return SqliteError(e, "get record link");
   }
 }
 
@@ -523,7 +512,7 @@ Result<SnapshotRow> SqliteRecordStore::GetSnapshot(RecordPart part, std::string_
     return SnapshotRow{std::string(patient_id), std::string(snapshot_ref),
                        ColumnBytes(q.getColumn(0))};
   } catch (const std::exception& e) {
-    return internal::FromException(e, "get snapshot");
+    return SqliteError(e, "get snapshot");
   }
 }
 
@@ -544,7 +533,7 @@ Result<std::vector<SnapshotRow>> SqliteRecordStore::ListCurrentQi(std::string_vi
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "list current qi");
+    return SqliteError(e, "list current qi");
   }
 }
 
@@ -558,7 +547,7 @@ Result<MiRow> SqliteRecordStore::GetMi(std::string_view mi_ref) const {
     return MiRow{q.getColumn(0).getString(), q.getColumn(1).getString(),
                  ColumnBytes(q.getColumn(2))};
   } catch (const std::exception& e) {
-    return internal::FromException(e, "get mi");
+    return SqliteError(e, "get mi");
   }
 }
 
@@ -579,7 +568,7 @@ Result<std::vector<MiRow>> SqliteRecordStore::ListMi(std::string_view after,
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "list mi");
+    return SqliteError(e, "list mi");
   }
 }
 
@@ -600,7 +589,7 @@ Result<std::vector<std::string>> SqliteRecordStore::FindPatients(std::string_vie
     while (q.executeStep()) out.push_back(q.getColumn(0).getString());
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "find patients");
+    return SqliteError(e, "find patients");
   }
 }
 
@@ -613,7 +602,7 @@ Result<QiState> SqliteRecordStore::GetQiState() const {
     return QiState{static_cast<std::uint64_t>(q.getColumn(0).getInt64()),
                    static_cast<std::uint64_t>(q.getColumn(1).getInt64())};
   } catch (const std::exception& e) {
-    return internal::FromException(e, "get qi state");
+    return SqliteError(e, "get qi state");
   }
 }
 
@@ -630,7 +619,7 @@ Result<std::vector<GeneralisedQiRow>> SqliteRecordStore::ListGeneralisedQi() con
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "list generalised qi");
+    return SqliteError(e, "list generalised qi");
   }
 }
 
@@ -658,7 +647,7 @@ Result<std::vector<ChainEntry>> SqliteRecordStore::ReadChain(std::uint64_t from_
     }
     return out;
   } catch (const std::exception& e) {
-    return internal::FromException(e, "read chain");
+    return SqliteError(e, "read chain");
   }
 }
 
@@ -670,7 +659,7 @@ Result<ChainHead> SqliteRecordStore::GetChainHead() const {
     return ChainHead{static_cast<std::uint64_t>(q.getColumn(0).getInt64()),
                      ColumnBytes(q.getColumn(1))};
   } catch (const std::exception& e) {
-    return internal::FromException(e, "get chain head");
+    return SqliteError(e, "get chain head");
   }
 }
 
@@ -683,7 +672,7 @@ Result<RowCounts> SqliteRecordStore::CountRows() const {
     return RowCounts{static_cast<std::uint64_t>(q.getColumn(0).getInt64()),
                      static_cast<std::uint64_t>(q.getColumn(1).getInt64())};
   } catch (const std::exception& e) {
-    return internal::FromException(e, "count rows");
+    return SqliteError(e, "count rows");
   }
 }
 
@@ -694,7 +683,7 @@ Result<int> SqliteRecordStore::SchemaVersion() const {
     q.executeStep();
     return q.getColumn(0).getInt();
   } catch (const std::exception& e) {
-    return internal::FromException(e, "schema version");
+    return SqliteError(e, "schema version");
   }
 }
 

@@ -1,0 +1,112 @@
+#include "store/sqlite_database.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <new>
+#include <string>
+
+namespace medmesh::store {
+
+Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(
+    const std::string& path, std::chrono::milliseconds busy_timeout) {
+  if (path.empty()) return InvalidArgument("database path is empty");
+  try {
+    auto db = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOFOLLOW,
+        static_cast<int>(busy_timeout.count()));
+    // WAL lets readers run beside the one writer; FULL makes every commit durable in the WAL
+    // before it returns, which is what "acknowledge only after durable" relies on.
+    db->exec("PRAGMA journal_mode=WAL");
+    db->exec("PRAGMA synchronous=FULL");
+    db->exec("PRAGMA foreign_keys=ON");
+    return db;
+  } catch (const std::exception& e) {
+    return SqliteError(e, "open database");
+  }
+}
+
+Status EnsureSqliteSchema(SQLite::Database& db, std::string_view component, int version,
+                          const char* ddl) {
+  try {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS medmesh_component_schema ("
+        " component TEXT PRIMARY KEY, version INTEGER NOT NULL)");
+    // The services' own tables once recorded their versions in a table of their own; one table
+    // serves everything now (component names do not collide).
+    if (db.tableExists("medmesh_service_schema")) {
+      db.exec(
+          "INSERT OR IGNORE INTO medmesh_component_schema (component, version)"
+          " SELECT component, version FROM medmesh_service_schema;"
+          " DROP TABLE medmesh_service_schema;");
+    }
+    SQLite::Statement get(db, "SELECT version FROM medmesh_component_schema WHERE component = ?");
+    get.bind(1, std::string(component));
+    if (get.executeStep()) {
+      const int have = get.getColumn(0).getInt();
+      if (have > version) {
+        return FailedPrecondition("database schema of " + std::string(component) + " is version " +
+                                  std::to_string(have) + ", newer than this build (" +
+                                  std::to_string(version) + ")");
+      }
+      if (have == version) {
+        tx.commit();
+        return OkStatus();
+      }
+    }
+    get.reset();
+    db.exec(ddl);
+    SQLite::Statement put(db,
+                          "INSERT INTO medmesh_component_schema (component, version) VALUES (?, ?)"
+                          " ON CONFLICT (component) DO UPDATE SET version = excluded.version");
+    put.bind(1, std::string(component));
+    put.bind(2, version);
+    put.exec();
+    tx.commit();
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return SqliteError(e, "create schema");
+  }
+}
+
+Error SqliteError(const std::exception& e, std::string_view what) {
+  std::string message = std::string(what) + ": ";
+  if (const auto* se = dynamic_cast<const SQLite::Exception*>(&e)) {
+    message += se->what();
+    switch (se->getErrorCode()) {
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+      case SQLITE_IOERR:
+      case SQLITE_CANTOPEN:
+      case SQLITE_READONLY:
+      case SQLITE_PERM: return Unavailable(std::move(message));
+      case SQLITE_FULL:
+      case SQLITE_NOMEM:
+      case SQLITE_TOOBIG: return ResourceExhausted(std::move(message));
+      case SQLITE_CORRUPT:
+      case SQLITE_NOTADB: return DataLoss(std::move(message));
+      case SQLITE_CONSTRAINT: return FailedPrecondition(std::move(message));
+      default: return Internal(std::move(message));
+    }
+  }
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return ResourceExhausted(message + "out of memory");
+  }
+  return Internal(message + e.what());
+}
+
+void BindBlob(SQLite::Statement& statement, int index, ByteView bytes) {
+  static constexpr std::uint8_t kEmpty[1] = {0};
+  statement.bind(index, bytes.empty() ? kEmpty : bytes.data(), static_cast<int>(bytes.size()));
+}
+
+Bytes ColumnBytes(const SQLite::Column& column) {
+  const auto* data = static_cast<const std::uint8_t*>(column.getBlob());
+  const int size = column.getBytes();
+  if (data == nullptr || size <= 0) return {};
+  return Bytes(data, data + size);
+}
+
+}  // namespace medmesh::store

@@ -1,0 +1,55 @@
+// SQLite plumbing for every SQLite database of MedMesh (the data-path stores of src/store, the
+// record store, and the services' own tables: device registry, ingest ledger, intake store):
+// opening a database with the durability settings every acknowledged write relies on,
+// versioned schemas per component, and mapping SQLiteCpp exceptions to Status at the edge.
+// Thread safety: the functions are reentrant; a SQLite::Database is not, so every caller keeps
+// its connection behind its own mutex.
+#pragma once
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/bytes.h"
+#include "core/status.h"
+
+namespace SQLite {  // NOLINT(readability-identifier-naming): SQLiteCpp's namespace
+class Column;
+class Database;
+class Statement;
+}  // namespace SQLite
+
+namespace medmesh::store {
+
+inline constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
+
+// Opens (creating if needed) the database at `path` with journal_mode=WAL, synchronous=FULL
+// (a commit is on disk before it returns), foreign_keys=ON and the given busy timeout.
+// kUnavailable if the file cannot be opened or is locked, kDataLoss if it is not a database.
+Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(
+    const std::string& path, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
+
+// Creates the schema of `component` if the database does not have it yet, by running `ddl`
+// (several statements) in one transaction, and records `version` in the table
+// medmesh_component_schema (rows of the older medmesh_service_schema are moved there).
+// kFailedPrecondition if the file holds a newer version than `version` (written by newer
+// code); an older version is migrated by `ddl` only if the component's ddl is written to be
+// re-runnable (CREATE ... IF NOT EXISTS).
+Status EnsureSqliteSchema(SQLite::Database& db, std::string_view component, int version,
+                          const char* ddl);
+
+// Maps an exception thrown by SQLiteCpp (or std::bad_alloc) to an Error:
+// busy/locked/I/O errors → kUnavailable, full disk → kResourceExhausted, corruption →
+// kDataLoss, a violated constraint (e.g. an append-only trigger) → kFailedPrecondition,
+// anything else → kInternal. The message is "<what>: <sqlite message>"; SQLite
+// messages name tables and columns, never bound values.
+Error SqliteError(const std::exception& e, std::string_view what);
+
+// Binds `bytes` as a BLOB; an empty one stays a zero-length BLOB (never NULL).
+void BindBlob(SQLite::Statement& statement, int index, ByteView bytes);
+// The bytes of a BLOB column; empty for NULL or a zero-length BLOB.
+Bytes ColumnBytes(const SQLite::Column& column);
+
+}  // namespace medmesh::store
