@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "apps/service_flags.h"
 #include "cloud/cloud_service.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -32,30 +33,18 @@ namespace {
 namespace node = medmesh::node;
 namespace cloud = medmesh::cloud;
 
-struct CloudFlags {
-  std::string config;
-  node::NodeConfigOverrides overrides;
-  std::string log_level = "info";
-};
-
 int Fail(std::string_view what, const medmesh::Error& error, int code = 1) {
   std::cerr << "medmesh cloud: " << what << ": " << error.ToString() << "\n";
   return code;
 }
 
-int RunCloud(const CloudFlags& flags) {
+int RunCloud(const ServiceFlags& flags) {
   // Before any thread starts: SIGTERM/SIGINT are taken synchronously below.
   node::BlockTerminationSignals();
-  if (flags.log_level == "debug") medmesh::log::SetLevel(medmesh::log::Level::kDebug);
-  if (flags.log_level == "warn") medmesh::log::SetLevel(medmesh::log::Level::kWarn);
-  if (flags.log_level == "error") medmesh::log::SetLevel(medmesh::log::Level::kError);
+  ApplyLogLevel(flags);
 
   auto config = node::LoadNodeConfig(flags.config);
   if (!config) return Fail("config", config.error(), 2);
-  if (flags.overrides.cloud_url) {
-    std::cerr << "medmesh cloud: --cloud-url is a cloudlet flag\n";
-    return 2;
-  }
   if (auto applied = node::ApplyOverrides(*config, flags.overrides); !applied) {
     return Fail("flags", applied.error(), 2);
   }
@@ -120,21 +109,11 @@ int RunCloud(const CloudFlags& flags) {
 }  // namespace
 
 void RegisterCloudCommand(CLI::App& app) {
-  auto flags = std::make_shared<CloudFlags>();
+  auto flags = std::make_shared<ServiceFlags>();
   CLI::App* cmd = app.add_subcommand(
       "cloud",
       "Run the remote cloud: verify forwards from cloudlets and store records in three parts");
-  cmd->add_option("--config", flags->config, "Node config file (JSON, docs/node_config.md)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option_function<std::string>(
-      "--listen", [flags](const std::string& v) { flags->overrides.listen = v; },
-      "Listen address HOST:PORT (overrides the config)");
-  cmd->add_option_function<std::string>(
-      "--data-dir", [flags](const std::string& v) { flags->overrides.data_dir = v; },
-      "Data folder (overrides the config)");
-  cmd->add_option("--log-level", flags->log_level, "Log level")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  AddServiceOptions(*cmd, *flags, /*with_cloud_url=*/false);
   cmd->callback([flags] {
     const int code = RunCloud(*flags);
     if (code != 0) throw CLI::RuntimeError(code);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "apps/service_flags.h"
 #include "cloudlet/cloudlet_service.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -30,12 +31,6 @@ namespace {
 
 namespace node = medmesh::node;
 namespace cloudlet = medmesh::cloudlet;
-
-struct CloudletFlags {
-  std::string config;
-  node::NodeConfigOverrides overrides;
-  std::string log_level = "info";
-};
 
 int Fail(std::string_view what, const medmesh::Error& error, int code = 1) {
   std::cerr << "medmesh cloudlet: " << what << ": " << error.ToString() << "\n";
@@ -55,12 +50,10 @@ medmesh::Result<medmesh::SecretBytes> OptionalToken(const std::filesystem::path&
   return token;
 }
 
-int RunCloudlet(const CloudletFlags& flags) {
+int RunCloudlet(const ServiceFlags& flags) {
   // Before any thread starts: SIGTERM/SIGINT are taken synchronously below.
   node::BlockTerminationSignals();
-  if (flags.log_level == "debug") medmesh::log::SetLevel(medmesh::log::Level::kDebug);
-  if (flags.log_level == "warn") medmesh::log::SetLevel(medmesh::log::Level::kWarn);
-  if (flags.log_level == "error") medmesh::log::SetLevel(medmesh::log::Level::kError);
+  ApplyLogLevel(flags);
 
   auto config = node::LoadNodeConfig(flags.config);
   if (!config) return Fail("config", config.error(), 2);
@@ -122,25 +115,12 @@ int RunCloudlet(const CloudletFlags& flags) {
 }  // namespace
 
 void RegisterCloudletCommand(CLI::App& app) {
-  auto flags = std::make_shared<CloudletFlags>();
+  auto flags = std::make_shared<ServiceFlags>();
   CLI::App* cmd = app.add_subcommand(
       "cloudlet",
       "Run a cloudlet: enrol devices, verify and store their sealed uploads, forward them to the "
       "cloud");
-  cmd->add_option("--config", flags->config, "Node config file (JSON, docs/node_config.md)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option_function<std::string>(
-      "--listen", [flags](const std::string& v) { flags->overrides.listen = v; },
-      "Listen address HOST:PORT (overrides the config)");
-  cmd->add_option_function<std::string>(
-      "--data-dir", [flags](const std::string& v) { flags->overrides.data_dir = v; },
-      "Data folder (overrides the config)");
-  cmd->add_option_function<std::string>(
-      "--cloud-url", [flags](const std::string& v) { flags->overrides.cloud_url = v; },
-      "Base URL of the remote cloud (overrides the config)");
-  cmd->add_option("--log-level", flags->log_level, "Log level")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  AddServiceOptions(*cmd, *flags, /*with_cloud_url=*/true);
   cmd->callback([flags] {
     const int code = RunCloudlet(*flags);
     if (code != 0) throw CLI::RuntimeError(code);

@@ -1,0 +1,32 @@
+#include "apps/service_flags.h"
+
+#include <CLI/CLI.hpp>
+
+#include "core/log.h"
+
+void AddServiceOptions(CLI::App& cmd, ServiceFlags& flags, bool with_cloud_url) {
+  cmd.add_option("--config", flags.config, "Node config file (JSON, docs/node_config.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd.add_option_function<std::string>(
+      "--listen", [&flags](const std::string& v) { flags.overrides.listen = v; },
+      "Listen address HOST:PORT (overrides the config)");
+  cmd.add_option_function<std::string>(
+      "--data-dir", [&flags](const std::string& v) { flags.overrides.data_dir = v; },
+      "Data folder (overrides the config)");
+  if (with_cloud_url) {
+    cmd.add_option_function<std::string>(
+        "--cloud-url", [&flags](const std::string& v) { flags.overrides.cloud_url = v; },
+        "Base URL of the remote cloud (overrides the config)");
+  }
+  cmd.add_option("--log-level", flags.log_level, "Log level")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+}
+
+void ApplyLogLevel(const ServiceFlags& flags) {
+  using medmesh::log::Level;
+  if (flags.log_level == "debug") medmesh::log::SetLevel(Level::kDebug);
+  if (flags.log_level == "info") medmesh::log::SetLevel(Level::kInfo);
+  if (flags.log_level == "warn") medmesh::log::SetLevel(Level::kWarn);
+  if (flags.log_level == "error") medmesh::log::SetLevel(Level::kError);
+}

@@ -1,0 +1,23 @@
+// The flags `medmesh cloud` and `medmesh cloudlet` share: --config, --listen, --data-dir,
+// --log-level (and --cloud-url for a cloudlet), read into one struct.
+#pragma once
+
+#include <string>
+
+#include "node/node_config.h"
+
+namespace CLI {
+class App;
+}
+
+struct ServiceFlags {
+  std::string config;
+  medmesh::node::NodeConfigOverrides overrides;
+  std::string log_level = "info";
+};
+
+// Adds the shared options to `cmd`, writing into `flags` (which must outlive `cmd`'s parsing).
+void AddServiceOptions(CLI::App& cmd, ServiceFlags& flags, bool with_cloud_url);
+
+// Sets the process log level from --log-level ("debug", "info", "warn", "error").
+void ApplyLogLevel(const ServiceFlags& flags);
