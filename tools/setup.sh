@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  cmake ninja-build pkg-config g++ make git clang clang-format clang-tidy valgrind
+  cmake ninja-build pkg-config g++ make git clang clang-format clang-tidy valgrind ccache
   libclang-rt-14-dev
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsodium-dev
   libsqlite3-dev libsqlitecpp-dev sqlite3 libpq-dev libpqxx-dev postgresql
