@@ -86,7 +86,9 @@ Result<std::filesystem::path> GetPath(const Json& object, std::string_view membe
 
 Status CheckMembers(const Json& object, std::span<const std::string_view> known,
                     std::span<const std::string_view> extra, std::string_view where) {
-  for (const auto& [key, value] : object.items()) {
+  for (const auto& item : object.items()) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::string& key = item.key();
     const auto is = [&key](std::string_view k) { return k == key; };
     if (std::any_of(known.begin(), known.end(), is) ||
         std::any_of(extra.begin(), extra.end(), is)) {
