@@ -8,7 +8,7 @@
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_intake_store.h"
 #include "core/log.h"
-#include "crypto/kdf.h"
+#include "crypto/keyed_hash.h"
 #include "net/builtin_endpoints.h"
 #include "net/error_mapping.h"
 #include "net/router.h"
@@ -78,9 +78,8 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   MEDMESH_ASSIGN_OR_RETURN(data_dir_lock, node::DataDirLock::Acquire(options.data_dir));
   // The intake's references get their own key, derived from (never equal to) the index key.
   MEDMESH_ASSIGN_OR_RETURN(
-      SecretBytes refs_key,
-      crypto::HkdfSha256(secrets.index_key.reveal(), AsBytes("MedMesh cloud intake v1"),
-                         AsBytes("references"), 32));
+      crypto::HashKey refs_key,
+      crypto::HashKey::Derive(secrets.index_key, "MedMesh cloud intake v1", "references"));
   if (options.store.backend == node::StoreBackend::kPostgres) {
     store::PostgresRecordStoreOptions pg;
     pg.conninfo = options.store.postgres_url;

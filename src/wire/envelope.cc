@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/secret_bytes.h"
+#include "crypto/keyed_hash.h"
 #include "wire/internal/framing.h"
 
 namespace medmesh::wire {
@@ -46,10 +47,10 @@ Bytes Concat(ByteView a, ByteView b) {
   return out;
 }
 
-EnvelopeDigest Digest(ByteView data) { return internal::Blake2b256(data); }
+EnvelopeDigest Digest(ByteView data) { return crypto::Blake2b256(data); }
 
 EnvelopeDigest Commitment(const CommitmentSalt& salt, ByteView payload) {
-  return internal::Blake2b256Keyed(salt, payload);
+  return crypto::Blake2b256Commitment(salt, payload);
 }
 
 // --- Upload header ----------------------------------------------------------------------------
