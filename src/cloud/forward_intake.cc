@@ -14,7 +14,7 @@ namespace {
 
 using store::IdsEventKind;
 
-std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+using wire::NowMs;
 
 Bytes Join(ByteView evidence, ByteView payload) {
   Bytes out;

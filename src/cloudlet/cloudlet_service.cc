@@ -33,7 +33,7 @@ constexpr std::size_t kMaxReadingsPerResponse = 200'000;
 constexpr std::size_t kMaxEventsPerResponse = 1000;
 constexpr std::size_t kEnrolBodyLimit = 4096;
 
-std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+using wire::NowMs;
 
 Result<std::int64_t> ParseTime(std::optional<std::string_view> text, std::int64_t fallback,
                                std::string_view name) {

@@ -20,7 +20,7 @@ using store::IdsEventKind;
 // The data key part of records at rest at the cloudlet.
 constexpr std::string_view kRecordsKeyPart = "records";
 
-std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+using wire::NowMs;
 
 std::string BatchKey(std::string_view device_id, std::string_view batch_id) {
   return std::string(device_id) + "/" + std::string(batch_id);
