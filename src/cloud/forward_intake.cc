@@ -16,15 +16,6 @@ using store::IdsEventKind;
 
 using wire::NowMs;
 
-Bytes Join(ByteView evidence, ByteView payload) {
-  Bytes out;
-  out.reserve(4 + evidence.size() + payload.size());
-  AppendU32Le(out, static_cast<std::uint32_t>(evidence.size()));
-  AppendBytes(out, evidence);
-  AppendBytes(out, payload);
-  return out;
-}
-
 Bytes Labelled(std::string_view label, std::string_view ref) {
   Bytes ad;
   AppendBytes(ad, AsBytes(label));
@@ -305,7 +296,7 @@ IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
       crypto::KeyedBlake2b256Parts(refs_key_, {AsBytes("content"), opened.payload});
   auto ciphertext = ctx_.records.envelope(store::RecordPart::kMi)
                         .Encrypt({pseudonym, "mi"},
-                                 Join(wire::EncodeUploadEvidence(opened.evidence), opened.payload),
+                                 wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
                                  Labelled("cloud readings v1", batch_ref));
   if (!ciphertext) {
     log::Error("cloud_readings_not_encrypted", {{"error", ciphertext.error().ToString()}});

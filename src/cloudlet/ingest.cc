@@ -297,8 +297,7 @@ std::variant<IngestPipeline::Decoded, IngestRejection> IngestPipeline::Decode(
 Status IngestPipeline::Persist(const wire::OpenedUpload& opened, const Decoded& decoded,
                                const crypto::Digest256& digest, const std::string& batch_id) {
   const wire::UploadHeader& header = opened.header;
-  const Bytes evidence = wire::EncodeUploadEvidence(opened.evidence);
-  const Bytes joined = internal::JoinEvidenceAndPayload(evidence, opened.payload);
+  const Bytes joined = wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload);
 
   // Encrypted here, on the upload's own thread, so a group commit only writes.
   const std::string item_id = internal::UploadItemId(

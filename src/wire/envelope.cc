@@ -287,6 +287,26 @@ Result<UploadEvidence> DecodeUploadEvidence(ByteView encoded) {
   return e;
 }
 
+Bytes EncodeEvidenceAndPayload(const UploadEvidence& evidence, ByteView payload) {
+  const Bytes encoded = EncodeUploadEvidence(evidence);
+  Bytes out;
+  out.reserve(4 + encoded.size() + payload.size());
+  AppendU32Le(out, static_cast<std::uint32_t>(encoded.size()));
+  AppendBytes(out, encoded);
+  AppendBytes(out, payload);
+  return out;
+}
+
+Result<EvidenceAndPayload> DecodeEvidenceAndPayload(ByteView encoded) {
+  ByteReader in(encoded);
+  auto length = in.ReadU32Le();
+  if (!length) return InvalidArgument("evidence and payload: truncated");
+  auto evidence_bytes = in.ReadBytes(*length);
+  if (!evidence_bytes) return InvalidArgument("evidence and payload: truncated");
+  MEDMESH_ASSIGN_OR_RETURN(UploadEvidence evidence, DecodeUploadEvidence(*evidence_bytes));
+  return EvidenceAndPayload{std::move(evidence), in.Rest()};
+}
+
 Result<UploadHeader> VerifyUploadEvidence(const UploadEvidence& evidence, ByteView payload,
                                           const Enrolment& device) {
   auto fields = ParseUploadHeaderBytes(evidence.header_bytes);
