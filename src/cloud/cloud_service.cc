@@ -15,6 +15,7 @@
 #include "node/data_dir.h"
 #include "store/ids_event_log.h"
 #include "store/postgres/postgres_record_store.h"
+#include "store/postgres/schema_prefix.h"
 #include "store/sqlite/sqlite_record_store.h"
 #include "wire/model.h"
 
@@ -70,6 +71,8 @@ struct CloudService::State {
 };
 
 Status CloudService::State::OpenStores(CloudSecrets& secrets) {
+  // On either backend, so that a bad prefix in a config file is refused whatever the backend.
+  MEDMESH_RETURN_IF_ERROR(store::CheckSchemaPrefix(options.store.schema_prefix));
   if (secrets.index_key.size() != kThreePartSecretBytes ||
       secrets.pseudonym_key.size() != kThreePartSecretBytes) {
     return InvalidArgument("the index and pseudonym keys must be 32 bytes each");

@@ -163,6 +163,27 @@ class CloudServiceTest : public ::testing::Test {
   std::string url_;
 };
 
+// The schema prefix goes into SQL identifiers: a bad one is refused when the cloud starts, on
+// either backend (this one runs on SQLite), and the error names the rule, not the value.
+TEST_F(CloudServiceTest, RefusesABadSchemaPrefixAtStart) {
+  CloudOptions options;
+  options.data_dir = dir_.path() / "other-cloud";
+  options.access_log = false;
+  options.store.schema_prefix = "Bad\"prefix";
+  auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
+  ASSERT_TRUE(identity) << identity.error().ToString();
+  SecretBytes index(32), pseudonym(32);
+  random_.Fill(index.mutable_bytes());
+  random_.Fill(pseudonym.mutable_bytes());
+  CloudSecrets secrets{std::move(*identity), crypto::KeyEncryptionKey::Generate(random_),
+                       std::move(index), std::move(pseudonym), operator_token_.Clone()};
+  auto service = CloudService::Start(std::move(options), std::move(secrets), clock_, random_);
+  ASSERT_FALSE(service);
+  EXPECT_EQ(service.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(service.error().message().find("schema prefix"), std::string::npos);
+  EXPECT_EQ(service.error().message().find("Bad"), std::string::npos);
+}
+
 TEST_F(CloudServiceTest, ServesTheRootAndItsCertificate) {
   const net::Response root = client_->Get(url_ + "/api/v1/root").value();
   ASSERT_EQ(root.status, 200);
