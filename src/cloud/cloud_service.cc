@@ -8,13 +8,14 @@
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_intake_store.h"
 #include "core/log.h"
-#include "crypto/kdf.h"
+#include "crypto/keyed_hash.h"
 #include "net/builtin_endpoints.h"
 #include "net/error_mapping.h"
 #include "net/router.h"
 #include "node/data_dir.h"
 #include "store/ids_event_log.h"
 #include "store/postgres/postgres_record_store.h"
+#include "store/postgres/schema_prefix.h"
 #include "store/sqlite/sqlite_record_store.h"
 #include "wire/model.h"
 
@@ -70,6 +71,8 @@ struct CloudService::State {
 };
 
 Status CloudService::State::OpenStores(CloudSecrets& secrets) {
+  // On either backend, so that a bad prefix in a config file is refused whatever the backend.
+  MEDMESH_RETURN_IF_ERROR(store::CheckSchemaPrefix(options.store.schema_prefix));
   if (secrets.index_key.size() != kThreePartSecretBytes ||
       secrets.pseudonym_key.size() != kThreePartSecretBytes) {
     return InvalidArgument("the index and pseudonym keys must be 32 bytes each");
@@ -78,9 +81,8 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   MEDMESH_ASSIGN_OR_RETURN(data_dir_lock, node::DataDirLock::Acquire(options.data_dir));
   // The intake's references get their own key, derived from (never equal to) the index key.
   MEDMESH_ASSIGN_OR_RETURN(
-      SecretBytes refs_key,
-      crypto::HkdfSha256(secrets.index_key.reveal(), AsBytes("MedMesh cloud intake v1"),
-                         AsBytes("references"), 32));
+      crypto::HashKey refs_key,
+      crypto::HashKey::Derive(secrets.index_key, "MedMesh cloud intake v1", "references"));
   if (options.store.backend == node::StoreBackend::kPostgres) {
     store::PostgresRecordStoreOptions pg;
     pg.conninfo = options.store.postgres_url;

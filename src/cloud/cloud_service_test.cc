@@ -103,24 +103,30 @@ class CloudServiceTest : public ::testing::Test {
     // A fresh prefix per test, so tests never see each other's rows.
     options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
 #endif
-    auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
-    ASSERT_TRUE(identity) << identity.error().ToString();
-    cloud_certificate_.emplace(wire::VerifyCertificate(identity->certificate.encoded(),
-                                                       identity->root.key,
+    auto secrets = Secrets();
+    ASSERT_TRUE(secrets) << secrets.error().ToString();
+    cloud_certificate_.emplace(wire::VerifyCertificate(secrets->identity.certificate.encoded(),
+                                                       secrets->identity.root.key,
                                                        wire::CertificateRole::kCloud, NowMs())
                                    .value());
-    SecretBytes index(32), pseudonym(32);
-    random_.Fill(index.mutable_bytes());
-    random_.Fill(pseudonym.mutable_bytes());
-    CloudSecrets secrets{std::move(*identity), crypto::KeyEncryptionKey::Generate(random_),
-                         std::move(index), std::move(pseudonym), operator_token_.Clone()};
-    auto service = CloudService::Start(std::move(options), std::move(secrets), clock_, random_);
+    auto service = CloudService::Start(std::move(options), std::move(*secrets), clock_, random_);
     ASSERT_TRUE(service) << service.error().ToString();
     service_ = std::move(*service);
     url_ = "http://127.0.0.1:" + std::to_string(service_->port());
     auto cloudlet = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
     ASSERT_TRUE(cloudlet) << cloudlet.error().ToString();
     cloudlet_ = std::make_unique<TestCloudlet>(std::move(*cloudlet), random_, clock_);
+  }
+
+  // The cloud's identity with fresh keys.
+  Result<CloudSecrets> Secrets() {
+    MEDMESH_ASSIGN_OR_RETURN(node::NodeIdentity identity,
+                             deployment_.Identity(wire::CertificateRole::kCloud, "cloud"));
+    SecretBytes index(32), pseudonym(32);
+    random_.Fill(index.mutable_bytes());
+    random_.Fill(pseudonym.mutable_bytes());
+    return CloudSecrets{std::move(identity), crypto::KeyEncryptionKey::Generate(random_),
+                        std::move(index), std::move(pseudonym), operator_token_.Clone()};
   }
 
   net::Response Post(std::string_view path, ByteView body) {
@@ -162,6 +168,22 @@ class CloudServiceTest : public ::testing::Test {
   std::unique_ptr<TestCloudlet> cloudlet_;
   std::string url_;
 };
+
+// The schema prefix goes into SQL identifiers: a bad one is refused when the cloud starts, on
+// either backend (this one runs on SQLite), and the error names the rule, not the value.
+TEST_F(CloudServiceTest, RefusesABadSchemaPrefixAtStart) {
+  CloudOptions options;
+  options.data_dir = dir_.path() / "other-cloud";
+  options.access_log = false;
+  options.store.schema_prefix = "Bad\"prefix";
+  auto secrets = Secrets();
+  ASSERT_TRUE(secrets) << secrets.error().ToString();
+  auto service = CloudService::Start(std::move(options), std::move(*secrets), clock_, random_);
+  ASSERT_FALSE(service);
+  EXPECT_EQ(service.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(service.error().message().find("schema prefix"), std::string::npos);
+  EXPECT_EQ(service.error().message().find("Bad"), std::string::npos);
+}
 
 TEST_F(CloudServiceTest, ServesTheRootAndItsCertificate) {
   const net::Response root = client_->Get(url_ + "/api/v1/root").value();

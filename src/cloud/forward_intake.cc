@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "core/log.h"
-#include "node/digest.h"
 #include "wire/enrolment.h"
 #include "wire/model.h"
 #include "wire/readings_codec.h"
@@ -15,16 +14,7 @@ namespace {
 
 using store::IdsEventKind;
 
-std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
-
-Bytes Join(ByteView evidence, ByteView payload) {
-  Bytes out;
-  out.reserve(4 + evidence.size() + payload.size());
-  AppendU32Le(out, static_cast<std::uint32_t>(evidence.size()));
-  AppendBytes(out, evidence);
-  AppendBytes(out, payload);
-  return out;
-}
+using wire::NowMs;
 
 Bytes Labelled(std::string_view label, std::string_view ref) {
   Bytes ad;
@@ -57,25 +47,24 @@ struct ForwardIntake::Metrics {
   net::CounterFamily& registrations;
 };
 
-ForwardIntake::ForwardIntake(ForwardIntakeContext context, SecretBytes refs_key,
+ForwardIntake::ForwardIntake(ForwardIntakeContext context, crypto::HashKey refs_key,
                              std::size_t max_forward_bytes)
     : ctx_(std::move(context)),
       refs_key_(std::move(refs_key)),
       max_forward_bytes_(max_forward_bytes),
-      metrics_(std::make_unique<Metrics>(ctx_.metrics)) {
-  MEDMESH_CHECK(refs_key_.size() == 32, "the intake's reference key must be 32 bytes");
-}
+      metrics_(std::make_unique<Metrics>(ctx_.metrics)) {}
 
 ForwardIntake::~ForwardIntake() = default;
 
 std::string ForwardIntake::DeviceRef(std::string_view device_id) const {
-  return HexEncode(node::KeyedBlake2b256(refs_key_, {AsBytes("device"), AsBytes(device_id)}));
+  return HexEncode(
+      crypto::KeyedBlake2b256Parts(refs_key_, {AsBytes("device"), AsBytes(device_id)}));
 }
 
 std::string ForwardIntake::BatchRef(std::string_view device_id,
                                     const wire::BatchId& batch_id) const {
   return HexEncode(
-      node::KeyedBlake2b256(refs_key_, {AsBytes("batch"), AsBytes(device_id), batch_id}));
+      crypto::KeyedBlake2b256Parts(refs_key_, {AsBytes("batch"), AsBytes(device_id), batch_id}));
 }
 
 void ForwardIntake::RecordRejection(IdsEventKind kind, std::string_view source_ip,
@@ -188,7 +177,7 @@ IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view sourc
                   IdsEventKind::kForgedSignature, source_ip);
   }
   const std::string device_ref = DeviceRef(enrolment->device_id);
-  const node::Digest256 binding = node::KeyedBlake2b256(
+  const crypto::Digest256 binding = crypto::KeyedBlake2b256Parts(
       refs_key_,
       {AsBytes("binding"), AsBytes(enrolment->patient_id), enrolment->device_key.bytes()});
   auto ciphertext = ctx_.records.envelope(store::RecordPart::kEi)
@@ -303,11 +292,11 @@ IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
       [](const wire::Reading& a, const wire::Reading& b) { return a.time_ms < b.time_ms; });
   const std::string pseudonym = ctx_.records.Pseudonym(header.patient_id);
   const std::string batch_ref = BatchRef(header.device_id, header.batch_id);
-  const node::Digest256 digest =
-      node::KeyedBlake2b256(refs_key_, {AsBytes("content"), opened.payload});
+  const crypto::Digest256 digest =
+      crypto::KeyedBlake2b256Parts(refs_key_, {AsBytes("content"), opened.payload});
   auto ciphertext = ctx_.records.envelope(store::RecordPart::kMi)
                         .Encrypt({pseudonym, "mi"},
-                                 Join(wire::EncodeUploadEvidence(opened.evidence), opened.payload),
+                                 wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
                                  Labelled("cloud readings v1", batch_ref));
   if (!ciphertext) {
     log::Error("cloud_readings_not_encrypted", {{"error", ciphertext.error().ToString()}});

@@ -40,6 +40,7 @@
 #include "core/clock.h"
 #include "core/secret_bytes.h"
 #include "crypto/hybrid_seal.h"
+#include "crypto/keyed_hash.h"
 #include "net/metrics.h"
 #include "node/identity.h"
 #include "store/ids_event_log.h"
@@ -79,8 +80,8 @@ struct ForwardIntakeContext {
 
 class ForwardIntake {
  public:
-  // `refs_key` (32 bytes) keys the device and batch references and the content digests.
-  ForwardIntake(ForwardIntakeContext context, SecretBytes refs_key,
+  // `refs_key` keys the device and batch references and the content digests.
+  ForwardIntake(ForwardIntakeContext context, crypto::HashKey refs_key,
                 std::size_t max_forward_bytes = wire::kMaxForwardBytes);
   ~ForwardIntake();
   ForwardIntake(const ForwardIntake&) = delete;
@@ -117,7 +118,7 @@ class ForwardIntake {
                            std::string_view source_ip);
 
   ForwardIntakeContext ctx_;
-  SecretBytes refs_key_;
+  crypto::HashKey refs_key_;
   std::size_t max_forward_bytes_;
   std::unique_ptr<Metrics> metrics_;
   std::atomic<std::uint64_t> duplicates_{0};

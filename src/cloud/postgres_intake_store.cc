@@ -1,23 +1,15 @@
 #include "cloud/postgres_intake_store.h"
 
-#include <algorithm>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
-#include <new>
 #include <pqxx/pqxx>
+#include <utility>
 #include <vector>
+
+#include "store/postgres/postgres_connection.h"
+#include "store/postgres/schema_prefix.h"
 
 namespace medmesh::cloud {
 namespace {
-
-bool IsValidPrefix(std::string_view prefix) {
-  if (prefix.empty()) return true;
-  if (prefix.size() > 32 || prefix[0] < 'a' || prefix[0] > 'z') return false;
-  return std::all_of(prefix.begin(), prefix.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
 
 // "{s}" in `sql` becomes the quoted schema name (made of [a-z0-9_] only, so quoting is safe).
 std::string Sql(const std::string& schema, std::string_view sql) {
@@ -41,30 +33,6 @@ Bytes BlobBytes(const pqxx::field& field) {
   return Bytes(blob.data(), blob.data() + blob.size());
 }
 
-Error FromPqxx(const std::exception& e, std::string_view what) {
-  const std::string prefix = "postgres: " + std::string(what) + " failed";
-  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
-    return Unavailable(prefix + " (connection lost)");
-  }
-  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    const std::string state = sql->sqlstate();
-    const std::string message = prefix + " (SQLSTATE " + state + ")";
-    const std::string cls = state.substr(0, 2);
-    if (cls == "23") return FailedPrecondition(message);
-    if (cls == "53") return ResourceExhausted(message);
-    if (cls == "40" || cls == "57" || cls == "08") return Unavailable(message);
-    if (cls == "XX") return DataLoss(message);
-    return Internal(message);
-  }
-  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
-    return Unavailable(prefix + " (commit outcome unknown; retry)");
-  }
-  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
-    return ResourceExhausted(prefix + " (out of memory)");
-  }
-  return Internal(prefix);
-}
-
 constexpr const char* kSchemaSql =
     "CREATE SCHEMA IF NOT EXISTS {s};"
     "CREATE TABLE IF NOT EXISTS {s}.cloudlets ("
@@ -82,85 +50,24 @@ constexpr const char* kSchemaSql =
 
 }  // namespace
 
-// A few connections, each leased to one thread at a time; broken ones are dropped.
+// The shared pool (store/postgres/postgres_connection.h), with each operation in one
+// transaction that commits when the operation succeeds.
 class PostgresIntakeStore::Pool {
  public:
-  Pool(std::string conninfo, std::size_t size, std::chrono::milliseconds timeout)
-      : conninfo_(std::move(conninfo)), size_(size), timeout_(timeout) {}
+  explicit Pool(std::unique_ptr<store::PgConnectionPool> pool) : pool_(std::move(pool)) {}
 
-  // Runs `body` in a transaction on a leased connection and commits it; a connection that
-  // broke is replaced and the whole operation is run once more.
   template <typename T>
   Result<T> Run(std::string_view what, const std::function<Result<T>(pqxx::work&)>& body) {
-    for (int attempt = 0;; ++attempt) {
-      MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<pqxx::connection> conn, Acquire());
-      try {
-        pqxx::work work(*conn);
-        Result<T> result = body(work);
-        if (result) work.commit();
-        Release(std::move(conn));
-        return result;
-      } catch (const pqxx::broken_connection& e) {
-        Drop();
-        if (attempt == 0) continue;
-        return FromPqxx(e, what);
-      } catch (const std::exception& e) {
-        // The transaction was rolled back by its destructor; the connection is still usable
-        // unless the error says otherwise.
-        if (conn->is_open()) {
-          Release(std::move(conn));
-        } else {
-          Drop();
-        }
-        return FromPqxx(e, what);
-      }
-    }
+    return pool_->Run(what, [&](pqxx::connection& c) -> Result<T> {
+      pqxx::work work(c);
+      Result<T> result = body(work);
+      if (result) work.commit();
+      return result;
+    });
   }
 
  private:
-  Result<std::unique_ptr<pqxx::connection>> Acquire() {
-    {
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, timeout_, [this] { return !idle_.empty() || open_ < size_; })) {
-        return Unavailable("postgres: every pooled connection is busy");
-      }
-      if (!idle_.empty()) {
-        auto conn = std::move(idle_.back());
-        idle_.pop_back();
-        return conn;
-      }
-      ++open_;
-    }
-    try {
-      return std::make_unique<pqxx::connection>(conninfo_);
-    } catch (const std::exception&) {
-      Drop();
-      // libpq's message may quote the connection string; it stays out of ours.
-      return Unavailable("postgres: cannot connect to the database server");
-    }
-  }
-  void Release(std::unique_ptr<pqxx::connection> conn) {
-    {
-      std::lock_guard lock(mu_);
-      idle_.push_back(std::move(conn));
-    }
-    cv_.notify_one();
-  }
-  void Drop() {
-    {
-      std::lock_guard lock(mu_);
-      --open_;
-    }
-    cv_.notify_one();
-  }
-
-  const std::string conninfo_;
-  const std::size_t size_;
-  const std::chrono::milliseconds timeout_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
-  std::size_t open_ = 0;                                 // guarded by mu_
+  std::unique_ptr<store::PgConnectionPool> pool_;
 };
 
 PostgresIntakeStore::PostgresIntakeStore(std::unique_ptr<Pool> pool, std::string schema)
@@ -171,16 +78,13 @@ const std::string& PostgresIntakeStore::schema() const { return schema_; }
 
 Result<std::unique_ptr<PostgresIntakeStore>> PostgresIntakeStore::Open(
     PostgresIntakeStoreOptions options) {
-  if (options.conninfo.empty()) return InvalidArgument("postgres: the connection string is empty");
-  if (!IsValidPrefix(options.schema_prefix)) {
-    return InvalidArgument("postgres: schema prefix must match [a-z][a-z0-9_]{0,31}");
-  }
-  if (options.pool_size == 0 || options.pool_size > 64) {
-    return InvalidArgument("postgres: pool size must be 1..64");
-  }
+  MEDMESH_RETURN_IF_ERROR(store::CheckSchemaPrefix(options.schema_prefix));
+  MEDMESH_ASSIGN_OR_RETURN(
+      std::unique_ptr<store::PgConnectionPool> connections,
+      store::PgConnectionPool::Create(std::move(options.conninfo), options.pool_size,
+                                      options.acquire_timeout));
   const std::string schema = options.schema_prefix + "intake";
-  auto pool = std::make_unique<Pool>(std::move(options.conninfo), options.pool_size,
-                                     options.acquire_timeout);
+  auto pool = std::make_unique<Pool>(std::move(connections));
   MEDMESH_RETURN_IF_ERROR(pool->Run<bool>("create schema", [&](pqxx::work& w) -> Result<bool> {
     w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "medmesh intake " + schema);
     w.exec(Sql(schema, kSchemaSql));

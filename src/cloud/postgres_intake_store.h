@@ -2,11 +2,12 @@
 // whose RecordStore is PostgreSQL too, so that cloud nodes stay stateless behind a load
 // balancer. Tables live in the schema <prefix>intake, created on open (under an advisory lock,
 // so nodes starting together create it once).
-// Every libpqxx exception is caught here: a broken connection, admin shutdown, serialisation
-// failure or timeout → kUnavailable (an operation whose connection broke before commit is
-// retried once on a fresh connection); out of disk or memory → kResourceExhausted; a violated
-// constraint → kFailedPrecondition; anything else → kInternal. Messages carry the SQLSTATE, never
-// the connection string or a value.
+// Every libpqxx exception is caught here and mapped as store/postgres/postgres_connection.h
+// says, the same as the record store (a broken connection, shutdown, serialisation failure or
+// timeout → kUnavailable, and an operation whose connection broke before commit is retried once
+// on a fresh connection; out of disk or memory → kResourceExhausted; a violated constraint →
+// kFailedPrecondition; else kInternal). Messages carry the SQLSTATE, never the connection
+// string or a value.
 // Thread safety: thread-safe (a small pool; a connection is used by one thread at a time).
 #pragma once
 
@@ -21,7 +22,7 @@ namespace medmesh::cloud {
 
 struct PostgresIntakeStoreOptions {
   std::string conninfo;       // libpq connection string or URI; never logged
-  std::string schema_prefix;  // empty or [a-z][a-z0-9_]{0,31}
+  std::string schema_prefix;  // empty or [a-z][a-z0-9_]{0,31} (store::CheckSchemaPrefix)
   std::size_t pool_size = 4;  // 1..64
   std::chrono::milliseconds acquire_timeout{5000};
 };

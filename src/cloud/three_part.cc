@@ -1,7 +1,5 @@
 #include "cloud/three_part.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -14,6 +12,7 @@
 #include "cloud/internal/record_parts.h"
 #include "core/check.h"
 #include "crypto/kdf.h"
+#include "crypto/keyed_hash.h"
 #include "wire/record_codec.h"
 
 namespace medmesh::cloud {
@@ -21,10 +20,9 @@ namespace {
 
 using store::RecordPart;
 
-constexpr std::size_t kRefBytes = 16;     // record, snapshot and MI references
-constexpr std::size_t kTokenBytes = 16;   // blind index tokens
-constexpr std::size_t kDigestBytes = 32;  // record digests and chain entry hashes
-constexpr std::size_t kPageRows = 500;    // rows per page when scanning the store
+constexpr std::size_t kRefBytes = 16;    // record, snapshot and MI references
+constexpr std::size_t kTokenBytes = 16;  // blind index tokens
+constexpr std::size_t kPageRows = 500;   // rows per page when scanning the store
 constexpr std::string_view kHkdfSalt = "MedMesh three-part store v1";
 
 constexpr std::string_view kFieldEmail = "email";
@@ -48,24 +46,13 @@ Bytes Fields(std::initializer_list<std::string_view> fields) {
   return out;
 }
 
-std::array<std::uint8_t, crypto_auth_hmacsha256_BYTES> HmacSha256(const SecretBytes& key,
-                                                                  ByteView data) {
-  MEDMESH_CHECK(key.size() == crypto_auth_hmacsha256_KEYBYTES, "HMAC key must be 32 bytes");
-  std::array<std::uint8_t, crypto_auth_hmacsha256_BYTES> out{};
-  crypto_auth_hmacsha256(out.data(), data.data(), data.size(), key.reveal().data());
-  return out;
-}
-
-Bytes KeyedBlake2b256(const SecretBytes& key, ByteView data) {
-  Bytes out(kDigestBytes);
-  crypto_generichash(out.data(), out.size(), data.data(), data.size(), key.reveal().data(),
-                     key.size());
-  return out;
-}
-
-std::string TruncatedHex(const std::array<std::uint8_t, crypto_auth_hmacsha256_BYTES>& mac,
-                         std::size_t bytes) {
+std::string TruncatedHex(const crypto::Digest256& mac, std::size_t bytes) {
   return HexEncode(ByteView(mac.data(), bytes));
+}
+
+Bytes KeyedDigest(const crypto::HashKey& key, ByteView data) {
+  const crypto::Digest256 digest = crypto::KeyedBlake2b256(key, data);
+  return Bytes(digest.begin(), digest.end());
 }
 
 // Associated data binds each ciphertext to the row it was written for, so rows cannot be
@@ -199,19 +186,42 @@ Result<std::string> NormalisePostcode(std::string_view postcode) {
 // ------------------------------------------------------------------------------------------
 
 struct ThreePartStore::Keys {
+  using HashKey = crypto::HashKey;
   // From the index key.
-  SecretBytes email_index;
-  SecretBytes phone_index;
-  SecretBytes national_id_index;
-  SecretBytes snapshot_ref;
-  SecretBytes record_ref;
-  SecretBytes digest;
-  SecretBytes chain;
+  HashKey email_index;
+  HashKey phone_index;
+  HashKey national_id_index;
+  HashKey snapshot_ref;
+  HashKey record_ref;
+  HashKey digest;
+  HashKey chain;
   // From the pseudonym key.
-  SecretBytes pseudonym;
-  SecretBytes mi_ref;
+  HashKey pseudonym;
+  HashKey mi_ref;
 
-  const SecretBytes& Index(std::string_view field) const {
+  static Result<std::unique_ptr<Keys>> Derive(const ThreePartKeys& keys) {
+    const auto from_index = [&](std::string_view purpose) {
+      return HashKey::Derive(keys.index_key, kHkdfSalt, purpose);
+    };
+    const auto from_pseudonym = [&](std::string_view purpose) {
+      return HashKey::Derive(keys.pseudonym_key, kHkdfSalt, purpose);
+    };
+    MEDMESH_ASSIGN_OR_RETURN(HashKey email, from_index("blind index email"));
+    MEDMESH_ASSIGN_OR_RETURN(HashKey phone, from_index("blind index phone"));
+    MEDMESH_ASSIGN_OR_RETURN(HashKey national_id, from_index("blind index national_id"));
+    MEDMESH_ASSIGN_OR_RETURN(HashKey snapshot, from_index("snapshot reference"));
+    MEDMESH_ASSIGN_OR_RETURN(HashKey record, from_index("record reference"));
+    MEDMESH_ASSIGN_OR_RETURN(HashKey digest, from_index("record digest"));
+    MEDMESH_ASSIGN_OR_RETURN(HashKey chain, from_index("chain"));
+    MEDMESH_ASSIGN_OR_RETURN(HashKey pseudonym, from_pseudonym("pseudonym"));
+    MEDMESH_ASSIGN_OR_RETURN(HashKey mi, from_pseudonym("mi reference"));
+    return std::unique_ptr<Keys>(new Keys{std::move(email), std::move(phone),
+                                          std::move(national_id), std::move(snapshot),
+                                          std::move(record), std::move(digest), std::move(chain),
+                                          std::move(pseudonym), std::move(mi)});
+  }
+
+  const HashKey& Index(std::string_view field) const {
     if (field == kFieldEmail) return email_index;
     if (field == kFieldPhone) return phone_index;
     MEDMESH_CHECK(field == kFieldNationalId, "unknown blind index field");
@@ -219,43 +229,32 @@ struct ThreePartStore::Keys {
   }
 
   std::string RecordRef(std::string_view device_id, std::string_view record_id) const {
-    return TruncatedHex(HmacSha256(record_ref, Fields({device_id, record_id})), kRefBytes);
+    return TruncatedHex(crypto::HmacSha256(record_ref, Fields({device_id, record_id})), kRefBytes);
   }
   std::string MiRef(std::string_view device_id, std::string_view record_id) const {
-    return TruncatedHex(HmacSha256(mi_ref, Fields({device_id, record_id})), kRefBytes);
+    return TruncatedHex(crypto::HmacSha256(mi_ref, Fields({device_id, record_id})), kRefBytes);
   }
   std::string SnapshotRef(std::string_view part, std::string_view patient,
                           ByteView plaintext) const {
     Bytes in = Fields({part, patient});
     AppendField(in, plaintext);
-    return TruncatedHex(HmacSha256(snapshot_ref, in), kRefBytes);
+    return TruncatedHex(crypto::HmacSha256(snapshot_ref, in), kRefBytes);
   }
   std::string Pseudonym(std::string_view patient) const {
-    return TruncatedHex(HmacSha256(pseudonym, Fields({patient})), crypto_auth_hmacsha256_BYTES);
+    return TruncatedHex(crypto::HmacSha256(pseudonym, Fields({patient})), crypto::kDigestBytes);
   }
   Bytes Token(std::string_view field, std::string_view normalised) const {
-    const auto mac = HmacSha256(Index(field), AsBytes(normalised));
+    const crypto::Digest256 mac = crypto::HmacSha256(Index(field), AsBytes(normalised));
     return Bytes(mac.begin(), mac.begin() + kTokenBytes);
   }
-  Bytes Digest(ByteView canonical_record) const {
-    return KeyedBlake2b256(digest, canonical_record);
-  }
+  Bytes Digest(ByteView canonical_record) const { return KeyedDigest(digest, canonical_record); }
 };
-
-namespace {
-
-Result<SecretBytes> Derive(const SecretBytes& root, std::string_view purpose) {
-  return crypto::HkdfSha256(root.reveal(), AsBytes(kHkdfSalt), AsBytes(purpose),
-                            kThreePartSecretBytes);
-}
-
-}  // namespace
 
 // The keyed chain: an attacker who can write the database but holds no key cannot produce a
 // chain that verifies, even after dropping the append-only triggers.
 class ThreePartStore::Hasher final : public store::ChainHasher {
  public:
-  explicit Hasher(const SecretBytes& key) : key_(key) {}
+  explicit Hasher(const crypto::HashKey& key) : key_(key) {}
   Bytes EntryHash(const store::ChainEntry& e) const override {
     Bytes in;
     AppendU64Le(in, e.seq);
@@ -264,11 +263,11 @@ class ThreePartStore::Hasher final : public store::ChainHasher {
     AppendField(in, e.record_digest);
     AppendU64Le(in, static_cast<std::uint64_t>(e.stored_ms));
     AppendField(in, e.prev_hash);
-    return KeyedBlake2b256(key_, in);
+    return KeyedDigest(key_, in);
   }
 
  private:
-  const SecretBytes& key_;
+  const crypto::HashKey& key_;
 };
 
 struct ThreePartStore::SnapshotCache {
@@ -304,23 +303,7 @@ Result<std::unique_ptr<ThreePartStore>> ThreePartStore::Create(store::RecordStor
     return InvalidArgument("k must be at least 2 and max_suppression in [0, 1]");
   }
   if (options.max_signature_bytes == 0) return InvalidArgument("max_signature_bytes must be > 0");
-  MEDMESH_CHECK(sodium_init() >= 0, "libsodium initialisation failed");
-
-  auto derived = std::make_unique<Keys>();
-  const std::pair<SecretBytes*, std::string_view> from_index[] = {
-      {&derived->email_index, "blind index email"},
-      {&derived->phone_index, "blind index phone"},
-      {&derived->national_id_index, "blind index national_id"},
-      {&derived->snapshot_ref, "snapshot reference"},
-      {&derived->record_ref, "record reference"},
-      {&derived->digest, "record digest"},
-      {&derived->chain, "chain"},
-  };
-  for (const auto& [out, purpose] : from_index) {
-    MEDMESH_ASSIGN_OR_RETURN(*out, Derive(keys.index_key, purpose));
-  }
-  MEDMESH_ASSIGN_OR_RETURN(derived->pseudonym, Derive(keys.pseudonym_key, "pseudonym"));
-  MEDMESH_ASSIGN_OR_RETURN(derived->mi_ref, Derive(keys.pseudonym_key, "mi reference"));
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<Keys> derived, Keys::Derive(keys));
 
   std::unique_ptr<ThreePartStore> out(
       new ThreePartStore(store, std::move(keys), random, clock, options));
@@ -662,7 +645,8 @@ Result<VerifyReport> ThreePartStore::VerifyRecords(
         broken(e.seq, e.record_ref, "chain link broken");
       } else if (hasher_->EntryHash(unsealed) != e.entry_hash) {
         broken(e.seq, e.record_ref, "chain entry altered");
-      } else if (e.kind == store::ChainEntryKind::kPut && e.record_digest.size() == kDigestBytes) {
+      } else if (e.kind == store::ChainEntryKind::kPut &&
+                 e.record_digest.size() == crypto::kDigestBytes) {
         live[e.record_ref] = {e.seq, e.record_digest};
       } else if (e.kind == store::ChainEntryKind::kDelete && e.record_digest.empty()) {
         live.erase(e.record_ref);

@@ -638,6 +638,18 @@ TEST_P(ThreePartTest, WrongKeysReadNothing) {
   }
 }
 
+// Pseudonyms are persisted (MI rows, the intake's reading batches): the derivation must never
+// change. Independent value: Python, HMAC-SHA256(HKDF-SHA256(pseudonym key, "MedMesh three-part
+// store v1", "pseudonym"), u32 LE length || "p-1").
+TEST_P(ThreePartTest, PseudonymIsPinned) {
+  ThreePartKeys keys = MakeKeys(1);
+  keys.index_key = SecretBytes(Bytes(kThreePartSecretBytes, 0x11));
+  keys.pseudonym_key = SecretBytes(Bytes(kThreePartSecretBytes, 0x22));
+  auto pinned = ThreePartStore::Create(*store_, std::move(keys), random_, clock_).value();
+  EXPECT_EQ(pinned->Pseudonym("p-1"),
+            "79aa28014c1d772bc7a758d651d76746608dfa345a4d2f1e2780dbdb717dbd99");
+}
+
 TEST_P(ThreePartTest, KeysAndOptionsAreChecked) {
   ThreePartKeys keys = MakeKeys(1);
   keys.index_key = SecretBytes(31);

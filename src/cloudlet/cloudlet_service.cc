@@ -33,7 +33,7 @@ constexpr std::size_t kMaxReadingsPerResponse = 200'000;
 constexpr std::size_t kMaxEventsPerResponse = 1000;
 constexpr std::size_t kEnrolBodyLimit = 4096;
 
-std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+using wire::NowMs;
 
 Result<std::int64_t> ParseTime(std::optional<std::string_view> text, std::int64_t fallback,
                                std::string_view name) {
@@ -122,6 +122,10 @@ Status CloudletService::State::OpenStores() {
   // Held until the service is destroyed: a second process on this folder is refused.
   MEDMESH_ASSIGN_OR_RETURN(data_dir_lock, node::DataDirLock::Acquire(options.data_dir));
   MEDMESH_ASSIGN_OR_RETURN(keys, store::SqliteWrappedKeyStore::Open(path("keys.db")));
+  // The ledger's payload digests are keyed, with a key of their own derived from the KEK.
+  MEDMESH_ASSIGN_OR_RETURN(
+      crypto::HashKey ledger_key,
+      crypto::HashKey::Derive(kek->bytes(), "MedMesh cloudlet ledger v1", "payload digest"));
   envelope = std::make_unique<crypto::EnvelopeAead>(std::move(*kek), *keys, random);
   kek.reset();
   MEDMESH_ASSIGN_OR_RETURN(readings,
@@ -135,7 +139,7 @@ Status CloudletService::State::OpenStores() {
   if (released > 0) log::Info("cloudlet_forward_leases_released", {{"items", released}});
   MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open(path("ids.db")));
   MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db")));
-  MEDMESH_ASSIGN_OR_RETURN(ledger, IngestLedger::Open(path("cloudlet.db")));
+  MEDMESH_ASSIGN_OR_RETURN(ledger, IngestLedger::Open(path("cloudlet.db"), std::move(ledger_key)));
   MEDMESH_ASSIGN_OR_RETURN(LedgerCounts counts, ledger->Counts());
   MEDMESH_ASSIGN_OR_RETURN(store::QueueStats queued, queue->Stats());
   counters.batches_stored = counts.reading_batches;

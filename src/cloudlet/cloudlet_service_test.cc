@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cloudlet/ingest_ledger.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
 #include "wire/readings_codec.h"
@@ -306,6 +307,23 @@ TEST_F(CloudletServiceTest, AResealedCopyOfAStoredBatchIsADuplicateNotAReplay) {
   ASSERT_EQ(resealed.status, 200) << resealed.body;
   EXPECT_EQ(json::parse(resealed.body)["status"], "duplicate");
   EXPECT_TRUE(Events("replay").empty());
+  // What told the copies apart is a keyed digest (its key derived from the KEK), not the plain
+  // BLAKE2b of the readings, which anyone with the file could check a guess against.
+  {
+    auto ledger = IngestLedger::Open((dir_.path() / "data" / "cloudlet.db").string(),
+                                     crypto::HashKey::FromBytes(Bytes(32)).value())
+                      .value();
+    const auto row = ledger->Find("watch-1", HexEncode(batch)).value();
+    ASSERT_TRUE(row && row->payload_digest);
+    const Bytes payload = wire::EncodeReadings(readings).value();
+    const std::uint8_t type = static_cast<std::uint8_t>(wire::ContentType::kReadingsBatch);
+    const crypto::Digest256 plain = crypto::Blake2b256Parts({ByteView(&type, 1), payload});
+    EXPECT_NE(*row->payload_digest, plain);
+    EXPECT_NE(*row->payload_digest, crypto::Blake2b256(payload));
+    const auto key =
+        crypto::HashKey::Derive(kek_.bytes(), "MedMesh cloudlet ledger v1", "payload digest");
+    EXPECT_EQ(*row->payload_digest, crypto::KeyedBlake2b256(key.value(), plain));
+  }
   // The resealed copy was the new session's first batch: the session is set up, so the next
   // batch of it opens.
   const net::Response next =

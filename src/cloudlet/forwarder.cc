@@ -188,17 +188,15 @@ Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item) {
     if (joined.error().code() == ErrorCode::kUnavailable) return {Verdict::kRetry, "store", {}};
     return {Verdict::kPermanent, "unreadable_item", {}};  // e.g. the patient was deleted
   }
-  auto parts = internal::SplitEvidenceAndPayload(*joined);
-  if (!parts) return {Verdict::kPermanent, "corrupt_item", {}};
-  auto evidence = wire::DecodeUploadEvidence(parts->first);
+  auto parts = wire::DecodeEvidenceAndPayload(*joined);
   const std::optional<DeviceEntry> device = ctx_.devices.Find(decoded->device_id);
-  if (!evidence || !device) return {Verdict::kPermanent, "corrupt_item", {}};
+  if (!parts || !device) return {Verdict::kPermanent, "corrupt_item", {}};
   // The device's signature is checked again: the cloud will, and a forward that cannot pass
   // should not leave.
-  auto header = wire::VerifyUploadEvidence(*evidence, parts->second, device->enrolment);
+  auto header = wire::VerifyUploadEvidence(parts->evidence, parts->payload, device->enrolment);
   if (!header) return {Verdict::kPermanent, "bad_evidence", {}};
-  wire::OpenedUpload opened{*header, Bytes(parts->second.begin(), parts->second.end()),
-                            std::move(*evidence)};
+  wire::OpenedUpload opened{*header, Bytes(parts->payload.begin(), parts->payload.end()),
+                            std::move(parts->evidence)};
   auto sealed = wire::SealForward({header->content_type, ctx_.node_id, *forward_id}, opened,
                                   *cloud_->sealer, ctx_.signer);
   if (!sealed) return {Verdict::kPermanent, "seal_failed", {}};

@@ -15,18 +15,12 @@
 namespace medmesh::cloudlet {
 namespace {
 
-// What identifies a batch's content across seals: its content type and opened payload.
-node::Digest256 PayloadDigest(const wire::OpenedUpload& opened) {
-  const std::uint8_t type = static_cast<std::uint8_t>(opened.header.content_type);
-  return node::Blake2b256({ByteView(&type, 1), opened.payload});
-}
-
 using store::IdsEventKind;
 
 // The data key part of records at rest at the cloudlet.
 constexpr std::string_view kRecordsKeyPart = "records";
 
-std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+using wire::NowMs;
 
 std::string BatchKey(std::string_view device_id, std::string_view batch_id) {
   return std::string(device_id) + "/" + std::string(batch_id);
@@ -125,7 +119,7 @@ IngestResult IngestPipeline::AlreadyStored(const wire::ParsedUpload& parsed,
   if (prior.payload_digest && prior.content_type == header.content_type) {
     auto opened = wire::OpenUpload(parsed, device, ctx_.sessions);
     if (!opened) return DoesNotOpen(source_ip, header.device_id);
-    if (PayloadDigest(*opened) == *prior.payload_digest) {
+    if (ctx_.ledger.PayloadDigest(header.content_type, opened->payload) == *prior.payload_digest) {
       return Duplicate(header, std::move(batch_id));
     }
   }
@@ -168,7 +162,7 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   }
 
   // 3. A retry of an upload already acknowledged: byte for byte the same.
-  const node::Digest256 digest = node::Blake2b256({upload});
+  const crypto::Digest256 digest = crypto::Blake2b256Parts({upload});
   auto prior = ctx_.ledger.Find(device_id, batch_id);
   if (!prior) {
     log::Error("cloudlet_ledger_unavailable", {{"error", prior.error().ToString()}});
@@ -301,10 +295,9 @@ std::variant<IngestPipeline::Decoded, IngestRejection> IngestPipeline::Decode(
 }
 
 Status IngestPipeline::Persist(const wire::OpenedUpload& opened, const Decoded& decoded,
-                               const node::Digest256& digest, const std::string& batch_id) {
+                               const crypto::Digest256& digest, const std::string& batch_id) {
   const wire::UploadHeader& header = opened.header;
-  const Bytes evidence = wire::EncodeUploadEvidence(opened.evidence);
-  const Bytes joined = internal::JoinEvidenceAndPayload(evidence, opened.payload);
+  const Bytes joined = wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload);
 
   // Encrypted here, on the upload's own thread, so a group commit only writes.
   const std::string item_id = internal::UploadItemId(
@@ -315,9 +308,14 @@ Status IngestPipeline::Persist(const wire::OpenedUpload& opened, const Decoded& 
                             AsBytes(item_id)));
   Bytes item = internal::EncodeUploadItem(
       {header.content_type, header.device_id, header.patient_id, std::move(sealed_at_rest)});
-  LedgerBatch row{
-      header.device_id,        batch_id,          header.content_type,  header.patient_id, digest,
-      decoded.readings.size(), NowMs(ctx_.clock), PayloadDigest(opened)};
+  LedgerBatch row{header.device_id,
+                  batch_id,
+                  header.content_type,
+                  header.patient_id,
+                  digest,
+                  decoded.readings.size(),
+                  NowMs(ctx_.clock),
+                  ctx_.ledger.PayloadDigest(header.content_type, opened.payload)};
 
   if (!decoded.record) {
     PendingWrite write{
@@ -429,7 +427,7 @@ void IngestPipeline::EndBatch(const std::string& key) {
 }
 
 std::optional<wire::OpenedUpload> IngestPipeline::TakePending(const std::string& key,
-                                                              const node::Digest256& digest) {
+                                                              const crypto::Digest256& digest) {
   std::lock_guard lock(mu_);
   const auto it = pending_.find(key);
   if (it == pending_.end() || it->second.digest != digest) return std::nullopt;

@@ -56,7 +56,7 @@
 #include "core/clock.h"
 #include "crypto/envelope.h"
 #include "crypto/session_seal.h"
-#include "node/digest.h"
+#include "crypto/keyed_hash.h"
 #include "store/forward_queue.h"
 #include "store/ids_event_log.h"
 #include "store/reading_store.h"
@@ -142,7 +142,7 @@ class IngestPipeline {
  private:
   struct Opened {
     wire::OpenedUpload upload;
-    node::Digest256 digest;
+    crypto::Digest256 digest;
   };
   struct Decoded {
     std::vector<wire::Reading> readings;
@@ -169,7 +169,7 @@ class IngestPipeline {
   std::variant<Decoded, IngestRejection> Decode(const wire::OpenedUpload& opened,
                                                 std::string_view source_ip);
   Status Persist(const wire::OpenedUpload& opened, const Decoded& decoded,
-                 const node::Digest256& digest, const std::string& batch_id);
+                 const crypto::Digest256& digest, const std::string& batch_id);
   // Group commit: queues `write`, and stores it either as the leader of a group (the first
   // queued) or as a member of the group a leader stored. Returns its status.
   Status CommitGrouped(PendingWrite& write);
@@ -182,7 +182,7 @@ class IngestPipeline {
   bool BeginBatch(const std::string& key);
   void EndBatch(const std::string& key);
   std::optional<wire::OpenedUpload> TakePending(const std::string& key,
-                                                const node::Digest256& digest);
+                                                const crypto::Digest256& digest);
   void KeepPending(const std::string& key, Opened opened);
 
   IngestContext ctx_;

@@ -2,6 +2,9 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <utility>
+#include <vector>
+
 #include "store/sqlite_database.h"
 
 namespace medmesh::cloudlet {
@@ -60,19 +63,58 @@ void InsertBatch(SQLite::Database& db, const LedgerBatch& batch) {
   insert.exec();
 }
 
+// Payload digests were once the unkeyed BLAKE2b-256 d of (content type, payload); PayloadDigest
+// is now the keyed hash of that same d, so every stored d is replaced by KeyedBlake2b256(key, d)
+// and old rows keep matching resealed copies of their content.
+void KeyPayloadDigests(SQLite::Database& db, const crypto::HashKey& key) {
+  std::vector<std::pair<std::string, std::string>> ids;
+  std::vector<crypto::Digest256> keyed;
+  SQLite::Statement select(db,
+                           "SELECT device_id, batch_id, payload_digest FROM batches"
+                           " WHERE payload_digest IS NOT NULL");
+  while (select.executeStep()) {
+    const Bytes unkeyed = ColumnBytes(select.getColumn(2));
+    if (unkeyed.size() != crypto::kDigestBytes) continue;  // Find reports it as data loss
+    ids.emplace_back(select.getColumn(0).getString(), select.getColumn(1).getString());
+    keyed.push_back(crypto::KeyedBlake2b256(key, unkeyed));
+  }
+  SQLite::Statement update(
+      db, "UPDATE batches SET payload_digest = ? WHERE device_id = ? AND batch_id = ?");
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    BindBlob(update, 1, keyed[i]);
+    update.bind(2, ids[i].first);
+    update.bind(3, ids[i].second);
+    update.exec();
+    update.reset();
+  }
+}
+
 }  // namespace
 
-IngestLedger::IngestLedger(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+IngestLedger::IngestLedger(std::unique_ptr<SQLite::Database> db, crypto::HashKey digest_key)
+    : digest_key_(std::move(digest_key)), db_(std::move(db)) {}
 IngestLedger::~IngestLedger() = default;
 
-Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path) {
+Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path,
+                                                         crypto::HashKey digest_key) {
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, store::OpenSqliteDatabase(path));
   MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger", 1, kSchema));
   // Added later: its own component, so that a ledger made before it gains the column once.
   MEDMESH_RETURN_IF_ERROR(
       store::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger_payload_digest", 1,
                                 "ALTER TABLE batches ADD COLUMN payload_digest BLOB;"));
-  return std::unique_ptr<IngestLedger>(new IngestLedger(std::move(db)));
+  // Keyed since: the re-keying runs once, in the transaction that records it.
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(
+      *db, "cloudlet_ingest_ledger_keyed_payload_digest", 1,
+      [&digest_key](SQLite::Database& d) { KeyPayloadDigests(d, digest_key); }));
+  return std::unique_ptr<IngestLedger>(new IngestLedger(std::move(db), std::move(digest_key)));
+}
+
+crypto::Digest256 IngestLedger::PayloadDigest(wire::ContentType content_type,
+                                              ByteView payload) const {
+  const std::uint8_t type = static_cast<std::uint8_t>(content_type);
+  return crypto::KeyedBlake2b256(digest_key_,
+                                 crypto::Blake2b256Parts({ByteView(&type, 1), payload}));
 }
 
 Result<std::optional<LedgerBatch>> IngestLedger::Find(std::string_view device_id,
@@ -99,7 +141,7 @@ Result<std::optional<LedgerBatch>> IngestLedger::Find(std::string_view device_id
     batch.stored_ms = query.getColumn(4).getInt64();
     if (!query.getColumn(5).isNull()) {
       const Bytes payload_digest = ColumnBytes(query.getColumn(5));
-      if (payload_digest.size() != node::Digest256{}.size()) {
+      if (payload_digest.size() != crypto::kDigestBytes) {
         return DataLoss("ingest ledger: a stored payload digest has the wrong length");
       }
       batch.payload_digest.emplace();

@@ -1,16 +1,26 @@
 // IngestLedger: the cloudlet's durable memory of what it accepted, in SQLite.
 //
 //   batches       one row per accepted upload (device id, batch id): its content type, patient,
-//                 readings count and the BLAKE2b-256 of the exact upload bytes. It is written
-//                 last, after the payload is stored and the forward queued, and it is what
-//                 makes a device's retry of an acknowledged upload a "duplicate" instead of a
-//                 replay (the session opener alone would refuse the retry).
+//                 readings count, the BLAKE2b-256 of the exact upload bytes (sealed: nothing
+//                 in them can be guessed) and the keyed payload digest (PayloadDigest). It is
+//                 written last, after the payload is stored and the forward queued, and it is
+//                 what makes a device's retry of an acknowledged upload a "duplicate" instead
+//                 of a replay (the session opener alone would refuse the retry).
 //   records       patient records (content type record) as ciphertexts from the caller's
 //                 envelope; a record and its batch row are written in one transaction.
 //   dead_letters  forwards the cloud refused for good, kept for operators instead of dropped.
 //
+// The payload digest is keyed (a key derived from the cloudlet's KEK), so a copy of the file
+// does not let anyone confirm a guessed reading or record of a patient. Ledgers written before
+// it was keyed are migrated on Open: each stored digest d becomes KeyedBlake2b256(key, d), which
+// is exactly what PayloadDigest gives for the same content, so an old row still tells a
+// resealed duplicate from a replay. Rows from before the ledger kept payload digests have none:
+// a resealed copy of those is answered as a replay (409), as before.
 // WARNING: device ids, patient ids, batch ids and counts are in the clear (as in the reading
 // store); record contents are only as protected as the ciphertexts the caller hands in.
+// WARNING: a cloudlet opened with another digest key (its KEK replaced) no longer recognises
+// resealed copies of batches stored before (409 instead of "duplicate"); byte-identical retries
+// are still recognised by the upload digest.
 // Thread safety: thread-safe (one connection behind a mutex).
 #pragma once
 
@@ -25,7 +35,7 @@
 
 #include "core/bytes.h"
 #include "core/status.h"
-#include "node/digest.h"
+#include "crypto/keyed_hash.h"
 #include "wire/envelope.h"
 
 namespace SQLite {
@@ -39,13 +49,12 @@ struct LedgerBatch {
   std::string batch_id;  // lower-case hex of the upload's batch id
   wire::ContentType content_type = wire::ContentType::kReadingsBatch;
   std::string patient_id;
-  node::Digest256 upload_digest{};  // BLAKE2b-256 of the upload bytes
-  std::uint64_t readings = 0;       // 0 for a record
+  crypto::Digest256 upload_digest{};  // BLAKE2b-256 of the upload bytes
+  std::uint64_t readings = 0;         // 0 for a record
   std::int64_t stored_ms = 0;
-  // BLAKE2b-256 of the content type and the opened payload: the same for a copy the device
-  // resealed in another session (PayloadDigest in ingest.cc). Absent in rows written before
-  // the ledger kept it.
-  std::optional<node::Digest256> payload_digest;
+  // IngestLedger::PayloadDigest of the content: the same for a copy the device resealed in
+  // another session. Absent in rows written before the ledger kept it.
+  std::optional<crypto::Digest256> payload_digest;
 };
 
 struct LedgerRecord {
@@ -71,12 +80,17 @@ struct StoredRecordRow {
 
 class IngestLedger {
  public:
-  // Opens (creating) the ledger's tables in the SQLite database at `path`. Errors as
-  // store::OpenSqliteDatabase.
-  static Result<std::unique_ptr<IngestLedger>> Open(const std::string& path);
+  // Opens (creating) the ledger's tables in the SQLite database at `path`, and migrates
+  // unkeyed payload digests to `digest_key` (see above). Errors as store::OpenSqliteDatabase.
+  static Result<std::unique_ptr<IngestLedger>> Open(const std::string& path,
+                                                    crypto::HashKey digest_key);
   ~IngestLedger();
   IngestLedger(const IngestLedger&) = delete;
   IngestLedger& operator=(const IngestLedger&) = delete;
+
+  // The digest kept of an upload's content: KeyedBlake2b256(digest key, Blake2b256Parts(
+  // content type, payload)). The same for every seal of the same content.
+  crypto::Digest256 PayloadDigest(wire::ContentType content_type, ByteView payload) const;
 
   // The row of an upload, or nullopt.
   Result<std::optional<LedgerBatch>> Find(std::string_view device_id,
@@ -104,7 +118,8 @@ class IngestLedger {
   Result<LedgerCounts> Counts() const;
 
  private:
-  explicit IngestLedger(std::unique_ptr<SQLite::Database> db);
+  IngestLedger(std::unique_ptr<SQLite::Database> db, crypto::HashKey digest_key);
+  const crypto::HashKey digest_key_;
   mutable std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
 };

@@ -101,14 +101,6 @@ Status CheckMembers(const Json& object, std::span<const std::string_view> known,
   return OkStatus();
 }
 
-bool IsValidSchemaPrefix(std::string_view prefix) {
-  if (prefix.empty()) return true;
-  if (prefix.size() > 32 || prefix[0] < 'a' || prefix[0] > 'z') return false;
-  return std::all_of(prefix.begin(), prefix.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 Result<StoreConfig> ParseStore(const Json& object) {
   constexpr std::string_view kMembers[] = {"backend", "postgres_url", "schema_prefix"};
   if (!object.is_object()) return InvalidArgument("config: member 'store' must be an object");
@@ -126,9 +118,6 @@ Result<StoreConfig> ParseStore(const Json& object) {
   MEDMESH_ASSIGN_OR_RETURN(store.schema_prefix, GetString(object, "schema_prefix", "store."));
   if (store.backend == StoreBackend::kPostgres && store.postgres_url.empty()) {
     return InvalidArgument("config: store.backend \"postgres\" needs 'store.postgres_url'");
-  }
-  if (!IsValidSchemaPrefix(store.schema_prefix)) {
-    return InvalidArgument("config: 'store.schema_prefix' must match [a-z][a-z0-9_]{0,31}");
   }
   return store;
 }

@@ -55,7 +55,8 @@ struct StoreConfig {
   StoreBackend backend = StoreBackend::kSqlite;
   // libpq connection string or URI; may hold a password, so it is never logged.
   std::string postgres_url;
-  // Empty or [a-z][a-z0-9_]{0,31}: prefix of the PostgreSQL schema names.
+  // Prefix of the PostgreSQL schema names: empty or [a-z][a-z0-9_]{0,31}, checked by the cloud
+  // when it starts (store::CheckSchemaPrefix, the stores' own rule).
   std::string schema_prefix;
 };
 

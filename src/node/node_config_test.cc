@@ -75,7 +75,6 @@ TEST(NodeConfigTest, RefusesWhatWouldSilentlyMisconfigure) {
       {R"({"id": "x", "data_dir": "d", "cloud_url": "ftp://c"})", "'cloud_url'"},
       {R"({"id": "x", "data_dir": "d", "store": {"backend": "mysql"}})", "'store.backend'"},
       {R"({"id": "x", "data_dir": "d", "store": {"backend": "postgres"}})", "postgres_url"},
-      {R"({"id": "x", "data_dir": "d", "store": {"schema_prefix": "Bad"}})", "schema_prefix"},
       {R"({"id": "x", "data_dir": "d", "tls": {"cert_file": "a"}})", "go together"},
       {R"({"id": "x", "data_dir": "d", "tls": {"ca": "a"}})", "unknown member 'tls.ca'"},
       {R"(["id"])", "object"},

@@ -14,7 +14,7 @@
 namespace medmesh::node::testing {
 namespace {
 
-std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+using wire::NowMs;
 
 }  // namespace
 

@@ -29,6 +29,11 @@ Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(
 
 Status EnsureSqliteSchema(SQLite::Database& db, std::string_view component, int version,
                           const char* ddl) {
+  return EnsureSqliteSchema(db, component, version, [ddl](SQLite::Database& d) { d.exec(ddl); });
+}
+
+Status EnsureSqliteSchema(SQLite::Database& db, std::string_view component, int version,
+                          const std::function<void(SQLite::Database&)>& migrate) {
   try {
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     db.exec(
@@ -57,7 +62,7 @@ Status EnsureSqliteSchema(SQLite::Database& db, std::string_view component, int 
       }
     }
     get.reset();
-    db.exec(ddl);
+    migrate(db);
     SQLite::Statement put(db,
                           "INSERT INTO medmesh_component_schema (component, version) VALUES (?, ?)"
                           " ON CONFLICT (component) DO UPDATE SET version = excluded.version");

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +40,11 @@ Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(
 // re-runnable (CREATE ... IF NOT EXISTS).
 Status EnsureSqliteSchema(SQLite::Database& db, std::string_view component, int version,
                           const char* ddl);
+// The same with a change SQL alone cannot make (e.g. rewriting values): `migrate` runs inside
+// the transaction that records `version`, so it is applied exactly once or not at all. It may
+// throw what SQLiteCpp throws.
+Status EnsureSqliteSchema(SQLite::Database& db, std::string_view component, int version,
+                          const std::function<void(SQLite::Database&)>& migrate);
 
 // Maps an exception thrown by SQLiteCpp (or std::bad_alloc) to an Error:
 // busy/locked/I/O errors → kUnavailable, full disk → kResourceExhausted, corruption →

@@ -12,6 +12,7 @@
 #include "net/http_client.h"
 #include "node/identity.h"
 #include "wearable/demo_record.h"
+#include "wire/model.h"
 #include "wire/readings_codec.h"
 #include "wire/record_codec.h"
 
@@ -38,7 +39,7 @@ fs::path EnrolmentFile(const fs::path& folder, std::string_view cloudlet_id) {
   return folder / ("enrolment-" + std::string(cloudlet_id) + ".rec");
 }
 
-std::int64_t NowMs(const Clock& clock) { return wire::ToUnixMs(clock.Now()); }
+using wire::NowMs;
 
 std::string Trim(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {

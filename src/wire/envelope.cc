@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/secret_bytes.h"
+#include "crypto/keyed_hash.h"
 #include "wire/internal/framing.h"
 
 namespace medmesh::wire {
@@ -46,10 +47,10 @@ Bytes Concat(ByteView a, ByteView b) {
   return out;
 }
 
-EnvelopeDigest Digest(ByteView data) { return internal::Blake2b256(data); }
+EnvelopeDigest Digest(ByteView data) { return crypto::Blake2b256(data); }
 
 EnvelopeDigest Commitment(const CommitmentSalt& salt, ByteView payload) {
-  return internal::Blake2b256Keyed(salt, payload);
+  return crypto::Blake2b256Commitment(salt, payload);
 }
 
 // --- Upload header ----------------------------------------------------------------------------
@@ -284,6 +285,26 @@ Result<UploadEvidence> DecodeUploadEvidence(ByteView encoded) {
   MEDMESH_ASSIGN_OR_RETURN(UploadEvidence e, ReadEvidence(in));
   if (in.remaining() != 0) return InvalidArgument("upload evidence: trailing bytes");
   return e;
+}
+
+Bytes EncodeEvidenceAndPayload(const UploadEvidence& evidence, ByteView payload) {
+  const Bytes encoded = EncodeUploadEvidence(evidence);
+  Bytes out;
+  out.reserve(4 + encoded.size() + payload.size());
+  AppendU32Le(out, static_cast<std::uint32_t>(encoded.size()));
+  AppendBytes(out, encoded);
+  AppendBytes(out, payload);
+  return out;
+}
+
+Result<EvidenceAndPayload> DecodeEvidenceAndPayload(ByteView encoded) {
+  ByteReader in(encoded);
+  auto length = in.ReadU32Le();
+  if (!length) return InvalidArgument("evidence and payload: truncated");
+  auto evidence_bytes = in.ReadBytes(*length);
+  if (!evidence_bytes) return InvalidArgument("evidence and payload: truncated");
+  MEDMESH_ASSIGN_OR_RETURN(UploadEvidence evidence, DecodeUploadEvidence(*evidence_bytes));
+  return EvidenceAndPayload{std::move(evidence), in.Rest()};
 }
 
 Result<UploadHeader> VerifyUploadEvidence(const UploadEvidence& evidence, ByteView payload,

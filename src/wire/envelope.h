@@ -144,6 +144,18 @@ Bytes EncodeUploadEvidence(const UploadEvidence& evidence);
 // kInvalidArgument for anything malformed (including a header that ParseUpload's rules refuse).
 Result<UploadEvidence> DecodeUploadEvidence(ByteView encoded);
 
+// An opened upload's evidence and payload as one blob, the plaintext both the cloudlet (forward
+// queue, at rest) and the cloud (reading batches, at rest) encrypt:
+// u32 LE length of the encoded evidence ‖ EncodeUploadEvidence(evidence) ‖ payload.
+Bytes EncodeEvidenceAndPayload(const UploadEvidence& evidence, ByteView payload);
+struct EvidenceAndPayload {
+  UploadEvidence evidence;
+  ByteView payload;  // points into the encoded bytes
+};
+// kInvalidArgument if the length overruns or the evidence does not decode. The evidence is not
+// verified (VerifyUploadEvidence does that).
+Result<EvidenceAndPayload> DecodeEvidenceAndPayload(ByteView encoded);
+
 // Re-checks stored evidence against a payload: the upload header names `device`'s device and
 // patient (else kPermissionDenied), the device signature is valid and the commitment opens to
 // `payload` (else AuthenticationFailed()). Returns the upload header.

@@ -1,6 +1,8 @@
 // Fuzzes the forward envelope: parse and open with the fixture cloud key, cloudlet certificate
 // and device enrolment (internal/fuzz_fixtures.h; the seed corpus is written by
-// envelope_test.cc). Also fuzzes the evidence decoder on the same bytes.
+// envelope_test.cc). Also fuzzes the evidence decoder and the evidence-and-payload decoder
+// (which must re-encode to its input) on the same bytes.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,6 +29,13 @@ const medmesh::wire::VerifiedCertificate& Cloudlet() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const medmesh::ByteView input(data, size);
   (void)medmesh::wire::DecodeUploadEvidence(input);
+  if (auto joined = medmesh::wire::DecodeEvidenceAndPayload(input)) {
+    const medmesh::Bytes again =
+        medmesh::wire::EncodeEvidenceAndPayload(joined->evidence, joined->payload);
+    if (medmesh::ByteView(again).size() != size || !std::equal(again.begin(), again.end(), data)) {
+      __builtin_trap();
+    }
+  }
   auto parsed = medmesh::wire::ParseForward(input);
   if (!parsed) return 0;
   const auto lookup =

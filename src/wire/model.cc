@@ -63,6 +63,8 @@ std::int64_t ToUnixMs(std::chrono::system_clock::time_point t) {
   return std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
+std::int64_t NowMs(const Clock& clock) { return ToUnixMs(clock.Now()); }
+
 Status CheckPlausible(const Reading& reading) {
   const auto id = static_cast<std::uint8_t>(reading.kind);
   if (!VitalKindFromId(id)) {

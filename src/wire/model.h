@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/bytes.h"
+#include "core/clock.h"
 #include "core/status.h"
 
 namespace medmesh::wire {
@@ -66,6 +67,8 @@ inline constexpr std::int64_t kMaxAbsValueMilli = 1'000'000'000'000'000;  // 10^
 // Milliseconds since the Unix epoch of a wall-clock time point (truncated towards negative
 // infinity, as std::chrono::floor does).
 std::int64_t ToUnixMs(std::chrono::system_clock::time_point t);
+// ToUnixMs of `clock`'s wall-clock time: the one way a service stamps a time it stores or sends.
+std::int64_t NowMs(const Clock& clock);
 
 struct Reading {
   std::int64_t time_ms = 0;  // Unix epoch milliseconds, UTC

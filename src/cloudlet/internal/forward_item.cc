@@ -58,22 +58,6 @@ Result<UploadItem> DecodeUploadItem(ByteView encoded) {
   return item;
 }
 
-Bytes JoinEvidenceAndPayload(ByteView evidence, ByteView payload) {
-  Bytes out;
-  out.reserve(4 + evidence.size() + payload.size());
-  AppendU32Le(out, static_cast<std::uint32_t>(evidence.size()));
-  AppendBytes(out, evidence);
-  AppendBytes(out, payload);
-  return out;
-}
-
-Result<std::pair<ByteView, ByteView>> SplitEvidenceAndPayload(ByteView joined) {
-  ByteReader reader(joined);
-  MEDMESH_ASSIGN_OR_RETURN(std::uint32_t length, reader.ReadU32Le());
-  MEDMESH_ASSIGN_OR_RETURN(ByteView evidence, reader.ReadBytes(length));
-  return std::make_pair(evidence, reader.Rest());
-}
-
 wire::ForwardId DeriveForwardId(std::string_view cloudlet_id, std::string_view device_id,
                                 const wire::BatchId& batch_id) {
   Bytes data;

@@ -31,18 +31,13 @@ struct UploadItem {
   wire::ContentType content_type = wire::ContentType::kReadingsBatch;
   std::string device_id;
   std::string patient_id;
-  Bytes ciphertext;  // EnvelopeAead of JoinEvidenceAndPayload(...), associated data = item id
+  // EnvelopeAead of wire::EncodeEvidenceAndPayload(...), associated data = item id
+  Bytes ciphertext;
 };
 
 Bytes EncodeUploadItem(const UploadItem& item);
 // kInvalidArgument for anything malformed.
 Result<UploadItem> DecodeUploadItem(ByteView encoded);
-
-// u32 evidence length ‖ evidence ‖ payload (the plaintext of the ciphertext above, and of the
-// cloudlet's stored records).
-Bytes JoinEvidenceAndPayload(ByteView evidence, ByteView payload);
-// kInvalidArgument if the length prefix overruns. The views point into `joined`.
-Result<std::pair<ByteView, ByteView>> SplitEvidenceAndPayload(ByteView joined);
 
 // The forward id of an upload: keyed BLAKE2b-128 of (cloudlet id, device id, batch id), so a
 // retried upload maps to the same forward and the queue and the cloud de-duplicate it.

@@ -23,17 +23,6 @@ TEST(ForwardItemTest, UploadItemRoundTripsAndRefusesDamage) {
   EXPECT_FALSE(DecodeUploadItem(bad));
 }
 
-TEST(ForwardItemTest, EvidenceAndPayloadSplitAgain) {
-  const Bytes evidence = {9, 9, 9};
-  const Bytes payload = {1, 2};
-  const Bytes joined = JoinEvidenceAndPayload(evidence, payload);
-  auto parts = SplitEvidenceAndPayload(joined);
-  ASSERT_TRUE(parts);
-  EXPECT_EQ(Bytes(parts->first.begin(), parts->first.end()), evidence);
-  EXPECT_EQ(Bytes(parts->second.begin(), parts->second.end()), payload);
-  EXPECT_FALSE(SplitEvidenceAndPayload(ByteView(joined).first(5)));
-}
-
 TEST(ForwardItemTest, ForwardIdsAreStablePerBatchAndDistinctAcrossBatches) {
   const wire::BatchId a{1}, b{2};
   EXPECT_EQ(DeriveForwardId("c1", "d1", a), DeriveForwardId("c1", "d1", a));

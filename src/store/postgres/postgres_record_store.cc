@@ -1,112 +1,16 @@
 #include "store/postgres/postgres_record_store.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <exception>
-#include <mutex>
-#include <new>
 #include <pqxx/pqxx>
 #include <string>
 #include <utility>
 
+#include "store/postgres/postgres_connection.h"
+#include "store/postgres/schema_prefix.h"
+
 namespace medmesh::store {
 
-// --- Connection pool ---------------------------------------------------------------------------
-
-namespace internal {
-
-// Hands out at most `size` connections, each to one thread at a time. Idle connections are
-// reused; broken ones are dropped and replaced on demand.
-class PgConnectionPool {
- public:
-  PgConnectionPool(std::string conninfo, std::size_t size, std::chrono::milliseconds timeout,
-                   std::chrono::milliseconds statement_timeout)
-      : conninfo_(std::move(conninfo)),
-        size_(size),
-        timeout_(timeout),
-        statement_timeout_(statement_timeout) {}
-
-  class Lease {
-   public:
-    Lease(PgConnectionPool& pool, std::unique_ptr<pqxx::connection> c)
-        : pool_(&pool), conn_(std::move(c)) {}
-    Lease(Lease&& o) noexcept : pool_(o.pool_), conn_(std::move(o.conn_)) {}
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (conn_ != nullptr) pool_->Return(std::move(conn_));
-    }
-    pqxx::connection& connection() { return *conn_; }
-    // Drops a connection that broke, so the next Acquire opens a fresh one.
-    void Discard() {
-      conn_.reset();
-      pool_->Forget();
-    }
-
-   private:
-    PgConnectionPool* pool_;
-    std::unique_ptr<pqxx::connection> conn_;
-  };
-
-  Result<Lease> Acquire() {
-    {
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, timeout_, [&] { return !idle_.empty() || open_ < size_; })) {
-        return Unavailable("postgres: every pooled connection is busy");
-      }
-      if (!idle_.empty()) {
-        auto c = std::move(idle_.back());
-        idle_.pop_back();
-        return Lease(*this, std::move(c));
-      }
-      ++open_;  // reserve a slot, then connect without holding the lock
-    }
-    try {
-      auto c = std::make_unique<pqxx::connection>(conninfo_);
-      if (statement_timeout_.count() > 0) {
-        pqxx::nontransaction n(*c);
-        n.exec("SET statement_timeout = " + std::to_string(statement_timeout_.count()));
-      }
-      return Lease(*this, std::move(c));
-    } catch (const std::exception&) {
-      // libpq's message may echo parts of the connection string: it stays out of ours.
-      Forget();
-      return Unavailable("postgres: cannot connect to the database server");
-    }
-  }
-
- private:
-  void Return(std::unique_ptr<pqxx::connection> c) {
-    {
-      std::lock_guard lock(mu_);
-      idle_.push_back(std::move(c));
-    }
-    cv_.notify_one();
-  }
-  void Forget() {
-    {
-      std::lock_guard lock(mu_);
-      --open_;
-    }
-    cv_.notify_one();
-  }
-
-  const std::string conninfo_;
-  const std::size_t size_;
-  const std::chrono::milliseconds timeout_;
-  const std::chrono::milliseconds statement_timeout_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
-  std::size_t open_ = 0;  // connections in idle_ or leased; guarded by mu_
-};
-
-}  // namespace internal
-
 namespace {
-
-using internal::PgConnectionPool;
 
 constexpr const char* kSchemaNames[] = {"ei", "qi", "mi", "audit", "keyring", "meta"};
 
@@ -172,14 +76,6 @@ constexpr Migration kMigrations[] = {
 };
 static_assert(std::size(kMigrations) == kRecordStoreSchemaVersion);
 
-bool IsValidPrefix(std::string_view p) {
-  if (p.empty()) return true;
-  if (p.size() > 32 || p[0] < 'a' || p[0] > 'z') return false;
-  return std::all_of(p.begin(), p.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 std::string ExpandSql(const std::string& prefix, std::string_view sql) {
   std::string out;
   out.reserve(sql.size() + 64);
@@ -212,54 +108,6 @@ std::string ToBlobString(const pqxx::field& f) {
   return b.str();
 }
 std::int64_t I64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
-
-Error FromPgException(const std::exception& e, std::string_view what) {
-  const std::string where = "postgres " + std::string(what);
-  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
-    return Unavailable(where + ": connection to the database server lost or refused");
-  }
-  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
-    return Unavailable(where + ": the outcome of the commit is unknown; retry");
-  }
-  if (const auto* s = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    const std::string& state = s->sqlstate();
-    const std::string msg = where + ": SQLSTATE " + (state.empty() ? "unknown" : state);
-    const std::string cls = state.substr(0, 2);
-    if (cls == "08" || cls == "40" || cls == "57" || cls == "55") return Unavailable(msg);
-    if (cls == "53") return ResourceExhausted(msg);
-    if (cls == "23" || state == "P0001") return FailedPrecondition(msg);
-    if (state == "XX001" || state == "XX002") return DataLoss(msg);
-    return Internal(msg);
-  }
-  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
-    return ResourceExhausted(where + ": out of memory");
-  }
-  return Internal(where + ": unexpected error");
-}
-
-// Runs `f(connection)` on a pooled connection and converts every exception. A connection that
-// broke before the commit is replaced and `f` runs once more: nothing was written, and every
-// write is idempotent anyway.
-template <typename F>
-auto Run(PgConnectionPool& pool, std::string_view what, F&& f)
-    -> decltype(f(std::declval<pqxx::connection&>())) {
-  for (int attempt = 0;; ++attempt) {
-    auto lease = pool.Acquire();
-    if (!lease) return lease.error();
-    try {
-      return f(lease->connection());
-    } catch (const pqxx::in_doubt_error& e) {
-      lease->Discard();
-      return FromPgException(e, what);
-    } catch (const pqxx::broken_connection& e) {
-      lease->Discard();
-      if (attempt == 0) continue;
-      return FromPgException(e, what);
-    } catch (const std::exception& e) {
-      return FromPgException(e, what);
-    }
-  }
-}
 
 Status CheckContext(const crypto::DataKeyContext& c) {
   if (c.patient_id.empty() || c.patient_id.size() > crypto::kMaxDataKeyContextFieldBytes ||
@@ -311,7 +159,7 @@ class PgKeyRing final : public crypto::WrappedKeyStore {
 
   Status Insert(const crypto::DataKeyContext& context, Bytes wrapped) override {
     MEDMESH_RETURN_IF_ERROR(CheckContext(context));
-    return Run(pool_, "insert wrapped key", [&](pqxx::connection& c) -> Status {
+    return pool_.Run("insert wrapped key", [&](pqxx::connection& c) -> Status {
       pqxx::work w(c);
       const pqxx::result r = w.exec_params(
           "INSERT INTO " + table_ +
@@ -325,7 +173,7 @@ class PgKeyRing final : public crypto::WrappedKeyStore {
 
   Result<Bytes> Get(const crypto::DataKeyContext& context) const override {
     MEDMESH_RETURN_IF_ERROR(CheckContext(context));
-    return Run(pool_, "get wrapped key", [&](pqxx::connection& c) -> Result<Bytes> {
+    return pool_.Run("get wrapped key", [&](pqxx::connection& c) -> Result<Bytes> {
       pqxx::read_transaction w(c);
       const pqxx::result r = w.exec_params(
           "SELECT wrapped FROM " + table_ + " WHERE ring = $1 AND patient_id = $2 AND part = $3",
@@ -337,7 +185,7 @@ class PgKeyRing final : public crypto::WrappedKeyStore {
 
   Status Replace(const crypto::DataKeyContext& context, ByteView expected, Bytes wrapped) override {
     MEDMESH_RETURN_IF_ERROR(CheckContext(context));
-    return Run(pool_, "replace wrapped key", [&](pqxx::connection& c) -> Status {
+    return pool_.Run("replace wrapped key", [&](pqxx::connection& c) -> Status {
       pqxx::work w(c);
       const pqxx::result r =
           w.exec_params("SELECT wrapped FROM " + table_ +
@@ -358,7 +206,7 @@ class PgKeyRing final : public crypto::WrappedKeyStore {
 
   Status Delete(const crypto::DataKeyContext& context) override {
     MEDMESH_RETURN_IF_ERROR(CheckContext(context));
-    return Run(pool_, "delete wrapped key", [&](pqxx::connection& c) -> Status {
+    return pool_.Run("delete wrapped key", [&](pqxx::connection& c) -> Status {
       pqxx::work w(c);
       const pqxx::result r = w.exec_params(
           "DELETE FROM " + table_ + " WHERE ring = $1 AND patient_id = $2 AND part = $3", ring_,
@@ -370,20 +218,20 @@ class PgKeyRing final : public crypto::WrappedKeyStore {
   }
 
   Result<std::vector<crypto::DataKeyContext>> List() const override {
-    return Run(pool_, "list wrapped keys",
-               [&](pqxx::connection& c) -> Result<std::vector<crypto::DataKeyContext>> {
-                 pqxx::read_transaction w(c);
-                 const pqxx::result r =
-                     w.exec_params("SELECT patient_id, part FROM " + table_ +
-                                       " WHERE ring = $1 ORDER BY patient_id, part",
-                                   ring_);
-                 std::vector<crypto::DataKeyContext> out;
-                 out.reserve(r.size());
-                 for (const auto& row : r) {
-                   out.push_back({ToBlobString(row[0]), ToBlobString(row[1])});
-                 }
-                 return out;
-               });
+    return pool_.Run("list wrapped keys",
+                     [&](pqxx::connection& c) -> Result<std::vector<crypto::DataKeyContext>> {
+                       pqxx::read_transaction w(c);
+                       const pqxx::result r =
+                           w.exec_params("SELECT patient_id, part FROM " + table_ +
+                                             " WHERE ring = $1 ORDER BY patient_id, part",
+                                         ring_);
+                       std::vector<crypto::DataKeyContext> out;
+                       out.reserve(r.size());
+                       for (const auto& row : r) {
+                         out.push_back({ToBlobString(row[0]), ToBlobString(row[1])});
+                       }
+                       return out;
+                     });
   }
 
  private:
@@ -393,7 +241,7 @@ class PgKeyRing final : public crypto::WrappedKeyStore {
 };
 
 Status Migrate(PgConnectionPool& pool, const std::string& prefix) {
-  return Run(pool, "migrate record store", [&](pqxx::connection& c) -> Status {
+  return pool.Run("migrate record store", [&](pqxx::connection& c) -> Status {
     pqxx::work w(c);
     // Serialises nodes that start together; released at commit or rollback.
     w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "medmesh record store " + prefix);
@@ -426,8 +274,7 @@ Status Migrate(PgConnectionPool& pool, const std::string& prefix) {
 
 // --- Store -------------------------------------------------------------------------------------
 
-PostgresRecordStore::PostgresRecordStore(std::unique_ptr<internal::PgConnectionPool> pool,
-                                         std::string prefix)
+PostgresRecordStore::PostgresRecordStore(std::unique_ptr<PgConnectionPool> pool, std::string prefix)
     : pool_(std::move(pool)), prefix_(std::move(prefix)) {
   rings_[0] = std::make_unique<PgKeyRing>(*pool_, prefix_, "ei");
   rings_[1] = std::make_unique<PgKeyRing>(*pool_, prefix_, "qi");
@@ -438,19 +285,11 @@ PostgresRecordStore::~PostgresRecordStore() = default;
 
 Result<std::unique_ptr<PostgresRecordStore>> PostgresRecordStore::Open(
     PostgresRecordStoreOptions options) {
-  if (options.conninfo.empty()) return InvalidArgument("postgres conninfo is empty");
-  if (!IsValidPrefix(options.schema_prefix)) {
-    return InvalidArgument("schema prefix must be empty or [a-z][a-z0-9_]{0,31}");
-  }
-  if (options.pool_size == 0 || options.pool_size > 64) {
-    return InvalidArgument("pool_size must be 1..64");
-  }
-  if (options.acquire_timeout.count() < 0 || options.statement_timeout.count() < 0) {
-    return InvalidArgument("timeouts must be >= 0");
-  }
-  auto pool = std::make_unique<internal::PgConnectionPool>(
-      std::move(options.conninfo), options.pool_size, options.acquire_timeout,
-      options.statement_timeout);
+  MEDMESH_RETURN_IF_ERROR(CheckSchemaPrefix(options.schema_prefix));
+  MEDMESH_ASSIGN_OR_RETURN(
+      std::unique_ptr<PgConnectionPool> pool,
+      PgConnectionPool::Create(std::move(options.conninfo), options.pool_size,
+                               options.acquire_timeout, options.statement_timeout));
   MEDMESH_RETURN_IF_ERROR(Migrate(*pool, options.schema_prefix));
   return std::unique_ptr<PostgresRecordStore>(
       new PostgresRecordStore(std::move(pool), std::move(options.schema_prefix)));
@@ -476,7 +315,7 @@ crypto::WrappedKeyStore& PostgresRecordStore::wrapped_keys(RecordPart part) {
 Result<PutResult> PostgresRecordStore::PutRecord(const NewRecord& record,
                                                  const ChainHasher& hasher) {
   MEDMESH_RETURN_IF_ERROR(ValidateNewRecord(record));
-  return Run(*pool_, "put record", [&](pqxx::connection& c) -> Result<PutResult> {
+  return pool_->Run("put record", [&](pqxx::connection& c) -> Result<PutResult> {
     pqxx::work w(c);
     // Taking the chain lock first serialises writers, so the duplicate check below cannot race
     // with another insert of the same record.
@@ -532,7 +371,7 @@ Result<DeleteResult> PostgresRecordStore::DeletePatient(std::string_view patient
   MEDMESH_RETURN_IF_ERROR(ValidateStoreString("pseudonym", pseudonym, kMaxStoreIdBytes));
   const std::string patient(patient_id);
   const std::string pseud(pseudonym);
-  return Run(*pool_, "delete patient", [&](pqxx::connection& c) -> Result<DeleteResult> {
+  return pool_->Run("delete patient", [&](pqxx::connection& c) -> Result<DeleteResult> {
     pqxx::work w(c);
     ChainHead head = LockChainHead(w, prefix_);
     const pqxx::result refs = w.exec_params(
@@ -564,7 +403,7 @@ Status PostgresRecordStore::ReplaceGeneralisedQi(const std::vector<GeneralisedQi
       return InvalidArgument("generalised QI values must be 1..16 bytes");
     }
   }
-  return Run(*pool_, "replace generalised qi", [&](pqxx::connection& c) -> Status {
+  return pool_->Run("replace generalised qi", [&](pqxx::connection& c) -> Status {
     pqxx::work w(c);
     w.exec0(Sql("DELETE FROM {qi}.generalised"));
     for (const GeneralisedQiRow& r : rows) {
@@ -582,26 +421,26 @@ Status PostgresRecordStore::ReplaceGeneralisedQi(const std::vector<GeneralisedQi
 Result<std::vector<RecordLinkRow>> PostgresRecordStore::ListRecordLinks(
     std::string_view patient_id) const {
   MEDMESH_RETURN_IF_ERROR(ValidateStoreString("patient_id", patient_id, kMaxStoreIdBytes));
-  return Run(*pool_, "list record links",
-             [&](pqxx::connection& c) -> Result<std::vector<RecordLinkRow>> {
-               pqxx::read_transaction w(c);
-               const pqxx::result r = w.exec_params(
-                   Sql("SELECT record_ref, patient_id, digest, ciphertext FROM {ei}.record_link"
-                       " WHERE patient_id = $1 ORDER BY record_ref COLLATE \"C\""),
-                   std::string(patient_id));
-               std::vector<RecordLinkRow> out;
-               out.reserve(r.size());
-               for (const auto& row : r) {
-                 out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), ToBytes(row[2]),
-                                ToBytes(row[3])});
-               }
-               return out;
-             });
+  return pool_->Run(
+      "list record links", [&](pqxx::connection& c) -> Result<std::vector<RecordLinkRow>> {
+        pqxx::read_transaction w(c);
+        const pqxx::result r = w.exec_params(
+            Sql("SELECT record_ref, patient_id, digest, ciphertext FROM {ei}.record_link"
+                " WHERE patient_id = $1 ORDER BY record_ref COLLATE \"C\""),
+            std::string(patient_id));
+        std::vector<RecordLinkRow> out;
+        out.reserve(r.size());
+        for (const auto& row : r) {
+          out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), ToBytes(row[2]),
+                         ToBytes(row[3])});
+        }
+        return out;
+      });
 }
 
 Result<RecordLinkRow> PostgresRecordStore::GetRecordLink(std::string_view record_ref) const {
   MEDMESH_RETURN_IF_ERROR(ValidateStoreString("record_ref", record_ref, kMaxStoreRefBytes));
-  return Run(*pool_, "get record link", [&](pqxx::connection& c) -> Result<RecordLinkRow> {
+  return pool_->Run("get record link", [&](pqxx::connection& c) -> Result<RecordLinkRow> {
     pqxx::read_transaction w(c);
     const pqxx::result r =
         w.exec_params(Sql("SELECT record_ref, patient_id, digest, ciphertext FROM {ei}.record_link"
@@ -618,7 +457,7 @@ Result<SnapshotRow> PostgresRecordStore::GetSnapshot(RecordPart part, std::strin
   if (part == RecordPart::kMi) return InvalidArgument("MI has no snapshots");
   MEDMESH_RETURN_IF_ERROR(ValidateStoreString("patient_id", patient_id, kMaxStoreIdBytes));
   MEDMESH_RETURN_IF_ERROR(ValidateStoreString("snapshot_ref", snapshot_ref, kMaxStoreRefBytes));
-  return Run(*pool_, "get snapshot", [&](pqxx::connection& c) -> Result<SnapshotRow> {
+  return pool_->Run("get snapshot", [&](pqxx::connection& c) -> Result<SnapshotRow> {
     pqxx::read_transaction w(c);
     const pqxx::result r = w.exec_params(
         Sql(part == RecordPart::kEi
@@ -634,8 +473,8 @@ Result<SnapshotRow> PostgresRecordStore::GetSnapshot(RecordPart part, std::strin
 Result<std::vector<SnapshotRow>> PostgresRecordStore::ListCurrentQi(std::string_view after,
                                                                     std::size_t limit) const {
   MEDMESH_RETURN_IF_ERROR(ValidatePageLimit(limit));
-  return Run(
-      *pool_, "list current qi", [&](pqxx::connection& c) -> Result<std::vector<SnapshotRow>> {
+  return pool_->Run(
+      "list current qi", [&](pqxx::connection& c) -> Result<std::vector<SnapshotRow>> {
         pqxx::read_transaction w(c);
         // COLLATE "C": byte order, the same as SQLite's, whatever the database locale.
         const pqxx::result r =
@@ -654,7 +493,7 @@ Result<std::vector<SnapshotRow>> PostgresRecordStore::ListCurrentQi(std::string_
 
 Result<MiRow> PostgresRecordStore::GetMi(std::string_view mi_ref) const {
   MEDMESH_RETURN_IF_ERROR(ValidateStoreString("mi_ref", mi_ref, kMaxStoreRefBytes));
-  return Run(*pool_, "get mi", [&](pqxx::connection& c) -> Result<MiRow> {
+  return pool_->Run("get mi", [&](pqxx::connection& c) -> Result<MiRow> {
     pqxx::read_transaction w(c);
     const pqxx::result r = w.exec_params(
         Sql("SELECT mi_ref, pseudonym, ciphertext FROM {mi}.record WHERE mi_ref = $1"),
@@ -667,7 +506,7 @@ Result<MiRow> PostgresRecordStore::GetMi(std::string_view mi_ref) const {
 Result<std::vector<MiRow>> PostgresRecordStore::ListMi(std::string_view after,
                                                        std::size_t limit) const {
   MEDMESH_RETURN_IF_ERROR(ValidatePageLimit(limit));
-  return Run(*pool_, "list mi", [&](pqxx::connection& c) -> Result<std::vector<MiRow>> {
+  return pool_->Run("list mi", [&](pqxx::connection& c) -> Result<std::vector<MiRow>> {
     pqxx::read_transaction w(c);
     const pqxx::result r = w.exec_params(
         Sql("SELECT mi_ref, pseudonym, ciphertext FROM {mi}.record"
@@ -688,7 +527,7 @@ Result<std::vector<std::string>> PostgresRecordStore::FindPatients(std::string_v
   if (token.empty() || token.size() > 64) {
     return InvalidArgument("blind index token must be 1..64 bytes");
   }
-  return Run(*pool_, "find patients", [&](pqxx::connection& c) -> Result<std::vector<std::string>> {
+  return pool_->Run("find patients", [&](pqxx::connection& c) -> Result<std::vector<std::string>> {
     pqxx::read_transaction w(c);
     const pqxx::result r =
         w.exec_params(Sql("SELECT patient_id FROM {ei}.blind_index WHERE field = $1 AND token = $2"
@@ -702,7 +541,7 @@ Result<std::vector<std::string>> PostgresRecordStore::FindPatients(std::string_v
 }
 
 Result<QiState> PostgresRecordStore::GetQiState() const {
-  return Run(*pool_, "get qi state", [&](pqxx::connection& c) -> Result<QiState> {
+  return pool_->Run("get qi state", [&](pqxx::connection& c) -> Result<QiState> {
     pqxx::read_transaction w(c);
     const pqxx::result r =
         w.exec(Sql("SELECT generation, generalised_generation FROM {qi}.state WHERE id = 1"));
@@ -713,26 +552,26 @@ Result<QiState> PostgresRecordStore::GetQiState() const {
 }
 
 Result<std::vector<GeneralisedQiRow>> PostgresRecordStore::ListGeneralisedQi() const {
-  return Run(*pool_, "list generalised qi",
-             [&](pqxx::connection& c) -> Result<std::vector<GeneralisedQiRow>> {
-               pqxx::read_transaction w(c);
-               const pqxx::result r =
-                   w.exec(Sql("SELECT age_band, sex, postcode_prefix, reference_year"
-                              " FROM {qi}.generalised ORDER BY row_no"));
-               std::vector<GeneralisedQiRow> out;
-               out.reserve(r.size());
-               for (const auto& row : r) {
-                 out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
-                                row[2].as<std::string>(), row[3].as<std::int32_t>()});
-               }
-               return out;
-             });
+  return pool_->Run("list generalised qi",
+                    [&](pqxx::connection& c) -> Result<std::vector<GeneralisedQiRow>> {
+                      pqxx::read_transaction w(c);
+                      const pqxx::result r =
+                          w.exec(Sql("SELECT age_band, sex, postcode_prefix, reference_year"
+                                     " FROM {qi}.generalised ORDER BY row_no"));
+                      std::vector<GeneralisedQiRow> out;
+                      out.reserve(r.size());
+                      for (const auto& row : r) {
+                        out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                                       row[2].as<std::string>(), row[3].as<std::int32_t>()});
+                      }
+                      return out;
+                    });
 }
 
 Result<std::vector<ChainEntry>> PostgresRecordStore::ReadChain(std::uint64_t from_seq,
                                                                std::size_t limit) const {
   MEDMESH_RETURN_IF_ERROR(ValidatePageLimit(limit));
-  return Run(*pool_, "read chain", [&](pqxx::connection& c) -> Result<std::vector<ChainEntry>> {
+  return pool_->Run("read chain", [&](pqxx::connection& c) -> Result<std::vector<ChainEntry>> {
     pqxx::read_transaction w(c);
     const pqxx::result r = w.exec_params(
         Sql("SELECT seq, kind, record_ref, record_digest, stored_ms, prev_hash, entry_hash"
@@ -756,7 +595,7 @@ Result<std::vector<ChainEntry>> PostgresRecordStore::ReadChain(std::uint64_t fro
 }
 
 Result<ChainHead> PostgresRecordStore::GetChainHead() const {
-  return Run(*pool_, "get chain head", [&](pqxx::connection& c) -> Result<ChainHead> {
+  return pool_->Run("get chain head", [&](pqxx::connection& c) -> Result<ChainHead> {
     pqxx::read_transaction w(c);
     const pqxx::result r = w.exec(Sql("SELECT seq, hash FROM {audit}.chain_head WHERE id = 1"));
     if (r.empty()) return DataLoss("chain head row is missing");
@@ -765,7 +604,7 @@ Result<ChainHead> PostgresRecordStore::GetChainHead() const {
 }
 
 Result<RowCounts> PostgresRecordStore::CountRows() const {
-  return Run(*pool_, "count rows", [&](pqxx::connection& c) -> Result<RowCounts> {
+  return pool_->Run("count rows", [&](pqxx::connection& c) -> Result<RowCounts> {
     pqxx::read_transaction w(c);
     const pqxx::row r =
         w.exec1(Sql("SELECT (SELECT COUNT(*) FROM {ei}.record_link),"
@@ -776,7 +615,7 @@ Result<RowCounts> PostgresRecordStore::CountRows() const {
 }
 
 Result<int> PostgresRecordStore::SchemaVersion() const {
-  return Run(*pool_, "schema version", [&](pqxx::connection& c) -> Result<int> {
+  return pool_->Run("schema version", [&](pqxx::connection& c) -> Result<int> {
     pqxx::read_transaction w(c);
     return w.exec1(Sql("SELECT COALESCE(MAX(version), 0) FROM {meta}.migrations"))[0].as<int>();
   });

@@ -12,11 +12,10 @@
 //   cloud nodes on one database keep one gap-free chain.
 // - Migrations run under a transaction-scoped advisory lock, so nodes starting together
 //   migrate once.
-// - Every libpqxx exception is caught here: lost or refused connections, an unknown commit
-//   outcome, serialisation failures, admin shutdown and statement timeouts → kUnavailable;
-//   out of disk or memory → kResourceExhausted; corrupt data → kDataLoss; a violated
-//   constraint → kFailedPrecondition; anything else → kInternal. Messages carry the SQLSTATE,
-//   never the connection string, the query or a value.
+// - Every libpqxx exception is caught here and mapped as postgres_connection.h says (lost
+//   connections, timeouts → kUnavailable; out of disk → kResourceExhausted; corrupt data →
+//   kDataLoss; a violated constraint → kFailedPrecondition; else kInternal). Messages carry the
+//   SQLSTATE, never the connection string, the query or a value.
 //
 // WARNING: separate schemas in one database keep the parts apart only if they are granted to
 // different roles; a role that can read all three schemas (such as the store's own) sees every
@@ -35,16 +34,14 @@
 
 namespace medmesh::store {
 
-namespace internal {
 class PgConnectionPool;
-}
 
 struct PostgresRecordStoreOptions {
   // A libpq connection string or URI ("host=/run/pg dbname=medmesh", "postgresql://...").
   // May hold a password: it is never logged or put in an error message.
   std::string conninfo;
-  // Empty, or [a-z][a-z0-9_]{0,31}: prepended to every schema name (several stores per
-  // database, e.g. one per test).
+  // Empty, or [a-z][a-z0-9_]{0,31} (CheckSchemaPrefix): prepended to every schema name
+  // (several stores per database, e.g. one per test).
   std::string schema_prefix;
   std::size_t pool_size = 4;  // 1..64
   // How long an operation waits for a free connection before kUnavailable.
@@ -93,11 +90,11 @@ class PostgresRecordStore final : public RecordStore {
   crypto::WrappedKeyStore& wrapped_keys(RecordPart part) override;
 
  private:
-  PostgresRecordStore(std::unique_ptr<internal::PgConnectionPool> pool, std::string prefix);
+  PostgresRecordStore(std::unique_ptr<PgConnectionPool> pool, std::string prefix);
   // `sql` with {ei}, {qi}, {mi}, {audit}, {keyring} and {meta} replaced by quoted schema names.
   std::string Sql(std::string_view sql) const;
 
-  std::unique_ptr<internal::PgConnectionPool> pool_;
+  std::unique_ptr<PgConnectionPool> pool_;
   std::string prefix_;
   std::array<std::unique_ptr<crypto::WrappedKeyStore>, 3> rings_;  // ei, qi, mi
 };

@@ -1,31 +1,9 @@
 #include "wire/internal/framing.h"
 
-#include <sodium.h>
-
 #include "core/check.h"
 #include "wire/model.h"
 
 namespace medmesh::wire::internal {
-namespace {
-
-Digest256 Hash(ByteView key, ByteView data) {
-  MEDMESH_CHECK(sodium_init() >= 0, "libsodium initialisation failed");
-  Digest256 out{};
-  crypto_generichash(out.data(), out.size(), data.data(), data.size(),
-                     key.empty() ? nullptr : key.data(), key.size());
-  return out;
-}
-
-}  // namespace
-
-Digest256 Blake2b256(ByteView data) { return Hash({}, data); }
-
-Digest256 Blake2b256Keyed(ByteView key, ByteView data) {
-  MEDMESH_CHECK(key.size() >= crypto_generichash_KEYBYTES_MIN &&
-                    key.size() <= crypto_generichash_KEYBYTES_MAX,
-                "BLAKE2b key must be 16..64 bytes");
-  return Hash(key, data);
-}
 
 void AppendId(Bytes& out, std::string_view id) {
   MEDMESH_CHECK(IsValidId(id), "AppendId: invalid id (validate before encoding)");

@@ -1,5 +1,5 @@
 // Private helpers shared by the signed formats of this folder (certificate, enrolment,
-// envelope): short ids, times, magics and BLAKE2b-256. Not part of the public API.
+// envelope): short ids, times and magics. Not part of the public API.
 // Thread safety: free functions without shared state.
 #pragma once
 
@@ -13,14 +13,6 @@
 #include "core/status.h"
 
 namespace medmesh::wire::internal {
-
-inline constexpr std::size_t kDigestBytes = 32;
-using Digest256 = std::array<std::uint8_t, kDigestBytes>;
-
-// Unkeyed BLAKE2b-256 (libsodium crypto_generichash) of `data`, or keyed with `key`
-// (16..64 bytes; a programming error otherwise).
-Digest256 Blake2b256(ByteView data);
-Digest256 Blake2b256Keyed(ByteView key, ByteView data);
 
 // u8 length || id. The id must satisfy IsValidId (a programming error otherwise: callers
 // validate first and return kInvalidArgument).
