@@ -455,8 +455,8 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
     EXPECT_TRUE(second.ReadsEof());   // ... and the server closed it
     EXPECT_EQ(metrics_.AddCounter("medmesh_http_connections_rejected_total", "", {"server"})
                   .WithLabels({"test"})
-                  .value(),
-              1u);
+                  .Value(),
+              1.0);
   }
   // Once the first connection is gone there is room again.
   for (int i = 0; i < 200 && server->active_connections() != 0; ++i) {
