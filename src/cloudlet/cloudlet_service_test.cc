@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "net/test_support.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
 #include "wire/readings_codec.h"
@@ -146,11 +147,12 @@ TEST_F(CloudletServiceTest, StoresAnUploadThenAnswersItsRetryAsDuplicate) {
   EXPECT_EQ(body["readings"][0]["unit"], "/min");
   EXPECT_DOUBLE_EQ(body["readings"][0]["value"].get<double>(), 72.0);
 
-  const std::string metrics = client_->Get(url_ + "/metrics").value().body;
-  EXPECT_NE(metrics.find("medmesh_cloudlet_ingest_total{content_type=\"readings_batch\","
-                         "status=\"stored\"} 1"),
-            std::string::npos);
-  EXPECT_NE(metrics.find("medmesh_cloudlet_readings_stored_total 60"), std::string::npos);
+  const auto metrics = net::testing::ParseExposition(client_->Get(url_ + "/metrics").value().body);
+  EXPECT_TRUE(metrics.errors.empty());
+  EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_cloudlet_ingest_total",
+                                     {{"content_type", "readings_batch"}, {"status", "stored"}}),
+            "1");
+  EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_cloudlet_readings_stored_total", {}), "60");
 }
 
 TEST_F(CloudletServiceTest, ConcurrentUploadsAreEachStoredOnceThroughGroupCommits) {
@@ -197,11 +199,9 @@ TEST_F(CloudletServiceTest, ConcurrentUploadsAreEachStoredOnceThroughGroupCommit
   ASSERT_EQ(readings.status, 200) << readings.body;
   EXPECT_EQ(json::parse(readings.body)["readings"].size(), std::size_t{kUploads} * 30);
   // Every stored upload went through exactly one group commit (grouped or alone).
-  const std::string metrics = client_->Get(url_ + "/metrics").value().body;
-  EXPECT_NE(metrics.find("medmesh_cloudlet_group_commit_uploads_sum " +
-                         std::to_string(kDevices * kUploads)),
-            std::string::npos)
-      << metrics;
+  const auto metrics = net::testing::ParseExposition(client_->Get(url_ + "/metrics").value().body);
+  EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_cloudlet_group_commit_uploads_sum", {}),
+            std::to_string(kDevices * kUploads));
 }
 
 TEST_F(CloudletServiceTest, AcknowledgedUploadsSurviveARestart) {
