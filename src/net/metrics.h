@@ -61,7 +61,10 @@ class Family {
   Family(const Family&) = delete;
   Family& operator=(const Family&) = delete;
 
-  // The series for these label values, in label_names() order; created on first use.
+  // The series for these label values, in label_names() order; created on first use. Builds
+  // a label map and looks it up under the family's mutex (a counter and a histogram lookup
+  // per HTTP request cost about 0.5 us together, against 0.13 us with the hand-written
+  // registry): hot paths with fixed labels keep the reference instead.
   T& WithLabels(std::initializer_list<std::string_view> values);
 
   const std::string& name() const { return name_; }
