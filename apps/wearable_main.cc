@@ -146,7 +146,7 @@ class WearableMetrics {
 
  private:
   static void Bump(net::Counter& counter, std::uint64_t now, std::uint64_t& last) {
-    if (now > last) counter.Increment(now - last);
+    if (now > last) counter.Increment(static_cast<double>(now - last));
     last = std::max(last, now);
   }
 

@@ -9,11 +9,14 @@
 #include <cstdlib>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "cloud/cloud_service.h"
 #include "cloudlet/cloudlet_service.h"
 #include "core/bytes.h"
+#include "net/test_support.h"
 #include "node/test_support.h"
 #include "wire/record_codec.h"
 
@@ -82,6 +85,14 @@ class DataPathTest : public ::testing::Test {
     return r ? *r : net::Response{};
   }
 
+  // The cloudlet's medmesh_cloudlet_forward_failures_total{reason}, read through the
+  // exposition parser; nullopt while no such failure was counted.
+  std::optional<std::string> ForwardFailures(const std::string& reason) {
+    return net::testing::FindSample(net::testing::ParseExposition(cloudlet_->metrics().Render()),
+                                    "medmesh_cloudlet_forward_failures_total",
+                                    {{"reason", reason}});
+  }
+
   // Polls `done` every 50 ms for up to 30 s.
   template <typename F>
   bool Eventually(F done) {
@@ -132,11 +143,7 @@ TEST_F(DataPathTest, CloudDownThenUpEverythingArrivesExactlyOnce) {
   ASSERT_EQ(Upload(uploads.back()).status, 200);
 
   // The forwarder keeps failing; the queue holds everything and backpressure shows.
-  ASSERT_TRUE(Eventually([&] {
-    const std::string metrics = cloudlet_->metrics().Render();
-    return metrics.find("medmesh_cloudlet_forward_failures_total{reason=\"unreachable\"}") !=
-           std::string::npos;
-  }));
+  ASSERT_TRUE(Eventually([&] { return ForwardFailures("unreachable").has_value(); }));
   EXPECT_EQ(cloudlet_->Stats().forward_queue_depth, 7u);  // six uploads and the enrolment push
   EXPECT_EQ(cloudlet_->Stats().forwarded, 0u);
   EXPECT_EQ(cloudlet_->Pressure().level, store::BackpressureLevel::kRefuse);
@@ -192,11 +199,7 @@ TEST_F(DataPathTest, AfterAnOutageDeliveryResumesWithoutWaitingOutTheBackoff) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(Upload(device.SealReadings(HeartRate(NowMs() - i * 60'000, 30)).value()).status, 200);
   }
-  ASSERT_TRUE(Eventually([&] {
-    return cloudlet_->metrics().Render().find(
-               "medmesh_cloudlet_forward_failures_total{reason=\"unreachable\"}") !=
-           std::string::npos;
-  }));
+  ASSERT_TRUE(Eventually([&] { return ForwardFailures("unreachable").has_value(); }));
   StartCloud(cloud_port);
   // Well inside the 5-minute backoff (Eventually gives up after 30 s).
   ASSERT_TRUE(Eventually([&] { return cloudlet_->Stats().forward_queue_depth == 0; }))

@@ -34,6 +34,13 @@ net::Response ToResponse(const IntakeResult& result, std::string_view id_name) {
   return net::Response::Json(Json{{std::string(id_name), ack.id}, {"status", ack.status}}.dump());
 }
 
+net::Response Unauthorized() {
+  net::Response denied =
+      net::JsonErrorResponse(401, "unauthenticated", "missing or wrong operator token");
+  denied.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return denied;
+}
+
 }  // namespace
 
 struct CloudService::State {
@@ -67,6 +74,8 @@ struct CloudService::State {
   Status OpenStores(CloudSecrets& secrets);
   net::Router BuildRouter();
   Result<net::Response> Integrity(const net::Request& r);
+  bool Authorised(const net::Request& r);
+  CloudStats CountersInMemory() const;
   Result<CloudStats> Stats() const;
 };
 
@@ -109,31 +118,38 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   return OkStatus();
 }
 
-Result<CloudStats> CloudService::State::Stats() const {
+CloudStats CloudService::State::CountersInMemory() const {
   CloudStats stats;
   stats.node = identity.id();
-  MEDMESH_ASSIGN_OR_RETURN(store::RowCounts rows, record_store->CountRows());
-  MEDMESH_ASSIGN_OR_RETURN(store::ChainHead head, record_store->GetChainHead());
-  MEDMESH_ASSIGN_OR_RETURN(IntakeCounts counts, intake_store->Counts());
-  stats.records = rows.record_links;
-  stats.chain_length = head.seq;
-  stats.reading_batches = counts.reading_batches;
-  stats.readings = counts.readings;
-  stats.patients = counts.patients;
+  // In memory by contract (intake_store.h): no lock, no query.
+  if (auto counts = intake_store->Counts()) {
+    stats.reading_batches = counts->reading_batches;
+    stats.readings = counts->readings;
+    stats.patients = counts->patients;
+  }
   stats.duplicates = intake->duplicates();
   stats.rejected = intake->rejected();
   return stats;
 }
 
+Result<CloudStats> CloudService::State::Stats() const {
+  CloudStats stats = CountersInMemory();
+  MEDMESH_ASSIGN_OR_RETURN(store::RowCounts rows, record_store->CountRows());
+  MEDMESH_ASSIGN_OR_RETURN(store::ChainHead head, record_store->GetChainHead());
+  stats.records = rows.record_links;
+  stats.chain_length = head.seq;
+  return stats;
+}
+
+bool CloudService::State::Authorised(const net::Request& r) {
+  if (node::BearerTokenMatches(r.Header("Authorization"), operator_token)) return true;
+  intake->RecordRejection(store::IdsEventKind::kAuthFailure, r.peer_address,
+                          "missing or wrong operator token on " + std::string(r.route));
+  return false;
+}
+
 Result<net::Response> CloudService::State::Integrity(const net::Request& r) {
-  if (!node::BearerTokenMatches(r.Header("Authorization"), operator_token)) {
-    intake->RecordRejection(store::IdsEventKind::kAuthFailure, r.peer_address,
-                            "missing or wrong operator token on /api/v1/integrity");
-    net::Response denied =
-        net::JsonErrorResponse(401, "unauthenticated", "missing or wrong operator token");
-    denied.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return denied;
-  }
+  if (!Authorised(r)) return Unauthorized();
   MEDMESH_ASSIGN_OR_RETURN(VerifyReport report, records->Verify());
   Json body{{"ok", report.ok()},
             {"entries", report.entries_checked},
@@ -172,16 +188,28 @@ net::Router CloudService::State::BuildRouter() {
                 return ToResponse(intake->AcceptForward(r.body, r.peer_address), "forward_id");
               },
               {.body_limit_bytes = options.max_forward_bytes});
-  router.Get("/api/v1/stats", [this](const net::Request&) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(CloudStats s, Stats());
+  // Anyone may ask: the anonymous answer comes from counters in memory (no store lock, no
+  // scan). The operator token adds the rejections and the record store's counts, which are
+  // queries.
+  router.Get("/api/v1/stats", [this](const net::Request& r) -> Result<net::Response> {
+    const bool as_operator = r.Header("Authorization").has_value();
+    if (as_operator && !Authorised(r)) return Unauthorized();
+    CloudStats s;
+    if (as_operator) {
+      MEDMESH_ASSIGN_OR_RETURN(s, Stats());
+    } else {
+      s = CountersInMemory();
+    }
     Json body{{"node", s.node},
-              {"records", s.records},
               {"reading_batches", s.reading_batches},
               {"readings", s.readings},
               {"patients", s.patients},
-              {"chain_length", s.chain_length},
-              {"duplicates", s.duplicates},
-              {"rejected", s.rejected}};
+              {"duplicates", s.duplicates}};
+    if (as_operator) {
+      body["records"] = s.records;
+      body["chain_length"] = s.chain_length;
+      body["rejected"] = s.rejected;
+    }
     return net::Response::Json(body.dump());
   });
   router.Get("/api/v1/integrity", [this](const net::Request& r) { return Integrity(r); });

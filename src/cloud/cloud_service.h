@@ -8,7 +8,7 @@
 //   POST /api/v1/cloudlets               register a cloudlet's certificate
 //   POST /api/v1/enrolments              a device's enrolment record, from its cloudlet
 //   POST /api/v1/forward                 a forward envelope → {"forward_id","status"}
-//   GET  /api/v1/stats                   public counts
+//   GET  /api/v1/stats                   flow counts from memory (operator token: more)
 //   GET  /api/v1/integrity (operator token)  re-computes the hash chain of the record store
 //   GET  /healthz, /readyz, /metrics
 //
@@ -61,6 +61,9 @@ struct CloudSecrets {
   SecretBytes operator_token;    // empty: operator endpoints disabled
 };
 
+// reading_batches, readings, patients, duplicates and rejected are kept in memory (the intake
+// store's counters, loaded at open); records and chain_length are read from the record store.
+// GET /api/v1/stats serves the in-memory flow counts to anyone, and everything to the operator.
 struct CloudStats {
   std::string node;
   std::uint64_t records = 0;

@@ -3,10 +3,14 @@
 // from uploads sealed by a test device, all with the production wire code.
 #include "cloud/cloud_service.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "crypto/session_seal.h"
 #include "node/test_support.h"
@@ -146,8 +150,15 @@ class CloudServiceTest : public ::testing::Test {
     EXPECT_EQ(json::parse(enrolled.body)["device_id"], "watch-1");
   }
 
-  json Stats() {
-    auto r = client_->Get(url_ + "/api/v1/stats");
+  // GET /api/v1/stats, anonymously or with the operator token.
+  json Stats(bool as_operator = false) {
+    net::ClientRequest request;
+    request.url = url_ + "/api/v1/stats";
+    if (as_operator) {
+      request.headers.emplace_back("Authorization",
+                                   "Bearer " + node::testing::TokenText(operator_token_));
+    }
+    auto r = client_->Send(request);
     EXPECT_TRUE(r && r->status == 200) << (r ? r->body : r.error().ToString());
     return json::parse(r->body);
   }
@@ -217,7 +228,7 @@ TEST_F(CloudServiceTest, StoresForwardedReadingsOnceUnderAPseudonym) {
   EXPECT_EQ(stats["readings"], 60);
   EXPECT_EQ(stats["patients"], 1);
   EXPECT_EQ(stats["duplicates"], 2);
-  EXPECT_EQ(stats["records"], 0);
+  EXPECT_EQ(Stats(/*as_operator=*/true)["records"], 0);
 
   // The medical side names the patient only by pseudonym.
   const std::string pseudonym = service_->records().Pseudonym("patient-1");
@@ -230,6 +241,72 @@ TEST_F(CloudServiceTest, StoresForwardedReadingsOnceUnderAPseudonym) {
   const std::string ciphertext(AsStringView((*rows)[0].ciphertext));
   EXPECT_EQ(ciphertext.find("patient-1"), std::string::npos);
   EXPECT_EQ(ciphertext.find("watch-1"), std::string::npos);
+}
+
+// Anyone may read /api/v1/stats: flow counts from memory, no ids; the operator token adds the
+// rejections and the record store's counts.
+TEST_F(CloudServiceTest, AnonymousStatsShowFlowCountsOnlyAndTheOperatorSeesMore) {
+  Introduce();
+  ASSERT_EQ(Post("/api/v1/forward", cloudlet_->Forward(cloudlet_->Readings(), *cloud_certificate_))
+                .status,
+            200);
+  auto anonymous = client_->Get(url_ + "/api/v1/stats");
+  ASSERT_TRUE(anonymous);
+  ASSERT_EQ(anonymous->status, 200) << anonymous->body;
+  for (const char* id : {"patient-1", "watch-1", "cloudlet-1"}) {
+    EXPECT_EQ(anonymous->body.find(id), std::string::npos) << id;
+  }
+  const json body = json::parse(anonymous->body);
+  std::set<std::string> keys;
+  for (const auto& [key, value] : body.items()) keys.insert(key);
+  EXPECT_EQ(keys, (std::set<std::string>{"node", "reading_batches", "readings", "patients",
+                                         "duplicates"}));
+  EXPECT_EQ(body["readings"], 60);
+
+  const json full = Stats(/*as_operator=*/true);
+  EXPECT_EQ(full["readings"], 60);
+  EXPECT_EQ(full["records"], 0);
+  EXPECT_EQ(full["chain_length"], 0);
+  EXPECT_EQ(full["rejected"], 0);
+  for (const char* id : {"patient-1", "watch-1", "cloudlet-1"}) {
+    EXPECT_EQ(full.dump().find(id), std::string::npos) << id;
+  }
+
+  net::ClientRequest wrong;
+  wrong.url = url_ + "/api/v1/stats";
+  wrong.headers.emplace_back("Authorization", "Bearer wrong");
+  const net::Response refused = client_->Send(wrong).value();
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.Header("WWW-Authenticate"), "Bearer");
+}
+
+// The anonymous stats come from counters in memory: they answer while a write holds the
+// intake store's lock, waiting for the database. Before, the route ran five COUNT/SUM scans
+// under that lock.
+TEST_F(CloudServiceTest, StatsAnswerWhileTheIntakeStoreWaitsForItsDatabase) {
+#ifdef MEDMESH_CLOUD_TEST_POSTGRES
+  GTEST_SKIP() << "holds the SQLite intake database's write lock";
+#endif
+  Introduce();
+  SQLite::Database other((dir_.path() / "cloud" / "intake.db").string(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  std::atomic<bool> started{false};
+  std::atomic<bool> finished{false};
+  std::thread writer([&] {
+    started = true;
+    // Holds the store's lock while it waits (busy timeout) for the write lock.
+    (void)service_->intake_store().AddPatient("pseudonym-waiting");
+    finished = true;
+  });
+  while (!started) std::this_thread::yield();
+  const json stats = Stats();
+  const bool answered_first = !finished;
+  other.exec("ROLLBACK");
+  writer.join();
+  EXPECT_EQ(stats["patients"], 0);
+  EXPECT_TRUE(answered_first) << "the stats waited for the intake store";
+  // Had the stats waited for the store's lock, the write would have given up (busy timeout).
+  EXPECT_EQ(Stats()["patients"], 1);
 }
 
 TEST_F(CloudServiceTest, AnotherBatchUnderAStoredBatchIdIsRefused) {
@@ -252,7 +329,7 @@ TEST_F(CloudServiceTest, StoresForwardedRecordsInThreePartsAndChecksTheChain) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(Post("/api/v1/forward", forward).body)["status"], "duplicate");
 
-  const json stats = Stats();
+  const json stats = Stats(/*as_operator=*/true);
   EXPECT_EQ(stats["records"], 1);
   EXPECT_EQ(stats["chain_length"], 1);
   EXPECT_EQ(stats["patients"], 1);
@@ -295,7 +372,7 @@ TEST_F(CloudServiceTest, RefusesACloudletCertificateFromAnotherRoot) {
   ExpectError(Post("/api/v1/forward", fake.Forward(fake.Readings(), *cloud_certificate_)), 401,
               "unauthenticated");
   EXPECT_EQ(Stats()["reading_batches"], 0);
-  EXPECT_GE(Stats()["rejected"], 4);
+  EXPECT_GE(Stats(/*as_operator=*/true)["rejected"], 4);
 }
 
 TEST_F(CloudServiceTest, AsksForMissingCertificatesAndEnrolments) {

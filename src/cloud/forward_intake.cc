@@ -325,7 +325,7 @@ IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
   if (duplicate) {
     duplicates_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    metrics_->readings.Increment(batch->readings.size());
+    metrics_->readings.Increment(static_cast<double>(batch->readings.size()));
   }
   const std::string status(duplicate ? kStatusDuplicate : kStatusStored);
   metrics_->forwards.WithLabels({"readings_batch", status}).Increment();

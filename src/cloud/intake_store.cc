@@ -46,4 +46,28 @@ Status ValidateReadingBatchRow(const ReadingBatchRow& row) {
   return Blob("ciphertext", row.ciphertext);
 }
 
+void IntakeCounters::Set(const IntakeCounts& counts) {
+  reading_batches_.store(counts.reading_batches, std::memory_order_relaxed);
+  readings_.store(counts.readings, std::memory_order_relaxed);
+  patients_.store(counts.patients, std::memory_order_relaxed);
+  enrolments_.store(counts.enrolments, std::memory_order_relaxed);
+  cloudlets_.store(counts.cloudlets, std::memory_order_relaxed);
+}
+
+void IntakeCounters::AddReadingBatch(std::uint32_t readings, bool new_patient) {
+  reading_batches_.fetch_add(1, std::memory_order_relaxed);
+  readings_.fetch_add(readings, std::memory_order_relaxed);
+  if (new_patient) AddPatient();
+}
+
+void IntakeCounters::AddPatient() { patients_.fetch_add(1, std::memory_order_relaxed); }
+void IntakeCounters::AddEnrolment() { enrolments_.fetch_add(1, std::memory_order_relaxed); }
+void IntakeCounters::AddCloudlet() { cloudlets_.fetch_add(1, std::memory_order_relaxed); }
+
+IntakeCounts IntakeCounters::Get() const {
+  return {reading_batches_.load(std::memory_order_relaxed),
+          readings_.load(std::memory_order_relaxed), patients_.load(std::memory_order_relaxed),
+          enrolments_.load(std::memory_order_relaxed), cloudlets_.load(std::memory_order_relaxed)};
+}
+
 }  // namespace medmesh::cloud

@@ -21,6 +21,7 @@
 // Thread safety: implementations are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -71,6 +72,27 @@ struct IntakeCounts {
   std::uint64_t patients = 0;
   std::uint64_t enrolments = 0;
   std::uint64_t cloudlets = 0;
+  bool operator==(const IntakeCounts&) const = default;
+};
+
+// The counts behind IntakeStore::Counts(), kept in memory by the implementations: set once
+// when the store is opened (the only COUNT/SUM queries), then bumped after each committed
+// insert. Thread-safe: atomics, no lock.
+class IntakeCounters {
+ public:
+  void Set(const IntakeCounts& counts);
+  void AddReadingBatch(std::uint32_t readings, bool new_patient);
+  void AddPatient();
+  void AddEnrolment();
+  void AddCloudlet();
+  IntakeCounts Get() const;
+
+ private:
+  std::atomic<std::uint64_t> reading_batches_{0};
+  std::atomic<std::uint64_t> readings_{0};
+  std::atomic<std::uint64_t> patients_{0};
+  std::atomic<std::uint64_t> enrolments_{0};
+  std::atomic<std::uint64_t> cloudlets_{0};
 };
 
 class IntakeStore {
@@ -102,6 +124,11 @@ class IntakeStore {
   // Records a pseudonym among the patients (idempotent).
   [[nodiscard]] virtual Status AddPatient(std::string_view pseudonym) = 0;
 
+  // The rows in the store when it was opened plus those this object inserted since. Kept in
+  // memory (IntakeCounters): takes no lock and runs no query, so unauthenticated statistics
+  // may read it at any rate. Rows written by another process on the same database (a second
+  // cloud on one PostgreSQL schema) show after a restart. Never fails today; the Result is
+  // kept for implementations that cannot count in memory.
   [[nodiscard]] virtual Result<IntakeCounts> Counts() const = 0;
 };
 

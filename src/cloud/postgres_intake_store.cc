@@ -90,20 +90,38 @@ Result<std::unique_ptr<PostgresIntakeStore>> PostgresIntakeStore::Open(
     w.exec(Sql(schema, kSchemaSql));
     return true;
   }));
-  return std::unique_ptr<PostgresIntakeStore>(new PostgresIntakeStore(std::move(pool), schema));
+  // The only counting query of the store's life; Counts() counts on in memory.
+  MEDMESH_ASSIGN_OR_RETURN(
+      const IntakeCounts counts,
+      pool->Run<IntakeCounts>("count intake", [&](pqxx::work& w) -> Result<IntakeCounts> {
+        const pqxx::result r = w.exec(
+            Sql(schema,
+                "SELECT (SELECT COUNT(*) FROM {s}.reading_batches),"
+                " (SELECT COALESCE(SUM(readings), 0) FROM {s}.reading_batches),"
+                " (SELECT COUNT(*) FROM {s}.patients), (SELECT COUNT(*) FROM {s}.enrolments),"
+                " (SELECT COUNT(*) FROM {s}.cloudlets)"));
+        return IntakeCounts{r[0][0].as<std::uint64_t>(), r[0][1].as<std::uint64_t>(),
+                            r[0][2].as<std::uint64_t>(), r[0][3].as<std::uint64_t>(),
+                            r[0][4].as<std::uint64_t>()};
+      }));
+  std::unique_ptr<PostgresIntakeStore> store(new PostgresIntakeStore(std::move(pool), schema));
+  store->counters_.Set(counts);
+  return store;
 }
 
 Result<IntakeOutcome> PostgresIntakeStore::PutCloudletCertificate(
     const CloudletCertificateRow& row) {
   MEDMESH_RETURN_IF_ERROR(ValidateCloudletCertificateRow(row));
-  return pool_->Run<IntakeOutcome>(
+  bool renewal = false;  // of the attempt that committed (Run may retry)
+  auto outcome = pool_->Run<IntakeOutcome>(
       "put cloudlet certificate", [&](pqxx::work& w) -> Result<IntakeOutcome> {
         const pqxx::result existing = w.exec_params(
             Sql(schema_,
                 "SELECT certificate, not_before_ms FROM {s}.cloudlets WHERE cloudlet_id = $1"
                 " FOR UPDATE"),
             row.cloudlet_id);
-        if (!existing.empty()) {
+        renewal = !existing.empty();
+        if (renewal) {
           if (BlobBytes(existing[0][0]) == row.certificate) return IntakeOutcome::kDuplicate;
           if (existing[0][1].as<std::int64_t>() > row.not_before_ms) {
             return AlreadyExists("a newer certificate of this cloudlet is registered");
@@ -117,6 +135,8 @@ Result<IntakeOutcome> PostgresIntakeStore::PutCloudletCertificate(
                       row.cloudlet_id, Blob(row.certificate), row.not_before_ms);
         return IntakeOutcome::kInserted;
       });
+  if (outcome && *outcome == IntakeOutcome::kInserted && !renewal) counters_.AddCloudlet();
+  return outcome;
 }
 
 Result<std::optional<CloudletCertificateRow>> PostgresIntakeStore::GetCloudletCertificate(
@@ -134,7 +154,8 @@ Result<std::optional<CloudletCertificateRow>> PostgresIntakeStore::GetCloudletCe
 
 Result<IntakeOutcome> PostgresIntakeStore::PutEnrolment(const EnrolmentRow& row) {
   MEDMESH_RETURN_IF_ERROR(ValidateEnrolmentRow(row));
-  return pool_->Run<IntakeOutcome>("put enrolment", [&](pqxx::work& w) -> Result<IntakeOutcome> {
+  auto outcome = pool_->Run<
+      IntakeOutcome>("put enrolment", [&](pqxx::work& w) -> Result<IntakeOutcome> {
     const pqxx::result inserted = w.exec_params(
         Sql(schema_,
             "INSERT INTO {s}.enrolments (device_ref, patient_id, cloudlet_id, binding, ciphertext)"
@@ -148,6 +169,8 @@ Result<IntakeOutcome> PostgresIntakeStore::PutEnrolment(const EnrolmentRow& row)
     }
     return AlreadyExists("the device is enrolled with another patient or key");
   });
+  if (outcome && *outcome == IntakeOutcome::kInserted) counters_.AddEnrolment();
+  return outcome;
 }
 
 Result<std::optional<EnrolmentRow>> PostgresIntakeStore::GetEnrolment(
@@ -167,8 +190,10 @@ Result<std::optional<EnrolmentRow>> PostgresIntakeStore::GetEnrolment(
 
 Result<IntakeOutcome> PostgresIntakeStore::PutReadingBatch(const ReadingBatchRow& row) {
   MEDMESH_RETURN_IF_ERROR(ValidateReadingBatchRow(row));
-  return pool_->Run<IntakeOutcome>(
-      "put reading batch", [&](pqxx::work& w) -> Result<IntakeOutcome> {
+  bool new_patient = false;  // of the attempt that committed (Run may retry)
+  auto outcome =
+      pool_->Run<IntakeOutcome>("put reading batch", [&](pqxx::work& w) -> Result<IntakeOutcome> {
+        new_patient = false;
         const pqxx::result inserted = w.exec_params(
             Sql(schema_,
                 "INSERT INTO {s}.reading_batches (batch_ref, pseudonym, from_ms, to_ms, readings,"
@@ -186,12 +211,17 @@ Result<IntakeOutcome> PostgresIntakeStore::PutReadingBatch(const ReadingBatchRow
           }
           return AlreadyExists("another batch was stored under this device and batch id");
         }
-        w.exec_params(Sql(schema_,
-                          "INSERT INTO {s}.patients (pseudonym) VALUES ($1)"
-                          " ON CONFLICT DO NOTHING"),
-                      row.pseudonym);
+        new_patient = w.exec_params(Sql(schema_,
+                                        "INSERT INTO {s}.patients (pseudonym) VALUES ($1)"
+                                        " ON CONFLICT DO NOTHING"),
+                                    row.pseudonym)
+                          .affected_rows() == 1;
         return IntakeOutcome::kInserted;
       });
+  if (outcome && *outcome == IntakeOutcome::kInserted) {
+    counters_.AddReadingBatch(row.readings, new_patient);
+  }
+  return outcome;
 }
 
 Result<std::vector<ReadingBatchRow>> PostgresIntakeStore::ListReadingBatches(
@@ -219,33 +249,18 @@ Status PostgresIntakeStore::AddPatient(std::string_view pseudonym) {
   if (pseudonym.empty() || pseudonym.size() > 255) {
     return InvalidArgument("intake store: pseudonym must be 1..255 bytes");
   }
-  auto done = pool_->Run<bool>("add patient", [&](pqxx::work& w) -> Result<bool> {
-    w.exec_params(Sql(schema_,
-                      "INSERT INTO {s}.patients (pseudonym) VALUES ($1)"
-                      " ON CONFLICT DO NOTHING"),
-                  std::string(pseudonym));
-    return true;
+  auto inserted = pool_->Run<bool>("add patient", [&](pqxx::work& w) -> Result<bool> {
+    return w.exec_params(Sql(schema_,
+                             "INSERT INTO {s}.patients (pseudonym) VALUES ($1)"
+                             " ON CONFLICT DO NOTHING"),
+                         std::string(pseudonym))
+               .affected_rows() == 1;
   });
-  if (!done) return done.error();
+  if (!inserted) return inserted.error();
+  if (*inserted) counters_.AddPatient();
   return OkStatus();
 }
 
-Result<IntakeCounts> PostgresIntakeStore::Counts() const {
-  return pool_->Run<IntakeCounts>("count intake", [&](pqxx::work& w) -> Result<IntakeCounts> {
-    const pqxx::result r =
-        w.exec(Sql(schema_,
-                   "SELECT (SELECT COUNT(*) FROM {s}.reading_batches),"
-                   " (SELECT COALESCE(SUM(readings), 0) FROM {s}.reading_batches),"
-                   " (SELECT COUNT(*) FROM {s}.patients), (SELECT COUNT(*) FROM {s}.enrolments),"
-                   " (SELECT COUNT(*) FROM {s}.cloudlets)"));
-    IntakeCounts counts;
-    counts.reading_batches = r[0][0].as<std::uint64_t>();
-    counts.readings = r[0][1].as<std::uint64_t>();
-    counts.patients = r[0][2].as<std::uint64_t>();
-    counts.enrolments = r[0][3].as<std::uint64_t>();
-    counts.cloudlets = r[0][4].as<std::uint64_t>();
-    return counts;
-  });
-}
+Result<IntakeCounts> PostgresIntakeStore::Counts() const { return counters_.Get(); }
 
 }  // namespace medmesh::cloud

@@ -54,6 +54,7 @@ class PostgresIntakeStore final : public IntakeStore {
   PostgresIntakeStore(std::unique_ptr<Pool> pool, std::string schema);
   std::unique_ptr<Pool> pool_;
   std::string schema_;
+  IntakeCounters counters_;  // updated after each commit
 };
 
 }  // namespace medmesh::cloud

@@ -40,11 +40,12 @@ CREATE TABLE IF NOT EXISTS patients (
 );
 )sql";
 
-void InsertPatient(SQLite::Database& db, std::string_view pseudonym) {
+// True if the pseudonym is new.
+bool InsertPatient(SQLite::Database& db, std::string_view pseudonym) {
   SQLite::Statement insert(db,
                            "INSERT INTO patients (pseudonym) VALUES (?) ON CONFLICT DO NOTHING");
   insert.bind(1, std::string(pseudonym));
-  insert.exec();
+  return insert.exec() == 1;
 }
 
 std::uint64_t Count(SQLite::Database& db, const char* sql) {
@@ -60,7 +61,21 @@ SqliteIntakeStore::~SqliteIntakeStore() = default;
 Result<std::unique_ptr<SqliteIntakeStore>> SqliteIntakeStore::Open(const std::string& path) {
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, store::OpenSqliteDatabase(path));
   MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloud_intake", 1, kSchema));
-  return std::unique_ptr<SqliteIntakeStore>(new SqliteIntakeStore(std::move(db)));
+  std::unique_ptr<SqliteIntakeStore> store(new SqliteIntakeStore(std::move(db)));
+  // The only counting queries of the store's life; Counts() counts on in memory.
+  try {
+    IntakeCounts counts;
+    SQLite::Database& d = *store->db_;
+    counts.reading_batches = Count(d, "SELECT COUNT(*) FROM reading_batches");
+    counts.readings = Count(d, "SELECT COALESCE(SUM(readings), 0) FROM reading_batches");
+    counts.patients = Count(d, "SELECT COUNT(*) FROM patients");
+    counts.enrolments = Count(d, "SELECT COUNT(*) FROM enrolments");
+    counts.cloudlets = Count(d, "SELECT COUNT(*) FROM cloudlets");
+    store->counters_.Set(counts);
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "count intake");
+  }
+  return store;
 }
 
 Result<IntakeOutcome> SqliteIntakeStore::PutCloudletCertificate(const CloudletCertificateRow& row) {
@@ -72,7 +87,8 @@ Result<IntakeOutcome> SqliteIntakeStore::PutCloudletCertificate(const CloudletCe
                                "SELECT certificate, not_before_ms FROM cloudlets"
                                " WHERE cloudlet_id = ?");
     existing.bind(1, row.cloudlet_id);
-    if (existing.executeStep()) {
+    const bool renewal = existing.executeStep();
+    if (renewal) {
       if (ColumnBytes(existing.getColumn(0)) == row.certificate) return IntakeOutcome::kDuplicate;
       if (existing.getColumn(1).getInt64() > row.not_before_ms) {
         return AlreadyExists("a newer certificate of this cloudlet is registered");
@@ -89,6 +105,7 @@ Result<IntakeOutcome> SqliteIntakeStore::PutCloudletCertificate(const CloudletCe
     upsert.bind(3, static_cast<std::int64_t>(row.not_before_ms));
     upsert.exec();
     tx.commit();
+    if (!renewal) counters_.AddCloudlet();
     return IntakeOutcome::kInserted;
   } catch (const std::exception& e) {
     return store::SqliteError(e, "put cloudlet certificate");
@@ -132,6 +149,7 @@ Result<IntakeOutcome> SqliteIntakeStore::PutEnrolment(const EnrolmentRow& row) {
     BindBlob(insert, 5, row.ciphertext);
     insert.exec();
     tx.commit();
+    counters_.AddEnrolment();
     return IntakeOutcome::kInserted;
   } catch (const std::exception& e) {
     return store::SqliteError(e, "put enrolment");
@@ -180,8 +198,9 @@ Result<IntakeOutcome> SqliteIntakeStore::PutReadingBatch(const ReadingBatchRow& 
     BindBlob(insert, 7, row.digest);
     BindBlob(insert, 8, row.ciphertext);
     insert.exec();
-    InsertPatient(*db_, row.pseudonym);
+    const bool new_patient = InsertPatient(*db_, row.pseudonym);
     tx.commit();
+    counters_.AddReadingBatch(row.readings, new_patient);
     return IntakeOutcome::kInserted;
   } catch (const std::exception& e) {
     return store::SqliteError(e, "put reading batch");
@@ -220,26 +239,13 @@ Status SqliteIntakeStore::AddPatient(std::string_view pseudonym) {
   }
   std::lock_guard lock(mu_);
   try {
-    InsertPatient(*db_, pseudonym);
+    if (InsertPatient(*db_, pseudonym)) counters_.AddPatient();
     return OkStatus();
   } catch (const std::exception& e) {
     return store::SqliteError(e, "add patient");
   }
 }
 
-Result<IntakeCounts> SqliteIntakeStore::Counts() const {
-  std::lock_guard lock(mu_);
-  try {
-    IntakeCounts counts;
-    counts.reading_batches = Count(*db_, "SELECT COUNT(*) FROM reading_batches");
-    counts.readings = Count(*db_, "SELECT COALESCE(SUM(readings), 0) FROM reading_batches");
-    counts.patients = Count(*db_, "SELECT COUNT(*) FROM patients");
-    counts.enrolments = Count(*db_, "SELECT COUNT(*) FROM enrolments");
-    counts.cloudlets = Count(*db_, "SELECT COUNT(*) FROM cloudlets");
-    return counts;
-  } catch (const std::exception& e) {
-    return store::SqliteError(e, "count intake");
-  }
-}
+Result<IntakeCounts> SqliteIntakeStore::Counts() const { return counters_.Get(); }
 
 }  // namespace medmesh::cloud

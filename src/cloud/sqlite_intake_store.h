@@ -37,6 +37,7 @@ class SqliteIntakeStore final : public IntakeStore {
   explicit SqliteIntakeStore(std::unique_ptr<SQLite::Database> db);
   mutable std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
+  IntakeCounters counters_;               // updated after each commit
 };
 
 }  // namespace medmesh::cloud

@@ -295,7 +295,7 @@ CloudletStats CloudletService::State::Stats() const {
   stats.rejected = counters.rejected.load();
   stats.forwarded = counters.forwarded.load();
   stats.forward_queue_depth = pressure->Current().stats.count;
-  if (auto count = ids->Count({})) stats.ids_events = *count;
+  stats.ids_events = ids->Total();
   return stats;
 }
 
@@ -308,17 +308,26 @@ net::Router CloudletService::State::BuildRouter() {
               {.body_limit_bytes = kEnrolBodyLimit});
   router.Post("/api/v1/ingest", [this](const net::Request& r) { return Ingest(r); },
               {.body_limit_bytes = options.ingest.max_upload_bytes});
-  router.Get("/api/v1/stats", [this](const net::Request&) -> Result<net::Response> {
+  // Counters kept in memory (Stats()): no store lock and no scan per request, since anyone may
+  // ask. Anonymous callers get the flow counts; the operator token adds what tells a prober
+  // how much of its probing was seen (rejections, IDS events). No ids in either.
+  router.Get("/api/v1/stats", [this](const net::Request& r) -> Result<net::Response> {
+    const bool as_operator = r.Header("Authorization").has_value();
+    if (as_operator && !Authorised(r, operator_token, "operator")) {
+      return Unauthorized("operator");
+    }
     const CloudletStats s = Stats();
     Json body{{"node", s.node},
               {"batches_stored", s.batches_stored},
               {"readings_stored", s.readings_stored},
               {"records_stored", s.records_stored},
               {"duplicates", s.duplicates},
-              {"rejected", s.rejected},
               {"forward_queue_depth", s.forward_queue_depth},
-              {"forwarded", s.forwarded},
-              {"ids_events", s.ids_events}};
+              {"forwarded", s.forwarded}};
+    if (as_operator) {
+      body["rejected"] = s.rejected;
+      body["ids_events"] = s.ids_events;
+    }
     return net::Response::Json(body.dump());
   });
   router.Get("/api/v1/patients/{id}/readings",

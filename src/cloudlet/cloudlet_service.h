@@ -5,7 +5,7 @@
 //   GET  /api/v1/certificate                 this cloudlet's root-signed certificate
 //   POST /api/v1/enrol          (enrol token)    enrol a device to a patient → signed record
 //   POST /api/v1/ingest                          an upload envelope → {"batch_id","status"}
-//   GET  /api/v1/stats                           public counts
+//   GET  /api/v1/stats                           flow counts from memory (operator token: more)
 //   GET  /api/v1/patients/{id}/readings (operator token)  readings in a time range
 //   GET  /api/v1/ids/events     (operator token)  security events
 //   GET  /healthz, /readyz, /metrics
@@ -71,6 +71,10 @@ struct CloudletSecrets {
   SecretBytes operator_token;  // empty: operator endpoints disabled
 };
 
+// Counts kept in memory (loaded at start, updated as things happen): reading them takes no
+// store lock and runs no query, except that forward_queue_depth is the backpressure reading,
+// recounted at most once per CloudletOptions::backpressure_refresh. GET /api/v1/stats serves
+// rejected and ids_events to the operator only.
 struct CloudletStats {
   std::string node;
   std::uint64_t batches_stored = 0;

@@ -2,13 +2,17 @@
 // through the API, uploads sealed and signed with the production code.
 #include "cloudlet/cloudlet_service.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "cloudlet/ingest_ledger.h"
+#include "net/test_support.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
 #include "wire/readings_codec.h"
@@ -136,7 +140,7 @@ TEST_F(CloudletServiceTest, StoresAnUploadThenAnswersItsRetryAsDuplicate) {
   EXPECT_EQ(stats["batches_stored"], 1);
   EXPECT_EQ(stats["readings_stored"], 60);
   EXPECT_EQ(stats["duplicates"], 1);
-  EXPECT_EQ(stats["rejected"], 0);
+  EXPECT_EQ(json::parse(GetAsOperator("/api/v1/stats").body)["rejected"], 0);
   EXPECT_EQ(stats["forward_queue_depth"], 2);  // the upload and the enrolment push
 
   const net::Response readings = GetAsOperator("/api/v1/patients/patient-1/readings?from=0");
@@ -147,11 +151,88 @@ TEST_F(CloudletServiceTest, StoresAnUploadThenAnswersItsRetryAsDuplicate) {
   EXPECT_EQ(body["readings"][0]["unit"], "/min");
   EXPECT_DOUBLE_EQ(body["readings"][0]["value"].get<double>(), 72.0);
 
-  const std::string metrics = client_->Get(url_ + "/metrics").value().body;
-  EXPECT_NE(metrics.find("medmesh_cloudlet_ingest_total{content_type=\"readings_batch\","
-                         "status=\"stored\"} 1"),
-            std::string::npos);
-  EXPECT_NE(metrics.find("medmesh_cloudlet_readings_stored_total 60"), std::string::npos);
+  const auto metrics = net::testing::ParseExposition(client_->Get(url_ + "/metrics").value().body);
+  EXPECT_TRUE(metrics.errors.empty());
+  EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_cloudlet_ingest_total",
+                                     {{"content_type", "readings_batch"}, {"status", "stored"}}),
+            "1");
+  EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_cloudlet_readings_stored_total", {}), "60");
+}
+
+// Anyone may read /api/v1/stats: it names no patient or device and leaves out what tells a
+// prober how much of its probing was seen; the operator token adds those counts.
+TEST_F(CloudletServiceTest, AnonymousStatsShowFlowCountsOnlyAndTheOperatorSeesMore) {
+  auto device = EnrolledDevice("watch-stats-7", "patient-stats-7");
+  ASSERT_EQ(Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs(), 10)).value()).status,
+            200);
+  ASSERT_EQ(Post("/api/v1/ingest", AsBytes(std::string_view("not an envelope"))).status, 400);
+
+  auto anonymous = client_->Get(url_ + "/api/v1/stats");
+  ASSERT_TRUE(anonymous);
+  ASSERT_EQ(anonymous->status, 200) << anonymous->body;
+  EXPECT_EQ(anonymous->body.find("watch-stats-7"), std::string::npos);
+  EXPECT_EQ(anonymous->body.find("patient-stats-7"), std::string::npos);
+  const json view = json::parse(anonymous->body);
+  std::set<std::string> keys;
+  for (const auto& [key, value] : view.items()) {
+    keys.insert(key);
+    if (key != "node") {
+      EXPECT_TRUE(value.is_number_unsigned()) << key;
+    }
+  }
+  EXPECT_EQ(keys,
+            (std::set<std::string>{"node", "batches_stored", "readings_stored", "records_stored",
+                                   "duplicates", "forward_queue_depth", "forwarded"}));
+
+  const net::Response full = GetAsOperator("/api/v1/stats");
+  ASSERT_EQ(full.status, 200) << full.body;
+  const json body = json::parse(full.body);
+  EXPECT_EQ(body["readings_stored"], 10);
+  EXPECT_EQ(body["rejected"], 1);
+  EXPECT_EQ(body["ids_events"], 1);
+  EXPECT_EQ(full.body.find("watch-stats-7"), std::string::npos);
+
+  // A wrong token is refused (and recorded), not served the anonymous view.
+  net::ClientRequest wrong;
+  wrong.url = url_ + "/api/v1/stats";
+  wrong.headers.emplace_back("Authorization", "Bearer not-the-token");
+  auto refused = client_->Send(wrong);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_EQ(json::parse(GetAsOperator("/api/v1/stats").body)["ids_events"], 2);
+}
+
+// Stats come from counters kept in memory: they answer while an IDS append holds the event
+// log's lock, waiting for the database (another connection holds its write lock). Before, the
+// route ran COUNT(*) over ids_events under that lock and waited for the append.
+TEST_F(CloudletServiceTest, StatsAnswerWhileTheIdsLogWaitsForItsDatabase) {
+  SQLite::Database other((dir_.path() / "data" / "ids.db").string(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  std::atomic<bool> finished{false};
+  std::thread prober([&] {
+    // No token: an auth failure, recorded in the IDS log (which waits for the write lock).
+    auto client = net::HttpClient::Create({}).value();
+    (void)client->Get(url_ + "/api/v1/ids/events");
+    finished = true;
+  });
+  // The IDS metric is counted just before the append: wait for it (the parser, not strings).
+  const auto ids_counted = [&] {
+    const auto parsed = net::testing::ParseExposition(service_->metrics().Render());
+    return net::testing::FindSample(parsed, "medmesh_cloudlet_ids_events_total",
+                                    {{"kind", "auth_failure"}})
+        .has_value();
+  };
+  while (!ids_counted()) std::this_thread::yield();
+  auto stats = client_->Get(url_ + "/api/v1/stats");
+  const bool answered_first = !finished;
+  other.exec("ROLLBACK");
+  prober.join();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->status, 200) << stats->body;
+  EXPECT_TRUE(answered_first) << "the stats waited for the IDS log";
+  // Had the stats waited for the log's lock, the append would have given up (busy timeout)
+  // before they were answered, and the event would be lost.
+  EXPECT_EQ(Events("auth_failure").size(), 1u);
 }
 
 TEST_F(CloudletServiceTest, ConcurrentUploadsAreEachStoredOnceThroughGroupCommits) {
@@ -198,11 +279,9 @@ TEST_F(CloudletServiceTest, ConcurrentUploadsAreEachStoredOnceThroughGroupCommit
   ASSERT_EQ(readings.status, 200) << readings.body;
   EXPECT_EQ(json::parse(readings.body)["readings"].size(), std::size_t{kUploads} * 30);
   // Every stored upload went through exactly one group commit (grouped or alone).
-  const std::string metrics = client_->Get(url_ + "/metrics").value().body;
-  EXPECT_NE(metrics.find("medmesh_cloudlet_group_commit_uploads_sum " +
-                         std::to_string(kDevices * kUploads)),
-            std::string::npos)
-      << metrics;
+  const auto metrics = net::testing::ParseExposition(client_->Get(url_ + "/metrics").value().body);
+  EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_cloudlet_group_commit_uploads_sum", {}),
+            std::to_string(kDevices * kUploads));
 }
 
 TEST_F(CloudletServiceTest, AcknowledgedUploadsSurviveARestart) {

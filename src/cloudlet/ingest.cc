@@ -238,7 +238,7 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   if (header.content_type == wire::ContentType::kReadingsBatch) {
     ctx_.counters.batches_stored.fetch_add(1, std::memory_order_relaxed);
     ctx_.counters.readings_stored.fetch_add(readings, std::memory_order_relaxed);
-    ctx_.metrics.readings_stored.Increment(readings);
+    ctx_.metrics.readings_stored.Increment(static_cast<double>(readings));
   } else {
     ctx_.counters.records_stored.fetch_add(1, std::memory_order_relaxed);
   }

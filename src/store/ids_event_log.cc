@@ -101,13 +101,23 @@ std::vector<IdsEventKind> AllIdsEventKinds() {
   return out;
 }
 
-IdsEventLog::IdsEventLog(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+IdsEventLog::IdsEventLog(std::unique_ptr<SQLite::Database> db, std::uint64_t total)
+    : db_(std::move(db)), total_(total) {}
 IdsEventLog::~IdsEventLog() = default;
 
 Result<std::unique_ptr<IdsEventLog>> IdsEventLog::Open(const std::string& path) {
   MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path));
   MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "ids_events", kSchemaVersion, kSchema));
-  return std::unique_ptr<IdsEventLog>(new IdsEventLog(std::move(db)));
+  // The one COUNT of the log's life; Total() counts on from here.
+  std::uint64_t total = 0;
+  try {
+    SQLite::Statement st(*db, "SELECT COUNT(*) FROM ids_events");
+    st.executeStep();
+    total = static_cast<std::uint64_t>(st.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    return SqliteError(e, "count IDS events");
+  }
+  return std::unique_ptr<IdsEventLog>(new IdsEventLog(std::move(db), total));
 }
 
 Result<std::int64_t> IdsEventLog::Append(const IdsEvent& event) {
@@ -127,6 +137,7 @@ Result<std::int64_t> IdsEventLog::Append(const IdsEvent& event) {
     const std::int64_t id = st.getColumn(0).getInt64();
     while (st.executeStep()) {
     }
+    total_.fetch_add(1, std::memory_order_relaxed);
     return id;
   } catch (const std::exception& e) {
     return SqliteError(e, "append IDS event");

@@ -16,6 +16,7 @@
 // same file.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -97,16 +98,23 @@ class IdsEventLog {
   // `newest_first`; at most `filter.limit`.
   Result<std::vector<IdsEvent>> Query(const IdsEventFilter& filter) const;
 
-  // Number of events matching `filter` (its limit and order are ignored).
+  // Number of events matching `filter` (its limit and order are ignored). A COUNT over the
+  // table under the log's lock: not for unauthenticated or frequent callers (use Total()).
   Result<std::uint64_t> Count(const IdsEventFilter& filter) const;
+
+  // The events in the log when it was opened plus those appended through this object since.
+  // Kept in memory: takes no lock and reads no database, so it answers at once even while an
+  // append waits for the database. Appends by other objects on the same file are not seen.
+  std::uint64_t Total() const { return total_.load(std::memory_order_relaxed); }
 
   // Events per kind among those matching `filter`; kinds without events are absent.
   Result<std::map<IdsEventKind, std::uint64_t>> CountByKind(const IdsEventFilter& filter) const;
 
  private:
-  explicit IdsEventLog(std::unique_ptr<SQLite::Database> db);
+  IdsEventLog(std::unique_ptr<SQLite::Database> db, std::uint64_t total);
   mutable std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
+  std::atomic<std::uint64_t> total_;
 };
 
 }  // namespace medmesh::store

@@ -3,6 +3,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -124,6 +125,42 @@ TEST_F(IdsEventLogTest, TextIsSanitisedAndCut) {
   ASSERT_TRUE(log->Append(e));
   EXPECT_EQ(log->Query(With([](auto& f) { f.newest_first = true; }))->front().detail,
             std::string(kMaxIdsDetailBytes - 1, 'a'));
+}
+
+TEST_F(IdsEventLogTest, TotalStartsFromTheFileAndCountsAppends) {
+  {
+    auto log = OpenLog();
+    EXPECT_EQ(log->Total(), 0u);
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(log->Append(Event(kT0 + i, IdsEventKind::kReplay)));
+    EXPECT_EQ(log->Total(), 4u);
+  }
+  auto log = OpenLog();
+  EXPECT_EQ(log->Total(), 4u);  // loaded at open
+  ASSERT_TRUE(log->Append(Event(kT0 + 9, IdsEventKind::kMalformed)));
+  EXPECT_EQ(log->Total(), 5u);
+  EXPECT_EQ(*log->Count({}), 5u);
+}
+
+// Total() is what unauthenticated statistics read: it must not wait for the log's lock, which
+// an append holds while the database is busy (here: another connection's write transaction).
+TEST_F(IdsEventLogTest, TotalAnswersWhileAnAppendWaitsForTheDatabase) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log->Append(Event(kT0, IdsEventKind::kReplay)));
+  SQLite::Database other(dir_.File("ids.db"), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");  // the write lock, until ROLLBACK
+  std::atomic<bool> started{false};
+  std::atomic<bool> finished{false};
+  std::thread blocked([&] {
+    started = true;
+    (void)log->Append(Event(kT0 + 1, IdsEventKind::kMalformed));  // waits up to the busy timeout
+    finished = true;
+  });
+  while (!started) std::this_thread::yield();
+  EXPECT_EQ(log->Total(), 1u);
+  EXPECT_FALSE(finished) << "Total() waited for the append";
+  other.exec("ROLLBACK");
+  blocked.join();
+  EXPECT_EQ(log->Total(), 2u);
 }
 
 TEST_F(IdsEventLogTest, TheTableIsAppendOnly) {

@@ -66,7 +66,9 @@ class Dispatcher {
   // "Cache-Control: no-store" (responses carry medical data; opt in to caching explicitly).
   static void Sanitize(Response& response);
 
-  // Writes the access log line (if enabled) and updates the request metrics. `method` is the raw
+  // Writes the access log line (if enabled) and updates the request metrics. The session calls
+  // it before writing the response, so that a client that has read its response finds it
+  // counted. `method` is the raw
   // token (untrusted; the metrics label collapses unknown methods to "other"), `path` the target
   // without its query.
   void Record(std::string_view method, std::string_view path, std::string_view route_label,

@@ -238,14 +238,16 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       response_.body() = std::move(response.body);
       response_.prepare_payload();
     }
+    // Counted before the first byte is written: a client that has read its response must
+    // find it in /metrics (OnWrite can run after the client has read everything).
+    context_.dispatcher.Record(MethodForLog(), PathForLog(), outcome_.route_label, status_,
+                               std::chrono::steady_clock::now() - started_, peer_);
     state_ = State::kWriting;
     Lowest().expires_after(options().write_timeout);
     http::async_write(stream_, response_, Bind(&Session::OnWrite));
   }
 
   void OnWrite(beast::error_code ec, std::size_t /*bytes*/) {
-    context_.dispatcher.Record(MethodForLog(), PathForLog(), outcome_.route_label, status_,
-                               std::chrono::steady_clock::now() - started_, peer_);
     if (state_ == State::kClosed) return;
     if (ec) {
       CloseNow();
