@@ -63,6 +63,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/status.h"
 #include "net/http_message.h"
 #include "net/metrics.h"
@@ -85,6 +86,23 @@ struct TlsFiles {
   std::string private_key_file;        // PEM
 };
 
+// Bounds on request-body memory (see "Body budget" above). Every route's body_limit_bytes
+// must fit in both per_source_bytes and total_bytes - reserved_bytes (checked by Start()).
+struct BodyBudgetOptions {
+  // Bodies larger than this (declared, or chunked on a route whose limit is larger) need a
+  // reservation before they are read.
+  std::size_t large_body_bytes = 64 * 1024;
+  // All reservations together, and the part of it only authenticated sources may use.
+  std::size_t total_bytes = std::size_t{64} << 20;
+  std::size_t reserved_bytes = std::size_t{16} << 20;
+  std::size_t per_source_bytes = std::size_t{16} << 20;
+  // Large bodies being received at once: in total, of which reserved for authenticated
+  // sources, and per source.
+  std::size_t max_large_bodies = 32;
+  std::size_t reserved_large_bodies = 8;
+  std::size_t max_large_bodies_per_source = 4;
+};
+
 struct ServerOptions {
   // Used in logs and as the "server" metrics label.
   std::string name = "http";
@@ -93,17 +111,39 @@ struct ServerOptions {
   // 0 picks a free port; HttpServer::port() reports it.
   std::uint16_t port = 0;
   std::size_t io_threads = 2;
+
+  // Connection limits (see "Connection limits" above).
   std::size_t max_connections = 1024;
+  // Of max_connections, the slots only authenticated sources may take.
+  std::size_t reserved_connections = 128;
+  std::size_t max_connections_per_source = 64;
+  std::size_t max_connections_per_authenticated_source = 512;
+  // How many authenticated source addresses the server remembers (least recent dropped).
+  std::size_t authenticated_sources_remembered = 4096;
+
   std::uint32_t header_limit_bytes = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
-  std::chrono::milliseconds read_timeout{30'000};   // one request, head and body
-  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive wait for the next request
+  // From the connection (or the TLS handshake) to the whole first head, and from the first
+  // byte of any later head to its end.
+  std::chrono::milliseconds head_timeout{5'000};
+  std::chrono::milliseconds read_timeout{30'000};  // one request body
+  // Keep-alive wait for the first byte of the next request; while the open connections
+  // reach half of max_connections, idle_timeout_under_pressure instead.
+  std::chrono::milliseconds idle_timeout{15'000};
+  std::chrono::milliseconds idle_timeout_under_pressure{1'000};
   std::chrono::milliseconds write_timeout{30'000};  // one response
+  BodyBudgetOptions body_budget;
+
   // Set to serve HTTPS (TLS 1.2 or later) instead of plain HTTP.
   std::optional<TlsFiles> tls;
   // One "http_access" log line per request (at info level). Off for very high request rates
   // where the metrics are enough.
   bool access_log = true;
+  // At most this many access lines per second (0: no limit); server errors (5xx except 503)
+  // are always logged. The lines left out are counted and summarised (see "Access log").
+  std::uint32_t access_log_lines_per_second = 100;
+  // Time for the access-log rate; not owned. Null: the system clock.
+  const Clock* clock = nullptr;
   // Not owned; must outlive the server. Null: no metrics.
   MetricsRegistry* metrics = nullptr;
 };
