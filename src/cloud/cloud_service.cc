@@ -185,7 +185,12 @@ net::Router CloudService::State::BuildRouter() {
               {.body_limit_bytes = kSmallBodyLimit});
   router.Post("/api/v1/forward",
               [this](const net::Request& r) -> Result<net::Response> {
-                return ToResponse(intake->AcceptForward(r.body, r.peer_address), "forward_id");
+                const IntakeResult result = intake->AcceptForward(r.body, r.peer_address);
+                // A forward that verified and was stored proves the cloudlet (a replay would
+                // need the sealed envelope, which TLS hides): give it the reserved room.
+                const auto* ack = std::get_if<IntakeAck>(&result);
+                if (ack != nullptr && ack->status == "stored") r.MarkPeerAuthenticated();
+                return ToResponse(result, "forward_id");
               },
               {.body_limit_bytes = options.max_forward_bytes});
   // Anyone may ask: the anonymous answer comes from counters in memory (no store lock, no

@@ -160,7 +160,10 @@ Status CloudletService::State::OpenStores() {
 
 bool CloudletService::State::Authorised(const net::Request& r, const SecretBytes& token,
                                         std::string_view what) {
-  if (node::BearerTokenMatches(r.Header("Authorization"), token)) return true;
+  if (node::BearerTokenMatches(r.Header("Authorization"), token)) {
+    r.MarkPeerAuthenticated();
+    return true;
+  }
   pipeline->RecordRejection(
       IdsEventKind::kAuthFailure, r.peer_address, {},
       "missing or wrong " + std::string(what) + " token on " + std::string(r.route));
@@ -229,6 +232,9 @@ Result<net::Response> CloudletService::State::Ingest(const net::Request& r) {
     return RejectionResponse(*rejection);
   }
   const auto& ack = std::get<IngestAck>(result);
+  // A stored upload carried a valid device signature: the device's address gets the
+  // connection slots and body budget kept for authenticated peers (src/net/http_server.h).
+  if (ack.status == IngestStatus::kStored) r.MarkPeerAuthenticated();
   Json body{{"batch_id", ack.batch_id}, {"status", std::string(IngestStatusName(ack.status))}};
   return net::Response::Json(body.dump());
 }

@@ -46,7 +46,7 @@ struct ClientOptions {
   std::size_t max_idle_connections_per_origin = 4;
   // Idle connections older than this are not reused (keep it below the servers' keep-alive
   // idle timeout).
-  std::chrono::milliseconds idle_connection_ttl{30'000};
+  std::chrono::milliseconds idle_connection_ttl{10'000};
   std::string user_agent = "medmesh";
 };
 

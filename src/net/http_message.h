@@ -30,6 +30,17 @@ std::optional<Method> ParseMethod(std::string_view token);
 // ASCII case-insensitive comparison, for header names.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
+// What the server lets a handler say about the connection a request came on. Implemented by
+// the server; handlers reach it through Request::MarkPeerAuthenticated().
+class PeerMarker {
+ public:
+  // The request proved who sent it (see Request::MarkPeerAuthenticated()).
+  virtual void MarkPeerAuthenticated() = 0;
+
+ protected:
+  ~PeerMarker() = default;
+};
+
 // A request as a handler or a filter sees it.
 //
 // It is a view: `path`, `route`, `headers` and `body` point into buffers the server owns and
@@ -56,6 +67,18 @@ struct Request {
   // normalised to IPv4 ("10.0.0.1"). This is the TCP peer: X-Forwarded-For is not trusted.
   std::string peer_address;
   std::uint16_t peer_port = 0;
+  // Set by the server (null in a Request built by hand); use MarkPeerAuthenticated().
+  PeerMarker* peer_marker = nullptr;
+
+  // Call after this request proved who sent it (a valid device or cloudlet signature, a
+  // session, a bearer token): the connection and its source address count as authenticated
+  // from then on, so they may use the connection slots and body budget kept for
+  // authenticated peers, and their higher per-source limits (src/net/http_server.h). Never
+  // call it for a request that merely parsed. Only during the handler call; a no-op when
+  // the request was not made by the server.
+  void MarkPeerAuthenticated() const {
+    if (peer_marker != nullptr) peer_marker->MarkPeerAuthenticated();
+  }
 
   // The value of a path parameter; nullopt if the route has no such parameter.
   std::optional<std::string_view> PathParam(std::string_view name) const;

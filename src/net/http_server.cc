@@ -15,9 +15,11 @@
 
 #include "core/check.h"
 #include "core/log.h"
+#include "net/internal/body_budget.h"
 #include "net/internal/connection_tracker.h"
 #include "net/internal/dispatcher.h"
 #include "net/internal/http_session.h"
+#include "net/internal/peer_address.h"
 #include "net/internal/tls_context.h"
 
 namespace medmesh::net {
@@ -35,7 +37,19 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 
 }  // namespace
 
-// Member order is load-bearing: sessions reference options, dispatcher, tls and tracker, and
+ConnectionLimits LimitsFrom(const ServerOptions& options) {
+  ConnectionLimits limits;
+  limits.max_connections = options.max_connections;
+  limits.reserved_connections = options.reserved_connections;
+  limits.max_per_source = options.max_connections_per_source;
+  limits.max_per_authenticated_source = options.max_connections_per_authenticated_source;
+  limits.authenticated_sources_remembered = options.authenticated_sources_remembered;
+  limits.pressure_threshold = std::max<std::size_t>(1, options.max_connections / 2);
+  return limits;
+}
+
+// Member order is load-bearing: sessions reference options, dispatcher, tls, tracker and
+// body budget, and
 // the last sessions are destroyed inside io_context's destructor, so those members are
 // declared before `io` (and destroyed after it).
 class ServerRuntime {
@@ -44,14 +58,16 @@ class ServerRuntime {
                 std::optional<asio::ssl::context> tls_in)
       : options(std::move(options_in)),
         dispatcher(options.name, std::move(router), std::move(filters), options.metrics,
-                   options.access_log),
+                   AccessLogOptions{options.access_log, options.access_log_lines_per_second,
+                                    options.clock}),
         tls(std::move(tls_in)),
-        tracker(options.name, options.max_connections, options.metrics),
+        tracker(options.name, LimitsFrom(options), options.metrics),
+        body_budget(options.name, options.body_budget, options.metrics),
         acceptor(asio::make_strand(io)),
         retry_timer(acceptor.get_executor()) {}
 
   SessionContext session_context() {
-    return SessionContext{options, dispatcher, tracker, tls ? &*tls : nullptr};
+    return SessionContext{options, dispatcher, tracker, body_budget, tls ? &*tls : nullptr};
   }
 
   void Accept() {
@@ -75,8 +91,16 @@ class ServerRuntime {
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::shared_ptr<Connection> session = NewSession(std::move(socket), session_context());
-    if (tracker.Add(session)) {
+    boost::system::error_code peer_ec;
+    const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+    if (peer_ec) {  // the client already left
+      Accept();
+      return;
+    }
+    std::string source = NormalizedAddress(peer.address());
+    std::shared_ptr<Connection> session =
+        NewSession(std::move(socket), session_context(), source, peer.port());
+    if (tracker.Add(session, source)) {
       session->Start();
     } else {
       // Debug only: under a connection flood a line per connection would flood the log too;
@@ -109,6 +133,7 @@ class ServerRuntime {
   const Dispatcher dispatcher;
   std::optional<asio::ssl::context> tls;
   ConnectionTracker tracker;
+  BodyBudget body_budget;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   tcp::acceptor acceptor;
@@ -127,6 +152,35 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Rou
   using tcp = asio::ip::tcp;
   if (options.io_threads == 0) return InvalidArgument("io_threads must be at least 1");
   if (options.max_connections == 0) return InvalidArgument("max_connections must be at least 1");
+  if (options.reserved_connections >= options.max_connections) {
+    return InvalidArgument("reserved_connections must be below max_connections");
+  }
+  if (options.max_connections_per_source == 0 ||
+      options.max_connections_per_authenticated_source == 0) {
+    return InvalidArgument("per-source connection limits must be at least 1");
+  }
+  const BodyBudgetOptions& budget = options.body_budget;
+  if (budget.reserved_bytes >= budget.total_bytes ||
+      budget.reserved_large_bodies >= budget.max_large_bodies ||
+      budget.max_large_bodies_per_source == 0) {
+    return InvalidArgument(
+        "body budget: reserved parts must be below the totals, and a source must be allowed "
+        "one large body");
+  }
+  // A route whose limit exceeds what one source may reserve can never receive a body that
+  // large (it gets 429): a configuration mistake that only that route suffers, so a warning.
+  const std::size_t largest_body =
+      std::min(budget.per_source_bytes, budget.total_bytes - budget.reserved_bytes);
+  for (const Route* route : router.routes()) {
+    if (route->options.body_limit_bytes > budget.large_body_bytes &&
+        route->options.body_limit_bytes > largest_body) {
+      log::Warn("http_body_limit_over_budget",
+                {{"server", options.name},
+                 {"route", route->pattern},
+                 {"body_limit_bytes", static_cast<std::uint64_t>(route->options.body_limit_bytes)},
+                 {"budget_bytes", static_cast<std::uint64_t>(largest_body)}});
+    }
+  }
   boost::system::error_code ec;
   const asio::ip::address address = asio::ip::make_address(options.address, ec);
   if (ec) return InvalidArgument("not a numeric IP address: " + options.address);

@@ -13,15 +13,19 @@
 //   3. run the filters: the first that returns a response wins, and the body is never read;
 //   4. route: 404, or 405 with Allow;
 //   5. enforce the route's body limit: 413 when Content-Length or a chunked body exceeds it;
-//      a request with "Expect: 100-continue" gets "100 Continue" once it passed this point;
+//      then reserve a large body's size in the body budget (below), 503 or 429 if it has no
+//      room; a request with "Expect: 100-continue" gets "100 Continue" once it passed this
+//      point;
 //   6. read the body and call the handler (an Error is mapped by ErrorResponse(), an
 //      exception becomes a generic 500);
 //   7. write the response, with "X-Content-Type-Options: nosniff" and, unless the handler
 //      chose one, "Cache-Control: no-store" (HEAD is answered by the GET handler, without
 //      the body);
-//   8. log one access line ("http_access": method, path without the query, route, status,
-//      duration_ms, peer; never bodies, queries or headers; see options.access_log) and
-//      update the metrics.
+//   8. log one access line ("http_access": method, route pattern, status, duration_ms, peer;
+//      never the raw path, which may carry patient ids, nor bodies, queries or headers; at
+//      most options.access_log_lines_per_second per second, server errors always, the rest
+//      counted and summarised in one "http_access_suppressed" line with "lines") and update
+//      the metrics.
 //
 // Connections are kept alive (HTTP/1.1 default) except after a 400, 431 or 501, or a
 // response sent while the request's body was still unread (a filter's answer, 404, 405,
@@ -29,20 +33,47 @@
 // and discards what the client still sends for a short while (1 s, 1 MiB) before closing,
 // so the client reads the error instead of a reset.
 //
-// Timeouts (tcp_stream::expires_after): the TLS handshake; the head of the first request
-// (read_timeout) or of a later one on a kept-alive connection (idle_timeout); the body
-// (read_timeout again); each response (write_timeout). An expired timeout closes the
-// connection without an answer (Beast's tcp_stream closes the socket when it fires).
+// Timeouts (tcp_stream::expires_after): the TLS handshake (handshake_timeout); the whole head
+// of the first request, from the connection or the handshake (head_timeout); on a kept-alive
+// connection the wait for the first byte of the next request (idle_timeout, or
+// idle_timeout_under_pressure while half of max_connections are open), then the rest of that
+// head (head_timeout); the body (read_timeout); each response (write_timeout). An expired
+// timeout closes the connection without an answer (Beast's tcp_stream closes the socket when
+// it fires). So a slow-header client holds a connection for head_timeout at most.
 //
-// Connection cap: beyond max_connections concurrent connections, new connections are
-// accepted and closed at once (counted in medmesh_http_connections_rejected_total), so the
-// backlog never holds clients that wait for nothing.
+// Connection limits, per source IP address (Request::peer_address) and in total:
+//   - a source may hold max_connections_per_source connections, or
+//     max_connections_per_authenticated_source once it has authenticated;
+//   - of max_connections, the last reserved_connections are only for authenticated sources;
+//   - a source is authenticated when a handler called Request::MarkPeerAuthenticated() on
+//     one of its requests (remembered for authenticated_sources_remembered addresses).
+// When a limit is reached, the server makes room by evicting a waiting connection, oldest
+// first: an idle keep-alive connection, else one still waiting for (the rest of) a head;
+// never one with a request in progress. For the per-source limit only that source's
+// connections are candidates; for the total only unauthenticated ones (an authenticated
+// newcomer may also evict an authenticated idle one). With no candidate the new connection
+// is accepted and closed at once (medmesh_http_connections_rejected_total), so the backlog
+// never holds clients that wait for nothing. Evictions: medmesh_http_connections_evicted_total.
+//
+// Body budget (options.body_budget): a body larger than large_body_bytes (its
+// Content-Length, or the route's limit when chunked) must reserve its size before it is
+// read: from the node's total_bytes (the last reserved_bytes only for authenticated peers)
+// and the source's per_source_bytes, and it counts against max_large_bodies (the last
+// reserved_large_bodies for authenticated peers) and max_large_bodies_per_source. Without
+// room it is refused unread, with "Retry-After: 5" and the connection closed: 503
+// "unavailable" when the node's budget is spent, 429 "resource_exhausted" when the source's
+// is. The reservation is released when the handler returns. Smaller bodies are bounded by
+// the connection limits (max_connections x large_body_bytes).
 //
 // Metrics (if options.metrics is set), labelled with options.name as "server":
 //   medmesh_http_requests_total{server,method,route,status}         counter
 //   medmesh_http_request_duration_seconds{server,method,route}      histogram
 //   medmesh_http_connections_active{server}                         gauge
 //   medmesh_http_connections_rejected_total{server}                 counter
+//   medmesh_http_connections_evicted_total{server}                  counter
+//   medmesh_http_body_bytes_reserved{server}                        gauge
+//   medmesh_http_body_refused_total{server,reason="node"|"source"}  counter
+//   medmesh_http_access_log_suppressed_total{server}                counter
 // "route" is the matched pattern, "unmatched" for 404s and requests refused before routing,
 // "filtered" for responses from a filter: never the raw path, so cardinality stays bounded.
 //
@@ -52,6 +83,10 @@
 //
 // WARNING: the server does not authenticate anyone, limit request rates or trust
 // X-Forwarded-For; authentication lives in handlers, rate limits and blocks in filters.
+// Per-source limits count TCP peer addresses: many clients behind one NAT share a limit,
+// and an attacker with many addresses is held only by the totals, the eviction order and
+// the timeouts. Authentication is remembered per address, so a stranger behind the same NAT
+// as an authenticated device shares its reserved room.
 #pragma once
 
 #include <chrono>
@@ -63,6 +98,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/status.h"
 #include "net/http_message.h"
 #include "net/metrics.h"
@@ -85,6 +121,23 @@ struct TlsFiles {
   std::string private_key_file;        // PEM
 };
 
+// Bounds on request-body memory (see "Body budget" above). Every route's body_limit_bytes
+// must fit in both per_source_bytes and total_bytes - reserved_bytes (checked by Start()).
+struct BodyBudgetOptions {
+  // Bodies larger than this (declared, or chunked on a route whose limit is larger) need a
+  // reservation before they are read.
+  std::size_t large_body_bytes = 64 * 1024;
+  // All reservations together, and the part of it only authenticated sources may use.
+  std::size_t total_bytes = std::size_t{64} << 20;
+  std::size_t reserved_bytes = std::size_t{16} << 20;
+  std::size_t per_source_bytes = std::size_t{16} << 20;
+  // Large bodies being received at once: in total, of which reserved for authenticated
+  // sources, and per source.
+  std::size_t max_large_bodies = 32;
+  std::size_t reserved_large_bodies = 8;
+  std::size_t max_large_bodies_per_source = 4;
+};
+
 struct ServerOptions {
   // Used in logs and as the "server" metrics label.
   std::string name = "http";
@@ -93,17 +146,39 @@ struct ServerOptions {
   // 0 picks a free port; HttpServer::port() reports it.
   std::uint16_t port = 0;
   std::size_t io_threads = 2;
+
+  // Connection limits (see "Connection limits" above).
   std::size_t max_connections = 1024;
+  // Of max_connections, the slots only authenticated sources may take.
+  std::size_t reserved_connections = 128;
+  std::size_t max_connections_per_source = 64;
+  std::size_t max_connections_per_authenticated_source = 512;
+  // How many authenticated source addresses the server remembers (least recent dropped).
+  std::size_t authenticated_sources_remembered = 4096;
+
   std::uint32_t header_limit_bytes = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
-  std::chrono::milliseconds read_timeout{30'000};   // one request, head and body
-  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive wait for the next request
+  // From the connection (or the TLS handshake) to the whole first head, and from the first
+  // byte of any later head to its end.
+  std::chrono::milliseconds head_timeout{5'000};
+  std::chrono::milliseconds read_timeout{30'000};  // one request body
+  // Keep-alive wait for the first byte of the next request; while the open connections
+  // reach half of max_connections, idle_timeout_under_pressure instead.
+  std::chrono::milliseconds idle_timeout{15'000};
+  std::chrono::milliseconds idle_timeout_under_pressure{1'000};
   std::chrono::milliseconds write_timeout{30'000};  // one response
+  BodyBudgetOptions body_budget;
+
   // Set to serve HTTPS (TLS 1.2 or later) instead of plain HTTP.
   std::optional<TlsFiles> tls;
   // One "http_access" log line per request (at info level). Off for very high request rates
   // where the metrics are enough.
   bool access_log = true;
+  // At most this many access lines per second (0: no limit); server errors (5xx except 503)
+  // are always logged. The lines left out are counted and summarised (see "Access log").
+  std::uint32_t access_log_lines_per_second = 100;
+  // Time for the access-log rate; not owned. Null: the system clock.
+  const Clock* clock = nullptr;
   // Not owned; must outlive the server. Null: no metrics.
   MetricsRegistry* metrics = nullptr;
 };

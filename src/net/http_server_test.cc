@@ -5,6 +5,7 @@
 #include <atomic>
 #include <fstream>
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "net/error_mapping.h"
 #include "net/http_client.h"
 #include "net/test_support.h"
+#include "testing/fake_clock.h"
 
 namespace medmesh::net {
 namespace {
@@ -30,6 +32,26 @@ std::string Get(std::string_view target, std::string_view extra_headers = "") {
 }
 
 nlohmann::json Json(const std::string& body) { return nlohmann::json::parse(body); }
+
+// A POST head announcing `length` body bytes with "Expect: 100-continue": once the client
+// reads the "100 Continue", the server has read the head and waits for the body (a request
+// in progress, so never evicted).
+std::string ContinuePost(std::string_view target, std::size_t length) {
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(length) +
+         "\r\nExpect: 100-continue\r\n\r\n";
+}
+
+// Polls `condition` until it holds (true) or 10 s pass (false).
+template <typename Fn>
+bool WaitFor(Fn condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -284,14 +306,12 @@ TEST_F(HttpServerTest, ExpectContinueGetsAnInterimResponse) {
   EXPECT_EQ(reply->body, "hello");
 }
 
-TEST_F(HttpServerTest, ASlowClientIsCutOffByTheReadTimeout) {
+TEST_F(HttpServerTest, ASlowBodyIsCutOffByTheReadTimeout) {
   auto server = Start(DemoRouter(), {}, [](ServerOptions& o) { o.read_timeout = 200ms; });
   ASSERT_TRUE(server);
   RawConnection c(server->port());
-  ASSERT_TRUE(c.Send("GET /api/patients/p/readings HTTP/1.1\r\nHost:"));
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(c.ReadsEof());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhe"));
+  EXPECT_TRUE(c.ReadsEof());  // well before the 5 s read timeout of RawConnection
 }
 
 TEST_F(HttpServerTest, ErrorsAreMappedAndServerErrorsDoNotLeak) {
@@ -453,7 +473,7 @@ TEST_F(HttpServerTest, AccessLogHasTheRequestButNoQueryBodyOrCredentials) {
     if (event["event"] != "http_access") continue;
     ++access_lines;
     EXPECT_EQ(event["method"], "POST");
-    EXPECT_EQ(event["path"], "/echo");
+    EXPECT_FALSE(event.contains("path"));  // raw paths may carry patient ids
     EXPECT_EQ(event["route"], "/echo");
     EXPECT_EQ(event["status"], 200);
     EXPECT_EQ(event["peer"], "127.0.0.1");
@@ -463,12 +483,16 @@ TEST_F(HttpServerTest, AccessLogHasTheRequestButNoQueryBodyOrCredentials) {
 }
 
 TEST_F(HttpServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
-  auto server = Start(DemoRouter(), {}, [](ServerOptions& o) { o.max_connections = 1; });
+  auto server = Start(DemoRouter(), {}, [](ServerOptions& o) {
+    o.max_connections = 1;
+    o.reserved_connections = 0;
+  });
   ASSERT_TRUE(server);
   {
+    // A request in progress (its head read, the body awaited): not a candidate for eviction.
     RawConnection first(server->port());
-    ASSERT_TRUE(first.Send(Get("/api/patients/p/readings")));
-    ASSERT_TRUE(first.Read());  // registered and served
+    ASSERT_TRUE(first.Send(ContinuePost("/echo", 5)));
+    ASSERT_EQ(first.Read().value().status, 100);  // registered and busy
     RawConnection second(server->port());
     ASSERT_TRUE(second.connected());  // the kernel accepted it ...
     EXPECT_TRUE(second.ReadsEof());   // ... and the server closed it
@@ -478,9 +502,7 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
               1.0);
   }
   // Once the first connection is gone there is room again.
-  for (int i = 0; i < 200 && server->active_connections() != 0; ++i) {
-    std::this_thread::sleep_for(10ms);
-  }
+  ASSERT_TRUE(WaitFor([&] { return server->active_connections() == 0; }));
   EXPECT_EQ(RawExchange(server->port(), Get("/api/patients/p/readings")).value().status, 200);
 }
 
@@ -604,6 +626,259 @@ TEST_F(HttpServerTest, DualStackListenerReportsIpv4ClientsAsIpv4) {
   const auto reply = RawExchange((*server)->port(), Get("/api/patients/p/readings"));
   ASSERT_TRUE(reply);
   EXPECT_EQ(Json(reply->body)["peer"], "127.0.0.1");  // not "::ffff:127.0.0.1"
+}
+
+// The routes of the limit tests:
+//   GET  /hello   200 "hi"
+//   GET  /login   marks the peer authenticated (as a handler does after a signature check)
+//   POST /upload  answers the body's size (limit 32 bytes)
+Router LimitsRouter() {
+  Router router;
+  router.Get("/hello", [](const Request&) -> Result<Response> { return Response::Text("hi"); });
+  router.Get("/login", [](const Request& r) -> Result<Response> {
+    r.MarkPeerAuthenticated();
+    return Response::Text("welcome");
+  });
+  router.Post(
+      "/upload",
+      [](const Request& r) -> Result<Response> {
+        return Response::Text(std::to_string(r.body.size()));
+      },
+      RouteOptions{.body_limit_bytes = 32});
+  return router;
+}
+
+std::uint64_t CounterValue(MetricsRegistry& metrics, const std::string& name,
+                           const std::map<std::string, std::string>& labels) {
+  const auto parsed = testing::ParseExposition(metrics.Render());
+  const auto value = testing::FindSample(parsed, name, labels);
+  return value ? std::stoull(*value) : 0;
+}
+
+TEST_F(HttpServerTest, OneSourceIsCappedWithoutLockingOthersOut) {
+  auto server =
+      Start(LimitsRouter(), {}, [](ServerOptions& o) { o.max_connections_per_source = 2; });
+  ASSERT_TRUE(server);
+  RawConnection a(server->port(), 5s, "127.0.0.2");
+  RawConnection b(server->port(), 5s, "127.0.0.2");
+  ASSERT_TRUE(a.Send(ContinuePost("/upload", 5)));
+  ASSERT_TRUE(b.Send(ContinuePost("/upload", 5)));
+  ASSERT_EQ(a.Read().value().status, 100);
+  ASSERT_EQ(b.Read().value().status, 100);
+  // Both of 127.0.0.2's connections have a request in progress: a third has no room.
+  RawConnection c(server->port(), 5s, "127.0.0.2");
+  ASSERT_TRUE(c.connected());
+  EXPECT_TRUE(c.ReadsEof());
+  EXPECT_EQ(CounterValue(metrics_, "medmesh_http_connections_rejected_total", {{"server", "test"}}),
+            1u);
+  // Another source is served, and so are the two requests in progress.
+  RawConnection d(server->port(), 5s, "127.0.0.3");
+  ASSERT_TRUE(d.Send(Get("/hello")));
+  EXPECT_EQ(d.Read().value().status, 200);
+  ASSERT_TRUE(a.Send("hello"));
+  EXPECT_EQ(a.Read().value().body, "5");
+}
+
+TEST_F(HttpServerTest, WhenFullTheOldestSlowHeadMakesRoomForANewClient) {
+  auto server = Start(LimitsRouter(), {}, [](ServerOptions& o) {
+    o.max_connections = 3;
+    o.reserved_connections = 1;  // two slots for unauthenticated sources
+  });
+  ASSERT_TRUE(server);
+  RawConnection slow1(server->port(), 5s, "127.0.0.2");
+  ASSERT_TRUE(slow1.Send("GET /hello HTTP/1.1\r\nHost:"));
+  ASSERT_TRUE(WaitFor([&] { return server->active_connections() == 1; }));
+  RawConnection slow2(server->port(), 5s, "127.0.0.3");
+  ASSERT_TRUE(slow2.Send("GET /hello HTTP/1.1\r\nHost:"));
+  ASSERT_TRUE(WaitFor([&] { return server->active_connections() == 2; }));
+
+  RawConnection fresh(server->port(), 5s, "127.0.0.4");
+  ASSERT_TRUE(fresh.Send(Get("/hello")));
+  EXPECT_EQ(fresh.Read().value().status, 200);
+  EXPECT_TRUE(slow1.ReadsEof());  // the oldest head in progress was evicted
+  EXPECT_EQ(CounterValue(metrics_, "medmesh_http_connections_evicted_total", {{"server", "test"}}),
+            1u);
+  ASSERT_TRUE(slow2.Send(" t\r\n\r\n"));  // the younger one can still finish
+  EXPECT_EQ(slow2.Read().value().status, 200);
+}
+
+TEST_F(HttpServerTest, ReservedSlotsLetAnAuthenticatedSourceInWhenOthersAreBusy) {
+  auto server = Start(LimitsRouter(), {}, [](ServerOptions& o) {
+    o.max_connections = 3;
+    o.reserved_connections = 1;
+  });
+  ASSERT_TRUE(server);
+  {
+    RawConnection login(server->port(), 5s, "127.0.0.5");
+    ASSERT_TRUE(login.Send(Get("/login")));
+    ASSERT_EQ(login.Read().value().status, 200);
+  }
+  ASSERT_TRUE(WaitFor([&] { return server->active_connections() == 0; }));
+  RawConnection a(server->port(), 5s, "127.0.0.2");
+  RawConnection b(server->port(), 5s, "127.0.0.3");
+  ASSERT_TRUE(a.Send(ContinuePost("/upload", 5)));
+  ASSERT_TRUE(b.Send(ContinuePost("/upload", 5)));
+  ASSERT_EQ(a.Read().value().status, 100);
+  ASSERT_EQ(b.Read().value().status, 100);
+
+  RawConnection stranger(server->port(), 5s, "127.0.0.4");
+  EXPECT_TRUE(stranger.ReadsEof());  // only the reserved slot is left
+  RawConnection known(server->port(), 5s, "127.0.0.5");
+  ASSERT_TRUE(known.Send(Get("/hello")));
+  EXPECT_EQ(known.Read().value().status, 200);
+}
+
+TEST_F(HttpServerTest, AHeadMustArriveWithinTheHeadTimeoutAlsoOnAKeptAliveConnection) {
+  auto server = Start(LimitsRouter(), {}, [](ServerOptions& o) {
+    o.head_timeout = 200ms;
+    o.idle_timeout = 60s;
+    o.read_timeout = 60s;
+  });
+  ASSERT_TRUE(server);
+  RawConnection first(server->port());
+  ASSERT_TRUE(first.Send("GET /hello HTTP/1.1\r\nHost:"));
+  EXPECT_TRUE(first.ReadsEof());  // well before the 5 s read timeout of RawConnection
+
+  RawConnection kept(server->port());
+  ASSERT_TRUE(kept.Send(Get("/hello")));
+  ASSERT_EQ(kept.Read().value().status, 200);
+  // One byte of a next head starts the head deadline, not another idle wait.
+  ASSERT_TRUE(kept.Send("G"));
+  EXPECT_TRUE(kept.ReadsEof());
+}
+
+TEST_F(HttpServerTest, KeptAliveConnectionsWaitLessUnderPressure) {
+  auto server = Start(LimitsRouter(), {}, [](ServerOptions& o) {
+    o.max_connections = 2;  // pressure from one open connection on
+    o.reserved_connections = 0;
+    o.idle_timeout = 60s;
+    o.idle_timeout_under_pressure = 100ms;
+  });
+  ASSERT_TRUE(server);
+  RawConnection kept(server->port());
+  ASSERT_TRUE(kept.Send(Get("/hello")));
+  ASSERT_EQ(kept.Read().value().status, 200);
+  EXPECT_TRUE(kept.ReadsEof());  // closed after 100 ms, not 60 s
+}
+
+TEST_F(HttpServerTest, LargeBodiesNeedRoomInTheBodyBudget) {
+  auto server = Start(LimitsRouter(), {}, [](ServerOptions& o) {
+    o.body_budget = {.large_body_bytes = 8,
+                     .total_bytes = 64,
+                     .reserved_bytes = 16,
+                     .per_source_bytes = 32,
+                     .max_large_bodies = 4,
+                     .reserved_large_bodies = 1,
+                     .max_large_bodies_per_source = 2};
+  });
+  ASSERT_TRUE(server);
+  RawConnection a(server->port(), 5s, "127.0.0.2");
+  ASSERT_TRUE(a.Send(ContinuePost("/upload", 30)));
+  ASSERT_EQ(a.Read().value().status, 100);
+
+  // The same source over its share: 429, not read, connection closed.
+  RawConnection b(server->port(), 5s, "127.0.0.2");
+  ASSERT_TRUE(b.Send(ContinuePost("/upload", 30)));
+  const auto too_many = b.Read();
+  ASSERT_TRUE(too_many);
+  EXPECT_EQ(too_many->status, 429);
+  EXPECT_EQ(too_many->headers.at("retry-after"), "5");
+  EXPECT_EQ(Json(too_many->body)["error"], "resource_exhausted");
+  EXPECT_TRUE(b.ReadsEof());
+
+  // Another source takes the rest of the unreserved budget (48 of 64) ...
+  RawConnection c(server->port(), 5s, "127.0.0.3");
+  ASSERT_TRUE(c.Send(ContinuePost("/upload", 18)));
+  ASSERT_EQ(c.Read().value().status, 100);
+  // ... so a third gets 503 ...
+  RawConnection d(server->port(), 5s, "127.0.0.4");
+  ASSERT_TRUE(d.Send(ContinuePost("/upload", 9)));
+  const auto full = d.Read();
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->status, 503);
+  EXPECT_EQ(full->headers.at("retry-after"), "5");
+  EXPECT_TRUE(d.ReadsEof());
+  // ... while an authenticated source still has the reserved part, and small bodies need
+  // no budget at all.
+  RawConnection e(server->port(), 5s, "127.0.0.5");
+  ASSERT_TRUE(e.Send(Get("/login")));
+  ASSERT_EQ(e.Read().value().status, 200);
+  ASSERT_TRUE(e.Send(ContinuePost("/upload", 16)));
+  ASSERT_EQ(e.Read().value().status, 100);
+  RawConnection small(server->port(), 5s, "127.0.0.6");
+  ASSERT_TRUE(small.Send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\n12345678"));
+  EXPECT_EQ(small.Read().value().body, "8");
+
+  // A finished body gives its share back.
+  ASSERT_TRUE(a.Send(std::string(30, 'x')));
+  EXPECT_EQ(a.Read().value().body, "30");
+  RawConnection d2(server->port(), 5s, "127.0.0.4");
+  ASSERT_TRUE(d2.Send(ContinuePost("/upload", 9)));
+  EXPECT_EQ(d2.Read().value().status, 100);
+  EXPECT_EQ(CounterValue(metrics_, "medmesh_http_body_refused_total",
+                         {{"server", "test"}, {"reason", "source"}}),
+            1u);
+  EXPECT_EQ(CounterValue(metrics_, "medmesh_http_body_refused_total",
+                         {{"server", "test"}, {"reason", "node"}}),
+            1u);
+}
+
+TEST_F(HttpServerTest, StartRefusesLimitsThatCannotWork) {
+  ServerOptions reserved_all;
+  reserved_all.max_connections = 4;
+  reserved_all.reserved_connections = 4;
+  EXPECT_EQ(HttpServer::Start(reserved_all, LimitsRouter()).error().code(),
+            ErrorCode::kInvalidArgument);
+  ServerOptions reserved_budget;
+  reserved_budget.body_budget.reserved_bytes = reserved_budget.body_budget.total_bytes;
+  EXPECT_EQ(HttpServer::Start(reserved_budget, LimitsRouter()).error().code(),
+            ErrorCode::kInvalidArgument);
+}
+
+TEST_F(HttpServerTest, AccessLinesAreSampledAndLogRoutesNotPaths) {
+  testing::TempDir dir;
+  const std::string log_path = (dir.path() / "access.log").string();
+  log::SetFile(log_path);
+  ::medmesh::testing::FakeClock clock;
+  auto server = Start(DemoRouter(), {}, [&](ServerOptions& o) {
+    o.access_log_lines_per_second = 2;
+    o.clock = &clock;
+  });
+  ASSERT_TRUE(server);
+  RawConnection c(server->port());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(c.Send(Get("/api/patients/patient-4711/readings")));
+    ASSERT_EQ(c.Read().value().status, 200);
+  }
+  ASSERT_TRUE(c.Send(Get("/throw")));  // server errors are always logged
+  ASSERT_EQ(c.Read().value().status, 500);
+  clock.Advance(1s);
+  ASSERT_TRUE(c.Send(Get("/api/patients/patient-4711/readings")));
+  ASSERT_EQ(c.Read().value().status, 200);
+  server->Stop(1s);
+  EXPECT_EQ(
+      CounterValue(metrics_, "medmesh_http_access_log_suppressed_total", {{"server", "test"}}), 3u);
+
+  std::ifstream in(log_path);
+  std::string line;
+  int access_lines = 0;
+  int errors_logged = 0;
+  std::uint64_t summarised = 0;
+  while (std::getline(in, line)) {
+    EXPECT_EQ(line.find("4711"), std::string::npos) << "patient id in the log: " << line;
+    const auto event = nlohmann::json::parse(line);
+    if (event["event"] == "http_access_suppressed")
+      summarised += event["lines"].get<std::uint64_t>();
+    if (event["event"] != "http_access") continue;
+    ++access_lines;
+    if (event["status"] == 500) ++errors_logged;
+    if (event["status"] == 200) {
+      EXPECT_EQ(event["route"], "/api/patients/{id}/readings");
+    }
+  }
+  EXPECT_EQ(access_lines, 4);  // 2 of the first 5, the 500, the one in the next second
+  EXPECT_EQ(errors_logged, 1);
+  EXPECT_EQ(summarised, 3u);
 }
 
 }  // namespace

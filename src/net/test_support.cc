@@ -205,8 +205,13 @@ std::optional<std::string> FindSample(const Exposition& exposition, std::string_
   return std::nullopt;
 }
 
-RawConnection::RawConnection(std::uint16_t port, std::chrono::milliseconds read_timeout) {
+RawConnection::RawConnection(std::uint16_t port, std::chrono::milliseconds read_timeout,
+                             std::string_view from) {
   boost::system::error_code ec;
+  socket_.open(asio::ip::tcp::v4(), ec);
+  if (ec) return;
+  socket_.bind({asio::ip::make_address(from, ec), 0}, ec);
+  if (ec) return;
   socket_.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
   if (ec) return;
   timeval tv{};

@@ -57,10 +57,13 @@ std::optional<std::string> FindSample(const Exposition& exposition, std::string_
 
 // A blocking loopback TCP connection for hand-written requests. Every read gives up after
 // `read_timeout` (SO_RCVTIMEO), so a misbehaving server fails a test instead of hanging it.
+// `from` is the local address to connect from: any 127.x.y.z works on Linux, so tests can
+// play several source addresses.
 class RawConnection {
  public:
   explicit RawConnection(std::uint16_t port,
-                         std::chrono::milliseconds read_timeout = std::chrono::seconds(5));
+                         std::chrono::milliseconds read_timeout = std::chrono::seconds(5),
+                         std::string_view from = "127.0.0.1");
   bool connected() const { return connected_; }
 
   // False if the write failed (e.g. the server already closed the connection).

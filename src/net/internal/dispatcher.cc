@@ -3,6 +3,7 @@
 #include <array>
 #include <exception>
 #include <string>
+#include <utility>
 
 #include "core/log.h"
 #include "net/error_mapping.h"
@@ -38,6 +39,9 @@ bool IsServerOwned(std::string_view name) {
   return false;
 }
 
+// When a refused large body may be sent again: long enough for uploads in progress to end.
+constexpr std::chrono::seconds kBodyBudgetRetryAfter{5};
+
 // A 500 whose cause was already logged with more context than ErrorResponse() would have.
 Response GenericInternalError() {
   return Response::Json(R"({"error":"internal","message":"internal error"})", 500);
@@ -63,13 +67,57 @@ Response NotImplemented() {
   return Response::Json(R"({"error":"not_implemented","message":"method not implemented"})", 501);
 }
 
+AccessLogSampler::AccessLogSampler(std::uint32_t lines_per_second, const Clock& clock)
+    : lines_per_second_(lines_per_second), clock_(clock) {}
+
+AccessLogSampler::Decision AccessLogSampler::Admit(int status) {
+  const bool server_error = status >= 500 && status != 503;
+  if (lines_per_second_ == 0) return {true, 0};
+  const std::int64_t window =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Monotonic().time_since_epoch())
+          .count();
+  std::lock_guard lock(mu_);
+  Decision decision;
+  if (window != window_) {
+    window_ = window;
+    written_ = 0;
+    decision.suppressed_before = std::exchange(suppressed_, 0);
+  }
+  if (server_error || written_ < lines_per_second_) {
+    ++written_;
+    decision.write = true;
+  } else {
+    ++suppressed_;
+  }
+  return decision;
+}
+
+Response BodyBudgetSpent(bool whole_node) {
+  // Built by hand: under a flood JsonErrorResponse() would log every 503 as a server error.
+  Response response =
+      whole_node
+          ? Response::Json(R"({"error":"unavailable","message":"service unavailable"})", 503)
+          : Response::Json(
+                R"({"error":"resource_exhausted","message":"too many large requests from this address in progress; retry later"})",
+                429);
+  response.headers.emplace_back("Retry-After", std::to_string(kBodyBudgetRetryAfter.count()));
+  return response;
+}
+
 Dispatcher::Dispatcher(std::string server_name, Router router, std::vector<Filter> filters,
-                       MetricsRegistry* metrics, bool access_log)
+                       MetricsRegistry* metrics, AccessLogOptions log)
     : server_name_(std::move(server_name)),
       router_(std::move(router)),
       filters_(std::move(filters)),
-      access_log_(access_log) {
+      access_log_(log.enabled),
+      sampler_(std::make_unique<AccessLogSampler>(
+          log.lines_per_second, log.clock != nullptr ? *log.clock : system_clock_)) {
   if (metrics != nullptr) {
+    suppressed_ =
+        &metrics
+             ->AddCounter("medmesh_http_access_log_suppressed_total",
+                          "Access log lines left out by the per-second limit.", {"server"})
+             .WithLabels({server_name_});
     requests_ = &metrics->AddCounter("medmesh_http_requests_total",
                                      "HTTP requests answered, by route and status.",
                                      {"server", "method", "route", "status"});
@@ -181,18 +229,25 @@ void Dispatcher::Sanitize(Response& response) {
   if (!response.Header("Cache-Control")) response.headers.emplace_back("Cache-Control", "no-store");
 }
 
-void Dispatcher::Record(std::string_view method, std::string_view path,
-                        std::string_view route_label, int status,
+void Dispatcher::Record(std::string_view method, std::string_view route_label, int status,
                         std::chrono::steady_clock::duration duration, std::string_view peer) const {
   const double seconds = std::chrono::duration<double>(duration).count();
   if (access_log_) {
-    log::Info("http_access", {{"server", server_name_},
-                              {"method", method},
-                              {"path", path},
-                              {"route", route_label},
-                              {"status", status},
-                              {"duration_ms", seconds * 1000.0},
-                              {"peer", peer}});
+    const AccessLogSampler::Decision decision = sampler_->Admit(status);
+    if (decision.suppressed_before > 0) {
+      log::Info("http_access_suppressed",
+                {{"server", server_name_}, {"lines", decision.suppressed_before}});
+    }
+    if (decision.write) {
+      log::Info("http_access", {{"server", server_name_},
+                                {"method", method},
+                                {"route", route_label},
+                                {"status", status},
+                                {"duration_ms", seconds * 1000.0},
+                                {"peer", peer}});
+    } else if (suppressed_ != nullptr) {
+      suppressed_->Increment();
+    }
   }
   if (requests_ == nullptr) return;
   const std::string_view method_label = ParseMethod(method) ? method : "other";

@@ -8,11 +8,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/clock.h"
 #include "net/http_message.h"
 #include "net/http_server.h"
 #include "net/metrics.h"
@@ -29,12 +32,48 @@ Response BadRequest(std::string_view message);      // 400 invalid_argument
 Response PayloadTooLarge(std::size_t limit_bytes);  // 413 payload_too_large
 Response HeadersTooLarge();                         // 431 headers_too_large
 Response NotImplemented();                          // 501 not_implemented
+// The body budget (internal/body_budget.h) cannot take a large body: 503 unavailable when
+// the node's budget is spent, 429 resource_exhausted when the source's share is; both
+// with "Retry-After".
+Response BodyBudgetSpent(bool whole_node);
+
+// Decides which access lines are written: at most `lines_per_second` per second of the
+// clock's monotonic time (whole-second windows; 0: every line), except server errors (5xx
+// other than 503, which is load shedding), which are always written.
+// Thread safety: Admit() may run concurrently.
+class AccessLogSampler {
+ public:
+  // `clock` must outlive the sampler.
+  AccessLogSampler(std::uint32_t lines_per_second, const Clock& clock);
+
+  struct Decision {
+    bool write = false;
+    // Lines left out in windows that have ended since the last summary: the caller writes
+    // one summary line with this count (then the sampler forgets them).
+    std::uint64_t suppressed_before = 0;
+  };
+  Decision Admit(int status);
+
+ private:
+  const std::uint32_t lines_per_second_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::int64_t window_ = -1;  // whole seconds of monotonic time
+  std::uint32_t written_ = 0;
+  std::uint64_t suppressed_ = 0;
+};
+
+struct AccessLogOptions {
+  bool enabled = true;
+  std::uint32_t lines_per_second = 0;  // 0: no limit
+  const Clock* clock = nullptr;        // null: the system clock
+};
 
 class Dispatcher {
  public:
-  // `metrics` may be null (no metrics); not owned.
+  // `metrics` may be null (no metrics); not owned. `log.clock` must outlive the dispatcher.
   Dispatcher(std::string server_name, Router router, std::vector<Filter> filters,
-             MetricsRegistry* metrics, bool access_log = true);
+             MetricsRegistry* metrics, AccessLogOptions log = {});
 
   struct HeadOutcome {
     // Set: answer with this now; the body (if any) is not read.
@@ -66,14 +105,13 @@ class Dispatcher {
   // "Cache-Control: no-store" (responses carry medical data; opt in to caching explicitly).
   static void Sanitize(Response& response);
 
-  // Writes the access log line (if enabled) and updates the request metrics. The session calls
-  // it before writing the response, so that a client that has read its response finds it
-  // counted. `method` is the raw
-  // token (untrusted; the metrics label collapses unknown methods to "other"), `path` the target
-  // without its query.
-  void Record(std::string_view method, std::string_view path, std::string_view route_label,
-              int status, std::chrono::steady_clock::duration duration,
-              std::string_view peer) const;
+  // Writes the access log line (if enabled and admitted by the sampler; a suppressed line is
+  // counted) and updates the request metrics. The session calls it
+  // before writing the response, so that a client that has read its response finds it counted.
+  // `method` is the raw token (untrusted; the metrics label collapses unknown methods to "other").
+  // The raw path is never logged: it may carry patient ids; `route_label` is the matched pattern.
+  void Record(std::string_view method, std::string_view route_label, int status,
+              std::chrono::steady_clock::duration duration, std::string_view peer) const;
 
   const std::string& server_name() const { return server_name_; }
 
@@ -84,7 +122,10 @@ class Dispatcher {
   Router router_;
   std::vector<Filter> filters_;
   bool access_log_;
+  SystemClock system_clock_;
+  std::unique_ptr<AccessLogSampler> sampler_;  // mutable state behind a const interface
   CounterFamily* requests_ = nullptr;
+  Counter* suppressed_ = nullptr;
   HistogramFamily* durations_ = nullptr;
 };
 

@@ -1,5 +1,6 @@
 #include "net/internal/http_session.h"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -7,11 +8,13 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
+#include <variant>
 
 #include "core/log.h"
-#include "net/internal/peer_address.h"
 
 namespace medmesh::net::internal {
 namespace {
@@ -29,8 +32,6 @@ constexpr std::size_t kReadBufferBytes = 16 * 1024;
 // can destroy the response before the client reads it.
 constexpr std::chrono::seconds kLingerTimeout{1};
 constexpr std::size_t kLingerBytes = std::size_t{1} << 20;
-// Paths in the access log are cut here (the header limit already bounds them).
-constexpr std::size_t kMaxLoggedPathBytes = 512;
 
 bool IsHttpError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category();
@@ -40,9 +41,17 @@ bool IsHttpError(const beast::error_code& ec) {
 //
 //   kNew ─▶ kHandshake (TLS only) ─▶ kReadingHead ─▶ [kContinue] ─▶ kReadingBody ─▶ handler
 //                                        ▲                                            │
-//                                        └──────────── keep-alive ◀── kWriting ◀──────┘
+//                            kIdle ──────┘ (first byte)                               │
+//                              ▲                                                      │
+//                              └──────────────── keep-alive ◀── kWriting ◀────────────┘
 //   Any response sent without keep-alive ─▶ kClosing (shut down sending, discard input)
-//   ─▶ kClosed. Errors, timeouts, the peer leaving and Close() ─▶ kClosed directly.
+//   ─▶ kClosed. Errors, timeouts, the peer leaving, Close() and Evict() while no request is
+//   in progress ─▶ kClosed directly.
+//
+// The timeouts split the wait for a request so that a slow-header client cannot hold a
+// connection for long: kIdle waits for the first byte of the next request (idle_timeout,
+// shorter under pressure), kReadingHead for the whole head (head_timeout), kReadingBody for
+// the body (read_timeout). Pipelined bytes skip kIdle.
 //
 // Every handler runs on the socket's strand, so the members need no locking. Timeouts use
 // tcp_stream::expires_after, which closes the socket when it fires; the pending operation
@@ -50,6 +59,7 @@ bool IsHttpError(const beast::error_code& ec) {
 enum class State {
   kNew,
   kHandshake,
+  kIdle,
   kReadingHead,
   kContinue,
   kReadingBody,
@@ -59,20 +69,41 @@ enum class State {
 };
 
 template <class Stream>
-class Session final : public Connection, public std::enable_shared_from_this<Session<Stream>> {
+class Session final : public Connection,
+                      public PeerMarker,
+                      public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  Session(tcp::socket&& socket, const SessionContext& context) requires(!kTls)
-      : context_(context), stream_(std::move(socket)) {}
-  Session(tcp::socket&& socket, const SessionContext& context) requires(kTls)
-      : context_(context), stream_(std::move(socket), *context.tls) {}
+  Session(tcp::socket&& socket, const SessionContext& context, std::string peer,
+          std::uint16_t peer_port) requires(!kTls)
+      : context_(context),
+        stream_(std::move(socket)),
+        peer_(std::move(peer)),
+        peer_port_(peer_port) {}
+  Session(tcp::socket&& socket, const SessionContext& context, std::string peer,
+          std::uint16_t peer_port) requires(kTls)
+      : context_(context),
+        stream_(std::move(socket), *context.tls),
+        peer_(std::move(peer)),
+        peer_port_(peer_port) {}
 
-  ~Session() override { context_.tracker.Remove(this); }
+  ~Session() override {
+    body_reservation_.Release();
+    context_.tracker.Remove(this);
+  }
 
   void Start() override { asio::dispatch(stream_.get_executor(), Bind(&Session::Begin)); }
   void Drain() override { asio::post(stream_.get_executor(), Bind(&Session::OnDrain)); }
+  void Evict() override { asio::post(stream_.get_executor(), Bind(&Session::OnEvict)); }
   void Close() override { asio::post(stream_.get_executor(), Bind(&Session::CloseNow)); }
+
+  // Called by a handler (on this session's strand) through Request::MarkPeerAuthenticated().
+  void MarkPeerAuthenticated() override {
+    if (authenticated_) return;
+    authenticated_ = true;
+    context_.tracker.MarkAuthenticated(this);
+  }
 
  private:
   const ServerOptions& options() const { return context_.options; }
@@ -85,12 +116,6 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
   void Begin() {
     if (state_ == State::kClosed) return;  // closed by Stop() before it started
-    beast::error_code ec;
-    const tcp::endpoint peer = Lowest().socket().remote_endpoint(ec);
-    if (!ec) {
-      peer_ = NormalizedAddress(peer.address());
-      peer_port_ = peer.port();
-    }
     buffer_.reserve(kReadBufferBytes);
     if constexpr (kTls) {
       state_ = State::kHandshake;
@@ -116,6 +141,37 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       CloseNow();
       return;
     }
+    if (!first_request_ && buffer_.size() == 0) {
+      WaitIdle();
+      return;
+    }
+    ReadHeadBytes();
+  }
+
+  // Keep-alive: wait for the first byte of the next request.
+  void WaitIdle() {
+    state_ = State::kIdle;
+    SetPhase(Phase::kIdle);
+    const auto timeout =
+        context_.tracker.under_pressure()
+            ? std::min(options().idle_timeout, options().idle_timeout_under_pressure)
+            : options().idle_timeout;
+    Lowest().expires_after(timeout);
+    stream_.async_read_some(buffer_.prepare(kReadBufferBytes), Bind(&Session::OnIdleRead));
+  }
+
+  void OnIdleRead(beast::error_code ec, std::size_t bytes) {
+    if (state_ == State::kClosed) return;
+    if (ec) {
+      CloseNow();  // the peer left, the idle timeout fired, or Close()/Evict() did
+      return;
+    }
+    buffer_.commit(bytes);
+    ReadHeadBytes();
+  }
+
+  void ReadHeadBytes() {
+    SetPhase(Phase::kAwaitingHead);
     parser_.emplace();
     parser_->header_limit(options().header_limit_bytes);
     // No limit until the route is known; OnHead() sets the route's limit before any body
@@ -127,7 +183,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     head_request_ = false;
     must_close_ = false;
     state_ = State::kReadingHead;
-    Lowest().expires_after(first_request_ ? options().read_timeout : options().idle_timeout);
+    Lowest().expires_after(options().head_timeout);
     http::async_read_header(stream_, buffer_, *parser_, Bind(&Session::OnHead));
   }
 
@@ -139,9 +195,11 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       return;
     }
     head_parsed_ = true;
+    SetPhase(Phase::kBusy);
     const auto& message = parser_->get();
     request_.peer_address = peer_;
     request_.peer_port = peer_port_;
+    request_.peer_marker = this;
     for (const auto& field : message) {
       request_.headers.emplace_back(field.name_string(), field.value());
     }
@@ -161,6 +219,18 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       Handle();
       return;
     }
+    // Reserve the body's memory before reading it: the declared length, or for a chunked
+    // body the route's limit. Refused: answer now, leave the body unread, close.
+    const std::size_t body_bytes = content_length ? static_cast<std::size_t>(*content_length)
+                                                  : outcome_.route->options.body_limit_bytes;
+    auto reservation = context_.body_budget.Reserve(
+        peer_, body_bytes, authenticated_ || context_.tracker.IsAuthenticatedSource(peer_));
+    if (const auto* refusal = std::get_if<BodyBudget::Refusal>(&reservation)) {
+      must_close_ = true;
+      Send(BodyBudgetSpent(*refusal == BodyBudget::Refusal::kNode));
+      return;
+    }
+    body_reservation_ = std::move(std::get<BodyBudget::Reservation>(reservation));
     const auto expect = message[http::field::expect];
     if (EqualsIgnoreCase(std::string_view(expect.data(), expect.size()), "100-continue")) {
       state_ = State::kContinue;
@@ -215,7 +285,12 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
   void Handle() {
     request_.body = AsBytes(std::string_view(parser_->get().body()));
-    Send(context_.dispatcher.Invoke(*outcome_.route, request_));
+    Response response = context_.dispatcher.Invoke(*outcome_.route, request_);
+    // The body is no longer needed: free it and its reservation before writing the answer.
+    request_.body = {};
+    std::string().swap(parser_->get().body());
+    body_reservation_.Release();
+    Send(std::move(response));
   }
 
   void Send(Response response) {
@@ -240,7 +315,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     }
     // Counted before the first byte is written: a client that has read its response must
     // find it in /metrics (OnWrite can run after the client has read everything).
-    context_.dispatcher.Record(MethodForLog(), PathForLog(), outcome_.route_label, status_,
+    context_.dispatcher.Record(MethodForLog(), outcome_.route_label, status_,
                                std::chrono::steady_clock::now() - started_, peer_);
     state_ = State::kWriting;
     Lowest().expires_after(options().write_timeout);
@@ -267,19 +342,23 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     return {method.data(), method.size()};
   }
 
-  std::string_view PathForLog() const {
-    if (!head_parsed_) return "-";
-    const auto target = parser_->get().target();
-    std::string_view path(target.data(), target.size());
-    path = path.substr(0, path.find('?'));
-    return path.substr(0, kMaxLoggedPathBytes);
-  }
-
   void OnDrain() {
     drain_requested_ = true;
     const bool idle = state_ == State::kNew || state_ == State::kHandshake ||
+                      state_ == State::kIdle ||
                       (state_ == State::kReadingHead && buffer_.size() == 0);
     if (idle) CloseNow();
+  }
+
+  void OnEvict() {
+    // Waiting for a head (even half of one) is not a request in progress.
+    const bool waiting = state_ == State::kNew || state_ == State::kHandshake ||
+                         state_ == State::kIdle || state_ == State::kReadingHead;
+    if (waiting) {
+      CloseNow();
+    } else {
+      OnDrain();
+    }
   }
 
   void GracefulClose() {
@@ -313,6 +392,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   void CloseNow() {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
+    body_reservation_.Release();
     beast::error_code ec;
     Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
     Lowest().close();
@@ -326,9 +406,11 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   http::response<http::empty_body> continue_;
   Request request_;
   Dispatcher::HeadOutcome outcome_;
-  std::string peer_ = "-";
-  std::uint16_t peer_port_ = 0;
+  BodyBudget::Reservation body_reservation_;
+  const std::string peer_;
+  const std::uint16_t peer_port_;
   State state_ = State::kNew;
+  bool authenticated_ = false;
   bool first_request_ = true;
   bool drain_requested_ = false;
   bool head_parsed_ = false;
@@ -341,12 +423,14 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
 }  // namespace
 
-std::shared_ptr<Connection> NewSession(tcp::socket socket, const SessionContext& context) {
+std::shared_ptr<Connection> NewSession(tcp::socket socket, const SessionContext& context,
+                                       std::string peer_address, std::uint16_t peer_port) {
   if (context.tls != nullptr) {
-    return std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket),
-                                                                           context);
+    return std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+        std::move(socket), context, std::move(peer_address), peer_port);
   }
-  return std::make_shared<Session<beast::tcp_stream>>(std::move(socket), context);
+  return std::make_shared<Session<beast::tcp_stream>>(std::move(socket), context,
+                                                      std::move(peer_address), peer_port);
 }
 
 }  // namespace medmesh::net::internal

@@ -5,9 +5,12 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "net/http_server.h"
+#include "net/internal/body_budget.h"
 #include "net/internal/connection_tracker.h"
 #include "net/internal/dispatcher.h"
 
@@ -20,14 +23,17 @@ struct SessionContext {
   const ServerOptions& options;
   const Dispatcher& dispatcher;
   ConnectionTracker& tracker;
+  BodyBudget& body_budget;
   boost::asio::ssl::context* tls;  // null: plain HTTP
 };
 
 // A session for `socket` (whose executor must be a strand of its own: the session's
-// handlers are serialised on it). Not started: register it with the tracker, then Start().
-// The session keeps itself alive through its pending operations and unregisters from the
-// tracker when destroyed.
+// handlers are serialised on it) from `peer_address` (normalised, see peer_address.h) and
+// `peer_port`. Not started: register it with the tracker, then Start(). The session keeps
+// itself alive through its pending operations and unregisters from the tracker when
+// destroyed.
 std::shared_ptr<Connection> NewSession(boost::asio::ip::tcp::socket socket,
-                                       const SessionContext& context);
+                                       const SessionContext& context, std::string peer_address,
+                                       std::uint16_t peer_port);
 
 }  // namespace medmesh::net::internal
