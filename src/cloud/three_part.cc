@@ -215,10 +215,9 @@ struct ThreePartStore::Keys {
     MEDMESH_ASSIGN_OR_RETURN(HashKey chain, from_index("chain"));
     MEDMESH_ASSIGN_OR_RETURN(HashKey pseudonym, from_pseudonym("pseudonym"));
     MEDMESH_ASSIGN_OR_RETURN(HashKey mi, from_pseudonym("mi reference"));
-    return std::unique_ptr<Keys>(new Keys{std::move(email), std::move(phone),
-                                          std::move(national_id), std::move(snapshot),
-                                          std::move(record), std::move(digest), std::move(chain),
-                                          std::move(pseudonym), std::move(mi)});
+    return std::make_unique<Keys>(Keys{std::move(email), std::move(phone), std::move(national_id),
+                                       std::move(snapshot), std::move(record), std::move(digest),
+                                       std::move(chain), std::move(pseudonym), std::move(mi)});
   }
 
   const HashKey& Index(std::string_view field) const {

@@ -112,7 +112,7 @@ Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path
 
 crypto::Digest256 IngestLedger::PayloadDigest(wire::ContentType content_type,
                                               ByteView payload) const {
-  const std::uint8_t type = static_cast<std::uint8_t>(content_type);
+  const auto type = static_cast<std::uint8_t>(content_type);
   return crypto::KeyedBlake2b256(digest_key_,
                                  crypto::Blake2b256Parts({ByteView(&type, 1), payload}));
 }

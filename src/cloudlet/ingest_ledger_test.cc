@@ -17,7 +17,7 @@ crypto::HashKey Key(std::uint8_t fill) {
 
 // The unkeyed digest ledgers kept before it was keyed.
 crypto::Digest256 UnkeyedPayloadDigest(ContentType type, ByteView payload) {
-  const std::uint8_t id = static_cast<std::uint8_t>(type);
+  const auto id = static_cast<std::uint8_t>(type);
   return crypto::Blake2b256Parts({ByteView(&id, 1), payload});
 }
 
