@@ -404,16 +404,18 @@ Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std:
     }
     switch (outcome.verdict) {
       case Verdict::kSent:
-        if (Status st = ctx_.queue.MarkSent(item.id); !st) {
-          // Sent again when its lease runs out; the cloud answers "duplicate".
-          log::Warn("cloudlet_forward_mark_sent_failed", {{"error", st.error().ToString()}});
-        }
+        // Counted before the item leaves the queue, so whoever sees the queue without it also
+        // sees it counted (GET /api/v1/stats reads both without a common lock).
         ++round.sent;
         if (!enrolment) {
           ctx_.counters.forwarded.fetch_add(1, std::memory_order_relaxed);
           ctx_.metrics.forwarded.WithLabels({outcome.status}).Increment();
           ctx_.metrics.forward_latency.Observe(
               static_cast<double>(std::max<std::int64_t>(0, now_ms - item.enqueued_ms)) / 1000.0);
+        }
+        if (Status st = ctx_.queue.MarkSent(item.id); !st) {
+          // Sent again when its lease runs out; the cloud answers "duplicate".
+          log::Warn("cloudlet_forward_mark_sent_failed", {{"error", st.error().ToString()}});
         }
         break;
       case Verdict::kRetry:
@@ -442,12 +444,12 @@ Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std:
           break;
         }
         log::Error("cloudlet_forward_dead_letter", {{"item", item.id}, {"reason", outcome.reason}});
+        ctx_.counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
+        ++round.dead;
         if (Status st = ctx_.queue.MarkSent(item.id); !st) {
           // Kept in the queue too; the dead letter is idempotent by id.
           log::Warn("cloudlet_forward_mark_sent_failed", {{"error", st.error().ToString()}});
         }
-        ctx_.counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
-        ++round.dead;
         break;
     }
   }

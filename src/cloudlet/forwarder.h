@@ -12,10 +12,11 @@
 //        "u.<id>"      decrypt the queued upload, re-check the device's evidence, seal a forward
 //                      envelope to the cloud's KEM key, sign it (wire::SealForward) and
 //                      POST /api/v1/forward.
-//   4. 2xx → MarkSent. Cloud unreachable, 429 or 5xx → MarkFailed (the queue backs
-//      off exponentially with jitter, up to minutes) for this item and the rest of the round,
-//      and the round ends. Once the cloud was found unreachable, rounds send nothing but a
-//      probe, GET {cloud}/readyz, every outage_probe_interval (by ctx.clock); when it answers
+//   4. 2xx → counted (counters.forwarded, metrics), then MarkSent, so a reader that sees the
+//      queue without the item also sees it counted. Cloud unreachable, 429 or 5xx → MarkFailed
+//      (the queue backs off exponentially with jitter, up to minutes) for this item and the rest
+//      of the round, and the round ends. Once the cloud was found unreachable, rounds send nothing
+//      but a probe, GET {cloud}/readyz, every outage_probe_interval (by ctx.clock); when it answers
 //      200, every backing-off item is made due at once (ForwardQueue::RetryNow), so an outage
 //      delays delivery by a probe interval, not by the longest backoff, and items do not spend
 //      attempts on a cloud known to be away. 409 failed_precondition (the cloud lacks the
