@@ -294,13 +294,15 @@ Result<net::Response> CloudletService::State::Events(const net::Request& r) {
 CloudletStats CloudletService::State::Stats() const {
   CloudletStats stats;
   stats.node = identity.id();
+  // The queue first, then the counters: the forwarder counts an item before it leaves the
+  // queue, so a snapshot that shows the queue without an item also shows it forwarded.
+  stats.forward_queue_depth = pressure->Current().stats.count;
   stats.batches_stored = counters.batches_stored.load();
   stats.readings_stored = counters.readings_stored.load();
   stats.records_stored = counters.records_stored.load();
   stats.duplicates = counters.duplicates.load();
   stats.rejected = counters.rejected.load();
   stats.forwarded = counters.forwarded.load();
-  stats.forward_queue_depth = pressure->Current().stats.count;
   stats.ids_events = ids->Total();
   return stats;
 }

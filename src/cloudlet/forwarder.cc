@@ -1,7 +1,9 @@
 #include "cloudlet/forwarder.h"
 
 #include <algorithm>
+#include <exception>
 #include <nlohmann/json.hpp>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "cloudlet/ingest_ledger.h"
 #include "cloudlet/internal/cloudlet_metrics.h"
 #include "cloudlet/internal/forward_item.h"
+#include "core/check.h"
 #include "core/log.h"
 #include "net/error_mapping.h"
 #include "wire/model.h"
@@ -17,6 +20,9 @@ namespace medmesh::cloudlet {
 namespace {
 
 constexpr std::string_view kOctetStream = "application/octet-stream";
+
+// The longest wait after failed rounds in a row (see Loop).
+constexpr std::chrono::milliseconds kMaxFailureBackoff = std::chrono::minutes(1);
 
 bool IsEnrolmentItem(const store::QueueItem& item) {
   return std::string_view(item.id).substr(0, internal::kEnrolmentItemPrefix.size()) ==
@@ -38,12 +44,40 @@ std::string AckStatus(const net::Response& response) {
   return "stored";
 }
 
+// True if `response` carries a MedMesh error body ({"error": "<code>", ...}): a refusal the
+// cloud itself wrote, as opposed to a proxy's or load balancer's page.
+bool IsMedMeshRefusal(const net::Response& response) {
+  const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+  if (!body.is_object()) return false;
+  const auto it = body.find("error");
+  return it != body.end() && it->is_string() && !it->get_ref<const std::string&>().empty();
+}
+
+// The statuses with which the cloud refuses an item for good (docs/openapi.yaml): malformed,
+// not authentic, not allowed, in conflict with what it stored, too large.
+bool IsPermanentStatus(int status) {
+  return status == 400 || status == 401 || status == 403 || status == 409 || status == 413;
+}
+
+// What to log about an exception: its type only. Messages of third-party exceptions may quote
+// the input (a JSON parser's, for example), which may hold patient data.
+std::string ExceptionType(const std::exception_ptr& thrown) {
+  try {
+    std::rethrow_exception(thrown);
+  } catch (const std::exception& e) {
+    return typeid(e).name();
+  } catch (...) {
+    return "unknown";
+  }
+}
+
 }  // namespace
 
 struct Forwarder::CloudKey {
   wire::VerifiedCertificate certificate;
   std::unique_ptr<crypto::HybridSealer> sealer;
-  std::chrono::steady_clock::time_point fetched;
+  std::chrono::steady_clock::time_point fetched;  // ctx_.clock.Monotonic()
+  std::uint64_t round = 0;                        // the round that fetched it
 };
 
 Forwarder::Forwarder(ForwarderContext context, ForwarderOptions options,
@@ -90,16 +124,47 @@ void Forwarder::Wake() {
 }
 
 void Forwarder::Loop() {
+  std::uint32_t failures = 0;  // rounds in a row that failed or threw
   while (true) {
-    auto round = RunOnce();
-    if (!round) log::Error("cloudlet_forward_round_failed", {{"error", round.error().ToString()}});
-    const bool more = round && round->sent == options_.batch_size;
+    bool more = false;
+    bool failed = false;
+    // Last resort: RunOnce already turns an exception inside a round into an error; anything
+    // thrown outside it (the log sink, an allocation) must not end the thread either, or the
+    // cloudlet would keep accepting uploads that nothing forwards.
+    try {
+      auto round = RunOnce();
+      if (!round) {
+        failed = true;
+        log::Error("cloudlet_forward_round_failed", {{"error", round.error().ToString()}});
+      }
+      more = round && round->sent == options_.batch_size;
+    } catch (...) {
+      failed = true;
+      NoteException(std::current_exception());
+    }
+    failures = failed ? failures + 1 : 0;
     std::unique_lock lock(mu_);
-    if (!more) {
+    if (failed) {
+      // Back off, doubling while rounds keep failing; Wake() does not cut this short, so a busy
+      // ingest cannot turn a failing round into a busy loop.
+      const auto backoff = std::min<std::chrono::milliseconds>(
+          options_.poll_interval * (std::int64_t{1} << std::min<std::uint32_t>(failures - 1, 16)),
+          std::max<std::chrono::milliseconds>(options_.poll_interval, kMaxFailureBackoff));
+      wake_.wait_for(lock, backoff, [this] { return stop_; });
+    } else if (!more) {
       wake_.wait_for(lock, options_.poll_interval, [this] { return stop_ || woken_; });
     }
     if (stop_) return;
     woken_ = false;
+  }
+}
+
+void Forwarder::NoteException(const std::exception_ptr& thrown) noexcept {
+  try {
+    ctx_.metrics.round_exceptions.Increment();
+    log::Error("cloudlet_forward_round_exception", {{"exception", ExceptionType(thrown)}});
+  } catch (...) {
+    // Nothing more can be done about it here; the loop goes on.
   }
 }
 
@@ -114,6 +179,8 @@ Status Forwarder::EnsureCloudKey() {
       now_ms <= cloud_->certificate.certificate().not_after_ms) {
     return OkStatus();
   }
+  // Nothing is sealed to a key that is due for a refresh and could not be refreshed.
+  cloud_.reset();
   auto root = client_->Get(Url("/api/v1/root"));
   if (!root) return Unavailable("cloud unreachable: " + root.error().message());
   if (root->status != 200) return Unavailable("the cloud did not serve its root certificate");
@@ -134,8 +201,8 @@ Status Forwarder::EnsureCloudKey() {
   const crypto::HybridPublicKey kem = *verified->certificate().kem_key;
   log::Info("cloudlet_cloud_certificate", {{"cloud", verified->certificate().subject_id},
                                            {"kem_key_id", crypto::KeyIdHex(kem.key_id())}});
-  cloud_ = std::make_unique<CloudKey>(
-      CloudKey{std::move(*verified), crypto::NewHybridSealer(kem, ctx_.random), now});
+  cloud_ = std::make_unique<CloudKey>(CloudKey{
+      std::move(*verified), crypto::NewHybridSealer(kem, ctx_.random), now, round_number_});
   return OkStatus();
 }
 
@@ -152,57 +219,70 @@ Status Forwarder::EnsureRegistered() {
   return OkStatus();
 }
 
-Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response, bool is_forward) {
-  if (!response) return {Verdict::kRetryAndStop, "unreachable", {}};
+Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response) {
+  if (!response) return {Verdict::kRetryAndStop, "unreachable", {}, false, false};
   const int status = response->status;
-  if (status >= 200 && status < 300) return {Verdict::kSent, {}, AckStatus(*response)};
+  if (status >= 200 && status < 300) {
+    return {Verdict::kSent, {}, AckStatus(*response), false, false};
+  }
   if (status == 429 || status >= 500) {
-    return {Verdict::kRetryAndStop, status == 429 ? "cloud_busy" : "cloud_error", {}};
+    return {Verdict::kRetryAndStop, status == 429 ? "cloud_busy" : "cloud_error", {}, false, false};
+  }
+  // Only the cloud's own refusal of this item is final. A redirect, a 404 or 405 (a wrong
+  // cloud_url, a proxy in the way), a 408 or any answer without a MedMesh error body says
+  // nothing about the item: it waits for the next round rather than for the dead letters.
+  if (!IsPermanentStatus(status) || !IsMedMeshRefusal(*response)) {
+    log::Warn("cloudlet_forward_unexpected_answer", {{"status", status}});
+    return {Verdict::kRetryAndStop, "unexpected_" + std::to_string(status), {}, false, false};
   }
   const Error error = net::ErrorFromResponse(*response);
   if (error.code() == ErrorCode::kFailedPrecondition) {
     // The cloud lacks this cloudlet's certificate or the device's enrolment.
-    registered_ = false;
-    return {Verdict::kRetry, "cloud_lacks_identity", {}};
+    return {Verdict::kRetry, "cloud_lacks_identity", {}, /*lacks_identity=*/true, false};
   }
-  if (status == 401 && is_forward) cloud_.reset();  // perhaps sealed to a retired cloud key
   log::Warn("cloudlet_forward_refused", {{"status", status},
                                          {"error", std::string(ErrorCodeName(error.code()))},
                                          {"message", error.message().substr(0, 200)}});
-  return {Verdict::kPermanent, "refused_" + std::to_string(status), {}};
+  return {Verdict::kPermanent,
+          "refused_" + std::to_string(status),
+          {},
+          false,
+          /*unauthenticated=*/status == 401};
 }
 
 Forwarder::Outcome Forwarder::SendEnrolment(const store::QueueItem& item) {
   return Classify(
-      client_->Post(Url("/api/v1/enrolments"), Body(item.payload), std::string(kOctetStream)),
-      false);
+      client_->Post(Url("/api/v1/enrolments"), Body(item.payload), std::string(kOctetStream)));
 }
 
-Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item) {
+Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item,
+                                         const crypto::HybridSealer& cloud) {
   auto decoded = internal::DecodeUploadItem(item.payload);
   auto forward_id = internal::ForwardIdFromItemId(item.id);
-  if (!decoded || !forward_id) return {Verdict::kPermanent, "corrupt_item", {}};
+  if (!decoded || !forward_id) return {Verdict::kPermanent, "corrupt_item", {}, false, false};
   auto joined = ctx_.envelope.Decrypt({decoded->patient_id, std::string(internal::kForwardKeyPart)},
                                       decoded->ciphertext, AsBytes(item.id));
   if (!joined) {
-    if (joined.error().code() == ErrorCode::kUnavailable) return {Verdict::kRetry, "store", {}};
-    return {Verdict::kPermanent, "unreadable_item", {}};  // e.g. the patient was deleted
+    if (joined.error().code() == ErrorCode::kUnavailable)
+      return {Verdict::kRetry, "store", {}, false, false};
+    return {
+        Verdict::kPermanent, "unreadable_item", {}, false, false};  // e.g. the patient was deleted
   }
   auto parts = wire::DecodeEvidenceAndPayload(*joined);
   const std::optional<DeviceEntry> device = ctx_.devices.Find(decoded->device_id);
-  if (!parts || !device) return {Verdict::kPermanent, "corrupt_item", {}};
+  if (!parts || !device) return {Verdict::kPermanent, "corrupt_item", {}, false, false};
   // The device's signature is checked again: the cloud will, and a forward that cannot pass
   // should not leave.
   auto header = wire::VerifyUploadEvidence(parts->evidence, parts->payload, device->enrolment);
-  if (!header) return {Verdict::kPermanent, "bad_evidence", {}};
+  if (!header) return {Verdict::kPermanent, "bad_evidence", {}, false, false};
   wire::OpenedUpload opened{*header, Bytes(parts->payload.begin(), parts->payload.end()),
                             std::move(parts->evidence)};
-  auto sealed = wire::SealForward({header->content_type, ctx_.node_id, *forward_id}, opened,
-                                  *cloud_->sealer, ctx_.signer);
-  if (!sealed) return {Verdict::kPermanent, "seal_failed", {}};
-  Outcome outcome = Classify(
-      client_->Post(Url("/api/v1/forward"), Body(*sealed), std::string(kOctetStream)), true);
-  if (outcome.reason == "cloud_lacks_identity") {
+  auto sealed = wire::SealForward({header->content_type, ctx_.node_id, *forward_id}, opened, cloud,
+                                  ctx_.signer);
+  if (!sealed) return {Verdict::kPermanent, "seal_failed", {}, false, false};
+  Outcome outcome =
+      Classify(client_->Post(Url("/api/v1/forward"), Body(*sealed), std::string(kOctetStream)));
+  if (outcome.lacks_identity) {
     // Push the enrolment again; it goes before the retry of this forward.
     auto pushed =
         ctx_.queue.Enqueue(internal::EnrolmentItemId(device->enrolment.device_id), device->record);
@@ -213,12 +293,12 @@ Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item) {
 }
 
 void Forwarder::NoteCloudDown() {
-  if (!cloud_down_) next_probe_ = std::chrono::steady_clock::now() + options_.outage_probe_interval;
+  if (!cloud_down_) next_probe_ = ctx_.clock.Monotonic() + options_.outage_probe_interval;
   cloud_down_ = true;
 }
 
 bool Forwarder::ProbeCloud() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = ctx_.clock.Monotonic();
   if (now < next_probe_) return false;
   next_probe_ = now + options_.outage_probe_interval;
   auto answer = client_->Get(Url("/readyz"));
@@ -233,52 +313,97 @@ bool Forwarder::ProbeCloud() {
   return true;
 }
 
+void Forwarder::Release(const store::QueueItem& item, std::string_view reason) {
+  if (Status st = ctx_.queue.MarkFailed(item.id, reason); !st) {
+    // The lease runs out instead, and the item is due again then.
+    log::Warn("cloudlet_forward_mark_failed_failed", {{"error", st.error().ToString()}});
+  }
+}
+
+void Forwarder::EndRound(std::span<const store::QueueItem> items, std::string_view reason,
+                         ForwardRound& round) {
+  // One failed attempt: the items after the first were not tried.
+  ctx_.metrics.forward_failures.WithLabels({std::string(reason)}).Increment();
+  for (const store::QueueItem& item : items) Release(item, reason);
+  round.failed += items.size();
+}
+
 Result<ForwardRound> Forwarder::RunOnce() {
   std::lock_guard round_lock(round_mu_);
+  ++round_number_;
+  std::vector<store::QueueItem> items;
+  std::size_t settled = 0;  // items[0, settled) were marked sent or failed
+  Result<ForwardRound> round = ForwardRound{};
+  try {
+    round = Round(items, settled);
+  } catch (...) {
+    NoteException(std::current_exception());
+    // A round cut short must not leave its items leased: they are due again after a backoff.
+    try {
+      ForwardRound ended;
+      EndRound(std::span(items).subspan(settled), "exception", ended);
+    } catch (...) {
+      // Their leases run out instead.
+    }
+    round = Internal("a forward round ended with an unexpected exception");
+  }
+  try {
+    ctx_.pressure.Refresh();
+  } catch (...) {
+    NoteException(std::current_exception());
+  }
+  return round;
+}
+
+Result<const crypto::HybridSealer*> Forwarder::EnsureReady() {
+  MEDMESH_RETURN_IF_ERROR(EnsureCloudKey());
+  MEDMESH_RETURN_IF_ERROR(EnsureRegistered());
+  MEDMESH_CHECK(cloud_ != nullptr && cloud_->sealer != nullptr,
+                "EnsureCloudKey succeeded without a key");
+  return cloud_->sealer.get();
+}
+
+Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std::size_t& settled) {
   ForwardRound round;
   if (options_.cloud_url.empty()) return round;
   // During an outage only the probe talks to the cloud: items keep their attempts, and all of
   // them are due as soon as it answers.
-  if (cloud_down_ && !ProbeCloud()) {
-    ctx_.pressure.Refresh();
-    return round;
-  }
-  MEDMESH_ASSIGN_OR_RETURN(std::vector<store::QueueItem> items,
-                           ctx_.queue.NextDue(ctx_.clock.Now(), options_.batch_size));
-  if (items.empty()) {
-    ctx_.pressure.Refresh();
-    return round;
-  }
+  if (cloud_down_ && !ProbeCloud()) return round;
+  MEDMESH_ASSIGN_OR_RETURN(items, ctx_.queue.NextDue(ctx_.clock.Now(), options_.batch_size));
+  if (items.empty()) return round;
   std::stable_partition(items.begin(), items.end(), IsEnrolmentItem);
 
-  Status ready = EnsureCloudKey();
-  if (ready) ready = EnsureRegistered();
-  if (!ready) {
-    const std::string reason =
-        ready.error().code() == ErrorCode::kUnavailable ? "unreachable" : "cloud_identity";
-    log::Warn("cloudlet_cloud_not_ready", {{"error", ready.error().ToString()}});
-    if (reason == "unreachable") NoteCloudDown();
-    for (const store::QueueItem& item : items) {
-      (void)ctx_.queue.MarkFailed(item.id, reason);
-      ctx_.metrics.forward_failures.WithLabels({reason}).Increment();
-    }
-    round.failed = items.size();
-    ctx_.pressure.Refresh();
-    return round;
-  }
-  round.cloud_reachable = true;
-  cloud_down_ = false;
-
   const std::int64_t now_ms = wire::ToUnixMs(ctx_.clock.Now());
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const store::QueueItem& item = items[i];
+  for (; settled < items.size(); ++settled) {
+    const store::QueueItem& item = items[settled];
+    // Before every send, not once a round: an answer earlier in this round may have dropped
+    // the cloud's key (401) or the registration (409), and nothing is sent without both.
+    auto ready = EnsureReady();
+    if (!ready) {
+      const std::string reason =
+          ready.error().code() == ErrorCode::kUnavailable ? "unreachable" : "cloud_identity";
+      log::Warn("cloudlet_cloud_not_ready", {{"error", ready.error().ToString()}});
+      round.cloud_reachable = false;
+      if (reason == "unreachable") NoteCloudDown();
+      EndRound(std::span(items).subspan(settled), reason, round);
+      settled = items.size();
+      return round;
+    }
+    round.cloud_reachable = true;
+    cloud_down_ = false;
+
     const bool enrolment = IsEnrolmentItem(item);
-    const Outcome outcome = enrolment ? SendEnrolment(item) : SendUpload(item);
+    const Outcome outcome = enrolment ? SendEnrolment(item) : SendUpload(item, **ready);
+    if (outcome.lacks_identity) registered_ = false;
+    // Perhaps sealed to a key the cloud retired: fetch it again before the next send, unless it
+    // was fetched in this round (then the 401 is about the item, and refetching cannot help).
+    if (outcome.unauthenticated && !enrolment && cloud_ && cloud_->round != round_number_) {
+      cloud_.reset();
+    }
     switch (outcome.verdict) {
       case Verdict::kSent:
-        if (Status st = ctx_.queue.MarkSent(item.id); !st) {
-          log::Warn("cloudlet_forward_mark_sent_failed", {{"error", st.error().ToString()}});
-        }
+        // Counted before the item leaves the queue, so whoever sees the queue without it also
+        // sees it counted (GET /api/v1/stats reads both without a common lock).
         ++round.sent;
         if (!enrolment) {
           ctx_.counters.forwarded.fetch_add(1, std::memory_order_relaxed);
@@ -286,43 +411,46 @@ Result<ForwardRound> Forwarder::RunOnce() {
           ctx_.metrics.forward_latency.Observe(
               static_cast<double>(std::max<std::int64_t>(0, now_ms - item.enqueued_ms)) / 1000.0);
         }
+        if (Status st = ctx_.queue.MarkSent(item.id); !st) {
+          // Sent again when its lease runs out; the cloud answers "duplicate".
+          log::Warn("cloudlet_forward_mark_sent_failed", {{"error", st.error().ToString()}});
+        }
         break;
       case Verdict::kRetry:
-        (void)ctx_.queue.MarkFailed(item.id, outcome.reason);
         ctx_.metrics.forward_failures.WithLabels({outcome.reason}).Increment();
+        Release(item, outcome.reason);
         ++round.failed;
         break;
       case Verdict::kRetryAndStop:
-        for (std::size_t j = i; j < items.size(); ++j) {
-          (void)ctx_.queue.MarkFailed(items[j].id, outcome.reason);
-        }
-        ctx_.metrics.forward_failures.WithLabels({outcome.reason}).Increment();
-        round.failed += items.size() - i;
+        EndRound(std::span(items).subspan(settled), outcome.reason, round);
+        settled = items.size();
         round.cloud_reachable = outcome.reason != "unreachable";
         if (!round.cloud_reachable) NoteCloudDown();
-        ctx_.pressure.Refresh();
         return round;
       case Verdict::kPermanent:
         ctx_.metrics.forward_failures.WithLabels({outcome.reason}).Increment();
         if (item.attempts < kMaxPermanentAttempts) {
-          (void)ctx_.queue.MarkFailed(item.id, outcome.reason);
+          Release(item, outcome.reason);
           ++round.failed;
           break;
         }
         if (Status kept = ctx_.ledger.AddDeadLetter(item.id, outcome.reason, item.payload, now_ms);
             !kept) {
-          (void)ctx_.queue.MarkFailed(item.id, outcome.reason);
+          log::Warn("cloudlet_forward_dead_letter_not_kept", {{"error", kept.error().ToString()}});
+          Release(item, outcome.reason);
           ++round.failed;
           break;
         }
         log::Error("cloudlet_forward_dead_letter", {{"item", item.id}, {"reason", outcome.reason}});
-        (void)ctx_.queue.MarkSent(item.id);
         ctx_.counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
         ++round.dead;
+        if (Status st = ctx_.queue.MarkSent(item.id); !st) {
+          // Kept in the queue too; the dead letter is idempotent by id.
+          log::Warn("cloudlet_forward_mark_sent_failed", {{"error", st.error().ToString()}});
+        }
         break;
     }
   }
-  ctx_.pressure.Refresh();
   return round;
 }
 

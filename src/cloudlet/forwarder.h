@@ -12,15 +12,32 @@
 //        "u.<id>"      decrypt the queued upload, re-check the device's evidence, seal a forward
 //                      envelope to the cloud's KEM key, sign it (wire::SealForward) and
 //                      POST /api/v1/forward.
-//   4. 200 → MarkSent. Cloud unreachable, 429 or 5xx → MarkFailed (the queue backs off
-//      exponentially with jitter, up to minutes) and the round ends. Once the cloud was found
-//      unreachable, rounds send nothing but a probe, GET {cloud}/readyz, every
-//      outage_probe_interval; when it answers 200, every backing-off item is made due at once
-//      (ForwardQueue::RetryNow), so an outage delays delivery by a probe interval, not by the
-//      longest backoff, and items do not spend attempts on a cloud known to be away. 409 failed_precondition (the cloud lacks
-//      the certificate or the enrolment) → register / push again, retry. Other 4xx (the cloud
-//      will never take it) → after kMaxPermanentAttempts, the item moves to the ledger's dead
-//      letters for operators, so one poisoned item cannot stall the queue or trip backpressure.
+//   4. 2xx → counted (counters.forwarded, metrics), then MarkSent, so a reader that sees the
+//      queue without the item also sees it counted. Cloud unreachable, 429 or 5xx → MarkFailed
+//      (the queue backs off exponentially with jitter, up to minutes) for this item and the rest
+//      of the round, and the round ends. Once the cloud was found unreachable, rounds send nothing
+//      but a probe, GET {cloud}/readyz, every outage_probe_interval (by ctx.clock); when it answers
+//      200, every backing-off item is made due at once (ForwardQueue::RetryNow), so an outage
+//      delays delivery by a probe interval, not by the longest backoff, and items do not spend
+//      attempts on a cloud known to be away. 409 failed_precondition (the cloud lacks the
+//      certificate or the enrolment) → register again before the next send, push the device's
+//      enrolment again, retry the item. 401 to a forward → the cloud's key is fetched again
+//      before the next send (unless it was fetched in this round). The cloud's own refusal of
+//      an item (400, 401, 403, 409, 413 with a MedMesh error body) → after kMaxPermanentAttempts,
+//      the item moves to the ledger's dead letters for operators, so one poisoned item cannot
+//      stall the queue or trip backpressure. Any other answer (a redirect, 404, 405, 408, a
+//      proxy's page without a MedMesh error body) says nothing about the item: it is retried
+//      like a 5xx and never dead-lettered.
+//   Before every send, not once per round, the forwarder makes sure it holds a verified cloud
+//   key and its registration (steps 1 and 2); if it cannot, the rest of the round is marked
+//   failed and the round ends.
+//
+// Failures: an exception thrown inside a round (a third-party library, std::bad_alloc) ends
+// that round: its unsettled items are marked failed, the exception is logged by type only and
+// counted in medmesh_cloudlet_forward_round_exceptions_total, and RunOnce returns kInternal.
+// The background thread also catches anything thrown outside a round, and after a failed round
+// waits poll_interval, doubling while rounds keep failing, up to a minute; it never ends but by
+// Stop().
 //
 // Threads: Start() runs rounds on one background thread (a service worker, like the HTTP
 // server's I/O threads) until Stop(); Wake() starts a round early (after an enqueue). Tests
@@ -32,11 +49,15 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/clock.h"
@@ -117,7 +138,8 @@ class Forwarder {
   void Stop();
   void Wake();
 
-  // One round (see above). Errors only for a queue that cannot be read.
+  // One round (see above). Errors: those of a queue that cannot be read; kInternal if an
+  // exception ended the round (see "Failures").
   Result<ForwardRound> RunOnce();
 
  private:
@@ -125,32 +147,51 @@ class Forwarder {
   enum class Verdict { kSent, kRetry, kRetryAndStop, kPermanent };
   struct Outcome {
     Verdict verdict;
-    std::string reason;  // metrics label and MarkFailed reason; no secrets
-    std::string status;  // "stored" / "duplicate" for kSent
+    std::string reason;            // metrics label and MarkFailed reason; no secrets
+    std::string status;            // "stored" / "duplicate" for kSent
+    bool lacks_identity = false;   // 409 failed_precondition: register and push again
+    bool unauthenticated = false;  // 401: perhaps sealed to a key the cloud retired
   };
 
   Forwarder(ForwarderContext context, ForwarderOptions options,
             std::unique_ptr<net::HttpClient> client);
   void Loop();
+  // Counts and logs (by type only) an exception that ended a round. Never throws.
+  void NoteException(const std::exception_ptr& thrown) noexcept;
+  // The body of RunOnce. `items` receives the leased items; items[0, settled) have been marked
+  // sent or failed, so that RunOnce can release the rest if an exception cuts the round short.
+  Result<ForwardRound> Round(std::vector<store::QueueItem>& items, std::size_t& settled);
+  // A current, verified cloud key and this cloudlet's registration, or why not (kUnavailable:
+  // the cloud did not answer). The sealer stays valid until the next call.
+  Result<const crypto::HybridSealer*> EnsureReady();
   Status EnsureCloudKey();
   Status EnsureRegistered();
   Outcome SendEnrolment(const store::QueueItem& item);
-  Outcome SendUpload(const store::QueueItem& item);
-  Outcome Classify(const Result<net::Response>& response, bool is_forward);
+  Outcome SendUpload(const store::QueueItem& item, const crypto::HybridSealer& cloud);
+  // Turns the cloud's answer into a verdict. No side effects but a log line.
+  static Outcome Classify(const Result<net::Response>& response);
+  // MarkFailed with `reason`; a queue error is logged (the lease runs out instead).
+  void Release(const store::QueueItem& item, std::string_view reason);
+  // Ends a round early: one failed attempt counted for `reason`, and `items` (the one that
+  // failed and those not tried) released.
+  void EndRound(std::span<const store::QueueItem> items, std::string_view reason,
+                ForwardRound& round);
   std::string Url(std::string_view path) const;
 
   ForwarderContext ctx_;
   ForwarderOptions options_;
   std::unique_ptr<net::HttpClient> client_;
 
-  std::mutex round_mu_;              // one round at a time
-  // Guarded by round_mu_: the last round found the cloud unreachable; when to probe it next.
+  std::mutex round_mu_;  // one round at a time
+  // Guarded by round_mu_: the last round found the cloud unreachable; when to probe it next
+  // (ctx_.clock.Monotonic()).
   bool cloud_down_ = false;
   std::chrono::steady_clock::time_point next_probe_{};
   void NoteCloudDown();
   // Asks the cloud's /readyz if a probe is due; true (and every item due) once it answers 200.
   bool ProbeCloud();
-  std::unique_ptr<CloudKey> cloud_;  // guarded by round_mu_
+  std::uint64_t round_number_ = 0;   // guarded by round_mu_
+  std::unique_ptr<CloudKey> cloud_;  // guarded by round_mu_; null until fetched, or dropped
   bool registered_ = false;          // guarded by round_mu_
 
   std::mutex mu_;

@@ -89,6 +89,10 @@ Status TestDevice::UseCloudlet(net::HttpClient& client, const std::string& base_
   return OkStatus();
 }
 
+void TestDevice::UseCloudlet(const crypto::HybridPublicKey& cloudlet_kem_key) {
+  sealer_ = std::make_unique<crypto::SessionSealer>(cloudlet_kem_key, random_, clock_);
+}
+
 Status TestDevice::Enrol(net::HttpClient& client, const std::string& base_url,
                          const SecretBytes& token, const crypto::SigningPublicKey& root) {
   MEDMESH_RETURN_IF_ERROR(UseCloudlet(client, base_url, root));

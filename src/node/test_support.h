@@ -69,6 +69,9 @@ class TestDevice {
   // Only the certificate and the session (for a device enrolled elsewhere, or never).
   Status UseCloudlet(net::HttpClient& client, const std::string& base_url,
                      const crypto::SigningPublicKey& root);
+  // A session to a cloudlet's KEM key the test already holds (no HTTP, e.g. to feed an
+  // IngestPipeline directly).
+  void UseCloudlet(const crypto::HybridPublicKey& cloudlet_kem_key);
 
   // An upload of `payload`; a fresh batch id unless one is given.
   Result<Bytes> Seal(wire::ContentType type, ByteView payload,

@@ -40,6 +40,10 @@ CloudletMetrics::CloudletMetrics(net::MetricsRegistry& r)
                          "acknowledgement of its forward.",
                          {}, {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600})
               .WithLabels({})),
+      round_exceptions(
+          r.AddCounter("medmesh_cloudlet_forward_round_exceptions_total",
+                       "Forward rounds ended by an unexpected exception (the forwarder went on).")
+              .WithLabels({})),
       group_commit_uploads(r.AddHistogram("medmesh_cloudlet_group_commit_uploads",
                                           "Readings uploads stored together by one group commit.",
                                           {}, {1, 2, 4, 8, 16, 32, 64, 128})

@@ -30,6 +30,7 @@ struct CloudletMetrics {
   net::CounterFamily& forwarded;         // {status}: stored | duplicate
   net::CounterFamily& forward_failures;  // {reason}
   net::Histogram& forward_latency;       // seconds from acceptance to the cloud's ack
+  net::Counter& round_exceptions;        // forward rounds ended by an exception
   net::Histogram& group_commit_uploads;  // uploads stored by one group commit
 };
 
