@@ -27,7 +27,7 @@ constexpr std::size_t kSmallBodyLimit = 16 * 1024;
 
 net::Response ToResponse(const IntakeResult& result, std::string_view id_name) {
   if (const auto* rejection = std::get_if<IntakeRejection>(&result)) {
-    return net::JsonErrorResponse(rejection->http_status, rejection->error, rejection->message);
+    return net::RejectionResponse(*rejection);
   }
   const auto& ack = std::get<IntakeAck>(result);
   return net::Response::Json(Json{{std::string(id_name), ack.id}, {"status", ack.status}}.dump());
@@ -127,8 +127,7 @@ Result<net::Response> CloudService::State::Integrity(const net::Request& r) {
   if (!node::BearerTokenMatches(r.Header("Authorization"), operator_token)) {
     intake->RecordRejection(store::IdsEventKind::kAuthFailure, r.peer_address,
                             "missing or wrong operator token on /api/v1/integrity");
-    net::Response denied =
-        net::JsonErrorResponse(401, "unauthenticated", "missing or wrong operator token");
+    net::Response denied = net::ErrorResponse(Unauthenticated("missing or wrong operator token"));
     denied.headers.emplace_back("WWW-Authenticate", "Bearer");
     return denied;
   }

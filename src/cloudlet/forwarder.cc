@@ -156,10 +156,12 @@ Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response, bo
   if (!response) return {Verdict::kRetryAndStop, "unreachable", {}};
   const int status = response->status;
   if (status >= 200 && status < 300) return {Verdict::kSent, {}, AckStatus(*response)};
-  if (status == 429 || status >= 500) {
+  const net::Refusal refusal = net::DecodeRefusal(*response);
+  if (refusal.transient()) {
     return {Verdict::kRetryAndStop, status == 429 ? "cloud_busy" : "cloud_error", {}};
   }
-  const Error error = net::ErrorFromResponse(*response);
+  const Error& error = refusal.error;
+  // The body's "error", not the status, tells the two 409s apart.
   if (error.code() == ErrorCode::kFailedPrecondition) {
     // The cloud lacks this cloudlet's certificate or the device's enrolment.
     registered_ = false;
@@ -168,6 +170,7 @@ Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response, bo
   if (status == 401 && is_forward) cloud_.reset();  // perhaps sealed to a retired cloud key
   log::Warn("cloudlet_forward_refused", {{"status", status},
                                          {"error", std::string(ErrorCodeName(error.code()))},
+                                         {"permanent", refusal.permanent},
                                          {"message", error.message().substr(0, 200)}});
   return {Verdict::kPermanent, "refused_" + std::to_string(status), {}};
 }
