@@ -182,7 +182,7 @@ IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view sourc
       return Reject(PayloadTooLarge("enrolment record is too large"), false,
                     IdsEventKind::kOversized, source_ip);
     }
-    return Reject(InvalidArgument("malformed enrolment record: " + parsed.error().message()), true,
+    return Reject(InvalidArgument("malformed enrolment record: " + parsed.error().message()), false,
                   IdsEventKind::kMalformed, source_ip);
   }
   auto cloudlet = CloudletCertificate(parsed->enrolment.cloudlet_id, source_ip);
@@ -254,7 +254,8 @@ IntakeResult ForwardIntake::AcceptForward(ByteView forward, std::string_view sou
       return Reject(PayloadTooLarge("forward is larger than the cloud accepts"), false,
                     IdsEventKind::kOversized, source_ip);
     }
-    return Reject(InvalidArgument("malformed forward: " + parsed.error().message()), true,
+    // Not permanent: unauthenticated bytes (damaged on the way, or a newer format).
+    return Reject(InvalidArgument("malformed forward: " + parsed.error().message()), false,
                   IdsEventKind::kMalformed, source_ip);
   }
   const std::string forward_id = HexEncode(parsed->header.forward_id);

@@ -26,9 +26,11 @@
 //       6. acknowledge: "stored", or "duplicate" for a batch already stored (idempotent by the
 //          device's batch id, and for records by record id)
 // Every refusal in steps 1-4 (and a refused certificate or enrolment) writes an IDS event.
-// Refusals are net::Rejection: "permanent" where the same request can never be accepted
-// (malformed, forged certificate, a mismatch with the enrolment, content refused, a replay), not
-// where registering, enrolling, a renewed certificate or a wait may help.
+// Refusals are net::Rejection: "permanent" where the same request can never be accepted (a
+// certificate not from the root or not a cloudlet's, a mismatch with the enrolment, authentic
+// content refused, a replay), not for bytes that do not parse (unauthenticated: damage on the
+// way or a newer format), nor where registering, enrolling, a renewed certificate or a wait may
+// help.
 // Thread safety: thread-safe.
 #pragma once
 

@@ -398,12 +398,29 @@ TEST_F(CloudletServiceTest, ABatchWithNoPlausibleReadingIsAcknowledgedAsAllRefus
 TEST_F(CloudletServiceTest, RefusalsSayWhetherTheyArePermanent) {
   auto device = EnrolledDevice("watch-1", "patient-1");
   const Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
+  const wire::BatchId stored_batch = device->last_batch_id();
+  ASSERT_EQ(Post("/api/v1/ingest", upload).status, 200);  // opens the session
   auto permanent = [](const net::Response& response) {
     const net::Refusal refusal = net::DecodeRefusal(response);
     EXPECT_TRUE(refusal.medmesh) << response.body;
     return refusal.permanent;
   };
-  EXPECT_TRUE(permanent(Post("/api/v1/ingest", ByteView(upload).first(40))));  // malformed
+  // Bytes that do not parse prove nothing about the device's upload (damage on the way, a
+  // newer envelope): not permanent.
+  EXPECT_FALSE(permanent(Post("/api/v1/ingest", ByteView(upload).first(40))));
+  // A decompression bomb, signed by the device: permanent.
+  const std::vector<std::uint8_t> zeros(std::size_t{8} << 20, 0);
+  Bytes frame(ZSTD_compressBound(zeros.size()));
+  frame.resize(ZSTD_compress(frame.data(), frame.size(), zeros.data(), zeros.size(), 3));
+  Bytes bomb = {wire::kReadingsFormatVersion, 1};
+  bomb.insert(bomb.end(), frame.begin(), frame.end());
+  EXPECT_TRUE(permanent(
+      Post("/api/v1/ingest", device->Seal(wire::ContentType::kReadingsBatch, bomb).value())));
+  // A readings format this cloudlet does not know (a newer device): not permanent.
+  Bytes newer = bomb;
+  newer[0] = static_cast<std::uint8_t>(wire::kReadingsFormatVersion + 1);
+  EXPECT_FALSE(permanent(
+      Post("/api/v1/ingest", device->Seal(wire::ContentType::kReadingsBatch, newer).value())));
   const net::Response forged = Post("/api/v1/ingest", ByteView(upload).first(upload.size() - 3));
   EXPECT_EQ(forged.status, 401);
   EXPECT_FALSE(permanent(forged));  // re-seal
@@ -413,9 +430,7 @@ TEST_F(CloudletServiceTest, RefusalsSayWhetherTheyArePermanent) {
       Post("/api/v1/ingest", stranger.SealReadings(HeartRate(NowMs(), 5)).value());
   EXPECT_EQ(unknown.status, 403);
   EXPECT_FALSE(permanent(unknown));  // enrol, then send again
-  ASSERT_EQ(Post("/api/v1/ingest", upload).status, 200);
-  const Bytes replay =
-      device->SealReadings(HeartRate(NowMs(), 20, 80000), device->last_batch_id()).value();
+  const Bytes replay = device->SealReadings(HeartRate(NowMs(), 20, 80000), stored_batch).value();
   const net::Response replayed = Post("/api/v1/ingest", replay);
   EXPECT_EQ(replayed.status, 409);
   EXPECT_TRUE(permanent(replayed));

@@ -154,7 +154,9 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
                                     "readings in smaller batches"),
                     false, IdsEventKind::kOversized, source_ip, {});
     }
-    return Reject(InvalidArgument("malformed upload: " + parsed.error().message()), true,
+    // Not permanent: these bytes are not authenticated (a stranger's, damaged on the way, or a
+    // newer envelope version), so they prove nothing against the device's own upload.
+    return Reject(InvalidArgument("malformed upload: " + parsed.error().message()), false,
                   IdsEventKind::kMalformed, source_ip, {});
   }
   const wire::UploadHeader& header = parsed->header;
@@ -268,6 +270,11 @@ std::variant<IngestPipeline::Decoded, IngestRejection> IngestPipeline::Decode(
     }
     out.record = std::move(*record);
     return out;
+  }
+  if (!opened.payload.empty() && opened.payload.front() != wire::kReadingsFormatVersion) {
+    // A newer device's format: an upgraded cloudlet may take it, so not permanent.
+    return Reject(InvalidArgument("unsupported readings format version"), false,
+                  IdsEventKind::kMalformed, source_ip, header.device_id);
   }
   auto readings = wire::DecodeReadings(opened.payload, limits_.readings);
   if (!readings) {

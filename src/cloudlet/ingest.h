@@ -26,10 +26,12 @@
 //  11. acknowledge                                            → 200 "stored"
 // Every refusal in steps 1-8 writes an IDS event (source IP, claimed device id, kind, a reason
 // without secrets or payload bytes) and counts in medmesh_cloudlet_ingest_rejected_total.
-// Refusals are net::Rejection (net/error_mapping.h): "permanent" is set where the same upload
-// can never be accepted (malformed, a decompression bomb, an invalid record, a batch id used for
-// other content) - the device may then drop it - and never where it may be after a wait or a
-// change on the device's side (413: split it; 401: re-seal; 403: enrol; 429/503: later).
+// Refusals are net::Rejection (net/error_mapping.h): "permanent" is set only where the device's
+// own authenticated content can never be accepted (a malformed readings payload of a known
+// format, a decompression bomb, an invalid record, an empty batch, a batch id used for other
+// content) - the device may then drop it - and never for bytes not yet authenticated (step 1),
+// an unknown payload format version, or where a wait or a change on the device's side may help
+// (413: split it; 401: re-seal; 403: enrol; 429/503: later).
 //
 // Exactly once: a retry of an acknowledged upload is recognised by (device id, batch id) and the
 // digest of its bytes before any cryptography; a retry after a failure in step 10 reuses the
