@@ -64,6 +64,7 @@ struct WearableFlags {
   std::string listen;
   bool energy_report = false;
   bool drain = false;
+  bool release_held = false;
 };
 
 int Fail(std::string_view what, const medmesh::Error& error) {
@@ -95,40 +96,57 @@ class WearableMetrics {
                             .AddGauge("medmesh_wearable_outbox_failing",
                                       "Outbox items backing off after a failed attempt.", {})
                             .WithLabels({})),
+        held_items_(registry
+                        .AddGauge("medmesh_wearable_held_uploads",
+                                  "Uploads held for an operator (a refusal the agent cannot act "
+                                  "on); released with --release-held.",
+                                  {})
+                        .WithLabels({})),
+        exceptions_(registry.AddCounter("medmesh_wearable_exceptions_total",
+                                        "Exceptions caught by a last-resort handler, by where: "
+                                        "tick (inside a device's tick) or worker (a worker "
+                                        "thread's loop).",
+                                        {"where"})),
         readings_(registry.AddCounter("medmesh_wearable_readings_total",
                                       "Readings by stage: generated, queued (sealed into the "
-                                      "outbox), acked (acknowledged by a cloudlet).",
+                                      "outbox), acked (stored by a cloudlet), refused (by the "
+                                      "cloudlet as implausible), implausible (left out on the "
+                                      "device).",
                                       {"stage"})),
         uploads_(registry.AddCounter("medmesh_wearable_uploads_total",
-                                     "Upload outcomes: acked, duplicate, rejected, resealed, "
-                                     "failed (no answer, 429 or 5xx).",
+                                     "Upload outcomes: acked, duplicate, rejected (refused for "
+                                     "good by the cloudlet), resealed, split (after 413), held "
+                                     "(for an operator), failed (no answer, 429, 5xx, or not "
+                                     "the cloudlet's own answer).",
                                      {"outcome"})),
         bytes_(registry
                    .AddCounter("medmesh_wearable_upload_bytes_total",
                                "Upload envelope bytes sent (acknowledged or not).", {})
                    .WithLabels({})) {}
 
-  // Brings the metrics up to the agents' counters (called from one thread).
-  void Update(const std::vector<std::unique_ptr<wearable::DeviceAgent>>& agents) {
+  // Brings the metrics up to the agents' counters and the workers' exception count (called
+  // from one thread).
+  void Update(const std::vector<std::unique_ptr<wearable::DeviceAgent>>& agents,
+              std::uint64_t worker_exceptions) {
     wearable::AgentCounters sum;
-    std::uint64_t items = 0, failing = 0, connected = 0;
+    std::uint64_t items = 0, failing = 0, connected = 0, held = 0;
     for (const auto& agent : agents) {
-      const wearable::AgentCounters c = agent->counters();
-      sum.readings_generated += c.readings_generated;
-      sum.readings_queued += c.readings_queued;
-      sum.readings_acked += c.readings_acked;
-      sum.uploads_acked += c.uploads_acked;
-      sum.duplicates += c.duplicates;
-      sum.rejected += c.rejected;
-      sum.reseals += c.reseals;
-      sum.send_failures += c.send_failures;
-      sum.bytes_sent += c.bytes_sent;
+      Add(sum, agent->counters());
       if (auto stats = agent->OutboxStats()) {
         items += stats->count;
         failing += stats->failing;
       }
+      if (auto stats = agent->HeldStats()) held += stats->count;
       connected += agent->connected() ? 1 : 0;
     }
+    held_items_.Set(static_cast<double>(held));
+    Bump(readings_.WithLabels({"refused"}), sum.readings_refused, last_.readings_refused);
+    Bump(readings_.WithLabels({"implausible"}), sum.readings_implausible,
+         last_.readings_implausible);
+    Bump(uploads_.WithLabels({"split"}), sum.splits, last_.splits);
+    Bump(uploads_.WithLabels({"held"}), sum.uploads_held, last_.uploads_held);
+    Bump(exceptions_.WithLabels({"tick"}), sum.tick_exceptions, last_.tick_exceptions);
+    Bump(exceptions_.WithLabels({"worker"}), worker_exceptions, last_worker_exceptions_);
     devices_.Set(static_cast<double>(agents.size()));
     connected_.Set(static_cast<double>(connected));
     outbox_items_.Set(static_cast<double>(items));
@@ -145,6 +163,23 @@ class WearableMetrics {
   }
 
  private:
+  static void Add(wearable::AgentCounters& sum, const wearable::AgentCounters& c) {
+    sum.readings_generated += c.readings_generated;
+    sum.readings_queued += c.readings_queued;
+    sum.readings_acked += c.readings_acked;
+    sum.readings_refused += c.readings_refused;
+    sum.readings_implausible += c.readings_implausible;
+    sum.uploads_acked += c.uploads_acked;
+    sum.duplicates += c.duplicates;
+    sum.rejected += c.rejected;
+    sum.reseals += c.reseals;
+    sum.splits += c.splits;
+    sum.uploads_held += c.uploads_held;
+    sum.send_failures += c.send_failures;
+    sum.bytes_sent += c.bytes_sent;
+    sum.tick_exceptions += c.tick_exceptions;
+  }
+
   static void Bump(net::Counter& counter, std::uint64_t now, std::uint64_t& last) {
     if (now > last) counter.Increment(static_cast<double>(now - last));
     last = std::max(last, now);
@@ -154,10 +189,13 @@ class WearableMetrics {
   net::Gauge& connected_;
   net::Gauge& outbox_items_;
   net::Gauge& outbox_failing_;
+  net::Gauge& held_items_;
+  net::CounterFamily& exceptions_;
   net::CounterFamily& readings_;
   net::CounterFamily& uploads_;
   net::Counter& bytes_;
   wearable::AgentCounters last_;
+  std::uint64_t last_worker_exceptions_ = 0;
 };
 
 // GET /api/v1/stats: public counts only (device ids and counts; no patient ids, no readings).
@@ -165,15 +203,24 @@ std::string StatsJson(const std::string& node_id,
                       const std::vector<std::unique_ptr<wearable::DeviceAgent>>& agents) {
   nlohmann::json devices = nlohmann::json::array();
   wearable::AgentCounters sum;
-  std::uint64_t depth = 0, failing = 0, connected = 0;
+  std::uint64_t depth = 0, failing = 0, connected = 0, held = 0;
   for (const auto& agent : agents) {
     const wearable::AgentCounters c = agent->counters();
-    std::uint64_t items = 0;
+    std::uint64_t items = 0, device_held = 0;
     if (auto stats = agent->OutboxStats()) {
       items = stats->count;
       depth += stats->count;
       failing += stats->failing;
     }
+    if (auto stats = agent->HeldStats()) {
+      device_held = stats->count;
+      held += stats->count;
+    }
+    sum.readings_refused += c.readings_refused;
+    sum.readings_implausible += c.readings_implausible;
+    sum.splits += c.splits;
+    sum.uploads_held += c.uploads_held;
+    sum.tick_exceptions += c.tick_exceptions;
     connected += agent->connected() ? 1 : 0;
     sum.readings_generated += c.readings_generated;
     sum.readings_queued += c.readings_queued;
@@ -188,7 +235,8 @@ std::string StatsJson(const std::string& node_id,
     devices.push_back({{"device", agent->spec().device_id},
                        {"connected", agent->connected()},
                        {"readings_acked", c.readings_acked},
-                       {"outbox_depth", items}});
+                       {"outbox_depth", items},
+                       {"held", device_held}});
   }
   const nlohmann::json body = {{"node", node_id},
                                {"devices", agents.size()},
@@ -204,6 +252,12 @@ std::string StatsJson(const std::string& node_id,
                                {"bytes_sent", sum.bytes_sent},
                                {"outbox_depth", depth},
                                {"outbox_failing", failing},
+                               {"held", held},
+                               {"uploads_held", sum.uploads_held},
+                               {"splits", sum.splits},
+                               {"readings_refused", sum.readings_refused},
+                               {"readings_implausible", sum.readings_implausible},
+                               {"tick_exceptions", sum.tick_exceptions},
                                {"per_device", devices}};
   return body.dump();
 }
@@ -303,8 +357,12 @@ int RunImport(wearable::DeviceAgent& agent, const std::string& file, bool fhir,
   if (int code = DeliverEverything(one, tick); code != 0) return code;
   const wearable::AgentCounters c = agent.counters();
   std::cout << "uploaded " << c.readings_acked << " readings in " << c.uploads_acked
-            << " batches to " << agent.cloudlet_id() << " (" << c.rejected << " refused)\n";
-  return imported->rejected > 0 || c.rejected > 0 ? 3 : 0;
+            << " batches to " << agent.cloudlet_id() << " (" << c.rejected
+            << " batches refused for good, " << c.uploads_held << " held for an operator, "
+            << c.readings_refused << " readings refused by the cloudlet as implausible)\n";
+  return imported->rejected > 0 || c.rejected > 0 || c.uploads_held > 0 || c.readings_refused > 0
+             ? 3
+             : 0;
 }
 
 // --- The service ---------------------------------------------------------------------------------
@@ -387,6 +445,15 @@ int RunWearable(const WearableFlags& flags) {
     if (!agent) return Fail("device " + spec.device_id, agent.error());
     agents.push_back(std::move(*agent));
   }
+  if (flags.release_held) {
+    std::uint64_t released = 0;
+    for (auto& agent : agents) {
+      auto n = agent->ReleaseHeld();
+      if (!n) return Fail("release held uploads of " + agent->spec().device_id, n.error());
+      released += *n;
+    }
+    std::cout << "released " << released << " held upload(s) into the outboxes\n";
+  }
   medmesh::log::Info("wearable_started", {{"node", config->node.id},
                                           {"devices", static_cast<std::uint64_t>(agents.size())},
                                           {"import", importing}});
@@ -407,7 +474,8 @@ int RunWearable(const WearableFlags& flags) {
 
   net::MetricsRegistry registry;
   WearableMetrics metrics(registry);
-  metrics.Update(agents);
+  std::atomic<std::uint64_t> worker_exceptions{0};
+  metrics.Update(agents, worker_exceptions.load());
   std::unique_ptr<net::HttpServer> server;
   if (config->serve_http) {
     net::Router router;
@@ -450,13 +518,24 @@ int RunWearable(const WearableFlags& flags) {
       while (true) {
         const auto round = std::chrono::steady_clock::now();
         for (std::size_t i = w; i < agents.size(); i += thread_count) {
-          Status st = agents[i]->Tick();
-          std::string error = st ? std::string() : st.error().ToString();
-          if (error != last_error[i] && !error.empty()) {
-            medmesh::log::Error("wearable_tick_failed",
-                                {{"device", agents[i]->spec().device_id}, {"reason", error}});
+          // The last resort of this thread (Tick catches what is thrown below it): an exception
+          // here would end the process. Logged without ids (it may come from the log itself),
+          // counted, and the loop carries on with the next device.
+          try {
+            Status st = agents[i]->Tick();
+            std::string error = st ? std::string() : st.error().ToString();
+            if (error != last_error[i] && !error.empty()) {
+              medmesh::log::Error("wearable_tick_failed",
+                                  {{"device", agents[i]->spec().device_id}, {"reason", error}});
+            }
+            last_error[i] = std::move(error);
+          } catch (...) {
+            worker_exceptions.fetch_add(1, std::memory_order_relaxed);
+            try {
+              medmesh::log::Error("wearable_worker_exception", {{"worker", w}});
+            } catch (...) {  // nothing more to do: it is counted
+            }
           }
-          last_error[i] = std::move(error);
         }
         std::unique_lock lock(mu);
         if (wake.wait_until(lock, round + config->tick, [&] { return stopping; })) return;
@@ -470,7 +549,7 @@ int RunWearable(const WearableFlags& flags) {
       signal = *received;
       break;
     }
-    metrics.Update(agents);
+    metrics.Update(agents, worker_exceptions.load());
   }
   medmesh::log::Info("wearable_stopping", {{"signal", signal}});
   {
@@ -487,7 +566,7 @@ int RunWearable(const WearableFlags& flags) {
     }
   }
   if (server) server->Stop(std::chrono::seconds(2));
-  metrics.Update(agents);
+  metrics.Update(agents, worker_exceptions.load());
   std::uint64_t acked = 0, outbox = 0;
   for (const auto& agent : agents) {
     acked += agent->counters().readings_acked;
@@ -519,6 +598,9 @@ void RegisterWearableCommand(CLI::App& app) {
   cmd->add_option("--data-dir", flags->data_dir, "Override the config's data_dir");
   cmd->add_option("--listen", flags->listen,
                   "Serve /healthz, /readyz, /metrics and /api/v1/stats at ADDRESS:PORT");
+  cmd->add_flag("--release-held", flags->release_held,
+                "Put the uploads held for an operator back into the devices' outboxes first "
+                "(after fixing what the cloudlet refused them for)");
   cmd->add_flag("--drain", flags->drain,
                 "Simulate nothing: deliver what is in the devices' outboxes, then exit");
   cmd->add_flag("--energy-report", flags->energy_report,

@@ -28,7 +28,7 @@ constexpr std::size_t kSmallBodyLimit = 16 * 1024;
 
 net::Response ToResponse(const IntakeResult& result, std::string_view id_name) {
   if (const auto* rejection = std::get_if<IntakeRejection>(&result)) {
-    return net::JsonErrorResponse(rejection->http_status, rejection->error, rejection->message);
+    return net::RejectionResponse(*rejection);
   }
   const auto& ack = std::get<IntakeAck>(result);
   return net::Response::Json(Json{{std::string(id_name), ack.id}, {"status", ack.status}}.dump());

@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "crypto/session_seal.h"
+#include "net/error_mapping.h"
+#include "net/test_support.h"
 #include "node/test_support.h"
 #include "wire/enrolment.h"
 #include "wire/readings_codec.h"
@@ -317,6 +319,61 @@ TEST_F(CloudServiceTest, AnotherBatchUnderAStoredBatchIdIsRefused) {
   ExpectError(Post("/api/v1/forward", cloudlet_->Forward(other, *cloud_certificate_)), 409,
               "already_exists");
   EXPECT_EQ(Stats()["readings"], 60);
+}
+
+// The cloudlet stores the plausible readings of a batch and forwards the batch whole (the
+// device's signature covers every reading): the cloud must take it, count only the plausible
+// readings and flag the others, not refuse the batch (which would dead-letter it).
+TEST_F(CloudServiceTest, AForwardWithSomeImplausibleReadingsIsStoredAndFlagged) {
+  Introduce();
+  std::vector<wire::Reading> readings = HeartRate(NowMs(), 20);
+  readings[3].value_milli = 500'000;  // 500 beats/min
+  const wire::OpenedUpload upload =
+      cloudlet_->Upload(wire::ContentType::kReadingsBatch, wire::EncodeReadings(readings).value());
+  const net::Response r = Post("/api/v1/forward", cloudlet_->Forward(upload, *cloud_certificate_));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Stats()["readings"], 19);
+  const std::string pseudonym = service_->records().Pseudonym("patient-1");
+  auto rows = service_->intake_store().ListReadingBatches(pseudonym, 0, NowMs() + 1000, 10);
+  ASSERT_TRUE(rows && rows->size() == 1u);
+  EXPECT_EQ((*rows)[0].readings, 19u);
+  const net::testing::Exposition metrics =
+      net::testing::ParseExposition(client_->Get(url_ + "/metrics").value().body);
+  EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_cloud_readings_refused_total", {}), "1");
+
+  // Nothing plausible at all: refused for good (the cloudlet never forwards such a batch).
+  std::vector<wire::Reading> bad = HeartRate(NowMs(), 3);
+  for (wire::Reading& reading : bad) reading.value_milli = 500'000;
+  const net::Response refused = Post(
+      "/api/v1/forward", cloudlet_->Forward(cloudlet_->Upload(wire::ContentType::kReadingsBatch,
+                                                              wire::EncodeReadings(bad).value()),
+                                            *cloud_certificate_));
+  ExpectError(refused, 400, "invalid_argument");
+  EXPECT_TRUE(net::DecodeRefusal(refused).permanent);
+}
+
+// What a cloudlet may retry (register, enrol, reseal) is not permanent; what can never pass is.
+TEST_F(CloudServiceTest, RefusalsSayWhetherTheyArePermanent) {
+  const wire::OpenedUpload upload = [&] {
+    (void)cloudlet_->Enrol();
+    return cloudlet_->Readings();
+  }();
+  const Bytes forward = cloudlet_->Forward(upload, *cloud_certificate_);
+  const net::Refusal unknown = net::DecodeRefusal(Post("/api/v1/forward", forward));
+  EXPECT_EQ(unknown.error.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_TRUE(unknown.medmesh);
+  EXPECT_FALSE(unknown.permanent);
+  Introduce();
+  const net::Refusal malformed =
+      net::DecodeRefusal(Post("/api/v1/forward", ByteView(forward).first(20)));
+  EXPECT_TRUE(malformed.medmesh);
+  EXPECT_FALSE(malformed.permanent);  // unauthenticated bytes prove nothing
+  ASSERT_EQ(Post("/api/v1/forward", forward).status, 200);
+  const wire::OpenedUpload other = cloudlet_->Readings(upload.header.batch_id, 30, 90000);
+  const net::Refusal replay =
+      net::DecodeRefusal(Post("/api/v1/forward", cloudlet_->Forward(other, *cloud_certificate_)));
+  EXPECT_EQ(replay.error.code(), ErrorCode::kAlreadyExists);
+  EXPECT_TRUE(replay.permanent);
 }
 
 TEST_F(CloudServiceTest, StoresForwardedRecordsInThreePartsAndChecksTheChain) {

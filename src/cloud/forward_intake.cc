@@ -34,6 +34,10 @@ struct ForwardIntake::Metrics {
         readings(r.AddCounter("medmesh_cloud_readings_stored_total",
                               "Readings stored from forwarded batches.")
                      .WithLabels({})),
+        readings_refused(r.AddCounter("medmesh_cloud_readings_refused_total",
+                                      "Implausible readings in forwarded batches (kept in the "
+                                      "signed batch, not counted as stored).")
+                             .WithLabels({})),
         rejected(r.AddCounter("medmesh_cloud_rejected_total",
                               "Forwards, registrations and enrolments refused, by reason.",
                               {"reason"})),
@@ -43,6 +47,7 @@ struct ForwardIntake::Metrics {
                                    {"kind", "status"})) {}
   net::CounterFamily& forwards;
   net::Counter& readings;
+  net::Counter& readings_refused;
   net::CounterFamily& rejected;
   net::CounterFamily& registrations;
 };
@@ -82,13 +87,12 @@ void ForwardIntake::RecordRejection(IdsEventKind kind, std::string_view source_i
             {{"kind", store::IdsEventKindName(kind)}, {"peer", source_ip}, {"detail", detail}});
 }
 
-IntakeRejection ForwardIntake::Reject(int http_status, std::string error, std::string message,
-                                      std::optional<IdsEventKind> kind, std::string_view source_ip,
-                                      std::string_view reason) {
-  IntakeRejection rejection{http_status, std::move(error), std::move(message), std::string(reason)};
+IntakeRejection ForwardIntake::Reject(Error error, bool permanent, std::optional<IdsEventKind> kind,
+                                      std::string_view source_ip, std::string_view reason) {
+  IntakeRejection rejection(std::move(error), permanent, std::nullopt, std::string(reason));
   if (kind) {
     rejection.reason = std::string(store::IdsEventKindName(*kind));
-    RecordRejection(*kind, source_ip, rejection.message);
+    RecordRejection(*kind, source_ip, rejection.error.message());
   }
   rejected_.fetch_add(1, std::memory_order_relaxed);
   metrics_->rejected.WithLabels({rejection.reason}).Increment();
@@ -100,22 +104,21 @@ std::variant<wire::VerifiedCertificate, IntakeRejection> ForwardIntake::Cloudlet
   auto row = ctx_.intake.GetCloudletCertificate(cloudlet_id);
   if (!row) {
     log::Error("cloud_intake_unavailable", {{"error", row.error().ToString()}});
-    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                   "unavailable");
   }
   if (!*row) {
-    return Reject(409, "failed_precondition",
-                  "unknown cloudlet: register its certificate with POST /api/v1/cloudlets",
-                  std::nullopt, source_ip, "unknown_cloudlet");
+    return Reject(FailedPrecondition(
+                      "unknown cloudlet: register its certificate with POST /api/v1/cloudlets"),
+                  false, std::nullopt, source_ip, "unknown_cloudlet");
   }
   auto verified = wire::VerifyCertificate((*row)->certificate, ctx_.root.key,
                                           wire::CertificateRole::kCloudlet, NowMs(ctx_.clock));
   if (!verified) {
     // Only an expired or not yet valid certificate can be stored: it was verified on the way in.
-    return Reject(409, "failed_precondition",
-                  "the cloudlet's registered certificate is not valid now: " +
-                      verified.error().message() + "; register a renewed one",
-                  IdsEventKind::kBadCertificate, source_ip);
+    return Reject(FailedPrecondition("the cloudlet's registered certificate is not valid now: " +
+                                     verified.error().message() + "; register a renewed one"),
+                  false, IdsEventKind::kBadCertificate, source_ip);
   }
   return std::move(*verified);
 }
@@ -126,19 +129,19 @@ IntakeResult ForwardIntake::RegisterCloudlet(ByteView certificate, std::string_v
   if (!verified) {
     const ErrorCode code = verified.error().code();
     if (code == ErrorCode::kResourceExhausted) {
-      return Reject(413, "payload_too_large", "certificate is too large", IdsEventKind::kOversized,
+      return Reject(PayloadTooLarge("certificate is too large"), false, IdsEventKind::kOversized,
                     source_ip);
     }
     if (code == ErrorCode::kFailedPrecondition) {
-      return Reject(409, "failed_precondition",
-                    "cloudlet certificate is not valid now: " + verified.error().message(),
-                    IdsEventKind::kBadCertificate, source_ip);
+      return Reject(FailedPrecondition("cloudlet certificate is not valid now: " +
+                                       verified.error().message()),
+                    false, IdsEventKind::kBadCertificate, source_ip);
     }
     if (code == ErrorCode::kPermissionDenied) {
-      return Reject(403, "permission_denied", "not a cloudlet certificate",
+      return Reject(PermissionDenied("not a cloudlet certificate"), true,
                     IdsEventKind::kBadCertificate, source_ip);
     }
-    return Reject(401, "unauthenticated", "certificate is not issued by this deployment's root",
+    return Reject(Unauthenticated("certificate is not issued by this deployment's root"), true,
                   IdsEventKind::kBadCertificate, source_ip);
   }
   const wire::Certificate& cert = verified->certificate();
@@ -146,11 +149,11 @@ IntakeResult ForwardIntake::RegisterCloudlet(ByteView certificate, std::string_v
       {cert.subject_id, Bytes(certificate.begin(), certificate.end()), cert.not_before_ms});
   if (!outcome) {
     if (outcome.error().code() == ErrorCode::kAlreadyExists) {
-      return Reject(409, "already_exists", outcome.error().message(), std::nullopt, source_ip,
+      return Reject(AlreadyExists(outcome.error().message()), true, std::nullopt, source_ip,
                     "stale_certificate");
     }
     log::Error("cloud_intake_unavailable", {{"error", outcome.error().ToString()}});
-    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                   "unavailable");
   }
   const std::string status(*outcome == IntakeOutcome::kInserted ? kStatusStored : kStatusUnchanged);
@@ -164,16 +167,18 @@ IntakeResult ForwardIntake::RegisterCloudlet(ByteView certificate, std::string_v
 IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view source_ip) {
   auto parsed = wire::ParseEnrolment(record);
   if (!parsed) {
-    const bool big = parsed.error().code() == ErrorCode::kResourceExhausted;
-    return Reject(big ? 413 : 400, big ? "payload_too_large" : "invalid_argument",
-                  "malformed enrolment record: " + parsed.error().message(),
-                  big ? IdsEventKind::kOversized : IdsEventKind::kMalformed, source_ip);
+    if (parsed.error().code() == ErrorCode::kResourceExhausted) {
+      return Reject(PayloadTooLarge("enrolment record is too large"), false,
+                    IdsEventKind::kOversized, source_ip);
+    }
+    return Reject(InvalidArgument("malformed enrolment record: " + parsed.error().message()), false,
+                  IdsEventKind::kMalformed, source_ip);
   }
   auto cloudlet = CloudletCertificate(parsed->enrolment.cloudlet_id, source_ip);
   if (auto* rejection = std::get_if<IntakeRejection>(&cloudlet)) return std::move(*rejection);
   auto enrolment = wire::VerifyEnrolment(record, std::get<wire::VerifiedCertificate>(cloudlet));
   if (!enrolment) {
-    return Reject(401, "unauthenticated", "enrolment record is not signed by the cloudlet it names",
+    return Reject(Unauthenticated("enrolment record is not signed by the cloudlet it names"), true,
                   IdsEventKind::kForgedSignature, source_ip);
   }
   const std::string device_ref = DeviceRef(enrolment->device_id);
@@ -185,7 +190,7 @@ IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view sourc
                                  Labelled("cloud enrolment v1", device_ref));
   if (!ciphertext) {
     log::Error("cloud_enrolment_not_encrypted", {{"error", ciphertext.error().ToString()}});
-    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                   "unavailable");
   }
   auto outcome =
@@ -193,11 +198,11 @@ IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view sourc
                                 Bytes(binding.begin(), binding.end()), std::move(*ciphertext)});
   if (!outcome) {
     if (outcome.error().code() == ErrorCode::kAlreadyExists) {
-      return Reject(409, "already_exists", "the device is enrolled with another patient or key",
+      return Reject(AlreadyExists("the device is enrolled with another patient or key"), true,
                     IdsEventKind::kOther, source_ip);
     }
     log::Error("cloud_intake_unavailable", {{"error", outcome.error().ToString()}});
-    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                   "unavailable");
   }
   {
@@ -235,10 +240,11 @@ IntakeResult ForwardIntake::AcceptForward(ByteView forward, std::string_view sou
   auto parsed = wire::ParseForward(forward, max_forward_bytes_);
   if (!parsed) {
     if (parsed.error().code() == ErrorCode::kResourceExhausted) {
-      return Reject(413, "payload_too_large", "forward is larger than the cloud accepts",
+      return Reject(PayloadTooLarge("forward is larger than the cloud accepts"), false,
                     IdsEventKind::kOversized, source_ip);
     }
-    return Reject(400, "invalid_argument", "malformed forward: " + parsed.error().message(),
+    // Not permanent: unauthenticated bytes (damaged on the way, or a newer format).
+    return Reject(InvalidArgument("malformed forward: " + parsed.error().message()), false,
                   IdsEventKind::kMalformed, source_ip);
   }
   const std::string forward_id = HexEncode(parsed->header.forward_id);
@@ -251,20 +257,20 @@ IntakeResult ForwardIntake::AcceptForward(ByteView forward, std::string_view sou
   if (!opened) {
     switch (opened.error().code()) {
       case ErrorCode::kFailedPrecondition:
-        return Reject(409, "failed_precondition", opened.error().message(), std::nullopt, source_ip,
+        return Reject(FailedPrecondition(opened.error().message()), false, std::nullopt, source_ip,
                       "unknown_device");
       case ErrorCode::kPermissionDenied:
-        return Reject(403, "permission_denied",
-                      "the forward does not match its cloudlet or the device's enrolment",
-                      IdsEventKind::kBadCertificate, source_ip);
+        return Reject(
+            PermissionDenied("the forward does not match its cloudlet or the device's enrolment"),
+            true, IdsEventKind::kBadCertificate, source_ip);
       case ErrorCode::kUnauthenticated:
-        return Reject(401, "unauthenticated",
-                      "the forward did not verify or open (cloudlet signature, sealed box, or "
-                      "the device's signature)",
-                      IdsEventKind::kForgedSignature, source_ip);
+        // Not permanent: sealed to a cloud key that was since rotated, it opens once resealed.
+        return Reject(Unauthenticated("the forward did not verify or open (cloudlet signature, "
+                                      "sealed box, or the device's signature)"),
+                      false, IdsEventKind::kForgedSignature, source_ip);
       default:
         log::Error("cloud_forward_not_opened", {{"error", opened.error().ToString()}});
-        return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+        return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                       "unavailable");
     }
   }
@@ -279,16 +285,27 @@ IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
                                           std::string_view source_ip) {
   const wire::UploadHeader& header = opened.header;
   // The cloudlet checked the same; the cloud does not take a cloudlet's word for it.
-  auto batch = wire::ReadingBatchFromUpload(header, opened.payload);
+  // Plausibility reading by reading, as at the cloudlet (forward_intake.h step 4).
+  auto batch = wire::ReadingBatchFromUpload(header, opened.payload, {.require_plausible = false});
   if (!batch || batch->readings.empty()) {
     const bool bomb = !batch && batch.error().code() == ErrorCode::kResourceExhausted;
-    return Reject(400, "invalid_argument",
-                  batch ? std::string("readings payload holds no readings")
-                        : "invalid readings payload: " + batch.error().message(),
-                  bomb ? IdsEventKind::kDecompressionBomb : IdsEventKind::kOutOfRange, source_ip);
+    return Reject(InvalidArgument(batch ? std::string("readings payload holds no readings")
+                                        : "invalid readings payload: " + batch.error().message()),
+                  true, bomb ? IdsEventKind::kDecompressionBomb : IdsEventKind::kMalformed,
+                  source_ip);
+  }
+  std::vector<wire::Reading> plausible;
+  plausible.reserve(batch->readings.size());
+  for (const wire::Reading& reading : batch->readings) {
+    if (wire::CheckPlausible(reading)) plausible.push_back(reading);
+  }
+  const std::size_t refused = batch->readings.size() - plausible.size();
+  if (plausible.empty()) {
+    return Reject(InvalidArgument("no reading of the batch is plausible"), true,
+                  IdsEventKind::kOutOfRange, source_ip);
   }
   const auto [first, last] = std::minmax_element(
-      batch->readings.begin(), batch->readings.end(),
+      plausible.begin(), plausible.end(),
       [](const wire::Reading& a, const wire::Reading& b) { return a.time_ms < b.time_ms; });
   const std::string pseudonym = ctx_.records.Pseudonym(header.patient_id);
   const std::string batch_ref = BatchRef(header.device_id, header.batch_id);
@@ -300,32 +317,39 @@ IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
                                  Labelled("cloud readings v1", batch_ref));
   if (!ciphertext) {
     log::Error("cloud_readings_not_encrypted", {{"error", ciphertext.error().ToString()}});
-    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                   "unavailable");
   }
   ReadingBatchRow row{batch_ref,
                       pseudonym,
                       first->time_ms,
                       last->time_ms,
-                      static_cast<std::uint32_t>(batch->readings.size()),
+                      static_cast<std::uint32_t>(plausible.size()),
                       NowMs(ctx_.clock),
                       Bytes(digest.begin(), digest.end()),
                       std::move(*ciphertext)};
   auto outcome = ctx_.intake.PutReadingBatch(row);
   if (!outcome) {
     if (outcome.error().code() == ErrorCode::kAlreadyExists) {
-      return Reject(409, "already_exists", "another batch was stored under this device's batch id",
+      return Reject(AlreadyExists("another batch was stored under this device's batch id"), true,
                     IdsEventKind::kReplay, source_ip);
     }
     log::Error("cloud_intake_unavailable", {{"error", outcome.error().ToString()}});
-    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                   "unavailable");
   }
   const bool duplicate = *outcome == IntakeOutcome::kDuplicate;
   if (duplicate) {
     duplicates_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    metrics_->readings.Increment(static_cast<double>(batch->readings.size()));
+    metrics_->readings.Increment(static_cast<double>(plausible.size()));
+    if (refused > 0) {
+      // One event per batch; no values (health data).
+      metrics_->readings_refused.Increment(static_cast<double>(refused));
+      RecordRejection(IdsEventKind::kOutOfRange, source_ip,
+                      std::to_string(refused) + " of " + std::to_string(batch->readings.size()) +
+                          " readings of a forwarded batch are implausible; kept, not counted");
+    }
   }
   const std::string status(duplicate ? kStatusDuplicate : kStatusStored);
   metrics_->forwards.WithLabels({"readings_batch", status}).Increment();
@@ -336,7 +360,7 @@ IntakeResult ForwardIntake::StoreRecord(const wire::OpenedUpload& opened,
                                         const std::string& forward_id, std::string_view source_ip) {
   auto record = wire::PatientRecordFromUpload(opened.header, opened.payload);
   if (!record) {
-    return Reject(400, "invalid_argument", "invalid patient record: " + record.error().message(),
+    return Reject(InvalidArgument("invalid patient record: " + record.error().message()), true,
                   IdsEventKind::kMalformed, source_ip);
   }
   // The upload evidence is the record's device signature: with the canonical record encoding
@@ -345,15 +369,14 @@ IntakeResult ForwardIntake::StoreRecord(const wire::OpenedUpload& opened,
   if (!put) {
     switch (put.error().code()) {
       case ErrorCode::kAlreadyExists:
-        return Reject(409, "already_exists",
-                      "another record was stored under this device's record id",
-                      IdsEventKind::kReplay, source_ip);
+        return Reject(AlreadyExists("another record was stored under this device's record id"),
+                      true, IdsEventKind::kReplay, source_ip);
       case ErrorCode::kInvalidArgument:
-        return Reject(400, "invalid_argument", "invalid patient record: " + put.error().message(),
+        return Reject(InvalidArgument("invalid patient record: " + put.error().message()), true,
                       IdsEventKind::kMalformed, source_ip);
       default:
         log::Error("cloud_record_not_stored", {{"error", put.error().ToString()}});
-        return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+        return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                       "unavailable");
     }
   }

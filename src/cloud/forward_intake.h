@@ -13,14 +13,24 @@
 //       3. OpenForward: the cloudlet's signature, the sealed box (to this cloud's KEM key), the
 //          device's signature and commitment in the upload evidence, with the device's
 //          enrolment                                          → 401, 403, 409 unknown device
-//       4. decode and check the content (readings: caps and plausible ranges; record: the
-//          record codec's rules)                              → 400
+//       4. decode and check the content (readings: caps; record: the record codec's rules)
+//                                                             → 400
+//          Plausibility reading by reading (wire::CheckPlausible), as the cloudlet does: the
+//          batch is kept whole (the device's signature covers every reading), its row counts and
+//          spans only the plausible readings, and the implausible ones are one IDS event
+//          (out_of_range) and medmesh_cloud_readings_refused_total; whoever decodes a stored
+//          batch must apply CheckPlausible again. A batch with no plausible reading → 400.
 //       5. store durably: a record through the three-part store (the upload evidence kept as
 //          its device signature), a readings batch in the intake store under the patient's
 //          pseudonym and MI data key                          → 503 if storage fails
 //       6. acknowledge: "stored", or "duplicate" for a batch already stored (idempotent by the
 //          device's batch id, and for records by record id)
 // Every refusal in steps 1-4 (and a refused certificate or enrolment) writes an IDS event.
+// Refusals are net::Rejection: "permanent" where the same request can never be accepted (a
+// certificate not from the root or not a cloudlet's, a mismatch with the enrolment, authentic
+// content refused, a replay), not for bytes that do not parse (unauthenticated: damage on the
+// way or a newer format), nor where registering, enrolling, a renewed certificate or a wait may
+// help.
 // Thread safety: thread-safe.
 #pragma once
 
@@ -41,6 +51,7 @@
 #include "core/secret_bytes.h"
 #include "crypto/hybrid_seal.h"
 #include "crypto/keyed_hash.h"
+#include "net/error_mapping.h"
 #include "net/metrics.h"
 #include "node/identity.h"
 #include "store/ids_event_log.h"
@@ -57,12 +68,9 @@ struct IntakeAck {
   std::string status;  // "stored", "duplicate" ("unchanged" for a repeated registration)
 };
 
-struct IntakeRejection {
-  int http_status = 400;
-  std::string error;    // the JSON "error" field
-  std::string message;  // for the cloudlet; never quotes input or names internals
-  std::string reason;   // metrics label
-};
+// A refusal; the message is for the cloudlet (never quotes input or names internals), the
+// reason a metrics label (an IDS event kind name, "unknown_cloudlet", "unavailable", ...).
+using IntakeRejection = net::Rejection;
 
 using IntakeResult = std::variant<IntakeAck, IntakeRejection>;
 
@@ -105,9 +113,8 @@ class ForwardIntake {
 
  private:
   struct Metrics;
-  IntakeRejection Reject(int http_status, std::string error, std::string message,
-                         std::optional<store::IdsEventKind> kind, std::string_view source_ip,
-                         std::string_view reason = {});
+  IntakeRejection Reject(Error error, bool permanent, std::optional<store::IdsEventKind> kind,
+                         std::string_view source_ip, std::string_view reason = {});
   // The verified certificate of a registered cloudlet, or a rejection.
   std::variant<wire::VerifiedCertificate, IntakeRejection> CloudletCertificate(
       std::string_view cloudlet_id, std::string_view source_ip);

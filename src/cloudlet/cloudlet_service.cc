@@ -48,18 +48,9 @@ Result<std::int64_t> ParseTime(std::optional<std::string_view> text, std::int64_
 }
 
 net::Response Unauthorized(std::string_view what) {
-  net::Response r = net::JsonErrorResponse(401, "unauthenticated",
-                                           "missing or wrong " + std::string(what) + " token");
-  r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  return r;
-}
-
-net::Response RejectionResponse(const IngestRejection& rejection) {
   net::Response r =
-      net::JsonErrorResponse(rejection.http_status, rejection.error, rejection.message);
-  if (rejection.retry_after) {
-    r.headers.emplace_back("Retry-After", std::to_string(rejection.retry_after->count()));
-  }
+      net::ErrorResponse(Unauthenticated("missing or wrong " + std::string(what) + " token"));
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
 }
 
@@ -229,13 +220,16 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
 Result<net::Response> CloudletService::State::Ingest(const net::Request& r) {
   IngestResult result = pipeline->Ingest(r.body, r.peer_address);
   if (const auto* rejection = std::get_if<IngestRejection>(&result)) {
-    return RejectionResponse(*rejection);
+    return net::RejectionResponse(*rejection);
   }
   const auto& ack = std::get<IngestAck>(result);
   // A stored upload carried a valid device signature: the device's address gets the
   // connection slots and body budget kept for authenticated peers (src/net/http_server.h).
   if (ack.status == IngestStatus::kStored) r.MarkPeerAuthenticated();
-  Json body{{"batch_id", ack.batch_id}, {"status", std::string(IngestStatusName(ack.status))}};
+  Json body{{"batch_id", ack.batch_id},
+            {"status", std::string(IngestStatusName(ack.status))},
+            {"readings", ack.readings},
+            {"refused", ack.refused}};
   return net::Response::Json(body.dump());
 }
 

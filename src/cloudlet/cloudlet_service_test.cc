@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cloudlet/ingest_ledger.h"
+#include "net/error_mapping.h"
 #include "net/test_support.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
@@ -432,17 +433,108 @@ TEST_F(CloudletServiceTest, TruncatedAndOversizedBodiesAreRefused) {
   EXPECT_EQ(cut.status, 401) << cut.body;
 }
 
-TEST_F(CloudletServiceTest, OutOfRangeValuesAreRefused) {
+// One implausible value (a loose electrode) costs that reading, not the batch: the others are
+// stored, the device learns how many were refused, and the refusal is an IDS event.
+TEST_F(CloudletServiceTest, ImplausibleReadingsAreRefusedOneByOneNotTheBatch) {
   auto device = EnrolledDevice("watch-1", "patient-1");
   std::vector<wire::Reading> readings = HeartRate(NowMs(), 10);
-  readings[4].value_milli = 500'000;  // 500 beats/min
-  ExpectRejected(Post("/api/v1/ingest", device->SealReadings(readings).value()), 400,
-                 "invalid_argument", "out_of_range");
-  // Stamped two days ahead.
-  ExpectRejected(
-      Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs() + 2 * 86'400'000, 5)).value()),
-      400, "invalid_argument", "out_of_range");
-  EXPECT_EQ(Stats()["batches_stored"], 0);
+  readings[4].value_milli = 500'000;                 // 500 beats/min
+  readings[7].time_ms = NowMs() + 2LL * 86'400'000;  // stamped two days ahead
+  const Bytes upload = device->SealReadings(readings).value();
+  const net::Response r = Post("/api/v1/ingest", upload);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json ack = json::parse(r.body);
+  EXPECT_EQ(ack["status"], "stored");
+  EXPECT_EQ(ack["readings"], 8);
+  EXPECT_EQ(ack["refused"], 2);
+
+  const std::vector<json> events = Events("out_of_range");
+  ASSERT_EQ(events.size(), 1u);  // one per batch, not one per reading
+  const std::string detail = events[0]["detail"].get<std::string>();
+  EXPECT_NE(detail.find("2 of 10"), std::string::npos) << detail;
+  EXPECT_EQ(detail.find("500"), std::string::npos) << "a health value in the IDS log: " << detail;
+  EXPECT_EQ(events[0]["device_id"], "watch-1");
+
+  const json stats = Stats();
+  EXPECT_EQ(stats["batches_stored"], 1);
+  EXPECT_EQ(stats["readings_stored"], 8);
+  EXPECT_EQ(stats["rejected"], 0);
+  const net::Response stored = GetAsOperator("/api/v1/patients/patient-1/readings?from=0");
+  ASSERT_EQ(stored.status, 200) << stored.body;
+  EXPECT_EQ(json::parse(stored.body)["readings"].size(), 8u);
+  const net::testing::Exposition metrics =
+      net::testing::ParseExposition(client_->Get(url_ + "/metrics").value().body);
+  EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_cloudlet_readings_refused_total", {}), "2");
+
+  // The retry of the same upload is a duplicate, as for any stored batch.
+  const net::Response again = Post("/api/v1/ingest", upload);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body)["status"], "duplicate");
+}
+
+// A batch of nothing but implausible readings is acknowledged (the device must not retry it
+// forever) with every reading refused, and nothing is stored or forwarded.
+TEST_F(CloudletServiceTest, ABatchWithNoPlausibleReadingIsAcknowledgedAsAllRefused) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  const Bytes upload =
+      device->SealReadings(HeartRate(NowMs() + 2 * 86'400'000, 5)).value();  // two days ahead
+  const net::Response r = Post("/api/v1/ingest", upload);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["readings"], 0);
+  EXPECT_EQ(json::parse(r.body)["refused"], 5);
+  EXPECT_EQ(Stats()["readings_stored"], 0);
+  EXPECT_EQ(Stats()["forward_queue_depth"], 1);  // the enrolment push only
+  EXPECT_EQ(Events("out_of_range").size(), 1u);
+  const net::Response again = Post("/api/v1/ingest", upload);
+  EXPECT_EQ(json::parse(again.body)["status"], "duplicate") << again.body;
+}
+
+// Each refusal says, machine-readably, whether the device may ever succeed with that upload:
+// it drops an upload only on "permanent": true.
+TEST_F(CloudletServiceTest, RefusalsSayWhetherTheyArePermanent) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  const Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
+  const wire::BatchId stored_batch = device->last_batch_id();
+  ASSERT_EQ(Post("/api/v1/ingest", upload).status, 200);  // opens the session
+  auto permanent = [](const net::Response& response) {
+    const net::Refusal refusal = net::DecodeRefusal(response);
+    EXPECT_TRUE(refusal.medmesh) << response.body;
+    return refusal.permanent;
+  };
+  // Bytes that do not parse prove nothing about the device's upload (damage on the way, a
+  // newer envelope): not permanent.
+  EXPECT_FALSE(permanent(Post("/api/v1/ingest", ByteView(upload).first(40))));
+  // A decompression bomb, signed by the device: permanent.
+  const std::vector<std::uint8_t> zeros(std::size_t{8} << 20, 0);
+  Bytes frame(ZSTD_compressBound(zeros.size()));
+  frame.resize(ZSTD_compress(frame.data(), frame.size(), zeros.data(), zeros.size(), 3));
+  Bytes bomb = {wire::kReadingsFormatVersion, 1};
+  bomb.insert(bomb.end(), frame.begin(), frame.end());
+  EXPECT_TRUE(permanent(
+      Post("/api/v1/ingest", device->Seal(wire::ContentType::kReadingsBatch, bomb).value())));
+  // A readings format this cloudlet does not know (a newer device): not permanent.
+  Bytes newer = bomb;
+  newer[0] = static_cast<std::uint8_t>(wire::kReadingsFormatVersion + 1);
+  EXPECT_FALSE(permanent(
+      Post("/api/v1/ingest", device->Seal(wire::ContentType::kReadingsBatch, newer).value())));
+  const net::Response forged = Post("/api/v1/ingest", ByteView(upload).first(upload.size() - 3));
+  EXPECT_EQ(forged.status, 401);
+  EXPECT_FALSE(permanent(forged));  // re-seal
+  TestDevice stranger("watch-9", "patient-9", random_, clock_);
+  ASSERT_TRUE(stranger.UseCloudlet(*client_, url_, deployment_.Root().key));
+  const net::Response unknown =
+      Post("/api/v1/ingest", stranger.SealReadings(HeartRate(NowMs(), 5)).value());
+  EXPECT_EQ(unknown.status, 403);
+  EXPECT_FALSE(permanent(unknown));  // enrol, then send again
+  const Bytes replay = device->SealReadings(HeartRate(NowMs(), 20, 80000), stored_batch).value();
+  const net::Response replayed = Post("/api/v1/ingest", replay);
+  EXPECT_EQ(replayed.status, 409);
+  EXPECT_TRUE(permanent(replayed));
+  // Over the upload limit: not permanent, the device splits the batch.
+  const net::Response big = Post("/api/v1/ingest", Bytes(100 * 1024, 0x42));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(net::DecodeRefusal(big).error.code(), ErrorCode::kPayloadTooLarge);
+  EXPECT_FALSE(net::DecodeRefusal(big).permanent);
 }
 
 TEST_F(CloudletServiceTest, DecompressionBombIsRefused) {

@@ -46,13 +46,6 @@ std::string AckStatus(const net::Response& response) {
 
 // True if `response` carries a MedMesh error body ({"error": "<code>", ...}): a refusal the
 // cloud itself wrote, as opposed to a proxy's or load balancer's page.
-bool IsMedMeshRefusal(const net::Response& response) {
-  const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
-  if (!body.is_object()) return false;
-  const auto it = body.find("error");
-  return it != body.end() && it->is_string() && !it->get_ref<const std::string&>().empty();
-}
-
 // The statuses with which the cloud refuses an item for good (docs/openapi.yaml): malformed,
 // not authentic, not allowed, in conflict with what it stored, too large.
 bool IsPermanentStatus(int status) {
@@ -225,23 +218,26 @@ Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response) {
   if (status >= 200 && status < 300) {
     return {Verdict::kSent, {}, AckStatus(*response), false, false};
   }
-  if (status == 429 || status >= 500) {
+  const net::Refusal refusal = net::DecodeRefusal(*response);
+  if (refusal.transient()) {
     return {Verdict::kRetryAndStop, status == 429 ? "cloud_busy" : "cloud_error", {}, false, false};
   }
   // Only the cloud's own refusal of this item is final. A redirect, a 404 or 405 (a wrong
-  // cloud_url, a proxy in the way), a 408 or any answer without a MedMesh error body says
-  // nothing about the item: it waits for the next round rather than for the dead letters.
-  if (!IsPermanentStatus(status) || !IsMedMeshRefusal(*response)) {
+  // cloud_url, a proxy in the way) or any answer without a MedMesh error body says nothing
+  // about the item: it waits for the next round rather than for the dead letters.
+  if (!IsPermanentStatus(status) || !refusal.medmesh) {
     log::Warn("cloudlet_forward_unexpected_answer", {{"status", status}});
     return {Verdict::kRetryAndStop, "unexpected_" + std::to_string(status), {}, false, false};
   }
-  const Error error = net::ErrorFromResponse(*response);
+  const Error& error = refusal.error;
+  // The body's "error", not the status, tells the two 409s apart.
   if (error.code() == ErrorCode::kFailedPrecondition) {
     // The cloud lacks this cloudlet's certificate or the device's enrolment.
     return {Verdict::kRetry, "cloud_lacks_identity", {}, /*lacks_identity=*/true, false};
   }
   log::Warn("cloudlet_forward_refused", {{"status", status},
                                          {"error", std::string(ErrorCodeName(error.code()))},
+                                         {"permanent", refusal.permanent},
                                          {"message", error.message().substr(0, 200)}});
   return {Verdict::kPermanent,
           "refused_" + std::to_string(status),

@@ -22,6 +22,7 @@
 #include "cloudlet/internal/cloudlet_metrics.h"
 #include "cloudlet/internal/forward_item.h"
 #include "crypto/hybrid_seal.h"
+#include "crypto/keyed_hash.h"
 #include "crypto/session_seal.h"
 #include "net/error_mapping.h"
 #include "net/http_server.h"
@@ -225,7 +226,10 @@ class ForwarderTest : public ::testing::Test {
     queue_ = store::ForwardQueue::Open(path("forward.db"), clock_, random_, queue_options).value();
     ids_ = store::IdsEventLog::Open(path("ids.db")).value();
     devices_ = DeviceRegistry::Open(path("cloudlet.db")).value();
-    ledger_ = IngestLedger::Open(path("cloudlet.db")).value();
+    ledger_ =
+        IngestLedger::Open(path("cloudlet.db"),
+                           crypto::HashKey::FromBytes(Bytes(crypto::HashKey::kBytes, 7)).value())
+            .value();
     sessions_ = std::make_unique<crypto::SessionOpener>(cloudlet_->kem_key.Clone(), clock_);
     pressure_ = std::make_unique<internal::PressureMonitor>(*queue_, clock_, metrics_,
                                                             std::chrono::milliseconds(0));

@@ -65,9 +65,14 @@ IngestPipeline::IngestPipeline(IngestContext context, IngestLimits limits)
 
 void IngestPipeline::RecordRejection(IdsEventKind kind, std::string_view source_ip,
                                      std::string_view device_id, std::string_view detail) {
-  const std::string_view kind_name = store::IdsEventKindName(kind);
   ctx_.counters.rejected.fetch_add(1, std::memory_order_relaxed);
-  ctx_.metrics.rejected.WithLabels({kind_name}).Increment();
+  ctx_.metrics.rejected.WithLabels({store::IdsEventKindName(kind)}).Increment();
+  RecordIdsEvent(kind, source_ip, device_id, detail);
+}
+
+void IngestPipeline::RecordIdsEvent(IdsEventKind kind, std::string_view source_ip,
+                                    std::string_view device_id, std::string_view detail) {
+  const std::string_view kind_name = store::IdsEventKindName(kind);
   ctx_.metrics.ids_events.WithLabels({kind_name}).Increment();
   store::IdsEvent event;
   event.time_ms = NowMs(ctx_.clock);
@@ -84,14 +89,14 @@ void IngestPipeline::RecordRejection(IdsEventKind kind, std::string_view source_
             {{"kind", kind_name}, {"peer", source_ip}, {"device", device_id}, {"detail", detail}});
 }
 
-IngestRejection IngestPipeline::Reject(int http_status, std::string error, std::string message,
+IngestRejection IngestPipeline::Reject(Error error, bool permanent,
                                        std::optional<IdsEventKind> kind, std::string_view source_ip,
-                                       std::string_view device_id, std::string_view reason) {
-  IngestRejection rejection{http_status, std::move(error), std::move(message), std::string(reason),
-                            std::nullopt};
+                                       std::string_view device_id, std::string_view reason,
+                                       std::optional<std::chrono::seconds> retry_after) {
+  IngestRejection rejection(std::move(error), permanent, retry_after, std::string(reason));
   if (kind) {
     rejection.reason = std::string(store::IdsEventKindName(*kind));
-    RecordRejection(*kind, source_ip, device_id, rejection.message);
+    RecordRejection(*kind, source_ip, device_id, rejection.error.message());
   } else {
     ctx_.metrics.rejected.WithLabels({rejection.reason}).Increment();
   }
@@ -100,10 +105,10 @@ IngestRejection IngestPipeline::Reject(int http_status, std::string error, std::
 
 IngestRejection IngestPipeline::DoesNotOpen(std::string_view source_ip,
                                             std::string_view device_id) {
-  return Reject(401, "unauthenticated",
-                "sealed payload did not open (unknown or expired session, replayed batch, or "
-                "tampered ciphertext); reseal it in a new session",
-                IdsEventKind::kDecryptFailure, source_ip, device_id);
+  return Reject(Unauthenticated("sealed payload did not open (unknown or expired session, "
+                                "replayed batch, or tampered ciphertext); reseal it in a new "
+                                "session"),
+                false, IdsEventKind::kDecryptFailure, source_ip, device_id);
 }
 
 // A device that lost the acknowledgement of a stored batch (the cloudlet crashed before
@@ -123,8 +128,7 @@ IngestResult IngestPipeline::AlreadyStored(const wire::ParsedUpload& parsed,
       return Duplicate(header, std::move(batch_id));
     }
   }
-  return Reject(409, "already_exists",
-                "batch id was already used for a different upload; use a new batch id",
+  return Reject(AlreadyExists("batch id was already used for a different upload"), true,
                 IdsEventKind::kReplay, source_ip, header.device_id);
 }
 
@@ -132,7 +136,7 @@ IngestAck IngestPipeline::Duplicate(const wire::UploadHeader& header, std::strin
   ctx_.counters.duplicates.fetch_add(1, std::memory_order_relaxed);
   ctx_.metrics.ingest.WithLabels({wire::ContentTypeName(header.content_type), "duplicate"})
       .Increment();
-  return IngestAck{std::move(batch_id), IngestStatus::kDuplicate, header.content_type, 0};
+  return IngestAck{std::move(batch_id), IngestStatus::kDuplicate, header.content_type, 0, 0};
 }
 
 IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip) {
@@ -140,10 +144,13 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   auto parsed = wire::ParseUpload(upload, limits_.max_upload_bytes);
   if (!parsed) {
     if (parsed.error().code() == ErrorCode::kResourceExhausted) {
-      return Reject(413, "payload_too_large", "upload is larger than the cloudlet accepts",
-                    IdsEventKind::kOversized, source_ip, {});
+      return Reject(PayloadTooLarge("upload is larger than the cloudlet accepts; send the "
+                                    "readings in smaller batches"),
+                    false, IdsEventKind::kOversized, source_ip, {});
     }
-    return Reject(400, "invalid_argument", "malformed upload: " + parsed.error().message(),
+    // Not permanent: these bytes are not authenticated (a stranger's, damaged on the way, or a
+    // newer envelope version), so they prove nothing against the device's own upload.
+    return Reject(InvalidArgument("malformed upload: " + parsed.error().message()), false,
                   IdsEventKind::kMalformed, source_ip, {});
   }
   const wire::UploadHeader& header = parsed->header;
@@ -153,11 +160,11 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   // 2. The device.
   const std::optional<DeviceEntry> device = ctx_.devices.Find(device_id);
   if (!device) {
-    return Reject(403, "permission_denied", "device is not enrolled at this cloudlet",
+    return Reject(PermissionDenied("device is not enrolled at this cloudlet"), false,
                   IdsEventKind::kUnknownDevice, source_ip, device_id);
   }
   if (device->withdrawn) {
-    return Reject(403, "permission_denied", "device was withdrawn", IdsEventKind::kUnknownDevice,
+    return Reject(PermissionDenied("device was withdrawn"), false, IdsEventKind::kUnknownDevice,
                   source_ip, device_id);
   }
 
@@ -166,8 +173,8 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   auto prior = ctx_.ledger.Find(device_id, batch_id);
   if (!prior) {
     log::Error("cloudlet_ledger_unavailable", {{"error", prior.error().ToString()}});
-    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip, device_id,
-                  "unavailable");
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip, device_id,
+                  "unavailable", std::chrono::seconds(5));
   }
   if (*prior && (*prior)->upload_digest == digest) return Duplicate(header, std::move(batch_id));
 
@@ -175,23 +182,19 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   const store::Backpressure pressure = ctx_.pressure.Current();
   if (pressure.level != store::BackpressureLevel::kNone) {
     const bool refuse = pressure.level == store::BackpressureLevel::kRefuse;
-    IngestRejection rejection =
-        Reject(refuse ? 503 : 429, refuse ? "unavailable" : "resource_exhausted",
-               refuse ? "the cloudlet's forward queue is full; retry later"
-                      : "the cloudlet is busy forwarding; send less often",
-               std::nullopt, source_ip, device_id, "backpressure");
-    rejection.retry_after = refuse ? std::chrono::seconds(60) : std::chrono::seconds(10);
-    return rejection;
+    return Reject(refuse ? Unavailable("the cloudlet's forward queue is full; retry later")
+                         : ResourceExhausted("the cloudlet is busy forwarding; send less often"),
+                  false, std::nullopt, source_ip, device_id, "backpressure",
+                  refuse ? std::chrono::seconds(60) : std::chrono::seconds(10));
   }
 
   // 5. Authenticity, before any work on the ciphertext.
   if (Status verified = wire::VerifyUpload(*parsed, device->enrolment); !verified) {
     if (verified.error().code() == ErrorCode::kPermissionDenied) {
-      return Reject(403, "permission_denied",
-                    "upload names another patient than the device's enrolment",
-                    IdsEventKind::kOther, source_ip, device_id);
+      return Reject(PermissionDenied("upload names another patient than the device's enrolment"),
+                    false, IdsEventKind::kOther, source_ip, device_id);
     }
-    return Reject(401, "unauthenticated", "device signature did not verify",
+    return Reject(Unauthenticated("device signature did not verify"), false,
                   IdsEventKind::kForgedSignature, source_ip, device_id);
   }
 
@@ -201,10 +204,8 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
 
   const std::string key = BatchKey(device_id, batch_id);
   if (!BeginBatch(key)) {
-    IngestRejection rejection = Reject(503, "unavailable", "this batch is being stored; retry",
-                                       std::nullopt, source_ip, device_id, "in_flight");
-    rejection.retry_after = std::chrono::seconds(1);
-    return rejection;
+    return Reject(Unavailable("this batch is being stored; retry"), false, std::nullopt, source_ip,
+                  device_id, "in_flight", std::chrono::seconds(1));
   }
   InFlight release([this, &key] { EndBatch(key); });
 
@@ -226,10 +227,8 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
     log::Error("cloudlet_store_failed",
                {{"device", device_id}, {"error", stored.error().ToString()}});
     KeepPending(key, Opened{std::move(*opened), digest});
-    IngestRejection rejection = Reject(503, "unavailable", "service unavailable", std::nullopt,
-                                       source_ip, device_id, "unavailable");
-    rejection.retry_after = std::chrono::seconds(5);
-    return rejection;
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip, device_id,
+                  "unavailable", std::chrono::seconds(5));
   }
   if (ctx_.on_enqueued) ctx_.on_enqueued();
 
@@ -244,7 +243,9 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   }
   ctx_.metrics.ingest.WithLabels({wire::ContentTypeName(header.content_type), "stored"})
       .Increment();
-  return IngestAck{std::move(batch_id), IngestStatus::kStored, header.content_type, readings};
+  if (content.refused > 0) ctx_.metrics.readings_refused.Increment(content.refused);
+  return IngestAck{std::move(batch_id), IngestStatus::kStored, header.content_type, readings,
+                   content.refused};
 }
 
 std::variant<IngestPipeline::Decoded, IngestRejection> IngestPipeline::Decode(
@@ -255,48 +256,78 @@ std::variant<IngestPipeline::Decoded, IngestRejection> IngestPipeline::Decode(
     auto record = wire::PatientRecordFromUpload(header, opened.payload);
     if (!record) {
       if (record.error().code() == ErrorCode::kResourceExhausted) {
-        return Reject(413, "payload_too_large", "patient record is over its size limits",
+        return Reject(PayloadTooLarge("patient record is over its size limits"), false,
                       IdsEventKind::kOversized, source_ip, header.device_id);
       }
-      return Reject(400, "invalid_argument", "invalid patient record: " + record.error().message(),
+      return Reject(InvalidArgument("invalid patient record: " + record.error().message()), true,
                     IdsEventKind::kMalformed, source_ip, header.device_id);
     }
     out.record = std::move(*record);
     return out;
   }
+  if (!opened.payload.empty() && opened.payload.front() != wire::kReadingsFormatVersion) {
+    // A newer device's format: an upgraded cloudlet may take it, so not permanent.
+    return Reject(InvalidArgument("unsupported readings format version"), false,
+                  IdsEventKind::kMalformed, source_ip, header.device_id);
+  }
   auto readings = wire::DecodeReadings(opened.payload, limits_.readings);
   if (!readings) {
     if (readings.error().code() == ErrorCode::kResourceExhausted) {
-      return Reject(400, "invalid_argument",
-                    "readings payload expands past its limits: " + readings.error().message(),
-                    IdsEventKind::kDecompressionBomb, source_ip, header.device_id);
+      return Reject(InvalidArgument("readings payload expands past its limits: " +
+                                    readings.error().message()),
+                    true, IdsEventKind::kDecompressionBomb, source_ip, header.device_id);
     }
-    return Reject(400, "invalid_argument",
-                  "malformed readings payload: " + readings.error().message(),
-                  IdsEventKind::kMalformed, source_ip, header.device_id);
+    return Reject(InvalidArgument("malformed readings payload: " + readings.error().message()),
+                  true, IdsEventKind::kMalformed, source_ip, header.device_id);
   }
   if (readings->empty()) {
-    return Reject(400, "invalid_argument", "readings payload holds no readings",
+    return Reject(InvalidArgument("readings payload holds no readings"), true,
                   IdsEventKind::kMalformed, source_ip, header.device_id);
   }
+  // 9. Reading by reading: one implausible value (a loose electrode, a sensor glitch) must not
+  // cost the batch its other readings.
   const std::int64_t latest_ms = NowMs(ctx_.clock) + limits_.max_future_skew.count();
+  std::set<std::string_view> refused_kinds;
+  out.readings.reserve(readings->size());
   for (const wire::Reading& reading : *readings) {
-    if (Status plausible = wire::CheckPlausible(reading); !plausible) {
-      return Reject(400, "invalid_argument", "implausible reading: " + plausible.error().message(),
-                    IdsEventKind::kOutOfRange, source_ip, header.device_id);
+    if (wire::CheckPlausible(reading) && reading.time_ms <= latest_ms) {
+      out.readings.push_back(reading);
+      continue;
     }
-    if (reading.time_ms > latest_ms) {
-      return Reject(400, "invalid_argument", "a reading is stamped in the future",
-                    IdsEventKind::kOutOfRange, source_ip, header.device_id);
+    ++out.refused;
+    if (wire::VitalKindFromId(static_cast<std::uint8_t>(reading.kind))) {
+      refused_kinds.insert(wire::Info(reading.kind).name);
     }
   }
-  out.readings = std::move(*readings);
+  if (out.refused > 0) {
+    // One event per batch, not per reading: a broken sensor must not flood the IDS log. No
+    // values: they are health data.
+    std::string detail = std::to_string(out.refused) + " of " + std::to_string(readings->size()) +
+                         " readings refused (implausible value or time)";
+    if (!refused_kinds.empty()) {
+      std::string kinds;
+      for (std::string_view kind : refused_kinds) {
+        if (!kinds.empty()) kinds += ",";
+        kinds += kind;
+      }
+      detail += "; kinds: " + kinds;
+    }
+    RecordIdsEvent(IdsEventKind::kOutOfRange, source_ip, header.device_id, detail);
+  }
   return out;
 }
 
 Status IngestPipeline::Persist(const wire::OpenedUpload& opened, const Decoded& decoded,
                                const crypto::Digest256& digest, const std::string& batch_id) {
   const wire::UploadHeader& header = opened.header;
+  if (!decoded.record && decoded.readings.empty()) {
+    // Every reading was refused (step 9): nothing to store or forward; the ledger row makes a
+    // retry a duplicate.
+    return ctx_.ledger.AddBatch(LedgerBatch{header.device_id, batch_id, header.content_type,
+                                            header.patient_id, digest, 0, NowMs(ctx_.clock),
+                                            ctx_.ledger.PayloadDigest(header.content_type,
+                                                                      opened.payload)});
+  }
   const Bytes joined = wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload);
 
   // Encrypted here, on the upload's own thread, so a group commit only writes.

@@ -11,8 +11,11 @@
 //   7. OpenUpload: session batch (replay window), commitment  → 401 does not open
 //   8. decode the readings (size, count and zstd caps) or the record
 //                                                             → 400 malformed / decompression bomb
-//   9. plausible physiological ranges (wire::CheckPlausible), no reading far in the future
-//                                                             → 400 out of range
+//   9. plausibility, reading by reading: a reading outside its physiological range
+//      (wire::CheckPlausible) or stamped far in the future is left out and counted, never the
+//      batch for it; one IDS event (out_of_range) per batch says how many; the acknowledgement
+//      says how many were refused ("refused"). A batch with no plausible reading is recorded
+//      (so a retry is a duplicate) but neither stored nor forwarded.
 //  10. store durably: queue the forward (encrypted at rest), store the readings (ReadingStore) or
 //      the record (ledger, encrypted), then the ledger row   → 503 if storage fails
 //      Group commit: readings uploads that reach this step while another one is being stored
@@ -21,8 +24,14 @@
 //      a group's commit fails, its uploads are stored one by one, so one bad upload cannot fail
 //      the others.
 //  11. acknowledge                                            → 200 "stored"
-// Every refusal in steps 1-9 writes an IDS event (source IP, claimed device id, kind, a reason
+// Every refusal in steps 1-8 writes an IDS event (source IP, claimed device id, kind, a reason
 // without secrets or payload bytes) and counts in medmesh_cloudlet_ingest_rejected_total.
+// Refusals are net::Rejection (net/error_mapping.h): "permanent" is set only where the device's
+// own authenticated content can never be accepted (a malformed readings payload of a known
+// format, a decompression bomb, an invalid record, an empty batch, a batch id used for other
+// content) - the device may then drop it - and never for bytes not yet authenticated (step 1),
+// an unknown payload format version, or where a wait or a change on the device's side may help
+// (413: split it; 401: re-seal; 403: enrol; 429/503: later).
 //
 // Exactly once: a retry of an acknowledged upload is recognised by (device id, batch id) and the
 // digest of its bytes before any cryptography; a retry after a failure in step 10 reuses the
@@ -57,6 +66,7 @@
 #include "crypto/envelope.h"
 #include "crypto/session_seal.h"
 #include "crypto/keyed_hash.h"
+#include "net/error_mapping.h"
 #include "store/forward_queue.h"
 #include "store/ids_event_log.h"
 #include "store/reading_store.h"
@@ -94,15 +104,12 @@ struct IngestAck {
   IngestStatus status = IngestStatus::kStored;
   wire::ContentType content_type = wire::ContentType::kReadingsBatch;
   std::size_t readings = 0;  // readings stored now (0 for a duplicate or a record)
+  std::size_t refused = 0;   // readings of the batch left out as implausible (step 9)
 };
 
-struct IngestRejection {
-  int http_status = 400;
-  std::string error;    // the JSON "error" field: "invalid_argument", "payload_too_large", ...
-  std::string message;  // for the device; never quotes input, never names internals
-  std::string reason;   // metrics label: an IDS event kind, "backpressure" or "unavailable"
-  std::optional<std::chrono::seconds> retry_after;
-};
+// A refusal: the error's message is for the device (never quotes input, never names
+// internals); `reason` is an IDS event kind name, "backpressure", "in_flight" or "unavailable".
+using IngestRejection = net::Rejection;
 
 using IngestResult = std::variant<IngestAck, IngestRejection>;
 
@@ -145,7 +152,8 @@ class IngestPipeline {
     crypto::Digest256 digest;
   };
   struct Decoded {
-    std::vector<wire::Reading> readings;
+    std::vector<wire::Reading> readings;  // the plausible ones
+    std::size_t refused = 0;              // implausible ones left out
     std::optional<wire::PatientRecord> record;
   };
   // A readings upload ready to be stored: its queued forward, its readings, its ledger row.
@@ -158,9 +166,14 @@ class IngestPipeline {
     bool done = false;  // guarded by commit_mu_
   };
 
-  IngestRejection Reject(int http_status, std::string error, std::string message,
-                         std::optional<store::IdsEventKind> kind, std::string_view source_ip,
-                         std::string_view device_id, std::string_view reason = {});
+  // `permanent`: the same upload can never be accepted (see above).
+  IngestRejection Reject(Error error, bool permanent, std::optional<store::IdsEventKind> kind,
+                         std::string_view source_ip, std::string_view device_id,
+                         std::string_view reason = {},
+                         std::optional<std::chrono::seconds> retry_after = std::nullopt);
+  // Appends an IDS event and counts it (not as a rejected upload).
+  void RecordIdsEvent(store::IdsEventKind kind, std::string_view source_ip,
+                      std::string_view device_id, std::string_view detail);
   IngestAck Duplicate(const wire::UploadHeader& header, std::string batch_id);
   IngestRejection DoesNotOpen(std::string_view source_ip, std::string_view device_id);
   IngestResult AlreadyStored(const wire::ParsedUpload& parsed, const LedgerBatch& prior,

@@ -16,6 +16,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kDataLoss: return "data_loss";
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kResourceExhausted: return "resource_exhausted";
+    case ErrorCode::kPayloadTooLarge: return "payload_too_large";
     case ErrorCode::kInternal: return "internal";
   }
   return "internal";

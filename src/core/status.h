@@ -29,6 +29,7 @@ enum class ErrorCode : std::uint8_t {
   kDataLoss,
   kUnavailable,
   kResourceExhausted,
+  kPayloadTooLarge,  // one request is over a size limit: send it in smaller parts (HTTP 413)
   kInternal,
 };
 
@@ -51,7 +52,9 @@ class Error {
 inline Error InvalidArgument(std::string m) { return {ErrorCode::kInvalidArgument, std::move(m)}; }
 inline Error NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
 inline Error AlreadyExists(std::string m) { return {ErrorCode::kAlreadyExists, std::move(m)}; }
-inline Error PermissionDenied(std::string m) { return {ErrorCode::kPermissionDenied, std::move(m)}; }
+inline Error PermissionDenied(std::string m) {
+  return {ErrorCode::kPermissionDenied, std::move(m)};
+}
 inline Error Unauthenticated(std::string m) { return {ErrorCode::kUnauthenticated, std::move(m)}; }
 inline Error FailedPrecondition(std::string m) {
   return {ErrorCode::kFailedPrecondition, std::move(m)};
@@ -61,6 +64,7 @@ inline Error Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::
 inline Error ResourceExhausted(std::string m) {
   return {ErrorCode::kResourceExhausted, std::move(m)};
 }
+inline Error PayloadTooLarge(std::string m) { return {ErrorCode::kPayloadTooLarge, std::move(m)}; }
 inline Error Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
 
 template <typename T>
@@ -68,10 +72,10 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
   Result(const T& v) : v_(std::in_place_index<0>, v) {}  // NOLINT(google-explicit-constructor)
-  Result(T&& v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT
+  Result(T&& v) : v_(std::in_place_index<0>, std::move(v)) {}    // NOLINT
   Result(Error e) : v_(std::in_place_index<1>, std::move(e)) {}  // NOLINT
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::decay_t<U>, Result> &&
+    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, Result> &&
              !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, T>)
   Result(U&& u) : v_(std::in_place_index<0>, T(std::forward<U>(u))) {}  // NOLINT
 
@@ -128,15 +132,15 @@ inline Status OkStatus() { return {}; }
 }  // namespace medmesh
 
 // Propagates an error from an expression yielding Status/Result.
-#define MEDMESH_RETURN_IF_ERROR(expr)              \
-  do {                                             \
+#define MEDMESH_RETURN_IF_ERROR(expr)                \
+  do {                                               \
     if (auto _st = (expr); !_st) return _st.error(); \
   } while (0)
 
 #define MEDMESH_CONCAT_INNER(a, b) a##b
 #define MEDMESH_CONCAT(a, b) MEDMESH_CONCAT_INNER(a, b)
 // MEDMESH_ASSIGN_OR_RETURN(auto x, Foo());  `lhs` is a declaration, so it cannot be parenthesised.
-#define MEDMESH_ASSIGN_OR_RETURN(lhs, expr)                                       \
-  auto MEDMESH_CONCAT(_res_, __LINE__) = (expr);                                  \
+#define MEDMESH_ASSIGN_OR_RETURN(lhs, expr)                                             \
+  auto MEDMESH_CONCAT(_res_, __LINE__) = (expr);                                        \
   if (!MEDMESH_CONCAT(_res_, __LINE__)) return MEDMESH_CONCAT(_res_, __LINE__).error(); \
   lhs = std::move(MEDMESH_CONCAT(_res_, __LINE__)).value()  // NOLINT(bugprone-macro-parentheses)

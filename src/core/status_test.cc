@@ -25,6 +25,7 @@ TEST(ErrorCodeTest, EveryCodeHasItsStableName) {
       {ErrorCode::kDataLoss, "data_loss"},
       {ErrorCode::kUnavailable, "unavailable"},
       {ErrorCode::kResourceExhausted, "resource_exhausted"},
+      {ErrorCode::kPayloadTooLarge, "payload_too_large"},
       {ErrorCode::kInternal, "internal"},
   };
   // The list above must cover the whole enum: kInternal is the last enumerator.
@@ -47,6 +48,7 @@ TEST(ErrorCodeTest, FactoriesSetTheirCodeAndMessage) {
       {DataLoss("m"), ErrorCode::kDataLoss},
       {Unavailable("m"), ErrorCode::kUnavailable},
       {ResourceExhausted("m"), ErrorCode::kResourceExhausted},
+      {PayloadTooLarge("m"), ErrorCode::kPayloadTooLarge},
       {Internal("m"), ErrorCode::kInternal},
   };
   for (const auto& [error, code] : cases) {

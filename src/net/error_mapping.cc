@@ -1,7 +1,7 @@
 #include "net/error_mapping.h"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 
 #include "core/log.h"
@@ -13,8 +13,11 @@ constexpr ErrorCode kAllCodes[] = {
     ErrorCode::kInvalidArgument,  ErrorCode::kNotFound,        ErrorCode::kAlreadyExists,
     ErrorCode::kPermissionDenied, ErrorCode::kUnauthenticated, ErrorCode::kFailedPrecondition,
     ErrorCode::kDataLoss,         ErrorCode::kUnavailable,     ErrorCode::kResourceExhausted,
-    ErrorCode::kInternal,
+    ErrorCode::kPayloadTooLarge,  ErrorCode::kInternal,
 };
+
+// The longest Retry-After a client honours (a day): a hostile value must not park it forever.
+constexpr std::int64_t kMaxRetryAfterSeconds = 86'400;
 
 std::optional<ErrorCode> ErrorCodeFromName(std::string_view name) {
   for (ErrorCode code : kAllCodes) {
@@ -27,10 +30,36 @@ std::string_view GenericServerMessage(int status) {
   return status == 503 ? "service unavailable" : "internal error";
 }
 
-std::string ErrorBody(std::string_view code_name, std::string_view message) {
-  nlohmann::json body = {{"error", code_name}, {"message", message}};
+Response ErrorBodyResponse(int status, std::string_view code_name, std::string_view message,
+                           bool permanent, std::optional<std::chrono::seconds> retry_after) {
+  nlohmann::json body = {{"error", code_name}};
+  if (status >= 500) {
+    log::Error("http_server_error",
+               {{"status", status}, {"error", code_name}, {"message", message}});
+    body["message"] = GenericServerMessage(status);
+  } else {
+    body["message"] = message;
+    body["permanent"] = permanent;
+  }
+  if (retry_after) body["retry_after_s"] = retry_after->count();
   // `replace`: messages can carry bytes from untrusted input that are not valid UTF-8.
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  Response r =
+      Response::Json(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), status);
+  if (retry_after) r.headers.emplace_back("Retry-After", std::to_string(retry_after->count()));
+  return r;
+}
+
+std::optional<std::chrono::seconds> ClampRetryAfter(std::int64_t seconds) {
+  if (seconds < 0) return std::nullopt;
+  return std::chrono::seconds(std::min(seconds, kMaxRetryAfterSeconds));
+}
+
+// Retry-After in delay seconds; an HTTP date is not used by MedMesh and is ignored.
+std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view text) {
+  std::int64_t seconds = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return ClampRetryAfter(seconds);
 }
 
 }  // namespace
@@ -43,6 +72,7 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kNotFound: return 404;
     case ErrorCode::kAlreadyExists: return 409;
     case ErrorCode::kFailedPrecondition: return 409;
+    case ErrorCode::kPayloadTooLarge: return 413;
     case ErrorCode::kResourceExhausted: return 429;
     case ErrorCode::kUnavailable: return 503;
     case ErrorCode::kDataLoss: return 500;
@@ -60,8 +90,9 @@ ErrorCode ErrorCodeForHttpStatus(int status) {
     case 409: return ErrorCode::kAlreadyExists;
     case 412: return ErrorCode::kFailedPrecondition;
     case 413:
-    case 429:
-    case 431: return ErrorCode::kResourceExhausted;
+    case 431: return ErrorCode::kPayloadTooLarge;
+    case 429: return ErrorCode::kResourceExhausted;
+    case 408:
     case 502:
     case 503:
     case 504: return ErrorCode::kUnavailable;
@@ -70,25 +101,33 @@ ErrorCode ErrorCodeForHttpStatus(int status) {
   return status >= 400 && status < 500 ? ErrorCode::kInvalidArgument : ErrorCode::kInternal;
 }
 
-Response ErrorResponse(const Error& error) {
-  return JsonErrorResponse(HttpStatusFor(error.code()), ErrorCodeName(error.code()),
-                           error.message());
+Response RejectionResponse(const Rejection& rejection) {
+  const int status = HttpStatusFor(rejection.error.code());
+  return ErrorBodyResponse(status, ErrorCodeName(rejection.error.code()), rejection.error.message(),
+                           rejection.permanent && status < 500, rejection.retry_after);
 }
+
+Response ErrorResponse(const Error& error) { return RejectionResponse(Rejection(error)); }
 
 Response JsonErrorResponse(int status, std::string_view code_name, std::string_view message) {
-  if (status >= 500) {
-    log::Error("http_server_error",
-               {{"status", status}, {"error", code_name}, {"message", message}});
-    return Response::Json(ErrorBody(code_name, GenericServerMessage(status)), status);
-  }
-  return Response::Json(ErrorBody(code_name, message), status);
+  return ErrorBodyResponse(status, code_name, message, false, std::nullopt);
 }
 
-Error ErrorFromResponse(const Response& response) {
+bool Refusal::transient() const {
+  if (http_status == 408 || http_status == 429 || http_status >= 500) return true;
+  return medmesh && !permanent && retry_after.has_value();
+}
+
+Refusal DecodeRefusal(const Response& response) {
+  Refusal refusal;
+  refusal.http_status = response.status;
   std::optional<ErrorCode> code;
   std::string message;
-  // The body is untrusted (it comes from another node), so parse without exceptions.
+  // The body is untrusted (it comes from another node, or a proxy), so parse without
+  // exceptions and take nothing that is not of the documented type.
   const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+  std::optional<bool> permanent;
+  std::optional<std::chrono::seconds> body_retry_after;
   if (body.is_object()) {
     if (auto it = body.find("error"); it != body.end() && it->is_string()) {
       code = ErrorCodeFromName(it->get<std::string>());
@@ -96,9 +135,24 @@ Error ErrorFromResponse(const Response& response) {
     if (auto it = body.find("message"); it != body.end() && it->is_string()) {
       message = it->get<std::string>();
     }
+    if (auto it = body.find("permanent"); it != body.end() && it->is_boolean()) {
+      permanent = it->get<bool>();
+    }
+    if (auto it = body.find("retry_after_s"); it != body.end() && it->is_number_integer()) {
+      body_retry_after = ClampRetryAfter(it->get<std::int64_t>());
+    }
   }
+  const bool client_error = response.status >= 400 && response.status < 500;
+  auto has_message = body.is_object() && body.contains("message") && body["message"].is_string();
+  refusal.medmesh = code.has_value() && has_message && (!client_error || permanent.has_value());
+  refusal.permanent = refusal.medmesh && client_error && permanent.value_or(false);
+  if (auto header = response.Header("Retry-After")) refusal.retry_after = ParseRetryAfter(*header);
+  if (!refusal.retry_after && refusal.medmesh) refusal.retry_after = body_retry_after;
   if (message.empty()) message = "HTTP " + std::to_string(response.status);
-  return {code.value_or(ErrorCodeForHttpStatus(response.status)), std::move(message)};
+  refusal.error = Error(code.value_or(ErrorCodeForHttpStatus(response.status)), std::move(message));
+  return refusal;
 }
+
+Error ErrorFromResponse(const Response& response) { return DecodeRefusal(response).error; }
 
 }  // namespace medmesh::net

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "crypto/key_file.h"
+#include "crypto/keyed_hash.h"
 #include "net/error_mapping.h"
 #include "net/http_client.h"
 #include "node/identity.h"
@@ -103,19 +104,7 @@ class HttpCloudletLink final : public CloudletLink {
     MEDMESH_ASSIGN_OR_RETURN(net::Response response, client_.Post(base_url_ + "/api/v1/ingest",
                                                                   std::string(AsStringView(upload)),
                                                                   "application/octet-stream"));
-    IngestReply reply;
-    reply.http_status = response.status;
-    const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
-    if (body.is_object()) {
-      auto text = [&body](const char* key) {
-        auto it = body.find(key);
-        return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
-      };
-      reply.status = text("status");
-      reply.error = text("error");
-      reply.message = text("message");
-    }
-    return reply;
+    return IngestReplyFromResponse(response);
   }
 
   std::string_view name() const override { return base_url_; }
@@ -126,7 +115,36 @@ class HttpCloudletLink final : public CloudletLink {
   const SecretBytes enrol_token_;
 };
 
+// The batch id of half `index` (0 or 1) of a batch split after a 413: derived, so that a split
+// repeated after a crash gives the same ids and the cloudlet recognises what it already stored.
+wire::BatchId SplitBatchId(const wire::BatchId& parent, std::uint8_t index) {
+  const crypto::Digest256 digest =
+      crypto::Blake2b256Parts({AsBytes("medmesh split batch v1"), parent, ByteView(&index, 1)});
+  wire::BatchId id{};
+  std::copy_n(digest.begin(), id.size(), id.begin());
+  return id;
+}
+
 }  // namespace
+
+IngestReply IngestReplyFromResponse(const net::Response& response) {
+  IngestReply reply;
+  reply.http_status = response.status;
+  if (response.status < 200 || response.status >= 300) {
+    reply.refusal = net::DecodeRefusal(response);
+    return reply;
+  }
+  const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+  if (body.is_object()) {
+    if (auto it = body.find("status"); it != body.end() && it->is_string()) {
+      reply.status = it->get<std::string>();
+    }
+    if (auto it = body.find("refused"); it != body.end() && it->is_number_unsigned()) {
+      reply.refused = it->get<std::uint64_t>();
+    }
+  }
+  return reply;
+}
 
 std::unique_ptr<CloudletLink> NewHttpCloudletLink(net::HttpClient& client, std::string base_url,
                                                   SecretBytes enrol_token) {
@@ -255,6 +273,9 @@ Result<std::unique_ptr<DeviceAgent>> DeviceAgent::Open(DeviceSpec spec, const fs
   MEDMESH_ASSIGN_OR_RETURN(agent->outbox_,
                            store::Outbox::Open((folder / kOutboxFileName).string(), clock, random,
                                                agent->options_.outbox));
+  MEDMESH_ASSIGN_OR_RETURN(agent->held_uploads_, store::SqliteDurableQueue::Open(
+                                                     (folder / kOutboxFileName).string(), "held",
+                                                     clock, random, agent->options_.outbox));
   agent->sequence_ = std::make_unique<OutboxSequence>(*agent->outbox_);
   MEDMESH_ASSIGN_OR_RETURN(
       agent->batcher_, Batcher::Create(agent->spec_.device_id, agent->spec_.patient_id,
@@ -305,12 +326,17 @@ AgentCounters DeviceAgent::counters() const {
   c.records_queued = counters_.records_queued.load();
   c.uploads_acked = counters_.uploads_acked.load();
   c.readings_acked = counters_.readings_acked.load();
+  c.readings_refused = counters_.readings_refused.load();
   c.duplicates = counters_.duplicates.load();
   c.rejected = counters_.rejected.load();
   c.reseals = counters_.reseals.load();
+  c.splits = counters_.splits.load();
+  c.uploads_held = counters_.uploads_held.load();
   c.send_failures = counters_.send_failures.load();
   c.bytes_sent = counters_.bytes_sent.load();
   c.readings_dropped = counters_.readings_dropped.load();
+  c.readings_implausible = counters_.readings_implausible.load();
+  c.tick_exceptions = counters_.tick_exceptions.load();
   return c;
 }
 
@@ -458,6 +484,24 @@ Status DeviceAgent::Connect() {
 // --- Producing ---------------------------------------------------------------------------------
 
 Status DeviceAgent::Tick() {
+  // The last resort for a worker thread: an exception from anything below (a link, a library,
+  // an allocation) must not end the process, and must not name the device's patient in the log.
+  // What it interrupted is safe to repeat: uploads it leased come due again after the lease.
+  const char* what = "unknown exception";
+  try {
+    return TickOnce();
+  } catch (const std::bad_alloc&) {
+    what = "std::bad_alloc";
+  } catch (const std::exception& e) {
+    what = typeid(e).name();  // the type only: what() may quote data
+  } catch (...) {
+  }
+  counters_.tick_exceptions += 1;
+  log::Error("wearable_tick_exception", {{"device", spec_.device_id}, {"exception", what}});
+  return Internal("unexpected exception during a tick (" + std::string(what) + ")");
+}
+
+Status DeviceAgent::TickOnce() {
   if (!connected_ && clock_.Monotonic() >= next_connect_) {
     Status st = Connect();
     if (!st) {
@@ -476,11 +520,11 @@ Status DeviceAgent::Tick() {
     if (!scratch_.empty()) {
       counters_.readings_generated += scratch_.size();
       MEDMESH_ASSIGN_OR_RETURN(std::vector<PendingBatch> full, batcher_->Add(scratch_));
-      for (PendingBatch& batch : full) Hold(std::move(batch));
+      for (PendingBatch& batch : full) HoldUnqueued(std::move(batch));
     }
   }
   MEDMESH_ASSIGN_OR_RETURN(std::optional<PendingBatch> aged, batcher_->Poll());
-  if (aged) Hold(std::move(*aged));
+  if (aged) HoldUnqueued(std::move(*aged));
 
   if (!connected_) return OkStatus();
   MEDMESH_RETURN_IF_ERROR(QueueHeld());
@@ -490,18 +534,29 @@ Status DeviceAgent::Tick() {
 
 Status DeviceAgent::AddReadings(std::span<const wire::Reading> readings) {
   counters_.readings_generated += readings.size();
-  MEDMESH_ASSIGN_OR_RETURN(std::vector<PendingBatch> full, batcher_->Add(readings));
-  for (PendingBatch& batch : full) Hold(std::move(batch));
+  // One by one: an implausible reading is left out and counted, the others go on.
+  std::vector<wire::Reading> plausible;
+  plausible.reserve(readings.size());
+  for (const wire::Reading& reading : readings) {
+    if (wire::CheckPlausible(reading)) plausible.push_back(reading);
+  }
+  if (const std::size_t left_out = readings.size() - plausible.size(); left_out > 0) {
+    counters_.readings_implausible += left_out;
+    log::Warn("wearable_readings_implausible",
+              {{"device", spec_.device_id}, {"readings", static_cast<std::uint64_t>(left_out)}});
+  }
+  MEDMESH_ASSIGN_OR_RETURN(std::vector<PendingBatch> full, batcher_->Add(plausible));
+  for (PendingBatch& batch : full) HoldUnqueued(std::move(batch));
   return OkStatus();
 }
 
 Status DeviceAgent::Flush() {
   MEDMESH_ASSIGN_OR_RETURN(std::optional<PendingBatch> rest, batcher_->Flush());
-  if (rest) Hold(std::move(*rest));
+  if (rest) HoldUnqueued(std::move(*rest));
   return connected_ ? QueueHeld() : OkStatus();
 }
 
-void DeviceAgent::Hold(PendingBatch batch) {
+void DeviceAgent::HoldUnqueued(PendingBatch batch) {
   held_.push_back(std::move(batch));
   if (held_.size() > options_.max_held_batches) {
     const std::size_t dropped = held_.front().batch.readings.size();
@@ -588,7 +643,7 @@ Status DeviceAgent::QueueUpload(const wire::UploadHeader& header, ByteView paylo
   MEDMESH_ASSIGN_OR_RETURN(
       store::EnqueueOutcome outcome,
       outbox_->Enqueue(BatchKey(header.batch_id, header.sequence), EncodeOutboxItem(item)));
-  (void)outcome;  // batch ids are fresh, so a duplicate cannot happen here
+  (void)outcome;  // batch ids are fresh (a repeated split: kAlreadyExists, see Split)
   return OkStatus();
 }
 
@@ -632,8 +687,7 @@ Status DeviceAgent::SendDue() {
       log::Error(
           "wearable_outbox_item_damaged",
           {{"device", spec_.device_id}, {"item", item.id}, {"reason", parsed.error().ToString()}});
-      counters_.rejected += 1;
-      MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
+      MEDMESH_RETURN_IF_ERROR(Hold(item, nullptr, nullptr, "damaged outbox entry"));
       continue;
     }
     const wire::UploadHeader header = parsed->header;
@@ -654,17 +708,32 @@ Status DeviceAgent::SendDue() {
       continue;
     }
     const int http = reply->http_status;
-    const std::string detail =
-        reply->error.empty() ? reply->message : reply->error + ": " + reply->message;
-    if (http == 200 || http == 409) {
-      // 409: the cloudlet stored this batch id before, from a copy sealed in another session.
-      const std::string status = http == 409 ? std::string("conflict")
-                                             : (reply->status.empty() ? "stored" : reply->status);
-      Journal(*decoded, header, status, http == 409 ? detail : "");
+    if (http >= 200 && http < 300) {
+      const std::string status = reply->status.empty() ? "stored" : reply->status;
+      const std::uint64_t refused = std::min<std::uint64_t>(reply->refused, decoded->readings);
+      Journal(*decoded, header, status,
+              refused > 0 ? std::to_string(refused) + " readings refused as implausible" : "");
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
       counters_.uploads_acked += 1;
-      counters_.readings_acked += decoded->readings;
+      counters_.readings_acked += decoded->readings - refused;
+      counters_.readings_refused += refused;
       if (status == "duplicate") counters_.duplicates += 1;
+      continue;
+    }
+    const net::Refusal& refusal = reply->refusal;
+    const std::string detail = "HTTP " + std::to_string(http) + " " +
+                               std::string(ErrorCodeName(refusal.error.code())) + ": " +
+                               refusal.error.message().substr(0, 200);
+    if (refusal.permanent) {
+      // The one way an upload the cloudlet did not store leaves the device: MedMesh's own,
+      // explicit word that it will never take it.
+      log::Warn("wearable_upload_refused", {{"device", spec_.device_id},
+                                            {"batch", item.id},
+                                            {"http_status", http},
+                                            {"error", ErrorCodeName(refusal.error.code())}});
+      Journal(*decoded, header, "rejected", detail);
+      counters_.rejected += 1;
+      MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
     } else if (http == 401) {
       // The cloudlet does not know the session (it restarted) or refused the signature: start
       // a new session and re-seal everything still sealed in this one.
@@ -679,19 +748,19 @@ Status DeviceAgent::SendDue() {
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkFailed(item.id, detail));
       ForgetCredential();
       stop = true;
-    } else if (http == 429 || http >= 500) {
-      counters_.send_failures += 1;
-      MEDMESH_RETURN_IF_ERROR(
-          outbox_->MarkFailed(item.id, "HTTP " + std::to_string(http) + " " + detail));
-      stop = true;
+    } else if (http == 413) {
+      // From the cloudlet or a proxy in front of it: either way, smaller parts may pass.
+      MEDMESH_RETURN_IF_ERROR(Split(item, *decoded, header));
+    } else if (refusal.medmesh && !refusal.transient()) {
+      // MedMesh refused this upload, not for good, for a reason the agent cannot fix itself
+      // (a newer cloudlet's refusal, a failed precondition): an operator decides.
+      MEDMESH_RETURN_IF_ERROR(Hold(item, &*decoded, &header, detail));
     } else {
-      log::Warn("wearable_upload_refused", {{"device", spec_.device_id},
-                                            {"batch", item.id},
-                                            {"http_status", http},
-                                            {"reason", detail}});
-      Journal(*decoded, header, "rejected", "HTTP " + std::to_string(http) + " " + detail);
-      counters_.rejected += 1;
-      MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
+      // Busy, down, or an answer that is not MedMesh's own (a proxy's 404 or 408, a misrouted
+      // URL): nothing says the upload is wrong, so keep it and try again later.
+      counters_.send_failures += 1;
+      MEDMESH_RETURN_IF_ERROR(outbox_->MarkFailed(item.id, detail));
+      stop = true;
     }
   }
   return OkStatus();
@@ -701,12 +770,10 @@ Status DeviceAgent::Reseal(const store::QueueItem& item, const OutboxItem& decod
   MEDMESH_ASSIGN_OR_RETURN(wire::ParsedUpload parsed, wire::ParseUpload(decoded.sealed));
   const wire::UploadHeader header = parsed.header;
   if (decoded.reseals >= options_.max_reseals) {
-    log::Warn("wearable_upload_given_up", {{"device", spec_.device_id},
-                                           {"batch", item.id},
-                                           {"reason", "refused (401) after every re-seal"}});
-    Journal(decoded, header, "rejected", "refused after re-sealing");
-    counters_.rejected += 1;
-    return outbox_->MarkSent(item.id);
+    log::Warn("wearable_upload_held", {{"device", spec_.device_id},
+                                       {"batch", item.id},
+                                       {"reason", "refused (401) after every re-seal"}});
+    return Hold(item, &decoded, &header, "refused (401) after every re-seal");
   }
   MEDMESH_ASSIGN_OR_RETURN(Bytes sealed,
                            wire::SealUpload(header, decoded.payload, *sealer_, *signer_, random_));
@@ -725,6 +792,83 @@ Status DeviceAgent::Reseal(const store::QueueItem& item, const OutboxItem& decod
   if (!queued && queued.error().code() != ErrorCode::kAlreadyExists) return queued.error();
   counters_.reseals += 1;
   return outbox_->MarkSent(item.id);
+}
+
+Status DeviceAgent::Split(const store::QueueItem& item, const OutboxItem& decoded,
+                          const wire::UploadHeader& header) {
+  if (header.content_type != wire::ContentType::kReadingsBatch || decoded.readings < 2) {
+    return Hold(item, &decoded, &header, "too large for the cloudlet and cannot be split");
+  }
+  auto readings = wire::DecodeReadings(decoded.payload, {.require_plausible = false});
+  if (!readings || readings->size() < 2) {
+    return Hold(item, &decoded, &header, "too large for the cloudlet and cannot be split");
+  }
+  // The refused upload never reached the session's opening: if it was the session's first
+  // batch, the cloudlet does not know that session, so every later batch sealed in it would be
+  // refused (401). Start a new one now, as a 401 would.
+  if (auto parsed = wire::ParseUpload(decoded.sealed)) {
+    if (auto batch = crypto::ParseSessionBatchHeader(parsed->sealed_payload);
+        batch && batch->opens_session) {
+      dead_sessions_.insert(batch->session_id);
+      if (batch->session_id == last_session_) sealer_->Rekey();
+    }
+  }
+  const std::size_t middle = readings->size() / 2;
+  const std::span<const wire::Reading> all(*readings);
+  const std::span<const wire::Reading> halves[2] = {all.first(middle), all.subspan(middle)};
+  // Both halves go in before the original leaves: a crash in between repeats the split with the
+  // same derived batch ids (and queue ids), so nothing is stored twice.
+  for (std::uint8_t index = 0; index < 2; ++index) {
+    MEDMESH_ASSIGN_OR_RETURN(Bytes payload, wire::EncodeReadings(halves[index]));
+    wire::UploadHeader half = header;
+    half.batch_id = SplitBatchId(header.batch_id, index);
+    half.created_ms = NowMs(clock_);
+    auto queued = QueueUpload(half, payload, static_cast<std::uint32_t>(halves[index].size()));
+    if (!queued && queued.error().code() != ErrorCode::kAlreadyExists) return queued.error();
+  }
+  Journal(decoded, header, "split", "too large for the cloudlet (413): sent as two halves");
+  log::Info("wearable_upload_split", {{"device", spec_.device_id},
+                                      {"batch", item.id},
+                                      {"readings", static_cast<std::uint64_t>(decoded.readings)}});
+  counters_.splits += 1;
+  return outbox_->MarkSent(item.id);
+}
+
+Status DeviceAgent::Hold(const store::QueueItem& item, const OutboxItem* decoded,
+                         const wire::UploadHeader* header, std::string_view reason) {
+  // Into the held table first, then out of the outbox: a crash in between leaves it in both,
+  // and the outbox copy is simply tried (and held) again.
+  auto held = held_uploads_->Enqueue(item.id, item.payload);
+  if (!held && held.error().code() != ErrorCode::kAlreadyExists) return held.error();
+  if (decoded && header) Journal(*decoded, *header, "held", reason);
+  log::Warn("wearable_upload_held",
+            {{"device", spec_.device_id}, {"batch", item.id}, {"reason", reason}});
+  counters_.uploads_held += 1;
+  return outbox_->MarkSent(item.id);
+}
+
+Result<std::size_t> DeviceAgent::ReleaseHeld() {
+  std::size_t released = 0;
+  while (true) {
+    MEDMESH_ASSIGN_OR_RETURN(std::vector<store::QueueItem> items,
+                             held_uploads_->NextDue(clock_.Now(), 64));
+    if (items.empty()) break;
+    for (const store::QueueItem& item : items) {
+      // Back at the end of the outbox under a fresh queue id (the old one may be in use by a
+      // re-sealed copy); the batch id inside is unchanged, so the cloudlet de-duplicates.
+      const std::string id =
+          item.id.substr(0, item.id.find(":h")) + ":h" + std::to_string(item.enqueued_ms);
+      auto queued = outbox_->Enqueue(id, item.payload);
+      if (!queued && queued.error().code() != ErrorCode::kAlreadyExists) return queued.error();
+      MEDMESH_RETURN_IF_ERROR(held_uploads_->MarkSent(item.id));
+      ++released;
+    }
+  }
+  if (released > 0) {
+    log::Info("wearable_held_released",
+              {{"device", spec_.device_id}, {"uploads", static_cast<std::uint64_t>(released)}});
+  }
+  return released;
 }
 
 }  // namespace medmesh::wearable

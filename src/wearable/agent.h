@@ -27,24 +27,45 @@
 // same batch id and header (at most AgentOptions::max_reseals times per batch). That is why the
 // outbox keeps, beside each sealed upload, its encoded payload (OutboxItem below).
 //
-// What the cloudlet's answers mean to the agent:
-//   200 stored / duplicate   delivered: journal line, removed from the outbox
+// What the cloudlet's answers mean to the agent (refusals read with net::DecodeRefusal):
+//   200 stored / duplicate   delivered: journal line, removed from the outbox. The cloudlet
+//                            may have refused some readings as implausible ("refused" in the
+//                            acknowledgement): counted (readings_refused) and journalled
 //   401                      session unknown or signature refused: re-seal (bounded), see above
 //   403                      device unknown or withdrawn: back off, enrol again
-//   409                      the cloudlet holds this batch id with other bytes (a re-sealed
-//                            copy of a batch it already stored): delivered
-//   429, 5xx, no answer      back off (outbox), try again later
-//   other 4xx (400, 413...)  refused for good: journal line with the reason, removed
-// Every delivery and refusal is appended to the device's journal (sent.jsonl, one JSON object
-// per line: time, batch key, sequence, content type, readings, status, cloudlet, bytes), the
-// device-side record of what it sent.
+//   413                      too large for this cloudlet: a readings batch is split in two
+//                            halves, each sealed as its own upload under a batch id derived from
+//                            the original's (so a split repeated after a crash makes the same
+//                            ids, and the cloudlet de-duplicates them); the halves are split
+//                            again if still too large. A single reading or a record is held.
+//   a MedMesh refusal with "permanent": true
+//                            refused for good: journal line with the reason, removed. The only
+//                            answer that deletes an upload the cloudlet did not store.
+//   another MedMesh refusal  (not permanent, not one of the above): held for an operator
+//   429, 5xx, no answer, and any answer that is not MedMesh's own (a proxy's 404 or 408, a
+//                            page that is not a MedMesh error body)
+//                            back off (outbox), try again later
+// Held ("quarantined") uploads leave the outbox for a table of their own in outbox.db, so the
+// uploads behind them go on (the outbox delivers in order), and stay there until an operator
+// releases them (ReleaseHeld, `medmesh wearable --release-held`); counters().uploads_held and
+// HeldStats() show them. An upload whose outbox entry is damaged, and one still refused (401)
+// after every re-seal, is held too. The agent never deletes an upload silently.
+// Every delivery, refusal, split and hold is appended to the device's journal (sent.jsonl, one
+// JSON object per line: time, batch key, sequence, content type, readings, status, cloudlet,
+// bytes), the device-side record of what it sent.
+//
+// Readings from AddReadings (import) are checked one by one (wire::CheckPlausible): an
+// implausible one is counted (readings_implausible) and left out, never the rest with it.
+// Tick never lets an exception out: one thrown below it (a link, a library) is caught, logged
+// without identifiers, counted (tick_exceptions) and returned as kInternal; leased uploads come
+// due again when their lease runs out.
 //
 // Files in the device folder (created 0700):
 //   device.key            crypto key file of type "device" (0600)
 //   chosen_cloudlet       id of the cloudlet this device uploads to
 //   cloudlet-<id>.cert    that cloudlet's certificate as fetched (re-verified at every start)
 //   enrolment-<id>.rec    the enrolment record it signed
-//   outbox.db             the outbox (SQLite, WAL)
+//   outbox.db             the outbox (SQLite, WAL), and the uploads held for an operator
 //   record.queued         present once the patient record is in the outbox
 //   simulated_until       Unix ms up to which simulated readings are in the outbox
 //   sent.jsonl            the journal
@@ -78,6 +99,8 @@
 #include "core/status.h"
 #include "crypto/session_seal.h"
 #include "crypto/signing.h"
+#include "net/error_mapping.h"
+#include "store/durable_queue.h"
 #include "store/outbox.h"
 #include "wearable/batcher.h"
 #include "wearable/energy.h"
@@ -97,10 +120,13 @@ namespace medmesh::wearable {
 // A cloudlet's answer to an upload (any HTTP status).
 struct IngestReply {
   int http_status = 0;
-  std::string status;   // 200: "stored" or "duplicate"
-  std::string error;    // non-200: the JSON "error" field, if any
-  std::string message;  // non-200: the JSON "message" field, if any
+  std::string status;         // 2xx: "stored" or "duplicate"
+  std::uint64_t refused = 0;  // 2xx: readings the cloudlet refused as implausible ("refused")
+  net::Refusal refusal;       // otherwise: the refusal, as net::DecodeRefusal reads it
 };
+
+// The IngestReply for an HTTP response to POST /api/v1/ingest (any status; any body).
+IngestReply IngestReplyFromResponse(const net::Response& response);
 
 // The three calls a device makes to a cloudlet (docs/openapi.yaml): a seam so tests can put a
 // cloudlet in memory behind it. Implementations must be thread-safe.
@@ -174,14 +200,19 @@ struct AgentCounters {
   std::uint64_t batches_queued = 0;      // readings batches put in the outbox
   std::uint64_t readings_queued = 0;
   std::uint64_t records_queued = 0;
-  std::uint64_t uploads_acked = 0;  // 200 stored + 200 duplicate + 409
-  std::uint64_t readings_acked = 0;
-  std::uint64_t duplicates = 0;  // 200 duplicate
-  std::uint64_t rejected = 0;    // refused for good and removed
+  std::uint64_t uploads_acked = 0;     // 200 stored + 200 duplicate
+  std::uint64_t readings_acked = 0;    // stored by the cloudlet (not those it refused)
+  std::uint64_t readings_refused = 0;  // acknowledged but refused as implausible by the cloudlet
+  std::uint64_t duplicates = 0;        // 200 duplicate
+  std::uint64_t rejected = 0;          // refused permanently by the cloudlet, and removed
   std::uint64_t reseals = 0;
-  std::uint64_t send_failures = 0;     // no answer, 429 or 5xx
-  std::uint64_t bytes_sent = 0;        // upload bodies, acknowledged or not
-  std::uint64_t readings_dropped = 0;  // held too long without a cloudlet (max_held_batches)
+  std::uint64_t splits = 0;                // uploads split in two after a 413
+  std::uint64_t uploads_held = 0;          // moved to the held table for an operator
+  std::uint64_t send_failures = 0;         // no answer, 429, 5xx or an answer that is not MedMesh's
+  std::uint64_t bytes_sent = 0;            // upload bodies, acknowledged or not
+  std::uint64_t readings_dropped = 0;      // held too long without a cloudlet (max_held_batches)
+  std::uint64_t readings_implausible = 0;  // left out by AddReadings (wire::CheckPlausible)
+  std::uint64_t tick_exceptions = 0;       // exceptions Tick caught
 };
 
 // An outbox entry (agent-private format, documented in docs/wearable.md):
@@ -235,12 +266,18 @@ class DeviceAgent {
 
   AgentCounters counters() const;                                             // thread-safe
   Result<store::QueueStats> OutboxStats() const { return outbox_->Stats(); }  // thread-safe
+  // Uploads held for an operator (see above). Thread-safe.
+  Result<store::QueueStats> HeldStats() const { return held_uploads_->Stats(); }
+  // Puts every held upload back at the end of the outbox (an operator fixed the cause); returns
+  // how many. Not concurrent with Tick.
+  Result<std::size_t> ReleaseHeld();
 
  private:
   struct Counters {
     std::atomic<std::uint64_t> readings_generated{0}, batches_queued{0}, readings_queued{0},
-        records_queued{0}, uploads_acked{0}, readings_acked{0}, duplicates{0}, rejected{0},
-        reseals{0}, send_failures{0}, bytes_sent{0}, readings_dropped{0};
+        records_queued{0}, uploads_acked{0}, readings_acked{0}, readings_refused{0}, duplicates{0},
+        rejected{0}, reseals{0}, splits{0}, uploads_held{0}, send_failures{0}, bytes_sent{0},
+        readings_dropped{0}, readings_implausible{0}, tick_exceptions{0};
   };
   class OutboxSequence;
 
@@ -248,6 +285,7 @@ class DeviceAgent {
               std::vector<CloudletEndpoint> cloudlets, const Clock& clock, Random& random,
               AgentOptions options);
 
+  Status TickOnce();
   Status Connect();
   Status UseCredential(const CloudletEndpoint& endpoint, wire::VerifiedCertificate certificate,
                        const wire::Enrolment& enrolment);
@@ -262,9 +300,16 @@ class DeviceAgent {
   Status QueueUpload(const wire::UploadHeader& header, ByteView payload, std::uint32_t readings);
   Status SendDue();
   Status Reseal(const store::QueueItem& item, const OutboxItem& decoded);
+  // 413: the two halves of a readings batch as uploads of their own (or Hold if it cannot be
+  // split).
+  Status Split(const store::QueueItem& item, const OutboxItem& decoded,
+               const wire::UploadHeader& header);
+  // Moves an outbox entry to the held table, with a journal line when it could be decoded.
+  Status Hold(const store::QueueItem& item, const OutboxItem* decoded,
+              const wire::UploadHeader* header, std::string_view reason);
   void Journal(const OutboxItem& item, const wire::UploadHeader& header, std::string_view status,
                std::string_view detail);
-  void Hold(PendingBatch batch);
+  void HoldUnqueued(PendingBatch batch);
   std::optional<crypto::SessionId> SessionOf(ByteView sealed) const;
 
   const DeviceSpec spec_;
@@ -277,6 +322,7 @@ class DeviceAgent {
 
   std::unique_ptr<crypto::Signer> signer_;
   std::unique_ptr<store::Outbox> outbox_;
+  std::unique_ptr<store::SqliteDurableQueue> held_uploads_;  // table "held" of outbox.db
   std::unique_ptr<OutboxSequence> sequence_;
   std::unique_ptr<Batcher> batcher_;
   std::optional<Simulator> simulator_;

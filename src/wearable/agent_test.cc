@@ -11,12 +11,14 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "core/random.h"
 #include "crypto/session_seal.h"
 #include "crypto/signing.h"
+#include "net/error_mapping.h"
 #include "testing/fake_clock.h"
 #include "wire/certificate.h"
 #include "wire/enrolment.h"
@@ -28,9 +30,11 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-// A cloudlet in memory with the real formats and crypto: certificate, enrolment, session opening
-// and duplicate detection by batch id. It can be taken down, restarted (forgetting its
-// sessions, as a process restart does) and made to lose one acknowledgement.
+// A cloudlet in memory with the real formats and crypto: certificate, enrolment, session opening,
+// duplicate detection by batch id and payload, per-reading plausibility, an upload size limit,
+// and refusals through the real net::RejectionResponse. It can be taken down, restarted
+// (forgetting its sessions, as a process restart does), made to lose one acknowledgement, to
+// throw, or to answer the next uploads with scripted responses (a proxy's, say).
 class FakeCloudlet final : public CloudletLink {
  public:
   FakeCloudlet(std::string id, const crypto::Signer& root, Random& random, const Clock& clock)
@@ -77,41 +81,68 @@ class FakeCloudlet final : public CloudletLink {
     std::lock_guard lock(mu_);
     ++ingest_calls;
     if (down) return Unavailable("connection refused");
+    if (throw_next) {
+      throw_next = false;
+      throw std::runtime_error("a library failed while holding patient-01's upload");
+    }
+    if (!script.empty()) {
+      net::Response scripted = script.front();
+      script.erase(script.begin());
+      return IngestReplyFromResponse(scripted);
+    }
+    if (upload.size() > max_upload_bytes) {
+      ++too_large;
+      return Refuse(PayloadTooLarge("upload is larger than the cloudlet accepts"), false);
+    }
     auto parsed = wire::ParseUpload(upload);
-    if (!parsed) return Reply(400, "invalid_argument");
+    if (!parsed) return Refuse(InvalidArgument("malformed upload"), true);
     auto device = devices_.find(parsed->header.device_id);
-    if (device == devices_.end()) return Reply(403, "permission_denied");
+    if (device == devices_.end()) return Refuse(PermissionDenied("not enrolled"), false);
     const std::string batch = HexEncode(parsed->header.batch_id);
     const Bytes bytes(upload.begin(), upload.end());
     if (auto it = stored_bytes_.find(batch); it != stored_bytes_.end() && it->second == bytes) {
-      return Reply(200, "", "duplicate");
+      return Ack("duplicate");
     }
-    if (!wire::VerifyUpload(*parsed, device->second)) return Reply(401, "unauthenticated");
-    if (stored_bytes_.contains(batch)) return Reply(409, "already_exists");
+    if (!wire::VerifyUpload(*parsed, device->second)) {
+      return Refuse(Unauthenticated("signature"), false);
+    }
     auto opened = wire::OpenUpload(*parsed, device->second, *opener_);
-    if (!opened) return Reply(401, "unauthenticated");
+    if (!opened) return Refuse(Unauthenticated("did not open"), false);
+    // As the cloudlet: the same payload resealed is a duplicate, other content a replay.
+    if (auto it = stored_payloads_.find(batch); it != stored_payloads_.end()) {
+      if (it->second == opened->payload) return Ack("duplicate");
+      return Refuse(AlreadyExists("batch id was already used for a different upload"), true);
+    }
     if (refuse_next) {
       refuse_next = false;
-      return Reply(400, "invalid_argument");
+      return Refuse(InvalidArgument("refused for good"), true);
     }
+    std::uint64_t refused = 0;
     if (opened->header.content_type == wire::ContentType::kReadingsBatch) {
-      auto readings = wire::ReadingBatchFromUpload(opened->header, opened->payload);
-      if (!readings) return Reply(400, "invalid_argument");
+      auto readings = wire::ReadingBatchFromUpload(opened->header, opened->payload,
+                                                   {.require_plausible = false});
+      if (!readings) return Refuse(InvalidArgument("malformed readings"), true);
+      const std::int64_t latest_ms = wire::ToUnixMs(clock_.Now()) + 86'400'000;
       for (const wire::Reading& r : readings->readings) {
+        if (!wire::CheckPlausible(r) || r.time_ms > latest_ms) {
+          ++refused;
+          continue;
+        }
         ++readings_per_device[opened->header.device_id][{r.time_ms, static_cast<int>(r.kind)}];
+        ++readings_stored;
       }
-      readings_stored += readings->readings.size();
     } else {
       auto record = wire::PatientRecordFromUpload(opened->header, opened->payload);
-      if (!record) return Reply(400, "invalid_argument");
+      if (!record) return Refuse(InvalidArgument("invalid record"), true);
       ++records_stored;
     }
     stored_bytes_[batch] = bytes;
+    stored_payloads_[batch] = opened->payload;
     if (lose_next_ack) {
       lose_next_ack = false;
       return Unavailable("connection reset after the commit");
     }
-    return Reply(200, "", "stored");
+    return Ack("stored", refused);
   }
 
   std::string_view name() const override { return id_; }
@@ -138,6 +169,10 @@ class FakeCloudlet final : public CloudletLink {
   std::atomic<bool> down{false};
   bool lose_next_ack = false;
   bool refuse_next = false;
+  bool throw_next = false;
+  std::size_t max_upload_bytes = SIZE_MAX;
+  std::vector<net::Response> script;  // answers to the next uploads, before anything else
+  int too_large = 0;
   int certificate_fetches = 0;
   int enrolments = 0;
   int ingest_calls = 0;
@@ -146,12 +181,14 @@ class FakeCloudlet final : public CloudletLink {
   std::map<std::string, std::map<std::pair<std::int64_t, int>, int>> readings_per_device;
 
  private:
-  static IngestReply Reply(int status, std::string error, std::string ack = {}) {
-    IngestReply r;
-    r.http_status = status;
-    r.error = std::move(error);
-    r.status = std::move(ack);
-    return r;
+  // Answers as the real cloudlet does: its JSON acknowledgement, or net::RejectionResponse.
+  static IngestReply Ack(std::string_view status, std::uint64_t refused = 0) {
+    const nlohmann::json body = {{"status", status}, {"refused", refused}};
+    return IngestReplyFromResponse(net::Response::Json(body.dump()));
+  }
+  static IngestReply Refuse(Error error, bool permanent) {
+    return IngestReplyFromResponse(
+        net::RejectionResponse(net::Rejection(std::move(error), permanent)));
   }
 
   std::mutex mu_;
@@ -163,7 +200,17 @@ class FakeCloudlet final : public CloudletLink {
   Bytes certificate_;
   std::map<std::string, wire::Enrolment> devices_;
   std::map<std::string, Bytes> stored_bytes_;
+  std::map<std::string, Bytes> stored_payloads_;
 };
+
+// An answer from something in front of the cloudlet: status and body as given.
+net::Response ProxyAnswer(int status, std::string body, std::string content_type = "text/html") {
+  net::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = std::move(content_type);
+  return r;
+}
 
 class AgentTest : public ::testing::Test {
  protected:
@@ -405,6 +452,8 @@ TEST_F(AgentTest, AResumedAgentUsesItsKeptCredentialWithoutTheNetwork) {
   EXPECT_EQ(agent->cloudlet_id(), "cloudlet-near");
 }
 
+// Only the cloudlet's explicit, machine-readable "permanent": true removes an upload it did not
+// store; the journal says why.
 TEST_F(AgentTest, ABatchRefusedForGoodIsJournalledAndRemoved) {
   auto agent = OpenAgent();
   ASSERT_NE(agent, nullptr);
@@ -419,6 +468,205 @@ TEST_F(AgentTest, ABatchRefusedForGoodIsJournalledAndRemoved) {
   auto stats = agent->OutboxStats();
   ASSERT_TRUE(stats.has_value());
   EXPECT_EQ(stats->count, 0u);
+}
+
+// A misrouted URL, a proxy's 404 or 408, a 4xx page that is not a MedMesh error body: none of
+// them says the upload is wrong, so it is kept and delivered once the path is right again.
+TEST_F(AgentTest, AnswersThatAreNotTheCloudletsOwnNeverDeleteABatch) {
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(15));
+  near_->script = {
+      ProxyAnswer(404, "<html><body><h1>404 Not Found</h1>nginx</body></html>"),
+      ProxyAnswer(408, ""),
+      ProxyAnswer(400, "<html>Bad Request</html>"),
+      ProxyAnswer(409, ""),
+      ProxyAnswer(400, R"({"error":"invalid_argument","message":"no permanent field"})",
+                  "application/json"),
+      ProxyAnswer(413, "<html>Request Entity Too Large</html>"),
+  };
+  Run(*agent, std::chrono::seconds(120));
+  Drain(*agent);
+  EXPECT_TRUE(near_->script.empty());
+  const AgentCounters c = agent->counters();
+  EXPECT_EQ(c.rejected, 0u);
+  EXPECT_EQ(c.uploads_held, 0u);
+  EXPECT_GT(c.send_failures, 0u);
+  EXPECT_EQ(c.readings_acked, c.readings_queued);
+  EXPECT_EQ(near_->readings_stored, c.readings_queued);
+  EXPECT_TRUE(near_->ExactlyOnce());
+  for (const auto& line : JournalLines()) EXPECT_NE(line["status"], "rejected") << line;
+}
+
+// A MedMesh refusal that is not permanent but that the agent cannot act on is held for an
+// operator - out of the outbox so that the uploads behind it flow, visible in the counters and
+// HeldStats - and delivered when released.
+TEST_F(AgentTest, ARefusalThatIsNotPermanentIsHeldForAnOperatorNotDeleted) {
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(15));
+  near_->script = {net::RejectionResponse(
+      net::Rejection(FailedPrecondition("this cloudlet is being migrated"), false))};
+  Run(*agent, std::chrono::seconds(60));
+  Drain(*agent);
+  AgentCounters c = agent->counters();
+  EXPECT_EQ(c.uploads_held, 1u);
+  EXPECT_EQ(c.rejected, 0u);
+  EXPECT_GT(c.uploads_acked, 0u) << "the uploads behind the held one went on";
+  auto held = agent->HeldStats();
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->count, 1u);
+  int held_lines = 0;
+  for (const auto& line : JournalLines()) held_lines += line["status"] == "held" ? 1 : 0;
+  EXPECT_EQ(held_lines, 1);
+
+  auto released = agent->ReleaseHeld();
+  ASSERT_TRUE(released.has_value()) << released.error().ToString();
+  EXPECT_EQ(*released, 1u);
+  Drain(*agent);
+  c = agent->counters();
+  EXPECT_EQ(agent->HeldStats()->count, 0u);
+  EXPECT_EQ(c.readings_acked, c.readings_queued);
+  EXPECT_EQ(near_->readings_stored, c.readings_queued);
+  EXPECT_TRUE(near_->ExactlyOnce());
+}
+
+// A cloudlet whose upload limit is below the batch size: the batch is split (again and again
+// if needed) and every reading arrives once, none is dropped.
+TEST_F(AgentTest, ABatchTooLargeForTheCloudletIsSplitAndEveryReadingArrives) {
+  DeviceSpec spec = Spec();
+  spec.profile.reset();
+  auto agent = OpenAgent(spec);
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(2));
+  ASSERT_TRUE(agent->connected());
+  std::vector<wire::Reading> readings;
+  const std::int64_t t0 = wire::ToUnixMs(clock_.Now()) - 3'600'000;
+  for (int i = 0; i < 100; ++i) {
+    // Values that do not compress to nothing, so the size follows the count.
+    readings.push_back({t0 + i * 997, wire::VitalKind::kHeartRate, (55 + (i * 37) % 60) * 1000});
+  }
+  ASSERT_TRUE(agent->AddReadings(readings).has_value());
+  ASSERT_TRUE(agent->Flush().has_value());
+  // A limit the whole batch and its halves are over, and its quarters under (every upload here
+  // opens a new session, so each carries the same KEM overhead).
+  auto peek = store::Outbox::Open((dir_ / "wearable-01" / "outbox.db").string(), clock_, random_);
+  ASSERT_TRUE(peek.has_value()) << peek.error().ToString();
+  auto due = (*peek)->NextDue(clock_.Now(), 1);
+  ASSERT_TRUE(due.has_value() && due->size() == 1u);
+  ASSERT_TRUE((*peek)->MarkFailed(due->front().id).has_value());
+  auto decoded = DecodeOutboxItem(due->front().payload);
+  ASSERT_TRUE(decoded.has_value());
+  near_->max_upload_bytes = decoded->sealed.size() - decoded->payload.size() * 2 / 3;
+  Drain(*agent, std::chrono::seconds(600));
+  const AgentCounters c = agent->counters();
+  EXPECT_GE(near_->too_large, 3);
+  EXPECT_GE(c.splits, 3u) << "the batch, then its halves";
+  EXPECT_EQ(c.rejected, 0u);
+  EXPECT_EQ(c.uploads_held, 0u);
+  EXPECT_EQ(near_->readings_stored, 100u);
+  EXPECT_EQ(c.readings_acked, 100u);
+  EXPECT_TRUE(near_->ExactlyOnce());
+}
+
+// The halves of a split carry batch ids derived from the original's: a split repeated after a
+// crash (the halves queued, the original not yet removed) makes the same ids, so the cloudlet
+// recognises the halves it has and nothing is stored twice.
+TEST_F(AgentTest, ASplitRepeatedAfterACrashStoresNothingTwice) {
+  DeviceSpec spec = Spec();
+  spec.profile.reset();
+  auto agent = OpenAgent(spec);
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(2));
+  ASSERT_TRUE(agent->connected());
+  std::vector<wire::Reading> readings;
+  const std::int64_t t0 = wire::ToUnixMs(clock_.Now()) - 3'600'000;
+  for (int i = 0; i < 40; ++i) {
+    readings.push_back({t0 + i * 991, wire::VitalKind::kHeartRate, (55 + (i * 37) % 60) * 1000});
+  }
+  ASSERT_TRUE(agent->AddReadings(readings).has_value());
+  ASSERT_TRUE(agent->Flush().has_value());
+
+  // Keep a copy of the original outbox entry (a second connection to the same file).
+  auto peek = store::Outbox::Open((dir_ / "wearable-01" / "outbox.db").string(), clock_, random_);
+  ASSERT_TRUE(peek.has_value()) << peek.error().ToString();
+  auto due = (*peek)->NextDue(clock_.Now(), 1);
+  ASSERT_TRUE(due.has_value() && due->size() == 1u);
+  const store::QueueItem original = due->front();
+  ASSERT_TRUE((*peek)->MarkFailed(original.id).has_value());
+  auto decoded = DecodeOutboxItem(original.payload);
+  ASSERT_TRUE(decoded.has_value());
+  near_->max_upload_bytes = decoded->sealed.size() - 1;  // the halves fit, the whole does not
+
+  Drain(*agent);
+  EXPECT_EQ(agent->counters().splits, 1u);
+  EXPECT_EQ(near_->readings_stored, 40u);
+
+  // As after a crash before the original left the outbox: the agent restarts with the original
+  // still queued, sends it, and splits it again.
+  agent.reset();
+  ASSERT_TRUE((*peek)->Enqueue(original.id, original.payload).has_value());
+  agent = OpenAgent(spec);
+  ASSERT_NE(agent, nullptr);
+  Drain(*agent);
+  const AgentCounters c = agent->counters();
+  EXPECT_EQ(c.splits, 1u);
+  EXPECT_EQ(c.duplicates, 2u);
+  EXPECT_EQ(near_->readings_stored, 40u);
+  EXPECT_TRUE(near_->ExactlyOnce());
+}
+
+// A stray exception below Tick (a link, a library) is caught, counted and reported without the
+// patient's id; the agent goes on and loses nothing.
+TEST_F(AgentTest, AStrayExceptionNeverLeavesTickAndNothingIsLost) {
+  auto agent = OpenAgent();
+  ASSERT_NE(agent, nullptr);
+  Run(*agent, std::chrono::seconds(15));
+  near_->throw_next = true;
+  Status failed = OkStatus();
+  for (int i = 0; i < 30 && failed; ++i) {
+    clock_.Advance(std::chrono::seconds(1));
+    Status st = OkStatus();
+    EXPECT_NO_THROW(st = agent->Tick());
+    if (!st) failed = st;
+  }
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), ErrorCode::kInternal);
+  EXPECT_EQ(failed.error().message().find("patient-01"), std::string::npos);
+  EXPECT_EQ(agent->counters().tick_exceptions, 1u);
+  clock_.Advance(std::chrono::minutes(1));  // the lease of the interrupted upload runs out
+  Run(*agent, std::chrono::seconds(30));
+  Drain(*agent);
+  const AgentCounters c = agent->counters();
+  EXPECT_EQ(c.readings_acked, c.readings_queued);
+  EXPECT_EQ(near_->readings_stored, c.readings_queued);
+  EXPECT_TRUE(near_->ExactlyOnce());
+}
+
+// Readings are checked one by one on both sides: the agent leaves out an implausible imported
+// value (and sends the rest), and counts what the cloudlet refused in its acknowledgement.
+TEST_F(AgentTest, ImplausibleReadingsAreLeftOutOneByOneNeverTheBatch) {
+  DeviceSpec spec = Spec();
+  spec.profile.reset();
+  auto agent = OpenAgent(spec);
+  ASSERT_NE(agent, nullptr);
+  std::vector<wire::Reading> readings;
+  const std::int64_t t0 = wire::ToUnixMs(clock_.Now()) - 3'600'000;
+  for (int i = 0; i < 50; ++i) {
+    readings.push_back({t0 + i * 1000, wire::VitalKind::kHeartRate, (60 + i % 20) * 1000});
+  }
+  readings[10].value_milli = 500'000;  // 500 beats/min: never leaves the device
+  // Plausible to the device, but stamped two days ahead: the cloudlet refuses these two.
+  readings[20].time_ms = wire::ToUnixMs(clock_.Now()) + 2LL * 86'400'000;
+  readings[21].time_ms = readings[20].time_ms + 1000;
+  ASSERT_TRUE(agent->AddReadings(readings).has_value());
+  Drain(*agent);
+  const AgentCounters c = agent->counters();
+  EXPECT_EQ(c.readings_implausible, 1u);
+  EXPECT_EQ(c.readings_refused, 2u);
+  EXPECT_EQ(c.readings_acked, 47u);
+  EXPECT_EQ(near_->readings_stored, 47u);
+  EXPECT_EQ(c.rejected, 0u);
 }
 
 TEST_F(AgentTest, ImportedReadingsAreUploadedWithoutASimulator) {

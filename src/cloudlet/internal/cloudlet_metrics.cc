@@ -11,6 +11,10 @@ CloudletMetrics::CloudletMetrics(net::MetricsRegistry& r)
       readings_stored(r.AddCounter("medmesh_cloudlet_readings_stored_total",
                                    "Readings stored from accepted uploads.")
                           .WithLabels({})),
+      readings_refused(r.AddCounter("medmesh_cloudlet_readings_refused_total",
+                                    "Readings left out of stored batches: implausible values or "
+                                    "stamped too far in the future (IDS kind out_of_range).")
+                           .WithLabels({})),
       rejected(r.AddCounter("medmesh_cloudlet_ingest_rejected_total",
                             "Uploads and enrolments refused, by reason.", {"reason"})),
       ids_events(r.AddCounter("medmesh_cloudlet_ids_events_total",

@@ -20,6 +20,7 @@ struct CloudletMetrics {
 
   net::CounterFamily& ingest;            // {content_type, status}: stored | duplicate
   net::Counter& readings_stored;         //
+  net::Counter& readings_refused;        // implausible readings left out of stored batches
   net::CounterFamily& rejected;          // {reason}
   net::CounterFamily& ids_events;        // {kind}
   net::CounterFamily& enrolments;        // {status}
