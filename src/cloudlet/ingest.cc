@@ -243,7 +243,7 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   }
   ctx_.metrics.ingest.WithLabels({wire::ContentTypeName(header.content_type), "stored"})
       .Increment();
-  if (content.refused > 0) ctx_.metrics.readings_refused.Increment(content.refused);
+  if (content.refused > 0) ctx_.metrics.readings_refused.Increment(static_cast<double>(content.refused));
   return IngestAck{std::move(batch_id), IngestStatus::kStored, header.content_type, readings,
                    content.refused};
 }
