@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -206,7 +207,8 @@ std::optional<std::string> FindSample(const Exposition& exposition, std::string_
 }
 
 RawConnection::RawConnection(std::uint16_t port, std::chrono::milliseconds read_timeout,
-                             std::string_view from) {
+                             std::string_view from)
+    : read_timeout_(read_timeout) {
   boost::system::error_code ec;
   socket_.open(asio::ip::tcp::v4(), ec);
   if (ec) return;
@@ -254,6 +256,8 @@ std::optional<RawConnection::Reply> RawConnection::Read(bool head) {
 
 bool RawConnection::ReadsEof() {
   if (buffer_.size() != 0) return false;
+  pollfd waiting{socket_.native_handle(), POLLIN, 0};
+  if (::poll(&waiting, 1, static_cast<int>(read_timeout_.count())) <= 0) return false;
   char byte = 0;
   boost::system::error_code ec;
   const std::size_t n = socket_.read_some(asio::buffer(&byte, 1), ec);

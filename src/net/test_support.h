@@ -81,13 +81,15 @@ class RawConnection {
   std::optional<Reply> Read(bool head = false);
 
   // True if the server closes the connection (EOF or reset) before the read timeout, with no
-  // further bytes; false if bytes arrive or the timeout expires first.
+  // further bytes; false if bytes arrive or the timeout expires first. (Waits with poll():
+  // Asio's blocking reads retry past SO_RCVTIMEO, so only this call has a hard deadline.)
   bool ReadsEof();
 
  private:
   boost::asio::io_context io_;
   boost::asio::ip::tcp::socket socket_{io_};
   boost::beast::flat_buffer buffer_;
+  std::chrono::milliseconds read_timeout_;
   bool connected_ = false;
 };
 
