@@ -26,6 +26,7 @@
 #include "core/bytes.h"
 #include "core/status.h"
 #include "node/digest.h"
+#include "store/sqlite_database.h"
 #include "wire/envelope.h"
 
 namespace SQLite {
@@ -73,7 +74,8 @@ class IngestLedger {
  public:
   // Opens (creating) the ledger's tables in the SQLite database at `path`. Errors as
   // store::OpenSqliteDatabase.
-  static Result<std::unique_ptr<IngestLedger>> Open(const std::string& path);
+  static Result<std::unique_ptr<IngestLedger>> Open(const std::string& path,
+                                                    const store::SqliteOpenOptions& sqlite = {});
   ~IngestLedger();
   IngestLedger(const IngestLedger&) = delete;
   IngestLedger& operator=(const IngestLedger&) = delete;

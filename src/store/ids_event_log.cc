@@ -104,8 +104,9 @@ std::vector<IdsEventKind> AllIdsEventKinds() {
 IdsEventLog::IdsEventLog(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 IdsEventLog::~IdsEventLog() = default;
 
-Result<std::unique_ptr<IdsEventLog>> IdsEventLog::Open(const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path));
+Result<std::unique_ptr<IdsEventLog>> IdsEventLog::Open(const std::string& path,
+                                                       const SqliteOpenOptions& sqlite) {
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path, sqlite));
   MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "ids_events", kSchemaVersion, kSchema));
   return std::unique_ptr<IdsEventLog>(new IdsEventLog(std::move(db)));
 }
