@@ -53,7 +53,7 @@ struct CloudOptions {
   std::chrono::milliseconds stop_grace{10000};
   // The SQLite VFS of every SQLite database in data_dir (store::SqliteOpenOptions::vfs); empty:
   // the default. Tests only: a testing::FaultySqliteVfs makes the disk fail under the service.
-  std::string sqlite_vfs;
+  std::string sqlite_vfs{};
 };
 
 struct CloudSecrets {

@@ -63,7 +63,7 @@ struct CloudletOptions {
   std::chrono::milliseconds stop_grace{10000};
   // The SQLite VFS of every database in data_dir (store::SqliteOpenOptions::vfs); empty: the
   // default. Tests only: a testing::FaultySqliteVfs makes the disk fail under the service.
-  std::string sqlite_vfs;
+  std::string sqlite_vfs{};
 };
 
 // The secrets the service runs with (moved in).

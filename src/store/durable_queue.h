@@ -55,7 +55,7 @@ struct QueueOptions {
   // How long a write waits for another connection's lock; at most 1 hour.
   std::chrono::milliseconds busy_timeout{5000};
   // The SQLite VFS of the queue's database; empty: the default (SqliteOpenOptions::vfs).
-  std::string sqlite_vfs;
+  std::string sqlite_vfs{};
 };
 
 struct QueueItem {

@@ -2,6 +2,7 @@
 // writes and failing fsyncs. Whatever a store acknowledged is there after the fault and after a
 // reopen; whatever it refused can be retried once the disk is healed, and ends up stored
 // exactly once.
+#include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "store/internal/test_temp_dir.h"
 #include "store/outbox.h"
 #include "store/reading_store.h"
+#include "store/sqlite_database.h"
 #include "store/sqlite_wrapped_key_store.h"
 #include "testing/fake_clock.h"
 #include "testing/fake_random.h"
@@ -187,6 +189,23 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{"write_error", Vfs::Op::kWrite, Vfs::Failure::kIoError},
                       FaultCase{"fsync_error", Vfs::Op::kSync, Vfs::Failure::kIoError}),
     [](const ::testing::TestParamInfo<FaultCase>& p) { return std::string(p.param.name); });
+
+TEST(SqliteOpenOptionsTest, ADatabaseOpensThroughTheNamedVfsOnly) {
+  internal::TempDir dir;
+  EXPECT_FALSE(OpenSqliteDatabase(dir.File("a.db"), {.vfs = "no-such-vfs"}));
+  Vfs vfs("faulty-open");
+  vfs.Inject(MakeFault(Vfs::Op::kWrite, Vfs::Failure::kFull, ""));
+  // Opened without the VFS: the fault does not apply.
+  EXPECT_TRUE(OpenSqliteDatabase(dir.File("a.db")));
+  EXPECT_EQ(vfs.injected(), 0u);
+  // Opened with it: the first write (switching to WAL, or creating the schema) fails.
+  testing::FakeClock clock;
+  testing::DeterministicRandom random(1);
+  auto queue = SqliteDurableQueue::Open(dir.File("b.db"), "items", clock, random,
+                                        {.sqlite_vfs = vfs.name()});
+  EXPECT_FALSE(queue);
+  EXPECT_GT(vfs.injected(), 0u);
+}
 
 TEST(ReadingStoreFaultTest, ABatchGroupRefusedByAFullDiskIsStoredOnceByItsRetry) {
   internal::TempDir dir;

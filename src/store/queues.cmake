@@ -31,5 +31,5 @@ if(MEDMESH_BUILD_TESTS)
   # The stores on a failing disk (testing/faulty_sqlite_vfs.h).
   medmesh_test(store_fault_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/fault_injection_test.cc
-    LIBS medmesh_store_queues medmesh_testing_faults)
+    LIBS medmesh_store_queues medmesh_testing_faults SQLiteCpp)
 endif()

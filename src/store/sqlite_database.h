@@ -31,7 +31,7 @@ struct SqliteOpenOptions {
   // The registered SQLite VFS that does the database's file I/O; empty: SQLite's default.
   // Production leaves it empty. Tests name a testing::FaultySqliteVfs here to make writes and
   // syncs of this database fail (ADR 0011).
-  std::string vfs;
+  std::string vfs{};
 };
 
 // Opens (creating if needed) the database at `path` with journal_mode=WAL, synchronous=FULL

@@ -38,11 +38,11 @@ class FaultySqliteVfs {
   struct Fault {
     Op op = Op::kWrite;
     Failure failure = Failure::kIoError;
-    std::string file;              // substring of the file's path; empty: every file
+    std::string file{};            // substring of the file's path; empty: every file
     std::uint64_t pass_ops = 0;    // matching operations that succeed before the first failure
     std::uint64_t pass_bytes = 0;  // kWrite: bytes that still fit (a write crossing the limit
                                    // writes what fits, then fails)
-    std::optional<std::uint64_t> times;  // failures before the fault heals; nullopt: until Clear
+    std::optional<std::uint64_t> times{};  // failures before the fault heals; nullopt: until Clear
   };
 
   // Registers a VFS called `name` over the default VFS. The name must be unique in the process.
