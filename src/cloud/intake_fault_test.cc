@@ -26,14 +26,6 @@ using Vfs = ::medmesh::testing::FaultySqliteVfs;
 
 std::int64_t NowMs() { return wire::ToUnixMs(std::chrono::system_clock::now()); }
 
-Vfs::Fault MakeFault(Vfs::Op op, Vfs::Failure failure, std::string file) {
-  Vfs::Fault fault;
-  fault.op = op;
-  fault.failure = failure;
-  fault.file = std::move(file);
-  return fault;
-}
-
 // What a cloudlet sends, made with the production wire code: its certificate, a device's
 // enrolment, and forwards of that device's uploads. (A trimmed copy of cloud_service_test.cc's
 // TestCloudlet: uploads opened as the cloudlet opens them, then sealed to the cloud.)
@@ -146,10 +138,10 @@ class IntakeFaultTest : public ::testing::Test {
   // Each failure mode in turn on the database `file`: `post` must be refused with 503.
   template <typename Post>
   void ExpectRefusedOnAFailingDisk(const std::string& file, Post post) {
-    vfs_.Inject(MakeFault(Vfs::Op::kWrite, Vfs::Failure::kFull, file));
+    vfs_.Inject({.op = Vfs::Op::kWrite, .failure = Vfs::Failure::kFull, .file = file});
     ExpectUnavailable(post());
     vfs_.Clear();
-    vfs_.Inject(MakeFault(Vfs::Op::kSync, Vfs::Failure::kIoError, file));
+    vfs_.Inject({.op = Vfs::Op::kSync, .failure = Vfs::Failure::kIoError, .file = file});
     ExpectUnavailable(post());
     vfs_.Clear();
     EXPECT_GE(vfs_.injected(), 2u);

@@ -30,17 +30,6 @@ constexpr int kReadings = 60;
 
 std::int64_t NowMs() { return wire::ToUnixMs(std::chrono::system_clock::now()); }
 
-Vfs::Fault MakeFault(Vfs::Op op, Vfs::Failure failure, std::string file, std::uint64_t pass_ops = 0,
-                     std::optional<std::uint64_t> times = std::nullopt) {
-  Vfs::Fault fault;
-  fault.op = op;
-  fault.failure = failure;
-  fault.file = std::move(file);
-  fault.pass_ops = pass_ops;
-  fault.times = times;
-  return fault;
-}
-
 class IngestFaultTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { StartService(); }
@@ -170,10 +159,10 @@ TEST_P(IngestFaultTest, AFailedCommitIsNotAcknowledgedAndItsRetryStoresItOnce) {
   const wire::BatchId batch_id = device->last_batch_id();
 
   // Every database of step 10, each with a full disk and with failing fsyncs.
-  vfs_.Inject(MakeFault(Vfs::Op::kWrite, Vfs::Failure::kFull, GetParam()));
+  vfs_.Inject({.op = Vfs::Op::kWrite, .failure = Vfs::Failure::kFull, .file = GetParam()});
   ExpectRefusedAndNotInLedger(Post(upload), *device, batch_id);
   vfs_.Clear();
-  vfs_.Inject(MakeFault(Vfs::Op::kSync, Vfs::Failure::kIoError, GetParam()));
+  vfs_.Inject({.op = Vfs::Op::kSync, .failure = Vfs::Failure::kIoError, .file = GetParam()});
   ExpectRefusedAndNotInLedger(Post(upload), *device, batch_id);
   EXPECT_GE(vfs_.injected(), 2u);
   EXPECT_EQ(Stats()["batches_stored"], 0);
@@ -208,7 +197,7 @@ TEST_P(IngestFaultTest, AFailedRecordCommitIsNotAcknowledged) {
   const Bytes upload = device->Seal(wire::ContentType::kPatientRecord, payload).value();
   const wire::BatchId batch_id = device->last_batch_id();
 
-  vfs_.Inject(MakeFault(Vfs::Op::kWrite, Vfs::Failure::kFull, GetParam()));
+  vfs_.Inject({.op = Vfs::Op::kWrite, .failure = Vfs::Failure::kFull, .file = GetParam()});
   if (GetParam() == "readings.db") {
     // A record is written to forward.db and cloudlet.db only.
     EXPECT_EQ(Post(upload).status, 200);
@@ -295,8 +284,11 @@ class GroupCommitFaultTest : public IngestFaultTest {
 TEST_P(GroupCommitFaultTest, AFailedGroupIsStoredOneByOne) {
   // The leader's own commit to this file passes; the group's fails once; the members' own
   // commits pass.
-  const auto answers = SendAsAGroup(
-      MakeFault(Vfs::Op::kSync, Vfs::Failure::kIoError, GetParam(), /*pass_ops=*/1, /*times=*/1));
+  const auto answers = SendAsAGroup({.op = Vfs::Op::kSync,
+                                     .failure = Vfs::Failure::kIoError,
+                                     .file = GetParam(),
+                                     .pass_ops = 1,
+                                     .times = 1});
   EXPECT_EQ(vfs_.injected(), 1u);
   for (int d = 0; d < kDevices; ++d) {
     ASSERT_EQ(answers[d].status, 200) << d << ": " << answers[d].body;
@@ -311,7 +303,7 @@ TEST_P(GroupCommitFaultTest, AFailedGroupIsStoredOneByOne) {
 
 TEST_P(GroupCommitFaultTest, AGroupWhoseMembersFailAloneIsRefusedAndStoredOnceByTheRetries) {
   const auto answers =
-      SendAsAGroup(MakeFault(Vfs::Op::kWrite, Vfs::Failure::kFull, GetParam(), /*pass_ops=*/0));
+      SendAsAGroup({.op = Vfs::Op::kWrite, .failure = Vfs::Failure::kFull, .file = GetParam()});
   // The leader's write was done before the disk filled; its next commits may fail too, so it
   // is stored or refused; every member is refused.
   for (int d = 0; d < kDevices; ++d) {

@@ -32,19 +32,6 @@ using std::chrono::minutes;
 
 Bytes B(const std::string& s) { return {s.begin(), s.end()}; }
 
-Vfs::Fault MakeFault(Vfs::Op op, Vfs::Failure failure, std::string file, std::uint64_t pass_ops = 0,
-                     std::uint64_t pass_bytes = 0,
-                     std::optional<std::uint64_t> times = std::nullopt) {
-  Vfs::Fault fault;
-  fault.op = op;
-  fault.failure = failure;
-  fault.file = std::move(file);
-  fault.pass_ops = pass_ops;
-  fault.pass_bytes = pass_bytes;
-  fault.times = times;
-  return fault;
-}
-
 // A payload large enough to span several database pages.
 Bytes Payload(int i) { return B(std::string(6000, static_cast<char>('a' + i % 26))); }
 
@@ -80,7 +67,11 @@ class QueueFaultTest : public ::testing::TestWithParam<FaultCase> {
     return q ? std::move(*q) : nullptr;
   }
   Vfs::Fault Fault(std::uint64_t pass_ops = 0, std::optional<std::uint64_t> times = {}) const {
-    return MakeFault(GetParam().op, GetParam().failure, "forward.db", pass_ops, 0, times);
+    return {.op = GetParam().op,
+            .failure = GetParam().failure,
+            .file = "forward.db",
+            .pass_ops = pass_ops,
+            .times = times};
   }
 
   internal::TempDir dir_;
@@ -172,7 +163,7 @@ TEST_P(QueueFaultTest, AFailedAcknowledgementKeepsTheItemForAnotherDelivery) {
   auto due = (*outbox)->NextDue(clock_.Now(), 10);
   ASSERT_TRUE(due && due->size() == 1u);
 
-  vfs_.Inject(MakeFault(GetParam().op, GetParam().failure, "outbox.db"));
+  vfs_.Inject({.op = GetParam().op, .failure = GetParam().failure, .file = "outbox.db"});
   EXPECT_FALSE((*outbox)->MarkSent("batch-1"));
   vfs_.Clear();
   // The lease runs out and the batch is due again: delivered twice at worst, never lost.
@@ -194,7 +185,7 @@ TEST(SqliteOpenOptionsTest, ADatabaseOpensThroughTheNamedVfsOnly) {
   internal::TempDir dir;
   EXPECT_FALSE(OpenSqliteDatabase(dir.File("a.db"), {.vfs = "no-such-vfs"}));
   Vfs vfs("faulty-open");
-  vfs.Inject(MakeFault(Vfs::Op::kWrite, Vfs::Failure::kFull, ""));
+  vfs.Inject({.op = Vfs::Op::kWrite, .failure = Vfs::Failure::kFull});
   // Opened without the VFS: the fault does not apply.
   EXPECT_TRUE(OpenSqliteDatabase(dir.File("a.db")));
   EXPECT_EQ(vfs.injected(), 0u);
@@ -229,7 +220,10 @@ TEST(ReadingStoreFaultTest, ABatchGroupRefusedByAFullDiskIsStoredOnceByItsRetry)
     batches.push_back(std::move(batch));
   }
   // The disk fills up in the middle of the group's transaction.
-  vfs.Inject(MakeFault(Vfs::Op::kWrite, Vfs::Failure::kFull, "readings.db", 0, 5000));
+  vfs.Inject({.op = Vfs::Op::kWrite,
+              .failure = Vfs::Failure::kFull,
+              .file = "readings.db",
+              .pass_bytes = 5000});
   auto failed = (*store)->PutMany(batches);
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code(), ErrorCode::kResourceExhausted);
