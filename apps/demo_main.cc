@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/random.h"
 #include "crypto/key_file.h"
 #include "net/http_client.h"
@@ -100,7 +101,7 @@ std::string Url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
 
 Status WriteJson(const fs::path& file, const Json& json) {
   const std::string text = json.dump(2) + "\n";
-  return node::WriteFileAtomically(file, medmesh::AsBytes(text), 0644);
+  return medmesh::WriteFileAtomically(file, medmesh::AsBytes(text), 0644);
 }
 
 Status EnsureToken(const fs::path& file, medmesh::Random& random) {
@@ -187,14 +188,14 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
 
   // The wards: four patients each, nearest to "their" cloudlet.
   MEDMESH_ASSIGN_OR_RETURN(medmesh::Bytes root_certificate,
-                           node::ReadSmallFile(root.certificate_file, 64 * 1024));
+                           medmesh::Env::Default().ReadSmallFile(root.certificate_file, 64 * 1024));
   for (int w = 1; w <= kWardCount; ++w) {
     const std::string id = "ward-" + std::to_string(w);
     const fs::path folder = dir / id;
     fs::create_directories(folder, ec);
     fs::permissions(folder, fs::perms::owner_all, fs::perm_options::replace, ec);
     MEDMESH_RETURN_IF_ERROR(
-        node::WriteFileAtomically(folder / "root.cert", root_certificate, 0644));
+        medmesh::WriteFileAtomically(folder / "root.cert", root_certificate, 0644));
     Json cloudlets = Json::array();
     for (int i = 1; i <= kCloudletCount; ++i) {
       const std::string cloudlet = "cloudlet-" + std::to_string(i);

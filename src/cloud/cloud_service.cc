@@ -102,15 +102,18 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                                                  .schema_prefix = options.store.schema_prefix}));
   } else {
     MEDMESH_ASSIGN_OR_RETURN(record_store,
-                             store::SqliteRecordStore::Open(options.data_dir / "records.db"));
+                             store::SqliteRecordStore::Open(options.data_dir / "records.db",
+                                                            {.sqlite_vfs = options.sqlite_vfs}));
     MEDMESH_ASSIGN_OR_RETURN(intake_store,
-                             SqliteIntakeStore::Open((options.data_dir / "intake.db").string()));
+                             SqliteIntakeStore::Open((options.data_dir / "intake.db").string(),
+                                                     {.vfs = options.sqlite_vfs}));
   }
   ThreePartKeys keys{secrets.kek.Clone(), secrets.kek.Clone(), secrets.kek.Clone(),
                      std::move(secrets.index_key), std::move(secrets.pseudonym_key)};
   MEDMESH_ASSIGN_OR_RETURN(records, ThreePartStore::Create(*record_store, std::move(keys), random,
                                                            clock, options.three_part));
-  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string()));
+  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string(),
+                                                         {.vfs = options.sqlite_vfs}));
   intake = std::make_unique<ForwardIntake>(
       ForwardIntakeContext{identity.id(), identity.root, *opener, *records, *intake_store, *ids,
                            clock, metrics},

@@ -51,6 +51,9 @@ struct CloudOptions {
   std::size_t max_forward_bytes = wire::kMaxForwardBytes;
   ThreePartOptions three_part;
   std::chrono::milliseconds stop_grace{10000};
+  // The SQLite VFS of every SQLite database in data_dir (store::SqliteOpenOptions::vfs); empty:
+  // the default. Tests only: a testing::FaultySqliteVfs makes the disk fail under the service.
+  std::string sqlite_vfs{};
 };
 
 struct CloudSecrets {

@@ -58,8 +58,10 @@ std::uint64_t Count(SQLite::Database& db, const char* sql) {
 SqliteIntakeStore::SqliteIntakeStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 SqliteIntakeStore::~SqliteIntakeStore() = default;
 
-Result<std::unique_ptr<SqliteIntakeStore>> SqliteIntakeStore::Open(const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, store::OpenSqliteDatabase(path));
+Result<std::unique_ptr<SqliteIntakeStore>> SqliteIntakeStore::Open(
+    const std::string& path, const store::SqliteOpenOptions& sqlite) {
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
+                           store::OpenSqliteDatabase(path, sqlite));
   MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloud_intake", 1, kSchema));
   std::unique_ptr<SqliteIntakeStore> store(new SqliteIntakeStore(std::move(db)));
   // The only counting queries of the store's life; Counts() counts on in memory.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cloud/intake_store.h"
+#include "store/sqlite_database.h"
 
 namespace SQLite {
 class Database;
@@ -18,7 +19,8 @@ namespace medmesh::cloud {
 class SqliteIntakeStore final : public IntakeStore {
  public:
   // Opens (creating) the store at `path`. Errors as store::OpenSqliteDatabase.
-  static Result<std::unique_ptr<SqliteIntakeStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<SqliteIntakeStore>> Open(
+      const std::string& path, const store::SqliteOpenOptions& sqlite = {});
   ~SqliteIntakeStore() override;
 
   Result<IntakeOutcome> PutCloudletCertificate(const CloudletCertificateRow& row) override;

@@ -112,25 +112,28 @@ struct CloudletService::State {
 Status CloudletService::State::OpenStores() {
   // Held until the service is destroyed: a second process on this folder is refused.
   MEDMESH_ASSIGN_OR_RETURN(data_dir_lock, node::DataDirLock::Acquire(options.data_dir));
-  MEDMESH_ASSIGN_OR_RETURN(keys, store::SqliteWrappedKeyStore::Open(path("keys.db")));
+  const store::SqliteOpenOptions sqlite{.vfs = options.sqlite_vfs};
+  store::QueueOptions queue_options = options.forward_queue;
+  if (!options.sqlite_vfs.empty()) queue_options.sqlite_vfs = options.sqlite_vfs;
+  MEDMESH_ASSIGN_OR_RETURN(keys, store::SqliteWrappedKeyStore::Open(path("keys.db"), sqlite));
   // The ledger's payload digests are keyed, with a key of their own derived from the KEK.
   MEDMESH_ASSIGN_OR_RETURN(
       crypto::HashKey ledger_key,
       crypto::HashKey::Derive(kek->bytes(), "MedMesh cloudlet ledger v1", "payload digest"));
   envelope = std::make_unique<crypto::EnvelopeAead>(std::move(*kek), *keys, random);
   kek.reset();
-  MEDMESH_ASSIGN_OR_RETURN(readings,
-                           store::ReadingStore::Open(path("readings.db"), *envelope, clock));
   MEDMESH_ASSIGN_OR_RETURN(
-      queue, store::ForwardQueue::Open(path("forward.db"), clock, random, options.forward_queue,
-                                       options.backpressure));
+      readings, store::ReadingStore::Open(path("readings.db"), *envelope, clock, sqlite));
+  MEDMESH_ASSIGN_OR_RETURN(queue, store::ForwardQueue::Open(path("forward.db"), clock, random,
+                                                            queue_options, options.backpressure));
   // The lock above proves no other cloudlet runs on this folder: forwards leased by a
   // predecessor that crashed are due again now rather than when their leases run out.
   MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t released, queue->ReleaseLeases());
   if (released > 0) log::Info("cloudlet_forward_leases_released", {{"items", released}});
-  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open(path("ids.db")));
-  MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db")));
-  MEDMESH_ASSIGN_OR_RETURN(ledger, IngestLedger::Open(path("cloudlet.db"), std::move(ledger_key)));
+  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open(path("ids.db"), sqlite));
+  MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db"), sqlite));
+  MEDMESH_ASSIGN_OR_RETURN(ledger,
+                           IngestLedger::Open(path("cloudlet.db"), std::move(ledger_key), sqlite));
   MEDMESH_ASSIGN_OR_RETURN(LedgerCounts counts, ledger->Counts());
   MEDMESH_ASSIGN_OR_RETURN(store::QueueStats queued, queue->Stats());
   counters.batches_stored = counts.reading_batches;

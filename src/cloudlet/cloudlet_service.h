@@ -61,6 +61,9 @@ struct CloudletOptions {
   std::chrono::milliseconds backpressure_refresh{1000};
   crypto::SessionOpenerOptions sessions;
   std::chrono::milliseconds stop_grace{10000};
+  // The SQLite VFS of every database in data_dir (store::SqliteOpenOptions::vfs); empty: the
+  // default. Tests only: a testing::FaultySqliteVfs makes the disk fail under the service.
+  std::string sqlite_vfs{};
 };
 
 // The secrets the service runs with (moved in).

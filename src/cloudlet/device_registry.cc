@@ -26,8 +26,10 @@ bool SameBinding(const wire::Enrolment& a, const wire::Enrolment& b) {
 DeviceRegistry::DeviceRegistry(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 DeviceRegistry::~DeviceRegistry() = default;
 
-Result<std::unique_ptr<DeviceRegistry>> DeviceRegistry::Open(const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, store::OpenSqliteDatabase(path));
+Result<std::unique_ptr<DeviceRegistry>> DeviceRegistry::Open(
+    const std::string& path, const store::SqliteOpenOptions& sqlite) {
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
+                           store::OpenSqliteDatabase(path, sqlite));
   MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloudlet_devices", 1, kSchema));
   std::unique_ptr<DeviceRegistry> registry(new DeviceRegistry(std::move(db)));
   MEDMESH_RETURN_IF_ERROR(registry->Load());

@@ -19,6 +19,7 @@
 
 #include "core/bytes.h"
 #include "core/status.h"
+#include "store/sqlite_database.h"
 #include "wire/enrolment.h"
 
 namespace SQLite {
@@ -42,7 +43,8 @@ class DeviceRegistry {
  public:
   // Opens (creating) the registry's table in the SQLite database at `path` and loads it.
   // Errors as store::OpenSqliteDatabase; kDataLoss if a stored record no longer parses.
-  static Result<std::unique_ptr<DeviceRegistry>> Open(const std::string& path);
+  static Result<std::unique_ptr<DeviceRegistry>> Open(const std::string& path,
+                                                      const store::SqliteOpenOptions& sqlite = {});
   ~DeviceRegistry();
   DeviceRegistry(const DeviceRegistry&) = delete;
   DeviceRegistry& operator=(const DeviceRegistry&) = delete;

@@ -447,6 +447,11 @@ Status IngestPipeline::StoreOne(const PendingWrite& write) {
   return ctx_.ledger.AddBatch(write.row);
 }
 
+std::size_t IngestPipeline::QueuedForCommit() {
+  std::lock_guard lock(commit_mu_);
+  return commit_queue_.size();
+}
+
 bool IngestPipeline::BeginBatch(const std::string& key) {
   std::lock_guard lock(mu_);
   return in_flight_.insert(key).second;

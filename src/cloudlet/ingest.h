@@ -146,6 +146,10 @@ class IngestPipeline {
 
   const IngestLimits& limits() const { return limits_; }
 
+  // Readings uploads waiting in step 10 now: the group being stored and those queued behind it
+  // for the next group commit (tests wait on it to build a group).
+  std::size_t QueuedForCommit();
+
  private:
   struct Opened {
     wire::OpenedUpload upload;

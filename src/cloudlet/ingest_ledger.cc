@@ -96,8 +96,10 @@ IngestLedger::IngestLedger(std::unique_ptr<SQLite::Database> db, crypto::HashKey
 IngestLedger::~IngestLedger() = default;
 
 Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path,
-                                                         crypto::HashKey digest_key) {
-  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, store::OpenSqliteDatabase(path));
+                                                         crypto::HashKey digest_key,
+                                                         const store::SqliteOpenOptions& sqlite) {
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
+                           store::OpenSqliteDatabase(path, sqlite));
   MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloudlet_ingest_ledger", 1, kSchema));
   // Added later: its own component, so that a ledger made before it gains the column once.
   MEDMESH_RETURN_IF_ERROR(

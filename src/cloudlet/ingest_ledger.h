@@ -36,6 +36,7 @@
 #include "core/bytes.h"
 #include "core/status.h"
 #include "crypto/keyed_hash.h"
+#include "store/sqlite_database.h"
 #include "wire/envelope.h"
 
 namespace SQLite {
@@ -83,7 +84,8 @@ class IngestLedger {
   // Opens (creating) the ledger's tables in the SQLite database at `path`, and migrates
   // unkeyed payload digests to `digest_key` (see above). Errors as store::OpenSqliteDatabase.
   static Result<std::unique_ptr<IngestLedger>> Open(const std::string& path,
-                                                    crypto::HashKey digest_key);
+                                                    crypto::HashKey digest_key,
+                                                    const store::SqliteOpenOptions& sqlite = {});
   ~IngestLedger();
   IngestLedger(const IngestLedger&) = delete;
   IngestLedger& operator=(const IngestLedger&) = delete;

@@ -1,15 +1,10 @@
 #include "crypto/key_file.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <system_error>
 
 #include "core/check.h"
 
@@ -209,47 +204,6 @@ Result<KeyFile> ParseDocument(const Json& doc) {
   return file;
 }
 
-// --- File helpers -----------------------------------------------------------------------------
-
-Error OsError(std::string_view what, const std::filesystem::path& path, int err) {
-  // std::error_code's message is thread-safe, unlike strerror.
-  std::string message = std::string(what) + " " + path.string() + ": " +
-                        std::error_code(err, std::generic_category()).message();
-  switch (err) {
-    case EACCES:
-    case EPERM:
-    case EROFS: return PermissionDenied(std::move(message));
-    case ENOENT:
-    case ENOTDIR: return NotFound(std::move(message));
-    case EEXIST: return AlreadyExists(std::move(message));
-    default: return Internal(std::move(message));
-  }
-}
-
-// Writes all of `data` to `fd` and flushes it to disk.
-Status WriteAllAndSync(int fd, ByteView data, const std::filesystem::path& path) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return OsError("cannot write", path, errno);
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) return OsError("cannot sync", path, errno);
-  return OkStatus();
-}
-
-// Makes a new directory entry durable (best effort: some file systems refuse fsync on
-// directories, which does not make the write itself fail).
-void SyncParentDirectory(const std::filesystem::path& path) {
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 std::string_view KeyFileTypeName(KeyFileType type) {
@@ -350,80 +304,28 @@ Result<KeyFile> ParseKeyFile(ByteView contents) {
   }
 }
 
-Status WriteKeyFile(const std::filesystem::path& path, const KeyFile& file, bool overwrite) {
+Status WriteKeyFile(const std::filesystem::path& path, const KeyFile& file, bool overwrite,
+                    Env& env) {
   const SecretBytes contents = SerializeKeyFile(file);
-  constexpr int kCreateFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  if (!overwrite) {
-    // O_EXCL: never follow or replace an existing file; the mode is set at creation.
-    int fd = ::open(path.c_str(), kCreateFlags, S_IRUSR | S_IWUSR);
-    if (fd < 0) return OsError("cannot create key file", path, errno);
-    Status written = WriteAllAndSync(fd, contents.reveal(), path);
-    ::close(fd);
-    if (!written) {
-      ::unlink(path.c_str());
-      return written;
-    }
-    SyncParentDirectory(path);
-    return OkStatus();
-  }
-  // Replace atomically: write a new 0600 file beside the old one, then rename it over.
-  // mkostemp opens with O_CREAT|O_EXCL and mode 0600 (glibc and POSIX.1-2008).
-  std::string temp = path.string() + ".tmp." + std::string(6, 'X');  // mkostemp fills the Xs
-  int fd = ::mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return OsError("cannot create temporary key file beside", path, errno);
-  Status written = WriteAllAndSync(fd, contents.reveal(), temp);
-  ::close(fd);
-  if (written && ::rename(temp.c_str(), path.c_str()) != 0) {
-    written = OsError("cannot replace key file", path, errno);
-  }
+  constexpr unsigned kOwnerOnly = S_IRUSR | S_IWUSR;
+  // Without overwrite: never follow or replace an existing file; the mode is set at creation.
+  Status written = overwrite ? WriteFileAtomically(path, contents.reveal(), kOwnerOnly, env)
+                             : WriteNewFile(path, contents.reveal(), kOwnerOnly, env);
   if (!written) {
-    ::unlink(temp.c_str());
-    return written;
+    return Error(written.error().code(), "key file: " + written.error().message());
   }
-  SyncParentDirectory(path);
   return OkStatus();
 }
 
-Result<KeyFile> ReadKeyFile(const std::filesystem::path& path) {
-  // O_NONBLOCK: a FIFO planted at the path must not hang us; it is refused below.
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0 && errno == ELOOP) {
-    return PermissionDenied("key file " + path.string() + " is a symbolic link; refusing it");
+Result<KeyFile> ReadKeyFile(const std::filesystem::path& path, Env& env) {
+  auto contents = env.ReadPrivateFile(path, kMaxKeyFileBytes);
+  if (!contents) {
+    if (contents.error().code() == ErrorCode::kResourceExhausted) {
+      return InvalidArgument("key file " + path.string() + " is larger than 64 KiB");
+    }
+    return Error(contents.error().code(), "key file: " + contents.error().message());
   }
-  if (fd < 0) return OsError("cannot open key file", path, errno);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return OsError("cannot stat key file", path, errno);
-  if (!S_ISREG(st.st_mode)) {
-    return PermissionDenied("key file " + path.string() + " is not a regular file");
-  }
-  if (st.st_uid != ::geteuid()) {
-    return PermissionDenied("key file " + path.string() + " is owned by another user");
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return PermissionDenied("key file " + path.string() + " has mode " + mode +
-                            " and is accessible by group or others; run: chmod 600 " +
-                            path.string());
-  }
-  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > kMaxKeyFileBytes) {
-    return InvalidArgument("key file " + path.string() + " is larger than 64 KiB");
-  }
-  SecretBytes buffer(kMaxKeyFileBytes + 1);
-  std::size_t size = 0;
-  while (size < buffer.size()) {
-    ssize_t n = ::read(fd, buffer.mutable_bytes().data() + size, buffer.size() - size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return OsError("cannot read key file", path, errno);
-    if (n == 0) break;
-    size += static_cast<std::size_t>(n);
-  }
-  return ParseKeyFile(buffer.reveal().first(size));
+  return ParseKeyFile(contents->reveal());
 }
 
 std::vector<PublicKeyDescription> DescribePublicKeys(const KeyFile& file) {

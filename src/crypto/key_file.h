@@ -1,6 +1,6 @@
 // Key files: a node's, device's or the root's secret keys (and a node's KEK) in a versioned
 // JSON format with hex fields (docs/wire_format.md, "Key file"). The writer creates files with
-// mode 0600 (O_CREAT|O_EXCL, never a chmod afterwards); the reader refuses files that group or
+// mode 0600 (set at creation, never a chmod afterwards); the reader refuses files that group or
 // others may access. The parser validates every field and checks that each public key matches
 // its secret key; its error messages name the field, never key bytes.
 //
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/bytes.h"
+#include "core/env.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
 #include "core/status.h"
@@ -59,14 +60,18 @@ SecretBytes SerializeKeyFile(const KeyFile& file);
 // invalid keys, or public keys that do not match their secret keys.
 Result<KeyFile> ParseKeyFile(ByteView contents);
 
-// Creates `path` with mode 0600 and writes the key file. Without `overwrite` an existing file
-// gives kAlreadyExists and is left alone; with it the file is replaced atomically (a new 0600
-// file renamed over it). kPermissionDenied / kNotFound / kInternal for OS errors.
-Status WriteKeyFile(const std::filesystem::path& path, const KeyFile& file, bool overwrite);
+// Creates `path` with mode 0600 and writes the key file, synced with its folder, through `env`.
+// Without `overwrite` an existing file gives kAlreadyExists and is left alone (WriteNewFile);
+// with it the file is replaced atomically (WriteFileAtomically: a new 0600 file renamed over
+// it). On any error no partial key file is left at `path`. OS errors as core/env.h
+// (kPermissionDenied, kNotFound, kResourceExhausted for a full disk, kUnavailable).
+Status WriteKeyFile(const std::filesystem::path& path, const KeyFile& file, bool overwrite,
+                    Env& env = Env::Default());
 
-// Reads and parses `path`. kPermissionDenied if it is accessible by group or others, owned by
-// another user, or not a regular file; kNotFound if missing; otherwise as ParseKeyFile.
-Result<KeyFile> ReadKeyFile(const std::filesystem::path& path);
+// Reads and parses `path` (Env::ReadPrivateFile). kPermissionDenied if it is accessible by group
+// or others, owned by another user, a link or not a regular file; kNotFound if missing;
+// kInvalidArgument if larger than kMaxKeyFileBytes; otherwise as ParseKeyFile.
+Result<KeyFile> ReadKeyFile(const std::filesystem::path& path, Env& env = Env::Default());
 
 // What `medmesh keys` prints: public keys and fingerprints, never secrets.
 struct PublicKeyDescription {

@@ -7,30 +7,26 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 
+#include "core/env.h"
 #include "core/status.h"
 
 namespace medmesh::node {
 
-// Creates `dir` (and parents) with mode 0700 if it does not exist. kInvalidArgument for an
-// empty path, kUnavailable if it cannot be created.
-Status EnsureDataDir(const std::filesystem::path& dir);
+// Creates `dir` (and parents) with mode 0700 if it does not exist (Env::CreateDir).
+// kInvalidArgument for an empty path, errors of Env::CreateDir otherwise.
+Status EnsureDataDir(const std::filesystem::path& dir, Env& env = Env::Default());
 
 class DataDirLock {
  public:
-  // EnsureDataDir, then takes the lock. kFailedPrecondition if another process holds it;
-  // kUnavailable if the lock file cannot be opened.
-  static Result<DataDirLock> Acquire(const std::filesystem::path& dir);
-
-  DataDirLock(DataDirLock&& other) noexcept;
-  DataDirLock& operator=(DataDirLock&& other) noexcept;
-  DataDirLock(const DataDirLock&) = delete;
-  DataDirLock& operator=(const DataDirLock&) = delete;
-  ~DataDirLock();
+  // EnsureDataDir, then takes the lock (Env::LockFile). kFailedPrecondition if another
+  // process holds it; errors of Env::LockFile if the lock file cannot be opened.
+  static Result<DataDirLock> Acquire(const std::filesystem::path& dir, Env& env = Env::Default());
 
  private:
-  explicit DataDirLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit DataDirLock(std::unique_ptr<FileLock> lock) : lock_(std::move(lock)) {}
+  std::unique_ptr<FileLock> lock_;
 };
 
 }  // namespace medmesh::node

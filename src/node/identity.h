@@ -5,6 +5,7 @@
 //
 // Also the node's other secrets: key-encryption keys (and the cloud's 32-byte three-part
 // secrets, stored as key files of type "kek") and bearer tokens.
+// Every file is read and written through an Env (core/env.h); tests pass a fault-injecting one.
 // Thread safety: free functions; the returned values are plain (move-only) values.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "core/bytes.h"
+#include "core/env.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
 #include "core/status.h"
@@ -36,7 +38,8 @@ struct RootOfTrust {
 // `now_ms`. kNotFound if the file is missing; AuthenticationFailed() if it is not signed by its
 // own key; kPermissionDenied if it is not a root certificate; kFailedPrecondition if expired or
 // not yet valid; kInvalidArgument / kResourceExhausted if it does not parse.
-Result<RootOfTrust> LoadRootCertificate(const std::filesystem::path& file, std::int64_t now_ms);
+Result<RootOfTrust> LoadRootCertificate(const std::filesystem::path& file, std::int64_t now_ms,
+                                        Env& env = Env::Default());
 // The same for certificate bytes already in memory.
 Result<RootOfTrust> ParseRootCertificate(ByteView certificate, std::int64_t now_ms);
 
@@ -58,34 +61,29 @@ Result<NodeIdentity> LoadNodeIdentity(const std::filesystem::path& key_file,
                                       const std::filesystem::path& certificate_file,
                                       const std::filesystem::path& root_certificate_file,
                                       wire::CertificateRole role, std::string_view node_id,
-                                      std::int64_t now_ms);
-
-// Reads a whole small file (at most `max_bytes`). kNotFound if missing, kResourceExhausted if
-// larger, kUnavailable if unreadable.
-Result<Bytes> ReadSmallFile(const std::filesystem::path& file, std::size_t max_bytes);
-
-// Writes `contents` to `file` atomically (a temporary file in the same folder, fsync, rename)
-// with permissions `mode` (e.g. 0644 for certificates, 0600 for secrets). kUnavailable on OS
-// errors.
-Status WriteFileAtomically(const std::filesystem::path& file, ByteView contents, unsigned mode);
+                                      std::int64_t now_ms, Env& env = Env::Default());
 
 // --- Secrets ------------------------------------------------------------------------------------
 
 // A key-encryption key (key file of type "kek", mode 0600). If the file is missing and
 // `create_if_missing`, a new key is generated and written first (`*created` set to true).
 // kNotFound if missing and not created; kPermissionDenied for a file group or others can read;
-// kInvalidArgument for a key file of another type; errors of crypto::ReadKeyFile otherwise.
+// kInvalidArgument for a key file of another type; errors of crypto::ReadKeyFile otherwise. A
+// new key that cannot be written durably is an error (and no file is left), never a key in use.
 Result<crypto::KeyEncryptionKey> LoadKekFile(const std::filesystem::path& file, Random& random,
-                                             bool create_if_missing, bool* created = nullptr);
+                                             bool create_if_missing, bool* created = nullptr,
+                                             Env& env = Env::Default());
 
 // Bearer tokens: one line of at least kMinTokenBytes printable ASCII (no spaces) in a file of
 // mode 0600 (group or other access is kPermissionDenied), a trailing newline allowed.
 inline constexpr std::size_t kMinTokenBytes = 16;
 inline constexpr std::size_t kMaxTokenBytes = 512;
-Result<SecretBytes> ReadTokenFile(const std::filesystem::path& file);
+// Links are kPermissionDenied too (Env::ReadPrivateFile).
+Result<SecretBytes> ReadTokenFile(const std::filesystem::path& file, Env& env = Env::Default());
 // Creates `file` (mode 0600, refusing an existing file: kAlreadyExists) with a fresh token of
-// 32 random bytes as 64 hex characters and a newline.
-Status WriteTokenFile(const std::filesystem::path& file, Random& random);
+// 32 random bytes as 64 hex characters and a newline, synced (WriteNewFile: on an error no
+// file is left).
+Status WriteTokenFile(const std::filesystem::path& file, Random& random, Env& env = Env::Default());
 
 // True if `authorization` is "Bearer <token>" with exactly `token` (constant-time compare of
 // the token; the scheme name is case-insensitive). False for a missing header or an empty

@@ -1,9 +1,6 @@
 #include "node/provisioning.h"
 
-#include <sys/stat.h>
-
-#include <system_error>
-
+#include "core/env.h"
 #include "crypto/key_file.h"
 #include "node/identity.h"
 #include "wire/model.h"
@@ -12,12 +9,7 @@ namespace medmesh::node {
 namespace {
 
 Status EnsureDirectory(const std::filesystem::path& dir) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec)) return OkStatus();
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Unavailable("cannot create folder " + dir.string());
-  ::chmod(dir.c_str(), 0700);
-  return OkStatus();
+  return Env::Default().CreateDir(dir, 0700);
 }
 
 // The key file at `file` if it exists (it must be of `type`), else a new one written there.
@@ -46,7 +38,7 @@ bool CertificateIsCurrent(const std::filesystem::path& file, const crypto::Signi
                           wire::CertificateRole role, std::string_view id,
                           const crypto::SigningPublicKey& signing_key,
                           const crypto::HybridPublicKey* kem_key, std::int64_t now_ms) {
-  auto bytes = ReadSmallFile(file, wire::kMaxCertificateBytes);
+  auto bytes = Env::Default().ReadSmallFile(file, wire::kMaxCertificateBytes);
   if (!bytes) return false;
   auto verified = wire::VerifyCertificate(*bytes, root, role, now_ms);
   if (!verified) return false;

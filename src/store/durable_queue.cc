@@ -60,7 +60,8 @@ Result<std::unique_ptr<SqliteDurableQueue>> SqliteDurableQueue::Open(const std::
       options.busy_timeout > std::chrono::hours(1)) {
     return InvalidArgument("queue options out of range");
   }
-  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path, options.busy_timeout));
+  MEDMESH_ASSIGN_OR_RETURN(auto db,
+                           OpenSqliteDatabase(path, {options.busy_timeout, options.sqlite_vfs}));
   std::string table(name);
   const std::string ddl = Schema(table);
   MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "queue:" + table, kSchemaVersion, ddl.c_str()));

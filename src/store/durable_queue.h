@@ -54,6 +54,8 @@ struct QueueOptions {
   std::size_t max_payload_bytes = std::size_t{16} << 20;
   // How long a write waits for another connection's lock; at most 1 hour.
   std::chrono::milliseconds busy_timeout{5000};
+  // The SQLite VFS of the queue's database; empty: the default (SqliteOpenOptions::vfs).
+  std::string sqlite_vfs{};
 };
 
 struct QueueItem {

@@ -105,8 +105,9 @@ IdsEventLog::IdsEventLog(std::unique_ptr<SQLite::Database> db, std::uint64_t tot
     : db_(std::move(db)), total_(total) {}
 IdsEventLog::~IdsEventLog() = default;
 
-Result<std::unique_ptr<IdsEventLog>> IdsEventLog::Open(const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path));
+Result<std::unique_ptr<IdsEventLog>> IdsEventLog::Open(const std::string& path,
+                                                       const SqliteOpenOptions& sqlite) {
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path, sqlite));
   MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "ids_events", kSchemaVersion, kSchema));
   // The one COUNT of the log's life; Total() counts on from here.
   std::uint64_t total = 0;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "store/sqlite_database.h"
 
 namespace SQLite {  // NOLINT(readability-identifier-naming): SQLiteCpp's namespace
 class Database;
@@ -84,7 +85,8 @@ class IdsEventLog {
  public:
   // Opens (creating) the log in the SQLite database at `path`. Errors from the database as in
   // internal/queue_sqlite.h.
-  static Result<std::unique_ptr<IdsEventLog>> Open(const std::string& path);
+  static Result<std::unique_ptr<IdsEventLog>> Open(const std::string& path,
+                                                   const SqliteOpenOptions& sqlite = {});
   ~IdsEventLog();
   IdsEventLog(const IdsEventLog&) = delete;
   IdsEventLog& operator=(const IdsEventLog&) = delete;

@@ -28,4 +28,8 @@ if(MEDMESH_BUILD_TESTS)
       ${CMAKE_CURRENT_LIST_DIR}/ids_event_log_test.cc
       ${CMAKE_CURRENT_LIST_DIR}/sqlite_wrapped_key_store_test.cc
     LIBS medmesh_store_queues SQLiteCpp)
+  # The stores on a failing disk (testing/faulty_sqlite_vfs.h).
+  medmesh_test(store_fault_test
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/fault_injection_test.cc
+    LIBS medmesh_store_queues medmesh_testing_faults SQLiteCpp)
 endif()

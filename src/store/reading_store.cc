@@ -74,8 +74,9 @@ ReadingStore::~ReadingStore() = default;
 
 Result<std::unique_ptr<ReadingStore>> ReadingStore::Open(const std::string& path,
                                                          crypto::EnvelopeAead& aead,
-                                                         const Clock& clock) {
-  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path));
+                                                         const Clock& clock,
+                                                         const SqliteOpenOptions& sqlite) {
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path, sqlite));
   MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "reading_batches", kSchemaVersion, kSchema));
   return std::unique_ptr<ReadingStore>(new ReadingStore(std::move(db), aead, clock));
 }

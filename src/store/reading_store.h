@@ -38,6 +38,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "crypto/envelope.h"
+#include "store/sqlite_database.h"
 #include "wire/model.h"
 
 namespace SQLite {  // NOLINT(readability-identifier-naming): SQLiteCpp's namespace
@@ -96,9 +97,10 @@ struct EncryptedBatchRow {
 class ReadingStore {
  public:
   // Opens (creating) the store in the SQLite database at `path`. Errors from the database as
-  // in internal/queue_sqlite.h.
+  // in internal/queue_sqlite.h. `sqlite`: see OpenSqliteDatabase.
   static Result<std::unique_ptr<ReadingStore>> Open(const std::string& path,
-                                                    crypto::EnvelopeAead& aead, const Clock& clock);
+                                                    crypto::EnvelopeAead& aead, const Clock& clock,
+                                                    const SqliteOpenOptions& sqlite = {});
   ~ReadingStore();
   ReadingStore(const ReadingStore&) = delete;
   ReadingStore& operator=(const ReadingStore&) = delete;

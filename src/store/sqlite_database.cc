@@ -9,13 +9,13 @@
 
 namespace medmesh::store {
 
-Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(
-    const std::string& path, std::chrono::milliseconds busy_timeout) {
+Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(const std::string& path,
+                                                             const SqliteOpenOptions& options) {
   if (path.empty()) return InvalidArgument("database path is empty");
   try {
     auto db = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOFOLLOW,
-        static_cast<int>(busy_timeout.count()));
+        static_cast<int>(options.busy_timeout.count()), options.vfs);
     // WAL lets readers run beside the one writer; FULL makes every commit durable in the WAL
     // before it returns, which is what "acknowledge only after durable" relies on.
     db->exec("PRAGMA journal_mode=WAL");

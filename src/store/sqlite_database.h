@@ -26,11 +26,21 @@ namespace medmesh::store {
 
 inline constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
 
+struct SqliteOpenOptions {
+  // How long a statement waits for another connection's lock before kUnavailable.
+  std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout;
+  // The registered SQLite VFS that does the database's file I/O; empty: SQLite's default.
+  // Production leaves it empty. Tests name a testing::FaultySqliteVfs here to make writes and
+  // syncs of this database fail (ADR 0011).
+  std::string vfs{};
+};
+
 // Opens (creating if needed) the database at `path` with journal_mode=WAL, synchronous=FULL
-// (a commit is on disk before it returns), foreign_keys=ON and the given busy timeout.
-// kUnavailable if the file cannot be opened or is locked, kDataLoss if it is not a database.
-Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(
-    const std::string& path, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
+// (a commit is on disk before it returns), foreign_keys=ON and the options' busy timeout and
+// VFS. kUnavailable if the file cannot be opened or is locked, kDataLoss if it is not a
+// database, kInternal for an unknown VFS name.
+Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(const std::string& path,
+                                                             const SqliteOpenOptions& options = {});
 
 // Creates the schema of `component` if the database does not have it yet, by running `ddl`
 // (several statements) in one transaction, and records `version` in the table

@@ -40,16 +40,15 @@ SqliteWrappedKeyStore::SqliteWrappedKeyStore(std::unique_ptr<SQLite::Database> d
 SqliteWrappedKeyStore::~SqliteWrappedKeyStore() = default;
 
 Result<std::unique_ptr<SqliteWrappedKeyStore>> SqliteWrappedKeyStore::Open(
-    const std::string& path) {
-  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path));
+    const std::string& path, const SqliteOpenOptions& sqlite) {
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path, sqlite));
   try {
     // Deleted wrapped keys are overwritten with zeros in the database file.
     db->exec("PRAGMA secure_delete=ON");
   } catch (const std::exception& e) {
     return SqliteError(e, "wrapped key store");
   }
-  MEDMESH_RETURN_IF_ERROR(
-      EnsureSqliteSchema(*db, "wrapped_data_keys", kSchemaVersion, kSchema));
+  MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "wrapped_data_keys", kSchemaVersion, kSchema));
   return std::unique_ptr<SqliteWrappedKeyStore>(new SqliteWrappedKeyStore(std::move(db)));
 }
 

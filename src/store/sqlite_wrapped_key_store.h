@@ -17,6 +17,7 @@
 #include "core/bytes.h"
 #include "core/status.h"
 #include "crypto/envelope.h"
+#include "store/sqlite_database.h"
 
 namespace SQLite {  // NOLINT(readability-identifier-naming): SQLiteCpp's namespace
 class Database;
@@ -28,7 +29,8 @@ class SqliteWrappedKeyStore final : public crypto::WrappedKeyStore {
  public:
   // Opens (creating) the store in the SQLite database at `path` (WAL, synchronous=FULL).
   // kUnavailable / kDataLoss / kFailedPrecondition from the database.
-  static Result<std::unique_ptr<SqliteWrappedKeyStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<SqliteWrappedKeyStore>> Open(const std::string& path,
+                                                             const SqliteOpenOptions& sqlite = {});
   ~SqliteWrappedKeyStore() override;
 
   // The crypto::WrappedKeyStore contract; database failures come back as kUnavailable,

@@ -6,6 +6,7 @@
 #include <system_error>
 #include <utility>
 
+#include "core/env.h"
 #include "core/log.h"
 #include "crypto/key_file.h"
 #include "crypto/keyed_hash.h"
@@ -52,7 +53,7 @@ std::string Trim(std::string_view s) {
 
 // Reads a small text file; nullopt if it does not exist.
 Result<std::optional<std::string>> ReadOptionalText(const fs::path& file) {
-  auto bytes = node::ReadSmallFile(file, kMaxSmallFileBytes);
+  auto bytes = Env::Default().ReadSmallFile(file, kMaxSmallFileBytes);
   if (!bytes) {
     if (bytes.error().code() == ErrorCode::kNotFound) return std::optional<std::string>();
     return bytes.error();
@@ -61,7 +62,7 @@ Result<std::optional<std::string>> ReadOptionalText(const fs::path& file) {
 }
 
 Status WriteText(const fs::path& file, std::string_view text, unsigned mode) {
-  return node::WriteFileAtomically(file, AsBytes(text), mode);
+  return WriteFileAtomically(file, AsBytes(text), mode);
 }
 
 Result<Bytes> BodyIf200(Result<net::Response> response) {
@@ -395,7 +396,7 @@ Result<bool> DeviceAgent::LoadKeptCredential() {
   }
   const std::int64_t now_ms = NowMs(clock_);
   auto certificate_bytes =
-      node::ReadSmallFile(CertificateFile(folder_, *chosen), wire::kMaxCertificateBytes);
+      Env::Default().ReadSmallFile(CertificateFile(folder_, *chosen), wire::kMaxCertificateBytes);
   if (!certificate_bytes) return false;
   auto certificate =
       wire::VerifyCertificate(*certificate_bytes, root_, wire::CertificateRole::kCloudlet, now_ms);
@@ -404,11 +405,11 @@ Result<bool> DeviceAgent::LoadKeptCredential() {
     MEDMESH_ASSIGN_OR_RETURN(Bytes fresh, endpoint->link->FetchCertificate());
     certificate = wire::VerifyCertificate(fresh, root_, wire::CertificateRole::kCloudlet, now_ms);
     if (!certificate) return false;
-    MEDMESH_RETURN_IF_ERROR(
-        node::WriteFileAtomically(CertificateFile(folder_, *chosen), fresh, 0644));
+    MEDMESH_RETURN_IF_ERROR(WriteFileAtomically(CertificateFile(folder_, *chosen), fresh, 0644));
   }
   if (certificate->certificate().subject_id != *chosen) return false;
-  auto record = node::ReadSmallFile(EnrolmentFile(folder_, *chosen), wire::kMaxEnrolmentBytes);
+  auto record =
+      Env::Default().ReadSmallFile(EnrolmentFile(folder_, *chosen), wire::kMaxEnrolmentBytes);
   if (!record) return false;
   auto enrolment = wire::VerifyEnrolment(*record, *certificate);
   if (!enrolment || !CheckEnrolment(*enrolment, *chosen)) return false;
@@ -467,10 +468,9 @@ Status DeviceAgent::Connect() {
   MEDMESH_RETURN_IF_ERROR(CheckEnrolment(enrolment, endpoint.id));
 
   // Keep the credential: certificate and record first, then the choice that points at them.
-  MEDMESH_RETURN_IF_ERROR(node::WriteFileAtomically(CertificateFile(folder_, endpoint.id),
-                                                    certificate.encoded(), 0644));
   MEDMESH_RETURN_IF_ERROR(
-      node::WriteFileAtomically(EnrolmentFile(folder_, endpoint.id), record, 0600));
+      WriteFileAtomically(CertificateFile(folder_, endpoint.id), certificate.encoded(), 0644));
+  MEDMESH_RETURN_IF_ERROR(WriteFileAtomically(EnrolmentFile(folder_, endpoint.id), record, 0600));
   MEDMESH_RETURN_IF_ERROR(WriteText(folder_ / kChosenFileName, endpoint.id + "\n", 0600));
   log::Info("wearable_enrolled", {{"device", spec_.device_id},
                                   {"patient", spec_.patient_id},

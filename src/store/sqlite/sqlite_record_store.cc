@@ -282,7 +282,8 @@ SqliteRecordStore::~SqliteRecordStore() = default;
 Result<std::unique_ptr<SqliteRecordStore>> SqliteRecordStore::Open(
     const std::filesystem::path& path, SqliteRecordStoreOptions options) {
   if (options.busy_timeout.count() < 0) return InvalidArgument("busy_timeout must be >= 0");
-  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path.string(), options.busy_timeout));
+  MEDMESH_ASSIGN_OR_RETURN(
+      auto db, OpenSqliteDatabase(path.string(), {options.busy_timeout, options.sqlite_vfs}));
   try {
     // Overwrite deleted content (a deleted patient's rows, destroyed wrapped keys) in the file.
     db->exec("PRAGMA secure_delete=ON");

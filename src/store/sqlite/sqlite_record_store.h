@@ -32,6 +32,8 @@ namespace medmesh::store {
 struct SqliteRecordStoreOptions {
   // How long a statement waits for another process's lock before kUnavailable.
   std::chrono::milliseconds busy_timeout{5000};
+  // The SQLite VFS of the store's database; empty: the default (SqliteOpenOptions::vfs).
+  std::string sqlite_vfs{};
 };
 
 class SqliteRecordStore final : public RecordStore {
