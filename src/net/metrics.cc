@@ -82,7 +82,7 @@ template <typename T>
 T& Family<T>::WithLabels(std::initializer_list<std::string_view> values) {
   MEDMESH_CHECK(values.size() == label_names_.size(), "wrong number of label values");
   prometheus::Labels labels;
-  auto value = values.begin();
+  const std::string_view* value = values.begin();
   for (const std::string& label_name : label_names_) {
     labels.emplace_hint(labels.end(), label_name, std::string(*value++));
   }
@@ -102,7 +102,7 @@ MetricsRegistry::MetricsRegistry() = default;
 MetricsRegistry::~MetricsRegistry() = default;
 
 template <typename T>
-Family<T>& MetricsRegistry::Add(std::string name, std::string help,
+Family<T>& MetricsRegistry::Add(std::string name, std::string_view help,
                                 std::vector<std::string> label_names, std::vector<double> buckets) {
   CheckNames(name, label_names, kIsHistogram<T>);
   if constexpr (kIsHistogram<T>) CheckBuckets(buckets);
@@ -124,21 +124,20 @@ Family<T>& MetricsRegistry::Add(std::string name, std::string help,
   return ref;
 }
 
-CounterFamily& MetricsRegistry::AddCounter(std::string name, std::string help,
+CounterFamily& MetricsRegistry::AddCounter(std::string name, std::string_view help,
                                            std::vector<std::string> label_names) {
-  return Add<Counter>(std::move(name), std::move(help), std::move(label_names), {});
+  return Add<Counter>(std::move(name), help, std::move(label_names), {});
 }
 
-GaugeFamily& MetricsRegistry::AddGauge(std::string name, std::string help,
+GaugeFamily& MetricsRegistry::AddGauge(std::string name, std::string_view help,
                                        std::vector<std::string> label_names) {
-  return Add<Gauge>(std::move(name), std::move(help), std::move(label_names), {});
+  return Add<Gauge>(std::move(name), help, std::move(label_names), {});
 }
 
-HistogramFamily& MetricsRegistry::AddHistogram(std::string name, std::string help,
+HistogramFamily& MetricsRegistry::AddHistogram(std::string name, std::string_view help,
                                                std::vector<std::string> label_names,
                                                std::vector<double> buckets) {
-  return Add<Histogram>(std::move(name), std::move(help), std::move(label_names),
-                        std::move(buckets));
+  return Add<Histogram>(std::move(name), help, std::move(label_names), std::move(buckets));
 }
 
 std::string MetricsRegistry::Render() const {

@@ -104,11 +104,11 @@ class MetricsRegistry {
   // match [a-zA-Z_:][a-zA-Z0-9_:]*; label names match [a-zA-Z_][a-zA-Z0-9_]*, do not start
   // with "__", and histograms may not use "le". Histogram bounds are finite and strictly
   // increasing; the +Inf bucket is implicit.
-  CounterFamily& AddCounter(std::string name, std::string help,
+  CounterFamily& AddCounter(std::string name, std::string_view help,
                             std::vector<std::string> label_names = {});
-  GaugeFamily& AddGauge(std::string name, std::string help,
+  GaugeFamily& AddGauge(std::string name, std::string_view help,
                         std::vector<std::string> label_names = {});
-  HistogramFamily& AddHistogram(std::string name, std::string help,
+  HistogramFamily& AddHistogram(std::string name, std::string_view help,
                                 std::vector<std::string> label_names,
                                 std::vector<double> buckets = DefaultLatencyBuckets());
 
@@ -119,7 +119,7 @@ class MetricsRegistry {
 
  private:
   template <typename T>
-  Family<T>& Add(std::string name, std::string help, std::vector<std::string> label_names,
+  Family<T>& Add(std::string name, std::string_view help, std::vector<std::string> label_names,
                  std::vector<double> buckets);
 
   prometheus::Registry registry_;
