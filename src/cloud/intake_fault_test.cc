@@ -147,8 +147,13 @@ class IntakeFaultTest : public ::testing::Test {
     EXPECT_GE(vfs_.injected(), 2u);
   }
 
+  // As the operator: records and chain_length are not for anonymous callers.
   json Stats() {
-    auto r = client_->Get(url_ + "/api/v1/stats");
+    net::ClientRequest request;
+    request.url = url_ + "/api/v1/stats";
+    request.headers.emplace_back("Authorization",
+                                 "Bearer " + node::testing::TokenText(operator_token_));
+    auto r = client_->Send(request);
     EXPECT_TRUE(r && r->status == 200) << (r ? r->body : r.error().ToString());
     return json::parse(r->body);
   }

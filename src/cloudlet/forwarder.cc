@@ -220,7 +220,12 @@ Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response) {
   }
   const net::Refusal refusal = net::DecodeRefusal(*response);
   if (refusal.transient()) {
-    return {Verdict::kRetryAndStop, status == 429 ? "cloud_busy" : "cloud_error", {}, false, false};
+    // 429 and 5xx come from the cloud; a 408 or a retry-after on another status may come from
+    // anything on the way.
+    std::string reason = status == 429   ? "cloud_busy"
+                         : status >= 500 ? "cloud_error"
+                                         : "unexpected_" + std::to_string(status);
+    return {Verdict::kRetryAndStop, std::move(reason), {}, false, false};
   }
   // Only the cloud's own refusal of this item is final. A redirect, a 404 or 405 (a wrong
   // cloud_url, a proxy in the way) or any answer without a MedMesh error body says nothing
