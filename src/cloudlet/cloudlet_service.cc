@@ -275,7 +275,9 @@ Result<net::Response> CloudletService::State::Events(const net::Request& r) {
                     {"source_ip", e.source_ip},
                     {"device_id", e.device_id},
                     {"kind", std::string(store::IdsEventKindName(e.kind))},
-                    {"detail", e.detail}});
+                    {"detail", e.detail},
+                    {"count", e.count},
+                    {"last_time_ms", e.last_time_ms}});
   }
   // Invalid UTF-8 in a stored detail must not turn the listing into a 500.
   return net::Response::Json(list.dump(-1, ' ', false, Json::error_handler_t::replace));

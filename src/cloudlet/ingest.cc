@@ -82,12 +82,18 @@ void IngestPipeline::RecordRejection(IdsEventKind kind, std::string_view source_
   event.device_id = std::string(device_id);
   event.kind = kind;
   event.detail = std::string(detail);
-  if (auto appended = ctx_.ids.Append(event); !appended) {
+  // Rate-limited and aggregated per source (ids_event_log.h): a flood of refusals costs O(1)
+  // rows, disk syncs and log lines per window, not one each.
+  auto recorded = ctx_.ids.Record(event);
+  if (!recorded) {
     log::Error("cloudlet_ids_event_not_recorded",
-               {{"kind", kind_name}, {"error", appended.error().ToString()}});
+               {{"kind", kind_name}, {"error", recorded.error().ToString()}});
   }
-  log::Warn("cloudlet_rejected",
-            {{"kind", kind_name}, {"peer", source_ip}, {"device", device_id}, {"detail", detail}});
+  if (!recorded || *recorded == store::IdsRecordOutcome::kWritten) {
+    log::Warn(
+        "cloudlet_rejected",
+        {{"kind", kind_name}, {"peer", source_ip}, {"device", device_id}, {"detail", detail}});
+  }
 }
 
 IngestRejection IngestPipeline::Reject(int http_status, std::string error, std::string message,
