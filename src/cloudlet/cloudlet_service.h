@@ -12,7 +12,9 @@
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
 // forward.db (ForwardQueue), ids.db (IdsEventLog), keys.db (wrapped data keys, under the KEK),
-// cloudlet.db (device registry, ingest ledger, records at rest, dead letters).
+// cloudlet.db (device registry, ingest ledger, records at rest, dead letters). A maintenance
+// thread owned by the service applies options.retention to them (maintenance.h) every
+// retention.maintenance_interval, and writes the IDS log's closed aggregates.
 //
 // WARNING: the operator endpoints return personal data to whoever holds the operator token;
 // keep it as secret as the KEK, and serve TLS where the network is not trusted.
@@ -29,6 +31,7 @@
 
 #include "cloudlet/forwarder.h"
 #include "cloudlet/ingest.h"
+#include "cloudlet/maintenance.h"
 #include "core/clock.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
@@ -38,6 +41,7 @@
 #include "net/http_server.h"
 #include "net/metrics.h"
 #include "node/identity.h"
+#include "node/node_config.h"
 #include "store/durable_queue.h"
 #include "store/forward_queue.h"
 
@@ -61,6 +65,8 @@ struct CloudletOptions {
   std::chrono::milliseconds backpressure_refresh{1000};
   crypto::SessionOpenerOptions sessions;
   std::chrono::milliseconds stop_grace{10000};
+  // What is pruned, and how often the maintenance thread runs (maintenance.h).
+  node::RetentionConfig retention;
 };
 
 // The secrets the service runs with (moved in).
@@ -109,6 +115,8 @@ class CloudletService {
   IngestPipeline& ingest();
   // Runs one forward round now (tests; the background thread runs them anyway).
   Result<ForwardRound> ForwardNow();
+  // Runs one maintenance pass now (tests, operators; the maintenance thread runs them anyway).
+  Result<MaintenanceReport> MaintainNow();
   // The forward queue's backpressure now.
   store::Backpressure Pressure() const;
   net::MetricsRegistry& metrics();

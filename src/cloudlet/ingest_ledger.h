@@ -9,6 +9,11 @@
 //                 envelope; a record and its batch row are written in one transaction.
 //   dead_letters  forwards the cloud refused for good, kept for operators instead of dropped.
 //
+// Retention (run by CloudletMaintenance, maintenance.h): a batch row is "settled" once its
+// forward has left the forward queue - forwarded (acknowledged by the cloud) or dead-lettered.
+// Only a forwarded batch's data (readings, record) may be pruned, and its row only after that;
+// a dead-lettered batch keeps its row and data for the operator. Dead letters are pruned by age.
+//
 // WARNING: device ids, patient ids, batch ids and counts are in the clear (as in the reading
 // store); record contents are only as protected as the ciphertexts the caller hands in.
 // Thread safety: thread-safe (one connection behind a mutex).
@@ -46,6 +51,25 @@ struct LedgerBatch {
   // resealed in another session (PayloadDigest in ingest.cc). Absent in rows written before
   // the ledger kept it.
   std::optional<node::Digest256> payload_digest;
+};
+
+// What became of a batch's forward (see Retention above).
+enum class ForwardState : std::uint8_t { kForwarded = 1, kDeadLettered = 2 };
+
+// A batch row's identity, for the maintenance passes.
+struct LedgerBatchKey {
+  std::string device_id;
+  std::string batch_id;
+  wire::ContentType content_type = wire::ContentType::kReadingsBatch;
+  std::string patient_id;
+  std::int64_t stored_ms = 0;
+};
+
+struct LedgerSettlement {
+  std::string device_id;
+  std::string batch_id;
+  ForwardState state = ForwardState::kForwarded;
+  std::int64_t settled_ms = 0;
 };
 
 struct LedgerRecord {
@@ -102,6 +126,30 @@ class IngestLedger {
                        std::int64_t now_ms);
 
   Result<LedgerCounts> Counts() const;
+
+  // --- Retention -------------------------------------------------------------------------------
+  // Rows whose forward is not settled yet, oldest first (by stored time, device, batch), after
+  // `after` if given (a cursor: the last row of the previous page), at most `limit`.
+  Result<std::vector<LedgerBatchKey>> Unsettled(const std::optional<LedgerBatchKey>& after,
+                                                std::size_t limit) const;
+  // Records what became of these batches' forwards, in one transaction. A row settled before
+  // keeps its first settlement.
+  Status Settle(std::span<const LedgerSettlement> settlements);
+  // Forwarded batches settled before `settled_before_ms` whose data was not pruned yet, oldest
+  // first, at most `limit`.
+  Result<std::vector<LedgerBatchKey>> ForwardedWithData(std::int64_t settled_before_ms,
+                                                        std::size_t limit) const;
+  // Marks a forwarded batch's data pruned and deletes its record (if it is a record), in one
+  // transaction. The caller deletes its readings from the reading store first. kFailedPrecondition
+  // if the batch is not settled as forwarded (nothing changes).
+  Status MarkDataPruned(std::string_view device_id, std::string_view batch_id);
+  // Deletes the rows of forwarded batches settled before `settled_before_ms` whose data was
+  // pruned. Returns how many.
+  Result<std::uint64_t> PruneForwarded(std::int64_t settled_before_ms);
+  // True if a dead letter with this id is kept.
+  Result<bool> HasDeadLetter(std::string_view id) const;
+  // Deletes dead letters that failed before `failed_before_ms`. Returns how many.
+  Result<std::uint64_t> PruneDeadLetters(std::int64_t failed_before_ms);
 
  private:
   explicit IngestLedger(std::unique_ptr<SQLite::Database> db);

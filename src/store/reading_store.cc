@@ -176,6 +176,26 @@ Result<bool> ReadingStore::Contains(std::string_view patient_id, std::string_vie
   }
 }
 
+Result<bool> ReadingStore::DeleteBatch(std::string_view patient_id, std::string_view device_id,
+                                       std::string_view batch_id) {
+  if (!internal::IsValidQueueId(patient_id) || !internal::IsValidQueueId(device_id) ||
+      !internal::IsValidQueueId(batch_id)) {
+    return InvalidArgument("bad patient, device or batch id");
+  }
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement st(*db_,
+                         "DELETE FROM reading_batches"
+                         " WHERE patient_id = ? AND device_id = ? AND batch_id = ?");
+    st.bind(1, std::string(patient_id));
+    st.bind(2, std::string(device_id));
+    st.bind(3, std::string(batch_id));
+    return st.exec() > 0;
+  } catch (const std::exception& e) {
+    return SqliteError(e, "delete batch");
+  }
+}
+
 Result<std::vector<wire::Reading>> ReadingStore::Query(std::string_view patient_id,
                                                        const ReadingQuery& query) const {
   if (!internal::IsValidQueueId(patient_id)) return InvalidArgument("bad patient id");

@@ -143,6 +143,11 @@ class ReadingStore {
   Result<std::vector<EncryptedBatchRow>> ListEncrypted(std::string_view patient_id,
                                                        std::size_t limit) const;
 
+  // Retention: deletes one batch's row. Returns whether it was there. Idempotent; the data
+  // key stays (the patient's other batches need it). kInvalidArgument for a bad id.
+  Result<bool> DeleteBatch(std::string_view patient_id, std::string_view device_id,
+                           std::string_view batch_id);
+
   // Deletes every row of the patient and destroys the patient's readings data key
   // (crypto-shredding: copies of the rows in backups become unreadable too). Returns the
   // number of rows deleted. A missing data key is not an error.

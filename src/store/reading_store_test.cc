@@ -131,6 +131,18 @@ TEST_F(ReadingStoreTest, PutIsIdempotentByBatch) {
   EXPECT_EQ(*store_->Put(other), ReadingPutOutcome::kStored);
 }
 
+TEST_F(ReadingStoreTest, DeleteBatchRemovesOnlyThatBatch) {
+  ASSERT_TRUE(store_->Put(Batch("p-1", "b-1", kT0)));
+  ASSERT_TRUE(store_->Put(Batch("p-1", "b-2", kT0 + 50'000)));
+  EXPECT_TRUE(*store_->DeleteBatch("p-1", "dev-1", "b-1"));
+  EXPECT_FALSE(*store_->DeleteBatch("p-1", "dev-1", "b-1"));  // idempotent
+  EXPECT_FALSE(*store_->Contains("p-1", "dev-1", "b-1"));
+  EXPECT_TRUE(*store_->Contains("p-1", "dev-1", "b-2"));
+  // The patient's data key is kept: the other batch still decrypts.
+  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 200'000)->size(), 20u);
+  EXPECT_EQ(store_->DeleteBatch("p-1", "dev 1", "b-2").error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST_F(ReadingStoreTest, PutManyIsOneTransactionWithPerBatchOutcomes) {
   ASSERT_TRUE(store_->Put(Batch("p-1", "b-0", kT0)));
   std::vector<ReadingBatchToStore> batches = {
