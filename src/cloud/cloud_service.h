@@ -51,6 +51,10 @@ struct CloudOptions {
   std::size_t max_forward_bytes = wire::kMaxForwardBytes;
   ThreePartOptions three_part;
   std::chrono::milliseconds stop_grace{10000};
+  // The cloud's maintenance thread writes the IDS log's closed aggregates and prunes IDS rows
+  // older than retention.ids_events, every retention.maintenance_interval. (The cloud's
+  // records are its purpose: no retention applies to them.)
+  node::RetentionConfig retention;
 };
 
 struct CloudSecrets {

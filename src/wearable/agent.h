@@ -37,7 +37,8 @@
 //   other 4xx (400, 413...)  refused for good: journal line with the reason, removed
 // Every delivery and refusal is appended to the device's journal (sent.jsonl, one JSON object
 // per line: time, batch key, sequence, content type, readings, status, cloudlet, bytes), the
-// device-side record of what it sent.
+// device-side record of what it sent. The journal is rotated by size (AgentOptions::journal:
+// sent.jsonl, then sent.1.jsonl, ...), so a long-lived device never fills its storage with it.
 //
 // Files in the device folder (created 0700):
 //   device.key            crypto key file of type "device" (0600)
@@ -47,7 +48,7 @@
 //   outbox.db             the outbox (SQLite, WAL)
 //   record.queued         present once the patient record is in the outbox
 //   simulated_until       Unix ms up to which simulated readings are in the outbox
-//   sent.jsonl            the journal
+//   sent.jsonl            the journal (older parts sent.1.jsonl ... as rotation keeps them)
 //
 // WARNING: the outbox keeps each upload's encoded payload in the clear beside the sealed copy
 // (to re-seal it for a new session), so the device folder is as sensitive as the readings
@@ -73,6 +74,7 @@
 
 #include "core/bytes.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
 #include "core/status.h"
@@ -166,6 +168,8 @@ struct AgentOptions {
   std::size_t max_held_batches = 10'000;
   RadioModel radio;
   double min_trust = 0.5;
+  // Rotation of the journal (node config "retention.journal_max_mb" and "journal_files").
+  log::FileRotation journal{.max_file_bytes = std::size_t{16} << 20, .max_files = 4};
 };
 
 // Counts since the agent was opened (monotonic).
@@ -295,7 +299,7 @@ class DeviceAgent {
   std::vector<PendingBatch> held_;  // batched but not queued (never connected yet)
   std::int64_t simulated_until_ms_ = 0;
   bool record_queued_ = false;
-  std::FILE* journal_ = nullptr;
+  std::unique_ptr<log::LineFile> journal_;
   Counters counters_;
 };
 
