@@ -63,7 +63,9 @@ std::string_view IngestStatusName(IngestStatus status) {
 }
 
 IngestPipeline::IngestPipeline(IngestContext context, IngestLimits limits)
-    : ctx_(std::move(context)), limits_(limits) {
+    : ctx_(std::move(context)),
+      limits_(limits),
+      pending_(limits.pending_entries, limits.pending_bytes) {
   // Plausibility is step 9, so that an implausible batch is reported as out of range rather
   // than malformed.
   limits_.readings.require_plausible = false;
@@ -237,7 +239,7 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   if (Status stored = Persist(*opened, content, digest, batch_id); !stored) {
     log::Error("cloudlet_store_failed",
                {{"device", device_id}, {"error", stored.error().ToString()}});
-    KeepPending(key, Opened{std::move(*opened), digest});
+    KeepPending(key, digest, *opened);
     IngestRejection rejection = Reject(503, "unavailable", "service unavailable", std::nullopt,
                                        source_ip, device_id, "unavailable");
     rejection.retry_after = std::chrono::seconds(5);
@@ -437,22 +439,13 @@ void IngestPipeline::EndBatch(const std::string& key) {
 std::optional<wire::OpenedUpload> IngestPipeline::TakePending(const std::string& key,
                                                               const node::Digest256& digest) {
   std::lock_guard lock(mu_);
-  const auto it = pending_.find(key);
-  if (it == pending_.end() || it->second.digest != digest) return std::nullopt;
-  wire::OpenedUpload opened = std::move(it->second.upload);
-  pending_.erase(it);
-  pending_order_.remove(key);
-  return opened;
+  return pending_.Take(key, digest);
 }
 
-void IngestPipeline::KeepPending(const std::string& key, Opened opened) {
+void IngestPipeline::KeepPending(const std::string& key, const node::Digest256& digest,
+                                 wire::OpenedUpload& opened) {
   std::lock_guard lock(mu_);
-  if (limits_.pending_entries == 0) return;
-  if (pending_.insert_or_assign(key, std::move(opened)).second) pending_order_.push_back(key);
-  while (pending_.size() > limits_.pending_entries) {
-    pending_.erase(pending_order_.front());
-    pending_order_.pop_front();
-  }
+  pending_.Keep(key, digest, opened);
 }
 
 }  // namespace medmesh::cloudlet

@@ -26,7 +26,8 @@
 //
 // Exactly once: a retry of an acknowledged upload is recognised by (device id, batch id) and the
 // digest of its bytes before any cryptography; a retry after a failure in step 10 reuses the
-// opened payload kept in memory (the session would refuse to open it twice); the forward id is
+// opened payload kept in memory (the session would refuse to open it twice; bounded by bytes and
+// wiped, internal/pending_uploads.h); the forward id is
 // derived from (cloudlet, device, batch), so the queue de-duplicates too, and the cloud does by
 // (device, batch id) and record id. A device
 // whose session the cloudlet forgot (restart) gets 401 and reseals the same payload in a new
@@ -41,7 +42,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -52,6 +52,7 @@
 #include <variant>
 
 #include "cloudlet/ingest_ledger.h"
+#include "cloudlet/internal/pending_uploads.h"
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "crypto/envelope.h"
@@ -79,8 +80,10 @@ struct IngestLimits {
   wire::ReadingsDecodeLimits readings;
   // Readings stamped further than this in the future are refused as out of range.
   std::chrono::milliseconds max_future_skew = std::chrono::hours(24);
-  // Opened uploads kept for a retry after a storage failure.
+  // Opened uploads kept for a retry after a storage failure, at most this many and this many
+  // payload bytes (internal/pending_uploads.h: why, and how they are wiped).
   std::size_t pending_entries = 1024;
+  std::size_t pending_bytes = std::size_t{32} << 20;
   // Readings uploads stored together by one group commit (step 10) at most; 1 stores each
   // upload in its own transactions.
   std::size_t max_group_commit = 64;
@@ -140,10 +143,6 @@ class IngestPipeline {
   const IngestLimits& limits() const { return limits_; }
 
  private:
-  struct Opened {
-    wire::OpenedUpload upload;
-    node::Digest256 digest;
-  };
   struct Decoded {
     std::vector<wire::Reading> readings;
     std::optional<wire::PatientRecord> record;
@@ -183,14 +182,14 @@ class IngestPipeline {
   void EndBatch(const std::string& key);
   std::optional<wire::OpenedUpload> TakePending(const std::string& key,
                                                 const node::Digest256& digest);
-  void KeepPending(const std::string& key, Opened opened);
+  void KeepPending(const std::string& key, const node::Digest256& digest,
+                   wire::OpenedUpload& opened);
 
   IngestContext ctx_;
   IngestLimits limits_;
   std::mutex mu_;
-  std::set<std::string> in_flight_;        // guarded by mu_
-  std::map<std::string, Opened> pending_;  // guarded by mu_
-  std::list<std::string> pending_order_;   // guarded by mu_, oldest first
+  std::set<std::string> in_flight_;   // guarded by mu_
+  internal::PendingUploads pending_;  // guarded by mu_
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;
   std::deque<PendingWrite*> commit_queue_;  // guarded by commit_mu_; the front one leads
