@@ -266,6 +266,29 @@ TEST_F(CloudletServiceTest, ForgedSignatureIsRefusedWithAnIdsEvent) {
   EXPECT_EQ(Stats()["batches_stored"], 0);
 }
 
+// Issue 7 item 6: a flood of forged uploads from one source costs O(1) IDS rows, and every
+// refusal is still counted.
+TEST_F(CloudletServiceTest, AForgedSignatureFloodIsAggregatedInTheIdsLog) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
+  upload.back() ^= 0x01;
+  constexpr int kFlood = 200;
+  for (int i = 0; i < kFlood; ++i) {
+    ASSERT_EQ(Post("/api/v1/ingest", upload).status, 401) << i;
+  }
+  EXPECT_EQ(Stats()["ids_events"], kFlood);
+  const std::vector<json> rows = Events("forged_signature");
+  std::uint64_t counted = 0;
+  for (const json& row : rows) {
+    EXPECT_EQ(row["source_ip"], "127.0.0.1");
+    EXPECT_GE(row["last_time_ms"].get<std::int64_t>(), row["time_ms"].get<std::int64_t>());
+    counted += row["count"].get<std::uint64_t>();
+  }
+  EXPECT_EQ(counted, static_cast<std::uint64_t>(kFlood));
+  // The source's burst of single rows, then aggregates (one per minute the flood lasted).
+  EXPECT_LT(rows.size(), static_cast<std::size_t>(kFlood) / 4) << rows.size();
+}
+
 TEST_F(CloudletServiceTest, UnknownDeviceIsRefusedWithAnIdsEvent) {
   TestDevice stranger("watch-9", "patient-9", random_, clock_);
   ASSERT_TRUE(stranger.UseCloudlet(*client_, url_, deployment_.Root().key));
