@@ -310,23 +310,26 @@ Result<std::vector<LedgerBatchKey>> IngestLedger::ForwardedWithData(std::int64_t
   }
 }
 
-Status IngestLedger::MarkDataPruned(std::string_view device_id, std::string_view batch_id) {
+Status IngestLedger::MarkDataPruned(std::span<const LedgerBatchKey> batches) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement mark(*db_,
                            "UPDATE batches SET data_pruned = 1"
                            " WHERE device_id = ? AND batch_id = ? AND forward_state = ?");
-    mark.bind(1, std::string(device_id));
-    mark.bind(2, std::string(batch_id));
-    mark.bind(3, static_cast<int>(ForwardState::kForwarded));
-    if (mark.exec() == 0) {
-      return FailedPrecondition("ingest ledger: the batch is not settled as forwarded");
-    }
     SQLite::Statement records(*db_, "DELETE FROM records WHERE device_id = ? AND batch_id = ?");
-    records.bind(1, std::string(device_id));
-    records.bind(2, std::string(batch_id));
-    records.exec();
+    for (const LedgerBatchKey& b : batches) {
+      mark.bind(1, b.device_id);
+      mark.bind(2, b.batch_id);
+      mark.bind(3, static_cast<int>(ForwardState::kForwarded));
+      const int marked = mark.exec();
+      mark.reset();
+      if (marked == 0) continue;  // not forwarded: its record stays
+      records.bind(1, b.device_id);
+      records.bind(2, b.batch_id);
+      records.exec();
+      records.reset();
+    }
     tx.commit();
     return OkStatus();
   } catch (const std::exception& e) {

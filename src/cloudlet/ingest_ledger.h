@@ -139,10 +139,10 @@ class IngestLedger {
   // first, at most `limit`.
   Result<std::vector<LedgerBatchKey>> ForwardedWithData(std::int64_t settled_before_ms,
                                                         std::size_t limit) const;
-  // Marks a forwarded batch's data pruned and deletes its record (if it is a record), in one
-  // transaction. The caller deletes its readings from the reading store first. kFailedPrecondition
-  // if the batch is not settled as forwarded (nothing changes).
-  Status MarkDataPruned(std::string_view device_id, std::string_view batch_id);
+  // Marks forwarded batches' data pruned and deletes their records (for record batches), in one
+  // transaction. The caller deletes their readings from the reading store first. Batches not
+  // settled as forwarded are left as they are.
+  Status MarkDataPruned(std::span<const LedgerBatchKey> batches);
   // Deletes the rows of forwarded batches settled before `settled_before_ms` whose data was
   // pruned. Returns how many.
   Result<std::uint64_t> PruneForwarded(std::int64_t settled_before_ms);

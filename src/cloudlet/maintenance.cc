@@ -87,19 +87,20 @@ Status CloudletMaintenance::PruneData(std::int64_t now_ms, MaintenanceReport& re
   while (true) {
     MEDMESH_ASSIGN_OR_RETURN(std::vector<LedgerBatchKey> page,
                              ctx_.ledger.ForwardedWithData(cutoff_ms, kPage));
+    // The readings first, then the rows' mark (and the records) - each page in one transaction
+    // per store. If the pass stops between the two, the next one deletes nothing more and
+    // marks the rows.
+    std::vector<store::StoredBatchKey> readings;
     for (const LedgerBatchKey& row : page) {
-      // The readings first: if the pass stops between the two, the next one deletes nothing
-      // more and marks the row.
       if (row.content_type == wire::ContentType::kReadingsBatch) {
-        MEDMESH_ASSIGN_OR_RETURN(
-            const bool deleted,
-            ctx_.readings.DeleteBatch(row.patient_id, row.device_id, row.batch_id));
-        if (deleted) ++report.readings_batches_pruned;
+        readings.push_back({row.patient_id, row.device_id, row.batch_id});
       } else {
         ++report.records_pruned;
       }
-      MEDMESH_RETURN_IF_ERROR(ctx_.ledger.MarkDataPruned(row.device_id, row.batch_id));
     }
+    MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t deleted, ctx_.readings.DeleteBatches(readings));
+    report.readings_batches_pruned += deleted;
+    MEDMESH_RETURN_IF_ERROR(ctx_.ledger.MarkDataPruned(page));
     if (page.size() < kPage) return OkStatus();
   }
 }

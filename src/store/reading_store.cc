@@ -176,23 +176,31 @@ Result<bool> ReadingStore::Contains(std::string_view patient_id, std::string_vie
   }
 }
 
-Result<bool> ReadingStore::DeleteBatch(std::string_view patient_id, std::string_view device_id,
-                                       std::string_view batch_id) {
-  if (!internal::IsValidQueueId(patient_id) || !internal::IsValidQueueId(device_id) ||
-      !internal::IsValidQueueId(batch_id)) {
-    return InvalidArgument("bad patient, device or batch id");
+Result<std::uint64_t> ReadingStore::DeleteBatches(std::span<const StoredBatchKey> batches) {
+  for (const StoredBatchKey& b : batches) {
+    if (!internal::IsValidQueueId(b.patient_id) || !internal::IsValidQueueId(b.device_id) ||
+        !internal::IsValidQueueId(b.batch_id)) {
+      return InvalidArgument("bad patient, device or batch id");
+    }
   }
   std::lock_guard lock(mu_);
   try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement st(*db_,
                          "DELETE FROM reading_batches"
                          " WHERE patient_id = ? AND device_id = ? AND batch_id = ?");
-    st.bind(1, std::string(patient_id));
-    st.bind(2, std::string(device_id));
-    st.bind(3, std::string(batch_id));
-    return st.exec() > 0;
+    std::uint64_t deleted = 0;
+    for (const StoredBatchKey& b : batches) {
+      st.bind(1, b.patient_id);
+      st.bind(2, b.device_id);
+      st.bind(3, b.batch_id);
+      deleted += static_cast<std::uint64_t>(st.exec());
+      st.reset();
+    }
+    tx.commit();
+    return deleted;
   } catch (const std::exception& e) {
-    return SqliteError(e, "delete batch");
+    return SqliteError(e, "delete batches");
   }
 }
 
