@@ -21,8 +21,9 @@
 //      a group's commit fails, its uploads are stored one by one, so one bad upload cannot fail
 //      the others.
 //  11. acknowledge                                            → 200 "stored"
-// Every refusal in steps 1-9 writes an IDS event (source IP, claimed device id, kind, a reason
-// without secrets or payload bytes) and counts in medmesh_cloudlet_ingest_rejected_total.
+// Every refusal in steps 1-9 records an IDS event (source IP, claimed device id, kind, a reason
+// without secrets or payload bytes; IdsEventLog::Record, so a flood from one source costs O(1)
+// rows, disk syncs and log lines) and counts in medmesh_cloudlet_ingest_rejected_total.
 //
 // Exactly once: a retry of an acknowledged upload is recognised by (device id, batch id) and the
 // digest of its bytes before any cryptography; a retry after a failure in step 10 reuses the
@@ -135,8 +136,10 @@ class IngestPipeline {
   // Processes one upload envelope that arrived from `source_ip`; see the steps above.
   IngestResult Ingest(ByteView upload, std::string_view source_ip);
 
-  // Writes an IDS event and counts a rejection that happened outside the pipeline (e.g. a body
-  // the HTTP layer refused as too large, a bad enrolment token). `detail` must not hold secrets.
+  // Records an IDS event (rate-limited and aggregated per source) and counts a rejection; also
+  // for rejections outside the pipeline (e.g. a body the HTTP layer refused as too large, a bad
+  // enrolment token). `detail` must not hold secrets. Logs a warning only for events written as
+  // their own row.
   void RecordRejection(store::IdsEventKind kind, std::string_view source_ip,
                        std::string_view device_id, std::string_view detail);
 
