@@ -138,7 +138,7 @@ Status CloudletService::State::OpenStores() {
   // predecessor that crashed are due again now rather than when their leases run out.
   MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t released, queue->ReleaseLeases());
   if (released > 0) log::Info("cloudlet_forward_leases_released", {{"items", released}});
-  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open(path("ids.db")));
+  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open(path("ids.db"), options.ids_aggregation));
   MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db")));
   MEDMESH_ASSIGN_OR_RETURN(ledger, IngestLedger::Open(path("cloudlet.db")));
   MEDMESH_ASSIGN_OR_RETURN(LedgerCounts counts, ledger->Counts());

@@ -44,6 +44,7 @@
 #include "node/node_config.h"
 #include "store/durable_queue.h"
 #include "store/forward_queue.h"
+#include "store/ids_event_log.h"
 
 namespace medmesh::cloudlet {
 
@@ -67,6 +68,8 @@ struct CloudletOptions {
   std::chrono::milliseconds stop_grace{10000};
   // What is pruned, and how often the maintenance thread runs (maintenance.h).
   node::RetentionConfig retention;
+  // How ids.db aggregates repeated refusals (store/ids_event_log.h).
+  store::IdsAggregation ids_aggregation;
 };
 
 // The secrets the service runs with (moved in).

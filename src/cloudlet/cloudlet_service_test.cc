@@ -2,6 +2,7 @@
 // through the API, uploads sealed and signed with the production code.
 #include "cloudlet/cloudlet_service.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <zstd.h>
 
@@ -287,6 +288,31 @@ TEST_F(CloudletServiceTest, AForgedSignatureFloodIsAggregatedInTheIdsLog) {
   EXPECT_EQ(counted, static_cast<std::uint64_t>(kFlood));
   // The source's burst of single rows, then aggregates (one per minute the flood lasted).
   EXPECT_LT(rows.size(), static_cast<std::size_t>(kFlood) / 4) << rows.size();
+}
+
+// The service's maintenance thread writes aggregates whose window closed, with no reader asking.
+TEST_F(CloudletServiceTest, TheMaintenanceThreadWritesClosedIdsAggregates) {
+  CloudletOptions options;
+  options.retention.maintenance_interval = std::chrono::seconds(1);
+  options.ids_aggregation.source_burst = 0;  // every event aggregated
+  options.ids_aggregation.window = std::chrono::milliseconds(1);
+  RestartService(std::move(options));
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
+  upload.back() ^= 0x01;
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Post("/api/v1/ingest", upload).status, 401);
+  // Read the file behind the service's back (Query would write the aggregates itself).
+  SQLite::Database raw((dir_.path() / "data" / "ids.db").string(), SQLite::OPEN_READONLY);
+  const auto stored = [&] {
+    SQLite::Statement st(raw, "SELECT COALESCE(SUM(count), 0) FROM ids_events");
+    st.executeStep();
+    return st.getColumn(0).getInt64();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (stored() < 5 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(stored(), 5);
 }
 
 TEST_F(CloudletServiceTest, UnknownDeviceIsRefusedWithAnIdsEvent) {
