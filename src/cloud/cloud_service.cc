@@ -101,7 +101,8 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                      std::move(secrets.index_key), std::move(secrets.pseudonym_key)};
   MEDMESH_ASSIGN_OR_RETURN(records, ThreePartStore::Create(*record_store, std::move(keys), random,
                                                            clock, options.three_part));
-  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string()));
+  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string(),
+                                                         options.ids_aggregation));
   intake = std::make_unique<ForwardIntake>(
       ForwardIntakeContext{identity.id(), identity.root, *opener, *records, *intake_store, *ids,
                            clock, metrics},

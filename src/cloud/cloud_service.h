@@ -37,6 +37,7 @@
 #include "net/metrics.h"
 #include "node/identity.h"
 #include "node/node_config.h"
+#include "store/ids_event_log.h"
 
 namespace medmesh::cloud {
 
@@ -55,6 +56,8 @@ struct CloudOptions {
   // older than retention.ids_events, every retention.maintenance_interval. (The cloud's
   // records are its purpose: no retention applies to them.)
   node::RetentionConfig retention;
+  // How ids.db aggregates repeated refusals (store/ids_event_log.h).
+  store::IdsAggregation ids_aggregation;
 };
 
 struct CloudSecrets {
