@@ -228,6 +228,14 @@ Result<IdsRecordOutcome> IdsEventLog::Record(const IdsEvent& event) {
   }
   auto key = std::make_pair(e.source_ip, e.kind);
   auto open = open_.find(key);
+  if (open != open_.end() && open->second.time_ms + aggregation_.window.count() <= e.time_ms) {
+    // This source's aggregate outlived its window (the amortised flush above had not come
+    // round yet): write the closed ones now, so a row never spans much more than a window.
+    if (auto flushed = FlushLocked(e.time_ms, false); !flushed) {
+      log::Error("ids_events_not_flushed", {{"error", flushed.error().ToString()}});
+    }
+    open = open_.find(key);
+  }
   if (open == open_.end() && TakeToken(e.source_ip, e.time_ms)) {
     MEDMESH_RETURN_IF_ERROR(AppendLocked(e));
     return IdsRecordOutcome::kWritten;

@@ -257,6 +257,24 @@ TEST_F(IdsEventLogTest, AggregationStartsAgainAfterTheSourceRefills) {
   EXPECT_EQ(*log->Count({}), 6u);
 }
 
+TEST_F(IdsEventLogTest, AnAggregateNeverOutlivesItsWindow) {
+  IdsAggregation aggregation;
+  aggregation.source_burst = 0;
+  aggregation.window = std::chrono::seconds(10);
+  auto log = std::move(IdsEventLog::Open(dir_.File("ids.db"), aggregation)).value();
+  // Another source's event sets the amortised flush for kT0 + 10 s.
+  ASSERT_TRUE(log->Record(Event(kT0, IdsEventKind::kMalformed, "", "198.51.100.9")));
+  ASSERT_TRUE(log->Record(Event(kT0 + 5'000, IdsEventKind::kReplay)));
+  // Its window closes at kT0 + 15 s; the amortised flush is next due at kT0 + 20 s.
+  ASSERT_TRUE(log->Record(Event(kT0 + 10'000, IdsEventKind::kMalformed, "", "198.51.100.9")));
+  ASSERT_TRUE(log->Record(Event(kT0 + 16'000, IdsEventKind::kReplay)));
+  auto rows = log->Query(With([](auto& f) { f.kind = IdsEventKind::kReplay; }));
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].count, 1u);
+  EXPECT_EQ((*rows)[0].last_time_ms, kT0 + 5'000);
+  EXPECT_EQ((*rows)[1].time_ms, kT0 + 16'000);
+}
+
 TEST_F(IdsEventLogTest, ManySourcesAreBoundedInMemoryAndOnDisk) {
   IdsAggregation aggregation;
   aggregation.source_burst = 1;
