@@ -48,6 +48,7 @@ int RunCloud(const ServiceFlags& flags) {
   if (auto applied = node::ApplyOverrides(*config, flags.overrides); !applied) {
     return Fail("flags", applied.error(), 2);
   }
+  if (auto logged = ApplyLogFile(config->log); !logged) return Fail("log file", logged.error(), 2);
   medmesh::SystemClock clock;
   medmesh::SystemRandom random;
   auto identity = node::LoadNodeIdentity(
@@ -84,6 +85,7 @@ int RunCloud(const ServiceFlags& flags) {
   options.port = config->listen.port;
   options.data_dir = config->data_dir;
   options.store = config->store;
+  options.retention = config->retention;
   if (config->tls && !config->tls->cert_file.empty()) {
     options.tls =
         medmesh::net::TlsFiles{config->tls->cert_file.string(), config->tls->key_file.string()};

@@ -60,6 +60,7 @@ int RunCloudlet(const ServiceFlags& flags) {
   if (auto applied = node::ApplyOverrides(*config, flags.overrides); !applied) {
     return Fail("flags", applied.error(), 2);
   }
+  if (auto logged = ApplyLogFile(config->log); !logged) return Fail("log file", logged.error(), 2);
   medmesh::SystemClock clock;
   medmesh::SystemRandom random;
   const std::int64_t now_ms = medmesh::wire::ToUnixMs(clock.Now());
@@ -86,6 +87,7 @@ int RunCloudlet(const ServiceFlags& flags) {
   options.port = config->listen.port;
   options.data_dir = config->data_dir;
   options.forwarder.cloud_url = config->cloud_url;
+  options.retention = config->retention;
   if (config->tls) {
     if (!config->tls->cert_file.empty()) {
       options.tls =

@@ -12,7 +12,8 @@
 // waiting for each cloud and cloudlet to be ready before the next group, prints the URLs, and
 // supervises: a child that dies is restarted (1 s, doubling to 30 s). On SIGINT/SIGTERM it stops
 // the wards, then the cloudlets, then the cloud (SIGTERM, then SIGKILL after a deadline) and
-// exits 0. Children write their logs to DIR/logs/<name>.log. Layout and usage: docs/demo.md.
+// exits 0. Children write their logs to DIR/logs/<name>.log (rotated) and their other output to
+// DIR/logs/<name>.out. Layout and usage: docs/demo.md.
 #include "apps/demo_main.h"
 
 #include <fcntl.h>
@@ -115,6 +116,17 @@ Status EnsureKek(const fs::path& file, medmesh::Random& random) {
       file, medmesh::crypto::GenerateKeyFile(medmesh::crypto::KeyFileType::kKek, random), false);
 }
 
+// A child's log: DIR/logs/<name>.log (from its config folder DIR/<name>/), rotated at 16 MiB
+// with 4 files kept, so a demo left running (or flooded) cannot fill the disk.
+Json LogConfig(const std::string& name) {
+  return {{"file", "../logs/" + name + ".log"}, {"max_file_mb", 16}, {"max_files", 4}};
+}
+
+// What a child writes outside its log (stdout, and stderr: a crash's last words).
+fs::path OutputFile(const fs::path& log_file) {
+  return fs::path(log_file).replace_extension(".out");
+}
+
 // Creates or refreshes everything under `dir`; returns the processes to run.
 Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
                                          medmesh::Random& random, std::int64_t now_ms) {
@@ -147,7 +159,8 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
                                            {"listen", "127.0.0.1:" + std::to_string(port_base)},
                                            {"data_dir", "data"},
                                            {"operator_token_file", "operator.token"},
-                                           {"store", {{"backend", "sqlite"}}}}));
+                                           {"store", {{"backend", "sqlite"}}},
+                                           {"log", LogConfig("cloud")}}));
     children.push_back({"cloud",
                         Group::kCloud,
                         {"cloud", "--config", (folder / "config.json").string()},
@@ -177,7 +190,8 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
                                            {"data_dir", "data"},
                                            {"cloud_url", Url(port_base)},
                                            {"enrol_token_file", "enrol.token"},
-                                           {"operator_token_file", "operator.token"}}));
+                                           {"operator_token_file", "operator.token"},
+                                           {"log", LogConfig(id)}}));
     children.push_back({id,
                         Group::kCloudlets,
                         {"cloudlet", "--config", (folder / "config.json").string()},
@@ -221,6 +235,7 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
                    {"listen", "127.0.0.1:" + std::to_string(port_base + kCloudletCount + w)},
                    {"data_dir", "data"},
                    {"root_certificate_file", "root.cert"},
+                   {"log", LogConfig(id)},
                    {"cloudlets", cloudlets},
                    {"cloud_distance_m", 150},
                    {"devices", devices},
@@ -247,9 +262,11 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
 // group (a Ctrl-C reaches only the demo, which stops the children in order), dies with the demo
 // (PR_SET_PDEATHSIG), starts with no signal blocked, and writes to its log file.
 Status Spawn(Child& child) {
-  const int fd =
-      ::open(child.spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return medmesh::Unavailable("cannot open " + child.spec.log_file.string());
+  // The structured log is the child's own rotated file (its config's "log"); only the little
+  // it prints goes here (a line at start, a crash's last words), kept across restarts.
+  const fs::path output = OutputFile(child.spec.log_file);
+  const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return medmesh::Unavailable("cannot open " + output.string());
   std::vector<std::string> args = {"medmesh"};
   args.insert(args.end(), child.spec.args.begin(), child.spec.args.end());
   std::vector<char*> argv;
@@ -348,7 +365,9 @@ WaitOutcome WaitReady(net::HttpClient& client, Child& child, std::chrono::second
     if (auto how = Reap(child)) {
       std::cerr << "demo: " << child.spec.name << " " << *how << " while starting; the end of "
                 << child.spec.log_file.string() << ":\n"
-                << LogTail(child.spec.log_file, 15);
+                << LogTail(child.spec.log_file, 15) << "and of "
+                << OutputFile(child.spec.log_file).string() << ":\n"
+                << LogTail(OutputFile(child.spec.log_file), 15);
       return WaitOutcome::kDied;
     }
     auto response = client.Get(child.spec.base_url + child.spec.ready_path);
@@ -357,7 +376,9 @@ WaitOutcome WaitReady(net::HttpClient& client, Child& child, std::chrono::second
   }
   std::cerr << "demo: " << child.spec.name << " was not ready after " << timeout.count()
             << " s; the end of " << child.spec.log_file.string() << ":\n"
-            << LogTail(child.spec.log_file, 15);
+            << LogTail(child.spec.log_file, 15) << "and of "
+            << OutputFile(child.spec.log_file).string() << ":\n"
+            << LogTail(OutputFile(child.spec.log_file), 15);
   return WaitOutcome::kTimeout;
 }
 

@@ -30,3 +30,9 @@ void ApplyLogLevel(const ServiceFlags& flags) {
   if (flags.log_level == "warn") medmesh::log::SetLevel(Level::kWarn);
   if (flags.log_level == "error") medmesh::log::SetLevel(Level::kError);
 }
+
+medmesh::Status ApplyLogFile(const medmesh::node::LogConfig& log) {
+  if (log.file.empty()) return medmesh::OkStatus();
+  return medmesh::log::LogToFile(
+      log.file.string(), {.max_file_bytes = log.max_file_bytes, .max_files = log.max_files});
+}

@@ -21,3 +21,7 @@ void AddServiceOptions(CLI::App& cmd, ServiceFlags& flags, bool with_cloud_url);
 
 // Sets the process log level from --log-level ("debug", "info", "warn", "error").
 void ApplyLogLevel(const ServiceFlags& flags);
+
+// Sends the log to the config's "log.file", rotated (core/log.h), if it names one; stderr
+// otherwise. Errors as medmesh::log::LogToFile. All three services call it after the config.
+medmesh::Status ApplyLogFile(const medmesh::node::LogConfig& log);

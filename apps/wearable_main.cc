@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "apps/service_flags.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -374,6 +375,8 @@ int RunWearable(const WearableFlags& flags) {
 
   auto config = wearable::LoadWearableConfig(flags.config);
   if (!config) return Fail("config", config.error());
+  if (auto logged = ApplyLogFile(config->node.log); !logged)
+    return Fail("log file", logged.error());
   if (!flags.data_dir.empty()) config->node.data_dir = fs::absolute(flags.data_dir);
   // The devices' outboxes and credentials live here: one process at a time.
   auto data_dir_lock = node::DataDirLock::Acquire(config->node.data_dir);

@@ -13,6 +13,7 @@
 #include "net/error_mapping.h"
 #include "net/router.h"
 #include "node/data_dir.h"
+#include "node/maintenance_thread.h"
 #include "store/ids_event_log.h"
 #include "store/postgres/postgres_record_store.h"
 #include "store/postgres/schema_prefix.h"
@@ -67,6 +68,7 @@ struct CloudService::State {
   std::unique_ptr<IntakeStore> intake_store;
   std::unique_ptr<store::IdsEventLog> ids;
   std::unique_ptr<ForwardIntake> intake;
+  std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
   bool stopped = false;
@@ -113,6 +115,7 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   MEDMESH_ASSIGN_OR_RETURN(records, ThreePartStore::Create(*record_store, std::move(keys), random,
                                                            clock, options.three_part));
   MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string(),
+                                                         options.ids_aggregation,
                                                          {.vfs = options.sqlite_vfs}));
   intake = std::make_unique<ForwardIntake>(
       ForwardIntakeContext{identity.id(), identity.root, *opener, *records, *intake_store, *ids,
@@ -255,6 +258,24 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
   server_options.metrics = &s->metrics;
   MEDMESH_ASSIGN_OR_RETURN(s->server,
                            net::HttpServer::Start(std::move(server_options), s->BuildRouter()));
+  s->maintenance = std::make_unique<node::MaintenanceThread>(
+      "cloud_maintenance",
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          s->options.retention.maintenance_interval),
+      [s] {
+        const std::int64_t now_ms = wire::ToUnixMs(s->clock.Now());
+        const auto ids_retention_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s->options.retention.ids_events)
+                .count();
+        if (auto flushed = s->ids->FlushClosed(now_ms); !flushed) {
+          log::Warn("cloud_maintenance_failed", {{"error", flushed.error().ToString()}});
+        }
+        if (auto pruned = s->ids->PruneBefore(now_ms - ids_retention_ms); !pruned) {
+          log::Warn("cloud_maintenance_failed", {{"error", pruned.error().ToString()}});
+        } else if (*pruned > 0) {
+          log::Info("cloud_retention", {{"ids_rows", *pruned}});
+        }
+      });
   s->ready = true;
   log::Info("cloud_started", {{"node", s->identity.id()},
                               {"port", static_cast<unsigned>(s->server->port())},
@@ -268,6 +289,7 @@ void CloudService::Stop(std::chrono::milliseconds grace) {
   s.stopped = true;
   s.ready = false;
   if (s.server) s.server->Stop(grace);
+  if (s.maintenance) s.maintenance->Stop();
   log::Info("cloud_stopped", {{"node", s.identity.id()}});
 }
 

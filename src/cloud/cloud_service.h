@@ -37,6 +37,7 @@
 #include "net/metrics.h"
 #include "node/identity.h"
 #include "node/node_config.h"
+#include "store/ids_event_log.h"
 
 namespace medmesh::cloud {
 
@@ -54,6 +55,12 @@ struct CloudOptions {
   // The SQLite VFS of every SQLite database in data_dir (store::SqliteOpenOptions::vfs); empty:
   // the default. Tests only: a testing::FaultySqliteVfs makes the disk fail under the service.
   std::string sqlite_vfs{};
+  // The cloud's maintenance thread writes the IDS log's closed aggregates and prunes IDS rows
+  // older than retention.ids_events, every retention.maintenance_interval. (The cloud's
+  // records are its purpose: no retention applies to them.)
+  node::RetentionConfig retention;
+  // How ids.db aggregates repeated refusals (store/ids_event_log.h).
+  store::IdsAggregation ids_aggregation;
 };
 
 struct CloudSecrets {

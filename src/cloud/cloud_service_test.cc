@@ -97,8 +97,13 @@ class TestCloudlet {
 
 class CloudServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    CloudOptions options;
+  void SetUp() override { StartService(); }
+
+  // Stops the running service, if any, and starts one with `options` (data folder, access log
+  // and store filled in).
+  void StartService(CloudOptions options = {}) {
+    if (service_) service_->Stop(std::chrono::seconds(1));
+    service_.reset();
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
 #ifdef MEDMESH_CLOUD_TEST_POSTGRES
@@ -196,6 +201,30 @@ TEST_F(CloudServiceTest, RefusesABadSchemaPrefixAtStart) {
   EXPECT_EQ(service.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(service.error().message().find("schema prefix"), std::string::npos);
   EXPECT_EQ(service.error().message().find("Bad"), std::string::npos);
+}
+
+// The cloud's maintenance thread writes IDS aggregates whose window closed, with no reader
+// asking.
+TEST_F(CloudServiceTest, TheMaintenanceThreadWritesClosedIdsAggregates) {
+  CloudOptions options;
+  options.retention.maintenance_interval = std::chrono::seconds(1);
+  options.ids_aggregation.source_burst = 0;  // every event aggregated
+  options.ids_aggregation.window = std::chrono::milliseconds(1);
+  StartService(std::move(options));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(client_->Get(url_ + "/api/v1/integrity").value().status, 401);
+  }
+  SQLite::Database raw((dir_.path() / "cloud" / "ids.db").string(), SQLite::OPEN_READONLY);
+  const auto stored = [&] {
+    SQLite::Statement st(raw, "SELECT COALESCE(SUM(count), 0) FROM ids_events");
+    st.executeStep();
+    return st.getColumn(0).getInt64();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (stored() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(stored(), 3);
 }
 
 TEST_F(CloudServiceTest, ServesTheRootAndItsCertificate) {

@@ -80,11 +80,15 @@ void ForwardIntake::RecordRejection(IdsEventKind kind, std::string_view source_i
   event.source_ip = std::string(source_ip);
   event.kind = kind;
   event.detail = std::string(detail);
-  if (auto appended = ctx_.ids.Append(event); !appended) {
-    log::Error("cloud_ids_event_not_recorded", {{"error", appended.error().ToString()}});
+  // Rate-limited and aggregated per source (ids_event_log.h).
+  auto recorded = ctx_.ids.Record(event);
+  if (!recorded) {
+    log::Error("cloud_ids_event_not_recorded", {{"error", recorded.error().ToString()}});
   }
-  log::Warn("cloud_rejected",
-            {{"kind", store::IdsEventKindName(kind)}, {"peer", source_ip}, {"detail", detail}});
+  if (!recorded || *recorded == store::IdsRecordOutcome::kWritten) {
+    log::Warn("cloud_rejected",
+              {{"kind", store::IdsEventKindName(kind)}, {"peer", source_ip}, {"detail", detail}});
+  }
 }
 
 IntakeRejection ForwardIntake::Reject(Error error, bool permanent, std::optional<IdsEventKind> kind,

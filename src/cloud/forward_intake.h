@@ -99,7 +99,8 @@ class ForwardIntake {
   IntakeResult AddEnrolment(ByteView record, std::string_view source_ip);
   IntakeResult AcceptForward(ByteView forward, std::string_view source_ip);
 
-  // Writes an IDS event for a refusal outside the intake (e.g. a bad operator token).
+  // Records an IDS event (rate-limited and aggregated per source, store/ids_event_log.h) for a
+  // refusal, also outside the intake (e.g. a bad operator token).
   void RecordRejection(store::IdsEventKind kind, std::string_view source_ip,
                        std::string_view detail);
 

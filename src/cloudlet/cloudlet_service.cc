@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "net/error_mapping.h"
 #include "net/router.h"
 #include "node/data_dir.h"
+#include "node/maintenance_thread.h"
 #include "store/ids_event_log.h"
 #include "store/reading_store.h"
 #include "store/sqlite_wrapped_key_store.h"
@@ -94,6 +96,9 @@ struct CloudletService::State {
   std::unique_ptr<internal::PressureMonitor> pressure;
   std::unique_ptr<IngestPipeline> pipeline;
   std::unique_ptr<Forwarder> forwarder;
+  std::unique_ptr<CloudletMaintenance> maintenance;
+  std::mutex maintenance_mu;  // one pass at a time (thread and MaintainNow)
+  std::unique_ptr<node::MaintenanceThread> maintenance_thread;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
   bool stopped = false;
@@ -130,7 +135,8 @@ Status CloudletService::State::OpenStores() {
   // predecessor that crashed are due again now rather than when their leases run out.
   MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t released, queue->ReleaseLeases());
   if (released > 0) log::Info("cloudlet_forward_leases_released", {{"items", released}});
-  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open(path("ids.db"), sqlite));
+  MEDMESH_ASSIGN_OR_RETURN(ids,
+                           store::IdsEventLog::Open(path("ids.db"), options.ids_aggregation, sqlite));
   MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db"), sqlite));
   MEDMESH_ASSIGN_OR_RETURN(ledger,
                            IngestLedger::Open(path("cloudlet.db"), std::move(ledger_key), sqlite));
@@ -282,7 +288,9 @@ Result<net::Response> CloudletService::State::Events(const net::Request& r) {
                     {"source_ip", e.source_ip},
                     {"device_id", e.device_id},
                     {"kind", std::string(store::IdsEventKindName(e.kind))},
-                    {"detail", e.detail}});
+                    {"detail", e.detail},
+                    {"count", e.count},
+                    {"last_time_ms", e.last_time_ms}});
   }
   // Invalid UTF-8 in a stored detail must not turn the listing into a 500.
   return net::Response::Json(list.dump(-1, ' ', false, Json::error_handler_t::replace));
@@ -415,6 +423,19 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   MEDMESH_ASSIGN_OR_RETURN(
       s->server, net::HttpServer::Start(std::move(server_options), s->BuildRouter(), {oversized}));
   s->forwarder->Start();
+  s->maintenance = std::make_unique<CloudletMaintenance>(
+      MaintenanceContext{s->identity.id(), *s->ledger, *s->readings, *s->queue, *s->ids, clock},
+      s->options.retention);
+  s->maintenance_thread = std::make_unique<node::MaintenanceThread>(
+      "cloudlet_maintenance",
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          s->options.retention.maintenance_interval),
+      [s] {
+        std::lock_guard lock(s->maintenance_mu);
+        if (auto pass = s->maintenance->RunOnce(); !pass) {
+          log::Warn("cloudlet_maintenance_failed", {{"error", pass.error().ToString()}});
+        }
+      });
   s->ready = true;
   log::Info("cloudlet_started", {{"node", s->identity.id()},
                                  {"port", static_cast<unsigned>(s->server->port())},
@@ -430,6 +451,7 @@ void CloudletService::Stop(std::chrono::milliseconds grace) {
   s.ready = false;
   if (s.server) s.server->Stop(grace);
   if (s.forwarder) s.forwarder->Stop();
+  if (s.maintenance_thread) s.maintenance_thread->Stop();
   log::Info("cloudlet_stopped", {{"node", s.identity.id()}});
 }
 
@@ -438,6 +460,10 @@ const std::string& CloudletService::node_id() const { return state_->identity.id
 CloudletStats CloudletService::Stats() const { return state_->Stats(); }
 IngestPipeline& CloudletService::ingest() { return *state_->pipeline; }
 Result<ForwardRound> CloudletService::ForwardNow() { return state_->forwarder->RunOnce(); }
+Result<MaintenanceReport> CloudletService::MaintainNow() {
+  std::lock_guard lock(state_->maintenance_mu);
+  return state_->maintenance->RunOnce();
+}
 store::Backpressure CloudletService::Pressure() const { return state_->pressure->Refresh(); }
 net::MetricsRegistry& CloudletService::metrics() { return state_->metrics; }
 

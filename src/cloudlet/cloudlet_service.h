@@ -12,7 +12,9 @@
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
 // forward.db (ForwardQueue), ids.db (IdsEventLog), keys.db (wrapped data keys, under the KEK),
-// cloudlet.db (device registry, ingest ledger, records at rest, dead letters).
+// cloudlet.db (device registry, ingest ledger, records at rest, dead letters). A maintenance
+// thread owned by the service applies options.retention to them (maintenance.h) every
+// retention.maintenance_interval, and writes the IDS log's closed aggregates.
 //
 // WARNING: the operator endpoints return personal data to whoever holds the operator token;
 // keep it as secret as the KEK, and serve TLS where the network is not trusted.
@@ -29,6 +31,7 @@
 
 #include "cloudlet/forwarder.h"
 #include "cloudlet/ingest.h"
+#include "cloudlet/maintenance.h"
 #include "core/clock.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
@@ -38,8 +41,10 @@
 #include "net/http_server.h"
 #include "net/metrics.h"
 #include "node/identity.h"
+#include "node/node_config.h"
 #include "store/durable_queue.h"
 #include "store/forward_queue.h"
+#include "store/ids_event_log.h"
 
 namespace medmesh::cloudlet {
 
@@ -64,6 +69,10 @@ struct CloudletOptions {
   // The SQLite VFS of every database in data_dir (store::SqliteOpenOptions::vfs); empty: the
   // default. Tests only: a testing::FaultySqliteVfs makes the disk fail under the service.
   std::string sqlite_vfs{};
+  // What is pruned, and how often the maintenance thread runs (maintenance.h).
+  node::RetentionConfig retention;
+  // How ids.db aggregates repeated refusals (store/ids_event_log.h).
+  store::IdsAggregation ids_aggregation;
 };
 
 // The secrets the service runs with (moved in).
@@ -116,6 +125,8 @@ class CloudletService {
   IngestPipeline& ingest();
   // Runs one forward round now (tests; the background thread runs them anyway).
   Result<ForwardRound> ForwardNow();
+  // Runs one maintenance pass now (tests, operators; the maintenance thread runs them anyway).
+  Result<MaintenanceReport> MaintainNow();
   // The forward queue's backpressure now.
   store::Backpressure Pressure() const;
   net::MetricsRegistry& metrics();

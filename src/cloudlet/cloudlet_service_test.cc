@@ -347,6 +347,54 @@ TEST_F(CloudletServiceTest, ForgedSignatureIsRefusedWithAnIdsEvent) {
   EXPECT_EQ(Stats()["batches_stored"], 0);
 }
 
+// Issue 7 item 6: a flood of forged uploads from one source costs O(1) IDS rows, and every
+// refusal is still counted.
+TEST_F(CloudletServiceTest, AForgedSignatureFloodIsAggregatedInTheIdsLog) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
+  upload.back() ^= 0x01;
+  constexpr int kFlood = 200;
+  for (int i = 0; i < kFlood; ++i) {
+    ASSERT_EQ(Post("/api/v1/ingest", upload).status, 401) << i;
+  }
+  EXPECT_EQ(Stats()["ids_events"], kFlood);
+  const std::vector<json> rows = Events("forged_signature");
+  std::uint64_t counted = 0;
+  for (const json& row : rows) {
+    EXPECT_EQ(row["source_ip"], "127.0.0.1");
+    EXPECT_GE(row["last_time_ms"].get<std::int64_t>(), row["time_ms"].get<std::int64_t>());
+    counted += row["count"].get<std::uint64_t>();
+  }
+  EXPECT_EQ(counted, static_cast<std::uint64_t>(kFlood));
+  // The source's burst of single rows, then aggregates (one per minute the flood lasted).
+  EXPECT_LT(rows.size(), static_cast<std::size_t>(kFlood) / 4) << rows.size();
+}
+
+// The service's maintenance thread writes aggregates whose window closed, with no reader asking.
+TEST_F(CloudletServiceTest, TheMaintenanceThreadWritesClosedIdsAggregates) {
+  CloudletOptions options;
+  options.retention.maintenance_interval = std::chrono::seconds(1);
+  options.ids_aggregation.source_burst = 0;  // every event aggregated
+  options.ids_aggregation.window = std::chrono::milliseconds(1);
+  RestartService(std::move(options));
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
+  upload.back() ^= 0x01;
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Post("/api/v1/ingest", upload).status, 401);
+  // Read the file behind the service's back (Query would write the aggregates itself).
+  SQLite::Database raw((dir_.path() / "data" / "ids.db").string(), SQLite::OPEN_READONLY);
+  const auto stored = [&] {
+    SQLite::Statement st(raw, "SELECT COALESCE(SUM(count), 0) FROM ids_events");
+    st.executeStep();
+    return st.getColumn(0).getInt64();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (stored() < 5 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(stored(), 5);
+}
+
 TEST_F(CloudletServiceTest, UnknownDeviceIsRefusedWithAnIdsEvent) {
   TestDevice stranger("watch-9", "patient-9", random_, clock_);
   ASSERT_TRUE(stranger.UseCloudlet(*client_, url_, deployment_.Root().key));

@@ -57,7 +57,9 @@ std::string_view IngestStatusName(IngestStatus status) {
 }
 
 IngestPipeline::IngestPipeline(IngestContext context, IngestLimits limits)
-    : ctx_(std::move(context)), limits_(limits) {
+    : ctx_(std::move(context)),
+      limits_(limits),
+      pending_(limits.pending_entries, limits.pending_bytes) {
   // Plausibility is step 9, so that an implausible batch is reported as out of range rather
   // than malformed.
   limits_.readings.require_plausible = false;
@@ -81,12 +83,18 @@ void IngestPipeline::RecordIdsEvent(IdsEventKind kind, std::string_view source_i
   event.device_id = std::string(device_id);
   event.kind = kind;
   event.detail = std::string(detail);
-  if (auto appended = ctx_.ids.Append(event); !appended) {
+  // Rate-limited and aggregated per source (ids_event_log.h): a flood of refusals costs O(1)
+  // rows, disk syncs and log lines per window, not one each.
+  auto recorded = ctx_.ids.Record(event);
+  if (!recorded) {
     log::Error("cloudlet_ids_event_not_recorded",
-               {{"kind", kind_name}, {"error", appended.error().ToString()}});
+               {{"kind", kind_name}, {"error", recorded.error().ToString()}});
   }
-  log::Warn("cloudlet_rejected",
-            {{"kind", kind_name}, {"peer", source_ip}, {"device", device_id}, {"detail", detail}});
+  if (!recorded || *recorded == store::IdsRecordOutcome::kWritten) {
+    log::Warn(
+        "cloudlet_rejected",
+        {{"kind", kind_name}, {"peer", source_ip}, {"device", device_id}, {"detail", detail}});
+  }
 }
 
 IngestRejection IngestPipeline::Reject(Error error, bool permanent,
@@ -226,7 +234,7 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   if (Status stored = Persist(*opened, content, digest, batch_id); !stored) {
     log::Error("cloudlet_store_failed",
                {{"device", device_id}, {"error", stored.error().ToString()}});
-    KeepPending(key, Opened{std::move(*opened), digest});
+    KeepPending(key, digest, *opened);
     return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip, device_id,
                   "unavailable", std::chrono::seconds(5));
   }
@@ -465,22 +473,13 @@ void IngestPipeline::EndBatch(const std::string& key) {
 std::optional<wire::OpenedUpload> IngestPipeline::TakePending(const std::string& key,
                                                               const crypto::Digest256& digest) {
   std::lock_guard lock(mu_);
-  const auto it = pending_.find(key);
-  if (it == pending_.end() || it->second.digest != digest) return std::nullopt;
-  wire::OpenedUpload opened = std::move(it->second.upload);
-  pending_.erase(it);
-  pending_order_.remove(key);
-  return opened;
+  return pending_.Take(key, digest);
 }
 
-void IngestPipeline::KeepPending(const std::string& key, Opened opened) {
+void IngestPipeline::KeepPending(const std::string& key, const crypto::Digest256& digest,
+                                 wire::OpenedUpload& opened) {
   std::lock_guard lock(mu_);
-  if (limits_.pending_entries == 0) return;
-  if (pending_.insert_or_assign(key, std::move(opened)).second) pending_order_.push_back(key);
-  while (pending_.size() > limits_.pending_entries) {
-    pending_.erase(pending_order_.front());
-    pending_order_.pop_front();
-  }
+  pending_.Keep(key, digest, opened);
 }
 
 }  // namespace medmesh::cloudlet

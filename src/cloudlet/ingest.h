@@ -24,8 +24,9 @@
 //      a group's commit fails, its uploads are stored one by one, so one bad upload cannot fail
 //      the others.
 //  11. acknowledge                                            → 200 "stored"
-// Every refusal in steps 1-8 writes an IDS event (source IP, claimed device id, kind, a reason
-// without secrets or payload bytes) and counts in medmesh_cloudlet_ingest_rejected_total.
+// Every refusal in steps 1-9 records an IDS event (source IP, claimed device id, kind, a reason
+// without secrets or payload bytes; IdsEventLog::Record, so a flood from one source costs O(1)
+// rows, disk syncs and log lines) and counts in medmesh_cloudlet_ingest_rejected_total.
 // Refusals are net::Rejection (net/error_mapping.h): "permanent" is set only where the device's
 // own authenticated content can never be accepted (a malformed readings payload of a known
 // format, a decompression bomb, an invalid record, an empty batch, a batch id used for other
@@ -35,7 +36,8 @@
 //
 // Exactly once: a retry of an acknowledged upload is recognised by (device id, batch id) and the
 // digest of its bytes before any cryptography; a retry after a failure in step 10 reuses the
-// opened payload kept in memory (the session would refuse to open it twice); the forward id is
+// opened payload kept in memory (the session would refuse to open it twice; bounded by bytes and
+// wiped, internal/pending_uploads.h); the forward id is
 // derived from (cloudlet, device, batch), so the queue de-duplicates too, and the cloud does by
 // (device, batch id) and record id. A device
 // whose session the cloudlet forgot (restart) gets 401 and reseals the same payload in a new
@@ -50,7 +52,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -61,6 +62,7 @@
 #include <variant>
 
 #include "cloudlet/ingest_ledger.h"
+#include "cloudlet/internal/pending_uploads.h"
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "crypto/envelope.h"
@@ -89,8 +91,10 @@ struct IngestLimits {
   wire::ReadingsDecodeLimits readings;
   // Readings stamped further than this in the future are refused as out of range.
   std::chrono::milliseconds max_future_skew = std::chrono::hours(24);
-  // Opened uploads kept for a retry after a storage failure.
+  // Opened uploads kept for a retry after a storage failure, at most this many and this many
+  // payload bytes (internal/pending_uploads.h: why, and how they are wiped).
   std::size_t pending_entries = 1024;
+  std::size_t pending_bytes = std::size_t{32} << 20;
   // Readings uploads stored together by one group commit (step 10) at most; 1 stores each
   // upload in its own transactions.
   std::size_t max_group_commit = 64;
@@ -139,8 +143,10 @@ class IngestPipeline {
   // Processes one upload envelope that arrived from `source_ip`; see the steps above.
   IngestResult Ingest(ByteView upload, std::string_view source_ip);
 
-  // Writes an IDS event and counts a rejection that happened outside the pipeline (e.g. a body
-  // the HTTP layer refused as too large, a bad enrolment token). `detail` must not hold secrets.
+  // Records an IDS event (rate-limited and aggregated per source) and counts a rejection; also
+  // for rejections outside the pipeline (e.g. a body the HTTP layer refused as too large, a bad
+  // enrolment token). `detail` must not hold secrets. Logs a warning only for events written as
+  // their own row.
   void RecordRejection(store::IdsEventKind kind, std::string_view source_ip,
                        std::string_view device_id, std::string_view detail);
 
@@ -151,10 +157,6 @@ class IngestPipeline {
   std::size_t QueuedForCommit();
 
  private:
-  struct Opened {
-    wire::OpenedUpload upload;
-    crypto::Digest256 digest;
-  };
   struct Decoded {
     std::vector<wire::Reading> readings;  // the plausible ones
     std::size_t refused = 0;              // implausible ones left out
@@ -200,14 +202,14 @@ class IngestPipeline {
   void EndBatch(const std::string& key);
   std::optional<wire::OpenedUpload> TakePending(const std::string& key,
                                                 const crypto::Digest256& digest);
-  void KeepPending(const std::string& key, Opened opened);
+  void KeepPending(const std::string& key, const crypto::Digest256& digest,
+                   wire::OpenedUpload& opened);
 
   IngestContext ctx_;
   IngestLimits limits_;
   std::mutex mu_;
-  std::set<std::string> in_flight_;        // guarded by mu_
-  std::map<std::string, Opened> pending_;  // guarded by mu_
-  std::list<std::string> pending_order_;   // guarded by mu_, oldest first
+  std::set<std::string> in_flight_;   // guarded by mu_
+  internal::PendingUploads pending_;  // guarded by mu_
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;
   std::deque<PendingWrite*> commit_queue_;  // guarded by commit_mu_; the front one leads

@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -109,6 +110,18 @@ Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path
   MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(
       *db, "cloudlet_ingest_ledger_keyed_payload_digest", 1,
       [&digest_key](SQLite::Database& d) { KeyPayloadDigests(d, digest_key); }));
+  // Retention: what became of each batch's forward, and whether its data was pruned.
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(
+      *db, "cloudlet_ingest_ledger_retention", 1,
+      "ALTER TABLE batches ADD COLUMN forward_state INTEGER;"
+      "ALTER TABLE batches ADD COLUMN settled_ms INTEGER;"
+      "ALTER TABLE batches ADD COLUMN data_pruned INTEGER NOT NULL DEFAULT 0;"
+      "CREATE INDEX IF NOT EXISTS batches_unsettled ON batches (stored_ms)"
+      " WHERE forward_state IS NULL;"
+      "CREATE INDEX IF NOT EXISTS batches_by_settlement ON batches"
+      " (forward_state, data_pruned, settled_ms);"
+      "CREATE INDEX IF NOT EXISTS records_by_batch ON records (device_id, batch_id);"
+      "CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters (failed_ms);"));
   return std::unique_ptr<IngestLedger>(new IngestLedger(std::move(db), std::move(digest_key)));
 }
 
@@ -265,6 +278,141 @@ Result<LedgerCounts> IngestLedger::Counts() const {
     return counts;
   } catch (const std::exception& e) {
     return store::SqliteError(e, "count batches");
+  }
+}
+
+namespace {
+
+std::vector<LedgerBatchKey> ReadKeys(SQLite::Statement& query) {
+  std::vector<LedgerBatchKey> out;
+  while (query.executeStep()) {
+    out.push_back({query.getColumn(0).getString(), query.getColumn(1).getString(),
+                   static_cast<wire::ContentType>(query.getColumn(2).getInt()),
+                   query.getColumn(3).getString(), query.getColumn(4).getInt64()});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<LedgerBatchKey>> IngestLedger::Unsettled(
+    const std::optional<LedgerBatchKey>& after, std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(
+        *db_,
+        "SELECT device_id, batch_id, content_type, patient_id, stored_ms FROM batches"
+        " WHERE forward_state IS NULL AND (stored_ms, device_id, batch_id) > (?, ?, ?)"
+        " ORDER BY stored_ms, device_id, batch_id LIMIT ?");
+    query.bind(1, after ? after->stored_ms : std::numeric_limits<std::int64_t>::min());
+    query.bind(2, after ? after->device_id : std::string());
+    query.bind(3, after ? after->batch_id : std::string());
+    query.bind(4, static_cast<std::int64_t>(limit));
+    return ReadKeys(query);
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list unsettled batches");
+  }
+}
+
+Status IngestLedger::Settle(std::span<const LedgerSettlement> settlements) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement update(*db_,
+                             "UPDATE batches SET forward_state = ?, settled_ms = ?"
+                             " WHERE device_id = ? AND batch_id = ? AND forward_state IS NULL");
+    for (const LedgerSettlement& s : settlements) {
+      update.bind(1, static_cast<int>(s.state));
+      update.bind(2, static_cast<std::int64_t>(s.settled_ms));
+      update.bind(3, s.device_id);
+      update.bind(4, s.batch_id);
+      update.exec();
+      update.reset();
+    }
+    tx.commit();
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "settle batches");
+  }
+}
+
+Result<std::vector<LedgerBatchKey>> IngestLedger::ForwardedWithData(std::int64_t settled_before_ms,
+                                                                    std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_,
+                            "SELECT device_id, batch_id, content_type, patient_id, stored_ms"
+                            " FROM batches WHERE forward_state = ? AND data_pruned = 0"
+                            " AND settled_ms < ? ORDER BY settled_ms LIMIT ?");
+    query.bind(1, static_cast<int>(ForwardState::kForwarded));
+    query.bind(2, static_cast<std::int64_t>(settled_before_ms));
+    query.bind(3, static_cast<std::int64_t>(limit));
+    return ReadKeys(query);
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list forwarded batches");
+  }
+}
+
+Status IngestLedger::MarkDataPruned(std::span<const LedgerBatchKey> batches) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement mark(*db_,
+                           "UPDATE batches SET data_pruned = 1"
+                           " WHERE device_id = ? AND batch_id = ? AND forward_state = ?");
+    SQLite::Statement records(*db_, "DELETE FROM records WHERE device_id = ? AND batch_id = ?");
+    for (const LedgerBatchKey& b : batches) {
+      mark.bind(1, b.device_id);
+      mark.bind(2, b.batch_id);
+      mark.bind(3, static_cast<int>(ForwardState::kForwarded));
+      const int marked = mark.exec();
+      mark.reset();
+      if (marked == 0) continue;  // not forwarded: its record stays
+      records.bind(1, b.device_id);
+      records.bind(2, b.batch_id);
+      records.exec();
+      records.reset();
+    }
+    tx.commit();
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "mark batch data pruned");
+  }
+}
+
+Result<std::uint64_t> IngestLedger::PruneForwarded(std::int64_t settled_before_ms) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement prune(*db_,
+                            "DELETE FROM batches WHERE forward_state = ? AND data_pruned = 1"
+                            " AND settled_ms < ?");
+    prune.bind(1, static_cast<int>(ForwardState::kForwarded));
+    prune.bind(2, static_cast<std::int64_t>(settled_before_ms));
+    return static_cast<std::uint64_t>(prune.exec());
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "prune batches");
+  }
+}
+
+Result<bool> IngestLedger::HasDeadLetter(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_, "SELECT 1 FROM dead_letters WHERE id = ?");
+    query.bind(1, std::string(id));
+    return query.executeStep();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "find dead letter");
+  }
+}
+
+Result<std::uint64_t> IngestLedger::PruneDeadLetters(std::int64_t failed_before_ms) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement prune(*db_, "DELETE FROM dead_letters WHERE failed_ms < ?");
+    prune.bind(1, static_cast<std::int64_t>(failed_before_ms));
+    return static_cast<std::uint64_t>(prune.exec());
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "prune dead letters");
   }
 }
 

@@ -16,6 +16,12 @@
 // is exactly what PayloadDigest gives for the same content, so an old row still tells a
 // resealed duplicate from a replay. Rows from before the ledger kept payload digests have none:
 // a resealed copy of those is answered as a replay (409), as before.
+//
+// Retention (run by CloudletMaintenance, maintenance.h): a batch row is "settled" once its
+// forward has left the forward queue - forwarded (acknowledged by the cloud) or dead-lettered.
+// Only a forwarded batch's data (readings, record) may be pruned, and its row only after that;
+// a dead-lettered batch keeps its row and data for the operator. Dead letters are pruned by age.
+//
 // WARNING: device ids, patient ids, batch ids and counts are in the clear (as in the reading
 // store); record contents are only as protected as the ciphertexts the caller hands in.
 // WARNING: a cloudlet opened with another digest key (its KEK replaced) no longer recognises
@@ -56,6 +62,25 @@ struct LedgerBatch {
   // IngestLedger::PayloadDigest of the content: the same for a copy the device resealed in
   // another session. Absent in rows written before the ledger kept it.
   std::optional<crypto::Digest256> payload_digest;
+};
+
+// What became of a batch's forward (see Retention above).
+enum class ForwardState : std::uint8_t { kForwarded = 1, kDeadLettered = 2 };
+
+// A batch row's identity, for the maintenance passes.
+struct LedgerBatchKey {
+  std::string device_id;
+  std::string batch_id;
+  wire::ContentType content_type = wire::ContentType::kReadingsBatch;
+  std::string patient_id;
+  std::int64_t stored_ms = 0;
+};
+
+struct LedgerSettlement {
+  std::string device_id;
+  std::string batch_id;
+  ForwardState state = ForwardState::kForwarded;
+  std::int64_t settled_ms = 0;
 };
 
 struct LedgerRecord {
@@ -118,6 +143,30 @@ class IngestLedger {
                        std::int64_t now_ms);
 
   Result<LedgerCounts> Counts() const;
+
+  // --- Retention -------------------------------------------------------------------------------
+  // Rows whose forward is not settled yet, oldest first (by stored time, device, batch), after
+  // `after` if given (a cursor: the last row of the previous page), at most `limit`.
+  Result<std::vector<LedgerBatchKey>> Unsettled(const std::optional<LedgerBatchKey>& after,
+                                                std::size_t limit) const;
+  // Records what became of these batches' forwards, in one transaction. A row settled before
+  // keeps its first settlement.
+  Status Settle(std::span<const LedgerSettlement> settlements);
+  // Forwarded batches settled before `settled_before_ms` whose data was not pruned yet, oldest
+  // first, at most `limit`.
+  Result<std::vector<LedgerBatchKey>> ForwardedWithData(std::int64_t settled_before_ms,
+                                                        std::size_t limit) const;
+  // Marks forwarded batches' data pruned and deletes their records (for record batches), in one
+  // transaction. The caller deletes their readings from the reading store first. Batches not
+  // settled as forwarded are left as they are.
+  Status MarkDataPruned(std::span<const LedgerBatchKey> batches);
+  // Deletes the rows of forwarded batches settled before `settled_before_ms` whose data was
+  // pruned. Returns how many.
+  Result<std::uint64_t> PruneForwarded(std::int64_t settled_before_ms);
+  // True if a dead letter with this id is kept.
+  Result<bool> HasDeadLetter(std::string_view id) const;
+  // Deletes dead letters that failed before `failed_before_ms`. Returns how many.
+  Result<std::uint64_t> PruneDeadLetters(std::int64_t failed_before_ms);
 
  private:
   IngestLedger(std::unique_ptr<SQLite::Database> db, crypto::HashKey digest_key);

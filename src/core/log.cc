@@ -1,9 +1,10 @@
 #include "core/log.h"
 
 #include <fmt/format.h>
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cmath>
@@ -11,6 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <type_traits>
+
+#include "core/check.h"
 
 namespace medmesh::log {
 namespace {
@@ -107,13 +110,38 @@ std::shared_ptr<spdlog::logger> g_logger;
 std::shared_ptr<spdlog::logger> Logger() {
   std::lock_guard lock(g_mu);
   if (!g_logger) {
-    g_logger = std::make_shared<spdlog::logger>(
-        "medmesh", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    g_logger = std::make_shared<spdlog::logger>("medmesh",
+                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
     g_logger->set_pattern("%v");
     g_logger->set_level(spdlog::level::info);
     g_logger->flush_on(spdlog::level::trace);
   }
   return g_logger;
+}
+
+// A logger of bare lines ("%v") into a rotated file, flushed on every line.
+Result<std::shared_ptr<spdlog::logger>> RotatingLogger(const std::string& name,
+                                                       const std::string& path,
+                                                       const FileRotation& rotation) {
+  if (rotation.max_file_bytes == 0 || rotation.max_files == 0 || rotation.max_files > 1000) {
+    return InvalidArgument("log rotation: max_file_bytes must be > 0 and max_files 1..1000");
+  }
+  spdlog::file_event_handlers handlers;
+  // Log lines carry peer addresses and device ids: owner-only, like the data folder.
+  handlers.after_open = [](const spdlog::filename_t&, std::FILE* file) {
+    if (file != nullptr) (void)::fchmod(::fileno(file), 0600);
+  };
+  try {
+    // spdlog counts the rotated files only.
+    auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+        path, rotation.max_file_bytes, rotation.max_files - 1, false, handlers);
+    auto logger = std::make_shared<spdlog::logger>(name, std::move(sink));
+    logger->set_pattern("%v");
+    logger->flush_on(spdlog::level::trace);
+    return logger;
+  } catch (const std::exception& e) {
+    return Unavailable("cannot open log file: " + std::string(e.what()));
+  }
 }
 
 }  // namespace
@@ -156,17 +184,34 @@ std::string FormatEvent(Level level, std::string_view event, std::initializer_li
 
 void SetLevel(Level level) { Logger()->set_level(ToSpd(level)); }
 
-void SetFile(const std::string& path) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "medmesh", std::make_shared<spdlog::sinks::basic_file_sink_mt>(path));
-  logger->set_pattern("%v");
-  // Flush every line: a process that aborts (MEDMESH_CHECK) or is killed must not lose the
-  // lines that explain why. Log volume is low (events, not per-reading traces).
-  logger->flush_on(spdlog::level::trace);
+Status LogToFile(const std::string& path, const FileRotation& rotation) {
+  // Flushed on every line: a process that aborts (MEDMESH_CHECK) or is killed must not lose
+  // the lines that explain why. Rotation bounds what a flood of lines can take.
+  MEDMESH_ASSIGN_OR_RETURN(std::shared_ptr<spdlog::logger> logger,
+                           RotatingLogger("medmesh", path, rotation));
   std::lock_guard lock(g_mu);
-  if (g_logger) logger->set_level(g_logger->level());
-  g_logger = logger;
+  logger->set_level(g_logger ? g_logger->level() : spdlog::level::info);
+  g_logger = std::move(logger);
+  return OkStatus();
 }
+
+void SetFile(const std::string& path) {
+  const Status set = LogToFile(path);
+  MEDMESH_CHECK(set.has_value(), "log::SetFile: cannot open the log file");
+}
+
+Result<std::unique_ptr<LineFile>> LineFile::Open(const std::string& path,
+                                                 const FileRotation& rotation) {
+  MEDMESH_ASSIGN_OR_RETURN(std::shared_ptr<spdlog::logger> logger,
+                           RotatingLogger("medmesh_lines", path, rotation));
+  logger->set_level(spdlog::level::trace);
+  return std::unique_ptr<LineFile>(new LineFile(std::move(logger)));
+}
+
+LineFile::LineFile(std::shared_ptr<spdlog::logger> logger) : logger_(std::move(logger)) {}
+LineFile::~LineFile() = default;
+
+void LineFile::Append(std::string_view line) { logger_->info("{}", line); }
 
 void Emit(Level level, std::string_view event, std::initializer_list<Field> fields) {
   auto logger = Logger();

@@ -7,12 +7,14 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/bytes.h"
+#include "testing/temp_dir.h"
 
 namespace medmesh::log {
 namespace {
@@ -198,6 +200,78 @@ TEST_F(LogFileTest, LevelFiltersLowerEvents) {
   ASSERT_EQ(lines.size(), 2U);
   EXPECT_EQ(lines[0]["event"], "w");
   EXPECT_EQ(lines[1]["event"], "e");
+}
+
+// --- Rotation -------------------------------------------------------------------------------
+
+// Regular files in `dir` and their sizes.
+std::map<std::string, std::uintmax_t> FilesIn(const std::filesystem::path& dir) {
+  std::map<std::string, std::uintmax_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.is_regular_file()) out[entry.path().filename().string()] = entry.file_size();
+  }
+  return out;
+}
+
+TEST(LogRotationTest, TheLogIsRotatedBySizeAndKeepsABoundedNumberOfFiles) {
+  testing::TempDir dir;
+  const std::string path = (dir.path() / "node.log").string();
+  ASSERT_TRUE(LogToFile(path, {.max_file_bytes = 4096, .max_files = 3}));
+  SetLevel(Level::kInfo);
+  const std::string padding(100, 'x');
+  for (int i = 0; i < 2000; ++i) Info("flood", {{"i", i}, {"padding", padding}});
+  Info("last_line");
+  // Back to stderr before looking, so no file is written while it is read.
+  ASSERT_TRUE(LogToFile((dir.path() / "other.log").string()));
+
+  const auto files = FilesIn(dir.path());
+  EXPECT_EQ(files.size(), 4U);  // node.log, node.1.log, node.2.log, other.log
+  for (const char* name : {"node.log", "node.1.log", "node.2.log"}) {
+    ASSERT_TRUE(files.contains(name)) << name;
+    EXPECT_LE(files.at(name), 4096U) << name;
+    const auto mode = std::filesystem::status(dir.path() / name).permissions();
+    EXPECT_EQ(mode & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+              std::filesystem::perms::none)
+        << name;
+  }
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  EXPECT_EQ(Parse(last)["event"], "last_line");
+  std::ifstream older(dir.path() / "node.1.log");
+  ASSERT_TRUE(std::getline(older, line));
+  EXPECT_EQ(Parse(line)["event"], "flood");
+}
+
+TEST(LogRotationTest, ARotationOutOfRangeIsRefusedAndTheLoggerKept) {
+  testing::TempDir dir;
+  EXPECT_EQ(LogToFile((dir.path() / "a.log").string(), {.max_file_bytes = 0}).error().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(LogToFile((dir.path() / "a.log").string(), {.max_files = 0}).error().code(),
+            ErrorCode::kInvalidArgument);
+  std::filesystem::create_directory(dir.path() / "a_folder");
+  EXPECT_EQ(LogToFile((dir.path() / "a_folder").string()).error().code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(FilesIn(dir.path()).empty());
+}
+
+TEST(LineFileTest, AppendsFlushedLinesAndRotates) {
+  testing::TempDir dir;
+  const std::string path = (dir.path() / "sent.jsonl").string();
+  auto file = LineFile::Open(path, {.max_file_bytes = 1000, .max_files = 2});
+  ASSERT_TRUE(file) << file.error().ToString();
+  (*file)->Append(R"({"n":1})");
+  {
+    std::ifstream in(path);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));  // flushed without closing
+    EXPECT_EQ(line, R"({"n":1})");
+  }
+  for (int i = 0; i < 500; ++i) (*file)->Append(R"({"n":2})");
+  file->reset();
+  const auto files = FilesIn(dir.path());
+  EXPECT_EQ(files.size(), 2U);
+  EXPECT_LE(files.at("sent.jsonl"), 1000U);
+  EXPECT_LE(files.at("sent.1.jsonl"), 1000U);
 }
 
 }  // namespace

@@ -27,7 +27,9 @@ constexpr std::string_view kTopLevelMembers[] = {"id",
                                                  "kek_file",
                                                  "index_key_file",
                                                  "pseudonym_key_file",
-                                                 "store"};
+                                                 "store",
+                                                 "log",
+                                                 "retention"};
 
 bool IsDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -120,6 +122,70 @@ Result<StoreConfig> ParseStore(const Json& object) {
     return InvalidArgument("config: store.backend \"postgres\" needs 'store.postgres_url'");
   }
   return store;
+}
+
+// An integer member in [min, max], or `fallback` when absent.
+Result<std::uint64_t> GetUint(const Json& object, std::string_view member, std::uint64_t fallback,
+                              std::uint64_t min, std::uint64_t max, std::string_view where) {
+  const auto it = object.find(member);
+  if (it == object.end()) return fallback;
+  // JSON parses non-negative integers as unsigned; negative ones, fractions and strings fail.
+  if (!it->is_number_unsigned() || it->get<std::uint64_t>() < min ||
+      it->get<std::uint64_t>() > max) {
+    return InvalidArgument("config: member '" + std::string(where) + std::string(member) +
+                           "' must be an integer in " + std::to_string(min) + ".." +
+                           std::to_string(max));
+  }
+  return it->get<std::uint64_t>();
+}
+
+Result<LogConfig> ParseLog(const Json& object, const std::filesystem::path& base_dir) {
+  constexpr std::string_view kMembers[] = {"file", "max_file_mb", "max_files"};
+  if (!object.is_object()) return InvalidArgument("config: member 'log' must be an object");
+  MEDMESH_RETURN_IF_ERROR(CheckMembers(object, kMembers, {}, "log."));
+  LogConfig log;
+  MEDMESH_ASSIGN_OR_RETURN(log.file, GetPath(object, "file", "", base_dir, "log."));
+  MEDMESH_ASSIGN_OR_RETURN(
+      std::uint64_t mb, GetUint(object, "max_file_mb", log.max_file_bytes >> 20, 1, 4096, "log."));
+  log.max_file_bytes = mb << 20;
+  MEDMESH_ASSIGN_OR_RETURN(std::uint64_t files,
+                           GetUint(object, "max_files", log.max_files, 1, 100, "log."));
+  log.max_files = static_cast<std::uint32_t>(files);
+  return log;
+}
+
+Result<RetentionConfig> ParseRetention(const Json& object) {
+  constexpr std::string_view kMembers[] = {
+      "ids_events_days", "ledger_days",   "readings_days",         "dead_letters_days",
+      "journal_max_mb",  "journal_files", "maintenance_interval_s"};
+  if (!object.is_object()) return InvalidArgument("config: member 'retention' must be an object");
+  MEDMESH_RETURN_IF_ERROR(CheckMembers(object, kMembers, {}, "retention."));
+  RetentionConfig r;
+  const auto days = [&](std::string_view member, std::chrono::hours& value,
+                        std::uint64_t min) -> Status {
+    MEDMESH_ASSIGN_OR_RETURN(std::uint64_t n,
+                             GetUint(object, member, static_cast<std::uint64_t>(value.count() / 24),
+                                     min, 3650, "retention."));
+    value = std::chrono::hours(24 * static_cast<std::int64_t>(n));
+    return OkStatus();
+  };
+  MEDMESH_RETURN_IF_ERROR(days("ids_events_days", r.ids_events, 1));
+  MEDMESH_RETURN_IF_ERROR(days("ledger_days", r.ledger, 2));
+  MEDMESH_RETURN_IF_ERROR(days("readings_days", r.readings, 1));
+  MEDMESH_RETURN_IF_ERROR(days("dead_letters_days", r.dead_letters, 1));
+  MEDMESH_ASSIGN_OR_RETURN(
+      std::uint64_t mb,
+      GetUint(object, "journal_max_mb", r.journal_max_bytes >> 20, 1, 1024, "retention."));
+  r.journal_max_bytes = mb << 20;
+  MEDMESH_ASSIGN_OR_RETURN(std::uint64_t files,
+                           GetUint(object, "journal_files", r.journal_files, 1, 100, "retention."));
+  r.journal_files = static_cast<std::uint32_t>(files);
+  MEDMESH_ASSIGN_OR_RETURN(
+      std::uint64_t interval,
+      GetUint(object, "maintenance_interval_s",
+              static_cast<std::uint64_t>(r.maintenance_interval.count()), 1, 86400, "retention."));
+  r.maintenance_interval = std::chrono::seconds(static_cast<std::int64_t>(interval));
+  return r;
 }
 
 Result<TlsConfig> ParseTls(const Json& object, const std::filesystem::path& base_dir) {
@@ -238,6 +304,12 @@ Result<NodeConfig> ParseNodeConfig(std::string_view json, const std::filesystem:
                            GetPath(root, "pseudonym_key_file", "pseudonym.key", base_dir));
   if (const auto it = root.find("store"); it != root.end()) {
     MEDMESH_ASSIGN_OR_RETURN(config.store, ParseStore(*it));
+  }
+  if (const auto it = root.find("log"); it != root.end()) {
+    MEDMESH_ASSIGN_OR_RETURN(config.log, ParseLog(*it, base_dir));
+  }
+  if (const auto it = root.find("retention"); it != root.end()) {
+    MEDMESH_ASSIGN_OR_RETURN(config.retention, ParseRetention(*it));
   }
   return config;
 }

@@ -7,7 +7,11 @@
 //    "root_certificate_file": "root.cert", "cloud_url": "http://127.0.0.1:8080",
 //    "enrol_token_file": "enrol.token", "operator_token_file": "operator.token",
 //    "tls": {"cert_file": "tls.crt", "key_file": "tls.key", "ca_file": "ca.pem"},
-//    "store": {"backend": "sqlite"}}
+//    "store": {"backend": "sqlite"},
+//    "log": {"file": "logs/cloudlet-1.log", "max_file_mb": 64, "max_files": 5},
+//    "retention": {"ids_events_days": 30, "ledger_days": 30, "readings_days": 30,
+//                  "dead_letters_days": 30, "journal_max_mb": 16, "journal_files": 4,
+//                  "maintenance_interval_s": 600}}
 //
 // Relative paths are relative to the folder of the config file (or the `base_dir` given to
 // ParseNodeConfig), so a deployment folder can be moved as a whole. Unknown members are refused
@@ -16,6 +20,7 @@
 // Thread safety: value types and free functions.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -60,6 +65,39 @@ struct StoreConfig {
   std::string schema_prefix;
 };
 
+// Where the process logs, and the rotation that bounds it (core/log.h).
+struct LogConfig {
+  std::filesystem::path file;                              // empty: stderr
+  std::uint64_t max_file_bytes = std::uint64_t{64} << 20;  // "max_file_mb", 1..4096
+  std::uint32_t max_files = 5;                             // the current one included, 1..100
+};
+
+// How long a node keeps what it accumulates, so that a small edge disk never fills by normal
+// operation. Applied by each service's maintenance task (docs/node_config.md, "retention").
+// Data that is still needed is never pruned, whatever these say: a reading or record not yet
+// forwarded to the cloud, a ledger row of a batch not yet forwarded, or rows of a dead-lettered
+// batch (kept for the operator).
+struct RetentionConfig {
+  // IDS rows (ids.db), by the time of their last event. "ids_events_days", 1..3650.
+  std::chrono::hours ids_events{24 * 30};
+  // Cloudlet: the ingest ledger's row of a forwarded batch, which makes a device's late retry
+  // of an acknowledged upload a duplicate. Counted from when the batch was seen forwarded; a
+  // row also lives as long as its readings. "ledger_days", 2..3650 (at least the sessions'
+  // replay window of one day, plus margin for a device that lost an acknowledgement).
+  std::chrono::hours ledger{24 * 30};
+  // Cloudlet: readings and records, counted from when their batch was seen forwarded.
+  // "readings_days", 1..3650.
+  std::chrono::hours readings{24 * 30};
+  // Cloudlet: forwards the cloud refused for good. "dead_letters_days", 1..3650.
+  std::chrono::hours dead_letters{24 * 30};
+  // Wearable: the devices' journal of deliveries (sent.jsonl), rotated by size.
+  // "journal_max_mb" 1..1024, "journal_files" 1..100.
+  std::uint64_t journal_max_bytes = std::uint64_t{16} << 20;
+  std::uint32_t journal_files = 4;
+  // How often the maintenance task runs. "maintenance_interval_s", 1..86400.
+  std::chrono::seconds maintenance_interval{600};
+};
+
 struct NodeConfig {
   std::string id;  // wire::IsValidId
   ListenAddress listen;
@@ -78,6 +116,8 @@ struct NodeConfig {
   std::filesystem::path index_key_file;
   std::filesystem::path pseudonym_key_file;
   StoreConfig store;
+  LogConfig log;
+  RetentionConfig retention;
   // Where the file was read from (for messages) and the folder relative paths resolve against.
   std::filesystem::path config_file;
   std::filesystem::path base_dir;

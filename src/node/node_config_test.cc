@@ -113,6 +113,65 @@ TEST(NodeConfigTest, MessagesDoNotQuoteValues) {
 namespace medmesh::node {
 namespace {
 
+TEST(NodeConfigTest, LogAndRetentionHaveSafeDefaults) {
+  auto config = ParseNodeConfig(R"({"id": "n", "data_dir": "d"})", "/srv/node");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_TRUE(config->log.file.empty());
+  EXPECT_EQ(config->log.max_file_bytes, 64U << 20);
+  EXPECT_EQ(config->log.max_files, 5U);
+  const RetentionConfig& r = config->retention;
+  EXPECT_EQ(r.ids_events, std::chrono::hours(24 * 30));
+  EXPECT_EQ(r.ledger, std::chrono::hours(24 * 30));
+  EXPECT_EQ(r.readings, std::chrono::hours(24 * 30));
+  EXPECT_EQ(r.dead_letters, std::chrono::hours(24 * 30));
+  EXPECT_EQ(r.journal_max_bytes, 16U << 20);
+  EXPECT_EQ(r.journal_files, 4U);
+  EXPECT_EQ(r.maintenance_interval, std::chrono::minutes(10));
+}
+
+TEST(NodeConfigTest, ParsesLogAndRetention) {
+  auto config = ParseNodeConfig(R"({"id": "n", "data_dir": "d",
+    "log": {"file": "logs/n.log", "max_file_mb": 8, "max_files": 3},
+    "retention": {"ids_events_days": 7, "ledger_days": 14, "readings_days": 2,
+                  "dead_letters_days": 60, "journal_max_mb": 1, "journal_files": 2,
+                  "maintenance_interval_s": 30}})",
+                                "/srv/node");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->log.file, "/srv/node/logs/n.log");
+  EXPECT_EQ(config->log.max_file_bytes, 8U << 20);
+  EXPECT_EQ(config->log.max_files, 3U);
+  const RetentionConfig& r = config->retention;
+  EXPECT_EQ(r.ids_events, std::chrono::hours(24 * 7));
+  EXPECT_EQ(r.ledger, std::chrono::hours(24 * 14));
+  EXPECT_EQ(r.readings, std::chrono::hours(24 * 2));
+  EXPECT_EQ(r.dead_letters, std::chrono::hours(24 * 60));
+  EXPECT_EQ(r.journal_max_bytes, 1U << 20);
+  EXPECT_EQ(r.journal_files, 2U);
+  EXPECT_EQ(r.maintenance_interval, std::chrono::seconds(30));
+}
+
+TEST(NodeConfigTest, RefusesRetentionThatCouldLoseOrFillAnything) {
+  for (const char* retention :
+       {R"({"ledger_days": 1})", R"({"readings_days": 0})", R"({"ids_events_days": -1})",
+        R"({"dead_letters_days": 1.5})", R"({"journal_files": 0})", R"({"journal_max_mb": "1"})",
+        R"({"maintenance_interval_s": 0})", R"({"readings_days": 100000})",
+        R"({"keep_forever": true})", R"([])"}) {
+    const std::string json =
+        std::string(R"({"id": "n", "data_dir": "d", "retention": )") + retention + "}";
+    auto config = ParseNodeConfig(json, "/srv/node");
+    ASSERT_FALSE(config) << retention;
+    EXPECT_EQ(config.error().code(), ErrorCode::kInvalidArgument) << retention;
+    EXPECT_NE(config.error().message().find("retention"), std::string::npos)
+        << config.error().message();
+  }
+  for (const char* log : {R"({"max_files": 0})", R"({"max_file_mb": 0})", R"({"size": 1})"}) {
+    const std::string json = std::string(R"({"id": "n", "data_dir": "d", "log": )") + log + "}";
+    auto config = ParseNodeConfig(json, "/srv/node");
+    ASSERT_FALSE(config) << log;
+    EXPECT_NE(config.error().message().find("log"), std::string::npos);
+  }
+}
+
 TEST(NodeConfigTest, FlagsOverrideTheFile) {
   NodeConfig config = ParseNodeConfig(R"({"id": "c", "data_dir": "d"})", "/b").value();
   ASSERT_TRUE(ApplyOverrides(

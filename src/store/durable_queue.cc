@@ -278,6 +278,17 @@ Result<QueueStats> SqliteDurableQueue::Stats() const {
   }
 }
 
+Result<bool> SqliteDurableQueue::Contains(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement get(*db_, "SELECT 1 FROM " + table_ + " WHERE id = ?");
+    get.bind(1, std::string(id));
+    return get.executeStep();
+  } catch (const std::exception& e) {
+    return SqliteError(e, "contains");
+  }
+}
+
 Result<std::string> SqliteDurableQueue::LastError(std::string_view id) const {
   std::lock_guard lock(mu_);
   try {

@@ -135,6 +135,9 @@ class SqliteDurableQueue {
   // e.g. the cloud answers again after an outage: its items need not wait out their backoff.
   Result<std::uint64_t> RetryNow(std::chrono::system_clock::time_point now);
 
+  // True if an item with this id is queued (due, leased or backing off).
+  Result<bool> Contains(std::string_view id) const;
+
   // The reason given with the last MarkFailed of an item (empty if none). kNotFound if absent.
   Result<std::string> LastError(std::string_view id) const;
 

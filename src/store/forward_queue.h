@@ -85,6 +85,8 @@ class ForwardQueue {
   Result<std::uint64_t> RetryNow(std::chrono::system_clock::time_point now) {
     return queue_->RetryNow(now);
   }
+  // True while the forward is queued: not yet acknowledged by the cloud nor dead-lettered.
+  Result<bool> Contains(std::string_view forward_id) const { return queue_->Contains(forward_id); }
   Result<std::string> LastError(std::string_view forward_id) const {
     return queue_->LastError(forward_id);
   }

@@ -1,22 +1,40 @@
-// IdsEventLog: an append-only log of security events seen by a node (rejected batches, forged
-// signatures, replays, ...), the raw material of the intrusion detection system. Each event
-// says when, where (node), from where (source IP, device id), what (a kind from a fixed list)
-// and a short detail for operators.
+// IdsEventLog: the log of security events seen by a node (rejected batches, forged signatures,
+// replays, ...), the raw material of the intrusion detection system. Each row says when, where
+// (node), from where (source IP, device id), what (a kind from a fixed list), a short detail for
+// operators, and how many times it happened between its first and last time.
 //
-// Append-only: there is no update or delete API, and triggers in the database refuse UPDATE
-// and DELETE on the table, so a bug or an injected statement cannot rewrite history quietly.
-// (Someone with write access to the file can still replace it; the hash-chained audit log is
-// the tamper-evident record.)
+// Two ways in:
+// - Append writes one row durably (one disk sync) and returns its id.
+// - Record is the path for refusals of untrusted traffic. A flood of forged requests must not
+//   cost a row and a disk sync each (a forged-signature flood at 1,900 requests/s once grew
+//   ids.db by about 150 bytes per request). Each source (source IP) has a token bucket: while
+//   it has tokens, its events are written as their own rows, as Append would; beyond that,
+//   events of one kind from one source are counted in memory and written as ONE row with a
+//   count and first/last time when their window (IdsAggregation::window) closes. A global
+//   bucket bounds the rows written at once by all sources together, and at most
+//   IdsAggregation::max_open (source, kind) pairs are tracked; events from further sources
+//   are counted under the source "(many)". So a flood costs O(1) rows and disk syncs per
+//   window, whatever its rate. Counts (Count, CountByKind, CountBySource) include the events
+//   still held in memory, so detectors see them at once.
 //
+// Retention: PruneBefore deletes old rows. Otherwise the table is append-only: triggers refuse
+// UPDATE, and DELETE of any row within one day of the newest row, so a bug or an injected
+// statement cannot rewrite recent history quietly. (Someone with write access to the file can
+// still replace it; the hash-chained audit log is the tamper-evident record.)
+//
+// WARNING: events held in memory for aggregation are lost if the process dies before their
+// window closes (at most one window of counts per (source, kind); their first events were
+// written at once). The detail of an aggregated row is the first event's.
 // WARNING: the detail is stored as given (control characters replaced, cut to
 // kMaxIdsDetailBytes). Callers must never put secrets, keys, tokens, passwords or payload
 // bytes in it: describe the failure ("signature check failed for key 3f2a…"), do not copy
 // the input.
-// Thread safety: thread-safe (one connection behind a mutex); several objects may open the
-// same file.
+// Thread safety: thread-safe (one connection and the aggregates behind a mutex); several
+// objects may open the same file (each aggregates its own Record calls).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -67,6 +85,34 @@ struct IdsEvent {
   std::string device_id;     // claimed device id ("" if none); unverified for most kinds
   IdsEventKind kind = IdsEventKind::kOther;
   std::string detail;
+  std::uint64_t count = 1;        // events this row stands for (>1 for an aggregated row)
+  std::int64_t last_time_ms = 0;  // time of the last of them; 0 in Append means time_ms
+};
+
+// How Record aggregates (see the top of this file). Defaults: a source may write 10 rows at
+// once, then one more every 6 s; all sources together 100, then 10 a second.
+struct IdsAggregation {
+  std::chrono::milliseconds window{60'000};
+  std::uint32_t source_burst = 10;
+  std::chrono::milliseconds source_refill{6'000};  // one token per
+  std::uint32_t global_burst = 100;
+  std::chrono::milliseconds global_refill{100};
+  std::size_t max_open = 4096;  // (source, kind) pairs and source buckets tracked
+};
+
+// The source under which events beyond IdsAggregation::max_open tracked pairs are counted.
+inline constexpr std::string_view kIdsManySources = "(many)";
+
+enum class IdsRecordOutcome {
+  kWritten,     // stored as its own row now
+  kAggregated,  // counted in memory; stored in an aggregated row when its window closes
+};
+
+// Events from one source of one kind (CountBySource).
+struct IdsSourceCount {
+  std::string source_ip;
+  IdsEventKind kind = IdsEventKind::kOther;
+  std::uint64_t count = 0;
 };
 
 struct IdsEventFilter {
@@ -83,10 +129,12 @@ struct IdsEventFilter {
 
 class IdsEventLog {
  public:
-  // Opens (creating) the log in the SQLite database at `path`. Errors from the database as in
-  // internal/queue_sqlite.h.
+  // Opens (creating, or upgrading an older schema of) the log in the SQLite database at `path`.
+  // Errors from the database as in internal/queue_sqlite.h.
   static Result<std::unique_ptr<IdsEventLog>> Open(const std::string& path,
+                                                   IdsAggregation aggregation = {},
                                                    const SqliteOpenOptions& sqlite = {});
+  // Writes the aggregates still open (errors are logged).
   ~IdsEventLog();
   IdsEventLog(const IdsEventLog&) = delete;
   IdsEventLog& operator=(const IdsEventLog&) = delete;
@@ -94,14 +142,35 @@ class IdsEventLog {
   // Durably appends `event` (its id is ignored) and returns the id given to it. Text fields
   // are sanitised: control characters become spaces; node, source_ip and device_id are cut to
   // kMaxIdsFieldBytes, detail to kMaxIdsDetailBytes.
+  // `event.count` (at least 1) and `event.last_time_ms` are stored as given.
   Result<std::int64_t> Append(const IdsEvent& event);
 
-  // Events matching every set field of `filter`, ordered by (time, id), oldest first unless
-  // `newest_first`; at most `filter.limit`.
-  Result<std::vector<IdsEvent>> Query(const IdsEventFilter& filter) const;
+  // Rate-limited, aggregating append (see the top of this file). `event.time_ms` is "now" for
+  // the buckets and windows, so callers pass their injected clock's time. Also writes the
+  // aggregates whose window closed, at most once per window (in the caller's thread). Errors
+  // as Append when a row is written (the event is lost then, as with a failed Append).
+  Result<IdsRecordOutcome> Record(const IdsEvent& event);
 
-  // Number of events matching `filter` (its limit and order are ignored). A COUNT over the
-  // table under the log's lock: not for unauthenticated or frequent callers (use Total()).
+  // Writes, in one transaction, the aggregates whose window closed at `now_ms` (all of them
+  // with FlushAll). For a periodic task, so a quiet source's last aggregate is not held for
+  // long. Returns the number of rows written; on error the aggregates stay in memory.
+  Result<std::uint64_t> FlushClosed(std::int64_t now_ms);
+  Result<std::uint64_t> FlushAll();
+
+  // Retention: deletes the rows whose last event is before `before_ms`, except those within one
+  // day of the newest row (the trigger refuses them; they are kept). Returns the number deleted.
+  Result<std::uint64_t> PruneBefore(std::int64_t before_ms);
+
+  // Rows matching every set field of `filter`, ordered by (time, id), oldest first unless
+  // `newest_first`; at most `filter.limit`. Writes the open aggregates first (FlushAll), so
+  // every event recorded so far is in a row. A row's time is its first event's.
+  Result<std::vector<IdsEvent>> Query(const IdsEventFilter& filter);
+
+  // Number of events matching `filter` (its limit and order are ignored): the sum of the rows'
+  // counts plus the matching events held in memory (which have no id yet, so they are left
+  // out when `after_id` is set). An aggregate matches by its first event's time.
+  // It scans the table under the log's lock: not for unauthenticated or frequent callers
+  // (use Total()).
   Result<std::uint64_t> Count(const IdsEventFilter& filter) const;
 
   // The events in the log when it was opened plus those appended through this object since.
@@ -112,11 +181,33 @@ class IdsEventLog {
   // Events per kind among those matching `filter`; kinds without events are absent.
   Result<std::map<IdsEventKind, std::uint64_t>> CountByKind(const IdsEventFilter& filter) const;
 
+  // Events per (source IP, kind) among those matching `filter`, most events first, at most
+  // `filter.limit` entries: what a detector reads to find a noisy source.
+  Result<std::vector<IdsSourceCount>> CountBySource(const IdsEventFilter& filter) const;
+
  private:
-  IdsEventLog(std::unique_ptr<SQLite::Database> db, std::uint64_t total);
+  struct Bucket {
+    double tokens = 0;
+    std::int64_t refilled_ms = 0;
+  };
+  IdsEventLog(std::unique_ptr<SQLite::Database> db, IdsAggregation aggregation,
+              std::uint64_t total);
+  Result<std::int64_t> AppendLocked(const IdsEvent& event);
+  Result<std::uint64_t> FlushLocked(std::int64_t now_ms, bool all);
+  bool TakeToken(const std::string& source, std::int64_t now_ms);
+  // Adds the matching events held in memory to `add(source, kind, count)`.
+  template <typename Add>
+  void ForEachOpen(const IdsEventFilter& filter, Add add) const;
+
+  const IdsAggregation aggregation_;
   mutable std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
-  std::atomic<std::uint64_t> total_;
+  // Open aggregates by (source IP, kind), in the order they were opened. Guarded by mu_.
+  std::map<std::pair<std::string, IdsEventKind>, IdsEvent> open_;
+  std::map<std::string, Bucket> buckets_;  // guarded by mu_
+  Bucket global_;                          // guarded by mu_
+  std::int64_t next_flush_ms_ = 0;         // guarded by mu_
+  std::atomic<std::uint64_t> total_;  // see Total()
 };
 
 }  // namespace medmesh::store

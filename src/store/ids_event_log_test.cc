@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -170,6 +171,182 @@ TEST_F(IdsEventLogTest, TheTableIsAppendOnly) {
   EXPECT_THROW(raw.exec("UPDATE ids_events SET detail = 'nothing happened'"), SQLite::Exception);
   EXPECT_THROW(raw.exec("DELETE FROM ids_events"), SQLite::Exception);
   EXPECT_EQ(log->Query({})->front().detail, "batch rejected");
+}
+
+TEST_F(IdsEventLogTest, OldRowsArePrunedButTheLastDayIsKept) {
+  constexpr std::int64_t kDay = 86'400'000;
+  auto log = OpenLog();
+  ASSERT_TRUE(log->Append(Event(kT0, IdsEventKind::kReplay)));
+  ASSERT_TRUE(log->Append(Event(kT0 + 10 * kDay, IdsEventKind::kMalformed)));
+  ASSERT_TRUE(log->Append(Event(kT0 + 40 * kDay, IdsEventKind::kOversized)));
+  // Asked for everything, it keeps the rows within a day of the newest.
+  auto pruned = log->PruneBefore(kT0 + 41 * kDay);
+  ASSERT_TRUE(pruned) << pruned.error().ToString();
+  EXPECT_EQ(*pruned, 2u);
+  auto left = log->Query({});
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ(left->front().kind, IdsEventKind::kOversized);
+  // Nothing recent can be deleted behind the log's back either.
+  SQLite::Database raw(dir_.File("ids.db"), SQLite::OPEN_READWRITE);
+  EXPECT_THROW(raw.exec("DELETE FROM ids_events"), SQLite::Exception);
+}
+
+TEST_F(IdsEventLogTest, PruneKeepsRowsWhoseLastEventIsRecent) {
+  constexpr std::int64_t kDay = 86'400'000;
+  auto log = OpenLog();
+  IdsEvent long_running = Event(kT0, IdsEventKind::kForgedSignature);
+  long_running.count = 7;
+  long_running.last_time_ms = kT0 + 35 * kDay;
+  ASSERT_TRUE(log->Append(long_running));
+  ASSERT_TRUE(log->Append(Event(kT0 + 40 * kDay, IdsEventKind::kOversized)));
+  EXPECT_EQ(*log->PruneBefore(kT0 + 30 * kDay), 0u);
+  EXPECT_EQ(*log->Count({}), 8u);
+}
+
+// A flood from one source (the forged-signature flood of issue 7 item 6): O(1) rows, every
+// event still counted, per source and kind.
+TEST_F(IdsEventLogTest, AFloodFromOneSourceIsAggregatedIntoFewRowsAndStillCounted) {
+  IdsAggregation aggregation;
+  aggregation.window = std::chrono::seconds(60);
+  aggregation.source_burst = 3;
+  aggregation.source_refill = std::chrono::hours(1);
+  auto opened = IdsEventLog::Open(dir_.File("ids.db"), aggregation);
+  ASSERT_TRUE(opened);
+  IdsEventLog& log = **opened;
+  const auto file_bytes = [&] {
+    std::int64_t total = 0;
+    for (const char* suffix : {"", "-wal"}) {
+      std::error_code ec;
+      const auto n = std::filesystem::file_size(dir_.File("ids.db") + suffix, ec);
+      if (!ec) total += static_cast<std::int64_t>(n);
+    }
+    return total;
+  };
+  ASSERT_TRUE(log.Append(Event(kT0 - 1, IdsEventKind::kMalformed, "dev-0", "198.51.100.1")));
+  const std::int64_t bytes_before = file_bytes();
+
+  constexpr int kFlood = 20'000;
+  int written = 0;
+  for (int i = 0; i < kFlood; ++i) {
+    // 1,000 events a second for 20 s: all inside one window.
+    auto outcome =
+        log.Record(Event(kT0 + i, IdsEventKind::kForgedSignature, "dev-1", "192.0.2.66"));
+    ASSERT_TRUE(outcome) << outcome.error().ToString();
+    if (*outcome == IdsRecordOutcome::kWritten) ++written;
+  }
+  ASSERT_TRUE(log.Record(Event(kT0 + 5, IdsEventKind::kMalformed, "dev-2", "192.0.2.8")));
+
+  EXPECT_EQ(written, 3);  // the source's burst
+  // The counts include what is still held in memory.
+  EXPECT_EQ(*log.Count({}), 1u + kFlood + 1u);
+  EXPECT_EQ(*log.Count(With([](auto& f) { f.source_ip = "192.0.2.66"; })),
+            static_cast<std::uint64_t>(kFlood));
+  auto by_source = log.CountBySource(With([](auto& f) { f.from_ms = kT0; }));
+  ASSERT_TRUE(by_source);
+  ASSERT_EQ(by_source->size(), 2u);
+  EXPECT_EQ((*by_source)[0].source_ip, "192.0.2.66");
+  EXPECT_EQ((*by_source)[0].kind, IdsEventKind::kForgedSignature);
+  EXPECT_EQ((*by_source)[0].count, static_cast<std::uint64_t>(kFlood));
+  EXPECT_EQ(log.CountByKind({})->at(IdsEventKind::kForgedSignature),
+            static_cast<std::uint64_t>(kFlood));
+
+  // The window closes: one aggregated row for the rest of the flood.
+  auto flushed = log.FlushClosed(kT0 + 60'000 + 3);
+  ASSERT_TRUE(flushed) << flushed.error().ToString();
+  EXPECT_EQ(*flushed, 1u);
+  auto rows = log.Query(With([](auto& f) { f.source_ip = "192.0.2.66"; }));
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 4u);  // 3 single rows + 1 aggregate
+  const IdsEvent& aggregate = rows->back();
+  EXPECT_EQ(aggregate.count, static_cast<std::uint64_t>(kFlood - 3));
+  EXPECT_EQ(aggregate.time_ms, kT0 + 3);
+  EXPECT_EQ(aggregate.last_time_ms, kT0 + kFlood - 1);
+  EXPECT_EQ(aggregate.detail, "batch rejected");
+  EXPECT_EQ(*log.Count({}), 1u + kFlood + 1u);
+
+  // Amortised disk cost per event: far below 10 bytes (one row is about 150).
+  const std::int64_t grown = file_bytes() - bytes_before;
+  RecordProperty("disk_bytes_per_event", std::to_string(static_cast<double>(grown) / kFlood));
+  EXPECT_LT(grown, 10 * kFlood) << grown << " bytes for " << kFlood << " events";
+}
+
+TEST_F(IdsEventLogTest, AggregationStartsAgainAfterTheSourceRefills) {
+  IdsAggregation aggregation;
+  aggregation.source_burst = 2;
+  aggregation.source_refill = std::chrono::seconds(1);
+  aggregation.window = std::chrono::seconds(10);
+  auto log = std::move(IdsEventLog::Open(dir_.File("ids.db"), aggregation)).value();
+  const auto record = [&](std::int64_t t) {
+    return log->Record(Event(t, IdsEventKind::kAuthFailure)).value();
+  };
+  EXPECT_EQ(record(kT0), IdsRecordOutcome::kWritten);
+  EXPECT_EQ(record(kT0 + 1), IdsRecordOutcome::kWritten);
+  EXPECT_EQ(record(kT0 + 2), IdsRecordOutcome::kAggregated);
+  EXPECT_EQ(record(kT0 + 3), IdsRecordOutcome::kAggregated);
+  // The aggregate's window is still open: more events join it.
+  EXPECT_EQ(record(kT0 + 5'000), IdsRecordOutcome::kAggregated);
+  // After the window the next Record writes the aggregate, and the refilled bucket lets the
+  // source's single events through again.
+  EXPECT_EQ(record(kT0 + 20'000), IdsRecordOutcome::kWritten);
+  auto rows = log->Query({});
+  ASSERT_EQ(rows->size(), 4u);
+  EXPECT_EQ((*rows)[2].count, 3u);
+  EXPECT_EQ(*log->Count({}), 6u);
+}
+
+TEST_F(IdsEventLogTest, AnAggregateNeverOutlivesItsWindow) {
+  IdsAggregation aggregation;
+  aggregation.source_burst = 0;
+  aggregation.window = std::chrono::seconds(10);
+  auto log = std::move(IdsEventLog::Open(dir_.File("ids.db"), aggregation)).value();
+  // Another source's event sets the amortised flush for kT0 + 10 s.
+  ASSERT_TRUE(log->Record(Event(kT0, IdsEventKind::kMalformed, "", "198.51.100.9")));
+  ASSERT_TRUE(log->Record(Event(kT0 + 5'000, IdsEventKind::kReplay)));
+  // Its window closes at kT0 + 15 s; the amortised flush is next due at kT0 + 20 s.
+  ASSERT_TRUE(log->Record(Event(kT0 + 10'000, IdsEventKind::kMalformed, "", "198.51.100.9")));
+  ASSERT_TRUE(log->Record(Event(kT0 + 16'000, IdsEventKind::kReplay)));
+  auto rows = log->Query(With([](auto& f) { f.kind = IdsEventKind::kReplay; }));
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].count, 1u);
+  EXPECT_EQ((*rows)[0].last_time_ms, kT0 + 5'000);
+  EXPECT_EQ((*rows)[1].time_ms, kT0 + 16'000);
+}
+
+TEST_F(IdsEventLogTest, ManySourcesAreBoundedInMemoryAndOnDisk) {
+  IdsAggregation aggregation;
+  aggregation.source_burst = 1;
+  aggregation.global_burst = 5;
+  aggregation.global_refill = std::chrono::hours(1);
+  aggregation.max_open = 16;
+  auto log = std::move(IdsEventLog::Open(dir_.File("ids.db"), aggregation)).value();
+  constexpr int kSources = 1000;
+  int written = 0;
+  for (int i = 0; i < kSources; ++i) {
+    const std::string ip = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
+    if (log->Record(Event(kT0 + i, IdsEventKind::kMalformed, "", ip)).value() ==
+        IdsRecordOutcome::kWritten) {
+      ++written;
+    }
+  }
+  EXPECT_EQ(written, 5);  // the global burst
+  EXPECT_EQ(*log->Count({}), static_cast<std::uint64_t>(kSources));
+  ASSERT_EQ(*log->FlushAll(), 17u);  // 16 tracked sources + "(many)"
+  EXPECT_EQ(log->Query(With([](auto& f) { f.limit = 100'000; }))->size(), 5u + 17u);
+  EXPECT_EQ(*log->Count(With([](auto& f) { f.source_ip = std::string(kIdsManySources); })),
+            static_cast<std::uint64_t>(kSources - 5 - 16));
+}
+
+TEST_F(IdsEventLogTest, OpenAggregatesAreWrittenWhenTheLogCloses) {
+  {
+    IdsAggregation aggregation;
+    aggregation.source_burst = 0;
+    auto log = std::move(IdsEventLog::Open(dir_.File("ids.db"), aggregation)).value();
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(log->Record(Event(kT0 + i, IdsEventKind::kReplay)));
+  }
+  auto log = OpenLog();
+  auto rows = log->Query({});
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().count, 50u);
 }
 
 TEST_F(IdsEventLogTest, SurvivesRestart) {

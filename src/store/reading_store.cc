@@ -177,6 +177,34 @@ Result<bool> ReadingStore::Contains(std::string_view patient_id, std::string_vie
   }
 }
 
+Result<std::uint64_t> ReadingStore::DeleteBatches(std::span<const StoredBatchKey> batches) {
+  for (const StoredBatchKey& b : batches) {
+    if (!internal::IsValidQueueId(b.patient_id) || !internal::IsValidQueueId(b.device_id) ||
+        !internal::IsValidQueueId(b.batch_id)) {
+      return InvalidArgument("bad patient, device or batch id");
+    }
+  }
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement st(*db_,
+                         "DELETE FROM reading_batches"
+                         " WHERE patient_id = ? AND device_id = ? AND batch_id = ?");
+    std::uint64_t deleted = 0;
+    for (const StoredBatchKey& b : batches) {
+      st.bind(1, b.patient_id);
+      st.bind(2, b.device_id);
+      st.bind(3, b.batch_id);
+      deleted += static_cast<std::uint64_t>(st.exec());
+      st.reset();
+    }
+    tx.commit();
+    return deleted;
+  } catch (const std::exception& e) {
+    return SqliteError(e, "delete batches");
+  }
+}
+
 Result<std::vector<wire::Reading>> ReadingStore::Query(std::string_view patient_id,
                                                        const ReadingQuery& query) const {
   if (!internal::IsValidQueueId(patient_id)) return InvalidArgument("bad patient id");

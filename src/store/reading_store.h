@@ -59,6 +59,13 @@ struct ReadingBatchToStore {
   std::vector<wire::Reading> readings;
 };
 
+// A stored batch's key.
+struct StoredBatchKey {
+  std::string patient_id;
+  std::string device_id;
+  std::string batch_id;
+};
+
 enum class ReadingPutOutcome {
   kStored,
   kDuplicate,  // this (patient, device, batch) was stored before; nothing changed
@@ -144,6 +151,11 @@ class ReadingStore {
   // The newest `limit` rows of a patient as stored (ciphertext included), newest first.
   Result<std::vector<EncryptedBatchRow>> ListEncrypted(std::string_view patient_id,
                                                        std::size_t limit) const;
+
+  // Retention: deletes these batches' rows in one transaction (one disk sync) and returns how
+  // many were there. Idempotent; the data keys stay (the patients' other batches need them).
+  // kInvalidArgument for a bad id (nothing is deleted).
+  Result<std::uint64_t> DeleteBatches(std::span<const StoredBatchKey> batches);
 
   // Deletes every row of the patient and destroys the patient's readings data key
   // (crypto-shredding: copies of the rows in backups become unreadable too). Returns the

@@ -131,6 +131,22 @@ TEST_F(ReadingStoreTest, PutIsIdempotentByBatch) {
   EXPECT_EQ(*store_->Put(other), ReadingPutOutcome::kStored);
 }
 
+TEST_F(ReadingStoreTest, DeleteBatchesRemovesOnlyThoseBatches) {
+  ASSERT_TRUE(store_->Put(Batch("p-1", "b-1", kT0)));
+  ASSERT_TRUE(store_->Put(Batch("p-1", "b-2", kT0 + 50'000)));
+  ASSERT_TRUE(store_->Put(Batch("p-2", "b-1", kT0)));
+  const std::vector<StoredBatchKey> gone{{"p-1", "dev-1", "b-1"}, {"p-2", "dev-1", "b-1"}};
+  EXPECT_EQ(*store_->DeleteBatches(gone), 2U);
+  EXPECT_EQ(*store_->DeleteBatches(gone), 0U);  // idempotent
+  EXPECT_FALSE(*store_->Contains("p-1", "dev-1", "b-1"));
+  EXPECT_TRUE(*store_->Contains("p-1", "dev-1", "b-2"));
+  // The patient's data key is kept: the other batch still decrypts.
+  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 200'000)->size(), 20u);
+  const std::vector<StoredBatchKey> bad{{"p-1", "dev-1", "b-2"}, {"p-1", "dev 1", "b-2"}};
+  EXPECT_EQ(store_->DeleteBatches(bad).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(*store_->Contains("p-1", "dev-1", "b-2"));
+}
+
 TEST_F(ReadingStoreTest, PutManyIsOneTransactionWithPerBatchOutcomes) {
   ASSERT_TRUE(store_->Put(Batch("p-1", "b-0", kT0)));
   std::vector<ReadingBatchToStore> batches = {

@@ -219,9 +219,7 @@ DeviceAgent::DeviceAgent(DeviceSpec spec, fs::path folder, crypto::SigningPublic
       random_(random),
       options_(std::move(options)) {}
 
-DeviceAgent::~DeviceAgent() {
-  if (journal_ != nullptr) std::fclose(journal_);
-}
+DeviceAgent::~DeviceAgent() = default;
 
 Result<std::unique_ptr<DeviceAgent>> DeviceAgent::Open(DeviceSpec spec, const fs::path& folder,
                                                        crypto::SigningPublicKey root,
@@ -308,8 +306,9 @@ Result<std::unique_ptr<DeviceAgent>> DeviceAgent::Open(DeviceSpec spec, const fs
     agent->simulated_until_ms_ = start_ms;
   }
 
-  agent->journal_ = std::fopen((folder / kJournalFileName).c_str(), "a");
-  if (agent->journal_ == nullptr) return Unavailable("agent: cannot open the journal");
+  MEDMESH_ASSIGN_OR_RETURN(
+      agent->journal_,
+      log::LineFile::Open((folder / kJournalFileName).string(), agent->options_.journal));
   return agent;
 }
 
@@ -665,9 +664,7 @@ void DeviceAgent::Journal(const OutboxItem& item, const wire::UploadHeader& head
       {"readings", item.readings},    {"status", status},
       {"cloudlet", item.cloudlet_id}, {"bytes", item.sealed.size()}};
   if (!detail.empty()) line["detail"] = detail;
-  const std::string text = line.dump() + "\n";
-  std::fputs(text.c_str(), journal_);
-  std::fflush(journal_);
+  journal_->Append(line.dump());  // flushed; rotated by size
 }
 
 Status DeviceAgent::SendDue() {

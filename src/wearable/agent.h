@@ -52,7 +52,9 @@
 // after every re-seal, is held too. The agent never deletes an upload silently.
 // Every delivery, refusal, split and hold is appended to the device's journal (sent.jsonl, one
 // JSON object per line: time, batch key, sequence, content type, readings, status, cloudlet,
-// bytes), the device-side record of what it sent.
+// bytes), the device-side record of what it sent. The journal is rotated by size
+// (AgentOptions::journal: sent.jsonl, then sent.1.jsonl, ...), so a long-lived device never
+// fills its storage with it.
 //
 // Readings from AddReadings (import) are checked one by one (wire::CheckPlausible): an
 // implausible one is counted (readings_implausible) and left out, never the rest with it.
@@ -68,7 +70,7 @@
 //   outbox.db             the outbox (SQLite, WAL), and the uploads held for an operator
 //   record.queued         present once the patient record is in the outbox
 //   simulated_until       Unix ms up to which simulated readings are in the outbox
-//   sent.jsonl            the journal
+//   sent.jsonl            the journal (older parts sent.1.jsonl ... as rotation keeps them)
 //
 // WARNING: the outbox keeps each upload's encoded payload in the clear beside the sealed copy
 // (to re-seal it for a new session), so the device folder is as sensitive as the readings
@@ -94,6 +96,7 @@
 
 #include "core/bytes.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
 #include "core/status.h"
@@ -192,6 +195,8 @@ struct AgentOptions {
   std::size_t max_held_batches = 10'000;
   RadioModel radio;
   double min_trust = 0.5;
+  // Rotation of the journal (node config "retention.journal_max_mb" and "journal_files").
+  log::FileRotation journal{.max_file_bytes = std::size_t{16} << 20, .max_files = 4};
 };
 
 // Counts since the agent was opened (monotonic).
@@ -341,7 +346,7 @@ class DeviceAgent {
   std::vector<PendingBatch> held_;  // batched but not queued (never connected yet)
   std::int64_t simulated_until_ms_ = 0;
   bool record_queued_ = false;
-  std::FILE* journal_ = nullptr;
+  std::unique_ptr<log::LineFile> journal_;
   Counters counters_;
 };
 

@@ -140,6 +140,8 @@ Result<std::vector<DeviceSpec>> ParseDevices(const Json& list) {
 Result<WearableConfig> ParseWearableConfig(std::string_view json, const fs::path& base_dir) {
   WearableConfig config;
   MEDMESH_ASSIGN_OR_RETURN(config.node, node::ParseNodeConfig(json, base_dir, kExtraMembers));
+  config.agent.journal = {.max_file_bytes = config.node.retention.journal_max_bytes,
+                          .max_files = config.node.retention.journal_files};
   // ParseNodeConfig accepted the JSON, so this parse succeeds.
   const Json root = Json::parse(json.begin(), json.end(), nullptr, false);
   if (!root.is_object()) return InvalidArgument("config: the top level must be a JSON object");

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace medmesh::wearable {
 namespace {
 
@@ -49,6 +51,24 @@ TEST(WearableConfigTest, ParsesEveryMember) {
   EXPECT_DOUBLE_EQ(config->cloud_distance_m, 150);
   EXPECT_EQ(config->tick, std::chrono::milliseconds(100));
   EXPECT_EQ(config->threads, 3u);
+}
+
+TEST(WearableConfigTest, TheJournalIsRotatedAsTheRetentionSays) {
+  constexpr const char* kMinimal = R"({
+    "id": "wearables", "data_dir": "data",
+    "cloudlets": [{"id": "cloudlet-1", "url": "http://127.0.0.1:8081"}]%s})";
+  char json[512];
+  std::snprintf(json, sizeof json, kMinimal, "");
+  auto defaults = ParseWearableConfig(json, "/deploy/wearables");
+  ASSERT_TRUE(defaults.has_value()) << defaults.error().ToString();
+  EXPECT_EQ(defaults->agent.journal.max_file_bytes, std::size_t{16} << 20);
+  EXPECT_EQ(defaults->agent.journal.max_files, 4U);
+  std::snprintf(json, sizeof json, kMinimal,
+                R"(, "retention": {"journal_max_mb": 2, "journal_files": 3})");
+  auto set = ParseWearableConfig(json, "/deploy/wearables");
+  ASSERT_TRUE(set.has_value()) << set.error().ToString();
+  EXPECT_EQ(set->agent.journal.max_file_bytes, std::size_t{2} << 20);
+  EXPECT_EQ(set->agent.journal.max_files, 3U);
 }
 
 TEST(WearableConfigTest, DefaultsAndNoListener) {
