@@ -8,6 +8,7 @@
 
 #include "cloudlet/internal/forward_item.h"
 #include "crypto/envelope.h"
+#include "crypto/keyed_hash.h"
 #include "store/sqlite_wrapped_key_store.h"
 #include "testing/fake_clock.h"
 #include "testing/fake_random.h"
@@ -36,7 +37,9 @@ class CloudletMaintenanceTest : public ::testing::Test {
     readings_ = Ok(store::ReadingStore::Open(dir_.File("readings.db"), *aead_, clock_));
     queue_ = Ok(store::ForwardQueue::Open(dir_.File("forward.db"), clock_, random_));
     ids_ = Ok(store::IdsEventLog::Open(dir_.File("ids.db")));
-    ledger_ = Ok(IngestLedger::Open(dir_.File("cloudlet.db")));
+    ledger_ =
+        Ok(IngestLedger::Open(dir_.File("cloudlet.db"),
+                              Ok(crypto::HashKey::FromBytes(Bytes(crypto::HashKey::kBytes, 3)))));
   }
 
   CloudletMaintenance Maintenance(node::RetentionConfig retention = {}) {
