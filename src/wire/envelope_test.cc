@@ -484,8 +484,9 @@ TEST_F(EnvelopeTest, EvidenceAndPayloadRoundTrip) {
   EXPECT_TRUE(empty->payload.empty());
 
   // The layout is persisted: the stored seed still decodes and verifies.
-  const auto stored =
-      DecodeEvidenceAndPayload(ReadFile(CorpusDir("forward") / "at_rest_evidence_and_payload"));
+  // (The decoded payload is a view into the file's bytes, which must outlive it.)
+  const Bytes file = ReadFile(CorpusDir("forward") / "at_rest_evidence_and_payload");
+  const auto stored = DecodeEvidenceAndPayload(file);
   ASSERT_TRUE(stored);
   EXPECT_TRUE(VerifyUploadEvidence(stored->evidence, stored->payload, enrolment_));
 }
