@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "net/builtin_endpoints.h"
 #include "net/error_mapping.h"
+#include "net/json_body.h"
 #include "net/router.h"
 #include "node/data_dir.h"
 #include "store/ids_event_log.h"
@@ -28,8 +29,10 @@ namespace {
 using Json = nlohmann::json;
 using store::IdsEventKind;
 
-// The most readings one query returns, and events one listing returns.
-constexpr std::size_t kMaxReadingsPerResponse = 200'000;
+// Readings per page of the operator's readings query (default and most), and events one
+// listing returns.
+constexpr std::size_t kDefaultReadingsPerPage = 1000;
+constexpr std::size_t kMaxReadingsPerPage = 10'000;
 constexpr std::size_t kMaxEventsPerResponse = 1000;
 constexpr std::size_t kEnrolBodyLimit = 4096;
 
@@ -165,19 +168,21 @@ bool CloudletService::State::Authorised(const net::Request& r, const SecretBytes
 
 Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
   if (!Authorised(r, enrol_token, "enrol")) return Unauthorized("enrol");
-  std::string device_id, patient_id, key_hex;
-  try {
-    const Json body = Json::parse(r.body_text());
-    if (!body.is_object()) throw std::invalid_argument("not an object");
-    device_id = body.at("device_id").get<std::string>();
-    patient_id = body.at("patient_id").get<std::string>();
-    key_hex = body.at("device_public_key").get<std::string>();
-  } catch (const std::exception&) {
+  static constexpr net::JsonField kEnrolFields[] = {{"device_id", net::JsonType::kString},
+                                                    {"patient_id", net::JsonType::kString},
+                                                    {"device_public_key", net::JsonType::kString}};
+  net::JsonBody body = net::ParseJsonBody(r, kEnrolFields);
+  if (auto* refusal = std::get_if<net::Response>(&body)) {
     pipeline->RecordRejection(IdsEventKind::kMalformed, r.peer_address, {},
-                              "enrolment request is not the expected JSON");
-    return InvalidArgument(
-        "body must be JSON {\"device_id\", \"patient_id\", \"device_public_key\": hex}");
+                              refusal->status == 415
+                                  ? "enrolment request is not sent as application/json"
+                                  : "enrolment request is not the expected JSON");
+    return std::move(*refusal);
   }
+  const Json& fields = std::get<Json>(body);
+  const std::string device_id = fields.at("device_id").get<std::string>();
+  const std::string patient_id = fields.at("patient_id").get<std::string>();
+  const std::string key_hex = fields.at("device_public_key").get<std::string>();
   if (!wire::IsValidId(device_id) || !wire::IsValidId(patient_id)) {
     return InvalidArgument("device_id and patient_id must be 1..64 characters of [A-Za-z0-9._-]");
   }
@@ -244,19 +249,29 @@ Result<net::Response> CloudletService::State::Readings(const net::Request& r) {
   store::ReadingQuery query;
   query.from_ms = from;
   query.to_ms = to;
-  query.limit = kMaxReadingsPerResponse + 1;
-  MEDMESH_ASSIGN_OR_RETURN(std::vector<wire::Reading> found, readings->Query(patient_id, query));
-  const bool truncated = found.size() > kMaxReadingsPerResponse;
-  if (truncated) found.resize(kMaxReadingsPerResponse);
+  query.limit = kDefaultReadingsPerPage;
+  if (const auto limit = r.QueryParam("limit")) {
+    std::size_t value = 0;
+    const auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), value);
+    if (ec != std::errc() || end != limit->data() + limit->size() || value == 0 ||
+        value > kMaxReadingsPerPage) {
+      return InvalidArgument("query parameter 'limit' must be 1.." +
+                             std::to_string(kMaxReadingsPerPage));
+    }
+    query.limit = value;
+  }
+  query.cursor = std::string(r.QueryParam("cursor").value_or(""));
+  MEDMESH_ASSIGN_OR_RETURN(store::ReadingPage page, readings->Query(patient_id, query));
   Json list = Json::array();
-  for (const wire::Reading& reading : found) {
+  for (const wire::Reading& reading : page.readings) {
     const wire::VitalInfo& info = wire::Info(reading.kind);
     list.push_back({{"time_ms", reading.time_ms},
                     {"kind", std::string(info.name)},
                     {"value", static_cast<double>(reading.value_milli) / 1000.0},
                     {"unit", std::string(info.unit)}});
   }
-  Json body{{"patient_id", patient_id}, {"readings", std::move(list)}, {"truncated", truncated}};
+  Json body{{"patient_id", patient_id}, {"readings", std::move(list)}, {"next_cursor", nullptr}};
+  if (page.next_cursor) body["next_cursor"] = *page.next_cursor;
   return net::Response::Json(body.dump());
 }
 

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "node/test_support.h"
@@ -142,9 +144,10 @@ TEST_F(CloudletServiceTest, StoresAnUploadThenAnswersItsRetryAsDuplicate) {
   ASSERT_EQ(readings.status, 200) << readings.body;
   const json body = json::parse(readings.body);
   ASSERT_EQ(body["readings"].size(), 60u);
-  EXPECT_EQ(body["readings"][0]["kind"], "heart_rate");
-  EXPECT_EQ(body["readings"][0]["unit"], "/min");
-  EXPECT_DOUBLE_EQ(body["readings"][0]["value"].get<double>(), 72.0);
+  EXPECT_TRUE(body["next_cursor"].is_null());
+  EXPECT_EQ(body["readings"][59]["kind"], "heart_rate");
+  EXPECT_EQ(body["readings"][59]["unit"], "/min");
+  EXPECT_DOUBLE_EQ(body["readings"][59]["value"].get<double>(), 72.0);  // the oldest, last
 
   const std::string metrics = client_->Get(url_ + "/metrics").value().body;
   EXPECT_NE(metrics.find("medmesh_cloudlet_ingest_total{content_type=\"readings_batch\","
@@ -250,6 +253,43 @@ TEST_F(CloudletServiceTest, EnrolmentIsIdempotentAndRefusesAnotherKey) {
     request.body = body;
     EXPECT_EQ(client_->Send(request).value().status, 400) << body;
   }
+}
+
+// The enrol body is parsed strictly: with duplicate names the last would win
+// ({"device_id":"a","device_id":"b"} enrolled "b"), so they are refused, as are members the
+// schema does not have, members of the wrong type and bodies not sent as JSON.
+TEST_F(CloudletServiceTest, EnrolRefusesDuplicateNamesUnknownFieldsAndOtherContentTypes) {
+  TestDevice device("watch-1", "patient-1", random_, clock_);
+  const std::string key = HexEncode(device.signer().public_key().bytes());
+  net::ClientRequest request;
+  request.method = net::Method::kPost;
+  request.url = url_ + "/api/v1/enrol";
+  request.headers.emplace_back("Authorization", "Bearer " + node::testing::TokenText(enrol_token_));
+  auto send = [&](const std::string& body, const std::string& content_type) {
+    request.body = body;
+    request.content_type = content_type;
+    return client_->Send(request).value();
+  };
+  const std::string fields = R"("patient_id":"patient-1","device_public_key":")" + key + "\"";
+  for (const std::string& body :
+       {R"({"device_id":"watch-0","device_id":"watch-1",)" + fields + "}",
+        R"({"device_id":"watch-1",)" + fields + R"(,"patient_id":"patient-2"})",
+        R"({"device_id":"watch-1",)" + fields + R"(,"role":"admin"})",
+        R"({"device_id":["watch-1"],)" + fields + "}", R"({"device_id":7,)" + fields + "}"}) {
+    const net::Response r = send(body, "application/json");
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(json::parse(r.body)["error"], "invalid_argument") << r.body;
+  }
+  const std::string good = R"({"device_id":"watch-1",)" + fields + "}";
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded",
+                           "application/octet-stream", "application/json; charset=latin1"}) {
+    const net::Response r = send(good, type);
+    EXPECT_EQ(r.status, 415) << type;
+    EXPECT_EQ(json::parse(r.body)["error"], "unsupported_media_type") << r.body;
+  }
+  EXPECT_EQ(Events("malformed").size(), 9u);
+  // The well-formed request, with a charset parameter, is taken.
+  EXPECT_EQ(send(good, "application/json; charset=utf-8").status, 200);
 }
 
 TEST_F(CloudletServiceTest, ForgedSignatureIsRefusedWithAnIdsEvent) {
@@ -408,6 +448,37 @@ TEST_F(CloudletServiceTest, OperatorEndpointsNeedTheOperatorToken) {
   EXPECT_EQ(GetAsOperator("/api/v1/patients/p/readings?from=x").status, 400);
   EXPECT_EQ(GetAsOperator("/api/v1/ids/events").status, 200);
   EXPECT_EQ(Events("auth_failure").size(), 2u);
+}
+
+TEST_F(CloudletServiceTest, ReadingsComeNewestFirstInPagesWithACursor) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  const std::int64_t now = NowMs();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Post("/api/v1/ingest", device->SealReadings(HeartRate(now - i * 60'000, 10)).value())
+                  .status,
+              200);
+  }
+  std::vector<std::int64_t> times;
+  std::string path = "/api/v1/patients/patient-1/readings?from=0&limit=7";
+  for (int pages = 1;; ++pages) {
+    ASSERT_LE(pages, 5);
+    const net::Response r = GetAsOperator(path);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json body = json::parse(r.body);
+    ASSERT_LE(body["readings"].size(), 7u);
+    for (const json& reading : body["readings"]) times.push_back(reading["time_ms"]);
+    if (body["next_cursor"].is_null()) break;
+    path = "/api/v1/patients/patient-1/readings?from=0&limit=7&cursor=" +
+           body["next_cursor"].get<std::string>();
+  }
+  ASSERT_EQ(times.size(), 30u);
+  EXPECT_EQ(times.front(), now);
+  EXPECT_TRUE(std::is_sorted(times.rbegin(), times.rend()));
+  EXPECT_EQ(std::set<std::int64_t>(times.begin(), times.end()).size(), 30u);
+  for (const char* bad : {"limit=0", "limit=10001", "limit=x", "cursor=zz", "cursor=00"}) {
+    EXPECT_EQ(GetAsOperator("/api/v1/patients/patient-1/readings?" + std::string(bad)).status, 400)
+        << bad;
+  }
 }
 
 TEST_F(CloudletServiceTest, ServesItsCertificateAndHealth) {

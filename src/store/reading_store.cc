@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 #include "store/internal/queue_sqlite.h"
@@ -12,7 +13,8 @@
 namespace medmesh::store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// Version 2 adds the index on (patient_id, to_ms) that newest-first queries walk.
+constexpr int kSchemaVersion = 2;
 constexpr std::string_view kAdLabel = "MedMesh stored readings v1";
 
 constexpr const char* kSchema =
@@ -22,7 +24,14 @@ constexpr const char* kSchema =
     " stored_ms INTEGER NOT NULL, ciphertext BLOB NOT NULL,"
     " PRIMARY KEY (patient_id, device_id, batch_id));"
     "CREATE INDEX IF NOT EXISTS reading_batches_by_time"
-    " ON reading_batches (patient_id, from_ms);";
+    " ON reading_batches (patient_id, from_ms);"
+    "CREATE INDEX IF NOT EXISTS reading_batches_by_end"
+    " ON reading_batches (patient_id, to_ms);";
+
+// Rows read from the database per step of a query: small, so a page of the newest readings
+// decrypts few batches beyond those it returns.
+constexpr std::int64_t kRowsPerStep = 16;
+constexpr std::uint8_t kCursorVersion = 1;
 
 bool IsKnownKind(wire::VitalKind kind) {
   return wire::VitalKindFromId(static_cast<std::uint8_t>(kind)).has_value();
@@ -55,6 +64,58 @@ Status CheckIds(std::string_view patient, std::string_view device, std::string_v
   if (!internal::IsValidQueueId(device)) return InvalidArgument("bad device id");
   if (!internal::IsValidQueueId(batch)) return InvalidArgument("bad batch id");
   return OkStatus();
+}
+
+// Where a reading sits in the total order of a patient's readings. Pages run from the
+// greatest key down.
+struct ReadingKey {
+  std::int64_t time_ms = 0;
+  std::uint8_t kind = 0;
+  std::string device_id;
+  std::string batch_id;
+  std::uint32_t index = 0;  // position in the decoded batch
+  auto operator<=>(const ReadingKey&) const = default;
+};
+
+// The cursor: hex of version | time (u64) | kind | device id | batch id | index (u32). It names
+// no patient; it is only ever used with the patient of the request that carries it.
+std::string EncodeCursor(const ReadingKey& key) {
+  Bytes out;
+  AppendU8(out, kCursorVersion);
+  AppendU64Le(out, static_cast<std::uint64_t>(key.time_ms));
+  AppendU8(out, key.kind);
+  AppendField(out, key.device_id);
+  AppendField(out, key.batch_id);
+  AppendU32Le(out, key.index);
+  return HexEncode(out);
+}
+
+Result<ReadingKey> DecodeCursor(std::string_view text) {
+  const Error bad = InvalidArgument("bad cursor: pass a next_cursor as returned");
+  auto bytes = HexDecode(text);
+  if (!bytes) return bad;
+  ByteReader in(*bytes);
+  ReadingKey key;
+  auto version = in.ReadU8();
+  auto time = in.ReadU64Le();
+  auto kind = in.ReadU8();
+  if (!version || *version != kCursorVersion || !time || !kind) return bad;
+  key.time_ms = static_cast<std::int64_t>(*time);
+  key.kind = *kind;
+  for (std::string* id : {&key.device_id, &key.batch_id}) {
+    auto size = in.ReadU8();
+    if (!size) return bad;
+    auto id_bytes = in.ReadBytes(*size);
+    if (!id_bytes) return bad;
+    *id = std::string(AsStringView(*id_bytes));
+    if (!internal::IsValidQueueId(*id)) return bad;
+  }
+  auto index = in.ReadU32Le();
+  if (!index || in.remaining() != 0 || key.time_ms < 0 || key.time_ms > wire::kMaxTimeMs) {
+    return bad;
+  }
+  key.index = *index;
+  return key;
 }
 
 }  // namespace
@@ -176,68 +237,111 @@ Result<bool> ReadingStore::Contains(std::string_view patient_id, std::string_vie
   }
 }
 
-Result<std::vector<wire::Reading>> ReadingStore::Query(std::string_view patient_id,
-                                                       const ReadingQuery& query) const {
+Result<ReadingPage> ReadingStore::Query(std::string_view patient_id,
+                                        const ReadingQuery& query) const {
   if (!internal::IsValidQueueId(patient_id)) return InvalidArgument("bad patient id");
   if (query.to_ms < query.from_ms) return InvalidArgument("query range ends before it starts");
+  if (query.limit == 0 || query.limit > kMaxReadingsPerPage) {
+    return InvalidArgument("limit must be 1.." + std::to_string(kMaxReadingsPerPage));
+  }
+  std::optional<ReadingKey> cursor;
+  if (!query.cursor.empty()) {
+    MEDMESH_ASSIGN_OR_RETURN(cursor, DecodeCursor(query.cursor));
+  }
   struct Row {
     std::string device_id, batch_id;
     std::int64_t from_ms, to_ms;
     std::uint32_t count;
     Bytes ciphertext;
   };
-  std::vector<Row> rows;
-  {
-    std::lock_guard lock(mu_);
-    try {
-      SQLite::Statement st(
-          *db_,
-          "SELECT device_id, batch_id, from_ms, to_ms, count, ciphertext"
-          " FROM reading_batches WHERE patient_id = ? AND from_ms < ? AND to_ms >= ?"
-          " ORDER BY from_ms");
-      st.bind(1, std::string(patient_id));
-      st.bind(2, query.to_ms);
-      st.bind(3, query.from_ms);
-      while (st.executeStep()) {
-        rows.push_back({st.getColumn(0).getString(), st.getColumn(1).getString(),
-                        st.getColumn(2).getInt64(), st.getColumn(3).getInt64(),
-                        static_cast<std::uint32_t>(st.getColumn(4).getInt64()),
-                        ColumnBytes(st.getColumn(5))});
+  // Readings of a batch are no later than its to_ms, so once the batches are walked by to_ms
+  // descending, a reading later than the last walked batch's to_ms is ahead of everything not
+  // read yet: the walk stops as soon as limit + 1 such readings are in hand (the extra one
+  // says whether a next page exists).
+  const std::int64_t newest_from =
+      cursor ? std::min(cursor->time_ms, query.to_ms - 1) : query.to_ms - 1;
+  std::optional<std::tuple<std::int64_t, std::string, std::string>> after;  // last row walked
+  std::optional<crypto::DataKeyDecryptor> key;                              // one unwrap
+  std::vector<std::pair<ReadingKey, wire::Reading>> found;
+  bool exhausted = false;
+  while (true) {
+    std::vector<Row> rows;
+    {
+      std::lock_guard lock(mu_);
+      try {
+        SQLite::Statement st(
+            *db_, after
+                      ? "SELECT device_id, batch_id, from_ms, to_ms, count, ciphertext"
+                        " FROM reading_batches WHERE patient_id = ? AND from_ms <= ? AND to_ms >= ?"
+                        " AND (to_ms, device_id, batch_id) < (?, ?, ?)"
+                        " ORDER BY to_ms DESC, device_id DESC, batch_id DESC LIMIT ?"
+                      : "SELECT device_id, batch_id, from_ms, to_ms, count, ciphertext"
+                        " FROM reading_batches WHERE patient_id = ? AND from_ms <= ? AND to_ms >= ?"
+                        " ORDER BY to_ms DESC, device_id DESC, batch_id DESC LIMIT ?");
+        int i = 1;
+        st.bind(i++, std::string(patient_id));
+        st.bind(i++, newest_from);
+        st.bind(i++, query.from_ms);
+        if (after) {
+          st.bind(i++, std::get<0>(*after));
+          st.bind(i++, std::get<1>(*after));
+          st.bind(i++, std::get<2>(*after));
+        }
+        st.bind(i++, kRowsPerStep);
+        while (st.executeStep()) {
+          rows.push_back({st.getColumn(0).getString(), st.getColumn(1).getString(),
+                          st.getColumn(2).getInt64(), st.getColumn(3).getInt64(),
+                          static_cast<std::uint32_t>(st.getColumn(4).getInt64()),
+                          ColumnBytes(st.getColumn(5))});
+        }
+      } catch (const std::exception& e) {
+        return SqliteError(e, "query readings");
       }
-    } catch (const std::exception& e) {
-      return SqliteError(e, "query readings");
     }
-  }
-  std::vector<wire::Reading> out;
-  const crypto::DataKeyContext context = KeyContext(patient_id);
-  for (const Row& row : rows) {
-    const Bytes ad =
-        AssociatedData(patient_id, row.device_id, row.batch_id, row.from_ms, row.to_ms, row.count);
-    MEDMESH_ASSIGN_OR_RETURN(Bytes plaintext, aead_.Decrypt(context, row.ciphertext, ad));
-    wire::ReadingsDecodeLimits limits;
-    limits.require_plausible = false;  // stored as accepted; plausibility is ingest's job
-    auto decoded = wire::DecodeReadings(plaintext, limits);
-    SecureWipe(plaintext.data(), plaintext.size());
-    if (!decoded) return DataLoss("stored readings do not decode: " + decoded.error().message());
-    if (decoded->size() != row.count) return DataLoss("stored readings: count mismatch");
-    for (const auto& r : *decoded) {
-      if (r.time_ms < query.from_ms || r.time_ms >= query.to_ms) continue;
-      if (query.kind && r.kind != *query.kind) continue;
-      out.push_back(r);
+    if (!rows.empty() && !key) {
+      MEDMESH_ASSIGN_OR_RETURN(key, aead_.OpenDataKey(KeyContext(patient_id)));
     }
-  }
-  std::sort(out.begin(), out.end(), [](const wire::Reading& a, const wire::Reading& b) {
-    return a.time_ms != b.time_ms ? a.time_ms < b.time_ms
-                                  : static_cast<int>(a.kind) < static_cast<int>(b.kind);
-  });
-  if (out.size() > query.limit) {
-    if (query.fail_if_truncated) {
-      return ResourceExhausted("the range holds " + std::to_string(out.size()) +
-                               " readings, more than the limit of " + std::to_string(query.limit));
+    for (const Row& row : rows) {
+      const Bytes ad = AssociatedData(patient_id, row.device_id, row.batch_id, row.from_ms,
+                                      row.to_ms, row.count);
+      MEDMESH_ASSIGN_OR_RETURN(Bytes plaintext, key->Decrypt(row.ciphertext, ad));
+      wire::ReadingsDecodeLimits limits;
+      limits.require_plausible = false;  // stored as accepted; plausibility is ingest's job
+      auto decoded = wire::DecodeReadings(plaintext, limits);
+      SecureWipe(plaintext.data(), plaintext.size());
+      if (!decoded) return DataLoss("stored readings do not decode: " + decoded.error().message());
+      if (decoded->size() != row.count) return DataLoss("stored readings: count mismatch");
+      for (std::size_t index = 0; index < decoded->size(); ++index) {
+        const wire::Reading& r = (*decoded)[index];
+        if (r.time_ms < query.from_ms || r.time_ms >= query.to_ms) continue;
+        if (query.kind && r.kind != *query.kind) continue;
+        ReadingKey k{r.time_ms, static_cast<std::uint8_t>(r.kind), row.device_id, row.batch_id,
+                     static_cast<std::uint32_t>(index)};
+        if (cursor && !(k < *cursor)) continue;
+        found.emplace_back(std::move(k), r);
+      }
     }
-    out.resize(query.limit);
+    if (rows.size() < static_cast<std::size_t>(kRowsPerStep)) {
+      exhausted = true;
+      break;
+    }
+    const Row& last = rows.back();
+    after.emplace(last.to_ms, last.device_id, last.batch_id);
+    const auto settled = std::count_if(found.begin(), found.end(),
+                                       [&](const auto& f) { return f.first.time_ms > last.to_ms; });
+    if (static_cast<std::size_t>(settled) > query.limit) break;
   }
-  return out;
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  ReadingPage page;
+  // Not exhausted: the walk stopped with more than `limit` settled readings in hand, and they
+  // sort first.
+  const bool more = !exhausted || found.size() > query.limit;
+  if (found.size() > query.limit) found.resize(query.limit);
+  page.readings.reserve(found.size());
+  for (const auto& f : found) page.readings.push_back(f.second);
+  if (more && !found.empty()) page.next_cursor = EncodeCursor(found.back().first);
+  return page;
 }
 
 Result<PatientReadingCounts> ReadingStore::CountsFor(std::string_view patient_id) const {
