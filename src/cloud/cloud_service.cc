@@ -65,6 +65,9 @@ struct CloudService::State {
 
   Status OpenStores(CloudSecrets& secrets);
   net::Router BuildRouter();
+  // nullopt if the request carries the operator token; otherwise the 401 to send (and an
+  // IDS event is written).
+  std::optional<net::Response> RequireOperator(const net::Request& r);
   Result<net::Response> Integrity(const net::Request& r);
   Result<CloudStats> Stats() const;
 };
@@ -123,15 +126,18 @@ Result<CloudStats> CloudService::State::Stats() const {
   return stats;
 }
 
+std::optional<net::Response> CloudService::State::RequireOperator(const net::Request& r) {
+  if (node::BearerTokenMatches(r.Header("Authorization"), operator_token)) return std::nullopt;
+  intake->RecordRejection(store::IdsEventKind::kAuthFailure, r.peer_address,
+                          "missing or wrong operator token on " + std::string(r.route));
+  net::Response denied =
+      net::JsonErrorResponse(401, "unauthenticated", "missing or wrong operator token");
+  denied.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return denied;
+}
+
 Result<net::Response> CloudService::State::Integrity(const net::Request& r) {
-  if (!node::BearerTokenMatches(r.Header("Authorization"), operator_token)) {
-    intake->RecordRejection(store::IdsEventKind::kAuthFailure, r.peer_address,
-                            "missing or wrong operator token on /api/v1/integrity");
-    net::Response denied =
-        net::JsonErrorResponse(401, "unauthenticated", "missing or wrong operator token");
-    denied.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return denied;
-  }
+  if (auto denied = RequireOperator(r)) return std::move(*denied);
   MEDMESH_ASSIGN_OR_RETURN(VerifyReport report, records->Verify());
   Json body{{"ok", report.ok()},
             {"entries", report.entries_checked},
@@ -183,6 +189,15 @@ net::Router CloudService::State::BuildRouter() {
     return net::Response::Json(body.dump());
   });
   router.Get("/api/v1/integrity", [this](const net::Request& r) { return Integrity(r); });
+  // No body: the device is the path, the operator token the authority.
+  router.Post("/api/v1/devices/{device_id}/withdrawal",
+              [this](const net::Request& r) -> Result<net::Response> {
+                if (auto denied = RequireOperator(r)) return std::move(*denied);
+                return ToResponse(
+                    intake->WithdrawDevice(r.PathParam("device_id").value_or(""), r.peer_address),
+                    "device_id");
+              },
+              {.body_limit_bytes = 0});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

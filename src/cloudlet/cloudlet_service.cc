@@ -118,6 +118,7 @@ struct CloudletService::State {
   Result<net::Response> Ingest(const net::Request& r);
   Result<net::Response> Readings(const net::Request& r);
   Result<net::Response> Events(const net::Request& r);
+  Result<net::Response> Withdraw(const net::Request& r);
   CloudletStats Stats() const;
 };
 
@@ -275,6 +276,20 @@ Result<net::Response> CloudletService::State::Readings(const net::Request& r) {
   return net::Response::Json(body.dump());
 }
 
+Result<net::Response> CloudletService::State::Withdraw(const net::Request& r) {
+  if (!Authorised(r, operator_token, "operator")) return Unauthorized("operator");
+  const std::string device_id(r.PathParam("device_id").value_or(""));
+  if (!wire::IsValidId(device_id)) return InvalidArgument("bad device id");
+  const auto entry = devices->Find(device_id);
+  if (!entry) return NotFound("the device is not enrolled here");
+  if (!entry->withdrawn) MEDMESH_RETURN_IF_ERROR(devices->Withdraw(device_id));
+  // The registry is the one ingest reads, so the next upload of the device is refused.
+  cloudlet_metrics.enrolments.WithLabels({entry->withdrawn ? "unchanged" : "withdrawn"})
+      .Increment();
+  Json body{{"device_id", device_id}, {"status", entry->withdrawn ? "unchanged" : "withdrawn"}};
+  return net::Response::Json(body.dump());
+}
+
 Result<net::Response> CloudletService::State::Events(const net::Request& r) {
   if (!Authorised(r, operator_token, "operator")) return Unauthorized("operator");
   MEDMESH_ASSIGN_OR_RETURN(std::int64_t since, ParseTime(r.QueryParam("since"), 0, "since"));
@@ -335,6 +350,8 @@ net::Router CloudletService::State::BuildRouter() {
   router.Get("/api/v1/patients/{id}/readings",
              [this](const net::Request& r) { return Readings(r); });
   router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
+  router.Post("/api/v1/devices/{device_id}/withdrawal",
+              [this](const net::Request& r) { return Withdraw(r); }, {.body_limit_bytes = 0});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

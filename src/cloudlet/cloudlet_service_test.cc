@@ -314,6 +314,31 @@ TEST_F(CloudletServiceTest, UnknownDeviceIsRefusedWithAnIdsEvent) {
   EXPECT_EQ(Events("unknown_device").back()["device_id"], "watch-9");
 }
 
+TEST_F(CloudletServiceTest, AWithdrawnDeviceIsRefusedAtOnceAndCannotEnrolAgain) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  ASSERT_EQ(
+      Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs() - 60'000, 5)).value()).status,
+      200);
+  auto withdraw = [&](const std::string& id, const SecretBytes& token) {
+    net::ClientRequest request;
+    request.method = net::Method::kPost;
+    request.url = url_ + "/api/v1/devices/" + id + "/withdrawal";
+    request.headers.emplace_back("Authorization", "Bearer " + node::testing::TokenText(token));
+    return client_->Send(request).value();
+  };
+  EXPECT_EQ(withdraw("watch-1", enrol_token_).status, 401);
+  EXPECT_EQ(withdraw("watch-9", operator_token_).status, 404);
+  const net::Response done = withdraw("watch-1", operator_token_);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(json::parse(done.body)["status"], "withdrawn");
+  EXPECT_EQ(json::parse(withdraw("watch-1", operator_token_).body)["status"], "unchanged");
+  ExpectRejected(Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs(), 5)).value()), 403,
+                 "permission_denied", "unknown_device");
+  const Status again = device->Enrol(*client_, url_, enrol_token_, deployment_.Root().key);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kFailedPrecondition);
+}
+
 TEST_F(CloudletServiceTest, UploadForAnotherPatientIsRefused) {
   auto device = EnrolledDevice("watch-1", "patient-1");
   TestDevice liar("watch-1", "patient-2", random_, clock_);
