@@ -17,6 +17,7 @@
 #include "net/json_body.h"
 #include "net/router.h"
 #include "node/data_dir.h"
+#include "node/digest.h"
 #include "store/ids_event_log.h"
 #include "store/reading_store.h"
 #include "store/sqlite_wrapped_key_store.h"
@@ -75,6 +76,7 @@ struct CloudletService::State {
         random(r),
         identity(std::move(s.identity)),
         kek(std::move(s.kek)),
+        log_key(node::DeriveLogReferenceKey(kek->bytes().reveal())),
         enrol_token(std::move(s.enrol_token)),
         operator_token(std::move(s.operator_token)),
         signer(crypto::NewEd25519Signer(identity.signing_key.Clone())),
@@ -88,6 +90,7 @@ struct CloudletService::State {
   Random& random;
   node::NodeIdentity identity;
   std::optional<crypto::KeyEncryptionKey> kek;  // moved into the envelope at start
+  SecretBytes log_key;                          // node::LogReference, derived from the KEK
   SecretBytes enrol_token;
   SecretBytes operator_token;
   std::unique_ptr<crypto::Signer> signer;
@@ -207,7 +210,7 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
         outcome.error().code() == ErrorCode::kFailedPrecondition) {
       cloudlet_metrics.enrolments.WithLabels({"conflict"}).Increment();
       return Error(outcome.error().code(),
-                   "device " + device_id + " is already enrolled with another key or patient");
+                   "the device is already enrolled with another key or patient, or withdrawn");
     }
     return outcome.error();
   }
@@ -221,7 +224,9 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
   }
   if (forwarder) forwarder->Wake();
   cloudlet_metrics.enrolments.WithLabels({"enrolled"}).Increment();
-  log::Info("cloudlet_device_enrolled", {{"device", device_id}, {"peer", r.peer_address}});
+  log::Info(
+      "cloudlet_device_enrolled",
+      {{"device", node::LogReference(log_key, "device", device_id)}, {"peer", r.peer_address}});
   return net::Response::Binary(record);
 }
 

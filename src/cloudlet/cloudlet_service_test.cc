@@ -6,10 +6,12 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
+#include "core/log.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
 #include "wire/readings_codec.h"
@@ -337,6 +339,40 @@ TEST_F(CloudletServiceTest, AWithdrawnDeviceIsRefusedAtOnceAndCannotEnrolAgain) 
   const Status again = device->Enrol(*client_, url_, enrol_token_, deployment_.Root().key);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), ErrorCode::kFailedPrecondition);
+}
+
+// Log lines are shipped and read more widely than the data: they name devices by keyed
+// references, and patients not at all.
+TEST_F(CloudletServiceTest, LogLinesCarryNoDeviceOrPatientIds) {
+  const std::string log_path = (dir_.path() / "cloudlet.log").string();
+  log::SetFile(log_path);
+  auto device = EnrolledDevice("watch-logged", "patient-logged");
+  std::vector<wire::Reading> implausible = HeartRate(NowMs(), 5);
+  implausible[2].value_milli = 500'000;
+  ExpectRejected(Post("/api/v1/ingest", device->SealReadings(implausible).value()), 400,
+                 "invalid_argument", "out_of_range");
+  TestDevice stranger("watch-stranger", "patient-stranger", random_, clock_);
+  ASSERT_TRUE(stranger.UseCloudlet(*client_, url_, deployment_.Root().key));
+  ExpectRejected(Post("/api/v1/ingest", stranger.SealReadings(HeartRate(NowMs(), 3)).value()), 403,
+                 "permission_denied", "unknown_device");
+  TestDevice impostor("watch-logged", "patient-logged", random_, clock_);
+  EXPECT_FALSE(impostor.Enrol(*client_, url_, enrol_token_, deployment_.Root().key));
+
+  std::ifstream in(log_path);
+  std::string line;
+  std::vector<std::string> enrolled;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_EQ(line.find("watch-"), std::string::npos) << line;
+    EXPECT_EQ(line.find("patient-"), std::string::npos) << line;
+    const json event = json::parse(line);
+    if (event["event"] == "cloudlet_device_enrolled") enrolled.push_back(event["device"]);
+  }
+  EXPECT_GE(lines, 3);
+  ASSERT_EQ(enrolled.size(), 1u);
+  EXPECT_EQ(enrolled[0].size(), 16u);
+  EXPECT_TRUE(HexDecode(enrolled[0]).has_value());
 }
 
 TEST_F(CloudletServiceTest, UploadForAnotherPatientIsRefused) {

@@ -317,7 +317,10 @@ Result<ForwardRound> Forwarder::RunOnce() {
           ++round.failed;
           break;
         }
-        log::Error("cloudlet_forward_dead_letter", {{"item", item.id}, {"reason", outcome.reason}});
+        // An enrolment item's id holds the device id, which stays out of the logs.
+        log::Error("cloudlet_forward_dead_letter",
+                   {{"item", IsEnrolmentItem(item) ? std::string("enrolment") : item.id},
+                    {"reason", outcome.reason}});
         (void)ctx_.queue.MarkSent(item.id);
         ctx_.counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
         ++round.dead;

@@ -86,8 +86,8 @@ void IngestPipeline::RecordRejection(IdsEventKind kind, std::string_view source_
     log::Error("cloudlet_ids_event_not_recorded",
                {{"kind", kind_name}, {"error", appended.error().ToString()}});
   }
-  log::Warn("cloudlet_rejected",
-            {{"kind", kind_name}, {"peer", source_ip}, {"device", device_id}, {"detail", detail}});
+  // The device id stays in ids.db (operator endpoint); log lines carry no identifiers.
+  log::Warn("cloudlet_rejected", {{"kind", kind_name}, {"peer", source_ip}, {"detail", detail}});
 }
 
 IngestRejection IngestPipeline::Reject(int http_status, std::string error, std::string message,
@@ -229,8 +229,7 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
 
   // 10. Durable before the acknowledgement.
   if (Status stored = Persist(*opened, content, digest, batch_id); !stored) {
-    log::Error("cloudlet_store_failed",
-               {{"device", device_id}, {"error", stored.error().ToString()}});
+    log::Error("cloudlet_store_failed", {{"error", stored.error().ToString()}});
     KeepPending(key, Opened{std::move(*opened), digest});
     IngestRejection rejection = Reject(503, "unavailable", "service unavailable", std::nullopt,
                                        source_ip, device_id, "unavailable");

@@ -384,46 +384,54 @@ Status WriteKeyFile(const std::filesystem::path& path, const KeyFile& file, bool
   return OkStatus();
 }
 
-Result<KeyFile> ReadKeyFile(const std::filesystem::path& path) {
+Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes,
+                                   std::string_view what) {
+  const std::string name = std::string(what) + " " + path.string();
   // O_NONBLOCK: a FIFO planted at the path must not hang us; it is refused below.
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0 && errno == ELOOP) {
-    return PermissionDenied("key file " + path.string() + " is a symbolic link; refusing it");
+    return PermissionDenied(name + " is a symbolic link; refusing it");
   }
-  if (fd < 0) return OsError("cannot open key file", path, errno);
+  if (fd < 0) return OsError("cannot open " + std::string(what), path, errno);
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
 
+  // The checks run on the open descriptor, so the file read is the file checked.
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return OsError("cannot stat key file", path, errno);
-  if (!S_ISREG(st.st_mode)) {
-    return PermissionDenied("key file " + path.string() + " is not a regular file");
-  }
-  if (st.st_uid != ::geteuid()) {
-    return PermissionDenied("key file " + path.string() + " is owned by another user");
-  }
+  if (::fstat(fd, &st) != 0) return OsError("cannot stat " + std::string(what), path, errno);
+  if (!S_ISREG(st.st_mode)) return PermissionDenied(name + " is not a regular file");
+  if (st.st_uid != ::geteuid()) return PermissionDenied(name + " is owned by another user");
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return PermissionDenied("key file " + path.string() + " has mode " + mode +
+    return PermissionDenied(name + " has mode " + mode +
                             " and is accessible by group or others; run: chmod 600 " +
                             path.string());
   }
-  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > kMaxKeyFileBytes) {
-    return InvalidArgument("key file " + path.string() + " is larger than 64 KiB");
+  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    return InvalidArgument(name + " is larger than " + std::to_string(max_bytes) + " bytes");
   }
-  SecretBytes buffer(kMaxKeyFileBytes + 1);
+  SecretBytes buffer(max_bytes + 1);
   std::size_t size = 0;
   while (size < buffer.size()) {
     ssize_t n = ::read(fd, buffer.mutable_bytes().data() + size, buffer.size() - size);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return OsError("cannot read key file", path, errno);
+    if (n < 0) return OsError("cannot read " + std::string(what), path, errno);
     if (n == 0) break;
     size += static_cast<std::size_t>(n);
   }
-  return ParseKeyFile(buffer.reveal().first(size));
+  if (size > max_bytes) {
+    return InvalidArgument(name + " is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  return SecretBytes(buffer.reveal().first(size));
+}
+
+Result<KeyFile> ReadKeyFile(const std::filesystem::path& path) {
+  MEDMESH_ASSIGN_OR_RETURN(SecretBytes contents,
+                           ReadSecretFile(path, kMaxKeyFileBytes, "key file"));
+  return ParseKeyFile(contents.reveal());
 }
 
 std::vector<PublicKeyDescription> DescribePublicKeys(const KeyFile& file) {

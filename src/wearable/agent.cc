@@ -10,6 +10,7 @@
 #include "crypto/key_file.h"
 #include "net/error_mapping.h"
 #include "net/http_client.h"
+#include "node/digest.h"
 #include "node/identity.h"
 #include "wearable/demo_record.h"
 #include "wire/readings_codec.h"
@@ -249,6 +250,10 @@ Result<std::unique_ptr<DeviceAgent>> DeviceAgent::Open(DeviceSpec spec, const fs
   if (key_file->type != crypto::KeyFileType::kDevice || !key_file->signing) {
     return InvalidArgument("agent: device.key is not a device key file");
   }
+  // Log lines name the device by a reference keyed from its own key (node/digest.h).
+  agent->log_ref_ =
+      node::LogReference(node::DeriveLogReferenceKey(key_file->signing->seed().reveal()), "device",
+                         agent->spec_.device_id);
   agent->signer_ = crypto::NewEd25519Signer(std::move(*key_file->signing));
 
   MEDMESH_ASSIGN_OR_RETURN(agent->outbox_,
@@ -363,7 +368,7 @@ Result<bool> DeviceAgent::LoadKeptCredential() {
   if (!chosen) return false;
   const CloudletEndpoint* endpoint = FindEndpoint(*chosen);
   if (endpoint == nullptr) {
-    log::Warn("wearable_kept_cloudlet_gone", {{"device", spec_.device_id}, {"cloudlet", *chosen}});
+    log::Warn("wearable_kept_cloudlet_gone", {{"device", log_ref_}, {"cloudlet", *chosen}});
     return false;
   }
   const std::int64_t now_ms = NowMs(clock_);
@@ -386,7 +391,7 @@ Result<bool> DeviceAgent::LoadKeptCredential() {
   auto enrolment = wire::VerifyEnrolment(*record, *certificate);
   if (!enrolment || !CheckEnrolment(*enrolment, *chosen)) return false;
   MEDMESH_RETURN_IF_ERROR(UseCredential(*endpoint, std::move(*certificate), *enrolment));
-  log::Info("wearable_resumed", {{"device", spec_.device_id}, {"cloudlet", cloudlet_id_}});
+  log::Info("wearable_resumed", {{"device", log_ref_}, {"cloudlet", cloudlet_id_}});
   return true;
 }
 
@@ -405,13 +410,13 @@ Status DeviceAgent::Connect() {
       auto certificate =
           wire::VerifyCertificate(*bytes, root_, wire::CertificateRole::kCloudlet, now_ms);
       if (!certificate) {
-        log::Warn("wearable_certificate_refused", {{"device", spec_.device_id},
+        log::Warn("wearable_certificate_refused", {{"device", log_ref_},
                                                    {"cloudlet", endpoint.id},
                                                    {"reason", certificate.error().ToString()}});
       } else if (certificate->certificate().subject_id != endpoint.id ||
                  !certificate->certificate().kem_key) {
         log::Warn("wearable_certificate_refused",
-                  {{"device", spec_.device_id},
+                  {{"device", log_ref_},
                    {"cloudlet", endpoint.id},
                    {"reason", "certified for another id, or without a KEM key"}});
       } else {
@@ -445,8 +450,7 @@ Status DeviceAgent::Connect() {
   MEDMESH_RETURN_IF_ERROR(
       node::WriteFileAtomically(EnrolmentFile(folder_, endpoint.id), record, 0600));
   MEDMESH_RETURN_IF_ERROR(WriteText(folder_ / kChosenFileName, endpoint.id + "\n", 0600));
-  log::Info("wearable_enrolled", {{"device", spec_.device_id},
-                                  {"patient", spec_.patient_id},
+  log::Info("wearable_enrolled", {{"device", log_ref_},
                                   {"cloudlet", endpoint.id},
                                   {"distance_m", choice.distance_m},
                                   {"trust", choice.trust},
@@ -463,7 +467,7 @@ Status DeviceAgent::Tick() {
       next_connect_ = clock_.Monotonic() + options_.connect_retry;
       std::string why = st.error().ToString();
       if (why != last_connect_error_) {
-        log::Warn("wearable_connect_failed", {{"device", spec_.device_id}, {"reason", why}});
+        log::Warn("wearable_connect_failed", {{"device", log_ref_}, {"reason", why}});
         last_connect_error_ = std::move(why);
       }
     }
@@ -506,7 +510,7 @@ void DeviceAgent::Hold(PendingBatch batch) {
     const std::size_t dropped = held_.front().batch.readings.size();
     counters_.readings_dropped += dropped;
     log::Warn("wearable_readings_dropped",
-              {{"device", spec_.device_id},
+              {{"device", log_ref_},
                {"readings", static_cast<std::uint64_t>(dropped)},
                {"reason", "no cloudlet reachable since start and the memory buffer is full"}});
     held_.erase(held_.begin());
@@ -628,9 +632,8 @@ Status DeviceAgent::SendDue() {
     auto parsed =
         decoded ? wire::ParseUpload(decoded->sealed) : Result<wire::ParsedUpload>(decoded.error());
     if (!parsed) {
-      log::Error(
-          "wearable_outbox_item_damaged",
-          {{"device", spec_.device_id}, {"item", item.id}, {"reason", parsed.error().ToString()}});
+      log::Error("wearable_outbox_item_damaged",
+                 {{"device", log_ref_}, {"item", item.id}, {"reason", parsed.error().ToString()}});
       counters_.rejected += 1;
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
       continue;
@@ -647,7 +650,7 @@ Status DeviceAgent::SendDue() {
     if (!reply) {
       counters_.send_failures += 1;
       log::Debug("wearable_upload_failed",
-                 {{"device", spec_.device_id}, {"reason", reply.error().ToString()}});
+                 {{"device", log_ref_}, {"reason", reply.error().ToString()}});
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkFailed(item.id, reply.error().message()));
       stop = true;
       continue;
@@ -674,7 +677,7 @@ Status DeviceAgent::SendDue() {
       MEDMESH_RETURN_IF_ERROR(Reseal(item, *decoded));
     } else if (http == 403) {
       log::Warn("wearable_not_enrolled",
-                {{"device", spec_.device_id}, {"cloudlet", cloudlet_id_}, {"reason", detail}});
+                {{"device", log_ref_}, {"cloudlet", cloudlet_id_}, {"reason", detail}});
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkFailed(item.id, detail));
       ForgetCredential();
       stop = true;
@@ -684,10 +687,9 @@ Status DeviceAgent::SendDue() {
           outbox_->MarkFailed(item.id, "HTTP " + std::to_string(http) + " " + detail));
       stop = true;
     } else {
-      log::Warn("wearable_upload_refused", {{"device", spec_.device_id},
-                                            {"batch", item.id},
-                                            {"http_status", http},
-                                            {"reason", detail}});
+      log::Warn(
+          "wearable_upload_refused",
+          {{"device", log_ref_}, {"batch", item.id}, {"http_status", http}, {"reason", detail}});
       Journal(*decoded, header, "rejected", "HTTP " + std::to_string(http) + " " + detail);
       counters_.rejected += 1;
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkSent(item.id));
@@ -700,7 +702,7 @@ Status DeviceAgent::Reseal(const store::QueueItem& item, const OutboxItem& decod
   MEDMESH_ASSIGN_OR_RETURN(wire::ParsedUpload parsed, wire::ParseUpload(decoded.sealed));
   const wire::UploadHeader header = parsed.header;
   if (decoded.reseals >= options_.max_reseals) {
-    log::Warn("wearable_upload_given_up", {{"device", spec_.device_id},
+    log::Warn("wearable_upload_given_up", {{"device", log_ref_},
                                            {"batch", item.id},
                                            {"reason", "refused (401) after every re-seal"}});
     Journal(decoded, header, "rejected", "refused after re-sealing");
