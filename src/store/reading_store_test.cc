@@ -209,6 +209,12 @@ TEST_F(ReadingStoreTest, PagesCoverEveryReadingExactlyOnceNewestFirst) {
       if (r.time_ms >= kT0 + 3000) expected.push_back(r);
     }
   }
+  // One long batch spanning all the others: it stays partly unread across many pages.
+  ReadingBatchToStore long_batch{"p-1", "dev-long", "b-long", MakeReadings(kT0, 9, 10'000)};
+  ASSERT_TRUE(store_->Put(long_batch).has_value());
+  for (const Reading& r : long_batch.readings) {
+    if (r.time_ms >= kT0 + 3000) expected.push_back(r);
+  }
   ASSERT_TRUE(store_->Put(Batch("p-2", "b-1", kT0 + 5000)));  // another patient: never returned
   auto by_time_desc = [](const Reading& a, const Reading& b) { return a.time_ms > b.time_ms; };
   auto canonical = [](std::vector<Reading> v) {
