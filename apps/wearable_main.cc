@@ -529,7 +529,7 @@ int RunWearable(const WearableFlags& flags) {
             std::string error = st ? std::string() : st.error().ToString();
             if (error != last_error[i] && !error.empty()) {
               medmesh::log::Error("wearable_tick_failed",
-                                  {{"device", agents[i]->spec().device_id}, {"reason", error}});
+                                  {{"device", agents[i]->log_ref()}, {"reason", error}});
             }
             last_error[i] = std::move(error);
           } catch (...) {
@@ -565,7 +565,7 @@ int RunWearable(const WearableFlags& flags) {
   for (auto& agent : agents) {
     if (Status st = agent->Flush(); !st) {
       medmesh::log::Warn("wearable_flush_failed",
-                         {{"device", agent->spec().device_id}, {"reason", st.error().ToString()}});
+                         {{"device", agent->log_ref()}, {"reason", st.error().ToString()}});
     }
   }
   if (server) server->Stop(std::chrono::seconds(2));

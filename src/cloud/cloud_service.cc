@@ -75,6 +75,9 @@ struct CloudService::State {
 
   Status OpenStores(CloudSecrets& secrets);
   net::Router BuildRouter();
+  // nullopt if the request carries the operator token; otherwise the 401 to send (and an
+  // IDS event is written).
+  std::optional<net::Response> RequireOperator(const net::Request& r);
   Result<net::Response> Integrity(const net::Request& r);
   bool Authorised(const net::Request& r);
   CloudStats CountersInMemory() const;
@@ -114,9 +117,9 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                      std::move(secrets.index_key), std::move(secrets.pseudonym_key)};
   MEDMESH_ASSIGN_OR_RETURN(records, ThreePartStore::Create(*record_store, std::move(keys), random,
                                                            clock, options.three_part));
-  MEDMESH_ASSIGN_OR_RETURN(ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string(),
-                                                         options.ids_aggregation,
-                                                         {.vfs = options.sqlite_vfs}));
+  MEDMESH_ASSIGN_OR_RETURN(
+      ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string(), options.ids_aggregation,
+                                    {.vfs = options.sqlite_vfs}));
   intake = std::make_unique<ForwardIntake>(
       ForwardIntakeContext{identity.id(), identity.root, *opener, *records, *intake_store, *ids,
                            clock, metrics},
@@ -152,6 +155,11 @@ bool CloudService::State::Authorised(const net::Request& r) {
   intake->RecordRejection(store::IdsEventKind::kAuthFailure, r.peer_address,
                           "missing or wrong operator token on " + std::string(r.route));
   return false;
+}
+
+std::optional<net::Response> CloudService::State::RequireOperator(const net::Request& r) {
+  if (Authorised(r)) return std::nullopt;
+  return Unauthorized();
 }
 
 Result<net::Response> CloudService::State::Integrity(const net::Request& r) {
@@ -224,6 +232,15 @@ net::Router CloudService::State::BuildRouter() {
     return net::Response::Json(body.dump());
   });
   router.Get("/api/v1/integrity", [this](const net::Request& r) { return Integrity(r); });
+  // No body: the device is the path, the operator token the authority.
+  router.Post("/api/v1/devices/{device_id}/withdrawal",
+              [this](const net::Request& r) -> Result<net::Response> {
+                if (auto denied = RequireOperator(r)) return std::move(*denied);
+                return ToResponse(
+                    intake->WithdrawDevice(r.PathParam("device_id").value_or(""), r.peer_address),
+                    "device_id");
+              },
+              {.body_limit_bytes = 0});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

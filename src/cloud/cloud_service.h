@@ -10,6 +10,7 @@
 //   POST /api/v1/forward                 a forward envelope → {"forward_id","status"}
 //   GET  /api/v1/stats                   flow counts from memory (operator token: more)
 //   GET  /api/v1/integrity (operator token)  re-computes the hash chain of the record store
+//   POST /api/v1/devices/{device_id}/withdrawal (operator token)  withdraws a device at once
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db

@@ -16,6 +16,7 @@
 #include "net/error_mapping.h"
 #include "net/test_support.h"
 #include "node/test_support.h"
+#include "store/ids_event_log.h"
 #include "wire/enrolment.h"
 #include "wire/readings_codec.h"
 #include "wire/record_codec.h"
@@ -157,6 +158,36 @@ class CloudServiceTest : public ::testing::Test {
     EXPECT_EQ(json::parse(enrolled.body)["device_id"], "watch-1");
   }
 
+  net::Response Withdraw(const std::string& device, const SecretBytes& token) {
+    net::ClientRequest request;
+    request.method = net::Method::kPost;
+    request.url = url_ + "/api/v1/devices/" + device + "/withdrawal";
+    request.headers.emplace_back("Authorization", "Bearer " + node::testing::TokenText(token));
+    auto r = client_->Send(request);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : net::Response{};
+  }
+
+  // The IDS events of one kind the cloud recorded (read from its ids.db).
+  std::size_t IdsEvents(store::IdsEventKind kind) {
+    auto log = store::IdsEventLog::Open((dir_.path() / "cloud" / "ids.db").string());
+    EXPECT_TRUE(log) << log.error().ToString();
+    store::IdsEventFilter filter;
+    filter.kind = kind;
+    auto count = (*log)->Count(filter);
+    EXPECT_TRUE(count) << count.error().ToString();
+    return count ? static_cast<std::size_t>(*count) : 0;
+  }
+
+  // A second registered cloudlet of the same deployment.
+  std::unique_ptr<TestCloudlet> SecondCloudlet() {
+    auto identity = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-2");
+    EXPECT_TRUE(identity) << identity.error().ToString();
+    auto second = std::make_unique<TestCloudlet>(std::move(*identity), random_, clock_);
+    EXPECT_EQ(Post("/api/v1/cloudlets", second->certificate()).status, 200);
+    return second;
+  }
+
   // GET /api/v1/stats, anonymously or with the operator token.
   json Stats(bool as_operator = false) {
     net::ClientRequest request;
@@ -180,6 +211,7 @@ class CloudServiceTest : public ::testing::Test {
   SystemClock clock_;
   SystemRandom random_;
   SecretBytes operator_token_ = node::testing::RandomToken(random_);
+  SecretBytes enrol_like_token_ = node::testing::RandomToken(random_);  // not the operator's
   std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
   std::unique_ptr<CloudService> service_;
   std::optional<wire::VerifiedCertificate> cloud_certificate_;
@@ -491,6 +523,59 @@ TEST_F(CloudServiceTest, RefusesDamagedAndOversizedForwards) {
   const Bytes huge(wire::kMaxForwardBytes + 1, 0x42);
   EXPECT_EQ(Post("/api/v1/forward", huge).status, 413);
   EXPECT_EQ(Stats()["reading_batches"], 0);
+}
+
+// A device belongs to the cloudlet that enrolled it first: another registered cloudlet's claim
+// (for the same patient or another) is refused with an IDS event, and so is its forward of data
+// the device signed under its first enrolment.
+TEST_F(CloudServiceTest, AnotherCloudletCannotClaimOrForwardAnEnrolledDevice) {
+  Introduce();
+  const wire::OpenedUpload upload = cloudlet_->Readings();
+  auto second = SecondCloudlet();
+  ExpectError(Post("/api/v1/enrolments", second->Enrol("watch-1", "patient-1")), 409,
+              "already_exists");
+  ExpectError(Post("/api/v1/enrolments", second->Enrol("watch-1", "patient-2")), 409,
+              "already_exists");
+  EXPECT_EQ(IdsEvents(store::IdsEventKind::kEnrolmentConflict), 2u);
+  // The genuine device's signed upload, forwarded by the other cloudlet.
+  ExpectError(Post("/api/v1/forward", second->Forward(upload, *cloud_certificate_)), 403,
+              "permission_denied");
+  EXPECT_EQ(IdsEvents(store::IdsEventKind::kEnrolmentConflict), 3u);
+  EXPECT_EQ(Stats()["reading_batches"], 0);
+  // Through its own cloudlet it is taken; the enrolling cloudlet's repeat is a duplicate.
+  EXPECT_EQ(Post("/api/v1/forward", cloudlet_->Forward(upload, *cloud_certificate_)).status, 200);
+  EXPECT_EQ(json::parse(Post("/api/v1/enrolments", cloudlet_->Enrol()).body)["status"],
+            "duplicate");
+}
+
+// A withdrawal takes effect at once (the enrolment was cached by the forward before it), needs
+// the operator token, and a withdrawn device is never enrolled again.
+TEST_F(CloudServiceTest, AWithdrawnDeviceIsRefusedWithoutARestart) {
+  Introduce();
+  ASSERT_EQ(Post("/api/v1/forward", cloudlet_->Forward(cloudlet_->Readings(), *cloud_certificate_))
+                .status,
+            200);
+  ExpectError(Withdraw("watch-1", enrol_like_token_), 401, "unauthenticated");
+  EXPECT_EQ(IdsEvents(store::IdsEventKind::kAuthFailure), 1u);
+  ExpectError(Withdraw("watch-9", operator_token_), 404, "not_found");
+  const net::Response withdrawn = Withdraw("watch-1", operator_token_);
+  ASSERT_EQ(withdrawn.status, 200) << withdrawn.body;
+  EXPECT_EQ(json::parse(withdrawn.body)["status"], "withdrawn");
+  EXPECT_EQ(json::parse(Withdraw("watch-1", operator_token_).body)["status"], "unchanged");
+
+  ExpectError(
+      Post("/api/v1/forward", cloudlet_->Forward(cloudlet_->Readings(), *cloud_certificate_)), 403,
+      "permission_denied");
+  EXPECT_EQ(IdsEvents(store::IdsEventKind::kUnknownDevice), 1u);
+  EXPECT_EQ(Stats()["reading_batches"], 1);
+  // Re-enrolment of the withdrawn device, by its cloudlet or another: refused.
+  ExpectError(Post("/api/v1/enrolments", cloudlet_->Enrol()), 409, "failed_precondition");
+  ExpectError(Post("/api/v1/enrolments", SecondCloudlet()->Enrol()), 409, "failed_precondition");
+  EXPECT_EQ(IdsEvents(store::IdsEventKind::kEnrolmentConflict), 2u);
+  // Still refused after a fresh read of the store (another process's view).
+  auto row = service_->intake_store().GetEnrolment(service_->intake().DeviceRef("watch-1"));
+  ASSERT_TRUE(row && *row);
+  EXPECT_TRUE((*row)->withdrawn_ms.has_value());
 }
 
 }  // namespace

@@ -197,13 +197,24 @@ IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view sourc
     return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                   "unavailable");
   }
-  auto outcome =
-      ctx_.intake.PutEnrolment({device_ref, enrolment->patient_id, enrolment->cloudlet_id,
-                                Bytes(binding.begin(), binding.end()), std::move(*ciphertext)});
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mu_);
+    generation = generation_;
+  }
+  auto outcome = ctx_.intake.PutEnrolment(
+      {device_ref, enrolment->patient_id, enrolment->cloudlet_id,
+       Bytes(binding.begin(), binding.end()), std::move(*ciphertext), std::nullopt});
   if (!outcome) {
+    // Another cloudlet's claim, another patient or key, or a withdrawn device: first come keeps
+    // the device, and the refusal is an IDS event (a cloudlet claiming what is not its own).
     if (outcome.error().code() == ErrorCode::kAlreadyExists) {
-      return Reject(AlreadyExists("the device is enrolled with another patient or key"), true,
-                    IdsEventKind::kOther, source_ip);
+      return Reject(AlreadyExists(outcome.error().message()), true,
+                    IdsEventKind::kEnrolmentConflict, source_ip);
+    }
+    if (outcome.error().code() == ErrorCode::kFailedPrecondition) {
+      return Reject(FailedPrecondition("the device was withdrawn"), true,
+                    IdsEventKind::kEnrolmentConflict, source_ip);
     }
     log::Error("cloud_intake_unavailable", {{"error", outcome.error().ToString()}});
     return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
@@ -211,33 +222,92 @@ IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view sourc
   }
   {
     std::lock_guard lock(mu_);
-    enrolments_.insert_or_assign(enrolment->device_id, *enrolment);
+    if (generation == generation_) {
+      enrolments_.insert_or_assign(enrolment->device_id,
+                                   CachedEnrolment{*enrolment, ctx_.clock.Now()});
+    }
   }
   const std::string status(*outcome == IntakeOutcome::kInserted ? kStatusStored : kStatusDuplicate);
   metrics_->registrations.WithLabels({"enrolment", status}).Increment();
   return IntakeAck{enrolment->device_id, status};
 }
 
-Result<wire::Enrolment> ForwardIntake::LookupEnrolment(const wire::UploadHeader& upload) {
+IntakeResult ForwardIntake::WithdrawDevice(std::string_view device_id, std::string_view source_ip) {
+  if (!wire::IsValidId(device_id)) {
+    return Reject(400, "invalid_argument", "device ids are 1..64 characters of [A-Za-z0-9._-]",
+                  std::nullopt, source_ip, "bad_request");
+  }
+  const std::string device_ref = DeviceRef(device_id);
+  auto outcome = ctx_.intake.WithdrawEnrolment(device_ref, NowMs(ctx_.clock));
+  if (!outcome) {
+    if (outcome.error().code() == ErrorCode::kNotFound) {
+      return Reject(404, "not_found", "the device is not enrolled", std::nullopt, source_ip,
+                    "not_found");
+    }
+    log::Error("cloud_intake_unavailable", {{"error", outcome.error().ToString()}});
+    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+                  "unavailable");
+  }
   {
     std::lock_guard lock(mu_);
+    ++generation_;
+    enrolments_.erase(std::string(device_id));
+  }
+  const bool first = *outcome == IntakeOutcome::kInserted;
+  const std::string status(first ? kStatusWithdrawn : kStatusUnchanged);
+  metrics_->registrations.WithLabels({"withdrawal", status}).Increment();
+  // The keyed reference, never the device id: log lines leave the node (docs/threat_model.md).
+  if (first) {
+    log::Info("cloud_device_withdrawn",
+              {{"device_ref", device_ref.substr(0, 16)}, {"peer", source_ip}});
+  }
+  return IntakeAck{std::string(device_id), status};
+}
+
+Result<wire::Enrolment> ForwardIntake::LookupEnrolment(const wire::UploadHeader& upload,
+                                                       std::string_view cloudlet_id,
+                                                       std::optional<IdsEventKind>* refusal) {
+  const auto now = ctx_.clock.Now();
+  std::optional<wire::Enrolment> enrolment;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mu_);
+    generation = generation_;
     const auto it = enrolments_.find(upload.device_id);
-    if (it != enrolments_.end()) return it->second;
+    if (it != enrolments_.end() && now - it->second.read_at < kEnrolmentCacheTtl &&
+        now >= it->second.read_at) {
+      enrolment = it->second.enrolment;
+    }
   }
-  const std::string device_ref = DeviceRef(upload.device_id);
-  MEDMESH_ASSIGN_OR_RETURN(std::optional<EnrolmentRow> row, ctx_.intake.GetEnrolment(device_ref));
-  if (!row) {
-    return FailedPrecondition(
-        "unknown device: push its enrolment record with POST /api/v1/enrolments");
+  if (!enrolment) {
+    const std::string device_ref = DeviceRef(upload.device_id);
+    MEDMESH_ASSIGN_OR_RETURN(std::optional<EnrolmentRow> row, ctx_.intake.GetEnrolment(device_ref));
+    if (!row) {
+      return FailedPrecondition(
+          "unknown device: push its enrolment record with POST /api/v1/enrolments");
+    }
+    if (row->withdrawn_ms) {
+      *refusal = IdsEventKind::kUnknownDevice;
+      return PermissionDenied("the device was withdrawn");
+    }
+    // The record was verified before it was stored, and the envelope authenticates it.
+    MEDMESH_ASSIGN_OR_RETURN(Bytes record,
+                             ctx_.records.envelope(store::RecordPart::kEi)
+                                 .Decrypt({row->patient_id, "ei"}, row->ciphertext,
+                                          Labelled("cloud enrolment v1", device_ref)));
+    MEDMESH_ASSIGN_OR_RETURN(wire::SignedEnrolment parsed, wire::ParseEnrolment(record));
+    enrolment = parsed.enrolment;
+    std::lock_guard lock(mu_);
+    if (generation == generation_) {
+      enrolments_.insert_or_assign(upload.device_id, CachedEnrolment{*enrolment, now});
+    }
   }
-  // The record was verified before it was stored, and the envelope authenticates it.
-  MEDMESH_ASSIGN_OR_RETURN(Bytes record, ctx_.records.envelope(store::RecordPart::kEi)
-                                             .Decrypt({row->patient_id, "ei"}, row->ciphertext,
-                                                      Labelled("cloud enrolment v1", device_ref)));
-  MEDMESH_ASSIGN_OR_RETURN(wire::SignedEnrolment parsed, wire::ParseEnrolment(record));
-  std::lock_guard lock(mu_);
-  enrolments_.insert_or_assign(upload.device_id, parsed.enrolment);
-  return parsed.enrolment;
+  // The device's data reaches the cloud only through the cloudlet that enrolled it.
+  if (enrolment->cloudlet_id != cloudlet_id) {
+    *refusal = IdsEventKind::kEnrolmentConflict;
+    return PermissionDenied("the device is enrolled by another cloudlet");
+  }
+  return *enrolment;
 }
 
 IntakeResult ForwardIntake::AcceptForward(ByteView forward, std::string_view source_ip) {
@@ -255,15 +325,22 @@ IntakeResult ForwardIntake::AcceptForward(ByteView forward, std::string_view sou
   auto cloudlet = CloudletCertificate(parsed->header.cloudlet_id, source_ip);
   if (auto* rejection = std::get_if<IntakeRejection>(&cloudlet)) return std::move(*rejection);
 
+  std::optional<IdsEventKind> lookup_refusal;
   auto opened =
       wire::OpenForward(*parsed, std::get<wire::VerifiedCertificate>(cloudlet), ctx_.opener,
-                        [this](const wire::UploadHeader& h) { return LookupEnrolment(h); });
+                        [&](const wire::UploadHeader& h) {
+                          return LookupEnrolment(h, parsed->header.cloudlet_id, &lookup_refusal);
+                        });
   if (!opened) {
     switch (opened.error().code()) {
       case ErrorCode::kFailedPrecondition:
         return Reject(FailedPrecondition(opened.error().message()), false, std::nullopt, source_ip,
                       "unknown_device");
       case ErrorCode::kPermissionDenied:
+        if (lookup_refusal) {
+          return Reject(PermissionDenied(opened.error().message()), true, *lookup_refusal,
+                        source_ip);
+        }
         return Reject(
             PermissionDenied("the forward does not match its cloudlet or the device's enrolment"),
             true, IdsEventKind::kBadCertificate, source_ip);

@@ -5,14 +5,22 @@
 //                     and kept, so forwards naming that cloudlet can be checked.
 //   AddEnrolment      a device's enrolment record, verified against the registered certificate
 //                     of the cloudlet that issued it, and kept encrypted (EI side), so the
-//                     device's signatures on forwarded data can be checked.
+//                     device's signatures on forwarded data can be checked. A device id belongs
+//                     to the first cloudlet that enrols it: a claim by another cloudlet, or for
+//                     another patient or key, or on a withdrawn device, is refused (409, IDS
+//                     event enrolment_conflict).
+//   WithdrawDevice    an operator's withdrawal: the device's forwards are refused from then on
+//                     (403, unknown_device) and it is never enrolled again. Effective at once in
+//                     this process; other cloud processes sharing the database re-read an
+//                     enrolment after kEnrolmentCacheTtl at most.
 //   AcceptForward     a forward envelope (wire/envelope.h):
 //       1. ParseForward (size cap, clear header)              → 400 malformed, 413 oversized
 //       2. the named cloudlet's registered certificate, verified against the root now
 //                                                             → 409 unknown or expired cloudlet
 //       3. OpenForward: the cloudlet's signature, the sealed box (to this cloud's KEM key), the
 //          device's signature and commitment in the upload evidence, with the device's
-//          enrolment                                          → 401, 403, 409 unknown device
+//          enrolment; the device must be enrolled by the forwarding cloudlet and not withdrawn
+//                                                             → 401, 403, 409 unknown device
 //       4. decode and check the content (readings: caps; record: the record codec's rules)
 //                                                             → 400
 //          Plausibility reading by reading (wire::CheckPlausible), as the cloudlet does: the
@@ -35,6 +43,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -62,6 +71,11 @@ namespace medmesh::cloud {
 inline constexpr std::string_view kStatusStored = "stored";
 inline constexpr std::string_view kStatusDuplicate = "duplicate";
 inline constexpr std::string_view kStatusUnchanged = "unchanged";
+inline constexpr std::string_view kStatusWithdrawn = "withdrawn";
+
+// How long a verified enrolment is reused before it is read again from the intake store: the
+// bound on how late another cloud process sharing the database sees a withdrawal.
+inline constexpr std::chrono::seconds kEnrolmentCacheTtl{30};
 
 struct IntakeAck {
   std::string id;      // forward id (hex), device id or cloudlet id
@@ -98,6 +112,10 @@ class ForwardIntake {
   IntakeResult RegisterCloudlet(ByteView certificate, std::string_view source_ip);
   IntakeResult AddEnrolment(ByteView record, std::string_view source_ip);
   IntakeResult AcceptForward(ByteView forward, std::string_view source_ip);
+  // Withdraws an enrolled device (the caller authenticated the operator): IntakeAck with
+  // status "withdrawn", or "unchanged" if it was already; 404 if the device is not enrolled,
+  // 400 for a bad id, 503 if the store fails.
+  IntakeResult WithdrawDevice(std::string_view device_id, std::string_view source_ip);
 
   // Records an IDS event (rate-limited and aggregated per source, store/ids_event_log.h) for a
   // refusal, also outside the intake (e.g. a bad operator token).
@@ -119,7 +137,11 @@ class ForwardIntake {
   // The verified certificate of a registered cloudlet, or a rejection.
   std::variant<wire::VerifiedCertificate, IntakeRejection> CloudletCertificate(
       std::string_view cloudlet_id, std::string_view source_ip);
-  Result<wire::Enrolment> LookupEnrolment(const wire::UploadHeader& upload);
+  // The enrolment of the upload's device, which must be enrolled by `cloudlet_id` and not
+  // withdrawn (kPermissionDenied otherwise, with `*refusal` set to the IDS kind to record).
+  Result<wire::Enrolment> LookupEnrolment(const wire::UploadHeader& upload,
+                                          std::string_view cloudlet_id,
+                                          std::optional<store::IdsEventKind>* refusal);
   IntakeResult StoreReadings(const wire::OpenedUpload& opened, const std::string& forward_id,
                              std::string_view source_ip);
   IntakeResult StoreRecord(const wire::OpenedUpload& opened, const std::string& forward_id,
@@ -131,8 +153,15 @@ class ForwardIntake {
   std::unique_ptr<Metrics> metrics_;
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<std::uint64_t> rejected_{0};
+  struct CachedEnrolment {
+    wire::Enrolment enrolment;
+    std::chrono::system_clock::time_point read_at;
+  };
   std::mutex mu_;
-  std::map<std::string, wire::Enrolment, std::less<>> enrolments_;  // guarded by mu_
+  // Verified, not withdrawn enrolments by device id. A withdrawal erases its entry and bumps
+  // the generation, so a lookup that read the store before it does not put it back.
+  std::map<std::string, CachedEnrolment, std::less<>> enrolments_;  // guarded by mu_
+  std::uint64_t generation_ = 0;                                    // guarded by mu_
 };
 
 }  // namespace medmesh::cloud

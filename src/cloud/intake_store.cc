@@ -36,6 +36,8 @@ Status ValidateEnrolmentRow(const EnrolmentRow& row) {
   return Blob("ciphertext", row.ciphertext);
 }
 
+Status ValidateEnrolmentRef(std::string_view device_ref) { return Text("device_ref", device_ref); }
+
 Status ValidateReadingBatchRow(const ReadingBatchRow& row) {
   MEDMESH_RETURN_IF_ERROR(Text("batch_ref", row.batch_ref));
   MEDMESH_RETURN_IF_ERROR(Text("pseudonym", row.pseudonym, 255));

@@ -9,7 +9,10 @@
 //                    not_before wins
 //   enrolments       keyed device reference → patient id, issuing cloudlet, a keyed binding
 //                    digest (to tell a repeat from a conflict) and the record encrypted under
-//                    the patient's EI data key: the identity side
+//                    the patient's EI data key: the identity side. A device reference belongs
+//                    to the cloudlet that enrolled it first, for good
+//   withdrawn_devices  keyed device reference → when it was withdrawn; a withdrawn device is
+//                    never enrolled again
 //   reading_batches  keyed batch reference → keyed patient pseudonym, time range, count, keyed
 //                    content digest and the readings (with the device's upload evidence)
 //                    encrypted under the pseudonym's MI data key: the medical side, with no
@@ -46,6 +49,8 @@ struct EnrolmentRow {
   std::string cloudlet_id;  // the issuing cloudlet
   Bytes binding;            // keyed digest of (patient id, device key)
   Bytes ciphertext;         // the signed record, encrypted under the patient's EI data key
+  // Set by GetEnrolment when the device was withdrawn; ignored by PutEnrolment.
+  std::optional<std::int64_t> withdrawn_ms;
   bool operator==(const EnrolmentRow&) const = default;
 };
 
@@ -107,11 +112,18 @@ class IntakeStore {
   [[nodiscard]] virtual Result<std::optional<CloudletCertificateRow>> GetCloudletCertificate(
       std::string_view cloudlet_id) const = 0;
 
-  // kDuplicate if the device_ref is there with the same binding; kAlreadyExists if it is there
-  // with another binding (another patient or key).
+  // kDuplicate if the device_ref is there from the same cloudlet with the same binding;
+  // kAlreadyExists if it is there from another cloudlet or with another binding (another
+  // patient or key); kFailedPrecondition if the device was withdrawn. Atomic with respect to
+  // concurrent Put and Withdraw calls, across processes sharing the database.
   [[nodiscard]] virtual Result<IntakeOutcome> PutEnrolment(const EnrolmentRow& row) = 0;
+  // The row, with withdrawn_ms set if the device was withdrawn; nullopt if never enrolled.
   [[nodiscard]] virtual Result<std::optional<EnrolmentRow>> GetEnrolment(
       std::string_view device_ref) const = 0;
+  // Marks an enrolled device withdrawn at `withdrawn_ms`. kInserted the first time, kDuplicate
+  // if it was already withdrawn (the first time is kept); kNotFound if it was never enrolled.
+  [[nodiscard]] virtual Result<IntakeOutcome> WithdrawEnrolment(std::string_view device_ref,
+                                                                std::int64_t withdrawn_ms) = 0;
 
   // Stores a batch and records its pseudonym among the patients, in one transaction.
   // kDuplicate if the batch_ref is there with the same digest; kAlreadyExists with another.
@@ -135,6 +147,7 @@ class IntakeStore {
 // Field checks shared by the implementations (kInvalidArgument naming the field).
 [[nodiscard]] Status ValidateCloudletCertificateRow(const CloudletCertificateRow& row);
 [[nodiscard]] Status ValidateEnrolmentRow(const EnrolmentRow& row);
+[[nodiscard]] Status ValidateEnrolmentRef(std::string_view device_ref);
 [[nodiscard]] Status ValidateReadingBatchRow(const ReadingBatchRow& row);
 
 }  // namespace medmesh::cloud

@@ -40,6 +40,8 @@ constexpr const char* kSchemaSql =
     "CREATE TABLE IF NOT EXISTS {s}.enrolments ("
     "  device_ref text PRIMARY KEY, patient_id text NOT NULL, cloudlet_id text NOT NULL,"
     "  binding bytea NOT NULL, ciphertext bytea NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS {s}.withdrawn_devices ("
+    "  device_ref text PRIMARY KEY, withdrawn_ms bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS {s}.reading_batches ("
     "  batch_ref text PRIMARY KEY, pseudonym text NOT NULL, from_ms bigint NOT NULL,"
     "  to_ms bigint NOT NULL, readings bigint NOT NULL, stored_ms bigint NOT NULL,"
@@ -161,12 +163,20 @@ Result<IntakeOutcome> PostgresIntakeStore::PutEnrolment(const EnrolmentRow& row)
             "INSERT INTO {s}.enrolments (device_ref, patient_id, cloudlet_id, binding, ciphertext)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_ref) DO NOTHING"),
         row.device_ref, row.patient_id, row.cloudlet_id, Blob(row.binding), Blob(row.ciphertext));
+    // A withdrawn device keeps its row, so a withdrawn device always lands here.
     if (inserted.affected_rows() == 1) return IntakeOutcome::kInserted;
-    const pqxx::result existing = w.exec_params(
-        Sql(schema_, "SELECT binding FROM {s}.enrolments WHERE device_ref = $1"), row.device_ref);
-    if (!existing.empty() && BlobBytes(existing[0][0]) == row.binding) {
-      return IntakeOutcome::kDuplicate;
+    const pqxx::result existing =
+        w.exec_params(Sql(schema_,
+                          "SELECT e.cloudlet_id, e.binding, w.withdrawn_ms FROM {s}.enrolments e"
+                          " LEFT JOIN {s}.withdrawn_devices w ON w.device_ref = e.device_ref"
+                          " WHERE e.device_ref = $1"),
+                      row.device_ref);
+    if (existing.empty()) return Unavailable("postgres: the enrolment changed meanwhile; retry");
+    if (!existing[0][2].is_null()) return FailedPrecondition("the device was withdrawn");
+    if (existing[0][0].as<std::string>() != row.cloudlet_id) {
+      return AlreadyExists("the device is enrolled by another cloudlet");
     }
+    if (BlobBytes(existing[0][1]) == row.binding) return IntakeOutcome::kDuplicate;
     return AlreadyExists("the device is enrolled with another patient or key");
   });
   if (outcome && *outcome == IntakeOutcome::kInserted) counters_.AddEnrolment();
@@ -179,13 +189,34 @@ Result<std::optional<EnrolmentRow>> PostgresIntakeStore::GetEnrolment(
   return pool_->Run<Row>("get enrolment", [&](pqxx::work& w) -> Result<Row> {
     const pqxx::result r =
         w.exec_params(Sql(schema_,
-                          "SELECT patient_id, cloudlet_id, binding, ciphertext FROM {s}.enrolments"
-                          " WHERE device_ref = $1"),
+                          "SELECT e.patient_id, e.cloudlet_id, e.binding, e.ciphertext,"
+                          " w.withdrawn_ms FROM {s}.enrolments e LEFT JOIN {s}.withdrawn_devices w"
+                          " ON w.device_ref = e.device_ref WHERE e.device_ref = $1"),
                       std::string(device_ref));
     if (r.empty()) return Row();
-    return Row(EnrolmentRow{std::string(device_ref), r[0][0].as<std::string>(),
-                            r[0][1].as<std::string>(), BlobBytes(r[0][2]), BlobBytes(r[0][3])});
+    EnrolmentRow row{std::string(device_ref), r[0][0].as<std::string>(), r[0][1].as<std::string>(),
+                     BlobBytes(r[0][2]),      BlobBytes(r[0][3]),        std::nullopt};
+    if (!r[0][4].is_null()) row.withdrawn_ms = r[0][4].as<std::int64_t>();
+    return Row(std::move(row));
   });
+}
+
+Result<IntakeOutcome> PostgresIntakeStore::WithdrawEnrolment(std::string_view device_ref,
+                                                             std::int64_t withdrawn_ms) {
+  MEDMESH_RETURN_IF_ERROR(ValidateEnrolmentRef(device_ref));
+  return pool_->Run<IntakeOutcome>(
+      "withdraw enrolment", [&](pqxx::work& w) -> Result<IntakeOutcome> {
+        const pqxx::result enrolled = w.exec_params(
+            Sql(schema_, "SELECT 1 FROM {s}.enrolments WHERE device_ref = $1 FOR SHARE"),
+            std::string(device_ref));
+        if (enrolled.empty()) return NotFound("the device is not enrolled");
+        const pqxx::result inserted = w.exec_params(
+            Sql(schema_,
+                "INSERT INTO {s}.withdrawn_devices (device_ref, withdrawn_ms) VALUES ($1, $2)"
+                " ON CONFLICT (device_ref) DO NOTHING"),
+            std::string(device_ref), withdrawn_ms);
+        return inserted.affected_rows() == 1 ? IntakeOutcome::kInserted : IntakeOutcome::kDuplicate;
+      });
 }
 
 Result<IntakeOutcome> PostgresIntakeStore::PutReadingBatch(const ReadingBatchRow& row) {

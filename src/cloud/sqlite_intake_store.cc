@@ -23,6 +23,10 @@ CREATE TABLE IF NOT EXISTS enrolments (
   binding     BLOB NOT NULL,
   ciphertext  BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS withdrawn_devices (
+  device_ref   TEXT PRIMARY KEY,
+  withdrawn_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reading_batches (
   batch_ref  TEXT PRIMARY KEY,
   pseudonym  TEXT NOT NULL,
@@ -62,7 +66,7 @@ Result<std::unique_ptr<SqliteIntakeStore>> SqliteIntakeStore::Open(
     const std::string& path, const store::SqliteOpenOptions& sqlite) {
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
                            store::OpenSqliteDatabase(path, sqlite));
-  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloud_intake", 1, kSchema));
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloud_intake", 2, kSchema));
   std::unique_ptr<SqliteIntakeStore> store(new SqliteIntakeStore(std::move(db)));
   // The only counting queries of the store's life; Counts() counts on in memory.
   try {
@@ -134,10 +138,17 @@ Result<IntakeOutcome> SqliteIntakeStore::PutEnrolment(const EnrolmentRow& row) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement existing(*db_, "SELECT binding FROM enrolments WHERE device_ref = ?");
+    SQLite::Statement withdrawn(*db_, "SELECT 1 FROM withdrawn_devices WHERE device_ref = ?");
+    withdrawn.bind(1, row.device_ref);
+    if (withdrawn.executeStep()) return FailedPrecondition("the device was withdrawn");
+    SQLite::Statement existing(*db_,
+                               "SELECT cloudlet_id, binding FROM enrolments WHERE device_ref = ?");
     existing.bind(1, row.device_ref);
     if (existing.executeStep()) {
-      if (ColumnBytes(existing.getColumn(0)) == row.binding) return IntakeOutcome::kDuplicate;
+      if (existing.getColumn(0).getString() != row.cloudlet_id) {
+        return AlreadyExists("the device is enrolled by another cloudlet");
+      }
+      if (ColumnBytes(existing.getColumn(1)) == row.binding) return IntakeOutcome::kDuplicate;
       return AlreadyExists("the device is enrolled with another patient or key");
     }
     existing.reset();
@@ -163,15 +174,40 @@ Result<std::optional<EnrolmentRow>> SqliteIntakeStore::GetEnrolment(
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement query(*db_,
-                            "SELECT patient_id, cloudlet_id, binding, ciphertext FROM enrolments"
-                            " WHERE device_ref = ?");
+                            "SELECT e.patient_id, e.cloudlet_id, e.binding, e.ciphertext,"
+                            " w.withdrawn_ms FROM enrolments e LEFT JOIN withdrawn_devices w"
+                            " ON w.device_ref = e.device_ref WHERE e.device_ref = ?");
     query.bind(1, std::string(device_ref));
     if (!query.executeStep()) return std::optional<EnrolmentRow>();
-    return std::optional<EnrolmentRow>(EnrolmentRow{
-        std::string(device_ref), query.getColumn(0).getString(), query.getColumn(1).getString(),
-        ColumnBytes(query.getColumn(2)), ColumnBytes(query.getColumn(3))});
+    EnrolmentRow row{std::string(device_ref),         query.getColumn(0).getString(),
+                     query.getColumn(1).getString(),  ColumnBytes(query.getColumn(2)),
+                     ColumnBytes(query.getColumn(3)), std::nullopt};
+    if (!query.getColumn(4).isNull()) row.withdrawn_ms = query.getColumn(4).getInt64();
+    return std::optional<EnrolmentRow>(std::move(row));
   } catch (const std::exception& e) {
     return store::SqliteError(e, "get enrolment");
+  }
+}
+
+Result<IntakeOutcome> SqliteIntakeStore::WithdrawEnrolment(std::string_view device_ref,
+                                                           std::int64_t withdrawn_ms) {
+  MEDMESH_RETURN_IF_ERROR(ValidateEnrolmentRef(device_ref));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement enrolled(*db_, "SELECT 1 FROM enrolments WHERE device_ref = ?");
+    enrolled.bind(1, std::string(device_ref));
+    if (!enrolled.executeStep()) return NotFound("the device is not enrolled");
+    SQLite::Statement insert(*db_,
+                             "INSERT INTO withdrawn_devices (device_ref, withdrawn_ms)"
+                             " VALUES (?, ?) ON CONFLICT DO NOTHING");
+    insert.bind(1, std::string(device_ref));
+    insert.bind(2, static_cast<std::int64_t>(withdrawn_ms));
+    const bool inserted = insert.exec() == 1;
+    tx.commit();
+    return inserted ? IntakeOutcome::kInserted : IntakeOutcome::kDuplicate;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "withdraw enrolment");
   }
 }
 

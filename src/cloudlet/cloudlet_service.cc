@@ -15,8 +15,10 @@
 #include "core/log.h"
 #include "net/builtin_endpoints.h"
 #include "net/error_mapping.h"
+#include "net/json_body.h"
 #include "net/router.h"
 #include "node/data_dir.h"
+#include "node/log_reference.h"
 #include "node/maintenance_thread.h"
 #include "store/ids_event_log.h"
 #include "store/reading_store.h"
@@ -30,8 +32,10 @@ namespace {
 using Json = nlohmann::json;
 using store::IdsEventKind;
 
-// The most readings one query returns, and events one listing returns.
-constexpr std::size_t kMaxReadingsPerResponse = 200'000;
+// Readings per page of the operator's readings query (default and most), and events one
+// listing returns.
+constexpr std::size_t kDefaultReadingsPerPage = 1000;
+constexpr std::size_t kMaxReadingsPerPage = 10'000;
 constexpr std::size_t kMaxEventsPerResponse = 1000;
 constexpr std::size_t kEnrolBodyLimit = 4096;
 
@@ -65,6 +69,7 @@ struct CloudletService::State {
         random(r),
         identity(std::move(s.identity)),
         kek(std::move(s.kek)),
+        log_key(node::DeriveLogReferenceKey(kek->bytes())),
         enrol_token(std::move(s.enrol_token)),
         operator_token(std::move(s.operator_token)),
         signer(crypto::NewEd25519Signer(identity.signing_key.Clone())),
@@ -78,6 +83,7 @@ struct CloudletService::State {
   Random& random;
   node::NodeIdentity identity;
   std::optional<crypto::KeyEncryptionKey> kek;  // moved into the envelope at start
+  crypto::HashKey log_key;                      // node::LogReference, derived from the KEK
   SecretBytes enrol_token;
   SecretBytes operator_token;
   std::unique_ptr<crypto::Signer> signer;
@@ -111,6 +117,7 @@ struct CloudletService::State {
   Result<net::Response> Ingest(const net::Request& r);
   Result<net::Response> Readings(const net::Request& r);
   Result<net::Response> Events(const net::Request& r);
+  Result<net::Response> Withdraw(const net::Request& r);
   CloudletStats Stats() const;
 };
 
@@ -135,8 +142,8 @@ Status CloudletService::State::OpenStores() {
   // predecessor that crashed are due again now rather than when their leases run out.
   MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t released, queue->ReleaseLeases());
   if (released > 0) log::Info("cloudlet_forward_leases_released", {{"items", released}});
-  MEDMESH_ASSIGN_OR_RETURN(ids,
-                           store::IdsEventLog::Open(path("ids.db"), options.ids_aggregation, sqlite));
+  MEDMESH_ASSIGN_OR_RETURN(
+      ids, store::IdsEventLog::Open(path("ids.db"), options.ids_aggregation, sqlite));
   MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db"), sqlite));
   MEDMESH_ASSIGN_OR_RETURN(ledger,
                            IngestLedger::Open(path("cloudlet.db"), std::move(ledger_key), sqlite));
@@ -172,19 +179,21 @@ bool CloudletService::State::Authorised(const net::Request& r, const SecretBytes
 
 Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
   if (!Authorised(r, enrol_token, "enrol")) return Unauthorized("enrol");
-  std::string device_id, patient_id, key_hex;
-  try {
-    const Json body = Json::parse(r.body_text());
-    if (!body.is_object()) throw std::invalid_argument("not an object");
-    device_id = body.at("device_id").get<std::string>();
-    patient_id = body.at("patient_id").get<std::string>();
-    key_hex = body.at("device_public_key").get<std::string>();
-  } catch (const std::exception&) {
+  static constexpr net::JsonField kEnrolFields[] = {{"device_id", net::JsonType::kString},
+                                                    {"patient_id", net::JsonType::kString},
+                                                    {"device_public_key", net::JsonType::kString}};
+  net::JsonBody body = net::ParseJsonBody(r, kEnrolFields);
+  if (auto* refusal = std::get_if<net::Response>(&body)) {
     pipeline->RecordRejection(IdsEventKind::kMalformed, r.peer_address, {},
-                              "enrolment request is not the expected JSON");
-    return InvalidArgument(
-        "body must be JSON {\"device_id\", \"patient_id\", \"device_public_key\": hex}");
+                              refusal->status == 415
+                                  ? "enrolment request is not sent as application/json"
+                                  : "enrolment request is not the expected JSON");
+    return std::move(*refusal);
   }
+  const Json& fields = std::get<Json>(body);
+  const std::string device_id = fields.at("device_id").get<std::string>();
+  const std::string patient_id = fields.at("patient_id").get<std::string>();
+  const std::string key_hex = fields.at("device_public_key").get<std::string>();
   if (!wire::IsValidId(device_id) || !wire::IsValidId(patient_id)) {
     return InvalidArgument("device_id and patient_id must be 1..64 characters of [A-Za-z0-9._-]");
   }
@@ -208,7 +217,7 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
         outcome.error().code() == ErrorCode::kFailedPrecondition) {
       cloudlet_metrics.enrolments.WithLabels({"conflict"}).Increment();
       return Error(outcome.error().code(),
-                   "device " + device_id + " is already enrolled with another key or patient");
+                   "the device is already enrolled with another key or patient, or withdrawn");
     }
     return outcome.error();
   }
@@ -222,7 +231,9 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
   }
   if (forwarder) forwarder->Wake();
   cloudlet_metrics.enrolments.WithLabels({"enrolled"}).Increment();
-  log::Info("cloudlet_device_enrolled", {{"device", device_id}, {"peer", r.peer_address}});
+  log::Info(
+      "cloudlet_device_enrolled",
+      {{"device", node::LogReference(log_key, "device", device_id)}, {"peer", r.peer_address}});
   return net::Response::Binary(record);
 }
 
@@ -257,19 +268,43 @@ Result<net::Response> CloudletService::State::Readings(const net::Request& r) {
   store::ReadingQuery query;
   query.from_ms = from;
   query.to_ms = to;
-  query.limit = kMaxReadingsPerResponse + 1;
-  MEDMESH_ASSIGN_OR_RETURN(std::vector<wire::Reading> found, readings->Query(patient_id, query));
-  const bool truncated = found.size() > kMaxReadingsPerResponse;
-  if (truncated) found.resize(kMaxReadingsPerResponse);
+  query.limit = kDefaultReadingsPerPage;
+  if (const auto limit = r.QueryParam("limit")) {
+    std::size_t value = 0;
+    const auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), value);
+    if (ec != std::errc() || end != limit->data() + limit->size() || value == 0 ||
+        value > kMaxReadingsPerPage) {
+      return InvalidArgument("query parameter 'limit' must be 1.." +
+                             std::to_string(kMaxReadingsPerPage));
+    }
+    query.limit = value;
+  }
+  query.cursor = std::string(r.QueryParam("cursor").value_or(""));
+  MEDMESH_ASSIGN_OR_RETURN(store::ReadingPage page, readings->Query(patient_id, query));
   Json list = Json::array();
-  for (const wire::Reading& reading : found) {
+  for (const wire::Reading& reading : page.readings) {
     const wire::VitalInfo& info = wire::Info(reading.kind);
     list.push_back({{"time_ms", reading.time_ms},
                     {"kind", std::string(info.name)},
                     {"value", static_cast<double>(reading.value_milli) / 1000.0},
                     {"unit", std::string(info.unit)}});
   }
-  Json body{{"patient_id", patient_id}, {"readings", std::move(list)}, {"truncated", truncated}};
+  Json body{{"patient_id", patient_id}, {"readings", std::move(list)}, {"next_cursor", nullptr}};
+  if (page.next_cursor) body["next_cursor"] = *page.next_cursor;
+  return net::Response::Json(body.dump());
+}
+
+Result<net::Response> CloudletService::State::Withdraw(const net::Request& r) {
+  if (!Authorised(r, operator_token, "operator")) return Unauthorized("operator");
+  const std::string device_id(r.PathParam("device_id").value_or(""));
+  if (!wire::IsValidId(device_id)) return InvalidArgument("bad device id");
+  const auto entry = devices->Find(device_id);
+  if (!entry) return NotFound("the device is not enrolled here");
+  if (!entry->withdrawn) MEDMESH_RETURN_IF_ERROR(devices->Withdraw(device_id));
+  // The registry is the one ingest reads, so the next upload of the device is refused.
+  cloudlet_metrics.enrolments.WithLabels({entry->withdrawn ? "unchanged" : "withdrawn"})
+      .Increment();
+  Json body{{"device_id", device_id}, {"status", entry->withdrawn ? "unchanged" : "withdrawn"}};
   return net::Response::Json(body.dump());
 }
 
@@ -346,6 +381,8 @@ net::Router CloudletService::State::BuildRouter() {
   router.Get("/api/v1/patients/{id}/readings",
              [this](const net::Request& r) { return Readings(r); });
   router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
+  router.Post("/api/v1/devices/{device_id}/withdrawal",
+              [this](const net::Request& r) { return Withdraw(r); }, {.body_limit_bytes = 0});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

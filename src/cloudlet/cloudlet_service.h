@@ -8,6 +8,7 @@
 //   GET  /api/v1/stats                           flow counts from memory (operator token: more)
 //   GET  /api/v1/patients/{id}/readings (operator token)  readings in a time range
 //   GET  /api/v1/ids/events     (operator token)  security events
+//   POST /api/v1/devices/{device_id}/withdrawal (operator token)  withdraws a device here
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),

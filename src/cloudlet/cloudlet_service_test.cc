@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
 #include "cloudlet/ingest_ledger.h"
+#include "core/log.h"
 #include "net/error_mapping.h"
 #include "net/test_support.h"
 #include "node/test_support.h"
@@ -148,9 +151,10 @@ TEST_F(CloudletServiceTest, StoresAnUploadThenAnswersItsRetryAsDuplicate) {
   ASSERT_EQ(readings.status, 200) << readings.body;
   const json body = json::parse(readings.body);
   ASSERT_EQ(body["readings"].size(), 60u);
-  EXPECT_EQ(body["readings"][0]["kind"], "heart_rate");
-  EXPECT_EQ(body["readings"][0]["unit"], "/min");
-  EXPECT_DOUBLE_EQ(body["readings"][0]["value"].get<double>(), 72.0);
+  EXPECT_TRUE(body["next_cursor"].is_null());
+  EXPECT_EQ(body["readings"][59]["kind"], "heart_rate");
+  EXPECT_EQ(body["readings"][59]["unit"], "/min");
+  EXPECT_DOUBLE_EQ(body["readings"][59]["value"].get<double>(), 72.0);  // the oldest, last
 
   const auto metrics = net::testing::ParseExposition(client_->Get(url_ + "/metrics").value().body);
   EXPECT_TRUE(metrics.errors.empty());
@@ -333,6 +337,43 @@ TEST_F(CloudletServiceTest, EnrolmentIsIdempotentAndRefusesAnotherKey) {
   }
 }
 
+// The enrol body is parsed strictly: with duplicate names the last would win
+// ({"device_id":"a","device_id":"b"} enrolled "b"), so they are refused, as are members the
+// schema does not have, members of the wrong type and bodies not sent as JSON.
+TEST_F(CloudletServiceTest, EnrolRefusesDuplicateNamesUnknownFieldsAndOtherContentTypes) {
+  TestDevice device("watch-1", "patient-1", random_, clock_);
+  const std::string key = HexEncode(device.signer().public_key().bytes());
+  net::ClientRequest request;
+  request.method = net::Method::kPost;
+  request.url = url_ + "/api/v1/enrol";
+  request.headers.emplace_back("Authorization", "Bearer " + node::testing::TokenText(enrol_token_));
+  auto send = [&](const std::string& body, const std::string& content_type) {
+    request.body = body;
+    request.content_type = content_type;
+    return client_->Send(request).value();
+  };
+  const std::string fields = R"("patient_id":"patient-1","device_public_key":")" + key + "\"";
+  for (const std::string& body :
+       {R"({"device_id":"watch-0","device_id":"watch-1",)" + fields + "}",
+        R"({"device_id":"watch-1",)" + fields + R"(,"patient_id":"patient-2"})",
+        R"({"device_id":"watch-1",)" + fields + R"(,"role":"admin"})",
+        R"({"device_id":["watch-1"],)" + fields + "}", R"({"device_id":7,)" + fields + "}"}) {
+    const net::Response r = send(body, "application/json");
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(json::parse(r.body)["error"], "invalid_argument") << r.body;
+  }
+  const std::string good = R"({"device_id":"watch-1",)" + fields + "}";
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded",
+                           "application/octet-stream", "application/json; charset=latin1"}) {
+    const net::Response r = send(good, type);
+    EXPECT_EQ(r.status, 415) << type;
+    EXPECT_EQ(json::parse(r.body)["error"], "unsupported_media_type") << r.body;
+  }
+  EXPECT_EQ(Events("malformed").size(), 9u);
+  // The well-formed request, with a charset parameter, is taken.
+  EXPECT_EQ(send(good, "application/json; charset=utf-8").status, 200);
+}
+
 TEST_F(CloudletServiceTest, ForgedSignatureIsRefusedWithAnIdsEvent) {
   auto device = EnrolledDevice("watch-1", "patient-1");
   Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
@@ -401,6 +442,65 @@ TEST_F(CloudletServiceTest, UnknownDeviceIsRefusedWithAnIdsEvent) {
   ExpectRejected(Post("/api/v1/ingest", stranger.SealReadings(HeartRate(NowMs(), 10)).value()), 403,
                  "permission_denied", "unknown_device");
   EXPECT_EQ(Events("unknown_device").back()["device_id"], "watch-9");
+}
+
+TEST_F(CloudletServiceTest, AWithdrawnDeviceIsRefusedAtOnceAndCannotEnrolAgain) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  ASSERT_EQ(
+      Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs() - 60'000, 5)).value()).status,
+      200);
+  auto withdraw = [&](const std::string& id, const SecretBytes& token) {
+    net::ClientRequest request;
+    request.method = net::Method::kPost;
+    request.url = url_ + "/api/v1/devices/" + id + "/withdrawal";
+    request.headers.emplace_back("Authorization", "Bearer " + node::testing::TokenText(token));
+    return client_->Send(request).value();
+  };
+  EXPECT_EQ(withdraw("watch-1", enrol_token_).status, 401);
+  EXPECT_EQ(withdraw("watch-9", operator_token_).status, 404);
+  const net::Response done = withdraw("watch-1", operator_token_);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(json::parse(done.body)["status"], "withdrawn");
+  EXPECT_EQ(json::parse(withdraw("watch-1", operator_token_).body)["status"], "unchanged");
+  ExpectRejected(Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs(), 5)).value()), 403,
+                 "permission_denied", "unknown_device");
+  const Status again = device->Enrol(*client_, url_, enrol_token_, deployment_.Root().key);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kFailedPrecondition);
+}
+
+// Log lines are shipped and read more widely than the data: they name devices by keyed
+// references, and patients not at all.
+TEST_F(CloudletServiceTest, LogLinesCarryNoDeviceOrPatientIds) {
+  const std::string log_path = (dir_.path() / "cloudlet.log").string();
+  log::SetFile(log_path);
+  auto device = EnrolledDevice("watch-logged", "patient-logged");
+  std::vector<wire::Reading> implausible = HeartRate(NowMs(), 5);
+  implausible[2].value_milli = 500'000;
+  ExpectRejected(Post("/api/v1/ingest", device->SealReadings(implausible).value()), 400,
+                 "invalid_argument", "out_of_range");
+  TestDevice stranger("watch-stranger", "patient-stranger", random_, clock_);
+  ASSERT_TRUE(stranger.UseCloudlet(*client_, url_, deployment_.Root().key));
+  ExpectRejected(Post("/api/v1/ingest", stranger.SealReadings(HeartRate(NowMs(), 3)).value()), 403,
+                 "permission_denied", "unknown_device");
+  TestDevice impostor("watch-logged", "patient-logged", random_, clock_);
+  EXPECT_FALSE(impostor.Enrol(*client_, url_, enrol_token_, deployment_.Root().key));
+
+  std::ifstream in(log_path);
+  std::string line;
+  std::vector<std::string> enrolled;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_EQ(line.find("watch-"), std::string::npos) << line;
+    EXPECT_EQ(line.find("patient-"), std::string::npos) << line;
+    const json event = json::parse(line);
+    if (event["event"] == "cloudlet_device_enrolled") enrolled.push_back(event["device"]);
+  }
+  EXPECT_GE(lines, 3);
+  ASSERT_EQ(enrolled.size(), 1u);
+  EXPECT_EQ(enrolled[0].size(), 16u);
+  EXPECT_TRUE(HexDecode(enrolled[0]).has_value());
 }
 
 TEST_F(CloudletServiceTest, UploadForAnotherPatientIsRefused) {
@@ -645,6 +745,37 @@ TEST_F(CloudletServiceTest, OperatorEndpointsNeedTheOperatorToken) {
   EXPECT_EQ(GetAsOperator("/api/v1/patients/p/readings?from=x").status, 400);
   EXPECT_EQ(GetAsOperator("/api/v1/ids/events").status, 200);
   EXPECT_EQ(Events("auth_failure").size(), 2u);
+}
+
+TEST_F(CloudletServiceTest, ReadingsComeNewestFirstInPagesWithACursor) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  const std::int64_t now = NowMs();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Post("/api/v1/ingest", device->SealReadings(HeartRate(now - i * 60'000, 10)).value())
+                  .status,
+              200);
+  }
+  std::vector<std::int64_t> times;
+  std::string path = "/api/v1/patients/patient-1/readings?from=0&limit=7";
+  for (int pages = 1;; ++pages) {
+    ASSERT_LE(pages, 5);
+    const net::Response r = GetAsOperator(path);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json body = json::parse(r.body);
+    ASSERT_LE(body["readings"].size(), 7u);
+    for (const json& reading : body["readings"]) times.push_back(reading["time_ms"]);
+    if (body["next_cursor"].is_null()) break;
+    path = "/api/v1/patients/patient-1/readings?from=0&limit=7&cursor=" +
+           body["next_cursor"].get<std::string>();
+  }
+  ASSERT_EQ(times.size(), 30u);
+  EXPECT_EQ(times.front(), now);
+  EXPECT_TRUE(std::is_sorted(times.rbegin(), times.rend()));
+  EXPECT_EQ(std::set<std::int64_t>(times.begin(), times.end()).size(), 30u);
+  for (const char* bad : {"limit=0", "limit=10001", "limit=x", "cursor=zz", "cursor=00"}) {
+    EXPECT_EQ(GetAsOperator("/api/v1/patients/patient-1/readings?" + std::string(bad)).status, 400)
+        << bad;
+  }
 }
 
 TEST_F(CloudletServiceTest, ServesItsCertificateAndHealth) {

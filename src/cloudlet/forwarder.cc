@@ -442,7 +442,10 @@ Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std:
           ++round.failed;
           break;
         }
-        log::Error("cloudlet_forward_dead_letter", {{"item", item.id}, {"reason", outcome.reason}});
+        // An enrolment item's id holds the device id, which stays out of the logs.
+        log::Error("cloudlet_forward_dead_letter",
+                   {{"item", IsEnrolmentItem(item) ? std::string("enrolment") : item.id},
+                    {"reason", outcome.reason}});
         ctx_.counters.dead_letters.fetch_add(1, std::memory_order_relaxed);
         ++round.dead;
         if (Status st = ctx_.queue.MarkSent(item.id); !st) {

@@ -91,9 +91,7 @@ void IngestPipeline::RecordIdsEvent(IdsEventKind kind, std::string_view source_i
                {{"kind", kind_name}, {"error", recorded.error().ToString()}});
   }
   if (!recorded || *recorded == store::IdsRecordOutcome::kWritten) {
-    log::Warn(
-        "cloudlet_rejected",
-        {{"kind", kind_name}, {"peer", source_ip}, {"device", device_id}, {"detail", detail}});
+    log::Warn("cloudlet_rejected", {{"kind", kind_name}, {"peer", source_ip}, {"detail", detail}});
   }
 }
 
@@ -232,8 +230,7 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
 
   // 10. Durable before the acknowledgement.
   if (Status stored = Persist(*opened, content, digest, batch_id); !stored) {
-    log::Error("cloudlet_store_failed",
-               {{"device", device_id}, {"error", stored.error().ToString()}});
+    log::Error("cloudlet_store_failed", {{"error", stored.error().ToString()}});
     KeepPending(key, digest, *opened);
     return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip, device_id,
                   "unavailable", std::chrono::seconds(5));
@@ -251,7 +248,8 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   }
   ctx_.metrics.ingest.WithLabels({wire::ContentTypeName(header.content_type), "stored"})
       .Increment();
-  if (content.refused > 0) ctx_.metrics.readings_refused.Increment(static_cast<double>(content.refused));
+  if (content.refused > 0)
+    ctx_.metrics.readings_refused.Increment(static_cast<double>(content.refused));
   return IngestAck{std::move(batch_id), IngestStatus::kStored, header.content_type, readings,
                    content.refused};
 }
@@ -331,10 +329,9 @@ Status IngestPipeline::Persist(const wire::OpenedUpload& opened, const Decoded& 
   if (!decoded.record && decoded.readings.empty()) {
     // Every reading was refused (step 9): nothing to store or forward; the ledger row makes a
     // retry a duplicate.
-    return ctx_.ledger.AddBatch(LedgerBatch{header.device_id, batch_id, header.content_type,
-                                            header.patient_id, digest, 0, NowMs(ctx_.clock),
-                                            ctx_.ledger.PayloadDigest(header.content_type,
-                                                                      opened.payload)});
+    return ctx_.ledger.AddBatch(LedgerBatch{
+        header.device_id, batch_id, header.content_type, header.patient_id, digest, 0,
+        NowMs(ctx_.clock), ctx_.ledger.PayloadDigest(header.content_type, opened.payload)});
   }
   const Bytes joined = wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload);
 

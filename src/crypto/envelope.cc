@@ -223,25 +223,42 @@ Result<Bytes> EnvelopeAead::Encrypt(const DataKeyContext& context, ByteView plai
   return out;
 }
 
+namespace {
+
+bool IsWellFormedDataCiphertext(ByteView ciphertext) {
+  return ciphertext.size() >= kDataHeaderBytes + kAeadTagBytes &&
+         ciphertext.size() <= kDataHeaderBytes + kMaxPlaintextBytes + kAeadTagBytes &&
+         HasPrefix(ciphertext, kDataMagic, kAlgorithmXChaCha20Poly1305);
+}
+
+}  // namespace
+
 Result<Bytes> EnvelopeAead::Decrypt(const DataKeyContext& context, ByteView ciphertext,
                                     ByteView associated_data) const {
   MEDMESH_RETURN_IF_ERROR(ValidateContext(context));
-  if (ciphertext.size() < kDataHeaderBytes + kAeadTagBytes ||
-      ciphertext.size() > kDataHeaderBytes + kMaxPlaintextBytes + kAeadTagBytes ||
-      !HasPrefix(ciphertext, kDataMagic, kAlgorithmXChaCha20Poly1305)) {
-    return AuthenticationFailed();
-  }
+  // Checked before the key is fetched: a malformed ciphertext costs no store read or unwrap.
+  if (!IsWellFormedDataCiphertext(ciphertext)) return AuthenticationFailed();
+  MEDMESH_ASSIGN_OR_RETURN(DataKeyDecryptor key, OpenDataKey(context));
+  return key.Decrypt(ciphertext, associated_data);
+}
+
+Result<DataKeyDecryptor> EnvelopeAead::OpenDataKey(const DataKeyContext& context) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateContext(context));
   MEDMESH_ASSIGN_OR_RETURN(Bytes wrapped, store_.Get(context));
   KeyId data_key_id;
   MEDMESH_ASSIGN_OR_RETURN(SecretBytes data_key, Unwrap(context, wrapped, &data_key_id));
-  if (ReadKeyId(ciphertext, 6) != data_key_id) return AuthenticationFailed();
+  return DataKeyDecryptor(EncodeContext(context), data_key_id, std::move(data_key));
+}
 
+Result<Bytes> DataKeyDecryptor::Decrypt(ByteView ciphertext, ByteView associated_data) const {
+  if (!IsWellFormedDataCiphertext(ciphertext)) return AuthenticationFailed();
+  if (ReadKeyId(ciphertext, 6) != data_key_id_) return AuthenticationFailed();
   const ByteView header = ciphertext.first(kDataHeaderBytes);
-  const Bytes ad = Concat(Concat(header, EncodeContext(context)), associated_data);
+  const Bytes ad = Concat(Concat(header, encoded_context_), associated_data);
   const ByteView body = ciphertext.subspan(kDataHeaderBytes);
   Bytes plaintext(body.size() - kAeadTagBytes);
   MEDMESH_RETURN_IF_ERROR(
-      XChaCha20Poly1305Open(data_key, header.last(kAeadNonceBytes), ad, body, plaintext));
+      XChaCha20Poly1305Open(data_key_, header.last(kAeadNonceBytes), ad, body, plaintext));
   return plaintext;
 }
 

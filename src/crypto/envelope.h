@@ -9,6 +9,8 @@
 //    unwrapping until retired, so reads and writes continue during a rotation.
 //  - Destroying a data key (crypto-shredding) makes every ciphertext under it unreadable.
 //  - Data keys are unwrapped per call and never cached, so destruction takes effect at once.
+//    The exception is a DataKeyDecryptor (OpenDataKey): one unwrap for the many ciphertexts of
+//    one read (a query over a patient's rows); it lives only as long as that read.
 //
 // WARNING: crypto-shredding only works if no copy of the wrapped key survives elsewhere:
 // backups of the wrapped-key store must expire, or a restored wrapped key revives the data.
@@ -97,6 +99,27 @@ struct KekRotationReport {
   std::size_t unreadable = 0;       // failed to unwrap (corrupt, or under an unknown KEK)
 };
 
+// One unwrapped data key, bound to its context, for decrypting many ciphertexts with one unwrap
+// (EnvelopeAead::OpenDataKey). Move-only; the key is wiped when the object is destroyed.
+// WARNING: a DestroyDataKey() issued while the object lives does not reach it: hold it for one
+// read, never across requests.
+// Thread safety: Decrypt is const and thread-safe.
+class DataKeyDecryptor {
+ public:
+  // As EnvelopeAead::Decrypt, for this object's context.
+  Result<Bytes> Decrypt(ByteView ciphertext, ByteView associated_data) const;
+
+ private:
+  friend class EnvelopeAead;
+  DataKeyDecryptor(Bytes encoded_context, KeyId data_key_id, SecretBytes data_key)
+      : encoded_context_(std::move(encoded_context)),
+        data_key_id_(data_key_id),
+        data_key_(std::move(data_key)) {}
+  Bytes encoded_context_;
+  KeyId data_key_id_;
+  SecretBytes data_key_;
+};
+
 class EnvelopeAead {
  public:
   // `kek` wraps new data keys. `store` and `random` must outlive this object.
@@ -116,6 +139,11 @@ class EnvelopeAead {
   // data, or a wrapped key that fails to unwrap; kInvalidArgument for a bad context.
   Result<Bytes> Decrypt(const DataKeyContext& context, ByteView ciphertext,
                         ByteView associated_data) const;
+
+  // Unwraps the data key of `context` once, for several Decrypt calls (see DataKeyDecryptor).
+  // kNotFound if the context has no data key; AuthenticationFailed() if it fails to unwrap;
+  // kInvalidArgument for a bad context; store errors as is.
+  Result<DataKeyDecryptor> OpenDataKey(const DataKeyContext& context) const;
 
   // Crypto-shredding: deletes the wrapped data key. kNotFound if there is none.
   Status DestroyDataKey(const DataKeyContext& context);

@@ -198,6 +198,25 @@ TEST_F(EnvelopeTest, ConcurrentFirstUseCreatesOneKey) {
   for (const Bytes& ct : cts) EXPECT_TRUE(envelope.Decrypt(kAliceMi, ct, {}));
 }
 
+TEST_F(EnvelopeTest, OpenedDataKeyDecryptsItsContextOnly) {
+  const Bytes a = Encrypt(kAliceMi, "hr 61", "row-1");
+  const Bytes b = Encrypt(kAliceMi, "hr 62", "row-2");
+  const Bytes other = Encrypt(kAliceEi, "name", "row-1");
+  auto key = envelope_.OpenDataKey(kAliceMi);
+  ASSERT_TRUE(key.has_value()) << key.error().ToString();
+  EXPECT_EQ(AsStringView(key->Decrypt(a, AsBytes("row-1")).value()), "hr 61");
+  EXPECT_EQ(AsStringView(key->Decrypt(b, AsBytes("row-2")).value()), "hr 62");
+  ExpectOpaqueFailure(key->Decrypt(a, AsBytes("row-2")));
+  ExpectOpaqueFailure(key->Decrypt(other, AsBytes("row-1")));
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    Bytes bad = a;
+    bad[i] ^= 0x01;
+    ExpectOpaqueFailure(key->Decrypt(bad, AsBytes("row-1")));
+  }
+  EXPECT_EQ(envelope_.OpenDataKey(kBobMi).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(envelope_.OpenDataKey({"", "mi"}).error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST_F(EnvelopeTest, BadContextsAreRefused) {
   EXPECT_EQ(envelope_.Encrypt({"", "mi"}, AsBytes("x"), {}).error().code(),
             ErrorCode::kInvalidArgument);

@@ -317,6 +317,19 @@ Status WriteKeyFile(const std::filesystem::path& path, const KeyFile& file, bool
   return OkStatus();
 }
 
+Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes,
+                                   std::string_view what) {
+  auto contents = Env::Default().ReadPrivateFile(path, max_bytes);
+  if (!contents) {
+    if (contents.error().code() == ErrorCode::kResourceExhausted) {
+      return InvalidArgument(std::string(what) + " " + path.string() + " is larger than " +
+                             std::to_string(max_bytes) + " bytes");
+    }
+    return Error(contents.error().code(), std::string(what) + ": " + contents.error().message());
+  }
+  return std::move(*contents);
+}
+
 Result<KeyFile> ReadKeyFile(const std::filesystem::path& path, Env& env) {
   auto contents = env.ReadPrivateFile(path, kMaxKeyFileBytes);
   if (!contents) {

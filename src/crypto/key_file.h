@@ -73,6 +73,15 @@ Status WriteKeyFile(const std::filesystem::path& path, const KeyFile& file, bool
 // kInvalidArgument if larger than kMaxKeyFileBytes; otherwise as ParseKeyFile.
 Result<KeyFile> ReadKeyFile(const std::filesystem::path& path, Env& env = Env::Default());
 
+// Reads a file that holds a secret (a key file, the TLS private key) with the checks every
+// secret file gets: kPermissionDenied for a symbolic link, anything but a regular file, a file
+// owned by another user than this process's effective user, or one accessible by group or
+// others (the message says which chmod to run); kInvalidArgument over `max_bytes`; kNotFound
+// if missing; other OS errors as in WriteKeyFile. The checks apply to the descriptor that is
+// read. `what` names the file in messages ("key file"); the contents never appear in them.
+Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes,
+                                   std::string_view what);
+
 // What `medmesh keys` prints: public keys and fingerprints, never secrets.
 struct PublicKeyDescription {
   std::string name;         // "signing", "kem", "kek"

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -288,6 +289,36 @@ TEST_F(TlsTest, ServerRefusesAKeyThatDoesNotMatchItsCertificate) {
   const auto server = HttpServer::Start(options, EchoRouter());
   ASSERT_FALSE(server);
   EXPECT_EQ(server.error().code(), ErrorCode::kInvalidArgument);
+}
+
+// The TLS private key gets the checks of every key file: owned by us, mode 0600, a regular file
+// reached without a symbolic link.
+TEST_F(TlsTest, ServerRefusesAPrivateKeyOthersCanReadOrALink) {
+  namespace fs = std::filesystem;
+  auto start = [&](const std::string& key) {
+    ServerOptions options;
+    options.tls = TlsFiles{good_.certificate_file, key};
+    return HttpServer::Start(options, EchoRouter());
+  };
+  for (const fs::perms extra : {fs::perms::group_read, fs::perms::others_read}) {
+    fs::permissions(good_.private_key_file, fs::perms::owner_read | fs::perms::owner_write | extra,
+                    fs::perm_options::replace);
+    const auto server = start(good_.private_key_file);
+    ASSERT_FALSE(server);
+    EXPECT_EQ(server.error().code(), ErrorCode::kPermissionDenied);
+    EXPECT_NE(server.error().message().find("chmod 600"), std::string::npos)
+        << server.error().message();
+  }
+  fs::permissions(good_.private_key_file, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace);
+  const fs::path link = dir_.path() / "link.key";
+  fs::create_symlink(good_.private_key_file, link);
+  const auto linked = start(link.string());
+  ASSERT_FALSE(linked);
+  EXPECT_EQ(linked.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(start(good_.private_key_file + ".missing").error().code(), ErrorCode::kNotFound);
+  auto server = start(good_.private_key_file);
+  ASSERT_TRUE(server) << server.error().ToString();
 }
 
 }  // namespace

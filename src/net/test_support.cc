@@ -154,6 +154,11 @@ CertificateFiles WriteSelfSignedCertificate(const std::filesystem::path& dir, st
   WritePem(files.private_key_file, [&](BIO* bio) {
     return PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   });
+  // The server refuses a private key that group or others can read, as for every key file.
+  std::filesystem::permissions(
+      files.private_key_file,
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+      std::filesystem::perm_options::replace);
   return files;
 }
 

@@ -41,7 +41,7 @@ struct KindName {
   IdsEventKind kind;
   std::string_view name;
 };
-constexpr std::array<KindName, 12> kKinds{{
+constexpr std::array<KindName, 13> kKinds{{
     {IdsEventKind::kForgedSignature, "forged_signature"},
     {IdsEventKind::kBadCertificate, "bad_certificate"},
     {IdsEventKind::kReplay, "replay"},
@@ -53,6 +53,7 @@ constexpr std::array<KindName, 12> kKinds{{
     {IdsEventKind::kDecryptFailure, "decrypt_failure"},
     {IdsEventKind::kAuthFailure, "auth_failure"},
     {IdsEventKind::kRateLimited, "rate_limited"},
+    {IdsEventKind::kEnrolmentConflict, "enrolment_conflict"},
     {IdsEventKind::kOther, "other"},
 }};
 

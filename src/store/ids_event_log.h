@@ -66,6 +66,7 @@ enum class IdsEventKind : std::uint8_t {
   kDecryptFailure,     // a sealed batch or stored ciphertext that fails to open
   kAuthFailure,        // a failed login or bad API credential
   kRateLimited,        // a client over its request rate
+  kEnrolmentConflict,  // a claim on a device enrolled elsewhere, to another patient, or withdrawn
   kOther,              // anything else (also: a kind written by newer code)
 };
 

@@ -33,3 +33,11 @@ if(MEDMESH_BUILD_TESTS)
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/fault_injection_test.cc
     LIBS medmesh_store_queues medmesh_testing_faults SQLiteCpp)
 endif()
+
+if(MEDMESH_BUILD_BENCH)
+  # The operator readings query against history length (not run by tests).
+  add_executable(reading_store_benchmark ${CMAKE_CURRENT_LIST_DIR}/reading_store_benchmark.cc)
+  target_link_libraries(reading_store_benchmark
+    PRIVATE medmesh_store_queues medmesh_testing benchmark::benchmark)
+  target_compile_options(reading_store_benchmark PRIVATE ${MEDMESH_WARNINGS})
+endif()

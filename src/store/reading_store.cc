@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 #include "store/internal/queue_sqlite.h"
@@ -12,7 +13,9 @@
 namespace medmesh::store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// Version 2 adds the index that newest-first queries walk (from_ms in it: rows skipped by the
+// walk are skipped in the index).
+constexpr int kSchemaVersion = 2;
 constexpr std::string_view kAdLabel = "MedMesh stored readings v1";
 
 constexpr const char* kSchema =
@@ -22,7 +25,14 @@ constexpr const char* kSchema =
     " stored_ms INTEGER NOT NULL, ciphertext BLOB NOT NULL,"
     " PRIMARY KEY (patient_id, device_id, batch_id));"
     "CREATE INDEX IF NOT EXISTS reading_batches_by_time"
-    " ON reading_batches (patient_id, from_ms);";
+    " ON reading_batches (patient_id, from_ms);"
+    "CREATE INDEX IF NOT EXISTS reading_batches_by_end"
+    " ON reading_batches (patient_id, to_ms, device_id, batch_id, from_ms);";
+
+// Rows read from the database per step of a query: small, so a page of the newest readings
+// decrypts few batches beyond those it returns.
+constexpr std::int64_t kRowsPerStep = 16;
+constexpr std::uint8_t kCursorVersion = 2;
 
 bool IsKnownKind(wire::VitalKind kind) {
   return wire::VitalKindFromId(static_cast<std::uint8_t>(kind)).has_value();
@@ -55,6 +65,85 @@ Status CheckIds(std::string_view patient, std::string_view device, std::string_v
   if (!internal::IsValidQueueId(device)) return InvalidArgument("bad device id");
   if (!internal::IsValidQueueId(batch)) return InvalidArgument("bad batch id");
   return OkStatus();
+}
+
+// Where a reading sits in the total order of a patient's readings. Pages run from the
+// greatest key down.
+struct ReadingKey {
+  std::int64_t time_ms = 0;
+  std::uint8_t kind = 0;
+  std::string device_id;
+  std::string batch_id;
+  std::uint32_t index = 0;  // position in the decoded batch
+  auto operator<=>(const ReadingKey&) const = default;
+};
+
+// Where the next page's walk over the rows starts: at this row (inclusive) when it may still
+// hold readings the page did not return, otherwise right after it.
+struct WalkStart {
+  std::int64_t to_ms = 0;
+  std::string device_id;
+  std::string batch_id;
+  bool inclusive = false;
+};
+
+struct Cursor {
+  ReadingKey last;  // the last reading returned
+  WalkStart walk;
+};
+
+// The cursor: hex of version | last reading (time u64 | kind | device id | batch id | index
+// u32) | walk start (to_ms u64 | device id | batch id | inclusive u8). It names no patient and
+// is only ever used with the patient of the request that carries it.
+std::string EncodeCursor(const Cursor& cursor) {
+  Bytes out;
+  AppendU8(out, kCursorVersion);
+  AppendU64Le(out, static_cast<std::uint64_t>(cursor.last.time_ms));
+  AppendU8(out, cursor.last.kind);
+  AppendField(out, cursor.last.device_id);
+  AppendField(out, cursor.last.batch_id);
+  AppendU32Le(out, cursor.last.index);
+  AppendU64Le(out, static_cast<std::uint64_t>(cursor.walk.to_ms));
+  AppendField(out, cursor.walk.device_id);
+  AppendField(out, cursor.walk.batch_id);
+  AppendU8(out, cursor.walk.inclusive ? 1 : 0);
+  return HexEncode(out);
+}
+
+Result<Cursor> DecodeCursor(std::string_view text) {
+  const Error bad = InvalidArgument("bad cursor: pass a next_cursor as returned");
+  auto bytes = HexDecode(text);
+  if (!bytes) return bad;
+  ByteReader in(*bytes);
+  auto read_id = [&in](std::string& id) {
+    auto size = in.ReadU8();
+    if (!size) return false;
+    auto id_bytes = in.ReadBytes(*size);
+    if (!id_bytes) return false;
+    id = std::string(AsStringView(*id_bytes));
+    return internal::IsValidQueueId(id);
+  };
+  auto valid_time = [](std::uint64_t t) {
+    return t <= static_cast<std::uint64_t>(wire::kMaxTimeMs);
+  };
+  Cursor c;
+  auto version = in.ReadU8();
+  auto time = in.ReadU64Le();
+  auto kind = in.ReadU8();
+  if (!version || *version != kCursorVersion || !time || !valid_time(*time) || !kind) return bad;
+  c.last.time_ms = static_cast<std::int64_t>(*time);
+  c.last.kind = *kind;
+  if (!read_id(c.last.device_id) || !read_id(c.last.batch_id)) return bad;
+  auto index = in.ReadU32Le();
+  auto walk_to = in.ReadU64Le();
+  if (!index || !walk_to || !valid_time(*walk_to)) return bad;
+  c.last.index = *index;
+  c.walk.to_ms = static_cast<std::int64_t>(*walk_to);
+  if (!read_id(c.walk.device_id) || !read_id(c.walk.batch_id)) return bad;
+  auto inclusive = in.ReadU8();
+  if (!inclusive || *inclusive > 1 || in.remaining() != 0) return bad;
+  c.walk.inclusive = *inclusive == 1;
+  return c;
 }
 
 }  // namespace
@@ -205,68 +294,142 @@ Result<std::uint64_t> ReadingStore::DeleteBatches(std::span<const StoredBatchKey
   }
 }
 
-Result<std::vector<wire::Reading>> ReadingStore::Query(std::string_view patient_id,
-                                                       const ReadingQuery& query) const {
+Result<ReadingPage> ReadingStore::Query(std::string_view patient_id,
+                                        const ReadingQuery& query) const {
   if (!internal::IsValidQueueId(patient_id)) return InvalidArgument("bad patient id");
   if (query.to_ms < query.from_ms) return InvalidArgument("query range ends before it starts");
+  if (query.limit == 0 || query.limit > kMaxReadingsPerPage) {
+    return InvalidArgument("limit must be 1.." + std::to_string(kMaxReadingsPerPage));
+  }
+  std::optional<Cursor> cursor;
+  if (!query.cursor.empty()) {
+    MEDMESH_ASSIGN_OR_RETURN(cursor, DecodeCursor(query.cursor));
+  }
   struct Row {
     std::string device_id, batch_id;
     std::int64_t from_ms, to_ms;
     std::uint32_t count;
     Bytes ciphertext;
   };
-  std::vector<Row> rows;
-  {
-    std::lock_guard lock(mu_);
-    try {
-      SQLite::Statement st(
-          *db_,
-          "SELECT device_id, batch_id, from_ms, to_ms, count, ciphertext"
-          " FROM reading_batches WHERE patient_id = ? AND from_ms < ? AND to_ms >= ?"
-          " ORDER BY from_ms");
-      st.bind(1, std::string(patient_id));
-      st.bind(2, query.to_ms);
-      st.bind(3, query.from_ms);
-      while (st.executeStep()) {
-        rows.push_back({st.getColumn(0).getString(), st.getColumn(1).getString(),
-                        st.getColumn(2).getInt64(), st.getColumn(3).getInt64(),
-                        static_cast<std::uint32_t>(st.getColumn(4).getInt64()),
-                        ColumnBytes(st.getColumn(5))});
+  // Readings of a batch are no later than its to_ms, so once the batches are walked by to_ms
+  // descending, a reading later than the last walked batch's to_ms is ahead of everything not
+  // read yet: the walk stops as soon as limit + 1 such readings are in hand (the extra one
+  // says whether a next page exists). A next page resumes the walk at the first row that may
+  // still hold readings of its own (the cursor's walk start), so deep pages do not re-scan the
+  // rows before it.
+  const std::int64_t newest_from =
+      cursor ? std::min(cursor->last.time_ms, query.to_ms - 1) : query.to_ms - 1;
+  std::optional<WalkStart> after;  // where the next fetch starts
+  if (cursor) after = cursor->walk;
+  struct Walked {
+    const Row* row = nullptr;
+    std::optional<ReadingKey> oldest;  // its oldest reading in the range and kind
+  };
+  std::vector<std::unique_ptr<Row>> rows_walked;
+  std::vector<Walked> walked;
+  std::optional<crypto::DataKeyDecryptor> key;  // one unwrap
+  std::vector<std::pair<ReadingKey, wire::Reading>> found;
+  bool exhausted = false;
+  while (true) {
+    std::vector<std::unique_ptr<Row>> rows;
+    {
+      std::lock_guard lock(mu_);
+      try {
+        std::string sql =
+            "SELECT device_id, batch_id, from_ms, to_ms, count, ciphertext"
+            " FROM reading_batches WHERE patient_id = ? AND from_ms <= ? AND to_ms >= ?";
+        if (after) {
+          sql += after->inclusive ? " AND (to_ms, device_id, batch_id) <= (?, ?, ?)"
+                                  : " AND (to_ms, device_id, batch_id) < (?, ?, ?)";
+        }
+        sql += " ORDER BY to_ms DESC, device_id DESC, batch_id DESC LIMIT ?";
+        SQLite::Statement st(*db_, sql);
+        int i = 1;
+        st.bind(i++, std::string(patient_id));
+        st.bind(i++, newest_from);
+        st.bind(i++, query.from_ms);
+        if (after) {
+          st.bind(i++, after->to_ms);
+          st.bind(i++, after->device_id);
+          st.bind(i++, after->batch_id);
+        }
+        st.bind(i++, kRowsPerStep);
+        while (st.executeStep()) {
+          rows.push_back(std::make_unique<Row>(Row{
+              st.getColumn(0).getString(), st.getColumn(1).getString(), st.getColumn(2).getInt64(),
+              st.getColumn(3).getInt64(), static_cast<std::uint32_t>(st.getColumn(4).getInt64()),
+              ColumnBytes(st.getColumn(5))}));
+        }
+      } catch (const std::exception& e) {
+        return SqliteError(e, "query readings");
       }
-    } catch (const std::exception& e) {
-      return SqliteError(e, "query readings");
     }
-  }
-  std::vector<wire::Reading> out;
-  const crypto::DataKeyContext context = KeyContext(patient_id);
-  for (const Row& row : rows) {
-    const Bytes ad =
-        AssociatedData(patient_id, row.device_id, row.batch_id, row.from_ms, row.to_ms, row.count);
-    MEDMESH_ASSIGN_OR_RETURN(Bytes plaintext, aead_.Decrypt(context, row.ciphertext, ad));
-    wire::ReadingsDecodeLimits limits;
-    limits.require_plausible = false;  // stored as accepted; plausibility is ingest's job
-    auto decoded = wire::DecodeReadings(plaintext, limits);
-    SecureWipe(plaintext.data(), plaintext.size());
-    if (!decoded) return DataLoss("stored readings do not decode: " + decoded.error().message());
-    if (decoded->size() != row.count) return DataLoss("stored readings: count mismatch");
-    for (const auto& r : *decoded) {
-      if (r.time_ms < query.from_ms || r.time_ms >= query.to_ms) continue;
-      if (query.kind && r.kind != *query.kind) continue;
-      out.push_back(r);
+    if (!rows.empty() && !key) {
+      MEDMESH_ASSIGN_OR_RETURN(key, aead_.OpenDataKey(KeyContext(patient_id)));
     }
-  }
-  std::sort(out.begin(), out.end(), [](const wire::Reading& a, const wire::Reading& b) {
-    return a.time_ms != b.time_ms ? a.time_ms < b.time_ms
-                                  : static_cast<int>(a.kind) < static_cast<int>(b.kind);
-  });
-  if (out.size() > query.limit) {
-    if (query.fail_if_truncated) {
-      return ResourceExhausted("the range holds " + std::to_string(out.size()) +
-                               " readings, more than the limit of " + std::to_string(query.limit));
+    for (const auto& row : rows) {
+      const Bytes ad = AssociatedData(patient_id, row->device_id, row->batch_id, row->from_ms,
+                                      row->to_ms, row->count);
+      MEDMESH_ASSIGN_OR_RETURN(Bytes plaintext, key->Decrypt(row->ciphertext, ad));
+      row->ciphertext = Bytes();  // only the row's ids stay for the cursor
+      wire::ReadingsDecodeLimits limits;
+      limits.require_plausible = false;  // stored as accepted; plausibility is ingest's job
+      auto decoded = wire::DecodeReadings(plaintext, limits);
+      SecureWipe(plaintext.data(), plaintext.size());
+      if (!decoded) return DataLoss("stored readings do not decode: " + decoded.error().message());
+      if (decoded->size() != row->count) return DataLoss("stored readings: count mismatch");
+      Walked w{row.get(), std::nullopt};
+      for (std::size_t index = 0; index < decoded->size(); ++index) {
+        const wire::Reading& r = (*decoded)[index];
+        if (r.time_ms < query.from_ms || r.time_ms >= query.to_ms) continue;
+        if (query.kind && r.kind != *query.kind) continue;
+        ReadingKey k{r.time_ms, static_cast<std::uint8_t>(r.kind), row->device_id, row->batch_id,
+                     static_cast<std::uint32_t>(index)};
+        if (!w.oldest || k < *w.oldest) w.oldest = k;
+        if (cursor && !(k < cursor->last)) continue;
+        found.emplace_back(std::move(k), r);
+      }
+      walked.push_back(std::move(w));
     }
-    out.resize(query.limit);
+    const bool short_step = rows.size() < static_cast<std::size_t>(kRowsPerStep);
+    const std::int64_t last_to_ms = rows.empty() ? 0 : rows.back()->to_ms;
+    if (!rows.empty()) {
+      after = WalkStart{rows.back()->to_ms, rows.back()->device_id, rows.back()->batch_id, false};
+    }
+    for (auto& row : rows) rows_walked.push_back(std::move(row));
+    if (short_step) {
+      exhausted = true;
+      break;
+    }
+    const auto settled = std::count_if(found.begin(), found.end(),
+                                       [&](const auto& f) { return f.first.time_ms > last_to_ms; });
+    if (static_cast<std::size_t>(settled) > query.limit) break;
   }
-  return out;
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  ReadingPage page;
+  // Not exhausted: the walk stopped with more than `limit` settled readings in hand, and they
+  // sort first.
+  const bool more = !exhausted || found.size() > query.limit;
+  if (found.size() > query.limit) found.resize(query.limit);
+  page.readings.reserve(found.size());
+  for (const auto& f : found) page.readings.push_back(f.second);
+  if (more && !found.empty()) {
+    Cursor next{found.back().first, {}};
+    // The first walked row with a reading after the last returned one starts the next walk;
+    // if none has, the walk goes on after the last row walked.
+    const auto first_left = std::find_if(walked.begin(), walked.end(), [&](const Walked& w) {
+      return w.oldest && *w.oldest < next.last;
+    });
+    if (first_left != walked.end()) {
+      next.walk = {first_left->row->to_ms, first_left->row->device_id, first_left->row->batch_id,
+                   true};
+    } else {
+      next.walk = *after;
+    }
+    page.next_cursor = EncodeCursor(next);
+  }
+  return page;
 }
 
 Result<PatientReadingCounts> ReadingStore::CountsFor(std::string_view patient_id) const {

@@ -75,10 +75,23 @@ struct ReadingQuery {
   std::int64_t from_ms = 0;             // inclusive
   std::int64_t to_ms = 0;               // exclusive
   std::optional<wire::VitalKind> kind;  // all kinds if unset
-  // At most this many readings are returned (the earliest); kResourceExhausted if the range
-  // holds more and `fail_if_truncated` is set, otherwise the result is cut.
-  std::size_t limit = 1'000'000;
-  bool fail_if_truncated = false;
+  // At most this many readings are returned, newest first: 1..kMaxReadingsPerPage.
+  std::size_t limit = 1000;
+  // Empty for the first page; otherwise a previous page's next_cursor: this page continues
+  // right after the last reading of that one.
+  std::string cursor;
+};
+
+// The most readings one page may hold.
+inline constexpr std::size_t kMaxReadingsPerPage = 100'000;
+
+struct ReadingPage {
+  // Newest first: by time, then kind, then device id, batch id and position in the batch (a
+  // total order, so paging returns every reading exactly once).
+  std::vector<wire::Reading> readings;
+  // Set when more readings follow; pass it as ReadingQuery::cursor for the next page. Opaque
+  // (its format may change between versions; it names no patient).
+  std::optional<std::string> next_cursor;
 };
 
 struct PatientReadingCounts {
@@ -123,17 +136,18 @@ class ReadingStore {
   // commit). Returns one outcome per batch, in order. All or nothing: on error none is stored.
   Result<std::vector<ReadingPutOutcome>> PutMany(std::span<const ReadingBatchToStore> batches);
 
-  // Decrypts the patient's batches overlapping [from_ms, to_ms) and returns their readings in
-  // that range, sorted by (time, kind). kInvalidArgument for a bad patient id or range;
-  // AuthenticationFailed() (crypto/kdf.h) if a row was tampered with; kNotFound from the
-  // envelope if the patient's data key was destroyed while rows remain; kDataLoss if a row
-  // decrypts but does not decode (written by incompatible code).
-  Result<std::vector<wire::Reading>> Query(std::string_view patient_id,
-                                           const ReadingQuery& query) const;
+  // One page of the patient's readings in [from_ms, to_ms), newest first (see ReadingPage).
+  // Batches are read from the database newest first, a few at a time, and only until the
+  // page is certain, with one unwrap of the patient's data key for the whole page: the cost
+  // follows the page size, not the patient's history. kInvalidArgument for a bad patient id,
+  // range, limit or cursor; AuthenticationFailed() (crypto/kdf.h) if a row read was tampered
+  // with; kNotFound from the envelope if the patient's data key was destroyed while rows
+  // remain; kDataLoss if a row decrypts but does not decode (written by incompatible code).
+  Result<ReadingPage> Query(std::string_view patient_id, const ReadingQuery& query) const;
 
-  // Convenience: all kinds, default limit.
-  Result<std::vector<wire::Reading>> Query(std::string_view patient_id, std::int64_t from_ms,
-                                           std::int64_t to_ms) const {
+  // Convenience: the first page of all kinds in [from_ms, to_ms), default limit.
+  Result<ReadingPage> Query(std::string_view patient_id, std::int64_t from_ms,
+                            std::int64_t to_ms) const {
     ReadingQuery query;
     query.from_ms = from_ms;
     query.to_ms = to_ms;

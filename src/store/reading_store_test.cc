@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <thread>
+#include <tuple>
 
 #include "crypto/kdf.h"
 #include "store/internal/test_temp_dir.h"
@@ -73,27 +75,28 @@ TEST_F(ReadingStoreTest, StoresAndQueriesByPatientAndHalfOpenRange) {
 
   auto all = store_->Query("p-1", kT0, kT0 + 20'000);
   ASSERT_TRUE(all.has_value()) << all.error().ToString();
-  EXPECT_EQ(all->size(), 40u);
-  EXPECT_TRUE(std::is_sorted(all->begin(), all->end(), [](const Reading& a, const Reading& b) {
-    return a.time_ms < b.time_ms;
-  }));
-  EXPECT_EQ(all->front(), (Reading{kT0, VitalKind::kHeartRate, 60'000}));
+  EXPECT_EQ(all->readings.size(), 40u);
+  EXPECT_FALSE(all->next_cursor.has_value());
+  EXPECT_TRUE(
+      std::is_sorted(all->readings.begin(), all->readings.end(),
+                     [](const Reading& a, const Reading& b) { return a.time_ms > b.time_ms; }));
+  EXPECT_EQ(all->readings.back(), (Reading{kT0, VitalKind::kHeartRate, 60'000}));
 
   // [kT0 + 5 s, kT0 + 12 s): seconds 5..11 across both batches, 2 readings each.
   auto part = store_->Query("p-1", kT0 + 5000, kT0 + 12'000);
   ASSERT_TRUE(part.has_value());
-  EXPECT_EQ(part->size(), 14u);
-  EXPECT_EQ(part->front().time_ms, kT0 + 5000);
-  EXPECT_EQ(part->back().time_ms, kT0 + 11'000);
+  EXPECT_EQ(part->readings.size(), 14u);
+  EXPECT_EQ(part->readings.front().time_ms, kT0 + 11'000);
+  EXPECT_EQ(part->readings.back().time_ms, kT0 + 5000);
 
   auto hr = store_->Query("p-1", Range(kT0, kT0 + 20'000, VitalKind::kSpO2));
   ASSERT_TRUE(hr.has_value());
-  EXPECT_EQ(hr->size(), 20u);
-  EXPECT_TRUE(std::all_of(hr->begin(), hr->end(),
+  EXPECT_EQ(hr->readings.size(), 20u);
+  EXPECT_TRUE(std::all_of(hr->readings.begin(), hr->readings.end(),
                           [](const Reading& r) { return r.kind == VitalKind::kSpO2; }));
 
-  EXPECT_TRUE(store_->Query("p-3", kT0, kT0 + 20'000)->empty());
-  EXPECT_TRUE(store_->Query("p-1", kT0 + 20'000, kT0 + 30'000)->empty());
+  EXPECT_TRUE(store_->Query("p-3", kT0, kT0 + 20'000)->readings.empty());
+  EXPECT_TRUE(store_->Query("p-1", kT0 + 20'000, kT0 + 30'000)->readings.empty());
 }
 
 TEST_F(ReadingStoreTest, ExtremeButEncodableValuesRoundTrip) {
@@ -107,7 +110,8 @@ TEST_F(ReadingStoreTest, ExtremeButEncodableValuesRoundTrip) {
   ASSERT_TRUE(store_->Put({"p-1", "dev-1", "b-x", readings}));
   auto got = store_->Query("p-1", 0, wire::kMaxTimeMs + 1);
   ASSERT_TRUE(got.has_value()) << got.error().ToString();
-  EXPECT_EQ(*got, readings);
+  std::reverse(readings.begin(), readings.end());  // newest first
+  EXPECT_EQ(got->readings, readings);
   // What the wire codec cannot encode is refused.
   auto bad = store_->Put({"p-1", "dev-1", "b-y", {{-1, VitalKind::kSteps, 1}}});
   ASSERT_FALSE(bad.has_value());
@@ -122,7 +126,7 @@ TEST_F(ReadingStoreTest, PutIsIdempotentByBatch) {
   auto shuffled = batch;
   std::reverse(shuffled.readings.begin(), shuffled.readings.end());
   EXPECT_EQ(*store_->Put(shuffled), ReadingPutOutcome::kDuplicate);
-  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 100'000)->size(), 20u);
+  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 100'000)->readings.size(), 20u);
   EXPECT_TRUE(*store_->Contains("p-1", "dev-1", "b-1"));
   EXPECT_FALSE(*store_->Contains("p-1", "dev-2", "b-1"));
   // The same batch id from another device is another batch.
@@ -180,18 +184,145 @@ TEST_F(ReadingStoreTest, BadInputIsRefused) {
   EXPECT_EQ(range.error().code(), ErrorCode::kInvalidArgument);
 }
 
-TEST_F(ReadingStoreTest, LimitCutsOrFails) {
+TEST_F(ReadingStoreTest, LimitKeepsTheNewestAndBadPagingIsRefused) {
   ASSERT_TRUE(store_->Put(Batch("p-1", "b-1", kT0, 50)));
   ReadingQuery q = Range(kT0, kT0 + 100'000);
   q.limit = 7;
   auto cut = store_->Query("p-1", q);
   ASSERT_TRUE(cut.has_value());
-  EXPECT_EQ(cut->size(), 7u);
-  EXPECT_EQ(cut->back().time_ms, kT0 + 3000);
-  q.fail_if_truncated = true;
-  auto fail = store_->Query("p-1", q);
-  ASSERT_FALSE(fail.has_value());
-  EXPECT_EQ(fail.error().code(), ErrorCode::kResourceExhausted);
+  ASSERT_EQ(cut->readings.size(), 7u);
+  EXPECT_EQ(cut->readings.front().time_ms, kT0 + 49'000);
+  EXPECT_EQ(cut->readings.back().time_ms, kT0 + 46'000);
+  EXPECT_TRUE(cut->next_cursor.has_value());
+  for (std::size_t limit : {std::size_t{0}, kMaxReadingsPerPage + 1}) {
+    q.limit = limit;
+    EXPECT_EQ(store_->Query("p-1", q).error().code(), ErrorCode::kInvalidArgument) << limit;
+  }
+  q.limit = 7;
+  for (const std::string& cursor : std::vector<std::string>{"zz", "01", std::string(200, 'a')}) {
+    q.cursor = cursor;
+    EXPECT_EQ(store_->Query("p-1", q).error().code(), ErrorCode::kInvalidArgument) << cursor;
+  }
+
+  // A valid cursor with a byte appended is refused too.
+  q.cursor = *cut->next_cursor + "00";
+  EXPECT_EQ(store_->Query("p-1", q).error().code(), ErrorCode::kInvalidArgument);
+}
+
+// Overlapping batches from several devices, a reading time shared by several batches, and
+// pages of every size from 1 up: each page is newest first, and the pages together return
+// every reading in the range exactly once.
+TEST_F(ReadingStoreTest, PagesCoverEveryReadingExactlyOnceNewestFirst) {
+  std::vector<Reading> expected;
+  for (int b = 0; b < 40; ++b) {
+    const std::string device = "dev-" + std::to_string(b % 3);
+    // Batches of 1..6 seconds overlapping their neighbours; every 5th starts at the same time.
+    const std::int64_t start = kT0 + (b % 5 == 0 ? 0 : b * 2000);
+    const int n = 1 + b % 6;
+    ReadingBatchToStore batch{"p-1", device, "b-" + std::to_string(b), MakeReadings(start, n)};
+    ASSERT_TRUE(store_->Put(batch).has_value());
+    for (const Reading& r : batch.readings) {
+      if (r.time_ms >= kT0 + 3000) expected.push_back(r);
+    }
+  }
+  // One long batch spanning all the others: it stays partly unread across many pages.
+  ReadingBatchToStore long_batch{"p-1", "dev-long", "b-long", MakeReadings(kT0, 9, 10'000)};
+  ASSERT_TRUE(store_->Put(long_batch).has_value());
+  for (const Reading& r : long_batch.readings) {
+    if (r.time_ms >= kT0 + 3000) expected.push_back(r);
+  }
+  ASSERT_TRUE(store_->Put(Batch("p-2", "b-1", kT0 + 5000)));  // another patient: never returned
+  auto by_time_desc = [](const Reading& a, const Reading& b) { return a.time_ms > b.time_ms; };
+  auto canonical = [](std::vector<Reading> v) {
+    std::sort(v.begin(), v.end(), [](const Reading& a, const Reading& b) {
+      return std::tie(a.time_ms, a.kind, a.value_milli) <
+             std::tie(b.time_ms, b.kind, b.value_milli);
+    });
+    return v;
+  };
+  for (std::size_t limit : {1, 2, 3, 7, 16, 33, 1000}) {
+    ReadingQuery q = Range(kT0 + 3000, kT0 + 1'000'000);
+    q.limit = limit;
+    std::vector<Reading> all;
+    for (int pages = 0;; ++pages) {
+      ASSERT_LT(pages, 1000) << "paging does not end";
+      auto page = store_->Query("p-1", q);
+      ASSERT_TRUE(page.has_value()) << page.error().ToString();
+      ASSERT_LE(page->readings.size(), limit);
+      EXPECT_TRUE(std::is_sorted(page->readings.begin(), page->readings.end(), by_time_desc));
+      if (!all.empty() && !page->readings.empty()) {
+        EXPECT_GE(all.back().time_ms, page->readings.front().time_ms);
+      }
+      all.insert(all.end(), page->readings.begin(), page->readings.end());
+      if (!page->next_cursor) break;
+      EXPECT_EQ(page->readings.size(), limit);
+      q.cursor = *page->next_cursor;
+    }
+    EXPECT_EQ(canonical(all), canonical(expected)) << "limit " << limit;
+  }
+}
+
+// The patient's data key is unwrapped once per query, however many rows it reads.
+class CountingWrappedKeyStore final : public crypto::WrappedKeyStore {
+ public:
+  explicit CountingWrappedKeyStore(crypto::WrappedKeyStore& inner) : inner_(inner) {}
+  Status Insert(const crypto::DataKeyContext& c, Bytes wrapped) override {
+    return inner_.Insert(c, std::move(wrapped));
+  }
+  Result<Bytes> Get(const crypto::DataKeyContext& c) const override {
+    gets_.fetch_add(1);
+    return inner_.Get(c);
+  }
+  Status Replace(const crypto::DataKeyContext& c, ByteView expected, Bytes wrapped) override {
+    return inner_.Replace(c, expected, std::move(wrapped));
+  }
+  Status Delete(const crypto::DataKeyContext& c) override { return inner_.Delete(c); }
+  Result<std::vector<crypto::DataKeyContext>> List() const override { return inner_.List(); }
+  int gets() const { return gets_.load(); }
+
+ private:
+  crypto::WrappedKeyStore& inner_;
+  mutable std::atomic<int> gets_{0};
+};
+
+TEST_F(ReadingStoreTest, AQueryUnwrapsTheDataKeyOnce) {
+  CountingWrappedKeyStore counting(*keys_);
+  crypto::EnvelopeAead aead(kek_.Clone(), counting, random_);
+  auto store = ReadingStore::Open(dir_.File("readings.db"), aead, clock_);
+  ASSERT_TRUE(store.has_value());
+  for (int b = 0; b < 100; ++b) {
+    ASSERT_TRUE((*store)->Put(Batch("p-1", "b-" + std::to_string(b), kT0 + b * 10'000)));
+  }
+  const int before = counting.gets();
+  auto page = (*store)->Query("p-1", kT0, kT0 + 10'000'000);
+  ASSERT_TRUE(page.has_value()) << page.error().ToString();
+  EXPECT_EQ(page->readings.size(), 1000u);
+  EXPECT_EQ(counting.gets() - before, 1);
+  // A patient without rows costs no unwrap at all.
+  EXPECT_TRUE((*store)->Query("p-9", kT0, kT0 + 10'000'000)->readings.empty());
+  EXPECT_EQ(counting.gets() - before, 1);
+}
+
+// The newest page reads the newest batches only, not the whole history: a tampered old batch
+// does not spoil it (a query that decrypted everything would fail).
+TEST_F(ReadingStoreTest, TheNewestPageDoesNotReadOldBatches) {
+  for (int b = 0; b < 100; ++b) {
+    ASSERT_TRUE(store_->Put(Batch("p-1", "b-" + std::to_string(b), kT0 + b * 10'000)));
+  }
+  {
+    SQLite::Database raw(dir_.File("readings.db"), SQLite::OPEN_READWRITE);
+    raw.exec("UPDATE reading_batches SET count = count + 1 WHERE batch_id = 'b-0'");
+  }
+  ReadingQuery q = Range(kT0, kT0 + 10'000'000);
+  q.limit = 50;
+  auto page = store_->Query("p-1", q);
+  ASSERT_TRUE(page.has_value()) << page.error().ToString();
+  EXPECT_EQ(page->readings.front().time_ms, kT0 + 99 * 10'000 + 9000);
+  // Paging all the way down reaches the tampered batch and says so.
+  q.limit = kMaxReadingsPerPage;
+  auto all = store_->Query("p-1", q);
+  ASSERT_FALSE(all.has_value());
+  EXPECT_TRUE(crypto::IsAuthenticationFailure(all.error()));
 }
 
 TEST_F(ReadingStoreTest, RowsAreEncryptedAtRest) {
@@ -289,7 +420,7 @@ TEST_F(ReadingStoreTest, SurvivesRestartWithTheSameKek) {
   ASSERT_TRUE(store.has_value());
   auto r = (*store)->Query("p-1", kT0, kT0 + 100'000);
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
-  EXPECT_EQ(r->size(), 20u);
+  EXPECT_EQ(r->readings.size(), 20u);
   EXPECT_EQ(*(*store)->Put(Batch("p-1", "b-1", kT0)), ReadingPutOutcome::kDuplicate);
 
   // Another KEK cannot read the data.
@@ -311,15 +442,15 @@ TEST_F(ReadingStoreTest, DeletePatientShredsTheirData) {
   auto deleted = store_->DeletePatient("p-1");
   ASSERT_TRUE(deleted.has_value());
   EXPECT_EQ(*deleted, 2u);
-  EXPECT_TRUE(store_->Query("p-1", kT0, kT0 + 100'000)->empty());
-  EXPECT_EQ(store_->Query("p-2", kT0, kT0 + 100'000)->size(), 20u);
+  EXPECT_TRUE(store_->Query("p-1", kT0, kT0 + 100'000)->readings.empty());
+  EXPECT_EQ(store_->Query("p-2", kT0, kT0 + 100'000)->readings.size(), 20u);
   // The key is gone, so a copy of the row from a backup is unreadable.
   EXPECT_FALSE(aead_->Decrypt({"p-1", "readings"}, backup_copy, {}).has_value());
   EXPECT_EQ(keys_->Get({"p-1", "readings"}).error().code(), ErrorCode::kNotFound);
   // Deleting again is harmless; new data gets a new key.
   EXPECT_EQ(*store_->DeletePatient("p-1"), 0u);
   ASSERT_TRUE(store_->Put(Batch("p-1", "b-3", kT0)));
-  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 100'000)->size(), 20u);
+  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 100'000)->readings.size(), 20u);
 }
 
 TEST_F(ReadingStoreTest, TwoThreadsWriteAndReadConcurrently) {
@@ -348,7 +479,7 @@ TEST_F(ReadingStoreTest, TwoThreadsWriteAndReadConcurrently) {
   auto c = store_->CountsFor("p-1");
   EXPECT_EQ(c->batches, 3u * kBatches);
   EXPECT_EQ(c->readings, 6u * kBatches);
-  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 1'000'000)->size(), 6u * kBatches);
+  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 1'000'000)->readings.size(), 6u * kBatches);
 }
 
 }  // namespace

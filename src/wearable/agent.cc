@@ -13,6 +13,7 @@
 #include "net/error_mapping.h"
 #include "net/http_client.h"
 #include "node/identity.h"
+#include "node/log_reference.h"
 #include "wearable/demo_record.h"
 #include "wire/model.h"
 #include "wire/readings_codec.h"
@@ -267,6 +268,9 @@ Result<std::unique_ptr<DeviceAgent>> DeviceAgent::Open(DeviceSpec spec, const fs
   if (key_file->type != crypto::KeyFileType::kDevice || !key_file->signing) {
     return InvalidArgument("agent: device.key is not a device key file");
   }
+  // Log lines name the device by a reference keyed from its own key (node/log_reference.h).
+  agent->log_ref_ = node::LogReference(node::DeriveLogReferenceKey(key_file->signing->seed()),
+                                       "device", agent->spec_.device_id);
   agent->signer_ = crypto::NewEd25519Signer(std::move(*key_file->signing));
 
   MEDMESH_ASSIGN_OR_RETURN(agent->outbox_,
@@ -390,7 +394,7 @@ Result<bool> DeviceAgent::LoadKeptCredential() {
   if (!chosen) return false;
   const CloudletEndpoint* endpoint = FindEndpoint(*chosen);
   if (endpoint == nullptr) {
-    log::Warn("wearable_kept_cloudlet_gone", {{"device", spec_.device_id}, {"cloudlet", *chosen}});
+    log::Warn("wearable_kept_cloudlet_gone", {{"device", log_ref_}, {"cloudlet", *chosen}});
     return false;
   }
   const std::int64_t now_ms = NowMs(clock_);
@@ -413,7 +417,7 @@ Result<bool> DeviceAgent::LoadKeptCredential() {
   auto enrolment = wire::VerifyEnrolment(*record, *certificate);
   if (!enrolment || !CheckEnrolment(*enrolment, *chosen)) return false;
   MEDMESH_RETURN_IF_ERROR(UseCredential(*endpoint, std::move(*certificate), *enrolment));
-  log::Info("wearable_resumed", {{"device", spec_.device_id}, {"cloudlet", cloudlet_id_}});
+  log::Info("wearable_resumed", {{"device", log_ref_}, {"cloudlet", cloudlet_id_}});
   return true;
 }
 
@@ -432,13 +436,13 @@ Status DeviceAgent::Connect() {
       auto certificate =
           wire::VerifyCertificate(*bytes, root_, wire::CertificateRole::kCloudlet, now_ms);
       if (!certificate) {
-        log::Warn("wearable_certificate_refused", {{"device", spec_.device_id},
+        log::Warn("wearable_certificate_refused", {{"device", log_ref_},
                                                    {"cloudlet", endpoint.id},
                                                    {"reason", certificate.error().ToString()}});
       } else if (certificate->certificate().subject_id != endpoint.id ||
                  !certificate->certificate().kem_key) {
         log::Warn("wearable_certificate_refused",
-                  {{"device", spec_.device_id},
+                  {{"device", log_ref_},
                    {"cloudlet", endpoint.id},
                    {"reason", "certified for another id, or without a KEM key"}});
       } else {
@@ -471,8 +475,7 @@ Status DeviceAgent::Connect() {
       WriteFileAtomically(CertificateFile(folder_, endpoint.id), certificate.encoded(), 0644));
   MEDMESH_RETURN_IF_ERROR(WriteFileAtomically(EnrolmentFile(folder_, endpoint.id), record, 0600));
   MEDMESH_RETURN_IF_ERROR(WriteText(folder_ / kChosenFileName, endpoint.id + "\n", 0600));
-  log::Info("wearable_enrolled", {{"device", spec_.device_id},
-                                  {"patient", spec_.patient_id},
+  log::Info("wearable_enrolled", {{"device", log_ref_},
                                   {"cloudlet", endpoint.id},
                                   {"distance_m", choice.distance_m},
                                   {"trust", choice.trust},
@@ -496,7 +499,7 @@ Status DeviceAgent::Tick() {
   } catch (...) {
   }
   counters_.tick_exceptions += 1;
-  log::Error("wearable_tick_exception", {{"device", spec_.device_id}, {"exception", what}});
+  log::Error("wearable_tick_exception", {{"device", log_ref_}, {"exception", what}});
   return Internal("unexpected exception during a tick (" + std::string(what) + ")");
 }
 
@@ -507,7 +510,7 @@ Status DeviceAgent::TickOnce() {
       next_connect_ = clock_.Monotonic() + options_.connect_retry;
       std::string why = st.error().ToString();
       if (why != last_connect_error_) {
-        log::Warn("wearable_connect_failed", {{"device", spec_.device_id}, {"reason", why}});
+        log::Warn("wearable_connect_failed", {{"device", log_ref_}, {"reason", why}});
         last_connect_error_ = std::move(why);
       }
     }
@@ -542,7 +545,7 @@ Status DeviceAgent::AddReadings(std::span<const wire::Reading> readings) {
   if (const std::size_t left_out = readings.size() - plausible.size(); left_out > 0) {
     counters_.readings_implausible += left_out;
     log::Warn("wearable_readings_implausible",
-              {{"device", spec_.device_id}, {"readings", static_cast<std::uint64_t>(left_out)}});
+              {{"device", log_ref_}, {"readings", static_cast<std::uint64_t>(left_out)}});
   }
   MEDMESH_ASSIGN_OR_RETURN(std::vector<PendingBatch> full, batcher_->Add(plausible));
   for (PendingBatch& batch : full) HoldUnqueued(std::move(batch));
@@ -561,7 +564,7 @@ void DeviceAgent::HoldUnqueued(PendingBatch batch) {
     const std::size_t dropped = held_.front().batch.readings.size();
     counters_.readings_dropped += dropped;
     log::Warn("wearable_readings_dropped",
-              {{"device", spec_.device_id},
+              {{"device", log_ref_},
                {"readings", static_cast<std::uint64_t>(dropped)},
                {"reason", "no cloudlet reachable since start and the memory buffer is full"}});
     held_.erase(held_.begin());
@@ -681,9 +684,8 @@ Status DeviceAgent::SendDue() {
     auto parsed =
         decoded ? wire::ParseUpload(decoded->sealed) : Result<wire::ParsedUpload>(decoded.error());
     if (!parsed) {
-      log::Error(
-          "wearable_outbox_item_damaged",
-          {{"device", spec_.device_id}, {"item", item.id}, {"reason", parsed.error().ToString()}});
+      log::Error("wearable_outbox_item_damaged",
+                 {{"device", log_ref_}, {"item", item.id}, {"reason", parsed.error().ToString()}});
       MEDMESH_RETURN_IF_ERROR(Hold(item, nullptr, nullptr, "damaged outbox entry"));
       continue;
     }
@@ -699,7 +701,7 @@ Status DeviceAgent::SendDue() {
     if (!reply) {
       counters_.send_failures += 1;
       log::Debug("wearable_upload_failed",
-                 {{"device", spec_.device_id}, {"reason", reply.error().ToString()}});
+                 {{"device", log_ref_}, {"reason", reply.error().ToString()}});
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkFailed(item.id, reply.error().message()));
       stop = true;
       continue;
@@ -724,7 +726,7 @@ Status DeviceAgent::SendDue() {
     if (refusal.permanent) {
       // The one way an upload the cloudlet did not store leaves the device: MedMesh's own,
       // explicit word that it will never take it.
-      log::Warn("wearable_upload_refused", {{"device", spec_.device_id},
+      log::Warn("wearable_upload_refused", {{"device", log_ref_},
                                             {"batch", item.id},
                                             {"http_status", http},
                                             {"error", ErrorCodeName(refusal.error.code())}});
@@ -741,7 +743,7 @@ Status DeviceAgent::SendDue() {
       MEDMESH_RETURN_IF_ERROR(Reseal(item, *decoded));
     } else if (http == 403) {
       log::Warn("wearable_not_enrolled",
-                {{"device", spec_.device_id}, {"cloudlet", cloudlet_id_}, {"reason", detail}});
+                {{"device", log_ref_}, {"cloudlet", cloudlet_id_}, {"reason", detail}});
       MEDMESH_RETURN_IF_ERROR(outbox_->MarkFailed(item.id, detail));
       ForgetCredential();
       stop = true;
@@ -767,7 +769,7 @@ Status DeviceAgent::Reseal(const store::QueueItem& item, const OutboxItem& decod
   MEDMESH_ASSIGN_OR_RETURN(wire::ParsedUpload parsed, wire::ParseUpload(decoded.sealed));
   const wire::UploadHeader header = parsed.header;
   if (decoded.reseals >= options_.max_reseals) {
-    log::Warn("wearable_upload_held", {{"device", spec_.device_id},
+    log::Warn("wearable_upload_held", {{"device", log_ref_},
                                        {"batch", item.id},
                                        {"reason", "refused (401) after every re-seal"}});
     return Hold(item, &decoded, &header, "refused (401) after every re-seal");
@@ -824,7 +826,7 @@ Status DeviceAgent::Split(const store::QueueItem& item, const OutboxItem& decode
     if (!queued && queued.error().code() != ErrorCode::kAlreadyExists) return queued.error();
   }
   Journal(decoded, header, "split", "too large for the cloudlet (413): sent as two halves");
-  log::Info("wearable_upload_split", {{"device", spec_.device_id},
+  log::Info("wearable_upload_split", {{"device", log_ref_},
                                       {"batch", item.id},
                                       {"readings", static_cast<std::uint64_t>(decoded.readings)}});
   counters_.splits += 1;
@@ -838,8 +840,7 @@ Status DeviceAgent::Hold(const store::QueueItem& item, const OutboxItem* decoded
   auto held = held_uploads_->Enqueue(item.id, item.payload);
   if (!held && held.error().code() != ErrorCode::kAlreadyExists) return held.error();
   if (decoded && header) Journal(*decoded, *header, "held", reason);
-  log::Warn("wearable_upload_held",
-            {{"device", spec_.device_id}, {"batch", item.id}, {"reason", reason}});
+  log::Warn("wearable_upload_held", {{"device", log_ref_}, {"batch", item.id}, {"reason", reason}});
   counters_.uploads_held += 1;
   return outbox_->MarkSent(item.id);
 }
@@ -863,7 +864,7 @@ Result<std::size_t> DeviceAgent::ReleaseHeld() {
   }
   if (released > 0) {
     log::Info("wearable_held_released",
-              {{"device", spec_.device_id}, {"uploads", static_cast<std::uint64_t>(released)}});
+              {{"device", log_ref_}, {"uploads", static_cast<std::uint64_t>(released)}});
   }
   return released;
 }

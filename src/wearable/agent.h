@@ -266,6 +266,9 @@ class DeviceAgent {
   // The cloudlet in use ("" before the first connection).
   const std::string& cloudlet_id() const { return cloudlet_id_; }
   const DeviceSpec& spec() const { return spec_; }
+  // How log lines name this device: an opaque reference keyed from the device key
+  // (node::LogReference), never the device or patient id.
+  const std::string& log_ref() const { return log_ref_; }
   // Readings not yet in the outbox (in the batcher or held for a connection).
   std::size_t unqueued_readings() const;
 
@@ -326,6 +329,7 @@ class DeviceAgent {
   const AgentOptions options_;
 
   std::unique_ptr<crypto::Signer> signer_;
+  std::string log_ref_;  // set with signer_
   std::unique_ptr<store::Outbox> outbox_;
   std::unique_ptr<store::SqliteDurableQueue> held_uploads_;  // table "held" of outbox.db
   std::unique_ptr<OutboxSequence> sequence_;

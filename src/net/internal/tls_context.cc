@@ -2,10 +2,17 @@
 
 #include <openssl/ssl.h>
 
+#include <boost/asio/buffer.hpp>
+
+#include "crypto/key_file.h"
+
 namespace medmesh::net::internal {
 namespace {
 
 namespace ssl = boost::asio::ssl;
+
+// A PEM private key (RSA 8192 with its header is under 7 KiB).
+constexpr std::size_t kMaxTlsKeyBytes = 64 * 1024;
 
 void ApplyPolicy(ssl::context& context) {
   context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -25,7 +32,13 @@ Result<ssl::context> NewServerTlsContext(const TlsFiles& files) {
     return InvalidArgument("cannot load TLS certificate chain " + files.certificate_chain_file +
                            ": " + ec.message());
   }
-  context.use_private_key_file(files.private_key_file, ssl::context::pem, ec);
+  // Read with the owner and mode checks of every secret file (crypto/key_file.h), then handed
+  // to OpenSSL from memory, so the file OpenSSL parses is the file that was checked.
+  MEDMESH_ASSIGN_OR_RETURN(
+      const SecretBytes pem,
+      crypto::ReadSecretFile(files.private_key_file, kMaxTlsKeyBytes, "TLS private key"));
+  context.use_private_key(boost::asio::buffer(pem.reveal().data(), pem.size()), ssl::context::pem,
+                          ec);
   if (ec) {
     return InvalidArgument("cannot load TLS private key " + files.private_key_file + ": " +
                            ec.message());

@@ -13,7 +13,9 @@
 namespace medmesh::net::internal {
 
 // kInvalidArgument if a file cannot be read, is not PEM, or the key does not match the
-// certificate (the message names the file, never its content).
+// certificate (the message names the file, never its content). The private key file gets the
+// checks of every secret file (crypto::ReadSecretFile): kPermissionDenied if it is a symbolic
+// link, not a regular file, owned by another user or accessible by group or others.
 Result<boost::asio::ssl::context> NewServerTlsContext(const TlsFiles& files);
 
 // Verifies the server's chain against `ca_file` (PEM, one or more certificates) when set,
