@@ -234,18 +234,18 @@ IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view sourc
 
 IntakeResult ForwardIntake::WithdrawDevice(std::string_view device_id, std::string_view source_ip) {
   if (!wire::IsValidId(device_id)) {
-    return Reject(400, "invalid_argument", "device ids are 1..64 characters of [A-Za-z0-9._-]",
+    return Reject(InvalidArgument("device ids are 1..64 characters of [A-Za-z0-9._-]"), true,
                   std::nullopt, source_ip, "bad_request");
   }
   const std::string device_ref = DeviceRef(device_id);
   auto outcome = ctx_.intake.WithdrawEnrolment(device_ref, NowMs(ctx_.clock));
   if (!outcome) {
     if (outcome.error().code() == ErrorCode::kNotFound) {
-      return Reject(404, "not_found", "the device is not enrolled", std::nullopt, source_ip,
+      return Reject(NotFound("the device is not enrolled"), true, std::nullopt, source_ip,
                     "not_found");
     }
     log::Error("cloud_intake_unavailable", {{"error", outcome.error().ToString()}});
-    return Reject(503, "unavailable", "service unavailable", std::nullopt, source_ip,
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
                   "unavailable");
   }
   {

@@ -240,7 +240,7 @@ TEST(ReadingStoreFaultTest, ABatchGroupRefusedByAFullDiskIsStoredOnceByItsRetry)
   ASSERT_TRUE(store);
   auto readings = (*store)->Query("patient-1", 0, 2'000'000'000'000);
   ASSERT_TRUE(readings) << readings.error().ToString();
-  EXPECT_EQ(readings->size(), 4u * 200u);
+  EXPECT_EQ(readings->readings.size(), 4u * 200u);
 }
 
 }  // namespace

@@ -145,7 +145,7 @@ TEST_F(ReadingStoreTest, DeleteBatchesRemovesOnlyThoseBatches) {
   EXPECT_FALSE(*store_->Contains("p-1", "dev-1", "b-1"));
   EXPECT_TRUE(*store_->Contains("p-1", "dev-1", "b-2"));
   // The patient's data key is kept: the other batch still decrypts.
-  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 200'000)->size(), 20u);
+  EXPECT_EQ(store_->Query("p-1", kT0, kT0 + 200'000)->readings.size(), 20u);
   const std::vector<StoredBatchKey> bad{{"p-1", "dev-1", "b-2"}, {"p-1", "dev 1", "b-2"}};
   EXPECT_EQ(store_->DeleteBatches(bad).error().code(), ErrorCode::kInvalidArgument);
   EXPECT_TRUE(*store_->Contains("p-1", "dev-1", "b-2"));
