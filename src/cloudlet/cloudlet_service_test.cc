@@ -398,7 +398,7 @@ TEST_F(CloudletServiceTest, AForgedSignatureFloodIsAggregatedInTheIdsLog) {
   for (int i = 0; i < kFlood; ++i) {
     ASSERT_EQ(Post("/api/v1/ingest", upload).status, 401) << i;
   }
-  EXPECT_EQ(Stats()["ids_events"], kFlood);
+  EXPECT_EQ(json::parse(GetAsOperator("/api/v1/stats").body)["ids_events"], kFlood);
   const std::vector<json> rows = Events("forged_signature");
   std::uint64_t counted = 0;
   for (const json& row : rows) {
@@ -477,8 +477,10 @@ TEST_F(CloudletServiceTest, LogLinesCarryNoDeviceOrPatientIds) {
   auto device = EnrolledDevice("watch-logged", "patient-logged");
   std::vector<wire::Reading> implausible = HeartRate(NowMs(), 5);
   implausible[2].value_milli = 500'000;
-  ExpectRejected(Post("/api/v1/ingest", device->SealReadings(implausible).value()), 400,
-                 "invalid_argument", "out_of_range");
+  // One implausible reading is left out on its own (an out_of_range IDS event and log line).
+  const net::Response partly = Post("/api/v1/ingest", device->SealReadings(implausible).value());
+  ASSERT_EQ(partly.status, 200) << partly.body;
+  EXPECT_EQ(json::parse(partly.body)["refused"], 1);
   TestDevice stranger("watch-stranger", "patient-stranger", random_, clock_);
   ASSERT_TRUE(stranger.UseCloudlet(*client_, url_, deployment_.Root().key));
   ExpectRejected(Post("/api/v1/ingest", stranger.SealReadings(HeartRate(NowMs(), 3)).value()), 403,
