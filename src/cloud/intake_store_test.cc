@@ -35,7 +35,8 @@ TEST(SqliteIntakeStoreTest, CountsStartFromTheFileAndFollowEveryInsert) {
     EXPECT_FALSE(store->PutReadingBatch(conflicting));
     ASSERT_TRUE(store->AddPatient("p2"));  // known already
     ASSERT_TRUE(store->AddPatient("p3"));
-    EnrolmentRow enrolment{"dev-ref", "patient", "cloudlet-1", Bytes(32, 1), Bytes(40, 2), std::nullopt};
+    EnrolmentRow enrolment{"dev-ref",    "patient",    "cloudlet-1",
+                           Bytes(32, 1), Bytes(40, 2), std::nullopt};
     ASSERT_EQ(store->PutEnrolment(enrolment).value(), IntakeOutcome::kInserted);
     ASSERT_EQ(store->PutEnrolment(enrolment).value(), IntakeOutcome::kDuplicate);
     CloudletCertificateRow cert{"cloudlet-1", Bytes(64, 5), 10};

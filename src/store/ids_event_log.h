@@ -208,7 +208,7 @@ class IdsEventLog {
   std::map<std::string, Bucket> buckets_;  // guarded by mu_
   Bucket global_;                          // guarded by mu_
   std::int64_t next_flush_ms_ = 0;         // guarded by mu_
-  std::atomic<std::uint64_t> total_;  // see Total()
+  std::atomic<std::uint64_t> total_;       // see Total()
 };
 
 }  // namespace medmesh::store
