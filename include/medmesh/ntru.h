@@ -56,13 +56,13 @@ extern "C" {
 /* The PRF key for implicit rejection, stored at the end of the secret key. */
 #define MEDMESH_NTRU_PRFKEYBYTES 32
 
-#define MEDMESH_NTRU_DECLARE(S)                                                          \
-  int medmesh_##S##_keypair(uint8_t *pk, uint8_t *sk);                                   \
-  int medmesh_##S##_enc(uint8_t *ct, uint8_t *ss, const uint8_t *pk);                    \
-  int medmesh_##S##_dec(uint8_t *ss, const uint8_t *ct, const uint8_t *sk);              \
-  int medmesh_##S##_keypair_derand(uint8_t *pk, uint8_t *sk, const uint8_t *fg_coins,    \
-                                   const uint8_t *prf_key);                              \
-  int medmesh_##S##_enc_derand(uint8_t *ct, uint8_t *ss, const uint8_t *pk,              \
+#define MEDMESH_NTRU_DECLARE(S)                                                       \
+  int medmesh_##S##_keypair(uint8_t *pk, uint8_t *sk);                                \
+  int medmesh_##S##_enc(uint8_t *ct, uint8_t *ss, const uint8_t *pk);                 \
+  int medmesh_##S##_dec(uint8_t *ss, const uint8_t *ct, const uint8_t *sk);           \
+  int medmesh_##S##_keypair_derand(uint8_t *pk, uint8_t *sk, const uint8_t *fg_coins, \
+                                   const uint8_t *prf_key);                           \
+  int medmesh_##S##_enc_derand(uint8_t *ct, uint8_t *ss, const uint8_t *pk,           \
                                const uint8_t *rm_coins);
 
 MEDMESH_NTRU_DECLARE(ntruhps2048509)

@@ -6,7 +6,7 @@ namespace medmesh::internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* cond, const char* msg);
 }  // namespace medmesh::internal
 
-#define MEDMESH_CHECK(cond, msg)                                            \
-  do {                                                                      \
+#define MEDMESH_CHECK(cond, msg)                                                   \
+  do {                                                                             \
     if (!(cond)) ::medmesh::internal::CheckFailed(__FILE__, __LINE__, #cond, msg); \
   } while (0)

@@ -14,11 +14,16 @@ struct SetEntry {
   int (*dec)(std::uint8_t*, const std::uint8_t*, const std::uint8_t*);
 };
 
-#define MEDMESH_SET_ENTRY(SET, S, U)                                                       \
-  SetEntry {                                                                               \
-    {SET, #S, MEDMESH_##U##_PUBLICKEYBYTES, MEDMESH_##U##_SECRETKEYBYTES,                  \
-     MEDMESH_##U##_CIPHERTEXTBYTES, MEDMESH_##U##_BYTES, MEDMESH_##U##_SEEDBYTES},         \
-        &medmesh_##S##_keypair_derand, &medmesh_##S##_enc_derand, &medmesh_##S##_dec       \
+#define MEDMESH_SET_ENTRY(SET, S, U)                                                 \
+  SetEntry {                                                                         \
+    {SET,                                                                            \
+     #S,                                                                             \
+     MEDMESH_##U##_PUBLICKEYBYTES,                                                   \
+     MEDMESH_##U##_SECRETKEYBYTES,                                                   \
+     MEDMESH_##U##_CIPHERTEXTBYTES,                                                  \
+     MEDMESH_##U##_BYTES,                                                            \
+     MEDMESH_##U##_SEEDBYTES},                                                       \
+        &medmesh_##S##_keypair_derand, &medmesh_##S##_enc_derand, &medmesh_##S##_dec \
   }
 
 const std::array<SetEntry, 4> kSets = {
@@ -65,7 +70,8 @@ class NtruKem final : public Kem {
 
   Result<KemEncapsulation> Encapsulate(const NtruPublicKey& pk, Random& random) const override {
     const auto& info = entry_.info;
-    if (pk.set() != info.set) return InvalidArgument("NTRU public key is for another parameter set");
+    if (pk.set() != info.set)
+      return InvalidArgument("NTRU public key is for another parameter set");
     SecretBytes coins(info.seed_bytes);
     random.Fill(coins.mutable_bytes());
     KemEncapsulation out{Bytes(info.ciphertext_bytes), SecretBytes(info.shared_secret_bytes)};
@@ -76,7 +82,8 @@ class NtruKem final : public Kem {
 
   Result<SecretBytes> Decapsulate(const NtruSecretKey& sk, ByteView ciphertext) const override {
     const auto& info = entry_.info;
-    if (sk.set() != info.set) return InvalidArgument("NTRU secret key is for another parameter set");
+    if (sk.set() != info.set)
+      return InvalidArgument("NTRU secret key is for another parameter set");
     if (ciphertext.size() != info.ciphertext_bytes)
       return InvalidArgument("NTRU ciphertext has the wrong length");
     SecretBytes ss(info.shared_secret_bytes);

@@ -87,31 +87,31 @@ using medmesh::ntru::Hps2048677;
 using medmesh::ntru::Hps4096821;
 using medmesh::ntru::Hrss701;
 
-#define MEDMESH_NTRU_DEFINE(S, U, P, IDX)                                                      \
-  static_assert(MEDMESH_##U##_PUBLICKEYBYTES == P::kPublicKeyBytes);                           \
-  static_assert(MEDMESH_##U##_SECRETKEYBYTES == P::kSecretKeyBytes);                           \
-  static_assert(MEDMESH_##U##_CIPHERTEXTBYTES == P::kCiphertextBytes);                         \
-  static_assert(MEDMESH_##U##_BYTES == P::kSharedSecretBytes);                                 \
-  static_assert(MEDMESH_##U##_SEEDBYTES == P::kSeedBytes);                                     \
-  extern "C" int medmesh_##S##_keypair(uint8_t* pk, uint8_t* sk) {                             \
-    return medmesh::ntru::Keypair<P, medmesh::ntru::IDX>(pk, sk);                              \
-  }                                                                                            \
-  extern "C" int medmesh_##S##_enc(uint8_t* ct, uint8_t* ss, const uint8_t* pk) {              \
-    return medmesh::ntru::Enc<P, medmesh::ntru::IDX>(ct, ss, pk);                              \
-  }                                                                                            \
-  extern "C" int medmesh_##S##_dec(uint8_t* ss, const uint8_t* ct, const uint8_t* sk) {        \
-    medmesh::ntru::Table(medmesh::ntru::IDX).dec(ss, ct, sk);                                  \
-    return 0;                                                                                  \
-  }                                                                                            \
-  extern "C" int medmesh_##S##_keypair_derand(uint8_t* pk, uint8_t* sk,                        \
-                                              const uint8_t* fg_coins, const uint8_t* prf_key) { \
-    medmesh::ntru::Table(medmesh::ntru::IDX).keypair_derand(pk, sk, fg_coins, prf_key);        \
-    return 0;                                                                                  \
-  }                                                                                            \
-  extern "C" int medmesh_##S##_enc_derand(uint8_t* ct, uint8_t* ss, const uint8_t* pk,         \
-                                          const uint8_t* rm_coins) {                           \
-    medmesh::ntru::Table(medmesh::ntru::IDX).enc_derand(ct, ss, pk, rm_coins);                 \
-    return 0;                                                                                  \
+#define MEDMESH_NTRU_DEFINE(S, U, P, IDX)                                                        \
+  static_assert(MEDMESH_##U##_PUBLICKEYBYTES == P::kPublicKeyBytes);                             \
+  static_assert(MEDMESH_##U##_SECRETKEYBYTES == P::kSecretKeyBytes);                             \
+  static_assert(MEDMESH_##U##_CIPHERTEXTBYTES == P::kCiphertextBytes);                           \
+  static_assert(MEDMESH_##U##_BYTES == P::kSharedSecretBytes);                                   \
+  static_assert(MEDMESH_##U##_SEEDBYTES == P::kSeedBytes);                                       \
+  extern "C" int medmesh_##S##_keypair(uint8_t* pk, uint8_t* sk) {                               \
+    return medmesh::ntru::Keypair<P, medmesh::ntru::IDX>(pk, sk);                                \
+  }                                                                                              \
+  extern "C" int medmesh_##S##_enc(uint8_t* ct, uint8_t* ss, const uint8_t* pk) {                \
+    return medmesh::ntru::Enc<P, medmesh::ntru::IDX>(ct, ss, pk);                                \
+  }                                                                                              \
+  extern "C" int medmesh_##S##_dec(uint8_t* ss, const uint8_t* ct, const uint8_t* sk) {          \
+    medmesh::ntru::Table(medmesh::ntru::IDX).dec(ss, ct, sk);                                    \
+    return 0;                                                                                    \
+  }                                                                                              \
+  extern "C" int medmesh_##S##_keypair_derand(uint8_t* pk, uint8_t* sk, const uint8_t* fg_coins, \
+                                              const uint8_t* prf_key) {                          \
+    medmesh::ntru::Table(medmesh::ntru::IDX).keypair_derand(pk, sk, fg_coins, prf_key);          \
+    return 0;                                                                                    \
+  }                                                                                              \
+  extern "C" int medmesh_##S##_enc_derand(uint8_t* ct, uint8_t* ss, const uint8_t* pk,           \
+                                          const uint8_t* rm_coins) {                             \
+    medmesh::ntru::Table(medmesh::ntru::IDX).enc_derand(ct, ss, pk, rm_coins);                   \
+    return 0;                                                                                    \
   }
 
 MEDMESH_NTRU_DEFINE(ntruhps2048509, NTRUHPS2048509, Hps2048509, kIdxHps2048509)
@@ -124,9 +124,7 @@ extern "C" int medmesh_ntru_cpu_has_avx2(void) { return medmesh::ntru::CpuHasAvx
 extern "C" int medmesh_ntru_force_impl(medmesh_ntru_impl impl) {
   using namespace medmesh::ntru;
   switch (impl) {
-    case MEDMESH_NTRU_IMPL_AUTO:
-      g_table.store(AutoTable(), std::memory_order_release);
-      return 0;
+    case MEDMESH_NTRU_IMPL_AUTO: g_table.store(AutoTable(), std::memory_order_release); return 0;
     case MEDMESH_NTRU_IMPL_PORTABLE:
       g_table.store(PortableTable(), std::memory_order_release);
       return 0;

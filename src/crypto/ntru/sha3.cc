@@ -2,8 +2,8 @@
 #include <openssl/evp.h>
 
 #include <atomic>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 
 #include "crypto/ntru/internal/params.h"
 
@@ -27,13 +27,12 @@ EVP_MD* Sha3Md() {
 
 }  // namespace
 
-void Sha3_256(std::uint8_t out[32], const std::uint8_t* a, std::size_t a_len,
-              const std::uint8_t* b, std::size_t b_len) {
+void Sha3_256(std::uint8_t out[32], const std::uint8_t* a, std::size_t a_len, const std::uint8_t* b,
+              std::size_t b_len) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   unsigned int len = 0;
   if (ctx == nullptr || EVP_DigestInit_ex(ctx, Sha3Md(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx, a, a_len) != 1 ||
-      (b_len > 0 && EVP_DigestUpdate(ctx, b, b_len) != 1) ||
+      EVP_DigestUpdate(ctx, a, a_len) != 1 || (b_len > 0 && EVP_DigestUpdate(ctx, b, b_len) != 1) ||
       EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != 32) {
     std::abort();  // only on allocation failure inside libcrypto
   }

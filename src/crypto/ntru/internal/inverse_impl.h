@@ -24,7 +24,9 @@ struct Bits {
   void SetBit(int i, std::uint64_t bit) {  // i is public
     v[(i / 64) / kU64Lanes][(i / 64) % kU64Lanes] |= (bit & 1) << (i % 64);
   }
-  std::uint64_t GetBit(int i) const { return (v[(i / 64) / kU64Lanes][(i / 64) % kU64Lanes] >> (i % 64)) & 1; }
+  std::uint64_t GetBit(int i) const {
+    return (v[(i / 64) / kU64Lanes][(i / 64) % kU64Lanes] >> (i % 64)) & 1;
+  }
   std::uint64_t Bit0() const { return v[0][0] & 1; }
 
   // this *= x, dropping the bit that moves to position N.
@@ -123,8 +125,14 @@ inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
 template <int N>
 struct Trits {
   Bits<N> p, m;
-  void ShiftUp1() { p.ShiftUp1(); m.ShiftUp1(); }
-  void ShiftDown1() { p.ShiftDown1(); m.ShiftDown1(); }
+  void ShiftUp1() {
+    p.ShiftUp1();
+    m.ShiftUp1();
+  }
+  void ShiftDown1() {
+    p.ShiftDown1();
+    m.ShiftDown1();
+  }
 };
 
 // a += s * b where s is a scalar in F_3 given as masks (sp: s = +1, sm: s = -1).

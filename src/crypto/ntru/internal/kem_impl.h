@@ -23,7 +23,6 @@
 #include <immintrin.h>
 #endif
 
-
 #ifndef MEDMESH_NTRU_UNREACHABLE
 #define MEDMESH_NTRU_UNREACHABLE() std::abort()
 #endif
@@ -106,7 +105,7 @@ inline void Karatsuba(std::uint16_t* __restrict r, const std::uint16_t* __restri
       as[i] = static_cast<std::uint16_t>(a[i] + a[i + kH]);
       bs[i] = static_cast<std::uint16_t>(b[i] + b[i + kH]);
     }
-    Karatsuba<kH, Base>(r, a, b);                  // low * low  -> r[0, 2H)
+    Karatsuba<kH, Base>(r, a, b);                     // low * low  -> r[0, 2H)
     Karatsuba<kH, Base>(r + 2 * kH, a + kH, b + kH);  // high * high -> r[2H, 4H)
     Karatsuba<kH, Base>(mid, as, bs);
     for (int i = 0; i < 2 * kH; ++i)
@@ -124,9 +123,9 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
                   const std::uint16_t* __restrict b) {
   static_assert(L % 3 == 0);
   constexpr int kM = L / 3;
-  constexpr std::uint16_t kInv3 = 43691;  // 3 * 43691 = 1 mod 2^16
+  constexpr std::uint16_t kInv3 = 43691;           // 3 * 43691 = 1 mod 2^16
   alignas(32) std::uint16_t ea[3][kM], eb[3][kM];  // a(1), a(-1), a(-2) and the same for b
-  const auto evaluate = [](std::uint16_t (*e)[kM], const std::uint16_t* x) {
+  const auto evaluate = [](std::uint16_t(*e)[kM], const std::uint16_t* x) {
     for (int i = 0; i < kM; ++i) {
       const std::uint32_t x0 = x[i], x1 = x[i + kM], x2 = x[i + 2 * kM];
       e[0][i] = static_cast<std::uint16_t>(x0 + x1 + x2);
@@ -145,7 +144,8 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
   for (int i = 0; i < 2 * L; ++i) r[i] = 0;
   for (int i = 0; i < 2 * kM; ++i) {
     const std::uint16_t r0 = w0[i], r4 = winf[i];
-    std::uint16_t r3 = static_cast<std::uint16_t>(static_cast<std::uint32_t>(wm2[i] - w1[i]) * kInv3);
+    std::uint16_t r3 =
+        static_cast<std::uint16_t>(static_cast<std::uint32_t>(wm2[i] - w1[i]) * kInv3);
     std::uint16_t r1 = static_cast<std::uint16_t>(static_cast<std::uint16_t>(w1[i] - wm1[i]) >> 1);
     std::uint16_t r2 = static_cast<std::uint16_t>(wm1[i] - r0);
     r3 = static_cast<std::uint16_t>((static_cast<std::uint16_t>(r2 - r3) >> 1) + 2 * r4);
@@ -403,12 +403,12 @@ class BitonicSorter {
   static VecI32 Select(VecI32 mask, VecI32 a, VecI32 b) { return mask != 0 ? a : b; }
 #if defined(__AVX2__)
   static VecI32 Min(VecI32 a, VecI32 b) {
-    return reinterpret_cast<VecI32>(_mm256_min_epi32(reinterpret_cast<__m256i>(a),
-                                                     reinterpret_cast<__m256i>(b)));
+    return reinterpret_cast<VecI32>(
+        _mm256_min_epi32(reinterpret_cast<__m256i>(a), reinterpret_cast<__m256i>(b)));
   }
   static VecI32 Max(VecI32 a, VecI32 b) {
-    return reinterpret_cast<VecI32>(_mm256_max_epi32(reinterpret_cast<__m256i>(a),
-                                                     reinterpret_cast<__m256i>(b)));
+    return reinterpret_cast<VecI32>(
+        _mm256_max_epi32(reinterpret_cast<__m256i>(a), reinterpret_cast<__m256i>(b)));
   }
   // Orders (a, b) ascending, or descending if desc (public).
   static void Exchange(VecI32& a, VecI32& b, bool desc) {
@@ -517,7 +517,8 @@ inline void SampleIidPlus(Poly<P>& r, const std::uint8_t* bytes) {
   for (int i = 0; i < P::kN - 1; ++i)  // {0,1,2} -> {0, 1, 0xffff}
     r.c[i] = static_cast<std::uint16_t>(r.c[i] | (0 - (r.c[i] >> 1)));
   std::uint16_t s = 0;
-  for (int i = 0; i < P::kN - 1; ++i) s = static_cast<std::uint16_t>(s + std::uint32_t{r.c[i + 1]} * r.c[i]);
+  for (int i = 0; i < P::kN - 1; ++i)
+    s = static_cast<std::uint16_t>(s + std::uint32_t{r.c[i + 1]} * r.c[i]);
   // sign = +1 if s >= 0 (as int16), else -1 (0xffff)
   const std::uint32_t sign = 1u | (0u - (s >> 15));
   for (int i = 0; i < P::kN; i += 2) r.c[i] = static_cast<std::uint16_t>(sign * r.c[i]);
