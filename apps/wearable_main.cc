@@ -199,7 +199,8 @@ class WearableMetrics {
   std::uint64_t last_worker_exceptions_ = 0;
 };
 
-// GET /api/v1/stats: public counts only (device ids and counts; no patient ids, no readings).
+// GET /api/v1/stats: public counts only (no device or patient ids, no readings; a device is
+// named by its opaque log reference, the one its log lines carry).
 std::string StatsJson(const std::string& node_id,
                       const std::vector<std::unique_ptr<wearable::DeviceAgent>>& agents) {
   nlohmann::json devices = nlohmann::json::array();
@@ -232,8 +233,9 @@ std::string StatsJson(const std::string& node_id,
     sum.reseals += c.reseals;
     sum.send_failures += c.send_failures;
     sum.bytes_sent += c.bytes_sent;
-    // No patient ids: this endpoint needs no token, and a device id alone names no one.
-    devices.push_back({{"device", agent->spec().device_id},
+    // No identities: this endpoint needs no token. The log reference lets an operator match a
+    // row with the device's log lines without learning its id.
+    devices.push_back({{"device", agent->log_ref()},
                        {"connected", agent->connected()},
                        {"readings_acked", c.readings_acked},
                        {"outbox_depth", items},
