@@ -17,6 +17,7 @@
 #include "net/test_support.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
+#include "testing/wait.h"
 #include "wire/enrolment.h"
 #include "wire/readings_codec.h"
 #include "wire/record_codec.h"
@@ -252,10 +253,7 @@ TEST_F(CloudServiceTest, TheMaintenanceThreadWritesClosedIdsAggregates) {
     st.executeStep();
     return st.getColumn(0).getInt64();
   };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  while (stored() < 3 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::WaitUntil([&] { return stored() >= 3; });
   EXPECT_EQ(stored(), 3);
 }
 

@@ -19,6 +19,7 @@
 #include "net/test_support.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
+#include "testing/wait.h"
 #include "wire/readings_codec.h"
 #include "wire/record_codec.h"
 
@@ -429,10 +430,7 @@ TEST_F(CloudletServiceTest, TheMaintenanceThreadWritesClosedIdsAggregates) {
     st.executeStep();
     return st.getColumn(0).getInt64();
   };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  while (stored() < 5 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::WaitUntil([&] { return stored() >= 5; });
   EXPECT_EQ(stored(), 5);
 }
 

@@ -34,6 +34,7 @@
 #include "store/reading_store.h"
 #include "store/sqlite_wrapped_key_store.h"
 #include "testing/fake_clock.h"
+#include "testing/wait.h"
 #include "wire/enrolment.h"
 #include "wire/envelope.h"
 #include "wire/model.h"
@@ -780,20 +781,13 @@ TEST_F(ForwarderTest, TheBackgroundThreadSurvivesAnExceptionAndGoesOn) {
   const std::string item = Upload(*device);
   throwing_signer_->armed = true;
   forwarder().Start();
-  const auto eventually = [](auto done) {
-    const auto deadline = std::chrono::steady_clock::now() + seconds(30);
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(5));
-    }
-    return done();
-  };
-  ASSERT_TRUE(
-      eventually([&] { return Metric("medmesh_cloudlet_forward_round_exceptions_total") >= 1.0; }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return Metric("medmesh_cloudlet_forward_round_exceptions_total") >= 1.0; }));
 
   throwing_signer_->armed = false;
   PassBackoff();
   forwarder().Wake();
-  ASSERT_TRUE(eventually([&] { return QueueCount() == 0; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return QueueCount() == 0; }));
   EXPECT_EQ(Stored(), std::vector<std::string>{item});
   forwarder().Stop();
 }

@@ -17,6 +17,7 @@
 #include "net/test_support.h"
 #include "node/test_support.h"
 #include "testing/faulty_sqlite_vfs.h"
+#include "testing/wait.h"
 
 namespace medmesh::cloudlet {
 namespace {
@@ -253,11 +254,8 @@ class GroupCommitFaultTest : public IngestFaultTest {
     EXPECT_TRUE(vfs_.WaitUntilPaused(1, std::chrono::seconds(60)));
     for (int d = 1; d < kDevices; ++d) send(d);
     // The leader's write plus the kDevices - 1 uploads queued behind it.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (service_->ingest().QueuedForCommit() < std::size_t{kDevices} &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a condition
-    }
+    testing::WaitUntil(
+        [&] { return service_->ingest().QueuedForCommit() >= std::size_t{kDevices}; });
     EXPECT_EQ(service_->ingest().QueuedForCommit(), std::size_t{kDevices});
     vfs_.Inject(fault);
     vfs_.Resume();

@@ -16,6 +16,7 @@
 #include "net/http_client.h"
 #include "net/test_support.h"
 #include "testing/fake_clock.h"
+#include "testing/wait.h"
 
 namespace medmesh::net {
 namespace {
@@ -45,12 +46,7 @@ std::string ContinuePost(std::string_view target, std::size_t length) {
 // Polls `condition` until it holds (true) or 10 s pass (false).
 template <typename Fn>
 bool WaitFor(Fn condition) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
+  return medmesh::testing::WaitUntil(condition, 10s);
 }
 
 class HttpServerTest : public ::testing::Test {
