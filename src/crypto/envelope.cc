@@ -143,6 +143,14 @@ KeyId EnvelopeAead::current_kek_id() const {
   return current_;
 }
 
+std::vector<KeyId> EnvelopeAead::kek_ids() const {
+  std::shared_lock lock(mu_);
+  std::vector<KeyId> ids;
+  ids.reserve(keks_.size());
+  for (const auto& [id, kek] : keks_) ids.push_back(id);
+  return ids;
+}
+
 Bytes EnvelopeAead::Wrap(const KeyEncryptionKey& kek, const DataKeyContext& context,
                          const KeyId& data_key_id, const SecretBytes& data_key) const {
   Bytes wrapped;
@@ -179,6 +187,19 @@ Result<SecretBytes> EnvelopeAead::Unwrap(const DataKeyContext& context, ByteView
   return data_key;
 }
 
+Result<SecretBytes> EnvelopeAead::UnwrapStored(const DataKeyContext& context, ByteView wrapped,
+                                               KeyId* data_key_id) const {
+  auto data_key = Unwrap(context, wrapped, data_key_id);
+  if (data_key) return data_key;
+  // A rotation may have re-wrapped the key and retired its old KEK between our read and the
+  // unwrap: read it once more. A key that really fails stays the same bytes and fails again.
+  auto again = store_.Get(context);
+  if (!again || std::equal(again->begin(), again->end(), wrapped.begin(), wrapped.end())) {
+    return data_key;
+  }
+  return Unwrap(context, *again, data_key_id);
+}
+
 Result<Bytes> EnvelopeAead::GetOrCreateWrapped(const DataKeyContext& context) const {
   auto existing = store_.Get(context);
   if (existing || existing.error().code() != ErrorCode::kNotFound) return existing;
@@ -187,12 +208,16 @@ Result<Bytes> EnvelopeAead::GetOrCreateWrapped(const DataKeyContext& context) co
   random_.Fill(data_key.mutable_bytes());
   KeyId data_key_id;
   random_.Fill(data_key_id);
+  Status inserted = OkStatus();
   Bytes wrapped;
   {
+    // Held across the insert: RotateKek switches the current KEK under the exclusive lock, so
+    // every key wrapped under the previous KEK is in the store before its List() runs, and
+    // every key inserted after that names the new KEK. Nothing escapes the re-wrap.
     std::shared_lock lock(mu_);
     wrapped = Wrap(keks_.at(current_), context, data_key_id, data_key);
+    inserted = store_.Insert(context, wrapped);
   }
-  Status inserted = store_.Insert(context, wrapped);
   if (inserted) return wrapped;
   // Another writer created the key first: use theirs.
   if (inserted.error().code() == ErrorCode::kAlreadyExists) return store_.Get(context);
@@ -207,7 +232,7 @@ Result<Bytes> EnvelopeAead::Encrypt(const DataKeyContext& context, ByteView plai
   }
   MEDMESH_ASSIGN_OR_RETURN(Bytes wrapped, GetOrCreateWrapped(context));
   KeyId data_key_id;
-  MEDMESH_ASSIGN_OR_RETURN(SecretBytes data_key, Unwrap(context, wrapped, &data_key_id));
+  MEDMESH_ASSIGN_OR_RETURN(SecretBytes data_key, UnwrapStored(context, wrapped, &data_key_id));
 
   Bytes out;
   out.reserve(kDataHeaderBytes + plaintext.size() + kAeadTagBytes);
@@ -246,7 +271,7 @@ Result<DataKeyDecryptor> EnvelopeAead::OpenDataKey(const DataKeyContext& context
   MEDMESH_RETURN_IF_ERROR(ValidateContext(context));
   MEDMESH_ASSIGN_OR_RETURN(Bytes wrapped, store_.Get(context));
   KeyId data_key_id;
-  MEDMESH_ASSIGN_OR_RETURN(SecretBytes data_key, Unwrap(context, wrapped, &data_key_id));
+  MEDMESH_ASSIGN_OR_RETURN(SecretBytes data_key, UnwrapStored(context, wrapped, &data_key_id));
   return DataKeyDecryptor(EncodeContext(context), data_key_id, std::move(data_key));
 }
 

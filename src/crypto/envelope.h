@@ -158,10 +158,16 @@ class EnvelopeAead {
   Status RetireKek(const KeyId& kek_id);
 
   KeyId current_kek_id() const;
+  // Every KEK this object can unwrap with: the current one and the older ones not yet retired.
+  std::vector<KeyId> kek_ids() const;
 
  private:
   Result<SecretBytes> Unwrap(const DataKeyContext& context, ByteView wrapped,
                              KeyId* data_key_id) const;
+  // Unwrap of a key just read from the store, read again once if it fails and the store now
+  // holds other bytes (a concurrent rotation re-wrapped it).
+  Result<SecretBytes> UnwrapStored(const DataKeyContext& context, ByteView wrapped,
+                                   KeyId* data_key_id) const;
   Bytes Wrap(const KeyEncryptionKey& kek, const DataKeyContext& context, const KeyId& data_key_id,
              const SecretBytes& data_key) const;
   Result<Bytes> GetOrCreateWrapped(const DataKeyContext& context) const;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -196,6 +198,52 @@ TEST_F(EnvelopeTest, ConcurrentFirstUseCreatesOneKey) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(store_.List()->size(), 1U);
   for (const Bytes& ct : cts) EXPECT_TRUE(envelope.Decrypt(kAliceMi, ct, {}));
+}
+
+// Writers creating new data keys while a rotation runs: once RotateKek returns, no stored key
+// names the old KEK (the switch waits for wraps in flight), so RetireKek succeeds at once, and
+// every ciphertext written before, during and after still decrypts.
+TEST_F(EnvelopeTest, RotationUnderConcurrentWritersLeavesNothingUnderTheOldKek) {
+  SystemRandom thread_safe_random;
+  EnvelopeAead envelope(kek_.Clone(), store_, thread_safe_random);
+  constexpr int kWriters = 3;
+  constexpr int kKeysPerWriter = 60;
+  std::vector<std::vector<std::pair<DataKeyContext, Bytes>>> written(kWriters);
+  std::atomic<int> started{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kKeysPerWriter; ++i) {
+        DataKeyContext c{"p-" + std::to_string(w) + "-" + std::to_string(i), "qi"};
+        written[w].emplace_back(c, envelope.Encrypt(c, AsBytes("x"), {}).value());
+        if (i == 5) started.fetch_add(1);
+      }
+    });
+  }
+  while (started.load() < kWriters) std::this_thread::yield();
+  KeyEncryptionKey new_kek = KeyEncryptionKey::Generate(random_);
+  auto report = envelope.RotateKek(new_kek.Clone());
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->unreadable, 0U);
+  EXPECT_TRUE(envelope.RetireKek(kek_.key_id()));
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(envelope.kek_ids(), std::vector<KeyId>{new_kek.key_id()});
+  EnvelopeAead new_only(std::move(new_kek), store_, random_);
+  for (const auto& of_writer : written) {
+    for (const auto& [context, ct] : of_writer) {
+      EXPECT_TRUE(new_only.Decrypt(context, ct, {}));
+    }
+  }
+}
+
+TEST_F(EnvelopeTest, KekIdsListCurrentAndOlderKeks) {
+  KeyEncryptionKey older = KeyEncryptionKey::Generate(random_);
+  envelope_.AddOldKek(older.Clone());
+  std::vector<KeyId> ids = envelope_.kek_ids();
+  std::sort(ids.begin(), ids.end());
+  std::vector<KeyId> expected{kek_.key_id(), older.key_id()};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(ids, expected);
 }
 
 TEST_F(EnvelopeTest, OpenedDataKeyDecryptsItsContextOnly) {
