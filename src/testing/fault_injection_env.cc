@@ -12,6 +12,7 @@ class FaultInjectionEnv::File final : public WritableFile {
       : env_(env), base_(std::move(base)) {}
 
   Status Append(ByteView data) override {
+    if (auto crashed = env_.CrashFault(base_->path())) return *crashed;
     const AppendPlan plan = env_.PlanAppend(base_->path(), data.size());
     if (plan.write > 0) {
       MEDMESH_RETURN_IF_ERROR(base_->Append(data.first(plan.write)));
@@ -22,6 +23,7 @@ class FaultInjectionEnv::File final : public WritableFile {
   }
 
   Status Sync() override {
+    if (auto crashed = env_.CrashFault(base_->path())) return *crashed;
     if (auto fault = env_.SyncFault(base_->path())) return *fault;
     return base_->Sync();
   }
@@ -54,9 +56,14 @@ void FaultInjectionEnv::FailCreates(bool fail) {
   std::lock_guard lock(mu_);
   fail_creates_ = fail;
 }
+void FaultInjectionEnv::CrashAfter(std::optional<std::uint64_t> operations) {
+  std::lock_guard lock(mu_);
+  operations_left_ = operations;
+}
 void FaultInjectionEnv::Clear() {
   std::lock_guard lock(mu_);
   space_left_.reset();
+  operations_left_.reset();
   fail_syncs_ = short_writes_ = fail_renames_ = fail_creates_ = false;
 }
 
@@ -98,6 +105,17 @@ std::optional<Error> FaultInjectionEnv::SyncFault(const std::filesystem::path& f
   return ErrnoError("cannot sync (injected)", file, EIO);
 }
 
+std::optional<Error> FaultInjectionEnv::CrashFault(const std::filesystem::path& file) {
+  std::lock_guard lock(mu_);
+  if (!operations_left_) return std::nullopt;
+  if (*operations_left_ > 0) {
+    --*operations_left_;
+    return std::nullopt;
+  }
+  ++injected_;
+  return ErrnoError("cannot change (injected crash)", file, EIO);
+}
+
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::Wrap(
     Result<std::unique_ptr<WritableFile>> file) {
   if (!file) return file.error();
@@ -116,6 +134,7 @@ Result<SecretBytes> FaultInjectionEnv::ReadPrivateFile(const std::filesystem::pa
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewExclusiveFile(
     const std::filesystem::path& file, unsigned mode) {
+  if (auto crashed = CrashFault(file)) return *crashed;
   {
     std::lock_guard lock(mu_);
     if (fail_creates_) {
@@ -128,6 +147,7 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewExclusiveFile(
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewTempFileBeside(
     const std::filesystem::path& file, unsigned mode) {
+  if (auto crashed = CrashFault(file)) return *crashed;
   {
     std::lock_guard lock(mu_);
     if (fail_creates_) {
@@ -140,6 +160,7 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewTempFileBeside(
 
 Status FaultInjectionEnv::RenameFile(const std::filesystem::path& from,
                                      const std::filesystem::path& to) {
+  if (auto crashed = CrashFault(to)) return *crashed;
   {
     std::lock_guard lock(mu_);
     if (fail_renames_) {
@@ -151,10 +172,12 @@ Status FaultInjectionEnv::RenameFile(const std::filesystem::path& from,
 }
 
 Status FaultInjectionEnv::RemoveFile(const std::filesystem::path& file) {
+  if (auto crashed = CrashFault(file)) return *crashed;
   return base_.RemoveFile(file);
 }
 
 Status FaultInjectionEnv::SyncDir(const std::filesystem::path& dir) {
+  if (auto crashed = CrashFault(dir)) return *crashed;
   if (auto fault = SyncFault(dir)) return *fault;
   return base_.SyncDir(dir);
 }

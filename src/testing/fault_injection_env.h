@@ -6,7 +6,11 @@
 //   - FailSyncs: fsync of files and folders fails with EIO (kUnavailable);
 //   - ShortWrites: every Append writes only the first half of its bytes, then fails with EIO;
 //   - FailRenames: rename fails with EIO;
-//   - FailCreates: creating a file fails with ENOSPC (no inode left).
+//   - FailCreates: creating a file fails with ENOSPC (no inode left);
+//   - CrashAfter(n): the process "dies" after n more operations that change the disk (create,
+//     append, sync, rename, remove, folder sync): from then on each of them fails with EIO
+//     and changes nothing, so a test can stop a multi-step procedure after every step and
+//     check what a restart finds.
 // Reads, locks and removals are passed through. Clear() heals the disk; data written before
 // stays as written.
 // Test-only. Thread-safe.
@@ -32,6 +36,8 @@ class FaultInjectionEnv final : public Env {
   void ShortWrites(bool fail);
   void FailRenames(bool fail);
   void FailCreates(bool fail);
+  // nullopt: never (the default).
+  void CrashAfter(std::optional<std::uint64_t> operations);
   // Back to a healthy disk.
   void Clear();
 
@@ -66,6 +72,9 @@ class FaultInjectionEnv final : public Env {
   AppendPlan PlanAppend(const std::filesystem::path& file, std::size_t size);
   void Written(std::size_t bytes);
   std::optional<Error> SyncFault(const std::filesystem::path& file);
+  // The EIO of a "crashed" process, or nullopt while the CrashAfter budget lasts (counting
+  // this operation).
+  std::optional<Error> CrashFault(const std::filesystem::path& file);
   Result<std::unique_ptr<WritableFile>> Wrap(Result<std::unique_ptr<WritableFile>> file);
 
   Env& base_;
@@ -75,6 +84,7 @@ class FaultInjectionEnv final : public Env {
   bool short_writes_ = false;
   bool fail_renames_ = false;
   bool fail_creates_ = false;
+  std::optional<std::uint64_t> operations_left_;
   std::uint64_t injected_ = 0;
   std::uint64_t written_ = 0;
 };
