@@ -27,6 +27,9 @@ constexpr std::string_view kTopLevelMembers[] = {"id",
                                                  "kek_file",
                                                  "index_key_file",
                                                  "pseudonym_key_file",
+                                                 "ei_kek_file",
+                                                 "qi_kek_file",
+                                                 "mi_kek_file",
                                                  "store",
                                                  "log",
                                                  "retention"};
@@ -302,6 +305,12 @@ Result<NodeConfig> ParseNodeConfig(std::string_view json, const std::filesystem:
                            GetPath(root, "index_key_file", "index.key", base_dir));
   MEDMESH_ASSIGN_OR_RETURN(config.pseudonym_key_file,
                            GetPath(root, "pseudonym_key_file", "pseudonym.key", base_dir));
+  MEDMESH_ASSIGN_OR_RETURN(config.ei_kek_file,
+                           GetPath(root, "ei_kek_file", "ei_kek.key", base_dir));
+  MEDMESH_ASSIGN_OR_RETURN(config.qi_kek_file,
+                           GetPath(root, "qi_kek_file", "qi_kek.key", base_dir));
+  MEDMESH_ASSIGN_OR_RETURN(config.mi_kek_file,
+                           GetPath(root, "mi_kek_file", "mi_kek.key", base_dir));
   if (const auto it = root.find("store"); it != root.end()) {
     MEDMESH_ASSIGN_OR_RETURN(config.store, ParseStore(*it));
   }

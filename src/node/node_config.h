@@ -6,6 +6,7 @@
 //    "key_file": "node.key", "certificate_file": "node.cert",
 //    "root_certificate_file": "root.cert", "cloud_url": "http://127.0.0.1:8080",
 //    "enrol_token_file": "enrol.token", "operator_token_file": "operator.token",
+//    "ei_kek_file": "ei_kek.key", "qi_kek_file": "qi_kek.key", "mi_kek_file": "mi_kek.key",
 //    "tls": {"cert_file": "tls.crt", "key_file": "tls.key", "ca_file": "ca.pem"},
 //    "store": {"backend": "sqlite"},
 //    "log": {"file": "logs/cloudlet-1.log", "max_file_mb": 64, "max_files": 5},
@@ -110,7 +111,16 @@ struct NodeConfig {
   std::filesystem::path enrol_token_file;     // cloudlet: bearer token of POST /api/v1/enrol
   std::filesystem::path operator_token_file;  // bearer token of the operator endpoints
   // Key-encryption key of the node's stores (a key file of type "kek"). Default "kek.key".
+  // Cloud: the single KEK of deployments before per-part KEKs (ADR 0016), optional: while the
+  // file exists it is loaded as an older KEK of every part, and it stands in for a part whose
+  // own file is missing (node/kek_ring.h).
   std::filesystem::path kek_file;
+  // Cloud only: the KEK of each part of the three-part store, each wrapping only its part's data
+  // keys, each rotated on its own (`medmesh keys rotate-kek`; F.next beside it while a rotation
+  // is unfinished). Defaults "ei_kek.key", "qi_kek.key", "mi_kek.key".
+  std::filesystem::path ei_kek_file;
+  std::filesystem::path qi_kek_file;
+  std::filesystem::path mi_kek_file;
   // Cloud only: the three-part store's blind-index and pseudonym secrets (key files of type
   // "kek", used as 32-byte secrets). Defaults "index.key" and "pseudonym.key".
   std::filesystem::path index_key_file;

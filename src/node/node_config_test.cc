@@ -62,6 +62,23 @@ TEST(NodeConfigTest, DefaultsForAMinimalFile) {
   EXPECT_EQ(config->store.backend, StoreBackend::kSqlite);
   EXPECT_FALSE(config->tls);
   EXPECT_EQ(config->listen.port, 0);
+  EXPECT_EQ(config->ei_kek_file, "/cfg/ei_kek.key");
+  EXPECT_EQ(config->qi_kek_file, "/cfg/qi_kek.key");
+  EXPECT_EQ(config->mi_kek_file, "/cfg/mi_kek.key");
+}
+
+TEST(NodeConfigTest, PartKekFilesResolveLikeTheOtherKeyFiles) {
+  auto config = ParseNodeConfig(
+      R"({"id": "cloud", "data_dir": "d", "ei_kek_file": "keys/ei.key",
+          "qi_kek_file": "/etc/medmesh/qi.key", "mi_kek_file": "../mi-service/mi.key"})",
+      "/cfg/cloud");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->ei_kek_file, "/cfg/cloud/keys/ei.key");
+  EXPECT_EQ(config->qi_kek_file, "/etc/medmesh/qi.key");
+  EXPECT_EQ(config->mi_kek_file, "/cfg/mi-service/mi.key");
+  auto wrong = ParseNodeConfig(R"({"id": "cloud", "data_dir": "d", "ei_kek_file": 1})", "/cfg");
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message().find("'ei_kek_file'"), std::string::npos);
 }
 
 TEST(NodeConfigTest, RefusesWhatWouldSilentlyMisconfigure) {
