@@ -65,6 +65,7 @@ struct CloudService::State {
 
   std::unique_ptr<store::RecordStore> record_store;
   std::unique_ptr<ThreePartStore> records;
+  std::unique_ptr<PartKekRotator> kek_rotator;  // before `records` is destroyed
   std::unique_ptr<IntakeStore> intake_store;
   std::unique_ptr<store::IdsEventLog> ids;
   std::unique_ptr<ForwardIntake> intake;
@@ -113,10 +114,14 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                              SqliteIntakeStore::Open((options.data_dir / "intake.db").string(),
                                                      {.vfs = options.sqlite_vfs}));
   }
-  ThreePartKeys keys{secrets.kek.Clone(), secrets.kek.Clone(), secrets.kek.Clone(),
-                     std::move(secrets.index_key), std::move(secrets.pseudonym_key)};
+  ThreePartKeys keys{secrets.keks.ei.current.Clone(), secrets.keks.qi.current.Clone(),
+                     secrets.keks.mi.current.Clone(), std::move(secrets.index_key),
+                     std::move(secrets.pseudonym_key)};
   MEDMESH_ASSIGN_OR_RETURN(records, ThreePartStore::Create(*record_store, std::move(keys), random,
                                                            clock, options.three_part));
+  kek_rotator = std::make_unique<PartKekRotator>(
+      *records, secrets.keks, random,
+      options.key_file_env != nullptr ? *options.key_file_env : Env::Default());
   MEDMESH_ASSIGN_OR_RETURN(
       ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string(), options.ids_aggregation,
                                     {.vfs = options.sqlite_vfs}));
@@ -241,6 +246,8 @@ net::Router CloudService::State::BuildRouter() {
                     "device_id");
               },
               {.body_limit_bytes = 0});
+  AddKekRotationRoutes(router, *kek_rotator,
+                       [this](const net::Request& r) { return RequireOperator(r); });
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

@@ -11,6 +11,8 @@
 //   GET  /api/v1/stats                   flow counts from memory (operator token: more)
 //   GET  /api/v1/integrity (operator token)  re-computes the hash chain of the record store
 //   POST /api/v1/devices/{device_id}/withdrawal (operator token)  withdraws a device at once
+//   POST /api/v1/admin/keys/{part}/rotation (operator token)  rotates one part's KEK, live
+//   GET  /api/v1/admin/keys/{part}/rotation (operator token)   how that rotation went
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
@@ -28,8 +30,10 @@
 #include <string>
 
 #include "cloud/forward_intake.h"
+#include "cloud/part_keks.h"
 #include "cloud/three_part.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
 #include "core/status.h"
@@ -62,14 +66,19 @@ struct CloudOptions {
   node::RetentionConfig retention;
   // How ids.db aggregates repeated refusals (store/ids_event_log.h).
   store::IdsAggregation ids_aggregation;
+  // The Env through which KEK rotations write the part KEK files (nullptr: Env::Default()).
+  // Tests: a testing::FaultInjectionEnv.
+  Env* key_file_env = nullptr;
 };
 
 struct CloudSecrets {
-  node::NodeIdentity identity;   // role cloud
-  crypto::KeyEncryptionKey kek;  // wraps the data keys of all three parts
-  SecretBytes index_key;         // 32 bytes: blind indexes, references, digests
-  SecretBytes pseudonym_key;     // 32 bytes: MI pseudonyms; keep apart from the MI store
-  SecretBytes operator_token;    // empty: operator endpoints disabled
+  node::NodeIdentity identity;  // role cloud
+  // Each part's KEK ring (part_keks.h); a single KEK converts to one KEK for all three parts,
+  // without files to rotate.
+  CloudPartKeks keks;
+  SecretBytes index_key;       // 32 bytes: blind indexes, references, digests
+  SecretBytes pseudonym_key;   // 32 bytes: MI pseudonyms; keep apart from the MI store
+  SecretBytes operator_token;  // empty: operator endpoints disabled
 };
 
 // reading_batches, readings, patients, duplicates and rejected are kept in memory (the intake

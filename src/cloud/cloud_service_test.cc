@@ -15,6 +15,7 @@
 #include "crypto/session_seal.h"
 #include "net/error_mapping.h"
 #include "net/test_support.h"
+#include "node/kek_ring.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
 #include "testing/wait.h"
@@ -469,6 +470,92 @@ TEST_F(CloudServiceTest, StoresForwardedRecordsInThreePartsAndChecksTheChain) {
   EXPECT_EQ(report["ok"], true);
   EXPECT_EQ(report["entries"], 1);
   EXPECT_TRUE(report["first_broken"].is_null());
+}
+
+// POST /api/v1/admin/keys/{part}/rotation on the running cloud: operator only, the part is
+// checked, the rotation runs while the service answers, the record stays readable and the
+// part's KEK file ends up holding the new KEK alone.
+TEST_F(CloudServiceTest, RotatesOnePartsKekLiveThroughTheAdminRoute) {
+  const std::filesystem::path keys = dir_.path() / "keys";
+  std::filesystem::create_directories(keys);
+  auto ring = [&](const char* name) {
+    return node::LoadKekRing(keys / name, keys / "kek.key", random_, true).value();
+  };
+  auto secrets = Secrets();
+  ASSERT_TRUE(secrets) << secrets.error().ToString();
+  service_.reset();
+  {
+    CloudOptions options;
+    options.data_dir = dir_.path() / "cloud-keys";
+    options.access_log = false;
+#ifdef MEDMESH_CLOUD_TEST_POSTGRES
+    options.store.backend = node::StoreBackend::kPostgres;
+    options.store.postgres_url = std::getenv("MEDMESH_TEST_PG");
+    options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
+#endif
+    secrets->keks = CloudPartKeks(ring("ei_kek.key"), ring("qi_kek.key"), ring("mi_kek.key"));
+    auto service = CloudService::Start(std::move(options), std::move(*secrets), clock_, random_);
+    ASSERT_TRUE(service) << service.error().ToString();
+    service_ = std::move(*service);
+    url_ = "http://127.0.0.1:" + std::to_string(service_->port());
+  }
+  Introduce();
+  const wire::PatientRecord record = cloudlet_->Record("rec-1");
+  const Bytes forward =
+      cloudlet_->Forward(cloudlet_->Upload(wire::ContentType::kPatientRecord,
+                                           wire::EncodePatientRecord(record).value()),
+                         *cloud_certificate_);
+  ASSERT_EQ(Post("/api/v1/forward", forward).status, 200);
+  const crypto::KeyId old_ei = node::LoadKekFile(keys / "ei_kek.key", random_, false)->key_id();
+  const crypto::KeyId old_qi = node::LoadKekFile(keys / "qi_kek.key", random_, false)->key_id();
+
+  const auto call = [&](net::Method method, const std::string& part, bool with_token) {
+    net::ClientRequest request;
+    request.method = method;
+    request.url = url_ + "/api/v1/admin/keys/" + part + "/rotation";
+    if (with_token) {
+      request.headers.emplace_back("Authorization",
+                                   "Bearer " + node::testing::TokenText(operator_token_));
+    }
+    auto r = client_->Send(request);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : net::Response{};
+  };
+  ExpectError(call(net::Method::kPost, "ei", false), 401, "unauthenticated");
+  ExpectError(call(net::Method::kGet, "ei", false), 401, "unauthenticated");
+  ExpectError(call(net::Method::kPost, "xx", true), 400, "invalid_argument");
+  EXPECT_EQ(json::parse(call(net::Method::kGet, "ei", true).body)["state"], "never_run");
+
+  const net::Response started = call(net::Method::kPost, "ei", true);
+  ASSERT_EQ(started.status, 202) << started.body;
+  json done;
+  ASSERT_TRUE(medmesh::testing::WaitUntil([&] {
+    done = json::parse(call(net::Method::kGet, "ei", true).body);
+    return done["state"] != "running";
+  }));
+  ASSERT_EQ(done["state"], "done") << done.dump();
+  EXPECT_EQ(done["rewrapped"], 1);
+  EXPECT_EQ(done["retired"], json::array({HexEncode(old_ei)}));
+  const crypto::KeyId new_ei = node::LoadKekFile(keys / "ei_kek.key", random_, false)->key_id();
+  EXPECT_EQ(done["kek_id"], HexEncode(new_ei));
+  EXPECT_FALSE(new_ei == old_ei);
+  EXPECT_FALSE(std::filesystem::exists(node::NextKekFile(keys / "ei_kek.key")));
+  // Only the EI part changed.
+  EXPECT_TRUE(node::LoadKekFile(keys / "qi_kek.key", random_, false)->key_id() == old_qi);
+  auto stored = service_->records().GetPatientRecords("patient-1");
+  ASSERT_TRUE(stored) << stored.error().ToString();
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].record, record);
+}
+
+TEST_F(CloudServiceTest, ACloudWithoutKekFilesRefusesToRotate) {
+  net::ClientRequest request;
+  request.method = net::Method::kPost;
+  request.url = url_ + "/api/v1/admin/keys/mi/rotation";
+  request.headers.emplace_back("Authorization",
+                               "Bearer " + node::testing::TokenText(operator_token_));
+  const net::Response r = client_->Send(request).value();
+  ExpectError(r, 409, "failed_precondition");
 }
 
 TEST_F(CloudServiceTest, RefusesACloudletCertificateFromAnotherRoot) {

@@ -1,0 +1,189 @@
+#include "cloud/part_keks.h"
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "core/bytes.h"
+#include "core/log.h"
+#include "net/error_mapping.h"
+
+namespace medmesh::cloud {
+namespace {
+
+using store::RecordPart;
+
+std::size_t Index(RecordPart part) { return static_cast<std::size_t>(part) - 1; }
+
+constexpr RecordPart kParts[] = {RecordPart::kEi, RecordPart::kQi, RecordPart::kMi};
+
+node::KekRing RingWithoutFile(crypto::KeyEncryptionKey kek) {
+  return node::KekRing{std::move(kek), {}, {}, false, false, false, false};
+}
+
+}  // namespace
+
+CloudPartKeks::CloudPartKeks(crypto::KeyEncryptionKey one_for_all)
+    : ei(RingWithoutFile(one_for_all.Clone())),
+      qi(RingWithoutFile(one_for_all.Clone())),
+      mi(RingWithoutFile(std::move(one_for_all))) {}
+
+CloudPartKeks::CloudPartKeks(node::KekRing ei_ring, node::KekRing qi_ring, node::KekRing mi_ring)
+    : ei(std::move(ei_ring)), qi(std::move(qi_ring)), mi(std::move(mi_ring)) {}
+
+node::KekRing& CloudPartKeks::of(RecordPart part) {
+  switch (part) {
+    case RecordPart::kEi: return ei;
+    case RecordPart::kQi: return qi;
+    case RecordPart::kMi: return mi;
+  }
+  return mi;
+}
+
+Result<RecordPart> ParseRecordPart(std::string_view name) {
+  for (RecordPart part : kParts) {
+    if (store::RecordPartName(part) == name) return part;
+  }
+  return InvalidArgument("the part must be \"ei\", \"qi\" or \"mi\"");
+}
+
+std::string_view PartKekRotationStateName(PartKekRotationStatus::State state) {
+  switch (state) {
+    case PartKekRotationStatus::State::kNeverRun: return "never_run";
+    case PartKekRotationStatus::State::kRunning: return "running";
+    case PartKekRotationStatus::State::kDone: return "done";
+    case PartKekRotationStatus::State::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+PartKekRotator::PartKekRotator(ThreePartStore& records, CloudPartKeks& keks, Random& random,
+                               Env& env)
+    : records_(records), random_(random), env_(env) {
+  for (RecordPart part : kParts) {
+    node::KekRing& ring = keks.of(part);
+    for (crypto::KeyEncryptionKey& older : ring.older) {
+      records_.envelope(part).AddOldKek(std::move(older));
+    }
+    ring.older.clear();
+    files_[Index(part)] = ring.file;
+  }
+}
+
+PartKekRotator::~PartKekRotator() {
+  std::thread worker;
+  {
+    std::lock_guard lock(mu_);
+    worker = std::move(worker_);
+  }
+  if (worker.joinable()) worker.join();
+}
+
+Status PartKekRotator::Claim(RecordPart part) {
+  if (files_[Index(part)].empty()) {
+    return FailedPrecondition("the " + std::string(store::RecordPartName(part)) +
+                              " KEK was not loaded from a file; nothing to rotate");
+  }
+  std::lock_guard lock(mu_);
+  if (running_) return AlreadyExists("a KEK rotation is already running");
+  running_ = true;
+  statuses_[Index(part)] = PartKekRotationStatus{PartKekRotationStatus::State::kRunning, {}, {}};
+  return OkStatus();
+}
+
+Result<node::KekFileRotation> PartKekRotator::RunClaimed(RecordPart part) {
+  const std::string_view name = store::RecordPartName(part);
+  log::Info("cloud_kek_rotation_started", {{"part", name}});
+  auto result = node::RotateKekFile(files_[Index(part)], records_.envelope(part), random_, env_);
+  PartKekRotationStatus status;
+  if (result) {
+    status.state = PartKekRotationStatus::State::kDone;
+    status.result = *result;
+    log::Info("cloud_kek_rotated", {{"part", name},
+                                    {"kek_id", HexEncode(result->new_kek_id)},
+                                    {"rewrapped", result->report.rewrapped},
+                                    {"already_current", result->report.already_current},
+                                    {"retired", result->retired.size()},
+                                    {"resumed", result->resumed}});
+  } else {
+    status.state = PartKekRotationStatus::State::kFailed;
+    status.error = result.error();
+    log::Error("cloud_kek_rotation_failed", {{"part", name}, {"error", result.error().ToString()}});
+  }
+  std::lock_guard lock(mu_);
+  statuses_[Index(part)] = std::move(status);
+  running_ = false;
+  return result;
+}
+
+Result<node::KekFileRotation> PartKekRotator::Rotate(RecordPart part) {
+  MEDMESH_RETURN_IF_ERROR(Claim(part));
+  return RunClaimed(part);
+}
+
+Status PartKekRotator::Start(RecordPart part) {
+  MEDMESH_RETURN_IF_ERROR(Claim(part));
+  std::thread previous;
+  {
+    std::lock_guard lock(mu_);
+    previous = std::move(worker_);
+  }
+  // The previous worker has set running_ = false, its last step: joining it is immediate.
+  if (previous.joinable()) previous.join();
+  std::lock_guard lock(mu_);
+  worker_ = std::thread([this, part] { (void)RunClaimed(part); });
+  return OkStatus();
+}
+
+PartKekRotationStatus PartKekRotator::status(RecordPart part) const {
+  std::lock_guard lock(mu_);
+  return statuses_[Index(part)];
+}
+
+namespace {
+
+net::Response StatusResponse(RecordPart part, const PartKekRotationStatus& status, int code) {
+  nlohmann::json body{{"part", store::RecordPartName(part)},
+                      {"state", PartKekRotationStateName(status.state)}};
+  if (status.result) {
+    const node::KekFileRotation& r = *status.result;
+    nlohmann::json retired = nlohmann::json::array();
+    for (const crypto::KeyId& id : r.retired) retired.push_back(HexEncode(id));
+    body["kek_id"] = HexEncode(r.new_kek_id);
+    body["retired"] = std::move(retired);
+    body["rewrapped"] = r.report.rewrapped;
+    body["already_current"] = r.report.already_current;
+    body["resumed"] = r.resumed;
+  }
+  if (status.error) {
+    // The same shape as every error body; 5xx-class causes keep their details in the log.
+    const net::Response mapped = net::ErrorResponse(*status.error);
+    body["error"] = nlohmann::json::parse(mapped.body, nullptr, false);
+  }
+  net::Response response = net::Response::Json(body.dump());
+  response.status = code;
+  return response;
+}
+
+}  // namespace
+
+void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator, AdminCheck require_admin) {
+  router.Post("/api/v1/admin/keys/{part}/rotation",
+              [&rotator, require_admin](const net::Request& r) -> Result<net::Response> {
+                if (auto denied = require_admin(r)) return std::move(*denied);
+                MEDMESH_ASSIGN_OR_RETURN(RecordPart part,
+                                         ParseRecordPart(r.PathParam("part").value_or("")));
+                // kAlreadyExists (a rotation is running) and kFailedPrecondition (no file) are 409.
+                MEDMESH_RETURN_IF_ERROR(rotator.Start(part));
+                return StatusResponse(part, rotator.status(part), 202);
+              },
+              {.body_limit_bytes = 0});
+  router.Get("/api/v1/admin/keys/{part}/rotation",
+             [&rotator, require_admin](const net::Request& r) -> Result<net::Response> {
+               if (auto denied = require_admin(r)) return std::move(*denied);
+               MEDMESH_ASSIGN_OR_RETURN(RecordPart part,
+                                        ParseRecordPart(r.PathParam("part").value_or("")));
+               return StatusResponse(part, rotator.status(part), 200);
+             });
+}
+
+}  // namespace medmesh::cloud
