@@ -4,11 +4,13 @@
 //                 [--log-level debug|info|warn|error]
 //
 // Reads the node config (docs/node_config.md), loads and cross-checks the identity (node key,
-// certificate, pinned root), the key-encryption key and the three-part store's index and
-// pseudonym keys (all three created on the first start of an empty SQLite data folder, never
-// for PostgreSQL or a folder with data), the operator token, then serves until SIGTERM/SIGINT and
-// stops gracefully (requests in progress finish, 10 s at most). Exit codes: 0 after a clean stop,
-// 1 for a failure, 2 for bad usage or config.
+// certificate, pinned root), the three parts' key-encryption keys (ei_kek_file, qi_kek_file,
+// mi_kek_file, each with its F.next while a rotation is unfinished; node/kek_ring.h) and the
+// three-part store's index and pseudonym keys (created on the first start of an empty SQLite
+// data folder, never for PostgreSQL or a folder with data; a folder of an earlier version with
+// one "kek_file" starts with that KEK for every part and a warning), the operator token, then
+// serves until SIGTERM/SIGINT and stops gracefully (requests in progress finish, 10 s at most).
+// Exit codes: 0 after a clean stop, 1 for a failure, 2 for bad usage or config.
 #include "apps/cloud_main.h"
 
 #include <CLI/CLI.hpp>
@@ -24,6 +26,7 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "node/identity.h"
+#include "node/kek_ring.h"
 #include "node/node_config.h"
 #include "node/shutdown.h"
 #include "wire/model.h"
@@ -62,8 +65,43 @@ int RunCloud(const ServiceFlags& flags) {
   const bool fresh = config->store.backend == node::StoreBackend::kSqlite &&
                      !std::filesystem::exists(config->data_dir / "records.db", ec);
   bool created = false;
-  auto kek = node::LoadKekFile(config->kek_file, random, fresh, &created);
-  if (!kek) return Fail("key-encryption key", kek.error());
+  // One KEK per part (ADR 0016). The single KEK file of earlier versions ("kek_file") stands in
+  // for a part without its own file and, while it exists, stays loaded as an older KEK.
+  bool legacy_in_use = false;
+  const auto load_ring = [&](const std::filesystem::path& file,
+                             std::string_view part) -> medmesh::Result<medmesh::node::KekRing> {
+    MEDMESH_ASSIGN_OR_RETURN(node::KekRing ring,
+                             node::LoadKekRing(file, config->kek_file, random, fresh));
+    created = created || ring.created;
+    legacy_in_use = legacy_in_use || ring.uses_legacy || ring.legacy_loaded;
+    if (ring.uses_legacy) {
+      medmesh::log::Warn("cloud_kek_shared",
+                         {{"part", part},
+                          {"file", config->kek_file.string()},
+                          {"advice", "medmesh keys rotate-kek --part " + std::string(part) +
+                                         " gives the part its own KEK file"}});
+    }
+    if (ring.rotation_unfinished) {
+      medmesh::log::Warn("cloud_kek_rotation_unfinished",
+                         {{"part", part},
+                          {"advice", "run medmesh keys rotate-kek --part " + std::string(part) +
+                                         " again to finish it"}});
+    }
+    return ring;
+  };
+  auto ei_kek = load_ring(config->ei_kek_file, "ei");
+  if (!ei_kek) return Fail("EI key-encryption key", ei_kek.error());
+  auto qi_kek = load_ring(config->qi_kek_file, "qi");
+  if (!qi_kek) return Fail("QI key-encryption key", qi_kek.error());
+  auto mi_kek = load_ring(config->mi_kek_file, "mi");
+  if (!mi_kek) return Fail("MI key-encryption key", mi_kek.error());
+  if (legacy_in_use) {
+    medmesh::log::Warn("cloud_kek_legacy_loaded",
+                       {{"file", config->kek_file.string()},
+                        {"advice",
+                         "rotate each part's KEK once, then remove this file "
+                         "(docs/key_hierarchy.md)"}});
+  }
   auto index_key = node::LoadKekFile(config->index_key_file, random, fresh, &created);
   if (!index_key) return Fail("index key", index_key.error());
   auto pseudonym_key = node::LoadKekFile(config->pseudonym_key_file, random, fresh, &created);
@@ -90,10 +128,12 @@ int RunCloud(const ServiceFlags& flags) {
     options.tls =
         medmesh::net::TlsFiles{config->tls->cert_file.string(), config->tls->key_file.string()};
   }
-  cloud::CloudSecrets secrets{std::move(*identity), std::move(*kek),
-                              medmesh::SecretBytes(index_key->bytes().reveal()),
-                              medmesh::SecretBytes(pseudonym_key->bytes().reveal()),
-                              operator_token ? std::move(*operator_token) : medmesh::SecretBytes()};
+  cloud::CloudSecrets secrets{
+      std::move(*identity),
+      cloud::CloudPartKeks(std::move(*ei_kek), std::move(*qi_kek), std::move(*mi_kek)),
+      medmesh::SecretBytes(index_key->bytes().reveal()),
+      medmesh::SecretBytes(pseudonym_key->bytes().reveal()),
+      operator_token ? std::move(*operator_token) : medmesh::SecretBytes()};
   auto service = cloud::CloudService::Start(std::move(options), std::move(secrets), clock, random);
   if (!service) return Fail("start", service.error());
   std::cout << "cloud " << config->id << " listening on "

@@ -151,7 +151,11 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
     (void)files;
     const fs::path folder = dir / "cloud";
     MEDMESH_RETURN_IF_ERROR(EnsureToken(folder / "operator.token", random));
-    MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "kek.key", random));
+    // One KEK per part (ADR 0016). A folder made by an earlier version also has kek.key, the
+    // KEK of its existing data keys: the cloud keeps loading it (node/kek_ring.h).
+    MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "ei_kek.key", random));
+    MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "qi_kek.key", random));
+    MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "mi_kek.key", random));
     MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "index.key", random));
     MEDMESH_RETURN_IF_ERROR(EnsureKek(folder / "pseudonym.key", random));
     MEDMESH_RETURN_IF_ERROR(
@@ -159,6 +163,9 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
                                            {"listen", "127.0.0.1:" + std::to_string(port_base)},
                                            {"data_dir", "data"},
                                            {"operator_token_file", "operator.token"},
+                                           {"ei_kek_file", "ei_kek.key"},
+                                           {"qi_kek_file", "qi_kek.key"},
+                                           {"mi_kek_file", "mi_kek.key"},
                                            {"store", {{"backend", "sqlite"}}},
                                            {"log", LogConfig("cloud")}}));
     children.push_back({"cloud",

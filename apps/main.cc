@@ -2,6 +2,7 @@
 //
 //   medmesh keys --type node|device|root|kek --out FILE [--force] [--ntru-param-set NAME]
 //   medmesh keys --show FILE
+//   medmesh keys rotate-kek --part ei|qi|mi --config FILE [--url URL]
 //   medmesh selftest
 #include <CLI/CLI.hpp>
 #include <exception>
@@ -13,6 +14,7 @@
 #include "apps/cloud_main.h"
 #include "apps/cloudlet_main.h"
 #include "apps/demo_main.h"
+#include "apps/rotate_kek_main.h"
 #include "apps/wearable_main.h"
 #include "core/clock.h"
 #include "core/random.h"
@@ -107,7 +109,11 @@ void AddKeysCommand(CLI::App& app, KeysFlags& flags, const std::function<void(in
   auto* show = keys->add_option("--show", flags.show,
                                 "Print the public keys of an existing key file instead");
   show->excludes(type)->excludes(out)->excludes(force)->excludes(set);
-  keys->callback([&flags, done] { done(RunKeys(flags)); });
+  keys->callback([&flags, done, keys] {
+    if (keys->got_subcommand("rotate-kek")) return;  // it reported its own exit code
+    done(RunKeys(flags));
+  });
+  RegisterRotateKekCommand(*keys, done);
 }
 
 // --- medmesh selftest -------------------------------------------------------------------------
