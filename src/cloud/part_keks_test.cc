@@ -313,6 +313,49 @@ TEST_P(PartKeksTest, OneRotationAtATimeAndClearPartErrors) {
   EXPECT_EQ(rotator_->status(RecordPart::kMi).state, PartKekRotationStatus::State::kFailed);
 }
 
+// A cloud of the previous version: one kek.key wrapped all three parts. It keeps working when
+// the three part files are added (as `medmesh demo` does to an old folder), and after each part
+// has been rotated once the old file can be deleted.
+TEST_P(PartKeksTest, MigrationFromOneKekKeepsEveryRecordReadable) {
+  for (RecordPart part : kParts) fs::remove(dir_.path() / FileName(part));
+  const crypto::KeyFile legacy = crypto::GenerateKeyFile(crypto::KeyFileType::kKek, random_);
+  ASSERT_TRUE(crypto::WriteKeyFile(dir_.path() / "kek.key", legacy, false));
+  Restart();  // no part file: every part uses kek.key
+  for (RecordPart part : kParts) EXPECT_FALSE(fs::exists(dir_.path() / FileName(part)));
+  for (int p = 0; p < 3; ++p) Put(p);
+  for (RecordPart part : kParts) {
+    const auto contexts = store_->wrapped_keys(part).List();
+    ASSERT_TRUE(contexts);
+    for (const crypto::DataKeyContext& c : *contexts) {
+      const auto wrapped = store_->wrapped_keys(part).Get(c);
+      ASSERT_TRUE(wrapped);
+      const auto kek_id = crypto::WrappedKeyKekId(*wrapped);
+      ASSERT_TRUE(kek_id);
+      EXPECT_TRUE(*kek_id == legacy.kek->key_id());
+    }
+  }
+
+  // The part files appear beside the old data: both KEKs load, old and new records read.
+  for (RecordPart part : kParts) {
+    ASSERT_TRUE(crypto::WriteKeyFile(dir_.path() / FileName(part),
+                                     crypto::GenerateKeyFile(crypto::KeyFileType::kKek, random_),
+                                     false));
+  }
+  Restart();
+  for (int p = 0; p < 3; ++p) EXPECT_TRUE(Readable(p));
+  Put(3);
+  EXPECT_TRUE(Readable(3));
+
+  for (RecordPart part : kParts) {
+    auto rotation = rotator_->Rotate(part);
+    ASSERT_TRUE(rotation) << rotation.error().ToString();
+    EXPECT_EQ(rotation->retired.size(), 2U);  // the part file's first KEK and kek.key
+  }
+  fs::remove(dir_.path() / "kek.key");
+  Restart();
+  for (int p = 0; p < 4; ++p) EXPECT_TRUE(Readable(p));
+}
+
 TEST_P(PartKeksTest, ASingleKekConvertsToThreePartsWithoutFiles) {
   CloudPartKeks keks(crypto::KeyEncryptionKey::Generate(random_));
   EXPECT_TRUE(keks.ei.file.empty());
