@@ -31,7 +31,7 @@ using testing_process::ListeningPort;
 
 std::string ReadText(const fs::path& file) {
   std::ifstream in(file);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 unsigned Mode(const fs::path& file) {
@@ -80,8 +80,8 @@ class KekRotationCliTest : public ::testing::Test {
     std::vector<std::string> argv{MEDMESH_BINARY, "keys", "rotate-kek"};
     argv.insert(argv.end(), args.begin(), args.end());
     if (with_url) {
-      argv.push_back("--url");
-      argv.push_back("http://127.0.0.1:" + std::to_string(port_));
+      argv.emplace_back("--url");
+      argv.emplace_back("http://127.0.0.1:" + std::to_string(port_));
     }
     const fs::path err = dir_.path() / ("cli-" + std::to_string(++runs_) + ".err");
     Child cli(argv, err);

@@ -43,7 +43,7 @@ Result<RecordPart> ParseRecordPart(std::string_view name) {
   for (RecordPart part : kParts) {
     if (store::RecordPartName(part) == name) return part;
   }
-  return InvalidArgument("the part must be \"ei\", \"qi\" or \"mi\"");
+  return InvalidArgument(R"(the part must be "ei", "qi" or "mi")");
 }
 
 std::string_view PartKekRotationStateName(PartKekRotationStatus::State state) {
@@ -166,7 +166,8 @@ net::Response StatusResponse(RecordPart part, const PartKekRotationStatus& statu
 
 }  // namespace
 
-void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator, AdminCheck require_admin) {
+void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator,
+                          const AdminCheck& require_admin) {
   router.Post("/api/v1/admin/keys/{part}/rotation",
               [&rotator, require_admin](const net::Request& r) -> Result<net::Response> {
                 if (auto denied = require_admin(r)) return std::move(*denied);

@@ -94,6 +94,7 @@ class PartKekRotator {
 using AdminCheck = std::function<std::optional<net::Response>(const net::Request&)>;
 
 // Registers the two routes above on `router`. Bodies: docs/openapi.yaml (KekRotationStatus).
-void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator, AdminCheck require_admin);
+void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator,
+                          const AdminCheck& require_admin);
 
 }  // namespace medmesh::cloud

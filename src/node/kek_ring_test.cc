@@ -79,7 +79,7 @@ class KekRingTest : public ::testing::Test {
   }
 
   // Encrypts one value per patient; returns the ciphertexts.
-  std::vector<Bytes> Fill(crypto::EnvelopeAead& envelope, int first = 0) {
+  static std::vector<Bytes> Fill(crypto::EnvelopeAead& envelope, int first = 0) {
     std::vector<Bytes> cts;
     for (int i = first; i < first + kPatients; ++i) {
       cts.push_back(envelope.Encrypt(Context(i), AsBytes("v" + std::to_string(i)), {}).value());
