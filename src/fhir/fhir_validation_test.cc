@@ -3,16 +3,13 @@
 // tools/fhir-validate/validate.mjs (node + @medplum/core, installed by tools/setup.sh) over the
 // folder. A second run over deliberately broken resources proves the validator rejects what it
 // should, so a validator that accepted everything would fail this test.
-#include <sys/wait.h>
-
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "fhir/resources.h"
 #include "fhir/server.h"
+#include "fhir/validation_harness.h"
 #include "gtest/gtest.h"
 #include "testing/temp_dir.h"
 
@@ -24,41 +21,6 @@ using wire::VitalKind;
 
 constexpr std::int64_t kT0 = 1'733'400'000'123;  // 2024-12-05T12:00:00.123Z
 const ServerInfo kServer{"https://cloud.medmesh.test:8443/fhir/r4", "MedMesh", "0.1.0"};
-
-class ShapeWriter {
- public:
-  explicit ShapeWriter(std::filesystem::path dir) : dir_(std::move(dir)) {}
-
-  // Writes `resource` as <NNN>-<name>.json; the number keeps files in the order written.
-  void Write(const std::string& name, const Json& resource) {
-    char prefix[8];
-    std::snprintf(prefix, sizeof prefix, "%03d-", count_++);
-    std::ofstream out(dir_ / (prefix + name + ".json"));
-    out << resource.dump(2);
-    ASSERT_TRUE(out.good()) << name;
-  }
-  void Write(const std::string& name, const Result<Json>& resource) {
-    ASSERT_TRUE(resource.has_value()) << name << ": " << resource.error().ToString();
-    Write(name, *resource);
-  }
-  int count() const { return count_; }
-
- private:
-  std::filesystem::path dir_;
-  int count_ = 0;
-};
-
-// Runs the validator; returns its exit status (-1 if it could not run).
-int RunValidator(const std::filesystem::path& dir, bool expect_invalid) {
-  const std::string node = MEDMESH_NODE_EXECUTABLE;
-  if (node.empty()) return -1;
-  const std::string command = "'" + node + "' '" + MEDMESH_FHIR_VALIDATOR + "' " +
-                              (expect_invalid ? "--expect-invalid " : "") + "'" + dir.string() +
-                              "'";
-  const int status = std::system(command.c_str());
-  if (status == -1 || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
-}
 
 wire::PatientRecord FullPatient() {
   wire::PatientRecord r;
@@ -260,11 +222,9 @@ TEST(FhirValidationTest, EveryEmittedShapeIsValidR4) {
   WriteEveryShape(writer);
   if (HasFatalFailure()) return;
   EXPECT_GE(writer.count(), 70);  // a shape lost by mistake shows here
-  ASSERT_FALSE(std::string(MEDMESH_NODE_EXECUTABLE).empty())
-      << "node not found at configure time: run tools/setup.sh";
-  EXPECT_EQ(RunValidator(dir.path(), /*expect_invalid=*/false), 0)
+  EXPECT_EQ(RunFhirValidator(dir.path(), /*expect_invalid=*/false), 0)
       << "the validator rejected a resource (its output above names the file and the issue); "
-         "exit 2 or -1 means it could not run: run tools/setup.sh";
+         "-1 or 2 means it could not run: run tools/setup.sh (Node.js, npm ci), then reconfigure";
 }
 
 // Each file here breaks one rule that a check of the validator stands for; each must be
@@ -327,8 +287,7 @@ TEST(FhirValidationTest, ValidatorRejectsBrokenResources) {
   j.erase("implementation");
   w.Write("capability-statement-undescribed", j);
 
-  ASSERT_FALSE(std::string(MEDMESH_NODE_EXECUTABLE).empty());
-  EXPECT_EQ(RunValidator(dir.path(), /*expect_invalid=*/true), 0)
+  EXPECT_EQ(RunFhirValidator(dir.path(), /*expect_invalid=*/true), 0)
       << "a broken resource was not rejected (NOT REJECTED above), or the validator could not "
          "run";
 }
