@@ -160,6 +160,12 @@ void WriteEveryShape(ShapeWriter& w) {
     w.Write("medication-request-unit-" + std::to_string(i), MedicationRequestResource(p));
   }
 
+  Prescription hostile = rx;
+  hostile.id = "rx-hostile";
+  hostile.drug = std::string("Ibuprofène\x01 400\xff mg 💊");
+  hostile.instructions = "'; DROP TABLE prescriptions;-- <img src=x onerror=alert(1)>";
+  w.Write("medication-request-hostile-text", MedicationRequestResource(hostile));
+
   // Practitioner and PractitionerRole: full, minimal, inactive.
   const Doctor doctor = FullDoctor();
   w.Write("practitioner-full", PractitionerResource(doctor));

@@ -15,6 +15,68 @@ namespace {
 
 using wire::VitalKind;
 
+// Free text as a FHIR string: verbatim when it is valid UTF-8 (the normal case), with each
+// invalid byte and each control character other than tab, CR and LF replaced by U+FFFD. FHIR
+// strings should carry no other control characters, and nlohmann's dump() throws on invalid
+// UTF-8, which would turn one bad row into a failed $everything.
+std::string Text(std::string_view in) {
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+        out += kReplacement;
+      } else if (c == 0x7f) {
+        out += kReplacement;
+      } else {
+        out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    // The length and smallest code point of a multi-byte sequence (RFC 3629: no overlongs,
+    // no surrogates, nothing above U+10FFFF).
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    std::uint32_t min = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4, cp = c & 0x07, min = 0x10000;
+    }
+    bool ok = n != 0 && i + n <= in.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(in[i + k]);
+      ok = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) &&
+         !(cp >= 0x80 && cp <= 0x9F);  // C1 controls
+    if (ok) {
+      out.append(in.substr(i, n));
+      i += n;
+    } else {
+      out += kReplacement;
+      ++i;
+    }
+  }
+  return out;
+}
+
+// A FHIR `code` taken from input (a MIME type, a UCUM unit): printable ASCII without spaces.
+bool IsCodeToken(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (const char c : s) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
 Result<std::string> FhirIdOf(std::string_view wire_id, std::string_view field) {
   auto id = ToFhirId(wire_id);
   if (!id) return InvalidArgument(std::string(field) + " is not a valid MedMesh id");
@@ -119,15 +181,17 @@ Result<Json> PatientResource(const wire::PatientRecord& record) {
     identifiers.push_back({{"use", "official"},
                            {"type", Concept(Coding(kV2IdentifierTypeSystem, "NI",
                                                    "National unique individual identifier"))},
-                           {"value", record.national_id}});
+                           {"value", Text(record.national_id)}});
   }
   p["identifier"] = std::move(identifiers);
   if (!record.name.empty()) {
-    p["name"] = Json::array({{{"use", "official"}, {"text", record.name}}});
+    p["name"] = Json::array({{{"use", "official"}, {"text", Text(record.name)}}});
   }
   Json telecom = Json::array();
-  if (!record.phone.empty()) telecom.push_back({{"system", "phone"}, {"value", record.phone}});
-  if (!record.email.empty()) telecom.push_back({{"system", "email"}, {"value", record.email}});
+  if (!record.phone.empty())
+    telecom.push_back({{"system", "phone"}, {"value", Text(record.phone)}});
+  if (!record.email.empty())
+    telecom.push_back({{"system", "email"}, {"value", Text(record.email)}});
   if (!telecom.empty()) p["telecom"] = std::move(telecom);
   if (!record.sex.empty()) {
     if (record.sex != "female" && record.sex != "male" && record.sex != "other" &&
@@ -145,12 +209,12 @@ Result<Json> PatientResource(const wire::PatientRecord& record) {
   }
   if (!record.address.empty() || !record.postcode.empty()) {
     Json address{{"use", "home"}};
-    if (!record.address.empty()) address["text"] = record.address;
-    if (!record.postcode.empty()) address["postalCode"] = record.postcode;
+    if (!record.address.empty()) address["text"] = Text(record.address);
+    if (!record.postcode.empty()) address["postalCode"] = Text(record.postcode);
     p["address"] = Json::array({std::move(address)});
   }
   if (!record.photo.empty()) {
-    if (record.photo_type.empty()) return InvalidArgument("photo has no type");
+    if (!IsCodeToken(record.photo_type)) return InvalidArgument("photo type is not a MIME type");
     p["photo"] = Json::array({{{"contentType", record.photo_type},
                                {"data", Base64(record.photo)},
                                {"size", record.photo.size()}}});
@@ -318,17 +382,17 @@ Result<Json> MedicationRequestResource(const Prescription& rx) {
          {"identifier", Json::array({{{"system", kPrescriptionIdSystem}, {"value", rx.id}}})},
          {"status", StatusCode(rx.status)},
          {"intent", "order"},
-         {"medicationCodeableConcept", {{"text", rx.drug}}},
+         {"medicationCodeableConcept", {{"text", Text(rx.drug)}}},
          {"subject", std::move(subject)},
          {"authoredOn", std::move(authored)},
          {"requester", std::move(requester)}};
-  if (!rx.reason.empty()) m["reasonCode"] = Json::array({{{"text", rx.reason}}});
+  if (!rx.reason.empty()) m["reasonCode"] = Json::array({{{"text", Text(rx.reason)}}});
 
   Json dosage = Json::object();
   std::vector<std::string> text;  // a sentence for people: "500 mg, 3 times per day, for 7 days"
   if (rx.dose) {
-    if (!Positive(rx.dose->value) || rx.dose->unit.empty()) {
-      return InvalidArgument("dose needs a positive value and a unit");
+    if (!Positive(rx.dose->value) || !IsCodeToken(rx.dose->unit)) {
+      return InvalidArgument("dose needs a positive value and a UCUM unit (no spaces)");
     }
     dosage["doseAndRate"] = Json::array(
         {{{"doseQuantity", UcumQuantity(Decimal(rx.dose->value), rx.dose->unit, rx.dose->unit)}}});
@@ -355,7 +419,7 @@ Result<Json> MedicationRequestResource(const Prescription& rx) {
     text.push_back("for " + Amount(rx.duration->value, unit));
   }
   if (!repeat.empty()) dosage["timing"] = {{"repeat", std::move(repeat)}};
-  if (!rx.instructions.empty()) dosage["patientInstruction"] = rx.instructions;
+  if (!rx.instructions.empty()) dosage["patientInstruction"] = Text(rx.instructions);
   if (!text.empty()) {
     std::string sentence;
     for (const std::string& part : text) sentence += (sentence.empty() ? "" : ", ") + part;
@@ -383,7 +447,7 @@ Json LicenceIdentifier(const Doctor& doctor) {
   return Json{{"use", "official"},
               {"type", Concept(Coding(kV2IdentifierTypeSystem, "MD", "Medical License number"))},
               {"system", kLicenceSystem},
-              {"value", doctor.licence_number}};
+              {"value", Text(doctor.licence_number)}};
 }
 
 }  // namespace
@@ -398,16 +462,17 @@ Result<Json> PractitionerResource(const Doctor& doctor) {
        Json::array({LicenceIdentifier(doctor),
                     {{"use", "secondary"}, {"system", kAccountIdSystem}, {"value", doctor.id}}})},
       {"active", doctor.active},
-      {"name", Json::array({{{"use", "official"}, {"text", doctor.name}}})}};
+      {"name", Json::array({{{"use", "official"}, {"text", Text(doctor.name)}}})}};
   if (!doctor.email.empty()) {
-    p["telecom"] = Json::array({{{"system", "email"}, {"value", doctor.email}, {"use", "work"}}});
+    p["telecom"] =
+        Json::array({{{"system", "email"}, {"value", Text(doctor.email)}, {"use", "work"}}});
   }
-  p["qualification"] =
-      Json::array({{{"identifier",
-                     Json::array({{{"system", kLicenceSystem}, {"value", doctor.licence_number}}})},
-                    {"code",
-                     {{"text", doctor.speciality.empty() ? std::string("Medical licence")
-                                                         : doctor.speciality}}}}});
+  p["qualification"] = Json::array(
+      {{{"identifier",
+         Json::array({{{"system", kLicenceSystem}, {"value", Text(doctor.licence_number)}}})},
+        {"code",
+         {{"text", doctor.speciality.empty() ? std::string("Medical licence")
+                                             : Text(doctor.speciality)}}}}});
   return p;
 }
 
@@ -416,7 +481,7 @@ Result<Json> PractitionerRoleResource(const Doctor& doctor) {
   MEDMESH_ASSIGN_OR_RETURN(std::string id, FhirIdOf(doctor.id, "doctor id"));
   MEDMESH_ASSIGN_OR_RETURN(Json practitioner,
                            LiteralReference("Practitioner", doctor.id, "doctor id"));
-  practitioner["display"] = doctor.name;
+  practitioner["display"] = Text(doctor.name);
   Json r{{"resourceType", "PractitionerRole"},
          {"id", id},
          {"active", doctor.active},
@@ -424,8 +489,9 @@ Result<Json> PractitionerRoleResource(const Doctor& doctor) {
          {"code",
           Json::array({Concept(Coding("http://terminology.hl7.org/CodeSystem/practitioner-role",
                                       "doctor", "Doctor"))})}};
-  if (!doctor.hospital.empty()) r["organization"] = {{"display", doctor.hospital}};
-  if (!doctor.speciality.empty()) r["specialty"] = Json::array({{{"text", doctor.speciality}}});
+  if (!doctor.hospital.empty()) r["organization"] = {{"display", Text(doctor.hospital)}};
+  if (!doctor.speciality.empty())
+    r["specialty"] = Json::array({{{"text", Text(doctor.speciality)}}});
   return r;
 }
 

@@ -4,7 +4,9 @@
 // Every function returns the resource as nlohmann::json, or kInvalidArgument naming the field
 // (never quoting its content) when an input cannot make a valid resource: an invalid MedMesh
 // id, a time outside [0, wire::kMaxTimeMs], a missing required value. Empty optional strings
-// are left out (FHIR forbids empty strings). Free text is carried verbatim as JSON strings.
+// are left out (FHIR forbids empty strings). Free text is carried verbatim as JSON strings when
+// it is valid UTF-8 without control characters (tab, CR and LF allowed); otherwise each bad
+// byte or control character becomes U+FFFD, so the output always serialises.
 // WARNING: these functions decide nothing about who may see what: a route calls them only
 // after the same consent checks as the JSON API, and gives a Patient (which carries explicit
 // identifiers and the photo) only to those allowed to see them.
@@ -72,7 +74,7 @@ enum class PrescriptionStatus { kActive, kCompleted, kCancelled, kStopped };
 
 struct Dose {
   double value = 0;  // > 0
-  std::string unit;  // UCUM code, e.g. "mg", "mL", "{tbl}"
+  std::string unit;  // UCUM code, e.g. "mg", "mL", "{tbl}" (printable ASCII, no spaces)
 };
 
 // `times` administrations per `period` `period_unit`: "3 times per 1 d".

@@ -80,6 +80,9 @@ TEST(PatientResourceTest, RejectsInvalidInput) {
   r = Record();
   r.photo_type.clear();
   EXPECT_FALSE(PatientResource(r).has_value());
+  r = Record();
+  r.photo_type = "image/ jpeg";
+  EXPECT_FALSE(PatientResource(r).has_value());
 }
 
 TEST(ObservationTest, CodesEveryKindWithLoincAndUcum) {
@@ -257,6 +260,21 @@ TEST(MedicationRequestTest, RejectsIncompletePrescriptions) {
   EXPECT_TRUE(rejects([](Prescription& rx) { rx.frequency->times = 0; }));
   EXPECT_TRUE(rejects([](Prescription& rx) { rx.frequency->period = -1; }));
   EXPECT_TRUE(rejects([](Prescription& rx) { rx.duration->value = 0; }));
+}
+
+TEST(MedicationRequestTest, ReplacesBytesThatCannotBeFhirText) {
+  Prescription rx = Rx();
+  rx.drug = std::string("Ibuprofène\x01 400\xff mg \xC0\xAF\xED\xA0\x80 💊\t");
+  rx.reason = "Robert'); DROP TABLE rx;-- <script>";
+  const Json m = *MedicationRequestResource(rx);
+  // Valid text stays verbatim; a control character, a stray byte, an overlong '/' and a
+  // surrogate each become U+FFFD.
+  EXPECT_EQ(m["medicationCodeableConcept"]["text"],
+            "Ibuprofène\uFFFD 400\uFFFD mg \uFFFD\uFFFD\uFFFD\uFFFD\uFFFD 💊\t");
+  EXPECT_EQ(m["reasonCode"][0]["text"], "Robert'); DROP TABLE rx;-- <script>");
+  EXPECT_NO_THROW((void)m.dump());
+  rx.dose->unit = "mg tablets";
+  EXPECT_FALSE(MedicationRequestResource(rx).has_value());
 }
 
 TEST(PractitionerTest, CarriesLicenceNameAndSpeciality) {
