@@ -46,6 +46,48 @@ Error BadDate() {
       "a date must be YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.fff]][Z|+hh:mm]");
 }
 
+// "hh:mm[:ss[.f...]][Z|+hh:mm|-hh:mm]" on the day starting at day_ms (UTC): the range it covers.
+Result<TimeRange> ParseTimeOfDay(std::string_view text, std::int64_t day_ms) {
+  const auto hour = Digits(text, 0, 2);
+  if (!hour || *hour > 23 || text.size() < 5 || text[2] != ':') return BadDate();
+  const auto minute = Digits(text, 3, 2);
+  if (!minute || *minute > 59) return BadDate();
+  std::int64_t begin = day_ms + *hour * kMsPerHour + *minute * kMsPerMinute;
+  std::int64_t width = kMsPerMinute;
+  std::size_t pos = 5;
+  if (pos < text.size() && text[pos] == ':') {
+    const auto second = Digits(text, pos + 1, 2);
+    if (!second || *second > 59) return BadDate();
+    begin += *second * kMsPerSecond;
+    width = kMsPerSecond;
+    pos += 3;
+    if (pos < text.size() && text[pos] == '.') {
+      ++pos;
+      std::size_t n = 0;
+      std::int64_t scale = 100;
+      for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos, ++n) {
+        if (n >= 9) return BadDate();
+        if (n < 3) {
+          begin += (text[pos] - '0') * scale;
+          width = scale;
+          scale /= 10;
+        }
+      }
+      if (n == 0) return BadDate();
+    }
+  }
+  // Zone: none (UTC), "Z" or "+hh:mm" / "-hh:mm" (the local time is ahead of UTC by the offset).
+  const std::string_view zone = text.substr(pos);
+  if (zone == "Z" || zone.empty()) return TimeRange{begin, begin + width};
+  if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':') return BadDate();
+  const auto oh = Digits(zone, 1, 2);
+  const auto om = Digits(zone, 4, 2);
+  if (!oh || !om || *oh > 14 || *om > 59) return BadDate();
+  const std::int64_t offset = *oh * kMsPerHour + *om * kMsPerMinute;
+  begin += zone[0] == '+' ? -offset : offset;
+  return TimeRange{begin, begin + width};
+}
+
 }  // namespace
 
 Result<std::string> FormatInstant(std::int64_t unix_ms) {
@@ -98,55 +140,7 @@ Result<TimeRange> ParseDateTimeRange(std::string_view text) {
   if (text.size() == 10) return TimeRange{day_ms, day_ms + kMsPerDay};
   if (text[10] != 'T') return BadDate();
 
-  // Time of day: hh:mm[:ss[.f...]]
-  const auto hour = Digits(text, 11, 2);
-  if (!hour || *hour > 23 || text.size() < 16 || text[13] != ':') return BadDate();
-  const auto minute = Digits(text, 14, 2);
-  if (!minute || *minute > 59) return BadDate();
-  std::int64_t begin = day_ms + *hour * kMsPerHour + *minute * kMsPerMinute;
-  std::int64_t width = kMsPerMinute;
-  std::size_t pos = 16;
-  if (pos < text.size() && text[pos] == ':') {
-    const auto second = Digits(text, pos + 1, 2);
-    if (!second || *second > 59) return BadDate();
-    begin += *second * kMsPerSecond;
-    width = kMsPerSecond;
-    pos += 3;
-    if (pos < text.size() && text[pos] == '.') {
-      ++pos;
-      std::size_t n = 0;
-      std::int64_t scale = 100;
-      while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-        if (n >= 9) return BadDate();
-        if (n < 3) {
-          begin += (text[pos] - '0') * scale;
-          width = scale;
-          scale /= 10;
-        }
-        ++pos;
-        ++n;
-      }
-      if (n == 0) return BadDate();
-    }
-  }
-  // Zone: none (UTC), "Z" or "+hh:mm" / "-hh:mm" (the local time is ahead of UTC by the offset).
-  if (pos < text.size()) {
-    const char sign = text[pos];
-    if (sign == 'Z') {
-      ++pos;
-    } else if (sign == '+' || sign == '-') {
-      const auto oh = Digits(text, pos + 1, 2);
-      const auto om = Digits(text, pos + 4, 2);
-      if (!oh || !om || text[pos + 3] != ':' || *oh > 14 || *om > 59) return BadDate();
-      const std::int64_t offset = *oh * kMsPerHour + *om * kMsPerMinute;
-      begin += sign == '+' ? -offset : offset;
-      pos += 6;
-    } else {
-      return BadDate();
-    }
-  }
-  if (pos != text.size()) return BadDate();
-  return TimeRange{begin, begin + width};
+  return ParseTimeOfDay(text.substr(11), day_ms);
 }
 
 }  // namespace medmesh::fhir

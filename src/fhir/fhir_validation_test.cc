@@ -78,7 +78,8 @@ std::vector<Reading> EveryKindReadings() {
   std::int64_t t = kT0;
   for (const wire::VitalInfo& info : wire::AllVitals()) {
     if (info.kind == VitalKind::kEcgRhythm) {
-      for (int code = 0; code <= 4; ++code) out.push_back({t++, info.kind, code * 1000});
+      for (int code = 0; code <= 4; ++code)
+        out.push_back({t++, info.kind, std::int64_t{code} * 1000});
       continue;
     }
     out.push_back({t++, info.kind, info.min_milli});

@@ -1,5 +1,6 @@
 #include "fhir/ids.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace medmesh::fhir {
@@ -24,11 +25,7 @@ std::optional<std::int64_t> ParseCanonicalInt(std::string_view s) {
 }  // namespace
 
 bool IsValidFhirId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxFhirIdBytes) return false;
-  for (const char c : id) {
-    if (!IsFhirIdChar(c)) return false;
-  }
-  return true;
+  return !id.empty() && id.size() <= kMaxFhirIdBytes && std::ranges::all_of(id, IsFhirIdChar);
 }
 
 Result<std::string> ToFhirId(std::string_view wire_id) {

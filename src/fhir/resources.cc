@@ -27,9 +27,7 @@ std::string Text(std::string_view in) {
   while (i < in.size()) {
     const auto c = static_cast<unsigned char>(in[i]);
     if (c < 0x80) {
-      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-        out += kReplacement;
-      } else if (c == 0x7f) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
         out += kReplacement;
       } else {
         out += static_cast<char>(c);
@@ -70,11 +68,8 @@ std::string Text(std::string_view in) {
 
 // A FHIR `code` taken from input (a MIME type, a UCUM unit): printable ASCII without spaces.
 bool IsCodeToken(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (const char c : s) {
-    if (c <= 0x20 || c >= 0x7f) return false;
-  }
-  return true;
+  return !s.empty() && s.size() <= 128 &&
+         std::ranges::all_of(s, [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 Result<std::string> FhirIdOf(std::string_view wire_id, std::string_view field) {
@@ -369,7 +364,8 @@ bool Positive(double v) { return std::isfinite(v) && v > 0; }
 
 }  // namespace
 
-Result<Json> MedicationRequestResource(const Prescription& rx) {
+Result<Json> MedicationRequestResource(const Prescription& prescription) {
+  const Prescription& rx = prescription;
   MEDMESH_ASSIGN_OR_RETURN(std::string id, FhirIdOf(rx.id, "prescription id"));
   MEDMESH_ASSIGN_OR_RETURN(Json subject, LiteralReference("Patient", rx.patient_id, "patient_id"));
   MEDMESH_ASSIGN_OR_RETURN(Json requester,

@@ -172,7 +172,8 @@ TEST(BloodPressureTest, PairsSystolicAndDiastolicInOnePanel) {
 TEST(BloodPressureTest, RejectsMismatchedReadings) {
   const Reading sys{kT0, VitalKind::kSystolicBp, 120'000};
   const Reading dia{kT0, VitalKind::kDiastolicBp, 80'000};
-  EXPECT_FALSE(BloodPressureObservation({"p", ""}, dia, sys).has_value());
+  EXPECT_FALSE(
+      BloodPressureObservation({"p", ""}, dia, sys).has_value());  // NOLINT: swapped on purpose
   EXPECT_FALSE(BloodPressureObservation({"p", ""}, sys, {kT0 + 1, dia.kind, 80'000}).has_value());
   EXPECT_FALSE(BloodPressureObservation({"p", ""}, sys, {kT0, dia.kind, 1'000}).has_value());
 }

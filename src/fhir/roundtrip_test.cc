@@ -23,7 +23,8 @@ TEST(RoundTripTest, EveryReadingSurvivesExportAndImport) {
   std::int64_t t = 1'733'400'000'000;
   for (const wire::VitalInfo& info : wire::AllVitals()) {
     if (info.kind == VitalKind::kEcgRhythm) {
-      for (int code = 0; code <= 4; ++code) readings.push_back({t++, info.kind, code * 1000});
+      for (int code = 0; code <= 4; ++code)
+        readings.push_back({t++, info.kind, std::int64_t{code} * 1000});
       continue;
     }
     for (const std::int64_t v :

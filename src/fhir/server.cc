@@ -1,5 +1,7 @@
 #include "fhir/server.h"
 
+#include <algorithm>
+
 #include "fhir/fhir_time.h"
 #include "fhir/ids.h"
 
@@ -16,13 +18,9 @@ bool IsAbsoluteHttpUrl(std::string_view url) {
     return false;
   }
   if (rest.empty() || rest[0] == '/') return false;
-  for (const char c : url) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' ||
-        c == '\\' || c == '^' || c == '`' || c == '{' || c == '|' || c == '}') {
-      return false;
-    }
-  }
-  return true;
+  // FHIR's uri is any text without whitespace; a self link may hold a raw '|' from a token.
+  return std::ranges::none_of(
+      url, [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 
 Status CheckBase(const ServerInfo& server) {

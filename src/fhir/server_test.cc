@@ -44,6 +44,9 @@ TEST(BundleTest, RejectsBadUrlsAndEntries) {
   EXPECT_FALSE(SearchSetBundle({"https://", "", ""}, "http://h/x", {}, kT0).has_value());
   EXPECT_FALSE(SearchSetBundle({"https://h/a b", "", ""}, "http://h/x", {}, kT0).has_value());
   EXPECT_FALSE(SearchSetBundle(kServer, "/relative", {}, kT0).has_value());
+  EXPECT_TRUE(
+      SearchSetBundle(kServer, "https://h/Observation?code=http://loinc.org|8867-4", {}, kT0)
+          .has_value());  // a raw '|' from a token parameter is fine in a FHIR uri
   EXPECT_FALSE(SearchSetBundle(kServer, "http://h/x", {{Json{{"id", "a"}}}}, kT0).has_value());
   EXPECT_FALSE(SearchSetBundle(kServer, "http://h/x", {{Obs("a_b")}}, kT0).has_value());
   EXPECT_FALSE(SearchSetBundle(kServer, "http://h/x", {}, -1).has_value());
