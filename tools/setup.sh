@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what MedMesh needs from Debian packages (and later npm for the web UI).
+# Installs what MedMesh needs from Debian packages, and the npm packages of tools/ (the FHIR
+# validator; later the web UI).
 # Idempotent: does nothing when everything is present. Called by `make run`, `make test`, CI.
 set -euo pipefail
 
@@ -18,14 +19,29 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-
-if [[ ${#missing[@]} -eq 0 ]]; then
-  exit 0
+# Node.js runs the FHIR validator in the tests (tools/fhir-validate). A machine may already have
+# a newer Node.js than Debian's (with npm inside); only when there is none, take Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
 fi
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages of the FHIR validator, exactly as locked: installed (from the npm registry) only
+# when node_modules is missing or package-lock.json changed since the last install, so builds
+# and tests never need the network.
+fhir_validate="$(cd "$(dirname "$0")" && pwd)/fhir-validate"
+lock_sum=$(sha256sum "$fhir_validate/package-lock.json" | cut -d' ' -f1)
+stamp="$fhir_validate/node_modules/.medmesh-lock-sha256"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
+  echo "setup: npm ci in tools/fhir-validate"
+  (cd "$fhir_validate" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" >"$stamp"
+fi
