@@ -68,6 +68,8 @@ struct CloudService::State {
   std::unique_ptr<IntakeStore> intake_store;
   std::unique_ptr<store::IdsEventLog> ids;
   std::unique_ptr<ForwardIntake> intake;
+  std::unique_ptr<audit::AuditSink> log_audit;  // when options.audit is null
+  std::unique_ptr<AccountApi> accounts;
   std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
@@ -124,6 +126,16 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
       ForwardIntakeContext{identity.id(), identity.root, *opener, *records, *intake_store, *ids,
                            clock, metrics},
       std::move(refs_key), options.max_forward_bytes);
+  if (options.audit == nullptr) log_audit = NewLogAuditSink();
+  MEDMESH_ASSIGN_OR_RETURN(
+      accounts, AccountApi::Open({.data_dir = options.data_dir,
+                                  .store = options.store,
+                                  .sqlite_vfs = options.sqlite_vfs,
+                                  .secure_cookies = options.tls.has_value(),
+                                  .hasher = options.password_hasher,
+                                  .service = options.account_service},
+                                 {identity, *records, options.audit ? *options.audit : *log_audit,
+                                  *ids, clock, random}));
   return OkStatus();
 }
 
@@ -241,6 +253,7 @@ net::Router CloudService::State::BuildRouter() {
                     "device_id");
               },
               {.body_limit_bytes = 0});
+  accounts->AddRoutes(router);
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
@@ -316,5 +329,6 @@ ForwardIntake& CloudService::intake() { return *state_->intake; }
 ThreePartStore& CloudService::records() { return *state_->records; }
 IntakeStore& CloudService::intake_store() { return *state_->intake_store; }
 net::MetricsRegistry& CloudService::metrics() { return state_->metrics; }
+AccountApi& CloudService::accounts() { return *state_->accounts; }
 
 }  // namespace medmesh::cloud

@@ -11,6 +11,7 @@
 //   GET  /api/v1/stats                   flow counts from memory (operator token: more)
 //   GET  /api/v1/integrity (operator token)  re-computes the hash chain of the record store
 //   POST /api/v1/devices/{device_id}/withdrawal (operator token)  withdraws a device at once
+//   /api/v1/session, /api/v1/accounts/..., /api/v1/admin/registrations/...  (account_api.h)
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
@@ -27,6 +28,8 @@
 #include <optional>
 #include <string>
 
+#include "audit/audit_sink.h"
+#include "cloud/account_api.h"
 #include "cloud/forward_intake.h"
 #include "cloud/three_part.h"
 #include "core/clock.h"
@@ -62,6 +65,12 @@ struct CloudOptions {
   node::RetentionConfig retention;
   // How ids.db aggregates repeated refusals (store/ids_event_log.h).
   store::IdsAggregation ids_aggregation;
+  // Accounts and sessions (account_api.h): accounts.db in data_dir, or PostgreSQL as `store`.
+  // The audit log every account action is recorded in (outlives the service); null: the
+  // structured log only (LogAuditSink, until the audit log is wired in).
+  audit::AuditSink* audit = nullptr;
+  crypto::PasswordHasherOptions password_hasher;
+  accounts::AccountServiceOptions account_service;
 };
 
 struct CloudSecrets {
@@ -107,6 +116,7 @@ class CloudService {
   ThreePartStore& records();
   IntakeStore& intake_store();
   net::MetricsRegistry& metrics();
+  AccountApi& accounts();
 
  private:
   struct State;
