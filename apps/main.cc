@@ -3,6 +3,7 @@
 //   medmesh keys --type node|device|root|kek --out FILE [--force] [--ntru-param-set NAME]
 //   medmesh keys --show FILE
 //   medmesh selftest
+//   medmesh admin create --data-dir DIR --email E   (apps/admin_main.cc)
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/admin_main.h"
 #include "apps/cloud_main.h"
 #include "apps/cloudlet_main.h"
 #include "apps/demo_main.h"
@@ -238,6 +240,7 @@ int main(int argc, char** argv) {
                        "Argon2id, envelope) and print PASS/FAIL per check")
         ->callback([done] { done(RunSelftest()); });
     RegisterCloudCommand(app);
+    RegisterAdminCommand(app);
     RegisterCloudletCommand(app);
     RegisterWearableCommand(app);
     RegisterDemoCommand(app);

@@ -97,19 +97,54 @@ Status AccountService::AdminOnly(const Principal& principal) const {
   return OkStatus();
 }
 
-Result<Account> AccountService::Create(Account account, std::string_view password) {
+namespace {
+
+// Validates, hashes and stores a new account (id and times filled in here).
+Result<Account> CreateWithPassword(AccountStore& store, const crypto::PasswordHasher& hasher,
+                                   const Clock& clock, Random& random, Account account,
+                                   std::string_view password) {
   MEDMESH_RETURN_IF_ERROR(CheckPassword(password));
   MEDMESH_RETURN_IF_ERROR(CheckText("display_name", account.display_name, true));
   MEDMESH_ASSIGN_OR_RETURN(account.login, NormaliseLogin(account.login));
   // Hashing is the expensive part: refuse a taken login before it (the store checks again).
-  MEDMESH_ASSIGN_OR_RETURN(const auto existing, c_.store.FindByLogin(account.login));
+  MEDMESH_ASSIGN_OR_RETURN(const auto existing, store.FindByLogin(account.login));
   if (existing) return AlreadyExists("an account with this e-mail already exists");
-  MEDMESH_ASSIGN_OR_RETURN(account.password_hash, c_.hasher.Hash(password));
-  account.account_id = NewId("acc_", c_.random);
-  account.created_ms = wire::NowMs(c_.clock);
+  MEDMESH_ASSIGN_OR_RETURN(account.password_hash, hasher.Hash(password));
+  account.account_id = NewId("acc_", random);
+  account.created_ms = wire::NowMs(clock);
   account.status_changed_ms = account.created_ms;
-  MEDMESH_RETURN_IF_ERROR(c_.store.CreateAccount(account));
+  MEDMESH_RETURN_IF_ERROR(store.CreateAccount(account));
   return account;
+}
+
+}  // namespace
+
+Result<Account> CreateAdminAccount(AccountStore& store, const crypto::PasswordHasher& hasher,
+                                   audit::AuditSink& audit, const Clock& clock, Random& random,
+                                   const Credentials& credentials, std::string_view display_name,
+                                   std::string_view source) {
+  Account a;
+  a.role = Role::kAdmin;
+  a.status = AccountStatus::kApproved;
+  a.login = credentials.email;
+  a.display_name = std::string(display_name);
+  MEDMESH_ASSIGN_OR_RETURN(Account created, CreateWithPassword(store, hasher, clock, random,
+                                                               std::move(a), credentials.password));
+  audit::AuditEntry e;
+  e.time_ms = wire::NowMs(clock);
+  e.event = "account.create_admin";
+  e.action = audit::Action::kCreate;
+  e.actor_role = "system";
+  e.source_address = std::string(source);
+  e.entity_type = "Account";
+  e.entity_id = created.account_id;
+  e.detail = "admin";
+  MEDMESH_RETURN_IF_ERROR(audit.Append(e));
+  return created;
+}
+
+Result<Account> AccountService::Create(Account account, std::string_view password) {
+  return CreateWithPassword(c_.store, c_.hasher, c_.clock, c_.random, std::move(account), password);
 }
 
 Result<Account> AccountService::RegisterPatient(const PatientRegistration& r,
@@ -153,16 +188,8 @@ Result<Account> AccountService::RegisterDoctor(const DoctorRegistration& r,
 
 Result<Account> AccountService::CreateAdmin(const Credentials& credentials,
                                             std::string_view display_name) {
-  Account a;
-  a.role = Role::kAdmin;
-  a.status = AccountStatus::kApproved;
-  a.login = credentials.email;
-  a.display_name = std::string(display_name);
-  MEDMESH_ASSIGN_OR_RETURN(Account created, Create(std::move(a), credentials.password));
-  MEDMESH_RETURN_IF_ERROR(Audit("account.create_admin", audit::Action::kCreate,
-                                audit::Outcome::kSuccess, nullptr, "local", created.account_id, {},
-                                "admin"));
-  return created;
+  return CreateAdminAccount(c_.store, c_.hasher, c_.audit, c_.clock, c_.random, credentials,
+                            display_name, "local");
 }
 
 Result<Account> AccountService::CreateOperator(const Principal& admin,

@@ -120,6 +120,14 @@ std::string_view LoginRefusalName(LoginRefusal::Kind kind);
 
 using LoginOutcome = std::variant<IssuedSession, LoginRefusal>;
 
+// Creates an approved admin account (what AccountService::CreateAdmin and `medmesh admin create`
+// do; the CLI needs no token issuer or IDS log) and appends its audit entry (actor "system",
+// source `source`). Errors as AccountService::RegisterPatient.
+Result<Account> CreateAdminAccount(AccountStore& store, const crypto::PasswordHasher& hasher,
+                                   audit::AuditSink& audit, const Clock& clock, Random& random,
+                                   const Credentials& credentials, std::string_view display_name,
+                                   std::string_view source);
+
 class AccountService final : public RevocationChecker {
  public:
   AccountService(AccountServiceContext context, AccountServiceOptions options = {});
