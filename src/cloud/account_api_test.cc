@@ -9,8 +9,10 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "accounts/authenticator.h"
 #include "accounts/encoding.h"
 #include "accounts/revocation.h"
+#include "accounts/revocation_poller.h"
 #include "cloud/cloud_service.h"
 #include "node/test_support.h"
 #include "testing/fake_clock.h"
@@ -430,6 +432,49 @@ TEST_F(AccountApiTest, AdminRoutesAreForAdminsOnly) {
   const json session = json::parse(Login("op@example.org", kPassword).body);
   EXPECT_EQ(session["role"], "operator");
   EXPECT_EQ(session["cloudlet_id"], "cloudlet-1");
+}
+
+// What a cloudlet does: verify the cloud's tokens offline with the pinned cloud certificate, and
+// learn revocations by polling the signed list; stale lists fail closed.
+TEST_F(AccountApiTest, AnotherNodeVerifiesTokensOfflineAndLearnsRevocationsByPolling) {
+  accounts::TokenVerifier verifier(*cloud_certificate_);
+  accounts::RevocationSet revocations(clock_, std::chrono::seconds(60));
+  accounts::Authenticator offline(verifier, revocations, clock_);
+  accounts::RevocationPoller poller(*client_, url_, *cloud_certificate_, revocations, clock_);
+  const std::string header = "Bearer " + admin_token_;
+  net::Request request;
+  request.headers = {{"Authorization", header}};
+
+  // Never polled: the node cannot know what was revoked, so it refuses.
+  EXPECT_EQ(offline.PrincipalOf(request).error().code(), ErrorCode::kUnavailable);
+  ASSERT_TRUE(poller.PollOnce());
+  auto principal = offline.PrincipalOf(request);
+  ASSERT_TRUE(principal) << principal.error().ToString();
+  EXPECT_TRUE(principal->is(accounts::Role::kAdmin));
+
+  ASSERT_EQ(Send(net::Method::kDelete, "/api/v1/session", {}, {{"Authorization", header}}).status,
+            204);
+  EXPECT_TRUE(offline.PrincipalOf(request));  // not yet learnt: the bound is the poll interval
+  ASSERT_TRUE(poller.PollOnce());
+  EXPECT_EQ(offline.PrincipalOf(request).error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(revocations.since(), 1u);
+
+  // A list not refreshed within its max staleness fails closed.
+  const std::string other = "Bearer " + LoginToken(kAdminEmail, kPassword);
+  net::Request second;
+  second.headers = {{"Authorization", other}};
+  ASSERT_TRUE(poller.PollOnce());
+  EXPECT_TRUE(offline.PrincipalOf(second));
+  clock_.Advance(std::chrono::seconds(61));
+  EXPECT_EQ(offline.PrincipalOf(second).error().code(), ErrorCode::kUnavailable);
+
+  // A cloud with another key (a page it did not sign) is refused and nothing is applied.
+  auto impostor = deployment_.Identity(wire::CertificateRole::kCloud, "cloud-2");
+  ASSERT_TRUE(impostor);
+  accounts::RevocationSet fresh(clock_, std::chrono::seconds(60));
+  accounts::RevocationPoller wrong_key(*client_, url_, impostor->certificate, fresh, clock_);
+  EXPECT_EQ(wrong_key.PollOnce().error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(fresh.since(), 0u);
 }
 
 }  // namespace
