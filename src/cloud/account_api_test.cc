@@ -231,9 +231,13 @@ TEST_F(AccountApiTest, PatientRegistersWithPhotoIsApprovedAndSeesOwnProfile) {
   ASSERT_EQ(image.status, 200);
   EXPECT_EQ(image.content_type, "image/png");
   EXPECT_TRUE(accounts::Base64Decode(photo).value() == Bytes(image.body.begin(), image.body.end()));
+  // Deleting the patient shreds their EI data key: the sealed profile no longer opens.
+  ASSERT_TRUE(service_->records().DeletePatient(session["patient_id"].get<std::string>()));
+  ExpectError(Get("/api/v1/account/profile", token), 404, "not_found");
   // Doctors and admins have no profile here.
   ExpectError(Get("/api/v1/account/profile", admin_token_), 403, "permission_denied");
   EXPECT_EQ(audit_.Count("patient.profile.read", audit::Outcome::kSuccess), 1u);
+  EXPECT_EQ(audit_.Count("patient.profile.read", audit::Outcome::kMinorFailure), 2u);
   EXPECT_EQ(audit_.Count("account.approve", audit::Outcome::kSuccess), 1u);
 }
 

@@ -300,6 +300,10 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
         if (auto flushed = s->ids->FlushClosed(now_ms); !flushed) {
           log::Warn("cloud_maintenance_failed", {{"error", flushed.error().ToString()}});
         }
+        // Sessions and revocations an hour past their expiry: their tokens are long dead.
+        if (auto expired = s->accounts->store().PruneExpired(now_ms - 3'600'000); !expired) {
+          log::Warn("cloud_maintenance_failed", {{"error", expired.error().ToString()}});
+        }
         if (auto pruned = s->ids->PruneBefore(now_ms - ids_retention_ms); !pruned) {
           log::Warn("cloud_maintenance_failed", {{"error", pruned.error().ToString()}});
         } else if (*pruned > 0) {
