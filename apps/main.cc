@@ -4,6 +4,7 @@
 //   medmesh keys --show FILE
 //   medmesh keys rotate-kek --part ei|qi|mi --config FILE [--url URL]
 //   medmesh selftest
+//   medmesh admin create --data-dir DIR --email E   (apps/admin_main.cc)
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/admin_main.h"
 #include "apps/cloud_main.h"
 #include "apps/cloudlet_main.h"
 #include "apps/demo_main.h"
@@ -244,6 +246,7 @@ int main(int argc, char** argv) {
                        "Argon2id, envelope) and print PASS/FAIL per check")
         ->callback([done] { done(RunSelftest()); });
     RegisterCloudCommand(app);
+    RegisterAdminCommand(app);
     RegisterCloudletCommand(app);
     RegisterWearableCommand(app);
     RegisterDemoCommand(app);

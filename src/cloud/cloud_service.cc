@@ -69,6 +69,8 @@ struct CloudService::State {
   std::unique_ptr<IntakeStore> intake_store;
   std::unique_ptr<store::IdsEventLog> ids;
   std::unique_ptr<ForwardIntake> intake;
+  std::unique_ptr<audit::AuditSink> log_audit;  // when options.audit is null
+  std::unique_ptr<AccountApi> accounts;
   std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
@@ -129,6 +131,16 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
       ForwardIntakeContext{identity.id(), identity.root, *opener, *records, *intake_store, *ids,
                            clock, metrics},
       std::move(refs_key), options.max_forward_bytes);
+  if (options.audit == nullptr) log_audit = NewLogAuditSink();
+  MEDMESH_ASSIGN_OR_RETURN(
+      accounts, AccountApi::Open({.data_dir = options.data_dir,
+                                  .store = options.store,
+                                  .sqlite_vfs = options.sqlite_vfs,
+                                  .secure_cookies = options.tls.has_value(),
+                                  .hasher = options.password_hasher,
+                                  .service = options.account_service},
+                                 {identity, *records, options.audit ? *options.audit : *log_audit,
+                                  *ids, clock, random}));
   return OkStatus();
 }
 
@@ -248,6 +260,7 @@ net::Router CloudService::State::BuildRouter() {
               {.body_limit_bytes = 0});
   AddKekRotationRoutes(router, *kek_rotator,
                        [this](const net::Request& r) { return RequireOperator(r); });
+  accounts->AddRoutes(router);
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
@@ -294,6 +307,10 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
         if (auto flushed = s->ids->FlushClosed(now_ms); !flushed) {
           log::Warn("cloud_maintenance_failed", {{"error", flushed.error().ToString()}});
         }
+        // Sessions and revocations an hour past their expiry: their tokens are long dead.
+        if (auto expired = s->accounts->store().PruneExpired(now_ms - 3'600'000); !expired) {
+          log::Warn("cloud_maintenance_failed", {{"error", expired.error().ToString()}});
+        }
         if (auto pruned = s->ids->PruneBefore(now_ms - ids_retention_ms); !pruned) {
           log::Warn("cloud_maintenance_failed", {{"error", pruned.error().ToString()}});
         } else if (*pruned > 0) {
@@ -323,5 +340,6 @@ ForwardIntake& CloudService::intake() { return *state_->intake; }
 ThreePartStore& CloudService::records() { return *state_->records; }
 IntakeStore& CloudService::intake_store() { return *state_->intake_store; }
 net::MetricsRegistry& CloudService::metrics() { return state_->metrics; }
+AccountApi& CloudService::accounts() { return *state_->accounts; }
 
 }  // namespace medmesh::cloud

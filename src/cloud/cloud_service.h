@@ -13,6 +13,7 @@
 //   POST /api/v1/devices/{device_id}/withdrawal (operator token)  withdraws a device at once
 //   POST /api/v1/admin/keys/{part}/rotation (operator token)  rotates one part's KEK, live
 //   GET  /api/v1/admin/keys/{part}/rotation (operator token)   how that rotation went
+//   /api/v1/session, /api/v1/accounts/..., /api/v1/admin/registrations/...  (account_api.h)
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
@@ -29,6 +30,8 @@
 #include <optional>
 #include <string>
 
+#include "audit/audit_sink.h"
+#include "cloud/account_api.h"
 #include "cloud/forward_intake.h"
 #include "cloud/part_keks.h"
 #include "cloud/three_part.h"
@@ -69,6 +72,12 @@ struct CloudOptions {
   // The Env through which KEK rotations write the part KEK files (nullptr: Env::Default()).
   // Tests: a testing::FaultInjectionEnv.
   Env* key_file_env = nullptr;
+  // Accounts and sessions (account_api.h): accounts.db in data_dir, or PostgreSQL as `store`.
+  // The audit log every account action is recorded in (outlives the service); null: the
+  // structured log only (LogAuditSink, until the audit log is wired in).
+  audit::AuditSink* audit = nullptr;
+  crypto::PasswordHasherOptions password_hasher;
+  accounts::AccountServiceOptions account_service;
 };
 
 struct CloudSecrets {
@@ -116,6 +125,7 @@ class CloudService {
   ThreePartStore& records();
   IntakeStore& intake_store();
   net::MetricsRegistry& metrics();
+  AccountApi& accounts();
 
  private:
   struct State;

@@ -86,6 +86,19 @@ struct StoredRecord {
   bool operator==(const StoredRecord&) const = default;
 };
 
+// A registered patient's own profile (issue 8): identity data, so it is sealed under the
+// patient's EI data key and shredded with it (DeletePatient). Bodies in patient_profile.cc.
+struct PatientProfile {
+  std::string full_name;
+  std::string phone;
+  std::string address;
+  std::string birth_date;  // "YYYY-MM-DD" or ""
+  std::string sex;         // "female", "male", "other" or ""
+  std::string photo_type;  // "image/png", "image/jpeg" or "" (no photo)
+  Bytes photo;
+  bool operator==(const PatientProfile&) const = default;
+};
+
 struct PutRecordResult {
   store::PutOutcome outcome = store::PutOutcome::kInserted;
   std::uint64_t chain_seq = 0;  // the record's entry in the chain
@@ -207,6 +220,15 @@ class ThreePartStore {
   // backups, become unreadable. Safe to repeat after a failure part-way. kNotFound if the
   // patient has neither rows nor keys.
   [[nodiscard]] Status DeletePatient(std::string_view patient_id);
+
+  // The profile sealed under the patient's EI data key (created on first use), bound to the
+  // patient id; the caller stores the bytes (the accounts store does). kInvalidArgument for an
+  // empty patient id. OpenPatientProfile: kNotFound once the patient's keys were destroyed;
+  // kDataLoss for bytes that fail authentication or do not decode.
+  [[nodiscard]] Result<Bytes> SealPatientProfile(std::string_view patient_id,
+                                                 const PatientProfile& profile) const;
+  [[nodiscard]] Result<PatientProfile> OpenPatientProfile(std::string_view patient_id,
+                                                          ByteView sealed) const;
 
   // The patient's MI pseudonym (64 hex characters), e.g. for the MI-side workflows.
   std::string Pseudonym(std::string_view patient_id) const;

@@ -1,0 +1,296 @@
+// AccountService on a SQLite store, with a recording audit sink and a real IDS log.
+#include "accounts/account_service.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "accounts/encoding.h"
+#include "accounts/sqlite_account_store.h"
+#include "node/test_support.h"
+#include "testing/fake_clock.h"
+#include "testing/wait.h"
+#include "wire/model.h"
+
+namespace medmesh::accounts {
+namespace {
+
+class RecordingAuditSink final : public audit::AuditSink {
+ public:
+  Status Append(const audit::AuditEntry& entry) override {
+    std::lock_guard lock(mu_);
+    if (fail) return Unavailable("audit log down");
+    entries.push_back(entry);
+    return OkStatus();
+  }
+  std::vector<audit::AuditEntry> Of(std::string_view event) {
+    std::lock_guard lock(mu_);
+    std::vector<audit::AuditEntry> out;
+    for (const auto& e : entries) {
+      if (e.event == event) out.push_back(e);
+    }
+    return out;
+  }
+  std::atomic<bool> fail{false};
+  std::vector<audit::AuditEntry> entries;
+
+ private:
+  std::mutex mu_;
+};
+
+constexpr char kPassword[] = "correct horse battery";
+
+class AccountServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cloud = deployment_.Identity(wire::CertificateRole::kCloud, "cloud-1");
+    ASSERT_TRUE(cloud);
+    cloud_.emplace(std::move(*cloud));
+    issuer_.emplace(crypto::NewEd25519Signer(cloud_->signing_key.Clone()), "cloud-1");
+    verifier_.emplace(cloud_->certificate);
+    store_ = SqliteAccountStore::Open(dir_.File("accounts.db")).value();
+    ids_ = store::IdsEventLog::Open(dir_.File("ids.db")).value();
+    service_ = std::make_unique<AccountService>(
+        AccountServiceContext{*store_, hasher_, *issuer_, audit_, *ids_, clock_, random_},
+        AccountServiceOptions{.account_throttle = {3, 60'000, 300'000},
+                              .source_throttle = {10, 60'000, 300'000}});
+    admin_account_ = service_->CreateAdmin({"admin@example.org", kPassword}, "Admin").value();
+    admin_ = LoginOk("admin@example.org", kPassword);
+  }
+
+  Principal LoginOk(const std::string& email, const std::string& password,
+                    const std::string& source = "10.0.0.1") {
+    auto outcome = service_->Login({email, password}, source);
+    EXPECT_TRUE(outcome);
+    if (!outcome) return {};
+    const auto* issued = std::get_if<IssuedSession>(&*outcome);
+    EXPECT_NE(issued, nullptr);
+    if (issued == nullptr) return {};
+    auto claims = verifier_->Verify(issued->token, wire::NowMs(clock_));
+    EXPECT_TRUE(claims);
+    return claims ? claims->ToPrincipal(false) : Principal{};
+  }
+
+  LoginRefusal::Kind Refused(const std::string& email, const std::string& password,
+                             const std::string& source = "10.0.0.1",
+                             std::chrono::seconds* retry = nullptr) {
+    auto outcome = service_->Login({email, password}, source);
+    EXPECT_TRUE(outcome);
+    const auto* refusal = outcome ? std::get_if<LoginRefusal>(&*outcome) : nullptr;
+    EXPECT_NE(refusal, nullptr);
+    if (refusal == nullptr) return LoginRefusal::Kind::kBusy;
+    if (retry != nullptr) *retry = refusal->retry_after;
+    return refusal->kind;
+  }
+
+  std::uint64_t IdsCount(store::IdsEventKind kind) {
+    store::IdsEventFilter f;
+    f.kind = kind;
+    return ids_->Count(f).value();
+  }
+
+  node::testing::TempDir dir_;
+  node::testing::TestDeployment deployment_{dir_.path()};
+  std::optional<node::NodeIdentity> cloud_;
+  std::optional<TokenIssuer> issuer_;
+  std::optional<TokenVerifier> verifier_;
+  crypto::PasswordHasher hasher_{{.ops_limit = 1, .mem_limit_bytes = 1 << 20}};
+  RecordingAuditSink audit_;
+  testing::FakeClock clock_{std::chrono::system_clock::now()};
+  SystemRandom random_;
+  std::unique_ptr<SqliteAccountStore> store_;
+  std::unique_ptr<store::IdsEventLog> ids_;
+  std::unique_ptr<AccountService> service_;
+  Account admin_account_;
+  Principal admin_;
+};
+
+TEST_F(AccountServiceTest, PatientRegistersIsPendingThenApprovedThenLogsIn) {
+  std::string sealed_for;
+  auto patient = service_->RegisterPatient(
+      {{" Pat@Example.org ", kPassword}, "Pat"},
+      [&](const std::string& patient_id) -> Result<Bytes> {
+        sealed_for = patient_id;
+        return Bytes{9, 9};
+      },
+      "10.0.0.2");
+  ASSERT_TRUE(patient) << patient.error().ToString();
+  EXPECT_EQ(patient->login, "pat@example.org");
+  EXPECT_EQ(patient->status, AccountStatus::kPending);
+  EXPECT_TRUE(IsIdWithPrefix(patient->patient_id, "pat_"));
+  EXPECT_EQ(sealed_for, patient->patient_id);
+  EXPECT_EQ((*store_->GetAccount(patient->account_id))->sealed_profile, (Bytes{9, 9}));
+  EXPECT_EQ(patient->password_hash.rfind("$argon2id$", 0), 0u);
+
+  EXPECT_EQ(Refused("pat@example.org", kPassword), LoginRefusal::Kind::kPending);
+  auto pending = service_->ListPending(admin_, "10.0.0.1");
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->size(), 1u);
+  ASSERT_TRUE(service_->Approve(admin_, patient->account_id, "10.0.0.1"));
+  const Principal p = LoginOk("PAT@example.org", kPassword);
+  EXPECT_TRUE(p.is(Role::kPatient));
+  EXPECT_EQ(p.patient_id, patient->patient_id);
+  EXPECT_EQ(audit_.Of("account.register").size(), 1u);
+  EXPECT_EQ(audit_.Of("account.approve").size(), 1u);
+  EXPECT_EQ(audit_.Of("session.login").back().outcome, audit::Outcome::kSuccess);
+}
+
+TEST_F(AccountServiceTest, DoctorRejectedWithAReasonCannotLogIn) {
+  auto doctor = service_->RegisterDoctor(
+      {{"doc@example.org", kPassword}, "Dr Who", "GMC-1", "cardiology", "St Elsewhere"}, "s");
+  ASSERT_TRUE(doctor);
+  EXPECT_EQ(service_->Reject(admin_, doctor->account_id, "", "s").error().code(),
+            ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(service_->Reject(admin_, doctor->account_id, "licence not found", "s"));
+  EXPECT_EQ((*store_->GetAccount(doctor->account_id))->status_reason, "licence not found");
+  EXPECT_EQ(service_->Approve(admin_, doctor->account_id, "s").error().code(),
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(Refused("doc@example.org", kPassword), LoginRefusal::Kind::kRejected);
+  ASSERT_EQ(audit_.Of("account.reject").size(), 2u);  // the refused one is audited too
+  EXPECT_EQ(audit_.Of("account.reject").back().purpose, "licence not found");
+}
+
+TEST_F(AccountServiceTest, OnlyAdminsApproveAndUnknownIdsAreNotFound) {
+  auto doctor =
+      service_->RegisterDoctor({{"doc@example.org", kPassword}, "Dr", "L", "S", "H"}, "s");
+  ASSERT_TRUE(doctor);
+  Principal not_admin = admin_;
+  not_admin.role = Role::kDoctor;
+  EXPECT_EQ(service_->Approve(not_admin, doctor->account_id, "s").error().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(service_->ListPending(not_admin, "s").error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(service_->Approve(admin_, "acc_aaaaaaaaaaaaaaaaaaaaaaaaaa", "s").error().code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(audit_.Of("account.approve").size(), 2u);  // refusals are audited too
+}
+
+TEST_F(AccountServiceTest, RegistrationRefusesBadInputAndTakenLogins) {
+  EXPECT_EQ(service_->RegisterDoctor({{"doc@example.org", "short"}, "Dr", "L", "S", "H"}, "s")
+                .error()
+                .code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(service_->RegisterDoctor({{"not-an-email", kPassword}, "Dr", "L", "S", "H"}, "s")
+                .error()
+                .code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(service_->RegisterDoctor({{"doc@example.org", kPassword}, "Dr", "", "S", "H"}, "s")
+                .error()
+                .code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(service_->RegisterDoctor({{"doc@example.org", kPassword}, "Dr\n", "L", "S", "H"}, "s")
+                .error()
+                .code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      service_->RegisterPatient({{"ADMIN@example.org", kPassword}, "X"}, {}, "s").error().code(),
+      ErrorCode::kAlreadyExists);
+  EXPECT_TRUE(store_->ListByStatus(AccountStatus::kPending, 10)->empty());
+}
+
+TEST_F(AccountServiceTest, WrongPasswordsLockTheAccountAndAreRecorded) {
+  const auto before = IdsCount(store::IdsEventKind::kAuthFailure);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Refused("admin@example.org", "wrong password!!"),
+              LoginRefusal::Kind::kBadCredentials);
+  }
+  std::chrono::seconds retry{0};
+  EXPECT_EQ(Refused("admin@example.org", kPassword, "10.0.0.9", &retry),
+            LoginRefusal::Kind::kLockedOut);
+  EXPECT_GT(retry.count(), 0);
+  EXPECT_LE(retry.count(), 300);
+  EXPECT_EQ(IdsCount(store::IdsEventKind::kAuthFailure), before + 3);
+  EXPECT_GE(IdsCount(store::IdsEventKind::kRateLimited), 1u);
+  std::size_t failures = 0;
+  for (const auto& e : audit_.Of("session.login")) {
+    if (e.outcome == audit::Outcome::kMinorFailure) ++failures;
+  }
+  EXPECT_EQ(failures, 3u);
+  clock_.Advance(std::chrono::minutes(5));
+  LoginOk("admin@example.org", kPassword);
+}
+
+TEST_F(AccountServiceTest, UnknownLoginsCountAgainstTheSource) {
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(Refused("nobody" + std::to_string(i) + "@example.org", kPassword, "10.6.6.6"),
+              LoginRefusal::Kind::kBadCredentials);
+  }
+  EXPECT_EQ(Refused("admin@example.org", kPassword, "10.6.6.6"), LoginRefusal::Kind::kLockedOut);
+  LoginOk("admin@example.org", kPassword, "10.0.0.7");  // other sources are not affected
+}
+
+TEST_F(AccountServiceTest, ABusyPasswordGateAnswersBusyAtOnce) {
+  crypto::PasswordHasher tight({.ops_limit = 1,
+                                .mem_limit_bytes = 4 << 20,
+                                .max_concurrent = 1,
+                                .max_wait = std::chrono::milliseconds(0)});
+  AccountService service({*store_, tight, *issuer_, audit_, *ids_, clock_, random_});
+  std::atomic<bool> stop{false};
+  std::thread hog([&] {
+    while (!stop) (void)tight.Hash("keep the gate busy");
+  });
+  bool busy = false;
+  EXPECT_TRUE(medmesh::testing::WaitUntil([&] {
+    auto outcome = service.Login({"admin@example.org", kPassword}, "10.0.0.1");
+    const auto* refusal = outcome ? std::get_if<LoginRefusal>(&*outcome) : nullptr;
+    busy = refusal != nullptr && refusal->kind == LoginRefusal::Kind::kBusy;
+    if (busy) {
+      EXPECT_EQ(refusal->retry_after.count(), 1);
+    }
+    return busy;
+  }));
+  stop = true;
+  hog.join();
+  // A busy gate is not a failed attempt.
+  EXPECT_EQ(store_->GetThrottle("account:" + admin_account_.account_id)->failures, 0u);
+}
+
+TEST_F(AccountServiceTest, LogoutAndPasswordChangeRevokeSessions) {
+  const Principal second = LoginOk("admin@example.org", kPassword);
+  EXPECT_FALSE(service_->IsRevoked(admin_.session_id).value());
+  ASSERT_TRUE(service_->Logout(admin_, "s"));
+  EXPECT_TRUE(service_->IsRevoked(admin_.session_id).value());
+  EXPECT_FALSE(service_->IsRevoked(second.session_id).value());
+  EXPECT_EQ(service_->ChangePassword(second, "not the password", "a new long password", "s")
+                .error()
+                .code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(service_->ChangePassword(second, kPassword, "short", "s").error().code(),
+            ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(service_->ChangePassword(second, kPassword, "a new long password", "s"));
+  EXPECT_TRUE(service_->IsRevoked(second.session_id).value());
+  EXPECT_EQ(Refused("admin@example.org", kPassword), LoginRefusal::Kind::kBadCredentials);
+  LoginOk("admin@example.org", "a new long password");
+  auto page = service_->Revocations(0);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->head, 2u);
+  EXPECT_TRUE(service_->IsRevoked("ses_aaaaaaaaaaaaaaaaaaaaaaaaaa").value());  // unknown
+}
+
+TEST_F(AccountServiceTest, AFailedAuditFailsTheLoginAndLeavesNoLiveSession) {
+  audit_.fail = true;
+  auto outcome = service_->Login({"admin@example.org", kPassword}, "s");
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code(), ErrorCode::kUnavailable);
+  audit_.fail = false;
+  auto page = service_->Revocations(0);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->revocations.size(), 1u);  // the unaudited session was revoked at once
+}
+
+TEST_F(AccountServiceTest, AdminCreatesOperators) {
+  auto op =
+      service_->CreateOperator(admin_, {"op@example.org", kPassword}, "Op", "cloudlet-1", "s");
+  ASSERT_TRUE(op);
+  const Principal p = LoginOk("op@example.org", kPassword);
+  EXPECT_TRUE(p.is(Role::kOperator));
+  EXPECT_EQ(p.cloudlet_id, "cloudlet-1");
+  EXPECT_EQ(service_->CreateOperator(p, {"op2@example.org", kPassword}, "Op", "cloudlet-1", "s")
+                .error()
+                .code(),
+            ErrorCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace medmesh::accounts

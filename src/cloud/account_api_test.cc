@@ -1,0 +1,485 @@
+// The cloud's identity routes over loopback HTTP: a real CloudService in a temp folder (SQLite,
+// or the PostgreSQL test cluster when built as cloud_account_api_postgres_test), with a
+// recording audit sink and a fake clock for expiry.
+#include "cloud/account_api.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "accounts/authenticator.h"
+#include "accounts/encoding.h"
+#include "accounts/revocation.h"
+#include "accounts/revocation_poller.h"
+#include "cloud/cloud_service.h"
+#include "node/test_support.h"
+#include "testing/fake_clock.h"
+
+namespace medmesh::cloud {
+namespace {
+
+using nlohmann::json;
+
+class RecordingAuditSink final : public audit::AuditSink {
+ public:
+  Status Append(const audit::AuditEntry& entry) override {
+    std::lock_guard lock(mu_);
+    entries_.push_back(entry);
+    return OkStatus();
+  }
+  std::size_t Count(std::string_view event, audit::Outcome outcome) {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& e : entries_) n += e.event == event && e.outcome == outcome ? 1 : 0;
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<audit::AuditEntry> entries_;
+};
+
+constexpr char kPassword[] = "correct horse battery";
+constexpr char kAdminEmail[] = "admin@example.org";
+
+// The smallest PNG header the photo check accepts, plus some bytes.
+std::string PngBase64(std::size_t size) {
+  Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  png.resize(size, 0x42);
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < png.size(); i += 3) {
+    const std::uint32_t n = std::uint32_t{png[i]} << 16 |
+                            (i + 1 < png.size() ? std::uint32_t{png[i + 1]} << 8 : 0) |
+                            (i + 2 < png.size() ? std::uint32_t{png[i + 2]} : 0);
+    out += kAlphabet[n >> 18 & 63];
+    out += kAlphabet[n >> 12 & 63];
+    out += i + 1 < png.size() ? kAlphabet[n >> 6 & 63] : '=';
+    out += i + 2 < png.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+class AccountApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CloudOptions options;
+    options.data_dir = dir_.path() / "cloud";
+    options.access_log = false;
+    options.audit = &audit_;
+    options.password_hasher = {.ops_limit = 1, .mem_limit_bytes = 1 << 20};
+    options.account_service.account_throttle = {3, 60'000, 300'000};
+    options.account_service.source_throttle = {50, 60'000, 300'000};
+#ifdef MEDMESH_CLOUD_TEST_POSTGRES
+    const char* pg = std::getenv("MEDMESH_TEST_PG");
+    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
+    options.store.backend = node::StoreBackend::kPostgres;
+    options.store.postgres_url = pg;
+    options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
+#endif
+    auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
+    ASSERT_TRUE(identity) << identity.error().ToString();
+    cloud_certificate_.emplace(identity->certificate);
+    SecretBytes index(32), pseudonym(32);
+    random_.Fill(index.mutable_bytes());
+    random_.Fill(pseudonym.mutable_bytes());
+    CloudSecrets secrets{std::move(*identity), crypto::KeyEncryptionKey::Generate(random_),
+                         std::move(index), std::move(pseudonym), SecretBytes()};
+    auto service = CloudService::Start(std::move(options), std::move(secrets), clock_, random_);
+    ASSERT_TRUE(service) << service.error().ToString();
+    service_ = std::move(*service);
+    url_ = "http://127.0.0.1:" + std::to_string(service_->port());
+    ASSERT_TRUE(service_->accounts().service().CreateAdmin({kAdminEmail, kPassword}, "Admin"));
+    admin_token_ = LoginToken(kAdminEmail, kPassword);
+  }
+
+  net::Response Send(net::Method method, const std::string& path, const std::string& body = {},
+                     std::vector<std::pair<std::string, std::string>> headers = {},
+                     const std::string& content_type = "application/json") {
+    net::ClientRequest request;
+    request.method = method;
+    request.url = url_ + path;
+    request.body = body;
+    request.content_type = content_type;
+    request.headers = std::move(headers);
+    auto r = client_->Send(request);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : net::Response{};
+  }
+  net::Response PostJson(const std::string& path, const json& body, const std::string& token = {}) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+    return Send(net::Method::kPost, path, body.dump(), headers);
+  }
+  net::Response Get(const std::string& path, const std::string& token = {}) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+    return Send(net::Method::kGet, path, {}, headers);
+  }
+
+  net::Response Login(const std::string& email, const std::string& password) {
+    return PostJson("/api/v1/session", {{"email", email}, {"password", password}});
+  }
+  std::string LoginToken(const std::string& email, const std::string& password) {
+    const net::Response r = Login(email, password);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? json::parse(r.body)["token"].get<std::string>() : "";
+  }
+
+  // Registers a doctor and returns the account id.
+  std::string RegisterDoctor(const std::string& email, const std::string& hospital = "St E") {
+    const net::Response r = PostJson("/api/v1/accounts/doctors", {{"email", email},
+                                                                  {"password", kPassword},
+                                                                  {"display_name", "Dr X"},
+                                                                  {"licence_number", "GMC-1"},
+                                                                  {"speciality", "cardiology"},
+                                                                  {"hospital", hospital}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? json::parse(r.body)["account_id"].get<std::string>() : "";
+  }
+
+  void ExpectError(const net::Response& r, int status, std::string_view error,
+                   std::string_view reason = {}) {
+    EXPECT_EQ(r.status, status) << r.body;
+    const json body = json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << r.body;
+    EXPECT_EQ(body.value("error", ""), error) << r.body;
+    if (!reason.empty()) {
+      EXPECT_EQ(body.value("reason", ""), reason) << r.body;
+    }
+  }
+
+  std::size_t IdsEvents(store::IdsEventKind kind) {
+    auto log = store::IdsEventLog::Open((dir_.path() / "cloud" / "ids.db").string());
+    EXPECT_TRUE(log);
+    store::IdsEventFilter filter;
+    filter.kind = kind;
+    return log ? static_cast<std::size_t>((*log)->Count(filter).value()) : 0;
+  }
+
+  // "mm_session=...; mm_csrf=..." from a login's Set-Cookie headers, and the csrf value.
+  std::pair<std::string, std::string> Cookies(const net::Response& login) {
+    std::string cookie;
+    for (const auto& [name, value] : login.headers) {
+      if (!net::EqualsIgnoreCase(name, "Set-Cookie")) continue;
+      if (!cookie.empty()) cookie += "; ";
+      cookie += value.substr(0, value.find(';'));
+    }
+    return {cookie, json::parse(login.body)["csrf"].get<std::string>()};
+  }
+
+  node::testing::TempDir dir_;
+  node::testing::TestDeployment deployment_{dir_.path() / "pki"};
+  testing::FakeClock clock_{std::chrono::system_clock::now()};
+  SystemRandom random_;
+  RecordingAuditSink audit_;
+  std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
+  std::unique_ptr<CloudService> service_;
+  std::optional<wire::VerifiedCertificate> cloud_certificate_;
+  std::string url_;
+  std::string admin_token_;
+};
+
+TEST_F(AccountApiTest, PatientRegistersWithPhotoIsApprovedAndSeesOwnProfile) {
+  const std::string photo = PngBase64(2000);
+  const net::Response registered = PostJson(
+      "/api/v1/accounts/patients", {{"email", "Pat@Example.org"},
+                                    {"password", kPassword},
+                                    {"display_name", "Pat"},
+                                    {"full_name", "Patricia O'Neil"},
+                                    {"phone", "+44 20 7946 0958"},
+                                    {"birth_date", "1970-02-03"},
+                                    {"sex", "female"},
+                                    {"photo", {{"content_type", "image/png"}, {"data", photo}}}});
+  ASSERT_EQ(registered.status, 201) << registered.body;
+  const json account = json::parse(registered.body);
+  EXPECT_EQ(account["status"], "pending");
+  EXPECT_EQ(account["email"], "pat@example.org");
+  EXPECT_FALSE(account.contains("password_hash"));
+
+  ExpectError(Login("pat@example.org", kPassword), 403, "permission_denied", "account_pending");
+  const net::Response pending = Get("/api/v1/admin/registrations", admin_token_);
+  ASSERT_EQ(pending.status, 200) << pending.body;
+  ASSERT_EQ(json::parse(pending.body)["registrations"].size(), 1u);
+  const std::string id = account["account_id"];
+  ASSERT_EQ(Send(net::Method::kPost, "/api/v1/admin/registrations/" + id + "/approval", "",
+                 {{"Authorization", "Bearer " + admin_token_}})
+                .status,
+            200);
+  EXPECT_EQ(
+      json::parse(Get("/api/v1/admin/registrations", admin_token_).body)["registrations"].size(),
+      0u);
+
+  const net::Response login = Login("pat@example.org", kPassword);
+  ASSERT_EQ(login.status, 200) << login.body;
+  const json session = json::parse(login.body);
+  const std::string token = session["token"];
+  EXPECT_EQ(session["role"], "patient");
+  EXPECT_TRUE(session.contains("patient_id"));
+  const net::Response me = Get("/api/v1/session", token);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(json::parse(me.body)["patient_id"], session["patient_id"]);
+  EXPECT_EQ(json::parse(me.body)["status"], "approved");
+  const net::Response profile = Get("/api/v1/account/profile", token);
+  ASSERT_EQ(profile.status, 200) << profile.body;
+  EXPECT_EQ(json::parse(profile.body)["full_name"], "Patricia O'Neil");
+  EXPECT_EQ(json::parse(profile.body)["has_photo"], true);
+  const net::Response image = Get("/api/v1/account/photo", token);
+  ASSERT_EQ(image.status, 200);
+  EXPECT_EQ(image.content_type, "image/png");
+  EXPECT_TRUE(accounts::Base64Decode(photo).value() == Bytes(image.body.begin(), image.body.end()));
+  // Deleting the patient shreds their EI data key: the sealed profile no longer opens.
+  ASSERT_TRUE(service_->records().DeletePatient(session["patient_id"].get<std::string>()));
+  ExpectError(Get("/api/v1/account/profile", token), 404, "not_found");
+  // Doctors and admins have no profile here.
+  ExpectError(Get("/api/v1/account/profile", admin_token_), 403, "permission_denied");
+  EXPECT_EQ(audit_.Count("patient.profile.read", audit::Outcome::kSuccess), 1u);
+  EXPECT_EQ(audit_.Count("patient.profile.read", audit::Outcome::kMinorFailure), 2u);
+  EXPECT_EQ(audit_.Count("account.approve", audit::Outcome::kSuccess), 1u);
+}
+
+TEST_F(AccountApiTest, InjectionLookingTextIsStoredAndReturnedVerbatim) {
+  const std::string evil = "Robert'); DROP TABLE accounts;-- <script>alert(1)</script>";
+  const std::string id = RegisterDoctor("doc@example.org", evil);
+  const json list = json::parse(Get("/api/v1/admin/registrations", admin_token_).body);
+  ASSERT_EQ(list["registrations"].size(), 1u);
+  EXPECT_EQ(list["registrations"][0]["hospital"], evil);
+  const std::string reason = "'; UPDATE accounts SET role='admin';--";
+  const net::Response rejected = PostJson("/api/v1/admin/registrations/" + id + "/rejection",
+                                          {{"reason", reason}}, admin_token_);
+  ASSERT_EQ(rejected.status, 200) << rejected.body;
+  auto stored = service_->accounts().store().GetAccount(id);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->status_reason, reason);
+  EXPECT_EQ((*stored)->role, accounts::Role::kDoctor);
+  ExpectError(Login("doc@example.org", kPassword), 403, "permission_denied", "account_rejected");
+}
+
+TEST_F(AccountApiTest, BadBodiesAreRefusedAndNothingIsWritten) {
+  const json good = {{"email", "d@example.org"}, {"password", kPassword}, {"display_name", "D"},
+                     {"licence_number", "L"},    {"speciality", "S"},     {"hospital", "H"}};
+  const std::string path = "/api/v1/accounts/doctors";
+  EXPECT_EQ(Send(net::Method::kPost, path, good.dump(), {}, "text/plain").status, 415);
+  json extra = good;
+  extra["role"] = "admin";
+  ExpectError(PostJson(path, extra), 400, "invalid_argument");
+  json missing = good;
+  missing.erase("hospital");
+  ExpectError(PostJson(path, missing), 400, "invalid_argument");
+  ExpectError(Send(net::Method::kPost, path, "{\"email\":"), 400, "invalid_argument");
+  std::string dup = good.dump();
+  dup.insert(1, "\"email\":\"x@example.org\",");
+  ExpectError(Send(net::Method::kPost, path, dup), 400, "invalid_argument");
+  json wrong_type = good;
+  wrong_type["password"] = 12345678901234;
+  ExpectError(PostJson(path, wrong_type), 400, "invalid_argument");
+  json short_password = good;
+  short_password["password"] = "short";
+  ExpectError(PostJson(path, short_password), 400, "invalid_argument");
+
+  const json patient = {{"email", "p@example.org"}, {"password", kPassword}, {"display_name", "P"}};
+  json big = patient;
+  big["photo"] = {{"content_type", "image/png"}, {"data", PngBase64(kMaxPhotoBytes + 1)}};
+  ExpectError(PostJson("/api/v1/accounts/patients", big), 413, "payload_too_large");
+  json not_png = patient;
+  not_png["photo"] = {{"content_type", "image/png"}, {"data", "aGVsbG8gd29ybGQ="}};
+  ExpectError(PostJson("/api/v1/accounts/patients", not_png), 400, "invalid_argument");
+  json bad_date = patient;
+  bad_date["birth_date"] = "1970-13-01";
+  ExpectError(PostJson("/api/v1/accounts/patients", bad_date), 400, "invalid_argument");
+  ExpectError(PostJson("/api/v1/session", {{"email", "x@example.org"}}), 400, "invalid_argument");
+
+  EXPECT_EQ(
+      json::parse(Get("/api/v1/admin/registrations", admin_token_).body)["registrations"].size(),
+      0u);
+  // A second registration of one e-mail is a conflict.
+  RegisterDoctor("twice@example.org");
+  json again = good;
+  again["email"] = "TWICE@example.org";
+  ExpectError(PostJson(path, again), 409, "already_exists");
+}
+
+TEST_F(AccountApiTest, ForgedExpiredAndLoggedOutTokensAreRefused) {
+  ASSERT_EQ(Get("/api/v1/session", admin_token_).status, 200);
+  std::string forged = admin_token_;
+  forged[forged.size() - 5] = forged[forged.size() - 5] == 'A' ? 'B' : 'A';
+  ExpectError(Get("/api/v1/session", forged), 401, "unauthenticated");
+  ExpectError(Get("/api/v1/session", "mm1.not.a-token"), 401, "unauthenticated");
+  ExpectError(Get("/api/v1/session"), 401, "unauthenticated");
+  EXPECT_EQ(
+      Send(net::Method::kGet, "/api/v1/session", {}, {{"Authorization", "Basic YTpi"}}).status,
+      401);
+
+  // Logout, then the same token again (a replay) is refused.
+  const std::string second = LoginToken(kAdminEmail, kPassword);
+  EXPECT_EQ(
+      Send(net::Method::kDelete, "/api/v1/session", {}, {{"Authorization", "Bearer " + second}})
+          .status,
+      204);
+  ExpectError(Get("/api/v1/session", second), 401, "unauthenticated");
+  // The revocation reaches cloudlets through the signed list.
+  const net::Response page = Get("/api/v1/sessions/revocations?since=0");
+  ASSERT_EQ(page.status, 200) << page.body;
+  auto verified = accounts::VerifyRevocationPage(page.body, *cloud_certificate_,
+                                                 wire::NowMs(clock_), std::chrono::minutes(1));
+  ASSERT_TRUE(verified) << verified.error().ToString();
+  EXPECT_EQ(verified->revocations.size(), 1u);
+  ExpectError(Get("/api/v1/sessions/revocations?since=-1"), 400, "invalid_argument");
+  ExpectError(Get("/api/v1/sessions/revocations?since=1x"), 400, "invalid_argument");
+
+  clock_.Advance(std::chrono::minutes(15));
+  ExpectError(Get("/api/v1/session", admin_token_), 401, "unauthenticated");
+  EXPECT_GE(IdsEvents(store::IdsEventKind::kAuthFailure), 4u);
+}
+
+TEST_F(AccountApiTest, CookieSessionsNeedTheCsrfHeaderToChangeState) {
+  const net::Response login = Login(kAdminEmail, kPassword);
+  ASSERT_EQ(login.status, 200);
+  std::vector<std::string> set_cookies;
+  for (const auto& [name, value] : login.headers) {
+    if (net::EqualsIgnoreCase(name, "Set-Cookie")) set_cookies.push_back(value);
+  }
+  ASSERT_EQ(set_cookies.size(), 2u);
+  EXPECT_NE(set_cookies[0].find("HttpOnly"), std::string::npos);
+  EXPECT_NE(set_cookies[0].find("SameSite=Strict"), std::string::npos);
+  EXPECT_EQ(set_cookies[1].find("HttpOnly"), std::string::npos);
+  const auto [cookie, csrf] = Cookies(login);
+
+  const net::Response me = Send(net::Method::kGet, "/api/v1/session", {}, {{"Cookie", cookie}});
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(json::parse(me.body)["via_cookie"], true);
+  EXPECT_EQ(json::parse(me.body)["csrf"], csrf);
+  ExpectError(Send(net::Method::kDelete, "/api/v1/session", {}, {{"Cookie", cookie}}), 403,
+              "permission_denied", "csrf_required");
+  ExpectError(Send(net::Method::kDelete, "/api/v1/session", {},
+                   {{"Cookie", cookie}, {"X-CSRF-Token", "AAAAAAAAAAAAAAAAAAAAAA"}}),
+              403, "permission_denied", "csrf_required");
+  const net::Response out = Send(net::Method::kDelete, "/api/v1/session", {},
+                                 {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  EXPECT_EQ(out.status, 204);
+  bool cleared = false;
+  for (const auto& [name, value] : out.headers) {
+    if (net::EqualsIgnoreCase(name, "Set-Cookie") && value.find("Max-Age=0") != std::string::npos) {
+      cleared = true;
+    }
+  }
+  EXPECT_TRUE(cleared);
+  EXPECT_EQ(Send(net::Method::kGet, "/api/v1/session", {}, {{"Cookie", cookie}}).status, 401);
+}
+
+TEST_F(AccountApiTest, WrongPasswordsLockTheAccountWithRetryAfter) {
+  for (int i = 0; i < 3; ++i) {
+    ExpectError(Login(kAdminEmail, "wrong password!"), 401, "unauthenticated",
+                "invalid_credentials");
+  }
+  const net::Response locked = Login(kAdminEmail, kPassword);
+  ExpectError(locked, 429, "resource_exhausted", "locked_out");
+  ASSERT_TRUE(locked.Header("Retry-After").has_value());
+  EXPECT_GE(IdsEvents(store::IdsEventKind::kAuthFailure), 3u);
+  EXPECT_GE(IdsEvents(store::IdsEventKind::kRateLimited), 1u);
+  EXPECT_EQ(audit_.Count("session.login", audit::Outcome::kMinorFailure), 3u);
+  clock_.Advance(std::chrono::minutes(6));
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+}
+
+TEST_F(AccountApiTest, PasswordChangeRevokesEverySession) {
+  const std::string other = LoginToken(kAdminEmail, kPassword);
+  ExpectError(PostJson("/api/v1/account/password",
+                       {{"current_password", "not it at all"}, {"new_password", "a brand new one"}},
+                       admin_token_),
+              401, "unauthenticated", "invalid_credentials");
+  EXPECT_EQ(
+      PostJson("/api/v1/account/password",
+               {{"current_password", kPassword}, {"new_password", "a brand new one"}}, admin_token_)
+          .status,
+      204);
+  ExpectError(Get("/api/v1/session", admin_token_), 401, "unauthenticated");
+  ExpectError(Get("/api/v1/session", other), 401, "unauthenticated");
+  EXPECT_EQ(Login(kAdminEmail, "a brand new one").status, 200);
+}
+
+TEST_F(AccountApiTest, AdminRoutesAreForAdminsOnly) {
+  const std::string id = RegisterDoctor("doc@example.org");
+  ExpectError(Get("/api/v1/admin/registrations"), 401, "unauthenticated");
+  ASSERT_EQ(Send(net::Method::kPost, "/api/v1/admin/registrations/" + id + "/approval", "",
+                 {{"Authorization", "Bearer " + admin_token_}})
+                .status,
+            200);
+  const std::string doctor = LoginToken("doc@example.org", kPassword);
+  ExpectError(Get("/api/v1/admin/registrations", doctor), 403, "permission_denied");
+  ExpectError(PostJson("/api/v1/admin/operators",
+                       {{"email", "op@example.org"},
+                        {"password", kPassword},
+                        {"display_name", "Op"},
+                        {"cloudlet_id", "cloudlet-1"}},
+                       doctor),
+              403, "permission_denied");
+  ExpectError(PostJson("/api/v1/admin/registrations/acc_aaaaaaaaaaaaaaaaaaaaaaaaaa/rejection",
+                       {{"reason", "x"}}, admin_token_),
+              404, "not_found");
+  ExpectError(PostJson("/api/v1/admin/registrations/" + id + "/rejection", {{"reason", "late"}},
+                       admin_token_),
+              409, "failed_precondition");
+  ExpectError(
+      PostJson("/api/v1/admin/registrations/" + id + "/rejection", json::object(), admin_token_),
+      400, "invalid_argument");
+  const net::Response op = PostJson("/api/v1/admin/operators",
+                                    {{"email", "op@example.org"},
+                                     {"password", kPassword},
+                                     {"display_name", "Op"},
+                                     {"cloudlet_id", "cloudlet-1"}},
+                                    admin_token_);
+  ASSERT_EQ(op.status, 201) << op.body;
+  const json session = json::parse(Login("op@example.org", kPassword).body);
+  EXPECT_EQ(session["role"], "operator");
+  EXPECT_EQ(session["cloudlet_id"], "cloudlet-1");
+}
+
+// What a cloudlet does: verify the cloud's tokens offline with the pinned cloud certificate, and
+// learn revocations by polling the signed list; stale lists fail closed.
+TEST_F(AccountApiTest, AnotherNodeVerifiesTokensOfflineAndLearnsRevocationsByPolling) {
+  accounts::TokenVerifier verifier(*cloud_certificate_);
+  accounts::RevocationSet revocations(clock_, std::chrono::seconds(60));
+  accounts::Authenticator offline(verifier, revocations, clock_);
+  accounts::RevocationPoller poller(*client_, url_, *cloud_certificate_, revocations, clock_);
+  const std::string header = "Bearer " + admin_token_;
+  net::Request request;
+  request.headers = {{"Authorization", header}};
+
+  // Never polled: the node cannot know what was revoked, so it refuses.
+  EXPECT_EQ(offline.PrincipalOf(request).error().code(), ErrorCode::kUnavailable);
+  ASSERT_TRUE(poller.PollOnce());
+  auto principal = offline.PrincipalOf(request);
+  ASSERT_TRUE(principal) << principal.error().ToString();
+  EXPECT_TRUE(principal->is(accounts::Role::kAdmin));
+
+  ASSERT_EQ(Send(net::Method::kDelete, "/api/v1/session", {}, {{"Authorization", header}}).status,
+            204);
+  EXPECT_TRUE(offline.PrincipalOf(request));  // not yet learnt: the bound is the poll interval
+  ASSERT_TRUE(poller.PollOnce());
+  EXPECT_EQ(offline.PrincipalOf(request).error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(revocations.since(), 1u);
+
+  // A list not refreshed within its max staleness fails closed.
+  const std::string other = "Bearer " + LoginToken(kAdminEmail, kPassword);
+  net::Request second;
+  second.headers = {{"Authorization", other}};
+  ASSERT_TRUE(poller.PollOnce());
+  EXPECT_TRUE(offline.PrincipalOf(second));
+  clock_.Advance(std::chrono::seconds(61));
+  EXPECT_EQ(offline.PrincipalOf(second).error().code(), ErrorCode::kUnavailable);
+
+  // A cloud with another key (a page it did not sign) is refused and nothing is applied.
+  auto impostor = deployment_.Identity(wire::CertificateRole::kCloud, "cloud-2");
+  ASSERT_TRUE(impostor);
+  accounts::RevocationSet fresh(clock_, std::chrono::seconds(60));
+  accounts::RevocationPoller wrong_key(*client_, url_, impostor->certificate, fresh, clock_);
+  EXPECT_EQ(wrong_key.PollOnce().error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(fresh.since(), 0u);
+}
+
+}  // namespace
+}  // namespace medmesh::cloud
