@@ -308,8 +308,8 @@ TEST_F(IdsEventLogTest, TheWalStaysBoundedAfterManyAggregatedWrites) {
     for (int i = 0; i < 200; ++i) {
       const std::string ip = "10.1.0." + std::to_string(i % kSources);
       auto outcome = log.Record(
-          Event(start + i * 40, i % 3 == 0 ? IdsEventKind::kReplay : IdsEventKind::kForgedSignature,
-                "dev", ip));
+          Event(start + std::int64_t{i} * 40,
+                i % 3 == 0 ? IdsEventKind::kReplay : IdsEventKind::kForgedSignature, "dev", ip));
       ASSERT_TRUE(outcome) << outcome.error().ToString();
       ++recorded;
       if (*outcome == IdsRecordOutcome::kWritten) ++written;

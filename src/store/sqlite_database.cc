@@ -135,7 +135,7 @@ Bytes ColumnBytes(const SQLite::Column& column) {
   const auto* data = static_cast<const std::uint8_t*>(column.getBlob());
   const int size = column.getBytes();
   if (data == nullptr || size <= 0) return {};
-  return Bytes(data, data + size);
+  return {data, data + size};
 }
 
 }  // namespace medmesh::store

@@ -22,7 +22,7 @@ class SqliteDatabaseTest : public ::testing::Test {
     EXPECT_TRUE(db) << db.error().ToString();
     return std::move(db).value();
   }
-  int Version(SQLite::Database& db, const std::string& component) {
+  static int Version(SQLite::Database& db, const std::string& component) {
     SQLite::Statement q(db, "SELECT version FROM medmesh_component_schema WHERE component = ?");
     q.bind(1, component);
     return q.executeStep() ? q.getColumn(0).getInt() : 0;
