@@ -116,7 +116,7 @@ struct CloudletService::State {
   Result<net::Response> Enrol(const net::Request& r);
   Result<net::Response> Ingest(const net::Request& r) const;
   Result<net::Response> Readings(const net::Request& r);
-  Result<net::Response> Events(const net::Request& r);
+  Result<net::Response> Events(const net::Request& r) const;
   Result<net::Response> Withdraw(const net::Request& r);
   CloudletStats Stats() const;
 };
@@ -308,7 +308,7 @@ Result<net::Response> CloudletService::State::Withdraw(const net::Request& r) {
   return net::Response::Json(body.dump());
 }
 
-Result<net::Response> CloudletService::State::Events(const net::Request& r) {
+Result<net::Response> CloudletService::State::Events(const net::Request& r) const {
   if (!Authorised(r, operator_token, "operator")) return Unauthorized("operator");
   MEDMESH_ASSIGN_OR_RETURN(std::int64_t since, ParseTime(r.QueryParam("since"), 0, "since"));
   store::IdsEventFilter filter;

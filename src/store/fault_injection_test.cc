@@ -66,7 +66,7 @@ class QueueFaultTest : public ::testing::TestWithParam<FaultCase> {
     EXPECT_TRUE(q) << q.error().ToString();
     return q ? std::move(*q) : nullptr;
   }
-  Vfs::Fault Fault(std::uint64_t pass_ops = 0, std::optional<std::uint64_t> times = {}) const {
+  static Vfs::Fault Fault(std::uint64_t pass_ops = 0, std::optional<std::uint64_t> times = {}) {
     return {.op = GetParam().op,
             .failure = GetParam().failure,
             .file = "forward.db",
