@@ -14,13 +14,13 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -42,8 +42,6 @@
 #include "node/identity.h"
 #include "node/test_support.h"
 #include "wire/envelope.h"
-
-extern char** environ;
 
 namespace medmesh {
 namespace {
@@ -126,7 +124,7 @@ class CrashTest : public ::testing::Test {
 
   json GetJson(const std::string& url) {
     auto r = client_->Get(url);
-    if (!r || r->status != 200) return json();
+    if (!r || r->status != 200) return {};
     return json::parse(r->body, nullptr, false);
   }
   json CloudletStats() { return GetJson(cloudlet_url_ + "/api/v1/stats"); }
@@ -156,8 +154,8 @@ class CrashTest : public ::testing::Test {
       plans_.emplace_back();
       for (int b = 0; b < kBatchesPerDevice; ++b) {
         Planned p;
-        p.readings = HeartRate(start + (b + 1) * kReadingsPerBatch * 1000, kReadingsPerBatch,
-                               60'000 + 1000 * d + 100 * b);
+        p.readings = HeartRate(start + std::int64_t{b + 1} * kReadingsPerBatch * 1000,
+                               kReadingsPerBatch, 60'000 + 1000 * d + 100 * b);
         auto sealed = devices_.back()->SealReadings(p.readings);
         ASSERT_TRUE(sealed) << sealed.error().ToString();
         p.upload = std::move(*sealed);
@@ -172,6 +170,7 @@ class CrashTest : public ::testing::Test {
   void UploadAndKillCloudlet(int kill_after) {
     std::atomic<int> acked{0};
     std::vector<std::thread> threads;
+    threads.reserve(kDevices);
     for (int d = 0; d < kDevices; ++d) {
       threads.emplace_back([this, d, &acked] {
         net::ClientOptions options;
@@ -303,7 +302,7 @@ TEST_F(CrashTest, ASecondCloudletOnTheSameDataDirIsRefused) {
 }
 
 TEST_F(CrashTest, ADemoOrWardOnAFolderInUseIsRefused) {
-  auto Refused = [&](const fs::path& locked, std::vector<std::string> args) {
+  auto refused = [&](const fs::path& locked, const std::vector<std::string>& args) {
     auto lock = node::DataDirLock::Acquire(locked);
     ASSERT_TRUE(lock) << lock.error().ToString();
     Child child(args, dir_.path() / "refused.log");
@@ -314,14 +313,14 @@ TEST_F(CrashTest, ADemoOrWardOnAFolderInUseIsRefused) {
     const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
     EXPECT_NE(text.find("in use by another running process"), std::string::npos) << text;
   };
-  Refused(data_, {MEDMESH_BINARY, "demo", "--data-dir", data_.string()});
-  Refused(data_ / "ward-1" / "data",
+  refused(data_, {MEDMESH_BINARY, "demo", "--data-dir", data_.string()});
+  refused(data_ / "ward-1" / "data",
           {MEDMESH_BINARY, "wearable", "--config", (data_ / "ward-1" / "config.json").string()});
 }
 
 TEST_F(CrashTest, CloudKilledAndDownForAWhileLosesNothing) {
   const char* env = std::getenv("MEDMESH_CRASH_TEST_CLOUD_DOWN_SECONDS");
-  const int down_seconds = env != nullptr ? std::atoi(env) : 3;
+  const int down_seconds = env != nullptr ? static_cast<int>(std::strtol(env, nullptr, 10)) : 3;
   ASSERT_NO_FATAL_FAILURE(StartCloud());
   ASSERT_NO_FATAL_FAILURE(StartCloudlet());
   ASSERT_NO_FATAL_FAILURE(PlanUploads());
@@ -331,7 +330,8 @@ TEST_F(CrashTest, CloudKilledAndDownForAWhileLosesNothing) {
   cloud_->Signal(SIGKILL);
   cloud_->Wait();
   const auto down_since = std::chrono::steady_clock::now();
-  int acknowledged = 0, refused = 0;
+  int acknowledged = 0;
+  int refused = 0;
   for (int d = 0; d < kDevices; ++d) {
     for (Planned& p : plans_[static_cast<std::size_t>(d)]) {
       auto r = client_->Post(cloudlet_url_ + "/api/v1/ingest", std::string(AsStringView(p.upload)),

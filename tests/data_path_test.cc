@@ -135,7 +135,8 @@ TEST_F(DataPathTest, CloudDownThenUpEverythingArrivesExactlyOnce) {
   // Five readings batches and a record are accepted while the cloud is down.
   std::vector<Bytes> uploads;
   for (int i = 0; i < 5; ++i) {
-    uploads.push_back(device.SealReadings(HeartRate(NowMs() - (5 - i) * 60'000, 60)).value());
+    uploads.push_back(
+        device.SealReadings(HeartRate(NowMs() - std::int64_t{5 - i} * 60'000, 60)).value());
     ASSERT_EQ(Upload(uploads.back()).status, 200);
   }
   const Bytes record = wire::EncodePatientRecord(device.Record("rec-1")).value();
@@ -167,7 +168,7 @@ TEST_F(DataPathTest, CloudDownThenUpEverythingArrivesExactlyOnce) {
 
   const cloud::CloudStats stats = cloud_->Stats().value();
   EXPECT_EQ(stats.reading_batches, 6u);
-  EXPECT_EQ(stats.readings, 6u * 60u);
+  EXPECT_EQ(stats.readings, std::uint64_t{6} * 60);
   EXPECT_EQ(stats.records, 1u);
   EXPECT_EQ(stats.chain_length, 1u);
   EXPECT_EQ(stats.patients, 1u);
@@ -197,7 +198,9 @@ TEST_F(DataPathTest, AfterAnOutageDeliveryResumesWithoutWaitingOutTheBackoff) {
   TestDevice device("watch-3", "patient-3", random_, clock_);
   ASSERT_TRUE(device.Enrol(*client_, cloudlet_url_, enrol_token_, deployment_.Root().key));
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(Upload(device.SealReadings(HeartRate(NowMs() - i * 60'000, 30)).value()).status, 200);
+    ASSERT_EQ(Upload(device.SealReadings(HeartRate(NowMs() - std::int64_t{i} * 60'000, 30)).value())
+                  .status,
+              200);
   }
   ASSERT_TRUE(Eventually([&] { return ForwardFailures("unreachable").has_value(); }));
   StartCloud(cloud_port);
@@ -216,7 +219,9 @@ TEST_F(DataPathTest, ACloudletRestartLosesNothingQueued) {
   TestDevice device("watch-2", "patient-2", random_, clock_);
   ASSERT_TRUE(device.Enrol(*client_, cloudlet_url_, enrol_token_, deployment_.Root().key));
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(Upload(device.SealReadings(HeartRate(NowMs() - i * 60'000, 30)).value()).status, 200);
+    ASSERT_EQ(Upload(device.SealReadings(HeartRate(NowMs() - std::int64_t{i} * 60'000, 30)).value())
+                  .status,
+              200);
   }
   // Restart the cloudlet with the queue full and the cloud still away, then bring the cloud up.
   cloudlet_->Stop(std::chrono::seconds(1));

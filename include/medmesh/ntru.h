@@ -23,7 +23,7 @@
 #ifndef MEDMESH_NTRU_H_
 #define MEDMESH_NTRU_H_
 
-#include <stdint.h>
+#include <stdint.h>  // NOLINT(modernize-deprecated-headers): a C header
 
 #ifdef __cplusplus
 extern "C" {
@@ -73,7 +73,7 @@ MEDMESH_NTRU_DECLARE(ntruhrss701)
 #undef MEDMESH_NTRU_DECLARE
 
 /* Implementation selection (for tests and benchmarks). */
-typedef enum {
+typedef enum {                    // NOLINT(modernize-use-using): a C header
   MEDMESH_NTRU_IMPL_AUTO = 0,     /* AVX2 when the CPU has it, portable otherwise */
   MEDMESH_NTRU_IMPL_PORTABLE = 1, /* plain C++, any x86-64 or other CPU */
   MEDMESH_NTRU_IMPL_AVX2 = 2      /* AVX2 + BMI2 */

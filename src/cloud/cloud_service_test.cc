@@ -136,7 +136,8 @@ class CloudServiceTest : public ::testing::Test {
   Result<CloudSecrets> Secrets() {
     MEDMESH_ASSIGN_OR_RETURN(node::NodeIdentity identity,
                              deployment_.Identity(wire::CertificateRole::kCloud, "cloud"));
-    SecretBytes index(32), pseudonym(32);
+    SecretBytes index(32);
+    SecretBytes pseudonym(32);
     random_.Fill(index.mutable_bytes());
     random_.Fill(pseudonym.mutable_bytes());
     return CloudSecrets{std::move(identity), crypto::KeyEncryptionKey::Generate(random_),
@@ -203,7 +204,7 @@ class CloudServiceTest : public ::testing::Test {
     return json::parse(r->body);
   }
 
-  void ExpectError(const net::Response& r, int status, std::string_view error) {
+  static void ExpectError(const net::Response& r, int status, std::string_view error) {
     EXPECT_EQ(r.status, status) << r.body;
     EXPECT_EQ(json::parse(r.body)["error"], error) << r.body;
   }

@@ -130,7 +130,7 @@ class IntakeFaultTest : public ::testing::Test {
     return r ? *r : net::Response{};
   }
 
-  void ExpectUnavailable(const net::Response& r) {
+  static void ExpectUnavailable(const net::Response& r) {
     EXPECT_EQ(r.status, 503) << r.body;
     EXPECT_EQ(json::parse(r.body)["error"], "unavailable") << r.body;
   }

@@ -26,11 +26,11 @@ std::string Sql(const std::string& schema, std::string_view sql) {
   return out;
 }
 
-pqxx::binarystring Blob(ByteView bytes) { return pqxx::binarystring(bytes.data(), bytes.size()); }
+pqxx::binarystring Blob(ByteView bytes) { return {bytes.data(), bytes.size()}; }
 
 Bytes BlobBytes(const pqxx::field& field) {
   const pqxx::binarystring blob(field);
-  return Bytes(blob.data(), blob.data() + blob.size());
+  return {blob.data(), blob.data() + blob.size()};
 }
 
 constexpr const char* kSchemaSql =

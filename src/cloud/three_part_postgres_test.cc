@@ -36,7 +36,8 @@ TEST(ThreePartPostgresTest, TheDatabaseGoingAwayIsUnavailableAndNothingIsLost) {
 
   medmesh::testing::DeterministicRandom random(3);
   medmesh::testing::FakeClock clock;
-  SecretBytes index(kThreePartSecretBytes), pseudonym(kThreePartSecretBytes);
+  SecretBytes index(kThreePartSecretBytes);
+  SecretBytes pseudonym(kThreePartSecretBytes);
   random.Fill(index.mutable_bytes());
   random.Fill(pseudonym.mutable_bytes());
   auto kek = crypto::KeyEncryptionKey::Generate(random);

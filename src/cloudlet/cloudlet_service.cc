@@ -111,12 +111,12 @@ struct CloudletService::State {
 
   Status OpenStores();
   net::Router BuildRouter();
-  bool Authorised(const net::Request& r, const SecretBytes& token, std::string_view what);
+  bool Authorised(const net::Request& r, const SecretBytes& token, std::string_view what) const;
 
   Result<net::Response> Enrol(const net::Request& r);
-  Result<net::Response> Ingest(const net::Request& r);
+  Result<net::Response> Ingest(const net::Request& r) const;
   Result<net::Response> Readings(const net::Request& r);
-  Result<net::Response> Events(const net::Request& r);
+  Result<net::Response> Events(const net::Request& r) const;
   Result<net::Response> Withdraw(const net::Request& r);
   CloudletStats Stats() const;
 };
@@ -166,7 +166,7 @@ Status CloudletService::State::OpenStores() {
 }
 
 bool CloudletService::State::Authorised(const net::Request& r, const SecretBytes& token,
-                                        std::string_view what) {
+                                        std::string_view what) const {
   if (node::BearerTokenMatches(r.Header("Authorization"), token)) {
     r.MarkPeerAuthenticated();
     return true;
@@ -237,7 +237,7 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
   return net::Response::Binary(record);
 }
 
-Result<net::Response> CloudletService::State::Ingest(const net::Request& r) {
+Result<net::Response> CloudletService::State::Ingest(const net::Request& r) const {
   IngestResult result = pipeline->Ingest(r.body, r.peer_address);
   if (const auto* rejection = std::get_if<IngestRejection>(&result)) {
     return net::RejectionResponse(*rejection);
@@ -308,7 +308,7 @@ Result<net::Response> CloudletService::State::Withdraw(const net::Request& r) {
   return net::Response::Json(body.dump());
 }
 
-Result<net::Response> CloudletService::State::Events(const net::Request& r) {
+Result<net::Response> CloudletService::State::Events(const net::Request& r) const {
   if (!Authorised(r, operator_token, "operator")) return Unauthorized("operator");
   MEDMESH_ASSIGN_OR_RETURN(std::int64_t since, ParseTime(r.QueryParam("since"), 0, "since"));
   store::IdsEventFilter filter;

@@ -41,7 +41,7 @@ class CloudletServiceTest : public ::testing::Test {
     options.access_log = false;
     options.backpressure_refresh = std::chrono::milliseconds(0);
     if (options.ingest.max_upload_bytes == wire::kMaxUploadBytes) {
-      options.ingest.max_upload_bytes = 64 * 1024;
+      options.ingest.max_upload_bytes = std::size_t{64} * 1024;
     }
     auto identity = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
     ASSERT_TRUE(identity) << identity.error().ToString();
@@ -544,7 +544,7 @@ TEST_F(CloudletServiceTest, AResealedCopyOfAStoredBatchIsADuplicateNotAReplay) {
     const auto row = ledger->Find("watch-1", HexEncode(batch)).value();
     ASSERT_TRUE(row && row->payload_digest);
     const Bytes payload = wire::EncodeReadings(readings).value();
-    const std::uint8_t type = static_cast<std::uint8_t>(wire::ContentType::kReadingsBatch);
+    const auto type = static_cast<std::uint8_t>(wire::ContentType::kReadingsBatch);
     const crypto::Digest256 plain = crypto::Blake2b256Parts({ByteView(&type, 1), payload});
     EXPECT_NE(*row->payload_digest, plain);
     EXPECT_NE(*row->payload_digest, crypto::Blake2b256(payload));
@@ -572,7 +572,7 @@ TEST_F(CloudletServiceTest, TruncatedAndOversizedBodiesAreRefused) {
                  "malformed");
   ExpectRejected(Post("/api/v1/ingest", {}), 400, "invalid_argument", "malformed");
   // Over the route's 64 KiB limit: refused by the HTTP layer, recorded by the cloudlet's filter.
-  const Bytes big(100 * 1024, 0x42);
+  const Bytes big(std::size_t{100} * 1024, 0x42);
   const net::Response r = Post("/api/v1/ingest", big);
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(Events("oversized").size(), 1u);
@@ -624,8 +624,8 @@ TEST_F(CloudletServiceTest, ImplausibleReadingsAreRefusedOneByOneNotTheBatch) {
 // forever) with every reading refused, and nothing is stored or forwarded.
 TEST_F(CloudletServiceTest, ABatchWithNoPlausibleReadingIsAcknowledgedAsAllRefused) {
   auto device = EnrolledDevice("watch-1", "patient-1");
-  const Bytes upload =
-      device->SealReadings(HeartRate(NowMs() + 2 * 86'400'000, 5)).value();  // two days ahead
+  const Bytes upload = device->SealReadings(HeartRate(NowMs() + std::int64_t{2} * 86'400'000, 5))
+                           .value();  // two days ahead
   const net::Response r = Post("/api/v1/ingest", upload);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["readings"], 0);
@@ -679,7 +679,7 @@ TEST_F(CloudletServiceTest, RefusalsSayWhetherTheyArePermanent) {
   EXPECT_EQ(replayed.status, 409);
   EXPECT_TRUE(permanent(replayed));
   // Over the upload limit: not permanent, the device splits the batch.
-  const net::Response big = Post("/api/v1/ingest", Bytes(100 * 1024, 0x42));
+  const net::Response big = Post("/api/v1/ingest", Bytes(std::size_t{100} * 1024, 0x42));
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(net::DecodeRefusal(big).error.code(), ErrorCode::kPayloadTooLarge);
   EXPECT_FALSE(net::DecodeRefusal(big).permanent);
@@ -725,10 +725,10 @@ TEST_F(CloudletServiceTest, BackpressureRefusesNewBatchesWhileTheQueueIsFull) {
   RestartService(options);
   auto device = EnrolledDevice("watch-1", "patient-1");  // queues an enrolment push
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(
-        Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs() - i * 60'000, 10)).value())
-            .status,
-        200);
+    ASSERT_EQ(Post("/api/v1/ingest",
+                   device->SealReadings(HeartRate(NowMs() - std::int64_t{i} * 60'000, 10)).value())
+                  .status,
+              200);
   }
   const Bytes next = device->SealReadings(HeartRate(NowMs() - 120'000, 10)).value();
   const net::Response refused = Post("/api/v1/ingest", next);
@@ -751,7 +751,8 @@ TEST_F(CloudletServiceTest, ReadingsComeNewestFirstInPagesWithACursor) {
   auto device = EnrolledDevice("watch-1", "patient-1");
   const std::int64_t now = NowMs();
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(Post("/api/v1/ingest", device->SealReadings(HeartRate(now - i * 60'000, 10)).value())
+    ASSERT_EQ(Post("/api/v1/ingest",
+                   device->SealReadings(HeartRate(now - std::int64_t{i} * 60'000, 10)).value())
                   .status,
               200);
   }

@@ -127,7 +127,7 @@ class FakeCloud {
 
   net::Router Routes() {
     net::Router router;
-    auto route = [this](std::function<net::Response(const net::Request&)> fallback) {
+    auto route = [this](const std::function<net::Response(const net::Request&)>& fallback) {
       return [this, fallback](const net::Request& r) -> Result<net::Response> {
         const std::string path(r.path);
         {

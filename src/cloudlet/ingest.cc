@@ -39,7 +39,7 @@ Bytes RecordAd(std::string_view device_id, std::string_view record_id) {
 // Keeps a batch marked in flight for the duration of one Ingest call.
 class InFlight {
  public:
-  InFlight(std::function<void()> release) : release_(std::move(release)) {}
+  explicit InFlight(std::function<void()> release) : release_(std::move(release)) {}
   ~InFlight() {
     if (release_) release_();
   }

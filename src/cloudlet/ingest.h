@@ -136,7 +136,7 @@ struct IngestContext {
 
 class IngestPipeline {
  public:
-  IngestPipeline(IngestContext context, IngestLimits limits = {});
+  explicit IngestPipeline(IngestContext context, IngestLimits limits = {});
   IngestPipeline(const IngestPipeline&) = delete;
   IngestPipeline& operator=(const IngestPipeline&) = delete;
 

@@ -40,7 +40,7 @@ class IngestFaultTest : public ::testing::TestWithParam<std::string> {
     CloudletOptions options;
     options.data_dir = dir_.path() / "data";
     options.access_log = false;
-    options.ingest.max_upload_bytes = 64 * 1024;
+    options.ingest.max_upload_bytes = std::size_t{64} * 1024;
     // Step 4 reads the forward queue's backpressure from a cache, so uploads do not wait on the
     // forward queue's lock while a group commit holds it and reach the commit queue.
     options.backpressure_refresh = std::chrono::hours(1);

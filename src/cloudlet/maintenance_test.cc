@@ -45,7 +45,7 @@ class CloudletMaintenanceTest : public ::testing::Test {
   CloudletMaintenance Maintenance(node::RetentionConfig retention = {}) {
     return CloudletMaintenance({kNode, *ledger_, *readings_, *queue_, *ids_, clock_}, retention);
   }
-  MaintenanceReport RunOnce(CloudletMaintenance& m) { return Ok(m.RunOnce()); }
+  static MaintenanceReport RunOnce(CloudletMaintenance& m) { return Ok(m.RunOnce()); }
 
   std::int64_t NowMs() const { return wire::ToUnixMs(clock_.Now()); }
 
@@ -57,7 +57,7 @@ class CloudletMaintenanceTest : public ::testing::Test {
   // readings, the ledger row. Returns the batch id (hex).
   std::string Accept(const std::string& device, const std::string& patient) {
     const wire::BatchId batch = wire::NewBatchId(random_);
-    const std::string batch_hex = HexEncode(batch);
+    std::string batch_hex = HexEncode(batch);
     items_[batch_hex] = ItemId(device, batch);
     EXPECT_TRUE(queue_->Enqueue(items_[batch_hex], AsBytes("sealed forward")));
     std::vector<wire::Reading> readings{{NowMs(), wire::VitalKind::kHeartRate, 61'000}};
@@ -76,7 +76,7 @@ class CloudletMaintenanceTest : public ::testing::Test {
   std::string AcceptRecord(const std::string& device, const std::string& patient,
                            const std::string& record_id) {
     const wire::BatchId batch = wire::NewBatchId(random_);
-    const std::string batch_hex = HexEncode(batch);
+    std::string batch_hex = HexEncode(batch);
     items_[batch_hex] = ItemId(device, batch);
     EXPECT_TRUE(queue_->Enqueue(items_[batch_hex], AsBytes("sealed record forward")));
     LedgerBatch row;

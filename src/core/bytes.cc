@@ -53,7 +53,7 @@ Result<std::uint8_t> ByteReader::ReadU8() {
 }
 Result<std::uint16_t> ByteReader::ReadU16Le() {
   if (remaining() < 2) return InvalidArgument("input truncated");
-  std::uint16_t v = static_cast<std::uint16_t>(data_[pos_] | data_[pos_ + 1] << 8);
+  const auto v = static_cast<std::uint16_t>(data_[pos_] | data_[pos_ + 1] << 8);
   pos_ += 2;
   return v;
 }

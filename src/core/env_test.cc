@@ -128,7 +128,7 @@ TEST_F(EnvTest, RemoveAndExists) {
 // and succeeds once the disk is healed.
 class AtomicWriteFaultTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void Arm(FaultInjectionEnv& env) {
+  static void Arm(FaultInjectionEnv& env) {
     const std::string& fault = GetParam();
     if (fault == "disk_full") env.SetSpaceLeft(5);
     if (fault == "fsync") env.FailSyncs(true);

@@ -235,7 +235,8 @@ TEST(LogRotationTest, TheLogIsRotatedBySizeAndKeepsABoundedNumberOfFiles) {
         << name;
   }
   std::ifstream in(path);
-  std::string line, last;
+  std::string line;
+  std::string last;
   while (std::getline(in, line)) last = line;
   EXPECT_EQ(Parse(last)["event"], "last_line");
   std::ifstream older(dir.path() / "node.1.log");

@@ -28,7 +28,8 @@ TEST(NtruKemTest, RoundTripEverySet) {
 
 TEST(NtruKemTest, DeterministicWithInjectedRandomness) {
   auto kem = NewNtruKem();
-  testing::DeterministicRandom r1(42), r2(42);
+  testing::DeterministicRandom r1(42);
+  testing::DeterministicRandom r2(42);
   auto a = kem->GenerateKeyPair(r1);
   auto b = kem->GenerateKeyPair(r2);
   EXPECT_TRUE(std::equal(a.public_key.bytes().begin(), a.public_key.bytes().end(),

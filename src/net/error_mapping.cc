@@ -70,12 +70,12 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kUnauthenticated: return 401;
     case ErrorCode::kPermissionDenied: return 403;
     case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kAlreadyExists: return 409;
+    case ErrorCode::kAlreadyExists:
     case ErrorCode::kFailedPrecondition: return 409;
     case ErrorCode::kPayloadTooLarge: return 413;
     case ErrorCode::kResourceExhausted: return 429;
     case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kDataLoss: return 500;
+    case ErrorCode::kDataLoss:
     case ErrorCode::kInternal: return 500;
   }
   return 500;

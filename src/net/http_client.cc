@@ -23,7 +23,7 @@ namespace internal {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
+using Tcp = asio::ip::tcp;
 
 // Where a request goes.
 struct ClientTarget {
@@ -118,7 +118,7 @@ class ClientConnection {
   }
   ~ClientConnection() {
     beast::error_code ignored;
-    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().socket().shutdown(Tcp::socket::shutdown_both, ignored);
     Lowest().close();
   }
   ClientConnection(const ClientConnection&) = delete;
@@ -154,7 +154,7 @@ class ClientConnection {
     socket.non_blocking(true, ec);
     if (ec) return false;
     char byte = 0;
-    (void)socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+    (void)socket.receive(asio::buffer(&byte, 1), Tcp::socket::message_peek, ec);
     const bool idle = ec == asio::error::would_block;
     socket.non_blocking(false, ec);
     return idle && !ec;
@@ -230,14 +230,14 @@ Result<std::unique_ptr<internal::ClientConnection>> HttpClient::State::Connect(
     const internal::ClientTarget& t) {
   namespace asio = boost::asio;
   namespace beast = boost::beast;
-  using tcp = asio::ip::tcp;
+  using Tcp = asio::ip::tcp;
   auto c = std::make_unique<internal::ClientConnection>(t, tls);
 
   beast::error_code ec;
-  tcp::resolver::results_type endpoints;
-  tcp::resolver resolver(c->io());
+  Tcp::resolver::results_type endpoints;
+  Tcp::resolver resolver(c->io());
   resolver.async_resolve(t.host, std::to_string(t.port),
-                         [&](beast::error_code e, tcp::resolver::results_type results) {
+                         [&](beast::error_code e, Tcp::resolver::results_type results) {
                            ec = e;
                            endpoints = std::move(results);
                          });
@@ -245,10 +245,10 @@ Result<std::unique_ptr<internal::ClientConnection>> HttpClient::State::Connect(
   if (ec) return Unavailable("cannot resolve " + t.origin + ": " + ec.message());
 
   c->Lowest().expires_after(options.connect_timeout);
-  c->Lowest().async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  c->Lowest().async_connect(endpoints, [&](beast::error_code e, const Tcp::endpoint&) { ec = e; });
   c->Run();
   if (ec) return Unavailable("cannot connect to " + t.origin + ": " + ec.message());
-  c->Lowest().socket().set_option(tcp::no_delay(true), ec);
+  c->Lowest().socket().set_option(Tcp::no_delay(true), ec);
 
   if (auto* secure = c->secure()) {
     SSL* ssl = secure->native_handle();

@@ -222,7 +222,7 @@ class TlsTest : public ::testing::Test {
                                                   {"127.0.0.1", "::1"})),
         other_(testing::WriteSelfSignedCertificate(dir_.path(), "other", {"other.example"}, {})) {}
 
-  std::unique_ptr<HttpServer> StartTls(const testing::CertificateFiles& cert) {
+  static std::unique_ptr<HttpServer> StartTls(const testing::CertificateFiles& cert) {
     return StartServer(EchoRouter(), [&](ServerOptions& o) {
       o.tls = TlsFiles{cert.certificate_file, cert.private_key_file};
     });

@@ -27,7 +27,7 @@ namespace internal {
 namespace {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
+using Tcp = asio::ip::tcp;
 
 // How long Stop() waits for connections to go away after closing them by force.
 constexpr std::chrono::seconds kForcedCloseWait{2};
@@ -72,12 +72,12 @@ class ServerRuntime {
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io),
-                          [this](boost::system::error_code ec, tcp::socket socket) {
+                          [this](boost::system::error_code ec, Tcp::socket socket) {
                             OnAccept(ec, std::move(socket));
                           });
   }
 
-  void OnAccept(boost::system::error_code ec, tcp::socket socket) {
+  void OnAccept(boost::system::error_code ec, Tcp::socket socket) {
     // Stop() closes the acceptor on this strand; an accept that completed just before is
     // dropped here rather than registered after the drain began.
     if (!acceptor.is_open()) return;
@@ -90,9 +90,9 @@ class ServerRuntime {
       return;
     }
     boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
+    socket.set_option(Tcp::no_delay(true), ignored);
     boost::system::error_code peer_ec;
-    const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+    const Tcp::endpoint peer = socket.remote_endpoint(peer_ec);
     if (peer_ec) {  // the client already left
       Accept();
       return;
@@ -136,7 +136,7 @@ class ServerRuntime {
   BodyBudget body_budget;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
-  tcp::acceptor acceptor;
+  Tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
   std::uint16_t port = 0;
   std::vector<std::thread> threads;
@@ -149,7 +149,7 @@ class ServerRuntime {
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Router router,
                                                       std::vector<Filter> filters) {
   namespace asio = boost::asio;
-  using tcp = asio::ip::tcp;
+  using Tcp = asio::ip::tcp;
   if (options.io_threads == 0) return InvalidArgument("io_threads must be at least 1");
   if (options.max_connections == 0) return InvalidArgument("max_connections must be at least 1");
   if (options.reserved_connections >= options.max_connections) {
@@ -195,7 +195,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Rou
   auto runtime = std::make_unique<internal::ServerRuntime>(std::move(options), std::move(router),
                                                            std::move(filters), std::move(tls));
   internal::ServerRuntime& rt = *runtime;
-  const tcp::endpoint endpoint(address, rt.options.port);
+  const Tcp::endpoint endpoint(address, rt.options.port);
   const std::string where = rt.options.address + ":" + std::to_string(rt.options.port);
   if (rt.acceptor.open(endpoint.protocol(), ec); ec) {
     return Unavailable("cannot open a socket for " + where + ": " + ec.message());

@@ -126,7 +126,7 @@ struct TlsFiles {
 struct BodyBudgetOptions {
   // Bodies larger than this (declared, or chunked on a route whose limit is larger) need a
   // reservation before they are read.
-  std::size_t large_body_bytes = 64 * 1024;
+  std::size_t large_body_bytes = std::size_t{64} * 1024;
   // All reservations together, and the part of it only authenticated sources may use.
   std::size_t total_bytes = std::size_t{64} << 20;
   std::size_t reserved_bytes = std::size_t{16} << 20;

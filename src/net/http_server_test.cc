@@ -510,6 +510,7 @@ TEST_F(HttpServerTest, ConcurrentClientsAreAllServed) {
   constexpr int kRequests = 25;
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kRequests; ++i) {

@@ -135,6 +135,7 @@ TEST(MetricsTest, ConcurrentUpdatesAreNotLost) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 20000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {

@@ -69,8 +69,8 @@ class Router {
  public:
   Router();
   ~Router();
-  Router(Router&&) noexcept;
-  Router& operator=(Router&&) noexcept;
+  Router(Router&& other) noexcept;
+  Router& operator=(Router&& other) noexcept;
 
   // Registers `handler` for `method` on `pattern`. Patterns are program constants, so a bad
   // one aborts (MEDMESH_CHECK): it must start with '/', have no empty segment and no trailing

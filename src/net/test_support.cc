@@ -130,7 +130,7 @@ CertificateFiles WriteSelfSignedCertificate(const std::filesystem::path& dir, st
   static std::atomic<long> serial{1};
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24L * 3600);
   X509_set_pubkey(cert.get(), key.get());
   X509_NAME* name = X509_get_subject_name(cert.get());
   const std::string common_name = "medmesh test " + std::string(stem);

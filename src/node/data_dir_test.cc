@@ -39,7 +39,7 @@ TEST(DataDirTest, ALockOfAKilledProcessIsGone) {
   if (child == 0) {
     auto lock = DataDirLock::Acquire(tmp.path());
     const char byte = lock ? 'y' : 'n';
-    (void)!write(ready[1], &byte, 1);
+    [[maybe_unused]] const ssize_t written = write(ready[1], &byte, 1);
     pause();  // until SIGKILL
     _exit(0);
   }

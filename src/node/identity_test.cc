@@ -18,7 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr std::int64_t kNow = 1'800'000'000'000;
-constexpr std::int64_t kDay = 24 * 3600 * 1000;
+constexpr std::int64_t kDay = std::int64_t{24} * 3600 * 1000;
 
 using ::medmesh::testing::TempDir;
 

@@ -117,7 +117,7 @@ Result<StoreConfig> ParseStore(const Json& object) {
   } else if (backend == "postgres") {
     store.backend = StoreBackend::kPostgres;
   } else {
-    return InvalidArgument("config: member 'store.backend' must be \"sqlite\" or \"postgres\"");
+    return InvalidArgument(R"(config: member 'store.backend' must be "sqlite" or "postgres")");
   }
   MEDMESH_ASSIGN_OR_RETURN(store.postgres_url, GetString(object, "postgres_url", "store."));
   MEDMESH_ASSIGN_OR_RETURN(store.schema_prefix, GetString(object, "schema_prefix", "store."));

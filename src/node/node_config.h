@@ -34,7 +34,7 @@
 namespace medmesh::node {
 
 // The largest config file read.
-inline constexpr std::size_t kMaxConfigBytes = 256 * 1024;
+inline constexpr std::size_t kMaxConfigBytes = std::size_t{256} * 1024;
 
 struct ListenAddress {
   std::string address = "127.0.0.1";  // numeric IPv4 or IPv6, no brackets

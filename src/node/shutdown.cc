@@ -1,9 +1,9 @@
 #include "node/shutdown.h"
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <cerrno>
+#include <csignal>
 #include <ctime>
 
 namespace medmesh::node {

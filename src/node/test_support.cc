@@ -1,8 +1,10 @@
 #include "node/test_support.h"
 
-#include <stdlib.h>
-
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/check.h"
 #include "net/error_mapping.h"
@@ -18,7 +20,7 @@ using wire::NowMs;
 
 }  // namespace
 
-TestDeployment::TestDeployment(const std::filesystem::path& dir) : dir_(dir) {
+TestDeployment::TestDeployment(std::filesystem::path dir) : dir_(std::move(dir)) {
   SystemClock clock;
   // Valid from an hour ago, so that certificates issued "a minute ago" fall inside it.
   auto root = EnsureRoot(dir_ / "root", "root", random_, wire::ToUnixMs(clock.Now()) - 3'600'000);
@@ -61,9 +63,10 @@ std::string TokenText(const SecretBytes& token) {
 
 std::vector<wire::Reading> HeartRate(std::int64_t end_ms, int count, std::int64_t bpm_milli) {
   std::vector<wire::Reading> readings;
+  readings.reserve(static_cast<std::size_t>(std::max(count, 0)));
   for (int i = 0; i < count; ++i) {
-    readings.push_back(
-        {end_ms - (count - 1 - i) * 1000, wire::VitalKind::kHeartRate, bpm_milli + (i % 3) * 1000});
+    readings.push_back({end_ms - std::int64_t{count - 1 - i} * 1000, wire::VitalKind::kHeartRate,
+                        bpm_milli + std::int64_t{i % 3} * 1000});
   }
   return readings;
 }

@@ -34,7 +34,7 @@ using TempDir = ::medmesh::testing::TempDir;
 // A root and node identities under one folder: <dir>/root, <dir>/<node id>.
 class TestDeployment {
  public:
-  explicit TestDeployment(const std::filesystem::path& dir);
+  explicit TestDeployment(std::filesystem::path dir);
   const RootFiles& root() const { return root_; }
   // Issues (idempotently) and loads the identity of a node, valid now.
   Result<NodeIdentity> Identity(wire::CertificateRole role, const std::string& node_id);

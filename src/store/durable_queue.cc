@@ -44,7 +44,7 @@ SqliteDurableQueue::SqliteDurableQueue(std::unique_ptr<SQLite::Database> db, std
       table_(std::move(table)),
       clock_(clock),
       random_(random),
-      options_(options) {}
+      options_(std::move(options)) {}
 
 SqliteDurableQueue::~SqliteDurableQueue() = default;
 
@@ -52,7 +52,7 @@ Result<std::unique_ptr<SqliteDurableQueue>> SqliteDurableQueue::Open(const std::
                                                                      std::string_view name,
                                                                      const Clock& clock,
                                                                      Random& random,
-                                                                     QueueOptions options) {
+                                                                     const QueueOptions& options) {
   if (!IsValidQueueName(name)) return InvalidArgument("queue name must be [a-z_]{1,32}");
   if (options.initial_backoff.count() <= 0 || options.max_backoff < options.initial_backoff ||
       options.lease.count() <= 0 || options.max_payload_bytes == 0 ||

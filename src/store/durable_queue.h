@@ -87,7 +87,7 @@ class SqliteDurableQueue {
   static Result<std::unique_ptr<SqliteDurableQueue>> Open(const std::string& path,
                                                           std::string_view name, const Clock& clock,
                                                           Random& random,
-                                                          QueueOptions options = {});
+                                                          const QueueOptions& options = {});
   ~SqliteDurableQueue();
   SqliteDurableQueue(const SqliteDurableQueue&) = delete;
   SqliteDurableQueue& operator=(const SqliteDurableQueue&) = delete;

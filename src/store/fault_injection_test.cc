@@ -66,7 +66,7 @@ class QueueFaultTest : public ::testing::TestWithParam<FaultCase> {
     EXPECT_TRUE(q) << q.error().ToString();
     return q ? std::move(*q) : nullptr;
   }
-  Vfs::Fault Fault(std::uint64_t pass_ops = 0, std::optional<std::uint64_t> times = {}) const {
+  static Vfs::Fault Fault(std::uint64_t pass_ops = 0, std::optional<std::uint64_t> times = {}) {
     return {.op = GetParam().op,
             .failure = GetParam().failure,
             .file = "forward.db",
@@ -214,8 +214,9 @@ TEST(ReadingStoreFaultTest, ABatchGroupRefusedByAFullDiskIsStoredOnceByItsRetry)
   for (int b = 0; b < 4; ++b) {
     ReadingBatchToStore batch{"patient-1", "watch-1", "batch-" + std::to_string(b), {}};
     for (int i = 0; i < 200; ++i) {
-      batch.readings.push_back({std::int64_t{1'800'000'000'000} + b * 1'000'000 + i * 1000,
-                                wire::VitalKind::kHeartRate, (60 + i % 40) * 1000});
+      batch.readings.push_back(
+          {std::int64_t{1'800'000'000'000} + std::int64_t{b} * 1'000'000 + std::int64_t{i} * 1000,
+           wire::VitalKind::kHeartRate, (60 + i % 40) * std::int64_t{1000}});
     }
     batches.push_back(std::move(batch));
   }

@@ -17,7 +17,7 @@ std::string_view BackpressureLevelName(BackpressureLevel level) {
 
 Result<std::unique_ptr<ForwardQueue>> ForwardQueue::Open(const std::string& path,
                                                          const Clock& clock, Random& random,
-                                                         QueueOptions options,
+                                                         const QueueOptions& options,
                                                          BackpressureLimits limits) {
   if (limits.refuse_items < limits.slow_items || limits.refuse_bytes < limits.slow_bytes ||
       limits.refuse_oldest_age < limits.slow_oldest_age) {

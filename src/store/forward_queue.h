@@ -55,7 +55,8 @@ class ForwardQueue {
   // Opens (creating) the forward queue in the SQLite database at `path`. kInvalidArgument if
   // a refuse limit is below its slow limit; otherwise errors as SqliteDurableQueue::Open.
   static Result<std::unique_ptr<ForwardQueue>> Open(const std::string& path, const Clock& clock,
-                                                    Random& random, QueueOptions options = {},
+                                                    Random& random,
+                                                    const QueueOptions& options = {},
                                                     BackpressureLimits limits = {});
 
   // Durable when it returns. kDuplicate for the same id and bytes again (a device retried a

@@ -204,7 +204,10 @@ TEST_F(ForwardQueueTest, TwoThreadsEnqueueAndDrainConcurrently) {
 
 TEST_F(ForwardQueueTest, EnqueueManyQueuesAllInOneCallWithPerItemOutcomes) {
   auto q = OpenQueue();
-  const Bytes one = B("one"), two = B("two"), first = B("first copy"), other = B("another copy");
+  const Bytes one = B("one");
+  const Bytes two = B("two");
+  const Bytes first = B("first copy");
+  const Bytes other = B("another copy");
   ASSERT_TRUE(q->Enqueue("fwd-old", first));
   const std::vector<SqliteDurableQueue::Entry> entries{
       {"fwd-1", one}, {"fwd-old", first}, {"fwd-2", two}, {"fwd-old", other}};

@@ -161,7 +161,12 @@ IdsEventLog::~IdsEventLog() {
 Result<std::unique_ptr<IdsEventLog>> IdsEventLog::Open(const std::string& path,
                                                        IdsAggregation aggregation,
                                                        const SqliteOpenOptions& sqlite) {
-  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path, sqlite));
+  SqliteOpenOptions options = sqlite;
+  if (options.wal_autocheckpoint_pages <= 0) {
+    options.wal_autocheckpoint_pages = kIdsWalAutocheckpointPages;
+  }
+  if (options.wal_size_limit_bytes < 0) options.wal_size_limit_bytes = kIdsWalSizeLimitBytes;
+  MEDMESH_ASSIGN_OR_RETURN(auto db, OpenSqliteDatabase(path, options));
   MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "ids_events", kSchemaVersion, kSchema));
   MEDMESH_RETURN_IF_ERROR(EnsureSqliteSchema(*db, "ids_events_aggregated", 1, kAggregationSchema));
   // The one scan of the log's life; Total() counts on from here (a row holds `count` events).
@@ -310,6 +315,11 @@ Result<std::uint64_t> IdsEventLog::FlushLocked(std::int64_t now_ms, bool all) {
     tx.commit();
   } catch (const std::exception& e) {
     return SqliteError(e, "write aggregated IDS events");
+  }
+  // At most once per window: leave no WAL behind the aggregated rows (the rows are durable in
+  // the WAL already, so a failed checkpoint loses nothing; it is logged, not returned).
+  if (Status checkpointed = CheckpointSqliteWal(*db_); !checkpointed) {
+    log::Warn("ids_events_wal_not_checkpointed", {{"error", checkpointed.error().ToString()}});
   }
   for (const auto& it : closed) {
     const IdsEvent& a = it->second;

@@ -17,6 +17,12 @@
 //   window, whatever its rate. Counts (Count, CountByKind, CountBySource) include the events
 //   still held in memory, so detectors see them at once.
 //
+// Disk: every written row is its own commit, which appends 3 or 4 whole pages to SQLite's
+// write-ahead log. So the log's database is opened with a bounded WAL (kIdsWalAutocheckpointPages,
+// kIdsWalSizeLimitBytes; see SqliteOpenOptions), and the WAL is checkpointed and truncated after
+// each write of aggregated rows. The WAL file stays under about 128 KiB, instead of keeping up
+// to 4 MB of pages already in the database.
+//
 // Retention: PruneBefore deletes old rows. Otherwise the table is append-only: triggers refuse
 // UPDATE, and DELETE of any row within one day of the newest row, so a bug or an injected
 // statement cannot rewrite recent history quietly. (Someone with write access to the file can
@@ -75,6 +81,10 @@ std::string_view IdsEventKindName(IdsEventKind kind);
 std::optional<IdsEventKind> IdsEventKindFromName(std::string_view name);
 std::vector<IdsEventKind> AllIdsEventKinds();
 
+// The WAL bounds Open uses unless the caller's SqliteOpenOptions set their own.
+inline constexpr int kIdsWalAutocheckpointPages = 16;
+inline constexpr std::int64_t kIdsWalSizeLimitBytes = std::int64_t{64} << 10;
+
 inline constexpr std::size_t kMaxIdsDetailBytes = 512;
 inline constexpr std::size_t kMaxIdsFieldBytes = 128;
 
@@ -131,7 +141,8 @@ struct IdsEventFilter {
 class IdsEventLog {
  public:
   // Opens (creating, or upgrading an older schema of) the log in the SQLite database at `path`.
-  // Errors from the database as in internal/queue_sqlite.h.
+  // The WAL bounds of `sqlite` that are unset (0, -1) become kIdsWalAutocheckpointPages and
+  // kIdsWalSizeLimitBytes. Errors from the database as in internal/queue_sqlite.h.
   static Result<std::unique_ptr<IdsEventLog>> Open(const std::string& path,
                                                    IdsAggregation aggregation = {},
                                                    const SqliteOpenOptions& sqlite = {});
@@ -154,7 +165,8 @@ class IdsEventLog {
 
   // Writes, in one transaction, the aggregates whose window closed at `now_ms` (all of them
   // with FlushAll). For a periodic task, so a quiet source's last aggregate is not held for
-  // long. Returns the number of rows written; on error the aggregates stay in memory.
+  // long. Then checkpoints and truncates the WAL (CheckpointSqliteWal) if rows were written.
+  // Returns the number of rows written; on error the aggregates stay in memory.
   Result<std::uint64_t> FlushClosed(std::int64_t now_ms);
   Result<std::uint64_t> FlushAll();
 

@@ -9,7 +9,7 @@ QueueOptions DefaultOutboxOptions() {
 }
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path, const Clock& clock,
-                                             Random& random, QueueOptions options) {
+                                             Random& random, const QueueOptions& options) {
   MEDMESH_ASSIGN_OR_RETURN(auto queue,
                            SqliteDurableQueue::Open(path, "outbox", clock, random, options));
   return std::unique_ptr<Outbox>(new Outbox(std::move(queue)));

@@ -39,7 +39,7 @@ class Outbox {
   // SqliteDurableQueue::Open.
   static Result<std::unique_ptr<Outbox>> Open(const std::string& path, const Clock& clock,
                                               Random& random,
-                                              QueueOptions options = DefaultOutboxOptions());
+                                              const QueueOptions& options = DefaultOutboxOptions());
 
   // Durable when it returns; kDuplicate for the same id and bytes again, kAlreadyExists for
   // the same id with other bytes, kInvalidArgument for a bad id or oversized batch.

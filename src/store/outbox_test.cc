@@ -24,7 +24,7 @@ Bytes B(std::string_view s) { return {s.begin(), s.end()}; }
 
 class OutboxTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Outbox> OpenOutbox(QueueOptions options = DefaultOutboxOptions()) {
+  std::unique_ptr<Outbox> OpenOutbox(const QueueOptions& options = DefaultOutboxOptions()) {
     auto o = Outbox::Open(dir_.File("outbox.db"), clock_, random_, options);
     EXPECT_TRUE(o.has_value()) << (o ? "" : o.error().ToString());
     return std::move(o).value();

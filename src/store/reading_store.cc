@@ -75,6 +75,7 @@ struct ReadingKey {
   std::string device_id;
   std::string batch_id;
   std::uint32_t index = 0;  // position in the decoded batch
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted operator<=>
   auto operator<=>(const ReadingKey&) const = default;
 };
 

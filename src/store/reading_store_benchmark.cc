@@ -60,9 +60,10 @@ ReadingQuery All(std::size_t limit) {
 }
 
 // The route's default: the newest 1000 readings.
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ convention
 void BM_NewestPage(benchmark::State& state) {
   History history(static_cast<int>(state.range(0)));
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     auto page = history.store->Query("patient-1", All(1000));
     MEDMESH_CHECK(page && page->readings.size() == 1000, "query failed");
     benchmark::DoNotOptimize(page);
@@ -73,10 +74,11 @@ void BM_NewestPage(benchmark::State& state) {
 BENCHMARK(BM_NewestPage)->Arg(1440)->Arg(10'080)->Arg(43'200)->Unit(benchmark::kMillisecond);
 
 // The whole history, in pages of 10 000 (the route's maximum).
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ convention
 void BM_WholeHistoryInPages(benchmark::State& state) {
   History history(static_cast<int>(state.range(0)));
   std::size_t readings = 0;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     ReadingQuery q = All(10'000);
     readings = 0;
     while (true) {

@@ -291,7 +291,8 @@ TEST_F(ReadingStoreTest, AQueryUnwrapsTheDataKeyOnce) {
   auto store = ReadingStore::Open(dir_.File("readings.db"), aead, clock_);
   ASSERT_TRUE(store.has_value());
   for (int b = 0; b < 100; ++b) {
-    ASSERT_TRUE((*store)->Put(Batch("p-1", "b-" + std::to_string(b), kT0 + b * 10'000)));
+    ASSERT_TRUE(
+        (*store)->Put(Batch("p-1", "b-" + std::to_string(b), kT0 + std::int64_t{b} * 10'000)));
   }
   const int before = counting.gets();
   auto page = (*store)->Query("p-1", kT0, kT0 + 10'000'000);
@@ -307,7 +308,8 @@ TEST_F(ReadingStoreTest, AQueryUnwrapsTheDataKeyOnce) {
 // does not spoil it (a query that decrypted everything would fail).
 TEST_F(ReadingStoreTest, TheNewestPageDoesNotReadOldBatches) {
   for (int b = 0; b < 100; ++b) {
-    ASSERT_TRUE(store_->Put(Batch("p-1", "b-" + std::to_string(b), kT0 + b * 10'000)));
+    ASSERT_TRUE(
+        store_->Put(Batch("p-1", "b-" + std::to_string(b), kT0 + std::int64_t{b} * 10'000)));
   }
   {
     SQLite::Database raw(dir_.File("readings.db"), SQLite::OPEN_READWRITE);
@@ -317,7 +319,7 @@ TEST_F(ReadingStoreTest, TheNewestPageDoesNotReadOldBatches) {
   q.limit = 50;
   auto page = store_->Query("p-1", q);
   ASSERT_TRUE(page.has_value()) << page.error().ToString();
-  EXPECT_EQ(page->readings.front().time_ms, kT0 + 99 * 10'000 + 9000);
+  EXPECT_EQ(page->readings.front().time_ms, kT0 + std::int64_t{99} * 10'000 + 9000);
   // Paging all the way down reaches the tampered batch and says so.
   q.limit = kMaxReadingsPerPage;
   auto all = store_->Query("p-1", q);

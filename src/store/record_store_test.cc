@@ -35,11 +35,11 @@ class TestHasher final : public ChainHasher {
     AppendU64Le(in, static_cast<std::uint64_t>(e.stored_ms));
     AppendBytes(in, e.prev_hash);
     const crypto::KeyId id = crypto::ComputeKeyId("record store test chain", in);
-    return Bytes(id.begin(), id.end());
+    return {id.begin(), id.end()};
   }
 };
 
-Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes B(std::string_view s) { return {s.begin(), s.end()}; }
 
 NewRecord MakeRecord(const std::string& patient, const std::string& record,
                      const std::string& ei_ref = "ei-1", const std::string& qi_ref = "qi-1") {
@@ -386,6 +386,7 @@ TEST_P(RecordStoreTest, ConcurrentWritersKeepOneGapFreeChain) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 8;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {

@@ -21,10 +21,34 @@ Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(const std::string& 
     db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=FULL");
     db->exec("PRAGMA foreign_keys=ON");
+    if (options.wal_autocheckpoint_pages > 0) {
+      db->exec("PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint_pages));
+    }
+    if (options.wal_size_limit_bytes >= 0) {
+      db->exec("PRAGMA journal_size_limit=" + std::to_string(options.wal_size_limit_bytes));
+    }
     return db;
   } catch (const std::exception& e) {
     return SqliteError(e, "open database");
   }
+}
+
+Status CheckpointSqliteWal(SQLite::Database& db) {
+  sqlite3* handle = db.getHandle();
+  // No busy handler for the checkpoint: it must not stall its caller behind another connection.
+  // sqlite3_busy_timeout replaces the handler, so the previous timeout is restored after.
+  int busy_ms = 0;
+  try {
+    busy_ms = db.execAndGet("PRAGMA busy_timeout").getInt();
+  } catch (const std::exception& e) {
+    return SqliteError(e, "checkpoint WAL");
+  }
+  sqlite3_busy_timeout(handle, 0);
+  const int rc =
+      sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(handle, busy_ms);
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return OkStatus();
+  return SqliteError(SQLite::Exception(handle, rc), "checkpoint WAL");
 }
 
 Status EnsureSqliteSchema(SQLite::Database& db, std::string_view component, int version,
@@ -111,7 +135,7 @@ Bytes ColumnBytes(const SQLite::Column& column) {
   const auto* data = static_cast<const std::uint8_t*>(column.getBlob());
   const int size = column.getBytes();
   if (data == nullptr || size <= 0) return {};
-  return Bytes(data, data + size);
+  return {data, data + size};
 }
 
 }  // namespace medmesh::store

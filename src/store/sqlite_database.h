@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -33,6 +34,18 @@ struct SqliteOpenOptions {
   // Production leaves it empty. Tests name a testing::FaultySqliteVfs here to make writes and
   // syncs of this database fail (ADR 0011).
   std::string vfs{};
+  // The size on disk of the write-ahead log. Every commit appends the whole pages it changed to
+  // the WAL (a 100-byte row costs 3 or 4 pages of 4 KiB: table, indexes, sequence), and SQLite
+  // copies them into the database (a checkpoint) once the WAL holds `wal_autocheckpoint_pages`
+  // pages (0: SQLite's default, 1,000 pages, about 4 MB). After a checkpoint it reuses the WAL
+  // file without shrinking it, so the file keeps its largest size unless
+  // `wal_size_limit_bytes` (>= 0) is set: then the file is cut back to at most that many bytes
+  // each time the log restarts after a checkpoint (PRAGMA journal_size_limit). With both set,
+  // the WAL file stays under about max(limit, (autocheckpoint + pages of one transaction)
+  // pages). For a database written in many small commits that an attacker can cause (ids.db),
+  // so that its WAL does not hold megabytes of pages already in the database.
+  int wal_autocheckpoint_pages = 0;
+  std::int64_t wal_size_limit_bytes = -1;  // -1: no limit (SQLite's default)
 };
 
 // Opens (creating if needed) the database at `path` with journal_mode=WAL, synchronous=FULL
@@ -41,6 +54,13 @@ struct SqliteOpenOptions {
 // database, kInternal for an unknown VFS name.
 Result<std::unique_ptr<SQLite::Database>> OpenSqliteDatabase(const std::string& path,
                                                              const SqliteOpenOptions& options = {});
+
+// Copies the write-ahead log into the database and truncates the WAL file to zero bytes
+// (PRAGMA wal_checkpoint(TRUNCATE)), without waiting: if another connection is reading or
+// writing the database, it checkpoints what it can and leaves the file as it is (OK; the
+// options above still bound it). For a store's quiet moments, e.g. after a periodic batch of
+// writes. Errors as SqliteError (an I/O error while checkpointing: kUnavailable).
+Status CheckpointSqliteWal(SQLite::Database& db);
 
 // Creates the schema of `component` if the database does not have it yet, by running `ddl`
 // (several statements) in one transaction, and records `version` in the table

@@ -3,6 +3,11 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
 #include "testing/temp_dir.h"
 
 namespace medmesh::store {
@@ -17,7 +22,7 @@ class SqliteDatabaseTest : public ::testing::Test {
     EXPECT_TRUE(db) << db.error().ToString();
     return std::move(db).value();
   }
-  int Version(SQLite::Database& db, const std::string& component) {
+  static int Version(SQLite::Database& db, const std::string& component) {
     SQLite::Statement q(db, "SELECT version FROM medmesh_component_schema WHERE component = ?");
     q.bind(1, component);
     return q.executeStep() ? q.getColumn(0).getInt() : 0;
@@ -56,6 +61,74 @@ TEST_F(SqliteDatabaseTest, MovesVersionsFromTheOlderServiceSchemaTable) {
   ASSERT_TRUE(EnsureSqliteSchema(*db, "c", 1, kDdl));  // recorded already: the ddl is not rerun
   EXPECT_EQ(Version(*db, "c"), 1);
   EXPECT_FALSE(db->tableExists("medmesh_service_schema"));
+}
+
+std::uintmax_t WalBytes(const std::string& db_path) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(db_path + "-wal", ec);
+  return ec ? 0 : n;
+}
+
+// 300 commits of one row each into a table with an index: about 3 pages each, 3.6 MB of WAL
+// with SQLite's defaults (its autocheckpoint comes at 1,000 pages).
+void WriteRows(SQLite::Database& db) {
+  db.exec("CREATE TABLE IF NOT EXISTS r (id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT, b TEXT)");
+  db.exec("CREATE INDEX IF NOT EXISTS r_by_a ON r (a)");
+  for (int i = 0; i < 300; ++i) {
+    SQLite::Statement st(db, "INSERT INTO r (a, b) VALUES (?, ?)");
+    st.bind(1, std::to_string(i) + std::string(40, 'a'));
+    st.bind(2, std::string(100, 'b'));
+    st.exec();
+  }
+}
+
+TEST_F(SqliteDatabaseTest, WithoutBoundsTheWalKeepsItsLargestSize) {
+  auto db = Open();
+  WriteRows(*db);
+  EXPECT_GT(WalBytes(dir_.File("x.db")), std::uintmax_t{1} << 20);
+}
+
+TEST_F(SqliteDatabaseTest, TheWalStaysUnderItsBounds) {
+  SqliteOpenOptions options;
+  options.wal_autocheckpoint_pages = 8;
+  options.wal_size_limit_bytes = 16 << 10;
+  auto opened = OpenSqliteDatabase(dir_.File("x.db"), options);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  SQLite::Database& db = **opened;
+  EXPECT_EQ(db.execAndGet("PRAGMA wal_autocheckpoint").getInt(), 8);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_size_limit").getInt64(), 16 << 10);
+  std::uintmax_t largest = 0;
+  for (int round = 0; round < 3; ++round) {
+    WriteRows(db);
+    largest = std::max(largest, WalBytes(dir_.File("x.db")));
+  }
+  // At most the autocheckpoint's pages plus one small transaction's, of 4 KiB and a header each.
+  EXPECT_LE(largest, std::uintmax_t{16} * (4096 + 24) + 32);
+  EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM r").getInt(), 900);
+}
+
+TEST_F(SqliteDatabaseTest, CheckpointTruncatesTheWalAndDoesNotWaitForAReader) {
+  auto db = Open();
+  WriteRows(*db);
+  ASSERT_GT(WalBytes(dir_.File("x.db")), 0u);
+  ASSERT_TRUE(CheckpointSqliteWal(*db));
+  EXPECT_EQ(WalBytes(dir_.File("x.db")), 0u);
+
+  // A second connection holds a read snapshot: the checkpoint cannot truncate, and says OK
+  // rather than waiting for it (this connection's busy timeout is 5 s; the test does not time
+  // it, it only checks that nothing is lost and the timeout is back afterwards).
+  WriteRows(*db);
+  auto reader = Open();
+  {
+    SQLite::Transaction read(*reader, SQLite::TransactionBehavior::DEFERRED);
+    EXPECT_EQ(reader->execAndGet("SELECT COUNT(*) FROM r").getInt(), 600);
+    EXPECT_TRUE(CheckpointSqliteWal(*db));
+    EXPECT_GT(WalBytes(dir_.File("x.db")), 0u);
+    EXPECT_EQ(db->execAndGet("PRAGMA busy_timeout").getInt(), 5000);
+  }  // rolled back: the reader is done
+  ASSERT_TRUE(CheckpointSqliteWal(*db));
+  EXPECT_EQ(WalBytes(dir_.File("x.db")), 0u);
+  EXPECT_EQ(db->execAndGet("SELECT COUNT(*) FROM r").getInt(), 600);
 }
 
 }  // namespace

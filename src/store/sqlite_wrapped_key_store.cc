@@ -30,7 +30,7 @@ Status CheckContext(const crypto::DataKeyContext& c) {
 }
 
 std::string ColumnString(const SQLite::Column& c) {
-  return std::string(static_cast<const char*>(c.getBlob()), static_cast<std::size_t>(c.getBytes()));
+  return {static_cast<const char*>(c.getBlob()), static_cast<std::size_t>(c.getBytes())};
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ int Read(sqlite3_file* f, void* out, int amount, sqlite3_int64 offset) {
 int Write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset) {
   FaultyFile* file = Cast(f);
   sqlite3_file* in = file->inner();
-  std::uint64_t allowed = static_cast<std::uint64_t>(amount);
+  auto allowed = static_cast<std::uint64_t>(amount);
   const int rc = file->owner->Decide(FaultySqliteVfs::Op::kWrite, file->name,
                                      static_cast<std::uint64_t>(amount), &allowed);
   if (rc == SQLITE_OK) return in->pMethods->xWrite(in, data, amount, offset);

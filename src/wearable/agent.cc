@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kOutboxMagic = "MMOB";
 constexpr std::uint8_t kOutboxVersion = 1;
-constexpr std::size_t kMaxSmallFileBytes = 16 * 1024;
+constexpr std::size_t kMaxSmallFileBytes = std::size_t{16} * 1024;
 
 constexpr const char* kKeyFileName = "device.key";
 constexpr const char* kChosenFileName = "chosen_cloudlet";
@@ -365,7 +365,7 @@ Status DeviceAgent::CheckEnrolment(const wire::Enrolment& enrolment,
 }
 
 Status DeviceAgent::UseCredential(const CloudletEndpoint& endpoint,
-                                  wire::VerifiedCertificate certificate,
+                                  const wire::VerifiedCertificate& certificate,
                                   const wire::Enrolment& enrolment) {
   MEDMESH_RETURN_IF_ERROR(CheckEnrolment(enrolment, endpoint.id));
   const auto& kem_key = certificate.certificate().kem_key;
@@ -416,7 +416,7 @@ Result<bool> DeviceAgent::LoadKeptCredential() {
   if (!record) return false;
   auto enrolment = wire::VerifyEnrolment(*record, *certificate);
   if (!enrolment || !CheckEnrolment(*enrolment, *chosen)) return false;
-  MEDMESH_RETURN_IF_ERROR(UseCredential(*endpoint, std::move(*certificate), *enrolment));
+  MEDMESH_RETURN_IF_ERROR(UseCredential(*endpoint, *certificate, *enrolment));
   log::Info("wearable_resumed", {{"device", log_ref_}, {"cloudlet", cloudlet_id_}});
   return true;
 }
@@ -480,7 +480,7 @@ Status DeviceAgent::Connect() {
                                   {"distance_m", choice.distance_m},
                                   {"trust", choice.trust},
                                   {"radio_j_per_batch", choice.energy_per_batch_j}});
-  return UseCredential(endpoint, std::move(certificate), enrolment);
+  return UseCredential(endpoint, certificate, enrolment);
 }
 
 // --- Producing ---------------------------------------------------------------------------------
@@ -649,7 +649,7 @@ Status DeviceAgent::QueueUpload(const wire::UploadHeader& header, ByteView paylo
   return OkStatus();
 }
 
-std::optional<crypto::SessionId> DeviceAgent::SessionOf(ByteView sealed) const {
+std::optional<crypto::SessionId> DeviceAgent::SessionOf(ByteView sealed) {
   auto parsed = wire::ParseUpload(sealed);
   if (!parsed) return std::nullopt;
   auto header = crypto::ParseSessionBatchHeader(parsed->sealed_payload);

@@ -295,7 +295,8 @@ class DeviceAgent {
 
   Status TickOnce();
   Status Connect();
-  Status UseCredential(const CloudletEndpoint& endpoint, wire::VerifiedCertificate certificate,
+  Status UseCredential(const CloudletEndpoint& endpoint,
+                       const wire::VerifiedCertificate& certificate,
                        const wire::Enrolment& enrolment);
   Result<bool> LoadKeptCredential();
   const CloudletEndpoint* FindEndpoint(std::string_view id) const;
@@ -318,7 +319,7 @@ class DeviceAgent {
   void Journal(const OutboxItem& item, const wire::UploadHeader& header, std::string_view status,
                std::string_view detail);
   void HoldUnqueued(PendingBatch batch);
-  std::optional<crypto::SessionId> SessionOf(ByteView sealed) const;
+  static std::optional<crypto::SessionId> SessionOf(ByteView sealed);
 
   const DeviceSpec spec_;
   const std::filesystem::path folder_;

@@ -165,7 +165,7 @@ Result<WearableConfig> ParseWearableConfig(std::string_view json, const fs::path
     agent.batching.max_readings = static_cast<std::size_t>(n);
     MEDMESH_ASSIGN_OR_RETURN(
         std::int64_t age, GetInteger(*it, "max_age_ms", "batching.", agent.batching.max_age.count(),
-                                     1, 24 * 3'600'000));
+                                     1, std::int64_t{24} * 3'600'000));
     agent.batching.max_age = std::chrono::milliseconds(age);
   }
   if (const auto it = root.find("session"); it != root.end()) {
@@ -176,9 +176,9 @@ Result<WearableConfig> ParseWearableConfig(std::string_view json, const fs::path
                                    static_cast<std::int64_t>(agent.session.max_batches_per_session),
                                    1, std::int64_t{1} << 32));
     agent.session.max_batches_per_session = static_cast<std::uint64_t>(n);
-    MEDMESH_ASSIGN_OR_RETURN(std::int64_t age,
-                             GetInteger(*it, "max_age_s", "session.",
-                                        agent.session.max_session_age.count(), 1, 30 * 86'400));
+    MEDMESH_ASSIGN_OR_RETURN(std::int64_t age, GetInteger(*it, "max_age_s", "session.",
+                                                          agent.session.max_session_age.count(), 1,
+                                                          std::int64_t{30} * 86'400));
     agent.session.max_session_age = std::chrono::seconds(age);
   }
   if (const auto it = root.find("outbox"); it != root.end()) {
@@ -187,9 +187,9 @@ Result<WearableConfig> ParseWearableConfig(std::string_view json, const fs::path
     MEDMESH_ASSIGN_OR_RETURN(std::int64_t initial,
                              GetInteger(*it, "initial_backoff_ms", "outbox.",
                                         agent.outbox.initial_backoff.count(), 1, 3'600'000));
-    MEDMESH_ASSIGN_OR_RETURN(std::int64_t max,
-                             GetInteger(*it, "max_backoff_ms", "outbox.",
-                                        agent.outbox.max_backoff.count(), 1, 24 * 3'600'000));
+    MEDMESH_ASSIGN_OR_RETURN(std::int64_t max, GetInteger(*it, "max_backoff_ms", "outbox.",
+                                                          agent.outbox.max_backoff.count(), 1,
+                                                          std::int64_t{24} * 3'600'000));
     if (max < initial) {
       return InvalidArgument("config: outbox.max_backoff_ms must be >= initial_backoff_ms");
     }
@@ -197,7 +197,7 @@ Result<WearableConfig> ParseWearableConfig(std::string_view json, const fs::path
     agent.outbox.max_backoff = std::chrono::milliseconds(max);
   }
   MEDMESH_ASSIGN_OR_RETURN(std::int64_t backfill,
-                           GetInteger(root, "backfill_s", "", 0, 0, 7 * 86'400));
+                           GetInteger(root, "backfill_s", "", 0, 0, std::int64_t{7} * 86'400));
   agent.backfill = std::chrono::seconds(backfill);
   MEDMESH_ASSIGN_OR_RETURN(agent.min_trust,
                            GetNumber(root, "min_trust", "", agent.min_trust, 0, 1));

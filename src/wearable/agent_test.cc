@@ -225,7 +225,7 @@ class AgentTest : public ::testing::Test {
   }
   ~AgentTest() override { fs::remove_all(dir_); }
 
-  AgentOptions Options() const {
+  static AgentOptions Options() {
     AgentOptions o;
     o.batching.max_readings = 100;
     o.batching.max_age = std::chrono::seconds(10);
@@ -240,9 +240,9 @@ class AgentTest : public ::testing::Test {
     return {{near_->id(), near_, 5, 0.9}, {far_->id(), far_, 50, 0.9}};
   }
 
-  DeviceSpec Spec() const { return {"wearable-01", "patient-01", Profile::kHypertension, 7, 0}; }
+  static DeviceSpec Spec() { return {"wearable-01", "patient-01", Profile::kHypertension, 7, 0}; }
 
-  std::unique_ptr<DeviceAgent> OpenAgent(std::optional<DeviceSpec> spec = std::nullopt,
+  std::unique_ptr<DeviceAgent> OpenAgent(const std::optional<DeviceSpec>& spec = std::nullopt,
                                          std::vector<CloudletEndpoint> endpoints = {}) {
     auto agent = DeviceAgent::Open(spec.value_or(Spec()), dir_ / "wearable-01", root_->public_key(),
                                    endpoints.empty() ? Endpoints() : std::move(endpoints), clock_,
@@ -542,9 +542,11 @@ TEST_F(AgentTest, ABatchTooLargeForTheCloudletIsSplitAndEveryReadingArrives) {
   ASSERT_TRUE(agent->connected());
   std::vector<wire::Reading> readings;
   const std::int64_t t0 = wire::ToUnixMs(clock_.Now()) - 3'600'000;
+  readings.reserve(100);
   for (int i = 0; i < 100; ++i) {
     // Values that do not compress to nothing, so the size follows the count.
-    readings.push_back({t0 + i * 997, wire::VitalKind::kHeartRate, (55 + (i * 37) % 60) * 1000});
+    readings.push_back({t0 + std::int64_t{i} * 997, wire::VitalKind::kHeartRate,
+                        (55 + (i * 37) % 60) * std::int64_t{1000}});
   }
   ASSERT_TRUE(agent->AddReadings(readings).has_value());
   ASSERT_TRUE(agent->Flush().has_value());
@@ -581,8 +583,10 @@ TEST_F(AgentTest, ASplitRepeatedAfterACrashStoresNothingTwice) {
   ASSERT_TRUE(agent->connected());
   std::vector<wire::Reading> readings;
   const std::int64_t t0 = wire::ToUnixMs(clock_.Now()) - 3'600'000;
+  readings.reserve(40);
   for (int i = 0; i < 40; ++i) {
-    readings.push_back({t0 + i * 991, wire::VitalKind::kHeartRate, (55 + (i * 37) % 60) * 1000});
+    readings.push_back({t0 + std::int64_t{i} * 991, wire::VitalKind::kHeartRate,
+                        (55 + (i * 37) % 60) * std::int64_t{1000}});
   }
   ASSERT_TRUE(agent->AddReadings(readings).has_value());
   ASSERT_TRUE(agent->Flush().has_value());
@@ -652,8 +656,10 @@ TEST_F(AgentTest, ImplausibleReadingsAreLeftOutOneByOneNeverTheBatch) {
   ASSERT_NE(agent, nullptr);
   std::vector<wire::Reading> readings;
   const std::int64_t t0 = wire::ToUnixMs(clock_.Now()) - 3'600'000;
+  readings.reserve(50);
   for (int i = 0; i < 50; ++i) {
-    readings.push_back({t0 + i * 1000, wire::VitalKind::kHeartRate, (60 + i % 20) * 1000});
+    readings.push_back({t0 + std::int64_t{i} * 1000, wire::VitalKind::kHeartRate,
+                        (60 + i % 20) * std::int64_t{1000}});
   }
   readings[10].value_milli = 500'000;  // 500 beats/min: never leaves the device
   // Plausible to the device, but stamped two days ahead: the cloudlet refuses these two.
@@ -676,8 +682,10 @@ TEST_F(AgentTest, ImportedReadingsAreUploadedWithoutASimulator) {
   ASSERT_NE(agent, nullptr);
   std::vector<wire::Reading> readings;
   const std::int64_t t0 = wire::ToUnixMs(clock_.Now()) - 3'600'000;
+  readings.reserve(250);
   for (int i = 0; i < 250; ++i) {
-    readings.push_back({t0 + i * 1000, wire::VitalKind::kHeartRate, (60 + i % 20) * 1000});
+    readings.push_back({t0 + std::int64_t{i} * 1000, wire::VitalKind::kHeartRate,
+                        (60 + i % 20) * std::int64_t{1000}});
   }
   ASSERT_TRUE(agent->AddReadings(readings).has_value());
   Drain(*agent);

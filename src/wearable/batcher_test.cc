@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <set>
 #include <thread>
 
@@ -17,7 +19,10 @@ using wire::VitalKind;
 
 std::vector<Reading> Readings(int n, std::int64_t start = 1'800'000'000'000) {
   std::vector<Reading> out;
-  for (int i = 0; i < n; ++i) out.push_back({start + i * 1000, VitalKind::kHeartRate, 70'000 + i});
+  out.reserve(static_cast<std::size_t>(std::max(n, 0)));
+  for (int i = 0; i < n; ++i) {
+    out.push_back({start + std::int64_t{i} * 1000, VitalKind::kHeartRate, 70'000 + i});
+  }
   return out;
 }
 
@@ -172,7 +177,7 @@ TEST_F(BatcherTest, ConcurrentProducersLoseAndDuplicateNothing) {
   std::vector<PendingBatch> batches;
   auto produce = [&](std::int64_t base) {
     for (int i = 0; i < 50; ++i) {
-      auto out = b.Add(Readings(97, base + i * 1'000'000));
+      auto out = b.Add(Readings(97, base + std::int64_t{i} * 1'000'000));
       ASSERT_TRUE(out.has_value());
       std::lock_guard lock(mu);
       for (auto& p : *out) batches.push_back(std::move(p));

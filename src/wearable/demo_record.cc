@@ -164,13 +164,16 @@ Bytes GenerateAvatarPng(std::uint64_t seed, std::uint32_t size) {
   Bytes rgb(std::size_t{size} * size * 3);
   for (std::uint32_t y = 0; y < size; ++y) {
     for (std::uint32_t x = 0; x < size; ++x) {
-      const double fx = x + 0.5, fy = y + 0.5;
-      const double hx = (fx - s / 2) / (s * 0.19), hy = (fy - s * 0.40) / (s * 0.22);
-      const double bx = (fx - s / 2) / (s * 0.40), by = (fy - s * 1.05) / (s * 0.38);
+      const double fx = x + 0.5;
+      const double fy = y + 0.5;
+      const double hx = (fx - s / 2) / (s * 0.19);
+      const double hy = (fy - s * 0.40) / (s * 0.22);
+      const double bx = (fx - s / 2) / (s * 0.40);
+      const double by = (fy - s * 1.05) / (s * 0.38);
       const auto& c = hx * hx + hy * hy <= 1.0   ? skin
                       : bx * bx + by * by <= 1.0 ? shirt
                                                  : background;
-      std::copy(c.begin(), c.end(), rgb.begin() + static_cast<std::ptrdiff_t>((y * size + x) * 3));
+      std::copy(c.begin(), c.end(), rgb.begin() + static_cast<std::ptrdiff_t>(y * size + x) * 3);
     }
   }
   return internal::EncodePngRgb(size, size, rgb);

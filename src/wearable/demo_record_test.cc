@@ -53,7 +53,7 @@ Bytes CheckPng(const Bytes& png, std::uint32_t size) {
   // One zlib stream (uncompress checks the header and the Adler-32), exactly the scanlines.
   const std::size_t expected = std::size_t{size} * (1 + size * 3);
   Bytes raw(expected + 1);
-  uLongf raw_size = static_cast<uLongf>(raw.size());
+  auto raw_size = static_cast<uLongf>(raw.size());
   EXPECT_EQ(uncompress(raw.data(), &raw_size, idat.data(), static_cast<uLong>(idat.size())), Z_OK);
   raw.resize(raw_size);
   EXPECT_EQ(raw.size(), expected);

@@ -66,7 +66,7 @@ std::vector<wire::Reading> SampleBatch(std::size_t n) {
   SimulatorOptions options;
   options.profile = Profile::kHealthy;
   options.seed = 20'270'115;
-  options.start_ms = 1'800'000'000'000 + 10 * 3'600'000;  // mid-morning UTC
+  options.start_ms = 1'800'000'000'000 + std::int64_t{10} * 3'600'000;  // mid-morning UTC
   auto sim = Simulator::Create(options);
   MEDMESH_CHECK(sim.has_value(), "default simulator options are valid");
   std::vector<wire::Reading> out;

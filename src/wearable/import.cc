@@ -400,9 +400,9 @@ Result<Quantity> ReadQuantity(const json& holder) {
   const auto system = StringMember(*q, "system");
   const auto code = StringMember(*q, "code");
   const auto unit = StringMember(*q, "unit");
-  if (code && (!system || *system == kUcumSystem)) {
-    out.unit = *code;
-  } else if (unit) {
+  // A UCUM code first, then the display unit, then a code of another system.
+  const bool ucum_code = code && (!system || *system == kUcumSystem);
+  if (unit && !ucum_code) {
     out.unit = *unit;
   } else if (code) {
     out.unit = *code;
@@ -535,7 +535,8 @@ std::optional<std::int64_t> ParseIsoDateTime(std::string_view s) {
   if (!hour || !expect(':')) return std::nullopt;
   const auto minute = digits(2);
   if (!minute || *hour > 23 || *minute > 59) return std::nullopt;
-  int second = 0, millis = 0;
+  int second = 0;
+  int millis = 0;
   if (expect(':')) {
     const auto sec = digits(2);
     if (!sec || *sec > 59) return std::nullopt;
@@ -566,7 +567,8 @@ std::optional<std::int64_t> ParseIsoDateTime(std::string_view s) {
   }
   if (i != s.size()) return std::nullopt;
   const std::int64_t days = internal::DaysFromCivil(*year, *month, *day);
-  return ((days * 24 + *hour) * 60 + *minute - offset_min) * 60'000 + second * 1000 + millis;
+  return ((days * 24 + *hour) * 60 + *minute - offset_min) * 60'000 + std::int64_t{second} * 1000 +
+         millis;
 }
 
 Result<std::int64_t> ToMilliUnits(VitalKind kind, double value, std::string_view unit) {
@@ -601,8 +603,12 @@ Result<ImportResult> ImportCsv(std::string_view text, const ImportOptions& optio
   }
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 byte-order mark
   Collector collector(options);
-  std::size_t pos = 0, line = 1;
-  std::optional<std::size_t> col_time, col_kind, col_value, col_unit;
+  std::size_t pos = 0;
+  std::size_t line = 1;
+  std::optional<std::size_t> col_time;
+  std::optional<std::size_t> col_kind;
+  std::optional<std::size_t> col_value;
+  std::optional<std::size_t> col_unit;
   std::size_t header_columns = 0;
   while (pos < text.size()) {
     const std::size_t record_line = line;

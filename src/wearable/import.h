@@ -67,11 +67,11 @@ struct ImportResult {
 // nor an Observation); kResourceExhausted over the size or reading limits. Rejected rows are
 // not errors. Text is not checked to be valid UTF-8.
 Result<ImportResult> ImportCsv(std::string_view text, const ImportOptions& options = {});
-Result<ImportResult> ImportFhir(std::string_view json, const ImportOptions& options = {});
+Result<ImportResult> ImportFhir(std::string_view text, const ImportOptions& options = {});
 
 // Parses an ISO-8601 date-time with a zone (Z or ±hh:mm / ±hhmm), seconds and fraction
 // optional, into Unix epoch ms. Exposed for tests and other importers.
-std::optional<std::int64_t> ParseIsoDateTime(std::string_view text);
+std::optional<std::int64_t> ParseIsoDateTime(std::string_view s);
 
 // Converts a value in `unit` to the milli-units of `kind`. kInvalidArgument naming the
 // accepted units if the unit is unknown for the kind, or for a non-finite value.

@@ -267,7 +267,7 @@ double Simulator::MealGlucose(std::int64_t t_ms) const {
   const double tau = Model(options_.profile).meal_tau_min * kMinuteMs;
   double rise = 0;
   for (const Meal& meal : meals_) {
-    const double x = static_cast<double>(t_ms - meal.start_ms);
+    const auto x = static_cast<double>(t_ms - meal.start_ms);
     if (x < 0 || x > 6 * tau) continue;
     // A gamma-shaped response peaking at tau: (x/tau) e^(1 - x/tau).
     rise += traits_.meal_glucose_rise_mgdl * meal.size * (x / tau) * std::exp(1.0 - x / tau);
@@ -572,8 +572,10 @@ VitalsSummary Summarize(std::span<const Reading> readings) {
   };
   std::array<Acc, wire::kNumVitalKinds + 1> acc;
   std::vector<std::pair<std::int64_t, double>> hr;
-  std::size_t ecg = 0, af = 0;
-  std::int64_t first = INT64_MAX, last = INT64_MIN;
+  std::size_t ecg = 0;
+  std::size_t af = 0;
+  std::int64_t first = INT64_MAX;
+  std::int64_t last = INT64_MIN;
   for (const Reading& r : readings) {
     const auto k = static_cast<std::size_t>(r.kind);
     if (k == 0 || k > wire::kNumVitalKinds) continue;

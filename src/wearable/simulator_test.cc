@@ -188,8 +188,8 @@ TEST(SimulatorTest, AtrialFibrillationEpisodesAreFastIrregularAndCoded) {
     for (std::size_t i = 1; i < v.size(); ++i) sum += std::abs(v[i] - v[i - 1]);
     return v.size() > 1 ? sum / static_cast<double>(v.size() - 1) : 0.0;
   };
-  const std::int64_t in_from = ep.start_ms + 120'000,
-                     in_to = std::min(ep.end_ms, ep.start_ms + kHourMs);
+  const std::int64_t in_from = ep.start_ms + 120'000;
+  const std::int64_t in_to = std::min(ep.end_ms, ep.start_ms + kHourMs);
   EXPECT_GT(Mean(Values(rs, VitalKind::kHeartRate, in_from, in_to)), 95);
   EXPECT_GT(irregularity(in_from, in_to), 8.0);
   const auto codes = Values(rs, VitalKind::kEcgRhythm, in_from, in_to);
@@ -279,7 +279,8 @@ TEST(SimulatorTest, EveryPatientsNearestNeighbourHasItsProfile) {
       patients.push_back({p, Summarize(Simulate(Options(p, seed), hours(24)))});
     }
   }
-  std::map<Profile, std::pair<double, int>> same, cross;  // sum, count
+  std::map<Profile, std::pair<double, int>> same;
+  std::map<Profile, std::pair<double, int>> cross;  // sum, count
   for (std::size_t i = 0; i < patients.size(); ++i) {
     double best = -1;
     Profile best_profile = patients[i].profile;

@@ -24,7 +24,8 @@ TEST(ForwardItemTest, UploadItemRoundTripsAndRefusesDamage) {
 }
 
 TEST(ForwardItemTest, ForwardIdsAreStablePerBatchAndDistinctAcrossBatches) {
-  const wire::BatchId a{1}, b{2};
+  const wire::BatchId a{1};
+  const wire::BatchId b{2};
   EXPECT_EQ(DeriveForwardId("c1", "d1", a), DeriveForwardId("c1", "d1", a));
   EXPECT_NE(DeriveForwardId("c1", "d1", a), DeriveForwardId("c1", "d1", b));
   EXPECT_NE(DeriveForwardId("c1", "d1", a), DeriveForwardId("c2", "d1", a));

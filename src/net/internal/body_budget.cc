@@ -4,7 +4,8 @@
 
 namespace medmesh::net::internal {
 
-BodyBudget::BodyBudget(std::string server_name, BodyBudgetLimits limits, MetricsRegistry* metrics)
+BodyBudget::BodyBudget(const std::string& server_name, BodyBudgetLimits limits,
+                       MetricsRegistry* metrics)
     : limits_(limits) {
   if (metrics == nullptr) return;
   reserved_gauge_ =

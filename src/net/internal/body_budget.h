@@ -22,7 +22,7 @@ using BodyBudgetLimits = BodyBudgetOptions;  // net/http_server.h
 class BodyBudget {
  public:
   // `metrics` may be null; not owned.
-  BodyBudget(std::string server_name, BodyBudgetLimits limits, MetricsRegistry* metrics);
+  BodyBudget(const std::string& server_name, BodyBudgetLimits limits, MetricsRegistry* metrics);
   BodyBudget(const BodyBudget&) = delete;
   BodyBudget& operator=(const BodyBudget&) = delete;
 

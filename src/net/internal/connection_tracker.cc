@@ -5,7 +5,7 @@
 
 namespace medmesh::net::internal {
 
-ConnectionTracker::ConnectionTracker(std::string server_name, ConnectionLimits limits,
+ConnectionTracker::ConnectionTracker(const std::string& server_name, ConnectionLimits limits,
                                      MetricsRegistry* metrics)
     : limits_(limits) {
   if (metrics != nullptr) {

@@ -81,7 +81,8 @@ struct ConnectionLimits {
 class ConnectionTracker {
  public:
   // `metrics` may be null; not owned.
-  ConnectionTracker(std::string server_name, ConnectionLimits limits, MetricsRegistry* metrics);
+  ConnectionTracker(const std::string& server_name, ConnectionLimits limits,
+                    MetricsRegistry* metrics);
   ConnectionTracker(const ConnectionTracker&) = delete;
   ConnectionTracker& operator=(const ConnectionTracker&) = delete;
 

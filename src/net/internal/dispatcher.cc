@@ -1,5 +1,6 @@
 #include "net/internal/dispatcher.h"
 
+#include <algorithm>
 #include <array>
 #include <exception>
 #include <string>
@@ -33,10 +34,9 @@ bool IsSafeHeader(std::string_view name, std::string_view value) {
 }
 
 bool IsServerOwned(std::string_view name) {
-  for (std::string_view owned : kServerOwnedHeaders) {
-    if (EqualsIgnoreCase(name, owned)) return true;
-  }
-  return false;
+  return std::ranges::any_of(kServerOwnedHeaders, [name](std::string_view owned) {
+    return EqualsIgnoreCase(name, owned);
+  });
 }
 
 // When a refused large body may be sent again: long enough for uploads in progress to end.

@@ -31,7 +31,7 @@ class DispatcherTest : public ::testing::Test {
     router.Get("/throw", [](const Request&) -> Result<Response> {
       throw std::runtime_error("secret detail");
     });
-    return Dispatcher("test", std::move(router), std::move(filters), &metrics_);
+    return {"test", std::move(router), std::move(filters), &metrics_};
   }
 
   Dispatcher::HeadOutcome Head(const Dispatcher& d, std::string_view method,
@@ -107,7 +107,7 @@ TEST_F(DispatcherTest, FiltersRunFirstInOrderAndSeeTheHead) {
         return std::nullopt;
       },
       [&](const Request&) -> std::optional<Response> {
-        seen.push_back("third");
+        seen.emplace_back("third");
         return std::nullopt;
       },
   });

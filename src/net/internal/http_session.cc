@@ -22,11 +22,11 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
+using Tcp = asio::ip::tcp;
 
 // STACK.md: a default flat_buffer reads 512 bytes per read_some, which made a 4 KiB POST
 // take ~9 trips through the async machinery. 16 KiB covers a full head and typical bodies.
-constexpr std::size_t kReadBufferBytes = 16 * 1024;
+constexpr std::size_t kReadBufferBytes = std::size_t{16} * 1024;
 // After a response with "Connection: close": how long, and how much, we keep reading (and
 // discarding) so that closing with unread input does not make the kernel send a reset that
 // can destroy the response before the client reads it.
@@ -75,13 +75,13 @@ class Session final : public Connection,
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  Session(tcp::socket&& socket, const SessionContext& context, std::string peer,
+  Session(Tcp::socket&& socket, const SessionContext& context, std::string peer,
           std::uint16_t peer_port) requires(!kTls)
       : context_(context),
         stream_(std::move(socket)),
         peer_(std::move(peer)),
         peer_port_(peer_port) {}
-  Session(tcp::socket&& socket, const SessionContext& context, std::string peer,
+  Session(Tcp::socket&& socket, const SessionContext& context, std::string peer,
           std::uint16_t peer_port) requires(kTls)
       : context_(context),
         stream_(std::move(socket), *context.tls),
@@ -368,7 +368,7 @@ class Session final : public Connection,
       stream_.async_shutdown(Bind(&Session::OnTlsShutdown));
     } else {
       beast::error_code ec;
-      Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      Lowest().socket().shutdown(Tcp::socket::shutdown_send, ec);
       buffer_.consume(buffer_.size());
       Linger();
     }
@@ -394,7 +394,7 @@ class Session final : public Connection,
     state_ = State::kClosed;
     body_reservation_.Release();
     beast::error_code ec;
-    Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Lowest().socket().shutdown(Tcp::socket::shutdown_both, ec);
     Lowest().close();
   }
 
@@ -423,7 +423,7 @@ class Session final : public Connection,
 
 }  // namespace
 
-std::shared_ptr<Connection> NewSession(tcp::socket socket, const SessionContext& context,
+std::shared_ptr<Connection> NewSession(Tcp::socket socket, const SessionContext& context,
                                        std::string peer_address, std::uint16_t peer_port) {
   if (context.tls != nullptr) {
     return std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(

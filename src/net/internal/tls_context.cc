@@ -12,7 +12,7 @@ namespace {
 namespace ssl = boost::asio::ssl;
 
 // A PEM private key (RSA 8192 with its header is under 7 KiB).
-constexpr std::size_t kMaxTlsKeyBytes = 64 * 1024;
+constexpr std::size_t kMaxTlsKeyBytes = std::size_t{64} * 1024;
 
 void ApplyPolicy(ssl::context& context) {
   context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |

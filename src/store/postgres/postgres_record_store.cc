@@ -96,12 +96,12 @@ std::string ExpandSql(const std::string& prefix, std::string_view sql) {
   return out;
 }
 
-pqxx::binarystring Blob(ByteView b) { return pqxx::binarystring(b.data(), b.size()); }
-pqxx::binarystring Blob(std::string_view s) { return pqxx::binarystring(s.data(), s.size()); }
+pqxx::binarystring Blob(ByteView b) { return {b.data(), b.size()}; }
+pqxx::binarystring Blob(std::string_view s) { return {s.data(), s.size()}; }
 
 Bytes ToBytes(const pqxx::field& f) {
   const pqxx::binarystring b(f);
-  return Bytes(b.data(), b.data() + b.size());
+  return {b.data(), b.data() + b.size()};
 }
 std::string ToBlobString(const pqxx::field& f) {
   const pqxx::binarystring b(f);

@@ -83,7 +83,7 @@ std::string ColumnString(const SQLite::Column& c) {
   const auto* p = static_cast<const char*>(c.getBlob());
   const int n = c.getBytes();
   if (p == nullptr || n <= 0) return {};
-  return std::string(p, static_cast<std::size_t>(n));
+  return {p, static_cast<std::size_t>(n)};
 }
 
 Status Migrate(SQLite::Database& db) {
@@ -280,7 +280,7 @@ SqliteRecordStore::SqliteRecordStore(std::unique_ptr<SQLite::Database> db) : db_
 SqliteRecordStore::~SqliteRecordStore() = default;
 
 Result<std::unique_ptr<SqliteRecordStore>> SqliteRecordStore::Open(
-    const std::filesystem::path& path, SqliteRecordStoreOptions options) {
+    const std::filesystem::path& path, const SqliteRecordStoreOptions& options) {
   if (options.busy_timeout.count() < 0) return InvalidArgument("busy_timeout must be >= 0");
   MEDMESH_ASSIGN_OR_RETURN(
       auto db, OpenSqliteDatabase(path.string(), {options.busy_timeout, options.sqlite_vfs}));

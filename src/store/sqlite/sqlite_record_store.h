@@ -23,7 +23,7 @@
 
 #include "store/record_store.h"
 
-namespace SQLite {
+namespace SQLite {  // NOLINT(readability-identifier-naming): SQLiteCpp's namespace
 class Database;
 }
 
@@ -41,8 +41,8 @@ class SqliteRecordStore final : public RecordStore {
   // Opens (creating if needed) the store at `path` and migrates its schema.
   // kUnavailable if the file cannot be opened or is locked, kDataLoss if it is not a
   // database, kFailedPrecondition if a newer build wrote it.
-  static Result<std::unique_ptr<SqliteRecordStore>> Open(const std::filesystem::path& path,
-                                                         SqliteRecordStoreOptions options = {});
+  static Result<std::unique_ptr<SqliteRecordStore>> Open(
+      const std::filesystem::path& path, const SqliteRecordStoreOptions& options = {});
   ~SqliteRecordStore() override;
   SqliteRecordStore(const SqliteRecordStore&) = delete;
   SqliteRecordStore& operator=(const SqliteRecordStore&) = delete;

@@ -13,7 +13,7 @@ namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 // (2 per SSE2 vector, 4 per AVX2 vector) so that every step works on whole vectors; words past
 // the last are kept zero.
 inline constexpr int kU64Lanes = kVecBytes / 8;
-typedef std::uint64_t VecU64 __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
+using VecU64 = std::uint64_t __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
 
 template <int N>
 struct Bits {
@@ -51,15 +51,15 @@ struct Bits {
     VecU64 m;
     for (int l = 0; l < kU64Lanes; ++l) {
       const int w = (kV - 1) * kU64Lanes + l;
-      const std::uint64_t last = (N % 64 == 0) ? ~0ull : (1ull << (N % 64)) - 1;
-      m[l] = w < kWords - 1 ? ~0ull : w == kWords - 1 ? last : 0;
+      const std::uint64_t last = (N % 64 == 0) ? ~0ULL : (1ULL << (N % 64)) - 1;
+      m[l] = w < kWords - 1 ? ~0ULL : w == kWords - 1 ? last : 0;
     }
     return m;
   }
   // Lanes First .. First+lanes-1 of the concatenation (a, b): with First = lanes-1, lane l gets
   // word l-1 (the last word of a for l = 0); with First = 1, word l+1 (b's first word last).
   template <int First, std::size_t... I>
-  static VecU64 ShiftInWordImpl(VecU64 a, VecU64 b, std::index_sequence<I...>) {
+  static VecU64 ShiftInWordImpl(VecU64 a, VecU64 b, std::index_sequence<I...> /*lanes*/) {
     return __builtin_shufflevector(a, b, (First + static_cast<int>(I))...);
   }
   template <int First>
@@ -81,12 +81,12 @@ inline VecU64 Splat64(std::uint64_t x) { return VecU64{} + x; }
 
 // Mask of "delta > 0 and bit != 0", from the sign of -delta.
 inline std::uint64_t SwapMask(std::int32_t delta, std::uint64_t nonzero_bit) {
-  const std::uint64_t neg = static_cast<std::uint64_t>(static_cast<std::int64_t>(-delta) >> 63);
+  const auto neg = static_cast<std::uint64_t>(static_cast<std::int64_t>(-delta) >> 63);
   return ValueBarrier(neg & (0 - (nonzero_bit & 1)));
 }
 
 inline std::int32_t CondNegatePlusOne(std::int32_t delta, std::uint64_t swap) {
-  const std::int32_t m = static_cast<std::int32_t>(swap);  // 0 or -1
+  const auto m = static_cast<std::int32_t>(swap);  // 0 or -1
   return ((delta ^ m) - m) + 1;
 }
 
@@ -95,7 +95,10 @@ template <class P>
 inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
   constexpr int kN = P::kN;
   using B = Bits<kN>;
-  B f{}, g{}, v{}, w{};
+  B f{};
+  B g{};
+  B v{};
+  B w{};
   // f = Phi_n (its own reversal); g = reversal of (a mod Phi_n) as a polynomial of degree n-2.
   for (int i = 0; i < kN; ++i) f.SetBit(i, 1);
   const std::uint64_t top = a.c[kN - 1] & 1;
@@ -141,8 +144,10 @@ inline void AddScaled(Trits<N>& a, const Trits<N>& b, VecU64 sp, VecU64 sm) {
   for (int k = 0; k < Bits<N>::kV; ++k) {
     const VecU64 bp = (sp & b.p.v[k]) | (sm & b.m.v[k]);
     const VecU64 bm = (sp & b.m.v[k]) | (sm & b.p.v[k]);
-    const VecU64 ap = a.p.v[k], am = a.m.v[k];
-    const VecU64 az = ~(ap | am), bz = ~(bp | bm);
+    const VecU64 ap = a.p.v[k];
+    const VecU64 am = a.m.v[k];
+    const VecU64 az = ~(ap | am);
+    const VecU64 bz = ~(bp | bm);
     // +1: 1+0, 0+1, (-1)+(-1);  -1: (-1)+0, 0+(-1), 1+1
     a.p.v[k] = (ap & bz) | (az & bp) | (am & bm);
     a.m.v[k] = (am & bz) | (az & bm) | (ap & bp);
@@ -153,7 +158,10 @@ inline void AddScaled(Trits<N>& a, const Trits<N>& b, VecU64 sp, VecU64 sm) {
 template <class P>
 inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
   constexpr int kN = P::kN;
-  Trits<kN> f{}, g{}, v{}, w{};
+  Trits<kN> f{};
+  Trits<kN> g{};
+  Trits<kN> v{};
+  Trits<kN> w{};
   for (int i = 0; i < kN; ++i) f.p.SetBit(i, 1);
   const std::uint32_t top = a.c[kN - 1];
   for (int i = 0; i < kN - 1; ++i) {
@@ -165,8 +173,10 @@ inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
   std::int32_t delta = 1;
   for (int step = 0; step < 2 * (kN - 1) - 1; ++step) {
     v.ShiftUp1();
-    const std::uint64_t fp = f.p.Bit0(), fm = f.m.Bit0();
-    const std::uint64_t gp = g.p.Bit0(), gm = g.m.Bit0();
+    const std::uint64_t fp = f.p.Bit0();
+    const std::uint64_t fm = f.m.Bit0();
+    const std::uint64_t gp = g.p.Bit0();
+    const std::uint64_t gm = g.m.Bit0();
     // c = -f0*g0: +1 when f0 and g0 differ in sign, -1 when they agree.
     const VecU64 cp = Splat64(ValueBarrier(0 - ((fp & gm) | (fm & gp))));
     const VecU64 cm = Splat64(ValueBarrier(0 - ((fp & gp) | (fm & gm))));
@@ -202,7 +212,8 @@ inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
 // r <- r (2 - a r), each doubling the number of correct bits (2, 4, 8, 16).
 template <class P>
 inline void RqInv(Poly<P>& r, const Poly<P>& a) {
-  Poly<P> neg_a, t;
+  Poly<P> neg_a;
+  Poly<P> t;
   R2Inv(r, a);
   for (int i = 0; i < P::kPad; ++i) neg_a.c[i] = static_cast<std::uint16_t>(0 - a.c[i]);
   for (int k = 0; k < 4; ++k) {

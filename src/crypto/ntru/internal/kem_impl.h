@@ -12,6 +12,7 @@
 #error "define MEDMESH_NTRU_TARGET before including kem_impl.h"
 #endif
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -54,8 +55,8 @@ inline constexpr int kVecBytes = 16;
 #endif
 inline constexpr int kU16Lanes = kVecBytes / 2;
 inline constexpr int kI32Lanes = kVecBytes / 4;
-typedef std::uint16_t VecU16 __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
-typedef std::int32_t VecI32 __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
+using VecU16 = std::uint16_t __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
+using VecI32 = std::int32_t __attribute__((vector_size(kVecBytes), aligned(kVecBytes)));
 
 inline VecU16 LoadU16(const std::uint16_t* p) {
   VecU16 v;
@@ -87,7 +88,7 @@ inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restr
     }
   }
 #pragma GCC unroll 8
-  for (int k = 0; k < 2 * kV; ++k) StoreU16(r + k * kU16Lanes, acc[k]);
+  for (int k = 0; k < 2 * kV; ++k) StoreU16(r + std::ptrdiff_t{k} * kU16Lanes, acc[k]);
 }
 
 // r[0 .. 2L) = a[0 .. L) * b[0 .. L) (the top coefficient is always zero).
@@ -105,8 +106,8 @@ inline void Karatsuba(std::uint16_t* __restrict r, const std::uint16_t* __restri
       as[i] = static_cast<std::uint16_t>(a[i] + a[i + kH]);
       bs[i] = static_cast<std::uint16_t>(b[i] + b[i + kH]);
     }
-    Karatsuba<kH, Base>(r, a, b);                     // low * low  -> r[0, 2H)
-    Karatsuba<kH, Base>(r + 2 * kH, a + kH, b + kH);  // high * high -> r[2H, 4H)
+    Karatsuba<kH, Base>(r, a, b);                                     // low * low  -> r[0, 2H)
+    Karatsuba<kH, Base>(r + std::ptrdiff_t{2} * kH, a + kH, b + kH);  // high * high -> r[2H, 4H)
     Karatsuba<kH, Base>(mid, as, bs);
     for (int i = 0; i < 2 * kH; ++i)
       mid[i] = static_cast<std::uint16_t>(mid[i] - r[i] - r[i + 2 * kH]);
@@ -123,11 +124,15 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
                   const std::uint16_t* __restrict b) {
   static_assert(L % 3 == 0);
   constexpr int kM = L / 3;
-  constexpr std::uint16_t kInv3 = 43691;           // 3 * 43691 = 1 mod 2^16
-  alignas(32) std::uint16_t ea[3][kM], eb[3][kM];  // a(1), a(-1), a(-2) and the same for b
+  constexpr std::uint16_t kInv3 = 43691;  // 3 * 43691 = 1 mod 2^16
+  // a(1), a(-1), a(-2) and the same for b
+  alignas(32) std::uint16_t ea[3][kM];
+  alignas(32) std::uint16_t eb[3][kM];
   const auto evaluate = [](std::uint16_t(*e)[kM], const std::uint16_t* x) {
     for (int i = 0; i < kM; ++i) {
-      const std::uint32_t x0 = x[i], x1 = x[i + kM], x2 = x[i + 2 * kM];
+      const std::uint32_t x0 = x[i];
+      const std::uint32_t x1 = x[i + kM];
+      const std::uint32_t x2 = x[i + 2 * kM];
       e[0][i] = static_cast<std::uint16_t>(x0 + x1 + x2);
       e[1][i] = static_cast<std::uint16_t>(x0 - x1 + x2);
       e[2][i] = static_cast<std::uint16_t>(x0 - 2 * x1 + 4 * x2);
@@ -135,19 +140,23 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
   };
   evaluate(ea, a);
   evaluate(eb, b);
-  alignas(32) std::uint16_t w0[2 * kM], w1[2 * kM], wm1[2 * kM], wm2[2 * kM], winf[2 * kM];
+  alignas(32) std::uint16_t w0[2 * kM];
+  alignas(32) std::uint16_t w1[2 * kM];
+  alignas(32) std::uint16_t wm1[2 * kM];
+  alignas(32) std::uint16_t wm2[2 * kM];
+  alignas(32) std::uint16_t winf[2 * kM];
   Karatsuba<kM, Base>(w0, a, b);
   Karatsuba<kM, Base>(w1, ea[0], eb[0]);
   Karatsuba<kM, Base>(wm1, ea[1], eb[1]);
   Karatsuba<kM, Base>(wm2, ea[2], eb[2]);
-  Karatsuba<kM, Base>(winf, a + 2 * kM, b + 2 * kM);
+  Karatsuba<kM, Base>(winf, a + std::ptrdiff_t{2} * kM, b + std::ptrdiff_t{2} * kM);
   for (int i = 0; i < 2 * L; ++i) r[i] = 0;
   for (int i = 0; i < 2 * kM; ++i) {
-    const std::uint16_t r0 = w0[i], r4 = winf[i];
-    std::uint16_t r3 =
-        static_cast<std::uint16_t>(static_cast<std::uint32_t>(wm2[i] - w1[i]) * kInv3);
-    std::uint16_t r1 = static_cast<std::uint16_t>(static_cast<std::uint16_t>(w1[i] - wm1[i]) >> 1);
-    std::uint16_t r2 = static_cast<std::uint16_t>(wm1[i] - r0);
+    const std::uint16_t r0 = w0[i];
+    const std::uint16_t r4 = winf[i];
+    auto r3 = static_cast<std::uint16_t>(static_cast<std::uint32_t>(wm2[i] - w1[i]) * kInv3);
+    auto r1 = static_cast<std::uint16_t>(static_cast<std::uint16_t>(w1[i] - wm1[i]) >> 1);
+    auto r2 = static_cast<std::uint16_t>(wm1[i] - r0);
     r3 = static_cast<std::uint16_t>((static_cast<std::uint16_t>(r2 - r3) >> 1) + 2 * r4);
     r2 = static_cast<std::uint16_t>(r2 + r1 - r4);
     r1 = static_cast<std::uint16_t>(r1 - r3);
@@ -277,7 +286,9 @@ inline void PackSq(std::uint8_t* out, const Poly<P>& a) {
     std::memset(o, 0, P::kLogQ);
 #pragma GCC unroll 8
     for (int k = 0; k < 8; ++k) {
-      const int bit = k * P::kLogQ, byte = bit / 8, shift = bit % 8;
+      const int bit = k * P::kLogQ;
+      const int byte = bit / 8;
+      const int shift = bit % 8;
       const std::uint32_t v = static_cast<std::uint32_t>(a.c[8 * g + k] & P::kQMask) << shift;
       o[byte] = static_cast<std::uint8_t>(o[byte] | v);
       o[byte + 1] = static_cast<std::uint8_t>(o[byte + 1] | (v >> 8));
@@ -307,7 +318,9 @@ inline void UnpackSq(Poly<P>& a, const std::uint8_t* in) {
     const std::uint8_t* b = in + g * P::kLogQ;
 #pragma GCC unroll 8
     for (int k = 0; k < 8; ++k) {
-      const int bit = k * P::kLogQ, byte = bit / 8, shift = bit % 8;
+      const int bit = k * P::kLogQ;
+      const int byte = bit / 8;
+      const int shift = bit % 8;
       std::uint32_t v = b[byte] | static_cast<std::uint32_t>(b[byte + 1]) << 8;
       if (shift + P::kLogQ > 16) v |= static_cast<std::uint32_t>(b[byte + 2]) << 16;
       a.c[8 * g + k] = static_cast<std::uint16_t>((v >> shift) & P::kQMask);
@@ -412,13 +425,15 @@ class BitonicSorter {
   }
   // Orders (a, b) ascending, or descending if desc (public).
   static void Exchange(VecI32& a, VecI32& b, bool desc) {
-    const VecI32 lo = Min(a, b), hi = Max(a, b);
+    const VecI32 lo = Min(a, b);
+    const VecI32 hi = Max(a, b);
     a = desc ? hi : lo;
     b = desc ? lo : hi;
   }
   // Per lane: ascending, or descending where the desc mask is set.
   static void Exchange(VecI32& a, VecI32& b, VecI32 desc) {
-    const VecI32 lo = Min(a, b), hi = Max(a, b);
+    const VecI32 lo = Min(a, b);
+    const VecI32 hi = Max(a, b);
     a = Select(desc, hi, lo);
     b = Select(desc, lo, hi);
   }
@@ -439,7 +454,7 @@ class BitonicSorter {
 
   // Lane l of the result is lane l ^ lane_bit of v (lane_bit is public: 1, 2, 4, ...).
   template <int kBit, std::size_t... I>
-  static VecI32 SwapLanesImpl(VecI32 v, std::index_sequence<I...>) {
+  static VecI32 SwapLanesImpl(VecI32 v, std::index_sequence<I...> /*lanes*/) {
     return __builtin_shufflevector(v, v, (static_cast<int>(I) ^ kBit)...);
   }
   static VecI32 SwapLanes(VecI32 v, int lane_bit) {
@@ -535,7 +550,7 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
   constexpr int kSortLen = NextPow2(kLen);
   alignas(32) std::int32_t s[kSortLen];
   for (int i = 0; i < kLen / 4; ++i) {
-    const std::uint8_t* b = u + 15 * i;
+    const std::uint8_t* b = u + std::ptrdiff_t{15} * i;
     const std::uint32_t s0 = (std::uint32_t{b[0]} << 2) | (std::uint32_t{b[1]} << 10) |
                              (std::uint32_t{b[2]} << 18) | (std::uint32_t{b[3]} << 26);
     const std::uint32_t s1 = ((std::uint32_t{b[3]} & 0xc0) >> 4) | (std::uint32_t{b[4]} << 4) |

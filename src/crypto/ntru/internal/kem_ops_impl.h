@@ -6,7 +6,13 @@ namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 template <class P>
 void KeypairDerand(std::uint8_t* pk, std::uint8_t* sk, const std::uint8_t* fg_coins,
                    const std::uint8_t* prf_key) {
-  Poly<P> f, g, finv3, gf, invgf, tmp, h;
+  Poly<P> f;
+  Poly<P> g;
+  Poly<P> finv3;
+  Poly<P> gf;
+  Poly<P> invgf;
+  Poly<P> tmp;
+  Poly<P> h;
   SampleFg(f, g, fg_coins);
 
   S3Inv(finv3, f);
@@ -47,7 +53,11 @@ void KeypairDerand(std::uint8_t* pk, std::uint8_t* sk, const std::uint8_t* fg_co
 template <class P>
 void EncDerand(std::uint8_t* ct, std::uint8_t* ss, const std::uint8_t* pk,
                const std::uint8_t* rm_coins) {
-  Poly<P> r, m, h, c, liftm;
+  Poly<P> r;
+  Poly<P> m;
+  Poly<P> h;
+  Poly<P> c;
+  Poly<P> liftm;
   alignas(32) std::uint8_t rm[P::kMessageBytes];
   SampleRm(r, m, rm_coins);
   PackS3(rm, r);
@@ -70,7 +80,16 @@ void EncDerand(std::uint8_t* ct, std::uint8_t* ss, const std::uint8_t* pk,
 
 template <class P>
 void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
-  Poly<P> c, f, cf, mf, finv3, m, liftm, b, invh, r;
+  Poly<P> c;
+  Poly<P> f;
+  Poly<P> cf;
+  Poly<P> mf;
+  Poly<P> finv3;
+  Poly<P> m;
+  Poly<P> liftm;
+  Poly<P> b;
+  Poly<P> invh;
+  Poly<P> r;
   alignas(32) std::uint8_t rm[P::kMessageBytes];
   std::uint32_t fail = 0;
 
@@ -90,7 +109,8 @@ void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
 
   if constexpr (!P::kHrss) {
     // m must have exactly q/16-1 coefficients +1 and as many -1 (counted over all n).
-    std::uint32_t plus = 0, minus = 0;
+    std::uint32_t plus = 0;
+    std::uint32_t minus = 0;
     for (int i = 0; i < P::kN; ++i) {
       plus += m.c[i] & 1;
       minus += m.c[i] >> 1;
@@ -115,12 +135,13 @@ void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
   TrinaryZqToZ3(r);
   PackS3(rm, r);
 
-  std::uint8_t k1[32], k2[32];
+  std::uint8_t k1[32];
+  std::uint8_t k2[32];
   Sha3_256(k1, rm, sizeof rm);
   Sha3_256(k2, sk + 2 * P::kPackS3Bytes + P::kPackSqBytes, P::kPrfKeyBytes, ct,
            P::kCiphertextBytes);
   // ss = fail ? k2 : k1, without a branch.
-  const std::uint8_t mask = static_cast<std::uint8_t>(ValueBarrier(NonZeroMask(fail)));
+  const auto mask = static_cast<std::uint8_t>(ValueBarrier(NonZeroMask(fail)));
   for (int i = 0; i < 32; ++i) ss[i] = static_cast<std::uint8_t>(k1[i] ^ (mask & (k1[i] ^ k2[i])));
 
   Wipe(&f, sizeof f);
