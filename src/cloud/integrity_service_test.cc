@@ -9,6 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -20,6 +23,9 @@
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
 #include "store/record_store_test_backend.h"
+#include "store/sqlite/sqlite_record_store.h"
+#include "testing/fake_random.h"
+#include "testing/faulty_sqlite_vfs.h"
 #include "wire/deletion_feed.h"
 #include "wire/enrolment.h"
 #include "wire/readings_codec.h"
@@ -204,17 +210,26 @@ class IntegrityTest : public ::testing::TestWithParam<BackendKind> {
     audit_.entries.clear();
     copies_.copies.clear();
     intake_path_ = (dir_.path() / ("intake-" + std::to_string(opened_) + ".db")).string();
-    auto backend = store::testing::MakeTestBackend(GetParam());
-    ASSERT_TRUE(backend) << backend.error().ToString();
-    backend_ = std::move(*backend);
-    auto store = backend_->Open();
-    ASSERT_TRUE(store) << store.error().ToString();
-    store_ = std::move(*store);
-    auto three = ThreePartStore::Create(*store_, MakeKeys(random_), random_, clock_);
+    records_path_ = (dir_.path() / ("records-" + std::to_string(opened_) + ".db")).string();
+    if (own_files_) {
+      // SQLite files at known paths (for copies of them, and faults through vfs_).
+      auto store = store::SqliteRecordStore::Open(records_path_, {.sqlite_vfs = vfs_name()});
+      ASSERT_TRUE(store) << store.error().ToString();
+      store_ = std::move(*store);
+    } else {
+      auto backend = store::testing::MakeTestBackend(GetParam());
+      ASSERT_TRUE(backend) << backend.error().ToString();
+      backend_ = std::move(*backend);
+      auto store = backend_->Open();
+      ASSERT_TRUE(store) << store.error().ToString();
+      store_ = std::move(*store);
+    }
+    medmesh::testing::DeterministicRandom key_random(keys_seed_);
+    auto three = ThreePartStore::Create(*store_, MakeKeys(key_random), random_, clock_);
     ASSERT_TRUE(three) << three.error().ToString();
     three_ = std::move(*three);
     if (GetParam() == BackendKind::kSqlite) {
-      auto intake = SqliteIntakeStore::Open(intake_path_);
+      auto intake = SqliteIntakeStore::Open(intake_path_, {.vfs = vfs_name()});
       ASSERT_TRUE(intake) << intake.error().ToString();
       intake_ = std::move(*intake);
     } else {
@@ -313,7 +328,14 @@ class IntegrityTest : public ::testing::TestWithParam<BackendKind> {
                         ", 20, get_byte(" + column + ", 20) # 1)");
   }
 
+  std::string vfs_name() const { return vfs_ ? vfs_->name() : std::string(); }
+
   medmesh::testing::TempDir dir_;
+  // Before the stores: every database opened with it must close before it goes.
+  std::unique_ptr<medmesh::testing::FaultySqliteVfs> vfs_;
+  bool own_files_ = false;
+  std::uint64_t keys_seed_ = 7;
+  std::string records_path_;
   SystemClock clock_;
   SystemRandom random_;
   std::optional<node::testing::TestDeployment> deployment_;
@@ -673,6 +695,233 @@ TEST_P(IntegrityTest, DeleteShredsThePatientAndFeedsTheirCloudlet) {
 
 INSTANTIATE_TEST_SUITE_P(, IntegrityTest, ::testing::Values(MEDMESH_TEST_BACKEND),
                          BackendParamName);
+
+#ifdef MEDMESH_INTEGRITY_FILE_TESTS
+// --- SQLite files: backups and a failing disk ---------------------------------------------------
+
+// Every byte of the files of one database (the main file, its WAL and shared memory).
+std::string FileBytes(const std::filesystem::path& db) {
+  std::string all;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::filesystem::path f = db.string() + suffix;
+    if (!std::filesystem::exists(f)) continue;
+    std::ifstream in(f, std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return all;
+}
+
+void CopyDatabase(const std::filesystem::path& from, const std::filesystem::path& to) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::filesystem::path f = from.string() + suffix;
+    if (std::filesystem::exists(f)) {
+      std::filesystem::copy_file(f, to.string() + suffix,
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
+  }
+}
+
+class IntegrityFileTest : public IntegrityTest {
+ protected:
+  void SetUp() override {
+    own_files_ = true;
+    IntegrityTest::SetUp();
+  }
+};
+
+TEST_P(IntegrityFileTest, NothingOfADeletedPatientDecryptsFromTheFilesOrAnEarlierBackup) {
+  const wire::PatientRecord plain = Cloudlet().Record("rec-1");
+  StoreRecord("rec-1");
+  StoreBatch();
+  const std::string pseudonym = three_->Pseudonym("patient-1");
+  StoreRecord("rec-2", 1);  // patient-2: the control that the method reads what it may
+  StoreBatch(1);
+  // The backup, taken before the deletion.
+  const std::filesystem::path backup = dir_.path() / "backup";
+  std::filesystem::create_directories(backup);
+  CopyDatabase(records_path_, backup / "records.db");
+  CopyDatabase(intake_path_, backup / "intake.db");
+
+  ASSERT_TRUE(service_->DeletePatient(Patient("patient-1"), "192.0.2.1"));
+
+  // 1. The raw bytes of the live files and of the backup: no name, e-mail or phone anywhere.
+  for (const std::filesystem::path& db :
+       {std::filesystem::path(records_path_), std::filesystem::path(intake_path_),
+        backup / "records.db", backup / "intake.db"}) {
+    const std::string bytes = FileBytes(db);
+    ASSERT_FALSE(bytes.empty());
+    EXPECT_EQ(bytes.find(plain.name), std::string::npos);
+    EXPECT_EQ(bytes.find(plain.email), std::string::npos);
+    EXPECT_EQ(bytes.find(plain.phone), std::string::npos);
+  }
+
+  // 2. The backup's rows with the keys the node still has (its live wrapped keys and KEKs):
+  //    the deleted patient's records and batches do not decrypt; the other patient's do.
+  const std::filesystem::path mixed = backup / "mixed.db";
+  CopyDatabase(backup / "records.db", mixed);
+  {
+    SQLite::Database db(mixed.string(), SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM wrapped_keys");
+    db.exec("ATTACH DATABASE '" + records_path_ + "' AS live");
+    db.exec("INSERT INTO wrapped_keys SELECT * FROM live.wrapped_keys");
+    db.exec("DETACH DATABASE live");
+  }
+  {
+    auto old_rows = store::SqliteRecordStore::Open(mixed);
+    ASSERT_TRUE(old_rows) << old_rows.error().ToString();
+    medmesh::testing::DeterministicRandom key_random(keys_seed_);
+    auto reader = ThreePartStore::Create(**old_rows, MakeKeys(key_random), random_, clock_);
+    ASSERT_TRUE(reader);
+    auto theirs = (*reader)->GetPatientRecords("patient-1");
+    ASSERT_FALSE(theirs);
+    EXPECT_EQ(theirs.error().code(), ErrorCode::kNotFound);
+    auto control = (*reader)->GetPatientRecords("patient-2");
+    ASSERT_TRUE(control) << control.error().ToString();
+    EXPECT_EQ(control->size(), 1u);
+  }
+  {
+    auto old_intake = SqliteIntakeStore::Open((backup / "intake.db").string());
+    ASSERT_TRUE(old_intake) << old_intake.error().ToString();
+    auto refs = (*old_intake)->ListBatchRefs(pseudonym);
+    ASSERT_TRUE(refs);
+    ASSERT_EQ(refs->size(), 1u);
+    auto row = (*old_intake)->GetReadingBatch(refs->front());
+    ASSERT_TRUE(row && *row);
+    auto decrypted = forward_->DecryptBatch(**row);
+    ASSERT_FALSE(decrypted);
+    EXPECT_EQ(decrypted.error().code(), ErrorCode::kNotFound);
+    auto control_refs = (*old_intake)->ListBatchRefs(three_->Pseudonym("patient-2"));
+    ASSERT_TRUE(control_refs && control_refs->size() == 1u);
+    auto control_row = (*old_intake)->GetReadingBatch(control_refs->front());
+    ASSERT_TRUE(control_row && *control_row);
+    EXPECT_TRUE(forward_->DecryptBatch(**control_row));
+  }
+
+  // 3. The bound (ADR 0018): the backup's own wrapped keys still unwrap under the KEKs that
+  //    wrapped them; once the node rotates and retires those KEKs, nothing in the backup does.
+  {
+    auto old_store = store::SqliteRecordStore::Open(backup / "records.db");
+    ASSERT_TRUE(old_store);
+    medmesh::testing::DeterministicRandom key_random(keys_seed_);
+    auto reader = ThreePartStore::Create(**old_store, MakeKeys(key_random), random_, clock_);
+    ASSERT_TRUE(reader);
+    EXPECT_TRUE((*reader)->GetPatientRecords("patient-1"));  // the documented exposure
+  }
+  medmesh::testing::DeterministicRandom key_random(keys_seed_);
+  ThreePartKeys old_keys = MakeKeys(key_random);
+  ThreePartKeys new_keys = MakeKeys(random_);
+  new_keys.index_key = old_keys.index_key.Clone();
+  new_keys.pseudonym_key = old_keys.pseudonym_key.Clone();
+  const std::pair<store::RecordPart, const crypto::KeyEncryptionKey*> parts[] = {
+      {store::RecordPart::kEi, &new_keys.ei_kek},
+      {store::RecordPart::kQi, &new_keys.qi_kek},
+      {store::RecordPart::kMi, &new_keys.mi_kek}};
+  const crypto::KeyId old_ids[] = {old_keys.ei_kek.key_id(), old_keys.qi_kek.key_id(),
+                                   old_keys.mi_kek.key_id()};
+  for (std::size_t i = 0; i < 3; ++i) {
+    crypto::EnvelopeAead& envelope = three_->envelope(parts[i].first);
+    ASSERT_TRUE(envelope.RotateKek(parts[i].second->Clone()));
+    ASSERT_TRUE(envelope.RetireKek(old_ids[i]));
+  }
+  {
+    auto old_store = store::SqliteRecordStore::Open(backup / "records.db");
+    ASSERT_TRUE(old_store);
+    auto reader = ThreePartStore::Create(**old_store, std::move(new_keys), random_, clock_);
+    ASSERT_TRUE(reader);
+    EXPECT_FALSE((*reader)->GetPatientRecords("patient-1"));
+  }
+  // The live node still reads the other patient under the new KEKs.
+  auto live = three_->GetPatientRecords("patient-2");
+  ASSERT_TRUE(live) << live.error().ToString();
+}
+
+TEST_P(IntegrityFileTest, ADeleteThatFailsPartWayIsPendingNeverHalfReadableAndARetryFinishes) {
+  vfs_ = std::make_unique<medmesh::testing::FaultySqliteVfs>("integrity-faults");
+  bool finished_without_fault = false;
+  int failed_part_way = 0;
+  for (std::uint64_t pass = 0; pass < 200 && !finished_without_fault; ++pass) {
+    SCOPED_TRACE("writes before the fault: " + std::to_string(pass));
+    OpenStores();
+    for (auto& c : cloudlets_) {
+      ExpectAck(forward_->RegisterCloudlet(c->certificate(), "10.0.0.1"));
+      ExpectAck(forward_->AddEnrolment(c->EnrolmentRecord(), "10.0.0.1"));
+    }
+    const ItemRef record = StoreRecord("rec-1");
+    const ItemRef batch = StoreBatch();
+    const std::string pseudonym = three_->Pseudonym("patient-1");
+    const std::uint64_t injected_before = vfs_->injected();
+    vfs_->Inject({.op = medmesh::testing::FaultySqliteVfs::Op::kWrite,
+                  .failure = medmesh::testing::FaultySqliteVfs::Failure::kIoError,
+                  .pass_ops = pass});
+    const Status first = service_->DeletePatient(Patient("patient-1"), "192.0.2.1");
+    vfs_->Clear();
+    if (first) {
+      finished_without_fault = vfs_->injected() == injected_before;
+    } else {
+      ++failed_part_way;
+      // Either nothing was begun, or the deletion is recorded as pending; in both cases every
+      // item is whole or gone, never damaged.
+      auto state = intake_->GetDeletion("patient-1");
+      ASSERT_TRUE(state);
+      if (*state) {
+        EXPECT_FALSE((*state)->done_ms.has_value());
+        auto pending = intake_->PendingDeletions();
+        ASSERT_TRUE(pending);
+        EXPECT_EQ(pending->size(), 1u);
+        auto v = service_->Verify(Patient("patient-1"), record, "192.0.2.1");
+        ASSERT_FALSE(v);
+        EXPECT_EQ(v.error().code(), ErrorCode::kNotFound);
+      }
+      auto records = three_->GetPatientRecords("patient-1");
+      if (records) {
+        EXPECT_EQ(records->size(), 1u);
+      } else {
+        EXPECT_EQ(records.error().code(), ErrorCode::kNotFound) << records.error().ToString();
+      }
+      auto refs = intake_->ListBatchRefs(pseudonym);
+      ASSERT_TRUE(refs);
+      for (const std::string& ref : *refs) {
+        auto row = intake_->GetReadingBatch(ref);
+        ASSERT_TRUE(row && *row);
+        auto plain = forward_->DecryptBatch(**row);
+        EXPECT_TRUE(plain || plain.error().code() == ErrorCode::kNotFound);
+      }
+      // The retry (the patient's, or the start-up pass) finishes the job.
+      if (*state) {
+        auto resumed = service_->ResumePendingDeletions();
+        ASSERT_TRUE(resumed) << resumed.error().ToString();
+      } else {
+        ASSERT_TRUE(service_->DeletePatient(Patient("patient-1"), "192.0.2.1"));
+      }
+    }
+    auto records = three_->GetPatientRecords("patient-1");
+    ASSERT_FALSE(records);
+    EXPECT_EQ(records.error().code(), ErrorCode::kNotFound);
+    auto refs = intake_->ListBatchRefs(pseudonym);
+    ASSERT_TRUE(refs);
+    EXPECT_TRUE(refs->empty());
+    auto key = store_->wrapped_keys(store::RecordPart::kEi).Get({"patient-1", "ei"});
+    EXPECT_FALSE(key);
+    auto done = intake_->GetDeletion("patient-1");
+    ASSERT_TRUE(done && *done);
+    EXPECT_TRUE((*done)->done_ms.has_value());
+    auto report = three_->Verify();
+    ASSERT_TRUE(report);
+    EXPECT_TRUE(report->ok());
+  }
+  EXPECT_GT(failed_part_way, 5);        // the deletion's writes, each made to fail in turn
+  EXPECT_TRUE(finished_without_fault);  // every write of a deletion was made to fail once
+  // Close every database before the VFS goes.
+  service_.reset();
+  forward_.reset();
+  intake_.reset();
+  three_.reset();
+  store_.reset();
+}
+
+INSTANTIATE_TEST_SUITE_P(, IntegrityFileTest, ::testing::Values(BackendKind::kSqlite),
+                         BackendParamName);
+#endif  // MEDMESH_INTEGRITY_FILE_TESTS
 
 }  // namespace
 }  // namespace medmesh::cloud
