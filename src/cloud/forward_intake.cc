@@ -123,12 +123,12 @@ Result<ReadingBatchRow> ForwardIntake::BatchRowFor(const wire::OpenedUpload& ope
   if (summary_out != nullptr) *summary_out = summary;
   const std::string pseudonym = ctx_.records.Pseudonym(header.patient_id);
   const std::string batch_ref = BatchRef(header.device_id, header.batch_id);
-  MEDMESH_ASSIGN_OR_RETURN(
-      Bytes ciphertext,
+  auto ciphertext =
       ctx_.records.envelope(store::RecordPart::kMi)
-          .Encrypt({pseudonym, "mi"},
-                   wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
-                   Labelled("cloud readings v1", batch_ref)));
+          .Encrypt({pseudonym, "mi"}, wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
+                   Labelled("cloud readings v1", batch_ref));
+  // A storage failure here (the data key's store), never a fault of the content.
+  if (!ciphertext) return Unavailable("readings not encrypted: " + ciphertext.error().ToString());
   return ReadingBatchRow{batch_ref,
                          pseudonym,
                          summary.from_ms,
@@ -136,7 +136,7 @@ Result<ReadingBatchRow> ForwardIntake::BatchRowFor(const wire::OpenedUpload& ope
                          summary.plausible,
                          stored_ms,
                          ContentDigest(opened.payload),
-                         std::move(ciphertext)};
+                         std::move(*ciphertext)};
 }
 
 void ForwardIntake::RecordRejection(IdsEventKind kind, std::string_view source_ip,

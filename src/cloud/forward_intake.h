@@ -154,7 +154,7 @@ class ForwardIntake {
   Result<Bytes> DecryptBatch(const ReadingBatchRow& row) const;
   // The row an authentic readings upload is stored as (encrypted under the pseudonym's MI data
   // key), stamped `stored_ms`; `summary`, if given, receives its summary. Errors as
-  // SummariseReadings, and the envelope's.
+  // SummariseReadings; kUnavailable if it cannot be encrypted (the data keys' store failed).
   Result<ReadingBatchRow> BatchRowFor(const wire::OpenedUpload& opened, std::int64_t stored_ms,
                                       ReadingsSummary* summary = nullptr) const;
 
