@@ -123,10 +123,10 @@ Result<ReadingBatchRow> ForwardIntake::BatchRowFor(const wire::OpenedUpload& ope
   if (summary_out != nullptr) *summary_out = summary;
   const std::string pseudonym = ctx_.records.Pseudonym(header.patient_id);
   const std::string batch_ref = BatchRef(header.device_id, header.batch_id);
-  auto ciphertext =
-      ctx_.records.envelope(store::RecordPart::kMi)
-          .Encrypt({pseudonym, "mi"}, wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
-                   Labelled("cloud readings v1", batch_ref));
+  auto ciphertext = ctx_.records.envelope(store::RecordPart::kMi)
+                        .Encrypt({pseudonym, "mi"},
+                                 wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
+                                 Labelled("cloud readings v1", batch_ref));
   // A storage failure here (the data key's store), never a fault of the content.
   if (!ciphertext) return Unavailable("readings not encrypted: " + ciphertext.error().ToString());
   return ReadingBatchRow{batch_ref,

@@ -77,6 +77,27 @@ audit::Outcome RefusalOutcome(const Error& e) {
   }
 }
 
+Status FinishDeletion(ThreePartStore& records, IntakeStore& intake, const Clock& clock,
+                      const std::string& patient_id) {
+  const std::string pseudonym = records.Pseudonym(patient_id);
+  const std::int64_t now = NowMs(clock);
+  // 1. Reading batches: their delete entries first, then the rows, so the chain never vouches
+  //    for a batch that is gone without saying it was deleted.
+  MEDMESH_ASSIGN_OR_RETURN(const std::vector<std::string> refs, intake.ListBatchRefs(pseudonym));
+  for (const std::string& ref : refs) {
+    MEDMESH_RETURN_IF_ERROR(
+        records.ChainReadingBatch(store::ChainEntryKind::kReadingsDelete, ref, {}, now));
+  }
+  MEDMESH_RETURN_IF_ERROR(intake.DeleteReadingBatches(pseudonym));
+  // 2. Records (one transaction) and the EI, QI and MI data keys. The MI key is also the key of
+  //    the batches above and the EI key that of the enrolment records below.
+  Status shredded = records.DeletePatient(patient_id);
+  if (!shredded && shredded.error().code() != ErrorCode::kNotFound) return shredded.error();
+  // 3. Enrolments (their records are under the now destroyed EI key).
+  MEDMESH_RETURN_IF_ERROR(intake.DeleteEnrolments(patient_id));
+  return intake.FinishDeletion(patient_id, NowMs(clock));
+}
+
 }  // namespace
 
 std::string_view ItemKindName(ItemKind kind) {
@@ -418,27 +439,6 @@ Result<std::vector<RestoreRow>> IntegrityService::ListRestores(const Principal& 
 
 // --- Delete ------------------------------------------------------------------------------------
 
-Status IntegrityService::FinishDeletion(const std::string& patient_id) {
-  const std::string pseudonym = ctx_.records.Pseudonym(patient_id);
-  const std::int64_t now = NowMs(ctx_.clock);
-  // 1. Reading batches: their delete entries first, then the rows, so the chain never vouches
-  //    for a batch that is gone without saying it was deleted.
-  MEDMESH_ASSIGN_OR_RETURN(const std::vector<std::string> refs,
-                           ctx_.intake.ListBatchRefs(pseudonym));
-  for (const std::string& ref : refs) {
-    MEDMESH_RETURN_IF_ERROR(
-        ctx_.records.ChainReadingBatch(store::ChainEntryKind::kReadingsDelete, ref, {}, now));
-  }
-  MEDMESH_RETURN_IF_ERROR(ctx_.intake.DeleteReadingBatches(pseudonym));
-  // 2. Records (one transaction) and the EI, QI and MI data keys. The MI key is also the key of
-  //    the batches above and the EI key that of the enrolment records below.
-  Status records = ctx_.records.DeletePatient(patient_id);
-  if (!records && records.error().code() != ErrorCode::kNotFound) return records.error();
-  // 3. Enrolments (their records are under the now destroyed EI key).
-  MEDMESH_RETURN_IF_ERROR(ctx_.intake.DeleteEnrolments(patient_id));
-  return ctx_.intake.FinishDeletion(patient_id, NowMs(ctx_.clock));
-}
-
 Status IntegrityService::DeletePatient(const Principal& principal,
                                        std::string_view source_address) {
   auto run = [&]() -> Status {
@@ -455,7 +455,7 @@ Status IntegrityService::DeletePatient(const Principal& principal,
     // Recorded first: from here on a failure leaves a pending deletion that a repeat finishes.
     MEDMESH_RETURN_IF_ERROR(
         ctx_.intake.BeginDeletion(principal.patient_id, cloudlets, NowMs(ctx_.clock)));
-    return FinishDeletion(principal.patient_id);
+    return FinishDeletion(ctx_.records, ctx_.intake, ctx_.clock, principal.patient_id);
   };
   const Status st = run();
   MEDMESH_RETURN_IF_ERROR(
@@ -467,33 +467,44 @@ Status IntegrityService::DeletePatient(const Principal& principal,
   return st;
 }
 
-Result<std::size_t> IntegrityService::ResumePendingDeletions() {
-  MEDMESH_ASSIGN_OR_RETURN(const std::vector<std::string> pending, ctx_.intake.PendingDeletions());
-  for (const std::string& patient : pending) MEDMESH_RETURN_IF_ERROR(FinishDeletion(patient));
+Result<std::size_t> ResumePendingDeletions(ThreePartStore& records, IntakeStore& intake,
+                                           const Clock& clock) {
+  MEDMESH_ASSIGN_OR_RETURN(const std::vector<std::string> pending, intake.PendingDeletions());
+  for (const std::string& patient : pending) {
+    MEDMESH_RETURN_IF_ERROR(FinishDeletion(records, intake, clock, patient));
+  }
   return pending.size();
+}
+
+Result<std::size_t> IntegrityService::ResumePendingDeletions() {
+  return cloud::ResumePendingDeletions(ctx_.records, ctx_.intake, ctx_.clock);
 }
 
 // --- Chain migration and deletion feed ---------------------------------------------------------
 
-Result<BatchChainMigration> IntegrityService::ChainUnchainedBatches() {
+Result<BatchChainMigration> ChainUnchainedBatches(ThreePartStore& records, IntakeStore& intake) {
   BatchChainMigration out;
   std::string after;
   for (;;) {
     MEDMESH_ASSIGN_OR_RETURN(const std::vector<ReadingBatchRow> page,
-                             ctx_.intake.ListAllReadingBatches(after, kMigrationPage));
+                             intake.ListAllReadingBatches(after, kMigrationPage));
     if (page.empty()) break;
     for (const ReadingBatchRow& row : page) {
       ++out.batches;
       MEDMESH_ASSIGN_OR_RETURN(const std::optional<store::ChainEntry> entry,
-                               ctx_.records.LatestChainEntry(row.batch_ref));
+                               records.LatestChainEntry(row.batch_ref));
       if (entry) continue;  // chained (or deleted: then the row is for Verify to report)
-      MEDMESH_RETURN_IF_ERROR(ctx_.records.ChainReadingBatch(
-          store::ChainEntryKind::kReadingsPut, row.batch_ref, row.digest, row.stored_ms));
+      MEDMESH_RETURN_IF_ERROR(records.ChainReadingBatch(store::ChainEntryKind::kReadingsPut,
+                                                        row.batch_ref, row.digest, row.stored_ms));
       ++out.chained;
     }
     after = page.back().batch_ref;
   }
   return out;
+}
+
+Result<BatchChainMigration> IntegrityService::ChainUnchainedBatches() {
+  return cloud::ChainUnchainedBatches(ctx_.records, ctx_.intake);
 }
 
 Result<Bytes> IntegrityService::SignedDeletionFeed(std::string_view cloud_id,

@@ -125,6 +125,16 @@ struct IntegrityServiceContext {
   Random& random;
 };
 
+// The parts of the service that need no principal, for the cloud's start-up:
+// ChainUnchainedBatches puts every stored reading batch without a chain entry into the chain
+// (the data migration for batches stored before batches were chained, and the repair after a
+// crash between a batch's row and its entry; idempotent), and ResumePendingDeletions finishes
+// every deletion a failure left pending (returns how many).
+[[nodiscard]] Result<BatchChainMigration> ChainUnchainedBatches(ThreePartStore& records,
+                                                                IntakeStore& intake);
+[[nodiscard]] Result<std::size_t> ResumePendingDeletions(ThreePartStore& records,
+                                                         IntakeStore& intake, const Clock& clock);
+
 class IntegrityService {
  public:
   // Every reference must outlive the service.
@@ -152,12 +162,8 @@ class IntegrityService {
   [[nodiscard]] Status DeletePatient(const accounts::Principal& principal,
                                      std::string_view source_address);
 
-  // Finishes every deletion left pending by a failure (call at start-up). Returns how many.
+  // The free functions above, on this service's stores.
   [[nodiscard]] Result<std::size_t> ResumePendingDeletions();
-
-  // Puts every stored reading batch that has no chain entry yet into the chain (the data
-  // migration for batches stored before batches were chained, and the repair after a crash
-  // between a batch's row and its entry). Idempotent.
   [[nodiscard]] Result<BatchChainMigration> ChainUnchainedBatches();
 
   // One page of the deletion feed of `cloudlet_id` after `after_seq` (at most `limit`,
@@ -181,7 +187,6 @@ class IntegrityService {
   Status RestoreBatch(const Owner& owner, const ItemRef& item, const wire::OpenedUpload& copy);
   // Opens and verifies a cloudlet's copy (kFailedPrecondition if it does not verify).
   Result<wire::OpenedUpload> OpenCopy(const Owner& owner, const ItemRef& item, ByteView forward);
-  Status FinishDeletion(const std::string& patient_id);
   Status Record(const accounts::Principal& principal, std::string_view event, audit::Action action,
                 audit::Outcome outcome, std::string_view source_address,
                 std::string_view patient_id, std::string_view entity_type,
