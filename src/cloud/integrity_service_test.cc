@@ -14,11 +14,14 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "cloud/integrity_api.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_intake_store.h"
 #include "crypto/keyed_hash.h"
+#include "net/error_mapping.h"
 #include "net/metrics.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
@@ -691,6 +694,84 @@ TEST_P(IntegrityTest, DeleteShredsThePatientAndFeedsTheirCloudlet) {
   Bytes forged = *page;
   forged[forged.size() / 2] ^= 1;
   EXPECT_FALSE(wire::VerifyDeletionFeed(forged, *cloud_certificate_, "cloudlet-1", 0));
+}
+
+// The routes (integrity_api.h), called through the router as the server does, with a test
+// authenticator in place of the accounts slice's.
+TEST_P(IntegrityTest, RoutesAuthenticateAndMapOutcomesToStatuses) {
+  const ItemRef record = StoreRecord("rec-1");
+  const ItemRef batch = StoreBatch();
+  net::Router router;
+  AddIntegrityRoutes(router, *service_, [](const net::Request& r) -> Result<Principal> {
+    for (const auto& [name, value] : r.headers) {
+      if (name != "X-Test-As") continue;
+      if (value == "patient-1" || value == "patient-2") return Patient(std::string(value));
+      if (value == "operator-1") return Operator("cloudlet-1");
+      if (value == "admin") return OfRole(Role::kAdmin);
+    }
+    return Unauthenticated("no session");
+  });
+  auto call = [&](net::Method method, const std::string& path, const std::string& as,
+                  std::vector<std::pair<std::string, std::string>> query = {}) {
+    std::vector<std::string> segments;
+    for (std::size_t at = 1; at <= path.size();) {
+      const std::size_t next = std::min(path.find('/', at), path.size());
+      segments.push_back(path.substr(at, next - at));
+      at = next + 1;
+    }
+    const net::RouteMatch match = router.Find(method, segments);
+    EXPECT_EQ(match.kind, net::RouteMatch::Kind::kFound) << path;
+    net::Request request;
+    request.method = method;
+    request.path = path;
+    request.route = match.route->pattern;
+    request.path_params = match.params;
+    request.query = std::move(query);
+    request.peer_address = "192.0.2.7";
+    if (!as.empty()) request.headers.emplace_back("X-Test-As", as);
+    auto response = match.route->handler(request);
+    return response ? *response : net::ErrorResponse(response.error());
+  };
+  const std::string rec = "/api/v1/integrity/records/watch-1/rec-1";
+  const std::string bat = "/api/v1/integrity/readings/watch-1/" + batch.item_id;
+
+  net::Response ok = call(net::Method::kPost, rec + "/verify", "patient-1");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(nlohmann::json::parse(ok.body)["ok"], true);
+  EXPECT_EQ(call(net::Method::kPost, bat + "/verify", "operator-1").status, 200);
+  EXPECT_EQ(call(net::Method::kPost, rec + "/verify", "").status, 401);
+  const net::Response foreign = call(net::Method::kPost, rec + "/verify", "patient-2");
+  const net::Response unknown =
+      call(net::Method::kPost, "/api/v1/integrity/records/watch-9/rec-1/verify", "patient-2");
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_EQ(foreign.body, unknown.body);
+  EXPECT_EQ(call(net::Method::kPost, rec + "/verify", "admin").status, 403);
+  EXPECT_EQ(
+      call(net::Method::kPost, "/api/v1/integrity/readings/watch-1/nothex/verify", "patient-1")
+          .status,
+      400);
+  // Nothing to restore: 409.
+  EXPECT_EQ(call(net::Method::kPost, rec + "/restore", "patient-1").status, 409);
+  // Tampered, then restored through the route.
+  ASSERT_TRUE(
+      backend_->FlipByte("mi", "ciphertext", "pseudonym", three_->Pseudonym("patient-1"), 20));
+  const net::Response damaged = call(net::Method::kPost, rec + "/verify", "patient-1");
+  EXPECT_EQ(nlohmann::json::parse(damaged.body)["failed_check"], "decrypt");
+  const net::Response restored = call(net::Method::kPost, rec + "/restore", "operator-1");
+  ASSERT_EQ(restored.status, 200) << restored.body;
+  EXPECT_EQ(nlohmann::json::parse(restored.body)["after"]["ok"], true);
+  const net::Response listed =
+      call(net::Method::kGet, "/api/v1/integrity/restores", "admin", {{"limit", "5"}});
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(listed.body)["restores"].size(), 1u);
+  EXPECT_EQ(call(net::Method::kGet, "/api/v1/integrity/restores", "patient-1").status, 403);
+  EXPECT_EQ(call(net::Method::kGet, "/api/v1/integrity/restores", "admin", {{"limit", "0"}}).status,
+            400);
+  // Deletion: only for the patient themselves; afterwards their items are 404.
+  EXPECT_EQ(call(net::Method::kPost, "/api/v1/integrity/deletion", "operator-1").status, 403);
+  EXPECT_EQ(call(net::Method::kPost, "/api/v1/integrity/deletion", "patient-1").status, 200);
+  EXPECT_EQ(call(net::Method::kPost, rec + "/verify", "patient-1").status, 404);
+  EXPECT_EQ(call(net::Method::kPost, "/api/v1/integrity/deletion", "patient-1").status, 200);
 }
 
 INSTANTIATE_TEST_SUITE_P(, IntegrityTest, ::testing::Values(MEDMESH_TEST_BACKEND),
