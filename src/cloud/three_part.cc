@@ -786,13 +786,19 @@ Result<std::optional<IntegrityCheck>> ThreePartStore::CheckChainPlace(
   } else if (!entry->prev_hash.empty()) {
     return broken;
   }
-  MEDMESH_ASSIGN_OR_RETURN(const auto after, store_.ReadChain(entry->seq + 1, 1));
-  if (!after.empty()) {
-    if (after[0].seq != entry->seq + 1 || after[0].prev_hash != entry->entry_hash) return broken;
-  } else {
+  // The next entry links to it, or it is the head. Read the head second: an entry appended in
+  // between then shows up in the head, and is read again below.
+  MEDMESH_ASSIGN_OR_RETURN(auto after, store_.ReadChain(entry->seq + 1, 1));
+  if (after.empty()) {
     MEDMESH_ASSIGN_OR_RETURN(const store::ChainHead head, store_.GetChainHead());
-    if (head.seq != entry->seq || head.hash != entry->entry_hash) return broken;
+    if (head.seq == entry->seq) {
+      return head.hash == entry->entry_hash ? std::optional<IntegrityCheck>() : broken;
+    }
+    if (head.seq < entry->seq) return broken;
+    MEDMESH_ASSIGN_OR_RETURN(after, store_.ReadChain(entry->seq + 1, 1));
+    if (after.empty()) return broken;
   }
+  if (after[0].seq != entry->seq + 1 || after[0].prev_hash != entry->entry_hash) return broken;
   return std::optional<IntegrityCheck>();
 }
 
