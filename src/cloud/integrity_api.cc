@@ -59,7 +59,8 @@ Result<std::size_t> LimitOf(const net::Request& r) {
 
 }  // namespace
 
-void AddIntegrityRoutes(net::Router& router, IntegrityService& service, Authenticate authenticate) {
+void AddIntegrityRoutes(net::Router& router, IntegrityService& service,
+                        const Authenticate& authenticate) {
   for (ItemKind kind : {ItemKind::kRecord, ItemKind::kReadings}) {
     const std::string base = kind == ItemKind::kRecord
                                  ? "/api/v1/integrity/records/{device_id}/{record_id}"

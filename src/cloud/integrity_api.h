@@ -29,6 +29,7 @@ namespace medmesh::cloud {
 using Authenticate = std::function<Result<accounts::Principal>(const net::Request&)>;
 
 // Registers the routes above on `router`; `service` must outlive it.
-void AddIntegrityRoutes(net::Router& router, IntegrityService& service, Authenticate authenticate);
+void AddIntegrityRoutes(net::Router& router, IntegrityService& service,
+                        const Authenticate& authenticate);
 
 }  // namespace medmesh::cloud

@@ -346,7 +346,7 @@ Status IntegrityService::RestoreBatch(const Owner& owner, const ItemRef& item,
     auto put = ctx_.intake.PutReadingBatch(*row);
     replaced = put ? OkStatus() : Status(put.error());
   }
-  MEDMESH_RETURN_IF_ERROR(replaced);
+  if (!replaced) return replaced;
   MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t seq,
                            ctx_.records.ChainReadingBatch(store::ChainEntryKind::kReadingsRestore,
                                                           ref, row->digest, row->stored_ms));
@@ -449,6 +449,7 @@ Status IntegrityService::DeletePatient(const Principal& principal,
     MEDMESH_ASSIGN_OR_RETURN(const std::vector<EnrolmentRow> enrolments,
                              ctx_.intake.ListEnrolments(principal.patient_id));
     std::vector<std::string> cloudlets;
+    cloudlets.reserve(enrolments.size());
     for (const EnrolmentRow& e : enrolments) cloudlets.push_back(e.cloudlet_id);
     std::sort(cloudlets.begin(), cloudlets.end());
     cloudlets.erase(std::unique(cloudlets.begin(), cloudlets.end()), cloudlets.end());
@@ -457,7 +458,7 @@ Status IntegrityService::DeletePatient(const Principal& principal,
         ctx_.intake.BeginDeletion(principal.patient_id, cloudlets, NowMs(ctx_.clock)));
     return FinishDeletion(ctx_.records, ctx_.intake, ctx_.clock, principal.patient_id);
   };
-  const Status st = run();
+  Status st = run();
   MEDMESH_RETURN_IF_ERROR(
       Record(principal, "patient.delete", audit::Action::kDelete,
              st ? audit::Outcome::kSuccess : RefusalOutcome(st.error()), source_address,

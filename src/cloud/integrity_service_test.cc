@@ -145,7 +145,8 @@ class TestCloudlet {
 };
 
 ThreePartKeys MakeKeys(Random& r) {
-  SecretBytes index(kThreePartSecretBytes), pseudonym(kThreePartSecretBytes);
+  SecretBytes index(kThreePartSecretBytes);
+  SecretBytes pseudonym(kThreePartSecretBytes);
   r.Fill(index.mutable_bytes());
   r.Fill(pseudonym.mutable_bytes());
   return ThreePartKeys{crypto::KeyEncryptionKey::Generate(r), crypto::KeyEncryptionKey::Generate(r),
@@ -236,6 +237,7 @@ class IntegrityTest : public ::testing::TestWithParam<BackendKind> {
       ASSERT_TRUE(intake) << intake.error().ToString();
       intake_ = std::move(*intake);
     } else {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): read before the test starts any thread
       const char* pg = std::getenv(store::testing::kTestPostgresEnv);
       ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
       conninfo_ = pg;

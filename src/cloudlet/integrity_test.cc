@@ -98,7 +98,7 @@ class CloudletIntegrityTest : public ::testing::Test {
     EXPECT_TRUE(
         devices_->Enrol(enrolment, wire::IssueEnrolment(enrolment, *cloudlet_signer_).value()));
     node::testing::TestDevice shape(device, patient, random_, clock_);
-    const wire::PatientRecord record = shape.Record("rec-1");
+    wire::PatientRecord record = shape.Record("rec-1");
     crypto::SessionSealer sealer(cloudlet_->kem_key.public_key(), random_, clock_);
     const wire::UploadHeader header{.content_type = wire::ContentType::kPatientRecord,
                                     .device_id = device,

@@ -28,7 +28,7 @@ VerifiedCertificate CloudCertificate() {
 
 class DeletionFeedTest : public ::testing::Test {
  protected:
-  DeletionFeed Feed() const {
+  static DeletionFeed Feed() {
     return DeletionFeed{
         "cloud", "cloudlet-1", kNowMs, 4, {{5, "patient-1", kNowMs - 10}, {9, "pat_abc", kNowMs}}};
   }
