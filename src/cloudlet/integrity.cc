@@ -47,6 +47,10 @@ DeletionFollower::DeletionFollower(DeletionFollowerContext context) : ctx_(std::
 Result<std::uint64_t> DeletionFollower::Cursor() const { return ctx_.ledger.DeletionCursor(); }
 
 Status DeletionFollower::ShredPatient(std::string_view patient_id) {
+  // First, so that nothing new of the patient is stored while the rest is removed.
+  for (const std::string& device : ctx_.devices.DevicesOf(patient_id)) {
+    MEDMESH_RETURN_IF_ERROR(ctx_.devices.Withdraw(device));
+  }
   MEDMESH_RETURN_IF_ERROR(ctx_.readings.DeletePatient(patient_id));
   MEDMESH_RETURN_IF_ERROR(ctx_.ledger.DeletePatient(patient_id));
   for (std::string_view part : {internal::kRecordsKeyPart, internal::kForwardKeyPart}) {

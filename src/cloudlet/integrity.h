@@ -14,7 +14,8 @@
 //   - readings: every row, and the patient's "readings" data key (ReadingStore::DeletePatient);
 //   - records and batch rows of the ingest ledger (IngestLedger::DeletePatient);
 //   - the patient's "records" and "forward" data keys (what is still queued for the cloud, or
-//     dead-lettered, becomes unreadable and is dead-lettered by the forwarder).
+//     dead-lettered, becomes unreadable and is dead-lettered by the forwarder);
+//   - the patient's devices are withdrawn here (their uploads are refused from then on).
 // Each step is idempotent and the cursor moves only after a patient is done, so a crash
 // part-way repeats that patient on the next poll. The bound on how late a cloudlet shreds is
 // its poll interval plus however long it cannot reach the cloud.
@@ -62,6 +63,7 @@ struct DeletionFollowerContext {
   IngestLedger& ledger;
   store::ReadingStore& readings;
   crypto::EnvelopeAead& envelope;
+  DeviceRegistry& devices;  // the patient's devices are withdrawn here
 };
 
 class DeletionFollower {

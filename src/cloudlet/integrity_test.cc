@@ -134,7 +134,7 @@ class CloudletIntegrityTest : public ::testing::Test {
   }
 
   DeletionFollower Follower() {
-    return DeletionFollower({cloudlet_->id(), *ledger_, *readings_, *envelope_});
+    return DeletionFollower({cloudlet_->id(), *ledger_, *readings_, *envelope_, *devices_});
   }
 
   Bytes Page(std::uint64_t after, std::vector<wire::DeletionNotice> notices,
@@ -240,6 +240,8 @@ TEST_F(CloudletIntegrityTest, TheDeletionFeedShredsThePatientHereAndInEveryEarli
     EXPECT_TRUE(HasKey("patient-2", part));
   }
   EXPECT_EQ(readings_->CountsFor("patient-1").value().batches, 0u);
+  EXPECT_TRUE(devices_->Find("watch-1")->withdrawn);
+  EXPECT_FALSE(devices_->Find("watch-2")->withdrawn);
   EXPECT_TRUE(ledger_->ListRecords("patient-1", 10).value().empty());
   EXPECT_EQ(ledger_->ListRecords("patient-2", 10).value().size(), 1u);
   EXPECT_EQ(readings_->Query("patient-2", 0, wire::kMaxTimeMs).value().readings.size(), 20u);
