@@ -170,7 +170,7 @@ TEST_F(DataPathTest, CloudDownThenUpEverythingArrivesExactlyOnce) {
   EXPECT_EQ(stats.reading_batches, 6u);
   EXPECT_EQ(stats.readings, std::uint64_t{6} * 60);
   EXPECT_EQ(stats.records, 1u);
-  EXPECT_EQ(stats.chain_length, 1u);
+  EXPECT_EQ(stats.chain_length, 7u);  // 1 record and 6 reading batches (docs/integrity.md)
   EXPECT_EQ(stats.patients, 1u);
   const cloudlet::CloudletStats edge = cloudlet_->Stats();
   EXPECT_EQ(edge.batches_stored, 6u);

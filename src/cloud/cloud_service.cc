@@ -5,6 +5,8 @@
 #include <system_error>
 #include <utility>
 
+#include "cloud/integrity_service.h"
+#include "cloud/integrity_service.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_intake_store.h"
 #include "core/log.h"
@@ -141,6 +143,10 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                                   .service = options.account_service},
                                  {identity, *records, options.audit ? *options.audit : *log_audit,
                                   *ids, clock, random}));
+  // Issue 8 (integrity_service.h): batches stored before they were chained enter the chain,
+  // and deletions a failure left pending are finished, before anything is served.
+  MEDMESH_RETURN_IF_ERROR(ChainUnchainedBatches(*records, *intake_store));
+  MEDMESH_RETURN_IF_ERROR(ResumePendingDeletions(*records, *intake_store, clock));
   return OkStatus();
 }
 

@@ -329,7 +329,7 @@ TEST_F(CloudServiceTest, AnonymousStatsShowFlowCountsOnlyAndTheOperatorSeesMore)
   const json full = Stats(/*as_operator=*/true);
   EXPECT_EQ(full["readings"], 60);
   EXPECT_EQ(full["records"], 0);
-  EXPECT_EQ(full["chain_length"], 0);
+  EXPECT_EQ(full["chain_length"], 1);  // the batch's entry (integrity_service.h)
   EXPECT_EQ(full["rejected"], 0);
   for (const char* id : {"patient-1", "watch-1", "cloudlet-1"}) {
     EXPECT_EQ(full.dump().find(id), std::string::npos) << id;

@@ -26,6 +26,27 @@ Bytes Labelled(std::string_view label, std::string_view ref) {
 
 }  // namespace
 
+Result<ReadingsSummary> SummariseReadings(const wire::UploadHeader& header, ByteView payload) {
+  // The cloudlet checked the same; the cloud does not take a cloudlet's word for it.
+  // Plausibility reading by reading, as at the cloudlet (forward_intake.h step 4).
+  MEDMESH_ASSIGN_OR_RETURN(
+      const wire::ReadingBatch batch,
+      wire::ReadingBatchFromUpload(header, payload, {.require_plausible = false}));
+  if (batch.readings.empty()) return InvalidArgument("readings payload holds no readings");
+  ReadingsSummary out;
+  out.total = batch.readings.size();
+  bool first = true;
+  for (const wire::Reading& reading : batch.readings) {
+    if (!wire::CheckPlausible(reading)) continue;
+    out.from_ms = first ? reading.time_ms : std::min(out.from_ms, reading.time_ms);
+    out.to_ms = first ? reading.time_ms : std::max(out.to_ms, reading.time_ms);
+    first = false;
+    ++out.plausible;
+  }
+  if (out.plausible == 0) return FailedPrecondition("no reading of the batch is plausible");
+  return out;
+}
+
 struct ForwardIntake::Metrics {
   explicit Metrics(net::MetricsRegistry& r)
       : forwards(r.AddCounter("medmesh_cloud_forwards_total",
@@ -70,6 +91,52 @@ std::string ForwardIntake::BatchRef(std::string_view device_id,
                                     const wire::BatchId& batch_id) const {
   return HexEncode(
       crypto::KeyedBlake2b256Parts(refs_key_, {AsBytes("batch"), AsBytes(device_id), batch_id}));
+}
+
+Bytes ForwardIntake::ContentDigest(ByteView payload) const {
+  const crypto::Digest256 digest =
+      crypto::KeyedBlake2b256Parts(refs_key_, {AsBytes("content"), payload});
+  return Bytes(digest.begin(), digest.end());
+}
+
+Result<wire::Enrolment> ForwardIntake::DecryptEnrolment(const EnrolmentRow& row) const {
+  // The record was verified before it was stored, and the envelope authenticates it.
+  MEDMESH_ASSIGN_OR_RETURN(Bytes record,
+                           ctx_.records.envelope(store::RecordPart::kEi)
+                               .Decrypt({row.patient_id, "ei"}, row.ciphertext,
+                                        Labelled("cloud enrolment v1", row.device_ref)));
+  MEDMESH_ASSIGN_OR_RETURN(wire::SignedEnrolment parsed, wire::ParseEnrolment(record));
+  return parsed.enrolment;
+}
+
+Result<Bytes> ForwardIntake::DecryptBatch(const ReadingBatchRow& row) const {
+  return ctx_.records.envelope(store::RecordPart::kMi)
+      .Decrypt({row.pseudonym, "mi"}, row.ciphertext, Labelled("cloud readings v1", row.batch_ref));
+}
+
+Result<ReadingBatchRow> ForwardIntake::BatchRowFor(const wire::OpenedUpload& opened,
+                                                   std::int64_t stored_ms,
+                                                   ReadingsSummary* summary_out) const {
+  const wire::UploadHeader& header = opened.header;
+  MEDMESH_ASSIGN_OR_RETURN(const ReadingsSummary summary,
+                           SummariseReadings(header, opened.payload));
+  if (summary_out != nullptr) *summary_out = summary;
+  const std::string pseudonym = ctx_.records.Pseudonym(header.patient_id);
+  const std::string batch_ref = BatchRef(header.device_id, header.batch_id);
+  auto ciphertext = ctx_.records.envelope(store::RecordPart::kMi)
+                        .Encrypt({pseudonym, "mi"},
+                                 wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
+                                 Labelled("cloud readings v1", batch_ref));
+  // A storage failure here (the data key's store), never a fault of the content.
+  if (!ciphertext) return Unavailable("readings not encrypted: " + ciphertext.error().ToString());
+  return ReadingBatchRow{batch_ref,
+                         pseudonym,
+                         summary.from_ms,
+                         summary.to_ms,
+                         summary.plausible,
+                         stored_ms,
+                         ContentDigest(opened.payload),
+                         std::move(*ciphertext)};
 }
 
 void ForwardIntake::RecordRejection(IdsEventKind kind, std::string_view source_ip,
@@ -185,6 +252,17 @@ IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view sourc
     return Reject(Unauthenticated("enrolment record is not signed by the cloudlet it names"), true,
                   IdsEventKind::kForgedSignature, source_ip);
   }
+  // A patient who deleted their data is not enrolled again (cloud/integrity_service.h).
+  auto deletion = ctx_.intake.GetDeletion(enrolment->patient_id);
+  if (!deletion) {
+    log::Error("cloud_intake_unavailable", {{"error", deletion.error().ToString()}});
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
+                  "unavailable");
+  }
+  if (*deletion) {
+    return Reject(FailedPrecondition("the patient's data was deleted"), true,
+                  IdsEventKind::kEnrolmentConflict, source_ip);
+  }
   const std::string device_ref = DeviceRef(enrolment->device_id);
   const crypto::Digest256 binding = crypto::KeyedBlake2b256Parts(
       refs_key_,
@@ -290,13 +368,7 @@ Result<wire::Enrolment> ForwardIntake::LookupEnrolment(const wire::UploadHeader&
       *refusal = IdsEventKind::kUnknownDevice;
       return PermissionDenied("the device was withdrawn");
     }
-    // The record was verified before it was stored, and the envelope authenticates it.
-    MEDMESH_ASSIGN_OR_RETURN(Bytes record,
-                             ctx_.records.envelope(store::RecordPart::kEi)
-                                 .Decrypt({row->patient_id, "ei"}, row->ciphertext,
-                                          Labelled("cloud enrolment v1", device_ref)));
-    MEDMESH_ASSIGN_OR_RETURN(wire::SignedEnrolment parsed, wire::ParseEnrolment(record));
-    enrolment = parsed.enrolment;
+    MEDMESH_ASSIGN_OR_RETURN(enrolment, DecryptEnrolment(*row));
     std::lock_guard lock(mu_);
     if (generation == generation_) {
       enrolments_.insert_or_assign(upload.device_id, CachedEnrolment{*enrolment, now});
@@ -364,52 +436,28 @@ IntakeResult ForwardIntake::AcceptForward(ByteView forward, std::string_view sou
 IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
                                           const std::string& forward_id,
                                           std::string_view source_ip) {
-  const wire::UploadHeader& header = opened.header;
-  // The cloudlet checked the same; the cloud does not take a cloudlet's word for it.
-  // Plausibility reading by reading, as at the cloudlet (forward_intake.h step 4).
-  auto batch = wire::ReadingBatchFromUpload(header, opened.payload, {.require_plausible = false});
-  if (!batch || batch->readings.empty()) {
-    const bool bomb = !batch && batch.error().code() == ErrorCode::kResourceExhausted;
-    return Reject(InvalidArgument(batch ? std::string("readings payload holds no readings")
-                                        : "invalid readings payload: " + batch.error().message()),
-                  true, bomb ? IdsEventKind::kDecompressionBomb : IdsEventKind::kMalformed,
-                  source_ip);
+  ReadingsSummary summary;
+  auto row = BatchRowFor(opened, NowMs(ctx_.clock), &summary);
+  if (!row) {
+    switch (row.error().code()) {
+      case ErrorCode::kResourceExhausted:
+        return Reject(InvalidArgument("invalid readings payload: " + row.error().message()), true,
+                      IdsEventKind::kDecompressionBomb, source_ip);
+      case ErrorCode::kInvalidArgument:
+        return Reject(InvalidArgument(row.error().message().starts_with("readings payload")
+                                          ? row.error().message()
+                                          : "invalid readings payload: " + row.error().message()),
+                      true, IdsEventKind::kMalformed, source_ip);
+      case ErrorCode::kFailedPrecondition:
+        return Reject(InvalidArgument("no reading of the batch is plausible"), true,
+                      IdsEventKind::kOutOfRange, source_ip);
+      default:
+        log::Error("cloud_readings_not_encrypted", {{"error", row.error().ToString()}});
+        return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
+                      "unavailable");
+    }
   }
-  std::vector<wire::Reading> plausible;
-  plausible.reserve(batch->readings.size());
-  for (const wire::Reading& reading : batch->readings) {
-    if (wire::CheckPlausible(reading)) plausible.push_back(reading);
-  }
-  const std::size_t refused = batch->readings.size() - plausible.size();
-  if (plausible.empty()) {
-    return Reject(InvalidArgument("no reading of the batch is plausible"), true,
-                  IdsEventKind::kOutOfRange, source_ip);
-  }
-  const auto [first, last] = std::minmax_element(
-      plausible.begin(), plausible.end(),
-      [](const wire::Reading& a, const wire::Reading& b) { return a.time_ms < b.time_ms; });
-  const std::string pseudonym = ctx_.records.Pseudonym(header.patient_id);
-  const std::string batch_ref = BatchRef(header.device_id, header.batch_id);
-  const crypto::Digest256 digest =
-      crypto::KeyedBlake2b256Parts(refs_key_, {AsBytes("content"), opened.payload});
-  auto ciphertext = ctx_.records.envelope(store::RecordPart::kMi)
-                        .Encrypt({pseudonym, "mi"},
-                                 wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
-                                 Labelled("cloud readings v1", batch_ref));
-  if (!ciphertext) {
-    log::Error("cloud_readings_not_encrypted", {{"error", ciphertext.error().ToString()}});
-    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
-                  "unavailable");
-  }
-  ReadingBatchRow row{batch_ref,
-                      pseudonym,
-                      first->time_ms,
-                      last->time_ms,
-                      static_cast<std::uint32_t>(plausible.size()),
-                      NowMs(ctx_.clock),
-                      Bytes(digest.begin(), digest.end()),
-                      std::move(*ciphertext)};
-  auto outcome = ctx_.intake.PutReadingBatch(row);
+  auto outcome = ctx_.intake.PutReadingBatch(*row);
   if (!outcome) {
     if (outcome.error().code() == ErrorCode::kAlreadyExists) {
       return Reject(AlreadyExists("another batch was stored under this device's batch id"), true,
@@ -420,15 +468,37 @@ IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
                   "unavailable");
   }
   const bool duplicate = *outcome == IntakeOutcome::kDuplicate;
+  // The batch enters the hash chain (after its row: the two live in different databases). A
+  // duplicate chains the stored row, so a retry after a failed append completes it; the append
+  // is idempotent.
+  Result<std::uint64_t> chained = std::uint64_t{0};
+  if (duplicate) {
+    auto stored = ctx_.intake.GetReadingBatch(row->batch_ref);
+    chained = !stored    ? Result<std::uint64_t>(stored.error())
+              : !*stored ? Result<std::uint64_t>(Unavailable("batch vanished"))
+                         : ctx_.records.ChainReadingBatch(store::ChainEntryKind::kReadingsPut,
+                                                          (*stored)->batch_ref, (*stored)->digest,
+                                                          (*stored)->stored_ms);
+  } else {
+    chained = ctx_.records.ChainReadingBatch(store::ChainEntryKind::kReadingsPut, row->batch_ref,
+                                             row->digest, row->stored_ms);
+  }
+  if (!chained) {
+    log::Error("cloud_batch_not_chained", {{"error", chained.error().ToString()}});
+    return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
+                  "unavailable");
+  }
   if (duplicate) {
     duplicates_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    metrics_->readings.Increment(static_cast<double>(plausible.size()));
+    metrics_->readings.Increment(static_cast<double>(row->readings));
+    const std::size_t total = summary.total;
+    const std::size_t refused = total - row->readings;
     if (refused > 0) {
       // One event per batch; no values (health data).
       metrics_->readings_refused.Increment(static_cast<double>(refused));
       RecordRejection(IdsEventKind::kOutOfRange, source_ip,
-                      std::to_string(refused) + " of " + std::to_string(batch->readings.size()) +
+                      std::to_string(refused) + " of " + std::to_string(total) +
                           " readings of a forwarded batch are implausible; kept, not counted");
     }
   }

@@ -7,7 +7,8 @@
 //                     of the cloudlet that issued it, and kept encrypted (EI side), so the
 //                     device's signatures on forwarded data can be checked. A device id belongs
 //                     to the first cloudlet that enrols it: a claim by another cloudlet, or for
-//                     another patient or key, or on a withdrawn device, is refused (409, IDS
+//                     another patient or key, on a withdrawn device, or for a patient who
+//                     deleted their data (integrity_service.h), is refused (409, IDS
 //                     event enrolment_conflict).
 //   WithdrawDevice    an operator's withdrawal: the device's forwards are refused from then on
 //                     (403, unknown_device) and it is never enrolled again. Effective at once in
@@ -82,6 +83,17 @@ struct IntakeAck {
   std::string status;  // "stored", "duplicate" ("unchanged" for a repeated registration)
 };
 
+// What a readings upload adds up to once its implausible readings are left out (step 4).
+struct ReadingsSummary {
+  std::int64_t from_ms = 0;     // the earliest plausible reading
+  std::int64_t to_ms = 0;       // the latest plausible reading
+  std::uint32_t plausible = 0;  // what the stored row counts
+  std::size_t total = 0;        // readings in the signed batch
+};
+// kInvalidArgument for a payload that does not decode or holds no readings (kResourceExhausted
+// for a decompression bomb), kFailedPrecondition if no reading is plausible.
+Result<ReadingsSummary> SummariseReadings(const wire::UploadHeader& header, ByteView payload);
+
 // A refusal; the message is for the cloudlet (never quotes input or names internals), the
 // reason a metrics label (an IDS event kind name, "unknown_cloudlet", "unavailable", ...).
 using IntakeRejection = net::Rejection;
@@ -126,9 +138,25 @@ class ForwardIntake {
   std::uint64_t rejected() const { return rejected_.load(); }
   std::size_t max_forward_bytes() const { return max_forward_bytes_; }
 
-  // The keyed references (exposed for tests that look for them in the raw tables).
+  // The keyed references (exposed for tests that look for them in the raw tables, and for
+  // the integrity service, which finds stored items by them).
   std::string DeviceRef(std::string_view device_id) const;
   std::string BatchRef(std::string_view device_id, const wire::BatchId& batch_id) const;
+  // The keyed digest a reading batch row keeps of its payload.
+  Bytes ContentDigest(ByteView payload) const;
+  // The stored enrolment record of a row (withdrawn or not), decrypted and parsed: the device
+  // key that checks the device's signatures. kNotFound if the patient's keys were destroyed,
+  // AuthenticationFailed() for a tampered row.
+  Result<wire::Enrolment> DecryptEnrolment(const EnrolmentRow& row) const;
+  // The plaintext of a stored batch row: wire::EncodeEvidenceAndPayload of its upload.
+  // kNotFound if the pseudonym's MI data key was destroyed, AuthenticationFailed() for a row
+  // that was altered or moved.
+  Result<Bytes> DecryptBatch(const ReadingBatchRow& row) const;
+  // The row an authentic readings upload is stored as (encrypted under the pseudonym's MI data
+  // key), stamped `stored_ms`; `summary`, if given, receives its summary. Errors as
+  // SummariseReadings; kUnavailable if it cannot be encrypted (the data keys' store failed).
+  Result<ReadingBatchRow> BatchRowFor(const wire::OpenedUpload& opened, std::int64_t stored_ms,
+                                      ReadingsSummary* summary = nullptr) const;
 
  private:
   struct Metrics;

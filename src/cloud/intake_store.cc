@@ -48,6 +48,25 @@ Status ValidateReadingBatchRow(const ReadingBatchRow& row) {
   return Blob("ciphertext", row.ciphertext);
 }
 
+Status ValidateRestoreRow(const RestoreRow& row) {
+  MEDMESH_RETURN_IF_ERROR(Text("restore_id", row.restore_id));
+  MEDMESH_RETURN_IF_ERROR(Text("cloudlet_id", row.cloudlet_id));
+  MEDMESH_RETURN_IF_ERROR(Text("patient_id", row.patient_id, 255));
+  if (row.kind != "record" && row.kind != "readings") {
+    return InvalidArgument("intake store: restore kind must be record or readings");
+  }
+  MEDMESH_RETURN_IF_ERROR(Text("device_id", row.device_id));
+  MEDMESH_RETURN_IF_ERROR(Text("item_id", row.item_id));
+  MEDMESH_RETURN_IF_ERROR(Text("failed_check", row.failed_check));
+  MEDMESH_RETURN_IF_ERROR(Text("actor_account_id", row.actor_account_id, 255));
+  return Text("actor_role", row.actor_role);
+}
+
+Status ValidateIntakeLimit(std::size_t limit) {
+  if (limit == 0 || limit > 10000) return InvalidArgument("intake store: limit must be 1..10000");
+  return OkStatus();
+}
+
 void IntakeCounters::Set(const IntakeCounts& counts) {
   reading_batches_.store(counts.reading_batches, std::memory_order_relaxed);
   readings_.store(counts.readings, std::memory_order_relaxed);

@@ -18,6 +18,11 @@
 //                    encrypted under the pseudonym's MI data key: the medical side, with no
 //                    patient id, device id or batch id in the clear
 //   patients         the pseudonyms seen, for statistics
+//   restores         every restore of a tampered record or batch from a cloudlet's copy
+//                    (cloud/integrity_service.h): who, when, what, which check had failed
+//   deletions        patients whose deletion was asked for (pending until done), and
+//   deletion_feed    one entry per (cloudlet, deleted patient): what each cloudlet must shred
+//                    (ADR 0018), numbered so a cloudlet polls from its last seq
 // Errors: kInvalidArgument for a field out of range; kUnavailable when the database is busy or
 // unreachable (every write is idempotent: retry); kResourceExhausted, kDataLoss, kInternal as
 // in store/record_store.h. Messages never carry values.
@@ -64,6 +69,34 @@ struct ReadingBatchRow {
   Bytes digest;      // keyed digest of the payload: a repeat vs another batch under the same ref
   Bytes ciphertext;  // evidence ‖ payload under the pseudonym's MI data key
   bool operator==(const ReadingBatchRow&) const = default;
+};
+
+// One restore (cloud/integrity_service.h).
+struct RestoreRow {
+  std::string restore_id;  // "rst_" + 26 base32 characters
+  std::int64_t restored_ms = 0;
+  std::string cloudlet_id;       // whose copy it came from (the device's enrolling cloudlet)
+  std::string patient_id;        // whose data it is
+  std::string kind;              // "record" or "readings"
+  std::string device_id;         // the item's device
+  std::string item_id;           // the record id, or the batch id (hex)
+  std::string failed_check;      // IntegrityCheckName of what had failed
+  std::string actor_account_id;  // who asked for it
+  std::string actor_role;        // accounts::RoleName
+  bool operator==(const RestoreRow&) const = default;
+};
+
+struct DeletionState {
+  std::int64_t requested_ms = 0;
+  std::optional<std::int64_t> done_ms;  // unset while the deletion is unfinished
+};
+
+struct DeletionFeedRow {
+  std::uint64_t seq = 0;  // 1, 2, ... in the order deletions were asked for
+  std::string cloudlet_id;
+  std::string patient_id;
+  std::int64_t requested_ms = 0;
+  bool operator==(const DeletionFeedRow&) const = default;
 };
 
 enum class IntakeOutcome {
@@ -133,6 +166,50 @@ class IntakeStore {
       std::string_view pseudonym, std::int64_t from_ms, std::int64_t to_ms,
       std::size_t limit) const = 0;
 
+  // The batch under `batch_ref`, or nullopt.
+  [[nodiscard]] virtual Result<std::optional<ReadingBatchRow>> GetReadingBatch(
+      std::string_view batch_ref) const = 0;
+  // Every batch with batch_ref > `after`, ordered by batch_ref, at most `limit` (1..10000).
+  [[nodiscard]] virtual Result<std::vector<ReadingBatchRow>> ListAllReadingBatches(
+      std::string_view after, std::size_t limit) const = 0;
+  // The batch references of a pseudonym, ordered.
+  [[nodiscard]] virtual Result<std::vector<std::string>> ListBatchRefs(
+      std::string_view pseudonym) const = 0;
+  // Overwrites a stored batch with `row` (a restore). kNotFound if no batch has its batch_ref.
+  [[nodiscard]] virtual Status ReplaceReadingBatch(const ReadingBatchRow& row) = 0;
+  // Deletes every batch of a pseudonym and the pseudonym from the patients, in one
+  // transaction; returns how many batches. Idempotent. (Counts() is not decreased.)
+  [[nodiscard]] virtual Result<std::uint64_t> DeleteReadingBatches(std::string_view pseudonym) = 0;
+
+  // The enrolments of a patient (withdrawn or not), ordered by device_ref.
+  [[nodiscard]] virtual Result<std::vector<EnrolmentRow>> ListEnrolments(
+      std::string_view patient_id) const = 0;
+  // Deletes the enrolments (and withdrawal marks) of a patient; returns how many. Idempotent.
+  [[nodiscard]] virtual Result<std::uint64_t> DeleteEnrolments(std::string_view patient_id) = 0;
+
+  // Restores: kAlreadyExists for a restore_id already used. Listed newest first, only those
+  // of `cloudlet_id` if given, at most `limit` (1..10000).
+  [[nodiscard]] virtual Status AddRestore(const RestoreRow& row) = 0;
+  [[nodiscard]] virtual Result<std::vector<RestoreRow>> ListRestores(
+      const std::optional<std::string>& cloudlet_id, std::size_t limit) const = 0;
+
+  // Deletions. BeginDeletion records that the patient's deletion was asked for and adds one
+  // feed entry per cloudlet, in one transaction; a second call for the same patient changes
+  // nothing (the first request stands) but adds feed entries for cloudlets not yet named.
+  [[nodiscard]] virtual Status BeginDeletion(std::string_view patient_id,
+                                             const std::vector<std::string>& cloudlet_ids,
+                                             std::int64_t requested_ms) = 0;
+  // Marks it done (the first time is kept). kNotFound if it was never begun.
+  [[nodiscard]] virtual Status FinishDeletion(std::string_view patient_id,
+                                              std::int64_t done_ms) = 0;
+  [[nodiscard]] virtual Result<std::optional<DeletionState>> GetDeletion(
+      std::string_view patient_id) const = 0;
+  // Patients whose deletion is unfinished, ordered.
+  [[nodiscard]] virtual Result<std::vector<std::string>> PendingDeletions() const = 0;
+  // The feed entries of one cloudlet with seq > `after_seq`, ordered by seq, at most `limit`.
+  [[nodiscard]] virtual Result<std::vector<DeletionFeedRow>> ListDeletionFeed(
+      std::string_view cloudlet_id, std::uint64_t after_seq, std::size_t limit) const = 0;
+
   // Records a pseudonym among the patients (idempotent).
   [[nodiscard]] virtual Status AddPatient(std::string_view pseudonym) = 0;
 
@@ -149,5 +226,8 @@ class IntakeStore {
 [[nodiscard]] Status ValidateEnrolmentRow(const EnrolmentRow& row);
 [[nodiscard]] Status ValidateEnrolmentRef(std::string_view device_ref);
 [[nodiscard]] Status ValidateReadingBatchRow(const ReadingBatchRow& row);
+[[nodiscard]] Status ValidateRestoreRow(const RestoreRow& row);
+// kInvalidArgument unless 1 <= limit <= 10000.
+[[nodiscard]] Status ValidateIntakeLimit(std::size_t limit);
 
 }  // namespace medmesh::cloud

@@ -48,7 +48,34 @@ constexpr const char* kSchemaSql =
     "  digest bytea NOT NULL, ciphertext bytea NOT NULL);"
     "CREATE INDEX IF NOT EXISTS reading_batches_by_pseudonym"
     "  ON {s}.reading_batches (pseudonym, from_ms);"
-    "CREATE TABLE IF NOT EXISTS {s}.patients (pseudonym text PRIMARY KEY);";
+    "CREATE TABLE IF NOT EXISTS {s}.patients (pseudonym text PRIMARY KEY);"
+    "CREATE INDEX IF NOT EXISTS enrolments_by_patient ON {s}.enrolments (patient_id);"
+    "CREATE TABLE IF NOT EXISTS {s}.restores ("
+    "  restore_id text PRIMARY KEY, restored_ms bigint NOT NULL, cloudlet_id text NOT NULL,"
+    "  patient_id text NOT NULL, kind text NOT NULL, device_id text NOT NULL,"
+    "  item_id text NOT NULL, failed_check text NOT NULL, actor_account_id text NOT NULL,"
+    "  actor_role text NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS restores_by_time ON {s}.restores (restored_ms);"
+    "CREATE TABLE IF NOT EXISTS {s}.deletions ("
+    "  patient_id text PRIMARY KEY, requested_ms bigint NOT NULL, done_ms bigint);"
+    "CREATE TABLE IF NOT EXISTS {s}.deletion_feed ("
+    "  seq bigserial PRIMARY KEY, cloudlet_id text NOT NULL, patient_id text NOT NULL,"
+    "  requested_ms bigint NOT NULL, UNIQUE (cloudlet_id, patient_id));";
+
+constexpr const char* kBatchColumns =
+    "SELECT batch_ref, pseudonym, from_ms, to_ms, readings, stored_ms, digest, ciphertext"
+    " FROM {s}.reading_batches ";
+
+ReadingBatchRow BatchFrom(const pqxx::row& r) {
+  return ReadingBatchRow{r[0].as<std::string>(),
+                         r[1].as<std::string>(),
+                         r[2].as<std::int64_t>(),
+                         r[3].as<std::int64_t>(),
+                         static_cast<std::uint32_t>(r[4].as<std::int64_t>()),
+                         r[5].as<std::int64_t>(),
+                         BlobBytes(r[6]),
+                         BlobBytes(r[7])};
+}
 
 }  // namespace
 
@@ -293,5 +320,237 @@ Status PostgresIntakeStore::AddPatient(std::string_view pseudonym) {
 }
 
 Result<IntakeCounts> PostgresIntakeStore::Counts() const { return counters_.Get(); }
+
+// --- Integrity: batches, enrolments, restores, deletions ---------------------------------------
+
+Result<std::optional<ReadingBatchRow>> PostgresIntakeStore::GetReadingBatch(
+    std::string_view batch_ref) const {
+  using Row = std::optional<ReadingBatchRow>;
+  return pool_->Run<Row>("get reading batch", [&](pqxx::work& w) -> Result<Row> {
+    const pqxx::result r = w.exec_params(
+        Sql(schema_, std::string(kBatchColumns) + "WHERE batch_ref = $1"), std::string(batch_ref));
+    if (r.empty()) return Row();
+    return Row(BatchFrom(r[0]));
+  });
+}
+
+Result<std::vector<ReadingBatchRow>> PostgresIntakeStore::ListAllReadingBatches(
+    std::string_view after, std::size_t limit) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateIntakeLimit(limit));
+  using Rows = std::vector<ReadingBatchRow>;
+  return pool_->Run<Rows>("list all reading batches", [&](pqxx::work& w) -> Result<Rows> {
+    const pqxx::result r = w.exec_params(
+        Sql(schema_, std::string(kBatchColumns) +
+                         "WHERE batch_ref COLLATE \"C\" > $1 ORDER BY batch_ref COLLATE \"C\""
+                         " LIMIT $2"),
+        std::string(after), static_cast<std::int64_t>(limit));
+    Rows out;
+    for (const auto& row : r) out.push_back(BatchFrom(row));
+    return out;
+  });
+}
+
+Result<std::vector<std::string>> PostgresIntakeStore::ListBatchRefs(
+    std::string_view pseudonym) const {
+  using Rows = std::vector<std::string>;
+  return pool_->Run<Rows>("list batch refs", [&](pqxx::work& w) -> Result<Rows> {
+    const pqxx::result r =
+        w.exec_params(Sql(schema_,
+                          "SELECT batch_ref FROM {s}.reading_batches WHERE pseudonym = $1"
+                          " ORDER BY batch_ref COLLATE \"C\""),
+                      std::string(pseudonym));
+    Rows out;
+    for (const auto& row : r) out.push_back(row[0].as<std::string>());
+    return out;
+  });
+}
+
+Status PostgresIntakeStore::ReplaceReadingBatch(const ReadingBatchRow& row) {
+  MEDMESH_RETURN_IF_ERROR(ValidateReadingBatchRow(row));
+  auto done = pool_->Run<bool>("replace reading batch", [&](pqxx::work& w) -> Result<bool> {
+    const pqxx::result r = w.exec_params(
+        Sql(schema_,
+            "UPDATE {s}.reading_batches SET pseudonym = $1, from_ms = $2, to_ms = $3,"
+            " readings = $4, stored_ms = $5, digest = $6, ciphertext = $7 WHERE batch_ref = $8"),
+        row.pseudonym, row.from_ms, row.to_ms, static_cast<std::int64_t>(row.readings),
+        row.stored_ms, Blob(row.digest), Blob(row.ciphertext), row.batch_ref);
+    return r.affected_rows() == 1;
+  });
+  if (!done) return done.error();
+  if (!*done) return NotFound("no such reading batch");
+  return OkStatus();
+}
+
+Result<std::uint64_t> PostgresIntakeStore::DeleteReadingBatches(std::string_view pseudonym) {
+  return pool_->Run<std::uint64_t>(
+      "delete reading batches", [&](pqxx::work& w) -> Result<std::uint64_t> {
+        const pqxx::result r =
+            w.exec_params(Sql(schema_, "DELETE FROM {s}.reading_batches WHERE pseudonym = $1"),
+                          std::string(pseudonym));
+        w.exec_params(Sql(schema_, "DELETE FROM {s}.patients WHERE pseudonym = $1"),
+                      std::string(pseudonym));
+        return static_cast<std::uint64_t>(r.affected_rows());
+      });
+}
+
+Result<std::vector<EnrolmentRow>> PostgresIntakeStore::ListEnrolments(
+    std::string_view patient_id) const {
+  using Rows = std::vector<EnrolmentRow>;
+  return pool_->Run<Rows>("list enrolments", [&](pqxx::work& w) -> Result<Rows> {
+    const pqxx::result r = w.exec_params(
+        Sql(schema_,
+            "SELECT e.device_ref, e.cloudlet_id, e.binding, e.ciphertext, wd.withdrawn_ms"
+            " FROM {s}.enrolments e LEFT JOIN {s}.withdrawn_devices wd"
+            " ON wd.device_ref = e.device_ref WHERE e.patient_id = $1"
+            " ORDER BY e.device_ref COLLATE \"C\""),
+        std::string(patient_id));
+    Rows out;
+    for (const auto& row : r) {
+      EnrolmentRow e{row[0].as<std::string>(), std::string(patient_id), row[1].as<std::string>(),
+                     BlobBytes(row[2]),        BlobBytes(row[3]),       std::nullopt};
+      if (!row[4].is_null()) e.withdrawn_ms = row[4].as<std::int64_t>();
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
+Result<std::uint64_t> PostgresIntakeStore::DeleteEnrolments(std::string_view patient_id) {
+  return pool_->Run<std::uint64_t>(
+      "delete enrolments", [&](pqxx::work& w) -> Result<std::uint64_t> {
+        w.exec_params(Sql(schema_,
+                          "DELETE FROM {s}.withdrawn_devices WHERE device_ref IN"
+                          " (SELECT device_ref FROM {s}.enrolments WHERE patient_id = $1)"),
+                      std::string(patient_id));
+        const pqxx::result r =
+            w.exec_params(Sql(schema_, "DELETE FROM {s}.enrolments WHERE patient_id = $1"),
+                          std::string(patient_id));
+        return static_cast<std::uint64_t>(r.affected_rows());
+      });
+}
+
+Status PostgresIntakeStore::AddRestore(const RestoreRow& row) {
+  MEDMESH_RETURN_IF_ERROR(ValidateRestoreRow(row));
+  auto inserted = pool_->Run<bool>("add restore", [&](pqxx::work& w) -> Result<bool> {
+    const pqxx::result r = w.exec_params(
+        Sql(schema_,
+            "INSERT INTO {s}.restores (restore_id, restored_ms, cloudlet_id, patient_id, kind,"
+            " device_id, item_id, failed_check, actor_account_id, actor_role)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"),
+        row.restore_id, row.restored_ms, row.cloudlet_id, row.patient_id, row.kind, row.device_id,
+        row.item_id, row.failed_check, row.actor_account_id, row.actor_role);
+    return r.affected_rows() == 1;
+  });
+  if (!inserted) return inserted.error();
+  if (!*inserted) return AlreadyExists("restore id already used");
+  return OkStatus();
+}
+
+Result<std::vector<RestoreRow>> PostgresIntakeStore::ListRestores(
+    const std::optional<std::string>& cloudlet_id, std::size_t limit) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateIntakeLimit(limit));
+  using Rows = std::vector<RestoreRow>;
+  return pool_->Run<Rows>("list restores", [&](pqxx::work& w) -> Result<Rows> {
+    // All cloudlets when none is named: the empty string never is a cloudlet id.
+    const pqxx::result r = w.exec_params(
+        Sql(schema_,
+            "SELECT restore_id, restored_ms, cloudlet_id, patient_id, kind, device_id, item_id,"
+            " failed_check, actor_account_id, actor_role FROM {s}.restores"
+            " WHERE ($1 = '' OR cloudlet_id = $1)"
+            " ORDER BY restored_ms DESC, restore_id COLLATE \"C\" LIMIT $2"),
+        cloudlet_id.value_or(std::string()), static_cast<std::int64_t>(limit));
+    Rows out;
+    for (const auto& row : r) {
+      out.push_back({row[0].as<std::string>(), row[1].as<std::int64_t>(), row[2].as<std::string>(),
+                     row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>(),
+                     row[6].as<std::string>(), row[7].as<std::string>(), row[8].as<std::string>(),
+                     row[9].as<std::string>()});
+    }
+    return out;
+  });
+}
+
+Status PostgresIntakeStore::BeginDeletion(std::string_view patient_id,
+                                          const std::vector<std::string>& cloudlet_ids,
+                                          std::int64_t requested_ms) {
+  if (patient_id.empty() || patient_id.size() > 255) {
+    return InvalidArgument("intake store: patient_id must be 1..255 bytes");
+  }
+  auto done = pool_->Run<bool>("begin deletion", [&](pqxx::work& w) -> Result<bool> {
+    w.exec_params(Sql(schema_,
+                      "INSERT INTO {s}.deletions (patient_id, requested_ms) VALUES ($1, $2)"
+                      " ON CONFLICT DO NOTHING"),
+                  std::string(patient_id), requested_ms);
+    for (const std::string& cloudlet : cloudlet_ids) {
+      w.exec_params(Sql(schema_,
+                        "INSERT INTO {s}.deletion_feed (cloudlet_id, patient_id, requested_ms)"
+                        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
+                    cloudlet, std::string(patient_id), requested_ms);
+    }
+    return true;
+  });
+  if (!done) return done.error();
+  return OkStatus();
+}
+
+Status PostgresIntakeStore::FinishDeletion(std::string_view patient_id, std::int64_t done_ms) {
+  auto updated = pool_->Run<bool>("finish deletion", [&](pqxx::work& w) -> Result<bool> {
+    const pqxx::result r = w.exec_params(
+        Sql(schema_,
+            "UPDATE {s}.deletions SET done_ms = COALESCE(done_ms, $1) WHERE patient_id = $2"),
+        done_ms, std::string(patient_id));
+    return r.affected_rows() == 1;
+  });
+  if (!updated) return updated.error();
+  if (!*updated) return NotFound("no deletion for this patient");
+  return OkStatus();
+}
+
+Result<std::optional<DeletionState>> PostgresIntakeStore::GetDeletion(
+    std::string_view patient_id) const {
+  using Row = std::optional<DeletionState>;
+  return pool_->Run<Row>("get deletion", [&](pqxx::work& w) -> Result<Row> {
+    const pqxx::result r = w.exec_params(
+        Sql(schema_, "SELECT requested_ms, done_ms FROM {s}.deletions WHERE patient_id = $1"),
+        std::string(patient_id));
+    if (r.empty()) return Row();
+    DeletionState state{r[0][0].as<std::int64_t>(), std::nullopt};
+    if (!r[0][1].is_null()) state.done_ms = r[0][1].as<std::int64_t>();
+    return Row(state);
+  });
+}
+
+Result<std::vector<std::string>> PostgresIntakeStore::PendingDeletions() const {
+  using Rows = std::vector<std::string>;
+  return pool_->Run<Rows>("pending deletions", [&](pqxx::work& w) -> Result<Rows> {
+    const pqxx::result r = w.exec(Sql(schema_,
+                                      "SELECT patient_id FROM {s}.deletions WHERE done_ms IS NULL"
+                                      " ORDER BY patient_id COLLATE \"C\""));
+    Rows out;
+    for (const auto& row : r) out.push_back(row[0].as<std::string>());
+    return out;
+  });
+}
+
+Result<std::vector<DeletionFeedRow>> PostgresIntakeStore::ListDeletionFeed(
+    std::string_view cloudlet_id, std::uint64_t after_seq, std::size_t limit) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateIntakeLimit(limit));
+  using Rows = std::vector<DeletionFeedRow>;
+  return pool_->Run<Rows>("list deletion feed", [&](pqxx::work& w) -> Result<Rows> {
+    const pqxx::result r =
+        w.exec_params(Sql(schema_,
+                          "SELECT seq, cloudlet_id, patient_id, requested_ms FROM {s}.deletion_feed"
+                          " WHERE cloudlet_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+                      std::string(cloudlet_id), static_cast<std::int64_t>(after_seq),
+                      static_cast<std::int64_t>(limit));
+    Rows out;
+    for (const auto& row : r) {
+      out.push_back({static_cast<std::uint64_t>(row[0].as<std::int64_t>()),
+                     row[1].as<std::string>(), row[2].as<std::string>(),
+                     row[3].as<std::int64_t>()});
+    }
+    return out;
+  });
+}
 
 }  // namespace medmesh::cloud

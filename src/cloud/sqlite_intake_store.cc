@@ -42,7 +42,48 @@ CREATE INDEX IF NOT EXISTS reading_batches_by_pseudonym
 CREATE TABLE IF NOT EXISTS patients (
   pseudonym TEXT PRIMARY KEY
 );
+CREATE INDEX IF NOT EXISTS enrolments_by_patient ON enrolments (patient_id);
+CREATE TABLE IF NOT EXISTS restores (
+  restore_id       TEXT PRIMARY KEY,
+  restored_ms      INTEGER NOT NULL,
+  cloudlet_id      TEXT NOT NULL,
+  patient_id       TEXT NOT NULL,
+  kind             TEXT NOT NULL,
+  device_id        TEXT NOT NULL,
+  item_id          TEXT NOT NULL,
+  failed_check     TEXT NOT NULL,
+  actor_account_id TEXT NOT NULL,
+  actor_role       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS restores_by_time ON restores (restored_ms);
+CREATE TABLE IF NOT EXISTS deletions (
+  patient_id   TEXT PRIMARY KEY,
+  requested_ms INTEGER NOT NULL,
+  done_ms      INTEGER
+);
+CREATE TABLE IF NOT EXISTS deletion_feed (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  cloudlet_id  TEXT NOT NULL,
+  patient_id   TEXT NOT NULL,
+  requested_ms INTEGER NOT NULL,
+  UNIQUE (cloudlet_id, patient_id)
+);
 )sql";
+
+ReadingBatchRow BatchFrom(SQLite::Statement& q) {
+  return ReadingBatchRow{q.getColumn(0).getString(),
+                         q.getColumn(1).getString(),
+                         q.getColumn(2).getInt64(),
+                         q.getColumn(3).getInt64(),
+                         static_cast<std::uint32_t>(q.getColumn(4).getInt64()),
+                         q.getColumn(5).getInt64(),
+                         ColumnBytes(q.getColumn(6)),
+                         ColumnBytes(q.getColumn(7))};
+}
+
+constexpr const char* kBatchColumns =
+    "SELECT batch_ref, pseudonym, from_ms, to_ms, readings, stored_ms, digest, ciphertext"
+    " FROM reading_batches ";
 
 // True if the pseudonym is new.
 bool InsertPatient(SQLite::Database& db, std::string_view pseudonym) {
@@ -66,7 +107,7 @@ Result<std::unique_ptr<SqliteIntakeStore>> SqliteIntakeStore::Open(
     const std::string& path, const store::SqliteOpenOptions& sqlite) {
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
                            store::OpenSqliteDatabase(path, sqlite));
-  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloud_intake", 2, kSchema));
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloud_intake", 3, kSchema));
   std::unique_ptr<SqliteIntakeStore> store(new SqliteIntakeStore(std::move(db)));
   // The only counting queries of the store's life; Counts() counts on in memory.
   try {
@@ -285,5 +326,290 @@ Status SqliteIntakeStore::AddPatient(std::string_view pseudonym) {
 }
 
 Result<IntakeCounts> SqliteIntakeStore::Counts() const { return counters_.Get(); }
+
+// --- Integrity: batches, enrolments, restores, deletions ---------------------------------------
+
+Result<std::optional<ReadingBatchRow>> SqliteIntakeStore::GetReadingBatch(
+    std::string_view batch_ref) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, std::string(kBatchColumns) + "WHERE batch_ref = ?");
+    q.bind(1, std::string(batch_ref));
+    if (!q.executeStep()) return std::optional<ReadingBatchRow>();
+    return std::optional<ReadingBatchRow>(BatchFrom(q));
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "get reading batch");
+  }
+}
+
+Result<std::vector<ReadingBatchRow>> SqliteIntakeStore::ListAllReadingBatches(
+    std::string_view after, std::size_t limit) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateIntakeLimit(limit));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(
+        *db_, std::string(kBatchColumns) + "WHERE batch_ref > ? ORDER BY batch_ref LIMIT ?");
+    q.bind(1, std::string(after));
+    q.bind(2, static_cast<std::int64_t>(limit));
+    std::vector<ReadingBatchRow> out;
+    while (q.executeStep()) out.push_back(BatchFrom(q));
+    return out;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list all reading batches");
+  }
+}
+
+Result<std::vector<std::string>> SqliteIntakeStore::ListBatchRefs(
+    std::string_view pseudonym) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT batch_ref FROM reading_batches WHERE pseudonym = ?"
+                        " ORDER BY batch_ref");
+    q.bind(1, std::string(pseudonym));
+    std::vector<std::string> out;
+    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    return out;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list batch refs");
+  }
+}
+
+Status SqliteIntakeStore::ReplaceReadingBatch(const ReadingBatchRow& row) {
+  MEDMESH_RETURN_IF_ERROR(ValidateReadingBatchRow(row));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "UPDATE reading_batches SET pseudonym = ?, from_ms = ?, to_ms = ?,"
+                        " readings = ?, stored_ms = ?, digest = ?, ciphertext = ?"
+                        " WHERE batch_ref = ?");
+    q.bind(1, row.pseudonym);
+    q.bind(2, static_cast<std::int64_t>(row.from_ms));
+    q.bind(3, static_cast<std::int64_t>(row.to_ms));
+    q.bind(4, static_cast<std::int64_t>(row.readings));
+    q.bind(5, static_cast<std::int64_t>(row.stored_ms));
+    BindBlob(q, 6, row.digest);
+    BindBlob(q, 7, row.ciphertext);
+    q.bind(8, row.batch_ref);
+    if (q.exec() == 0) return NotFound("no such reading batch");
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "replace reading batch");
+  }
+}
+
+Result<std::uint64_t> SqliteIntakeStore::DeleteReadingBatches(std::string_view pseudonym) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement batches(*db_, "DELETE FROM reading_batches WHERE pseudonym = ?");
+    batches.bind(1, std::string(pseudonym));
+    const int n = batches.exec();
+    SQLite::Statement patient(*db_, "DELETE FROM patients WHERE pseudonym = ?");
+    patient.bind(1, std::string(pseudonym));
+    patient.exec();
+    tx.commit();
+    return static_cast<std::uint64_t>(n);
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "delete reading batches");
+  }
+}
+
+Result<std::vector<EnrolmentRow>> SqliteIntakeStore::ListEnrolments(
+    std::string_view patient_id) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT e.device_ref, e.cloudlet_id, e.binding, e.ciphertext,"
+                        " w.withdrawn_ms FROM enrolments e LEFT JOIN withdrawn_devices w"
+                        " ON w.device_ref = e.device_ref WHERE e.patient_id = ?"
+                        " ORDER BY e.device_ref");
+    q.bind(1, std::string(patient_id));
+    std::vector<EnrolmentRow> out;
+    while (q.executeStep()) {
+      EnrolmentRow row{q.getColumn(0).getString(),  std::string(patient_id),
+                       q.getColumn(1).getString(),  ColumnBytes(q.getColumn(2)),
+                       ColumnBytes(q.getColumn(3)), std::nullopt};
+      if (!q.getColumn(4).isNull()) row.withdrawn_ms = q.getColumn(4).getInt64();
+      out.push_back(std::move(row));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list enrolments");
+  }
+}
+
+Result<std::uint64_t> SqliteIntakeStore::DeleteEnrolments(std::string_view patient_id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement withdrawn(*db_,
+                                "DELETE FROM withdrawn_devices WHERE device_ref IN"
+                                " (SELECT device_ref FROM enrolments WHERE patient_id = ?)");
+    withdrawn.bind(1, std::string(patient_id));
+    withdrawn.exec();
+    SQLite::Statement q(*db_, "DELETE FROM enrolments WHERE patient_id = ?");
+    q.bind(1, std::string(patient_id));
+    const int n = q.exec();
+    tx.commit();
+    return static_cast<std::uint64_t>(n);
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "delete enrolments");
+  }
+}
+
+Status SqliteIntakeStore::AddRestore(const RestoreRow& row) {
+  MEDMESH_RETURN_IF_ERROR(ValidateRestoreRow(row));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "INSERT INTO restores (restore_id, restored_ms, cloudlet_id, patient_id,"
+                        " kind, device_id, item_id, failed_check, actor_account_id, actor_role)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+    q.bind(1, row.restore_id);
+    q.bind(2, static_cast<std::int64_t>(row.restored_ms));
+    q.bind(3, row.cloudlet_id);
+    q.bind(4, row.patient_id);
+    q.bind(5, row.kind);
+    q.bind(6, row.device_id);
+    q.bind(7, row.item_id);
+    q.bind(8, row.failed_check);
+    q.bind(9, row.actor_account_id);
+    q.bind(10, row.actor_role);
+    if (q.exec() == 0) return AlreadyExists("restore id already used");
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "add restore");
+  }
+}
+
+Result<std::vector<RestoreRow>> SqliteIntakeStore::ListRestores(
+    const std::optional<std::string>& cloudlet_id, std::size_t limit) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateIntakeLimit(limit));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT restore_id, restored_ms, cloudlet_id, patient_id, kind, device_id,"
+                        " item_id, failed_check, actor_account_id, actor_role FROM restores"
+                        " WHERE (? IS NULL OR cloudlet_id = ?)"
+                        " ORDER BY restored_ms DESC, restore_id LIMIT ?");
+    if (cloudlet_id) {
+      q.bind(1, *cloudlet_id);
+      q.bind(2, *cloudlet_id);
+    } else {
+      q.bind(1);
+      q.bind(2);
+    }
+    q.bind(3, static_cast<std::int64_t>(limit));
+    std::vector<RestoreRow> out;
+    while (q.executeStep()) {
+      out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64(),
+                     q.getColumn(2).getString(), q.getColumn(3).getString(),
+                     q.getColumn(4).getString(), q.getColumn(5).getString(),
+                     q.getColumn(6).getString(), q.getColumn(7).getString(),
+                     q.getColumn(8).getString(), q.getColumn(9).getString()});
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list restores");
+  }
+}
+
+Status SqliteIntakeStore::BeginDeletion(std::string_view patient_id,
+                                        const std::vector<std::string>& cloudlet_ids,
+                                        std::int64_t requested_ms) {
+  if (patient_id.empty() || patient_id.size() > 255) {
+    return InvalidArgument("intake store: patient_id must be 1..255 bytes");
+  }
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement d(*db_,
+                        "INSERT INTO deletions (patient_id, requested_ms) VALUES (?, ?)"
+                        " ON CONFLICT DO NOTHING");
+    d.bind(1, std::string(patient_id));
+    d.bind(2, static_cast<std::int64_t>(requested_ms));
+    d.exec();
+    for (const std::string& cloudlet : cloudlet_ids) {
+      SQLite::Statement f(*db_,
+                          "INSERT INTO deletion_feed (cloudlet_id, patient_id, requested_ms)"
+                          " VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
+      f.bind(1, cloudlet);
+      f.bind(2, std::string(patient_id));
+      f.bind(3, static_cast<std::int64_t>(requested_ms));
+      f.exec();
+    }
+    tx.commit();
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "begin deletion");
+  }
+}
+
+Status SqliteIntakeStore::FinishDeletion(std::string_view patient_id, std::int64_t done_ms) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "UPDATE deletions SET done_ms = COALESCE(done_ms, ?) WHERE patient_id = ?");
+    q.bind(1, static_cast<std::int64_t>(done_ms));
+    q.bind(2, std::string(patient_id));
+    if (q.exec() == 0) return NotFound("no deletion for this patient");
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "finish deletion");
+  }
+}
+
+Result<std::optional<DeletionState>> SqliteIntakeStore::GetDeletion(
+    std::string_view patient_id) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "SELECT requested_ms, done_ms FROM deletions WHERE patient_id = ?");
+    q.bind(1, std::string(patient_id));
+    if (!q.executeStep()) return std::optional<DeletionState>();
+    DeletionState state{q.getColumn(0).getInt64(), std::nullopt};
+    if (!q.getColumn(1).isNull()) state.done_ms = q.getColumn(1).getInt64();
+    return std::optional<DeletionState>(state);
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "get deletion");
+  }
+}
+
+Result<std::vector<std::string>> SqliteIntakeStore::PendingDeletions() const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT patient_id FROM deletions WHERE done_ms IS NULL"
+                        " ORDER BY patient_id");
+    std::vector<std::string> out;
+    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    return out;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "pending deletions");
+  }
+}
+
+Result<std::vector<DeletionFeedRow>> SqliteIntakeStore::ListDeletionFeed(
+    std::string_view cloudlet_id, std::uint64_t after_seq, std::size_t limit) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateIntakeLimit(limit));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT seq, cloudlet_id, patient_id, requested_ms FROM deletion_feed"
+                        " WHERE cloudlet_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+    q.bind(1, std::string(cloudlet_id));
+    q.bind(2, static_cast<std::int64_t>(after_seq));
+    q.bind(3, static_cast<std::int64_t>(limit));
+    std::vector<DeletionFeedRow> out;
+    while (q.executeStep()) {
+      out.push_back({static_cast<std::uint64_t>(q.getColumn(0).getInt64()),
+                     q.getColumn(1).getString(), q.getColumn(2).getString(),
+                     q.getColumn(3).getInt64()});
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list deletion feed");
+  }
+}
 
 }  // namespace medmesh::cloud

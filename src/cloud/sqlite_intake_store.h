@@ -34,6 +34,25 @@ class SqliteIntakeStore final : public IntakeStore {
   Result<std::vector<ReadingBatchRow>> ListReadingBatches(std::string_view pseudonym,
                                                           std::int64_t from_ms, std::int64_t to_ms,
                                                           std::size_t limit) const override;
+  Result<std::optional<ReadingBatchRow>> GetReadingBatch(std::string_view batch_ref) const override;
+  Result<std::vector<ReadingBatchRow>> ListAllReadingBatches(std::string_view after,
+                                                             std::size_t limit) const override;
+  Result<std::vector<std::string>> ListBatchRefs(std::string_view pseudonym) const override;
+  Status ReplaceReadingBatch(const ReadingBatchRow& row) override;
+  Result<std::uint64_t> DeleteReadingBatches(std::string_view pseudonym) override;
+  Result<std::vector<EnrolmentRow>> ListEnrolments(std::string_view patient_id) const override;
+  Result<std::uint64_t> DeleteEnrolments(std::string_view patient_id) override;
+  Status AddRestore(const RestoreRow& row) override;
+  Result<std::vector<RestoreRow>> ListRestores(const std::optional<std::string>& cloudlet_id,
+                                               std::size_t limit) const override;
+  Status BeginDeletion(std::string_view patient_id, const std::vector<std::string>& cloudlet_ids,
+                       std::int64_t requested_ms) override;
+  Status FinishDeletion(std::string_view patient_id, std::int64_t done_ms) override;
+  Result<std::optional<DeletionState>> GetDeletion(std::string_view patient_id) const override;
+  Result<std::vector<std::string>> PendingDeletions() const override;
+  Result<std::vector<DeletionFeedRow>> ListDeletionFeed(std::string_view cloudlet_id,
+                                                        std::uint64_t after_seq,
+                                                        std::size_t limit) const override;
   Status AddPatient(std::string_view pseudonym) override;
   Result<IntakeCounts> Counts() const override;
 

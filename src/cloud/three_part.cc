@@ -328,6 +328,13 @@ crypto::EnvelopeAead& ThreePartStore::envelope(RecordPart part) {
 
 Result<PutRecordResult> ThreePartStore::PutRecord(const wire::PatientRecord& record,
                                                   ByteView device_signature) {
+  MEDMESH_ASSIGN_OR_RETURN(const store::NewRecord rows, BuildRows(record, device_signature));
+  MEDMESH_ASSIGN_OR_RETURN(const store::PutResult put, store_.PutRecord(rows, *hasher_));
+  return PutRecordResult{put.outcome, put.seq};
+}
+
+Result<store::NewRecord> ThreePartStore::BuildRows(const wire::PatientRecord& record,
+                                                   ByteView device_signature) const {
   MEDMESH_RETURN_IF_ERROR(wire::ValidatePatientRecord(record));
   if (device_signature.empty() || device_signature.size() > options_.max_signature_bytes) {
     return InvalidArgument("device signature must be 1.." +
@@ -381,8 +388,7 @@ Result<PutRecordResult> ThreePartStore::PutRecord(const wire::PatientRecord& rec
   rows.mi = {mi_ref, pseudonym, std::move(mi_ct)};
   rows.blind_index = std::move(index);
   rows.stored_ms = wire::ToUnixMs(clock_.Now());
-  MEDMESH_ASSIGN_OR_RETURN(const store::PutResult put, store_.PutRecord(rows, *hasher_));
-  return PutRecordResult{put.outcome, put.seq};
+  return rows;
 }
 
 Status ThreePartStore::DeletePatient(std::string_view patient_id) {
@@ -412,7 +418,11 @@ Status ThreePartStore::DeletePatient(std::string_view patient_id) {
 // --- Reading -----------------------------------------------------------------------------------
 
 Result<StoredRecord> ThreePartStore::Reassemble(const store::RecordLinkRow& row,
-                                                SnapshotCache& cache) const {
+                                                SnapshotCache& cache,
+                                                IntegrityCheck* failed) const {
+  IntegrityCheck ignored{};
+  IntegrityCheck& check = failed != nullptr ? *failed : ignored;
+  check = IntegrityCheck::kDecrypt;
   const std::string& patient = row.patient_id;
   const crypto::DataKeyContext ei_key{patient, "ei"};
   auto link_plain = ei_.Decrypt(ei_key, row.ciphertext, LinkAd(row.record_ref));
@@ -431,7 +441,11 @@ Result<StoredRecord> ThreePartStore::Reassemble(const store::RecordLinkRow& row,
                       std::map<std::string, Bytes>& seen) -> Result<Bytes> {
     if (auto it = seen.find(ref); it != seen.end()) return it->second;
     auto stored = store_.GetSnapshot(part, patient, ref);
-    if (!stored) return MissingRowError(stored.error());
+    if (!stored) {
+      if (stored.error().code() == ErrorCode::kNotFound) check = IntegrityCheck::kMissing;
+      return MissingRowError(stored.error());
+    }
+    check = IntegrityCheck::kDecrypt;
     auto plain = part == RecordPart::kEi
                      ? ei_.Decrypt(ei_key, stored->ciphertext, EiSnapshotAd(patient, ref))
                      : qi_.Decrypt({patient, "qi"}, stored->ciphertext, QiSnapshotAd(patient, ref));
@@ -451,12 +465,17 @@ Result<StoredRecord> ThreePartStore::Reassemble(const store::RecordLinkRow& row,
   const std::string pseudonym = keys_->Pseudonym(patient);
   const std::string mi_ref = keys_->MiRef(link->device_id, link->record_id);
   auto mi = store_.GetMi(mi_ref);
-  if (!mi) return MissingRowError(mi.error());
+  if (!mi) {
+    if (mi.error().code() == ErrorCode::kNotFound) check = IntegrityCheck::kMissing;
+    return MissingRowError(mi.error());
+  }
+  check = IntegrityCheck::kDecrypt;
   if (mi->pseudonym != pseudonym) return IntegrityFailure();
   auto mi_plain = mi_.Decrypt({pseudonym, "mi"}, mi->ciphertext, MiAd(mi_ref));
   if (!mi_plain) return DecryptError(mi_plain.error());
   if (!internal::DecodeMiPart(*mi_plain, out.record)) return IntegrityFailure();
 
+  check = IntegrityCheck::kDigest;
   auto canonical = wire::EncodePatientRecord(out.record);
   if (!canonical || keys_->Digest(*canonical) != row.digest) return IntegrityFailure();
   return out;
@@ -644,11 +663,19 @@ Result<VerifyReport> ThreePartStore::VerifyRecords(
         broken(e.seq, e.record_ref, "chain link broken");
       } else if (hasher_->EntryHash(unsealed) != e.entry_hash) {
         broken(e.seq, e.record_ref, "chain entry altered");
-      } else if (e.kind == store::ChainEntryKind::kPut &&
+      } else if ((e.kind == store::ChainEntryKind::kPut ||
+                  e.kind == store::ChainEntryKind::kRestore) &&
                  e.record_digest.size() == crypto::kDigestBytes) {
+        // A restore re-states the digest first put (RestoreRecord checks it).
         live[e.record_ref] = {e.seq, e.record_digest};
       } else if (e.kind == store::ChainEntryKind::kDelete && e.record_digest.empty()) {
         live.erase(e.record_ref);
+      } else if ((e.kind == store::ChainEntryKind::kReadingsPut ||
+                  e.kind == store::ChainEntryKind::kReadingsRestore) &&
+                 !e.record_digest.empty()) {
+        // Reading batches: their rows live in the intake store and are checked one by one
+        // (IntegrityService); here the entry's hash and link are what counts.
+      } else if (e.kind == store::ChainEntryKind::kReadingsDelete && e.record_digest.empty()) {
       } else {
         broken(e.seq, e.record_ref, "chain entry malformed");
       }
@@ -715,6 +742,145 @@ Result<VerifyReport> ThreePartStore::VerifyRecords(
                             (counts.mi > n ? counts.mi - n : 0);
   }
   return report;
+}
+
+// --- One item ----------------------------------------------------------------------------------
+
+std::string_view IntegrityCheckName(IntegrityCheck check) {
+  switch (check) {
+    case IntegrityCheck::kMissing: return "missing";
+    case IntegrityCheck::kDecrypt: return "decrypt";
+    case IntegrityCheck::kDigest: return "digest";
+    case IntegrityCheck::kSignature: return "signature";
+    case IntegrityCheck::kChain: return "chain";
+  }
+  return "unknown";
+}
+
+Result<std::optional<store::ChainEntry>> ThreePartStore::LatestChainEntry(
+    std::string_view ref) const {
+  return store_.LatestChainEntry(ref);
+}
+
+Result<std::optional<IntegrityCheck>> ThreePartStore::CheckChainPlace(
+    std::string_view ref, ByteView digest, std::optional<std::int64_t> stored_ms) const {
+  const std::optional<IntegrityCheck> broken = IntegrityCheck::kChain;
+  MEDMESH_ASSIGN_OR_RETURN(const std::optional<store::ChainEntry> entry,
+                           store_.LatestChainEntry(ref));
+  if (!entry || !store::IsLiveKind(entry->kind)) return broken;
+  if (entry->record_digest.size() != digest.size() ||
+      !std::equal(digest.begin(), digest.end(), entry->record_digest.begin())) {
+    return broken;
+  }
+  if (stored_ms && entry->stored_ms != *stored_ms) return broken;
+  store::ChainEntry unsealed = *entry;
+  unsealed.entry_hash.clear();
+  if (hasher_->EntryHash(unsealed) != entry->entry_hash) return broken;
+  // Its place: the previous entry's hash is its prev_hash, and the next entry points at it.
+  if (entry->seq > 1) {
+    MEDMESH_ASSIGN_OR_RETURN(const auto before, store_.ReadChain(entry->seq - 1, 1));
+    if (before.empty() || before[0].seq != entry->seq - 1 ||
+        before[0].entry_hash != entry->prev_hash) {
+      return broken;
+    }
+  } else if (!entry->prev_hash.empty()) {
+    return broken;
+  }
+  // The next entry links to it, or it is the head. Read the head second: an entry appended in
+  // between then shows up in the head, and is read again below.
+  MEDMESH_ASSIGN_OR_RETURN(auto after, store_.ReadChain(entry->seq + 1, 1));
+  if (after.empty()) {
+    MEDMESH_ASSIGN_OR_RETURN(const store::ChainHead head, store_.GetChainHead());
+    if (head.seq == entry->seq) {
+      return head.hash == entry->entry_hash ? std::optional<IntegrityCheck>() : broken;
+    }
+    if (head.seq < entry->seq) return broken;
+    MEDMESH_ASSIGN_OR_RETURN(after, store_.ReadChain(entry->seq + 1, 1));
+    if (after.empty()) return broken;
+  }
+  if (after[0].seq != entry->seq + 1 || after[0].prev_hash != entry->entry_hash) return broken;
+  return std::optional<IntegrityCheck>();
+}
+
+Result<RecordCheck> ThreePartStore::CheckRecord(std::string_view patient_id,
+                                                std::string_view device_id,
+                                                std::string_view record_id) const {
+  if (!wire::IsValidId(patient_id) || !wire::IsValidId(device_id) || !wire::IsValidId(record_id)) {
+    return InvalidArgument("patient, device and record ids must be valid ids");
+  }
+  const std::string ref = keys_->RecordRef(device_id, record_id);
+  MEDMESH_ASSIGN_OR_RETURN(const std::optional<store::ChainEntry> entry,
+                           store_.LatestChainEntry(ref));
+  auto link = store_.GetRecordLink(ref);
+  if (!link && link.error().code() != ErrorCode::kNotFound) return link.error();
+  if (!link && (!entry || !store::IsLiveKind(entry->kind))) return NotFound("no such record");
+  if (link && entry && entry->kind == store::ChainEntryKind::kDelete) {
+    // A row the chain says was deleted: inserted behind the store's back.
+    RecordCheck out;
+    out.failed = IntegrityCheck::kChain;
+    out.chain_seq = entry->seq;
+    return out;
+  }
+  RecordCheck out;
+  if (entry) {
+    out.chain_seq = entry->seq;
+    out.chained_digest = entry->record_digest;
+  }
+  if (!link) {
+    out.failed = IntegrityCheck::kMissing;
+    return out;
+  }
+  if (link->patient_id != patient_id) {
+    // Moved to another patient: it is no longer bound where the device put it.
+    out.failed = IntegrityCheck::kDecrypt;
+    return out;
+  }
+  SnapshotCache cache;
+  IntegrityCheck failed{};
+  auto record = Reassemble(*link, cache, &failed);
+  if (!record) {
+    const ErrorCode code = record.error().code();
+    if (code != ErrorCode::kDataLoss && code != ErrorCode::kNotFound) return record.error();
+    out.failed = failed;
+    return out;
+  }
+  if (record->record.device_id != device_id || record->record.record_id != record_id) {
+    out.failed = IntegrityCheck::kDecrypt;
+    return out;
+  }
+  out.record = std::move(*record);
+  MEDMESH_ASSIGN_OR_RETURN(out.failed, CheckChainPlace(ref, link->digest, std::nullopt));
+  return out;
+}
+
+Result<std::uint64_t> ThreePartStore::RestoreRecord(const wire::PatientRecord& record,
+                                                    ByteView device_signature) {
+  MEDMESH_ASSIGN_OR_RETURN(store::NewRecord rows, BuildRows(record, device_signature));
+  MEDMESH_ASSIGN_OR_RETURN(const std::optional<store::ChainEntry> entry,
+                           store_.LatestChainEntry(rows.link.record_ref));
+  if (!entry || !store::IsLiveKind(entry->kind)) return NotFound("no such record");
+  if (entry->record_digest != rows.link.digest) {
+    return FailedPrecondition("the copy is not the content the chain holds for this record");
+  }
+  // The entry must be intact too: a restore cannot mend the chain, only the rows it vouches for.
+  MEDMESH_ASSIGN_OR_RETURN(const std::optional<IntegrityCheck> place,
+                           CheckChainPlace(rows.link.record_ref, rows.link.digest, std::nullopt));
+  if (place) return FailedPrecondition("the record's chain entry is damaged");
+  return store_.RestoreRecord(rows, *hasher_);
+}
+
+Result<std::uint64_t> ThreePartStore::ChainReadingBatch(store::ChainEntryKind kind,
+                                                        std::string_view batch_ref, ByteView digest,
+                                                        std::int64_t stored_ms) {
+  MEDMESH_RETURN_IF_ERROR(store::ValidateChainAppend(kind, batch_ref, digest));
+  MEDMESH_ASSIGN_OR_RETURN(const std::optional<store::ChainEntry> latest,
+                           store_.LatestChainEntry(batch_ref));
+  if (latest && latest->kind == kind &&
+      std::equal(digest.begin(), digest.end(), latest->record_digest.begin(),
+                 latest->record_digest.end())) {
+    return latest->seq;
+  }
+  return store_.AppendChainEntry(kind, batch_ref, digest, stored_ms, *hasher_);
 }
 
 }  // namespace medmesh::cloud

@@ -151,6 +151,27 @@ struct IntegrityProblem {
   std::string reason;      // for operators; names no personal data
 };
 
+// The checks that one stored record or reading batch must pass ("verify my data",
+// cloud/integrity_service.h), in the order they are made; the first that fails is reported.
+enum class IntegrityCheck : std::uint8_t {
+  kMissing = 1,    // the chain says the item is stored, but its row (or a row it needs) is gone
+  kDecrypt = 2,    // a ciphertext fails authentication, or its row is bound to another one
+  kDigest = 3,     // decrypts, but the content does not match the digest its row records
+  kSignature = 4,  // the device's signature (upload evidence) does not verify over the content
+  kChain = 5,      // the item's chain entry is missing, altered, unlinked or names another digest
+};
+// "missing", "decrypt", "digest", "signature", "chain".
+std::string_view IntegrityCheckName(IntegrityCheck check);
+
+// One record's decrypt, digest and chain checks (the signature needs the device's enrolment:
+// the caller checks it over `record`).
+struct RecordCheck {
+  std::optional<IntegrityCheck> failed;  // the first failed check of those made here
+  std::optional<StoredRecord> record;    // set when decrypt and digest passed
+  std::uint64_t chain_seq = 0;           // the record's latest chain entry (0 if none)
+  Bytes chained_digest;                  // the digest that entry names (empty if none)
+};
+
 struct VerifyReport {
   std::uint64_t entries_checked = 0;             // chain entries whose hashes were recomputed
   std::uint64_t records_checked = 0;             // stored records decrypted and re-digested
@@ -229,6 +250,40 @@ class ThreePartStore {
                                                  const PatientProfile& profile) const;
   [[nodiscard]] Result<PatientProfile> OpenPatientProfile(std::string_view patient_id,
                                                           ByteView sealed) const;
+  // --- One item ("verify and restore", cloud/integrity_service.h) ----------------------------
+
+  // Decrypts, re-digests and places in the chain the record (device id, record id) of
+  // `patient_id`. A damaged record is a successful call whose result names the failed check.
+  // kNotFound if the record has neither a row nor a chain entry, or its last entry is a
+  // delete; store errors as they are.
+  [[nodiscard]] Result<RecordCheck> CheckRecord(std::string_view patient_id,
+                                                std::string_view device_id,
+                                                std::string_view record_id) const;
+
+  // Puts a stored record back from an authentic copy (the caller verified the device's
+  // signature): re-encrypts its parts and overwrites its rows, appending a restore entry to the
+  // chain. kFailedPrecondition if its canonical digest differs from the digest first chained
+  // for it (a copy of other content) or its chain entry is damaged; kNotFound if it was never
+  // stored (or was deleted); the errors of PutRecord for bad input.
+  [[nodiscard]] Result<std::uint64_t> RestoreRecord(const wire::PatientRecord& record,
+                                                    ByteView device_signature);
+
+  // Whether the latest chain entry of `ref` is live, names `digest` (and, if given, was
+  // stored at `stored_ms`), recomputes under the chain key and links to its neighbours.
+  // nullopt if all hold, else kChain (kMissing never). Store errors as they are.
+  [[nodiscard]] Result<std::optional<IntegrityCheck>> CheckChainPlace(
+      std::string_view ref, ByteView digest, std::optional<std::int64_t> stored_ms) const;
+  // The latest chain entry naming `ref`, nullopt if none.
+  [[nodiscard]] Result<std::optional<store::ChainEntry>> LatestChainEntry(
+      std::string_view ref) const;
+
+  // Reading batches of the intake store (cloud/intake_store.h) in the chain: `kind` is
+  // kReadingsPut, kReadingsRestore or kReadingsDelete (empty digest). Idempotent: if the
+  // latest entry of `ref` already is of this kind with this digest, its seq is returned and
+  // nothing is appended. kInvalidArgument otherwise as RecordStore::AppendChainEntry.
+  [[nodiscard]] Result<std::uint64_t> ChainReadingBatch(store::ChainEntryKind kind,
+                                                        std::string_view batch_ref, ByteView digest,
+                                                        std::int64_t stored_ms);
 
   // The patient's MI pseudonym (64 hex characters), e.g. for the MI-side workflows.
   std::string Pseudonym(std::string_view patient_id) const;
@@ -243,7 +298,12 @@ class ThreePartStore {
                  ThreePartOptions options);
 
   struct SnapshotCache;
-  Result<StoredRecord> Reassemble(const store::RecordLinkRow& link, SnapshotCache& cache) const;
+  // `failed`, if given, receives the check a failure belongs to (kMissing, kDecrypt, kDigest).
+  Result<StoredRecord> Reassemble(const store::RecordLinkRow& link, SnapshotCache& cache,
+                                  IntegrityCheck* failed = nullptr) const;
+  // The rows of a record, encrypted (PutRecord and RestoreRecord).
+  Result<store::NewRecord> BuildRows(const wire::PatientRecord& record,
+                                     ByteView device_signature) const;
   Result<std::vector<std::string>> Lookup(std::string_view field,
                                           const std::string& normalised) const;
   Result<VerifyReport> VerifyRecords(const std::optional<std::string>& patient_id) const;

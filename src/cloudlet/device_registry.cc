@@ -113,6 +113,15 @@ Status DeviceRegistry::Withdraw(std::string_view device_id) {
   return OkStatus();
 }
 
+std::vector<std::string> DeviceRegistry::DevicesOf(std::string_view patient_id) const {
+  std::shared_lock lock(map_mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, entry] : devices_) {
+    if (entry.enrolment.patient_id == patient_id) out.push_back(id);
+  }
+  return out;
+}
+
 std::size_t DeviceRegistry::size() const {
   std::shared_lock lock(map_mu_);
   return devices_.size();

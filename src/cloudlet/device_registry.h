@@ -16,6 +16,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/status.h"
@@ -57,6 +58,9 @@ class DeviceRegistry {
   // patient and key (the stored record is left as is); kAlreadyExists if it is enrolled with
   // another patient or key; kFailedPrecondition if the device was withdrawn.
   Result<EnrolOutcome> Enrol(const wire::Enrolment& enrolment, ByteView record);
+
+  // The ids of the devices enrolled to `patient_id` (withdrawn or not), ordered.
+  std::vector<std::string> DevicesOf(std::string_view patient_id) const;
 
   // Marks a device withdrawn (durable). kNotFound for an unknown device. Idempotent.
   Status Withdraw(std::string_view device_id);

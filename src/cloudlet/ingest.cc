@@ -9,6 +9,7 @@
 #include "cloudlet/ingest_ledger.h"
 #include "cloudlet/internal/cloudlet_metrics.h"
 #include "cloudlet/internal/forward_item.h"
+#include "cloudlet/internal/record_at_rest.h"
 #include "core/log.h"
 #include "wire/model.h"
 
@@ -17,23 +18,13 @@ namespace {
 
 using store::IdsEventKind;
 
-// The data key part of records at rest at the cloudlet.
-constexpr std::string_view kRecordsKeyPart = "records";
+using internal::kRecordsKeyPart;
+using internal::RecordAd;
 
 using wire::NowMs;
 
 std::string BatchKey(std::string_view device_id, std::string_view batch_id) {
   return std::string(device_id) + "/" + std::string(batch_id);
-}
-
-Bytes RecordAd(std::string_view device_id, std::string_view record_id) {
-  Bytes ad;
-  AppendBytes(ad, AsBytes("cloudlet record v1"));
-  AppendU8(ad, static_cast<std::uint8_t>(device_id.size()));
-  AppendBytes(ad, AsBytes(device_id));
-  AppendU8(ad, static_cast<std::uint8_t>(record_id.size()));
-  AppendBytes(ad, AsBytes(record_id));
-  return ad;
 }
 
 // Keeps a batch marked in flight for the duration of one Ingest call.

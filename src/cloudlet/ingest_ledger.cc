@@ -122,6 +122,13 @@ Result<std::unique_ptr<IngestLedger>> IngestLedger::Open(const std::string& path
       " (forward_state, data_pruned, settled_ms);"
       "CREATE INDEX IF NOT EXISTS records_by_batch ON records (device_id, batch_id);"
       "CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters (failed_ms);"));
+  // Deletion (integrity.h): find a patient's batch rows, and the deletion feed's cursor.
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(
+      *db, "cloudlet_ingest_ledger_deletions", 1,
+      "CREATE INDEX IF NOT EXISTS batches_by_patient ON batches (patient_id);"
+      "CREATE TABLE IF NOT EXISTS deletion_cursor ("
+      "  id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);"
+      "INSERT OR IGNORE INTO deletion_cursor VALUES (1, 0);"));
   return std::unique_ptr<IngestLedger>(new IngestLedger(std::move(db), std::move(digest_key)));
 }
 
@@ -229,11 +236,71 @@ Result<std::vector<StoredRecordRow>> IngestLedger::ListRecords(std::string_view 
     while (query.executeStep()) {
       rows.push_back({query.getColumn(0).getString(), query.getColumn(1).getString(),
                       query.getColumn(2).getString(), query.getColumn(3).getInt64(),
-                      ColumnBytes(query.getColumn(4))});
+                      ColumnBytes(query.getColumn(4)), std::string(patient_id)});
     }
     return rows;
   } catch (const std::exception& e) {
     return store::SqliteError(e, "list records");
+  }
+}
+
+Result<std::optional<StoredRecordRow>> IngestLedger::FindRecord(std::string_view device_id,
+                                                                std::string_view record_id) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_,
+                            "SELECT batch_id, created_ms, ciphertext, patient_id FROM records"
+                            " WHERE device_id = ? AND record_id = ?");
+    query.bind(1, std::string(device_id));
+    query.bind(2, std::string(record_id));
+    if (!query.executeStep()) return std::optional<StoredRecordRow>();
+    return std::optional<StoredRecordRow>(
+        StoredRecordRow{std::string(device_id), std::string(record_id),
+                        query.getColumn(0).getString(), query.getColumn(1).getInt64(),
+                        ColumnBytes(query.getColumn(2)), query.getColumn(3).getString()});
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "find record");
+  }
+}
+
+Result<LedgerDeletion> IngestLedger::DeletePatient(std::string_view patient_id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement records(*db_, "DELETE FROM records WHERE patient_id = ?");
+    records.bind(1, std::string(patient_id));
+    LedgerDeletion out;
+    out.records = static_cast<std::uint64_t>(records.exec());
+    SQLite::Statement batches(*db_, "DELETE FROM batches WHERE patient_id = ?");
+    batches.bind(1, std::string(patient_id));
+    out.batches = static_cast<std::uint64_t>(batches.exec());
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "delete patient");
+  }
+}
+
+Result<std::uint64_t> IngestLedger::DeletionCursor() const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_, "SELECT seq FROM deletion_cursor WHERE id = 1");
+    if (!query.executeStep()) return DataLoss("deletion cursor row is missing");
+    return static_cast<std::uint64_t>(query.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "deletion cursor");
+  }
+}
+
+Status IngestLedger::AdvanceDeletionCursor(std::uint64_t seq) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement update(*db_, "UPDATE deletion_cursor SET seq = MAX(seq, ?) WHERE id = 1");
+    update.bind(1, static_cast<std::int64_t>(seq));
+    update.exec();
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "advance deletion cursor");
   }
 }
 

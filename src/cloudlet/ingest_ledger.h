@@ -9,6 +9,7 @@
 //   records       patient records (content type record) as ciphertexts from the caller's
 //                 envelope; a record and its batch row are written in one transaction.
 //   dead_letters  forwards the cloud refused for good, kept for operators instead of dropped.
+//   deletion_cursor  the last entry of the cloud's deletion feed applied here (integrity.h).
 //
 // The payload digest is keyed (a key derived from the cloudlet's KEK), so a copy of the file
 // does not let anyone confirm a guessed reading or record of a patient. Ledgers written before
@@ -102,6 +103,13 @@ struct StoredRecordRow {
   std::string batch_id;
   std::int64_t created_ms = 0;
   Bytes ciphertext;
+  std::string patient_id;
+};
+
+// What IngestLedger::DeletePatient removed.
+struct LedgerDeletion {
+  std::uint64_t records = 0;
+  std::uint64_t batches = 0;
 };
 
 class IngestLedger {
@@ -137,6 +145,19 @@ class IngestLedger {
   // A patient's records, oldest first, at most `limit`.
   Result<std::vector<StoredRecordRow>> ListRecords(std::string_view patient_id,
                                                    std::size_t limit) const;
+
+  // The record a device uploaded under `record_id`, or nullopt (never stored, or pruned).
+  Result<std::optional<StoredRecordRow>> FindRecord(std::string_view device_id,
+                                                    std::string_view record_id) const;
+
+  // --- Deletion (integrity.h) ------------------------------------------------------------------
+  // Removes every record and batch row of a patient, in one transaction. Idempotent. The
+  // caller destroys the patient's data keys (the rows' ciphertexts are under them).
+  Result<LedgerDeletion> DeletePatient(std::string_view patient_id);
+  // The last deletion-feed seq applied here (0 before any), and moving it forward (a lower
+  // value leaves it as is).
+  Result<std::uint64_t> DeletionCursor() const;
+  Status AdvanceDeletionCursor(std::uint64_t seq);
 
   // Keeps a forward the cloud refused for good. Idempotent by `id`.
   Status AddDeadLetter(std::string_view id, std::string_view reason, ByteView payload,

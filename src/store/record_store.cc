@@ -73,4 +73,17 @@ Status ValidateNewRecord(const NewRecord& record) {
   return OkStatus();
 }
 
+Status ValidateChainAppend(ChainEntryKind kind, std::string_view ref, ByteView digest) {
+  if (kind != ChainEntryKind::kReadingsPut && kind != ChainEntryKind::kReadingsDelete &&
+      kind != ChainEntryKind::kReadingsRestore) {
+    return InvalidArgument("only reading batch entries are appended on their own");
+  }
+  MEDMESH_RETURN_IF_ERROR(ValidateStoreString("chain reference", ref, kMaxStoreRefBytes));
+  const bool want_digest = kind != ChainEntryKind::kReadingsDelete;
+  if (want_digest != !digest.empty() || digest.size() > 64) {
+    return InvalidArgument("chain digest must be 1..64 bytes, and empty for a delete");
+  }
+  return OkStatus();
+}
+
 }  // namespace medmesh::store

@@ -31,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,7 +96,23 @@ struct GeneralisedQiRow {
   auto operator<=>(const GeneralisedQiRow&) const = default;
 };
 
-enum class ChainEntryKind : std::uint8_t { kPut = 1, kDelete = 2 };
+// kPut/kDelete/kRestore name a record (record_ref is its keyed reference); the kReadings*
+// kinds name a reading batch of the cloud's intake store (record_ref is its keyed batch
+// reference). A restore entry re-states the digest of the content put back from a cloudlet's
+// copy (cloud/integrity_service.h); the digest must equal the one first chained.
+enum class ChainEntryKind : std::uint8_t {
+  kPut = 1,
+  kDelete = 2,
+  kRestore = 3,
+  kReadingsPut = 4,
+  kReadingsDelete = 5,
+  kReadingsRestore = 6,
+};
+// True for the kinds that make their reference live with the entry's digest.
+inline bool IsLiveKind(ChainEntryKind kind) {
+  return kind == ChainEntryKind::kPut || kind == ChainEntryKind::kRestore ||
+         kind == ChainEntryKind::kReadingsPut || kind == ChainEntryKind::kReadingsRestore;
+}
 
 struct ChainEntry {
   std::uint64_t seq = 0;  // 1, 2, 3, ... without gaps
@@ -178,6 +195,24 @@ class RecordStore {
                                                            std::int64_t stored_ms,
                                                            const ChainHasher& hasher) = 0;
 
+  // Appends one entry of `kind` for `ref` with `digest` (empty for the delete kinds) to the
+  // chain, in its own transaction; returns its seq. For what lives outside this store (the
+  // cloud's reading batches), so it has no row to write with it. kInvalidArgument for kPut,
+  // kDelete or kRestore (those come with their rows).
+  [[nodiscard]] virtual Result<std::uint64_t> AppendChainEntry(ChainEntryKind kind,
+                                                               std::string_view ref,
+                                                               ByteView digest,
+                                                               std::int64_t stored_ms,
+                                                               const ChainHasher& hasher) = 0;
+
+  // Puts a record's rows back as `record` holds them (the patient ids must agree), overwriting
+  // the link, the MI row and the EI and QI snapshot rows it names (re-inserting what is
+  // missing, keeping which QI snapshot is current), and appends a kRestore entry with
+  // link.digest; one transaction. Returns its seq. The caller checks that the chain holds the
+  // record with this digest (cloud/three_part.h RestoreRecord).
+  [[nodiscard]] virtual Result<std::uint64_t> RestoreRecord(const NewRecord& record,
+                                                            const ChainHasher& hasher) = 0;
+
   // Replaces the whole generalised QI table and records the generation it was built from.
   [[nodiscard]] virtual Status ReplaceGeneralisedQi(const std::vector<GeneralisedQiRow>& rows,
                                                     std::uint64_t generation) = 0;
@@ -211,6 +246,9 @@ class RecordStore {
   [[nodiscard]] virtual Result<std::vector<ChainEntry>> ReadChain(std::uint64_t from_seq,
                                                                   std::size_t limit) const = 0;
   [[nodiscard]] virtual Result<ChainHead> GetChainHead() const = 0;
+  // The entry with the highest seq naming `ref` (any kind); nullopt if none.
+  [[nodiscard]] virtual Result<std::optional<ChainEntry>> LatestChainEntry(
+      std::string_view ref) const = 0;
   [[nodiscard]] virtual Result<RowCounts> CountRows() const = 0;
   // The schema version of the open database.
   [[nodiscard]] virtual Result<int> SchemaVersion() const = 0;
@@ -231,6 +269,10 @@ class RecordStore {
 // kInvalidArgument unless `value` is 1..max_bytes bytes; `what` names it in the message.
 [[nodiscard]] Status ValidateStoreString(std::string_view what, std::string_view value,
                                          std::size_t max_bytes);
+// kInvalidArgument unless `kind` is one of the kReadings* kinds, `ref` is 1..kMaxStoreRefBytes,
+// and `digest` is empty for kReadingsDelete and 1..64 bytes otherwise (AppendChainEntry).
+[[nodiscard]] Status ValidateChainAppend(ChainEntryKind kind, std::string_view ref,
+                                         ByteView digest);
 // kInvalidArgument unless 1 <= limit <= kMaxStorePageRows.
 inline constexpr std::size_t kMaxStorePageRows = 10000;
 [[nodiscard]] Status ValidatePageLimit(std::size_t limit);

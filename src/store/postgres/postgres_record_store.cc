@@ -621,4 +621,86 @@ Result<int> PostgresRecordStore::SchemaVersion() const {
   });
 }
 
+Result<std::optional<ChainEntry>> PostgresRecordStore::LatestChainEntry(
+    std::string_view ref) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateStoreString("chain reference", ref, kMaxStoreRefBytes));
+  const std::string key(ref);
+  return pool_->Run(
+      "latest chain entry", [&](pqxx::connection& c) -> Result<std::optional<ChainEntry>> {
+        pqxx::read_transaction w(c);
+        const pqxx::result r =
+            w.exec_params(Sql("SELECT seq, kind, record_ref, record_digest, stored_ms, prev_hash,"
+                              " entry_hash FROM {audit}.chain_log WHERE record_ref = $1"
+                              " ORDER BY seq DESC LIMIT 1"),
+                          key);
+        if (r.empty()) return std::optional<ChainEntry>();
+        ChainEntry e;
+        e.seq = static_cast<std::uint64_t>(r[0][0].as<std::int64_t>());
+        e.kind = static_cast<ChainEntryKind>(r[0][1].as<int>());
+        e.record_ref = r[0][2].as<std::string>();
+        e.record_digest = ToBytes(r[0][3]);
+        e.stored_ms = r[0][4].as<std::int64_t>();
+        e.prev_hash = ToBytes(r[0][5]);
+        e.entry_hash = ToBytes(r[0][6]);
+        return std::optional<ChainEntry>(std::move(e));
+      });
+}
+
+Result<std::uint64_t> PostgresRecordStore::AppendChainEntry(ChainEntryKind kind,
+                                                            std::string_view ref, ByteView digest,
+                                                            std::int64_t stored_ms,
+                                                            const ChainHasher& hasher) {
+  MEDMESH_RETURN_IF_ERROR(ValidateChainAppend(kind, ref, digest));
+  const std::string key(ref);
+  return pool_->Run("append chain entry", [&](pqxx::connection& c) -> Result<std::uint64_t> {
+    pqxx::work w(c);
+    ChainHead head = LockChainHead(w, prefix_);
+    const std::uint64_t seq = AppendChain(w, prefix_, kind, key, digest, stored_ms, hasher, head);
+    w.commit();
+    return seq;
+  });
+}
+
+Result<std::uint64_t> PostgresRecordStore::RestoreRecord(const NewRecord& record,
+                                                         const ChainHasher& hasher) {
+  MEDMESH_RETURN_IF_ERROR(ValidateNewRecord(record));
+  return pool_->Run("restore record", [&](pqxx::connection& c) -> Result<std::uint64_t> {
+    pqxx::work w(c);
+    ChainHead head = LockChainHead(w, prefix_);
+    w.exec_params0(Sql("INSERT INTO {ei}.snapshot (patient_id, snapshot_ref, ciphertext)"
+                       " VALUES ($1, $2, $3) ON CONFLICT (patient_id, snapshot_ref) DO UPDATE"
+                       " SET ciphertext = excluded.ciphertext"),
+                   record.ei.patient_id, record.ei.snapshot_ref, Blob(record.ei.ciphertext));
+    // A re-inserted QI snapshot becomes current only if the patient has none.
+    w.exec_params0(
+        Sql("INSERT INTO {qi}.snapshot (patient_id, snapshot_ref, ciphertext, is_current)"
+            " VALUES ($1, $2, $3, NOT EXISTS (SELECT 1 FROM {qi}.snapshot WHERE patient_id = $1"
+            " AND is_current))"
+            " ON CONFLICT (patient_id, snapshot_ref) DO UPDATE SET ciphertext = "
+            "excluded.ciphertext"),
+        record.qi.patient_id, record.qi.snapshot_ref, Blob(record.qi.ciphertext));
+    w.exec_params0(Sql("INSERT INTO {ei}.record_link (record_ref, patient_id, digest, ciphertext)"
+                       " VALUES ($1, $2, $3, $4) ON CONFLICT (record_ref) DO UPDATE SET"
+                       " patient_id = excluded.patient_id, digest = excluded.digest,"
+                       " ciphertext = excluded.ciphertext"),
+                   record.link.record_ref, record.link.patient_id, Blob(record.link.digest),
+                   Blob(record.link.ciphertext));
+    w.exec_params0(Sql("INSERT INTO {mi}.record (mi_ref, pseudonym, ciphertext) VALUES ($1, $2, $3)"
+                       " ON CONFLICT (mi_ref) DO UPDATE SET pseudonym = excluded.pseudonym,"
+                       " ciphertext = excluded.ciphertext"),
+                   record.mi.mi_ref, record.mi.pseudonym, Blob(record.mi.ciphertext));
+    for (const BlindIndexRow& row : record.blind_index) {
+      w.exec_params0(Sql("INSERT INTO {ei}.blind_index (field, token, patient_id)"
+                         " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
+                     row.field, Blob(row.token), row.patient_id);
+    }
+    const std::uint64_t seq =
+        AppendChain(w, prefix_, ChainEntryKind::kRestore, record.link.record_ref,
+                    record.link.digest, record.stored_ms, hasher, head);
+    w.exec0(Sql("UPDATE {qi}.state SET generation = generation + 1 WHERE id = 1"));
+    w.commit();
+    return seq;
+  });
+}
+
 }  // namespace medmesh::store

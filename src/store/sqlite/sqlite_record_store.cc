@@ -688,4 +688,115 @@ Result<int> SqliteRecordStore::SchemaVersion() const {
   }
 }
 
+Result<std::optional<ChainEntry>> SqliteRecordStore::LatestChainEntry(std::string_view ref) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateStoreString("chain reference", ref, kMaxStoreRefBytes));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT seq, kind, record_ref, record_digest, stored_ms, prev_hash,"
+                        " entry_hash FROM chain_log WHERE record_ref = ? ORDER BY seq DESC"
+                        " LIMIT 1");
+    BindText(q, 1, ref);
+    if (!q.executeStep()) return std::optional<ChainEntry>();
+    ChainEntry e;
+    e.seq = static_cast<std::uint64_t>(q.getColumn(0).getInt64());
+    e.kind = static_cast<ChainEntryKind>(q.getColumn(1).getInt());
+    e.record_ref = q.getColumn(2).getString();
+    e.record_digest = ColumnBytes(q.getColumn(3));
+    e.stored_ms = q.getColumn(4).getInt64();
+    e.prev_hash = ColumnBytes(q.getColumn(5));
+    e.entry_hash = ColumnBytes(q.getColumn(6));
+    return std::optional<ChainEntry>(std::move(e));
+  } catch (const std::exception& e) {
+    return SqliteError(e, "latest chain entry");
+  }
+}
+
+Result<std::uint64_t> SqliteRecordStore::AppendChainEntry(ChainEntryKind kind, std::string_view ref,
+                                                          ByteView digest, std::int64_t stored_ms,
+                                                          const ChainHasher& hasher) {
+  MEDMESH_RETURN_IF_ERROR(ValidateChainAppend(kind, ref, digest));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    const std::uint64_t seq = AppendChain(*db_, kind, std::string(ref), digest, stored_ms, hasher);
+    tx.commit();
+    return seq;
+  } catch (const std::exception& e) {
+    return SqliteError(e, "append chain entry");
+  }
+}
+
+Result<std::uint64_t> SqliteRecordStore::RestoreRecord(const NewRecord& record,
+                                                       const ChainHasher& hasher) {
+  MEDMESH_RETURN_IF_ERROR(ValidateNewRecord(record));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    {
+      SQLite::Statement ei(*db_,
+                           "INSERT INTO ei (patient_id, snapshot_ref, ciphertext) VALUES (?, ?, ?)"
+                           " ON CONFLICT (patient_id, snapshot_ref) DO UPDATE SET"
+                           " ciphertext = excluded.ciphertext");
+      BindText(ei, 1, record.ei.patient_id);
+      BindText(ei, 2, record.ei.snapshot_ref);
+      BindBlob(ei, 3, record.ei.ciphertext);
+      ei.exec();
+    }
+    {
+      // A re-inserted QI snapshot becomes current only if the patient has none.
+      SQLite::Statement qi(*db_,
+                           "INSERT INTO qi (patient_id, snapshot_ref, ciphertext, is_current)"
+                           " VALUES (?, ?, ?, NOT EXISTS (SELECT 1 FROM qi WHERE patient_id = ?"
+                           " AND is_current = 1))"
+                           " ON CONFLICT (patient_id, snapshot_ref) DO UPDATE SET"
+                           " ciphertext = excluded.ciphertext");
+      BindText(qi, 1, record.qi.patient_id);
+      BindText(qi, 2, record.qi.snapshot_ref);
+      BindBlob(qi, 3, record.qi.ciphertext);
+      BindText(qi, 4, record.qi.patient_id);
+      qi.exec();
+    }
+    {
+      SQLite::Statement link(
+          *db_,
+          "INSERT INTO ei_record_link (record_ref, patient_id, digest, ciphertext)"
+          " VALUES (?, ?, ?, ?) ON CONFLICT (record_ref) DO UPDATE SET"
+          " patient_id = excluded.patient_id, digest = excluded.digest,"
+          " ciphertext = excluded.ciphertext");
+      BindText(link, 1, record.link.record_ref);
+      BindText(link, 2, record.link.patient_id);
+      BindBlob(link, 3, record.link.digest);
+      BindBlob(link, 4, record.link.ciphertext);
+      link.exec();
+    }
+    {
+      SQLite::Statement mi(*db_,
+                           "INSERT INTO mi (mi_ref, pseudonym, ciphertext) VALUES (?, ?, ?)"
+                           " ON CONFLICT (mi_ref) DO UPDATE SET pseudonym = excluded.pseudonym,"
+                           " ciphertext = excluded.ciphertext");
+      BindText(mi, 1, record.mi.mi_ref);
+      BindText(mi, 2, record.mi.pseudonym);
+      BindBlob(mi, 3, record.mi.ciphertext);
+      mi.exec();
+    }
+    for (const BlindIndexRow& row : record.blind_index) {
+      SQLite::Statement bi(*db_,
+                           "INSERT INTO ei_blind_index (field, token, patient_id) VALUES (?, ?, ?)"
+                           " ON CONFLICT DO NOTHING");
+      BindText(bi, 1, row.field);
+      BindBlob(bi, 2, row.token);
+      BindText(bi, 3, row.patient_id);
+      bi.exec();
+    }
+    const std::uint64_t seq = AppendChain(*db_, ChainEntryKind::kRestore, record.link.record_ref,
+                                          record.link.digest, record.stored_ms, hasher);
+    BumpQiGeneration(*db_);
+    tx.commit();
+    return seq;
+  } catch (const std::exception& e) {
+    return SqliteError(e, "restore record");
+  }
+}
+
 }  // namespace medmesh::store

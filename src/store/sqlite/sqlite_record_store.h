@@ -68,6 +68,11 @@ class SqliteRecordStore final : public RecordStore {
   Result<std::vector<ChainEntry>> ReadChain(std::uint64_t from_seq,
                                             std::size_t limit) const override;
   Result<ChainHead> GetChainHead() const override;
+  Result<std::optional<ChainEntry>> LatestChainEntry(std::string_view ref) const override;
+  Result<std::uint64_t> AppendChainEntry(ChainEntryKind kind, std::string_view ref, ByteView digest,
+                                         std::int64_t stored_ms,
+                                         const ChainHasher& hasher) override;
+  Result<std::uint64_t> RestoreRecord(const NewRecord& record, const ChainHasher& hasher) override;
   Result<RowCounts> CountRows() const override;
   Result<int> SchemaVersion() const override;
 
