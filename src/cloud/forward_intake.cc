@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "cloud/cloud_readings.h"
 #include "core/log.h"
 #include "wire/enrolment.h"
 #include "wire/model.h"
@@ -395,7 +396,7 @@ IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
   auto ciphertext = ctx_.records.envelope(store::RecordPart::kMi)
                         .Encrypt({pseudonym, "mi"},
                                  wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
-                                 Labelled("cloud readings v1", batch_ref));
+                                 ReadingBatchAd(batch_ref));
   if (!ciphertext) {
     log::Error("cloud_readings_not_encrypted", {{"error", ciphertext.error().ToString()}});
     return Reject(Unavailable("service unavailable"), false, std::nullopt, source_ip,
