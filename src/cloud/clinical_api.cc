@@ -15,7 +15,7 @@ using Json = nlohmann::json;
 using net::JsonField;
 using net::JsonType;
 
-constexpr std::size_t kBodyLimit = 64 * 1024;
+constexpr std::size_t kBodyLimit = std::size_t{64} * 1024;
 
 Json Nullable(std::optional<std::int64_t> v) { return v ? Json(*v) : Json(nullptr); }
 

@@ -28,7 +28,7 @@ constexpr std::string_view kInjection = "'); DROP TABLE answers; -- <script>aler
 // Records nothing; the domain tests check the entries.
 class NullAuditSink final : public audit::AuditSink {
  public:
-  Status Append(const audit::AuditEntry&) override { return OkStatus(); }
+  Status Append(const audit::AuditEntry& /*entry*/) override { return OkStatus(); }
 };
 
 // Test authentication: the header "X-Test-As: <role>:<id>" names the principal.
@@ -52,7 +52,8 @@ class ClinicalApiTest : public ::testing::Test {
     backend_ = store::testing::MakeTestBackend(store::testing::BackendKind::kSqlite).value();
     record_store_ = backend_->Open().value();
     medmesh::testing::DeterministicRandom r(5);
-    SecretBytes index(kThreePartSecretBytes), pseudonym(kThreePartSecretBytes);
+    SecretBytes index(kThreePartSecretBytes);
+    SecretBytes pseudonym(kThreePartSecretBytes);
     r.Fill(index.mutable_bytes());
     r.Fill(pseudonym.mutable_bytes());
     three_ = ThreePartStore::Create(
@@ -242,7 +243,7 @@ TEST_F(ClinicalApiTest, RefusalsAreClearAndForeignIdsLookUnknown) {
                 .status,
             400);
   EXPECT_EQ(Call(net::Method::kPost, path, "doctor:acc_dr_who",
-                 "{\"diagnosis\":\"" + std::string(70 * 1024, 'x') + "\"}")
+                 "{\"diagnosis\":\"" + std::string(std::size_t{70} * 1024, 'x') + "\"}")
                 .status,
             413);
   // Nothing was stored by any of these.

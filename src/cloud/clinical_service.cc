@@ -102,7 +102,8 @@ Bytes EncodeContent(const AnswerContent& content) {
                              {"duration", p->duration}};
   }
   const std::string text = j.dump();
-  return Bytes(text.begin(), text.end());
+  const ByteView bytes = AsBytes(text);
+  return {bytes.begin(), bytes.end()};
 }
 
 std::optional<AnswerContent> DecodeContent(ByteView plaintext) {

@@ -81,7 +81,8 @@ wire::PatientRecord MakeRecord(const std::string& patient, const std::string& re
 
 ThreePartKeys MakeKeys() {
   medmesh::testing::DeterministicRandom r(11);
-  SecretBytes index(kThreePartSecretBytes), pseudonym(kThreePartSecretBytes);
+  SecretBytes index(kThreePartSecretBytes);
+  SecretBytes pseudonym(kThreePartSecretBytes);
   r.Fill(index.mutable_bytes());
   r.Fill(pseudonym.mutable_bytes());
   return ThreePartKeys{crypto::KeyEncryptionKey::Generate(r), crypto::KeyEncryptionKey::Generate(r),
@@ -145,6 +146,7 @@ class ClinicalServiceTest : public ::testing::TestWithParam<BackendKind> {
     intake_.reset();
     if (!pg_prefix_.empty()) {
       try {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): tests read the environment, nobody writes it
         pqxx::connection c(std::getenv(store::testing::kTestPostgresEnv));
         pqxx::nontransaction n(c);
         n.exec("DROP SCHEMA IF EXISTS \"" + pg_prefix_ +
@@ -165,6 +167,7 @@ class ClinicalServiceTest : public ::testing::TestWithParam<BackendKind> {
       intake_ = std::move(*intake);
       return;
     }
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): tests read the environment, nobody writes it
     const char* pg = std::getenv(store::testing::kTestPostgresEnv);
     ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
     // A fresh prefix per test (not from the deterministic random_: tests run in parallel).
@@ -180,8 +183,8 @@ class ClinicalServiceTest : public ::testing::TestWithParam<BackendKind> {
 
   // A patient with records, enrolled at `cloudlet`.
   void AddPatient(const std::string& patient, const std::string& cloudlet,
-                  std::vector<std::string> records = {"r1", "r2"},
-                  std::vector<std::string> symptoms = {"headache"}) {
+                  const std::vector<std::string>& records = {"r1", "r2"},
+                  const std::vector<std::string>& symptoms = {"headache"}) {
     for (const std::string& r : records) {
       auto put = three_->PutRecord(MakeRecord(patient, r, symptoms), kSignature);
       ASSERT_TRUE(put) << put.error().ToString();

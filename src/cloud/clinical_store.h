@@ -58,6 +58,7 @@ struct ActivationRow {
 struct RecordKey {
   std::string device_id;
   std::string record_id;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const RecordKey&) const = default;
 };
 
@@ -93,6 +94,7 @@ struct AnswerCounts {
 struct Referral {
   std::string doctor_id;
   std::string patient_id;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const Referral&) const = default;
 };
 

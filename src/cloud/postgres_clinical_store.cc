@@ -13,11 +13,11 @@ namespace {
 
 using store::InSchema;
 
-pqxx::binarystring Blob(ByteView bytes) { return pqxx::binarystring(bytes.data(), bytes.size()); }
+pqxx::binarystring Blob(ByteView bytes) { return {bytes.data(), bytes.size()}; }
 
 Bytes BlobBytes(const pqxx::field& field) {
   const pqxx::binarystring blob(field);
-  return Bytes(blob.data(), blob.data() + blob.size());
+  return {blob.data(), blob.data() + blob.size()};
 }
 
 // The same tables as the SQLite store (sqlite_clinical_store.cc), with the same constraints.
@@ -77,7 +77,7 @@ constexpr const char* kConsentSelect =
 std::vector<ConsentRow> ReadConsents(const pqxx::result& r) {
   std::vector<ConsentRow> rows;
   for (const auto& row : r) {
-    const std::string id = row[0].as<std::string>();
+    const auto id = row[0].as<std::string>();
     if (rows.empty() || rows.back().consent_id != id) {
       ConsentRow consent;
       consent.consent_id = id;
