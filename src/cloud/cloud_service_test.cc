@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "cloud/cloud_readings.h"
 #include "crypto/session_seal.h"
 #include "net/error_mapping.h"
 #include "net/test_support.h"
@@ -304,6 +305,16 @@ TEST_F(CloudServiceTest, StoresForwardedReadingsOnceUnderAPseudonym) {
   const std::string ciphertext(AsStringView((*rows)[0].ciphertext));
   EXPECT_EQ(ciphertext.find("patient-1"), std::string::npos);
   EXPECT_EQ(ciphertext.find("watch-1"), std::string::npos);
+
+  // The one reader of stored batches (cloud_readings.h) gives exactly the readings back.
+  const CloudReadings reader(service_->intake_store(), service_->records());
+  auto back = reader.Read("patient-1", 0, NowMs() + 1000);
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(*back, wire::DecodeReadings(upload.payload).value());
+  EXPECT_TRUE(reader.Read("patient-2", 0, NowMs() + 1000).value().empty());
+  // The range is half-open and applies reading by reading.
+  const std::int64_t first_ms = back->front().time_ms;
+  EXPECT_EQ(reader.Read("patient-1", first_ms + 1, NowMs() + 1000).value().size(), 59u);
 }
 
 // Anyone may read /api/v1/stats: flow counts from memory, no ids; the operator token adds the
@@ -398,6 +409,12 @@ TEST_F(CloudServiceTest, AForwardWithSomeImplausibleReadingsIsStoredAndFlagged) 
   auto rows = service_->intake_store().ListReadingBatches(pseudonym, 0, NowMs() + 1000, 10);
   ASSERT_TRUE(rows && rows->size() == 1u);
   EXPECT_EQ((*rows)[0].readings, 19u);
+  // Read back, the implausible reading stays out.
+  EXPECT_EQ(CloudReadings(service_->intake_store(), service_->records())
+                .Read("patient-1", 0, NowMs() + 1000)
+                .value()
+                .size(),
+            19u);
   const net::testing::Exposition metrics =
       net::testing::ParseExposition(client_->Get(url_ + "/metrics").value().body);
   EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_cloud_readings_refused_total", {}), "1");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "cloud/cloud_readings.h"
 #include "core/log.h"
 #include "wire/enrolment.h"
 #include "wire/model.h"
@@ -111,7 +112,7 @@ Result<wire::Enrolment> ForwardIntake::DecryptEnrolment(const EnrolmentRow& row)
 
 Result<Bytes> ForwardIntake::DecryptBatch(const ReadingBatchRow& row) const {
   return ctx_.records.envelope(store::RecordPart::kMi)
-      .Decrypt({row.pseudonym, "mi"}, row.ciphertext, Labelled("cloud readings v1", row.batch_ref));
+      .Decrypt({row.pseudonym, "mi"}, row.ciphertext, ReadingBatchAd(row.batch_ref));
 }
 
 Result<ReadingBatchRow> ForwardIntake::BatchRowFor(const wire::OpenedUpload& opened,
@@ -126,7 +127,7 @@ Result<ReadingBatchRow> ForwardIntake::BatchRowFor(const wire::OpenedUpload& ope
   auto ciphertext = ctx_.records.envelope(store::RecordPart::kMi)
                         .Encrypt({pseudonym, "mi"},
                                  wire::EncodeEvidenceAndPayload(opened.evidence, opened.payload),
-                                 Labelled("cloud readings v1", batch_ref));
+                                 ReadingBatchAd(batch_ref));
   // A storage failure here (the data key's store), never a fault of the content.
   if (!ciphertext) return Unavailable("readings not encrypted: " + ciphertext.error().ToString());
   return ReadingBatchRow{batch_ref,

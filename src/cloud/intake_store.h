@@ -153,6 +153,10 @@ class IntakeStore {
   // The row, with withdrawn_ms set if the device was withdrawn; nullopt if never enrolled.
   [[nodiscard]] virtual Result<std::optional<EnrolmentRow>> GetEnrolment(
       std::string_view device_ref) const = 0;
+  // The distinct cloudlets that enrolled any device of the patient (withdrawn devices too: the
+  // cloudlet still holds the patient's data), sorted; empty if none.
+  [[nodiscard]] virtual Result<std::vector<std::string>> CloudletsOfPatient(
+      std::string_view patient_id) const = 0;
   // Marks an enrolled device withdrawn at `withdrawn_ms`. kInserted the first time, kDuplicate
   // if it was already withdrawn (the first time is kept); kNotFound if it was never enrolled.
   [[nodiscard]] virtual Result<IntakeOutcome> WithdrawEnrolment(std::string_view device_ref,

@@ -40,6 +40,7 @@ constexpr const char* kSchemaSql =
     "CREATE TABLE IF NOT EXISTS {s}.enrolments ("
     "  device_ref text PRIMARY KEY, patient_id text NOT NULL, cloudlet_id text NOT NULL,"
     "  binding bytea NOT NULL, ciphertext bytea NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS enrolments_by_patient ON {s}.enrolments (patient_id);"
     "CREATE TABLE IF NOT EXISTS {s}.withdrawn_devices ("
     "  device_ref text PRIMARY KEY, withdrawn_ms bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS {s}.reading_batches ("
@@ -225,6 +226,21 @@ Result<std::optional<EnrolmentRow>> PostgresIntakeStore::GetEnrolment(
                      BlobBytes(r[0][2]),      BlobBytes(r[0][3]),        std::nullopt};
     if (!r[0][4].is_null()) row.withdrawn_ms = r[0][4].as<std::int64_t>();
     return Row(std::move(row));
+  });
+}
+
+Result<std::vector<std::string>> PostgresIntakeStore::CloudletsOfPatient(
+    std::string_view patient_id) const {
+  using Rows = std::vector<std::string>;
+  return pool_->Run<Rows>("list cloudlets of patient", [&](pqxx::work& w) -> Result<Rows> {
+    const pqxx::result r = w.exec_params(
+        Sql(schema_,
+            "SELECT DISTINCT cloudlet_id COLLATE \"C\" FROM {s}.enrolments WHERE patient_id = $1"
+            " ORDER BY 1"),
+        std::string(patient_id));
+    Rows cloudlets;
+    for (const auto& row : r) cloudlets.push_back(row[0].as<std::string>());
+    return cloudlets;
   });
 }
 

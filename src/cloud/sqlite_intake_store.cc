@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS enrolments (
   binding     BLOB NOT NULL,
   ciphertext  BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS enrolments_by_patient ON enrolments (patient_id);
 CREATE TABLE IF NOT EXISTS withdrawn_devices (
   device_ref   TEXT PRIMARY KEY,
   withdrawn_ms INTEGER NOT NULL
@@ -227,6 +228,22 @@ Result<std::optional<EnrolmentRow>> SqliteIntakeStore::GetEnrolment(
     return std::optional<EnrolmentRow>(std::move(row));
   } catch (const std::exception& e) {
     return store::SqliteError(e, "get enrolment");
+  }
+}
+
+Result<std::vector<std::string>> SqliteIntakeStore::CloudletsOfPatient(
+    std::string_view patient_id) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_,
+                            "SELECT DISTINCT cloudlet_id FROM enrolments WHERE patient_id = ?"
+                            " ORDER BY cloudlet_id");
+    query.bind(1, std::string(patient_id));
+    std::vector<std::string> cloudlets;
+    while (query.executeStep()) cloudlets.push_back(query.getColumn(0).getString());
+    return cloudlets;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list cloudlets of patient");
   }
 }
 

@@ -609,17 +609,18 @@ Result<MedicalStatistics> ThreePartStore::MedicalCounts() const {
   }
   MedicalStatistics out;
   auto release = [&](const std::map<std::string, std::set<std::string>>& in,
-                     std::vector<MedicalCount>& to) {
+                     std::vector<MedicalCount>& to, std::uint64_t& suppressed) {
     for (const auto& [value, patients] : in) {
       if (patients.size() < options_.k_anonymity.k) {
+        ++suppressed;
         ++out.suppressed;
       } else {
         to.push_back({value, patients.size()});
       }
     }
   };
-  release(conditions, out.conditions);
-  release(symptoms, out.symptoms);
+  release(conditions, out.conditions, out.suppressed_conditions);
+  release(symptoms, out.symptoms, out.suppressed_symptoms);
   return out;
 }
 

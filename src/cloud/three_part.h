@@ -140,9 +140,11 @@ struct MedicalCount {
 };
 
 struct MedicalStatistics {
-  std::vector<MedicalCount> conditions;  // distinct patients per condition, at least k each
-  std::vector<MedicalCount> symptoms;    // distinct patients per symptom, at least k each
-  std::uint64_t suppressed = 0;          // values left out for having fewer than k patients
+  std::vector<MedicalCount> conditions;     // distinct patients per condition, at least k each
+  std::vector<MedicalCount> symptoms;       // distinct patients per symptom, at least k each
+  std::uint64_t suppressed = 0;             // values left out for having fewer than k patients
+  std::uint64_t suppressed_conditions = 0;  // of which conditions
+  std::uint64_t suppressed_symptoms = 0;    // of which symptoms
 };
 
 struct IntegrityProblem {

@@ -599,6 +599,8 @@ TEST_P(ThreePartTest, MedicalCountsAreByPatientWithSmallCountsSuppressed) {
   EXPECT_EQ(stats.symptoms,
             (std::vector<MedicalCount>{{"dizziness", 6}, {"persistent headache", 6}}));
   EXPECT_EQ(stats.suppressed, 2U);  // E11.9 and thirst
+  EXPECT_EQ(stats.suppressed_conditions, 1U);
+  EXPECT_EQ(stats.suppressed_symptoms, 1U);
 }
 
 // --- Keys --------------------------------------------------------------------------------------

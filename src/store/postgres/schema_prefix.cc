@@ -14,4 +14,20 @@ Status CheckSchemaPrefix(std::string_view prefix) {
   return OkStatus();
 }
 
+std::string InSchema(std::string_view schema, std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 32);
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    if (sql.substr(i, 3) == "{s}") {
+      out += '"';
+      out += schema;
+      out += '"';
+      i += 2;
+    } else {
+      out += sql[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace medmesh::store
