@@ -3,6 +3,7 @@
 //   medmesh keys --type node|device|root|kek --out FILE [--force] [--ntru-param-set NAME]
 //   medmesh keys --show FILE
 //   medmesh selftest
+//   medmesh audit verify ...   (apps/audit_main.cc)
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/audit_main.h"
 #include "apps/cloud_main.h"
 #include "apps/cloudlet_main.h"
 #include "apps/demo_main.h"
@@ -241,6 +243,7 @@ int main(int argc, char** argv) {
     RegisterCloudletCommand(app);
     RegisterWearableCommand(app);
     RegisterDemoCommand(app);
+    RegisterAuditCommand(app);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

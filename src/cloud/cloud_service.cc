@@ -5,6 +5,8 @@
 #include <system_error>
 #include <utility>
 
+#include "audit/postgres_audit_store.h"
+#include "audit/sqlite_audit_store.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_intake_store.h"
 #include "core/log.h"
@@ -67,6 +69,7 @@ struct CloudService::State {
   std::unique_ptr<ThreePartStore> records;
   std::unique_ptr<IntakeStore> intake_store;
   std::unique_ptr<store::IdsEventLog> ids;
+  std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<ForwardIntake> intake;
   std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
@@ -120,6 +123,20 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   MEDMESH_ASSIGN_OR_RETURN(
       ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string(), options.ids_aggregation,
                                     {.vfs = options.sqlite_vfs}));
+  // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
+  std::unique_ptr<audit::AuditStore> audit_store;
+  if (options.store.backend == node::StoreBackend::kPostgres) {
+    MEDMESH_ASSIGN_OR_RETURN(audit_store, audit::PostgresAuditStore::Open(
+                                              {.conninfo = options.store.postgres_url,
+                                               .schema_prefix = options.store.schema_prefix}));
+  } else {
+    MEDMESH_ASSIGN_OR_RETURN(audit_store, audit::SqliteAuditStore::Open(
+                                              (options.data_dir / audit::kAuditDbFileName).string(),
+                                              {.vfs = options.sqlite_vfs}));
+  }
+  MEDMESH_ASSIGN_OR_RETURN(
+      audit, audit::AuditLog::Open(std::move(audit_store), identity.id(),
+                                   crypto::NewEd25519Signer(identity.signing_key.Clone())));
   intake = std::make_unique<ForwardIntake>(
       ForwardIntakeContext{identity.id(), identity.root, *opener, *records, *intake_store, *ids,
                            clock, metrics},
@@ -316,5 +333,6 @@ ForwardIntake& CloudService::intake() { return *state_->intake; }
 ThreePartStore& CloudService::records() { return *state_->records; }
 IntakeStore& CloudService::intake_store() { return *state_->intake_store; }
 net::MetricsRegistry& CloudService::metrics() { return state_->metrics; }
+audit::AuditLog& CloudService::audit() { return *state_->audit; }
 
 }  // namespace medmesh::cloud

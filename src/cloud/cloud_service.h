@@ -14,7 +14,9 @@
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
-// (SqliteIntakeStore) unless the backend is PostgreSQL; ids.db (IdsEventLog) always.
+// (SqliteIntakeStore) unless the backend is PostgreSQL; ids.db (IdsEventLog) always; audit.db
+// (audit::AuditLog, signed with the node key) unless the backend is PostgreSQL, where the audit
+// log has its own schema <prefix>audit_log.
 // WARNING: this process holds every key of the three parts; see three_part.h.
 // Thread safety: Start/Stop from one thread; the accessors are thread-safe.
 #pragma once
@@ -27,6 +29,7 @@
 #include <optional>
 #include <string>
 
+#include "audit/audit_log.h"
 #include "cloud/forward_intake.h"
 #include "cloud/three_part.h"
 #include "core/clock.h"
@@ -107,6 +110,9 @@ class CloudService {
   ThreePartStore& records();
   IntakeStore& intake_store();
   net::MetricsRegistry& metrics();
+  // The node's audit log (docs/audit.md): every route that touches patient data or does an
+  // administrative action appends to it.
+  audit::AuditLog& audit();
 
  private:
   struct State;
