@@ -102,25 +102,70 @@ std::unique_ptr<AuditLog> AuditLog::OpenReadOnly(std::unique_ptr<AuditStore> sto
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(store), "", nullptr));
 }
 
+struct AuditLog::Pending {
+  const AuditEntry* entry = nullptr;
+  std::string event_json;
+  bool done = false;
+  Status status;
+};
+
 Status AuditLog::Append(const AuditEntry& entry) {
   if (signer_ == nullptr) return FailedPrecondition("the audit log was opened read-only");
   MEDMESH_RETURN_IF_ERROR(ValidateAuditEntry(entry));
-  // Rendered before the store's lock is taken: the JSON does not depend on the position.
-  std::string event_json = CanonicalAuditEventJson(entry, observer_);
-  return store_->Append(
-      [&](const SignedAuditHead& current) -> Result<std::pair<StoredAuditEntry, SignedAuditHead>> {
-        StoredAuditEntry row;
-        row.seq = current.seq + 1;
-        row.entry = entry;
-        row.observer = observer_;
-        row.format = kAuditFormatVersion;
-        row.event_json = event_json;
-        row.prev_hash = current.hash;
-        row.entry_hash = AuditEntryHash(row.prev_hash, row.event_json);
-        SignedAuditHead head{row.seq, row.entry_hash, observer_, {}};
-        head.signature = signer_->Sign(AuditHeadMessage(head.observer, head.seq, head.hash));
-        return std::make_pair(std::move(row), std::move(head));
-      });
+  // Rendered before any lock is taken: the JSON does not depend on the position.
+  Pending me;
+  me.entry = &entry;
+  me.event_json = CanonicalAuditEventJson(entry, observer_);
+  std::unique_lock lock(mu_);
+  pending_.push_back(&me);
+  // Group commit: whoever finds no batch being written writes everything waiting (its own
+  // entry among them, or first the entries queued before it); the others wait for their turn.
+  while (!me.done) {
+    if (writing_) {
+      written_.wait(lock);
+      continue;
+    }
+    writing_ = true;
+    const std::size_t n = std::min(pending_.size(), kMaxAuditBatch);
+    std::vector<Pending*> batch(pending_.begin(),
+                                pending_.begin() + static_cast<std::ptrdiff_t>(n));
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+    lock.unlock();
+    const Status written = WriteBatch(batch);
+    lock.lock();
+    for (Pending* p : batch) {
+      p->status = written;
+      p->done = true;
+    }
+    writing_ = false;
+    written_.notify_all();
+  }
+  return me.status;
+}
+
+Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
+  return store_->Append([&](const SignedAuditHead& current)
+                            -> Result<std::pair<std::vector<StoredAuditEntry>, SignedAuditHead>> {
+    std::vector<StoredAuditEntry> rows;
+    rows.reserve(batch.size());
+    std::uint64_t seq = current.seq;
+    Bytes prev = current.hash;
+    for (const Pending* p : batch) {
+      StoredAuditEntry row;
+      row.seq = ++seq;
+      row.entry = *p->entry;
+      row.observer = observer_;
+      row.format = kAuditFormatVersion;
+      row.event_json = p->event_json;
+      row.prev_hash = prev;
+      row.entry_hash = AuditEntryHash(row.prev_hash, row.event_json);
+      prev = row.entry_hash;
+      rows.push_back(std::move(row));
+    }
+    SignedAuditHead head{seq, prev, observer_, {}};
+    head.signature = signer_->Sign(AuditHeadMessage(head.observer, head.seq, head.hash));
+    return std::make_pair(std::move(rows), std::move(head));
+  });
 }
 
 Result<AuditFailure> AuditLog::FindMovedEntry(ByteView prev_hash) const {

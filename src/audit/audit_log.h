@@ -22,8 +22,12 @@
 // Thread safety: thread-safe; appends are serialised by the store (one linear chain).
 #pragma once
 
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -38,6 +42,9 @@
 #include "crypto/signing.h"
 
 namespace medmesh::audit {
+
+// The most entries one group commit writes.
+inline constexpr std::size_t kMaxAuditBatch = 64;
 
 // The SQLite file of a node's audit log, in its data folder.
 inline constexpr std::string_view kAuditDbFileName = "audit.db";
@@ -107,7 +114,9 @@ class AuditLog final : public AuditSink {
 
   // Appends `entry` (ValidateAuditEntry: kInvalidArgument) after the current head and re-signs
   // the head, durably and atomically. On any error nothing was appended and the chain is as
-  // before.
+  // before. Group commit: entries appended concurrently from several threads are written in
+  // one transaction (at most kMaxAuditBatch) under one head signature; if that transaction
+  // fails, every Append of the batch returns its error.
   Status Append(const AuditEntry& entry) override;
 
   // Checks the whole log against `node_key` (the node's public key, from its certificate). A
@@ -128,9 +137,17 @@ class AuditLog final : public AuditSink {
            std::unique_ptr<crypto::Signer> signer);
   Result<AuditFailure> FindMovedEntry(ByteView prev_hash) const;
 
+  struct Pending;
+  Status WriteBatch(const std::vector<Pending*>& batch);
+
   std::unique_ptr<AuditStore> store_;
   const std::string observer_;
   std::unique_ptr<crypto::Signer> signer_;  // null: read-only
+
+  std::mutex mu_;
+  std::condition_variable written_;
+  std::deque<Pending*> pending_;  // guarded by mu_; each owned by its waiting Append
+  bool writing_ = false;          // guarded by mu_: a thread is writing a batch
 };
 
 }  // namespace medmesh::audit

@@ -1,5 +1,6 @@
-// What the audit log costs: one Append on SQLite (render, hash, sign, one durable commit), and
-// Verify per entry. Not run by tests; `build/<preset>/src/audit/audit_log_benchmark`.
+// What the audit log costs: one Append on SQLite (render, hash, sign, one durable commit), Appends
+// from 8 threads (group commit), and Verify per entry. Not run by tests;
+// `build/<preset>/src/audit/audit_log_benchmark`.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -47,6 +48,28 @@ void BM_AppendSqlite(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_AppendSqlite)->Unit(benchmark::kMicrosecond);
+
+// Appends from several threads share commits (group commit). Set up by thread 0 before the
+// loop; Google Benchmark synchronises the threads at the loop's start and end.
+std::unique_ptr<testing::TempDir> shared_dir;
+std::unique_ptr<AuditLog> shared_log;
+
+void BM_AppendSqliteThreads(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    shared_dir = std::make_unique<testing::TempDir>();
+    shared_log = OpenLog(*shared_dir);
+  }
+  std::int64_t i = state.thread_index() * 1'000'000'000LL;
+  for (auto _ : state) {
+    MEDMESH_CHECK(shared_log->Append(Entry(++i)).has_value(), "append");
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    shared_log.reset();
+    shared_dir.reset();
+  }
+}
+BENCHMARK(BM_AppendSqliteThreads)->Threads(8)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void BM_VerifySqlite(benchmark::State& state) {
   testing::TempDir dir;

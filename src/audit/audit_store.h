@@ -72,11 +72,11 @@ class AuditStore {
   [[nodiscard]] virtual Status InitHead(const SignedAuditHead& genesis) = 0;
 
   // Called inside the append transaction with the current head (its row locked against other
-  // appenders, in this process and others); returns the entry to insert and the new head, or an
-  // error that rolls the transaction back.
-  using Sealer = std::function<Result<std::pair<StoredAuditEntry, SignedAuditHead>>(
+  // appenders, in this process and others); returns the entries to insert (seq current.seq + 1,
+  // + 2, ...) and the new head, or an error that rolls the transaction back.
+  using Sealer = std::function<Result<std::pair<std::vector<StoredAuditEntry>, SignedAuditHead>>(
       const SignedAuditHead& current)>;
-  // Inserts the sealed entry and replaces the head in one transaction: both or neither are
+  // Inserts the sealed entries and replaces the head in one transaction: all or nothing is
   // durable when it returns. kFailedPrecondition if the log has no head (InitHead first).
   [[nodiscard]] virtual Status Append(const Sealer& seal) = 0;
 

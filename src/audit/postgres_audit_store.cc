@@ -169,15 +169,18 @@ Status PostgresAuditStore::Append(const Sealer& seal) {
         w.exec(Sql("SELECT seq, hash, observer, signature FROM {s}.head WHERE id = 1 FOR UPDATE"));
     if (r.empty()) return FailedPrecondition("the audit log has no head");
     MEDMESH_ASSIGN_OR_RETURN(auto sealed, seal(ReadHead(r[0])));
-    const StoredAuditEntry& s = sealed.first;
-    const AuditEntry& e = s.entry;
-    w.exec_params0(Sql(std::string("INSERT INTO {s}.entry (") + kEntryColumns +
-                       ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-                       " $15, $16, $17, $18)"),
-                   I64(s.seq), e.time_ms, e.event, std::string(1, static_cast<char>(e.action)),
-                   static_cast<int>(e.outcome), e.actor_account_id, e.actor_role, e.source_address,
-                   e.patient_id, e.entity_type, e.entity_id, e.purpose, e.detail, s.observer,
-                   s.format, s.event_json, Blob(s.prev_hash), Blob(s.entry_hash));
+    const std::string insert =
+        Sql(std::string("INSERT INTO {s}.entry (") + kEntryColumns +
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+            " $15, $16, $17, $18)");
+    for (const StoredAuditEntry& s : sealed.first) {
+      const AuditEntry& e = s.entry;
+      w.exec_params0(insert, I64(s.seq), e.time_ms, e.event,
+                     std::string(1, static_cast<char>(e.action)), static_cast<int>(e.outcome),
+                     e.actor_account_id, e.actor_role, e.source_address, e.patient_id,
+                     e.entity_type, e.entity_id, e.purpose, e.detail, s.observer, s.format,
+                     s.event_json, Blob(s.prev_hash), Blob(s.entry_hash));
+    }
     const SignedAuditHead& h = sealed.second;
     w.exec_params0(
         Sql("UPDATE {s}.head SET seq = $1, hash = $2, observer = $3, signature = $4 WHERE id = 1"),

@@ -115,30 +115,32 @@ Status SqliteAuditStore::Append(const Sealer& seal) {
     const std::optional<SignedAuditHead> head = ReadHead(*db_);
     if (!head) return FailedPrecondition("the audit log has no head");
     MEDMESH_ASSIGN_OR_RETURN(auto sealed, seal(*head));
-    const StoredAuditEntry& s = sealed.first;
-    const AuditEntry& e = s.entry;
     SQLite::Statement insert(*db_, std::string("INSERT INTO audit_entry (") + kEntryColumns +
                                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                                        " ?, ?, ?)");
-    insert.bind(1, static_cast<std::int64_t>(s.seq));
-    insert.bind(2, e.time_ms);
-    insert.bind(3, e.event);
-    insert.bind(4, std::string(1, static_cast<char>(e.action)));
-    insert.bind(5, static_cast<int>(e.outcome));
-    insert.bind(6, e.actor_account_id);
-    insert.bind(7, e.actor_role);
-    insert.bind(8, e.source_address);
-    insert.bind(9, e.patient_id);
-    insert.bind(10, e.entity_type);
-    insert.bind(11, e.entity_id);
-    insert.bind(12, e.purpose);
-    insert.bind(13, e.detail);
-    insert.bind(14, s.observer);
-    insert.bind(15, s.format);
-    insert.bind(16, s.event_json);
-    store::BindBlob(insert, 17, s.prev_hash);
-    store::BindBlob(insert, 18, s.entry_hash);
-    insert.exec();
+    for (const StoredAuditEntry& s : sealed.first) {
+      const AuditEntry& e = s.entry;
+      insert.bind(1, static_cast<std::int64_t>(s.seq));
+      insert.bind(2, e.time_ms);
+      insert.bind(3, e.event);
+      insert.bind(4, std::string(1, static_cast<char>(e.action)));
+      insert.bind(5, static_cast<int>(e.outcome));
+      insert.bind(6, e.actor_account_id);
+      insert.bind(7, e.actor_role);
+      insert.bind(8, e.source_address);
+      insert.bind(9, e.patient_id);
+      insert.bind(10, e.entity_type);
+      insert.bind(11, e.entity_id);
+      insert.bind(12, e.purpose);
+      insert.bind(13, e.detail);
+      insert.bind(14, s.observer);
+      insert.bind(15, s.format);
+      insert.bind(16, s.event_json);
+      store::BindBlob(insert, 17, s.prev_hash);
+      store::BindBlob(insert, 18, s.entry_hash);
+      insert.exec();
+      insert.reset();
+    }
     const SignedAuditHead& h = sealed.second;
     SQLite::Statement update(
         *db_, "UPDATE audit_head SET seq = ?, hash = ?, observer = ?, signature = ? WHERE id = 1");
