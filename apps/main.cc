@@ -5,6 +5,7 @@
 //   medmesh keys rotate-kek --part ei|qi|mi --config FILE [--url URL]
 //   medmesh selftest
 //   medmesh admin create --data-dir DIR --email E   (apps/admin_main.cc)
+//   medmesh audit verify ...   (apps/audit_main.cc)
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "apps/admin_main.h"
+#include "apps/audit_main.h"
 #include "apps/cloud_main.h"
 #include "apps/cloudlet_main.h"
 #include "apps/demo_main.h"
@@ -250,6 +252,7 @@ int main(int argc, char** argv) {
     RegisterCloudletCommand(app);
     RegisterWearableCommand(app);
     RegisterDemoCommand(app);
+    RegisterAuditCommand(app);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

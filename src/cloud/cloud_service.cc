@@ -5,7 +5,8 @@
 #include <system_error>
 #include <utility>
 
-#include "cloud/integrity_service.h"
+#include "audit/postgres_audit_store.h"
+#include "audit/sqlite_audit_store.h"
 #include "cloud/integrity_service.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_intake_store.h"
@@ -70,8 +71,8 @@ struct CloudService::State {
   std::unique_ptr<PartKekRotator> kek_rotator;  // before `records` is destroyed
   std::unique_ptr<IntakeStore> intake_store;
   std::unique_ptr<store::IdsEventLog> ids;
+  std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<ForwardIntake> intake;
-  std::unique_ptr<audit::AuditSink> log_audit;  // when options.audit is null
   std::unique_ptr<AccountApi> accounts;
   std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
@@ -129,11 +130,24 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   MEDMESH_ASSIGN_OR_RETURN(
       ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string(), options.ids_aggregation,
                                     {.vfs = options.sqlite_vfs}));
+  // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
+  std::unique_ptr<audit::AuditStore> audit_store;
+  if (options.store.backend == node::StoreBackend::kPostgres) {
+    MEDMESH_ASSIGN_OR_RETURN(audit_store, audit::PostgresAuditStore::Open(
+                                              {.conninfo = options.store.postgres_url,
+                                               .schema_prefix = options.store.schema_prefix}));
+  } else {
+    MEDMESH_ASSIGN_OR_RETURN(audit_store, audit::SqliteAuditStore::Open(
+                                              (options.data_dir / audit::kAuditDbFileName).string(),
+                                              {.vfs = options.sqlite_vfs}));
+  }
+  MEDMESH_ASSIGN_OR_RETURN(
+      audit, audit::AuditLog::Open(std::move(audit_store), identity.id(),
+                                   crypto::NewEd25519Signer(identity.signing_key.Clone())));
   intake = std::make_unique<ForwardIntake>(
       ForwardIntakeContext{identity.id(), identity.root, *opener, *records, *intake_store, *ids,
                            clock, metrics},
       std::move(refs_key), options.max_forward_bytes);
-  if (options.audit == nullptr) log_audit = NewLogAuditSink();
   MEDMESH_ASSIGN_OR_RETURN(
       accounts, AccountApi::Open({.data_dir = options.data_dir,
                                   .store = options.store,
@@ -141,8 +155,8 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                                   .secure_cookies = options.tls.has_value(),
                                   .hasher = options.password_hasher,
                                   .service = options.account_service},
-                                 {identity, *records, options.audit ? *options.audit : *log_audit,
-                                  *ids, clock, random}));
+                                 {identity, *records, options.audit ? *options.audit : *audit, *ids,
+                                  clock, random}));
   // Issue 8 (integrity_service.h): batches stored before they were chained enter the chain,
   // and deletions a failure left pending are finished, before anything is served.
   MEDMESH_RETURN_IF_ERROR(ChainUnchainedBatches(*records, *intake_store));
@@ -347,5 +361,6 @@ ThreePartStore& CloudService::records() { return *state_->records; }
 IntakeStore& CloudService::intake_store() { return *state_->intake_store; }
 net::MetricsRegistry& CloudService::metrics() { return state_->metrics; }
 AccountApi& CloudService::accounts() { return *state_->accounts; }
+audit::AuditLog& CloudService::audit() { return *state_->audit; }
 
 }  // namespace medmesh::cloud

@@ -17,7 +17,9 @@
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
-// (SqliteIntakeStore) unless the backend is PostgreSQL; ids.db (IdsEventLog) always.
+// (SqliteIntakeStore) unless the backend is PostgreSQL; ids.db (IdsEventLog) always; audit.db
+// (audit::AuditLog, signed with the node key) unless the backend is PostgreSQL, where the audit
+// log has its own schema <prefix>audit_log.
 // WARNING: this process holds every key of the three parts; see three_part.h.
 // Thread safety: Start/Stop from one thread; the accessors are thread-safe.
 #pragma once
@@ -30,6 +32,7 @@
 #include <optional>
 #include <string>
 
+#include "audit/audit_log.h"
 #include "audit/audit_sink.h"
 #include "cloud/account_api.h"
 #include "cloud/forward_intake.h"
@@ -73,8 +76,8 @@ struct CloudOptions {
   // Tests: a testing::FaultInjectionEnv.
   Env* key_file_env = nullptr;
   // Accounts and sessions (account_api.h): accounts.db in data_dir, or PostgreSQL as `store`.
-  // The audit log every account action is recorded in (outlives the service); null: the
-  // structured log only (LogAuditSink, until the audit log is wired in).
+  // Where account and workflow actions are audited (outlives the service); null: the node's own
+  // audit log (audit()). Tests may pass a recording sink.
   audit::AuditSink* audit = nullptr;
   crypto::PasswordHasherOptions password_hasher;
   accounts::AccountServiceOptions account_service;
@@ -126,6 +129,9 @@ class CloudService {
   IntakeStore& intake_store();
   net::MetricsRegistry& metrics();
   AccountApi& accounts();
+  // The node's audit log (docs/audit.md): every route that touches patient data or does an
+  // administrative action appends to it.
+  audit::AuditLog& audit();
 
  private:
   struct State;

@@ -260,6 +260,26 @@ TEST_F(CloudServiceTest, TheMaintenanceThreadWritesClosedIdsAggregates) {
   EXPECT_EQ(stored(), 3);
 }
 
+TEST_F(CloudServiceTest, OwnsAnAuditLogSignedWithItsNodeKey) {
+  audit::AuditEntry entry;
+  entry.time_ms = NowMs();
+  entry.event = "session.login";
+  entry.action = audit::Action::kExecute;
+  entry.outcome = audit::Outcome::kMinorFailure;
+  entry.actor_role = "anonymous";
+  entry.source_address = "127.0.0.1";
+  ASSERT_TRUE(service_->audit().Append(entry));
+#ifndef MEDMESH_CLOUD_TEST_POSTGRES
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "cloud" / audit::kAuditDbFileName));
+#endif
+  auto verifier = crypto::NewEd25519Verifier(cloud_certificate_->certificate().signing_key);
+  auto report = service_->audit().Verify(*verifier, {.observer = "cloud"});
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_TRUE(report->ok()) << report->message;
+  EXPECT_EQ(report->entries, 1u);
+  EXPECT_EQ(service_->audit().Query({}).value().events.size(), 1u);
+}
+
 TEST_F(CloudServiceTest, ServesTheRootAndItsCertificate) {
   const net::Response root = client_->Get(url_ + "/api/v1/root").value();
   ASSERT_EQ(root.status, 200);

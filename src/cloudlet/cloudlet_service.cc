@@ -8,6 +8,7 @@
 #include <system_error>
 #include <utility>
 
+#include "audit/sqlite_audit_store.h"
 #include "cloudlet/device_registry.h"
 #include "cloudlet/ingest_ledger.h"
 #include "cloudlet/internal/cloudlet_metrics.h"
@@ -96,6 +97,7 @@ struct CloudletService::State {
   std::unique_ptr<store::ReadingStore> readings;
   std::unique_ptr<store::ForwardQueue> queue;
   std::unique_ptr<store::IdsEventLog> ids;
+  std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<DeviceRegistry> devices;
   std::unique_ptr<IngestLedger> ledger;
   std::unique_ptr<crypto::SessionOpener> sessions;
@@ -144,6 +146,12 @@ Status CloudletService::State::OpenStores() {
   if (released > 0) log::Info("cloudlet_forward_leases_released", {{"items", released}});
   MEDMESH_ASSIGN_OR_RETURN(
       ids, store::IdsEventLog::Open(path("ids.db"), options.ids_aggregation, sqlite));
+  // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
+  MEDMESH_ASSIGN_OR_RETURN(auto audit_store,
+                           audit::SqliteAuditStore::Open(path(audit::kAuditDbFileName), sqlite));
+  MEDMESH_ASSIGN_OR_RETURN(
+      audit, audit::AuditLog::Open(std::move(audit_store), identity.id(),
+                                   crypto::NewEd25519Signer(identity.signing_key.Clone())));
   MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db"), sqlite));
   MEDMESH_ASSIGN_OR_RETURN(ledger,
                            IngestLedger::Open(path("cloudlet.db"), std::move(ledger_key), sqlite));
@@ -503,5 +511,6 @@ Result<MaintenanceReport> CloudletService::MaintainNow() {
 }
 store::Backpressure CloudletService::Pressure() const { return state_->pressure->Refresh(); }
 net::MetricsRegistry& CloudletService::metrics() { return state_->metrics; }
+audit::AuditLog& CloudletService::audit() { return *state_->audit; }
 
 }  // namespace medmesh::cloudlet

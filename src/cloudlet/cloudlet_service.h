@@ -13,7 +13,8 @@
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
 // forward.db (ForwardQueue), ids.db (IdsEventLog), keys.db (wrapped data keys, under the KEK),
-// cloudlet.db (device registry, ingest ledger, records at rest, dead letters). A maintenance
+// cloudlet.db (device registry, ingest ledger, records at rest, dead letters), audit.db
+// (audit::AuditLog, unencrypted, its head signed with the node key). A maintenance
 // thread owned by the service applies options.retention to them (maintenance.h) every
 // retention.maintenance_interval, and writes the IDS log's closed aggregates.
 //
@@ -30,6 +31,7 @@
 #include <optional>
 #include <string>
 
+#include "audit/audit_log.h"
 #include "cloudlet/forwarder.h"
 #include "cloudlet/ingest.h"
 #include "cloudlet/maintenance.h"
@@ -131,6 +133,9 @@ class CloudletService {
   // The forward queue's backpressure now.
   store::Backpressure Pressure() const;
   net::MetricsRegistry& metrics();
+  // The node's audit log (docs/audit.md): every route that touches patient data or does an
+  // administrative action appends to it.
+  audit::AuditLog& audit();
 
  private:
   struct State;

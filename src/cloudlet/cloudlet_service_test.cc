@@ -126,6 +126,26 @@ class CloudletServiceTest : public ::testing::Test {
   std::string url_;
 };
 
+TEST_F(CloudletServiceTest, OwnsAnAuditLogInItsDataFolderSignedWithItsNodeKey) {
+  audit::AuditEntry entry;
+  entry.time_ms = NowMs();
+  entry.event = "readings.read";
+  entry.actor_account_id = "acc_operator";
+  entry.actor_role = "operator";
+  entry.patient_id = "p-1";
+  ASSERT_TRUE(service_->audit().Append(entry));
+  RestartService();  // the same audit.db, its chain continued
+  ASSERT_TRUE(service_->audit().Append(entry));
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "data" / audit::kAuditDbFileName));
+  auto identity = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
+  ASSERT_TRUE(identity);
+  auto verifier = crypto::NewEd25519Verifier(identity->signing_key.public_key());
+  auto report = service_->audit().Verify(*verifier, {.observer = "cloudlet-1"});
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_TRUE(report->ok()) << report->message;
+  EXPECT_EQ(report->entries, 2u);
+}
+
 TEST_F(CloudletServiceTest, StoresAnUploadThenAnswersItsRetryAsDuplicate) {
   auto device = EnrolledDevice("watch-1", "patient-1");
   const Bytes upload = device->SealReadings(HeartRate(NowMs(), 60)).value();
