@@ -7,8 +7,12 @@
 
 #include "audit/postgres_audit_store.h"
 #include "audit/sqlite_audit_store.h"
+#include "cloud/clinical_api.h"
+#include "cloud/cloud_readings.h"
 #include "cloud/integrity_service.h"
+#include "cloud/postgres_clinical_store.h"
 #include "cloud/postgres_intake_store.h"
+#include "cloud/sqlite_clinical_store.h"
 #include "cloud/sqlite_intake_store.h"
 #include "core/log.h"
 #include "crypto/keyed_hash.h"
@@ -74,12 +78,16 @@ struct CloudService::State {
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<ForwardIntake> intake;
   std::unique_ptr<AccountApi> accounts;
+  std::unique_ptr<ClinicalStore> clinical_store;
+  std::unique_ptr<CloudReadings> readings;
+  std::unique_ptr<ClinicalService> clinical;
   std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
   bool stopped = false;
 
   Status OpenStores(CloudSecrets& secrets);
+  Status OpenClinical();
   net::Router BuildRouter();
   // nullopt if the request carries the operator token; otherwise the 401 to send (and an
   // IDS event is written).
@@ -157,10 +165,43 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                                   .service = options.account_service},
                                  {identity, *records, options.audit ? *options.audit : *audit, *ids,
                                   clock, random}));
+  MEDMESH_RETURN_IF_ERROR(OpenClinical());
   // Issue 8 (integrity_service.h): batches stored before they were chained enter the chain,
   // and deletions a failure left pending are finished, before anything is served.
   MEDMESH_RETURN_IF_ERROR(ChainUnchainedBatches(*records, *intake_store));
   MEDMESH_RETURN_IF_ERROR(ResumePendingDeletions(*records, *intake_store, clock));
+  return OkStatus();
+}
+
+// The clinical workflows (clinical_service.h): clinical.db in the data folder, or the schema
+// "<prefix>clinical" on PostgreSQL; answers under the patients' EI data keys (ADR 0017).
+Status CloudService::State::OpenClinical() {
+  if (options.store.backend == node::StoreBackend::kPostgres) {
+    MEDMESH_ASSIGN_OR_RETURN(clinical_store, PostgresClinicalStore::Open(
+                                                 {.conninfo = options.store.postgres_url,
+                                                  .schema_prefix = options.store.schema_prefix}));
+  } else {
+    MEDMESH_ASSIGN_OR_RETURN(clinical_store,
+                             SqliteClinicalStore::Open((options.data_dir / "clinical.db").string(),
+                                                       {.vfs = options.sqlite_vfs}));
+  }
+  readings = std::make_unique<CloudReadings>(*intake_store, *records);
+  ClinicalHooks hooks;
+  hooks.is_approved_doctor = [this](std::string_view account_id) -> Result<bool> {
+    MEDMESH_ASSIGN_OR_RETURN(auto account, accounts->store().GetAccount(account_id));
+    return account.has_value() && account->role == accounts::Role::kDoctor &&
+           account->status == accounts::AccountStatus::kApproved;
+  };
+  hooks.cloudlets_of_patient = [this](std::string_view patient_id) {
+    return intake_store->CloudletsOfPatient(patient_id);
+  };
+  hooks.readings = [this](std::string_view patient_id, std::int64_t from_ms, std::int64_t to_ms) {
+    return readings->Read(patient_id, from_ms, to_ms);
+  };
+  MEDMESH_ASSIGN_OR_RETURN(
+      clinical, ClinicalService::Create(
+                    *clinical_store, *records, records->envelope(store::RecordPart::kEi),
+                    options.audit ? *options.audit : *audit, clock, random, std::move(hooks)));
   return OkStatus();
 }
 
@@ -281,6 +322,9 @@ net::Router CloudService::State::BuildRouter() {
   AddKekRotationRoutes(router, *kek_rotator,
                        [this](const net::Request& r) { return RequireOperator(r); });
   accounts->AddRoutes(router);
+  AddClinicalRoutes(router, *clinical, [this](const net::Request& r) {
+    return accounts->authenticator().PrincipalOf(r);
+  });
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
@@ -361,6 +405,7 @@ ThreePartStore& CloudService::records() { return *state_->records; }
 IntakeStore& CloudService::intake_store() { return *state_->intake_store; }
 net::MetricsRegistry& CloudService::metrics() { return state_->metrics; }
 AccountApi& CloudService::accounts() { return *state_->accounts; }
+ClinicalService& CloudService::clinical() { return *state_->clinical; }
 audit::AuditLog& CloudService::audit() { return *state_->audit; }
 
 }  // namespace medmesh::cloud

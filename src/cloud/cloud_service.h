@@ -14,6 +14,8 @@
 //   POST /api/v1/admin/keys/{part}/rotation (operator token)  rotates one part's KEK, live
 //   GET  /api/v1/admin/keys/{part}/rotation (operator token)   how that rotation went
 //   /api/v1/session, /api/v1/accounts/..., /api/v1/admin/registrations/...  (account_api.h)
+//   /api/v1/activations, /consents, /inbox, /answers, /prescriptions, /statistics/charts
+//                                        the clinical workflows (clinical_api.h)
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
@@ -35,6 +37,7 @@
 #include "audit/audit_log.h"
 #include "audit/audit_sink.h"
 #include "cloud/account_api.h"
+#include "cloud/clinical_service.h"
 #include "cloud/forward_intake.h"
 #include "cloud/part_keks.h"
 #include "cloud/three_part.h"
@@ -129,6 +132,8 @@ class CloudService {
   IntakeStore& intake_store();
   net::MetricsRegistry& metrics();
   AccountApi& accounts();
+  // The clinical workflows (activation, consent, answers, charts; clinical_service.h).
+  ClinicalService& clinical();
   // The node's audit log (docs/audit.md): every route that touches patient data or does an
   // administrative action appends to it.
   audit::AuditLog& audit();
