@@ -16,6 +16,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/status.h"
@@ -62,6 +63,10 @@ class DeviceRegistry {
   Status Withdraw(std::string_view device_id);
 
   std::size_t size() const;
+
+  // The entries of the devices enrolled to `patient_id` (withdrawn ones included), by device
+  // id; every entry when `patient_id` is empty. A scan of the in-memory map.
+  std::vector<DeviceEntry> List(std::string_view patient_id) const;
 
  private:
   explicit DeviceRegistry(std::unique_ptr<SQLite::Database> db);
