@@ -8,7 +8,9 @@
 #include <system_error>
 #include <utility>
 
+#include "accounts/principal.h"
 #include "audit/sqlite_audit_store.h"
+#include "cloudlet/cloudlet_sessions.h"
 #include "cloudlet/device_registry.h"
 #include "cloudlet/ingest_ledger.h"
 #include "cloudlet/internal/cloudlet_metrics.h"
@@ -39,6 +41,8 @@ constexpr std::size_t kDefaultReadingsPerPage = 1000;
 constexpr std::size_t kMaxReadingsPerPage = 10'000;
 constexpr std::size_t kMaxEventsPerResponse = 1000;
 constexpr std::size_t kEnrolBodyLimit = 4096;
+// A signed enrolment request must have been signed this close to now (bounds replays).
+constexpr std::chrono::milliseconds kEnrolRequestMaxAge = std::chrono::minutes(5);
 
 using wire::NowMs;
 
@@ -59,6 +63,22 @@ net::Response Unauthorized(std::string_view what) {
       net::ErrorResponse(Unauthenticated("missing or wrong " + std::string(what) + " token"));
   r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
+}
+
+// The answer to a request whose caller could not be identified: 401 (with WWW-Authenticate), 403
+// with "reason": "csrf_required" for a cookie request without the right X-CSRF-Token (as at the
+// cloud, docs/accounts.md), or 503.
+net::Response IdentityRefusal(const Error& error) {
+  net::Response response = net::ErrorResponse(error);
+  if (error.code() == ErrorCode::kPermissionDenied) {
+    Json body = Json::parse(response.body, nullptr, false);
+    if (body.is_object()) {
+      body["reason"] = "csrf_required";
+      response.body = body.dump();
+    }
+  }
+  if (response.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return response;
 }
 
 }  // namespace
@@ -104,6 +124,9 @@ struct CloudletService::State {
   std::unique_ptr<internal::PressureMonitor> pressure;
   std::unique_ptr<IngestPipeline> pipeline;
   std::unique_ptr<Forwarder> forwarder;
+  std::unique_ptr<net::HttpClient> sessions_client;  // the revocation poller's
+  std::unique_ptr<CloudletSessions> logins;          // null without a cloud_url
+  std::unique_ptr<node::MaintenanceThread> sessions_thread;
   std::unique_ptr<CloudletMaintenance> maintenance;
   std::mutex maintenance_mu;  // one pass at a time (thread and MaintainNow)
   std::unique_ptr<node::MaintenanceThread> maintenance_thread;
@@ -120,6 +143,21 @@ struct CloudletService::State {
   Result<net::Response> Readings(const net::Request& r);
   Result<net::Response> Events(const net::Request& r) const;
   Result<net::Response> Withdraw(const net::Request& r);
+  Result<net::Response> ListDevices(const net::Request& r);
+
+  // Who calls a route that takes a static token (operator or enrol) or a session: the token, or
+  // the session's principal (cloudlet_sessions.h). Errors: 401 / 403 (CSRF) / 503 as
+  // CloudletSessions::Authenticate, each but 503 recorded as an auth_failure IDS event.
+  struct Caller {
+    bool static_token = false;
+    std::optional<accounts::Principal> principal;  // set unless static_token
+  };
+  Result<Caller> Identify(const net::Request& r, const SecretBytes& static_token,
+                          std::string_view what);
+  // The static token, or an operator session of this cloudlet.
+  bool IsOwnOperator(const Caller& caller) const;
+  // Own operators and patients (for their own devices) manage devices; 403 for anyone else.
+  Status MayActOnDevices(const Caller& caller) const;
   CloudletStats Stats() const;
 };
 
@@ -185,11 +223,41 @@ bool CloudletService::State::Authorised(const net::Request& r, const SecretBytes
   return false;
 }
 
+Result<CloudletService::State::Caller> CloudletService::State::Identify(
+    const net::Request& r, const SecretBytes& static_token, std::string_view what) {
+  if (!static_token.empty() && node::BearerTokenMatches(r.Header("Authorization"), static_token)) {
+    r.MarkPeerAuthenticated();
+    return Caller{.static_token = true, .principal = {}};
+  }
+  // Without a cloud there is no identity provider: only the static token is accepted.
+  auto principal =
+      logins ? logins->Authenticate(r)
+             : Result<accounts::Principal>(Unauthenticated("missing or wrong " + std::string(what) +
+                                                           " token (no sessions without a cloud)"));
+  if (!principal) {
+    if (principal.error().code() != ErrorCode::kUnavailable) {
+      pipeline->RecordRejection(
+          IdsEventKind::kAuthFailure, r.peer_address, {},
+          "missing or wrong " + std::string(what) + " token or session on " + std::string(r.route));
+    }
+    return principal.error();
+  }
+  r.MarkPeerAuthenticated();
+  return Caller{.static_token = false, .principal = std::move(*principal)};
+}
+
+bool CloudletService::State::IsOwnOperator(const Caller& caller) const {
+  return caller.static_token || (caller.principal->is(accounts::Role::kOperator) &&
+                                 caller.principal->cloudlet_id == identity.id());
+}
+
 Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
-  if (!Authorised(r, enrol_token, "enrol")) return Unauthorized("enrol");
-  static constexpr net::JsonField kEnrolFields[] = {{"device_id", net::JsonType::kString},
-                                                    {"patient_id", net::JsonType::kString},
-                                                    {"device_public_key", net::JsonType::kString}};
+  // The enrol token (a device enrolling itself) or the session of the patient or of an operator
+  // of this cloudlet; in every case with a request signed by the device (docs/enrolment.md).
+  auto identified = Identify(r, enrol_token, "enrol");
+  if (!identified) return IdentityRefusal(identified.error());
+  const Caller& caller = *identified;
+  static constexpr net::JsonField kEnrolFields[] = {{"request", net::JsonType::kString}};
   net::JsonBody body = net::ParseJsonBody(r, kEnrolFields);
   if (auto* refusal = std::get_if<net::Response>(&body)) {
     pipeline->RecordRejection(IdsEventKind::kMalformed, r.peer_address, {},
@@ -198,19 +266,39 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
                                   : "enrolment request is not the expected JSON");
     return std::move(*refusal);
   }
-  const Json& fields = std::get<Json>(body);
-  const std::string device_id = fields.at("device_id").get<std::string>();
-  const std::string patient_id = fields.at("patient_id").get<std::string>();
-  const std::string key_hex = fields.at("device_public_key").get<std::string>();
-  if (!wire::IsValidId(device_id) || !wire::IsValidId(patient_id)) {
-    return InvalidArgument("device_id and patient_id must be 1..64 characters of [A-Za-z0-9._-]");
+  auto encoded = HexDecode(std::get<Json>(body).at("request").get<std::string>());
+  if (!encoded) return InvalidArgument("request must be the hex of a signed enrolment request");
+  auto request = wire::VerifyEnrolmentRequest(*encoded);
+  if (!request) {
+    pipeline->RecordRejection(IdsEventKind::kForgedSignature, r.peer_address, {},
+                              "enrolment request is malformed or its device signature is wrong");
+    return InvalidArgument("the enrolment request is malformed or not signed by the device key");
   }
-  auto key_bytes = HexDecode(key_hex);
-  if (!key_bytes) return InvalidArgument("device_public_key must be hex");
-  auto key = crypto::SigningPublicKey::FromBytes(*key_bytes);
-  if (!key) return InvalidArgument("device_public_key is not a valid Ed25519 public key");
+  if (request->cloudlet_id != identity.id()) {
+    return InvalidArgument("the enrolment request names another cloudlet");
+  }
+  const std::int64_t now_ms = NowMs(clock);
+  if (request->enrolled_at_ms > now_ms + kEnrolRequestMaxAge.count() ||
+      request->enrolled_at_ms < now_ms - kEnrolRequestMaxAge.count()) {
+    return InvalidArgument("the enrolment request is not recent (signed over 5 minutes away)");
+  }
+  if (!caller.static_token && !IsOwnOperator(caller)) {
+    const accounts::Principal& who = *caller.principal;
+    if (!who.is(accounts::Role::kPatient)) {
+      return PermissionDenied("only the patient or an operator of this cloudlet enrols devices");
+    }
+    if (who.patient_id != request->patient_id) {
+      pipeline->RecordRejection(IdsEventKind::kEnrolmentConflict, r.peer_address,
+                                request->device_id,
+                                "a patient asked to enrol a device to another patient");
+      return PermissionDenied("a patient enrols devices to themselves only");
+    }
+  }
+  const std::string device_id = request->device_id;
+  const std::string patient_id = request->patient_id;
+  const crypto::SigningPublicKey* key = &request->device_key;
 
-  const wire::Enrolment enrolment{device_id, patient_id, *key, identity.id(), NowMs(clock)};
+  const wire::Enrolment enrolment{device_id, patient_id, *key, identity.id(), now_ms};
   if (auto existing = devices->Find(device_id)) {
     if (!existing->withdrawn && existing->enrolment.patient_id == patient_id &&
         existing->enrolment.device_key == *key) {
@@ -303,16 +391,65 @@ Result<net::Response> CloudletService::State::Readings(const net::Request& r) {
 }
 
 Result<net::Response> CloudletService::State::Withdraw(const net::Request& r) {
-  if (!Authorised(r, operator_token, "operator")) return Unauthorized("operator");
+  auto identified = Identify(r, operator_token, "operator");
+  if (!identified) return IdentityRefusal(identified.error());
+  const Caller& caller = *identified;
   const std::string device_id(r.PathParam("device_id").value_or(""));
   if (!wire::IsValidId(device_id)) return InvalidArgument("bad device id");
+  MEDMESH_RETURN_IF_ERROR(MayActOnDevices(caller));
   const auto entry = devices->Find(device_id);
-  if (!entry) return NotFound("the device is not enrolled here");
+  // Another patient's device is answered exactly like an unknown one.
+  if (!entry ||
+      (!IsOwnOperator(caller) && entry->enrolment.patient_id != caller.principal->patient_id)) {
+    return NotFound("the device is not enrolled here");
+  }
   if (!entry->withdrawn) MEDMESH_RETURN_IF_ERROR(devices->Withdraw(device_id));
   // The registry is the one ingest reads, so the next upload of the device is refused.
   cloudlet_metrics.enrolments.WithLabels({entry->withdrawn ? "unchanged" : "withdrawn"})
       .Increment();
+  if (!entry->withdrawn) {
+    log::Info(
+        "cloudlet_device_withdrawn",
+        {{"device", node::LogReference(log_key, "device", device_id)},
+         {"by", caller.static_token ? "operator_token"
+                                    : std::string(accounts::RoleName(caller.principal->role))}});
+  }
   Json body{{"device_id", device_id}, {"status", entry->withdrawn ? "unchanged" : "withdrawn"}};
+  return net::Response::Json(body.dump());
+}
+
+Status CloudletService::State::MayActOnDevices(const Caller& caller) const {
+  if (IsOwnOperator(caller) || caller.principal->is(accounts::Role::kPatient)) return OkStatus();
+  return PermissionDenied("only the patient or an operator of this cloudlet manages devices");
+}
+
+Result<net::Response> CloudletService::State::ListDevices(const net::Request& r) {
+  auto identified = Identify(r, operator_token, "operator");
+  if (!identified) return IdentityRefusal(identified.error());
+  const Caller& caller = *identified;
+  MEDMESH_RETURN_IF_ERROR(MayActOnDevices(caller));
+  std::string patient_id;
+  if (IsOwnOperator(caller)) {
+    patient_id = std::string(r.QueryParam("patient_id").value_or(""));
+    if (!patient_id.empty() && !wire::IsValidId(patient_id)) {
+      return InvalidArgument("bad patient id");
+    }
+  } else {
+    if (r.QueryParam("patient_id")) {
+      return InvalidArgument("patients list their own devices: no patient_id parameter");
+    }
+    patient_id = caller.principal->patient_id;
+  }
+  Json list = Json::array();
+  for (const DeviceEntry& entry : devices->List(patient_id)) {
+    list.push_back({{"device_id", entry.enrolment.device_id},
+                    {"patient_id", entry.enrolment.patient_id},
+                    {"device_public_key", HexEncode(entry.enrolment.device_key.bytes())},
+                    {"enrolled_at_ms", entry.enrolment.enrolled_at_ms},
+                    {"status", entry.withdrawn ? "withdrawn" : "enrolled"}});
+  }
+  Json body = Json::object();
+  body["devices"] = std::move(list);
   return net::Response::Json(body.dump());
 }
 
@@ -389,6 +526,7 @@ net::Router CloudletService::State::BuildRouter() {
   router.Get("/api/v1/patients/{id}/readings",
              [this](const net::Request& r) { return Readings(r); });
   router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
+  router.Get("/api/v1/devices", [this](const net::Request& r) { return ListDevices(r); });
   router.Post("/api/v1/devices/{device_id}/withdrawal",
               [this](const net::Request& r) { return Withdraw(r); }, {.body_limit_bytes = 0});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
@@ -441,6 +579,18 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
                            *s->pressure};
   MEDMESH_ASSIGN_OR_RETURN(s->forwarder,
                            Forwarder::Create(std::move(forward), s->options.forwarder));
+  if (!s->options.forwarder.cloud_url.empty()) {
+    net::ClientOptions client_options;
+    client_options.ca_file = s->options.forwarder.ca_file;
+    client_options.connect_timeout = s->options.forwarder.connect_timeout;
+    client_options.request_timeout = s->options.forwarder.request_timeout;
+    client_options.user_agent = "medmesh-cloudlet";
+    MEDMESH_ASSIGN_OR_RETURN(s->sessions_client,
+                             net::HttpClient::Create(std::move(client_options)));
+    s->logins = std::make_unique<CloudletSessions>(*s->forwarder, *s->sessions_client,
+                                                   s->options.forwarder.cloud_url, clock,
+                                                   s->options.accounts);
+  }
 
   net::ServerOptions server_options;
   server_options.name = "cloudlet";
@@ -481,6 +631,15 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
           log::Warn("cloudlet_maintenance_failed", {{"error", pass.error().ToString()}});
         }
       });
+  if (s->logins && s->options.accounts.poll_interval.count() > 0) {
+    s->sessions_thread = std::make_unique<node::MaintenanceThread>(
+        "cloudlet_sessions", s->options.accounts.poll_interval, [s] {
+          if (auto polled = s->logins->Poll(); !polled) {
+            log::Warn("cloudlet_revocation_poll_failed", {{"error", polled.error().ToString()}});
+          }
+        });
+    s->sessions_thread->RunNow();  // sessions work as soon as the cloud answers
+  }
   s->ready = true;
   log::Info("cloudlet_started", {{"node", s->identity.id()},
                                  {"port", static_cast<unsigned>(s->server->port())},
@@ -497,6 +656,7 @@ void CloudletService::Stop(std::chrono::milliseconds grace) {
   if (s.server) s.server->Stop(grace);
   if (s.forwarder) s.forwarder->Stop();
   if (s.maintenance_thread) s.maintenance_thread->Stop();
+  if (s.sessions_thread) s.sessions_thread->Stop();
   log::Info("cloudlet_stopped", {{"node", s.identity.id()}});
 }
 
@@ -508,6 +668,10 @@ Result<ForwardRound> CloudletService::ForwardNow() { return state_->forwarder->R
 Result<MaintenanceReport> CloudletService::MaintainNow() {
   std::lock_guard lock(state_->maintenance_mu);
   return state_->maintenance->RunOnce();
+}
+Status CloudletService::PollSessionsNow() {
+  if (!state_->logins) return FailedPrecondition("no cloud is configured");
+  return state_->logins->Poll();
 }
 store::Backpressure CloudletService::Pressure() const { return state_->pressure->Refresh(); }
 net::MetricsRegistry& CloudletService::metrics() { return state_->metrics; }

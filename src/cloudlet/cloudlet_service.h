@@ -3,12 +3,15 @@
 // API of docs/openapi.yaml:
 //
 //   GET  /api/v1/certificate                 this cloudlet's root-signed certificate
-//   POST /api/v1/enrol          (enrol token)    enrol a device to a patient → signed record
+//   POST /api/v1/enrol   (enrol token, or a patient's / own operator's session) a device-signed
+//                                                enrolment request → signed record
+//   GET  /api/v1/devices (session, operator token)  a patient's own devices; an operator's all
 //   POST /api/v1/ingest                          an upload envelope → {"batch_id","status"}
 //   GET  /api/v1/stats                           flow counts from memory (operator token: more)
 //   GET  /api/v1/patients/{id}/readings (operator token)  readings in a time range
 //   GET  /api/v1/ids/events     (operator token)  security events
-//   POST /api/v1/devices/{device_id}/withdrawal (operator token)  withdraws a device here
+//   POST /api/v1/devices/{device_id}/withdrawal (operator token or session)  withdraws a device
+// Sessions are the cloud's tokens, verified offline (cloudlet_sessions.h, docs/accounts.md).
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
@@ -32,6 +35,7 @@
 #include <string>
 
 #include "audit/audit_log.h"
+#include "cloudlet/cloudlet_sessions.h"
 #include "cloudlet/forwarder.h"
 #include "cloudlet/ingest.h"
 #include "cloudlet/maintenance.h"
@@ -76,6 +80,9 @@ struct CloudletOptions {
   node::RetentionConfig retention;
   // How ids.db aggregates repeated refusals (store/ids_event_log.h).
   store::IdsAggregation ids_aggregation;
+  // Session tokens of the cloud (cloudlet_sessions.h): revocation poll interval (0: no poll
+  // thread; PollSessionsNow only, for tests) and max staleness. Needs forwarder.cloud_url.
+  SessionOptions accounts;
 };
 
 // The secrets the service runs with (moved in).
@@ -130,6 +137,9 @@ class CloudletService {
   Result<ForwardRound> ForwardNow();
   // Runs one maintenance pass now (tests, operators; the maintenance thread runs them anyway).
   Result<MaintenanceReport> MaintainNow();
+  // Polls the cloud's revocation list now (tests; the sessions thread polls every
+  // options.accounts.poll_interval). kFailedPrecondition without a cloud.
+  Status PollSessionsNow();
   // The forward queue's backpressure now.
   store::Backpressure Pressure() const;
   net::MetricsRegistry& metrics();

@@ -349,21 +349,23 @@ TEST_F(CloudletServiceTest, EnrolmentIsIdempotentAndRefusesAnotherKey) {
   request.url = url_ + "/api/v1/enrol";
   request.headers.emplace_back("Authorization", "Bearer " + node::testing::TokenText(enrol_token_));
   request.content_type = "application/json";
-  for (const char* body :
-       {R"({"device_id": "d", "patient_id": "p"})", R"({"device_id": "d d", "patient_id": "p",
-          "device_public_key": "00"})",
-        R"({"device_id": "d", "patient_id": "p", "device_public_key": "zz"})", "[]"}) {
+  for (const char* body : {R"({"device_id": "d", "patient_id": "p"})", R"({"request": "00"})",
+                           R"({"request": "zz"})", "[]"}) {
     request.body = body;
     EXPECT_EQ(client_->Send(request).value().status, 400) << body;
   }
 }
 
-// The enrol body is parsed strictly: with duplicate names the last would win
-// ({"device_id":"a","device_id":"b"} enrolled "b"), so they are refused, as are members the
-// schema does not have, members of the wrong type and bodies not sent as JSON.
+// The enrol body is parsed strictly: with duplicate names the last would win, so they are
+// refused, as are members the schema does not have (the old body of ids and a key without the
+// device's signature among them), members of the wrong type and bodies not sent as JSON.
 TEST_F(CloudletServiceTest, EnrolRefusesDuplicateNamesUnknownFieldsAndOtherContentTypes) {
   TestDevice device("watch-1", "patient-1", random_, clock_);
+  ASSERT_TRUE(device.UseCloudlet(*client_, url_, deployment_.Root().key));
   const std::string key = HexEncode(device.signer().public_key().bytes());
+  const std::string signed_request = HexEncode(device.EnrolmentRequest("cloudlet-1").value());
+  TestDevice other("watch-0", "patient-1", random_, clock_);
+  const std::string other_request = HexEncode(other.EnrolmentRequest("cloudlet-1").value());
   net::ClientRequest request;
   request.method = net::Method::kPost;
   request.url = url_ + "/api/v1/enrol";
@@ -373,17 +375,16 @@ TEST_F(CloudletServiceTest, EnrolRefusesDuplicateNamesUnknownFieldsAndOtherConte
     request.content_type = content_type;
     return client_->Send(request).value();
   };
-  const std::string fields = R"("patient_id":"patient-1","device_public_key":")" + key + "\"";
+  const std::string good = R"({"request":")" + signed_request + "\"}";
   for (const std::string& body :
-       {R"({"device_id":"watch-0","device_id":"watch-1",)" + fields + "}",
-        R"({"device_id":"watch-1",)" + fields + R"(,"patient_id":"patient-2"})",
-        R"({"device_id":"watch-1",)" + fields + R"(,"role":"admin"})",
-        R"({"device_id":["watch-1"],)" + fields + "}", R"({"device_id":7,)" + fields + "}"}) {
+       {R"({"request":")" + other_request + R"(","request":")" + signed_request + "\"}",
+        R"({"request":")" + signed_request + R"(","role":"admin"})",
+        R"({"device_id":"watch-1","patient_id":"patient-1","device_public_key":")" + key + "\"}",
+        R"({"request":[")" + signed_request + "\"]}", std::string(R"({"request":7})")}) {
     const net::Response r = send(body, "application/json");
     EXPECT_EQ(r.status, 400) << body;
     EXPECT_EQ(json::parse(r.body)["error"], "invalid_argument") << r.body;
   }
-  const std::string good = R"({"device_id":"watch-1",)" + fields + "}";
   for (const char* type : {"text/plain", "application/x-www-form-urlencoded",
                            "application/octet-stream", "application/json; charset=latin1"}) {
     const net::Response r = send(good, type);

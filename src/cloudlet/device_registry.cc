@@ -127,4 +127,13 @@ std::size_t DeviceRegistry::size() const {
   return devices_.size();
 }
 
+std::vector<DeviceEntry> DeviceRegistry::List(std::string_view patient_id) const {
+  std::shared_lock lock(map_mu_);
+  std::vector<DeviceEntry> out;
+  for (const auto& [id, entry] : devices_) {
+    if (patient_id.empty() || entry.enrolment.patient_id == patient_id) out.push_back(entry);
+  }
+  return out;
+}
+
 }  // namespace medmesh::cloudlet

@@ -67,6 +67,10 @@ class DeviceRegistry {
 
   std::size_t size() const;
 
+  // The entries of the devices enrolled to `patient_id` (withdrawn ones included), by device
+  // id; every entry when `patient_id` is empty. A scan of the in-memory map.
+  std::vector<DeviceEntry> List(std::string_view patient_id) const;
+
  private:
   explicit DeviceRegistry(std::unique_ptr<SQLite::Database> db);
   Status Load();

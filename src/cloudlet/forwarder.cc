@@ -199,6 +199,13 @@ Status Forwarder::EnsureCloudKey() {
   return OkStatus();
 }
 
+Result<wire::VerifiedCertificate> Forwarder::CloudCertificate() {
+  if (options_.cloud_url.empty()) return FailedPrecondition("no cloud is configured");
+  std::lock_guard lock(round_mu_);
+  MEDMESH_RETURN_IF_ERROR(EnsureCloudKey());
+  return cloud_->certificate;
+}
+
 Status Forwarder::EnsureRegistered() {
   if (registered_) return OkStatus();
   auto response =

@@ -69,6 +69,7 @@
 #include "net/http_client.h"
 #include "node/identity.h"
 #include "store/forward_queue.h"
+#include "wire/certificate.h"
 
 namespace medmesh::cloudlet {
 
@@ -141,6 +142,14 @@ class Forwarder {
   // One round (see above). Errors: those of a queue that cannot be read; kInternal if an
   // exception ended the round (see "Failures").
   Result<ForwardRound> RunOnce();
+
+  // The cloud's certificate, verified against the pinned root for role cloud now (step 1): the
+  // one the forwarder holds, or fetched now if it holds none or it is due for a refresh. Waits
+  // for a round in progress. The cloudlet builds its session-token verifier from it
+  // (cloudlet_sessions.h). Errors: kFailedPrecondition without a cloud_url or for a cloud that
+  // serves another root; kUnavailable when the cloud does not answer; the refusal of a
+  // certificate that does not verify.
+  Result<wire::VerifiedCertificate> CloudCertificate();
 
  private:
   struct CloudKey;

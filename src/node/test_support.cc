@@ -89,7 +89,13 @@ Status TestDevice::UseCloudlet(net::HttpClient& client, const std::string& base_
                               NowMs(clock_)));
   sealer_ =
       std::make_unique<crypto::SessionSealer>(*verified.certificate().kem_key, random_, clock_);
+  cloudlet_id_ = verified.certificate().subject_id;
   return OkStatus();
+}
+
+Result<Bytes> TestDevice::EnrolmentRequest(const std::string& cloudlet_id) const {
+  return wire::SignEnrolmentRequest(
+      {device_id_, patient_id_, signer_->public_key(), cloudlet_id, NowMs(clock_)}, *signer_);
 }
 
 void TestDevice::UseCloudlet(const crypto::HybridPublicKey& cloudlet_kem_key) {
@@ -104,10 +110,8 @@ Status TestDevice::Enrol(net::HttpClient& client, const std::string& base_url,
   request.url = base_url + "/api/v1/enrol";
   request.headers.emplace_back("Authorization", "Bearer " + TokenText(token));
   request.content_type = "application/json";
-  request.body = nlohmann::json{{"device_id", device_id_},
-                                {"patient_id", patient_id_},
-                                {"device_public_key", HexEncode(signer_->public_key().bytes())}}
-                     .dump();
+  MEDMESH_ASSIGN_OR_RETURN(Bytes signed_request, EnrolmentRequest(cloudlet_id_));
+  request.body = nlohmann::json{{"request", HexEncode(signed_request)}}.dump();
   MEDMESH_ASSIGN_OR_RETURN(net::Response response, client.Send(request));
   if (response.status != 200) return net::ErrorFromResponse(response);
   MEDMESH_ASSIGN_OR_RETURN(wire::SignedEnrolment record,

@@ -66,6 +66,11 @@ class TestDevice {
   // answer as net::ErrorFromResponse gives them.
   Status Enrol(net::HttpClient& client, const std::string& base_url, const SecretBytes& token,
                const crypto::SigningPublicKey& root);
+  // The enrolment request this device signs for `cloudlet_id`, dated now (wire/enrolment.h); the
+  // body of POST /api/v1/enrol is {"request": hex of it}.
+  Result<Bytes> EnrolmentRequest(const std::string& cloudlet_id) const;
+  // The id of the cloudlet whose certificate UseCloudlet verified last ("" before).
+  const std::string& cloudlet_id() const { return cloudlet_id_; }
   // Only the certificate and the session (for a device enrolled elsewhere, or never).
   Status UseCloudlet(net::HttpClient& client, const std::string& base_url,
                      const crypto::SigningPublicKey& root);
@@ -98,6 +103,7 @@ class TestDevice {
   std::unique_ptr<crypto::SessionSealer> sealer_;
   std::uint64_t sequence_ = 0;
   wire::BatchId last_batch_id_{};
+  std::string cloudlet_id_;
 };
 
 }  // namespace medmesh::node::testing

@@ -83,11 +83,8 @@ class HttpCloudletLink final : public CloudletLink {
     return BodyIf200(client_.Get(base_url_ + "/api/v1/certificate"));
   }
 
-  Result<Bytes> Enrol(std::string_view device_id, std::string_view patient_id,
-                      const crypto::SigningPublicKey& device_key) override {
-    const nlohmann::json body = {{"device_id", device_id},
-                                 {"patient_id", patient_id},
-                                 {"device_public_key", HexEncode(device_key.bytes())}};
+  Result<Bytes> Enrol(ByteView signed_request) override {
+    const nlohmann::json body = {{"request", HexEncode(signed_request)}};
     net::ClientRequest request;
     request.method = net::Method::kPost;
     request.url = base_url_ + "/api/v1/enrol";
@@ -465,8 +462,14 @@ Status DeviceAgent::Connect() {
   const CloudletEndpoint& endpoint = cloudlets_[index];
   wire::VerifiedCertificate& certificate = *certificates[index];
 
+  // The request proves that this device holds its key, names the cloudlet and is recent
+  // (docs/enrolment.md); the enrol token alone no longer enrols.
   MEDMESH_ASSIGN_OR_RETURN(
-      Bytes record, endpoint.link->Enrol(spec_.device_id, spec_.patient_id, signer_->public_key()));
+      Bytes request,
+      wire::SignEnrolmentRequest({spec_.device_id, spec_.patient_id, signer_->public_key(),
+                                  endpoint.id, wire::ToUnixMs(clock_.Now())},
+                                 *signer_));
+  MEDMESH_ASSIGN_OR_RETURN(Bytes record, endpoint.link->Enrol(request));
   MEDMESH_ASSIGN_OR_RETURN(wire::Enrolment enrolment, wire::VerifyEnrolment(record, certificate));
   MEDMESH_RETURN_IF_ERROR(CheckEnrolment(enrolment, endpoint.id));
 

@@ -139,10 +139,11 @@ class CloudletLink {
   // GET /api/v1/certificate: the certificate bytes (not verified here). kUnavailable without an
   // answer; the mapped error (net::ErrorFromResponse) for a non-200 answer.
   virtual Result<Bytes> FetchCertificate() = 0;
-  // POST /api/v1/enrol: the signed enrolment record (not verified here). Errors as above (e.g.
-  // kUnauthenticated for a bad token, kAlreadyExists for a device id enrolled with another key).
-  virtual Result<Bytes> Enrol(std::string_view device_id, std::string_view patient_id,
-                              const crypto::SigningPublicKey& device_key) = 0;
+  // POST /api/v1/enrol with the device-signed enrolment request (wire::SignEnrolmentRequest,
+  // naming this cloudlet and now): the signed enrolment record (not verified here). Errors as
+  // above (e.g. kUnauthenticated for a bad token, kAlreadyExists for a device id enrolled with
+  // another key, kInvalidArgument for a request the cloudlet finds stale or not its own).
+  virtual Result<Bytes> Enrol(ByteView signed_request) = 0;
   // POST /api/v1/ingest: any HTTP answer is a value; kUnavailable (or another client error)
   // only when there is no answer.
   virtual Result<IngestReply> Ingest(ByteView upload) = 0;

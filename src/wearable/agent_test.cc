@@ -62,12 +62,16 @@ class FakeCloudlet final : public CloudletLink {
     return certificate_;
   }
 
-  Result<Bytes> Enrol(std::string_view device_id, std::string_view patient_id,
-                      const crypto::SigningPublicKey& key) override {
+  Result<Bytes> Enrol(ByteView signed_request) override {
     std::lock_guard lock(mu_);
     if (down) return Unavailable("connection refused");
     ++enrolments;
-    wire::Enrolment e{std::string(device_id), std::string(patient_id), key, id_,
+    // Like the cloudlet: the request must be signed by the device key it names, for this
+    // cloudlet.
+    MEDMESH_ASSIGN_OR_RETURN(wire::Enrolment request, wire::VerifyEnrolmentRequest(signed_request));
+    if (request.cloudlet_id != id_) return InvalidArgument("request for another cloudlet");
+    const crypto::SigningPublicKey key = request.device_key;
+    wire::Enrolment e{request.device_id, request.patient_id, key, id_,
                       wire::ToUnixMs(clock_.Now())};
     if (auto it = devices_.find(e.device_id);
         it != devices_.end() && !(it->second.device_key == key)) {
