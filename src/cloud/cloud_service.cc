@@ -5,7 +5,8 @@
 #include <system_error>
 #include <utility>
 
-#include "cloud/integrity_service.h"
+#include "cloud/cloudlet_link.h"
+#include "cloud/integrity_api.h"
 #include "cloud/integrity_service.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_intake_store.h"
@@ -73,6 +74,9 @@ struct CloudService::State {
   std::unique_ptr<ForwardIntake> intake;
   std::unique_ptr<audit::AuditSink> log_audit;  // when options.audit is null
   std::unique_ptr<AccountApi> accounts;
+  std::unique_ptr<crypto::Signer> signer;  // the node key: deletion-feed pages, copy requests
+  std::unique_ptr<HttpCloudletCopySource> copies;
+  std::unique_ptr<IntegrityService> integrity;
   std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
@@ -147,6 +151,12 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   // and deletions a failure left pending are finished, before anything is served.
   MEDMESH_RETURN_IF_ERROR(ChainUnchainedBatches(*records, *intake_store));
   MEDMESH_RETURN_IF_ERROR(ResumePendingDeletions(*records, *intake_store, clock));
+  signer = crypto::NewEd25519Signer(identity.signing_key.Clone());
+  MEDMESH_ASSIGN_OR_RETURN(copies, HttpCloudletCopySource::Create(identity, *signer, clock));
+  for (const auto& [cloudlet_id, url] : options.cloudlet_urls) copies->SetUrl(cloudlet_id, url);
+  integrity = std::make_unique<IntegrityService>(
+      IntegrityServiceContext{*records, *intake_store, *intake, identity.root, *opener, *copies,
+                              options.audit ? *options.audit : *log_audit, clock, random});
   return OkStatus();
 }
 
@@ -267,6 +277,10 @@ net::Router CloudService::State::BuildRouter() {
   AddKekRotationRoutes(router, *kek_rotator,
                        [this](const net::Request& r) { return RequireOperator(r); });
   accounts->AddRoutes(router);
+  AddIntegrityRoutes(router, *integrity, [this](const net::Request& r) {
+    return accounts->authenticator().PrincipalOf(r);
+  });
+  AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
@@ -347,5 +361,8 @@ ThreePartStore& CloudService::records() { return *state_->records; }
 IntakeStore& CloudService::intake_store() { return *state_->intake_store; }
 net::MetricsRegistry& CloudService::metrics() { return state_->metrics; }
 AccountApi& CloudService::accounts() { return *state_->accounts; }
+void CloudService::SetCloudletUrl(std::string_view cloudlet_id, std::string url) {
+  state_->copies->SetUrl(cloudlet_id, std::move(url));
+}
 
 }  // namespace medmesh::cloud

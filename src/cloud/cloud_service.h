@@ -14,6 +14,8 @@
 //   POST /api/v1/admin/keys/{part}/rotation (operator token)  rotates one part's KEK, live
 //   GET  /api/v1/admin/keys/{part}/rotation (operator token)   how that rotation went
 //   /api/v1/session, /api/v1/accounts/..., /api/v1/admin/registrations/...  (account_api.h)
+//   /api/v1/integrity/... (integrity_api.h)  verify, restore, restores, deletion
+//   GET  /api/v1/cloudlets/{cloudlet_id}/deletions  the deletion feed (cloudlet_link.h)
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
@@ -26,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +81,9 @@ struct CloudOptions {
   audit::AuditSink* audit = nullptr;
   crypto::PasswordHasherOptions password_hasher;
   accounts::AccountServiceOptions account_service;
+  // Base URLs of the cloudlets ("https://cloudlet-1:8443"), by cloudlet id: where a restore
+  // asks for a cloudlet's copy (cloudlet_link.h). More: CloudService::SetCloudletUrl.
+  std::map<std::string, std::string> cloudlet_urls;
 };
 
 struct CloudSecrets {
@@ -126,6 +132,8 @@ class CloudService {
   IntakeStore& intake_store();
   net::MetricsRegistry& metrics();
   AccountApi& accounts();
+  // Where restores reach cloudlet `cloudlet_id` (see CloudOptions::cloudlet_urls).
+  void SetCloudletUrl(std::string_view cloudlet_id, std::string url);
 
  private:
   struct State;

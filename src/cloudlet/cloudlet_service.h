@@ -128,6 +128,9 @@ class CloudletService {
   Result<ForwardRound> ForwardNow();
   // Runs one maintenance pass now (tests, operators; the maintenance thread runs them anyway).
   Result<MaintenanceReport> MaintainNow();
+  // One poll of the cloud's deletion feed now (integrity_http.h), as the maintenance thread
+  // does after each pass: patients shredded. kFailedPrecondition without a cloud URL.
+  Result<std::size_t> PollDeletionsNow();
   // The forward queue's backpressure now.
   store::Backpressure Pressure() const;
   net::MetricsRegistry& metrics();
