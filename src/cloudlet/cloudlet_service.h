@@ -9,6 +9,9 @@
 //   GET  /api/v1/patients/{id}/readings (operator token)  readings in a time range
 //   GET  /api/v1/ids/events     (operator token)  security events
 //   POST /api/v1/devices/{device_id}/withdrawal (operator token)  withdraws a device here
+//   GET  /api/v1/copies/records/{device_id}/{record_id} (a cloud's node request)  a record's copy
+//        for a restore, sealed to that cloud (integrity_http.h); the maintenance thread also
+//        polls the cloud's deletion feed and shreds the patients it names
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
