@@ -16,9 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -43,39 +41,13 @@ int Fail(std::string_view what, const medmesh::Error& error, int code = 1) {
   return code;
 }
 
-// The config's optional "cloudlets" member: {"<cloudlet id>": "<base URL>", ...}, where a
-// restore asks that cloudlet for its copy (docs/node_config.md, docs/integrity.md).
-medmesh::Result<std::map<std::string, std::string>> CloudletUrls(const std::string& raw_json) {
-  std::map<std::string, std::string> urls;
-  const nlohmann::json root = nlohmann::json::parse(raw_json, nullptr, false);
-  if (!root.is_object() || !root.contains("cloudlets")) return urls;
-  const nlohmann::json& members = root["cloudlets"];
-  if (!members.is_object())
-    return medmesh::InvalidArgument("config: 'cloudlets' must be an object");
-  for (const auto& [id, url] : members.items()) {
-    if (!medmesh::wire::IsValidId(id) || !url.is_string() ||
-        (url.get<std::string>().rfind("http://", 0) != 0 &&
-         url.get<std::string>().rfind("https://", 0) != 0)) {
-      return medmesh::InvalidArgument(
-          "config: 'cloudlets' maps cloudlet ids to http:// or https:// URLs");
-    }
-    std::string base = url.get<std::string>();
-    while (base.back() == '/') base.pop_back();
-    urls.emplace(id, std::move(base));
-  }
-  return urls;
-}
-
 int RunCloud(const ServiceFlags& flags) {
   // Before any thread starts: SIGTERM/SIGINT are taken synchronously below.
   node::BlockTerminationSignals();
   ApplyLogLevel(flags);
 
-  static constexpr std::string_view kCloudMembers[] = {"cloudlets"};
-  auto config = node::LoadNodeConfig(flags.config, kCloudMembers);
+  auto config = node::LoadNodeConfig(flags.config);
   if (!config) return Fail("config", config.error(), 2);
-  auto cloudlet_urls = CloudletUrls(config->raw_json);
-  if (!cloudlet_urls) return Fail("config", cloudlet_urls.error(), 2);
   if (auto applied = node::ApplyOverrides(*config, flags.overrides); !applied) {
     return Fail("flags", applied.error(), 2);
   }
@@ -152,7 +124,7 @@ int RunCloud(const ServiceFlags& flags) {
   options.data_dir = config->data_dir;
   options.store = config->store;
   options.retention = config->retention;
-  options.cloudlet_urls = std::move(*cloudlet_urls);
+  options.cloudlet_urls = config->cloudlets;
   if (config->tls && !config->tls->cert_file.empty()) {
     options.tls =
         medmesh::net::TlsFiles{config->tls->cert_file.string(), config->tls->key_file.string()};
