@@ -9,6 +9,8 @@
 #include "audit/sqlite_audit_store.h"
 #include "cloud/clinical_api.h"
 #include "cloud/cloud_readings.h"
+#include "cloud/cloudlet_link.h"
+#include "cloud/integrity_api.h"
 #include "cloud/integrity_service.h"
 #include "cloud/postgres_clinical_store.h"
 #include "cloud/postgres_intake_store.h"
@@ -81,6 +83,9 @@ struct CloudService::State {
   std::unique_ptr<ClinicalStore> clinical_store;
   std::unique_ptr<CloudReadings> readings;
   std::unique_ptr<ClinicalService> clinical;
+  std::unique_ptr<crypto::Signer> signer;  // the node key: deletion-feed pages, copy requests
+  std::unique_ptr<HttpCloudletCopySource> copies;
+  std::unique_ptr<IntegrityService> integrity;
   std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
@@ -170,6 +175,12 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   // and deletions a failure left pending are finished, before anything is served.
   MEDMESH_RETURN_IF_ERROR(ChainUnchainedBatches(*records, *intake_store));
   MEDMESH_RETURN_IF_ERROR(ResumePendingDeletions(*records, *intake_store, clock));
+  signer = crypto::NewEd25519Signer(identity.signing_key.Clone());
+  MEDMESH_ASSIGN_OR_RETURN(copies, HttpCloudletCopySource::Create(identity, *signer, clock));
+  for (const auto& [cloudlet_id, url] : options.cloudlet_urls) copies->SetUrl(cloudlet_id, url);
+  integrity = std::make_unique<IntegrityService>(
+      IntegrityServiceContext{*records, *intake_store, *intake, identity.root, *opener, *copies,
+                              options.audit ? *options.audit : *audit, clock, random});
   return OkStatus();
 }
 
@@ -325,6 +336,10 @@ net::Router CloudService::State::BuildRouter() {
   AddClinicalRoutes(router, *clinical, [this](const net::Request& r) {
     return accounts->authenticator().PrincipalOf(r);
   });
+  AddIntegrityRoutes(router, *integrity, [this](const net::Request& r) {
+    return accounts->authenticator().PrincipalOf(r);
+  });
+  AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
@@ -407,5 +422,8 @@ net::MetricsRegistry& CloudService::metrics() { return state_->metrics; }
 AccountApi& CloudService::accounts() { return *state_->accounts; }
 ClinicalService& CloudService::clinical() { return *state_->clinical; }
 audit::AuditLog& CloudService::audit() { return *state_->audit; }
+void CloudService::SetCloudletUrl(std::string_view cloudlet_id, std::string url) {
+  state_->copies->SetUrl(cloudlet_id, std::move(url));
+}
 
 }  // namespace medmesh::cloud

@@ -16,6 +16,8 @@
 //   /api/v1/session, /api/v1/accounts/..., /api/v1/admin/registrations/...  (account_api.h)
 //   /api/v1/activations, /consents, /inbox, /answers, /prescriptions, /statistics/charts
 //                                        the clinical workflows (clinical_api.h)
+//   /api/v1/integrity/... (integrity_api.h)  verify, restore, restores, deletion
+//   GET  /api/v1/cloudlets/{cloudlet_id}/deletions  the deletion feed (cloudlet_link.h)
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
@@ -30,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +87,9 @@ struct CloudOptions {
   audit::AuditSink* audit = nullptr;
   crypto::PasswordHasherOptions password_hasher;
   accounts::AccountServiceOptions account_service;
+  // Base URLs of the cloudlets ("https://cloudlet-1:8443"), by cloudlet id: where a restore
+  // asks for a cloudlet's copy (cloudlet_link.h). More: CloudService::SetCloudletUrl.
+  std::map<std::string, std::string> cloudlet_urls;
 };
 
 struct CloudSecrets {
@@ -137,6 +143,8 @@ class CloudService {
   // The node's audit log (docs/audit.md): every route that touches patient data or does an
   // administrative action appends to it.
   audit::AuditLog& audit();
+  // Where restores reach cloudlet `cloudlet_id` (see CloudOptions::cloudlet_urls).
+  void SetCloudletUrl(std::string_view cloudlet_id, std::string url);
 
  private:
   struct State;

@@ -13,6 +13,7 @@
 #include "cloudlet/cloudlet_sessions.h"
 #include "cloudlet/device_registry.h"
 #include "cloudlet/ingest_ledger.h"
+#include "cloudlet/integrity_http.h"
 #include "cloudlet/internal/cloudlet_metrics.h"
 #include "cloudlet/internal/forward_item.h"
 #include "core/log.h"
@@ -130,6 +131,9 @@ struct CloudletService::State {
   std::unique_ptr<CloudletMaintenance> maintenance;
   std::mutex maintenance_mu;  // one pass at a time (thread and MaintainNow)
   std::unique_ptr<node::MaintenanceThread> maintenance_thread;
+  // Issue 8 (integrity_http.h): the cloud's deletion feed, polled by the maintenance thread.
+  std::unique_ptr<DeletionFollower> deletion_follower;
+  std::unique_ptr<DeletionFeedPoller> deletion_poller;  // null without a cloud URL
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
   bool stopped = false;
@@ -529,6 +533,8 @@ net::Router CloudletService::State::BuildRouter() {
   router.Get("/api/v1/devices", [this](const net::Request& r) { return ListDevices(r); });
   router.Post("/api/v1/devices/{device_id}/withdrawal",
               [this](const net::Request& r) { return Withdraw(r); }, {.body_limit_bytes = 0});
+  AddRecordCopyRoute(
+      router, {identity, {identity.id(), *ledger, *devices, *envelope, *signer, random}, clock});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
@@ -592,6 +598,18 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
                                                    s->options.accounts);
   }
 
+  s->deletion_follower = std::make_unique<DeletionFollower>(DeletionFollowerContext{
+      s->identity.id(), *s->ledger, *s->readings, *s->envelope, *s->devices});
+  if (!s->options.forwarder.cloud_url.empty()) {
+    MEDMESH_ASSIGN_OR_RETURN(
+        s->deletion_poller,
+        DeletionFeedPoller::Create(
+            {s->identity, *s->signer, s->options.forwarder.cloud_url, *s->deletion_follower, clock},
+            {.ca_file = s->options.forwarder.ca_file,
+             .connect_timeout = s->options.forwarder.connect_timeout,
+             .request_timeout = s->options.forwarder.request_timeout}));
+  }
+
   net::ServerOptions server_options;
   server_options.name = "cloudlet";
   server_options.address = s->options.listen_address;
@@ -629,6 +647,11 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
         std::lock_guard lock(s->maintenance_mu);
         if (auto pass = s->maintenance->RunOnce(); !pass) {
           log::Warn("cloudlet_maintenance_failed", {{"error", pass.error().ToString()}});
+        }
+        if (s->deletion_poller) {
+          if (auto polled = s->deletion_poller->PollOnce(); !polled) {
+            log::Warn("cloudlet_deletion_poll_failed", {{"error", polled.error().ToString()}});
+          }
         }
       });
   if (s->logins && s->options.accounts.poll_interval.count() > 0) {
@@ -672,6 +695,12 @@ Result<MaintenanceReport> CloudletService::MaintainNow() {
 Status CloudletService::PollSessionsNow() {
   if (!state_->logins) return FailedPrecondition("no cloud is configured");
   return state_->logins->Poll();
+}
+
+Result<std::size_t> CloudletService::PollDeletionsNow() {
+  std::lock_guard lock(state_->maintenance_mu);
+  if (!state_->deletion_poller) return FailedPrecondition("no cloud to poll");
+  return state_->deletion_poller->PollOnce();
 }
 store::Backpressure CloudletService::Pressure() const { return state_->pressure->Refresh(); }
 net::MetricsRegistry& CloudletService::metrics() { return state_->metrics; }

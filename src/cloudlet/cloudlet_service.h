@@ -12,6 +12,9 @@
 //   GET  /api/v1/ids/events     (operator token)  security events
 //   POST /api/v1/devices/{device_id}/withdrawal (operator token or session)  withdraws a device
 // Sessions are the cloud's tokens, verified offline (cloudlet_sessions.h, docs/accounts.md).
+//   GET  /api/v1/copies/records/{device_id}/{record_id} (a cloud's node request)  a record's copy
+//        for a restore, sealed to that cloud (integrity_http.h); the maintenance thread also
+//        polls the cloud's deletion feed and shreds the patients it names
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
@@ -140,6 +143,9 @@ class CloudletService {
   // Polls the cloud's revocation list now (tests; the sessions thread polls every
   // options.accounts.poll_interval). kFailedPrecondition without a cloud.
   Status PollSessionsNow();
+  // One poll of the cloud's deletion feed now (integrity_http.h), as the maintenance thread
+  // does after each pass: patients shredded. kFailedPrecondition without a cloud URL.
+  Result<std::size_t> PollDeletionsNow();
   // The forward queue's backpressure now.
   store::Backpressure Pressure() const;
   net::MetricsRegistry& metrics();

@@ -67,6 +67,21 @@ TEST(NodeConfigTest, DefaultsForAMinimalFile) {
   EXPECT_EQ(config->mi_kek_file, "/cfg/mi_kek.key");
 }
 
+TEST(NodeConfigTest, CloudletUrlsForRestores) {
+  auto config = ParseNodeConfig(
+      R"({"id": "cloud", "data_dir": "d", "cloudlets": {"cloudlet-1": "https://c1:8443/"}})", "/c");
+  ASSERT_TRUE(config) << config.error().ToString();
+  ASSERT_EQ(config->cloudlets.size(), 1u);
+  EXPECT_EQ(config->cloudlets.at("cloudlet-1"), "https://c1:8443");
+  EXPECT_TRUE(ParseNodeConfig(R"({"id": "cloud", "data_dir": "d"})", "/c")->cloudlets.empty());
+  for (const char* bad : {R"("x")", R"({"cloudlet-1": 3})", R"({"cloudlet-1": "ftp://c1"})",
+                          R"({"bad id": "http://c1"})"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(ParseNodeConfig(
+        std::string(R"({"id": "cloud", "data_dir": "d", "cloudlets": )") + bad + "}", "/c"));
+  }
+}
+
 TEST(NodeConfigTest, PartKekFilesResolveLikeTheOtherKeyFiles) {
   auto config = ParseNodeConfig(
       R"({"id": "cloud", "data_dir": "d", "ei_kek_file": "keys/ei.key",
