@@ -322,9 +322,8 @@ net::Router CloudService::State::BuildRouter() {
   AddKekRotationRoutes(router, *kek_rotator,
                        [this](const net::Request& r) { return RequireOperator(r); });
   accounts->AddRoutes(router);
-  AddClinicalRoutes(router, *clinical, [this](const net::Request& r) {
-    return accounts->authenticator().PrincipalOf(r);
-  });
+  AddClinicalRoutes(router, *clinical,
+                    [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
