@@ -169,6 +169,8 @@ struct AccountApi::State {
 
   // The request's principal, or the refusal to send (and an IDS event for a bad credential).
   std::variant<accounts::Authenticated, net::Response> Authenticate(const net::Request& r);
+  // A refused session token or CSRF header as an IDS auth_failure event (when one was offered).
+  void RecordAuthFailure(const net::Request& r, const Error& e);
   Status AuditRead(const accounts::Principal& p, std::string_view event, std::string_view source,
                    audit::Outcome outcome, std::string_view detail);
 
@@ -193,20 +195,23 @@ std::variant<accounts::Authenticated, net::Response> AccountApi::State::Authenti
     return std::move(*authenticated);
   }
   const Error& e = authenticated.error();
-  const bool offered = r.Header("Authorization").has_value() || r.Header("Cookie").has_value();
-  if (offered && e.code() != ErrorCode::kUnavailable) {
-    store::IdsEvent event;
-    event.time_ms = wire::NowMs(deps.clock);
-    event.node = deps.identity.id();
-    event.source_ip = r.peer_address;
-    event.kind = store::IdsEventKind::kAuthFailure;
-    event.detail = std::string(e.code() == ErrorCode::kPermissionDenied
-                                   ? "cookie request without a valid CSRF token on "
-                                   : "invalid, expired or revoked session token on ") +
-                   std::string(r.route);
-    (void)deps.ids.Record(event);
-  }
+  RecordAuthFailure(r, e);
   return Refuse(e, e.code() == ErrorCode::kPermissionDenied ? "csrf_required" : "");
+}
+
+void AccountApi::State::RecordAuthFailure(const net::Request& r, const Error& e) {
+  const bool offered = r.Header("Authorization").has_value() || r.Header("Cookie").has_value();
+  if (!offered || e.code() == ErrorCode::kUnavailable) return;
+  store::IdsEvent event;
+  event.time_ms = wire::NowMs(deps.clock);
+  event.node = deps.identity.id();
+  event.source_ip = r.peer_address;
+  event.kind = store::IdsEventKind::kAuthFailure;
+  event.detail = std::string(e.code() == ErrorCode::kPermissionDenied
+                                 ? "cookie request without a valid CSRF token on "
+                                 : "invalid, expired or revoked session token on ") +
+                 std::string(r.route);
+  (void)deps.ids.Record(event);
 }
 
 Status AccountApi::State::AuditRead(const accounts::Principal& p, std::string_view event,
@@ -551,6 +556,15 @@ void AccountApi::AddRoutes(net::Router& router) {
 
 accounts::AccountService& AccountApi::service() { return state_->service; }
 const accounts::Authenticator& AccountApi::authenticator() const { return state_->authenticator; }
+Result<accounts::Principal> AccountApi::PrincipalOf(const net::Request& r) {
+  auto authenticated = state_->authenticator.Authenticate(r);
+  if (!authenticated) {
+    state_->RecordAuthFailure(r, authenticated.error());
+    return authenticated.error();
+  }
+  r.MarkPeerAuthenticated();
+  return std::move(authenticated->principal);
+}
 accounts::AccountStore& AccountApi::store() { return *state_->store; }
 
 }  // namespace medmesh::cloud

@@ -78,6 +78,10 @@ class AccountApi {
   accounts::AccountService& service();
   // For the other cloud routes: request -> Principal (authenticator.h).
   const accounts::Authenticator& authenticator() const;
+  // The authenticator's Principal for the other cloud routes (clinical_api.h), with the same
+  // side effects as this API's own routes: a refused token or CSRF header offered with the
+  // request is an IDS auth_failure event; an accepted one marks the peer authenticated.
+  Result<accounts::Principal> PrincipalOf(const net::Request& r);
   accounts::AccountStore& store();
 
  private:

@@ -333,12 +333,10 @@ net::Router CloudService::State::BuildRouter() {
   AddKekRotationRoutes(router, *kek_rotator,
                        [this](const net::Request& r) { return RequireOperator(r); });
   accounts->AddRoutes(router);
-  AddClinicalRoutes(router, *clinical, [this](const net::Request& r) {
-    return accounts->authenticator().PrincipalOf(r);
-  });
-  AddIntegrityRoutes(router, *integrity, [this](const net::Request& r) {
-    return accounts->authenticator().PrincipalOf(r);
-  });
+  AddClinicalRoutes(router, *clinical,
+                    [this](const net::Request& r) { return accounts->PrincipalOf(r); });
+  AddIntegrityRoutes(router, *integrity,
+                     [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
