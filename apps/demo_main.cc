@@ -98,7 +98,7 @@ struct Child {
 
 std::string Url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
 
-// The cloud's "cloudlets" member: where a restore reaches each cloudlet.
+// The cloud's "cloudlet_urls" member: where a restore reaches each cloudlet.
 Json CloudletUrls(int port_base) {
   Json urls = Json::object();
   for (int i = 1; i <= kCloudletCount; ++i) {
@@ -176,7 +176,7 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
                                            {"qi_kek_file", "qi_kek.key"},
                                            {"mi_kek_file", "mi_kek.key"},
                                            {"store", {{"backend", "sqlite"}}},
-                                           {"cloudlets", CloudletUrls(port_base)},
+                                           {"cloudlet_urls", CloudletUrls(port_base)},
                                            {"log", LogConfig("cloud")}}));
     children.push_back({"cloud",
                         Group::kCloud,

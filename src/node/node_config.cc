@@ -21,7 +21,7 @@ constexpr std::string_view kTopLevelMembers[] = {"id",
                                                  "certificate_file",
                                                  "root_certificate_file",
                                                  "cloud_url",
-                                                 "cloudlets",
+                                                 "cloudlet_urls",
                                                  "tls",
                                                  "enrol_token_file",
                                                  "operator_token_file",
@@ -294,13 +294,13 @@ Result<NodeConfig> ParseNodeConfig(std::string_view json, const std::filesystem:
     return InvalidArgument("config: 'cloud_url' must start with http:// or https://");
   }
   while (!config.cloud_url.empty() && config.cloud_url.back() == '/') config.cloud_url.pop_back();
-  if (const auto it = root.find("cloudlets"); it != root.end()) {
-    if (!it->is_object()) return InvalidArgument("config: 'cloudlets' must be an object");
+  if (const auto it = root.find("cloudlet_urls"); it != root.end()) {
+    if (!it->is_object()) return InvalidArgument("config: 'cloudlet_urls' must be an object");
     for (const auto& [cloudlet_id, url] : it->items()) {
       if (!wire::IsValidId(cloudlet_id) || !url.is_string() ||
           (url.get<std::string>().rfind("http://", 0) != 0 &&
            url.get<std::string>().rfind("https://", 0) != 0)) {
-        return InvalidArgument("config: 'cloudlets' maps cloudlet ids to http(s):// URLs");
+        return InvalidArgument("config: 'cloudlet_urls' maps cloudlet ids to http(s):// URLs");
       }
       std::string base = url.get<std::string>();
       while (base.back() == '/') base.pop_back();

@@ -108,7 +108,7 @@ struct NodeConfig {
   std::filesystem::path certificate_file;       // this node's certificate, issued by the root
   std::filesystem::path root_certificate_file;  // the pinned, self-signed root certificate
   std::string cloud_url;                        // cloudlet: where the cloud listens
-  // Cloud: "cloudlets", {"<cloudlet id>": "<base URL>"}: where restores reach each cloudlet.
+  // Cloud: "cloudlet_urls", {"<cloudlet id>": "<base URL>"}: where restores reach each cloudlet.
   std::map<std::string, std::string> cloudlets;
   std::optional<TlsConfig> tls;
   std::filesystem::path enrol_token_file;     // cloudlet: bearer token of POST /api/v1/enrol

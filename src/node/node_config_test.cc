@@ -69,7 +69,7 @@ TEST(NodeConfigTest, DefaultsForAMinimalFile) {
 
 TEST(NodeConfigTest, CloudletUrlsForRestores) {
   auto config = ParseNodeConfig(
-      R"({"id": "cloud", "data_dir": "d", "cloudlets": {"cloudlet-1": "https://c1:8443/"}})", "/c");
+      R"({"id": "cloud", "data_dir": "d", "cloudlet_urls": {"cloudlet-1": "https://c1:8443/"}})", "/c");
   ASSERT_TRUE(config) << config.error().ToString();
   ASSERT_EQ(config->cloudlets.size(), 1u);
   EXPECT_EQ(config->cloudlets.at("cloudlet-1"), "https://c1:8443");
@@ -78,7 +78,7 @@ TEST(NodeConfigTest, CloudletUrlsForRestores) {
                           R"({"bad id": "http://c1"})"}) {
     SCOPED_TRACE(bad);
     EXPECT_FALSE(ParseNodeConfig(
-        std::string(R"({"id": "cloud", "data_dir": "d", "cloudlets": )") + bad + "}", "/c"));
+        std::string(R"({"id": "cloud", "data_dir": "d", "cloudlet_urls": )") + bad + "}", "/c"));
   }
 }
 
