@@ -402,7 +402,12 @@ Status ThreePartStore::DeletePatient(std::string_view patient_id) {
       store_.DeletePatient(patient, pseudonym, wire::ToUnixMs(clock_.Now()), *hasher_));
   int destroyed = 0;
   const std::pair<crypto::EnvelopeAead*, crypto::DataKeyContext> keys[] = {
-      {&ei_, {patient, "ei"}}, {&qi_, {patient, "qi"}}, {&mi_, {pseudonym, "mi"}}};
+      {&ei_, {patient, "ei"}},
+      {&qi_, {patient, "qi"}},
+      {&mi_, {pseudonym, "mi"}},
+      // The doctors' answers (clinical_service.h, ADR 0017) are sealed under this EI-ring key:
+      // deleting the patient shreds it too, whichever path deletes them.
+      {&ei_, {patient, "answers"}}};
   for (const auto& [envelope_of_part, context] : keys) {
     Status st = envelope_of_part->DestroyDataKey(context);
     if (st) {

@@ -458,6 +458,9 @@ TEST_P(ThreePartTest, DeletingAPatientShredsTheirKeysAndRemovesTheirRows) {
   }
   ASSERT_EQ(backup.size(), 2U);
   crypto::EnvelopeAead& mi = three_->envelope(RecordPart::kMi);
+  // A doctor's answer to the patient, sealed under their answers key in the EI ring.
+  const Bytes answer =
+      three_->envelope(RecordPart::kEi).Encrypt({"p-1", "answers"}, AsBytes("answer"), {}).value();
   // Before deletion the key exists (wrong associated data, so authentication fails).
   EXPECT_EQ(mi.Decrypt({pseudonym, "mi"}, backup[0], {}).error().code(),
             ErrorCode::kUnauthenticated);
@@ -478,6 +481,9 @@ TEST_P(ThreePartTest, DeletingAPatientShredsTheirKeysAndRemovesTheirRows) {
   for (const Bytes& ct : backup) {
     EXPECT_EQ(mi.Decrypt({pseudonym, "mi"}, ct, {}).error().code(), ErrorCode::kNotFound);
   }
+  EXPECT_EQ(
+      three_->envelope(RecordPart::kEi).Decrypt({"p-1", "answers"}, answer, {}).error().code(),
+      ErrorCode::kNotFound);
   EXPECT_EQ(store_->CountRows().value().mi, 1U);
   EXPECT_EQ(Get("p-2").size(), 1U);
   EXPECT_TRUE(Verify().ok());
