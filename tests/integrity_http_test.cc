@@ -176,7 +176,10 @@ class IntegrityHttpTest : public ::testing::Test {
 };
 
 TEST_F(IntegrityHttpTest, PatientDeletesTheirDataAndTheCloudletShredsItAfterPolling) {
-  const auto [token, patient_id] = PatientSession("pat@example.org");
+  const auto session = PatientSession("pat@example.org");
+  // Named copies, not a structured binding: clang 14 refuses a binding captured by a lambda.
+  const std::string token = session.first;
+  const std::string patient_id = session.second;
   TestDevice device("watch-1", patient_id, random_, clock_);
   DataOf(device);
   ASSERT_EQ(CloudletReadings(patient_id), 30u);
@@ -212,7 +215,10 @@ TEST_F(IntegrityHttpTest, PatientDeletesTheirDataAndTheCloudletShredsItAfterPoll
 }
 
 TEST_F(IntegrityHttpTest, ARecordTamperedInTheCloudFileIsRestoredFromTheCloudletOverHttp) {
-  const auto [token, patient_id] = PatientSession("pat@example.org");
+  const auto session = PatientSession("pat@example.org");
+  // Named copies, not a structured binding: clang 14 refuses a binding captured by a lambda.
+  const std::string token = session.first;
+  const std::string patient_id = session.second;
   TestDevice device("watch-1", patient_id, random_, clock_);
   DataOf(device);
   const std::string verify = cloud_url_ + "/api/v1/integrity/records/watch-1/rec-1/verify";
