@@ -422,8 +422,10 @@ void PrintTable(const fs::path& dir, const std::vector<Child>& children) {
             << "  curl -s " << children[1].spec.base_url << "/api/v1/stats\n"
             << "Operator endpoints (patient readings, IDS events) take the bearer token in "
             << (dir / "cloudlet-1" / "operator.token").string() << " (one per node).\n"
-            << "Logins for patients, doctors and operators arrive with user accounts in a later "
-               "issue.\n"
+            << "The demo seeds no accounts yet. Create the cloud's first admin with\n"
+            << "  medmesh admin create --config " << (dir / "cloud" / "config.json").string()
+            << " --email <e-mail>\n"
+            << "then register patients and doctors through the API (docs/accounts.md).\n"
             << "Ctrl-C stops everything; running the demo again on the same data dir resumes.\n\n"
             << std::flush;
 }
