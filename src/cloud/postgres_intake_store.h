@@ -42,8 +42,7 @@ class PostgresIntakeStore final : public IntakeStore {
       std::string_view cloudlet_id) const override;
   Result<IntakeOutcome> PutEnrolment(const EnrolmentRow& row) override;
   Result<std::optional<EnrolmentRow>> GetEnrolment(std::string_view device_ref) const override;
-  Result<std::vector<std::string>> CloudletsOfPatient(
-      std::string_view patient_id) const override;
+  Result<std::vector<std::string>> CloudletsOfPatient(std::string_view patient_id) const override;
   Result<IntakeOutcome> WithdrawEnrolment(std::string_view device_ref,
                                           std::int64_t withdrawn_ms) override;
   Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row) override;

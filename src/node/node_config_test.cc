@@ -69,7 +69,8 @@ TEST(NodeConfigTest, DefaultsForAMinimalFile) {
 
 TEST(NodeConfigTest, CloudletUrlsForRestores) {
   auto config = ParseNodeConfig(
-      R"({"id": "cloud", "data_dir": "d", "cloudlet_urls": {"cloudlet-1": "https://c1:8443/"}})", "/c");
+      R"({"id": "cloud", "data_dir": "d", "cloudlet_urls": {"cloudlet-1": "https://c1:8443/"}})",
+      "/c");
   ASSERT_TRUE(config) << config.error().ToString();
   ASSERT_EQ(config->cloudlets.size(), 1u);
   EXPECT_EQ(config->cloudlets.at("cloudlet-1"), "https://c1:8443");
