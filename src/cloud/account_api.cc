@@ -115,7 +115,7 @@ Json AccountJson(const accounts::Account& a) {
 class LogAuditSink final : public audit::AuditSink {
  public:
   Status Append(const audit::AuditEntry& e) override {
-    log::Info("audit", {{"event", e.event},
+    log::Info("audit", {{"audit_event", e.event},
                         {"action", std::string(1, static_cast<char>(e.action))},
                         {"outcome", static_cast<unsigned>(e.outcome)},
                         {"role", e.actor_role},
