@@ -8,6 +8,7 @@
 #include <system_error>
 #include <utility>
 
+#include "accounts/authenticator.h"
 #include "accounts/principal.h"
 #include "audit/sqlite_audit_store.h"
 #include "cloudlet/cloudlet_sessions.h"
@@ -64,22 +65,6 @@ net::Response Unauthorized(std::string_view what) {
       net::ErrorResponse(Unauthenticated("missing or wrong " + std::string(what) + " token"));
   r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
-}
-
-// The answer to a request whose caller could not be identified: 401 (with WWW-Authenticate), 403
-// with "reason": "csrf_required" for a cookie request without the right X-CSRF-Token (as at the
-// cloud, docs/accounts.md), or 503.
-net::Response IdentityRefusal(const Error& error) {
-  net::Response response = net::ErrorResponse(error);
-  if (error.code() == ErrorCode::kPermissionDenied) {
-    Json body = Json::parse(response.body, nullptr, false);
-    if (body.is_object()) {
-      body["reason"] = "csrf_required";
-      response.body = body.dump();
-    }
-  }
-  if (response.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
-  return response;
 }
 
 }  // namespace
@@ -259,7 +244,7 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
   // The enrol token (a device enrolling itself) or the session of the patient or of an operator
   // of this cloudlet; in every case with a request signed by the device (docs/enrolment.md).
   auto identified = Identify(r, enrol_token, "enrol");
-  if (!identified) return IdentityRefusal(identified.error());
+  if (!identified) return accounts::AuthenticationRefusal(identified.error());
   const Caller& caller = *identified;
   static constexpr net::JsonField kEnrolFields[] = {{"request", net::JsonType::kString}};
   net::JsonBody body = net::ParseJsonBody(r, kEnrolFields);
@@ -396,7 +381,7 @@ Result<net::Response> CloudletService::State::Readings(const net::Request& r) {
 
 Result<net::Response> CloudletService::State::Withdraw(const net::Request& r) {
   auto identified = Identify(r, operator_token, "operator");
-  if (!identified) return IdentityRefusal(identified.error());
+  if (!identified) return accounts::AuthenticationRefusal(identified.error());
   const Caller& caller = *identified;
   const std::string device_id(r.PathParam("device_id").value_or(""));
   if (!wire::IsValidId(device_id)) return InvalidArgument("bad device id");
@@ -429,7 +414,7 @@ Status CloudletService::State::MayActOnDevices(const Caller& caller) const {
 
 Result<net::Response> CloudletService::State::ListDevices(const net::Request& r) {
   auto identified = Identify(r, operator_token, "operator");
-  if (!identified) return IdentityRefusal(identified.error());
+  if (!identified) return accounts::AuthenticationRefusal(identified.error());
   const Caller& caller = *identified;
   MEDMESH_RETURN_IF_ERROR(MayActOnDevices(caller));
   std::string patient_id;
