@@ -230,6 +230,10 @@ void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator, KekRotat
                   e.outcome = audit::Outcome::kMinorFailure;
                   e.detail = std::string(ErrorCodeName(started.error().code()));
                 }
+                // The operator token names no account; the detail says which credential acted.
+                if (e.actor_account_id.empty()) {
+                  e.detail += e.detail.empty() ? "static token" : ", static token";
+                }
                 MEDMESH_RETURN_IF_ERROR(access.audit.Append(e));
                 if (!started) return started.error();
                 return StatusResponse(*part, rotator.status(*part), 202);
