@@ -337,7 +337,7 @@ net::Router CloudService::State::BuildRouter() {
                     [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   AddIntegrityRoutes(router, *integrity,
                      [this](const net::Request& r) { return accounts->PrincipalOf(r); });
-  AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock});
+  AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock, *intake});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

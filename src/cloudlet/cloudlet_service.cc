@@ -597,7 +597,8 @@ net::Router CloudletService::State::BuildRouter() {
   router.Post("/api/v1/devices/{device_id}/withdrawal",
               [this](const net::Request& r) { return Withdraw(r); }, {.body_limit_bytes = 0});
   AddRecordCopyRoute(
-      router, {identity, {identity.id(), *ledger, *devices, *envelope, *signer, random}, clock});
+      router,
+      {identity, {identity.id(), *ledger, *devices, *envelope, *signer, random}, clock, *pipeline});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
