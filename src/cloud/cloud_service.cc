@@ -10,6 +10,7 @@
 #include "cloud/clinical_api.h"
 #include "cloud/cloud_readings.h"
 #include "cloud/cloudlet_link.h"
+#include "cloud/fhir_api.h"
 #include "cloud/integrity_api.h"
 #include "cloud/integrity_service.h"
 #include "cloud/postgres_clinical_store.h"
@@ -338,6 +339,10 @@ net::Router CloudService::State::BuildRouter() {
   AddIntegrityRoutes(router, *integrity,
                      [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock});
+  AddFhirRoutes(router, {*clinical, accounts->store(), *records, *audit,
+                         options.audit ? *options.audit : *audit, clock,
+                         [this](const net::Request& r) { return accounts->PrincipalOf(r); },
+                         options.tls.has_value()});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
