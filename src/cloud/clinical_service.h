@@ -111,17 +111,17 @@ struct InboxPatient {
 
 // What ReadPatient loads and how it records the read (see there).
 struct PatientReadRequest {
-  std::string event;        // the audit entry's event, e.g. "fhir.observation.search"
-  std::string entity_type;  // and the entity read: a FHIR type, and an id for a single read
-  std::string entity_id;
+  std::string event{};        // the audit entry's event, e.g. "fhir.observation.search"
+  std::string entity_type{};  // and the entity read: a FHIR type, and an id for a single read
+  std::string entity_id{};
   bool records = false;
   bool consents = false;
   bool answers = false;
   // Readings in [first, second) milliseconds, of `reading_kinds` (empty: every kind); nullopt:
   // none. With readings_limit > 0 the read stops, oldest first, once at least that many are
   // loaded, after the last reading of that millisecond (PatientView::readings_end_ms).
-  std::optional<std::pair<std::int64_t, std::int64_t>> readings;
-  std::vector<wire::VitalKind> reading_kinds;
+  std::optional<std::pair<std::int64_t, std::int64_t>> readings{};
+  std::vector<wire::VitalKind> reading_kinds{};
   std::size_t readings_limit = 0;
 };
 
