@@ -350,6 +350,8 @@ TEST_F(FhirApiTest, EveryResourceUnderTheConsentRulesOfTheJsonApi) {
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_TRUE(anonymous.Header("WWW-Authenticate").has_value());
   EXPECT_EQ(Status("/Observation", "not-a-token"), 401);
+  EXPECT_EQ(Status("/Observation?foo=1", ""), 401);  // who asks comes before what they ask
+  EXPECT_EQ(Status("/AuditEvent", ""), 401);
 
   // --- A patient before their portal is active sees nothing ---
   EXPECT_EQ(Status(patient_path, patient_), 403);
@@ -481,7 +483,13 @@ TEST_F(FhirApiTest, EveryResourceUnderTheConsentRulesOfTheJsonApi) {
   const std::vector<json> doctors_observations =
       AllPages("/Observation?patient=" + fhir_patient_, doctor_);
   EXPECT_EQ(doctors_observations.size(), 9u);
-  EXPECT_EQ(AllPages("/Observation?patient=" + fhir_patient_ + "&_count=2", doctor_, 2).size(), 9u);
+  EXPECT_EQ(Ids(AllPages("/Observation?patient=" + fhir_patient_ + "&_count=1", doctor_, 1),
+                "Observation"),
+            Ids(doctors_observations, "Observation"));
+  const std::vector<json> split = AllPages("/Observation?_count=31", patient_, 31, &pages);
+  EXPECT_EQ(pages, 2);  // the boundary falls inside a millisecond (heart rate and panel)
+  EXPECT_EQ(split.size(), 39u);
+  EXPECT_EQ(Ids(split, "Observation"), Ids(observations, "Observation"));
   EXPECT_EQ(Status("/Observation/" + observations.front()["id"].get<std::string>(), doctor_),
             404);  // an old reading
   EXPECT_EQ(Status("/Observation/" + panels[0]["id"].get<std::string>(), doctor_), 200);

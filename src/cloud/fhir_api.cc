@@ -322,20 +322,21 @@ class FhirApi {
 
   // --- Patient ---
   Result<Json> PatientRead(const net::Request& r) {
-    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
+    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     MEDMESH_ASSIGN_OR_RETURN(const std::string id, IdParam(r));
     MEDMESH_ASSIGN_OR_RETURN(
         const PatientView view,
-        d_.clinical.ReadPatient(who, id, Request("fhir.patient.read", "Patient", r, true),
+        d_.clinical.ReadPatient(who, id,
+                                Request("fhir.patient.read", "Patient", r, NeedsRecords(who)),
                                 r.peer_address));
     return PatientOf(who, view);
   }
 
   Result<Json> PatientSearch(const net::Request& r) {
+    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {"_id"}));
     MEDMESH_RETURN_IF_ERROR(params.Single("_id"));
-    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     std::optional<std::string> only;
     if (auto v = params.One("_id")) {
       auto id = fhir::FromFhirId(*v);
@@ -361,8 +362,8 @@ class FhirApi {
     // A patient searching without _id finds themself; with an _id, the one patient if they may
     // see them, else nothing (a search does not tell a foreign id from an unknown one either).
     const std::string id = only ? *only : who.patient_id;
-    auto view = d_.clinical.ReadPatient(who, id, Request("fhir.patient.search", "Patient", r, true),
-                                        r.peer_address);
+    auto view = d_.clinical.ReadPatient(
+        who, id, Request("fhir.patient.search", "Patient", r, NeedsRecords(who)), r.peer_address);
     if (!view) {
       if (view.error().code() == ErrorCode::kNotFound) return Bundle(r, params, {});
       return view.error();
@@ -373,6 +374,7 @@ class FhirApi {
   }
 
   Result<Json> Everything(const net::Request& r) {
+    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const Params params,
                              Params::Of(r, {"start", "end", "_count", "_cursor"}));
     MEDMESH_RETURN_IF_ERROR(params.Single("start"));
@@ -388,10 +390,10 @@ class FhirApi {
     }
     MEDMESH_ASSIGN_OR_RETURN(const std::size_t count, params.Count());
     MEDMESH_ASSIGN_OR_RETURN(const std::optional<Cursor> cursor, params.CursorParam());
-    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const std::string id, IdParam(r));
 
-    PatientReadRequest request = Request("fhir.patient.everything", "Patient", r, true);
+    PatientReadRequest request =
+        Request("fhir.patient.everything", "Patient", r, NeedsRecords(who));
     const bool first_page = !cursor.has_value();
     request.consents = first_page;
     request.answers = first_page;
@@ -423,8 +425,8 @@ class FhirApi {
 
   // --- Observation ---
   Result<Json> ObservationRead(const net::Request& r) {
-    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
+    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     MEDMESH_ASSIGN_OR_RETURN(const fhir::ObservationKey key,
                              fhir::ParseObservationId(r.PathParam("id").value_or("")));
     PatientReadRequest request = Request("fhir.observation.read", "Observation", r, false);
@@ -455,6 +457,7 @@ class FhirApi {
   }
 
   Result<Json> ObservationSearch(const net::Request& r) {
+    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const Params params,
                              Params::Of(r, {"patient", "code", "date", "_count", "_cursor"}));
     MEDMESH_RETURN_IF_ERROR(params.Single("code"));
@@ -465,7 +468,6 @@ class FhirApi {
     MEDMESH_ASSIGN_OR_RETURN(const fhir::TimeRange range, params.Dates("date"));
     MEDMESH_ASSIGN_OR_RETURN(const std::size_t count, params.Count());
     MEDMESH_ASSIGN_OR_RETURN(const std::optional<Cursor> cursor, params.CursorParam());
-    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const std::string patient_id, PatientOfSearch(who, params));
 
     PatientReadRequest request = Request("fhir.observation.search", "Observation", r, false);
@@ -495,8 +497,8 @@ class FhirApi {
 
   // --- MedicationRequest ---
   Result<Json> MedicationRequestRead(const net::Request& r) {
-    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
+    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     MEDMESH_ASSIGN_OR_RETURN(const std::string id, IdParam(r));
     MEDMESH_ASSIGN_OR_RETURN(const std::vector<Answer> answers,
                              PrescriptionsFor(who, std::nullopt, "fhir.medicationrequest.read", r));
@@ -507,10 +509,10 @@ class FhirApi {
   }
 
   Result<Json> MedicationRequestSearch(const net::Request& r) {
+    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {"patient", "authoredon"}));
     MEDMESH_ASSIGN_OR_RETURN(const fhir::TimeRange range, params.Dates("authoredon"));
     MEDMESH_ASSIGN_OR_RETURN(const std::optional<std::string> patient, params.Patient());
-    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const std::vector<Answer> answers,
                              PrescriptionsFor(who, patient, "fhir.medicationrequest.search", r));
     std::vector<fhir::BundleEntry> entries;
@@ -524,8 +526,8 @@ class FhirApi {
 
   // --- Consent ---
   Result<Json> ConsentRead(const net::Request& r) {
-    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
+    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     MEDMESH_ASSIGN_OR_RETURN(const std::string id, IdParam(r));
     MEDMESH_ASSIGN_OR_RETURN(const std::vector<ConsentRow> consents,
                              ConsentsFor(who, std::nullopt, "fhir.consent.read", r));
@@ -536,10 +538,10 @@ class FhirApi {
   }
 
   Result<Json> ConsentSearch(const net::Request& r) {
+    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {"patient", "date"}));
     MEDMESH_ASSIGN_OR_RETURN(const fhir::TimeRange range, params.Dates("date"));
     MEDMESH_ASSIGN_OR_RETURN(const std::optional<std::string> patient, params.Patient());
-    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const std::vector<ConsentRow> consents,
                              ConsentsFor(who, patient, "fhir.consent.search", r));
     std::vector<fhir::BundleEntry> entries;
@@ -553,8 +555,8 @@ class FhirApi {
 
   // --- AuditEvent (admins) ---
   Result<Json> AuditEventRead(const net::Request& r) {
-    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
+    MEDMESH_ASSIGN_OR_RETURN(const Params params, Params::Of(r, {}));
     const std::string_view id = r.PathParam("id").value_or("");
     std::uint64_t seq = 0;
     const bool plausible = ParseNumber(id, seq) && seq > 0 && id[0] != '0' &&
@@ -572,6 +574,7 @@ class FhirApi {
   }
 
   Result<Json> AuditEventSearch(const net::Request& r) {
+    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     MEDMESH_ASSIGN_OR_RETURN(const Params params,
                              Params::Of(r, {"patient", "date", "_count", "_cursor"}));
     MEDMESH_ASSIGN_OR_RETURN(const fhir::TimeRange range, params.Dates("date"));
@@ -582,7 +585,6 @@ class FhirApi {
     if (auto v = params.One("_cursor"); v && (!ParseNumber(*v, before) || before == 0)) {
       return InvalidArgument("_cursor is not a cursor this server made");
     }
-    MEDMESH_ASSIGN_OR_RETURN(const Principal who, d_.authenticate(r));
     audit::AuditEntry entry = AuditRead(who, r, patient.value_or(""), "");
     MEDMESH_RETURN_IF_ERROR(RequireAdmin(who, entry));
     audit::AuditQuery query;
@@ -668,6 +670,9 @@ class FhirApi {
     request.records = records;
     return request;
   }
+
+  // A doctor's Patient comes from the granted records; a patient's own from their profile.
+  static bool NeedsRecords(const Principal& who) { return who.is(Role::kDoctor); }
 
   // The patient a search is about: the `patient` parameter, or for a patient themself.
   static Result<std::string> PatientOfSearch(const Principal& who, const Params& params) {
