@@ -562,12 +562,28 @@ Result<std::pair<std::vector<wire::Reading>, std::int64_t>> ClinicalService::Rea
   }
   if (!hooks_.readings || begin >= end) return std::pair{std::move(out), covered_end(end)};
   // The patient's own: any range, read in growing windows (a day, then four times longer each
-  // time) so that a page of a year of readings decrypts about what it returns.
+  // time), jumping over stretches without batches, so that a page of a year of readings
+  // decrypts about what it returns.
+  constexpr std::int64_t kFirstWindowMs = 86'400'000;
   std::int64_t lo = begin;
-  std::int64_t window = 86'400'000;
+  std::int64_t window = kFirstWindowMs;
+  bool skip_gap = true;  // at the start, and after a window without readings
   while (lo < end) {
+    if (skip_gap && hooks_.first_readings_ms) {
+      MEDMESH_ASSIGN_OR_RETURN(const std::optional<std::int64_t> next,
+                               hooks_.first_readings_ms(patient_id, lo, end));
+      if (!next) {
+        lo = end;
+        break;
+      }
+      if (*next > lo) {
+        lo = *next;
+        window = kFirstWindowMs;
+      }
+    }
     const std::int64_t hi = end - lo <= window ? end : lo + window;
     MEDMESH_ASSIGN_OR_RETURN(std::vector<wire::Reading> part, hooks_.readings(patient_id, lo, hi));
+    skip_gap = part.empty();
     std::erase_if(part, [&](const wire::Reading& r) { return !wanted(r); });
     std::sort(part.begin(), part.end(), ByTimeKindValue);
     out.insert(out.end(), part.begin(), part.end());

@@ -170,6 +170,12 @@ struct ClinicalHooks {
   std::function<Result<std::vector<wire::Reading>>(std::string_view patient_id,
                                                    std::int64_t from_ms, std::int64_t to_ms)>
       readings;
+  // Optional (CloudReadings::FirstBatchFrom): the earliest time in [from_ms, to_ms) at which the
+  // patient may have readings, nullopt if none. ReadPatient then skips stretches without data
+  // instead of reading ever longer windows across them.
+  std::function<Result<std::optional<std::int64_t>>(std::string_view patient_id,
+                                                    std::int64_t from_ms, std::int64_t to_ms)>
+      first_readings_ms;
 };
 
 struct ClinicalOptions {

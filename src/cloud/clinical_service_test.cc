@@ -132,6 +132,13 @@ class ClinicalServiceTest : public ::testing::TestWithParam<BackendKind> {
       return std::vector<wire::Reading>{{to_ms - 2000, wire::VitalKind::kHeartRate, 71000},
                                         {to_ms - 1000, wire::VitalKind::kHeartRate, 73000}};
     };
+    // Without first_batch_ms_: "readings may start right at from_ms" (no stretch skipped).
+    hooks.first_readings_ms = [this](std::string_view, std::int64_t from_ms,
+                                     std::int64_t to_ms) -> Result<std::optional<std::int64_t>> {
+      if (!first_batch_ms_) return std::optional<std::int64_t>(from_ms);
+      if (*first_batch_ms_ >= to_ms) return std::optional<std::int64_t>();
+      return std::optional<std::int64_t>(std::max(from_ms, *first_batch_ms_));
+    };
     auto service =
         ClinicalService::Create(*clinical_, *three_, three_->envelope(RecordPart::kEi), audit_,
                                 clock_, random_, std::move(hooks), {.statistics_k = 3});
@@ -239,6 +246,7 @@ class ClinicalServiceTest : public ::testing::TestWithParam<BackendKind> {
     std::int64_t from_ms, to_ms;
   };
   std::vector<Asked> readings_asked_;
+  std::optional<std::int64_t> first_batch_ms_;
   std::unique_ptr<ClinicalService> service_;
 };
 
@@ -646,6 +654,23 @@ TEST_P(ClinicalServiceTest, ReadPatientStopsItsReadingsAtTheLimitOnAMillisecondB
   ASSERT_EQ(view.readings.size(), 3U);
   EXPECT_EQ(view.readings.back().time_ms, 5 * kDay - 2000);
   EXPECT_EQ(view.readings_end_ms, 5 * kDay - 2000 + 1);
+  // Stretches without batches are skipped, and the windows start small again after them.
+  first_batch_ms_ = 40 * kDay;
+  readings_asked_.clear();
+  const PatientView later =
+      service_->ReadPatient(Patient("pat-a"), "pat-a", request, kFrom).value();
+  ASSERT_EQ(readings_asked_.size(), 2U);
+  EXPECT_EQ(readings_asked_[0].from_ms, 40 * kDay);
+  EXPECT_EQ(readings_asked_[0].to_ms, 41 * kDay);
+  EXPECT_EQ(later.readings.size(), 3U);
+  first_batch_ms_ = 200 * kDay;  // nothing in the range: nothing decrypted
+  readings_asked_.clear();
+  const PatientView nothing =
+      service_->ReadPatient(Patient("pat-a"), "pat-a", request, kFrom).value();
+  EXPECT_TRUE(readings_asked_.empty());
+  EXPECT_TRUE(nothing.readings.empty());
+  EXPECT_EQ(nothing.readings_end_ms, 100 * kDay);
+  first_batch_ms_.reset();
   // Only the kinds asked for; none of them: every window read, nothing kept.
   request.reading_kinds = {wire::VitalKind::kGlucose};
   const PatientView none = service_->ReadPatient(Patient("pat-a"), "pat-a", request, kFrom).value();

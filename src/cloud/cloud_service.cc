@@ -210,6 +210,10 @@ Status CloudService::State::OpenClinical() {
   hooks.readings = [this](std::string_view patient_id, std::int64_t from_ms, std::int64_t to_ms) {
     return readings->Read(patient_id, from_ms, to_ms);
   };
+  hooks.first_readings_ms = [this](std::string_view patient_id, std::int64_t from_ms,
+                                   std::int64_t to_ms) {
+    return readings->FirstBatchFrom(patient_id, from_ms, to_ms);
+  };
   MEDMESH_ASSIGN_OR_RETURN(
       clinical, ClinicalService::Create(
                     *clinical_store, *records, records->envelope(store::RecordPart::kEi),
