@@ -1,5 +1,5 @@
 // The cloud's audit log over HTTP (issue 8 workflow 8 "the audit log", and a patient's "who saw
-// my data"; docs/audit.md section 7; docs/openapi.yaml, tag "audit"):
+// my data"; docs/audit.md section 8; docs/openapi.yaml, tag "audit"):
 //
 //   GET /api/v1/admin/audit   admin: entries, newest first, filtered and paged, with the chain's
 //                             verification (AuditLog::Verify against the node's key) and the
