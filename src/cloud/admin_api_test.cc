@@ -407,9 +407,21 @@ TEST_F(AdminApiTest, TheAuditRouteFiltersPagesAndVerifiesTheChain) {
   EXPECT_EQ(head["observer"], "cloud");
   EXPECT_EQ(head["signature"].get<std::string>().size(), 128u);
   EXPECT_EQ(head["seq"], body["entries"][0]["seq"]);  // newest first, the head is the newest
+  // Account entries name accounts, data entries pseudonyms: no entry holds both, and no patient
+  // id or e-mail appears anywhere.
   for (const Patient& p : {a, b}) {
-    EXPECT_FALSE(Contains(all.body, p.patient_id) || Contains(all.body, p.account_id) ||
-                 Contains(all.body, p.email));
+    EXPECT_FALSE(Contains(all.body, p.patient_id) || Contains(all.body, p.email));
+    bool account_seen = false;
+    for (const json& e : body["entries"]) {
+      const std::string entry = e.dump();
+      const bool names_account = Contains(entry, p.account_id);
+      account_seen = account_seen || names_account;
+      EXPECT_FALSE(names_account && Contains(entry, Pseudonym(p.patient_id)));
+      if (names_account) {
+        EXPECT_TRUE(e["patient"].is_null());
+      }
+    }
+    EXPECT_TRUE(account_seen);  // their registration and approval
   }
 
   // By patient: only entries about a, shown by pseudonym.
@@ -426,7 +438,9 @@ TEST_F(AdminApiTest, TheAuditRouteFiltersPagesAndVerifiesTheChain) {
       EXPECT_EQ(e["actor"]["role"], "patient");
       EXPECT_TRUE(e["actor"]["account_id"].is_null());
       EXPECT_TRUE(e["actor"]["pseudonym"] == pa);
+      EXPECT_TRUE(e["source_address"].is_null());
     }
+    EXPECT_FALSE(e["entity"]["type"] == "Account");
   }
   EXPECT_TRUE(profile_read);
 
@@ -437,7 +451,10 @@ TEST_F(AdminApiTest, TheAuditRouteFiltersPagesAndVerifiesTheChain) {
       Body(Get("/api/v1/admin/audit?verify=false&event=account.approve&outcome=0&account=" +
                    service_->accounts().store().FindByLogin(kAdminEmail).value()->account_id,
                admin_));
-  EXPECT_EQ(approvals["entries"].size(), 2u);
+  ASSERT_EQ(approvals["entries"].size(), 2u);
+  EXPECT_TRUE(approvals["entries"][0]["entity"]["id"] == b.account_id);
+  EXPECT_TRUE(approvals["entries"][0]["patient"].is_null());
+  EXPECT_TRUE(approvals["entries"][1]["entity"]["id"] == a.account_id);
 
   // Pages of 3, newest first, no entry twice.
   std::set<std::uint64_t> seen;

@@ -131,11 +131,13 @@ class AuditRoutes {
     Accounts cache(d_.accounts);
     Json entries = Json::array();
     for (const audit::StoredAuditEntry& row : rows) {
+      // Filtered by patient, an identity-side entry would tie the pseudonym to an account.
+      if (!query->patient_id.empty() && IdentitySide(row.entry)) continue;
       MEDMESH_ASSIGN_OR_RETURN(Json entry, AdminEntry(row, cache));
       entries.push_back(std::move(entry));
     }
     MEDMESH_RETURN_IF_ERROR(Audit(who, r, audit::Outcome::kSuccess, query->patient_id,
-                                  "entries=" + std::to_string(rows.size())));
+                                  "entries=" + std::to_string(entries.size())));
     return Page(std::move(entries), rows, *query,
                 verify ? std::optional<Json>(std::move(verification)) : std::nullopt);
   }
@@ -229,40 +231,41 @@ class AuditRoutes {
     return q;
   }
 
-  // One entry as the admin sees it (see the header: pseudonyms for patients).
+  // Entries about accounts (registration, approval, login, password): the admin knows account
+  // ids with names, so these stay on the identity side of the partition.
+  static bool IdentitySide(const audit::AuditEntry& e) { return e.entity_type == "Account"; }
+
+  // One entry as the admin sees it (see the header). Identity side: accounts by id, no patient.
+  // Data side: the patient, a patient actor and a patient entity by pseudonym, and no source
+  // address for a patient actor (an address would tie their entries to their registration).
   Result<Json> AdminEntry(const audit::StoredAuditEntry& row, Accounts& cache) {
     const audit::AuditEntry& e = row.entry;
-    Json actor{{"role", e.actor_role}, {"account_id", Nullable(e.actor_account_id)}};
+    Json out{{"seq", row.seq},
+             {"time_ms", e.time_ms},
+             {"event", e.event},
+             {"action", ActionText(e.action)},
+             {"outcome", static_cast<unsigned>(e.outcome)},
+             {"actor", {{"role", e.actor_role}, {"account_id", Nullable(e.actor_account_id)}}},
+             {"source_address", Nullable(e.source_address)},
+             {"patient", nullptr},
+             {"entity", {{"type", Nullable(e.entity_type)}, {"id", Nullable(e.entity_id)}}},
+             {"purpose", Nullable(e.purpose)},
+             {"detail", Nullable(e.detail)}};
+    if (IdentitySide(e)) return out;
+    if (!e.patient_id.empty()) out["patient"] = d_.records.Pseudonym(e.patient_id);
     if (e.actor_role == "patient") {
       MEDMESH_ASSIGN_OR_RETURN(const Account* account, cache.Get(e.actor_account_id));
-      actor["account_id"] = nullptr;
-      actor["pseudonym"] = account != nullptr && !account->patient_id.empty()
-                               ? Json(d_.records.Pseudonym(account->patient_id))
-                               : Json(nullptr);
+      out["actor"]["account_id"] = nullptr;
+      out["actor"]["pseudonym"] = account != nullptr && !account->patient_id.empty()
+                                      ? Json(d_.records.Pseudonym(account->patient_id))
+                                      : Json(nullptr);
+      out["source_address"] = nullptr;
     }
-    Json entity{{"type", Nullable(e.entity_type)}, {"id", Nullable(e.entity_id)}};
     if (!e.entity_id.empty() && e.entity_id == e.patient_id) {
-      entity["id"] = nullptr;
-      entity["pseudonym"] = d_.records.Pseudonym(e.patient_id);
-    } else if (e.entity_type == "Account" && !e.entity_id.empty()) {
-      MEDMESH_ASSIGN_OR_RETURN(const Account* account, cache.Get(e.entity_id));
-      if (account != nullptr && account->role == Role::kPatient) {
-        entity["id"] = nullptr;
-        entity["pseudonym"] = d_.records.Pseudonym(account->patient_id);
-      }
+      out["entity"]["id"] = nullptr;
+      out["entity"]["pseudonym"] = d_.records.Pseudonym(e.patient_id);
     }
-    return Json{{"seq", row.seq},
-                {"time_ms", e.time_ms},
-                {"event", e.event},
-                {"action", ActionText(e.action)},
-                {"outcome", static_cast<unsigned>(e.outcome)},
-                {"actor", std::move(actor)},
-                {"source_address", Nullable(e.source_address)},
-                {"patient",
-                 e.patient_id.empty() ? Json(nullptr) : Json(d_.records.Pseudonym(e.patient_id))},
-                {"entity", std::move(entity)},
-                {"purpose", Nullable(e.purpose)},
-                {"detail", Nullable(e.detail)}};
+    return out;
   }
 
   Result<Json> Verification() {

@@ -15,11 +15,13 @@
 //       ?from=&to=&before=&limit=   first: who (self, or role + account id, and a doctor's
 //                             name), what, when, outcome, and the recorded reason
 //
-// The admin view keeps the partition of workflow 8: an entry's patient is shown as the MI
-// pseudonym, never the patient id; an actor or an Account entity that is a patient's account is
-// shown as that patient's pseudonym, never the account id (the admin knows account ids with
-// names from the registrations they approve). Staff (doctor, operator, admin) are shown by
-// account id.
+// The admin view keeps the partition of workflow 8 (ADR 0022). Entries about accounts (entity
+// type "Account": registration, approval, login, ...) are on the identity side: shown with
+// account ids, never with a patient or a pseudonym, and left out of a view filtered by patient.
+// Every other entry is on the data side: its patient, a patient actor and a patient entity are
+// shown as the MI pseudonym, never the patient id or account id, and a patient actor's source
+// address is left out. Staff (doctor, operator, admin) are shown by account id. A page filtered
+// by patient may therefore hold fewer than `limit` entries; "next_before" still continues it.
 // Every read of the log is itself audited ("audit.read", action R; for a patient's own view and
 // for an admin's view filtered by patient, with that patient's id), after the read and before
 // the data is returned. Refusals: anonymous → 401; another role → 403 (audited); bad filters →
