@@ -391,6 +391,41 @@ TEST_F(AdminApiTest, AnIdentityNeedsAReasonAndTheReasonIsAudited) {
   EXPECT_FALSE(Body(audit).contains("verification"));
 }
 
+TEST_F(AdminApiTest, AnIdentityAskedWithTheSessionCookieNeedsTheCsrfTokenAndASmallBody) {
+  const Patient patient = NewPatient("a", 1);
+  const std::string path = "/api/v1/admin/patients/" + Pseudonym(patient.patient_id) + "/identity";
+  const net::Response login =
+      Post("/api/v1/session", "", {{"email", kAdminEmail}, {"password", kPassword}});
+  ASSERT_EQ(login.status, 200);
+  std::string cookie;
+  for (const auto& [name, value] : login.headers) {
+    if (!net::EqualsIgnoreCase(name, "Set-Cookie")) continue;
+    if (!cookie.empty()) cookie += "; ";
+    cookie += value.substr(0, value.find(';'));
+  }
+  auto send = [&](bool with_csrf) {
+    net::ClientRequest request;
+    request.method = net::Method::kPost;
+    request.url = url_ + path;
+    request.body = json{{"reason", "ticket 7"}}.dump();
+    request.content_type = "application/json";
+    request.headers.emplace_back("Cookie", cookie);
+    if (with_csrf)
+      request.headers.emplace_back("X-CSRF-Token", Body(login)["csrf"].get<std::string>());
+    return client_->Send(request).value();
+  };
+  ExpectError(send(false), 403, "permission_denied");
+  EXPECT_EQ(send(true).status, 200);
+  // Reading with the cookie needs no token.
+  net::ClientRequest read;
+  read.url = url_ + "/api/v1/admin/patients";
+  read.headers.emplace_back("Cookie", cookie);
+  EXPECT_EQ(client_->Send(read).value().status, 200);
+
+  const net::Response huge = Post(path, admin_, {{"reason", std::string(20 * 1024, 'x')}});
+  EXPECT_EQ(huge.status, 413);
+}
+
 TEST_F(AdminApiTest, TheAuditRouteFiltersPagesAndVerifiesTheChain) {
   const Patient a = NewPatient("a", 1);
   const Patient b = NewPatient("b", 1);
