@@ -580,7 +580,17 @@ Result<GeneralisationReport> ThreePartStore::RefreshGeneralisedQi() {
 }
 
 Result<GeneralisedPatientTable> ThreePartStore::GeneralisedPatients() const {
+  // The generation first: a put that lands while we work bumps it past this value, so the next
+  // call computes again.
+  MEDMESH_ASSIGN_OR_RETURN(const store::QiState state, store_.GetQiState());
   const auto today = Today(clock_);
+  const std::int64_t day = std::chrono::sys_days(today).time_since_epoch().count();
+  {
+    std::lock_guard lock(generalised_mu_);
+    if (generalised_ && generalised_generation_ == state.generation && generalised_day_ == day) {
+      return *generalised_;
+    }
+  }
   MEDMESH_ASSIGN_OR_RETURN(const auto current, CurrentQi(today));
   std::vector<QuasiIdentifiers> population;
   population.reserve(current.size());
@@ -611,6 +621,10 @@ Result<GeneralisedPatientTable> ThreePartStore::GeneralisedPatients() const {
             [](const GeneralisedPatient& a, const GeneralisedPatient& b) {
               return a.pseudonym < b.pseudonym;
             });
+  std::lock_guard lock(generalised_mu_);
+  generalised_ = out;
+  generalised_generation_ = state.generation;
+  generalised_day_ = day;
   return out;
 }
 

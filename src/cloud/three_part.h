@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -250,8 +251,9 @@ class ThreePartStore {
 
   // Every patient with a current QI (decrypting each), generalised at the level Anonymise
   // chooses for the whole population (the level of the generalised table), with the rows that
-  // the table suppresses shown as "*" everywhere; ordered by pseudonym. Computed afresh on each
-  // call (one pass over the QI part), nothing is written.
+  // the table suppresses shown as "*" everywhere; ordered by pseudonym. Nothing is written. The
+  // result is kept in memory until the next put or delete (the QI generation) or the next day
+  // (ages), so paging through it decrypts the QI part once.
   [[nodiscard]] Result<GeneralisedPatientTable> GeneralisedPatients() const;
   // How many records the patient has and when the last one was stored (from the chain, nothing
   // decrypted). Zero counts for an unknown patient; kInvalidArgument for a malformed id.
@@ -351,6 +353,12 @@ class ThreePartStore {
 
   store::RecordStore& store_;
   const Clock& clock_;
+  // GeneralisedPatients' last result, for QI generation `generalised_generation_` on day
+  // `generalised_day_` (days since the epoch).
+  mutable std::mutex generalised_mu_;
+  mutable std::optional<GeneralisedPatientTable> generalised_;  // guarded by generalised_mu_
+  mutable std::uint64_t generalised_generation_ = 0;            // guarded by generalised_mu_
+  mutable std::int64_t generalised_day_ = 0;                    // guarded by generalised_mu_
   ThreePartOptions options_;
   std::unique_ptr<Keys> keys_;
   std::unique_ptr<Hasher> hasher_;

@@ -611,6 +611,15 @@ TEST_P(ThreePartTest, APopulationSmallerThanKIsSuppressedInThePartitionedView) {
     EXPECT_TRUE(p.suppressed);
     EXPECT_EQ(p.qi.age_band, "*");
   }
+  // The kept result follows puts and deletes: a fifth patient makes a class of k.
+  Put(MakeRecord("p-4", "r-4"));
+  const GeneralisedPatientTable five = three_->GeneralisedPatients().value();
+  ASSERT_EQ(five.patients.size(), 5U);
+  for (const GeneralisedPatient& p : five.patients) EXPECT_FALSE(p.suppressed);
+  ASSERT_TRUE(three_->DeletePatient("p-4"));
+  const GeneralisedPatientTable four = three_->GeneralisedPatients().value();
+  ASSERT_EQ(four.patients.size(), 4U);
+  for (const GeneralisedPatient& p : four.patients) EXPECT_TRUE(p.suppressed);
 }
 
 TEST_P(ThreePartTest, SmallPopulationsAreSuppressedEntirely) {
