@@ -520,6 +520,15 @@ TEST_F(AdminApiTest, TheAuditRouteFiltersPagesAndVerifiesTheChain) {
     ExpectError(Get("/api/v1/admin/audit?" + query, admin_), 400, "invalid_argument");
   }
   ExpectError(Get("/api/v1/admin/audit?patient=" + std::string(64, 'f'), admin_), 404, "not_found");
+  ExpectError(Get("/api/v1/admin/audit?patient=x'%20OR%20'1'='1", admin_), 404, "not_found");
+  // An injection string as a filter is a value like any other: it matches nothing.
+  const net::Response injected = Get(
+      "/api/v1/admin/audit?verify=false&account=x'%20OR%20'1'='1;%20DROP%20TABLE%20entry", admin_);
+  ASSERT_EQ(injected.status, 200) << injected.body;
+  EXPECT_TRUE(Body(injected)["entries"].empty());
+  const net::Response after = Get("/api/v1/admin/patients?after=z%27%3B--%3Cscript%3E", admin_);
+  ASSERT_EQ(after.status, 200);
+  EXPECT_TRUE(Body(after)["patients"].empty());  // pseudonyms are hex: all sort before "z"
   ExpectError(Get("/api/v1/admin/audit?account=" + a.account_id, admin_), 400, "invalid_argument");
 }
 
