@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "accounts/authenticator.h"
 #include "cloud/clinical_service.h"
 #include "net/json_body.h"
 #include "wire/model.h"
@@ -319,23 +320,27 @@ void AddAdminRoutes(net::Router& router, AdminApiDeps deps, Authenticate authent
   auto routes = std::make_shared<AdminRoutes>(deps);
   auto auth = std::make_shared<Authenticate>(std::move(authenticate));
   router.Get("/api/v1/doctors", [routes, auth](const net::Request& r) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(const Principal who, (*auth)(r));
-    return routes->Directory(who);
+    Result<Principal> who = (*auth)(r);
+    if (!who) return accounts::AuthenticationRefusal(who.error());
+    return routes->Directory(*who);
   });
   router.Get("/api/v1/admin/doctors",
              [routes, auth](const net::Request& r) -> Result<net::Response> {
-               MEDMESH_ASSIGN_OR_RETURN(const Principal who, (*auth)(r));
-               return routes->Doctors(who, r);
+               Result<Principal> who = (*auth)(r);
+               if (!who) return accounts::AuthenticationRefusal(who.error());
+               return routes->Doctors(*who, r);
              });
   router.Get("/api/v1/admin/patients",
              [routes, auth](const net::Request& r) -> Result<net::Response> {
-               MEDMESH_ASSIGN_OR_RETURN(const Principal who, (*auth)(r));
-               return routes->Patients(who, r);
+               Result<Principal> who = (*auth)(r);
+               if (!who) return accounts::AuthenticationRefusal(who.error());
+               return routes->Patients(*who, r);
              });
   router.Post("/api/v1/admin/patients/{pseudonym}/identity",
               [routes, auth](const net::Request& r) -> Result<net::Response> {
-                MEDMESH_ASSIGN_OR_RETURN(const Principal who, (*auth)(r));
-                return routes->Identity(who, r);
+                Result<Principal> who = (*auth)(r);
+                if (!who) return accounts::AuthenticationRefusal(who.error());
+                return routes->Identity(*who, r);
               },
               {.body_limit_bytes = kIdentityBodyLimit});
 }

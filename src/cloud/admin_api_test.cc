@@ -414,7 +414,9 @@ TEST_F(AdminApiTest, AnIdentityAskedWithTheSessionCookieNeedsTheCsrfTokenAndASma
       request.headers.emplace_back("X-CSRF-Token", Body(login)["csrf"].get<std::string>());
     return client_->Send(request).value();
   };
-  ExpectError(send(false), 403, "permission_denied");
+  const net::Response no_token = send(false);
+  ExpectError(no_token, 403, "permission_denied");
+  EXPECT_EQ(Body(no_token).value("reason", ""), "csrf_required");
   EXPECT_EQ(send(true).status, 200);
   // Reading with the cookie needs no token.
   net::ClientRequest read;

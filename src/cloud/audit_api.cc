@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "accounts/authenticator.h"
 #include "audit/audit_event_json.h"
 #include "cloud/admin_api.h"
 #include "cloud/clinical_service.h"
@@ -326,12 +327,14 @@ void AddAuditRoutes(net::Router& router, AuditApiDeps deps, Authenticate authent
   auto routes = std::make_shared<AuditRoutes>(deps);
   auto auth = std::make_shared<Authenticate>(std::move(authenticate));
   router.Get("/api/v1/admin/audit", [routes, auth](const net::Request& r) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(const Principal who, (*auth)(r));
-    return routes->AdminView(who, r);
+    Result<Principal> who = (*auth)(r);
+    if (!who) return accounts::AuthenticationRefusal(who.error());
+    return routes->AdminView(*who, r);
   });
   router.Get("/api/v1/me/audit", [routes, auth](const net::Request& r) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(const Principal who, (*auth)(r));
-    return routes->PatientView(who, r);
+    Result<Principal> who = (*auth)(r);
+    if (!who) return accounts::AuthenticationRefusal(who.error());
+    return routes->PatientView(*who, r);
   });
 }
 
