@@ -12,6 +12,7 @@
 #include "cloud/cloudlet_link.h"
 #include "cloud/integrity_api.h"
 #include "cloud/integrity_service.h"
+#include "cloud/my_data_api.h"
 #include "cloud/postgres_clinical_store.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_clinical_store.h"
@@ -338,6 +339,10 @@ net::Router CloudService::State::BuildRouter() {
   AddIntegrityRoutes(router, *integrity,
                      [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock});
+  AddMyDataRoutes(router,
+                  {*records, *intake_store, *clinical, *integrity,
+                   options.audit ? *options.audit : *audit, clock},
+                  [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;
