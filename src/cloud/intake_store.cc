@@ -67,8 +67,8 @@ Status ValidateRollupRow(const RollupRow& row) {
   if (row.key.width_ms <= 0 || row.key.start_ms % row.key.width_ms != 0) {
     return InvalidArgument("intake store: roll-up start must be a multiple of a positive width");
   }
-  if (row.ciphertext.empty() || row.ciphertext.size() > 4096) {
-    return InvalidArgument("intake store: roll-up ciphertext must be 1..4096 bytes");
+  if (row.ciphertext.empty() || row.ciphertext.size() > 65536) {
+    return InvalidArgument("intake store: roll-up ciphertext must be 1..65536 bytes");
   }
   return OkStatus();
 }

@@ -17,10 +17,11 @@
 //                    content digest and the readings (with the device's upload evidence)
 //                    encrypted under the pseudonym's MI data key: the medical side, with no
 //                    patient id, device id or batch id in the clear
-//   reading_rollups  per (pseudonym, reading kind, bucket width, bucket start): count, sum,
-//                    min and max of the plausible readings, encrypted by the caller under the
-//                    pseudonym's MI data key (cloud/my_data_rollups.h, ADR 0021); merged in
-//                    the transaction that stores a batch, so charts never decrypt batches
+//   reading_rollups  per (pseudonym, reading kind, bucket width, chunk start): the count,
+//                    sum, min and max of the plausible readings of each bucket of the chunk,
+//                    encrypted by the caller under the pseudonym's MI data key
+//                    (cloud/my_data_rollups.h, ADR 0021); merged in the transaction that
+//                    stores a batch, so charts never decrypt batches
 //   rollup_complete  the pseudonyms whose roll-ups account for every batch stored
 //   patients         the pseudonyms seen, for statistics
 //   restores         every restore of a tampered record or batch from a cloudlet's copy
@@ -104,8 +105,9 @@ struct DeletionFeedRow {
   bool operator==(const DeletionFeedRow&) const = default;
 };
 
-// One roll-up bucket (ADR 0021). kind is a wire::VitalKind id; width_ms one of the widths of
-// cloud/my_data_rollups.h; start_ms a multiple of width_ms.
+// One roll-up row (ADR 0021): the buckets of one kind and width over one chunk of time. kind
+// is a wire::VitalKind id; width_ms one of the widths of cloud/my_data_rollups.h; start_ms the
+// chunk's start, a multiple of width_ms.
 struct RollupKey {
   std::string pseudonym;
   std::uint8_t kind = 0;
@@ -208,7 +210,7 @@ class IntakeStore {
   [[nodiscard]] virtual Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row,
                                                               const RollupMerger& rollups) = 0;
 
-  // The roll-ups of (pseudonym, kind, width_ms) with start in [from_ms, to_ms), ordered by
+  // The roll-up rows of (pseudonym, kind, width_ms) with start in [from_ms, to_ms), ordered by
   // start, at most `limit` (1..100000).
   [[nodiscard]] virtual Result<std::vector<RollupRow>> ListRollups(
       std::string_view pseudonym, std::uint8_t kind, std::int64_t width_ms, std::int64_t from_ms,
@@ -288,7 +290,7 @@ class IntakeStore {
 [[nodiscard]] Status ValidateReadingBatchRow(const ReadingBatchRow& row);
 [[nodiscard]] Status ValidateRestoreRow(const RestoreRow& row);
 // A roll-up key (pseudonym 1..255 bytes, width > 0, start a multiple of it) and its ciphertext
-// (1..4096 bytes).
+// (1..65536 bytes).
 [[nodiscard]] Status ValidateRollupRow(const RollupRow& row);
 // kInvalidArgument unless 1 <= limit <= 10000.
 [[nodiscard]] Status ValidateIntakeLimit(std::size_t limit);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "cloud/cloud_readings.h"
+#include "core/check.h"
 #include "core/log.h"
 #include "wire/envelope.h"
 #include "wire/readings_codec.h"
@@ -11,8 +12,9 @@
 namespace medmesh::cloud {
 namespace {
 
-constexpr std::uint8_t kAggregateVersion = 1;
-constexpr std::size_t kAggregateBytes = 1 + 4 * 8;
+constexpr std::uint8_t kChunkVersion = 2;
+constexpr std::size_t kChunkHeaderBytes = 1 + 2;
+constexpr std::size_t kBucketBytes = 2 + 4 * 8;
 constexpr int kRebuildAttempts = 3;
 constexpr std::size_t kMaxBucketsPerRead = 100000;
 // Roll-ups re-encrypted per EncryptAll call while rebuilding (bounds the plaintexts in memory).
@@ -27,17 +29,21 @@ std::int64_t FloorTo(std::int64_t t, std::int64_t width) {
   return (t % width != 0 && t < 0 ? q - 1 : q) * width;
 }
 
-// Merges a batch's buckets into the stored ones, under the pseudonym's MI data key.
+void MergeChunk(RollupChunk& into, const RollupChunk& from) {
+  for (const auto& [slot, a] : from) into[slot].Merge(a);
+}
+
+// Merges a batch's buckets into the stored rows, under the pseudonym's MI data key.
 class BatchMerger final : public RollupMerger {
  public:
   BatchMerger(const crypto::EnvelopeAead& mi, crypto::DataKeyDecryptor key,
-              std::map<RollupKey, ReadingAggregate> delta)
+              std::map<RollupKey, RollupChunk> delta)
       : mi_(mi), key_(std::move(key)) {
     keys_.reserve(delta.size());
     deltas_.reserve(delta.size());
-    for (auto& [k, a] : delta) {
+    for (auto& [k, c] : delta) {
       keys_.push_back(k);
-      deltas_.push_back(a);
+      deltas_.push_back(std::move(c));
     }
   }
 
@@ -50,16 +56,17 @@ class BatchMerger final : public RollupMerger {
     plaintexts.reserve(keys_.size());
     ads.reserve(keys_.size());
     for (std::size_t i = 0; i < keys_.size(); ++i) {
-      ReadingAggregate merged = deltas_[i];
+      RollupChunk merged = deltas_[i];
       Bytes ad = RollupAd(keys_[i]);
       if (stored[i]) {
         auto plain = key_.Decrypt(*stored[i], ad);
         if (!plain) return RollupIntegrityFailure();
-        const std::optional<ReadingAggregate> old = DecodeAggregate(*plain);
+        const std::optional<RollupChunk> old =
+            DecodeRollupChunk(*plain, RollupChunkMs(keys_[i].width_ms) / keys_[i].width_ms);
         if (!old) return RollupIntegrityFailure();
-        merged.Merge(*old);
+        MergeChunk(merged, *old);
       }
-      plaintexts.push_back(EncodeAggregate(merged));
+      plaintexts.push_back(EncodeRollupChunk(merged));
       ads.push_back(std::move(ad));
     }
     return mi_.EncryptAll(MiKey(keys_.front().pseudonym), plaintexts, ads);
@@ -69,7 +76,7 @@ class BatchMerger final : public RollupMerger {
   const crypto::EnvelopeAead& mi_;
   crypto::DataKeyDecryptor key_;
   std::vector<RollupKey> keys_;
-  std::vector<ReadingAggregate> deltas_;
+  std::vector<RollupChunk> deltas_;
 };
 
 }  // namespace
@@ -89,33 +96,54 @@ void ReadingAggregate::Merge(const ReadingAggregate& other) {
   count += other.count;
 }
 
-Bytes EncodeAggregate(const ReadingAggregate& a) {
+std::int64_t RollupChunkMs(std::int64_t width_ms) {
+  for (std::size_t i = 0; i < kRollupWidthsMs.size(); ++i) {
+    if (kRollupWidthsMs[i] == width_ms) return width_ms * kRollupSlots[i];
+  }
+  MEDMESH_CHECK(false, "not a roll-up width");
+}
+
+Bytes EncodeRollupChunk(const RollupChunk& chunk) {
   Bytes out;
-  out.reserve(kAggregateBytes);
-  AppendU8(out, kAggregateVersion);
-  AppendU64Le(out, a.count);
-  AppendU64Le(out, static_cast<std::uint64_t>(a.sum_milli));
-  AppendU64Le(out, static_cast<std::uint64_t>(a.min_milli));
-  AppendU64Le(out, static_cast<std::uint64_t>(a.max_milli));
+  out.reserve(kChunkHeaderBytes + chunk.size() * kBucketBytes);
+  AppendU8(out, kChunkVersion);
+  AppendU16Le(out, static_cast<std::uint16_t>(chunk.size()));
+  for (const auto& [slot, a] : chunk) {
+    AppendU16Le(out, slot);
+    AppendU64Le(out, a.count);
+    AppendU64Le(out, static_cast<std::uint64_t>(a.sum_milli));
+    AppendU64Le(out, static_cast<std::uint64_t>(a.min_milli));
+    AppendU64Le(out, static_cast<std::uint64_t>(a.max_milli));
+  }
   return out;
 }
 
-std::optional<ReadingAggregate> DecodeAggregate(ByteView encoded) {
-  if (encoded.size() != kAggregateBytes) return std::nullopt;
+std::optional<RollupChunk> DecodeRollupChunk(ByteView encoded, std::int64_t slots) {
+  if (encoded.size() < kChunkHeaderBytes) return std::nullopt;
   ByteReader r(encoded);
-  if (*r.ReadU8() != kAggregateVersion) return std::nullopt;  // the size was checked
-  ReadingAggregate a;
-  a.count = *r.ReadU64Le();
-  a.sum_milli = static_cast<std::int64_t>(*r.ReadU64Le());
-  a.min_milli = static_cast<std::int64_t>(*r.ReadU64Le());
-  a.max_milli = static_cast<std::int64_t>(*r.ReadU64Le());
-  if (a.count == 0 || a.min_milli > a.max_milli) return std::nullopt;
-  return a;
+  if (*r.ReadU8() != kChunkVersion) return std::nullopt;  // sizes checked before each read
+  const std::uint16_t n = *r.ReadU16Le();
+  if (encoded.size() != kChunkHeaderBytes + std::size_t{n} * kBucketBytes) return std::nullopt;
+  RollupChunk out;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    const std::uint16_t slot = *r.ReadU16Le();
+    ReadingAggregate a;
+    a.count = *r.ReadU64Le();
+    a.sum_milli = static_cast<std::int64_t>(*r.ReadU64Le());
+    a.min_milli = static_cast<std::int64_t>(*r.ReadU64Le());
+    a.max_milli = static_cast<std::int64_t>(*r.ReadU64Le());
+    if (slot >= slots || (!out.empty() && out.rbegin()->first >= slot) || a.count == 0 ||
+        a.min_milli > a.max_milli) {
+      return std::nullopt;
+    }
+    out.emplace_hint(out.end(), slot, a);
+  }
+  return out;
 }
 
 Bytes RollupAd(const RollupKey& key) {
   Bytes ad;
-  AppendBytes(ad, AsBytes("cloud rollup v1"));
+  AppendBytes(ad, AsBytes("cloud rollup v2"));
   AppendU8(ad, 0);
   AppendBytes(ad, AsBytes(key.pseudonym));
   AppendU8(ad, 0);
@@ -125,15 +153,17 @@ Bytes RollupAd(const RollupKey& key) {
   return ad;
 }
 
-std::map<RollupKey, ReadingAggregate> AggregateReadings(
-    std::string_view pseudonym, const std::vector<wire::Reading>& readings) {
-  std::map<RollupKey, ReadingAggregate> out;
+std::map<RollupKey, RollupChunk> AggregateReadings(std::string_view pseudonym,
+                                                   const std::vector<wire::Reading>& readings) {
+  std::map<RollupKey, RollupChunk> out;
   const std::string p(pseudonym);
   for (const wire::Reading& r : readings) {
     if (!wire::CheckPlausible(r)) continue;
     for (const std::int64_t width : kRollupWidthsMs) {
-      out[RollupKey{p, static_cast<std::uint8_t>(r.kind), width, FloorTo(r.time_ms, width)}].Add(
-          r.value_milli);
+      const std::int64_t chunk = RollupChunkMs(width);
+      const std::int64_t start = FloorTo(r.time_ms, chunk);
+      const auto slot = static_cast<std::uint16_t>((r.time_ms - start) / width);
+      out[RollupKey{p, static_cast<std::uint8_t>(r.kind), width, start}][slot].Add(r.value_milli);
     }
   }
   return out;
@@ -144,7 +174,7 @@ ReadingRollups::ReadingRollups(ThreePartStore& records, IntakeStore& intake)
 
 Result<IntakeOutcome> ReadingRollups::PutBatch(const ReadingBatchRow& row,
                                                const std::vector<wire::Reading>& readings) const {
-  std::map<RollupKey, ReadingAggregate> delta = AggregateReadings(row.pseudonym, readings);
+  std::map<RollupKey, RollupChunk> delta = AggregateReadings(row.pseudonym, readings);
   const crypto::EnvelopeAead& mi = records_.envelope(store::RecordPart::kMi);
   // The batch row was just encrypted under this key, so it exists (unless destroyed meanwhile,
   // when the batch is stored as the caller asked and the roll-ups wait for a rebuild).
@@ -177,7 +207,7 @@ Result<bool> ReadingRollups::EnsureComplete(std::string_view pseudonym) const {
 Status ReadingRollups::Rebuild(std::string_view pseudonym) const {
   MEDMESH_ASSIGN_OR_RETURN(const std::vector<std::string> refs, intake_.ListBatchRefs(pseudonym));
   const crypto::EnvelopeAead& mi = records_.envelope(store::RecordPart::kMi);
-  std::map<RollupKey, ReadingAggregate> all;
+  std::map<RollupKey, RollupChunk> all;
   if (!refs.empty()) {
     auto key = mi.OpenDataKey(MiKey(pseudonym));
     if (!key && key.error().code() == ErrorCode::kNotFound) return OkStatus();  // shredded
@@ -192,7 +222,7 @@ Status ReadingRollups::Rebuild(std::string_view pseudonym) const {
       if (!parts) return RollupIntegrityFailure();
       auto readings = wire::DecodeReadings(parts->payload, {.require_plausible = false});
       if (!readings) return RollupIntegrityFailure();
-      for (auto& [k, a] : AggregateReadings(pseudonym, *readings)) all[k].Merge(a);
+      for (auto& [k, c] : AggregateReadings(pseudonym, *readings)) MergeChunk(all[k], c);
     }
   }
   std::vector<RollupRow> rows;
@@ -211,8 +241,8 @@ Status ReadingRollups::Rebuild(std::string_view pseudonym) const {
     keys.clear();
     return OkStatus();
   };
-  for (auto& [k, a] : all) {
-    plaintexts.push_back(EncodeAggregate(a));
+  for (auto& [k, c] : all) {
+    plaintexts.push_back(EncodeRollupChunk(c));
     ads.push_back(RollupAd(k));
     keys.push_back(k);
     if (keys.size() == kRebuildChunk) MEDMESH_RETURN_IF_ERROR(flush());
@@ -227,25 +257,29 @@ Result<std::vector<RollupBucket>> ReadingRollups::Read(std::string_view pseudony
                                                        std::int64_t from_ms,
                                                        std::int64_t to_ms) const {
   std::vector<RollupBucket> out;
-  if (width_ms <= 0 || to_ms <= from_ms) return out;
-  const std::int64_t span = (to_ms - from_ms) / width_ms + 1;
-  if (span > static_cast<std::int64_t>(kMaxBucketsPerRead)) {
+  if (to_ms <= from_ms) return out;
+  const std::int64_t chunk = RollupChunkMs(width_ms);
+  if ((to_ms - from_ms) / width_ms > static_cast<std::int64_t>(kMaxBucketsPerRead)) {
     return InvalidArgument("too many roll-up buckets in one read");
   }
   const crypto::EnvelopeAead& mi = records_.envelope(store::RecordPart::kMi);
   auto key = mi.OpenDataKey(MiKey(pseudonym));
   if (!key && key.error().code() == ErrorCode::kNotFound) return out;  // shredded or none
   if (!key) return RollupIntegrityFailure();
-  MEDMESH_ASSIGN_OR_RETURN(const std::vector<RollupRow> rows,
-                           intake_.ListRollups(pseudonym, static_cast<std::uint8_t>(kind), width_ms,
-                                               from_ms, to_ms, static_cast<std::size_t>(span)));
-  out.reserve(rows.size());
+  const std::int64_t first = FloorTo(from_ms, chunk);
+  MEDMESH_ASSIGN_OR_RETURN(
+      const std::vector<RollupRow> rows,
+      intake_.ListRollups(pseudonym, static_cast<std::uint8_t>(kind), width_ms, first, to_ms,
+                          static_cast<std::size_t>((to_ms - first) / chunk + 1)));
   for (const RollupRow& row : rows) {
     auto plain = key->Decrypt(row.ciphertext, RollupAd(row.key));
     if (!plain) return RollupIntegrityFailure();
-    const std::optional<ReadingAggregate> a = DecodeAggregate(*plain);
-    if (!a) return RollupIntegrityFailure();
-    out.push_back({row.key.start_ms, *a});
+    const std::optional<RollupChunk> buckets = DecodeRollupChunk(*plain, chunk / width_ms);
+    if (!buckets) return RollupIntegrityFailure();
+    for (const auto& [slot, a] : *buckets) {
+      const std::int64_t start = row.key.start_ms + std::int64_t{slot} * width_ms;
+      if (start >= from_ms && start < to_ms) out.push_back({start, a});
+    }
   }
   return out;
 }

@@ -4,12 +4,15 @@
 //
 // For each plausible reading (wire::CheckPlausible, as CloudReadings keeps them) of a stored
 // batch, the buckets of width 5 minutes, 1 hour and 1 day that hold its time (aligned to the
-// Unix epoch, so days are UTC days) gain it: count, sum, min and max of value_milli. Each
-// bucket is one row of the intake store (reading_rollups: pseudonym, kind, width, start,
-// ciphertext), its aggregate encrypted under the pseudonym's MI data key (the key of the
-// batches themselves) with the row's key as associated data, so a moved or altered row fails to
-// decrypt. Nothing medical is stored in clear: the clear columns are the keyed pseudonym, the
-// kind and the bucket's time, as reading_batches already show a batch's time range.
+// Unix epoch, so days are UTC days) gain it: count, sum, min and max of value_milli. Buckets are
+// kept in chunks: one row of the intake store (reading_rollups: pseudonym, kind, width, chunk
+// start, ciphertext) holds the non-empty buckets of one kind and width over kRollupSlots
+// consecutive buckets (a day of 5-minute buckets, 32 days of hourly ones, 512 days of daily
+// ones), so a chart of a day or a year decrypts one or two rows. Each row is encrypted under
+// the pseudonym's MI data key (the key of the batches themselves) with the row's key as
+// associated data, so a moved or altered row fails to decrypt. Nothing medical is stored in
+// clear: the clear columns are the keyed pseudonym, the kind and the chunk's time, coarser than
+// the time ranges reading_batches already show.
 //
 // Writing: PutBatch stores a batch and merges its buckets in the same store transaction
 // (IntakeStore::PutReadingBatch with a RollupMerger), so the roll-ups never disagree with the
@@ -47,9 +50,12 @@
 
 namespace medmesh::cloud {
 
-// The bucket widths kept, finest first.
+// The bucket widths kept, finest first, and how many buckets of each one row holds.
 inline constexpr std::array<std::int64_t, 3> kRollupWidthsMs = {5 * 60'000, 60 * 60'000,
                                                                 24 * 60 * 60'000};
+inline constexpr std::array<std::int64_t, 3> kRollupSlots = {288, 768, 512};
+// The time one row of `width_ms` (one of kRollupWidthsMs) covers: width × its slots.
+std::int64_t RollupChunkMs(std::int64_t width_ms);
 
 // What a bucket holds of one kind's readings.
 struct ReadingAggregate {
@@ -62,21 +68,27 @@ struct ReadingAggregate {
   bool operator==(const ReadingAggregate&) const = default;
 };
 
+// The non-empty buckets of one row, by slot (bucket start = chunk start + slot × width).
+using RollupChunk = std::map<std::uint16_t, ReadingAggregate>;
+
 // A bucket of one width, read back.
 struct RollupBucket {
   std::int64_t start_ms = 0;
   ReadingAggregate aggregate;
 };
 
-// Version byte 1, then count, sum, min and max as 64-bit little-endian (33 bytes).
-Bytes EncodeAggregate(const ReadingAggregate& aggregate);
-// nullopt unless exactly that shape with count > 0 and min <= max.
-std::optional<ReadingAggregate> DecodeAggregate(ByteView encoded);
-// "cloud rollup v1", 0x00, pseudonym, 0x00, kind, width (u64 LE), start (u64 LE).
+// Version byte 2, u16 LE count, then per bucket: u16 slot, count, sum, min and max as 64-bit
+// little-endian (34 bytes each), slots increasing.
+Bytes EncodeRollupChunk(const RollupChunk& chunk);
+// nullopt unless exactly that shape, with slots below `slots`, increasing, and each bucket's
+// count > 0 and min <= max.
+std::optional<RollupChunk> DecodeRollupChunk(ByteView encoded, std::int64_t slots);
+// "cloud rollup v2", 0x00, pseudonym, 0x00, kind, width (u64 LE), chunk start (u64 LE).
 Bytes RollupAd(const RollupKey& key);
-// The buckets of every width that the plausible ones of `readings` fall in, aggregated.
-std::map<RollupKey, ReadingAggregate> AggregateReadings(std::string_view pseudonym,
-                                                        const std::vector<wire::Reading>& readings);
+// The rows (keys with the chunk start) and buckets that the plausible ones of `readings` fall
+// in, aggregated, for every width.
+std::map<RollupKey, RollupChunk> AggregateReadings(std::string_view pseudonym,
+                                                   const std::vector<wire::Reading>& readings);
 
 class ReadingRollups {
  public:
