@@ -20,8 +20,8 @@
 //
 // Values are deterministic in (time, kind) and plausible: heart rate 60..84 /min, SpO2 95..99 %,
 // body temperature 36.4..37.0 Cel, other kinds the middle of their plausible range.
-// Cost, measured on the 2-core dev machine (ADR 0021): 7.3 s for a year of hourly batches of
-// three kinds every minute on SQLite.
+// Cost, measured on the 2-core dev machine (ADR 0021): about 10 s for a year of hourly batches
+// of three kinds every minute on SQLite.
 // Errors: kInvalidArgument for options out of range; otherwise those of the stores.
 // Thread safety: call from one thread per device (the upload sequence is per call).
 #pragma once

@@ -52,7 +52,7 @@ inline constexpr std::size_t kMaxSeriesPoints = 2000;
 inline constexpr std::int64_t kMaxSeriesRangeMs = std::int64_t{1827} * 24 * 3'600'000;
 // Ranges up to this long may answer with the readings themselves (they decrypt the batches).
 inline constexpr std::int64_t kMaxRawRangeMs = std::int64_t{2} * 24 * 3'600'000;
-// Roll-up rows one call reads at most: a coarser width is used beyond it.
+// Roll-up buckets one call reads at most: a coarser width is used beyond it.
 inline constexpr std::int64_t kMaxRollupRowsPerRead = 3000;
 inline constexpr std::size_t kDefaultRecordsPage = 20;
 inline constexpr std::size_t kMaxRecordsPage = 100;
