@@ -9,6 +9,7 @@
 
 #include "accounts/encoding.h"
 #include "accounts/sqlite_account_store.h"
+#include "audit/recording_audit_sink.h"
 #include "node/test_support.h"
 #include "testing/fake_clock.h"
 #include "testing/wait.h"
@@ -17,28 +18,7 @@
 namespace medmesh::accounts {
 namespace {
 
-class RecordingAuditSink final : public audit::AuditSink {
- public:
-  Status Append(const audit::AuditEntry& entry) override {
-    std::lock_guard lock(mu_);
-    if (fail) return Unavailable("audit log down");
-    entries.push_back(entry);
-    return OkStatus();
-  }
-  std::vector<audit::AuditEntry> Of(std::string_view event) {
-    std::lock_guard lock(mu_);
-    std::vector<audit::AuditEntry> out;
-    for (const auto& e : entries) {
-      if (e.event == event) out.push_back(e);
-    }
-    return out;
-  }
-  std::atomic<bool> fail{false};
-  std::vector<audit::AuditEntry> entries;
-
- private:
-  std::mutex mu_;
-};
+using audit::testing::RecordingAuditSink;
 
 constexpr char kPassword[] = "correct horse battery";
 

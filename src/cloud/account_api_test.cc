@@ -13,6 +13,7 @@
 #include "accounts/encoding.h"
 #include "accounts/revocation.h"
 #include "accounts/revocation_poller.h"
+#include "audit/recording_audit_sink.h"
 #include "cloud/cloud_service.h"
 #include "node/test_support.h"
 #include "testing/fake_clock.h"
@@ -22,24 +23,7 @@ namespace {
 
 using nlohmann::json;
 
-class RecordingAuditSink final : public audit::AuditSink {
- public:
-  Status Append(const audit::AuditEntry& entry) override {
-    std::lock_guard lock(mu_);
-    entries_.push_back(entry);
-    return OkStatus();
-  }
-  std::size_t Count(std::string_view event, audit::Outcome outcome) {
-    std::lock_guard lock(mu_);
-    std::size_t n = 0;
-    for (const auto& e : entries_) n += e.event == event && e.outcome == outcome ? 1 : 0;
-    return n;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<audit::AuditEntry> entries_;
-};
+using audit::testing::RecordingAuditSink;
 
 constexpr char kPassword[] = "correct horse battery";
 constexpr char kAdminEmail[] = "admin@example.org";

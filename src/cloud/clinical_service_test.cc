@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "audit/recording_audit_sink.h"
 #include "cloud/postgres_clinical_store.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_clinical_store.h"
@@ -37,25 +38,7 @@ constexpr std::string_view kInjection = "'); DROP TABLE consents; -- <script>ale
 const Bytes kSignature = {0x5a, 0x17, 0x00, 0xff, 0x42};
 
 // Records every entry; fails every Append while `fail` is set.
-class RecordingAuditSink final : public audit::AuditSink {
- public:
-  Status Append(const audit::AuditEntry& entry) override {
-    if (fail) return Unavailable("audit log unavailable");
-    entries.push_back(entry);
-    return OkStatus();
-  }
-  // The events appended since the last call, as "event/outcome".
-  std::vector<std::string> Take() {
-    std::vector<std::string> out;
-    for (const audit::AuditEntry& e : entries) {
-      out.push_back(e.event + "/" + std::to_string(static_cast<int>(e.outcome)));
-    }
-    entries.clear();
-    return out;
-  }
-  std::vector<audit::AuditEntry> entries;
-  bool fail = false;
-};
+using audit::testing::RecordingAuditSink;
 
 std::string Ok(std::string_view event) { return std::string(event) + "/0"; }
 std::string Refused(std::string_view event) { return std::string(event) + "/4"; }

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "audit/recording_audit_sink.h"
 #include "cloud/integrity_api.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_intake_store.h"
@@ -49,26 +50,7 @@ std::string BackendParamName(const ::testing::TestParamInfo<BackendKind>& info) 
 }
 
 // Records every entry; fails every Append while `fail` is set.
-class RecordingAuditSink final : public audit::AuditSink {
- public:
-  Status Append(const audit::AuditEntry& entry) override {
-    std::lock_guard lock(mu_);
-    if (fail) return Unavailable("audit log unavailable");
-    entries.push_back(entry);
-    return OkStatus();
-  }
-  std::size_t Count(std::string_view event, audit::Outcome outcome) {
-    std::lock_guard lock(mu_);
-    std::size_t n = 0;
-    for (const auto& e : entries) n += e.event == event && e.outcome == outcome ? 1 : 0;
-    return n;
-  }
-  std::vector<audit::AuditEntry> entries;
-  bool fail = false;
-
- private:
-  std::mutex mu_;
-};
+using audit::testing::RecordingAuditSink;
 
 // The cloudlets' copies, as re-forwards the test prepared; counts the requests.
 class FakeCopies final : public CloudletCopySource {

@@ -14,6 +14,7 @@
 #include <pqxx/pqxx>
 
 #include "accounts/encoding.h"
+#include "audit/recording_audit_sink.h"
 #include "cloud/my_data_api.h"
 #include "cloud/my_data_seed.h"
 #include "cloud/my_data_service.h"
@@ -49,26 +50,7 @@ constexpr std::int64_t kDay = 24 * kHour;
 // 2026-11-01T00:00:00Z: the seeded readings start here.
 constexpr std::int64_t kSeedStart = 1'793'491'200'000;
 
-class RecordingAuditSink final : public audit::AuditSink {
- public:
-  Status Append(const audit::AuditEntry& entry) override {
-    std::lock_guard lock(mu_);
-    if (fail) return Unavailable("audit log unavailable");
-    entries.push_back(entry);
-    return OkStatus();
-  }
-  std::size_t Count(std::string_view event, audit::Outcome outcome) {
-    std::lock_guard lock(mu_);
-    std::size_t n = 0;
-    for (const auto& e : entries) n += e.event == event && e.outcome == outcome ? 1 : 0;
-    return n;
-  }
-  std::vector<audit::AuditEntry> entries;
-  bool fail = false;
-
- private:
-  std::mutex mu_;
-};
+using audit::testing::RecordingAuditSink;
 
 // No cloudlet holds copies here: these tests never restore.
 class NoCopies final : public CloudletCopySource {

@@ -11,20 +11,7 @@
 namespace medmesh::cloud {
 namespace {
 
-// "{s}" in `sql` becomes the quoted schema name (made of [a-z0-9_] only, so quoting is safe).
-std::string Sql(const std::string& schema, std::string_view sql) {
-  std::string out;
-  out.reserve(sql.size() + 32);
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    if (sql.substr(i, 3) == "{s}") {
-      out += '"' + schema + '"';
-      i += 2;
-    } else {
-      out += sql[i];
-    }
-  }
-  return out;
-}
+using store::InSchema;
 
 pqxx::binarystring Blob(ByteView bytes) { return {bytes.data(), bytes.size()}; }
 
@@ -93,12 +80,7 @@ class PostgresIntakeStore::Pool {
 
   template <typename T>
   Result<T> Run(std::string_view what, const std::function<Result<T>(pqxx::work&)>& body) {
-    return pool_->Run(what, [&](pqxx::connection& c) -> Result<T> {
-      pqxx::work work(c);
-      Result<T> result = body(work);
-      if (result) work.commit();
-      return result;
-    });
+    return pool_->RunInTransaction(what, body);
   }
 
  private:
@@ -122,7 +104,7 @@ Result<std::unique_ptr<PostgresIntakeStore>> PostgresIntakeStore::Open(
   auto pool = std::make_unique<Pool>(std::move(connections));
   MEDMESH_RETURN_IF_ERROR(pool->Run<bool>("create schema", [&](pqxx::work& w) -> Result<bool> {
     w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "medmesh intake " + schema);
-    w.exec(Sql(schema, kSchemaSql));
+    w.exec(InSchema(schema, kSchemaSql));
     return true;
   }));
   // The only counting query of the store's life; Counts() counts on in memory.
@@ -130,11 +112,11 @@ Result<std::unique_ptr<PostgresIntakeStore>> PostgresIntakeStore::Open(
       const IntakeCounts counts,
       pool->Run<IntakeCounts>("count intake", [&](pqxx::work& w) -> Result<IntakeCounts> {
         const pqxx::result r = w.exec(
-            Sql(schema,
-                "SELECT (SELECT COUNT(*) FROM {s}.reading_batches),"
-                " (SELECT COALESCE(SUM(readings), 0) FROM {s}.reading_batches),"
-                " (SELECT COUNT(*) FROM {s}.patients), (SELECT COUNT(*) FROM {s}.enrolments),"
-                " (SELECT COUNT(*) FROM {s}.cloudlets)"));
+            InSchema(schema,
+                     "SELECT (SELECT COUNT(*) FROM {s}.reading_batches),"
+                     " (SELECT COALESCE(SUM(readings), 0) FROM {s}.reading_batches),"
+                     " (SELECT COUNT(*) FROM {s}.patients), (SELECT COUNT(*) FROM {s}.enrolments),"
+                     " (SELECT COUNT(*) FROM {s}.cloudlets)"));
         return IntakeCounts{r[0][0].as<std::uint64_t>(), r[0][1].as<std::uint64_t>(),
                             r[0][2].as<std::uint64_t>(), r[0][3].as<std::uint64_t>(),
                             r[0][4].as<std::uint64_t>()};
@@ -151,9 +133,9 @@ Result<IntakeOutcome> PostgresIntakeStore::PutCloudletCertificate(
   auto outcome = pool_->Run<IntakeOutcome>(
       "put cloudlet certificate", [&](pqxx::work& w) -> Result<IntakeOutcome> {
         const pqxx::result existing = w.exec_params(
-            Sql(schema_,
-                "SELECT certificate, not_before_ms FROM {s}.cloudlets WHERE cloudlet_id = $1"
-                " FOR UPDATE"),
+            InSchema(schema_,
+                     "SELECT certificate, not_before_ms FROM {s}.cloudlets WHERE cloudlet_id = $1"
+                     " FOR UPDATE"),
             row.cloudlet_id);
         renewal = !existing.empty();
         if (renewal) {
@@ -162,11 +144,11 @@ Result<IntakeOutcome> PostgresIntakeStore::PutCloudletCertificate(
             return AlreadyExists("a newer certificate of this cloudlet is registered");
           }
         }
-        w.exec_params(Sql(schema_,
-                          "INSERT INTO {s}.cloudlets (cloudlet_id, certificate, not_before_ms)"
-                          " VALUES ($1, $2, $3) ON CONFLICT (cloudlet_id) DO UPDATE SET"
-                          " certificate = excluded.certificate,"
-                          " not_before_ms = excluded.not_before_ms"),
+        w.exec_params(InSchema(schema_,
+                               "INSERT INTO {s}.cloudlets (cloudlet_id, certificate, not_before_ms)"
+                               " VALUES ($1, $2, $3) ON CONFLICT (cloudlet_id) DO UPDATE SET"
+                               " certificate = excluded.certificate,"
+                               " not_before_ms = excluded.not_before_ms"),
                       row.cloudlet_id, Blob(row.certificate), row.not_before_ms);
         return IntakeOutcome::kInserted;
       });
@@ -179,7 +161,8 @@ Result<std::optional<CloudletCertificateRow>> PostgresIntakeStore::GetCloudletCe
   using Row = std::optional<CloudletCertificateRow>;
   return pool_->Run<Row>("get cloudlet certificate", [&](pqxx::work& w) -> Result<Row> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_, "SELECT certificate, not_before_ms FROM {s}.cloudlets WHERE cloudlet_id = $1"),
+        InSchema(schema_,
+                 "SELECT certificate, not_before_ms FROM {s}.cloudlets WHERE cloudlet_id = $1"),
         std::string(cloudlet_id));
     if (r.empty()) return Row();
     return Row(CloudletCertificateRow{std::string(cloudlet_id), BlobBytes(r[0][0]),
@@ -192,18 +175,19 @@ Result<IntakeOutcome> PostgresIntakeStore::PutEnrolment(const EnrolmentRow& row)
   auto outcome = pool_->Run<
       IntakeOutcome>("put enrolment", [&](pqxx::work& w) -> Result<IntakeOutcome> {
     const pqxx::result inserted = w.exec_params(
-        Sql(schema_,
+        InSchema(
+            schema_,
             "INSERT INTO {s}.enrolments (device_ref, patient_id, cloudlet_id, binding, ciphertext)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_ref) DO NOTHING"),
         row.device_ref, row.patient_id, row.cloudlet_id, Blob(row.binding), Blob(row.ciphertext));
     // A withdrawn device keeps its row, so a withdrawn device always lands here.
     if (inserted.affected_rows() == 1) return IntakeOutcome::kInserted;
-    const pqxx::result existing =
-        w.exec_params(Sql(schema_,
-                          "SELECT e.cloudlet_id, e.binding, w.withdrawn_ms FROM {s}.enrolments e"
-                          " LEFT JOIN {s}.withdrawn_devices w ON w.device_ref = e.device_ref"
-                          " WHERE e.device_ref = $1"),
-                      row.device_ref);
+    const pqxx::result existing = w.exec_params(
+        InSchema(schema_,
+                 "SELECT e.cloudlet_id, e.binding, w.withdrawn_ms FROM {s}.enrolments e"
+                 " LEFT JOIN {s}.withdrawn_devices w ON w.device_ref = e.device_ref"
+                 " WHERE e.device_ref = $1"),
+        row.device_ref);
     if (existing.empty()) return Unavailable("postgres: the enrolment changed meanwhile; retry");
     if (!existing[0][2].is_null()) return FailedPrecondition("the device was withdrawn");
     if (existing[0][0].as<std::string>() != row.cloudlet_id) {
@@ -220,12 +204,12 @@ Result<std::optional<EnrolmentRow>> PostgresIntakeStore::GetEnrolment(
     std::string_view device_ref) const {
   using Row = std::optional<EnrolmentRow>;
   return pool_->Run<Row>("get enrolment", [&](pqxx::work& w) -> Result<Row> {
-    const pqxx::result r =
-        w.exec_params(Sql(schema_,
-                          "SELECT e.patient_id, e.cloudlet_id, e.binding, e.ciphertext,"
-                          " w.withdrawn_ms FROM {s}.enrolments e LEFT JOIN {s}.withdrawn_devices w"
-                          " ON w.device_ref = e.device_ref WHERE e.device_ref = $1"),
-                      std::string(device_ref));
+    const pqxx::result r = w.exec_params(
+        InSchema(schema_,
+                 "SELECT e.patient_id, e.cloudlet_id, e.binding, e.ciphertext,"
+                 " w.withdrawn_ms FROM {s}.enrolments e LEFT JOIN {s}.withdrawn_devices w"
+                 " ON w.device_ref = e.device_ref WHERE e.device_ref = $1"),
+        std::string(device_ref));
     if (r.empty()) return Row();
     EnrolmentRow row{std::string(device_ref), r[0][0].as<std::string>(), r[0][1].as<std::string>(),
                      BlobBytes(r[0][2]),      BlobBytes(r[0][3]),        std::nullopt};
@@ -239,7 +223,8 @@ Result<std::vector<std::string>> PostgresIntakeStore::CloudletsOfPatient(
   using Rows = std::vector<std::string>;
   return pool_->Run<Rows>("list cloudlets of patient", [&](pqxx::work& w) -> Result<Rows> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_,
+        InSchema(
+            schema_,
             "SELECT DISTINCT cloudlet_id COLLATE \"C\" FROM {s}.enrolments WHERE patient_id = $1"
             " ORDER BY 1"),
         std::string(patient_id));
@@ -255,13 +240,13 @@ Result<IntakeOutcome> PostgresIntakeStore::WithdrawEnrolment(std::string_view de
   return pool_->Run<IntakeOutcome>(
       "withdraw enrolment", [&](pqxx::work& w) -> Result<IntakeOutcome> {
         const pqxx::result enrolled = w.exec_params(
-            Sql(schema_, "SELECT 1 FROM {s}.enrolments WHERE device_ref = $1 FOR SHARE"),
+            InSchema(schema_, "SELECT 1 FROM {s}.enrolments WHERE device_ref = $1 FOR SHARE"),
             std::string(device_ref));
         if (enrolled.empty()) return NotFound("the device is not enrolled");
         const pqxx::result inserted = w.exec_params(
-            Sql(schema_,
-                "INSERT INTO {s}.withdrawn_devices (device_ref, withdrawn_ms) VALUES ($1, $2)"
-                " ON CONFLICT (device_ref) DO NOTHING"),
+            InSchema(schema_,
+                     "INSERT INTO {s}.withdrawn_devices (device_ref, withdrawn_ms) VALUES ($1, $2)"
+                     " ON CONFLICT (device_ref) DO NOTHING"),
             std::string(device_ref), withdrawn_ms);
         return inserted.affected_rows() == 1 ? IntakeOutcome::kInserted : IntakeOutcome::kDuplicate;
       });
@@ -295,13 +280,14 @@ Result<IntakeOutcome> PostgresIntakeStore::PutBatch(const ReadingBatchRow& row,
         w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))",
                       "medmesh rollups " + schema_ + " " + row.pseudonym);
         const bool first_batch =
-            w.exec_params(Sql(schema_,
-                              "SELECT 1 FROM {s}.reading_batches WHERE pseudonym = $1"
-                              " LIMIT 1"),
+            w.exec_params(InSchema(schema_,
+                                   "SELECT 1 FROM {s}.reading_batches WHERE pseudonym = $1"
+                                   " LIMIT 1"),
                           row.pseudonym)
                 .empty();
         const pqxx::result inserted = w.exec_params(
-            Sql(schema_,
+            InSchema(
+                schema_,
                 "INSERT INTO {s}.reading_batches (batch_ref, pseudonym, from_ms, to_ms, readings,"
                 " stored_ms, digest, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                 " ON CONFLICT (batch_ref) DO NOTHING"),
@@ -310,16 +296,16 @@ Result<IntakeOutcome> PostgresIntakeStore::PutBatch(const ReadingBatchRow& row,
             Blob(row.ciphertext));
         if (inserted.affected_rows() == 0) {
           const pqxx::result existing = w.exec_params(
-              Sql(schema_, "SELECT digest FROM {s}.reading_batches WHERE batch_ref = $1"),
+              InSchema(schema_, "SELECT digest FROM {s}.reading_batches WHERE batch_ref = $1"),
               row.batch_ref);
           if (!existing.empty() && BlobBytes(existing[0][0]) == row.digest) {
             return IntakeOutcome::kDuplicate;
           }
           return AlreadyExists("another batch was stored under this device and batch id");
         }
-        new_patient = w.exec_params(Sql(schema_,
-                                        "INSERT INTO {s}.patients (pseudonym) VALUES ($1)"
-                                        " ON CONFLICT DO NOTHING"),
+        new_patient = w.exec_params(InSchema(schema_,
+                                             "INSERT INTO {s}.patients (pseudonym) VALUES ($1)"
+                                             " ON CONFLICT DO NOTHING"),
                                     row.pseudonym)
                           .affected_rows() == 1;
         if (rollups != nullptr) {
@@ -327,9 +313,9 @@ Result<IntakeOutcome> PostgresIntakeStore::PutBatch(const ReadingBatchRow& row,
           stored.reserve(rollups->keys().size());
           for (const RollupKey& key : rollups->keys()) {
             const pqxx::result r = w.exec_params(
-                Sql(schema_,
-                    "SELECT ciphertext FROM {s}.reading_rollups WHERE pseudonym = $1"
-                    " AND kind = $2 AND width_ms = $3 AND start_ms = $4"),
+                InSchema(schema_,
+                         "SELECT ciphertext FROM {s}.reading_rollups WHERE pseudonym = $1"
+                         " AND kind = $2 AND width_ms = $3 AND start_ms = $4"),
                 key.pseudonym, static_cast<int>(key.kind), key.width_ms, key.start_ms);
             stored.push_back(r.empty() ? std::nullopt : std::optional<Bytes>(BlobBytes(r[0][0])));
           }
@@ -340,22 +326,22 @@ Result<IntakeOutcome> PostgresIntakeStore::PutBatch(const ReadingBatchRow& row,
           for (std::size_t i = 0; i < merged.size(); ++i) {
             const RollupKey& key = rollups->keys()[i];
             MEDMESH_RETURN_IF_ERROR(ValidateRollupRow({key, merged[i]}));
-            w.exec_params(Sql(schema_,
-                              "INSERT INTO {s}.reading_rollups (pseudonym, kind, width_ms,"
-                              " start_ms, ciphertext) VALUES ($1, $2, $3, $4, $5) ON CONFLICT"
-                              " (pseudonym, kind, width_ms, start_ms) DO UPDATE SET"
-                              " ciphertext = excluded.ciphertext"),
+            w.exec_params(InSchema(schema_,
+                                   "INSERT INTO {s}.reading_rollups (pseudonym, kind, width_ms,"
+                                   " start_ms, ciphertext) VALUES ($1, $2, $3, $4, $5) ON CONFLICT"
+                                   " (pseudonym, kind, width_ms, start_ms) DO UPDATE SET"
+                                   " ciphertext = excluded.ciphertext"),
                           key.pseudonym, static_cast<int>(key.kind), key.width_ms, key.start_ms,
                           Blob(merged[i]));
           }
           if (first_batch) {
-            w.exec_params(Sql(schema_,
-                              "INSERT INTO {s}.rollup_complete (pseudonym) VALUES ($1)"
-                              " ON CONFLICT DO NOTHING"),
+            w.exec_params(InSchema(schema_,
+                                   "INSERT INTO {s}.rollup_complete (pseudonym) VALUES ($1)"
+                                   " ON CONFLICT DO NOTHING"),
                           row.pseudonym);
           }
         } else {
-          w.exec_params(Sql(schema_, "DELETE FROM {s}.rollup_complete WHERE pseudonym = $1"),
+          w.exec_params(InSchema(schema_, "DELETE FROM {s}.rollup_complete WHERE pseudonym = $1"),
                         row.pseudonym);
         }
         return IntakeOutcome::kInserted;
@@ -371,10 +357,10 @@ Result<std::vector<ReadingBatchRow>> PostgresIntakeStore::ListReadingBatches(
   using Rows = std::vector<ReadingBatchRow>;
   return pool_->Run<Rows>("list reading batches", [&](pqxx::work& w) -> Result<Rows> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_,
-            "SELECT batch_ref, from_ms, to_ms, readings, stored_ms, digest, ciphertext"
-            " FROM {s}.reading_batches WHERE pseudonym = $1 AND to_ms >= $2 AND from_ms < $3"
-            " ORDER BY from_ms, batch_ref LIMIT $4"),
+        InSchema(schema_,
+                 "SELECT batch_ref, from_ms, to_ms, readings, stored_ms, digest, ciphertext"
+                 " FROM {s}.reading_batches WHERE pseudonym = $1 AND to_ms >= $2 AND from_ms < $3"
+                 " ORDER BY from_ms, batch_ref LIMIT $4"),
         std::string(pseudonym), from_ms, to_ms, static_cast<std::int64_t>(limit));
     Rows rows;
     for (const auto& row : r) {
@@ -392,9 +378,9 @@ Status PostgresIntakeStore::AddPatient(std::string_view pseudonym) {
     return InvalidArgument("intake store: pseudonym must be 1..255 bytes");
   }
   auto inserted = pool_->Run<bool>("add patient", [&](pqxx::work& w) -> Result<bool> {
-    return w.exec_params(Sql(schema_,
-                             "INSERT INTO {s}.patients (pseudonym) VALUES ($1)"
-                             " ON CONFLICT DO NOTHING"),
+    return w.exec_params(InSchema(schema_,
+                                  "INSERT INTO {s}.patients (pseudonym) VALUES ($1)"
+                                  " ON CONFLICT DO NOTHING"),
                          std::string(pseudonym))
                .affected_rows() == 1;
   });
@@ -411,8 +397,9 @@ Result<std::optional<ReadingBatchRow>> PostgresIntakeStore::GetReadingBatch(
     std::string_view batch_ref) const {
   using Row = std::optional<ReadingBatchRow>;
   return pool_->Run<Row>("get reading batch", [&](pqxx::work& w) -> Result<Row> {
-    const pqxx::result r = w.exec_params(
-        Sql(schema_, std::string(kBatchColumns) + "WHERE batch_ref = $1"), std::string(batch_ref));
+    const pqxx::result r =
+        w.exec_params(InSchema(schema_, std::string(kBatchColumns) + "WHERE batch_ref = $1"),
+                      std::string(batch_ref));
     if (r.empty()) return Row();
     return Row(BatchFrom(r[0]));
   });
@@ -424,9 +411,9 @@ Result<std::vector<ReadingBatchRow>> PostgresIntakeStore::ListAllReadingBatches(
   using Rows = std::vector<ReadingBatchRow>;
   return pool_->Run<Rows>("list all reading batches", [&](pqxx::work& w) -> Result<Rows> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_, std::string(kBatchColumns) +
-                         "WHERE batch_ref COLLATE \"C\" > $1 ORDER BY batch_ref COLLATE \"C\""
-                         " LIMIT $2"),
+        InSchema(schema_, std::string(kBatchColumns) +
+                              "WHERE batch_ref COLLATE \"C\" > $1 ORDER BY batch_ref COLLATE \"C\""
+                              " LIMIT $2"),
         std::string(after), static_cast<std::int64_t>(limit));
     Rows out;
     for (const auto& row : r) out.push_back(BatchFrom(row));
@@ -439,9 +426,9 @@ Result<std::vector<std::string>> PostgresIntakeStore::ListBatchRefs(
   using Rows = std::vector<std::string>;
   return pool_->Run<Rows>("list batch refs", [&](pqxx::work& w) -> Result<Rows> {
     const pqxx::result r =
-        w.exec_params(Sql(schema_,
-                          "SELECT batch_ref FROM {s}.reading_batches WHERE pseudonym = $1"
-                          " ORDER BY batch_ref COLLATE \"C\""),
+        w.exec_params(InSchema(schema_,
+                               "SELECT batch_ref FROM {s}.reading_batches WHERE pseudonym = $1"
+                               " ORDER BY batch_ref COLLATE \"C\""),
                       std::string(pseudonym));
     Rows out;
     for (const auto& row : r) out.push_back(row[0].as<std::string>());
@@ -453,7 +440,8 @@ Status PostgresIntakeStore::ReplaceReadingBatch(const ReadingBatchRow& row) {
   MEDMESH_RETURN_IF_ERROR(ValidateReadingBatchRow(row));
   auto done = pool_->Run<bool>("replace reading batch", [&](pqxx::work& w) -> Result<bool> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_,
+        InSchema(
+            schema_,
             "UPDATE {s}.reading_batches SET pseudonym = $1, from_ms = $2, to_ms = $3,"
             " readings = $4, stored_ms = $5, digest = $6, ciphertext = $7 WHERE batch_ref = $8"),
         row.pseudonym, row.from_ms, row.to_ms, static_cast<std::int64_t>(row.readings),
@@ -469,13 +457,13 @@ Result<std::uint64_t> PostgresIntakeStore::DeleteReadingBatches(std::string_view
   return pool_->Run<std::uint64_t>(
       "delete reading batches", [&](pqxx::work& w) -> Result<std::uint64_t> {
         const pqxx::result r =
-            w.exec_params(Sql(schema_, "DELETE FROM {s}.reading_batches WHERE pseudonym = $1"),
+            w.exec_params(InSchema(schema_, "DELETE FROM {s}.reading_batches WHERE pseudonym = $1"),
                           std::string(pseudonym));
-        w.exec_params(Sql(schema_, "DELETE FROM {s}.patients WHERE pseudonym = $1"),
+        w.exec_params(InSchema(schema_, "DELETE FROM {s}.patients WHERE pseudonym = $1"),
                       std::string(pseudonym));
-        w.exec_params(Sql(schema_, "DELETE FROM {s}.reading_rollups WHERE pseudonym = $1"),
+        w.exec_params(InSchema(schema_, "DELETE FROM {s}.reading_rollups WHERE pseudonym = $1"),
                       std::string(pseudonym));
-        w.exec_params(Sql(schema_, "DELETE FROM {s}.rollup_complete WHERE pseudonym = $1"),
+        w.exec_params(InSchema(schema_, "DELETE FROM {s}.rollup_complete WHERE pseudonym = $1"),
                       std::string(pseudonym));
         return static_cast<std::uint64_t>(r.affected_rows());
       });
@@ -488,10 +476,10 @@ Result<std::vector<RollupRow>> PostgresIntakeStore::ListRollups(
   using Rows = std::vector<RollupRow>;
   return pool_->Run<Rows>("list roll-ups", [&](pqxx::work& w) -> Result<Rows> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_,
-            "SELECT start_ms, ciphertext FROM {s}.reading_rollups WHERE pseudonym = $1"
-            " AND kind = $2 AND width_ms = $3 AND start_ms >= $4 AND start_ms < $5"
-            " ORDER BY start_ms LIMIT $6"),
+        InSchema(schema_,
+                 "SELECT start_ms, ciphertext FROM {s}.reading_rollups WHERE pseudonym = $1"
+                 " AND kind = $2 AND width_ms = $3 AND start_ms >= $4 AND start_ms < $5"
+                 " ORDER BY start_ms LIMIT $6"),
         std::string(pseudonym), static_cast<int>(kind), width_ms, from_ms, to_ms,
         static_cast<std::int64_t>(limit));
     Rows out;
@@ -506,8 +494,9 @@ Result<std::vector<RollupRow>> PostgresIntakeStore::ListRollups(
 
 Result<bool> PostgresIntakeStore::RollupsComplete(std::string_view pseudonym) const {
   return pool_->Run<bool>("roll-ups complete", [&](pqxx::work& w) -> Result<bool> {
-    return !w.exec_params(Sql(schema_, "SELECT 1 FROM {s}.rollup_complete WHERE pseudonym = $1"),
-                          std::string(pseudonym))
+    return !w.exec_params(
+                 InSchema(schema_, "SELECT 1 FROM {s}.rollup_complete WHERE pseudonym = $1"),
+                 std::string(pseudonym))
                 .empty();
   });
 }
@@ -524,24 +513,24 @@ Status PostgresIntakeStore::ReplaceRollups(std::string_view pseudonym,
   auto done = pool_->Run<bool>("replace roll-ups", [&](pqxx::work& w) -> Result<bool> {
     w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))",
                   "medmesh rollups " + schema_ + " " + std::string(pseudonym));
-    const pqxx::result count =
-        w.exec_params(Sql(schema_, "SELECT COUNT(*) FROM {s}.reading_batches WHERE pseudonym = $1"),
-                      std::string(pseudonym));
+    const pqxx::result count = w.exec_params(
+        InSchema(schema_, "SELECT COUNT(*) FROM {s}.reading_batches WHERE pseudonym = $1"),
+        std::string(pseudonym));
     if (count[0][0].as<std::uint64_t>() != batches) {
       return FailedPrecondition("the pseudonym's batches changed while its roll-ups were built");
     }
-    w.exec_params(Sql(schema_, "DELETE FROM {s}.reading_rollups WHERE pseudonym = $1"),
+    w.exec_params(InSchema(schema_, "DELETE FROM {s}.reading_rollups WHERE pseudonym = $1"),
                   std::string(pseudonym));
     for (const RollupRow& row : rows) {
-      w.exec_params(Sql(schema_,
-                        "INSERT INTO {s}.reading_rollups (pseudonym, kind, width_ms, start_ms,"
-                        " ciphertext) VALUES ($1, $2, $3, $4, $5)"),
+      w.exec_params(InSchema(schema_,
+                             "INSERT INTO {s}.reading_rollups (pseudonym, kind, width_ms, start_ms,"
+                             " ciphertext) VALUES ($1, $2, $3, $4, $5)"),
                     row.key.pseudonym, static_cast<int>(row.key.kind), row.key.width_ms,
                     row.key.start_ms, Blob(row.ciphertext));
     }
-    w.exec_params(Sql(schema_,
-                      "INSERT INTO {s}.rollup_complete (pseudonym) VALUES ($1)"
-                      " ON CONFLICT DO NOTHING"),
+    w.exec_params(InSchema(schema_,
+                           "INSERT INTO {s}.rollup_complete (pseudonym) VALUES ($1)"
+                           " ON CONFLICT DO NOTHING"),
                   std::string(pseudonym));
     return true;
   });
@@ -554,11 +543,11 @@ Result<std::vector<EnrolmentRow>> PostgresIntakeStore::ListEnrolments(
   using Rows = std::vector<EnrolmentRow>;
   return pool_->Run<Rows>("list enrolments", [&](pqxx::work& w) -> Result<Rows> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_,
-            "SELECT e.device_ref, e.cloudlet_id, e.binding, e.ciphertext, wd.withdrawn_ms"
-            " FROM {s}.enrolments e LEFT JOIN {s}.withdrawn_devices wd"
-            " ON wd.device_ref = e.device_ref WHERE e.patient_id = $1"
-            " ORDER BY e.device_ref COLLATE \"C\""),
+        InSchema(schema_,
+                 "SELECT e.device_ref, e.cloudlet_id, e.binding, e.ciphertext, wd.withdrawn_ms"
+                 " FROM {s}.enrolments e LEFT JOIN {s}.withdrawn_devices wd"
+                 " ON wd.device_ref = e.device_ref WHERE e.patient_id = $1"
+                 " ORDER BY e.device_ref COLLATE \"C\""),
         std::string(patient_id));
     Rows out;
     for (const auto& row : r) {
@@ -574,12 +563,12 @@ Result<std::vector<EnrolmentRow>> PostgresIntakeStore::ListEnrolments(
 Result<std::uint64_t> PostgresIntakeStore::DeleteEnrolments(std::string_view patient_id) {
   return pool_->Run<std::uint64_t>(
       "delete enrolments", [&](pqxx::work& w) -> Result<std::uint64_t> {
-        w.exec_params(Sql(schema_,
-                          "DELETE FROM {s}.withdrawn_devices WHERE device_ref IN"
-                          " (SELECT device_ref FROM {s}.enrolments WHERE patient_id = $1)"),
+        w.exec_params(InSchema(schema_,
+                               "DELETE FROM {s}.withdrawn_devices WHERE device_ref IN"
+                               " (SELECT device_ref FROM {s}.enrolments WHERE patient_id = $1)"),
                       std::string(patient_id));
         const pqxx::result r =
-            w.exec_params(Sql(schema_, "DELETE FROM {s}.enrolments WHERE patient_id = $1"),
+            w.exec_params(InSchema(schema_, "DELETE FROM {s}.enrolments WHERE patient_id = $1"),
                           std::string(patient_id));
         return static_cast<std::uint64_t>(r.affected_rows());
       });
@@ -589,10 +578,10 @@ Status PostgresIntakeStore::AddRestore(const RestoreRow& row) {
   MEDMESH_RETURN_IF_ERROR(ValidateRestoreRow(row));
   auto inserted = pool_->Run<bool>("add restore", [&](pqxx::work& w) -> Result<bool> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_,
-            "INSERT INTO {s}.restores (restore_id, restored_ms, cloudlet_id, patient_id, kind,"
-            " device_id, item_id, failed_check, actor_account_id, actor_role)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"),
+        InSchema(schema_,
+                 "INSERT INTO {s}.restores (restore_id, restored_ms, cloudlet_id, patient_id, kind,"
+                 " device_id, item_id, failed_check, actor_account_id, actor_role)"
+                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"),
         row.restore_id, row.restored_ms, row.cloudlet_id, row.patient_id, row.kind, row.device_id,
         row.item_id, row.failed_check, row.actor_account_id, row.actor_role);
     return r.affected_rows() == 1;
@@ -609,7 +598,8 @@ Result<std::vector<RestoreRow>> PostgresIntakeStore::ListRestores(
   return pool_->Run<Rows>("list restores", [&](pqxx::work& w) -> Result<Rows> {
     // All cloudlets when none is named: the empty string never is a cloudlet id.
     const pqxx::result r = w.exec_params(
-        Sql(schema_,
+        InSchema(
+            schema_,
             "SELECT restore_id, restored_ms, cloudlet_id, patient_id, kind, device_id, item_id,"
             " failed_check, actor_account_id, actor_role FROM {s}.restores"
             " WHERE ($1 = '' OR cloudlet_id = $1)"
@@ -633,14 +623,14 @@ Status PostgresIntakeStore::BeginDeletion(std::string_view patient_id,
     return InvalidArgument("intake store: patient_id must be 1..255 bytes");
   }
   auto done = pool_->Run<bool>("begin deletion", [&](pqxx::work& w) -> Result<bool> {
-    w.exec_params(Sql(schema_,
-                      "INSERT INTO {s}.deletions (patient_id, requested_ms) VALUES ($1, $2)"
-                      " ON CONFLICT DO NOTHING"),
+    w.exec_params(InSchema(schema_,
+                           "INSERT INTO {s}.deletions (patient_id, requested_ms) VALUES ($1, $2)"
+                           " ON CONFLICT DO NOTHING"),
                   std::string(patient_id), requested_ms);
     for (const std::string& cloudlet : cloudlet_ids) {
-      w.exec_params(Sql(schema_,
-                        "INSERT INTO {s}.deletion_feed (cloudlet_id, patient_id, requested_ms)"
-                        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
+      w.exec_params(InSchema(schema_,
+                             "INSERT INTO {s}.deletion_feed (cloudlet_id, patient_id, requested_ms)"
+                             " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
                     cloudlet, std::string(patient_id), requested_ms);
     }
     return true;
@@ -652,8 +642,8 @@ Status PostgresIntakeStore::BeginDeletion(std::string_view patient_id,
 Status PostgresIntakeStore::FinishDeletion(std::string_view patient_id, std::int64_t done_ms) {
   auto updated = pool_->Run<bool>("finish deletion", [&](pqxx::work& w) -> Result<bool> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_,
-            "UPDATE {s}.deletions SET done_ms = COALESCE(done_ms, $1) WHERE patient_id = $2"),
+        InSchema(schema_,
+                 "UPDATE {s}.deletions SET done_ms = COALESCE(done_ms, $1) WHERE patient_id = $2"),
         done_ms, std::string(patient_id));
     return r.affected_rows() == 1;
   });
@@ -667,7 +657,7 @@ Result<std::optional<DeletionState>> PostgresIntakeStore::GetDeletion(
   using Row = std::optional<DeletionState>;
   return pool_->Run<Row>("get deletion", [&](pqxx::work& w) -> Result<Row> {
     const pqxx::result r = w.exec_params(
-        Sql(schema_, "SELECT requested_ms, done_ms FROM {s}.deletions WHERE patient_id = $1"),
+        InSchema(schema_, "SELECT requested_ms, done_ms FROM {s}.deletions WHERE patient_id = $1"),
         std::string(patient_id));
     if (r.empty()) return Row();
     DeletionState state{r[0][0].as<std::int64_t>(), std::nullopt};
@@ -679,9 +669,10 @@ Result<std::optional<DeletionState>> PostgresIntakeStore::GetDeletion(
 Result<std::vector<std::string>> PostgresIntakeStore::PendingDeletions() const {
   using Rows = std::vector<std::string>;
   return pool_->Run<Rows>("pending deletions", [&](pqxx::work& w) -> Result<Rows> {
-    const pqxx::result r = w.exec(Sql(schema_,
-                                      "SELECT patient_id FROM {s}.deletions WHERE done_ms IS NULL"
-                                      " ORDER BY patient_id COLLATE \"C\""));
+    const pqxx::result r =
+        w.exec(InSchema(schema_,
+                        "SELECT patient_id FROM {s}.deletions WHERE done_ms IS NULL"
+                        " ORDER BY patient_id COLLATE \"C\""));
     Rows out;
     for (const auto& row : r) out.push_back(row[0].as<std::string>());
     return out;
@@ -693,12 +684,12 @@ Result<std::vector<DeletionFeedRow>> PostgresIntakeStore::ListDeletionFeed(
   MEDMESH_RETURN_IF_ERROR(ValidateIntakeLimit(limit));
   using Rows = std::vector<DeletionFeedRow>;
   return pool_->Run<Rows>("list deletion feed", [&](pqxx::work& w) -> Result<Rows> {
-    const pqxx::result r =
-        w.exec_params(Sql(schema_,
-                          "SELECT seq, cloudlet_id, patient_id, requested_ms FROM {s}.deletion_feed"
-                          " WHERE cloudlet_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
-                      std::string(cloudlet_id), static_cast<std::int64_t>(after_seq),
-                      static_cast<std::int64_t>(limit));
+    const pqxx::result r = w.exec_params(
+        InSchema(schema_,
+                 "SELECT seq, cloudlet_id, patient_id, requested_ms FROM {s}.deletion_feed"
+                 " WHERE cloudlet_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+        std::string(cloudlet_id), static_cast<std::int64_t>(after_seq),
+        static_cast<std::int64_t>(limit));
     Rows out;
     for (const auto& row : r) {
       out.push_back({static_cast<std::uint64_t>(row[0].as<std::int64_t>()),
