@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -89,6 +90,22 @@ inline std::string PngBase64(std::size_t size) {
   while (out.size() % 4 != 0) out += '=';
   return out;
 }
+
+// The system clock, moved forward by whatever a test advances it (to expire sessions) while
+// everything else keeps running: Monotonic() is not moved, so no wait or timeout is disturbed.
+class AdjustableClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() const override {
+    return std::chrono::system_clock::now() + std::chrono::nanoseconds(offset_ns_.load());
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::now();
+  }
+  void Advance(std::chrono::nanoseconds d) { offset_ns_ += d.count(); }
+
+ private:
+  std::atomic<std::int64_t> offset_ns_{0};
+};
 
 struct Login {
   std::string email;
@@ -324,7 +341,7 @@ class PeopleWorld : public ::testing::Test {
 
   node::testing::TempDir dir_;
   node::testing::TestDeployment deployment_{dir_.path() / "pki"};
-  SystemClock clock_;
+  AdjustableClock clock_;
   SystemRandom random_;
   std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
   SecretBytes cloud_operator_token_ = node::testing::RandomToken(random_);
@@ -340,6 +357,7 @@ class PeopleWorld : public ::testing::Test {
   std::unique_ptr<crypto::Signer> cloud_signer_;
   Bytes cloud_certificate_;
   std::unique_ptr<crypto::Signer> cloudlet1_signer_;
+  std::optional<crypto::SigningSecretKey> cloudlet1_key_;
   Bytes cloudlet1_certificate_;
 
   Login admin_, a_, b_, d1_, d2_, op1_, op2_;
@@ -394,6 +412,7 @@ class PeopleWorld : public ::testing::Test {
     ASSERT_TRUE(identity) << identity.error().ToString();
     if (index == 0) {
       cloudlet1_signer_ = crypto::NewEd25519Signer(identity->signing_key.Clone());
+      cloudlet1_key_.emplace(identity->signing_key.Clone());
       cloudlet1_certificate_ =
           Bytes(identity->certificate.encoded().begin(), identity->certificate.encoded().end());
     }
