@@ -302,6 +302,117 @@ TEST_F(BadInputTest, EveryJsonRouteRefusesMalformedBodiesAndWritesNothing) {
   for (const JsonRoute& route : JsonRoutes()) SweepOne(route);
 }
 
+// Hostile text in every string field of every JSON route: refused with a 4xx and its body and
+// nothing written, or accepted; never a server error (on either backend: PostgreSQL text holds
+// no NUL byte, SQLite does).
+TEST_F(BadInputTest, HostileTextInEveryStringFieldIsNeverAServerError) {
+  const std::vector<std::pair<std::string, std::string>> hostile = {
+      {"NUL", std::string("a\0b", 3)},
+      {"escape sequence", "\x1b[31mred\x1b[0m"},
+      {"CR LF", "line\r\nX-Injected: 1"},
+      {"right-to-left override", "\xe2\x80\xaegnp.exe"},
+      {"line separator",
+       "a\xe2\x80\xa8"
+       "b"},
+      {"combining and astral", "e\xcc\x81 \xf0\x9f\x98\x80"},
+      {"8 KiB", std::string(8 * 1024, 'x')},
+  };
+  for (const JsonRoute& route : JsonRoutes()) {
+    SCOPED_TRACE(route.name);
+    const json probe = route.valid();
+    for (const auto& [field, value] : probe.items()) {
+      if (!value.is_string()) continue;
+      for (const auto& [what, text] : hostile) {
+        SCOPED_TRACE(field + " with " + what);
+        const std::string path = route.path();
+        const std::string token = route.token();
+        json body = route.valid();
+        body[field] = text;
+        const Snapshot before = Take();
+        const net::Response r = Post(route, path, token, body.dump());
+        EXPECT_LT(r.status, 500) << Why(r);
+        if (r.status >= 400) {
+          EXPECT_TRUE(HasErrorBody(r));
+          EXPECT_TRUE(Take() == before) << "a refused request changed what is stored";
+        }
+        if (route.name == "cloud POST /api/v1/account/password" && r.status == 204) {
+          const Login changed = LogIn(d2_.email, field == "new_password" ? text : kOtherPassword);
+          EXPECT_EQ(AtCloud(net::Method::kPost, "/api/v1/account/password", changed.token,
+                            {{"current_password",
+                              field == "new_password" ? text : std::string(kOtherPassword)},
+                             {"new_password", kPassword}})
+                        .status,
+                    204);
+          d2_ = LogIn(d2_.email);
+        }
+      }
+    }
+  }
+}
+
+// Hostile ids in paths and hostile query values: a clear 4xx with the error body, nothing
+// written, never a server error.
+TEST_F(BadInputTest, HostileIdsInPathsAndQueriesAreClearRefusals) {
+  const std::vector<std::string> ids = {
+      "%27%20OR%20%271%27%3D%271",          // ' OR '1'='1
+      "x%3B%20DROP%20TABLE%20consents%3B",  // x; DROP TABLE consents;
+      "%3Cscript%3E",                       // <script>
+      "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",     // ../../etc/passwd, one segment
+      "a%00b",                              // NUL
+      "%FF%FE",                             // not UTF-8
+      std::string(2000, 'a'),
+  };
+  const std::string op_token = node::testing::TokenText(cloudlet_operator_tokens_[0]);
+  struct Probe {
+    bool at_cloudlet;
+    net::Method method;
+    std::string path;  // with ID where the hostile id goes
+    std::string token;
+  };
+  const std::vector<Probe> probes = {
+      {false, net::Method::kPost, "/api/v1/consents/ID/revocation", a_.token},
+      {false, net::Method::kPost, "/api/v1/activations/ID/decision", op1_.token},
+      {false, net::Method::kPost, "/api/v1/admin/registrations/ID/approval", admin_.token},
+      {false, net::Method::kPost, "/api/v1/integrity/records/ID/rec-1/verify", a_.token},
+      {false, net::Method::kPost, "/api/v1/integrity/records/watch-a/ID/restore", op1_.token},
+      {false, net::Method::kPost, "/api/v1/integrity/readings/watch-a/ID/verify", a_.token},
+      {false, net::Method::kPost, "/api/v1/admin/keys/ID/rotation",
+       node::testing::TokenText(cloud_operator_token_)},
+      {false, net::Method::kGet, "/api/v1/activations?status=ID", op1_.token},
+      {false, net::Method::kGet, "/api/v1/integrity/restores?limit=ID", admin_.token},
+      {false, net::Method::kGet, "/api/v1/sessions/revocations?since=ID", ""},
+      {true, net::Method::kPost, "/api/v1/devices/ID/withdrawal", a_.token},
+      {true, net::Method::kGet, "/api/v1/devices?patient_id=ID", op_token},
+      {true, net::Method::kGet, "/api/v1/patients/ID/readings", op_token},
+      {true, net::Method::kGet, "/api/v1/patients/" + a_.patient_id + "/readings?from=ID",
+       op_token},
+      {true, net::Method::kGet, "/api/v1/patients/" + a_.patient_id + "/readings?cursor=ID",
+       op_token},
+      {true, net::Method::kGet, "/api/v1/ids/events?since=ID", op_token},
+  };
+  const Snapshot before = Take();
+  for (const Probe& probe : probes) {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      SCOPED_TRACE(probe.path + " with hostile id #" + std::to_string(i));
+      std::string path = probe.path;
+      path.replace(path.find("ID"), 2, ids[i]);
+      const net::Response r = Send(probe.at_cloudlet ? cloudlet_urls_[0] : cloud_url_, probe.method,
+                                   path, Bearer(probe.token));
+      EXPECT_TRUE(r.status >= 400 && r.status < 500) << Why(r);
+      EXPECT_TRUE(HasErrorBody(r));
+    }
+  }
+  // Paths no route has, and methods a route does not take.
+  ExpectRefusal(AtCloud(net::Method::kGet, "/api/v1/nothing", a_.token), 404, "unknown path");
+  const net::Response put =
+      Send(cloud_url_, net::Method::kPut, "/api/v1/consents", Bearer(a_.token), "{}");
+  ExpectRefusal(put, 405, "PUT on consents");
+  EXPECT_TRUE(put.Header("Allow").has_value());
+  ExpectRefusal(Send(cloudlet_urls_[0], net::Method::kDelete, "/api/v1/devices", Bearer(a_.token)),
+                405, "DELETE on devices");
+  EXPECT_TRUE(Take() == before) << "a refused request changed what is stored";
+}
+
 TEST_F(BadInputTest, NestedObjectsAreCheckedAsStrictly) {
   const std::string answers = "/api/v1/consents/" + consent_a_ + "/answers";
   const Snapshot before = Take();
