@@ -35,12 +35,15 @@
 // found by trying every candidate. Keep the index key as secret as the KEKs.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cloud/k_anonymity.h"
@@ -183,6 +186,26 @@ struct VerifyReport {
   bool ok() const { return !first_broken && unchained_rows == 0; }
 };
 
+// One patient of the partitioned view (issue 8 workflow 8): the pseudonym and the generalised
+// QI at the level of the k-anonymous table, never the identity.
+struct GeneralisedPatient {
+  std::string patient_id;   // for the caller's joins (accounts, audit); not for display
+  std::string pseudonym;    // Pseudonym(patient_id)
+  GeneralisedQi qi;         // at the table's level; "*" everywhere when suppressed
+  bool suppressed = false;  // the patient's class has fewer than k members
+};
+
+struct GeneralisedPatientTable {
+  GeneralisationLevel level;
+  std::int32_t reference_year = 0;           // the year the ages refer to
+  std::vector<GeneralisedPatient> patients;  // every patient with a current QI, by pseudonym
+};
+
+struct PatientRecordActivity {
+  std::uint64_t records = 0;        // stored records
+  std::int64_t last_stored_ms = 0;  // when the newest chain entry of one of them was written
+};
+
 class ThreePartStore {
  public:
   // kInvalidArgument if a secret is not 32 bytes or the k-anonymity options are out of range.
@@ -225,6 +248,21 @@ class ThreePartStore {
   // Patient counts over the generalised QI table (rebuilt first if records came or went since),
   // with groups of fewer than k patients suppressed.
   [[nodiscard]] Result<CohortStatistics> Cohorts(const CohortQuery& query);
+
+  // Every patient with a current QI (decrypting each), generalised at the level Anonymise
+  // chooses for the whole population (the level of the generalised table), with the rows that
+  // the table suppresses shown as "*" everywhere; ordered by pseudonym. Nothing is written. The
+  // result is kept in memory until the next put or delete (the QI generation) or the next day
+  // (ages), so paging through it decrypts the QI part once.
+  [[nodiscard]] Result<GeneralisedPatientTable> GeneralisedPatients() const;
+  // How many records the patient has and when the last one was stored (from the chain, nothing
+  // decrypted). Zero counts for an unknown patient; kInvalidArgument for a malformed id.
+  [[nodiscard]] Result<PatientRecordActivity> RecordActivity(std::string_view patient_id) const;
+
+  // The patient with a current QI (any stored record) whose pseudonym is `pseudonym`, found by
+  // recomputing the pseudonym of each (nothing decrypted); nullopt if none.
+  [[nodiscard]] Result<std::optional<std::string>> PatientOfPseudonym(
+      std::string_view pseudonym) const;
 
   // Distinct patients per condition and per symptom over every MI row (decrypting them),
   // counted by pseudonym; values with fewer than k patients suppressed.
@@ -309,9 +347,18 @@ class ThreePartStore {
   Result<std::vector<std::string>> Lookup(std::string_view field,
                                           const std::string& normalised) const;
   Result<VerifyReport> VerifyRecords(const std::optional<std::string>& patient_id) const;
+  // Every current QI, decrypted and ready to generalise (ages as of `today`), by patient id.
+  Result<std::vector<std::pair<std::string, QuasiIdentifiers>>> CurrentQi(
+      const std::chrono::year_month_day& today) const;
 
   store::RecordStore& store_;
   const Clock& clock_;
+  // GeneralisedPatients' last result, for QI generation `generalised_generation_` on day
+  // `generalised_day_` (days since the epoch).
+  mutable std::mutex generalised_mu_;
+  mutable std::optional<GeneralisedPatientTable> generalised_;  // guarded by generalised_mu_
+  mutable std::uint64_t generalised_generation_ = 0;            // guarded by generalised_mu_
+  mutable std::int64_t generalised_day_ = 0;                    // guarded by generalised_mu_
   ThreePartOptions options_;
   std::unique_ptr<Keys> keys_;
   std::unique_ptr<Hasher> hasher_;
