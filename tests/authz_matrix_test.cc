@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "fhir/ids.h"
 #include "people_world.h"
 
 namespace medmesh::people_testing {
@@ -312,6 +313,65 @@ class AuthzMatrixTest : public PeopleWorld {
     b["cloud GET /api/v1/cloudlets/{cloudlet_id}/deletions"] =
         plain("/api/v1/cloudlets/cloudlet-1/deletions");
 
+    // --- Cloud: admin views and audit (admin_api.h, audit_api.h) ---
+    for (const char* path : {"/api/v1/doctors", "/api/v1/admin/doctors", "/api/v1/admin/patients",
+                             "/api/v1/admin/audit", "/api/v1/me/audit"}) {
+      b[std::string("cloud GET ") + path] = plain(path);
+    }
+    b["cloud POST /api/v1/admin/patients/{pseudonym}/identity"] = [this](Column, bool) {
+      return At(
+          "/api/v1/admin/patients/" + cloud_->records().Pseudonym(a_.patient_id) + "/identity",
+          json{{"reason", "court order 17"}}.dump());
+    };
+
+    // --- Cloud: FHIR R4 (fhir_api.h); ids are A's in their FHIR form ---
+    const auto fhir = [](const std::string& id) {
+      auto fhir_id = fhir::ToFhirId(id);
+      return fhir_id ? *fhir_id : std::string("x");
+    };
+    b["cloud GET /fhir/r4/metadata"] = plain("/fhir/r4/metadata");
+    for (const char* type : {"Patient", "MedicationRequest", "Consent", "AuditEvent"}) {
+      b[std::string("cloud GET /fhir/r4/") + type] = plain(std::string("/fhir/r4/") + type);
+    }
+    b["cloud GET /fhir/r4/Patient/{id}"] = [this, fhir](Column, bool unknown) {
+      return At("/fhir/r4/Patient/" +
+                fhir(unknown ? "pat_aaaaaaaaaaaaaaaaaaaaaaaaaa" : a_.patient_id));
+    };
+    b["cloud GET /fhir/r4/Patient/{id}/$everything"] = [this, fhir](Column, bool unknown) {
+      return At("/fhir/r4/Patient/" +
+                fhir(unknown ? "pat_aaaaaaaaaaaaaaaaaaaaaaaaaa" : a_.patient_id) + "/$everything");
+    };
+    b["cloud GET /fhir/r4/Observation"] = [this, fhir](Column, bool unknown) {
+      return At("/fhir/r4/Observation?patient=" +
+                fhir(unknown ? "pat_aaaaaaaaaaaaaaaaaaaaaaaaaa" : a_.patient_id));
+    };
+    b["cloud GET /fhir/r4/Observation/{id}"] = [this, fhir](Column, bool unknown) {
+      if (unknown) return At("/fhir/r4/Observation/r1-1000-" + fhir(a_.patient_id));
+      const net::Response r = AtCloud(
+          net::Method::kGet, "/fhir/r4/Observation?patient=" + fhir(a_.patient_id), a_.token);
+      const json bundle = Body(r);
+      std::string id = "none";
+      if (bundle.is_object() && bundle.contains("entry") && !bundle["entry"].empty()) {
+        id = bundle["entry"][0]["resource"].value("id", "none");
+      }
+      EXPECT_NE(id, "none") << "A has no Observation to read";
+      return At("/fhir/r4/Observation/" + id);
+    };
+    b["cloud GET /fhir/r4/MedicationRequest/{id}"] = [this, fhir](Column, bool unknown) {
+      std::string id = "ans_aaaaaaaaaaaaaaaaaaaaaaaaaa";
+      if (!unknown) {
+        const json answers = Body(AtCloud(net::Method::kGet, "/api/v1/answers", a_.token));
+        if (answers.is_object() && !answers["answers"].empty()) {
+          id = answers["answers"][0].value("answer_id", id);
+        }
+      }
+      return At("/fhir/r4/MedicationRequest/" + fhir(id));
+    };
+    b["cloud GET /fhir/r4/Consent/{id}"] = [this, fhir](Column, bool unknown) {
+      return At("/fhir/r4/Consent/" + fhir(unknown ? kUnknownConsent : consent_a_));
+    };
+    b["cloud GET /fhir/r4/AuditEvent/{id}"] = plain("/fhir/r4/AuditEvent/1");
+
     // --- Cloudlet-1 ---
     b["cloudlet POST /api/v1/enrol"] = [this](Column, bool) {
       node::testing::TestDevice device("watch-e" + std::to_string(++devices_), a_.patient_id,
@@ -424,7 +484,13 @@ TEST_F(AuthzMatrixTest, EveryRouteAnswersEveryCallerAsTheTableSays) {
       ++cells;
       EXPECT_EQ(response.status, expected) << Why(response);
       if (response.status >= 400 && response.status < 500) {
-        EXPECT_TRUE(HasErrorBody(response)) << "a refusal without a machine-readable body";
+        // The FHIR API refuses with an OperationOutcome, the machine-readable error FHIR has.
+        const json body = Body(response);
+        const bool outcome = row.path.starts_with("/fhir/") && body.is_object() &&
+                             body.value("resourceType", "") == "OperationOutcome" &&
+                             body.contains("issue") && !body["issue"].empty();
+        EXPECT_TRUE(HasErrorBody(response) || outcome)
+            << "a refusal without a machine-readable body";
       }
       if (call.after) call.after(response);
       // Someone else's id and an id that names nothing: the same answer, byte for byte.
