@@ -15,6 +15,7 @@
 #include "cloud/fhir_api.h"
 #include "cloud/integrity_api.h"
 #include "cloud/integrity_service.h"
+#include "cloud/my_data_api.h"
 #include "cloud/postgres_clinical_store.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_clinical_store.h"
@@ -356,6 +357,10 @@ net::Router CloudService::State::BuildRouter() {
                  {*audit, options.audit ? *options.audit : *audit, identity, accounts->store(),
                   *records, clock},
                  [this](const net::Request& r) { return accounts->PrincipalOf(r); });
+  AddMyDataRoutes(router,
+                  {*records, *intake_store, *clinical, *integrity,
+                   options.audit ? *options.audit : *audit, clock},
+                  [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

@@ -485,6 +485,85 @@ Result<std::vector<StoredRecord>> ThreePartStore::GetPatientRecords(
   return out;
 }
 
+Result<std::vector<PatientRecordEntry>> ThreePartStore::ListPatientRecords(
+    std::string_view patient_id) const {
+  if (!wire::IsValidId(patient_id)) return InvalidArgument("patient id is not a valid id");
+  MEDMESH_ASSIGN_OR_RETURN(const auto links, store_.ListRecordLinks(patient_id));
+  SnapshotCache cache;
+  std::vector<PatientRecordEntry> out;
+  out.reserve(links.size());
+  for (const store::RecordLinkRow& link : links) {
+    PatientRecordEntry entry;
+    IntegrityCheck failed{};
+    auto record = Reassemble(link, cache, &failed);
+    if (record) {
+      entry.device_id = record->record.device_id;
+      entry.record_id = record->record.record_id;
+      entry.created_ms = record->record.created_ms;
+      entry.record = std::move(*record);
+      out.push_back(std::move(entry));
+      continue;
+    }
+    const ErrorCode code = record.error().code();
+    if (code != ErrorCode::kDataLoss && code != ErrorCode::kNotFound) return record.error();
+    // Name it if its link still decrypts.
+    auto link_plain =
+        ei_.Decrypt({link.patient_id, "ei"}, link.ciphertext, LinkAd(link.record_ref));
+    if (!link_plain) continue;
+    auto decoded = internal::DecodeRecordLink(*link_plain);
+    if (!decoded) continue;
+    entry.device_id = decoded->device_id;
+    entry.record_id = decoded->record_id;
+    entry.failed = failed;
+    out.push_back(std::move(entry));
+  }
+  std::sort(out.begin(), out.end(), [](const PatientRecordEntry& a, const PatientRecordEntry& b) {
+    return std::tie(a.created_ms, a.device_id, a.record_id) <
+           std::tie(b.created_ms, b.device_id, b.record_id);
+  });
+  return out;
+}
+
+Result<RecordStoredForm> ThreePartStore::GetRecordStoredForm(std::string_view patient_id,
+                                                             std::string_view device_id,
+                                                             std::string_view record_id) const {
+  if (!wire::IsValidId(patient_id) || !wire::IsValidId(device_id) || !wire::IsValidId(record_id)) {
+    return InvalidArgument("patient, device and record ids must be valid ids");
+  }
+  auto link = store_.GetRecordLink(keys_->RecordRef(device_id, record_id));
+  if (!link && link.error().code() != ErrorCode::kNotFound) return link.error();
+  const bool own_link = link && link->patient_id == patient_id;
+  RecordStoredForm out;
+  auto mi = store_.GetMi(keys_->MiRef(device_id, record_id));
+  if (mi) {
+    out.mi_ciphertext = std::move(mi->ciphertext);
+  } else if (mi.error().code() != ErrorCode::kNotFound) {
+    return mi.error();
+  }
+  if (!own_link) {
+    if (out.mi_ciphertext.empty()) return NotFound("no such record");
+    return out;
+  }
+  out.link_ciphertext = link->ciphertext;
+  out.digest = link->digest;
+  auto link_plain =
+      ei_.Decrypt({link->patient_id, "ei"}, link->ciphertext, LinkAd(link->record_ref));
+  if (!link_plain) return out;
+  auto decoded = internal::DecodeRecordLink(*link_plain);
+  if (!decoded) return out;
+  for (const auto& [part, ref, target] :
+       {std::tuple{RecordPart::kEi, &decoded->ei_snapshot_ref, &out.ei_ciphertext},
+        std::tuple{RecordPart::kQi, &decoded->qi_snapshot_ref, &out.qi_ciphertext}}) {
+    auto snapshot = store_.GetSnapshot(part, patient_id, *ref);
+    if (snapshot) {
+      *target = std::move(snapshot->ciphertext);
+    } else if (snapshot.error().code() != ErrorCode::kNotFound) {
+      return snapshot.error();
+    }
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> ThreePartStore::Lookup(std::string_view field,
                                                         const std::string& normalised) const {
   return store_.FindPatients(field, keys_->Token(field, normalised));

@@ -177,6 +177,25 @@ struct RecordCheck {
   Bytes chained_digest;                  // the digest that entry names (empty if none)
 };
 
+// A record's rows as stored, for showing a patient the stored form of their data (issue 8
+// workflow 2). Ciphertexts are opaque bytes; a row that is missing is empty.
+struct RecordStoredForm {
+  Bytes link_ciphertext;  // EI side: record id, device id, device signature, snapshot refs
+  Bytes ei_ciphertext;    // EI snapshot: the identifiers
+  Bytes qi_ciphertext;    // QI snapshot: birth date, sex, postcode
+  Bytes mi_ciphertext;    // MI row: the medical part
+  Bytes digest;           // the digest the link row records
+};
+
+// One of a patient's records: reassembled and checked, or the check it failed.
+struct PatientRecordEntry {
+  std::string device_id;
+  std::string record_id;
+  std::int64_t created_ms = 0;           // 0 when the record did not reassemble
+  std::optional<StoredRecord> record;    // set when every part decrypted and the digest held
+  std::optional<IntegrityCheck> failed;  // kMissing, kDecrypt or kDigest otherwise
+};
+
 struct VerifyReport {
   std::uint64_t entries_checked = 0;             // chain entries whose hashes were recomputed
   std::uint64_t records_checked = 0;             // stored records decrypted and re-digested
@@ -231,6 +250,21 @@ class ThreePartStore {
   // one whose data keys were destroyed); kDataLoss if any record fails its check.
   [[nodiscard]] Result<std::vector<StoredRecord>> GetPatientRecords(
       std::string_view patient_id) const;
+
+  // The same, but a damaged record does not hide the others: it is an entry with the check it
+  // failed and no record (a record whose link row does not decrypt cannot be named and is left
+  // out). Ordered by creation time, then device and record id. Empty for an unknown patient.
+  [[nodiscard]] Result<std::vector<PatientRecordEntry>> ListPatientRecords(
+      std::string_view patient_id) const;
+
+  // The stored rows of the record (device id, record id) of `patient_id`; the EI and QI
+  // snapshots are found through the link row, so they are empty when it does not decrypt, and
+  // a link row naming another patient is not shown. The caller decides whose record it is
+  // (the device's enrolment). kNotFound if neither a link row of the patient nor an MI row is
+  // there.
+  [[nodiscard]] Result<RecordStoredForm> GetRecordStoredForm(std::string_view patient_id,
+                                                             std::string_view device_id,
+                                                             std::string_view record_id) const;
 
   // Patient ids whose records carried this identifier (any version), found by blind index;
   // empty if none. Input is normalised first: e-mail trimmed and lower-cased, phone reduced
