@@ -313,6 +313,14 @@ class AuthzMatrixTest : public PeopleWorld {
     b["cloud GET /api/v1/cloudlets/{cloudlet_id}/deletions"] =
         plain("/api/v1/cloudlets/cloudlet-1/deletions");
 
+    // --- Cloud: the patient's own data (workflow 2) ---
+    b["cloud GET /api/v1/me/readings"] = plain("/api/v1/me/readings?kind=heart_rate");
+    b["cloud GET /api/v1/me/records"] = plain("/api/v1/me/records");
+    b["cloud GET /api/v1/me/records/{device_id}/{record_id}"] = [](Column, bool unknown) {
+      return At(unknown ? std::string("/api/v1/me/records/") + kUnknownDevice + "/" + kUnknownRecord
+                        : std::string("/api/v1/me/records/watch-a/rec-1"));
+    };
+
     // --- Cloud: admin views and audit (admin_api.h, audit_api.h) ---
     for (const char* path : {"/api/v1/doctors", "/api/v1/admin/doctors", "/api/v1/admin/patients",
                              "/api/v1/admin/audit", "/api/v1/me/audit"}) {
