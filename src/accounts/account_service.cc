@@ -233,6 +233,9 @@ Status AccountService::Approve(const Principal& admin, std::string_view account_
                                std::string_view source) {
   Status result = AdminOnly(admin);
   std::string patient_id;
+  // An id that cannot be an account's is unknown without asking the store (PostgreSQL refuses
+  // text that is not UTF-8 as an error, which would be a 500).
+  if (result && !IsIdWithPrefix(account_id, "acc_")) result = NotFound("no such registration");
   if (result) {
     auto account = c_.store.GetAccount(account_id);
     if (!account) return account.error();
@@ -261,6 +264,7 @@ Status AccountService::Reject(const Principal& admin, std::string_view account_i
     result = InvalidArgument("reason must be 1 to 1000 bytes");
   }
   std::string patient_id;
+  if (result && !IsIdWithPrefix(account_id, "acc_")) result = NotFound("no such registration");
   if (result) {
     auto account = c_.store.GetAccount(account_id);
     if (!account) return account.error();

@@ -144,6 +144,14 @@ TEST_F(AccountServiceTest, OnlyAdminsApproveAndUnknownIdsAreNotFound) {
   EXPECT_EQ(service_->Approve(admin_, "acc_aaaaaaaaaaaaaaaaaaaaaaaaaa", "s").error().code(),
             ErrorCode::kNotFound);
   EXPECT_EQ(audit_.Of("account.approve").size(), 2u);  // refusals are audited too
+  // Ids that cannot be an account's (not UTF-8, too long, SQL) are as unknown, never a store
+  // error (PostgreSQL refuses text that is not UTF-8).
+  for (const std::string& id :
+       {std::string("\xff\xfe"), std::string(2000, 'a'), std::string("' OR '1'='1"),
+        std::string("acc_AAAAAAAAAAAAAAAAAAAAAAAAAA")}) {
+    EXPECT_EQ(service_->Approve(admin_, id, "s").error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(service_->Reject(admin_, id, "why", "s").error().code(), ErrorCode::kNotFound);
+  }
 }
 
 TEST_F(AccountServiceTest, RegistrationRefusesBadInputAndTakenLogins) {

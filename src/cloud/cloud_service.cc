@@ -435,6 +435,9 @@ void CloudService::Stop(std::chrono::milliseconds grace) {
 }
 
 std::uint16_t CloudService::port() const { return state_->server->port(); }
+std::vector<std::pair<net::Method, std::string>> CloudService::routes() const {
+  return state_->server->routes();
+}
 Result<CloudStats> CloudService::Stats() const { return state_->Stats(); }
 ForwardIntake& CloudService::intake() { return *state_->intake; }
 ThreePartStore& CloudService::records() { return *state_->records; }

@@ -38,6 +38,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "audit/audit_log.h"
 #include "audit/audit_sink.h"
@@ -133,6 +135,8 @@ class CloudService {
   void Stop(std::chrono::milliseconds grace);
 
   std::uint16_t port() const;
+  // The method and pattern of every route served (net::HttpServer::routes()).
+  std::vector<std::pair<net::Method, std::string>> routes() const;
   // kUnavailable if a store cannot be read.
   Result<CloudStats> Stats() const;
   ForwardIntake& intake();

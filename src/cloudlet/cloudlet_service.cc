@@ -748,6 +748,9 @@ void CloudletService::Stop(std::chrono::milliseconds grace) {
 }
 
 std::uint16_t CloudletService::port() const { return state_->server->port(); }
+std::vector<std::pair<net::Method, std::string>> CloudletService::routes() const {
+  return state_->server->routes();
+}
 const std::string& CloudletService::node_id() const { return state_->identity.id(); }
 CloudletStats CloudletService::Stats() const { return state_->Stats(); }
 IngestPipeline& CloudletService::ingest() { return *state_->pipeline; }

@@ -36,6 +36,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "audit/audit_log.h"
 #include "cloudlet/cloudlet_sessions.h"
@@ -131,6 +133,8 @@ class CloudletService {
   void Stop(std::chrono::milliseconds grace);
 
   std::uint16_t port() const;
+  // The method and pattern of every route served (net::HttpServer::routes()).
+  std::vector<std::pair<net::Method, std::string>> routes() const;
   const std::string& node_id() const;
   CloudletStats Stats() const;
 

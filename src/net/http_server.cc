@@ -139,6 +139,8 @@ class ServerRuntime {
   Tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
   std::uint16_t port = 0;
+  // Set once in Start(), read-only afterwards.
+  std::vector<std::pair<Method, std::string>> route_list;
   std::vector<std::thread> threads;
   std::mutex stop_mu;
   bool stopped = false;
@@ -192,9 +194,12 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Rou
     tls.emplace(std::move(context));
   }
 
+  std::vector<std::pair<Method, std::string>> route_list;
+  for (const Route* route : router.routes()) route_list.emplace_back(route->method, route->pattern);
   auto runtime = std::make_unique<internal::ServerRuntime>(std::move(options), std::move(router),
                                                            std::move(filters), std::move(tls));
   internal::ServerRuntime& rt = *runtime;
+  rt.route_list = std::move(route_list);
   const Tcp::endpoint endpoint(address, rt.options.port);
   const std::string where = rt.options.address + ":" + std::to_string(rt.options.port);
   if (rt.acceptor.open(endpoint.protocol(), ec); ec) {
@@ -234,6 +239,10 @@ HttpServer::~HttpServer() { Stop(std::chrono::seconds(5)); }
 std::uint16_t HttpServer::port() const { return runtime_->port; }
 
 std::size_t HttpServer::active_connections() const { return runtime_->tracker.size(); }
+
+std::vector<std::pair<Method, std::string>> HttpServer::routes() const {
+  return runtime_->route_list;
+}
 
 void HttpServer::Stop(std::chrono::milliseconds grace) {
   namespace asio = boost::asio;

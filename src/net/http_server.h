@@ -96,6 +96,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -209,6 +210,10 @@ class HttpServer {
 
   // Connections currently open (for tests and diagnostics).
   std::size_t active_connections() const;
+
+  // The method and pattern of every route of the router it serves, in no particular order (for
+  // docs and tests: tests/authz_matrix_test.cc checks each has a row in docs/authorization.md).
+  std::vector<std::pair<Method, std::string>> routes() const;
 
  private:
   explicit HttpServer(std::unique_ptr<internal::ServerRuntime> runtime);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <future>
@@ -120,6 +121,19 @@ TEST_F(HttpServerTest, RoutesWithPathAndQueryParameters) {
                                                {"route", "/api/patients/{id}/readings"}}));
   EXPECT_EQ(reply->headers.at("x-content-type-options"), "nosniff");
   EXPECT_EQ(reply->headers.at("cache-control"), "no-store");
+}
+
+TEST_F(HttpServerTest, ListsTheRoutesItServes) {
+  auto server = Start(DemoRouter());
+  ASSERT_TRUE(server);
+  auto routes = server->routes();
+  std::sort(routes.begin(), routes.end());
+  const std::vector<std::pair<Method, std::string>> want = {
+      {Method::kGet, "/api/patients/{id}/readings"},
+      {Method::kGet, "/error/{code}"},
+      {Method::kGet, "/throw"},
+      {Method::kPost, "/echo"}};
+  EXPECT_EQ(routes, want);
 }
 
 TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
