@@ -7,6 +7,11 @@
 //
 // The password is never a flag (flags end up in shell history and in `ps`): it is read from the
 // terminal twice without echo, or, when stdin is not a terminal, as the first line of stdin.
+// With --config the creation is appended to the cloud's own audit log (audit.db in its data
+// folder, or its PostgreSQL schema), signed with the node key the config names, as the running
+// cloud would; the identity and the log are opened before the account is made, so a cloud whose
+// log cannot be written gets no unaudited admin. With --data-dir alone there is no node key to
+// sign the log with: the entry goes to the process log only (a folder the cloud has not used).
 // Exit codes: 0 created, 1 failure (e.g. the e-mail has an account), 2 bad usage.
 #include "apps/admin_main.h"
 
@@ -22,11 +27,17 @@
 #include <string>
 
 #include "accounts/account_service.h"
+#include "audit/audit_log.h"
+#include "audit/postgres_audit_store.h"
+#include "audit/sqlite_audit_store.h"
 #include "cloud/account_api.h"
 #include "core/clock.h"
 #include "core/random.h"
 #include "crypto/password.h"
+#include "crypto/signing.h"
+#include "node/identity.h"
 #include "node/node_config.h"
+#include "wire/model.h"
 
 namespace {
 
@@ -44,6 +55,29 @@ struct AdminFlags {
 void Wipe(std::string& s) {
   if (!s.empty()) sodium_memzero(s.data(), s.size());
   s.clear();
+}
+
+// The cloud's audit log as the running cloud opens it: its store (SQLite audit.db in the data
+// folder, or the PostgreSQL schema) under the node's id and key.
+medmesh::Result<std::unique_ptr<medmesh::audit::AuditLog>> OpenCloudAuditLog(
+    const node::NodeConfig& config, const medmesh::Clock& clock) {
+  namespace audit = medmesh::audit;
+  MEDMESH_ASSIGN_OR_RETURN(
+      node::NodeIdentity identity,
+      node::LoadNodeIdentity(config.key_file, config.certificate_file, config.root_certificate_file,
+                             medmesh::wire::CertificateRole::kCloud, config.id,
+                             medmesh::wire::NowMs(clock)));
+  std::unique_ptr<audit::AuditStore> store;
+  if (config.store.backend == node::StoreBackend::kPostgres) {
+    MEDMESH_ASSIGN_OR_RETURN(
+        store, audit::PostgresAuditStore::Open({.conninfo = config.store.postgres_url,
+                                                .schema_prefix = config.store.schema_prefix}));
+  } else {
+    MEDMESH_ASSIGN_OR_RETURN(
+        store, audit::SqliteAuditStore::Open((config.data_dir / audit::kAuditDbFileName).string()));
+  }
+  return audit::AuditLog::Open(std::move(store), identity.id(),
+                               medmesh::crypto::NewEd25519Signer(identity.signing_key.Clone()));
 }
 
 // One line from stdin with echo off when it is a terminal; nullopt at end of input.
@@ -75,12 +109,14 @@ int RunCreate(const AdminFlags& flags) {
   }
   node::StoreConfig store;
   std::filesystem::path data_dir = flags.data_dir;
+  std::optional<node::NodeConfig> config;
   if (!flags.config.empty()) {
-    auto config = node::LoadNodeConfig(flags.config);
-    if (!config) {
-      std::cerr << "medmesh admin create: config: " << config.error().ToString() << "\n";
+    auto loaded = node::LoadNodeConfig(flags.config);
+    if (!loaded) {
+      std::cerr << "medmesh admin create: config: " << loaded.error().ToString() << "\n";
       return 2;
     }
+    config = std::move(*loaded);
     store = config->store;
     data_dir = config->data_dir;
   } else {
@@ -114,8 +150,20 @@ int RunCreate(const AdminFlags& flags) {
   medmesh::SystemClock clock;
   medmesh::SystemRandom random;
   const medmesh::crypto::PasswordHasher hasher;
-  // Until the audit log is wired in here, the entry goes to the process log (no ids).
-  auto audit = medmesh::cloud::NewLogAuditSink();
+  std::unique_ptr<medmesh::audit::AuditSink> audit;
+  if (config) {
+    auto log = OpenCloudAuditLog(*config, clock);
+    if (!log) {
+      Wipe(*password);
+      std::cerr << "medmesh admin create: the cloud's audit log: " << log.error().ToString()
+                << "\n";
+      return 1;
+    }
+    audit = std::move(*log);
+  } else {
+    // No node key without a config: the process log (no ids), as before the audit log existed.
+    audit = medmesh::cloud::NewLogAuditSink();
+  }
   accounts::Credentials credentials{flags.email, std::move(*password)};
   auto created = accounts::CreateAdminAccount(**opened, hasher, *audit, clock, random, credentials,
                                               flags.name, "local");

@@ -1,9 +1,11 @@
 // medmesh keys rotate-kek: rotates one part's KEK on the running cloud.
 //
 //   medmesh keys rotate-kek --part ei|qi|mi --config FILE [--url URL] [--timeout-s N]
+//                           [--session-file FILE]
 //
 // Reads the cloud's config (docs/node_config.md) for its address, TLS trust anchor and operator
-// token file, asks the cloud to start the rotation (POST /api/v1/admin/keys/{part}/rotation)
+// token file (or, with --session-file, sends an admin's session token from that 0600 file
+// instead), asks the cloud to start the rotation (POST /api/v1/admin/keys/{part}/rotation)
 // and follows it (GET on the same path) until it is done or failed. The cloud keeps serving
 // throughout; the steps and their crash safety: docs/adr/0016-per-part-keks-and-live-rotation.md.
 // Exit codes: 0 rotated; 1 the rotation failed or the cloud could not be reached; 2 bad usage
@@ -12,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -34,6 +37,7 @@ struct RotateKekFlags {
   std::string part;
   std::string config;
   std::string url;
+  std::string session_file;  // an admin's session token, instead of the operator token
   int timeout_s = 600;
 };
 
@@ -74,8 +78,10 @@ int RunRotateKek(const RotateKekFlags& flags) {
     base = *url;
   }
   while (!base.empty() && base.back() == '/') base.pop_back();
-  auto token = node::ReadTokenFile(config->operator_token_file);
-  if (!token) return Failed("operator token", token.error());
+  const bool as_admin = !flags.session_file.empty();
+  auto token = node::ReadTokenFile(as_admin ? std::filesystem::path(flags.session_file)
+                                            : config->operator_token_file);
+  if (!token) return Failed(as_admin ? "session file" : "operator token", token.error());
 
   net::ClientOptions options;
   if (config->tls) options.ca_file = config->tls->ca_file.string();
@@ -150,6 +156,9 @@ void RegisterRotateKekCommand(CLI::App& keys, const std::function<void(int)>& do
   cmd->add_option("--part", flags->part, "The part whose KEK to rotate: ei, qi or mi")->required();
   cmd->add_option("--config", flags->config, "The cloud's config file")->required();
   cmd->add_option("--url", flags->url, "The cloud's base URL (default: from the config's listen)");
+  cmd->add_option("--session-file", flags->session_file,
+                  "A file (mode 0600) holding an admin's session token, sent instead of the "
+                  "operator token");
   cmd->add_option("--timeout-s", flags->timeout_s, "How long to follow the rotation")
       ->check(CLI::Range(1, 86400));
   cmd->callback([flags, done] { done(RunRotateKek(*flags)); });

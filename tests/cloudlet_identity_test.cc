@@ -8,8 +8,10 @@
 // Output never carries ids or tokens: failures print the error code and fixed message only.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -186,6 +188,36 @@ class CloudletIdentityTest : public ::testing::Test {
                 std::string(AsStringView(*sealed)), "application/octet-stream");
   }
 
+  // The cloudlet's device audit entries so far, oldest first, each as
+  // "<event> <role> <account|token> <device> <patient> <outcome>", patients named by `names`
+  // ("?" for another, "-" for none) so no id is printed.
+  std::vector<std::string> DeviceAudit(const std::map<std::string, std::string>& names) {
+    auto page = cloudlet_->audit().Query({.limit = 1000});
+    EXPECT_TRUE(page) << page.error().ToString();
+    std::vector<std::string> out;
+    if (!page) return out;
+    for (const json& e : page->events) {
+      const std::string event = e["subtype"][1]["code"];
+      if (event.rfind("device.", 0) != 0) continue;
+      const json& agent = e["agent"][0];
+      std::string device = "-";
+      std::string patient = "-";
+      for (const json& entity : e.value("entity", json::array())) {
+        const std::string ref = entity.value("what", json::object()).value("reference", "");
+        if (ref.rfind("Device/", 0) == 0) device = ref.substr(7);
+        if (ref.rfind("Patient/", 0) == 0) {
+          const auto named = names.find(ref.substr(8));
+          patient = named == names.end() ? "?" : named->second;
+        }
+      }
+      out.push_back(event + " " + agent["role"][0]["coding"][0]["code"].get<std::string>() +
+                    (agent["who"].contains("identifier") ? " account " : " token ") + device + " " +
+                    patient + " " + e["outcome"].get<std::string>());
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
   // The cloudlet's IDS events of `kind` so far.
   std::size_t CloudletIds(store::IdsEventKind kind) {
     const net::Response r = AtCloudlet(net::Method::kGet, "/api/v1/ids/events",
@@ -357,6 +389,21 @@ TEST_F(CloudletIdentityTest, PatientEnrolsListsAndWithdrawsOwnDevicesOnly) {
   // Doctors and admins do not manage devices at a cloudlet.
   EXPECT_EQ(Devices(Bearer(admin_.token)).status, 403);
   EXPECT_EQ(Withdraw("watch-2", Bearer(admin_.token)).status, 403);
+
+  // Every enrolment and withdrawal past identification is in the cloudlet's audit log, refusals
+  // included; a refused caller's entry names no patient (not even the device's).
+  const std::vector<std::string> expected = {
+      "device.enrol patient account watch-1 pat 0",
+      "device.enrol patient account watch-1 pat 0",  // the same record again
+      "device.enrol patient account watch-2 - 4",    // to another patient
+      "device.enrol patient account watch-2 bob 0",
+      "device.withdraw patient account watch-9 - 4",  // unknown
+      "device.withdraw patient account watch-2 - 4",  // another patient's
+      "device.withdraw patient account watch-1 pat 0",
+      "device.enrol patient account watch-1 pat 4",  // withdrawn: never again
+      "device.withdraw admin account watch-2 - 4",
+  };
+  EXPECT_EQ(DeviceAudit({{pat.patient_id, "pat"}, {bob.patient_id, "bob"}}), expected);
 }
 
 TEST_F(CloudletIdentityTest, OnlyOperatorsOfThisCloudletEnrolForPatients) {
@@ -381,6 +428,16 @@ TEST_F(CloudletIdentityTest, OnlyOperatorsOfThisCloudletEnrolForPatients) {
   const net::Response withdrawn = Withdraw("watch-1", Bearer(mine.token));
   ASSERT_EQ(withdrawn.status, 200) << Why(withdrawn);
   EXPECT_EQ(Upload(watch).status, 403);
+  // The operator token withdraws too: audited as the operator, without an account.
+  EXPECT_EQ(Withdraw("watch-1", Bearer(node::testing::TokenText(operator_token_))).status, 200);
+  const std::vector<std::string> expected = {
+      "device.enrol operator account watch-1 - 4",  // another cloudlet's operator
+      "device.enrol operator account watch-1 pat 0",
+      "device.withdraw operator account watch-1 - 4",
+      "device.withdraw operator account watch-1 pat 0",
+      "device.withdraw operator token watch-1 pat 0",
+  };
+  EXPECT_EQ(DeviceAudit({{pat.patient_id, "pat"}}), expected);
 }
 
 TEST_F(CloudletIdentityTest, TheEnrolTokenAloneNoLongerEnrols) {

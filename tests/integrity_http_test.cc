@@ -18,6 +18,7 @@
 #include "crypto/signing.h"
 #include "net/http_client.h"
 #include "node/test_support.h"
+#include "store/ids_event_log.h"
 #include "wire/node_request.h"
 #include "wire/record_codec.h"
 
@@ -284,6 +285,26 @@ TEST_F(IntegrityHttpTest, NodeRoutesRefuseUnsignedAndForeignCallers) {
   auto cloud = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
   ASSERT_TRUE(cloud);
   EXPECT_EQ(signed_get(cloudlet_url_, copy, *cloud, "cloudlet-1", NowMs()), 404);
+
+  // Every refusal is an IDS auth_failure event where it was refused, as a refused token is:
+  // the cloud refused four feed requests, the cloudlet two copy requests.
+  const auto refused_node_requests = [&](const char* node, const std::string& route) {
+    auto ids = store::IdsEventLog::Open((dir_.path() / node / "ids.db").string());
+    EXPECT_TRUE(ids) << ids.error().ToString();
+    if (!ids) return std::uint64_t{0};
+    store::IdsEventFilter filter;
+    filter.kind = store::IdsEventKind::kAuthFailure;
+    auto events = (*ids)->Query(filter);
+    EXPECT_TRUE(events) << events.error().ToString();
+    std::uint64_t n = 0;
+    for (const store::IdsEvent& e : events ? *events : std::vector<store::IdsEvent>{}) {
+      if (e.detail.rfind("node request refused on " + route + ": ", 0) == 0) n += e.count;
+    }
+    return n;
+  };
+  EXPECT_EQ(refused_node_requests("cloud", "/api/v1/cloudlets/{cloudlet_id}/deletions"), 4U);
+  EXPECT_EQ(refused_node_requests("cloudlet", "/api/v1/copies/records/{device_id}/{record_id}"),
+            2U);
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 // kek.key for all three parts) that still starts and migrates part by part.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -17,6 +19,7 @@
 #include "child_process.h"
 #include "core/random.h"
 #include "crypto/key_file.h"
+#include "net/http_client.h"
 #include "node/identity.h"
 #include "node/kek_ring.h"
 #include "testing/temp_dir.h"
@@ -130,6 +133,50 @@ TEST_F(KekRotationCliTest, TheDemoHasOneKekFilePerPartAndRotatesOneLive) {
   // The cloud restarts on the rotated files.
   StopCloud();
   StartCloud();
+}
+
+// An admin rotates with their own session instead of the node's operator token: `medmesh admin
+// create --config`, a login, the token in a 0600 file. Another role's session is refused.
+TEST_F(KekRotationCliTest, AnAdminsSessionRotatesWithoutTheOperatorToken) {
+  StartCloud();
+  const std::string password = "an admin's long password";
+  const std::string create = std::string(MEDMESH_BINARY) + " admin create --config " +
+                             Config().string() + " --email admin@example.org >" +
+                             (dir_.path() / "admin.out").string() + " 2>&1";
+  FILE* admin = ::popen(create.c_str(), "w");
+  ASSERT_NE(admin, nullptr);
+  std::fputs((password + "\n").c_str(), admin);
+  const int created = ::pclose(admin);
+  ASSERT_TRUE(WIFEXITED(created) && WEXITSTATUS(created) == 0)
+      << ReadText(dir_.path() / "admin.out");
+
+  auto client = net::HttpClient::Create({});
+  ASSERT_TRUE(client);
+  auto login = (*client)->Post("http://127.0.0.1:" + std::to_string(port_) + "/api/v1/session",
+                               json{{"email", "admin@example.org"}, {"password", password}}.dump(),
+                               "application/json");
+  ASSERT_TRUE(login && login->status == 200);
+  const fs::path session = dir_.path() / "admin.session";
+  std::ofstream(session) << json::parse(login->body).at("token").get<std::string>() << "\n";
+  fs::permissions(session, fs::perms::owner_read | fs::perms::owner_write);
+
+  const crypto::KeyId old_qi = KekId(Cloud() / "qi_kek.key");
+  const Run rotated = RotateKek(
+      {"--part", "qi", "--config", Config().string(), "--session-file", session.string()});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.out << rotated.err;
+  EXPECT_FALSE(KekId(Cloud() / "qi_kek.key") == old_qi);
+
+  // A forged session (its last character changed) is refused; nothing rotates.
+  std::string forged = ReadText(session);
+  while (!forged.empty() && forged.back() == '\n') forged.pop_back();
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  std::ofstream(session) << forged << "\n";
+  const crypto::KeyId new_qi = KekId(Cloud() / "qi_kek.key");
+  const Run refused = RotateKek(
+      {"--part", "qi", "--config", Config().string(), "--session-file", session.string()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("unauthenticated"), std::string::npos) << refused.err;
+  EXPECT_TRUE(KekId(Cloud() / "qi_kek.key") == new_qi);
 }
 
 TEST_F(KekRotationCliTest, OperatorMistakesGiveClearErrors) {

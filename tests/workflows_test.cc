@@ -412,7 +412,8 @@ TEST_F(WorkflowsTest, RegisterApproveActivateConsentAnswerChartsAndAudit) {
   const net::Response no_csrf =
       Send(net::Method::kPost, "/api/v1/consents", grant_body.dump(), cookie);
   EXPECT_EQ(no_csrf.status, 403);
-  // The account routes name the reason (docs/accounts.md).
+  EXPECT_TRUE(Reason(no_csrf) == "csrf_required");
+  // The account routes name the same reason (docs/accounts.md).
   const net::Response no_csrf_account =
       Send(net::Method::kPost, "/api/v1/account/password",
            json{{"current_password", kPassword}, {"new_password", "another long password"}}.dump(),

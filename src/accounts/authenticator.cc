@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include "net/error_mapping.h"
 #include "wire/model.h"
 
 namespace medmesh::accounts {
@@ -64,6 +65,14 @@ Result<Authenticated> Authenticator::Authenticate(const net::Request& request) c
 Result<Principal> Authenticator::PrincipalOf(const net::Request& request) const {
   MEDMESH_ASSIGN_OR_RETURN(Authenticated a, Authenticate(request));
   return std::move(a.principal);
+}
+
+net::Response AuthenticationRefusal(const Error& error) {
+  net::Response response = net::ErrorResponse(error);
+  // Authenticate() is denied (rather than unauthenticated) only for the CSRF header.
+  if (error.code() == ErrorCode::kPermissionDenied) net::AddReason(response, "csrf_required");
+  if (response.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return response;
 }
 
 Result<std::optional<std::string_view>> RequestCookie(const net::Request& request,

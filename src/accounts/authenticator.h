@@ -60,6 +60,11 @@ class Authenticator {
 Result<std::optional<std::string_view>> RequestCookie(const net::Request& request,
                                                       std::string_view name);
 
+// The response for an Authenticate() error, the same on every route of every node: the error
+// mapped as net/error_mapping.h says, plus `WWW-Authenticate: Bearer` on a 401 and
+// `"reason": "csrf_required"` on the 403 of a cookie request without the right CSRF header.
+net::Response AuthenticationRefusal(const Error& error);
+
 // Set-Cookie values for a new session: mm_session (HttpOnly) and mm_csrf (readable by the
 // page), both SameSite=Strict, Path=/, Max-Age=`max_age`, and Secure when `secure` (TLS).
 std::vector<std::string> SessionCookies(std::string_view token, std::string_view csrf,

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "accounts/encoding.h"
@@ -125,6 +126,32 @@ TEST_F(AuthenticatorTest, CookieHeadersCarryTheSecurityAttributes) {
   const auto cleared = ClearedSessionCookies(false);
   EXPECT_EQ(cleared[0], "mm_session=; HttpOnly; Path=/; Max-Age=0; SameSite=Strict");
   EXPECT_EQ(cleared[1], "mm_csrf=; Path=/; Max-Age=0; SameSite=Strict");
+}
+
+TEST_F(AuthenticatorTest, RefusalsAreAnsweredAlikeOnEveryRoute) {
+  const std::string cookie = "mm_session=" + token_;
+  auto csrf = auth_->PrincipalOf(Req(net::Method::kPost, {{"Cookie", cookie}}));
+  ASSERT_FALSE(csrf);
+  const net::Response forbidden = AuthenticationRefusal(csrf.error());
+  EXPECT_EQ(forbidden.status, 403);
+  const auto body = nlohmann::json::parse(forbidden.body);
+  EXPECT_EQ(body["error"], "permission_denied");
+  EXPECT_EQ(body["reason"], "csrf_required");
+  EXPECT_FALSE(forbidden.Header("WWW-Authenticate").has_value());
+
+  auto none = auth_->PrincipalOf(Req(net::Method::kGet, {}));
+  ASSERT_FALSE(none);
+  const net::Response unauthenticated = AuthenticationRefusal(none.error());
+  EXPECT_EQ(unauthenticated.status, 401);
+  EXPECT_EQ(unauthenticated.Header("WWW-Authenticate"), "Bearer");
+  EXPECT_FALSE(nlohmann::json::parse(unauthenticated.body).contains("reason"));
+
+  checker_.down = true;
+  auto down = auth_->PrincipalOf(Req(net::Method::kGet, {{"Authorization", "Bearer " + token_}}));
+  ASSERT_FALSE(down);
+  const net::Response unavailable = AuthenticationRefusal(down.error());
+  EXPECT_EQ(unavailable.status, 503);
+  EXPECT_FALSE(unavailable.Header("WWW-Authenticate").has_value());
 }
 
 }  // namespace

@@ -107,9 +107,10 @@ bool IsIdWithPrefix(std::string_view id, std::string_view prefix) {
   return true;
 }
 
-Result<std::string> NormaliseLogin(std::string_view email) {
-  while (!email.empty() && email.front() == ' ') email.remove_prefix(1);
-  while (!email.empty() && email.back() == ' ') email.remove_suffix(1);
+Result<std::string> NormaliseEmail(std::string_view email) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!email.empty() && is_space(email.front())) email.remove_prefix(1);
+  while (!email.empty() && is_space(email.back())) email.remove_suffix(1);
   if (email.empty() || email.size() > kMaxLoginBytes) {
     return InvalidArgument("email must be 1 to 254 bytes");
   }
@@ -128,6 +129,12 @@ Result<std::string> NormaliseLogin(std::string_view email) {
   if (at == std::string_view::npos || at == 0 || at + 1 == out.size()) {
     return InvalidArgument("email must be name@domain");
   }
+  return out;
+}
+
+Result<std::string> NormaliseLogin(std::string_view email) {
+  MEDMESH_ASSIGN_OR_RETURN(std::string out, NormaliseEmail(email));
+  const std::size_t at = out.find('@');
   const std::size_t dot = out.find('.', at + 1);
   if (dot == std::string::npos || dot == at + 1 || dot + 1 == out.size()) {
     return InvalidArgument("email domain must hold a '.'");

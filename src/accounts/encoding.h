@@ -31,9 +31,13 @@ std::string NewId(std::string_view prefix, Random& random);
 bool IsIdWithPrefix(std::string_view id, std::string_view prefix);
 
 inline constexpr std::size_t kMaxLoginBytes = 254;
-// A login e-mail in its one stored form: surrounding spaces trimmed, ASCII letters lower-cased.
-// kInvalidArgument unless it has exactly one '@' with text on both sides, a '.' after the '@',
-// no spaces or control characters, and at most kMaxLoginBytes bytes.
+// An e-mail address in its one stored and indexed form, wherever MedMesh keeps one (account
+// logins; the blind index of a record's e-mail, cloud/three_part.h): surrounding ASCII white
+// space (space, tab, CR, LF) trimmed, ASCII letters lower-cased. kInvalidArgument unless it has
+// exactly one '@' with text on both sides, no spaces or control characters inside, and at most
+// kMaxLoginBytes bytes.
+Result<std::string> NormaliseEmail(std::string_view email);
+// A login e-mail: NormaliseEmail, and its domain must also hold a '.' (not first or last).
 Result<std::string> NormaliseLogin(std::string_view email);
 
 }  // namespace medmesh::accounts

@@ -61,8 +61,20 @@ TEST(IdsTest, HaveThePrefixAnd26Base32Characters) {
   EXPECT_FALSE(IsIdWithPrefix("acc_11111111111111111111111111", "acc_"));
 }
 
+TEST(NormaliseEmailTest, OneFormForLoginsAndRecordIndexes) {
+  EXPECT_EQ(NormaliseEmail(" A.B@Ex.ORG\t").value(), "a.b@ex.org");
+  // A record's address needs no '.' in its domain (a login does, below).
+  EXPECT_EQ(NormaliseEmail("Ops@LocalHost").value(), "ops@localhost");
+  for (const char* bad : {"", " ", "a@b@c", "a b@c", "@c", "c@", "a\x01@b.org"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(NormaliseEmail(bad));
+  }
+  EXPECT_FALSE(NormaliseEmail(std::string(250, 'a') + "@x.org"));
+}
+
 TEST(NormaliseLoginTest, TrimsAndLowerCases) {
   EXPECT_EQ(NormaliseLogin("  Alice@Example.ORG ").value(), "alice@example.org");
+  EXPECT_EQ(NormaliseLogin("Alice@Example.ORG\r\n").value(), "alice@example.org");
   for (const char* bad : {"", "alice", "@example.org", "alice@", "a@@example.org",
                           "a b@example.org", "a@example", "a@.org", "a@example.", "a\t@x.org"}) {
     SCOPED_TRACE(bad);

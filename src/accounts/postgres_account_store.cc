@@ -105,16 +105,6 @@ std::uint64_t RevokeWhere(pqxx::work& w, const std::string& schema, const char* 
   return live.size();
 }
 
-template <typename T, typename F>
-Result<T> InWork(store::PgConnectionPool& pool, std::string_view what, F&& body) {
-  return pool.Run(what, [&](pqxx::connection& c) -> Result<T> {
-    pqxx::work work(c);
-    Result<T> result = body(work);
-    if (result) work.commit();
-    return result;
-  });
-}
-
 }  // namespace
 
 PostgresAccountStore::PostgresAccountStore(std::unique_ptr<store::PgConnectionPool> pool,
@@ -131,7 +121,7 @@ Result<std::unique_ptr<PostgresAccountStore>> PostgresAccountStore::Open(
                                       options.acquire_timeout));
   const std::string schema = options.schema_prefix + "accounts";
   MEDMESH_RETURN_IF_ERROR(
-      InWork<bool>(*pool, "create accounts schema", [&](pqxx::work& w) -> Result<bool> {
+      pool->RunInTransaction("create accounts schema", [&](pqxx::work& w) -> Result<bool> {
         w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "medmesh accounts " + schema);
         w.exec(Sql(schema, kSchemaSql));
         return true;
@@ -141,7 +131,7 @@ Result<std::unique_ptr<PostgresAccountStore>> PostgresAccountStore::Open(
 
 Status PostgresAccountStore::CreateAccount(const Account& a) {
   MEDMESH_RETURN_IF_ERROR(ValidateAccount(a));
-  auto r = InWork<bool>(*pool_, "create account", [&](pqxx::work& w) -> Result<bool> {
+  auto r = pool_->RunInTransaction("create account", [&](pqxx::work& w) -> Result<bool> {
     // Serialises registrations of one login, so the check below holds until commit.
     w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "account " + a.login);
     const pqxx::result taken = w.exec_params(
@@ -163,7 +153,7 @@ Status PostgresAccountStore::CreateAccount(const Account& a) {
 }
 
 Status PostgresAccountStore::DeleteAccount(std::string_view account_id) {
-  auto r = InWork<bool>(*pool_, "delete account", [&](pqxx::work& w) -> Result<bool> {
+  auto r = pool_->RunInTransaction("delete account", [&](pqxx::work& w) -> Result<bool> {
     const pqxx::result del = w.exec_params(
         Sql(schema_, "DELETE FROM {s}.accounts WHERE account_id = $1"), std::string(account_id));
     if (del.affected_rows() == 0) return NotFound("no such account");
@@ -175,8 +165,8 @@ Status PostgresAccountStore::DeleteAccount(std::string_view account_id) {
 
 Result<std::optional<Account>> PostgresAccountStore::FindOne(const char* column,
                                                              std::string_view value) const {
-  return InWork<std::optional<Account>>(
-      *pool_, "read account", [&](pqxx::work& w) -> Result<std::optional<Account>> {
+  return pool_->RunInTransaction(
+      "read account", [&](pqxx::work& w) -> Result<std::optional<Account>> {
         const pqxx::result r =
             w.exec_params(Sql(schema_, std::string("SELECT ") + kAccountColumns +
                                            " FROM {s}.accounts WHERE " + column + " = $1"),
@@ -197,8 +187,8 @@ Result<std::optional<Account>> PostgresAccountStore::FindByLogin(std::string_vie
 
 Result<std::vector<Account>> PostgresAccountStore::ListByStatus(AccountStatus status,
                                                                 std::size_t limit) const {
-  return InWork<std::vector<Account>>(
-      *pool_, "list accounts", [&](pqxx::work& w) -> Result<std::vector<Account>> {
+  return pool_->RunInTransaction(
+      "list accounts", [&](pqxx::work& w) -> Result<std::vector<Account>> {
         const pqxx::result r =
             w.exec_params(Sql(schema_, std::string("SELECT ") + kAccountColumns +
                                            " FROM {s}.accounts WHERE status = $1"
@@ -217,7 +207,7 @@ Status PostgresAccountStore::ChangeStatus(std::string_view account_id, AccountSt
                                           AccountStatus to, std::string_view reason,
                                           std::int64_t now_ms) {
   if (reason.size() > kMaxReasonBytes) return InvalidArgument("reason is too long");
-  auto r = InWork<bool>(*pool_, "change account status", [&](pqxx::work& w) -> Result<bool> {
+  auto r = pool_->RunInTransaction("change account status", [&](pqxx::work& w) -> Result<bool> {
     const pqxx::result current =
         w.exec_params(Sql(schema_,
                           "SELECT status FROM {s}.accounts WHERE account_id = $1"
@@ -244,19 +234,18 @@ Status PostgresAccountStore::ChangeStatus(std::string_view account_id, AccountSt
 Result<std::uint64_t> PostgresAccountStore::ChangePassword(std::string_view account_id,
                                                            std::string_view password_hash,
                                                            std::int64_t now_ms) {
-  return InWork<std::uint64_t>(
-      *pool_, "change password", [&](pqxx::work& w) -> Result<std::uint64_t> {
-        const pqxx::result update = w.exec_params(
-            Sql(schema_, "UPDATE {s}.accounts SET password_hash = $1 WHERE account_id = $2"),
-            std::string(password_hash), std::string(account_id));
-        if (update.affected_rows() == 0) return NotFound("no such account");
-        return RevokeWhere(w, schema_, "account_id", account_id, now_ms);
-      });
+  return pool_->RunInTransaction("change password", [&](pqxx::work& w) -> Result<std::uint64_t> {
+    const pqxx::result update = w.exec_params(
+        Sql(schema_, "UPDATE {s}.accounts SET password_hash = $1 WHERE account_id = $2"),
+        std::string(password_hash), std::string(account_id));
+    if (update.affected_rows() == 0) return NotFound("no such account");
+    return RevokeWhere(w, schema_, "account_id", account_id, now_ms);
+  });
 }
 
 Status PostgresAccountStore::CreateSession(const SessionRow& s) {
   if (!IsIdWithPrefix(s.session_id, "ses_")) return InvalidArgument("bad session id");
-  auto r = InWork<bool>(*pool_, "create session", [&](pqxx::work& w) -> Result<bool> {
+  auto r = pool_->RunInTransaction("create session", [&](pqxx::work& w) -> Result<bool> {
     if (w.exec_params(Sql(schema_, "SELECT 1 FROM {s}.accounts WHERE account_id = $1"),
                       s.account_id)
             .empty()) {
@@ -276,8 +265,8 @@ Status PostgresAccountStore::CreateSession(const SessionRow& s) {
 
 Result<std::optional<SessionRow>> PostgresAccountStore::GetSession(
     std::string_view session_id) const {
-  return InWork<std::optional<SessionRow>>(
-      *pool_, "read session", [&](pqxx::work& w) -> Result<std::optional<SessionRow>> {
+  return pool_->RunInTransaction(
+      "read session", [&](pqxx::work& w) -> Result<std::optional<SessionRow>> {
         const pqxx::result r =
             w.exec_params(Sql(schema_,
                               "SELECT session_id, account_id, created_ms, expires_ms, revoked_ms"
@@ -291,7 +280,7 @@ Result<std::optional<SessionRow>> PostgresAccountStore::GetSession(
 }
 
 Result<bool> PostgresAccountStore::RevokeSession(std::string_view session_id, std::int64_t now_ms) {
-  return InWork<bool>(*pool_, "revoke session", [&](pqxx::work& w) -> Result<bool> {
+  return pool_->RunInTransaction("revoke session", [&](pqxx::work& w) -> Result<bool> {
     if (w.exec_params(Sql(schema_, "SELECT 1 FROM {s}.sessions WHERE session_id = $1"),
                       std::string(session_id))
             .empty()) {
@@ -303,40 +292,38 @@ Result<bool> PostgresAccountStore::RevokeSession(std::string_view session_id, st
 
 Result<RevocationPage> PostgresAccountStore::RevocationsSince(std::uint64_t since,
                                                               std::size_t limit) const {
-  return InWork<RevocationPage>(
-      *pool_, "read revocations", [&](pqxx::work& w) -> Result<RevocationPage> {
-        RevocationPage page;
-        // The head first: every seq up to it has committed (revokers hold the head row).
-        page.head = w.exec(Sql(schema_, "SELECT head FROM {s}.revocation_head WHERE one = 1"))[0][0]
-                        .as<std::uint64_t>();
-        const pqxx::result r =
-            w.exec_params(Sql(schema_,
-                              "SELECT seq, session_id, expires_ms FROM {s}.revocations"
-                              " WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"),
-                          static_cast<std::int64_t>(since), static_cast<std::int64_t>(page.head),
-                          static_cast<std::int64_t>(limit));
-        for (const auto& row : r) {
-          page.revocations.push_back(
-              {row[0].as<std::uint64_t>(), row[1].as<std::string>(), row[2].as<std::int64_t>()});
-        }
-        return page;
-      });
+  return pool_->RunInTransaction("read revocations", [&](pqxx::work& w) -> Result<RevocationPage> {
+    RevocationPage page;
+    // The head first: every seq up to it has committed (revokers hold the head row).
+    page.head = w.exec(Sql(schema_, "SELECT head FROM {s}.revocation_head WHERE one = 1"))[0][0]
+                    .as<std::uint64_t>();
+    const pqxx::result r =
+        w.exec_params(Sql(schema_,
+                          "SELECT seq, session_id, expires_ms FROM {s}.revocations"
+                          " WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"),
+                      static_cast<std::int64_t>(since), static_cast<std::int64_t>(page.head),
+                      static_cast<std::int64_t>(limit));
+    for (const auto& row : r) {
+      page.revocations.push_back(
+          {row[0].as<std::uint64_t>(), row[1].as<std::string>(), row[2].as<std::int64_t>()});
+    }
+    return page;
+  });
 }
 
 Result<std::uint64_t> PostgresAccountStore::PruneExpired(std::int64_t before_ms) {
-  return InWork<std::uint64_t>(
-      *pool_, "prune sessions", [&](pqxx::work& w) -> Result<std::uint64_t> {
-        const auto revs = w.exec_params(
-            Sql(schema_, "DELETE FROM {s}.revocations WHERE expires_ms < $1"), before_ms);
-        const auto sessions = w.exec_params(
-            Sql(schema_, "DELETE FROM {s}.sessions WHERE expires_ms < $1"), before_ms);
-        return static_cast<std::uint64_t>(revs.affected_rows() + sessions.affected_rows());
-      });
+  return pool_->RunInTransaction("prune sessions", [&](pqxx::work& w) -> Result<std::uint64_t> {
+    const auto revs =
+        w.exec_params(Sql(schema_, "DELETE FROM {s}.revocations WHERE expires_ms < $1"), before_ms);
+    const auto sessions =
+        w.exec_params(Sql(schema_, "DELETE FROM {s}.sessions WHERE expires_ms < $1"), before_ms);
+    return static_cast<std::uint64_t>(revs.affected_rows() + sessions.affected_rows());
+  });
 }
 
 Result<ThrottleState> PostgresAccountStore::GetThrottle(std::string_view key) const {
-  return InWork<ThrottleState>(
-      *pool_, "read login throttle", [&](pqxx::work& w) -> Result<ThrottleState> {
+  return pool_->RunInTransaction(
+      "read login throttle", [&](pqxx::work& w) -> Result<ThrottleState> {
         const pqxx::result r = w.exec_params(
             Sql(schema_,
                 "SELECT failures, window_start_ms, locked_until_ms FROM {s}.login_throttle"
@@ -351,8 +338,8 @@ Result<ThrottleState> PostgresAccountStore::GetThrottle(std::string_view key) co
 Result<ThrottleState> PostgresAccountStore::AddLoginFailure(std::string_view key,
                                                             std::int64_t now_ms,
                                                             const ThrottlePolicy& policy) {
-  return InWork<ThrottleState>(
-      *pool_, "count login failure", [&](pqxx::work& w) -> Result<ThrottleState> {
+  return pool_->RunInTransaction(
+      "count login failure", [&](pqxx::work& w) -> Result<ThrottleState> {
         // The row may not exist yet: create it first so FOR UPDATE has something to lock.
         w.exec_params(Sql(schema_,
                           "INSERT INTO {s}.login_throttle (key, failures, window_start_ms,"
@@ -376,7 +363,7 @@ Result<ThrottleState> PostgresAccountStore::AddLoginFailure(std::string_view key
 }
 
 Status PostgresAccountStore::ClearThrottle(std::string_view key) {
-  auto r = InWork<bool>(*pool_, "clear login throttle", [&](pqxx::work& w) -> Result<bool> {
+  auto r = pool_->RunInTransaction("clear login throttle", [&](pqxx::work& w) -> Result<bool> {
     w.exec_params(Sql(schema_, "DELETE FROM {s}.login_throttle WHERE key = $1"), std::string(key));
     return true;
   });

@@ -110,8 +110,7 @@ Result<std::unique_ptr<PostgresAuditStore>> PostgresAuditStore::Open(
       store::PgConnectionPool::Create(std::move(options.conninfo), options.pool_size,
                                       options.acquire_timeout, options.statement_timeout));
   const std::string schema = options.schema_prefix + "audit_log";
-  MEDMESH_RETURN_IF_ERROR(pool->Run("migrate audit log", [&](pqxx::connection& c) -> Status {
-    pqxx::work w(c);
+  MEDMESH_RETURN_IF_ERROR(pool->RunInTransaction("migrate audit log", [&](pqxx::work& w) -> Status {
     // Serialises nodes that start together; released at commit or rollback.
     w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "medmesh audit log " + schema);
     const pqxx::result exists = w.exec_params(
@@ -128,14 +127,10 @@ Result<std::unique_ptr<PostgresAuditStore>> PostgresAuditStore::Open(
                                   ", newer than this build (" + std::to_string(kSchemaVersion) +
                                   ")");
       }
-      if (have == kSchemaVersion) {
-        w.commit();
-        return OkStatus();
-      }
+      if (have == kSchemaVersion) return OkStatus();
     }
     w.exec(Expand(schema, kDdl));
     w.exec_params0(Expand(schema, "INSERT INTO {s}.schema_version VALUES ($1)"), kSchemaVersion);
-    w.commit();
     return OkStatus();
   }));
   return std::unique_ptr<PostgresAuditStore>(
@@ -151,19 +146,16 @@ PostgresAuditStore::~PostgresAuditStore() = default;
 std::string PostgresAuditStore::Sql(std::string_view sql) const { return Expand(schema(), sql); }
 
 Status PostgresAuditStore::InitHead(const SignedAuditHead& genesis) {
-  return pool_->Run("init audit head", [&](pqxx::connection& c) -> Status {
-    pqxx::work w(c);
+  return pool_->RunInTransaction("init audit head", [&](pqxx::work& w) -> Status {
     w.exec_params0(Sql("INSERT INTO {s}.head (id, seq, hash, observer, signature)"
                        " VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO NOTHING"),
                    I64(genesis.seq), Blob(genesis.hash), genesis.observer, Blob(genesis.signature));
-    w.commit();
     return OkStatus();
   });
 }
 
 Status PostgresAuditStore::Append(const Sealer& seal) {
-  return pool_->Run("append audit entry", [&](pqxx::connection& c) -> Status {
-    pqxx::work w(c);
+  return pool_->RunInTransaction("append audit entry", [&](pqxx::work& w) -> Status {
     // Appenders queue on this row lock, whichever process they run in.
     const pqxx::result r =
         w.exec(Sql("SELECT seq, hash, observer, signature FROM {s}.head WHERE id = 1 FOR UPDATE"));
@@ -185,7 +177,6 @@ Status PostgresAuditStore::Append(const Sealer& seal) {
     w.exec_params0(
         Sql("UPDATE {s}.head SET seq = $1, hash = $2, observer = $3, signature = $4 WHERE id = 1"),
         I64(h.seq), Blob(h.hash), h.observer, Blob(h.signature));
-    w.commit();
     return OkStatus();
   });
 }

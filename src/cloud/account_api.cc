@@ -28,13 +28,7 @@ net::Response Refuse(const Error& error, std::string_view reason = {},
   if (!retry && error.code() == ErrorCode::kResourceExhausted) retry = std::chrono::seconds(1);
   net::Response response =
       net::RejectionResponse(net::Rejection(error, false, retry, std::string(reason)));
-  if (!reason.empty() && response.status < 500) {
-    Json body = Json::parse(response.body, nullptr, false);
-    if (body.is_object()) {
-      body["reason"] = std::string(reason);
-      response.body = body.dump();
-    }
-  }
+  net::AddReason(response, reason);
   if (response.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
   return response;
 }
@@ -196,7 +190,7 @@ std::variant<accounts::Authenticated, net::Response> AccountApi::State::Authenti
   }
   const Error& e = authenticated.error();
   RecordAuthFailure(r, e);
-  return Refuse(e, e.code() == ErrorCode::kPermissionDenied ? "csrf_required" : "");
+  return accounts::AuthenticationRefusal(e);
 }
 
 void AccountApi::State::RecordAuthFailure(const net::Request& r, const Error& e) {

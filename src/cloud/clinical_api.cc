@@ -1,11 +1,15 @@
 #include "cloud/clinical_api.h"
 
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "accounts/authenticator.h"
+#include "net/error_mapping.h"
 #include "net/json_body.h"
 
 namespace medmesh::cloud {
@@ -168,6 +172,34 @@ std::string Param(const net::Request& r, std::string_view name) {
   return std::string(r.PathParam(name).value_or(""));
 }
 
+// A route's work once the caller is known.
+using PrincipalHandler =
+    std::function<Result<net::Response>(const net::Request&, const accounts::Principal&)>;
+
+// The service's refusal with the machine-readable reason clients act on (docs/openapi.yaml,
+// schema Error): "portal_inactive" for the portal gate (ask for activation first), none for a
+// role refusal; the message and code as net/error_mapping.h maps them.
+net::Response ClinicalRefusal(const Error& error) {
+  net::Response response = net::ErrorResponse(error);
+  if (error.code() == ErrorCode::kPermissionDenied && error.message() == kPortalInactiveMessage) {
+    net::AddReason(response, "portal_inactive");
+  }
+  return response;
+}
+
+// Authenticates, then runs `handler`; a refused session is answered as on the account routes
+// (accounts::AuthenticationRefusal: WWW-Authenticate on 401, "reason": "csrf_required").
+net::Handler Authenticated(std::shared_ptr<Authenticate> auth, PrincipalHandler handler) {
+  return [auth = std::move(auth),
+          handler = std::move(handler)](const net::Request& r) -> Result<net::Response> {
+    Result<accounts::Principal> who = (*auth)(r);
+    if (!who) return accounts::AuthenticationRefusal(who.error());
+    Result<net::Response> response = handler(r, *who);
+    if (!response) return ClinicalRefusal(response.error());
+    return response;
+  };
+}
+
 }  // namespace
 
 void AddClinicalRoutes(net::Router& router, ClinicalService& service, Authenticate authenticate) {
@@ -178,130 +210,158 @@ void AddClinicalRoutes(net::Router& router, ClinicalService& service, Authentica
   // --- 1. Portal activation ---
   router.Post(
       "/api/v1/activations",
-      [s, auth](const net::Request& r) -> Result<net::Response> {
-        MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-        static constexpr JsonField kFields[] = {{"cloudlet_id", JsonType::kString}};
-        net::JsonBody body = net::ParseJsonBody(r, kFields);
-        if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
-        const Json& j = std::get<Json>(body);
-        MEDMESH_ASSIGN_OR_RETURN(
-            const ActivationRow row,
-            s->RequestActivation(who, j["cloudlet_id"].get<std::string>(), r.peer_address));
-        return Created(ActivationJson(row));
-      },
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            static constexpr JsonField kFields[] = {{"cloudlet_id", JsonType::kString}};
+            net::JsonBody body = net::ParseJsonBody(r, kFields);
+            if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
+            const Json& j = std::get<Json>(body);
+            MEDMESH_ASSIGN_OR_RETURN(
+                const ActivationRow row,
+                s->RequestActivation(who, j["cloudlet_id"].get<std::string>(), r.peer_address));
+            return Created(ActivationJson(row));
+          }),
       small);
-  router.Get("/api/v1/activations", [s, auth](const net::Request& r) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-    std::optional<ActivationStatus> status;
-    if (auto q = r.QueryParam("status")) {
-      status = ParseActivationStatus(*q);
-      if (!status) return InvalidArgument("status must be requested, approved or denied");
-    }
-    std::vector<ActivationRow> rows;
-    if (who.is(accounts::Role::kOperator)) {
-      MEDMESH_ASSIGN_OR_RETURN(rows, s->ListActivationRequests(who, status, r.peer_address));
-    } else {
-      MEDMESH_ASSIGN_OR_RETURN(rows, s->ListMyActivations(who, r.peer_address));
-      if (status) std::erase_if(rows, [&](const ActivationRow& a) { return a.status != *status; });
-    }
-    return Ok({{"activations", List(rows, ActivationJson)}});
-  });
+  router.Get(
+      "/api/v1/activations",
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            std::optional<ActivationStatus> status;
+            if (auto q = r.QueryParam("status")) {
+              status = ParseActivationStatus(*q);
+              if (!status) return InvalidArgument("status must be requested, approved or denied");
+            }
+            std::vector<ActivationRow> rows;
+            if (who.is(accounts::Role::kOperator)) {
+              MEDMESH_ASSIGN_OR_RETURN(rows,
+                                       s->ListActivationRequests(who, status, r.peer_address));
+            } else {
+              MEDMESH_ASSIGN_OR_RETURN(rows, s->ListMyActivations(who, r.peer_address));
+              if (status)
+                std::erase_if(rows, [&](const ActivationRow& a) { return a.status != *status; });
+            }
+            return Ok({{"activations", List(rows, ActivationJson)}});
+          }));
   router.Post(
       "/api/v1/activations/{activation_id}/decision",
-      [s, auth](const net::Request& r) -> Result<net::Response> {
-        MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-        static constexpr JsonField kFields[] = {{"approve", JsonType::kBoolean},
-                                                {"reason", JsonType::kString, false}};
-        net::JsonBody body = net::ParseJsonBody(r, kFields);
-        if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
-        const Json& j = std::get<Json>(body);
-        const std::string reason = j.contains("reason") ? j["reason"].get<std::string>() : "";
-        MEDMESH_ASSIGN_OR_RETURN(
-            const ActivationRow row,
-            s->DecideActivation(who, Param(r, "activation_id"), j["approve"].get<bool>(), reason,
-                                r.peer_address));
-        return Ok(ActivationJson(row));
-      },
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            static constexpr JsonField kFields[] = {{"approve", JsonType::kBoolean},
+                                                    {"reason", JsonType::kString, false}};
+            net::JsonBody body = net::ParseJsonBody(r, kFields);
+            if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
+            const Json& j = std::get<Json>(body);
+            const std::string reason = j.contains("reason") ? j["reason"].get<std::string>() : "";
+            MEDMESH_ASSIGN_OR_RETURN(
+                const ActivationRow row,
+                s->DecideActivation(who, Param(r, "activation_id"), j["approve"].get<bool>(),
+                                    reason, r.peer_address));
+            return Ok(ActivationJson(row));
+          }),
       small);
 
   // --- 3. Consent ---
   router.Post(
       "/api/v1/consents",
-      [s, auth](const net::Request& r) -> Result<net::Response> {
-        MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-        static constexpr JsonField kFields[] = {{"doctor_id", JsonType::kString},
-                                                {"records", JsonType::kArray}};
-        net::JsonBody body = net::ParseJsonBody(r, kFields);
-        if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
-        const Json& j = std::get<Json>(body);
-        MEDMESH_ASSIGN_OR_RETURN(std::vector<RecordKey> records, ParseRecords(j["records"]));
-        MEDMESH_ASSIGN_OR_RETURN(const ConsentRow row,
-                                 s->GrantConsent(who, j["doctor_id"].get<std::string>(),
-                                                 std::move(records), r.peer_address));
-        return Created(ConsentJson(row));
-      },
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            static constexpr JsonField kFields[] = {{"doctor_id", JsonType::kString},
+                                                    {"records", JsonType::kArray}};
+            net::JsonBody body = net::ParseJsonBody(r, kFields);
+            if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
+            const Json& j = std::get<Json>(body);
+            MEDMESH_ASSIGN_OR_RETURN(std::vector<RecordKey> records, ParseRecords(j["records"]));
+            MEDMESH_ASSIGN_OR_RETURN(const ConsentRow row,
+                                     s->GrantConsent(who, j["doctor_id"].get<std::string>(),
+                                                     std::move(records), r.peer_address));
+            return Created(ConsentJson(row));
+          }),
       small);
-  router.Get("/api/v1/consents", [s, auth](const net::Request& r) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-    MEDMESH_ASSIGN_OR_RETURN(const auto rows, s->ListMyConsents(who, r.peer_address));
-    return Ok({{"consents", List(rows, ConsentJson)}});
-  });
+  router.Get(
+      "/api/v1/consents",
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            MEDMESH_ASSIGN_OR_RETURN(const auto rows, s->ListMyConsents(who, r.peer_address));
+            return Ok({{"consents", List(rows, ConsentJson)}});
+          }));
   router.Post(
       "/api/v1/consents/{consent_id}/revocation",
-      [s, auth](const net::Request& r) -> Result<net::Response> {
-        MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-        if (!r.body.empty()) return InvalidArgument("this request takes no body");
-        MEDMESH_ASSIGN_OR_RETURN(const ConsentRow row,
-                                 s->RevokeConsent(who, Param(r, "consent_id"), r.peer_address));
-        return Ok(ConsentJson(row));
-      },
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            if (!r.body.empty()) return InvalidArgument("this request takes no body");
+            MEDMESH_ASSIGN_OR_RETURN(const ConsentRow row,
+                                     s->RevokeConsent(who, Param(r, "consent_id"), r.peer_address));
+            return Ok(ConsentJson(row));
+          }),
       small);
 
   // --- 4. Doctor's answers ---
   router.Post(
       "/api/v1/consents/{consent_id}/answers",
-      [s, auth](const net::Request& r) -> Result<net::Response> {
-        MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-        static constexpr JsonField kFields[] = {{"diagnosis", JsonType::kString},
-                                                {"medication", JsonType::kString, false},
-                                                {"prescription", JsonType::kObject, false}};
-        net::JsonBody body = net::ParseJsonBody(r, kFields);
-        if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
-        MEDMESH_ASSIGN_OR_RETURN(AnswerContent content, ParseAnswer(std::get<Json>(body)));
-        MEDMESH_ASSIGN_OR_RETURN(
-            const Answer answer,
-            s->AnswerConsent(who, Param(r, "consent_id"), std::move(content), r.peer_address));
-        return Created(AnswerJson(answer));
-      },
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            static constexpr JsonField kFields[] = {{"diagnosis", JsonType::kString},
+                                                    {"medication", JsonType::kString, false},
+                                                    {"prescription", JsonType::kObject, false}};
+            net::JsonBody body = net::ParseJsonBody(r, kFields);
+            if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
+            MEDMESH_ASSIGN_OR_RETURN(AnswerContent content, ParseAnswer(std::get<Json>(body)));
+            MEDMESH_ASSIGN_OR_RETURN(
+                const Answer answer,
+                s->AnswerConsent(who, Param(r, "consent_id"), std::move(content), r.peer_address));
+            return Created(AnswerJson(answer));
+          }),
       small);
-  router.Get("/api/v1/inbox", [s, auth](const net::Request& r) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-    MEDMESH_ASSIGN_OR_RETURN(const auto inbox, s->Inbox(who, r.peer_address));
-    return Ok(InboxJson(inbox));
-  });
-  router.Get("/api/v1/answers", [s, auth](const net::Request& r) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-    MEDMESH_ASSIGN_OR_RETURN(const auto answers, s->ListMyAnswers(who, r.peer_address));
-    return Ok({{"answers", List(answers, AnswerJson)}});
-  });
-  router.Get("/api/v1/answers/counts", [s, auth](const net::Request& r) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-    MEDMESH_ASSIGN_OR_RETURN(const AnswerCounts counts, s->CountAnswers(who, r.peer_address));
-    return Ok({{"answers", counts.answers}, {"prescriptions", counts.prescriptions}});
-  });
-  router.Get("/api/v1/prescriptions", [s, auth](const net::Request& r) -> Result<net::Response> {
-    MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-    MEDMESH_ASSIGN_OR_RETURN(const auto answers, s->ListMyPrescriptions(who, r.peer_address));
-    return Ok({{"prescriptions", List(answers, AnswerJson)}});
-  });
+  router.Get(
+      "/api/v1/inbox",
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            MEDMESH_ASSIGN_OR_RETURN(const auto inbox, s->Inbox(who, r.peer_address));
+            return Ok(InboxJson(inbox));
+          }));
+  router.Get(
+      "/api/v1/answers",
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            MEDMESH_ASSIGN_OR_RETURN(const auto answers, s->ListMyAnswers(who, r.peer_address));
+            return Ok({{"answers", List(answers, AnswerJson)}});
+          }));
+  router.Get(
+      "/api/v1/answers/counts",
+      Authenticated(
+          auth,
+          [s](const net::Request& r, const accounts::Principal& who) -> Result<net::Response> {
+            MEDMESH_ASSIGN_OR_RETURN(const AnswerCounts counts,
+                                     s->CountAnswers(who, r.peer_address));
+            return Ok({{"answers", counts.answers}, {"prescriptions", counts.prescriptions}});
+          }));
+  router.Get("/api/v1/prescriptions",
+             Authenticated(auth,
+                           [s](const net::Request& r,
+                               const accounts::Principal& who) -> Result<net::Response> {
+                             MEDMESH_ASSIGN_OR_RETURN(const auto answers,
+                                                      s->ListMyPrescriptions(who, r.peer_address));
+                             return Ok({{"prescriptions", List(answers, AnswerJson)}});
+                           }));
 
   // --- 7. Statistics ---
-  router.Get(
-      "/api/v1/statistics/charts", [s, auth](const net::Request& r) -> Result<net::Response> {
-        MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
-        MEDMESH_ASSIGN_OR_RETURN(const ChartStatistics stats, s->Statistics(who, r.peer_address));
-        return Ok(StatisticsJson(stats));
-      });
+  router.Get("/api/v1/statistics/charts",
+             Authenticated(auth,
+                           [s](const net::Request& r,
+                               const accounts::Principal& who) -> Result<net::Response> {
+                             MEDMESH_ASSIGN_OR_RETURN(const ChartStatistics stats,
+                                                      s->Statistics(who, r.peer_address));
+                             return Ok(StatisticsJson(stats));
+                           }));
 }
 
 }  // namespace medmesh::cloud

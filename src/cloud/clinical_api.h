@@ -17,10 +17,12 @@
 // Every route first calls `authenticate`. It turns the request into a Principal, or returns
 // the error to send (401 kUnauthenticated; 429 for throttling). The hook is also where a
 // state-changing request that came with the session cookie must carry its CSRF token
-// (DESIGN8), so it sees the method. After that, each route calls the service, which decides
-// and audits. JSON bodies are parsed strictly (net/json_body.h: unknown or duplicate members
-// → 400, wrong content type → 415); nested objects follow the same rules. Errors map as
-// net/error_mapping.h says.
+// (DESIGN8), so it sees the method. Its error is answered as on the account routes
+// (accounts::AuthenticationRefusal: WWW-Authenticate: Bearer on 401, "reason": "csrf_required"
+// on 403). After that, each route calls the service, which decides and audits. JSON bodies are
+// parsed strictly (net/json_body.h: unknown or duplicate members → 400, wrong content type →
+// 415); nested objects follow the same rules. Errors map as net/error_mapping.h says; the
+// portal gate's 403 adds "reason": "portal_inactive" (a role refusal's 403 has no reason).
 // Thread safety: the handlers are safe to run concurrently if the service and the hook are.
 #pragma once
 

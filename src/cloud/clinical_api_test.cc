@@ -43,6 +43,8 @@ Result<Principal> TestAuthenticate(const net::Request& r) {
   if (role == "doctor") return Principal{id, Role::kDoctor, "", "", "s", 0, false};
   if (role == "operator") return Principal{"acc_op", Role::kOperator, "", id, "s", 0, false};
   if (role == "admin") return Principal{"acc_admin", Role::kAdmin, "", "", "s", 0, false};
+  // What accounts::Authenticator answers for a cookie request without its CSRF header.
+  if (role == "cookie-without-csrf") return PermissionDenied("missing or wrong X-CSRF-Token");
   return Unauthenticated("bad test session");
 }
 
@@ -213,6 +215,7 @@ TEST_F(ClinicalApiTest, RefusalsAreClearAndForeignIdsLookUnknown) {
   EXPECT_EQ(Get("/api/v1/inbox", "").status, 401);
   EXPECT_EQ(Get("/api/v1/inbox", "patient:pat-a").status, 403);
   EXPECT_EQ(Body(Get("/api/v1/inbox", "patient:pat-a"))["error"], "permission_denied");
+  EXPECT_FALSE(Body(Get("/api/v1/inbox", "patient:pat-a")).contains("reason"));
   // Someone else's grant and an unknown one: the same 404 body.
   const auto foreign =
       Call(net::Method::kPost, "/api/v1/consents/" + consent_id + "/revocation", "patient:pat-b");
@@ -249,6 +252,42 @@ TEST_F(ClinicalApiTest, RefusalsAreClearAndForeignIdsLookUnknown) {
   // Nothing was stored by any of these.
   EXPECT_EQ(Body(Get("/api/v1/prescriptions", "doctor:acc_dr_who"))["prescriptions"].size(), 0U);
   EXPECT_EQ(Body(Get("/api/v1/answers", "patient:pat-a"))["answers"].size(), 0U);
+}
+
+TEST_F(ClinicalApiTest, RefusalsNameTheirReasonAsTheAccountRoutesDo) {
+  // No session: 401 with the scheme to use, no reason.
+  const auto no_session = Get("/api/v1/consents", "");
+  EXPECT_EQ(no_session.status, 401);
+  EXPECT_EQ(no_session.Header("WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(Body(no_session)["error"], "unauthenticated");
+  EXPECT_FALSE(Body(no_session).contains("reason"));
+  // A cookie request without its CSRF header: 403 "csrf_required", on every clinical route.
+  for (const auto& [method, path] : {std::pair{net::Method::kPost, "/api/v1/consents"},
+                                     std::pair{net::Method::kGet, "/api/v1/inbox"},
+                                     std::pair{net::Method::kPost, "/api/v1/activations"}}) {
+    SCOPED_TRACE(path);
+    const auto refused = Call(method, path, "cookie-without-csrf", "{}");
+    EXPECT_EQ(refused.status, 403);
+    EXPECT_EQ(Body(refused)["error"], "permission_denied");
+    EXPECT_EQ(Body(refused)["reason"], "csrf_required");
+  }
+  // The portal gate: 403 "portal_inactive", until the activation is approved.
+  const Json grant = {
+      {"doctor_id", "acc_dr_who"},
+      {"records", Json::array({{{"device_id", "watch-pat-a"}, {"record_id", "r1"}}})}};
+  const auto gated = Post("/api/v1/consents", "patient:pat-a", grant);
+  EXPECT_EQ(gated.status, 403);
+  EXPECT_EQ(Body(gated)["reason"], "portal_inactive");
+  EXPECT_EQ(Body(Get("/api/v1/answers", "patient:pat-a"))["reason"], "portal_inactive");
+  Activate("pat-a");
+  EXPECT_EQ(Post("/api/v1/consents", "patient:pat-a", grant).status, 201);
+  // A role refusal is plain permission_denied; a 404 and a 400 carry no reason either.
+  const auto role = Get("/api/v1/prescriptions", "patient:pat-a");
+  EXPECT_EQ(role.status, 403);
+  EXPECT_FALSE(Body(role).contains("reason"));
+  EXPECT_FALSE(
+      Body(Call(net::Method::kPost, "/api/v1/consents/cns_none/revocation", "patient:pat-a"))
+          .contains("reason"));
 }
 
 }  // namespace

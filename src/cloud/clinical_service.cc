@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "accounts/encoding.h"
 #include "core/bytes.h"
 #include "crypto/kdf.h"
 
@@ -197,25 +198,6 @@ Result<std::unique_ptr<ClinicalService>> ClinicalService::Create(
 
 std::int64_t ClinicalService::NowMs() const { return wire::NowMs(clock_); }
 
-// "<prefix>" + 26 lower-case base32 characters of 16 random bytes (DESIGN8, "Ids").
-std::string ClinicalService::NewId(std::string_view prefix) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-  Bytes bytes = random_.Generate(16);
-  std::string out(prefix);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (std::uint8_t b : bytes) {
-    buffer = (buffer << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += kAlphabet[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += kAlphabet[(buffer << (5 - bits)) & 31];
-  return out;
-}
-
 Status ClinicalService::Record(const Action& action, Outcome outcome, std::string detail) {
   audit::AuditEntry entry;
   entry.time_ms = NowMs();
@@ -266,7 +248,7 @@ Result<ActivationRow> ClinicalService::RequestActivation(const Principal& who,
     return Refuse(action, NotFoundError());
   }
   ActivationRow row;
-  row.activation_id = NewId("act_");
+  row.activation_id = accounts::NewId("act_", random_);
   row.patient_id = who.patient_id;
   row.cloudlet_id = std::string(cloudlet_id);
   row.status = ActivationStatus::kRequested;
@@ -368,7 +350,7 @@ Result<ConsentRow> ClinicalService::GrantConsent(const Principal& who, std::stri
     if (!own.contains(key)) return Refuse(action, NotFoundError());
   }
   ConsentRow row;
-  row.consent_id = NewId("cns_");
+  row.consent_id = accounts::NewId("cns_", random_);
   row.patient_id = who.patient_id;
   row.doctor_id = std::string(doctor_id);
   row.records = std::move(records);
@@ -514,7 +496,7 @@ Result<Answer> ClinicalService::AnswerConsent(const Principal& who, std::string_
   if (Status ok = ValidateContent(content); !ok) return Refuse(action, ok.error());
 
   AnswerRow row;
-  row.answer_id = NewId("ans_");
+  row.answer_id = accounts::NewId("ans_", random_);
   row.consent_id = std::string(consent_id);
   row.patient_id = (*consent)->patient_id;
   row.doctor_id = who.account_id;

@@ -244,7 +244,6 @@ class ClinicalService {
   Status RequireActivePatient(const accounts::Principal& who, const Action& action);
   Result<std::vector<Answer>> Decrypt(const std::vector<AnswerRow>& rows,
                                       const std::vector<ConsentRow>& consents) const;
-  std::string NewId(std::string_view prefix);
   std::int64_t NowMs() const;
 
   ClinicalStore& store_;

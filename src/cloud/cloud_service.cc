@@ -331,13 +331,13 @@ net::Router CloudService::State::BuildRouter() {
               },
               {.body_limit_bytes = 0});
   AddKekRotationRoutes(router, *kek_rotator,
-                       [this](const net::Request& r) { return RequireOperator(r); });
+                       {operator_token, *accounts, options.audit ? *options.audit : *audit, clock});
   accounts->AddRoutes(router);
   AddClinicalRoutes(router, *clinical,
                     [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   AddIntegrityRoutes(router, *integrity,
                      [this](const net::Request& r) { return accounts->PrincipalOf(r); });
-  AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock});
+  AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock, *intake});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

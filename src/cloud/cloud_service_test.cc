@@ -547,13 +547,40 @@ TEST_F(CloudServiceTest, RotatesOnePartsKekLiveThroughTheAdminRoute) {
   const crypto::KeyId old_ei = node::LoadKekFile(keys / "ei_kek.key", random_, false)->key_id();
   const crypto::KeyId old_qi = node::LoadKekFile(keys / "qi_kek.key", random_, false)->key_id();
 
-  const auto call = [&](net::Method method, const std::string& part, bool with_token) {
+  // An admin's and an operator's account sessions, as the accounts routes issue them.
+  const std::string password = "correct horse battery staple";
+  auto admin = service_->accounts().service().CreateAdmin({"admin@hospital.test", password}, "A");
+  ASSERT_TRUE(admin) << admin.error().ToString();
+  const accounts::Principal admin_principal{
+      admin->account_id, accounts::Role::kAdmin, "", "", "", 0, false};
+  auto op = service_->accounts().service().CreateOperator(
+      admin_principal, {"op@hospital.test", password}, "Op", "cloudlet-1", "test");
+  ASSERT_TRUE(op) << op.error().ToString();
+  const auto login = [&](const std::string& email) {
+    net::ClientRequest request;
+    request.method = net::Method::kPost;
+    request.url = url_ + "/api/v1/session";
+    request.content_type = "application/json";
+    request.body = json{{"email", email}, {"password", password}}.dump();
+    auto r = client_->Send(request);
+    EXPECT_TRUE(r && r->status == 200);
+    return r ? json::parse(r->body, nullptr, false).value("token", "") : "";
+  };
+  const std::string admin_session = login("admin@hospital.test");
+  const std::string operator_session = login("op@hospital.test");
+  ASSERT_FALSE(admin_session.empty());
+  ASSERT_FALSE(operator_session.empty());
+
+  const auto call = [&](net::Method method, const std::string& part, bool with_token,
+                        const std::string& session = {}) {
     net::ClientRequest request;
     request.method = method;
     request.url = url_ + "/api/v1/admin/keys/" + part + "/rotation";
     if (with_token) {
       request.headers.emplace_back("Authorization",
                                    "Bearer " + node::testing::TokenText(operator_token_));
+    } else if (!session.empty()) {
+      request.headers.emplace_back("Authorization", "Bearer " + session);
     }
     auto r = client_->Send(request);
     EXPECT_TRUE(r) << r.error().ToString();
@@ -561,8 +588,14 @@ TEST_F(CloudServiceTest, RotatesOnePartsKekLiveThroughTheAdminRoute) {
   };
   ExpectError(call(net::Method::kPost, "ei", false), 401, "unauthenticated");
   ExpectError(call(net::Method::kGet, "ei", false), 401, "unauthenticated");
+  ExpectError(call(net::Method::kPost, "ei", false, "not-a-token"), 401, "unauthenticated");
   ExpectError(call(net::Method::kPost, "xx", true), 400, "invalid_argument");
   EXPECT_EQ(json::parse(call(net::Method::kGet, "ei", true).body)["state"], "never_run");
+  // Another role's session is refused; an admin's session reads the status.
+  ExpectError(call(net::Method::kPost, "qi", false, operator_session), 403, "permission_denied");
+  ExpectError(call(net::Method::kGet, "qi", false, operator_session), 403, "permission_denied");
+  EXPECT_EQ(json::parse(call(net::Method::kGet, "ei", false, admin_session).body)["state"],
+            "never_run");
 
   const net::Response started = call(net::Method::kPost, "ei", true);
   ASSERT_EQ(started.status, 202) << started.body;
@@ -580,6 +613,35 @@ TEST_F(CloudServiceTest, RotatesOnePartsKekLiveThroughTheAdminRoute) {
   EXPECT_FALSE(std::filesystem::exists(node::NextKekFile(keys / "ei_kek.key")));
   // Only the EI part changed.
   EXPECT_TRUE(node::LoadKekFile(keys / "qi_kek.key", random_, false)->key_id() == old_qi);
+
+  // An admin's session rotates the MI part the same way.
+  const net::Response by_admin = call(net::Method::kPost, "mi", false, admin_session);
+  ASSERT_EQ(by_admin.status, 202) << by_admin.body;
+  ASSERT_TRUE(medmesh::testing::WaitUntil([&] {
+    done = json::parse(call(net::Method::kGet, "mi", false, admin_session).body);
+    return done["state"] != "running";
+  }));
+  EXPECT_EQ(done["state"], "done");
+
+  // Every POST past authentication is audited: the bad part, the operator's refusal, the
+  // operator token's rotation and the admin's, each with who and the outcome.
+  auto page = service_->audit().Query({});
+  ASSERT_TRUE(page) << page.error().ToString();
+  std::vector<std::string> rotations;  // "<role> <account?> <part> <outcome>"
+  for (const json& event : page->events) {
+    if (event["subtype"][1]["code"] != "kek.rotate") continue;
+    const json& agent = event["agent"][0];
+    const bool by_account = agent["who"].contains("identifier");
+    const json what = event.value("entity", json::array()).back().value("what", json::object());
+    const std::string part = what.value("identifier", json::object()).value("value", "");
+    rotations.push_back(agent["role"][0]["coding"][0]["code"].get<std::string>() +
+                        (by_account ? " account " : " token ") + part + " " +
+                        event["outcome"].get<std::string>());
+  }
+  const std::vector<std::string> expected = {
+      // newest first
+      "admin account mi 0", "operator token ei 0", "operator account qi 4", "operator token  4"};
+  EXPECT_EQ(rotations, expected);
   auto stored = service_->records().GetPatientRecords("patient-1");
   ASSERT_TRUE(stored) << stored.error().ToString();
   ASSERT_EQ(stored->size(), 1u);

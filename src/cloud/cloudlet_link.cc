@@ -25,7 +25,12 @@ Result<std::uint64_t> QueryNumber(const net::Request& r, std::string_view name,
   return value;
 }
 
-net::Response Unauthorized(const Error& error) {
+// A refused node request: an IDS auth_failure event (what was wrong, never the header itself)
+// and 401 naming the scheme.
+net::Response Unauthorized(const net::Request& r, ForwardIntake& intake, const Error& error) {
+  intake.RecordRejection(
+      store::IdsEventKind::kAuthFailure, r.peer_address,
+      "node request refused on " + std::string(r.route) + ": " + error.message());
   net::Response denied = net::ErrorResponse(error);
   denied.headers.emplace_back("WWW-Authenticate", std::string(wire::kNodeRequestScheme));
   return denied;
@@ -42,10 +47,11 @@ void AddDeletionFeedRoute(net::Router& router, IntegrityService& service,
                    r.Header("Authorization").value_or(""), context.identity.root.key,
                    wire::CertificateRole::kCloudlet, context.identity.id(), r.path,
                    wire::ToUnixMs(context.clock.Now()));
-               if (!caller) return Unauthorized(caller.error());
+               if (!caller) return Unauthorized(r, context.intake, caller.error());
                if (caller->certificate().subject_id != cloudlet_id) {
                  // Another cloudlet's feed: the same answer as no credentials.
-                 return Unauthorized(Unauthenticated("node request: not this cloudlet's feed"));
+                 return Unauthorized(r, context.intake,
+                                     Unauthenticated("node request: not this cloudlet's feed"));
                }
                r.MarkPeerAuthenticated();
                MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t after,

@@ -5,7 +5,8 @@
 //       application/octet-stream. The request must carry `Authorization: MedMesh-Node ...`
 //       (wire/node_request.h) signed by the cloudlet `cloudlet_id` itself (a root-signed
 //       certificate of role cloudlet with that subject, valid now): 401 otherwise, so a page,
-//       which names patients, goes to no one else. 400 bad `after`/`limit`, 503 store.
+//       which names patients, goes to no one else; each such refusal is an IDS auth_failure
+//       event, as every refused credential is. 400 bad `after`/`limit`, 503 store.
 //
 // HttpCloudletCopySource: the CloudletCopySource that asks the enrolling cloudlet over HTTP
 // (GET {url}/api/v1/copies/records/{device_id}/{record_id}, signed by this cloud's node key).
@@ -21,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "cloud/forward_intake.h"
 #include "cloud/integrity_service.h"
 #include "core/clock.h"
 #include "crypto/signing.h"
@@ -36,6 +38,7 @@ struct DeletionFeedRouteContext {
   const node::NodeIdentity& identity;  // the cloud's: its id, and the root that signs cloudlets
   const crypto::Signer& signer;        // the cloud's node key: signs the pages
   const Clock& clock;
+  ForwardIntake& intake;  // records a refused node request as an IDS event (RecordRejection)
 };
 
 // Registers the deletion-feed route above; everything must outlive the router.

@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "accounts/authenticator.h"
+
 namespace medmesh::cloud {
 namespace {
 
@@ -67,16 +69,18 @@ void AddIntegrityRoutes(net::Router& router, IntegrityService& service,
                                  : "/api/v1/integrity/readings/{device_id}/{batch_id}";
     router.Post(base + "/verify",
                 [&service, authenticate, kind](const net::Request& r) -> Result<net::Response> {
-                  MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, authenticate(r));
+                  Result<accounts::Principal> who = authenticate(r);
+                  if (!who) return accounts::AuthenticationRefusal(who.error());
                   MEDMESH_ASSIGN_OR_RETURN(const ItemVerification v,
-                                           service.Verify(who, ItemOf(r, kind), r.peer_address));
+                                           service.Verify(*who, ItemOf(r, kind), r.peer_address));
                   return net::Response::Json(VerificationJson(v).dump());
                 });
     router.Post(base + "/restore",
                 [&service, authenticate, kind](const net::Request& r) -> Result<net::Response> {
-                  MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, authenticate(r));
+                  Result<accounts::Principal> who = authenticate(r);
+                  if (!who) return accounts::AuthenticationRefusal(who.error());
                   MEDMESH_ASSIGN_OR_RETURN(const RestoreOutcome out,
-                                           service.Restore(who, ItemOf(r, kind), r.peer_address));
+                                           service.Restore(*who, ItemOf(r, kind), r.peer_address));
                   json body = {{"restore", RestoreJson(out.restore)},
                                {"after", VerificationJson(out.after)}};
                   return net::Response::Json(body.dump());
@@ -84,18 +88,20 @@ void AddIntegrityRoutes(net::Router& router, IntegrityService& service,
   }
   router.Get("/api/v1/integrity/restores",
              [&service, authenticate](const net::Request& r) -> Result<net::Response> {
-               MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, authenticate(r));
+               Result<accounts::Principal> who = authenticate(r);
+               if (!who) return accounts::AuthenticationRefusal(who.error());
                MEDMESH_ASSIGN_OR_RETURN(const std::size_t limit, LimitOf(r));
                MEDMESH_ASSIGN_OR_RETURN(const std::vector<RestoreRow> rows,
-                                        service.ListRestores(who, limit, r.peer_address));
+                                        service.ListRestores(*who, limit, r.peer_address));
                json list = json::array();
                for (const RestoreRow& row : rows) list.push_back(RestoreJson(row));
                return net::Response::Json(json{{"restores", std::move(list)}}.dump());
              });
   router.Post("/api/v1/integrity/deletion",
               [&service, authenticate](const net::Request& r) -> Result<net::Response> {
-                MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, authenticate(r));
-                MEDMESH_RETURN_IF_ERROR(service.DeletePatient(who, r.peer_address));
+                Result<accounts::Principal> who = authenticate(r);
+                if (!who) return accounts::AuthenticationRefusal(who.error());
+                MEDMESH_RETURN_IF_ERROR(service.DeletePatient(*who, r.peer_address));
                 return net::Response::Json(json{{"status", "deleted"}}.dump());
               });
 }

@@ -10,7 +10,9 @@
 //                                                                    deletes their data
 //
 // Every route first calls `authenticate` (the accounts slice's request authenticator: token
-// verification, and CSRF for cookie requests): its error (401) is returned as is. Errors map
+// verification, and CSRF for cookie requests): its error is answered by
+// accounts::AuthenticationRefusal (401 with WWW-Authenticate; 403 "reason": "csrf_required"),
+// as on every account-session route. Errors map
 // through net::ErrorResponse: 400 bad id or limit, 401, 403 role, 404 unknown or foreign item
 // (one message), 409 (failed_precondition: nothing to restore, a copy that does not verify),
 // 503 (a store, the audit log or the cloudlet unavailable).

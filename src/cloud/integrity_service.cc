@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "accounts/encoding.h"
 #include "core/log.h"
 #include "wire/certificate.h"
 #include "wire/deletion_feed.h"
@@ -21,25 +22,6 @@ constexpr std::size_t kMigrationPage = 500;
 
 // One message for unknown items and items of someone else: the two must look alike.
 Error ItemNotFound() { return NotFound("no such record or reading batch"); }
-
-// "rst_" + 26 lower-case base32 characters of 16 random bytes (DESIGN8.md, Ids).
-std::string NewRestoreId(Random& random) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-  const Bytes bytes = random.Generate(16);
-  std::string out = "rst_";
-  unsigned buffer = 0;
-  int bits = 0;
-  for (std::uint8_t b : bytes) {
-    buffer = (buffer << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += kAlphabet[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += kAlphabet[(buffer << (5 - bits)) & 31];
-  return out;
-}
 
 Status CheckItem(const ItemRef& item) {
   if (!wire::IsValidId(item.device_id)) return InvalidArgument("device id is not a valid id");
@@ -394,7 +376,7 @@ Result<RestoreOutcome> IntegrityService::Restore(const Principal& principal, con
     RestoreOutcome out;
     MEDMESH_ASSIGN_OR_RETURN(out.after, item.kind == ItemKind::kRecord ? VerifyRecord(owner, item)
                                                                        : VerifyBatch(owner, item));
-    out.restore = RestoreRow{NewRestoreId(ctx_.random),
+    out.restore = RestoreRow{accounts::NewId("rst_", ctx_.random),
                              NowMs(ctx_.clock),
                              owner.cloudlet_id,
                              owner.patient_id,

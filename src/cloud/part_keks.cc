@@ -2,10 +2,14 @@
 
 #include <nlohmann/json.hpp>
 #include <utility>
+#include <variant>
 
+#include "accounts/authenticator.h"
 #include "core/bytes.h"
 #include "core/log.h"
 #include "net/error_mapping.h"
+#include "node/identity.h"
+#include "wire/model.h"
 
 namespace medmesh::cloud {
 namespace {
@@ -166,21 +170,81 @@ net::Response StatusResponse(RecordPart part, const PartKekRotationStatus& statu
 
 }  // namespace
 
-void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator,
-                          const AdminCheck& require_admin) {
+namespace {
+
+// Who called a rotation route, once admitted.
+struct KekCaller {
+  std::string account_id;  // "" for the operator token
+  std::string role;
+};
+
+audit::AuditEntry KekEntry(const net::Request& r, const KekRotationAccess& a,
+                           const KekCaller& caller) {
+  audit::AuditEntry e;
+  e.time_ms = wire::NowMs(a.clock);
+  e.event = "kek.rotate";
+  e.action = audit::Action::kExecute;
+  e.actor_account_id = caller.account_id;
+  e.actor_role = caller.role;
+  e.source_address = r.peer_address;
+  e.entity_type = "Kek";
+  return e;
+}
+
+// The operator token, else an admin's session; otherwise the refusal to send. A session of
+// another role is refused with 403 and, on the POST (`audited`), an audit entry.
+std::variant<KekCaller, net::Response> Admit(const net::Request& r, const KekRotationAccess& a,
+                                             bool audited) {
+  if (node::BearerTokenMatches(r.Header("Authorization"), a.operator_token)) {
+    return KekCaller{"", std::string(accounts::RoleName(accounts::Role::kOperator))};
+  }
+  Result<accounts::Principal> who = a.accounts.PrincipalOf(r);
+  if (!who) return accounts::AuthenticationRefusal(who.error());
+  KekCaller caller{who->account_id, std::string(accounts::RoleName(who->role))};
+  if (who->is(accounts::Role::kAdmin)) return caller;
+  const Error denied = PermissionDenied("only an admin rotates KEKs");
+  if (audited) {
+    audit::AuditEntry e = KekEntry(r, a, caller);
+    e.entity_id = std::string(r.PathParam("part").value_or(""));
+    e.outcome = audit::Outcome::kMinorFailure;
+    e.detail = std::string(ErrorCodeName(denied.code()));
+    if (Status appended = a.audit.Append(e); !appended) return net::ErrorResponse(appended.error());
+  }
+  return net::ErrorResponse(denied);
+}
+
+}  // namespace
+
+void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator, KekRotationAccess access) {
   router.Post("/api/v1/admin/keys/{part}/rotation",
-              [&rotator, require_admin](const net::Request& r) -> Result<net::Response> {
-                if (auto denied = require_admin(r)) return std::move(*denied);
-                MEDMESH_ASSIGN_OR_RETURN(RecordPart part,
-                                         ParseRecordPart(r.PathParam("part").value_or("")));
+              [&rotator, access](const net::Request& r) -> Result<net::Response> {
+                auto admitted = Admit(r, access, /*audited=*/true);
+                if (auto* refusal = std::get_if<net::Response>(&admitted))
+                  return std::move(*refusal);
+                audit::AuditEntry e = KekEntry(r, access, std::get<KekCaller>(admitted));
+                Result<RecordPart> part = ParseRecordPart(r.PathParam("part").value_or(""));
                 // kAlreadyExists (a rotation is running) and kFailedPrecondition (no file) are 409.
-                MEDMESH_RETURN_IF_ERROR(rotator.Start(part));
-                return StatusResponse(part, rotator.status(part), 202);
+                const Status started = part ? rotator.Start(*part) : Status(part.error());
+                if (part) e.entity_id = std::string(store::RecordPartName(*part));
+                if (!started) {
+                  e.outcome = audit::Outcome::kMinorFailure;
+                  e.detail = std::string(ErrorCodeName(started.error().code()));
+                }
+                // The operator token names no account; the detail says which credential acted.
+                if (e.actor_account_id.empty()) {
+                  e.detail += e.detail.empty() ? "static token" : ", static token";
+                }
+                MEDMESH_RETURN_IF_ERROR(access.audit.Append(e));
+                if (!started) return started.error();
+                return StatusResponse(*part, rotator.status(*part), 202);
               },
               {.body_limit_bytes = 0});
   router.Get("/api/v1/admin/keys/{part}/rotation",
-             [&rotator, require_admin](const net::Request& r) -> Result<net::Response> {
-               if (auto denied = require_admin(r)) return std::move(*denied);
+             [&rotator, access](const net::Request& r) -> Result<net::Response> {
+               auto admitted = Admit(r, access, /*audited=*/false);
+               if (auto* refusal = std::get_if<net::Response>(&admitted)) {
+                 return std::move(*refusal);
+               }
                MEDMESH_ASSIGN_OR_RETURN(RecordPart part,
                                         ParseRecordPart(r.PathParam("part").value_or("")));
                return StatusResponse(part, rotator.status(part), 200);

@@ -3,7 +3,7 @@
 // procedure: docs/key_hierarchy.md, "Rotation").
 //
 //   POST /api/v1/admin/keys/{part}/rotation   start rotating the part's KEK (202; 409 if a
-//                                             rotation is running)
+//                                             rotation is running); operator token or admin
 //   GET  /api/v1/admin/keys/{part}/rotation   how the part's last rotation went
 //
 // A rotation runs on its own thread (re-wrapping every data key of a part can take longer than
@@ -23,7 +23,10 @@
 #include <string_view>
 #include <thread>
 
+#include "audit/audit_sink.h"
+#include "cloud/account_api.h"
 #include "cloud/three_part.h"
+#include "core/clock.h"
 #include "core/env.h"
 #include "core/random.h"
 #include "core/status.h"
@@ -89,12 +92,23 @@ class PartKekRotator {
   std::thread worker_;                             // guarded by mu_
 };
 
-// nullopt to let the request through, else the response to send (401/403). Today the cloud's
-// operator-token check; admin sessions replace it without touching these routes.
-using AdminCheck = std::function<std::optional<net::Response>(const net::Request&)>;
+// Who may call the two routes: the holder of the cloud's operator token (what `medmesh keys
+// rotate-kek` sends) or an admin's account session (Bearer or cookie + CSRF, through
+// AccountApi::PrincipalOf). A request with neither is answered as every session route answers
+// (accounts::AuthenticationRefusal: 401, or 403 "reason": "csrf_required") and is an IDS
+// auth_failure event when it offered a credential; another role's session is 403. Every POST
+// past authentication appends one audit entry "kek.rotate" (action E, entity Kek/<part>, the
+// outcome; actor the admin's account, or role "operator" without an account for the token)
+// after its outcome is known, refusals included; if that append fails the route answers its
+// error, though a rotation it started keeps running. All four must outlive the router.
+struct KekRotationAccess {
+  const SecretBytes& operator_token;
+  AccountApi& accounts;
+  audit::AuditSink& audit;
+  const Clock& clock;
+};
 
 // Registers the two routes above on `router`. Bodies: docs/openapi.yaml (KekRotationStatus).
-void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator,
-                          const AdminCheck& require_admin);
+void AddKekRotationRoutes(net::Router& router, PartKekRotator& rotator, KekRotationAccess access);
 
 }  // namespace medmesh::cloud

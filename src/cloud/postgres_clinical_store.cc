@@ -115,26 +115,8 @@ std::string Cat(std::initializer_list<std::string_view> parts) {
 
 }  // namespace
 
-// The shared pool, with each operation in one transaction that commits when it succeeds.
-class PostgresClinicalStore::Pool {
- public:
-  explicit Pool(std::unique_ptr<store::PgConnectionPool> pool) : pool_(std::move(pool)) {}
-
-  template <typename T>
-  Result<T> Run(std::string_view what, const std::function<Result<T>(pqxx::work&)>& body) {
-    return pool_->Run(what, [&](pqxx::connection& c) -> Result<T> {
-      pqxx::work work(c);
-      Result<T> result = body(work);
-      if (result) work.commit();
-      return result;
-    });
-  }
-
- private:
-  std::unique_ptr<store::PgConnectionPool> pool_;
-};
-
-PostgresClinicalStore::PostgresClinicalStore(std::unique_ptr<Pool> pool, std::string schema)
+PostgresClinicalStore::PostgresClinicalStore(std::unique_ptr<store::PgConnectionPool> pool,
+                                             std::string schema)
     : pool_(std::move(pool)), schema_(std::move(schema)) {}
 PostgresClinicalStore::~PostgresClinicalStore() = default;
 
@@ -144,16 +126,16 @@ Result<std::unique_ptr<PostgresClinicalStore>> PostgresClinicalStore::Open(
     PostgresClinicalStoreOptions options) {
   MEDMESH_RETURN_IF_ERROR(store::CheckSchemaPrefix(options.schema_prefix));
   MEDMESH_ASSIGN_OR_RETURN(
-      std::unique_ptr<store::PgConnectionPool> connections,
+      std::unique_ptr<store::PgConnectionPool> pool,
       store::PgConnectionPool::Create(std::move(options.conninfo), options.pool_size,
                                       options.acquire_timeout));
   const std::string schema = options.schema_prefix + "clinical";
-  auto pool = std::make_unique<Pool>(std::move(connections));
-  MEDMESH_RETURN_IF_ERROR(pool->Run<bool>("create schema", [&](pqxx::work& w) -> Result<bool> {
-    w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "medmesh clinical " + schema);
-    w.exec(InSchema(schema, kSchemaSql));
-    return true;
-  }));
+  MEDMESH_RETURN_IF_ERROR(
+      pool->RunInTransaction("create schema", [&](pqxx::work& w) -> Result<bool> {
+        w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", "medmesh clinical " + schema);
+        w.exec(InSchema(schema, kSchemaSql));
+        return true;
+      }));
   return std::unique_ptr<PostgresClinicalStore>(new PostgresClinicalStore(std::move(pool), schema));
 }
 
@@ -164,7 +146,7 @@ Status PostgresClinicalStore::InsertActivation(const ActivationRow& row, const C
   if (row.status != ActivationStatus::kRequested) {
     return InvalidArgument("clinical store: a new activation must be requested");
   }
-  auto done = pool_->Run<bool>("insert activation", [&](pqxx::work& w) -> Result<bool> {
+  auto done = pool_->RunInTransaction("insert activation", [&](pqxx::work& w) -> Result<bool> {
     // Serialises requests of one patient (two racing requests for the same cloudlet would
     // otherwise both pass the check and one would fail on the unique index).
     w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))",
@@ -194,7 +176,7 @@ Status PostgresClinicalStore::InsertActivation(const ActivationRow& row, const C
 Result<std::optional<ActivationRow>> PostgresClinicalStore::GetActivation(
     std::string_view activation_id) const {
   using Row = std::optional<ActivationRow>;
-  return pool_->Run<Row>("get activation", [&](pqxx::work& w) -> Result<Row> {
+  return pool_->RunInTransaction("get activation", [&](pqxx::work& w) -> Result<Row> {
     MEDMESH_ASSIGN_OR_RETURN(
         auto rows, ReadActivations(w.exec_params(
                        InSchema(schema_, Cat({kActivationSelect, "WHERE activation_id = $1"})),
@@ -207,7 +189,7 @@ Result<std::optional<ActivationRow>> PostgresClinicalStore::GetActivation(
 Result<std::vector<ActivationRow>> PostgresClinicalStore::ListActivationsOfPatient(
     std::string_view patient_id) const {
   using Rows = std::vector<ActivationRow>;
-  return pool_->Run<Rows>("list activations of patient", [&](pqxx::work& w) -> Result<Rows> {
+  return pool_->RunInTransaction("list activations of patient", [&](pqxx::work& w) -> Result<Rows> {
     return ReadActivations(w.exec_params(
         InSchema(schema_,
                  Cat({kActivationSelect, "WHERE patient_id = $1", kNewestActivationsFirst})),
@@ -218,18 +200,19 @@ Result<std::vector<ActivationRow>> PostgresClinicalStore::ListActivationsOfPatie
 Result<std::vector<ActivationRow>> PostgresClinicalStore::ListActivationsOfCloudlet(
     std::string_view cloudlet_id, std::optional<ActivationStatus> status) const {
   using Rows = std::vector<ActivationRow>;
-  return pool_->Run<Rows>("list activations of cloudlet", [&](pqxx::work& w) -> Result<Rows> {
-    if (status) {
-      return ReadActivations(w.exec_params(
-          InSchema(schema_, Cat({kActivationSelect, "WHERE cloudlet_id = $1 AND status = $2",
-                                 kNewestActivationsFirst})),
-          std::string(cloudlet_id), std::string(ActivationStatusName(*status))));
-    }
-    return ReadActivations(w.exec_params(
-        InSchema(schema_,
-                 Cat({kActivationSelect, "WHERE cloudlet_id = $1", kNewestActivationsFirst})),
-        std::string(cloudlet_id)));
-  });
+  return pool_->RunInTransaction(
+      "list activations of cloudlet", [&](pqxx::work& w) -> Result<Rows> {
+        if (status) {
+          return ReadActivations(w.exec_params(
+              InSchema(schema_, Cat({kActivationSelect, "WHERE cloudlet_id = $1 AND status = $2",
+                                     kNewestActivationsFirst})),
+              std::string(cloudlet_id), std::string(ActivationStatusName(*status))));
+        }
+        return ReadActivations(w.exec_params(
+            InSchema(schema_,
+                     Cat({kActivationSelect, "WHERE cloudlet_id = $1", kNewestActivationsFirst})),
+            std::string(cloudlet_id)));
+      });
 }
 
 Status PostgresClinicalStore::DecideActivation(std::string_view activation_id,
@@ -241,7 +224,7 @@ Status PostgresClinicalStore::DecideActivation(std::string_view activation_id,
   }
   if (reason.size() > kMaxReasonBytes) return InvalidArgument("clinical store: reason is too long");
   MEDMESH_RETURN_IF_ERROR(ValidateStoreKey("decided_by", decided_by));
-  auto done = pool_->Run<bool>("decide activation", [&](pqxx::work& w) -> Result<bool> {
+  auto done = pool_->RunInTransaction("decide activation", [&](pqxx::work& w) -> Result<bool> {
     const pqxx::result updated = w.exec_params(
         InSchema(schema_,
                  "UPDATE {s}.activations SET status = $1, reason = $2, decided_by = $3,"
@@ -263,7 +246,7 @@ Status PostgresClinicalStore::DecideActivation(std::string_view activation_id,
 }
 
 Result<bool> PostgresClinicalStore::HasApprovedActivation(std::string_view patient_id) const {
-  return pool_->Run<bool>("check activation", [&](pqxx::work& w) -> Result<bool> {
+  return pool_->RunInTransaction("check activation", [&](pqxx::work& w) -> Result<bool> {
     return !w.exec_params(InSchema(schema_,
                                    "SELECT 1 FROM {s}.activations WHERE patient_id = $1"
                                    " AND status = 'approved' LIMIT 1"),
@@ -277,7 +260,7 @@ Result<bool> PostgresClinicalStore::HasApprovedActivation(std::string_view patie
 Status PostgresClinicalStore::InsertConsent(const ConsentRow& row, const CommitGate& gate) {
   MEDMESH_RETURN_IF_ERROR(ValidateConsentRow(row));
   if (!row.active()) return InvalidArgument("clinical store: a new consent must be active");
-  auto done = pool_->Run<bool>("insert consent", [&](pqxx::work& w) -> Result<bool> {
+  auto done = pool_->RunInTransaction("insert consent", [&](pqxx::work& w) -> Result<bool> {
     const pqxx::result inserted = w.exec_params(
         InSchema(schema_,
                  "INSERT INTO {s}.consents (consent_id, patient_id, doctor_id, created_ms,"
@@ -301,7 +284,7 @@ Status PostgresClinicalStore::InsertConsent(const ConsentRow& row, const CommitG
 Result<std::optional<ConsentRow>> PostgresClinicalStore::GetConsent(
     std::string_view consent_id) const {
   using Row = std::optional<ConsentRow>;
-  return pool_->Run<Row>("get consent", [&](pqxx::work& w) -> Result<Row> {
+  return pool_->RunInTransaction("get consent", [&](pqxx::work& w) -> Result<Row> {
     std::vector<ConsentRow> rows =
         ReadConsents(w.exec_params(InSchema(schema_, Cat({kConsentSelect, "WHERE c.consent_id = $1",
                                                           " ORDER BY r.device_id COLLATE \"C\","
@@ -315,7 +298,7 @@ Result<std::optional<ConsentRow>> PostgresClinicalStore::GetConsent(
 Result<std::vector<ConsentRow>> PostgresClinicalStore::ListConsentsOfPatient(
     std::string_view patient_id) const {
   using Rows = std::vector<ConsentRow>;
-  return pool_->Run<Rows>("list consents of patient", [&](pqxx::work& w) -> Result<Rows> {
+  return pool_->RunInTransaction("list consents of patient", [&](pqxx::work& w) -> Result<Rows> {
     return ReadConsents(w.exec_params(
         InSchema(schema_, Cat({kConsentSelect, "WHERE c.patient_id = $1",
                                " ORDER BY c.created_ms DESC, c.consent_id COLLATE \"C\" DESC,"
@@ -327,7 +310,7 @@ Result<std::vector<ConsentRow>> PostgresClinicalStore::ListConsentsOfPatient(
 Result<std::vector<ConsentRow>> PostgresClinicalStore::ListConsentsOfDoctor(
     std::string_view doctor_id, bool active_only) const {
   using Rows = std::vector<ConsentRow>;
-  return pool_->Run<Rows>("list consents of doctor", [&](pqxx::work& w) -> Result<Rows> {
+  return pool_->RunInTransaction("list consents of doctor", [&](pqxx::work& w) -> Result<Rows> {
     return ReadConsents(w.exec_params(
         InSchema(schema_, Cat({kConsentSelect, "WHERE c.doctor_id = $1",
                                active_only ? " AND c.revoked_ms IS NULL" : "",
@@ -339,7 +322,7 @@ Result<std::vector<ConsentRow>> PostgresClinicalStore::ListConsentsOfDoctor(
 
 Result<bool> PostgresClinicalStore::RevokeConsent(std::string_view consent_id,
                                                   std::int64_t revoked_ms, const CommitGate& gate) {
-  return pool_->Run<bool>("revoke consent", [&](pqxx::work& w) -> Result<bool> {
+  return pool_->RunInTransaction("revoke consent", [&](pqxx::work& w) -> Result<bool> {
     const pqxx::result updated =
         w.exec_params(InSchema(schema_,
                                "UPDATE {s}.consents SET revoked_ms = $1 WHERE consent_id = $2"
@@ -359,7 +342,7 @@ Result<bool> PostgresClinicalStore::RevokeConsent(std::string_view consent_id,
 
 Result<std::vector<Referral>> PostgresClinicalStore::ListReferrals() const {
   using Rows = std::vector<Referral>;
-  return pool_->Run<Rows>("list referrals", [&](pqxx::work& w) -> Result<Rows> {
+  return pool_->RunInTransaction("list referrals", [&](pqxx::work& w) -> Result<Rows> {
     const pqxx::result r =
         w.exec(InSchema(schema_,
                         "SELECT DISTINCT doctor_id COLLATE \"C\", patient_id COLLATE \"C\""
@@ -374,7 +357,7 @@ Result<std::vector<Referral>> PostgresClinicalStore::ListReferrals() const {
 
 Status PostgresClinicalStore::InsertAnswer(const AnswerRow& row, const CommitGate& gate) {
   MEDMESH_RETURN_IF_ERROR(ValidateAnswerRow(row));
-  auto done = pool_->Run<bool>("insert answer", [&](pqxx::work& w) -> Result<bool> {
+  auto done = pool_->RunInTransaction("insert answer", [&](pqxx::work& w) -> Result<bool> {
     // FOR SHARE holds off a revocation until this transaction ends, so an answer is never
     // stored on a grant revoked after the check.
     const pqxx::result consent = w.exec_params(
@@ -401,7 +384,7 @@ Status PostgresClinicalStore::InsertAnswer(const AnswerRow& row, const CommitGat
 Result<std::vector<AnswerRow>> PostgresClinicalStore::ListAnswersOfPatient(
     std::string_view patient_id) const {
   using Rows = std::vector<AnswerRow>;
-  return pool_->Run<Rows>("list answers of patient", [&](pqxx::work& w) -> Result<Rows> {
+  return pool_->RunInTransaction("list answers of patient", [&](pqxx::work& w) -> Result<Rows> {
     return ReadAnswers(w.exec_params(
         InSchema(schema_, Cat({kAnswerSelect, "WHERE patient_id = $1", kAnswerOrder})),
         std::string(patient_id)));
@@ -411,7 +394,7 @@ Result<std::vector<AnswerRow>> PostgresClinicalStore::ListAnswersOfPatient(
 Result<std::vector<AnswerRow>> PostgresClinicalStore::ListAnswersOfDoctor(
     std::string_view doctor_id) const {
   using Rows = std::vector<AnswerRow>;
-  return pool_->Run<Rows>("list answers of doctor", [&](pqxx::work& w) -> Result<Rows> {
+  return pool_->RunInTransaction("list answers of doctor", [&](pqxx::work& w) -> Result<Rows> {
     return ReadAnswers(
         w.exec_params(InSchema(schema_, Cat({kAnswerSelect, "WHERE doctor_id = $1", kAnswerOrder})),
                       std::string(doctor_id)));
@@ -420,7 +403,7 @@ Result<std::vector<AnswerRow>> PostgresClinicalStore::ListAnswersOfDoctor(
 
 Result<AnswerCounts> PostgresClinicalStore::CountAnswers(
     std::optional<std::string_view> cloudlet_id) const {
-  return pool_->Run<AnswerCounts>("count answers", [&](pqxx::work& w) -> Result<AnswerCounts> {
+  return pool_->RunInTransaction("count answers", [&](pqxx::work& w) -> Result<AnswerCounts> {
     const pqxx::result r =
         cloudlet_id
             ? w.exec_params(
@@ -440,7 +423,7 @@ Result<AnswerCounts> PostgresClinicalStore::CountAnswers(
 // --- Deletion ----------------------------------------------------------------------------------
 
 Result<bool> PostgresClinicalStore::DeletePatient(std::string_view patient_id) {
-  return pool_->Run<bool>("delete patient", [&](pqxx::work& w) -> Result<bool> {
+  return pool_->RunInTransaction("delete patient", [&](pqxx::work& w) -> Result<bool> {
     std::size_t removed = 0;
     for (const char* sql : {"DELETE FROM {s}.answers WHERE patient_id = $1",
                             "DELETE FROM {s}.consents WHERE patient_id = $1",

@@ -13,6 +13,10 @@
 
 #include "cloud/clinical_store.h"
 
+namespace medmesh::store {
+class PgConnectionPool;
+}
+
 namespace medmesh::cloud {
 
 struct PostgresClinicalStoreOptions {
@@ -60,9 +64,8 @@ class PostgresClinicalStore final : public ClinicalStore {
   Result<bool> DeletePatient(std::string_view patient_id) override;
 
  private:
-  class Pool;
-  PostgresClinicalStore(std::unique_ptr<Pool> pool, std::string schema);
-  std::unique_ptr<Pool> pool_;
+  PostgresClinicalStore(std::unique_ptr<store::PgConnectionPool> pool, std::string schema);
+  std::unique_ptr<store::PgConnectionPool> pool_;
   std::string schema_;
 };
 

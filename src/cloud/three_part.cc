@@ -9,6 +9,7 @@
 #include <tuple>
 #include <utility>
 
+#include "accounts/encoding.h"
 #include "cloud/internal/record_parts.h"
 #include "core/check.h"
 #include "crypto/kdf.h"
@@ -79,8 +80,6 @@ Error MissingRowError(const Error& e) {
   return e.code() == ErrorCode::kNotFound ? IntegrityFailure() : e;
 }
 
-bool IsAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 char AsciiUpper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 bool IsAsciiAlnum(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -121,25 +120,6 @@ std::optional<int> AgeAt(std::string_view birth_date, const std::chrono::year_mo
 
 // --- Normalisation
 // --------------------------------------------------------------------------------
-
-Result<std::string> NormaliseEmail(std::string_view email) {
-  while (!email.empty() && IsAsciiSpace(email.front())) email.remove_prefix(1);
-  while (!email.empty() && IsAsciiSpace(email.back())) email.remove_suffix(1);
-  std::string out;
-  out.reserve(email.size());
-  for (char c : email) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f)
-      return InvalidArgument("email contains spaces or control characters");
-    out += AsciiLower(c);
-  }
-  const std::size_t at = out.find('@');
-  if (out.size() > 254 || at == std::string::npos || at == 0 || at + 1 == out.size() ||
-      out.find('@', at + 1) != std::string::npos) {
-    return InvalidArgument("email is not a valid address");
-  }
-  return out;
-}
 
 Result<std::string> NormalisePhone(std::string_view phone) {
   std::string digits;
@@ -349,7 +329,7 @@ Result<store::NewRecord> ThreePartStore::BuildRows(const wire::PatientRecord& re
     index.push_back({std::string(field), keys_->Token(field, normalised), patient});
     return OkStatus();
   };
-  MEDMESH_RETURN_IF_ERROR(add_index(kFieldEmail, NormaliseEmail, record.email));
+  MEDMESH_RETURN_IF_ERROR(add_index(kFieldEmail, accounts::NormaliseEmail, record.email));
   MEDMESH_RETURN_IF_ERROR(add_index(kFieldPhone, NormalisePhone, record.phone));
   MEDMESH_RETURN_IF_ERROR(add_index(kFieldNationalId, NormaliseNationalId, record.national_id));
   if (!record.postcode.empty()) MEDMESH_RETURN_IF_ERROR(NormalisePostcode(record.postcode));
@@ -511,7 +491,7 @@ Result<std::vector<std::string>> ThreePartStore::Lookup(std::string_view field,
 }
 
 Result<std::vector<std::string>> ThreePartStore::LookupByEmail(std::string_view email) const {
-  MEDMESH_ASSIGN_OR_RETURN(const std::string normalised, NormaliseEmail(email));
+  MEDMESH_ASSIGN_OR_RETURN(const std::string normalised, accounts::NormaliseEmail(email));
   return Lookup(kFieldEmail, normalised);
 }
 

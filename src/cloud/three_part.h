@@ -322,9 +322,8 @@ class ThreePartStore {
 
 // --- Normalisation of identifiers (exposed for tests and callers that index elsewhere) --------
 
-// "alice@example.org" from " Alice@Example.ORG ". kInvalidArgument unless it has one '@' with
-// text on both sides, no spaces or control characters, and at most 254 bytes.
-Result<std::string> NormaliseEmail(std::string_view email);
+// E-mail addresses are normalised by accounts::NormaliseEmail (accounts/encoding.h), the one
+// form shared with account logins.
 // "442079460958" from "+44 20 7946-0958". kInvalidArgument unless it has only digits and
 // + ( ) - . and spaces, and 5..15 digits.
 Result<std::string> NormalisePhone(std::string_view phone);

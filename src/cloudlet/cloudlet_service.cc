@@ -8,6 +8,7 @@
 #include <system_error>
 #include <utility>
 
+#include "accounts/authenticator.h"
 #include "accounts/principal.h"
 #include "audit/sqlite_audit_store.h"
 #include "cloudlet/cloudlet_sessions.h"
@@ -64,22 +65,6 @@ net::Response Unauthorized(std::string_view what) {
       net::ErrorResponse(Unauthenticated("missing or wrong " + std::string(what) + " token"));
   r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
-}
-
-// The answer to a request whose caller could not be identified: 401 (with WWW-Authenticate), 403
-// with "reason": "csrf_required" for a cookie request without the right X-CSRF-Token (as at the
-// cloud, docs/accounts.md), or 503.
-net::Response IdentityRefusal(const Error& error) {
-  net::Response response = net::ErrorResponse(error);
-  if (error.code() == ErrorCode::kPermissionDenied) {
-    Json body = Json::parse(response.body, nullptr, false);
-    if (body.is_object()) {
-      body["reason"] = "csrf_required";
-      response.body = body.dump();
-    }
-  }
-  if (response.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
-  return response;
 }
 
 }  // namespace
@@ -160,6 +145,23 @@ struct CloudletService::State {
                           std::string_view what);
   // The static token, or an operator session of this cloudlet.
   bool IsOwnOperator(const Caller& caller) const;
+
+  // What a device route (enrol, withdraw) acted on, filled in as it becomes known, for its
+  // audit entry: the device once its id is valid, the patient only once the caller may act on
+  // that patient's device (a refused caller learns nothing and the entry names nobody else).
+  struct DeviceAction {
+    std::string device_id;
+    std::string patient_id;
+    std::string detail;  // "already_enrolled", "unchanged", ...
+  };
+  Result<net::Response> EnrolAs(const net::Request& r, const Caller& caller, DeviceAction& done);
+  Result<net::Response> WithdrawAs(const net::Request& r, const Caller& caller, DeviceAction& done);
+  // Appends the audit entry of a device route past identification (docs/audit.md: who, role,
+  // from where, the device, its patient, the outcome) and hands `response` back; a failed
+  // append is the answer instead (the enrolment or withdrawal itself stands).
+  Result<net::Response> AuditDevice(const net::Request& r, const Caller& caller,
+                                    std::string_view event, audit::Action action,
+                                    const DeviceAction& done, Result<net::Response> response);
   // Own operators and patients (for their own devices) manage devices; 403 for anyone else.
   Status MayActOnDevices(const Caller& caller) const;
   CloudletStats Stats() const;
@@ -259,8 +261,15 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
   // The enrol token (a device enrolling itself) or the session of the patient or of an operator
   // of this cloudlet; in every case with a request signed by the device (docs/enrolment.md).
   auto identified = Identify(r, enrol_token, "enrol");
-  if (!identified) return IdentityRefusal(identified.error());
-  const Caller& caller = *identified;
+  if (!identified) return accounts::AuthenticationRefusal(identified.error());
+  DeviceAction done;
+  Result<net::Response> response = EnrolAs(r, *identified, done);
+  return AuditDevice(r, *identified, "device.enrol", audit::Action::kCreate, done,
+                     std::move(response));
+}
+
+Result<net::Response> CloudletService::State::EnrolAs(const net::Request& r, const Caller& caller,
+                                                      DeviceAction& done) {
   static constexpr net::JsonField kEnrolFields[] = {{"request", net::JsonType::kString}};
   net::JsonBody body = net::ParseJsonBody(r, kEnrolFields);
   if (auto* refusal = std::get_if<net::Response>(&body)) {
@@ -278,6 +287,7 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
                               "enrolment request is malformed or its device signature is wrong");
     return InvalidArgument("the enrolment request is malformed or not signed by the device key");
   }
+  done.device_id = request->device_id;
   if (request->cloudlet_id != identity.id()) {
     return InvalidArgument("the enrolment request names another cloudlet");
   }
@@ -301,12 +311,14 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
   const std::string device_id = request->device_id;
   const std::string patient_id = request->patient_id;
   const crypto::SigningPublicKey* key = &request->device_key;
+  done.patient_id = patient_id;
 
   const wire::Enrolment enrolment{device_id, patient_id, *key, identity.id(), now_ms};
   if (auto existing = devices->Find(device_id)) {
     if (!existing->withdrawn && existing->enrolment.patient_id == patient_id &&
         existing->enrolment.device_key == *key) {
       cloudlet_metrics.enrolments.WithLabels({"already_enrolled"}).Increment();
+      done.detail = "already_enrolled";
       return net::Response::Binary(existing->record);
     }
   }
@@ -323,6 +335,7 @@ Result<net::Response> CloudletService::State::Enrol(const net::Request& r) {
   }
   if (*outcome == EnrolOutcome::kAlreadyEnrolled) {
     cloudlet_metrics.enrolments.WithLabels({"already_enrolled"}).Increment();
+    done.detail = "already_enrolled";
     return net::Response::Binary(devices->Find(device_id)->record);
   }
   // The cloud needs the record to check this device's signatures on forwarded data.
@@ -396,10 +409,18 @@ Result<net::Response> CloudletService::State::Readings(const net::Request& r) {
 
 Result<net::Response> CloudletService::State::Withdraw(const net::Request& r) {
   auto identified = Identify(r, operator_token, "operator");
-  if (!identified) return IdentityRefusal(identified.error());
-  const Caller& caller = *identified;
+  if (!identified) return accounts::AuthenticationRefusal(identified.error());
+  DeviceAction done;
+  Result<net::Response> response = WithdrawAs(r, *identified, done);
+  return AuditDevice(r, *identified, "device.withdraw", audit::Action::kUpdate, done,
+                     std::move(response));
+}
+
+Result<net::Response> CloudletService::State::WithdrawAs(const net::Request& r,
+                                                         const Caller& caller, DeviceAction& done) {
   const std::string device_id(r.PathParam("device_id").value_or(""));
   if (!wire::IsValidId(device_id)) return InvalidArgument("bad device id");
+  done.device_id = device_id;
   MEDMESH_RETURN_IF_ERROR(MayActOnDevices(caller));
   const auto entry = devices->Find(device_id);
   // Another patient's device is answered exactly like an unknown one.
@@ -407,6 +428,8 @@ Result<net::Response> CloudletService::State::Withdraw(const net::Request& r) {
       (!IsOwnOperator(caller) && entry->enrolment.patient_id != caller.principal->patient_id)) {
     return NotFound("the device is not enrolled here");
   }
+  done.patient_id = entry->enrolment.patient_id;
+  if (entry->withdrawn) done.detail = "unchanged";
   if (!entry->withdrawn) MEDMESH_RETURN_IF_ERROR(devices->Withdraw(device_id));
   // The registry is the one ingest reads, so the next upload of the device is refused.
   cloudlet_metrics.enrolments.WithLabels({entry->withdrawn ? "unchanged" : "withdrawn"})
@@ -422,6 +445,46 @@ Result<net::Response> CloudletService::State::Withdraw(const net::Request& r) {
   return net::Response::Json(body.dump());
 }
 
+Result<net::Response> CloudletService::State::AuditDevice(
+    const net::Request& r, const Caller& caller, std::string_view event, audit::Action action,
+    const DeviceAction& done, Result<net::Response> response) {
+  audit::AuditEntry e;
+  e.time_ms = NowMs(clock);
+  e.event = std::string(event);
+  e.action = action;
+  if (caller.static_token) {
+    // A static token names no account, only what it stands for: the enrol token a device
+    // enrolling itself, the operator token this cloudlet's operator.
+    e.actor_role = action == audit::Action::kCreate ? "device" : "operator";
+  } else {
+    e.actor_account_id = caller.principal->account_id;
+    e.actor_role = std::string(accounts::RoleName(caller.principal->role));
+  }
+  e.source_address = r.peer_address;
+  e.patient_id = done.patient_id;
+  e.entity_type = "Device";
+  e.entity_id = done.device_id;
+  const int status = response ? response->status : net::HttpStatusFor(response.error().code());
+  if (status >= 500) {
+    e.outcome = audit::Outcome::kSeriousFailure;
+  } else if (status >= 400) {
+    e.outcome = audit::Outcome::kMinorFailure;
+  }
+  if (!response) {
+    e.detail = std::string(ErrorCodeName(response.error().code()));
+  } else if (status >= 400) {
+    const Json body = Json::parse(response->body, nullptr, false);
+    e.detail = body.is_object() && body.contains("error") && body["error"].is_string()
+                   ? body["error"].get<std::string>()
+                   : "refused";
+  } else {
+    e.detail = done.detail;
+  }
+  if (caller.static_token) e.detail += e.detail.empty() ? "static token" : ", static token";
+  MEDMESH_RETURN_IF_ERROR(audit->Append(e));
+  return response;
+}
+
 Status CloudletService::State::MayActOnDevices(const Caller& caller) const {
   if (IsOwnOperator(caller) || caller.principal->is(accounts::Role::kPatient)) return OkStatus();
   return PermissionDenied("only the patient or an operator of this cloudlet manages devices");
@@ -429,7 +492,7 @@ Status CloudletService::State::MayActOnDevices(const Caller& caller) const {
 
 Result<net::Response> CloudletService::State::ListDevices(const net::Request& r) {
   auto identified = Identify(r, operator_token, "operator");
-  if (!identified) return IdentityRefusal(identified.error());
+  if (!identified) return accounts::AuthenticationRefusal(identified.error());
   const Caller& caller = *identified;
   MEDMESH_RETURN_IF_ERROR(MayActOnDevices(caller));
   std::string patient_id;
@@ -534,7 +597,8 @@ net::Router CloudletService::State::BuildRouter() {
   router.Post("/api/v1/devices/{device_id}/withdrawal",
               [this](const net::Request& r) { return Withdraw(r); }, {.body_limit_bytes = 0});
   AddRecordCopyRoute(
-      router, {identity, {identity.id(), *ledger, *devices, *envelope, *signer, random}, clock});
+      router,
+      {identity, {identity.id(), *ledger, *devices, *envelope, *signer, random}, clock, *pipeline});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

@@ -19,6 +19,10 @@ void AddRecordCopyRoute(net::Router& router, RecordCopyRouteContext context) {
                                               wire::CertificateRole::kCloud, context.identity.id(),
                                               r.path, wire::ToUnixMs(context.clock.Now()));
         if (!caller) {
+          // What was wrong, never the header itself.
+          context.pipeline.RecordRejection(
+              store::IdsEventKind::kAuthFailure, r.peer_address, {},
+              "node request refused on " + std::string(r.route) + ": " + caller.error().message());
           net::Response denied = net::ErrorResponse(caller.error());
           denied.headers.emplace_back("WWW-Authenticate", std::string(wire::kNodeRequestScheme));
           return denied;

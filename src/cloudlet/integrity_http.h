@@ -6,7 +6,8 @@
 //       KEM key (SealRecordCopy), application/octet-stream. The request must carry
 //       `Authorization: MedMesh-Node ...` (wire/node_request.h) signed by a cloud (a
 //       certificate of role cloud from the pinned root, valid now) for this cloudlet: 401
-//       otherwise. 404 if the record is not (or no longer) kept here, 400 bad ids, 503 store.
+//       otherwise, recorded as an IDS auth_failure event. 404 if the record is not (or no
+//       longer) kept here, 400 bad ids, 503 store.
 //
 // DeletionFeedPoller: one poll of the cloud's deletion feed: fetches and verifies the cloud's
 // certificate (GET {cloud}/api/v1/certificate, role cloud from the root), then asks
@@ -19,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "cloudlet/ingest.h"
 #include "cloudlet/integrity.h"
 #include "core/clock.h"
 #include "core/random.h"
@@ -35,6 +37,7 @@ struct RecordCopyRouteContext {
   const node::NodeIdentity& identity;  // this cloudlet's: its id and the root it pins
   RecordCopyContext copy;
   const Clock& clock;
+  IngestPipeline& pipeline;  // records a refused node request as an IDS event (RecordRejection)
 };
 
 // Registers the copy route; everything in `context` must outlive the router.

@@ -109,6 +109,14 @@ Response RejectionResponse(const Rejection& rejection) {
 
 Response ErrorResponse(const Error& error) { return RejectionResponse(Rejection(error)); }
 
+void AddReason(Response& response, std::string_view reason) {
+  if (reason.empty() || response.status < 400 || response.status >= 500) return;
+  nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+  if (!body.is_object() || !body.contains("error")) return;
+  body["reason"] = reason;
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 Response JsonErrorResponse(int status, std::string_view code_name, std::string_view message) {
   return ErrorBodyResponse(status, code_name, message, false, std::nullopt);
 }

@@ -82,6 +82,12 @@ Response RejectionResponse(const Rejection& rejection);
 // RejectionResponse of a plain error: not permanent, no retry-after.
 Response ErrorResponse(const Error& error);
 
+// Adds the member "reason": `reason` to a 4xx MedMesh error body: a finer, machine-readable
+// cause than "error" for clients that act on it ("csrf_required", "invalid_credentials", ...;
+// the list is in docs/openapi.yaml, schema Error). 5xx responses, other bodies and an empty
+// `reason` are left as they are.
+void AddReason(Response& response, std::string_view reason);
+
 // A JSON error response for a protocol-level failure that has no ErrorCode
 // ("method_not_allowed", "headers_too_large", ...); never permanent. The 5xx rule applies.
 Response JsonErrorResponse(int status, std::string_view code_name, std::string_view message);

@@ -51,6 +51,25 @@ TEST(ErrorMappingTest, ServerErrorsNeverEchoTheMessage) {
   }
 }
 
+TEST(ErrorMappingTest, AReasonIsAddedToClientErrorsOnly) {
+  Response denied = ErrorResponse(PermissionDenied("no"));
+  AddReason(denied, "csrf_required");
+  EXPECT_EQ(nlohmann::json::parse(denied.body)["reason"], "csrf_required");
+  EXPECT_EQ(nlohmann::json::parse(denied.body)["error"], "permission_denied");
+
+  Response unchanged = ErrorResponse(NotFound("no"));
+  const std::string before = unchanged.body;
+  AddReason(unchanged, "");
+  EXPECT_EQ(unchanged.body, before);
+  Response server = ErrorResponse(Unavailable("down"));
+  const std::string server_before = server.body;
+  AddReason(server, "busy");
+  EXPECT_EQ(server.body, server_before);
+  Response foreign = Response::Json("[1]", 400);
+  AddReason(foreign, "busy");
+  EXPECT_EQ(foreign.body, "[1]");
+}
+
 TEST(ErrorMappingTest, MessagesAreJsonEscapedEvenWhenNotUtf8) {
   const Response r = ErrorResponse(InvalidArgument("bad \"id\"\n\xff"));
   const auto body = nlohmann::json::parse(r.body);  // would throw on invalid JSON

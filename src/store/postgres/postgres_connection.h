@@ -1,6 +1,7 @@
-// The PostgreSQL plumbing every libpqxx store shares (the record store here, the cloud's intake
-// store): a small connection pool, running an operation on a leased connection, and mapping
-// libpqxx exceptions to Status. Nothing outside these stores uses libpqxx.
+// The PostgreSQL plumbing every libpqxx store shares (the record store here, the cloud's intake,
+// clinical, account and audit stores): a small connection pool, running an operation on a
+// leased connection (Run) or in one transaction on it (RunInTransaction), and mapping libpqxx
+// exceptions to Status. Nothing outside these stores uses libpqxx.
 //
 // Error mapping (PostgresError): a lost or refused connection, an unknown commit outcome, and
 // SQLSTATE classes 08 (connection), 40 (serialisation, deadlock), 55 (lock not available) and
@@ -95,6 +96,21 @@ class PgConnectionPool {
         return PostgresError(e, what);
       }
     }
+  }
+
+  // Run, with `body(work)` in one read-write transaction (pqxx::work) that commits when `body`
+  // succeeds (a Status or Result<T> that holds a value) and rolls back otherwise, so a store
+  // operation is all or nothing. `body` returns Status or Result<T>; the same retry rule as Run.
+  template <typename F>
+  auto RunInTransaction(std::string_view what, F&& body)
+      -> decltype(body(std::declval<pqxx::work&>())) {
+    using Out = decltype(body(std::declval<pqxx::work&>()));
+    return Run(what, [&](pqxx::connection& c) -> Out {
+      pqxx::work work(c);
+      Out result = body(work);
+      if (result) work.commit();
+      return result;
+    });
   }
 
  private:
