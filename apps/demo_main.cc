@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,7 +53,6 @@
 #include "core/env.h"
 #include "core/random.h"
 #include "crypto/key_file.h"
-#include "crypto/password.h"
 #include "net/http_client.h"
 #include "node/data_dir.h"
 #include "node/identity.h"
@@ -541,14 +541,74 @@ std::optional<std::string> RecordIdOf(const fs::path& dir, const std::string& de
   return std::nullopt;
 }
 
-// The admin, as `medmesh admin create` makes it, on the running cloud's account store.
-Status EnsureAdmin(const fs::path& dir, const medmesh::demo::DemoSeed& seed,
-                   const medmesh::Clock& clock, medmesh::Random& random) {
-  MEDMESH_ASSIGN_OR_RETURN(auto store,
-                           medmesh::cloud::OpenAccountStore(dir / "cloud" / "data", {}));
-  const medmesh::crypto::PasswordHasher hasher;
-  auto audit = medmesh::cloud::NewLogAuditSink();
-  return medmesh::demo::EnsureDemoAdmin(*store, hasher, *audit, clock, random, seed);
+// The seeded admin, made by `medmesh admin create --config DIR/cloud/config.json` itself (this
+// binary as a child, the password on its stdin, never a flag), before the cloud starts: so the
+// creation is in the cloud's signed audit log as for any admin. Nothing to do if the login has
+// an account already. Its output goes to DIR/logs/admin-create.out.
+Status CreateAdmin(const fs::path& dir, const medmesh::demo::DemoSeed& seed) {
+  const auto admin = std::find_if(seed.accounts.begin(), seed.accounts.end(),
+                                  [](const medmesh::demo::DemoAccount& a) {
+                                    return a.role == medmesh::accounts::Role::kAdmin;
+                                  });
+  if (admin == seed.accounts.end()) return medmesh::DataLoss("the demo seed has no admin");
+  const fs::path data = dir / "cloud" / "data";
+  std::error_code ec;
+  if (!fs::exists(data, ec)) {
+    fs::create_directories(data, ec);
+    fs::permissions(data, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
+  {
+    MEDMESH_ASSIGN_OR_RETURN(auto store, medmesh::cloud::OpenAccountStore(data, {}));
+    MEDMESH_ASSIGN_OR_RETURN(auto existing, store->FindByLogin(admin->login));
+    if (existing) return medmesh::OkStatus();
+  }
+  const fs::path output = dir / "logs" / "admin-create.out";
+  int in[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return medmesh::Unavailable("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+  std::vector<std::string> args = {"medmesh",
+                                   "admin",
+                                   "create",
+                                   "--config",
+                                   (dir / "cloud" / "config.json").string(),
+                                   "--email",
+                                   admin->login,
+                                   "--name",
+                                   admin->display_name};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int spawned =
+      ::posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  ::close(in[0]);
+  if (spawned != 0) {
+    ::close(in[1]);
+    return medmesh::Unavailable("cannot run medmesh admin create");
+  }
+  const std::string line = admin->password + "\n";
+  const bool written =
+      ::write(in[1], line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(in[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!written || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return medmesh::Unavailable("medmesh admin create failed (see " + output.string() + ")");
+  }
+  return medmesh::OkStatus();
 }
 
 int RunDemo(const DemoFlags& flags) {
@@ -633,6 +693,13 @@ int RunDemo(const DemoFlags& flags) {
     child.spec = std::move(spec);
     children.push_back(std::move(child));
   }
+  if (seeding.seed && !seeding.seed->complete) {
+    std::cout << "demo: creating the admin (medmesh admin create)\n" << std::flush;
+    if (Status st = CreateAdmin(dir, *seeding.seed); !st) {
+      std::cerr << "medmesh demo: " << st.error().ToString() << "\n";
+      return 1;
+    }
+  }
   int exit_code = 0;
   for (Group group : {Group::kCloud, Group::kCloudlets}) {
     if (!StartGroup(children, group, **client, exit_code)) {
@@ -652,9 +719,8 @@ int RunDemo(const DemoFlags& flags) {
         return !stop_requested;
       }};
   if (seeding.seed && !seeding.seed->complete) {
-    std::cout << "demo: seeding the admin, operators, patients and doctors\n" << std::flush;
-    Status st = EnsureAdmin(dir, *seeding.seed, clock, random);
-    if (st) st = medmesh::demo::SeedAccounts(seed_context, *seeding.seed);
+    std::cout << "demo: seeding the operators, patients and doctors\n" << std::flush;
+    Status st = medmesh::demo::SeedAccounts(seed_context, *seeding.seed);
     if (Status saved = medmesh::demo::SaveDemoSeed(seed_file, *seeding.seed); st && !saved) {
       st = saved;
     }

@@ -13,7 +13,6 @@
 #include <set>
 #include <utility>
 
-#include "accounts/account_service.h"
 #include "accounts/encoding.h"
 #include "core/check.h"
 #include "core/env.h"
@@ -441,19 +440,6 @@ Result<std::optional<DemoSeed>> LoadDemoSeed(const std::filesystem::path& file) 
     return DataLoss("the demo seed file is not valid");
   }
   return std::optional<DemoSeed>(std::move(seed));
-}
-
-Status EnsureDemoAdmin(accounts::AccountStore& store, const crypto::PasswordHasher& hasher,
-                       audit::AuditSink& audit, const Clock& clock, Random& random,
-                       const DemoSeed& seed) {
-  const DemoAccount& admin = Admin(seed);
-  MEDMESH_ASSIGN_OR_RETURN(auto existing, store.FindByLogin(admin.login));
-  if (existing) return OkStatus();
-  accounts::Credentials credentials{admin.login, admin.password};
-  auto created = accounts::CreateAdminAccount(store, hasher, audit, clock, random, credentials,
-                                              admin.display_name, "local");
-  if (!created) return created.error();
-  return OkStatus();
 }
 
 Status SeedAccounts(const SeedContext& context, DemoSeed& seed) {

@@ -1,7 +1,7 @@
 // The people and workflows `medmesh demo` seeds into a fresh demo deployment, so that every
 // workflow of issue 8 is visible at once (docs/demo.md "Seeded accounts"):
 //
-//   admin      one, made the way `medmesh admin create` makes it (on the cloud's account store)
+//   admin      one; the demo makes it with `medmesh admin create` itself (before SeedAccounts)
 //   operators  one per cloudlet (POST /api/v1/admin/operators)
 //   patients   one per simulated wearable, registered over HTTP with the simulated person's
 //              profile and photo and approved by the admin; the ward's device then uses the
@@ -13,8 +13,8 @@
 //              prescription (4); one grant is revoked after its answer; one doctor has enough
 //              patients that the referral chart shows a bar (7)
 //
-// Everything goes through the real services: the admin through accounts::CreateAdminAccount,
-// the rest through the cloud's JSON API (the same routes a person would use). Passwords are
+// Everything goes through the real services: the admin through `medmesh admin create`, the rest
+// through the cloud's JSON API (the same routes a person would use). Passwords are
 // random per demo folder (never a default), kept with the logins in a 0600 JSON file of the
 // demo folder (SaveDemoSeed) so that a restart prints the same logins.
 //
@@ -36,13 +36,10 @@
 #include <string>
 #include <vector>
 
-#include "accounts/account_store.h"
 #include "accounts/principal.h"
-#include "audit/audit_sink.h"
 #include "core/clock.h"
 #include "core/random.h"
 #include "core/status.h"
-#include "crypto/password.h"
 #include "net/http_client.h"
 #include "wearable/simulator.h"
 
@@ -102,12 +99,6 @@ DemoSeed NewDemoSeed(const std::vector<DemoWard>& wards, Random& random);
 [[nodiscard]] Status SaveDemoSeed(const std::filesystem::path& file, const DemoSeed& seed);
 [[nodiscard]] Result<std::optional<DemoSeed>> LoadDemoSeed(const std::filesystem::path& file);
 
-// The admin of the plan, as `medmesh admin create` makes it (accounts::CreateAdminAccount, audit
-// entry with source "local"); an admin already there with that login is fine.
-[[nodiscard]] Status EnsureDemoAdmin(accounts::AccountStore& store,
-                                     const crypto::PasswordHasher& hasher, audit::AuditSink& audit,
-                                     const Clock& clock, Random& random, const DemoSeed& seed);
-
 struct SeedContext {
   net::HttpClient& client;
   const Clock& clock;     // the patients' birth dates are ages at registration
@@ -121,7 +112,7 @@ struct SeedContext {
 };
 
 // Operators, registrations, approvals; then every approved account logs in once, which fills
-// account_id and patient_id. Needs the admin (EnsureDemoAdmin) and a running cloud. Errors:
+// account_id and patient_id. Needs the plan's admin account and a running cloud. Errors:
 // kUnavailable (cloud unreachable, timed out, stopped) or the API's error of the failing step.
 [[nodiscard]] Status SeedAccounts(const SeedContext& context, DemoSeed& seed);
 

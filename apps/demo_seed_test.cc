@@ -15,7 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "cloud/account_api.h"
 #include "cloud/cloud_service.h"
 #include "cloudlet/cloudlet_service.h"
 #include "net/http_client.h"
@@ -313,12 +312,11 @@ TEST(DemoSeedPlan, PasswordsAreRandomPerFolderAndTheFileIs0600) {
 
 TEST_F(DemoSeedTest, SeedsEveryWorkflowThroughTheApiAndSeedingAgainAddsNothing) {
   demo::DemoSeed seed = demo::NewDemoSeed(demo::DemoWards(kCloudlets), random_);
-  const crypto::PasswordHasher hasher({.ops_limit = 1, .mem_limit_bytes = 1 << 20});
-  auto audit = cloud::NewLogAuditSink();
+  // The admin (the demo runs `medmesh admin create`; here the same account from the service).
+  const demo::DemoAccount& admin = seed.accounts.front();
+  ASSERT_TRUE(admin.role == Role::kAdmin);
   ASSERT_TRUE(
-      demo::EnsureDemoAdmin(cloud_->accounts().store(), hasher, *audit, clock_, random_, seed));
-  ASSERT_TRUE(demo::EnsureDemoAdmin(cloud_->accounts().store(), hasher, *audit, clock_, random_,
-                                    seed));  // already there: fine
+      cloud_->accounts().service().CreateAdmin({admin.login, admin.password}, admin.display_name));
 
   // Before any device data, the accounts: every approved patient learns their patient id.
   const demo::SeedContext context = Context();
