@@ -1,6 +1,7 @@
 #include "cloud/clinical_service.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -421,6 +422,175 @@ Result<std::vector<RecordKey>> ClinicalService::RecordsGrantedTo(
   return std::vector<RecordKey>(granted.begin(), granted.end());
 }
 
+// --- Read-only views of one patient -------------------------------------------------------------
+
+Result<PatientView> ClinicalService::ReadPatient(const Principal& who, std::string_view patient_id,
+                                                 const PatientReadRequest& request,
+                                                 std::string_view from) {
+  Action action{who,
+                from,
+                request.event,
+                audit::Action::kRead,
+                PlausibleId(patient_id) ? std::string(patient_id) : "",
+                request.entity_type,
+                request.entity_id};
+  PatientView view;
+  view.patient_id = std::string(patient_id);
+  if (who.is(Role::kPatient)) {
+    MEDMESH_RETURN_IF_ERROR(RequireActivePatient(who, action));
+    if (patient_id != who.patient_id) return Refuse(action, NotFoundError());
+    view.own = true;
+  } else if (who.is(Role::kDoctor)) {
+    if (!PlausibleId(patient_id)) return Refuse(action, NotFoundError());
+    auto grants = store_.ListConsentsOfDoctor(who.account_id, /*active_only=*/true);
+    if (!grants) return Refuse(action, grants.error());
+    for (ConsentRow& c : *grants) {
+      if (c.patient_id == patient_id) view.consents.push_back(std::move(c));
+    }
+    if (view.consents.empty()) return Refuse(action, NotFoundError());
+  } else {
+    return Refuse(action, RoleDenied());
+  }
+
+  if (request.records) {
+    auto stored = records_.GetPatientRecords(patient_id);
+    if (!stored && stored.error().code() != ErrorCode::kNotFound) {
+      return Refuse(action, stored.error());
+    }
+    if (stored) {
+      std::set<RecordKey> granted;
+      for (const ConsentRow& c : view.consents) granted.insert(c.records.begin(), c.records.end());
+      for (StoredRecord& r : *stored) {
+        if (view.own || granted.contains({r.record.device_id, r.record.record_id})) {
+          view.records.push_back(std::move(r));
+        }
+      }
+    }
+  }
+  // The grants a doctor holds are already loaded (they decided the access).
+  if ((request.consents || request.answers) && view.own) {
+    auto consents = store_.ListConsentsOfPatient(patient_id);
+    if (!consents) return Refuse(action, consents.error());
+    view.consents = std::move(*consents);
+  }
+  if (request.answers) {
+    auto rows = view.own ? store_.ListAnswersOfPatient(patient_id)
+                         : store_.ListAnswersOfDoctor(who.account_id);
+    if (!rows) return Refuse(action, rows.error());
+    std::erase_if(*rows, [&](const AnswerRow& a) { return a.patient_id != patient_id; });
+    auto consents = view.own ? Result<std::vector<ConsentRow>>(view.consents)
+                             : store_.ListConsentsOfPatient(patient_id);
+    if (!consents) return Refuse(action, consents.error());
+    auto answers = Decrypt(*rows, *consents);
+    if (!answers) return Refuse(action, answers.error());
+    view.answers = std::move(*answers);
+  }
+  if (!request.consents) view.consents.clear();
+  if (request.readings) {
+    auto readings = ReadingsFor(view.own, patient_id, request);
+    if (!readings) return Refuse(action, readings.error());
+    view.readings_end_ms = readings->second;
+    view.readings = std::move(readings->first);
+  }
+  MEDMESH_RETURN_IF_ERROR(Record(action, Outcome::kSuccess,
+                                 std::to_string(view.records.size()) + " records, " +
+                                     std::to_string(view.consents.size()) + " consents, " +
+                                     std::to_string(view.answers.size()) + " answers, " +
+                                     std::to_string(view.readings.size()) + " readings"));
+  return view;
+}
+
+namespace {
+
+bool ByTimeKindValue(const wire::Reading& a, const wire::Reading& b) {
+  return std::tie(a.time_ms, a.kind, a.value_milli) < std::tie(b.time_ms, b.kind, b.value_milli);
+}
+
+// Keeps the first `limit` readings (sorted) and the rest of the last one's millisecond; returns
+// the end of what is kept, or `end_ms` when nothing was dropped.
+std::int64_t TrimToLimit(std::vector<wire::Reading>& readings, std::size_t limit,
+                         std::int64_t end_ms) {
+  if (limit == 0 || readings.size() <= limit) return end_ms;
+  const std::int64_t last = readings[limit - 1].time_ms;
+  std::size_t keep = limit;
+  while (keep < readings.size() && readings[keep].time_ms == last) ++keep;
+  if (keep == readings.size()) return end_ms;
+  readings.resize(keep);
+  return last + 1;
+}
+
+}  // namespace
+
+Result<std::pair<std::vector<wire::Reading>, std::int64_t>> ClinicalService::ReadingsFor(
+    bool own, std::string_view patient_id, const PatientReadRequest& request) const {
+  // Reading times are in [0, wire::kMaxTimeMs]: a wider range covers no more.
+  const std::int64_t begin = std::max<std::int64_t>(request.readings->first, 0);
+  const std::int64_t end = std::min(request.readings->second, wire::kMaxTimeMs + 1);
+  const auto covered_end = [&](std::int64_t covered) {
+    return covered >= end ? request.readings->second : covered;
+  };
+  const auto wanted = [&](const wire::Reading& r) {
+    return r.time_ms >= begin && r.time_ms < end &&
+           (request.reading_kinds.empty() ||
+            std::find(request.reading_kinds.begin(), request.reading_kinds.end(), r.kind) !=
+                request.reading_kinds.end());
+  };
+  std::vector<wire::Reading> out;
+  if (!own) {  // a doctor: what the inbox shows, no more
+    MEDMESH_ASSIGN_OR_RETURN(out, RecentReadings(patient_id, NowMs()));
+    std::erase_if(out, [&](const wire::Reading& r) { return !wanted(r); });
+    const std::int64_t covered = TrimToLimit(out, request.readings_limit, end);
+    return std::pair{std::move(out), covered_end(covered)};
+  }
+  if (!hooks_.readings || begin >= end) return std::pair{std::move(out), covered_end(end)};
+  // The patient's own: any range, read in growing windows (a day, then four times longer each
+  // time), jumping over stretches without batches, so that a page of a year of readings
+  // decrypts about what it returns.
+  constexpr std::int64_t kFirstWindowMs = 86'400'000;
+  std::int64_t lo = begin;
+  std::int64_t window = kFirstWindowMs;
+  bool skip_gap = true;  // at the start, and after a window without readings
+  while (lo < end) {
+    if (skip_gap && hooks_.first_readings_ms) {
+      MEDMESH_ASSIGN_OR_RETURN(const std::optional<std::int64_t> next,
+                               hooks_.first_readings_ms(patient_id, lo, end));
+      if (!next) {
+        lo = end;
+        break;
+      }
+      if (*next > lo) {
+        lo = *next;
+        window = kFirstWindowMs;
+      }
+    }
+    const std::int64_t hi = end - lo <= window ? end : lo + window;
+    MEDMESH_ASSIGN_OR_RETURN(std::vector<wire::Reading> part, hooks_.readings(patient_id, lo, hi));
+    skip_gap = part.empty();
+    std::erase_if(part, [&](const wire::Reading& r) { return !wanted(r); });
+    std::sort(part.begin(), part.end(), ByTimeKindValue);
+    out.insert(out.end(), part.begin(), part.end());
+    lo = hi;
+    if (request.readings_limit != 0 && out.size() >= request.readings_limit) break;
+    if (window < std::numeric_limits<std::int64_t>::max() / 4) window *= 4;
+  }
+  const std::int64_t covered = TrimToLimit(out, request.readings_limit, lo);
+  return std::pair{std::move(out), covered_end(covered)};
+}
+
+Result<std::vector<wire::Reading>> ClinicalService::RecentReadings(std::string_view patient_id,
+                                                                   std::int64_t now_ms) const {
+  if (!hooks_.readings) return std::vector<wire::Reading>{};
+  const std::int64_t since = now_ms - options_.inbox_readings_window.count();
+  MEDMESH_ASSIGN_OR_RETURN(std::vector<wire::Reading> readings,
+                           hooks_.readings(patient_id, since, now_ms));
+  std::sort(readings.begin(), readings.end(), ByTimeKindValue);
+  if (readings.size() > options_.inbox_max_readings) {
+    readings.erase(readings.begin(),
+                   readings.end() - static_cast<std::ptrdiff_t>(options_.inbox_max_readings));
+  }
+  return readings;
+}
+
 // --- 4. Doctor's answers -----------------------------------------------------------------------
 
 Result<std::vector<InboxPatient>> ClinicalService::Inbox(const Principal& who,
@@ -456,21 +626,9 @@ Result<std::vector<InboxPatient>> ClinicalService::Inbox(const Principal& who,
       }
       shown += grant.records.size();
     }
-    if (hooks_.readings) {
-      const std::int64_t since = now - options_.inbox_readings_window.count();
-      auto readings = hooks_.readings(patient.patient_id, since, now);
-      if (!readings) return Refuse(action, readings.error());
-      std::sort(readings->begin(), readings->end(),
-                [](const wire::Reading& a, const wire::Reading& b) {
-                  return std::tie(a.time_ms, a.kind, a.value_milli) <
-                         std::tie(b.time_ms, b.kind, b.value_milli);
-                });
-      if (readings->size() > options_.inbox_max_readings) {
-        readings->erase(readings->begin(),
-                        readings->end() - static_cast<std::ptrdiff_t>(options_.inbox_max_readings));
-      }
-      patient.recent_readings = std::move(*readings);
-    }
+    auto readings = RecentReadings(patient.patient_id, now);
+    if (!readings) return Refuse(action, readings.error());
+    patient.recent_readings = std::move(*readings);
     Action read = action;
     read.patient_id = patient.patient_id;
     MEDMESH_RETURN_IF_ERROR(Record(read, Outcome::kSuccess,

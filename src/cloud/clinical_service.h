@@ -40,6 +40,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "accounts/principal.h"
@@ -108,6 +109,42 @@ struct InboxPatient {
   std::vector<wire::Reading> recent_readings;
 };
 
+// What ReadPatient loads and how it records the read (see there).
+struct PatientReadRequest {
+  std::string event{};        // the audit entry's event, e.g. "fhir.observation.search"
+  std::string entity_type{};  // and the entity read: a FHIR type, and an id for a single read
+  std::string entity_id{};
+  bool records = false;
+  bool consents = false;
+  bool answers = false;
+  // Readings in [first, second) milliseconds, of `reading_kinds` (empty: every kind); nullopt:
+  // none. With readings_limit > 0 the read stops, oldest first, once at least that many are
+  // loaded, after the last reading of that millisecond (PatientView::readings_end_ms).
+  std::optional<std::pair<std::int64_t, std::int64_t>> readings{};
+  std::vector<wire::VitalKind> reading_kinds{};
+  std::size_t readings_limit = 0;
+};
+
+// One patient's data as one caller may see it (ReadPatient).
+struct PatientView {
+  std::string patient_id;
+  bool own = false;  // the caller is the patient
+  // Own: every stored record. Doctor: the records their active grants name, still stored.
+  std::vector<StoredRecord> records;
+  // Own: every grant, revoked ones too, newest first. Doctor: their active grants from the
+  // patient, newest first.
+  std::vector<ConsentRow> consents;
+  // Own: every answer to their grants. Doctor: the answers they wrote to this patient (also to
+  // grants revoked since, as ListMyPrescriptions). Oldest first.
+  std::vector<Answer> answers;
+  // In the requested range, sorted by (time, kind, value). Doctor: only the readings the inbox
+  // shows (the last inbox_readings_window, at most inbox_max_readings, the newest).
+  std::vector<wire::Reading> readings;
+  // `readings` holds every reading of the range before this time: the range's end, or less
+  // when readings_limit stopped the read.
+  std::int64_t readings_end_ms = 0;
+};
+
 struct DoctorCount {
   std::string doctor_id;
   std::uint64_t patients = 0;
@@ -133,6 +170,12 @@ struct ClinicalHooks {
   std::function<Result<std::vector<wire::Reading>>(std::string_view patient_id,
                                                    std::int64_t from_ms, std::int64_t to_ms)>
       readings;
+  // Optional (CloudReadings::FirstBatchFrom): the earliest time in [from_ms, to_ms) at which the
+  // patient may have readings, nullopt if none. ReadPatient then skips stretches without data
+  // instead of reading ever longer windows across them.
+  std::function<Result<std::optional<std::int64_t>>(std::string_view patient_id,
+                                                    std::int64_t from_ms, std::int64_t to_ms)>
+      first_readings_ms;
 };
 
 struct ClinicalOptions {
@@ -199,6 +242,18 @@ class ClinicalService {
   [[nodiscard]] Result<std::vector<RecordKey>> RecordsGrantedTo(const accounts::Principal& who,
                                                                 std::string_view patient_id) const;
 
+  // --- Read-only views of one patient (the FHIR API, fhir_api.h) ---
+  // What `who` may see of `patient_id`, by the rules of the methods here: a patient only
+  // themself (another id: kNotFound) and only with an active portal (kPermissionDenied
+  // kPortalInactiveMessage, checked first as everywhere); a doctor only through an active grant
+  // from the patient (none: kNotFound) and only what the inbox shows; operators and admins
+  // kPermissionDenied (no clinical content). Loads what `request` asks for and appends one
+  // audit entry (request.event, action read, the patient, request's entity), a refusal too.
+  [[nodiscard]] Result<PatientView> ReadPatient(const accounts::Principal& who,
+                                                std::string_view patient_id,
+                                                const PatientReadRequest& request,
+                                                std::string_view from);
+
   // --- 4. Doctor's answers ---
   // Doctor: their active grants grouped by patient, with the granted records and recent
   // readings. One audit entry per patient shown.
@@ -242,6 +297,14 @@ class ClinicalService {
   Status Record(const Action& action, audit::Outcome outcome, std::string detail);
   Status RequirePatient(const accounts::Principal& who, const Action& action);
   Status RequireActivePatient(const accounts::Principal& who, const Action& action);
+  // The patient's readings the inbox shows at `now_ms` (ClinicalOptions), sorted; empty
+  // without a readings hook.
+  Result<std::vector<wire::Reading>> RecentReadings(std::string_view patient_id,
+                                                    std::int64_t now_ms) const;
+  // ReadPatient's readings: the readings of request.readings `who` may see, and the end of the
+  // range they cover.
+  Result<std::pair<std::vector<wire::Reading>, std::int64_t>> ReadingsFor(
+      bool own, std::string_view patient_id, const PatientReadRequest& request) const;
   Result<std::vector<Answer>> Decrypt(const std::vector<AnswerRow>& rows,
                                       const std::vector<ConsentRow>& consents) const;
   std::int64_t NowMs() const;

@@ -132,6 +132,13 @@ class ClinicalServiceTest : public ::testing::TestWithParam<BackendKind> {
       return std::vector<wire::Reading>{{to_ms - 2000, wire::VitalKind::kHeartRate, 71000},
                                         {to_ms - 1000, wire::VitalKind::kHeartRate, 73000}};
     };
+    // Without first_batch_ms_: "readings may start right at from_ms" (no stretch skipped).
+    hooks.first_readings_ms = [this](std::string_view, std::int64_t from_ms,
+                                     std::int64_t to_ms) -> Result<std::optional<std::int64_t>> {
+      if (!first_batch_ms_) return std::optional<std::int64_t>(from_ms);
+      if (*first_batch_ms_ >= to_ms) return std::optional<std::int64_t>();
+      return std::optional<std::int64_t>(std::max(from_ms, *first_batch_ms_));
+    };
     auto service =
         ClinicalService::Create(*clinical_, *three_, three_->envelope(RecordPart::kEi), audit_,
                                 clock_, random_, std::move(hooks), {.statistics_k = 3});
@@ -239,6 +246,7 @@ class ClinicalServiceTest : public ::testing::TestWithParam<BackendKind> {
     std::int64_t from_ms, to_ms;
   };
   std::vector<Asked> readings_asked_;
+  std::optional<std::int64_t> first_batch_ms_;
   std::unique_ptr<ClinicalService> service_;
 };
 
@@ -530,6 +538,144 @@ TEST_P(ClinicalServiceTest, ADoctorAnswersFromTheInboxAndThePatientSeesTheAnswer
   const std::string stored(rows[0].ciphertext.begin(), rows[0].ciphertext.end());
   EXPECT_EQ(stored.find("Hypertension"), std::string::npos);
   EXPECT_EQ(stored.find("Amlodipine"), std::string::npos);
+}
+
+// --- Read-only views of one patient (the FHIR API) ------------------------------------------
+
+TEST_P(ClinicalServiceTest, ReadPatientFollowsTheRulesOfTheJsonApiAndAuditsEachRead) {
+  AddPatient("pat-a", "cloudlet-1", {"r1", "r2"});
+  AddPatient("pat-b", "cloudlet-1", {"r1"});
+  PatientReadRequest everything{.event = "fhir.patient.everything",
+                                .entity_type = "Patient",
+                                .entity_id = "pat-a",
+                                .records = true,
+                                .consents = true,
+                                .answers = true,
+                                .readings = std::pair<std::int64_t, std::int64_t>{0, 1LL << 50}};
+  audit_.Take();
+
+  // A patient: only with an active portal (checked first), and only themself.
+  ExpectError(service_->ReadPatient(Patient("pat-a"), "pat-a", everything, kFrom),
+              ErrorCode::kPermissionDenied, kPortalInactiveMessage);
+  ExpectError(service_->ReadPatient(Patient("pat-a"), "pat-b", everything, kFrom),
+              ErrorCode::kPermissionDenied, kPortalInactiveMessage);
+  Activate("pat-a", "cloudlet-1");
+  Activate("pat-b", "cloudlet-1");
+  const ConsentRow grant = Grant("pat-a", "acc_dr_who", {Key("pat-a", "r1")});
+  Grant("pat-a", "acc_dr_no", {Key("pat-a", "r2")});
+  const Answer answer =
+      service_->AnswerConsent(Doctor("acc_dr_who"), grant.consent_id, Content(), kFrom).value();
+  audit_.Take();
+  readings_asked_.clear();
+
+  const PatientView own =
+      service_->ReadPatient(Patient("pat-a"), "pat-a", everything, kFrom).value();
+  EXPECT_TRUE(own.own);
+  EXPECT_EQ(own.records.size(), 2U);
+  EXPECT_EQ(own.consents.size(), 2U);
+  ASSERT_EQ(own.answers.size(), 1U);
+  EXPECT_EQ(own.answers[0].content, answer.content);
+  EXPECT_FALSE(own.readings.empty());
+  EXPECT_EQ(own.readings_end_ms, 1LL << 50);
+  for (const char* other : {"pat-b", "pat-nobody", "not an id"}) {
+    ExpectError(service_->ReadPatient(Patient("pat-a"), other, everything, kFrom),
+                ErrorCode::kNotFound, kNotFoundMessage);
+  }
+
+  // A doctor: through an active grant only, the granted records, their own answers, the
+  // inbox's readings (the last 24 hours).
+  const PatientView seen =
+      service_->ReadPatient(Doctor("acc_dr_who"), "pat-a", everything, kFrom).value();
+  EXPECT_FALSE(seen.own);
+  ASSERT_EQ(seen.records.size(), 1U);
+  EXPECT_EQ(seen.records[0].record.record_id, "r1");
+  ASSERT_EQ(seen.consents.size(), 1U);
+  EXPECT_EQ(seen.consents[0], grant);
+  EXPECT_EQ(seen.answers.size(), 1U);
+  EXPECT_EQ(seen.readings.size(), 2U);
+  ASSERT_FALSE(readings_asked_.empty());
+  EXPECT_EQ(readings_asked_.back().to_ms - readings_asked_.back().from_ms, 24 * 3600 * 1000);
+  PatientReadRequest old = everything;
+  old.readings = std::pair<std::int64_t, std::int64_t>{0, readings_asked_.back().from_ms};
+  EXPECT_TRUE(service_->ReadPatient(Doctor("acc_dr_who"), "pat-a", old, kFrom)->readings.empty());
+  const PatientView other_doctor =
+      service_->ReadPatient(Doctor("acc_dr_no"), "pat-a", everything, kFrom).value();
+  EXPECT_TRUE(other_doctor.answers.empty());  // answers the other doctor wrote only
+  EXPECT_EQ(other_doctor.records[0].record.record_id, "r2");
+  ExpectError(service_->ReadPatient(Doctor("acc_dr_who"), "pat-b", everything, kFrom),
+              ErrorCode::kNotFound, kNotFoundMessage);
+  ExpectError(service_->ReadPatient(Doctor("acc_dr_nobody"), "pat-a", everything, kFrom),
+              ErrorCode::kNotFound, kNotFoundMessage);
+
+  // Operators and admins: no clinical content.
+  for (const Principal& who : {Operator("cloudlet-1"), Admin()}) {
+    ExpectError(service_->ReadPatient(who, "pat-a", everything, kFrom),
+                ErrorCode::kPermissionDenied, kRoleDeniedMessage);
+  }
+
+  // Only what is asked for is loaded.
+  PatientReadRequest consents_only{.event = "fhir.consent.search", .consents = true};
+  const PatientView c =
+      service_->ReadPatient(Patient("pat-a"), "pat-a", consents_only, kFrom).value();
+  EXPECT_EQ(c.consents.size(), 2U);
+  EXPECT_TRUE(c.records.empty() && c.answers.empty() && c.readings.empty());
+
+  // Every read and refusal is audited, with the patient.
+  std::vector<std::string> expected = {
+      Ok("fhir.patient.everything"), "fhir.patient.everything/4",   "fhir.patient.everything/4",
+      "fhir.patient.everything/4",   Ok("fhir.patient.everything"), Ok("fhir.patient.everything"),
+      Ok("fhir.patient.everything"), "fhir.patient.everything/4",   "fhir.patient.everything/4",
+      "fhir.patient.everything/4",   "fhir.patient.everything/4",   Ok("fhir.consent.search")};
+  EXPECT_EQ(audit_.Take(), expected);
+
+  // Revoking the grant ends the doctor's access at once.
+  ASSERT_TRUE(service_->RevokeConsent(Patient("pat-a"), grant.consent_id, kFrom));
+  ExpectError(service_->ReadPatient(Doctor("acc_dr_who"), "pat-a", everything, kFrom),
+              ErrorCode::kNotFound, kNotFoundMessage);
+  const auto revoked_entries = audit_.entries;
+  ASSERT_FALSE(revoked_entries.empty());
+  EXPECT_EQ(revoked_entries.back().patient_id, "pat-a");
+  EXPECT_EQ(revoked_entries.back().entity_id, "pat-a");
+}
+
+TEST_P(ClinicalServiceTest, ReadPatientStopsItsReadingsAtTheLimitOnAMillisecondBoundary) {
+  AddPatient("pat-a", "cloudlet-1");
+  Activate("pat-a", "cloudlet-1");
+  constexpr std::int64_t kDay = 86'400'000;
+  PatientReadRequest request{.event = "fhir.observation.search",
+                             .readings = std::pair<std::int64_t, std::int64_t>{0, 100 * kDay},
+                             .readings_limit = 3};
+  readings_asked_.clear();
+  // The hook gives two readings at the end of every window it is asked for: a day, then four.
+  const PatientView view = service_->ReadPatient(Patient("pat-a"), "pat-a", request, kFrom).value();
+  ASSERT_EQ(readings_asked_.size(), 2U);
+  EXPECT_EQ(readings_asked_[0].to_ms, kDay);
+  EXPECT_EQ(readings_asked_[1].to_ms, 5 * kDay);
+  ASSERT_EQ(view.readings.size(), 3U);
+  EXPECT_EQ(view.readings.back().time_ms, 5 * kDay - 2000);
+  EXPECT_EQ(view.readings_end_ms, 5 * kDay - 2000 + 1);
+  // Stretches without batches are skipped, and the windows start small again after them.
+  first_batch_ms_ = 40 * kDay;
+  readings_asked_.clear();
+  const PatientView later =
+      service_->ReadPatient(Patient("pat-a"), "pat-a", request, kFrom).value();
+  ASSERT_EQ(readings_asked_.size(), 2U);
+  EXPECT_EQ(readings_asked_[0].from_ms, 40 * kDay);
+  EXPECT_EQ(readings_asked_[0].to_ms, 41 * kDay);
+  EXPECT_EQ(later.readings.size(), 3U);
+  first_batch_ms_ = 200 * kDay;  // nothing in the range: nothing decrypted
+  readings_asked_.clear();
+  const PatientView nothing =
+      service_->ReadPatient(Patient("pat-a"), "pat-a", request, kFrom).value();
+  EXPECT_TRUE(readings_asked_.empty());
+  EXPECT_TRUE(nothing.readings.empty());
+  EXPECT_EQ(nothing.readings_end_ms, 100 * kDay);
+  first_batch_ms_.reset();
+  // Only the kinds asked for; none of them: every window read, nothing kept.
+  request.reading_kinds = {wire::VitalKind::kGlucose};
+  const PatientView none = service_->ReadPatient(Patient("pat-a"), "pat-a", request, kFrom).value();
+  EXPECT_TRUE(none.readings.empty());
+  EXPECT_EQ(none.readings_end_ms, 100 * kDay);
 }
 
 TEST_P(ClinicalServiceTest, AnAlteredAnswerRowFailsItsCheckAndDeletionShredsTheAnswers) {

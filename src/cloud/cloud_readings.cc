@@ -56,4 +56,14 @@ Result<std::vector<wire::Reading>> CloudReadings::Read(std::string_view patient_
   return out;
 }
 
+Result<std::optional<std::int64_t>> CloudReadings::FirstBatchFrom(std::string_view patient_id,
+                                                                  std::int64_t from_ms,
+                                                                  std::int64_t to_ms) const {
+  if (!wire::IsValidId(patient_id) || to_ms <= from_ms) return std::optional<std::int64_t>();
+  MEDMESH_ASSIGN_OR_RETURN(const auto rows, intake_.ListReadingBatches(
+                                                records_.Pseudonym(patient_id), from_ms, to_ms, 1));
+  if (rows.empty()) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(std::max(rows.front().from_ms, from_ms));
+}
+
 }  // namespace medmesh::cloud

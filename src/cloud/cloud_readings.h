@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -42,6 +43,13 @@ class CloudReadings {
   [[nodiscard]] Result<std::vector<wire::Reading>> Read(std::string_view patient_id,
                                                         std::int64_t from_ms,
                                                         std::int64_t to_ms) const;
+
+  // Where the patient's stored batches start within [from_ms, to_ms): the start of the oldest
+  // batch overlapping the range (at least from_ms), or nullopt if none overlaps. Decrypts
+  // nothing: lets a reader that pages through a long range skip the stretches without data.
+  [[nodiscard]] Result<std::optional<std::int64_t>> FirstBatchFrom(std::string_view patient_id,
+                                                                   std::int64_t from_ms,
+                                                                   std::int64_t to_ms) const;
 
  private:
   const IntakeStore& intake_;

@@ -10,6 +10,7 @@
 #include "cloud/clinical_api.h"
 #include "cloud/cloud_readings.h"
 #include "cloud/cloudlet_link.h"
+#include "cloud/fhir_api.h"
 #include "cloud/integrity_api.h"
 #include "cloud/integrity_service.h"
 #include "cloud/postgres_clinical_store.h"
@@ -209,6 +210,10 @@ Status CloudService::State::OpenClinical() {
   hooks.readings = [this](std::string_view patient_id, std::int64_t from_ms, std::int64_t to_ms) {
     return readings->Read(patient_id, from_ms, to_ms);
   };
+  hooks.first_readings_ms = [this](std::string_view patient_id, std::int64_t from_ms,
+                                   std::int64_t to_ms) {
+    return readings->FirstBatchFrom(patient_id, from_ms, to_ms);
+  };
   MEDMESH_ASSIGN_OR_RETURN(
       clinical, ClinicalService::Create(
                     *clinical_store, *records, records->envelope(store::RecordPart::kEi),
@@ -338,6 +343,10 @@ net::Router CloudService::State::BuildRouter() {
   AddIntegrityRoutes(router, *integrity,
                      [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock, *intake});
+  AddFhirRoutes(router, {*clinical, accounts->store(), *records, *audit,
+                         options.audit ? *options.audit : *audit, clock,
+                         [this](const net::Request& r) { return accounts->PrincipalOf(r); },
+                         options.tls.has_value()});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

@@ -416,7 +416,9 @@ Result<Json> MedicationRequestResource(const Prescription& prescription) {
   }
   if (!repeat.empty()) dosage["timing"] = {{"repeat", std::move(repeat)}};
   if (!rx.instructions.empty()) dosage["patientInstruction"] = Text(rx.instructions);
-  if (!text.empty()) {
+  if (!rx.dosage_text.empty()) {
+    dosage["text"] = Text(rx.dosage_text);
+  } else if (!text.empty()) {
     std::string sentence;
     for (const std::string& part : text) sentence += (sentence.empty() ? "" : ", ") + part;
     dosage["text"] = sentence;

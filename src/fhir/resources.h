@@ -101,11 +101,15 @@ struct Prescription {
   std::optional<Frequency> frequency;
   std::optional<Duration> duration;  // how long to take it
   std::string instructions;          // free text for the patient, optional
-  std::string reason;                // the diagnosis it answers, free text, optional
+  // The dosage as free text when it is not structured ("5 mg, twice daily, for 3 months"):
+  // dosageInstruction.text, in place of the sentence built from dose, frequency and duration.
+  std::string dosage_text;
+  std::string reason;  // the diagnosis it answers, free text, optional
 };
 
 // MedicationRequest: intent order, medicationCodeableConcept.text = drug, subject, requester
-// (Practitioner), authoredOn, reasonCode.text, dosageInstruction (text, timing.repeat with
+// (Practitioner), authoredOn, reasonCode.text, dosageInstruction (text (dosage_text if given),
+// patientInstruction, timing.repeat with
 // frequency/period/periodUnit and boundsDuration, doseAndRate.doseQuantity in UCUM).
 // Errors: invalid ids or time, empty drug, non-positive dose/period/duration/frequency.
 Result<Json> MedicationRequestResource(const Prescription& prescription);

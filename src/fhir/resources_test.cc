@@ -246,6 +246,19 @@ TEST(MedicationRequestTest, DrugOnlyHasNoDosage) {
   EXPECT_EQ(m["status"], "stopped");
 }
 
+TEST(MedicationRequestTest, FreeTextDosageIsTheDosageText) {
+  Prescription rx = Rx();
+  rx.dose.reset();
+  rx.frequency.reset();
+  rx.duration.reset();
+  rx.dosage_text = "5 mg, twice daily, for 3 months";
+  const Json m = *MedicationRequestResource(rx);
+  const Json& d = m["dosageInstruction"][0];
+  EXPECT_EQ(d["text"], "5 mg, twice daily, for 3 months");
+  EXPECT_FALSE(d.contains("timing"));
+  EXPECT_FALSE(d.contains("doseAndRate"));
+}
+
 TEST(MedicationRequestTest, RejectsIncompletePrescriptions) {
   const auto rejects = [](auto mutate) {
     Prescription rx = Rx();

@@ -96,9 +96,8 @@ Result<Json> EverythingBundle(const ServerInfo& server, std::string_view self_ur
 }
 
 const std::vector<std::string_view>& ServedResourceTypes() {
-  static const std::vector<std::string_view> kTypes{
-      "Patient",    "Observation",  "MedicationRequest", "Consent",
-      "AuditEvent", "Practitioner", "PractitionerRole"};
+  static const std::vector<std::string_view> kTypes{"Patient", "Observation", "MedicationRequest",
+                                                    "Consent", "AuditEvent"};
   return kTypes;
 }
 
@@ -116,14 +115,16 @@ Result<Json> CapabilityStatementResource(const ServerInfo& server, std::int64_t 
                     {"definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
                     {"documentation",
                      "Patient/<id>/$everything: the patient and everything about them "
-                     "the caller may see, as a searchset Bundle"}}});
+                     "the caller may see, as a searchset Bundle; start and end (dates) bound "
+                     "the Observations, _count pages them (a next link)"}}});
   resources.push_back(std::move(patient));
   resources.push_back(ResourceCapability(
       "Observation",
       Json::array(
           {patient_param,
            SearchParam("code", "token", "LOINC code, system|code or code; comma = OR"),
-           SearchParam("date", "date", "effective time; " + date_doc_note.get<std::string>())})));
+           SearchParam("date", "date", "effective time; " + date_doc_note.get<std::string>()),
+           SearchParam("_count", "number", "page size (next link), 1..1000, default 100")})));
   resources.push_back(ResourceCapability(
       "MedicationRequest",
       Json::array({patient_param,
@@ -135,15 +136,10 @@ Result<Json> CapabilityStatementResource(const ServerInfo& server, std::int64_t 
                                                              date_doc_note.get<std::string>())})));
   resources.push_back(ResourceCapability(
       "AuditEvent",
-      Json::array({patient_param,
-                   SearchParam("date", "date",
-                               "when it was recorded; " + date_doc_note.get<std::string>())})));
-  resources.push_back(ResourceCapability(
-      "Practitioner", Json::array({SearchParam("_id", "token", "the practitioner's FHIR id")})));
-  resources.push_back(ResourceCapability(
-      "PractitionerRole",
-      Json::array({SearchParam("practitioner", "reference", "Practitioner/<id> or <id>")})));
-
+      Json::array(
+          {patient_param,
+           SearchParam("date", "date", "when it was recorded; " + date_doc_note.get<std::string>()),
+           SearchParam("_count", "number", "page size (next link), 1..1000, default 100")})));
   Json rest{{"mode", "server"},
             {"documentation",
              "Read-only. Every read and search is subject to the same consent "
@@ -165,6 +161,15 @@ Result<Json> CapabilityStatementResource(const ServerInfo& server, std::int64_t 
               {"fhirVersion", "4.0.1"},
               {"format", Json::array({"json"})},
               {"rest", Json::array({std::move(rest)})}};
+}
+
+Status AddNextLink(Json& bundle, std::string_view next_url) {
+  if (!IsAbsoluteHttpUrl(next_url)) return InvalidArgument("next URL must be absolute http(s)");
+  if (!bundle.is_object() || !bundle.contains("link") || !bundle["link"].is_array()) {
+    return InvalidArgument("not a bundle with links");
+  }
+  bundle["link"].push_back({{"relation", "next"}, {"url", next_url}});
+  return {};
 }
 
 Json OperationOutcomeResource(const Error& error) {

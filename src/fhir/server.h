@@ -43,11 +43,17 @@ Result<Json> SearchSetBundle(const ServerInfo& server, std::string_view self_url
 Result<Json> EverythingBundle(const ServerInfo& server, std::string_view self_url, Json patient,
                               std::vector<Json> others, std::int64_t now_ms);
 
-// The CapabilityStatement of the read-only server: kind instance, FHIR 4.0.1, JSON only,
-// read and search-type for Patient, Observation, MedicationRequest, Consent, AuditEvent,
-// Practitioner and PractitionerRole, the search parameters each supports (patient, code, date,
-// ...), and the Patient $everything operation. Errors: a bad base URL or time.
+// The CapabilityStatement of the read-only server (cloud/fhir_api.h serves it): kind instance,
+// FHIR 4.0.1, JSON only, read and search-type for Patient, Observation, MedicationRequest,
+// Consent and AuditEvent, the search parameters each supports (patient, code, date, _count,
+// ...), and the Patient $everything operation. Practitioner and PractitionerRole are built
+// (resources.h) but not served. Errors: a bad base URL or time.
 Result<Json> CapabilityStatementResource(const ServerInfo& server, std::int64_t now_ms);
+
+// Appends a link with relation "next" (the following page) to a Bundle from SearchSetBundle or
+// EverythingBundle. kInvalidArgument for a URL that is not absolute http(s) or a value that
+// is not such a Bundle.
+Status AddNextLink(Json& bundle, std::string_view next_url);
 
 // The resource types the CapabilityStatement lists, in its order (for routes and tests).
 const std::vector<std::string_view>& ServedResourceTypes();

@@ -81,9 +81,21 @@ TEST(CapabilityStatementTest, DescribesTheReadOnlyServer) {
             std::vector<std::string>(ServedResourceTypes().begin(), ServedResourceTypes().end()));
   std::set<std::string> observation_params;
   for (const Json& p : rest["resource"][1]["searchParam"]) observation_params.insert(p["name"]);
-  EXPECT_EQ(observation_params, (std::set<std::string>{"patient", "code", "date"}));
+  EXPECT_EQ(observation_params, (std::set<std::string>{"patient", "code", "date", "_count"}));
   EXPECT_EQ(rest["resource"][0]["operation"][0]["name"], "everything");
   EXPECT_FALSE(CapabilityStatementResource({"ftp://x", "", ""}, kT0).has_value());
+}
+
+TEST(BundleTest, AddNextLinkAppendsANextLink) {
+  const ServerInfo server{"https://cloud.test/fhir/r4", "MedMesh", "1"};
+  Json b = *SearchSetBundle(server, server.base_url + "/Observation", {}, kT0);
+  ASSERT_TRUE(AddNextLink(b, server.base_url + "/Observation?_cursor=1-0"));
+  ASSERT_EQ(b["link"].size(), 2u);
+  EXPECT_EQ(b["link"][1]["relation"], "next");
+  EXPECT_EQ(b["link"][1]["url"], "https://cloud.test/fhir/r4/Observation?_cursor=1-0");
+  EXPECT_FALSE(AddNextLink(b, "/relative"));
+  Json not_bundle = Json::object();
+  EXPECT_FALSE(AddNextLink(not_bundle, server.base_url));
 }
 
 TEST(OperationOutcomeTest, MapsCodesAndHidesInternalMessages) {
