@@ -26,7 +26,8 @@
 //   1 session  one session, no think time: the service time of one request alone.
 // Endpoints: a doctor's inbox (GET /api/v1/inbox: grants, their records decrypted, 24 h of
 // readings per patient, one audit entry per patient shown), the chart statistics
-// (GET /api/v1/statistics/charts over every patient's pseudonymised MI).
+// (GET /api/v1/statistics/charts over every patient's pseudonymised MI), and a doctor's FHIR
+// GET /fhir/r4/Patient/{id}/$everything of a patient who granted them (its first page).
 // Login throughput: `--login-clients` (8) and then `--sessions` (64) clients logging in with
 // right passwords: logins/s accepted, and how many got 429 at once (the Argon2id gate full;
 // docs/accounts.md) with their latency.
@@ -53,6 +54,7 @@
 #include "cloudlet/cloudlet_service.h"
 #include "core/log.h"
 #include "crypto/password.h"
+#include "fhir/ids.h"
 #include "net/http_client.h"
 #include "node/test_support.h"
 #include "wire/record_codec.h"
@@ -406,8 +408,21 @@ int Main(const Flags& flags) {
                          return get("/api/v1/statistics/charts",
                                     doctors[static_cast<std::size_t>(s) % doctors.size()].token);
                        }});
+  // A doctor's FHIR $everything of one of the patients who granted them their record (patient
+  // i granted doctor i % doctors): first page (Patient, Consent, MedicationRequests, then up to
+  // 100 Observations).
+  const int per_doctor = std::max(1, grants / flags.doctors);
+  endpoints.push_back({"GET /fhir/r4/Patient/{id}/$everything", [&, per_doctor](int s) {
+                         const int d = s % flags.doctors;
+                         const int i = d + flags.doctors * ((s / flags.doctors) % per_doctor);
+                         const std::string id =
+                             Must(fhir::ToFhirId(patients[static_cast<std::size_t>(i)].patient_id),
+                                  "fhir id");
+                         return get("/fhir/r4/Patient/" + id + "/$everything",
+                                    doctors[static_cast<std::size_t>(d)].token);
+                       }});
 
-  std::printf("%-34s %-9s %14s %20s %20s %12s %7s\n", "endpoint", "mode", "req/s", "p50 ms",
+  std::printf("%-40s %-9s %14s %20s %20s %12s %7s\n", "endpoint", "mode", "req/s", "p50 ms",
               "p99 ms", "p99/20ms", "errors");
   struct Mode {
     const char* name;
@@ -431,7 +446,7 @@ int Main(const Flags& flags) {
       }
       std::vector<double> ratios;
       for (double p : p99s) ratios.push_back(p / kGoalP99Ms);
-      std::printf("%-34s %-9s %14s %20s %20s %12s %7llu\n", e.name.c_str(), mode.name,
+      std::printf("%-40s %-9s %14s %20s %20s %12s %7llu\n", e.name.c_str(), mode.name,
                   Spread(rates, "%.0f").c_str(), Spread(p50s, "%.2f").c_str(),
                   Spread(p99s, "%.2f").c_str(), Spread(ratios, "%.2f").c_str(),
                   static_cast<unsigned long long>(errors));
