@@ -1,9 +1,10 @@
 // Issue 8's workflows end to end, in one process, driven only through HTTP: a real cloud, a real
 // cloudlet and a device that forwards readings and records through the data path. People
-// register, an admin approves them, a patient activates their portal (1), grants consent (3), a
-// doctor answers with a prescription (4), the charts are suppressed (7), the node's audit log
-// holds the reads and writes and verifies. Built twice: the cloud on SQLite, and
-// (MEDMESH_WORKFLOWS_TEST_POSTGRES) on the PostgreSQL test cluster.
+// register, an admin approves them, a patient activates their portal (1), sees their own
+// readings and records (2), grants consent (3), a doctor answers with a prescription (4), the
+// charts are suppressed (7), the node's audit log holds the reads and writes and verifies.
+// Built twice: the cloud on SQLite, and (MEDMESH_WORKFLOWS_TEST_POSTGRES) on the PostgreSQL test
+// cluster.
 // Ids, names and tokens are never printed: failures compare booleans or statuses only.
 #include <gtest/gtest.h>
 
@@ -243,6 +244,8 @@ TEST_F(WorkflowsTest, RegisterApproveActivateConsentAnswerChartsAndAudit) {
   // --- Workflow 1: portal activation ---
   EXPECT_EQ(Get("/api/v1/consents", patient).status, 403);  // not activated: no data calls
   EXPECT_EQ(Get("/api/v1/answers", patient).status, 403);
+  EXPECT_EQ(Get("/api/v1/me/records", patient).status, 403);
+  EXPECT_EQ(Get("/api/v1/me/readings?kind=heart_rate", patient).status, 403);
   EXPECT_EQ(Post("/api/v1/consents",
                  {{"doctor_id", doctor_id},
                   {"records", {{{"device_id", "watch-1"}, {"record_id", "rec-1"}}}}},
@@ -278,6 +281,28 @@ TEST_F(WorkflowsTest, RegisterApproveActivateConsentAnswerChartsAndAudit) {
   EXPECT_TRUE(mine[0]["status"] == "approved");
   EXPECT_TRUE(mine[0]["reason"] == "identity checked at the desk");
   EXPECT_EQ(Get("/api/v1/consents", patient).status, 200);
+
+  // --- Workflow 2: the patient's own readings and records, decrypted, with the stored form ---
+  const net::Response readings = Get("/api/v1/me/readings?kind=heart_rate", patient);
+  ASSERT_EQ(readings.status, 200);
+  EXPECT_EQ(Body(readings)["count"], 40);
+  EXPECT_EQ(Body(readings)["readings"].size(), 40u);
+  const net::Response year =
+      Get("/api/v1/me/readings?kind=heart_rate&points=12&from=" +
+              std::to_string(NowMs() - 365 * 86'400'000LL) + "&to=" + std::to_string(NowMs() + 1),
+          patient);
+  ASSERT_EQ(year.status, 200);
+  EXPECT_EQ(Body(year)["count"], 40);
+  EXPECT_FALSE(Body(year)["bucket_ms"].is_null());
+  const json own = Body(Get("/api/v1/me/records", patient));
+  ASSERT_EQ(own["records"].size(), 2u);
+  const net::Response stored = Get("/api/v1/me/records/watch-1/rec-1", patient);
+  ASSERT_EQ(stored.status, 200);
+  EXPECT_TRUE(Body(stored)["verification"]["ok"] == true);
+  EXPECT_TRUE(Body(stored)["stored"]["mi"].is_string());
+  EXPECT_EQ(Get("/api/v1/me/records/watch-9/rec-1", patient).status, 404);
+  EXPECT_EQ(Get("/api/v1/me/records", doctor).status, 403);
+  EXPECT_EQ(Get("/api/v1/me/readings?kind=pulse", patient).status, 400);
 
   // --- Workflow 3: consent for chosen records ---
   const net::Response granted = Post(
@@ -458,7 +483,8 @@ TEST_F(WorkflowsTest, RegisterApproveActivateConsentAnswerChartsAndAudit) {
   for (const json& e : page->events) events += e.dump();
   for (const char* event :
        {"activation.request", "activation.approve", "activation.read", "consent.grant",
-        "consent.revoke", "inbox.read", "answer.create", "answer.read"}) {
+        "consent.revoke", "inbox.read", "answer.create", "answer.read", "readings.read",
+        "record.list", "record.read", "record.verify"}) {
     SCOPED_TRACE(event);
     EXPECT_NE(events.find(std::string("\"") + event + "\""), std::string::npos);
   }

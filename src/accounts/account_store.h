@@ -117,6 +117,11 @@ class AccountStore {
   // Accounts with `status`, oldest first, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<Account>> ListByStatus(AccountStatus status,
                                                                   std::size_t limit) const = 0;
+  // Accounts of `role` with account_id > `after` (keyset paging), ordered by account_id, at most
+  // `limit` (1..kMaxAccountsListed; kInvalidArgument otherwise). For directories and admin
+  // views: password_hash and sealed_profile are left empty (never read).
+  [[nodiscard]] virtual Result<std::vector<Account>> ListByRole(Role role, std::string_view after,
+                                                                std::size_t limit) const = 0;
   // Moves the account from `from` to `to` with `reason`, in one transaction; moving away from
   // approved revokes every live session of the account (each gets a revocation seq).
   // kNotFound for an unknown account; kFailedPrecondition if its status is not `from`.
@@ -168,5 +173,6 @@ Status ValidateAccount(const Account& account);
 inline constexpr std::size_t kMaxAccountTextBytes = 200;  // names, licence, speciality, ...
 inline constexpr std::size_t kMaxReasonBytes = 1000;
 inline constexpr std::size_t kMaxSealedProfileBytes = 1 << 20;
+inline constexpr std::size_t kMaxAccountsListed = 10000;
 
 }  // namespace medmesh::accounts

@@ -2,6 +2,7 @@
 // cluster (accounts_postgres_test, MEDMESH_ACCOUNTS_TEST_POSTGRES).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <set>
@@ -92,6 +93,43 @@ TEST_F(AccountStoreTest, InjectionLookingTextIsStoredVerbatim) {
                                    "'; DELETE FROM sessions;--", 5));
   EXPECT_EQ((*store_->GetAccount(d.account_id))->status_reason, "'; DELETE FROM sessions;--");
   EXPECT_EQ(store_->ListByStatus(AccountStatus::kRejected, 10)->size(), 1u);
+}
+
+TEST_F(AccountStoreTest, ListsOneRoleInPagesWithoutSecrets) {
+  std::vector<std::string> doctors;
+  for (int i = 0; i < 5; ++i) {
+    Account d = NewAccount(Role::kDoctor, "d" + std::to_string(i) + "@example.org");
+    ASSERT_TRUE(store_->CreateAccount(d));
+    doctors.push_back(d.account_id);
+  }
+  Account p = NewAccount(Role::kPatient, "p@example.org");
+  p.sealed_profile = {1, 2, 3};
+  ASSERT_TRUE(store_->CreateAccount(p));
+  std::sort(doctors.begin(), doctors.end());
+  std::vector<std::string> seen;
+  std::string after;
+  for (;;) {
+    auto page = store_->ListByRole(Role::kDoctor, after, 2);
+    ASSERT_TRUE(page) << page.error().ToString();
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 2u);
+    for (const Account& a : *page) {
+      EXPECT_TRUE(a.role == Role::kDoctor);
+      EXPECT_TRUE(a.password_hash.empty());
+      EXPECT_EQ(a.speciality, "cardiology");
+      seen.push_back(a.account_id);
+    }
+    after = page->back().account_id;
+  }
+  EXPECT_TRUE(seen == doctors);
+  auto patients = store_->ListByRole(Role::kPatient, "", 10);
+  ASSERT_TRUE(patients);
+  ASSERT_EQ(patients->size(), 1u);
+  EXPECT_TRUE((*patients)[0].sealed_profile.empty());
+  EXPECT_EQ((*patients)[0].patient_id, p.patient_id);
+  EXPECT_EQ(store_->ListByRole(Role::kAdmin, "", 0).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->ListByRole(Role::kAdmin, "", kMaxAccountsListed + 1).error().code(),
+            ErrorCode::kInvalidArgument);
 }
 
 TEST_F(AccountStoreTest, RefusesASecondAccountWithTheSameLoginOrId) {

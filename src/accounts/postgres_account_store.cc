@@ -55,6 +55,11 @@ constexpr const char* kAccountColumns =
     "account_id, role, status, status_reason, login, password_hash, display_name, patient_id,"
     " cloudlet_id, licence_number, speciality, hospital, sealed_profile, created_ms,"
     " status_changed_ms";
+// The same columns without the password hash and the sealed profile (listings).
+constexpr const char* kListedAccountColumns =
+    "account_id, role, status, status_reason, login, ''::text AS password_hash, display_name,"
+    " patient_id, cloudlet_id, licence_number, speciality, hospital,"
+    " ''::bytea AS sealed_profile, created_ms, status_changed_ms";
 
 Result<Account> ReadAccount(const pqxx::row& r) {
   Account a;
@@ -194,6 +199,25 @@ Result<std::vector<Account>> PostgresAccountStore::ListByStatus(AccountStatus st
                                            " FROM {s}.accounts WHERE status = $1"
                                            " ORDER BY created_ms, account_id LIMIT $2"),
                           std::string(AccountStatusName(status)), static_cast<std::int64_t>(limit));
+        std::vector<Account> out;
+        for (const auto& row : r) {
+          MEDMESH_ASSIGN_OR_RETURN(Account a, ReadAccount(row));
+          out.push_back(std::move(a));
+        }
+        return out;
+      });
+}
+
+Result<std::vector<Account>> PostgresAccountStore::ListByRole(Role role, std::string_view after,
+                                                              std::size_t limit) const {
+  if (limit == 0 || limit > kMaxAccountsListed) return InvalidArgument("limit is out of range");
+  return pool_->RunInTransaction(
+      "list accounts", [&](pqxx::work& w) -> Result<std::vector<Account>> {
+        const pqxx::result r = w.exec_params(
+            Sql(schema_, std::string("SELECT ") + kListedAccountColumns +
+                             " FROM {s}.accounts WHERE role = $1 AND account_id > $2"
+                             " ORDER BY account_id LIMIT $3"),
+            std::string(RoleName(role)), std::string(after), static_cast<std::int64_t>(limit));
         std::vector<Account> out;
         for (const auto& row : r) {
           MEDMESH_ASSIGN_OR_RETURN(Account a, ReadAccount(row));

@@ -40,6 +40,8 @@ class PostgresAccountStore final : public AccountStore {
   Result<std::optional<Account>> GetAccount(std::string_view account_id) const override;
   Result<std::optional<Account>> FindByLogin(std::string_view login) const override;
   Result<std::vector<Account>> ListByStatus(AccountStatus status, std::size_t limit) const override;
+  Result<std::vector<Account>> ListByRole(Role role, std::string_view after,
+                                          std::size_t limit) const override;
   Status ChangeStatus(std::string_view account_id, AccountStatus from, AccountStatus to,
                       std::string_view reason, std::int64_t now_ms) override;
   Result<std::uint64_t> ChangePassword(std::string_view account_id, std::string_view password_hash,

@@ -61,6 +61,11 @@ constexpr const char* kAccountColumns =
     "account_id, role, status, status_reason, login, password_hash, display_name, patient_id,"
     " cloudlet_id, licence_number, speciality, hospital, sealed_profile, created_ms,"
     " status_changed_ms";
+// The same columns without the password hash and the sealed profile (listings).
+constexpr const char* kListedAccountColumns =
+    "account_id, role, status, status_reason, login, '' AS password_hash, display_name,"
+    " patient_id, cloudlet_id, licence_number, speciality, hospital, X'' AS sealed_profile,"
+    " created_ms, status_changed_ms";
 
 Result<Account> ReadAccount(SQLite::Statement& q) {
   Account a;
@@ -211,6 +216,28 @@ Result<std::vector<Account>> SqliteAccountStore::ListByStatus(AccountStatus stat
                                   " ORDER BY created_ms, account_id LIMIT ?");
     q.bind(1, std::string(AccountStatusName(status)));
     q.bind(2, static_cast<std::int64_t>(limit));
+    std::vector<Account> out;
+    while (q.executeStep()) {
+      MEDMESH_ASSIGN_OR_RETURN(Account a, ReadAccount(q));
+      out.push_back(std::move(a));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list accounts");
+  }
+}
+
+Result<std::vector<Account>> SqliteAccountStore::ListByRole(Role role, std::string_view after,
+                                                            std::size_t limit) const {
+  if (limit == 0 || limit > kMaxAccountsListed) return InvalidArgument("limit is out of range");
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, std::string("SELECT ") + kListedAccountColumns +
+                                  " FROM accounts WHERE role = ? AND account_id > ?"
+                                  " ORDER BY account_id LIMIT ?");
+    q.bind(1, std::string(RoleName(role)));
+    q.bind(2, std::string(after));
+    q.bind(3, static_cast<std::int64_t>(limit));
     std::vector<Account> out;
     while (q.executeStep()) {
       MEDMESH_ASSIGN_OR_RETURN(Account a, ReadAccount(q));

@@ -316,6 +316,10 @@ Result<AuditPage> AuditLog::Query(const AuditQuery& query) const {
   return page;
 }
 
+Result<std::vector<StoredAuditEntry>> AuditLog::QueryEntries(const AuditQuery& query) const {
+  return store_->Query(query);
+}
+
 Result<SignedAuditHead> AuditLog::Head() const {
   MEDMESH_ASSIGN_OR_RETURN(std::optional<SignedAuditHead> head, store_->Head());
   if (!head) return NotFound("the audit log has no head");

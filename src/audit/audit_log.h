@@ -128,6 +128,9 @@ class AuditLog final : public AuditSink {
   // Entries matching `query`, newest first (kInvalidArgument for a bad limit or range).
   // WARNING: returns what the store holds; run Verify to know it is untouched.
   Result<AuditPage> Query(const AuditQuery& query) const;
+  // The same entries as stored rows (columns, hashes), for callers that render them their own
+  // way (the cloud's admin and "who saw my data" routes). Same errors and WARNING as Query.
+  Result<std::vector<StoredAuditEntry>> QueryEntries(const AuditQuery& query) const;
 
   // The current head. kNotFound if the log has none.
   Result<SignedAuditHead> Head() const;

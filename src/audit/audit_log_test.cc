@@ -240,6 +240,37 @@ TEST_F(AuditLogTest, AnEmptyLogVerifiesAndAReopenedLogContinuesItsChain) {
   EXPECT_EQ(report.entries, 3u);
 }
 
+TEST_F(AuditLogTest, QueriesFilterByEventActionAndOutcome) {
+  AppendEntries(4);
+  AuditEntry refused = Entry(5);
+  refused.event = "patient.identity.read";
+  refused.outcome = Outcome::kMinorFailure;
+  ASSERT_TRUE(log_->Append(refused));
+  AuditEntry created = Entry(6);
+  created.event = "consent.grant";
+  created.action = Action::kCreate;
+  ASSERT_TRUE(log_->Append(created));
+
+  auto by_event = log_->QueryEntries({.event = "patient.identity.read"});
+  ASSERT_TRUE(by_event);
+  ASSERT_EQ(by_event->size(), 1u);
+  EXPECT_EQ((*by_event)[0].seq, 5u);
+  auto by_action = log_->QueryEntries({.action = Action::kCreate});
+  ASSERT_TRUE(by_action);
+  ASSERT_EQ(by_action->size(), 1u);
+  EXPECT_EQ((*by_action)[0].seq, 6u);
+  auto by_outcome = log_->QueryEntries({.outcome = Outcome::kMinorFailure});
+  ASSERT_TRUE(by_outcome);
+  ASSERT_EQ(by_outcome->size(), 1u);
+  EXPECT_EQ((*by_outcome)[0].entry.event, "patient.identity.read");
+  auto reads = log_->QueryEntries({.action = Action::kRead, .outcome = Outcome::kSuccess});
+  ASSERT_TRUE(reads);
+  EXPECT_EQ(reads->size(), 4u);
+  auto none = log_->QueryEntries({.event = "consent.grant", .action = Action::kRead});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(AuditLogTest, QueriesFilterByPatientActorAndTimeAndPageNewestFirst) {
   AppendEntries(9);  // patients pat_1, pat_2, pat_0, ...; actors alternate
   auto by_patient = log_->Query({.patient_id = "pat_1"});

@@ -56,7 +56,10 @@ struct SignedAuditHead {
 struct AuditQuery {
   std::string patient_id{};
   std::string actor_account_id{};
-  std::int64_t from_ms = 0;                                       // recorded >= from_ms
+  std::string event{};               // exact event name ("record.read")
+  std::optional<Action> action{};    // nullopt: any
+  std::optional<Outcome> outcome{};  // nullopt: any
+  std::int64_t from_ms = 0;          // recorded >= from_ms
   std::int64_t to_ms = std::numeric_limits<std::int64_t>::max();  // recorded < to_ms
   std::uint64_t before_seq = 0;  // only entries with seq < before_seq; 0: from the newest
   std::size_t limit = 50;        // 1..kMaxAuditQueryLimit

@@ -210,24 +210,29 @@ Status PostgresAuditStore::Scan(
 
 Result<std::vector<StoredAuditEntry>> PostgresAuditStore::Query(const AuditQuery& q) const {
   MEDMESH_RETURN_IF_ERROR(CheckAuditQuery(q));
-  return pool_->Run("query audit log",
-                    [&](pqxx::connection& c) -> Result<std::vector<StoredAuditEntry>> {
-                      pqxx::read_transaction w(c);
-                      // Empty filters match everything; bound parameters only.
-                      const pqxx::result r =
-                          w.exec_params(Sql(std::string("SELECT ") + kEntryColumns +
-                                            " FROM {s}.entry WHERE time_ms >= $1 AND time_ms < $2"
-                                            " AND ($3::bigint = 0 OR seq < $3::bigint) AND "
-                                            "($4::text = '' OR patient_id = $4::text)"
-                                            " AND ($5::text = '' OR actor_account_id = $5::text)"
-                                            " ORDER BY seq DESC LIMIT $6"),
-                                        q.from_ms, q.to_ms, I64(q.before_seq), q.patient_id,
-                                        q.actor_account_id, static_cast<std::int64_t>(q.limit));
-                      std::vector<StoredAuditEntry> out;
-                      out.reserve(r.size());
-                      for (const auto& row : r) out.push_back(ReadEntry(row));
-                      return out;
-                    });
+  return pool_->Run(
+      "query audit log", [&](pqxx::connection& c) -> Result<std::vector<StoredAuditEntry>> {
+        pqxx::read_transaction w(c);
+        // Empty filters match everything; bound parameters only.
+        const pqxx::result r =
+            w.exec_params(Sql(std::string("SELECT ") + kEntryColumns +
+                              " FROM {s}.entry WHERE time_ms >= $1 AND time_ms < $2"
+                              " AND ($3::bigint = 0 OR seq < $3::bigint) AND "
+                              "($4::text = '' OR patient_id = $4::text)"
+                              " AND ($5::text = '' OR actor_account_id = $5::text)"
+                              " AND ($7::text = '' OR event = $7::text)"
+                              " AND ($8::text = '' OR action = $8::text)"
+                              " AND ($9::integer < 0 OR outcome = $9::integer)"
+                              " ORDER BY seq DESC LIMIT $6"),
+                          q.from_ms, q.to_ms, I64(q.before_seq), q.patient_id, q.actor_account_id,
+                          static_cast<std::int64_t>(q.limit), q.event,
+                          q.action ? std::string(1, static_cast<char>(*q.action)) : std::string(),
+                          q.outcome ? static_cast<int>(*q.outcome) : -1);
+        std::vector<StoredAuditEntry> out;
+        out.reserve(r.size());
+        for (const auto& row : r) out.push_back(ReadEntry(row));
+        return out;
+      });
 }
 
 Result<std::optional<SignedAuditHead>> PostgresAuditStore::Head() const {

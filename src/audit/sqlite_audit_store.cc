@@ -183,6 +183,9 @@ Result<std::vector<StoredAuditEntry>> SqliteAuditStore::Query(const AuditQuery& 
     if (q.before_seq != 0) sql += " AND seq < ?";
     if (!q.patient_id.empty()) sql += " AND patient_id = ?";
     if (!q.actor_account_id.empty()) sql += " AND actor_account_id = ?";
+    if (!q.event.empty()) sql += " AND event = ?";
+    if (q.action) sql += " AND action = ?";
+    if (q.outcome) sql += " AND outcome = ?";
     sql += " ORDER BY seq DESC LIMIT ?";
     SQLite::Statement st(*db_, sql);
     int i = 1;
@@ -191,6 +194,9 @@ Result<std::vector<StoredAuditEntry>> SqliteAuditStore::Query(const AuditQuery& 
     if (q.before_seq != 0) st.bind(i++, static_cast<std::int64_t>(q.before_seq));
     if (!q.patient_id.empty()) st.bind(i++, q.patient_id);
     if (!q.actor_account_id.empty()) st.bind(i++, q.actor_account_id);
+    if (!q.event.empty()) st.bind(i++, q.event);
+    if (q.action) st.bind(i++, std::string(1, static_cast<char>(*q.action)));
+    if (q.outcome) st.bind(i++, static_cast<int>(*q.outcome));
     st.bind(i, static_cast<std::int64_t>(q.limit));
     std::vector<StoredAuditEntry> out;
     while (st.executeStep()) out.push_back(ReadEntry(st));

@@ -7,12 +7,15 @@
 
 #include "audit/postgres_audit_store.h"
 #include "audit/sqlite_audit_store.h"
+#include "cloud/admin_api.h"
+#include "cloud/audit_api.h"
 #include "cloud/clinical_api.h"
 #include "cloud/cloud_readings.h"
 #include "cloud/cloudlet_link.h"
 #include "cloud/fhir_api.h"
 #include "cloud/integrity_api.h"
 #include "cloud/integrity_service.h"
+#include "cloud/my_data_api.h"
 #include "cloud/postgres_clinical_store.h"
 #include "cloud/postgres_intake_store.h"
 #include "cloud/sqlite_clinical_store.h"
@@ -347,6 +350,17 @@ net::Router CloudService::State::BuildRouter() {
                          options.audit ? *options.audit : *audit, clock,
                          [this](const net::Request& r) { return accounts->PrincipalOf(r); },
                          options.tls.has_value()});
+  AddAdminRoutes(router,
+                 {accounts->store(), *records, options.audit ? *options.audit : *audit, clock},
+                 [this](const net::Request& r) { return accounts->PrincipalOf(r); });
+  AddAuditRoutes(router,
+                 {*audit, options.audit ? *options.audit : *audit, identity, accounts->store(),
+                  *records, clock},
+                 [this](const net::Request& r) { return accounts->PrincipalOf(r); });
+  AddMyDataRoutes(router,
+                  {*records, *intake_store, *clinical, *integrity,
+                   options.audit ? *options.audit : *audit, clock},
+                  [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   return router;

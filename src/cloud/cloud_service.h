@@ -18,6 +18,8 @@
 //                                        the clinical workflows (clinical_api.h)
 //   /api/v1/integrity/... (integrity_api.h)  verify, restore, restores, deletion
 //   GET  /api/v1/cloudlets/{cloudlet_id}/deletions  the deletion feed (cloudlet_link.h)
+//   GET  /api/v1/doctors, /api/v1/admin/patients..., /api/v1/admin/doctors  (admin_api.h)
+//   GET  /api/v1/admin/audit, /api/v1/me/audit   the audit log (audit_api.h)
 //   GET  /healthz, /readyz, /metrics
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db

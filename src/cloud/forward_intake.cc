@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "cloud/cloud_readings.h"
+#include "cloud/my_data_rollups.h"
 #include "core/log.h"
 #include "wire/enrolment.h"
 #include "wire/model.h"
@@ -458,7 +459,14 @@ IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
                       "unavailable");
     }
   }
-  auto outcome = ctx_.intake.PutReadingBatch(*row);
+  // The batch and its roll-ups (my_data_rollups.h) in one transaction. The payload decoded
+  // in BatchRowFor; decoding it again here costs microseconds.
+  auto readings = wire::DecodeReadings(opened.payload, {.require_plausible = false});
+  if (!readings) {
+    return Reject(InvalidArgument("invalid readings payload: " + readings.error().message()), true,
+                  IdsEventKind::kMalformed, source_ip);
+  }
+  auto outcome = ReadingRollups(ctx_.records, ctx_.intake).PutBatch(*row, *readings);
   if (!outcome) {
     if (outcome.error().code() == ErrorCode::kAlreadyExists) {
       return Reject(AlreadyExists("another batch was stored under this device's batch id"), true,

@@ -31,7 +31,8 @@
 //          batch must apply CheckPlausible again. A batch with no plausible reading → 400.
 //       5. store durably: a record through the three-part store (the upload evidence kept as
 //          its device signature), a readings batch in the intake store under the patient's
-//          pseudonym and MI data key                          → 503 if storage fails
+//          pseudonym and MI data key, with its roll-ups in the same transaction
+//          (my_data_rollups.h)                                → 503 if storage fails
 //       6. acknowledge: "stored", or "duplicate" for a batch already stored (idempotent by the
 //          device's batch id, and for records by record id)
 // Every refusal in steps 1-4 (and a refused certificate or enrolment) writes an IDS event.

@@ -62,6 +62,17 @@ Status ValidateRestoreRow(const RestoreRow& row) {
   return Text("actor_role", row.actor_role);
 }
 
+Status ValidateRollupRow(const RollupRow& row) {
+  MEDMESH_RETURN_IF_ERROR(Text("pseudonym", row.key.pseudonym, 255));
+  if (row.key.width_ms <= 0 || row.key.start_ms % row.key.width_ms != 0) {
+    return InvalidArgument("intake store: roll-up start must be a multiple of a positive width");
+  }
+  if (row.ciphertext.empty() || row.ciphertext.size() > 65536) {
+    return InvalidArgument("intake store: roll-up ciphertext must be 1..65536 bytes");
+  }
+  return OkStatus();
+}
+
 Status ValidateIntakeLimit(std::size_t limit) {
   if (limit == 0 || limit > 10000) return InvalidArgument("intake store: limit must be 1..10000");
   return OkStatus();

@@ -17,6 +17,12 @@
 //                    content digest and the readings (with the device's upload evidence)
 //                    encrypted under the pseudonym's MI data key: the medical side, with no
 //                    patient id, device id or batch id in the clear
+//   reading_rollups  per (pseudonym, reading kind, bucket width, chunk start): the count,
+//                    sum, min and max of the plausible readings of each bucket of the chunk,
+//                    encrypted by the caller under the pseudonym's MI data key
+//                    (cloud/my_data_rollups.h, ADR 0021); merged in the transaction that
+//                    stores a batch, so charts never decrypt batches
+//   rollup_complete  the pseudonyms whose roll-ups account for every batch stored
 //   patients         the pseudonyms seen, for statistics
 //   restores         every restore of a tampered record or batch from a cloudlet's copy
 //                    (cloud/integrity_service.h): who, when, what, which check had failed
@@ -99,6 +105,36 @@ struct DeletionFeedRow {
   bool operator==(const DeletionFeedRow&) const = default;
 };
 
+// One roll-up row (ADR 0021): the buckets of one kind and width over one chunk of time. kind
+// is a wire::VitalKind id; width_ms one of the widths of cloud/my_data_rollups.h; start_ms the
+// chunk's start, a multiple of width_ms.
+struct RollupKey {
+  std::string pseudonym;
+  std::uint8_t kind = 0;
+  std::int64_t width_ms = 0;
+  std::int64_t start_ms = 0;
+  auto operator<=>(const RollupKey&) const = default;
+};
+
+struct RollupRow {
+  RollupKey key;
+  Bytes ciphertext;  // opaque to the store
+  bool operator==(const RollupRow&) const = default;
+};
+
+// What a stored batch adds to the roll-ups, computed by the caller (who holds the keys).
+class RollupMerger {
+ public:
+  virtual ~RollupMerger() = default;
+  // The buckets the batch touches: distinct, all of the batch's pseudonym.
+  virtual const std::vector<RollupKey>& keys() const = 0;
+  // The new ciphertext of each of keys(), in order, given the stored one (nullopt where the
+  // bucket has none yet). Called inside the store's write transaction, once per attempt: it
+  // must be quick and must not call back into this store. An error rolls the batch back.
+  virtual Result<std::vector<Bytes>> Merge(
+      const std::vector<std::optional<Bytes>>& stored) const = 0;
+};
+
 enum class IntakeOutcome {
   kInserted,
   kDuplicate,  // the same row (same binding / digest / certificate) was already there
@@ -164,7 +200,29 @@ class IntakeStore {
 
   // Stores a batch and records its pseudonym among the patients, in one transaction.
   // kDuplicate if the batch_ref is there with the same digest; kAlreadyExists with another.
+  // A batch stored this way is not in the roll-ups: the pseudonym's roll-ups are marked
+  // incomplete (the next reader rebuilds them, ReplaceRollups).
   [[nodiscard]] virtual Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row) = 0;
+  // The same, and when the batch is inserted (not for kDuplicate or kAlreadyExists) its
+  // roll-ups are merged in the same transaction (`rollups`, whose keys must name the row's
+  // pseudonym). The first batch of a pseudonym marks its roll-ups complete. Concurrent puts
+  // for one pseudonym are serialised, also across processes sharing the database.
+  [[nodiscard]] virtual Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row,
+                                                              const RollupMerger& rollups) = 0;
+
+  // The roll-up rows of (pseudonym, kind, width_ms) with start in [from_ms, to_ms), ordered by
+  // start, at most `limit` (1..100000).
+  [[nodiscard]] virtual Result<std::vector<RollupRow>> ListRollups(
+      std::string_view pseudonym, std::uint8_t kind, std::int64_t width_ms, std::int64_t from_ms,
+      std::int64_t to_ms, std::size_t limit) const = 0;
+  // Whether the pseudonym's roll-ups account for every one of its batches.
+  [[nodiscard]] virtual Result<bool> RollupsComplete(std::string_view pseudonym) const = 0;
+  // Replaces every roll-up of the pseudonym by `rows` (all of that pseudonym) and marks them
+  // complete, in one transaction, if the pseudonym still has exactly `batches` batches;
+  // kFailedPrecondition otherwise (a batch arrived meanwhile: rebuild and try again).
+  [[nodiscard]] virtual Status ReplaceRollups(std::string_view pseudonym,
+                                              const std::vector<RollupRow>& rows,
+                                              std::uint64_t batches) = 0;
   // A pseudonym's batches overlapping [from_ms, to_ms), oldest first, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<ReadingBatchRow>> ListReadingBatches(
       std::string_view pseudonym, std::int64_t from_ms, std::int64_t to_ms,
@@ -181,8 +239,8 @@ class IntakeStore {
       std::string_view pseudonym) const = 0;
   // Overwrites a stored batch with `row` (a restore). kNotFound if no batch has its batch_ref.
   [[nodiscard]] virtual Status ReplaceReadingBatch(const ReadingBatchRow& row) = 0;
-  // Deletes every batch of a pseudonym and the pseudonym from the patients, in one
-  // transaction; returns how many batches. Idempotent. (Counts() is not decreased.)
+  // Deletes every batch of a pseudonym, its roll-ups and the pseudonym from the patients, in
+  // one transaction; returns how many batches. Idempotent. (Counts() is not decreased.)
   [[nodiscard]] virtual Result<std::uint64_t> DeleteReadingBatches(std::string_view pseudonym) = 0;
 
   // The enrolments of a patient (withdrawn or not), ordered by device_ref.
@@ -231,6 +289,9 @@ class IntakeStore {
 [[nodiscard]] Status ValidateEnrolmentRef(std::string_view device_ref);
 [[nodiscard]] Status ValidateReadingBatchRow(const ReadingBatchRow& row);
 [[nodiscard]] Status ValidateRestoreRow(const RestoreRow& row);
+// A roll-up key (pseudonym 1..255 bytes, width > 0, start a multiple of it) and its ciphertext
+// (1..65536 bytes).
+[[nodiscard]] Status ValidateRollupRow(const RollupRow& row);
 // kInvalidArgument unless 1 <= limit <= 10000.
 [[nodiscard]] Status ValidateIntakeLimit(std::size_t limit);
 

@@ -50,6 +50,11 @@ constexpr const char* kSchemaSql =
     "CREATE INDEX IF NOT EXISTS reading_batches_by_pseudonym"
     "  ON {s}.reading_batches (pseudonym, from_ms);"
     "CREATE TABLE IF NOT EXISTS {s}.patients (pseudonym text PRIMARY KEY);"
+    "CREATE TABLE IF NOT EXISTS {s}.reading_rollups ("
+    "  pseudonym text NOT NULL, kind smallint NOT NULL, width_ms bigint NOT NULL,"
+    "  start_ms bigint NOT NULL, ciphertext bytea NOT NULL,"
+    "  PRIMARY KEY (pseudonym, kind, width_ms, start_ms));"
+    "CREATE TABLE IF NOT EXISTS {s}.rollup_complete (pseudonym text PRIMARY KEY);"
     "CREATE INDEX IF NOT EXISTS enrolments_by_patient ON {s}.enrolments (patient_id);"
     "CREATE TABLE IF NOT EXISTS {s}.restores ("
     "  restore_id text PRIMARY KEY, restored_ms bigint NOT NULL, cloudlet_id text NOT NULL,"
@@ -263,11 +268,38 @@ Result<IntakeOutcome> PostgresIntakeStore::WithdrawEnrolment(std::string_view de
 }
 
 Result<IntakeOutcome> PostgresIntakeStore::PutReadingBatch(const ReadingBatchRow& row) {
+  return PutBatch(row, nullptr);
+}
+
+Result<IntakeOutcome> PostgresIntakeStore::PutReadingBatch(const ReadingBatchRow& row,
+                                                           const RollupMerger& rollups) {
+  return PutBatch(row, &rollups);
+}
+
+Result<IntakeOutcome> PostgresIntakeStore::PutBatch(const ReadingBatchRow& row,
+                                                    const RollupMerger* rollups) {
   MEDMESH_RETURN_IF_ERROR(ValidateReadingBatchRow(row));
+  if (rollups != nullptr) {
+    for (const RollupKey& key : rollups->keys()) {
+      if (key.pseudonym != row.pseudonym) {
+        return InvalidArgument("intake store: roll-ups of another pseudonym");
+      }
+    }
+  }
   bool new_patient = false;  // of the attempt that committed (Run may retry)
   auto outcome =
       pool_->Run<IntakeOutcome>("put reading batch", [&](pqxx::work& w) -> Result<IntakeOutcome> {
         new_patient = false;
+        // One writer per pseudonym at a time (across nodes): its roll-ups are read, merged and
+        // written back, and whether a batch is its first decides their completeness.
+        w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))",
+                      "medmesh rollups " + schema_ + " " + row.pseudonym);
+        const bool first_batch =
+            w.exec_params(Sql(schema_,
+                              "SELECT 1 FROM {s}.reading_batches WHERE pseudonym = $1"
+                              " LIMIT 1"),
+                          row.pseudonym)
+                .empty();
         const pqxx::result inserted = w.exec_params(
             Sql(schema_,
                 "INSERT INTO {s}.reading_batches (batch_ref, pseudonym, from_ms, to_ms, readings,"
@@ -290,6 +322,42 @@ Result<IntakeOutcome> PostgresIntakeStore::PutReadingBatch(const ReadingBatchRow
                                         " ON CONFLICT DO NOTHING"),
                                     row.pseudonym)
                           .affected_rows() == 1;
+        if (rollups != nullptr) {
+          std::vector<std::optional<Bytes>> stored;
+          stored.reserve(rollups->keys().size());
+          for (const RollupKey& key : rollups->keys()) {
+            const pqxx::result r = w.exec_params(
+                Sql(schema_,
+                    "SELECT ciphertext FROM {s}.reading_rollups WHERE pseudonym = $1"
+                    " AND kind = $2 AND width_ms = $3 AND start_ms = $4"),
+                key.pseudonym, static_cast<int>(key.kind), key.width_ms, key.start_ms);
+            stored.push_back(r.empty() ? std::nullopt : std::optional<Bytes>(BlobBytes(r[0][0])));
+          }
+          MEDMESH_ASSIGN_OR_RETURN(const std::vector<Bytes> merged, rollups->Merge(stored));
+          if (merged.size() != rollups->keys().size()) {
+            return Internal("intake store: the roll-up merger returned the wrong number of rows");
+          }
+          for (std::size_t i = 0; i < merged.size(); ++i) {
+            const RollupKey& key = rollups->keys()[i];
+            MEDMESH_RETURN_IF_ERROR(ValidateRollupRow({key, merged[i]}));
+            w.exec_params(Sql(schema_,
+                              "INSERT INTO {s}.reading_rollups (pseudonym, kind, width_ms,"
+                              " start_ms, ciphertext) VALUES ($1, $2, $3, $4, $5) ON CONFLICT"
+                              " (pseudonym, kind, width_ms, start_ms) DO UPDATE SET"
+                              " ciphertext = excluded.ciphertext"),
+                          key.pseudonym, static_cast<int>(key.kind), key.width_ms, key.start_ms,
+                          Blob(merged[i]));
+          }
+          if (first_batch) {
+            w.exec_params(Sql(schema_,
+                              "INSERT INTO {s}.rollup_complete (pseudonym) VALUES ($1)"
+                              " ON CONFLICT DO NOTHING"),
+                          row.pseudonym);
+          }
+        } else {
+          w.exec_params(Sql(schema_, "DELETE FROM {s}.rollup_complete WHERE pseudonym = $1"),
+                        row.pseudonym);
+        }
         return IntakeOutcome::kInserted;
       });
   if (outcome && *outcome == IntakeOutcome::kInserted) {
@@ -405,8 +473,80 @@ Result<std::uint64_t> PostgresIntakeStore::DeleteReadingBatches(std::string_view
                           std::string(pseudonym));
         w.exec_params(Sql(schema_, "DELETE FROM {s}.patients WHERE pseudonym = $1"),
                       std::string(pseudonym));
+        w.exec_params(Sql(schema_, "DELETE FROM {s}.reading_rollups WHERE pseudonym = $1"),
+                      std::string(pseudonym));
+        w.exec_params(Sql(schema_, "DELETE FROM {s}.rollup_complete WHERE pseudonym = $1"),
+                      std::string(pseudonym));
         return static_cast<std::uint64_t>(r.affected_rows());
       });
+}
+
+Result<std::vector<RollupRow>> PostgresIntakeStore::ListRollups(
+    std::string_view pseudonym, std::uint8_t kind, std::int64_t width_ms, std::int64_t from_ms,
+    std::int64_t to_ms, std::size_t limit) const {
+  if (limit == 0 || limit > 100000) return InvalidArgument("intake store: limit must be 1..100000");
+  using Rows = std::vector<RollupRow>;
+  return pool_->Run<Rows>("list roll-ups", [&](pqxx::work& w) -> Result<Rows> {
+    const pqxx::result r = w.exec_params(
+        Sql(schema_,
+            "SELECT start_ms, ciphertext FROM {s}.reading_rollups WHERE pseudonym = $1"
+            " AND kind = $2 AND width_ms = $3 AND start_ms >= $4 AND start_ms < $5"
+            " ORDER BY start_ms LIMIT $6"),
+        std::string(pseudonym), static_cast<int>(kind), width_ms, from_ms, to_ms,
+        static_cast<std::int64_t>(limit));
+    Rows out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+      out.push_back(
+          {{std::string(pseudonym), kind, width_ms, row[0].as<std::int64_t>()}, BlobBytes(row[1])});
+    }
+    return out;
+  });
+}
+
+Result<bool> PostgresIntakeStore::RollupsComplete(std::string_view pseudonym) const {
+  return pool_->Run<bool>("roll-ups complete", [&](pqxx::work& w) -> Result<bool> {
+    return !w.exec_params(Sql(schema_, "SELECT 1 FROM {s}.rollup_complete WHERE pseudonym = $1"),
+                          std::string(pseudonym))
+                .empty();
+  });
+}
+
+Status PostgresIntakeStore::ReplaceRollups(std::string_view pseudonym,
+                                           const std::vector<RollupRow>& rows,
+                                           std::uint64_t batches) {
+  for (const RollupRow& row : rows) {
+    MEDMESH_RETURN_IF_ERROR(ValidateRollupRow(row));
+    if (row.key.pseudonym != pseudonym) {
+      return InvalidArgument("intake store: roll-ups of another pseudonym");
+    }
+  }
+  auto done = pool_->Run<bool>("replace roll-ups", [&](pqxx::work& w) -> Result<bool> {
+    w.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))",
+                  "medmesh rollups " + schema_ + " " + std::string(pseudonym));
+    const pqxx::result count =
+        w.exec_params(Sql(schema_, "SELECT COUNT(*) FROM {s}.reading_batches WHERE pseudonym = $1"),
+                      std::string(pseudonym));
+    if (count[0][0].as<std::uint64_t>() != batches) {
+      return FailedPrecondition("the pseudonym's batches changed while its roll-ups were built");
+    }
+    w.exec_params(Sql(schema_, "DELETE FROM {s}.reading_rollups WHERE pseudonym = $1"),
+                  std::string(pseudonym));
+    for (const RollupRow& row : rows) {
+      w.exec_params(Sql(schema_,
+                        "INSERT INTO {s}.reading_rollups (pseudonym, kind, width_ms, start_ms,"
+                        " ciphertext) VALUES ($1, $2, $3, $4, $5)"),
+                    row.key.pseudonym, static_cast<int>(row.key.kind), row.key.width_ms,
+                    row.key.start_ms, Blob(row.ciphertext));
+    }
+    w.exec_params(Sql(schema_,
+                      "INSERT INTO {s}.rollup_complete (pseudonym) VALUES ($1)"
+                      " ON CONFLICT DO NOTHING"),
+                  std::string(pseudonym));
+    return true;
+  });
+  if (!done) return done.error();
+  return OkStatus();
 }
 
 Result<std::vector<EnrolmentRow>> PostgresIntakeStore::ListEnrolments(

@@ -46,6 +46,14 @@ class PostgresIntakeStore final : public IntakeStore {
   Result<IntakeOutcome> WithdrawEnrolment(std::string_view device_ref,
                                           std::int64_t withdrawn_ms) override;
   Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row) override;
+  Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row,
+                                        const RollupMerger& rollups) override;
+  Result<std::vector<RollupRow>> ListRollups(std::string_view pseudonym, std::uint8_t kind,
+                                             std::int64_t width_ms, std::int64_t from_ms,
+                                             std::int64_t to_ms, std::size_t limit) const override;
+  Result<bool> RollupsComplete(std::string_view pseudonym) const override;
+  Status ReplaceRollups(std::string_view pseudonym, const std::vector<RollupRow>& rows,
+                        std::uint64_t batches) override;
   Result<std::vector<ReadingBatchRow>> ListReadingBatches(std::string_view pseudonym,
                                                           std::int64_t from_ms, std::int64_t to_ms,
                                                           std::size_t limit) const override;
@@ -74,6 +82,7 @@ class PostgresIntakeStore final : public IntakeStore {
  private:
   class Pool;
   PostgresIntakeStore(std::unique_ptr<Pool> pool, std::string schema);
+  Result<IntakeOutcome> PutBatch(const ReadingBatchRow& row, const RollupMerger* rollups);
   std::unique_ptr<Pool> pool_;
   std::string schema_;
   IntakeCounters counters_;  // updated after each commit

@@ -43,6 +43,17 @@ CREATE INDEX IF NOT EXISTS reading_batches_by_pseudonym
 CREATE TABLE IF NOT EXISTS patients (
   pseudonym TEXT PRIMARY KEY
 );
+CREATE TABLE IF NOT EXISTS reading_rollups (
+  pseudonym  TEXT NOT NULL,
+  kind       INTEGER NOT NULL,
+  width_ms   INTEGER NOT NULL,
+  start_ms   INTEGER NOT NULL,
+  ciphertext BLOB NOT NULL,
+  PRIMARY KEY (pseudonym, kind, width_ms, start_ms)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_complete (
+  pseudonym TEXT PRIMARY KEY
+);
 CREATE INDEX IF NOT EXISTS enrolments_by_patient ON enrolments (patient_id);
 CREATE TABLE IF NOT EXISTS restores (
   restore_id       TEXT PRIMARY KEY,
@@ -108,7 +119,7 @@ Result<std::unique_ptr<SqliteIntakeStore>> SqliteIntakeStore::Open(
     const std::string& path, const store::SqliteOpenOptions& sqlite) {
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
                            store::OpenSqliteDatabase(path, sqlite));
-  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloud_intake", 3, kSchema));
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloud_intake", 4, kSchema));
   std::unique_ptr<SqliteIntakeStore> store(new SqliteIntakeStore(std::move(db)));
   // The only counting queries of the store's life; Counts() counts on in memory.
   try {
@@ -270,7 +281,24 @@ Result<IntakeOutcome> SqliteIntakeStore::WithdrawEnrolment(std::string_view devi
 }
 
 Result<IntakeOutcome> SqliteIntakeStore::PutReadingBatch(const ReadingBatchRow& row) {
+  return PutBatch(row, nullptr);
+}
+
+Result<IntakeOutcome> SqliteIntakeStore::PutReadingBatch(const ReadingBatchRow& row,
+                                                         const RollupMerger& rollups) {
+  return PutBatch(row, &rollups);
+}
+
+Result<IntakeOutcome> SqliteIntakeStore::PutBatch(const ReadingBatchRow& row,
+                                                  const RollupMerger* rollups) {
   MEDMESH_RETURN_IF_ERROR(ValidateReadingBatchRow(row));
+  if (rollups != nullptr) {
+    for (const RollupKey& key : rollups->keys()) {
+      if (key.pseudonym != row.pseudonym) {
+        return InvalidArgument("intake store: roll-ups of another pseudonym");
+      }
+    }
+  }
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -281,6 +309,53 @@ Result<IntakeOutcome> SqliteIntakeStore::PutReadingBatch(const ReadingBatchRow& 
       return AlreadyExists("another batch was stored under this device and batch id");
     }
     existing.reset();
+    SQLite::Statement any(*db_, "SELECT 1 FROM reading_batches WHERE pseudonym = ? LIMIT 1");
+    any.bind(1, row.pseudonym);
+    const bool first_batch = !any.executeStep();
+    any.reset();
+    if (rollups != nullptr) {
+      std::vector<std::optional<Bytes>> stored;
+      stored.reserve(rollups->keys().size());
+      SQLite::Statement get(*db_,
+                            "SELECT ciphertext FROM reading_rollups WHERE pseudonym = ?"
+                            " AND kind = ? AND width_ms = ? AND start_ms = ?");
+      for (const RollupKey& key : rollups->keys()) {
+        get.bind(1, key.pseudonym);
+        get.bind(2, static_cast<int>(key.kind));
+        get.bind(3, static_cast<std::int64_t>(key.width_ms));
+        get.bind(4, static_cast<std::int64_t>(key.start_ms));
+        stored.push_back(get.executeStep() ? std::optional<Bytes>(ColumnBytes(get.getColumn(0)))
+                                           : std::nullopt);
+        get.reset();
+      }
+      MEDMESH_ASSIGN_OR_RETURN(const std::vector<Bytes> merged, rollups->Merge(stored));
+      if (merged.size() != rollups->keys().size()) {
+        return Internal("intake store: the roll-up merger returned the wrong number of rows");
+      }
+      SQLite::Statement put(*db_,
+                            "INSERT INTO reading_rollups (pseudonym, kind, width_ms, start_ms,"
+                            " ciphertext) VALUES (?, ?, ?, ?, ?) ON CONFLICT"
+                            " (pseudonym, kind, width_ms, start_ms) DO UPDATE SET"
+                            " ciphertext = excluded.ciphertext");
+      for (std::size_t i = 0; i < merged.size(); ++i) {
+        const RollupKey& key = rollups->keys()[i];
+        MEDMESH_RETURN_IF_ERROR(ValidateRollupRow({key, merged[i]}));
+        put.bind(1, key.pseudonym);
+        put.bind(2, static_cast<int>(key.kind));
+        put.bind(3, static_cast<std::int64_t>(key.width_ms));
+        put.bind(4, static_cast<std::int64_t>(key.start_ms));
+        BindBlob(put, 5, merged[i]);
+        put.exec();
+        put.reset();
+      }
+    }
+    // Complete if this batch is the pseudonym's first and is in them; incomplete if it is not.
+    SQLite::Statement mark(*db_, rollups != nullptr
+                                     ? "INSERT INTO rollup_complete (pseudonym) VALUES (?)"
+                                       " ON CONFLICT DO NOTHING"
+                                     : "DELETE FROM rollup_complete WHERE pseudonym = ?");
+    mark.bind(1, row.pseudonym);
+    if (rollups == nullptr || first_batch) mark.exec();
     SQLite::Statement insert(*db_,
                              "INSERT INTO reading_batches (batch_ref, pseudonym, from_ms, to_ms,"
                              " readings, stored_ms, digest, ciphertext)"
@@ -326,6 +401,89 @@ Result<std::vector<ReadingBatchRow>> SqliteIntakeStore::ListReadingBatches(
     return rows;
   } catch (const std::exception& e) {
     return store::SqliteError(e, "list reading batches");
+  }
+}
+
+Result<std::vector<RollupRow>> SqliteIntakeStore::ListRollups(
+    std::string_view pseudonym, std::uint8_t kind, std::int64_t width_ms, std::int64_t from_ms,
+    std::int64_t to_ms, std::size_t limit) const {
+  if (limit == 0 || limit > 100000) return InvalidArgument("intake store: limit must be 1..100000");
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT start_ms, ciphertext FROM reading_rollups WHERE pseudonym = ?"
+                        " AND kind = ? AND width_ms = ? AND start_ms >= ? AND start_ms < ?"
+                        " ORDER BY start_ms LIMIT ?");
+    q.bind(1, std::string(pseudonym));
+    q.bind(2, static_cast<int>(kind));
+    q.bind(3, static_cast<std::int64_t>(width_ms));
+    q.bind(4, static_cast<std::int64_t>(from_ms));
+    q.bind(5, static_cast<std::int64_t>(to_ms));
+    q.bind(6, static_cast<std::int64_t>(limit));
+    std::vector<RollupRow> out;
+    while (q.executeStep()) {
+      out.push_back({{std::string(pseudonym), kind, width_ms, q.getColumn(0).getInt64()},
+                     ColumnBytes(q.getColumn(1))});
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list roll-ups");
+  }
+}
+
+Result<bool> SqliteIntakeStore::RollupsComplete(std::string_view pseudonym) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "SELECT 1 FROM rollup_complete WHERE pseudonym = ?");
+    q.bind(1, std::string(pseudonym));
+    return q.executeStep();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "roll-ups complete");
+  }
+}
+
+Status SqliteIntakeStore::ReplaceRollups(std::string_view pseudonym,
+                                         const std::vector<RollupRow>& rows,
+                                         std::uint64_t batches) {
+  for (const RollupRow& row : rows) {
+    MEDMESH_RETURN_IF_ERROR(ValidateRollupRow(row));
+    if (row.key.pseudonym != pseudonym) {
+      return InvalidArgument("intake store: roll-ups of another pseudonym");
+    }
+  }
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement count(*db_, "SELECT COUNT(*) FROM reading_batches WHERE pseudonym = ?");
+    count.bind(1, std::string(pseudonym));
+    count.executeStep();
+    if (static_cast<std::uint64_t>(count.getColumn(0).getInt64()) != batches) {
+      return FailedPrecondition("the pseudonym's batches changed while its roll-ups were built");
+    }
+    SQLite::Statement clear(*db_, "DELETE FROM reading_rollups WHERE pseudonym = ?");
+    clear.bind(1, std::string(pseudonym));
+    clear.exec();
+    SQLite::Statement put(*db_,
+                          "INSERT INTO reading_rollups (pseudonym, kind, width_ms, start_ms,"
+                          " ciphertext) VALUES (?, ?, ?, ?, ?)");
+    for (const RollupRow& row : rows) {
+      put.bind(1, row.key.pseudonym);
+      put.bind(2, static_cast<int>(row.key.kind));
+      put.bind(3, static_cast<std::int64_t>(row.key.width_ms));
+      put.bind(4, static_cast<std::int64_t>(row.key.start_ms));
+      BindBlob(put, 5, row.ciphertext);
+      put.exec();
+      put.reset();
+    }
+    SQLite::Statement mark(*db_,
+                           "INSERT INTO rollup_complete (pseudonym) VALUES (?)"
+                           " ON CONFLICT DO NOTHING");
+    mark.bind(1, std::string(pseudonym));
+    mark.exec();
+    tx.commit();
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "replace roll-ups");
   }
 }
 
@@ -422,6 +580,12 @@ Result<std::uint64_t> SqliteIntakeStore::DeleteReadingBatches(std::string_view p
     SQLite::Statement batches(*db_, "DELETE FROM reading_batches WHERE pseudonym = ?");
     batches.bind(1, std::string(pseudonym));
     const int n = batches.exec();
+    for (const char* sql : {"DELETE FROM reading_rollups WHERE pseudonym = ?",
+                            "DELETE FROM rollup_complete WHERE pseudonym = ?"}) {
+      SQLite::Statement rollups(*db_, sql);
+      rollups.bind(1, std::string(pseudonym));
+      rollups.exec();
+    }
     SQLite::Statement patient(*db_, "DELETE FROM patients WHERE pseudonym = ?");
     patient.bind(1, std::string(pseudonym));
     patient.exec();

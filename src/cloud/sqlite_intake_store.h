@@ -32,6 +32,14 @@ class SqliteIntakeStore final : public IntakeStore {
   Result<IntakeOutcome> WithdrawEnrolment(std::string_view device_ref,
                                           std::int64_t withdrawn_ms) override;
   Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row) override;
+  Result<IntakeOutcome> PutReadingBatch(const ReadingBatchRow& row,
+                                        const RollupMerger& rollups) override;
+  Result<std::vector<RollupRow>> ListRollups(std::string_view pseudonym, std::uint8_t kind,
+                                             std::int64_t width_ms, std::int64_t from_ms,
+                                             std::int64_t to_ms, std::size_t limit) const override;
+  Result<bool> RollupsComplete(std::string_view pseudonym) const override;
+  Status ReplaceRollups(std::string_view pseudonym, const std::vector<RollupRow>& rows,
+                        std::uint64_t batches) override;
   Result<std::vector<ReadingBatchRow>> ListReadingBatches(std::string_view pseudonym,
                                                           std::int64_t from_ms, std::int64_t to_ms,
                                                           std::size_t limit) const override;
@@ -59,6 +67,7 @@ class SqliteIntakeStore final : public IntakeStore {
 
  private:
   explicit SqliteIntakeStore(std::unique_ptr<SQLite::Database> db);
+  Result<IntakeOutcome> PutBatch(const ReadingBatchRow& row, const RollupMerger* rollups);
   mutable std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
   IntakeCounters counters_;               // updated after each commit

@@ -485,6 +485,85 @@ Result<std::vector<StoredRecord>> ThreePartStore::GetPatientRecords(
   return out;
 }
 
+Result<std::vector<PatientRecordEntry>> ThreePartStore::ListPatientRecords(
+    std::string_view patient_id) const {
+  if (!wire::IsValidId(patient_id)) return InvalidArgument("patient id is not a valid id");
+  MEDMESH_ASSIGN_OR_RETURN(const auto links, store_.ListRecordLinks(patient_id));
+  SnapshotCache cache;
+  std::vector<PatientRecordEntry> out;
+  out.reserve(links.size());
+  for (const store::RecordLinkRow& link : links) {
+    PatientRecordEntry entry;
+    IntegrityCheck failed{};
+    auto record = Reassemble(link, cache, &failed);
+    if (record) {
+      entry.device_id = record->record.device_id;
+      entry.record_id = record->record.record_id;
+      entry.created_ms = record->record.created_ms;
+      entry.record = std::move(*record);
+      out.push_back(std::move(entry));
+      continue;
+    }
+    const ErrorCode code = record.error().code();
+    if (code != ErrorCode::kDataLoss && code != ErrorCode::kNotFound) return record.error();
+    // Name it if its link still decrypts.
+    auto link_plain =
+        ei_.Decrypt({link.patient_id, "ei"}, link.ciphertext, LinkAd(link.record_ref));
+    if (!link_plain) continue;
+    auto decoded = internal::DecodeRecordLink(*link_plain);
+    if (!decoded) continue;
+    entry.device_id = decoded->device_id;
+    entry.record_id = decoded->record_id;
+    entry.failed = failed;
+    out.push_back(std::move(entry));
+  }
+  std::sort(out.begin(), out.end(), [](const PatientRecordEntry& a, const PatientRecordEntry& b) {
+    return std::tie(a.created_ms, a.device_id, a.record_id) <
+           std::tie(b.created_ms, b.device_id, b.record_id);
+  });
+  return out;
+}
+
+Result<RecordStoredForm> ThreePartStore::GetRecordStoredForm(std::string_view patient_id,
+                                                             std::string_view device_id,
+                                                             std::string_view record_id) const {
+  if (!wire::IsValidId(patient_id) || !wire::IsValidId(device_id) || !wire::IsValidId(record_id)) {
+    return InvalidArgument("patient, device and record ids must be valid ids");
+  }
+  auto link = store_.GetRecordLink(keys_->RecordRef(device_id, record_id));
+  if (!link && link.error().code() != ErrorCode::kNotFound) return link.error();
+  const bool own_link = link && link->patient_id == patient_id;
+  RecordStoredForm out;
+  auto mi = store_.GetMi(keys_->MiRef(device_id, record_id));
+  if (mi) {
+    out.mi_ciphertext = std::move(mi->ciphertext);
+  } else if (mi.error().code() != ErrorCode::kNotFound) {
+    return mi.error();
+  }
+  if (!own_link) {
+    if (out.mi_ciphertext.empty()) return NotFound("no such record");
+    return out;
+  }
+  out.link_ciphertext = link->ciphertext;
+  out.digest = link->digest;
+  auto link_plain =
+      ei_.Decrypt({link->patient_id, "ei"}, link->ciphertext, LinkAd(link->record_ref));
+  if (!link_plain) return out;
+  auto decoded = internal::DecodeRecordLink(*link_plain);
+  if (!decoded) return out;
+  for (const auto& [part, ref, target] :
+       {std::tuple{RecordPart::kEi, &decoded->ei_snapshot_ref, &out.ei_ciphertext},
+        std::tuple{RecordPart::kQi, &decoded->qi_snapshot_ref, &out.qi_ciphertext}}) {
+    auto snapshot = store_.GetSnapshot(part, patient_id, *ref);
+    if (snapshot) {
+      *target = std::move(snapshot->ciphertext);
+    } else if (snapshot.error().code() != ErrorCode::kNotFound) {
+      return snapshot.error();
+    }
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> ThreePartStore::Lookup(std::string_view field,
                                                         const std::string& normalised) const {
   return store_.FindPatients(field, keys_->Token(field, normalised));
@@ -508,12 +587,9 @@ Result<std::vector<std::string>> ThreePartStore::LookupByNationalId(
 
 // --- Statistics --------------------------------------------------------------------------------
 
-Result<GeneralisationReport> ThreePartStore::RefreshGeneralisedQi() {
-  // Read the generation first: a put that lands while we work bumps it past this value, so the
-  // next Cohorts() rebuilds again.
-  MEDMESH_ASSIGN_OR_RETURN(const store::QiState state, store_.GetQiState());
-  const auto today = Today(clock_);
-  std::vector<QuasiIdentifiers> population;
+Result<std::vector<std::pair<std::string, QuasiIdentifiers>>> ThreePartStore::CurrentQi(
+    const std::chrono::year_month_day& today) const {
+  std::vector<std::pair<std::string, QuasiIdentifiers>> population;
   std::string after;
   for (;;) {
     MEDMESH_ASSIGN_OR_RETURN(const auto page, store_.ListCurrentQi(after, kPageRows));
@@ -528,11 +604,25 @@ Result<GeneralisationReport> ThreePartStore::RefreshGeneralisedQi() {
       if (!internal::DecodeQiPart(*plain, qi)) return IntegrityFailure();
       auto postcode =
           qi.postcode.empty() ? Result<std::string>(std::string()) : NormalisePostcode(qi.postcode);
-      population.push_back({AgeAt(qi.birth_date, today), qi.sex.empty() ? "unknown" : qi.sex,
-                            postcode ? *postcode : std::string()});
+      population.emplace_back(
+          row.patient_id,
+          QuasiIdentifiers{AgeAt(qi.birth_date, today), qi.sex.empty() ? "unknown" : qi.sex,
+                           postcode ? *postcode : std::string()});
     }
     after = page.back().patient_id;
   }
+  return population;
+}
+
+Result<GeneralisationReport> ThreePartStore::RefreshGeneralisedQi() {
+  // Read the generation first: a put that lands while we work bumps it past this value, so the
+  // next Cohorts() rebuilds again.
+  MEDMESH_ASSIGN_OR_RETURN(const store::QiState state, store_.GetQiState());
+  const auto today = Today(clock_);
+  MEDMESH_ASSIGN_OR_RETURN(const auto current, CurrentQi(today));
+  std::vector<QuasiIdentifiers> population;
+  population.reserve(current.size());
+  for (const auto& [patient, qi] : current) population.push_back(qi);
 
   const KAnonymisation anon = Anonymise(population, options_.k_anonymity);
   const auto year = static_cast<std::int32_t>(static_cast<int>(today.year()));
@@ -546,6 +636,80 @@ Result<GeneralisationReport> ThreePartStore::RefreshGeneralisedQi() {
   std::sort(rows.begin(), rows.end());
   MEDMESH_RETURN_IF_ERROR(store_.ReplaceGeneralisedQi(rows, state.generation));
   return GeneralisationReport{anon.level, anon.rows.size(), anon.suppressed, year};
+}
+
+Result<GeneralisedPatientTable> ThreePartStore::GeneralisedPatients() const {
+  // The generation first: a put that lands while we work bumps it past this value, so the next
+  // call computes again.
+  MEDMESH_ASSIGN_OR_RETURN(const store::QiState state, store_.GetQiState());
+  const auto today = Today(clock_);
+  const std::int64_t day = std::chrono::sys_days(today).time_since_epoch().count();
+  {
+    std::lock_guard lock(generalised_mu_);
+    if (generalised_ && generalised_generation_ == state.generation && generalised_day_ == day) {
+      return *generalised_;
+    }
+  }
+  MEDMESH_ASSIGN_OR_RETURN(const auto current, CurrentQi(today));
+  std::vector<QuasiIdentifiers> population;
+  population.reserve(current.size());
+  for (const auto& [patient, qi] : current) population.push_back(qi);
+  // The level the k-anonymous table uses; a patient's row is released at that level exactly
+  // when their equivalence class has at least k members (Anonymise's suppression rule).
+  const GeneralisationLevel level = Anonymise(population, options_.k_anonymity).level;
+  std::map<GeneralisedQi, std::size_t> classes;
+  std::vector<GeneralisedQi> generalised;
+  generalised.reserve(current.size());
+  for (const QuasiIdentifiers& qi : population) {
+    generalised.push_back(Generalise(qi, level));
+    ++classes[generalised.back()];
+  }
+  GeneralisedPatientTable out;
+  out.level = level;
+  out.reference_year = static_cast<std::int32_t>(static_cast<int>(today.year()));
+  out.patients.reserve(current.size());
+  for (std::size_t i = 0; i < current.size(); ++i) {
+    GeneralisedPatient p;
+    p.patient_id = current[i].first;
+    p.pseudonym = keys_->Pseudonym(p.patient_id);
+    p.suppressed = classes[generalised[i]] < options_.k_anonymity.k;
+    p.qi = p.suppressed ? GeneralisedQi{"*", "*", "*"} : generalised[i];
+    out.patients.push_back(std::move(p));
+  }
+  std::sort(out.patients.begin(), out.patients.end(),
+            [](const GeneralisedPatient& a, const GeneralisedPatient& b) {
+              return a.pseudonym < b.pseudonym;
+            });
+  std::lock_guard lock(generalised_mu_);
+  generalised_ = out;
+  generalised_generation_ = state.generation;
+  generalised_day_ = day;
+  return out;
+}
+
+Result<std::optional<std::string>> ThreePartStore::PatientOfPseudonym(
+    std::string_view pseudonym) const {
+  std::string after;
+  for (;;) {
+    MEDMESH_ASSIGN_OR_RETURN(const auto page, store_.ListCurrentQi(after, kPageRows));
+    if (page.empty()) return std::optional<std::string>();
+    for (const store::SnapshotRow& row : page) {
+      if (keys_->Pseudonym(row.patient_id) == pseudonym) return std::optional(row.patient_id);
+    }
+    after = page.back().patient_id;
+  }
+}
+
+Result<PatientRecordActivity> ThreePartStore::RecordActivity(std::string_view patient_id) const {
+  if (!wire::IsValidId(patient_id)) return InvalidArgument("patient id is not a valid id");
+  MEDMESH_ASSIGN_OR_RETURN(const auto links, store_.ListRecordLinks(patient_id));
+  PatientRecordActivity out;
+  out.records = links.size();
+  for (const store::RecordLinkRow& link : links) {
+    MEDMESH_ASSIGN_OR_RETURN(const auto entry, store_.LatestChainEntry(link.record_ref));
+    if (entry) out.last_stored_ms = std::max(out.last_stored_ms, entry->stored_ms);
+  }
+  return out;
 }
 
 Result<CohortStatistics> ThreePartStore::Cohorts(const CohortQuery& query) {

@@ -35,12 +35,15 @@
 // found by trying every candidate. Keep the index key as secret as the KEKs.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cloud/k_anonymity.h"
@@ -174,6 +177,25 @@ struct RecordCheck {
   Bytes chained_digest;                  // the digest that entry names (empty if none)
 };
 
+// A record's rows as stored, for showing a patient the stored form of their data (issue 8
+// workflow 2). Ciphertexts are opaque bytes; a row that is missing is empty.
+struct RecordStoredForm {
+  Bytes link_ciphertext;  // EI side: record id, device id, device signature, snapshot refs
+  Bytes ei_ciphertext;    // EI snapshot: the identifiers
+  Bytes qi_ciphertext;    // QI snapshot: birth date, sex, postcode
+  Bytes mi_ciphertext;    // MI row: the medical part
+  Bytes digest;           // the digest the link row records
+};
+
+// One of a patient's records: reassembled and checked, or the check it failed.
+struct PatientRecordEntry {
+  std::string device_id;
+  std::string record_id;
+  std::int64_t created_ms = 0;           // 0 when the record did not reassemble
+  std::optional<StoredRecord> record;    // set when every part decrypted and the digest held
+  std::optional<IntegrityCheck> failed;  // kMissing, kDecrypt or kDigest otherwise
+};
+
 struct VerifyReport {
   std::uint64_t entries_checked = 0;             // chain entries whose hashes were recomputed
   std::uint64_t records_checked = 0;             // stored records decrypted and re-digested
@@ -181,6 +203,26 @@ struct VerifyReport {
   std::optional<IntegrityProblem> first_broken;  // the lowest broken entry
   std::uint64_t unchained_rows = 0;  // record or MI rows that no chain entry accounts for
   bool ok() const { return !first_broken && unchained_rows == 0; }
+};
+
+// One patient of the partitioned view (issue 8 workflow 8): the pseudonym and the generalised
+// QI at the level of the k-anonymous table, never the identity.
+struct GeneralisedPatient {
+  std::string patient_id;   // for the caller's joins (accounts, audit); not for display
+  std::string pseudonym;    // Pseudonym(patient_id)
+  GeneralisedQi qi;         // at the table's level; "*" everywhere when suppressed
+  bool suppressed = false;  // the patient's class has fewer than k members
+};
+
+struct GeneralisedPatientTable {
+  GeneralisationLevel level;
+  std::int32_t reference_year = 0;           // the year the ages refer to
+  std::vector<GeneralisedPatient> patients;  // every patient with a current QI, by pseudonym
+};
+
+struct PatientRecordActivity {
+  std::uint64_t records = 0;        // stored records
+  std::int64_t last_stored_ms = 0;  // when the newest chain entry of one of them was written
 };
 
 class ThreePartStore {
@@ -209,6 +251,21 @@ class ThreePartStore {
   [[nodiscard]] Result<std::vector<StoredRecord>> GetPatientRecords(
       std::string_view patient_id) const;
 
+  // The same, but a damaged record does not hide the others: it is an entry with the check it
+  // failed and no record (a record whose link row does not decrypt cannot be named and is left
+  // out). Ordered by creation time, then device and record id. Empty for an unknown patient.
+  [[nodiscard]] Result<std::vector<PatientRecordEntry>> ListPatientRecords(
+      std::string_view patient_id) const;
+
+  // The stored rows of the record (device id, record id) of `patient_id`; the EI and QI
+  // snapshots are found through the link row, so they are empty when it does not decrypt, and
+  // a link row naming another patient is not shown. The caller decides whose record it is
+  // (the device's enrolment). kNotFound if neither a link row of the patient nor an MI row is
+  // there.
+  [[nodiscard]] Result<RecordStoredForm> GetRecordStoredForm(std::string_view patient_id,
+                                                             std::string_view device_id,
+                                                             std::string_view record_id) const;
+
   // Patient ids whose records carried this identifier (any version), found by blind index;
   // empty if none. Input is normalised first: e-mail trimmed and lower-cased, phone reduced
   // to its digits, national id without spaces, dots, dashes and slashes and upper-cased.
@@ -225,6 +282,21 @@ class ThreePartStore {
   // Patient counts over the generalised QI table (rebuilt first if records came or went since),
   // with groups of fewer than k patients suppressed.
   [[nodiscard]] Result<CohortStatistics> Cohorts(const CohortQuery& query);
+
+  // Every patient with a current QI (decrypting each), generalised at the level Anonymise
+  // chooses for the whole population (the level of the generalised table), with the rows that
+  // the table suppresses shown as "*" everywhere; ordered by pseudonym. Nothing is written. The
+  // result is kept in memory until the next put or delete (the QI generation) or the next day
+  // (ages), so paging through it decrypts the QI part once.
+  [[nodiscard]] Result<GeneralisedPatientTable> GeneralisedPatients() const;
+  // How many records the patient has and when the last one was stored (from the chain, nothing
+  // decrypted). Zero counts for an unknown patient; kInvalidArgument for a malformed id.
+  [[nodiscard]] Result<PatientRecordActivity> RecordActivity(std::string_view patient_id) const;
+
+  // The patient with a current QI (any stored record) whose pseudonym is `pseudonym`, found by
+  // recomputing the pseudonym of each (nothing decrypted); nullopt if none.
+  [[nodiscard]] Result<std::optional<std::string>> PatientOfPseudonym(
+      std::string_view pseudonym) const;
 
   // Distinct patients per condition and per symptom over every MI row (decrypting them),
   // counted by pseudonym; values with fewer than k patients suppressed.
@@ -309,9 +381,18 @@ class ThreePartStore {
   Result<std::vector<std::string>> Lookup(std::string_view field,
                                           const std::string& normalised) const;
   Result<VerifyReport> VerifyRecords(const std::optional<std::string>& patient_id) const;
+  // Every current QI, decrypted and ready to generalise (ages as of `today`), by patient id.
+  Result<std::vector<std::pair<std::string, QuasiIdentifiers>>> CurrentQi(
+      const std::chrono::year_month_day& today) const;
 
   store::RecordStore& store_;
   const Clock& clock_;
+  // GeneralisedPatients' last result, for QI generation `generalised_generation_` on day
+  // `generalised_day_` (days since the epoch).
+  mutable std::mutex generalised_mu_;
+  mutable std::optional<GeneralisedPatientTable> generalised_;  // guarded by generalised_mu_
+  mutable std::uint64_t generalised_generation_ = 0;            // guarded by generalised_mu_
+  mutable std::int64_t generalised_day_ = 0;                    // guarded by generalised_mu_
   ThreePartOptions options_;
   std::unique_ptr<Keys> keys_;
   std::unique_ptr<Hasher> hasher_;

@@ -566,6 +566,59 @@ TEST_P(ThreePartTest, TheGeneralisedTableOfAFewHundredPatientsIsKAnonymous) {
   EXPECT_EQ(total + 0, by_sex.patients);
 }
 
+TEST_P(ThreePartTest, ThePartitionedViewGivesEachPatientTheTablesGeneralisation) {
+  const auto population = Population(200);
+  for (const auto& r : population) Put(r);
+  Put(MakeRecord("p-0", "r-extra", 1'799'100'000'000));
+  ASSERT_TRUE(three_->Cohorts({}));  // rebuilds the stored table
+  const GeneralisedPatientTable view = three_->GeneralisedPatients().value();
+  ASSERT_EQ(view.patients.size(), 200U);
+  EXPECT_EQ(view.reference_year, 2027);
+  // The released rows are exactly the stored k-anonymous table, as a multiset.
+  std::vector<store::GeneralisedQiRow> released;
+  for (std::size_t i = 0; i < view.patients.size(); ++i) {
+    const GeneralisedPatient& p = view.patients[i];
+    if (i > 0) {
+      EXPECT_TRUE(view.patients[i - 1].pseudonym < p.pseudonym);
+    }
+    EXPECT_TRUE(p.pseudonym == three_->Pseudonym(p.patient_id));
+    if (p.suppressed) {
+      EXPECT_TRUE((p.qi == GeneralisedQi{"*", "*", "*"}));
+      continue;
+    }
+    released.push_back({p.qi.age_band, p.qi.sex, p.qi.postcode_prefix, 2027});
+  }
+  std::sort(released.begin(), released.end());
+  EXPECT_TRUE(released == store_->ListGeneralisedQi().value());
+
+  EXPECT_TRUE(three_->PatientOfPseudonym(three_->Pseudonym("p-7")).value() == "p-7");
+  EXPECT_FALSE(three_->PatientOfPseudonym(three_->Pseudonym("p-unknown")).value().has_value());
+  const PatientRecordActivity activity = three_->RecordActivity("p-0").value();
+  EXPECT_EQ(activity.records, 2U);
+  EXPECT_GT(activity.last_stored_ms, 0);
+  EXPECT_EQ(three_->RecordActivity("p-unknown").value().records, 0U);
+  EXPECT_EQ(three_->RecordActivity("").error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_P(ThreePartTest, APopulationSmallerThanKIsSuppressedInThePartitionedView) {
+  for (int i = 0; i < 4; ++i) Put(MakeRecord("p-" + std::to_string(i), "r-" + std::to_string(i)));
+  const GeneralisedPatientTable view = three_->GeneralisedPatients().value();
+  ASSERT_EQ(view.patients.size(), 4U);
+  for (const GeneralisedPatient& p : view.patients) {
+    EXPECT_TRUE(p.suppressed);
+    EXPECT_EQ(p.qi.age_band, "*");
+  }
+  // The kept result follows puts and deletes: a fifth patient makes a class of k.
+  Put(MakeRecord("p-4", "r-4"));
+  const GeneralisedPatientTable five = three_->GeneralisedPatients().value();
+  ASSERT_EQ(five.patients.size(), 5U);
+  for (const GeneralisedPatient& p : five.patients) EXPECT_FALSE(p.suppressed);
+  ASSERT_TRUE(three_->DeletePatient("p-4"));
+  const GeneralisedPatientTable four = three_->GeneralisedPatients().value();
+  ASSERT_EQ(four.patients.size(), 4U);
+  for (const GeneralisedPatient& p : four.patients) EXPECT_TRUE(p.suppressed);
+}
+
 TEST_P(ThreePartTest, SmallPopulationsAreSuppressedEntirely) {
   for (int i = 0; i < 4; ++i) Put(MakeRecord("p-" + std::to_string(i), "r-" + std::to_string(i)));
   const GeneralisationReport report = three_->RefreshGeneralisedQi().value();

@@ -248,6 +248,42 @@ Result<Bytes> EnvelopeAead::Encrypt(const DataKeyContext& context, ByteView plai
   return out;
 }
 
+Result<std::vector<Bytes>> EnvelopeAead::EncryptAll(
+    const DataKeyContext& context, const std::vector<Bytes>& plaintexts,
+    const std::vector<Bytes>& associated_data) const {
+  MEDMESH_RETURN_IF_ERROR(ValidateContext(context));
+  if (plaintexts.size() != associated_data.size()) {
+    return InvalidArgument("one associated data per plaintext");
+  }
+  std::vector<Bytes> out;
+  if (plaintexts.empty()) return out;
+  for (const Bytes& p : plaintexts) {
+    if (p.size() > kMaxPlaintextBytes) {
+      return InvalidArgument("plaintext is larger than the envelope limit");
+    }
+  }
+  MEDMESH_ASSIGN_OR_RETURN(Bytes wrapped, GetOrCreateWrapped(context));
+  KeyId data_key_id;
+  MEDMESH_ASSIGN_OR_RETURN(SecretBytes data_key, UnwrapStored(context, wrapped, &data_key_id));
+  const Bytes encoded_context = EncodeContext(context);
+  out.reserve(plaintexts.size());
+  for (std::size_t i = 0; i < plaintexts.size(); ++i) {
+    Bytes ct;
+    ct.reserve(kDataHeaderBytes + plaintexts[i].size() + kAeadTagBytes);
+    AppendBytes(ct, kDataMagic);
+    AppendU8(ct, kVersion);
+    AppendU8(ct, kAlgorithmXChaCha20Poly1305);
+    AppendBytes(ct, data_key_id);
+    std::array<std::uint8_t, kAeadNonceBytes> nonce;
+    random_.Fill(nonce);
+    AppendBytes(ct, nonce);
+    const Bytes ad = Concat(Concat(ct, encoded_context), associated_data[i]);
+    XChaCha20Poly1305Seal(data_key, nonce, ad, plaintexts[i], ct);
+    out.push_back(std::move(ct));
+  }
+  return out;
+}
+
 namespace {
 
 bool IsWellFormedDataCiphertext(ByteView ciphertext) {

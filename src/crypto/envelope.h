@@ -134,6 +134,14 @@ class EnvelopeAead {
   Result<Bytes> Encrypt(const DataKeyContext& context, ByteView plaintext,
                         ByteView associated_data) const;
 
+  // Encrypt() of each plaintext[i] with associated_data[i] (same sizes, else
+  // kInvalidArgument) under one fetch and unwrap of the data key: for writers of many small
+  // ciphertexts at once (the cloud's reading roll-ups). Errors as Encrypt(); nothing is
+  // returned unless every one is encrypted.
+  Result<std::vector<Bytes>> EncryptAll(const DataKeyContext& context,
+                                        const std::vector<Bytes>& plaintexts,
+                                        const std::vector<Bytes>& associated_data) const;
+
   // kNotFound if the context has no data key (never created, or destroyed);
   // AuthenticationFailed() for a malformed, tampered or foreign ciphertext, wrong associated
   // data, or a wrapped key that fails to unwrap; kInvalidArgument for a bad context.

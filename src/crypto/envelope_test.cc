@@ -265,6 +265,21 @@ TEST_F(EnvelopeTest, OpenedDataKeyDecryptsItsContextOnly) {
   EXPECT_EQ(envelope_.OpenDataKey({"", "mi"}).error().code(), ErrorCode::kInvalidArgument);
 }
 
+TEST_F(EnvelopeTest, EncryptAllSealsEachUnderOneKeyAndItsOwnAssociatedData) {
+  const std::vector<Bytes> plain = {Bytes{1, 2, 3}, Bytes{}, Bytes{9}};
+  const std::vector<Bytes> ads = {Bytes{'a'}, Bytes{'b'}, Bytes{'c'}};
+  auto all = envelope_.EncryptAll(kAliceMi, plain, ads);
+  ASSERT_TRUE(all.has_value()) << all.error().ToString();
+  ASSERT_EQ(all->size(), 3U);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(envelope_.Decrypt(kAliceMi, (*all)[i], ads[i]).value(), plain[i]);
+    ExpectOpaqueFailure(envelope_.Decrypt(kAliceMi, (*all)[i], ads[(i + 1) % 3]));
+  }
+  EXPECT_NE((*all)[0], envelope_.EncryptAll(kAliceMi, plain, ads).value()[0]);  // fresh nonces
+  EXPECT_EQ(envelope_.EncryptAll(kAliceMi, plain, {}).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(envelope_.EncryptAll(kBobMi, {}, {}).value().empty());
+}
+
 TEST_F(EnvelopeTest, BadContextsAreRefused) {
   EXPECT_EQ(envelope_.Encrypt({"", "mi"}, AsBytes("x"), {}).error().code(),
             ErrorCode::kInvalidArgument);
