@@ -35,12 +35,14 @@ test-asan:
 
 bench: setup
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark ingest_benchmark abuse_benchmark
+	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark ingest_benchmark abuse_benchmark api_benchmark
 	@./build/release/bench/ntru_benchmark --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	@echo
 	@./build/release/bench/ingest_benchmark
 	@echo
 	@./build/release/bench/abuse_benchmark
+	@echo
+	@./build/release/bench/api_benchmark
 
 fuzz: setup
 	@cmake --preset fuzz >/dev/null

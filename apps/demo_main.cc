@@ -9,7 +9,12 @@
 //   cloud        `medmesh cloud --config DIR/cloud/config.json`            port N
 //   cloudlet-i   `medmesh cloudlet --config DIR/cloudlet-i/config.json`    ports N+1..N+3
 //   ward-i       `medmesh wearable --config DIR/ward-i/config.json`        ports N+4..N+6
-// waiting for each cloud and cloudlet to be ready before the next group, prints the URLs, and
+// waiting for each cloud and cloudlet to be ready before the next group. On a fresh folder it
+// seeds people and workflows through the cloud's API (apps/demo_seed.h): the admin, operators,
+// patients and doctors after the cloud and cloudlets are up (the wards' devices then use the
+// patient ids the accounts carry), the workflows once the wards' data has reached the cloud;
+// the logins and random passwords are kept in DIR/demo-logins.json (0600), so a restart prints
+// the same ones and seeds nothing twice. Then it prints the URLs and the logins, and
 // supervises: a child that dies is restarted (1 s, doubling to 30 s). On SIGINT/SIGTERM it stops
 // the wards, then the cloudlets, then the cloud (SIGTERM, then SIGKILL after a deadline) and
 // exits 0. Children write their logs to DIR/logs/<name>.log (rotated) and their other output to
@@ -18,6 +23,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +38,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -40,6 +47,8 @@
 #include <thread>
 #include <vector>
 
+#include "apps/demo_seed.h"
+#include "cloud/account_api.h"
 #include "core/clock.h"
 #include "core/env.h"
 #include "core/random.h"
@@ -63,13 +72,11 @@ using medmesh::Status;
 using std::chrono::steady_clock;
 
 constexpr int kCloudletCount = 3;
-constexpr int kWardCount = 3;
+constexpr int kWardCount = 3;  // one per cloudlet (demo::DemoWards)
 constexpr int kDevicesPerWard = 4;
 constexpr std::string_view kRootId = "medmesh-demo-root";
-// Several patients per disease profile: each ward has one of each, so three of each in all.
-constexpr medmesh::wearable::Profile kWardProfiles[kDevicesPerWard] = {
-    medmesh::wearable::Profile::kHypertension, medmesh::wearable::Profile::kType2Diabetes,
-    medmesh::wearable::Profile::kCopd, medmesh::wearable::Profile::kAtrialFibrillation};
+// The seeded logins and passwords (demo_seed.h), 0600.
+constexpr std::string_view kSeedFileName = "demo-logins.json";
 
 struct DemoFlags {
   std::string data_dir = "demo-data";
@@ -136,9 +143,14 @@ fs::path OutputFile(const fs::path& log_file) {
   return fs::path(log_file).replace_extension(".out");
 }
 
-// Creates or refreshes everything under `dir`; returns the processes to run.
-Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
-                                         medmesh::Random& random, std::int64_t now_ms) {
+struct Provisioned {
+  std::vector<ChildSpec> children;  // the cloud and the cloudlets
+  fs::path root_certificate_file;
+};
+
+// Creates or refreshes everything under `dir` but the wards; returns the processes to run.
+Result<Provisioned> Provision(const fs::path& dir, int port_base, medmesh::Random& random,
+                              std::int64_t now_ms) {
   std::error_code ec;
   fs::create_directories(dir / "logs", ec);
   if (ec) return medmesh::Unavailable("cannot create " + dir.string() + ": " + ec.message());
@@ -217,9 +229,21 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
                         dir / "logs" / (id + ".log")});
   }
 
-  // The wards: four patients each, nearest to "their" cloudlet.
+  return Provisioned{std::move(children), root.certificate_file};
+}
+
+// The wards' configs: four simulated patients each (demo::DemoWards), nearest to "their"
+// cloudlet. `patient_ids` maps a device to the patient id its account carries (the seeding);
+// a device missing from it uses "patient-NN" (folders made before the demo seeded accounts,
+// and --setup-only before the first seeding).
+Result<std::vector<ChildSpec>> ProvisionWards(
+    const fs::path& dir, int port_base, const fs::path& root_certificate_file,
+    const std::map<std::string, std::string>& patient_ids) {
+  std::error_code ec;
+  std::vector<ChildSpec> children;
   MEDMESH_ASSIGN_OR_RETURN(medmesh::Bytes root_certificate,
-                           medmesh::Env::Default().ReadSmallFile(root.certificate_file, 64 * 1024));
+                           medmesh::Env::Default().ReadSmallFile(root_certificate_file, 64 * 1024));
+  const std::vector<medmesh::demo::DemoWard> wards = medmesh::demo::DemoWards(kWardCount);
   for (int w = 1; w <= kWardCount; ++w) {
     const std::string id = "ward-" + std::to_string(w);
     const fs::path folder = dir / id;
@@ -237,14 +261,16 @@ Result<std::vector<ChildSpec>> Provision(const fs::path& dir, int port_base,
                            {"trust", 0.9}});
     }
     Json devices = Json::array();
-    for (int d = 0; d < kDevicesPerWard; ++d) {
-      const int n = (w - 1) * kDevicesPerWard + d + 1;
+    for (const medmesh::demo::DemoDevice& d : wards[static_cast<std::size_t>(w - 1)].devices) {
       char number[8];
-      std::snprintf(number, sizeof number, "%02d", n);
-      devices.push_back({{"device_id", std::string("wearable-") + number},
-                         {"patient_id", std::string("patient-") + number},
-                         {"profile", medmesh::wearable::ProfileName(kWardProfiles[d])},
-                         {"seed", n}});
+      std::snprintf(number, sizeof number, "%02d", static_cast<int>(d.seed));
+      const auto linked = patient_ids.find(d.device_id);
+      devices.push_back(
+          {{"device_id", d.device_id},
+           {"patient_id",
+            linked != patient_ids.end() ? linked->second : std::string("patient-") + number},
+           {"profile", medmesh::wearable::ProfileName(d.profile)},
+           {"seed", d.seed}});
     }
     MEDMESH_RETURN_IF_ERROR(
         WriteJson(folder / "config.json",
@@ -401,7 +427,14 @@ WaitOutcome WaitReady(net::HttpClient& client, Child& child, std::chrono::second
 
 // --- What the user sees ------------------------------------------------------------------------
 
-void PrintTable(const fs::path& dir, const std::vector<Child>& children) {
+// What the seeding did, for the banner.
+struct SeedOutcome {
+  std::optional<medmesh::demo::DemoSeed> seed;  // nullopt: a folder from before the seeding
+  std::string problem;                          // why the workflows are not all seeded yet
+};
+
+void PrintTable(const fs::path& dir, const std::vector<Child>& children,
+                const SeedOutcome& seeding) {
   std::cout << "\nMedMesh demo is running. Data: " << dir.string()
             << "  Logs: " << (dir / "logs").string() << "\n\n";
   std::cout << std::left << std::setw(12) << "node" << std::setw(44) << "JSON stats"
@@ -421,12 +454,26 @@ void PrintTable(const fs::path& dir, const std::vector<Child>& children) {
                "seconds, e.g.\n"
             << "  curl -s " << children[1].spec.base_url << "/api/v1/stats\n"
             << "Operator endpoints (patient readings, IDS events) take the bearer token in "
-            << (dir / "cloudlet-1" / "operator.token").string() << " (one per node).\n"
-            << "The demo seeds no accounts yet. Create the cloud's first admin with\n"
-            << "  medmesh admin create --config " << (dir / "cloud" / "config.json").string()
-            << " --email <e-mail>\n"
-            << "then register patients and doctors through the API (docs/accounts.md).\n"
-            << "Ctrl-C stops everything; running the demo again on the same data dir resumes.\n\n"
+            << (dir / "cloudlet-1" / "operator.token").string() << " (one per node).\n\n";
+  if (seeding.seed) {
+    medmesh::demo::PrintDemoLogins(std::cout, *seeding.seed, children[0].spec.base_url);
+    std::cout << "Logins and passwords are kept in " << (dir / kSeedFileName).string()
+              << " (0600). Every workflow is seeded: portal activations, consents, answers and\n"
+              << "prescriptions, one revoked grant, a pending patient and doctor (docs/demo.md).\n"
+              << "  curl -s -X POST " << children[0].spec.base_url
+              << "/api/v1/session -H 'Content-Type: application/json' \\\n"
+              << "       -d '{\"email\":\"<login>\",\"password\":\"<password>\"}'\n";
+    if (!seeding.problem.empty()) {
+      std::cout << "NOTE: the workflows are not all seeded yet (" << seeding.problem
+                << "); the next start resumes.\n";
+    }
+  } else {
+    std::cout << "This data folder was made before the demo seeded accounts: delete it for the\n"
+              << "seeded demo, or create an admin with\n"
+              << "  medmesh admin create --config " << (dir / "cloud" / "config.json").string()
+              << " --email <e-mail>\n";
+  }
+  std::cout << "Ctrl-C stops everything; running the demo again on the same data dir resumes.\n\n"
             << std::flush;
 }
 
@@ -450,6 +497,120 @@ void PrintFlow(net::HttpClient& client, const std::vector<Child>& children) {
 
 // --- The command -------------------------------------------------------------------------------
 
+// Spawns every child of `group` and waits until each is ready. False if the demo must stop
+// (`exit_code` says how).
+bool StartGroup(std::vector<Child>& children, Group group, net::HttpClient& client,
+                int& exit_code) {
+  for (Child& c : children) {
+    if (c.spec.group != group) continue;
+    if (Status st = Spawn(c); !st) {
+      std::cerr << "medmesh demo: starting " << c.spec.name << ": " << st.error().ToString()
+                << "\n";
+      exit_code = 1;
+      return false;
+    }
+    std::cout << "demo: started " << c.spec.name << " (pid " << c.pid << ")\n" << std::flush;
+  }
+  for (Child& c : children) {
+    if (c.spec.group != group) continue;
+    const WaitOutcome outcome = WaitReady(client, c, std::chrono::seconds(60));
+    if (outcome == WaitOutcome::kReady) continue;
+    exit_code = outcome == WaitOutcome::kSignal ? 0 : 1;
+    return false;
+  }
+  return true;
+}
+
+// The record id a ward's device sent, from the device's own note of it (the agent's
+// "record.queued"): what the patient's device would tell them.
+std::optional<std::string> RecordIdOf(const fs::path& dir, const std::string& device_id) {
+  for (const medmesh::demo::DemoWard& ward : medmesh::demo::DemoWards(kWardCount)) {
+    for (const medmesh::demo::DemoDevice& d : ward.devices) {
+      if (d.device_id != device_id) continue;
+      const std::string ward_name =
+          "ward-" + ward.cloudlet_id.substr(ward.cloudlet_id.rfind('-') + 1);
+      auto text = medmesh::Env::Default().ReadSmallFile(
+          dir / ward_name / "data" / "devices" / device_id / "record.queued", 256);
+      if (!text) return std::nullopt;
+      std::string id(medmesh::AsStringView(*text));
+      while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
+      if (id.empty()) return std::nullopt;
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+// The seeded admin, made by `medmesh admin create --config DIR/cloud/config.json` itself (this
+// binary as a child, the password on its stdin, never a flag), before the cloud starts: so the
+// creation is in the cloud's signed audit log as for any admin. Nothing to do if the login has
+// an account already. Its output goes to DIR/logs/admin-create.out.
+Status CreateAdmin(const fs::path& dir, const medmesh::demo::DemoSeed& seed) {
+  const auto admin = std::find_if(seed.accounts.begin(), seed.accounts.end(),
+                                  [](const medmesh::demo::DemoAccount& a) {
+                                    return a.role == medmesh::accounts::Role::kAdmin;
+                                  });
+  if (admin == seed.accounts.end()) return medmesh::DataLoss("the demo seed has no admin");
+  const fs::path data = dir / "cloud" / "data";
+  std::error_code ec;
+  if (!fs::exists(data, ec)) {
+    fs::create_directories(data, ec);
+    fs::permissions(data, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
+  {
+    MEDMESH_ASSIGN_OR_RETURN(auto store, medmesh::cloud::OpenAccountStore(data, {}));
+    MEDMESH_ASSIGN_OR_RETURN(auto existing, store->FindByLogin(admin->login));
+    if (existing) return medmesh::OkStatus();
+  }
+  const fs::path output = dir / "logs" / "admin-create.out";
+  int in[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return medmesh::Unavailable("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+  std::vector<std::string> args = {"medmesh",
+                                   "admin",
+                                   "create",
+                                   "--config",
+                                   (dir / "cloud" / "config.json").string(),
+                                   "--email",
+                                   admin->login,
+                                   "--name",
+                                   admin->display_name};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int spawned =
+      ::posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  ::close(in[0]);
+  if (spawned != 0) {
+    ::close(in[1]);
+    return medmesh::Unavailable("cannot run medmesh admin create");
+  }
+  const std::string line = admin->password + "\n";
+  const bool written =
+      ::write(in[1], line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(in[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!written || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return medmesh::Unavailable("medmesh admin create failed (see " + output.string() + ")");
+  }
+  return medmesh::OkStatus();
+}
+
 int RunDemo(const DemoFlags& flags) {
   if (flags.port_base < 1024 || flags.port_base > 65535 - (kCloudletCount + kWardCount)) {
     std::cerr << "medmesh demo: --port-base must leave room for " << 1 + kCloudletCount + kWardCount
@@ -468,10 +629,45 @@ int RunDemo(const DemoFlags& flags) {
     return 1;
   }
   const bool fresh = !fs::exists(dir / "root" / "root.key");
-  auto specs = Provision(dir, flags.port_base, random, medmesh::wire::ToUnixMs(clock.Now()));
-  if (!specs) {
-    std::cerr << "medmesh demo: setting up " << dir.string() << ": " << specs.error().ToString()
-              << "\n";
+  auto provisioned = Provision(dir, flags.port_base, random, medmesh::wire::ToUnixMs(clock.Now()));
+  if (!provisioned) {
+    std::cerr << "medmesh demo: setting up " << dir.string() << ": "
+              << provisioned.error().ToString() << "\n";
+    return 1;
+  }
+  // The seeded people: planned (with fresh random passwords) when the folder is made; a folder
+  // made before the demo seeded accounts has no seed file and stays unseeded (its devices
+  // already carry other patient ids).
+  const fs::path seed_file = dir / kSeedFileName;
+  SeedOutcome seeding;
+  {
+    auto loaded = medmesh::demo::LoadDemoSeed(seed_file);
+    if (!loaded) {
+      std::cerr << "medmesh demo: " << seed_file.string() << ": " << loaded.error().ToString()
+                << "\n";
+      return 1;
+    }
+    seeding.seed = std::move(*loaded);
+    if (!seeding.seed && fresh) {
+      seeding.seed = medmesh::demo::NewDemoSeed(medmesh::demo::DemoWards(kWardCount), random);
+      if (Status st = medmesh::demo::SaveDemoSeed(seed_file, *seeding.seed); !st) {
+        std::cerr << "medmesh demo: " << st.error().ToString() << "\n";
+        return 1;
+      }
+    }
+  }
+  auto patient_ids = [&] {
+    std::map<std::string, std::string> ids;
+    if (!seeding.seed) return ids;
+    for (const medmesh::demo::DemoAccount& a : seeding.seed->accounts) {
+      if (!a.device_id.empty() && !a.patient_id.empty()) ids[a.device_id] = a.patient_id;
+    }
+    return ids;
+  };
+  auto ward_specs =
+      ProvisionWards(dir, flags.port_base, provisioned->root_certificate_file, patient_ids());
+  if (!ward_specs) {
+    std::cerr << "medmesh demo: setting up the wards: " << ward_specs.error().ToString() << "\n";
     return 1;
   }
   std::cout << (fresh ? "demo: created " : "demo: resuming ") << dir.string() << "\n";
@@ -483,38 +679,96 @@ int RunDemo(const DemoFlags& flags) {
   client_options.connect_timeout = std::chrono::seconds(1);
   client_options.request_timeout = std::chrono::seconds(3);
   auto client = net::HttpClient::Create(client_options);
-  if (!client) {
-    std::cerr << "medmesh demo: " << client.error().ToString() << "\n";
+  // The seeding's calls include Argon2id logins and inboxes: a longer timeout.
+  client_options.request_timeout = std::chrono::seconds(30);
+  auto seed_client = net::HttpClient::Create(client_options);
+  if (!client || !seed_client) {
+    std::cerr << "medmesh demo: cannot create an HTTP client\n";
     return 1;
   }
 
   std::vector<Child> children;
-  for (ChildSpec& spec : *specs) {
+  for (ChildSpec& spec : provisioned->children) {
     Child child;
     child.spec = std::move(spec);
     children.push_back(std::move(child));
   }
-
-  for (Group group : {Group::kCloud, Group::kCloudlets, Group::kWards}) {
-    for (Child& c : children) {
-      if (c.spec.group != group) continue;
-      if (Status st = Spawn(c); !st) {
-        std::cerr << "medmesh demo: starting " << c.spec.name << ": " << st.error().ToString()
-                  << "\n";
-        StopAll(children);
-        return 1;
-      }
-      std::cout << "demo: started " << c.spec.name << " (pid " << c.pid << ")\n" << std::flush;
-    }
-    for (Child& c : children) {
-      if (c.spec.group != group) continue;
-      const WaitOutcome outcome = WaitReady(**client, c, std::chrono::seconds(60));
-      if (outcome == WaitOutcome::kReady) continue;
-      StopAll(children);
-      return outcome == WaitOutcome::kSignal ? 0 : 1;
+  if (seeding.seed && !seeding.seed->complete) {
+    std::cout << "demo: creating the admin (medmesh admin create)\n" << std::flush;
+    if (Status st = CreateAdmin(dir, *seeding.seed); !st) {
+      std::cerr << "medmesh demo: " << st.error().ToString() << "\n";
+      return 1;
     }
   }
-  PrintTable(dir, children);
+  int exit_code = 0;
+  for (Group group : {Group::kCloud, Group::kCloudlets}) {
+    if (!StartGroup(children, group, **client, exit_code)) {
+      StopAll(children);
+      return exit_code;
+    }
+  }
+
+  // Seeding, part 1 (before the wards start: their devices use the patient ids it learns).
+  const std::string cloud_url = children[0].spec.base_url;
+  bool stop_requested = false;  // a signal the seeding's pauses took
+  medmesh::demo::SeedContext seed_context{
+      **seed_client, clock, cloud_url,
+      [&dir](const std::string& device_id) { return RecordIdOf(dir, device_id); },
+      [&stop_requested](std::chrono::milliseconds d) {
+        stop_requested = stop_requested || node::WaitForTerminationSignal(d).has_value();
+        return !stop_requested;
+      }};
+  if (seeding.seed && !seeding.seed->complete) {
+    std::cout << "demo: seeding the operators, patients and doctors\n" << std::flush;
+    Status st = medmesh::demo::SeedAccounts(seed_context, *seeding.seed);
+    if (Status saved = medmesh::demo::SaveDemoSeed(seed_file, *seeding.seed); st && !saved) {
+      st = saved;
+    }
+    if (!st) {
+      StopAll(children);
+      if (stop_requested) return 0;
+      std::cerr << "medmesh demo: seeding the accounts: " << st.error().ToString()
+                << "\n(start the demo again to resume)\n";
+      return 1;
+    }
+    ward_specs =
+        ProvisionWards(dir, flags.port_base, provisioned->root_certificate_file, patient_ids());
+    if (!ward_specs) {
+      std::cerr << "medmesh demo: setting up the wards: " << ward_specs.error().ToString() << "\n";
+      StopAll(children);
+      return 1;
+    }
+  }
+  for (ChildSpec& spec : *ward_specs) {
+    Child child;
+    child.spec = std::move(spec);
+    children.push_back(std::move(child));
+  }
+  if (!StartGroup(children, Group::kWards, **client, exit_code)) {
+    StopAll(children);
+    return exit_code;
+  }
+
+  // Seeding, part 2: the workflows, once the devices' data has reached the cloud.
+  if (seeding.seed && !seeding.seed->complete) {
+    std::cout << "demo: seeding the workflows (waiting for the wards' first data to reach the "
+                 "cloud)\n"
+              << std::flush;
+    if (Status st = medmesh::demo::SeedWorkflows(seed_context, *seeding.seed); st) {
+      seeding.seed->complete = true;
+      if (Status saved = medmesh::demo::SaveDemoSeed(seed_file, *seeding.seed); !saved) {
+        seeding.problem = saved.error().ToString();
+      }
+    } else {
+      seeding.problem = st.error().ToString();
+    }
+    if (stop_requested) {
+      StopAll(children);
+      std::cout << "demo: stopped; run it again to resume\n";
+      return 0;
+    }
+  }
+  PrintTable(dir, children, seeding);
 
   auto next_flow = steady_clock::now() + std::chrono::seconds(10);
   while (true) {
