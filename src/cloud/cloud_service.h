@@ -19,6 +19,7 @@
 //   /api/v1/integrity/... (integrity_api.h)  verify, restore, restores, deletion
 //   GET  /api/v1/cloudlets/{cloudlet_id}/deletions  the deletion feed (cloudlet_link.h)
 //   GET  /healthz, /readyz, /metrics
+//   GET  /, /ui/..., /api/v1/node          the web UI and which node this is (web/web_ui.h)
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
 // (SqliteIntakeStore) unless the backend is PostgreSQL; ids.db (IdsEventLog) always; audit.db
