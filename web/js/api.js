@@ -31,6 +31,11 @@ function cookie(name) {
   return null;
 }
 
+// Whether the cloud's readable companion of the session cookie is present.
+export function hasCsrfCookie() {
+  return cookie('mm_csrf') !== null;
+}
+
 function currentCsrf() {
   return csrfToken ?? cookie('mm_csrf');
 }

@@ -63,8 +63,9 @@ function safeUrl(url) {
 function drawChrome() {
   const { node, session } = state;
   const path = currentPath();
+  const kind = node?.kind === 'cloud' ? 'Cloud' : 'Cloudlet';
   replace(document.getElementById('node-badge'),
-    node ? `${node.kind === 'cloud' ? 'Cloud' : 'Cloudlet'} ${node.id}` : '');
+    !node ? '' : node.id.toLowerCase() === node.kind ? kind : `${kind} ${node.id}`);
 
   replace(document.getElementById('nav'), node ? navigation(node, session).map((page) =>
     h('li', {}, h('a', { href: `#${page.path}`, 'aria-current': page.path === path ? 'page' : null },
@@ -73,7 +74,8 @@ function drawChrome() {
   const area = document.getElementById('session-area');
   if (session) {
     replace(area,
-      h('span', {}, 'Logged in as ', h('strong', {}, session.display_name),
+      h('span', {}, h('span', { class: 'visually-hidden' }, 'Logged in as '),
+        h('strong', { class: 'who', title: session.display_name }, session.display_name),
         h('span', { class: 'muted' }, ` (${session.role})`)),
       h('button', { type: 'button', class: 'secondary', onclick: onLogOut }, 'Log out'));
   } else if (node?.kind === 'cloud') {

@@ -13,7 +13,8 @@
 export const pages = [
   { path: '/', title: 'Home', module: () => import('./pages/home.js') },
   {
-    path: '/login', title: 'Log in', nodes: ['cloud'], audience: 'anonymous',
+    // Not in the navigation: the header's "Log in" button is there on every page.
+    path: '/login', title: 'Log in', nodes: ['cloud'], audience: 'anonymous', nav: false,
     module: () => import('./pages/login.js'),
   },
   {

@@ -1,13 +1,16 @@
 // Who is logged in, as the cloud says (GET /api/v1/session). Only the cloud keeps sessions;
 // the session token itself stays in the HttpOnly cookie, out of every script's reach: this
 // module keeps the account's role, name and expiry, and hands the CSRF value to api.js.
-import { api, forgetCsrf, setCsrf } from './api.js';
+import { api, forgetCsrf, hasCsrfCookie, setCsrf } from './api.js';
 
 const FIELDS = ['email', 'password'];
 
 // The current session ({role, display_name, email, expires_ms, ...}) or null.
 export async function loadSession(node) {
   if (node.kind !== 'cloud') return null;
+  // The cloud sets mm_csrf beside the session cookie and clears both together: without it
+  // there is no session to ask about (and no 401 to log).
+  if (!hasCsrfCookie()) return null;
   try {
     const session = await api.get('/api/v1/session');
     setCsrf(session.csrf);
