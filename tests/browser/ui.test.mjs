@@ -335,6 +335,37 @@ describe('every page, at laptop and phone width', () => {
     }
   });
 
+  test('the keyboard reaches everything, and focus is visible', async () => {
+    const page = await newPage();
+    try {
+      await open(page, urls.cloud, '/login');
+      await page.keyboard.press('Tab');
+      const first = await page.evaluate(() => document.activeElement.textContent);
+      assert.equal(first, 'Skip to content', 'the skip link comes first');
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+      assert.notEqual(outline, 'none', 'focus is visible');
+      await page.keyboard.press('Enter');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+      // From the content: Tab to the e-mail field, type, Tab to the password, Enter submits.
+      for (let i = 0; i < 10; i += 1) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate(() => document.activeElement.name === 'email')) break;
+      }
+      assert.equal(await page.evaluate(() => document.activeElement.name), 'email');
+      await page.keyboard.type('nobody@hospital.test');
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement.name), 'password');
+      await page.keyboard.press('Enter');
+      // Empty password: the browser's check, shown under the field, focus on it.
+      await page.waitForFunction(() => document.activeElement?.getAttribute('aria-invalid') === 'true');
+      assert.equal(await page.evaluate(() => document.activeElement.name), 'password');
+      assert.notEqual(await fieldError(page, 'Password'), '');
+      assertNoProblems(page, 'keyboard');
+    } finally {
+      await close(page);
+    }
+  });
+
   test('Chart.js draws under the CSP (for the pages with charts)', async () => {
     const page = await newPage();
     try {
