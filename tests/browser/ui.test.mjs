@@ -524,6 +524,32 @@ describe('people and forms', () => {
     }
   });
 
+  test('a session ended elsewhere sends the page to the login page at its next request', async () => {
+    const page = await newPage();
+    try {
+      await logIn(page, email, newPassword);
+      await open(page, urls.cloud, '/account');
+      // Logged out in another tab: the session is revoked and the cookies are gone.
+      const status = await page.evaluate(async () => {
+        const csrf = document.cookie.split('; ').find((c) => c.startsWith('mm_csrf='))?.slice(8);
+        const response = await fetch('/api/v1/session',
+          { method: 'DELETE', headers: { 'X-CSRF-Token': csrf } });
+        return response.status;
+      });
+      assert.equal(status, 204);
+      page.allowedConsole.push(/status of 401/);
+      await fill(page, { 'Current password': newPassword, 'New password': password,
+        'New password again': password });
+      await page.getByRole('button', { name: 'Change password' }).click();
+      await waitForPage(page, '/login');
+      assert.match(await page.locator('.notice').textContent(), /session has ended/);
+      assert.equal(await page.locator('#session-area').getByRole('link', { name: 'Log in' }).count(), 1);
+      assertNoProblems(page, 'session ended');
+    } finally {
+      await close(page);
+    }
+  });
+
   test('pages that need a login send a logged-out visitor to the login page, then back', async () => {
     const page = await newPage();
     try {

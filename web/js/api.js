@@ -12,8 +12,13 @@
 //   `message` (for people), `reason`, `retryAfterS`, and `field`: the request member the
 //   message names, when it names one (MedMesh's 400 messages start with the field name), so a
 //   form can show it next to that field.
+// - A 401 that means "no session (any more)" also dispatches SESSION_ENDED_EVENT, so the app
+//   shell shows the logged-out state wherever it happened.
 
 let csrfToken = null;
+
+// Dispatched on window when the API answers 401 to a request that had a session.
+export const SESSION_ENDED_EVENT = 'medmesh:session-ended';
 
 export function setCsrf(token) {
   csrfToken = typeof token === 'string' && token.length > 0 ? token : null;
@@ -102,6 +107,12 @@ async function request(method, path, { json, fields = [] } = {}) {
   const own = body && typeof body.error === 'string' && typeof body.message === 'string';
   const message = friendlyMessage(response.status, body, retryAfterS) ??
     (own ? body.message : `The request failed (HTTP ${response.status}).`);
+  // A session that ended at the server (expired, revoked, logged out elsewhere): the shell
+  // switches to logged out. Not for a wrong password, which is also a 401.
+  if (response.status === 401 && body?.reason !== 'invalid_credentials' &&
+      !(method === 'POST' && path === '/api/v1/session')) {
+    window.dispatchEvent(new CustomEvent(SESSION_ENDED_EVENT));
+  }
   throw new ApiError({
     status: response.status,
     code: own ? body.error : 'http',

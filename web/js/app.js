@@ -4,7 +4,7 @@
 // After each page is drawn, <html> carries data-page (the page's path) and data-ready-ms
 // (milliseconds from the start of navigation to the page being usable): the browser tests
 // wait for and measure these.
-import { api } from './api.js';
+import { api, SESSION_ENDED_EVENT } from './api.js';
 import { announce, h, link, replace } from './dom.js';
 import { allowed, findPage, navigation, servedHere } from './pages.js';
 import { loadSession, logOut } from './session.js';
@@ -150,6 +150,7 @@ async function route() {
   const path = currentPath();
   if (path === null) return;  // an in-page anchor such as #main
   const serial = ++routeSerial;
+  main().setAttribute('aria-busy', 'true');
   const page = findPage(path);
   let content;
   let title = 'Page not found';
@@ -175,6 +176,7 @@ async function route() {
     }
   }
   if (serial !== routeSerial) return;  // a newer navigation started meanwhile
+  main().removeAttribute('aria-busy');
   const flash = state.flash;
   state.flash = null;
   replace(main(), flash ? h('p', { class: 'notice', role: 'status' }, flash) : null, content);
@@ -206,6 +208,14 @@ async function boot() {
     return;
   }
   window.addEventListener('hashchange', route);
+  window.addEventListener(SESSION_ENDED_EVENT, () => {
+    if (!state.session) return;
+    setSession(null);
+    state.next = currentPath();
+    state.flash = 'Your session has ended. Log in again to continue.';
+    drawChrome();
+    navigate(state.node.kind === 'cloud' ? '/login' : '/');
+  });
   drawChrome();
   await route();
 }
