@@ -343,12 +343,13 @@ net::Router CloudService::State::BuildRouter() {
   net::AddMetricsEndpoint(router, metrics);
   // The web UI (docs/ui.md): its page and assets, and GET /api/v1/node with the cloudlets
   // whose URLs this cloud knows.
-  web::AddWebUi(router, [this] {
+  auto node_info = [this] {
     web::NodeInfo info{
         .kind = web::NodeKind::kCloud, .id = identity.id(), .roles = web::CloudRoles()};
     for (auto& [id, url] : copies->Urls()) info.cloudlets.push_back({id, std::move(url)});
     return info;
-  });
+  };
+  web::AddWebUi(router, node_info, {.https = options.tls.has_value()});
   return router;
 }
 

@@ -540,12 +540,13 @@ net::Router CloudletService::State::BuildRouter() {
   net::AddMetricsEndpoint(router, metrics);
   // The web UI (docs/ui.md): its page and assets, and GET /api/v1/node with the cloud this
   // cloudlet forwards to (by URL: its id is known only after a forward round).
-  web::AddWebUi(router, [this] {
+  auto node_info = [this] {
     web::NodeInfo info{
         .kind = web::NodeKind::kCloudlet, .id = identity.id(), .roles = web::CloudletRoles()};
     if (!options.forwarder.cloud_url.empty()) info.cloud = {"", options.forwarder.cloud_url};
     return info;
-  });
+  };
+  web::AddWebUi(router, node_info, {.https = options.tls.has_value()});
   return router;
 }
 

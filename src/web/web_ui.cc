@@ -81,7 +81,8 @@ bool IsOwnCode(const EmbeddedAsset& asset) {
 }
 
 std::optional<net::Response> AssetResponse(std::string_view path,
-                                           std::optional<std::string_view> if_none_match) {
+                                           std::optional<std::string_view> if_none_match,
+                                           WebUiOptions options) {
   const EmbeddedAsset* asset = FindAsset(path);
   if (asset == nullptr) return std::nullopt;
   net::Response response;
@@ -91,6 +92,9 @@ std::optional<net::Response> AssetResponse(std::string_view path,
   if (!not_modified) response.body.assign(AsStringView(asset->bytes));
   for (const auto& [name, value] : kSecurityHeaders) {
     response.headers.emplace_back(std::string(name), std::string(value));
+  }
+  if (options.https) {
+    response.headers.emplace_back("Strict-Transport-Security", "max-age=31536000");
   }
   response.headers.emplace_back("ETag", std::string(asset->etag));
   response.headers.emplace_back("Cache-Control", "no-cache");
@@ -109,14 +113,14 @@ std::string NodeInfoJson(const NodeInfo& info) {
   return body.dump();
 }
 
-void AddWebUi(net::Router& router, NodeInfoSource node_info) {
+void AddWebUi(net::Router& router, NodeInfoSource node_info, WebUiOptions options) {
   MEDMESH_CHECK(node_info != nullptr, "AddWebUi needs a NodeInfoSource");
   for (const EmbeddedAsset& asset : EmbeddedAssets()) {
     const std::string path(asset.path);
     router.Get(path,
-               [path](const net::Request& r) -> Result<net::Response> {
+               [path, options](const net::Request& r) -> Result<net::Response> {
                  // Registered from the same table: the asset is always there.
-                 return *AssetResponse(path, r.Header("If-None-Match"));
+                 return *AssetResponse(path, r.Header("If-None-Match"), options);
                },
                {.body_limit_bytes = 0});
   }

@@ -69,15 +69,22 @@ using NodeInfoSource = std::function<NodeInfo()>;
 // The headers every UI response carries (name, value), in this order.
 std::span<const std::pair<std::string_view, std::string_view>> UiSecurityHeaders();
 
+struct WebUiOptions {
+  // The node serves TLS: UI responses add Strict-Transport-Security (one year), so a browser
+  // that once reached the node over HTTPS never falls back to plain HTTP for it.
+  bool https = false;
+};
+
 // Registers GET / and GET /ui/<path> for every embedded asset, and GET /api/v1/node.
-void AddWebUi(net::Router& router, NodeInfoSource node_info);
+void AddWebUi(net::Router& router, NodeInfoSource node_info, WebUiOptions options = {});
 
 // The response for asset `path` given the request's If-None-Match (nullopt: none): 200 with
 // the bytes, or 304 without them when one of the listed entity tags matches (weak comparison,
 // RFC 9110 section 13.1.2; "*" matches), with the headers above, ETag and Cache-Control.
 // nullopt when there is no such asset.
 std::optional<net::Response> AssetResponse(std::string_view path,
-                                           std::optional<std::string_view> if_none_match);
+                                           std::optional<std::string_view> if_none_match,
+                                           WebUiOptions options = {});
 
 // The JSON body of GET /api/v1/node.
 std::string NodeInfoJson(const NodeInfo& info);

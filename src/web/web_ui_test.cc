@@ -177,6 +177,10 @@ TEST(AssetResponse, ServesTheBytesWithTheSecurityHeadersAndAnEtag) {
     EXPECT_NE(csp.find(directive), std::string::npos) << directive;
   }
   EXPECT_EQ(csp.find("unsafe"), std::string::npos);
+  EXPECT_FALSE(HeaderOf(*response, "Strict-Transport-Security").has_value());
+  const auto over_tls = AssetResponse("/ui/js/app.js", std::nullopt, {.https = true});
+  ASSERT_TRUE(over_tls.has_value());
+  EXPECT_EQ(HeaderOf(*over_tls, "Strict-Transport-Security"), "max-age=31536000");
   EXPECT_EQ(csp.find('*'), std::string::npos);
   EXPECT_FALSE(AssetResponse("/ui/missing.js", std::nullopt).has_value());
 }

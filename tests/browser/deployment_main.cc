@@ -50,9 +50,8 @@ int Run() {
   options.access_log = false;
   auto identity = deployment.Identity(wire::CertificateRole::kCloud, "cloud");
   if (!identity) return Fail("cloud identity", identity.error());
-  cloud::CloudSecrets secrets{std::move(*identity),
-                              crypto::KeyEncryptionKey::Generate(random), RandomKey(random),
-                              RandomKey(random), SecretBytes()};
+  cloud::CloudSecrets secrets{std::move(*identity), crypto::KeyEncryptionKey::Generate(random),
+                              RandomKey(random), RandomKey(random), SecretBytes()};
   auto cloud = cloud::CloudService::Start(std::move(options), std::move(secrets), clock, random);
   if (!cloud) return Fail("cloud", cloud.error());
   const std::string cloud_url = "http://127.0.0.1:" + std::to_string((*cloud)->port());
@@ -65,8 +64,8 @@ int Run() {
   auto edge_identity = deployment.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
   if (!edge_identity) return Fail("cloudlet identity", edge_identity.error());
   cloudlet::CloudletSecrets edge_secrets{std::move(*edge_identity),
-                                         crypto::KeyEncryptionKey::Generate(random),
-                                         SecretBytes(), SecretBytes()};
+                                         crypto::KeyEncryptionKey::Generate(random), SecretBytes(),
+                                         SecretBytes()};
   auto cloudlet =
       cloudlet::CloudletService::Start(std::move(edge), std::move(edge_secrets), clock, random);
   if (!cloudlet) return Fail("cloudlet", cloudlet.error());
@@ -77,8 +76,7 @@ int Run() {
       !admin) {
     return Fail("admin account", admin.error());
   }
-  std::cout << nlohmann::json{{"cloud", cloud_url}, {"cloudlet", cloudlet_url}}.dump()
-            << std::endl;
+  std::cout << nlohmann::json{{"cloud", cloud_url}, {"cloudlet", cloudlet_url}}.dump() << std::endl;
 
   // Until the test closes stdin (or dies, which closes it too).
   for (std::string line; std::getline(std::cin, line);) {
