@@ -471,6 +471,7 @@ describe('people and forms', () => {
       assert.equal(await page.getByLabel('Hospital', { exact: true }).inputValue(), 'St Elsewhere');
       assert.equal(await page.getByLabel('Password', { exact: true }).inputValue() === password, true);
       assert.equal(await page.evaluate(() => document.activeElement?.name), 'email', 'focus moves there');
+      await page.screenshot({ path: artifact('cloud-register-doctor-error-laptop.png'), fullPage: true });
 
       // Another e-mail, and the same form goes through: the doctor is registered.
       await fill(page, { 'E-mail': `doctor-${randomBytes(4).toString('hex')}@hospital.test` });
