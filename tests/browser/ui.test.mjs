@@ -24,10 +24,17 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { createRequire } from 'node:module';
 
-import { chromium } from 'playwright-core';
-
 const require = createRequire(import.meta.url);
-const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const { chromium, AXE_SOURCE } = await (async () => {
+  try {
+    return {
+      chromium: (await import('playwright-core')).chromium,
+      AXE_SOURCE: fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'),
+    };
+  } catch (error) {
+    throw new Error(`playwright-core or axe-core is missing (${error.message}): run tools/setup.sh`);
+  }
+})();
 
 const DEPLOYMENT = process.env.MEDMESH_BROWSER_DEPLOYMENT;
 const WEB_DIR = process.env.MEDMESH_WEB_DIR;
@@ -203,6 +210,9 @@ async function logIn(page, email, password) {
 }
 
 before(async () => {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: run tools/setup.sh (it installs Debian's chromium)`);
+  }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   ({ child: deployment, urls } = await startDeployment());
   browser = await chromium.launch({
@@ -372,6 +382,37 @@ describe('every page, at laptop and phone width', () => {
     }
   });
 
+  test('the CSP refuses inline style and HTML sinks, and the test notices violations', async () => {
+    const page = await newPage();
+    try {
+      await open(page, urls.cloud, '/');
+      const sinkThrows = await page.evaluate(() => {
+        try {
+          document.querySelector('main').innerHTML = '<b>not parsed</b>';
+          return false;
+        } catch (error) {
+          return error instanceof TypeError;
+        }
+      });
+      assert.equal(sinkThrows, true, 'Trusted Types refuse innerHTML');
+      assert.equal(await page.locator('main b').count(), 0);
+      const reported = page.waitForEvent('console',
+        { predicate: (message) => message.text().startsWith('CSP violation: style-src') });
+      await page.evaluate(() => {
+        const style = document.createElement('style');
+        style.textContent = 'body { background: red; }';
+        document.head.append(style);
+      });
+      await reported;
+      assert.notEqual(await page.evaluate(() => getComputedStyle(document.body).backgroundColor),
+        'rgb(255, 0, 0)', 'the inline style was not applied');
+      assert.equal(page.problems.some((p) => p.startsWith('console: CSP violation: style-src')),
+        true, 'the violation is among the problems every other test fails on');
+    } finally {
+      await close(page);
+    }
+  });
+
   test('Chart.js draws under the CSP (for the pages with charts)', async () => {
     const page = await newPage();
     try {
@@ -425,7 +466,9 @@ describe('people and forms', () => {
       await page.getByLabel('Photo (optional)').setInputFiles({
         name: 'me.png', mimeType: 'image/png', buffer: PNG_1X1,
       });
-      assert.equal(await page.locator('img.photo-preview').isVisible(), true, 'photo preview');
+      // The local preview appears once the browser has decoded the chosen image.
+      await page.locator('img.photo-preview').waitFor({ state: 'visible' });
+      assert.match(await page.locator('img.photo-preview').getAttribute('src'), /^blob:/);
       await page.getByRole('button', { name: 'Register' }).click();
       await page.getByRole('heading', { name: 'Registration received' }).waitFor();
       assertNoProblems(page, 'registration');
