@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what MedMesh needs from Debian packages, and the npm packages of tools/ (the FHIR
-# validator; later the web UI).
+# Installs what MedMesh needs from Debian packages (chromium for the browser tests), and the npm
+# packages of tools/fhir-validate (the FHIR validator), web/ (Chart.js, embedded in the binary)
+# and tests/browser (playwright-core, axe-core).
 # Idempotent: does nothing when everything is present. Called by `make run`, `make test`, CI.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev zlib1g-dev
   prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  chromium
 )
 
 missing=()
@@ -34,14 +36,16 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages of the FHIR validator, exactly as locked: installed (from the npm registry) only
-# when node_modules is missing or package-lock.json changed since the last install, so builds
-# and tests never need the network.
-fhir_validate="$(cd "$(dirname "$0")" && pwd)/fhir-validate"
-lock_sum=$(sha256sum "$fhir_validate/package-lock.json" | cut -d' ' -f1)
-stamp="$fhir_validate/node_modules/.medmesh-lock-sha256"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
-  echo "setup: npm ci in tools/fhir-validate"
-  (cd "$fhir_validate" && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$lock_sum" >"$stamp"
-fi
+# npm packages, exactly as locked: installed (from the npm registry) only when node_modules is
+# missing or package-lock.json changed since the last install, so builds and tests never need
+# the network.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+for dir in "$root/tools/fhir-validate" "$root/web" "$root/tests/browser"; do
+  lock_sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  stamp="$dir/node_modules/.medmesh-lock-sha256"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
+    echo "setup: npm ci in ${dir#"$root"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_sum" >"$stamp"
+  fi
+done

@@ -31,6 +31,7 @@
 #include "store/postgres/postgres_record_store.h"
 #include "store/postgres/schema_prefix.h"
 #include "store/sqlite/sqlite_record_store.h"
+#include "web/web_ui.h"
 #include "wire/model.h"
 
 namespace medmesh::cloud {
@@ -363,6 +364,15 @@ net::Router CloudService::State::BuildRouter() {
                   [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
+  // The web UI (docs/ui.md): its page and assets, and GET /api/v1/node with the cloudlets
+  // whose URLs this cloud knows.
+  auto node_info = [this] {
+    web::NodeInfo info{
+        .kind = web::NodeKind::kCloud, .id = identity.id(), .roles = web::CloudRoles()};
+    for (auto& [id, url] : copies->Urls()) info.cloudlets.push_back({id, std::move(url)});
+    return info;
+  };
+  web::AddWebUi(router, node_info, {.https = options.tls.has_value()});
   return router;
 }
 

@@ -21,6 +21,7 @@
 //   GET  /api/v1/doctors, /api/v1/admin/patients..., /api/v1/admin/doctors  (admin_api.h)
 //   GET  /api/v1/admin/audit, /api/v1/me/audit   the audit log (audit_api.h)
 //   GET  /healthz, /readyz, /metrics
+//   GET  /, /ui/..., /api/v1/node          the web UI and which node this is (web/web_ui.h)
 //
 // Data folder (created 0700 if missing): records.db (SqliteRecordStore) and intake.db
 // (SqliteIntakeStore) unless the backend is PostgreSQL; ids.db (IdsEventLog) always; audit.db

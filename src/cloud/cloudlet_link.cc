@@ -87,6 +87,11 @@ void HttpCloudletCopySource::SetUrl(std::string_view cloudlet_id, std::string ur
   urls_.insert_or_assign(std::string(cloudlet_id), std::move(url));
 }
 
+std::map<std::string, std::string, std::less<>> HttpCloudletCopySource::Urls() const {
+  std::lock_guard lock(mu_);
+  return urls_;
+}
+
 Result<Bytes> HttpCloudletCopySource::FetchCopy(std::string_view cloudlet_id, const ItemRef& item) {
   if (item.kind != ItemKind::kRecord) {
     return NotFound("the cloudlet keeps no signed copy of reading batches");

@@ -53,6 +53,8 @@ class HttpCloudletCopySource final : public CloudletCopySource {
       net::ClientOptions client_options = {});
 
   void SetUrl(std::string_view cloudlet_id, std::string url);
+  // The base URL of every cloudlet it knows, by cloudlet id (a copy; for the UI's mesh view).
+  std::map<std::string, std::string, std::less<>> Urls() const;
   Result<Bytes> FetchCopy(std::string_view cloudlet_id, const ItemRef& item) override;
 
  private:
@@ -62,7 +64,7 @@ class HttpCloudletCopySource final : public CloudletCopySource {
   const crypto::Signer& signer_;
   const Clock& clock_;
   std::unique_ptr<net::HttpClient> client_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, std::string, std::less<>> urls_;
 };
 

@@ -28,6 +28,7 @@
 #include "store/ids_event_log.h"
 #include "store/reading_store.h"
 #include "store/sqlite_wrapped_key_store.h"
+#include "web/web_ui.h"
 #include "wire/enrolment.h"
 #include "wire/model.h"
 
@@ -601,6 +602,15 @@ net::Router CloudletService::State::BuildRouter() {
       {identity, {identity.id(), *ledger, *devices, *envelope, *signer, random}, clock, *pipeline});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
+  // The web UI (docs/ui.md): its page and assets, and GET /api/v1/node with the cloud this
+  // cloudlet forwards to (by URL: its id is known only after a forward round).
+  auto node_info = [this] {
+    web::NodeInfo info{
+        .kind = web::NodeKind::kCloudlet, .id = identity.id(), .roles = web::CloudletRoles()};
+    if (!options.forwarder.cloud_url.empty()) info.cloud = {"", options.forwarder.cloud_url};
+    return info;
+  };
+  web::AddWebUi(router, node_info, {.https = options.tls.has_value()});
   return router;
 }
 

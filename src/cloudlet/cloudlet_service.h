@@ -16,6 +16,7 @@
 //        for a restore, sealed to that cloud (integrity_http.h); the maintenance thread also
 //        polls the cloud's deletion feed and shreds the patients it names
 //   GET  /healthz, /readyz, /metrics
+//   GET  /, /ui/..., /api/v1/node            the web UI and which node this is (web/web_ui.h)
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
 // forward.db (ForwardQueue), ids.db (IdsEventLog), keys.db (wrapped data keys, under the KEK),

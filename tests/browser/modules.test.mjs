@@ -1,0 +1,53 @@
+// The UI's modules that need no browser, under node (ctest: web_modules_test): which pages
+// the navigation lists for whom, and how an API message is tied to a form field.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { fieldOf } from '../../web/js/api.js';
+import { allowed, findPage, navigation, pages, servedHere } from '../../web/js/pages.js';
+
+const cloud = { kind: 'cloud' };
+const cloudlet = { kind: 'cloudlet' };
+const titles = (list) => list.map((page) => page.title);
+
+test('the navigation lists only the pages this node serves to this person', () => {
+  assert.deepEqual(titles(navigation(cloud, null)),
+    ['Home', 'Register as a patient', 'Register as a doctor']);
+  assert.deepEqual(titles(navigation(cloudlet, null)), ['Home']);
+  for (const role of ['patient', 'doctor', 'operator', 'admin']) {
+    assert.deepEqual(titles(navigation(cloud, { role })), ['Home', 'My account'], role);
+    assert.deepEqual(titles(navigation(cloudlet, { role })), ['Home'], role);
+  }
+});
+
+test('pages for the logged-out are closed to the logged-in, and the other way round', () => {
+  assert.equal(allowed(findPage('/login'), null), true);
+  assert.equal(allowed(findPage('/login'), { role: 'patient' }), false);
+  assert.equal(allowed(findPage('/account'), null), false);
+  assert.equal(allowed(findPage('/account'), { role: 'doctor' }), true);
+  assert.equal(allowed(findPage('/'), null), true);
+  assert.equal(allowed(findPage('/'), { role: 'admin' }), true);
+  assert.equal(allowed({ audience: ['admin'] }, { role: 'patient' }), false);
+  assert.equal(servedHere(findPage('/login'), cloudlet), false);
+  assert.equal(findPage('/nothing'), null);
+});
+
+test('every page has a unique path and a module that renders', async () => {
+  assert.equal(new Set(pages.map((page) => page.path)).size, pages.length);
+  for (const page of pages) {
+    assert.match(page.path, /^\/[a-z/]*$/, page.path);
+    const module = await page.module();
+    assert.equal(typeof module.render, 'function', page.path);
+  }
+});
+
+test('an API message is tied to the field it starts with, if the form has it', () => {
+  const fields = ['email', 'password', 'photo'];
+  assert.equal(fieldOf('password must be 12 to 1024 bytes', fields), 'password');
+  assert.equal(fieldOf('photo.content_type must be image/png or image/jpeg', fields), 'photo');
+  assert.equal(fieldOf('email must hold one \'@\'', fields), 'email');
+  assert.equal(fieldOf('display_name is required', fields), null);
+  assert.equal(fieldOf('invalid JSON body', fields), null);
+  assert.equal(fieldOf('', fields), null);
+  assert.equal(fieldOf(undefined, fields), null);
+});

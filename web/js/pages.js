@@ -1,0 +1,57 @@
+// The UI's pages: one entry per page, the only list of them. The navigation shows an entry
+// only where its page exists: on the right kind of node, for the right people. To add a page,
+// write its module in pages/ (export function render(context) returning an element, whose
+// first heading is an <h1>) and add its entry here (docs/ui.md "Adding a page").
+//
+//   path       the page's address after "#" ("#/account")
+//   title      the document title and the navigation label
+//   module     () => import(...) of the page's module, loaded when first shown
+//   nodes      the node kinds that serve the page (default: every node)
+//   audience   'anyone' (default), 'anonymous' (only when logged out) or a list of roles
+//   nav        false: reachable by links only, not listed in the navigation
+//   options    passed to render() as context.options
+export const pages = [
+  { path: '/', title: 'Home', module: () => import('./pages/home.js') },
+  {
+    // Not in the navigation: the header's "Log in" button is there on every page.
+    path: '/login', title: 'Log in', nodes: ['cloud'], audience: 'anonymous', nav: false,
+    module: () => import('./pages/login.js'),
+  },
+  {
+    path: '/register/patient', title: 'Register as a patient', nodes: ['cloud'],
+    audience: 'anonymous', module: () => import('./pages/register.js'),
+    options: { kind: 'patient' },
+  },
+  {
+    path: '/register/doctor', title: 'Register as a doctor', nodes: ['cloud'],
+    audience: 'anonymous', module: () => import('./pages/register.js'),
+    options: { kind: 'doctor' },
+  },
+  {
+    path: '/account', title: 'My account', nodes: ['cloud'],
+    audience: ['patient', 'doctor', 'operator', 'admin'],
+    module: () => import('./pages/account.js'),
+  },
+];
+
+export function findPage(path) {
+  return pages.find((page) => page.path === path) ?? null;
+}
+
+export function servedHere(page, node) {
+  return !page.nodes || page.nodes.includes(node.kind);
+}
+
+// Whether the person (session: null when logged out) may open the page.
+export function allowed(page, session) {
+  const audience = page.audience ?? 'anyone';
+  if (audience === 'anyone') return true;
+  if (audience === 'anonymous') return !session;
+  return Boolean(session) && audience.includes(session.role);
+}
+
+// The navigation entries for this node and this person, in list order.
+export function navigation(node, session) {
+  return pages.filter((page) => page.nav !== false && servedHere(page, node) &&
+    allowed(page, session));
+}
