@@ -48,6 +48,11 @@ std::size_t PasswordPool::queued() const {
   return queue_.size();
 }
 
+bool PasswordPool::full() const {
+  std::lock_guard lock(mu_);
+  return stopping_ || queue_.size() >= capacity_;
+}
+
 void PasswordPool::Run() {
   for (;;) {
     std::function<void()> job;

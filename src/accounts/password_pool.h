@@ -49,6 +49,9 @@ class PasswordPool {
   std::size_t queue_capacity() const { return capacity_; }
   // Jobs waiting for a thread now (for tests and metrics; changes at once).
   std::size_t queued() const;
+  // Whether TrySubmit would refuse now (a hint: it may change at once). Lets a caller refuse
+  // before doing the work that prepares a job.
+  bool full() const;
 
  private:
   void Run();

@@ -75,8 +75,10 @@ TEST(PasswordPoolTest, AFullQueueRefusesAtOnceWithoutKeepingTheJob) {
   ASSERT_TRUE(medmesh::testing::WaitUntil([&] { return started.load() == 1; }, 10s));
   // The thread is busy: two jobs may wait, the third is refused.
   ASSERT_TRUE(pool.TrySubmit(blocker));
+  EXPECT_FALSE(pool.full());
   ASSERT_TRUE(pool.TrySubmit(blocker));
   EXPECT_EQ(pool.queued(), 2u);
+  EXPECT_TRUE(pool.full());
   auto dropped = std::make_shared<std::atomic<int>>(0);
   {
     DropCounter counter{dropped};

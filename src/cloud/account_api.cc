@@ -345,6 +345,12 @@ void AccountApi::State::Login(const net::Request& r, const net::Responder& respo
     respond(std::move(*refusal));
     return;
   }
+  // A flood of logins: refused before anything is read (a locked key gets this same 429, with
+  // a shorter Retry-After, and stays locked), so excess attempts cost no store reads either.
+  if (password_pool.full()) {
+    respond(LoginAnswer(service.Busy(r.peer_address)));
+    return;
+  }
   const Json& b = std::get<Json>(parsed);
   // The throttles here, on the I/O thread (a locked key is refused without Argon2id work); the
   // Argon2id check on the password pool, so that logins never hold an I/O thread.
