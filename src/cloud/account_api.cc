@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "accounts/encoding.h"
+#include "accounts/password_pool.h"
 #include "accounts/postgres_account_store.h"
 #include "accounts/sqlite_account_store.h"
 #include "core/log.h"
@@ -149,7 +150,8 @@ struct AccountApi::State {
         service(accounts::AccountServiceContext{*store, hasher, issuer, deps.audit, deps.ids,
                                                 deps.clock, deps.random},
                 options.service),
-        authenticator(verifier, service, deps.clock) {}
+        authenticator(verifier, service, deps.clock),
+        password_pool(options.password_pool) {}
 
   AccountApiOptions options;
   AccountApiDeps deps;
@@ -160,6 +162,8 @@ struct AccountApi::State {
   std::unique_ptr<crypto::Signer> page_signer;
   accounts::AccountService service;
   accounts::Authenticator authenticator;
+  // Last: destroyed first, so its running jobs finish while the service still exists.
+  accounts::PasswordPool password_pool;
 
   // The request's principal, or the refusal to send (and an IDS event for a bad credential).
   std::variant<accounts::Authenticated, net::Response> Authenticate(const net::Request& r);
@@ -170,7 +174,9 @@ struct AccountApi::State {
 
   net::Response RegisterPatient(const net::Request& r);
   net::Response RegisterDoctor(const net::Request& r);
-  net::Response Login(const net::Request& r);
+  // Answers on the password pool (or at once for a refusal before any Argon2id work).
+  void Login(const net::Request& r, const net::Responder& respond);
+  net::Response LoginAnswer(const accounts::LoginOutcome& outcome) const;
   net::Response Me(const net::Request& r);
   net::Response Logout(const net::Request& r);
   net::Response ChangePassword(const net::Request& r);
@@ -297,16 +303,8 @@ net::Response AccountApi::State::RegisterDoctor(const net::Request& r) {
   return net::Response::Json(AccountJson(*created).dump(), 201);
 }
 
-net::Response AccountApi::State::Login(const net::Request& r) {
-  static constexpr net::JsonField kFields[] = {{"email", net::JsonType::kString},
-                                               {"password", net::JsonType::kString}};
-  net::JsonBody parsed = net::ParseJsonBody(r, kFields);
-  if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
-  const Json& b = std::get<Json>(parsed);
-  auto outcome = service.Login(
-      {b.at("email").get<std::string>(), b.at("password").get<std::string>()}, r.peer_address);
-  if (!outcome) return Refuse(outcome.error());
-  if (const auto* refusal = std::get_if<accounts::LoginRefusal>(&*outcome)) {
+net::Response AccountApi::State::LoginAnswer(const accounts::LoginOutcome& outcome) const {
+  if (const auto* refusal = std::get_if<accounts::LoginRefusal>(&outcome)) {
     using Kind = accounts::LoginRefusal::Kind;
     const std::string_view reason = accounts::LoginRefusalName(refusal->kind);
     switch (refusal->kind) {
@@ -325,8 +323,7 @@ net::Response AccountApi::State::Login(const net::Request& r) {
       case Kind::kDisabled: return Refuse(PermissionDenied("the account is disabled"), reason);
     }
   }
-  const auto& issued = std::get<accounts::IssuedSession>(*outcome);
-  r.MarkPeerAuthenticated();
+  const auto& issued = std::get<accounts::IssuedSession>(outcome);
   const accounts::TokenClaims& c = issued.claims;
   Json body{{"token", issued.token},      {"token_type", "Bearer"},
             {"expires_ms", c.expires_ms}, {"csrf", c.csrf},
@@ -338,6 +335,49 @@ net::Response AccountApi::State::Login(const net::Request& r) {
   AddCookies(response,
              accounts::SessionCookies(issued.token, c.csrf, max_age, options.secure_cookies));
   return response;
+}
+
+void AccountApi::State::Login(const net::Request& r, const net::Responder& respond) {
+  static constexpr net::JsonField kFields[] = {{"email", net::JsonType::kString},
+                                               {"password", net::JsonType::kString}};
+  net::JsonBody parsed = net::ParseJsonBody(r, kFields);
+  if (auto* refusal = std::get_if<net::Response>(&parsed)) {
+    respond(std::move(*refusal));
+    return;
+  }
+  // A flood of logins: refused before anything is read (a locked key gets this same 429, with
+  // a shorter Retry-After, and stays locked), so excess attempts cost no store reads either.
+  if (password_pool.full()) {
+    respond(LoginAnswer(service.Busy(r.peer_address)));
+    return;
+  }
+  const Json& b = std::get<Json>(parsed);
+  // The throttles here, on the I/O thread (a locked key is refused without Argon2id work); the
+  // Argon2id check on the password pool, so that logins never hold an I/O thread.
+  auto begun = service.BeginLogin(
+      {b.at("email").get<std::string>(), b.at("password").get<std::string>()}, r.peer_address);
+  if (!begun) {
+    respond(Refuse(begun.error()));
+    return;
+  }
+  if (const auto* outcome = std::get_if<accounts::LoginOutcome>(&*begun)) {
+    respond(LoginAnswer(*outcome));
+    return;
+  }
+  auto pending =
+      std::make_shared<accounts::PendingLogin>(std::get<accounts::PendingLogin>(std::move(*begun)));
+  const bool queued = password_pool.TrySubmit([this, pending, respond] {
+    auto outcome = service.FinishLogin(*pending);
+    pending->password.clear();
+    if (!outcome) {
+      respond(Refuse(outcome.error()));
+      return;
+    }
+    const bool issued = std::holds_alternative<accounts::IssuedSession>(*outcome);
+    respond(LoginAnswer(*outcome), /*peer_authenticated=*/issued);
+  });
+  // The queue is full: 429 at once, nothing hashed.
+  if (!queued) respond(LoginAnswer(service.Busy(r.peer_address)));
 }
 
 net::Response AccountApi::State::Me(const net::Request& r) {
@@ -527,7 +567,10 @@ void AccountApi::AddRoutes(net::Router& router) {
               {.body_limit_bytes = kRegistrationBody});
   router.Post("/api/v1/accounts/doctors", route(&State::RegisterDoctor),
               {.body_limit_bytes = kSmallBody});
-  router.Post("/api/v1/session", route(&State::Login), {.body_limit_bytes = kSmallBody});
+  router.AddAsync(
+      net::Method::kPost, "/api/v1/session",
+      [s](const net::Request& r, const net::Responder& respond) { s->Login(r, respond); },
+      {.body_limit_bytes = kSmallBody});
   router.Get("/api/v1/session", route(&State::Me));
   router.Delete("/api/v1/session", route(&State::Logout), {.body_limit_bytes = 0});
   router.Post("/api/v1/account/password", route(&State::ChangePassword),
@@ -560,5 +603,6 @@ Result<accounts::Principal> AccountApi::PrincipalOf(const net::Request& r) {
   return std::move(authenticated->principal);
 }
 accounts::AccountStore& AccountApi::store() { return *state_->store; }
+accounts::PasswordPool& AccountApi::password_pool() { return state_->password_pool; }
 
 }  // namespace medmesh::cloud

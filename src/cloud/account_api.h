@@ -6,7 +6,10 @@
 //
 //   POST   /api/v1/accounts/patients                      self-registration (profile + photo)
 //   POST   /api/v1/accounts/doctors                       self-registration
-//   POST   /api/v1/session                                login: token in JSON + cookies
+//   POST   /api/v1/session                                login: token in JSON + cookies (the
+//                                                         Argon2id check on a PasswordPool,
+//                                                         never on an I/O thread; queue full:
+//                                                         429 "busy" with Retry-After at once)
 //   GET    /api/v1/session                                who am I (role, ids, expiry, csrf)
 //   DELETE /api/v1/session                                logout (revokes the session)
 //   POST   /api/v1/account/password                       change password (revokes all)
@@ -31,6 +34,7 @@
 
 #include "accounts/account_service.h"
 #include "accounts/authenticator.h"
+#include "accounts/password_pool.h"
 #include "audit/audit_sink.h"
 #include "cloud/three_part.h"
 #include "core/clock.h"
@@ -52,6 +56,8 @@ struct AccountApiOptions {
   bool secure_cookies = false;  // true when the cloud serves TLS
   crypto::PasswordHasherOptions hasher;
   accounts::AccountServiceOptions service;
+  // The threads and queue of login password checks (password_pool.h): a full queue answers 429.
+  accounts::PasswordPoolOptions password_pool;
 };
 
 // What the API uses and does not own; all must outlive it.
@@ -83,6 +89,8 @@ class AccountApi {
   // request is an IDS auth_failure event; an accepted one marks the peer authenticated.
   Result<accounts::Principal> PrincipalOf(const net::Request& r);
   accounts::AccountStore& store();
+  // The login password checks' pool (for tests: fill it to see the 429).
+  accounts::PasswordPool& password_pool();
 
  private:
   struct State;

@@ -5,9 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "accounts/authenticator.h"
 #include "accounts/encoding.h"
@@ -17,6 +21,7 @@
 #include "cloud/cloud_service.h"
 #include "node/test_support.h"
 #include "testing/fake_clock.h"
+#include "testing/wait.h"
 
 namespace medmesh::cloud {
 namespace {
@@ -57,6 +62,7 @@ class AccountApiTest : public ::testing::Test {
     options.password_hasher = {.ops_limit = 1, .mem_limit_bytes = 1 << 20};
     options.account_service.account_throttle = {3, 60'000, 300'000};
     options.account_service.source_throttle = {50, 60'000, 300'000};
+    Configure(options);
 #ifdef MEDMESH_CLOUD_TEST_POSTGRES
     const char* pg = std::getenv("MEDMESH_TEST_PG");
     ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
@@ -79,6 +85,9 @@ class AccountApiTest : public ::testing::Test {
     ASSERT_TRUE(service_->accounts().service().CreateAdmin({kAdminEmail, kPassword}, "Admin"));
     admin_token_ = LoginToken(kAdminEmail, kPassword);
   }
+
+  // For fixtures that need other options.
+  virtual void Configure(CloudOptions& /*options*/) {}
 
   net::Response Send(net::Method method, const std::string& path, const std::string& body = {},
                      std::vector<std::pair<std::string, std::string>> headers = {},
@@ -463,6 +472,101 @@ TEST_F(AccountApiTest, AnotherNodeVerifiesTokensOfflineAndLearnsRevocationsByPol
   accounts::RevocationPoller wrong_key(*client_, url_, impostor->certificate, fresh, clock_);
   EXPECT_EQ(wrong_key.PollOnce().error().code(), ErrorCode::kUnauthenticated);
   EXPECT_EQ(fresh.since(), 0u);
+}
+
+// Login flood (docs/accounts.md): the Argon2id check runs on the password pool, never on an
+// I/O thread; a full pool answers 429 at once without hashing.
+class LoginFloodTest : public AccountApiTest {
+ protected:
+  // One I/O thread: if a login held it, no other request could be answered meanwhile.
+  void Configure(CloudOptions& options) override { options.io_threads = 1; }
+
+  accounts::PasswordPool& Pool() { return service_->accounts().password_pool(); }
+
+  // Occupies every pool thread with a job that waits for Release(); returns once they run.
+  void OccupyThreads() {
+    for (std::size_t i = 0; i < Pool().threads(); ++i) {
+      ASSERT_TRUE(Pool().TrySubmit([this] {
+        ++running_;
+        std::unique_lock lock(mu_);
+        released_cv_.wait(lock, [this] { return released_; });
+      }));
+    }
+    ASSERT_TRUE(medmesh::testing::WaitUntil(
+        [this] { return running_.load() == static_cast<int>(Pool().threads()); }));
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    released_cv_.notify_all();
+  }
+  void TearDown() override { Release(); }
+
+  std::mutex mu_;
+  std::condition_variable released_cv_;
+  bool released_ = false;  // guarded by mu_
+  std::atomic<int> running_{0};
+};
+
+TEST_F(LoginFloodTest, AFullPoolAnswers429AtOnceWithoutHashingAndOtherRoutesStillAnswer) {
+  OccupyThreads();
+  // Fill the queue with logins that wait (each on its own connection), as a flood would.
+  std::vector<std::thread> waiting;
+  std::vector<int> statuses(Pool().queue_capacity(), 0);
+  for (std::size_t i = 0; i < Pool().queue_capacity(); ++i) {
+    waiting.emplace_back([this, i, &statuses] {
+      auto client = net::HttpClient::Create({}).value();
+      net::ClientRequest request;
+      request.method = net::Method::kPost;
+      request.url = url_ + "/api/v1/session";
+      request.content_type = "application/json";
+      request.body = json{{"email", kAdminEmail}, {"password", kPassword}}.dump();
+      auto r = client->Send(request);
+      statuses[i] = r ? r->status : -1;
+    });
+  }
+  ASSERT_TRUE(
+      medmesh::testing::WaitUntil([this] { return Pool().queued() == Pool().queue_capacity(); }));
+  const std::size_t logins_audited = audit_.Count("session.login", audit::Outcome::kSuccess);
+  const std::size_t rate_limited = IdsEvents(store::IdsEventKind::kRateLimited);
+
+  // The next login is refused at once: 429 "busy" with Retry-After, no Argon2id work (no
+  // audit entry, no failure counted), an IDS rate_limited event.
+  const net::Response busy = Login(kAdminEmail, kPassword);
+  ExpectError(busy, 429, "resource_exhausted", "busy");
+  EXPECT_EQ(busy.Header("Retry-After").value_or(""), "1");
+  EXPECT_EQ(audit_.Count("session.login", audit::Outcome::kSuccess), logins_audited);
+  EXPECT_EQ(audit_.Count("session.login", audit::Outcome::kMinorFailure), 0u);
+  EXPECT_EQ(IdsEvents(store::IdsEventKind::kRateLimited), rate_limited + 1);
+  // A wrong password is refused the same way: it is not counted towards the lockout.
+  ExpectError(Login(kAdminEmail, "wrong password!"), 429, "resource_exhausted", "busy");
+
+  // Every other route answers meanwhile, on the single I/O thread.
+  const net::Response me = Get("/api/v1/session", admin_token_);
+  EXPECT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(Get("/api/v1/admin/registrations", admin_token_).status, 200);
+
+  // Once the pool is free, the waiting logins are answered, and logins work again.
+  Release();
+  for (std::thread& t : waiting) t.join();
+  for (const int status : statuses) EXPECT_EQ(status, 200);
+  EXPECT_EQ(audit_.Count("session.login", audit::Outcome::kSuccess),
+            logins_audited + Pool().queue_capacity());
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+  EXPECT_EQ(Login(kAdminEmail, "wrong password!").status, 401);
+}
+
+TEST_F(LoginFloodTest, ALockedAccountIsRefusedWithoutWaitingForThePool) {
+  for (int i = 0; i < 3; ++i) {
+    ExpectError(Login(kAdminEmail, "wrong password!"), 401, "unauthenticated",
+                "invalid_credentials");
+  }
+  OccupyThreads();
+  // The lock is checked on the I/O thread, before any Argon2id work: answered although no
+  // pool thread is free.
+  ExpectError(Login(kAdminEmail, kPassword), 429, "resource_exhausted", "locked_out");
 }
 
 }  // namespace

@@ -92,6 +92,8 @@ struct CloudOptions {
   audit::AuditSink* audit = nullptr;
   crypto::PasswordHasherOptions password_hasher;
   accounts::AccountServiceOptions account_service;
+  // Login password checks: threads and queue (accounts/password_pool.h); full: 429 at once.
+  accounts::PasswordPoolOptions password_pool;
   // Base URLs of the cloudlets ("https://cloudlet-1:8443"), by cloudlet id: where a restore
   // asks for a cloudlet's copy (cloudlet_link.h). More: CloudService::SetCloudletUrl.
   std::map<std::string, std::string> cloudlet_urls;
