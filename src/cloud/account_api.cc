@@ -1,5 +1,7 @@
 #include "cloud/account_api.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -11,6 +13,7 @@
 #include "net/error_mapping.h"
 #include "net/json_body.h"
 #include "wire/model.h"
+#include "wire/node_request.h"
 
 namespace medmesh::cloud {
 namespace {
@@ -171,6 +174,11 @@ struct AccountApi::State {
   net::Response RegisterPatient(const net::Request& r);
   net::Response RegisterDoctor(const net::Request& r);
   net::Response Login(const net::Request& r);
+  net::Response RelayedLogin(const net::Request& r);
+  // The login of `b` (its email and password) from `source`: the session (token in JSON) or
+  // the refusal. `r` is marked authenticated on success.
+  std::variant<net::Response, std::pair<Json, accounts::IssuedSession>> LogIn(
+      const net::Request& r, const Json& b, std::string_view source);
   net::Response Me(const net::Request& r);
   net::Response Logout(const net::Request& r);
   net::Response ChangePassword(const net::Request& r);
@@ -302,9 +310,72 @@ net::Response AccountApi::State::Login(const net::Request& r) {
                                                {"password", net::JsonType::kString}};
   net::JsonBody parsed = net::ParseJsonBody(r, kFields);
   if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
+  auto login = LogIn(r, std::get<Json>(parsed), r.peer_address);
+  if (auto* refusal = std::get_if<net::Response>(&login)) return std::move(*refusal);
+  auto& [body, issued] = std::get<std::pair<Json, accounts::IssuedSession>>(login);
+  const accounts::TokenClaims& c = issued.claims;
+  net::Response response = net::Response::Json(body.dump());
+  const auto max_age = std::chrono::seconds((c.expires_ms - c.issued_ms) / 1000);
+  AddCookies(response,
+             accounts::SessionCookies(issued.token, c.csrf, max_age, options.secure_cookies));
+  return response;
+}
+
+net::Response AccountApi::State::RelayedLogin(const net::Request& r) {
+  static constexpr net::JsonField kFields[] = {{"email", net::JsonType::kString},
+                                               {"password", net::JsonType::kString},
+                                               {"client_address", net::JsonType::kString}};
+  const std::string cloudlet_id(r.PathParam("cloudlet_id").value_or(""));
+  auto caller = wire::VerifyNodeRequest(r.Header("Authorization").value_or(""),
+                                        deps.identity.root.key, wire::CertificateRole::kCloudlet,
+                                        deps.identity.id(), r.path, wire::NowMs(deps.clock));
+  if (caller && caller->certificate().subject_id != cloudlet_id) {
+    caller = Unauthenticated("node request: not this cloudlet's route");
+  }
+  if (!caller) {
+    store::IdsEvent event;
+    event.time_ms = wire::NowMs(deps.clock);
+    event.node = deps.identity.id();
+    event.source_ip = r.peer_address;
+    event.kind = store::IdsEventKind::kAuthFailure;
+    event.detail =
+        "node request refused on " + std::string(r.route) + ": " + caller.error().message();
+    (void)deps.ids.Record(event);
+    net::Response denied = net::ErrorResponse(caller.error());
+    denied.headers.emplace_back("WWW-Authenticate", std::string(wire::kNodeRequestScheme));
+    return denied;
+  }
+  r.MarkPeerAuthenticated();  // the cloudlet, whatever the person's password turns out to be
+  net::JsonBody parsed = net::ParseJsonBody(r, kFields);
+  if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
   const Json& b = std::get<Json>(parsed);
+  // The person's address as the cloudlet saw it: the throttles and the IDS and audit entries
+  // are theirs, not the cloudlet's (which relays everyone's logins).
+  const std::string& client = b.at("client_address").get_ref<const std::string&>();
+  const bool address_ok = !client.empty() && client.size() <= 64 &&
+                          std::all_of(client.begin(), client.end(), [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                                   c == ':' || c == '%' || c == '-' || c == '_';
+                          });
+  if (!address_ok) return Refuse(InvalidArgument("client_address must be a network address"));
+  auto login = LogIn(r, b, client);
+  if (auto* refusal = std::get_if<net::Response>(&login)) return std::move(*refusal);
+  auto& [body, issued] = std::get<std::pair<Json, accounts::IssuedSession>>(login);
+  // For the cloudlet's "who am I" (it verifies tokens offline; names are not in them).
+  auto account = service.Me(issued.claims.ToPrincipal(false));
+  if (account) {
+    body["display_name"] = account->display_name;
+    body["email"] = account->login;
+  }
+  net::Response response = net::Response::Json(body.dump());
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
+}
+
+std::variant<net::Response, std::pair<Json, accounts::IssuedSession>> AccountApi::State::LogIn(
+    const net::Request& r, const Json& b, std::string_view source) {
   auto outcome = service.Login(
-      {b.at("email").get<std::string>(), b.at("password").get<std::string>()}, r.peer_address);
+      {b.at("email").get<std::string>(), b.at("password").get<std::string>()}, source);
   if (!outcome) return Refuse(outcome.error());
   if (const auto* refusal = std::get_if<accounts::LoginRefusal>(&*outcome)) {
     using Kind = accounts::LoginRefusal::Kind;
@@ -325,7 +396,7 @@ net::Response AccountApi::State::Login(const net::Request& r) {
       case Kind::kDisabled: return Refuse(PermissionDenied("the account is disabled"), reason);
     }
   }
-  const auto& issued = std::get<accounts::IssuedSession>(*outcome);
+  auto& issued = std::get<accounts::IssuedSession>(*outcome);
   r.MarkPeerAuthenticated();
   const accounts::TokenClaims& c = issued.claims;
   Json body{{"token", issued.token},      {"token_type", "Bearer"},
@@ -333,11 +404,7 @@ net::Response AccountApi::State::Login(const net::Request& r) {
             {"account_id", c.account_id}, {"role", std::string(accounts::RoleName(c.role))}};
   if (!c.patient_id.empty()) body["patient_id"] = c.patient_id;
   if (!c.cloudlet_id.empty()) body["cloudlet_id"] = c.cloudlet_id;
-  net::Response response = net::Response::Json(body.dump());
-  const auto max_age = std::chrono::seconds((c.expires_ms - c.issued_ms) / 1000);
-  AddCookies(response,
-             accounts::SessionCookies(issued.token, c.csrf, max_age, options.secure_cookies));
-  return response;
+  return std::pair{std::move(body), std::move(issued)};
 }
 
 net::Response AccountApi::State::Me(const net::Request& r) {
@@ -528,6 +595,8 @@ void AccountApi::AddRoutes(net::Router& router) {
   router.Post("/api/v1/accounts/doctors", route(&State::RegisterDoctor),
               {.body_limit_bytes = kSmallBody});
   router.Post("/api/v1/session", route(&State::Login), {.body_limit_bytes = kSmallBody});
+  router.Post("/api/v1/cloudlets/{cloudlet_id}/sessions", route(&State::RelayedLogin),
+              {.body_limit_bytes = kSmallBody});
   router.Get("/api/v1/session", route(&State::Me));
   router.Delete("/api/v1/session", route(&State::Logout), {.body_limit_bytes = 0});
   router.Post("/api/v1/account/password", route(&State::ChangePassword),
