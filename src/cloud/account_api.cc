@@ -171,6 +171,11 @@ struct AccountApi::State {
   Status AuditRead(const accounts::Principal& p, std::string_view event, std::string_view source,
                    audit::Outcome outcome, std::string_view detail);
 
+  // The answer to a registration whose e-mail has an account already: the same as to a new
+  // one (201, the same members, an account id that names nothing), after the same Argon2id
+  // work, with no account made and an audit entry (docs/accounts.md "Taken e-mails").
+  net::Response AsIfRegistered(accounts::Account shape, std::string_view password,
+                               std::string_view source);
   net::Response RegisterPatient(const net::Request& r);
   net::Response RegisterDoctor(const net::Request& r);
   net::Response Login(const net::Request& r);
@@ -281,8 +286,37 @@ net::Response AccountApi::State::RegisterPatient(const net::Request& r) {
         return deps.records.SealPatientProfile(patient_id, profile);
       },
       r.peer_address);
+  if (!created && created.error().code() == ErrorCode::kAlreadyExists) {
+    accounts::Account shape;
+    shape.role = Role::kPatient;
+    shape.login = registration.credentials.email;
+    shape.display_name = registration.display_name;
+    return AsIfRegistered(std::move(shape), registration.credentials.password, r.peer_address);
+  }
   if (!created) return Refuse(created.error());
   return net::Response::Json(AccountJson(*created).dump(), 201);
+}
+
+net::Response AccountApi::State::AsIfRegistered(accounts::Account shape, std::string_view password,
+                                                std::string_view source) {
+  // A new account's password is hashed before it is stored: the same work here (and the same
+  // 429 when the password gate is full), so the time taken does not tell either.
+  if (auto hashed = hasher.Hash(password); !hashed) return Refuse(hashed.error());
+  audit::AuditEntry e;
+  e.time_ms = wire::NowMs(deps.clock);
+  e.event = "account.register";
+  e.action = audit::Action::kCreate;
+  e.outcome = audit::Outcome::kMinorFailure;
+  e.actor_role = "anonymous";
+  e.source_address = std::string(source);
+  e.entity_type = "Account";
+  e.detail = "login_taken";
+  if (Status appended = deps.audit.Append(e); !appended) return Refuse(appended.error());
+  shape.account_id = accounts::NewId("acc_", deps.random);
+  shape.status = accounts::AccountStatus::kPending;
+  if (auto login = accounts::NormaliseLogin(shape.login)) shape.login = std::move(*login);
+  shape.created_ms = wire::NowMs(deps.clock);
+  return net::Response::Json(AccountJson(shape).dump(), 201);
 }
 
 net::Response AccountApi::State::RegisterDoctor(const net::Request& r) {
@@ -301,6 +335,16 @@ net::Response AccountApi::State::RegisterDoctor(const net::Request& r) {
       b.at("speciality").get<std::string>(),
       b.at("hospital").get<std::string>()};
   auto created = service.RegisterDoctor(registration, r.peer_address);
+  if (!created && created.error().code() == ErrorCode::kAlreadyExists) {
+    accounts::Account shape;
+    shape.role = Role::kDoctor;
+    shape.login = registration.credentials.email;
+    shape.display_name = registration.display_name;
+    shape.licence_number = registration.licence_number;
+    shape.speciality = registration.speciality;
+    shape.hospital = registration.hospital;
+    return AsIfRegistered(std::move(shape), registration.credentials.password, r.peer_address);
+  }
   if (!created) return Refuse(created.error());
   return net::Response::Json(AccountJson(*created).dump(), 201);
 }
