@@ -12,6 +12,13 @@
 //                                                         429 "busy" with Retry-After at once)
 //   GET    /api/v1/session                                who am I (role, ids, expiry, csrf)
 //   DELETE /api/v1/session                                logout (revokes the session)
+//   POST   /api/v1/cloudlets/{cloudlet_id}/sessions       a login relayed by that cloudlet
+//          (Authorization: MedMesh-Node, wire/node_request.h, signed by the cloudlet itself;
+//          401 otherwise, an IDS auth_failure event). Body: e-mail, password and the person's
+//          client_address as the cloudlet saw it, which the throttles, IDS events and audit
+//          entries use as the source. Answers as POST /api/v1/session (refusals the same) but
+//          sets no cookie (the cloudlet sets its own) and adds display_name and e-mail, for
+//          the cloudlet's "who am I" (cloudlet_sessions.h).
 //   POST   /api/v1/account/password                       change password (revokes all)
 //   GET    /api/v1/account/profile                        a patient's own profile (no photo)
 //   GET    /api/v1/account/photo                          a patient's own photo

@@ -288,11 +288,59 @@ TEST_F(AccountApiTest, BadBodiesAreRefusedAndNothingIsWritten) {
   EXPECT_EQ(
       json::parse(Get("/api/v1/admin/registrations", admin_token_).body)["registrations"].size(),
       0u);
-  // A second registration of one e-mail is a conflict.
-  RegisterDoctor("twice@example.org");
-  json again = good;
+}
+
+// A registration of an e-mail that has an account is answered as a new one (so the answer does
+// not tell a stranger the e-mail is known), and makes nothing: the first account is untouched.
+TEST_F(AccountApiTest, ATakenEmailIsAnsweredAsANewRegistrationAndMakesNoAccount) {
+  const json doctor = {{"email", "twice@example.org"}, {"password", kPassword},
+                       {"display_name", "Dr X"},       {"licence_number", "GMC-1"},
+                       {"speciality", "cardiology"},   {"hospital", "St E"}};
+  const net::Response first = PostJson("/api/v1/accounts/doctors", doctor);
+  ASSERT_EQ(first.status, 201) << first.body;
+  const json first_body = json::parse(first.body);
+  const std::size_t refused_before =
+      audit_.Count("account.register", audit::Outcome::kMinorFailure);
+
+  json again = doctor;
   again["email"] = "TWICE@example.org";
-  ExpectError(PostJson(path, again), 409, "already_exists");
+  again["password"] = "another long enough password";
+  again["display_name"] = "Someone else";
+  const net::Response second = PostJson("/api/v1/accounts/doctors", again);
+  ASSERT_EQ(second.status, 201) << second.body;
+  const json second_body = json::parse(second.body);
+  std::vector<std::string> first_keys, second_keys;
+  for (const auto& [k, v] : first_body.items()) first_keys.push_back(k);
+  for (const auto& [k, v] : second_body.items()) second_keys.push_back(k);
+  EXPECT_EQ(first_keys, second_keys);
+  EXPECT_EQ(second_body["status"], "pending");
+  EXPECT_EQ(second_body["role"], "doctor");
+  EXPECT_EQ(second_body["email"], "twice@example.org");
+  EXPECT_EQ(second_body["display_name"], "Someone else");
+  const std::string decoy = second_body["account_id"];
+  EXPECT_TRUE(decoy.starts_with("acc_"));
+  EXPECT_EQ(decoy.size(), first_body["account_id"].get<std::string>().size());
+  EXPECT_NE(decoy, first_body["account_id"].get<std::string>());
+
+  // A patient registering with the same e-mail: the same.
+  const net::Response as_patient =
+      PostJson("/api/v1/accounts/patients",
+               {{"email", "twice@example.org"}, {"password", kPassword}, {"display_name", "P"}});
+  EXPECT_EQ(as_patient.status, 201) << as_patient.body;
+  EXPECT_EQ(json::parse(as_patient.body)["role"], "patient");
+
+  // Nothing was made: one pending registration, the decoy id names nothing, the second password
+  // is not the account's, and the refusals are audited.
+  const json list = json::parse(Get("/api/v1/admin/registrations", admin_token_).body);
+  ASSERT_EQ(list["registrations"].size(), 1u);
+  EXPECT_EQ(list["registrations"][0]["display_name"], "Dr X");
+  ExpectError(Send(net::Method::kPost, "/api/v1/admin/registrations/" + decoy + "/approval", {},
+                   {{"Authorization", "Bearer " + admin_token_}}),
+              404, "not_found");
+  ExpectError(Login("twice@example.org", "another long enough password"), 401, "unauthenticated",
+              "invalid_credentials");
+  ExpectError(Login("twice@example.org", kPassword), 403, "permission_denied", "account_pending");
+  EXPECT_EQ(audit_.Count("account.register", audit::Outcome::kMinorFailure), refused_before + 2);
 }
 
 TEST_F(AccountApiTest, ForgedExpiredAndLoggedOutTokensAreRefused) {
