@@ -75,6 +75,13 @@ describe('the cloud admin', () => {
     assert.equal(await doctorCard.locator('h2').textContent() === `${rejected.display_name} doctor`,
       true, 'the hostile name is shown as text');
     assert.equal(await patientCard.locator('h2').textContent() === `${HOSTILE} patient`, true);
+    // The patient's photo, on request: from a blob: URL, decoded.
+    await patientCard.getByRole('button', { name: 'Show photo' }).click();
+    const photo = patientCard.locator('.registration-photo img');
+    await photo.waitFor();
+    assert.match(await photo.getAttribute('src'), /^blob:/);
+    await page.waitForFunction(() => document.querySelector('.registration-photo img')?.naturalWidth === 1);
+    assert.equal(await doctorCard.getByRole('button', { name: 'Show photo' }).count(), 0);
     await noScriptRan(page);
     await check(page, 'admin-registrations', VIEWPORTS[0]);
 

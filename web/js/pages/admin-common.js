@@ -42,7 +42,8 @@ export function table(caption, columns, rows) {
     h('caption', { class: 'visually-hidden' }, caption),
     h('thead', {}, h('tr', {}, columns.map(([label]) => h('th', { scope: 'col' }, label)))),
     h('tbody', {}, rows.map((row) => h('tr', {},
-      columns.map(([label, cell]) => h('td', { 'data-label': label }, cell(row))))))));
+      // One element per cell: on a phone the cell is a grid of its label and its content.
+      columns.map(([label, cell]) => h('td', { 'data-label': label }, h('div', {}, cell(row)))))))));
 }
 
 export function badge(text, kind = text) {

@@ -1,6 +1,7 @@
 // Pending registrations, oldest first (GET /api/v1/admin/registrations): approve one, or reject
 // it with a reason, which is required and kept with the account (POST .../approval,
-// .../rejection). A decided registration leaves the list, saying what was decided.
+// .../rejection), looking at a patient's photo first if need be (GET .../photo). A decided
+// registration leaves the list, saying what was decided.
 import { api } from '../api.js';
 import { announce, formatTime, h, replace } from '../dom.js';
 import { form, textField } from '../forms.js';
@@ -13,6 +14,28 @@ function details(account) {
       ['Hospital', account.hospital]);
   }
   return h('dl', {}, rows.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]));
+}
+
+// A patient's registration photo, fetched only when asked for (each look is audited), shown
+// from a blob: URL (the CSP's img-src allows it).
+function photoSlot(account, base) {
+  const slot = h('div', { class: 'registration-photo' });
+  const button = h('button', { type: 'button', class: 'secondary small' }, 'Show photo');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    const response = await fetch(`${base}/photo`, { credentials: 'same-origin', cache: 'no-store' })
+      .catch(() => null);
+    if (response?.ok) {
+      const url = URL.createObjectURL(await response.blob());
+      const img = h('img', { class: 'photo-preview', src: url, alt: `Photo of ${account.display_name}` });
+      img.addEventListener('load', () => URL.revokeObjectURL(url));
+      replace(slot, img);
+    } else {
+      replace(slot, h('p', { class: 'muted' }, response?.status === 404 ? 'No photo was given.'
+        : 'The photo could not be loaded.'));
+    }
+  });
+  return replace(slot, button);
 }
 
 function decided(item, headingId, message) {
@@ -57,6 +80,7 @@ function registration(account) {
   return replace(item,
     h('h2', { id: headingId }, account.display_name, ' ', badge(account.role, 'role')),
     details(account),
+    account.role === 'patient' ? photoSlot(account, base) : null,
     problem,
     h('div', { class: 'decision' }, h('div', { class: 'actions' }, approve), reject));
 }
