@@ -9,7 +9,7 @@ import { adminPage, alertBox, auditHandoff, badge, shortId, shortPseudonym, tabl
 const PAGE = 50;
 const ACTIONS = { C: 'create', R: 'read', U: 'update', D: 'delete', E: 'execute' };
 const OUTCOMES = { 0: ['success', 'ok'], 4: ['refused', 'warn'], 8: ['failed', 'bad'], 12: ['failed badly', 'bad'] };
-const FILTERS = ['event', 'patient', 'action', 'outcome', 'from', 'to'];
+const FILTERS = ['event', 'patient', 'account', 'action', 'outcome', 'from', 'to'];
 
 function verificationView(v) {
   if (v.ok) {
@@ -53,7 +53,7 @@ function dayMs(date, days = 0) {
 
 function queryOf(filter, before) {
   const q = new URLSearchParams({ limit: String(PAGE) });
-  for (const name of ['event', 'patient', 'action', 'outcome']) {
+  for (const name of ['event', 'patient', 'account', 'action', 'outcome']) {
     if (filter[name]) q.set(name, filter[name].trim());
   }
   if (filter.from) q.set('from', String(dayMs(filter.from)));
@@ -106,6 +106,7 @@ export async function render() {
     fields: [
       textField({ name: 'event', label: 'Event', maxlength: 255, hint: 'For example patient.identity.read' }),
       textField({ name: 'patient', label: 'Patient pseudonym', maxlength: 64 }),
+      textField({ name: 'account', label: 'Staff account id', maxlength: 64, hint: 'Who acted' }),
       textField({ name: 'action', label: 'Action', options: [['', 'Any'],
         ...Object.entries(ACTIONS)] }),
       textField({ name: 'outcome', label: 'Outcome', options: [['', 'Any'],

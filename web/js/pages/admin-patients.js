@@ -88,10 +88,11 @@ function revealPanel(pseudonym, context, close) {
   });
   const heading = h('h2', { id: 'reveal-heading', tabindex: '-1' }, 'Identity of ',
     shortPseudonym(pseudonym));
+  reveal.querySelector('.actions').append(
+    h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel'));
   return replace(panel, heading,
     h('p', {}, 'Only when you must know who this is. Your reason goes into the audit log.'),
-    reveal,
-    h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel'));
+    reveal);
 }
 
 export async function render(context) {
