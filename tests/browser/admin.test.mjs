@@ -178,6 +178,13 @@ describe('the cloud admin', () => {
     await page.locator('.verified').waitFor();
     assert.ok(await page.locator('tbody tr').count() > 0);
     await check(page, 'admin-audit', VIEWPORTS[0]);
+    // Older entries, 50 at a time, appended: newest first, no entry twice.
+    assert.equal(await page.locator('tbody tr').count(), 50, 'a page of 50 (the seed logs more)');
+    await page.getByRole('button', { name: 'Show older entries' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr').length > 50);
+    const seqs = (await page.locator('td[data-label="When"] .sub').allTextContents())
+      .map((text) => Number(text.replace('entry ', '')));
+    assert.equal(seqs.every((seq, i) => i === 0 || seq < seqs[i - 1]), true, 'newest first, no repeats');
     // A filter by event: only those entries.
     await page.locator('summary', { hasText: 'Filter' }).click();
     await fill(page, { 'Event (optional)': 'account.reject' });

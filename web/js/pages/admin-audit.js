@@ -70,9 +70,9 @@ export async function render() {
   auditHandoff.filter = null;
   const status = h('div', { 'aria-live': 'polite' });
   const results = h('div');
-  let filter = { ...handed };
 
-  async function load(before) {
+  // A page of entries under `filter`: the first replaces the table, older ones extend it.
+  async function load(filter, before) {
     const answer = await api.get(`/api/v1/admin/audit?${queryOf(filter, before)}`,
       { fields: FILTERS });
     if (answer.verification) replace(status, verificationView(answer.verification));
@@ -92,7 +92,7 @@ export async function render() {
         button.disabled = true;
         replace(button, 'Loading…');
         try {
-          await load(answer.next_before);
+          await load(filter, answer.next_before);
         } catch (error) {
           button.replaceWith(alertBox(error.message));
         }
@@ -117,9 +117,8 @@ export async function render() {
     submitLabel: 'Show entries',
     busyLabel: 'Loading…',
     async onSubmit(values) {
-      filter = values;
       try {
-        await load(null);
+        await load(values, null);
       } catch (error) {
         if (error.status === 404) {
           error.field = 'patient';
@@ -132,7 +131,7 @@ export async function render() {
   filters.classList.add('filters');
   for (const [name, value] of Object.entries(handed)) filters.elements.namedItem(name).value = value;
 
-  await load(null);
+  await load(handed, null);
   return adminPage('Audit log', '/admin/audit',
     h('p', { class: 'lead' }, 'Every reading and change of patient data and every administrative ' +
       'act, newest first. Patients appear as pseudonyms.'),
