@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 
 import {
-  HOSTILE, PNG_1X1, VIEWPORTS, adminPassword, api, approve, assertNoProblems, check, close,
-  fieldError, fill, logIn, newPage, open, urls, useDeployment, waitForPage,
+  HOSTILE, PNG_1X1, VIEWPORTS, adminPassword, api, approve, artifact, assertNoProblems, check,
+  close, fieldError, fill, logIn, newPage, open, urls, useDeployment, waitForPage,
 } from './harness.mjs';
 
 // Seeded (the demo's patients with records and readings, doctors, a pending patient and doctor),
@@ -49,14 +49,16 @@ describe('the cloud admin', () => {
       ...patient, password, photo: { content_type: 'image/png', data: PNG_1X1.toString('base64') } } });
     assert.equal(registered.status, 201, 'the patient registers');
     for (const doctor of [rejected, accepted]) {
-      const answer = await api(urls.cloud, 'POST', '/api/v1/accounts/doctors', { body: { ...doctor, password } });
+      const answer = await api(urls.cloud, 'POST', '/api/v1/accounts/doctors',
+        { body: { ...doctor, password } });
       assert.equal(answer.status, 201, 'a doctor registers');
     }
     await approve(accepted.email);
 
     page = await newPage(VIEWPORTS[0]);
     await logIn(page, ADMIN, adminPassword);
-    assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Home', 'My account', 'Administration']);
+    assert.deepEqual(await page.locator('#nav a').allTextContents(),
+      ['Home', 'My account', 'Administration']);
     await page.locator('#nav').getByRole('link', { name: 'Administration' }).click();
     await waitForPage(page, '/admin');
     assert.equal(await page.locator('h1').count(), 1);
@@ -154,7 +156,7 @@ describe('the cloud admin', () => {
     assert.equal(shown.includes(patient.full_name), true, 'the registered full name');
     assert.equal(shown.includes(patient.email), true);
     await noScriptRan(page);
-    await page.screenshot({ path: `${process.env.MEDMESH_BROWSER_ARTIFACTS}/admin-patients-identity-laptop.png`, fullPage: true });
+    await page.screenshot({ path: artifact('admin-patients-identity-laptop.png'), fullPage: true });
 
     // Straight to the audit log, filtered by this patient: the reading, with the reason.
     await panel.getByRole('button', { name: 'See in the audit log' }).click();
@@ -162,7 +164,8 @@ describe('the cloud admin', () => {
     assert.equal(await page.getByLabel('Patient pseudonym').inputValue(), pseudonym);
     await page.locator('.verified').waitFor();
     assert.match(await page.locator('.verified').textContent(), /^Verified\. All \d+ entries are intact/);
-    const entry = page.locator('tbody tr', { has: page.locator('code', { hasText: 'patient.identity.read' }) });
+    const entry = page.locator('tbody tr',
+      { has: page.locator('code', { hasText: 'patient.identity.read' }) });
     assert.equal(await entry.count(), 1);
     assert.equal(await entry.locator('td[data-label="Reason"]').textContent() === REASON, true,
       'the reason, verbatim and as text');
@@ -178,6 +181,9 @@ describe('the cloud admin', () => {
     await page.locator('.verified').waitFor();
     assert.ok(await page.locator('tbody tr').count() > 0);
     await check(page, 'admin-audit', VIEWPORTS[0]);
+    // The top of the (long) page, for docs/ui.md.
+    await page.screenshot({ path: artifact('admin-audit-top-laptop.png'), fullPage: true,
+      clip: { x: 0, y: 0, width: VIEWPORTS[0].width, height: 1400 } });
     // Older entries, 50 at a time, appended: newest first, no entry twice.
     assert.equal(await page.locator('tbody tr').count(), 50, 'a page of 50 (the seed logs more)');
     await page.getByRole('button', { name: 'Show older entries' }).click();
@@ -219,7 +225,8 @@ describe('the cloud admin', () => {
     const row = page.locator('tbody tr', { hasText: 'cloudlet-1' });
     assert.equal(await row.getByRole('link').getAttribute('href'), `${urls.cloudlet}/#/`);
     await check(page, 'admin-mesh', VIEWPORTS[0]);
-    const operator = { email: `op-${tag()}@hospital.test`, password: `op ${randomBytes(9).toString('base64url')}` };
+    const operator = { email: `op-${tag()}@hospital.test`,
+      password: `op ${randomBytes(9).toString('base64url')}` };
     await fill(page, { 'Name shown to others': 'Olive Operator', 'E-mail': operator.email,
       'First password': 'short' });
     await page.getByRole('button', { name: 'Create operator' }).click();

@@ -8,7 +8,8 @@ import { adminPage, alertBox, auditHandoff, badge, shortId, shortPseudonym, tabl
 
 const PAGE = 50;
 const ACTIONS = { C: 'create', R: 'read', U: 'update', D: 'delete', E: 'execute' };
-const OUTCOMES = { 0: ['success', 'ok'], 4: ['refused', 'warn'], 8: ['failed', 'bad'], 12: ['failed badly', 'bad'] };
+const OUTCOMES = { 0: ['success', 'ok'], 4: ['refused', 'warn'], 8: ['failed', 'bad'],
+  12: ['failed badly', 'bad'] };
 const FILTERS = ['event', 'patient', 'account', 'action', 'outcome', 'from', 'to'];
 
 function verificationView(v) {

@@ -9,7 +9,8 @@ const COLUMNS = [
   ['Licence', (d) => d.licence_number],
   ['Speciality', (d) => d.speciality],
   ['Hospital', (d) => d.hospital],
-  ['Status', (d) => [badge(d.status), d.status_reason ? h('span', { class: 'reason' }, d.status_reason) : null]],
+  ['Status', (d) => [badge(d.status),
+    d.status_reason ? h('span', { class: 'reason' }, d.status_reason) : null]],
   ['Registered', (d) => formatTime(d.registered_ms)],
 ];
 

@@ -11,8 +11,10 @@ const PAGE = 50;
 
 function generalisation(level) {
   const parts = [
-    level.age_band_years === 0 ? 'ages hidden' : `ages in ${level.age_band_years}-year bands (as of ${level.reference_year})`,
-    level.postcode_chars === 0 ? 'postcodes hidden' : `postcodes to ${level.postcode_chars} character${level.postcode_chars === 1 ? '' : 's'}`,
+    level.age_band_years === 0 ? 'ages hidden'
+      : `ages in ${level.age_band_years}-year bands (as of ${level.reference_year})`,
+    level.postcode_chars === 0 ? 'postcodes hidden'
+      : `postcodes to ${level.postcode_chars} character${level.postcode_chars === 1 ? '' : 's'}`,
     level.keep_sex ? 'sex kept' : 'sex hidden',
   ];
   return `Generalised so that no row stands out: ${parts.join(', ')}.`;
@@ -35,7 +37,8 @@ function identityView(identity, context, close) {
   const account = identity.account;
   const profile = account?.profile;
   return [
-    h('p', { class: 'notice', role: 'status' }, 'Identity shown. This reading is in the audit log with your reason.'),
+    h('p', { class: 'notice', role: 'status' },
+      'Identity shown. This reading is in the audit log with your reason.'),
     h('h3', {}, 'From the stored records'),
     records ? definitions([
       ['Name', records.name], ['National id', records.national_id], ['Phone', records.phone],
