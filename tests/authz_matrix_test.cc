@@ -246,6 +246,11 @@ class AuthzMatrixTest : public PeopleWorld {
         return call;
       };
     }
+    b["cloud GET /api/v1/admin/registrations/{id}/photo"] = [this](Column, bool unknown) {
+      const std::string id =
+          unknown ? kUnknownAccount : RegisterPatient(NewEmail("photo"), /*photo=*/true);
+      return At("/api/v1/admin/registrations/" + id + "/photo");
+    };
     b["cloud POST /api/v1/admin/operators"] = [this](Column, bool) {
       return At("/api/v1/admin/operators", json{{"email", NewEmail("op")},
                                                 {"password", kPassword},

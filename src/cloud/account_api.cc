@@ -197,6 +197,7 @@ struct AccountApi::State {
   net::Response ChangePassword(const net::Request& r);
   net::Response Profile(const net::Request& r, bool photo);
   net::Response Pending(const net::Request& r);
+  net::Response RegistrationPhoto(const net::Request& r);
   net::Response Decide(const net::Request& r, bool approve);
   net::Response CreateOperator(const net::Request& r);
   net::Response Revocations(const net::Request& r);
@@ -611,6 +612,54 @@ net::Response AccountApi::State::Pending(const net::Request& r) {
   return net::Response::Json(Json{{"registrations", std::move(list)}}.dump());
 }
 
+// The photo of a pending patient registration, for the admin deciding it. Audited as
+// patient.photo.read naming the registrant; an unknown, decided, doctor's or photo-less
+// registration is the same 404.
+net::Response AccountApi::State::RegistrationPhoto(const net::Request& r) {
+  auto auth = Authenticate(r);
+  if (auto* refusal = std::get_if<net::Response>(&auth)) return std::move(*refusal);
+  const auto& p = std::get<accounts::Authenticated>(auth).principal;
+  audit::AuditEntry e;
+  e.time_ms = wire::NowMs(deps.clock);
+  e.event = "patient.photo.read";
+  e.action = audit::Action::kRead;
+  e.outcome = audit::Outcome::kMinorFailure;
+  e.actor_account_id = p.account_id;
+  e.actor_role = std::string(accounts::RoleName(p.role));
+  e.source_address = r.peer_address;
+  e.entity_type = "Patient";
+  if (!p.is(Role::kAdmin)) {
+    e.detail = "permission_denied";
+    if (auto a = deps.audit.Append(e); !a) return Refuse(a.error());
+    return Refuse(PermissionDenied("only an admin reviews registrations"));
+  }
+  auto account = store->GetAccount(r.PathParam("id").value_or(""));
+  if (!account) return Refuse(account.error());
+  Result<PatientProfile> profile = NotFound("no such registration photo");
+  const accounts::Account* a = account->has_value() ? &**account : nullptr;
+  if (a != nullptr && a->role == Role::kPatient && a->status == accounts::AccountStatus::kPending &&
+      !a->sealed_profile.empty()) {
+    profile = deps.records.OpenPatientProfile(a->patient_id, a->sealed_profile);
+  }
+  const bool found = profile && !profile->photo.empty();
+  if (found) {
+    e.outcome = audit::Outcome::kSuccess;
+    e.patient_id = a->patient_id;
+    e.entity_id = a->patient_id;
+    e.detail = "registration";
+  } else {
+    e.detail = "not_found";
+  }
+  if (auto appended = deps.audit.Append(e); !appended) return Refuse(appended.error());
+  if (!profile && profile.error().code() != ErrorCode::kNotFound) return Refuse(profile.error());
+  if (!found) return Refuse(NotFound("no such registration photo"));
+  net::Response response = net::Response::Binary(profile->photo);
+  response.content_type = profile->photo_type;
+  response.headers.emplace_back("Cache-Control", "no-store");
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return response;
+}
+
 net::Response AccountApi::State::Decide(const net::Request& r, bool approve) {
   static constexpr net::JsonField kFields[] = {{"reason", net::JsonType::kString}};
   auto auth = Authenticate(r);
@@ -706,6 +755,7 @@ void AccountApi::AddRoutes(net::Router& router) {
   router.Get("/api/v1/account/photo",
              [s](const net::Request& r) -> Result<net::Response> { return s->Profile(r, true); });
   router.Get("/api/v1/admin/registrations", route(&State::Pending));
+  router.Get("/api/v1/admin/registrations/{id}/photo", route(&State::RegistrationPhoto));
   router.Post("/api/v1/admin/registrations/{id}/approval",
               [s](const net::Request& r) -> Result<net::Response> { return s->Decide(r, true); },
               {.body_limit_bytes = 0});

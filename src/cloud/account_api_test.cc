@@ -479,6 +479,50 @@ TEST_F(AccountApiTest, AdminRoutesAreForAdminsOnly) {
   EXPECT_EQ(session["cloudlet_id"], "cloudlet-1");
 }
 
+TEST_F(AccountApiTest, TheAdminSeesThePhotoOfAPendingPatientRegistrationOnly) {
+  const std::string photo = PngBase64(1000);
+  auto register_patient = [this](const std::string& email, const json& extra) {
+    json body = {{"email", email}, {"password", kPassword}, {"display_name", "P"}};
+    body.update(extra);
+    const net::Response r = PostJson("/api/v1/accounts/patients", body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? json::parse(r.body)["account_id"].get<std::string>() : "";
+  };
+  const std::string with_photo = register_patient(
+      "p1@example.org", {{"photo", {{"content_type", "image/png"}, {"data", photo}}}});
+  const std::string without = register_patient("p2@example.org", {{"full_name", "No Photo"}});
+  const std::string doctor = RegisterDoctor("doc@example.org");
+  const auto photo_of = [](const std::string& id) {
+    return "/api/v1/admin/registrations/" + id + "/photo";
+  };
+
+  const net::Response image = Get(photo_of(with_photo), admin_token_);
+  ASSERT_EQ(image.status, 200) << image.body;
+  EXPECT_EQ(image.content_type, "image/png");
+  EXPECT_TRUE(accounts::Base64Decode(photo).value() == Bytes(image.body.begin(), image.body.end()));
+  EXPECT_EQ(audit_.Count("patient.photo.read", audit::Outcome::kSuccess), 1u);
+
+  // No photo, a doctor, an unknown id: the same 404.
+  for (const std::string& id : {without, doctor, std::string("acc_aaaaaaaaaaaaaaaaaaaaaaaaaa")}) {
+    ExpectError(Get(photo_of(id), admin_token_), 404, "not_found");
+  }
+  ExpectError(Get(photo_of(with_photo)), 401, "unauthenticated");
+  ASSERT_EQ(Send(net::Method::kPost, "/api/v1/admin/registrations/" + doctor + "/approval", "",
+                 {{"Authorization", "Bearer " + admin_token_}})
+                .status,
+            200);
+  ExpectError(Get(photo_of(with_photo), LoginToken("doc@example.org", kPassword)), 403,
+              "permission_denied");
+  // Once decided, the registration's photo is no longer served here.
+  ASSERT_EQ(Send(net::Method::kPost, "/api/v1/admin/registrations/" + with_photo + "/approval", "",
+                 {{"Authorization", "Bearer " + admin_token_}})
+                .status,
+            200);
+  ExpectError(Get(photo_of(with_photo), admin_token_), 404, "not_found");
+  EXPECT_EQ(audit_.Count("patient.photo.read", audit::Outcome::kSuccess), 1u);
+  EXPECT_EQ(audit_.Count("patient.photo.read", audit::Outcome::kMinorFailure), 5u);
+}
+
 // What a cloudlet does: verify the cloud's tokens offline with the pinned cloud certificate, and
 // learn revocations by polling the signed list; stale lists fail closed.
 TEST_F(AccountApiTest, AnotherNodeVerifiesTokensOfflineAndLearnsRevocationsByPolling) {
