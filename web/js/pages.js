@@ -32,6 +32,20 @@ export const pages = [
     audience: ['patient', 'doctor', 'operator', 'admin'],
     module: () => import('./pages/account.js'),
   },
+  // --- doctor pages
+  {
+    path: '/doctor/inbox', title: 'Inbox', nodes: ['cloud'], audience: ['doctor'],
+    module: () => import('./pages/doctor-inbox.js'),
+  },
+  {
+    // Opened from the inbox (the patient chosen there is kept in memory, not in the address).
+    path: '/doctor/patient', title: 'Patient', nodes: ['cloud'], audience: ['doctor'], nav: false,
+    module: () => import('./pages/doctor-patient.js'),
+  },
+  {
+    path: '/doctor/prescriptions', title: 'Prescriptions', nodes: ['cloud'], audience: ['doctor'],
+    module: () => import('./pages/doctor-prescriptions.js'),
+  },
 ];
 
 export function findPage(path) {
