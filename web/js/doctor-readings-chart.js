@@ -72,11 +72,18 @@ function table(kind, unit, points) {
       h('td', {}, value(r.sum / r.count)), h('td', {}, value(r.max))))));
 }
 
+// "from 6 Dec, 14:05 to 15:00" (the end's date only when it is another day).
+function range(from, to) {
+  const sameDay = new Date(from).toDateString() === new Date(to).toDateString();
+  const end = sameDay ? new Date(to).toLocaleTimeString(undefined, { timeStyle: 'short' }) : clock(to);
+  return `from ${clock(from)} to ${end}`;
+}
+
 function summary(kind, unit, points) {
   const value = (v) => formatValue(kind, unit, v);
   const last = points[points.length - 1];
-  const text = `${points.length} reading${points.length === 1 ? '' : 's'} from ` +
-    `${clock(points[0].time_ms)} to ${clock(last.time_ms)}; latest ${value(last.value)}`;
+  const text = `${points.length} reading${points.length === 1 ? '' : 's'} ` +
+    `${range(points[0].time_ms, last.time_ms)}; latest ${value(last.value)}`;
   if (kind === 'ecg_rhythm') return `${text}.`;
   const values = points.map((p) => p.value);
   return `${text}; lowest ${value(Math.min(...values))}, highest ${value(Math.max(...values))}.`;

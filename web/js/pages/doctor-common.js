@@ -49,12 +49,13 @@ export function row(term, value) {
 }
 
 // An answer's contents as a description list (the texts exactly as written, as text).
-export function answerDetails(answer) {
+export function answerDetails(answer, { prescription = true } = {}) {
   return h('dl', { class: 'answer' },
     row('Written', formatTime(answer.created_ms)),
     row('Diagnosis', h('span', { class: 'pre-wrap' }, answer.diagnosis)),
     answer.medication ? row('Medication', h('span', { class: 'pre-wrap' }, answer.medication)) : null,
-    row('Prescription', answer.prescription ? prescriptionText(answer.prescription) : 'none'));
+    prescription ? row('Prescription', answer.prescription
+      ? prescriptionText(answer.prescription) : 'none') : null);
 }
 
 // A labelled <textarea> built like forms.js's textField, so form() shows errors under it.

@@ -109,7 +109,7 @@ function answerForm(grant, onAnswered) {
   });
 }
 
-function grantSection(patient, grant, known, index) {
+function grantSection(grant, known, index) {
   const section = h('section', { class: 'card grant', 'aria-labelledby': `grant-${index}` });
   const draw = (justSent) => {
     const answers = grant.answer_ids.map((id) => known.get(id) ?? null);
@@ -125,16 +125,18 @@ function grantSection(patient, grant, known, index) {
         h('ul', { class: 'plain-list' }, shown.map((a) => h('li', {}, answerDetails(a)))),
         hidden ? h('p', { class: 'muted' }, `${hidden} earlier answer${hidden === 1 ? '' : 's'} ` +
           'without a prescription (not listed here).') : null] : null,
-      h('h4', {}, answers.length ? 'Write another answer' : 'Answer'),
-      answerForm(grant, (answer) => {
-        written.set(answer.answer_id, answer);
-        known.set(answer.answer_id, answer);
-        grant.answer_ids.push(answer.answer_id);
-        draw(true);
-        section.querySelector('.notice')?.setAttribute('tabindex', '-1');
-        section.querySelector('.notice')?.focus();
-        announce('Your answer was sent to the patient.');
-      }));
+      answers.length ? null : h('h4', {}, 'Answer'),
+      answers.length ? h('details', { class: 'another' }, h('summary', {}, 'Write another answer'),
+        answerForm(grant, onAnswered)) : answerForm(grant, onAnswered));
+  };
+  const onAnswered = (answer) => {
+    written.set(answer.answer_id, answer);
+    known.set(answer.answer_id, answer);
+    grant.answer_ids.push(answer.answer_id);
+    draw(true);
+    section.querySelector('.notice')?.setAttribute('tabindex', '-1');
+    section.querySelector('.notice')?.focus();
+    announce('Your answer was sent to the patient.');
   };
   draw(false);
   return section;
@@ -155,5 +157,5 @@ export async function render(context) {
     readingsSection(patient),
     h('section', { 'aria-labelledby': 'records-heading' },
       h('h2', { id: 'records-heading' }, 'Records shared with you'),
-      patient.grants.map((grant, i) => grantSection(patient, grant, known, i))));
+      patient.grants.map((grant, i) => grantSection(grant, known, i))));
 }

@@ -15,10 +15,10 @@ export async function render() {
       'it answered. Those for patients who stopped sharing their records stay here.'),
     list.length === 0
       ? h('p', { class: 'muted' }, 'You have not written a prescription yet.')
-      : h('ul', { class: 'plain-list prescription-list' }, list.map((answer) => h('li', {},
+      : h('ul', { class: 'prescription-list' }, list.map((answer) => h('li', { class: 'card' },
         h('h2', { class: 'prescription-drug' }, prescriptionText(answer.prescription)),
         h('p', { class: 'muted' }, 'For ', names.has(answer.patient_id)
           ? h('strong', { class: 'patient-name' }, names.get(answer.patient_id))
           : 'a patient who no longer shares records with you'),
-        answerDetails(answer)))));
+        answerDetails(answer, { prescription: false })))));
 }
