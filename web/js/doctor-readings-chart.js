@@ -33,12 +33,21 @@ export function kindLabel(kind) {
 export function formatValue(kind, unit, value) {
   if (kind === 'ecg_rhythm') return RHYTHMS[value] ?? String(value);
   const shown = UNITS[unit] ?? unit;
-  const number = Number.isInteger(value) ? String(value) : value.toFixed(1);
-  return shown ? `${number} ${shown}` : number;
+  return shown ? `${plain(value)} ${shown}` : plain(value);
+}
+
+function plain(value) {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
 
 function clock(ms) {
   return new Date(ms).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
+}
+
+// "Sun 3:05 PM" (the table's rows: within a day or two the weekday is enough, and short).
+function short(ms, minutes = true) {
+  return new Date(ms).toLocaleString(undefined,
+    { weekday: 'short', hour: 'numeric', minute: minutes ? '2-digit' : undefined });
 }
 
 function hourly(points) {
@@ -55,19 +64,24 @@ function hourly(points) {
   return [...hours.values()];
 }
 
+// The cells hold numbers only (the unit is in the caption), so five columns fit at 375 px.
 function table(kind, unit, points) {
-  const value = (v) => formatValue(kind, unit, v);
+  const shown = UNITS[unit] ?? unit;
+  const value = (v) => (kind === 'ecg_rhythm' ? formatValue(kind, unit, v) : plain(v));
   const th = (text) => h('th', { scope: 'col' }, text);
-  if (points.length <= FEW || kind === 'ecg_rhythm') {
-    return h('table', { class: 'numbers' },
+  const few = points.length <= FEW || kind === 'ecg_rhythm';
+  const caption = h('caption', {}, few ? 'Each reading' : 'Per hour',
+    shown ? `, in ${shown}` : '');
+  if (few) {
+    return h('table', { class: 'numbers' }, caption,
       h('thead', {}, h('tr', {}, th('Time'), th(kindLabel(kind)))),
-      h('tbody', {}, points.map((p) => h('tr', {}, h('td', {}, clock(p.time_ms)),
+      h('tbody', {}, points.map((p) => h('tr', {}, h('td', {}, short(p.time_ms)),
         h('td', {}, value(p.value))))));
   }
-  return h('table', { class: 'numbers' },
+  return h('table', { class: 'numbers' }, caption,
     h('thead', {}, h('tr', {}, th('Hour from'), th('Readings'), th('Lowest'), th('Mean'),
       th('Highest'))),
-    h('tbody', {}, hourly(points).map((r) => h('tr', {}, h('td', {}, clock(r.start)),
+    h('tbody', {}, hourly(points).map((r) => h('tr', {}, h('td', {}, short(r.start, false)),
       h('td', {}, String(r.count)), h('td', {}, value(r.min)),
       h('td', {}, value(r.sum / r.count)), h('td', {}, value(r.max))))));
 }
