@@ -122,7 +122,7 @@ async function draw(figure, canvas, kind, unit, points) {
       datasets: [{
         label: shown ? `${kindLabel(kind)} (${shown})` : kindLabel(kind),
         data: points.map((p) => ({ x: p.time_ms, y: p.value })),
-        borderColor: colour, backgroundColor: colour, borderWidth: 2,
+        borderColor: colour, backgroundColor: colour, borderWidth: points.length > 200 ? 1.5 : 2,
         pointRadius: points.length > 60 ? 0 : 3, stepped: kind === 'ecg_rhythm',
       }],
     },
@@ -133,8 +133,9 @@ async function draw(figure, canvas, kind, unit, points) {
         label: (item) => formatValue(kind, unit, item.parsed.y),
       } } },
       scales: {
-        x: { type: 'linear', ticks: { maxTicksLimit: 6, callback: (ms) =>
-          new Date(ms).toLocaleTimeString(undefined, { timeStyle: 'short' }) } },
+        x: { type: 'linear', min: points[0].time_ms, max: points[points.length - 1].time_ms,
+          ticks: { maxTicksLimit: 6, callback: (ms) =>
+            new Date(ms).toLocaleTimeString(undefined, { timeStyle: 'short' }) } },
         y: kind === 'ecg_rhythm'
           ? { min: 0, max: 4, ticks: { stepSize: 1, callback: (v) => RHYTHMS[v] ?? '' } }
           : { title: { display: Boolean(shown), text: shown } },

@@ -57,7 +57,7 @@ function recordCard(record) {
         'a symptoms document'].filter(Boolean).join(' and ') || 'nothing')));
 }
 
-function answerForm(grant, onAnswered) {
+function answerForm(grant, label, onAnswered) {
   const answerFields = [
     textArea({ name: 'diagnosis', label: 'Diagnosis', required: true, maxlength: 4000 }),
     textArea({ name: 'medication', label: 'Medication', maxlength: 4000,
@@ -72,7 +72,7 @@ function answerForm(grant, onAnswered) {
         hint: 'For example 3 months.' })),
   ];
   return form({
-    label: 'Answer',
+    label,
     fields: answerFields,
     submitLabel: 'Send the answer',
     busyLabel: 'Sending…',
@@ -111,12 +111,13 @@ function answerForm(grant, onAnswered) {
 
 function grantSection(grant, known, index) {
   const section = h('section', { class: 'card grant', 'aria-labelledby': `grant-${index}` });
+  const shared = formatTime(grant.consent.created_ms);
   const draw = (justSent) => {
     const answers = grant.answer_ids.map((id) => known.get(id) ?? null);
     const shown = answers.filter(Boolean);
     const hidden = answers.length - shown.length;
     replace(section,
-      h('h3', { id: `grant-${index}` }, `Shared ${formatTime(grant.consent.created_ms)}`),
+      h('h3', { id: `grant-${index}` }, `Shared ${shared}`),
       h('p', { class: answers.length ? 'status answered' : 'status waiting' },
         answers.length ? `Answered (${answers.length})` : 'Waiting for your answer'),
       h('ul', { class: 'plain-list records' }, grant.records.map(recordCard)),
@@ -127,7 +128,8 @@ function grantSection(grant, known, index) {
           'without a prescription (not listed here).') : null] : null,
       answers.length ? null : h('h4', {}, 'Answer'),
       answers.length ? h('details', { class: 'another' }, h('summary', {}, 'Write another answer'),
-        answerForm(grant, onAnswered)) : answerForm(grant, onAnswered));
+        answerForm(grant, `Another answer to the records shared ${shared}`, onAnswered))
+        : answerForm(grant, `Answer to the records shared ${shared}`, onAnswered));
   };
   const onAnswered = (answer) => {
     written.set(answer.answer_id, answer);
