@@ -14,11 +14,11 @@ test('the navigation lists only the pages this node serves to this person', () =
   assert.deepEqual(titles(navigation(cloud, null)),
     ['Home', 'Register as a patient', 'Register as a doctor']);
   assert.deepEqual(titles(navigation(cloudlet, null)), ['Home']);
-  // Each role's own entries after the common ones.
-  const own = { admin: ['Administration'] };
   for (const role of ['patient', 'doctor', 'operator', 'admin']) {
-    assert.deepEqual(titles(navigation(cloud, { role })),
-      ['Home', 'My account', ...(own[role] ?? [])], role);
+    // Besides each role's own pages (/<role> and /<role>/..., tested below per role).
+    const shared = navigation(cloud, { role }).filter((page) =>
+      page.path !== `/${role}` && !page.path.startsWith(`/${role}/`));
+    assert.deepEqual(titles(shared), ['Home', 'My account'], role);
     assert.deepEqual(titles(navigation(cloudlet, { role })), ['Home'], role);
   }
 });
@@ -56,4 +56,17 @@ test('an API message is tied to the field it starts with, if the form has it', (
   assert.equal(fieldOf('invalid JSON body', fields), null);
   assert.equal(fieldOf('', fields), null);
   assert.equal(fieldOf(undefined, fields), null);
+});
+
+test("the doctor's pages are for doctors, at the cloud; the patient page is reached from the inbox", () => {
+  assert.deepEqual(titles(navigation(cloud, { role: 'doctor' })),
+    ['Home', 'My account', 'Inbox', 'Prescriptions']);
+  for (const path of ['/doctor/inbox', '/doctor/patient', '/doctor/prescriptions']) {
+    const page = findPage(path);
+    assert.equal(allowed(page, { role: 'doctor' }), true, path);
+    for (const role of ['patient', 'operator', 'admin']) assert.equal(allowed(page, { role }), false, path);
+    assert.equal(allowed(page, null), false, path);
+    assert.equal(servedHere(page, cloudlet), false, path);
+  }
+  assert.equal(findPage('/doctor/patient').nav, false);
 });

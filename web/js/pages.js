@@ -47,6 +47,20 @@ export const pages = [
     ['/admin/keys', 'Keys', () => import('./pages/admin-keys.js')],
   ].map(([path, title, module]) => ({ path, title, module, nodes: ['cloud'], audience: ['admin'],
     nav: false })),
+  // --- doctor pages
+  {
+    path: '/doctor/inbox', title: 'Inbox', nodes: ['cloud'], audience: ['doctor'],
+    module: () => import('./pages/doctor-inbox.js'),
+  },
+  {
+    // Opened from the inbox (the patient chosen there is kept in memory, not in the address).
+    path: '/doctor/patient', title: 'Patient', nodes: ['cloud'], audience: ['doctor'], nav: false,
+    module: () => import('./pages/doctor-patient.js'),
+  },
+  {
+    path: '/doctor/prescriptions', title: 'Prescriptions', nodes: ['cloud'], audience: ['doctor'],
+    module: () => import('./pages/doctor-prescriptions.js'),
+  },
 ];
 
 export function findPage(path) {

@@ -54,6 +54,9 @@ export function render(context) {
           row('Name', session.display_name),
           row('E-mail', session.email),
           row('Role', session.role),
+          // Doctors: what the hospital checked before approving them.
+          session.role === 'doctor' ? [row('Licence number', session.licence_number),
+            row('Speciality', session.speciality), row('Hospital', session.hospital)] : null,
           row('Session ends', formatTime(session.expires_ms)))),
       h('section', { class: 'card', 'aria-labelledby': 'password-heading' },
         h('h2', { id: 'password-heading' }, 'Change password'),
