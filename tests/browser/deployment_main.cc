@@ -6,6 +6,9 @@
 //   stdin, first line   the admin's password (the admin's e-mail is admin@hospital.test)
 //   stdout, one line    {"cloud":"http://127.0.0.1:<port>","cloudlet":"http://127.0.0.1:<port>"}
 //                       once both serve
+//   stdin "enrol <patient_id>"  a new device of that patient at the cloudlet, with readings and a
+//                       record forwarded to the cloud (patient_device.h); answers one line
+//                       {"device_id":...,"record_id":...} or {"error":...}
 //   stdin closed        both stop, the folder is removed, exit 0
 // Any failure to start: a message on stderr, exit 1.
 #include <chrono>
@@ -21,6 +24,7 @@
 #include "core/random.h"
 #include "core/secret_bytes.h"
 #include "node/test_support.h"
+#include "patient_device.h"
 
 namespace medmesh {
 namespace {
@@ -33,6 +37,16 @@ int Fail(std::string_view what, const Error& error) {
 }
 
 SecretBytes RandomKey(Random& random) { return SecretBytes(random.Generate(32)); }
+
+// The answer to "enrol <patient_id>" (patient.test.mjs).
+std::string EnrolCommand(const browser_test::CloudletAccess& cloudlet,
+                         const std::string& patient_id, int serial, Random& random,
+                         const Clock& clock) {
+  auto data = browser_test::EnrolPatientDevice(
+      cloudlet, patient_id, "browser-device-" + std::to_string(serial), random, clock);
+  if (!data) return nlohmann::json{{"error", data.error().ToString()}}.dump();
+  return nlohmann::json{{"device_id", data->device_id}, {"record_id", data->record_id}}.dump();
+}
 
 int Run() {
   std::string password;
@@ -63,9 +77,10 @@ int Run() {
   edge.forwarder.cloud_url = cloud_url;
   auto edge_identity = deployment.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
   if (!edge_identity) return Fail("cloudlet identity", edge_identity.error());
+  const SecretBytes enrol_token = node::testing::RandomToken(random);
   cloudlet::CloudletSecrets edge_secrets{std::move(*edge_identity),
-                                         crypto::KeyEncryptionKey::Generate(random), SecretBytes(),
-                                         SecretBytes()};
+                                         crypto::KeyEncryptionKey::Generate(random),
+                                         enrol_token.Clone(), SecretBytes()};
   auto cloudlet =
       cloudlet::CloudletService::Start(std::move(edge), std::move(edge_secrets), clock, random);
   if (!cloudlet) return Fail("cloudlet", cloudlet.error());
@@ -79,7 +94,18 @@ int Run() {
   std::cout << nlohmann::json{{"cloud", cloud_url}, {"cloudlet", cloudlet_url}}.dump() << std::endl;
 
   // Until the test closes stdin (or dies, which closes it too).
+  auto client = net::HttpClient::Create({});
+  if (!client) return Fail("http client", client.error());
+  const crypto::SigningPublicKey root = deployment.Root().key;
+  const browser_test::CloudletAccess access{**client, cloudlet_url, enrol_token, root,
+                                            [&] { return (*cloudlet)->Stats().forwarded; }};
+  int devices = 0;
   for (std::string line; std::getline(std::cin, line);) {
+    if (line.rfind("enrol ", 0) == 0) {
+      std::cout << EnrolCommand(access, line.substr(6), ++devices, random, clock) << std::endl;
+    } else {
+      std::cout << nlohmann::json{{"error", "unknown command"}}.dump() << std::endl;
+    }
   }
   (*cloudlet)->Stop(std::chrono::seconds(5));
   (*cloud)->Stop(std::chrono::seconds(5));

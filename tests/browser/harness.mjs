@@ -76,7 +76,16 @@ async function startDeployment() {
     child.once('exit', (code) => reject(new Error(`the deployment exited (${code})`)));
     lines.once('line', resolve);
   });
-  return { child, urls: JSON.parse(first) };
+  return { child, urls: JSON.parse(first), lines };
+}
+
+let deploymentLines;
+// Sends one stdin command to the deployment ("enrol <patient_id>", deployment_main.cc) and
+// returns its one-line answer.
+export async function command(line) {
+  const answer = new Promise((resolve) => deploymentLines.once('line', resolve));
+  deployment.stdin.write(`${line}\n`);
+  return answer;
 }
 
 export function artifact(name) {
@@ -220,7 +229,7 @@ export function useDeployment(name) {
       throw new Error(`${CHROMIUM} is missing: run tools/setup.sh (it installs Debian's chromium)`);
     }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    ({ child: deployment, urls } = await startDeployment());
+    ({ child: deployment, urls, lines: deploymentLines } = await startDeployment());
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,

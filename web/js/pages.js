@@ -32,6 +32,14 @@ export const pages = [
     audience: ['patient', 'doctor', 'operator', 'admin'],
     module: () => import('./pages/account.js'),
   },
+  // --- patient pages (docs/ui.md "Patient")
+  ...[
+    ['/patient/profile', 'My profile', () => import('./pages/patient-profile.js')],
+    ['/patient/readings', 'My readings', () => import('./pages/patient-readings.js')],
+    ['/patient/records', 'My records', () => import('./pages/patient-records.js')],
+    ['/patient/answers', "Doctors' answers", () => import('./pages/patient-answers.js')],
+    ['/patient/data', 'My data', () => import('./pages/patient-data.js')],
+  ].map(([path, title, module]) => ({ path, title, module, nodes: ['cloud'], audience: ['patient'] })),
 ];
 
 export function findPage(path) {
