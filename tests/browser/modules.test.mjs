@@ -14,8 +14,10 @@ test('the navigation lists only the pages this node serves to this person', () =
   assert.deepEqual(titles(navigation(cloud, null)),
     ['Home', 'Register as a patient', 'Register as a doctor']);
   assert.deepEqual(titles(navigation(cloudlet, null)), ['Home']);
+  // Each role's own pages follow (the patient's: docs/ui.md "Patient").
+  const own = { patient: ['My profile', 'My readings', 'My records', "Doctors' answers", 'My data'] };
   for (const role of ['patient', 'doctor', 'operator', 'admin']) {
-    assert.deepEqual(titles(navigation(cloud, { role })), ['Home', 'My account'], role);
+    assert.deepEqual(titles(navigation(cloud, { role })), ['Home', 'My account', ...(own[role] ?? [])], role);
     assert.deepEqual(titles(navigation(cloudlet, { role })), ['Home'], role);
   }
 });

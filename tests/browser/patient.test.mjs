@@ -282,8 +282,14 @@ describe('the patient', () => {
     await waitForPage(page, '/login');
     assert.match(await page.locator('.notice').textContent(), /data was deleted/);
     assert.equal(await page.evaluate(() => document.cookie.includes('mm_csrf=')), false, 'logged out');
+    // The account is closed with the data: logging in again is refused.
+    page.allowedConsole.push(/status of 403/);
+    await fill(page, { 'E-mail': email, Password: password });
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.locator('form .form-error', { hasText: /disabled|closed/ }).waitFor();
     const again = await api(urls.cloud, 'POST', '/api/v1/session', { body: { email, password } });
-    assert.notEqual(again.status, 200, 'the login fails afterwards');
+    assert.equal(again.status, 403);
+    assert.equal(again.json.reason, 'account_disabled');
     assertNoProblems(page, 'export and delete');
     await close(page);
   });

@@ -1,11 +1,10 @@
 // The patient's data as a whole: export it as FHIR (every page of
 // /fhir/r4/Patient/{id}/$everything merged into one Bundle, saved through a blob: link, so no
 // token or data goes into a URL), who saw it (GET /api/v1/me/audit), and deleting it for good
-// (POST /api/v1/integrity/deletion) after typing a phrase; then the session ends.
-import { api } from '../api.js';
+// (POST /api/v1/integrity/deletion) after typing a phrase, which also closes the account.
+import { api, forgetCsrf } from '../api.js';
 import { formatTime, h, replace } from '../dom.js';
 import { form, textField } from '../forms.js';
-import { logOut } from '../session.js';
 import { card, fhirId, messageLine } from './patient-common.js';
 
 const PHRASE = 'delete my data';
@@ -127,9 +126,10 @@ function deleteCard(context) {
         : { field: 'phrase', message: `Type exactly “${PHRASE}” to confirm.` };
     },
     async onSubmit() {
+      // The cloud closes the account with the data: it ends the session and clears its cookies.
       await api.post('/api/v1/integrity/deletion');
-      await logOut();
-      context.loggedOut('Your data was deleted and you are logged out.');
+      forgetCsrf();
+      context.loggedOut('Your data was deleted and your account closed.');
     },
   });
   confirm.querySelector('button[type="submit"]').classList.add('danger');

@@ -9,15 +9,12 @@ import { form, textField } from '../forms.js';
 import { badge, card, listText, messageLine, portalNotice, recordLabel, recordPath } from './patient-common.js';
 
 const CHECKS = {
-  missing: 'a stored part is missing',
-  decrypt: 'a stored part no longer decrypts: it was changed',
-  digest: 'its content does not match the digest recorded when it arrived',
-  signature: "the device's signature does not match",
-  chain: 'its place in the hash chain does not match',
+  missing: 'a stored part is missing', decrypt: 'a stored part no longer decrypts',
+  digest: 'its content differs from its digest', signature: "the device's signature fails",
+  chain: 'its hash chain entry differs',
 };
-const STORED = [['link', 'Link (ids, signature, references)'], ['ei', 'Identifiers (EI)'],
-  ['qi', 'Quasi-identifiers (QI)'], ['mi', 'Medical part (MI)'], ['digest', 'Digest'],
-  ['device_signature', "Device's signature"]];
+const STORED = [['link', 'Link'], ['ei', 'Identifiers (EI)'], ['qi', 'Quasi-identifiers (QI)'],
+  ['mi', 'Medical part (MI)'], ['digest', 'Digest'], ['device_signature', "Device's signature"]];
 
 function verdict(verification) {
   return verification.ok
