@@ -55,6 +55,7 @@ function recordDetail(key) {
   }
   verify.addEventListener('click', () => act(verify, 'Verifying…', async () => {
     const v = await api.post(`/api/v1/integrity/records/${recordPath(key)}/verify`);
+    if (!v.ok) await load();  // show what is stored now
     showVerdict(v);
     message.say(v.ok ? 'Checked: the record verifies.' : 'Checked: the record was tampered with.', v.ok ? 'info' : 'error');
   }));
