@@ -198,10 +198,23 @@ TEST_F(IntegrityHttpTest, PatientDeletesTheirDataAndTheCloudletShredsItAfterPoll
   const net::Response deleted =
       Send(net::Method::kPost, cloud_url_ + "/api/v1/integrity/deletion", token);
   ASSERT_EQ(deleted.status, 200) << deleted.body;
+  // The account is closed with the data: the browser's cookies are cleared, the session ends,
+  // and the login is refused.
+  std::size_t cleared = 0;
+  for (const auto& [name, value] : deleted.headers) {
+    if (net::EqualsIgnoreCase(name, "Set-Cookie") && value.find("Max-Age=0") != std::string::npos) {
+      ++cleared;
+    }
+  }
+  EXPECT_EQ(cleared, 2u);
   EXPECT_EQ(
       Send(net::Method::kPost, cloud_url_ + "/api/v1/integrity/records/watch-1/rec-1/verify", token)
           .status,
-      404);
+      401);
+  const net::Response login = Send(net::Method::kPost, cloud_url_ + "/api/v1/session", "",
+                                   {{"email", "pat@example.org"}, {"password", kPassword}});
+  EXPECT_EQ(login.status, 403);
+  EXPECT_EQ(json::parse(login.body).value("reason", ""), "account_disabled");
 
   // The cloudlet's maintenance thread polls the feed and shreds the patient.
   // (Its data keys go last, just before the cursor moves.)

@@ -257,6 +257,18 @@ Status AccountService::Approve(const Principal& admin, std::string_view account_
   return result;
 }
 
+Status AccountService::CloseOwnAccount(const Principal& principal, std::string_view reason,
+                                       std::string_view source) {
+  Status result = c_.store.ChangeStatus(principal.account_id, AccountStatus::kApproved,
+                                        AccountStatus::kDisabled, reason, wire::NowMs(c_.clock));
+  MEDMESH_RETURN_IF_ERROR(
+      Audit("account.close", audit::Action::kUpdate,
+            result ? audit::Outcome::kSuccess : audit::Outcome::kMinorFailure, &principal, source,
+            principal.account_id, principal.patient_id,
+            result ? std::string(reason) : std::string(ErrorCodeName(result.error().code()))));
+  return result;
+}
+
 Status AccountService::Reject(const Principal& admin, std::string_view account_id,
                               std::string_view reason, std::string_view source) {
   Status result = AdminOnly(admin);

@@ -186,6 +186,14 @@ class AccountService final : public RevocationChecker {
   Status ChangePassword(const Principal& principal, std::string_view current_password,
                         std::string_view new_password, std::string_view source);
 
+  // Closes the principal's own approved account after their data was deleted
+  // (POST /api/v1/integrity/deletion): approved -> disabled with `reason`, every session of it
+  // revoked in the same transaction, so the login answers 403 account_disabled from then on.
+  // kFailedPrecondition if the account is not approved (closed already); audited
+  // (account.close).
+  Status CloseOwnAccount(const Principal& principal, std::string_view reason,
+                         std::string_view source);
+
   // The principal's own account. kNotFound if it is gone.
   Result<Account> Me(const Principal& principal) const;
 

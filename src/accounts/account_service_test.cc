@@ -301,6 +301,28 @@ TEST_F(AccountServiceTest, LogoutAndPasswordChangeRevokeSessions) {
   EXPECT_TRUE(service_->IsRevoked("ses_aaaaaaaaaaaaaaaaaaaaaaaaaa").value());  // unknown
 }
 
+TEST_F(AccountServiceTest, APatientClosesTheirOwnAccountAndEverySessionEnds) {
+  auto patient = service_->RegisterPatient({{"pat@example.org", kPassword}, "Pat"}, {}, "s");
+  ASSERT_TRUE(patient);
+  ASSERT_TRUE(service_->Approve(admin_, patient->account_id, "s"));
+  const Principal first = LoginOk("pat@example.org", kPassword);
+  const Principal second = LoginOk("pat@example.org", kPassword);
+  ASSERT_TRUE(service_->CloseOwnAccount(first, "data deleted by the patient", "s"));
+  EXPECT_TRUE(service_->IsRevoked(first.session_id).value());
+  EXPECT_TRUE(service_->IsRevoked(second.session_id).value());
+  EXPECT_FALSE(service_->IsRevoked(admin_.session_id).value());
+  const Account closed = **store_->GetAccount(patient->account_id);
+  EXPECT_EQ(closed.status, AccountStatus::kDisabled);
+  EXPECT_EQ(closed.status_reason, "data deleted by the patient");
+  EXPECT_EQ(Refused("pat@example.org", kPassword), LoginRefusal::Kind::kDisabled);
+  // Closed already: refused, and both attempts are in the audit log.
+  EXPECT_EQ(service_->CloseOwnAccount(first, "again", "s").error().code(),
+            ErrorCode::kFailedPrecondition);
+  ASSERT_EQ(audit_.Of("account.close").size(), 2u);
+  EXPECT_EQ(audit_.Of("account.close").front().outcome, audit::Outcome::kSuccess);
+  EXPECT_EQ(audit_.Of("account.close").back().outcome, audit::Outcome::kMinorFailure);
+}
+
 TEST_F(AccountServiceTest, AFailedAuditFailsTheLoginAndLeavesNoLiveSession) {
   audit_.fail = true;
   auto outcome = service_->Login({"admin@example.org", kPassword}, "s");

@@ -5,6 +5,7 @@
 #include <system_error>
 #include <utility>
 
+#include "accounts/authenticator.h"
 #include "audit/postgres_audit_store.h"
 #include "audit/sqlite_audit_store.h"
 #include "cloud/admin_api.h"
@@ -352,8 +353,19 @@ net::Router CloudService::State::BuildRouter() {
   accounts->AddRoutes(router);
   AddClinicalRoutes(router, *clinical,
                     [this](const net::Request& r) { return accounts->PrincipalOf(r); });
-  AddIntegrityRoutes(router, *integrity,
-                     [this](const net::Request& r) { return accounts->PrincipalOf(r); });
+  AddIntegrityRoutes(
+      router, *integrity, [this](const net::Request& r) { return accounts->PrincipalOf(r); },
+      // A patient whose data is deleted has nothing left to log in to: the account is closed,
+      // its sessions revoked and the browser's session cookies cleared.
+      [this](const accounts::Principal& p, std::string_view source,
+             net::Response& response) -> Status {
+        MEDMESH_RETURN_IF_ERROR(
+            accounts->service().CloseOwnAccount(p, "data deleted by the patient", source));
+        for (const std::string& cookie : accounts::ClearedSessionCookies(options.tls.has_value())) {
+          response.headers.emplace_back("Set-Cookie", cookie);
+        }
+        return OkStatus();
+      });
   AddDeletionFeedRoute(router, *integrity, {identity, *signer, clock, *intake});
   AddFhirRoutes(router, {*clinical, accounts->store(), *records, *audit,
                          options.audit ? *options.audit : *audit, clock,

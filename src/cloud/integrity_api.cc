@@ -62,7 +62,7 @@ Result<std::size_t> LimitOf(const net::Request& r) {
 }  // namespace
 
 void AddIntegrityRoutes(net::Router& router, IntegrityService& service,
-                        const Authenticate& authenticate) {
+                        const Authenticate& authenticate, AfterDeletion after_deletion) {
   for (ItemKind kind : {ItemKind::kRecord, ItemKind::kReadings}) {
     const std::string base = kind == ItemKind::kRecord
                                  ? "/api/v1/integrity/records/{device_id}/{record_id}"
@@ -97,13 +97,18 @@ void AddIntegrityRoutes(net::Router& router, IntegrityService& service,
                for (const RestoreRow& row : rows) list.push_back(RestoreJson(row));
                return net::Response::Json(json{{"restores", std::move(list)}}.dump());
              });
-  router.Post("/api/v1/integrity/deletion",
-              [&service, authenticate](const net::Request& r) -> Result<net::Response> {
-                Result<accounts::Principal> who = authenticate(r);
-                if (!who) return accounts::AuthenticationRefusal(who.error());
-                MEDMESH_RETURN_IF_ERROR(service.DeletePatient(*who, r.peer_address));
-                return net::Response::Json(json{{"status", "deleted"}}.dump());
-              });
+  router.Post(
+      "/api/v1/integrity/deletion",
+      [&service, authenticate, after_deletion](const net::Request& r) -> Result<net::Response> {
+        Result<accounts::Principal> who = authenticate(r);
+        if (!who) return accounts::AuthenticationRefusal(who.error());
+        MEDMESH_RETURN_IF_ERROR(service.DeletePatient(*who, r.peer_address));
+        net::Response response = net::Response::Json(json{{"status", "deleted"}}.dump());
+        if (after_deletion) {
+          MEDMESH_RETURN_IF_ERROR(after_deletion(*who, r.peer_address, response));
+        }
+        return response;
+      });
 }
 
 }  // namespace medmesh::cloud

@@ -30,8 +30,14 @@ namespace medmesh::cloud {
 
 using Authenticate = std::function<Result<accounts::Principal>(const net::Request&)>;
 
+// Called after a patient's deletion succeeded, with the 200 answer to come (the cloud closes
+// the account and clears the session cookies in it); its error is the route's answer instead
+// (the deletion itself is done and idempotent).
+using AfterDeletion = std::function<Status(const accounts::Principal&,
+                                           std::string_view source_address, net::Response&)>;
+
 // Registers the routes above on `router`; `service` must outlive it.
 void AddIntegrityRoutes(net::Router& router, IntegrityService& service,
-                        const Authenticate& authenticate);
+                        const Authenticate& authenticate, AfterDeletion after_deletion = {});
 
 }  // namespace medmesh::cloud

@@ -14,6 +14,8 @@ test('the navigation lists only the pages this node serves to this person', () =
   assert.deepEqual(titles(navigation(cloud, null)),
     ['Home', 'Register as a patient', 'Register as a doctor']);
   assert.deepEqual(titles(navigation(cloudlet, null)), ['Home']);
+  // Each role's own pages follow (the patient's: docs/ui.md "Patient").
+  const own = { patient: ['My profile', 'My readings', 'My records', "Doctors' answers", 'My data'] };
   for (const role of ['patient', 'doctor', 'operator', 'admin']) {
     // Besides each role's own pages (/<role> and /<role>/..., tested below per role).
     const shared = navigation(cloud, { role }).filter((page) =>
@@ -21,6 +23,8 @@ test('the navigation lists only the pages this node serves to this person', () =
     assert.deepEqual(titles(shared), ['Home', 'My account'], role);
     assert.deepEqual(titles(navigation(cloudlet, { role })), ['Home'], role);
   }
+  assert.deepEqual(titles(navigation(cloud, { role: 'patient' })
+    .filter((page) => page.path.startsWith('/patient/'))), own.patient);
 });
 
 test('pages for the logged-out are closed to the logged-in, and the other way round', () => {

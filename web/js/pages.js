@@ -61,6 +61,14 @@ export const pages = [
     path: '/doctor/prescriptions', title: 'Prescriptions', nodes: ['cloud'], audience: ['doctor'],
     module: () => import('./pages/doctor-prescriptions.js'),
   },
+  // --- patient pages (docs/ui.md "Patient")
+  ...[
+    ['/patient/profile', 'My profile', () => import('./pages/patient-profile.js')],
+    ['/patient/readings', 'My readings', () => import('./pages/patient-readings.js')],
+    ['/patient/records', 'My records', () => import('./pages/patient-records.js')],
+    ['/patient/answers', "Doctors' answers", () => import('./pages/patient-answers.js')],
+    ['/patient/data', 'My data', () => import('./pages/patient-data.js')],
+  ].map(([path, title, module]) => ({ path, title, module, nodes: ['cloud'], audience: ['patient'] })),
 ];
 
 export function findPage(path) {
