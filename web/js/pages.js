@@ -32,6 +32,13 @@ export const pages = [
     audience: ['patient', 'doctor', 'operator', 'admin'],
     module: () => import('./pages/account.js'),
   },
+  // --- device pages
+  {
+    // At a cloudlet. 'anyone' while a cloudlet cannot tell who is logged in (the page itself
+    // asks its API and says how to log in); ['operator', 'patient'] once it can.
+    path: '/console', title: 'Device console', nodes: ['cloudlet'],
+    module: () => import('./pages/device-console.js'),
+  },
 ];
 
 export function findPage(path) {
