@@ -7,8 +7,8 @@
 //
 // Routes: /api/v1/console/... of this cloudlet (docs/openapi.yaml). The operator of this
 // cloudlet may do everything; a patient sees their own console devices' uploads and streams.
-import { api } from '../api.js';
-import { announce, formatTime, h, link, replace } from '../dom.js';
+import { ApiError, api, hasCsrfCookie } from '../api.js';
+import { announce, formatTime, h, replace } from '../dom.js';
 import { form, textField } from '../forms.js';
 import { loadChart } from '../charts.js';
 
@@ -40,6 +40,7 @@ function checkFile(file, field, types, what) {
   return null;
 }
 
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const yesNo = (value) => h('span', { class: value ? 'badge ok' : 'badge bad' }, value ? 'yes' : 'no');
 const time = (ms) => new Date(ms).toLocaleTimeString(undefined, { hour12: false });
 
@@ -66,7 +67,7 @@ function uploadItem(u) {
       row('Signature', h('span', { class: 'mono' }, u.signature ?? 'unreadable')),
       row('Verifies', yesNo(u.verifies)),
       row('Stored here', yesNo(u.stored)),
-      row('Forwarded', yesNo(u.forwarded))));
+      row('Forwarded', u.forwarded ? yesNo(true) : h('span', { class: 'badge' }, 'not yet'))));
 }
 
 export function render(context) {
@@ -85,6 +86,8 @@ export function render(context) {
   async function loadDevices(select) {
     let answer;
     try {
+      // Without the session's CSRF cookie there is no session to ask with (and no 401 to log).
+      if (!hasCsrfCookie()) throw new ApiError({ status: 401, code: 'unauthenticated', message: '' });
       answer = await api.get(BASE);
     } catch (error) {
       stopPolling();
@@ -95,9 +98,8 @@ export function render(context) {
         error.status === 401 || error.status === 403
           ? 'Log in as this cloudlet\'s operator, or as a patient, to use the device console.'
           : error.message),
-      error.status === 401 && context.node.cloud?.url && context.safeUrl(context.node.cloud.url)
-        ? h('p', {}, link(new URL('/#/login', context.node.cloud.url).href, 'Log in at the cloud'))
-        : null);
+      error.status === 401 && context.node.cloud ? h('p', {}, 'Logins are at the cloud: use ' +
+        '"Log in at the cloud" at the top of the page, then come back here.') : null);
       return;
     }
     replace(status);
@@ -228,7 +230,7 @@ export function render(context) {
         const answer = await api.get(`${BASE}/${encodeURIComponent(deviceId)}/uploads`);
         const verified = answer.uploads.filter((u) => u.verifies).length;
         replace(summary, answer.uploads.length === 0 ? 'Nothing sent yet.'
-          : `${answer.uploads.length} uploads (newest first), ${verified} verify.`);
+          : `${plural(answer.uploads.length, 'upload')} (newest first), ${verified} verify.`);
         replace(list, answer.uploads.slice(0, 20).map(uploadItem));
       } catch (error) {
         replace(summary, h('span', { class: 'form-error', role: 'alert' }, error.message));
@@ -242,16 +244,18 @@ export function render(context) {
     const count = h('p', { class: 'stream-count', 'aria-live': 'polite' }, 'Not streaming.');
     const tbody = h('tbody', {});
     const error = h('p', { class: 'field-error', role: 'alert' });
-    const start = h('button', { type: 'button' }, 'Start stream');
-    const stop = h('button', { type: 'button', class: 'secondary' }, 'Stop stream');
+    // Shown once the stream's state is known (and only to the operator).
+    const start = h('button', { type: 'button', hidden: true }, 'Start stream');
+    const stop = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Stop stream');
     let chart = null;
     let seen = 0;
 
     const draw = async (state) => {
       seen = state.readings.length;
       replace(count, state.running
-        ? `Streaming: ${state.readings_stored} readings received (${state.batches} batches).`
-        : `Not streaming. ${state.readings_stored} readings received in the last stream.`);
+        ? `Streaming: ${plural(state.readings_stored, 'reading')} received ` +
+          `(${plural(state.batches, 'batch', 'batches')}).`
+        : `Not streaming. ${plural(state.readings_stored, 'reading')} received in the last stream.`);
       count.dataset.readings = String(state.readings_stored);
       count.dataset.running = String(state.running);
       if (state.last_error) replace(error, state.last_error); else replace(error);
@@ -265,7 +269,7 @@ export function render(context) {
       const datasets = Object.entries(CHARTED).map(([kind, label], i) => {
         const byTime = new Map(state.readings.filter((r) => r.kind === kind).map((r) => [r.time_ms, r.value]));
         return { label, data: times.map((t) => byTime.get(t) ?? null), spanGaps: true,
-          borderColor: i === 0 ? '#b00020' : '#0b5cad', pointRadius: 0, borderWidth: 2 };
+          borderColor: i === 0 ? '#b00020' : '#0b5cad', pointRadius: 2, borderWidth: 2 };
       });
       const labels = times.map(time);
       if (!chart) {
@@ -279,14 +283,16 @@ export function render(context) {
       }
     };
 
-    const refresh = async () => {
+    // Polls while the stream runs, this device is shown and the page is still on screen (a
+    // timer that finds the page gone ends the polling).
+    const refresh = async (fromTimer = false) => {
       stopPolling();
-      if (!element.isConnected) return;
+      if (fromTimer && !element.isConnected) return;
       try {
         const state = await api.get(`${BASE}/${encodeURIComponent(deviceId)}/stream`);
         await draw(state);
-        if (state.running && element.isConnected && selected === deviceId) {
-          poll = setTimeout(refresh, POLL_MS);
+        if (state.running && selected === deviceId) {
+          poll = setTimeout(() => refresh(true), POLL_MS);
         }
       } catch (e) {
         replace(error, e.message);
@@ -323,7 +329,7 @@ export function render(context) {
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Time'),
           h('th', { scope: 'col' }, 'Reading'), h('th', { scope: 'col' }, 'Value'))),
         tbody));
-    element.refresh = refresh;
+    element.refresh = () => refresh();
     return element;
   }
 
