@@ -589,16 +589,16 @@ Status CloudletService::State::OpenConsole() {
         // The enrolment path of POST /api/v1/enrol, with its checks and its audit entry.
         MEDMESH_ASSIGN_OR_RETURN(const Caller caller, Identify(r, operator_token, "operator"));
         DeviceAction done;
-        MEDMESH_ASSIGN_OR_RETURN(
-            net::Response response,
-            AuditDevice(r, caller, "device.enrol", audit::Action::kCreate, done,
-                        EnrolSigned(r, caller, signed_request, done)));
+        MEDMESH_ASSIGN_OR_RETURN(net::Response response,
+                                 AuditDevice(r, caller, "device.enrol", audit::Action::kCreate,
+                                             done, EnrolSigned(r, caller, signed_request, done)));
         if (response.status != 200) return net::ErrorFromResponse(response);
         const ByteView record = response.body_bytes();
         return Bytes(record.begin(), record.end());
       }};
-  MEDMESH_ASSIGN_OR_RETURN(console, DeviceConsole::Open(path("console.db"), std::move(context), options.console,
-                                                        {.vfs = options.sqlite_vfs}));
+  MEDMESH_ASSIGN_OR_RETURN(
+      console, DeviceConsole::Open(path("console.db"), std::move(context), options.console,
+                                   {.vfs = options.sqlite_vfs}));
   return OkStatus();
 }
 

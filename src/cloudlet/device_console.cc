@@ -178,10 +178,11 @@ struct DeviceConsole::State {
   // another patient's. Loads it under mu.
   Result<LoadedDevice*> DeviceFor(const net::Request& r, const ConsoleCaller& caller);
   Result<LoadedDevice*> Load(std::string_view device_id);
-  // Seals `payload` as the device's next upload, ingests it, and keeps it: the ingest status.
+  // Seals `payload` as the device's next upload, ingests it, and keeps it: the ingest status
+  // (`refused`: readings the ingest path refused as implausible).
   Result<std::string> Send(std::string_view device_id, LoadedDevice& device, wire::ContentType type,
                            ByteView payload, std::uint32_t readings, std::string_view record_id,
-                           std::string_view source);
+                           std::string_view source, std::uint64_t* refused = nullptr);
   bool KnownPatient(std::string_view patient_id) const;
   Status Audit(const net::Request& r, const ConsoleCaller& caller, std::string_view event,
                audit::Action action, std::string_view patient_id, std::string_view device_id,
@@ -288,7 +289,7 @@ Result<LoadedDevice*> DeviceConsole::State::DeviceFor(const net::Request& r,
 Result<std::string> DeviceConsole::State::Send(std::string_view device_id, LoadedDevice& device,
                                                wire::ContentType type, ByteView payload,
                                                std::uint32_t readings, std::string_view record_id,
-                                               std::string_view source) {
+                                               std::string_view source, std::uint64_t* refused) {
   const wire::UploadHeader header{.content_type = type,
                                   .device_id = std::string(device_id),
                                   .patient_id = device.patient_id,
@@ -300,13 +301,15 @@ Result<std::string> DeviceConsole::State::Send(std::string_view device_id, Loade
   // The cloudlet's own ingest, exactly as for an upload that came over HTTP.
   IngestResult result = ctx.ingest.Ingest(upload, source);
   std::string status;
-  std::optional<Error> refused;
+  std::optional<Error> refusal;
   if (const auto* rejection = std::get_if<IngestRejection>(&result)) {
     const net::Response response = net::RejectionResponse(*rejection);
-    refused = net::ErrorFromResponse(response);
+    refusal = net::ErrorFromResponse(response);
     status = "refused";
   } else {
-    status = std::string(IngestStatusName(std::get<IngestAck>(result).status));
+    const IngestAck& ack = std::get<IngestAck>(result);
+    status = std::string(IngestStatusName(ack.status));
+    if (refused) *refused = ack.refused;
   }
   device.sequence = header.sequence;
   try {
@@ -327,7 +330,7 @@ Result<std::string> DeviceConsole::State::Send(std::string_view device_id, Loade
   } catch (const std::exception& e) {
     return store::SqliteError(e, "keep a console upload");
   }
-  if (refused) return *refused;
+  if (refusal) return *refusal;
   return status;
 }
 
@@ -720,8 +723,9 @@ void DeviceConsole::State::TickLocked() {
       stream.last_error = payload.error().message();
       continue;
     }
+    std::uint64_t refused = 0;
     auto status = Send(device_id, **device, wire::ContentType::kReadingsBatch, *payload,
-                       static_cast<std::uint32_t>(readings.size()), "", "console");
+                       static_cast<std::uint32_t>(readings.size()), "", "console", &refused);
     ++stream.batches;
     stream.readings_sent += readings.size();
     if (!status) {
@@ -734,7 +738,7 @@ void DeviceConsole::State::TickLocked() {
       continue;
     }
     stream.last_error.clear();
-    stream.readings_stored += readings.size();
+    stream.readings_stored += readings.size() - std::min<std::uint64_t>(refused, readings.size());
     for (const wire::Reading& reading : readings) stream.recent.push_back(reading);
     while (stream.recent.size() > options.stream_readings_kept) stream.recent.pop_front();
   }
