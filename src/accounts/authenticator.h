@@ -40,6 +40,14 @@ struct Authenticated {
   TokenClaims claims;
 };
 
+// The session token a request presents, as Authenticate() finds it (Bearer first, else the
+// cookie), not yet verified. Errors: kUnauthenticated as Authenticate's for the same request.
+struct PresentedToken {
+  std::string_view token;  // a view into the request
+  bool via_cookie = false;
+};
+Result<PresentedToken> PresentedTokenOf(const net::Request& request);
+
 class Authenticator {
  public:
   // All three must outlive the authenticator.
@@ -59,6 +67,12 @@ class Authenticator {
 // nullopt if absent; kInvalidArgument if it appears more than once.
 Result<std::optional<std::string_view>> RequestCookie(const net::Request& request,
                                                       std::string_view name);
+
+// Whether the request offers a credential at all: an Authorization header (of any scheme) or
+// the session cookie (even twice). A route open to anyone that shows more to some callers
+// authenticates such a request and refuses it when the credential is bad, rather than
+// quietly answering as to nobody.
+bool OffersCredential(const net::Request& request);
 
 // The response for an Authenticate() error, the same on every route of every node: the error
 // mapped as net/error_mapping.h says, plus `WWW-Authenticate: Bearer` on a 401 and
