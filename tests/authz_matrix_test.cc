@@ -424,6 +424,27 @@ class AuthzMatrixTest : public PeopleWorld {
     };
     b["cloudlet GET /api/v1/copies/records/{device_id}/{record_id}"] =
         plain("/api/v1/copies/records/watch-a/rec-1");
+    // The device console (cloudlet/device_console.h): one console device of A's, enrolled by
+    // the operator token the first time a cell needs it.
+    const auto console = [this](std::string suffix) {
+      return [this, suffix](Column, bool unknown) {
+        return At("/api/v1/console/devices/" +
+                  (unknown ? std::string("console-0000000000000000") : ConsoleDeviceOfA()) +
+                  suffix);
+      };
+    };
+    b["cloudlet GET /api/v1/console/devices"] = plain("/api/v1/console/devices");
+    b["cloudlet POST /api/v1/console/devices"] = [this](Column, bool) {
+      return At("/api/v1/console/devices", json{{"patient_id", a_.patient_id}}.dump());
+    };
+    b["cloudlet POST /api/v1/console/devices/{device_id}/reports"] = [this](Column, bool) {
+      return At("/api/v1/console/devices/" + ConsoleDeviceOfA() + "/reports",
+                json{{"name", "A"}, {"symptoms", {"cough"}}, {"pulse_bpm", 80}}.dump());
+    };
+    b["cloudlet GET /api/v1/console/devices/{device_id}/uploads"] = console("/uploads");
+    b["cloudlet GET /api/v1/console/devices/{device_id}/stream"] = console("/stream");
+    b["cloudlet POST /api/v1/console/devices/{device_id}/stream"] = console("/stream");
+    b["cloudlet DELETE /api/v1/console/devices/{device_id}/stream"] = console("/stream");
     return b;
   }
 
@@ -455,7 +476,20 @@ class AuthzMatrixTest : public PeopleWorld {
                 CredentialsOf(row, column, call), call.body, call.content_type);
   }
 
+  // A console device of A's at cloudlet-1 (made once, with cloudlet-1's operator token).
+  std::string ConsoleDeviceOfA() {
+    if (console_a_.empty()) {
+      const net::Response r = Send(cloudlet_urls_[0], net::Method::kPost, "/api/v1/console/devices",
+                                   Bearer(node::testing::TokenText(cloudlet_operator_tokens_[0])),
+                                   json{{"patient_id", a_.patient_id}}.dump(), "application/json");
+      EXPECT_EQ(r.status, 201) << Why(r);
+      console_a_ = Body(r).value("device_id", "");
+    }
+    return console_a_;
+  }
+
   Bytes forward_a_;
+  std::string console_a_;
   int devices_ = 0;
 };
 

@@ -12,6 +12,7 @@
 #include "accounts/principal.h"
 #include "audit/sqlite_audit_store.h"
 #include "cloudlet/cloudlet_sessions.h"
+#include "cloudlet/device_console.h"
 #include "cloudlet/device_registry.h"
 #include "cloudlet/ingest_ledger.h"
 #include "cloudlet/integrity_http.h"
@@ -120,6 +121,8 @@ struct CloudletService::State {
   // Issue 8 (integrity_http.h): the cloud's deletion feed, polled by the maintenance thread.
   std::unique_ptr<DeletionFollower> deletion_follower;
   std::unique_ptr<DeletionFeedPoller> deletion_poller;  // null without a cloud URL
+  // The web UI's console devices (device_console.h): destroyed before the pipeline it feeds.
+  std::unique_ptr<DeviceConsole> console;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
   bool stopped = false;
@@ -156,6 +159,11 @@ struct CloudletService::State {
     std::string detail;  // "already_enrolled", "unchanged", ...
   };
   Result<net::Response> EnrolAs(const net::Request& r, const Caller& caller, DeviceAction& done);
+  // EnrolAs past the JSON: `encoded` is a device-signed enrolment request (also the console's).
+  Result<net::Response> EnrolSigned(const net::Request& r, const Caller& caller, ByteView encoded,
+                                    DeviceAction& done);
+  // The hooks of the device console (device_console.h).
+  Status OpenConsole();
   Result<net::Response> WithdrawAs(const net::Request& r, const Caller& caller, DeviceAction& done);
   // Appends the audit entry of a device route past identification (docs/audit.md: who, role,
   // from where, the device, its patient, the outcome) and hands `response` back; a failed
@@ -282,7 +290,13 @@ Result<net::Response> CloudletService::State::EnrolAs(const net::Request& r, con
   }
   auto encoded = HexDecode(std::get<Json>(body).at("request").get<std::string>());
   if (!encoded) return InvalidArgument("request must be the hex of a signed enrolment request");
-  auto request = wire::VerifyEnrolmentRequest(*encoded);
+  return EnrolSigned(r, caller, *encoded, done);
+}
+
+Result<net::Response> CloudletService::State::EnrolSigned(const net::Request& r,
+                                                          const Caller& caller, ByteView encoded,
+                                                          DeviceAction& done) {
+  auto request = wire::VerifyEnrolmentRequest(encoded);
   if (!request) {
     pipeline->RecordRejection(IdsEventKind::kForgedSignature, r.peer_address, {},
                               "enrolment request is malformed or its device signature is wrong");
@@ -544,6 +558,50 @@ Result<net::Response> CloudletService::State::Events(const net::Request& r) cons
   return net::Response::Json(list.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
+Status CloudletService::State::OpenConsole() {
+  ConsoleContext context{
+      .cloudlet_id = identity.id(),
+      .cloudlet_kem_key = *identity.certificate.certificate().kem_key,
+      .devices = *devices,
+      .ledger = *ledger,
+      .queue = *queue,
+      .envelope = *envelope,
+      .ingest = *pipeline,
+      .audit = *audit,
+      .clock = clock,
+      .random = random,
+      .identify = [this](const net::Request& r) -> Result<ConsoleCaller> {
+        MEDMESH_ASSIGN_OR_RETURN(const Caller caller, Identify(r, operator_token, "operator"));
+        ConsoleCaller who;
+        who.own_operator = IsOwnOperator(caller);
+        if (caller.static_token) {
+          who.role = "operator";
+        } else {
+          who.account_id = caller.principal->account_id;
+          who.role = std::string(accounts::RoleName(caller.principal->role));
+          if (caller.principal->is(accounts::Role::kPatient)) {
+            who.patient_id = caller.principal->patient_id;
+          }
+        }
+        return who;
+      },
+      .enrol = [this](const net::Request& r, ByteView signed_request) -> Result<Bytes> {
+        // The enrolment path of POST /api/v1/enrol, with its checks and its audit entry.
+        MEDMESH_ASSIGN_OR_RETURN(const Caller caller, Identify(r, operator_token, "operator"));
+        DeviceAction done;
+        MEDMESH_ASSIGN_OR_RETURN(net::Response response,
+                                 AuditDevice(r, caller, "device.enrol", audit::Action::kCreate,
+                                             done, EnrolSigned(r, caller, signed_request, done)));
+        if (response.status != 200) return net::ErrorFromResponse(response);
+        const ByteView record = response.body_bytes();
+        return Bytes(record.begin(), record.end());
+      }};
+  MEDMESH_ASSIGN_OR_RETURN(
+      console, DeviceConsole::Open(path("console.db"), std::move(context), options.console,
+                                   {.vfs = options.sqlite_vfs}));
+  return OkStatus();
+}
+
 CloudletStats CloudletService::State::Stats() const {
   CloudletStats stats;
   stats.node = identity.id();
@@ -622,6 +680,7 @@ net::Router CloudletService::State::BuildRouter() {
     return info;
   };
   web::AddWebUi(router, node_info, {.https = options.tls.has_value()});
+  console->AddRoutes(router);
   return router;
 }
 
@@ -695,6 +754,8 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
              .request_timeout = s->options.forwarder.request_timeout}));
   }
 
+  MEDMESH_RETURN_IF_ERROR(s->OpenConsole());
+
   net::ServerOptions server_options;
   server_options.name = "cloudlet";
   server_options.address = s->options.listen_address;
@@ -762,6 +823,7 @@ void CloudletService::Stop(std::chrono::milliseconds grace) {
   s.stopped = true;
   s.ready = false;
   if (s.server) s.server->Stop(grace);
+  if (s.console) s.console->Stop();  // its streams end with the cloudlet
   if (s.forwarder) s.forwarder->Stop();
   if (s.maintenance_thread) s.maintenance_thread->Stop();
   if (s.sessions_thread) s.sessions_thread->Stop();

@@ -20,11 +20,13 @@
 //        polls the cloud's deletion feed and shreds the patients it names
 //   GET  /healthz, /readyz, /metrics
 //   GET  /, /ui/..., /api/v1/node            the web UI and which node this is (web/web_ui.h)
+//   /api/v1/console/...                       the web UI's console devices (device_console.h)
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
 // forward.db (ForwardQueue), ids.db (IdsEventLog), keys.db (wrapped data keys, under the KEK),
 // cloudlet.db (device registry, ingest ledger, records at rest, dead letters), audit.db
-// (audit::AuditLog, unencrypted, its head signed with the node key). A maintenance
+// (audit::AuditLog, unencrypted, its head signed with the node key), console.db (console devices:
+// their keys under the KEK's envelope, and what they sent). A maintenance
 // thread owned by the service applies options.retention to them (maintenance.h) every
 // retention.maintenance_interval, and writes the IDS log's closed aggregates.
 //
@@ -45,6 +47,7 @@
 
 #include "audit/audit_log.h"
 #include "cloudlet/cloudlet_sessions.h"
+#include "cloudlet/device_console.h"
 #include "cloudlet/forwarder.h"
 #include "cloudlet/ingest.h"
 #include "cloudlet/maintenance.h"
@@ -92,6 +95,8 @@ struct CloudletOptions {
   // Session tokens of the cloud (cloudlet_sessions.h): revocation poll interval (0: no poll
   // thread; PollSessionsNow only, for tests) and max staleness. Needs forwarder.cloud_url.
   SessionOptions accounts;
+  // The web UI's console devices (device_console.h): upload limits, streams.
+  ConsoleOptions console;
 };
 
 // The secrets the service runs with (moved in).

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "cloudlet/device_console.h"
 #include "cloudlet/internal/forward_item.h"
 #include "cloudlet/internal/record_at_rest.h"
 #include "core/log.h"
@@ -53,7 +54,8 @@ Status DeletionFollower::ShredPatient(std::string_view patient_id) {
   }
   MEDMESH_RETURN_IF_ERROR(ctx_.readings.DeletePatient(patient_id));
   MEDMESH_RETURN_IF_ERROR(ctx_.ledger.DeletePatient(patient_id));
-  for (std::string_view part : {internal::kRecordsKeyPart, internal::kForwardKeyPart}) {
+  for (std::string_view part :
+       {internal::kRecordsKeyPart, internal::kForwardKeyPart, kConsoleKeyPart}) {
     Status destroyed = ctx_.envelope.DestroyDataKey({std::string(patient_id), std::string(part)});
     if (!destroyed && destroyed.error().code() != ErrorCode::kNotFound) return destroyed;
   }

@@ -13,7 +13,8 @@ const titles = (list) => list.map((page) => page.title);
 test('the navigation lists only the pages this node serves to this person', () => {
   assert.deepEqual(titles(navigation(cloud, null)),
     ['Home', 'Register as a patient', 'Register as a doctor']);
-  assert.deepEqual(titles(navigation(cloudlet, null)), ['Home']);
+  // The device console is listed for everyone at a cloudlet (docs/device_console.md).
+  assert.deepEqual(titles(navigation(cloudlet, null)), ['Home', 'Device console']);
   // Each role's own pages follow (the patient's: docs/ui.md "Patient").
   const own = { patient: ['My profile', 'My readings', 'My records', "Doctors' answers", 'My data'] };
   for (const role of ['patient', 'doctor', 'operator', 'admin']) {
@@ -21,7 +22,7 @@ test('the navigation lists only the pages this node serves to this person', () =
     const shared = navigation(cloud, { role }).filter((page) =>
       page.path !== `/${role}` && !page.path.startsWith(`/${role}/`));
     assert.deepEqual(titles(shared), ['Home', 'My account'], role);
-    assert.deepEqual(titles(navigation(cloudlet, { role })), ['Home'], role);
+    assert.deepEqual(titles(navigation(cloudlet, { role })), ['Home', 'Device console'], role);
   }
   assert.deepEqual(titles(navigation(cloud, { role: 'patient' })
     .filter((page) => page.path.startsWith('/patient/'))), own.patient);

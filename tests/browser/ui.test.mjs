@@ -119,7 +119,7 @@ describe('every page, at laptop and phone width', () => {
       }
       assert.equal(await page.getByRole('link', { name: 'the cloud', exact: true }).getAttribute('href'),
         `${urls.cloud}/`);
-      assert.deepEqual(await page.locator('nav a').allTextContents(), ['Home']);
+      assert.deepEqual(await page.locator('nav a').allTextContents(), ['Home', 'Device console']);
       assert.equal(await page.getByRole('link', { name: 'Log in at the cloud' }).getAttribute('href'),
         `${urls.cloud}/#/login`);
       assertNoProblems(page, 'home pages');

@@ -69,6 +69,13 @@ export const pages = [
     ['/patient/answers', "Doctors' answers", () => import('./pages/patient-answers.js')],
     ['/patient/data', 'My data', () => import('./pages/patient-data.js')],
   ].map(([path, title, module]) => ({ path, title, module, nodes: ['cloud'], audience: ['patient'] })),
+  // --- device pages
+  {
+    // At a cloudlet. 'anyone' while a cloudlet cannot tell who is logged in (the page itself
+    // asks its API and says how to log in); ['operator', 'patient'] once it can.
+    path: '/console', title: 'Device console', nodes: ['cloudlet'],
+    module: () => import('./pages/device-console.js'),
+  },
 ];
 
 export function findPage(path) {

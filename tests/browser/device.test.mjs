@@ -1,0 +1,160 @@
+// Browser test of the wearable device console at a cloudlet (docs/device_console.md, run by ctest
+// as browser_device_test) on the seeded deployment: the cloudlet's operator enrols a console
+// device for a seeded patient, sends a patient report with a hostile name, a photo and a
+// symptoms document, sees it listed as sent with its signature verifying, starts the live
+// stream, sees readings arrive (waiting on their count) in the chart and the table, and stops
+// it; the patient then sees their console device's uploads, read-only. Every state is checked
+// at laptop and phone width (axe, no sideways scrolling, no console error or CSP violation).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import {
+  HOSTILE, PNG_1X1, VIEWPORTS, browser, check, close, logIn, newPage, open, seeded, urls,
+  useDeployment,
+} from './harness.mjs';
+
+useDeployment('device', { seed: true });
+
+const [LAPTOP, PHONE] = VIEWPORTS;
+const REPORT = 'form[aria-label="Add a patient report"]';
+
+// The operator of the deployment's cloudlet, and a patient of its ward.
+const operator = () => seeded('operator', (a) => a.cloudlet_id === 'cloudlet-1');
+const patient = () => seeded('patient', (a) => a.cloudlet_id === 'cloudlet-1' && a.patient_id);
+
+async function openConsole(page) {
+  await open(page, urls.cloudlet, '/console');
+}
+
+// Waits until the stream's readings counter says at least `count` (the page polls every 2 s).
+async function waitForReadings(page, count) {
+  await page.waitForFunction((n) => {
+    const counter = document.querySelector('.stream-count');
+    return counter && Number(counter.dataset.readings ?? 0) >= n;
+  }, count, { timeout: 60_000 });
+}
+
+describe('device console', () => {
+  test('anonymous: the console says who may use it and how to log in', async () => {
+    const page = await newPage(LAPTOP);
+    await openConsole(page);
+    await page.getByText('Log in as this cloudlet\'s operator').waitFor();
+    assert.ok(await page.getByRole('link', { name: 'Log in at the cloud' }).count() >= 1);
+    assert.equal(await page.locator('form').count(), 0);
+    await check(page, 'device-console-anonymous', LAPTOP);
+    await close(page);
+  });
+
+  test('the operator enrols, reports, sees what was sent, streams and stops', async () => {
+    const op = operator();
+    const owner = patient();
+    const page = await newPage(LAPTOP);
+    await logIn(page, op.login, op.password);
+    await openConsole(page);
+
+    // Enrol: the patients with a device here are offered.
+    const select = page.getByLabel('Patient', { exact: true });
+    await select.selectOption(owner.patient_id);
+    await page.getByLabel('Simulated condition').selectOption('atrial_fibrillation');
+    await page.getByRole('button', { name: 'Enrol device' }).click();
+    await page.locator('#device-heading').waitFor();
+    const deviceId = (await page.locator('#device-heading .mono').textContent()).trim();
+    assert.match(deviceId, /^console-[0-9a-f]{16}$/);
+
+    // A report with a hostile name, a photo and a symptoms document.
+    const report = page.locator(REPORT);
+    await report.locator('[name=name]').fill(`${HOSTILE} Ada`);
+    await report.locator('[name=phone]').fill('+44 20 7946 0958');
+    await report.locator('[name=address]').fill('12 St James\'s Square');
+    await report.locator('[name=symptoms]').fill('palpitations, short of breath');
+    await report.locator('[name=pulse_bpm]').fill('112');
+    await report.locator('[name=ecg_summary]').fill('atrial fibrillation, 112/min');
+    // First an oversized photo: refused next to its field, nothing typed is lost.
+    await report.locator('[name=photo]').setInputFiles({
+      name: 'big.png', mimeType: 'image/png', buffer: Buffer.alloc(1024 * 1024 + 1, 0x42) });
+    await page.getByRole('button', { name: 'Seal and send report' }).click();
+    await page.getByText('The photo is larger than 1 MiB.').waitFor();
+    assert.equal(await report.locator('[name=pulse_bpm]').inputValue(), '112');
+    await report.locator('[name=photo]').setInputFiles({
+      name: 'face.png', mimeType: 'image/png', buffer: PNG_1X1 });
+    await report.locator('[name=symptoms_document]').setInputFiles({
+      name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('worse at night') });
+    await page.getByRole('button', { name: 'Seal and send report' }).click();
+    const notice = page.locator(`${REPORT} >> xpath=.. >> .notice`);
+    await notice.waitFor();
+    // The hostile name is shown as text and ran nothing.
+    assert.ok((await notice.textContent()).includes(HOSTILE), 'the name shows as typed');
+    assert.match(await notice.textContent(), /sealed, signed and stored/);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+
+    // What the device sent: the report, its signature verifying, stored here.
+    const record = page.locator('li.upload[data-kind="patient_record"]');
+    await record.waitFor();
+    assert.match(await record.textContent(), /signature verifies/);
+    assert.match(await record.locator('dd .mono').nth(3).textContent(), /^[0-9a-f]{128}$/);
+    assert.doesNotMatch(await page.locator('.uploads').textContent(), /Ada/);
+    await check(page, 'device-console', LAPTOP);
+
+    // The live stream: readings arrive, in the chart and the table; then it stops.
+    assert.equal(await page.getByRole('button', { name: 'Stop stream' }).isVisible(), false);
+    await page.getByRole('button', { name: 'Start stream' }).click();
+    await waitForReadings(page, 20);  // a few batches: a line in the chart
+    assert.equal(await page.getByRole('button', { name: 'Start stream' }).isVisible(), false);
+    assert.ok(await page.locator('table.readings tbody tr').count() > 0, 'readings in the table');
+    const charted = await page.evaluate(() => {
+      const chart = globalThis.Chart?.getChart(document.querySelector('.chart-box canvas'));
+      return chart ? chart.data.datasets.reduce((n, d) => n + d.data.filter((v) => v !== null).length, 0) : 0;
+    });
+    assert.ok(charted > 0, 'the chart draws the readings');
+    await check(page, 'device-stream', LAPTOP);
+    await page.getByRole('button', { name: 'Stop stream' }).click();
+    await page.waitForFunction(() =>
+      document.querySelector('.stream-count')?.dataset.running === 'false');
+    await page.getByRole('button', { name: 'Start stream' }).waitFor();
+    // The batches it sent are listed as verifying uploads too.
+    await page.locator('li.upload[data-kind="readings_batch"]').first().waitFor();
+    assert.match(await page.locator('li.upload[data-kind="readings_batch"]').first().textContent(),
+      /signature verifies/);
+    await close(page);
+
+    // At phone width.
+    const phone = await newPage(PHONE);
+    await logIn(phone, op.login, op.password);
+    await openConsole(phone);
+    await phone.locator('li.upload').first().waitFor();
+    await check(phone, 'device-console', PHONE);
+    await phone.getByRole('button', { name: 'Start stream' }).click();
+    await waitForReadings(phone, 1);
+    await check(phone, 'device-stream', PHONE);
+    await phone.getByRole('button', { name: 'Stop stream' }).click();
+    await phone.waitForFunction(() =>
+      document.querySelector('.stream-count')?.dataset.running === 'false');
+    await close(phone);
+  });
+
+  test("the patient sees their console device's uploads, and cannot drive it", async () => {
+    const owner = patient();
+    for (const viewport of VIEWPORTS) {
+      const page = await newPage(viewport);
+      await logIn(page, owner.login, owner.password);
+      await openConsole(page);
+      await page.locator('li.upload').first().waitFor();
+      await page.locator('.stream-count[data-running]').waitFor();
+      assert.equal(await page.locator('form[aria-label="Enrol a console device"]').count(), 0);
+      assert.equal(await page.locator(REPORT).count(), 0);
+      assert.equal(await page.getByRole('button', { name: 'Start stream' }).isVisible(), false);
+      await check(page, 'device-patient', viewport);
+      await close(page);
+    }
+  });
+});
+
+// The phone-width anonymous state as well (the page's first state).
+test('anonymous at phone width', async () => {
+  assert.ok(browser);
+  const page = await newPage(PHONE);
+  await openConsole(page);
+  await page.getByText('Log in as this cloudlet\'s operator').waitFor();
+  await check(page, 'device-console-anonymous', PHONE);
+  await close(page);
+});
