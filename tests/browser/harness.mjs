@@ -256,7 +256,8 @@ export function useDeployment(name, { seed: withSeed = false } = {}) {
     fs.writeFileSync(artifact(`metrics-${name}.json`), `${JSON.stringify(metrics, null, 2)}\n`);
     // The figures in the test's output too (no names or ids in them).
     const ready = metrics.pages.map((p) => p.ready_ms);
-    console.log(`own JS+CSS: ${metrics.own_code?.bytes} bytes (budget ${OWN_CODE_BUDGET_BYTES}); ` +
+    console.log(`own JS+CSS: ${metrics.own_code?.bytes} bytes served, ${metrics.own_code?.source_bytes} ` +
+      `in the sources (budget ${OWN_CODE_BUDGET_BYTES} served); ` +
       `time to interactive: max ${Math.max(...ready)} ms, median ` +
       `${ready.sort((a, b) => a - b)[Math.floor(ready.length / 2)]} ms over ${ready.length} page loads ` +
       `(budget ${READY_BUDGET_MS} ms); artifacts: ${ARTIFACTS}`);
