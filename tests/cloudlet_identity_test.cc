@@ -541,6 +541,17 @@ TEST_F(CloudletIdentityTest, OperatorsOfThisCloudletSeeStoredDataEventsAndLastCo
   EXPECT_EQ(AtCloudlet(net::Method::kGet, "/api/v1/ids/events", Bearer(theirs.token)).status, 403);
   EXPECT_EQ(AtCloudlet(net::Method::kGet, "/api/v1/ids/events", Bearer(pat.token)).status, 403);
   EXPECT_EQ(AtCloudlet(net::Method::kGet, "/api/v1/ids/events").status, 401);
+
+  // The operator's counts carry the cloud link as the forwarder sees it.
+  const net::Response stats = AtCloudlet(net::Method::kGet, "/api/v1/stats", token);
+  ASSERT_EQ(stats.status, 200);
+  const json link = json::parse(stats.body)["cloud_link"];
+  ASSERT_TRUE(link.is_object());
+  const std::string state = link.value("state", "");
+  EXPECT_TRUE(state == "unknown" || state == "up" || state == "down");
+  EXPECT_TRUE(link.contains("since_ms") && link.contains("last_forward_ms"));
+  EXPECT_FALSE(
+      json::parse(AtCloudlet(net::Method::kGet, "/api/v1/stats").body).contains("cloud_link"));
 }
 
 TEST_F(CloudletIdentityTest, TheEnrolTokenAloneNoLongerEnrols) {

@@ -654,6 +654,7 @@ CloudletStats CloudletService::State::Stats() const {
   stats.rejected = counters.rejected.load();
   stats.forwarded = counters.forwarded.load();
   stats.ids_events = ids->Total();
+  if (forwarder) stats.cloud_link = forwarder->Link();
   return stats;
 }
 
@@ -685,6 +686,10 @@ net::Router CloudletService::State::BuildRouter() {
     if (as_operator) {
       body["rejected"] = s.rejected;
       body["ids_events"] = s.ids_events;
+      const auto ms_or_null = [](std::int64_t ms) { return ms > 0 ? Json(ms) : Json(nullptr); };
+      body["cloud_link"] = {{"state", std::string(CloudLinkStateName(s.cloud_link.state))},
+                            {"since_ms", ms_or_null(s.cloud_link.since_ms)},
+                            {"last_forward_ms", ms_or_null(s.cloud_link.last_forward_ms)}};
     }
     return net::Response::Json(body.dump());
   });
