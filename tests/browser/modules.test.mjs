@@ -14,10 +14,16 @@ test('the navigation lists only the pages this node serves to this person', () =
   assert.deepEqual(titles(navigation(cloud, null)),
     ['Home', 'Register as a patient', 'Register as a doctor']);
   assert.deepEqual(titles(navigation(cloudlet, null)), ['Home']);
-  for (const role of ['patient', 'doctor', 'operator', 'admin']) {
+  for (const role of ['patient', 'doctor', 'admin']) {
     assert.deepEqual(titles(navigation(cloud, { role })), ['Home', 'My account'], role);
     assert.deepEqual(titles(navigation(cloudlet, { role })), ['Home'], role);
   }
+  // --- operator pages: what lives at the cloud there, the cloudlet's own at the cloudlet.
+  const operator = { role: 'operator' };
+  assert.deepEqual(titles(navigation(cloud, operator)),
+    ['Home', 'My account', 'Access requests', 'Charts', 'Restored records']);
+  assert.deepEqual(titles(navigation(cloudlet, operator)),
+    ['Home', 'Status', 'Stored data', 'Devices', 'Security events']);
 });
 
 test('pages for the logged-out are closed to the logged-in, and the other way round', () => {
