@@ -3,24 +3,45 @@
 // admin account, as `medmesh admin create` makes it.
 //
 // Protocol with the test (so nothing secret is on a command line or in output):
+//   argv                `--seed` (optional): seed the demo's people and workflows (below)
 //   stdin, first line   the admin's password (the admin's e-mail is admin@hospital.test)
 //   stdout, one line    {"cloud":"http://127.0.0.1:<port>","cloudlet":"http://127.0.0.1:<port>"}
-//                       once both serve
+//                       once both serve (and, with --seed, are seeded), plus with --seed
+//                       "seed": the path of the seed file (apps/demo_seed.h, JSON, 0600)
+//   stdin, then         commands, one per line, each answered by one stdout line:
+//                       `tamper <patient_id>`: flips a byte of the stored MI part (ciphertext)
+//                       of every record of that patient in the cloud's records.db, as an
+//                       attacker with the file would; answers `ok` or `error <what>`
 //   stdin closed        both stop, the folder is removed, exit 0
 // Any failure to start: a message on stderr, exit 1.
+//
+// --seed runs the demo's seeding (apps/demo_seed.h, the same code `make run` uses) for the one
+// ward of cloudlet-1 against the real API: an operator, four linked patients whose devices
+// (node::testing::TestDevice) enrol at the cloudlet and upload readings and their record,
+// approved portal access, doctors, grants, answers and prescriptions, a pending patient and
+// doctor; then 35 days of readings per linked patient (cloud::SeedReadings) for the charts.
+// The seed plan's admin is the deployment's admin (admin@hospital.test, the stdin password).
+// Passwords are hashed with light Argon2id parameters: this is a test deployment.
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <chrono>
 #include <iostream>
+#include <sstream>
+#include <thread>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 
+#include "apps/demo_seed.h"
 #include "cloud/cloud_service.h"
+#include "cloud/my_data_seed.h"
 #include "cloudlet/cloudlet_service.h"
 #include "core/clock.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
 #include "node/test_support.h"
+#include "wire/record_codec.h"
 
 namespace medmesh {
 namespace {
@@ -34,7 +55,116 @@ int Fail(std::string_view what, const Error& error) {
 
 SecretBytes RandomKey(Random& random) { return SecretBytes(random.Generate(32)); }
 
-int Run() {
+std::string RecordIdOf(const std::string& device_id) { return "rec-" + device_id; }
+
+struct Seeding {
+  cloud::CloudService& cloud;
+  cloudlet::CloudletService& cloudlet;
+  const node::testing::TestDeployment& deployment;
+  const SecretBytes& enrol_token;
+  std::string cloud_url;
+  std::string cloudlet_url;
+  const Clock& clock;
+  Random& random;
+};
+
+// The linked patients' devices: each enrols at the cloudlet for its account's patient id,
+// uploads readings and its record, and gets 35 days of readings at the cloud; returns once
+// everything the devices sent is at the cloud.
+Status RunDevices(const Seeding& s, net::HttpClient& client, const demo::DemoSeed& seed) {
+  const std::int64_t now = wire::ToUnixMs(std::chrono::system_clock::now());
+  std::uint64_t uploads = 0;
+  for (const demo::DemoAccount& a : seed.accounts) {
+    if (a.device_id.empty()) continue;
+    node::testing::TestDevice device(a.device_id, a.patient_id, s.random, s.clock);
+    MEDMESH_RETURN_IF_ERROR(
+        device.Enrol(client, s.cloudlet_url, s.enrol_token, s.deployment.Root().key));
+    MEDMESH_ASSIGN_OR_RETURN(Bytes readings,
+                             device.SealReadings(node::testing::HeartRate(now - 60'000, 20)));
+    MEDMESH_ASSIGN_OR_RETURN(Bytes record,
+                             wire::EncodePatientRecord(device.Record(RecordIdOf(a.device_id))));
+    MEDMESH_ASSIGN_OR_RETURN(Bytes sealed, device.Seal(wire::ContentType::kPatientRecord, record));
+    for (const Bytes* upload : {&readings, &sealed}) {
+      MEDMESH_ASSIGN_OR_RETURN(net::Response r,
+                               client.Post(s.cloudlet_url + "/api/v1/ingest",
+                                           std::string(AsStringView(*upload)),
+                                           "application/octet-stream"));
+      if (r.status != 200) {
+        return Error(ErrorCode::kUnavailable, "the cloudlet refused a seeded upload");
+      }
+    }
+    ++uploads;
+    // Wait for the enrolment to reach the cloud before seeding there (the batches verify
+    // only against an enrolled device).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    for (;;) {
+      auto stats = s.cloud.Stats();
+      if (stats && stats->records >= uploads && stats->reading_batches >= uploads) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Error(ErrorCode::kUnavailable, "seeded uploads did not reach the cloud");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    MEDMESH_RETURN_IF_ERROR(cloud::SeedReadings(
+        s.cloud.intake(), s.cloud.records(), s.cloud.intake_store(),
+        {device.device_id(), device.patient_id(), s.cloudlet.node_id(), device.signer()},
+        {.from_ms = now - 35LL * 86'400'000, .to_ms = now - 120'000, .first_sequence = 1000},
+        s.random, s.clock));
+  }
+  return OkStatus();
+}
+
+// Seeds the demo's people and workflows (see the top of the file); returns the seed file.
+Result<std::filesystem::path> Seed(const Seeding& s, const std::filesystem::path& folder,
+                                   const std::string& admin_password) {
+  demo::DemoSeed seed = demo::NewDemoSeed(demo::DemoWards(1), s.random);
+  seed.accounts.front().login = kAdminEmail;
+  seed.accounts.front().password = admin_password;
+  MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<net::HttpClient> client, net::HttpClient::Create({}));
+  demo::SeedContext context{*client,
+                            s.clock,
+                            s.cloud_url,
+                            [](const std::string& device_id) {
+                              return std::optional<std::string>(RecordIdOf(device_id));
+                            },
+                            [](std::chrono::milliseconds d) {
+                              std::this_thread::sleep_for(d);
+                              return true;
+                            },
+                            std::chrono::minutes(2)};
+  if (Status st = demo::SeedAccounts(context, seed); !st) {
+    return Error(st.error().code(), "accounts: " + st.error().message());
+  }
+  if (Status st = RunDevices(s, *client, seed); !st) {
+    return Error(st.error().code(), "devices: " + st.error().message());
+  }
+  if (Status st = demo::SeedWorkflows(context, seed); !st) {
+    return Error(st.error().code(), "workflows: " + st.error().message());
+  }
+  seed.complete = true;
+  const std::filesystem::path file = folder / "seed.json";
+  MEDMESH_RETURN_IF_ERROR(demo::SaveDemoSeed(file, seed));
+  return file;
+}
+
+// `tamper <patient_id>`: one flipped byte in each MI ciphertext of the patient's records.
+std::string Tamper(cloud::CloudService& cloud, const std::filesystem::path& records_db,
+                   const std::string& patient_id) {
+  try {
+    SQLite::Database db(records_db.string(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    SQLite::Statement update(db,
+                             "UPDATE mi SET ciphertext = substr(ciphertext, 1, 19) || "
+                             "x'00' || substr(ciphertext, 21) WHERE pseudonym = ?");
+    update.bind(1, cloud.records().Pseudonym(patient_id));
+    const int rows = update.exec();
+    return rows > 0 ? "ok" : "error no records";
+  } catch (const std::exception& e) {
+    return std::string("error ") + e.what();
+  }
+}
+
+int Run(bool seed) {
   std::string password;
   if (!std::getline(std::cin, password) || password.empty()) {
     std::cerr << "browser test deployment: the admin password is expected on stdin\n";
@@ -48,6 +178,7 @@ int Run() {
   cloud::CloudOptions options;
   options.data_dir = dir.path() / "cloud";
   options.access_log = false;
+  options.password_hasher = {.ops_limit = 1, .mem_limit_bytes = 1 << 20};
   auto identity = deployment.Identity(wire::CertificateRole::kCloud, "cloud");
   if (!identity) return Fail("cloud identity", identity.error());
   cloud::CloudSecrets secrets{std::move(*identity), crypto::KeyEncryptionKey::Generate(random),
@@ -61,11 +192,15 @@ int Run() {
   edge.access_log = false;
   edge.io_threads = 4;
   edge.forwarder.cloud_url = cloud_url;
+  edge.forwarder.poll_interval = std::chrono::milliseconds(50);
+  edge.forward_queue.initial_backoff = std::chrono::milliseconds(50);
+  edge.forward_queue.max_backoff = std::chrono::milliseconds(200);
+  const SecretBytes enrol_token = node::testing::RandomToken(random);
   auto edge_identity = deployment.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
   if (!edge_identity) return Fail("cloudlet identity", edge_identity.error());
   cloudlet::CloudletSecrets edge_secrets{std::move(*edge_identity),
-                                         crypto::KeyEncryptionKey::Generate(random), SecretBytes(),
-                                         SecretBytes()};
+                                         crypto::KeyEncryptionKey::Generate(random),
+                                         enrol_token.Clone(), SecretBytes()};
   auto cloudlet =
       cloudlet::CloudletService::Start(std::move(edge), std::move(edge_secrets), clock, random);
   if (!cloudlet) return Fail("cloudlet", cloudlet.error());
@@ -76,10 +211,27 @@ int Run() {
       !admin) {
     return Fail("admin account", admin.error());
   }
-  std::cout << nlohmann::json{{"cloud", cloud_url}, {"cloudlet", cloudlet_url}}.dump() << std::endl;
+  nlohmann::json ready{{"cloud", cloud_url}, {"cloudlet", cloudlet_url}};
+  if (seed) {
+    auto file = Seed({**cloud, **cloudlet, deployment, enrol_token, cloud_url, cloudlet_url, clock,
+                      random},
+                     dir.path(), password);
+    if (!file) return Fail("seeding", file.error());
+    ready["seed"] = file->string();
+  }
+  std::cout << ready.dump() << std::endl;
 
-  // Until the test closes stdin (or dies, which closes it too).
+  // Commands until the test closes stdin (or dies, which closes it too).
   for (std::string line; std::getline(std::cin, line);) {
+    std::istringstream words(line);
+    std::string command;
+    std::string argument;
+    words >> command >> argument;
+    if (command == "tamper" && !argument.empty()) {
+      std::cout << Tamper(**cloud, dir.path() / "cloud" / "records.db", argument) << std::endl;
+    } else {
+      std::cout << "error unknown command" << std::endl;
+    }
   }
   (*cloudlet)->Stop(std::chrono::seconds(5));
   (*cloud)->Stop(std::chrono::seconds(5));
@@ -89,4 +241,15 @@ int Run() {
 }  // namespace
 }  // namespace medmesh
 
-int main() { return medmesh::Run(); }
+int main(int argc, char** argv) {
+  bool seed = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--seed") {
+      seed = true;
+    } else {
+      std::cerr << "usage: browser_test_deployment [--seed]\n";
+      return 2;
+    }
+  }
+  return medmesh::Run(seed);
+}

@@ -68,15 +68,35 @@ export const adminPassword = randomBytes(18).toString('base64url');
 export const metrics = { pages: [], own_code: null, budget_bytes: OWN_CODE_BUDGET_BYTES,
   ready_budget_ms: READY_BUDGET_MS };
 
-async function startDeployment() {
-  const child = spawn(DEPLOYMENT, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startDeployment(args) {
+  const child = spawn(DEPLOYMENT, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdin.write(`${adminPassword}\n`);
   const lines = createInterface({ input: child.stdout });
   const first = await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the deployment exited (${code})`)));
     lines.once('line', resolve);
   });
-  return { child, urls: JSON.parse(first) };
+  return { child, lines, urls: JSON.parse(first) };
+}
+
+// The seeded people (useDeployment(name, { seed: true })): the accounts of apps/demo_seed.h's
+// seed file (role, login, password, display_name, patient_id, device_id, doctor_login, ...).
+export let seed = null;
+let deploymentLines;
+
+// Sends one command to the deployment (deployment_main.cc: `tamper <patient_id>`) and returns
+// its one-line answer.
+export async function command(line) {
+  const answer = new Promise((resolve) => deploymentLines.once('line', resolve));
+  deployment.stdin.write(`${line}\n`);
+  return answer;
+}
+
+// The seeded account with this role for which `where(account)` holds (the first one).
+export function seeded(role, where = () => true) {
+  const account = seed?.accounts.find((a) => a.role === role && where(a));
+  assert.ok(account, `a seeded ${role}: useDeployment(name, { seed: true })`);
+  return account;
 }
 
 export function artifact(name) {
@@ -213,14 +233,17 @@ export async function logIn(page, email, password) {
 }
 
 // Registers the hooks that start the deployment and the browser before the file's tests and
-// stop them after; `name` names the file's metrics (metrics-<name>.json).
-export function useDeployment(name) {
+// stop them after; `name` names the file's metrics (metrics-<name>.json). `seed: true` starts the
+// deployment with --seed (the demo's people and workflows, about 25 s) and fills `seed`.
+export function useDeployment(name, { seed: withSeed = false } = {}) {
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: run tools/setup.sh (it installs Debian's chromium)`);
     }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    ({ child: deployment, urls } = await startDeployment());
+    ({ child: deployment, lines: deploymentLines, urls } =
+      await startDeployment(withSeed ? ['--seed'] : []));
+    if (withSeed) seed = JSON.parse(fs.readFileSync(urls.seed, 'utf8'));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
