@@ -12,6 +12,10 @@
 //                       `tamper <patient_id>`: flips a byte of the stored MI part (ciphertext)
 //                       of every record of that patient in the cloud's records.db, as an
 //                       attacker with the file would; answers `ok` or `error <what>`
+//                       `enrol <patient_id> <device_id>`: a new device of that patient enrols
+//                       at the cloudlet and uploads readings and a record (rec-<device_id>);
+//                       answers `ok` once the cloud knows the enrolment (so the patient may ask
+//                       the cloudlet for portal access), or `error <what>`
 //   stdin closed        both stop, the folder is removed, exit 0
 // Any failure to start: a message on stderr, exit 1.
 //
@@ -24,13 +28,14 @@
 // Passwords are hashed with light Argon2id parameters: this is a test deployment.
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
-#include <sstream>
-#include <thread>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "apps/demo_seed.h"
@@ -85,10 +90,9 @@ Status RunDevices(const Seeding& s, net::HttpClient& client, const demo::DemoSee
                              wire::EncodePatientRecord(device.Record(RecordIdOf(a.device_id))));
     MEDMESH_ASSIGN_OR_RETURN(Bytes sealed, device.Seal(wire::ContentType::kPatientRecord, record));
     for (const Bytes* upload : {&readings, &sealed}) {
-      MEDMESH_ASSIGN_OR_RETURN(net::Response r,
-                               client.Post(s.cloudlet_url + "/api/v1/ingest",
-                                           std::string(AsStringView(*upload)),
-                                           "application/octet-stream"));
+      MEDMESH_ASSIGN_OR_RETURN(net::Response r, client.Post(s.cloudlet_url + "/api/v1/ingest",
+                                                            std::string(AsStringView(*upload)),
+                                                            "application/octet-stream"));
       if (r.status != 200) {
         return Error(ErrorCode::kUnavailable, "the cloudlet refused a seeded upload");
       }
@@ -145,6 +149,39 @@ Result<std::filesystem::path> Seed(const Seeding& s, const std::filesystem::path
   const std::filesystem::path file = folder / "seed.json";
   MEDMESH_RETURN_IF_ERROR(demo::SaveDemoSeed(file, seed));
   return file;
+}
+
+// `enrol <patient_id> <device_id>` (see the top of the file).
+std::string EnrolDevice(const Seeding& s, const std::string& patient_id,
+                        const std::string& device_id) {
+  auto client = net::HttpClient::Create({});
+  if (!client) return "error " + client.error().ToString();
+  node::testing::TestDevice device(device_id, patient_id, s.random, s.clock);
+  if (Status st = device.Enrol(**client, s.cloudlet_url, s.enrol_token, s.deployment.Root().key);
+      !st) {
+    return "error enrol: " + st.error().ToString();
+  }
+  const std::int64_t now = wire::ToUnixMs(std::chrono::system_clock::now());
+  auto readings = device.SealReadings(node::testing::HeartRate(now - 60'000, 20));
+  auto record = wire::EncodePatientRecord(device.Record(RecordIdOf(device_id)));
+  if (!readings || !record) return "error sealing";
+  auto sealed = device.Seal(wire::ContentType::kPatientRecord, *record);
+  if (!sealed) return "error sealing";
+  for (const Bytes* upload : {&*readings, &*sealed}) {
+    auto r = (*client)->Post(s.cloudlet_url + "/api/v1/ingest", std::string(AsStringView(*upload)),
+                             "application/octet-stream");
+    if (!r || r->status != 200) return "error the cloudlet refused an upload";
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  for (;;) {
+    auto cloudlets = s.cloud.intake_store().CloudletsOfPatient(patient_id);
+    if (cloudlets &&
+        std::find(cloudlets->begin(), cloudlets->end(), s.cloudlet.node_id()) != cloudlets->end()) {
+      return "ok";
+    }
+    if (std::chrono::steady_clock::now() > deadline) return "error the cloud never learnt it";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 // `tamper <patient_id>`: one flipped byte in each MI ciphertext of the patient's records.
@@ -212,10 +249,10 @@ int Run(bool seed) {
     return Fail("admin account", admin.error());
   }
   nlohmann::json ready{{"cloud", cloud_url}, {"cloudlet", cloudlet_url}};
+  const Seeding seeding{**cloud,   **cloudlet,   deployment, enrol_token,
+                        cloud_url, cloudlet_url, clock,      random};
   if (seed) {
-    auto file = Seed({**cloud, **cloudlet, deployment, enrol_token, cloud_url, cloudlet_url, clock,
-                      random},
-                     dir.path(), password);
+    auto file = Seed(seeding, dir.path(), password);
     if (!file) return Fail("seeding", file.error());
     ready["seed"] = file->string();
   }
@@ -226,9 +263,12 @@ int Run(bool seed) {
     std::istringstream words(line);
     std::string command;
     std::string argument;
-    words >> command >> argument;
+    std::string second;
+    words >> command >> argument >> second;
     if (command == "tamper" && !argument.empty()) {
       std::cout << Tamper(**cloud, dir.path() / "cloud" / "records.db", argument) << std::endl;
+    } else if (command == "enrol" && !argument.empty() && !second.empty()) {
+      std::cout << EnrolDevice(seeding, argument, second) << std::endl;
     } else {
       std::cout << "error unknown command" << std::endl;
     }
