@@ -13,7 +13,7 @@ function hex(head, bytes, shown) {
   return h('span', { class: 'mono op-hex' }, groups.join(' '), bytes > shown ? ' …' : '');
 }
 
-const size = (bytes) => `${bytes.toLocaleString()} B`;
+const size = (bytes) => `${bytes.toLocaleString()}\u00a0B`;
 
 export async function render(context) {
   const result = h('div', { 'aria-live': 'polite' });
@@ -50,7 +50,7 @@ export async function render(context) {
     }
     const picker = form({
       label: 'Choose a patient',
-      fields: [textField({ name: 'patient_id', label: 'Patient',
+      fields: [textField({ name: 'patient_id', label: 'Patient', required: true,
         options: patients.map((id) => [id, id]),
         hint: 'Patients with a device enrolled here, by id.' })],
       submitLabel: 'Show stored data',
