@@ -29,7 +29,8 @@ soak: build
 	@MEDMESH_CRASH_TEST_CLOUD_DOWN_SECONDS=$(SOAK_CLOUD_DOWN_SECONDS) \
 	  ctest --preset $(PRESET) -R 'crash|postgres_cluster' --output-on-failure --timeout 1800
 
-# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (valgrind tests excluded).
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (valgrind tests excluded, and
+# the browser tests, which test the UI's JavaScript and run in the dev suite).
 test-asan:
 	@$(MAKE) --no-print-directory test PRESET=asan
 

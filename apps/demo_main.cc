@@ -437,6 +437,18 @@ void PrintTable(const fs::path& dir, const std::vector<Child>& children,
                 const SeedOutcome& seeding) {
   std::cout << "\nMedMesh demo is running. Data: " << dir.string()
             << "  Logs: " << (dir / "logs").string() << "\n\n";
+  // The web UI first: it is what a newcomer opens (docs/ui.md).
+  std::cout << "Open the web UI in a browser:\n";
+  for (const Child& c : children) {
+    if (c.spec.group == Group::kCloud) {
+      std::cout << "  " << std::left << std::setw(12) << c.spec.name << std::setw(30)
+                << (c.spec.base_url + "/") << "patients, doctors, the cloud admin (log in here)\n";
+    } else if (c.spec.group == Group::kCloudlets) {
+      std::cout << "  " << std::left << std::setw(12) << c.spec.name << std::setw(30)
+                << (c.spec.base_url + "/") << "its operator, the wearable device console\n";
+    }
+  }
+  std::cout << "\n";
   std::cout << std::left << std::setw(12) << "node" << std::setw(44) << "JSON stats"
             << std::setw(38) << "Prometheus metrics"
             << "health\n";

@@ -67,6 +67,12 @@ Result<Principal> Authenticator::PrincipalOf(const net::Request& request) const 
   return std::move(a.principal);
 }
 
+bool OffersCredential(const net::Request& request) {
+  if (request.Header("Authorization")) return true;
+  auto cookie = RequestCookie(request, kSessionCookie);
+  return !cookie || cookie->has_value();
+}
+
 net::Response AuthenticationRefusal(const Error& error) {
   net::Response response = net::ErrorResponse(error);
   // Authenticate() is denied (rather than unauthenticated) only for the CSRF header.

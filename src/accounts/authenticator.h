@@ -60,6 +60,12 @@ class Authenticator {
 Result<std::optional<std::string_view>> RequestCookie(const net::Request& request,
                                                       std::string_view name);
 
+// Whether the request offers a credential at all: an Authorization header (of any scheme) or
+// the session cookie (even twice). A route open to anyone that shows more to some callers
+// authenticates such a request and refuses it when the credential is bad, rather than
+// quietly answering as to nobody.
+bool OffersCredential(const net::Request& request);
+
 // The response for an Authenticate() error, the same on every route of every node: the error
 // mapped as net/error_mapping.h says, plus `WWW-Authenticate: Bearer` on a 401 and
 // `"reason": "csrf_required"` on the 403 of a cookie request without the right CSRF header.

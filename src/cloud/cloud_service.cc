@@ -306,11 +306,18 @@ net::Router CloudService::State::BuildRouter() {
               },
               {.body_limit_bytes = options.max_forward_bytes});
   // Anyone may ask: the anonymous answer comes from counters in memory (no store lock, no
-  // scan). The operator token adds the rejections and the record store's counts, which are
-  // queries.
+  // scan). The operator token or an admin's session (Bearer, or the cookie) adds the
+  // rejections and the record store's counts, which are queries. A credential that is offered
+  // must be good (401), and a session of another role is 403.
   router.Get("/api/v1/stats", [this](const net::Request& r) -> Result<net::Response> {
-    const bool as_operator = r.Header("Authorization").has_value();
-    if (as_operator && !Authorised(r)) return Unauthorized();
+    const bool as_operator = accounts::OffersCredential(r);
+    if (as_operator && !node::BearerTokenMatches(r.Header("Authorization"), operator_token)) {
+      Result<accounts::Principal> who = accounts->PrincipalOf(r);
+      if (!who) return accounts::AuthenticationRefusal(who.error());
+      if (!who->is(accounts::Role::kAdmin)) {
+        return PermissionDenied("only an admin or the operator token sees the full counts");
+      }
+    }
     CloudStats s;
     if (as_operator) {
       MEDMESH_ASSIGN_OR_RETURN(s, Stats());

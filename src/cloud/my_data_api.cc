@@ -178,6 +178,9 @@ void AddMyDataRoutes(net::Router& router, MyDataContext context, Authenticate au
   router.Get("/api/v1/me/readings",
              [service, auth, clock](const net::Request& r) -> Result<net::Response> {
                MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
+               // The role before the parameters: a doctor gets 403, not a 400 about `kind`.
+               MEDMESH_RETURN_IF_ERROR(service->RequirePatientRole(who, "readings.read",
+                                                                   "Observation", r.peer_address));
                MEDMESH_ASSIGN_OR_RETURN(const ReadingsQuery query,
                                         ParseReadingsQuery(r, wire::NowMs(*clock)));
                MEDMESH_ASSIGN_OR_RETURN(const ReadingSeries series,
@@ -186,6 +189,8 @@ void AddMyDataRoutes(net::Router& router, MyDataContext context, Authenticate au
              });
   router.Get("/api/v1/me/records", [service, auth](const net::Request& r) -> Result<net::Response> {
     MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
+    MEDMESH_RETURN_IF_ERROR(
+        service->RequirePatientRole(who, "record.list", "DocumentReference", r.peer_address));
     MEDMESH_RETURN_IF_ERROR(CheckQuery(r, {"limit", "cursor"}));
     std::size_t limit = kDefaultRecordsPage;
     if (auto l = r.QueryParam("limit")) {
@@ -210,6 +215,8 @@ void AddMyDataRoutes(net::Router& router, MyDataContext context, Authenticate au
   router.Get("/api/v1/me/records/{device_id}/{record_id}",
              [service, auth](const net::Request& r) -> Result<net::Response> {
                MEDMESH_ASSIGN_OR_RETURN(const accounts::Principal who, (*auth)(r));
+               MEDMESH_RETURN_IF_ERROR(service->RequirePatientRole(
+                   who, "record.read", "DocumentReference", r.peer_address));
                MEDMESH_RETURN_IF_ERROR(CheckQuery(r, {}));
                MEDMESH_ASSIGN_OR_RETURN(
                    const MyRecordView view,

@@ -101,6 +101,13 @@ Error MyDataService::Refuse(const Action& action, Error error) {
   return error;
 }
 
+Status MyDataService::RequirePatientRole(const Principal& who, std::string_view event,
+                                         std::string_view entity_type, std::string_view from) {
+  if (who.is(Role::kPatient) && !who.patient_id.empty()) return OkStatus();
+  const Action action{who, from, std::string(event), std::string(entity_type), ""};
+  return Refuse(action, PermissionDenied(std::string(kRoleDeniedMessage)));
+}
+
 Status MyDataService::RequireActivePatient(const Action& action) {
   if (!action.who.is(Role::kPatient) || action.who.patient_id.empty()) {
     return Refuse(action, PermissionDenied(std::string(kRoleDeniedMessage)));

@@ -115,6 +115,13 @@ class MyDataService {
                                             std::string_view device_id, std::string_view record_id,
                                             std::string_view from);
 
+  // OK for a patient (whatever the state of their portal), else kPermissionDenied
+  // kRoleDeniedMessage with an audit entry `event` (outcome kMinorFailure). The routes call it
+  // before they parse their parameters, so another role gets this 403 rather than a 400 about a
+  // parameter (the methods above check the role again, and the portal).
+  Status RequirePatientRole(const accounts::Principal& who, std::string_view event,
+                            std::string_view entity_type, std::string_view from);
+
   // The roll-ups (for the seeding and for tests).
   const ReadingRollups& rollups() const { return rollups_; }
 

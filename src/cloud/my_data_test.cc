@@ -654,6 +654,19 @@ TEST_P(MyDataTest, RoutesParseStrictlyAndAnswerJson) {
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_EQ(Json::parse(r.body, nullptr, false)["error"], "invalid_argument");
   }
+  // Another role is refused before its parameters are read: the same 403 (and a refused
+  // audit entry) whether they are valid or not.
+  const std::size_t refused_before = audit_.Count("readings.read", audit::Outcome::kMinorFailure);
+  for (const std::string& path : std::vector<std::string>{
+           "/api/v1/me/readings", "/api/v1/me/readings?kind=mood",
+           "/api/v1/me/readings?kind=heart_rate&points=24" + range, "/api/v1/me/records?limit=0",
+           "/api/v1/me/records/watch-1/rec-1?x=1"}) {
+    SCOPED_TRACE(path);
+    auto r = get(path, "doctor:acc_dr");
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(Json::parse(r.body, nullptr, false)["error"], "permission_denied");
+  }
+  EXPECT_EQ(audit_.Count("readings.read", audit::Outcome::kMinorFailure), refused_before + 3);
   EXPECT_EQ(get("/api/v1/me/records", "").status, 401);
   EXPECT_EQ(get("/api/v1/me/records", "doctor:acc_dr").status, 403);
   EXPECT_EQ(get("/api/v1/me/records", "patient:patient-2").status, 403);  // portal not active

@@ -668,12 +668,18 @@ net::Router CloudletService::State::BuildRouter() {
   router.Post("/api/v1/ingest", [this](const net::Request& r) { return Ingest(r); },
               {.body_limit_bytes = options.ingest.max_upload_bytes});
   // Counters kept in memory (Stats()): no store lock and no scan per request, since anyone may
-  // ask. Anonymous callers get the flow counts; the operator token adds what tells a prober
-  // how much of its probing was seen (rejections, IDS events). No ids in either.
+  // ask. Anonymous callers get the flow counts; the operator token or the session of an
+  // operator of this cloudlet (Bearer, or the cookie) adds what tells a prober how much of its
+  // probing was seen (rejections, IDS events). No ids in either. A credential that is offered
+  // must be good (401), and a session of anyone else is 403.
   router.Get("/api/v1/stats", [this](const net::Request& r) -> Result<net::Response> {
-    const bool as_operator = r.Header("Authorization").has_value();
-    if (as_operator && !Authorised(r, operator_token, "operator")) {
-      return Unauthorized("operator");
+    const bool as_operator = accounts::OffersCredential(r);
+    if (as_operator) {
+      auto identified = Identify(r, operator_token, "operator");
+      if (!identified) return accounts::AuthenticationRefusal(identified.error());
+      if (!IsOwnOperator(*identified)) {
+        return PermissionDenied("only an operator of this cloudlet sees the full counts");
+      }
     }
     const CloudletStats s = Stats();
     Json body{{"node", s.node},
