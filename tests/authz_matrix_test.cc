@@ -201,16 +201,19 @@ class AuthzMatrixTest : public PeopleWorld {
     b["cloud POST /api/v1/accounts/doctors"] = [this](Column, bool) {
       return At("/api/v1/accounts/doctors", DoctorRegistration(NewEmail("doc")).dump());
     };
-    b["cloud POST /api/v1/session"] = [this](Column, bool) {
-      return At("/api/v1/session", json{{"email", a_.email}, {"password", kPassword}}.dump());
-    };
-    b["cloud GET /api/v1/session"] = plain("/api/v1/session");
-    // Logging out ends a session: a fresh one of the same person.
-    b["cloud DELETE /api/v1/session"] = [this](Column c, bool) {
-      Call call = At("/api/v1/session");
-      if (IsRole(c)) call.bearer = LogIn(CallerOf(c)->email).token;
-      return call;
-    };
+    // The session routes, the same at the cloud and at a cloudlet (which relays to the cloud).
+    for (const std::string node : {"cloud", "cloudlet"}) {
+      b[node + " POST /api/v1/session"] = [this](Column, bool) {
+        return At("/api/v1/session", json{{"email", a_.email}, {"password", kPassword}}.dump());
+      };
+      b[node + " GET /api/v1/session"] = plain("/api/v1/session");
+      // Logging out ends a session: a fresh one of the same person.
+      b[node + " DELETE /api/v1/session"] = [this](Column c, bool) {
+        Call call = At("/api/v1/session");
+        if (IsRole(c)) call.bearer = LogIn(CallerOf(c)->email).token;
+        return call;
+      };
+    }
     // A password change revokes every session of the account: change it back, log all in again.
     b["cloud POST /api/v1/account/password"] = [this](Column c, bool) {
       Call call =
@@ -243,6 +246,11 @@ class AuthzMatrixTest : public PeopleWorld {
         return call;
       };
     }
+    b["cloud GET /api/v1/admin/registrations/{id}/photo"] = [this](Column, bool unknown) {
+      const std::string id =
+          unknown ? kUnknownAccount : RegisterPatient(NewEmail("photo"), /*photo=*/true);
+      return At("/api/v1/admin/registrations/" + id + "/photo");
+    };
     b["cloud POST /api/v1/admin/operators"] = [this](Column, bool) {
       return At("/api/v1/admin/operators", json{{"email", NewEmail("op")},
                                                 {"password", kPassword},
@@ -251,6 +259,11 @@ class AuthzMatrixTest : public PeopleWorld {
                                                .dump());
     };
     b["cloud GET /api/v1/sessions/revocations"] = plain("/api/v1/sessions/revocations");
+    b["cloud POST /api/v1/cloudlets/{cloudlet_id}/sessions"] = [this](Column, bool) {
+      return At("/api/v1/cloudlets/cloudlet-1/sessions",
+                json{{"email", a_.email}, {"password", kPassword}, {"client_address", "10.0.0.7"}}
+                    .dump());
+    };
 
     // --- Cloud: clinical workflows ---
     // A has asked cloudlet-1 already (a second request is 409): a patient asks as a fresh one.

@@ -75,6 +75,16 @@ class BadInputTest : public PeopleWorld {
                       },
                       {},
                       200});
+    // A cloudlet's login, relayed to the cloud: refused at the cloudlet before it is relayed.
+    routes.push_back({"cloudlet POST /api/v1/session",
+                      true,
+                      [] { return std::string("/api/v1/session"); },
+                      none,
+                      [this] {
+                        return json{{"email", a_.email}, {"password", kPassword}};
+                      },
+                      {},
+                      200});
     // The valid request changes D2's password; SweepOne changes it back.
     routes.push_back(
         {"cloud POST /api/v1/account/password",
@@ -411,6 +421,30 @@ TEST_F(BadInputTest, HostileIdsInPathsAndQueriesAreClearRefusals) {
   ExpectRefusal(Send(cloudlet_urls_[0], net::Method::kDelete, "/api/v1/devices", Bearer(a_.token)),
                 405, "DELETE on devices");
   EXPECT_TRUE(Take() == before) << "a refused request changed what is stored";
+}
+
+// Registering an e-mail that has an account (A's, in any case) answers as a new registration
+// would, so the answer tells no stranger the e-mail is known, and writes nothing.
+TEST_F(BadInputTest, ATakenEmailIsAnsweredAsANewRegistrationAndWritesNothing) {
+  const Snapshot before = Take();
+  json patient = PatientRegistration(a_.email, true);
+  patient["password"] = kOtherPassword;
+  json doctor = DoctorRegistration(a_.email);
+  doctor["email"] = " " + a_.email + " ";
+  for (const auto& [path, body] : {std::pair{"/api/v1/accounts/patients", patient},
+                                   std::pair{"/api/v1/accounts/doctors", doctor}}) {
+    SCOPED_TRACE(path);
+    const net::Response r = AtCloud(net::Method::kPost, path, {}, body);
+    EXPECT_EQ(r.status, 201) << Why(r);
+    EXPECT_EQ(Body(r).value("status", ""), "pending");
+  }
+  EXPECT_TRUE(Take() == before) << "a registration of a taken e-mail changed what is stored";
+  // A's account is as it was: A's password still logs in, the other one does not.
+  EXPECT_EQ(LogIn(a_.email).token.empty(), false);
+  EXPECT_EQ(AtCloud(net::Method::kPost, "/api/v1/session", {},
+                    {{"email", a_.email}, {"password", kOtherPassword}})
+                .status,
+            401);
 }
 
 TEST_F(BadInputTest, NestedObjectsAreCheckedAsStrictly) {

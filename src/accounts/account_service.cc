@@ -337,42 +337,60 @@ Result<LoginRefusal> AccountService::CountFailure(const std::optional<Account>& 
 
 Result<LoginOutcome> AccountService::Login(const Credentials& credentials,
                                            std::string_view source) {
+  MEDMESH_ASSIGN_OR_RETURN(auto begun, BeginLogin(credentials, source));
+  if (auto* outcome = std::get_if<LoginOutcome>(&begun)) return std::move(*outcome);
+  return FinishLogin(std::get<PendingLogin>(begun));
+}
+
+LoginOutcome AccountService::Busy(std::string_view source) {
+  Ids(store::IdsEventKind::kRateLimited, source, "login refused: password gate busy");
+  return LoginOutcome(LoginRefusal{LoginRefusal::Kind::kBusy, std::chrono::seconds(1)});
+}
+
+Result<std::variant<LoginOutcome, PendingLogin>> AccountService::BeginLogin(
+    const Credentials& credentials, std::string_view source) {
+  using Begun = std::variant<LoginOutcome, PendingLogin>;
   const std::int64_t now_ms = wire::NowMs(c_.clock);
   MEDMESH_ASSIGN_OR_RETURN(auto source_locked, Locked(SourceKey(source), now_ms));
   if (source_locked) {
     Ids(store::IdsEventKind::kRateLimited, source, "login refused: source locked out");
-    return LoginOutcome(*source_locked);
+    return Begun(LoginOutcome(*source_locked));
   }
   // A malformed e-mail is an unknown login: same work, same answer.
   auto login = NormaliseLogin(credentials.email);
-  std::optional<Account> account;
+  PendingLogin pending;
   if (login) {
-    MEDMESH_ASSIGN_OR_RETURN(account, c_.store.FindByLogin(*login));
+    MEDMESH_ASSIGN_OR_RETURN(pending.account, c_.store.FindByLogin(*login));
   }
-  if (account) {
-    MEDMESH_ASSIGN_OR_RETURN(auto account_locked, Locked(AccountKey(account->account_id), now_ms));
+  if (pending.account) {
+    MEDMESH_ASSIGN_OR_RETURN(auto account_locked,
+                             Locked(AccountKey(pending.account->account_id), now_ms));
     if (account_locked) {
       Ids(store::IdsEventKind::kRateLimited, source, "login refused: account locked out");
-      return LoginOutcome(*account_locked);
+      return Begun(LoginOutcome(*account_locked));
     }
   }
+  pending.password = credentials.password;
+  pending.source = std::string(source);
+  return Begun(std::move(pending));
+}
+
+Result<LoginOutcome> AccountService::FinishLogin(const PendingLogin& pending) {
+  const std::optional<Account>& account = pending.account;
+  const std::string_view source = pending.source;
   std::string hash;
   if (account) {
     hash = account->password_hash;
   } else {
     auto dummy = DummyHash();
-    if (!dummy && dummy.error().code() == ErrorCode::kResourceExhausted) {
-      Ids(store::IdsEventKind::kRateLimited, source, "login refused: password gate busy");
-      return LoginOutcome(LoginRefusal{LoginRefusal::Kind::kBusy, std::chrono::seconds(1)});
-    }
+    if (!dummy && dummy.error().code() == ErrorCode::kResourceExhausted) return Busy(source);
     if (!dummy) return dummy.error();
     hash = *dummy;
   }
-  const Status verified = c_.hasher.Verify(hash, credentials.password);
-  if (!verified && verified.error().code() == ErrorCode::kResourceExhausted) {
-    Ids(store::IdsEventKind::kRateLimited, source, "login refused: password gate busy");
-    return LoginOutcome(LoginRefusal{LoginRefusal::Kind::kBusy, std::chrono::seconds(1)});
-  }
+  const Status verified = c_.hasher.Verify(hash, pending.password);
+  if (!verified && verified.error().code() == ErrorCode::kResourceExhausted) return Busy(source);
+  // After the Argon2id work (and any wait for a thread to do it).
+  const std::int64_t now_ms = wire::NowMs(c_.clock);
   if (!verified || !account) {
     MEDMESH_ASSIGN_OR_RETURN(LoginRefusal refusal, CountFailure(account, source, now_ms));
     return LoginOutcome(refusal);

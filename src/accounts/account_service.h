@@ -10,7 +10,11 @@
 // Login: the per-source throttle and then the account's throttle are checked before any
 // Argon2id work, so a locked key is refused at once (kLockedOut with a retry-after). The
 // password is checked through the crypto::PasswordHasher gate: when it is busy the attempt is
-// refused at once (kBusy, HTTP 429) without counting as a failure. A wrong password (or an
+// refused at once (kBusy, HTTP 429) without counting as a failure. Login() runs in two steps
+// that callers may run on different threads: BeginLogin (the throttles and the account
+// lookup, no Argon2id work) and FinishLogin (the Argon2id check and the rest); the cloud's
+// login route runs FinishLogin on a PasswordPool (password_pool.h), off the HTTP I/O threads,
+// and when that pool's queue is full it answers with Busy() at once. A wrong password (or an
 // unknown login, which costs the same Argon2id work against a dummy hash) counts one failure
 // for the source and, for a known login, one for the account; reaching the policy's count
 // locks the key. Every failure is an IDS event (store::IdsEventLog::Record, kind auth_failure,
@@ -120,6 +124,14 @@ std::string_view LoginRefusalName(LoginRefusal::Kind kind);
 
 using LoginOutcome = std::variant<IssuedSession, LoginRefusal>;
 
+// A login that passed BeginLogin's checks and waits for its Argon2id check (FinishLogin).
+// Holds the password: keep it no longer than needed.
+struct PendingLogin {
+  std::optional<Account> account;  // nullopt: unknown (or malformed) login
+  std::string password;
+  std::string source;
+};
+
 // Creates an approved admin account (what AccountService::CreateAdmin and `medmesh admin create`
 // do; the CLI needs no token issuer or IDS log) and appends its audit entry (actor "system",
 // source `source`). Errors as AccountService::RegisterPatient.
@@ -155,7 +167,18 @@ class AccountService final : public RevocationChecker {
                 std::string_view source);
 
   // See the top of this file. Errors are store, hasher or audit failures only.
+  // Login = BeginLogin, then FinishLogin if it returned a PendingLogin.
   Result<LoginOutcome> Login(const Credentials& credentials, std::string_view source);
+  // The checks before any Argon2id work: a locked source or account is refused here (an
+  // outcome); otherwise the PendingLogin to finish. Errors: store failures.
+  Result<std::variant<LoginOutcome, PendingLogin>> BeginLogin(const Credentials& credentials,
+                                                              std::string_view source);
+  // The Argon2id check and what follows it (failure counting, session, audit).
+  Result<LoginOutcome> FinishLogin(const PendingLogin& pending);
+  // The refusal of a login that could not be given Argon2id work (the caller's queue is full):
+  // kBusy with a retry-after of 1 s, recorded as an IDS rate_limited event (no audit entry,
+  // no failure counted).
+  LoginOutcome Busy(std::string_view source);
   // Revokes the principal's session.
   Status Logout(const Principal& principal, std::string_view source);
   // Checks the current password (a wrong one counts as a login failure: kUnauthenticated),

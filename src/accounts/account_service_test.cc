@@ -234,6 +234,51 @@ TEST_F(AccountServiceTest, ABusyPasswordGateAnswersBusyAtOnce) {
   EXPECT_EQ(store_->GetThrottle("account:" + admin_account_.account_id)->failures, 0u);
 }
 
+TEST_F(AccountServiceTest, BeginLoginDoesTheChecksAndFinishLoginTheRest) {
+  // A good login: Begin leaves it pending (nothing counted, nothing audited), Finish issues.
+  const std::size_t audited = audit_.Of("session.login").size();
+  auto begun = service_->BeginLogin({"admin@example.org", kPassword}, "10.0.0.3");
+  ASSERT_TRUE(begun);
+  const auto* pending = std::get_if<PendingLogin>(&*begun);
+  ASSERT_NE(pending, nullptr);
+  EXPECT_TRUE(pending->account.has_value());
+  EXPECT_EQ(audit_.Of("session.login").size(), audited);
+  auto finished = service_->FinishLogin(*pending);
+  ASSERT_TRUE(finished);
+  EXPECT_NE(std::get_if<IssuedSession>(&*finished), nullptr);
+  EXPECT_EQ(audit_.Of("session.login").size(), audited + 1);
+
+  // An unknown login is pending too (it costs the same Argon2id work), without an account.
+  auto unknown = service_->BeginLogin({"nobody@example.org", kPassword}, "10.0.0.3");
+  ASSERT_TRUE(unknown);
+  ASSERT_NE(std::get_if<PendingLogin>(&*unknown), nullptr);
+  EXPECT_FALSE(std::get<PendingLogin>(*unknown).account.has_value());
+
+  // A locked account is refused by Begin: no PendingLogin, so no Argon2id work.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Refused("admin@example.org", "wrong password!!"),
+              LoginRefusal::Kind::kBadCredentials);
+  }
+  auto locked = service_->BeginLogin({"admin@example.org", kPassword}, "10.0.0.3");
+  ASSERT_TRUE(locked);
+  const auto* outcome = std::get_if<LoginOutcome>(&*locked);
+  ASSERT_NE(outcome, nullptr);
+  ASSERT_NE(std::get_if<LoginRefusal>(outcome), nullptr);
+  EXPECT_EQ(std::get<LoginRefusal>(*outcome).kind, LoginRefusal::Kind::kLockedOut);
+}
+
+TEST_F(AccountServiceTest, BusyIsAnIdsEventOnly) {
+  const auto rate_limited = IdsCount(store::IdsEventKind::kRateLimited);
+  const std::size_t audited = audit_.entries.size();
+  const LoginOutcome busy = service_->Busy("10.0.0.4");
+  ASSERT_NE(std::get_if<LoginRefusal>(&busy), nullptr);
+  EXPECT_EQ(std::get<LoginRefusal>(busy).kind, LoginRefusal::Kind::kBusy);
+  EXPECT_EQ(std::get<LoginRefusal>(busy).retry_after.count(), 1);
+  EXPECT_EQ(IdsCount(store::IdsEventKind::kRateLimited), rate_limited + 1);
+  EXPECT_EQ(audit_.entries.size(), audited);
+  EXPECT_EQ(store_->GetThrottle("source:10.0.0.4")->failures, 0u);
+}
+
 TEST_F(AccountServiceTest, LogoutAndPasswordChangeRevokeSessions) {
   const Principal second = LoginOk("admin@example.org", kPassword);
   EXPECT_FALSE(service_->IsRevoked(admin_.session_id).value());

@@ -31,23 +31,25 @@ Authenticator::Authenticator(const TokenVerifier& verifier, const RevocationChec
                              const Clock& clock)
     : verifier_(verifier), revocations_(revocations), clock_(clock) {}
 
-Result<Authenticated> Authenticator::Authenticate(const net::Request& request) const {
-  std::string_view token;
-  bool via_cookie = false;
+Result<PresentedToken> PresentedTokenOf(const net::Request& request) {
   if (const auto authorization = request.Header("Authorization")) {
     constexpr std::string_view kScheme = "bearer ";
     if (authorization->size() <= kScheme.size() ||
         !net::EqualsIgnoreCase(authorization->substr(0, kScheme.size()), kScheme)) {
       return Unauthenticated("Authorization must be a Bearer session token");
     }
-    token = Trim(authorization->substr(kScheme.size()));
-  } else {
-    auto cookie = RequestCookie(request, kSessionCookie);
-    if (!cookie) return Unauthenticated("more than one session cookie");
-    if (!cookie->has_value()) return Unauthenticated("no session: log in first");
-    token = **cookie;
-    via_cookie = true;
+    return PresentedToken{Trim(authorization->substr(kScheme.size())), false};
   }
+  auto cookie = RequestCookie(request, kSessionCookie);
+  if (!cookie) return Unauthenticated("more than one session cookie");
+  if (!cookie->has_value()) return Unauthenticated("no session: log in first");
+  return PresentedToken{**cookie, true};
+}
+
+Result<Authenticated> Authenticator::Authenticate(const net::Request& request) const {
+  MEDMESH_ASSIGN_OR_RETURN(const PresentedToken presented, PresentedTokenOf(request));
+  const std::string_view token = presented.token;
+  const bool via_cookie = presented.via_cookie;
   MEDMESH_ASSIGN_OR_RETURN(TokenClaims claims,
                            verifier_.Verify(token, wire::ToUnixMs(clock_.Now())));
   if (via_cookie && request.method != net::Method::kGet && request.method != net::Method::kHead) {

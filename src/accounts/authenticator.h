@@ -40,6 +40,14 @@ struct Authenticated {
   TokenClaims claims;
 };
 
+// The session token a request presents, as Authenticate() finds it (Bearer first, else the
+// cookie), not yet verified. Errors: kUnauthenticated as Authenticate's for the same request.
+struct PresentedToken {
+  std::string_view token;  // a view into the request
+  bool via_cookie = false;
+};
+Result<PresentedToken> PresentedTokenOf(const net::Request& request);
+
 class Authenticator {
  public:
   // All three must outlive the authenticator.

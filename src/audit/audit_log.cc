@@ -103,8 +103,9 @@ std::unique_ptr<AuditLog> AuditLog::OpenReadOnly(std::unique_ptr<AuditStore> sto
 }
 
 struct AuditLog::Pending {
-  const AuditEntry* entry = nullptr;
-  std::string event_json;
+  // One caller's entries (one for Append, several for AppendMany), written together.
+  std::vector<const AuditEntry*> entries;
+  std::vector<std::string> event_json;
   bool done = false;
   Status status;
 };
@@ -114,22 +115,45 @@ Status AuditLog::Append(const AuditEntry& entry) {
   MEDMESH_RETURN_IF_ERROR(ValidateAuditEntry(entry));
   // Rendered before any lock is taken: the JSON does not depend on the position.
   Pending me;
-  me.entry = &entry;
-  me.event_json = CanonicalAuditEventJson(entry, observer_);
+  me.entries.push_back(&entry);
+  me.event_json.push_back(CanonicalAuditEventJson(entry, observer_));
+  return Enqueue(me);
+}
+
+Status AuditLog::AppendMany(const std::vector<AuditEntry>& entries) {
+  if (signer_ == nullptr) return FailedPrecondition("the audit log was opened read-only");
+  if (entries.empty()) return OkStatus();
+  Pending me;
+  me.entries.reserve(entries.size());
+  me.event_json.reserve(entries.size());
+  for (const AuditEntry& entry : entries) {
+    MEDMESH_RETURN_IF_ERROR(ValidateAuditEntry(entry));
+    me.entries.push_back(&entry);
+    me.event_json.push_back(CanonicalAuditEventJson(entry, observer_));
+  }
+  return Enqueue(me);
+}
+
+Status AuditLog::Enqueue(Pending& me) {
   std::unique_lock lock(mu_);
   pending_.push_back(&me);
   // Group commit: whoever finds no batch being written writes everything waiting (its own
-  // entry among them, or first the entries queued before it); the others wait for their turn.
+  // entries among them, or first the entries queued before it); the others wait for their
+  // turn. A batch takes whole callers, up to kMaxAuditBatch entries (at least one caller).
   while (!me.done) {
     if (writing_) {
       written_.wait(lock);
       continue;
     }
     writing_ = true;
-    const std::size_t n = std::min(pending_.size(), kMaxAuditBatch);
-    std::vector<Pending*> batch(pending_.begin(),
-                                pending_.begin() + static_cast<std::ptrdiff_t>(n));
-    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+    std::vector<Pending*> batch;
+    std::size_t entries = 0;
+    while (!pending_.empty() &&
+           (batch.empty() || entries + pending_.front()->entries.size() <= kMaxAuditBatch)) {
+      entries += pending_.front()->entries.size();
+      batch.push_back(pending_.front());
+      pending_.pop_front();
+    }
     lock.unlock();
     const Status written = WriteBatch(batch);
     lock.lock();
@@ -147,20 +171,21 @@ Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
   return store_->Append([&](const SignedAuditHead& current)
                             -> Result<std::pair<std::vector<StoredAuditEntry>, SignedAuditHead>> {
     std::vector<StoredAuditEntry> rows;
-    rows.reserve(batch.size());
     std::uint64_t seq = current.seq;
     Bytes prev = current.hash;
     for (const Pending* p : batch) {
-      StoredAuditEntry row;
-      row.seq = ++seq;
-      row.entry = *p->entry;
-      row.observer = observer_;
-      row.format = kAuditFormatVersion;
-      row.event_json = p->event_json;
-      row.prev_hash = prev;
-      row.entry_hash = AuditEntryHash(row.prev_hash, row.event_json);
-      prev = row.entry_hash;
-      rows.push_back(std::move(row));
+      for (std::size_t i = 0; i < p->entries.size(); ++i) {
+        StoredAuditEntry row;
+        row.seq = ++seq;
+        row.entry = *p->entries[i];
+        row.observer = observer_;
+        row.format = kAuditFormatVersion;
+        row.event_json = p->event_json[i];
+        row.prev_hash = prev;
+        row.entry_hash = AuditEntryHash(row.prev_hash, row.event_json);
+        prev = row.entry_hash;
+        rows.push_back(std::move(row));
+      }
     }
     SignedAuditHead head{seq, prev, observer_, {}};
     head.signature = signer_->Sign(AuditHeadMessage(head.observer, head.seq, head.hash));

@@ -118,6 +118,11 @@ class AuditLog final : public AuditSink {
   // one transaction (at most kMaxAuditBatch) under one head signature; if that transaction
   // fails, every Append of the batch returns its error.
   Status Append(const AuditEntry& entry) override;
+  // Appends `entries` in order in ONE transaction under one head signature (with entries of
+  // other threads' appends around them in the same group commit, never between them): all or
+  // none. kInvalidArgument if any entry is invalid (nothing appended). A request of more than
+  // kMaxAuditBatch entries is written alone, in one transaction all the same.
+  Status AppendMany(const std::vector<AuditEntry>& entries) override;
 
   // Checks the whole log against `node_key` (the node's public key, from its certificate). A
   // broken log is an OK result with ok() false; errors are only for a store that cannot be
@@ -141,6 +146,8 @@ class AuditLog final : public AuditSink {
   Result<AuditFailure> FindMovedEntry(ByteView prev_hash) const;
 
   struct Pending;
+  // Queues `me` and waits until its entries are written (group commit, see Append).
+  Status Enqueue(Pending& me);
   Status WriteBatch(const std::vector<Pending*>& batch);
 
   std::unique_ptr<AuditStore> store_;

@@ -520,6 +520,88 @@ TEST_F(AuditLogTest, ConcurrentAppendsFromSeveralThreadsAndTwoOpenersKeepOneLine
   EXPECT_EQ(rec_ids.size(), static_cast<std::size_t>(kThreads * kPerThread));
 }
 
+// --- AppendMany: one request's entries in one transaction -----------------------------------
+
+std::vector<AuditEntry> Entries(int first, int count) {
+  std::vector<AuditEntry> out;
+  for (int i = first; i < first + count; ++i) out.push_back(Entry(i));
+  return out;
+}
+
+TEST_F(AuditLogTest, AppendManyChainsTheEntriesInOrderUnderOneSignedHead) {
+  AppendEntries(1);
+  ASSERT_TRUE(log_->AppendMany({}));
+  ASSERT_TRUE(log_->AppendMany(Entries(2, 3)));
+  // More than one group commit's worth is still written, in one transaction.
+  ASSERT_TRUE(log_->AppendMany(Entries(5, static_cast<int>(kMaxAuditBatch) + 6)));
+  const int total = 4 + static_cast<int>(kMaxAuditBatch) + 6;
+  auto page = log_->Query({.limit = kMaxAuditQueryLimit});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->events.size(), static_cast<std::size_t>(total));
+  for (int i = 0; i < total; ++i) {
+    nlohmann::json expected = AuditEventJson(Entry(total - i), kNode);
+    expected["id"] = std::to_string(total - i);
+    EXPECT_TRUE(page->events[static_cast<std::size_t>(i)] == expected) << "event " << i;
+  }
+  const AuditVerifyReport report = Verify({.observer = std::string(kNode)});
+  EXPECT_TRUE(report.ok()) << report.message;
+  EXPECT_EQ(report.head_seq, static_cast<std::uint64_t>(total));
+}
+
+TEST_F(AuditLogTest, AppendManyWithOneInvalidEntryAppendsNone) {
+  AppendEntries(2);
+  std::vector<AuditEntry> entries = Entries(3, 3);
+  entries[1].event = "Record Read";
+  EXPECT_EQ(log_->AppendMany(entries).error().code(), ErrorCode::kInvalidArgument);
+  const AuditVerifyReport report = Verify();
+  EXPECT_TRUE(report.ok());
+  EXPECT_EQ(report.entries, 2u);
+}
+
+TEST_F(AuditLogTest, ConcurrentAppendManyKeepsEachCallersEntriesTogether) {
+  std::unique_ptr<AuditLog> second = OpenLog();
+  ASSERT_NE(second, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 10;
+  constexpr int kPerCall = 5;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      AuditLog& log = t % 2 == 0 ? *log_ : *second;
+      for (int c = 0; c < kCalls; ++c) {
+        const int first = (t * kCalls + c) * kPerCall + 1;
+        // Single appends in between, from the same threads.
+        if (!log.Append(Entry(10'000 + t * kCalls + c))) ++failures;
+        if (!log.AppendMany(Entries(first, kPerCall))) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  const AuditVerifyReport report = Verify();
+  EXPECT_TRUE(report.ok()) << report.message;
+  EXPECT_EQ(report.entries, static_cast<std::uint64_t>(kThreads * kCalls * (kPerCall + 1)));
+  // Oldest first: every call's entries follow each other with nothing in between.
+  auto page = log_->Query({.limit = kMaxAuditQueryLimit});
+  ASSERT_TRUE(page);
+  std::vector<int> order;
+  for (auto it = page->events.rbegin(); it != page->events.rend(); ++it) {
+    const std::string ref = (*it)["entity"][1]["what"]["reference"].get<std::string>();
+    order.push_back(std::stoi(ref.substr(ref.find('_') + 1)));
+  }
+  int together = 0;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (order[i] >= 10'000 || (order[i] - 1) % kPerCall != 0) continue;
+    bool consecutive = i + kPerCall <= order.size();
+    for (int k = 1; consecutive && k < kPerCall; ++k) {
+      consecutive = order[i + static_cast<std::size_t>(k)] == order[i] + k;
+    }
+    if (consecutive) ++together;
+  }
+  EXPECT_EQ(together, kThreads * kCalls);
+}
+
 // --- A failing disk (SQLite) --------------------------------------------------------------------
 
 TEST(AuditLogFaultTest, AFailedAppendReturnsAnErrorAndLeavesTheChainValid) {
@@ -554,6 +636,17 @@ TEST(AuditLogFaultTest, AFailedAppendReturnsAnErrorAndLeavesTheChainValid) {
     EXPECT_EQ((*log)->Append(Entry(3)).error().code(), ErrorCode::kResourceExhausted);
     vfs.Clear();
     EXPECT_GT(vfs.injected(), 0u);
+
+    // A failed AppendMany writes none of its entries.
+    vfs.Inject({.op = testing::FaultySqliteVfs::Op::kWrite,
+                .failure = testing::FaultySqliteVfs::Failure::kIoError,
+                .file = std::string(kAuditDbFileName)});
+    EXPECT_FALSE((*log)->AppendMany({Entry(3), Entry(4), Entry(5)}));
+    vfs.Clear();
+    auto after_many = (*log)->Verify(*verifier);
+    ASSERT_TRUE(after_many);
+    EXPECT_TRUE(after_many->ok()) << after_many->message;
+    EXPECT_EQ(after_many->entries, 2u);
 
     // The next append continues the chain where it was.
     ASSERT_TRUE((*log)->Append(Entry(3)));

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -60,6 +61,15 @@ class AuditSink {
   virtual ~AuditSink() = default;
   // Durable before it returns OK.
   [[nodiscard]] virtual Status Append(const AuditEntry& entry) = 0;
+  // The entries of one request that records several actions (an inbox: one per patient shown),
+  // in order. The audit log writes them in one transaction (all or none, one commit); this
+  // default appends them one by one and stops at the first error. Empty: OK, nothing written.
+  [[nodiscard]] virtual Status AppendMany(const std::vector<AuditEntry>& entries) {
+    for (const AuditEntry& entry : entries) {
+      if (Status appended = Append(entry); !appended) return appended;
+    }
+    return OkStatus();
+  }
 };
 
 }  // namespace medmesh::audit

@@ -1,16 +1,20 @@
 #include "cloud/account_api.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "accounts/encoding.h"
+#include "accounts/password_pool.h"
 #include "accounts/postgres_account_store.h"
 #include "accounts/sqlite_account_store.h"
 #include "core/log.h"
 #include "net/error_mapping.h"
 #include "net/json_body.h"
 #include "wire/model.h"
+#include "wire/node_request.h"
 
 namespace medmesh::cloud {
 namespace {
@@ -149,7 +153,8 @@ struct AccountApi::State {
         service(accounts::AccountServiceContext{*store, hasher, issuer, deps.audit, deps.ids,
                                                 deps.clock, deps.random},
                 options.service),
-        authenticator(verifier, service, deps.clock) {}
+        authenticator(verifier, service, deps.clock),
+        password_pool(options.password_pool) {}
 
   AccountApiOptions options;
   AccountApiDeps deps;
@@ -160,6 +165,8 @@ struct AccountApi::State {
   std::unique_ptr<crypto::Signer> page_signer;
   accounts::AccountService service;
   accounts::Authenticator authenticator;
+  // Last: destroyed first, so its running jobs finish while the service still exists.
+  accounts::PasswordPool password_pool;
 
   // The request's principal, or the refusal to send (and an IDS event for a bad credential).
   std::variant<accounts::Authenticated, net::Response> Authenticate(const net::Request& r);
@@ -168,14 +175,29 @@ struct AccountApi::State {
   Status AuditRead(const accounts::Principal& p, std::string_view event, std::string_view source,
                    audit::Outcome outcome, std::string_view detail);
 
+  // The answer to a registration whose e-mail has an account already: the same as to a new
+  // one (201, the same members, an account id that names nothing), after the same Argon2id
+  // work, with no account made and an audit entry (docs/accounts.md "Taken e-mails").
+  net::Response AsIfRegistered(accounts::Account shape, std::string_view password,
+                               std::string_view source);
   net::Response RegisterPatient(const net::Request& r);
   net::Response RegisterDoctor(const net::Request& r);
-  net::Response Login(const net::Request& r);
+  // The answer to a login outcome: the refusal, or the session's JSON with the browser's
+  // cookies; `relayed` (a cloudlet's relay): with the person's names, without cookies.
+  net::Response LoginAnswer(const accounts::LoginOutcome& outcome, bool relayed) const;
+  // A login of `b` (its email and password) from `source`: the throttles on the I/O thread,
+  // the Argon2id check on the password pool, then LoginAnswer.
+  // Answers at once for a refusal before any Argon2id work, and 429 when the pool is full.
+  void StartLogin(const Json& b, const std::string& source, bool relayed,
+                  const net::Responder& respond);
+  void Login(const net::Request& r, const net::Responder& respond);
+  void RelayedLogin(const net::Request& r, const net::Responder& respond);
   net::Response Me(const net::Request& r);
   net::Response Logout(const net::Request& r);
   net::Response ChangePassword(const net::Request& r);
   net::Response Profile(const net::Request& r, bool photo);
   net::Response Pending(const net::Request& r);
+  net::Response RegistrationPhoto(const net::Request& r);
   net::Response Decide(const net::Request& r, bool approve);
   net::Response CreateOperator(const net::Request& r);
   net::Response Revocations(const net::Request& r);
@@ -273,8 +295,37 @@ net::Response AccountApi::State::RegisterPatient(const net::Request& r) {
         return deps.records.SealPatientProfile(patient_id, profile);
       },
       r.peer_address);
+  if (!created && created.error().code() == ErrorCode::kAlreadyExists) {
+    accounts::Account shape;
+    shape.role = Role::kPatient;
+    shape.login = registration.credentials.email;
+    shape.display_name = registration.display_name;
+    return AsIfRegistered(std::move(shape), registration.credentials.password, r.peer_address);
+  }
   if (!created) return Refuse(created.error());
   return net::Response::Json(AccountJson(*created).dump(), 201);
+}
+
+net::Response AccountApi::State::AsIfRegistered(accounts::Account shape, std::string_view password,
+                                                std::string_view source) {
+  // A new account's password is hashed before it is stored: the same work here (and the same
+  // 429 when the password gate is full), so the time taken does not tell either.
+  if (auto hashed = hasher.Hash(password); !hashed) return Refuse(hashed.error());
+  audit::AuditEntry e;
+  e.time_ms = wire::NowMs(deps.clock);
+  e.event = "account.register";
+  e.action = audit::Action::kCreate;
+  e.outcome = audit::Outcome::kMinorFailure;
+  e.actor_role = "anonymous";
+  e.source_address = std::string(source);
+  e.entity_type = "Account";
+  e.detail = "login_taken";
+  if (Status appended = deps.audit.Append(e); !appended) return Refuse(appended.error());
+  shape.account_id = accounts::NewId("acc_", deps.random);
+  shape.status = accounts::AccountStatus::kPending;
+  if (auto login = accounts::NormaliseLogin(shape.login)) shape.login = std::move(*login);
+  shape.created_ms = wire::NowMs(deps.clock);
+  return net::Response::Json(AccountJson(shape).dump(), 201);
 }
 
 net::Response AccountApi::State::RegisterDoctor(const net::Request& r) {
@@ -293,20 +344,23 @@ net::Response AccountApi::State::RegisterDoctor(const net::Request& r) {
       b.at("speciality").get<std::string>(),
       b.at("hospital").get<std::string>()};
   auto created = service.RegisterDoctor(registration, r.peer_address);
+  if (!created && created.error().code() == ErrorCode::kAlreadyExists) {
+    accounts::Account shape;
+    shape.role = Role::kDoctor;
+    shape.login = registration.credentials.email;
+    shape.display_name = registration.display_name;
+    shape.licence_number = registration.licence_number;
+    shape.speciality = registration.speciality;
+    shape.hospital = registration.hospital;
+    return AsIfRegistered(std::move(shape), registration.credentials.password, r.peer_address);
+  }
   if (!created) return Refuse(created.error());
   return net::Response::Json(AccountJson(*created).dump(), 201);
 }
 
-net::Response AccountApi::State::Login(const net::Request& r) {
-  static constexpr net::JsonField kFields[] = {{"email", net::JsonType::kString},
-                                               {"password", net::JsonType::kString}};
-  net::JsonBody parsed = net::ParseJsonBody(r, kFields);
-  if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
-  const Json& b = std::get<Json>(parsed);
-  auto outcome = service.Login(
-      {b.at("email").get<std::string>(), b.at("password").get<std::string>()}, r.peer_address);
-  if (!outcome) return Refuse(outcome.error());
-  if (const auto* refusal = std::get_if<accounts::LoginRefusal>(&*outcome)) {
+net::Response AccountApi::State::LoginAnswer(const accounts::LoginOutcome& outcome,
+                                             bool relayed) const {
+  if (const auto* refusal = std::get_if<accounts::LoginRefusal>(&outcome)) {
     using Kind = accounts::LoginRefusal::Kind;
     const std::string_view reason = accounts::LoginRefusalName(refusal->kind);
     switch (refusal->kind) {
@@ -325,19 +379,128 @@ net::Response AccountApi::State::Login(const net::Request& r) {
       case Kind::kDisabled: return Refuse(PermissionDenied("the account is disabled"), reason);
     }
   }
-  const auto& issued = std::get<accounts::IssuedSession>(*outcome);
-  r.MarkPeerAuthenticated();
+  const auto& issued = std::get<accounts::IssuedSession>(outcome);
   const accounts::TokenClaims& c = issued.claims;
   Json body{{"token", issued.token},      {"token_type", "Bearer"},
             {"expires_ms", c.expires_ms}, {"csrf", c.csrf},
             {"account_id", c.account_id}, {"role", std::string(accounts::RoleName(c.role))}};
   if (!c.patient_id.empty()) body["patient_id"] = c.patient_id;
   if (!c.cloudlet_id.empty()) body["cloudlet_id"] = c.cloudlet_id;
+  if (relayed) {
+    // For the cloudlet's "who am I" (it verifies tokens offline; names are not in them).
+    if (auto account = service.Me(c.ToPrincipal(false))) {
+      body["display_name"] = account->display_name;
+      body["email"] = account->login;
+    }
+    net::Response response = net::Response::Json(body.dump());
+    response.headers.emplace_back("Cache-Control", "no-store");
+    return response;
+  }
   net::Response response = net::Response::Json(body.dump());
   const auto max_age = std::chrono::seconds((c.expires_ms - c.issued_ms) / 1000);
   AddCookies(response,
              accounts::SessionCookies(issued.token, c.csrf, max_age, options.secure_cookies));
   return response;
+}
+
+void AccountApi::State::StartLogin(const Json& b, const std::string& source, bool relayed,
+                                   const net::Responder& respond) {
+  // A relayed login's peer is the cloudlet, authenticated by its signature whatever the
+  // person's password turns out to be.
+  const auto answer = [respond, relayed](net::Response response, bool issued) {
+    respond(std::move(response), /*peer_authenticated=*/issued || relayed);
+  };
+  // A flood of logins: refused before anything is read (a locked key gets this same 429, with
+  // a shorter Retry-After, and stays locked), so excess attempts cost no store reads either.
+  if (password_pool.full()) {
+    answer(LoginAnswer(service.Busy(source), relayed), false);
+    return;
+  }
+  // The throttles here, on the I/O thread (a locked key is refused without Argon2id work); the
+  // Argon2id check on the password pool, so that logins never hold an I/O thread.
+  auto begun = service.BeginLogin(
+      {b.at("email").get<std::string>(), b.at("password").get<std::string>()}, source);
+  if (!begun) {
+    answer(Refuse(begun.error()), false);
+    return;
+  }
+  if (const auto* outcome = std::get_if<accounts::LoginOutcome>(&*begun)) {
+    answer(LoginAnswer(*outcome, relayed),
+           std::holds_alternative<accounts::IssuedSession>(*outcome));
+    return;
+  }
+  auto pending =
+      std::make_shared<accounts::PendingLogin>(std::get<accounts::PendingLogin>(std::move(*begun)));
+  const bool queued = password_pool.TrySubmit([this, pending, answer, relayed] {
+    auto outcome = service.FinishLogin(*pending);
+    pending->password.clear();
+    if (!outcome) {
+      answer(Refuse(outcome.error()), false);
+      return;
+    }
+    answer(LoginAnswer(*outcome, relayed),
+           std::holds_alternative<accounts::IssuedSession>(*outcome));
+  });
+  // The queue is full: 429 at once, nothing hashed.
+  if (!queued) answer(LoginAnswer(service.Busy(source), relayed), false);
+}
+
+void AccountApi::State::Login(const net::Request& r, const net::Responder& respond) {
+  static constexpr net::JsonField kFields[] = {{"email", net::JsonType::kString},
+                                               {"password", net::JsonType::kString}};
+  net::JsonBody parsed = net::ParseJsonBody(r, kFields);
+  if (auto* refusal = std::get_if<net::Response>(&parsed)) {
+    respond(std::move(*refusal));
+    return;
+  }
+  StartLogin(std::get<Json>(parsed), r.peer_address, /*relayed=*/false, respond);
+}
+
+void AccountApi::State::RelayedLogin(const net::Request& r, const net::Responder& respond) {
+  static constexpr net::JsonField kFields[] = {{"email", net::JsonType::kString},
+                                               {"password", net::JsonType::kString},
+                                               {"client_address", net::JsonType::kString}};
+  const std::string cloudlet_id(r.PathParam("cloudlet_id").value_or(""));
+  auto caller = wire::VerifyNodeRequest(r.Header("Authorization").value_or(""),
+                                        deps.identity.root.key, wire::CertificateRole::kCloudlet,
+                                        deps.identity.id(), r.path, wire::NowMs(deps.clock));
+  if (caller && caller->certificate().subject_id != cloudlet_id) {
+    caller = Unauthenticated("node request: not this cloudlet's route");
+  }
+  if (!caller) {
+    store::IdsEvent event;
+    event.time_ms = wire::NowMs(deps.clock);
+    event.node = deps.identity.id();
+    event.source_ip = r.peer_address;
+    event.kind = store::IdsEventKind::kAuthFailure;
+    event.detail =
+        "node request refused on " + std::string(r.route) + ": " + caller.error().message();
+    (void)deps.ids.Record(event);
+    net::Response denied = net::ErrorResponse(caller.error());
+    denied.headers.emplace_back("WWW-Authenticate", std::string(wire::kNodeRequestScheme));
+    respond(std::move(denied));
+    return;
+  }
+  net::JsonBody parsed = net::ParseJsonBody(r, kFields);
+  if (auto* refusal = std::get_if<net::Response>(&parsed)) {
+    respond(std::move(*refusal), /*peer_authenticated=*/true);
+    return;
+  }
+  const Json& b = std::get<Json>(parsed);
+  // The person's address as the cloudlet saw it: the throttles and the IDS and audit entries
+  // are theirs, not the cloudlet's (which relays everyone's logins).
+  const std::string& client = b.at("client_address").get_ref<const std::string&>();
+  const bool address_ok = !client.empty() && client.size() <= 64 &&
+                          std::all_of(client.begin(), client.end(), [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                                   c == ':' || c == '%' || c == '-' || c == '_';
+                          });
+  if (!address_ok) {
+    respond(Refuse(InvalidArgument("client_address must be a network address")),
+            /*peer_authenticated=*/true);
+    return;
+  }
+  StartLogin(b, client, /*relayed=*/true, respond);
 }
 
 net::Response AccountApi::State::Me(const net::Request& r) {
@@ -449,6 +612,54 @@ net::Response AccountApi::State::Pending(const net::Request& r) {
   return net::Response::Json(Json{{"registrations", std::move(list)}}.dump());
 }
 
+// The photo of a pending patient registration, for the admin deciding it. Audited as
+// patient.photo.read naming the registrant; an unknown, decided, doctor's or photo-less
+// registration is the same 404.
+net::Response AccountApi::State::RegistrationPhoto(const net::Request& r) {
+  auto auth = Authenticate(r);
+  if (auto* refusal = std::get_if<net::Response>(&auth)) return std::move(*refusal);
+  const auto& p = std::get<accounts::Authenticated>(auth).principal;
+  audit::AuditEntry e;
+  e.time_ms = wire::NowMs(deps.clock);
+  e.event = "patient.photo.read";
+  e.action = audit::Action::kRead;
+  e.outcome = audit::Outcome::kMinorFailure;
+  e.actor_account_id = p.account_id;
+  e.actor_role = std::string(accounts::RoleName(p.role));
+  e.source_address = r.peer_address;
+  e.entity_type = "Patient";
+  if (!p.is(Role::kAdmin)) {
+    e.detail = "permission_denied";
+    if (auto a = deps.audit.Append(e); !a) return Refuse(a.error());
+    return Refuse(PermissionDenied("only an admin reviews registrations"));
+  }
+  auto account = store->GetAccount(r.PathParam("id").value_or(""));
+  if (!account) return Refuse(account.error());
+  Result<PatientProfile> profile = NotFound("no such registration photo");
+  const accounts::Account* a = account->has_value() ? &**account : nullptr;
+  if (a != nullptr && a->role == Role::kPatient && a->status == accounts::AccountStatus::kPending &&
+      !a->sealed_profile.empty()) {
+    profile = deps.records.OpenPatientProfile(a->patient_id, a->sealed_profile);
+  }
+  const bool found = profile && !profile->photo.empty();
+  if (found) {
+    e.outcome = audit::Outcome::kSuccess;
+    e.patient_id = a->patient_id;
+    e.entity_id = a->patient_id;
+    e.detail = "registration";
+  } else {
+    e.detail = "not_found";
+  }
+  if (auto appended = deps.audit.Append(e); !appended) return Refuse(appended.error());
+  if (!profile && profile.error().code() != ErrorCode::kNotFound) return Refuse(profile.error());
+  if (!found) return Refuse(NotFound("no such registration photo"));
+  net::Response response = net::Response::Binary(profile->photo);
+  response.content_type = profile->photo_type;
+  response.headers.emplace_back("Cache-Control", "no-store");
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return response;
+}
+
 net::Response AccountApi::State::Decide(const net::Request& r, bool approve) {
   static constexpr net::JsonField kFields[] = {{"reason", net::JsonType::kString}};
   auto auth = Authenticate(r);
@@ -527,7 +738,14 @@ void AccountApi::AddRoutes(net::Router& router) {
               {.body_limit_bytes = kRegistrationBody});
   router.Post("/api/v1/accounts/doctors", route(&State::RegisterDoctor),
               {.body_limit_bytes = kSmallBody});
-  router.Post("/api/v1/session", route(&State::Login), {.body_limit_bytes = kSmallBody});
+  router.AddAsync(
+      net::Method::kPost, "/api/v1/session",
+      [s](const net::Request& r, const net::Responder& respond) { s->Login(r, respond); },
+      {.body_limit_bytes = kSmallBody});
+  router.AddAsync(
+      net::Method::kPost, "/api/v1/cloudlets/{cloudlet_id}/sessions",
+      [s](const net::Request& r, const net::Responder& respond) { s->RelayedLogin(r, respond); },
+      {.body_limit_bytes = kSmallBody});
   router.Get("/api/v1/session", route(&State::Me));
   router.Delete("/api/v1/session", route(&State::Logout), {.body_limit_bytes = 0});
   router.Post("/api/v1/account/password", route(&State::ChangePassword),
@@ -537,6 +755,7 @@ void AccountApi::AddRoutes(net::Router& router) {
   router.Get("/api/v1/account/photo",
              [s](const net::Request& r) -> Result<net::Response> { return s->Profile(r, true); });
   router.Get("/api/v1/admin/registrations", route(&State::Pending));
+  router.Get("/api/v1/admin/registrations/{id}/photo", route(&State::RegistrationPhoto));
   router.Post("/api/v1/admin/registrations/{id}/approval",
               [s](const net::Request& r) -> Result<net::Response> { return s->Decide(r, true); },
               {.body_limit_bytes = 0});
@@ -560,5 +779,6 @@ Result<accounts::Principal> AccountApi::PrincipalOf(const net::Request& r) {
   return std::move(authenticated->principal);
 }
 accounts::AccountStore& AccountApi::store() { return *state_->store; }
+accounts::PasswordPool& AccountApi::password_pool() { return state_->password_pool; }
 
 }  // namespace medmesh::cloud

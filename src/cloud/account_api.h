@@ -6,9 +6,19 @@
 //
 //   POST   /api/v1/accounts/patients                      self-registration (profile + photo)
 //   POST   /api/v1/accounts/doctors                       self-registration
-//   POST   /api/v1/session                                login: token in JSON + cookies
+//   POST   /api/v1/session                                login: token in JSON + cookies (the
+//                                                         Argon2id check on a PasswordPool,
+//                                                         never on an I/O thread; queue full:
+//                                                         429 "busy" with Retry-After at once)
 //   GET    /api/v1/session                                who am I (role, ids, expiry, csrf)
 //   DELETE /api/v1/session                                logout (revokes the session)
+//   POST   /api/v1/cloudlets/{cloudlet_id}/sessions       a login relayed by that cloudlet
+//          (Authorization: MedMesh-Node, wire/node_request.h, signed by the cloudlet itself;
+//          401 otherwise, an IDS auth_failure event). Body: e-mail, password and the person's
+//          client_address as the cloudlet saw it, which the throttles, IDS events and audit
+//          entries use as the source. Answers as POST /api/v1/session (refusals the same) but
+//          sets no cookie (the cloudlet sets its own) and adds display_name and e-mail, for
+//          the cloudlet's "who am I" (cloudlet_sessions.h).
 //   POST   /api/v1/account/password                       change password (revokes all)
 //   GET    /api/v1/account/profile                        a patient's own profile (no photo)
 //   GET    /api/v1/account/photo                          a patient's own photo
@@ -31,6 +41,7 @@
 
 #include "accounts/account_service.h"
 #include "accounts/authenticator.h"
+#include "accounts/password_pool.h"
 #include "audit/audit_sink.h"
 #include "cloud/three_part.h"
 #include "core/clock.h"
@@ -52,6 +63,8 @@ struct AccountApiOptions {
   bool secure_cookies = false;  // true when the cloud serves TLS
   crypto::PasswordHasherOptions hasher;
   accounts::AccountServiceOptions service;
+  // The threads and queue of login password checks (password_pool.h): a full queue answers 429.
+  accounts::PasswordPoolOptions password_pool;
 };
 
 // What the API uses and does not own; all must outlive it.
@@ -83,6 +96,8 @@ class AccountApi {
   // request is an IDS auth_failure event; an accepted one marks the peer authenticated.
   Result<accounts::Principal> PrincipalOf(const net::Request& r);
   accounts::AccountStore& store();
+  // The login password checks' pool (for tests: fill it to see the 429).
+  accounts::PasswordPool& password_pool();
 
  private:
   struct State;

@@ -5,9 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "accounts/authenticator.h"
 #include "accounts/encoding.h"
@@ -17,6 +21,7 @@
 #include "cloud/cloud_service.h"
 #include "node/test_support.h"
 #include "testing/fake_clock.h"
+#include "testing/wait.h"
 
 namespace medmesh::cloud {
 namespace {
@@ -57,6 +62,7 @@ class AccountApiTest : public ::testing::Test {
     options.password_hasher = {.ops_limit = 1, .mem_limit_bytes = 1 << 20};
     options.account_service.account_throttle = {3, 60'000, 300'000};
     options.account_service.source_throttle = {50, 60'000, 300'000};
+    Configure(options);
 #ifdef MEDMESH_CLOUD_TEST_POSTGRES
     const char* pg = std::getenv("MEDMESH_TEST_PG");
     ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
@@ -79,6 +85,9 @@ class AccountApiTest : public ::testing::Test {
     ASSERT_TRUE(service_->accounts().service().CreateAdmin({kAdminEmail, kPassword}, "Admin"));
     admin_token_ = LoginToken(kAdminEmail, kPassword);
   }
+
+  // For fixtures that need other options.
+  virtual void Configure(CloudOptions& /*options*/) {}
 
   net::Response Send(net::Method method, const std::string& path, const std::string& body = {},
                      std::vector<std::pair<std::string, std::string>> headers = {},
@@ -279,11 +288,59 @@ TEST_F(AccountApiTest, BadBodiesAreRefusedAndNothingIsWritten) {
   EXPECT_EQ(
       json::parse(Get("/api/v1/admin/registrations", admin_token_).body)["registrations"].size(),
       0u);
-  // A second registration of one e-mail is a conflict.
-  RegisterDoctor("twice@example.org");
-  json again = good;
+}
+
+// A registration of an e-mail that has an account is answered as a new one (so the answer does
+// not tell a stranger the e-mail is known), and makes nothing: the first account is untouched.
+TEST_F(AccountApiTest, ATakenEmailIsAnsweredAsANewRegistrationAndMakesNoAccount) {
+  const json doctor = {{"email", "twice@example.org"}, {"password", kPassword},
+                       {"display_name", "Dr X"},       {"licence_number", "GMC-1"},
+                       {"speciality", "cardiology"},   {"hospital", "St E"}};
+  const net::Response first = PostJson("/api/v1/accounts/doctors", doctor);
+  ASSERT_EQ(first.status, 201) << first.body;
+  const json first_body = json::parse(first.body);
+  const std::size_t refused_before =
+      audit_.Count("account.register", audit::Outcome::kMinorFailure);
+
+  json again = doctor;
   again["email"] = "TWICE@example.org";
-  ExpectError(PostJson(path, again), 409, "already_exists");
+  again["password"] = "another long enough password";
+  again["display_name"] = "Someone else";
+  const net::Response second = PostJson("/api/v1/accounts/doctors", again);
+  ASSERT_EQ(second.status, 201) << second.body;
+  const json second_body = json::parse(second.body);
+  std::vector<std::string> first_keys, second_keys;
+  for (const auto& [k, v] : first_body.items()) first_keys.push_back(k);
+  for (const auto& [k, v] : second_body.items()) second_keys.push_back(k);
+  EXPECT_EQ(first_keys, second_keys);
+  EXPECT_EQ(second_body["status"], "pending");
+  EXPECT_EQ(second_body["role"], "doctor");
+  EXPECT_EQ(second_body["email"], "twice@example.org");
+  EXPECT_EQ(second_body["display_name"], "Someone else");
+  const std::string decoy = second_body["account_id"];
+  EXPECT_TRUE(decoy.starts_with("acc_"));
+  EXPECT_EQ(decoy.size(), first_body["account_id"].get<std::string>().size());
+  EXPECT_NE(decoy, first_body["account_id"].get<std::string>());
+
+  // A patient registering with the same e-mail: the same.
+  const net::Response as_patient =
+      PostJson("/api/v1/accounts/patients",
+               {{"email", "twice@example.org"}, {"password", kPassword}, {"display_name", "P"}});
+  EXPECT_EQ(as_patient.status, 201) << as_patient.body;
+  EXPECT_EQ(json::parse(as_patient.body)["role"], "patient");
+
+  // Nothing was made: one pending registration, the decoy id names nothing, the second password
+  // is not the account's, and the refusals are audited.
+  const json list = json::parse(Get("/api/v1/admin/registrations", admin_token_).body);
+  ASSERT_EQ(list["registrations"].size(), 1u);
+  EXPECT_EQ(list["registrations"][0]["display_name"], "Dr X");
+  ExpectError(Send(net::Method::kPost, "/api/v1/admin/registrations/" + decoy + "/approval", {},
+                   {{"Authorization", "Bearer " + admin_token_}}),
+              404, "not_found");
+  ExpectError(Login("twice@example.org", "another long enough password"), 401, "unauthenticated",
+              "invalid_credentials");
+  ExpectError(Login("twice@example.org", kPassword), 403, "permission_denied", "account_pending");
+  EXPECT_EQ(audit_.Count("account.register", audit::Outcome::kMinorFailure), refused_before + 2);
 }
 
 TEST_F(AccountApiTest, ForgedExpiredAndLoggedOutTokensAreRefused) {
@@ -422,6 +479,50 @@ TEST_F(AccountApiTest, AdminRoutesAreForAdminsOnly) {
   EXPECT_EQ(session["cloudlet_id"], "cloudlet-1");
 }
 
+TEST_F(AccountApiTest, TheAdminSeesThePhotoOfAPendingPatientRegistrationOnly) {
+  const std::string photo = PngBase64(1000);
+  auto register_patient = [this](const std::string& email, const json& extra) {
+    json body = {{"email", email}, {"password", kPassword}, {"display_name", "P"}};
+    body.update(extra);
+    const net::Response r = PostJson("/api/v1/accounts/patients", body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? json::parse(r.body)["account_id"].get<std::string>() : "";
+  };
+  const std::string with_photo = register_patient(
+      "p1@example.org", {{"photo", {{"content_type", "image/png"}, {"data", photo}}}});
+  const std::string without = register_patient("p2@example.org", {{"full_name", "No Photo"}});
+  const std::string doctor = RegisterDoctor("doc@example.org");
+  const auto photo_of = [](const std::string& id) {
+    return "/api/v1/admin/registrations/" + id + "/photo";
+  };
+
+  const net::Response image = Get(photo_of(with_photo), admin_token_);
+  ASSERT_EQ(image.status, 200) << image.body;
+  EXPECT_EQ(image.content_type, "image/png");
+  EXPECT_TRUE(accounts::Base64Decode(photo).value() == Bytes(image.body.begin(), image.body.end()));
+  EXPECT_EQ(audit_.Count("patient.photo.read", audit::Outcome::kSuccess), 1u);
+
+  // No photo, a doctor, an unknown id: the same 404.
+  for (const std::string& id : {without, doctor, std::string("acc_aaaaaaaaaaaaaaaaaaaaaaaaaa")}) {
+    ExpectError(Get(photo_of(id), admin_token_), 404, "not_found");
+  }
+  ExpectError(Get(photo_of(with_photo)), 401, "unauthenticated");
+  ASSERT_EQ(Send(net::Method::kPost, "/api/v1/admin/registrations/" + doctor + "/approval", "",
+                 {{"Authorization", "Bearer " + admin_token_}})
+                .status,
+            200);
+  ExpectError(Get(photo_of(with_photo), LoginToken("doc@example.org", kPassword)), 403,
+              "permission_denied");
+  // Once decided, the registration's photo is no longer served here.
+  ASSERT_EQ(Send(net::Method::kPost, "/api/v1/admin/registrations/" + with_photo + "/approval", "",
+                 {{"Authorization", "Bearer " + admin_token_}})
+                .status,
+            200);
+  ExpectError(Get(photo_of(with_photo), admin_token_), 404, "not_found");
+  EXPECT_EQ(audit_.Count("patient.photo.read", audit::Outcome::kSuccess), 1u);
+  EXPECT_EQ(audit_.Count("patient.photo.read", audit::Outcome::kMinorFailure), 5u);
+}
+
 // What a cloudlet does: verify the cloud's tokens offline with the pinned cloud certificate, and
 // learn revocations by polling the signed list; stale lists fail closed.
 TEST_F(AccountApiTest, AnotherNodeVerifiesTokensOfflineAndLearnsRevocationsByPolling) {
@@ -463,6 +564,101 @@ TEST_F(AccountApiTest, AnotherNodeVerifiesTokensOfflineAndLearnsRevocationsByPol
   accounts::RevocationPoller wrong_key(*client_, url_, impostor->certificate, fresh, clock_);
   EXPECT_EQ(wrong_key.PollOnce().error().code(), ErrorCode::kUnauthenticated);
   EXPECT_EQ(fresh.since(), 0u);
+}
+
+// Login flood (docs/accounts.md): the Argon2id check runs on the password pool, never on an
+// I/O thread; a full pool answers 429 at once without hashing.
+class LoginFloodTest : public AccountApiTest {
+ protected:
+  // One I/O thread: if a login held it, no other request could be answered meanwhile.
+  void Configure(CloudOptions& options) override { options.io_threads = 1; }
+
+  accounts::PasswordPool& Pool() { return service_->accounts().password_pool(); }
+
+  // Occupies every pool thread with a job that waits for Release(); returns once they run.
+  void OccupyThreads() {
+    for (std::size_t i = 0; i < Pool().threads(); ++i) {
+      ASSERT_TRUE(Pool().TrySubmit([this] {
+        ++running_;
+        std::unique_lock lock(mu_);
+        released_cv_.wait(lock, [this] { return released_; });
+      }));
+    }
+    ASSERT_TRUE(medmesh::testing::WaitUntil(
+        [this] { return running_.load() == static_cast<int>(Pool().threads()); }));
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    released_cv_.notify_all();
+  }
+  void TearDown() override { Release(); }
+
+  std::mutex mu_;
+  std::condition_variable released_cv_;
+  bool released_ = false;  // guarded by mu_
+  std::atomic<int> running_{0};
+};
+
+TEST_F(LoginFloodTest, AFullPoolAnswers429AtOnceWithoutHashingAndOtherRoutesStillAnswer) {
+  OccupyThreads();
+  // Fill the queue with logins that wait (each on its own connection), as a flood would.
+  std::vector<std::thread> waiting;
+  std::vector<int> statuses(Pool().queue_capacity(), 0);
+  for (std::size_t i = 0; i < Pool().queue_capacity(); ++i) {
+    waiting.emplace_back([this, i, &statuses] {
+      auto client = net::HttpClient::Create({}).value();
+      net::ClientRequest request;
+      request.method = net::Method::kPost;
+      request.url = url_ + "/api/v1/session";
+      request.content_type = "application/json";
+      request.body = json{{"email", kAdminEmail}, {"password", kPassword}}.dump();
+      auto r = client->Send(request);
+      statuses[i] = r ? r->status : -1;
+    });
+  }
+  ASSERT_TRUE(
+      medmesh::testing::WaitUntil([this] { return Pool().queued() == Pool().queue_capacity(); }));
+  const std::size_t logins_audited = audit_.Count("session.login", audit::Outcome::kSuccess);
+  const std::size_t rate_limited = IdsEvents(store::IdsEventKind::kRateLimited);
+
+  // The next login is refused at once: 429 "busy" with Retry-After, no Argon2id work (no
+  // audit entry, no failure counted), an IDS rate_limited event.
+  const net::Response busy = Login(kAdminEmail, kPassword);
+  ExpectError(busy, 429, "resource_exhausted", "busy");
+  EXPECT_EQ(busy.Header("Retry-After").value_or(""), "1");
+  EXPECT_EQ(audit_.Count("session.login", audit::Outcome::kSuccess), logins_audited);
+  EXPECT_EQ(audit_.Count("session.login", audit::Outcome::kMinorFailure), 0u);
+  EXPECT_EQ(IdsEvents(store::IdsEventKind::kRateLimited), rate_limited + 1);
+  // A wrong password is refused the same way: it is not counted towards the lockout.
+  ExpectError(Login(kAdminEmail, "wrong password!"), 429, "resource_exhausted", "busy");
+
+  // Every other route answers meanwhile, on the single I/O thread.
+  const net::Response me = Get("/api/v1/session", admin_token_);
+  EXPECT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(Get("/api/v1/admin/registrations", admin_token_).status, 200);
+
+  // Once the pool is free, the waiting logins are answered, and logins work again.
+  Release();
+  for (std::thread& t : waiting) t.join();
+  for (const int status : statuses) EXPECT_EQ(status, 200);
+  EXPECT_EQ(audit_.Count("session.login", audit::Outcome::kSuccess),
+            logins_audited + Pool().queue_capacity());
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+  EXPECT_EQ(Login(kAdminEmail, "wrong password!").status, 401);
+}
+
+TEST_F(LoginFloodTest, ALockedAccountIsRefusedWithoutWaitingForThePool) {
+  for (int i = 0; i < 3; ++i) {
+    ExpectError(Login(kAdminEmail, "wrong password!"), 401, "unauthenticated",
+                "invalid_credentials");
+  }
+  OccupyThreads();
+  // The lock is checked on the I/O thread, before any Argon2id work: answered although no
+  // pool thread is free.
+  ExpectError(Login(kAdminEmail, kPassword), 429, "resource_exhausted", "locked_out");
 }
 
 }  // namespace

@@ -200,6 +200,11 @@ Result<std::unique_ptr<ClinicalService>> ClinicalService::Create(
 std::int64_t ClinicalService::NowMs() const { return wire::NowMs(clock_); }
 
 Status ClinicalService::Record(const Action& action, Outcome outcome, std::string detail) {
+  return audit_.Append(EntryOf(action, outcome, std::move(detail)));
+}
+
+audit::AuditEntry ClinicalService::EntryOf(const Action& action, Outcome outcome,
+                                           std::string detail) const {
   audit::AuditEntry entry;
   entry.time_ms = NowMs();
   entry.event = action.event;
@@ -212,7 +217,7 @@ Status ClinicalService::Record(const Action& action, Outcome outcome, std::strin
   entry.entity_type = action.entity_type;
   entry.entity_id = action.entity_id;
   entry.detail = std::move(detail);
-  return audit_.Append(entry);
+  return entry;
 }
 
 Error ClinicalService::Refuse(const Action& action, Error error) {
@@ -612,6 +617,10 @@ Result<std::vector<InboxPatient>> ClinicalService::Inbox(const Principal& who,
     inbox[it->second].grants.push_back(InboxGrant{c, {}, answers_of[c.consent_id]});
   }
   const std::int64_t now = NowMs();
+  // One entry per patient shown, appended together (one transaction, one commit) once the
+  // whole inbox is ready: a failure before that shows nothing and records the refusal only.
+  std::vector<audit::AuditEntry> shown_entries;
+  shown_entries.reserve(inbox.size());
   for (InboxPatient& patient : inbox) {
     auto stored = records_.GetPatientRecords(patient.patient_id);
     if (!stored && stored.error().code() != ErrorCode::kNotFound) {
@@ -631,12 +640,13 @@ Result<std::vector<InboxPatient>> ClinicalService::Inbox(const Principal& who,
     patient.recent_readings = std::move(*readings);
     Action read = action;
     read.patient_id = patient.patient_id;
-    MEDMESH_RETURN_IF_ERROR(Record(read, Outcome::kSuccess,
-                                   std::to_string(shown) + " records, " +
-                                       std::to_string(patient.recent_readings.size()) +
-                                       " readings"));
+    shown_entries.push_back(EntryOf(read, Outcome::kSuccess,
+                                    std::to_string(shown) + " records, " +
+                                        std::to_string(patient.recent_readings.size()) +
+                                        " readings"));
   }
   if (inbox.empty()) MEDMESH_RETURN_IF_ERROR(Record(action, Outcome::kSuccess, "empty"));
+  MEDMESH_RETURN_IF_ERROR(audit_.AppendMany(shown_entries));
   return inbox;
 }
 

@@ -21,7 +21,8 @@
 // kInvalidArgument naming the field, never quoting it. Store errors pass through.
 //
 // Audit: every call appends one audit::AuditEntry per action (several for an inbox, one per
-// patient shown), with outcome kMinorFailure for a refusal. A write appends its entry inside
+// patient shown, appended together with AuditSink::AppendMany: one transaction), with outcome
+// kMinorFailure for a refusal. A write appends its entry inside
 // the store transaction just before the commit (ClinicalStore's CommitGate), so a failing
 // Append rolls the write back; a read appends before it returns the data. A failing Append
 // fails the call with the sink's error, also when the call was being refused anyway.
@@ -295,6 +296,7 @@ class ClinicalService {
   // Appends the entry of a refusal and returns `error` (or the sink's error).
   Error Refuse(const Action& action, Error error);
   Status Record(const Action& action, audit::Outcome outcome, std::string detail);
+  audit::AuditEntry EntryOf(const Action& action, audit::Outcome outcome, std::string detail) const;
   Status RequirePatient(const accounts::Principal& who, const Action& action);
   Status RequireActivePatient(const accounts::Principal& who, const Action& action);
   // The patient's readings the inbox shows at `now_ms` (ClinicalOptions), sorted; empty

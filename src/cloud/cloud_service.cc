@@ -172,7 +172,8 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                                   .sqlite_vfs = options.sqlite_vfs,
                                   .secure_cookies = options.tls.has_value(),
                                   .hasher = options.password_hasher,
-                                  .service = options.account_service},
+                                  .service = options.account_service,
+                                  .password_pool = options.password_pool},
                                  {identity, *records, options.audit ? *options.audit : *audit, *ids,
                                   clock, random}));
   MEDMESH_RETURN_IF_ERROR(OpenClinical());

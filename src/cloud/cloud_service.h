@@ -8,7 +8,7 @@
 //   POST /api/v1/cloudlets               register a cloudlet's certificate
 //   POST /api/v1/enrolments              a device's enrolment record, from its cloudlet
 //   POST /api/v1/forward                 a forward envelope → {"forward_id","status"}
-//   GET  /api/v1/stats                   flow counts from memory (operator token: more)
+//   GET  /api/v1/stats                   flow counts from memory (operator token or an admin: more)
 //   GET  /api/v1/integrity (operator token)  re-computes the hash chain of the record store
 //   POST /api/v1/devices/{device_id}/withdrawal (operator token)  withdraws a device at once
 //   POST /api/v1/admin/keys/{part}/rotation (operator token)  rotates one part's KEK, live
@@ -92,6 +92,8 @@ struct CloudOptions {
   audit::AuditSink* audit = nullptr;
   crypto::PasswordHasherOptions password_hasher;
   accounts::AccountServiceOptions account_service;
+  // Login password checks: threads and queue (accounts/password_pool.h); full: 429 at once.
+  accounts::PasswordPoolOptions password_pool;
   // Base URLs of the cloudlets ("https://cloudlet-1:8443"), by cloudlet id: where a restore
   // asks for a cloudlet's copy (cloudlet_link.h). More: CloudService::SetCloudletUrl.
   std::map<std::string, std::string> cloudlet_urls;

@@ -739,6 +739,27 @@ Result<CohortStatistics> ThreePartStore::Cohorts(const CohortQuery& query) {
 }
 
 Result<MedicalStatistics> ThreePartStore::MedicalCounts() const {
+  auto cached = [this](std::uint64_t generation) -> std::optional<MedicalStatistics> {
+    std::lock_guard lock(medical_mu_);
+    if (medical_ && medical_generation_ == generation) return medical_;
+    return std::nullopt;
+  };
+  // The generation first: a put that lands while we count bumps it past this value, so the
+  // next call counts again.
+  MEDMESH_ASSIGN_OR_RETURN(const store::QiState before, store_.GetQiState());
+  if (auto hit = cached(before.generation)) return std::move(*hit);
+  // One at a time: the callers that arrive while one counts get its result.
+  std::lock_guard compute(medical_compute_mu_);
+  MEDMESH_ASSIGN_OR_RETURN(const store::QiState state, store_.GetQiState());
+  if (auto hit = cached(state.generation)) return std::move(*hit);
+  MEDMESH_ASSIGN_OR_RETURN(MedicalStatistics out, CountMedical());
+  std::lock_guard lock(medical_mu_);
+  medical_ = out;
+  medical_generation_ = state.generation;
+  return out;
+}
+
+Result<MedicalStatistics> ThreePartStore::CountMedical() const {
   std::map<std::string, std::set<std::string>> conditions;  // value → pseudonyms
   std::map<std::string, std::set<std::string>> symptoms;
   std::string after;

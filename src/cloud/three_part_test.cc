@@ -659,6 +659,32 @@ TEST_P(ThreePartTest, MedicalCountsAreByPatientWithSmallCountsSuppressed) {
   EXPECT_EQ(stats.suppressed_symptoms, 1U);
 }
 
+TEST_P(ThreePartTest, MedicalCountsFollowArrivalsAndDeletionsThroughTheirCache) {
+  for (int i = 0; i < 5; ++i) Put(MakeRecord("p-" + std::to_string(i), "r-" + std::to_string(i)));
+  const MedicalStatistics five = three_->MedicalCounts().value();
+  EXPECT_EQ(five.conditions, (std::vector<MedicalCount>{{"I10", 5}}));
+  // Asked again with nothing new: the same answer (from the cache).
+  const MedicalStatistics again = three_->MedicalCounts().value();
+  EXPECT_EQ(again.conditions, five.conditions);
+  EXPECT_EQ(again.symptoms, five.symptoms);
+  // A new patient's record is counted at once.
+  Put(MakeRecord("p-5", "r-5"));
+  EXPECT_EQ(three_->MedicalCounts().value().conditions, (std::vector<MedicalCount>{{"I10", 6}}));
+  // A new record of a known patient that changes the MI: still one patient per value.
+  wire::PatientRecord changed = MakeRecord("p-5", "r-5b", 1'799'100'000'000);
+  changed.conditions = {"E11.9"};
+  Put(changed);
+  EXPECT_EQ(three_->MedicalCounts().value().suppressed_conditions, 1U);  // E11.9: one patient
+  // Another process (a second ThreePartStore on the same store) sees the same, and its
+  // deletions reach this one's cache through the store's generation.
+  auto other = ThreePartStore::Create(*store_, MakeKeys(1), random_, clock_).value();
+  ASSERT_TRUE(other->DeletePatient("p-5"));
+  ASSERT_TRUE(other->DeletePatient("p-4"));
+  const MedicalStatistics after = three_->MedicalCounts().value();
+  EXPECT_TRUE(after.conditions.empty());  // 4 patients are fewer than k
+  EXPECT_EQ(after.suppressed_conditions, 1U);
+}
+
 // --- Keys --------------------------------------------------------------------------------------
 
 TEST_P(ThreePartTest, AReopenedStoreWithTheSameKeysReadsEverything) {

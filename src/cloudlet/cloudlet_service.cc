@@ -699,6 +699,11 @@ net::Router CloudletService::State::BuildRouter() {
     }
     return net::Response::Json(body.dump());
   });
+  // Log in (relayed to the cloud), who am I, log out (cloudlet_sessions.h).
+  AddSessionRoutes(router, logins.get(), options.tls.has_value(),
+                   [this](IdsEventKind kind, const net::Request& r, std::string detail) {
+                     pipeline->RecordRejection(kind, r.peer_address, {}, detail);
+                   });
   router.Get("/api/v1/patients/{id}/readings",
              [this](const net::Request& r) { return Readings(r); });
   router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
@@ -778,7 +783,7 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
                              net::HttpClient::Create(std::move(client_options)));
     s->logins = std::make_unique<CloudletSessions>(*s->forwarder, *s->sessions_client,
                                                    s->options.forwarder.cloud_url, clock,
-                                                   s->options.accounts);
+                                                   s->options.accounts, s->identity, *s->signer);
   }
 
   s->deletion_follower = std::make_unique<DeletionFollower>(DeletionFollowerContext{

@@ -7,11 +7,14 @@
 //                                                enrolment request → signed record
 //   GET  /api/v1/devices (session, operator token)  a patient's own devices; an operator's all
 //   POST /api/v1/ingest                          an upload envelope → {"batch_id","status"}
-//   GET  /api/v1/stats                           flow counts from memory (operator token: more)
+//   GET  /api/v1/stats                           flow counts from memory (operator token or an
+//                                                own operator's session: more)
 //   GET  /api/v1/patients/{id}/readings (operator token)  readings in a time range
 //   GET  /api/v1/ids/events     (operator token)  security events
 //   POST /api/v1/devices/{device_id}/withdrawal (operator token or session)  withdraws a device
 // Sessions are the cloud's tokens, verified offline (cloudlet_sessions.h, docs/accounts.md).
+//   POST/GET/DELETE /api/v1/session          log in (relayed to the cloud), who am I, log out
+//                                                (cloudlet_sessions.h)
 //   GET  /api/v1/copies/records/{device_id}/{record_id} (a cloud's node request)  a record's copy
 //        for a restore, sealed to that cloud (integrity_http.h); the maintenance thread also
 //        polls the cloud's deletion feed and shreds the patients it names

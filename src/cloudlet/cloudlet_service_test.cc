@@ -226,6 +226,31 @@ TEST_F(CloudletServiceTest, AnonymousStatsShowFlowCountsOnlyAndTheOperatorSeesMo
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 401);
   EXPECT_EQ(json::parse(GetAsOperator("/api/v1/stats").body)["ids_events"], 2);
+  // So is a session cookie: without a cloud this cloudlet has no sessions.
+  wrong.headers = {{"Cookie", "mm_session=mm1.e30.AAAA"}};
+  refused = client_->Send(wrong);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+}
+
+// Without a cloud there is no one to log in with: the session routes say so.
+TEST_F(CloudletServiceTest, SessionRoutesWithoutACloudRefuse) {
+  net::ClientRequest login;
+  login.method = net::Method::kPost;
+  login.url = url_ + "/api/v1/session";
+  login.content_type = "application/json";
+  login.body = R"({"email":"a@example.test","password":"correct horse battery"})";
+  auto r = client_->Send(login);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  for (const net::Method method : {net::Method::kGet, net::Method::kDelete}) {
+    net::ClientRequest request;
+    request.method = method;
+    request.url = url_ + "/api/v1/session";
+    r = client_->Send(request);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << r->body;
+  }
 }
 
 // Stats come from counters kept in memory: they answer while an IDS append holds the event

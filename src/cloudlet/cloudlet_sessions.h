@@ -16,10 +16,34 @@
 //
 // Errors of Authenticate: those of accounts::Authenticator; kUnavailable (503) until the first
 // successful Poll() (no cloud certificate yet, or no revocation list yet).
-// Thread safety: Authenticate from any thread; Poll from one thread at a time.
+//
+// The session routes of a cloudlet (AddSessionRoutes; docs/accounts.md "At a cloudlet"), so a
+// cloudlet's pages can log in on a host of their own:
+//   POST   /api/v1/session  log in: the e-mail and password are relayed to the cloud's
+//          POST /api/v1/cloudlets/{this cloudlet}/sessions with a request signed by this
+//          cloudlet's node key (wire/node_request.h) and the person's address, so the cloud's
+//          throttles, IDS events and audit entries are the person's. The answer is the cloud's
+//          login answer (the same JSON, the same refusals: 401 "invalid_credentials", 429 with
+//          Retry-After, 403 for an account not approved), and on success the same mm_session
+//          (HttpOnly) and mm_csrf cookies, for this cloudlet's origin. The token is verified
+//          here before it is handed on. A failed login is also an IDS event here (auth_failure;
+//          rate_limited for a lock-out). 503 when the cloud cannot be reached or refuses this
+//          cloudlet.
+//   GET    /api/v1/session  who am I: the token verified offline (as Authenticate), answered
+//          from its claims (account id, role, patient or cloudlet id, expiry, csrf) plus the
+//          display name and e-mail the cloud gave at a login relayed here, else asked once of
+//          the cloud's GET /api/v1/session (left out if the cloud cannot be reached).
+//   DELETE /api/v1/session  log out: authenticated here (a cookie needs the CSRF header), then
+//          relayed to the cloud's DELETE /api/v1/session with the token, so the revocation
+//          reaches every node; this cloudlet refuses the session at once (before its next
+//          poll), and clears the cookies. 503 if the cloud cannot be reached (the session
+//          stays valid, and the cookies are kept).
+// Thread safety: Authenticate and the routes from any thread; Poll from one thread at a time.
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,8 +54,12 @@
 #include "accounts/session_token.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "crypto/signing.h"
 #include "net/http_client.h"
 #include "net/http_message.h"
+#include "net/router.h"
+#include "node/identity.h"
+#include "store/ids_event_log.h"
 #include "wire/certificate.h"
 
 namespace medmesh::cloudlet {
@@ -45,11 +73,18 @@ struct SessionOptions {
   std::chrono::milliseconds max_staleness{std::chrono::seconds(60)};
 };
 
+// Records a refused credential or login as an IDS event of this cloudlet (no secrets in
+// `detail`).
+using SessionIdsRecorder =
+    std::function<void(store::IdsEventKind kind, const net::Request& request, std::string detail)>;
+
 class CloudletSessions {
  public:
-  // `forwarder`, `client` and `clock` must outlive this. `cloud_url` is the forwarder's.
+  // `forwarder`, `client`, `clock`, `identity` and `signer` (this cloudlet's node key, which
+  // signs the relayed logins) must outlive this. `cloud_url` is the forwarder's.
   CloudletSessions(Forwarder& forwarder, net::HttpClient& client, std::string cloud_url,
-                   const Clock& clock, SessionOptions options);
+                   const Clock& clock, SessionOptions options, const node::NodeIdentity& identity,
+                   const crypto::Signer& signer);
   ~CloudletSessions();
   CloudletSessions(const CloudletSessions&) = delete;
   CloudletSessions& operator=(const CloudletSessions&) = delete;
@@ -61,21 +96,62 @@ class CloudletSessions {
 
   // The person behind the request (see the top of this file).
   Result<accounts::Principal> Authenticate(const net::Request& request) const;
+  // The same, with the token's claims; a session logged out through this cloudlet is refused
+  // at once (kUnauthenticated "session ended: log in again").
+  Result<accounts::Authenticated> AuthenticateWithClaims(const net::Request& request) const;
+
+  // The three routes above (`request` is theirs; `secure` adds Secure to the cookies, for TLS).
+  net::Response LogIn(const net::Request& request, bool secure,
+                      const SessionIdsRecorder& record) const;
+  net::Response WhoAmI(const net::Request& request, const SessionIdsRecorder& record) const;
+  net::Response LogOut(const net::Request& request, bool secure,
+                       const SessionIdsRecorder& record) const;
 
  private:
   struct Current {
     wire::VerifiedCertificate certificate;
     accounts::TokenVerifier verifier;
   };
+  // What a token does not say: the account's names, as the cloud gave them.
+  struct Names {
+    std::string display_name;
+    std::string email;
+    std::int64_t expires_ms = 0;  // the session's; forgotten after
+  };
   std::shared_ptr<const Current> current() const;
+  void Remember(const accounts::TokenClaims& claims, Names names) const;
+  // The names of `who`'s session, from memory or the cloud (nullopt if it cannot say);
+  // kUnauthenticated when the cloud answers that the session has ended.
+  Result<std::optional<Names>> NamesOf(const accounts::Authenticated& who,
+                                       std::string_view token) const;
+  void MarkEnded(const accounts::TokenClaims& claims) const;
+  void Prune(std::int64_t now_ms) const;
+  net::Response Refusal(const net::Request& request, const Error& error,
+                        const SessionIdsRecorder& record) const;
 
   Forwarder& forwarder_;
   net::HttpClient& client_;
   const std::string cloud_url_;
   const Clock& clock_;
+  const node::NodeIdentity& identity_;
+  const crypto::Signer& signer_;
   accounts::RevocationSet revocations_;
   mutable std::mutex mu_;
   std::shared_ptr<const Current> current_;  // guarded by mu_; null until the first Poll
+  // Sessions ended through this cloudlet (sid -> expiry) and the names of sessions seen here
+  // (sid -> names), both bounded by kMaxSessionsKept and forgotten when the token expires.
+  mutable std::map<std::string, std::int64_t, std::less<>> ended_;  // guarded by mu_
+  mutable std::map<std::string, Names, std::less<>> names_;         // guarded by mu_
 };
+
+// The most sessions whose names (or logout) a cloudlet keeps in memory at once; past it the
+// oldest-keyed are forgotten (names are then asked of the cloud again; an ended session is then
+// refused from the next revocation poll instead of at once).
+inline constexpr std::size_t kMaxSessionsKept = 10'000;
+
+// Adds POST, GET and DELETE /api/v1/session (above). `sessions` null (no cloud configured):
+// logins are 503 and the other two 401, as every session route of such a cloudlet.
+void AddSessionRoutes(net::Router& router, const CloudletSessions* sessions, bool secure_cookies,
+                      SessionIdsRecorder record);
 
 }  // namespace medmesh::cloudlet

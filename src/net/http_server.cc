@@ -67,7 +67,7 @@ class ServerRuntime {
         retry_timer(acceptor.get_executor()) {}
 
   SessionContext session_context() {
-    return SessionContext{options, dispatcher, tracker, body_budget, tls ? &*tls : nullptr};
+    return SessionContext{options, dispatcher, tracker, body_budget, tls ? &*tls : nullptr, life};
   }
 
   void Accept() {
@@ -142,6 +142,8 @@ class ServerRuntime {
   // Set once in Start(), read-only afterwards.
   std::vector<std::pair<Method, std::string>> route_list;
   std::vector<std::thread> threads;
+  // Shared with the deferred answers still pending elsewhere (http_session.h).
+  std::shared_ptr<ServerLife> life = std::make_shared<ServerLife>();
   std::mutex stop_mu;
   bool stopped = false;
 };
@@ -283,6 +285,11 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   rt.work.reset();
   rt.io.stop();
   for (std::thread& t : rt.threads) t.join();
+  {
+    // Deferred answers that arrive from now on are dropped (their sessions die with io).
+    std::lock_guard life_lock(rt.life->mu);
+    rt.life->alive = false;
+  }
   log::Info("http_stopped", {{"server", rt.options.name}});
 }
 

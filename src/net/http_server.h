@@ -17,7 +17,9 @@
 //      room; a request with "Expect: 100-continue" gets "100 Continue" once it passed this
 //      point;
 //   6. read the body and call the handler (an Error is mapped by ErrorResponse(), an
-//      exception becomes a generic 500);
+//      exception becomes a generic 500); a route added with Router::AddAsync answers later,
+//      from any thread, through its Responder (router.h, "Deferred answers"): meanwhile the
+//      connection waits without timeouts and the I/O thread serves others;
 //   7. write the response, with "X-Content-Type-Options: nosniff" and, unless the handler
 //      chose one, "Cache-Control: no-store" (HEAD is answered by the GET handler, without
 //      the body);
@@ -79,7 +81,9 @@
 //
 // Threads: Start() runs one io_context on `io_threads` threads owned by the server (an I/O
 // adapter needs its own; the cloudlet's Forwarder is the other service thread outside apps/).
-// Handlers and filters run on those threads; see the handler contract in router.h.
+// Handlers and filters run on those threads; see the handler contract in router.h. Deferred
+// answers arrive from other threads and are posted to their connection's strand; after Stop()
+// they are dropped.
 //
 // WARNING: the server does not authenticate anyone, limit request rates or trust
 // X-Forwarded-For; authentication lives in handlers, rate limits and blocks in filters.

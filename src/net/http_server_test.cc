@@ -7,6 +7,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -890,6 +891,113 @@ TEST_F(HttpServerTest, AccessLinesAreSampledAndLogRoutesNotPaths) {
   EXPECT_EQ(access_lines, 4);  // 2 of the first 5, the 500, the one in the next second
   EXPECT_EQ(errors_logged, 1);
   EXPECT_EQ(summarised, 3u);
+}
+
+// Deferred answers (Router::AddAsync): the I/O thread is free while the work runs elsewhere.
+class DeferredAnswerTest : public HttpServerTest {
+ protected:
+  // POST /deferred hands its Responder and a copy of the body to `waiting_`;
+  // POST /dropped drops the Responder; POST /now answers inside the handler;
+  // POST /throwing throws; GET /api/patients/{id}/readings as in DemoRouter.
+  Router AsyncRouter() {
+    Router router = DemoRouter();
+    router.AddAsync(Method::kPost, "/deferred", [this](const Request& r, Responder respond) {
+      std::lock_guard lock(mu_);
+      waiting_.emplace_back(std::string(r.body_text()), std::move(respond));
+    });
+    router.AddAsync(Method::kPost, "/dropped", [](const Request&, Responder) {});
+    router.AddAsync(Method::kPost, "/now", [](const Request&, const Responder& respond) {
+      respond(Error(ErrorCode::kResourceExhausted, "busy"));
+    });
+    router.AddAsync(Method::kPost, "/throwing", [](const Request&, const Responder&) {
+      throw std::runtime_error("exception with /secret/path");
+    });
+    return router;
+  }
+
+  std::size_t Waiting() {
+    std::lock_guard lock(mu_);
+    return waiting_.size();
+  }
+  std::pair<std::string, Responder> TakeWaiting() {
+    std::lock_guard lock(mu_);
+    auto first = std::move(waiting_.front());
+    waiting_.erase(waiting_.begin());
+    return first;
+  }
+
+  std::mutex mu_;
+  std::vector<std::pair<std::string, Responder>> waiting_;
+};
+
+std::string Post(std::string_view target, std::string_view body) {
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         std::string(body);
+}
+
+TEST_F(DeferredAnswerTest, AnotherThreadAnswersWhileTheOnlyIoThreadServesOthers) {
+  auto server = Start(AsyncRouter(), {}, [](ServerOptions& o) { o.io_threads = 1; });
+  ASSERT_TRUE(server);
+  RawConnection slow(server->port());
+  ASSERT_TRUE(slow.Send(Post("/deferred", "work")));
+  ASSERT_TRUE(WaitFor([&] { return Waiting() == 1; }));
+  // The single I/O thread is not held by the pending request.
+  const auto other = RawExchange(server->port(), Get("/api/patients/x/readings"));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200);
+
+  auto [body, respond] = TakeWaiting();
+  std::thread worker([body = body, respond = respond] {
+    respond(Response::Text("done " + body), /*peer_authenticated=*/true);
+    respond(Response::Text("second answer ignored"));
+  });
+  worker.join();
+  const auto reply = slow.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "done work");
+  EXPECT_TRUE(reply->keep_alive);
+  // The connection carries the next request as usual.
+  ASSERT_TRUE(slow.Send(Get("/api/patients/y/readings")));
+  ASSERT_EQ(slow.Read().value().status, 200);
+}
+
+TEST_F(DeferredAnswerTest, ErrorsDroppedRespondersAndExceptionsAreAnswered) {
+  auto server = Start(AsyncRouter());
+  ASSERT_TRUE(server);
+  const auto now = RawExchange(server->port(), Post("/now", "x"));
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->status, 429);
+  EXPECT_EQ(Json(now->body)["error"], "resource_exhausted");
+  const auto dropped = RawExchange(server->port(), Post("/dropped", "x"));
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(dropped->status, 503);
+  const auto thrown = RawExchange(server->port(), Post("/throwing", "x"));
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->status, 500);
+  EXPECT_EQ(thrown->body.find("secret"), std::string::npos);
+}
+
+TEST_F(DeferredAnswerTest, AnswersAfterTheClientLeftOrTheServerStoppedAreDropped) {
+  auto server = Start(AsyncRouter());
+  ASSERT_TRUE(server);
+  {
+    RawConnection gone(server->port());
+    ASSERT_TRUE(gone.Send(Post("/deferred", "a")));
+    ASSERT_TRUE(WaitFor([&] { return Waiting() == 1; }));
+  }
+  RawConnection stays(server->port());
+  ASSERT_TRUE(stays.Send(Post("/deferred", "b")));
+  ASSERT_TRUE(WaitFor([&] { return Waiting() == 2; }));
+  // Nobody answers within the grace period: the server closes the connections and stops.
+  server->Stop(50ms);
+  EXPECT_TRUE(stays.ReadsEof());
+  auto [a, respond_a] = TakeWaiting();
+  auto [b, respond_b] = TakeWaiting();
+  respond_a(Response::Text("late"));
+  respond_b(Response::Text("late"));
+  server.reset();
 }
 
 }  // namespace

@@ -58,8 +58,28 @@ Router::~Router() = default;
 Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
+Responder::Responder(std::shared_ptr<Target> target) : target_(std::move(target)) {
+  MEDMESH_CHECK(target_ != nullptr, "responder without a target");
+}
+
+void Responder::operator()(Result<Response> response, bool peer_authenticated) const {
+  target_->Complete(std::move(response), peer_authenticated);
+}
+
 void Router::Add(Method method, std::string_view pattern, Handler handler, RouteOptions options) {
   MEDMESH_CHECK(handler != nullptr, "route handler is empty");
+  AddRoute(Route{method, std::string(pattern), std::move(handler), options});
+}
+
+void Router::AddAsync(Method method, std::string_view pattern, AsyncHandler handler,
+                      RouteOptions options) {
+  MEDMESH_CHECK(handler != nullptr, "route handler is empty");
+  AddRoute(Route{method, std::string(pattern), nullptr, options, std::move(handler)});
+}
+
+void Router::AddRoute(Route route) {
+  const Method method = route.method;
+  const std::string_view pattern = route.pattern;
   Node* node = root_.get();
   std::vector<std::string_view> names;
   for (std::string_view segment : SplitPattern(pattern)) {
@@ -90,7 +110,7 @@ void Router::Add(Method method, std::string_view pattern, Handler handler, Route
   }
   MEDMESH_CHECK(!node->routes.contains(method), "route registered twice");
   node->pattern = std::string(pattern);
-  node->routes.emplace(method, Route{method, std::string(pattern), std::move(handler), options});
+  node->routes.emplace(method, std::move(route));
 }
 
 void Router::Get(std::string_view p, Handler h, RouteOptions o) {

@@ -17,6 +17,15 @@
 // ErrorResponse() (src/net/error_mapping.h). An exception escaping a handler becomes a
 // generic 500 and is logged.
 //
+// Deferred answers (AddAsync): work that must not hold an I/O thread (Argon2id password
+// hashing, ~50 ms of a core) runs elsewhere, e.g. on a pool of its own. The AsyncHandler runs
+// on the I/O thread like a Handler, must return quickly, and hands a Responder to the work,
+// which answers later from any thread. The Request is valid only during the AsyncHandler call:
+// copy what the work needs. The connection waits for the answer (its timeouts do not run);
+// a Responder destroyed without answering answers 503 "unavailable", so a dropped job never
+// leaves a client hanging. Answers that arrive after the connection closed or the server
+// stopped are dropped.
+//
 // Thread safety: build the router on one thread, then hand it to HttpServer; Find() is const
 // and safe to call concurrently.
 #pragma once
@@ -37,6 +46,32 @@ namespace medmesh::net {
 
 using Handler = std::function<Result<Response>(const Request&)>;
 
+// The way a deferred answer gets back to its connection (see "Deferred answers" above).
+// Copyable; all copies share one answer: the first call wins, later ones are ignored.
+// Thread-safe.
+class Responder {
+ public:
+  // Implemented by the server for each deferred request.
+  class Target {
+   public:
+    virtual ~Target() = default;
+    // Called once, from any thread.
+    virtual void Complete(Result<Response> response, bool peer_authenticated) = 0;
+  };
+
+  explicit Responder(std::shared_ptr<Target> target);
+
+  // Sends `response` (an Error is mapped with ErrorResponse()). `peer_authenticated` does what
+  // Request::MarkPeerAuthenticated() does for a synchronous handler (which the deferred work
+  // cannot call: its Request is gone).
+  void operator()(Result<Response> response, bool peer_authenticated = false) const;
+
+ private:
+  std::shared_ptr<Target> target_;
+};
+
+using AsyncHandler = std::function<void(const Request&, Responder)>;
+
 // Default request body limit of a route: 1 MiB.
 inline constexpr std::size_t kDefaultBodyLimitBytes = std::size_t{1} << 20;
 
@@ -48,8 +83,9 @@ struct RouteOptions {
 struct Route {
   Method method;
   std::string pattern;
-  Handler handler;
+  Handler handler;  // empty for a route added with AddAsync
   RouteOptions options;
+  AsyncHandler async_handler{};  // set instead of `handler` by AddAsync
 };
 
 struct RouteMatch {
@@ -80,6 +116,10 @@ class Router {
   // second handler for the same method and pattern.
   void Add(Method method, std::string_view pattern, Handler handler, RouteOptions options = {});
 
+  // The same for a handler that answers later (see "Deferred answers" above).
+  void AddAsync(Method method, std::string_view pattern, AsyncHandler handler,
+                RouteOptions options = {});
+
   // Convenience forms of Add().
   void Get(std::string_view pattern, Handler h, RouteOptions o = {});
   void Post(std::string_view pattern, Handler h, RouteOptions o = {});
@@ -97,6 +137,8 @@ class Router {
   using Params = std::vector<std::pair<std::string, std::string>>;
   // Depth-first search from `node` for segments[index...], literal child before parameter
   // child. With `method`, finds a node with a route for it; without, any node with routes.
+  // Adds `route` at its pattern (the checks of Add()).
+  void AddRoute(Route route);
   static const Node* Search(const Node& node, const std::vector<std::string>& segments,
                             std::size_t index, const Method* method, Params& params);
 

@@ -14,8 +14,11 @@ test('the navigation lists only the pages this node serves to this person', () =
   assert.deepEqual(titles(navigation(cloud, null)),
     ['Home', 'Register as a patient', 'Register as a doctor']);
   assert.deepEqual(titles(navigation(cloudlet, null)), ['Home']);
+  // Each role's own entries after the common ones.
+  const own = { admin: ['Administration'] };
   for (const role of ['patient', 'doctor', 'admin']) {
-    assert.deepEqual(titles(navigation(cloud, { role })), ['Home', 'My account'], role);
+    assert.deepEqual(titles(navigation(cloud, { role })),
+      ['Home', 'My account', ...(own[role] ?? [])], role);
     assert.deepEqual(titles(navigation(cloudlet, { role })), ['Home'], role);
   }
   // --- operator pages: what lives at the cloud there, the cloudlet's own at the cloudlet.
@@ -35,6 +38,9 @@ test('pages for the logged-out are closed to the logged-in, and the other way ro
   assert.equal(allowed(findPage('/'), { role: 'admin' }), true);
   assert.equal(allowed({ audience: ['admin'] }, { role: 'patient' }), false);
   assert.equal(servedHere(findPage('/login'), cloudlet), false);
+  assert.equal(allowed(findPage('/admin/patients'), { role: 'doctor' }), false);
+  assert.equal(allowed(findPage('/admin/patients'), { role: 'admin' }), true);
+  assert.equal(servedHere(findPage('/admin/audit'), cloudlet), false);
   assert.equal(findPage('/nothing'), null);
 });
 

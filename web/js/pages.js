@@ -32,6 +32,21 @@ export const pages = [
     audience: ['patient', 'doctor', 'operator', 'admin'],
     module: () => import('./pages/account.js'),
   },
+  // --- admin pages (the cloud admin, docs/ui.md "Cloud admin"): one navigation entry, the
+  // overview; each section is reached from the admin's own navigation on every admin page.
+  {
+    path: '/admin', title: 'Administration', nodes: ['cloud'], audience: ['admin'],
+    module: () => import('./pages/admin-home.js'),
+  },
+  ...[
+    ['/admin/registrations', 'Registrations', () => import('./pages/admin-registrations.js')],
+    ['/admin/patients', 'Patients', () => import('./pages/admin-patients.js')],
+    ['/admin/doctors', 'Doctors', () => import('./pages/admin-doctors.js')],
+    ['/admin/audit', 'Audit log', () => import('./pages/admin-audit.js')],
+    ['/admin/mesh', 'Cloudlets', () => import('./pages/admin-mesh.js')],
+    ['/admin/keys', 'Keys', () => import('./pages/admin-keys.js')],
+  ].map(([path, title, module]) => ({ path, title, module, nodes: ['cloud'], audience: ['admin'],
+    nav: false })),
   // --- operator pages (docs/ui.md "Cloudlet operator"): at the cloud what lives there, at the
   // cloudlet the rest; each page links to the other side. The trust (issue 10) and IDS (issue
   // 11) pages go after these.

@@ -209,6 +209,26 @@ Response Dispatcher::Invoke(const Route& route, const Request& request) const {
   return GenericInternalError();
 }
 
+void Dispatcher::InvokeAsync(const Route& route, const Request& request,
+                             const Responder& respond) const {
+  try {
+    route.async_handler(request, respond);
+    return;
+  } catch (const std::exception& e) {
+    log::Error("http_handler_exception",
+               {{"server", server_name_}, {"route", route.pattern}, {"what", e.what()}});
+  } catch (...) {
+    log::Error("http_handler_exception",
+               {{"server", server_name_}, {"route", route.pattern}, {"what", "unknown"}});
+  }
+  respond(GenericInternalError());
+}
+
+Response Dispatcher::Deferred(Result<Response> result) {
+  if (!result) return ErrorResponse(result.error());
+  return std::move(result).value();
+}
+
 void Dispatcher::Sanitize(Response& response) {
   if (response.status < 200 || response.status > 599) {
     log::Error("http_invalid_status", {{"status", response.status}});

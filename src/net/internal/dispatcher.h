@@ -98,6 +98,11 @@ class Dispatcher {
   // Calls the route's handler: an Error becomes ErrorResponse(), an exception or an invalid
   // status (outside 200..599) a generic 500, and both are logged.
   Response Invoke(const Route& route, const Request& request) const;
+  // The same for a route added with AddAsync: calls its handler with `respond`; an exception
+  // from the handler is logged and answered with a generic 500 through `respond`.
+  void InvokeAsync(const Route& route, const Request& request, const Responder& respond) const;
+  // What a deferred answer becomes: an Error is mapped by ErrorResponse().
+  static Response Deferred(Result<Response> result);
 
   // Makes `response` safe to send: drops the headers the server owns and any name or value
   // that could split the response, clears the body of 204/304, and adds

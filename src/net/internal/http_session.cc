@@ -1,6 +1,7 @@
 #include "net/internal/http_session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -40,6 +41,8 @@ bool IsHttpError(const beast::error_code& ec) {
 // Life of a session:
 //
 //   kNew ─▶ kHandshake (TLS only) ─▶ kReadingHead ─▶ [kContinue] ─▶ kReadingBody ─▶ handler
+//                                                          (an async route: kDeferred until
+//                                                           its Responder answers) ─▶ │
 //                                        ▲                                            │
 //                            kIdle ──────┘ (first byte)                               │
 //                              ▲                                                      │
@@ -63,9 +66,44 @@ enum class State {
   kReadingHead,
   kContinue,
   kReadingBody,
+  kDeferred,
   kWriting,
   kClosing,
   kClosed
+};
+
+// The Responder target of one deferred request (router.h): posts the answer to its session's
+// strand if the server still runs and the session still exists; answers 503 if it is dropped
+// unanswered.
+template <class SessionT>
+class DeferredAnswer final : public Responder::Target {
+ public:
+  DeferredAnswer(std::shared_ptr<ServerLife> life, std::weak_ptr<SessionT> session)
+      : life_(std::move(life)), session_(std::move(session)) {}
+  ~DeferredAnswer() override {
+    if (!answered_.load()) {
+      DeferredAnswer::Complete(Unavailable("the server could not finish this request"), false);
+    }
+  }
+
+  void Complete(Result<Response> result, bool peer_authenticated) override {
+    if (answered_.exchange(true)) return;
+    Response response = Dispatcher::Deferred(std::move(result));
+    std::lock_guard lock(life_->mu);
+    if (!life_->alive) return;
+    std::shared_ptr<SessionT> session = session_.lock();
+    if (!session) return;
+    auto executor = session->executor();
+    asio::post(executor, [session = std::move(session), response = std::move(response),
+                          peer_authenticated]() mutable {
+      session->OnDeferred(std::move(response), peer_authenticated);
+    });
+  }
+
+ private:
+  const std::shared_ptr<ServerLife> life_;
+  const std::weak_ptr<SessionT> session_;
+  std::atomic<bool> answered_{false};
 };
 
 template <class Stream>
@@ -97,6 +135,16 @@ class Session final : public Connection,
   void Drain() override { asio::post(stream_.get_executor(), Bind(&Session::OnDrain)); }
   void Evict() override { asio::post(stream_.get_executor(), Bind(&Session::OnEvict)); }
   void Close() override { asio::post(stream_.get_executor(), Bind(&Session::CloseNow)); }
+
+  auto executor() { return stream_.get_executor(); }
+
+  // A deferred answer (DeferredAnswer), on this session's strand.
+  void OnDeferred(Response response, bool peer_authenticated) {
+    const std::shared_ptr<Session> keep = std::move(self_);
+    if (state_ != State::kDeferred) return;  // closed meanwhile
+    if (peer_authenticated) MarkPeerAuthenticated();
+    Send(std::move(response));
+  }
 
   // Called by a handler (on this session's strand) through Request::MarkPeerAuthenticated().
   void MarkPeerAuthenticated() override {
@@ -285,6 +333,19 @@ class Session final : public Connection,
 
   void Handle() {
     request_.body = AsBytes(std::string_view(parser_->get().body()));
+    if (outcome_.route->async_handler) {
+      // Kept alive by self_ (no operation is pending while the answer is awaited) until the
+      // answer arrives or the connection is closed.
+      state_ = State::kDeferred;
+      self_ = this->shared_from_this();
+      context_.dispatcher.InvokeAsync(
+          *outcome_.route, request_,
+          Responder(std::make_shared<DeferredAnswer<Session>>(context_.life, self_)));
+      request_.body = {};
+      std::string().swap(parser_->get().body());
+      body_reservation_.Release();
+      return;
+    }
     Response response = context_.dispatcher.Invoke(*outcome_.route, request_);
     // The body is no longer needed: free it and its reservation before writing the answer.
     request_.body = {};
@@ -392,6 +453,8 @@ class Session final : public Connection,
   void CloseNow() {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
+    // Its destruction (if it is the last reference) waits until this function returns.
+    const std::shared_ptr<Session> keep = std::move(self_);
     body_reservation_.Release();
     beast::error_code ec;
     Lowest().socket().shutdown(Tcp::socket::shutdown_both, ec);
@@ -407,6 +470,7 @@ class Session final : public Connection,
   Request request_;
   Dispatcher::HeadOutcome outcome_;
   BodyBudget::Reservation body_reservation_;
+  std::shared_ptr<Session> self_;  // set while a deferred answer is awaited (kDeferred)
   const std::string peer_;
   const std::uint16_t peer_port_;
   State state_ = State::kNew;

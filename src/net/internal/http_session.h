@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "net/http_server.h"
@@ -15,6 +16,15 @@
 #include "net/internal/dispatcher.h"
 
 namespace medmesh::net::internal {
+
+// Whether the server still runs. A deferred answer (router.h, Responder) arrives from another
+// thread: it checks `alive` under `mu` before it posts to its session, and HttpServer::Stop()
+// clears `alive` under `mu` once the I/O threads have ended, so no answer touches a session or
+// an executor of a stopped server.
+struct ServerLife {
+  std::mutex mu;
+  bool alive = true;  // guarded by mu
+};
 
 // What a session uses of its server. All referenced objects must outlive every session:
 // HttpServer guarantees it by destroying its io_context (which destroys idle sessions)
@@ -25,6 +35,7 @@ struct SessionContext {
   ConnectionTracker& tracker;
   BodyBudget& body_budget;
   boost::asio::ssl::context* tls;  // null: plain HTTP
+  std::shared_ptr<ServerLife> life;
 };
 
 // A session for `socket` (whose executor must be a strand of its own: the session's

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -187,13 +188,23 @@ class SqliteRecordStore::KeyRing final : public crypto::WrappedKeyStore {
     }
   }
 
+  // Every decryption asks for its data key (the charts' cold path once per MI row), so the
+  // statement is prepared once and reused, and reset after each use (an unreset statement
+  // would hold its read snapshot open).
   Result<Bytes> Get(const crypto::DataKeyContext& context) const override {
     MEDMESH_RETURN_IF_ERROR(CheckContext(context));
     std::lock_guard lock(store_.mu_);
     try {
-      SQLite::Statement st(*store_.db_,
-                           "SELECT wrapped FROM wrapped_keys WHERE ring = ? AND patient_id = ?"
-                           " AND part = ?");
+      if (!get_) {
+        get_.emplace(*store_.db_,
+                     "SELECT wrapped FROM wrapped_keys WHERE ring = ? AND patient_id = ?"
+                     " AND part = ?");
+      }
+      SQLite::Statement& st = *get_;
+      struct ResetAfter {
+        SQLite::Statement& st;
+        ~ResetAfter() { (void)st.tryReset(); }  // every parameter is bound again next time
+      } reset_after{st};
       Bind(st, context);
       if (!st.executeStep()) return NotFound("no data key for this context");
       return ColumnBytes(st.getColumn(0));
@@ -267,6 +278,7 @@ class SqliteRecordStore::KeyRing final : public crypto::WrappedKeyStore {
 
   SqliteRecordStore& store_;
   std::string ring_;
+  mutable std::optional<SQLite::Statement> get_;  // guarded by store_.mu_; made on first use
 };
 
 // --- Store -------------------------------------------------------------------------------------

@@ -110,8 +110,9 @@ export function render(context) {
       }
       replace(section,
         h('h1', { tabindex: '-1' }, 'Registration received'),
-        h('p', { class: 'notice', role: 'status' }, 'Thank you. An administrator will check ' +
-          'your registration; you can log in once it is approved.'),
+        h('p', { class: 'notice', role: 'status' }, 'Thank you. If this e-mail address has ' +
+          'no account yet, an administrator will check your registration; you can log in once ' +
+          'it is approved. If it has one, nothing was changed: log in with it.'),
         h('p', {}, link('#/login', 'Go to the login page')));
       section.querySelector('h1').focus();
       announce('Registration received');

@@ -1,0 +1,295 @@
+// Sessions at a cloudlet (cloudlet/cloudlet_sessions.h, docs/accounts.md "At a cloudlet"), over
+// HTTP against a real cloud and two real cloudlets (tests/people_world.h): logging in at a
+// cloudlet (relayed to the cloud, with the cloud's answers and the cloudlet's own cookies), a
+// wrong password, who am I, logging out (the revocation reaches the cloud and the other
+// cloudlet), and cookie calls that need the CSRF header. Output names statuses and fields only,
+// never ids, e-mails or tokens.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "people_world.h"
+
+namespace medmesh::people_testing {
+namespace {
+
+// The Set-Cookie values of a response.
+std::vector<std::string> SetCookies(const net::Response& r) {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : r.headers) {
+    if (net::EqualsIgnoreCase(name, "Set-Cookie")) out.push_back(value);
+  }
+  return out;
+}
+
+// "mm_session=...; mm_csrf=..." as a browser would send the cookies back.
+std::string CookieHeader(const net::Response& r) {
+  std::string out;
+  for (const std::string& c : SetCookies(r)) {
+    if (!out.empty()) out += "; ";
+    out += c.substr(0, c.find(';'));
+  }
+  return out;
+}
+
+bool HasHeader(const net::Response& r, const std::string& name) {
+  for (const auto& [n, v] : r.headers) {
+    if (net::EqualsIgnoreCase(n, name)) return true;
+  }
+  return false;
+}
+
+class CloudletSessionsTest : public PeopleWorld {
+ protected:
+  net::Response AtCloudlet(int index, net::Method method, const std::string& path,
+                           Headers headers = {}, const json& body = nullptr) {
+    return Send(cloudlet_urls_[index], method, path, std::move(headers),
+                body.is_null() ? "" : body.dump());
+  }
+  net::Response LogInAtCloudlet(int index, const std::string& email,
+                                const std::string& password = kPassword) {
+    return AtCloudlet(index, net::Method::kPost, "/api/v1/session", {},
+                      {{"email", email}, {"password", password}});
+  }
+  // The cloudlet's IDS event count (operator token).
+  std::uint64_t IdsEvents(int index) {
+    const net::Response r =
+        AtCloudlet(index, net::Method::kGet, "/api/v1/stats",
+                   Bearer(node::testing::TokenText(cloudlet_operator_tokens_[index])));
+    EXPECT_EQ(r.status, 200) << Why(r);
+    return Body(r).value("ids_events", std::uint64_t{0});
+  }
+};
+
+TEST_F(CloudletSessionsTest, LogsInThroughTheCloudWithItsAnswerAndOwnCookies) {
+  const net::Response at_cloud = AtCloud(net::Method::kPost, "/api/v1/session", {},
+                                         {{"email", a_.email}, {"password", kPassword}});
+  const net::Response r = LogInAtCloudlet(0, a_.email);
+  ASSERT_EQ(r.status, 200) << Why(r);
+  const json body = Body(r);
+  // The same members as the cloud's own login answer, nothing more.
+  std::vector<std::string> members, cloud_members;
+  for (const auto& [k, v] : body.items()) members.push_back(k);
+  const json cloud_body = Body(at_cloud);
+  for (const auto& [k, v] : cloud_body.items()) cloud_members.push_back(k);
+  EXPECT_EQ(members, cloud_members);
+  EXPECT_EQ(body["role"], "patient");
+  EXPECT_TRUE(body["account_id"] == a_.account_id);
+  EXPECT_TRUE(body["patient_id"] == a_.patient_id);
+
+  // The cookies: mm_session HttpOnly, mm_csrf readable, both SameSite=Strict, not Secure (HTTP).
+  const std::vector<std::string> cookies = SetCookies(r);
+  ASSERT_EQ(cookies.size(), 2u);
+  EXPECT_TRUE(cookies[0].starts_with("mm_session=" + body["token"].get<std::string>() + ";"));
+  EXPECT_NE(cookies[0].find("HttpOnly"), std::string::npos);
+  EXPECT_TRUE(cookies[1].starts_with("mm_csrf=" + body["csrf"].get<std::string>() + ";"));
+  EXPECT_EQ(cookies[1].find("HttpOnly"), std::string::npos);
+  for (const std::string& c : cookies) {
+    EXPECT_NE(c.find("SameSite=Strict"), std::string::npos);
+    EXPECT_EQ(c.find("Secure"), std::string::npos);
+  }
+
+  // The session is the cloud's: it works there, and at the other cloudlet.
+  const std::string token = body["token"];
+  EXPECT_EQ(AtCloud(net::Method::kGet, "/api/v1/session", token).status, 200);
+  EXPECT_EQ(AtCloudlet(1, net::Method::kGet, "/api/v1/session", Bearer(token)).status, 200);
+
+  // Who am I, with the cookie: the token's claims and the names the cloud gave at login.
+  const net::Response me =
+      AtCloudlet(0, net::Method::kGet, "/api/v1/session", {{"Cookie", CookieHeader(r)}});
+  ASSERT_EQ(me.status, 200) << Why(me);
+  const json who = Body(me);
+  EXPECT_EQ(who["role"], "patient");
+  EXPECT_TRUE(who["account_id"] == a_.account_id);
+  EXPECT_TRUE(who["patient_id"] == a_.patient_id);
+  EXPECT_EQ(who["display_name"], "Pat");
+  EXPECT_TRUE(who["email"] == a_.email);
+  EXPECT_EQ(who["via_cookie"], true);
+  EXPECT_TRUE(who["csrf"] == body["csrf"]);
+  EXPECT_TRUE(who["expires_ms"] == body["expires_ms"]);
+  EXPECT_TRUE(HasHeader(me, "Cache-Control"));
+}
+
+TEST_F(CloudletSessionsTest, WhoAmIOfASessionMadeAtTheCloudAsksTheCloudForTheNames) {
+  // op1 logged in at the cloud (PeopleWorld): cloudlet-1 has never seen this session.
+  const net::Response me = AtCloudlet(0, net::Method::kGet, "/api/v1/session", Bearer(op1_.token));
+  ASSERT_EQ(me.status, 200) << Why(me);
+  const json who = Body(me);
+  EXPECT_EQ(who["role"], "operator");
+  EXPECT_EQ(who["cloudlet_id"], "cloudlet-1");
+  EXPECT_EQ(who["display_name"], "Op");
+  EXPECT_TRUE(who["email"] == op1_.email);
+  EXPECT_EQ(who["via_cookie"], false);
+  EXPECT_FALSE(who.contains("patient_id"));
+
+  // Nobody, a forged token and a cookie that is not a session: 401 with the error body.
+  for (const Headers& h : std::vector<Headers>{
+           {}, Bearer("mm1.e30.AAAA"), {{"Cookie", "mm_session=mm1.e30.AAAA; mm_csrf=x"}}}) {
+    const net::Response r = AtCloudlet(0, net::Method::kGet, "/api/v1/session", h);
+    EXPECT_EQ(r.status, 401) << Why(r);
+    EXPECT_TRUE(HasErrorBody(r));
+  }
+}
+
+TEST_F(CloudletSessionsTest, AWrongPasswordIsTheCloudsRefusalAndAnIdsEventHere) {
+  const std::uint64_t events = IdsEvents(0);
+  const net::Response at_cloud = AtCloud(net::Method::kPost, "/api/v1/session", {},
+                                         {{"email", d1_.email}, {"password", kOtherPassword}});
+  const net::Response r = LogInAtCloudlet(0, d1_.email, kOtherPassword);
+  ASSERT_EQ(r.status, 401) << Why(r);
+  EXPECT_TRUE(r.body == at_cloud.body) << "the cloudlet's refusal differs from the cloud's";
+  EXPECT_EQ(Body(r)["reason"], "invalid_credentials");
+  EXPECT_TRUE(SetCookies(r).empty());
+  EXPECT_TRUE(HasHeader(r, "WWW-Authenticate"));
+  // An unknown e-mail is the same refusal.
+  const net::Response unknown = LogInAtCloudlet(0, "nobody@example.test", kOtherPassword);
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_TRUE(unknown.body == r.body);
+  EXPECT_TRUE(testing::WaitUntil([&] { return IdsEvents(0) >= events + 2; }));
+
+  // Malformed bodies never reach the cloud.
+  for (const std::string& bad :
+       {std::string("{"), std::string("[]"), json{{"email", d1_.email}}.dump(),
+        json{{"email", d1_.email}, {"password", 7}}.dump(),
+        json{{"email", "x"}, {"password", "y"}, {"role", "admin"}}.dump()}) {
+    const net::Response b = Send(cloudlet_urls_[0], net::Method::kPost, "/api/v1/session", {}, bad);
+    EXPECT_EQ(b.status, 400) << Why(b);
+    EXPECT_TRUE(HasErrorBody(b));
+  }
+}
+
+TEST_F(CloudletSessionsTest, TheCloudsThrottleLocksAnAccountThroughTheCloudlet) {
+  const std::string email = NewEmail("locked");
+  Approve(RegisterPatient(email));
+  // The account's throttle (5 failures) is the cloud's, and applies to relayed logins.
+  int failures = 0;
+  net::Response r;
+  for (int i = 0; i < 10; ++i) {
+    r = LogInAtCloudlet(0, email, kOtherPassword);
+    if (r.status != 401) break;
+    ++failures;
+  }
+  EXPECT_EQ(failures, 5);
+  ASSERT_EQ(r.status, 429) << Why(r);
+  EXPECT_EQ(Body(r)["reason"], "locked_out");
+  EXPECT_TRUE(HasHeader(r, "Retry-After"));
+  // Locked at the cloud too, even with the right password.
+  const net::Response at_cloud = AtCloud(net::Method::kPost, "/api/v1/session", {},
+                                         {{"email", email}, {"password", kPassword}});
+  EXPECT_EQ(at_cloud.status, 429);
+}
+
+TEST_F(CloudletSessionsTest, LogoutNeedsCsrfAndRevokesAtTheCloudAndEveryCloudlet) {
+  const net::Response login = LogInAtCloudlet(0, b_.email);
+  ASSERT_EQ(login.status, 200) << Why(login);
+  const std::string token = Body(login)["token"];
+  const std::string csrf = Body(login)["csrf"];
+  const std::string cookie = CookieHeader(login);
+  ASSERT_EQ(AtCloudlet(1, net::Method::kGet, "/api/v1/session", Bearer(token)).status, 200);
+
+  // A cookie request that may change state needs the CSRF header, and the right one.
+  for (const Headers& h : std::vector<Headers>{{{"Cookie", cookie}},
+                                               {{"Cookie", cookie}, {"X-CSRF-Token", "wrong"}}}) {
+    const net::Response r = AtCloudlet(0, net::Method::kDelete, "/api/v1/session", h);
+    EXPECT_EQ(r.status, 403) << Why(r);
+    EXPECT_EQ(Body(r)["reason"], "csrf_required");
+  }
+  EXPECT_EQ(AtCloud(net::Method::kGet, "/api/v1/session", token).status, 200);
+
+  const net::Response out = AtCloudlet(0, net::Method::kDelete, "/api/v1/session",
+                                       {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  ASSERT_EQ(out.status, 204) << Why(out);
+  const std::vector<std::string> cleared = SetCookies(out);
+  ASSERT_EQ(cleared.size(), 2u);
+  for (const std::string& c : cleared) EXPECT_NE(c.find("Max-Age=0"), std::string::npos);
+
+  // Revoked at the cloud, refused here at once, and at the other cloudlet from its next poll.
+  EXPECT_EQ(AtCloud(net::Method::kGet, "/api/v1/session", token).status, 401);
+  EXPECT_EQ(AtCloudlet(0, net::Method::kGet, "/api/v1/session", {{"Cookie", cookie}}).status, 401);
+  EXPECT_EQ(AtCloudlet(0, net::Method::kGet, "/api/v1/devices", Bearer(token)).status, 401);
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    return AtCloudlet(1, net::Method::kGet, "/api/v1/session", Bearer(token)).status == 401;
+  }));
+  // Logging out again: the session is over (401), and the cookies are cleared again.
+  const net::Response again = AtCloudlet(0, net::Method::kDelete, "/api/v1/session", Bearer(token));
+  EXPECT_EQ(again.status, 401) << Why(again);
+}
+
+TEST_F(CloudletSessionsTest, ALogoutAtTheCloudEndsTheSessionAtTheCloudlet) {
+  const net::Response login = LogInAtCloudlet(0, d2_.email);
+  ASSERT_EQ(login.status, 200) << Why(login);
+  const std::string token = Body(login)["token"];
+  ASSERT_EQ(AtCloud(net::Method::kDelete, "/api/v1/session", token).status, 204);
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    return AtCloudlet(0, net::Method::kGet, "/api/v1/session", Bearer(token)).status == 401;
+  }));
+}
+
+TEST_F(CloudletSessionsTest, CookieCallsAtTheCloudletNeedCsrfToChangeState) {
+  const net::Response login = LogInAtCloudlet(0, op1_.email);
+  ASSERT_EQ(login.status, 200) << Why(login);
+  const std::string cookie = CookieHeader(login);
+  const std::string csrf = Body(login)["csrf"];
+
+  // Reading needs no CSRF header: the operator's devices and the full stats.
+  EXPECT_EQ(AtCloudlet(0, net::Method::kGet, "/api/v1/devices", {{"Cookie", cookie}}).status, 200);
+  const net::Response stats =
+      AtCloudlet(0, net::Method::kGet, "/api/v1/stats", {{"Cookie", cookie}});
+  ASSERT_EQ(stats.status, 200) << Why(stats);
+  EXPECT_TRUE(Body(stats).contains("ids_events"));
+  EXPECT_FALSE(Body(AtCloudlet(0, net::Method::kGet, "/api/v1/stats")).contains("ids_events"));
+  // An operator of another cloudlet, by cookie, is refused the full stats here.
+  const net::Response other = LogInAtCloudlet(0, op2_.email);
+  ASSERT_EQ(other.status, 200) << Why(other);
+  EXPECT_EQ(
+      AtCloudlet(0, net::Method::kGet, "/api/v1/stats", {{"Cookie", CookieHeader(other)}}).status,
+      403);
+
+  // Withdrawing a device changes state: 403 csrf_required without the header, 200 with it.
+  const std::string device = "watch-c1";
+  ASSERT_FALSE(EnrolWithToken(device, a_.patient_id, 0).empty());
+  const std::string path = "/api/v1/devices/" + device + "/withdrawal";
+  const net::Response refused = AtCloudlet(0, net::Method::kPost, path, {{"Cookie", cookie}});
+  EXPECT_EQ(refused.status, 403) << Why(refused);
+  EXPECT_EQ(Body(refused)["reason"], "csrf_required");
+  const net::Response done =
+      AtCloudlet(0, net::Method::kPost, path, {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  EXPECT_EQ(done.status, 200) << Why(done);
+  EXPECT_EQ(Body(done)["status"], "withdrawn");
+}
+
+TEST_F(CloudletSessionsTest, TheRelayRouteAtTheCloudTakesOnlyThatCloudletsSignature) {
+  const json body{{"email", a_.email}, {"password", kPassword}, {"client_address", "10.0.0.7"}};
+  // cloudlet-1's signature on cloudlet-2's route, and a cloud's signature: 401, no session.
+  const std::string other = "/api/v1/cloudlets/cloudlet-2/sessions";
+  const net::Response wrong =
+      Send(cloud_url_, net::Method::kPost, other,
+           {{"Authorization",
+             NodeSignature(*cloudlet1_signer_, cloudlet1_certificate_, "cloud", other)}},
+           body.dump());
+  EXPECT_EQ(wrong.status, 401) << Why(wrong);
+  EXPECT_FALSE(Body(wrong).contains("token"));
+  const std::string own = "/api/v1/cloudlets/cloudlet-1/sessions";
+  const net::Response cloud_signed =
+      Send(cloud_url_, net::Method::kPost, own,
+           {{"Authorization", NodeSignature(*cloud_signer_, cloud_certificate_, "cloud", own)}},
+           body.dump());
+  EXPECT_EQ(cloud_signed.status, 401) << Why(cloud_signed);
+
+  // Signed by cloudlet-1: the cloud's login answer plus the names, and no cookies.
+  const Headers signed_by_1 = {
+      {"Authorization", NodeSignature(*cloudlet1_signer_, cloudlet1_certificate_, "cloud", own)}};
+  const net::Response ok = Send(cloud_url_, net::Method::kPost, own, signed_by_1, body.dump());
+  ASSERT_EQ(ok.status, 200) << Why(ok);
+  EXPECT_TRUE(Body(ok).contains("token"));
+  EXPECT_EQ(Body(ok)["display_name"], "Pat");
+  EXPECT_TRUE(SetCookies(ok).empty());
+  // The person's address must look like one.
+  json bad = body;
+  bad["client_address"] = "10.0.0.7\r\nX: y";
+  EXPECT_EQ(Send(cloud_url_, net::Method::kPost, own, signed_by_1, bad.dump()).status, 400);
+}
+
+}  // namespace
+}  // namespace medmesh::people_testing
