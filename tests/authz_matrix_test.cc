@@ -412,6 +412,9 @@ class AuthzMatrixTest : public PeopleWorld {
       return At("/api/v1/patients/" + a_.patient_id + "/readings");
     };
     b["cloudlet GET /api/v1/ids/events"] = plain("/api/v1/ids/events");
+    b["cloudlet GET /api/v1/patients/{id}/stored"] = [this](Column, bool) {
+      return At("/api/v1/patients/" + a_.patient_id + "/stored");
+    };
     b["cloudlet GET /api/v1/devices"] = plain("/api/v1/devices");
     // Withdrawing needs an enrolled device of A's: a fresh one per call.
     b["cloudlet POST /api/v1/devices/{device_id}/withdrawal"] = [this](Column, bool unknown) {

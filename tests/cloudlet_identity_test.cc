@@ -27,6 +27,7 @@
 #include "testing/fake_clock.h"
 #include "testing/wait.h"
 #include "wire/enrolment.h"
+#include "wire/record_codec.h"
 
 namespace medmesh {
 namespace {
@@ -438,6 +439,119 @@ TEST_F(CloudletIdentityTest, OnlyOperatorsOfThisCloudletEnrolForPatients) {
       "device.withdraw operator token watch-1 pat 0",
   };
   EXPECT_EQ(DeviceAudit({{pat.patient_id, "pat"}}), expected);
+}
+
+// The operator's pages at a cloudlet (docs/ui.md "Cloudlet operator"): the stored data of a
+// patient in its encrypted form, security events and the devices' last contact, for the
+// operator token and operators of this cloudlet only; every read of stored data is audited.
+TEST_F(CloudletIdentityTest, OperatorsOfThisCloudletSeeStoredDataEventsAndLastContact) {
+  StartCloudlet();
+  const Login pat = Patient("pat@example.org");
+  const Login mine = Operator("op1@example.org", "cloudlet-1");
+  const Login theirs = Operator("op2@example.org", "cloudlet-2");
+  ASSERT_TRUE(cloudlet_->PollSessionsNow());
+  const Headers token = Bearer(node::testing::TokenText(operator_token_));
+
+  TestDevice watch("watch-1", pat.patient_id, random_, clock_);
+  ASSERT_EQ(Enrol(watch, Bearer(mine.token)).status, 200);
+  TestDevice quiet("watch-2", pat.patient_id, random_, clock_);
+  ASSERT_EQ(Enrol(quiet, Bearer(mine.token)).status, 200);
+  ASSERT_EQ(Upload(watch).status, 200);
+  auto record = wire::EncodePatientRecord(watch.Record("rec-1"));
+  ASSERT_TRUE(record);
+  auto sealed = watch.Seal(wire::ContentType::kPatientRecord, *record);
+  ASSERT_TRUE(sealed);
+  ASSERT_EQ(Send(cloudlet_url_, net::Method::kPost, "/api/v1/ingest", {},
+                 std::string(AsStringView(*sealed)), "application/octet-stream")
+                .status,
+            200);
+
+  const std::string stored = "/api/v1/patients/" + pat.patient_id + "/stored";
+  const net::Response r = AtCloudlet(net::Method::kGet, stored, Bearer(mine.token));
+  ASSERT_EQ(r.status, 200) << Why(r);
+  const json body = json::parse(r.body);
+  const auto is_hex_excerpt = [&](const json& row) {
+    const std::size_t bytes = row["ciphertext_bytes"];
+    const std::string head = row["ciphertext_head"];
+    return bytes > 0 && head.size() == 2 * std::min<std::size_t>(bytes, body["excerpt_bytes"]) &&
+           head.find_first_not_of("0123456789abcdef") == std::string::npos;
+  };
+  ASSERT_EQ(body["reading_batches"].size(), 1u);
+  EXPECT_EQ(body["reading_batches"][0]["device_id"], "watch-1");
+  EXPECT_EQ(body["reading_batches"][0]["readings"], 5);
+  EXPECT_TRUE(is_hex_excerpt(body["reading_batches"][0]));
+  ASSERT_EQ(body["records"].size(), 1u);
+  EXPECT_EQ(body["records"][0]["record_id"], "rec-1");
+  EXPECT_TRUE(is_hex_excerpt(body["records"][0]));
+  // The record's ciphertext is not its encoding: nothing of the record shows in clear.
+  EXPECT_EQ(
+      std::string(body["records"][0]["ciphertext_head"])
+          .find(HexEncode(ByteView(record->data(), std::min<std::size_t>(record->size(), 8)))),
+      std::string::npos);
+
+  EXPECT_EQ(AtCloudlet(net::Method::kGet, stored, token).status, 200);
+  EXPECT_EQ(AtCloudlet(net::Method::kGet, stored).status, 401);
+  EXPECT_EQ(AtCloudlet(net::Method::kGet, stored, Bearer(theirs.token)).status, 403);
+  EXPECT_EQ(AtCloudlet(net::Method::kGet, stored, Bearer(pat.token)).status, 403);
+  EXPECT_EQ(AtCloudlet(net::Method::kGet, stored + "?limit=0", token).status, 400);
+  EXPECT_EQ(AtCloudlet(net::Method::kGet, stored + "?limit=201", token).status, 400);
+  const net::Response one = AtCloudlet(net::Method::kGet, stored + "?limit=1", token);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(json::parse(one.body)["records"].size(), 1u);
+  const net::Response nobody =
+      AtCloudlet(net::Method::kGet, "/api/v1/patients/nobody/stored", Bearer(mine.token));
+  ASSERT_EQ(nobody.status, 200);
+  EXPECT_TRUE(json::parse(nobody.body)["records"].empty());
+
+  // Each read past the login is audited; only a permitted one names the patient.
+  auto page = cloudlet_->audit().Query({.limit = 1000});
+  ASSERT_TRUE(page);
+  int reads = 0;
+  int naming_pat = 0;
+  for (const json& e : page->events) {
+    if (e["subtype"][1]["code"] != "stored.read") continue;
+    ++reads;
+    for (const json& entity : e.value("entity", json::array())) {
+      if (entity.value("what", json::object()).value("reference", "") ==
+          "Patient/" + pat.patient_id) {
+        ++naming_pat;
+      }
+    }
+  }
+  EXPECT_EQ(reads, 8);       // all but the anonymous call
+  EXPECT_EQ(naming_pat, 3);  // the operator, the token, the token with limit=1
+
+  // Devices carry their last contact: the newest upload kept, none for a silent device.
+  const net::Response devices = Devices(Bearer(mine.token));
+  ASSERT_EQ(devices.status, 200);
+  const json listed = json::parse(devices.body);
+  std::map<std::string, json> last;
+  for (const json& d : listed["devices"]) last[d["device_id"]] = d;
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_TRUE(last["watch-1"]["last_contact_ms"].is_number_integer());
+  EXPECT_GE(last["watch-1"]["last_contact_ms"].get<std::int64_t>(),
+            last["watch-1"]["enrolled_at_ms"].get<std::int64_t>());
+  EXPECT_TRUE(last["watch-2"]["last_contact_ms"].is_null());
+
+  // Security events: the token and this cloudlet's operators; the refusals above are there.
+  const net::Response events =
+      AtCloudlet(net::Method::kGet, "/api/v1/ids/events", Bearer(mine.token));
+  ASSERT_EQ(events.status, 200) << Why(events);
+  EXPECT_GE(CloudletIds(store::IdsEventKind::kAuthFailure), 1u);
+  EXPECT_EQ(AtCloudlet(net::Method::kGet, "/api/v1/ids/events", Bearer(theirs.token)).status, 403);
+  EXPECT_EQ(AtCloudlet(net::Method::kGet, "/api/v1/ids/events", Bearer(pat.token)).status, 403);
+  EXPECT_EQ(AtCloudlet(net::Method::kGet, "/api/v1/ids/events").status, 401);
+
+  // The operator's counts carry the cloud link as the forwarder sees it.
+  const net::Response stats = AtCloudlet(net::Method::kGet, "/api/v1/stats", token);
+  ASSERT_EQ(stats.status, 200);
+  const json link = json::parse(stats.body)["cloud_link"];
+  ASSERT_TRUE(link.is_object());
+  const std::string state = link.value("state", "");
+  EXPECT_TRUE(state == "unknown" || state == "up" || state == "down");
+  EXPECT_TRUE(link.contains("since_ms") && link.contains("last_forward_ms"));
+  EXPECT_FALSE(
+      json::parse(AtCloudlet(net::Method::kGet, "/api/v1/stats").body).contains("cloud_link"));
 }
 
 TEST_F(CloudletIdentityTest, TheEnrolTokenAloneNoLongerEnrols) {

@@ -44,6 +44,11 @@ using store::IdsEventKind;
 constexpr std::size_t kDefaultReadingsPerPage = 1000;
 constexpr std::size_t kMaxReadingsPerPage = 10'000;
 constexpr std::size_t kMaxEventsPerResponse = 1000;
+// Rows per kind of GET /api/v1/patients/{id}/stored (default and most), and the bytes of each
+// ciphertext it shows (the operator's "encrypted form" view, docs/ui.md).
+constexpr std::size_t kDefaultStoredRows = 20;
+constexpr std::size_t kMaxStoredRows = 200;
+constexpr std::size_t kStoredExcerptBytes = 48;
 constexpr std::size_t kEnrolBodyLimit = 4096;
 // A signed enrolment request must have been signed this close to now (bounds replays).
 constexpr std::chrono::milliseconds kEnrolRequestMaxAge = std::chrono::minutes(5);
@@ -134,9 +139,10 @@ struct CloudletService::State {
   Result<net::Response> Enrol(const net::Request& r);
   Result<net::Response> Ingest(const net::Request& r) const;
   Result<net::Response> Readings(const net::Request& r);
-  Result<net::Response> Events(const net::Request& r) const;
+  Result<net::Response> Events(const net::Request& r);
   Result<net::Response> Withdraw(const net::Request& r);
   Result<net::Response> ListDevices(const net::Request& r);
+  Result<net::Response> Stored(const net::Request& r);
 
   // Who calls a route that takes a static token (operator or enrol) or a session: the token, or
   // the session's principal (cloudlet_sessions.h). Errors: 401 / 403 (CSRF) / 503 as
@@ -522,21 +528,112 @@ Result<net::Response> CloudletService::State::ListDevices(const net::Request& r)
     }
     patient_id = caller.principal->patient_id;
   }
+  MEDMESH_ASSIGN_OR_RETURN(const auto last_uploads, ledger->LastUploads());
   Json list = Json::array();
   for (const DeviceEntry& entry : devices->List(patient_id)) {
-    list.push_back({{"device_id", entry.enrolment.device_id},
-                    {"patient_id", entry.enrolment.patient_id},
-                    {"device_public_key", HexEncode(entry.enrolment.device_key.bytes())},
-                    {"enrolled_at_ms", entry.enrolment.enrolled_at_ms},
-                    {"status", entry.withdrawn ? "withdrawn" : "enrolled"}});
+    const auto last = last_uploads.find(entry.enrolment.device_id);
+    list.push_back(
+        {{"device_id", entry.enrolment.device_id},
+         {"patient_id", entry.enrolment.patient_id},
+         {"device_public_key", HexEncode(entry.enrolment.device_key.bytes())},
+         {"enrolled_at_ms", entry.enrolment.enrolled_at_ms},
+         {"last_contact_ms", last == last_uploads.end() ? Json(nullptr) : Json(last->second)},
+         {"status", entry.withdrawn ? "withdrawn" : "enrolled"}});
   }
   Json body = Json::object();
   body["devices"] = std::move(list);
   return net::Response::Json(body.dump());
 }
 
-Result<net::Response> CloudletService::State::Events(const net::Request& r) const {
-  if (!Authorised(r, operator_token, "operator")) return Unauthorized("operator");
+// GET /api/v1/patients/{id}/stored: what this cloudlet keeps of a patient, as stored - reading
+// batches and records, each with its size and the first bytes of its ciphertext, nothing
+// decrypted. Own operators only; every call is audited (a read of the patient's stored data).
+Result<net::Response> CloudletService::State::Stored(const net::Request& r) {
+  auto identified = Identify(r, operator_token, "operator");
+  if (!identified) return accounts::AuthenticationRefusal(identified.error());
+  const Caller& caller = *identified;
+  const std::string patient_id(r.PathParam("id").value_or(""));
+  Result<net::Response> response = [&]() -> Result<net::Response> {
+    if (!IsOwnOperator(caller)) {
+      return PermissionDenied("only an operator of this cloudlet reads its stored data");
+    }
+    if (!wire::IsValidId(patient_id)) return InvalidArgument("bad patient id");
+    std::size_t limit = kDefaultStoredRows;
+    if (const auto text = r.QueryParam("limit")) {
+      const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+      if (ec != std::errc() || end != text->data() + text->size() || limit == 0 ||
+          limit > kMaxStoredRows) {
+        return InvalidArgument("query parameter 'limit' must be 1.." +
+                               std::to_string(kMaxStoredRows));
+      }
+    }
+    const auto excerpt = [](const Bytes& ciphertext) {
+      return HexEncode(
+          ByteView(ciphertext.data(), std::min(ciphertext.size(), kStoredExcerptBytes)));
+    };
+    MEDMESH_ASSIGN_OR_RETURN(auto batches, readings->ListEncrypted(patient_id, limit));
+    Json batch_list = Json::array();
+    for (const store::EncryptedBatchRow& row : batches) {
+      batch_list.push_back({{"device_id", row.device_id},
+                            {"batch_id", row.batch_id},
+                            {"from_ms", row.from_ms},
+                            {"to_ms", row.to_ms},
+                            {"readings", row.count},
+                            {"stored_ms", row.stored_ms},
+                            {"ciphertext_bytes", row.ciphertext.size()},
+                            {"ciphertext_head", excerpt(row.ciphertext)}});
+    }
+    MEDMESH_ASSIGN_OR_RETURN(auto records, ledger->ListRecords(patient_id, limit));
+    Json record_list = Json::array();
+    for (const StoredRecordRow& row : records) {
+      record_list.push_back({{"device_id", row.device_id},
+                             {"record_id", row.record_id},
+                             {"batch_id", row.batch_id},
+                             {"created_ms", row.created_ms},
+                             {"ciphertext_bytes", row.ciphertext.size()},
+                             {"ciphertext_head", excerpt(row.ciphertext)}});
+    }
+    Json body{{"patient_id", patient_id},
+              {"reading_batches", std::move(batch_list)},
+              {"records", std::move(record_list)},
+              {"excerpt_bytes", kStoredExcerptBytes}};
+    return net::Response::Json(body.dump());
+  }();
+  audit::AuditEntry e;
+  e.time_ms = NowMs(clock);
+  e.event = "stored.read";
+  e.action = audit::Action::kRead;
+  if (caller.static_token) {
+    e.actor_role = "operator";
+    e.detail = "static token";
+  } else {
+    e.actor_account_id = caller.principal->account_id;
+    e.actor_role = std::string(accounts::RoleName(caller.principal->role));
+  }
+  e.source_address = r.peer_address;
+  // A refused caller's entry names nobody: only a permitted read names the patient.
+  const int status = response ? response->status : net::HttpStatusFor(response.error().code());
+  if (status < 400) e.patient_id = patient_id;
+  e.entity_type = "Patient";
+  if (!response)
+    e.detail += std::string(e.detail.empty() ? "" : ", ") +
+                std::string(ErrorCodeName(response.error().code()));
+  if (status >= 500) {
+    e.outcome = audit::Outcome::kSeriousFailure;
+  } else if (status >= 400) {
+    e.outcome = audit::Outcome::kMinorFailure;
+  }
+  MEDMESH_RETURN_IF_ERROR(audit->Append(e));
+  return response;
+}
+
+Result<net::Response> CloudletService::State::Events(const net::Request& r) {
+  // The operator token, or the session of an operator of this cloudlet (the operator's pages).
+  auto identified = Identify(r, operator_token, "operator");
+  if (!identified) return accounts::AuthenticationRefusal(identified.error());
+  if (!IsOwnOperator(*identified)) {
+    return PermissionDenied("only an operator of this cloudlet reads its security events");
+  }
   MEDMESH_ASSIGN_OR_RETURN(std::int64_t since, ParseTime(r.QueryParam("since"), 0, "since"));
   store::IdsEventFilter filter;
   filter.from_ms = since;
@@ -615,6 +712,7 @@ CloudletStats CloudletService::State::Stats() const {
   stats.rejected = counters.rejected.load();
   stats.forwarded = counters.forwarded.load();
   stats.ids_events = ids->Total();
+  if (forwarder) stats.cloud_link = forwarder->Link();
   return stats;
 }
 
@@ -652,6 +750,10 @@ net::Router CloudletService::State::BuildRouter() {
     if (as_operator) {
       body["rejected"] = s.rejected;
       body["ids_events"] = s.ids_events;
+      const auto ms_or_null = [](std::int64_t ms) { return ms > 0 ? Json(ms) : Json(nullptr); };
+      body["cloud_link"] = {{"state", std::string(CloudLinkStateName(s.cloud_link.state))},
+                            {"since_ms", ms_or_null(s.cloud_link.since_ms)},
+                            {"last_forward_ms", ms_or_null(s.cloud_link.last_forward_ms)}};
     }
     return net::Response::Json(body.dump());
   });
@@ -664,6 +766,7 @@ net::Router CloudletService::State::BuildRouter() {
              [this](const net::Request& r) { return Readings(r); });
   router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
   router.Get("/api/v1/devices", [this](const net::Request& r) { return ListDevices(r); });
+  router.Get("/api/v1/patients/{id}/stored", [this](const net::Request& r) { return Stored(r); });
   router.Post("/api/v1/devices/{device_id}/withdrawal",
               [this](const net::Request& r) { return Withdraw(r); }, {.body_limit_bytes = 0});
   AddRecordCopyRoute(

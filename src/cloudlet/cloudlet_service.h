@@ -121,6 +121,8 @@ struct CloudletStats {
   std::uint64_t forward_queue_depth = 0;
   std::uint64_t forwarded = 0;
   std::uint64_t ids_events = 0;
+  // The forwarder's view of the cloud (operator answer only); state kUnknown without a cloud.
+  CloudLink cloud_link;
 };
 
 class CloudletService {

@@ -303,6 +303,31 @@ Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item,
 void Forwarder::NoteCloudDown() {
   if (!cloud_down_) next_probe_ = ctx_.clock.Monotonic() + options_.outage_probe_interval;
   cloud_down_ = true;
+  NoteLink(CloudLink::State::kDown);
+}
+
+void Forwarder::NoteLink(CloudLink::State state) {
+  const auto value = static_cast<std::uint8_t>(state);
+  if (link_state_.load(std::memory_order_relaxed) == value) return;
+  link_since_ms_.store(wire::ToUnixMs(ctx_.clock.Now()), std::memory_order_relaxed);
+  link_state_.store(value, std::memory_order_release);
+}
+
+CloudLink Forwarder::Link() const {
+  CloudLink link;
+  link.state = static_cast<CloudLink::State>(link_state_.load(std::memory_order_acquire));
+  link.since_ms = link_since_ms_.load(std::memory_order_relaxed);
+  link.last_forward_ms = last_forward_ms_.load(std::memory_order_relaxed);
+  return link;
+}
+
+std::string_view CloudLinkStateName(CloudLink::State state) {
+  switch (state) {
+    case CloudLink::State::kUp: return "up";
+    case CloudLink::State::kDown: return "down";
+    case CloudLink::State::kUnknown: break;
+  }
+  return "unknown";
 }
 
 bool Forwarder::ProbeCloud() {
@@ -312,6 +337,7 @@ bool Forwarder::ProbeCloud() {
   auto answer = client_->Get(Url("/readyz"));
   if (!answer || answer->status != 200) return false;
   cloud_down_ = false;
+  NoteLink(CloudLink::State::kUp);
   auto due = ctx_.queue.RetryNow(ctx_.clock.Now());
   if (!due) {
     log::Warn("cloudlet_forward_retry_now_failed", {{"error", due.error().ToString()}});
@@ -399,6 +425,7 @@ Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std:
     }
     round.cloud_reachable = true;
     cloud_down_ = false;
+    NoteLink(CloudLink::State::kUp);
 
     const bool enrolment = IsEnrolmentItem(item);
     const Outcome outcome = enrolment ? SendEnrolment(item) : SendUpload(item, **ready);
@@ -413,6 +440,7 @@ Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std:
         // Counted before the item leaves the queue, so whoever sees the queue without it also
         // sees it counted (GET /api/v1/stats reads both without a common lock).
         ++round.sent;
+        last_forward_ms_.store(wire::ToUnixMs(ctx_.clock.Now()), std::memory_order_relaxed);
         if (!enrolment) {
           ctx_.counters.forwarded.fetch_add(1, std::memory_order_relaxed);
           ctx_.metrics.forwarded.WithLabels({outcome.status}).Increment();

@@ -45,6 +45,7 @@
 // Thread safety: all methods are thread-safe; rounds run one at a time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -108,6 +109,20 @@ struct ForwardRound {
   bool cloud_reachable = false;
 };
 
+// What the forwarder last learnt of the cloud, for the operator (GET /api/v1/stats):
+// kUnknown until the first round that tried the cloud; kUp once the cloud answered (a key fetched,
+// an item acknowledged, a probe answered), kDown once it did not (not reachable). `since_ms` is
+// when the state last changed (Unix ms; 0 while kUnknown), `last_forward_ms` when the cloud last
+// acknowledged an item (0 if never since the start). The three are read without a common lock:
+// a reader racing a change may see the new state with the old time.
+struct CloudLink {
+  enum class State : std::uint8_t { kUnknown, kUp, kDown };
+  State state = State::kUnknown;
+  std::int64_t since_ms = 0;
+  std::int64_t last_forward_ms = 0;
+};
+std::string_view CloudLinkStateName(CloudLink::State state);  // "unknown", "up", "down"
+
 // What the forwarder works with; every reference must outlive it.
 struct ForwarderContext {
   std::string node_id;
@@ -150,6 +165,9 @@ class Forwarder {
   // serves another root; kUnavailable when the cloud does not answer; the refusal of a
   // certificate that does not verify.
   Result<wire::VerifiedCertificate> CloudCertificate();
+
+  // The link to the cloud as the rounds saw it (see CloudLink). Never blocks.
+  CloudLink Link() const;
 
  private:
   struct CloudKey;
@@ -197,6 +215,11 @@ class Forwarder {
   bool cloud_down_ = false;
   std::chrono::steady_clock::time_point next_probe_{};
   void NoteCloudDown();
+  // Records the link's state (and since when, if it changed). Called from rounds only.
+  void NoteLink(CloudLink::State state);
+  std::atomic<std::uint8_t> link_state_{0};  // CloudLink::State
+  std::atomic<std::int64_t> link_since_ms_{0};
+  std::atomic<std::int64_t> last_forward_ms_{0};
   // Asks the cloud's /readyz if a probe is due; true (and every item due) once it answers 200.
   bool ProbeCloud();
   std::uint64_t round_number_ = 0;   // guarded by round_mu_

@@ -754,6 +754,43 @@ TEST_F(ForwarderTest, ACloudGoneInTheMiddleOfARoundEndsItAndStartsTheOutage) {
                                                               "POST /api/v1/forward"}));
 }
 
+// The operator's "cloud link" (GET /api/v1/stats): unknown before any round, up once the cloud
+// answered, down from the round that found it gone, up again from the probe that finds it back;
+// each change dated, and the last acknowledged forward kept through the outage.
+TEST_F(ForwarderTest, TheLinkStateFollowsWhatTheRoundsSaw) {
+  EXPECT_EQ(forwarder().Link().state, CloudLink::State::kUnknown);
+  EXPECT_EQ(forwarder().Link().since_ms, 0);
+  EXPECT_EQ(forwarder().Link().last_forward_ms, 0);
+  auto device = Enrol("watch-1");
+  Upload(*device);
+  const std::int64_t up_ms = wire::ToUnixMs(clock_.Now());
+  ASSERT_EQ(Round().sent, 2u);
+  CloudLink link = forwarder().Link();
+  EXPECT_EQ(link.state, CloudLink::State::kUp);
+  EXPECT_EQ(CloudLinkStateName(link.state), "up");
+  EXPECT_EQ(link.since_ms, up_ms);
+  EXPECT_EQ(link.last_forward_ms, up_ms);
+
+  const std::uint16_t port = cloud_->port();
+  cloud_->Stop();
+  clock_.Advance(milliseconds(5));
+  Upload(*device);
+  EXPECT_FALSE(Round().cloud_reachable);
+  link = forwarder().Link();
+  EXPECT_EQ(link.state, CloudLink::State::kDown);
+  EXPECT_EQ(CloudLinkStateName(link.state), "down");
+  EXPECT_EQ(link.since_ms, up_ms + 5);
+  EXPECT_EQ(link.last_forward_ms, up_ms);  // the last acknowledged forward, not the last try
+
+  ASSERT_TRUE(cloud_->Start(port));
+  clock_.Advance(kProbeInterval);
+  EXPECT_EQ(Round().sent, 1u);
+  link = forwarder().Link();
+  EXPECT_EQ(link.state, CloudLink::State::kUp);
+  EXPECT_EQ(link.since_ms, up_ms + 5 + kProbeInterval.count());
+  EXPECT_EQ(link.last_forward_ms, link.since_ms);
+}
+
 // Issue 7 item 3: an exception inside a round ends that round only.
 TEST_F(ForwarderTest, AnExceptionInARoundReleasesItsItemsAndIsCounted) {
   auto device = Enrol("watch-1");

@@ -322,6 +322,21 @@ Status IngestLedger::AddDeadLetter(std::string_view id, std::string_view reason,
   }
 }
 
+Result<std::map<std::string, std::int64_t>> IngestLedger::LastUploads() const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement query(*db_,
+                            "SELECT device_id, MAX(stored_ms) FROM batches GROUP BY device_id");
+    std::map<std::string, std::int64_t> last;
+    while (query.executeStep()) {
+      last.emplace(query.getColumn(0).getString(), query.getColumn(1).getInt64());
+    }
+    return last;
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "last uploads");
+  }
+}
+
 Result<LedgerCounts> IngestLedger::Counts() const {
   std::lock_guard lock(mu_);
   try {

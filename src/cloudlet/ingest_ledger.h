@@ -32,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -164,6 +165,10 @@ class IngestLedger {
                        std::int64_t now_ms);
 
   Result<LedgerCounts> Counts() const;
+
+  // Per device, the time its newest upload still in the ledger was stored (the operator's "last
+  // contact"; docs/ui.md). A device whose rows were all pruned (retention) is not in the map.
+  Result<std::map<std::string, std::int64_t>> LastUploads() const;
 
   // --- Retention -------------------------------------------------------------------------------
   // Rows whose forward is not settled yet, oldest first (by stored time, device, batch), after

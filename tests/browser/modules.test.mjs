@@ -22,10 +22,18 @@ test('the navigation lists only the pages this node serves to this person', () =
     const shared = navigation(cloud, { role }).filter((page) =>
       page.path !== `/${role}` && !page.path.startsWith(`/${role}/`));
     assert.deepEqual(titles(shared), ['Home', 'My account'], role);
-    assert.deepEqual(titles(navigation(cloudlet, { role })), ['Home', 'Device console'], role);
+    const sharedHere = navigation(cloudlet, { role }).filter((page) =>
+      !page.path.startsWith(`/${role}/`));
+    assert.deepEqual(titles(sharedHere), ['Home', 'Device console'], role);
   }
   assert.deepEqual(titles(navigation(cloud, { role: 'patient' })
     .filter((page) => page.path.startsWith('/patient/'))), own.patient);
+  // --- operator pages: what lives at the cloud there, the cloudlet's own at the cloudlet.
+  const operator = { role: 'operator' };
+  assert.deepEqual(titles(navigation(cloud, operator)),
+    ['Home', 'My account', 'Access requests', 'Charts', 'Restored records']);
+  assert.deepEqual(titles(navigation(cloudlet, operator)),
+    ['Home', 'Device console', 'Status', 'Stored data', 'Devices', 'Security events']);
 });
 
 test('pages for the logged-out are closed to the logged-in, and the other way round', () => {

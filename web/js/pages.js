@@ -76,6 +76,18 @@ export const pages = [
     path: '/console', title: 'Device console', nodes: ['cloudlet'],
     module: () => import('./pages/device-console.js'),
   },
+  // --- operator pages (docs/ui.md "Cloudlet operator"): at the cloud what lives there, at the
+  // cloudlet the rest; each page links to the other side. The trust (issue 10) and IDS (issue
+  // 11) pages go after these.
+  ...[
+    ['/operator/requests', 'Access requests', 'cloud', () => import('./pages/operator-requests.js')],
+    ['/operator/charts', 'Charts', 'cloud', () => import('./pages/operator-charts.js')],
+    ['/operator/restores', 'Restored records', 'cloud', () => import('./pages/operator-restores.js')],
+    ['/operator/status', 'Status', 'cloudlet', () => import('./pages/operator-status.js')],
+    ['/operator/stored', 'Stored data', 'cloudlet', () => import('./pages/operator-stored.js')],
+    ['/operator/devices', 'Devices', 'cloudlet', () => import('./pages/operator-devices.js')],
+    ['/operator/events', 'Security events', 'cloudlet', () => import('./pages/operator-events.js')],
+  ].map(([path, title, node, module]) => ({ path, title, nodes: [node], audience: ['operator'], module })),
 ];
 
 export function findPage(path) {

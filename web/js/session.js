@@ -5,9 +5,10 @@ import { api, forgetCsrf, hasCsrfCookie, setCsrf } from './api.js';
 
 const FIELDS = ['email', 'password'];
 
-// The current session ({role, display_name, email, expires_ms, ...}) or null.
+// The current session ({role, display_name, email, expires_ms, ...}) or null. At a cloudlet
+// too: it verifies the cloud's session offline and answers GET /api/v1/session (docs/accounts.md
+// "At a cloudlet"); a cloudlet without that route (404) counts as logged out.
 export async function loadSession(node) {
-  if (node.kind !== 'cloud') return null;
   // The cloud sets mm_csrf beside the session cookie and clears both together: without it
   // there is no session to ask about (and no 401 to log).
   if (!hasCsrfCookie()) return null;
@@ -21,6 +22,7 @@ export async function loadSession(node) {
       forgetCsrf();
       return null;
     }
+    if (error.status === 404 && node.kind !== 'cloud') return null;
     throw error;
   }
 }
