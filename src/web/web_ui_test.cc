@@ -70,7 +70,9 @@ TEST(EmbeddedAssets, EveryFileOfTheWebFolderIsEmbeddedWithItsBytes) {
     const bool minified = relative.extension() == ".js" || relative.extension() == ".css";
     EXPECT_TRUE(Text(*asset) == ReadFile(minified ? fs::path(MEDMESH_WEB_MINIFIED_DIR) / relative
                                                   : it->path()));
-    if (minified) EXPECT_LT(asset->bytes.size(), ReadFile(it->path()).size());
+    if (minified) {
+      EXPECT_LT(asset->bytes.size(), ReadFile(it->path()).size());
+    }
     ++files;
   }
   // The folder's files, Chart.js, and nothing else.
