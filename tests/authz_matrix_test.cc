@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -495,6 +496,35 @@ class AuthzMatrixTest : public PeopleWorld {
   std::string console_a_;
   int devices_ = 0;
 };
+
+// docs/openapi.yaml documents every route of the table (and so, by the test below, every route
+// the nodes serve) with its method. The embedded UI files are one row and no API.
+TEST(AuthzTableTest, OpenApiDocumentsEveryRouteOfTheTable) {
+  std::ifstream in(MEDMESH_OPENAPI);
+  ASSERT_TRUE(in.good()) << MEDMESH_OPENAPI;
+  std::set<std::string> documented;  // "METHOD path"
+  std::string path;
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > 3 && line.starts_with("  /") && line.back() == ':') {
+      path = line.substr(2, line.size() - 3);
+    } else if (!path.empty() && line.starts_with("    ") && !line.starts_with("     ") &&
+               line.back() == ':') {
+      std::string method = line.substr(4, line.size() - 5);
+      for (char& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      documented.insert(method + " " + path);
+    } else if (!line.empty() && !line.starts_with(" ")) {
+      path.clear();  // the end of "paths:"
+    }
+  }
+  const std::vector<Row> rows = ParseTable(MEDMESH_AUTHZ_TABLE);
+  ASSERT_FALSE(rows.empty());
+  for (const Row& row : rows) {
+    if (row.path == "/ui/{path}") continue;
+    EXPECT_TRUE(documented.contains(row.method + " " + row.path))
+        << "line " << row.line << ": " << row.method << " " << row.path
+        << " is not in docs/openapi.yaml";
+  }
+}
 
 TEST_F(AuthzMatrixTest, EveryRouteAnswersEveryCallerAsTheTableSays) {
   const std::vector<Row> rows = ParseTable(MEDMESH_AUTHZ_TABLE);
