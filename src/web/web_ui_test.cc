@@ -68,8 +68,8 @@ TEST(EmbeddedAssets, EveryFileOfTheWebFolderIsEmbeddedWithItsBytes) {
     ASSERT_NE(asset, nullptr);
     // The UI's own code is embedded as esbuild minified it; everything else as it is.
     const bool minified = relative.extension() == ".js" || relative.extension() == ".css";
-    EXPECT_TRUE(Text(*asset) == ReadFile(minified ? fs::path(MEDMESH_WEB_MINIFIED_DIR) / relative
-                                                  : it->path()));
+    EXPECT_TRUE(Text(*asset) ==
+                ReadFile(minified ? fs::path(MEDMESH_WEB_MINIFIED_DIR) / relative : it->path()));
     if (minified) {
       EXPECT_LT(asset->bytes.size(), ReadFile(it->path()).size());
     }
