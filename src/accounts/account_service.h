@@ -30,8 +30,9 @@
 // account ids are kNotFound "no such registration". Every action appends one audit entry after
 // its outcome is known; a failed Append fails the action (a login whose audit failed has its
 // new session revoked).
-// WARNING: registration answers kAlreadyExists for a login that is taken, which tells a
-// stranger that the e-mail has an account; rate limits on the HTTP layer bound the guessing.
+// Registration returns kAlreadyExists for a login that is taken; the HTTP layer
+// (cloud/account_api.cc AsIfRegistered) answers it exactly as a new registration, so a
+// stranger cannot tell (docs/accounts.md "Taken e-mails").
 // Thread safety: thread-safe (the store, hasher, sinks and logs it uses are).
 #pragma once
 

@@ -123,3 +123,15 @@ export function form({ fields, submitLabel, busyLabel, onSubmit, validate, label
   });
   return element;
 }
+
+// A file chosen in a form as the API takes uploads ({content_type, data: base64}), or undefined
+// when none was chosen.
+export async function fileMember(file) {
+  if (!file) return undefined;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return { content_type: file.type, data: btoa(binary) };
+}

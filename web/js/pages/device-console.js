@@ -9,7 +9,7 @@
 // cloudlet may do everything; a patient sees their own console devices' uploads and streams.
 import { ApiError, api, hasCsrfCookie } from '../api.js';
 import { announce, formatTime, h, replace } from '../dom.js';
-import { form, textField } from '../forms.js';
+import { fileMember, form, textField } from '../forms.js';
 import { loadChart } from '../charts.js';
 
 const BASE = '/api/v1/console/devices';
@@ -20,18 +20,6 @@ const PROFILES = [['healthy', 'Healthy'], ['hypertension', 'Hypertension'],
   ['atrial_fibrillation', 'Atrial fibrillation'], ['fever', 'Fever']];
 const CHARTED = { heart_rate: 'Heart rate', spo2: 'SpO2' };
 
-function base64Of(buffer) {
-  const bytes = new Uint8Array(buffer);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-async function fileMember(file) {
-  return file ? { content_type: file.type, data: base64Of(await file.arrayBuffer()) } : undefined;
-}
 
 function checkFile(file, field, types, what) {
   if (!file) return null;

@@ -2,7 +2,7 @@
 // account is pending until an administrator approves it.
 import { api } from '../api.js';
 import { announce, h, link, replace } from '../dom.js';
-import { form, textField } from '../forms.js';
+import { fileMember, form, textField } from '../forms.js';
 
 const MAX_PHOTO_BYTES = 512 * 1024;
 const PHOTO_TYPES = ['image/png', 'image/jpeg'];
@@ -45,15 +45,6 @@ function doctorFields() {
   ];
 }
 
-function base64Of(buffer) {
-  const bytes = new Uint8Array(buffer);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
 function checkPhoto(file) {
   if (!file) return null;
   if (!PHOTO_TYPES.includes(file.type)) {
@@ -76,7 +67,7 @@ async function bodyOf(kind, values) {
     if (value !== '') body[name] = value;
   }
   if (kind === 'patient' && values.photo) {
-    body.photo = { content_type: values.photo.type, data: base64Of(await values.photo.arrayBuffer()) };
+    body.photo = await fileMember(values.photo);
   }
   return body;
 }
@@ -99,15 +90,8 @@ export function render(context) {
     },
     async onSubmit(values) {
       const body = await bodyOf(kind, values);
-      try {
-        await api.post(`/api/v1/accounts/${kind}s`, body, { fields: Object.keys(body) });
-      } catch (error) {
-        if (error.code === 'already_exists') {
-          error.message = 'An account with this e-mail exists already. Log in instead.';
-          error.field = 'email';
-        }
-        throw error;
-      }
+      // A taken e-mail is answered as a new registration (docs/accounts.md "Taken e-mails").
+      await api.post(`/api/v1/accounts/${kind}s`, body, { fields: Object.keys(body) });
       replace(section,
         h('h1', { tabindex: '-1' }, 'Registration received'),
         h('p', { class: 'notice', role: 'status' }, 'Thank you. If this e-mail address has ' +
