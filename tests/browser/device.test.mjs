@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  HOSTILE, PNG_1X1, VIEWPORTS, browser, check, close, logIn, newPage, open, seeded, urls,
-  useDeployment,
+  HOSTILE, PNG_1X1, VIEWPORTS, assertNoProblems, browser, check, close, fill, logIn, newPage,
+  open, seeded, urls, useDeployment, waitForPage,
 } from './harness.mjs';
 
 useDeployment('device', { seed: true });
@@ -35,13 +35,42 @@ async function waitForReadings(page, count) {
 }
 
 describe('device console', () => {
-  test('anonymous: the console says who may use it and how to log in', async () => {
+  test('logged out: the console leads to the cloudlet\'s own login, and back', async () => {
+    const op = operator();
     const page = await newPage(LAPTOP);
-    await openConsole(page);
-    await page.getByText('Log in as this cloudlet\'s operator').waitFor();
-    assert.ok(await page.getByRole('link', { name: 'Log in at the cloud' }).count() >= 1);
-    assert.equal(await page.locator('form').count(), 0);
-    await check(page, 'device-console-anonymous', LAPTOP);
+    // Under another host name than the cloud's, so no cookie of the cloud's can reach the
+    // cloudlet (cookies ignore ports): the session is the one the cloudlet's login sets.
+    const cloudlet = urls.cloudlet.replace('127.0.0.1', 'localhost');
+    await page.goto(`${cloudlet}/#/console`);
+    await waitForPage(page, '/login');
+    await page.getByText('Log in to see that page.').waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Register as a patient' }).getAttribute('href'),
+      `${urls.cloud}/#/register/patient`);
+    await check(page, 'cloudlet-login', LAPTOP);
+
+    // A wrong password: the cloud's refusal, relayed, above the form; the e-mail kept.
+    page.allowedConsole.push(/status of 401/);
+    await fill(page, { 'E-mail': op.login, Password: 'not the password' });
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText('The e-mail or the password is wrong.').waitFor();
+    assert.equal(await page.getByLabel('E-mail', { exact: true }).inputValue() === op.login, true,
+      'the form keeps what was typed');
+    page.allowedConsole.pop();
+
+    await fill(page, { Password: op.password });
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await waitForPage(page, '/console');
+    await page.getByRole('button', { name: 'Enrol device' }).waitFor();
+    const cookies = await page.context().cookies();
+    assert.ok(cookies.some((c) => c.name === 'mm_session' && c.domain === 'localhost'),
+      'the cloudlet set the session cookie for its own origin');
+    assert.ok(cookies.every((c) => c.domain === 'localhost'), 'no cookie from elsewhere');
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.locator('#session-area').getByRole('link', { name: 'Log in' }).waitFor();
+    assert.equal((await page.context().cookies()).some((c) => c.name === 'mm_session' && c.value),
+      false, 'logging out clears the session cookie');
+    assertNoProblems(page, 'cloudlet login');
     await close(page);
   });
 
@@ -149,12 +178,12 @@ describe('device console', () => {
   });
 });
 
-// The phone-width anonymous state as well (the page's first state).
-test('anonymous at phone width', async () => {
+// The cloudlet's login page at phone width as well (where a logged-out visit leads).
+test('the cloudlet\'s login at phone width', async () => {
   assert.ok(browser);
   const page = await newPage(PHONE);
-  await openConsole(page);
-  await page.getByText('Log in as this cloudlet\'s operator').waitFor();
-  await check(page, 'device-console-anonymous', PHONE);
+  await page.goto(`${urls.cloudlet}/#/console`);
+  await waitForPage(page, '/login');
+  await check(page, 'cloudlet-login', PHONE);
   await close(page);
 });

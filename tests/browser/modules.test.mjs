@@ -13,8 +13,8 @@ const titles = (list) => list.map((page) => page.title);
 test('the navigation lists only the pages this node serves to this person', () => {
   assert.deepEqual(titles(navigation(cloud, null)),
     ['Home', 'Register as a patient', 'Register as a doctor']);
-  // The device console is listed for everyone at a cloudlet (docs/device_console.md).
-  assert.deepEqual(titles(navigation(cloudlet, null)), ['Home', 'Device console']);
+  // Logged out, a cloudlet lists its home only: its login page is reached from the header.
+  assert.deepEqual(titles(navigation(cloudlet, null)), ['Home']);
   // Each role's own pages follow (the patient's: docs/ui.md "Patient").
   const own = { patient: ['My profile', 'My readings', 'My records', "Doctors' answers", 'My data'] };
   for (const role of ['patient', 'doctor', 'operator', 'admin']) {
@@ -24,7 +24,10 @@ test('the navigation lists only the pages this node serves to this person', () =
     assert.deepEqual(titles(shared), ['Home', 'My account'], role);
     const sharedHere = navigation(cloudlet, { role }).filter((page) =>
       !page.path.startsWith(`/${role}/`));
-    assert.deepEqual(titles(sharedHere), ['Home', 'Device console'], role);
+    // The device console is for the cloudlet's operator and its patients
+    // (docs/device_console.md).
+    assert.deepEqual(titles(sharedHere),
+      ['operator', 'patient'].includes(role) ? ['Home', 'Device console'] : ['Home'], role);
   }
   assert.deepEqual(titles(navigation(cloud, { role: 'patient' })
     .filter((page) => page.path.startsWith('/patient/'))), own.patient);
@@ -44,7 +47,9 @@ test('pages for the logged-out are closed to the logged-in, and the other way ro
   assert.equal(allowed(findPage('/'), null), true);
   assert.equal(allowed(findPage('/'), { role: 'admin' }), true);
   assert.equal(allowed({ audience: ['admin'] }, { role: 'patient' }), false);
-  assert.equal(servedHere(findPage('/login'), cloudlet), false);
+  // A cloudlet relays logins to the cloud, so it has the login page; registering is at the cloud.
+  assert.equal(servedHere(findPage('/login'), cloudlet), true);
+  assert.equal(servedHere(findPage('/register/patient'), cloudlet), false);
   assert.equal(allowed(findPage('/admin/patients'), { role: 'doctor' }), false);
   assert.equal(allowed(findPage('/admin/patients'), { role: 'admin' }), true);
   assert.equal(servedHere(findPage('/admin/audit'), cloudlet), false);

@@ -128,9 +128,12 @@ describe('every page, at laptop and phone width', () => {
       }
       assert.equal(await page.getByRole('link', { name: 'the cloud', exact: true }).getAttribute('href'),
         `${urls.cloud}/`);
-      assert.deepEqual(await page.locator('nav a').allTextContents(), ['Home', 'Device console']);
-      assert.equal(await page.getByRole('link', { name: 'Log in at the cloud' }).getAttribute('href'),
-        `${urls.cloud}/#/login`);
+      assert.deepEqual(await page.locator('nav a').allTextContents(), ['Home']);
+      // The cloudlet has its own login page (it relays the login to the cloud).
+      assert.equal(await page.locator('#session-area').getByRole('link', { name: 'Log in' })
+        .getAttribute('href'), '#/login');
+      assert.equal(await page.getByRole('link', { name: 'Register at the cloud' }).getAttribute('href'),
+        `${urls.cloud}/`);
       assertNoProblems(page, 'home pages');
     } finally {
       await close(page);

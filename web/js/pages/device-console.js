@@ -86,8 +86,8 @@ export function render(context) {
         error.status === 401 || error.status === 403
           ? 'Log in as this cloudlet\'s operator, or as a patient, to use the device console.'
           : error.message),
-      error.status === 401 && context.node.cloud ? h('p', {}, 'Logins are at the cloud: use ' +
-        '"Log in at the cloud" at the top of the page, then come back here.') : null);
+      error.status === 401 ? h('p', {}, 'Use "Log in" at the top of the page, then come back ' +
+        'here.') : null);
       return;
     }
     replace(status);
