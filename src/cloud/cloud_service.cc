@@ -223,7 +223,8 @@ Status CloudService::State::OpenClinical() {
   MEDMESH_ASSIGN_OR_RETURN(
       clinical, ClinicalService::Create(
                     *clinical_store, *records, records->envelope(store::RecordPart::kEi),
-                    options.audit ? *options.audit : *audit, clock, random, std::move(hooks)));
+                    options.audit ? *options.audit : *audit, clock, random, std::move(hooks),
+                    {.statistics_k = options.statistics_k}));
   return OkStatus();
 }
 

@@ -168,8 +168,13 @@ describe('the operator pages', () => {
       assert.ok(symptoms.length + doctors.length > 0, 'the seed makes a chart show a bar');
       assert.deepEqual(await tableCells(page, 'symptoms-table'),
         symptoms.map((s) => [s.symptom, String(s.patients)]));
+      // Doctors by name and speciality, from the directory of approved doctors.
+      const directory = await api(urls.cloud, 'GET', '/api/v1/doctors', { token: operatorToken });
+      assert.equal(directory.status, 200);
+      const named = new Map(directory.json.doctors.map((d) => [d.account_id,
+        `${d.display_name} (${d.speciality})`]));
       assert.deepEqual(await tableCells(page, 'doctors-table'),
-        doctors.map((d) => [d.doctor_id, String(d.patients)]));
+        doctors.map((d) => [named.get(d.doctor_id), String(d.patients)]));
       // A chart for each list with bars, drawn by Chart.js from the same numbers.
       const expected = [symptoms.map((s) => s.patients), doctors.map((d) => d.patients)]
         .filter((counts) => counts.length > 0);
