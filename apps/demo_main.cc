@@ -450,7 +450,8 @@ void PrintTable(const fs::path& dir, const std::vector<Child>& children,
                 << (c.spec.base_url + "/") << "its operator; its patients' device console\n";
     }
   }
-  std::cout << "  Log in at any of them with a login below (a cloudlet passes it to the cloud).\n\n";
+  std::cout
+      << "  Log in at any of them with a login below (a cloudlet passes it to the cloud).\n\n";
   std::cout << std::left << std::setw(12) << "node" << std::setw(44) << "JSON stats"
             << std::setw(38) << "Prometheus metrics"
             << "health\n";
