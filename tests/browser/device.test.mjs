@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  HOSTILE, PNG_1X1, VIEWPORTS, assertNoProblems, browser, check, close, fill, logIn, newPage,
-  open, seeded, urls, useDeployment, waitForPage,
+  HOSTILE, PNG_1X1, VIEWPORTS, api, approve, assertNoProblems, browser, check, close, fill, logIn,
+  newPage, open, seeded, urls, useDeployment, waitForPage,
 } from './harness.mjs';
 
 useDeployment('device', { seed: true });
@@ -161,7 +161,7 @@ describe('device console', () => {
     await close(phone);
   });
 
-  test("the patient sees their console device's uploads, and cannot drive it", async () => {
+  test("the patient sees their console device's uploads and may drive it, never pick a patient", async () => {
     const owner = patient();
     for (const viewport of VIEWPORTS) {
       const page = await newPage(viewport);
@@ -169,12 +169,55 @@ describe('device console', () => {
       await openConsole(page);
       await page.locator('li.upload').first().waitFor();
       await page.locator('.stream-count[data-running]').waitFor();
-      assert.equal(await page.locator('form[aria-label="Enrol a console device"]').count(), 0);
-      assert.equal(await page.locator(REPORT).count(), 0);
-      assert.equal(await page.getByRole('button', { name: 'Start stream' }).isVisible(), false);
+      // Their own enrolment form: no choice of patient.
+      assert.equal(await page.locator('form[aria-label="Enrol a console device"]').count(), 1);
+      assert.equal(await page.getByLabel('Patient', { exact: true }).count(), 0);
+      assert.equal(await page.locator(REPORT).count(), 1);
+      assert.equal(await page.getByRole('button', { name: 'Start stream' }).isVisible(), true);
       await check(page, 'device-patient', viewport);
       await close(page);
     }
+  });
+
+  test('a newly registered patient enrols a device for themselves, then may ask for access', async () => {
+    const email = `newcomer-${Date.now()}@example.test`;
+    const password = 'a long enough password 42';
+    const registered = await api(urls.cloud, 'POST', '/api/v1/accounts/patients',
+      { body: { email, password, display_name: 'New Comer' } });
+    assert.equal(registered.status, 201, 'the patient registers');
+    await approve(email);
+    const page = await newPage(LAPTOP);
+    // Logged in at the cloudlet (its own login), the console offers them their own enrolment.
+    await page.goto(`${urls.cloudlet}/#/console`);
+    await waitForPage(page, '/login');
+    await fill(page, { 'E-mail': email, Password: password });
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await waitForPage(page, '/console');
+    await page.getByText('No console device yet.').waitFor();
+    await page.getByLabel('Simulated condition').selectOption('hypertension');
+    await page.getByRole('button', { name: 'Enrol a device for me' }).click();
+    await page.locator('#device-heading').waitFor();
+    assert.match(await page.locator('.device-detail > p.muted').first().textContent(), /^Your device, enrolled /);
+    const report = page.locator(REPORT);
+    await report.locator('[name=name]').fill('New Comer');
+    await report.locator('[name=symptoms]').fill('headache');
+    await report.getByRole('button', { name: 'Seal and send report' }).click();
+    await page.getByText(/^Report for New Comer sealed, signed and /).waitFor();
+    await check(page, 'device-newcomer', LAPTOP);
+    await close(page);
+
+    // At the cloud, the cloudlet now holds their data: asking it for portal access works.
+    const session = await api(urls.cloud, 'POST', '/api/v1/session', { body: { email, password } });
+    assert.equal(session.status, 200);
+    // (404 until the cloudlet's forwarder has told the cloud of the enrolment.)
+    let asked;
+    for (const until = Date.now() + 60_000; Date.now() < until;) {
+      asked = await api(urls.cloud, 'POST', '/api/v1/activations',
+        { token: session.json.token, body: { cloudlet_id: 'cloudlet-1' } });
+      if (asked.status !== 404) break;
+      await new Promise((resolve) => { setTimeout(resolve, 200); });
+    }
+    assert.equal(asked.status, 201, 'the patient asks cloudlet-1 for portal access');
   });
 });
 
