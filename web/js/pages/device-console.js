@@ -21,6 +21,9 @@ const PROFILES = [['healthy', 'Healthy'], ['hypertension', 'Hypertension'],
   ['type2_diabetes', 'Type 2 diabetes'], ['copd', 'COPD'],
   ['atrial_fibrillation', 'Atrial fibrillation'], ['fever', 'Fever']];
 const CHARTED = { heart_rate: 'Heart rate', spo2: 'SpO2' };
+const KINDS = { ...CHARTED, body_temperature: 'Body temperature', systolic_bp: 'Systolic BP',
+  diastolic_bp: 'Diastolic BP', respiratory_rate: 'Respiratory rate', glucose: 'Glucose',
+  steps: 'Steps', ecg_rhythm: 'ECG rhythm' };
 
 
 function checkFile(file, field, types, what) {
@@ -219,6 +222,7 @@ export function render(context) {
           { fields: Object.keys(body) });
         replace(sent, h('p', { class: 'notice', role: 'status' },
           `Report for ${body.name} sealed, signed and ${answer.status} (${answer.bytes} bytes).`));
+        report.reset();  // sent: a second click must not send the same report again
         await uploads.refresh();
       },
     });
@@ -241,7 +245,9 @@ export function render(context) {
         const answer = await api.get(`${BASE}/${encodeURIComponent(deviceId)}/uploads`);
         const verified = answer.uploads.filter((u) => u.verifies).length;
         replace(summary, answer.uploads.length === 0 ? 'Nothing sent yet.'
-          : `${plural(answer.uploads.length, 'upload')} (newest first), ${verified} verify.`);
+          : `${plural(answer.uploads.length, 'upload')} (newest first); ` +
+            (verified === answer.uploads.length ? 'every signature verifies.'
+              : `${verified} of them verify, ${answer.uploads.length - verified} do not.`));
         replace(list, answer.uploads.slice(0, 20).map(uploadItem));
       } catch (error) {
         replace(summary, h('span', { class: 'form-error', role: 'alert' }, error.message));
@@ -273,7 +279,8 @@ export function render(context) {
       start.hidden = state.running;
       stop.hidden = !state.running;
       replace(tbody, state.readings.slice(-10).reverse().map((r) => h('tr', {},
-        h('td', {}, time(r.time_ms)), h('td', {}, r.kind), h('td', {}, `${r.value} ${r.unit}`))));
+        h('td', {}, time(r.time_ms)), h('td', {}, KINDS[r.kind] ?? r.kind),
+        h('td', {}, `${r.value} ${r.unit}`))));
       if (seen === 0) return;
       const Chart = await loadChart();
       const times = [...new Set(state.readings.filter((r) => CHARTED[r.kind]).map((r) => r.time_ms))];
