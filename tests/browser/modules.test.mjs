@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { fieldOf } from '../../web/js/api.js';
-import { allowed, findPage, navigation, pages, servedHere } from '../../web/js/pages.js';
+import { allowed, findPage, landingPage, navigation, pages, servedHere } from '../../web/js/pages.js';
 
 const cloud = { kind: 'cloud' };
 const cloudlet = { kind: 'cloudlet' };
@@ -37,6 +37,18 @@ test('the navigation lists only the pages this node serves to this person', () =
     ['Home', 'My account', 'Access requests', 'Charts', 'Restored records']);
   assert.deepEqual(titles(navigation(cloudlet, operator)),
     ['Home', 'Device console', 'Status', 'Stored data', 'Devices', 'Security events']);
+});
+
+test('a login leads to the first page of the person\'s work at this node', () => {
+  assert.equal(landingPage(cloud, { role: 'admin' }), '/admin');
+  assert.equal(landingPage(cloud, { role: 'doctor' }), '/doctor/inbox');
+  assert.equal(landingPage(cloud, { role: 'patient' }), '/patient/profile');
+  assert.equal(landingPage(cloud, { role: 'operator' }), '/operator/requests');
+  assert.equal(landingPage(cloudlet, { role: 'operator' }), '/operator/status');
+  assert.equal(landingPage(cloudlet, { role: 'patient' }), '/console');
+  // Nothing of theirs here: home.
+  assert.equal(landingPage(cloudlet, { role: 'doctor' }), '/');
+  assert.equal(landingPage(cloudlet, { role: 'admin' }), '/');
 });
 
 test('pages for the logged-out are closed to the logged-in, and the other way round', () => {

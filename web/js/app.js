@@ -6,7 +6,7 @@
 // wait for and measure these.
 import { api, SESSION_ENDED_EVENT } from './api.js';
 import { announce, h, link, replace } from './dom.js';
-import { allowed, findPage, navigation, servedHere } from './pages.js';
+import { allowed, findPage, landingPage, navigation, servedHere } from './pages.js';
 import { loadSession, logOut } from './session.js';
 
 const state = {
@@ -128,7 +128,7 @@ function context(page) {
       setSession(session);
       state.flash = flash ?? null;
       drawChrome();
-      const next = state.next ?? '/';
+      const next = state.next ?? landingPage(state.node, session);
       state.next = null;
       navigate(next);
     },

@@ -89,6 +89,19 @@ export const pages = [
   ].map(([path, title, node, module]) => ({ path, title, nodes: [node], audience: ['operator'], module })),
 ];
 
+// Where a login leads when no page asked for it: the first page of the person's work here.
+const LANDING = {
+  cloud: { admin: '/admin', doctor: '/doctor/inbox', patient: '/patient/profile',
+    operator: '/operator/requests' },
+  cloudlet: { operator: '/operator/status', patient: '/console' },
+};
+
+export function landingPage(node, session) {
+  const path = LANDING[node.kind]?.[session?.role];
+  const page = path ? findPage(path) : null;
+  return page && servedHere(page, node) && allowed(page, session) ? path : '/';
+}
+
 export function findPage(path) {
   return pages.find((page) => page.path === path) ?? null;
 }
