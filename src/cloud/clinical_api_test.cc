@@ -128,6 +128,16 @@ class ClinicalApiTest : public ::testing::Test {
     ASSERT_EQ(decided.status, 200) << decided.body;
   }
 
+  // pat-a sends record r1 to acc_dr_who; the consent id ("" if refused).
+  std::string GrantR1ToDrWho() {
+    const auto granted =
+        Post("/api/v1/consents", "patient:pat-a",
+             {{"doctor_id", "acc_dr_who"},
+              {"records", Json::array({{{"device_id", "watch-pat-a"}, {"record_id", "r1"}}})}});
+    EXPECT_EQ(granted.status, 201) << granted.body;
+    return granted.status == 201 ? Body(granted)["consent_id"].get<std::string>() : "";
+  }
+
   medmesh::testing::DeterministicRandom random_{9};
   medmesh::testing::FakeClock clock_;
   medmesh::testing::TempDir dir_;
@@ -154,12 +164,8 @@ TEST_F(ClinicalApiTest, EveryWorkflowRunsThroughTheApi) {
       1U);
 
   // 3. Consent.
-  const auto granted =
-      Post("/api/v1/consents", "patient:pat-a",
-           {{"doctor_id", "acc_dr_who"},
-            {"records", Json::array({{{"device_id", "watch-pat-a"}, {"record_id", "r1"}}})}});
-  ASSERT_EQ(granted.status, 201) << granted.body;
-  const std::string consent_id = Body(granted)["consent_id"];
+  const std::string consent_id = GrantR1ToDrWho();
+  ASSERT_FALSE(consent_id.empty());
   EXPECT_EQ(Body(Get("/api/v1/consents", "patient:pat-a"))["consents"][0]["active"], true);
 
   // 4. Inbox, answer, the patient's view, prescriptions, counts.
@@ -256,12 +262,8 @@ TEST_F(ClinicalApiTest, RefusalsAreClearAndForeignIdsLookUnknown) {
 
 TEST_F(ClinicalApiTest, ADoctorListsEveryAnswerTheyWroteAdviceToo) {
   Activate("pat-a");
-  const auto granted =
-      Post("/api/v1/consents", "patient:pat-a",
-           {{"doctor_id", "acc_dr_who"},
-            {"records", Json::array({{{"device_id", "watch-pat-a"}, {"record_id", "r1"}}})}});
-  ASSERT_EQ(granted.status, 201) << granted.body;
-  const std::string consent_id = Body(granted)["consent_id"];
+  const std::string consent_id = GrantR1ToDrWho();
+  ASSERT_FALSE(consent_id.empty());
   const auto answered = Post("/api/v1/consents/" + consent_id + "/answers", "doctor:acc_dr_who",
                              {{"diagnosis", "Tension headache"}, {"medication", "rest, fluids"}});
   ASSERT_EQ(answered.status, 201) << answered.body;

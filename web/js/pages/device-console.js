@@ -111,35 +111,27 @@ export function render(context) {
         h('p', {}, 'No patient has a device at this cloudlet yet.')));
       return;
     }
-    const enrol = form({
-      label: 'Enrol a console device',
-      fields: [
-        textField({ name: 'patient_id', label: 'Patient', required: true,
-          hint: 'Patients with a device at this cloudlet.',
-          options: patients.map((id) => [id, id]) }),
-        textField({ name: 'profile', label: 'Simulated condition', options: PROFILES }),
-      ],
-      submitLabel: 'Enrol device',
-      busyLabel: 'Enrolling…',
-      async onSubmit(values) {
-        const device = await api.post(BASE, values, { fields: Object.keys(values) });
-        announce('Device enrolled');
-        await loadDevices(device.device_id);
-      },
-    });
-    replace(enrolArea, h('section', { class: 'card', 'aria-labelledby': 'enrol-heading' },
-      h('h2', { id: 'enrol-heading' }, 'Enrol a console device'),
-      h('p', { class: 'muted' }, 'The cloudlet makes the device\'s key pair, and the device signs ' +
-        'its enrolment request; the cloudlet checks it like any wearable\'s.'),
-      enrol));
+    drawEnrolForm([
+      textField({ name: 'patient_id', label: 'Patient', required: true,
+        hint: 'Patients with a device at this cloudlet.',
+        options: patients.map((id) => [id, id]) }),
+    ], 'Enrol device', 'The cloudlet makes the device\'s key pair, and the device signs its ' +
+      'enrolment request; the cloudlet checks it like any wearable\'s.');
   }
 
   // A patient's own enrolment: the session says who they are.
   function drawSelfEnrol() {
+    drawEnrolForm([], 'Enrol a device for me', 'A simulated wearable of yours, kept at this ' +
+      'cloudlet: it sends readings and reports to this cloudlet like any wearable. Once it is ' +
+      'enrolled you can ask this cloudlet for portal access (My profile, at the cloud).');
+  }
+
+  // The enrolment form: `fields` before the simulated condition.
+  function drawEnrolForm(fields, submitLabel, explanation) {
     const enrol = form({
       label: 'Enrol a console device',
-      fields: [textField({ name: 'profile', label: 'Simulated condition', options: PROFILES })],
-      submitLabel: 'Enrol a device for me',
+      fields: [...fields, textField({ name: 'profile', label: 'Simulated condition', options: PROFILES })],
+      submitLabel,
       busyLabel: 'Enrolling…',
       async onSubmit(values) {
         const device = await api.post(BASE, values, { fields: Object.keys(values) });
@@ -149,10 +141,7 @@ export function render(context) {
     });
     replace(enrolArea, h('section', { class: 'card', 'aria-labelledby': 'enrol-heading' },
       h('h2', { id: 'enrol-heading' }, 'Enrol a console device'),
-      h('p', { class: 'muted' }, 'A simulated wearable of yours, kept at this cloudlet: it ' +
-        'sends readings and reports to this cloudlet like any wearable. Once it is enrolled you ' +
-        'can ask this cloudlet for portal access (My profile, at the cloud).'),
-      enrol));
+      h('p', { class: 'muted' }, explanation), enrol));
   }
 
   function drawList() {
