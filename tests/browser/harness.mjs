@@ -176,6 +176,7 @@ export async function check(page, label, viewport) {
     const nav = performance.getEntriesByType('navigation')[0];
     return {
       ready_ms: Number(document.documentElement.dataset.readyMs),
+      navigation: document.documentElement.dataset.navigation,
       dom_content_loaded_ms: nav ? Math.round(nav.domContentLoadedEventEnd) : null,
       own_bytes_loaded: sum(own) + (nav?.decodedBodySize || 0),
       vendor_bytes_loaded: sum(vendor),

@@ -1,9 +1,10 @@
 // The app shell: finds out which node this is and who is logged in, draws the header and the
 // navigation, and shows the page named by the address's "#/..." part without reloading.
 //
-// After each page is drawn, <html> carries data-page (the page's path) and data-ready-ms
-// (milliseconds from the start of navigation to the page being usable): the browser tests
-// wait for and measure these.
+// After each page is drawn, <html> carries data-page (the page's path), data-ready-ms
+// (milliseconds to the page being usable: from the document's start for the first page, from
+// the hash change for a page reached inside the app) and data-navigation ('load' or 'in-app'):
+// the browser tests wait for and measure these.
 import { api, SESSION_ENDED_EVENT } from './api.js';
 import { announce, h, link, replace } from './dom.js';
 import { allowed, findPage, landingPage, navigation, servedHere } from './pages.js';
@@ -148,6 +149,9 @@ async function route() {
   const path = currentPath();
   if (path === null) return;  // an in-page anchor such as #main
   const serial = ++routeSerial;
+  // Time to interactive counts from the document's start for the first page, from the hash
+  // change (this call) for a page reached inside the app.
+  const started = state.firstRoute ? 0 : performance.now();
   main().setAttribute('aria-busy', 'true');
   // Until this page is drawn, no page is: a test (or anything else) waiting for data-page to
   // name a page cannot mistake the previous page, or a redraw of the same one, for it.
@@ -191,9 +195,10 @@ async function route() {
     }
     announce(title);
   }
+  document.documentElement.dataset.navigation = state.firstRoute ? 'load' : 'in-app';
   state.firstRoute = false;
   document.documentElement.dataset.page = page ? path : '';
-  document.documentElement.dataset.readyMs = String(Math.round(performance.now()));
+  document.documentElement.dataset.readyMs = String(Math.round(performance.now() - started));
 }
 
 async function boot() {
