@@ -544,17 +544,18 @@ class AuthzMatrixTest : public PeopleWorld {
       const net::Response m = AtCloudlet1(net::Method::kPost, "/api/v1/trust/messages", a_,
                                           {{"to", c}, {"text", "hello"}});
       EXPECT_EQ(m.status, 201) << Why(m);
-      const net::Response rated =
-          AtCloudlet1(net::Method::kPost, "/api/v1/trust/ratings", trust_c_,
-                      {{"interaction_id", Body(m).value("interaction_id", "")}, {"positive", true}});
+      const net::Response rated = AtCloudlet1(
+          net::Method::kPost, "/api/v1/trust/ratings", trust_c_,
+          {{"interaction_id", Body(m).value("interaction_id", "")}, {"positive", true}});
       EXPECT_EQ(rated.status, 201) << Why(rated);
     }
     const net::Response asked = AtCloudlet1(net::Method::kPost, "/api/v1/trust/requests", a_,
                                             {{"handle", c}, {"category", "vitals_summary"}});
     EXPECT_EQ(asked.status, 201) << Why(asked);
     const std::string id = Body(asked).value("request_id", "");
-    const net::Response granted = AtCloudlet1(
-        net::Method::kPost, "/api/v1/trust/requests/" + id + "/answer", trust_c_, {{"grant", true}});
+    const net::Response granted =
+        AtCloudlet1(net::Method::kPost, "/api/v1/trust/requests/" + id + "/answer", trust_c_,
+                    {{"grant", true}});
     EXPECT_EQ(Body(granted).value("status", ""), "granted") << Why(granted);
     trust_granted_ = id;
     return id;

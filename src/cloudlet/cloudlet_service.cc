@@ -691,8 +691,9 @@ Result<std::vector<SharedRecord>> CloudletService::State::SharedRecords(
                            ledger->ListRecords(patient_id, kRecordsShared));
   std::vector<SharedRecord> out;
   for (const StoredRecordRow& row : rows) {
-    auto joined = envelope->Decrypt({row.patient_id, std::string(internal::kRecordsKeyPart)},
-                                    row.ciphertext, internal::RecordAd(row.device_id, row.record_id));
+    auto joined =
+        envelope->Decrypt({row.patient_id, std::string(internal::kRecordsKeyPart)}, row.ciphertext,
+                          internal::RecordAd(row.device_id, row.record_id));
     if (!joined) continue;
     auto parts = wire::DecodeEvidenceAndPayload(*joined);
     if (!parts) continue;

@@ -209,8 +209,7 @@ Result<std::vector<internal::VitalStat>> TrustService::State::Vitals(
 }
 
 Result<SharingProfile> TrustService::State::OwnSharingProfile(const ConsoleCaller& caller) const {
-  MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> own,
-                           ctx.store.Profile(caller.patient_id));
+  MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> own, ctx.store.Profile(caller.patient_id));
   if (!own || !own->opted_in) {
     return FailedPrecondition("opt in to sharing first (your sharing profile)");
   }
@@ -245,8 +244,7 @@ Result<internal::Population> TrustService::State::Gather() const {
 Result<net::Response> TrustService::State::GetProfile(const net::Request& r) {
   MEDMESH_TRUST_CALLER(caller, r);
   MEDMESH_RETURN_IF_ERROR(RequirePatient(caller, ctx));
-  MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> own,
-                           ctx.store.Profile(caller.patient_id));
+  MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> own, ctx.store.Profile(caller.patient_id));
   MEDMESH_ASSIGN_OR_RETURN(std::vector<internal::VitalStat> vitals, Vitals(caller.patient_id));
   const SharingProfile p = own.value_or(SharingProfile{});
   Json choices = Json::array();
@@ -255,8 +253,8 @@ Result<net::Response> TrustService::State::GetProfile(const net::Request& r) {
   }
   Json categories = Json::array();
   for (std::string_view c : kCategories) {
-    categories.push_back({{"category", std::string(c)},
-                          {"threshold", internal::CategoryThreshold(c)}});
+    categories.push_back(
+        {{"category", std::string(c)}, {"threshold", internal::CategoryThreshold(c)}});
   }
   Json body{{"handle", p.handle.empty() ? Json(nullptr) : Json(p.handle)},
             {"opted_in", p.opted_in},
@@ -327,10 +325,10 @@ Result<net::Response> TrustService::State::PutProfile(const net::Request& r) {
   }
   MEDMESH_ASSIGN_OR_RETURN(SharingProfile saved, ctx.store.SaveProfile(p));
   MEDMESH_RETURN_IF_ERROR(
-      Audit(r, caller, "trust.profile.update", audit::Action::kUpdate, caller.patient_id,
-            "Consent", saved.handle,
-            std::string(saved.opted_in ? "opted in" : "opted out") + "; shares:" +
-                (saved.consent.vitals_summary ? " vitals_summary" : "") +
+      Audit(r, caller, "trust.profile.update", audit::Action::kUpdate, caller.patient_id, "Consent",
+            saved.handle,
+            std::string(saved.opted_in ? "opted in" : "opted out") +
+                "; shares:" + (saved.consent.vitals_summary ? " vitals_summary" : "") +
                 (saved.consent.diagnoses ? " diagnoses" : "") +
                 (saved.consent.full_records ? " full_records" : "")));
   return GetProfile(r);
@@ -341,8 +339,7 @@ Result<net::Response> TrustService::State::PutProfile(const net::Request& r) {
 Result<net::Response> TrustService::State::Similar(const net::Request& r) {
   MEDMESH_TRUST_CALLER(caller, r);
   MEDMESH_RETURN_IF_ERROR(RequirePatient(caller, ctx));
-  MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> own,
-                           ctx.store.Profile(caller.patient_id));
+  MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> own, ctx.store.Profile(caller.patient_id));
   Json list = Json::array();
   if (own && own->opted_in) {
     MEDMESH_ASSIGN_OR_RETURN(internal::Population population, Gather());
@@ -388,8 +385,8 @@ Result<net::Response> TrustService::State::ListMessages(const net::Request& r) {
                     {"text", m.text},
                     {"rated", rated.contains(m.interaction_id)}});
   }
-  return net::Response::Json(Json{{"messages", std::move(list)}}.dump(
-      -1, ' ', false, Json::error_handler_t::replace));
+  return net::Response::Json(
+      Json{{"messages", std::move(list)}}.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 Result<net::Response> TrustService::State::SendMessage(const net::Request& r) {
@@ -470,9 +467,9 @@ Result<net::Response> TrustService::State::ListRequests(const net::Request& r) {
           MEDMESH_ASSIGN_OR_RETURN(own, ctx.store.Profile(caller.patient_id));
         }
         const SharingConsent consent = own ? own->consent : SharingConsent{};
-        item["assessment"] = DecisionJson(internal::Decide(
-            *population, q.owner, q.requester, q.category, Consents(consent, q.category),
-            ctx.known_patient(q.requester)));
+        item["assessment"] = DecisionJson(
+            internal::Decide(*population, q.owner, q.requester, q.category,
+                             Consents(consent, q.category), ctx.known_patient(q.requester)));
       }
       out[incoming ? "incoming" : "outgoing"].push_back(std::move(item));
     }
@@ -525,7 +522,8 @@ Result<net::Response> TrustService::State::Answer(const net::Request& r) {
     if (!found && found.error().code() != ErrorCode::kNotFound) return found.error();
     // The requester may not answer their own request; to them it is not an answer route.
     if (found) return PermissionDenied("only the owner of the data answers a request");
-    ctx.record_ids(store::IdsEventKind::kOther, r, "trust: answer to an unknown or foreign request");
+    ctx.record_ids(store::IdsEventKind::kOther, r,
+                   "trust: answer to an unknown or foreign request");
     return NotFound("no such access request");
   }
   const AccessRequest& q = *found;
@@ -534,13 +532,12 @@ Result<net::Response> TrustService::State::Answer(const net::Request& r) {
   }
   MEDMESH_ASSIGN_OR_RETURN(internal::Population population, Gather());
   MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> own, ctx.store.Profile(caller.patient_id));
-  const bool consent =
-      own && own->opted_in && Consents(own->consent, q.category);
+  const bool consent = own && own->opted_in && Consents(own->consent, q.category);
   internal::Decision decision = internal::Decide(population, q.owner, q.requester, q.category,
                                                  consent, ctx.known_patient(q.requester));
-  decision.reasons.insert(decision.reasons.begin(),
-                          {"owner", grant, grant ? 1.0 : 0.0, 1.0,
-                           grant ? "the owner granted" : "the owner refused"});
+  decision.reasons.insert(
+      decision.reasons.begin(),
+      {"owner", grant, grant ? 1.0 : 0.0, 1.0, grant ? "the owner granted" : "the owner refused"});
   if (!grant) decision.allowed = false;
   const RequestStatus status = decision.allowed ? RequestStatus::kGranted : RequestStatus::kRefused;
   const Json decision_json = DecisionJson(decision);
@@ -548,8 +545,8 @@ Result<net::Response> TrustService::State::Answer(const net::Request& r) {
   // The audit entry carries the reasons (numbers and codes only: no medical content).
   std::string detail = std::string(RequestStatusName(status)) + " " + q.category + ";";
   for (const internal::Reason& reason : decision.reasons) detail += " " + reason.text + ";";
-  MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.request.answer", audit::Action::kUpdate,
-                                q.owner, "Consent", q.request_id, detail));
+  MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.request.answer", audit::Action::kUpdate, q.owner,
+                                "Consent", q.request_id, detail));
   Json body{{"request_id", q.request_id},
             {"status", std::string(RequestStatusName(status))},
             {"decision", decision_json}};
@@ -624,19 +621,17 @@ Result<net::Response> TrustService::State::Rate(const net::Request& r) {
     }
     return interaction.error();
   }
-  const std::string ratee = interaction->initiator == caller.patient_id ? interaction->responder
-                                                                          : interaction->initiator;
+  const std::string ratee =
+      interaction->initiator == caller.patient_id ? interaction->responder : interaction->initiator;
   const bool positive = body.at("positive").get<bool>();
-  MEDMESH_RETURN_IF_ERROR(ctx.store.AddRating(
-      {caller.patient_id, ratee, interaction_id, positive, NowMs(ctx.clock)}));
+  MEDMESH_RETURN_IF_ERROR(
+      ctx.store.AddRating({caller.patient_id, ratee, interaction_id, positive, NowMs(ctx.clock)}));
   MEDMESH_ASSIGN_OR_RETURN(std::string ratee_handle, ctx.store.HandleOf(ratee));
-  MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.rating.create", audit::Action::kCreate,
-                                caller.patient_id, "Observation", interaction_id,
-                                std::string(positive ? "positive" : "negative") + " for " +
-                                    ratee_handle));
-  return Created({{"interaction_id", interaction_id},
-                  {"with", ratee_handle},
-                  {"positive", positive}});
+  MEDMESH_RETURN_IF_ERROR(Audit(
+      r, caller, "trust.rating.create", audit::Action::kCreate, caller.patient_id, "Observation",
+      interaction_id, std::string(positive ? "positive" : "negative") + " for " + ratee_handle));
+  return Created(
+      {{"interaction_id", interaction_id}, {"with", ratee_handle}, {"positive", positive}});
 }
 
 // --- peer cloudlets --------------------------------------------------------------------------
@@ -687,8 +682,8 @@ Result<net::Response> TrustService::State::PeerEventRoute(const net::Request& r)
   }
   const bool good = body.at("good").get<bool>();
   MEDMESH_RETURN_IF_ERROR(ctx.store.AddPeerEvent({peer_id, kind, good, NowMs(ctx.clock)}));
-  MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.peer.event", audit::Action::kCreate, "",
-                                "Device", peer_id, kind + (good ? " good" : " bad")));
+  MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.peer.event", audit::Action::kCreate, "", "Device",
+                                peer_id, kind + (good ? " good" : " bad")));
   MEDMESH_ASSIGN_OR_RETURN(std::vector<PeerTrust> peers, Peers());
   for (const PeerTrust& p : peers) {
     if (p.peer_id != peer_id) continue;

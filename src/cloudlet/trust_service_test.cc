@@ -60,8 +60,9 @@ class TrustServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     envelope_ = std::make_unique<crypto::EnvelopeAead>(crypto::KeyEncryptionKey::Generate(random_),
-                                                        keys_, random_);
-    auto opened = TrustStore::Open((dir_.path() / "trust.db").string(), *envelope_, clock_, random_);
+                                                       keys_, random_);
+    auto opened =
+        TrustStore::Open((dir_.path() / "trust.db").string(), *envelope_, clock_, random_);
     ASSERT_TRUE(opened) << opened.error().ToString();
     store_ = std::move(*opened);
     const std::int64_t now = wire::NowMs(clock_);
@@ -108,7 +109,10 @@ class TrustServiceTest : public ::testing::Test {
     service_ = std::make_unique<TrustService>(std::move(context));
     net::Router router;
     service_->AddRoutes(router);
-    auto server = net::HttpServer::Start({.name = "trust-test", .io_threads = 2}, std::move(router));
+    net::ServerOptions options;
+    options.name = "trust-test";
+    options.io_threads = 2;
+    auto server = net::HttpServer::Start(std::move(options), std::move(router));
     ASSERT_TRUE(server) << server.error().ToString();
     server_ = std::move(*server);
     auto client = net::HttpClient::Create({});
@@ -139,9 +143,8 @@ class TrustServiceTest : public ::testing::Test {
 
   // Opts `patient` in with these conditions and consent; returns the handle.
   std::string OptIn(const char* patient, const std::vector<std::string>& conditions,
-                    json consent = {{"vitals_summary", true},
-                                    {"diagnoses", false},
-                                    {"full_records", false}}) {
+                    json consent = {
+                        {"vitals_summary", true}, {"diagnoses", false}, {"full_records", false}}) {
     const net::Response r = Call(net::Method::kPut, "/api/v1/trust/profile", As(patient),
                                  {{"opted_in", true},
                                   {"conditions", conditions},
@@ -258,20 +261,18 @@ TEST_F(TrustServiceTest, SimilarPatientsAreRankedWithAnExplanationAndNoIds) {
   // A new identity starts at the library's prior, below every sharing threshold.
   EXPECT_LT(similar["patients"][0]["trust"].get<double>(), 0.6);
   // Not opted in: nothing listed, and nobody finds you.
-  EXPECT_EQ(OptIn(kCy, {"J45"}, json{{"vitals_summary", false},
-                                     {"diagnoses", false},
-                                     {"full_records", false}}),
+  EXPECT_EQ(OptIn(kCy, {"J45"},
+                  json{{"vitals_summary", false}, {"diagnoses", false}, {"full_records", false}}),
             cy);
   ASSERT_EQ(Call(net::Method::kPut, "/api/v1/trust/profile", As(kCy), {{"opted_in", false}}).status,
             200);
   EXPECT_EQ(Body(Call(net::Method::kGet, "/api/v1/trust/similar", As(kAda)))["patients"].size(),
             1u);
-  EXPECT_EQ(Body(Call(net::Method::kGet, "/api/v1/trust/similar", As(kCy)))["patients"].size(),
-            0u);
-  EXPECT_EQ(Call(net::Method::kPost, "/api/v1/trust/messages", As(kAda),
-                 {{"to", cy}, {"text", "hi"}})
-                .status,
-            404);
+  EXPECT_EQ(Body(Call(net::Method::kGet, "/api/v1/trust/similar", As(kCy)))["patients"].size(), 0u);
+  EXPECT_EQ(
+      Call(net::Method::kPost, "/api/v1/trust/messages", As(kAda), {{"to", cy}, {"text", "hi"}})
+          .status,
+      404);
   (void)ada;
 }
 
@@ -290,16 +291,18 @@ TEST_F(TrustServiceTest, MessagesAreEncryptedAtRestAndEachIsALoggedInteraction) 
   ASSERT_TRUE(q.executeStep());
   EXPECT_EQ(q.getColumn(0).getString().find("beta-blocker"), std::string::npos);
   // Bad input.
-  EXPECT_EQ(Call(net::Method::kPost, "/api/v1/trust/messages", As(kAda), {{"to", ben}, {"text", ""}})
-                .status,
-            400);
+  EXPECT_EQ(
+      Call(net::Method::kPost, "/api/v1/trust/messages", As(kAda), {{"to", ben}, {"text", ""}})
+          .status,
+      400);
   EXPECT_EQ(Call(net::Method::kPost, "/api/v1/trust/messages", As(kAda),
                  {{"to", ben}, {"text", std::string(4001, 'x')}})
                 .status,
             400);
-  EXPECT_EQ(Call(net::Method::kPost, "/api/v1/trust/messages", As(kCy), {{"to", ben}, {"text", "x"}})
-                .status,
-            409);  // Cy has not opted in
+  EXPECT_EQ(
+      Call(net::Method::kPost, "/api/v1/trust/messages", As(kCy), {{"to", ben}, {"text", "x"}})
+          .status,
+      409);  // Cy has not opted in
 }
 
 TEST_F(TrustServiceTest, UnbackedRatingsAreRefusedAndForeignIdsLookUnknown) {
@@ -389,19 +392,21 @@ TEST_F(TrustServiceTest, AGrantNeedsTrustAndNeverExceedsConsentAndItsReasonsAreA
                 {{"grant", true}});
   EXPECT_EQ(Body(answer)["status"], "refused");
   bool consent_failed = false;
-  for (const json& reason : Body(answer)["decision"]["reasons"]) {
+  const json refused = Body(answer);
+  for (const json& reason : refused["decision"]["reasons"]) {
     if (reason["kind"] == "consent") consent_failed = !reason["met"].get<bool>();
   }
-  EXPECT_TRUE(consent_failed);
-  EXPECT_EQ(Call(net::Method::kGet, "/api/v1/trust/requests/" + diagnoses + "/data", As(kAda))
-                .status,
-            409);
+  EXPECT_TRUE(consent_failed) << answer.body;
+  EXPECT_EQ(
+      Call(net::Method::kGet, "/api/v1/trust/requests/" + diagnoses + "/data", As(kAda)).status,
+      409);
 
   // Consent withdrawn after the grant: the data stops at once.
   ASSERT_EQ(Call(net::Method::kPut, "/api/v1/trust/profile", As(kBen),
                  {{"opted_in", true},
                   {"conditions", {"I48", "I10"}},
-                  {"consent", {{"vitals_summary", false}, {"diagnoses", false}, {"full_records", false}}}})
+                  {"consent",
+                   {{"vitals_summary", false}, {"diagnoses", false}, {"full_records", false}}}})
                 .status,
             200);
   EXPECT_EQ(Call(net::Method::kGet, "/api/v1/trust/requests/" + vitals + "/data", As(kAda)).status,
@@ -412,12 +417,13 @@ TEST_F(TrustServiceTest, FullRecordsShareTheMedicalPartOnly) {
   OptIn(kAda, {"I48"});
   const std::string ben =
       OptIn(kBen, {"I48"}, {{"vitals_summary", true}, {"diagnoses", true}, {"full_records", true}});
-  BenTrustsAda(ben, 12);
+  BenTrustsAda(ben, 20);
   const std::string id = Request(kAda, ben, "full_records");
   const net::Response answer = Call(net::Method::kPost, "/api/v1/trust/requests/" + id + "/answer",
                                     As(kBen), {{"grant", true}});
   ASSERT_EQ(Body(answer)["status"], "granted") << answer.body;
-  const json shared = Body(Call(net::Method::kGet, "/api/v1/trust/requests/" + id + "/data", As(kAda)));
+  const json shared =
+      Body(Call(net::Method::kGet, "/api/v1/trust/requests/" + id + "/data", As(kAda)));
   ASSERT_EQ(shared["records"].size(), 1u);
   EXPECT_EQ(shared["records"][0]["pulse_bpm"], 92);
   EXPECT_FALSE(shared.contains("vitals"));

@@ -134,8 +134,8 @@ Result<AccessRequest> RequestFrom(SQLite::Statement& q) {
 Interaction InteractionFrom(SQLite::Statement& q) {
   Interaction i;
   i.interaction_id = q.getColumn(0).getString();
-  i.kind = q.getColumn(1).getString() == "access" ? InteractionKind::kAccess
-                                                  : InteractionKind::kMessage;
+  i.kind =
+      q.getColumn(1).getString() == "access" ? InteractionKind::kAccess : InteractionKind::kMessage;
   i.initiator = q.getColumn(2).getString();
   i.responder = q.getColumn(3).getString();
   i.time_ms = q.getColumn(4).getInt64();
@@ -191,9 +191,9 @@ std::string TrustStore::NewId(std::string_view prefix) const {
   return std::string(prefix) + HexEncode(random_.Generate(8));
 }
 
-Result<SharingProfile> TrustStore::Decode(std::string patient_id, std::string handle,
-                                          bool opted_in, SharingConsent consent,
-                                          std::int64_t updated_ms, ByteView sealed) const {
+Result<SharingProfile> TrustStore::Decode(std::string patient_id, std::string handle, bool opted_in,
+                                          SharingConsent consent, std::int64_t updated_ms,
+                                          ByteView sealed) const {
   MEDMESH_ASSIGN_OR_RETURN(Bytes plain,
                            envelope_.Decrypt(KeyOf(patient_id), sealed, ProfileAd(patient_id)));
   const Json body = Json::parse(plain.begin(), plain.end(), nullptr, false);
@@ -254,8 +254,7 @@ Result<SharingProfile> TrustStore::SaveProfile(const SharingProfile& profile) {
   if (!wire::IsValidId(profile.patient_id)) return InvalidArgument("bad patient id");
   const Json content{{"conditions", profile.conditions}, {"symptoms", profile.symptoms}};
   const std::string text = content.dump();
-  MEDMESH_ASSIGN_OR_RETURN(Bytes sealed, envelope_.Encrypt(KeyOf(profile.patient_id),
-                                                           AsBytes(text),
+  MEDMESH_ASSIGN_OR_RETURN(Bytes sealed, envelope_.Encrypt(KeyOf(profile.patient_id), AsBytes(text),
                                                            ProfileAd(profile.patient_id)));
   SharingProfile saved = profile;
   saved.updated_ms = NowMs(clock_);
@@ -311,7 +310,8 @@ Result<std::vector<SharingProfile>> TrustStore::OptedIn() const {
   {
     std::lock_guard lock(mu_);
     try {
-      SQLite::Statement q(*db_, std::string(kProfileColumns) + " WHERE opted_in = 1 ORDER BY handle");
+      SQLite::Statement q(*db_,
+                          std::string(kProfileColumns) + " WHERE opted_in = 1 ORDER BY handle");
       while (q.executeStep()) {
         rows.push_back({q.getColumn(0).getString(),
                         q.getColumn(1).getString(),
@@ -342,8 +342,8 @@ Result<SharingProfile> TrustStore::ByHandle(std::string_view handle) const {
   {
     std::lock_guard lock(mu_);
     try {
-      SQLite::Statement q(*db_,
-                          "SELECT patient_id FROM trust_profiles WHERE handle = ? AND opted_in = 1");
+      SQLite::Statement q(
+          *db_, "SELECT patient_id FROM trust_profiles WHERE handle = ? AND opted_in = 1");
       q.bind(1, std::string(handle));
       if (!q.executeStep()) return NotFound("no patient with that handle shares here");
       patient_id = q.getColumn(0).getString();
@@ -380,8 +380,9 @@ Result<Message> TrustStore::AddMessage(std::string_view from_patient, std::strin
   m.to_patient = std::string(to_patient);
   m.sent_ms = NowMs(clock_);
   m.text = std::string(text);
-  MEDMESH_ASSIGN_OR_RETURN(Bytes from_copy, envelope_.Encrypt(KeyOf(from_patient), AsBytes(text),
-                                                              MessageAd(m.message_id, from_patient)));
+  MEDMESH_ASSIGN_OR_RETURN(
+      Bytes from_copy,
+      envelope_.Encrypt(KeyOf(from_patient), AsBytes(text), MessageAd(m.message_id, from_patient)));
   MEDMESH_ASSIGN_OR_RETURN(Bytes to_copy, envelope_.Encrypt(KeyOf(to_patient), AsBytes(text),
                                                             MessageAd(m.message_id, to_patient)));
   std::lock_guard lock(mu_);
@@ -389,9 +390,10 @@ Result<Message> TrustStore::AddMessage(std::string_view from_patient, std::strin
     SQLite::Transaction tx(*db_);
     InsertInteraction(*db_, {m.interaction_id, InteractionKind::kMessage, m.from_patient,
                              m.to_patient, m.sent_ms, m.message_id});
-    SQLite::Statement insert(*db_,
-                             "INSERT INTO trust_messages (message_id, interaction_id, from_patient,"
-                             " to_patient, sent_ms, from_copy, to_copy) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    SQLite::Statement insert(
+        *db_,
+        "INSERT INTO trust_messages (message_id, interaction_id, from_patient,"
+        " to_patient, sent_ms, from_copy, to_copy) VALUES (?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, m.message_id);
     insert.bind(2, m.interaction_id);
     insert.bind(3, m.from_patient);
@@ -532,7 +534,8 @@ Status TrustStore::AnswerRequest(std::string_view request_id, RequestStatus stat
 
 namespace {
 constexpr char kInteractionColumns[] =
-    "SELECT interaction_id, kind, initiator, responder, time_ms, subject_id FROM trust_interactions";
+    "SELECT interaction_id, kind, initiator, responder, time_ms, subject_id FROM "
+    "trust_interactions";
 }  // namespace
 
 Result<Interaction> TrustStore::InteractionOf(std::string_view interaction_id,
