@@ -94,7 +94,7 @@ describe('the trust pages', () => {
       await page.getByLabel('Share with similar patients at this cloudlet').check();
       await page.getByLabel('I48 Atrial fibrillation and flutter').check();
       await page.getByLabel('I10 Essential (primary) hypertension').check();
-      await page.getByLabel('Symptoms', { exact: true }).fill('palpitations, tiredness');
+      await page.getByLabel('Symptoms (optional)').fill('palpitations, tiredness');
       await page.getByLabel(/^Vitals summary/).check();
       await page.getByRole('button', { name: 'Save sharing profile' }).click();
       await page.locator('#my-handle').waitFor();

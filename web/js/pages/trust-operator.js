@@ -37,8 +37,8 @@ export function render(context) {
     fields: [
       textField({ name: 'peer', label: 'Peer cloudlet', required: true, autocomplete: 'off',
         hint: 'Its id, for example cloudlet-2' }),
-      textField({ name: 'kind', label: 'What', options: KINDS }),
-      textField({ name: 'good', label: 'Outcome', options: [['true', 'confirmed / verified'],
+      textField({ name: 'kind', label: 'What', required: true, options: KINDS }),
+      textField({ name: 'good', label: 'Outcome', required: true, options: [['true', 'confirmed / verified'],
         ['false', 'lost / failed / refuted']] }),
     ],
     submitLabel: 'Record',

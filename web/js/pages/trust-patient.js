@@ -152,7 +152,7 @@ export function render() {
     const handles = similar.map((p) => p.handle);
     const compose = handles.length === 0 ? null : form({
       label: 'New message',
-      fields: [textField({ name: 'to', label: 'To', options: handles.map((x) => [x, x]) }),
+      fields: [textField({ name: 'to', label: 'To', required: true, options: handles.map((x) => [x, x]) }),
         textField({ name: 'text', label: 'Message', required: true, maxlength: 4000 })],
       submitLabel: 'Send',
       busyLabel: 'Sending…',
