@@ -160,6 +160,35 @@ describe('the trust pages', () => {
       assert.match(await mine.textContent(), /heart rate/, 'the vitals summary is shown');
       await page.getByRole('button', { name: /as helpful/ }).first().click();
       await page.locator('#trust-messages li', { hasText: 'Rated' }).first().waitFor();
+
+      // Full records (API): the medical part of the records the cloudlet keeps, never the
+      // identifiers; only once the owner consents and trusts enough (0.8: more good exchanges).
+      const fuller = await api(urls.cloudlet, 'PUT', '/api/v1/trust/profile', { token: second.token,
+        body: { ...PROFILE, consent: { vitals_summary: true, diagnoses: false, full_records: true } } });
+      assert.equal(fuller.status, 200);
+      for (let i = 0; i < 14; i += 1) {
+        const sent = await api(urls.cloudlet, 'POST', '/api/v1/trust/messages',
+          { token: first.token, body: { to: second.handle, text: `more ${i}` } });
+        await api(urls.cloudlet, 'POST', '/api/v1/trust/ratings', {
+          token: second.token, body: { interaction_id: sent.json.interaction_id, positive: true },
+        });
+      }
+      const records = await api(urls.cloudlet, 'POST', '/api/v1/trust/requests',
+        { token: first.token, body: { handle: second.handle, category: 'full_records' } });
+      const granted = await api(urls.cloudlet, 'POST',
+        `/api/v1/trust/requests/${records.json.request_id}/answer`,
+        { token: second.token, body: { grant: true } });
+      assert.equal(granted.json.status, 'granted', 'enough trust for full records');
+      const shared = await api(urls.cloudlet, 'GET',
+        `/api/v1/trust/requests/${records.json.request_id}/data`, { token: first.token });
+      assert.equal(shared.status, 200);
+      assert.equal(shared.json.records.length, 1, "the owner's record kept at the cloudlet");
+      const text = JSON.stringify(shared.json);
+      for (const identifier of ['Lovelace', '7946', 'James', 'QQ 12']) {
+        assert.equal(text.includes(identifier), false, 'no identifier of the record is shared');
+      }
+      assert.ok(shared.json.records[0].pulse_bpm > 0, 'the medical part is');
+      assert.equal('vitals' in shared.json, false, 'only the category asked for');
     } finally {
       await close(page);
     }
