@@ -56,6 +56,11 @@ constexpr std::size_t kMaxHandleBytes = 32;
 constexpr std::size_t kMessagesListed = 200;
 // Readings that make the vitals profile: the last 30 days.
 constexpr std::int64_t kVitalsWindowMs = 30LL * 24 * 3600 * 1000;
+// Evidence the model is fed: the last year of interactions and ratings (the library forgets with
+// a 30-day half-life: a year-old rating weighs 2^-12) and 90 days of peer events (half-life a
+// week). Bounds the cost of rebuilding the model per request.
+constexpr std::int64_t kEvidenceWindowMs = 365LL * 24 * 3600 * 1000;
+constexpr std::int64_t kPeerEvidenceWindowMs = 90LL * 24 * 3600 * 1000;
 // A peer event kind.
 constexpr std::array<std::string_view, 3> kPeerEventKinds = {"forward", "shared_data", "report"};
 
@@ -223,7 +228,9 @@ Result<internal::Population> TrustService::State::Gather() const {
     MEDMESH_ASSIGN_OR_RETURN(std::vector<internal::VitalStat> vitals, Vitals(p.patient_id));
     population.patients.push_back({std::move(p), std::move(vitals)});
   }
-  MEDMESH_ASSIGN_OR_RETURN(population.interactions, ctx.store.Interactions());
+  population.now_ms = NowMs(ctx.clock);
+  MEDMESH_ASSIGN_OR_RETURN(population.interactions,
+                           ctx.store.Interactions(population.now_ms - kEvidenceWindowMs));
   for (const internal::Member& m : population.patients) {
     if (ctx.known_patient(m.profile.patient_id)) population.approved.insert(m.profile.patient_id);
   }
@@ -234,8 +241,8 @@ Result<internal::Population> TrustService::State::Gather() const {
       }
     }
   }
-  MEDMESH_ASSIGN_OR_RETURN(population.ratings, ctx.store.Ratings());
-  population.now_ms = NowMs(ctx.clock);
+  MEDMESH_ASSIGN_OR_RETURN(population.ratings,
+                           ctx.store.Ratings(population.now_ms - kEvidenceWindowMs));
   return population;
 }
 
@@ -637,8 +644,10 @@ Result<net::Response> TrustService::State::Rate(const net::Request& r) {
 // --- peer cloudlets --------------------------------------------------------------------------
 
 Result<std::vector<PeerTrust>> TrustService::State::Peers() const {
-  MEDMESH_ASSIGN_OR_RETURN(std::vector<PeerEvent> events, ctx.store.PeerEvents());
-  return internal::RankPeers(events, NowMs(ctx.clock));
+  const std::int64_t now_ms = NowMs(ctx.clock);
+  MEDMESH_ASSIGN_OR_RETURN(std::vector<PeerEvent> events,
+                           ctx.store.PeerEvents(now_ms - kPeerEvidenceWindowMs));
+  return internal::RankPeers(events, now_ms);
 }
 
 Result<net::Response> TrustService::State::GetPeers(const net::Request& r) {

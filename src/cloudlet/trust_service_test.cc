@@ -453,6 +453,12 @@ TEST_F(TrustServiceTest, PeerCloudletsEarnTrustAndTheBestPartnerIsTheRelay) {
   auto relay = service_->ChooseRelay();
   ASSERT_TRUE(relay);
   EXPECT_EQ(relay->value_or(""), "cloudlet-2");
+  // Old evidence fades (the library's forgetting), and past 90 days it is no longer read.
+  clock_.Advance(std::chrono::hours(24 * 91));
+  EXPECT_TRUE(Body(Call(net::Method::kGet, "/api/v1/trust/peers", "operator"))["peers"].empty());
+  relay = service_->ChooseRelay();
+  ASSERT_TRUE(relay);
+  EXPECT_FALSE(relay->has_value());
 }
 
 TEST_F(TrustServiceTest, ShreddingAPatientLeavesTheOtherSidesCopy) {

@@ -554,11 +554,13 @@ Result<Interaction> TrustStore::InteractionOf(std::string_view interaction_id,
   }
 }
 
-Result<std::vector<Interaction>> TrustStore::Interactions() const {
+Result<std::vector<Interaction>> TrustStore::Interactions(std::int64_t since_ms) const {
   std::lock_guard lock(mu_);
   std::vector<Interaction> out;
   try {
-    SQLite::Statement q(*db_, std::string(kInteractionColumns) + " ORDER BY time_ms");
+    SQLite::Statement q(*db_,
+                        std::string(kInteractionColumns) + " WHERE time_ms >= ? ORDER BY time_ms");
+    q.bind(1, since_ms);
     while (q.executeStep()) out.push_back(InteractionFrom(q));
   } catch (const std::exception& e) {
     return store::SqliteError(e, "list interactions");
@@ -590,13 +592,16 @@ Status TrustStore::AddRating(const Rating& rating) {
 }
 
 namespace {
-Result<std::vector<Rating>> ReadRatings(SQLite::Database& db, std::string_view rater) {
+Result<std::vector<Rating>> ReadRatings(SQLite::Database& db, std::string_view rater,
+                                        std::int64_t since_ms) {
   std::vector<Rating> out;
   try {
     SQLite::Statement q(db, std::string("SELECT rater, ratee, interaction_id, positive, time_ms"
                                         " FROM trust_ratings") +
-                                (rater.empty() ? "" : " WHERE rater = ?") + " ORDER BY time_ms");
-    if (!rater.empty()) q.bind(1, std::string(rater));
+                                " WHERE time_ms >= ?" + (rater.empty() ? "" : " AND rater = ?") +
+                                " ORDER BY time_ms");
+    q.bind(1, since_ms);
+    if (!rater.empty()) q.bind(2, std::string(rater));
     while (q.executeStep()) {
       out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(),
                      q.getColumn(2).getString(), q.getColumn(3).getInt() != 0,
@@ -609,15 +614,15 @@ Result<std::vector<Rating>> ReadRatings(SQLite::Database& db, std::string_view r
 }
 }  // namespace
 
-Result<std::vector<Rating>> TrustStore::Ratings() const {
+Result<std::vector<Rating>> TrustStore::Ratings(std::int64_t since_ms) const {
   std::lock_guard lock(mu_);
-  return ReadRatings(*db_, "");
+  return ReadRatings(*db_, "", since_ms);
 }
 
 Result<std::vector<Rating>> TrustStore::RatingsBy(std::string_view rater) const {
   if (rater.empty()) return std::vector<Rating>{};
   std::lock_guard lock(mu_);
-  return ReadRatings(*db_, rater);
+  return ReadRatings(*db_, rater, 0);
 }
 
 Status TrustStore::AddPeerEvent(const PeerEvent& event) {
@@ -637,12 +642,14 @@ Status TrustStore::AddPeerEvent(const PeerEvent& event) {
   return OkStatus();
 }
 
-Result<std::vector<PeerEvent>> TrustStore::PeerEvents() const {
+Result<std::vector<PeerEvent>> TrustStore::PeerEvents(std::int64_t since_ms) const {
   std::lock_guard lock(mu_);
   std::vector<PeerEvent> out;
   try {
     SQLite::Statement q(*db_,
-                        "SELECT peer_id, kind, good, time_ms FROM trust_peer_events ORDER BY id");
+                        "SELECT peer_id, kind, good, time_ms FROM trust_peer_events"
+                        " WHERE time_ms >= ? ORDER BY id");
+    q.bind(1, since_ms);
     while (q.executeStep()) {
       out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(),
                      q.getColumn(2).getInt() != 0, q.getColumn(3).getInt64()});

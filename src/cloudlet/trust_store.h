@@ -160,16 +160,19 @@ class TrustStore {
   // The interaction if `patient_id` took part in it; kNotFound otherwise.
   Result<Interaction> InteractionOf(std::string_view interaction_id,
                                     std::string_view patient_id) const;
-  // Every interaction logged (for the reputation computation: which ratings are backed).
-  Result<std::vector<Interaction>> Interactions() const;
+  // The interactions logged at or after `since_ms` (for the reputation computation: which
+  // ratings are backed; older ones weigh next to nothing after the library's forgetting).
+  Result<std::vector<Interaction>> Interactions(std::int64_t since_ms = 0) const;
   // Stores a rating: kAlreadyExists if this rater rated this interaction before.
   Status AddRating(const Rating& rating);
-  Result<std::vector<Rating>> Ratings() const;
+  // The ratings given at or after `since_ms`.
+  Result<std::vector<Rating>> Ratings(std::int64_t since_ms = 0) const;
   // The ratings `rater` gave (to show which interactions they rated).
   Result<std::vector<Rating>> RatingsBy(std::string_view rater) const;
 
   Status AddPeerEvent(const PeerEvent& event);
-  Result<std::vector<PeerEvent>> PeerEvents() const;
+  // The peer events at or after `since_ms`, oldest first.
+  Result<std::vector<PeerEvent>> PeerEvents(std::int64_t since_ms = 0) const;
 
   // Deletes everything of the patient this store keeps and destroys their "trust" data key.
   Status DeletePatient(std::string_view patient_id);
