@@ -176,7 +176,8 @@ struct HolderView {
   double r = 0;  // capped evidence
   double s = 0;
   double weight = 0;
-  double lo = 0;  // the holder's own Beta interval [q, 1 - q]
+  double expectation = 0.5;  // (r + 1) / (r + s + 2)
+  double lo = 0;             // the holder's own Beta interval [q, 1 - q]
   double hi = 1;
   bool kept = true;
 };
@@ -214,6 +215,7 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
       HolderView v;
       v.r = o.r;
       v.s = o.s;
+      v.expectation = (o.r + 1.0) / (o.r + o.s + 2.0);
       v.weight = credibility * (identities_.IsClinician(holder) ? params_.clinician_weight : 1.0);
       if (similarity) {
         const double sim = std::clamp(similarity(holder), 0.0, 1.0);
@@ -231,13 +233,15 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
   // one at a time, until every remaining holder's interval holds the others' consensus.
   if (params_.filter_quantile > 0) {
     while (true) {
-      double total_r = 0;
-      double total_s = 0;
+      // The consensus is the weighted mean of the holders' expectations (scale-free: it does
+      // not depend on how much evidence the weights leave).
+      double total_w = 0;
+      double total_we = 0;
       int kept = 0;
       for (const HolderView& v : views) {
         if (!v.kept) continue;
-        total_r += v.weight * v.r;
-        total_s += v.weight * v.s;
+        total_w += v.weight;
+        total_we += v.weight * v.expectation;
         ++kept;
       }
       if (kept < 2) break;
@@ -246,11 +250,9 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
       for (std::size_t i = 0; i < views.size(); ++i) {
         const HolderView& v = views[i];
         if (!v.kept) continue;
-        const double others_r = total_r - v.weight * v.r;
-        const double others_s = total_s - v.weight * v.s;
-        if (others_r + others_s <= 0) continue;
-        // The others' consensus as a plain expectation (their evidence only, no prior).
-        const double consensus = others_r / (others_r + others_s);
+        const double others_w = total_w - v.weight;
+        if (others_w <= 0) continue;
+        const double consensus = (total_we - v.weight * v.expectation) / others_w;
         double distance = 0;
         if (consensus < v.lo) distance = v.lo - consensus;
         if (consensus > v.hi) distance = consensus - v.hi;

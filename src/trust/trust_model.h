@@ -23,10 +23,12 @@
 //                     `holder_evidence_cap` evidence (repeating interactions cannot stuff the
 //                     ballot), weighted by C(k) (times clinician_weight for clinicians) and by
 //                     the similarity of the
-//                     viewer i to k: floor + (1 - floor) * S(i, k). Unfair raters filtered: a
-//                     holder is dropped when the weighted consensus of the others lies outside
-//                     the holder's own Beta [q, 1-q] quantile interval (it is statistically
-//                     incompatible with everyone else), worst first, until all agree.
+//                     viewer i to k: floor + (1 - floor) * S(i, k). Unfair raters filtered
+//                     (after Whitby, Jøsang & Indulska 2004): a holder is dropped when the
+//                     consensus of the others (the weighted mean of their expectations) lies
+//                     outside the holder's own Beta(r+1, s+1) [q, 1-q] quantile interval (it is
+//                     statistically incompatible with everyone else), the farthest first, until
+//                     all agree or one is left.
 //   direct D(i, j)    i's own opinion O(i, j).
 //   T(i, j)           w E(D) + (1 - w) E(R), w = n / (n + K), n = i's direct evidence of j.
 // Every expectation uses the base rate `base_rate` as its prior: an identity with no evidence
