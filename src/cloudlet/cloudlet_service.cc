@@ -223,6 +223,8 @@ Status CloudletService::State::OpenStores() {
       audit, audit::AuditLog::Open(std::move(audit_store), identity.id(),
                                    crypto::NewEd25519Signer(identity.signing_key.Clone())));
   MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db"), sqlite));
+  MEDMESH_ASSIGN_OR_RETURN(trust_store,
+                           TrustStore::Open(path("trust.db"), *envelope, clock, random, sqlite));
   MEDMESH_ASSIGN_OR_RETURN(ledger,
                            IngestLedger::Open(path("cloudlet.db"), std::move(ledger_key), sqlite));
   MEDMESH_ASSIGN_OR_RETURN(LedgerCounts counts, ledger->Counts());
@@ -707,8 +709,6 @@ Result<std::vector<SharedRecord>> CloudletService::State::SharedRecords(
 }
 
 Status CloudletService::State::OpenTrust() {
-  MEDMESH_ASSIGN_OR_RETURN(trust_store, TrustStore::Open(path("trust.db"), *envelope, clock, random,
-                                                         {.vfs = options.sqlite_vfs}));
   TrustContext context{
       .cloudlet_id = identity.id(),
       .store = *trust_store,
@@ -922,7 +922,7 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   }
 
   s->deletion_follower = std::make_unique<DeletionFollower>(DeletionFollowerContext{
-      s->identity.id(), *s->ledger, *s->readings, *s->envelope, *s->devices});
+      s->identity.id(), *s->ledger, *s->readings, *s->envelope, *s->devices, s->trust_store.get()});
   if (!s->options.forwarder.cloud_url.empty()) {
     MEDMESH_ASSIGN_OR_RETURN(
         s->deletion_poller,

@@ -55,6 +55,7 @@ Status DeletionFollower::ShredPatient(std::string_view patient_id) {
   }
   MEDMESH_RETURN_IF_ERROR(ctx_.readings.DeletePatient(patient_id));
   MEDMESH_RETURN_IF_ERROR(ctx_.ledger.DeletePatient(patient_id));
+  if (ctx_.trust != nullptr) MEDMESH_RETURN_IF_ERROR(ctx_.trust->DeletePatient(patient_id));
   for (std::string_view part :
        {internal::kRecordsKeyPart, internal::kForwardKeyPart, kConsoleKeyPart, kTrustKeyPart}) {
     Status destroyed = ctx_.envelope.DestroyDataKey({std::string(patient_id), std::string(part)});
