@@ -174,6 +174,9 @@ struct TrustService::State {
   // The caller's opted-in profile: 409 if they have not opted in.
   Result<SharingProfile> OwnSharingProfile(const ConsoleCaller& caller) const;
   Result<std::vector<internal::VitalStat>> Vitals(std::string_view patient_id) const;
+  // The opted-in patient with this handle; 404 otherwise, and an IDS event (handles are short
+  // enough to guess: a caller trying many is probing who shares here).
+  Result<SharingProfile> SharingPatient(const net::Request& r, std::string_view handle) const;
   // What the model needs about the patients here, gathered once per request.
   Result<internal::Population> Gather() const;
   Status Audit(const net::Request& r, const ConsoleCaller& caller, std::string_view event,
@@ -211,6 +214,15 @@ Result<std::vector<internal::VitalStat>> TrustService::State::Vitals(
   MEDMESH_ASSIGN_OR_RETURN(std::vector<wire::Reading> readings,
                            ctx.readings(patient_id, NowMs(ctx.clock) - kVitalsWindowMs));
   return internal::VitalsProfile(readings);
+}
+
+Result<SharingProfile> TrustService::State::SharingPatient(const net::Request& r,
+                                                           std::string_view handle) const {
+  auto found = ctx.store.ByHandle(handle);
+  if (!found && found.error().code() == ErrorCode::kNotFound) {
+    ctx.record_ids(store::IdsEventKind::kOther, r, "trust: a handle that does not share here");
+  }
+  return found;
 }
 
 Result<SharingProfile> TrustService::State::OwnSharingProfile(const ConsoleCaller& caller) const {
@@ -407,7 +419,7 @@ Result<net::Response> TrustService::State::SendMessage(const net::Request& r) {
   const std::string to = body.at("to").get<std::string>();
   if (to.empty() || to.size() > kMaxHandleBytes) return InvalidArgument("to must be a handle");
   MEDMESH_ASSIGN_OR_RETURN(SharingProfile own, OwnSharingProfile(caller));
-  MEDMESH_ASSIGN_OR_RETURN(SharingProfile other, ctx.store.ByHandle(to));
+  MEDMESH_ASSIGN_OR_RETURN(SharingProfile other, SharingPatient(r, to));
   if (other.patient_id == caller.patient_id) return InvalidArgument("to is your own handle");
   MEDMESH_ASSIGN_OR_RETURN(Message m, ctx.store.AddMessage(caller.patient_id, other.patient_id,
                                                            body.at("text").get<std::string>()));
@@ -501,7 +513,7 @@ Result<net::Response> TrustService::State::MakeRequest(const net::Request& r) {
     return InvalidArgument("category must be one of vitals_summary, diagnoses, full_records");
   }
   MEDMESH_ASSIGN_OR_RETURN(SharingProfile own, OwnSharingProfile(caller));
-  MEDMESH_ASSIGN_OR_RETURN(SharingProfile owner, ctx.store.ByHandle(handle));
+  MEDMESH_ASSIGN_OR_RETURN(SharingProfile owner, SharingPatient(r, handle));
   if (owner.patient_id == caller.patient_id) return InvalidArgument("handle is your own");
   MEDMESH_ASSIGN_OR_RETURN(AccessRequest q,
                            ctx.store.AddRequest(caller.patient_id, owner.patient_id, category));

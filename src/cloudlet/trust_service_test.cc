@@ -269,10 +269,12 @@ TEST_F(TrustServiceTest, SimilarPatientsAreRankedWithAnExplanationAndNoIds) {
   EXPECT_EQ(Body(Call(net::Method::kGet, "/api/v1/trust/similar", As(kAda)))["patients"].size(),
             1u);
   EXPECT_EQ(Body(Call(net::Method::kGet, "/api/v1/trust/similar", As(kCy)))["patients"].size(), 0u);
+  const int probes = ids_events_.load();
   EXPECT_EQ(
       Call(net::Method::kPost, "/api/v1/trust/messages", As(kAda), {{"to", cy}, {"text", "hi"}})
           .status,
       404);
+  EXPECT_EQ(ids_events_.load(), probes + 1);  // probing handles is an IDS event
   (void)ada;
 }
 
