@@ -124,6 +124,7 @@ int RunCloud(const ServiceFlags& flags) {
   options.data_dir = config->data_dir;
   options.store = config->store;
   options.retention = config->retention;
+  options.statistics_k = config->statistics_k;
   options.cloudlet_urls = config->cloudlets;
   if (config->tls && !config->tls->cert_file.empty()) {
     options.tls =

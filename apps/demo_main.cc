@@ -189,6 +189,8 @@ Result<Provisioned> Provision(const fs::path& dir, int port_base, medmesh::Rando
                                            {"mi_kek_file", "mi_kek.key"},
                                            {"store", {{"backend", "sqlite"}}},
                                            {"cloudlet_urls", CloudletUrls(port_base)},
+                                           // A demo of 12 patients: charts keep groups of 3.
+                                           {"statistics_k", 3},
                                            {"log", LogConfig("cloud")}}));
     children.push_back({"cloud",
                         Group::kCloud,
@@ -442,13 +444,14 @@ void PrintTable(const fs::path& dir, const std::vector<Child>& children,
   for (const Child& c : children) {
     if (c.spec.group == Group::kCloud) {
       std::cout << "  " << std::left << std::setw(12) << c.spec.name << std::setw(30)
-                << (c.spec.base_url + "/") << "patients, doctors, the cloud admin (log in here)\n";
+                << (c.spec.base_url + "/") << "patients, doctors, the cloud admin; registration\n";
     } else if (c.spec.group == Group::kCloudlets) {
       std::cout << "  " << std::left << std::setw(12) << c.spec.name << std::setw(30)
-                << (c.spec.base_url + "/") << "its operator, the wearable device console\n";
+                << (c.spec.base_url + "/") << "its operator; its patients' device console\n";
     }
   }
-  std::cout << "\n";
+  std::cout
+      << "  Log in at any of them with a login below (a cloudlet passes it to the cloud).\n\n";
   std::cout << std::left << std::setw(12) << "node" << std::setw(44) << "JSON stats"
             << std::setw(38) << "Prometheus metrics"
             << "health\n";

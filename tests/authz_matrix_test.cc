@@ -441,8 +441,10 @@ class AuthzMatrixTest : public PeopleWorld {
     b["cloudlet POST /api/v1/console/devices"] = [this](Column, bool) {
       return At("/api/v1/console/devices", json{{"patient_id", a_.patient_id}}.dump());
     };
-    b["cloudlet POST /api/v1/console/devices/{device_id}/reports"] = [this](Column, bool) {
-      return At("/api/v1/console/devices/" + ConsoleDeviceOfA() + "/reports",
+    b["cloudlet POST /api/v1/console/devices/{device_id}/reports"] = [this](Column, bool unknown) {
+      return At("/api/v1/console/devices/" +
+                    (unknown ? std::string("console-0000000000000000") : ConsoleDeviceOfA()) +
+                    "/reports",
                 json{{"name", "A"}, {"symptoms", {"cough"}}, {"pulse_bpm", 80}}.dump());
     };
     b["cloudlet GET /api/v1/console/devices/{device_id}/uploads"] = console("/uploads");

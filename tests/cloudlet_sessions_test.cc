@@ -291,5 +291,53 @@ TEST_F(CloudletSessionsTest, TheRelayRouteAtTheCloudTakesOnlyThatCloudletsSignat
   EXPECT_EQ(Send(cloud_url_, net::Method::kPost, own, signed_by_1, bad.dump()).status, 400);
 }
 
+// A newly registered patient has no device anywhere: they log in at a cloudlet and enrol a
+// console device for themselves (never for anyone else), drive it, and can then ask that
+// cloudlet for portal access; another patient cannot see or drive it.
+TEST_F(CloudletSessionsTest, ANewPatientEnrolsAConsoleDeviceForThemselvesThenAsksForAccess) {
+  const Login fresh = NewPatient(NewEmail("self"));
+  const json ask{{"cloudlet_id", "cloudlet-1"}};
+  EXPECT_EQ(AtCloud(net::Method::kPost, "/api/v1/activations", fresh.token, ask).status, 404)
+      << "no data at cloudlet-1 yet";
+
+  const std::string devices = "/api/v1/console/devices";
+  EXPECT_EQ(AtCloudlet(0, net::Method::kPost, devices, Bearer(fresh.token),
+                       {{"patient_id", a_.patient_id}})
+                .status,
+            403)
+      << "a patient enrols only for themselves";
+  const net::Response enrolled = AtCloudlet(0, net::Method::kPost, devices, Bearer(fresh.token),
+                                            {{"profile", "hypertension"}});
+  ASSERT_EQ(enrolled.status, 201) << Why(enrolled);
+  EXPECT_TRUE(Body(enrolled).value("patient_id", "") == fresh.patient_id);
+  const std::string device = Body(enrolled).value("device_id", "");
+  const std::string base = devices + "/" + device;
+
+  // The patient drives their device; another patient gets what an unknown device gets.
+  const json report{{"name", "Fresh Patient"}, {"symptoms", {"headache"}}, {"pulse_bpm", 72}};
+  EXPECT_EQ(
+      AtCloudlet(0, net::Method::kPost, base + "/reports", Bearer(fresh.token), report).status,
+      201);
+  EXPECT_EQ(AtCloudlet(0, net::Method::kPost, base + "/stream", Bearer(fresh.token)).status, 200);
+  EXPECT_EQ(AtCloudlet(0, net::Method::kDelete, base + "/stream", Bearer(fresh.token)).status, 200);
+  const net::Response foreign =
+      AtCloudlet(0, net::Method::kPost, base + "/stream", Bearer(a_.token));
+  const net::Response unknown = AtCloudlet(
+      0, net::Method::kPost, devices + "/console-0000000000000000/stream", Bearer(a_.token));
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_EQ(foreign.body, unknown.body);
+  const json listed = Body(AtCloudlet(0, net::Method::kGet, devices, Bearer(a_.token)));
+  for (const json& d : listed.value("devices", json::array())) {
+    EXPECT_FALSE(d.value("device_id", "") == device) << "another patient's list holds it";
+  }
+
+  // The cloud learns the enrolment: now the patient may ask cloudlet-1.
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    auto cloudlets = cloud_->intake_store().CloudletsOfPatient(fresh.patient_id);
+    return cloudlets && !cloudlets->empty();
+  }));
+  EXPECT_EQ(AtCloud(net::Method::kPost, "/api/v1/activations", fresh.token, ask).status, 201);
+}
+
 }  // namespace
 }  // namespace medmesh::people_testing

@@ -60,8 +60,9 @@ class AdminRoutes {
  public:
   explicit AdminRoutes(AdminApiDeps deps) : d_(deps) {}
 
-  Result<net::Response> Directory(const Principal& who) {
-    if (who.is(Role::kOperator)) return PermissionDenied(std::string(kRoleDeniedMessage));
+  Result<net::Response> Directory(const Principal& /*who*/) {
+    // Every role: the professional listing of approved doctors (a patient choosing one, an
+    // operator reading the doctor chart by name). Never e-mails, licences or pending accounts.
     MEDMESH_ASSIGN_OR_RETURN(const auto doctors, AllAccountsOf(d_.accounts, Role::kDoctor));
     std::vector<const Account*> approved;
     for (const Account& a : doctors) {

@@ -254,6 +254,29 @@ TEST_F(ClinicalApiTest, RefusalsAreClearAndForeignIdsLookUnknown) {
   EXPECT_EQ(Body(Get("/api/v1/answers", "patient:pat-a"))["answers"].size(), 0U);
 }
 
+TEST_F(ClinicalApiTest, ADoctorListsEveryAnswerTheyWroteAdviceToo) {
+  Activate("pat-a");
+  const auto granted =
+      Post("/api/v1/consents", "patient:pat-a",
+           {{"doctor_id", "acc_dr_who"},
+            {"records", Json::array({{{"device_id", "watch-pat-a"}, {"record_id", "r1"}}})}});
+  ASSERT_EQ(granted.status, 201) << granted.body;
+  const std::string consent_id = Body(granted)["consent_id"];
+  const auto answered = Post("/api/v1/consents/" + consent_id + "/answers", "doctor:acc_dr_who",
+                             {{"diagnosis", "Tension headache"}, {"medication", "rest, fluids"}});
+  ASSERT_EQ(answered.status, 201) << answered.body;
+
+  // Advice without a prescription: among the doctor's answers, not their prescriptions.
+  const Json mine = Body(Get("/api/v1/answers", "doctor:acc_dr_who"))["answers"];
+  ASSERT_EQ(mine.size(), 1U);
+  EXPECT_TRUE(mine[0]["diagnosis"] == "Tension headache");
+  EXPECT_FALSE(mine[0].contains("prescription") && !mine[0]["prescription"].is_null());
+  EXPECT_EQ(Body(Get("/api/v1/prescriptions", "doctor:acc_dr_who"))["prescriptions"].size(), 0U);
+  // Another doctor sees none of it; the patient sees it as theirs.
+  EXPECT_EQ(Body(Get("/api/v1/answers", "doctor:acc_dr_other"))["answers"].size(), 0U);
+  EXPECT_EQ(Body(Get("/api/v1/answers", "patient:pat-a"))["answers"].size(), 1U);
+}
+
 TEST_F(ClinicalApiTest, RefusalsNameTheirReasonAsTheAccountRoutesDo) {
   // No session: 401 with the scheme to use, no reason.
   const auto no_session = Get("/api/v1/consents", "");

@@ -727,6 +727,7 @@ Result<std::vector<Answer>> ClinicalService::Decrypt(
 Result<std::vector<Answer>> ClinicalService::ListMyAnswers(const Principal& who,
                                                            std::string_view from) {
   Action action{who, from, "answer.read", audit::Action::kRead, who.patient_id, "Answer", ""};
+  if (who.is(Role::kDoctor)) return ListAnswersWritten(who, action, /*prescriptions_only=*/false);
   MEDMESH_RETURN_IF_ERROR(RequireActivePatient(who, action));
   auto rows = store_.ListAnswersOfPatient(who.patient_id);
   if (!rows) return Refuse(action, rows.error());
@@ -742,9 +743,17 @@ Result<std::vector<Answer>> ClinicalService::ListMyPrescriptions(const Principal
                                                                  std::string_view from) {
   Action action{who, from, "prescription.read", audit::Action::kRead, "", "MedicationRequest", ""};
   if (!who.is(Role::kDoctor)) return Refuse(action, RoleDenied());
+  return ListAnswersWritten(who, action, /*prescriptions_only=*/true);
+}
+
+Result<std::vector<Answer>> ClinicalService::ListAnswersWritten(const Principal& who,
+                                                                const Action& action,
+                                                                bool prescriptions_only) {
   auto rows = store_.ListAnswersOfDoctor(who.account_id);
   if (!rows) return Refuse(action, rows.error());
-  std::erase_if(*rows, [](const AnswerRow& r) { return !r.has_prescription; });
+  if (prescriptions_only) {
+    std::erase_if(*rows, [](const AnswerRow& r) { return !r.has_prescription; });
+  }
   auto consents = store_.ListConsentsOfDoctor(who.account_id, /*active_only=*/false);
   if (!consents) return Refuse(action, consents.error());
   auto answers = Decrypt(*rows, *consents);

@@ -265,7 +265,9 @@ class ClinicalService {
   [[nodiscard]] Result<Answer> AnswerConsent(const accounts::Principal& who,
                                              std::string_view consent_id, AnswerContent content,
                                              std::string_view from);
-  // Patient: every answer to their grants (revoked ones too), oldest first.
+  // Patient: every answer to their grants (revoked ones too), oldest first. Doctor: every
+  // answer they wrote, with or without a prescription (also for grants revoked since, as
+  // ListMyPrescriptions), oldest first.
   [[nodiscard]] Result<std::vector<Answer>> ListMyAnswers(const accounts::Principal& who,
                                                           std::string_view from);
   // Doctor: every answer they wrote that holds a prescription, oldest first (also for grants
@@ -299,6 +301,9 @@ class ClinicalService {
   audit::AuditEntry EntryOf(const Action& action, audit::Outcome outcome, std::string detail) const;
   Status RequirePatient(const accounts::Principal& who, const Action& action);
   Status RequireActivePatient(const accounts::Principal& who, const Action& action);
+  // The doctor's own answers (all, or those with a prescription), decrypted, oldest first.
+  Result<std::vector<Answer>> ListAnswersWritten(const accounts::Principal& who,
+                                                 const Action& action, bool prescriptions_only);
   // The patient's readings the inbox shows at `now_ms` (ClinicalOptions), sorted; empty
   // without a readings hook.
   Result<std::vector<wire::Reading>> RecentReadings(std::string_view patient_id,

@@ -221,9 +221,10 @@ Status CloudService::State::OpenClinical() {
     return readings->FirstBatchFrom(patient_id, from_ms, to_ms);
   };
   MEDMESH_ASSIGN_OR_RETURN(
-      clinical, ClinicalService::Create(
-                    *clinical_store, *records, records->envelope(store::RecordPart::kEi),
-                    options.audit ? *options.audit : *audit, clock, random, std::move(hooks)));
+      clinical,
+      ClinicalService::Create(*clinical_store, *records, records->envelope(store::RecordPart::kEi),
+                              options.audit ? *options.audit : *audit, clock, random,
+                              std::move(hooks), {.statistics_k = options.statistics_k}));
   return OkStatus();
 }
 

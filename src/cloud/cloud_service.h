@@ -81,6 +81,8 @@ struct CloudOptions {
   // older than retention.ids_events, every retention.maintenance_interval. (The cloud's
   // records are its purpose: no retention applies to them.)
   node::RetentionConfig retention;
+  // The statistics charts' k (ClinicalOptions::statistics_k, at least 2).
+  std::size_t statistics_k = 5;
   // How ids.db aggregates repeated refusals (store/ids_event_log.h).
   store::IdsAggregation ids_aggregation;
   // The Env through which KEK rotations write the part KEK files (nullptr: Env::Default()).

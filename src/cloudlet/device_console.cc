@@ -193,13 +193,6 @@ struct DeviceConsole::State {
 
 namespace {
 
-Status RequireOperator(const ConsoleCaller& caller) {
-  if (!caller.own_operator) {
-    return PermissionDenied("only an operator of this cloudlet drives console devices");
-  }
-  return OkStatus();
-}
-
 Status RequireOperatorOrPatient(const ConsoleCaller& caller) {
   if (!caller.own_operator && caller.patient_id.empty()) {
     return PermissionDenied("only an operator of this cloudlet or a patient sees console devices");
@@ -377,13 +370,25 @@ Result<net::Response> DeviceConsole::State::List(const net::Request& r) {
 }
 
 Result<net::Response> DeviceConsole::State::Create(const net::Request& r) {
-  MEDMESH_CONSOLE_CALLER(caller, r, RequireOperator);
-  static constexpr net::JsonField kFields[] = {{"patient_id", net::JsonType::kString},
+  MEDMESH_CONSOLE_CALLER(caller, r, RequireOperatorOrPatient);
+  static constexpr net::JsonField kFields[] = {{"patient_id", net::JsonType::kString, false},
                                                {"profile", net::JsonType::kString, false}};
   net::JsonBody parsed = net::ParseJsonBody(r, kFields);
   if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
   const Json& body = std::get<Json>(parsed);
-  const std::string patient_id = body.at("patient_id").get<std::string>();
+  // An operator names the patient; a patient enrols for themselves (their session, verified
+  // against the cloud's key, says who they are), so patient_id is theirs or absent.
+  const bool for_self = !caller.own_operator;
+  std::string patient_id;
+  if (for_self) {
+    patient_id = caller.patient_id;
+    if (body.contains("patient_id") && body.at("patient_id").get<std::string>() != patient_id) {
+      return PermissionDenied("a patient enrols console devices only for themselves");
+    }
+  } else {
+    if (!body.contains("patient_id")) return InvalidArgument("patient_id is required");
+    patient_id = body.at("patient_id").get<std::string>();
+  }
   if (!wire::IsValidId(patient_id)) return InvalidArgument("patient_id is not a valid id");
   const std::string profile = body.value("profile", "healthy");
   if (!wearable::ProfileFromName(profile)) {
@@ -391,7 +396,7 @@ Result<net::Response> DeviceConsole::State::Create(const net::Request& r) {
         "profile must be one of healthy, hypertension, type2_diabetes, copd,"
         " atrial_fibrillation, fever");
   }
-  if (!KnownPatient(patient_id)) {
+  if (!for_self && !KnownPatient(patient_id)) {
     return NotFound("the patient has no device at this cloudlet");
   }
   std::lock_guard lock(mu);
@@ -401,6 +406,15 @@ Result<net::Response> DeviceConsole::State::Create(const net::Request& r) {
     count.executeStep();
     if (static_cast<std::size_t>(count.getColumn(0).getInt64()) >= options.max_devices) {
       return FailedPrecondition("this cloudlet has as many console devices as it allows");
+    }
+    if (for_self) {
+      SQLite::Statement own(*db, "SELECT COUNT(*) FROM console_devices WHERE patient_id = ?");
+      own.bind(1, patient_id);
+      own.executeStep();
+      if (static_cast<std::size_t>(own.getColumn(0).getInt64()) >=
+          options.max_devices_per_patient) {
+        return FailedPrecondition("you have as many console devices here as a patient may");
+      }
     }
   } catch (const std::exception& e) {
     return store::SqliteError(e, "count console devices");
@@ -469,7 +483,7 @@ Result<net::Response> DeviceConsole::State::Create(const net::Request& r) {
 }
 
 Result<net::Response> DeviceConsole::State::Report(const net::Request& r) {
-  MEDMESH_CONSOLE_CALLER(caller, r, RequireOperator);
+  MEDMESH_CONSOLE_CALLER(caller, r, RequireOperatorOrPatient);
   static constexpr net::JsonField kFields[] = {{"name", net::JsonType::kString},
                                                {"phone", net::JsonType::kString, false},
                                                {"email", net::JsonType::kString, false},
@@ -656,7 +670,7 @@ Result<net::Response> DeviceConsole::State::StreamGet(const net::Request& r) {
 }
 
 Result<net::Response> DeviceConsole::State::StreamStart(const net::Request& r) {
-  MEDMESH_CONSOLE_CALLER(caller, r, RequireOperator);
+  MEDMESH_CONSOLE_CALLER(caller, r, RequireOperatorOrPatient);
   std::unique_lock lock(mu);
   MEDMESH_ASSIGN_OR_RETURN(LoadedDevice * device, DeviceFor(r, caller));
   if (stopped) return Unavailable("the console is stopping");
@@ -668,6 +682,17 @@ Result<net::Response> DeviceConsole::State::StreamStart(const net::Request& r) {
         streams.begin(), streams.end(), [](const auto& s) { return s.second.running; }));
     if (running >= options.max_streams) {
       return FailedPrecondition("as many streams run as this cloudlet allows");
+    }
+    if (!caller.own_operator) {
+      const std::size_t own = static_cast<std::size_t>(
+          std::count_if(streams.begin(), streams.end(), [&](const auto& s) {
+            const auto it = loaded.find(s.first);
+            return s.second.running && it != loaded.end() &&
+                   it->second.patient_id == caller.patient_id;
+          }));
+      if (own >= options.max_streams_per_patient) {
+        return FailedPrecondition("as many of your devices stream as a patient may start");
+      }
     }
     const std::int64_t now_ms = NowMs(ctx.clock);
     wearable::SimulatorOptions sim;
@@ -690,7 +715,7 @@ Result<net::Response> DeviceConsole::State::StreamStart(const net::Request& r) {
 }
 
 Result<net::Response> DeviceConsole::State::StreamStop(const net::Request& r) {
-  MEDMESH_CONSOLE_CALLER(caller, r, RequireOperator);
+  MEDMESH_CONSOLE_CALLER(caller, r, RequireOperatorOrPatient);
   std::lock_guard lock(mu);
   MEDMESH_ASSIGN_OR_RETURN(LoadedDevice * device, DeviceFor(r, caller));
   const std::string device_id(r.PathParam("device_id").value_or(""));

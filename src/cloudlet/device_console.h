@@ -16,17 +16,21 @@
 // Routes (AddRoutes; docs/openapi.yaml, docs/authorization.md):
 //   GET    /api/v1/console/devices                        operator: all, plus the patients known
 //                                                         here; patient: own console devices
-//   POST   /api/v1/console/devices                        operator: enrol one for a patient
-//   POST   /api/v1/console/devices/{device_id}/reports    operator: a patient report (record)
+//   POST   /api/v1/console/devices                        operator: enrol one for a patient;
+//                                                         patient: enrol one for themselves
+//   POST   /api/v1/console/devices/{device_id}/reports    operator, own patient: a report (record)
 //   GET    /api/v1/console/devices/{device_id}/uploads    operator, own patient: what it sent
 //   GET    /api/v1/console/devices/{device_id}/stream     operator, own patient: live readings
-//   POST   /api/v1/console/devices/{device_id}/stream     operator: start the stream
-//   DELETE /api/v1/console/devices/{device_id}/stream     operator: stop it
+//   POST   /api/v1/console/devices/{device_id}/stream     operator, own patient: start the stream
+//   DELETE /api/v1/console/devices/{device_id}/stream     operator, own patient: stop it
 // "operator" is the cloudlet's operator token or an operator session of THIS cloudlet; a
-// patient's session sees only the patient's own console devices; another patient's device is
-// answered exactly like an unknown one (404). A console device can be enrolled only for a
-// patient this cloudlet already knows (an enrolled, not withdrawn device of theirs is
-// registered here; a portal activation at this cloudlet requires one): 404 otherwise.
+// patient's session sees and drives only the patient's own console devices; another patient's
+// device is answered exactly like an unknown one (404). An operator may enrol a console device
+// only for a patient this cloudlet already knows (an enrolled, not withdrawn device of theirs is
+// registered here): 404 otherwise. A patient enrols for themselves (the session, verified with
+// the cloud's key, names them; a body patient_id naming anyone else is 403), at most
+// ConsoleOptions::max_devices_per_patient devices (409 past it): this is how a newly registered
+// patient gets data at a cloudlet, and so a portal activation there.
 //
 // Keys: each device's Ed25519 seed is kept in console.db encrypted under the patient's
 // "console" data key (crypto::EnvelopeAead, the KEK's envelope like every other key of the
@@ -81,10 +85,13 @@ struct ConsoleOptions {
   // Photo and symptoms document of a report, decoded: larger is 413 payload_too_large.
   std::size_t max_photo_bytes = std::size_t{1} << 20;
   std::size_t max_document_bytes = std::size_t{1} << 20;
-  // Console devices at most (409 past it).
+  // Console devices at most (409 past it), and those a patient may enrol for themselves.
   std::size_t max_devices = 1000;
-  // Streams running at once at most (409 past it).
+  std::size_t max_devices_per_patient = 8;  // counted over all of the patient's console devices
+  // Streams running at once at most (409 past it), and those of one patient's devices a patient
+  // may start (an operator may start more).
   std::size_t max_streams = 16;
+  std::size_t max_streams_per_patient = 2;
   std::chrono::milliseconds stream_interval{1000};
   // Readings of a stream kept in memory for GET .../stream (the newest).
   std::size_t stream_readings_kept = 300;

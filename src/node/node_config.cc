@@ -33,7 +33,8 @@ constexpr std::string_view kTopLevelMembers[] = {"id",
                                                  "mi_kek_file",
                                                  "store",
                                                  "log",
-                                                 "retention"};
+                                                 "retention",
+                                                 "statistics_k"};
 
 bool IsDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -334,6 +335,9 @@ Result<NodeConfig> ParseNodeConfig(std::string_view json, const std::filesystem:
   if (const auto it = root.find("retention"); it != root.end()) {
     MEDMESH_ASSIGN_OR_RETURN(config.retention, ParseRetention(*it));
   }
+  MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t k,
+                           GetUint(root, "statistics_k", config.statistics_k, 2, 1000, ""));
+  config.statistics_k = static_cast<std::size_t>(k);
   return config;
 }
 

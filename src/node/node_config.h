@@ -131,6 +131,9 @@ struct NodeConfig {
   StoreConfig store;
   LogConfig log;
   RetentionConfig retention;
+  // Cloud: the statistics charts leave out every group of fewer patients than this
+  // (k-anonymity; ClinicalOptions::statistics_k). "statistics_k", 2..1000.
+  std::size_t statistics_k = 5;
   // Where the file was read from (for messages) and the folder relative paths resolve against.
   std::filesystem::path config_file;
   std::filesystem::path base_dir;

@@ -183,6 +183,21 @@ TEST(NodeConfigTest, ParsesLogAndRetention) {
   EXPECT_EQ(r.maintenance_interval, std::chrono::seconds(30));
 }
 
+TEST(NodeConfigTest, StatisticsKDefaultsToFiveAndRefusesLessThanTwo) {
+  auto config = ParseNodeConfig(R"({"id": "n", "data_dir": "d"})", "/srv/node");
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->statistics_k, 5U);
+  config = ParseNodeConfig(R"({"id": "n", "data_dir": "d", "statistics_k": 3})", "/srv/node");
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->statistics_k, 3U);
+  for (const char* k : {"1", "0", "-2", "2.5", "\"5\"", "1001"}) {
+    config = ParseNodeConfig(
+        std::string(R"({"id": "n", "data_dir": "d", "statistics_k": )") + k + "}", "/srv/node");
+    ASSERT_FALSE(config) << k;
+    EXPECT_NE(config.error().message().find("statistics_k"), std::string::npos);
+  }
+}
+
 TEST(NodeConfigTest, RefusesRetentionThatCouldLoseOrFillAnything) {
   for (const char* retention :
        {R"({"ledger_days": 1})", R"({"readings_days": 0})", R"({"ids_events_days": -1})",

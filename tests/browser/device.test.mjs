@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  HOSTILE, PNG_1X1, VIEWPORTS, browser, check, close, logIn, newPage, open, seeded, urls,
-  useDeployment,
+  HOSTILE, PNG_1X1, VIEWPORTS, api, approve, assertNoProblems, browser, check, close, fill, logIn,
+  newPage, open, seeded, urls, useDeployment, waitForPage,
 } from './harness.mjs';
 
 useDeployment('device', { seed: true });
@@ -35,13 +35,42 @@ async function waitForReadings(page, count) {
 }
 
 describe('device console', () => {
-  test('anonymous: the console says who may use it and how to log in', async () => {
+  test('logged out: the console leads to the cloudlet\'s own login, and back', async () => {
+    const op = operator();
     const page = await newPage(LAPTOP);
-    await openConsole(page);
-    await page.getByText('Log in as this cloudlet\'s operator').waitFor();
-    assert.ok(await page.getByRole('link', { name: 'Log in at the cloud' }).count() >= 1);
-    assert.equal(await page.locator('form').count(), 0);
-    await check(page, 'device-console-anonymous', LAPTOP);
+    // Under another host name than the cloud's, so no cookie of the cloud's can reach the
+    // cloudlet (cookies ignore ports): the session is the one the cloudlet's login sets.
+    const cloudlet = urls.cloudlet.replace('127.0.0.1', 'localhost');
+    await page.goto(`${cloudlet}/#/console`);
+    await waitForPage(page, '/login');
+    await page.getByText('Log in to see that page.').waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Register as a patient' }).getAttribute('href'),
+      `${urls.cloud}/#/register/patient`);
+    await check(page, 'cloudlet-login', LAPTOP);
+
+    // A wrong password: the cloud's refusal, relayed, above the form; the e-mail kept.
+    page.allowedConsole.push(/status of 401/);
+    await fill(page, { 'E-mail': op.login, Password: 'not the password' });
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText('The e-mail or the password is wrong.').waitFor();
+    assert.equal(await page.getByLabel('E-mail', { exact: true }).inputValue() === op.login, true,
+      'the form keeps what was typed');
+    page.allowedConsole.pop();
+
+    await fill(page, { Password: op.password });
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await waitForPage(page, '/console');
+    await page.getByRole('button', { name: 'Enrol device' }).waitFor();
+    const cookies = await page.context().cookies();
+    assert.ok(cookies.some((c) => c.name === 'mm_session' && c.domain === 'localhost'),
+      'the cloudlet set the session cookie for its own origin');
+    assert.ok(cookies.every((c) => c.domain === 'localhost'), 'no cookie from elsewhere');
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.locator('#session-area').getByRole('link', { name: 'Log in' }).waitFor();
+    assert.equal((await page.context().cookies()).some((c) => c.name === 'mm_session' && c.value),
+      false, 'logging out clears the session cookie');
+    assertNoProblems(page, 'cloudlet login');
     await close(page);
   });
 
@@ -132,7 +161,7 @@ describe('device console', () => {
     await close(phone);
   });
 
-  test("the patient sees their console device's uploads, and cannot drive it", async () => {
+  test("the patient sees their console device's uploads and may drive it, never pick a patient", async () => {
     const owner = patient();
     for (const viewport of VIEWPORTS) {
       const page = await newPage(viewport);
@@ -140,21 +169,64 @@ describe('device console', () => {
       await openConsole(page);
       await page.locator('li.upload').first().waitFor();
       await page.locator('.stream-count[data-running]').waitFor();
-      assert.equal(await page.locator('form[aria-label="Enrol a console device"]').count(), 0);
-      assert.equal(await page.locator(REPORT).count(), 0);
-      assert.equal(await page.getByRole('button', { name: 'Start stream' }).isVisible(), false);
+      // Their own enrolment form: no choice of patient.
+      assert.equal(await page.locator('form[aria-label="Enrol a console device"]').count(), 1);
+      assert.equal(await page.getByLabel('Patient', { exact: true }).count(), 0);
+      assert.equal(await page.locator(REPORT).count(), 1);
+      assert.equal(await page.getByRole('button', { name: 'Start stream' }).isVisible(), true);
       await check(page, 'device-patient', viewport);
       await close(page);
     }
   });
+
+  test('a newly registered patient enrols a device for themselves, then may ask for access', async () => {
+    const email = `newcomer-${Date.now()}@example.test`;
+    const password = 'a long enough password 42';
+    const registered = await api(urls.cloud, 'POST', '/api/v1/accounts/patients',
+      { body: { email, password, display_name: 'New Comer' } });
+    assert.equal(registered.status, 201, 'the patient registers');
+    await approve(email);
+    const page = await newPage(LAPTOP);
+    // Logged in at the cloudlet (its own login), the console offers them their own enrolment.
+    await page.goto(`${urls.cloudlet}/#/console`);
+    await waitForPage(page, '/login');
+    await fill(page, { 'E-mail': email, Password: password });
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await waitForPage(page, '/console');
+    await page.getByText('No console device yet.').waitFor();
+    await page.getByLabel('Simulated condition').selectOption('hypertension');
+    await page.getByRole('button', { name: 'Enrol a device for me' }).click();
+    await page.locator('#device-heading').waitFor();
+    assert.match(await page.locator('.device-detail > p.muted').first().textContent(), /^Your device, enrolled /);
+    const report = page.locator(REPORT);
+    await report.locator('[name=name]').fill('New Comer');
+    await report.locator('[name=symptoms]').fill('headache');
+    await report.getByRole('button', { name: 'Seal and send report' }).click();
+    await page.getByText(/^Report for New Comer sealed, signed and /).waitFor();
+    await check(page, 'device-newcomer', LAPTOP);
+    await close(page);
+
+    // At the cloud, the cloudlet now holds their data: asking it for portal access works.
+    const session = await api(urls.cloud, 'POST', '/api/v1/session', { body: { email, password } });
+    assert.equal(session.status, 200);
+    // (404 until the cloudlet's forwarder has told the cloud of the enrolment.)
+    let asked;
+    for (const until = Date.now() + 60_000; Date.now() < until;) {
+      asked = await api(urls.cloud, 'POST', '/api/v1/activations',
+        { token: session.json.token, body: { cloudlet_id: 'cloudlet-1' } });
+      if (asked.status !== 404) break;
+      await new Promise((resolve) => { setTimeout(resolve, 200); });
+    }
+    assert.equal(asked.status, 201, 'the patient asks cloudlet-1 for portal access');
+  });
 });
 
-// The phone-width anonymous state as well (the page's first state).
-test('anonymous at phone width', async () => {
+// The cloudlet's login page at phone width as well (where a logged-out visit leads).
+test('the cloudlet\'s login at phone width', async () => {
   assert.ok(browser);
   const page = await newPage(PHONE);
-  await openConsole(page);
-  await page.getByText('Log in as this cloudlet\'s operator').waitFor();
-  await check(page, 'device-console-anonymous', PHONE);
+  await page.goto(`${urls.cloudlet}/#/console`);
+  await waitForPage(page, '/login');
+  await check(page, 'cloudlet-login', PHONE);
   await close(page);
 });

@@ -74,6 +74,8 @@ describe('a new doctor', () => {
           'No patient has sent you a record yet.');
         await open(session, urls.cloud, '/doctor/prescriptions');
         assert.equal(await session.locator('main').getByText('You have not written a prescription yet.').count(), 1);
+        assert.equal(await session.locator('#advice-heading').textContent(),
+          'Answers without a prescription (0)');
         // Without a patient chosen on the inbox page, the patient page offers none to choose.
         await open(session, urls.cloud, '/doctor/patient');
         assert.equal(await session.locator('main h1').textContent(), 'Patient');
@@ -258,6 +260,13 @@ describe('a seeded doctor with grants', () => {
         assert.equal(await newest.locator('h2').textContent(), 'Apixaban 5 mg, twice daily, for 3 months');
         const values = await newest.locator('dd').allTextContents();
         assert.equal(values.includes(diagnosis), true, 'the hostile diagnosis is text');
+        // Advice without a prescription is listed apart, as many as the API says.
+        const written = await api(urls.cloud, 'GET', '/api/v1/answers',
+          { token: await token(doctor.login, doctor.password) });
+        const advice = written.json.answers.filter((a) => !a.prescription).length;
+        assert.equal(await page.locator('#advice-heading').textContent(),
+          `Answers without a prescription (${advice})`);
+        assert.equal(await page.locator('.advice-list > li').count(), advice);
         await assertInert(page);
         await check(page, 'doctor-prescriptions', viewport);
       } finally {

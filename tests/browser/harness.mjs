@@ -229,7 +229,16 @@ export async function logIn(page, email, password) {
   await open(page, urls.cloud, '/login');
   await fill(page, { 'E-mail': email, Password: password });
   await page.getByRole('button', { name: 'Log in' }).click();
-  await waitForPage(page, '/');
+  await waitForLanding(page);
+}
+
+// After a login: the first page of the person's work is drawn (pages.js landingPage).
+export async function waitForLanding(page) {
+  await page.waitForFunction(() => {
+    const shown = document.documentElement.dataset.page;
+    return shown !== undefined && shown !== '/login' &&
+      document.querySelector('#session-area button') !== null;
+  });
 }
 
 // Registers the hooks that start the deployment and the browser before the file's tests and

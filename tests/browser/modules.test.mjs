@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { fieldOf } from '../../web/js/api.js';
-import { allowed, findPage, navigation, pages, servedHere } from '../../web/js/pages.js';
+import { allowed, findPage, landingPage, navigation, pages, servedHere } from '../../web/js/pages.js';
 
 const cloud = { kind: 'cloud' };
 const cloudlet = { kind: 'cloudlet' };
@@ -13,8 +13,8 @@ const titles = (list) => list.map((page) => page.title);
 test('the navigation lists only the pages this node serves to this person', () => {
   assert.deepEqual(titles(navigation(cloud, null)),
     ['Home', 'Register as a patient', 'Register as a doctor']);
-  // The device console is listed for everyone at a cloudlet (docs/device_console.md).
-  assert.deepEqual(titles(navigation(cloudlet, null)), ['Home', 'Device console']);
+  // Logged out, a cloudlet lists its home only: its login page is reached from the header.
+  assert.deepEqual(titles(navigation(cloudlet, null)), ['Home']);
   // Each role's own pages follow (the patient's: docs/ui.md "Patient").
   const own = { patient: ['My profile', 'My readings', 'My records', "Doctors' answers", 'My data'] };
   for (const role of ['patient', 'doctor', 'operator', 'admin']) {
@@ -24,7 +24,10 @@ test('the navigation lists only the pages this node serves to this person', () =
     assert.deepEqual(titles(shared), ['Home', 'My account'], role);
     const sharedHere = navigation(cloudlet, { role }).filter((page) =>
       !page.path.startsWith(`/${role}/`));
-    assert.deepEqual(titles(sharedHere), ['Home', 'Device console'], role);
+    // The device console is for the cloudlet's operator and its patients
+    // (docs/device_console.md).
+    assert.deepEqual(titles(sharedHere),
+      ['operator', 'patient'].includes(role) ? ['Home', 'Device console'] : ['Home'], role);
   }
   assert.deepEqual(titles(navigation(cloud, { role: 'patient' })
     .filter((page) => page.path.startsWith('/patient/'))), own.patient);
@@ -39,6 +42,18 @@ test('the navigation lists only the pages this node serves to this person', () =
     .filter((page) => page.path.startsWith('/patient/'))), ['Similar patients']);
 });
 
+test('a login leads to the first page of the person\'s work at this node', () => {
+  assert.equal(landingPage(cloud, { role: 'admin' }), '/admin');
+  assert.equal(landingPage(cloud, { role: 'doctor' }), '/doctor/inbox');
+  assert.equal(landingPage(cloud, { role: 'patient' }), '/patient/profile');
+  assert.equal(landingPage(cloud, { role: 'operator' }), '/operator/requests');
+  assert.equal(landingPage(cloudlet, { role: 'operator' }), '/operator/status');
+  assert.equal(landingPage(cloudlet, { role: 'patient' }), '/console');
+  // Nothing of theirs here: home.
+  assert.equal(landingPage(cloudlet, { role: 'doctor' }), '/');
+  assert.equal(landingPage(cloudlet, { role: 'admin' }), '/');
+});
+
 test('pages for the logged-out are closed to the logged-in, and the other way round', () => {
   assert.equal(allowed(findPage('/login'), null), true);
   assert.equal(allowed(findPage('/login'), { role: 'patient' }), false);
@@ -47,7 +62,9 @@ test('pages for the logged-out are closed to the logged-in, and the other way ro
   assert.equal(allowed(findPage('/'), null), true);
   assert.equal(allowed(findPage('/'), { role: 'admin' }), true);
   assert.equal(allowed({ audience: ['admin'] }, { role: 'patient' }), false);
-  assert.equal(servedHere(findPage('/login'), cloudlet), false);
+  // A cloudlet relays logins to the cloud, so it has the login page; registering is at the cloud.
+  assert.equal(servedHere(findPage('/login'), cloudlet), true);
+  assert.equal(servedHere(findPage('/register/patient'), cloudlet), false);
   assert.equal(allowed(findPage('/admin/patients'), { role: 'doctor' }), false);
   assert.equal(allowed(findPage('/admin/patients'), { role: 'admin' }), true);
   assert.equal(servedHere(findPage('/admin/audit'), cloudlet), false);

@@ -80,6 +80,18 @@ async function prepare() {
   const restored = await api(urls.cloud, 'POST',
     `/api/v1/integrity/records/${patient.device_id}/rec-${patient.device_id}/restore`, { token });
   assert.equal(restored.status, 200, 'the patient restores the record');
+  // The seed's patient who shares nothing sends a record to the first patient's doctor, so one
+  // doctor has two patients: the doctor chart (k = 2 in this deployment) has a bar to name.
+  const first = seeded('patient', (a) => a.device_id !== '' && a.doctor_login !== '');
+  const doctor = seeded('doctor', (a) => a.login === first.doctor_login);
+  const sharer = seeded('patient', (a) => a.device_id !== '' && a.doctor_login === '' && a.patient_id !== '');
+  const sharerToken = await sessionToken(sharer.login, sharer.password);
+  const records = await api(urls.cloud, 'GET', '/api/v1/me/records', { token: sharerToken });
+  assert.equal(records.status, 200);
+  const { device_id: deviceId, record_id: recordId } = records.json.records[0];
+  const grant = await api(urls.cloud, 'POST', '/api/v1/consents', { token: sharerToken,
+    body: { doctor_id: doctor.account_id, records: [{ device_id: deviceId, record_id: recordId }] } });
+  assert.equal(grant.status, 201, 'the grant is made');
 }
 
 // The text of every cell of a table, row by row.
@@ -166,11 +178,16 @@ describe('the operator pages', () => {
         { token: operatorToken });
       assert.equal(charts.status, 200);
       const { symptoms, doctors } = charts.json;
-      assert.ok(symptoms.length + doctors.length > 0, 'the seed makes a chart show a bar');
+      assert.ok(symptoms.length > 0 && doctors.length > 0, 'both charts show a bar');
       assert.deepEqual(await tableCells(page, 'symptoms-table'),
         symptoms.map((s) => [s.symptom, String(s.patients)]));
+      // Doctors by name and speciality, from the directory of approved doctors.
+      const directory = await api(urls.cloud, 'GET', '/api/v1/doctors', { token: operatorToken });
+      assert.equal(directory.status, 200);
+      const named = new Map(directory.json.doctors.map((d) => [d.account_id,
+        `${d.display_name} (${d.speciality})`]));
       assert.deepEqual(await tableCells(page, 'doctors-table'),
-        doctors.map((d) => [d.doctor_id, String(d.patients)]));
+        doctors.map((d) => [named.get(d.doctor_id), String(d.patients)]));
       // A chart for each list with bars, drawn by Chart.js from the same numbers.
       const expected = [symptoms.map((s) => s.patients), doctors.map((d) => d.patients)]
         .filter((counts) => counts.length > 0);

@@ -218,7 +218,8 @@ describe('the patient', () => {
         const drawn = await page.evaluate(() => globalThis.Chart.getChart(document.querySelector('figure.chart canvas'))
           .data.datasets[0].data.map((p) => [p.x, p.y]));
         assert.deepEqual(drawn, table, `${zoom}: the chart's points`);
-        assert.match(await page.locator('figure.chart figcaption').textContent(), new RegExp(`${answer.count} readings`));
+        assert.match(await page.locator('figure.chart figcaption').textContent(), 
+          new RegExp(`(${answer.count}|${answer.count.toLocaleString('en-US')}) readings?`));
         if (zoom === 'day') {
           await checkBoth(page, 'patient-readings', '/patient/readings',
             (p) => p.locator('figure.chart tbody tr').first().waitFor({ state: 'attached' }), who);

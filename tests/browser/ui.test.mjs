@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import {
   HOSTILE, OWN_CODE_BUDGET_BYTES, PNG_1X1, VIEWPORTS, WEB_DIR, api, approve,
   artifact, assertNoProblems, browser, check, close, fieldError, fill, logIn, metrics, newPage,
-  open, urls, useDeployment, waitForPage,
+  open, urls, useDeployment, waitForLanding, waitForPage,
 } from './harness.mjs';
 
 useDeployment('ui');
@@ -128,9 +128,12 @@ describe('every page, at laptop and phone width', () => {
       }
       assert.equal(await page.getByRole('link', { name: 'the cloud', exact: true }).getAttribute('href'),
         `${urls.cloud}/`);
-      assert.deepEqual(await page.locator('nav a').allTextContents(), ['Home', 'Device console']);
-      assert.equal(await page.getByRole('link', { name: 'Log in at the cloud' }).getAttribute('href'),
-        `${urls.cloud}/#/login`);
+      assert.deepEqual(await page.locator('nav a').allTextContents(), ['Home']);
+      // The cloudlet has its own login page (it relays the login to the cloud).
+      assert.equal(await page.locator('#session-area').getByRole('link', { name: 'Log in' })
+        .getAttribute('href'), '#/login');
+      assert.equal(await page.getByRole('link', { name: 'Register at the cloud' }).getAttribute('href'),
+        `${urls.cloud}/`);
       assertNoProblems(page, 'home pages');
     } finally {
       await close(page);
@@ -370,7 +373,7 @@ describe('people and forms', () => {
 
       await fill(page, { 'E-mail': email, Password: newPassword });
       await page.getByRole('button', { name: 'Log in' }).click();
-      await waitForPage(page, '/');
+      await waitForLanding(page);
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.locator('.notice', { hasText: 'logged out' }).waitFor();
       assert.equal(await page.locator('#session-area').getByRole('link', { name: 'Log in' }).count(), 1);

@@ -6,7 +6,7 @@
 // wait for and measure these.
 import { api, SESSION_ENDED_EVENT } from './api.js';
 import { announce, h, link, replace } from './dom.js';
-import { allowed, findPage, navigation, servedHere } from './pages.js';
+import { allowed, findPage, landingPage, navigation, servedHere } from './pages.js';
 import { loadSession, logOut } from './session.js';
 
 const state = {
@@ -78,11 +78,9 @@ function drawChrome() {
         h('strong', { class: 'who', title: session.display_name }, session.display_name),
         h('span', { class: 'muted' }, ` (${session.role})`)),
       h('button', { type: 'button', class: 'secondary', onclick: onLogOut }, 'Log out'));
-  } else if (node?.kind === 'cloud') {
+  } else if (node) {
+    // Every node has the login page: a cloudlet relays the login to the cloud.
     replace(area, link('#/login', 'Log in', { class: 'button secondary' }));
-  } else if (node?.cloud?.url && safeUrl(node.cloud.url)) {
-    replace(area, link(new URL('/#/login', node.cloud.url).href, 'Log in at the cloud',
-      { class: 'button secondary' }));
   } else {
     replace(area);
   }
@@ -130,7 +128,7 @@ function context(page) {
       setSession(session);
       state.flash = flash ?? null;
       drawChrome();
-      const next = state.next ?? '/';
+      const next = state.next ?? landingPage(state.node, session);
       state.next = null;
       navigate(next);
     },
@@ -151,6 +149,9 @@ async function route() {
   if (path === null) return;  // an in-page anchor such as #main
   const serial = ++routeSerial;
   main().setAttribute('aria-busy', 'true');
+  // Until this page is drawn, no page is: a test (or anything else) waiting for data-page to
+  // name a page cannot mistake the previous page, or a redraw of the same one, for it.
+  delete document.documentElement.dataset.page;
   const page = findPage(path);
   let content;
   let title = 'Page not found';
@@ -164,7 +165,7 @@ async function route() {
     }
     state.next = path;
     state.flash = 'Log in to see that page.';
-    navigate(state.node.kind === 'cloud' ? '/login' : '/');
+    navigate('/login');
     return;
   } else {
     title = page.title;
@@ -214,7 +215,7 @@ async function boot() {
     state.next = currentPath();
     state.flash = 'Your session has ended. Log in again to continue.';
     drawChrome();
-    navigate(state.node.kind === 'cloud' ? '/login' : '/');
+    navigate('/login');
   });
   drawChrome();
   await route();

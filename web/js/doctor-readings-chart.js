@@ -133,7 +133,9 @@ async function draw(figure, canvas, kind, unit, points) {
         label: (item) => formatValue(kind, unit, item.parsed.y),
       } } },
       scales: {
-        x: { type: 'linear', min: points[0].time_ms, max: points[points.length - 1].time_ms,
+        // A lone reading gets half an hour each side, or the chart would have no width.
+        x: { type: 'linear', min: points[0].time_ms - (points.length === 1 ? HOUR_MS / 2 : 0),
+          max: points[points.length - 1].time_ms + (points.length === 1 ? HOUR_MS / 2 : 0),
           ticks: { maxTicksLimit: 6, callback: (ms) =>
             new Date(ms).toLocaleTimeString(undefined, { timeStyle: 'short' }) } },
         y: kind === 'ecg_rhythm'

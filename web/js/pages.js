@@ -14,7 +14,7 @@ export const pages = [
   { path: '/', title: 'Home', module: () => import('./pages/home.js') },
   {
     // Not in the navigation: the header's "Log in" button is there on every page.
-    path: '/login', title: 'Log in', nodes: ['cloud'], audience: 'anonymous', nav: false,
+    path: '/login', title: 'Log in', nodes: ['cloud', 'cloudlet'], audience: 'anonymous', nav: false,
     module: () => import('./pages/login.js'),
   },
   {
@@ -71,9 +71,8 @@ export const pages = [
   ].map(([path, title, module]) => ({ path, title, module, nodes: ['cloud'], audience: ['patient'] })),
   // --- device pages
   {
-    // At a cloudlet. 'anyone' while a cloudlet cannot tell who is logged in (the page itself
-    // asks its API and says how to log in); ['operator', 'patient'] once it can.
-    path: '/console', title: 'Device console', nodes: ['cloudlet'],
+    // At a cloudlet, for its operator (enrols) and its patients (their own devices).
+    path: '/console', title: 'Device console', nodes: ['cloudlet'], audience: ['operator', 'patient'],
     module: () => import('./pages/device-console.js'),
   },
   // --- operator pages (docs/ui.md "Cloudlet operator"): at the cloud what lives there, at the
@@ -98,6 +97,19 @@ export const pages = [
     module: () => import('./pages/trust-operator.js'),
   },
 ];
+
+// Where a login leads when no page asked for it: the first page of the person's work here.
+const LANDING = {
+  cloud: { admin: '/admin', doctor: '/doctor/inbox', patient: '/patient/profile',
+    operator: '/operator/requests' },
+  cloudlet: { operator: '/operator/status', patient: '/console' },
+};
+
+export function landingPage(node, session) {
+  const path = LANDING[node.kind]?.[session?.role];
+  const page = path ? findPage(path) : null;
+  return page && servedHere(page, node) && allowed(page, session) ? path : '/';
+}
 
 export function findPage(path) {
   return pages.find((page) => page.path === path) ?? null;

@@ -62,17 +62,35 @@ function tableOf(series, title, rows) {
           values.map((value) => h('td', {}, String(value))))))));
 }
 
+// "3 hours", "1 day", "15 minutes": a bucket's length as people say it.
+function periodText(ms) {
+  const [size, name] = ms % DAY_MS === 0 ? [ms / DAY_MS, 'day']
+    : ms % 3_600_000 === 0 ? [ms / 3_600_000, 'hour'] : [Math.round(ms / 60_000), 'minute'];
+  return size === 1 ? name : `${size}-${name}`;
+}
+
+function plural(count, word) {
+  return `${count.toLocaleString()} ${word}${count === 1 ? '' : 's'}`;
+}
+
+// The sentence says when the readings are (the first and the last), not the window asked for.
 function summary(series, title) {
   const unit = unitText(series.unit);
-  const values = series.bucket_ms === null
-    ? series.readings.map((r) => r.value)
-    : series.buckets.flatMap((b) => [b.min, b.max]);
-  const span = `${formatTime(series.from_ms)} to ${formatTime(series.to_ms)}`;
-  if (values.length === 0) return `${title}: no readings from ${span}.`;
-  const shape = series.bucket_ms === null
-    ? 'each reading shown'
-    : `means of ${Math.round(series.bucket_ms / 60_000)}-minute periods, with their lowest and highest`;
-  return `${title}: ${series.count} readings from ${span}, between ${round(Math.min(...values))} ` +
+  const bucketed = series.bucket_ms !== null;
+  const values = bucketed
+    ? series.buckets.flatMap((b) => [b.min, b.max])
+    : series.readings.map((r) => r.value);
+  if (values.length === 0) {
+    return `${title}: no readings from ${formatTime(series.from_ms)} to ${formatTime(series.to_ms)}.`;
+  }
+  const times = bucketed ? series.buckets.map((b) => b.start_ms) : series.readings.map((r) => r.time_ms);
+  const first = Math.min(...times);
+  const last = bucketed ? Math.min(Math.max(...times) + series.bucket_ms, series.to_ms) : Math.max(...times);
+  const span = first === last ? `at ${formatTime(first)}` : `from ${formatTime(first)} to ${formatTime(last)}`;
+  const shape = bucketed
+    ? `the mean of each ${periodText(series.bucket_ms)} period, with its lowest and highest`
+    : 'each reading shown';
+  return `${title}: ${plural(series.count, 'reading')} ${span}, between ${round(Math.min(...values))} ` +
     `and ${round(Math.max(...values))} ${unit} (${shape}).`;
 }
 
@@ -93,7 +111,8 @@ export function readingsChart(initialTitle) {
     element.dataset.toMs = String(series.to_ms);
     replace(caption, summary(series, title));
     canvas.setAttribute('aria-label', summary(series, title));
-    replace(numbers, h('summary', {}, `Show the numbers (${rows.length} rows)`), tableOf(series, title, rows));
+    replace(numbers, h('summary', {}, `Show the numbers (${plural(rows.length, 'row')})`),
+      tableOf(series, title, rows));
     box.hidden = rows.length === 0;
     numbers.hidden = rows.length === 0;
     const point = (index) => rows.map((row) => ({ x: row[0], y: row[index] }));

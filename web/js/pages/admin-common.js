@@ -9,7 +9,7 @@ export const SECTIONS = [
     'an identity only with a recorded reason.'],
   ['/admin/doctors', 'Doctors', 'Every doctor with their licence, hospital and status.'],
   ['/admin/audit', 'Audit log', 'Who did what, and whether the log is untouched.'],
-  ['/admin/mesh', 'Cloudlets', 'The cloudlets of the mesh and their operators.'],
+  ['/admin/mesh', 'Cloudlets', 'The cloudlets of the mesh; give each its operator accounts.'],
   ['/admin/keys', 'Keys', 'Rotation of the key-encryption key of each part.'],
 ];
 // Pages of later issues: their place is kept here; they are not links until they exist.

@@ -6,7 +6,9 @@
 // signature re-checked, and starts, shows and stops a live stream of simulated readings.
 //
 // Routes: /api/v1/console/... of this cloudlet (docs/openapi.yaml). The operator of this
-// cloudlet may do everything; a patient sees their own console devices' uploads and streams.
+// cloudlet enrols devices for the patients known here and drives every device; a patient enrols
+// devices for themselves (how a newly registered patient gets data at a cloudlet) and drives
+// only their own.
 import { ApiError, api, hasCsrfCookie } from '../api.js';
 import { announce, formatTime, h, replace } from '../dom.js';
 import { fileMember, form, textField } from '../forms.js';
@@ -19,6 +21,9 @@ const PROFILES = [['healthy', 'Healthy'], ['hypertension', 'Hypertension'],
   ['type2_diabetes', 'Type 2 diabetes'], ['copd', 'COPD'],
   ['atrial_fibrillation', 'Atrial fibrillation'], ['fever', 'Fever']];
 const CHARTED = { heart_rate: 'Heart rate', spo2: 'SpO2' };
+const KINDS = { ...CHARTED, body_temperature: 'Body temperature', systolic_bp: 'Systolic BP',
+  diastolic_bp: 'Diastolic BP', respiratory_rate: 'Respiratory rate', glucose: 'Glucose',
+  steps: 'Steps', ecg_rhythm: 'ECG rhythm' };
 
 
 function checkFile(file, field, types, what) {
@@ -86,14 +91,14 @@ export function render(context) {
         error.status === 401 || error.status === 403
           ? 'Log in as this cloudlet\'s operator, or as a patient, to use the device console.'
           : error.message),
-      error.status === 401 && context.node.cloud ? h('p', {}, 'Logins are at the cloud: use ' +
-        '"Log in at the cloud" at the top of the page, then come back here.') : null);
+      error.status === 401 ? h('p', {}, 'Use "Log in" at the top of the page, then come back ' +
+        'here.') : null);
       return;
     }
     replace(status);
     operator = Array.isArray(answer.patients);
     devices = answer.devices;
-    if (operator) drawEnrol(answer.patients);
+    if (operator) drawEnrol(answer.patients); else drawSelfEnrol();
     selected = select ?? selected ?? devices.at(-1)?.device_id ?? null;
     drawList();
     await drawDetail();
@@ -129,6 +134,27 @@ export function render(context) {
       enrol));
   }
 
+  // A patient's own enrolment: the session says who they are.
+  function drawSelfEnrol() {
+    const enrol = form({
+      label: 'Enrol a console device',
+      fields: [textField({ name: 'profile', label: 'Simulated condition', options: PROFILES })],
+      submitLabel: 'Enrol a device for me',
+      busyLabel: 'Enrolling…',
+      async onSubmit(values) {
+        const device = await api.post(BASE, values, { fields: Object.keys(values) });
+        announce('Device enrolled');
+        await loadDevices(device.device_id);
+      },
+    });
+    replace(enrolArea, h('section', { class: 'card', 'aria-labelledby': 'enrol-heading' },
+      h('h2', { id: 'enrol-heading' }, 'Enrol a console device'),
+      h('p', { class: 'muted' }, 'A simulated wearable of yours, kept at this cloudlet: it ' +
+        'sends readings and reports to this cloudlet like any wearable. Once it is enrolled you ' +
+        'can ask this cloudlet for portal access (My profile, at the cloud).'),
+      enrol));
+  }
+
   function drawList() {
     if (devices.length === 0) {
       replace(deviceList, h('p', { class: 'muted' }, 'No console device yet.'));
@@ -138,8 +164,8 @@ export function render(context) {
       h('h2', { id: 'devices-heading' }, 'Console devices'),
       h('ul', { class: 'plain-list device-list' }, devices.map((d) => h('li', {},
         h('span', { class: 'mono' }, d.device_id),
-        h('span', { class: 'muted' }, ` · patient ${d.patient_id} · ${d.profile} · ${d.status}` +
-          (d.streaming ? ' · streaming' : '')),
+        h('span', { class: 'muted' }, (operator ? ` · patient ${d.patient_id}` : '') +
+          ` · ${d.profile} · ${d.status}` + (d.streaming ? ' · streaming' : '')),
         ' ',
         d.device_id === selected
           ? h('strong', { class: 'current' }, '(shown below)')
@@ -196,6 +222,7 @@ export function render(context) {
           { fields: Object.keys(body) });
         replace(sent, h('p', { class: 'notice', role: 'status' },
           `Report for ${body.name} sealed, signed and ${answer.status} (${answer.bytes} bytes).`));
+        report.reset();  // sent: a second click must not send the same report again
         await uploads.refresh();
       },
     });
@@ -218,7 +245,9 @@ export function render(context) {
         const answer = await api.get(`${BASE}/${encodeURIComponent(deviceId)}/uploads`);
         const verified = answer.uploads.filter((u) => u.verifies).length;
         replace(summary, answer.uploads.length === 0 ? 'Nothing sent yet.'
-          : `${plural(answer.uploads.length, 'upload')} (newest first), ${verified} verify.`);
+          : `${plural(answer.uploads.length, 'upload')} (newest first); ` +
+            (verified === answer.uploads.length ? 'every signature verifies.'
+              : `${verified} of them verify, ${answer.uploads.length - verified} do not.`));
         replace(list, answer.uploads.slice(0, 20).map(uploadItem));
       } catch (error) {
         replace(summary, h('span', { class: 'form-error', role: 'alert' }, error.message));
@@ -232,7 +261,7 @@ export function render(context) {
     const count = h('p', { class: 'stream-count', 'aria-live': 'polite' }, 'Not streaming.');
     const tbody = h('tbody', {});
     const error = h('p', { class: 'field-error', role: 'alert' });
-    // Shown once the stream's state is known (and only to the operator).
+    // Shown once the stream's state is known.
     const start = h('button', { type: 'button', hidden: true }, 'Start stream');
     const stop = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Stop stream');
     let chart = null;
@@ -247,10 +276,11 @@ export function render(context) {
       count.dataset.readings = String(state.readings_stored);
       count.dataset.running = String(state.running);
       if (state.last_error) replace(error, state.last_error); else replace(error);
-      start.hidden = !operator || state.running;
-      stop.hidden = !operator || !state.running;
+      start.hidden = state.running;
+      stop.hidden = !state.running;
       replace(tbody, state.readings.slice(-10).reverse().map((r) => h('tr', {},
-        h('td', {}, time(r.time_ms)), h('td', {}, r.kind), h('td', {}, `${r.value} ${r.unit}`))));
+        h('td', {}, time(r.time_ms)), h('td', {}, KINDS[r.kind] ?? r.kind),
+        h('td', {}, `${r.value} ${r.unit}`))));
       if (seen === 0) return;
       const Chart = await loadChart();
       const times = [...new Set(state.readings.filter((r) => CHARTED[r.kind]).map((r) => r.time_ms))];
@@ -332,9 +362,10 @@ export function render(context) {
     const stream = streamSection(device.device_id, uploads);
     replace(detail, h('section', { class: 'device-detail', 'aria-labelledby': 'device-heading' },
       h('h2', { id: 'device-heading' }, 'Device ', h('span', { class: 'mono' }, device.device_id)),
-      h('p', { class: 'muted' }, `Patient ${device.patient_id}, enrolled ${formatTime(device.enrolled_at_ms)}.`),
-      h('div', { class: 'console-grid' },
-        operator ? reportForm(device.device_id, uploads) : null, stream),
+      h('p', { class: 'muted' }, operator
+        ? `Patient ${device.patient_id}, enrolled ${formatTime(device.enrolled_at_ms)}.`
+        : `Your device, enrolled ${formatTime(device.enrolled_at_ms)}.`),
+      h('div', { class: 'console-grid' }, reportForm(device.device_id, uploads), stream),
       uploads));
     await Promise.all([uploads.refresh(), stream.refresh()]);
   }

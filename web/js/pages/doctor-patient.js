@@ -125,7 +125,7 @@ function grantSection(grant, known, index) {
         justSent ? h('p', { class: 'notice', role: 'status' }, 'Your answer was sent to the patient.') : null,
         h('ul', { class: 'plain-list' }, shown.map((a) => h('li', {}, answerDetails(a)))),
         hidden ? h('p', { class: 'muted' }, `${hidden} earlier answer${hidden === 1 ? '' : 's'} ` +
-          'without a prescription (not listed here).') : null] : null,
+          'could not be read.') : null] : null,
       answers.length ? null : h('h4', {}, 'Answer'),
       answers.length ? h('details', { class: 'another' }, h('summary', {}, 'Write another answer'),
         answerForm(grant, `Another answer to the records shared ${shared}`, onAnswered))
@@ -146,12 +146,12 @@ function grantSection(grant, known, index) {
 
 export async function render(context) {
   destroyCharts();
-  const [patients, prescriptions] = await Promise.all([loadInbox(),
-    api.get('/api/v1/prescriptions')]);
+  // Every answer the doctor wrote (advice without a prescription too), to show under its grant.
+  const [patients, mine] = await Promise.all([loadInbox(), api.get('/api/v1/answers')]);
   const patient = patients.find((p) => p.id === chosenPatient());
   if (!patient) return chooser(context, patients);
   const known = new Map(written);
-  for (const a of prescriptions.prescriptions) known.set(a.answer_id, a);
+  for (const a of mine.answers) known.set(a.answer_id, a);
   return h('section', {},
     h('h1', {}, patient.name),
     h('p', { class: 'lead' }, describePatient(patient) ? `${describePatient(patient)}. ` : '',

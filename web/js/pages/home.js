@@ -73,8 +73,12 @@ function loginCard(context) {
       h('p', { class: 'muted' }, 'Operators get their accounts from the admin. The first admin ' +
         'is created on the cloud\'s machine with ', h('code', {}, 'medmesh admin create'), '.'));
   } else {
-    content.push(h('p', {}, 'Accounts are kept by the cloud: log in there. ',
-      node.cloud?.url ? nodeLink(context, node.cloud.url, 'Go to the cloud') : null));
+    content.push(
+      h('p', {}, 'Log in here with your hospital account: the cloudlet passes the login to the ' +
+        'cloud, which keeps the accounts. Registering is at the cloud.'),
+      h('div', { class: 'actions' },
+        link('#/login', 'Log in', { class: 'button' }),
+        node.cloud?.url ? nodeLink(context, node.cloud.url, 'Register at the cloud') : null));
   }
   return h('section', { class: 'card', 'aria-labelledby': 'login-heading' },
     h('h2', { id: 'login-heading' }, session ? 'Your session' : 'Logging in'), content);

@@ -1,4 +1,5 @@
-// Log in at the cloud: POST /api/v1/session sets the HttpOnly session cookie.
+// Log in: POST /api/v1/session sets the HttpOnly session cookie (a cloudlet relays it to the
+// cloud and sets the cookies for its own origin).
 import { h, link } from '../dom.js';
 import { form, textField } from '../forms.js';
 import { logIn } from '../session.js';
@@ -10,6 +11,19 @@ const REFUSALS = {
   account_rejected: 'Your registration was rejected. Contact the hospital for details.',
   account_disabled: 'This account is disabled. Contact the hospital.',
 };
+
+// Registration is at the cloud: a cloudlet's login page links there.
+function registerLinks(context) {
+  let base = '';
+  if (context.node.kind !== 'cloud') {
+    const cloud = context.node.cloud?.url ? context.safeUrl(context.node.cloud.url) : null;
+    if (!cloud) return null;
+    base = new URL('/', cloud).href;
+  }
+  return h('p', {}, 'No account yet? ', link(`${base}#/register/patient`, 'Register as a patient'),
+    ' or ', link(`${base}#/register/doctor`, 'as a doctor'), context.node.kind === 'cloud' ? '.'
+      : ' at the cloud.');
+}
 
 export function render(context) {
   const loginForm = form({
@@ -36,8 +50,8 @@ export function render(context) {
   });
   return h('section', {},
     h('h1', {}, 'Log in'),
-    h('p', {}, 'Log in with the e-mail and password you registered with.'),
+    h('p', {}, 'Log in with the e-mail and password you registered with.',
+      context.node.kind === 'cloud' ? null : ' This cloudlet passes your login to the cloud.'),
     loginForm,
-    h('p', {}, 'No account yet? ', link('#/register/patient', 'Register as a patient'), ' or ',
-      link('#/register/doctor', 'as a doctor'), '.'));
+    registerLinks(context));
 }

@@ -19,7 +19,22 @@ const EVENTS = {
   'activation.request': 'asked for portal access', 'activation.approve': 'opened your portal',
   'activation.deny': 'refused portal access', 'activation.read': 'read the portal requests',
   'fhir.patient.everything': 'exported everything (FHIR)', 'session.login': 'logged in',
+  'session.logout': 'logged out', 'account.register': 'registered your account',
+  'account.approve': 'approved your registration', 'account.reject': 'rejected your registration',
+  'account.password_change': 'changed your password', 'account.close': 'closed your account',
+  'patient.delete': 'deleted your data', 'patient.list': 'listed patients (pseudonymised)',
+  'device.enrol': 'enrolled a device of yours', 'device.withdraw': 'withdrew a device of yours',
+  'console.report': 'sent a report from a console device', 'console.uploads.read': 'read a console device\'s uploads',
+  'console.stream.read': 'watched a console device\'s readings', 'console.stream.start': 'started a console device\'s stream',
+  'console.stream.stop': 'stopped a console device\'s stream', 'stored.read': 'read your stored data (encrypted)',
+  'fhir.patient.read': 'read your record (FHIR)', 'fhir.patient.search': 'searched patients (FHIR)',
+  'fhir.observation.read': 'read a reading (FHIR)', 'fhir.observation.search': 'read your readings (FHIR)',
+  'fhir.consent.read': 'read a grant (FHIR)', 'fhir.consent.search': 'listed your grants (FHIR)',
+  'fhir.medicationrequest.read': 'read a prescription (FHIR)',
+  'fhir.medicationrequest.search': 'listed your prescriptions (FHIR)',
 };
+// An event without words of its own: its code name, made readable ("kek.rotate" → "kek rotate").
+const describe = (event) => EVENTS[event] ?? event.replaceAll(/[._]/g, ' ');
 const OUTCOMES = { 0: 'done', 4: 'refused', 8: 'failed', 12: 'failed' };
 
 async function fhirPage(path) {
@@ -78,10 +93,12 @@ function exportCard(session) {
     h('div', { class: 'actions' }, button), message, saveSlot);
 }
 
-function who(actor) {
-  if (actor.self) return 'You';
+function who(actor, event) {
+  // Registering is done logged out, by the patient.
+  if (actor.self || event === 'account.register') return 'You';
   if (actor.role === 'doctor') return actor.name ?? 'A doctor';
-  return { operator: 'A cloudlet operator', admin: 'The admin', system: 'The system' }[actor.role] ?? actor.role;
+  return { operator: 'A cloudlet operator', admin: 'The admin', system: 'The system',
+    patient: 'A patient', anonymous: 'Someone not logged in' }[actor.role] ?? actor.role;
 }
 
 function auditCard() {
@@ -94,8 +111,8 @@ function auditCard() {
     try {
       const page = await api.get(`/api/v1/me/audit?limit=50${before ? `&before=${before}` : ''}`);
       body.append(...page.entries.map((e) => h('tr', {},
-        h('td', {}, formatTime(e.time_ms)), h('th', { scope: 'row' }, who(e.actor)),
-        h('td', {}, EVENTS[e.event] ?? e.event, e.purpose ? h('span', { class: 'block muted' }, `Reason: ${e.purpose}`) : null),
+        h('td', {}, formatTime(e.time_ms)), h('th', { scope: 'row' }, who(e.actor, e.event)),
+        h('td', {}, describe(e.event), e.purpose ? h('span', { class: 'block muted' }, `Reason: ${e.purpose}`) : null),
         h('td', {}, OUTCOMES[e.outcome] ?? String(e.outcome)))));
       before = page.next_before;
       more.hidden = !before;

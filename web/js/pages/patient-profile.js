@@ -76,7 +76,10 @@ async function accessCard(node) {
         await api.post('/api/v1/activations', { cloudlet_id: values.cloudlet_id },
           { fields: ['cloudlet_id'] });
       } catch (error) {
-        if (error.status === 404) error.message = 'This cloudlet holds none of your data.';
+        if (error.status === 404) {
+          error.message = 'This cloudlet holds none of your data. No device of yours yet? Log in ' +
+            'at the cloudlet and enrol one in its device console, then ask again.';
+        }
         if (error.status === 409) error.message = 'You asked this cloudlet already.';
         if (error.status === 404 || error.status === 409) error.field = 'cloudlet_id';
         throw error;
@@ -91,7 +94,8 @@ async function accessCard(node) {
   }
   return card('Portal access',
     h('p', {}, 'Your readings and records show here once an operator of a cloudlet that holds ' +
-      'your data opens your portal.'),
+      'your data opens your portal. A cloudlet holds your data once a device of yours is enrolled ' +
+      'there: at the ward, or by you in the cloudlet\'s device console.'),
     request, h('h3', {}, 'Your requests'), list);
 }
 
