@@ -117,8 +117,8 @@ export function render() {
       button);
   }
 
-  async function drawSimilar() {
-    const answer = await api.get('/api/v1/trust/similar');
+  async function drawSimilar(fetched) {
+    const answer = fetched ?? await api.get('/api/v1/trust/similar');
     similar = answer.patients;
     replace(similarCard, card('Similar patients',
       !answer.opted_in ? h('p', { class: 'muted' }, 'Opt in above to see similar patients.')
@@ -147,8 +147,8 @@ export function render() {
     }
   }
 
-  async function drawMessages() {
-    const { messages } = await api.get('/api/v1/trust/messages');
+  async function drawMessages(fetched) {
+    const { messages } = fetched ?? await api.get('/api/v1/trust/messages');
     const handles = similar.map((p) => p.handle);
     const compose = handles.length === 0 ? null : form({
       label: 'New message',
@@ -204,8 +204,8 @@ export function render() {
       `${r.ecg_summary ? `, ${r.ecg_summary}` : ''}`)));
   }
 
-  async function drawRequests() {
-    const { incoming, outgoing } = await api.get('/api/v1/trust/requests');
+  async function drawRequests(fetched) {
+    const { incoming, outgoing } = fetched ?? await api.get('/api/v1/trust/requests');
     const incomingItems = incoming.map((q) => h('li', { 'data-request': q.request_id },
       h('p', {}, h('strong', {}, q.with), ` asks for your ${CATEGORY_LABELS[q.category].toLowerCase()} `,
         badge(q.status === 'granted' ? 'ok' : q.status === 'refused' ? 'bad' : 'wait', q.status)),
@@ -245,14 +245,17 @@ export function render() {
   }
 
   async function redraw() {
-    const profile = await api.get('/api/v1/trust/profile');
+    // The four reads at once: the page is ready after the slowest, not after their sum.
+    const [profile, similarAnswer, messages, requests] = await Promise.all([
+      api.get('/api/v1/trust/profile'), api.get('/api/v1/trust/similar'),
+      api.get('/api/v1/trust/messages'), api.get('/api/v1/trust/requests')]);
     replace(profileCard, card('Your sharing profile',
       h('p', {}, profile.handle ? ['Others see you as ', h('strong', { id: 'my-handle' }, profile.handle),
         '. They never see your name.'] : 'You get a pseudonymous handle when you first save.'),
       profileForm(profile), vitalsTable(profile.vitals)));
-    await drawSimilar();
-    await drawMessages();
-    await drawRequests();
+    await drawSimilar(similarAnswer);
+    await drawMessages(messages);
+    await drawRequests(requests);
   }
 
   const content = h('section', { class: 'trust-page' },
