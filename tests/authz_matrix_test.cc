@@ -451,7 +451,116 @@ class AuthzMatrixTest : public PeopleWorld {
     b["cloudlet GET /api/v1/console/devices/{device_id}/stream"] = console("/stream");
     b["cloudlet POST /api/v1/console/devices/{device_id}/stream"] = console("/stream");
     b["cloudlet DELETE /api/v1/console/devices/{device_id}/stream"] = console("/stream");
+    // --- Trust (cloudlet/trust_service.h): A and a second patient C of cloudlet-1, both opted
+    // in; C's handle is what A's calls name.
+    for (const char* path : {"/api/v1/trust/profile", "/api/v1/trust/similar",
+                             "/api/v1/trust/messages", "/api/v1/trust/requests"}) {
+      b[std::string("cloudlet GET ") + path] = [this, path](Column, bool) {
+        TrustPeerOfA();
+        return At(path);
+      };
+    }
+    b["cloudlet PUT /api/v1/trust/profile"] = [](Column, bool) {
+      return At("/api/v1/trust/profile", TrustProfile().dump());
+    };
+    b["cloudlet POST /api/v1/trust/messages"] = [this](Column, bool) {
+      return At("/api/v1/trust/messages",
+                json{{"to", TrustPeerOfA()}, {"text", "how are you?"}}.dump());
+    };
+    b["cloudlet POST /api/v1/trust/requests"] = [this](Column, bool) {
+      return At("/api/v1/trust/requests",
+                json{{"handle", TrustPeerOfA()}, {"category", "vitals_summary"}}.dump());
+    };
+    // A answers a fresh request of C's each call.
+    b["cloudlet POST /api/v1/trust/requests/{request_id}/answer"] = [this](Column, bool unknown) {
+      const std::string id = unknown ? "req-0000000000000000" : RequestToA();
+      return At("/api/v1/trust/requests/" + id + "/answer", json{{"grant", true}}.dump());
+    };
+    b["cloudlet GET /api/v1/trust/requests/{request_id}/data"] = [this](Column, bool unknown) {
+      return At("/api/v1/trust/requests/" +
+                (unknown ? std::string("req-0000000000000000") : GrantedRequestOfA()) + "/data");
+    };
+    // A rates a fresh exchange with C each call.
+    b["cloudlet POST /api/v1/trust/ratings"] = [this](Column, bool) {
+      return At("/api/v1/trust/ratings",
+                json{{"interaction_id", MessageFromC()}, {"positive", true}}.dump());
+    };
+    b["cloudlet GET /api/v1/trust/peers"] = plain("/api/v1/trust/peers");
+    b["cloudlet POST /api/v1/trust/peers/{peer_id}/events"] = [](Column, bool) {
+      return At("/api/v1/trust/peers/cloudlet-2/events",
+                json{{"kind", "forward"}, {"good", true}}.dump());
+    };
     return b;
+  }
+
+  // --- Trust helpers: C, a second patient of cloudlet-1 -----------------------------------------
+  static json TrustProfile() {
+    return {{"opted_in", true},
+            {"conditions", {"I48", "I10"}},
+            {"symptoms", {"palpitations"}},
+            {"consent", {{"vitals_summary", true}, {"diagnoses", false}, {"full_records", false}}}};
+  }
+  net::Response AtCloudlet1(net::Method method, const std::string& path, const Login& who,
+                            const json& body = nullptr) {
+    return Send(cloudlet_urls_[0], method, path, Bearer(who.token),
+                body.is_null() ? "" : body.dump());
+  }
+  // Opts A and a fresh patient C of cloudlet-1 in (once); C's handle.
+  std::string TrustPeerOfA() {
+    if (trust_c_handle_.empty()) {
+      trust_c_ = NewPatientAtCloudlet1();
+      EXPECT_EQ(AtCloudlet1(net::Method::kPut, "/api/v1/trust/profile", a_, TrustProfile()).status,
+                200);
+      const net::Response r =
+          AtCloudlet1(net::Method::kPut, "/api/v1/trust/profile", trust_c_, TrustProfile());
+      EXPECT_EQ(r.status, 200) << Why(r);
+      trust_c_handle_ = Body(r).value("handle", "");
+      trust_a_handle_ =
+          Body(AtCloudlet1(net::Method::kGet, "/api/v1/trust/profile", a_)).value("handle", "");
+    }
+    return trust_c_handle_;
+  }
+  // A fresh message from C to A: its interaction id.
+  std::string MessageFromC() {
+    TrustPeerOfA();
+    const net::Response r = AtCloudlet1(net::Method::kPost, "/api/v1/trust/messages", trust_c_,
+                                        {{"to", trust_a_handle_}, {"text", "hello"}});
+    EXPECT_EQ(r.status, 201) << Why(r);
+    return Body(r).value("interaction_id", "");
+  }
+  // A fresh request of C's for A's vitals summary.
+  std::string RequestToA() {
+    TrustPeerOfA();
+    const net::Response r =
+        AtCloudlet1(net::Method::kPost, "/api/v1/trust/requests", trust_c_,
+                    {{"handle", trust_a_handle_}, {"category", "vitals_summary"}});
+    EXPECT_EQ(r.status, 201) << Why(r);
+    return Body(r).value("request_id", "");
+  }
+  // A request of A's for C's vitals summary that C granted (once): C first rates enough good
+  // exchanges with A that the model lets the grant stand.
+  std::string GrantedRequestOfA() {
+    if (!trust_granted_.empty()) return trust_granted_;
+    const std::string c = TrustPeerOfA();
+    for (int i = 0; i < 8; ++i) {
+      const net::Response m = AtCloudlet1(net::Method::kPost, "/api/v1/trust/messages", a_,
+                                          {{"to", c}, {"text", "hello"}});
+      EXPECT_EQ(m.status, 201) << Why(m);
+      const net::Response rated = AtCloudlet1(
+          net::Method::kPost, "/api/v1/trust/ratings", trust_c_,
+          {{"interaction_id", Body(m).value("interaction_id", "")}, {"positive", true}});
+      EXPECT_EQ(rated.status, 201) << Why(rated);
+    }
+    const net::Response asked = AtCloudlet1(net::Method::kPost, "/api/v1/trust/requests", a_,
+                                            {{"handle", c}, {"category", "vitals_summary"}});
+    EXPECT_EQ(asked.status, 201) << Why(asked);
+    const std::string id = Body(asked).value("request_id", "");
+    const net::Response granted =
+        AtCloudlet1(net::Method::kPost, "/api/v1/trust/requests/" + id + "/answer", trust_c_,
+                    {{"grant", true}});
+    EXPECT_EQ(Body(granted).value("status", ""), "granted") << Why(granted);
+    trust_granted_ = id;
+    return id;
   }
 
   // The Authorization (and other) headers of `column` for `row`.
@@ -496,6 +605,8 @@ class AuthzMatrixTest : public PeopleWorld {
 
   Bytes forward_a_;
   std::string console_a_;
+  Login trust_c_;
+  std::string trust_c_handle_, trust_a_handle_, trust_granted_;
   int devices_ = 0;
 };
 

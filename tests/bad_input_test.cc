@@ -172,6 +172,14 @@ class BadInputTest : public PeopleWorld {
          },
          {},
          200});
+    // Trust (cloudlet/trust_service.h): what an operator records of a peer cloudlet.
+    routes.push_back({"cloudlet POST /api/v1/trust/peers/{peer_id}/events",
+                      true,
+                      [] { return std::string("/api/v1/trust/peers/cloudlet-2/events"); },
+                      [this] { return op1_.token; },
+                      [] { return json{{"kind", "forward"}, {"good", true}}; },
+                      {},
+                      201});
     return routes;
   }
 

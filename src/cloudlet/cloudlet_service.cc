@@ -18,6 +18,9 @@
 #include "cloudlet/integrity_http.h"
 #include "cloudlet/internal/cloudlet_metrics.h"
 #include "cloudlet/internal/forward_item.h"
+#include "cloudlet/internal/record_at_rest.h"
+#include "cloudlet/trust_service.h"
+#include "cloudlet/trust_store.h"
 #include "core/log.h"
 #include "net/builtin_endpoints.h"
 #include "net/error_mapping.h"
@@ -32,6 +35,7 @@
 #include "web/web_ui.h"
 #include "wire/enrolment.h"
 #include "wire/model.h"
+#include "wire/record_codec.h"
 
 namespace medmesh::cloudlet {
 namespace {
@@ -128,6 +132,9 @@ struct CloudletService::State {
   std::unique_ptr<DeletionFeedPoller> deletion_poller;  // null without a cloud URL
   // The web UI's console devices (device_console.h): destroyed before the pipeline it feeds.
   std::unique_ptr<DeviceConsole> console;
+  // Issue 10 (trust_service.h): sharing between similar patients, trust in peer cloudlets.
+  std::unique_ptr<TrustStore> trust_store;
+  std::unique_ptr<TrustService> trust;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
   bool stopped = false;
@@ -170,6 +177,10 @@ struct CloudletService::State {
                                     DeviceAction& done);
   // The hooks of the device console (device_console.h).
   Status OpenConsole();
+  // The caller of a console or trust route, as ConsoleCaller.
+  Result<ConsoleCaller> ConsoleCallerOf(const net::Request& r);
+  Status OpenTrust();
+  Result<std::vector<SharedRecord>> SharedRecords(std::string_view patient_id) const;
   Result<net::Response> WithdrawAs(const net::Request& r, const Caller& caller, DeviceAction& done);
   // Appends the audit entry of a device route past identification (docs/audit.md: who, role,
   // from where, the device, its patient, the outcome) and hands `response` back; a failed
@@ -212,6 +223,8 @@ Status CloudletService::State::OpenStores() {
       audit, audit::AuditLog::Open(std::move(audit_store), identity.id(),
                                    crypto::NewEd25519Signer(identity.signing_key.Clone())));
   MEDMESH_ASSIGN_OR_RETURN(devices, DeviceRegistry::Open(path("cloudlet.db"), sqlite));
+  MEDMESH_ASSIGN_OR_RETURN(trust_store,
+                           TrustStore::Open(path("trust.db"), *envelope, clock, random, sqlite));
   MEDMESH_ASSIGN_OR_RETURN(ledger,
                            IngestLedger::Open(path("cloudlet.db"), std::move(ledger_key), sqlite));
   MEDMESH_ASSIGN_OR_RETURN(LedgerCounts counts, ledger->Counts());
@@ -655,6 +668,82 @@ Result<net::Response> CloudletService::State::Events(const net::Request& r) {
   return net::Response::Json(list.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
+Result<ConsoleCaller> CloudletService::State::ConsoleCallerOf(const net::Request& r) {
+  MEDMESH_ASSIGN_OR_RETURN(const Caller caller, Identify(r, operator_token, "operator"));
+  ConsoleCaller who;
+  who.own_operator = IsOwnOperator(caller);
+  if (caller.static_token) {
+    who.role = "operator";
+  } else {
+    who.account_id = caller.principal->account_id;
+    who.role = std::string(accounts::RoleName(caller.principal->role));
+    if (caller.principal->is(accounts::Role::kPatient)) {
+      who.patient_id = caller.principal->patient_id;
+    }
+  }
+  return who;
+}
+
+// The medical part of a patient's records kept here (never the identifiers), for a granted
+// "full_records" request. A record that fails to open is left out (the integrity scan reports it).
+Result<std::vector<SharedRecord>> CloudletService::State::SharedRecords(
+    std::string_view patient_id) const {
+  constexpr std::size_t kRecordsShared = 50;
+  MEDMESH_ASSIGN_OR_RETURN(std::vector<StoredRecordRow> rows,
+                           ledger->ListRecords(patient_id, kRecordsShared));
+  std::vector<SharedRecord> out;
+  for (const StoredRecordRow& row : rows) {
+    auto joined =
+        envelope->Decrypt({row.patient_id, std::string(internal::kRecordsKeyPart)}, row.ciphertext,
+                          internal::RecordAd(row.device_id, row.record_id));
+    if (!joined) continue;
+    auto parts = wire::DecodeEvidenceAndPayload(*joined);
+    if (!parts) continue;
+    auto record = wire::DecodePatientRecord(parts->payload);
+    if (!record) continue;
+    out.push_back({row.record_id, record->created_ms, record->symptoms,
+                   record->pulse_bpm > 0 ? std::optional<int>(record->pulse_bpm) : std::nullopt,
+                   record->ecg_summary});
+  }
+  return out;
+}
+
+Status CloudletService::State::OpenTrust() {
+  TrustContext context{
+      .cloudlet_id = identity.id(),
+      .store = *trust_store,
+      .audit = *audit,
+      .clock = clock,
+      .identify = [this](const net::Request& r) { return ConsoleCallerOf(r); },
+      .known_patient =
+          [this](std::string_view patient_id) {
+            for (const DeviceEntry& entry : devices->List(patient_id)) {
+              if (!entry.withdrawn) return true;
+            }
+            return false;
+          },
+      .readings = [this](std::string_view patient_id,
+                         std::int64_t from_ms) -> Result<std::vector<wire::Reading>> {
+        store::ReadingQuery query;
+        query.from_ms = from_ms;
+        query.to_ms = wire::kMaxTimeMs;
+        query.limit = 5000;
+        MEDMESH_ASSIGN_OR_RETURN(store::ReadingPage page, readings->Query(patient_id, query));
+        return std::move(page.readings);
+      },
+      .records = [this](std::string_view patient_id) { return SharedRecords(patient_id); },
+      .cloud_link =
+          [this] {
+            return std::string(forwarder ? CloudLinkStateName(forwarder->Link().state) : "unknown");
+          },
+      .record_ids =
+          [this](IdsEventKind kind, const net::Request& r, std::string detail) {
+            pipeline->RecordRejection(kind, r.peer_address, {}, std::move(detail));
+          }};
+  trust = std::make_unique<TrustService>(std::move(context));
+  return OkStatus();
+}
+
 Status CloudletService::State::OpenConsole() {
   ConsoleContext context{
       .cloudlet_id = identity.id(),
@@ -667,21 +756,7 @@ Status CloudletService::State::OpenConsole() {
       .audit = *audit,
       .clock = clock,
       .random = random,
-      .identify = [this](const net::Request& r) -> Result<ConsoleCaller> {
-        MEDMESH_ASSIGN_OR_RETURN(const Caller caller, Identify(r, operator_token, "operator"));
-        ConsoleCaller who;
-        who.own_operator = IsOwnOperator(caller);
-        if (caller.static_token) {
-          who.role = "operator";
-        } else {
-          who.account_id = caller.principal->account_id;
-          who.role = std::string(accounts::RoleName(caller.principal->role));
-          if (caller.principal->is(accounts::Role::kPatient)) {
-            who.patient_id = caller.principal->patient_id;
-          }
-        }
-        return who;
-      },
+      .identify = [this](const net::Request& r) { return ConsoleCallerOf(r); },
       .enrol = [this](const net::Request& r, ByteView signed_request) -> Result<Bytes> {
         // The enrolment path of POST /api/v1/enrol, with its checks and its audit entry.
         MEDMESH_ASSIGN_OR_RETURN(const Caller caller, Identify(r, operator_token, "operator"));
@@ -784,6 +859,7 @@ net::Router CloudletService::State::BuildRouter() {
   };
   web::AddWebUi(router, node_info, {.https = options.tls.has_value()});
   console->AddRoutes(router);
+  trust->AddRoutes(router);
   return router;
 }
 
@@ -846,7 +922,7 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   }
 
   s->deletion_follower = std::make_unique<DeletionFollower>(DeletionFollowerContext{
-      s->identity.id(), *s->ledger, *s->readings, *s->envelope, *s->devices});
+      s->identity.id(), *s->ledger, *s->readings, *s->envelope, *s->devices, s->trust_store.get()});
   if (!s->options.forwarder.cloud_url.empty()) {
     MEDMESH_ASSIGN_OR_RETURN(
         s->deletion_poller,
@@ -858,6 +934,7 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   }
 
   MEDMESH_RETURN_IF_ERROR(s->OpenConsole());
+  MEDMESH_RETURN_IF_ERROR(s->OpenTrust());
 
   net::ServerOptions server_options;
   server_options.name = "cloudlet";

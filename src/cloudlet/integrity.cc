@@ -5,6 +5,7 @@
 #include "cloudlet/device_console.h"
 #include "cloudlet/internal/forward_item.h"
 #include "cloudlet/internal/record_at_rest.h"
+#include "cloudlet/trust_store.h"
 #include "core/log.h"
 #include "wire/deletion_feed.h"
 #include "wire/envelope.h"
@@ -54,8 +55,9 @@ Status DeletionFollower::ShredPatient(std::string_view patient_id) {
   }
   MEDMESH_RETURN_IF_ERROR(ctx_.readings.DeletePatient(patient_id));
   MEDMESH_RETURN_IF_ERROR(ctx_.ledger.DeletePatient(patient_id));
+  if (ctx_.trust != nullptr) MEDMESH_RETURN_IF_ERROR(ctx_.trust->DeletePatient(patient_id));
   for (std::string_view part :
-       {internal::kRecordsKeyPart, internal::kForwardKeyPart, kConsoleKeyPart}) {
+       {internal::kRecordsKeyPart, internal::kForwardKeyPart, kConsoleKeyPart, kTrustKeyPart}) {
     Status destroyed = ctx_.envelope.DestroyDataKey({std::string(patient_id), std::string(part)});
     if (!destroyed && destroyed.error().code() != ErrorCode::kNotFound) return destroyed;
   }

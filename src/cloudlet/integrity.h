@@ -32,6 +32,7 @@
 
 #include "cloudlet/device_registry.h"
 #include "cloudlet/ingest_ledger.h"
+#include "cloudlet/trust_store.h"
 #include "core/bytes.h"
 #include "core/random.h"
 #include "core/status.h"
@@ -64,6 +65,7 @@ struct DeletionFollowerContext {
   store::ReadingStore& readings;
   crypto::EnvelopeAead& envelope;
   DeviceRegistry& devices;  // the patient's devices are withdrawn here
+  TrustStore* trust;        // the patient's sharing data is deleted too (null: none kept)
 };
 
 class DeletionFollower {

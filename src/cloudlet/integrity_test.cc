@@ -84,6 +84,9 @@ class CloudletIntegrityTest : public ::testing::Test {
     auto devices = DeviceRegistry::Open(Path("devices.db"));
     ASSERT_TRUE(devices) << devices.error().ToString();
     devices_ = std::move(*devices);
+    auto trust = TrustStore::Open(Path("trust.db"), *envelope_, clock_, random_);
+    ASSERT_TRUE(trust) << trust.error().ToString();
+    trust_ = std::move(*trust);
     opener_.emplace(cloudlet_->kem_key.Clone(), clock_);
   }
 
@@ -125,6 +128,11 @@ class CloudletIntegrityTest : public ::testing::Test {
         {patient, device, "batch-1", node::testing::HeartRate(wire::NowMs(clock_), 20)}));
     EXPECT_TRUE(envelope_->Encrypt({patient, std::string(internal::kForwardKeyPart)},
                                    AsBytes("queued"), AsBytes("item")));
+    SharingProfile profile;
+    profile.patient_id = patient;
+    profile.opted_in = true;
+    profile.conditions = {"I10"};
+    EXPECT_TRUE(trust_->SaveProfile(profile));
     return record;
   }
 
@@ -134,7 +142,8 @@ class CloudletIntegrityTest : public ::testing::Test {
   }
 
   DeletionFollower Follower() {
-    return DeletionFollower({cloudlet_->id(), *ledger_, *readings_, *envelope_, *devices_});
+    return DeletionFollower(
+        {cloudlet_->id(), *ledger_, *readings_, *envelope_, *devices_, trust_.get()});
   }
 
   Bytes Page(std::uint64_t after, std::vector<wire::DeletionNotice> notices,
@@ -165,6 +174,7 @@ class CloudletIntegrityTest : public ::testing::Test {
   std::unique_ptr<IngestLedger> ledger_;
   std::unique_ptr<store::ReadingStore> readings_;
   std::unique_ptr<DeviceRegistry> devices_;
+  std::unique_ptr<TrustStore> trust_;
   std::optional<crypto::SessionOpener> opener_;
 };
 
@@ -240,6 +250,10 @@ TEST_F(CloudletIntegrityTest, TheDeletionFeedShredsThePatientHereAndInEveryEarli
     EXPECT_TRUE(HasKey("patient-2", part));
   }
   EXPECT_EQ(readings_->CountsFor("patient-1").value().batches, 0u);
+  // Their sharing profile too (trust_store.h), and its key.
+  EXPECT_FALSE(trust_->Profile("patient-1").value().has_value());
+  EXPECT_TRUE(trust_->Profile("patient-2").value().has_value());
+  EXPECT_FALSE(HasKey("patient-1", kTrustKeyPart));
   EXPECT_TRUE(devices_->Find("watch-1")->withdrawn);
   EXPECT_FALSE(devices_->Find("watch-2")->withdrawn);
   EXPECT_TRUE(ledger_->ListRecords("patient-1", 10).value().empty());

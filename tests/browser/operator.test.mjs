@@ -120,7 +120,8 @@ describe('the operator pages', () => {
         }
         // At the cloudlet, the navigation holds the cloudlet's operator pages.
         assert.deepEqual(await page.locator('nav a').allTextContents(),
-          ['Home', 'Device console', 'Status', 'Stored data', 'Devices', 'Security events']);
+          ['Home', 'Device console', 'Status', 'Stored data', 'Devices', 'Security events',
+            'Peer trust']);
       } finally {
         await close(page);
       }

@@ -87,6 +87,15 @@ export const pages = [
     ['/operator/devices', 'Devices', 'cloudlet', () => import('./pages/operator-devices.js')],
     ['/operator/events', 'Security events', 'cloudlet', () => import('./pages/operator-events.js')],
   ].map(([path, title, node, module]) => ({ path, title, nodes: [node], audience: ['operator'], module })),
+  // --- trust pages (issue 10, docs/trust_system.md): at the cloudlet that holds the readings
+  {
+    path: '/patient/trust', title: 'Similar patients', nodes: ['cloudlet'], audience: ['patient'],
+    module: () => import('./pages/trust-patient.js'),
+  },
+  {
+    path: '/operator/trust', title: 'Peer trust', nodes: ['cloudlet'], audience: ['operator'],
+    module: () => import('./pages/trust-operator.js'),
+  },
 ];
 
 // Where a login leads when no page asked for it: the first page of the person's work here.

@@ -1,0 +1,211 @@
+// Each attack of issue 10 as a small case whose numbers can be checked by hand (docs/trust.md
+// "Attacks"). Default TrustParams and SharingPolicy unless a case says otherwise: base rate
+// 0.3, W 2, K 3, credibility decay 0.9 with Wc 2, floor 0.02, holder cap 5, q 0.05; the
+// vitals summary needs T >= 0.6.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "trust/decision.h"
+#include "trust/trust_model.h"
+
+namespace medmesh::trust {
+namespace {
+
+constexpr std::int64_t kDay = 24 * 3600 * 1000LL;
+
+class AttackTest : public ::testing::Test {
+ protected:
+  explicit AttackTest(TrustParams params = {}) : model_(params) { Populate(); }
+  void Populate() {
+    model_.identities().AddClinician("dr");
+    for (int i = 0; i < 8; ++i) model_.identities().Approve("h" + std::to_string(i));
+    for (int i = 0; i < 4; ++i) model_.identities().Approve("a" + std::to_string(i));
+  }
+  void Rate(const std::string& a, const std::string& b, double score, int times = 1,
+            std::int64_t at_ms = 0) {
+    for (int i = 0; i < times; ++i) {
+      const std::string id = "i" + std::to_string(next_++);
+      model_.LogInteraction({id, a, b, at_ms});
+      ASSERT_EQ(model_.AddRating({id, a, b, score, at_ms}), RatingVerdict::kAccepted);
+    }
+  }
+  // The clinician vouches for `who` with three good interactions: credibility 0.9 * 3/5.
+  void Vouch(const std::string& who) { Rate("dr", who, 1.0, 3); }
+  bool SharesVitals(const std::string& owner, const std::string& requester, std::int64_t now) {
+    DecisionInput in;
+    in.category = DataCategory::kVitalsSummary;
+    in.owner_consents = {DataCategory::kVitalsSummary};
+    in.requester_approved = model_.identities().IsApproved(requester);
+    in.similarity = 0.5;
+    in.trust = model_.Trust(owner, requester, now);
+    return Decide(in).allow;
+  }
+  TrustModel model_;
+  int next_ = 0;
+};
+
+TEST_F(AttackTest, BadMouthingIsFilteredOut) {
+  for (const char* h : {"h1", "h2", "h3", "h4"}) {
+    Vouch(h);
+    Rate(h, "h0", 1.0, 3);  // E = 4/5, interval Beta(4,1) [0.47, 0.99]
+  }
+  for (const char* a : {"a0", "a1"}) {
+    Vouch(a);               // as credible as the honest raters
+    Rate(a, "h0", 0.0, 5);  // E = 1/7, interval Beta(1,6) [0.01, 0.39]
+  }
+  model_.Refresh(0);
+  const TrustEstimate t = model_.Trust("h5", "h0", 0);
+  EXPECT_EQ(t.holders_filtered, 2);
+  EXPECT_EQ(t.holders_used, 4);
+  // R = (4 * 0.54 * 3 + 0.6) / (4 * 0.54 * 3 + 2)
+  EXPECT_NEAR(t.reputation, (6.48 + 0.6) / (6.48 + 2), 1e-9);
+  EXPECT_TRUE(SharesVitals("h5", "h0", 0));
+}
+
+class AttackWithoutFilterTest : public AttackTest {
+ protected:
+  static TrustParams NoFilter() {
+    TrustParams p;
+    p.filter_quantile = 0;
+    return p;
+  }
+  AttackWithoutFilterTest() : AttackTest(NoFilter()) {}
+};
+
+TEST_F(AttackWithoutFilterTest, BadMouthingWinsWithoutTheFilter) {
+  for (const char* h : {"h1", "h2", "h3", "h4"}) {
+    Vouch(h);
+    Rate(h, "h0", 1.0, 3);
+  }
+  for (const char* a : {"a0", "a1"}) {
+    Vouch(a);
+    Rate(a, "h0", 0.0, 5);
+  }
+  model_.Refresh(0);
+  EXPECT_NEAR(model_.Trust("h5", "h0", 0).reputation, (6.48 + 0.6) / (6.48 + 5.4 + 2), 1e-9);
+  EXPECT_FALSE(SharesVitals("h5", "h0", 0));
+}
+
+TEST_F(AttackTest, BallotStuffingByCredibleColludersIsCappedAndFiltered) {
+  for (const char* a : {"a1", "a2", "a3"}) {
+    Vouch(a);
+    Rate(a, "a0", 1.0, 20);  // twenty staged interactions each
+  }
+  for (const char* h : {"h1", "h2", "h3"}) {
+    Vouch(h);
+    Rate(h, "a0", 0.0, 2);  // what a0 really did
+  }
+  model_.Refresh(0);
+  const TrustEstimate t = model_.Trust("h5", "a0", 0);
+  EXPECT_EQ(t.holders_filtered, 3);
+  // Only the honest opinions remain: s = 3 * 0.54 * 2.
+  EXPECT_NEAR(t.reputation, 0.6 / (3.24 + 2), 1e-9);
+  EXPECT_FALSE(SharesVitals("h5", "a0", 0));
+}
+
+class AttackUndefendedTest : public AttackTest {
+ protected:
+  static TrustParams Undefended() {
+    TrustParams p;
+    p.filter_quantile = 0;
+    p.holder_evidence_cap = 1e9;
+    return p;
+  }
+  AttackUndefendedTest() : AttackTest(Undefended()) {}
+};
+
+TEST_F(AttackUndefendedTest, BallotStuffingWinsWithoutCapAndFilter) {
+  for (const char* a : {"a1", "a2", "a3"}) {
+    Vouch(a);
+    Rate(a, "a0", 1.0, 20);
+  }
+  for (const char* h : {"h1", "h2", "h3"}) {
+    Vouch(h);
+    Rate(h, "a0", 0.0, 2);
+  }
+  model_.Refresh(0);
+  EXPECT_TRUE(SharesVitals("h5", "a0", 0));
+}
+
+TEST_F(AttackTest, OnOffBehaviourIsForgottenQuickly) {
+  for (int d = 0; d < 10; ++d) Rate("h1", "a0", 1.0, 1, d * kDay);  // builds trust
+  EXPECT_TRUE(SharesVitals("h1", "a0", 10 * kDay));
+  for (int d = 40; d < 43; ++d) Rate("h1", "a0", 0.0, 1, d * kDay);  // then turns
+  model_.Refresh(42 * kDay);
+  // Good evidence has lost more than half its weight (30-day half-life): T < 0.6.
+  EXPECT_FALSE(SharesVitals("h1", "a0", 42 * kDay));
+}
+
+class AttackNeverForgetTest : public AttackTest {
+ protected:
+  static TrustParams NeverForget() {
+    TrustParams p;
+    p.forgetting.half_life = std::chrono::milliseconds(0);
+    return p;
+  }
+  AttackNeverForgetTest() : AttackTest(NeverForget()) {}
+};
+
+TEST_F(AttackNeverForgetTest, OnOffBehaviourLivesOnItsPastWithoutForgetting) {
+  for (int d = 0; d < 10; ++d) Rate("h1", "a0", 1.0, 1, d * kDay);
+  for (int d = 40; d < 43; ++d) Rate("h1", "a0", 0.0, 1, d * kDay);
+  model_.Refresh(42 * kDay);
+  // r 10, s 3: E = 10.6 / 15, w = 13 / 16; T = 0.81 * 0.707 + 0.19 * 0.3 = 0.63.
+  EXPECT_TRUE(SharesVitals("h1", "a0", 42 * kDay));
+}
+
+TEST_F(AttackTest, ACollusionRingWithoutAnAnchorStaysAtTheFloor) {
+  for (const char* a : {"a0", "a1", "a2", "a3"}) {
+    for (const char* b : {"a0", "a1", "a2", "a3"}) {
+      if (std::string(a) != b) Rate(a, b, 1.0, 10);
+    }
+  }
+  model_.Refresh(0);
+  for (const char* a : {"a0", "a1", "a2", "a3"}) EXPECT_DOUBLE_EQ(model_.Credibility(a), 0.02);
+  const TrustEstimate t = model_.Trust("h5", "a0", 0);
+  // Three holders, capped at 5, weight 0.02: R = (0.3 + 0.6) / (0.3 + 2).
+  EXPECT_NEAR(t.reputation, 0.9 / 2.3, 1e-9);
+  EXPECT_FALSE(SharesVitals("h5", "a0", 0));
+  // The same ratings among vouched-for patients do carry.
+  for (const char* h : {"h0", "h1", "h2", "h3"}) {
+    Vouch(h);
+    for (const char* g : {"h0", "h1", "h2", "h3"}) {
+      if (std::string(h) != g) Rate(h, g, 1.0, 10);
+    }
+  }
+  model_.Refresh(0);
+  EXPECT_TRUE(SharesVitals("h5", "h0", 0));
+}
+
+TEST_F(AttackTest, WhitewashingBuysNothing) {
+  Rate("h1", "a0", 0.0, 4);
+  Rate("h2", "a0", 0.0, 4);
+  model_.Refresh(0);
+  EXPECT_FALSE(SharesVitals("h5", "a0", 0));
+  // a0 comes back as a new (approved) identity: it starts at the base rate, below every
+  // threshold, so it is no better off than before for sharing.
+  model_.identities().Approve("a0-new");
+  const TrustEstimate fresh = model_.Trust("h5", "a0-new", 0);
+  EXPECT_DOUBLE_EQ(fresh.value, TrustParams{}.base_rate);
+  EXPECT_FALSE(SharesVitals("h5", "a0-new", 0));
+}
+
+TEST_F(AttackTest, SybilIdentitiesCountForNothing) {
+  for (int i = 0; i < 10; ++i) {
+    const std::string sybil = "sybil" + std::to_string(i);
+    const std::string id = "s" + std::to_string(i);
+    model_.LogInteraction({id, sybil, "a0", 0});
+    EXPECT_EQ(model_.AddRating({id, sybil, "a0", 1.0, 0}), RatingVerdict::kRaterNotApproved);
+  }
+  model_.Refresh(0);
+  EXPECT_DOUBLE_EQ(model_.Trust("h5", "a0", 0).value, TrustParams{}.base_rate);
+  EXPECT_FALSE(SharesVitals("h5", "a0", 0));
+  // A Sybil asking for data is refused on approval, whatever else holds.
+  EXPECT_FALSE(SharesVitals("h5", "sybil0", 0));
+  // Unbacked ratings (no logged interaction) are ignored as well.
+  EXPECT_EQ(model_.AddRating({"made-up", "h1", "a0", 1.0, 0}), RatingVerdict::kUnknownInteraction);
+}
+
+}  // namespace
+}  // namespace medmesh::trust

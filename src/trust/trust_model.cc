@@ -1,0 +1,285 @@
+#include "trust/trust_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace medmesh::trust {
+
+void Identities::AddClinician(const std::string& id) {
+  approved_.insert(id);
+  clinicians_.insert(id);
+}
+
+void Identities::Revoke(const std::string& id) {
+  approved_.erase(id);
+  if (auto it = clinicians_.find(id); it != clinicians_.end()) clinicians_.erase(it);
+}
+
+std::string_view RatingVerdictName(RatingVerdict verdict) {
+  switch (verdict) {
+    case RatingVerdict::kAccepted: return "accepted";
+    case RatingVerdict::kUnknownInteraction: return "unknown_interaction";
+    case RatingVerdict::kNotAParty: return "not_a_party";
+    case RatingVerdict::kRaterNotApproved: return "rater_not_approved";
+    case RatingVerdict::kRateeNotApproved: return "ratee_not_approved";
+    case RatingVerdict::kDuplicate: return "duplicate";
+    case RatingVerdict::kInvalidScore: return "invalid_score";
+  }
+  return "unknown";
+}
+
+// --- Beta quantile -----------------------------------------------------------------------------
+
+namespace {
+
+// Continued fraction of the incomplete beta function (modified Lentz), x < (a+1)/(a+b+2).
+double BetaContinuedFraction(double a, double b, double x) {
+  constexpr double kTiny = 1e-300;
+  constexpr double kEps = 1e-14;
+  const double qab = a + b;
+  const double qap = a + 1.0;
+  const double qam = a - 1.0;
+  double c = 1.0;
+  double d = 1.0 - qab * x / qap;
+  if (std::fabs(d) < kTiny) d = kTiny;
+  d = 1.0 / d;
+  double h = d;
+  for (int m = 1; m <= 300; ++m) {
+    const double m2 = 2.0 * m;
+    double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+    d = 1.0 + aa * d;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    c = 1.0 + aa / c;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    h *= d * c;
+    aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+    d = 1.0 + aa * d;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    c = 1.0 + aa / c;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    const double del = d * c;
+    h *= del;
+    if (std::fabs(del - 1.0) < kEps) break;
+  }
+  return h;
+}
+
+// I_x(a, b), the regularised incomplete beta function.
+double RegularisedIncompleteBeta(double a, double b, double x) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const double log_front =
+      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+  const double front = std::exp(log_front);
+  if (x < (a + 1.0) / (a + b + 2.0)) return front * BetaContinuedFraction(a, b, x) / a;
+  return 1.0 - front * BetaContinuedFraction(b, a, 1.0 - x) / b;
+}
+
+}  // namespace
+
+double BetaQuantile(double alpha, double beta, double p) {
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  // I_x is increasing in x: bisection to well below any threshold we compare with.
+  double lo = 0;
+  double hi = 1;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (RegularisedIncompleteBeta(alpha, beta, mid) < p) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return 0.5 * (lo + hi);
+}
+
+// --- TrustModel --------------------------------------------------------------------------------
+
+TrustModel::TrustModel(TrustParams params, Identities identities)
+    : params_(std::move(params)), identities_(std::move(identities)) {}
+
+bool TrustModel::LogInteraction(Interaction interaction) {
+  const std::string id = interaction.id;
+  return interactions_.emplace(id, std::move(interaction)).second;
+}
+
+RatingVerdict TrustModel::AddRating(const Rating& rating) {
+  if (!(rating.score >= 0.0 && rating.score <= 1.0)) return RatingVerdict::kInvalidScore;
+  auto it = interactions_.find(rating.interaction_id);
+  if (it == interactions_.end()) return RatingVerdict::kUnknownInteraction;
+  const Interaction& in = it->second;
+  const bool parties = (rating.rater == in.party_a && rating.ratee == in.party_b) ||
+                       (rating.rater == in.party_b && rating.ratee == in.party_a);
+  if (!parties || rating.rater == rating.ratee) return RatingVerdict::kNotAParty;
+  if (!identities_.IsApproved(rating.rater)) return RatingVerdict::kRaterNotApproved;
+  if (!identities_.IsApproved(rating.ratee)) return RatingVerdict::kRateeNotApproved;
+  if (!rated_.emplace(rating.interaction_id, rating.rater).second) {
+    return RatingVerdict::kDuplicate;
+  }
+  BetaOpinion& opinion = opinions_[rating.ratee][rating.rater];
+  opinion.Add(rating.score, rating.at_ms, params_.forgetting);
+  ++accepted_;
+  return RatingVerdict::kAccepted;
+}
+
+void TrustModel::Refresh(std::int64_t now_ms) {
+  // Anchored credibility A: clinicians 1, the rest the best chain of products from a clinician.
+  std::unordered_map<std::string, double> anchored;
+  for (const std::string& c : identities_.clinicians()) anchored[c] = 1.0;
+  for (int round = 0; round < params_.credibility_rounds; ++round) {
+    std::unordered_map<std::string, double> next;
+    for (const std::string& c : identities_.clinicians()) next[c] = 1.0;
+    for (const auto& [subject, holders] : opinions_) {
+      if (!identities_.IsApproved(subject) || identities_.IsClinician(subject)) continue;
+      double best = 0;
+      for (const auto& [holder, opinion] : holders) {
+        auto a = anchored.find(holder);
+        if (a == anchored.end() || a->second <= 0 || !identities_.IsApproved(holder)) continue;
+        const BetaOpinion o = opinion.DecayedTo(now_ms, params_.forgetting);
+        const double vouch = o.r / (o.r + o.s + params_.credibility_prior_weight);
+        best = std::max(best, a->second * params_.credibility_decay * vouch);
+      }
+      if (best > 0) next[subject] = best;
+    }
+    anchored = std::move(next);
+  }
+  credibility_ = std::move(anchored);
+}
+
+double TrustModel::Credibility(std::string_view id) const {
+  if (!identities_.IsApproved(id)) return 0;
+  if (identities_.IsClinician(id)) return 1;
+  double c = params_.unanchored_credibility;
+  if (auto it = credibility_.find(std::string(id)); it != credibility_.end()) {
+    c = std::max(c, it->second);
+  }
+  return c;
+}
+
+BetaOpinion TrustModel::Opinion(const std::string& holder, const std::string& subject,
+                                std::int64_t now_ms) const {
+  auto s = opinions_.find(subject);
+  if (s == opinions_.end()) return BetaOpinion{0, 0, now_ms};
+  auto h = s->second.find(holder);
+  if (h == s->second.end()) return BetaOpinion{0, 0, now_ms};
+  return h->second.DecayedTo(now_ms, params_.forgetting);
+}
+
+namespace {
+
+struct HolderView {
+  double r = 0;  // capped evidence
+  double s = 0;
+  double weight = 0;
+  double expectation = 0.5;  // (r + 1) / (r + s + 2)
+  double lo = 0;             // the holder's own Beta interval [q, 1 - q]
+  double hi = 1;
+  bool kept = true;
+};
+
+}  // namespace
+
+TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& subject,
+                                std::int64_t now_ms, const HolderSimilarity& similarity) const {
+  TrustEstimate t;
+  if (!identities_.IsApproved(subject)) return t;
+  const double a = params_.base_rate;
+  const double w_prior = params_.prior_weight;
+
+  // Direct part.
+  const BetaOpinion direct = Opinion(viewer, subject, now_ms);
+  t.direct = direct.Expectation(a, w_prior);
+  t.direct_evidence = direct.evidence();
+  t.direct_weight = t.direct_evidence / (t.direct_evidence + params_.direct_half_weight);
+
+  // Reputation part: everyone else's opinions, capped and weighted.
+  std::vector<HolderView> views;
+  if (auto s = opinions_.find(subject); s != opinions_.end()) {
+    for (const auto& [holder, opinion] : s->second) {
+      if (holder == viewer || holder == subject) continue;
+      const double credibility = Credibility(holder);
+      if (credibility <= 0) continue;
+      BetaOpinion o = opinion.DecayedTo(now_ms, params_.forgetting);
+      const double n = o.evidence();
+      if (n <= 0) continue;
+      if (n > params_.holder_evidence_cap) {
+        const double scale = params_.holder_evidence_cap / n;
+        o.r *= scale;
+        o.s *= scale;
+      }
+      HolderView v;
+      v.r = o.r;
+      v.s = o.s;
+      v.expectation = (o.r + 1.0) / (o.r + o.s + 2.0);
+      v.weight = credibility * (identities_.IsClinician(holder) ? params_.clinician_weight : 1.0);
+      if (similarity) {
+        const double sim = std::clamp(similarity(holder), 0.0, 1.0);
+        v.weight *= params_.similarity_floor + (1.0 - params_.similarity_floor) * sim;
+      }
+      if (params_.filter_quantile > 0) {
+        v.lo = BetaQuantile(v.r + 1.0, v.s + 1.0, params_.filter_quantile);
+        v.hi = BetaQuantile(v.r + 1.0, v.s + 1.0, 1.0 - params_.filter_quantile);
+      }
+      views.push_back(v);
+    }
+  }
+
+  // Unfair-rater filter: drop the holder most incompatible with the consensus of the others,
+  // one at a time, until every remaining holder's interval holds the others' consensus.
+  if (params_.filter_quantile > 0) {
+    while (true) {
+      // The consensus is the weighted mean of the holders' expectations (scale-free: it does
+      // not depend on how much evidence the weights leave).
+      double total_w = 0;
+      double total_we = 0;
+      int kept = 0;
+      for (const HolderView& v : views) {
+        if (!v.kept) continue;
+        total_w += v.weight;
+        total_we += v.weight * v.expectation;
+        ++kept;
+      }
+      if (kept < 2) break;
+      int worst = -1;
+      double worst_distance = 0;
+      for (std::size_t i = 0; i < views.size(); ++i) {
+        const HolderView& v = views[i];
+        if (!v.kept) continue;
+        const double others_w = total_w - v.weight;
+        if (others_w <= 0) continue;
+        const double consensus = (total_we - v.weight * v.expectation) / others_w;
+        double distance = 0;
+        if (consensus < v.lo) distance = v.lo - consensus;
+        if (consensus > v.hi) distance = consensus - v.hi;
+        if (distance > worst_distance) {
+          worst_distance = distance;
+          worst = static_cast<int>(i);
+        }
+      }
+      if (worst < 0) break;
+      views[static_cast<std::size_t>(worst)].kept = false;
+      ++t.holders_filtered;
+    }
+  }
+
+  BetaOpinion reputation{0, 0, now_ms};
+  for (const HolderView& v : views) {
+    if (!v.kept) continue;
+    reputation.r += v.weight * v.r;
+    reputation.s += v.weight * v.s;
+    ++t.holders_used;
+  }
+  t.reputation = reputation.Expectation(a, w_prior);
+  t.reputation_evidence = reputation.evidence();
+
+  t.value = t.direct_weight * t.direct + (1.0 - t.direct_weight) * t.reputation;
+  t.confidence = 1.0 - (1.0 - direct.Confidence(w_prior)) * (1.0 - reputation.Confidence(w_prior));
+  return t;
+}
+
+}  // namespace medmesh::trust

@@ -1,0 +1,179 @@
+// The trust model: who trusts whom, from rated interactions (docs/trust.md, ADR 0028).
+//
+// Inputs (all from the caller; nothing here reads a clock, a file or the network):
+//   Identities    the hospital-approved identities, and among them the pre-trusted clinicians.
+//   Interaction   a logged interaction between two parties (a message exchange, a share, a
+//                 consultation), with the id the caller's log gave it.
+//   Rating        one party's score in [0, 1] of the other, tied to an interaction id.
+// A rating counts only if its interaction is known, the rater and ratee are that
+// interaction's two parties, both are approved, and it is the rater's first rating of that
+// interaction; otherwise AddRating says why it was ignored (RatingVerdict). So unbacked
+// ratings, Sybil identities (never approved) and repeated ratings buy nothing.
+//
+// From the accepted ratings (docs/trust.md has the formulas):
+//   opinion O(k, j)   k's Beta opinion of j with forgetting (beta.h).
+//   credibility C(k)  how much k's opinions weigh, anchored by the clinicians: a clinician has
+//                     1; anyone else the best chain from a clinician, max over raters m of
+//                     A(m) * decay * r/(r + s + Wc) with (r, s) = O(m, k), over up to
+//                     `credibility_rounds` hops (A: this anchored credibility, 0 without a
+//                     chain), floored at `unanchored_credibility`. The floor is only a weight,
+//                     it never propagates, and a max of products cannot grow around a loop: a
+//                     ring that only rates itself stays at the floor.
+//   reputation R_i(j) the opinions of j by holders k (not i, not j), each capped at
+//                     `holder_evidence_cap` evidence (repeating interactions cannot stuff the
+//                     ballot), weighted by C(k) (times clinician_weight for clinicians) and by
+//                     the similarity of the
+//                     viewer i to k: floor + (1 - floor) * S(i, k). Unfair raters filtered
+//                     (after Whitby, Jøsang & Indulska 2004): a holder is dropped when the
+//                     consensus of the others (the weighted mean of their expectations) lies
+//                     outside the holder's own Beta(r+1, s+1) [q, 1-q] quantile interval (it is
+//                     statistically incompatible with everyone else), the farthest first, until
+//                     all agree or one is left.
+//   direct D(i, j)    i's own opinion O(i, j).
+//   T(i, j)           w E(D) + (1 - w) E(R), w = n / (n + K), n = i's direct evidence of j.
+// Every expectation uses the base rate `base_rate` as its prior: an identity with no evidence
+// (a new or whitewashed one) sits at the base rate, which is below every sharing threshold.
+//
+// WARNING: does not protect against a majority of credible raters lying about someone, nor
+// against an attacker who behaves well until trusted and then misuses one share (forgetting
+// and the direct weight limit how long good behaviour is banked, not the first misuse).
+//
+// Thread safety: const methods may run concurrently; AddRating/LogInteraction/Refresh and the
+// identity setters need exclusive access. Ids are opaque strings; nothing here logs them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "trust/beta.h"
+
+namespace medmesh::trust {
+
+class Identities {
+ public:
+  void Approve(const std::string& id) { approved_.insert(id); }
+  // A clinician is approved as well.
+  void AddClinician(const std::string& id);
+  // Revoked identities stop counting at once: their ratings are skipped on every read.
+  void Revoke(const std::string& id);
+  bool IsApproved(std::string_view id) const { return approved_.contains(id); }
+  bool IsClinician(std::string_view id) const { return clinicians_.contains(id); }
+  const std::set<std::string, std::less<>>& clinicians() const { return clinicians_; }
+
+ private:
+  std::set<std::string, std::less<>> approved_;
+  std::set<std::string, std::less<>> clinicians_;
+};
+
+struct Interaction {
+  std::string id;
+  std::string party_a;
+  std::string party_b;
+  std::int64_t at_ms = 0;
+};
+
+struct Rating {
+  std::string interaction_id;
+  std::string rater;
+  std::string ratee;
+  double score = 0;  // in [0, 1]; 1 entirely positive
+  std::int64_t at_ms = 0;
+};
+
+enum class RatingVerdict {
+  kAccepted,
+  kUnknownInteraction,  // no logged interaction with this id
+  kNotAParty,           // rater and ratee are not the interaction's two parties
+  kRaterNotApproved,
+  kRateeNotApproved,
+  kDuplicate,     // the rater already rated this interaction
+  kInvalidScore,  // not a number in [0, 1]
+};
+std::string_view RatingVerdictName(RatingVerdict verdict);  // "accepted", "unknown_interaction"..
+
+struct TrustParams {
+  Forgetting forgetting;
+  double base_rate = 0.3;           // prior expectation of everyone (and of new identities)
+  double prior_weight = 2.0;        // W of the Beta expectations
+  double direct_half_weight = 3.0;  // K: direct evidence n weighs n / (n + K) in T
+  // Credibility.
+  double unanchored_credibility = 0.02;   // weight of an approved patient without a chain
+  double credibility_decay = 0.9;         // per hop from a clinician
+  double credibility_prior_weight = 2.0;  // Wc
+  int credibility_rounds = 4;             // longest chain, in hops
+  double clinician_weight = 3.0;     // a clinician's opinion counts this many times a patient's
+  double holder_evidence_cap = 5.0;  // most evidence one holder's opinion brings to R
+  // Holder weighting by similarity to the viewer (only when a similarity is given).
+  double similarity_floor = 0.5;
+  // Unfair-rater filter: the quantile q of the holder's Beta interval; 0 disables the filter.
+  double filter_quantile = 0.05;
+};
+
+// T(i, j) and its parts, for decisions and explanations.
+struct TrustEstimate {
+  double value = 0;                // T, in [0, 1]
+  double direct = 0;               // E(D), the base rate without direct evidence
+  double direct_evidence = 0;      // n = r + s of D (after forgetting)
+  double direct_weight = 0;        // w
+  double reputation = 0;           // E(R)
+  double reputation_evidence = 0;  // weighted r + s of R after filtering
+  double confidence = 0;           // 1 - (1 - c_D)(1 - c_R), in [0, 1)
+  int holders_used = 0;            // opinions in R
+  int holders_filtered = 0;        // opinions dropped as unfair
+};
+
+// S(viewer, holder) in [0, 1] for the holder weighting; called with holder ids.
+using HolderSimilarity = std::function<double(const std::string& holder)>;
+
+class TrustModel {
+ public:
+  explicit TrustModel(TrustParams params = {}, Identities identities = {});
+
+  Identities& identities() { return identities_; }
+  const Identities& identities() const { return identities_; }
+  const TrustParams& params() const { return params_; }
+
+  // Records an interaction of the caller's log. A second one with the same id is ignored
+  // (returns false).
+  bool LogInteraction(Interaction interaction);
+  // Checks `rating` as the header explains and, if accepted, adds it to O(rater, ratee).
+  RatingVerdict AddRating(const Rating& rating);
+
+  // Recomputes every credibility as of now_ms (call after adding ratings; Trust() uses the
+  // credibilities of the last Refresh; before the first, clinicians 1, others the floor).
+  void Refresh(std::int64_t now_ms);
+  double Credibility(std::string_view id) const;
+
+  // T(viewer, subject) as of now_ms. `similarity` (optional) weights holders by their
+  // similarity to the viewer. An unapproved subject gets value 0 and no evidence.
+  TrustEstimate Trust(const std::string& viewer, const std::string& subject, std::int64_t now_ms,
+                      const HolderSimilarity& similarity = nullptr) const;
+  // k's opinion of j decayed to now_ms (zero evidence if none).
+  BetaOpinion Opinion(const std::string& holder, const std::string& subject,
+                      std::int64_t now_ms) const;
+
+  std::size_t accepted_ratings() const { return accepted_; }
+
+ private:
+  TrustParams params_;
+  Identities identities_;
+  std::unordered_map<std::string, Interaction> interactions_;
+  std::set<std::pair<std::string, std::string>> rated_;  // (interaction id, rater)
+  // opinions_[subject][holder]
+  std::unordered_map<std::string, std::map<std::string, BetaOpinion>> opinions_;
+  std::unordered_map<std::string, double> credibility_;
+  std::size_t accepted_ = 0;
+};
+
+// The Beta quantile: x with I_x(alpha, beta) = p (regularised incomplete beta), alpha, beta > 0,
+// p in [0, 1]. Exposed for the filter's tests.
+double BetaQuantile(double alpha, double beta, double p);
+
+}  // namespace medmesh::trust
