@@ -27,7 +27,8 @@
 //                     (after Whitby, Jøsang & Indulska 2004): a holder is dropped when the
 //                     consensus of the others (the weighted mean of their expectations) lies
 //                     outside the holder's own Beta(r+1, s+1) [q, 1-q] quantile interval (it is
-//                     statistically incompatible with everyone else), the farthest first, until
+//                     statistically incompatible with everyone else), the least probable first
+//                     (smallest tail of the holder's Beta at the consensus), until
 //                     all agree or one is left.
 //   direct D(i, j)    i's own opinion O(i, j).
 //   T(i, j)           w E(D) + (1 - w) E(R), w = n / (n + K), n = i's direct evidence of j.
@@ -172,8 +173,9 @@ class TrustModel {
   std::size_t accepted_ = 0;
 };
 
-// The Beta quantile: x with I_x(alpha, beta) = p (regularised incomplete beta), alpha, beta > 0,
-// p in [0, 1]. Exposed for the filter's tests.
+// The Beta distribution's CDF I_x(alpha, beta) (regularised incomplete beta), alpha, beta > 0,
+// and its quantile (the x with I_x = p, p in [0, 1]). Exposed for the filter's tests.
+double BetaCdf(double alpha, double beta, double x);
 double BetaQuantile(double alpha, double beta, double p);
 
 }  // namespace medmesh::trust

@@ -136,6 +136,9 @@ TEST(BetaQuantile, MatchesClosedForms) {
   EXPECT_DOUBLE_EQ(BetaQuantile(3, 4, 0), 0);
   EXPECT_DOUBLE_EQ(BetaQuantile(3, 4, 1), 1);
   EXPECT_NEAR(BetaQuantile(30, 30, 0.5), 0.5, 1e-9);
+  EXPECT_NEAR(BetaCdf(4, 1, 0.5), 0.0625, 1e-12);  // x^4
+  EXPECT_NEAR(BetaCdf(1, 6, 0.5), 1 - 1.0 / 64, 1e-12);
+  EXPECT_NEAR(BetaCdf(7.5, 2.25, BetaQuantile(7.5, 2.25, 0.3)), 0.3, 1e-9);
 }
 
 }  // namespace
