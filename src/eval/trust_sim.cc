@@ -172,8 +172,9 @@ class ModelUnderTest {
 // Ours: src/trust as the cloudlet uses it.
 class OurModel final : public ModelUnderTest {
  public:
-  explicit OurModel(std::function<double(const std::string&, const std::string&)> similarity)
-      : similarity_(std::move(similarity)) {}
+  OurModel(const trust::TrustParams& params, const trust::SharingPolicy& policy,
+           std::function<double(const std::string&, const std::string&)> similarity)
+      : model_(params), policy_(policy), similarity_(std::move(similarity)) {}
   void Approve(const std::string& id, bool clinician) override {
     if (clinician) {
       model_.identities().AddClinician(id);
@@ -202,11 +203,13 @@ class OurModel final : public ModelUnderTest {
     in.requester_approved = model_.identities().IsApproved(requester);
     in.similarity = similarity;
     in.trust = last_;
+    in.policy = policy_;
     return trust::Decide(in).allow;
   }
 
  private:
   trust::TrustModel model_;
+  trust::SharingPolicy policy_;
   std::function<double(const std::string&, const std::string&)> similarity_;
   trust::TrustEstimate last_;
 };
@@ -216,6 +219,7 @@ class OurModel final : public ModelUnderTest {
 // interaction checks. Shares when E reaches the category's threshold.
 class PlainBetaModel final : public ModelUnderTest {
  public:
+  explicit PlainBetaModel(const trust::SharingPolicy& policy) : policy_(policy) {}
   void Approve(const std::string&, bool) override {}
   void LogInteraction(const trust::Interaction&) override {}
   void Rate(const trust::Rating& rating) override {
@@ -242,9 +246,10 @@ class PlainBetaModel final : public ModelUnderTest {
 // EigenTrust (Kamvar, Schlosser & Garcia-Molina 2003): local trust s_ij = sat - unsat of i's
 // ratings of j, c_ij = max(s_ij, 0) normalised per rater (the pre-trust vector p for a rater
 // with none), t = (1 - a) C^T t + a p with the clinicians as pre-trusted peers, a = 0.15, 30
-// iterations per round. The global t_j (summing to 1) is mapped to [0, 1] by
-// n t_j / (1 + n t_j), n the number of identities: an average identity sits at 0.5. Shares
-// when that reaches the category's threshold; no identity or interaction checks.
+// iterations per round. The global t_j (summing to 1) is taken relative to the average
+// identity outside the pre-trusted set (x = 1 is average) and mapped to [0, 1] by x / (1 + x).
+// Shares when x is at least 1 (vitals summary), 1.5 (diagnoses) or 2 (full record) times the
+// average; no identity or interaction checks.
 class EigenTrustModel final : public ModelUnderTest {
  public:
   void Approve(const std::string& id, bool clinician) override {
@@ -288,12 +293,22 @@ class EigenTrustModel final : public ModelUnderTest {
   double Estimate(const std::string&, const std::string& requester, std::int64_t) override {
     auto it = index_.find(requester);
     if (it == index_.end() || static_cast<std::size_t>(it->second) >= trust_.size()) return 0;
-    const double scaled = static_cast<double>(ids_.size()) * trust_[it->second];
-    return scaled / (1.0 + scaled);
+    // Relative to the average identity outside the pre-trusted set: 1 is average.
+    double pretrusted_mass = 0;
+    for (int k : pretrusted_) pretrusted_mass += trust_[static_cast<std::size_t>(k)];
+    const double others = static_cast<double>(ids_.size() - pretrusted_.size());
+    const double relative = pretrusted_mass < 1 ? trust_[static_cast<std::size_t>(it->second)] *
+                                                      others / (1.0 - pretrusted_mass)
+                                                : 0;
+    return relative / (1.0 + relative);
   }
   bool Allow(const std::string&, const std::string&, DataCategory category, double, double estimate,
              const std::set<DataCategory>& consents) override {
-    return consents.contains(category) && estimate >= policy_.For(category).min_trust;
+    // At least the average for a vitals summary, 1.5 times for diagnoses, twice for a record.
+    const double times = category == DataCategory::kVitalsSummary ? 1.0
+                         : category == DataCategory::kDiagnoses   ? 1.5
+                                                                  : 2.0;
+    return consents.contains(category) && estimate >= times / (1.0 + times) - 1e-12;
   }
 
  private:
@@ -308,14 +323,15 @@ class EigenTrustModel final : public ModelUnderTest {
   std::set<int> pretrusted_;
   std::map<int, std::map<int, double>> local_;
   std::vector<double> trust_;
-  trust::SharingPolicy policy_;
 };
 
 std::unique_ptr<ModelUnderTest> NewModel(
-    TrustModelKind kind, std::function<double(const std::string&, const std::string&)> similarity) {
+    TrustModelKind kind, const TrustSimOptions& options,
+    std::function<double(const std::string&, const std::string&)> similarity) {
   switch (kind) {
-    case TrustModelKind::kOurs: return std::make_unique<OurModel>(std::move(similarity));
-    case TrustModelKind::kPlainBeta: return std::make_unique<PlainBetaModel>();
+    case TrustModelKind::kOurs:
+      return std::make_unique<OurModel>(options.ours, options.policy, std::move(similarity));
+    case TrustModelKind::kPlainBeta: return std::make_unique<PlainBetaModel>(options.policy);
     case TrustModelKind::kEigenTrust: return std::make_unique<EigenTrustModel>();
   }
   return nullptr;
@@ -330,7 +346,9 @@ struct Counts {
   long exposures = 0;
   long honest_refused = 0;
   double error_sum = 0;
+  long by_attack[5] = {0, 0, 0, 0, 0};
   void Add(const Counts& o) {
+    for (int k = 0; k < 5; ++k) by_attack[k] += o.by_attack[k];
     requests += o.requests;
     malicious_requests += o.malicious_requests;
     shares += o.shares;
@@ -354,6 +372,7 @@ TrustSimRow RowOf(TrustModelKind model, double fraction, std::string scope, int 
   row.shares = c.shares;
   row.exposures = c.exposures;
   row.honest_refused = c.honest_refused;
+  for (int k = 0; k < 5; ++k) row.exposures_by_attack[k] = c.by_attack[k];
   const long honest = c.requests - c.malicious_requests;
   row.exposure_rate = c.shares > 0 ? Ratio(c.exposures, c.shares) : 0;
   row.malicious_allowed_rate =
@@ -365,7 +384,8 @@ TrustSimRow RowOf(TrustModelKind model, double fraction, std::string scope, int 
 
 class Run {
  public:
-  Run(const std::vector<Person>& people, double fraction, TrustModelKind kind, std::uint64_t seed)
+  Run(const std::vector<Person>& people, double fraction, TrustModelKind kind,
+      const TrustSimOptions& options, std::uint64_t seed)
       : people_(people), prng_(seed) {
     const int n = static_cast<int>(people.size());
     // Roles: the same permutation for every model and fraction of a seed.
@@ -407,8 +427,9 @@ class Run {
     }
     clinicians_ = std::max(1, n / kPatientsPerClinician);
 
-    model_ = NewModel(
-        kind, [this](const std::string& a, const std::string& b) { return Similarity(a, b); });
+    model_ = NewModel(kind, options, [this](const std::string& a, const std::string& b) {
+      return Similarity(a, b);
+    });
     for (int c = 0; c < clinicians_; ++c) model_->Approve("c" + std::to_string(c), true);
     for (int i = 0; i < n; ++i) model_->Approve(identity_[static_cast<std::size_t>(i)], false);
   }
@@ -497,7 +518,10 @@ class Run {
         continue;
       }
       ++counts.shares;
-      if (malicious) ++counts.exposures;
+      if (malicious) {
+        ++counts.exposures;
+        ++counts.by_attack[static_cast<int>(RoleOf(i)) - 1];
+      }
       if (from_sybil) continue;  // no interaction can be logged for an unapproved identity
       // The share is a logged interaction; the owner rates how the data was used.
       const std::string id = NextInteraction();
@@ -624,7 +648,7 @@ std::vector<TrustSimRow> RunTrustSimulation(
     convergence_done = convergence_done || convergence;
     for (TrustModelKind kind : kModels) {
       // The same seed for every model: same population, roles and draws.
-      Run run(people, fraction, kind, options.seed + 17);
+      Run run(people, fraction, kind, options, options.seed + 17);
       Counts all;
       Counts steady;
       for (int round = 0; round < options.rounds; ++round) {
@@ -650,7 +674,9 @@ std::string TrustSimCsv(const std::vector<TrustSimRow>& rows) {
            std::to_string(r.shares) + "," + std::to_string(r.exposures) + "," +
            std::to_string(r.honest_refused) + "," + Fixed(r.exposure_rate, 4) + "," +
            Fixed(r.malicious_allowed_rate, 4) + "," + Fixed(r.honest_refusal_rate, 4) + "," +
-           Fixed(r.trust_error, 4) + "\n";
+           Fixed(r.trust_error, 4);
+    for (long e : r.exposures_by_attack) out += "," + std::to_string(e);
+    out += "\n";
   }
   return out;
 }

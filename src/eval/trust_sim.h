@@ -25,6 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "trust/decision.h"
+#include "trust/trust_model.h"
+
 namespace medmesh::eval {
 
 enum class TrustModelKind { kOurs, kPlainBeta, kEigenTrust };
@@ -38,6 +41,10 @@ struct TrustSimOptions {
   // per-round rows.
   std::vector<double> malicious_fractions = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5};
   double convergence_fraction = 0.3;
+  // Our model's parameters and thresholds (the library's defaults unless an ablation changes
+  // them). The baselines use `policy`'s thresholds on their own estimates.
+  trust::TrustParams ours;
+  trust::SharingPolicy policy;
 };
 
 // One row of the CSV. scope "round": one round of one run; "steady": the second half of a run
@@ -56,6 +63,9 @@ struct TrustSimRow {
   double malicious_allowed_rate = 0;  // exposures / malicious_requests
   double honest_refusal_rate = 0;     // honest_refused / honest requests
   double trust_error = 0;             // mean |estimate - true trustworthiness| over the decisions
+  // Exposures by the requester's attack: bad-mouthing, collusion ring, on-off, whitewashing,
+  // Sybil (the maker or one of its Sybils).
+  long exposures_by_attack[5] = {0, 0, 0, 0, 0};
 };
 
 // Runs the sweep for every model. `progress(done, total)` is called after each simulated round
@@ -67,7 +77,9 @@ std::vector<TrustSimRow> RunTrustSimulation(
 // The CSV: a header line, then one line per row, fixed decimals.
 inline constexpr char kTrustSimCsvHeader[] =
     "model,malicious_fraction,scope,round,requests,malicious_requests,shares,exposures,"
-    "honest_refused,exposure_rate,malicious_allowed_rate,honest_refusal_rate,trust_error";
+    "honest_refused,exposure_rate,malicious_allowed_rate,honest_refusal_rate,trust_error,"
+    "exposures_badmouthing,exposures_collusion,exposures_onoff,exposures_whitewashing,"
+    "exposures_sybil";
 std::string TrustSimCsv(const std::vector<TrustSimRow>& rows);
 
 // The figures, as SVG documents: name -> content ("exposure_vs_fraction.svg", ...).

@@ -51,7 +51,7 @@ TEST(TrustSimulation, CsvHasItsColumnsAndRows) {
   std::string header;
   std::getline(in, header);
   const std::vector<std::string> columns = Split(header);
-  ASSERT_EQ(columns.size(), 13u);
+  ASSERT_EQ(columns.size(), 18u);
   EXPECT_EQ(columns[0], "model");
   EXPECT_EQ(columns[9], "exposure_rate");
   EXPECT_EQ(columns[11], "honest_refusal_rate");

@@ -272,7 +272,11 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
   t.reputation = reputation.Expectation(a, w_prior);
   t.reputation_evidence = reputation.evidence();
 
-  t.value = t.direct_weight * t.direct + (1.0 - t.direct_weight) * t.reputation;
+  // The reputation is the prior of the viewer's own evidence: T = (r_D + K E(R)) / (n_D + K),
+  // i.e. w * r_D / n_D + (1 - w) * E(R). A first good interaction raises T (the base rate does
+  // not enter twice), and direct evidence outweighs the reputation as it accumulates.
+  const double direct_ratio = t.direct_evidence > 0 ? direct.r / t.direct_evidence : 0.0;
+  t.value = t.direct_weight * direct_ratio + (1.0 - t.direct_weight) * t.reputation;
   t.confidence = 1.0 - (1.0 - direct.Confidence(w_prior)) * (1.0 - reputation.Confidence(w_prior));
   return t;
 }

@@ -31,7 +31,9 @@
 //                     (smallest tail of the holder's Beta at the consensus), until
 //                     all agree or one is left.
 //   direct D(i, j)    i's own opinion O(i, j).
-//   T(i, j)           w E(D) + (1 - w) E(R), w = n / (n + K), n = i's direct evidence of j.
+//   T(i, j)           (r_D + K E(R)) / (n + K) = w r_D / n + (1 - w) E(R), w = n / (n + K),
+//                     (r_D, s_D) = D(i, j), n = r_D + s_D: the reputation is the prior of i's own
+//                     evidence, whose weight grows with it.
 // Every expectation uses the base rate `base_rate` as its prior: an identity with no evidence
 // (a new or whitewashed one) sits at the base rate, which is below every sharing threshold.
 //
