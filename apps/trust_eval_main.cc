@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/env.h"
@@ -19,6 +20,7 @@ struct TrustEvalFlags {
   int rounds = 60;
   std::string out = "eval-trust";
   bool quick = false;
+  std::vector<double> thresholds;  // vitals summary, diagnoses, full record (empty: defaults)
 };
 
 // "[#########           ]  45%" on one line of stderr, redrawn when the percentage changes.
@@ -46,6 +48,11 @@ int RunTrustEval(const TrustEvalFlags& flags) {
   options.seed = flags.seed;
   options.patients = flags.quick ? 200 : flags.patients;
   options.rounds = flags.quick ? 30 : flags.rounds;
+  if (flags.thresholds.size() == 3) {
+    options.policy.vitals_summary.min_trust = flags.thresholds[0];
+    options.policy.diagnoses.min_trust = flags.thresholds[1];
+    options.policy.full_record.min_trust = flags.thresholds[2];
+  }
   std::cerr << "medmesh eval trust: " << options.patients << " patients, " << options.rounds
             << " rounds, seed " << options.seed << ", malicious fractions 0-50 %, 3 models\n";
   ProgressBar bar;
@@ -98,6 +105,11 @@ void RegisterTrustEvalCommand(CLI::App& eval) {
   cmd->add_option("--rounds", flags->rounds, "Rounds (days) per run")->check(CLI::Range(2, 1000));
   cmd->add_option("--out", flags->out, "Folder for trust.csv and the figures");
   cmd->add_flag("--quick", flags->quick, "200 patients, 30 rounds (a minute or less)");
+  cmd->add_option("--thresholds", flags->thresholds,
+                  "Trust thresholds of the vitals summary, diagnoses and full record for our "
+                  "model and plain Beta (default 0.65 0.7 0.8)")
+      ->expected(3)
+      ->check(CLI::Range(0.0, 1.0));
   cmd->callback([flags] {
     const int code = RunTrustEval(*flags);
     if (code != 0) throw CLI::RuntimeError(code);
