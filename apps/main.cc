@@ -19,6 +19,7 @@
 #include "apps/cloudlet_main.h"
 #include "apps/demo_main.h"
 #include "apps/rotate_kek_main.h"
+#include "apps/trust_eval_main.h"
 #include "apps/wearable_main.h"
 #include "core/clock.h"
 #include "core/random.h"
@@ -253,6 +254,8 @@ int main(int argc, char** argv) {
     RegisterWearableCommand(app);
     RegisterDemoCommand(app);
     RegisterAuditCommand(app);
+    CLI::App* eval = app.add_subcommand("eval", "Reproducible evaluations");
+    RegisterTrustEvalCommand(*eval);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

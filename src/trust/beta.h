@@ -2,8 +2,10 @@
 //
 // A BetaOpinion holds the positive evidence r and negative evidence s about one subject as of
 // time `as_of_ms`. A rating with score x in [0, 1] adds x to r and 1 - x to s. Evidence fades
-// with a half-life: after `half_life` without news, r and s are halved, so old behaviour stops
-// deciding (on-off attackers cannot live on a good past; a reformed subject can recover).
+// with half-lives: after `half_life` without news r is halved, after `negative_half_life` s is,
+// so old behaviour stops deciding (a reformed subject can recover) while misbehaviour is
+// remembered longer than good behaviour (an on-off attacker's bad phase outlives its next good
+// one).
 //
 //   expectation E = (r + W a) / (r + s + W)     a: base rate (the prior), W: prior weight (2)
 //   confidence  c = (r + s) / (r + s + W)       0 with no evidence, towards 1 as evidence grows
@@ -19,10 +21,15 @@
 namespace medmesh::trust {
 
 struct Forgetting {
-  // Evidence loses half its weight after this long. Zero or negative: never forget.
+  // Positive evidence loses half its weight after this long. Zero or negative: never forget.
   std::chrono::milliseconds half_life = std::chrono::hours(24 * 30);
-  // exp2(-elapsed / half_life), 1 for elapsed <= 0 or no forgetting.
+  // The same for negative evidence. Longer than half_life by default: misbehaviour is
+  // remembered longer than good behaviour, so an on-off attacker's bad phase is not washed
+  // out by the next good one. Zero or negative: never forget.
+  std::chrono::milliseconds negative_half_life = std::chrono::hours(24 * 90);
+  // exp2(-elapsed / half_life), 1 for elapsed <= 0 or no forgetting; the second for negatives.
   double Factor(std::int64_t elapsed_ms) const;
+  double NegativeFactor(std::int64_t elapsed_ms) const;
 };
 
 struct BetaOpinion {

@@ -10,7 +10,7 @@ namespace {
 constexpr std::int64_t kDay = 24 * 3600 * 1000LL;
 
 TEST(BetaOpinion, ClassicExpectationWithoutForgetting) {
-  Forgetting never{std::chrono::milliseconds(0)};
+  Forgetting never{std::chrono::milliseconds(0), std::chrono::milliseconds(0)};
   BetaOpinion o;
   for (int i = 0; i < 8; ++i) o.Add(1.0, i * kDay, never);
   for (int i = 0; i < 2; ++i) o.Add(0.0, 10 * kDay, never);
@@ -27,7 +27,7 @@ TEST(BetaOpinion, NoEvidenceSitsAtTheBaseRateWithZeroConfidence) {
 }
 
 TEST(BetaOpinion, EvidenceHalvesAfterOneHalfLife) {
-  Forgetting f{std::chrono::hours(24 * 10)};
+  Forgetting f{std::chrono::hours(24 * 10), std::chrono::hours(24 * 10)};
   BetaOpinion o;
   o.Add(1.0, 0, f);
   o.Add(0.25, 0, f);
@@ -39,8 +39,18 @@ TEST(BetaOpinion, EvidenceHalvesAfterOneHalfLife) {
   EXPECT_DOUBLE_EQ(o.DecayedTo(-kDay, f).r, o.r);
 }
 
+TEST(BetaOpinion, NegativeEvidenceIsRememberedLonger) {
+  Forgetting f{std::chrono::hours(24 * 10), std::chrono::hours(24 * 30)};
+  BetaOpinion o;
+  o.Add(1.0, 0, f);
+  o.Add(0.0, 0, f);
+  const BetaOpinion later = o.DecayedTo(30 * kDay, f);
+  EXPECT_NEAR(later.r, 0.125, 1e-12);
+  EXPECT_NEAR(later.s, 0.5, 1e-12);
+}
+
 TEST(BetaOpinion, OrderOfAddsDoesNotMatter) {
-  Forgetting f{std::chrono::hours(24 * 5)};
+  Forgetting f{std::chrono::hours(24 * 5), std::chrono::hours(24 * 5)};
   BetaOpinion forward;
   forward.Add(1.0, 0, f);
   forward.Add(0.0, 3 * kDay, f);
@@ -64,7 +74,7 @@ TEST(BetaOpinion, ScoresAreClampedAndNanIgnored) {
 }
 
 TEST(BetaOpinion, ConfidenceGrowsWithEvidence) {
-  Forgetting never{std::chrono::milliseconds(0)};
+  Forgetting never{std::chrono::milliseconds(0), std::chrono::milliseconds(0)};
   BetaOpinion o;
   double last = o.Confidence();
   for (int i = 0; i < 20; ++i) {

@@ -33,10 +33,10 @@ struct CategoryThreshold {
   double min_similarity = 0;
 };
 
-// Defaults (docs/trust.md, tuned by `medmesh eval trust`): vitals summary 0.6, diagnoses 0.7,
+// Defaults (docs/trust.md, tuned by `medmesh eval trust`): vitals summary 0.65, diagnoses 0.7,
 // full record 0.8; similarity 0.15 for each. All above the base rate 0.3 of TrustParams.
 struct SharingPolicy {
-  CategoryThreshold vitals_summary{0.6, 0.15};
+  CategoryThreshold vitals_summary{0.65, 0.15};
   CategoryThreshold diagnoses{0.7, 0.15};
   CategoryThreshold full_record{0.8, 0.15};
   const CategoryThreshold& For(DataCategory category) const;

@@ -66,6 +66,18 @@ TEST(Decide, EachFailingConditionDeniesOnItsOwn) {
   }
 }
 
+TEST(Decide, ADenialNamesWhatFailedFirstThenWhatHeld) {
+  DecisionInput in = Granting();
+  in.requester_approved = false;
+  in.trust.value = 0.2;
+  const Decision d = Decide(in);
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(d.Summary(),
+            "deny diagnoses: requester is not a hospital-approved identity; trust 0.20 < 0.70 "
+            "(reputation 0.70 from 4 opinions, direct 0.00 weighted 0.00); owner allows sharing "
+            "diagnoses; similarity 0.50 >= 0.15");
+}
+
 TEST(Decide, TrustExactlyAtTheThresholdIsEnough) {
   DecisionInput in = Granting();
   in.trust.value = 0.7;

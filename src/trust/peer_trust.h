@@ -44,7 +44,7 @@ struct PeerEvent {
 };
 
 struct PeerTrustParams {
-  Forgetting forgetting{std::chrono::hours(24 * 7)};
+  Forgetting forgetting{std::chrono::hours(24 * 7), std::chrono::hours(24 * 14)};
   double base_rate = 0.5;
   double prior_weight = 2.0;
 };

@@ -43,11 +43,12 @@ TEST(PeerTrust, RanksAndChoosesPartnersAboveTheThreshold) {
 }
 
 TEST(PeerTrust, OldFailuresFadeSoAPeerCanRecover) {
-  PeerTrust trust;  // one-week half-life
+  PeerTrust trust;  // half-lives: one week (successes), two weeks (failures)
   trust.Record({"b", PeerEventKind::kDataFailedVerification, 0});
   EXPECT_LT(trust.Standing("b", 0).trust, 0.3);
   for (int i = 0; i < 3; ++i) trust.Record({"b", PeerEventKind::kDataVerified, 28 * kDay});
-  EXPECT_GT(trust.Standing("b", 28 * kDay).trust, 0.75);
+  // r = 3, s = 3 / 4: E = 4 / 5.75.
+  EXPECT_NEAR(trust.Standing("b", 28 * kDay).trust, 4.0 / 5.75, 1e-9);
 }
 
 TEST(PeerTrust, EventNamesRoundTrip) {

@@ -68,8 +68,9 @@ double BetaContinuedFraction(double a, double b, double x) {
   return h;
 }
 
-// I_x(a, b), the regularised incomplete beta function.
-double RegularisedIncompleteBeta(double a, double b, double x) {
+}  // namespace
+
+double BetaCdf(double a, double b, double x) {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const double log_front =
@@ -79,8 +80,6 @@ double RegularisedIncompleteBeta(double a, double b, double x) {
   return 1.0 - front * BetaContinuedFraction(b, a, 1.0 - x) / b;
 }
 
-}  // namespace
-
 double BetaQuantile(double alpha, double beta, double p) {
   if (p <= 0) return 0;
   if (p >= 1) return 1;
@@ -89,7 +88,7 @@ double BetaQuantile(double alpha, double beta, double p) {
   double hi = 1;
   for (int i = 0; i < 60; ++i) {
     const double mid = 0.5 * (lo + hi);
-    if (RegularisedIncompleteBeta(alpha, beta, mid) < p) {
+    if (BetaCdf(alpha, beta, mid) < p) {
       lo = mid;
     } else {
       hi = mid;
@@ -221,16 +220,13 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
         const double sim = std::clamp(similarity(holder), 0.0, 1.0);
         v.weight *= params_.similarity_floor + (1.0 - params_.similarity_floor) * sim;
       }
-      if (params_.filter_quantile > 0) {
-        v.lo = BetaQuantile(v.r + 1.0, v.s + 1.0, params_.filter_quantile);
-        v.hi = BetaQuantile(v.r + 1.0, v.s + 1.0, 1.0 - params_.filter_quantile);
-      }
       views.push_back(v);
     }
   }
 
-  // Unfair-rater filter: drop the holder most incompatible with the consensus of the others,
-  // one at a time, until every remaining holder's interval holds the others' consensus.
+  // Unfair-rater filter: drop the holder with whom the others' consensus is least compatible
+  // (the smaller tail of the holder's Beta at the consensus), one at a time, until the
+  // consensus lies inside every remaining holder's [q, 1 - q] interval.
   if (params_.filter_quantile > 0) {
     while (true) {
       // The consensus is the weighted mean of the holders' expectations (scale-free: it does
@@ -246,18 +242,17 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
       }
       if (kept < 2) break;
       int worst = -1;
-      double worst_distance = 0;
+      double worst_tail = params_.filter_quantile;
       for (std::size_t i = 0; i < views.size(); ++i) {
         const HolderView& v = views[i];
         if (!v.kept) continue;
         const double others_w = total_w - v.weight;
         if (others_w <= 0) continue;
         const double consensus = (total_we - v.weight * v.expectation) / others_w;
-        double distance = 0;
-        if (consensus < v.lo) distance = v.lo - consensus;
-        if (consensus > v.hi) distance = consensus - v.hi;
-        if (distance > worst_distance) {
-          worst_distance = distance;
+        const double cdf = BetaCdf(v.r + 1.0, v.s + 1.0, consensus);
+        const double tail = std::min(cdf, 1.0 - cdf);
+        if (tail < worst_tail) {
+          worst_tail = tail;
           worst = static_cast<int>(i);
         }
       }
@@ -277,7 +272,11 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
   t.reputation = reputation.Expectation(a, w_prior);
   t.reputation_evidence = reputation.evidence();
 
-  t.value = t.direct_weight * t.direct + (1.0 - t.direct_weight) * t.reputation;
+  // The reputation is the prior of the viewer's own evidence: T = (r_D + K E(R)) / (n_D + K),
+  // i.e. w * r_D / n_D + (1 - w) * E(R). A first good interaction raises T (the base rate does
+  // not enter twice), and direct evidence outweighs the reputation as it accumulates.
+  const double direct_ratio = t.direct_evidence > 0 ? direct.r / t.direct_evidence : 0.0;
+  t.value = t.direct_weight * direct_ratio + (1.0 - t.direct_weight) * t.reputation;
   t.confidence = 1.0 - (1.0 - direct.Confidence(w_prior)) * (1.0 - reputation.Confidence(w_prior));
   return t;
 }

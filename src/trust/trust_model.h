@@ -27,10 +27,13 @@
 //                     (after Whitby, Jøsang & Indulska 2004): a holder is dropped when the
 //                     consensus of the others (the weighted mean of their expectations) lies
 //                     outside the holder's own Beta(r+1, s+1) [q, 1-q] quantile interval (it is
-//                     statistically incompatible with everyone else), the farthest first, until
+//                     statistically incompatible with everyone else), the least probable first
+//                     (smallest tail of the holder's Beta at the consensus), until
 //                     all agree or one is left.
 //   direct D(i, j)    i's own opinion O(i, j).
-//   T(i, j)           w E(D) + (1 - w) E(R), w = n / (n + K), n = i's direct evidence of j.
+//   T(i, j)           (r_D + K E(R)) / (n + K) = w r_D / n + (1 - w) E(R), w = n / (n + K),
+//                     (r_D, s_D) = D(i, j), n = r_D + s_D: the reputation is the prior of i's own
+//                     evidence, whose weight grows with it.
 // Every expectation uses the base rate `base_rate` as its prior: an identity with no evidence
 // (a new or whitewashed one) sits at the base rate, which is below every sharing threshold.
 //
@@ -172,8 +175,9 @@ class TrustModel {
   std::size_t accepted_ = 0;
 };
 
-// The Beta quantile: x with I_x(alpha, beta) = p (regularised incomplete beta), alpha, beta > 0,
-// p in [0, 1]. Exposed for the filter's tests.
+// The Beta distribution's CDF I_x(alpha, beta) (regularised incomplete beta), alpha, beta > 0,
+// and its quantile (the x with I_x = p, p in [0, 1]). Exposed for the filter's tests.
+double BetaCdf(double alpha, double beta, double x);
 double BetaQuantile(double alpha, double beta, double p);
 
 }  // namespace medmesh::trust

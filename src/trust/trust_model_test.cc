@@ -68,10 +68,11 @@ TEST_F(TrustModelTest, WeightOnDirectEvidenceGrowsWithEvidence) {
     last_weight = t.direct_weight;
     // w = n / (n + 3)
     EXPECT_NEAR(t.direct_weight, (i + 1.0) / (i + 4.0), 1e-12);
-    EXPECT_NEAR(t.value, t.direct_weight * t.direct + (1 - t.direct_weight) * t.reputation, 1e-12);
+    // All good: r_D / n = 1.
+    EXPECT_NEAR(t.value, t.direct_weight * 1.0 + (1 - t.direct_weight) * t.reputation, 1e-12);
   }
-  // Six good interactions: E(D) = 6.6 / 8, w = 6 / 9, no reputation (base rate 0.3).
-  EXPECT_NEAR(model_.Trust("p1", "p2", 0).value, 6.0 / 9 * 6.6 / 8 + 3.0 / 9 * 0.3, 1e-12);
+  // Six good interactions, no reputation (base rate 0.3): T = (6 + 3 * 0.3) / (6 + 3).
+  EXPECT_NEAR(model_.Trust("p1", "p2", 0).value, 6.9 / 9, 1e-12);
   // The viewer's own opinion is not part of the reputation.
   EXPECT_EQ(model_.Trust("p1", "p2", 0).holders_used, 0);
   EXPECT_EQ(model_.Trust("p3", "p2", 0).holders_used, 1);
@@ -136,6 +137,9 @@ TEST(BetaQuantile, MatchesClosedForms) {
   EXPECT_DOUBLE_EQ(BetaQuantile(3, 4, 0), 0);
   EXPECT_DOUBLE_EQ(BetaQuantile(3, 4, 1), 1);
   EXPECT_NEAR(BetaQuantile(30, 30, 0.5), 0.5, 1e-9);
+  EXPECT_NEAR(BetaCdf(4, 1, 0.5), 0.0625, 1e-12);  // x^4
+  EXPECT_NEAR(BetaCdf(1, 6, 0.5), 1 - 1.0 / 64, 1e-12);
+  EXPECT_NEAR(BetaCdf(7.5, 2.25, BetaQuantile(7.5, 2.25, 0.3)), 0.3, 1e-9);
 }
 
 }  // namespace
