@@ -45,17 +45,23 @@ Result<std::unique_ptr<RequestClassifier>> RequestClassifier::Load(
   return std::make_unique<RequestClassifier>(std::move(loaded.manifest), std::move(loaded.booster));
 }
 
-Result<Verdict> RequestClassifier::ScoreFeatures(const std::vector<float>& features) const {
+Result<Verdict> RequestClassifier::ScoreFeatures(const std::vector<float>& features,
+                                                 double threshold) const {
   MEDMESH_ASSIGN_OR_RETURN(float p, booster_->PredictOne(features));
-  return Verdict{p, p >= manifest_.threshold};
+  return Verdict{p, p >= threshold};
 }
 
 Result<Verdict> RequestClassifier::Score(const HttpRequestInput& request) const {
-  return ScoreFeatures(ExtractRequestFeatures(request));
+  return ScoreFeatures(ExtractRequestFeatures(request), manifest_.threshold);
 }
 
 Result<Verdict> RequestClassifier::ScoreValue(std::string_view value) const {
-  return ScoreFeatures(ExtractValueRequestFeatures(value));
+  MEDMESH_ASSIGN_OR_RETURN(Verdict verdict, ScoreFeatures(ExtractValueRequestFeatures(value),
+                                                          manifest_.value_threshold));
+  // Prose has the shape of many injections (long, spaced, punctuated) but none of their
+  // structures: a value without one is never flagged (docs/ids_models.md, ADR 0030).
+  verdict.attack = verdict.attack && HasAttackStructure(value);
+  return verdict;
 }
 
 Result<std::unique_ptr<FlowClassifier>> FlowClassifier::Load(const std::filesystem::path& dir) {

@@ -9,7 +9,8 @@
 // refused at start instead of scoring nonsense.
 //
 // Score returns the attack probability and the verdict at the manifest's operating threshold
-// (chosen for a low false-positive rate; docs/ids_models.md gives the measured figures).
+// (chosen for a low false-positive rate; docs/ids_models.md gives the measured figures); a single
+// value (ScoreValue) is judged at the manifest's value_threshold.
 // WARNING: a learned score is evidence, not proof: detectors should combine it with other signals
 // and never block on one score alone. The models know nothing about MedMesh's own routes.
 //
@@ -35,7 +36,7 @@ inline constexpr int kFlowModelVersion = 1;
 
 struct Verdict {
   float probability = 0;  // P(attack) in [0,1]
-  bool attack = false;    // probability >= threshold
+  bool attack = false;    // probability >= the manifest's threshold for this kind of input
 };
 
 // Reads "<dir>/<name>-v<version>.json" and the model beside it and checks them as above.
@@ -58,13 +59,15 @@ class RequestClassifier {
 
   // Scores a whole request (path, query and form body). kInternal only if XGBoost fails.
   Result<Verdict> Score(const HttpRequestInput& request) const;
-  // Scores one parameter value (e.g. a JSON string field), raw or percent-encoded.
+  // Scores one parameter value (e.g. a JSON string field), raw or percent-encoded. `attack`
+  // also requires HasAttackStructure(value), so free text without injection structures is never
+  // flagged; `probability` is the model's either way.
   Result<Verdict> ScoreValue(std::string_view value) const;
 
   const ModelManifest& manifest() const { return manifest_; }
 
  private:
-  Result<Verdict> ScoreFeatures(const std::vector<float>& features) const;
+  Result<Verdict> ScoreFeatures(const std::vector<float>& features, double threshold) const;
   ModelManifest manifest_;
   std::unique_ptr<Booster> booster_;
 };

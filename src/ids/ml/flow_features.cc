@@ -49,7 +49,7 @@ constexpr std::array<std::string_view, kKddFeatureCount> kNames = {"duration",
                                                                    "dst_host_rerror_rate",
                                                                    "dst_host_srv_rerror_rate"};
 
-// The vocabularies of NSL-KDD's training data; anything else is "other" in its group.
+// The vocabularies of NSL-KDD's training data; anything else is "?unknown" in its group.
 constexpr std::array<std::string_view, 3> kProtocols = {"tcp", "udp", "icmp"};
 constexpr std::array<std::string_view, 11> kFlags = {"SF", "S0", "REJ",    "RSTR", "RSTO", "SH",
                                                      "S1", "S2", "RSTOS0", "S3",   "OTH"};
@@ -104,7 +104,7 @@ void OneHot(const std::array<std::string_view, N>& vocabulary, std::string_view 
     found = found || hit;
     out.push_back(hit ? 1.0f : 0.0f);
   }
-  out.push_back(found ? 0.0f : 1.0f);  // other
+  out.push_back(found ? 0.0f : 1.0f);  // ?unknown (NSL-KDD's own "other" service is a value)
 }
 
 }  // namespace
@@ -198,11 +198,11 @@ const std::vector<std::string>& FlowFeatureSchema() {
       ++numeric;
     }
     for (std::string_view v : kProtocols) out.push_back("protocol_type=" + std::string(v));
-    out.push_back("protocol_type=other");
+    out.push_back("protocol_type=?unknown");
     for (std::string_view v : kServices) out.push_back("service=" + std::string(v));
-    out.push_back("service=other");
+    out.push_back("service=?unknown");
     for (std::string_view v : kFlags) out.push_back("flag=" + std::string(v));
-    out.push_back("flag=other");
+    out.push_back("flag=?unknown");
     return out;
   }();
   return names;

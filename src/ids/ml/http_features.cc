@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/check.h"
+
 namespace medmesh::ids::ml {
 namespace {
 
@@ -211,10 +213,13 @@ ValueStats ComputeValueStats(std::string_view raw) {
   int quote_op = 0, tautology = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const bool quote = IsStructuralQuote(s, i);
-    const bool closing_paren = s[i] == ')';
+    // ")" only right after a quote ("') or ..."), a number only when it opens the value
+    // ("1 and 1=1"): "(2 flights) and" or "type 1 and type 2" are prose.
+    const bool closing_paren = s[i] == ')' && i > 0 && IsStructuralQuote(s, i - 1);
     const bool number_end =
         IsDigit(static_cast<unsigned char>(s[i])) &&
-        (i + 1 == s.size() || !IsWordChar(static_cast<unsigned char>(s[i + 1])));
+        (i + 1 == s.size() || !IsWordChar(static_cast<unsigned char>(s[i + 1]))) &&
+        s.substr(0, i).find_first_not_of("0123456789-( ") == std::string_view::npos;
     if (!quote && !closing_paren && !number_end) continue;
     const std::size_t j = SkipSpaces(s, i + 1);
     if (j == i + 1 && !quote && !closing_paren) continue;  // "1or" is not "1 or"
@@ -250,8 +255,13 @@ ValueStats ComputeValueStats(std::string_view raw) {
   for (std::string_view kw : kSqlKeywords) keywords += CountWord(s, kw);
   int comments = Count(s, "/*") + Count(s, "*/");
   for (std::size_t at = s.find("--"); at != std::string_view::npos; at = s.find("--", at + 2)) {
-    // "--" ends an SQL statement when nothing or a space follows; "--" between words is prose.
-    if (at + 2 >= s.size() || s[at + 2] == ' ' || s[at + 2] == '+') ++comments;
+    // "--" ends an SQL statement: at the end of the value, or glued to what precedes it and
+    // followed by a space ("1'-- x"). A dash between spaces (" -- ") is prose punctuation.
+    const std::size_t rest = s.find_first_not_of(" +-", at + 2);
+    const bool at_end = rest == std::string_view::npos;
+    const bool glued = at > 0 && s[at - 1] != ' ' && s[at - 1] != '-' &&
+                       (at + 2 >= s.size() || s[at + 2] == ' ' || s[at + 2] == '+');
+    if (at_end || glued) ++comments;
   }
   if (!s.empty() && s.back() == '#') ++comments;
   int func_calls = 0;
@@ -466,6 +476,23 @@ std::vector<float> ExtractValueRequestFeatures(std::string_view value) {
   req[1] = std::log1p(static_cast<float>(value.size()));
   req[4] = value.empty() ? 1.0f : 0.0f;
   return Assemble(v, path, req);
+}
+
+bool HasAttackStructure(std::string_view value) {
+  const ValueStats v = ComputeValueStats(value);
+  auto at = [&v](std::string_view name) {
+    for (std::size_t i = 0; i < kValueNames.size(); ++i) {
+      if (kValueNames[i] == name) return v.f[i];
+    }
+    MEDMESH_CHECK(false, "unknown value feature");
+    return 0.0f;
+  };
+  for (std::string_view name :
+       {"sql_quote_op", "sql_tautology", "sql_comment", "sql_func_call", "html_tag_open",
+        "event_handler", "traversal", "sensitive_path", "null_byte", "shell_command", "ssi"}) {
+    if (at(name) > 0) return true;
+  }
+  return false;
 }
 
 }  // namespace medmesh::ids::ml

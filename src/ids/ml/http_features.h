@@ -54,4 +54,11 @@ std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request);
 // The feature vector of one parameter value alone (raw, percent-encoded or not).
 std::vector<float> ExtractValueRequestFeatures(std::string_view value);
 
+// True if the decoded value holds at least one attack structure: a quote or number followed by
+// an SQL operator word, an "x=x" tautology, an SQL comment, an SQL function call, an HTML tag
+// opener, an event-handler attribute, "../", a sensitive system path, a NUL byte, a shell
+// metacharacter followed by a command, or a server-side include. Free text without any of these
+// is never an injection, whatever its shape; RequestClassifier::ScoreValue uses this as a gate.
+bool HasAttackStructure(std::string_view value);
+
 }  // namespace medmesh::ids::ml

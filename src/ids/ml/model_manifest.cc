@@ -33,6 +33,7 @@ std::string ManifestToJson(const ModelManifest& m) {
                               {"feature_schema", m.feature_schema},
                               {"feature_count", m.feature_count},
                               {"threshold", m.threshold},
+                              {"value_threshold", m.value_threshold},
                               {"threshold_rule", m.threshold_rule},
                               {"seed", m.seed},
                               {"rounds", m.rounds},
@@ -75,13 +76,16 @@ Result<ModelManifest> ManifestFromJson(std::string_view json) {
   MEDMESH_RETURN_IF_ERROR(str("params", m.params));
   MEDMESH_RETURN_IF_ERROR(str("model_blake2b256", m.model_blake2b256));
   MEDMESH_RETURN_IF_ERROR(str("created_by", m.created_by));
-  auto threshold = j.find("threshold");
-  if (threshold == j.end() || !threshold->is_number()) {
-    return InvalidArgument("model manifest: missing number threshold");
-  }
-  m.threshold = threshold->get<double>();
-  if (!(m.threshold >= 0.0 && m.threshold <= 1.0)) {
-    return InvalidArgument("model manifest: threshold outside [0,1]");
+  for (auto [key, out] :
+       {std::pair{"threshold", &m.threshold}, std::pair{"value_threshold", &m.value_threshold}}) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number()) {
+      return InvalidArgument(std::string("model manifest: missing number ") + key);
+    }
+    *out = it->get<double>();
+    if (!(*out >= 0.0 && *out <= 1.0)) {
+      return InvalidArgument(std::string("model manifest: ") + key + " outside [0,1]");
+    }
   }
   if (version > 1000000 || rounds > 1000000)
     return InvalidArgument("model manifest: version or rounds out of range");

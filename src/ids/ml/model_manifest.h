@@ -24,7 +24,10 @@ struct ModelManifest {
   int version = 1;             // bumped with any change of features or training recipe
   std::string feature_schema;  // hex BLAKE2b-256 of the feature names joined by '\n'
   std::size_t feature_count = 0;
-  double threshold = 0.5;      // probability at or above which a sample is an attack
+  double threshold = 0.5;  // probability at or above which a sample is an attack
+  // http only: the threshold for single parameter values (ScoreValue), calibrated apart because
+  // a lone value and a whole request differ in base rates. Equal to `threshold` for flow.
+  double value_threshold = 0.5;
   std::string threshold_rule;  // how the threshold was chosen (human-readable)
   std::uint64_t seed = 0;
   int rounds = 0;
