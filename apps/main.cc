@@ -18,6 +18,7 @@
 #include "apps/cloud_main.h"
 #include "apps/cloudlet_main.h"
 #include "apps/demo_main.h"
+#include "apps/ids_main.h"
 #include "apps/rotate_kek_main.h"
 #include "apps/trust_eval_main.h"
 #include "apps/wearable_main.h"
@@ -255,7 +256,10 @@ int main(int argc, char** argv) {
     RegisterDemoCommand(app);
     RegisterAuditCommand(app);
     CLI::App* eval = app.add_subcommand("eval", "Reproducible evaluations");
+    eval->require_subcommand(1);
     RegisterTrustEvalCommand(*eval);
+    RegisterIdsCommand(app);
+    RegisterEvalIdsCommand(*eval);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

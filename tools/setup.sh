@@ -11,7 +11,7 @@ PACKAGES=(
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsodium-dev
   libsqlite3-dev libsqlitecpp-dev sqlite3 libpq-dev libpqxx-dev postgresql
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev zlib1g-dev
-  prometheus-cpp-dev
+  prometheus-cpp-dev libxgboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium
 )

@@ -1,0 +1,64 @@
+// Features of HTTP requests and single parameter values for the request classifier
+// (classifier.h). They describe the *shape* of a value after URL decoding (character classes,
+// entropy, lengths, encoding depth) and counts of attack *structures* (a quote followed by an SQL
+// operator, an SQL function call, an HTML tag opener, an event-handler attribute, "../", a shell
+// metacharacter followed by a command), never parameter names or literal values, so a model built
+// on them can score parameters and paths it has never seen. English words such as "select", "and"
+// or "from" count only inside SQL-like structures, and an apostrophe inside a word ("O'Brien",
+// "don't") or "<" not opening a tag ("<3", "< 5 mg") counts as nothing, so prose stays prose.
+//
+// A request is scored as one vector: the element-wise maximum of the value features over all its
+// parameter values (query and form body), the same value features of the decoded path, and a few
+// request-level counts. A single value is scored as a request with an empty path and one
+// parameter (ExtractValueRequestFeatures), the layout the training data of HttpParamsDataset uses.
+//
+// The layout is versioned by HttpFeatureSchema(): the names in order, hashed into the model
+// manifest, so a model is never applied to vectors of another layout.
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace medmesh::ids::ml {
+
+// A request as the HTTP layer sees it, all fields raw (still percent-encoded).
+struct HttpRequestInput {
+  std::string_view method;  // "GET", "POST", ... ("" when unknown)
+  std::string_view path;    // the target's path, without "?query"
+  std::string_view query;   // the query string without the leading '?'
+  std::string_view body;    // an application/x-www-form-urlencoded body, or "" (JSON: score the
+                            // string values one by one with ScoreValue instead)
+};
+
+// Percent-decodes `text` ('+' becomes a space when `plus_is_space`). Malformed escapes are kept
+// literally. Bytes are kept as bytes (no charset conversion).
+std::string PercentDecode(std::string_view text, bool plus_is_space);
+
+// Decodes repeatedly (at most 4 times) while decoding changes the text; `*depth` receives how
+// many rounds changed it (0 for plain text, 2 for "%2527").
+std::string DecodeFully(std::string_view text, int* depth);
+
+// Splits "a=1&b=2" into raw (still encoded) key/value pairs; a part without '=' is a key with an
+// empty value. Empty parts are skipped.
+std::vector<std::pair<std::string_view, std::string_view>> SplitParams(std::string_view query);
+
+// The feature names in vector order; their hash is the model manifest's schema hash.
+const std::vector<std::string>& HttpFeatureSchema();
+
+// The feature vector of a request (HttpFeatureSchema().size() floats).
+std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request);
+
+// The feature vector of one parameter value alone (raw, percent-encoded or not).
+std::vector<float> ExtractValueRequestFeatures(std::string_view value);
+
+// True if the decoded value holds at least one attack structure: a quote or number followed by
+// an SQL operator word, an "x=x" tautology, an SQL comment, an SQL function call, an HTML tag
+// opener, an event-handler attribute, "../", a sensitive system path, a NUL byte, a shell
+// metacharacter followed by a command, or a server-side include. Free text without any of these
+// is never an injection, whatever its shape; RequestClassifier::ScoreValue uses this as a gate.
+bool HasAttackStructure(std::string_view value);
+
+}  // namespace medmesh::ids::ml

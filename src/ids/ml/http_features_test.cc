@@ -1,0 +1,120 @@
+#include "ids/ml/http_features.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+namespace medmesh::ids::ml {
+namespace {
+
+// The value-block feature `name` ("value_max.<name>") of a single value.
+float ValueFeature(std::string_view value, const std::string& name) {
+  const std::vector<float> f = ExtractValueRequestFeatures(value);
+  const auto& schema = HttpFeatureSchema();
+  for (std::size_t i = 0; i < schema.size(); ++i) {
+    if (schema[i] == "value_max." + name) return f[i];
+  }
+  ADD_FAILURE() << "no feature " << name;
+  return -1;
+}
+
+TEST(PercentDecode, DecodesEscapesAndKeepsMalformedOnes) {
+  EXPECT_EQ(PercentDecode("a%20b%3Cc", false), "a b<c");
+  EXPECT_EQ(PercentDecode("a+b", true), "a b");
+  EXPECT_EQ(PercentDecode("a+b", false), "a+b");
+  EXPECT_EQ(PercentDecode("100%", false), "100%");
+  EXPECT_EQ(PercentDecode("%zz%4", false), "%zz%4");
+}
+
+TEST(DecodeFully, CountsEncodingDepth) {
+  int depth = -1;
+  EXPECT_EQ(DecodeFully("%2527", &depth), "'");
+  EXPECT_EQ(depth, 2);
+  EXPECT_EQ(DecodeFully("plain text", &depth), "plain text");
+  EXPECT_EQ(depth, 0);
+}
+
+TEST(SplitParams, SplitsPairsAndSkipsEmptyParts) {
+  const auto p = SplitParams("a=1&&b=&c&d=x=y");
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_EQ(p[0].first, "a");
+  EXPECT_EQ(p[0].second, "1");
+  EXPECT_EQ(p[1].second, "");
+  EXPECT_EQ(p[2].first, "c");
+  EXPECT_EQ(p[3].second, "x=y");
+}
+
+TEST(HttpFeatures, SchemaMatchesVectorWidth) {
+  const auto& schema = HttpFeatureSchema();
+  const std::size_t n = schema.size();
+  EXPECT_EQ(std::set<std::string>(schema.begin(), schema.end()).size(), n);  // unique names
+  EXPECT_EQ(ExtractValueRequestFeatures("x").size(), n);
+  EXPECT_EQ(ExtractRequestFeatures({"GET", "/a/b.jsp", "id=1&x=%27", ""}).size(), n);
+}
+
+TEST(HttpFeatures, SqlInjectionStructures) {
+  EXPECT_GE(ValueFeature("1' OR '1'='1' --", "sql_quote_op"), 1);
+  EXPECT_GE(ValueFeature("1' OR '1'='1' --", "sql_tautology"), 1);
+  EXPECT_GE(ValueFeature("1' OR '1'='1' --", "sql_comment"), 1);
+  EXPECT_GE(ValueFeature("1%27%20union%20select%20null,version()--", "sql_quote_op"), 1);
+  EXPECT_GE(ValueFeature("1 AND SLEEP(5)", "sql_func_call"), 1);
+  EXPECT_GE(ValueFeature("'/**/or/**/1=1", "sql_quote_op"), 1);
+}
+
+TEST(HttpFeatures, ProseIsNotSql) {
+  // English keywords outside SQL structures, apostrophes inside words, "<3", "--" between words.
+  for (std::string_view prose :
+       {"Please select a time, or call me; I'll confirm.", "Mrs. O'Brien's knee -- better today",
+        "Thank you <3", "Dose: 5 mg/day and 10 mg/day after a week"}) {
+    SCOPED_TRACE(std::string(prose));
+    EXPECT_EQ(ValueFeature(prose, "sql_quote_op"), 0);
+    EXPECT_EQ(ValueFeature(prose, "sql_func_call"), 0);
+    EXPECT_EQ(ValueFeature(prose, "html_tag_open"), 0);
+    EXPECT_EQ(ValueFeature(prose, "structural_quotes"), 0);
+    EXPECT_EQ(ValueFeature(prose, "sql_comment"), 0);
+  }
+}
+
+TEST(HttpFeatures, ScriptTraversalAndCommands) {
+  EXPECT_EQ(ValueFeature("<script>alert(1)</script>", "html_tag_open"), 2);
+  EXPECT_GE(ValueFeature("<script>alert(1)</script>", "xss_keywords"), 2);
+  EXPECT_EQ(ValueFeature("<img src=x onerror=alert(1)>", "event_handler"), 1);
+  EXPECT_EQ(ValueFeature("..%2F..%2F..%2Fetc%2Fpasswd", "traversal"), 3);
+  EXPECT_GE(ValueFeature("..%2F..%2F..%2Fetc%2Fpasswd", "sensitive_path"), 1);
+  EXPECT_EQ(ValueFeature("..%2F..%2F..%2Fetc%2Fpasswd", "decode_depth"), 1);
+  EXPECT_EQ(ValueFeature("x; cat /etc/passwd", "shell_command"), 1);
+  EXPECT_EQ(ValueFeature("a | whoami", "shell_command"), 1);
+  EXPECT_EQ(ValueFeature("bread; milk; eggs", "shell_command"), 0);
+  EXPECT_EQ(ValueFeature("a%0d%0aSet-Cookie:x", "crlf"), 2);
+}
+
+TEST(HttpFeatures, CharacterStatistics) {
+  EXPECT_EQ(ValueFeature("abcd", "len"), 4);
+  EXPECT_FLOAT_EQ(ValueFeature("ab12", "digit_ratio"), 0.5f);
+  EXPECT_FLOAT_EQ(ValueFeature("aaaa", "entropy"), 0.0f);
+  EXPECT_FLOAT_EQ(ValueFeature("abcd", "entropy"), 2.0f);
+  EXPECT_EQ(ValueFeature("a'\"<>b", "max_special_run"), 4);
+}
+
+TEST(HttpFeatures, RequestTakesTheWorstValueAndPathShape) {
+  const auto& schema = HttpFeatureSchema();
+  auto at = [&](const std::vector<float>& f, const std::string& name) {
+    for (std::size_t i = 0; i < schema.size(); ++i) {
+      if (schema[i] == name) return f[i];
+    }
+    ADD_FAILURE() << name;
+    return -1.0f;
+  };
+  const auto f = ExtractRequestFeatures(
+      {"POST", "/shop/admin.jsp.bak", "id=2", "name=Ann&q=%3Cscript%3Ealert(1)%3C/script%3E&id=3"});
+  EXPECT_EQ(at(f, "value_max.html_tag_open"), 2);
+  EXPECT_EQ(at(f, "request.params"), 4);
+  EXPECT_EQ(at(f, "request.duplicate_keys"), 1);
+  EXPECT_EQ(at(f, "request.is_post"), 1);
+  EXPECT_EQ(at(f, "request.path_backup_ext"), 1);
+  EXPECT_EQ(at(f, "request.path_depth"), 2);
+}
+
+}  // namespace
+}  // namespace medmesh::ids::ml
