@@ -105,7 +105,7 @@ struct IdsEvent {
   std::int64_t last_time_ms = 0;  // time of the last of them; 0 in Append means time_ms
   // An opaque account reference (a keyed hash, never a login or an id) for the detectors'
   // per-account counts. NOT stored: only the observer (SetObserver) sees it.
-  std::string account_ref;
+  std::string account_ref = {};
 };
 
 // Called with every event given to Record or Append (sanitised, count 1 for Record), in the
