@@ -127,7 +127,7 @@ std::string Scope::Key() const {
 
 Result<Scope> SourceScope(std::string_view address) {
   MEDMESH_ASSIGN_OR_RETURN(boost::asio::ip::address parsed, ParseAddress(address));
-  if (parsed.is_v4()) return Scope{ScopeKind::kIp, parsed.to_string()};
+  if (parsed.is_v4() || parsed.is_loopback()) return Scope{ScopeKind::kIp, parsed.to_string()};
   return Scope{ScopeKind::kRange, Slash64(parsed.to_v6())};
 }
 

@@ -50,7 +50,8 @@ struct Scope {
 };
 
 // The scope a request's source address falls under: kIp for IPv4 (IPv4-mapped IPv6 included),
-// kRange with the /64 for other IPv6. kInvalidArgument if `address` is not a numeric address.
+// kRange with the /64 for other IPv6 (but kIp for ::1). kInvalidArgument if `address` is not a
+// numeric address.
 Result<Scope> SourceScope(std::string_view address);
 
 // Checks and normalises a scope given by an operator: an ip is normalised (IPv4-mapped to

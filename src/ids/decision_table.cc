@@ -137,8 +137,14 @@ bool DecisionTable::Allowlisted(const Scope& scope) const {
   return AllowlistedLocked(scope);
 }
 
-Result<std::optional<Decision>> DecisionTable::Impose(const Proposal& p) {
+Result<std::optional<Decision>> DecisionTable::Impose(const Proposal& proposal) {
   State& s = *state_;
+  Proposal p = proposal;
+  if (!s.policy.enforce_on_local_proxy && p.action != Action::kAlertOnly &&
+      p.scope.kind == ScopeKind::kIp && (p.scope.value == "127.0.0.1" || p.scope.value == "::1")) {
+    p.action = Action::kAlertOnly;
+    p.reason += " (not enforced: a local proxy's address)";
+  }
   std::lock_guard writer(s.db_mu);
   const std::int64_t now = NowMs(s.clock);
   const std::string key = p.scope.Key();

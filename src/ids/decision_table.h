@@ -4,6 +4,7 @@
 // Impose(proposal) turns a detector's proposal into a decision:
 //   - an allowlisted scope gets none (allowlists always win, also over decisions imposed
 //     before the entry was added: Match ignores them);
+//   - a block or throttle of 127.0.0.1 or ::1 becomes alert only (enforce_on_local_proxy);
 //   - an active decision on the same scope with the same or a stronger action is returned
 //     as it is (a continuing attack does not escalate with every alert);
 //   - otherwise a new decision, offence = earlier offences of the scope + 1, expiry
@@ -45,6 +46,11 @@ struct DecisionPolicy {
   std::chrono::milliseconds forget_offences_after = std::chrono::hours(24 * 30);
   // Decisions kept in the database after they ended (revoked or expired), then pruned.
   std::chrono::milliseconds keep_ended = std::chrono::hours(24 * 30);
+  // Whether block and throttle decisions may name 127.0.0.1 or ::1. Off by default: behind a
+  // reverse proxy on the same host every client has that address, and blocking it would block
+  // everyone (the server does not trust X-Forwarded-For). Such proposals become alert-only
+  // decisions. The rest of 127.0.0.0/8 is enforced (tests play attackers from 127.0.0.x).
+  bool enforce_on_local_proxy = false;
 };
 
 // What a detector (or an operator) asks for.

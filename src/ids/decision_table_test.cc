@@ -95,6 +95,19 @@ TEST_F(DecisionTableTest, AllowlistAlwaysWins) {
             ErrorCode::kNotFound);
 }
 
+TEST_F(DecisionTableTest, TheLocalProxyAddressIsOnlyAlertedOn) {
+  auto t = Open();
+  for (std::string_view ip : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
+    auto d = t->Impose({"x", 1, *SourceScope(ip), Action::kBlock, "flood"});
+    ASSERT_TRUE(d && *d);
+    EXPECT_EQ((*d)->action, Action::kAlertOnly);
+  }
+  EXPECT_FALSE(t->Match("127.0.0.1"));
+  EXPECT_FALSE(t->AnyEnforcing());
+  ASSERT_TRUE(t->Impose({"x", 1, *SourceScope("127.0.0.2"), Action::kBlock, "flood"}));
+  EXPECT_TRUE(t->Match("127.0.0.2"));
+}
+
 TEST_F(DecisionTableTest, RevokeEndsADecision) {
   auto t = Open();
   auto d = t->Impose(Block("192.0.2.7"));
