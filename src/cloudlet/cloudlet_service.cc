@@ -215,11 +215,11 @@ Status CloudletService::State::OpenStores() {
   if (released > 0) log::Info("cloudlet_forward_leases_released", {{"items", released}});
   MEDMESH_ASSIGN_OR_RETURN(
       ids, store::IdsEventLog::Open(path("ids.db"), options.ids_aggregation, sqlite));
-  MEDMESH_ASSIGN_OR_RETURN(decisions, ids::DecisionTable::Open(path("decisions.db"), identity.id(),
-                                                               clock, random, options.ids.decisions,
-                                                               sqlite));
-  detection = std::make_unique<ids::DetectionEngine>(
-      *decisions, ids::DefaultDetectors(options.ids.detectors));
+  MEDMESH_ASSIGN_OR_RETURN(
+      decisions, ids::DecisionTable::Open(path("decisions.db"), identity.id(), clock, random,
+                                          options.ids.decisions, sqlite));
+  detection = std::make_unique<ids::DetectionEngine>(*decisions,
+                                                     ids::DefaultDetectors(options.ids.detectors));
   ids->SetObserver(detection->EventObserver());
   enforcer = std::make_unique<ids::Enforcer>(*decisions, clock, options.ids.enforcer);
   // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
@@ -541,7 +541,8 @@ void CloudletService::State::AuditIdsChange(const net::Request& r, std::string_v
   e.entity_type = "IdsScope";
   e.entity_id = std::string(ids::ScopeKindName(scope.kind));
   if (Status appended = audit->Append(e); !appended) {
-    log::Error("cloudlet_audit_failed", {{"event", e.event}, {"error", appended.error().ToString()}});
+    log::Error("cloudlet_audit_failed",
+               {{"event", e.event}, {"error", appended.error().ToString()}});
   }
 }
 
@@ -805,20 +806,19 @@ net::Router CloudletService::State::BuildRouter() {
              [this](const net::Request& r) { return Readings(r); });
   router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
   // Alerts, decisions, revocation and allowlist (ids/ids_api.h): this cloudlet's operators.
-  ids::AddIdsRoutes(
-      router, {*decisions, *detection, *enforcer, clock,
-               [this](const net::Request& r) -> std::optional<net::Response> {
-                 auto identified = Identify(r, operator_token, "operator");
-                 if (!identified) return accounts::AuthenticationRefusal(identified.error());
-                 if (!IsOwnOperator(*identified)) {
-                   return net::ErrorResponse(
-                       PermissionDenied("only an operator of this cloudlet manages its IDS"));
-                 }
-                 return std::nullopt;
-               },
-               [this](const net::Request& r, std::string_view what, const ids::Scope& scope) {
-                 AuditIdsChange(r, what, scope);
-               }});
+  ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock,
+                             [this](const net::Request& r) -> std::optional<net::Response> {
+                               auto identified = Identify(r, operator_token, "operator");
+                               if (!identified)
+                                 return accounts::AuthenticationRefusal(identified.error());
+                               if (!IsOwnOperator(*identified)) {
+                                 return net::ErrorResponse(PermissionDenied(
+                                     "only an operator of this cloudlet manages its IDS"));
+                               }
+                               return std::nullopt;
+                             },
+                             [this](const net::Request& r, std::string_view what,
+                                    const ids::Scope& scope) { AuditIdsChange(r, what, scope); }});
   router.Get("/api/v1/devices", [this](const net::Request& r) { return ListDevices(r); });
   router.Get("/api/v1/patients/{id}/stored", [this](const net::Request& r) { return Stored(r); });
   router.Post("/api/v1/devices/{device_id}/withdrawal",
@@ -923,8 +923,7 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   server_options.metrics = &s->metrics;
   // The detectors see every response; a body refused for its size (declared or chunked, 413)
   // and a slow client are recorded in ids.db on the way (ids/detection_engine.h).
-  server_options.observer =
-      ids::ServerObserverFor(*s->detection, *s->ids, s->identity.id(), clock);
+  server_options.observer = ids::ServerObserverFor(*s->detection, *s->ids, s->identity.id(), clock);
   // IDS decisions are enforced first, before routing and before any body is read.
   MEDMESH_ASSIGN_OR_RETURN(s->server,
                            net::HttpServer::Start(std::move(server_options), s->BuildRouter(),

@@ -472,10 +472,10 @@ TEST_F(CloudletServiceTest, ForgedUploadsGetTheirSourceBlockedUntilAnOperatorRev
   auto device = EnrolledDevice("watch-1", "patient-1");
   Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
   upload.back() ^= 0x01;
-  const std::string forged = "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n"
-                             "Content-Type: application/octet-stream\r\nContent-Length: " +
-                             std::to_string(upload.size()) + "\r\n\r\n" +
-                             std::string(AsStringView(upload));
+  const std::string forged =
+      "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/octet-stream\r\nContent-Length: " +
+      std::to_string(upload.size()) + "\r\n\r\n" + std::string(AsStringView(upload));
   const auto send_from = [&](std::string_view from, const std::string& request) {
     net::testing::RawConnection c(service_->port(), std::chrono::seconds(10), from);
     EXPECT_TRUE(c.connected() && c.Send(request));
