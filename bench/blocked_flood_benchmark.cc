@@ -112,7 +112,9 @@ int Main(int argc, char** argv) {
   options.access_log = false;
   cloudlet::CloudletSecrets secrets{
       Must(deployment.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1"), "identity"),
-      crypto::KeyEncryptionKey::Generate(random), enrol_token.Clone(), {}};
+      crypto::KeyEncryptionKey::Generate(random),
+      enrol_token.Clone(),
+      {}};
   auto service =
       Must(cloudlet::CloudletService::Start(std::move(options), std::move(secrets), clock, random),
            "cloudlet");
@@ -121,8 +123,8 @@ int Main(int argc, char** argv) {
   auto client = Must(net::HttpClient::Create({}), "http client");
 
   // Devices and their uploads: three phases' worth, sealed before any timing.
-  std::vector<std::vector<std::vector<std::string>>> phases(3,
-                                                            std::vector<std::vector<std::string>>(devices));
+  std::vector<std::vector<std::vector<std::string>>> phases(
+      3, std::vector<std::vector<std::string>>(devices));
   std::vector<std::unique_ptr<node::testing::TestDevice>> fleet;
   const std::int64_t now_ms = wire::ToUnixMs(clock.Now());
   for (std::size_t d = 0; d < devices; ++d) {
@@ -136,8 +138,7 @@ int Main(int argc, char** argv) {
       for (std::size_t u = 0; u < uploads; ++u) {
         const std::int64_t end =
             now_ms - 3'600'000 + static_cast<std::int64_t>((p * uploads + u) * 60'000);
-        Bytes upload =
-            Must(fleet.back()->SealReadings(node::testing::HeartRate(end, 60)), "seal");
+        Bytes upload = Must(fleet.back()->SealReadings(node::testing::HeartRate(end, 60)), "seal");
         phases[p][d].push_back(IngestRequest(upload));
       }
     }
@@ -167,8 +168,9 @@ int Main(int argc, char** argv) {
       const auto start = Clock::now();
       std::uint64_t mine = 0;
       while (flooding.load()) {
-        const auto due = start + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(static_cast<double>(mine) / per_thread));
+        const auto due =
+            start + std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>(static_cast<double>(mine) / per_thread));
         if (Clock::now() < due) std::this_thread::sleep_until(due);
         ++mine;
         sent.fetch_add(1);
@@ -188,11 +190,11 @@ int Main(int argc, char** argv) {
   std::printf("devices %zu, uploads per phase %zu (60 readings each), clients %zu\n", devices,
               devices * uploads, clients);
   std::printf("undisturbed: %.0f uploads/s before, %.0f after\n", before, after);
-  std::printf("flooded:     %.0f uploads/s while %.0f blocked requests/s were sent (%.0f%% got 403)\n",
-              during, static_cast<double>(sent.load()) / flood_seconds,
-              sent.load() ? 100.0 * static_cast<double>(refused.load()) /
-                                static_cast<double>(sent.load())
-                          : 0.0);
+  std::printf(
+      "flooded:     %.0f uploads/s while %.0f blocked requests/s were sent (%.0f%% got 403)\n",
+      during, static_cast<double>(sent.load()) / flood_seconds,
+      sent.load() ? 100.0 * static_cast<double>(refused.load()) / static_cast<double>(sent.load())
+                  : 0.0);
   std::printf("ratio %.2f (goal >= 0.80: %s); failed legitimate uploads: %d\n", ratio,
               ratio >= 0.8 ? "met" : "MISSED", failures.load());
   service->Stop(std::chrono::seconds(5));

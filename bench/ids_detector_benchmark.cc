@@ -7,6 +7,7 @@
 //
 //   build/dev/bench/ids_detector_benchmark [--runs 200] [--seed 1]
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <random>
@@ -23,19 +24,30 @@ using store::IdsEventKind;
 
 constexpr std::int64_t kT0 = 1'800'000'000'000;
 
+// Collects a scenario's observations, then feeds them in time order (as a node sees them).
 struct Feed {
   std::vector<std::unique_ptr<ids::Detector>> detectors = ids::DefaultDetectors();
+  std::vector<Observation> pending;
   std::vector<ids::Alert> alerts;
-  void operator()(const Observation& o) {
-    for (auto& d : detectors) d->Observe(o, alerts);
+  void operator()(const Observation& o) { pending.push_back(o); }
+  void Run() {
+    std::stable_sort(
+        pending.begin(), pending.end(),
+        [](const Observation& a, const Observation& b) { return a.time_ms < b.time_ms; });
+    for (const Observation& o : pending) {
+      for (auto& d : detectors) d->Observe(o, alerts);
+    }
+    pending.clear();
   }
-  bool Caught(std::string_view detector, std::string_view scope_key) const {
+  bool Caught(std::string_view detector, std::string_view scope_key) {
+    Run();
     for (const auto& a : alerts) {
       if (a.detector == detector && a.scope.Key() == scope_key) return true;
     }
     return false;
   }
-  bool Enforced() const {
+  bool Enforced() {
+    Run();
     for (const auto& a : alerts) {
       if (a.action != ids::Action::kAlertOnly) return true;
     }
@@ -109,46 +121,46 @@ std::vector<Scenario> Scenarios() {
                  return f.Caught("credentials", "ip:203.0.113.7");
                },
                BenignLogins});
-  s.push_back({"credentials", "credential stuffing (5-50 accounts, 1-60 s apart)",
-               [](std::mt19937_64& g) {
-                 Feed f;
-                 std::int64_t t = kT0;
-                 for (std::int64_t i = 0, n = Uniform(g, 5, 50); i < n; ++i) {
-                   t += Uniform(g, 1'000, 60'000);
-                   f(Event(t, "203.0.113.8", IdsEventKind::kAuthFailure, {},
-                           "acct-" + std::to_string(i)));
-                 }
-                 return f.Caught("credentials", "ip:203.0.113.8");
-               },
-               BenignLogins});
-  s.push_back({"device_batches", "forged / withdrawn-device batches (6-50, 0.1-30 s apart)",
-               [](std::mt19937_64& g) {
-                 Feed f;
-                 std::int64_t t = kT0;
-                 const IdsEventKind kind = Uniform(g, 0, 1) ? IdsEventKind::kForgedSignature
-                                                            : IdsEventKind::kUnknownDevice;
-                 for (std::int64_t i = 0, n = Uniform(g, 6, 50); i < n; ++i) {
-                   t += Uniform(g, 100, 30'000);
-                   f(Event(t, "192.0.2.50", kind, "watch-9"));
-                 }
-                 return f.Caught("device_batches", "ip:192.0.2.50");
-               },
-               [](std::mt19937_64& g) {
-                 // A restart: every device behind a gateway sends one batch of a forgotten
-                 // session; some send an implausible reading or a broken batch now and then.
-                 Feed f;
-                 const int devices = static_cast<int>(Uniform(g, 10, 500));
-                 for (int d = 0; d < devices; ++d) {
-                   const std::int64_t t = kT0 + Uniform(g, 0, 120'000);
-                   f(Event(t, "10.1.0.1", IdsEventKind::kUnknownSession,
-                           "watch-" + std::to_string(d)));
-                   if (Uniform(g, 0, 50) == 0) {
-                     f(Event(t + Uniform(g, 0, 3'600'000), "10.1.0.1", IdsEventKind::kMalformed,
-                             "watch-" + std::to_string(d)));
-                   }
-                 }
-                 return f.Enforced();
-               }});
+  s.push_back(
+      {"credentials", "credential stuffing (5-50 accounts, 1-60 s apart)",
+       [](std::mt19937_64& g) {
+         Feed f;
+         std::int64_t t = kT0;
+         for (std::int64_t i = 0, n = Uniform(g, 5, 50); i < n; ++i) {
+           t += Uniform(g, 1'000, 60'000);
+           f(Event(t, "203.0.113.8", IdsEventKind::kAuthFailure, {}, "acct-" + std::to_string(i)));
+         }
+         return f.Caught("credentials", "ip:203.0.113.8");
+       },
+       BenignLogins});
+  s.push_back(
+      {"device_batches", "forged / withdrawn-device batches (6-50, 0.1-30 s apart)",
+       [](std::mt19937_64& g) {
+         Feed f;
+         std::int64_t t = kT0;
+         const IdsEventKind kind =
+             Uniform(g, 0, 1) ? IdsEventKind::kForgedSignature : IdsEventKind::kUnknownDevice;
+         for (std::int64_t i = 0, n = Uniform(g, 6, 50); i < n; ++i) {
+           t += Uniform(g, 100, 30'000);
+           f(Event(t, "192.0.2.50", kind, "watch-9"));
+         }
+         return f.Caught("device_batches", "ip:192.0.2.50");
+       },
+       [](std::mt19937_64& g) {
+         // A restart: every device behind a gateway sends one batch of a forgotten
+         // session; some send an implausible reading or a broken batch now and then.
+         Feed f;
+         const int devices = static_cast<int>(Uniform(g, 10, 500));
+         for (int d = 0; d < devices; ++d) {
+           const std::int64_t t = kT0 + Uniform(g, 0, 120'000);
+           f(Event(t, "10.1.0.1", IdsEventKind::kUnknownSession, "watch-" + std::to_string(d)));
+           if (Uniform(g, 0, 50) == 0) {
+             f(Event(t + Uniform(g, 0, 3'600'000), "10.1.0.1", IdsEventKind::kMalformed,
+                     "watch-" + std::to_string(d)));
+           }
+         }
+         return f.Enforced();
+       }});
   s.push_back({"authz_probing", "foreign ids (20-200 requests, 0.05-5 s apart)",
                [](std::mt19937_64& g) {
                  Feed f;

@@ -63,6 +63,13 @@ class DetectionEngine {
   std::uint64_t alerts_total_ = 0;                    // guarded by mu_
 };
 
+// A filter (to run after the Enforcer's) that scores each request head (method, path and the
+// decoded query) with `scorer` and feeds the score to `engine` as a kPayload observation. It
+// never answers a request itself: the payloads detector decides, on repeated high scores.
+// A scorer error is skipped. All referenced objects must outlive the server.
+net::Filter PayloadScoringFilter(const PayloadScorer& scorer, DetectionEngine& engine,
+                                 const Clock& clock);
+
 // The server observer of a node: responses go to `engine`; a 413 (declared or chunked body
 // over the route's limit) is recorded in `log` as an oversized event and a head or body
 // timeout as a slow_client event (which reach the engine through the log's observer). All

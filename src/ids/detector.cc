@@ -263,6 +263,31 @@ class IntegrityDetector final : public Detector {
   }
 };
 
+// payloads v1: requests the node's PayloadScorer (the request classifier of src/ids/ml) scored
+// as attacks, per source.
+class PayloadDetector final : public Detector {
+ public:
+  explicit PayloadDetector(const DetectorOptions& o)
+      : o_(o), by_source_(o.payloads_per_source, o.payload_half_life, o.max_keys) {}
+  std::string_view name() const override { return "payloads"; }
+  std::uint32_t version() const override { return 1; }
+  void Observe(const Observation& o, std::vector<Alert>& out) override {
+    if (o.source != Observation::Source::kPayload || o.payload_score < o_.payload_score_threshold) {
+      return;
+    }
+    const std::optional<Scope> source = SourceOf(o);
+    if (source && by_source_.Add(source->Key(), 1, o.time_ms)) {
+      out.push_back(MakeAlert(o, *source, Action::kBlock,
+                              "at least " + Fmt(by_source_.threshold()) +
+                                  " requests scored as injection or malformed payloads"));
+    }
+  }
+
+ private:
+  DetectorOptions o_;
+  KeyedCounts by_source_;
+};
+
 }  // namespace
 
 bool LeakyCount::Add(double weight, std::int64_t now_ms, double threshold,
@@ -320,6 +345,7 @@ std::vector<std::unique_ptr<Detector>> DefaultDetectors(const DetectorOptions& o
   out.push_back(std::make_unique<FloodDetector>(options));
   out.push_back(std::make_unique<SlowConnectionDetector>(options));
   out.push_back(std::make_unique<IntegrityDetector>());
+  out.push_back(std::make_unique<PayloadDetector>(options));
   return out;
 }
 

@@ -39,6 +39,7 @@ struct Observation {
     kEvent,     // an IDS event (kind, device_id, account_ref)
     kResponse,  // an HTTP response the node sent (status, route)
     kTimeout,   // a connection the node closed because its client was too slow
+    kPayload,   // a request scored by a PayloadScorer (payload_score)
   };
   Source source = Source::kEvent;
   std::int64_t time_ms = 0;
@@ -49,6 +50,7 @@ struct Observation {
   int status = 0;
   std::string route;  // the matched route pattern, "unmatched", "filtered"
   bool authenticated = false;
+  double payload_score = 0;  // kPayload: 0 benign .. 1 attack
 };
 
 struct Alert {
@@ -131,6 +133,11 @@ struct DetectorOptions {
   // slow_connections: head/body timeouts and malformed HTTP (400, 431) per source.
   double slow_per_source = 10;
   std::chrono::milliseconds slow_half_life = std::chrono::minutes(5);
+  // payloads: requests a PayloadScorer scored at or above payload_score_threshold, per source
+  // (one score alone never blocks: a learned score is evidence, not proof).
+  double payload_score_threshold = 0.9;
+  double payloads_per_source = 5;
+  std::chrono::milliseconds payload_half_life = std::chrono::minutes(10);
 };
 
 // Scores a request's text for injection or malformed payloads (0 benign .. 1 attack). The
@@ -147,7 +154,7 @@ class PayloadScorer {
 };
 
 // The default detector set: credentials, device_batches, authz_probing, request_flood,
-// slow_connections, integrity.
+// slow_connections, integrity, payloads.
 std::vector<std::unique_ptr<Detector>> DefaultDetectors(const DetectorOptions& options = {});
 
 }  // namespace medmesh::ids

@@ -233,6 +233,24 @@ TEST(SlowConnectionDetectorTest, RepeatedTimeoutsBlockTheSource) {
   EXPECT_EQ(occasional.all().size(), 0u);
 }
 
+TEST(PayloadDetectorTest, RepeatedHighScoresBlockOneHighScoreDoesNot) {
+  Detectors d;
+  const auto scored = [](std::int64_t t, std::string peer, double score) {
+    Observation o;
+    o.source = Observation::Source::kPayload;
+    o.time_ms = t;
+    o.peer = std::move(peer);
+    o.payload_score = score;
+    return o;
+  };
+  d.Feed(scored(kT0, "192.0.2.90", 0.99));
+  for (int i = 0; i < 100; ++i) d.Feed(scored(kT0 + i * 1000, "192.0.2.91", 0.5));
+  EXPECT_EQ(d.all().size(), 0u);
+  for (int i = 0; i < 5; ++i) d.Feed(scored(kT0 + i * 1000, "192.0.2.92", 0.95));
+  ASSERT_EQ(d.Count("payloads"), 1u);
+  EXPECT_EQ(d.all()[0].scope.Key(), "ip:192.0.2.92");
+}
+
 TEST(IntegrityDetectorTest, TamperingIsAlwaysAnAlert) {
   Detectors d;
   d.Feed(Event(kT0, "", IdsEventKind::kTampering, "watch-3"));

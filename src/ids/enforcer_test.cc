@@ -37,6 +37,15 @@ std::string Post(std::string_view path, std::string_view body) {
          "\r\n\r\n" + std::string(body);
 }
 
+// Scores "union select" in the target as an attack (a stand-in for src/ids/ml's classifier).
+class KeywordScorer final : public PayloadScorer {
+ public:
+  std::string_view name() const override { return "keyword"; }
+  Result<double> Score(std::string_view, std::string_view target, std::string_view) const override {
+    return target.find("union select") != std::string_view::npos ? 0.99 : 0.01;
+  }
+};
+
 class EnforcerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -69,7 +78,9 @@ class EnforcerTest : public ::testing::Test {
     options.access_log = false;
     options.head_timeout = std::chrono::milliseconds(300);
     options.observer = ServerObserverFor(*engine_, *log_, "node-1", clock_);
-    auto server = net::HttpServer::Start(options, std::move(router), {enforcer_->AsFilter()});
+    auto server = net::HttpServer::Start(
+        options, std::move(router),
+        {enforcer_->AsFilter(), PayloadScoringFilter(scorer_, *engine_, clock_)});
     ASSERT_TRUE(server);
     server_ = std::move(*server);
   }
@@ -99,6 +110,7 @@ class EnforcerTest : public ::testing::Test {
   std::unique_ptr<Enforcer> enforcer_;
   std::unique_ptr<net::HttpServer> server_;
   std::vector<std::string> changes_;
+  KeywordScorer scorer_;
 };
 
 TEST_F(EnforcerTest, ABlockedSourceGets403BeforeItsBodyIsReadAndIsDisconnected) {
@@ -148,6 +160,22 @@ TEST_F(EnforcerTest, ProbingForIdsGetsTheSourceBlocked) {
   EXPECT_EQ(reply->status, 403);
   ASSERT_FALSE(engine_->Alerts(10).empty());
   EXPECT_EQ(engine_->Alerts(10)[0].alert.detector, "authz_probing");
+}
+
+TEST_F(EnforcerTest, RepeatedInjectionPayloadsGetTheSourceBlocked) {
+  for (int i = 0; i < 5; ++i) {
+    auto reply = Ask(Get("/ok?q=1%20union%20select%20" + std::to_string(i)), "127.0.0.11");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200);  // a score alone answers nothing
+  }
+  auto reply = Ask(Get("/ok"), "127.0.0.11");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 403);
+  EXPECT_EQ(engine_->Alerts(1)[0].alert.detector, "payloads");
+  // Benign text from another source is never flagged.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(Ask(Get("/ok?note=chest%20pain%20since%20monday"), "127.0.0.12")->status, 200);
+  }
 }
 
 TEST_F(EnforcerTest, AnAllowlistedSourceIsNeverBlocked) {
