@@ -167,6 +167,21 @@ class AuthzMatrixTest : public PeopleWorld {
       for (const char* path : {"/healthz", "/readyz", "/metrics", "/api/v1/certificate"}) {
         b[std::string(node) + " GET " + path] = plain(path);
       }
+      // Local intrusion detection (ids/ids_api.h): the same routes at every node.
+      for (const char* path :
+           {"/api/v1/ids/alerts", "/api/v1/ids/decisions", "/api/v1/ids/allowlist"}) {
+        b[std::string(node) + " GET " + path] = plain(path);
+      }
+      b[std::string(node) + " POST /api/v1/ids/decisions/{id}/revocation"] =
+          plain("/api/v1/ids/decisions/00000000000000000000000000000000/revocation");
+      b[std::string(node) + " POST /api/v1/ids/allowlist"] = [](Column, bool) {
+        return At("/api/v1/ids/allowlist",
+                  json{{"scope", "ip"}, {"value", "198.51.100.200"}, {"note", "authz"}}.dump());
+      };
+      b[std::string(node) + " POST /api/v1/ids/allowlist/removal"] = [](Column, bool) {
+        return At("/api/v1/ids/allowlist/removal",
+                  json{{"scope", "ip"}, {"value", "198.51.100.200"}}.dump());
+      };
       b[std::string(node) + " GET /api/v1/stats"] = plain("/api/v1/stats");
       // The web UI (web/web_ui.h): the shell, one embedded file, the public node description.
       b[std::string(node) + " GET /"] = plain("/");

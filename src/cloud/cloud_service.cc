@@ -23,6 +23,9 @@
 #include "cloud/sqlite_intake_store.h"
 #include "core/log.h"
 #include "crypto/keyed_hash.h"
+#include "ids/detection_engine.h"
+#include "ids/enforcer.h"
+#include "ids/ids_api.h"
 #include "net/builtin_endpoints.h"
 #include "net/error_mapping.h"
 #include "net/router.h"
@@ -83,6 +86,10 @@ struct CloudService::State {
   std::unique_ptr<PartKekRotator> kek_rotator;  // before `records` is destroyed
   std::unique_ptr<IntakeStore> intake_store;
   std::unique_ptr<store::IdsEventLog> ids;
+  // Local intrusion detection (docs/ids.md), as at a cloudlet.
+  std::unique_ptr<ids::DecisionTable> decisions;
+  std::unique_ptr<ids::DetectionEngine> detection;
+  std::unique_ptr<ids::Enforcer> enforcer;
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<ForwardIntake> intake;
   std::unique_ptr<AccountApi> accounts;
@@ -149,6 +156,14 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   MEDMESH_ASSIGN_OR_RETURN(
       ids, store::IdsEventLog::Open((options.data_dir / "ids.db").string(), options.ids_aggregation,
                                     {.vfs = options.sqlite_vfs}));
+  MEDMESH_ASSIGN_OR_RETURN(
+      decisions,
+      ids::DecisionTable::Open((options.data_dir / "decisions.db").string(), identity.id(), clock,
+                               random, options.ids.decisions, {.vfs = options.sqlite_vfs}));
+  detection = std::make_unique<ids::DetectionEngine>(*decisions,
+                                                     ids::DefaultDetectors(options.ids.detectors));
+  ids->SetObserver(detection->EventObserver());
+  enforcer = std::make_unique<ids::Enforcer>(*decisions, clock, options.ids.enforcer);
   // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
   std::unique_ptr<audit::AuditStore> audit_store;
   if (options.store.backend == node::StoreBackend::kPostgres) {
@@ -383,6 +398,25 @@ net::Router CloudService::State::BuildRouter() {
                   {*records, *intake_store, *clinical, *integrity,
                    options.audit ? *options.audit : *audit, clock},
                   [this](const net::Request& r) { return accounts->PrincipalOf(r); });
+  // Alerts, decisions, revocation and allowlist (ids/ids_api.h): admins or the operator token.
+  ids::AddIdsRoutes(
+      router,
+      {*decisions,
+       *detection,
+       *enforcer,
+       clock,
+       [this](const net::Request& r) -> std::optional<net::Response> {
+         if (node::BearerTokenMatches(r.Header("Authorization"), operator_token)) {
+           return std::nullopt;
+         }
+         Result<accounts::Principal> who = accounts->PrincipalOf(r);
+         if (!who) return accounts::AuthenticationRefusal(who.error());
+         if (!who->is(accounts::Role::kAdmin)) {
+           return net::ErrorResponse(PermissionDenied("only an admin manages the cloud's IDS"));
+         }
+         return std::nullopt;
+       },
+       {}});
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   // The web UI (docs/ui.md): its page and assets, and GET /api/v1/node with the cloudlets
@@ -424,8 +458,12 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
   server_options.tls = s->options.tls;
   server_options.access_log = s->options.access_log;
   server_options.metrics = &s->metrics;
+  // The detectors see every response (and record 413s and slow clients in ids.db); decisions
+  // are enforced first, before routing and before any body is read.
+  server_options.observer = ids::ServerObserverFor(*s->detection, *s->ids, s->identity.id(), clock);
   MEDMESH_ASSIGN_OR_RETURN(s->server,
-                           net::HttpServer::Start(std::move(server_options), s->BuildRouter()));
+                           net::HttpServer::Start(std::move(server_options), s->BuildRouter(),
+                                                  {s->enforcer->AsFilter()}));
   s->maintenance = std::make_unique<node::MaintenanceThread>(
       "cloud_maintenance",
       std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -441,6 +479,9 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
         // Sessions and revocations an hour past their expiry: their tokens are long dead.
         if (auto expired = s->accounts->store().PruneExpired(now_ms - 3'600'000); !expired) {
           log::Warn("cloud_maintenance_failed", {{"error", expired.error().ToString()}});
+        }
+        if (Status swept = s->decisions->Sweep(); !swept) {
+          log::Warn("cloud_maintenance_failed", {{"error", swept.error().ToString()}});
         }
         if (auto pruned = s->ids->PruneBefore(now_ms - ids_retention_ms); !pruned) {
           log::Warn("cloud_maintenance_failed", {{"error", pruned.error().ToString()}});

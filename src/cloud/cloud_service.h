@@ -9,6 +9,8 @@
 //   POST /api/v1/enrolments              a device's enrolment record, from its cloudlet
 //   POST /api/v1/forward                 a forward envelope → {"forward_id","status"}
 //   GET  /api/v1/stats                   flow counts from memory (operator token or an admin: more)
+//   /api/v1/ids/alerts, decisions, allowlist (admin, operator token)  local intrusion detection
+//        (ids/ids_api.h); decisions are enforced as the server's first filter (ids/enforcer.h)
 //   GET  /api/v1/integrity (operator token)  re-computes the hash chain of the record store
 //   POST /api/v1/devices/{device_id}/withdrawal (operator token)  withdraws a device at once
 //   POST /api/v1/admin/keys/{part}/rotation (operator token)  rotates one part's KEK, live
@@ -55,6 +57,7 @@
 #include "core/secret_bytes.h"
 #include "core/status.h"
 #include "crypto/envelope.h"
+#include "ids/ids_options.h"
 #include "net/http_server.h"
 #include "net/metrics.h"
 #include "node/identity.h"
@@ -85,6 +88,8 @@ struct CloudOptions {
   std::size_t statistics_k = 5;
   // How ids.db aggregates repeated refusals (store/ids_event_log.h).
   store::IdsAggregation ids_aggregation;
+  // Local intrusion detection: detector thresholds, decision expiry, throttling (docs/ids.md).
+  ids::IdsOptions ids;
   // The Env through which KEK rotations write the part KEK files (nullptr: Env::Default()).
   // Tests: a testing::FaultInjectionEnv.
   Env* key_file_env = nullptr;

@@ -22,6 +22,9 @@
 #include "cloudlet/trust_service.h"
 #include "cloudlet/trust_store.h"
 #include "core/log.h"
+#include "ids/detection_engine.h"
+#include "ids/enforcer.h"
+#include "ids/ids_api.h"
 #include "net/builtin_endpoints.h"
 #include "net/error_mapping.h"
 #include "net/json_body.h"
@@ -114,6 +117,11 @@ struct CloudletService::State {
   std::unique_ptr<store::ReadingStore> readings;
   std::unique_ptr<store::ForwardQueue> queue;
   std::unique_ptr<store::IdsEventLog> ids;
+  // Local intrusion detection (docs/ids.md): decisions.db, the detectors fed by ids and by the
+  // server's observer, and the enforcer that is the server's first filter.
+  std::unique_ptr<ids::DecisionTable> decisions;
+  std::unique_ptr<ids::DetectionEngine> detection;
+  std::unique_ptr<ids::Enforcer> enforcer;
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<DeviceRegistry> devices;
   std::unique_ptr<IngestLedger> ledger;
@@ -190,6 +198,8 @@ struct CloudletService::State {
                                     const DeviceAction& done, Result<net::Response> response);
   // Own operators and patients (for their own devices) manage devices; 403 for anyone else.
   Status MayActOnDevices(const Caller& caller) const;
+  // The audit entry of an IDS change by an operator (ids_api.h on_change); errors are logged.
+  void AuditIdsChange(const net::Request& r, std::string_view what, const ids::Scope& scope);
   CloudletStats Stats() const;
 };
 
@@ -216,6 +226,13 @@ Status CloudletService::State::OpenStores() {
   if (released > 0) log::Info("cloudlet_forward_leases_released", {{"items", released}});
   MEDMESH_ASSIGN_OR_RETURN(
       ids, store::IdsEventLog::Open(path("ids.db"), options.ids_aggregation, sqlite));
+  MEDMESH_ASSIGN_OR_RETURN(
+      decisions, ids::DecisionTable::Open(path("decisions.db"), identity.id(), clock, random,
+                                          options.ids.decisions, sqlite));
+  detection = std::make_unique<ids::DetectionEngine>(*decisions,
+                                                     ids::DefaultDetectors(options.ids.detectors));
+  ids->SetObserver(detection->EventObserver());
+  enforcer = std::make_unique<ids::Enforcer>(*decisions, clock, options.ids.enforcer);
   // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
   MEDMESH_ASSIGN_OR_RETURN(auto audit_store,
                            audit::SqliteAuditStore::Open(path(audit::kAuditDbFileName), sqlite));
@@ -517,6 +534,29 @@ Result<net::Response> CloudletService::State::AuditDevice(
   if (caller.static_token) e.detail += e.detail.empty() ? "static token" : ", static token";
   MEDMESH_RETURN_IF_ERROR(audit->Append(e));
   return response;
+}
+
+void CloudletService::State::AuditIdsChange(const net::Request& r, std::string_view what,
+                                            const ids::Scope& scope) {
+  audit::AuditEntry e;
+  e.time_ms = NowMs(clock);
+  e.event = "ids." + std::string(what);
+  e.action = audit::Action::kUpdate;
+  auto caller = Identify(r, operator_token, "operator");
+  if (caller && !caller->static_token) {
+    e.actor_account_id = caller->principal->account_id;
+    e.actor_role = std::string(accounts::RoleName(caller->principal->role));
+  } else {
+    e.actor_role = "operator";
+    e.detail = "static token";
+  }
+  e.source_address = r.peer_address;
+  e.entity_type = "IdsScope";
+  e.entity_id = std::string(ids::ScopeKindName(scope.kind));
+  if (Status appended = audit->Append(e); !appended) {
+    log::Error("cloudlet_audit_failed",
+               {{"event", e.event}, {"error", appended.error().ToString()}});
+  }
 }
 
 Status CloudletService::State::MayActOnDevices(const Caller& caller) const {
@@ -840,6 +880,20 @@ net::Router CloudletService::State::BuildRouter() {
   router.Get("/api/v1/patients/{id}/readings",
              [this](const net::Request& r) { return Readings(r); });
   router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
+  // Alerts, decisions, revocation and allowlist (ids/ids_api.h): this cloudlet's operators.
+  ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock,
+                             [this](const net::Request& r) -> std::optional<net::Response> {
+                               auto identified = Identify(r, operator_token, "operator");
+                               if (!identified)
+                                 return accounts::AuthenticationRefusal(identified.error());
+                               if (!IsOwnOperator(*identified)) {
+                                 return net::ErrorResponse(PermissionDenied(
+                                     "only an operator of this cloudlet manages its IDS"));
+                               }
+                               return std::nullopt;
+                             },
+                             [this](const net::Request& r, std::string_view what,
+                                    const ids::Scope& scope) { AuditIdsChange(r, what, scope); }});
   router.Get("/api/v1/devices", [this](const net::Request& r) { return ListDevices(r); });
   router.Get("/api/v1/patients/{id}/stored", [this](const net::Request& r) { return Stored(r); });
   router.Post("/api/v1/devices/{device_id}/withdrawal",
@@ -944,23 +998,13 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   server_options.tls = s->options.tls;
   server_options.access_log = s->options.access_log;
   server_options.metrics = &s->metrics;
-  const std::size_t upload_limit = s->options.ingest.max_upload_bytes;
-  // An upload refused for its size never reaches the handler; record it on the way in.
-  net::Filter oversized = [s, upload_limit](const net::Request& r) -> std::optional<net::Response> {
-    if (r.path != "/api/v1/ingest") return std::nullopt;
-    const auto length = r.Header("Content-Length");
-    std::uint64_t bytes = 0;
-    if (length &&
-        std::from_chars(length->data(), length->data() + length->size(), bytes).ec == std::errc() &&
-        bytes > upload_limit) {
-      s->pipeline->RecordRejection(
-          IdsEventKind::kOversized, r.peer_address, {},
-          "upload body of " + std::to_string(bytes) + " bytes is over the limit");
-    }
-    return std::nullopt;
-  };
-  MEDMESH_ASSIGN_OR_RETURN(
-      s->server, net::HttpServer::Start(std::move(server_options), s->BuildRouter(), {oversized}));
+  // The detectors see every response; a body refused for its size (declared or chunked, 413)
+  // and a slow client are recorded in ids.db on the way (ids/detection_engine.h).
+  server_options.observer = ids::ServerObserverFor(*s->detection, *s->ids, s->identity.id(), clock);
+  // IDS decisions are enforced first, before routing and before any body is read.
+  MEDMESH_ASSIGN_OR_RETURN(s->server,
+                           net::HttpServer::Start(std::move(server_options), s->BuildRouter(),
+                                                  {s->enforcer->AsFilter()}));
   s->forwarder->Start();
   s->maintenance = std::make_unique<CloudletMaintenance>(
       MaintenanceContext{s->identity.id(), *s->ledger, *s->readings, *s->queue, *s->ids, clock},
@@ -973,6 +1017,9 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
         std::lock_guard lock(s->maintenance_mu);
         if (auto pass = s->maintenance->RunOnce(); !pass) {
           log::Warn("cloudlet_maintenance_failed", {{"error", pass.error().ToString()}});
+        }
+        if (Status swept = s->decisions->Sweep(); !swept) {
+          log::Warn("cloudlet_ids_sweep_failed", {{"error", swept.error().ToString()}});
         }
         if (s->deletion_poller) {
           if (auto polled = s->deletion_poller->PollOnce(); !polled) {

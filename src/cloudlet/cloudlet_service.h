@@ -11,6 +11,8 @@
 //                                                own operator's session: more)
 //   GET  /api/v1/patients/{id}/readings (operator token)  readings in a time range
 //   GET  /api/v1/ids/events     (operator token)  security events
+//   /api/v1/ids/alerts, decisions, allowlist (operator)  local intrusion detection (ids/ids_api.h);
+//        decisions are enforced as the server's first filter (ids/enforcer.h)
 //   POST /api/v1/devices/{device_id}/withdrawal (operator token or session)  withdraws a device
 // Sessions are the cloud's tokens, verified offline (cloudlet_sessions.h, docs/accounts.md).
 //   POST/GET/DELETE /api/v1/session          log in (relayed to the cloud), who am I, log out
@@ -24,7 +26,8 @@
 //
 // Data folder (created 0700 if missing): readings.db (ReadingStore, encrypted at rest),
 // forward.db (ForwardQueue), ids.db (IdsEventLog), keys.db (wrapped data keys, under the KEK),
-// cloudlet.db (device registry, ingest ledger, records at rest, dead letters), audit.db
+// cloudlet.db (device registry, ingest ledger, records at rest, dead letters), decisions.db
+// (IDS decisions and allowlist, ids/decision_table.h), audit.db
 // (audit::AuditLog, unencrypted, its head signed with the node key), console.db (console devices:
 // their keys under the KEK's envelope, and what they sent). A maintenance
 // thread owned by the service applies options.retention to them (maintenance.h) every
@@ -57,6 +60,7 @@
 #include "core/status.h"
 #include "crypto/envelope.h"
 #include "crypto/session_seal.h"
+#include "ids/ids_options.h"
 #include "net/http_server.h"
 #include "net/metrics.h"
 #include "node/identity.h"
@@ -97,6 +101,8 @@ struct CloudletOptions {
   SessionOptions accounts;
   // The web UI's console devices (device_console.h): upload limits, streams.
   ConsoleOptions console;
+  // Local intrusion detection: detector thresholds, decision expiry, throttling (docs/ids.md).
+  ids::IdsOptions ids;
 };
 
 // The secrets the service runs with (moved in).

@@ -347,10 +347,17 @@ TEST_F(CloudletServiceTest, AcknowledgedUploadsSurviveARestart) {
   EXPECT_EQ(Stats()["readings_stored"], 30);
   // The session was in memory: a new batch of the old session no longer opens, a new one does.
   const Bytes stale = device->SealReadings(HeartRate(NowMs() + 60'000, 30)).value();
-  ExpectRejected(Post("/api/v1/ingest", stale), 401, "unauthenticated", "decrypt_failure");
+  // Recorded as a session the cloudlet forgot, not as tampering (the signature verified).
+  ExpectRejected(Post("/api/v1/ingest", stale), 401, "unauthenticated", "unknown_session");
+  EXPECT_TRUE(Events("decrypt_failure").empty());
   device->Rekey();
   const Bytes fresh = device->SealReadings(HeartRate(NowMs() + 60'000, 30)).value();
   EXPECT_EQ(Post("/api/v1/ingest", fresh).status, 200);
+  // The restart's benign noise raised no alert and blocked nobody (docs/ids.md).
+  const net::Response alerts = GetAsOperator("/api/v1/ids/alerts");
+  ASSERT_EQ(alerts.status, 200) << alerts.body;
+  EXPECT_TRUE(json::parse(alerts.body)["alerts"].empty());
+  EXPECT_EQ(json::parse(GetAsOperator("/api/v1/ids/decisions").body)["decisions"].size(), 0u);
 }
 
 TEST_F(CloudletServiceTest, EnrolmentIsIdempotentAndRefusesAnotherKey) {
@@ -456,6 +463,57 @@ TEST_F(CloudletServiceTest, AForgedSignatureFloodIsAggregatedInTheIdsLog) {
   EXPECT_EQ(counted, static_cast<std::uint64_t>(kFlood));
   // The source's burst of single rows, then aggregates (one per minute the flood lasted).
   EXPECT_LT(rows.size(), static_cast<std::size_t>(kFlood) / 4) << rows.size();
+}
+
+// The IDS end to end (docs/ids.md): forged uploads from one address get it blocked before its
+// bodies are read, everyone else is served, the operator sees the alert and the decision and
+// revokes it.
+TEST_F(CloudletServiceTest, ForgedUploadsGetTheirSourceBlockedUntilAnOperatorRevokes) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  Bytes upload = device->SealReadings(HeartRate(NowMs(), 10)).value();
+  upload.back() ^= 0x01;
+  const std::string forged =
+      "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/octet-stream\r\nContent-Length: " +
+      std::to_string(upload.size()) + "\r\n\r\n" + std::string(AsStringView(upload));
+  const auto send_from = [&](std::string_view from, const std::string& request) {
+    net::testing::RawConnection c(service_->port(), std::chrono::seconds(10), from);
+    EXPECT_TRUE(c.connected() && c.Send(request));
+    auto reply = c.Read();
+    return reply ? reply->status : 0;
+  };
+  int refused = 0;
+  for (int i = 0; i < 6; ++i) refused += send_from("127.0.0.9", forged) == 401 ? 1 : 0;
+  EXPECT_EQ(refused, 6);
+  EXPECT_EQ(send_from("127.0.0.9", forged), 403);
+  EXPECT_EQ(send_from("127.0.0.9", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), 403);
+  // The device itself, from another address, is served (in a new session: the forged batch
+  // opened none).
+  device->Rekey();
+  const Bytes good = device->SealReadings(HeartRate(NowMs() + 1000, 10)).value();
+  EXPECT_EQ(Post("/api/v1/ingest", good).status, 200);
+
+  const json alerts = json::parse(GetAsOperator("/api/v1/ids/alerts").body);
+  ASSERT_EQ(alerts["alerts"].size(), 1u) << alerts.dump();
+  EXPECT_EQ(alerts["alerts"][0]["detector"], "device_batches");
+  EXPECT_EQ(alerts["alerts"][0]["scope"]["value"], "127.0.0.9");
+  EXPECT_GE(alerts["blocked_requests"].get<int>(), 2);
+  const json decisions = json::parse(GetAsOperator("/api/v1/ids/decisions").body);
+  ASSERT_EQ(decisions["decisions"].size(), 1u);
+  EXPECT_EQ(decisions["decisions"][0]["origin"], "cloudlet-1");
+  EXPECT_EQ(decisions["decisions"][0]["action"], "block");
+  const std::string id = decisions["decisions"][0]["id"];
+
+  // Decisions survive a restart.
+  RestartService();
+  EXPECT_EQ(send_from("127.0.0.9", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), 403);
+  net::ClientRequest revoke;
+  revoke.method = net::Method::kPost;
+  revoke.url = url_ + "/api/v1/ids/decisions/" + id + "/revocation";
+  revoke.headers.emplace_back("Authorization",
+                              "Bearer " + node::testing::TokenText(operator_token_));
+  ASSERT_EQ(client_->Send(revoke).value().status, 200);
+  EXPECT_EQ(send_from("127.0.0.9", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
 }
 
 // The service's maintenance thread writes aggregates whose window closed, with no reader asking.

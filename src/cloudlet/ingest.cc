@@ -100,12 +100,16 @@ IngestRejection IngestPipeline::Reject(Error error, bool permanent,
   return rejection;
 }
 
-IngestRejection IngestPipeline::DoesNotOpen(std::string_view source_ip,
+IngestRejection IngestPipeline::DoesNotOpen(const wire::ParsedUpload& parsed,
+                                            std::string_view source_ip,
                                             std::string_view device_id) {
+  // The same answer in both cases (a device must reseal either way); only the IDS event differs.
+  const bool known = ctx_.sessions.KnowsSessionOf(parsed.sealed_payload);
   return Reject(Unauthenticated("sealed payload did not open (unknown or expired session, "
                                 "replayed batch, or tampered ciphertext); reseal it in a new "
                                 "session"),
-                false, IdsEventKind::kDecryptFailure, source_ip, device_id);
+                false, known ? IdsEventKind::kDecryptFailure : IdsEventKind::kUnknownSession,
+                source_ip, device_id);
 }
 
 // A device that lost the acknowledgement of a stored batch (the cloudlet crashed before
@@ -120,7 +124,7 @@ IngestResult IngestPipeline::AlreadyStored(const wire::ParsedUpload& parsed,
   const wire::UploadHeader& header = parsed.header;
   if (prior.payload_digest && prior.content_type == header.content_type) {
     auto opened = wire::OpenUpload(parsed, device, ctx_.sessions);
-    if (!opened) return DoesNotOpen(source_ip, header.device_id);
+    if (!opened) return DoesNotOpen(parsed, source_ip, header.device_id);
     if (ctx_.ledger.PayloadDigest(header.content_type, opened->payload) == *prior.payload_digest) {
       return Duplicate(header, std::move(batch_id));
     }
@@ -210,7 +214,7 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
   std::optional<wire::OpenedUpload> opened = TakePending(key, digest);
   if (!opened) {
     auto fresh = wire::OpenUpload(*parsed, device->enrolment, ctx_.sessions);
-    if (!fresh) return DoesNotOpen(source_ip, device_id);
+    if (!fresh) return DoesNotOpen(*parsed, source_ip, device_id);
     opened = std::move(*fresh);
   }
 

@@ -181,7 +181,11 @@ class IngestPipeline {
   void RecordIdsEvent(store::IdsEventKind kind, std::string_view source_ip,
                       std::string_view device_id, std::string_view detail);
   IngestAck Duplicate(const wire::UploadHeader& header, std::string batch_id);
-  IngestRejection DoesNotOpen(std::string_view source_ip, std::string_view device_id);
+  // A signed upload whose sealed payload did not open: 401 either way, recorded as
+  // unknown_session when the opener does not know its session (a restart's benign noise: the
+  // device reseals), else as decrypt_failure.
+  IngestRejection DoesNotOpen(const wire::ParsedUpload& parsed, std::string_view source_ip,
+                              std::string_view device_id);
   IngestResult AlreadyStored(const wire::ParsedUpload& parsed, const LedgerBatch& prior,
                              const wire::Enrolment& device, std::string batch_id,
                              std::string_view source_ip);

@@ -151,6 +151,14 @@ SessionOpener::SessionOpener(HybridPrivateKey key, const Clock& clock, SessionOp
   MEDMESH_CHECK(options_.idle_timeout.count() > 0, "idle_timeout must be positive");
 }
 
+bool SessionOpener::KnowsSessionOf(ByteView batch) const {
+  auto header = ParseSessionBatchHeader(batch);
+  if (!header || header->opens_session) return true;
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(header->session_id);
+  return it != sessions_.end() && clock_.Monotonic() - it->second.last_used < options_.idle_timeout;
+}
+
 std::size_t SessionOpener::session_count() const {
   std::lock_guard lock(mu_);
   return sessions_.size();

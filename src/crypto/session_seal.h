@@ -103,6 +103,12 @@ class SessionOpener {
   // known. A failed batch never changes the opener's state.
   Result<Bytes> OpenBatch(ByteView batch, ByteView associated_data);
 
+  // True unless `batch` is a later batch (counter > 0) of a session this opener does not know
+  // (never opened here, or forgotten: a restart, the idle timeout, the session limit). For
+  // telling the benign "reseal in a new session" case apart from tampering in diagnostics; a
+  // false answer says nothing about authenticity, a true one nothing about the batch opening.
+  bool KnowsSessionOf(ByteView batch) const;
+
   // Number of sessions remembered now (for metrics and tests).
   std::size_t session_count() const;
 

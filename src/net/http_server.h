@@ -10,7 +10,8 @@
 //   1. read the head (header limit 8 KiB by default; larger heads get 431);
 //   2. parse the target (400 unless origin-form without dot segments or encoded NULs, see
 //      internal/request_target.h; an unknown method gets 501);
-//   3. run the filters: the first that returns a response wins, and the body is never read;
+//   3. run the filters: the first that returns a response wins, the body is never read and the
+//      connection is closed after the answer (a filter refuses a client, not one request);
 //   4. route: 404, or 405 with Allow;
 //   5. enforce the route's body limit: 413 when Content-Length or a chunked body exceeds it;
 //      then reserve a large body's size in the body budget (below), 503 or 429 if it has no
@@ -100,6 +101,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -120,6 +122,22 @@ class ServerRuntime;  // the io_context, acceptor, threads and sessions (http_se
 // concurrently with themselves, and must be fast and thread-safe. An exception from a filter
 // is answered with a generic 500.
 using Filter = std::function<std::optional<Response>(const Request&)>;
+
+// What the server tells an observer (ServerOptions::observer), for intrusion detection: every
+// response it sends (kResponse, with the status and the route label of the metrics), and every
+// connection it closes because the client was too slow sending a head or a body (kTimeout,
+// status 0). `peer` is Request::peer_address. Views valid during the call only.
+struct ServerEvent {
+  enum class Kind { kResponse, kTimeout };
+  Kind kind = Kind::kResponse;
+  std::string_view peer;
+  std::string_view route;  // the route label: pattern, "unmatched" or "filtered"
+  int status = 0;
+  bool authenticated = false;  // the peer address has authenticated (see Connection limits)
+};
+// Runs on I/O threads, concurrently with itself, once per response: must be fast,
+// thread-safe and must not throw.
+using ServerObserver = std::function<void(const ServerEvent&)>;
 
 struct TlsFiles {
   std::string certificate_chain_file;  // PEM: leaf certificate first, then intermediates
@@ -186,6 +204,8 @@ struct ServerOptions {
   const Clock* clock = nullptr;
   // Not owned; must outlive the server. Null: no metrics.
   MetricsRegistry* metrics = nullptr;
+  // Sees every response and slow-client timeout (ServerEvent); empty: none.
+  ServerObserver observer;
 };
 
 class HttpServer {

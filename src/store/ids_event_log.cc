@@ -41,7 +41,7 @@ struct KindName {
   IdsEventKind kind;
   std::string_view name;
 };
-constexpr std::array<KindName, 13> kKinds{{
+constexpr std::array<KindName, 16> kKinds{{
     {IdsEventKind::kForgedSignature, "forged_signature"},
     {IdsEventKind::kBadCertificate, "bad_certificate"},
     {IdsEventKind::kReplay, "replay"},
@@ -54,6 +54,9 @@ constexpr std::array<KindName, 13> kKinds{{
     {IdsEventKind::kAuthFailure, "auth_failure"},
     {IdsEventKind::kRateLimited, "rate_limited"},
     {IdsEventKind::kEnrolmentConflict, "enrolment_conflict"},
+    {IdsEventKind::kUnknownSession, "unknown_session"},
+    {IdsEventKind::kSlowClient, "slow_client"},
+    {IdsEventKind::kTampering, "tampering"},
     {IdsEventKind::kOther, "other"},
 }};
 
@@ -182,6 +185,7 @@ Result<std::unique_ptr<IdsEventLog>> IdsEventLog::Open(const std::string& path,
 }
 
 Result<std::int64_t> IdsEventLog::Append(const IdsEvent& event) {
+  if (observer_) observer_(Sanitised(event));
   std::lock_guard lock(mu_);
   auto id = AppendLocked(event);
   if (id) total_.fetch_add(std::max<std::uint64_t>(event.count, 1), std::memory_order_relaxed);
@@ -237,6 +241,7 @@ Result<IdsRecordOutcome> IdsEventLog::Record(const IdsEvent& event) {
   IdsEvent e = Sanitised(event);
   e.count = 1;
   e.last_time_ms = e.time_ms;
+  if (observer_) observer_(e);
   std::lock_guard lock(mu_);
   if (e.time_ms >= next_flush_ms_) {
     // Amortised: at most once per window, whatever the event rate.

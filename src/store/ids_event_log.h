@@ -43,6 +43,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,10 @@ enum class IdsEventKind : std::uint8_t {
   kAuthFailure,        // a failed login or bad API credential
   kRateLimited,        // a client over its request rate
   kEnrolmentConflict,  // a claim on a device enrolled elsewhere, to another patient, or withdrawn
+  kUnknownSession,     // a device-signed batch of a session this node forgot (restart, idle):
+                       // benign noise, the device reseals; never alerting on its own
+  kSlowClient,         // a connection that timed out sending its head or body
+  kTampering,          // a stored record or ciphertext found altered by an integrity check
   kOther,              // anything else (also: a kind written by newer code)
 };
 
@@ -98,7 +103,14 @@ struct IdsEvent {
   std::string detail;
   std::uint64_t count = 1;        // events this row stands for (>1 for an aggregated row)
   std::int64_t last_time_ms = 0;  // time of the last of them; 0 in Append means time_ms
+  // An opaque account reference (a keyed hash, never a login or an id) for the detectors'
+  // per-account counts. NOT stored: only the observer (SetObserver) sees it.
+  std::string account_ref = {};
 };
+
+// Called with every event given to Record or Append (sanitised, count 1 for Record), in the
+// caller's thread, before the event is aggregated or written: the detectors' feed (src/ids).
+using IdsEventObserver = std::function<void(const IdsEvent&)>;
 
 // How Record aggregates (see the top of this file). Defaults: a source may write 10 rows at
 // once, then one more every 6 s; all sources together 100, then 10 a second.
@@ -163,6 +175,10 @@ class IdsEventLog {
   // as Append when a row is written (the event is lost then, as with a failed Append).
   Result<IdsRecordOutcome> Record(const IdsEvent& event);
 
+  // Sets the observer every later Record and Append call feeds (empty: none). Call it before
+  // the log is shared between threads (it is read without a lock).
+  void SetObserver(IdsEventObserver observer) { observer_ = std::move(observer); }
+
   // Writes, in one transaction, the aggregates whose window closed at `now_ms` (all of them
   // with FlushAll). For a periodic task, so a quiet source's last aggregate is not held for
   // long. Then checkpoints and truncates the WAL (CheckpointSqliteWal) if rows were written.
@@ -221,6 +237,7 @@ class IdsEventLog {
   Bucket global_;                          // guarded by mu_
   std::int64_t next_flush_ms_ = 0;         // guarded by mu_
   std::atomic<std::uint64_t> total_;       // see Total()
+  IdsEventObserver observer_;              // set before sharing (SetObserver)
 };
 
 }  // namespace medmesh::store

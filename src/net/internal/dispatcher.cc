@@ -151,6 +151,7 @@ Dispatcher::HeadOutcome Dispatcher::OnHead(std::string_view method_token, std::s
 
   if (std::optional<Response> blocked = RunFilters(request)) {
     out.response = std::move(blocked);
+    out.close_connection = true;
     out.route_label = std::string(kFilteredRoute);
     return out;
   }

@@ -116,6 +116,7 @@ TEST_F(DispatcherTest, FiltersRunFirstInOrderAndSeeTheHead) {
   ASSERT_TRUE(out.response);
   EXPECT_EQ(out.response->status, 403);
   EXPECT_EQ(out.route_label, "filtered");
+  EXPECT_TRUE(out.close_connection);  // a filter refuses a client, not one request
   EXPECT_EQ(seen, (std::vector<std::string>{"first 192.0.2.7 /nowhere route="}));
   EXPECT_FALSE(Head(d, "GET", "/api/patients/1").response);
   EXPECT_EQ(seen.back(), "third");

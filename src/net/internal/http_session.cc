@@ -325,6 +325,10 @@ class Session final : public Connection,
                ec != http::error::partial_message) {
       Send(BadRequest("malformed HTTP request"));
     } else {
+      if (ec == beast::error::timeout && options().observer) {
+        options().observer(
+            {ServerEvent::Kind::kTimeout, peer_, outcome_.route_label, 0, authenticated_});
+      }
       // The peer left (end_of_stream, partial_message, reset), a timeout closed the socket,
       // or Close() did: there is no one to answer.
       CloseNow();
@@ -378,6 +382,10 @@ class Session final : public Connection,
     // find it in /metrics (OnWrite can run after the client has read everything).
     context_.dispatcher.Record(MethodForLog(), outcome_.route_label, status_,
                                std::chrono::steady_clock::now() - started_, peer_);
+    if (options().observer) {
+      options().observer({ServerEvent::Kind::kResponse, peer_, outcome_.route_label, status_,
+                          authenticated_ || context_.tracker.IsAuthenticatedSource(peer_)});
+    }
     state_ = State::kWriting;
     Lowest().expires_after(options().write_timeout);
     http::async_write(stream_, response_, Bind(&Session::OnWrite));

@@ -1,0 +1,163 @@
+#include "ids/decision_table.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/fake_clock.h"
+#include "testing/fake_random.h"
+#include "testing/temp_dir.h"
+
+namespace medmesh::ids {
+namespace {
+
+using std::chrono::minutes;
+
+class DecisionTableTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<DecisionTable> Open() {
+    auto t = DecisionTable::Open(dir_.File("decisions.db"), "cloudlet-1", clock_, random_);
+    EXPECT_TRUE(t) << t.error().ToString();
+    return t ? std::move(*t) : nullptr;
+  }
+  static Proposal Block(std::string_view ip) {
+    return {"credentials", 1, *SourceScope(ip), Action::kBlock, "too many failed logins"};
+  }
+  testing::TempDir dir_;
+  testing::FakeClock clock_;
+  testing::DeterministicRandom random_{7};
+};
+
+TEST_F(DecisionTableTest, BlocksTheSourceUntilExpiry) {
+  auto t = Open();
+  EXPECT_FALSE(t->AnyEnforcing());
+  auto d = t->Impose(Block("203.0.113.9"));
+  ASSERT_TRUE(d && *d);
+  EXPECT_EQ((*d)->offence, 1u);
+  EXPECT_EQ((*d)->expires_ms - (*d)->created_ms, std::chrono::milliseconds(minutes(10)).count());
+  EXPECT_TRUE(t->AnyEnforcing());
+  EXPECT_TRUE(t->Match("203.0.113.9"));
+  EXPECT_FALSE(t->Match("203.0.113.10"));
+  clock_.Advance(minutes(10));
+  EXPECT_FALSE(t->Match("203.0.113.9"));
+}
+
+TEST_F(DecisionTableTest, Ipv6PeersAreBlockedByTheirSlash64) {
+  auto t = Open();
+  ASSERT_TRUE(t->Impose(Block("2001:db8:1:2::10")));
+  EXPECT_TRUE(t->Match("2001:db8:1:2:ffff::99"));
+  EXPECT_FALSE(t->Match("2001:db8:1:3::10"));
+}
+
+TEST_F(DecisionTableTest, RepeatOffendersGetLongerDecisions) {
+  auto t = Open();
+  std::vector<std::int64_t> lengths;
+  for (int i = 0; i < 4; ++i) {
+    auto d = t->Impose(Block("198.51.100.4"));
+    ASSERT_TRUE(d && *d);
+    EXPECT_EQ((*d)->offence, static_cast<std::uint32_t>(i + 1));
+    lengths.push_back((*d)->expires_ms - (*d)->created_ms);
+    clock_.Advance(std::chrono::milliseconds(lengths.back()));
+  }
+  EXPECT_EQ(lengths[0], std::chrono::milliseconds(minutes(10)).count());
+  EXPECT_EQ(lengths[1], 4 * lengths[0]);
+  EXPECT_EQ(lengths[2], 16 * lengths[0]);
+  EXPECT_EQ(lengths[3], 64 * lengths[0]);
+}
+
+TEST_F(DecisionTableTest, AContinuingAttackDoesNotEscalateWhileDecided) {
+  auto t = Open();
+  auto first = t->Impose(Block("198.51.100.4"));
+  auto again = t->Impose(Block("198.51.100.4"));
+  ASSERT_TRUE(first && *first && again && *again);
+  EXPECT_EQ((*again)->id, (*first)->id);
+  // A stronger action replaces a weaker one.
+  auto alert = t->Impose({"x", 1, *SourceScope("198.51.100.5"), Action::kThrottle, "flood"});
+  auto block = t->Impose(Block("198.51.100.5"));
+  ASSERT_TRUE(alert && *alert && block && *block);
+  EXPECT_NE((*block)->id, (*alert)->id);
+  EXPECT_EQ(t->Match("198.51.100.5")->action, Action::kBlock);
+}
+
+TEST_F(DecisionTableTest, AllowlistAlwaysWins) {
+  auto t = Open();
+  ASSERT_TRUE(t->Impose(Block("192.0.2.1")));
+  ASSERT_TRUE(t->Allow(*NormalizeScope(ScopeKind::kIp, "192.0.2.1"), "monitoring host"));
+  EXPECT_FALSE(t->Match("192.0.2.1"));  // over a decision imposed before
+  auto none = t->Impose(Block("192.0.2.1"));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);  // and no new decision
+  ASSERT_TRUE(t->Allow(*NormalizeScope(ScopeKind::kRange, "2001:db8:9::/64"), ""));
+  auto v6 = t->Impose(Block("2001:db8:9::5"));
+  ASSERT_TRUE(v6);
+  EXPECT_FALSE(*v6);
+  ASSERT_TRUE(t->Disallow(*NormalizeScope(ScopeKind::kIp, "192.0.2.1")));
+  EXPECT_TRUE(t->Match("192.0.2.1"));
+  EXPECT_EQ(t->Disallow(*NormalizeScope(ScopeKind::kIp, "192.0.2.1")).error().code(),
+            ErrorCode::kNotFound);
+}
+
+TEST_F(DecisionTableTest, TheLocalProxyAddressIsOnlyAlertedOn) {
+  auto t = Open();
+  for (std::string_view ip : {"127.0.0.1", "::1", "::ffff:127.0.0.1"}) {
+    auto d = t->Impose({"x", 1, *SourceScope(ip), Action::kBlock, "flood"});
+    ASSERT_TRUE(d && *d);
+    EXPECT_EQ((*d)->action, Action::kAlertOnly);
+  }
+  EXPECT_FALSE(t->Match("127.0.0.1"));
+  EXPECT_FALSE(t->AnyEnforcing());
+  ASSERT_TRUE(t->Impose({"x", 1, *SourceScope("127.0.0.2"), Action::kBlock, "flood"}));
+  EXPECT_TRUE(t->Match("127.0.0.2"));
+}
+
+TEST_F(DecisionTableTest, RevokeEndsADecision) {
+  auto t = Open();
+  auto d = t->Impose(Block("192.0.2.7"));
+  ASSERT_TRUE(d && *d);
+  auto revoked = t->Revoke((*d)->id);
+  ASSERT_TRUE(revoked);
+  EXPECT_TRUE(revoked->revoked_ms.has_value());
+  EXPECT_FALSE(t->Match("192.0.2.7"));
+  EXPECT_FALSE(t->AnyEnforcing());
+  EXPECT_EQ(t->Revoke((*d)->id).error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(t->Revoke("nope").error().code(), ErrorCode::kNotFound);
+  // A revoked decision still counts as an offence.
+  auto next = t->Impose(Block("192.0.2.7"));
+  ASSERT_TRUE(next && *next);
+  EXPECT_EQ((*next)->offence, 2u);
+}
+
+TEST_F(DecisionTableTest, SurvivesARestart) {
+  std::string id;
+  {
+    auto t = Open();
+    auto d = t->Impose(Block("192.0.2.8"));
+    ASSERT_TRUE(d && *d);
+    id = (*d)->id;
+    ASSERT_TRUE(t->Allow(*NormalizeScope(ScopeKind::kDevice, "watch-1"), "demo"));
+  }
+  auto t = Open();
+  ASSERT_TRUE(t->Match("192.0.2.8"));
+  EXPECT_EQ(t->Match("192.0.2.8")->id, id);
+  EXPECT_TRUE(t->Allowlisted(*NormalizeScope(ScopeKind::kDevice, "watch-1")));
+  auto listed = t->List(true, 10);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id, id);
+  // The offence count survives too.
+  clock_.Advance(minutes(11));
+  auto again = t->Impose(Block("192.0.2.8"));
+  ASSERT_TRUE(again && *again);
+  EXPECT_EQ((*again)->offence, 2u);
+}
+
+TEST_F(DecisionTableTest, SweepForgetsOldOffencesAndEndedDecisions) {
+  auto t = Open();
+  ASSERT_TRUE(t->Impose(Block("192.0.2.9")));
+  clock_.Advance(std::chrono::hours(24 * 31));
+  ASSERT_TRUE(t->Sweep());
+  EXPECT_TRUE(t->List(false, 10).empty());
+  auto d = t->Impose(Block("192.0.2.9"));
+  ASSERT_TRUE(d && *d);
+  EXPECT_EQ((*d)->offence, 1u);
+}
+
+}  // namespace
+}  // namespace medmesh::ids

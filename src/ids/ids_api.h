@@ -1,0 +1,42 @@
+// The IDS routes every node serves (docs/openapi.yaml, docs/ids.md), for its operators (a
+// cloudlet) or admins (the cloud):
+//
+//   GET  /api/v1/ids/alerts                       recent alerts (memory; newest first)
+//   GET  /api/v1/ids/decisions?active=true|false  decisions (active ones by default)
+//   POST /api/v1/ids/decisions/{id}/revocation    ends a decision now
+//   GET  /api/v1/ids/allowlist                    the allowlist
+//   POST /api/v1/ids/allowlist                    {"scope","value","note"?} adds (201)
+//   POST /api/v1/ids/allowlist/removal            {"scope","value"} removes ({"removed":bool})
+//
+// Every route first asks `authorize`: a response refuses the request with it (401/403), nullopt
+// lets it through. `on_change` (may be empty) hears each revocation and allowlist change after
+// it is stored, for the node's audit log. Errors: 400 bad body or query, 404 unknown decision,
+// 409 a decision that already ended.
+// Thread safety: the handlers are thread-safe; the context's objects must outlive the router.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "ids/decision_table.h"
+#include "ids/detection_engine.h"
+#include "ids/enforcer.h"
+#include "net/http_message.h"
+#include "net/router.h"
+
+namespace medmesh::ids {
+
+struct IdsApiContext {
+  DecisionTable& table;
+  DetectionEngine& engine;
+  const Enforcer& enforcer;
+  const Clock& clock;
+  std::function<std::optional<net::Response>(const net::Request&)> authorize;
+  // (request, "decision.revoke" | "allowlist.add" | "allowlist.remove", the scope)
+  std::function<void(const net::Request&, std::string_view, const Scope&)> on_change;
+};
+
+void AddIdsRoutes(net::Router& router, IdsApiContext context);
+
+}  // namespace medmesh::ids
