@@ -23,6 +23,9 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's hand-written kernels (ntru_avx2.cc)
+#include "crypto/ntru/avx2/kernels.h"
+#endif
 
 #ifndef MEDMESH_NTRU_UNREACHABLE
 #define MEDMESH_NTRU_UNREACHABLE() std::abort()
@@ -173,6 +176,9 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
 // Karatsuba alone (81 base cases).
 template <class P>
 inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  PolyMulRq<P>(r.c, a.c, b.c);  // the same contract, by the AVX2 kernel (avx2/kernels.h)
+#else
   alignas(32) std::uint16_t prod[2 * P::kPad];
   if constexpr (P::kPad == 768) {
     Toom3<P::kPad, 64>(prod, a.c, b.c);
@@ -181,6 +187,7 @@ inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   }
   for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(prod[i] + prod[i + P::kN]);
   for (int i = P::kN; i < P::kPad; ++i) r.c[i] = 0;
+#endif
 }
 
 // r = a * b mod (2^15, Phi_n): the x^n - 1 product minus coefficient n-1 times Phi_n.
@@ -570,9 +577,14 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
   for (int i = P::kHalfWeight; i < P::kWeight; ++i) s[i] |= 2;
   // Padding sorts last: no real key equals INT32_MAX because its type bits are never 3.
   for (int i = kLen; i < kSortLen; ++i) s[i] = 0x7fffffff;
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  SortInt32<kSortLen>(s);  // the same order, by the AVX2 kernel (avx2/kernels.h)
+  for (int i = 0; i < kLen; ++i) r.c[i] = static_cast<std::uint16_t>(s[i] & 3);
+#else
   BitonicSorter<kSortLen> sorter(s);
   sorter.Sort();
   for (int i = 0; i < kLen; ++i) r.c[i] = static_cast<std::uint16_t>(sorter.Extract(i) & 3);
+#endif
   for (int i = kLen; i < P::kPad; ++i) r.c[i] = 0;
   Wipe(s, sizeof s);
 }
