@@ -10,6 +10,12 @@
 // block; then two Karatsuba levels and a 16 x 16 schoolbook run on whole vectors with no
 // shuffle at all (lane i only ever meets lane i), and eight transposes bring the 128 product
 // coefficients back. Arithmetic is mod 2^16 throughout (vpmullw, vpaddw, vpsubw).
+//
+// Built with -fno-tree-vectorize (CMakeLists.txt): every loop here is already written on
+// vectors, and GCC 12's vectoriser otherwise re-splits loops over arrays of __m256i into
+// 128-bit and scalar pieces. The evaluation, interpolation and block product are kept out of
+// line for a similar reason: inlined, GCC forwards the vector stores of the temporary arrays
+// to the later loads as pairs of 64-bit scalar loads (vmovq + vpinsrq), several times slower.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -62,25 +68,27 @@ inline void Transpose16x16(V r[16]) {
   }
 }
 
-// c[0 .. 31) = a[0 .. 16) * b[0 .. 16) lane-wise; c[31] = 0.
-inline void VerticalSchoolbook16(const V* a, const V* b, V* c) {
-#pragma GCC unroll 31
-  for (int k = 0; k < 31; ++k) {
-    const int lo = k < 16 ? 0 : k - 15;
-    const int hi = k < 16 ? k : 15;
+// c[0 .. 15) = a[0 .. 8) * b[0 .. 8) lane-wise; c[15] = 0. Out of line: 27 inlined copies per
+// 64 x 64 product would overflow the op cache.
+__attribute__((noinline)) void VerticalSchoolbook8(const V* a, const V* b, V* c) {
+#pragma GCC unroll 15
+  for (int k = 0; k < 15; ++k) {
+    const int lo = k < 8 ? 0 : k - 7;
+    const int hi = k < 8 ? k : 7;
     V acc = Mul(a[lo], b[k - lo]);
-#pragma GCC unroll 16
+#pragma GCC unroll 8
     for (int i = lo + 1; i <= hi; ++i) acc = Add(acc, Mul(a[i], b[k - i]));
     c[k] = acc;
   }
-  c[31] = _mm256_setzero_si256();
+  c[15] = _mm256_setzero_si256();
 }
 
-// c[0 .. 2L) = a[0 .. L) * b[0 .. L) lane-wise, Karatsuba down to 16.
+// c[0 .. 2L) = a[0 .. L) * b[0 .. L) lane-wise, Karatsuba down to 8 (27 schoolbooks of 8 x 8
+// for L = 64: 1728 multiplies where 16 x 16 schoolbooks would take 2304).
 template <int L>
 inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
-  if constexpr (L == 16) {
-    VerticalSchoolbook16(a, b, c);
+  if constexpr (L == 8) {
+    VerticalSchoolbook8(a, b, c);
   } else {
     constexpr int kH = L / 2;
     V as[kH];
@@ -93,8 +101,13 @@ inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
     VerticalKaratsuba<kH>(a, b, c);
     VerticalKaratsuba<kH>(a + kH, b + kH, c + 2 * kH);
     VerticalKaratsuba<kH>(as, bs, mid);
-    for (int i = 0; i < 2 * kH; ++i) mid[i] = Sub(mid[i], Add(c[i], c[i + 2 * kH]));
-    for (int i = 0; i < 2 * kH; ++i) c[i + kH] = Add(c[i + kH], mid[i]);
+    // With c = (L0, L1, H0, H1) and mid = (M0, M1) in quarters of kH: the middle quarters
+    // become L1 + M0 - L0 - H0 and H0 + M1 - L1 - H1, in one pass through t = L1 - H0.
+    for (int i = 0; i < kH; ++i) {
+      const V t = Sub(c[kH + i], c[2 * kH + i]);
+      c[kH + i] = Add(Sub(mid[i], c[i]), t);
+      c[2 * kH + i] = Sub(Sub(mid[kH + i], c[3 * kH + i]), t);
+    }
   }
 }
 
@@ -102,7 +115,7 @@ inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
 // a, b hold RoundUp16(kCount) blocks of kBlock coefficients, c as many blocks of 2 kBlock; the
 // blocks past kCount are multiplied too (they must be defined) and their products ignored.
 template <int kCount>
-void MulBlocks(const std::uint16_t* a, const std::uint16_t* b, std::uint16_t* c) {
+__attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint16_t* b, std::uint16_t* c) {
   for (int g = 0; g < kCount; g += kLanes) {
     V ta[kBlock];
     V tb[kBlock];
@@ -140,10 +153,17 @@ constexpr int KaratsubaBlocks() {
 // out[0 .. KaratsubaBlocks<L>() * kBlock) = the blocks to multiply for a[0 .. L): those of the
 // low half, of the high half, and of their sum.
 template <int L>
-inline void KaratsubaEvaluate(const std::uint16_t* a, std::uint16_t* out) {
-  if constexpr (L == kBlock) {
-    std::memcpy(out, a, kBlock * sizeof(std::uint16_t));
+__attribute__((noinline)) void KaratsubaEvaluate(const std::uint16_t* a, std::uint16_t* out) {
+  if constexpr (L == 2 * kBlock) {  // the three blocks themselves: low, high, low + high
+    for (int i = 0; i < kBlock; i += kLanes) {
+      const V lo = Load(a + i);
+      const V hi = Load(a + kBlock + i);
+      Store(out + i, lo);
+      Store(out + kBlock + i, hi);
+      Store(out + 2 * kBlock + i, Add(lo, hi));
+    }
   } else {
+    static_assert(L > 2 * kBlock);
     constexpr int kH = L / 2;
     constexpr int kCount = KaratsubaBlocks<kH>();
     alignas(32) std::uint16_t sum[kH];
@@ -157,21 +177,34 @@ inline void KaratsubaEvaluate(const std::uint16_t* a, std::uint16_t* out) {
 // r[0 .. 2L) = the product for which KaratsubaEvaluate<L> made the operands, from the block
 // products prods (blocks of 2 kBlock coefficients in the same order).
 template <int L>
-inline void KaratsubaInterpolate(const std::uint16_t* prods, std::uint16_t* r) {
-  if constexpr (L == kBlock) {
-    std::memcpy(r, prods, 2 * kBlock * sizeof(std::uint16_t));
+__attribute__((noinline)) void KaratsubaInterpolate(const std::uint16_t* prods, std::uint16_t* r) {
+  if constexpr (L == 2 * kBlock) {  // straight from the three block products
+    constexpr int kB2 = 2 * kBlock;
+    for (int i = 0; i < kBlock; i += kLanes) {  // r[0, 64) = low product's first half
+      Store(r + i, Load(prods + i));
+      Store(r + 3 * kBlock + i, Load(prods + kB2 + kBlock + i));  // r[192, 256): high's second
+    }
+    for (int i = 0; i < kB2; i += kLanes) {  // r[64, 192) = lo[64..) + hi[..64) + middle
+      const V lo = Load(prods + i);
+      const V hi = Load(prods + kB2 + i);
+      const V mid = Sub(Load(prods + 2 * kB2 + i), Add(lo, hi));
+      const V below = i < kBlock ? Load(prods + kBlock + i) : Load(prods + kB2 + i - kBlock);
+      Store(r + kBlock + i, Add(below, mid));
+    }
   } else {
+    static_assert(L > 2 * kBlock);
     constexpr int kH = L / 2;
     constexpr std::ptrdiff_t kStride = std::ptrdiff_t{KaratsubaBlocks<kH>()} * 2 * kBlock;
     alignas(32) std::uint16_t mid[2 * kH];
     KaratsubaInterpolate<kH>(prods, r);                     // low * low -> r[0, 2H)
     KaratsubaInterpolate<kH>(prods + kStride, r + 2 * kH);  // high * high -> r[2H, 4H)
     KaratsubaInterpolate<kH>(prods + 2 * kStride, mid);     // sum * sum
-    // Two passes: the middle overlaps both halves, so it must be complete before it is added.
-    for (int i = 0; i < 2 * kH; i += kLanes)
-      Store(mid + i, Sub(Load(mid + i), Add(Load(r + i), Load(r + 2 * kH + i))));
-    for (int i = 0; i < 2 * kH; i += kLanes)
-      Store(r + kH + i, Add(Load(r + kH + i), Load(mid + i)));
+    // As in VerticalKaratsuba: the middle quarters in one pass.
+    for (int i = 0; i < kH; i += kLanes) {
+      const V t = Sub(Load(r + kH + i), Load(r + 2 * kH + i));
+      Store(r + kH + i, Add(Sub(Load(mid + i), Load(r + i)), t));
+      Store(r + 2 * kH + i, Sub(Sub(Load(mid + kH + i), Load(r + 3 * kH + i)), t));
+    }
   }
 }
 
@@ -263,8 +296,13 @@ void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b)
     static_assert(P::kPad == 512 || P::kPad == 1024);
     KaratsubaMul<P::kPad>(prod, a, b);
   }
-  for (int i = 0; i < P::kN; ++i) r[i] = static_cast<std::uint16_t>(prod[i] + prod[i + P::kN]);
-  for (int i = P::kN; i < P::kPad; ++i) r[i] = 0;
+  // Fold mod x^n - 1 (prod has 2 kPad coefficients, so every load is in bounds), then clear
+  // the padding: up to the next whole vector one by one, the rest by vectors.
+  for (int i = 0; i < P::kPad; i += kLanes)
+    Store(r + i, Add(Load(prod + i), Load(prod + P::kN + i)));
+  constexpr int kFirstVector = (P::kN + kLanes - 1) / kLanes * kLanes;
+  for (int i = P::kN; i < kFirstVector; ++i) r[i] = 0;
+  for (int i = kFirstVector; i < P::kPad; i += kLanes) Store(r + i, _mm256_setzero_si256());
 }
 
 template void PolyMulRq<Hps2048509>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);

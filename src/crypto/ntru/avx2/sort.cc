@@ -80,10 +80,68 @@ class Network {
     if constexpr (kK < kLen) Merges<2 * kK>(v);
   }
 
+  // The stages of merge kK from distance kJ down to 1. Vertical stages go three at a time
+  // (two or one at the end): the 8 vectors that three consecutive distances pair with each
+  // other are loaded once, merged in registers and stored once.
   template <int kK, int kJ>
   static void Steps(V* v) {
-    Step<kK, kJ>(v);
-    if constexpr (kJ > 1) Steps<kK, kJ / 2>(v);
+    if constexpr (kJ >= kP) {
+      Step<kK, kJ>(v);
+      Steps<kK, kJ / 2>(v);
+    } else if constexpr (kJ >= 4) {
+      Block<kK, kJ, 3>(v);
+      if constexpr (kJ >= 8) Steps<kK, kJ / 8>(v);
+    } else if constexpr (kJ == 2) {
+      Block<kK, 2, 2>(v);
+    } else if constexpr (kJ == 1) {
+      Block<kK, 1, 1>(v);
+    }
+  }
+
+  // Orders (a, b): ascending, descending, or per lane (descending where kLaneDesc has a bit).
+  template <int kLaneDesc>
+  static void Exchange(V& a, V& b, bool desc) {
+    const V lo = Min(a, b);
+    const V hi = Max(a, b);
+    if constexpr (kLaneDesc != 0) {
+      a = _mm256_blend_epi32(lo, hi, kLaneDesc);
+      b = _mm256_blend_epi32(hi, lo, kLaneDesc);
+    } else if (desc) {  // desc depends on the merge size and vector index only
+      a = hi;
+      b = lo;
+    } else {
+      a = lo;
+      b = hi;
+    }
+  }
+
+  // kDepth vertical stages of merge kK at distances kJ, kJ / 2, ... (all < kP), on groups of
+  // 2^kDepth vectors v[base + i * kStep].
+  template <int kK, int kJ, int kDepth>
+  static void Block(V* v) {
+    constexpr int kStep = kJ >> (kDepth - 1);
+    constexpr int kN = 1 << kDepth;
+    // For kK >= kP the direction is per lane (bit kK / kP of the lane), else per vector.
+    constexpr int kLaneDesc = kK >= kP ? LaneMask(kK / kP) : 0;
+    for (int hi = 0; hi < kP; hi += 2 * kJ) {
+      for (int lo = 0; lo < kStep; ++lo) {
+        const int base = hi + lo;
+        const bool desc = kK < kP && (base & kK) != 0;  // uniform over the group: kK > kJ
+        V r[kN];
+#pragma GCC unroll 8
+        for (int i = 0; i < kN; ++i) r[i] = v[base + i * kStep];
+#pragma GCC unroll 3
+        for (int s = 0; s < kDepth; ++s) {
+          const int dist = 1 << (kDepth - 1 - s);
+#pragma GCC unroll 8
+          for (int i = 0; i < kN; ++i) {
+            if ((i & dist) == 0) Exchange<kLaneDesc>(r[i], r[i + dist], desc);
+          }
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < kN; ++i) v[base + i * kStep] = r[i];
+      }
+    }
   }
 
   // One compare-exchange stage of merge size kK at distance kJ. Element e sorts descending in
@@ -91,46 +149,15 @@ class Network {
   // of the lane once kK >= kP.
   template <int kK, int kJ>
   static void Step(V* v) {
-    if constexpr (kJ < kP && kK < kP) {
-      for (int base = 0; base < kP; base += 2 * kK) {
-        for (int blk = base; blk < base + kK; blk += 2 * kJ) {  // ascending
+    static_assert(kJ >= kP);
+    // Partners are lanes l and l ^ kJ / kP of one vector; lane l keeps the minimum iff it is
+    // the lower of the two XOR the merge sorts descending there.
+    constexpr int kLaneBit = kJ / kP;
+    constexpr int kKeepMax = LaneMask(kLaneBit) ^ LaneMask(kK / kP);
 #pragma GCC unroll 8
-          for (int p = blk; p < blk + kJ; ++p) {
-            const V lo = Min(v[p], v[p + kJ]);
-            v[p + kJ] = Max(v[p], v[p + kJ]);
-            v[p] = lo;
-          }
-        }
-        for (int blk = base + kK; blk < base + 2 * kK; blk += 2 * kJ) {  // descending
-#pragma GCC unroll 8
-          for (int p = blk; p < blk + kJ; ++p) {
-            const V hi = Max(v[p], v[p + kJ]);
-            v[p + kJ] = Min(v[p], v[p + kJ]);
-            v[p] = hi;
-          }
-        }
-      }
-    } else if constexpr (kJ < kP) {
-      constexpr int kDesc = LaneMask(kK / kP);
-      for (int blk = 0; blk < kP; blk += 2 * kJ) {
-#pragma GCC unroll 8
-        for (int p = blk; p < blk + kJ; ++p) {
-          const V lo = Min(v[p], v[p + kJ]);
-          const V hi = Max(v[p], v[p + kJ]);
-          v[p] = _mm256_blend_epi32(lo, hi, kDesc);
-          v[p + kJ] = _mm256_blend_epi32(hi, lo, kDesc);
-        }
-      }
-    } else {
-      // Partners are lanes l and l ^ kJ / kP of one vector; lane l keeps the minimum iff it is
-      // the lower of the two XOR the merge sorts descending there.
-      constexpr int kLaneBit = kJ / kP;
-      constexpr int kKeepMax = LaneMask(kLaneBit) ^ LaneMask(kK / kP);
-#pragma GCC unroll 8
-      for (int p = 0; p < kP; ++p) {
-        const V partner = SwapLanes<kLaneBit>(v[p]);
-        v[p] = _mm256_blend_epi32(Min(v[p], partner), Max(v[p], partner), kKeepMax & 0xff);
-      }
+    for (int p = 0; p < kP; ++p) {
+      const V partner = SwapLanes<kLaneBit>(v[p]);
+      v[p] = _mm256_blend_epi32(Min(v[p], partner), Max(v[p], partner), kKeepMax & 0xff);
     }
   }
 };
