@@ -28,4 +28,17 @@ void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b)
 template <int kLen>
 void SortInt32(std::int32_t* x);
 
+// The whole groups of PackSq / UnpackSq (../internal/kem_impl.h) with BMI2: coefficients
+// 0 .. 8 * floor((n-1) / 8) - 1, eight per P::kLogQ bytes, little-endian bit order; packing
+// takes each coefficient mod q, unpacking writes values below q. The caller does the tail.
+template <class P>
+void PackSqGroups(std::uint8_t* out, const std::uint16_t* a);
+template <class P>
+void UnpackSqGroups(std::uint16_t* a, const std::uint8_t* in);
+
+// The (n-1) sampling keys of Fixed_Type before the type bits: key i is bits 30 i .. 30 i + 29
+// of u (little-endian) shifted left by 2, read from 15 bytes per 4 keys.
+template <class P>
+void FixedTypeKeys(std::int32_t* s, const std::uint8_t* u);
+
 }  // namespace medmesh::ntru::avx2

@@ -115,7 +115,8 @@ inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
 // a, b hold RoundUp16(kCount) blocks of kBlock coefficients, c as many blocks of 2 kBlock; the
 // blocks past kCount are multiplied too (they must be defined) and their products ignored.
 template <int kCount>
-__attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint16_t* b, std::uint16_t* c) {
+__attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint16_t* b,
+                                         std::uint16_t* c) {
   for (int g = 0; g < kCount; g += kLanes) {
     V ta[kBlock];
     V tb[kBlock];

@@ -288,6 +288,9 @@ inline void Lift(Poly<P>& r, const Poly<P>& m) {
 template <class P>
 inline void PackSq(std::uint8_t* out, const Poly<P>& a) {
   constexpr int kGroups = (P::kN - 1) / 8;
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  PackSqGroups<P>(out, a.c);  // the same groups with BMI2 (avx2/kernels.h)
+#else
   for (int g = 0; g < kGroups; ++g) {
     std::uint8_t* o = out + g * P::kLogQ;
     std::memset(o, 0, P::kLogQ);
@@ -302,6 +305,7 @@ inline void PackSq(std::uint8_t* out, const Poly<P>& a) {
       if (shift + P::kLogQ > 16) o[byte + 2] = static_cast<std::uint8_t>(o[byte + 2] | (v >> 16));
     }
   }
+#endif
   std::uint32_t acc = 0;
   int bits = 0;
   std::size_t o = static_cast<std::size_t>(kGroups) * P::kLogQ;
@@ -321,6 +325,9 @@ inline void PackSq(std::uint8_t* out, const Poly<P>& a) {
 template <class P>
 inline void UnpackSq(Poly<P>& a, const std::uint8_t* in) {
   constexpr int kGroups = (P::kN - 1) / 8;
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  UnpackSqGroups<P>(a.c, in);  // the same groups with BMI2 (avx2/kernels.h)
+#else
   for (int g = 0; g < kGroups; ++g) {
     const std::uint8_t* b = in + g * P::kLogQ;
 #pragma GCC unroll 8
@@ -333,6 +340,7 @@ inline void UnpackSq(Poly<P>& a, const std::uint8_t* in) {
       a.c[8 * g + k] = static_cast<std::uint16_t>((v >> shift) & P::kQMask);
     }
   }
+#endif
   std::uint32_t acc = 0;
   int bits = 0;
   std::size_t pos = static_cast<std::size_t>(kGroups) * P::kLogQ;
@@ -556,6 +564,9 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
   constexpr int kLen = P::kN - 1;
   constexpr int kSortLen = NextPow2(kLen);
   alignas(32) std::int32_t s[kSortLen];
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  FixedTypeKeys<P>(s, u);  // the same keys with BMI2 (avx2/kernels.h)
+#else
   for (int i = 0; i < kLen / 4; ++i) {
     const std::uint8_t* b = u + std::ptrdiff_t{15} * i;
     const std::uint32_t s0 = (std::uint32_t{b[0]} << 2) | (std::uint32_t{b[1]} << 10) |
@@ -573,6 +584,7 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
     s[4 * i + 2] = static_cast<std::int32_t>(s2);
     s[4 * i + 3] = static_cast<std::int32_t>(s3);
   }
+#endif
   for (int i = 0; i < P::kHalfWeight; ++i) s[i] |= 1;
   for (int i = P::kHalfWeight; i < P::kWeight; ++i) s[i] |= 2;
   // Padding sorts last: no real key equals INT32_MAX because its type bits are never 3.
