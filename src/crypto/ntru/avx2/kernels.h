@@ -13,7 +13,7 @@ namespace medmesh::ntru::avx2 {
 // r = a * b mod (x^n - 1) in Z_{2^16}[x] for the parameter set P (n = P::kN), computed with
 // Toom-3 (P::kPad = 768) or Karatsuba (512, 1024) over 64 x 64 products, which are done 16 at
 // a time transposed (lane i of vector k = coefficient k of product i) by two further vertical
-// Karatsuba levels and 16 x 16 schoolbooks.
+// Karatsuba levels and 16 x 16 schoolbooks (nine per 16 products).
 //
 // a and b have P::kPad coefficients, those at index >= n zero. r receives P::kPad coefficients:
 // r[i] for i < n is the product's coefficient correct mod 2^15 (bit 15 unspecified, as
