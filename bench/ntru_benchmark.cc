@@ -4,7 +4,9 @@
 //
 // The timed loops call the *_derand functions with coins drawn before the loop, so neither the
 // OS random source nor the KAT DRBG is measured. After the run a summary compares the
-// ntruhps2048677 medians with the reference figures of the performance goals. The summary uses
+// ntruhps2048677 medians with the reference figures of the performance goals, after a table
+// of the medians of every set and implementation. Instruction counts per call (callgrind) come
+// from tools/ntru_callgrind.sh, which runs bench/ntru_ops.cc. The summary uses
 // CPU time: on a shared machine wall-clock time also counts time the thread was not running.
 //
 //   make bench   (release preset, --benchmark_repetitions=5 --benchmark_report_aggregates_only)
@@ -136,8 +138,11 @@ void RunKem(benchmark::State& state, NtruKemSet set, NtruImpl impl, Op op) {
   }
 }
 
-// The performance goals (from the issue): reference figures for ntruhps2048677 in
-// microseconds and the largest acceptable ratio to them.
+// The performance goals: reference figures for ntruhps2048677 in microseconds and the largest
+// acceptable ratio to them. Portable: the round-3 reference C (issue 6). AVX2: the NTRU team's
+// hand-vectorised code (PQClean avx2); issue 12 asks for at most its time (ratio 1.0). The
+// reference figures were measured on another machine, so the ratio is a guide here: issue 12's
+// verdict comes from an outside harness that runs both in one process.
 struct Goal {
   const char* impl;
   Op op;
@@ -146,8 +151,8 @@ struct Goal {
 };
 constexpr Goal kGoals[] = {
     {"portable", Op::kKeypair, 766.0, 1.0}, {"portable", Op::kEncaps, 28.5, 1.0},
-    {"portable", Op::kDecaps, 49.3, 1.0},   {"avx2", Op::kKeypair, 39.2, 2.0},
-    {"avx2", Op::kEncaps, 4.6, 1.5},        {"avx2", Op::kDecaps, 8.9, 1.5},
+    {"portable", Op::kDecaps, 49.3, 1.0},   {"avx2", Op::kKeypair, 39.2, 1.0},
+    {"avx2", Op::kEncaps, 4.6, 1.0},        {"avx2", Op::kDecaps, 8.9, 1.0},
 };
 constexpr const char* kGoalSet = "ntruhps2048677";
 
@@ -200,6 +205,35 @@ class RecordingReporter : public benchmark::ConsoleReporter {
   std::map<std::string, double> medians_;
   std::map<std::string, std::vector<double>> singles_;
 };
+
+// One line per set and implementation: the median CPU microseconds of each operation (or a
+// single run's time without repetitions; "-" where filtered out or not runnable).
+void PrintSetTable(const RecordingReporter& reporter) {
+  std::printf("\n%-16s %-9s %12s %12s %12s   (CPU us per call)\n", "set", "impl", "keypair", "enc",
+              "dec");
+  for (const NtruKemSet& set : kNtruKemSets) {
+    for (const NtruImpl& impl : kNtruImpls) {
+      std::string line;
+      bool any = false;
+      for (Op op : {Op::kKeypair, Op::kEncaps, Op::kDecaps}) {
+        double us = 0;
+        bool is_median = false;
+        char cell[32];
+        if (reporter.Lookup(BenchmarkName(set, impl, op), &us, &is_median)) {
+          std::snprintf(cell, sizeof cell, " %12.2f", us);
+          any = true;
+        } else {
+          std::snprintf(cell, sizeof cell, " %12s", "-");
+        }
+        line += cell;
+      }
+      if (any) {
+        std::printf("%-16s %-9s%s\n", std::string(set.name).c_str(), std::string(impl.name).c_str(),
+                    line.c_str());
+      }
+    }
+  }
+}
 
 void PrintGoalSummary(const RecordingReporter& reporter) {
   std::printf(
@@ -254,6 +288,7 @@ int main(int argc, char** argv) {
                                                    : benchmark::ConsoleReporter::OO_Tabular);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
+  PrintSetTable(reporter);
   PrintGoalSummary(reporter);
   return 0;
 }

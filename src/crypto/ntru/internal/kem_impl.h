@@ -23,6 +23,9 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's hand-written kernels (ntru_avx2.cc)
+#include "crypto/ntru/avx2/kernels.h"
+#endif
 
 #ifndef MEDMESH_NTRU_UNREACHABLE
 #define MEDMESH_NTRU_UNREACHABLE() std::abort()
@@ -173,6 +176,9 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
 // Karatsuba alone (81 base cases).
 template <class P>
 inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  PolyMulRq<P>(r.c, a.c, b.c);  // the same contract, by the AVX2 kernel (avx2/kernels.h)
+#else
   alignas(32) std::uint16_t prod[2 * P::kPad];
   if constexpr (P::kPad == 768) {
     Toom3<P::kPad, 64>(prod, a.c, b.c);
@@ -181,6 +187,7 @@ inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   }
   for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(prod[i] + prod[i + P::kN]);
   for (int i = P::kN; i < P::kPad; ++i) r.c[i] = 0;
+#endif
 }
 
 // r = a * b mod (2^15, Phi_n): the x^n - 1 product minus coefficient n-1 times Phi_n.
@@ -281,6 +288,9 @@ inline void Lift(Poly<P>& r, const Poly<P>& m) {
 template <class P>
 inline void PackSq(std::uint8_t* out, const Poly<P>& a) {
   constexpr int kGroups = (P::kN - 1) / 8;
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  PackSqGroups<P>(out, a.c);  // the same groups with BMI2 (avx2/kernels.h)
+#else
   for (int g = 0; g < kGroups; ++g) {
     std::uint8_t* o = out + g * P::kLogQ;
     std::memset(o, 0, P::kLogQ);
@@ -295,6 +305,7 @@ inline void PackSq(std::uint8_t* out, const Poly<P>& a) {
       if (shift + P::kLogQ > 16) o[byte + 2] = static_cast<std::uint8_t>(o[byte + 2] | (v >> 16));
     }
   }
+#endif
   std::uint32_t acc = 0;
   int bits = 0;
   std::size_t o = static_cast<std::size_t>(kGroups) * P::kLogQ;
@@ -314,6 +325,9 @@ inline void PackSq(std::uint8_t* out, const Poly<P>& a) {
 template <class P>
 inline void UnpackSq(Poly<P>& a, const std::uint8_t* in) {
   constexpr int kGroups = (P::kN - 1) / 8;
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  UnpackSqGroups<P>(a.c, in);  // the same groups with BMI2 (avx2/kernels.h)
+#else
   for (int g = 0; g < kGroups; ++g) {
     const std::uint8_t* b = in + g * P::kLogQ;
 #pragma GCC unroll 8
@@ -326,6 +340,7 @@ inline void UnpackSq(Poly<P>& a, const std::uint8_t* in) {
       a.c[8 * g + k] = static_cast<std::uint16_t>((v >> shift) & P::kQMask);
     }
   }
+#endif
   std::uint32_t acc = 0;
   int bits = 0;
   std::size_t pos = static_cast<std::size_t>(kGroups) * P::kLogQ;
@@ -549,6 +564,9 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
   constexpr int kLen = P::kN - 1;
   constexpr int kSortLen = NextPow2(kLen);
   alignas(32) std::int32_t s[kSortLen];
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  FixedTypeKeys<P>(s, u);  // the same keys with BMI2 (avx2/kernels.h)
+#else
   for (int i = 0; i < kLen / 4; ++i) {
     const std::uint8_t* b = u + std::ptrdiff_t{15} * i;
     const std::uint32_t s0 = (std::uint32_t{b[0]} << 2) | (std::uint32_t{b[1]} << 10) |
@@ -566,13 +584,19 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
     s[4 * i + 2] = static_cast<std::int32_t>(s2);
     s[4 * i + 3] = static_cast<std::int32_t>(s3);
   }
+#endif
   for (int i = 0; i < P::kHalfWeight; ++i) s[i] |= 1;
   for (int i = P::kHalfWeight; i < P::kWeight; ++i) s[i] |= 2;
   // Padding sorts last: no real key equals INT32_MAX because its type bits are never 3.
   for (int i = kLen; i < kSortLen; ++i) s[i] = 0x7fffffff;
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  SortInt32<kSortLen>(s);  // the same order, by the AVX2 kernel (avx2/kernels.h)
+  for (int i = 0; i < kLen; ++i) r.c[i] = static_cast<std::uint16_t>(s[i] & 3);
+#else
   BitonicSorter<kSortLen> sorter(s);
   sorter.Sort();
   for (int i = 0; i < kLen; ++i) r.c[i] = static_cast<std::uint16_t>(sorter.Extract(i) & 3);
+#endif
   for (int i = kLen; i < P::kPad; ++i) r.c[i] = 0;
   Wipe(s, sizeof s);
 }

@@ -1,0 +1,44 @@
+// Hand-vectorised AVX2 kernels of the NTRU KEM, compiled only into the AVX2 build (with
+// -mavx2 -mbmi2) and used by the templates of ../internal/kem_impl.h when ntru_avx2.cc defines
+// MEDMESH_NTRU_AVX2_KERNELS. Callers must have checked that the CPU has AVX2 (dispatch.cc).
+//
+// Every kernel is constant time: fixed loop bounds, no branch or memory index depending on
+// coefficient or key values. See docs/adr/0032-avx2-kernels.md for the design.
+#pragma once
+
+#include <cstdint>
+
+namespace medmesh::ntru::avx2 {
+
+// r = a * b mod (x^n - 1) in Z_{2^16}[x] for the parameter set P (n = P::kN), computed with
+// Toom-3 (P::kPad = 768) or Karatsuba (512, 1024) over 64 x 64 products, which are done 16 at
+// a time transposed (lane i of vector k = coefficient k of product i) by two further vertical
+// Karatsuba levels and 16 x 16 schoolbooks (nine per 16 products).
+//
+// a and b have P::kPad coefficients, those at index >= n zero. r receives P::kPad coefficients:
+// r[i] for i < n is the product's coefficient correct mod 2^15 (bit 15 unspecified, as
+// Toom-3 halves exact even numbers), r[i] = 0 for i >= n. r may alias a or b. No alignment
+// needed. Thread-safe (stack only).
+template <class P>
+void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
+
+// Sorts kLen int32 values ascending as signed numbers, in place, with a fixed sorting network
+// of AVX2 lane-wise min/max (the result equals std::sort's). kLen is 512 or 1024. No alignment
+// needed. Thread-safe.
+template <int kLen>
+void SortInt32(std::int32_t* x);
+
+// The whole groups of PackSq / UnpackSq (../internal/kem_impl.h) with BMI2: coefficients
+// 0 .. 8 * floor((n-1) / 8) - 1, eight per P::kLogQ bytes, little-endian bit order; packing
+// takes each coefficient mod q, unpacking writes values below q. The caller does the tail.
+template <class P>
+void PackSqGroups(std::uint8_t* out, const std::uint16_t* a);
+template <class P>
+void UnpackSqGroups(std::uint16_t* a, const std::uint8_t* in);
+
+// The (n-1) sampling keys of Fixed_Type before the type bits: key i is bits 30 i .. 30 i + 29
+// of u (little-endian) shifted left by 2, read from 15 bytes per 4 keys.
+template <class P>
+void FixedTypeKeys(std::int32_t* s, const std::uint8_t* u);
+
+}  // namespace medmesh::ntru::avx2

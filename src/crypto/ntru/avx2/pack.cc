@@ -1,0 +1,88 @@
+// Bit packing with BMI2 (kernels.h): PEXT/PDEP move the logq-bit fields of four 16-bit
+// coefficients, or two 30-bit sampling keys, in one instruction. The masks are constants, so
+// the timing does not depend on the data even where PEXT/PDEP are microcoded (AMD before Zen 3,
+// whose latency depends on the mask).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "crypto/ntru/avx2/kernels.h"
+#include "crypto/ntru/internal/params.h"
+
+namespace medmesh::ntru::avx2 {
+namespace {
+
+// The low logq bits of each of four 16-bit lanes.
+template <class P>
+constexpr std::uint64_t FieldMask() {
+  return std::uint64_t{P::kQMask} * 0x0001000100010001ULL;
+}
+
+}  // namespace
+
+template <class P>
+void PackSqGroups(std::uint8_t* out, const std::uint16_t* a) {
+  constexpr int kL = P::kLogQ;
+  constexpr int kHalf = 4 * kL;  // bits of four packed coefficients (44, 48 or 52)
+  constexpr std::uint64_t kMask = FieldMask<P>();
+  for (int g = 0; g < (P::kN - 1) / 8; ++g) {
+    std::uint64_t w0;
+    std::uint64_t w1;
+    std::memcpy(&w0, a + 8 * g, 8);
+    std::memcpy(&w1, a + 8 * g + 4, 8);
+    const std::uint64_t lo = _pext_u64(w0, kMask);
+    const std::uint64_t hi = _pext_u64(w1, kMask);
+    const std::uint64_t first = lo | (hi << kHalf);
+    const std::uint64_t second = hi >> (64 - kHalf);  // the last 8 kL - 64 bits
+    std::memcpy(out + g * kL, &first, 8);
+    std::memcpy(out + g * kL + 8, &second, kL - 8);
+  }
+}
+
+template <class P>
+void UnpackSqGroups(std::uint16_t* a, const std::uint8_t* in) {
+  constexpr int kL = P::kLogQ;
+  constexpr int kHalf = 4 * kL;
+  constexpr std::uint64_t kMask = FieldMask<P>();
+  for (int g = 0; g < (P::kN - 1) / 8; ++g) {
+    std::uint64_t first;
+    std::uint64_t second = 0;
+    std::memcpy(&first, in + g * kL, 8);
+    std::memcpy(&second, in + g * kL + 8, kL - 8);
+    // PDEP takes the low 4 kL bits of its source, so the first half needs no masking.
+    const std::uint64_t w0 = _pdep_u64(first, kMask);
+    const std::uint64_t w1 = _pdep_u64((first >> kHalf) | (second << (64 - kHalf)), kMask);
+    std::memcpy(a + 8 * g, &w0, 8);
+    std::memcpy(a + 8 * g + 4, &w1, 8);
+  }
+}
+
+template <class P>
+void FixedTypeKeys(std::int32_t* s, const std::uint8_t* u) {
+  // Each 32-bit lane receives 30 bits of the stream shifted left by 2.
+  constexpr std::uint64_t kKeyMask = 0xfffffffcfffffffcULL;
+  for (int i = 0; i < (P::kN - 1) / 4; ++i) {
+    const std::uint8_t* b = u + 15 * i;
+    std::uint64_t x0;
+    std::uint64_t x1;
+    std::memcpy(&x0, b, 8);      // stream bits 0 .. 63: keys 0 and 1 are bits 0 .. 59
+    std::memcpy(&x1, b + 7, 8);  // stream bits 56 .. 119: keys 2 and 3 are bits 60 .. 119
+    const std::uint64_t k01 = _pdep_u64(x0, kKeyMask);
+    const std::uint64_t k23 = _pdep_u64(x1 >> 4, kKeyMask);
+    std::memcpy(s + 4 * i, &k01, 8);
+    std::memcpy(s + 4 * i + 2, &k23, 8);
+  }
+}
+
+#define MEDMESH_NTRU_PACK_INSTANTIATE(P)                                \
+  template void PackSqGroups<P>(std::uint8_t*, const std::uint16_t*);   \
+  template void UnpackSqGroups<P>(std::uint16_t*, const std::uint8_t*); \
+  template void FixedTypeKeys<P>(std::int32_t*, const std::uint8_t*);
+MEDMESH_NTRU_PACK_INSTANTIATE(Hps2048509)
+MEDMESH_NTRU_PACK_INSTANTIATE(Hps2048677)
+MEDMESH_NTRU_PACK_INSTANTIATE(Hps4096821)
+MEDMESH_NTRU_PACK_INSTANTIATE(Hrss701)
+#undef MEDMESH_NTRU_PACK_INSTANTIATE
+
+}  // namespace medmesh::ntru::avx2

@@ -1,0 +1,318 @@
+// PolyMulRq (kernels.h): multiplication in Z_{2^16}[x] / (x^n - 1) with AVX2 intrinsics.
+//
+// The product of two P::kPad-coefficient polynomials is split by Toom-3 and/or Karatsuba into
+// B products of 64-coefficient blocks (B = 27, 45, 81 for kPad = 512, 768, 1024): the
+// evaluation writes the B operand blocks of a and of b one after another, the blocks are
+// multiplied 16 at a time, and the interpolation combines the B 128-coefficient products.
+//
+// The 16-at-a-time block product is where the time goes. The 16 blocks are transposed (four
+// 16 x 16 transposes of uint16 per operand), so that vector k holds coefficient k of every
+// block; then two Karatsuba levels and a 16 x 16 schoolbook run on whole vectors with no
+// shuffle at all (lane i only ever meets lane i), and eight transposes bring the 128 product
+// coefficients back. Arithmetic is mod 2^16 throughout (vpmullw, vpaddw, vpsubw).
+//
+// Built with -fno-tree-vectorize (CMakeLists.txt): every loop here is already written on
+// vectors, and GCC 12's vectoriser otherwise re-splits loops over arrays of __m256i into
+// 128-bit and scalar pieces. The evaluation, interpolation and block product are kept out of
+// line for a similar reason: inlined, GCC forwards the vector stores of the temporary arrays
+// to the later loads as pairs of 64-bit scalar loads (vmovq + vpinsrq), several times slower.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "crypto/ntru/avx2/kernels.h"
+#include "crypto/ntru/internal/params.h"
+
+namespace medmesh::ntru::avx2 {
+namespace {
+
+constexpr int kBlock = 64;  // coefficients of the blocks multiplied transposed
+constexpr int kLanes = 16;  // uint16 lanes of a vector, and blocks per transposed batch
+// The vertical Karatsuba stops at 16 x 16 schoolbooks (2304 multiplies per 16 products of
+// 64 x 64): on the Zen 5 we measured, 8 x 8 (1728 multiplies, one more level of additions and
+// stores) was 4 % slower and 32 x 32 12 % slower.
+constexpr int kSchoolbook = 16;
+
+using V = __m256i;
+
+inline V Load(const std::uint16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
+inline void Store(std::uint16_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<V*>(p), v); }
+inline V Add(V a, V b) { return _mm256_add_epi16(a, b); }
+inline V Sub(V a, V b) { return _mm256_sub_epi16(a, b); }
+inline V Mul(V a, V b) { return _mm256_mullo_epi16(a, b); }
+
+// Transposes the 16 x 16 matrix of uint16 whose row i is r[i] (in place): afterwards r[j]
+// lane i is the old r[i] lane j. Unpacks work inside 128-bit halves, so three unpack rounds
+// transpose the two 8 x 8 halves of each pair of 8 rows and one cross-half permute finishes.
+inline void Transpose16x16(V r[16]) {
+  V t[16];
+  for (int k = 0; k < 8; ++k) {  // pairs of rows, 16-bit units: columns 0-3 | 4-7 (and +8)
+    t[2 * k] = _mm256_unpacklo_epi16(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_epi16(r[2 * k], r[2 * k + 1]);
+  }
+  V u[16];
+  for (int m = 0; m < 4; ++m) {  // quads of rows, 32-bit units: columns {0,1} {2,3} {4,5} {6,7}
+    u[4 * m + 0] = _mm256_unpacklo_epi32(t[4 * m], t[4 * m + 2]);
+    u[4 * m + 1] = _mm256_unpackhi_epi32(t[4 * m], t[4 * m + 2]);
+    u[4 * m + 2] = _mm256_unpacklo_epi32(t[4 * m + 1], t[4 * m + 3]);
+    u[4 * m + 3] = _mm256_unpackhi_epi32(t[4 * m + 1], t[4 * m + 3]);
+  }
+  V w[2][8];
+  for (int p = 0; p < 2; ++p) {  // eights of rows, 64-bit units: one column c (and c+8) each
+    for (int s = 0; s < 4; ++s) {
+      w[p][2 * s] = _mm256_unpacklo_epi64(u[8 * p + s], u[8 * p + 4 + s]);
+      w[p][2 * s + 1] = _mm256_unpackhi_epi64(u[8 * p + s], u[8 * p + 4 + s]);
+    }
+  }
+  for (int c = 0; c < 8; ++c) {  // rows 0-7 and 8-15 of column c, and of column c + 8
+    r[c] = _mm256_permute2x128_si256(w[0][c], w[1][c], 0x20);
+    r[c + 8] = _mm256_permute2x128_si256(w[0][c], w[1][c], 0x31);
+  }
+}
+
+// c[0 .. 2 kS - 1) = a[0 .. kS) * b[0 .. kS) lane-wise; c[2 kS - 1] = 0. Out of line: nine
+// inlined copies per 64 x 64 product would overflow the op cache.
+template <int kS>
+__attribute__((noinline)) void VerticalSchoolbook(const V* a, const V* b, V* c) {
+#pragma GCC unroll 31
+  for (int k = 0; k < 2 * kS - 1; ++k) {
+    const int lo = k < kS ? 0 : k - (kS - 1);
+    const int hi = k < kS ? k : kS - 1;
+    V acc = Mul(a[lo], b[k - lo]);
+#pragma GCC unroll 16
+    for (int i = lo + 1; i <= hi; ++i) acc = Add(acc, Mul(a[i], b[k - i]));
+    c[k] = acc;
+  }
+  c[2 * kS - 1] = _mm256_setzero_si256();
+}
+
+// c[0 .. 2L) = a[0 .. L) * b[0 .. L) lane-wise, Karatsuba down to kSchoolbook.
+template <int L>
+inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
+  if constexpr (L == kSchoolbook) {
+    VerticalSchoolbook<kSchoolbook>(a, b, c);
+  } else {
+    constexpr int kH = L / 2;
+    V as[kH];
+    V bs[kH];
+    V mid[2 * kH];
+    for (int i = 0; i < kH; ++i) {
+      as[i] = Add(a[i], a[i + kH]);
+      bs[i] = Add(b[i], b[i + kH]);
+    }
+    VerticalKaratsuba<kH>(a, b, c);
+    VerticalKaratsuba<kH>(a + kH, b + kH, c + 2 * kH);
+    VerticalKaratsuba<kH>(as, bs, mid);
+    // With c = (L0, L1, H0, H1) and mid = (M0, M1) in quarters of kH: the middle quarters
+    // become L1 + M0 - L0 - H0 and H0 + M1 - L1 - H1, in one pass through t = L1 - H0.
+    for (int i = 0; i < kH; ++i) {
+      const V t = Sub(c[kH + i], c[2 * kH + i]);
+      c[kH + i] = Add(Sub(mid[i], c[i]), t);
+      c[2 * kH + i] = Sub(Sub(mid[kH + i], c[3 * kH + i]), t);
+    }
+  }
+}
+
+// For i < kCount: c block i (2 kBlock coefficients, the last zero) = a block i * b block i.
+// a, b hold RoundUp16(kCount) blocks of kBlock coefficients, c as many blocks of 2 kBlock; the
+// blocks past kCount are multiplied too (they must be defined) and their products ignored.
+template <int kCount>
+__attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint16_t* b,
+                                         std::uint16_t* c) {
+  for (int g = 0; g < kCount; g += kLanes) {
+    V ta[kBlock];
+    V tb[kBlock];
+    V tc[2 * kBlock];
+    for (int q = 0; q < kBlock / kLanes; ++q) {
+      for (int i = 0; i < kLanes; ++i) {
+        const std::ptrdiff_t at = std::ptrdiff_t{g + i} * kBlock + kLanes * q;
+        ta[kLanes * q + i] = Load(a + at);
+        tb[kLanes * q + i] = Load(b + at);
+      }
+      Transpose16x16(ta + kLanes * q);
+      Transpose16x16(tb + kLanes * q);
+    }
+    VerticalKaratsuba<kBlock>(ta, tb, tc);
+    for (int q = 0; q < 2 * kBlock / kLanes; ++q) {
+      Transpose16x16(tc + kLanes * q);
+      for (int i = 0; i < kLanes; ++i)
+        Store(c + std::ptrdiff_t{g + i} * 2 * kBlock + kLanes * q, tc[kLanes * q + i]);
+    }
+  }
+}
+
+constexpr int RoundUp16(int v) { return (v + kLanes - 1) / kLanes * kLanes; }
+
+// Blocks produced by the Karatsuba evaluation of an L-coefficient operand.
+template <int L>
+constexpr int KaratsubaBlocks() {
+  if constexpr (L <= kBlock) {
+    return 1;
+  } else {
+    return 3 * KaratsubaBlocks<L / 2>();
+  }
+}
+
+// out[0 .. KaratsubaBlocks<L>() * kBlock) = the blocks to multiply for a[0 .. L): those of the
+// low half, of the high half, and of their sum.
+template <int L>
+__attribute__((noinline)) void KaratsubaEvaluate(const std::uint16_t* a, std::uint16_t* out) {
+  if constexpr (L == 2 * kBlock) {  // the three blocks themselves: low, high, low + high
+    for (int i = 0; i < kBlock; i += kLanes) {
+      const V lo = Load(a + i);
+      const V hi = Load(a + kBlock + i);
+      Store(out + i, lo);
+      Store(out + kBlock + i, hi);
+      Store(out + 2 * kBlock + i, Add(lo, hi));
+    }
+  } else {
+    static_assert(L > 2 * kBlock);
+    constexpr int kH = L / 2;
+    constexpr int kCount = KaratsubaBlocks<kH>();
+    alignas(32) std::uint16_t sum[kH];
+    for (int i = 0; i < kH; i += kLanes) Store(sum + i, Add(Load(a + i), Load(a + kH + i)));
+    KaratsubaEvaluate<kH>(a, out);
+    KaratsubaEvaluate<kH>(a + kH, out + std::ptrdiff_t{kCount} * kBlock);
+    KaratsubaEvaluate<kH>(sum, out + std::ptrdiff_t{2 * kCount} * kBlock);
+  }
+}
+
+// r[0 .. 2L) = the product for which KaratsubaEvaluate<L> made the operands, from the block
+// products prods (blocks of 2 kBlock coefficients in the same order).
+template <int L>
+__attribute__((noinline)) void KaratsubaInterpolate(const std::uint16_t* prods, std::uint16_t* r) {
+  if constexpr (L == 2 * kBlock) {  // straight from the three block products
+    constexpr int kB2 = 2 * kBlock;
+    for (int i = 0; i < kBlock; i += kLanes) {  // r[0, 64) = low product's first half
+      Store(r + i, Load(prods + i));
+      Store(r + 3 * kBlock + i, Load(prods + kB2 + kBlock + i));  // r[192, 256): high's second
+    }
+    for (int i = 0; i < kB2; i += kLanes) {  // r[64, 192) = lo[64..) + hi[..64) + middle
+      const V lo = Load(prods + i);
+      const V hi = Load(prods + kB2 + i);
+      const V mid = Sub(Load(prods + 2 * kB2 + i), Add(lo, hi));
+      const V below = i < kBlock ? Load(prods + kBlock + i) : Load(prods + kB2 + i - kBlock);
+      Store(r + kBlock + i, Add(below, mid));
+    }
+  } else {
+    static_assert(L > 2 * kBlock);
+    constexpr int kH = L / 2;
+    constexpr std::ptrdiff_t kStride = std::ptrdiff_t{KaratsubaBlocks<kH>()} * 2 * kBlock;
+    alignas(32) std::uint16_t mid[2 * kH];
+    KaratsubaInterpolate<kH>(prods, r);                     // low * low -> r[0, 2H)
+    KaratsubaInterpolate<kH>(prods + kStride, r + 2 * kH);  // high * high -> r[2H, 4H)
+    KaratsubaInterpolate<kH>(prods + 2 * kStride, mid);     // sum * sum
+    // As in VerticalKaratsuba: the middle quarters in one pass.
+    for (int i = 0; i < kH; i += kLanes) {
+      const V t = Sub(Load(r + kH + i), Load(r + 2 * kH + i));
+      Store(r + kH + i, Add(Sub(Load(mid + i), Load(r + i)), t));
+      Store(r + 2 * kH + i, Sub(Sub(Load(mid + kH + i), Load(r + 3 * kH + i)), t));
+    }
+  }
+}
+
+// prod[0 .. 2L) = a * b for L = 512 or 1024, Karatsuba over 64-coefficient blocks.
+template <int L>
+void KaratsubaMul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* b) {
+  constexpr int kCount = KaratsubaBlocks<L>();
+  constexpr int kSlots = RoundUp16(kCount);
+  alignas(32) std::uint16_t ea[kSlots * kBlock];
+  alignas(32) std::uint16_t eb[kSlots * kBlock];
+  alignas(32) std::uint16_t ec[kSlots * 2 * kBlock];
+  KaratsubaEvaluate<L>(a, ea);
+  KaratsubaEvaluate<L>(b, eb);
+  std::memset(ea + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
+  std::memset(eb + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
+  MulBlocks<kCount>(ea, eb, ec);
+  KaratsubaInterpolate<L>(ec, prod);
+}
+
+// prod[0 .. 1536) = a * b for 768-coefficient operands (correct mod 2^15): Toom-3 with
+// evaluation at 0, 1, -1, -2 and infinity (Bodrato's sequence) over Karatsuba products of 256.
+void Toom3Mul768(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* b) {
+  constexpr int kM = 256;
+  constexpr int kPer = KaratsubaBlocks<kM>();  // 9 blocks per evaluation point
+  constexpr int kCount = 5 * kPer;
+  constexpr int kSlots = RoundUp16(kCount);
+  alignas(32) std::uint16_t ea[kSlots * kBlock];
+  alignas(32) std::uint16_t eb[kSlots * kBlock];
+  alignas(32) std::uint16_t ec[kSlots * 2 * kBlock];
+  const auto evaluate = [](const std::uint16_t* x, std::uint16_t* out) {
+    alignas(32) std::uint16_t e[3][kM];  // x(1), x(-1), x(-2)
+    for (int i = 0; i < kM; i += kLanes) {
+      const V x0 = Load(x + i);
+      const V x1 = Load(x + kM + i);
+      const V x2 = Load(x + 2 * kM + i);
+      const V even = Add(x0, x2);
+      Store(e[0] + i, Add(even, x1));
+      Store(e[1] + i, Sub(even, x1));
+      // x0 - 2 x1 + 4 x2
+      Store(e[2] + i, Add(Sub(x0, _mm256_slli_epi16(x1, 1)), _mm256_slli_epi16(x2, 2)));
+    }
+    constexpr std::ptrdiff_t kStride = std::ptrdiff_t{kPer} * kBlock;
+    KaratsubaEvaluate<kM>(x, out);
+    KaratsubaEvaluate<kM>(e[0], out + kStride);
+    KaratsubaEvaluate<kM>(e[1], out + 2 * kStride);
+    KaratsubaEvaluate<kM>(e[2], out + 3 * kStride);
+    KaratsubaEvaluate<kM>(x + 2 * kM, out + 4 * kStride);
+  };
+  evaluate(a, ea);
+  evaluate(b, eb);
+  std::memset(ea + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
+  std::memset(eb + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
+  MulBlocks<kCount>(ea, eb, ec);
+
+  alignas(32) std::uint16_t w[5][2 * kM];  // the products at 0, 1, -1, -2, infinity
+  constexpr std::ptrdiff_t kStride = std::ptrdiff_t{kPer} * 2 * kBlock;
+  for (int p = 0; p < 5; ++p) KaratsubaInterpolate<kM>(ec + p * kStride, w[p]);
+  std::memset(prod + 4 * kM, 0, 2 * kM * sizeof(std::uint16_t));
+  std::memset(prod, 0, 4 * kM * sizeof(std::uint16_t));
+  const V inv3 = _mm256_set1_epi16(static_cast<short>(43691));  // 3 * 43691 = 1 mod 2^16
+  for (int i = 0; i < 2 * kM; i += kLanes) {
+    const V r0 = Load(w[0] + i);
+    const V w1 = Load(w[1] + i);
+    const V wm1 = Load(w[2] + i);
+    const V wm2 = Load(w[3] + i);
+    const V r4 = Load(w[4] + i);
+    V r3 = Mul(Sub(wm2, w1), inv3);
+    V r1 = _mm256_srli_epi16(Sub(w1, wm1), 1);
+    V r2 = Sub(wm1, r0);
+    r3 = Add(_mm256_srli_epi16(Sub(r2, r3), 1), _mm256_slli_epi16(r4, 1));
+    r2 = Sub(Add(r2, r1), r4);
+    r1 = Sub(r1, r3);
+    Store(prod + i, Add(Load(prod + i), r0));
+    Store(prod + kM + i, Add(Load(prod + kM + i), r1));
+    Store(prod + 2 * kM + i, Add(Load(prod + 2 * kM + i), r2));
+    Store(prod + 3 * kM + i, Add(Load(prod + 3 * kM + i), r3));
+    Store(prod + 4 * kM + i, Add(Load(prod + 4 * kM + i), r4));
+  }
+}
+
+}  // namespace
+
+template <class P>
+void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) {
+  alignas(32) std::uint16_t prod[2 * P::kPad];
+  if constexpr (P::kPad == 768) {
+    Toom3Mul768(prod, a, b);
+  } else {
+    static_assert(P::kPad == 512 || P::kPad == 1024);
+    KaratsubaMul<P::kPad>(prod, a, b);
+  }
+  // Fold mod x^n - 1 (prod has 2 kPad coefficients, so every load is in bounds), then clear
+  // the padding: up to the next whole vector one by one, the rest by vectors.
+  for (int i = 0; i < P::kPad; i += kLanes)
+    Store(r + i, Add(Load(prod + i), Load(prod + P::kN + i)));
+  constexpr int kFirstVector = (P::kN + kLanes - 1) / kLanes * kLanes;
+  for (int i = P::kN; i < kFirstVector; ++i) r[i] = 0;
+  for (int i = kFirstVector; i < P::kPad; i += kLanes) Store(r + i, _mm256_setzero_si256());
+}
+
+template void PolyMulRq<Hps2048509>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+template void PolyMulRq<Hps2048677>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+template void PolyMulRq<Hps4096821>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+template void PolyMulRq<Hrss701>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+
+}  // namespace medmesh::ntru::avx2
