@@ -18,6 +18,7 @@
 #include "apps/cloud_main.h"
 #include "apps/cloudlet_main.h"
 #include "apps/demo_main.h"
+#include "apps/eval_crypto_main.h"
 #include "apps/rotate_kek_main.h"
 #include "apps/wearable_main.h"
 #include "core/clock.h"
@@ -253,6 +254,8 @@ int main(int argc, char** argv) {
     RegisterWearableCommand(app);
     RegisterDemoCommand(app);
     RegisterAuditCommand(app);
+    CLI::App* eval = app.add_subcommand("eval", "Reproducible evaluations");
+    RegisterEvalCryptoCommand(*eval);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;
