@@ -19,6 +19,7 @@
 #include "apps/cloudlet_main.h"
 #include "apps/demo_main.h"
 #include "apps/ids_main.h"
+#include "apps/eval_crypto_main.h"
 #include "apps/rotate_kek_main.h"
 #include "apps/trust_eval_main.h"
 #include "apps/wearable_main.h"
@@ -260,6 +261,7 @@ int main(int argc, char** argv) {
     RegisterTrustEvalCommand(*eval);
     RegisterIdsCommand(app);
     RegisterEvalIdsCommand(*eval);
+    RegisterEvalCryptoCommand(*eval);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

@@ -1,6 +1,7 @@
 // Benchmarks of the NTRU KEM (include/medmesh/ntru.h): keypair, encaps and decaps for the four
 // parameter sets and each implementation this CPU can run, named
-// `ntru/<set>/<impl>/<op>` (e.g. `ntru/ntruhps2048677/avx2/keypair`).
+// `ntru/<set>/<impl>/<op>` (e.g. `ntru/ntruhps2048677/avx2/keypair`), and batch key generation
+// of 64 keys per call (`.../keypair_batch64`, with the per-key ratio printed at the end).
 //
 // The timed loops call the *_derand functions with coins drawn before the loop, so neither the
 // OS random source nor the KAT DRBG is measured. After the run a summary compares the
@@ -262,6 +263,64 @@ void PrintGoalSummary(const RecordingReporter& reporter) {
   }
 }
 
+// --- Batch key generation (medmesh_<set>_keypair_batch) ----------------------------------------
+// `ntru/<set>/<impl>/keypair_batch64` times one call making kBatchKeys keys; the summary divides
+// by kBatchKeys and compares with `ntru/<set>/<impl>/keypair` (goal: at most half).
+constexpr std::size_t kBatchKeys = 64;
+
+std::string BatchBenchmarkName(const NtruKemSet& set, const NtruImpl& impl) {
+  return "ntru/" + std::string(set.name) + "/" + std::string(impl.name) + "/keypair_batch" +
+         std::to_string(kBatchKeys);
+}
+
+void RunBatchKeypair(benchmark::State& state, NtruKemSet set, NtruImpl impl) {
+  ScopedNtruImpl scoped(impl.impl);
+  if (!scoped.ok()) {
+    state.SkipWithError("medmesh_ntru_force_impl failed");
+    return;
+  }
+  const Buffer fg = RandomBuffer(kBatchKeys * set.seed_bytes);
+  const Buffer prf = RandomBuffer(kBatchKeys * kNtruPrfKeyBytes);
+  Buffer pks(kBatchKeys * set.public_key_bytes);
+  Buffer sks(kBatchKeys * set.secret_key_bytes);
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): benchmark idiom
+    set.keypair_batch(kBatchKeys, pks.data(), sks.data(), fg.data(), prf.data());
+    benchmark::DoNotOptimize(pks.data());
+    benchmark::DoNotOptimize(sks.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kBatchKeys));
+}
+
+void RegisterBatchKeypairBenchmarks(const NtruImpl& impl) {
+  for (const NtruKemSet& set : kNtruKemSets) {
+    benchmark::RegisterBenchmark(BatchBenchmarkName(set, impl).c_str(), RunBatchKeypair, set, impl)
+        ->Unit(benchmark::kMicrosecond);
+  }
+}
+
+void PrintBatchSummary(const RecordingReporter& reporter) {
+  std::printf("\nBatch key generation per key (CPU time; goal: at most 0.5 x a single keypair):\n");
+  for (const NtruImpl& impl : kNtruImpls) {
+    for (const NtruKemSet& set : kNtruKemSets) {
+      double batch_us = 0;
+      double single_us = 0;
+      bool batch_median = false;
+      bool single_median = false;
+      if (!reporter.Lookup(BatchBenchmarkName(set, impl), &batch_us, &batch_median) ||
+          !reporter.Lookup(BenchmarkName(set, impl, Op::kKeypair), &single_us, &single_median)) {
+        continue;
+      }
+      const double per_key = batch_us / static_cast<double>(kBatchKeys);
+      const double ratio = per_key / single_us;
+      std::printf("%-15s %-8s keypair %9.1f us  batch%zu per key %9.1f us  ratio %4.2f  %s%s\n",
+                  std::string(set.name).c_str(), std::string(impl.name).c_str(), single_us,
+                  kBatchKeys, per_key, ratio, ratio <= 0.5 ? "met" : "MISSED",
+                  batch_median && single_median ? "" : " (single runs, not medians)");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace medmesh::bench
 
@@ -282,6 +341,7 @@ int main(int argc, char** argv) {
             ->Unit(benchmark::kMicrosecond);
       }
     }
+    RegisterBatchKeypairBenchmarks(impl);
   }
 
   RecordingReporter reporter(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_ColorTabular
@@ -290,5 +350,6 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   PrintSetTable(reporter);
   PrintGoalSummary(reporter);
+  PrintBatchSummary(reporter);
   return 0;
 }

@@ -23,6 +23,7 @@
 #ifndef MEDMESH_NTRU_H_
 #define MEDMESH_NTRU_H_
 
+#include <stddef.h>  // NOLINT(modernize-deprecated-headers): a C header
 #include <stdint.h>  // NOLINT(modernize-deprecated-headers): a C header
 
 #ifdef __cplusplus
@@ -71,6 +72,26 @@ MEDMESH_NTRU_DECLARE(ntruhps4096821)
 MEDMESH_NTRU_DECLARE(ntruhrss701)
 
 #undef MEDMESH_NTRU_DECLARE
+
+/*
+ * Batch key generation: n key pairs at once, byte for byte the same as n calls
+ *   medmesh_S_keypair_derand(pks + i*PK, sks + i*SK, fg_coins + i*SEED, prf_keys + i*32)
+ * (PK, SK, SEED: the set's PUBLICKEYBYTES, SECRETKEYBYTES, SEEDBYTES), but faster per key:
+ * the keys share their inversions mod 3 and mod q (Montgomery's trick over chunks of up to 64
+ * keys), which leaves mostly multiplications per key. Constant time in the secrets, as the
+ * single call. pks and sks are written as scratch before the final keys; they must not overlap
+ * each other or the coins. n = 0 does nothing. Always returns 0 (nothing can fail).
+ */
+#define MEDMESH_NTRU_DECLARE_BATCH(S)                                                            \
+  int medmesh_##S##_keypair_batch(size_t n, uint8_t *pks, uint8_t *sks, const uint8_t *fg_coins, \
+                                  const uint8_t *prf_keys);
+
+MEDMESH_NTRU_DECLARE_BATCH(ntruhps2048509)
+MEDMESH_NTRU_DECLARE_BATCH(ntruhps2048677)
+MEDMESH_NTRU_DECLARE_BATCH(ntruhps4096821)
+MEDMESH_NTRU_DECLARE_BATCH(ntruhrss701)
+
+#undef MEDMESH_NTRU_DECLARE_BATCH
 
 /* Implementation selection (for tests and benchmarks). */
 typedef enum {                    // NOLINT(modernize-use-using): a C header

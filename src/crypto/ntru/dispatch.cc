@@ -114,6 +114,19 @@ using medmesh::ntru::Hrss701;
     return 0;                                                                                    \
   }
 
+// Batch key generation (batch_impl.h).
+#define MEDMESH_NTRU_DEFINE_BATCH(S, IDX)                                                        \
+  extern "C" int medmesh_##S##_keypair_batch(size_t n, uint8_t* pks, uint8_t* sks,               \
+                                             const uint8_t* fg_coins, const uint8_t* prf_keys) { \
+    medmesh::ntru::Table(medmesh::ntru::IDX)                                                     \
+        .keypair_batch_derand(n, pks, sks, fg_coins, prf_keys);                                  \
+    return 0;                                                                                    \
+  }
+MEDMESH_NTRU_DEFINE_BATCH(ntruhps2048509, kIdxHps2048509)
+MEDMESH_NTRU_DEFINE_BATCH(ntruhps2048677, kIdxHps2048677)
+MEDMESH_NTRU_DEFINE_BATCH(ntruhps4096821, kIdxHps4096821)
+MEDMESH_NTRU_DEFINE_BATCH(ntruhrss701, kIdxHrss701)
+
 MEDMESH_NTRU_DEFINE(ntruhps2048509, NTRUHPS2048509, Hps2048509, kIdxHps2048509)
 MEDMESH_NTRU_DEFINE(ntruhps2048677, NTRUHPS2048677, Hps2048677, kIdxHps2048677)
 MEDMESH_NTRU_DEFINE(ntruhps4096821, NTRUHPS4096821, Hps4096821, kIdxHps4096821)

@@ -106,12 +106,51 @@ ROUND_TRIP(ntruhps2048677, NTRUHPS2048677)
 ROUND_TRIP(ntruhps4096821, NTRUHPS4096821)
 ROUND_TRIP(ntruhrss701, NTRUHRSS701)
 
+/*
+ * Batch key generation for set S: three keys from one call equal three keypair_derand calls
+ * with the same coins, and each works (enc, then dec with its own secret key).
+ */
+#define BATCH_KEYS 3
+#define BATCH(S, U)                                                                    \
+  static void batch_##S(void) {                                                        \
+    static uint8_t pks[BATCH_KEYS][MEDMESH_##U##_PUBLICKEYBYTES];                      \
+    static uint8_t sks[BATCH_KEYS][MEDMESH_##U##_SECRETKEYBYTES];                      \
+    static uint8_t fg[BATCH_KEYS][MEDMESH_##U##_SEEDBYTES];                            \
+    static uint8_t prf[BATCH_KEYS][MEDMESH_NTRU_PRFKEYBYTES];                          \
+    static uint8_t pk[MEDMESH_##U##_PUBLICKEYBYTES], sk[MEDMESH_##U##_SECRETKEYBYTES]; \
+    static uint8_t ct[MEDMESH_##U##_CIPHERTEXTBYTES];                                  \
+    uint8_t ss[MEDMESH_##U##_BYTES], ss2[MEDMESH_##U##_BYTES];                         \
+    size_t i;                                                                          \
+                                                                                       \
+    fill(&fg[0][0], sizeof fg, 4);                                                     \
+    fill(&prf[0][0], sizeof prf, 5);                                                   \
+    CHECK(medmesh_##S##_keypair_batch(BATCH_KEYS, &pks[0][0], &sks[0][0], &fg[0][0],   \
+                                      &prf[0][0]) == 0);                               \
+    for (i = 0; i < BATCH_KEYS; ++i) {                                                 \
+      CHECK(medmesh_##S##_keypair_derand(pk, sk, fg[i], prf[i]) == 0);                 \
+      CHECK(memcmp(pk, pks[i], sizeof pk) == 0);                                       \
+      CHECK(memcmp(sk, sks[i], sizeof sk) == 0);                                       \
+      CHECK(medmesh_##S##_enc(ct, ss, pks[i]) == 0);                                   \
+      CHECK(medmesh_##S##_dec(ss2, ct, sks[i]) == 0);                                  \
+      CHECK(memcmp(ss, ss2, sizeof ss) == 0);                                          \
+    }                                                                                  \
+  }
+
+BATCH(ntruhps2048509, NTRUHPS2048509)
+BATCH(ntruhps2048677, NTRUHPS2048677)
+BATCH(ntruhps4096821, NTRUHPS4096821)
+BATCH(ntruhrss701, NTRUHRSS701)
+
 static void round_trip_all(const char *impl_name) {
   printf("ntru_c_api_test: %s\n", impl_name);
   round_trip_ntruhps2048509();
   round_trip_ntruhps2048677();
   round_trip_ntruhps4096821();
   round_trip_ntruhrss701();
+  batch_ntruhps2048509();
+  batch_ntruhps2048677();
+  batch_ntruhps4096821();
+  batch_ntruhrss701();
 }
 
 int main(void) {

@@ -3,6 +3,7 @@
 // randomized API and a cross-check of the implementations on many more inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -158,6 +159,106 @@ INSTANTIATE_TEST_SUITE_P(AllSets, NtruKatTest,
                          ::testing::Combine(::testing::ValuesIn(kNtruKemSets),
                                             ::testing::ValuesIn(kNtruImpls)),
                          ParamName);
+
+// The batch API on the same 100 records: all coins drawn first (in the order of the single-key
+// KAT), then one medmesh_S_keypair_batch call (two chunks of 50), and every key compared with
+// the file.
+class NtruBatchKatTest : public ::testing::TestWithParam<SetAndImpl> {};
+
+TEST_P(NtruBatchKatTest, BatchMatchesOfficialRecords) {
+  const auto& [set, impl] = GetParam();
+  if (!NtruImplAvailable(impl.impl)) {
+    GTEST_SKIP() << "this CPU has no AVX2/BMI2: the " << impl.name
+                 << " implementation is not tested here";
+  }
+  ScopedNtruImpl scoped(impl.impl);
+  ASSERT_TRUE(scoped.ok()) << "medmesh_ntru_force_impl(" << impl.name << ") failed";
+
+  const std::string path =
+      std::string(MEDMESH_SHARED_DIR) + "/vectors/ntru/" + std::string(set.name) + ".rsp";
+  Result<NistKatFile> kat = ReadNistKatFile(path);
+  ASSERT_TRUE(kat) << kat.error().ToString();
+  ASSERT_EQ(kat->records.size(), kKatRecords) << path;
+
+  const std::size_t n = kat->records.size();
+  Bytes fg(n * set.seed_bytes);
+  Bytes prf(n * kNtruPrfKeyBytes);
+  for (std::size_t i = 0; i < n; ++i) {
+    Result<ByteView> seed = kat->records[i].Field("seed");
+    ASSERT_TRUE(seed) << seed.error().ToString();
+    ASSERT_EQ(seed->size(), NistCtrDrbg::kSeedBytes);
+    NistCtrDrbg drbg;
+    drbg.Init(seed->first<NistCtrDrbg::kSeedBytes>());
+    drbg.Generate(fg.data() + i * set.seed_bytes, set.seed_bytes);
+    drbg.Generate(prf.data() + i * kNtruPrfKeyBytes, kNtruPrfKeyBytes);
+  }
+  Bytes pks(n * set.public_key_bytes);
+  Bytes sks(n * set.secret_key_bytes);
+  ASSERT_EQ(set.keypair_batch(n, pks.data(), sks.data(), fg.data(), prf.data()), 0);
+
+  int failed = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    Result<ByteView> want_pk = kat->records[i].Field("pk");
+    Result<ByteView> want_sk = kat->records[i].Field("sk");
+    ASSERT_TRUE(want_pk && want_sk);
+    const ByteView pk(pks.data() + i * set.public_key_bytes, set.public_key_bytes);
+    const ByteView sk(sks.data() + i * set.secret_key_bytes, set.secret_key_bytes);
+    const std::optional<std::size_t> sk_diff = FirstDifference(sk, *want_sk);
+    if (!FirstDifference(pk, *want_pk) && !sk_diff) continue;
+    if (++failed <= 3) {
+      ADD_FAILURE() << "[" << impl.name << "] " << set.name << " batch key " << i << ": pk "
+                    << Compare(pk, *want_pk) << "; sk " << Compare(sk, *want_sk)
+                    << (sk_diff ? " [in " + SecretKeyPart(set, *sk_diff) + "]" : "");
+    }
+  }
+  EXPECT_EQ(failed, 0) << failed << " of " << n << " batch keys of " << set.name << " differ";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllSets, NtruBatchKatTest,
+                         ::testing::Combine(::testing::ValuesIn(kNtruKemSets),
+                                            ::testing::ValuesIn(kNtruImpls)),
+                         ParamName);
+
+// Batch sizes around the chunking (1, 2, one full chunk of 64, 65 = two chunks of 32 and 33)
+// give the same keys as single calls with the same coins.
+TEST_P(NtruBatchKatTest, BatchEqualsSingleCallsForEveryCount) {
+  const auto& [set, impl] = GetParam();
+  if (!NtruImplAvailable(impl.impl)) GTEST_SKIP() << "this CPU has no AVX2/BMI2";
+  ScopedNtruImpl scoped(impl.impl);
+  ASSERT_TRUE(scoped.ok());
+  medmesh::testing::DeterministicRandom random(0x62617463);  // "batc"
+  for (const std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{64}, std::size_t{65}}) {
+    Bytes fg(n * set.seed_bytes);
+    Bytes prf(n * kNtruPrfKeyBytes);
+    random.Fill(fg);
+    random.Fill(prf);
+    Bytes pks(n * set.public_key_bytes);
+    Bytes sks(n * set.secret_key_bytes);
+    ASSERT_EQ(set.keypair_batch(n, pks.data(), sks.data(), fg.data(), prf.data()), 0);
+    Bytes pk(set.public_key_bytes);
+    Bytes sk(set.secret_key_bytes);
+    int failed = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(set.keypair_derand(pk.data(), sk.data(), fg.data() + i * set.seed_bytes,
+                                   prf.data() + i * kNtruPrfKeyBytes),
+                0);
+      const bool same_pk = std::equal(pk.begin(), pk.end(),
+                                      pks.begin() + static_cast<std::ptrdiff_t>(i * pk.size()));
+      const bool same_sk = std::equal(sk.begin(), sk.end(),
+                                      sks.begin() + static_cast<std::ptrdiff_t>(i * sk.size()));
+      if (!(same_pk && same_sk) && ++failed <= 3) {
+        ADD_FAILURE() << set.name << " n = " << n << ", key " << i << ": pk "
+                      << (same_pk ? "same" : "differs") << ", sk "
+                      << (same_sk ? "same" : "differs");
+      }
+    }
+    EXPECT_EQ(failed, 0) << "n = " << n;
+  }
+  // n = 0 writes nothing.
+  Bytes untouched(1, 0xa5);
+  EXPECT_EQ(set.keypair_batch(0, untouched.data(), untouched.data(), nullptr, nullptr), 0);
+  EXPECT_EQ(untouched[0], 0xa5);
+}
 
 class NtruRoundTripTest : public ::testing::TestWithParam<SetAndImpl> {};
 

@@ -27,6 +27,8 @@ struct NtruKemSet {
                         const std::uint8_t* prf_key);
   int (*enc_derand)(std::uint8_t* ct, std::uint8_t* ss, const std::uint8_t* pk,
                     const std::uint8_t* rm_coins);
+  int (*keypair_batch)(std::size_t n, std::uint8_t* pks, std::uint8_t* sks,
+                       const std::uint8_t* fg_coins, const std::uint8_t* prf_keys);
 };
 
 // clang-format off
@@ -43,6 +45,7 @@ struct NtruKemSet {
       .dec = medmesh_##s##_dec,                                 \
       .keypair_derand = medmesh_##s##_keypair_derand,           \
       .enc_derand = medmesh_##s##_enc_derand,                   \
+      .keypair_batch = medmesh_##s##_keypair_batch,             \
   }
 // clang-format on
 inline constexpr std::array<NtruKemSet, 4> kNtruKemSets = {

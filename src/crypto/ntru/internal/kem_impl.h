@@ -624,5 +624,6 @@ inline void SampleRm(Poly<P>& r, Poly<P>& m, const std::uint8_t* seed) {
 
 }  // namespace medmesh::ntru::MEDMESH_NTRU_TARGET
 
+#include "crypto/ntru/internal/batch_impl.h"
 #include "crypto/ntru/internal/inverse_impl.h"
 #include "crypto/ntru/internal/kem_ops_impl.h"

@@ -159,8 +159,12 @@ void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
 }
 
 template <class P>
+void KeypairBatchDerand(std::size_t n, std::uint8_t* pks, std::uint8_t* sks,
+                        const std::uint8_t* fg_coins, const std::uint8_t* prf_keys);
+
+template <class P>
 constexpr KemFunctions FunctionsFor() {
-  return {&KeypairDerand<P>, &EncDerand<P>, &Dec<P>};
+  return {&KeypairDerand<P>, &EncDerand<P>, &Dec<P>, &KeypairBatchDerand<P>};
 }
 
 // Indexed by SetIndex.

@@ -59,6 +59,9 @@ struct KemFunctions {
   void (*enc_derand)(std::uint8_t* ct, std::uint8_t* ss, const std::uint8_t* pk,
                      const std::uint8_t* rm_coins);
   void (*dec)(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk);
+  // n key pairs, identical to n keypair_derand calls (batch_impl.h).
+  void (*keypair_batch_derand)(std::size_t n, std::uint8_t* pks, std::uint8_t* sks,
+                               const std::uint8_t* fg_coins, const std::uint8_t* prf_keys);
 };
 
 // Index of each set in the dispatch tables.

@@ -1,0 +1,180 @@
+// Batch key generation: n key pairs with one inversion mod (3, Phi_n) and one mod (q, Phi_n)
+// per chunk of keys, by Montgomery's trick. Part of kem_impl.h; see there for conventions.
+//
+// For these n, 2 and 3 have order n-1 modulo n, so Phi_n is irreducible mod 2 and mod 3 and
+// both small rings are fields; every f and every g*f of key generation is a unit (mod q too,
+// since a unit mod 2 lifts to a unit mod 2^k). For units a_1..a_k with prefix products
+// c_i = a_1 ... a_i, one inversion u = c_k^-1 and walking back
+//     a_i^-1 = u c_{i-1},   u <- u a_i        (i = k .. 2),   a_1^-1 = u
+// gives every inverse with 3(k-1) multiplications.
+//
+// The inverses are unique in the fields, so f^-1 mod (3, Phi_n) is the same canonical
+// polynomial as the single-key path's. (g f)^-1 mod (q, Phi_n) may differ from the single
+// path's representative by a multiple of Phi_n and in the bits above q; the outputs do not:
+// h^-1 is reduced mod Phi_n, and h = (g f)^-1 g g is computed mod x^n - 1 where g carries the
+// factor x - 1 (g(1) = 0 for HPS, g = 3 (x-1) g' for HRSS), so any multiple of Phi_n vanishes.
+// So every output byte equals n single KeypairDerand calls with the same coins (the KAT test
+// checks this for every record).
+//
+// Scratch: the output buffers themselves. While walking forward, key i's secret-key slots hold
+// (packed) f_i, the S3 prefix product and the Rq prefix product, and its public-key slot holds
+// g f mod (q, Phi_n); only the ternary g of each key needs a stack buffer (kMaxChunk of them).
+// Packing keeps values mod q and mod 3 only, which is all that any output depends on.
+//
+// Constant time: the chunking and every loop bound depend on the public count only.
+
+namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
+
+// Keys per chunk: enough that the two inversions cost little per key, few enough that the g
+// buffers (at most 64 * 164 bytes) stay small on any thread's stack.
+inline constexpr std::size_t kMaxBatchChunk = 64;
+
+// The scaled g of key generation over Z_q: 3 g (HPS) or 3 (x - 1) g (HRSS), from ternary g.
+template <class P>
+inline void ScaleG(Poly<P>& g) {
+  Z3ToZq(g);
+  if constexpr (P::kHrss) {
+    for (int i = P::kN - 1; i > 0; --i)
+      g.c[i] = static_cast<std::uint16_t>(3 * (g.c[i - 1] - g.c[i]));
+    g.c[0] = static_cast<std::uint16_t>(0 - 3 * g.c[0]);
+  } else {
+    for (int i = 0; i < P::kN; ++i) g.c[i] = static_cast<std::uint16_t>(3 * g.c[i]);
+  }
+}
+
+// r <- the representative of r mod Phi_n with coefficient n-1 zero (subtract c[n-1] Phi_n).
+template <class P>
+inline void ReducePhiN(Poly<P>& r) {
+  const std::uint16_t top = r.c[P::kN - 1];
+  for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
+}
+
+// Keys [0, k) of one chunk, 1 <= k <= kMaxBatchChunk. Three chains of Montgomery's trick:
+//  A3: f_i mod (3, Phi_n)  -> f^-1 mod 3 (the secret key's f_p);
+//  Aq: f_i mod (q, Phi_n)  -> f^-1 mod q, and h = g_s f^-1 (computed mod x^n - 1);
+//  B:  h_i mod (q, Phi_n)  -> h^-1 (the secret key's third part).
+// 10 multiplications per key (3 + 3 + 1 + 3) against 13 and two inversions in KeypairDerand.
+// h = g_s f^-1 equals KeypairDerand's (g f)^-1 g_s g_s: both are g_s times an inverse of f
+// mod Phi_n, and g_s carries the factor x - 1. h^-1 is canonical mod (q, Phi_n) either way.
+template <class P>
+void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std::uint8_t* fg_coins,
+                  const std::uint8_t* prf_keys) {
+  constexpr std::size_t kS3 = P::kPackS3Bytes;
+  constexpr std::size_t kSq = P::kPackSqBytes;
+  const auto pk_of = [&](std::size_t i) { return pks + i * P::kPublicKeyBytes; };
+  // Slots of key i's secret key: f (final from the start), then scratch, then final values.
+  const auto f_slot = [&](std::size_t i) { return sks + i * P::kSecretKeyBytes; };
+  const auto s3_slot = [&](std::size_t i) { return f_slot(i) + kS3; };      // A3 prefix, f_p
+  const auto sq_slot = [&](std::size_t i) { return f_slot(i) + 2 * kS3; };  // Aq/B prefix, h^-1
+  alignas(32) std::uint8_t packed_g[kMaxBatchChunk][kS3];
+
+  Poly<P> f;
+  Poly<P> c3{};  // A3 prefix product (zero only to please the compiler: k >= 1)
+  Poly<P> cq{};  // Aq prefix product
+  Poly<P> cb{};  // B prefix product
+  Poly<P> u;     // an inverse being walked back
+  Poly<P> t;     // a prefix product read back, or a result
+  Poly<P> g;
+
+  // Forward: sample; f is final at once; the A3 and Aq prefix products go to the scratch slots.
+  for (std::size_t i = 0; i < k; ++i) {
+    SampleFg(f, g, fg_coins + i * P::kSeedBytes);
+    PackS3(f_slot(i), f);
+    PackS3(packed_g[i], g);
+    if (i == 0) {
+      c3 = f;
+    } else {
+      S3Mul(c3, c3, f);  // the products may alias their inputs
+    }
+    PackS3(s3_slot(i), c3);
+    Z3ToZq(f);  // f[n-1] = 0: already reduced mod Phi_n
+    if (i == 0) {
+      cq = f;
+    } else {
+      SqMul(cq, cq, f);
+    }
+    PackSq(sq_slot(i), cq);  // mod Phi_n (coefficient n-1 zero): packing drops nothing
+  }
+
+  // Backward over A3 and Aq (j = k-1 .. 0): f_p and h of key j; the B prefix products
+  // h_{k-1} ... h_j go to slot j (slot j's Aq prefix was last read at step j+1).
+  Poly<P> uq;
+  S3Inv(u, c3);
+  RqInv(uq, cq);
+  for (std::size_t j = k; j-- > 0;) {
+    UnpackS3(f, f_slot(j));
+    if (j > 0) {
+      UnpackS3(t, s3_slot(j - 1));
+      S3Mul(c3, u, t);  // c3 = f_j^-1 mod 3
+      S3Mul(u, u, f);
+    } else {
+      c3 = u;
+    }
+    PackS3(s3_slot(j), c3);
+
+    Z3ToZq(f);
+    if (j > 0) {
+      UnpackSq(t, sq_slot(j - 1));
+      SqMul(cq, uq, t);  // cq = f_j^-1 mod q
+      SqMul(uq, uq, f);
+    } else {
+      cq = uq;
+    }
+    UnpackS3(g, packed_g[j]);
+    ScaleG(g);
+    RqMul(t, cq, g);      // h_j = g_s f^-1, mod x^n - 1
+    PackSq(pk_of(j), t);  // sum-zero packing: h(1) = 0
+    if (j == k - 1) {
+      cb = t;
+      ReducePhiN(cb);  // B's first prefix product, reduced for packing
+    } else {
+      SqMul(cb, cb, t);
+    }
+    PackSq(sq_slot(j), cb);
+  }
+
+  // Backward over B (j = 0 .. k-1, the reverse of its build order): h^-1 of key j.
+  RqInv(u, cb);
+  for (std::size_t j = 0; j < k; ++j) {
+    UnpackRq0(g, pk_of(j));  // h_j mod x^n - 1 (its coefficient n-1 from the sum-zero rule)
+    if (j + 1 < k) {
+      UnpackSq(t, sq_slot(j + 1));  // h_{k-1} ... h_{j+1}
+      SqMul(f, u, t);
+      SqMul(u, u, g);
+    } else {
+      f = u;
+      ReducePhiN(f);  // RqInv's result (k = 1) is not reduced mod Phi_n
+    }
+    PackSq(sq_slot(j), f);
+    std::memcpy(sq_slot(j) + kSq, prf_keys + j * P::kPrfKeyBytes, P::kPrfKeyBytes);
+  }
+
+  Wipe(packed_g, sizeof packed_g);
+  Wipe(&f, sizeof f);
+  Wipe(&g, sizeof g);
+  Wipe(&c3, sizeof c3);
+  Wipe(&cq, sizeof cq);
+  Wipe(&cb, sizeof cb);
+  Wipe(&u, sizeof u);
+  Wipe(&uq, sizeof uq);
+  Wipe(&t, sizeof t);
+}
+
+// n key pairs: pks[i * pk bytes], sks[i * sk bytes] from fg_coins[i * seed bytes] and
+// prf_keys[i * 32], identical to n KeypairDerand calls. The keys are split into near-equal
+// chunks of at most kMaxBatchChunk.
+template <class P>
+void KeypairBatchDerand(std::size_t n, std::uint8_t* pks, std::uint8_t* sks,
+                        const std::uint8_t* fg_coins, const std::uint8_t* prf_keys) {
+  if (n == 0) return;
+  const std::size_t chunks = (n + kMaxBatchChunk - 1) / kMaxBatchChunk;
+  std::size_t done = 0;
+  for (std::size_t c = 0; c < chunks; ++c) {
+    const std::size_t k = (n - done) / (chunks - c);  // near-equal sizes, at most the maximum
+    KeypairChunk<P>(k, pks + done * P::kPublicKeyBytes, sks + done * P::kSecretKeyBytes,
+                    fg_coins + done * P::kSeedBytes, prf_keys + done * P::kPrfKeyBytes);
+    done += k;
+  }
+}
+
+}  // namespace medmesh::ntru::MEDMESH_NTRU_TARGET
