@@ -177,7 +177,9 @@ class BadInputTest : public PeopleWorld {
                       true,
                       [] { return std::string("/api/v1/trust/peers/cloudlet-2/events"); },
                       [this] { return op1_.token; },
-                      [] { return json{{"kind", "forward"}, {"good", true}}; },
+                      [] {
+                        return json{{"kind", "forward"}, {"good", true}};
+                      },
                       {},
                       201});
     return routes;

@@ -8,8 +8,8 @@
 // Features: the 38 numeric fields, with byte and count fields log-scaled (log1p) so magnitudes
 // seen in one attack generalise to others; protocol_type, service and flag one-hot over the
 // vocabularies fixed below (an unknown symbol sets the "?unknown" column of its group, so train
-// and predict always agree; NSL-KDD's service "other" is an ordinary value). The layout is versioned by FlowFeatureSchema().
-// Thread safety: pure functions.
+// and predict always agree; NSL-KDD's service "other" is an ordinary value). The layout is
+// versioned by FlowFeatureSchema(). Thread safety: pure functions.
 #pragma once
 
 #include <array>
