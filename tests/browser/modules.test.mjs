@@ -36,7 +36,8 @@ test('the navigation lists only the pages this node serves to this person', () =
   assert.deepEqual(titles(navigation(cloud, operator)),
     ['Home', 'My account', 'Access requests', 'Charts', 'Restored records']);
   assert.deepEqual(titles(navigation(cloudlet, operator)),
-    ['Home', 'Device console', 'Status', 'Stored data', 'Devices', 'Security events', 'Peer trust']);
+    ['Home', 'Device console', 'Status', 'Stored data', 'Devices', 'Security events', 'Peer trust',
+      'Intrusion detection']);
   // --- trust (issue 10): at the cloudlet that holds the readings.
   assert.deepEqual(titles(navigation(cloudlet, { role: 'patient' })
     .filter((page) => page.path.startsWith('/patient/'))), ['Similar patients']);

@@ -96,6 +96,11 @@ export const pages = [
     path: '/operator/trust', title: 'Peer trust', nodes: ['cloudlet'], audience: ['operator'],
     module: () => import('./pages/trust-operator.js'),
   },
+  // --- IDS pages (issue 11, docs/ids.md): the cloudlet's own detection, for its operator
+  {
+    path: '/operator/ids', title: 'Intrusion detection', nodes: ['cloudlet'], audience: ['operator'],
+    module: () => import('./pages/ids-operator.js'),
+  },
 ];
 
 // Where a login leads when no page asked for it: the first page of the person's work here.
