@@ -6,6 +6,9 @@
 //
 // prints nothing itself; callgrind's "Collected" total divided by the count is the number of
 // instructions per call (tools/ntru_callgrind.sh does this for every set, build and operation).
+// "batch" makes <count> keys (at most 4096) with one medmesh_<set>_keypair_batch call, so the
+// total divided by the count is the instructions per key (tools/ntru_batch_callgrind.sh compares
+// it with "keypair", one call per key).
 // The inputs are fixed bytes: the code is constant time, so the count does not depend on them.
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +25,7 @@ int main(int argc, char** argv) {
   using medmesh::crypto::testing::kNtruKemSets;
   using medmesh::crypto::testing::kNtruPrfKeyBytes;
   if (argc != 5) {
-    std::fprintf(stderr, "usage: ntru_ops <set> <portable|avx2> <keypair|enc|dec> <count>\n");
+    std::fprintf(stderr, "usage: ntru_ops <set> <portable|avx2> <keypair|enc|dec|batch> <count>\n");
     return 2;
   }
   const std::string_view set_name = argv[1];
@@ -37,7 +40,8 @@ int main(int argc, char** argv) {
   for (const auto& impl : kNtruImpls) {
     if (impl.name == impl_name) impl_ok = medmesh_ntru_force_impl(impl.impl) == 0;
   }
-  if (set == nullptr || !impl_ok || count <= 0 || (op != "keypair" && op != "enc" && op != "dec")) {
+  const bool known_op = op == "keypair" || op == "enc" || op == "dec" || op == "batch";
+  if (set == nullptr || !impl_ok || count <= 0 || count > 4096 || !known_op) {
     std::fprintf(stderr, "ntru_ops: unknown set, unavailable implementation, or bad op/count\n");
     return 2;
   }
@@ -49,6 +53,18 @@ int main(int argc, char** argv) {
   std::vector<std::uint8_t> ct(set->ciphertext_bytes);
   std::vector<std::uint8_t> ss(set->shared_secret_bytes);
   std::vector<std::uint8_t> ss2(set->shared_secret_bytes);
+  if (op == "batch") {
+    const auto n = static_cast<std::size_t>(count);
+    std::vector<std::uint8_t> batch_coins(n * set->seed_bytes);
+    for (std::size_t i = 0; i < batch_coins.size(); ++i) {
+      batch_coins[i] = static_cast<std::uint8_t>(i * 131 + 7 + i / 1000);
+    }
+    std::vector<std::uint8_t> prfs(n * kNtruPrfKeyBytes, 0x42);
+    std::vector<std::uint8_t> pks(n * set->public_key_bytes);
+    std::vector<std::uint8_t> sks(n * set->secret_key_bytes);
+    set->keypair_batch(n, pks.data(), sks.data(), batch_coins.data(), prfs.data());
+    return 0;
+  }
   const int reps_keypair = op == "keypair" ? count : 1;
   for (int i = 0; i < reps_keypair; ++i)
     set->keypair_derand(pk.data(), sk.data(), coins.data(), prf.data());

@@ -8,7 +8,7 @@ build=${1:-build/release}
 [ $# -gt 0 ] && shift
 sets=${*:-ntruhps2048509 ntruhps2048677 ntruhps4096821 ntruhrss701}
 count=64
-ops="$build/bench/ntru_batch_ops"
+ops="$build/bench/ntru_ops"
 run() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect="$1" \
     "$ops" "$2" "$3" "$4" "$count" 2>&1 | sed -n 's/.*Collected : *//p'
@@ -16,7 +16,7 @@ run() {
 printf '%-16s %-9s %14s %14s %6s\n' set impl single/key "batch$count/key" ratio
 for set in $sets; do
   for impl in portable avx2; do
-    single=$(( $(run "medmesh_${set}_keypair_derand" "$set" "$impl" single) / count ))
+    single=$(( $(run "medmesh_${set}_keypair_derand" "$set" "$impl" keypair) / count ))
     batch=$(( $(run "medmesh_${set}_keypair_batch" "$set" "$impl" batch) / count ))
     printf '%-16s %-9s %14d %14d %6s\n' "$set" "$impl" "$single" "$batch" \
       "$(awk "BEGIN { printf \"%.3f\", $batch / $single }")"
