@@ -55,29 +55,6 @@ struct Feed {
   }
 };
 
-Observation Event(std::int64_t t, std::string peer, IdsEventKind kind, std::string device = {},
-                  std::string account = {}) {
-  Observation o;
-  o.time_ms = t;
-  o.peer = std::move(peer);
-  o.kind = kind;
-  o.device_id = std::move(device);
-  o.account_ref = std::move(account);
-  return o;
-}
-
-Observation Response(std::int64_t t, std::string peer, int status, std::string route,
-                     bool authenticated = false) {
-  Observation o;
-  o.source = Observation::Source::kResponse;
-  o.time_ms = t;
-  o.peer = std::move(peer);
-  o.status = status;
-  o.route = std::move(route);
-  o.authenticated = authenticated;
-  return o;
-}
-
 struct Scenario {
   std::string detector;
   std::string what;
@@ -100,8 +77,8 @@ bool BenignLogins(std::mt19937_64& g) {
       std::int64_t t = kT0 + day * 86'400'000LL + Uniform(g, 0, 86'000'000);
       for (int k = 0; k < fails; ++k) {
         t += Uniform(g, 3'000, 60'000);
-        f(Event(t, "10.0.0." + std::to_string(u % addresses), IdsEventKind::kAuthFailure, {},
-                "user-" + std::to_string(u)));
+        f(Observation::Event(t, "10.0.0." + std::to_string(u % addresses),
+                             IdsEventKind::kAuthFailure, {}, "user-" + std::to_string(u)));
       }
     }
   }
@@ -110,65 +87,66 @@ bool BenignLogins(std::mt19937_64& g) {
 
 std::vector<Scenario> Scenarios() {
   std::vector<Scenario> s;
-  s.push_back({"credentials", "password brute force (15-100 tries, 1-20 s apart)",
+  s.push_back(
+      {"credentials", "password brute force (15-100 tries, 1-20 s apart)",
+       [](std::mt19937_64& g) {
+         Feed f;
+         std::int64_t t = kT0;
+         for (std::int64_t i = 0, n = Uniform(g, 15, 100); i < n; ++i) {
+           t += Uniform(g, 1'000, 20'000);
+           f(Observation::Event(t, "203.0.113.7", IdsEventKind::kAuthFailure, {}, "victim"));
+         }
+         return f.Caught("credentials", "ip:203.0.113.7");
+       },
+       BenignLogins});
+  s.push_back({"credentials", "credential stuffing (5-50 accounts, 1-60 s apart)",
                [](std::mt19937_64& g) {
                  Feed f;
                  std::int64_t t = kT0;
-                 for (std::int64_t i = 0, n = Uniform(g, 15, 100); i < n; ++i) {
-                   t += Uniform(g, 1'000, 20'000);
-                   f(Event(t, "203.0.113.7", IdsEventKind::kAuthFailure, {}, "victim"));
+                 for (std::int64_t i = 0, n = Uniform(g, 5, 50); i < n; ++i) {
+                   t += Uniform(g, 1'000, 60'000);
+                   f(Observation::Event(t, "203.0.113.8", IdsEventKind::kAuthFailure, {},
+                                        "acct-" + std::to_string(i)));
                  }
-                 return f.Caught("credentials", "ip:203.0.113.7");
+                 return f.Caught("credentials", "ip:203.0.113.8");
                },
                BenignLogins});
-  s.push_back(
-      {"credentials", "credential stuffing (5-50 accounts, 1-60 s apart)",
-       [](std::mt19937_64& g) {
-         Feed f;
-         std::int64_t t = kT0;
-         for (std::int64_t i = 0, n = Uniform(g, 5, 50); i < n; ++i) {
-           t += Uniform(g, 1'000, 60'000);
-           f(Event(t, "203.0.113.8", IdsEventKind::kAuthFailure, {}, "acct-" + std::to_string(i)));
-         }
-         return f.Caught("credentials", "ip:203.0.113.8");
-       },
-       BenignLogins});
-  s.push_back(
-      {"device_batches", "forged / withdrawn-device batches (6-50, 0.1-30 s apart)",
-       [](std::mt19937_64& g) {
-         Feed f;
-         std::int64_t t = kT0;
-         const IdsEventKind kind =
-             Uniform(g, 0, 1) ? IdsEventKind::kForgedSignature : IdsEventKind::kUnknownDevice;
-         for (std::int64_t i = 0, n = Uniform(g, 6, 50); i < n; ++i) {
-           t += Uniform(g, 100, 30'000);
-           f(Event(t, "192.0.2.50", kind, "watch-9"));
-         }
-         return f.Caught("device_batches", "ip:192.0.2.50");
-       },
-       [](std::mt19937_64& g) {
-         // A restart: every device behind a gateway sends one batch of a forgotten
-         // session; some send an implausible reading or a broken batch now and then.
-         Feed f;
-         const int devices = static_cast<int>(Uniform(g, 10, 500));
-         for (int d = 0; d < devices; ++d) {
-           const std::int64_t t = kT0 + Uniform(g, 0, 120'000);
-           f(Event(t, "10.1.0.1", IdsEventKind::kUnknownSession, "watch-" + std::to_string(d)));
-           if (Uniform(g, 0, 50) == 0) {
-             f(Event(t + Uniform(g, 0, 3'600'000), "10.1.0.1", IdsEventKind::kMalformed,
-                     "watch-" + std::to_string(d)));
-           }
-         }
-         return f.Enforced();
-       }});
+  s.push_back({"device_batches", "forged / withdrawn-device batches (6-50, 0.1-30 s apart)",
+               [](std::mt19937_64& g) {
+                 Feed f;
+                 std::int64_t t = kT0;
+                 const IdsEventKind kind = Uniform(g, 0, 1) ? IdsEventKind::kForgedSignature
+                                                            : IdsEventKind::kUnknownDevice;
+                 for (std::int64_t i = 0, n = Uniform(g, 6, 50); i < n; ++i) {
+                   t += Uniform(g, 100, 30'000);
+                   f(Observation::Event(t, "192.0.2.50", kind, "watch-9"));
+                 }
+                 return f.Caught("device_batches", "ip:192.0.2.50");
+               },
+               [](std::mt19937_64& g) {
+                 // A restart: every device behind a gateway sends one batch of a forgotten
+                 // session; some send an implausible reading or a broken batch now and then.
+                 Feed f;
+                 const int devices = static_cast<int>(Uniform(g, 10, 500));
+                 for (int d = 0; d < devices; ++d) {
+                   const std::int64_t t = kT0 + Uniform(g, 0, 120'000);
+                   f(Observation::Event(t, "10.1.0.1", IdsEventKind::kUnknownSession,
+                                        "watch-" + std::to_string(d)));
+                   if (Uniform(g, 0, 50) == 0) {
+                     f(Observation::Event(t + Uniform(g, 0, 3'600'000), "10.1.0.1",
+                                          IdsEventKind::kMalformed, "watch-" + std::to_string(d)));
+                   }
+                 }
+                 return f.Enforced();
+               }});
   s.push_back({"authz_probing", "foreign ids (20-200 requests, 0.05-5 s apart)",
                [](std::mt19937_64& g) {
                  Feed f;
                  std::int64_t t = kT0;
                  for (std::int64_t i = 0, n = Uniform(g, 20, 200); i < n; ++i) {
                    t += Uniform(g, 50, 5'000);
-                   f(Response(t, "198.51.100.9", Uniform(g, 0, 1) ? 403 : 404,
-                              "/api/v1/patients/{id}/readings", true));
+                   f(Observation::Response(t, "198.51.100.9", Uniform(g, 0, 1) ? 403 : 404,
+                                           "/api/v1/patients/{id}/readings", true));
                  }
                  return f.Caught("authz_probing", "ip:198.51.100.9");
                },
@@ -179,49 +157,51 @@ std::vector<Scenario> Scenarios() {
                  for (int i = 0; i < 500; ++i) {
                    t += Uniform(g, 5'000, 120'000);
                    const std::int64_t r = Uniform(g, 0, 20);
-                   f(Response(t, "198.51.100.10", r == 0 ? 404 : 200,
-                              r == 0 ? "/api/v1/records/{id}" : "/api/v1/me", true));
-                   if (r == 1) f(Response(t, "198.51.100.10", 404, "unmatched"));
+                   f(Observation::Response(t, "198.51.100.10", r == 0 ? 404 : 200,
+                                           r == 0 ? "/api/v1/records/{id}" : "/api/v1/me", true));
+                   if (r == 1) f(Observation::Response(t, "198.51.100.10", 404, "unmatched"));
                  }
                  return f.Enforced();
                }});
-  s.push_back({"request_flood", "burst of 300-5,000 req/s for 5 s over a 1-20 req/s baseline",
-               [](std::mt19937_64& g) {
-                 Feed f;
-                 const std::int64_t base = Uniform(g, 1, 20), burst = Uniform(g, 300, 5'000);
-                 std::int64_t t = kT0;
-                 for (int sec = 0; sec < 120; ++sec) {
-                   for (std::int64_t i = 0; i < base; ++i) {
-                     f(Response(t + sec * 1000 + i * (1000 / base), "192.0.2.9", 200, "/r"));
-                   }
-                 }
-                 t += 120'000;
-                 for (int sec = 0; sec < 5; ++sec) {
-                   for (std::int64_t i = 0; i < burst; ++i) {
-                     f(Response(t + sec * 1000 + i * 1000 / burst, "192.0.2.9", 200, "/r"));
-                   }
-                 }
-                 return f.Caught("request_flood", "ip:192.0.2.9");
-               },
-               [](std::mt19937_64& g) {
-                 // A steady client at 1-150 req/s with +-50% jitter per second for 10 minutes.
-                 Feed f;
-                 const std::int64_t rate = Uniform(g, 1, 150);
-                 for (int sec = 0; sec < 600; ++sec) {
-                   const std::int64_t n = Uniform(g, rate / 2, rate + rate / 2);
-                   for (std::int64_t i = 0; i < n; ++i) {
-                     f(Response(kT0 + sec * 1000 + i * 1000 / (n + 1), "192.0.2.10", 200, "/r"));
-                   }
-                 }
-                 return f.Enforced();
-               }});
+  s.push_back(
+      {"request_flood", "burst of 300-5,000 req/s for 5 s over a 1-20 req/s baseline",
+       [](std::mt19937_64& g) {
+         Feed f;
+         const std::int64_t base = Uniform(g, 1, 20), burst = Uniform(g, 300, 5'000);
+         std::int64_t t = kT0;
+         for (int sec = 0; sec < 120; ++sec) {
+           for (std::int64_t i = 0; i < base; ++i) {
+             f(Observation::Response(t + sec * 1000 + i * (1000 / base), "192.0.2.9", 200, "/r"));
+           }
+         }
+         t += 120'000;
+         for (int sec = 0; sec < 5; ++sec) {
+           for (std::int64_t i = 0; i < burst; ++i) {
+             f(Observation::Response(t + sec * 1000 + i * 1000 / burst, "192.0.2.9", 200, "/r"));
+           }
+         }
+         return f.Caught("request_flood", "ip:192.0.2.9");
+       },
+       [](std::mt19937_64& g) {
+         // A steady client at 1-150 req/s with +-50% jitter per second for 10 minutes.
+         Feed f;
+         const std::int64_t rate = Uniform(g, 1, 150);
+         for (int sec = 0; sec < 600; ++sec) {
+           const std::int64_t n = Uniform(g, rate / 2, rate + rate / 2);
+           for (std::int64_t i = 0; i < n; ++i) {
+             f(Observation::Response(kT0 + sec * 1000 + i * 1000 / (n + 1), "192.0.2.10", 200,
+                                     "/r"));
+           }
+         }
+         return f.Enforced();
+       }});
   s.push_back({"slow_connections", "slow heads (10-100, 0.5-20 s apart)",
                [](std::mt19937_64& g) {
                  Feed f;
                  std::int64_t t = kT0;
                  for (std::int64_t i = 0, n = Uniform(g, 10, 100); i < n; ++i) {
                    t += Uniform(g, 500, 20'000);
-                   f(Event(t, "192.0.2.77", IdsEventKind::kSlowClient));
+                   f(Observation::Event(t, "192.0.2.77", IdsEventKind::kSlowClient));
                  }
                  return f.Caught("slow_connections", "ip:192.0.2.77");
                },
@@ -231,7 +211,7 @@ std::vector<Scenario> Scenarios() {
                  std::int64_t t = kT0;
                  for (int i = 0; i < 100; ++i) {
                    t += Uniform(g, 120'000, 1'800'000);
-                   f(Event(t, "192.0.2.78", IdsEventKind::kSlowClient));
+                   f(Observation::Event(t, "192.0.2.78", IdsEventKind::kSlowClient));
                  }
                  return f.Enforced();
                }});

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -51,6 +52,30 @@ struct Observation {
   std::string route;  // the matched route pattern, "unmatched", "filtered"
   bool authenticated = false;
   double payload_score = 0;  // kPayload: 0 benign .. 1 attack
+
+  // An IDS event, and an HTTP response, as observed (scripted traffic in tests and benchmarks).
+  static Observation Event(std::int64_t t, std::string peer, store::IdsEventKind kind,
+                           std::string device = {}, std::string account = {}) {
+    Observation o;
+    o.source = Source::kEvent;
+    o.time_ms = t;
+    o.peer = std::move(peer);
+    o.kind = kind;
+    o.device_id = std::move(device);
+    o.account_ref = std::move(account);
+    return o;
+  }
+  static Observation Response(std::int64_t t, std::string peer, int status, std::string route,
+                              bool authenticated = false) {
+    Observation o;
+    o.source = Source::kResponse;
+    o.time_ms = t;
+    o.peer = std::move(peer);
+    o.status = status;
+    o.route = std::move(route);
+    o.authenticated = authenticated;
+    return o;
+  }
 };
 
 struct Alert {

@@ -13,30 +13,6 @@ using store::IdsEventKind;
 
 constexpr std::int64_t kT0 = 1'800'000'000'000;
 
-Observation Event(std::int64_t t, std::string peer, IdsEventKind kind, std::string device = {},
-                  std::string account = {}) {
-  Observation o;
-  o.source = Observation::Source::kEvent;
-  o.time_ms = t;
-  o.peer = std::move(peer);
-  o.kind = kind;
-  o.device_id = std::move(device);
-  o.account_ref = std::move(account);
-  return o;
-}
-
-Observation Response(std::int64_t t, std::string peer, int status, std::string route,
-                     bool authenticated = false) {
-  Observation o;
-  o.source = Observation::Source::kResponse;
-  o.time_ms = t;
-  o.peer = std::move(peer);
-  o.status = status;
-  o.route = std::move(route);
-  o.authenticated = authenticated;
-  return o;
-}
-
 class Detectors {
  public:
   explicit Detectors(DetectorOptions options = {}) : detectors_(DefaultDetectors(options)) {}
@@ -89,7 +65,8 @@ TEST(KeyedCountsTest, BoundsItsKeys) {
 TEST(CredentialDetectorTest, BruteForceFromOneSourceIsBlocked) {
   Detectors d;
   for (int i = 0; i < 30; ++i) {
-    d.Feed(Event(kT0 + i * 1000, "203.0.113.5", IdsEventKind::kAuthFailure, {}, "acct-a"));
+    d.Feed(Observation::Event(kT0 + i * 1000, "203.0.113.5", IdsEventKind::kAuthFailure, {},
+                              "acct-a"));
   }
   ASSERT_GE(d.Count("credentials"), 1u);
   const Alert& first = d.all().front();
@@ -101,8 +78,8 @@ TEST(CredentialDetectorTest, BruteForceFromOneSourceIsBlocked) {
 TEST(CredentialDetectorTest, StuffingAcrossAccountsIsBlockedBeforeThePerSourceThreshold) {
   Detectors d;
   for (int i = 0; i < 5; ++i) {
-    d.Feed(Event(kT0 + i * 1000, "203.0.113.6", IdsEventKind::kAuthFailure, {},
-                 "acct-" + std::to_string(i)));
+    d.Feed(Observation::Event(kT0 + i * 1000, "203.0.113.6", IdsEventKind::kAuthFailure, {},
+                              "acct-" + std::to_string(i)));
   }
   ASSERT_EQ(d.Count("credentials"), 1u);
   EXPECT_NE(d.all()[0].reason.find("stuffing"), std::string::npos);
@@ -111,8 +88,8 @@ TEST(CredentialDetectorTest, StuffingAcrossAccountsIsBlockedBeforeThePerSourceTh
 TEST(CredentialDetectorTest, OneAccountAttackedFromManySourcesIsAnAlertOnly) {
   Detectors d;
   for (int i = 0; i < 25; ++i) {
-    d.Feed(Event(kT0 + i * 1000, "198.51.100." + std::to_string(i), IdsEventKind::kAuthFailure, {},
-                 "victim"));
+    d.Feed(Observation::Event(kT0 + i * 1000, "198.51.100." + std::to_string(i),
+                              IdsEventKind::kAuthFailure, {}, "victim"));
   }
   ASSERT_EQ(d.Count("credentials"), 1u);
   EXPECT_EQ(d.all()[0].scope.kind, ScopeKind::kAccount);
@@ -126,8 +103,9 @@ TEST(CredentialDetectorTest, PeopleMistypingNowAndThenAreNotFlagged) {
     for (int u = 0; u < 50; ++u) {
       const std::int64_t t = kT0 + day * 86'400'000LL + u * 600'000LL;
       const std::string peer = "10.0.0." + std::to_string(u % 10);
-      d.Feed(Event(t, peer, IdsEventKind::kAuthFailure, {}, "u" + std::to_string(u)));
-      d.Feed(Event(t + 20'000, peer, IdsEventKind::kAuthFailure, {}, "u" + std::to_string(u)));
+      d.Feed(Observation::Event(t, peer, IdsEventKind::kAuthFailure, {}, "u" + std::to_string(u)));
+      d.Feed(Observation::Event(t + 20'000, peer, IdsEventKind::kAuthFailure, {},
+                                "u" + std::to_string(u)));
     }
   }
   EXPECT_EQ(d.all().size(), 0u);
@@ -136,7 +114,8 @@ TEST(CredentialDetectorTest, PeopleMistypingNowAndThenAreNotFlagged) {
 TEST(BatchDetectorTest, ForgedBatchesBlockTheSource) {
   Detectors d;
   for (int i = 0; i < 6; ++i) {
-    d.Feed(Event(kT0 + i * 500, "192.0.2.50", IdsEventKind::kForgedSignature, "watch-1"));
+    d.Feed(
+        Observation::Event(kT0 + i * 500, "192.0.2.50", IdsEventKind::kForgedSignature, "watch-1"));
   }
   ASSERT_EQ(d.Count("device_batches"), 1u);
   EXPECT_EQ(d.all()[0].scope.Key(), "ip:192.0.2.50");
@@ -146,12 +125,13 @@ TEST(BatchDetectorTest, ForgedBatchesBlockTheSource) {
 TEST(BatchDetectorTest, WithdrawnDeviceAndReplaysAreDetected) {
   Detectors withdrawn;
   for (int i = 0; i < 6; ++i) {
-    withdrawn.Feed(Event(kT0 + i * 500, "192.0.2.51", IdsEventKind::kUnknownDevice, "old"));
+    withdrawn.Feed(
+        Observation::Event(kT0 + i * 500, "192.0.2.51", IdsEventKind::kUnknownDevice, "old"));
   }
   EXPECT_EQ(withdrawn.Count("device_batches"), 1u);
   Detectors replay;
   for (int i = 0; i < 3; ++i) {
-    replay.Feed(Event(kT0 + i * 500, "192.0.2.52", IdsEventKind::kReplay, "watch-2"));
+    replay.Feed(Observation::Event(kT0 + i * 500, "192.0.2.52", IdsEventKind::kReplay, "watch-2"));
   }
   ASSERT_EQ(replay.Count("device_batches"), 1u);
   // Signed by the device itself: an alert on the device, the source is not blocked for it.
@@ -165,8 +145,8 @@ TEST(BatchDetectorTest, ARestartsUnknownSessionsProduceNoAlert) {
   // as of an unknown session (then resealed), on three restarts.
   for (int restart = 0; restart < 3; ++restart) {
     for (int dev = 0; dev < 200; ++dev) {
-      d.Feed(Event(kT0 + restart * 3'600'000LL + dev * 10, "10.1.0.1",
-                   IdsEventKind::kUnknownSession, "watch-" + std::to_string(dev)));
+      d.Feed(Observation::Event(kT0 + restart * 3'600'000LL + dev * 10, "10.1.0.1",
+                                IdsEventKind::kUnknownSession, "watch-" + std::to_string(dev)));
     }
   }
   EXPECT_EQ(d.all().size(), 0u);
@@ -175,8 +155,8 @@ TEST(BatchDetectorTest, ARestartsUnknownSessionsProduceNoAlert) {
 TEST(ProbingDetectorTest, ForeignIdsFromOneSourceAreBlocked) {
   Detectors d;
   for (int i = 0; i < 25; ++i) {
-    d.Feed(Response(kT0 + i * 100, "198.51.100.77", i % 2 ? 403 : 404,
-                    "/api/v1/patients/{id}/readings", true));
+    d.Feed(Observation::Response(kT0 + i * 100, "198.51.100.77", i % 2 ? 403 : 404,
+                                 "/api/v1/patients/{id}/readings", true));
   }
   ASSERT_EQ(d.Count("authz_probing"), 1u);
   EXPECT_EQ(d.all()[0].scope.Key(), "ip:198.51.100.77");
@@ -186,9 +166,9 @@ TEST(ProbingDetectorTest, OrdinaryMissesAndRouteLess404sAreNot) {
   Detectors d;
   for (int i = 0; i < 200; ++i) {
     // A browser's missing favicon and the like: no id in the route.
-    d.Feed(Response(kT0 + i * 100, "198.51.100.78", 404, "unmatched"));
+    d.Feed(Observation::Response(kT0 + i * 100, "198.51.100.78", 404, "unmatched"));
     // A user who clicks a stale link once every few minutes.
-    if (i % 50 == 0) d.Feed(Response(kT0 + i * 100, "198.51.100.79", 404, "/x/{id}"));
+    if (i % 50 == 0) d.Feed(Observation::Response(kT0 + i * 100, "198.51.100.79", 404, "/x/{id}"));
   }
   EXPECT_EQ(d.all().size(), 0u);
 }
@@ -197,10 +177,12 @@ TEST(FloodDetectorTest, ABurstFarAboveTheBaselineIsThrottled) {
   Detectors d;
   // A steady 5 requests/s for two minutes, then 2,000 in one second.
   for (int s = 0; s < 120; ++s) {
-    for (int i = 0; i < 5; ++i) d.Feed(Response(kT0 + s * 1000 + i * 150, "192.0.2.9", 200, "/r"));
+    for (int i = 0; i < 5; ++i)
+      d.Feed(Observation::Response(kT0 + s * 1000 + i * 150, "192.0.2.9", 200, "/r"));
   }
   EXPECT_EQ(d.Count("request_flood"), 0u);
-  for (int i = 0; i < 2000; ++i) d.Feed(Response(kT0 + 120'000 + i / 4, "192.0.2.9", 200, "/r"));
+  for (int i = 0; i < 2000; ++i)
+    d.Feed(Observation::Response(kT0 + 120'000 + i / 4, "192.0.2.9", 200, "/r"));
   ASSERT_EQ(d.Count("request_flood"), 1u);
   EXPECT_EQ(d.all()[0].action, Action::kThrottle);
 }
@@ -210,7 +192,7 @@ TEST(FloodDetectorTest, ABusyButSteadyAuthenticatedSourceIsNot) {
   // A gateway of many devices: 600 requests/s every second for a minute.
   for (int s = 0; s < 60; ++s) {
     for (int i = 0; i < 600; ++i) {
-      d.Feed(Response(kT0 + s * 1000 + i, "10.2.0.1", 200, "/api/v1/ingest", true));
+      d.Feed(Observation::Response(kT0 + s * 1000 + i, "10.2.0.1", 200, "/api/v1/ingest", true));
     }
   }
   EXPECT_EQ(d.Count("request_flood"), 0u);
@@ -228,7 +210,8 @@ TEST(SlowConnectionDetectorTest, RepeatedTimeoutsBlockTheSource) {
   EXPECT_EQ(d.Count("slow_connections"), 1u);
   Detectors occasional;
   for (int i = 0; i < 20; ++i) {
-    occasional.Feed(Event(kT0 + i * 600'000LL, "192.0.2.78", IdsEventKind::kSlowClient));
+    occasional.Feed(
+        Observation::Event(kT0 + i * 600'000LL, "192.0.2.78", IdsEventKind::kSlowClient));
   }
   EXPECT_EQ(occasional.all().size(), 0u);
 }
@@ -253,7 +236,7 @@ TEST(PayloadDetectorTest, RepeatedHighScoresBlockOneHighScoreDoesNot) {
 
 TEST(IntegrityDetectorTest, TamperingIsAlwaysAnAlert) {
   Detectors d;
-  d.Feed(Event(kT0, "", IdsEventKind::kTampering, "watch-3"));
+  d.Feed(Observation::Event(kT0, "", IdsEventKind::kTampering, "watch-3"));
   ASSERT_EQ(d.Count("integrity"), 1u);
   EXPECT_EQ(d.all()[0].scope.Key(), "device:watch-3");
   EXPECT_EQ(d.all()[0].action, Action::kAlertOnly);
