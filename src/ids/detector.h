@@ -23,10 +23,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
