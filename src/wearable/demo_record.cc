@@ -143,7 +143,7 @@ DemoIdentity GenerateDemoIdentity(std::uint64_t seed, Profile profile, std::int6
   const ProfileText& text = Text(profile);
   const double age_years = prng.Uniform(text.age_lo, text.age_hi + 1);
   const auto age_ms = static_cast<std::int64_t>(age_years * 365.2425 * 86'400'000.0);
-  id.birth_date = internal::FormatDate(std::max<std::int64_t>(0, now_ms - age_ms));
+  id.birth_date = internal::FormatDate(now_ms - age_ms);
   return id;
 }
 

@@ -62,6 +62,7 @@ Bytes CheckPng(const Bytes& png, std::uint32_t size) {
 
 TEST(DemoRecordTest, IdentitiesAreDeterministicPlausibleAndObviouslyFictional) {
   std::set<std::string> names;
+  std::set<int> birth_years;
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
     const DemoIdentity id = GenerateDemoIdentity(seed, Profile::kCopd, kNow);
     EXPECT_EQ(id.name, GenerateDemoIdentity(seed, Profile::kCopd, kNow).name);
@@ -77,8 +78,13 @@ TEST(DemoRecordTest, IdentitiesAreDeterministicPlausibleAndObviouslyFictional) {
     const int year = std::stoi(id.birth_date.substr(0, 4));
     EXPECT_GE(2027 - year, 54);
     EXPECT_LE(2027 - year, 87);
+    birth_years.insert(year);
   }
   EXPECT_GT(names.size(), 20u);
+  // Ages spread over the profile's range: patients born before 1970 keep their real year (a
+  // clamp at the epoch once made most of them 1970-01-01).
+  EXPECT_GT(birth_years.size(), 10u);
+  EXPECT_LT(*birth_years.begin(), 1965);
 }
 
 TEST(DemoRecordTest, AvatarIsAValidPngAndDiffersBySeed) {
