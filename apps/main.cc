@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "apps/admin_main.h"
+#include "apps/attack_main.h"
 #include "apps/audit_main.h"
 #include "apps/cloud_main.h"
 #include "apps/cloudlet_main.h"
@@ -262,6 +263,7 @@ int main(int argc, char** argv) {
     RegisterIdsCommand(app);
     RegisterEvalIdsCommand(*eval);
     RegisterEvalCryptoCommand(*eval);
+    RegisterAttackCommand(app);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;
