@@ -436,16 +436,18 @@ Verdict WithdrawnDevice(const Context& c) {
 
 Verdict AuthzProbing(const Context& c) {
   auto client = ClientFor(c, c.target.cloudlet_url, c.source);
-  auto setup = ClientFor(c, c.target.cloudlet_url, "");
-  if (!client || !setup) return Verdict::kMissed;
-  // A logged-in patient of the deployment if there is one, else a stolen operator token.
+  if (!client) return Verdict::kMissed;
+  // A patient of the deployment logged in from the attack address (at most two tries, so the
+  // logins alone stay far below the credentials detector), else a stolen operator token.
   std::string token;
   std::string who;
+  int tries = 0;
   for (const AttackTarget::Login& l : c.target.logins) {
     if (l.role != "patient" || l.password.empty()) continue;
+    if (tries++ == 2) break;
     auto session =
-        setup->Send("POST", "/api/v1/session",
-                    Json{{"email", l.login}, {"password", l.password}}.dump(), "application/json");
+        client->Send("POST", "/api/v1/session",
+                     Json{{"email", l.login}, {"password", l.password}}.dump(), "application/json");
     if (!session || session->status != 200) continue;
     const Json body = Json::parse(session->body, nullptr, false);
     if (body.is_object() && body["token"].is_string()) {
@@ -580,11 +582,13 @@ Verdict SlowConnections(const Context& c) {
   c.Say("answers: the node closed " + std::to_string(closed) + " of " +
         std::to_string(open.size()) + " held connections" +
         (refused > 0 ? ", " + std::to_string(refused) + " could not be opened" : ""));
+  const Verdict verdict =
+      Judge(c, c.target.cloudlet_url, c.target.cloudlet_operator_token, OnScopes({c.source}));
   SourceClient after(*target, c.source, c.target.timeout);
   Tally tally;
   tally.Add(after.Send("GET", "/api/v1/stats"));
   c.Say("then one ordinary request from the same source: " + tally.Summary());
-  return Judge(c, c.target.cloudlet_url, c.target.cloudlet_operator_token, OnScopes({c.source}));
+  return verdict;
 }
 
 Verdict DatabaseTampering(const Context& c) {
