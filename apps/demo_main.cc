@@ -225,7 +225,8 @@ Result<Provisioned> Provision(const fs::path& dir, int port_base, medmesh::Rando
                                            {"log", LogConfig(id)}}));
     children.push_back({id,
                         Group::kCloudlets,
-                        {"cloudlet", "--config", (folder / "config.json").string()},
+                        {"cloudlet", "--config", (folder / "config.json").string(),
+                         "--demo-attacks", dir.string()},  // the console's red team
                         Url(port_base + i),
                         "/readyz",
                         dir / "logs" / (id + ".log")});

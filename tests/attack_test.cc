@@ -55,10 +55,11 @@ class AttackTest : public ::testing::Test {
   // Starts `medmesh <service> --config <file>` and returns its port from its "listening on".
   std::optional<std::uint16_t> StartService(std::unique_ptr<Child>& child,
                                             const std::string& service, const fs::path& config,
-                                            const std::string& name) {
-    child = std::make_unique<Child>(
-        std::vector<std::string>{MEDMESH_BINARY, service, "--config", config.string()},
-        dir_.path() / (name + ".err"));
+                                            const std::string& name,
+                                            std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {MEDMESH_BINARY, service, "--config", config.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    child = std::make_unique<Child>(args, dir_.path() / (name + ".err"));
     if (!child->started()) return std::nullopt;
     auto line = child->WaitForLine("listening on", std::chrono::seconds(60));
     return line ? ListeningPort(*line) : std::nullopt;
@@ -110,8 +111,8 @@ TEST_F(AttackTest, EveryScenarioIsDetectedOrBlockedAndHonestWearablesAreNotTouch
   cloudlet_config["cloud_url"] = cloud_url;
   WriteJson(demo / "cloudlet-1" / "config.json", cloudlet_config);
   std::unique_ptr<Child> cloudlet;
-  const auto cloudlet_port =
-      StartService(cloudlet, "cloudlet", demo / "cloudlet-1" / "config.json", "cloudlet-1");
+  const auto cloudlet_port = StartService(cloudlet, "cloudlet", demo / "cloudlet-1" / "config.json",
+                                          "cloudlet-1", {"--demo-attacks", demo.string()});
   ASSERT_TRUE(cloudlet_port);
   cloudlet_url_ = "http://127.0.0.1:" + std::to_string(*cloudlet_port);
   // The attack tool finds the cloudlet's folder by the port its config listens on.
@@ -190,6 +191,38 @@ TEST_F(AttackTest, EveryScenarioIsDetectedOrBlockedAndHonestWearablesAreNotTouch
     EXPECT_FALSE(honest(a["scope"])) << a["detector"] << " " << a["scope"].dump();
   }
   EXPECT_GE((*decisions)["decisions"].size(), 7u);  // the attacks did leave decisions
+
+  // The operator console's launch route (demo only): operators only; the run's lines and
+  // verdict are read back until it ends.
+  const auto post_run = [&](const std::string& token) {
+    net::ClientRequest request;
+    request.method = net::Method::kPost;
+    request.url = cloudlet_url_ + "/api/v1/attack/runs";
+    request.content_type = "application/json";
+    request.body = R"({"scenario":"request-flood"})";
+    if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+    return client_->Send(request);
+  };
+  auto anonymous = post_run("");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  auto launched = post_run(cloudlet_token);
+  ASSERT_TRUE(launched);
+  ASSERT_EQ(launched->status, 202) << launched->body;
+  const std::string run_id = json::parse(launched->body)["id"];
+  json run;
+  ASSERT_TRUE(medmesh::testing::WaitUntil(
+      [&] {
+        auto got = GetJson(cloudlet_url_ + "/api/v1/attack/runs/" + run_id, cloudlet_token);
+        if (!got) return false;
+        run = *got;
+        return run["state"] == "done";
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(100)));
+  ASSERT_EQ(run["verdicts"].size(), 1u);
+  EXPECT_EQ(run["verdicts"][0]["verdict"], "BLOCKED");
+  EXPECT_GT(run["lines"].size(), 3u);
+
   const std::uint64_t after_attacks = CloudletBatches();
   EXPECT_TRUE(medmesh::testing::WaitUntil([&] { return CloudletBatches() >= after_attacks + 4; },
                                           std::chrono::seconds(60),
