@@ -7,7 +7,8 @@
 // config files of every process. Later runs reuse all of it (certificates are re-issued only
 // when they near expiry) and rewrite only the configs, so the ports can change. Then it starts
 //   cloud        `medmesh cloud --config DIR/cloud/config.json`            port N
-//   cloudlet-i   `medmesh cloudlet --config DIR/cloudlet-i/config.json`    ports N+1..N+3
+//   cloudlet-i   `medmesh cloudlet --config DIR/cloudlet-i/config.json --demo-attacks DIR`
+//                                                                           ports N+1..N+3
 //   ward-i       `medmesh wearable --config DIR/ward-i/config.json`        ports N+4..N+6
 // waiting for each cloud and cloudlet to be ready before the next group. On a fresh folder it
 // seeds people and workflows through the cloud's API (apps/demo_seed.h): the admin, operators,

@@ -6,6 +6,7 @@
 //   medmesh selftest
 //   medmesh admin create --data-dir DIR --email E   (apps/admin_main.cc)
 //   medmesh audit verify ...   (apps/audit_main.cc)
+//   medmesh attack list | run <scenario>|all ...   (apps/attack_main.cc, docs/attack.md)
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <functional>
