@@ -50,7 +50,7 @@ medmesh::Result<medmesh::SecretBytes> OptionalToken(const std::filesystem::path&
   return token;
 }
 
-int RunCloudlet(const ServiceFlags& flags) {
+int RunCloudlet(const ServiceFlags& flags, const std::string& demo_attacks) {
   // Before any thread starts: SIGTERM/SIGINT are taken synchronously below.
   node::BlockTerminationSignals();
   ApplyLogLevel(flags);
@@ -88,6 +88,7 @@ int RunCloudlet(const ServiceFlags& flags) {
   options.data_dir = config->data_dir;
   options.forwarder.cloud_url = config->cloud_url;
   options.retention = config->retention;
+  options.demo_attacks_deployment = demo_attacks;  // demo only (docs/attack.md)
   if (config->tls) {
     if (!config->tls->cert_file.empty()) {
       options.tls =
@@ -123,8 +124,12 @@ void RegisterCloudletCommand(CLI::App& app) {
       "Run a cloudlet: enrol devices, verify and store their sealed uploads, forward them to the "
       "cloud");
   AddServiceOptions(*cmd, *flags, /*with_cloud_url=*/true);
-  cmd->callback([flags] {
-    const int code = RunCloudlet(*flags);
+  auto demo_attacks = std::make_shared<std::string>();
+  cmd->add_option("--demo-attacks", *demo_attacks,
+                  "DEMO ONLY: the demo folder; lets this cloudlet's operators launch red-team "
+                  "runs (POST /api/v1/attack/runs, docs/attack.md)");
+  cmd->callback([flags, demo_attacks] {
+    const int code = RunCloudlet(*flags, *demo_attacks);
     if (code != 0) throw CLI::RuntimeError(code);
   });
 }

@@ -7,7 +7,8 @@
 // config files of every process. Later runs reuse all of it (certificates are re-issued only
 // when they near expiry) and rewrite only the configs, so the ports can change. Then it starts
 //   cloud        `medmesh cloud --config DIR/cloud/config.json`            port N
-//   cloudlet-i   `medmesh cloudlet --config DIR/cloudlet-i/config.json`    ports N+1..N+3
+//   cloudlet-i   `medmesh cloudlet --config DIR/cloudlet-i/config.json --demo-attacks DIR`
+//                                                                           ports N+1..N+3
 //   ward-i       `medmesh wearable --config DIR/ward-i/config.json`        ports N+4..N+6
 // waiting for each cloud and cloudlet to be ready before the next group. On a fresh folder it
 // seeds people and workflows through the cloud's API (apps/demo_seed.h): the admin, operators,
@@ -225,7 +226,8 @@ Result<Provisioned> Provision(const fs::path& dir, int port_base, medmesh::Rando
                                            {"log", LogConfig(id)}}));
     children.push_back({id,
                         Group::kCloudlets,
-                        {"cloudlet", "--config", (folder / "config.json").string()},
+                        {"cloudlet", "--config", (folder / "config.json").string(),
+                         "--demo-attacks", dir.string()},  // the console's red team
                         Url(port_base + i),
                         "/readyz",
                         dir / "logs" / (id + ".log")});

@@ -6,6 +6,7 @@
 //   medmesh selftest
 //   medmesh admin create --data-dir DIR --email E   (apps/admin_main.cc)
 //   medmesh audit verify ...   (apps/audit_main.cc)
+//   medmesh attack list | run <scenario>|all ...   (apps/attack_main.cc, docs/attack.md)
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "apps/admin_main.h"
+#include "apps/attack_main.h"
 #include "apps/audit_main.h"
 #include "apps/cloud_main.h"
 #include "apps/cloudlet_main.h"
@@ -262,6 +264,7 @@ int main(int argc, char** argv) {
     RegisterIdsCommand(app);
     RegisterEvalIdsCommand(*eval);
     RegisterEvalCryptoCommand(*eval);
+    RegisterAttackCommand(app);
 
     CLI11_PARSE(app, argc, argv);
     return exit_code;

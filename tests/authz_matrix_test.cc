@@ -190,6 +190,11 @@ class AuthzMatrixTest : public PeopleWorld {
     }
 
     // --- Cloud: the data path and the operator token ---
+    // Demo-only red-team runs (attack/attack_runs.h): these cloudlets are no demo, so 404.
+    b["cloudlet POST /api/v1/attack/runs"] = [](Column, bool) {
+      return At("/api/v1/attack/runs", json{{"scenario", "lying-peer"}}.dump());
+    };
+    b["cloudlet GET /api/v1/attack/runs/{id}"] = plain("/api/v1/attack/runs/0011223344556677");
     b["cloud GET /api/v1/root"] = plain("/api/v1/root");
     b["cloud POST /api/v1/cloudlets"] = [this](Column, bool) {
       return At("/api/v1/cloudlets", std::string(AsStringView(cloudlet1_certificate_)),

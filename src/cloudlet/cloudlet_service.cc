@@ -10,6 +10,7 @@
 
 #include "accounts/authenticator.h"
 #include "accounts/principal.h"
+#include "attack/attack_runs.h"
 #include "audit/sqlite_audit_store.h"
 #include "cloudlet/cloudlet_sessions.h"
 #include "cloudlet/device_console.h"
@@ -143,6 +144,8 @@ struct CloudletService::State {
   // Issue 10 (trust_service.h): sharing between similar patients, trust in peer cloudlets.
   std::unique_ptr<TrustStore> trust_store;
   std::unique_ptr<TrustService> trust;
+  // Demo only (attack/attack_runs.h): red-team runs launched from the operator console.
+  std::unique_ptr<attack::AttackRuns> attack_runs;
   std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> ready{false};
   bool stopped = false;
@@ -914,6 +917,19 @@ net::Router CloudletService::State::BuildRouter() {
   web::AddWebUi(router, node_info, {.https = options.tls.has_value()});
   console->AddRoutes(router);
   trust->AddRoutes(router);
+  // Demo only: red-team runs for this cloudlet's operators (404 to everyone elsewhere).
+  attack::AddAttackRoutes(
+      router, attack_runs.get(), [this](const net::Request& r) -> std::optional<net::Response> {
+        auto identified = Identify(r, operator_token, "operator");
+        if (!identified) {
+          return accounts::AuthenticationRefusal(identified.error());
+        }
+        if (!IsOwnOperator(*identified)) {
+          return net::ErrorResponse(
+              PermissionDenied("only an operator of this cloudlet launches attacks"));
+        }
+        return std::nullopt;
+      });
   return router;
 }
 
@@ -989,6 +1005,21 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
 
   MEDMESH_RETURN_IF_ERROR(s->OpenConsole());
   MEDMESH_RETURN_IF_ERROR(s->OpenTrust());
+  if (!s->options.demo_attacks_deployment.empty()) {
+    s->attack_runs = std::make_unique<attack::AttackRuns>(
+        [s] {
+          attack::AttackTarget target;
+          target.cloud_url = s->options.forwarder.cloud_url;
+          target.cloudlet_url = "http://127.0.0.1:" + std::to_string(s->server->port());
+          if (Status loaded = attack::LoadDeployment(s->options.demo_attacks_deployment, target);
+              !loaded) {
+            log::Warn("cloudlet_attack_deployment_unreadable",
+                      {{"error", loaded.error().ToString()}});
+          }
+          return target;
+        },
+        random, clock);
+  }
 
   net::ServerOptions server_options;
   server_options.name = "cloudlet";

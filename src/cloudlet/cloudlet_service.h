@@ -103,6 +103,9 @@ struct CloudletOptions {
   ConsoleOptions console;
   // Local intrusion detection: detector thresholds, decision expiry, throttling (docs/ids.md).
   ids::IdsOptions ids;
+  // DEMO ONLY (docs/attack.md): the demo folder; set, the operator console may launch red-team
+  // runs against this cloudlet (POST /api/v1/attack/runs). Empty: those routes answer 404.
+  std::filesystem::path demo_attacks_deployment;
 };
 
 // The secrets the service runs with (moved in).
