@@ -158,6 +158,18 @@ void InsertInteraction(SQLite::Database& db, const Interaction& i) {
   insert.exec();
 }
 
+void InsertRating(SQLite::Database& db, const Rating& rating) {
+  SQLite::Statement insert(db,
+                           "INSERT INTO trust_ratings (rater, interaction_id, ratee, positive,"
+                           " time_ms) VALUES (?, ?, ?, ?, ?)");
+  insert.bind(1, rating.rater);
+  insert.bind(2, rating.interaction_id);
+  insert.bind(3, rating.ratee);
+  insert.bind(4, rating.positive ? 1 : 0);
+  insert.bind(5, rating.time_ms);
+  insert.exec();
+}
+
 }  // namespace
 
 std::string_view InteractionKindName(InteractionKind kind) {
@@ -593,15 +605,7 @@ Result<Interaction> TrustStore::AddAttestation(std::string_view clinician_accoun
   try {
     SQLite::Transaction tx(*db_);
     InsertInteraction(*db_, i);
-    SQLite::Statement insert(*db_,
-                             "INSERT INTO trust_ratings (rater, interaction_id, ratee, positive,"
-                             " time_ms) VALUES (?, ?, ?, ?, ?)");
-    insert.bind(1, i.initiator);
-    insert.bind(2, i.interaction_id);
-    insert.bind(3, i.responder);
-    insert.bind(4, positive ? 1 : 0);
-    insert.bind(5, i.time_ms);
-    insert.exec();
+    InsertRating(*db_, {i.initiator, i.responder, i.interaction_id, positive, i.time_ms});
     tx.commit();
   } catch (const std::exception& e) {
     return store::SqliteError(e, "store an attestation");
@@ -617,15 +621,7 @@ Status TrustStore::AddRating(const Rating& rating) {
     seen.bind(1, rating.rater);
     seen.bind(2, rating.interaction_id);
     if (seen.executeStep()) return AlreadyExists("you rated this interaction already");
-    SQLite::Statement insert(*db_,
-                             "INSERT INTO trust_ratings (rater, interaction_id, ratee, positive,"
-                             " time_ms) VALUES (?, ?, ?, ?, ?)");
-    insert.bind(1, rating.rater);
-    insert.bind(2, rating.interaction_id);
-    insert.bind(3, rating.ratee);
-    insert.bind(4, rating.positive ? 1 : 0);
-    insert.bind(5, rating.time_ms);
-    insert.exec();
+    InsertRating(*db_, rating);
   } catch (const std::exception& e) {
     return store::SqliteError(e, "store a rating");
   }
