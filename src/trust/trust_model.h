@@ -21,8 +21,8 @@
 //                     ring that only rates itself stays at the floor.
 //   reputation R_i(j) the opinions of j by holders k (not i, not j), each capped at
 //                     `holder_evidence_cap` evidence (repeating interactions cannot stuff the
-//                     ballot), weighted by C(k) (times clinician_weight for clinicians) and by
-//                     the similarity of the
+//                     ballot), weighted by C(k) (times clinician_weight for clinicians, times
+//                     the rater honesty h(k) for patients) and by the similarity of the
 //                     viewer i to k: floor + (1 - floor) * S(i, k). Unfair raters filtered
 //                     (after Whitby, Jøsang & Indulska 2004): a holder is dropped when the
 //                     consensus of the others (the weighted mean of their expectations) lies
@@ -30,10 +30,16 @@
 //                     statistically incompatible with everyone else), the least probable first
 //                     (smallest tail of the holder's Beta at the consensus), until
 //                     all agree or one is left.
+//   honesty h(k)      (Refresh) how well k's opinions agree with everyone else's about the same
+//                     subjects: (agree + W_h) / (agree + disagree + W_h), evidence r, s about j
+//                     agreeing as r p + s (1 - p) with p the others' expectation of j; 1 without
+//                     a judgement and for clinicians (ADR 0040).
 //   direct D(i, j)    i's own opinion O(i, j).
-//   T(i, j)           (r_D + K E(R)) / (n + K) = w r_D / n + (1 - w) E(R), w = n / (n + K),
-//                     (r_D, s_D) = D(i, j), n = r_D + s_D: the reputation is the prior of i's own
-//                     evidence, whose weight grows with it.
+//   T(i, j)           (r_D + K' E(R)) / (n + K') = w r_D / n + (1 - w) E(R), w = n / (n + K'),
+//                     (r_D, s_D) = D(i, j), n = r_D + s_D, K' = min(K + g n_R, K_max) with n_R the
+//                     reputation's weighted evidence: the reputation is the prior of i's own
+//                     evidence, as strong as it is attested, and direct evidence outweighs it as
+//                     it grows.
 // Every expectation uses the base rate `base_rate` as its prior: an identity with no evidence
 // (a new or whitewashed one) sits at the base rate, which is below every sharing threshold.
 //
