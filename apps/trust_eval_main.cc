@@ -21,6 +21,9 @@ struct TrustEvalFlags {
   std::string out = "eval-trust";
   bool quick = false;
   std::vector<double> thresholds;  // vitals summary, diagnoses, full record (empty: defaults)
+  std::vector<double> eigentrust_multiples;  // the same for EigenTrust (empty: defaults)
+  int seeds = 1;                             // seeds seed, seed + 1, ...
+  std::vector<double> fractions;             // malicious fractions (empty: 0, 0.1, .., 0.5)
 };
 
 // "[#########           ]  45%" on one line of stderr, redrawn when the percentage changes.
@@ -53,11 +56,30 @@ int RunTrustEval(const TrustEvalFlags& flags) {
     options.policy.diagnoses.min_trust = flags.thresholds[1];
     options.policy.full_record.min_trust = flags.thresholds[2];
   }
+  if (!flags.fractions.empty()) options.malicious_fractions = flags.fractions;
+  if (flags.eigentrust_multiples.size() == 3) {
+    for (std::size_t k = 0; k < 3; ++k) {
+      options.eigentrust_multiples[k] = flags.eigentrust_multiples[k];
+    }
+  }
   std::cerr << "medmesh eval trust: " << options.patients << " patients, " << options.rounds
-            << " rounds, seed " << options.seed << ", malicious fractions 0-50 %, 3 models\n";
+            << " rounds, seed " << options.seed;
+  if (flags.seeds > 1) std::cerr << " to " << options.seed + flags.seeds - 1;
+  std::cerr << ", " << options.malicious_fractions.size() << " malicious fractions, 3 models\n";
   ProgressBar bar;
-  const auto rows = medmesh::eval::RunTrustSimulation(
-      options, [&bar](long done, long total) { bar.Update(done, total); });
+  // Every seed runs the whole sweep; the bar covers all of them.
+  std::vector<std::vector<medmesh::eval::TrustSimRow>> runs;
+  for (int k = 0; k < flags.seeds; ++k) {
+    medmesh::eval::TrustSimOptions seeded = options;
+    seeded.seed = options.seed + static_cast<std::uint64_t>(k);
+    runs.push_back(
+        medmesh::eval::RunTrustSimulation(seeded, [&bar, k, &flags](long done, long total) {
+          bar.Update(k * total + done, total * flags.seeds);
+        }));
+  }
+  const auto& rows = runs.front();
+  const auto summaries = flags.seeds > 1 ? medmesh::eval::SummariseSeeds(runs)
+                                         : std::vector<medmesh::eval::TrustSimSeedSummary>{};
 
   const std::filesystem::path dir(flags.out);
   medmesh::Env& env = medmesh::Env::Default();
@@ -73,19 +95,37 @@ int RunTrustEval(const TrustEvalFlags& flags) {
     return static_cast<bool>(st);
   };
   if (!write("trust.csv", medmesh::eval::TrustSimCsv(rows))) return 1;
-  for (const auto& figure : medmesh::eval::TrustSimFigures(rows, options.convergence_fraction)) {
+  if (!summaries.empty() && !write("trust_seeds.csv", medmesh::eval::TrustSimSeedsCsv(summaries))) {
+    return 1;
+  }
+  for (const auto& figure :
+       medmesh::eval::TrustSimFigures(rows, options.convergence_fraction, summaries)) {
     if (!write(figure.name, figure.svg)) return 1;
   }
 
   // The summary: the second half of each run (after the warm-up), and the goals at 30 %.
-  std::printf("%-9s %-11s %10s %10s %10s %10s\n", "malicious", "model", "exposure", "mal.allow",
-              "refused", "error");
-  for (const auto& r : rows) {
-    if (r.scope != "steady") continue;
-    std::printf("%8.0f%% %-11s %9.2f%% %9.2f%% %9.2f%% %10.3f\n", r.malicious_fraction * 100,
-                std::string(medmesh::eval::TrustModelKindName(r.model)).c_str(),
-                r.exposure_rate * 100, r.malicious_allowed_rate * 100, r.honest_refusal_rate * 100,
-                r.trust_error);
+  if (summaries.empty()) {
+    std::printf("%-9s %-11s %10s %10s %10s %10s\n", "malicious", "model", "exposure", "mal.allow",
+                "refused", "error");
+    for (const auto& r : rows) {
+      if (r.scope != "steady") continue;
+      std::printf("%8.0f%% %-11s %9.2f%% %9.2f%% %9.2f%% %10.3f\n", r.malicious_fraction * 100,
+                  std::string(medmesh::eval::TrustModelKindName(r.model)).c_str(),
+                  r.exposure_rate * 100, r.malicious_allowed_rate * 100,
+                  r.honest_refusal_rate * 100, r.trust_error);
+    }
+  } else {
+    std::printf("mean +- sd [min, max] over %d seeds\n", flags.seeds);
+    std::printf("%-9s %-11s %-30s %-30s\n", "malicious", "model", "exposure %", "refused %");
+    for (const auto& s : summaries) {
+      std::printf("%8.0f%% %-11s %5.2f +- %4.2f [%5.2f, %5.2f]   %5.2f +- %4.2f [%5.2f, %5.2f]\n",
+                  s.malicious_fraction * 100,
+                  std::string(medmesh::eval::TrustModelKindName(s.model)).c_str(),
+                  s.exposure_rate.mean * 100, s.exposure_rate.sd * 100, s.exposure_rate.min * 100,
+                  s.exposure_rate.max * 100, s.honest_refusal_rate.mean * 100,
+                  s.honest_refusal_rate.sd * 100, s.honest_refusal_rate.min * 100,
+                  s.honest_refusal_rate.max * 100);
+    }
   }
   std::printf("wrote %s/trust.csv and the figures (*.svg)\n", flags.out.c_str());
   return 0;
@@ -110,6 +150,19 @@ void RegisterTrustEvalCommand(CLI::App& eval) {
                   "model and plain Beta (default 0.65 0.7 0.8)")
       ->expected(3)
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--eigentrust-multiples", flags->eigentrust_multiples,
+                  "EigenTrust's thresholds as multiples of the average identity's global trust "
+                  "for the vitals summary, diagnoses and full record (default 1 1.5 2)")
+      ->expected(3)
+      ->check(CLI::Range(0.0, 1000.0));
+  cmd->add_option("--seeds", flags->seeds,
+                  "Run seeds seed .. seed + N - 1; trust_seeds.csv and the sweep figures give the "
+                  "mean (and the CSV the spread) over them")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--fractions", flags->fractions,
+                  "Malicious fractions of the sweep (default 0 0.1 0.2 0.3 0.4 0.5); the per-round "
+                  "rows and figures are at 0.3")
+      ->check(CLI::Range(0.0, 0.9));
   cmd->callback([flags] {
     const int code = RunTrustEval(*flags);
     if (code != 0) throw CLI::RuntimeError(code);

@@ -505,6 +505,10 @@ class AuthzMatrixTest : public PeopleWorld {
       return At("/api/v1/trust/ratings",
                 json{{"interaction_id", MessageFromC()}, {"positive", true}}.dump());
     };
+    b["cloudlet POST /api/v1/trust/attestations"] = [this](Column, bool) {
+      return At("/api/v1/trust/attestations",
+                json{{"patient_id", a_.patient_id}, {"positive", true}}.dump());
+    };
     b["cloudlet GET /api/v1/trust/peers"] = plain("/api/v1/trust/peers");
     b["cloudlet POST /api/v1/trust/peers/{peer_id}/events"] = [](Column, bool) {
       return At("/api/v1/trust/peers/cloudlet-2/events",

@@ -168,6 +168,7 @@ struct TrustService::State {
   Result<net::Response> Answer(const net::Request& r);
   Result<net::Response> Data(const net::Request& r);
   Result<net::Response> Rate(const net::Request& r);
+  Result<net::Response> Attest(const net::Request& r);
   Result<net::Response> GetPeers(const net::Request& r);
   Result<net::Response> PeerEventRoute(const net::Request& r);
 
@@ -247,6 +248,7 @@ Result<internal::Population> TrustService::State::Gather() const {
     if (ctx.known_patient(m.profile.patient_id)) population.approved.insert(m.profile.patient_id);
   }
   for (const Interaction& i : population.interactions) {
+    if (i.kind == InteractionKind::kAttestation) population.clinicians.insert(i.initiator);
     for (const std::string& party : {i.initiator, i.responder}) {
       if (!population.approved.contains(party) && ctx.known_patient(party)) {
         population.approved.insert(party);
@@ -633,6 +635,10 @@ Result<net::Response> TrustService::State::Rate(const net::Request& r) {
   // Only a rating tied to an interaction logged here between the two counts: anything else is
   // refused (and is what a ballot-stuffer would try).
   auto interaction = ctx.store.InteractionOf(interaction_id, caller.patient_id);
+  if (interaction && interaction->kind == InteractionKind::kAttestation) {
+    // A clinician's attestation is the clinician's rating, not an exchange to rate back.
+    interaction = NotFound("no such interaction of yours");
+  }
   if (!interaction) {
     if (interaction.error().code() == ErrorCode::kNotFound) {
       ctx.record_ids(store::IdsEventKind::kOther, r,
@@ -651,6 +657,32 @@ Result<net::Response> TrustService::State::Rate(const net::Request& r) {
       interaction_id, std::string(positive ? "positive" : "negative") + " for " + ratee_handle));
   return Created(
       {{"interaction_id", interaction_id}, {"with", ratee_handle}, {"positive", positive}});
+}
+
+// --- clinicians' attestations ---------------------------------------------------------------
+
+Result<net::Response> TrustService::State::Attest(const net::Request& r) {
+  MEDMESH_TRUST_CALLER(caller, r);
+  // The cloud issues doctor sessions only to hospital-approved doctors' accounts; the role is in
+  // the signed token, so a doctor here is a pre-trusted clinician of the model.
+  if (caller.role != "doctor" || caller.account_id.empty()) {
+    return PermissionDenied("only a doctor attests a patient");
+  }
+  static constexpr net::JsonField kFields[] = {{"patient_id", net::JsonType::kString},
+                                               {"positive", net::JsonType::kBoolean}};
+  net::JsonBody parsed = net::ParseJsonBody(r, kFields);
+  if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
+  const Json& body = std::get<Json>(parsed);
+  const std::string patient_id = body.at("patient_id").get<std::string>();
+  if (!wire::IsValidId(patient_id)) return InvalidArgument("patient_id is not an id");
+  if (!ctx.known_patient(patient_id)) return NotFound("no such patient here");
+  const bool positive = body.at("positive").get<bool>();
+  MEDMESH_ASSIGN_OR_RETURN(Interaction attestation,
+                           ctx.store.AddAttestation(caller.account_id, patient_id, positive));
+  MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.attestation.create", audit::Action::kCreate,
+                                patient_id, "Observation", attestation.interaction_id,
+                                positive ? "positive" : "negative"));
+  return Created({{"interaction_id", attestation.interaction_id}, {"positive", positive}});
 }
 
 // --- peer cloudlets --------------------------------------------------------------------------
@@ -735,6 +767,8 @@ void TrustService::AddRoutes(net::Router& router) {
   router.Get("/api/v1/trust/requests/{request_id}/data",
              [s](const net::Request& r) { return s->Data(r); });
   router.Post("/api/v1/trust/ratings", [s](const net::Request& r) { return s->Rate(r); },
+              {.body_limit_bytes = 1024});
+  router.Post("/api/v1/trust/attestations", [s](const net::Request& r) { return s->Attest(r); },
               {.body_limit_bytes = 1024});
   router.Get("/api/v1/trust/peers", [s](const net::Request& r) { return s->GetPeers(r); });
   router.Post("/api/v1/trust/peers/{peer_id}/events",

@@ -20,6 +20,9 @@
 //   GET  /api/v1/trust/requests/{request_id}/data     requester of a granted request: that
 //                                     category's data, re-checked against the owner's consent now
 //   POST /api/v1/trust/ratings        patient: rates an interaction they took part in
+//   POST /api/v1/trust/attestations   doctor: vouches for (or against) a patient known here; the
+//                                     doctor becomes a clinician of the model and the patient
+//                                     starts from the clinician-anchored prior
 //   GET  /api/v1/trust/peers          operator: trust per peer cloudlet, partners, relay choice
 //   POST /api/v1/trust/peers/{peer_id}/events  operator: records what a peer did (forward
 //                                     confirmed, shared data verified, report confirmed, or not)
@@ -30,8 +33,11 @@
 // the rater and the rated (else 404, "unbacked"), once per rater and interaction (else 409).
 // Sharing needs the caller opted in (409 otherwise). Every read of another patient's data and
 // every answer is audited with the decision's reasons; refused probes of others' ids are IDS
-// events (kind "other").
+// events (kind "other"). An attestation needs a doctor's session (403 otherwise) and a patient
+// known here (404 otherwise); it is audited under the patient's id.
 //
+// WARNING: the cloudlet cannot see the cloud's access grants, so any hospital doctor may attest
+// any patient known here (doctors are the model's pre-trusted clinicians).
 // WARNING: a granted request serves the owner's data to the requester (through the cloudlet's
 // TLS); what the requester does with it afterwards is outside this system.
 // Thread safety: thread-safe (the store is; no other state).

@@ -415,6 +415,69 @@ TEST_F(TrustServiceTest, AGrantNeedsTrustAndNeverExceedsConsentAndItsReasonsAreA
             409);
 }
 
+TEST_F(TrustServiceTest, AClinicianVouchingForAPatientAnchorsTheirTrust) {
+  OptIn(kAda, {"I48", "I10"});
+  const std::string ben = OptIn(kBen, {"I48", "I10"});
+  const auto attest = [this](const std::string& who, const json& body) {
+    return Call(net::Method::kPost, "/api/v1/trust/attestations", who, body);
+  };
+  const json vouch_ada = {{"patient_id", kAda}, {"positive", true}};
+  // Only a doctor attests, and only for a patient known here.
+  EXPECT_EQ(attest(As(kBen), vouch_ada).status, 403);
+  EXPECT_EQ(attest("operator", vouch_ada).status, 403);
+  EXPECT_EQ(attest("", vouch_ada).status, 401);
+  EXPECT_EQ(attest("doctor", {{"patient_id", kStranger}, {"positive", true}}).status, 404);
+  EXPECT_EQ(attest("doctor", {{"patient_id", kAda}}).status, 400);
+  EXPECT_EQ(attest("doctor", {{"patient_id", "not an id"}, {"positive", true}}).status, 400);
+
+  // Without a clinician, one good exchange is far from enough: T = (1 + 3 * 0.3) / (1 + 3).
+  BenTrustsAda(ben, 1);
+  const json before = Body(Call(net::Method::kGet, "/api/v1/trust/similar", As(kBen)));
+  ASSERT_EQ(before["patients"].size(), 1u);
+  EXPECT_NEAR(before["patients"][0]["trust"].get<double>(), 1.9 / 4, 1e-3);
+
+  const net::Response vouched = attest("doctor", vouch_ada);
+  ASSERT_EQ(vouched.status, 201) << vouched.body;
+  EXPECT_TRUE(Body(vouched)["positive"].get<bool>());
+  bool audited = false;
+  for (const audit::AuditEntry& e : audit_.entries()) {
+    audited = audited || (e.event == "trust.attestation.create" && e.patient_id == kAda &&
+                          e.actor_role == "doctor" && e.detail == "positive");
+  }
+  EXPECT_TRUE(audited);
+  // The attestation is the doctor's rating, not an exchange Ada could rate back.
+  EXPECT_EQ(
+      Call(net::Method::kPost, "/api/v1/trust/ratings", As(kAda),
+           {{"interaction_id", Body(vouched).value("interaction_id", "")}, {"positive", true}})
+          .status,
+      404);
+
+  // The doctor is a clinician of the model: weight 3, times 0.5 for similarity (a doctor has no
+  // sharing profile), so R = (1.5 + 0.6) / (1.5 + 2) = 0.6, and with Ben's one good exchange
+  // (K' = 3 + 0.25 * 1.5) T = (1 + 3.375 * 0.6) / 4.375 = 0.69 >= 0.65: the grant stands after
+  // one exchange instead of six.
+  const json after = Body(Call(net::Method::kGet, "/api/v1/trust/similar", As(kBen)));
+  EXPECT_NEAR(after["patients"][0]["trust"].get<double>(), (1 + 3.375 * 0.6) / 4.375, 1e-3);
+  const std::string vitals = Request(kAda, ben, "vitals_summary");
+  const net::Response answer =
+      Call(net::Method::kPost, "/api/v1/trust/requests/" + vitals + "/answer", As(kBen),
+           {{"grant", true}});
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(Body(answer)["status"], "granted");
+
+  // A doctor's warning counts as much: Cy, vouched against, starts below the base rate.
+  const std::string cy = OptIn(kCy, {"I48", "I10"});
+  ASSERT_EQ(attest("doctor", {{"patient_id", kCy}, {"positive", false}}).status, 201);
+  const json ranked = Body(Call(net::Method::kGet, "/api/v1/trust/similar", As(kBen)));
+  int seen = 0;
+  for (const json& p : ranked["patients"]) {
+    if (p["handle"] != cy) continue;
+    ++seen;
+    EXPECT_NEAR(p["trust"].get<double>(), 0.6 / 3.5, 1e-3);
+  }
+  EXPECT_EQ(seen, 1);
+}
+
 TEST_F(TrustServiceTest, FullRecordsShareTheMedicalPartOnly) {
   OptIn(kAda, {"I48"});
   const std::string ben =

@@ -134,8 +134,10 @@ Result<AccessRequest> RequestFrom(SQLite::Statement& q) {
 Interaction InteractionFrom(SQLite::Statement& q) {
   Interaction i;
   i.interaction_id = q.getColumn(0).getString();
-  i.kind =
-      q.getColumn(1).getString() == "access" ? InteractionKind::kAccess : InteractionKind::kMessage;
+  const std::string kind = q.getColumn(1).getString();
+  i.kind = kind == "access"        ? InteractionKind::kAccess
+           : kind == "attestation" ? InteractionKind::kAttestation
+                                   : InteractionKind::kMessage;
   i.initiator = q.getColumn(2).getString();
   i.responder = q.getColumn(3).getString();
   i.time_ms = q.getColumn(4).getInt64();
@@ -156,10 +158,27 @@ void InsertInteraction(SQLite::Database& db, const Interaction& i) {
   insert.exec();
 }
 
+void InsertRating(SQLite::Database& db, const Rating& rating) {
+  SQLite::Statement insert(db,
+                           "INSERT INTO trust_ratings (rater, interaction_id, ratee, positive,"
+                           " time_ms) VALUES (?, ?, ?, ?, ?)");
+  insert.bind(1, rating.rater);
+  insert.bind(2, rating.interaction_id);
+  insert.bind(3, rating.ratee);
+  insert.bind(4, rating.positive ? 1 : 0);
+  insert.bind(5, rating.time_ms);
+  insert.exec();
+}
+
 }  // namespace
 
 std::string_view InteractionKindName(InteractionKind kind) {
-  return kind == InteractionKind::kAccess ? "access" : "message";
+  switch (kind) {
+    case InteractionKind::kMessage: return "message";
+    case InteractionKind::kAccess: return "access";
+    case InteractionKind::kAttestation: return "attestation";
+  }
+  return "message";
 }
 
 std::string_view RequestStatusName(RequestStatus status) {
@@ -568,6 +587,32 @@ Result<std::vector<Interaction>> TrustStore::Interactions(std::int64_t since_ms)
   return out;
 }
 
+Result<Interaction> TrustStore::AddAttestation(std::string_view clinician_account_id,
+                                               std::string_view patient_id, bool positive) {
+  if (!wire::IsValidId(clinician_account_id) || !wire::IsValidId(patient_id)) {
+    return InvalidArgument("bad id");
+  }
+  if (clinician_account_id == patient_id)
+    return InvalidArgument("a clinician cannot attest themselves");
+  Interaction i;
+  i.interaction_id = NewId("ix-");
+  i.kind = InteractionKind::kAttestation;
+  i.initiator = std::string(clinician_account_id);
+  i.responder = std::string(patient_id);
+  i.time_ms = NowMs(clock_);
+  i.subject_id = i.interaction_id;
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_);
+    InsertInteraction(*db_, i);
+    InsertRating(*db_, {i.initiator, i.responder, i.interaction_id, positive, i.time_ms});
+    tx.commit();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "store an attestation");
+  }
+  return i;
+}
+
 Status TrustStore::AddRating(const Rating& rating) {
   std::lock_guard lock(mu_);
   try {
@@ -576,15 +621,7 @@ Status TrustStore::AddRating(const Rating& rating) {
     seen.bind(1, rating.rater);
     seen.bind(2, rating.interaction_id);
     if (seen.executeStep()) return AlreadyExists("you rated this interaction already");
-    SQLite::Statement insert(*db_,
-                             "INSERT INTO trust_ratings (rater, interaction_id, ratee, positive,"
-                             " time_ms) VALUES (?, ?, ?, ?, ?)");
-    insert.bind(1, rating.rater);
-    insert.bind(2, rating.interaction_id);
-    insert.bind(3, rating.ratee);
-    insert.bind(4, rating.positive ? 1 : 0);
-    insert.bind(5, rating.time_ms);
-    insert.exec();
+    InsertRating(*db_, rating);
   } catch (const std::exception& e) {
     return store::SqliteError(e, "store a rating");
   }

@@ -65,8 +65,11 @@ struct SharingProfile {
   std::int64_t updated_ms = 0;
 };
 
-enum class InteractionKind : std::uint8_t { kMessage, kAccess };
-std::string_view InteractionKindName(InteractionKind kind);  // "message", "access"
+// kAttestation: a clinician (a doctor's session) vouched for or against a patient; its
+// initiator is the doctor's account id, its responder the patient.
+enum class InteractionKind : std::uint8_t { kMessage, kAccess, kAttestation };
+// "message", "access", "attestation"
+std::string_view InteractionKindName(InteractionKind kind);
 
 struct Interaction {
   std::string interaction_id;
@@ -163,6 +166,11 @@ class TrustStore {
   // The interactions logged at or after `since_ms` (for the reputation computation: which
   // ratings are backed; older ones weigh next to nothing after the library's forgetting).
   Result<std::vector<Interaction>> Interactions(std::int64_t since_ms = 0) const;
+  // Logs a clinician's attestation of a patient (one interaction of kind kAttestation) and the
+  // clinician's rating of it (positive or not), in one transaction. kInvalidArgument for a bad
+  // id or a clinician naming themselves.
+  Result<Interaction> AddAttestation(std::string_view clinician_account_id,
+                                     std::string_view patient_id, bool positive);
   // Stores a rating: kAlreadyExists if this rater rated this interaction before.
   Status AddRating(const Rating& rating);
   // The ratings given at or after `since_ms`.

@@ -1,6 +1,7 @@
 #include "eval/trust_sim.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -252,6 +253,7 @@ class PlainBetaModel final : public ModelUnderTest {
 // average; no identity or interaction checks.
 class EigenTrustModel final : public ModelUnderTest {
  public:
+  explicit EigenTrustModel(const std::array<double, 3>& multiples) : multiples_(multiples) {}
   void Approve(const std::string& id, bool clinician) override {
     const int index = IndexOf(id);
     if (clinician) pretrusted_.insert(index);
@@ -304,15 +306,15 @@ class EigenTrustModel final : public ModelUnderTest {
   }
   bool Allow(const std::string&, const std::string&, DataCategory category, double, double estimate,
              const std::set<DataCategory>& consents) override {
-    // At least the average for a vitals summary, 1.5 times for diagnoses, twice for a record.
-    const double times = category == DataCategory::kVitalsSummary ? 1.0
-                         : category == DataCategory::kDiagnoses   ? 1.5
-                                                                  : 2.0;
+    // By default at least the average for a vitals summary, 1.5 times for diagnoses, twice for
+    // a record.
+    const double times = multiples_[static_cast<std::size_t>(category)];
     return consents.contains(category) && estimate >= times / (1.0 + times) - 1e-12;
   }
 
  private:
   static constexpr double kAlpha = 0.15;
+  std::array<double, 3> multiples_;
   int IndexOf(const std::string& id) {
     auto [it, inserted] = index_.emplace(id, static_cast<int>(ids_.size()));
     if (inserted) ids_.push_back(id);
@@ -332,7 +334,8 @@ std::unique_ptr<ModelUnderTest> NewModel(
     case TrustModelKind::kOurs:
       return std::make_unique<OurModel>(options.ours, options.policy, std::move(similarity));
     case TrustModelKind::kPlainBeta: return std::make_unique<PlainBetaModel>(options.policy);
-    case TrustModelKind::kEigenTrust: return std::make_unique<EigenTrustModel>();
+    case TrustModelKind::kEigenTrust:
+      return std::make_unique<EigenTrustModel>(options.eigentrust_multiples);
   }
   return nullptr;
 }
@@ -665,6 +668,66 @@ std::vector<TrustSimRow> RunTrustSimulation(
   return rows;
 }
 
+std::vector<TrustSimSeedSummary> SummariseSeeds(const std::vector<std::vector<TrustSimRow>>& runs) {
+  // (model, fraction) -> the steady rows of every seed, in the order of the first seed.
+  std::vector<TrustSimSeedSummary> out;
+  std::map<std::pair<int, long>, std::vector<const TrustSimRow*>> by_key;
+  for (const auto& rows : runs) {
+    for (const TrustSimRow& r : rows) {
+      if (r.scope != "steady") continue;
+      const std::pair<int, long> key{static_cast<int>(r.model),
+                                     std::lround(r.malicious_fraction * 1000)};
+      auto [it, inserted] = by_key.try_emplace(key);
+      if (inserted && &rows == &runs.front()) {
+        TrustSimSeedSummary s;
+        s.model = r.model;
+        s.malicious_fraction = r.malicious_fraction;
+        out.push_back(s);
+      }
+      it->second.push_back(&r);
+    }
+  }
+  auto stats = [](const std::vector<const TrustSimRow*>& rows, double TrustSimRow::*field) {
+    TrustSimStat st;
+    if (rows.empty()) return st;
+    st.min = st.max = rows.front()->*field;
+    double sum = 0;
+    for (const TrustSimRow* r : rows) {
+      sum += r->*field;
+      st.min = std::min(st.min, r->*field);
+      st.max = std::max(st.max, r->*field);
+    }
+    st.mean = sum / static_cast<double>(rows.size());
+    double sq = 0;
+    for (const TrustSimRow* r : rows) sq += (r->*field - st.mean) * (r->*field - st.mean);
+    st.sd = rows.size() > 1 ? std::sqrt(sq / static_cast<double>(rows.size() - 1)) : 0.0;
+    return st;
+  };
+  for (TrustSimSeedSummary& s : out) {
+    const auto& rows =
+        by_key[{static_cast<int>(s.model), std::lround(s.malicious_fraction * 1000)}];
+    s.seeds = static_cast<int>(rows.size());
+    s.exposure_rate = stats(rows, &TrustSimRow::exposure_rate);
+    s.honest_refusal_rate = stats(rows, &TrustSimRow::honest_refusal_rate);
+    s.trust_error = stats(rows, &TrustSimRow::trust_error);
+  }
+  return out;
+}
+
+std::string TrustSimSeedsCsv(const std::vector<TrustSimSeedSummary>& summaries) {
+  std::string out = std::string(kTrustSimSeedsCsvHeader) + "\n";
+  for (const TrustSimSeedSummary& s : summaries) {
+    out += std::string(TrustModelKindName(s.model)) + "," + Fixed(s.malicious_fraction, 2) + "," +
+           std::to_string(s.seeds);
+    for (const TrustSimStat* st : {&s.exposure_rate, &s.honest_refusal_rate, &s.trust_error}) {
+      out += "," + Fixed(st->mean, 4) + "," + Fixed(st->sd, 4) + "," + Fixed(st->min, 4) + "," +
+             Fixed(st->max, 4);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 std::string TrustSimCsv(const std::vector<TrustSimRow>& rows) {
   std::string out = std::string(kTrustSimCsvHeader) + "\n";
   for (const TrustSimRow& r : rows) {
@@ -682,28 +745,33 @@ std::string TrustSimCsv(const std::vector<TrustSimRow>& rows) {
 }
 
 std::vector<NamedSvg> TrustSimFigures(const std::vector<TrustSimRow>& rows,
-                                      double convergence_fraction) {
+                                      double convergence_fraction,
+                                      const std::vector<TrustSimSeedSummary>& seeds) {
   struct Metric {
     const char* file;
     const char* title;
     const char* axis;
     double TrustSimRow::*field;
+    TrustSimStat TrustSimSeedSummary::*stat;
     double goal;  // < 0: none
   };
   const Metric metrics[] = {
       {"exposure", "Shares that exposed data to a malicious requester", "exposure rate",
-       &TrustSimRow::exposure_rate, 0.05},
+       &TrustSimRow::exposure_rate, &TrustSimSeedSummary::exposure_rate, 0.05},
       {"honest_refusal", "Honest requests refused", "refusal rate",
-       &TrustSimRow::honest_refusal_rate, 0.10},
+       &TrustSimRow::honest_refusal_rate, &TrustSimSeedSummary::honest_refusal_rate, 0.10},
       {"trust_error", "Trust-estimate error", "mean |estimate - truth|", &TrustSimRow::trust_error,
-       -1},
+       &TrustSimSeedSummary::trust_error, -1},
   };
+  const std::string sweep_scope =
+      seeds.empty() ? std::string(" (second half of each run)")
+                    : " (second half, mean of " + std::to_string(seeds.front().seeds) + " seeds)";
   constexpr TrustModelKind kModels[] = {TrustModelKind::kOurs, TrustModelKind::kPlainBeta,
                                         TrustModelKind::kEigenTrust};
   std::vector<NamedSvg> out;
   for (const Metric& m : metrics) {
     LineChart sweep;
-    sweep.title = std::string(m.title) + " (second half of each run)";
+    sweep.title = std::string(m.title) + sweep_scope;
     sweep.x_label = "malicious fraction of patients";
     sweep.y_label = m.axis;
     LineChart over_time;
@@ -720,8 +788,15 @@ std::vector<NamedSvg> TrustSimFigures(const std::vector<TrustSimRow>& rows,
       PlotSeries t{std::string(TrustModelKindName(kind)), {}};
       for (const TrustSimRow& r : rows) {
         if (r.model != kind) continue;
-        if (r.scope == "steady") s.points.emplace_back(r.malicious_fraction, r.*m.field);
+        if (r.scope == "steady" && seeds.empty()) {
+          s.points.emplace_back(r.malicious_fraction, r.*m.field);
+        }
         if (r.scope == "round") t.points.emplace_back(r.round, r.*m.field);
+      }
+      for (const TrustSimSeedSummary& summary : seeds) {
+        if (summary.model == kind) {
+          s.points.emplace_back(summary.malicious_fraction, (summary.*m.stat).mean);
+        }
       }
       sweep.series.push_back(std::move(s));
       over_time.series.push_back(std::move(t));

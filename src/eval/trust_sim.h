@@ -20,6 +20,7 @@
 // Pure computation: no I/O, no clock, no threads (the caller writes the files).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -45,6 +46,9 @@ struct TrustSimOptions {
   // them). The baselines use `policy`'s thresholds on their own estimates.
   trust::TrustParams ours;
   trust::SharingPolicy policy;
+  // EigenTrust's thresholds: the multiple of the average non-pre-trusted identity's global trust
+  // needed for a vitals summary, diagnoses and a full record.
+  std::array<double, 3> eigentrust_multiples = {1.0, 1.5, 2.0};
 };
 
 // One row of the CSV. scope "round": one round of one run; "steady": the second half of a run
@@ -82,12 +86,38 @@ inline constexpr char kTrustSimCsvHeader[] =
     "exposures_sybil";
 std::string TrustSimCsv(const std::vector<TrustSimRow>& rows);
 
+// Several seeds of the same sweep: for each model and fraction, the mean, sample standard
+// deviation, minimum and maximum over the seeds of the "steady" rows' rates.
+struct TrustSimStat {
+  double mean = 0;
+  double sd = 0;
+  double min = 0;
+  double max = 0;
+};
+struct TrustSimSeedSummary {
+  TrustModelKind model = TrustModelKind::kOurs;
+  double malicious_fraction = 0;
+  int seeds = 0;
+  TrustSimStat exposure_rate;
+  TrustSimStat honest_refusal_rate;
+  TrustSimStat trust_error;
+};
+// `runs` holds one RunTrustSimulation result per seed; rows in the first run's order.
+std::vector<TrustSimSeedSummary> SummariseSeeds(const std::vector<std::vector<TrustSimRow>>& runs);
+inline constexpr char kTrustSimSeedsCsvHeader[] =
+    "model,malicious_fraction,seeds,exposure_mean,exposure_sd,exposure_min,exposure_max,"
+    "refusal_mean,refusal_sd,refusal_min,refusal_max,error_mean,error_sd,error_min,error_max";
+std::string TrustSimSeedsCsv(const std::vector<TrustSimSeedSummary>& summaries);
+
 // The figures, as SVG documents: name -> content ("exposure_vs_fraction.svg", ...).
 struct NamedSvg {
   std::string name;
   std::string svg;
 };
+// The sweeps (rate against malicious fraction) plot `rows`' steady rows, or, when `seeds` is not
+// empty, the mean over the seeds; the convergence figures plot `rows`' per-round rows.
 std::vector<NamedSvg> TrustSimFigures(const std::vector<TrustSimRow>& rows,
-                                      double convergence_fraction);
+                                      double convergence_fraction,
+                                      const std::vector<TrustSimSeedSummary>& seeds = {});
 
 }  // namespace medmesh::eval

@@ -92,5 +92,67 @@ TEST(TrustSimulation, FiguresForEachMetricBothWays) {
   }
 }
 
+TEST(TrustSimulation, SeedSummaryHasMeanSpreadAndRange) {
+  auto row = [](TrustModelKind model, double fraction, std::string scope, double exposure,
+                double refusal) {
+    TrustSimRow r;
+    r.model = model;
+    r.malicious_fraction = fraction;
+    r.scope = std::move(scope);
+    r.exposure_rate = exposure;
+    r.honest_refusal_rate = refusal;
+    r.trust_error = 0.1;
+    return r;
+  };
+  const std::vector<std::vector<TrustSimRow>> runs = {
+      {row(TrustModelKind::kOurs, 0.3, "steady", 0.02, 0.10),
+       row(TrustModelKind::kOurs, 0.3, "all", 0.9, 0.9),
+       row(TrustModelKind::kPlainBeta, 0.3, "steady", 0.20, 0.01)},
+      {row(TrustModelKind::kOurs, 0.3, "steady", 0.04, 0.20),
+       row(TrustModelKind::kPlainBeta, 0.3, "steady", 0.30, 0.03)},
+      {row(TrustModelKind::kOurs, 0.3, "steady", 0.06, 0.30),
+       row(TrustModelKind::kPlainBeta, 0.3, "steady", 0.40, 0.05)},
+  };
+  const std::vector<TrustSimSeedSummary> s = SummariseSeeds(runs);
+  ASSERT_EQ(s.size(), 2u);  // "all" rows are not summarised
+  EXPECT_EQ(s[0].model, TrustModelKind::kOurs);
+  EXPECT_EQ(s[0].seeds, 3);
+  EXPECT_NEAR(s[0].exposure_rate.mean, 0.04, 1e-12);
+  EXPECT_NEAR(s[0].exposure_rate.sd, 0.02, 1e-12);  // sample sd of 0.02, 0.04, 0.06
+  EXPECT_NEAR(s[0].exposure_rate.min, 0.02, 1e-12);
+  EXPECT_NEAR(s[0].exposure_rate.max, 0.06, 1e-12);
+  EXPECT_NEAR(s[0].honest_refusal_rate.mean, 0.2, 1e-12);
+  EXPECT_NEAR(s[0].honest_refusal_rate.sd, 0.1, 1e-12);
+  EXPECT_EQ(s[1].model, TrustModelKind::kPlainBeta);
+  EXPECT_NEAR(s[1].exposure_rate.mean, 0.3, 1e-12);
+  EXPECT_NEAR(s[1].honest_refusal_rate.max, 0.05, 1e-12);
+  const std::string csv = TrustSimSeedsCsv(s);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), kTrustSimSeedsCsvHeader);
+  EXPECT_NE(csv.find("ours,0.30,3,0.0400,0.0200,0.0200,0.0600,0.2000,0.1000"), std::string::npos);
+  // The sweep figures plot the seed means when given.
+  const auto figures = TrustSimFigures(runs.front(), 0.3, s);
+  EXPECT_NE(figures[0].svg.find("mean of 3 seeds"), std::string::npos);
+}
+
+TEST(TrustSimulation, EigenTrustSharesLessAtHigherMultiples) {
+  TrustSimOptions lenient = Tiny(4);
+  lenient.malicious_fractions = {0.3};
+  lenient.eigentrust_multiples = {0.5, 0.5, 0.5};
+  TrustSimOptions strict = lenient;
+  strict.eigentrust_multiples = {3, 3, 3};
+  auto shares = [](const std::vector<TrustSimRow>& rows, TrustModelKind kind) {
+    for (const TrustSimRow& r : rows) {
+      if (r.model == kind && r.scope == "all") return r.shares;
+    }
+    return -1L;
+  };
+  const auto a = RunTrustSimulation(lenient, nullptr);
+  const auto b = RunTrustSimulation(strict, nullptr);
+  EXPECT_GT(shares(a, TrustModelKind::kEigenTrust), shares(b, TrustModelKind::kEigenTrust));
+  // The other models do not depend on EigenTrust's thresholds.
+  EXPECT_EQ(shares(a, TrustModelKind::kOurs), shares(b, TrustModelKind::kOurs));
+  EXPECT_EQ(shares(a, TrustModelKind::kPlainBeta), shares(b, TrustModelKind::kPlainBeta));
+}
+
 }  // namespace
 }  // namespace medmesh::eval

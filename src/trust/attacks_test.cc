@@ -1,7 +1,12 @@
 // Each attack of issue 10 as a small case whose numbers can be checked by hand (docs/trust.md
 // "Attacks"). Default TrustParams and SharingPolicy unless a case says otherwise: base rate
-// 0.3, W 2, K 3, credibility decay 0.9 with Wc 2, floor 0.02, holder cap 5, q 0.05; the
+// 0.3, W 2, K 3 (growing by 0.25 per unit of reputation evidence, at most 8), credibility decay
+// 0.9 with Wc 2, floor 0.02, holder cap 5, q 0.05, rater honesty with prior weight 2; the
 // vitals summary needs T >= 0.65.
+//
+// Rater honesty h (Refresh): each patient holder's evidence about a subject is compared with
+// p, the expectation of everyone else's (filtered, weighted) evidence about that subject:
+// h = (agree + 2) / (agree + disagree + 2), agree = r p + s (1 - p), disagree = the rest.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -58,8 +63,12 @@ TEST_F(AttackTest, BadMouthingIsFilteredOut) {
   const TrustEstimate t = model_.Trust("h5", "h0", 0);
   EXPECT_EQ(t.holders_filtered, 2);
   EXPECT_EQ(t.holders_used, 4);
-  // R = (4 * 0.54 * 3 + 0.6) / (4 * 0.54 * 3 + 2)
-  EXPECT_NEAR(t.reputation, (6.48 + 0.6) / (6.48 + 2), 1e-9);
+  // Each honest holder against the three others (weight 0.54, r 3 each): p = (4.86 + 0.6) /
+  // (4.86 + 2), h = (3p + 2) / (3 + 2). R = (4 * 0.54 * h * 3 + 0.6) / (4 * 0.54 * h * 3 + 2).
+  const double p = 5.46 / 6.86;
+  const double h = (3 * p + 2) / 5;
+  EXPECT_NEAR(model_.RaterHonesty("h1"), h, 1e-9);
+  EXPECT_NEAR(t.reputation, (6.48 * h + 0.6) / (6.48 * h + 2), 1e-9);
   EXPECT_TRUE(SharesVitals("h5", "h0", 0));
 }
 
@@ -83,7 +92,17 @@ TEST_F(AttackWithoutFilterTest, BadMouthingWinsWithoutTheFilter) {
     Rate(a, "h0", 0.0, 5);
   }
   model_.Refresh(0);
-  EXPECT_NEAR(model_.Trust("h5", "h0", 0).reputation, (6.48 + 0.6) / (6.48 + 5.4 + 2), 1e-9);
+  // Nothing is filtered, so each holder is judged against all the others. An attacker: r 6.48,
+  // s 2.7 (the other attacker) -> p = 7.08 / 11.18, h_a = (5 (1 - p) + 2) / 7. An honest
+  // holder: r 4.86, s 5.4 -> p = 5.46 / 12.26, h_h = (3 p + 2) / 5. Honesty halves the
+  // attackers' weight but without the filter they still win:
+  // R = (6.48 h_h + 0.6) / (6.48 h_h + 5.4 h_a + 2).
+  const double h_a = (5 * (1 - 7.08 / 11.18) + 2) / 7;
+  const double h_h = (3 * 5.46 / 12.26 + 2) / 5;
+  EXPECT_NEAR(model_.RaterHonesty("a0"), h_a, 1e-9);
+  EXPECT_NEAR(model_.RaterHonesty("h1"), h_h, 1e-9);
+  EXPECT_NEAR(model_.Trust("h5", "h0", 0).reputation,
+              (6.48 * h_h + 0.6) / (6.48 * h_h + 5.4 * h_a + 2), 1e-9);
   EXPECT_FALSE(SharesVitals("h5", "h0", 0));
 }
 
@@ -99,8 +118,10 @@ TEST_F(AttackTest, BallotStuffingByCredibleColludersIsCappedAndFiltered) {
   model_.Refresh(0);
   const TrustEstimate t = model_.Trust("h5", "a0", 0);
   EXPECT_EQ(t.holders_filtered, 3);
-  // Only the honest opinions remain: s = 3 * 0.54 * 2.
-  EXPECT_NEAR(t.reputation, 0.6 / (3.24 + 2), 1e-9);
+  // Only the honest opinions remain: s = 3 * 0.54 * 2 * h, where each honest holder is judged
+  // against the other two (s 2.16): p = 0.6 / 4.16, h = (2 (1 - p) + 2) / (2 + 2).
+  const double h = (2 * (1 - 0.6 / 4.16) + 2) / 4;
+  EXPECT_NEAR(t.reputation, 0.6 / (3.24 * h + 2), 1e-9);
   EXPECT_FALSE(SharesVitals("h5", "a0", 0));
 }
 
@@ -207,6 +228,60 @@ TEST_F(AttackTest, SybilIdentitiesCountForNothing) {
   EXPECT_FALSE(SharesVitals("h5", "sybil0", 0));
   // Unbacked ratings (no logged interaction) are ignored as well.
   EXPECT_EQ(model_.AddRating({"made-up", "h1", "a0", 1.0, 0}), RatingVerdict::kUnknownInteraction);
+}
+
+TEST_F(AttackTest, ABadMouthersWeightShrinksWithItsHonesty) {
+  // Three vouched-for patients rate h0, h6 and h7 well (3x1 each); an equally vouched-for
+  // attacker rates them 0 (3x each) and is filtered out of each of those reputations.
+  for (const char* rater : {"h2", "h3", "h4", "a0"}) Vouch(rater);
+  for (const char* subject : {"h0", "h6", "h7"}) {
+    for (const char* rater : {"h2", "h3", "h4"}) Rate(rater, subject, 1.0, 3);
+    Rate("a0", subject, 0.0, 3);
+  }
+  model_.Refresh(0);
+  // The attacker against the three others (r = 3 * 0.54 * 3 = 4.86): p = 5.46 / 6.86; per
+  // subject agree 3 (1 - p), disagree 3 p. An honest holder against the two other kept ones
+  // (r 3.24): p = 3.84 / 5.24, agree 3 p.
+  const double p_a = 5.46 / 6.86;
+  const double h_a = (9 * (1 - p_a) + 2) / (9 + 2);
+  const double p_h = 3.84 / 5.24;
+  const double h_h = (9 * p_h + 2) / (9 + 2);
+  EXPECT_NEAR(model_.RaterHonesty("a0"), h_a, 1e-9);  // 0.35
+  EXPECT_NEAR(model_.RaterHonesty("h2"), h_h, 1e-9);  // 0.78
+  EXPECT_DOUBLE_EQ(model_.RaterHonesty("dr"), 1.0);   // clinicians are not judged
+  // Now a single 0 of the attacker's about h1 is too thin for the filter (Beta(1, 2) at 2/3
+  // has a tail of 0.11), but it weighs only 0.54 h_a against h2's single 1 at 0.54 h_h.
+  Rate("a0", "h1", 0.0);
+  Rate("h2", "h1", 1.0);
+  const TrustEstimate t = model_.Trust("h5", "h1", 0);
+  EXPECT_EQ(t.holders_filtered, 0);
+  EXPECT_NEAR(t.reputation, (0.54 * h_h + 0.6) / (0.54 * h_h + 0.54 * h_a + 2), 1e-9);
+  // Without honesty both would weigh 0.54: R = (0.54 + 0.6) / (1.08 + 2) = 0.37.
+  EXPECT_GT(t.reputation, 1.14 / 3.08);
+}
+
+TEST_F(AttackTest, OneBadExchangeDoesNotOverturnAWellAttestedReputation) {
+  // h0 is well attested: two clinicians with five good consultations each (5 units, weight 3
+  // each): n_R = 30, so the reputation's strength as a prior is K' = min(3 + 0.25 * 30, 8) = 8.
+  model_.identities().AddClinician("dr2");
+  Rate("dr", "h0", 1.0, 5);
+  Rate("dr2", "h0", 1.0, 5);
+  // The owner's one exchange with h0 went badly (an honest patient's bad day).
+  Rate("h5", "h0", 0.0);
+  model_.Refresh(0);
+  const TrustEstimate t = model_.Trust("h5", "h0", 0);
+  const double reputation = (30 + 0.6) / (30 + 2);
+  EXPECT_NEAR(t.reputation, reputation, 1e-9);
+  EXPECT_NEAR(t.direct_weight, 1 / (1 + 8.0), 1e-9);  // 3 + 0.25 * 30 = 10.5, capped at 8
+  EXPECT_NEAR(t.value, 8 * reputation / 9, 1e-9);
+  EXPECT_TRUE(SharesVitals("h5", "h0", 0));
+  // A thin reputation (one clinician's single good consultation) is overturned: n_R = 3,
+  // K' = 3.75, T = 3.75 * (3.6 / 5) / 4.75 = 0.568.
+  Rate("dr", "h1", 1.0);
+  Rate("h5", "h1", 0.0);
+  model_.Refresh(0);
+  EXPECT_NEAR(model_.Trust("h5", "h1", 0).value, 3.75 * 0.72 / 4.75, 1e-9);
+  EXPECT_FALSE(SharesVitals("h5", "h1", 0));
 }
 
 }  // namespace

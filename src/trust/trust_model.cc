@@ -148,6 +148,7 @@ void TrustModel::Refresh(std::int64_t now_ms) {
     anchored = std::move(next);
   }
   credibility_ = std::move(anchored);
+  if (params_.honesty_prior_weight > 0) RefreshHonesty(now_ms);
 }
 
 double TrustModel::Credibility(std::string_view id) const {
@@ -169,35 +170,13 @@ BetaOpinion TrustModel::Opinion(const std::string& holder, const std::string& su
   return h->second.DecayedTo(now_ms, params_.forgetting);
 }
 
-namespace {
-
-struct HolderView {
-  double r = 0;  // capped evidence
-  double s = 0;
-  double weight = 0;
-  double expectation = 0.5;  // (r + 1) / (r + s + 2)
-  double lo = 0;             // the holder's own Beta interval [q, 1 - q]
-  double hi = 1;
-  bool kept = true;
-};
-
-}  // namespace
-
-TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& subject,
-                                std::int64_t now_ms, const HolderSimilarity& similarity) const {
-  TrustEstimate t;
-  if (!identities_.IsApproved(subject)) return t;
-  const double a = params_.base_rate;
-  const double w_prior = params_.prior_weight;
-
-  // Direct part.
-  const BetaOpinion direct = Opinion(viewer, subject, now_ms);
-  t.direct = direct.Expectation(a, w_prior);
-  t.direct_evidence = direct.evidence();
-  t.direct_weight = t.direct_evidence / (t.direct_evidence + params_.direct_half_weight);
-
-  // Reputation part: everyone else's opinions, capped and weighted.
-  std::vector<HolderView> views;
+TrustModel::Reputation TrustModel::ComputeReputation(const std::string& viewer,
+                                                     const std::string& subject,
+                                                     std::int64_t now_ms,
+                                                     const HolderSimilarity& similarity) const {
+  Reputation out;
+  out.opinion = BetaOpinion{0, 0, now_ms};
+  std::vector<HolderView>& views = out.holders;
   if (auto s = opinions_.find(subject); s != opinions_.end()) {
     for (const auto& [holder, opinion] : s->second) {
       if (holder == viewer || holder == subject) continue;
@@ -212,10 +191,12 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
         o.s *= scale;
       }
       HolderView v;
+      v.holder = &holder;
       v.r = o.r;
       v.s = o.s;
       v.expectation = (o.r + 1.0) / (o.r + o.s + 2.0);
-      v.weight = credibility * (identities_.IsClinician(holder) ? params_.clinician_weight : 1.0);
+      const bool clinician = identities_.IsClinician(holder);
+      v.weight = credibility * (clinician ? params_.clinician_weight : RaterHonesty(holder));
       if (similarity) {
         const double sim = std::clamp(similarity(holder), 0.0, 1.0);
         v.weight *= params_.similarity_floor + (1.0 - params_.similarity_floor) * sim;
@@ -258,23 +239,87 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
       }
       if (worst < 0) break;
       views[static_cast<std::size_t>(worst)].kept = false;
-      ++t.holders_filtered;
+      ++out.filtered;
     }
   }
 
-  BetaOpinion reputation{0, 0, now_ms};
   for (const HolderView& v : views) {
     if (!v.kept) continue;
-    reputation.r += v.weight * v.r;
-    reputation.s += v.weight * v.s;
-    ++t.holders_used;
+    out.opinion.r += v.weight * v.r;
+    out.opinion.s += v.weight * v.s;
+    ++out.used;
   }
+  return out;
+}
+
+void TrustModel::RefreshHonesty(std::int64_t now_ms) {
+  // Each patient holder's opinions are compared with what everyone else (the filtered,
+  // credibility-weighted reputation without that holder) says about the same subject. Evidence
+  // that agrees with the others' expectation p counts as agreement (r p + s (1 - p)), the rest
+  // as disagreement; honesty is the Beta expectation of agreement with a prior of full honesty
+  // (weight honesty_prior_weight), so a rater nobody can check keeps weight 1.
+  std::unordered_map<std::string, std::pair<double, double>> agreement;  // holder -> (agree, not)
+  for (const auto& [subject, holders] : opinions_) {
+    if (!identities_.IsApproved(subject) || holders.size() < 2) continue;
+    const Reputation rep = ComputeReputation(std::string(), subject, now_ms, nullptr);
+    for (const HolderView& v : rep.holders) {
+      if (identities_.IsClinician(*v.holder)) continue;
+      double r = rep.opinion.r;
+      double s = rep.opinion.s;
+      if (v.kept) {
+        r -= v.weight * v.r;
+        s -= v.weight * v.s;
+      }
+      if (r + s < params_.honesty_min_reference) continue;  // too little to judge against
+      const double p =
+          (r + params_.prior_weight * params_.base_rate) / (r + s + params_.prior_weight);
+      auto& [agree, disagree] = agreement[*v.holder];
+      agree += v.r * p + v.s * (1.0 - p);
+      disagree += v.r * (1.0 - p) + v.s * p;
+    }
+  }
+  std::unordered_map<std::string, double> honesty;
+  for (const auto& [holder, ad] : agreement) {
+    const double w = params_.honesty_prior_weight;
+    honesty[holder] = (ad.first + w) / (ad.first + ad.second + w);
+  }
+  honesty_ = std::move(honesty);
+}
+
+double TrustModel::RaterHonesty(std::string_view id) const {
+  if (params_.honesty_prior_weight <= 0) return 1.0;
+  if (auto it = honesty_.find(std::string(id)); it != honesty_.end()) return it->second;
+  return 1.0;
+}
+
+TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& subject,
+                                std::int64_t now_ms, const HolderSimilarity& similarity) const {
+  TrustEstimate t;
+  if (!identities_.IsApproved(subject)) return t;
+  const double a = params_.base_rate;
+  const double w_prior = params_.prior_weight;
+
+  // Direct part.
+  const BetaOpinion direct = Opinion(viewer, subject, now_ms);
+  t.direct = direct.Expectation(a, w_prior);
+  t.direct_evidence = direct.evidence();
+
+  // Reputation part: everyone else's opinions, capped, weighted and filtered.
+  const Reputation rep = ComputeReputation(viewer, subject, now_ms, similarity);
+  const BetaOpinion& reputation = rep.opinion;
+  t.holders_used = rep.used;
+  t.holders_filtered = rep.filtered;
   t.reputation = reputation.Expectation(a, w_prior);
   t.reputation_evidence = reputation.evidence();
 
-  // The reputation is the prior of the viewer's own evidence: T = (r_D + K E(R)) / (n_D + K),
-  // i.e. w * r_D / n_D + (1 - w) * E(R). A first good interaction raises T (the base rate does
-  // not enter twice), and direct evidence outweighs the reputation as it accumulates.
+  // The reputation is the prior of the viewer's own evidence: T = (r_D + K' E(R)) / (n_D + K'),
+  // i.e. w * r_D / n_D + (1 - w) * E(R), w = n_D / (n_D + K'). The prior's strength K' grows
+  // with the reputation's evidence (K' = K + g n_R, at most K_max): a well-attested reputation
+  // is not overturned by one bad exchange (an honest patient's bad day), a thin one is.
+  const double strength = std::min(
+      params_.direct_half_weight + params_.reputation_strength_growth * t.reputation_evidence,
+      std::max(params_.direct_half_weight, params_.reputation_strength_max));
+  t.direct_weight = t.direct_evidence / (t.direct_evidence + strength);
   const double direct_ratio = t.direct_evidence > 0 ? direct.r / t.direct_evidence : 0.0;
   t.value = t.direct_weight * direct_ratio + (1.0 - t.direct_weight) * t.reputation;
   t.confidence = 1.0 - (1.0 - direct.Confidence(w_prior)) * (1.0 - reputation.Confidence(w_prior));

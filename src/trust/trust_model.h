@@ -21,8 +21,8 @@
 //                     ring that only rates itself stays at the floor.
 //   reputation R_i(j) the opinions of j by holders k (not i, not j), each capped at
 //                     `holder_evidence_cap` evidence (repeating interactions cannot stuff the
-//                     ballot), weighted by C(k) (times clinician_weight for clinicians) and by
-//                     the similarity of the
+//                     ballot), weighted by C(k) (times clinician_weight for clinicians, times
+//                     the rater honesty h(k) for patients) and by the similarity of the
 //                     viewer i to k: floor + (1 - floor) * S(i, k). Unfair raters filtered
 //                     (after Whitby, Jøsang & Indulska 2004): a holder is dropped when the
 //                     consensus of the others (the weighted mean of their expectations) lies
@@ -30,10 +30,16 @@
 //                     statistically incompatible with everyone else), the least probable first
 //                     (smallest tail of the holder's Beta at the consensus), until
 //                     all agree or one is left.
+//   honesty h(k)      (Refresh) how well k's opinions agree with everyone else's about the same
+//                     subjects: (agree + W_h) / (agree + disagree + W_h), evidence r, s about j
+//                     agreeing as r p + s (1 - p) with p the others' expectation of j; 1 without
+//                     a judgement and for clinicians (ADR 0040).
 //   direct D(i, j)    i's own opinion O(i, j).
-//   T(i, j)           (r_D + K E(R)) / (n + K) = w r_D / n + (1 - w) E(R), w = n / (n + K),
-//                     (r_D, s_D) = D(i, j), n = r_D + s_D: the reputation is the prior of i's own
-//                     evidence, whose weight grows with it.
+//   T(i, j)           (r_D + K' E(R)) / (n + K') = w r_D / n + (1 - w) E(R), w = n / (n + K'),
+//                     (r_D, s_D) = D(i, j), n = r_D + s_D, K' = min(K + g n_R, K_max) with n_R the
+//                     reputation's weighted evidence: the reputation is the prior of i's own
+//                     evidence, as strong as it is attested, and direct evidence outweighs it as
+//                     it grows.
 // Every expectation uses the base rate `base_rate` as its prior: an identity with no evidence
 // (a new or whitewashed one) sits at the base rate, which is below every sharing threshold.
 //
@@ -117,6 +123,17 @@ struct TrustParams {
   double similarity_floor = 0.5;
   // Unfair-rater filter: the quantile q of the holder's Beta interval; 0 disables the filter.
   double filter_quantile = 0.05;
+  // Rater honesty (recomputed by Refresh): a patient holder's weight in R is multiplied by how
+  // well its opinions agree with everyone else's about the same subjects, a Beta expectation of
+  // agreement with a prior of full honesty of this weight; 0 disables it (every factor 1).
+  double honesty_prior_weight = 2.0;
+  // Least weighted evidence the others must hold about a subject before a holder's opinion of
+  // it is judged.
+  double honesty_min_reference = 1.0;
+  // The prior strength of the reputation in T: K' = K + growth * n_R, at most max (K itself
+  // when max <= K; growth 0 gives the fixed K).
+  double reputation_strength_growth = 0.25;
+  double reputation_strength_max = 8.0;
 };
 
 // T(i, j) and its parts, for decisions and explanations.
@@ -164,7 +181,31 @@ class TrustModel {
 
   std::size_t accepted_ratings() const { return accepted_; }
 
+  // The honesty factor of a rater as of the last Refresh (1 without a judgement, for
+  // clinicians, and with the mechanism off).
+  double RaterHonesty(std::string_view id) const;
+
  private:
+  struct HolderView {
+    const std::string* holder = nullptr;
+    double r = 0;  // capped evidence
+    double s = 0;
+    double weight = 0;
+    double expectation = 0.5;  // (r + 1) / (r + s + 2)
+    bool kept = true;
+  };
+  struct Reputation {
+    BetaOpinion opinion;  // weighted sums of the kept holders
+    std::vector<HolderView> holders;
+    int used = 0;
+    int filtered = 0;
+  };
+  // R of `subject` from every holder except `viewer` and the subject (an empty viewer excludes
+  // nobody).
+  Reputation ComputeReputation(const std::string& viewer, const std::string& subject,
+                               std::int64_t now_ms, const HolderSimilarity& similarity) const;
+  void RefreshHonesty(std::int64_t now_ms);
+
   TrustParams params_;
   Identities identities_;
   std::unordered_map<std::string, Interaction> interactions_;
@@ -172,6 +213,7 @@ class TrustModel {
   // opinions_[subject][holder]
   std::unordered_map<std::string, std::map<std::string, BetaOpinion>> opinions_;
   std::unordered_map<std::string, double> credibility_;
+  std::unordered_map<std::string, double> honesty_;
   std::size_t accepted_ = 0;
 };
 

@@ -64,6 +64,7 @@ class Model {
     for (const auto& [id, profile] : profiles_) stats_.Add(profile);
     similarity_ = trust::DefaultSimilarity(stats_);
     for (const std::string& id : population.approved) model_.identities().Approve(id);
+    for (const std::string& id : population.clinicians) model_.identities().AddClinician(id);
     for (const Interaction& i : population.interactions) {
       model_.LogInteraction({i.interaction_id, i.initiator, i.responder, i.time_ms});
     }

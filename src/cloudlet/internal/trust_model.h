@@ -43,6 +43,10 @@ struct Population {
   // The hospital-approved identities: every patient known here (a device enrolled here) among
   // the opted-in patients and the parties of the interactions.
   std::set<std::string, std::less<>> approved;
+  // The clinicians: the doctors' accounts that attested a patient here (attestation
+  // interactions). The library treats them as pre-trusted and approved; their ratings anchor
+  // the credibility chain and weigh as clinicians' opinions.
+  std::set<std::string, std::less<>> clinicians;
   std::vector<Interaction> interactions;
   std::vector<Rating> ratings;
   std::int64_t now_ms = 0;
