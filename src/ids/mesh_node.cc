@@ -314,9 +314,10 @@ Result<ReceivedReport> MeshNode::Receive(ByteView envelope, std::string_view sou
   }
   MeshReport& report = opened->report;
   const bool from_cloud = opened->certificate.certificate().role == wire::CertificateRole::kCloud;
-  const bool known = std::any_of(peers_.begin(), peers_.end(), [&](const auto& p) {
-    return p->address.id == report.origin || (from_cloud && p->address.is_cloud);
-  });
+  const bool known = (options_.accept_certified_cloudlets && !from_cloud) ||
+                     std::any_of(peers_.begin(), peers_.end(), [&](const auto& p) {
+                       return p->address.id == report.origin || (from_cloud && p->address.is_cloud);
+                     });
   if (!known || report.origin == ctx_.self_id) {
     record_event(store::IdsEventKind::kBadCertificate, "mesh report of a node not a peer");
     return PermissionDenied("the origin is not a mesh peer of this node");

@@ -15,7 +15,8 @@
 //   - envelope does not parse                       -> 400 (IDS event malformed)
 //   - certificate or signature does not verify      -> 401 (IDS event forged_signature)
 //   - origin is not a configured peer, nor the cloud (a cloud certificate) for a node that has
-//     the cloud among its peers                     -> 403 (IDS event bad_certificate)
+//     the cloud among its peers, nor (accept_certified_cloudlets, the cloud) any cloudlet -> 403
+//     (IDS event bad_certificate)
 //   - sequence <= the last one seen from the origin, or sent_ms outside
 //     [now - max_report_age, now + max_clock_skew]  -> 409 (IDS event replay)
 //   - otherwise fused (mesh_fusion.h): adopted into the DecisionTable (allowlist still wins),
@@ -81,8 +82,11 @@ struct MeshOptions {
   std::chrono::milliseconds poll_interval{std::chrono::seconds(1)};
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(2)};
   std::chrono::milliseconds request_timeout{std::chrono::seconds(5)};
-  std::string ca_file;            // https peers' trust anchors (empty: system store)
-  std::size_t recent_kept = 500;  // received reports shown by GET /api/v1/ids/mesh
+  std::string ca_file;  // https peers' trust anchors (empty: system store)
+  std::size_t recent_kept = 500;
+  // The cloud: also accept reports of any cloudlet the root certified (the cloud knows every
+  // cloudlet of its deployment; they need not all be listed).
+  bool accept_certified_cloudlets = false;  // received reports shown by GET /api/v1/ids/mesh
 };
 
 struct MeshContext {
