@@ -187,7 +187,7 @@ FusionUpdate MeshFusion::OnPeerRevocation(std::string_view origin, std::string_v
   return u;
 }
 
-void MeshFusion::OnLocalAlert(const Scope& scope, std::int64_t now_ms) {
+std::optional<FusionUpdate> MeshFusion::OnLocalAlert(const Scope& scope, std::int64_t now_ms) {
   auto it = scopes_.find(scope.Key());
   if (it == scopes_.end()) {
     if (scopes_.size() >= options_.max_scopes) Forget(now_ms);
@@ -196,9 +196,17 @@ void MeshFusion::OnLocalAlert(const Scope& scope, std::int64_t now_ms) {
   ScopeState& st = it->second;
   st.last_local_alert_ms = now_ms;
   st.touched_ms = now_ms;
+  const Decision* waiting = nullptr;
   for (auto& [origin, s] : st.by_origin) {
     if (now_ms - s.received_ms <= options_.confirm_window_ms) Settle(origin, s, true, now_ms);
+    if (s.decision.action != Action::kAlertOnly && s.decision.ActiveAt(now_ms)) {
+      waiting = &s.decision;
+    }
   }
+  if (waiting == nullptr || st.adopted_id) return std::nullopt;
+  FusionUpdate u = Evaluate(st, *waiting, now_ms);
+  if (u.verdict != FusionVerdict::kAdopted) return std::nullopt;
+  return u;
 }
 
 void MeshFusion::OnLocalTraffic(const Scope& scope, std::int64_t now_ms) {

@@ -85,8 +85,10 @@ class MeshFusion {
   // refuted. kDropped if no such report is known.
   FusionUpdate OnPeerRevocation(std::string_view origin, std::string_view decision_id,
                                 std::int64_t now_ms);
-  // This node's own detectors alerted on `scope` (confirms peers' reports of it).
-  void OnLocalAlert(const Scope& scope, std::int64_t now_ms);
+  // This node's own detectors alerted on `scope`: confirms peers' reports of it, and counts as
+  // an origin. Returns the adoption this completes (a peer's report waiting for a second
+  // origin), if any.
+  std::optional<FusionUpdate> OnLocalAlert(const Scope& scope, std::int64_t now_ms);
   // A request from `scope` was answered here (evidence of benign behaviour if no alert
   // follows). Cheap when nobody reports the scope.
   void OnLocalTraffic(const Scope& scope, std::int64_t now_ms);

@@ -67,6 +67,21 @@ TEST(MeshFusionTest, OnePeerAndAnOwnAlertAdopt) {
   EXPECT_GT(fusion.Peer("c2", kT0 + 5).trust, 0.75);
 }
 
+TEST(MeshFusionTest, AnOwnAlertAfterAPeerReportCompletesTheAdoption) {
+  MeshFusion fusion;
+  EXPECT_EQ(fusion.OnPeerDecision(Block("c2", "203.0.113.9", "d1", kT0), false, kT0).verdict,
+            FusionVerdict::kAlertOnly);
+  // An alert on another scope completes nothing.
+  EXPECT_FALSE(fusion.OnLocalAlert({ScopeKind::kIp, "203.0.113.10"}, kT0 + 1000));
+  const auto completed = fusion.OnLocalAlert({ScopeKind::kIp, "203.0.113.9"}, kT0 + 1000);
+  ASSERT_TRUE(completed);
+  EXPECT_EQ(completed->verdict, FusionVerdict::kAdopted);
+  ASSERT_TRUE(completed->adopt);
+  EXPECT_EQ(completed->adopt->origin, "c2");
+  // Once adopted, a second alert does not adopt again.
+  EXPECT_FALSE(fusion.OnLocalAlert({ScopeKind::kIp, "203.0.113.9"}, kT0 + 2000));
+}
+
 TEST(MeshFusionTest, AllowlistedHereIsDroppedAndRefutes) {
   MeshFusion fusion;
   const auto u = fusion.OnPeerDecision(Block("c2", "198.51.100.1", "d1", kT0), true, kT0);

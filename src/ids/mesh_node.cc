@@ -111,8 +111,13 @@ Result<std::unique_ptr<MeshNode>> MeshNode::Open(MeshContext context, MeshOption
        },
        [self](const AlertRecord& record) {
          if (!record.allowlisted) {
-           std::lock_guard lock(self->mu_);
-           self->fusion_.OnLocalAlert(record.alert.scope, self->NowMs());
+           std::optional<FusionUpdate> completed;
+           {
+             std::lock_guard lock(self->mu_);
+             completed = self->fusion_.OnLocalAlert(record.alert.scope, self->NowMs());
+           }
+           // A peer's report that waited for a second origin: this node's own alert is one.
+           if (completed) self->Apply(*completed);
          }
          // Only this node's own decisions go out: adopted ones are never relayed.
          if (!record.decision || record.decision->origin != self->ctx_.self_id) return;
