@@ -36,7 +36,7 @@ test-asan:
 
 bench: setup
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark ingest_benchmark abuse_benchmark api_benchmark ids_detector_benchmark blocked_flood_benchmark
+	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark ingest_benchmark abuse_benchmark api_benchmark ids_detector_benchmark blocked_flood_benchmark ids_propagation_benchmark medmesh
 	@./build/release/bench/ntru_benchmark --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	@echo
 	@./build/release/bench/ingest_benchmark
@@ -48,6 +48,10 @@ bench: setup
 	@./build/release/bench/ids_detector_benchmark --runs 200 --seed 1
 	@echo
 	@./build/release/bench/blocked_flood_benchmark
+	@echo
+	@./build/release/bench/ids_propagation_benchmark --cloudlets 3 --trials 5
+	@echo
+	@./build/release/bench/ids_propagation_benchmark --cloudlets 20 --trials 5
 
 fuzz: setup
 	@cmake --preset fuzz >/dev/null

@@ -89,6 +89,7 @@ int RunCloudlet(const ServiceFlags& flags, const std::string& demo_attacks) {
   options.forwarder.cloud_url = config->cloud_url;
   options.retention = config->retention;
   options.demo_attacks_deployment = demo_attacks;  // demo only (docs/attack.md)
+  options.ids.mesh = MeshOptionsFrom(config->mesh);
   if (config->tls) {
     if (!config->tls->cert_file.empty()) {
       options.tls =

@@ -40,6 +40,71 @@ TEST_F(DecisionTableTest, BlocksTheSourceUntilExpiry) {
   EXPECT_FALSE(t->Match("203.0.113.9"));
 }
 
+// A peer's decision adopted through the mesh (mesh_fusion.h): kept under its own id and
+// origin, never in force past the origin's expiry, the allowlist still wins, a stronger local
+// decision stays, a revoked copy can be adopted again, and it survives a restart.
+TEST_F(DecisionTableTest, AdoptKeepsTheOriginAndItsExpiryAndTheAllowlistWins) {
+  auto t = Open();
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
+          .count();
+  Decision peer;
+  peer.id = "0123456789abcdef0123456789abcdef";
+  peer.origin = "cloudlet-2";
+  peer.detector = "credentials";
+  peer.detector_version = 1;
+  peer.scope = *SourceScope("203.0.113.20");
+  peer.action = Action::kThrottle;
+  peer.created_ms = now + 5'000;  // the origin's clock runs ahead
+  peer.expires_ms = now + 60'000;
+  peer.reason = "mesh";
+  auto adopted = t->Adopt(peer);
+  ASSERT_TRUE(adopted && *adopted);
+  EXPECT_EQ((*adopted)->origin, "cloudlet-2");
+  EXPECT_EQ((*adopted)->id, peer.id);
+  EXPECT_EQ((*adopted)->created_ms, now);  // in force from now, not from the origin's clock
+  ASSERT_TRUE(t->Match("203.0.113.20"));
+  EXPECT_EQ(t->Match("203.0.113.20")->action, Action::kThrottle);
+  clock_.Advance(std::chrono::seconds(60));
+  EXPECT_FALSE(t->Match("203.0.113.20")) << "in force past the origin's expiry";
+
+  // A stronger local decision stays as it is.
+  ASSERT_TRUE(t->Impose(Block("203.0.113.21")));
+  Decision weaker = peer;
+  weaker.id = "1123456789abcdef0123456789abcdef";
+  weaker.scope = *SourceScope("203.0.113.21");
+  weaker.created_ms = now;
+  weaker.expires_ms = now + 600'000;
+  auto kept = t->Adopt(weaker);
+  ASSERT_TRUE(kept && *kept);
+  EXPECT_EQ((*kept)->origin, "cloudlet-1");
+
+  // The allowlist wins.
+  Decision allowed = weaker;
+  allowed.id = "2223456789abcdef0123456789abcdef";
+  allowed.scope = *SourceScope("198.51.100.5");
+  ASSERT_TRUE(t->Allow(allowed.scope, "gateway"));
+  auto refused = t->Adopt(allowed);
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(*refused);
+  EXPECT_FALSE(t->Match("198.51.100.5"));
+
+  // Revoked, then adopted again (the same id), and it survives a restart.
+  Decision again = weaker;
+  again.id = "3323456789abcdef0123456789abcdef";
+  again.scope = *SourceScope("203.0.113.22");
+  again.action = Action::kBlock;
+  ASSERT_TRUE(t->Adopt(again));
+  ASSERT_TRUE(t->Revoke(again.id));
+  EXPECT_FALSE(t->Match("203.0.113.22"));
+  ASSERT_TRUE(t->Adopt(again));
+  EXPECT_TRUE(t->Match("203.0.113.22"));
+  t.reset();
+  t = Open();
+  ASSERT_TRUE(t->Match("203.0.113.22"));
+  EXPECT_EQ(t->Match("203.0.113.22")->origin, "cloudlet-2");
+}
+
 TEST_F(DecisionTableTest, Ipv6PeersAreBlockedByTheirSlash64) {
   auto t = Open();
   ASSERT_TRUE(t->Impose(Block("2001:db8:1:2::10")));
