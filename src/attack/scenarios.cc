@@ -17,6 +17,8 @@
 #include "core/env.h"
 #include "crypto/session_seal.h"
 #include "crypto/signing.h"
+#include "ids/decision.h"
+#include "ids/mesh_report.h"
 #include "node/identity.h"
 #include "wire/certificate.h"
 #include "wire/enrolment.h"
@@ -671,11 +673,124 @@ Verdict DatabaseTampering(const Context& c) {
   return Verdict::kMissed;
 }
 
+// A compromised cloudlet peer (its node key and certificate stolen) tells the target that an
+// innocent address attacked it. The innocent address (this scenario's source) first behaves
+// normally at the target. The mesh must not let one peer's word block anyone: its reports are
+// at most alerts until a second origin corroborates them (ids/mesh_fusion.h), and the peer
+// loses influence when the innocent keeps behaving (after the confirm window).
 Verdict LyingPeer(const Context& c) {
-  c.Say(
-      "a cloudlet peer that reports innocent sources: needs the mesh (ids::SignMeshReport, "
-      "the mesh slice); not built yet");
-  return Verdict::kSkipped;
+  const AttackTarget& t = c.target;
+  if (t.peer_id.empty() || t.cloudlet_operator_token.empty()) {
+    c.Say(
+        "needs a peer cloudlet's node key and certificate and the target's operator token "
+        "(--deployment: a demo folder with the target's mesh peers)");
+    return Verdict::kSkipped;
+  }
+  const std::int64_t now = wire::NowMs(c.clock);
+  auto peer =
+      node::LoadNodeIdentity(t.peer_key_file, t.peer_certificate_file, t.root_certificate_file,
+                             wire::CertificateRole::kCloudlet, t.peer_id, now);
+  if (!peer) {
+    c.Say("cannot load the peer's identity: " + peer.error().message());
+    return Verdict::kSkipped;
+  }
+  const std::unique_ptr<crypto::Signer> signer =
+      crypto::NewEd25519Signer(peer->signing_key.Clone());
+  auto innocent = ClientFor(c, t.cloudlet_url, c.source);
+  auto operator_view = ClientFor(c, t.cloudlet_url, "");
+  if (!innocent || !operator_view) return Verdict::kMissed;
+
+  Tally honest;
+  for (int i = 0; i < 5; ++i) honest.Add(innocent->Send("GET", "/api/v1/node"));
+  c.Say("setup: the innocent address " + c.source + " behaves normally: " + honest.Summary());
+
+  // The receiver refuses sequences it has seen from this origin: continue after the newest.
+  std::uint64_t sequence = 1;
+  const auto mesh_reports = [&]() -> Json {
+    auto answer = operator_view->Send("GET", "/api/v1/ids/mesh?limit=1000", {}, {},
+                                      Bearer(t.cloudlet_operator_token));
+    if (!answer || answer->status != 200) return Json();
+    Json body = Json::parse(answer->body, nullptr, false);
+    return body.is_object() && body["reports"].is_array() ? body["reports"] : Json();
+  };
+  for (const Json& r : mesh_reports()) {
+    if (r.value("origin", "") == t.peer_id) {
+      sequence = std::max(sequence, r.value("sequence", std::uint64_t{0}) + 1);
+    }
+  }
+  auto scope = ids::SourceScope(c.source);
+  if (!scope) return Verdict::kMissed;
+  constexpr int kLies = 3;
+  Tally sent;
+  std::set<std::string> lie_ids;
+  for (int i = 0; i < kLies; ++i) {
+    ids::MeshReport report;
+    report.origin = t.peer_id;
+    report.sequence = sequence++;
+    report.sent_ms = wire::NowMs(c.clock);
+    report.kind = ids::MeshReportKind::kDecision;
+    ids::Decision& d = report.decision;
+    d.id = Hex(c.random, 16);
+    d.origin = t.peer_id;
+    d.detector = "device_batches";
+    d.detector_version = 1;
+    d.scope = *scope;
+    d.action = ids::Action::kBlock;
+    d.created_ms = report.sent_ms;
+    d.expires_ms = report.sent_ms + 24 * 3'600'000;
+    d.offence = 1;
+    d.reason = "forged batches (a lie)";
+    lie_ids.insert(d.id);
+    const auto certificate = peer->certificate.encoded();
+    auto envelope = ids::SignMeshReport(report, *signer, ByteView(certificate));
+    if (!envelope) return Verdict::kMissed;
+    sent.Add(operator_view->Send("POST", "/api/v1/ids/mesh/reports", AsStringView(*envelope),
+                                 "application/octet-stream"));
+  }
+  c.Say("tries: " + std::to_string(kLies) + " block decisions on " + c.source +
+        " signed with the stolen key of peer " + t.peer_id +
+        " (POST /api/v1/ids/mesh/reports): " + sent.Summary());
+
+  int adopted = 0;
+  int seen = 0;
+  for (const Json& r : mesh_reports()) {
+    if (!r.contains("decision") || !r["decision"].is_object()) continue;
+    if (!lie_ids.contains(r["decision"].value("id", ""))) continue;
+    ++seen;
+    if (r.value("verdict", "") == "adopted") ++adopted;
+    c.Say("answers: the mesh's verdict on a lie: " + r.value("verdict", "?") + " (" +
+          r.value("why", "") + ")");
+  }
+  if (auto peers = operator_view->Send("GET", "/api/v1/ids/peers", {}, {},
+                                       Bearer(t.cloudlet_operator_token));
+      peers && peers->status == 200) {
+    const Json body = Json::parse(peers->body, nullptr, false);
+    if (body.is_object() && body["peers"].is_array()) {
+      for (const Json& p : body["peers"]) {
+        if (p.value("id", "") != t.peer_id) continue;
+        c.Say("answers: the target's trust in " + t.peer_id + ": " +
+              std::to_string(p.value("trust", 0.0)).substr(0, 4) + ", weight " +
+              std::to_string(p.value("weight", 0.0)).substr(0, 4) + " (refuted " +
+              std::to_string(p.value("refuted", 0)) + ")");
+      }
+    }
+  }
+  const IdsView view = ReadIds(c, t.cloudlet_url, t.cloudlet_operator_token, OnScopes({c.source}));
+  for (const std::string& line : view.lines) c.Say("ids: " + line);
+  const auto after = innocent->Send("GET", "/api/v1/node");
+  const bool innocent_refused = !after || after->status == 403 || after->status == 429;
+  c.Say("answers: the innocent address afterwards: " +
+        (after ? std::to_string(after->status) : std::string("no answer")));
+  if (view.blocked || adopted > 0 || innocent_refused) {
+    c.Say("the lie was enforced: an innocent address is blocked");
+    return Verdict::kMissed;
+  }
+  if (seen == 0) {
+    c.Say("the target shows none of the lies (refused on arrival?)");
+    return sent.statuses.contains(202) ? Verdict::kMissed : Verdict::kDetected;
+  }
+  c.Say("one peer's word blocked no one: the lies stay alerts until a second origin confirms");
+  return Verdict::kDetected;
 }
 
 struct Entry {
@@ -708,7 +823,9 @@ const std::vector<Entry>& Entries() {
       {{"db-tampering", "a bit flipped in a stored record in the cloud's database", "integrity",
         "cloud"},
        DatabaseTampering},
-      {{kLyingPeer, "lying-peer (needs the mesh)", "mesh trust", "cloudlet"}, LyingPeer},
+      {{kLyingPeer, "a peer cloudlet's stolen key reports an innocent address", "mesh fusion",
+        "cloudlet"},
+       LyingPeer},
   };
   return kEntries;
 }
@@ -767,6 +884,23 @@ Status LoadDeployment(const fs::path& dir, AttackTarget& target) {
     target.cloudlet_operator_token = token(folder / "operator.token");
   }
   target.enrol_token = token(folder / "enrol.token");
+  // A mesh peer of the target whose identity files are in the folder (the lying peer's).
+  if (auto config = env.ReadSmallFile(folder / "config.json", 64 * 1024)) {
+    const Json json = Json::parse(AsStringView(*config), nullptr, false);
+    if (json.is_object() && json.contains("mesh") && json["mesh"].is_object() &&
+        json["mesh"]["peers"].is_array()) {
+      for (const Json& p : json["mesh"]["peers"]) {
+        const std::string id = p.is_object() ? p.value("id", "") : "";
+        if (id.empty() || id.find('/') != std::string::npos || id.starts_with(".")) continue;
+        if (fs::exists(dir / id / "node.key", ec) && fs::exists(dir / id / "node.cert", ec)) {
+          target.peer_id = id;
+          target.peer_key_file = dir / id / "node.key";
+          target.peer_certificate_file = dir / id / "node.cert";
+          break;
+        }
+      }
+    }
+  }
   target.cloud_operator_token = token(dir / "cloud" / "operator.token");
   if (fs::exists(dir / "cloud" / "data", ec)) target.cloud_data_dir = dir / "cloud" / "data";
   if (auto logins = env.ReadSmallFile(dir / "demo-logins.json", 1 << 20)) {

@@ -8,8 +8,9 @@
 //   DETECTED  the node raised an alert on that scope (or, for database tampering, the integrity
 //             check reported the altered record) but imposes no block
 //   MISSED    neither
-//   SKIPPED   the scenario cannot run here (a secret it needs is not given; the lying peer
-//             needs the mesh)
+//   SKIPPED   the scenario cannot run here (a secret it needs is not given)
+// The lying peer's verdict is DETECTED when the target received its lies and blocked no one,
+// MISSED when an innocent address was blocked.
 //
 // Sources: every scenario sends its attack traffic from its own loopback address,
 // `first_source` + its index in Scenarios() (127.0.0.10, .11, ... by default), so that a block
@@ -51,6 +52,10 @@ struct AttackTarget {
   std::string enrol_token;              // the cloudlet's device enrolment token
   std::filesystem::path root_certificate_file;  // to verify the cloudlet's certificate
   std::filesystem::path cloud_data_dir;         // the cloud's data folder (SQLite records.db)
+  // A mesh peer of the target cloudlet whose node key was stolen (the lying peer).
+  std::string peer_id;
+  std::filesystem::path peer_key_file;
+  std::filesystem::path peer_certificate_file;
   struct Login {
     std::string login;
     std::string password;
@@ -64,8 +69,9 @@ struct AttackTarget {
 // Fills `target` from a demo folder (docs/demo.md "The folder"): the operator and enrol tokens
 // of the cloudlet whose config listens on `target.cloudlet_url`'s port (cloudlet-1 if none
 // does), the cloud's operator token and data folder, root/root.cert and demo-logins.json.
-// Missing files leave their member empty. kInvalidArgument for a bad cloudlet URL, kNotFound
-// if `dir` has no root/root.cert.
+// the first of the target's mesh peers whose node.key and node.cert are in the folder (the
+// lying peer's stolen identity). Missing files leave their member empty. kInvalidArgument for a bad
+// cloudlet URL, kNotFound if `dir` has no root/root.cert.
 Status LoadDeployment(const std::filesystem::path& dir, AttackTarget& target);
 
 struct ScenarioInfo {
