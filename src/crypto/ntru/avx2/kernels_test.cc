@@ -1,6 +1,6 @@
-// The AVX2 kernels (kernels.h) against plain reference code: PolyMulRq against a schoolbook
-// product mod (x^n - 1) for every parameter set, and SortInt32 against std::sort. Skipped on a
-// CPU without AVX2. (The KAT test covers the kernels inside the KEM as well.)
+// The AVX2 kernels (kernels.h) against plain reference code: PolyMulRq and PolyMulQ against a
+// schoolbook product mod (x^n - 1) for every parameter set, and SortInt32 against std::sort.
+// Skipped on a CPU without AVX2. (The KAT test covers the kernels inside the KEM as well.)
 #include "crypto/ntru/avx2/kernels.h"
 
 #include <gtest/gtest.h>
@@ -48,11 +48,12 @@ std::vector<std::uint16_t> RandomPoly(std::mt19937& rng, Coeffs kind) {
   return a;
 }
 
-// Whether r and want agree mod 2^15 below n and r is zero from n on.
-template <class P>
-bool AgreesMod2e15(const std::vector<std::uint16_t>& r, const std::vector<std::uint16_t>& want) {
+// Whether r and want agree mod 2^kBits below n and r is zero from n on.
+template <class P, int kBits>
+bool AgreesMod(const std::vector<std::uint16_t>& r, const std::vector<std::uint16_t>& want) {
+  constexpr std::uint16_t kMask = (1u << kBits) - 1;
   for (int i = 0; i < P::kN; ++i) {
-    if (((r[i] ^ want[i]) & 0x7fff) != 0) return false;
+    if (((r[i] ^ want[i]) & kMask) != 0) return false;
   }
   for (int i = P::kN; i < P::kPad; ++i) {
     if (r[i] != 0) return false;
@@ -60,8 +61,12 @@ bool AgreesMod2e15(const std::vector<std::uint16_t>& r, const std::vector<std::u
   return true;
 }
 
-template <class P>
-void CheckMul(std::uint32_t seed) {
+using MulFn = void (*)(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+
+// Mul (PolyMulRq<P> or PolyMulQ<P>) against the schoolbook product, mod 2^kBits.
+template <class P, int kBits>
+void CheckMul(MulFn mul, std::uint32_t seed) {
+  const auto agrees = AgreesMod<P, kBits>;
   std::mt19937 rng(seed);
   for (Coeffs kind : {Coeffs::kFull16, Coeffs::kTernary, Coeffs::kExtremes}) {
     for (int round = 0; round < 3; ++round) {
@@ -69,15 +74,15 @@ void CheckMul(std::uint32_t seed) {
       const auto b = RandomPoly<P>(rng, kind);
       const auto want = ReferenceMul(a, b, P::kN);
       std::vector<std::uint16_t> r(P::kPad, 0x5555);
-      PolyMulRq<P>(r.data(), a.data(), b.data());
-      EXPECT_TRUE(AgreesMod2e15<P>(r, want)) << "kind " << static_cast<int>(kind);
+      mul(r.data(), a.data(), b.data());
+      EXPECT_TRUE(agrees(r, want)) << "kind " << static_cast<int>(kind);
       // In place: r aliasing a, then b.
       auto ra = a;
-      PolyMulRq<P>(ra.data(), ra.data(), b.data());
-      EXPECT_TRUE(AgreesMod2e15<P>(ra, want));
+      mul(ra.data(), ra.data(), b.data());
+      EXPECT_TRUE(agrees(ra, want));
       auto rb = b;
-      PolyMulRq<P>(rb.data(), a.data(), rb.data());
-      EXPECT_TRUE(AgreesMod2e15<P>(rb, want));
+      mul(rb.data(), a.data(), rb.data());
+      EXPECT_TRUE(agrees(rb, want));
     }
   }
   // A single coefficient times x^k moves it to k (mod n): catches any misplaced block.
@@ -87,17 +92,26 @@ void CheckMul(std::uint32_t seed) {
     for (int i = 0; i < P::kN; ++i) a[i] = static_cast<std::uint16_t>(i + 1);
     b[k] = 1;
     std::vector<std::uint16_t> r(P::kPad, 0);
-    PolyMulRq<P>(r.data(), a.data(), b.data());
-    EXPECT_TRUE(AgreesMod2e15<P>(r, ReferenceMul(a, b, P::kN))) << "shift " << k;
+    mul(r.data(), a.data(), b.data());
+    EXPECT_TRUE(agrees(r, ReferenceMul(a, b, P::kN))) << "shift " << k;
   }
 }
 
 TEST(NtruAvx2KernelsTest, PolyMulRqMatchesSchoolbookForEverySet) {
   if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
-  CheckMul<Hps2048509>(1);
-  CheckMul<Hps2048677>(2);
-  CheckMul<Hps4096821>(3);
-  CheckMul<Hrss701>(4);
+  CheckMul<Hps2048509, 15>(&PolyMulRq<Hps2048509>, 1);
+  CheckMul<Hps2048677, 15>(&PolyMulRq<Hps2048677>, 2);
+  CheckMul<Hps4096821, 15>(&PolyMulRq<Hps4096821>, 3);
+  CheckMul<Hrss701, 15>(&PolyMulRq<Hrss701>, 4);
+}
+
+// The Toom-4 product of encapsulation and decapsulation, correct mod 2^13 (kernels.h).
+TEST(NtruAvx2KernelsTest, PolyMulQMatchesSchoolbookMod2e13ForEverySet) {
+  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  CheckMul<Hps2048509, 13>(&PolyMulQ<Hps2048509>, 11);
+  CheckMul<Hps2048677, 13>(&PolyMulQ<Hps2048677>, 12);
+  CheckMul<Hps4096821, 13>(&PolyMulQ<Hps4096821>, 13);
+  CheckMul<Hrss701, 13>(&PolyMulQ<Hrss701>, 14);
 }
 
 template <int kLen>

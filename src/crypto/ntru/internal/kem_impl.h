@@ -190,10 +190,31 @@ inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
 #endif
 }
 
+// r = a * b mod (2^13, x^n - 1) (bits 13-15 unspecified): enough for every product mod q
+// (q <= 2^13) and for exact products of {0,1,2} polynomials (at most 4n < 2^13). Encapsulation
+// and decapsulation use it; the AVX2 build has a faster kernel for it (Toom-4), the portable
+// build is RqMul.
+template <class P>
+inline void RqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  PolyMulQ<P>(r.c, a.c, b.c);  // avx2/kernels.h
+#else
+  RqMul(r, a, b);
+#endif
+}
+
 // r = a * b mod (2^15, Phi_n): the x^n - 1 product minus coefficient n-1 times Phi_n.
 template <class P>
 inline void SqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   RqMul(r, a, b);
+  const std::uint16_t top = r.c[P::kN - 1];
+  for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
+}
+
+// SqMul mod 2^13 only (RqMulModQ): for decapsulation, whose result is used mod q.
+template <class P>
+inline void SqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
+  RqMulModQ(r, a, b);
   const std::uint16_t top = r.c[P::kN - 1];
   for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
 }
@@ -208,8 +229,8 @@ inline void Mod3PhiN(Poly<P>& r) {
 // r = a * b mod (3, Phi_n) for a, b with coefficients in {0, 1, 2}.
 template <class P>
 inline void S3Mul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
-  RqMul(r, a, b);  // exact mod 2^15, and every coefficient is at most 4n < 2^15
-  for (int i = 0; i < P::kN; ++i) r.c[i] = Mod3(r.c[i] & 0x7fff);
+  RqMulModQ(r, a, b);  // exact mod 2^13, and every coefficient is at most 4n < 2^13
+  for (int i = 0; i < P::kN; ++i) r.c[i] = Mod3(r.c[i] & 0x1fff);
   Mod3PhiN(r);
 }
 
