@@ -46,6 +46,21 @@ void PackSqGroups(std::uint8_t* out, const std::uint16_t* a);
 template <class P>
 void UnpackSqGroups(std::uint16_t* a, const std::uint8_t* in);
 
+// S3 (avx2/s3.cc), with the same results as the scalar code of ../internal/kem_impl.h:
+// UnpackS3Trits = UnpackS3 (five trits per byte, coefficients n-1 and up zero; reads exactly
+// P::kPackS3Bytes), PackS3Trits = PackS3 for coefficients in {0,1,2} (coefficients n-1 and up
+// ignored; writes exactly P::kPackS3Bytes), RqToS3Reduce = RqToS3 (r may alias a), and
+// S3ReduceProduct = the reduction of S3Mul after its product: r[i] = (r[i] mod 2^13) mod
+// (3, Phi_n) for i < n, zero above.
+template <class P>
+void UnpackS3Trits(std::uint16_t* a, const std::uint8_t* in);
+template <class P>
+void PackS3Trits(std::uint8_t* out, const std::uint16_t* a);
+template <class P>
+void RqToS3Reduce(std::uint16_t* r, const std::uint16_t* a);
+template <class P>
+void S3ReduceProduct(std::uint16_t* r);
+
 // The (n-1) sampling keys of Fixed_Type before the type bits: key i is bits 30 i .. 30 i + 29
 // of u (little-endian) shifted left by 2, read from 15 bytes per 4 keys.
 template <class P>

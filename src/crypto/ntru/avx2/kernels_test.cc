@@ -142,5 +142,87 @@ TEST(NtruAvx2KernelsTest, SortInt32MatchesStdSort) {
   CheckSort<1024>(8);
 }
 
+// --- S3 kernels (avx2/s3.cc) against plain scalar code of the same contracts ---
+
+std::uint16_t Mod3(std::uint32_t x) { return static_cast<std::uint16_t>(x % 3); }
+
+template <class P>
+std::vector<std::uint16_t> ScalarUnpackS3(const std::vector<std::uint8_t>& in) {
+  std::vector<std::uint16_t> a(P::kPad, 0);
+  for (int idx = 0; idx < P::kN - 1; ++idx) {
+    std::uint32_t c = in[idx / 5];
+    for (int j = 0; j < idx % 5; ++j) c /= 3;
+    a[idx] = Mod3(c);
+  }
+  return a;
+}
+
+template <class P>
+std::vector<std::uint8_t> ScalarPackS3(const std::vector<std::uint16_t>& a) {
+  std::vector<std::uint8_t> out(P::kPackS3Bytes, 0);
+  for (int idx = P::kN - 2; idx >= 0; --idx) {
+    std::uint32_t w = 1;
+    for (int j = 0; j < idx % 5; ++j) w *= 3;
+    out[idx / 5] = static_cast<std::uint8_t>(out[idx / 5] + w * a[idx]);
+  }
+  return out;
+}
+
+// r[i] = (pre(a[i]) - pre(a[n-1])) mod 3 for i < n (minus coefficient n-1 times Phi_n).
+template <class P, class Pre>
+std::vector<std::uint16_t> ScalarReduce(const std::vector<std::uint16_t>& a, Pre pre) {
+  std::vector<std::uint16_t> r(P::kPad, 0);
+  const std::uint32_t top = Mod3(pre(a[P::kN - 1]));
+  for (int i = 0; i < P::kN; ++i) r[i] = Mod3(pre(a[i]) + 3 - top);
+  return r;
+}
+
+template <class P>
+void CheckS3Kernels(std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  for (int round = 0; round < 20; ++round) {
+    // Every byte value (243..255 are not canonical but must still unpack as the scalar code
+    // does), then random bytes.
+    std::vector<std::uint8_t> in(P::kPackS3Bytes);
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      in[i] = static_cast<std::uint8_t>(round == 0 ? (i * 7 + 3) : (round == 1 ? 255 - i : rng()));
+    }
+    std::vector<std::uint16_t> a(P::kPad, 0x7777);
+    UnpackS3Trits<P>(a.data(), in.data());
+    EXPECT_TRUE(a == ScalarUnpackS3<P>(in)) << "unpack round " << round;
+
+    std::vector<std::uint16_t> t(P::kPad, 0);
+    for (int i = 0; i < P::kN; ++i) t[i] = static_cast<std::uint16_t>(rng() % 3);  // incl. n-1
+    std::vector<std::uint8_t> out(P::kPackS3Bytes + 8, 0xa5);
+    PackS3Trits<P>(out.data(), t.data());
+    const auto want = ScalarPackS3<P>(t);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), out.begin())) << "pack round " << round;
+    EXPECT_TRUE(std::all_of(out.begin() + P::kPackS3Bytes, out.end(),
+                            [](std::uint8_t b) { return b == 0xa5; }));
+
+    std::vector<std::uint16_t> x(P::kPad, 0);
+    for (int i = 0; i < P::kN; ++i) x[i] = static_cast<std::uint16_t>(rng());
+    const auto centred = [](std::uint16_t v) {
+      const std::uint32_t m = v & P::kQMask;
+      return m >= P::kQ / 2 ? m + 2 * P::kQ : m;  // m - q, plus 3q
+    };
+    std::vector<std::uint16_t> r(P::kPad, 0x1234);
+    RqToS3Reduce<P>(r.data(), x.data());
+    EXPECT_TRUE(r == (ScalarReduce<P>(x, centred))) << "RqToS3 round " << round;
+    auto y = x;
+    S3ReduceProduct<P>(y.data());
+    const auto low13 = [](std::uint16_t v) { return std::uint32_t{v} & 0x1fffu; };
+    EXPECT_TRUE(y == (ScalarReduce<P>(x, low13))) << "S3 product round " << round;
+  }
+}
+
+TEST(NtruAvx2KernelsTest, S3KernelsMatchScalarCodeForEverySet) {
+  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  CheckS3Kernels<Hps2048509>(21);
+  CheckS3Kernels<Hps2048677>(22);
+  CheckS3Kernels<Hps4096821>(23);
+  CheckS3Kernels<Hrss701>(24);
+}
+
 }  // namespace
 }  // namespace medmesh::ntru::avx2

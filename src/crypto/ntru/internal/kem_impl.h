@@ -230,8 +230,12 @@ inline void Mod3PhiN(Poly<P>& r) {
 template <class P>
 inline void S3Mul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   RqMulModQ(r, a, b);  // exact mod 2^13, and every coefficient is at most 4n < 2^13
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  S3ReduceProduct<P>(r.c);  // the same reduction on vectors (avx2/kernels.h)
+#else
   for (int i = 0; i < P::kN; ++i) r.c[i] = Mod3(r.c[i] & 0x1fff);
   Mod3PhiN(r);
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,6 +263,9 @@ inline void TrinaryZqToZ3(Poly<P>& a) {
 // Centre-lifts each coefficient mod q to (-q/2, q/2], then reduces mod (3, Phi_n).
 template <class P>
 inline void RqToS3(Poly<P>& r, const Poly<P>& a) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  RqToS3Reduce<P>(r.c, a.c);  // the same on vectors (avx2/kernels.h)
+#else
   for (int i = 0; i < P::kN; ++i) {
     const std::uint32_t v = a.c[i] & P::kQMask;
     const std::uint32_t upper = v >> (P::kLogQ - 1);  // 1 if v represents v - q
@@ -267,6 +274,7 @@ inline void RqToS3(Poly<P>& r, const Poly<P>& a) {
   }
   for (int i = P::kN; i < P::kPad; ++i) r.c[i] = 0;
   Mod3PhiN(r);
+#endif
 }
 
 // Lift(m): m itself (centred) for HPS; for HRSS Phi_1 * S3(m / Phi_1).
@@ -389,6 +397,9 @@ inline void UnpackRq0(Poly<P>& a, const std::uint8_t* in) {
 // Five trits per byte, c0 + 3c1 + 9c2 + 27c3 + 81c4, over coefficients 0..n-2.
 template <class P>
 inline void PackS3(std::uint8_t* out, const Poly<P>& a) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  PackS3Trits<P>(out, a.c);  // the same bytes on vectors (avx2/kernels.h)
+#else
   constexpr int kFull = (P::kN - 1) / 5;
   for (int i = 0; i < kFull; ++i) {
     const std::uint16_t* c = a.c + 5 * i;
@@ -399,10 +410,14 @@ inline void PackS3(std::uint8_t* out, const Poly<P>& a) {
     for (int idx = P::kN - 2; idx >= 5 * kFull; --idx) c = 3 * c + a.c[idx];
     out[kFull] = static_cast<std::uint8_t>(c);
   }
+#endif
 }
 
 template <class P>
 inline void UnpackS3(Poly<P>& a, const std::uint8_t* in) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  UnpackS3Trits<P>(a.c, in);  // the same on vectors (avx2/kernels.h)
+#else
   constexpr int kFull = (P::kN - 1) / 5;
   for (int i = 0; i < kFull; ++i) {
     std::uint32_t c = in[i];
@@ -419,6 +434,7 @@ inline void UnpackS3(Poly<P>& a, const std::uint8_t* in) {
     }
   }
   for (int i = P::kN - 1; i < P::kPad; ++i) a.c[i] = 0;
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------
