@@ -60,6 +60,10 @@ template <class P>
 void RqToS3Reduce(std::uint16_t* r, const std::uint16_t* a);
 template <class P>
 void S3ReduceProduct(std::uint16_t* r);
+// Lift(m) of HRSS (kem_impl.h): r = (x - 1) * (m / (x - 1) mod (3, Phi_n)) in Z_q, for m with
+// coefficients in {0,1,2} and zero padding; r must not alias m. Only for P = Hrss701.
+template <class P>
+void LiftHrss(std::uint16_t* r, const std::uint16_t* m);
 
 // The (n-1) sampling keys of Fixed_Type before the type bits: key i is bits 30 i .. 30 i + 29
 // of u (little-endian) shifted left by 2, read from 15 bytes per 4 keys.

@@ -224,5 +224,40 @@ TEST(NtruAvx2KernelsTest, S3KernelsMatchScalarCodeForEverySet) {
   CheckS3Kernels<Hrss701>(24);
 }
 
+// Lift of HRSS as kem_impl.h's scalar code computes it: b = m / (x - 1) mod (3, Phi_n) by the
+// recurrence, then (x - 1) b in Z_q.
+std::vector<std::uint16_t> ScalarLiftHrss(const std::vector<std::uint16_t>& m) {
+  using P = Hrss701;
+  std::uint32_t sum = 0;
+  for (int i = 0; i < P::kN; ++i) sum += m[i];
+  const std::uint32_t s = (3 - (sum % 3) * 2 % 3) % 3;  // -sum / n mod 3 (1/701 = 2 mod 3)
+  std::vector<std::uint32_t> b(P::kN, 0);
+  for (int i = 1; i < P::kN; ++i) b[i] = (b[i - 1] + 2 * m[i] + 2 * s) % 3;
+  const std::uint32_t top = b[P::kN - 1];
+  std::vector<std::uint16_t> bq(P::kN);
+  for (int i = 0; i < P::kN; ++i) {
+    const std::uint32_t v = (b[i] + 2 * top) % 3;
+    bq[i] = static_cast<std::uint16_t>(v == 2 ? P::kQ - 1 : v);
+  }
+  std::vector<std::uint16_t> r(P::kPad, 0);
+  r[0] = static_cast<std::uint16_t>(bq[P::kN - 1] - bq[0]);
+  for (int i = 1; i < P::kN; ++i) r[i] = static_cast<std::uint16_t>(bq[i - 1] - bq[i]);
+  return r;
+}
+
+TEST(NtruAvx2KernelsTest, LiftHrssMatchesScalarCode) {
+  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(31);
+  for (int round = 0; round < 30; ++round) {
+    std::vector<std::uint16_t> m(Hrss701::kPad, 0);
+    for (int i = 0; i < Hrss701::kN - 1; ++i) {
+      m[i] = static_cast<std::uint16_t>(round == 0 ? 2 : (round == 1 ? 0 : rng() % 3));
+    }
+    std::vector<std::uint16_t> r(Hrss701::kPad, 0x4321);
+    LiftHrss<Hrss701>(r.data(), m.data());
+    EXPECT_TRUE(r == ScalarLiftHrss(m)) << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace medmesh::ntru::avx2

@@ -112,6 +112,7 @@ void UnpackS3Trits(std::uint16_t* a, const std::uint8_t* in) {
   constexpr int kFirst = (P::kN - 1) / kLanes * kLanes;
   Store(a + kFirst, _mm256_and_si256(Load(a + kFirst), LanesBelow(kFirst, P::kN - 1)));
   for (int i = kFirst + kLanes; i < P::kPad; i += kLanes) Store(a + i, _mm256_setzero_si256());
+  Wipe(buf, sizeof buf);
 }
 
 template <class P>
@@ -162,6 +163,8 @@ void PackS3Trits(std::uint8_t* out, const std::uint16_t* a) {
     _mm_store_si128(reinterpret_cast<__m128i*>(packed + std::ptrdiff_t{16} * t), result);
   }
   std::memcpy(out, packed, kBytes);
+  Wipe(trits, sizeof trits);
+  Wipe(packed, sizeof packed);
 }
 
 template <class P>
@@ -189,6 +192,63 @@ void S3ReduceProduct(std::uint16_t* r) {
   ReduceModPhiN<P>(r, r, pre, pre_scalar);
 }
 
+template <class P>
+void LiftHrss(std::uint16_t* r, const std::uint16_t* m) {
+  static_assert(P::kHrss);
+  // Pass 1: prefix sums of m (at most 2n < 2^16) per vector: three shift-adds inside each
+  // 128-bit half, the low half's total into the high half, then the running total.
+  alignas(32) std::uint16_t prefix[P::kPad];
+  const V last_lane =
+      _mm256_setr_epi8(14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14,
+                       15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15);
+  V carry = _mm256_setzero_si256();
+  for (int i = 0; i < P::kPad; i += kLanes) {
+    V x = Load(m + i);
+    x = _mm256_add_epi16(x, _mm256_slli_si256(x, 2));
+    x = _mm256_add_epi16(x, _mm256_slli_si256(x, 4));
+    x = _mm256_add_epi16(x, _mm256_slli_si256(x, 8));
+    const V half_totals = _mm256_shuffle_epi8(x, last_lane);
+    x = _mm256_add_epi16(x, _mm256_permute2x128_si256(half_totals, half_totals, 0x08));
+    x = _mm256_add_epi16(x, carry);
+    Store(prefix + i, x);
+    carry = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, last_lane), 0xff);
+  }
+  // b = m / (x - 1) mod (3, Phi_n) as in kem_impl.h's Lift: with s = -sum(m) / n mod 3,
+  // b[i] = sum_{j=1..i} (2 m[j] + 2 s) = 2 prefix[i] + 2 i s + m[0] (mod 3), then minus
+  // b[n-1] Phi_n.
+  constexpr std::uint32_t kInvN = (P::kN % 3 == 1) ? 1 : 2;  // 1/n mod 3
+  const std::uint32_t sum = prefix[P::kN - 1];
+  const std::uint32_t s = Mod3Scalar(9 - Mod3Scalar(Mod3Scalar(sum) * kInvN));
+  const std::uint32_t m0 = m[0];
+  const std::uint32_t top = Mod3Scalar(2 * sum + 2 * (P::kN - 1) * s + m0);
+  const V two_s = _mm256_set1_epi16(static_cast<short>(2 * s));
+  // + 2 top for the reduction mod Phi_n
+  const V offset = _mm256_set1_epi16(static_cast<short>(m0 + 2 * top));
+  const V q_mask = _mm256_set1_epi16(static_cast<short>(P::kQMask));
+  V index = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  // b in Z_q ({0, 1, q-1}) at shifted[1 ..], shifted[0] = 0 (b[-1] of the product below).
+  alignas(32) std::uint16_t shifted[P::kPad + kLanes];
+  shifted[0] = 0;
+  for (int i = 0; i < P::kPad; i += kLanes) {
+    const V x = _mm256_add_epi16(
+        _mm256_add_epi16(_mm256_slli_epi16(Load(prefix + i), 1), _mm256_mullo_epi16(index, two_s)),
+        offset);
+    V b = Mod3V(x);
+    if (i + kLanes > P::kN) b = _mm256_and_si256(b, LanesBelow(i, P::kN));  // public bound
+    b = _mm256_or_si256(
+        b, _mm256_and_si256(_mm256_sub_epi16(_mm256_setzero_si256(), _mm256_srli_epi16(b, 1)),
+                            q_mask));
+    Store(shifted + 1 + i, b);
+    index = _mm256_add_epi16(index, _mm256_set1_epi16(kLanes));
+  }
+  // r = (x - 1) b: r[i] = b[i-1] - b[i] (b[n-1] = 0, so nothing wraps around).
+  for (int i = 0; i < P::kPad; i += kLanes) {
+    Store(r + i, _mm256_sub_epi16(Load(shifted + i), Load(shifted + 1 + i)));
+  }
+  Wipe(prefix, sizeof prefix);
+  Wipe(shifted, sizeof shifted);
+}
+
 #define MEDMESH_NTRU_S3_INSTANTIATE(P)                                 \
   template void UnpackS3Trits<P>(std::uint16_t*, const std::uint8_t*); \
   template void PackS3Trits<P>(std::uint8_t*, const std::uint16_t*);   \
@@ -199,5 +259,6 @@ MEDMESH_NTRU_S3_INSTANTIATE(Hps2048677)
 MEDMESH_NTRU_S3_INSTANTIATE(Hps4096821)
 MEDMESH_NTRU_S3_INSTANTIATE(Hrss701)
 #undef MEDMESH_NTRU_S3_INSTANTIATE
+template void LiftHrss<Hrss701>(std::uint16_t*, const std::uint16_t*);
 
 }  // namespace medmesh::ntru::avx2

@@ -284,6 +284,9 @@ inline void Lift(Poly<P>& r, const Poly<P>& m) {
     r = m;
     Z3ToZq(r);
   } else {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+    LiftHrss<P>(r.c, m.c);  // the same on vectors (avx2/kernels.h)
+#else
     // b = m / (x - 1) mod (3, Phi_n). In Z_3[x]/(x^n - 1), (x-1) b = m + s Phi_n where summing
     // coefficients gives s = -sum(m) / n. Coefficientwise b[i] = b[i-1] - m[i] - s with b[0]
     // free; b[0] = 0 and then subtracting b[n-1] Phi_n gives the representative of degree < n-1.
@@ -304,6 +307,7 @@ inline void Lift(Poly<P>& r, const Poly<P>& m) {
     for (int i = P::kN; i < P::kPad; ++i) r.c[i] = 0;
     r.c[0] = static_cast<std::uint16_t>(r.c[0] + b.c[P::kN - 1]);
     Wipe(&b, sizeof b);
+#endif
   }
 }
 
