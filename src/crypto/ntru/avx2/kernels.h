@@ -22,6 +22,16 @@ namespace medmesh::ntru::avx2 {
 template <class P>
 void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
 
+// r = a * b mod (x^n - 1) like PolyMulRq, but correct mod 2^13 only (bits 13..15 of r[i] for
+// i < n unspecified): Toom-4 (evaluation at 0, +-1, +-2, 1/2, infinity; its interpolation
+// divides by 8) over 63 products of P::kPad / 16 coefficients (32, 48 or 64), done 16 at a
+// time transposed like PolyMulRq's blocks. Enough for every product modulo q (q <= 2^13) and for
+// exact products of ternary polynomials ({0,1,2} coefficients: at most 4n < 2^13), which is
+// what encapsulation and decapsulation need; key generation's Newton lift (mod 2^15) keeps
+// PolyMulRq. Same operand and aliasing rules as PolyMulRq.
+template <class P>
+void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
+
 // Sorts kLen int32 values ascending as signed numbers, in place, with a fixed sorting network
 // of AVX2 lane-wise min/max (the result equals std::sort's). kLen is 512 or 1024. No alignment
 // needed. Thread-safe.
@@ -35,6 +45,25 @@ template <class P>
 void PackSqGroups(std::uint8_t* out, const std::uint16_t* a);
 template <class P>
 void UnpackSqGroups(std::uint16_t* a, const std::uint8_t* in);
+
+// S3 (avx2/s3.cc), with the same results as the scalar code of ../internal/kem_impl.h:
+// UnpackS3Trits = UnpackS3 (five trits per byte, coefficients n-1 and up zero; reads exactly
+// P::kPackS3Bytes), PackS3Trits = PackS3 for coefficients in {0,1,2} (coefficients n-1 and up
+// ignored; writes exactly P::kPackS3Bytes), RqToS3Reduce = RqToS3 (r may alias a), and
+// S3ReduceProduct = the reduction of S3Mul after its product: r[i] = (r[i] mod 2^13) mod
+// (3, Phi_n) for i < n, zero above.
+template <class P>
+void UnpackS3Trits(std::uint16_t* a, const std::uint8_t* in);
+template <class P>
+void PackS3Trits(std::uint8_t* out, const std::uint16_t* a);
+template <class P>
+void RqToS3Reduce(std::uint16_t* r, const std::uint16_t* a);
+template <class P>
+void S3ReduceProduct(std::uint16_t* r);
+// Lift(m) of HRSS (kem_impl.h): r = (x - 1) * (m / (x - 1) mod (3, Phi_n)) in Z_q, for m with
+// coefficients in {0,1,2} and zero padding; r must not alias m. Only for P = Hrss701.
+template <class P>
+void LiftHrss(std::uint16_t* r, const std::uint16_t* m);
 
 // The (n-1) sampling keys of Fixed_Type before the type bits: key i is bits 30 i .. 30 i + 29
 // of u (little-endian) shifted left by 2, read from 15 bytes per 4 keys.

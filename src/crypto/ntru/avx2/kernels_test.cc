@@ -1,6 +1,6 @@
-// The AVX2 kernels (kernels.h) against plain reference code: PolyMulRq against a schoolbook
-// product mod (x^n - 1) for every parameter set, and SortInt32 against std::sort. Skipped on a
-// CPU without AVX2. (The KAT test covers the kernels inside the KEM as well.)
+// The AVX2 kernels (kernels.h) against plain reference code: PolyMulRq and PolyMulQ against a
+// schoolbook product mod (x^n - 1) for every parameter set, and SortInt32 against std::sort.
+// Skipped on a CPU without AVX2. (The KAT test covers the kernels inside the KEM as well.)
 #include "crypto/ntru/avx2/kernels.h"
 
 #include <gtest/gtest.h>
@@ -48,11 +48,12 @@ std::vector<std::uint16_t> RandomPoly(std::mt19937& rng, Coeffs kind) {
   return a;
 }
 
-// Whether r and want agree mod 2^15 below n and r is zero from n on.
-template <class P>
-bool AgreesMod2e15(const std::vector<std::uint16_t>& r, const std::vector<std::uint16_t>& want) {
+// Whether r and want agree mod 2^kBits below n and r is zero from n on.
+template <class P, int kBits>
+bool AgreesMod(const std::vector<std::uint16_t>& r, const std::vector<std::uint16_t>& want) {
+  constexpr std::uint16_t kMask = (1u << kBits) - 1;
   for (int i = 0; i < P::kN; ++i) {
-    if (((r[i] ^ want[i]) & 0x7fff) != 0) return false;
+    if (((r[i] ^ want[i]) & kMask) != 0) return false;
   }
   for (int i = P::kN; i < P::kPad; ++i) {
     if (r[i] != 0) return false;
@@ -60,8 +61,12 @@ bool AgreesMod2e15(const std::vector<std::uint16_t>& r, const std::vector<std::u
   return true;
 }
 
-template <class P>
-void CheckMul(std::uint32_t seed) {
+using MulFn = void (*)(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+
+// Mul (PolyMulRq<P> or PolyMulQ<P>) against the schoolbook product, mod 2^kBits.
+template <class P, int kBits>
+void CheckMul(MulFn mul, std::uint32_t seed) {
+  const auto agrees = AgreesMod<P, kBits>;
   std::mt19937 rng(seed);
   for (Coeffs kind : {Coeffs::kFull16, Coeffs::kTernary, Coeffs::kExtremes}) {
     for (int round = 0; round < 3; ++round) {
@@ -69,15 +74,15 @@ void CheckMul(std::uint32_t seed) {
       const auto b = RandomPoly<P>(rng, kind);
       const auto want = ReferenceMul(a, b, P::kN);
       std::vector<std::uint16_t> r(P::kPad, 0x5555);
-      PolyMulRq<P>(r.data(), a.data(), b.data());
-      EXPECT_TRUE(AgreesMod2e15<P>(r, want)) << "kind " << static_cast<int>(kind);
+      mul(r.data(), a.data(), b.data());
+      EXPECT_TRUE(agrees(r, want)) << "kind " << static_cast<int>(kind);
       // In place: r aliasing a, then b.
       auto ra = a;
-      PolyMulRq<P>(ra.data(), ra.data(), b.data());
-      EXPECT_TRUE(AgreesMod2e15<P>(ra, want));
+      mul(ra.data(), ra.data(), b.data());
+      EXPECT_TRUE(agrees(ra, want));
       auto rb = b;
-      PolyMulRq<P>(rb.data(), a.data(), rb.data());
-      EXPECT_TRUE(AgreesMod2e15<P>(rb, want));
+      mul(rb.data(), a.data(), rb.data());
+      EXPECT_TRUE(agrees(rb, want));
     }
   }
   // A single coefficient times x^k moves it to k (mod n): catches any misplaced block.
@@ -87,17 +92,26 @@ void CheckMul(std::uint32_t seed) {
     for (int i = 0; i < P::kN; ++i) a[i] = static_cast<std::uint16_t>(i + 1);
     b[k] = 1;
     std::vector<std::uint16_t> r(P::kPad, 0);
-    PolyMulRq<P>(r.data(), a.data(), b.data());
-    EXPECT_TRUE(AgreesMod2e15<P>(r, ReferenceMul(a, b, P::kN))) << "shift " << k;
+    mul(r.data(), a.data(), b.data());
+    EXPECT_TRUE(agrees(r, ReferenceMul(a, b, P::kN))) << "shift " << k;
   }
 }
 
 TEST(NtruAvx2KernelsTest, PolyMulRqMatchesSchoolbookForEverySet) {
   if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
-  CheckMul<Hps2048509>(1);
-  CheckMul<Hps2048677>(2);
-  CheckMul<Hps4096821>(3);
-  CheckMul<Hrss701>(4);
+  CheckMul<Hps2048509, 15>(&PolyMulRq<Hps2048509>, 1);
+  CheckMul<Hps2048677, 15>(&PolyMulRq<Hps2048677>, 2);
+  CheckMul<Hps4096821, 15>(&PolyMulRq<Hps4096821>, 3);
+  CheckMul<Hrss701, 15>(&PolyMulRq<Hrss701>, 4);
+}
+
+// The Toom-4 product of encapsulation and decapsulation, correct mod 2^13 (kernels.h).
+TEST(NtruAvx2KernelsTest, PolyMulQMatchesSchoolbookMod2e13ForEverySet) {
+  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  CheckMul<Hps2048509, 13>(&PolyMulQ<Hps2048509>, 11);
+  CheckMul<Hps2048677, 13>(&PolyMulQ<Hps2048677>, 12);
+  CheckMul<Hps4096821, 13>(&PolyMulQ<Hps4096821>, 13);
+  CheckMul<Hrss701, 13>(&PolyMulQ<Hrss701>, 14);
 }
 
 template <int kLen>
@@ -126,6 +140,123 @@ TEST(NtruAvx2KernelsTest, SortInt32MatchesStdSort) {
   if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
   CheckSort<512>(7);
   CheckSort<1024>(8);
+}
+
+// --- S3 kernels (avx2/s3.cc) against plain scalar code of the same contracts ---
+
+std::uint16_t Mod3(std::uint32_t x) { return static_cast<std::uint16_t>(x % 3); }
+
+template <class P>
+std::vector<std::uint16_t> ScalarUnpackS3(const std::vector<std::uint8_t>& in) {
+  std::vector<std::uint16_t> a(P::kPad, 0);
+  for (int idx = 0; idx < P::kN - 1; ++idx) {
+    std::uint32_t c = in[idx / 5];
+    for (int j = 0; j < idx % 5; ++j) c /= 3;
+    a[idx] = Mod3(c);
+  }
+  return a;
+}
+
+template <class P>
+std::vector<std::uint8_t> ScalarPackS3(const std::vector<std::uint16_t>& a) {
+  std::vector<std::uint8_t> out(P::kPackS3Bytes, 0);
+  for (int idx = P::kN - 2; idx >= 0; --idx) {
+    std::uint32_t w = 1;
+    for (int j = 0; j < idx % 5; ++j) w *= 3;
+    out[idx / 5] = static_cast<std::uint8_t>(out[idx / 5] + w * a[idx]);
+  }
+  return out;
+}
+
+// r[i] = (pre(a[i]) - pre(a[n-1])) mod 3 for i < n (minus coefficient n-1 times Phi_n).
+template <class P, class Pre>
+std::vector<std::uint16_t> ScalarReduce(const std::vector<std::uint16_t>& a, Pre pre) {
+  std::vector<std::uint16_t> r(P::kPad, 0);
+  const std::uint32_t top = Mod3(pre(a[P::kN - 1]));
+  for (int i = 0; i < P::kN; ++i) r[i] = Mod3(pre(a[i]) + 3 - top);
+  return r;
+}
+
+template <class P>
+void CheckS3Kernels(std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  for (int round = 0; round < 20; ++round) {
+    // Every byte value (243..255 are not canonical but must still unpack as the scalar code
+    // does), then random bytes.
+    std::vector<std::uint8_t> in(P::kPackS3Bytes);
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      in[i] = static_cast<std::uint8_t>(round == 0 ? (i * 7 + 3) : (round == 1 ? 255 - i : rng()));
+    }
+    std::vector<std::uint16_t> a(P::kPad, 0x7777);
+    UnpackS3Trits<P>(a.data(), in.data());
+    EXPECT_TRUE(a == ScalarUnpackS3<P>(in)) << "unpack round " << round;
+
+    std::vector<std::uint16_t> t(P::kPad, 0);
+    for (int i = 0; i < P::kN; ++i) t[i] = static_cast<std::uint16_t>(rng() % 3);  // incl. n-1
+    std::vector<std::uint8_t> out(P::kPackS3Bytes + 8, 0xa5);
+    PackS3Trits<P>(out.data(), t.data());
+    const auto want = ScalarPackS3<P>(t);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), out.begin())) << "pack round " << round;
+    EXPECT_TRUE(std::all_of(out.begin() + P::kPackS3Bytes, out.end(),
+                            [](std::uint8_t b) { return b == 0xa5; }));
+
+    std::vector<std::uint16_t> x(P::kPad, 0);
+    for (int i = 0; i < P::kN; ++i) x[i] = static_cast<std::uint16_t>(rng());
+    const auto centred = [](std::uint16_t v) {
+      const std::uint32_t m = v & P::kQMask;
+      return m >= P::kQ / 2 ? m + 2 * P::kQ : m;  // m - q, plus 3q
+    };
+    std::vector<std::uint16_t> r(P::kPad, 0x1234);
+    RqToS3Reduce<P>(r.data(), x.data());
+    EXPECT_TRUE(r == (ScalarReduce<P>(x, centred))) << "RqToS3 round " << round;
+    auto y = x;
+    S3ReduceProduct<P>(y.data());
+    const auto low13 = [](std::uint16_t v) { return std::uint32_t{v} & 0x1fffu; };
+    EXPECT_TRUE(y == (ScalarReduce<P>(x, low13))) << "S3 product round " << round;
+  }
+}
+
+TEST(NtruAvx2KernelsTest, S3KernelsMatchScalarCodeForEverySet) {
+  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  CheckS3Kernels<Hps2048509>(21);
+  CheckS3Kernels<Hps2048677>(22);
+  CheckS3Kernels<Hps4096821>(23);
+  CheckS3Kernels<Hrss701>(24);
+}
+
+// Lift of HRSS as kem_impl.h's scalar code computes it: b = m / (x - 1) mod (3, Phi_n) by the
+// recurrence, then (x - 1) b in Z_q.
+std::vector<std::uint16_t> ScalarLiftHrss(const std::vector<std::uint16_t>& m) {
+  using P = Hrss701;
+  std::uint32_t sum = 0;
+  for (int i = 0; i < P::kN; ++i) sum += m[i];
+  const std::uint32_t s = (3 - (sum % 3) * 2 % 3) % 3;  // -sum / n mod 3 (1/701 = 2 mod 3)
+  std::vector<std::uint32_t> b(P::kN, 0);
+  for (int i = 1; i < P::kN; ++i) b[i] = (b[i - 1] + 2 * m[i] + 2 * s) % 3;
+  const std::uint32_t top = b[P::kN - 1];
+  std::vector<std::uint16_t> bq(P::kN);
+  for (int i = 0; i < P::kN; ++i) {
+    const std::uint32_t v = (b[i] + 2 * top) % 3;
+    bq[i] = static_cast<std::uint16_t>(v == 2 ? P::kQ - 1 : v);
+  }
+  std::vector<std::uint16_t> r(P::kPad, 0);
+  r[0] = static_cast<std::uint16_t>(bq[P::kN - 1] - bq[0]);
+  for (int i = 1; i < P::kN; ++i) r[i] = static_cast<std::uint16_t>(bq[i - 1] - bq[i]);
+  return r;
+}
+
+TEST(NtruAvx2KernelsTest, LiftHrssMatchesScalarCode) {
+  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(31);
+  for (int round = 0; round < 30; ++round) {
+    std::vector<std::uint16_t> m(Hrss701::kPad, 0);
+    for (int i = 0; i < Hrss701::kN - 1; ++i) {
+      m[i] = static_cast<std::uint16_t>(round == 0 ? 2 : (round == 1 ? 0 : rng() % 3));
+    }
+    std::vector<std::uint16_t> r(Hrss701::kPad, 0x4321);
+    LiftHrss<Hrss701>(r.data(), m.data());
+    EXPECT_TRUE(r == ScalarLiftHrss(m)) << "round " << round;
+  }
 }
 
 }  // namespace

@@ -47,9 +47,13 @@ void UnpackSqGroups(std::uint16_t* a, const std::uint8_t* in) {
   constexpr std::uint64_t kMask = FieldMask<P>();
   for (int g = 0; g < (P::kN - 1) / 8; ++g) {
     std::uint64_t first;
-    std::uint64_t second = 0;
+    std::uint64_t last;
     std::memcpy(&first, in + g * kL, 8);
-    std::memcpy(&second, in + g * kL + 8, kL - 8);
+    // The group's last 8 bytes, shifted down to its bytes 8 .. kL-1: one load that stays in the
+    // group (a kL-8 byte copy into a zeroed word went through the stack, and reloading the
+    // word stalled on store forwarding every group).
+    std::memcpy(&last, in + g * kL + kL - 8, 8);
+    const std::uint64_t second = last >> (8 * (16 - kL));
     // PDEP takes the low 4 kL bits of its source, so the first half needs no masking.
     const std::uint64_t w0 = _pdep_u64(first, kMask);
     const std::uint64_t w1 = _pdep_u64((first >> kHalf) | (second << (64 - kHalf)), kMask);

@@ -28,7 +28,7 @@
 namespace medmesh::ntru::avx2 {
 namespace {
 
-constexpr int kBlock = 64;  // coefficients of the blocks multiplied transposed
+constexpr int kBlock = 64;  // coefficients of the blocks multiplied transposed (PolyMulRq)
 constexpr int kLanes = 16;  // uint16 lanes of a vector, and blocks per transposed batch
 // The vertical Karatsuba stops at 16 x 16 schoolbooks (2304 multiplies per 16 products of
 // 64 x 64): on the Zen 5 we measured, 8 x 8 (1728 multiplies, one more level of additions and
@@ -88,11 +88,11 @@ __attribute__((noinline)) void VerticalSchoolbook(const V* a, const V* b, V* c) 
   c[2 * kS - 1] = _mm256_setzero_si256();
 }
 
-// c[0 .. 2L) = a[0 .. L) * b[0 .. L) lane-wise, Karatsuba down to kSchoolbook.
-template <int L>
+// c[0 .. 2L) = a[0 .. L) * b[0 .. L) lane-wise, Karatsuba down to kS x kS schoolbooks.
+template <int L, int kS = kSchoolbook>
 inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
-  if constexpr (L == kSchoolbook) {
-    VerticalSchoolbook<kSchoolbook>(a, b, c);
+  if constexpr (L == kS) {
+    VerticalSchoolbook<kS>(a, b, c);
   } else {
     constexpr int kH = L / 2;
     V as[kH];
@@ -102,9 +102,9 @@ inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
       as[i] = Add(a[i], a[i + kH]);
       bs[i] = Add(b[i], b[i + kH]);
     }
-    VerticalKaratsuba<kH>(a, b, c);
-    VerticalKaratsuba<kH>(a + kH, b + kH, c + 2 * kH);
-    VerticalKaratsuba<kH>(as, bs, mid);
+    VerticalKaratsuba<kH, kS>(a, b, c);
+    VerticalKaratsuba<kH, kS>(a + kH, b + kH, c + 2 * kH);
+    VerticalKaratsuba<kH, kS>(as, bs, mid);
     // With c = (L0, L1, H0, H1) and mid = (M0, M1) in quarters of kH: the middle quarters
     // become L1 + M0 - L0 - H0 and H0 + M1 - L1 - H1, in one pass through t = L1 - H0.
     for (int i = 0; i < kH; ++i) {
@@ -115,95 +115,97 @@ inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
   }
 }
 
-// For i < kCount: c block i (2 kBlock coefficients, the last zero) = a block i * b block i.
-// a, b hold RoundUp16(kCount) blocks of kBlock coefficients, c as many blocks of 2 kBlock; the
-// blocks past kCount are multiplied too (they must be defined) and their products ignored.
-template <int kCount>
+// For i < kCount: c block i (2 kB coefficients, the last zero) = a block i * b block i, for
+// blocks of kB coefficients (a multiple of 16) multiplied by vertical Karatsuba down to kS.
+// a, b hold RoundUp16(kCount) blocks of kB coefficients, c as many blocks of 2 kB; the blocks
+// past kCount are multiplied too (they must be defined) and their products ignored.
+template <int kB, int kS, int kCount>
 __attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint16_t* b,
                                          std::uint16_t* c) {
+  static_assert(kB % kLanes == 0);
   for (int g = 0; g < kCount; g += kLanes) {
-    V ta[kBlock];
-    V tb[kBlock];
-    V tc[2 * kBlock];
-    for (int q = 0; q < kBlock / kLanes; ++q) {
+    V ta[kB];
+    V tb[kB];
+    V tc[2 * kB];
+    for (int q = 0; q < kB / kLanes; ++q) {
       for (int i = 0; i < kLanes; ++i) {
-        const std::ptrdiff_t at = std::ptrdiff_t{g + i} * kBlock + kLanes * q;
+        const std::ptrdiff_t at = std::ptrdiff_t{g + i} * kB + kLanes * q;
         ta[kLanes * q + i] = Load(a + at);
         tb[kLanes * q + i] = Load(b + at);
       }
       Transpose16x16(ta + kLanes * q);
       Transpose16x16(tb + kLanes * q);
     }
-    VerticalKaratsuba<kBlock>(ta, tb, tc);
-    for (int q = 0; q < 2 * kBlock / kLanes; ++q) {
+    VerticalKaratsuba<kB, kS>(ta, tb, tc);
+    for (int q = 0; q < 2 * kB / kLanes; ++q) {
       Transpose16x16(tc + kLanes * q);
       for (int i = 0; i < kLanes; ++i)
-        Store(c + std::ptrdiff_t{g + i} * 2 * kBlock + kLanes * q, tc[kLanes * q + i]);
+        Store(c + std::ptrdiff_t{g + i} * 2 * kB + kLanes * q, tc[kLanes * q + i]);
     }
   }
 }
 
 constexpr int RoundUp16(int v) { return (v + kLanes - 1) / kLanes * kLanes; }
 
-// Blocks produced by the Karatsuba evaluation of an L-coefficient operand.
-template <int L>
+// Blocks of kB produced by the Karatsuba evaluation of an L-coefficient operand.
+template <int L, int kB = kBlock>
 constexpr int KaratsubaBlocks() {
-  if constexpr (L <= kBlock) {
+  if constexpr (L <= kB) {
     return 1;
   } else {
-    return 3 * KaratsubaBlocks<L / 2>();
+    return 3 * KaratsubaBlocks<L / 2, kB>();
   }
 }
 
-// out[0 .. KaratsubaBlocks<L>() * kBlock) = the blocks to multiply for a[0 .. L): those of the
+// out[0 .. KaratsubaBlocks<L, kB>() * kB) = the blocks to multiply for a[0 .. L): those of the
 // low half, of the high half, and of their sum.
-template <int L>
+template <int L, int kB = kBlock>
 __attribute__((noinline)) void KaratsubaEvaluate(const std::uint16_t* a, std::uint16_t* out) {
-  if constexpr (L == 2 * kBlock) {  // the three blocks themselves: low, high, low + high
-    for (int i = 0; i < kBlock; i += kLanes) {
+  if constexpr (L == 2 * kB) {  // the three blocks themselves: low, high, low + high
+    for (int i = 0; i < kB; i += kLanes) {
       const V lo = Load(a + i);
-      const V hi = Load(a + kBlock + i);
+      const V hi = Load(a + kB + i);
       Store(out + i, lo);
-      Store(out + kBlock + i, hi);
-      Store(out + 2 * kBlock + i, Add(lo, hi));
+      Store(out + kB + i, hi);
+      Store(out + 2 * kB + i, Add(lo, hi));
     }
   } else {
-    static_assert(L > 2 * kBlock);
+    static_assert(L > 2 * kB);
     constexpr int kH = L / 2;
-    constexpr int kCount = KaratsubaBlocks<kH>();
+    constexpr int kCount = KaratsubaBlocks<kH, kB>();
     alignas(32) std::uint16_t sum[kH];
     for (int i = 0; i < kH; i += kLanes) Store(sum + i, Add(Load(a + i), Load(a + kH + i)));
-    KaratsubaEvaluate<kH>(a, out);
-    KaratsubaEvaluate<kH>(a + kH, out + std::ptrdiff_t{kCount} * kBlock);
-    KaratsubaEvaluate<kH>(sum, out + std::ptrdiff_t{2 * kCount} * kBlock);
+    KaratsubaEvaluate<kH, kB>(a, out);
+    KaratsubaEvaluate<kH, kB>(a + kH, out + std::ptrdiff_t{kCount} * kB);
+    KaratsubaEvaluate<kH, kB>(sum, out + std::ptrdiff_t{2 * kCount} * kB);
   }
 }
 
-// r[0 .. 2L) = the product for which KaratsubaEvaluate<L> made the operands, from the block
-// products prods (blocks of 2 kBlock coefficients in the same order).
-template <int L>
+// r[0 .. 2L) = the product for which KaratsubaEvaluate<L, kB> made the operands, from the
+// block products prods (blocks of 2 kB coefficients in the same order).
+template <int L, int kB = kBlock>
 __attribute__((noinline)) void KaratsubaInterpolate(const std::uint16_t* prods, std::uint16_t* r) {
-  if constexpr (L == 2 * kBlock) {  // straight from the three block products
-    constexpr int kB2 = 2 * kBlock;
-    for (int i = 0; i < kBlock; i += kLanes) {  // r[0, 64) = low product's first half
+  if constexpr (L == 2 * kB) {  // straight from the three block products
+    constexpr int kB2 = 2 * kB;
+    for (int i = 0; i < kB; i += kLanes) {  // r[0, kB) = low product's first half
       Store(r + i, Load(prods + i));
-      Store(r + 3 * kBlock + i, Load(prods + kB2 + kBlock + i));  // r[192, 256): high's second
+      Store(r + 3 * kB + i, Load(prods + kB2 + kB + i));  // r[3 kB, 4 kB): high's second half
     }
-    for (int i = 0; i < kB2; i += kLanes) {  // r[64, 192) = lo[64..) + hi[..64) + middle
+    for (int i = 0; i < kB2; i += kLanes) {  // r[kB, 3 kB) = lo[kB..) + hi[..kB) + middle
       const V lo = Load(prods + i);
       const V hi = Load(prods + kB2 + i);
       const V mid = Sub(Load(prods + 2 * kB2 + i), Add(lo, hi));
-      const V below = i < kBlock ? Load(prods + kBlock + i) : Load(prods + kB2 + i - kBlock);
-      Store(r + kBlock + i, Add(below, mid));
+      const V below = i < kB ? Load(prods + kB + i) : Load(prods + kB2 + i - kB);
+      Store(r + kB + i, Add(below, mid));
     }
   } else {
-    static_assert(L > 2 * kBlock);
+    static_assert(L > 2 * kB);
     constexpr int kH = L / 2;
-    constexpr std::ptrdiff_t kStride = std::ptrdiff_t{KaratsubaBlocks<kH>()} * 2 * kBlock;
+    constexpr std::ptrdiff_t kStride = std::ptrdiff_t{KaratsubaBlocks<kH, kB>()} * 2 * kB;
     alignas(32) std::uint16_t mid[2 * kH];
-    KaratsubaInterpolate<kH>(prods, r);                     // low * low -> r[0, 2H)
-    KaratsubaInterpolate<kH>(prods + kStride, r + 2 * kH);  // high * high -> r[2H, 4H)
-    KaratsubaInterpolate<kH>(prods + 2 * kStride, mid);     // sum * sum
+    KaratsubaInterpolate<kH, kB>(prods, r);                     // low * low -> r[0, 2H)
+    KaratsubaInterpolate<kH, kB>(prods + kStride, r + 2 * kH);  // high * high -> r[2H, 4H)
+    KaratsubaInterpolate<kH, kB>(prods + 2 * kStride, mid);     // sum * sum
     // As in VerticalKaratsuba: the middle quarters in one pass.
     for (int i = 0; i < kH; i += kLanes) {
       const V t = Sub(Load(r + kH + i), Load(r + 2 * kH + i));
@@ -225,7 +227,7 @@ void KaratsubaMul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16
   KaratsubaEvaluate<L>(b, eb);
   std::memset(ea + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
   std::memset(eb + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
-  MulBlocks<kCount>(ea, eb, ec);
+  MulBlocks<kBlock, kSchoolbook, kCount>(ea, eb, ec);
   KaratsubaInterpolate<L>(ec, prod);
 }
 
@@ -262,7 +264,7 @@ void Toom3Mul768(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_
   evaluate(b, eb);
   std::memset(ea + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
   std::memset(eb + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
-  MulBlocks<kCount>(ea, eb, ec);
+  MulBlocks<kBlock, kSchoolbook, kCount>(ea, eb, ec);
 
   alignas(32) std::uint16_t w[5][2 * kM];  // the products at 0, 1, -1, -2, infinity
   constexpr std::ptrdiff_t kStride = std::ptrdiff_t{kPer} * 2 * kBlock;
@@ -290,6 +292,108 @@ void Toom3Mul768(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_
   }
 }
 
+// prod[0 .. 2L) = a * b, correct mod 2^13, for L = 512, 768 or 1024: Toom-4 with evaluation at
+// 0, 1, -1, 2, -2, 1/2 (scaled by 8) and infinity over 7 products of M = L/4, each split by two
+// Karatsuba levels into 9 products of kB = M/4 (32, 48 or 64) coefficients: 63 blocks, four
+// transposed batches of 16, multiplied by two vertical Karatsuba levels and kB/4 schoolbooks.
+//
+// The interpolation divides exact multiples of 2, 4 and 8 (a shift loses the top bit each
+// time), so c2 and c4 are right mod 2^13, c1, c3 and c5 mod 2^14, c0 and c6 exactly.
+template <int L>
+void Toom4Mul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* b) {
+  constexpr int kM = L / 4;
+  constexpr int kB = kM / 4;
+  static_assert(kB % kLanes == 0);
+  constexpr int kPer = KaratsubaBlocks<kM, kB>();  // 9 blocks per evaluation point
+  constexpr int kCount = 7 * kPer;
+  constexpr int kSlots = RoundUp16(kCount);
+  alignas(32) std::uint16_t ea[kSlots * kB];
+  alignas(32) std::uint16_t eb[kSlots * kB];
+  alignas(32) std::uint16_t ec[kSlots * 2 * kB];
+  const auto evaluate = [](const std::uint16_t* x, std::uint16_t* out) {
+    alignas(32) std::uint16_t e[5][kM];  // x(1), x(-1), x(2), x(-2), 8 x(1/2)
+    for (int i = 0; i < kM; i += kLanes) {
+      const V x0 = Load(x + i);
+      const V x1 = Load(x + kM + i);
+      const V x2 = Load(x + 2 * kM + i);
+      const V x3 = Load(x + 3 * kM + i);
+      const V even1 = Add(x0, x2);
+      const V odd1 = Add(x1, x3);
+      Store(e[0] + i, Add(even1, odd1));
+      Store(e[1] + i, Sub(even1, odd1));
+      const V even2 = Add(x0, _mm256_slli_epi16(x2, 2));                       // x0 + 4 x2
+      const V odd2 = _mm256_slli_epi16(Add(x1, _mm256_slli_epi16(x3, 2)), 1);  // 2 x1 + 8 x3
+      Store(e[2] + i, Add(even2, odd2));
+      Store(e[3] + i, Sub(even2, odd2));
+      // 8 x0 + 4 x1 + 2 x2 + x3 = ((2 x0 + x1) 2 + x2) 2 + x3
+      const V h = Add(_mm256_slli_epi16(x0, 1), x1);
+      Store(e[4] + i, Add(_mm256_slli_epi16(Add(_mm256_slli_epi16(h, 1), x2), 1), x3));
+    }
+    constexpr std::ptrdiff_t kStride = std::ptrdiff_t{kPer} * kB;
+    KaratsubaEvaluate<kM, kB>(x, out);
+    for (int p = 0; p < 5; ++p) KaratsubaEvaluate<kM, kB>(e[p], out + (p + 1) * kStride);
+    KaratsubaEvaluate<kM, kB>(x + 3 * kM, out + 6 * kStride);
+  };
+  evaluate(a, ea);
+  evaluate(b, eb);
+  std::memset(ea + kCount * kB, 0, (kSlots - kCount) * kB * sizeof(std::uint16_t));
+  std::memset(eb + kCount * kB, 0, (kSlots - kCount) * kB * sizeof(std::uint16_t));
+  MulBlocks<kB, kB / 4, kCount>(ea, eb, ec);
+
+  // w[p] = the product at point p (0, 1, -1, 2, -2, 1/2, infinity), 2 kM coefficients.
+  alignas(32) std::uint16_t w[7][2 * kM];
+  constexpr std::ptrdiff_t kStride = std::ptrdiff_t{kPer} * 2 * kB;
+  for (int p = 0; p < 7; ++p) KaratsubaInterpolate<kM, kB>(ec + p * kStride, w[p]);
+
+  const V inv3 = _mm256_set1_epi16(static_cast<short>(43691));   // 3 * 43691 = 1 mod 2^16
+  const V inv45 = _mm256_set1_epi16(static_cast<short>(20389));  // 45 * 20389 = 1 mod 2^16
+  const V five = _mm256_set1_epi16(5);
+  const V twelve = _mm256_set1_epi16(12);
+  // The coefficients c0 .. c6 (of y^k, y = x^kM) at position i of the 2 kM-coefficient pieces.
+  const auto solve = [&](int i, V c[7]) {
+    const V w0 = Load(w[0] + i);
+    const V w1 = Load(w[1] + i);
+    const V wm1 = Load(w[2] + i);
+    const V w2 = Load(w[3] + i);
+    const V wm2 = Load(w[4] + i);
+    const V wh = Load(w[5] + i);
+    const V winf = Load(w[6] + i);
+    const V e1 = Sub(_mm256_srli_epi16(Add(w1, wm1), 1), Add(w0, winf));  // c2 + c4
+    const V o1 = _mm256_srli_epi16(Sub(w1, wm1), 1);                      // c1 + c3 + c5
+    // (w2 + wm2) / 2 - c0 - 64 c6 = 4 c2 + 16 c4
+    const V e2 = _mm256_srli_epi16(
+        Sub(Sub(_mm256_srli_epi16(Add(w2, wm2), 1), w0), _mm256_slli_epi16(winf, 6)), 2);
+    const V o2 = _mm256_srli_epi16(Sub(w2, wm2), 2);  // c1 + 4 c3 + 16 c5
+    const V c4 = Mul(Sub(e2, e1), inv3);
+    const V c2 = Sub(e1, c4);
+    // (wh - 64 c0 - 16 c2 - 4 c4 - c6) / 2 = 16 c1 + 4 c3 + c5
+    V h = Sub(wh, _mm256_slli_epi16(w0, 6));
+    h = Sub(h, Add(_mm256_slli_epi16(c2, 4), _mm256_slli_epi16(c4, 2)));
+    h = _mm256_srli_epi16(Sub(h, winf), 1);
+    const V t = Mul(Sub(o2, o1), inv3);  // c3 + 5 c5
+    // h - 16 o1 = -12 c3 - 15 c5 = -12 t + 45 c5
+    const V c5 = Mul(Add(Sub(h, _mm256_slli_epi16(o1, 4)), Mul(t, twelve)), inv45);
+    const V c3 = Sub(t, Mul(c5, five));
+    c[0] = w0;
+    c[1] = Sub(Sub(o1, c3), c5);
+    c[2] = c2;
+    c[3] = c3;
+    c[4] = c4;
+    c[5] = c5;
+    c[6] = winf;
+  };
+  // prod[k kM + i] = c_k[i] + c_(k-1)[kM + i] for k = 0 .. 7: every output once, no clearing.
+  for (int i = 0; i < kM; i += kLanes) {
+    V lo[7];
+    V hi[7];
+    solve(i, lo);
+    solve(kM + i, hi);
+    Store(prod + i, lo[0]);
+    for (int k = 1; k < 7; ++k) Store(prod + k * kM + i, Add(lo[k], hi[k - 1]));
+    Store(prod + 7 * kM + i, hi[6]);
+  }
+}
+
 }  // namespace
 
 template <class P>
@@ -310,9 +414,25 @@ void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b)
   for (int i = kFirstVector; i < P::kPad; i += kLanes) Store(r + i, _mm256_setzero_si256());
 }
 
+template <class P>
+void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) {
+  alignas(32) std::uint16_t prod[2 * P::kPad];
+  Toom4Mul<P::kPad>(prod, a, b);
+  for (int i = 0; i < P::kPad; i += kLanes)
+    Store(r + i, Add(Load(prod + i), Load(prod + P::kN + i)));
+  constexpr int kFirstVector = (P::kN + kLanes - 1) / kLanes * kLanes;
+  for (int i = P::kN; i < kFirstVector; ++i) r[i] = 0;
+  for (int i = kFirstVector; i < P::kPad; i += kLanes) Store(r + i, _mm256_setzero_si256());
+}
+
 template void PolyMulRq<Hps2048509>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
 template void PolyMulRq<Hps2048677>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
 template void PolyMulRq<Hps4096821>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
 template void PolyMulRq<Hrss701>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+
+template void PolyMulQ<Hps2048509>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+template void PolyMulQ<Hps2048677>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+template void PolyMulQ<Hps4096821>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+template void PolyMulQ<Hrss701>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
 
 }  // namespace medmesh::ntru::avx2

@@ -190,10 +190,31 @@ inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
 #endif
 }
 
+// r = a * b mod (2^13, x^n - 1) (bits 13-15 unspecified): enough for every product mod q
+// (q <= 2^13) and for exact products of {0,1,2} polynomials (at most 4n < 2^13). Encapsulation
+// and decapsulation use it; the AVX2 build has a faster kernel for it (Toom-4), the portable
+// build is RqMul.
+template <class P>
+inline void RqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  PolyMulQ<P>(r.c, a.c, b.c);  // avx2/kernels.h
+#else
+  RqMul(r, a, b);
+#endif
+}
+
 // r = a * b mod (2^15, Phi_n): the x^n - 1 product minus coefficient n-1 times Phi_n.
 template <class P>
 inline void SqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   RqMul(r, a, b);
+  const std::uint16_t top = r.c[P::kN - 1];
+  for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
+}
+
+// SqMul mod 2^13 only (RqMulModQ): for decapsulation, whose result is used mod q.
+template <class P>
+inline void SqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
+  RqMulModQ(r, a, b);
   const std::uint16_t top = r.c[P::kN - 1];
   for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
 }
@@ -208,9 +229,13 @@ inline void Mod3PhiN(Poly<P>& r) {
 // r = a * b mod (3, Phi_n) for a, b with coefficients in {0, 1, 2}.
 template <class P>
 inline void S3Mul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
-  RqMul(r, a, b);  // exact mod 2^15, and every coefficient is at most 4n < 2^15
-  for (int i = 0; i < P::kN; ++i) r.c[i] = Mod3(r.c[i] & 0x7fff);
+  RqMulModQ(r, a, b);  // exact mod 2^13, and every coefficient is at most 4n < 2^13
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  S3ReduceProduct<P>(r.c);  // the same reduction on vectors (avx2/kernels.h)
+#else
+  for (int i = 0; i < P::kN; ++i) r.c[i] = Mod3(r.c[i] & 0x1fff);
   Mod3PhiN(r);
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +263,9 @@ inline void TrinaryZqToZ3(Poly<P>& a) {
 // Centre-lifts each coefficient mod q to (-q/2, q/2], then reduces mod (3, Phi_n).
 template <class P>
 inline void RqToS3(Poly<P>& r, const Poly<P>& a) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  RqToS3Reduce<P>(r.c, a.c);  // the same on vectors (avx2/kernels.h)
+#else
   for (int i = 0; i < P::kN; ++i) {
     const std::uint32_t v = a.c[i] & P::kQMask;
     const std::uint32_t upper = v >> (P::kLogQ - 1);  // 1 if v represents v - q
@@ -246,6 +274,7 @@ inline void RqToS3(Poly<P>& r, const Poly<P>& a) {
   }
   for (int i = P::kN; i < P::kPad; ++i) r.c[i] = 0;
   Mod3PhiN(r);
+#endif
 }
 
 // Lift(m): m itself (centred) for HPS; for HRSS Phi_1 * S3(m / Phi_1).
@@ -255,6 +284,9 @@ inline void Lift(Poly<P>& r, const Poly<P>& m) {
     r = m;
     Z3ToZq(r);
   } else {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+    LiftHrss<P>(r.c, m.c);  // the same on vectors (avx2/kernels.h)
+#else
     // b = m / (x - 1) mod (3, Phi_n). In Z_3[x]/(x^n - 1), (x-1) b = m + s Phi_n where summing
     // coefficients gives s = -sum(m) / n. Coefficientwise b[i] = b[i-1] - m[i] - s with b[0]
     // free; b[0] = 0 and then subtracting b[n-1] Phi_n gives the representative of degree < n-1.
@@ -275,6 +307,7 @@ inline void Lift(Poly<P>& r, const Poly<P>& m) {
     for (int i = P::kN; i < P::kPad; ++i) r.c[i] = 0;
     r.c[0] = static_cast<std::uint16_t>(r.c[0] + b.c[P::kN - 1]);
     Wipe(&b, sizeof b);
+#endif
   }
 }
 
@@ -368,6 +401,9 @@ inline void UnpackRq0(Poly<P>& a, const std::uint8_t* in) {
 // Five trits per byte, c0 + 3c1 + 9c2 + 27c3 + 81c4, over coefficients 0..n-2.
 template <class P>
 inline void PackS3(std::uint8_t* out, const Poly<P>& a) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  PackS3Trits<P>(out, a.c);  // the same bytes on vectors (avx2/kernels.h)
+#else
   constexpr int kFull = (P::kN - 1) / 5;
   for (int i = 0; i < kFull; ++i) {
     const std::uint16_t* c = a.c + 5 * i;
@@ -378,10 +414,14 @@ inline void PackS3(std::uint8_t* out, const Poly<P>& a) {
     for (int idx = P::kN - 2; idx >= 5 * kFull; --idx) c = 3 * c + a.c[idx];
     out[kFull] = static_cast<std::uint8_t>(c);
   }
+#endif
 }
 
 template <class P>
 inline void UnpackS3(Poly<P>& a, const std::uint8_t* in) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  UnpackS3Trits<P>(a.c, in);  // the same on vectors (avx2/kernels.h)
+#else
   constexpr int kFull = (P::kN - 1) / 5;
   for (int i = 0; i < kFull; ++i) {
     std::uint32_t c = in[i];
@@ -398,6 +438,7 @@ inline void UnpackS3(Poly<P>& a, const std::uint8_t* in) {
     }
   }
   for (int i = P::kN - 1; i < P::kPad; ++i) a.c[i] = 0;
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------

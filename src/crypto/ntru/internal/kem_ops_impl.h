@@ -66,7 +66,7 @@ void EncDerand(std::uint8_t* ct, std::uint8_t* ss, const std::uint8_t* pk,
 
   Z3ToZq(r);
   UnpackRq0(h, pk);
-  RqMul(c, r, h);
+  RqMulModQ(c, r, h);
   Lift(liftm, m);
   for (int i = 0; i < P::kN; ++i) c.c[i] = static_cast<std::uint16_t>(c.c[i] + liftm.c[i]);
   PackSq(ct, c);
@@ -101,7 +101,7 @@ void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
   UnpackRq0(c, ct);
   UnpackS3(f, sk);
   Z3ToZq(f);
-  RqMul(cf, c, f);
+  RqMulModQ(cf, c, f);
   RqToS3(mf, cf);
   UnpackS3(finv3, sk + P::kPackS3Bytes);
   S3Mul(m, mf, finv3);
@@ -125,7 +125,7 @@ void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
   for (int i = 0; i < P::kN; ++i) b.c[i] = static_cast<std::uint16_t>(c.c[i] - liftm.c[i]);
   for (int i = P::kN; i < P::kPad; ++i) b.c[i] = 0;
   UnpackSq(invh, sk + 2 * P::kPackS3Bytes);
-  SqMul(r, b, invh);
+  SqMulModQ(r, b, invh);
   for (int i = 0; i < P::kN - 1; ++i) {
     // r[i] in {q-1, 0, 1}  <=>  (r[i] + 1) mod q < 3
     const std::uint32_t d = (r.c[i] + 1u) & P::kQMask;
