@@ -7,6 +7,10 @@
 
 #include <utility>
 
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's inversion kernels (ADR 0038)
+#include "crypto/ntru/avx2/inv_kernels.h"
+#endif
+
 namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 
 // A bitsliced polynomial: bit i of the word array is coefficient i. The words live in vectors
@@ -93,6 +97,9 @@ inline std::int32_t CondNegatePlusOne(std::int32_t delta, std::uint64_t swap) {
 // r = a^-1 mod (2, Phi_n), coefficients in {0, 1}. a must be invertible (as f and g*f are).
 template <class P>
 inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  R2Inverse<P>(r.c, a.c);  // exponentiation with PCLMULQDQ (avx2/inv_r2.cc)
+#else
   constexpr int kN = P::kN;
   using B = Bits<kN>;
   B f{};
@@ -122,6 +129,7 @@ inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
   Wipe(&g, sizeof g);
   Wipe(&v, sizeof v);
   Wipe(&w, sizeof w);
+#endif
 }
 
 // F_3 vectors bitsliced as two planes: p (coefficient is +1) and m (coefficient is -1).
@@ -157,6 +165,9 @@ inline void AddScaled(Trits<N>& a, const Trits<N>& b, VecU64 sp, VecU64 sm) {
 // r = a^-1 mod (3, Phi_n), coefficients in {0, 1, 2}. a must be invertible.
 template <class P>
 inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  S3Inverse<P>(r.c, a.c);  // the same divsteps in registers (avx2/inv_s3.cc)
+#else
   constexpr int kN = P::kN;
   Trits<kN> f{};
   Trits<kN> g{};
@@ -206,6 +217,7 @@ inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
   Wipe(&g, sizeof g);
   Wipe(&v, sizeof v);
   Wipe(&w, sizeof w);
+#endif
 }
 
 // r = a^-1 mod (2^15, Phi_n) (q divides 2^15): the inverse mod 2 lifted by four Newton steps

@@ -1,0 +1,287 @@
+// S3Inverse (inv_kernels.h): a^-1 mod (3, Phi_n) by Bernstein-Yang divsteps on bitsliced
+// trits in AVX2 registers.
+//
+// The algorithm is the one of ../internal/inverse_impl.h (reversed polynomials, f = Phi_n,
+// g = a mod Phi_n, 2(n-1)-1 divsteps, result f0 * reversal of v), rearranged so that a step
+// costs about a third of the templates' instructions:
+//
+// 1. One update rule for both branches. With c = -f0 g0, a divstep without swap gives
+//    g' = (g + c f)/x, w' = w + c x v; with a swap, g' = (f + c g)/x, w' = x v + c w. In the swap
+//    case c is a unit (c^2 = 1), and scaling the pair (g', w') by c keeps the invariant that
+//    links g to w (and does not change what the algorithm computes, which only ever divides by
+//    the constant of f at the end). So every step is
+//        g' = (g + c f)/x,  w' = w + c x v,  f' = swap ? g : f,  v' = swap ? w : x v,
+//    one select per pair instead of a conditional swap.
+// 2. Trits as (nonzero, sign) bit planes, sign meaningless where nonzero is 0: c * f is two
+//    instructions (AND the nonzero plane with [c != 0], XOR the sign plane with [c = -1]) and
+//    a + b is eight.
+// 3. An interleaved layout that makes the shifts by one coefficient cheap: with V vectors per
+//    plane (4 V 64-bit words), coefficient j is bit j / 4V of word k = j mod 4V, and word k is
+//    lane k / V of vector k mod V. Dividing by x moves every vector one place down (a renaming:
+//    the vector index is offset by a compile-time constant that turns with the step) except the
+//    one holding coefficient 0, which rotates its lanes and shifts one lane by a bit (3
+//    instructions). Multiplying by x is the mirror image.
+// 4. (f, g) and (v, w) are updated in separate passes over blocks of steps, the first pass
+//    storing each step's masks for the second, so that each pass keeps its 4 V planes in
+//    registers.
+// All masks are vectors; no branch or memory index depends on a coefficient.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "crypto/ntru/avx2/inv_kernels.h"
+#include "crypto/ntru/internal/params.h"
+
+namespace medmesh::ntru::avx2 {
+namespace {
+
+using V = __m256i;
+
+// Bit planes of one polynomial: z = coefficient nonzero, s = coefficient is -1 (where z).
+template <int kV>
+struct Planes {
+  V z[kV];
+  V s[kV];
+};
+
+// Multiplies by x^-1 the vector holding coefficient 0 (see the file comment): lanes move one
+// down, and the old lane 0 becomes lane 3 shifted right by one bit.
+inline V RotDown(V x) {
+  const V t = _mm256_permute4x64_epi64(x, 0x39);  // lanes 1, 2, 3, 0
+  return _mm256_blend_epi32(t, _mm256_srli_epi64(t, 1), 0xC0);
+}
+// Multiplies by x the vector holding the top coefficients: lanes move one up, the old lane 3
+// becomes lane 0 shifted left by one bit.
+inline V RotUp(V x) {
+  const V t = _mm256_permute4x64_epi64(x, 0x93);  // lanes 3, 0, 1, 2
+  return _mm256_blend_epi32(t, _mm256_slli_epi64(t, 1), 0x03);
+}
+
+// All ones if bit 0 of lane 0 of x is set, else zero.
+inline V Bit0Mask(V x) {
+  const V t = _mm256_permute4x64_epi64(_mm256_slli_epi64(x, 63), 0x00);
+  return _mm256_cmpgt_epi64(_mm256_setzero_si256(), t);
+}
+
+// (az, as) += (xz, xs) in F_3, (nonzero, sign) planes.
+inline void AddTo(V& az, V& as, V xz, V xs) {
+  const V d = _mm256_xor_si256(xs, as);         // signs differ (where both are nonzero)
+  const V both = _mm256_and_si256(az, xz);      // both nonzero
+  const V cancel = _mm256_and_si256(both, d);   // 1 + (-1): zero
+  const V any = _mm256_or_si256(az, xz);        // at least one nonzero
+  // sign: a's if only a is nonzero, x's if only x is, -a's if both have the same sign.
+  const V flip = _mm256_and_si256(az, _mm256_xor_si256(d, xz));
+  as = _mm256_xor_si256(xs, flip);
+  az = _mm256_andnot_si256(cancel, any);
+}
+
+struct StepMasks {
+  std::uint64_t cz;  // c != 0
+  std::uint64_t cn;  // c = -1
+  std::uint64_t s;   // swap
+};
+
+// One divstep of (delta, f, g). f's vectors are in a fixed frame; g's logical vector k is
+// physical vector (k + J) mod kV before the step and (k + J + 1) mod kV after it.
+template <int kV, int J>
+inline void FgStep(Planes<kV>& f, Planes<kV>& g, V& delta, StepMasks* out) {
+  constexpr int kG0 = J % kV;
+  const V f0z = f.z[0];
+  const V g0z = g.z[kG0];
+  const V cz = Bit0Mask(_mm256_and_si256(f0z, g0z));
+  const V cn = Bit0Mask(_mm256_xor_si256(_mm256_xor_si256(f.s[0], g.s[kG0]), _mm256_set1_epi64x(-1)));
+  const V s = _mm256_and_si256(_mm256_cmpgt_epi64(delta, _mm256_setzero_si256()), Bit0Mask(g0z));
+  // delta' = (s ? -delta : delta) + 1
+  delta = _mm256_sub_epi64(_mm256_xor_si256(delta, s), _mm256_sub_epi64(s, _mm256_set1_epi64x(1)));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(&out->cz), _mm256_castsi256_si128(cz));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(&out->cn), _mm256_castsi256_si128(cn));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(&out->s), _mm256_castsi256_si128(s));
+#pragma GCC unroll 4
+  for (int k = 0; k < kV; ++k) {
+    const int pg = (k + J) % kV;
+    const V fz = f.z[k];
+    const V fs = f.s[k];
+    const V gz = g.z[pg];
+    const V gs = g.s[pg];
+    f.z[k] = _mm256_blendv_epi8(fz, gz, s);
+    f.s[k] = _mm256_blendv_epi8(fs, gs, s);
+    V nz = gz;
+    V ns = gs;
+    AddTo(nz, ns, _mm256_and_si256(fz, cz), _mm256_xor_si256(fs, cn));
+    g.z[pg] = nz;
+    g.s[pg] = ns;
+  }
+  g.z[kG0] = RotDown(g.z[kG0]);  // g /= x: logical vector 0 becomes the last one
+  g.s[kG0] = RotDown(g.s[kG0]);
+}
+
+// The (v, w) half of the same step. w is in a fixed frame; v's logical vector k is physical
+// vector (k - J) mod kV before the step and (k - J - 1) mod kV after it.
+template <int kV, int J>
+inline void VwStep(Planes<kV>& v, Planes<kV>& w, const StepMasks& m) {
+  constexpr int kTop = ((kV - 1 - J) % kV + kV) % kV;  // physical vector of logical kV - 1
+  v.z[kTop] = RotUp(v.z[kTop]);                         // v = x v: it becomes logical 0
+  v.s[kTop] = RotUp(v.s[kTop]);
+  const V cz = _mm256_set1_epi64x(static_cast<long long>(m.cz));
+  const V cn = _mm256_set1_epi64x(static_cast<long long>(m.cn));
+  const V s = _mm256_set1_epi64x(static_cast<long long>(m.s));
+#pragma GCC unroll 4
+  for (int k = 0; k < kV; ++k) {
+    const int pv = ((k - J - 1) % kV + kV) % kV;
+    const V xz = v.z[pv];
+    const V xs = v.s[pv];
+    const V wz = w.z[k];
+    const V ws = w.s[k];
+    v.z[pv] = _mm256_blendv_epi8(xz, wz, s);
+    v.s[pv] = _mm256_blendv_epi8(xs, ws, s);
+    V nz = wz;
+    V ns = ws;
+    AddTo(nz, ns, _mm256_and_si256(xz, cz), _mm256_xor_si256(xs, cn));
+    w.z[k] = nz;
+    w.s[k] = ns;
+  }
+}
+
+// kV steps (frames back where they started), then `count` of them.
+template <int kV, std::size_t... J>
+inline void FgSteps(Planes<kV>& f, Planes<kV>& g, V& delta, StepMasks* m, int groups,
+                    std::index_sequence<J...> /*steps*/) {
+  for (int i = 0; i < groups; ++i) {
+    (FgStep<kV, static_cast<int>(J)>(f, g, delta, m + i * kV + J), ...);
+  }
+}
+template <int kV, std::size_t... J>
+inline void VwSteps(Planes<kV>& v, Planes<kV>& w, const StepMasks* m, int groups,
+                    std::index_sequence<J...> /*steps*/) {
+  for (int i = 0; i < groups; ++i) {
+    (VwStep<kV, static_cast<int>(J)>(v, w, m[i * kV + J]), ...);
+  }
+}
+
+// Word index (0 .. 4 kV) and bit of coefficient j in the interleaved layout, and where that
+// word is stored in an array of kV vectors (lane-major within a vector).
+template <int kV>
+constexpr int WordSlot(int k) {
+  return 4 * (k % kV) + k / kV;
+}
+
+template <int kV>
+inline void LoadPlanes(V* out, const std::uint64_t* words) {
+  for (int k = 0; k < kV; ++k) out[k] = _mm256_loadu_si256(reinterpret_cast<const V*>(words + 4 * k));
+}
+template <int kV>
+inline void StorePlanes(std::uint64_t* words, const V* in) {
+  for (int k = 0; k < kV; ++k) _mm256_storeu_si256(reinterpret_cast<V*>(words + 4 * k), in[k]);
+}
+
+}  // namespace
+
+template <class P>
+void S3Inverse(std::uint16_t* r, const std::uint16_t* a) {
+  constexpr int kN = P::kN;
+  constexpr int kV = (kN + 255) / 256;
+  constexpr int kWords = 4 * kV;
+  constexpr int kSteps = 2 * (kN - 1) - 1;
+  constexpr int kBlockGroups = 16;  // steps per block: 16 kV
+  constexpr int kBlock = kBlockGroups * kV;
+
+  Planes<kV> f;
+  Planes<kV> g;
+  Planes<kV> v;
+  Planes<kV> w;
+  {
+    // f = Phi_n (all ones), g = reversal of (a mod Phi_n) of degree n-2, v = 0, w = 1.
+    alignas(32) std::uint64_t fz[kWords] = {};
+    alignas(32) std::uint64_t gz[kWords] = {};
+    alignas(32) std::uint64_t gs[kWords] = {};
+    const std::uint32_t top = a[kN - 1];
+    for (int k = 0; k < kWords; ++k) {
+      std::uint64_t z = 0;
+      std::uint64_t s = 0;
+      std::uint64_t ones = 0;
+      for (int b = 0; b * kWords + k < kN; ++b) {
+        const int j = b * kWords + k;  // coefficient j of g is a[n-2-j]
+        ones |= std::uint64_t{1} << b;
+        if (j < kN - 1) {
+          std::uint32_t t = a[kN - 2 - j] + 2 * top;  // at most 6
+          t -= 3 * ((t * 11) >> 5);                   // t mod 3 (floor(t / 3) for t <= 6)
+          z |= std::uint64_t{(t | (t >> 1)) & 1} << b;
+          s |= std::uint64_t{t >> 1} << b;
+        }
+      }
+      fz[WordSlot<kV>(k)] = ones;
+      gz[WordSlot<kV>(k)] = z;
+      gs[WordSlot<kV>(k)] = s;
+    }
+    LoadPlanes<kV>(f.z, fz);
+    LoadPlanes<kV>(g.z, gz);
+    LoadPlanes<kV>(g.s, gs);
+    for (int k = 0; k < kV; ++k) {
+      f.s[k] = _mm256_setzero_si256();
+      v.z[k] = _mm256_setzero_si256();
+      v.s[k] = _mm256_setzero_si256();
+      w.z[k] = _mm256_setzero_si256();
+      w.s[k] = _mm256_setzero_si256();
+    }
+    w.z[0] = _mm256_setr_epi64x(1, 0, 0, 0);  // coefficient 0: word 0, vector 0 lane 0
+    Wipe(gz, sizeof gz);
+    Wipe(gs, sizeof gs);
+  }
+
+  V delta = _mm256_set1_epi64x(1);
+  StepMasks masks[kBlock];
+  constexpr auto kGroup = std::make_index_sequence<kV>{};
+  constexpr int kFullBlocks = kSteps / kBlock;
+  for (int blk = 0; blk < kFullBlocks; ++blk) {
+    FgSteps<kV>(f, g, delta, masks, kBlockGroups, kGroup);
+    VwSteps<kV>(v, w, masks, kBlockGroups, kGroup);
+  }
+  constexpr int kRest = kSteps - kFullBlocks * kBlock;
+  FgSteps<kV>(f, g, delta, masks, kRest / kV, kGroup);
+  VwSteps<kV>(v, w, masks, kRest / kV, kGroup);
+  // The last kRest % kV steps (frames end turned by that much).
+  constexpr int kTail = kRest % kV;
+  StepMasks* tail_masks = masks + (kRest / kV) * kV;
+  [&]<std::size_t... J>(std::index_sequence<J...>) {
+    (FgStep<kV, static_cast<int>(J)>(f, g, delta, tail_masks + J), ...);
+    (VwStep<kV, static_cast<int>(J)>(v, w, tail_masks[J]), ...);
+  }(std::make_index_sequence<kTail>{});
+
+  // r[i] = f0 * v[n-2-i]. v's logical vector k is physical vector (k - kTail) mod kV.
+  alignas(32) std::uint64_t vz[kWords];
+  alignas(32) std::uint64_t vs[kWords];
+  StorePlanes<kV>(vz, v.z);
+  StorePlanes<kV>(vs, v.s);
+  const auto f0s = static_cast<std::uint64_t>(_mm256_extract_epi64(f.s[0], 0)) & 1;
+  for (int k = 0; k < kWords; ++k) {
+    const int logical_vec = k % kV;
+    const int physical_vec = ((logical_vec - kTail) % kV + kV) % kV;
+    const int slot = 4 * physical_vec + k / kV;
+    const std::uint64_t z = vz[slot];
+    const std::uint64_t s = vs[slot] ^ (0 - f0s);
+    for (int b = 0; b * kWords + k < kN - 1; ++b) {
+      const int j = b * kWords + k;
+      const auto zb = static_cast<std::uint16_t>((z >> b) & 1);
+      const auto sb = static_cast<std::uint16_t>((s >> b) & 1);
+      r[kN - 2 - j] = static_cast<std::uint16_t>(zb << sb);  // 0, 1 or 2
+    }
+  }
+  for (int i = kN - 1; i < P::kPad; ++i) r[i] = 0;
+  Wipe(vz, sizeof vz);
+  Wipe(vs, sizeof vs);
+  Wipe(masks, sizeof masks);
+  Wipe(&f, sizeof f);
+  Wipe(&g, sizeof g);
+  Wipe(&v, sizeof v);
+  Wipe(&w, sizeof w);
+}
+
+template void S3Inverse<Hps2048509>(std::uint16_t*, const std::uint16_t*);
+template void S3Inverse<Hps2048677>(std::uint16_t*, const std::uint16_t*);
+template void S3Inverse<Hps4096821>(std::uint16_t*, const std::uint16_t*);
+template void S3Inverse<Hrss701>(std::uint16_t*, const std::uint16_t*);
+
+}  // namespace medmesh::ntru::avx2
