@@ -14,7 +14,7 @@
 //    one select per pair instead of a conditional swap.
 // 2. Trits as (nonzero, sign) bit planes, sign meaningless where nonzero is 0: c * f is two
 //    instructions (AND the nonzero plane with [c != 0], XOR the sign plane with [c = -1]) and
-//    a + b is eight.
+//    a + b is seven.
 // 3. An interleaved layout that makes the shifts by one coefficient cheap: with V vectors per
 //    plane (4 V 64-bit words), coefficient j is bit j / 4V of word k = j mod 4V, and word k is
 //    lane k / V of vector k mod V. Dividing by x moves every vector one place down (a renaming:
@@ -67,15 +67,14 @@ inline V Bit0Mask(V x) {
 }
 
 // (az, as) += (xz, xs) in F_3, (nonzero, sign) planes.
+// Seven instructions: the sum is nonzero if exactly one term is, or both are with equal signs
+// (az ^ xz | az & ~d covers both, d being meaningless only where it does not matter); its sign
+// is a's if only a is nonzero, x's if only x is, and -a's if both are with equal signs.
 inline void AddTo(V& az, V& as, V xz, V xs) {
-  const V d = _mm256_xor_si256(xs, as);         // signs differ (where both are nonzero)
-  const V both = _mm256_and_si256(az, xz);      // both nonzero
-  const V cancel = _mm256_and_si256(both, d);   // 1 + (-1): zero
-  const V any = _mm256_or_si256(az, xz);        // at least one nonzero
-  // sign: a's if only a is nonzero, x's if only x is, -a's if both have the same sign.
+  const V d = _mm256_xor_si256(xs, as);  // signs differ (where both are nonzero)
   const V flip = _mm256_and_si256(az, _mm256_xor_si256(d, xz));
   as = _mm256_xor_si256(xs, flip);
-  az = _mm256_andnot_si256(cancel, any);
+  az = _mm256_or_si256(_mm256_xor_si256(az, xz), _mm256_andnot_si256(d, az));
 }
 
 struct StepMasks {
