@@ -21,9 +21,10 @@
 //    the vector index is offset by a compile-time constant that turns with the step) except the
 //    one holding coefficient 0, which rotates its lanes and shifts one lane by a bit (3
 //    instructions). Multiplying by x is the mirror image.
-// 4. (f, g) and (v, w) are updated in separate passes over blocks of steps, the first pass
-//    storing each step's masks for the second, so that each pass keeps its 4 V planes in
-//    registers.
+// 4. (f, g) and (v, w) are updated in two interleaved streams, (v, w) one block of steps behind
+//    on masks that (f, g) stored: the (f, g) steps are one long dependency chain (each step's
+//    masks come from the previous step's coefficient 0), and the independent (v, w) work fills
+//    its latency.
 // All masks are vectors; no branch or memory index depends on a coefficient.
 #include <immintrin.h>
 
@@ -60,10 +61,21 @@ inline V RotUp(V x) {
   return _mm256_blend_epi32(t, _mm256_slli_epi64(t, 1), 0x03);
 }
 
-// All ones if bit 0 of lane 0 of x is set, else zero.
+// All ones if bit 0 of lane 0 of x is set, else zero; and the complement.
 inline V Bit0Mask(V x) {
   const V t = _mm256_permute4x64_epi64(_mm256_slli_epi64(x, 63), 0x00);
   return _mm256_cmpgt_epi64(_mm256_setzero_si256(), t);
+}
+inline V Bit0ClearMask(V x) {
+  const V t = _mm256_permute4x64_epi64(_mm256_slli_epi64(x, 63), 0x00);
+  return _mm256_cmpeq_epi64(t, _mm256_setzero_si256());
+}
+
+// m ? b : a for a mask m that is all ones or all zeros in each 64-bit lane (vblendvpd reads one
+// bit per lane, so the compiler adds no byte-mask conversion as it does for vpblendvb).
+inline V Select(V a, V b, V m) {
+  return _mm256_castpd_si256(
+      _mm256_blendv_pd(_mm256_castsi256_pd(a), _mm256_castsi256_pd(b), _mm256_castsi256_pd(m)));
 }
 
 // (az, as) += (xz, xs) in F_3, (nonzero, sign) planes.
@@ -91,7 +103,7 @@ inline void FgStep(Planes<kV>& f, Planes<kV>& g, V& delta, StepMasks* out) {
   const V f0z = f.z[0];
   const V g0z = g.z[kG0];
   const V cz = Bit0Mask(_mm256_and_si256(f0z, g0z));
-  const V cn = Bit0Mask(_mm256_xor_si256(_mm256_xor_si256(f.s[0], g.s[kG0]), _mm256_set1_epi64x(-1)));
+  const V cn = Bit0ClearMask(_mm256_xor_si256(f.s[0], g.s[kG0]));  // c = -f0 g0 = -1
   const V s = _mm256_and_si256(_mm256_cmpgt_epi64(delta, _mm256_setzero_si256()), Bit0Mask(g0z));
   // delta' = (s ? -delta : delta) + 1
   delta = _mm256_sub_epi64(_mm256_xor_si256(delta, s), _mm256_sub_epi64(s, _mm256_set1_epi64x(1)));
@@ -105,8 +117,8 @@ inline void FgStep(Planes<kV>& f, Planes<kV>& g, V& delta, StepMasks* out) {
     const V fs = f.s[k];
     const V gz = g.z[pg];
     const V gs = g.s[pg];
-    f.z[k] = _mm256_blendv_epi8(fz, gz, s);
-    f.s[k] = _mm256_blendv_epi8(fs, gs, s);
+    f.z[k] = Select(fz, gz, s);
+    f.s[k] = Select(fs, gs, s);
     V nz = gz;
     V ns = gs;
     AddTo(nz, ns, _mm256_and_si256(fz, cz), _mm256_xor_si256(fs, cn));
@@ -134,8 +146,8 @@ inline void VwStep(Planes<kV>& v, Planes<kV>& w, const StepMasks& m) {
     const V xs = v.s[pv];
     const V wz = w.z[k];
     const V ws = w.s[k];
-    v.z[pv] = _mm256_blendv_epi8(xz, wz, s);
-    v.s[pv] = _mm256_blendv_epi8(xs, ws, s);
+    v.z[pv] = Select(xz, wz, s);
+    v.s[pv] = Select(xs, ws, s);
     V nz = wz;
     V ns = ws;
     AddTo(nz, ns, _mm256_and_si256(xz, cz), _mm256_xor_si256(xs, cn));
@@ -157,6 +169,19 @@ inline void VwSteps(Planes<kV>& v, Planes<kV>& w, const StepMasks* m, int groups
                     std::index_sequence<J...> /*steps*/) {
   for (int i = 0; i < groups; ++i) {
     (VwStep<kV, static_cast<int>(J)>(v, w, m[i * kV + J]), ...);
+  }
+}
+// Both passes in one loop, the (v, w) half one block behind: the (f, g) steps form one long
+// dependency chain (each step's masks come from the previous step's coefficient 0), and the
+// independent (v, w) work of the previous block fills its latency.
+template <int kV, std::size_t... J>
+inline void FusedSteps(Planes<kV>& f, Planes<kV>& g, V& delta, StepMasks* m_out, Planes<kV>& v,
+                       Planes<kV>& w, const StepMasks* m_in, int groups,
+                       std::index_sequence<J...> /*steps*/) {
+  for (int i = 0; i < groups; ++i) {
+    ((FgStep<kV, static_cast<int>(J)>(f, g, delta, m_out + i * kV + J),
+      VwStep<kV, static_cast<int>(J)>(v, w, m_in[i * kV + J])),
+     ...);
   }
 }
 
@@ -231,19 +256,25 @@ void S3Inverse(std::uint16_t* r, const std::uint16_t* a) {
   }
 
   V delta = _mm256_set1_epi64x(1);
-  StepMasks masks[kBlock];
+  StepMasks masks[2][kBlock];  // two blocks' masks: (f, g) fills one while (v, w) reads the other
   constexpr auto kGroup = std::make_index_sequence<kV>{};
   constexpr int kFullBlocks = kSteps / kBlock;
-  for (int blk = 0; blk < kFullBlocks; ++blk) {
-    FgSteps<kV>(f, g, delta, masks, kBlockGroups, kGroup);
-    VwSteps<kV>(v, w, masks, kBlockGroups, kGroup);
+  static_assert(kFullBlocks >= 1);
+  FgSteps<kV>(f, g, delta, masks[0], kBlockGroups, kGroup);
+  for (int blk = 1; blk < kFullBlocks; ++blk) {
+    FusedSteps<kV>(f, g, delta, masks[blk & 1], v, w, masks[(blk - 1) & 1], kBlockGroups, kGroup);
   }
+  // The rest: kRestGroups groups of kV steps, then kTail single steps (frames end turned by
+  // kTail). (v, w) catches up with the last full block on the way.
   constexpr int kRest = kSteps - kFullBlocks * kBlock;
-  FgSteps<kV>(f, g, delta, masks, kRest / kV, kGroup);
-  VwSteps<kV>(v, w, masks, kRest / kV, kGroup);
-  // The last kRest % kV steps (frames end turned by that much).
+  constexpr int kRestGroups = kRest / kV;
+  StepMasks* last = masks[(kFullBlocks - 1) & 1];
+  StepMasks* rest = masks[kFullBlocks & 1];
+  FusedSteps<kV>(f, g, delta, rest, v, w, last, kRestGroups, kGroup);
+  VwSteps<kV>(v, w, last + kRestGroups * kV, kBlockGroups - kRestGroups, kGroup);
+  VwSteps<kV>(v, w, rest, kRestGroups, kGroup);
   constexpr int kTail = kRest % kV;
-  StepMasks* tail_masks = masks + (kRest / kV) * kV;
+  StepMasks* tail_masks = rest + kRestGroups * kV;
   [&]<std::size_t... J>(std::index_sequence<J...>) {
     (FgStep<kV, static_cast<int>(J)>(f, g, delta, tail_masks + J), ...);
     (VwStep<kV, static_cast<int>(J)>(v, w, tail_masks[J]), ...);
