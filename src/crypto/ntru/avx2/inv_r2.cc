@@ -35,9 +35,7 @@ struct F2Poly {
 };
 
 inline std::uint64_t Lo(__m128i x) { return static_cast<std::uint64_t>(_mm_cvtsi128_si64(x)); }
-inline std::uint64_t Hi(__m128i x) {
-  return static_cast<std::uint64_t>(_mm_extract_epi64(x, 1));
-}
+inline std::uint64_t Hi(__m128i x) { return static_cast<std::uint64_t>(_mm_extract_epi64(x, 1)); }
 
 // r = the 2W-word product p (bits 0 .. 2n-2) mod x^n - 1: bit n + i folds onto bit i.
 template <int N>
@@ -173,8 +171,8 @@ inline void ToBits(F2Poly<P::kN>& x, const std::uint16_t* a) {
   constexpr int kW = F2Poly<P::kN>::kW;
   static_assert(64 * kW <= P::kPad);
   for (int d = 0; d < 2 * kW; ++d) {
-    const __m256i v0 = _mm256_slli_epi16(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 32 * d)), 15);
+    const __m256i v0 =
+        _mm256_slli_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 32 * d)), 15);
     const __m256i v1 = _mm256_slli_epi16(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 32 * d + 16)), 15);
     const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi16(v0, v1), 0xD8);

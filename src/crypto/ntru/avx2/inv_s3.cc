@@ -25,7 +25,9 @@
 //    on masks that (f, g) stored: the (f, g) steps are one long dependency chain (each step's
 //    masks come from the previous step's coefficient 0), and the independent (v, w) work fills
 //    its latency.
-// All masks are vectors; no branch or memory index depends on a coefficient.
+// 5. Each step's masks (c != 0, c = -1, swap) and delta are computed from coefficient 0 in
+//    general-purpose registers with arithmetic only, leaving the vector units to the planes.
+// No branch or memory index depends on a coefficient.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -61,16 +63,6 @@ inline V RotUp(V x) {
   return _mm256_blend_epi32(t, _mm256_slli_epi64(t, 1), 0x03);
 }
 
-// All ones if bit 0 of lane 0 of x is set, else zero; and the complement.
-inline V Bit0Mask(V x) {
-  const V t = _mm256_permute4x64_epi64(_mm256_slli_epi64(x, 63), 0x00);
-  return _mm256_cmpgt_epi64(_mm256_setzero_si256(), t);
-}
-inline V Bit0ClearMask(V x) {
-  const V t = _mm256_permute4x64_epi64(_mm256_slli_epi64(x, 63), 0x00);
-  return _mm256_cmpeq_epi64(t, _mm256_setzero_si256());
-}
-
 // m ? b : a for a mask m that is all ones or all zeros in each 64-bit lane (vblendvpd reads one
 // bit per lane, so the compiler adds no byte-mask conversion as it does for vpblendvb).
 inline V Select(V a, V b, V m) {
@@ -98,18 +90,26 @@ struct StepMasks {
 // One divstep of (delta, f, g). f's vectors are in a fixed frame; g's logical vector k is
 // physical vector (k + J) mod kV before the step and (k + J + 1) mod kV after it.
 template <int kV, int J>
-inline void FgStep(Planes<kV>& f, Planes<kV>& g, V& delta, StepMasks* out) {
+inline void FgStep(Planes<kV>& f, Planes<kV>& g, std::int64_t& delta, StepMasks* out) {
   constexpr int kG0 = J % kV;
-  const V f0z = f.z[0];
-  const V g0z = g.z[kG0];
-  const V cz = Bit0Mask(_mm256_and_si256(f0z, g0z));
-  const V cn = Bit0ClearMask(_mm256_xor_si256(f.s[0], g.s[kG0]));  // c = -f0 g0 = -1
-  const V s = _mm256_and_si256(_mm256_cmpgt_epi64(delta, _mm256_setzero_si256()), Bit0Mask(g0z));
-  // delta' = (s ? -delta : delta) + 1
-  delta = _mm256_sub_epi64(_mm256_xor_si256(delta, s), _mm256_sub_epi64(s, _mm256_set1_epi64x(1)));
-  _mm_storel_epi64(reinterpret_cast<__m128i*>(&out->cz), _mm256_castsi256_si128(cz));
-  _mm_storel_epi64(reinterpret_cast<__m128i*>(&out->cn), _mm256_castsi256_si128(cn));
-  _mm_storel_epi64(reinterpret_cast<__m128i*>(&out->s), _mm256_castsi256_si128(s));
+  // The masks from coefficient 0 in general-purpose registers (scalar ALUs are otherwise idle).
+  const auto lo = [](V x) {
+    return static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm256_castsi256_si128(x)));
+  };
+  const std::uint64_t f0z = lo(f.z[0]);
+  const std::uint64_t g0z = lo(g.z[kG0]);
+  const std::uint64_t sign = lo(f.s[0]) ^ lo(g.s[kG0]);
+  const std::uint64_t czm = 0 - (f0z & g0z & 1);
+  const std::uint64_t cnm = (sign & 1) - 1;                         // c = -f0 g0 = -1: equal signs
+  const auto dpos = static_cast<std::uint64_t>((0 - delta) >> 63);  // delta > 0
+  const std::uint64_t sm = dpos & (0 - (g0z & 1));
+  delta = static_cast<std::int64_t>((static_cast<std::uint64_t>(delta) ^ sm) - sm + 1);
+  out->cz = czm;
+  out->cn = cnm;
+  out->s = sm;
+  const V cz = _mm256_set1_epi64x(static_cast<long long>(czm));
+  const V cn = _mm256_set1_epi64x(static_cast<long long>(cnm));
+  const V s = _mm256_set1_epi64x(static_cast<long long>(sm));
 #pragma GCC unroll 4
   for (int k = 0; k < kV; ++k) {
     const int pg = (k + J) % kV;
@@ -134,7 +134,7 @@ inline void FgStep(Planes<kV>& f, Planes<kV>& g, V& delta, StepMasks* out) {
 template <int kV, int J>
 inline void VwStep(Planes<kV>& v, Planes<kV>& w, const StepMasks& m) {
   constexpr int kTop = ((kV - 1 - J) % kV + kV) % kV;  // physical vector of logical kV - 1
-  v.z[kTop] = RotUp(v.z[kTop]);                         // v = x v: it becomes logical 0
+  v.z[kTop] = RotUp(v.z[kTop]);                        // v = x v: it becomes logical 0
   v.s[kTop] = RotUp(v.s[kTop]);
   const V cz = _mm256_set1_epi64x(static_cast<long long>(m.cz));
   const V cn = _mm256_set1_epi64x(static_cast<long long>(m.cn));
@@ -158,7 +158,7 @@ inline void VwStep(Planes<kV>& v, Planes<kV>& w, const StepMasks& m) {
 
 // kV steps (frames back where they started), then `count` of them.
 template <int kV, std::size_t... J>
-inline void FgSteps(Planes<kV>& f, Planes<kV>& g, V& delta, StepMasks* m, int groups,
+inline void FgSteps(Planes<kV>& f, Planes<kV>& g, std::int64_t& delta, StepMasks* m, int groups,
                     std::index_sequence<J...> /*steps*/) {
   for (int i = 0; i < groups; ++i) {
     (FgStep<kV, static_cast<int>(J)>(f, g, delta, m + i * kV + J), ...);
@@ -175,8 +175,8 @@ inline void VwSteps(Planes<kV>& v, Planes<kV>& w, const StepMasks* m, int groups
 // dependency chain (each step's masks come from the previous step's coefficient 0), and the
 // independent (v, w) work of the previous block fills its latency.
 template <int kV, std::size_t... J>
-inline void FusedSteps(Planes<kV>& f, Planes<kV>& g, V& delta, StepMasks* m_out, Planes<kV>& v,
-                       Planes<kV>& w, const StepMasks* m_in, int groups,
+inline void FusedSteps(Planes<kV>& f, Planes<kV>& g, std::int64_t& delta, StepMasks* m_out,
+                       Planes<kV>& v, Planes<kV>& w, const StepMasks* m_in, int groups,
                        std::index_sequence<J...> /*steps*/) {
   for (int i = 0; i < groups; ++i) {
     ((FgStep<kV, static_cast<int>(J)>(f, g, delta, m_out + i * kV + J),
@@ -194,7 +194,8 @@ constexpr int WordSlot(int k) {
 
 template <int kV>
 inline void LoadPlanes(V* out, const std::uint64_t* words) {
-  for (int k = 0; k < kV; ++k) out[k] = _mm256_loadu_si256(reinterpret_cast<const V*>(words + 4 * k));
+  for (int k = 0; k < kV; ++k)
+    out[k] = _mm256_loadu_si256(reinterpret_cast<const V*>(words + 4 * k));
 }
 template <int kV>
 inline void StorePlanes(std::uint64_t* words, const V* in) {
@@ -255,7 +256,7 @@ void S3Inverse(std::uint16_t* r, const std::uint16_t* a) {
     Wipe(gs, sizeof gs);
   }
 
-  V delta = _mm256_set1_epi64x(1);
+  std::int64_t delta = 1;
   StepMasks masks[2][kBlock];  // two blocks' masks: (f, g) fills one while (v, w) reads the other
   constexpr auto kGroup = std::make_index_sequence<kV>{};
   constexpr int kFullBlocks = kSteps / kBlock;
@@ -278,7 +279,8 @@ void S3Inverse(std::uint16_t* r, const std::uint16_t* a) {
   [&]<std::size_t... J>(std::index_sequence<J...>) {
     (FgStep<kV, static_cast<int>(J)>(f, g, delta, tail_masks + J), ...);
     (VwStep<kV, static_cast<int>(J)>(v, w, tail_masks[J]), ...);
-  }(std::make_index_sequence<kTail>{});
+  }
+  (std::make_index_sequence<kTail>{});
 
   // r[i] = f0 * v[n-2-i]. v's logical vector k is physical vector (k - kTail) mod kV.
   alignas(32) std::uint64_t vz[kWords];

@@ -3,14 +3,13 @@
 // with the top coefficient set, on the inputs whose inverses are known in closed form, and in
 // place (r aliasing a). Skipped on a CPU without the AVX2 path. (The KAT and agreement tests
 // cover the kernels inside key generation as well.)
-#include "crypto/ntru/avx2/inv_kernels.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <random>
 #include <vector>
 
+#include "crypto/ntru/avx2/inv_kernels.h"
 #include "crypto/ntru/internal/params.h"
 #include "medmesh/ntru.h"
 
