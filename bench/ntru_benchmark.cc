@@ -331,7 +331,7 @@ int main(int argc, char** argv) {
 
   for (const NtruImpl& impl : kNtruImpls) {
     if (!NtruImplAvailable(impl.impl)) {
-      std::fprintf(stderr, "ntru_benchmark: %s skipped: this CPU has no AVX2/BMI2\n",
+      std::fprintf(stderr, "ntru_benchmark: %s skipped: this CPU has no AVX2/BMI2/PCLMULQDQ\n",
                    std::string(impl.name).c_str());
       continue;
     }

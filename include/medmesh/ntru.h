@@ -14,8 +14,8 @@
  * index, division or modulo depends on them. Secret intermediates are wiped before return.
  * All functions are thread-safe and reentrant. Buffers must not overlap.
  *
- * The implementation is chosen once at run time: an AVX2 build on CPUs that have AVX2 and
- * BMI2, the portable build elsewhere. medmesh_ntru_force_impl() overrides it (for tests).
+ * The implementation is chosen once at run time: an AVX2 build on CPUs that have AVX2, BMI2
+ * and PCLMULQDQ, the portable build elsewhere. medmesh_ntru_force_impl() overrides it (for tests).
  *
  * Sizes: see the constants below. S is the set name in lower case, U in upper case.
  *   *_SEEDBYTES is the length of fg_coins (keypair) and rm_coins (enc).
@@ -97,7 +97,7 @@ MEDMESH_NTRU_DECLARE_BATCH(ntruhrss701)
 typedef enum {                    // NOLINT(modernize-use-using): a C header
   MEDMESH_NTRU_IMPL_AUTO = 0,     /* AVX2 when the CPU has it, portable otherwise */
   MEDMESH_NTRU_IMPL_PORTABLE = 1, /* plain C++, any x86-64 or other CPU */
-  MEDMESH_NTRU_IMPL_AVX2 = 2      /* AVX2 + BMI2 */
+  MEDMESH_NTRU_IMPL_AVX2 = 2      /* AVX2 + BMI2 + PCLMULQDQ */
 } medmesh_ntru_impl;
 
 /* Forces an implementation for all later calls (process-wide). Returns -1 and changes

@@ -21,7 +21,9 @@ namespace {
 bool CpuHasAvx2() {
 #if defined(MEDMESH_NTRU_HAVE_AVX2)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+  // PCLMULQDQ: the mod-2 inverse's carry-less products (avx2/inv_r2.cc).
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") &&
+         __builtin_cpu_supports("pclmul");
 #else
   return false;
 #endif

@@ -2,10 +2,17 @@
 //
 // Both small-field inversions run the Bernstein-Yang polynomial divstep on reversed
 // polynomials, 2(n-1)-1 steps for every input, with the coefficients bitsliced into 64-bit
-// words (one bit plane for F_2; a "+1" plane and a "-1" plane for F_3). All decisions are masks.
+// words (one bit plane for F_2; a "nonzero" plane and a "sign" plane for F_3). All decisions
+// are masks. The AVX2 build replaces both by its kernels (avx2/inv_kernels.h, ADR 0038): the
+// mod-2 inverse by exponentiation with carry-less products, the mod-3 one by the same divsteps
+// in registers.
 // Part of kem_impl.h; see there for conventions.
 
 #include <utility>
+
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's inversion kernels (ADR 0038)
+#include "crypto/ntru/avx2/inv_kernels.h"
+#endif
 
 namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 
@@ -93,6 +100,9 @@ inline std::int32_t CondNegatePlusOne(std::int32_t delta, std::uint64_t swap) {
 // r = a^-1 mod (2, Phi_n), coefficients in {0, 1}. a must be invertible (as f and g*f are).
 template <class P>
 inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  R2Inverse<P>(r.c, a.c);  // exponentiation with PCLMULQDQ (avx2/inv_r2.cc)
+#else
   constexpr int kN = P::kN;
   using B = Bits<kN>;
   B f{};
@@ -122,90 +132,94 @@ inline void R2Inv(Poly<P>& r, const Poly<P>& a) {
   Wipe(&g, sizeof g);
   Wipe(&v, sizeof v);
   Wipe(&w, sizeof w);
+#endif
 }
 
-// F_3 vectors bitsliced as two planes: p (coefficient is +1) and m (coefficient is -1).
+// F_3 vectors bitsliced as two planes: z (coefficient nonzero) and s (coefficient is -1; its
+// value does not matter where z is 0).
 template <int N>
 struct Trits {
-  Bits<N> p, m;
-  void ShiftUp1() {
-    p.ShiftUp1();
-    m.ShiftUp1();
-  }
-  void ShiftDown1() {
-    p.ShiftDown1();
-    m.ShiftDown1();
-  }
+  Bits<N> z, s;
 };
 
-// a += s * b where s is a scalar in F_3 given as masks (sp: s = +1, sm: s = -1).
-template <int N>
-inline void AddScaled(Trits<N>& a, const Trits<N>& b, VecU64 sp, VecU64 sm) {
-  for (int k = 0; k < Bits<N>::kV; ++k) {
-    const VecU64 bp = (sp & b.p.v[k]) | (sm & b.m.v[k]);
-    const VecU64 bm = (sp & b.m.v[k]) | (sm & b.p.v[k]);
-    const VecU64 ap = a.p.v[k];
-    const VecU64 am = a.m.v[k];
-    const VecU64 az = ~(ap | am);
-    const VecU64 bz = ~(bp | bm);
-    // +1: 1+0, 0+1, (-1)+(-1);  -1: (-1)+0, 0+(-1), 1+1
-    a.p.v[k] = (ap & bz) | (az & bp) | (am & bm);
-    a.m.v[k] = (am & bz) | (az & bm) | (ap & bp);
-  }
+// With z/s planes, c * b for a scalar c (masks cz: c != 0, cn: c = -1) is two instructions and
+// a + b seven: the sum is nonzero if exactly one term is, or both are with equal signs; its
+// sign is a's if only a is nonzero, b's if only b is, -a's if both are with equal signs.
+inline void AddScaledZs(VecU64& az, VecU64& as, VecU64 bz, VecU64 bs, VecU64 cz, VecU64 cn) {
+  const VecU64 xz = bz & cz;
+  const VecU64 xs = bs ^ cn;
+  const VecU64 d = xs ^ as;  // signs differ (where both are nonzero)
+  const VecU64 flip = az & (d ^ xz);
+  as = xs ^ flip;
+  az = (az ^ xz) | (az & ~d);
 }
 
 // r = a^-1 mod (3, Phi_n), coefficients in {0, 1, 2}. a must be invertible.
+//
+// The divsteps of R2Inv over F_3, with one update rule for both branches: with c = -f0 g0, a
+// step without swap gives g' = (g + c f)/x, w' = w + c x v; with a swap, g' = (f + c g)/x,
+// w' = x v + c w, and there c is a unit (c^2 = 1) so the pair (g', w') may be scaled by c
+// without changing the result (which divides by f's constant at the end). Every step is then
+//     g' = (g + c f)/x,  w' = w + c x v,  f' = swap ? g : f,  v' = swap ? w : x v:
+// a one-way select instead of a conditional swap of both pairs. (The AVX2 build's kernel,
+// avx2/inv_s3.cc, runs the same steps with an interleaved layout; ADR 0038.)
 template <class P>
 inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  S3Inverse<P>(r.c, a.c);  // the same divsteps in registers (avx2/inv_s3.cc)
+#else
   constexpr int kN = P::kN;
+  using B = Bits<kN>;
   Trits<kN> f{};
   Trits<kN> g{};
   Trits<kN> v{};
   Trits<kN> w{};
-  for (int i = 0; i < kN; ++i) f.p.SetBit(i, 1);
+  for (int i = 0; i < kN; ++i) f.z.SetBit(i, 1);
   const std::uint32_t top = a.c[kN - 1];
   for (int i = 0; i < kN - 1; ++i) {
     const std::uint16_t t = Mod3(a.c[i] + 2 * top);  // a mod Phi_n, in {0,1,2}
-    g.p.SetBit(kN - 2 - i, t & 1);
-    g.m.SetBit(kN - 2 - i, t >> 1);
+    g.z.SetBit(kN - 2 - i, (t | (t >> 1)) & 1);
+    g.s.SetBit(kN - 2 - i, t >> 1);
   }
-  w.p.SetBit(0, 1);
+  w.z.SetBit(0, 1);
   std::int32_t delta = 1;
   for (int step = 0; step < 2 * (kN - 1) - 1; ++step) {
-    v.ShiftUp1();
-    const std::uint64_t fp = f.p.Bit0();
-    const std::uint64_t fm = f.m.Bit0();
-    const std::uint64_t gp = g.p.Bit0();
-    const std::uint64_t gm = g.m.Bit0();
-    // c = -f0*g0: +1 when f0 and g0 differ in sign, -1 when they agree.
-    const VecU64 cp = Splat64(ValueBarrier(0 - ((fp & gm) | (fm & gp))));
-    const VecU64 cm = Splat64(ValueBarrier(0 - ((fp & gp) | (fm & gm))));
-    const std::uint64_t swap = SwapMask(delta, gp | gm);
+    v.z.ShiftUp1();  // v is x v from here on
+    v.s.ShiftUp1();
+    const std::uint64_t g0z = g.z.Bit0();
+    const VecU64 cz = Splat64(ValueBarrier(0 - (f.z.Bit0() & g0z)));
+    const VecU64 cn = Splat64(ValueBarrier(((f.s.Bit0() ^ g.s.Bit0()) & 1) - 1));  // f0 g0 = 1
+    const std::uint64_t swap = SwapMask(delta, g0z);
     delta = CondNegatePlusOne(delta, swap);
-    const VecU64 swap_v = Splat64(swap);
-    CondSwap(f.p, g.p, swap_v);
-    CondSwap(f.m, g.m, swap_v);
-    CondSwap(v.p, w.p, swap_v);
-    CondSwap(v.m, w.m, swap_v);
-    AddScaled(g, f, cp, cm);
-    AddScaled(w, v, cp, cm);
-    g.ShiftDown1();
+    const VecU64 sw = Splat64(swap);
+    for (int k = 0; k < B::kV; ++k) {
+      const VecU64 fz = f.z.v[k];
+      const VecU64 fs = f.s.v[k];
+      f.z.v[k] = fz ^ ((fz ^ g.z.v[k]) & sw);
+      f.s.v[k] = fs ^ ((fs ^ g.s.v[k]) & sw);
+      AddScaledZs(g.z.v[k], g.s.v[k], fz, fs, cz, cn);
+      const VecU64 xz = v.z.v[k];
+      const VecU64 xs = v.s.v[k];
+      v.z.v[k] = xz ^ ((xz ^ w.z.v[k]) & sw);
+      v.s.v[k] = xs ^ ((xs ^ w.s.v[k]) & sw);
+      AddScaledZs(w.z.v[k], w.s.v[k], xz, xs, cz, cn);
+    }
+    g.z.ShiftDown1();
+    g.s.ShiftDown1();
   }
   // Result: f0 * reversal of v.
-  const std::uint64_t fneg = 0 - f.m.Bit0();
+  const std::uint64_t fneg = f.s.Bit0();
   for (int i = 0; i < kN - 1; ++i) {
-    std::uint64_t p = v.p.GetBit(kN - 2 - i);
-    std::uint64_t m = v.m.GetBit(kN - 2 - i);
-    const std::uint64_t t = (p ^ m) & fneg;  // f0 = -1 swaps the planes
-    p ^= t;
-    m ^= t;
-    r.c[i] = static_cast<std::uint16_t>(p | (m << 1));
+    const std::uint64_t z = v.z.GetBit(kN - 2 - i);
+    const std::uint64_t sign = (v.s.GetBit(kN - 2 - i) ^ fneg) & z;
+    r.c[i] = static_cast<std::uint16_t>(z << sign);  // 0, 1 or 2
   }
   for (int i = kN - 1; i < P::kPad; ++i) r.c[i] = 0;
   Wipe(&f, sizeof f);
   Wipe(&g, sizeof g);
   Wipe(&v, sizeof v);
   Wipe(&w, sizeof w);
+#endif
 }
 
 // r = a^-1 mod (2^15, Phi_n) (q divides 2^15): the inverse mod 2 lifted by four Newton steps
