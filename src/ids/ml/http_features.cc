@@ -4,8 +4,10 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "core/check.h"
+#include "ids/ml/param_profile.h"
 
 namespace medmesh::ids::ml {
 namespace {
@@ -342,18 +344,104 @@ ValueStats ComputeValueStats(std::string_view raw) {
   return out;
 }
 
+// Value features added in request model v2 (appended to the v1 layout, which is unchanged, so a
+// v1 model still reads the first kHttpV1FeatureCount features).
+constexpr std::array<std::string_view, 11> kExtraValueNames = {
+    "dot_slash_runs",    "system_paths",  "shell_meta",    "pipe_word",
+    "class_transitions", "max_digit_run", "max_alpha_run", "quotes",
+    "only_alnum",        "first_special", "last_special"};
+
+// Absolute system paths ("passwd" alone is a word of prose; "etc/passwd" is sensitive_path).
+constexpr std::array<std::string_view, 12> kSystemPaths = {
+    "/usr/",  "/bin/", "/sbin/", "/var/", "/tmp/",     "/dev/",
+    "/proc/", "/etc/", "file:/", "c:/",   "windows\\", "%systemroot%"};
+
+int CharClass(unsigned char c) {
+  if (IsAlpha(c) || c >= 0x80) return 0;
+  if (IsDigit(c)) return 1;
+  if (IsSpace(c)) return 2;
+  return 3;
+}
+
+std::array<float, kExtraValueNames.size()> ComputeExtraValueStats(std::string_view raw) {
+  const std::string decoded = DecodeFully(raw, nullptr);
+  const std::string low = Lower(decoded);
+  const std::string_view s = low;
+  std::array<float, kExtraValueNames.size()> f{};
+  // Runs of two or more dots ending in a slash or backslash ("../", "....//", "..\"). An
+  // ellipsis ("wait... then") is prose and does not count.
+  int dot_runs = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    if (s[i] != '.') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < s.size() && s[j] == '.') ++j;
+    const std::size_t run = j - i;
+    if (run >= 2 && j < s.size() && (s[j] == '/' || s[j] == '\\')) ++dot_runs;
+    i = j;
+  }
+  int system_paths = 0;
+  for (std::string_view p : kSystemPaths) system_paths += Count(s, p);
+  int meta = 0, pipe_word = 0, transitions = 0, quotes = 0, digit_run = 0, alpha_run = 0;
+  int max_digit = 0, max_alpha = 0;
+  bool alnum = !s.empty();
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    meta += c == ';' || c == '|' || c == '`' || c == '$' || c == '&' || c == '>' || c == '<';
+    quotes += c == '\'' || c == '"' || c == '`';
+    if (c == '|') {
+      const std::size_t j = SkipSpaces(s, i + 1);
+      if (j < s.size() && IsAlpha(static_cast<unsigned char>(s[j]))) ++pipe_word;
+    }
+    if (i > 0 && CharClass(c) != CharClass(static_cast<unsigned char>(s[i - 1]))) ++transitions;
+    digit_run = IsDigit(c) ? digit_run + 1 : 0;
+    alpha_run = IsAlpha(c) ? alpha_run + 1 : 0;
+    max_digit = std::max(max_digit, digit_run);
+    max_alpha = std::max(max_alpha, alpha_run);
+    alnum = alnum && (IsAlpha(c) || IsDigit(c) || c >= 0x80);
+  }
+  const float denom = std::max<float>(1.0f, static_cast<float>(s.size()));
+  f = {static_cast<float>(dot_runs),
+       static_cast<float>(system_paths),
+       static_cast<float>(meta),
+       static_cast<float>(pipe_word),
+       static_cast<float>(transitions) / denom,
+       static_cast<float>(max_digit),
+       static_cast<float>(max_alpha),
+       static_cast<float>(quotes),
+       alnum ? 1.0f : 0.0f,
+       !s.empty() && CharClass(static_cast<unsigned char>(s.front())) == 3 ? 1.0f : 0.0f,
+       !s.empty() && CharClass(static_cast<unsigned char>(s.back())) == 3 ? 1.0f : 0.0f};
+  return f;
+}
+
 constexpr std::array<std::string_view, 11> kRequestNames = {
     "params",   "log_total_len", "is_post",    "has_body",        "empty_values", "duplicate_keys",
     "odd_keys", "max_key_len",   "path_depth", "path_backup_ext", "path_has_ext"};
 
+using ExtraStats = std::array<float, kExtraValueNames.size()>;
+
 std::vector<float> Assemble(const ValueStats& values, const ValueStats& path,
-                            const std::array<float, kRequestNames.size()>& request) {
+                            const std::array<float, kRequestNames.size()>& request,
+                            const ExtraStats& extra_values, const ExtraStats& extra_path,
+                            const std::array<float, kProfileFeatureCount>& profile) {
   std::vector<float> out;
-  out.reserve(2 * values.f.size() + request.size());
+  out.reserve(HttpFeatureSchema().size());
   out.insert(out.end(), values.f.begin(), values.f.end());
   out.insert(out.end(), path.f.begin(), path.f.end());
   out.insert(out.end(), request.begin(), request.end());
+  out.insert(out.end(), extra_values.begin(), extra_values.end());
+  out.insert(out.end(), extra_path.begin(), extra_path.end());
+  out.insert(out.end(), profile.begin(), profile.end());
   return out;
+}
+
+std::array<float, kProfileFeatureCount> NoProfile() {
+  std::array<float, kProfileFeatureCount> f;
+  f.fill(std::numeric_limits<float>::quiet_NaN());
+  return f;
 }
 
 }  // namespace
@@ -413,13 +501,18 @@ const std::vector<std::string>& HttpFeatureSchema() {
     for (std::string_view n : kValueNames) out.push_back("value_max." + std::string(n));
     for (std::string_view n : kValueNames) out.push_back("path." + std::string(n));
     for (std::string_view n : kRequestNames) out.push_back("request." + std::string(n));
+    for (std::string_view n : kExtraValueNames) out.push_back("value_max." + std::string(n));
+    for (std::string_view n : kExtraValueNames) out.push_back("path." + std::string(n));
+    for (std::string_view n : ProfileFeatureNames()) out.push_back("profile." + std::string(n));
     return out;
   }();
   return names;
 }
 
-std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request) {
+std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request,
+                                          const ParamProfile* profile) {
   ValueStats values;
+  ExtraStats extra_values{};
   std::vector<std::pair<std::string_view, std::string_view>> params = SplitParams(request.query);
   for (const auto& p : SplitParams(request.body)) params.push_back(p);
   std::array<float, kRequestNames.size()> req{};
@@ -428,6 +521,8 @@ std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request) {
     const auto& [key, value] = params[i];
     const ValueStats v = ComputeValueStats(value);
     for (std::size_t k = 0; k < v.f.size(); ++k) values.f[k] = std::max(values.f[k], v.f[k]);
+    const ExtraStats e = ComputeExtraValueStats(value);
+    for (std::size_t k = 0; k < e.size(); ++k) extra_values[k] = std::max(extra_values[k], e[k]);
     empty += value.empty();
     const std::string decoded_key = PercentDecode(key, true);
     max_key = std::max(max_key, static_cast<float>(decoded_key.size()));
@@ -464,7 +559,8 @@ std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request) {
          static_cast<float>(std::count(decoded_path.begin(), decoded_path.end(), '/')),
          backup,
          last.find('.') != std::string_view::npos ? 1.0f : 0.0f};
-  return Assemble(values, path, req);
+  return Assemble(values, path, req, extra_values, ComputeExtraValueStats(request.path),
+                  profile != nullptr ? profile->Features(request) : NoProfile());
 }
 
 std::vector<float> ExtractValueRequestFeatures(std::string_view value) {
@@ -475,7 +571,8 @@ std::vector<float> ExtractValueRequestFeatures(std::string_view value) {
   req[0] = 1;
   req[1] = std::log1p(static_cast<float>(value.size()));
   req[4] = value.empty() ? 1.0f : 0.0f;
-  return Assemble(v, path, req);
+  return Assemble(v, path, req, ComputeExtraValueStats(value), ComputeExtraValueStats(""),
+                  NoProfile());
 }
 
 bool HasAttackStructure(std::string_view value) {
@@ -492,7 +589,9 @@ bool HasAttackStructure(std::string_view value) {
         "event_handler", "traversal", "sensitive_path", "null_byte", "shell_command", "ssi"}) {
     if (at(name) > 0) return true;
   }
-  return false;
+  // Model v2: dot runs before a slash ("....//"), and absolute system paths ("/usr/bin/id").
+  const ExtraStats e = ComputeExtraValueStats(value);
+  return e[0] > 0 || e[1] > 0;
 }
 
 }  // namespace medmesh::ids::ml

@@ -8,8 +8,10 @@
 
 #include "core/env.h"
 #include "crypto/keyed_hash.h"
+#include "ids/ml/classifier.h"
 #include "ids/ml/flow_features.h"
 #include "ids/ml/http_features.h"
+#include "ids/ml/param_profile.h"
 
 namespace medmesh::ids::ml {
 namespace {
@@ -58,6 +60,100 @@ std::vector<T> Pick(const std::vector<T>& v, const std::vector<std::size_t>& row
 }
 
 std::vector<float> AsFloat(const std::vector<int>& v) { return {v.begin(), v.end()}; }
+
+// The first `width` columns of `x`.
+DenseMatrix KeepColumns(const DenseMatrix& x, std::size_t width) {
+  if (width >= x.cols) return x;
+  DenseMatrix out;
+  out.cols = width;
+  out.rows = x.rows;
+  out.values.reserve(x.rows * width);
+  for (std::size_t r = 0; r < x.rows; ++r) {
+    const auto row = x.Row(r);
+    out.values.insert(out.values.end(), row.begin(),
+                      row.begin() + static_cast<std::ptrdiff_t>(width));
+  }
+  return out;
+}
+
+HttpRequestInput AsInput(const LabeledRequest& r) { return {r.method, r.path, r.query, r.body}; }
+
+// A CSIC request's content without its method: CSIC's anomalies often come as GET/POST twins.
+std::uint64_t ContentHash(const LabeledRequest& r) {
+  return Fnv("content", r.path + "?" + r.query + "\n" + r.body);
+}
+
+// HTTP data made ready for one training (training.h, "v2"): profile columns filled, unprofiled
+// copies of the CSIC rows appended (row `r`'s copy is `copy_offset + r`).
+struct PreparedHttp {
+  HttpData data;
+  ParamProfile profile;  // of all benign CSIC rows in `train`
+  std::size_t copy_offset = 0;
+  bool copies = false;
+  std::size_t Unprofiled(std::size_t r) const { return copies ? copy_offset + r : r; }
+};
+
+constexpr int kProfileParts = 5;
+
+PreparedHttp PrepareHttp(const HttpData& data, const std::vector<std::size_t>& train,
+                         const std::vector<std::size_t>& profiled_test,
+                         const ModelOptions& options) {
+  PreparedHttp out;
+  out.data = data;
+  if (options.v1_features) {
+    out.data.x = KeepColumns(data.x, kHttpV1FeatureCount);
+    return out;
+  }
+  const std::string salt = Salt(options.seed, "http-profile");
+  auto part = [&](std::size_t r) {
+    return static_cast<int>(Fnv(salt, std::to_string(data.value_hash[r])) % kProfileParts);
+  };
+  std::vector<ParamProfile> without(kProfileParts);  // without[k]: all benign rows not in part k
+  for (std::size_t r : train) {
+    if (data.source[r] != 0 || data.labels[r] != 0) continue;
+    const HttpRequestInput input = AsInput(data.requests[r]);
+    out.profile.AddBenign(input);
+    for (int k = 0; k < kProfileParts; ++k) {
+      if (k != part(r)) without[static_cast<std::size_t>(k)].AddBenign(input);
+    }
+  }
+  const std::size_t column = HttpFeatureSchema().size() - kProfileFeatureCount;
+  auto fill = [&](std::size_t r, const ParamProfile& profile) {
+    const auto f = profile.Features(AsInput(data.requests[r]));
+    std::copy(
+        f.begin(), f.end(),
+        out.data.x.values.begin() + static_cast<std::ptrdiff_t>(r * out.data.x.cols + column));
+  };
+  for (std::size_t r : train) {
+    if (data.source[r] != 0) continue;
+    fill(r, data.labels[r] == 0 ? without[static_cast<std::size_t>(part(r))] : out.profile);
+  }
+  for (std::size_t r : profiled_test) fill(r, out.profile);
+  // The unprofiled copies (the original rows' profile columns are NaN).
+  out.copies = true;
+  out.copy_offset = data.labels.size();
+  for (std::size_t r = 0; r < data.requests.size(); ++r) {
+    out.data.x.AppendRow(data.x.Row(r));
+    out.data.labels.push_back(data.labels[r]);
+    out.data.source.push_back(2);
+    out.data.names.push_back(data.names[r]);
+    out.data.attack_type.push_back(data.attack_type[r]);
+    out.data.value_hash.push_back(data.value_hash[r]);
+    out.data.flaggable.push_back(data.flaggable[r]);
+  }
+  return out;
+}
+
+// `train` plus the unprofiled copies of its CSIC rows.
+std::vector<std::size_t> WithCopies(const PreparedHttp& prepared,
+                                    const std::vector<std::size_t>& train) {
+  std::vector<std::size_t> out = train;
+  if (!prepared.copies) return out;
+  for (std::size_t r : train) {
+    if (prepared.data.source[r] == 0) out.push_back(prepared.Unprofiled(r));
+  }
+  return out;
+}
 
 struct Calibrated {
   std::unique_ptr<Booster> booster;
@@ -170,9 +266,11 @@ std::function<bool(std::size_t)> HttpHeldOut(const HttpData& data, std::uint64_t
   };
 }
 
+// 0 profiled request, 1 single value, 2 unprofiled request.
 GroupFn HttpGroup(const HttpData& data) {
   return [&data](std::size_t r) { return data.source[r]; };
 }
+constexpr int kHttpGroups = 3;
 
 GroupFn SingleGroup() {
   return [](std::size_t) { return 0; };
@@ -260,6 +358,7 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
       progress("features", static_cast<int>(done), static_cast<int>(total));
     }
   };
+  d.requests = csic;
   for (const LabeledRequest& r : csic) {
     d.x.AppendRow(ExtractRequestFeatures({r.method, r.path, r.query, r.body}));
     d.labels.push_back(r.label);
@@ -333,30 +432,46 @@ std::string FormatFolds(const std::vector<FoldResult>& folds) {
 }
 
 Result<std::vector<FoldResult>> CrossValidateHttpCsic(const HttpData& data,
-                                                      const ModelOptions& options,
+                                                      const ModelOptions& options, CsicSplit split,
                                                       const ProgressFn& progress) {
   const int k = std::max(2, options.cv_folds);
   const std::string salt = Salt(options.seed, "http-cv");
+  const auto kk = static_cast<std::uint64_t>(k);
   std::vector<FoldResult> folds;
   for (int f = 0; f < k; ++f) {
+    const auto ff = static_cast<std::uint64_t>(f);
     std::vector<std::size_t> train, test;
     for (std::size_t r = 0; r < data.labels.size(); ++r) {
       if (data.source[r] == 1) {
         if (data.labels[r] == 1) train.push_back(r);  // httpparams attacks only (training.h)
         continue;
       }
-      const bool in_fold =
-          std::any_of(data.names[r].begin(), data.names[r].end(), [&](const std::string& n) {
-            return Fnv(salt, n) % static_cast<std::uint64_t>(k) == static_cast<std::uint64_t>(f);
-          });
+      bool in_fold = false;
+      if (split == CsicSplit::kContent) {
+        in_fold = Fnv(salt, std::to_string(ContentHash(data.requests[r]))) % kk == ff;
+      } else {
+        in_fold = std::any_of(data.names[r].begin(), data.names[r].end(),
+                              [&](const std::string& n) { return Fnv(salt, n) % kk == ff; });
+      }
       (in_fold ? test : train).push_back(r);
     }
-    const std::string name = "csic names " + std::to_string(f + 1) + "/" + std::to_string(k);
+    const bool profiled = split != CsicSplit::kNames;
+    const PreparedHttp prepared =
+        PrepareHttp(data, train, profiled ? test : std::vector<std::size_t>(), options);
+    std::vector<std::size_t> test_rows = test;
+    if (!profiled) {
+      for (std::size_t& r : test_rows) r = prepared.Unprofiled(r);
+    }
+    const std::string name =
+        std::string(split == CsicSplit::kContent ? "csic content " : "csic names ") +
+        std::to_string(f + 1) + "/" + std::to_string(k);
     MEDMESH_ASSIGN_OR_RETURN(
         FoldResult fold,
-        RunFold(name, data.x, data.labels, {}, train, test, HttpHeldOut(data, options.seed),
-                HttpGroup(data), 2, options.http_max_fpr, options.http, progress,
-                [&data](std::size_t r) { return static_cast<bool>(data.flaggable[r]); }));
+        RunFold(
+            name, prepared.data.x, prepared.data.labels, {}, WithCopies(prepared, train), test_rows,
+            HttpHeldOut(prepared.data, options.seed), HttpGroup(prepared.data), kHttpGroups,
+            options.http_max_fpr, options.http, progress,
+            [&prepared](std::size_t r) { return static_cast<bool>(prepared.data.flaggable[r]); }));
     folds.push_back(std::move(fold));
   }
   return folds;
@@ -377,12 +492,14 @@ Result<std::vector<FoldResult>> CrossValidateHttpParams(const HttpData& data,
       }
       (held ? test : train).push_back(r);
     }
+    const PreparedHttp prepared = PrepareHttp(data, train, {}, options);
     MEDMESH_ASSIGN_OR_RETURN(
         FoldResult fold,
-        RunFold("httpparams -" + types[t], data.x, data.labels, {}, train, test,
-                HttpHeldOut(data, options.seed), HttpGroup(data), 2, options.http_max_fpr,
-                options.http, progress,
-                [&data](std::size_t r) { return static_cast<bool>(data.flaggable[r]); }));
+        RunFold(
+            "httpparams -" + types[t], prepared.data.x, prepared.data.labels, {},
+            WithCopies(prepared, train), test, HttpHeldOut(prepared.data, options.seed),
+            HttpGroup(prepared.data), kHttpGroups, options.http_max_fpr, options.http, progress,
+            [&prepared](std::size_t r) { return static_cast<bool>(prepared.data.flaggable[r]); }));
     folds.push_back(std::move(fold));
   }
   return folds;
@@ -403,6 +520,7 @@ Result<std::vector<FoldResult>> CrossValidateFlow(const FlowData& data, const Mo
   }
   const std::string salt = Salt(options.seed, "flow-cv");
   const auto k = static_cast<std::uint64_t>(std::max<std::size_t>(groups.size(), 2));
+  const DenseMatrix x = options.v1_features ? KeepColumns(data.x, kFlowV1FeatureCount) : data.x;
   std::vector<FoldResult> folds;
   for (std::size_t g = 0; g < groups.size(); ++g) {
     std::vector<std::size_t> train, test;
@@ -412,10 +530,10 @@ Result<std::vector<FoldResult>> CrossValidateFlow(const FlowData& data, const Mo
       (held ? test : train).push_back(r);
     }
     const std::vector<float> weights = FlowWeights(data, train, options.flow_type_weight_power);
-    MEDMESH_ASSIGN_OR_RETURN(
-        FoldResult fold, RunFold("nsl-kdd -" + groups[g], data.x, data.labels, weights, train, test,
-                                 FlowHeldOut(data, options.seed), SingleGroup(), 1,
-                                 options.flow_max_fpr, options.flow, progress));
+    MEDMESH_ASSIGN_OR_RETURN(FoldResult fold,
+                             RunFold("nsl-kdd -" + groups[g], x, data.labels, weights, train, test,
+                                     FlowHeldOut(data, options.seed), SingleGroup(), 1,
+                                     options.flow_max_fpr, options.flow, progress));
     folds.push_back(std::move(fold));
   }
   return folds;
@@ -439,20 +557,29 @@ Result<TrainedModel> TrainHttpModel(const std::filesystem::path& datasets_dir,
   const HttpData data = BuildHttpData(csic, values, progress);
   std::vector<std::size_t> all(data.labels.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  const PreparedHttp prepared = PrepareHttp(data, all, {}, options);
   MEDMESH_ASSIGN_OR_RETURN(
       Calibrated model,
-      TrainCalibrated(data.x, data.labels, {}, all, HttpHeldOut(data, options.seed),
-                      HttpGroup(data), 2, options.http_max_fpr, options.http, "http", progress));
+      TrainCalibrated(prepared.data.x, prepared.data.labels, {}, WithCopies(prepared, all),
+                      HttpHeldOut(prepared.data, options.seed), HttpGroup(prepared.data),
+                      kHttpGroups, options.http_max_fpr, options.http, "http", progress));
   TrainedModel out;
-  out.manifest = BaseManifest("http", 1, HttpFeatureSchema(), options.http, options.seed);
+  const int version = options.v1_features ? 1 : kHttpModelVersion;
+  out.manifest =
+      BaseManifest("http", version, HttpSchemaForVersion(version), options.http, options.seed);
   out.manifest.threshold = model.thresholds[0];
   out.manifest.value_threshold = model.thresholds[1];
+  out.manifest.unprofiled_threshold = model.thresholds[2];
+  if (prepared.copies) {
+    out.profile = prepared.profile.ToJson();
+    out.manifest.profile_blake2b256 = HexEncode(crypto::Blake2b256(AsBytes(out.profile)));
+  }
   char rule[320];
   std::snprintf(
       rule, sizeof(rule),
       "false-positive rate <= %.4g on held-out benign rows of a model trained without them: "
-      "20%% of the distinct benign CSIC requests (threshold), 20%% of the httpparams benign "
-      "values (value_threshold)",
+      "20%% of the distinct benign CSIC requests, with the parameter profile (threshold) and "
+      "without (unprofiled_threshold), 20%% of the httpparams benign values (value_threshold)",
       options.http_max_fpr);
   out.manifest.threshold_rule = rule;
   for (const auto& [file, rows] : {std::pair{files.csic_normal, normal.size()},
@@ -471,7 +598,8 @@ Result<TrainedModel> TrainFlowModel(const std::filesystem::path& datasets_dir,
                                     const ModelOptions& options, const ProgressFn& progress) {
   const DatasetFiles files = StandardDatasetFiles(datasets_dir);
   MEDMESH_ASSIGN_OR_RETURN(std::vector<LabeledFlow> flows, ReadKddFile(files.nsl_kdd));
-  const FlowData data = BuildFlowData(flows);
+  FlowData data = BuildFlowData(flows);
+  if (options.v1_features) data.x = KeepColumns(data.x, kFlowV1FeatureCount);
   std::vector<std::size_t> all(data.labels.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
   const std::vector<float> weights = FlowWeights(data, all, options.flow_type_weight_power);
@@ -480,7 +608,9 @@ Result<TrainedModel> TrainFlowModel(const std::filesystem::path& datasets_dir,
       TrainCalibrated(data.x, data.labels, weights, all, FlowHeldOut(data, options.seed),
                       SingleGroup(), 1, options.flow_max_fpr, options.flow, "flow", progress));
   TrainedModel out;
-  out.manifest = BaseManifest("flow", 1, FlowFeatureSchema(), options.flow, options.seed);
+  const int version = options.v1_features ? 1 : kFlowModelVersion;
+  out.manifest =
+      BaseManifest("flow", version, FlowSchemaForVersion(version), options.flow, options.seed);
   out.manifest.threshold = out.manifest.value_threshold = model.thresholds[0];
   char rule[256];
   std::snprintf(rule, sizeof(rule),
@@ -501,6 +631,11 @@ Status WriteModel(const std::filesystem::path& dir, const TrainedModel& model) {
   MEDMESH_RETURN_IF_ERROR(Env::Default().CreateDir(dir, 0755));
   MEDMESH_RETURN_IF_ERROR(WriteFileAtomically(
       dir / ModelFileName(model.manifest.name, model.manifest.version), model.model, 0644));
+  if (!model.profile.empty()) {
+    MEDMESH_RETURN_IF_ERROR(
+        WriteFileAtomically(dir / ProfileFileName(model.manifest.name, model.manifest.version),
+                            AsBytes(model.profile), 0644));
+  }
   const std::string json = ManifestToJson(model.manifest);
   return WriteFileAtomically(dir / ManifestFileName(model.manifest.name, model.manifest.version),
                              AsBytes(json), 0644);
