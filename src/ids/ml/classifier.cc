@@ -61,7 +61,7 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& dir, const std::strin
                     " does not match the digest in its manifest");
   }
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<Booster> booster, Booster::Load(model, schema.size()));
-  std::unique_ptr<ParamProfile> profile;
+  std::string profile;
   if (!manifest.profile_blake2b256.empty()) {
     auto bytes = env.ReadSmallFile(dir / ProfileFileName(name, version), kMaxModelBytes);
     if (!bytes) {
@@ -73,8 +73,7 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& dir, const std::strin
       return DataLoss("profile file " + ProfileFileName(name, version) +
                       " does not match the digest in its manifest");
     }
-    MEDMESH_ASSIGN_OR_RETURN(ParamProfile parsed, ParamProfile::FromJson(AsStringView(*bytes)));
-    profile = std::make_unique<ParamProfile>(std::move(parsed));
+    profile = std::string(AsStringView(*bytes));
   }
   return LoadedModel{std::move(manifest), std::move(booster), std::move(profile)};
 }
@@ -83,8 +82,13 @@ Result<std::unique_ptr<RequestClassifier>> RequestClassifier::Load(
     const std::filesystem::path& dir) {
   MEDMESH_ASSIGN_OR_RETURN(LoadedModel loaded,
                            LoadNewest(dir, "http", {kHttpModelVersion, 1}, HttpSchemaForVersion));
+  std::unique_ptr<ParamProfile> profile;
+  if (!loaded.profile.empty()) {
+    MEDMESH_ASSIGN_OR_RETURN(ParamProfile parsed, ParamProfile::FromJson(loaded.profile));
+    profile = std::make_unique<ParamProfile>(std::move(parsed));
+  }
   return std::make_unique<RequestClassifier>(std::move(loaded.manifest), std::move(loaded.booster),
-                                             std::move(loaded.profile));
+                                             std::move(profile));
 }
 
 Result<Verdict> RequestClassifier::ScoreFeatures(const std::vector<float>& features,
@@ -113,11 +117,17 @@ Result<Verdict> RequestClassifier::ScoreValue(std::string_view value) const {
 Result<std::unique_ptr<FlowClassifier>> FlowClassifier::Load(const std::filesystem::path& dir) {
   MEDMESH_ASSIGN_OR_RETURN(LoadedModel loaded,
                            LoadNewest(dir, "flow", {kFlowModelVersion, 1}, FlowSchemaForVersion));
-  return std::make_unique<FlowClassifier>(std::move(loaded.manifest), std::move(loaded.booster));
+  std::unique_ptr<FlowProfile> profile;
+  if (!loaded.profile.empty()) {
+    MEDMESH_ASSIGN_OR_RETURN(FlowProfile parsed, FlowProfile::FromJson(loaded.profile));
+    profile = std::make_unique<FlowProfile>(std::move(parsed));
+  }
+  return std::make_unique<FlowClassifier>(std::move(loaded.manifest), std::move(loaded.booster),
+                                          std::move(profile));
 }
 
 Result<Verdict> FlowClassifier::Score(const FlowRecord& record) const {
-  const std::vector<float> features = ExtractFlowFeatures(record);
+  const std::vector<float> features = ExtractFlowFeatures(record, profile_.get());
   MEDMESH_ASSIGN_OR_RETURN(float p, booster_->PredictOne(std::span<const float>(features).first(
                                         std::min(features.size(), booster_->feature_count()))));
   return Verdict{p, p >= manifest_.threshold};

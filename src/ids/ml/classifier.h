@@ -3,7 +3,8 @@
 //
 //   RequestClassifier  http-v2.ubj + http-v2.json + http-v2.profile.json
 //                                                  HTTP requests and single parameter values
-//   FlowClassifier     flow-v2.ubj + flow-v2.json   NSL-KDD flow records from a network sensor
+//   FlowClassifier     flow-v2.ubj + flow-v2.json + flow-v2.profile.json
+//                                                  NSL-KDD flow records from a network sensor
 //
 // Load picks the newest version present in the folder that this build can score: v2, else v1
 // (a v2 feature vector starts with the v1 layout, so a v1 model scores its prefix). The http v2
@@ -33,6 +34,7 @@
 #include "core/status.h"
 #include "ids/ml/booster.h"
 #include "ids/ml/flow_features.h"
+#include "ids/ml/flow_profile.h"
 #include "ids/ml/http_features.h"
 #include "ids/ml/model_manifest.h"
 #include "ids/ml/param_profile.h"
@@ -60,7 +62,7 @@ struct Verdict {
 struct LoadedModel {
   ModelManifest manifest;
   std::unique_ptr<Booster> booster;
-  std::unique_ptr<ParamProfile> profile;  // null without one
+  std::string profile;  // the profile's JSON, digest checked ("" without one)
 };
 Result<LoadedModel> LoadModel(const std::filesystem::path& dir, const std::string& name,
                               int version, const std::vector<std::string>& schema);
@@ -95,8 +97,11 @@ class RequestClassifier {
 class FlowClassifier {
  public:
   static Result<std::unique_ptr<FlowClassifier>> Load(const std::filesystem::path& dir);
-  FlowClassifier(ModelManifest manifest, std::unique_ptr<Booster> booster)
-      : manifest_(std::move(manifest)), booster_(std::move(booster)) {}
+  FlowClassifier(ModelManifest manifest, std::unique_ptr<Booster> booster,
+                 std::unique_ptr<FlowProfile> profile = nullptr)
+      : manifest_(std::move(manifest)),
+        booster_(std::move(booster)),
+        profile_(std::move(profile)) {}
 
   // Scores one flow record (ParseKddLine parses the CSV form). kInternal only if XGBoost fails.
   Result<Verdict> Score(const FlowRecord& record) const;
@@ -106,6 +111,7 @@ class FlowClassifier {
  private:
   ModelManifest manifest_;
   std::unique_ptr<Booster> booster_;
+  std::unique_ptr<FlowProfile> profile_;
 };
 
 }  // namespace medmesh::ids::ml

@@ -312,6 +312,37 @@ TEST(CommittedModels, RequestModelFlagsKnownAttacksAndPassesPlainFreeText) {
   EXPECT_TRUE(sqli->attack);
 }
 
+TEST(CommittedModels, TheNewestAreV2WithProfilesAndV1StillLoads) {
+  auto http = RequestClassifier::Load(MEDMESH_IDS_MODELS_DIR);
+  ASSERT_TRUE(http.has_value()) << http.error().ToString();
+  EXPECT_EQ((*http)->manifest().version, kHttpModelVersion);
+  EXPECT_FALSE((*http)->manifest().profile_blake2b256.empty());
+  auto flow = FlowClassifier::Load(MEDMESH_IDS_MODELS_DIR);
+  ASSERT_TRUE(flow.has_value()) << flow.error().ToString();
+  EXPECT_EQ((*flow)->manifest().version, kFlowModelVersion);
+  EXPECT_FALSE((*flow)->manifest().profile_blake2b256.empty());
+  // The v1 models stay in the folder and load against the v1 prefix of today's layouts.
+  EXPECT_TRUE(LoadModel(MEDMESH_IDS_MODELS_DIR, "http", 1, HttpSchemaForVersion(1)).has_value());
+  EXPECT_TRUE(LoadModel(MEDMESH_IDS_MODELS_DIR, "flow", 1, FlowSchemaForVersion(1)).has_value());
+}
+
+TEST(CommittedModels, RequestsOutsideTheProfiledApplicationAreJudgedUnprofiled) {
+  auto classifier = RequestClassifier::Load(MEDMESH_IDS_MODELS_DIR);
+  ASSERT_TRUE(classifier.has_value()) << classifier.error().ToString();
+  // A CSIC page with a letter-and-quote value in a numeric parameter: a profile anomaly.
+  auto odd = (*classifier)
+                 ->Score({"GET", "/tienda1/publico/anadir.jsp",
+                          "id=2&nombre=Jam%F3n+Ib%E9rico&precio=85%27a&cantidad=49&B1="
+                          "A%F1adir+al+carrito",
+                          ""});
+  ASSERT_TRUE(odd.has_value());
+  EXPECT_TRUE(odd->attack);
+  // A plain MedMesh-like form request: no profile applies, judged on its shape alone.
+  auto plain = (*classifier)->Score({"POST", "/api/v1/notes", "", "subject=Follow-up&days=3"});
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_FALSE(plain->attack);
+}
+
 TEST(CommittedModels, FlowModelSeparatesASynFloodFromABrowsingRecord) {
   auto classifier = FlowClassifier::Load(MEDMESH_IDS_MODELS_DIR);
   ASSERT_TRUE(classifier.has_value()) << classifier.error().ToString();

@@ -2,7 +2,10 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <string>
+
+#include "ids/ml/flow_profile.h"
 
 namespace medmesh::ids::ml {
 namespace {
@@ -237,6 +240,16 @@ std::string_view KddAttackFamily(std::string_view label) {
   return "unknown";
 }
 
+bool KddNumericIsLogScaled(std::size_t numeric_index) { return IsLogScaled(numeric_index); }
+
+std::size_t KddServiceGroupIndex(std::string_view service) {
+  const std::string_view group = ServiceGroup(service);
+  for (std::size_t i = 0; i < kServiceGroups.size(); ++i) {
+    if (kServiceGroups[i] == group) return i;
+  }
+  return kServiceGroups.size() - 1;
+}
+
 const std::vector<std::string>& FlowFeatureSchema() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
@@ -255,12 +268,13 @@ const std::vector<std::string>& FlowFeatureSchema() {
     for (std::string_view g : kServiceGroups) out.push_back("service_group=" + std::string(g));
     for (std::string_view g : kFlagGroups) out.push_back("flag_group=" + std::string(g));
     for (std::string_view n : kDerivedNames) out.push_back("derived." + std::string(n));
+    for (std::string_view n : FlowProfileFeatureNames()) out.push_back("rarity." + std::string(n));
     return out;
   }();
   return names;
 }
 
-std::vector<float> ExtractFlowFeatures(const FlowRecord& record) {
+std::vector<float> ExtractFlowFeatures(const FlowRecord& record, const FlowProfile* profile) {
   std::vector<float> out;
   out.reserve(FlowFeatureSchema().size());
   for (std::size_t i = 0; i < kKddNumericCount; ++i) {
@@ -295,6 +309,10 @@ std::vector<float> ExtractFlowFeatures(const FlowRecord& record) {
                                                f(srv_count / (count + 1)),
                                                f(host_srv_count / (host_count + 1))};
   out.insert(out.end(), std::begin(derived), std::end(derived));
+  std::array<float, kFlowProfileFeatureCount> rarity;
+  rarity.fill(std::numeric_limits<float>::quiet_NaN());
+  if (profile != nullptr) rarity = profile->Features(record);
+  out.insert(out.end(), rarity.begin(), rarity.end());
   return out;
 }
 

@@ -14,7 +14,8 @@
 // other) and the flag's group (closed, unanswered, rejected, partial) one-hot, and 15 derived
 // values (byte ratio and total, empty payload, bytes per second, error and rejection counts in
 // the windows instead of rates, content events, service shares), all log-scaled where they are
-// counts. The layout is versioned by FlowFeatureSchema(). Thread safety: pure functions.
+// counts, then the 7 rarity features of the normal-flow profile (flow_profile.h). The layout is
+// versioned by FlowFeatureSchema(). Thread safety: pure functions.
 #pragma once
 
 #include <array>
@@ -59,7 +60,16 @@ Result<LabeledFlow> ParseKddLine(std::string_view line);
 // for names outside the usual 39-name grouping.
 std::string_view KddAttackFamily(std::string_view label);
 
+// True for the numeric fields (index into FlowRecord::numeric) that are counts or bytes and are
+// log-scaled; the index of a service's group (0..7, "other" last).
+bool KddNumericIsLogScaled(std::size_t numeric_index);
+std::size_t KddServiceGroupIndex(std::string_view service);
+
+class FlowProfile;
+
 const std::vector<std::string>& FlowFeatureSchema();
-std::vector<float> ExtractFlowFeatures(const FlowRecord& record);
+// The last kFlowProfileFeatureCount features (flow_profile.h) are NaN unless `profile` is given.
+std::vector<float> ExtractFlowFeatures(const FlowRecord& record,
+                                       const FlowProfile* profile = nullptr);
 
 }  // namespace medmesh::ids::ml

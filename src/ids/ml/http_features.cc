@@ -346,21 +346,123 @@ ValueStats ComputeValueStats(std::string_view raw) {
 
 // Value features added in request model v2 (appended to the v1 layout, which is unchanged, so a
 // v1 model still reads the first kHttpV1FeatureCount features).
-constexpr std::array<std::string_view, 11> kExtraValueNames = {
-    "dot_slash_runs",    "system_paths",  "shell_meta",    "pipe_word",
-    "class_transitions", "max_digit_run", "max_alpha_run", "quotes",
-    "only_alnum",        "first_special", "last_special"};
+// The first ten after the shape statistics are attack structures (they widen the gate).
+constexpr std::array<std::string_view, 23> kExtraValueNames = {
+    "dot_slash_runs",      "system_paths",        "shell_meta",          "pipe_word",
+    "class_transitions",   "max_digit_run",       "max_alpha_run",       "quotes",
+    "only_alnum",          "first_special",       "last_special",        "sql_paren_op",
+    "sql_after_semicolon", "sql_subselect",       "sql_func_call2",      "js_call",
+    "shell_backtick",      "shell_call",          "shell_command_line",  "long_dot_runs",
+    "slash_dot_start",     "sql_quote_op_strict", "shell_command_strict"};
+// Indices of the structure features among kExtraValueNames: HasAttackStructure's gate uses them
+// in place of v1's sql_quote_op and shell_command, which prose can hold ('"take with food" or
+// ...', "dog & cat").
+constexpr std::array<std::size_t, 14> kExtraStructures = {0,  1,  11, 12, 13, 14, 15,
+                                                          16, 17, 18, 19, 20, 21, 22};
+
+// SQL words that follow a closing quote/parenthesis run in injections ("')) or 1=1").
+constexpr std::array<std::string_view, 16> kSqlContinuations = {
+    "or",    "and",    "xor",   "union", "select",  "rlike",     "like",  "as",
+    "where", "having", "order", "group", "waitfor", "procedure", "limit", "into"};
+// Statements after ';' ("1; drop table ...", "';waitfor delay ..."), as prefixes that prose
+// does not write ("; update me tomorrow" is prose; "; select" is judged by what follows).
+constexpr std::array<std::string_view, 10> kSqlStatements = {
+    "iif(",       "waitfor delay", "declare @",   "exec xp_", "exec(",
+    "drop table", "insert into",   "delete from", "shutdown", "truncate table"};
+// SQL functions v1's list lacks (sqlmap's boolean and time payloads).
+constexpr std::array<std::string_view, 14> kSqlFunctions2 = {
+    "iif",       "elt",        "make_set",        "pg_sleep",
+    "updatexml", "randomblob", "generate_series", "regexp_substring",
+    "dbms_pipe", "utl_inaddr", "sysdate",         "nvl",
+    "coalesce",  "greatest"};
+constexpr std::array<std::string_view, 9> kJsCalls = {
+    "alert(",         "prompt(",         "confirm(",      "eval(",      "document.cookie",
+    "document.write", "window.location", "fromcharcode(", "settimeout("};
+// Commands that, first in a value and followed by an option or a path ("cat /etc/passwd",
+// "ping -n 3 ..."), make it a command line. Also commands after a metacharacter.
+constexpr std::array<std::string_view, 28> kCommands2 = {
+    "cat",        "ls",     "ping",   "ping.exe", "wget",    "curl",   "nc",
+    "netcat",     "rm",     "chmod",  "bash",     "sh",      "dir",    "ipconfig",
+    "ifconfig",   "whoami", "uname",  "id",       "netstat", "cmd",    "cmd.exe",
+    "powershell", "perl",   "python", "true",     "false",   "system", "exec"};
 
 // Absolute system paths ("passwd" alone is a word of prose; "etc/passwd" is sensitive_path).
 constexpr std::array<std::string_view, 12> kSystemPaths = {
-    "/usr/",  "/bin/", "/sbin/", "/var/", "/tmp/",     "/dev/",
-    "/proc/", "/etc/", "file:/", "c:/",   "windows\\", "%systemroot%"};
+    "/usr/",  "/bin/", "/sbin/", "/var/",      "/tmp/",    "/dev/",
+    "/proc/", "/etc/", "file:/", "c:/windows", "c:/winnt", "%systemroot%"};
 
 int CharClass(unsigned char c) {
   if (IsAlpha(c) || c >= 0x80) return 0;
   if (IsDigit(c)) return 1;
   if (IsSpace(c)) return 2;
   return 3;
+}
+
+// Commands that prose does not write after " & " ("dog & cat", "eat & sleep" are prose).
+constexpr std::array<std::string_view, 14> kUnambiguousCommands = {
+    "whoami", "uname", "ifconfig", "ipconfig", "netstat", "systeminfo", "nslookup",
+    "wget",   "curl",  "netcat",   "chmod",    "cmd.exe", "powershell", "ping.exe"};
+
+// Whether the metacharacter at `i` may start a command: not an ampersand between spaces
+// unless `command` is unambiguous or takes an option or a path right after.
+bool CommandAfter(std::string_view s, std::size_t i, std::size_t j, std::string_view command) {
+  const bool prose_ampersand =
+      s[i] == '&' && i > 0 && s[i - 1] == ' ' && i + 1 < s.size() && s[i + 1] == ' ';
+  if (!prose_ampersand) return true;
+  for (std::string_view c : kUnambiguousCommands) {
+    if (c == command) return true;
+  }
+  const std::size_t after = j + command.size();
+  return after + 1 < s.size() && s[after] == ' ' &&
+         (s[after + 1] == '-' || s[after + 1] == '/' || s[after + 1] == '\\');
+}
+
+// v1's shell_command without the prose ampersand.
+int ShellCommandStrict(std::string_view s) {
+  int n = Count(s, "$(") + Count(s, "${");
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c != ';' && c != '|' && c != '&' && c != '`' && c != '\n') continue;
+    const std::size_t j = SkipSpaces(s, i + 1);
+    for (std::string_view cmd : kShellCommands) {
+      if (StartsWithWord(s, j, cmd)) {
+        n += CommandAfter(s, i, j, cmd) ? 1 : 0;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+// v1's sql_quote_op when what follows the operator word is SQL: a comparison or a call ('=',
+// '<', '>', '('), a comment or statement end ('#', ';', "--", "/*"), a number, or the word is
+// union/select. Prose such as '"take with food" or "on an empty stomach"' has none of these.
+int SqlQuoteOpStrict(std::string_view s) {
+  int n = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const bool quote = IsStructuralQuote(s, i);
+    const bool closing_paren = s[i] == ')' && i > 0 && IsStructuralQuote(s, i - 1);
+    const bool number_end =
+        IsDigit(static_cast<unsigned char>(s[i])) &&
+        (i + 1 == s.size() || !IsWordChar(static_cast<unsigned char>(s[i + 1]))) &&
+        s.substr(0, i).find_first_not_of("0123456789-( ") == std::string_view::npos;
+    if (!quote && !closing_paren && !number_end) continue;
+    const std::size_t j = SkipSpaces(s, i + 1);
+    if (j == i + 1 && !quote && !closing_paren) continue;
+    for (std::string_view op : kSqlOperatorWords) {
+      if (!StartsWithWord(s, j, op)) continue;
+      const std::string_view rest = s.substr(j + op.size());
+      const std::size_t k = SkipSpaces(s, j + op.size());
+      const bool sql = op == "union" || op == "select" ||
+                       rest.find_first_of("=<>(#;") != std::string_view::npos ||
+                       rest.find("--") != std::string_view::npos ||
+                       rest.find("/*") != std::string_view::npos ||
+                       (k < s.size() && IsDigit(static_cast<unsigned char>(s[k])));
+      n += sql ? 1 : 0;
+      break;
+    }
+  }
+  return n;
 }
 
 std::array<float, kExtraValueNames.size()> ComputeExtraValueStats(std::string_view raw) {
@@ -403,6 +505,107 @@ std::array<float, kExtraValueNames.size()> ComputeExtraValueStats(std::string_vi
     alnum = alnum && (IsAlpha(c) || IsDigit(c) || c >= 0x80);
   }
   const float denom = std::max<float>(1.0f, static_cast<float>(s.size()));
+  // SQL: a run of closing quotes and parentheses holding a ')' ("')) or", "-7444))) or",
+  // "1\") as") followed by a continuation word, with '=' or '(' later in the value (sqlmap's
+  // boolean tests always compare); prose such as '(the "blue") and then' has neither.
+  int paren_op = 0, after_semicolon = 0, shell_call = 0, long_dots = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t j = i;
+    int parens = 0;
+    while (j < s.size() && (s[j] == ')' || s[j] == '\'' || s[j] == '"')) {
+      parens += s[j] == ')';
+      ++j;
+    }
+    if (j == i) {
+      ++i;
+      continue;
+    }
+    if (parens > 0) {
+      const std::size_t k = SkipSpaces(s, j);
+      for (std::string_view w : kSqlContinuations) {
+        if (StartsWithWord(s, k, w) && s.find_first_of("=(", k + w.size()) != std::string::npos) {
+          ++paren_op;
+          break;
+        }
+      }
+    }
+    i = j;
+  }
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == ';') {
+      const std::size_t j = SkipSpaces(s, i + 1);
+      const std::string_view rest = s.substr(j);
+      for (std::string_view w : kSqlStatements) {
+        if (rest.substr(0, w.size()) == w) {
+          ++after_semicolon;
+          break;
+        }
+      }
+      if (StartsWithWord(s, j, "select")) {
+        const std::size_t k = SkipSpaces(s, j + 6);
+        if (k < s.size() && (IsDigit(static_cast<unsigned char>(s[k])) ||
+                             std::string_view("(*@'\"").find(s[k]) != std::string_view::npos)) {
+          ++after_semicolon;
+        }
+      }
+    }
+    if (c == ';' || c == '|' || c == '&' || c == '`') {
+      const std::size_t j = SkipSpaces(s, i + 1);
+      std::size_t k = j;
+      while (k < s.size() && (IsAlpha(static_cast<unsigned char>(s[k])) || s[k] == '_')) ++k;
+      if (k > j && k < s.size() && s[k] == '(') ++shell_call;  // ";system('id')"
+      for (std::string_view cmd : kCommands2) {
+        if (StartsWithWord(s, j, cmd)) {
+          shell_call += CommandAfter(s, i, j, cmd) ? 1 : 0;
+          break;
+        }
+      }
+    }
+  }
+  // "(select" followed by what only SQL puts there: a number, '(', '*', '@' or a quote.
+  int subselect = 0;
+  for (std::size_t at = s.find('('); at != std::string_view::npos; at = s.find('(', at + 1)) {
+    const std::size_t j = SkipSpaces(s, at + 1);
+    if (!StartsWithWord(s, j, "select")) continue;
+    const std::size_t k = SkipSpaces(s, j + 6);
+    if (k < s.size() && (IsDigit(static_cast<unsigned char>(s[k])) ||
+                         std::string_view("(*@'\"").find(s[k]) != std::string_view::npos)) {
+      ++subselect;
+    }
+  }
+  subselect += Count(s, "waitfor delay");
+  int func2 = 0;
+  for (std::string_view fn : kSqlFunctions2) func2 += CountWordThen(s, fn, '(');
+  int js = 0;
+  for (std::string_view call : kJsCalls) js += Count(s, call);
+  // `word` (command substitution).
+  int backtick = Count(s, "$(");
+  for (std::size_t at = s.find('`'); at != std::string_view::npos; at = s.find('`', at + 1)) {
+    std::size_t k = at + 1;
+    while (k < s.size() && IsAlpha(static_cast<unsigned char>(s[k]))) ++k;
+    if (k > at + 1 && k < s.size() && (s[k] == '`' || s[k] == ' ')) ++backtick;
+  }
+  // A command first in the value, followed by an option or an absolute path.
+  int command_line = 0;
+  for (std::string_view cmd : kCommands2) {
+    if (StartsWithWord(s, 0, cmd) && s.size() > cmd.size() + 1 && s[cmd.size()] == ' ' &&
+        (s[cmd.size() + 1] == '-' || s[cmd.size() + 1] == '/' || s[cmd.size() + 1] == '\\')) {
+      ++command_line;
+    }
+  }
+  // Four or more dots opening the value or a path segment and glued to what follows
+  // ("........etc/passwd", "/......{file}"); an ellipsis ends a word and is followed by a space.
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t j = i;
+    while (j < s.size() && s[j] == '.') ++j;
+    const bool opens = i == 0 || s[i - 1] == '/' || s[i - 1] == '\\';
+    if (j - i >= 4 && opens && j < s.size() && !IsSpace(static_cast<unsigned char>(s[j]))) {
+      ++long_dots;
+    }
+    i = j == i ? i + 1 : j;
+  }
+  const bool slash_dot_start = s.size() >= 2 && s[0] == '/' && (s[1] == '/' || s[1] == '.');
   f = {static_cast<float>(dot_runs),
        static_cast<float>(system_paths),
        static_cast<float>(meta),
@@ -413,7 +616,19 @@ std::array<float, kExtraValueNames.size()> ComputeExtraValueStats(std::string_vi
        static_cast<float>(quotes),
        alnum ? 1.0f : 0.0f,
        !s.empty() && CharClass(static_cast<unsigned char>(s.front())) == 3 ? 1.0f : 0.0f,
-       !s.empty() && CharClass(static_cast<unsigned char>(s.back())) == 3 ? 1.0f : 0.0f};
+       !s.empty() && CharClass(static_cast<unsigned char>(s.back())) == 3 ? 1.0f : 0.0f,
+       static_cast<float>(paren_op),
+       static_cast<float>(after_semicolon),
+       static_cast<float>(subselect),
+       static_cast<float>(func2),
+       static_cast<float>(js),
+       static_cast<float>(backtick),
+       static_cast<float>(shell_call),
+       static_cast<float>(command_line),
+       static_cast<float>(long_dots),
+       slash_dot_start ? 1.0f : 0.0f,
+       static_cast<float>(SqlQuoteOpStrict(s)),
+       static_cast<float>(ShellCommandStrict(s))};
   return f;
 }
 
@@ -585,13 +800,16 @@ bool HasAttackStructure(std::string_view value) {
     return 0.0f;
   };
   for (std::string_view name :
-       {"sql_quote_op", "sql_tautology", "sql_comment", "sql_func_call", "html_tag_open",
-        "event_handler", "traversal", "sensitive_path", "null_byte", "shell_command", "ssi"}) {
+       {"sql_tautology", "sql_comment", "sql_func_call", "html_tag_open", "event_handler",
+        "traversal", "sensitive_path", "null_byte", "ssi"}) {
     if (at(name) > 0) return true;
   }
-  // Model v2: dot runs before a slash ("....//"), and absolute system paths ("/usr/bin/id").
+  // Since model v2: the strict forms of sql_quote_op and shell_command, and the v2 structures
+  // (dot runs, system paths, sqlmap's parenthesised and stacked forms, script calls, command
+  // substitution and command lines).
   const ExtraStats e = ComputeExtraValueStats(value);
-  return e[0] > 0 || e[1] > 0;
+  return std::any_of(kExtraStructures.begin(), kExtraStructures.end(),
+                     [&e](std::size_t i) { return e[i] > 0; });
 }
 
 }  // namespace medmesh::ids::ml

@@ -71,10 +71,15 @@ std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request,
 std::vector<float> ExtractValueRequestFeatures(std::string_view value);
 
 // True if the decoded value holds at least one attack structure: a quote or number followed by
-// an SQL operator word, an "x=x" tautology, an SQL comment, an SQL function call, an HTML tag
+// an SQL operator word and then SQL ('=', '(', a comment, a number: '"take with food" or
+// "fasting"' is prose), an "x=x" tautology, an SQL comment, an SQL function call, an HTML tag
 // opener, an event-handler attribute, "../", a sensitive system path, a NUL byte, a shell
-// metacharacter followed by a command, a server-side include, or (since model v2) a run of dots
-// before a slash ("....//") or an absolute system path ("/usr/bin/id", "file:/"). Free text without
+// metacharacter followed by a command (not an ampersand between spaces before a word prose
+// uses: "dog & cat"), a server-side include, and since model v2: dot runs before a slash
+// ("....//") or opening a segment ("........etc"), an absolute system path ("/usr/bin/id"),
+// sqlmap's parenthesised, stacked and sub-select forms ("')) or 1=1", "';waitfor delay",
+// "(select 1"), script calls ("alert("), command substitution ("`id`") and command lines
+// ("cat /etc/hosts"). Free text without
 // any of these is never an injection, whatever its shape; RequestClassifier::ScoreValue uses this
 // as a gate.
 bool HasAttackStructure(std::string_view value);

@@ -10,6 +10,7 @@
 #include "crypto/keyed_hash.h"
 #include "ids/ml/classifier.h"
 #include "ids/ml/flow_features.h"
+#include "ids/ml/flow_profile.h"
 #include "ids/ml/http_features.h"
 #include "ids/ml/param_profile.h"
 
@@ -106,7 +107,7 @@ PreparedHttp PrepareHttp(const HttpData& data, const std::vector<std::size_t>& t
   }
   const std::string salt = Salt(options.seed, "http-profile");
   auto part = [&](std::size_t r) {
-    return static_cast<int>(Fnv(salt, std::to_string(data.value_hash[r])) % kProfileParts);
+    return static_cast<int>(Fnv(salt, std::to_string(data.group_hash[r])) % kProfileParts);
   };
   std::vector<ParamProfile> without(kProfileParts);  // without[k]: all benign rows not in part k
   for (std::size_t r : train) {
@@ -139,9 +140,41 @@ PreparedHttp PrepareHttp(const HttpData& data, const std::vector<std::size_t>& t
     out.data.names.push_back(data.names[r]);
     out.data.attack_type.push_back(data.attack_type[r]);
     out.data.value_hash.push_back(data.value_hash[r]);
+    out.data.group_hash.push_back(data.group_hash[r]);
     out.data.flaggable.push_back(data.flaggable[r]);
   }
   return out;
+}
+
+// The flow matrix for one training: rarity columns filled from the normal records of `train`
+// (out of fold for those records themselves), every other row from the whole profile.
+DenseMatrix PrepareFlow(const FlowData& data, const std::vector<std::size_t>& train,
+                        const ModelOptions& options, FlowProfile* profile_out) {
+  if (options.v1_features) return KeepColumns(data.x, kFlowV1FeatureCount);
+  const std::string salt = Salt(options.seed, "flow-profile");
+  auto part = [&](std::size_t r) {
+    return static_cast<std::size_t>(Fnv(salt, std::to_string(r)) % kProfileParts);
+  };
+  FlowProfile profile;
+  std::vector<FlowProfile> without(kProfileParts);
+  std::vector<bool> oof(data.labels.size(), false);
+  for (std::size_t r : train) {
+    if (data.labels[r] != 0) continue;
+    oof[r] = true;
+    profile.AddNormal(data.records[r]);
+    for (std::size_t k = 0; k < static_cast<std::size_t>(kProfileParts); ++k) {
+      if (k != part(r)) without[k].AddNormal(data.records[r]);
+    }
+  }
+  DenseMatrix x = data.x;
+  const std::size_t column = x.cols - kFlowProfileFeatureCount;
+  for (std::size_t r = 0; r < x.rows; ++r) {
+    const auto f = (oof[r] ? without[part(r)] : profile).Features(data.records[r]);
+    std::copy(f.begin(), f.end(),
+              x.values.begin() + static_cast<std::ptrdiff_t>(r * x.cols + column));
+  }
+  if (profile_out != nullptr) *profile_out = std::move(profile);
+  return x;
 }
 
 // `train` plus the unprofiled copies of its CSIC rows.
@@ -262,7 +295,7 @@ std::function<bool(std::size_t)> HttpHeldOut(const HttpData& data, std::uint64_t
   // Benign rows only, grouped by their whole content (CSIC repeats identical requests, which
   // would otherwise sit on both sides and pull the threshold down).
   return [&data, salt](std::size_t r) {
-    return data.labels[r] == 0 && Fnv(salt, std::to_string(data.value_hash[r])) % 5 == 0;
+    return data.labels[r] == 0 && Fnv(salt, std::to_string(data.group_hash[r])) % 5 == 0;
   };
 }
 
@@ -370,6 +403,9 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
     d.names.emplace_back(names.begin(), names.end());
     d.attack_type.emplace_back("csic");
     d.value_hash.push_back(Fnv("request", r.method + " " + r.path + "?" + r.query + "\n" + r.body));
+    d.group_hash.push_back(r.label == 0 && r.query.empty() && r.body.empty()
+                               ? Fnv("row", std::to_string(d.labels.size()))
+                               : d.value_hash.back());
     d.flaggable.push_back(true);
     tick();
   }
@@ -380,6 +416,7 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
     d.names.emplace_back();
     d.attack_type.push_back(v.attack_type);
     d.value_hash.push_back(Fnv("value", v.payload));
+    d.group_hash.push_back(d.value_hash.back());
     d.flaggable.push_back(HasAttackStructure(v.payload));
     tick();
   }
@@ -390,6 +427,7 @@ FlowData BuildFlowData(const std::vector<LabeledFlow>& flows) {
   FlowData d;
   for (const LabeledFlow& f : flows) {
     d.x.AppendRow(ExtractFlowFeatures(f.record));
+    d.records.push_back(f.record);
     d.labels.push_back(f.label == "normal" ? 0 : 1);
     d.attack.push_back(f.label);
   }
@@ -448,7 +486,11 @@ Result<std::vector<FoldResult>> CrossValidateHttpCsic(const HttpData& data,
       }
       bool in_fold = false;
       if (split == CsicSplit::kContent) {
-        in_fold = Fnv(salt, std::to_string(ContentHash(data.requests[r]))) % kk == ff;
+        const bool fixed = data.group_hash[r] != data.value_hash[r];  // a parameterless resource
+        in_fold =
+            Fnv(salt, std::to_string(fixed ? data.group_hash[r] : ContentHash(data.requests[r]))) %
+                kk ==
+            ff;
       } else {
         in_fold = std::any_of(data.names[r].begin(), data.names[r].end(),
                               [&](const std::string& n) { return Fnv(salt, n) % kk == ff; });
@@ -520,7 +562,6 @@ Result<std::vector<FoldResult>> CrossValidateFlow(const FlowData& data, const Mo
   }
   const std::string salt = Salt(options.seed, "flow-cv");
   const auto k = static_cast<std::uint64_t>(std::max<std::size_t>(groups.size(), 2));
-  const DenseMatrix x = options.v1_features ? KeepColumns(data.x, kFlowV1FeatureCount) : data.x;
   std::vector<FoldResult> folds;
   for (std::size_t g = 0; g < groups.size(); ++g) {
     std::vector<std::size_t> train, test;
@@ -530,6 +571,7 @@ Result<std::vector<FoldResult>> CrossValidateFlow(const FlowData& data, const Mo
       (held ? test : train).push_back(r);
     }
     const std::vector<float> weights = FlowWeights(data, train, options.flow_type_weight_power);
+    const DenseMatrix x = PrepareFlow(data, train, options, nullptr);
     MEDMESH_ASSIGN_OR_RETURN(FoldResult fold,
                              RunFold("nsl-kdd -" + groups[g], x, data.labels, weights, train, test,
                                      FlowHeldOut(data, options.seed), SingleGroup(), 1,
@@ -598,20 +640,26 @@ Result<TrainedModel> TrainFlowModel(const std::filesystem::path& datasets_dir,
                                     const ModelOptions& options, const ProgressFn& progress) {
   const DatasetFiles files = StandardDatasetFiles(datasets_dir);
   MEDMESH_ASSIGN_OR_RETURN(std::vector<LabeledFlow> flows, ReadKddFile(files.nsl_kdd));
-  FlowData data = BuildFlowData(flows);
-  if (options.v1_features) data.x = KeepColumns(data.x, kFlowV1FeatureCount);
+  const FlowData data = BuildFlowData(flows);
   std::vector<std::size_t> all(data.labels.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  FlowProfile profile;
+  const DenseMatrix x = PrepareFlow(data, all, options, &profile);
   const std::vector<float> weights = FlowWeights(data, all, options.flow_type_weight_power);
   MEDMESH_ASSIGN_OR_RETURN(
       Calibrated model,
-      TrainCalibrated(data.x, data.labels, weights, all, FlowHeldOut(data, options.seed),
-                      SingleGroup(), 1, options.flow_max_fpr, options.flow, "flow", progress));
+      TrainCalibrated(x, data.labels, weights, all, FlowHeldOut(data, options.seed), SingleGroup(),
+                      1, options.flow_max_fpr, options.flow, "flow", progress));
   TrainedModel out;
   const int version = options.v1_features ? 1 : kFlowModelVersion;
   out.manifest =
       BaseManifest("flow", version, FlowSchemaForVersion(version), options.flow, options.seed);
   out.manifest.threshold = out.manifest.value_threshold = model.thresholds[0];
+  out.manifest.unprofiled_threshold = model.thresholds[0];
+  if (!options.v1_features) {
+    out.profile = profile.ToJson();
+    out.manifest.profile_blake2b256 = HexEncode(crypto::Blake2b256(AsBytes(out.profile)));
+  }
   char rule[256];
   std::snprintf(rule, sizeof(rule),
                 "false-positive rate <= %.4g on held-out normal records (20%%) of a model trained "

@@ -17,6 +17,9 @@
 //         model also judges requests outside the profile's scope.
 //   flow  hold out 20% of the normal records and one attack type in five; threshold at
 //         `flow_max_fpr` on the held-out normal records; then retrain on everything.
+//         v2 (flow_profile.h): the normal-flow profile is learned from the normal training
+//         records; a normal training record gets its rarity features out of fold (from the other
+//         four fifths), an attack or a test record from the whole profile.
 //
 // Cross-validation holds out whole groups, because the judged test sets contain parameters and
 // attack types absent from training (a random split of one file would say ~99% and mean nothing):
@@ -82,13 +85,18 @@ struct HttpData {
   std::vector<std::vector<std::string>> names;  // CSIC: decoded parameter names (or {path})
   std::vector<std::string> attack_type;         // httpparams: norm/sqli/...; CSIC: "csic"
   std::vector<std::uint64_t> value_hash;        // hash of the payload / whole request
+  // The group a row is held out with (calibration, profile parts): its value_hash, except for a
+  // benign CSIC request without parameters (a fixed resource such as a style sheet, which CSIC
+  // repeats 1,000 times and any benign traffic requests again), which is its own group.
+  std::vector<std::uint64_t> group_hash;
   std::vector<bool> flaggable;  // CSIC: true; httpparams: HasAttackStructure (ScoreValue's gate)
 };
 HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
                        const std::vector<LabeledValue>& values, const ProgressFn& progress);
 
 struct FlowData {
-  DenseMatrix x;
+  DenseMatrix x;  // rarity columns NaN: each training fills them (flow_profile.h)
+  std::vector<FlowRecord> records;
   std::vector<int> labels;
   std::vector<std::string> attack;  // label name ("normal", "neptune", ...)
 };
@@ -109,7 +117,8 @@ std::string FormatFolds(const std::vector<FoldResult>& folds);
 //   kNamesProfiled the same folds, scored with the profile of the training part (new parameters
 //                  on endpoints the profile knows: an unknown name is then itself an anomaly).
 //   kContent       5 folds over distinct request contents (method left out, so GET/POST twins
-//                  stay together), scored with the training part's profile: known application,
+//                  stay together; benign requests without parameters spread one by one, as
+//                  group_hash), scored with the training part's profile: known application,
 //                  unseen requests, which is CSIC's own test condition.
 enum class CsicSplit { kNames, kNamesProfiled, kContent };
 Result<std::vector<FoldResult>> CrossValidateHttpCsic(const HttpData& data,
