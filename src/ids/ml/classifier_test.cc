@@ -326,10 +326,10 @@ TEST(CommittedModels, TheNewestAreV2WithProfilesAndV1StillLoads) {
   EXPECT_TRUE(LoadModel(MEDMESH_IDS_MODELS_DIR, "flow", 1, FlowSchemaForVersion(1)).has_value());
 }
 
-TEST(CommittedModels, RequestsOutsideTheProfiledApplicationAreJudgedUnprofiled) {
+TEST(CommittedModels, TheProfileSeparatesUnusualValuesOnKnownPages) {
   auto classifier = RequestClassifier::Load(MEDMESH_IDS_MODELS_DIR);
   ASSERT_TRUE(classifier.has_value()) << classifier.error().ToString();
-  // A CSIC page with a letter-and-quote value in a numeric parameter: a profile anomaly.
+  // A quote and letters in CSIC's numeric price: a profile anomaly without any injection syntax.
   auto odd = (*classifier)
                  ->Score({"GET", "/tienda1/publico/anadir.jsp",
                           "id=2&nombre=Jam%F3n+Ib%E9rico&precio=85%27a&cantidad=49&B1="
@@ -337,10 +337,14 @@ TEST(CommittedModels, RequestsOutsideTheProfiledApplicationAreJudgedUnprofiled) 
                           ""});
   ASSERT_TRUE(odd.has_value());
   EXPECT_TRUE(odd->attack);
-  // A plain MedMesh-like form request: no profile applies, judged on its shape alone.
-  auto plain = (*classifier)->Score({"POST", "/api/v1/notes", "", "subject=Follow-up&days=3"});
-  ASSERT_TRUE(plain.has_value());
-  EXPECT_FALSE(plain->attack);
+  // One of the shop's fixed requests.
+  auto known = (*classifier)->Score({"GET", "/tienda1/publico/caracteristicas.jsp", "id=2", ""});
+  ASSERT_TRUE(known.has_value());
+  EXPECT_FALSE(known->attack);
+  // Outside the profile's application the verdict is taken at unprofiled_threshold.
+  auto other = (*classifier)->Score({"POST", "/api/v1/notes", "", "subject=Follow-up&days=3"});
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->attack, other->probability >= (*classifier)->manifest().unprofiled_threshold);
 }
 
 TEST(CommittedModels, FlowModelSeparatesASynFloodFromABrowsingRecord) {

@@ -146,8 +146,13 @@ PreparedHttp PrepareHttp(const HttpData& data, const std::vector<std::size_t>& t
   return out;
 }
 
-// The flow matrix for one training: rarity columns filled from the normal records of `train`
-// (out of fold for those records themselves), every other row from the whole profile.
+// The flow matrix for one training: rarity columns filled from the normal records of `train`.
+// Every row, whatever its label and whether it trains or tests, is scored with a profile of
+// four fifths of those records: the fifth its own index hashes to is left out (for a normal
+// training record, the fifth holding itself). Rarity depends on the profile's size, so rows
+// scored with profiles of different sizes by label would leak the label (a first version gave
+// normal records the 4/5 profile and attacks the whole one, and learned exactly that). The
+// stored profile is the first of the five, so serving sees the same size too.
 DenseMatrix PrepareFlow(const FlowData& data, const std::vector<std::size_t>& train,
                         const ModelOptions& options, FlowProfile* profile_out) {
   if (options.v1_features) return KeepColumns(data.x, kFlowV1FeatureCount);
@@ -155,13 +160,9 @@ DenseMatrix PrepareFlow(const FlowData& data, const std::vector<std::size_t>& tr
   auto part = [&](std::size_t r) {
     return static_cast<std::size_t>(Fnv(salt, std::to_string(r)) % kProfileParts);
   };
-  FlowProfile profile;
   std::vector<FlowProfile> without(kProfileParts);
-  std::vector<bool> oof(data.labels.size(), false);
   for (std::size_t r : train) {
     if (data.labels[r] != 0) continue;
-    oof[r] = true;
-    profile.AddNormal(data.records[r]);
     for (std::size_t k = 0; k < static_cast<std::size_t>(kProfileParts); ++k) {
       if (k != part(r)) without[k].AddNormal(data.records[r]);
     }
@@ -169,11 +170,11 @@ DenseMatrix PrepareFlow(const FlowData& data, const std::vector<std::size_t>& tr
   DenseMatrix x = data.x;
   const std::size_t column = x.cols - kFlowProfileFeatureCount;
   for (std::size_t r = 0; r < x.rows; ++r) {
-    const auto f = (oof[r] ? without[part(r)] : profile).Features(data.records[r]);
+    const auto f = without[part(r)].Features(data.records[r]);
     std::copy(f.begin(), f.end(),
               x.values.begin() + static_cast<std::ptrdiff_t>(r * x.cols + column));
   }
-  if (profile_out != nullptr) *profile_out = std::move(profile);
+  if (profile_out != nullptr) *profile_out = std::move(without[0]);
   return x;
 }
 
@@ -199,13 +200,16 @@ using GroupFn = std::function<int(std::size_t)>;
 // Trains on `rows` and calibrates the threshold on a group hold-out (see training.h): a model
 // trained without the rows where `held_out` is true scores their benign rows, the threshold keeps
 // their false-positive rate at most `max_fpr`; then the model is trained again on all of `rows`.
+// With `distinct`, benign rows of one key count once (CSIC repeats its fixed requests hundreds of
+// times: counted by copies, they would set the threshold for the rest).
+using KeyFn = std::function<std::uint64_t(std::size_t)>;
 Result<Calibrated> TrainCalibrated(const DenseMatrix& x, const std::vector<int>& labels,
                                    const std::vector<float>& weights,
                                    const std::vector<std::size_t>& rows,
                                    const std::function<bool(std::size_t)>& held_out,
                                    const GroupFn& group, int groups, double max_fpr,
                                    const TrainOptions& options, const std::string& stage,
-                                   const ProgressFn& progress) {
+                                   const ProgressFn& progress, const KeyFn& distinct = nullptr) {
   std::vector<std::size_t> inner, calibration;
   for (std::size_t r : rows) {
     if (!held_out(r)) {
@@ -229,8 +233,11 @@ Result<Calibrated> TrainCalibrated(const DenseMatrix& x, const std::vector<int>&
   Calibrated out;
   for (int g = 0; g < groups; ++g) {
     std::vector<float> benign;
+    std::set<std::uint64_t> seen;
     for (std::size_t i = 0; i < calibration.size(); ++i) {
-      if (group(calibration[i]) == g) benign.push_back(scores[i]);
+      if (group(calibration[i]) != g) continue;
+      if (distinct && !seen.insert(distinct(calibration[i])).second) continue;
+      benign.push_back(scores[i]);
     }
     if (benign.empty()) {
       // No rows of this kind in the training part (the CSIC folds train on no single values):
@@ -256,10 +263,11 @@ Result<FoldResult> RunFold(const std::string& name, const DenseMatrix& x,
                            const std::function<bool(std::size_t)>& held_out, const GroupFn& group,
                            int groups, double max_fpr, const TrainOptions& options,
                            const ProgressFn& progress,
-                           const std::function<bool(std::size_t)>& flaggable = nullptr) {
+                           const std::function<bool(std::size_t)>& flaggable = nullptr,
+                           const KeyFn& distinct = nullptr) {
   MEDMESH_ASSIGN_OR_RETURN(
       Calibrated model, TrainCalibrated(x, labels, weights, train, held_out, group, groups, max_fpr,
-                                        options, name, progress));
+                                        options, name, progress, distinct));
   MEDMESH_ASSIGN_OR_RETURN(std::vector<float> scores, model.booster->Predict(Rows(x, test)));
   const std::vector<int> test_labels = Pick(labels, test);
   FoldResult fold;
@@ -297,6 +305,11 @@ std::function<bool(std::size_t)> HttpHeldOut(const HttpData& data, std::uint64_t
   return [&data, salt](std::size_t r) {
     return data.labels[r] == 0 && Fnv(salt, std::to_string(data.group_hash[r])) % 5 == 0;
   };
+}
+
+// Calibration counts each distinct benign request or value once.
+KeyFn HttpDistinct(const HttpData& data) {
+  return [&data](std::size_t r) { return data.value_hash[r]; };
 }
 
 // 0 profiled request, 1 single value, 2 unprofiled request.
@@ -392,6 +405,17 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
     }
   };
   d.requests = csic;
+  // The application's fixed surface: benign requests sent verbatim many times (CSIC sends 28
+  // pages, images and fixed forms 478 to 1,000 times each, 26,000 of its 36,000 benign
+  // requests; every other benign request fewer than 10 times).
+  constexpr int kFixedCopies = 10;
+  std::map<std::uint64_t, int> benign_copies;
+  auto request_hash = [](const LabeledRequest& r) {
+    return Fnv("request", r.method + " " + r.path + "?" + r.query + "\n" + r.body);
+  };
+  for (const LabeledRequest& r : csic) {
+    if (r.label == 0) ++benign_copies[request_hash(r)];
+  }
   for (const LabeledRequest& r : csic) {
     d.x.AppendRow(ExtractRequestFeatures({r.method, r.path, r.query, r.body}));
     d.labels.push_back(r.label);
@@ -402,8 +426,8 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
     if (names.empty()) names.insert("path:" + r.path);
     d.names.emplace_back(names.begin(), names.end());
     d.attack_type.emplace_back("csic");
-    d.value_hash.push_back(Fnv("request", r.method + " " + r.path + "?" + r.query + "\n" + r.body));
-    d.group_hash.push_back(r.label == 0 && r.query.empty() && r.body.empty()
+    d.value_hash.push_back(request_hash(r));
+    d.group_hash.push_back(r.label == 0 && benign_copies[d.value_hash.back()] >= kFixedCopies
                                ? Fnv("row", std::to_string(d.labels.size()))
                                : d.value_hash.back());
     d.flaggable.push_back(true);
@@ -486,7 +510,7 @@ Result<std::vector<FoldResult>> CrossValidateHttpCsic(const HttpData& data,
       }
       bool in_fold = false;
       if (split == CsicSplit::kContent) {
-        const bool fixed = data.group_hash[r] != data.value_hash[r];  // a parameterless resource
+        const bool fixed = data.group_hash[r] != data.value_hash[r];  // the fixed surface
         in_fold =
             Fnv(salt, std::to_string(fixed ? data.group_hash[r] : ContentHash(data.requests[r]))) %
                 kk ==
@@ -513,7 +537,8 @@ Result<std::vector<FoldResult>> CrossValidateHttpCsic(const HttpData& data,
             name, prepared.data.x, prepared.data.labels, {}, WithCopies(prepared, train), test_rows,
             HttpHeldOut(prepared.data, options.seed), HttpGroup(prepared.data), kHttpGroups,
             options.http_max_fpr, options.http, progress,
-            [&prepared](std::size_t r) { return static_cast<bool>(prepared.data.flaggable[r]); }));
+            [&prepared](std::size_t r) { return static_cast<bool>(prepared.data.flaggable[r]); },
+            HttpDistinct(prepared.data)));
     folds.push_back(std::move(fold));
   }
   return folds;
@@ -541,7 +566,8 @@ Result<std::vector<FoldResult>> CrossValidateHttpParams(const HttpData& data,
             "httpparams -" + types[t], prepared.data.x, prepared.data.labels, {},
             WithCopies(prepared, train), test, HttpHeldOut(prepared.data, options.seed),
             HttpGroup(prepared.data), kHttpGroups, options.http_max_fpr, options.http, progress,
-            [&prepared](std::size_t r) { return static_cast<bool>(prepared.data.flaggable[r]); }));
+            [&prepared](std::size_t r) { return static_cast<bool>(prepared.data.flaggable[r]); },
+            HttpDistinct(prepared.data)));
     folds.push_back(std::move(fold));
   }
   return folds;
@@ -604,7 +630,8 @@ Result<TrainedModel> TrainHttpModel(const std::filesystem::path& datasets_dir,
       Calibrated model,
       TrainCalibrated(prepared.data.x, prepared.data.labels, {}, WithCopies(prepared, all),
                       HttpHeldOut(prepared.data, options.seed), HttpGroup(prepared.data),
-                      kHttpGroups, options.http_max_fpr, options.http, "http", progress));
+                      kHttpGroups, options.http_max_fpr, options.http, "http", progress,
+                      HttpDistinct(prepared.data)));
   TrainedModel out;
   const int version = options.v1_features ? 1 : kHttpModelVersion;
   out.manifest =

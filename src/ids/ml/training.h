@@ -18,8 +18,10 @@
 //   flow  hold out 20% of the normal records and one attack type in five; threshold at
 //         `flow_max_fpr` on the held-out normal records; then retrain on everything.
 //         v2 (flow_profile.h): the normal-flow profile is learned from the normal training
-//         records; a normal training record gets its rarity features out of fold (from the other
-//         four fifths), an attack or a test record from the whole profile.
+//         records. Every record (normal or attack, training or test) is scored with a profile
+//         of four fifths of them, the fifth its index hashes to left out (so a normal training
+//         record never sees itself); the stored profile is one such four-fifths profile, so
+//         rarity, which depends on the profile's size, means the same everywhere.
 //
 // Cross-validation holds out whole groups, because the judged test sets contain parameters and
 // attack types absent from training (a random split of one file would say ~99% and mean nothing):
@@ -85,9 +87,10 @@ struct HttpData {
   std::vector<std::vector<std::string>> names;  // CSIC: decoded parameter names (or {path})
   std::vector<std::string> attack_type;         // httpparams: norm/sqli/...; CSIC: "csic"
   std::vector<std::uint64_t> value_hash;        // hash of the payload / whole request
-  // The group a row is held out with (calibration, profile parts): its value_hash, except for a
-  // benign CSIC request without parameters (a fixed resource such as a style sheet, which CSIC
-  // repeats 1,000 times and any benign traffic requests again), which is its own group.
+  // The group a row is held out with (calibration, profile parts, content folds): its
+  // value_hash, except for a benign CSIC request of the application's fixed surface (sent
+  // verbatim at least 10 times: pages, images, fixed forms, which any benign traffic sends
+  // again), which is its own group. Calibration counts each distinct value_hash once.
   std::vector<std::uint64_t> group_hash;
   std::vector<bool> flaggable;  // CSIC: true; httpparams: HasAttackStructure (ScoreValue's gate)
 };
@@ -117,7 +120,7 @@ std::string FormatFolds(const std::vector<FoldResult>& folds);
 //   kNamesProfiled the same folds, scored with the profile of the training part (new parameters
 //                  on endpoints the profile knows: an unknown name is then itself an anomaly).
 //   kContent       5 folds over distinct request contents (method left out, so GET/POST twins
-//                  stay together; benign requests without parameters spread one by one, as
+//                  stay together; the benign fixed surface spread one by one, as
 //                  group_hash), scored with the training part's profile: known application,
 //                  unseen requests, which is CSIC's own test condition.
 enum class CsicSplit { kNames, kNamesProfiled, kContent };
