@@ -65,17 +65,19 @@ struct TrainFlags {
   std::string only;
   std::uint64_t seed = 0;
   int rounds = 0;
+  std::string features = "v2";
 };
 
-ml::ModelOptions Options(std::uint64_t seed, int rounds) {
+ml::ModelOptions Options(std::uint64_t seed, int rounds, const std::string& features) {
   ml::ModelOptions o = ml::DefaultModelOptions();
+  o.v1_features = features == "v1";
   if (seed != 0) o.seed = o.http.seed = o.flow.seed = seed;
   if (rounds > 0) o.http.rounds = o.flow.rounds = rounds;
   return o;
 }
 
 int RunTrain(const TrainFlags& flags) {
-  const ml::ModelOptions options = Options(flags.seed, flags.rounds);
+  const ml::ModelOptions options = Options(flags.seed, flags.rounds, flags.features);
   auto bar = std::make_shared<ProgressBar>();
   const ml::ProgressFn progress = [bar](const std::string& s, int d, int t) { (*bar)(s, d, t); };
   for (const std::string name : {"http", "flow"}) {
@@ -99,10 +101,12 @@ struct EvalFlags {
   std::string models = MEDMESH_IDS_MODELS_DIR;
   std::string datasets = MEDMESH_DATASETS_DIR;
   bool cv = false;
-  std::string cv_split = "family";
+  std::string cv_split;
   std::uint64_t seed = 0;
   int rounds = 0;
+  std::string features = "v2";
   bool list_flagged = false;
+  bool list_missed = false;
 };
 
 // The confusion matrix counts the classifiers' verdicts (ScoreValue's structure gate included);
@@ -119,7 +123,7 @@ int PrintMetrics(const std::string& what, const std::vector<float>& scores,
 }
 
 int RunCrossValidation(const EvalFlags& flags) {
-  const ml::ModelOptions options = Options(flags.seed, flags.rounds);
+  const ml::ModelOptions options = Options(flags.seed, flags.rounds, flags.features);
   auto bar = std::make_shared<ProgressBar>();
   const ml::ProgressFn progress = [bar](const std::string& s, int d, int t) { (*bar)(s, d, t); };
   const ml::DatasetFiles files = ml::StandardDatasetFiles(flags.datasets);
@@ -130,8 +134,13 @@ int RunCrossValidation(const EvalFlags& flags) {
                                                      : std::filesystem::path(flags.files[0]));
     if (!flows) return Fail(flows.error());
     const ml::FlowData data = ml::BuildFlowData(*flows);
-    folds = ml::CrossValidateFlow(data, options, flags.cv_split == "family", progress);
-    method = "leave-attack-" + flags.cv_split + "-out (each held-out " + flags.cv_split +
+    const std::string split = flags.cv_split.empty() ? "family" : flags.cv_split;
+    if (split != "family" && split != "type") {
+      std::cerr << "medmesh eval ids: --cv-split for nsl-kdd is family or type\n";
+      return 2;
+    }
+    folds = ml::CrossValidateFlow(data, options, split == "family", progress);
+    method = "leave-attack-" + split + "-out (each held-out " + split +
              " + a share of the normal records; threshold calibrated on the training part)";
   } else {
     auto normal = ml::ReadCsicFile(files.csic_normal);
@@ -144,17 +153,34 @@ int RunCrossValidation(const EvalFlags& flags) {
     csic.insert(csic.end(), anomalous->begin(), anomalous->end());
     const ml::HttpData data = ml::BuildHttpData(csic, *values, progress);
     if (flags.dataset == "csic2010") {
-      folds = ml::CrossValidateHttpCsic(data, options, progress);
-      method = "leave-parameter-name-out, " + std::to_string(options.cv_folds) +
-               " folds over CSIC parameter names";
+      const std::string split = flags.cv_split.empty() ? "names" : flags.cv_split;
+      ml::CsicSplit how = ml::CsicSplit::kNames;
+      if (split == "names") {
+        method = "leave-parameter-name-out, " + std::to_string(options.cv_folds) +
+                 " folds over CSIC parameter names, held-out requests scored without the profile";
+      } else if (split == "names-profiled") {
+        how = ml::CsicSplit::kNamesProfiled;
+        method = "leave-parameter-name-out, " + std::to_string(options.cv_folds) +
+                 " folds over CSIC parameter names, scored with the training part's profile";
+      } else if (split == "content") {
+        how = ml::CsicSplit::kContent;
+        method = std::to_string(options.cv_folds) +
+                 " folds over distinct request contents (GET/POST twins together), scored with "
+                 "the training part's profile";
+      } else {
+        std::cerr << "medmesh eval ids: --cv-split for csic2010 is names, names-profiled or "
+                     "content\n";
+        return 2;
+      }
+      folds = ml::CrossValidateHttpCsic(data, options, how, progress);
     } else {
       folds = ml::CrossValidateHttpParams(data, options, progress);
       method = "leave-attack-type-out over httpparams attack types";
     }
   }
   if (!folds) return Fail(folds.error());
-  std::printf("cross-validation on %s: %s\n%s", flags.dataset.c_str(), method.c_str(),
-              ml::FormatFolds(*folds).c_str());
+  std::printf("cross-validation on %s (features %s): %s\n%s", flags.dataset.c_str(),
+              flags.features.c_str(), method.c_str(), ml::FormatFolds(*folds).c_str());
   return 0;
 }
 
@@ -209,6 +235,10 @@ int RunEval(const EvalFlags& flags) {
           scores.push_back(v->probability);
           predicted.push_back(v->attack ? 1 : 0);
           labels.push_back(value.label);
+          if (flags.list_missed && value.label == 1 && !v->attack) {
+            std::printf("missed %s %.4f: %s\n", value.attack_type.c_str(), v->probability,
+                        value.payload.c_str());
+          }
         }
       } else {  // freetext: one benign value per line; '#' lines are comments
         auto text = ml::ReadMaybeGzip(file);
@@ -259,6 +289,11 @@ void RegisterIdsCommand(CLI::App& app) {
       ->check(CLI::IsMember({"http", "flow"}));
   train->add_option("--seed", flags->seed, "Seed (default: the recorded one, 20101)");
   train->add_option("--rounds", flags->rounds, "Boosting rounds (default 200 http, 150 flow)");
+  train
+      ->add_option("--features", flags->features,
+                   "v2 (default): all features and the parameter profile; v1: the v1 layout")
+      ->check(CLI::IsMember({"v1", "v2"}))
+      ->capture_default_str();
   train->callback([flags] {
     const int code = RunTrain(*flags);
     if (code != 0) throw CLI::RuntimeError(code);
@@ -283,12 +318,18 @@ void RegisterEvalIdsCommand(CLI::App& eval) {
                 "types / families held out)");
   ids->add_option("--datasets", flags->datasets, "The datasets folder for --cv")
       ->capture_default_str();
-  ids->add_option("--cv-split", flags->cv_split, "nsl-kdd --cv: hold out attack families or types")
-      ->check(CLI::IsMember({"family", "type"}))
+  ids->add_option("--cv-split", flags->cv_split,
+                  "--cv: nsl-kdd family (default) or type; csic2010 names (default), "
+                  "names-profiled or content")
+      ->check(CLI::IsMember({"family", "type", "names", "names-profiled", "content"}));
+  ids->add_option("--features", flags->features,
+                  "--cv: v2 (default) or v1 (the v1 layout, no profile: the before figures)")
+      ->check(CLI::IsMember({"v1", "v2"}))
       ->capture_default_str();
   ids->add_option("--seed", flags->seed, "--cv: seed");
   ids->add_option("--rounds", flags->rounds, "--cv: boosting rounds");
   ids->add_flag("--list-flagged", flags->list_flagged, "freetext: print the lines flagged");
+  ids->add_flag("--list-missed", flags->list_missed, "httpparams: print the attacks missed");
   ids->callback([flags] {
     const int code = RunEval(*flags);
     if (code != 0) throw CLI::RuntimeError(code);

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -132,8 +134,10 @@ TEST(ModelManifest, JsonRoundTripAndValidation) {
   EXPECT_NE(SchemaHash({"a", "b"}), SchemaHash({"ab"}));
 }
 
-// Trains a tiny request model on the HTTP feature layout and writes it like `ids train` does.
-TrainedModel TinyHttpModel() {
+// Trains a tiny request model on the HTTP feature layout of `version` (1: the v1 prefix) and
+// writes it like `ids train` does.
+TrainedModel TinyHttpModel(int version = kHttpModelVersion) {
+  const std::vector<std::string> schema = HttpSchemaForVersion(version);
   DenseMatrix x;
   std::vector<float> labels;
   const char* benign[] = {"Ann", "12 Main Street", "5 mg/day", "headache since monday", "42"};
@@ -141,13 +145,15 @@ TrainedModel TinyHttpModel() {
                            "; cat /etc/passwd", "1 union select null,version()--"};
   for (int copy = 0; copy < 40; ++copy) {
     for (const char* v : benign) {
-      x.AppendRow(
-          ExtractValueRequestFeatures(v + std::string(static_cast<std::size_t>(copy % 3), 'x')));
+      const auto f =
+          ExtractValueRequestFeatures(v + std::string(static_cast<std::size_t>(copy % 3), 'x'));
+      x.AppendRow(std::span<const float>(f).first(schema.size()));
       labels.push_back(0);
     }
     for (const char* v : attacks) {
-      x.AppendRow(
-          ExtractValueRequestFeatures(v + std::string(static_cast<std::size_t>(copy % 3), ' ')));
+      const auto f =
+          ExtractValueRequestFeatures(v + std::string(static_cast<std::size_t>(copy % 3), ' '));
+      x.AppendRow(std::span<const float>(f).first(schema.size()));
       labels.push_back(1);
     }
   }
@@ -159,10 +165,11 @@ TrainedModel TinyHttpModel() {
   TrainedModel model;
   model.model = *(*booster)->Save();
   model.manifest.name = "http";
-  model.manifest.version = kHttpModelVersion;
-  model.manifest.feature_schema = SchemaHash(HttpFeatureSchema());
-  model.manifest.feature_count = HttpFeatureSchema().size();
+  model.manifest.version = version;
+  model.manifest.feature_schema = SchemaHash(schema);
+  model.manifest.feature_count = schema.size();
   model.manifest.threshold = model.manifest.value_threshold = 0.5;
+  model.manifest.unprofiled_threshold = 0.5;
   model.manifest.model_blake2b256 = HexEncode(crypto::Blake2b256(model.model));
   model.booster = std::move(*booster);
   return model;
@@ -187,7 +194,7 @@ TEST(RequestClassifier, RefusesTamperedOrForeignModels) {
   {
     testing::TempDir dir;
     ASSERT_TRUE(WriteModel(dir.path(), model).has_value());
-    std::ofstream(dir.File("http-v1.ubj"), std::ios::app) << "x";
+    std::ofstream(dir.File(ModelFileName("http", kHttpModelVersion)), std::ios::app) << "x";
     EXPECT_EQ(RequestClassifier::Load(dir.path()).error().code(), ErrorCode::kDataLoss);
   }
   {
@@ -201,6 +208,81 @@ TEST(RequestClassifier, RefusesTamperedOrForeignModels) {
   }
   testing::TempDir empty;
   EXPECT_EQ(RequestClassifier::Load(empty.path()).error().code(), ErrorCode::kNotFound);
+}
+
+TEST(RequestClassifier, PicksTheNewestVersionAndStillLoadsV1) {
+  testing::TempDir dir;
+  TrainedModel v1 = TinyHttpModel(1);
+  ASSERT_EQ(v1.manifest.feature_count, kHttpV1FeatureCount);
+  ASSERT_TRUE(WriteModel(dir.path(), v1).has_value());
+  auto loaded = RequestClassifier::Load(dir.path());
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  EXPECT_EQ((*loaded)->manifest().version, 1);
+  // The v1 model reads the v1 prefix of today's vectors.
+  EXPECT_TRUE((*loaded)->ScoreValue("<script>alert(1)</script>")->attack);
+  EXPECT_FALSE((*loaded)->ScoreValue("Ann")->attack);
+  ASSERT_TRUE(WriteModel(dir.path(), TinyHttpModel()).has_value());
+  loaded = RequestClassifier::Load(dir.path());
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  EXPECT_EQ((*loaded)->manifest().version, kHttpModelVersion);
+}
+
+TEST(RequestClassifier, ProfiledRequestsUseTheirOwnThresholdAndTheProfileIsChecked) {
+  TrainedModel model = TinyHttpModel();
+  ParamProfile profile;
+  profile.AddBenign({"GET", "/shop/add.jsp", "id=1", ""});
+  model.profile = profile.ToJson();
+  model.manifest.profile_blake2b256 = HexEncode(crypto::Blake2b256(AsBytes(model.profile)));
+  model.manifest.threshold = 0.0;             // every profiled request is flagged
+  model.manifest.unprofiled_threshold = 1.0;  // no unprofiled one is
+  {
+    testing::TempDir dir;
+    ASSERT_TRUE(WriteModel(dir.path(), model).has_value());
+    auto classifier = RequestClassifier::Load(dir.path());
+    ASSERT_TRUE(classifier.has_value()) << classifier.error().ToString();
+    EXPECT_TRUE((*classifier)->Score({"GET", "/shop/add.jsp", "id=1", ""})->attack);
+    EXPECT_FALSE((*classifier)->Score({"GET", "/api/v1/readings", "id=1", ""})->attack);
+    // A tampered profile is refused; a missing one too, without falling back to v1.
+    std::ofstream(dir.File(ProfileFileName("http", kHttpModelVersion)), std::ios::app) << " ";
+    EXPECT_EQ(RequestClassifier::Load(dir.path()).error().code(), ErrorCode::kDataLoss);
+    ASSERT_TRUE(WriteModel(dir.path(), TinyHttpModel(1)).has_value());
+    std::filesystem::remove(dir.File(ProfileFileName("http", kHttpModelVersion)));
+    EXPECT_EQ(RequestClassifier::Load(dir.path()).error().code(), ErrorCode::kFailedPrecondition);
+  }
+}
+
+TEST(FlowClassifier, StillLoadsTheV1Layout) {
+  // A v1 flow model (125 features) scores the prefix of today's flow vectors.
+  auto record = ParseKddLine(
+      "0,tcp,http,SF,232,8153,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,5,5,0.20,0.20,0.00,0.00,1.00,0.00,"
+      "0.00,30,255,1.00,0.00,0.03,0.04,0.03,0.01,0.00,0.01");
+  ASSERT_TRUE(record.has_value());
+  const std::vector<std::string> schema = FlowSchemaForVersion(1);
+  ASSERT_EQ(schema.size(), kFlowV1FeatureCount);
+  DenseMatrix x;
+  std::vector<float> labels;
+  const std::vector<float> f = ExtractFlowFeatures(record->record);
+  for (int i = 0; i < 50; ++i) {
+    std::vector<float> row(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(schema.size()));
+    row[0] = static_cast<float>(i);  // duration: long flows are "attacks" in this toy model
+    x.AppendRow(row);
+    labels.push_back(i >= 25 ? 1.0f : 0.0f);
+  }
+  auto booster = Booster::Train(x, labels, {}, Tiny(), nullptr);
+  ASSERT_TRUE(booster.has_value());
+  TrainedModel model;
+  model.model = *(*booster)->Save();
+  model.manifest.name = "flow";
+  model.manifest.version = 1;
+  model.manifest.feature_schema = SchemaHash(schema);
+  model.manifest.feature_count = schema.size();
+  model.manifest.model_blake2b256 = HexEncode(crypto::Blake2b256(model.model));
+  testing::TempDir dir;
+  ASSERT_TRUE(WriteModel(dir.path(), model).has_value());
+  auto classifier = FlowClassifier::Load(dir.path());
+  ASSERT_TRUE(classifier.has_value()) << classifier.error().ToString();
+  EXPECT_EQ((*classifier)->manifest().version, 1);
+  EXPECT_FALSE((*classifier)->Score(record->record)->attack);  // duration 0
 }
 
 // --- The committed models (models/ids, written by `medmesh ids train`) ---------------------------
@@ -228,6 +310,41 @@ TEST(CommittedModels, RequestModelFlagsKnownAttacksAndPassesPlainFreeText) {
                            "id=2&nombre=%27+or+%271%27%3D%271%27+--", ""});
   ASSERT_TRUE(sqli.has_value());
   EXPECT_TRUE(sqli->attack);
+}
+
+TEST(CommittedModels, TheNewestAreV2WithProfilesAndV1StillLoads) {
+  auto http = RequestClassifier::Load(MEDMESH_IDS_MODELS_DIR);
+  ASSERT_TRUE(http.has_value()) << http.error().ToString();
+  EXPECT_EQ((*http)->manifest().version, kHttpModelVersion);
+  EXPECT_FALSE((*http)->manifest().profile_blake2b256.empty());
+  auto flow = FlowClassifier::Load(MEDMESH_IDS_MODELS_DIR);
+  ASSERT_TRUE(flow.has_value()) << flow.error().ToString();
+  EXPECT_EQ((*flow)->manifest().version, kFlowModelVersion);
+  EXPECT_FALSE((*flow)->manifest().profile_blake2b256.empty());
+  // The v1 models stay in the folder and load against the v1 prefix of today's layouts.
+  EXPECT_TRUE(LoadModel(MEDMESH_IDS_MODELS_DIR, "http", 1, HttpSchemaForVersion(1)).has_value());
+  EXPECT_TRUE(LoadModel(MEDMESH_IDS_MODELS_DIR, "flow", 1, FlowSchemaForVersion(1)).has_value());
+}
+
+TEST(CommittedModels, TheProfileSeparatesUnusualValuesOnKnownPages) {
+  auto classifier = RequestClassifier::Load(MEDMESH_IDS_MODELS_DIR);
+  ASSERT_TRUE(classifier.has_value()) << classifier.error().ToString();
+  // A quote and letters in CSIC's numeric price: a profile anomaly without any injection syntax.
+  auto odd = (*classifier)
+                 ->Score({"GET", "/tienda1/publico/anadir.jsp",
+                          "id=2&nombre=Jam%F3n+Ib%E9rico&precio=85%27a&cantidad=49&B1="
+                          "A%F1adir+al+carrito",
+                          ""});
+  ASSERT_TRUE(odd.has_value());
+  EXPECT_TRUE(odd->attack);
+  // One of the shop's fixed requests.
+  auto known = (*classifier)->Score({"GET", "/tienda1/publico/caracteristicas.jsp", "id=2", ""});
+  ASSERT_TRUE(known.has_value());
+  EXPECT_FALSE(known->attack);
+  // Outside the profile's application the verdict is taken at unprofiled_threshold.
+  auto other = (*classifier)->Score({"POST", "/api/v1/notes", "", "subject=Follow-up&days=3"});
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->attack, other->probability >= (*classifier)->manifest().unprofiled_threshold);
 }
 
 TEST(CommittedModels, FlowModelSeparatesASynFloodFromABrowsingRecord) {

@@ -2,7 +2,10 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <string>
+
+#include "ids/ml/flow_profile.h"
 
 namespace medmesh::ids::ml {
 namespace {
@@ -94,6 +97,55 @@ bool IsLogScaled(std::size_t numeric_index) {
     default: return false;
   }
 }
+
+// Flow model v2 appends, after the 125 features of v1: service and flag groups (so a service or
+// flag rare in training borrows what its group says) and derived rates and volumes.
+constexpr std::array<std::string_view, 8> kServiceGroups = {"web",    "mail",   "file", "remote",
+                                                            "naming", "system", "icmp", "other"};
+std::string_view ServiceGroup(std::string_view service) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 62> kGroups = {{
+      {"http", "web"},          {"http_443", "web"},       {"http_8001", "web"},
+      {"http_2784", "web"},     {"gopher", "web"},         {"harvest", "web"},
+      {"smtp", "mail"},         {"pop_2", "mail"},         {"pop_3", "mail"},
+      {"imap4", "mail"},        {"courier", "mail"},       {"nntp", "mail"},
+      {"nnsp", "mail"},         {"mtp", "mail"},           {"ftp", "file"},
+      {"ftp_data", "file"},     {"tftp_u", "file"},        {"uucp", "file"},
+      {"uucp_path", "file"},    {"printer", "file"},       {"pm_dump", "file"},
+      {"efs", "file"},          {"telnet", "remote"},      {"login", "remote"},
+      {"shell", "remote"},      {"exec", "remote"},        {"ssh", "remote"},
+      {"klogin", "remote"},     {"kshell", "remote"},      {"remote_job", "remote"},
+      {"rje", "remote"},        {"supdup", "remote"},      {"X11", "remote"},
+      {"IRC", "remote"},        {"domain", "naming"},      {"domain_u", "naming"},
+      {"netbios_ns", "naming"}, {"netbios_dgm", "naming"}, {"netbios_ssn", "naming"},
+      {"hostnames", "naming"},  {"whois", "naming"},       {"ldap", "naming"},
+      {"name", "naming"},       {"finger", "naming"},      {"csnet_ns", "naming"},
+      {"sunrpc", "system"},     {"systat", "system"},      {"netstat", "system"},
+      {"daytime", "system"},    {"time", "system"},        {"ntp_u", "system"},
+      {"echo", "system"},       {"discard", "system"},     {"auth", "system"},
+      {"link", "system"},       {"eco_i", "icmp"},         {"ecr_i", "icmp"},
+      {"tim_i", "icmp"},        {"urp_i", "icmp"},         {"red_i", "icmp"},
+      {"urh_i", "icmp"},        {"sql_net", "system"},
+  }};
+  for (const auto& [name, group] : kGroups) {
+    if (name == service) return group;
+  }
+  return "other";
+}
+
+constexpr std::array<std::string_view, 4> kFlagGroups = {"closed", "unanswered", "rejected",
+                                                         "partial"};
+std::string_view FlagGroup(std::string_view flag) {
+  if (flag == "SF") return "closed";
+  if (flag == "S0" || flag == "SH" || flag == "OTH") return "unanswered";
+  if (flag == "REJ" || flag == "RSTO" || flag == "RSTR" || flag == "RSTOS0") return "rejected";
+  return "partial";  // S1, S2, S3 and anything unknown
+}
+
+constexpr std::array<std::string_view, 15> kDerivedNames = {
+    "log_bytes_ratio",    "log_total_bytes",     "zero_payload",        "log_src_rate",
+    "log_dst_rate",       "log_syn_errors",      "log_rejections",      "log_srv_syn_errors",
+    "log_srv_rejections", "log_host_syn_errors", "log_host_rejections", "log_host_srv_syn_errors",
+    "log_content_events", "srv_share",           "host_srv_share"};
 
 template <std::size_t N>
 void OneHot(const std::array<std::string_view, N>& vocabulary, std::string_view value,
@@ -188,6 +240,16 @@ std::string_view KddAttackFamily(std::string_view label) {
   return "unknown";
 }
 
+bool KddNumericIsLogScaled(std::size_t numeric_index) { return IsLogScaled(numeric_index); }
+
+std::size_t KddServiceGroupIndex(std::string_view service) {
+  const std::string_view group = ServiceGroup(service);
+  for (std::size_t i = 0; i < kServiceGroups.size(); ++i) {
+    if (kServiceGroups[i] == group) return i;
+  }
+  return kServiceGroups.size() - 1;
+}
+
 const std::vector<std::string>& FlowFeatureSchema() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
@@ -203,12 +265,16 @@ const std::vector<std::string>& FlowFeatureSchema() {
     out.push_back("service=?unknown");
     for (std::string_view v : kFlags) out.push_back("flag=" + std::string(v));
     out.push_back("flag=?unknown");
+    for (std::string_view g : kServiceGroups) out.push_back("service_group=" + std::string(g));
+    for (std::string_view g : kFlagGroups) out.push_back("flag_group=" + std::string(g));
+    for (std::string_view n : kDerivedNames) out.push_back("derived." + std::string(n));
+    for (std::string_view n : FlowProfileFeatureNames()) out.push_back("rarity." + std::string(n));
     return out;
   }();
   return names;
 }
 
-std::vector<float> ExtractFlowFeatures(const FlowRecord& record) {
+std::vector<float> ExtractFlowFeatures(const FlowRecord& record, const FlowProfile* profile) {
   std::vector<float> out;
   out.reserve(FlowFeatureSchema().size());
   for (std::size_t i = 0; i < kKddNumericCount; ++i) {
@@ -218,6 +284,35 @@ std::vector<float> ExtractFlowFeatures(const FlowRecord& record) {
   OneHot(kProtocols, record.protocol_type, out);
   OneHot(kServices, record.service, out);
   OneHot(kFlags, record.flag, out);
+  const std::string_view service_group = ServiceGroup(record.service);
+  for (std::string_view g : kServiceGroups) out.push_back(g == service_group ? 1.0f : 0.0f);
+  const std::string_view flag_group = FlagGroup(record.flag);
+  for (std::string_view g : kFlagGroups) out.push_back(g == flag_group ? 1.0f : 0.0f);
+  const auto& n = record.numeric;
+  auto f = [](double v) { return static_cast<float>(v); };
+  const double duration = n[0], src = n[1], dst = n[2], count = n[19], srv_count = n[20];
+  const double host_count = n[28], host_srv_count = n[29];
+  const double content = n[6] + n[7] + n[9] + n[10] + n[11] + n[12] + n[13] + n[14] + n[15];
+  const float derived[kDerivedNames.size()] = {f(std::log1p(src) - std::log1p(dst)),
+                                               f(std::log1p(src + dst)),
+                                               src == 0 && dst == 0 ? 1.0f : 0.0f,
+                                               f(std::log1p(src / (duration + 1))),
+                                               f(std::log1p(dst / (duration + 1))),
+                                               f(std::log1p(count * n[21])),
+                                               f(std::log1p(count * n[23])),
+                                               f(std::log1p(srv_count * n[22])),
+                                               f(std::log1p(srv_count * n[24])),
+                                               f(std::log1p(host_count * n[34])),
+                                               f(std::log1p(host_count * n[36])),
+                                               f(std::log1p(host_srv_count * n[35])),
+                                               f(std::log1p(content)),
+                                               f(srv_count / (count + 1)),
+                                               f(host_srv_count / (host_count + 1))};
+  out.insert(out.end(), std::begin(derived), std::end(derived));
+  std::array<float, kFlowProfileFeatureCount> rarity;
+  rarity.fill(std::numeric_limits<float>::quiet_NaN());
+  if (profile != nullptr) rarity = profile->Features(record);
+  out.insert(out.end(), rarity.begin(), rarity.end());
   return out;
 }
 

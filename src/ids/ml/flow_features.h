@@ -8,7 +8,13 @@
 // Features: the 38 numeric fields, with byte and count fields log-scaled (log1p) so magnitudes
 // seen in one attack generalise to others; protocol_type, service and flag one-hot over the
 // vocabularies fixed below (an unknown symbol sets the "?unknown" column of its group, so train
-// and predict always agree; NSL-KDD's service "other" is an ordinary value). The layout is
+// and predict always agree; NSL-KDD's service "other" is an ordinary value). Flow model v2
+// appends, after the kFlowV1FeatureCount features of v1 (unchanged, so a v1 model reads the
+// prefix of a v2 vector): the service's group (web, mail, file, remote, naming, system, icmp,
+// other) and the flag's group (closed, unanswered, rejected, partial) one-hot, and 15 derived
+// values (byte ratio and total, empty payload, bytes per second, error and rejection counts in
+// the windows instead of rates, content events, service shares), all log-scaled where they are
+// counts, then the 7 rarity features of the normal-flow profile (flow_profile.h). The layout is
 // versioned by FlowFeatureSchema(). Thread safety: pure functions.
 #pragma once
 
@@ -24,6 +30,8 @@ namespace medmesh::ids::ml {
 
 inline constexpr std::size_t kKddFeatureCount = 41;
 inline constexpr std::size_t kKddNumericCount = 38;
+// The width of flow model v1's layout: the first features of FlowFeatureSchema().
+inline constexpr std::size_t kFlowV1FeatureCount = 125;
 
 struct FlowRecord {
   std::string protocol_type;  // tcp, udp, icmp
@@ -52,7 +60,16 @@ Result<LabeledFlow> ParseKddLine(std::string_view line);
 // for names outside the usual 39-name grouping.
 std::string_view KddAttackFamily(std::string_view label);
 
+// True for the numeric fields (index into FlowRecord::numeric) that are counts or bytes and are
+// log-scaled; the index of a service's group (0..7, "other" last).
+bool KddNumericIsLogScaled(std::size_t numeric_index);
+std::size_t KddServiceGroupIndex(std::string_view service);
+
+class FlowProfile;
+
 const std::vector<std::string>& FlowFeatureSchema();
-std::vector<float> ExtractFlowFeatures(const FlowRecord& record);
+// The last kFlowProfileFeatureCount features (flow_profile.h) are NaN unless `profile` is given.
+std::vector<float> ExtractFlowFeatures(const FlowRecord& record,
+                                       const FlowProfile* profile = nullptr);
 
 }  // namespace medmesh::ids::ml

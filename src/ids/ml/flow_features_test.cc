@@ -66,6 +66,14 @@ TEST(FlowFeatures, LogScalesCountsAndOneHotsSymbols) {
   EXPECT_EQ(at("service=?unknown"), 0);
   EXPECT_EQ(at("flag=SF"), 1);
 
+  // v2: groups and derived values after the v1 layout.
+  EXPECT_EQ(schema[kFlowV1FeatureCount - 1], "flag=?unknown");
+  EXPECT_EQ(at("service_group=web"), 1);
+  EXPECT_EQ(at("flag_group=closed"), 1);
+  EXPECT_FLOAT_EQ(at("derived.log_bytes_ratio"),
+                  static_cast<float>(std::log1p(232.0) - std::log1p(8153.0)));
+  EXPECT_EQ(at("derived.zero_payload"), 0);
+
   FlowRecord unknown = flow->record;
   unknown.service = "gopher_v2";
   const auto g = ExtractFlowFeatures(unknown);

@@ -4,8 +4,10 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "core/check.h"
+#include "ids/ml/param_profile.h"
 
 namespace medmesh::ids::ml {
 namespace {
@@ -342,18 +344,319 @@ ValueStats ComputeValueStats(std::string_view raw) {
   return out;
 }
 
+// Value features added in request model v2 (appended to the v1 layout, which is unchanged, so a
+// v1 model still reads the first kHttpV1FeatureCount features).
+// The first ten after the shape statistics are attack structures (they widen the gate).
+constexpr std::array<std::string_view, 23> kExtraValueNames = {
+    "dot_slash_runs",      "system_paths",        "shell_meta",          "pipe_word",
+    "class_transitions",   "max_digit_run",       "max_alpha_run",       "quotes",
+    "only_alnum",          "first_special",       "last_special",        "sql_paren_op",
+    "sql_after_semicolon", "sql_subselect",       "sql_func_call2",      "js_call",
+    "shell_backtick",      "shell_call",          "shell_command_line",  "long_dot_runs",
+    "slash_dot_start",     "sql_quote_op_strict", "shell_command_strict"};
+// Indices of the structure features among kExtraValueNames: HasAttackStructure's gate uses them
+// in place of v1's sql_quote_op and shell_command, which prose can hold ('"take with food" or
+// ...', "dog & cat").
+constexpr std::array<std::size_t, 14> kExtraStructures = {0,  1,  11, 12, 13, 14, 15,
+                                                          16, 17, 18, 19, 20, 21, 22};
+
+// SQL words that follow a closing quote/parenthesis run in injections ("')) or 1=1").
+constexpr std::array<std::string_view, 16> kSqlContinuations = {
+    "or",    "and",    "xor",   "union", "select",  "rlike",     "like",  "as",
+    "where", "having", "order", "group", "waitfor", "procedure", "limit", "into"};
+// Statements after ';' ("1; drop table ...", "';waitfor delay ..."), as prefixes that prose
+// does not write ("; update me tomorrow" is prose; "; select" is judged by what follows).
+constexpr std::array<std::string_view, 10> kSqlStatements = {
+    "iif(",       "waitfor delay", "declare @",   "exec xp_", "exec(",
+    "drop table", "insert into",   "delete from", "shutdown", "truncate table"};
+// SQL functions v1's list lacks (sqlmap's boolean and time payloads).
+constexpr std::array<std::string_view, 14> kSqlFunctions2 = {
+    "iif",       "elt",        "make_set",        "pg_sleep",
+    "updatexml", "randomblob", "generate_series", "regexp_substring",
+    "dbms_pipe", "utl_inaddr", "sysdate",         "nvl",
+    "coalesce",  "greatest"};
+constexpr std::array<std::string_view, 9> kJsCalls = {
+    "alert(",         "prompt(",         "confirm(",      "eval(",      "document.cookie",
+    "document.write", "window.location", "fromcharcode(", "settimeout("};
+// Commands that, first in a value and followed by an option or a path ("cat /etc/passwd",
+// "ping -n 3 ..."), make it a command line. Also commands after a metacharacter.
+constexpr std::array<std::string_view, 28> kCommands2 = {
+    "cat",        "ls",     "ping",   "ping.exe", "wget",    "curl",   "nc",
+    "netcat",     "rm",     "chmod",  "bash",     "sh",      "dir",    "ipconfig",
+    "ifconfig",   "whoami", "uname",  "id",       "netstat", "cmd",    "cmd.exe",
+    "powershell", "perl",   "python", "true",     "false",   "system", "exec"};
+
+// Absolute system paths ("passwd" alone is a word of prose; "etc/passwd" is sensitive_path).
+constexpr std::array<std::string_view, 12> kSystemPaths = {
+    "/usr/",  "/bin/", "/sbin/", "/var/",      "/tmp/",    "/dev/",
+    "/proc/", "/etc/", "file:/", "c:/windows", "c:/winnt", "%systemroot%"};
+
+int CharClass(unsigned char c) {
+  if (IsAlpha(c) || c >= 0x80) return 0;
+  if (IsDigit(c)) return 1;
+  if (IsSpace(c)) return 2;
+  return 3;
+}
+
+// Commands that prose does not write after " & " ("dog & cat", "eat & sleep" are prose).
+constexpr std::array<std::string_view, 14> kUnambiguousCommands = {
+    "whoami", "uname", "ifconfig", "ipconfig", "netstat", "systeminfo", "nslookup",
+    "wget",   "curl",  "netcat",   "chmod",    "cmd.exe", "powershell", "ping.exe"};
+
+// Whether the metacharacter at `i` may start a command: not an ampersand between spaces
+// unless `command` is unambiguous or takes an option or a path right after.
+bool CommandAfter(std::string_view s, std::size_t i, std::size_t j, std::string_view command) {
+  const bool prose_ampersand =
+      s[i] == '&' && i > 0 && s[i - 1] == ' ' && i + 1 < s.size() && s[i + 1] == ' ';
+  if (!prose_ampersand) return true;
+  for (std::string_view c : kUnambiguousCommands) {
+    if (c == command) return true;
+  }
+  const std::size_t after = j + command.size();
+  return after + 1 < s.size() && s[after] == ' ' &&
+         (s[after + 1] == '-' || s[after + 1] == '/' || s[after + 1] == '\\');
+}
+
+// v1's shell_command without the prose ampersand.
+int ShellCommandStrict(std::string_view s) {
+  int n = Count(s, "$(") + Count(s, "${");
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c != ';' && c != '|' && c != '&' && c != '`' && c != '\n') continue;
+    const std::size_t j = SkipSpaces(s, i + 1);
+    for (std::string_view cmd : kShellCommands) {
+      if (StartsWithWord(s, j, cmd)) {
+        n += CommandAfter(s, i, j, cmd) ? 1 : 0;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+// v1's sql_quote_op when what follows the operator word is SQL: a comparison or a call ('=',
+// '<', '>', '('), a comment or statement end ('#', ';', "--", "/*"), a number, or the word is
+// union/select. Prose such as '"take with food" or "on an empty stomach"' has none of these.
+int SqlQuoteOpStrict(std::string_view s) {
+  int n = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const bool quote = IsStructuralQuote(s, i);
+    const bool closing_paren = s[i] == ')' && i > 0 && IsStructuralQuote(s, i - 1);
+    const bool number_end =
+        IsDigit(static_cast<unsigned char>(s[i])) &&
+        (i + 1 == s.size() || !IsWordChar(static_cast<unsigned char>(s[i + 1]))) &&
+        s.substr(0, i).find_first_not_of("0123456789-( ") == std::string_view::npos;
+    if (!quote && !closing_paren && !number_end) continue;
+    const std::size_t j = SkipSpaces(s, i + 1);
+    if (j == i + 1 && !quote && !closing_paren) continue;
+    for (std::string_view op : kSqlOperatorWords) {
+      if (!StartsWithWord(s, j, op)) continue;
+      const std::string_view rest = s.substr(j + op.size());
+      const std::size_t k = SkipSpaces(s, j + op.size());
+      const bool sql = op == "union" || op == "select" ||
+                       rest.find_first_of("=<>(#;") != std::string_view::npos ||
+                       rest.find("--") != std::string_view::npos ||
+                       rest.find("/*") != std::string_view::npos ||
+                       (k < s.size() && IsDigit(static_cast<unsigned char>(s[k])));
+      n += sql ? 1 : 0;
+      break;
+    }
+  }
+  return n;
+}
+
+std::array<float, kExtraValueNames.size()> ComputeExtraValueStats(std::string_view raw) {
+  const std::string decoded = DecodeFully(raw, nullptr);
+  const std::string low = Lower(decoded);
+  const std::string_view s = low;
+  std::array<float, kExtraValueNames.size()> f{};
+  // Runs of two or more dots ending in a slash or backslash ("../", "....//", "..\"). An
+  // ellipsis ("wait... then") is prose and does not count.
+  int dot_runs = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    if (s[i] != '.') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < s.size() && s[j] == '.') ++j;
+    const std::size_t run = j - i;
+    if (run >= 2 && j < s.size() && (s[j] == '/' || s[j] == '\\')) ++dot_runs;
+    i = j;
+  }
+  int system_paths = 0;
+  for (std::string_view p : kSystemPaths) system_paths += Count(s, p);
+  int meta = 0, pipe_word = 0, transitions = 0, quotes = 0, digit_run = 0, alpha_run = 0;
+  int max_digit = 0, max_alpha = 0;
+  bool alnum = !s.empty();
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    meta += c == ';' || c == '|' || c == '`' || c == '$' || c == '&' || c == '>' || c == '<';
+    quotes += c == '\'' || c == '"' || c == '`';
+    if (c == '|') {
+      const std::size_t j = SkipSpaces(s, i + 1);
+      if (j < s.size() && IsAlpha(static_cast<unsigned char>(s[j]))) ++pipe_word;
+    }
+    if (i > 0 && CharClass(c) != CharClass(static_cast<unsigned char>(s[i - 1]))) ++transitions;
+    digit_run = IsDigit(c) ? digit_run + 1 : 0;
+    alpha_run = IsAlpha(c) ? alpha_run + 1 : 0;
+    max_digit = std::max(max_digit, digit_run);
+    max_alpha = std::max(max_alpha, alpha_run);
+    alnum = alnum && (IsAlpha(c) || IsDigit(c) || c >= 0x80);
+  }
+  const float denom = std::max<float>(1.0f, static_cast<float>(s.size()));
+  // SQL: a run of closing quotes and parentheses holding a ')' ("')) or", "-7444))) or",
+  // "1\") as") followed by a continuation word, with '=' or '(' later in the value (sqlmap's
+  // boolean tests always compare); prose such as '(the "blue") and then' has neither.
+  int paren_op = 0, after_semicolon = 0, shell_call = 0, long_dots = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t j = i;
+    int parens = 0;
+    while (j < s.size() && (s[j] == ')' || s[j] == '\'' || s[j] == '"')) {
+      parens += s[j] == ')';
+      ++j;
+    }
+    if (j == i) {
+      ++i;
+      continue;
+    }
+    if (parens > 0) {
+      const std::size_t k = SkipSpaces(s, j);
+      for (std::string_view w : kSqlContinuations) {
+        if (StartsWithWord(s, k, w) && s.find_first_of("=(", k + w.size()) != std::string::npos) {
+          ++paren_op;
+          break;
+        }
+      }
+    }
+    i = j;
+  }
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == ';') {
+      const std::size_t j = SkipSpaces(s, i + 1);
+      const std::string_view rest = s.substr(j);
+      for (std::string_view w : kSqlStatements) {
+        if (rest.substr(0, w.size()) == w) {
+          ++after_semicolon;
+          break;
+        }
+      }
+      if (StartsWithWord(s, j, "select")) {
+        const std::size_t k = SkipSpaces(s, j + 6);
+        if (k < s.size() && (IsDigit(static_cast<unsigned char>(s[k])) ||
+                             std::string_view("(*@'\"").find(s[k]) != std::string_view::npos)) {
+          ++after_semicolon;
+        }
+      }
+    }
+    if (c == ';' || c == '|' || c == '&' || c == '`') {
+      const std::size_t j = SkipSpaces(s, i + 1);
+      std::size_t k = j;
+      while (k < s.size() && (IsAlpha(static_cast<unsigned char>(s[k])) || s[k] == '_')) ++k;
+      if (k > j && k < s.size() && s[k] == '(') ++shell_call;  // ";system('id')"
+      for (std::string_view cmd : kCommands2) {
+        if (StartsWithWord(s, j, cmd)) {
+          shell_call += CommandAfter(s, i, j, cmd) ? 1 : 0;
+          break;
+        }
+      }
+    }
+  }
+  // "(select" followed by what only SQL puts there: a number, '(', '*', '@' or a quote.
+  int subselect = 0;
+  for (std::size_t at = s.find('('); at != std::string_view::npos; at = s.find('(', at + 1)) {
+    const std::size_t j = SkipSpaces(s, at + 1);
+    if (!StartsWithWord(s, j, "select")) continue;
+    const std::size_t k = SkipSpaces(s, j + 6);
+    if (k < s.size() && (IsDigit(static_cast<unsigned char>(s[k])) ||
+                         std::string_view("(*@'\"").find(s[k]) != std::string_view::npos)) {
+      ++subselect;
+    }
+  }
+  subselect += Count(s, "waitfor delay");
+  int func2 = 0;
+  for (std::string_view fn : kSqlFunctions2) func2 += CountWordThen(s, fn, '(');
+  int js = 0;
+  for (std::string_view call : kJsCalls) js += Count(s, call);
+  // `word` (command substitution).
+  int backtick = Count(s, "$(");
+  for (std::size_t at = s.find('`'); at != std::string_view::npos; at = s.find('`', at + 1)) {
+    std::size_t k = at + 1;
+    while (k < s.size() && IsAlpha(static_cast<unsigned char>(s[k]))) ++k;
+    if (k > at + 1 && k < s.size() && (s[k] == '`' || s[k] == ' ')) ++backtick;
+  }
+  // A command first in the value, followed by an option or an absolute path.
+  int command_line = 0;
+  for (std::string_view cmd : kCommands2) {
+    if (StartsWithWord(s, 0, cmd) && s.size() > cmd.size() + 1 && s[cmd.size()] == ' ' &&
+        (s[cmd.size() + 1] == '-' || s[cmd.size() + 1] == '/' || s[cmd.size() + 1] == '\\')) {
+      ++command_line;
+    }
+  }
+  // Four or more dots opening the value or a path segment and glued to what follows
+  // ("........etc/passwd", "/......{file}"); an ellipsis ends a word and is followed by a space.
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t j = i;
+    while (j < s.size() && s[j] == '.') ++j;
+    const bool opens = i == 0 || s[i - 1] == '/' || s[i - 1] == '\\';
+    if (j - i >= 4 && opens && j < s.size() && !IsSpace(static_cast<unsigned char>(s[j]))) {
+      ++long_dots;
+    }
+    i = j == i ? i + 1 : j;
+  }
+  const bool slash_dot_start = s.size() >= 2 && s[0] == '/' && (s[1] == '/' || s[1] == '.');
+  f = {static_cast<float>(dot_runs),
+       static_cast<float>(system_paths),
+       static_cast<float>(meta),
+       static_cast<float>(pipe_word),
+       static_cast<float>(transitions) / denom,
+       static_cast<float>(max_digit),
+       static_cast<float>(max_alpha),
+       static_cast<float>(quotes),
+       alnum ? 1.0f : 0.0f,
+       !s.empty() && CharClass(static_cast<unsigned char>(s.front())) == 3 ? 1.0f : 0.0f,
+       !s.empty() && CharClass(static_cast<unsigned char>(s.back())) == 3 ? 1.0f : 0.0f,
+       static_cast<float>(paren_op),
+       static_cast<float>(after_semicolon),
+       static_cast<float>(subselect),
+       static_cast<float>(func2),
+       static_cast<float>(js),
+       static_cast<float>(backtick),
+       static_cast<float>(shell_call),
+       static_cast<float>(command_line),
+       static_cast<float>(long_dots),
+       slash_dot_start ? 1.0f : 0.0f,
+       static_cast<float>(SqlQuoteOpStrict(s)),
+       static_cast<float>(ShellCommandStrict(s))};
+  return f;
+}
+
 constexpr std::array<std::string_view, 11> kRequestNames = {
     "params",   "log_total_len", "is_post",    "has_body",        "empty_values", "duplicate_keys",
     "odd_keys", "max_key_len",   "path_depth", "path_backup_ext", "path_has_ext"};
 
+using ExtraStats = std::array<float, kExtraValueNames.size()>;
+
 std::vector<float> Assemble(const ValueStats& values, const ValueStats& path,
-                            const std::array<float, kRequestNames.size()>& request) {
+                            const std::array<float, kRequestNames.size()>& request,
+                            const ExtraStats& extra_values, const ExtraStats& extra_path,
+                            const std::array<float, kProfileFeatureCount>& profile) {
   std::vector<float> out;
-  out.reserve(2 * values.f.size() + request.size());
+  out.reserve(HttpFeatureSchema().size());
   out.insert(out.end(), values.f.begin(), values.f.end());
   out.insert(out.end(), path.f.begin(), path.f.end());
   out.insert(out.end(), request.begin(), request.end());
+  out.insert(out.end(), extra_values.begin(), extra_values.end());
+  out.insert(out.end(), extra_path.begin(), extra_path.end());
+  out.insert(out.end(), profile.begin(), profile.end());
   return out;
+}
+
+std::array<float, kProfileFeatureCount> NoProfile() {
+  std::array<float, kProfileFeatureCount> f;
+  f.fill(std::numeric_limits<float>::quiet_NaN());
+  return f;
 }
 
 }  // namespace
@@ -413,13 +716,18 @@ const std::vector<std::string>& HttpFeatureSchema() {
     for (std::string_view n : kValueNames) out.push_back("value_max." + std::string(n));
     for (std::string_view n : kValueNames) out.push_back("path." + std::string(n));
     for (std::string_view n : kRequestNames) out.push_back("request." + std::string(n));
+    for (std::string_view n : kExtraValueNames) out.push_back("value_max." + std::string(n));
+    for (std::string_view n : kExtraValueNames) out.push_back("path." + std::string(n));
+    for (std::string_view n : ProfileFeatureNames()) out.push_back("profile." + std::string(n));
     return out;
   }();
   return names;
 }
 
-std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request) {
+std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request,
+                                          const ParamProfile* profile) {
   ValueStats values;
+  ExtraStats extra_values{};
   std::vector<std::pair<std::string_view, std::string_view>> params = SplitParams(request.query);
   for (const auto& p : SplitParams(request.body)) params.push_back(p);
   std::array<float, kRequestNames.size()> req{};
@@ -428,6 +736,8 @@ std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request) {
     const auto& [key, value] = params[i];
     const ValueStats v = ComputeValueStats(value);
     for (std::size_t k = 0; k < v.f.size(); ++k) values.f[k] = std::max(values.f[k], v.f[k]);
+    const ExtraStats e = ComputeExtraValueStats(value);
+    for (std::size_t k = 0; k < e.size(); ++k) extra_values[k] = std::max(extra_values[k], e[k]);
     empty += value.empty();
     const std::string decoded_key = PercentDecode(key, true);
     max_key = std::max(max_key, static_cast<float>(decoded_key.size()));
@@ -464,7 +774,8 @@ std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request) {
          static_cast<float>(std::count(decoded_path.begin(), decoded_path.end(), '/')),
          backup,
          last.find('.') != std::string_view::npos ? 1.0f : 0.0f};
-  return Assemble(values, path, req);
+  return Assemble(values, path, req, extra_values, ComputeExtraValueStats(request.path),
+                  profile != nullptr ? profile->Features(request) : NoProfile());
 }
 
 std::vector<float> ExtractValueRequestFeatures(std::string_view value) {
@@ -475,7 +786,8 @@ std::vector<float> ExtractValueRequestFeatures(std::string_view value) {
   req[0] = 1;
   req[1] = std::log1p(static_cast<float>(value.size()));
   req[4] = value.empty() ? 1.0f : 0.0f;
-  return Assemble(v, path, req);
+  return Assemble(v, path, req, ComputeExtraValueStats(value), ComputeExtraValueStats(""),
+                  NoProfile());
 }
 
 bool HasAttackStructure(std::string_view value) {
@@ -488,11 +800,16 @@ bool HasAttackStructure(std::string_view value) {
     return 0.0f;
   };
   for (std::string_view name :
-       {"sql_quote_op", "sql_tautology", "sql_comment", "sql_func_call", "html_tag_open",
-        "event_handler", "traversal", "sensitive_path", "null_byte", "shell_command", "ssi"}) {
+       {"sql_tautology", "sql_comment", "sql_func_call", "html_tag_open", "event_handler",
+        "traversal", "sensitive_path", "null_byte", "ssi"}) {
     if (at(name) > 0) return true;
   }
-  return false;
+  // Since model v2: the strict forms of sql_quote_op and shell_command, and the v2 structures
+  // (dot runs, system paths, sqlmap's parenthesised and stacked forms, script calls, command
+  // substitution and command lines).
+  const ExtraStats e = ComputeExtraValueStats(value);
+  return std::any_of(kExtraStructures.begin(), kExtraStructures.end(),
+                     [&e](std::size_t i) { return e[i] > 0; });
 }
 
 }  // namespace medmesh::ids::ml

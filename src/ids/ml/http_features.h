@@ -12,17 +12,31 @@
 // request-level counts. A single value is scored as a request with an empty path and one
 // parameter (ExtractValueRequestFeatures), the layout the training data of HttpParamsDataset uses.
 //
+// Request model v2 appends, after the 87 features of v1 (unchanged, so a v1 model reads the
+// first kHttpV1FeatureCount features of a v2 vector): 11 more value features for the values
+// (element-wise maximum) and for the path (dot runs before a slash, absolute system paths, shell
+// metacharacters, a pipe before a word, character-class transitions, digit and letter runs,
+// quotes, all-alphanumeric, special first/last character), then the 10 features of the
+// application's benign parameter profile (param_profile.h), NaN (missing) when no profile is
+// given or the request lies outside it. A single value never has a profile.
+//
 // The layout is versioned by HttpFeatureSchema(): the names in order, hashed into the model
 // manifest, so a model is never applied to vectors of another layout.
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace medmesh::ids::ml {
+
+class ParamProfile;
+
+// The width of request model v1's layout: the first features of HttpFeatureSchema().
+inline constexpr std::size_t kHttpV1FeatureCount = 87;
 
 // A request as the HTTP layer sees it, all fields raw (still percent-encoded).
 struct HttpRequestInput {
@@ -48,17 +62,26 @@ std::vector<std::pair<std::string_view, std::string_view>> SplitParams(std::stri
 // The feature names in vector order; their hash is the model manifest's schema hash.
 const std::vector<std::string>& HttpFeatureSchema();
 
-// The feature vector of a request (HttpFeatureSchema().size() floats).
-std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request);
+// The feature vector of a request (HttpFeatureSchema().size() floats); the profile block is
+// NaN unless `profile` is given and the request lies in its scope.
+std::vector<float> ExtractRequestFeatures(const HttpRequestInput& request,
+                                          const ParamProfile* profile = nullptr);
 
 // The feature vector of one parameter value alone (raw, percent-encoded or not).
 std::vector<float> ExtractValueRequestFeatures(std::string_view value);
 
 // True if the decoded value holds at least one attack structure: a quote or number followed by
-// an SQL operator word, an "x=x" tautology, an SQL comment, an SQL function call, an HTML tag
+// an SQL operator word and then SQL ('=', '(', a comment, a number: '"take with food" or
+// "fasting"' is prose), an "x=x" tautology, an SQL comment, an SQL function call, an HTML tag
 // opener, an event-handler attribute, "../", a sensitive system path, a NUL byte, a shell
-// metacharacter followed by a command, or a server-side include. Free text without any of these
-// is never an injection, whatever its shape; RequestClassifier::ScoreValue uses this as a gate.
+// metacharacter followed by a command (not an ampersand between spaces before a word prose
+// uses: "dog & cat"), a server-side include, and since model v2: dot runs before a slash
+// ("....//") or opening a segment ("........etc"), an absolute system path ("/usr/bin/id"),
+// sqlmap's parenthesised, stacked and sub-select forms ("')) or 1=1", "';waitfor delay",
+// "(select 1"), script calls ("alert("), command substitution ("`id`") and command lines
+// ("cat /etc/hosts"). Free text without
+// any of these is never an injection, whatever its shape; RequestClassifier::ScoreValue uses this
+// as a gate.
 bool HasAttackStructure(std::string_view value);
 
 }  // namespace medmesh::ids::ml

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -87,6 +88,49 @@ TEST(HttpFeatures, ScriptTraversalAndCommands) {
   EXPECT_EQ(ValueFeature("a | whoami", "shell_command"), 1);
   EXPECT_EQ(ValueFeature("bread; milk; eggs", "shell_command"), 0);
   EXPECT_EQ(ValueFeature("a%0d%0aSet-Cookie:x", "crlf"), 2);
+}
+
+TEST(HttpFeatures, V2TraversalAndSystemPathsWidenTheGate) {
+  EXPECT_EQ(ValueFeature("....//....//etc/passwd", "dot_slash_runs"), 2);
+  EXPECT_EQ(ValueFeature("Wait... then rest. Better..", "dot_slash_runs"), 0);  // ellipses
+  EXPECT_EQ(ValueFeature("|/usr/bin/id|", "system_paths"), 2);  // "/usr/" and "/bin/"
+  EXPECT_EQ(ValueFeature("a | id", "pipe_word"), 1);
+  EXPECT_EQ(ValueFeature("Ann123", "only_alnum"), 1);
+  EXPECT_TRUE(HasAttackStructure("....//....//boot"));
+  EXPECT_TRUE(HasAttackStructure("x|/usr/bin/id"));
+  EXPECT_TRUE(HasAttackStructure("file:///c:/boot"));
+  EXPECT_TRUE(HasAttackStructure("........etcpasswd"));
+  EXPECT_TRUE(HasAttackStructure("-6449')) or 2590=2848"));
+  EXPECT_TRUE(HasAttackStructure("1';waitfor delay '0:0:5'"));
+  EXPECT_TRUE(HasAttackStructure("(select (case when (1=1) then 1 else 0 end))"));
+  EXPECT_TRUE(HasAttackStructure("\";alert('x');//"));
+  EXPECT_TRUE(HasAttackStructure("`true`"));
+  EXPECT_TRUE(HasAttackStructure("cat /etc/hosts"));
+  EXPECT_TRUE(HasAttackStructure("127.0.0.1 & whoami"));
+  EXPECT_TRUE(HasAttackStructure("x; cat /etc/passwd"));
+  EXPECT_TRUE(HasAttackStructure("' OR '1'='1' --"));
+  EXPECT_TRUE(HasAttackStructure("admin' or 1#"));
+  for (std::string_view prose :
+       {"Wait... then rest.", "I forgot my passwd again", "Blood pressure 120/80 at 9:30",
+        "Take 1/2 tablet... and call me (24/7)", "So tired...... can't sleep",
+        "The dog & cat both sleep in our bed", "Is it \"take with food\" or \"fasting\"?",
+        "Doctor said (\"no running\") or swimming", "Please update me tomorrow; update the GP",
+        "Call me; select a slot after 3 pm", "(select one) and let me know",
+        "Saved it as C:/Users/ann/scan.pdf"}) {
+    SCOPED_TRACE(std::string(prose));
+    EXPECT_FALSE(HasAttackStructure(prose));
+  }
+}
+
+TEST(HttpFeatures, V1LayoutIsAPrefixOfV2) {
+  const auto& schema = HttpFeatureSchema();
+  ASSERT_GT(schema.size(), kHttpV1FeatureCount);
+  EXPECT_EQ(schema[kHttpV1FeatureCount - 1], "request.path_has_ext");
+  EXPECT_EQ(schema[kHttpV1FeatureCount], "value_max.dot_slash_runs");
+  EXPECT_EQ(schema.back(), "profile.shape_miss");
+  // Without a profile the profile block is missing (NaN), never zero.
+  const auto f = ExtractRequestFeatures({"GET", "/a/b.jsp", "id=1", ""});
+  EXPECT_TRUE(std::isnan(f.back()));
 }
 
 TEST(HttpFeatures, CharacterStatistics) {

@@ -14,6 +14,10 @@ std::string ManifestFileName(const std::string& name, int version) {
   return name + "-v" + std::to_string(version) + ".json";
 }
 
+std::string ProfileFileName(const std::string& name, int version) {
+  return name + "-v" + std::to_string(version) + ".profile.json";
+}
+
 std::string SchemaHash(const std::vector<std::string>& names) {
   std::string joined;
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -34,11 +38,13 @@ std::string ManifestToJson(const ModelManifest& m) {
                               {"feature_count", m.feature_count},
                               {"threshold", m.threshold},
                               {"value_threshold", m.value_threshold},
+                              {"unprofiled_threshold", m.unprofiled_threshold},
                               {"threshold_rule", m.threshold_rule},
                               {"seed", m.seed},
                               {"rounds", m.rounds},
                               {"params", m.params},
                               {"model_blake2b256", m.model_blake2b256},
+                              {"profile_blake2b256", m.profile_blake2b256},
                               {"training_files", files},
                               {"created_by", m.created_by}};
   return j.dump(2) + "\n";
@@ -86,6 +92,19 @@ Result<ModelManifest> ManifestFromJson(std::string_view json) {
     if (!(*out >= 0.0 && *out <= 1.0)) {
       return InvalidArgument(std::string("model manifest: ") + key + " outside [0,1]");
     }
+  }
+  // Optional (absent from v1 manifests).
+  m.unprofiled_threshold = m.threshold;
+  if (auto it = j.find("unprofiled_threshold"); it != j.end()) {
+    if (!it->is_number()) return InvalidArgument("model manifest: unprofiled_threshold");
+    m.unprofiled_threshold = it->get<double>();
+    if (!(m.unprofiled_threshold >= 0.0 && m.unprofiled_threshold <= 1.0)) {
+      return InvalidArgument("model manifest: unprofiled_threshold outside [0,1]");
+    }
+  }
+  if (auto it = j.find("profile_blake2b256"); it != j.end()) {
+    if (!it->is_string()) return InvalidArgument("model manifest: profile_blake2b256");
+    m.profile_blake2b256 = it->get<std::string>();
   }
   if (version > 1000000 || rounds > 1000000)
     return InvalidArgument("model manifest: version or rounds out of range");

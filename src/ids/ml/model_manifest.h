@@ -28,6 +28,12 @@ struct ModelManifest {
   // http only: the threshold for single parameter values (ScoreValue), calibrated apart because
   // a lone value and a whole request differ in base rates. Equal to `threshold` for flow.
   double value_threshold = 0.5;
+  // http v2: the threshold for requests outside the parameter profile's scope (an application
+  // the profile does not know); `threshold` is then the one for profiled requests. Absent from
+  // v1 manifests, where it equals `threshold`.
+  double unprofiled_threshold = 0.5;
+  // http v2: hex BLAKE2b-256 of "<name>-v<version>.profile.json" (param_profile.h); "" = none.
+  std::string profile_blake2b256;
   std::string threshold_rule;  // how the threshold was chosen (human-readable)
   std::uint64_t seed = 0;
   int rounds = 0;
@@ -40,6 +46,7 @@ struct ModelManifest {
 // The file names of model `name` version `version`: "<name>-v<version>.ubj" / ".json".
 std::string ModelFileName(const std::string& name, int version);
 std::string ManifestFileName(const std::string& name, int version);
+std::string ProfileFileName(const std::string& name, int version);  // "<name>-v<n>.profile.json"
 
 // Hex BLAKE2b-256 of `names` joined by '\n' (the schema hash).
 std::string SchemaHash(const std::vector<std::string>& names);

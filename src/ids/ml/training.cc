@@ -8,8 +8,11 @@
 
 #include "core/env.h"
 #include "crypto/keyed_hash.h"
+#include "ids/ml/classifier.h"
 #include "ids/ml/flow_features.h"
+#include "ids/ml/flow_profile.h"
 #include "ids/ml/http_features.h"
+#include "ids/ml/param_profile.h"
 
 namespace medmesh::ids::ml {
 namespace {
@@ -59,6 +62,133 @@ std::vector<T> Pick(const std::vector<T>& v, const std::vector<std::size_t>& row
 
 std::vector<float> AsFloat(const std::vector<int>& v) { return {v.begin(), v.end()}; }
 
+// The first `width` columns of `x`.
+DenseMatrix KeepColumns(const DenseMatrix& x, std::size_t width) {
+  if (width >= x.cols) return x;
+  DenseMatrix out;
+  out.cols = width;
+  out.rows = x.rows;
+  out.values.reserve(x.rows * width);
+  for (std::size_t r = 0; r < x.rows; ++r) {
+    const auto row = x.Row(r);
+    out.values.insert(out.values.end(), row.begin(),
+                      row.begin() + static_cast<std::ptrdiff_t>(width));
+  }
+  return out;
+}
+
+HttpRequestInput AsInput(const LabeledRequest& r) { return {r.method, r.path, r.query, r.body}; }
+
+// A CSIC request's content without its method: CSIC's anomalies often come as GET/POST twins.
+std::uint64_t ContentHash(const LabeledRequest& r) {
+  return Fnv("content", r.path + "?" + r.query + "\n" + r.body);
+}
+
+// HTTP data made ready for one training (training.h, "v2"): profile columns filled, unprofiled
+// copies of the CSIC rows appended (row `r`'s copy is `copy_offset + r`).
+struct PreparedHttp {
+  HttpData data;
+  ParamProfile profile;  // of all benign CSIC rows in `train`
+  std::size_t copy_offset = 0;
+  bool copies = false;
+  std::size_t Unprofiled(std::size_t r) const { return copies ? copy_offset + r : r; }
+};
+
+constexpr int kProfileParts = 5;
+
+PreparedHttp PrepareHttp(const HttpData& data, const std::vector<std::size_t>& train,
+                         const std::vector<std::size_t>& profiled_test,
+                         const ModelOptions& options) {
+  PreparedHttp out;
+  out.data = data;
+  if (options.v1_features) {
+    out.data.x = KeepColumns(data.x, kHttpV1FeatureCount);
+    return out;
+  }
+  const std::string salt = Salt(options.seed, "http-profile");
+  auto part = [&](std::size_t r) {
+    return static_cast<int>(Fnv(salt, std::to_string(data.group_hash[r])) % kProfileParts);
+  };
+  std::vector<ParamProfile> without(kProfileParts);  // without[k]: all benign rows not in part k
+  for (std::size_t r : train) {
+    if (data.source[r] != 0 || data.labels[r] != 0) continue;
+    const HttpRequestInput input = AsInput(data.requests[r]);
+    out.profile.AddBenign(input);
+    for (int k = 0; k < kProfileParts; ++k) {
+      if (k != part(r)) without[static_cast<std::size_t>(k)].AddBenign(input);
+    }
+  }
+  const std::size_t column = HttpFeatureSchema().size() - kProfileFeatureCount;
+  auto fill = [&](std::size_t r, const ParamProfile& profile) {
+    const auto f = profile.Features(AsInput(data.requests[r]));
+    std::copy(
+        f.begin(), f.end(),
+        out.data.x.values.begin() + static_cast<std::ptrdiff_t>(r * out.data.x.cols + column));
+  };
+  for (std::size_t r : train) {
+    if (data.source[r] != 0) continue;
+    fill(r, data.labels[r] == 0 ? without[static_cast<std::size_t>(part(r))] : out.profile);
+  }
+  for (std::size_t r : profiled_test) fill(r, out.profile);
+  // The unprofiled copies (the original rows' profile columns are NaN).
+  out.copies = true;
+  out.copy_offset = data.labels.size();
+  for (std::size_t r = 0; r < data.requests.size(); ++r) {
+    out.data.x.AppendRow(data.x.Row(r));
+    out.data.labels.push_back(data.labels[r]);
+    out.data.source.push_back(2);
+    out.data.names.push_back(data.names[r]);
+    out.data.attack_type.push_back(data.attack_type[r]);
+    out.data.value_hash.push_back(data.value_hash[r]);
+    out.data.group_hash.push_back(data.group_hash[r]);
+    out.data.flaggable.push_back(data.flaggable[r]);
+  }
+  return out;
+}
+
+// The flow matrix for one training: rarity columns filled from the normal records of `train`.
+// Every row, whatever its label and whether it trains or tests, is scored with a profile of
+// four fifths of those records: the fifth its own index hashes to is left out (for a normal
+// training record, the fifth holding itself). Rarity depends on the profile's size, so rows
+// scored with profiles of different sizes by label would leak the label (a first version gave
+// normal records the 4/5 profile and attacks the whole one, and learned exactly that). The
+// stored profile is the first of the five, so serving sees the same size too.
+DenseMatrix PrepareFlow(const FlowData& data, const std::vector<std::size_t>& train,
+                        const ModelOptions& options, FlowProfile* profile_out) {
+  if (options.v1_features) return KeepColumns(data.x, kFlowV1FeatureCount);
+  const std::string salt = Salt(options.seed, "flow-profile");
+  auto part = [&](std::size_t r) {
+    return static_cast<std::size_t>(Fnv(salt, std::to_string(r)) % kProfileParts);
+  };
+  std::vector<FlowProfile> without(kProfileParts);
+  for (std::size_t r : train) {
+    if (data.labels[r] != 0) continue;
+    for (std::size_t k = 0; k < static_cast<std::size_t>(kProfileParts); ++k) {
+      if (k != part(r)) without[k].AddNormal(data.records[r]);
+    }
+  }
+  DenseMatrix x = data.x;
+  const std::size_t column = x.cols - kFlowProfileFeatureCount;
+  for (std::size_t r = 0; r < x.rows; ++r) {
+    const auto f = without[part(r)].Features(data.records[r]);
+    std::copy(f.begin(), f.end(),
+              x.values.begin() + static_cast<std::ptrdiff_t>(r * x.cols + column));
+  }
+  if (profile_out != nullptr) *profile_out = std::move(without[0]);
+  return x;
+}
+
+// `train` plus the unprofiled copies of its CSIC rows.
+std::vector<std::size_t> WithCopies(const PreparedHttp& prepared,
+                                    const std::vector<std::size_t>& train) {
+  std::vector<std::size_t> out = train;
+  if (!prepared.copies) return out;
+  for (std::size_t r : train) {
+    if (prepared.data.source[r] == 0) out.push_back(prepared.Unprofiled(r));
+  }
+  return out;
+}
+
 struct Calibrated {
   std::unique_ptr<Booster> booster;
   std::vector<double> thresholds;  // one per calibration group
@@ -70,13 +200,16 @@ using GroupFn = std::function<int(std::size_t)>;
 // Trains on `rows` and calibrates the threshold on a group hold-out (see training.h): a model
 // trained without the rows where `held_out` is true scores their benign rows, the threshold keeps
 // their false-positive rate at most `max_fpr`; then the model is trained again on all of `rows`.
+// With `distinct`, benign rows of one key count once (CSIC repeats its fixed requests hundreds of
+// times: counted by copies, they would set the threshold for the rest).
+using KeyFn = std::function<std::uint64_t(std::size_t)>;
 Result<Calibrated> TrainCalibrated(const DenseMatrix& x, const std::vector<int>& labels,
                                    const std::vector<float>& weights,
                                    const std::vector<std::size_t>& rows,
                                    const std::function<bool(std::size_t)>& held_out,
                                    const GroupFn& group, int groups, double max_fpr,
                                    const TrainOptions& options, const std::string& stage,
-                                   const ProgressFn& progress) {
+                                   const ProgressFn& progress, const KeyFn& distinct = nullptr) {
   std::vector<std::size_t> inner, calibration;
   for (std::size_t r : rows) {
     if (!held_out(r)) {
@@ -100,8 +233,11 @@ Result<Calibrated> TrainCalibrated(const DenseMatrix& x, const std::vector<int>&
   Calibrated out;
   for (int g = 0; g < groups; ++g) {
     std::vector<float> benign;
+    std::set<std::uint64_t> seen;
     for (std::size_t i = 0; i < calibration.size(); ++i) {
-      if (group(calibration[i]) == g) benign.push_back(scores[i]);
+      if (group(calibration[i]) != g) continue;
+      if (distinct && !seen.insert(distinct(calibration[i])).second) continue;
+      benign.push_back(scores[i]);
     }
     if (benign.empty()) {
       // No rows of this kind in the training part (the CSIC folds train on no single values):
@@ -127,10 +263,11 @@ Result<FoldResult> RunFold(const std::string& name, const DenseMatrix& x,
                            const std::function<bool(std::size_t)>& held_out, const GroupFn& group,
                            int groups, double max_fpr, const TrainOptions& options,
                            const ProgressFn& progress,
-                           const std::function<bool(std::size_t)>& flaggable = nullptr) {
+                           const std::function<bool(std::size_t)>& flaggable = nullptr,
+                           const KeyFn& distinct = nullptr) {
   MEDMESH_ASSIGN_OR_RETURN(
       Calibrated model, TrainCalibrated(x, labels, weights, train, held_out, group, groups, max_fpr,
-                                        options, name, progress));
+                                        options, name, progress, distinct));
   MEDMESH_ASSIGN_OR_RETURN(std::vector<float> scores, model.booster->Predict(Rows(x, test)));
   const std::vector<int> test_labels = Pick(labels, test);
   FoldResult fold;
@@ -166,13 +303,20 @@ std::function<bool(std::size_t)> HttpHeldOut(const HttpData& data, std::uint64_t
   // Benign rows only, grouped by their whole content (CSIC repeats identical requests, which
   // would otherwise sit on both sides and pull the threshold down).
   return [&data, salt](std::size_t r) {
-    return data.labels[r] == 0 && Fnv(salt, std::to_string(data.value_hash[r])) % 5 == 0;
+    return data.labels[r] == 0 && Fnv(salt, std::to_string(data.group_hash[r])) % 5 == 0;
   };
 }
 
+// Calibration counts each distinct benign request or value once.
+KeyFn HttpDistinct(const HttpData& data) {
+  return [&data](std::size_t r) { return data.value_hash[r]; };
+}
+
+// 0 profiled request, 1 single value, 2 unprofiled request.
 GroupFn HttpGroup(const HttpData& data) {
   return [&data](std::size_t r) { return data.source[r]; };
 }
+constexpr int kHttpGroups = 3;
 
 GroupFn SingleGroup() {
   return [](std::size_t) { return 0; };
@@ -260,6 +404,18 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
       progress("features", static_cast<int>(done), static_cast<int>(total));
     }
   };
+  d.requests = csic;
+  // The application's fixed surface: benign requests sent verbatim many times (CSIC sends 28
+  // pages, images and fixed forms 478 to 1,000 times each, 26,000 of its 36,000 benign
+  // requests; every other benign request fewer than 10 times).
+  constexpr int kFixedCopies = 10;
+  std::map<std::uint64_t, int> benign_copies;
+  auto request_hash = [](const LabeledRequest& r) {
+    return Fnv("request", r.method + " " + r.path + "?" + r.query + "\n" + r.body);
+  };
+  for (const LabeledRequest& r : csic) {
+    if (r.label == 0) ++benign_copies[request_hash(r)];
+  }
   for (const LabeledRequest& r : csic) {
     d.x.AppendRow(ExtractRequestFeatures({r.method, r.path, r.query, r.body}));
     d.labels.push_back(r.label);
@@ -270,7 +426,10 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
     if (names.empty()) names.insert("path:" + r.path);
     d.names.emplace_back(names.begin(), names.end());
     d.attack_type.emplace_back("csic");
-    d.value_hash.push_back(Fnv("request", r.method + " " + r.path + "?" + r.query + "\n" + r.body));
+    d.value_hash.push_back(request_hash(r));
+    d.group_hash.push_back(r.label == 0 && benign_copies[d.value_hash.back()] >= kFixedCopies
+                               ? Fnv("row", std::to_string(d.labels.size()))
+                               : d.value_hash.back());
     d.flaggable.push_back(true);
     tick();
   }
@@ -281,6 +440,7 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
     d.names.emplace_back();
     d.attack_type.push_back(v.attack_type);
     d.value_hash.push_back(Fnv("value", v.payload));
+    d.group_hash.push_back(d.value_hash.back());
     d.flaggable.push_back(HasAttackStructure(v.payload));
     tick();
   }
@@ -291,6 +451,7 @@ FlowData BuildFlowData(const std::vector<LabeledFlow>& flows) {
   FlowData d;
   for (const LabeledFlow& f : flows) {
     d.x.AppendRow(ExtractFlowFeatures(f.record));
+    d.records.push_back(f.record);
     d.labels.push_back(f.label == "normal" ? 0 : 1);
     d.attack.push_back(f.label);
   }
@@ -333,30 +494,51 @@ std::string FormatFolds(const std::vector<FoldResult>& folds) {
 }
 
 Result<std::vector<FoldResult>> CrossValidateHttpCsic(const HttpData& data,
-                                                      const ModelOptions& options,
+                                                      const ModelOptions& options, CsicSplit split,
                                                       const ProgressFn& progress) {
   const int k = std::max(2, options.cv_folds);
   const std::string salt = Salt(options.seed, "http-cv");
+  const auto kk = static_cast<std::uint64_t>(k);
   std::vector<FoldResult> folds;
   for (int f = 0; f < k; ++f) {
+    const auto ff = static_cast<std::uint64_t>(f);
     std::vector<std::size_t> train, test;
     for (std::size_t r = 0; r < data.labels.size(); ++r) {
       if (data.source[r] == 1) {
         if (data.labels[r] == 1) train.push_back(r);  // httpparams attacks only (training.h)
         continue;
       }
-      const bool in_fold =
-          std::any_of(data.names[r].begin(), data.names[r].end(), [&](const std::string& n) {
-            return Fnv(salt, n) % static_cast<std::uint64_t>(k) == static_cast<std::uint64_t>(f);
-          });
+      bool in_fold = false;
+      if (split == CsicSplit::kContent) {
+        const bool fixed = data.group_hash[r] != data.value_hash[r];  // the fixed surface
+        in_fold =
+            Fnv(salt, std::to_string(fixed ? data.group_hash[r] : ContentHash(data.requests[r]))) %
+                kk ==
+            ff;
+      } else {
+        in_fold = std::any_of(data.names[r].begin(), data.names[r].end(),
+                              [&](const std::string& n) { return Fnv(salt, n) % kk == ff; });
+      }
       (in_fold ? test : train).push_back(r);
     }
-    const std::string name = "csic names " + std::to_string(f + 1) + "/" + std::to_string(k);
+    const bool profiled = split != CsicSplit::kNames;
+    const PreparedHttp prepared =
+        PrepareHttp(data, train, profiled ? test : std::vector<std::size_t>(), options);
+    std::vector<std::size_t> test_rows = test;
+    if (!profiled) {
+      for (std::size_t& r : test_rows) r = prepared.Unprofiled(r);
+    }
+    const std::string name =
+        std::string(split == CsicSplit::kContent ? "csic content " : "csic names ") +
+        std::to_string(f + 1) + "/" + std::to_string(k);
     MEDMESH_ASSIGN_OR_RETURN(
         FoldResult fold,
-        RunFold(name, data.x, data.labels, {}, train, test, HttpHeldOut(data, options.seed),
-                HttpGroup(data), 2, options.http_max_fpr, options.http, progress,
-                [&data](std::size_t r) { return static_cast<bool>(data.flaggable[r]); }));
+        RunFold(
+            name, prepared.data.x, prepared.data.labels, {}, WithCopies(prepared, train), test_rows,
+            HttpHeldOut(prepared.data, options.seed), HttpGroup(prepared.data), kHttpGroups,
+            options.http_max_fpr, options.http, progress,
+            [&prepared](std::size_t r) { return static_cast<bool>(prepared.data.flaggable[r]); },
+            HttpDistinct(prepared.data)));
     folds.push_back(std::move(fold));
   }
   return folds;
@@ -377,12 +559,15 @@ Result<std::vector<FoldResult>> CrossValidateHttpParams(const HttpData& data,
       }
       (held ? test : train).push_back(r);
     }
+    const PreparedHttp prepared = PrepareHttp(data, train, {}, options);
     MEDMESH_ASSIGN_OR_RETURN(
         FoldResult fold,
-        RunFold("httpparams -" + types[t], data.x, data.labels, {}, train, test,
-                HttpHeldOut(data, options.seed), HttpGroup(data), 2, options.http_max_fpr,
-                options.http, progress,
-                [&data](std::size_t r) { return static_cast<bool>(data.flaggable[r]); }));
+        RunFold(
+            "httpparams -" + types[t], prepared.data.x, prepared.data.labels, {},
+            WithCopies(prepared, train), test, HttpHeldOut(prepared.data, options.seed),
+            HttpGroup(prepared.data), kHttpGroups, options.http_max_fpr, options.http, progress,
+            [&prepared](std::size_t r) { return static_cast<bool>(prepared.data.flaggable[r]); },
+            HttpDistinct(prepared.data)));
     folds.push_back(std::move(fold));
   }
   return folds;
@@ -412,10 +597,11 @@ Result<std::vector<FoldResult>> CrossValidateFlow(const FlowData& data, const Mo
       (held ? test : train).push_back(r);
     }
     const std::vector<float> weights = FlowWeights(data, train, options.flow_type_weight_power);
-    MEDMESH_ASSIGN_OR_RETURN(
-        FoldResult fold, RunFold("nsl-kdd -" + groups[g], data.x, data.labels, weights, train, test,
-                                 FlowHeldOut(data, options.seed), SingleGroup(), 1,
-                                 options.flow_max_fpr, options.flow, progress));
+    const DenseMatrix x = PrepareFlow(data, train, options, nullptr);
+    MEDMESH_ASSIGN_OR_RETURN(FoldResult fold,
+                             RunFold("nsl-kdd -" + groups[g], x, data.labels, weights, train, test,
+                                     FlowHeldOut(data, options.seed), SingleGroup(), 1,
+                                     options.flow_max_fpr, options.flow, progress));
     folds.push_back(std::move(fold));
   }
   return folds;
@@ -439,20 +625,30 @@ Result<TrainedModel> TrainHttpModel(const std::filesystem::path& datasets_dir,
   const HttpData data = BuildHttpData(csic, values, progress);
   std::vector<std::size_t> all(data.labels.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  const PreparedHttp prepared = PrepareHttp(data, all, {}, options);
   MEDMESH_ASSIGN_OR_RETURN(
       Calibrated model,
-      TrainCalibrated(data.x, data.labels, {}, all, HttpHeldOut(data, options.seed),
-                      HttpGroup(data), 2, options.http_max_fpr, options.http, "http", progress));
+      TrainCalibrated(prepared.data.x, prepared.data.labels, {}, WithCopies(prepared, all),
+                      HttpHeldOut(prepared.data, options.seed), HttpGroup(prepared.data),
+                      kHttpGroups, options.http_max_fpr, options.http, "http", progress,
+                      HttpDistinct(prepared.data)));
   TrainedModel out;
-  out.manifest = BaseManifest("http", 1, HttpFeatureSchema(), options.http, options.seed);
+  const int version = options.v1_features ? 1 : kHttpModelVersion;
+  out.manifest =
+      BaseManifest("http", version, HttpSchemaForVersion(version), options.http, options.seed);
   out.manifest.threshold = model.thresholds[0];
   out.manifest.value_threshold = model.thresholds[1];
+  out.manifest.unprofiled_threshold = model.thresholds[2];
+  if (prepared.copies) {
+    out.profile = prepared.profile.ToJson();
+    out.manifest.profile_blake2b256 = HexEncode(crypto::Blake2b256(AsBytes(out.profile)));
+  }
   char rule[320];
   std::snprintf(
       rule, sizeof(rule),
       "false-positive rate <= %.4g on held-out benign rows of a model trained without them: "
-      "20%% of the distinct benign CSIC requests (threshold), 20%% of the httpparams benign "
-      "values (value_threshold)",
+      "20%% of the distinct benign CSIC requests, with the parameter profile (threshold) and "
+      "without (unprofiled_threshold), 20%% of the httpparams benign values (value_threshold)",
       options.http_max_fpr);
   out.manifest.threshold_rule = rule;
   for (const auto& [file, rows] : {std::pair{files.csic_normal, normal.size()},
@@ -474,14 +670,23 @@ Result<TrainedModel> TrainFlowModel(const std::filesystem::path& datasets_dir,
   const FlowData data = BuildFlowData(flows);
   std::vector<std::size_t> all(data.labels.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  FlowProfile profile;
+  const DenseMatrix x = PrepareFlow(data, all, options, &profile);
   const std::vector<float> weights = FlowWeights(data, all, options.flow_type_weight_power);
   MEDMESH_ASSIGN_OR_RETURN(
       Calibrated model,
-      TrainCalibrated(data.x, data.labels, weights, all, FlowHeldOut(data, options.seed),
-                      SingleGroup(), 1, options.flow_max_fpr, options.flow, "flow", progress));
+      TrainCalibrated(x, data.labels, weights, all, FlowHeldOut(data, options.seed), SingleGroup(),
+                      1, options.flow_max_fpr, options.flow, "flow", progress));
   TrainedModel out;
-  out.manifest = BaseManifest("flow", 1, FlowFeatureSchema(), options.flow, options.seed);
+  const int version = options.v1_features ? 1 : kFlowModelVersion;
+  out.manifest =
+      BaseManifest("flow", version, FlowSchemaForVersion(version), options.flow, options.seed);
   out.manifest.threshold = out.manifest.value_threshold = model.thresholds[0];
+  out.manifest.unprofiled_threshold = model.thresholds[0];
+  if (!options.v1_features) {
+    out.profile = profile.ToJson();
+    out.manifest.profile_blake2b256 = HexEncode(crypto::Blake2b256(AsBytes(out.profile)));
+  }
   char rule[256];
   std::snprintf(rule, sizeof(rule),
                 "false-positive rate <= %.4g on held-out normal records (20%%) of a model trained "
@@ -501,6 +706,11 @@ Status WriteModel(const std::filesystem::path& dir, const TrainedModel& model) {
   MEDMESH_RETURN_IF_ERROR(Env::Default().CreateDir(dir, 0755));
   MEDMESH_RETURN_IF_ERROR(WriteFileAtomically(
       dir / ModelFileName(model.manifest.name, model.manifest.version), model.model, 0644));
+  if (!model.profile.empty()) {
+    MEDMESH_RETURN_IF_ERROR(
+        WriteFileAtomically(dir / ProfileFileName(model.manifest.name, model.manifest.version),
+                            AsBytes(model.profile), 0644));
+  }
   const std::string json = ManifestToJson(model.manifest);
   return WriteFileAtomically(dir / ManifestFileName(model.manifest.name, model.manifest.version),
                              AsBytes(json), 0644);
