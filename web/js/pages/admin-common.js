@@ -1,5 +1,5 @@
 // What the cloud admin's pages share: their own navigation (with the places of the pages later
-// issues add), the page frame, tables that stack into cards on a phone, status badges.
+// issues add), the page frame, the table (js/table.js), status badges.
 import { h } from '../dom.js';
 
 // The admin's sections: path, title, what it is for (the overview lists them).
@@ -34,17 +34,8 @@ export function adminPage(title, current, ...content) {
   return h('section', { class: 'admin' }, h('h1', {}, title), adminNav(current), content);
 }
 
-// A table whose rows become labelled cards below 48rem. columns: [[label, row => content]].
-export function table(caption, columns, rows) {
-  // The wrapper scrolls a table too wide for the page; focusable, so keyboards can scroll it.
-  return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption },
-    h('table', { class: 'data' },
-    h('caption', { class: 'visually-hidden' }, caption),
-    h('thead', {}, h('tr', {}, columns.map(([label]) => h('th', { scope: 'col' }, label)))),
-    h('tbody', {}, rows.map((row) => h('tr', {},
-      // One element per cell: on a phone the cell is a grid of its label and its content.
-      columns.map(([label, cell]) => h('td', { 'data-label': label }, h('div', {}, cell(row)))))))));
-}
+// The table is the UI's one data table (js/table.js), shared with the operator's pages.
+export { table } from '../table.js';
 
 export function badge(text, kind = text) {
   return h('span', { class: `badge badge-${kind}` }, text);
