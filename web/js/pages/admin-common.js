@@ -11,11 +11,12 @@ export const SECTIONS = [
   ['/admin/audit', 'Audit log', 'Who did what, and whether the log is untouched.'],
   ['/admin/mesh', 'Cloudlets', 'The cloudlets of the mesh; give each its operator accounts.'],
   ['/admin/keys', 'Keys', 'Rotation of the key-encryption key of each part.'],
+  ['/admin/ids', 'Intrusion detection', "The cloud's alerts and decisions (revoke, allowlist) " +
+    'and what the cloudlets of the mesh report.'],
 ];
 // Pages of later issues: their place is kept here; they are not links until they exist.
 export const COMING = [
   ['Trust', 'issue 10', 'Certificates and trust of the nodes.'],
-  ['Intrusion detection', 'issue 11', 'Alerts about attacks on the nodes.'],
 ];
 
 export function adminNav(current) {
