@@ -85,6 +85,14 @@ async function allowMissingRoutes(page, base, token) {
   if (missing.length) page.allowedConsole.push(/the server responded with a status of 404/);
 }
 
+// Waits until `condition()` holds (checked every 50 ms, for at most 20 s).
+async function until(condition) {
+  for (const end = Date.now() + 20_000; !(await condition());) {
+    assert.ok(Date.now() < end, 'the condition held in time');
+    await new Promise((resolve) => { setTimeout(resolve, 50); });
+  }
+}
+
 const row = (page, table, text) => page.locator(`#${table} tbody tr`, { hasText: text });
 
 // The text of a cell of the row of `table` that holds `text`, by the column's heading.
@@ -248,6 +256,16 @@ describe('the intrusion detection pages', () => {
 
   test('both pages at laptop and phone width', async () => {
     await ready();
+    // Decisions in force beside the revoked ones, and an allowlist entry, for the screenshots.
+    for (let i = 0; i < 6; i += 1) await junkUpload('127.0.0.79');
+    for (let i = 0; i < 10; i += 1) await brokenHead('127.0.0.80');
+    for (const [base, token] of [[urls.cloudlet, operator.token], [urls.cloud, adminToken]]) {
+      await until(async () => (await api(base, 'GET', '/api/v1/ids/decisions', { token }))
+        .json.decisions.length === 1);
+      const added = await api(base, 'POST', '/api/v1/ids/allowlist',
+        { token, body: { scope: 'ip', value: '192.0.2.7', note: "the ward's gateway" } });
+      assert.equal(added.status, 201);
+    }
     for (const viewport of VIEWPORTS) {
       for (const [label, base, path, who, password] of [
         ['ids-operator', urls.cloudlet, '/operator/ids', operator, PASSWORD],

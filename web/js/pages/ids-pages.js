@@ -112,7 +112,7 @@ export async function render(context) {
       const { decisions } = await api.get('/api/v1/ids/decisions?active=false&limit=100');
       replace(decisionList, table('Decisions, newest first', ['Scope', 'Action', 'Detector',
         'Origin', 'Reason', 'Made', 'Expires', 'State', ''], decisions.map((d) => [
-        scopeText(d.scope), d.action, mono(`${d.detector} v${d.detector_version}`), d.origin, d.reason,
+        scopeText(d.scope), d.action, mono(`${d.detector} v${d.detector_version}`), mono(d.origin), d.reason,
         time(d.created_ms), time(d.expires_ms), decisionState(d), d.active ? h('button', {
           type: 'button', class: 'secondary', onclick: () => act(
             `/api/v1/ids/decisions/${encodeURIComponent(d.id)}/revocation`, null,
