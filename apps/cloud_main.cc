@@ -126,6 +126,7 @@ int RunCloud(const ServiceFlags& flags) {
   options.retention = config->retention;
   options.statistics_k = config->statistics_k;
   options.cloudlet_urls = config->cloudlets;
+  options.ids.mesh = MeshOptionsFrom(config->mesh);
   if (config->tls && !config->tls->cert_file.empty()) {
     options.tls =
         medmesh::net::TlsFiles{config->tls->cert_file.string(), config->tls->key_file.string()};

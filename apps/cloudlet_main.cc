@@ -88,6 +88,7 @@ int RunCloudlet(const ServiceFlags& flags) {
   options.data_dir = config->data_dir;
   options.forwarder.cloud_url = config->cloud_url;
   options.retention = config->retention;
+  options.ids.mesh = MeshOptionsFrom(config->mesh);
   if (config->tls) {
     if (!config->tls->cert_file.empty()) {
       options.tls =

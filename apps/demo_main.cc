@@ -114,6 +114,17 @@ Json CloudletUrls(int port_base) {
   return urls;
 }
 
+// The "mesh" member (docs/ids_mesh.md): the cloud's peers are all cloudlets, a cloudlet's the
+// other cloudlets (its cloud is a member through cloud_url).
+Json MeshPeers(int port_base, int except) {
+  Json peers = Json::array();
+  for (int i = 1; i <= kCloudletCount; ++i) {
+    if (i == except) continue;
+    peers.push_back({{"id", "cloudlet-" + std::to_string(i)}, {"url", Url(port_base + i)}});
+  }
+  return Json{{"peers", peers}};
+}
+
 // --- Provisioning ------------------------------------------------------------------------------
 
 Status WriteJson(const fs::path& file, const Json& json) {
@@ -191,6 +202,7 @@ Result<Provisioned> Provision(const fs::path& dir, int port_base, medmesh::Rando
                                            {"cloudlet_urls", CloudletUrls(port_base)},
                                            // A demo of 12 patients: charts keep groups of 3.
                                            {"statistics_k", 3},
+                                           {"mesh", MeshPeers(port_base, 0)},
                                            {"log", LogConfig("cloud")}}));
     children.push_back({"cloud",
                         Group::kCloud,
@@ -222,6 +234,7 @@ Result<Provisioned> Provision(const fs::path& dir, int port_base, medmesh::Rando
                                            {"cloud_url", Url(port_base)},
                                            {"enrol_token_file", "enrol.token"},
                                            {"operator_token_file", "operator.token"},
+                                           {"mesh", MeshPeers(port_base, i)},
                                            {"log", LogConfig(id)}}));
     children.push_back({id,
                         Group::kCloudlets,

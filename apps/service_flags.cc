@@ -36,3 +36,16 @@ medmesh::Status ApplyLogFile(const medmesh::node::LogConfig& log) {
   return medmesh::log::LogToFile(
       log.file.string(), {.max_file_bytes = log.max_file_bytes, .max_files = log.max_files});
 }
+
+medmesh::ids::MeshOptions MeshOptionsFrom(const medmesh::node::MeshConfig& mesh) {
+  medmesh::ids::MeshOptions options;
+  for (const medmesh::node::MeshPeer& peer : mesh.peers)
+    options.peers.push_back({peer.id, peer.url});
+  options.fusion.adopt_threshold = mesh.adopt_threshold;
+  options.fusion.confirm_window_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(mesh.confirm_window).count();
+  options.fusion.forgetting.half_life = mesh.trust_half_life;
+  options.fusion.forgetting.negative_half_life = 2 * mesh.trust_half_life;
+  options.max_report_age = mesh.max_report_age;
+  return options;
+}

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "ids/mesh_node.h"
 #include "node/node_config.h"
 
 namespace CLI {
@@ -25,3 +26,6 @@ void ApplyLogLevel(const ServiceFlags& flags);
 // Sends the log to the config's "log.file", rotated (core/log.h), if it names one; stderr
 // otherwise. Errors as medmesh::log::LogToFile. All three services call it after the config.
 medmesh::Status ApplyLogFile(const medmesh::node::LogConfig& log);
+
+// The config's "mesh" member as the IDS mesh's options (docs/ids_mesh.md).
+medmesh::ids::MeshOptions MeshOptionsFrom(const medmesh::node::MeshConfig& mesh);

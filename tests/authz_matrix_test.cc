@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "fhir/ids.h"
+#include "ids/mesh_report.h"
 #include "people_world.h"
+#include "wire/model.h"
 
 namespace medmesh::people_testing {
 namespace {
@@ -181,6 +183,34 @@ class AuthzMatrixTest : public PeopleWorld {
       b[std::string(node) + " POST /api/v1/ids/allowlist/removal"] = [](Column, bool) {
         return At("/api/v1/ids/allowlist/removal",
                   json{{"scope", "ip"}, {"value", "198.51.100.200"}}.dump());
+      };
+      // The IDS mesh (ids/mesh_node.h): the peers and received reports for the IDS's callers;
+      // a report is node-signed (the cloud's at a cloudlet, cloudlet-1's at the cloud), each
+      // call a new sequence, so every caller's copy is accepted (202): the body decides.
+      b[std::string(node) + " GET /api/v1/ids/peers"] = plain("/api/v1/ids/peers");
+      b[std::string(node) + " GET /api/v1/ids/mesh"] = plain("/api/v1/ids/mesh");
+      const bool at_cloud = std::string_view(node) == "cloud";
+      b[std::string(node) + " POST /api/v1/ids/mesh/reports"] = [this, at_cloud](Column, bool) {
+        ids::MeshReport report;
+        report.origin = at_cloud ? "cloudlet-1" : "cloud";
+        report.sequence = ++mesh_sequence_;
+        report.sent_ms = wire::NowMs(clock_);
+        report.kind = ids::MeshReportKind::kDecision;
+        report.decision.id = "0123456789abcdef0123456789abcdef";
+        report.decision.origin = report.origin;
+        report.decision.detector = "authz";
+        report.decision.detector_version = 1;
+        report.decision.scope = {ids::ScopeKind::kIp, "198.51.100.201"};
+        report.decision.action = ids::Action::kBlock;
+        report.decision.created_ms = report.sent_ms;
+        report.decision.expires_ms = report.sent_ms + 60'000;
+        auto envelope =
+            at_cloud ? ids::SignMeshReport(report, *cloudlet1_signer_, cloudlet1_certificate_)
+                     : ids::SignMeshReport(report, *cloud_signer_, cloud_certificate_);
+        EXPECT_TRUE(envelope);
+        return At("/api/v1/ids/mesh/reports",
+                  envelope ? std::string(AsStringView(*envelope)) : std::string(),
+                  "application/octet-stream");
       };
       b[std::string(node) + " GET /api/v1/stats"] = plain("/api/v1/stats");
       // The web UI (web/web_ui.h): the shell, one embedded file, the public node description.
@@ -619,6 +649,7 @@ class AuthzMatrixTest : public PeopleWorld {
   }
 
   Bytes forward_a_;
+  std::uint64_t mesh_sequence_ = 0;
   std::string console_a_;
   Login trust_c_;
   std::string trust_c_handle_, trust_a_handle_, trust_granted_;

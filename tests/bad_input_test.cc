@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "accounts/session_token.h"
+#include "ids/mesh_report.h"
 #include "people_world.h"
 
 namespace medmesh::people_testing {
@@ -604,6 +605,56 @@ TEST_F(BadInputTest, InjectionStringsAreStoredAndReturnedVerbatim) {
   EXPECT_EQ(AtCloud(net::Method::kGet, "/api/v1/consents", a_.token).status, 200);
   EXPECT_EQ(AtCloud(net::Method::kGet, "/api/v1/inbox", d1_.token).status, 200);
   EXPECT_EQ(Body(AtCloud(net::Method::kGet, "/api/v1/consents", a_.token))["consents"].size(), 1u);
+}
+
+// The IDS mesh's report route (ids/mesh_node.h) takes a node-signed binary body, no session:
+// empty, garbage, every truncation and flipped bytes of a real envelope, an oversized body and a
+// report of the receiver itself are each refused with a 4xx and an error body, never a 5xx, and
+// no decision is adopted; the valid envelope is then accepted (202).
+TEST_F(BadInputTest, MeshReportsRefuseEveryMalformedOrForgedEnvelope) {
+  ids::MeshReport report;
+  report.origin = "cloudlet-1";
+  report.sequence = 7;
+  report.sent_ms = wire::ToUnixMs(clock_.Now());
+  report.decision.id = "00112233445566778899aabbccddeeff";
+  report.decision.origin = "cloudlet-1";
+  report.decision.detector = "credentials";
+  report.decision.detector_version = 1;
+  report.decision.scope = {ids::ScopeKind::kIp, "198.51.100.77"};
+  report.decision.action = ids::Action::kBlock;
+  report.decision.created_ms = report.sent_ms;
+  report.decision.expires_ms = report.sent_ms + 600'000;
+  auto signed_envelope = ids::SignMeshReport(report, *cloudlet1_signer_, cloudlet1_certificate_);
+  ASSERT_TRUE(signed_envelope);
+  const std::string good(AsStringView(*signed_envelope));
+  const auto post = [&](const std::string& base, const std::string& body) {
+    return Send(base, net::Method::kPost, "/api/v1/ids/mesh/reports", {}, body,
+                "application/octet-stream");
+  };
+  ExpectRefusal(post(cloud_url_, ""), 400, "empty");
+  ExpectRefusal(post(cloud_url_, "MMIDSE\x01garbage"), 400, "garbage");
+  for (std::size_t cut = 1; cut < good.size(); cut += 37) {
+    ExpectRefusal(post(cloud_url_, good.substr(0, cut)), 400,
+                  "truncated at " + std::to_string(cut));
+  }
+  for (std::size_t at = 0; at < good.size(); at += 41) {
+    std::string flipped = good;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x20);
+    const net::Response r = post(cloud_url_, flipped);
+    SCOPED_TRACE("flipped at " + std::to_string(at));
+    EXPECT_TRUE(r.status == 400 || r.status == 401) << Why(r);
+    EXPECT_TRUE(HasErrorBody(r));
+  }
+  ExpectRefusal(post(cloud_url_, good + std::string(17 * 1024, 'x')), 413, "oversized");
+  // cloudlet-1's own report sent to cloudlet-1: not a peer of itself.
+  ExpectRefusal(post(cloudlet_urls_[0], good), 403, "its own report");
+  const net::Response decisions = Send(cloud_url_, net::Method::kGet, "/api/v1/ids/decisions",
+                                       Bearer(node::testing::TokenText(cloud_operator_token_)));
+  ASSERT_EQ(decisions.status, 200);
+  for (const auto& d : Body(decisions)["decisions"]) {
+    EXPECT_NE(d["scope"]["value"], "198.51.100.77") << "a refused report was adopted";
+  }
+  EXPECT_EQ(post(cloud_url_, good).status, 202);
 }
 
 TEST_F(BadInputTest, ReplayedForgedAndExpiredTokensAndCookiesWithoutCsrfAreRefused) {

@@ -90,6 +90,7 @@ struct CloudService::State {
   std::unique_ptr<ids::DecisionTable> decisions;
   std::unique_ptr<ids::DetectionEngine> detection;
   std::unique_ptr<ids::Enforcer> enforcer;
+  std::unique_ptr<ids::MeshNode> mesh;  // the IDS mesh (docs/ids_mesh.md)
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<ForwardIntake> intake;
   std::unique_ptr<AccountApi> accounts;
@@ -200,6 +201,17 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   signer = crypto::NewEd25519Signer(identity.signing_key.Clone());
   MEDMESH_ASSIGN_OR_RETURN(copies, HttpCloudletCopySource::Create(identity, *signer, clock));
   for (const auto& [cloudlet_id, url] : options.cloudlet_urls) copies->SetUrl(cloudlet_id, url);
+  MEDMESH_ASSIGN_OR_RETURN(
+      mesh,
+      ids::MeshNode::Open(
+          {identity.id(), identity.root.key,
+           Bytes(identity.certificate.encoded().begin(), identity.certificate.encoded().end()),
+           *signer, *decisions, *detection, *ids, clock, random, options.data_dir},
+          [&] {
+            ids::MeshOptions mesh_options = options.ids.mesh;
+            mesh_options.accept_certified_cloudlets = true;
+            return mesh_options;
+          }()));
   integrity = std::make_unique<IntegrityService>(
       IntegrityServiceContext{*records, *intake_store, *intake, identity.root, *opener, *copies,
                               options.audit ? *options.audit : *audit, clock, random});
@@ -399,24 +411,18 @@ net::Router CloudService::State::BuildRouter() {
                    options.audit ? *options.audit : *audit, clock},
                   [this](const net::Request& r) { return accounts->PrincipalOf(r); });
   // Alerts, decisions, revocation and allowlist (ids/ids_api.h): admins or the operator token.
-  ids::AddIdsRoutes(
-      router,
-      {*decisions,
-       *detection,
-       *enforcer,
-       clock,
-       [this](const net::Request& r) -> std::optional<net::Response> {
-         if (node::BearerTokenMatches(r.Header("Authorization"), operator_token)) {
-           return std::nullopt;
-         }
-         Result<accounts::Principal> who = accounts->PrincipalOf(r);
-         if (!who) return accounts::AuthenticationRefusal(who.error());
-         if (!who->is(accounts::Role::kAdmin)) {
-           return net::ErrorResponse(PermissionDenied("only an admin manages the cloud's IDS"));
-         }
-         return std::nullopt;
-       },
-       {}});
+  const auto ids_authorize = [this](const net::Request& r) -> std::optional<net::Response> {
+    if (node::BearerTokenMatches(r.Header("Authorization"), operator_token)) return std::nullopt;
+    Result<accounts::Principal> who = accounts->PrincipalOf(r);
+    if (!who) return accounts::AuthenticationRefusal(who.error());
+    if (!who->is(accounts::Role::kAdmin)) {
+      return net::ErrorResponse(PermissionDenied("only an admin manages the cloud's IDS"));
+    }
+    return std::nullopt;
+  };
+  ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock, ids_authorize, {}});
+  // The IDS mesh (ids/mesh_node.h): the cloudlets' signed reports; the mesh-wide view for admins.
+  ids::AddMeshRoutes(router, *mesh, ids_authorize);
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
   net::AddMetricsEndpoint(router, metrics);
   // The web UI (docs/ui.md): its page and assets, and GET /api/v1/node with the cloudlets
@@ -464,6 +470,7 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
   MEDMESH_ASSIGN_OR_RETURN(s->server,
                            net::HttpServer::Start(std::move(server_options), s->BuildRouter(),
                                                   {s->enforcer->AsFilter()}));
+  s->mesh->Start();
   s->maintenance = std::make_unique<node::MaintenanceThread>(
       "cloud_maintenance",
       std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -502,6 +509,7 @@ void CloudService::Stop(std::chrono::milliseconds grace) {
   s.stopped = true;
   s.ready = false;
   if (s.server) s.server->Stop(grace);
+  if (s.mesh) s.mesh->Stop();
   if (s.maintenance) s.maintenance->Stop();
   log::Info("cloud_stopped", {{"node", s.identity.id()}});
 }

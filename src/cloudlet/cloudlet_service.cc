@@ -122,6 +122,7 @@ struct CloudletService::State {
   std::unique_ptr<ids::DecisionTable> decisions;
   std::unique_ptr<ids::DetectionEngine> detection;
   std::unique_ptr<ids::Enforcer> enforcer;
+  std::unique_ptr<ids::MeshNode> mesh;  // the IDS mesh (docs/ids_mesh.md)
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<DeviceRegistry> devices;
   std::unique_ptr<IngestLedger> ledger;
@@ -881,17 +882,19 @@ net::Router CloudletService::State::BuildRouter() {
              [this](const net::Request& r) { return Readings(r); });
   router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
   // Alerts, decisions, revocation and allowlist (ids/ids_api.h): this cloudlet's operators.
-  ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock,
-                             [this](const net::Request& r) -> std::optional<net::Response> {
-                               auto identified = Identify(r, operator_token, "operator");
-                               if (!identified)
-                                 return accounts::AuthenticationRefusal(identified.error());
-                               if (!IsOwnOperator(*identified)) {
-                                 return net::ErrorResponse(PermissionDenied(
-                                     "only an operator of this cloudlet manages its IDS"));
-                               }
-                               return std::nullopt;
-                             },
+  const auto ids_authorize = [this](const net::Request& r) -> std::optional<net::Response> {
+    auto identified = Identify(r, operator_token, "operator");
+    if (!identified) return accounts::AuthenticationRefusal(identified.error());
+    if (!IsOwnOperator(*identified)) {
+      return net::ErrorResponse(
+          PermissionDenied("only an operator of this cloudlet manages its IDS"));
+    }
+    return std::nullopt;
+  };
+  // The IDS mesh (ids/mesh_node.h): node-signed reports in; peers and received reports for
+  // the same operators as the IDS routes.
+  ids::AddMeshRoutes(router, *mesh, ids_authorize);
+  ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock, ids_authorize,
                              [this](const net::Request& r, std::string_view what,
                                     const ids::Scope& scope) { AuditIdsChange(r, what, scope); }});
   router.Get("/api/v1/devices", [this](const net::Request& r) { return ListDevices(r); });
@@ -989,6 +992,24 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
 
   MEDMESH_RETURN_IF_ERROR(s->OpenConsole());
   MEDMESH_RETURN_IF_ERROR(s->OpenTrust());
+  {
+    // The IDS mesh: the configured peers, and the cloud (always a member) unless listed.
+    ids::MeshOptions mesh_options = s->options.ids.mesh;
+    const std::string& cloud_url = s->options.forwarder.cloud_url;
+    if (!cloud_url.empty() &&
+        std::none_of(mesh_options.peers.begin(), mesh_options.peers.end(),
+                     [](const ids::MeshPeerAddress& p) { return p.is_cloud || p.id == "cloud"; })) {
+      mesh_options.peers.push_back({"cloud", cloud_url, true});
+    }
+    if (mesh_options.ca_file.empty()) mesh_options.ca_file = s->options.forwarder.ca_file;
+    MEDMESH_ASSIGN_OR_RETURN(
+        s->mesh, ids::MeshNode::Open({s->identity.id(), s->identity.root.key,
+                                      Bytes(s->identity.certificate.encoded().begin(),
+                                            s->identity.certificate.encoded().end()),
+                                      *s->signer, *s->decisions, *s->detection, *s->ids, clock,
+                                      random, s->options.data_dir},
+                                     std::move(mesh_options)));
+  }
 
   net::ServerOptions server_options;
   server_options.name = "cloudlet";
@@ -1006,6 +1027,7 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
                            net::HttpServer::Start(std::move(server_options), s->BuildRouter(),
                                                   {s->enforcer->AsFilter()}));
   s->forwarder->Start();
+  s->mesh->Start();
   s->maintenance = std::make_unique<CloudletMaintenance>(
       MaintenanceContext{s->identity.id(), *s->ledger, *s->readings, *s->queue, *s->ids, clock},
       s->options.retention);
@@ -1052,6 +1074,7 @@ void CloudletService::Stop(std::chrono::milliseconds grace) {
   if (s.server) s.server->Stop(grace);
   if (s.console) s.console->Stop();  // its streams end with the cloudlet
   if (s.forwarder) s.forwarder->Stop();
+  if (s.mesh) s.mesh->Stop();
   if (s.maintenance_thread) s.maintenance_thread->Stop();
   if (s.sessions_thread) s.sessions_thread->Stop();
   log::Info("cloudlet_stopped", {{"node", s.identity.id()}});

@@ -215,6 +215,58 @@ Result<std::optional<Decision>> DecisionTable::Impose(const Proposal& proposal) 
   return std::optional<Decision>(std::move(d));
 }
 
+Result<std::optional<Decision>> DecisionTable::Adopt(const Decision& decision) {
+  State& s = *state_;
+  Decision d = decision;
+  d.revoked_ms.reset();
+  if (!s.policy.enforce_on_local_proxy && d.action != Action::kAlertOnly &&
+      d.scope.kind == ScopeKind::kIp && (d.scope.value == "127.0.0.1" || d.scope.value == "::1")) {
+    d.action = Action::kAlertOnly;
+  }
+  std::lock_guard writer(s.db_mu);
+  const std::int64_t now = NowMs(s.clock);
+  // Another node's clock may run ahead: the copy is in force from now.
+  d.created_ms = std::min(d.created_ms, now);
+  d.reason = d.reason.substr(0, kMaxReasonBytes);
+  const std::string key = d.scope.Key();
+  {
+    std::shared_lock lock(s.mu);
+    if (AllowlistedLocked(d.scope)) return std::optional<Decision>();
+    if (auto it = s.by_scope.find(key); it != s.by_scope.end() && it->second.ActiveAt(now) &&
+                                        Strength(it->second.action) >= Strength(d.action)) {
+      return std::optional<Decision>(it->second);
+    }
+  }
+  if (!d.ActiveAt(now)) return FailedPrecondition("the decision has ended");
+  try {
+    SQLite::Statement ins(*s.db, std::string("INSERT INTO ids_decisions (") + kColumns +
+                                     ") VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL) ON CONFLICT (id) DO"
+                                     " UPDATE SET action = excluded.action, expires_ms ="
+                                     " excluded.expires_ms, reason = excluded.reason,"
+                                     " revoked_ms = NULL");
+    ins.bind(1, d.id);
+    ins.bind(2, d.origin);
+    ins.bind(3, d.detector);
+    ins.bind(4, static_cast<std::int64_t>(d.detector_version));
+    ins.bind(5, std::string(ScopeKindName(d.scope.kind)));
+    ins.bind(6, d.scope.value);
+    ins.bind(7, std::string(ActionName(d.action)));
+    ins.bind(8, d.created_ms);
+    ins.bind(9, d.expires_ms);
+    ins.bind(10, static_cast<std::int64_t>(d.offence));
+    ins.bind(11, d.reason);
+    ins.exec();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "storing an adopted IDS decision");
+  }
+  {
+    std::unique_lock lock(s.mu);
+    s.by_scope[key] = d;
+  }
+  Recount();
+  return std::optional<Decision>(std::move(d));
+}
+
 std::optional<Decision> DecisionTable::Match(std::string_view peer) const {
   if (!AnyEnforcing()) return std::nullopt;
   const State& s = *state_;
@@ -249,6 +301,12 @@ std::optional<Decision> DecisionTable::MatchScope(const Scope& scope) const {
 }
 
 Result<Decision> DecisionTable::Revoke(std::string_view id) {
+  MEDMESH_ASSIGN_OR_RETURN(Decision d, RevokeLocked(id));
+  if (revocation_listener_) revocation_listener_(d);
+  return d;
+}
+
+Result<Decision> DecisionTable::RevokeLocked(std::string_view id) {
   State& s = *state_;
   std::lock_guard writer(s.db_mu);
   const std::int64_t now = NowMs(s.clock);

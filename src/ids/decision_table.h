@@ -10,6 +10,12 @@
 //   - otherwise a new decision, offence = earlier offences of the scope + 1, expiry
 //     base_expiry x escalation_factor^(offence-1), at most max_expiry; it replaces a weaker
 //     active decision on the scope. Offences are forgotten forget_offences_after the last.
+// Adopt(decision) takes in another node's decision that the mesh fused into a local one
+// (mesh_fusion.h): the allowlist and the local-proxy rule apply as for Impose; an active
+// decision on the scope with the same or a stronger action is returned as it is; otherwise the
+// decision is stored under its own id and origin (expiry as given, never later than the
+// origin's; no offence counted here) and replaces a weaker one. Adopting an id again
+// re-activates it.
 // Match(peer) answers the HTTP layer: the enforcing decision (block or throttle) on the
 // peer's address (an IPv6 peer: its exact address and its /64), unless allowlisted. It takes
 // a shared lock and does at most two hash lookups; with no enforcing decision at all it reads
@@ -23,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -83,6 +90,15 @@ class DecisionTable {
   // See the top of this file. nullopt when the scope is allowlisted.
   Result<std::optional<Decision>> Impose(const Proposal& proposal);
 
+  // See the top of this file. nullopt when the scope is allowlisted.
+  Result<std::optional<Decision>> Adopt(const Decision& decision);
+
+  // Called after every successful Revoke (operator or mesh), outside the table's locks. Set it
+  // once, before the table is shared between threads.
+  void SetRevocationListener(std::function<void(const Decision&)> listener) {
+    revocation_listener_ = std::move(listener);
+  }
+
   // The active block or throttle decision that applies to a request from `peer`
   // (Request::peer_address), nullopt if none or the peer is allowlisted.
   std::optional<Decision> Match(std::string_view peer) const;
@@ -112,9 +128,11 @@ class DecisionTable {
   struct State;
   explicit DecisionTable(std::unique_ptr<State> state);
   bool AllowlistedLocked(const Scope& scope) const;
+  Result<Decision> RevokeLocked(std::string_view id);
   void Recount();
   std::unique_ptr<State> state_;
   std::atomic<std::int64_t> enforcing_{0};
+  std::function<void(const Decision&)> revocation_listener_;
 };
 
 }  // namespace medmesh::ids

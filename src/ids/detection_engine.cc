@@ -18,6 +18,7 @@ DetectionEngine::DetectionEngine(DecisionTable& table,
     : table_(table), alerts_kept_(alerts_kept), detectors_(std::move(detectors)) {}
 
 void DetectionEngine::Observe(const Observation& observation) {
+  if (listener_.on_observation) listener_.on_observation(observation);
   std::vector<Alert> alerts;
   {
     std::lock_guard lock(mu_);
@@ -42,6 +43,7 @@ void DetectionEngine::Observe(const Observation& observation) {
                             {"action", std::string(ActionName(a.action))},
                             {"allowlisted", record.allowlisted},
                             {"expires_ms", record.decision ? record.decision->expires_ms : 0}});
+    if (listener_.on_alert) listener_.on_alert(record);
     std::lock_guard lock(mu_);
     ++alerts_total_;
     alerts_.push_front(std::move(record));

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,6 +37,14 @@ struct AlertRecord {
   bool allowlisted = false;
 };
 
+// Who else hears what the engine sees (the IDS mesh, mesh_node.h): every observation before the
+// detectors, and every alert after its decision was made. Either may be empty. Called outside
+// the engine's lock, on the observing thread.
+struct EngineListener {
+  std::function<void(const Observation&)> on_observation;
+  std::function<void(const AlertRecord&)> on_alert;
+};
+
 class DetectionEngine {
  public:
   // `table` must outlive the engine. Keeps the last `alerts_kept` alerts in memory.
@@ -47,6 +56,9 @@ class DetectionEngine {
   void OnIdsEvent(const store::IdsEvent& event);
 
   store::IdsEventObserver EventObserver();
+
+  // Set once, before the engine is shared between threads.
+  void SetListener(EngineListener listener) { listener_ = std::move(listener); }
 
   // Alerts newest first, at most `limit`.
   std::vector<AlertRecord> Alerts(std::size_t limit) const;
@@ -61,6 +73,7 @@ class DetectionEngine {
   std::vector<std::unique_ptr<Detector>> detectors_;  // guarded by mu_
   std::deque<AlertRecord> alerts_;                    // guarded by mu_
   std::uint64_t alerts_total_ = 0;                    // guarded by mu_
+  EngineListener listener_;
 };
 
 // A filter (to run after the Enforcer's) that scores each request head (method, path and the

@@ -5,6 +5,7 @@
 #include "ids/decision_table.h"
 #include "ids/detector.h"
 #include "ids/enforcer.h"
+#include "ids/mesh_node.h"
 
 namespace medmesh::ids {
 
@@ -12,6 +13,9 @@ struct IdsOptions {
   DetectorOptions detectors;
   DecisionPolicy decisions;
   EnforcerOptions enforcer;
+  // The IDS mesh (mesh_node.h, docs/ids_mesh.md): peers and fusion. A cloudlet adds its cloud
+  // (forwarder cloud_url) as the peer "cloud" unless listed.
+  MeshOptions mesh;
 };
 
 }  // namespace medmesh::ids

@@ -34,7 +34,8 @@ constexpr std::string_view kTopLevelMembers[] = {"id",
                                                  "store",
                                                  "log",
                                                  "retention",
-                                                 "statistics_k"};
+                                                 "statistics_k",
+                                                 "mesh"};
 
 bool IsDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -193,6 +194,60 @@ Result<RetentionConfig> ParseRetention(const Json& object) {
   return r;
 }
 
+Result<MeshConfig> ParseMesh(const Json& object, std::string_view self_id) {
+  constexpr std::string_view kMembers[] = {"peers", "adopt_threshold", "max_report_age_s",
+                                           "confirm_window_s", "trust_half_life_h"};
+  constexpr std::string_view kPeerMembers[] = {"id", "url"};
+  if (!object.is_object()) return InvalidArgument("config: member 'mesh' must be an object");
+  MEDMESH_RETURN_IF_ERROR(CheckMembers(object, kMembers, {}, "mesh."));
+  MeshConfig mesh;
+  if (const auto it = object.find("peers"); it != object.end()) {
+    if (!it->is_array()) return InvalidArgument("config: 'mesh.peers' must be an array");
+    for (const Json& entry : *it) {
+      if (!entry.is_object()) {
+        return InvalidArgument("config: each of 'mesh.peers' must be an object {id, url}");
+      }
+      MEDMESH_RETURN_IF_ERROR(CheckMembers(entry, kPeerMembers, {}, "mesh.peers[]."));
+      MeshPeer peer;
+      MEDMESH_ASSIGN_OR_RETURN(peer.id, GetString(entry, "id", "mesh.peers[]."));
+      MEDMESH_ASSIGN_OR_RETURN(peer.url, GetString(entry, "url", "mesh.peers[]."));
+      if (!wire::IsValidId(peer.id) || peer.id == self_id) {
+        return InvalidArgument("config: 'mesh.peers[].id' must be a node id other than this one");
+      }
+      if (peer.url.rfind("http://", 0) != 0 && peer.url.rfind("https://", 0) != 0) {
+        return InvalidArgument("config: 'mesh.peers[].url' must start with http:// or https://");
+      }
+      while (peer.url.back() == '/') peer.url.pop_back();
+      for (const MeshPeer& other : mesh.peers) {
+        if (other.id == peer.id) return InvalidArgument("config: 'mesh.peers' lists an id twice");
+      }
+      mesh.peers.push_back(std::move(peer));
+    }
+  }
+  if (const auto it = object.find("adopt_threshold"); it != object.end()) {
+    if (!it->is_number() || it->get<double>() < 1.01 || it->get<double>() > 10.0) {
+      return InvalidArgument("config: 'mesh.adopt_threshold' must be a number in 1.01..10");
+    }
+    mesh.adopt_threshold = it->get<double>();
+  }
+  MEDMESH_ASSIGN_OR_RETURN(
+      std::uint64_t age,
+      GetUint(object, "max_report_age_s", static_cast<std::uint64_t>(mesh.max_report_age.count()),
+              10, 86400, "mesh."));
+  mesh.max_report_age = std::chrono::seconds(static_cast<std::int64_t>(age));
+  MEDMESH_ASSIGN_OR_RETURN(
+      std::uint64_t window,
+      GetUint(object, "confirm_window_s", static_cast<std::uint64_t>(mesh.confirm_window.count()),
+              10, 86400, "mesh."));
+  mesh.confirm_window = std::chrono::seconds(static_cast<std::int64_t>(window));
+  MEDMESH_ASSIGN_OR_RETURN(
+      std::uint64_t half_life,
+      GetUint(object, "trust_half_life_h", static_cast<std::uint64_t>(mesh.trust_half_life.count()),
+              1, 8760, "mesh."));
+  mesh.trust_half_life = std::chrono::hours(static_cast<std::int64_t>(half_life));
+  return mesh;
+}
+
 Result<TlsConfig> ParseTls(const Json& object, const std::filesystem::path& base_dir) {
   constexpr std::string_view kMembers[] = {"cert_file", "key_file", "ca_file"};
   if (!object.is_object()) return InvalidArgument("config: member 'tls' must be an object");
@@ -338,6 +393,9 @@ Result<NodeConfig> ParseNodeConfig(std::string_view json, const std::filesystem:
   MEDMESH_ASSIGN_OR_RETURN(const std::uint64_t k,
                            GetUint(root, "statistics_k", config.statistics_k, 2, 1000, ""));
   config.statistics_k = static_cast<std::size_t>(k);
+  if (const auto it = root.find("mesh"); it != root.end()) {
+    MEDMESH_ASSIGN_OR_RETURN(config.mesh, ParseMesh(*it, config.id));
+  }
   return config;
 }
 

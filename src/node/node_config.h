@@ -9,6 +9,7 @@
 //    "ei_kek_file": "ei_kek.key", "qi_kek_file": "qi_kek.key", "mi_kek_file": "mi_kek.key",
 //    "tls": {"cert_file": "tls.crt", "key_file": "tls.key", "ca_file": "ca.pem"},
 //    "store": {"backend": "sqlite"},
+//    "mesh": {"peers": [{"id": "cloudlet-2", "url": "http://127.0.0.1:8082"}]},
 //    "log": {"file": "logs/cloudlet-1.log", "max_file_mb": 64, "max_files": 5},
 //    "retention": {"ids_events_days": 30, "ledger_days": 30, "readings_days": 30,
 //                  "dead_letters_days": 30, "journal_max_mb": 16, "journal_files": 4,
@@ -29,6 +30,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -100,6 +102,31 @@ struct RetentionConfig {
   std::chrono::seconds maintenance_interval{600};
 };
 
+// The IDS mesh (docs/ids_mesh.md): which peers this node pushes its signed IDS reports to and
+// accepts reports from, and the fusion tunables. A cloudlet's cloud (`cloud_url`) is always a
+// member and is not listed; the cloud lists every cloudlet.
+struct MeshPeer {
+  std::string id;   // wire::IsValidId; the peer's node id (its certificate's subject)
+  std::string url;  // http(s):// base URL, no trailing '/'
+  bool operator==(const MeshPeer&) const = default;
+};
+struct MeshConfig {
+  std::vector<MeshPeer> peers;  // "peers": [{"id", "url"}], distinct ids, not this node's
+  // Trust-weighted support of distinct origins a peer's block needs before it is adopted here
+  // (each origin's weight is its trust, at most 1). "adopt_threshold", 1.01..10 (so one peer
+  // alone, weight <= 1, never reaches it).
+  double adopt_threshold = 1.5;
+  // A report older than this (by its sent time) is refused as a replay. "max_report_age_s",
+  // 10..86400.
+  std::chrono::seconds max_report_age{300};
+  // A peer's report is confirmed when this node's own detectors alert on the same scope within
+  // this window of it (before or after); "confirm_window_s", 10..86400.
+  std::chrono::seconds confirm_window{600};
+  // Peer trust forgets evidence with this half-life. "trust_half_life_h", 1..8760.
+  std::chrono::hours trust_half_life{24 * 7};
+  bool operator==(const MeshConfig&) const = default;
+};
+
 struct NodeConfig {
   std::string id;  // wire::IsValidId
   ListenAddress listen;
@@ -134,6 +161,8 @@ struct NodeConfig {
   // Cloud: the statistics charts leave out every group of fewer patients than this
   // (k-anonymity; ClinicalOptions::statistics_k). "statistics_k", 2..1000.
   std::size_t statistics_k = 5;
+  // The IDS mesh ("mesh"); no member: no peers (a cloudlet still reports to its cloud).
+  MeshConfig mesh;
   // Where the file was read from (for messages) and the folder relative paths resolve against.
   std::filesystem::path config_file;
   std::filesystem::path base_dir;

@@ -83,6 +83,43 @@ TEST(NodeConfigTest, CloudletUrlsForRestores) {
   }
 }
 
+TEST(NodeConfigTest, MeshPeersAndTunables) {
+  auto config = ParseNodeConfig(
+      R"({"id": "cloudlet-1", "data_dir": "d", "mesh": {"peers": [
+            {"id": "cloudlet-2", "url": "http://127.0.0.1:8082/"},
+            {"id": "cloudlet-3", "url": "https://c3:8443"}],
+          "adopt_threshold": 2.5, "max_report_age_s": 60, "confirm_window_s": 120,
+          "trust_half_life_h": 48}})",
+      "/c");
+  ASSERT_TRUE(config) << config.error().ToString();
+  ASSERT_EQ(config->mesh.peers.size(), 2u);
+  EXPECT_EQ(config->mesh.peers[0], (MeshPeer{"cloudlet-2", "http://127.0.0.1:8082"}));
+  EXPECT_EQ(config->mesh.peers[1], (MeshPeer{"cloudlet-3", "https://c3:8443"}));
+  EXPECT_EQ(config->mesh.adopt_threshold, 2.5);
+  EXPECT_EQ(config->mesh.max_report_age, std::chrono::seconds(60));
+  EXPECT_EQ(config->mesh.confirm_window, std::chrono::seconds(120));
+  EXPECT_EQ(config->mesh.trust_half_life, std::chrono::hours(48));
+  // No member: no peers, defaults.
+  auto plain = ParseNodeConfig(R"({"id": "cloudlet-1", "data_dir": "d"})", "/c");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->mesh, MeshConfig{});
+  EXPECT_EQ(plain->mesh.adopt_threshold, 1.5);
+  for (const char* bad :
+       {R"("x")", R"({"peers": {}})", R"({"peers": [{"id": "cloudlet-1", "url": "http://a"}]})",
+        R"({"peers": [{"id": "c2", "url": "ftp://a"}]})", R"({"peers": [{"id": "c2"}]})",
+        R"({"peers": [{"id": "bad id", "url": "http://a"}]})",
+        R"({"peers": [{"id": "c2", "url": "http://a", "x": 1}]})",
+        R"({"peers": [{"id": "c2", "url": "http://a"}, {"id": "c2", "url": "http://b"}]})",
+        R"({"adopt_threshold": 1.0})", R"({"adopt_threshold": "2"})", R"({"max_report_age_s": 1})",
+        R"({"typo": 1})"}) {
+    SCOPED_TRACE(bad);
+    auto refused = ParseNodeConfig(
+        std::string(R"({"id": "cloudlet-1", "data_dir": "d", "mesh": )") + bad + "}", "/c");
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message().find("mesh"), std::string::npos);
+  }
+}
+
 TEST(NodeConfigTest, PartKekFilesResolveLikeTheOtherKeyFiles) {
   auto config = ParseNodeConfig(
       R"({"id": "cloud", "data_dir": "d", "ei_kek_file": "keys/ei.key",
