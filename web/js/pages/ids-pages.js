@@ -164,12 +164,14 @@ export async function render(context) {
   });
 
   // --- the mesh: peers (both pages), received reports (admin), red-team scenarios (operator)
+  const reachable = (p) => (p.reachable === null ? 'not tried yet' : p.reachable ? 'yes' : 'no');
   const peers = optional('peers', 'Peers', '/api/v1/ids/peers',
     'The mesh is not available on this node.', ({ peers: list }) => table(
-      'Peers and their trust, most trusted first', ['Peer', 'Trust', 'Confirmed', 'Refuted',
-        'Last report', 'Outbox', 'Reachable'], [...list].sort((a, b) => b.trust - a.trust)
-        .map((p) => [p.id, p.trust.toFixed(2), p.confirmed, p.refuted, time(p.last_report_ms),
-          p.outbox_depth, p.reachable ? 'yes' : 'no']), { id: 'peers-table' }));
+      'Peers and their trust, most trusted first', ['Peer', 'Trust', 'Influence', 'Confirmed',
+        'Refuted', 'Last report', 'Outbox', 'Reachable'], [...list]
+        .sort((x, y) => y.trust - x.trust).map((p) => [p.cloud ? `${p.id} (the cloud)` : p.id,
+          p.trust.toFixed(2), p.weight.toFixed(2), p.confirmed, p.refuted, time(p.last_report_ms),
+          p.outbox_depth, reachable(p)]), { id: 'peers-table' }));
   const output = h('pre', { class: 'ids-output', tabindex: '0', 'aria-live': 'polite',
     'aria-label': 'Output of the scenario' });
   // A run's output lines, asked for every second until it ends or the page is left.
@@ -189,11 +191,13 @@ export async function render(context) {
     button.disabled = false;
   }
   const extra = admin
-    ? optional('mesh', 'Reports from the mesh', '/api/v1/ids/mesh',
+    ? optional('mesh', 'Reports from the mesh', '/api/v1/ids/mesh?limit=100',
       'The mesh is not available on this node.', ({ reports }) => table(
         'Reports received, newest first, with the fused verdict', ['Received', 'Origin', 'Kind',
-          'Scope', 'Verdict', 'Why'], reports.map((r) => [time(r.received_ms), r.origin, r.kind,
-          r.scope ? scopeText(r.scope) : '—', r.verdict, r.why]), { id: 'mesh-table' }))
+          'About', 'Verdict', 'Why'], reports.map((r) => [time(r.received_ms), r.origin, r.kind,
+          r.decision ? [scopeText(r.decision.scope), `: ${r.decision.action}`]
+            : ['decision ', mono(r.revoked_id ?? '—')], r.verdict.replace('_', ' '), r.why]),
+        { id: 'mesh-table' }))
     : optional('attack', 'Red team (demo only)', '/api/v1/attack/runs', null, ({ scenarios }) => [
       h('p', { class: 'muted' }, 'Runs a scenario of medmesh attack against this cloudlet from ' +
         'its own loopback address; what it tried and what the system did show below.'),
