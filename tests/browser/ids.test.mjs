@@ -47,7 +47,8 @@ async function prepare() {
     body: { email, password: PASSWORD, display_name: 'IDS operator', cloudlet_id: 'cloudlet-1' },
   });
   assert.equal(made.status, 201, 'the admin makes an operator of cloudlet-1');
-  const session = await api(urls.cloud, 'POST', '/api/v1/session', { body: { email, password: PASSWORD } });
+  const session = await api(urls.cloud, 'POST', '/api/v1/session',
+    { body: { email, password: PASSWORD } });
   operator = { email, token: session.json.token };
 }
 
@@ -197,7 +198,7 @@ describe('the intrusion detection pages', () => {
         assert.notEqual(answers[6], 400, 'then blocked');
         await page.clock.runFor(POLL_MS);
         await seeAndRevoke(page, urls.cloudlet, operator.token, source);
-        assert.equal(await junkUpload(source), 400, 'after the revocation the source is served again');
+        assert.equal(await junkUpload(source), 400, 'served again once revoked');
 
         await allowAndRemove(page, urls.cloudlet, operator.token, 'ip', '192.0.2.7');
         await checkPeers(page, urls.cloudlet, operator.token);
@@ -278,7 +279,8 @@ describe('the intrusion detection pages', () => {
             decision.verdict.replace('_', ' '));
           assert.equal(await shown.locator('td[data-label="Why"]').textContent(), decision.why);
           const revocation = row(page, 'mesh-table', reported('revocation')(now).revoked_id);
-          assert.equal(await revocation.locator('td[data-label="Kind"]').textContent(), 'revocation');
+          assert.equal(await revocation.locator('td[data-label="Kind"]').textContent(),
+            'revocation');
           assert.equal((await api(urls.cloud, 'GET', '/api/v1/ids/decisions?active=false',
             { token: adminToken })).json.decisions.some((d) => d.scope.value === '127.0.0.77'),
           decision.verdict === 'adopted', 'adopted at the cloud only if the verdict says so');
@@ -304,7 +306,8 @@ describe('the intrusion detection pages', () => {
     for (const viewport of VIEWPORTS) {
       for (const [label, base, path, who, password] of [
         ['ids-operator', urls.cloudlet, '/operator/ids', operator, PASSWORD],
-        ['ids-admin', urls.cloud, '/admin/ids', { email: ADMIN, token: adminToken }, adminPassword]]) {
+        ['ids-admin', urls.cloud, '/admin/ids', { email: ADMIN, token: adminToken },
+          adminPassword]]) {
         const page = await newPage(viewport);
         try {
           await allowMissingRoutes(page, base, who.token);

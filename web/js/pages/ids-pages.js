@@ -9,7 +9,7 @@
 //
 // The alerts are polled every POLL_MS while the page is on screen and the tab visible (the
 // section's data-live says "on" or "off"); a timer that finds the page gone stops. A section
-// whose route answers 404 (no mesh on this node, not a demo) says so or is left out.
+// whose route answers 404 says so (no mesh on this node) or is left out (not a demo).
 // Routes: GET /api/v1/ids/alerts, GET /api/v1/ids/decisions, POST .../{id}/revocation,
 // GET/POST /api/v1/ids/allowlist, POST .../removal, GET /api/v1/ids/peers, GET /api/v1/ids/mesh,
 // POST /api/v1/attack/runs, GET /api/v1/attack/runs/{id}.
@@ -40,17 +40,14 @@ function decisionState(d) {
   return d.active ? 'in force' : 'expired';
 }
 
-// A section filled from `path`; a 404 means the node does not serve it: `missing` is said
-// instead (or the section is hidden when `missing` is null).
-function optional(id, title, path, missing, draw) {
+// A section of the mesh filled from `path`; a 404 means this node has no mesh: it says so.
+function meshSection(id, title, path, draw) {
   const body = loading(title.toLowerCase());
-  const element = section(id, title, body.region);
   api.get(path).then((answer) => body.show(draw(answer))).catch((error) => {
     if (error.status !== 404) body.fail(error);
-    else if (missing) body.show(h('p', { class: 'muted' }, missing));
-    else element.hidden = true;
+    else body.show(h('p', { class: 'muted' }, 'The mesh is not available on this node.'));
   });
-  return element;
+  return section(id, title, body.region);
 }
 
 export async function render(context) {
@@ -83,8 +80,8 @@ export async function render(context) {
         loadDecisions();
       }
       total = a.alerts_total;
-      replace(liveNote, `Live: checked at ${clock()}, again every ${POLL_MS / 1000} seconds while ` +
-        'this page is shown.');
+      replace(liveNote, `Live: checked at ${clock()}, again every ${POLL_MS / 1000} seconds ` +
+        'while this page is shown.');
     } catch (error) {
       total ??= 0;
       replace(liveNote, errorText(error));
@@ -116,7 +113,8 @@ export async function render(context) {
       const { decisions } = await api.get('/api/v1/ids/decisions?active=false&limit=100');
       replace(decisionList, table('Decisions, newest first', ['Scope', 'Action', 'Detector',
         'Origin', 'Reason', 'Made', 'Expires', 'State', ''], decisions.map((d) => [
-        scopeText(d.scope), d.action, mono(`${d.detector} v${d.detector_version}`), mono(d.origin), d.reason,
+        scopeText(d.scope), d.action, mono(`${d.detector} v${d.detector_version}`), mono(d.origin),
+        d.reason,
         time(d.created_ms), time(d.expires_ms), decisionState(d), d.active ? h('button', {
           type: 'button', class: 'secondary', onclick: () => act(
             `/api/v1/ids/decisions/${encodeURIComponent(d.id)}/revocation`, null,
@@ -169,14 +167,13 @@ export async function render(context) {
 
   // --- the mesh: peers (both pages), received reports (admin), red-team scenarios (operator)
   const reachable = (p) => (p.reachable === null ? 'not tried yet' : p.reachable ? 'yes' : 'no');
-  const peers = optional('peers', 'Peers', '/api/v1/ids/peers',
-    'The mesh is not available on this node.', ({ peers: list }) => table(
-      'Peers and their trust, most trusted first', ['Peer', 'Trust', 'Influence', 'Confirmed',
-        'Refuted', 'Last report', 'Outbox', 'Reachable'], [...list]
-        .sort((x, y) => y.trust - x.trust).map((p) => [
-          p.cloud && p.id !== 'cloud' ? `${p.id} (the cloud)` : p.id,
-          p.trust.toFixed(2), p.weight.toFixed(2), p.confirmed, p.refuted, time(p.last_report_ms),
-          p.outbox_depth, reachable(p)]), { id: 'peers-table' }));
+  const peers = meshSection('peers', 'Peers', '/api/v1/ids/peers', ({ peers: list }) => table(
+    'Peers and their trust, most trusted first', ['Peer', 'Trust', 'Influence', 'Confirmed',
+      'Refuted', 'Last report', 'Outbox', 'Reachable'], [...list]
+      .sort((x, y) => y.trust - x.trust).map((p) => [
+        p.cloud && p.id !== 'cloud' ? `${p.id} (the cloud)` : p.id,
+        p.trust.toFixed(2), p.weight.toFixed(2), p.confirmed, p.refuted, time(p.last_report_ms),
+        p.outbox_depth, reachable(p)]), { id: 'peers-table' }));
   const output = h('pre', { class: 'ids-output', tabindex: '0', 'aria-live': 'polite',
     'aria-label': 'Output of the scenario' });
   // A run's output lines, asked for every second until it is done or the page is left.
@@ -210,14 +207,14 @@ export async function render(context) {
     });
     return element;
   }
+  const reports = ({ reports: list }) => table(
+    'Reports received, newest first, with the fused verdict', ['Received', 'Origin', 'Kind',
+      'About', 'Verdict', 'Why'], list.map((r) => [time(r.received_ms), r.origin, r.kind,
+      r.decision ? [scopeText(r.decision.scope), `: ${r.decision.action}`]
+        : ['decision ', mono(r.revoked_id ?? '—')], r.verdict.replace('_', ' '), r.why]),
+    { id: 'mesh-table' });
   const extra = admin
-    ? optional('mesh', 'Reports from the mesh', '/api/v1/ids/mesh?limit=100',
-      'The mesh is not available on this node.', ({ reports }) => table(
-        'Reports received, newest first, with the fused verdict', ['Received', 'Origin', 'Kind',
-          'About', 'Verdict', 'Why'], reports.map((r) => [time(r.received_ms), r.origin, r.kind,
-          r.decision ? [scopeText(r.decision.scope), `: ${r.decision.action}`]
-            : ['decision ', mono(r.revoked_id ?? '—')], r.verdict.replace('_', ' '), r.why]),
-        { id: 'mesh-table' }))
+    ? meshSection('mesh', 'Reports from the mesh', '/api/v1/ids/mesh?limit=100', reports)
     : redTeam();
 
   await Promise.all([poll(), loadDecisions(), loadAllowlist()]);
