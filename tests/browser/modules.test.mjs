@@ -104,3 +104,19 @@ test("the doctor's pages are for doctors, at the cloud; the patient page is reac
   }
   assert.equal(findPage('/doctor/patient').nav, false);
 });
+
+test("the IDS pages: the operator's at a cloudlet, the admin's at the cloud under the admin's own navigation", () => {
+  const admin = findPage('/admin/ids');
+  assert.equal(servedHere(admin, cloud) && !servedHere(admin, cloudlet), true);
+  assert.equal(allowed(admin, { role: 'admin' }), true);
+  for (const who of [null, { role: 'operator' }, { role: 'doctor' }, { role: 'patient' }]) {
+    assert.equal(allowed(admin, who), false, who?.role ?? 'logged out');
+  }
+  assert.equal(navigation(cloud, { role: 'admin' }).some((p) => p.path === '/admin/ids'), false,
+    "reached from the admin's navigation, not the main one");
+  assert.equal(admin.options.admin, true);
+  const operator = findPage('/operator/ids');
+  assert.equal(servedHere(operator, cloudlet) && !servedHere(operator, cloud), true);
+  assert.equal(navigation(cloudlet, { role: 'operator' }).some((p) => p.path === '/operator/ids'), true);
+  assert.equal(allowed(operator, { role: 'admin' }), false);
+});

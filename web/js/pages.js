@@ -99,7 +99,13 @@ export const pages = [
   // --- IDS pages (issue 11, docs/ids.md): the cloudlet's own detection, for its operator
   {
     path: '/operator/ids', title: 'Intrusion detection', nodes: ['cloudlet'], audience: ['operator'],
-    module: () => import('./pages/ids-operator.js'),
+    module: () => import('./pages/ids-pages.js'),
+  },
+  // --- idspages pages (issue 11): the admin's mesh-wide IDS page, reached from the admin's own
+  // navigation (admin-common.js SECTIONS); the same module as the operator's IDS page
+  {
+    path: '/admin/ids', title: 'Intrusion detection', nodes: ['cloud'], audience: ['admin'],
+    nav: false, module: () => import('./pages/ids-pages.js'), options: { admin: true },
   },
 ];
 

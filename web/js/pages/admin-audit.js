@@ -80,8 +80,7 @@ export async function render() {
     const rows = answer.entries;
     const tableSlot = before ? results.querySelector('tbody') : null;
     if (tableSlot) {
-      const more = table('', COLUMNS, rows).querySelector('tbody').children;
-      tableSlot.append(...more);
+      if (rows.length) tableSlot.append(...table('', COLUMNS, rows).querySelector('tbody').children);
     } else {
       replace(results, rows.length === 0 ? h('p', {}, 'No entry matches.')
         : table('Audit entries, newest first', COLUMNS, rows));

@@ -1,5 +1,5 @@
 // What the cloud admin's pages share: their own navigation (with the places of the pages later
-// issues add), the page frame, tables that stack into cards on a phone, status badges.
+// issues add), the page frame, the table (js/table.js), status badges.
 import { h } from '../dom.js';
 
 // The admin's sections: path, title, what it is for (the overview lists them).
@@ -11,11 +11,12 @@ export const SECTIONS = [
   ['/admin/audit', 'Audit log', 'Who did what, and whether the log is untouched.'],
   ['/admin/mesh', 'Cloudlets', 'The cloudlets of the mesh; give each its operator accounts.'],
   ['/admin/keys', 'Keys', 'Rotation of the key-encryption key of each part.'],
+  ['/admin/ids', 'Intrusion detection', "The cloud's alerts and decisions (revoke, allowlist) " +
+    'and what the cloudlets of the mesh report.'],
 ];
 // Pages of later issues: their place is kept here; they are not links until they exist.
 export const COMING = [
   ['Trust', 'issue 10', 'Certificates and trust of the nodes.'],
-  ['Intrusion detection', 'issue 11', 'Alerts about attacks on the nodes.'],
 ];
 
 export function adminNav(current) {
@@ -34,17 +35,8 @@ export function adminPage(title, current, ...content) {
   return h('section', { class: 'admin' }, h('h1', {}, title), adminNav(current), content);
 }
 
-// A table whose rows become labelled cards below 48rem. columns: [[label, row => content]].
-export function table(caption, columns, rows) {
-  // The wrapper scrolls a table too wide for the page; focusable, so keyboards can scroll it.
-  return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption },
-    h('table', { class: 'data' },
-    h('caption', { class: 'visually-hidden' }, caption),
-    h('thead', {}, h('tr', {}, columns.map(([label]) => h('th', { scope: 'col' }, label)))),
-    h('tbody', {}, rows.map((row) => h('tr', {},
-      // One element per cell: on a phone the cell is a grid of its label and its content.
-      columns.map(([label, cell]) => h('td', { 'data-label': label }, h('div', {}, cell(row)))))))));
-}
+// The table is the UI's one data table (js/table.js), shared with the operator's pages.
+export { table } from '../table.js';
 
 export function badge(text, kind = text) {
   return h('span', { class: `badge badge-${kind}` }, text);

@@ -1,21 +1,12 @@
-// What the cloudlet operator's pages share (docs/ui.md "Cloudlet operator"): a table with a
-// caption, the link to the operator's pages on the other node, and a status line for loading.
+// What the cloudlet operator's pages share (docs/ui.md "Cloudlet operator"): the table
+// (js/table.js), the link to the operator's pages on the other node, and a status line for loading.
 // An operator logs in at the cloud; the pages whose data lives at the cloud (requests, charts,
 // restores) are served there, the cloudlet's own (status, stored data, devices, events) at the
 // cloudlet, and each links to the other side.
 import { formatTime, h, link, replace } from '../dom.js';
 
-// A table: caption, column headings, rows of cells (strings, numbers or nodes); without rows, a
-// line saying so. At phone width each row becomes a card whose cells carry their heading.
-export function table(caption, headings, rows, attrs = {}) {
-  if (rows.length === 0) return h('p', { class: 'muted' }, `${caption}: none.`);
-  return h('div', { class: 'table-wrap' },
-    h('table', attrs,
-      h('caption', {}, caption),
-      h('thead', {}, h('tr', {}, headings.map((text) => h('th', { scope: 'col' }, text)))),
-      h('tbody', {}, rows.map((cells) => h('tr', {},
-        cells.map((cell, i) => h('td', { 'data-label': headings[i] }, cell)))))));
-}
+// The table is the UI's one data table (js/table.js), shared with the admin's pages.
+export { table } from '../table.js';
 
 export const time = (ms) => (ms === null || ms === undefined ? '—' : formatTime(ms));
 export const mono = (text) => h('span', { class: 'mono' }, text);

@@ -1,0 +1,230 @@
+// The intrusion detection pages (docs/ids.md, docs/ids_mesh.md; docs/ui.md "Intrusion
+// detection"), one module for the two of them, each over the IDS routes of the node serving it:
+//
+//   #/operator/ids  a cloudlet, its operator: live alerts, decisions (revoke), the allowlist,
+//                   the mesh peers and their trust, and in the demo the red-team scenarios
+//   #/admin/ids     the cloud, an admin (options.admin): the cloud's own alerts and decisions
+//                   (a revocation here is what the mesh passes on), the allowlist, the peers
+//                   and the mesh view (the reports received and their fused verdicts)
+//
+// The alerts are polled every POLL_MS while the page is on screen and the tab visible (the
+// section's data-live says "on" or "off"); a timer that finds the page gone stops. A section
+// whose route answers 404 says so (no mesh on this node) or is left out (not a demo).
+// Routes: GET /api/v1/ids/alerts, GET /api/v1/ids/decisions, POST .../{id}/revocation,
+// GET/POST /api/v1/ids/allowlist, POST .../removal, GET /api/v1/ids/peers, GET /api/v1/ids/mesh,
+// POST /api/v1/attack/runs, GET /api/v1/attack/runs/{id}.
+import { api } from '../api.js';
+import { announce, h, replace } from '../dom.js';
+import { form, textField } from '../forms.js';
+import { loading, mono, page, table, time } from './operator-shared.js';
+
+export const POLL_MS = 3000;
+// The scenarios of `medmesh attack` (docs/attack.md), as POST /api/v1/attack/runs names them.
+const ATTACKS = ['all', 'brute-force', 'credential-stuffing', 'forged-batch', 'replayed-batch',
+  'withdrawn-device', 'authz-probing', 'injection', 'request-flood', 'slow-connections',
+  'db-tampering', 'lying-peer'];
+const SCOPES = [['ip', 'IP address'], ['range', 'IPv6 /64 range'], ['account', 'Account'],
+  ['device', 'Device']];
+const scopeText = (scope) => [`${scope.kind} `, mono(scope.value)];
+const clock = () => new Date().toLocaleTimeString();
+const count = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
+const errorText = (error) => h('p', { class: 'form-error', role: 'alert' }, error.message);
+
+function section(id, title, ...content) {
+  return h('section', { id, 'aria-labelledby': `${id}-heading` },
+    h('h2', { id: `${id}-heading` }, title), content);
+}
+
+function decisionState(d) {
+  if (d.revoked_ms !== null) return `revoked ${time(d.revoked_ms)}`;
+  return d.active ? 'in force' : 'expired';
+}
+
+// A section of the mesh filled from `path`; a 404 means this node has no mesh: it says so.
+function meshSection(id, title, path, draw) {
+  const body = loading(title.toLowerCase());
+  api.get(path).then((answer) => body.show(draw(answer))).catch((error) => {
+    if (error.status !== 404) body.fail(error);
+    else body.show(h('p', { class: 'muted' }, 'The mesh is not available on this node.'));
+  });
+  return section(id, title, body.region);
+}
+
+export async function render(context) {
+  const admin = Boolean(context.options.admin);
+  const message = h('p', { role: 'status', class: 'muted' });
+  const node = admin ? 'the cloud' : 'this cloudlet';
+
+  // --- live alerts
+  const summary = h('p', { class: 'ids-summary' });
+  const liveNote = h('p', { class: 'muted' });
+  const alertList = h('div');
+  const alerts = section('alerts', 'Live alerts', summary, liveNote, alertList);
+  let timer = null;
+  let total = null;
+  async function poll() {
+    clearTimeout(timer);
+    timer = null;
+    if (total !== null && !alerts.isConnected) return stop();
+    try {
+      const a = await api.get('/api/v1/ids/alerts?limit=50');
+      replace(summary, `${count(a.alerts_total, 'alert')} so far; ` +
+        `${count(a.blocked_requests, 'request')} blocked and ${a.throttled_requests} throttled ` +
+        `since ${node} started.`);
+      replace(alertList, table('The 50 newest alerts, newest first', ['Time', 'Detector', 'Scope',
+        'Action', 'Reason', 'Allowlisted'], a.alerts.map((x) => [time(x.time_ms), mono(x.detector),
+        scopeText(x.scope), x.action, x.reason, x.allowlisted ? 'yes' : 'no']),
+      { id: 'alerts-table' }));
+      if (total !== null && a.alerts_total > total) {
+        announce(`${a.alerts_total - total} new alerts`);
+        loadDecisions();
+      }
+      total = a.alerts_total;
+      replace(liveNote, `Live: checked at ${clock()}, again every ${POLL_MS / 1000} seconds ` +
+        'while this page is shown.');
+    } catch (error) {
+      total ??= 0;
+      replace(liveNote, errorText(error));
+    }
+    if (!document.hidden) timer = setTimeout(poll, POLL_MS);
+    alerts.dataset.live = timer ? 'on' : 'off';
+  }
+  function pause() {
+    clearTimeout(timer);
+    timer = null;
+    alerts.dataset.live = 'off';
+  }
+  function stop() {
+    pause();
+    document.removeEventListener('visibilitychange', visibility);
+  }
+  function visibility() {
+    if (!alerts.isConnected) stop();
+    else if (document.hidden) pause();
+    else if (!timer) poll();
+  }
+  document.addEventListener('visibilitychange', visibility);
+
+  // --- decisions and allowlist
+  const decisionList = h('div');
+  const allowList = h('div');
+  async function loadDecisions() {
+    try {
+      const { decisions } = await api.get('/api/v1/ids/decisions?active=false&limit=100');
+      replace(decisionList, table('Decisions, newest first', ['Scope', 'Action', 'Detector',
+        'Origin', 'Reason', 'Made', 'Expires', 'State', ''], decisions.map((d) => [
+        scopeText(d.scope), d.action, mono(`${d.detector} v${d.detector_version}`), mono(d.origin),
+        d.reason,
+        time(d.created_ms), time(d.expires_ms), decisionState(d), d.active ? h('button', {
+          type: 'button', class: 'secondary', onclick: () => act(
+            `/api/v1/ids/decisions/${encodeURIComponent(d.id)}/revocation`, null,
+            'The decision is revoked.', loadDecisions) }, 'Revoke') : '']),
+      { id: 'decisions-table' }));
+    } catch (error) {
+      replace(decisionList, errorText(error));
+    }
+  }
+  async function loadAllowlist() {
+    try {
+      const { allowlist } = await api.get('/api/v1/ids/allowlist');
+      replace(allowList, table('Allowlisted sources', ['Scope', 'Note', 'Added', ''],
+        allowlist.map((e) => [scopeText(e.scope), e.note, time(e.added_ms), h('button', {
+          type: 'button', class: 'secondary', onclick: () => act('/api/v1/ids/allowlist/removal',
+            { scope: e.scope.kind, value: e.scope.value }, 'The entry is removed.', loadAllowlist),
+        }, 'Remove')]), { id: 'allowlist-table' }));
+    } catch (error) {
+      replace(allowList, errorText(error));
+    }
+  }
+  async function act(path, payload, done, reload) {
+    try {
+      await api.post(path, payload ?? undefined);
+      replace(message, done);
+      announce(done);
+    } catch (error) {
+      replace(message, h('span', { class: 'form-error', role: 'alert' }, error.message));
+    }
+    await reload();
+  }
+  const allowForm = form({
+    label: 'Allowlist a source',
+    fields: [
+      textField({ name: 'scope', label: 'Kind', options: SCOPES, required: true }),
+      textField({ name: 'value', label: 'Value', required: true, maxlength: 200,
+        hint: 'For example 192.0.2.7, 2001:db8:1:2::/64, an account id or a device id.' }),
+      textField({ name: 'note', label: 'Note', maxlength: 200 }),
+    ],
+    submitLabel: 'Allowlist',
+    busyLabel: 'Saving…',
+    async onSubmit(values) {
+      const entry = { scope: values.scope, value: values.value.trim() };
+      if (values.note.trim()) entry.note = values.note.trim();
+      await api.post('/api/v1/ids/allowlist', entry, { fields: Object.keys(entry) });
+      replace(message, 'The source is allowlisted.');
+      await loadAllowlist();
+    },
+  });
+
+  // --- the mesh: peers (both pages), received reports (admin), red-team scenarios (operator)
+  const reachable = (p) => (p.reachable === null ? 'not tried yet' : p.reachable ? 'yes' : 'no');
+  const peers = meshSection('peers', 'Peers', '/api/v1/ids/peers', ({ peers: list }) => table(
+    'Peers and their trust, most trusted first', ['Peer', 'Trust', 'Influence', 'Confirmed',
+      'Refuted', 'Last report', 'Outbox', 'Reachable'], [...list]
+      .sort((x, y) => y.trust - x.trust).map((p) => [
+        p.cloud && p.id !== 'cloud' ? `${p.id} (the cloud)` : p.id,
+        p.trust.toFixed(2), p.weight.toFixed(2), p.confirmed, p.refuted, time(p.last_report_ms),
+        p.outbox_depth, reachable(p)]), { id: 'peers-table' }));
+  const output = h('pre', { class: 'ids-output', tabindex: '0', 'aria-live': 'polite',
+    'aria-label': 'Output of the scenario' });
+  // A run's output lines, asked for every second until it is done or the page is left.
+  async function attack(scenario, button) {
+    button.disabled = true;
+    try {
+      let run = await api.post('/api/v1/attack/runs', { scenario });
+      for (;;) {
+        run = await api.get(`/api/v1/attack/runs/${encodeURIComponent(run.id)}`);
+        replace(output, run.lines.join('\n'));
+        if (run.state === 'done' || !output.isConnected) break;
+        await new Promise((resolve) => { setTimeout(resolve, 1000); });
+      }
+    } catch (error) {
+      replace(output, error.message);
+    }
+    button.disabled = false;
+  }
+  // Whether this cloudlet is a demo's: no route lists the scenarios, so an empty name is sent,
+  // which a demo refuses with 400 (or 409 while a run goes on) and any other node with 404.
+  function redTeam() {
+    const element = section('attack', 'Red team (demo only)', h('p', { class: 'muted' },
+      'Runs a scenario of medmesh attack against this cloudlet from a loopback address of ' +
+      'its own; what it tried and what the system did show below.'),
+    h('div', { class: 'actions' }, ATTACKS.map((name) => h('button', { type: 'button',
+      class: 'secondary', onclick: (e) => attack(name, e.currentTarget) }, name))), output);
+    element.hidden = true;
+    api.post('/api/v1/attack/runs', { scenario: '' }).catch((error) => error).then((error) => {
+      element.hidden = error?.status === 404;
+      element.dataset.demo = String(!element.hidden);
+    });
+    return element;
+  }
+  const reports = ({ reports: list }) => table(
+    'Reports received, newest first, with the fused verdict', ['Received', 'Origin', 'Kind',
+      'About', 'Verdict', 'Why'], list.map((r) => [time(r.received_ms), r.origin, r.kind,
+      r.decision ? [scopeText(r.decision.scope), `: ${r.decision.action}`]
+        : ['decision ', mono(r.revoked_id ?? '—')], r.verdict.replace('_', ' '), r.why]),
+    { id: 'mesh-table' });
+  const extra = admin
+    ? meshSection('mesh', 'Reports from the mesh', '/api/v1/ids/mesh?limit=100', reports)
+    : redTeam();
+
+  await Promise.all([poll(), loadDecisions(), loadAllowlist()]);
+  const lead = `What ${node}'s detectors saw and decided. A decision blocks or throttles a ` +
+    'source before any of its requests is read; an allowlisted source is never blocked. ' +
+    'With the mesh running, decisions and revocations made here also go to every peer.';
+  const content = [message, alerts, section('decisions', 'Decisions', decisionList),
+    section('allowlist', 'Allowlist', allowList, allowForm), peers, extra];
+  if (!admin) return page(context, 'Intrusion detection', lead, content);
+  const { adminPage } = await import('./admin-common.js');
+  return adminPage('Intrusion detection — mesh', '/admin/ids', h('p', { class: 'lead' }, lead),
+    content);
+}
