@@ -461,6 +461,8 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
   // The detectors see every response (and record 413s and slow clients in ids.db); decisions
   // are enforced first, before routing and before any body is read.
   server_options.observer = ids::ServerObserverFor(*s->detection, *s->ids, s->identity.id(), clock);
+  // Blocked sources are refused at accept, before a session (ids/enforcer.h).
+  server_options.connection_filter = s->enforcer->AsConnectionFilter();
   MEDMESH_ASSIGN_OR_RETURN(s->server,
                            net::HttpServer::Start(std::move(server_options), s->BuildRouter(),
                                                   {s->enforcer->AsFilter()}));

@@ -1001,6 +1001,8 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   // The detectors see every response; a body refused for its size (declared or chunked, 413)
   // and a slow client are recorded in ids.db on the way (ids/detection_engine.h).
   server_options.observer = ids::ServerObserverFor(*s->detection, *s->ids, s->identity.id(), clock);
+  // Blocked sources are refused at accept, before a session (ids/enforcer.h).
+  server_options.connection_filter = s->enforcer->AsConnectionFilter();
   // IDS decisions are enforced first, before routing and before any body is read.
   MEDMESH_ASSIGN_OR_RETURN(s->server,
                            net::HttpServer::Start(std::move(server_options), s->BuildRouter(),
