@@ -200,9 +200,9 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   signer = crypto::NewEd25519Signer(identity.signing_key.Clone());
   MEDMESH_ASSIGN_OR_RETURN(copies, HttpCloudletCopySource::Create(identity, *signer, clock));
   for (const auto& [cloudlet_id, url] : options.cloudlet_urls) copies->SetUrl(cloudlet_id, url);
-  integrity = std::make_unique<IntegrityService>(
-      IntegrityServiceContext{*records, *intake_store, *intake, identity.root, *opener, *copies,
-                              options.audit ? *options.audit : *audit, clock, random});
+  integrity = std::make_unique<IntegrityService>(IntegrityServiceContext{
+      *records, *intake_store, *intake, identity.root, *opener, *copies,
+      options.audit ? *options.audit : *audit, clock, random, ids.get(), identity.id()});
   return OkStatus();
 }
 
@@ -288,6 +288,15 @@ Result<net::Response> CloudService::State::Integrity(const net::Request& r) {
             {"first_broken", nullptr}};
   if (report.first_broken) body["first_broken"] = report.first_broken->seq;
   if (!report.ok()) {
+    // Intrusion detection (docs/ids.md): the node's own store, so no device and no source.
+    store::IdsEvent tampering;
+    tampering.time_ms = wire::NowMs(clock);
+    tampering.node = identity.id();
+    tampering.kind = store::IdsEventKind::kTampering;
+    tampering.detail = "the record chain failed its integrity check";
+    if (auto recorded = ids->Record(tampering); !recorded) {
+      log::Error("cloud_ids_event_not_recorded", {{"error", recorded.error().ToString()}});
+    }
     log::Error("cloud_integrity_check_failed",
                {{"first_broken", report.first_broken ? report.first_broken->seq : 0},
                 {"unchained_rows", report.unchained_rows}});

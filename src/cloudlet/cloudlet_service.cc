@@ -725,7 +725,9 @@ Result<ConsoleCaller> CloudletService::State::ConsoleCallerOf(const net::Request
 }
 
 // The medical part of a patient's records kept here (never the identifiers), for a granted
-// "full_records" request. A record that fails to open is left out (the integrity scan reports it).
+// "full_records" request. A record that fails to open is left out, and reported to intrusion
+// detection as a `tampering` event on its device (docs/ids.md): records at rest are
+// authenticated, so a failure means the row was altered or moved.
 Result<std::vector<SharedRecord>> CloudletService::State::SharedRecords(
     std::string_view patient_id) const {
   constexpr std::size_t kRecordsShared = 50;
@@ -736,7 +738,18 @@ Result<std::vector<SharedRecord>> CloudletService::State::SharedRecords(
     auto joined =
         envelope->Decrypt({row.patient_id, std::string(internal::kRecordsKeyPart)}, row.ciphertext,
                           internal::RecordAd(row.device_id, row.record_id));
-    if (!joined) continue;
+    if (!joined) {
+      store::IdsEvent tampering;
+      tampering.time_ms = wire::NowMs(clock);
+      tampering.node = identity.id();
+      tampering.device_id = row.device_id;
+      tampering.kind = store::IdsEventKind::kTampering;
+      tampering.detail = "a stored record failed to open";
+      if (auto recorded = ids->Record(tampering); !recorded) {
+        log::Error("cloudlet_ids_event_not_recorded", {{"error", recorded.error().ToString()}});
+      }
+      continue;
+    }
     auto parts = wire::DecodeEvidenceAndPayload(*joined);
     if (!parts) continue;
     auto record = wire::DecodePatientRecord(parts->payload);
