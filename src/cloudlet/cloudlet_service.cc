@@ -966,6 +966,10 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
                        [s] {
                          if (s->forwarder) s->forwarder->Wake();
                        }};
+  ingest.device_blocked = [s](std::string_view device_id) {
+    auto decision = s->decisions->MatchScope({ids::ScopeKind::kDevice, std::string(device_id)});
+    return decision && decision->action == ids::Action::kBlock;
+  };
   s->pipeline = std::make_unique<IngestPipeline>(std::move(ingest), s->options.ingest);
 
   ForwarderContext forward{s->identity.id(), s->identity.root,    s->identity.certificate.encoded(),
