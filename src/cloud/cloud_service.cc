@@ -212,9 +212,9 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
             mesh_options.accept_certified_cloudlets = true;
             return mesh_options;
           }()));
-  integrity = std::make_unique<IntegrityService>(
-      IntegrityServiceContext{*records, *intake_store, *intake, identity.root, *opener, *copies,
-                              options.audit ? *options.audit : *audit, clock, random});
+  integrity = std::make_unique<IntegrityService>(IntegrityServiceContext{
+      *records, *intake_store, *intake, identity.root, *opener, *copies,
+      options.audit ? *options.audit : *audit, clock, random, ids.get(), identity.id()});
   return OkStatus();
 }
 
@@ -300,6 +300,15 @@ Result<net::Response> CloudService::State::Integrity(const net::Request& r) {
             {"first_broken", nullptr}};
   if (report.first_broken) body["first_broken"] = report.first_broken->seq;
   if (!report.ok()) {
+    // Intrusion detection (docs/ids.md): the node's own store, so no device and no source.
+    store::IdsEvent tampering;
+    tampering.time_ms = wire::NowMs(clock);
+    tampering.node = identity.id();
+    tampering.kind = store::IdsEventKind::kTampering;
+    tampering.detail = "the record chain failed its integrity check";
+    if (auto recorded = ids->Record(tampering); !recorded) {
+      log::Error("cloud_ids_event_not_recorded", {{"error", recorded.error().ToString()}});
+    }
     log::Error("cloud_integrity_check_failed",
                {{"first_broken", report.first_broken ? report.first_broken->seq : 0},
                 {"unchained_rows", report.unchained_rows}});
@@ -467,6 +476,8 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
   // The detectors see every response (and record 413s and slow clients in ids.db); decisions
   // are enforced first, before routing and before any body is read.
   server_options.observer = ids::ServerObserverFor(*s->detection, *s->ids, s->identity.id(), clock);
+  // Blocked sources are refused at accept, before a session (ids/enforcer.h).
+  server_options.connection_filter = s->enforcer->AsConnectionFilter();
   MEDMESH_ASSIGN_OR_RETURN(s->server,
                            net::HttpServer::Start(std::move(server_options), s->BuildRouter(),
                                                   {s->enforcer->AsFilter()}));

@@ -256,9 +256,25 @@ Result<ItemVerification> IntegrityService::Verify(const Principal& principal, co
                              : result->ok()
                                  ? std::string("ok")
                                  : "failed: " + std::string(IntegrityCheckName(*result->failed));
+  if (result && !result->ok()) ReportTampering(item, *result->failed);
   MEDMESH_RETURN_IF_ERROR(Record(principal, event, audit::Action::kExecute, outcome, source_address,
                                  owner->patient_id, entity, item.item_id, detail));
   return result;
+}
+
+void IntegrityService::ReportTampering(const ItemRef& item, IntegrityCheck failed) const {
+  if (ctx_.ids == nullptr) return;
+  store::IdsEvent tampering;
+  tampering.time_ms = wire::NowMs(ctx_.clock);
+  tampering.node = ctx_.node_id;
+  // No source address: whoever asked for the verification is not the one who tampered.
+  tampering.device_id = item.device_id;
+  tampering.kind = store::IdsEventKind::kTampering;
+  tampering.detail = std::string(ItemKindName(item.kind)) + " failed its " +
+                     std::string(IntegrityCheckName(failed)) + " check";
+  if (auto recorded = ctx_.ids->Record(tampering); !recorded) {
+    log::Error("cloud_ids_event_not_recorded", {{"error", recorded.error().ToString()}});
+  }
 }
 
 // --- Restore -----------------------------------------------------------------------------------

@@ -19,7 +19,8 @@
 // fails authentication, or the row was moved), digest (the content does not match the digest
 // or the range/count its row records), signature (the device's upload evidence does not verify
 // over the content with the device key of its enrolment), chain (the item's latest chain entry
-// is not live, names another digest or time, fails its keyed hash or is unlinked).
+// is not live, names another digest or time, fails its keyed hash or is unlinked). A failed
+// check is also recorded as an IDS `tampering` event (IntegrityServiceContext::ids).
 //
 // Restore puts a damaged item back from the copy the enrolling cloudlet keeps: the cloud asks
 // that cloudlet (CloudletCopySource) for the original signed upload, re-forwarded (a forward
@@ -71,6 +72,7 @@
 #include "crypto/hybrid_seal.h"
 #include "crypto/signing.h"
 #include "node/identity.h"
+#include "store/ids_event_log.h"
 #include "wire/envelope.h"
 
 namespace medmesh::cloud {
@@ -123,6 +125,11 @@ struct IntegrityServiceContext {
   audit::AuditSink& audit;
   const Clock& clock;
   Random& random;
+  // Where a damaged item is reported to intrusion detection: one `tampering` event per failed
+  // Verify (device scope: the item's device id; no patient, item id or address), which the
+  // `integrity` detector turns into an alert. Null: not reported.
+  store::IdsEventLog* ids = nullptr;
+  std::string node_id = {};  // the event's node
 };
 
 // The parts of the service that need no principal, for the cloud's start-up:
@@ -187,6 +194,8 @@ class IntegrityService {
   Status RestoreBatch(const Owner& owner, const ItemRef& item, const wire::OpenedUpload& copy);
   // Opens and verifies a cloudlet's copy (kFailedPrecondition if it does not verify).
   Result<wire::OpenedUpload> OpenCopy(const Owner& owner, const ItemRef& item, ByteView forward);
+  // Records a `tampering` IDS event for a damaged item (errors are logged).
+  void ReportTampering(const ItemRef& item, IntegrityCheck failed) const;
   Status Record(const accounts::Principal& principal, std::string_view event, audit::Action action,
                 audit::Outcome outcome, std::string_view source_address,
                 std::string_view patient_id, std::string_view entity_type,

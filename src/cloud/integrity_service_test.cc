@@ -23,6 +23,7 @@
 #include "cloud/sqlite_intake_store.h"
 #include "cloud/test_cloudlet.h"
 #include "crypto/keyed_hash.h"
+#include "ids/detection_engine.h"
 #include "net/error_mapping.h"
 #include "net/metrics.h"
 #include "node/test_support.h"
@@ -184,8 +185,19 @@ class IntegrityTest : public ::testing::TestWithParam<BackendKind> {
     forward_ = std::make_unique<ForwardIntake>(
         ForwardIntakeContext{"cloud", *root_, *opener_, *three_, *intake_, *ids_, clock_, metrics_},
         crypto::HashKey::Derive(refs_secret, "test", "references").value());
-    service_ = std::make_unique<IntegrityService>(IntegrityServiceContext{
-        *three_, *intake_, *forward_, *root_, *opener_, copies_, audit_, clock_, random_});
+    service_ = std::make_unique<IntegrityService>(
+        IntegrityServiceContext{*three_, *intake_, *forward_, *root_, *opener_, copies_, audit_,
+                                clock_, random_, ids_.get(), "cloud"});
+  }
+
+  // `tampering` IDS events recorded for the device `device_id`.
+  std::uint64_t TamperingEvents(const std::string& device_id) {
+    store::IdsEventFilter filter;
+    filter.kind = store::IdsEventKind::kTampering;
+    filter.device_id = device_id;
+    auto n = ids_->Count(filter);
+    EXPECT_TRUE(n) << n.error().ToString();
+    return n ? *n : 0;
   }
 
   static void ExpectAck(const IntakeResult& result) {
@@ -302,6 +314,7 @@ TEST_P(IntegrityTest, UntouchedItemsVerifyForTheirPatientAndOperator) {
   }
   EXPECT_EQ(audit_.Count("record.verify", audit::Outcome::kSuccess), 2u);
   EXPECT_EQ(audit_.Count("readings.verify", audit::Outcome::kSuccess), 2u);
+  EXPECT_EQ(TamperingEvents(record.device_id), 0u);
   // The whole chain, with the batch's entry in it, still verifies.
   auto report = three_->Verify();
   ASSERT_TRUE(report) << report.error().ToString();
@@ -396,6 +409,8 @@ TEST_P(IntegrityTest, EachTamperedRecordColumnNamesItsCheckAndRestores) {
     ASSERT_TRUE(failed.has_value());
     EXPECT_EQ(IntegrityCheckName(*failed), IntegrityCheckName(t.expected));
     EXPECT_EQ(audit_.Count("record.verify", audit::Outcome::kMajorFailure), 1u);
+    // Intrusion detection hears of it: one `tampering` event on the device, no address.
+    EXPECT_EQ(TamperingEvents(record.device_id), 1u);
 
     auto restored = service_->Restore(Operator("cloudlet-1"), record, "192.0.2.1");
     if (!t.restorable) {
@@ -427,6 +442,26 @@ TEST_P(IntegrityTest, EachTamperedRecordColumnNamesItsCheckAndRestores) {
     EXPECT_TRUE(others->empty());
     EXPECT_EQ(audit_.Count("record.restore", audit::Outcome::kSuccess), 1u);
   }
+}
+
+TEST_P(IntegrityTest, ATamperedRecordRaisesAnIntegrityAlert) {
+  auto table =
+      ids::DecisionTable::Open((dir_.path() / "decisions.db").string(), "cloud", clock_, random_);
+  ASSERT_TRUE(table) << table.error().ToString();
+  ids::DetectionEngine engine(**table, ids::DefaultDetectors());
+  ids_->SetObserver(engine.EventObserver());
+  const ItemRef record = StoreRecord("rec-1");
+  ASSERT_FALSE(VerifyAs(Patient("patient-1"), record).has_value());
+  EXPECT_TRUE(engine.Alerts(10).empty());
+  ASSERT_TRUE(backend_->DropChainProtection());
+  ASSERT_TRUE(
+      backend_->FlipByte("mi", "ciphertext", "pseudonym", three_->Pseudonym("patient-1"), 20));
+  ASSERT_TRUE(VerifyAs(Operator("cloudlet-1"), record).has_value());
+  const auto alerts = engine.Alerts(10);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].alert.detector, "integrity");
+  EXPECT_EQ(alerts[0].alert.scope.value, record.device_id);
+  ids_->SetObserver({});
 }
 
 TEST_P(IntegrityTest, ARecordWithAnotherDevicesSignatureFailsTheSignatureCheck) {

@@ -729,7 +729,9 @@ Result<ConsoleCaller> CloudletService::State::ConsoleCallerOf(const net::Request
 }
 
 // The medical part of a patient's records kept here (never the identifiers), for a granted
-// "full_records" request. A record that fails to open is left out (the integrity scan reports it).
+// "full_records" request. A record that fails to open is left out, and reported to intrusion
+// detection as a `tampering` event on its device (docs/ids.md): records at rest are
+// authenticated, so a failure means the row was altered or moved.
 Result<std::vector<SharedRecord>> CloudletService::State::SharedRecords(
     std::string_view patient_id) const {
   constexpr std::size_t kRecordsShared = 50;
@@ -740,7 +742,18 @@ Result<std::vector<SharedRecord>> CloudletService::State::SharedRecords(
     auto joined =
         envelope->Decrypt({row.patient_id, std::string(internal::kRecordsKeyPart)}, row.ciphertext,
                           internal::RecordAd(row.device_id, row.record_id));
-    if (!joined) continue;
+    if (!joined) {
+      store::IdsEvent tampering;
+      tampering.time_ms = wire::NowMs(clock);
+      tampering.node = identity.id();
+      tampering.device_id = row.device_id;
+      tampering.kind = store::IdsEventKind::kTampering;
+      tampering.detail = "a stored record failed to open";
+      if (auto recorded = ids->Record(tampering); !recorded) {
+        log::Error("cloudlet_ids_event_not_recorded", {{"error", recorded.error().ToString()}});
+      }
+      continue;
+    }
     auto parts = wire::DecodeEvidenceAndPayload(*joined);
     if (!parts) continue;
     auto record = wire::DecodePatientRecord(parts->payload);
@@ -972,6 +985,10 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
                        [s] {
                          if (s->forwarder) s->forwarder->Wake();
                        }};
+  ingest.device_blocked = [s](std::string_view device_id) {
+    auto decision = s->decisions->MatchScope({ids::ScopeKind::kDevice, std::string(device_id)});
+    return decision && decision->action == ids::Action::kBlock;
+  };
   s->pipeline = std::make_unique<IngestPipeline>(std::move(ingest), s->options.ingest);
 
   ForwarderContext forward{s->identity.id(), s->identity.root,    s->identity.certificate.encoded(),
@@ -1053,6 +1070,8 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   // The detectors see every response; a body refused for its size (declared or chunked, 413)
   // and a slow client are recorded in ids.db on the way (ids/detection_engine.h).
   server_options.observer = ids::ServerObserverFor(*s->detection, *s->ids, s->identity.id(), clock);
+  // Blocked sources are refused at accept, before a session (ids/enforcer.h).
+  server_options.connection_filter = s->enforcer->AsConnectionFilter();
   // IDS decisions are enforced first, before routing and before any body is read.
   MEDMESH_ASSIGN_OR_RETURN(s->server,
                            net::HttpServer::Start(std::move(server_options), s->BuildRouter(),

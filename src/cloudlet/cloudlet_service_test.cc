@@ -15,6 +15,7 @@
 
 #include "cloudlet/ingest_ledger.h"
 #include "core/log.h"
+#include "ids/decision_table.h"
 #include "net/error_mapping.h"
 #include "net/test_support.h"
 #include "node/test_support.h"
@@ -514,6 +515,36 @@ TEST_F(CloudletServiceTest, ForgedUploadsGetTheirSourceBlockedUntilAnOperatorRev
                               "Bearer " + node::testing::TokenText(operator_token_));
   ASSERT_EQ(client_->Send(revoke).value().status, 200);
   EXPECT_EQ(send_from("127.0.0.9", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+}
+
+// A device-scope block (an operator's or the mesh's) refuses that device's batches at ingest,
+// and only that device's: its address and other devices are served.
+TEST_F(CloudletServiceTest, ABlockedDevicesBatchesAreRefusedAtIngest) {
+  auto device = EnrolledDevice("watch-1", "patient-1");
+  auto other = EnrolledDevice("watch-2", "patient-2");
+  ASSERT_EQ(Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs(), 10)).value()).status,
+            200);
+  service_->Stop(std::chrono::seconds(1));
+  service_.reset();
+  {
+    auto table = ids::DecisionTable::Open((dir_.path() / "data" / "decisions.db").string(),
+                                          "cloudlet-1", clock_, random_);
+    ASSERT_TRUE(table) << table.error().ToString();
+    auto blocked = (*table)->Impose(
+        {"operator", 1, {ids::ScopeKind::kDevice, "watch-1"}, ids::Action::kBlock, "lost watch"});
+    ASSERT_TRUE(blocked && *blocked);
+  }
+  StartService();
+  device->Rekey();  // the restart forgot its session
+  other->Rekey();
+  const net::Response refused =
+      Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs() + 1000, 10)).value());
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(json::parse(refused.body)["error"], "permission_denied");
+  EXPECT_EQ(
+      Post("/api/v1/ingest", other->SealReadings(HeartRate(NowMs() + 1000, 10)).value()).status,
+      200);
+  EXPECT_EQ(client_->Get(url_ + "/healthz").value().status, 200);
 }
 
 // The service's maintenance thread writes aggregates whose window closed, with no reader asking.

@@ -168,6 +168,12 @@ IngestResult IngestPipeline::Ingest(ByteView upload, std::string_view source_ip)
     return Reject(PermissionDenied("device was withdrawn"), false, IdsEventKind::kUnknownDevice,
                   source_ip, device_id);
   }
+  if (ctx_.device_blocked && ctx_.device_blocked(device_id)) {
+    // Before any cryptography: the claim alone is refused, which costs the real device nothing
+    // more than the block already does.
+    return Reject(PermissionDenied("device is blocked"), false, IdsEventKind::kOther, source_ip,
+                  device_id);
+  }
 
   // 3. A retry of an upload already acknowledged: byte for byte the same.
   const crypto::Digest256 digest = crypto::Blake2b256Parts({upload});

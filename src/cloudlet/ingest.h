@@ -2,7 +2,8 @@
 // HTTP (POST /api/v1/ingest wraps it; benchmarks call it directly for the in-process ceiling).
 //
 //   1. ParseUpload: the clear-text header, size cap           → 400 malformed, 413 oversized
-//   2. the device's enrolment (DeviceRegistry)                → 403 unknown or withdrawn device
+//   2. the device's enrolment (DeviceRegistry)                → 403 unknown or withdrawn device,
+//      or a device an IDS decision blocks (IngestContext::device_blocked)
 //   3. the ingest ledger: the same upload bytes again         → 200 "duplicate" (nothing else)
 //   4. backpressure of the forward queue                      → 429 slow down, 503 refuse
 //   5. VerifyUpload: device signature, device → patient       → 401 forged, 403 wrong patient
@@ -132,6 +133,10 @@ struct IngestContext {
   internal::CloudletCounters& counters;
   internal::PressureMonitor& pressure;
   std::function<void()> on_enqueued;  // wakes the forwarder; may be empty
+  // Intrusion detection: whether a block decision names this device (device scope, imposed by
+  // an operator or the mesh); its batches are then refused at step 2 (403, an IDS event `other`
+  // that no detector counts). Must be fast and thread-safe; may be empty.
+  std::function<bool(std::string_view device_id)> device_blocked = {};
 };
 
 class IngestPipeline {

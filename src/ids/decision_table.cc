@@ -3,7 +3,11 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <unordered_set>
 
 #include "core/bytes.h"
 #include "core/log.h"
@@ -51,6 +55,20 @@ Decision DecisionFromRow(SQLite::Statement& st) {
   return d;
 }
 
+// What Blocks() reads: the active block decisions on ip and range scopes, by scope value
+// ("203.0.113.9", "2001:db8::/64") with their [created_ms, expires_ms), and the allowlisted
+// ip and range values. Immutable once published.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+};
+struct BlockSnapshot {
+  std::unordered_map<std::string, std::pair<std::int64_t, std::int64_t>, StringHash,
+                     std::equal_to<>>
+      blocked;
+  std::unordered_set<std::string, StringHash, std::equal_to<>> allowed;
+};
+
 constexpr const char* kColumns =
     "id, origin, detector, detector_version, scope_kind, scope_value, action, created_ms,"
     " expires_ms, offence, reason, revoked_ms";
@@ -68,6 +86,8 @@ struct DecisionTable::State {
   std::unordered_map<std::string, Decision> by_scope;  // the current decision per scope key
   std::unordered_map<std::string, std::pair<std::uint32_t, std::int64_t>> offences;
   std::unordered_map<std::string, AllowEntry> allow;
+  // Rebuilt by Recount() after every change (see Blocks()).
+  std::atomic<std::shared_ptr<const BlockSnapshot>> blocks{std::make_shared<const BlockSnapshot>()};
 };
 
 DecisionTable::DecisionTable(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -118,8 +138,40 @@ Result<std::unique_ptr<DecisionTable>> DecisionTable::Open(const std::string& pa
 void DecisionTable::Recount() {
   std::shared_lock lock(state_->mu);
   std::int64_t n = 0;
-  for (const auto& [key, d] : state_->by_scope) n += (Enforcing(d) && !d.revoked_ms) ? 1 : 0;
+  auto blocks = std::make_shared<BlockSnapshot>();
+  for (const auto& [key, d] : state_->by_scope) {
+    n += (Enforcing(d) && !d.revoked_ms) ? 1 : 0;
+    if (d.action == Action::kBlock && !d.revoked_ms &&
+        (d.scope.kind == ScopeKind::kIp || d.scope.kind == ScopeKind::kRange)) {
+      blocks->blocked.emplace(d.scope.value, std::make_pair(d.created_ms, d.expires_ms));
+    }
+  }
+  for (const auto& [key, e] : state_->allow) {
+    if (e.scope.kind == ScopeKind::kIp || e.scope.kind == ScopeKind::kRange) {
+      blocks->allowed.insert(e.scope.value);
+    }
+  }
+  state_->blocks.store(std::move(blocks), std::memory_order_release);
   enforcing_.store(n, std::memory_order_release);
+}
+
+bool DecisionTable::Blocks(std::string_view peer) const {
+  const std::shared_ptr<const BlockSnapshot> blocks =
+      state_->blocks.load(std::memory_order_acquire);
+  if (blocks->blocked.empty()) return false;
+  std::optional<std::string> range;
+  if (peer.find(':') != std::string_view::npos) {
+    if (auto scope = SourceScope(peer); scope && scope->kind == ScopeKind::kRange) {
+      range = std::move(scope->value);
+    }
+  }
+  if (blocks->allowed.contains(peer) || (range && blocks->allowed.contains(*range))) return false;
+  const std::int64_t now = NowMs(state_->clock);
+  const auto active = [&](std::string_view value) {
+    auto it = blocks->blocked.find(value);
+    return it != blocks->blocked.end() && now >= it->second.first && now < it->second.second;
+  };
+  return active(peer) || (range && active(*range));
 }
 
 bool DecisionTable::AllowlistedLocked(const Scope& scope) const {
@@ -372,8 +424,11 @@ Status DecisionTable::Allow(const Scope& scope, std::string note) {
   } catch (const std::exception& e) {
     return store::SqliteError(e, "adding to the IDS allowlist");
   }
-  std::unique_lock lock(s.mu);
-  s.allow[scope.Key()] = std::move(entry);
+  {
+    std::unique_lock lock(s.mu);
+    s.allow[scope.Key()] = std::move(entry);
+  }
+  Recount();
   return OkStatus();
 }
 
@@ -387,8 +442,11 @@ Status DecisionTable::Disallow(const Scope& scope) {
   } catch (const std::exception& e) {
     return store::SqliteError(e, "removing from the IDS allowlist");
   }
-  std::unique_lock lock(s.mu);
-  s.allow.erase(scope.Key());
+  {
+    std::unique_lock lock(s.mu);
+    s.allow.erase(scope.Key());
+  }
+  Recount();
   return OkStatus();
 }
 

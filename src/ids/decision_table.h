@@ -19,7 +19,9 @@
 // Match(peer) answers the HTTP layer: the enforcing decision (block or throttle) on the
 // peer's address (an IPv6 peer: its exact address and its /64), unless allowlisted. It takes
 // a shared lock and does at most two hash lookups; with no enforcing decision at all it reads
-// one atomic.
+// one atomic. Blocks(peer) is the same answer for block decisions only, without any lock: it
+// reads an immutable snapshot of the blocked addresses and /64 ranges (and the allowlist)
+// that every change of decisions or allowlist republishes (for the accept-time check).
 //
 // Errors: Impose, Revoke, Allow and Disallow write through to the database before they change
 // memory (store errors as store/sqlite_database.h; the table is then unchanged).
@@ -102,6 +104,9 @@ class DecisionTable {
   // The active block or throttle decision that applies to a request from `peer`
   // (Request::peer_address), nullopt if none or the peer is allowlisted.
   std::optional<Decision> Match(std::string_view peer) const;
+  // True when an active block decision applies to `peer` (as Match, but blocks only) and the
+  // peer is not allowlisted. Lock-free: one atomic snapshot load and at most four hash lookups.
+  bool Blocks(std::string_view peer) const;
   // The active decision (any action) on exactly `scope`, nullopt if none or allowlisted.
   std::optional<Decision> MatchScope(const Scope& scope) const;
   // True while some block or throttle decision is active (one atomic load).

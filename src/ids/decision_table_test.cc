@@ -112,6 +112,42 @@ TEST_F(DecisionTableTest, Ipv6PeersAreBlockedByTheirSlash64) {
   EXPECT_FALSE(t->Match("2001:db8:1:3::10"));
 }
 
+TEST_F(DecisionTableTest, BlocksAnswersLikeMatchForBlockDecisionsOnly) {
+  auto t = Open();
+  EXPECT_FALSE(t->Blocks("203.0.113.9"));
+  auto d = t->Impose(Block("203.0.113.9"));
+  ASSERT_TRUE(d && *d);
+  ASSERT_TRUE(t->Impose({"x", 1, *SourceScope("203.0.113.8"), Action::kThrottle, "flood"}));
+  ASSERT_TRUE(t->Impose({"x", 1, *SourceScope("203.0.113.7"), Action::kAlertOnly, "odd"}));
+  ASSERT_TRUE(t->Impose(Block("2001:db8:1:2::10")));
+  EXPECT_TRUE(t->Blocks("203.0.113.9"));
+  EXPECT_FALSE(t->Blocks("203.0.113.8"));  // a throttle is the head-time filter's job
+  EXPECT_FALSE(t->Blocks("203.0.113.7"));
+  EXPECT_FALSE(t->Blocks("203.0.113.10"));
+  EXPECT_TRUE(t->Blocks("2001:db8:1:2:ffff::99"));  // by its /64
+  EXPECT_FALSE(t->Blocks("2001:db8:1:3::10"));
+  EXPECT_FALSE(t->Blocks("not an address"));
+
+  // The allowlist wins, also for one address of a blocked /64, and its removal is seen.
+  ASSERT_TRUE(t->Allow(*NormalizeScope(ScopeKind::kIp, "2001:db8:1:2::77"), "monitor"));
+  ASSERT_TRUE(t->Allow(*NormalizeScope(ScopeKind::kIp, "203.0.113.9"), "monitor"));
+  EXPECT_FALSE(t->Blocks("2001:db8:1:2::77"));
+  EXPECT_TRUE(t->Blocks("2001:db8:1:2::78"));
+  EXPECT_FALSE(t->Blocks("203.0.113.9"));
+  ASSERT_TRUE(t->Disallow(*NormalizeScope(ScopeKind::kIp, "203.0.113.9")));
+  EXPECT_TRUE(t->Blocks("203.0.113.9"));
+
+  // A restart reloads it; revocation and expiry end it.
+  t.reset();
+  t = Open();
+  EXPECT_TRUE(t->Blocks("203.0.113.9"));
+  ASSERT_TRUE(t->Revoke((*d)->id));
+  EXPECT_FALSE(t->Blocks("203.0.113.9"));
+  EXPECT_TRUE(t->Blocks("2001:db8:1:2::1"));
+  clock_.Advance(minutes(10));
+  EXPECT_FALSE(t->Blocks("2001:db8:1:2::1"));
+}
+
 TEST_F(DecisionTableTest, RepeatOffendersGetLongerDecisions) {
   auto t = Open();
   std::vector<std::int64_t> lengths;

@@ -59,4 +59,14 @@ net::Filter Enforcer::AsFilter() {
   return [this](const net::Request& request) { return Check(request); };
 }
 
+bool Enforcer::RefusesConnection(std::string_view peer) {
+  if (!table_.Blocks(peer)) return false;
+  blocked_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+net::ConnectionFilter Enforcer::AsConnectionFilter() {
+  return [this](std::string_view peer) { return RefusesConnection(peer); };
+}
+
 }  // namespace medmesh::ids

@@ -7,6 +7,9 @@
 // Cost per request from a source without a decision: one atomic load while no block or throttle
 // is active anywhere, else DecisionTable::Match (a shared lock and one or two hash lookups).
 // Refused requests are counted (blocked(), throttled()), not recorded one by one in ids.db.
+// Blocks are also enforced at accept (AsConnectionFilter, net::ServerOptions::connection_filter):
+// a blocked source's new connection is refused before a session exists, with no lock taken
+// (DecisionTable::Blocks); counted in blocked() too. Throttles need the head-time filter.
 // Thread safety: thread-safe.
 #pragma once
 
@@ -15,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/clock.h"
@@ -38,6 +42,12 @@ class Enforcer {
   std::optional<net::Response> Check(const net::Request& request);
   // Check as a filter for net::HttpServer::Start (the first of the node's filters).
   net::Filter AsFilter();
+
+  // True (and counted as blocked) when a new connection from `peer` is to be refused at
+  // accept: an active block decision applies to it. Lock-free.
+  bool RefusesConnection(std::string_view peer);
+  // RefusesConnection as net::ServerOptions::connection_filter.
+  net::ConnectionFilter AsConnectionFilter();
 
   std::uint64_t blocked() const { return blocked_.load(std::memory_order_relaxed); }
   std::uint64_t throttled() const { return throttled_.load(std::memory_order_relaxed); }

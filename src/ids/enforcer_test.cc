@@ -78,6 +78,7 @@ class EnforcerTest : public ::testing::Test {
     options.access_log = false;
     options.head_timeout = std::chrono::milliseconds(300);
     options.observer = ServerObserverFor(*engine_, *log_, "node-1", clock_);
+    options.connection_filter = enforcer_->AsConnectionFilter();
     auto server = net::HttpServer::Start(
         options, std::move(router),
         {enforcer_->AsFilter(), PayloadScoringFilter(scorer_, *engine_, clock_)});
@@ -130,6 +131,28 @@ TEST_F(EnforcerTest, ABlockedSourceGets403BeforeItsBodyIsReadAndIsDisconnected) 
   auto other = Ask(Get("/ok"), "127.0.0.3");
   ASSERT_TRUE(other);
   EXPECT_EQ(other->status, 200);
+}
+
+TEST_F(EnforcerTest, AConnectionOpenedBeforeTheBlockIsRefusedAtItsNextHead) {
+  RawConnection c(server_->port(), std::chrono::seconds(10), "127.0.0.21");
+  ASSERT_TRUE(c.Send(Get("/ok")));
+  auto reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_TRUE(reply->keep_alive);
+  ASSERT_TRUE(table_->Impose({"test", 1, *SourceScope("127.0.0.21"), Action::kBlock, "scripted"}));
+  // Accepted before the block: the head-time filter refuses its next request.
+  ASSERT_TRUE(c.Send(Get("/ok")));
+  reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 403);
+  EXPECT_FALSE(reply->keep_alive);
+  // A new connection is refused at accept, with the same answer.
+  reply = Ask(Get("/ok"), "127.0.0.21");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 403);
+  EXPECT_EQ(Json::parse(reply->body)["message"], "blocked");
+  EXPECT_EQ(enforcer_->blocked(), 2u);
 }
 
 TEST_F(EnforcerTest, AThrottledSourceGets429WithRetryAfterBeyondItsRate) {

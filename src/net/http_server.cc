@@ -1,6 +1,10 @@
 #include "net/http_server.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,9 +12,12 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <future>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "core/check.h"
@@ -34,6 +41,39 @@ constexpr std::chrono::seconds kForcedCloseWait{2};
 // Pause before accepting again after an accept error (e.g. out of file descriptors), so the
 // loop does not spin.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+// Connections taken from the backlog per wake-up before other work gets the thread.
+constexpr int kMaxAcceptsPerWake = 64;
+
+// The answer to a connection refused at accept (http_server.h), written without a session.
+constexpr std::string_view kRefusedBody = R"({"error":"forbidden","message":"blocked"})";
+const std::string& RefusedResponse() {
+  static const std::string response =
+      "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(kRefusedBody.size()) +
+      "\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n"
+      "Cache-Control: no-store\r\n\r\n" +
+      std::string(kRefusedBody);
+  return response;
+}
+
+// Refuses an accepted connection (its descriptor, not yet owned by anything) without a session
+// and without ever waiting: a few system calls on the accepting thread, then closes it.
+void RefuseAtAccept(int fd, bool answer) {
+  if (!answer) {
+    // A reset: no answer to read, no FIN exchange, no TIME_WAIT.
+    const linger reset{1, 0};
+    (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  } else {
+    // Swallow what the client already sent (usually its whole head), so that closing sends a
+    // FIN after the answer rather than a reset that could destroy it before it is read.
+    std::array<char, 4096> sink;
+    (void)::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);
+    const std::string& response = RefusedResponse();
+    (void)::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)::shutdown(fd, SHUT_WR);
+  }
+  (void)::close(fd);
+}
 
 }  // namespace
 
@@ -64,40 +104,105 @@ class ServerRuntime {
         tracker(options.name, LimitsFrom(options), options.metrics),
         body_budget(options.name, options.body_budget, options.metrics),
         acceptor(asio::make_strand(io)),
-        retry_timer(acceptor.get_executor()) {}
+        retry_timer(acceptor.get_executor()) {
+    if (options.metrics != nullptr) {
+      refused = &options.metrics
+                     ->AddCounter("medmesh_http_connections_refused_total",
+                                  "Connections refused at accept by the connection filter "
+                                  "(e.g. blocked sources), without a session.",
+                                  {"server"})
+                     .WithLabels({options.name});
+    }
+  }
 
   SessionContext session_context() {
     return SessionContext{options, dispatcher, tracker, body_budget, tls ? &*tls : nullptr, life};
   }
 
+  // Accepting: wait until the listening socket is readable, then take what the backlog holds
+  // (at most kMaxAcceptsPerWake) with accept4 directly, so that a connection refused by the
+  // connection filter costs a few system calls and nothing of Asio (no strand, no reactor
+  // registration, no handler) - under a flood of blocked sources this is most connections.
   void Accept() {
-    acceptor.async_accept(asio::make_strand(io),
-                          [this](boost::system::error_code ec, Tcp::socket socket) {
-                            OnAccept(ec, std::move(socket));
-                          });
+    acceptor.async_wait(Tcp::acceptor::wait_read,
+                        [this](boost::system::error_code ec) { OnReadable(ec); });
   }
 
-  void OnAccept(boost::system::error_code ec, Tcp::socket socket) {
-    // Stop() closes the acceptor on this strand; an accept that completed just before is
-    // dropped here rather than registered after the drain began.
+  void RetryAcceptLater(const std::string& error) {
+    log::Warn("http_accept_failed", {{"server", options.name}, {"error", error}});
+    retry_timer.expires_after(kAcceptRetryDelay);
+    retry_timer.async_wait([this](boost::system::error_code wait_ec) {
+      if (!wait_ec && acceptor.is_open()) Accept();
+    });
+  }
+
+  void OnReadable(boost::system::error_code ec) {
+    // Stop() closes the acceptor on this strand; a wake-up that completed just before is
+    // dropped here rather than registering connections after the drain began.
     if (!acceptor.is_open()) return;
     if (ec) {
-      log::Warn("http_accept_failed", {{"server", options.name}, {"error", ec.message()}});
-      retry_timer.expires_after(kAcceptRetryDelay);
-      retry_timer.async_wait([this](boost::system::error_code wait_ec) {
-        if (!wait_ec && acceptor.is_open()) Accept();
-      });
+      RetryAcceptLater(ec.message());
+      return;
+    }
+    for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
+      sockaddr_storage address{};
+      socklen_t length = sizeof address;
+      const int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&address),
+                               &length, SOCK_CLOEXEC);
+      if (fd < 0) {
+        const int error = errno;
+        if (error == EAGAIN || error == EWOULDBLOCK) break;
+        // The connection died in the backlog, or a network error pending on it (accept(2)).
+        if (error == EINTR || error == ECONNABORTED || error == EPROTO || error == ENETDOWN ||
+            error == ENOPROTOOPT || error == EHOSTDOWN || error == ENONET ||
+            error == EHOSTUNREACH || error == EOPNOTSUPP || error == ENETUNREACH) {
+          continue;
+        }
+        RetryAcceptLater(std::system_category().message(error));  // e.g. out of descriptors
+        return;
+      }
+      Tcp::endpoint peer;
+      if (length > peer.capacity()) {
+        ::close(fd);
+        continue;
+      }
+      std::memcpy(peer.data(), &address, length);
+      peer.resize(length);
+      OnAccepted(fd, peer);
+    }
+    Accept();
+  }
+
+  // Whether a refused connection may still be answered this second (refusal_answers_per_second);
+  // on the acceptor's strand only.
+  bool TakeRefusalAnswer() {
+    const std::int64_t second = std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count();
+    if (second != refusal_second) {
+      refusal_second = second;
+      refusal_answers = 0;
+    }
+    if (refusal_answers >= options.refusal_answers_per_second) return false;
+    ++refusal_answers;
+    return true;
+  }
+
+  void OnAccepted(int fd, const Tcp::endpoint& peer) {
+    std::string source = NormalizedAddress(peer.address());
+    if (options.connection_filter && options.connection_filter(source)) {
+      if (refused != nullptr) refused->Increment();  // before the client can see the refusal
+      RefuseAtAccept(fd, !tls && TakeRefusalAnswer());
+      return;
+    }
+    Tcp::socket socket(asio::make_strand(io));
+    boost::system::error_code ec;
+    if (socket.assign(peer.protocol(), fd, ec); ec) {
+      ::close(fd);
       return;
     }
     boost::system::error_code ignored;
     socket.set_option(Tcp::no_delay(true), ignored);
-    boost::system::error_code peer_ec;
-    const Tcp::endpoint peer = socket.remote_endpoint(peer_ec);
-    if (peer_ec) {  // the client already left
-      Accept();
-      return;
-    }
-    std::string source = NormalizedAddress(peer.address());
     std::shared_ptr<Connection> session =
         NewSession(std::move(socket), session_context(), source, peer.port());
     if (tracker.Add(session, source)) {
@@ -107,7 +212,6 @@ class ServerRuntime {
       // medmesh_http_connections_rejected_total counts them.
       log::Debug("http_connection_rejected", {{"server", options.name}});
     }
-    Accept();
   }
 
   bool OnIoThread() const {
@@ -138,6 +242,10 @@ class ServerRuntime {
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   Tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
+  Counter* refused = nullptr;  // medmesh_http_connections_refused_total, if metrics
+  // Refusals answered in the current second (TakeRefusalAnswer); the acceptor's strand only.
+  std::int64_t refusal_second = 0;
+  std::uint32_t refusal_answers = 0;
   std::uint16_t port = 0;
   // Set once in Start(), read-only afterwards.
   std::vector<std::pair<Method, std::string>> route_list;
@@ -217,6 +325,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Rou
   }
   if (rt.acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
     return Unavailable("cannot listen on " + where + ": " + ec.message());
+  }
+  // Accept() takes connections with accept4 until the backlog is empty.
+  if (rt.acceptor.non_blocking(true, ec); ec) {
+    return Unavailable("cannot make the listening socket non-blocking: " + ec.message());
   }
   rt.port = rt.acceptor.local_endpoint().port();
   asio::post(rt.acceptor.get_executor(), [&rt] { rt.Accept(); });

@@ -30,6 +30,17 @@
 //      counted and summarised in one "http_access_suppressed" line with "lines") and update
 //      the metrics.
 //
+// Before all of this, at accept (options.connection_filter): a connection whose source
+// address the filter refuses gets no session at all. On plain HTTP, for the first
+// options.refusal_answers_per_second refusals of each second, the server reads (without
+// waiting) what the client already sent, writes a canned "403 Forbidden" with
+// {"error":"forbidden","message":"blocked"} and "Connection: close" straight to the socket
+// (best effort, never blocking) and closes it: a blocked person sees why. Beyond that rate (a
+// flood), and always on HTTPS (answering would cost a TLS handshake), it resets the connection
+// at once: no answer, no FIN exchange, no TIME_WAIT. Counted in
+// medmesh_http_connections_refused_total; not logged, not seen by the observer. The head-time
+// filters (step 3) still run for every request on the connections accepted.
+//
 // Connections are kept alive (HTTP/1.1 default) except after a 400, 431 or 501, or a
 // response sent while the request's body was still unread (a filter's answer, 404, 405,
 // 413). After any response sent with "Connection: close" the server shuts its sending side
@@ -74,6 +85,7 @@
 //   medmesh_http_connections_active{server}                         gauge
 //   medmesh_http_connections_rejected_total{server}                 counter
 //   medmesh_http_connections_evicted_total{server}                  counter
+//   medmesh_http_connections_refused_total{server}                  counter
 //   medmesh_http_body_bytes_reserved{server}                        gauge
 //   medmesh_http_body_refused_total{server,reason="node"|"source"}  counter
 //   medmesh_http_access_log_suppressed_total{server}                counter
@@ -138,6 +150,12 @@ struct ServerEvent {
 // Runs on I/O threads, concurrently with itself, once per response: must be fast,
 // thread-safe and must not throw.
 using ServerObserver = std::function<void(const ServerEvent&)>;
+
+// Decides at accept time, from the source address alone (Request::peer_address form), whether
+// a new connection is refused before any session exists (see "Before all of this"): true to
+// refuse. Runs on the accepting thread for every connection, concurrently with requests: it
+// must be very cheap (no lock on the common path), thread-safe and must not throw.
+using ConnectionFilter = std::function<bool(std::string_view peer)>;
 
 struct TlsFiles {
   std::string certificate_chain_file;  // PEM: leaf certificate first, then intermediates
@@ -206,6 +224,11 @@ struct ServerOptions {
   MetricsRegistry* metrics = nullptr;
   // Sees every response and slow-client timeout (ServerEvent); empty: none.
   ServerObserver observer;
+  // Refuses connections at accept, before a session (e.g. IDS blocks); empty: none.
+  ConnectionFilter connection_filter;
+  // Connections refused at accept that still get the canned 403 per second (the rest are
+  // reset); 0: reset them all.
+  std::uint32_t refusal_answers_per_second = 100;
 };
 
 class HttpServer {

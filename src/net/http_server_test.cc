@@ -396,6 +396,78 @@ TEST_F(HttpServerTest, FiltersBlockAndThrottleBeforeRoutingAndBeforeTheBody) {
   EXPECT_EQ(filtered, 4);
 }
 
+TEST_F(HttpServerTest, TheConnectionFilterRefusesASourceAtAcceptWithoutASession) {
+  std::atomic<int> head_filtered{0};
+  Filter count_heads = [&](const Request&) -> std::optional<Response> {
+    ++head_filtered;
+    return std::nullopt;
+  };
+  std::atomic<int> asked{0};
+  auto server = Start(DemoRouter(), {count_heads}, [&](ServerOptions& o) {
+    o.connection_filter = [&](std::string_view peer) {
+      ++asked;
+      return peer == "127.0.0.66";
+    };
+  });
+  ASSERT_TRUE(server);
+
+  // The refused source reads the canned 403 and the close, its head never reaches a filter,
+  // the router or a handler.
+  for (const std::string& request :
+       {Get("/api/patients/p/readings"),
+        std::string("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 500\r\n\r\n")}) {
+    RawConnection c(server->port(), 5s, "127.0.0.66");
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.Send(request));
+    auto reply = c.Read();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 403);
+    EXPECT_EQ(Json(reply->body)["message"], "blocked");
+    EXPECT_FALSE(reply->keep_alive);
+    EXPECT_EQ(reply->headers.at("x-content-type-options"), "nosniff");
+    EXPECT_TRUE(c.ReadsEof());
+  }
+  // A refused client that sends nothing is closed too.
+  {
+    RawConnection silent(server->port(), 5s, "127.0.0.66");
+    ASSERT_TRUE(silent.connected());
+    auto reply = silent.Read();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 403);
+  }
+  EXPECT_EQ(head_filtered, 0);
+  EXPECT_EQ(calls_, 0);
+  EXPECT_EQ(metrics_.AddCounter("medmesh_http_connections_refused_total", "", {"server"})
+                .WithLabels({"test"})
+                .Value(),
+            3.0);
+
+  // Other sources are served as before; the filter was asked once per connection.
+  EXPECT_EQ(RawExchange(server->port(), Get("/api/patients/p/readings")).value().status, 200);
+  EXPECT_EQ(head_filtered, 1);
+  EXPECT_EQ(calls_, 1);
+  EXPECT_EQ(asked, 4);
+  ASSERT_TRUE(WaitFor([&] { return server->active_connections() == 0; }));
+}
+
+TEST_F(HttpServerTest, RefusalsBeyondTheAnswerRateAreResetWithoutAnAnswer) {
+  auto server = Start(DemoRouter(), {}, [&](ServerOptions& o) {
+    o.connection_filter = [](std::string_view peer) { return peer == "127.0.0.66"; };
+    o.refusal_answers_per_second = 0;
+  });
+  ASSERT_TRUE(server);
+  RawConnection c(server->port(), 5s, "127.0.0.66");
+  ASSERT_TRUE(c.connected());
+  (void)c.Send(Get("/api/patients/p/readings"));  // may already fail: the reset can come first
+  EXPECT_FALSE(c.Read());
+  EXPECT_EQ(calls_, 0);
+  EXPECT_EQ(metrics_.AddCounter("medmesh_http_connections_refused_total", "", {"server"})
+                .WithLabels({"test"})
+                .Value(),
+            1.0);
+  EXPECT_EQ(RawExchange(server->port(), Get("/api/patients/p/readings")).value().status, 200);
+}
+
 TEST_F(HttpServerTest, MetricsEndpointExposesPerRouteCountersAndLatency) {
   Router router = DemoRouter();
   AddMetricsEndpoint(router, metrics_);
