@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cloudlet/relay.h"
 #include "fhir/ids.h"
 #include "ids/mesh_report.h"
 #include "people_world.h"
@@ -225,6 +226,18 @@ class AuthzMatrixTest : public PeopleWorld {
       return At("/api/v1/attack/runs", json{{"scenario", "lying-peer"}}.dump());
     };
     b["cloudlet GET /api/v1/attack/runs/{id}"] = plain("/api/v1/attack/runs/0011223344556677");
+    // Relaying to the cloud for a peer cloudlet (cloudlet/relay.h): node-signed, the body
+    // decides. Here cloudlet-1's own request, and cloudlet-1 is no configured peer of itself:
+    // 403 for every caller (tests/relay_test.cc passes a configured peer's on).
+    b["cloudlet POST /api/v1/relay/{target}"] = [this](Column, bool) {
+      auto envelope =
+          cloudlet::SignRelayRequest({"cloudlet-1", "certificate", wire::NowMs(clock_), {}},
+                                     *cloudlet1_signer_, cloudlet1_certificate_);
+      EXPECT_TRUE(envelope);
+      return At("/api/v1/relay/certificate",
+                envelope ? std::string(AsStringView(*envelope)) : std::string(),
+                "application/octet-stream");
+    };
     b["cloud GET /api/v1/root"] = plain("/api/v1/root");
     b["cloud POST /api/v1/cloudlets"] = [this](Column, bool) {
       return At("/api/v1/cloudlets", std::string(AsStringView(cloudlet1_certificate_)),

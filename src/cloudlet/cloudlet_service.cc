@@ -20,6 +20,7 @@
 #include "cloudlet/internal/cloudlet_metrics.h"
 #include "cloudlet/internal/forward_item.h"
 #include "cloudlet/internal/record_at_rest.h"
+#include "cloudlet/relay.h"
 #include "cloudlet/trust_service.h"
 #include "cloudlet/trust_store.h"
 #include "core/log.h"
@@ -145,6 +146,9 @@ struct CloudletService::State {
   // Issue 10 (trust_service.h): sharing between similar patients, trust in peer cloudlets.
   std::unique_ptr<TrustStore> trust_store;
   std::unique_ptr<TrustService> trust;
+  // Issue 10 (relay.h): passing configured peers' requests on to the cloud, and relaying ours.
+  std::unique_ptr<net::HttpClient> relay_client;
+  std::vector<RelayPeer> RelayPeers() const;  // the configured mesh peers but the cloud
   // Demo only (attack/attack_runs.h): red-team runs launched from the operator console.
   std::unique_ptr<attack::AttackRuns> attack_runs;
   std::unique_ptr<net::HttpServer> server;
@@ -933,6 +937,16 @@ net::Router CloudletService::State::BuildRouter() {
   web::AddWebUi(router, node_info, {.https = options.tls.has_value()});
   console->AddRoutes(router);
   trust->AddRoutes(router);
+  AddRelayRoutes(router, {identity.root.key, options.forwarder.cloud_url,
+                          [this](std::string_view origin) {
+                            const auto peers = RelayPeers();
+                            return std::any_of(peers.begin(), peers.end(),
+                                               [&](const RelayPeer& p) { return p.id == origin; });
+                          },
+                          *relay_client, clock, metrics,
+                          [this](IdsEventKind kind, const net::Request& r, std::string detail) {
+                            pipeline->RecordRejection(kind, r.peer_address, {}, std::move(detail));
+                          }});
   // Demo only: red-team runs for this cloudlet's operators (404 to everyone elsewhere).
   attack::AddAttackRoutes(
       router, attack_runs.get(), [this](const net::Request& r) -> std::optional<net::Response> {
@@ -947,6 +961,14 @@ net::Router CloudletService::State::BuildRouter() {
         return std::nullopt;
       });
   return router;
+}
+
+std::vector<RelayPeer> CloudletService::State::RelayPeers() const {
+  std::vector<RelayPeer> out;
+  for (const ids::MeshPeerAddress& p : options.ids.mesh.peers) {
+    if (!p.is_cloud && p.id != "cloud") out.push_back({p.id, p.url});
+  }
+  return out;
 }
 
 CloudletService::CloudletService(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -1057,6 +1079,40 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
                                       *s->signer, *s->decisions, *s->detection, *s->ids, clock,
                                       random, s->options.data_dir},
                                      std::move(mesh_options)));
+  }
+
+  {
+    // Relaying (relay.h): our peers' requests to our cloud, and ours through a peer while our
+    // own link is down.
+    net::ClientOptions relay_options;
+    relay_options.ca_file = s->options.forwarder.ca_file;
+    relay_options.connect_timeout = s->options.forwarder.connect_timeout;
+    relay_options.request_timeout = s->options.forwarder.request_timeout;
+    relay_options.user_agent = "medmesh-cloudlet";
+    MEDMESH_ASSIGN_OR_RETURN(s->relay_client, net::HttpClient::Create(std::move(relay_options)));
+    s->forwarder->SetRelay(
+        {.candidates =
+             [s] {
+               std::vector<RankedPeer> ranked;
+               auto peers = s->trust->Peers();
+               if (!peers) {
+                 log::Warn("cloudlet_relay_trust_unreadable",
+                           {{"error", peers.error().ToString()}});
+                 return std::vector<RelayPeer>();
+               }
+               for (const PeerTrust& p : *peers) {
+                 ranked.push_back({p.peer_id, p.trust, p.partner});
+               }
+               return RelayCandidates(s->RelayPeers(), ranked);
+             },
+         .record =
+             [s](const std::string& peer, bool good) {
+               if (Status st = s->trust->RecordPeerEvent(
+                       {peer, "forward", good, wire::ToUnixMs(s->clock.Now())});
+                   !st) {
+                 log::Warn("cloudlet_relay_event_not_kept", {{"error", st.error().ToString()}});
+               }
+             }});
   }
 
   net::ServerOptions server_options;

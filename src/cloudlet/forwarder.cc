@@ -174,15 +174,19 @@ Status Forwarder::EnsureCloudKey() {
   }
   // Nothing is sealed to a key that is due for a refresh and could not be refreshed.
   cloud_.reset();
-  auto root = client_->Get(Url("/api/v1/root"));
-  if (!root) return Unavailable("cloud unreachable: " + root.error().message());
-  if (root->status != 200) return Unavailable("the cloud did not serve its root certificate");
-  if (!std::equal(root->body.begin(), root->body.end(), ctx_.root.certificate.begin(),
-                  ctx_.root.certificate.end(),
-                  [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; })) {
-    return FailedPrecondition("the cloud serves another root certificate than the pinned one");
+  if (via_ == nullptr) {
+    auto root = client_->Get(Url("/api/v1/root"));
+    if (!root) return Unavailable("cloud unreachable: " + root.error().message());
+    if (root->status != 200) return Unavailable("the cloud did not serve its root certificate");
+    if (!std::equal(root->body.begin(), root->body.end(), ctx_.root.certificate.begin(),
+                    ctx_.root.certificate.end(),
+                    [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; })) {
+      return FailedPrecondition("the cloud serves another root certificate than the pinned one");
+    }
   }
-  auto cert = client_->Get(Url("/api/v1/certificate"));
+  // Through a relay, the certificate's chain to the pinned root key (below) is what counts.
+  auto cert =
+      via_ == nullptr ? client_->Get(Url("/api/v1/certificate")) : ToCloud("certificate", {});
   if (!cert) return Unavailable("cloud unreachable: " + cert.error().message());
   if (cert->status != 200) return Unavailable("the cloud did not serve its certificate");
   auto verified = wire::VerifyCertificate(cert->body_bytes(), ctx_.root.key,
@@ -208,8 +212,7 @@ Result<wire::VerifiedCertificate> Forwarder::CloudCertificate() {
 
 Status Forwarder::EnsureRegistered() {
   if (registered_) return OkStatus();
-  auto response =
-      client_->Post(Url("/api/v1/cloudlets"), Body(ctx_.certificate), std::string(kOctetStream));
+  auto response = ToCloud("cloudlets", Body(ctx_.certificate));
   if (!response) return Unavailable("cloud unreachable: " + response.error().message());
   if (response->status != 200) {
     const Error error = net::ErrorFromResponse(*response);
@@ -259,8 +262,7 @@ Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response) {
 }
 
 Forwarder::Outcome Forwarder::SendEnrolment(const store::QueueItem& item) {
-  return Classify(
-      client_->Post(Url("/api/v1/enrolments"), Body(item.payload), std::string(kOctetStream)));
+  return Classify(ToCloud("enrolments", Body(item.payload)));
 }
 
 Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item,
@@ -288,8 +290,7 @@ Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item,
   auto sealed = wire::SealForward({header->content_type, ctx_.node_id, *forward_id}, opened, cloud,
                                   ctx_.signer);
   if (!sealed) return {Verdict::kPermanent, "seal_failed", {}, false, false};
-  Outcome outcome =
-      Classify(client_->Post(Url("/api/v1/forward"), Body(*sealed), std::string(kOctetStream)));
+  Outcome outcome = Classify(ToCloud("forward", Body(*sealed)));
   if (outcome.lacks_identity) {
     // Push the enrolment again; it goes before the retry of this forward.
     auto pushed =
@@ -397,12 +398,67 @@ Result<const crypto::HybridSealer*> Forwarder::EnsureReady() {
   return cloud_->sealer.get();
 }
 
+void Forwarder::SetRelay(ForwarderRelay relay) {
+  std::lock_guard lock(round_mu_);
+  relay_ = std::move(relay);
+}
+
+Result<net::Response> Forwarder::ToCloud(std::string_view target, std::string body) {
+  const std::string path = "/api/v1/" + std::string(target);
+  if (via_ == nullptr) {
+    if (target == "certificate") return client_->Get(Url(path));
+    return client_->Post(Url(path), std::move(body), std::string(kOctetStream));
+  }
+  auto envelope =
+      SignRelayRequest({ctx_.node_id, std::string(target), wire::ToUnixMs(ctx_.clock.Now()),
+                        Bytes(body.begin(), body.end())},
+                       ctx_.signer, ctx_.certificate);
+  if (!envelope) return envelope.error();
+  auto answer = client_->Post(via_->url + "/api/v1/relay/" + std::string(target), Body(*envelope),
+                              std::string(kOctetStream));
+  if (answer && answer->Header(kRelayedHeader) == std::optional<std::string_view>("cloud")) {
+    return answer;
+  }
+  relay_failed_ = true;
+  if (!answer) return Unavailable("relay unreachable: " + answer.error().message());
+  log::Warn("cloudlet_relay_failed", {{"peer", via_->id}, {"status", answer->status}});
+  return Unavailable("the relay did not pass the request on (status " +
+                     std::to_string(answer->status) + ")");
+}
+
 Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std::size_t& settled) {
-  ForwardRound round;
-  if (options_.cloud_url.empty()) return round;
+  if (options_.cloud_url.empty()) return ForwardRound{};
   // During an outage only the probe talks to the cloud: items keep their attempts, and all of
-  // them are due as soon as it answers.
-  if (cloud_down_ && !ProbeCloud()) return round;
+  // them are due as soon as it answers. Until then they may go through a relay.
+  std::optional<RelayPeer> relay;
+  if (cloud_down_ && !ProbeCloud()) {
+    if (!relay_.candidates) return ForwardRound{};
+    std::vector<RelayPeer> candidates = relay_.candidates();
+    if (candidates.empty()) return ForwardRound{};
+    relay = std::move(candidates.front());
+  }
+  struct ViaGuard {
+    const RelayPeer*& via;
+    ~ViaGuard() { via = nullptr; }
+  } guard{via_};
+  via_ = relay ? &*relay : nullptr;
+  relay_failed_ = false;
+  auto round = SendDue(items, settled);
+  if (relay && round) {
+    round->relay = relay->id;
+    if (relay_failed_ || round->sent > 0) {
+      log::Info("cloudlet_relay_round", {{"peer", relay->id},
+                                         {"sent", static_cast<std::uint64_t>(round->sent)},
+                                         {"relay_failed", relay_failed_}});
+      if (relay_.record) relay_.record(relay->id, !relay_failed_);
+    }
+  }
+  return round;
+}
+
+Result<ForwardRound> Forwarder::SendDue(std::vector<store::QueueItem>& items,
+                                        std::size_t& settled) {
+  ForwardRound round;
   MEDMESH_ASSIGN_OR_RETURN(items, ctx_.queue.NextDue(ctx_.clock.Now(), options_.batch_size));
   if (items.empty()) return round;
   std::stable_partition(items.begin(), items.end(), IsEnrolmentItem);
@@ -414,21 +470,26 @@ Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std:
     // the cloud's key (401) or the registration (409), and nothing is sent without both.
     auto ready = EnsureReady();
     if (!ready) {
-      const std::string reason =
-          ready.error().code() == ErrorCode::kUnavailable ? "unreachable" : "cloud_identity";
+      const std::string reason = relay_failed_ ? "relay_failed"
+                                 : ready.error().code() == ErrorCode::kUnavailable
+                                     ? "unreachable"
+                                     : "cloud_identity";
       log::Warn("cloudlet_cloud_not_ready", {{"error", ready.error().ToString()}});
       round.cloud_reachable = false;
-      if (reason == "unreachable") NoteCloudDown();
+      if (reason == "unreachable" || reason == "relay_failed") NoteCloudDown();
       EndRound(std::span(items).subspan(settled), reason, round);
       settled = items.size();
       return round;
     }
     round.cloud_reachable = true;
-    cloud_down_ = false;
-    NoteLink(CloudLink::State::kUp);
+    if (via_ == nullptr) {  // through a relay, the link itself is still down
+      cloud_down_ = false;
+      NoteLink(CloudLink::State::kUp);
+    }
 
     const bool enrolment = IsEnrolmentItem(item);
-    const Outcome outcome = enrolment ? SendEnrolment(item) : SendUpload(item, **ready);
+    Outcome outcome = enrolment ? SendEnrolment(item) : SendUpload(item, **ready);
+    if (relay_failed_ && outcome.verdict == Verdict::kRetryAndStop) outcome.reason = "relay_failed";
     if (outcome.lacks_identity) registered_ = false;
     // Perhaps sealed to a key the cloud retired: fetch it again before the next send, unless it
     // was fetched in this round (then the 401 is about the item, and refetching cannot help).
@@ -460,7 +521,7 @@ Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std:
       case Verdict::kRetryAndStop:
         EndRound(std::span(items).subspan(settled), outcome.reason, round);
         settled = items.size();
-        round.cloud_reachable = outcome.reason != "unreachable";
+        round.cloud_reachable = outcome.reason != "unreachable" && outcome.reason != "relay_failed";
         if (!round.cloud_reachable) NoteCloudDown();
         return round;
       case Verdict::kPermanent:

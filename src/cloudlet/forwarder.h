@@ -28,6 +28,17 @@
 //      stall the queue or trip backpressure. Any other answer (a redirect, 404, 405, 408, a
 //      proxy's page without a MedMesh error body) says nothing about the item: it is retried
 //      like a 5xx and never dead-lettered.
+//   Relaying (SetRelay; docs/trust_system.md): while the cloud is found unreachable and the
+//   probe is not answered, a round sends its due items through a peer cloudlet instead: the
+//   first of relay.candidates() (trusted partners first, cloudlet/relay.h). Every request to
+//   the cloud (its certificate, the registration, enrolments, forwards) then goes, unchanged and
+//   wrapped in a relay request signed by this cloudlet, to {peer}/api/v1/relay/{target}; the
+//   cloud's answer comes back marked X-MedMesh-Relayed and is handled exactly as a direct one.
+//   Any other answer of the peer (unreachable, its own refusal, no cloud) is a failed relay:
+//   the round ends as for an unreachable cloud (the items stay queued and back off) and
+//   relay.record(peer, false) is called; a relay round that delivered at least one item calls
+//   relay.record(peer, true) (one event per round, not per item). The probe goes on, and once
+//   the cloud answers it, direct sending resumes.
 //   Before every send, not once per round, the forwarder makes sure it holds a verified cloud
 //   key and its registration (steps 1 and 2); if it cannot, the rest of the round is marked
 //   failed and the round ends.
@@ -51,6 +62,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +72,7 @@
 #include <thread>
 #include <vector>
 
+#include "cloudlet/relay.h"
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "core/random.h"
@@ -107,6 +120,7 @@ struct ForwardRound {
   std::size_t failed = 0;  // will be retried
   std::size_t dead = 0;    // moved to the dead letters
   bool cloud_reachable = false;
+  std::string relay;  // the peer this round relayed through; empty: direct (or nothing sent)
 };
 
 // What the forwarder last learnt of the cloud, for the operator (GET /api/v1/stats):
@@ -122,6 +136,15 @@ struct CloudLink {
   std::int64_t last_forward_ms = 0;
 };
 std::string_view CloudLinkStateName(CloudLink::State state);  // "unknown", "up", "down"
+
+// Relaying through a peer cloudlet while the cloud link is down (see the top of this file).
+struct ForwarderRelay {
+  // The peers to relay through, best first (empty: no relaying now). Called once per round
+  // during an outage, on the forwarder's thread.
+  std::function<std::vector<RelayPeer>()> candidates;
+  // What a relay round showed of the peer: delivered (true) or failed (false).
+  std::function<void(const std::string& peer, bool good)> record;
+};
 
 // What the forwarder works with; every reference must outlive it.
 struct ForwarderContext {
@@ -148,6 +171,9 @@ class Forwarder {
   ~Forwarder();  // Stop()
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
+
+  // Enables relaying (see the top of this file). Call before Start().
+  void SetRelay(ForwarderRelay relay);
 
   void Start();
   // Finishes the round in progress (bounded by the HTTP timeouts) and joins the thread.
@@ -193,6 +219,11 @@ class Forwarder {
   Result<const crypto::HybridSealer*> EnsureReady();
   Status EnsureCloudKey();
   Status EnsureRegistered();
+  // Sends the due items of a round: the rounds' work past the outage probe.
+  Result<ForwardRound> SendDue(std::vector<store::QueueItem>& items, std::size_t& settled);
+  // POSTs `body` to the cloud's /api/v1/{target}, directly or (via_) through the relay. A relay
+  // that did not give the cloud's own answer is an error (kUnavailable) and sets relay_failed_.
+  Result<net::Response> ToCloud(std::string_view target, std::string body);
   Outcome SendEnrolment(const store::QueueItem& item);
   Outcome SendUpload(const store::QueueItem& item, const crypto::HybridSealer& cloud);
   // Turns the cloud's answer into a verdict. No side effects but a log line.
@@ -224,6 +255,9 @@ class Forwarder {
   bool ProbeCloud();
   std::uint64_t round_number_ = 0;   // guarded by round_mu_
   std::unique_ptr<CloudKey> cloud_;  // guarded by round_mu_; null until fetched, or dropped
+  ForwarderRelay relay_;             // guarded by round_mu_
+  const RelayPeer* via_ = nullptr;   // guarded by round_mu_; set during a relay round
+  bool relay_failed_ = false;        // guarded by round_mu_; the relay failed in this round
   bool registered_ = false;          // guarded by round_mu_
 
   std::mutex mu_;

@@ -1,0 +1,381 @@
+// Relaying to the cloud through a trusted peer cloudlet (issue 10; cloudlet/relay.h), in one
+// process over loopback HTTP: a real cloud, cloudlet B whose link to it works, and cloudlet A
+// whose cloud URL is a closed port. A's queued uploads reach the cloud through B, and B's trust
+// at A rises; a broken relay (answers 5xx) keeps A's items queued and loses trust; B refuses
+// relay requests that are forged, from cloudlets it is not configured with, or malformed.
+#include "cloudlet/relay.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "cloud/cloud_service.h"
+#include "cloudlet/cloudlet_service.h"
+#include "core/bytes.h"
+#include "crypto/signing.h"
+#include "net/http_server.h"
+#include "net/test_support.h"
+#include "node/test_support.h"
+#include "testing/wait.h"
+
+namespace medmesh {
+namespace {
+
+using nlohmann::json;
+using node::testing::HeartRate;
+using node::testing::TestDevice;
+
+Bytes ToBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+std::int64_t NowMs() { return wire::ToUnixMs(std::chrono::system_clock::now()); }
+
+// A peer that answers every relay request 503 without passing anything on.
+class BrokenRelay {
+ public:
+  BrokenRelay() {
+    net::Router router;
+    router.Post("/api/v1/relay/{target}", [this](const net::Request&) -> Result<net::Response> {
+      ++calls_;
+      return net::Response::Json(R"({"error":"unavailable","message":"down"})", 503);
+    });
+    net::ServerOptions options;
+    options.name = "broken-relay";
+    options.io_threads = 1;
+    options.access_log = false;
+    server_ = net::HttpServer::Start(std::move(options), std::move(router)).value();
+  }
+  ~BrokenRelay() { server_->Stop(std::chrono::seconds(1)); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  int calls() const { return calls_.load(); }
+
+ private:
+  std::atomic<int> calls_{0};
+  std::unique_ptr<net::HttpServer> server_;
+};
+
+class RelayTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartCloud(0); }
+
+  // The cloud on `port` (0: any), with its data kept across restarts.
+  void StartCloud(std::uint16_t port) {
+    cloud::CloudOptions options;
+    options.port = port;
+    options.data_dir = dir_.path() / "cloud";
+    options.access_log = false;
+    auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
+    ASSERT_TRUE(identity) << identity.error().ToString();
+    cloud::CloudSecrets secrets{std::move(*identity), kek_.Clone(), index_key_.Clone(),
+                                pseudonym_key_.Clone(), SecretBytes()};
+    auto service =
+        cloud::CloudService::Start(std::move(options), std::move(secrets), clock_, random_);
+    ASSERT_TRUE(service) << service.error().ToString();
+    cloud_ = std::move(*service);
+    cloud_url_ = "http://127.0.0.1:" + std::to_string(cloud_->port());
+    if (!closed_url_.empty()) return;
+    // A closed port: a server that got one and stopped.
+    net::ServerOptions closed;
+    closed.io_threads = 1;
+    closed.access_log = false;
+    auto server = net::HttpServer::Start(std::move(closed), net::Router());
+    ASSERT_TRUE(server);
+    closed_port_ = (*server)->port();
+    closed_url_ = "http://127.0.0.1:" + std::to_string(closed_port_);
+    (*server)->Stop(std::chrono::seconds(1));
+  }
+
+  std::unique_ptr<cloudlet::CloudletService> StartCloudlet(
+      const std::string& id, const std::string& cloud_url,
+      std::vector<ids::MeshPeerAddress> peers) {
+    cloudlet::CloudletOptions options;
+    options.data_dir = dir_.path() / id;
+    options.access_log = false;
+    options.forwarder.cloud_url = cloud_url;
+    options.forwarder.poll_interval = std::chrono::milliseconds(50);
+    options.forwarder.connect_timeout = std::chrono::milliseconds(500);
+    options.forwarder.outage_probe_interval = std::chrono::milliseconds(100);
+    options.forward_queue.initial_backoff = std::chrono::milliseconds(50);
+    options.forward_queue.max_backoff = std::chrono::milliseconds(200);
+    options.backpressure_refresh = std::chrono::milliseconds(0);
+    options.ids.mesh.peers = std::move(peers);
+    // Every request of the test comes from 127.0.0.1: the refusals the last test provokes on
+    // purpose must not get loopback blocked.
+    options.ids.detectors.bad_batches_per_source = 1000;
+    auto identity = deployment_.Identity(wire::CertificateRole::kCloudlet, id);
+    EXPECT_TRUE(identity) << identity.error().ToString();
+    if (!identity) return nullptr;
+    cloudlet::CloudletSecrets secrets{std::move(*identity),
+                                      crypto::KeyEncryptionKey::Generate(random_),
+                                      enrol_token_.Clone(), operator_token_.Clone()};
+    auto service =
+        cloudlet::CloudletService::Start(std::move(options), std::move(secrets), clock_, random_);
+    EXPECT_TRUE(service) << service.error().ToString();
+    return service ? std::move(*service) : nullptr;
+  }
+
+  static std::string Url(const cloudlet::CloudletService& c) {
+    return "http://127.0.0.1:" + std::to_string(c.port());
+  }
+
+  // A's device uploads `n` readings batches of 30 readings to A.
+  void UploadAt(const cloudlet::CloudletService& a, int n) {
+    if (!enrolled_) {
+      ASSERT_TRUE(device_.Enrol(*client_, Url(a), enrol_token_, deployment_.Root().key));
+      enrolled_ = true;
+    }
+    for (int i = 0; i < n; ++i) {
+      auto r = client_->Post(
+          Url(a) + "/api/v1/ingest",
+          std::string(AsStringView(
+              device_.SealReadings(HeartRate(NowMs() - std::int64_t{i} * 60'000, 30)).value())),
+          "application/octet-stream");
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200) << r->body;
+    }
+  }
+
+  // A's trust in `peer` as its operator sees it (GET /api/v1/trust/peers); null if absent.
+  json PeerAt(const cloudlet::CloudletService& a, const std::string& peer) {
+    net::ClientRequest request;
+    request.url = Url(a) + "/api/v1/trust/peers";
+    request.headers = {{"Authorization", "Bearer " + node::testing::TokenText(operator_token_)}};
+    auto r = client_->Send(request);
+    if (!r || r->status != 200) return nullptr;
+    const json body = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object() || !body.contains("peers")) return nullptr;
+    for (const json& p : body["peers"]) {
+      if (p["peer_id"] == peer) return p;
+    }
+    return nullptr;
+  }
+
+  std::optional<std::string> Metric(cloudlet::CloudletService& c, const std::string& name,
+                                    const std::map<std::string, std::string>& labels) {
+    return net::testing::FindSample(net::testing::ParseExposition(c.metrics().Render()), name,
+                                    labels);
+  }
+
+  net::Response PostTo(const std::string& url, const Bytes& body) {
+    auto r = client_->Post(url, std::string(AsStringView(body)), "application/octet-stream");
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : net::Response{};
+  }
+
+  node::testing::TempDir dir_;
+  node::testing::TestDeployment deployment_{dir_.path() / "pki"};
+  SystemClock clock_;
+  SystemRandom random_;
+  crypto::KeyEncryptionKey kek_ = crypto::KeyEncryptionKey::Generate(random_);
+  SecretBytes enrol_token_ = node::testing::RandomToken(random_);
+  SecretBytes operator_token_ = node::testing::RandomToken(random_);
+  std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
+  SecretBytes index_key_ = SecretBytes(random_.Generate(32));
+  SecretBytes pseudonym_key_ = SecretBytes(random_.Generate(32));
+  TestDevice device_{"watch-1", "patient-1", random_, clock_};
+  bool enrolled_ = false;
+  std::uint16_t closed_port_ = 0;
+  std::unique_ptr<cloud::CloudService> cloud_;
+  std::string cloud_url_;
+  std::string closed_url_;
+};
+
+TEST_F(RelayTest, QueuedUploadsReachTheCloudThroughATrustedPeerAndItsTrustRises) {
+  auto b = StartCloudlet("cloudlet-b", cloud_url_, {{"cloudlet-a", closed_url_, false}});
+  ASSERT_TRUE(b);
+  auto a = StartCloudlet("cloudlet-a", closed_url_, {{"cloudlet-b", Url(*b), false}});
+  ASSERT_TRUE(a);
+  UploadAt(*a, 3);
+
+  ASSERT_TRUE(testing::WaitUntil([&] { return cloud_->Stats().value().readings == 90u; }))
+      << "readings at the cloud: " << cloud_->Stats().value().readings;
+  ASSERT_TRUE(testing::WaitUntil([&] { return a->Stats().forward_queue_depth == 0; }));
+  EXPECT_EQ(a->Stats().forwarded, 3u);
+  EXPECT_EQ(cloud_->Stats().value().reading_batches, 3u);
+  // A's own link is still down: it was delivered by relay, not directly.
+  EXPECT_EQ(a->Stats().cloud_link.state, cloudlet::CloudLink::State::kDown);
+  ASSERT_TRUE(testing::WaitUntil([&] { return PeerAt(*a, "cloudlet-b").is_object(); }));
+  const json peer = PeerAt(*a, "cloudlet-b");
+  EXPECT_GE(peer["good"].get<int>(), 1);
+  EXPECT_EQ(peer["bad"].get<int>(), 0);
+  EXPECT_GT(peer["trust"].get<double>(), 0.5);
+  EXPECT_TRUE(peer["partner"].get<bool>());
+  // B counted what it passed on: A's certificate, the registration, the enrolment, the forwards
+  // (at least the three acknowledged; a forward that overtook the enrolment push is answered
+  // 409 by the cloud and sent again after it, as on a direct link).
+  for (const char* target : {"certificate", "cloudlets", "enrolments"}) {
+    SCOPED_TRACE(target);
+    EXPECT_TRUE(Metric(*b, "medmesh_cloudlet_relay_requests_total",
+                       {{"target", target}, {"outcome", "relayed"}})
+                    .has_value());
+  }
+  const auto forwards = Metric(*b, "medmesh_cloudlet_relay_requests_total",
+                               {{"target", "forward"}, {"outcome", "relayed"}});
+  ASSERT_TRUE(forwards.has_value());
+  EXPECT_GE(std::stod(*forwards), 3.0);
+  EXPECT_EQ(a->Stats().forward_queue_depth, 0u);
+}
+
+TEST_F(RelayTest, WhenTheOwnLinkComesBackDirectSendingResumes) {
+  auto b = StartCloudlet("cloudlet-b", cloud_url_, {{"cloudlet-a", closed_url_, false}});
+  ASSERT_TRUE(b);
+  auto a = StartCloudlet("cloudlet-a", closed_url_, {{"cloudlet-b", Url(*b), false}});
+  ASSERT_TRUE(a);
+  UploadAt(*a, 1);
+  ASSERT_TRUE(testing::WaitUntil([&] { return cloud_->Stats().value().readings == 30u; }));
+  const auto relayed = [&] {
+    return Metric(*b, "medmesh_cloudlet_relay_requests_total",
+                  {{"target", "forward"}, {"outcome", "relayed"}});
+  };
+  const auto before = relayed();
+  ASSERT_TRUE(before.has_value());
+  // The cloud moves to A's port: A's own link works now, B's no longer.
+  cloud_->Stop(std::chrono::seconds(1));
+  cloud_.reset();
+  StartCloud(closed_port_);
+  ASSERT_TRUE(cloud_);
+  UploadAt(*a, 2);
+  ASSERT_TRUE(testing::WaitUntil([&] { return cloud_->Stats().value().readings == 90u; }))
+      << "readings at the cloud: " << cloud_->Stats().value().readings;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] { return a->Stats().cloud_link.state == cloudlet::CloudLink::State::kUp; }));
+  EXPECT_EQ(a->Stats().forwarded, 3u);
+  EXPECT_EQ(relayed(), before);  // the two later ones went directly
+}
+
+TEST_F(RelayTest, ABrokenRelayKeepsTheItemsQueuedLosesTrustAndTheNextPeerDelivers) {
+  BrokenRelay broken;
+  auto b = StartCloudlet("cloudlet-b", cloud_url_, {{"cloudlet-a", closed_url_, false}});
+  ASSERT_TRUE(b);
+  // Both peers are untried: the broken one is tried first (configured first).
+  auto a = StartCloudlet("cloudlet-a", closed_url_,
+                         {{"cloudlet-c", broken.url(), false}, {"cloudlet-b", Url(*b), false}});
+  ASSERT_TRUE(a);
+  UploadAt(*a, 2);
+  ASSERT_TRUE(testing::WaitUntil([&] { return cloud_->Stats().value().readings == 60u; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return a->Stats().forward_queue_depth == 0; }));
+  EXPECT_GE(broken.calls(), 1);
+  const json c = PeerAt(*a, "cloudlet-c");
+  ASSERT_TRUE(c.is_object());
+  EXPECT_EQ(c["good"].get<int>(), 0);
+  EXPECT_GE(c["bad"].get<int>(), 1);
+  EXPECT_LT(c["trust"].get<double>(), 0.5);
+  EXPECT_FALSE(c["partner"].get<bool>());
+  EXPECT_TRUE(PeerAt(*a, "cloudlet-b")["partner"].get<bool>());
+  EXPECT_TRUE(Metric(*a, "medmesh_cloudlet_forward_failures_total", {{"reason", "relay_failed"}})
+                  .has_value());
+}
+
+TEST_F(RelayTest, WithOnlyABrokenRelayEverythingStaysQueuedAndItIsNoLongerTried) {
+  BrokenRelay broken;
+  auto a = StartCloudlet("cloudlet-a", closed_url_, {{"cloudlet-c", broken.url(), false}});
+  ASSERT_TRUE(a);
+  UploadAt(*a, 2);
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    const json c = PeerAt(*a, "cloudlet-c");
+    return c.is_object() && c["bad"].get<int>() >= 1;
+  }));
+  // One failed relay puts its trust below the floor: no further relay round tries it. Rounds
+  // still run (the probe of the closed port fails each 100 ms).
+  const int calls = broken.calls();
+  const auto probes = [&] {
+    return Metric(*a, "medmesh_cloudlet_forward_failures_total", {{"reason", "relay_failed"}});
+  };
+  ASSERT_TRUE(probes().has_value());
+  EXPECT_EQ(a->Stats().forward_queue_depth, 3u);  // the enrolment push and two uploads
+  EXPECT_EQ(a->Stats().forwarded, 0u);
+  EXPECT_EQ(cloud_->Stats().value().readings, 0u);
+  EXPECT_LT(PeerAt(*a, "cloudlet-c")["trust"].get<double>(), 0.5);
+  ASSERT_TRUE(a->ForwardNow());  // a whole round more, under the round lock
+  ASSERT_TRUE(a->ForwardNow());
+  EXPECT_EQ(broken.calls(), calls);
+  EXPECT_EQ(a->Stats().forward_queue_depth, 3u);
+}
+
+TEST_F(RelayTest, ThePeerRefusesForgedUnconfiguredAndMalformedRelayRequests) {
+  auto b = StartCloudlet("cloudlet-b", cloud_url_, {{"cloudlet-a", closed_url_, false}});
+  ASSERT_TRUE(b);
+  const std::string base = Url(*b) + "/api/v1/relay/";
+  auto a_identity = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-a").value();
+  auto x_identity = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-x").value();
+  const auto a_signer = crypto::NewEd25519Signer(a_identity.signing_key.Clone());
+  const auto x_signer = crypto::NewEd25519Signer(x_identity.signing_key.Clone());
+  const auto sign = [&](const std::string& origin, const std::string& target, std::int64_t at,
+                        const crypto::Signer& signer, const node::NodeIdentity& who) {
+    return cloudlet::SignRelayRequest({origin, target, at, {}}, signer, who.certificate.encoded())
+        .value();
+  };
+
+  // A genuine request of a configured peer is passed on: the cloud's certificate.
+  const net::Response ok = PostTo(
+      base + "certificate", sign("cloudlet-a", "certificate", NowMs(), *a_signer, a_identity));
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.Header(cloudlet::kRelayedHeader), std::optional<std::string_view>("cloud"));
+
+  // Signed by another key than the certificate's: 401.
+  EXPECT_EQ(PostTo(base + "certificate",
+                   sign("cloudlet-a", "certificate", NowMs(), *x_signer, a_identity))
+                .status,
+            401);
+  // Signed for another target than the path's: 401.
+  EXPECT_EQ(
+      PostTo(base + "cloudlets", sign("cloudlet-a", "certificate", NowMs(), *a_signer, a_identity))
+          .status,
+      401);
+  // Stale: 401.
+  EXPECT_EQ(PostTo(base + "certificate",
+                   sign("cloudlet-a", "certificate", NowMs() - 3'600'000, *a_signer, a_identity))
+                .status,
+            401);
+  // Genuine, but from a cloudlet B does not relay for: 403.
+  const net::Response stranger = PostTo(
+      base + "certificate", sign("cloudlet-x", "certificate", NowMs(), *x_signer, x_identity));
+  EXPECT_EQ(stranger.status, 403);
+  EXPECT_FALSE(stranger.Header(cloudlet::kRelayedHeader).has_value());
+  // Malformed: garbage, an empty body, an unknown target, a truncated envelope.
+  Bytes genuine = sign("cloudlet-a", "certificate", NowMs(), *a_signer, a_identity);
+  EXPECT_EQ(PostTo(base + "forward", ToBytes("not an envelope")).status, 400);
+  EXPECT_EQ(PostTo(base + "forward", Bytes{}).status, 400);
+  EXPECT_EQ(PostTo(base + "status", genuine).status, 400);
+  genuine.resize(genuine.size() - 1);
+  EXPECT_EQ(PostTo(base + "certificate", genuine).status, 400);
+  // Over the limit: 413 before the handler.
+  EXPECT_EQ(PostTo(base + "forward", Bytes(cloudlet::RelayEnvelopeLimit() + 1, 'x')).status, 413);
+
+  // Counted, and IDS events written.
+  EXPECT_EQ(Metric(*b, "medmesh_cloudlet_relay_requests_total",
+                   {{"target", "certificate"}, {"outcome", "forged"}}),
+            "2");
+  EXPECT_EQ(Metric(*b, "medmesh_cloudlet_relay_requests_total",
+                   {{"target", "certificate"}, {"outcome", "not_a_peer"}}),
+            "1");
+  EXPECT_GE(b->Stats().ids_events, 8u);
+}
+
+// The choice, by hand: partners by trust, then peers at or above the floor, then untried ones
+// in configured order; the cloud's entry is never configured here, and a peer below the floor
+// or not configured is never chosen.
+TEST(RelayCandidatesTest, PartnersFirstThenNeutralThenUntriedNeverDistrusted) {
+  const std::vector<cloudlet::RelayPeer> configured = {
+      {"p-untried-1", "u1"}, {"p-bad", "b"},        {"p-neutral", "n"},
+      {"p-partner-2", "q2"}, {"p-untried-2", "u2"}, {"p-partner-1", "q1"}};
+  const std::vector<cloudlet::RankedPeer> ranked = {{"p-partner-1", 0.9, true},
+                                                    {"p-partner-2", 0.7, true},
+                                                    {"not-configured", 0.95, true},
+                                                    {"p-neutral", 0.55, false},
+                                                    {"p-bad", 0.33, false}};
+  std::vector<std::string> order;
+  for (const auto& p : cloudlet::RelayCandidates(configured, ranked)) order.push_back(p.id);
+  EXPECT_EQ(order, (std::vector<std::string>{"p-partner-1", "p-partner-2", "p-neutral",
+                                             "p-untried-1", "p-untried-2"}));
+  EXPECT_TRUE(cloudlet::RelayCandidates({{"p-bad", "b"}}, ranked).empty());
+  EXPECT_TRUE(cloudlet::RelayCandidates({}, ranked).empty());
+}
+
+}  // namespace
+}  // namespace medmesh
