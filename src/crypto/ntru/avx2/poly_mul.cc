@@ -301,7 +301,7 @@ void Toom3Mul768(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_
 // time), so c2 and c4 are right mod 2^13, c1, c3 and c5 mod 2^14, c0 and c6 exactly.
 template <int L>
 void Toom4Mul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* b) {
-  constexpr int kM = L / 4;
+  static constexpr int kM = L / 4;
   constexpr int kB = kM / 4;
   static_assert(kB % kLanes == 0);
   constexpr int kPer = KaratsubaBlocks<kM, kB>();  // 9 blocks per evaluation point
