@@ -651,7 +651,8 @@ TEST_F(BadInputTest, MeshReportsRefuseEveryMalformedOrForgedEnvelope) {
   const net::Response decisions = Send(cloud_url_, net::Method::kGet, "/api/v1/ids/decisions",
                                        Bearer(node::testing::TokenText(cloud_operator_token_)));
   ASSERT_EQ(decisions.status, 200);
-  for (const auto& d : Body(decisions)["decisions"]) {
+  const auto listed = Body(decisions);  // kept alive: the loop walks into it
+  for (const auto& d : listed["decisions"]) {
     EXPECT_NE(d["scope"]["value"], "198.51.100.77") << "a refused report was adopted";
   }
   EXPECT_EQ(post(cloud_url_, good).status, 202);
