@@ -5,7 +5,11 @@
 // relay requests that are forged, from cloudlets it is not configured with, or malformed.
 #include "cloudlet/relay.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -79,16 +83,26 @@ class RelayTest : public ::testing::Test {
     cloud_ = std::move(*service);
     cloud_url_ = "http://127.0.0.1:" + std::to_string(cloud_->port());
     if (!closed_url_.empty()) return;
-    // A closed port: a server that got one and stopped.
-    net::ServerOptions closed;
-    closed.io_threads = 1;
-    closed.access_log = false;
-    auto server = net::HttpServer::Start(std::move(closed), net::Router());
-    ASSERT_TRUE(server);
-    closed_port_ = (*server)->port();
+    // A closed port: a socket bound to it but not listening, held for the whole test, so
+    // connections are refused and no other server of a parallel test can take the port.
+    closed_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(closed_fd_, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(closed_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+    socklen_t length = sizeof address;
+    ASSERT_EQ(::getsockname(closed_fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    closed_port_ = ntohs(address.sin_port);
     closed_url_ = "http://127.0.0.1:" + std::to_string(closed_port_);
-    (*server)->Stop(std::chrono::seconds(1));
   }
+
+  // Frees the closed port (for a server that moves onto it).
+  void OpenClosedPort() {
+    if (closed_fd_ >= 0) ::close(closed_fd_);
+    closed_fd_ = -1;
+  }
+  void TearDown() override { OpenClosedPort(); }
 
   std::unique_ptr<cloudlet::CloudletService> StartCloudlet(
       const std::string& id, const std::string& cloud_url,
@@ -179,6 +193,7 @@ class RelayTest : public ::testing::Test {
   SecretBytes pseudonym_key_ = SecretBytes(random_.Generate(32));
   TestDevice device_{"watch-1", "patient-1", random_, clock_};
   bool enrolled_ = false;
+  int closed_fd_ = -1;
   std::uint16_t closed_port_ = 0;
   std::unique_ptr<cloud::CloudService> cloud_;
   std::string cloud_url_;
@@ -228,6 +243,8 @@ TEST_F(RelayTest, WhenTheOwnLinkComesBackDirectSendingResumes) {
   ASSERT_TRUE(a);
   UploadAt(*a, 1);
   ASSERT_TRUE(testing::WaitUntil([&] { return cloud_->Stats().value().readings == 30u; }));
+  // Settled at A too (a slow answer could still be retried through B and counted there).
+  ASSERT_TRUE(testing::WaitUntil([&] { return a->Stats().forward_queue_depth == 0; }));
   const auto relayed = [&] {
     return Metric(*b, "medmesh_cloudlet_relay_requests_total",
                   {{"target", "forward"}, {"outcome", "relayed"}});
@@ -237,6 +254,7 @@ TEST_F(RelayTest, WhenTheOwnLinkComesBackDirectSendingResumes) {
   // The cloud moves to A's port: A's own link works now, B's no longer.
   cloud_->Stop(std::chrono::seconds(1));
   cloud_.reset();
+  OpenClosedPort();
   StartCloud(closed_port_);
   ASSERT_TRUE(cloud_);
   UploadAt(*a, 2);
@@ -268,7 +286,11 @@ TEST_F(RelayTest, ABrokenRelayKeepsTheItemsQueuedLosesTrustAndTheNextPeerDeliver
   EXPECT_GE(c["bad"].get<int>(), 1);
   EXPECT_LT(c["trust"].get<double>(), 0.5);
   EXPECT_FALSE(c["partner"].get<bool>());
-  EXPECT_TRUE(PeerAt(*a, "cloudlet-b")["partner"].get<bool>());
+  // The relay round records its peer event when it ends, after its items left the queue.
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    const json b_at_a = PeerAt(*a, "cloudlet-b");
+    return b_at_a.is_object() && b_at_a.value("partner", false);
+  }));
   EXPECT_TRUE(Metric(*a, "medmesh_cloudlet_forward_failures_total", {{"reason", "relay_failed"}})
                   .has_value());
 }
