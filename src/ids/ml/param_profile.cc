@@ -8,26 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "ids/ml/stable_hash.h"
+
 namespace medmesh::ids::ml {
 namespace {
-
-// FNV-1a 64 with a final avalanche: stable across platforms and runs (not for security).
-std::uint64_t Hash(std::string_view kind, std::string_view text) {
-  std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  };
-  mix(kind);
-  mix("\x1f");
-  mix(text);
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  return h;
-}
 
 std::string Hex(std::uint64_t v) {
   char buf[17];
@@ -86,7 +70,7 @@ std::vector<DecodedParam> DecodeParams(const HttpRequestInput& request) {
   std::vector<DecodedParam> out;
   for (std::string_view part : {request.query, request.body}) {
     for (const auto& [key, value] : SplitParams(part)) {
-      out.push_back({Hash("name", PercentDecode(key, true)), DecodeFully(value, nullptr)});
+      out.push_back({StableHash("name", PercentDecode(key, true)), DecodeFully(value, nullptr)});
     }
   }
   return out;
@@ -102,8 +86,8 @@ const std::array<std::string_view, kProfileFeatureCount>& ProfileFeatureNames() 
 
 void ParamProfile::AddBenign(const HttpRequestInput& request) {
   const std::string path = PercentDecode(request.path, false);
-  dirs_.insert(Hash("dir", Directory(path)));
-  Path& p = paths_[Hash("path", path)];
+  dirs_.insert(StableHash("dir", Directory(path)));
+  Path& p = paths_[StableHash("path", path)];
   ++p.count;
   std::set<std::uint64_t> seen_names;
   for (const DecodedParam& d : DecodeParams(request)) {
@@ -115,14 +99,14 @@ void ParamProfile::AddBenign(const HttpRequestInput& request) {
     param.max_len = std::max(param.max_len, len);
     for (unsigned char c : d.value) param.bytes.set(c);
     if (!param.values_open) {
-      param.values.insert(Hash("value", d.value));
+      param.values.insert(StableHash("value", d.value));
       if (param.values.size() > kMaxValues) {
         param.values.clear();
         param.values_open = true;
       }
     }
     if (!param.shapes_open) {
-      param.shapes.insert(Hash("shape", Shape(d.value)));
+      param.shapes.insert(StableHash("shape", Shape(d.value)));
       if (param.shapes.size() > kMaxShapes) {
         param.shapes.clear();
         param.shapes_open = true;
@@ -132,7 +116,7 @@ void ParamProfile::AddBenign(const HttpRequestInput& request) {
 }
 
 bool ParamProfile::InScope(std::string_view raw_path) const {
-  return !empty() && dirs_.contains(Hash("dir", Directory(PercentDecode(raw_path, false))));
+  return !empty() && dirs_.contains(StableHash("dir", Directory(PercentDecode(raw_path, false))));
 }
 
 std::array<float, kProfileFeatureCount> ParamProfile::Features(
@@ -141,7 +125,7 @@ std::array<float, kProfileFeatureCount> ParamProfile::Features(
   f.fill(std::numeric_limits<float>::quiet_NaN());
   if (!InScope(request.path)) return f;
   f.fill(0.0f);
-  const auto path_it = paths_.find(Hash("path", PercentDecode(request.path, false)));
+  const auto path_it = paths_.find(StableHash("path", PercentDecode(request.path, false)));
   f[0] = path_it == paths_.end() ? 1.0f : 0.0f;
   std::set<std::uint64_t> names;
   for (const DecodedParam& d : DecodeParams(request)) {
@@ -172,8 +156,9 @@ std::array<float, kProfileFeatureCount> ParamProfile::Features(
     f[7] =
         std::max(f[7], static_cast<float>(std::max(
                            0.0, std::log1p(static_cast<double>(param.min_len)) - std::log1p(len))));
-    if (!param.values_open && !param.values.contains(Hash("value", d.value))) f[8] += 1;
-    if (!param.shapes_open && !param.shapes.contains(Hash("shape", Shape(d.value)))) f[9] += 1;
+    if (!param.values_open && !param.values.contains(StableHash("value", d.value))) f[8] += 1;
+    if (!param.shapes_open && !param.shapes.contains(StableHash("shape", Shape(d.value))))
+      f[9] += 1;
   }
   if (path_it != paths_.end()) {
     for (const auto& [name, count] : path_it->second.names) {

@@ -13,28 +13,10 @@
 #include "ids/ml/flow_profile.h"
 #include "ids/ml/http_features.h"
 #include "ids/ml/param_profile.h"
+#include "ids/ml/stable_hash.h"
 
 namespace medmesh::ids::ml {
 namespace {
-
-// FNV-1a 64: a stable, platform-independent hash for fold assignment (not for security).
-std::uint64_t Fnv(std::string_view salt, std::string_view text) {
-  std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  };
-  mix(salt);
-  mix("\x1f");
-  mix(text);
-  // Final avalanche so that the low bits used by `% k` are well mixed.
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  return h;
-}
 
 std::string Salt(std::uint64_t seed, std::string_view purpose) {
   return std::to_string(seed) + ":" + std::string(purpose);
@@ -81,7 +63,7 @@ HttpRequestInput AsInput(const LabeledRequest& r) { return {r.method, r.path, r.
 
 // A CSIC request's content without its method: CSIC's anomalies often come as GET/POST twins.
 std::uint64_t ContentHash(const LabeledRequest& r) {
-  return Fnv("content", r.path + "?" + r.query + "\n" + r.body);
+  return StableHash("content", r.path + "?" + r.query + "\n" + r.body);
 }
 
 // HTTP data made ready for one training (training.h, "v2"): profile columns filled, unprofiled
@@ -107,7 +89,7 @@ PreparedHttp PrepareHttp(const HttpData& data, const std::vector<std::size_t>& t
   }
   const std::string salt = Salt(options.seed, "http-profile");
   auto part = [&](std::size_t r) {
-    return static_cast<int>(Fnv(salt, std::to_string(data.group_hash[r])) % kProfileParts);
+    return static_cast<int>(StableHash(salt, std::to_string(data.group_hash[r])) % kProfileParts);
   };
   std::vector<ParamProfile> without(kProfileParts);  // without[k]: all benign rows not in part k
   for (std::size_t r : train) {
@@ -158,7 +140,7 @@ DenseMatrix PrepareFlow(const FlowData& data, const std::vector<std::size_t>& tr
   if (options.v1_features) return KeepColumns(data.x, kFlowV1FeatureCount);
   const std::string salt = Salt(options.seed, "flow-profile");
   auto part = [&](std::size_t r) {
-    return static_cast<std::size_t>(Fnv(salt, std::to_string(r)) % kProfileParts);
+    return static_cast<std::size_t>(StableHash(salt, std::to_string(r)) % kProfileParts);
   };
   std::vector<FlowProfile> without(kProfileParts);
   for (std::size_t r : train) {
@@ -303,7 +285,7 @@ std::function<bool(std::size_t)> HttpHeldOut(const HttpData& data, std::uint64_t
   // Benign rows only, grouped by their whole content (CSIC repeats identical requests, which
   // would otherwise sit on both sides and pull the threshold down).
   return [&data, salt](std::size_t r) {
-    return data.labels[r] == 0 && Fnv(salt, std::to_string(data.group_hash[r])) % 5 == 0;
+    return data.labels[r] == 0 && StableHash(salt, std::to_string(data.group_hash[r])) % 5 == 0;
   };
 }
 
@@ -325,8 +307,8 @@ GroupFn SingleGroup() {
 std::function<bool(std::size_t)> FlowHeldOut(const FlowData& data, std::uint64_t seed) {
   const std::string salt = Salt(seed, "flow-calibration");
   return [&data, salt](std::size_t r) {
-    if (data.labels[r] == 0) return Fnv(salt, std::to_string(r)) % 5 == 0;
-    return Fnv(salt, data.attack[r]) % 5 == 0;
+    if (data.labels[r] == 0) return StableHash(salt, std::to_string(r)) % 5 == 0;
+    return StableHash(salt, data.attack[r]) % 5 == 0;
   };
 }
 
@@ -411,7 +393,7 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
   constexpr int kFixedCopies = 10;
   std::map<std::uint64_t, int> benign_copies;
   auto request_hash = [](const LabeledRequest& r) {
-    return Fnv("request", r.method + " " + r.path + "?" + r.query + "\n" + r.body);
+    return StableHash("request", r.method + " " + r.path + "?" + r.query + "\n" + r.body);
   };
   for (const LabeledRequest& r : csic) {
     if (r.label == 0) ++benign_copies[request_hash(r)];
@@ -428,7 +410,7 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
     d.attack_type.emplace_back("csic");
     d.value_hash.push_back(request_hash(r));
     d.group_hash.push_back(r.label == 0 && benign_copies[d.value_hash.back()] >= kFixedCopies
-                               ? Fnv("row", std::to_string(d.labels.size()))
+                               ? StableHash("row", std::to_string(d.labels.size()))
                                : d.value_hash.back());
     d.flaggable.push_back(true);
     tick();
@@ -439,7 +421,7 @@ HttpData BuildHttpData(const std::vector<LabeledRequest>& csic,
     d.source.push_back(1);
     d.names.emplace_back();
     d.attack_type.push_back(v.attack_type);
-    d.value_hash.push_back(Fnv("value", v.payload));
+    d.value_hash.push_back(StableHash("value", v.payload));
     d.group_hash.push_back(d.value_hash.back());
     d.flaggable.push_back(HasAttackStructure(v.payload));
     tick();
@@ -511,13 +493,13 @@ Result<std::vector<FoldResult>> CrossValidateHttpCsic(const HttpData& data,
       bool in_fold = false;
       if (split == CsicSplit::kContent) {
         const bool fixed = data.group_hash[r] != data.value_hash[r];  // the fixed surface
-        in_fold =
-            Fnv(salt, std::to_string(fixed ? data.group_hash[r] : ContentHash(data.requests[r]))) %
-                kk ==
-            ff;
+        in_fold = StableHash(salt, std::to_string(fixed ? data.group_hash[r]
+                                                        : ContentHash(data.requests[r]))) %
+                      kk ==
+                  ff;
       } else {
         in_fold = std::any_of(data.names[r].begin(), data.names[r].end(),
-                              [&](const std::string& n) { return Fnv(salt, n) % kk == ff; });
+                              [&](const std::string& n) { return StableHash(salt, n) % kk == ff; });
       }
       (in_fold ? test : train).push_back(r);
     }
@@ -592,8 +574,8 @@ Result<std::vector<FoldResult>> CrossValidateFlow(const FlowData& data, const Mo
   for (std::size_t g = 0; g < groups.size(); ++g) {
     std::vector<std::size_t> train, test;
     for (std::size_t r = 0; r < data.labels.size(); ++r) {
-      const bool held =
-          data.labels[r] == 1 ? group_of(r) == groups[g] : Fnv(salt, std::to_string(r)) % k == g;
+      const bool held = data.labels[r] == 1 ? group_of(r) == groups[g]
+                                            : StableHash(salt, std::to_string(r)) % k == g;
       (held ? test : train).push_back(r);
     }
     const std::vector<float> weights = FlowWeights(data, train, options.flow_type_weight_power);
