@@ -1,8 +1,8 @@
 // `medmesh audit verify` with the real binary: a node's log written through AuditLog with the
 // node's key, then verified by config (and, for SQLite, by certificate files), tampered with,
 // rolled back, and called wrongly. Checks the exit codes (0 verified, 1 broken or unreadable,
-// 2 usage) and what the command says it checked. Built twice: the log in audit.db, and with
-// MEDMESH_AUDIT_CLI_TEST_POSTGRES in the PostgreSQL test cluster (the config names it).
+// 2 usage) and what the command says it checked. Run twice: the log in audit.db, and (as
+// audit_cli_postgres_test) in the PostgreSQL test cluster (the config names it).
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -21,6 +21,7 @@
 #include "audit/sqlite_audit_store.h"
 #include "core/bytes.h"
 #include "node/test_support.h"
+#include "testing/test_backend.h"
 #include "wire/model.h"
 
 namespace medmesh {
@@ -28,11 +29,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-#ifdef MEDMESH_AUDIT_CLI_TEST_POSTGRES
-constexpr bool kPostgres = true;
-#else
-constexpr bool kPostgres = false;
-#endif
+// On the PostgreSQL test cluster when registered as the binary's PostgreSQL variant.
+const bool kPostgres = medmesh::testing::OnPostgres();
 
 struct CliRun {
   int exit_code = -1;

@@ -1,14 +1,24 @@
 # Helpers shared by every folder.
 
-# medmesh_test(NAME SOURCES... [LIBS ...] [LABELS ...]): a GoogleTest binary beside the code.
+# medmesh_test(NAME SOURCES... [LIBS ...] [LABELS ...] [FILTER gtest-filter]): a GoogleTest
+# binary beside the code. FILTER leaves out tests that another registration of the same binary
+# runs (the PostgreSQL instances of a test written for both backends, medmesh_postgres_variant).
 function(medmesh_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "FILTER" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} medmesh_testing GTest::gtest_main GTest::gmock)
   target_compile_options(${name} PRIVATE ${MEDMESH_WARNINGS})
   target_compile_definitions(${name} PRIVATE MEDMESH_SHARED_DIR="${MEDMESH_SHARED_DIR}")
-  gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_TIMEOUT 60
-                       PROPERTIES LABELS "${T_LABELS}")
+  # MEDMESH_TEST_PG unset: a binary written for both backends (testing/test_backend.h) runs on
+  # SQLite here even if the caller's environment names a cluster; its PostgreSQL variant
+  # (medmesh_postgres_variant, src/store/CMakeLists.txt) sets it.
+  set(filter_args)
+  if(T_FILTER)
+    set(filter_args TEST_FILTER "${T_FILTER}")
+  endif()
+  gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_TIMEOUT 60 ${filter_args}
+                       PROPERTIES LABELS "${T_LABELS}"
+                                  ENVIRONMENT_MODIFICATION "MEDMESH_TEST_PG=unset:")
 endfunction()
 
 # medmesh_fuzzer(NAME SOURCE LIBS... CORPUS dir): a libFuzzer target (fuzz preset), and in every

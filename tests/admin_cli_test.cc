@@ -1,8 +1,9 @@
 // `medmesh admin create` with the real binary: the password comes from stdin (never a flag),
 // the account lands in the data folder's accounts.db as an approved admin whose password
 // verifies, and bad usage creates nothing. With --config the creation is in the cloud's audit
-// log, which `medmesh audit verify` then proves untouched. Built twice: SQLite, and with
-// MEDMESH_ADMIN_CLI_TEST_POSTGRES the config's store in the PostgreSQL test cluster.
+// log, which `medmesh audit verify` then proves untouched. Run twice: SQLite, and (as
+// admin_cli_postgres_test, testing/test_backend.h) the config's store in the PostgreSQL test
+// cluster.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -22,17 +23,15 @@
 #include "crypto/password.h"
 #include "node/test_support.h"
 #include "testing/temp_dir.h"
+#include "testing/test_backend.h"
 
 namespace medmesh {
 namespace {
 
 constexpr char kPassword[] = "a long admin password";
 
-#ifdef MEDMESH_ADMIN_CLI_TEST_POSTGRES
-constexpr bool kPostgres = true;
-#else
-constexpr bool kPostgres = false;
-#endif
+// On the PostgreSQL test cluster when registered as the binary's PostgreSQL variant.
+const bool kPostgres = medmesh::testing::OnPostgres();
 
 class AdminCliTest : public ::testing::Test {
  protected:

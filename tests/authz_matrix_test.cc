@@ -3,8 +3,8 @@
 // docs/authorization.md (path given by MEDMESH_AUTHZ_TABLE). The test fails when a status differs
 // from its cell, when a refusal has no machine-readable body, when a foreign id's 404 is not
 // byte-identical to an unknown id's, when a route the nodes serve has no row, or when a row names
-// a route no node serves or that this test cannot call. Built twice: the cloud on SQLite, and
-// (MEDMESH_PEOPLE_WORLD_POSTGRES) on the PostgreSQL test cluster.
+// a route no node serves or that this test cannot call. Run twice: the cloud on SQLite, and
+// (authz_matrix_postgres_test, testing/test_backend.h) on the PostgreSQL test cluster.
 // Output names routes, columns and statuses only, never ids or tokens.
 #include <gtest/gtest.h>
 

@@ -5,8 +5,9 @@
 // machine-readable error body, and writes nothing (the stores' counts are the same after);
 // SQL and script injection strings in every free-text field are stored and returned verbatim;
 // replayed, forged and expired session tokens and cookie requests without the CSRF header are
-// refused with a body. Built twice: the cloud on SQLite, and (MEDMESH_PEOPLE_WORLD_POSTGRES) on
-// the PostgreSQL test cluster. Output names routes, fields and statuses, never ids or tokens.
+// refused with a body. Run twice: the cloud on SQLite, and (bad_input_postgres_test,
+// testing/test_backend.h) on the PostgreSQL test cluster. Output names routes, fields and statuses,
+// never ids or tokens.
 #include <gtest/gtest.h>
 
 #include <functional>

@@ -2,8 +2,8 @@
 // process over loopback HTTP: a real cloud with accounts (the identity provider) and a real
 // cloudlet that verifies the cloud's session tokens offline, learns revocations by polling, and
 // lets a patient (or an operator of this cloudlet) enrol, list and withdraw devices with the
-// device-signed enrolment request. Built twice: the cloud on SQLite, and
-// (MEDMESH_CLOUDLET_IDENTITY_TEST_POSTGRES) on the PostgreSQL test cluster.
+// device-signed enrolment request. Run twice: the cloud on SQLite, and
+// (cloudlet_identity_postgres_test, testing/test_backend.h) on the PostgreSQL test cluster.
 //
 // Output never carries ids or tokens: failures print the error code and fixed message only.
 #include <gtest/gtest.h>
@@ -25,6 +25,7 @@
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
 #include "testing/fake_clock.h"
+#include "testing/test_backend.h"
 #include "testing/wait.h"
 #include "wire/enrolment.h"
 #include "wire/record_codec.h"
@@ -64,13 +65,11 @@ class CloudletIdentityTest : public ::testing::Test {
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
     options.password_hasher = {.ops_limit = 1, .mem_limit_bytes = 1 << 20};
-#ifdef MEDMESH_CLOUDLET_IDENTITY_TEST_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    options.store.backend = node::StoreBackend::kPostgres;
-    options.store.postgres_url = pg;
-    options.store.schema_prefix = "i" + HexEncode(random_.Generate(6)) + "_";
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      options.store.backend = node::StoreBackend::kPostgres;
+      options.store.postgres_url = pg;
+      options.store.schema_prefix = "i" + HexEncode(random_.Generate(6)) + "_";
+    }
     auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
     ASSERT_TRUE(identity) << identity.error().ToString();
     cloud::CloudSecrets secrets{std::move(*identity), crypto::KeyEncryptionKey::Generate(random_),

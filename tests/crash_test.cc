@@ -9,8 +9,8 @@
 //     few seconds in `make test`, minutes in `make soak`) while the cloudlet keeps accepting into
 //     its forward queue; when the cloud is back, everything arrives exactly once.
 //
-// The binary is built twice: with the cloud on SQLite, and (MEDMESH_CRASH_TEST_POSTGRES) on the
-// PostgreSQL test cluster.
+// The binary runs twice: with the cloud on SQLite, and as crash_postgres_test on the PostgreSQL
+// test cluster (testing/test_backend.h).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -41,6 +41,7 @@
 #include "node/data_dir.h"
 #include "node/identity.h"
 #include "node/test_support.h"
+#include "testing/test_backend.h"
 #include "wire/envelope.h"
 
 namespace medmesh {
@@ -76,16 +77,14 @@ class CrashTest : public ::testing::Test {
                 dir_.path() / "setup.log");
     ASSERT_TRUE(setup.started());
     ASSERT_EQ(setup.Wait(), 0) << "medmesh demo --setup-only failed";
-#ifdef MEDMESH_CRASH_TEST_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    const fs::path config_file = data_ / "cloud" / "config.json";
-    json config = json::parse(std::ifstream(config_file));
-    config["store"] = {{"backend", "postgres"},
-                       {"postgres_url", pg},
-                       {"schema_prefix", "c" + HexEncode(random_.Generate(6)) + "_"}};
-    std::ofstream(config_file) << config.dump(2);
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      const fs::path config_file = data_ / "cloud" / "config.json";
+      json config = json::parse(std::ifstream(config_file));
+      config["store"] = {{"backend", "postgres"},
+                         {"postgres_url", pg},
+                         {"schema_prefix", "c" + HexEncode(random_.Generate(6)) + "_"}};
+      std::ofstream(config_file) << config.dump(2);
+    }
     auto root = node::LoadRootCertificate(data_ / "root" / "root.cert", NowMs());
     ASSERT_TRUE(root) << root.error().ToString();
     root_key_.emplace(root->key);

@@ -1,8 +1,8 @@
 // The data path end to end, in one process: a device uploads to a real cloudlet, which forwards
 // to a real cloud over loopback HTTP. The cloud is down at first: the cloudlet keeps accepting
 // into its forward queue until backpressure refuses new batches, then the cloud comes up on the
-// same port and everything acknowledged arrives there exactly once. Built twice: the cloud on
-// SQLite, and (MEDMESH_DATA_PATH_TEST_POSTGRES) on the PostgreSQL test cluster.
+// same port and everything acknowledged arrives there exactly once. Run twice: the cloud on
+// SQLite, and (data_path_postgres_test, testing/test_backend.h) on the PostgreSQL test cluster.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -18,6 +18,7 @@
 #include "core/bytes.h"
 #include "net/test_support.h"
 #include "node/test_support.h"
+#include "testing/test_backend.h"
 #include "wire/record_codec.h"
 
 namespace medmesh {
@@ -36,13 +37,11 @@ class DataPathTest : public ::testing::Test {
     options.port = port;
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
-#ifdef MEDMESH_DATA_PATH_TEST_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    options.store.backend = node::StoreBackend::kPostgres;
-    options.store.postgres_url = pg;
-    options.store.schema_prefix = schema_prefix_;
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      options.store.backend = node::StoreBackend::kPostgres;
+      options.store.postgres_url = pg;
+      options.store.schema_prefix = schema_prefix_;
+    }
     auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
     ASSERT_TRUE(identity) << identity.error().ToString();
     cloud::CloudSecrets secrets{std::move(*identity), kek_.Clone(), index_key_.Clone(),

@@ -4,8 +4,8 @@
 // patient only themself once the portal is active, a doctor only through an active grant and
 // only the inbox's recent readings, operators and admins refused, a revoked grant ends access,
 // unknown and foreign ids the same 404), the audit entries of the reads, and every body the
-// routes sent validated by the independent validator (fhir/validation_harness.h). Built twice:
-// the cloud on SQLite, and (MEDMESH_FHIR_API_TEST_POSTGRES) on the PostgreSQL test cluster.
+// routes sent validated by the independent validator (fhir/validation_harness.h). Run twice:
+// the cloud on SQLite, and (fhir_api_postgres_test) on the PostgreSQL test cluster.
 // Ids, names and tokens are never printed: failures compare booleans or statuses only.
 #include <gtest/gtest.h>
 
@@ -26,6 +26,7 @@
 #include "fhir/validation_harness.h"
 #include "net/test_support.h"
 #include "node/test_support.h"
+#include "testing/test_backend.h"
 #include "testing/wait.h"
 #include "wire/record_codec.h"
 
@@ -52,13 +53,11 @@ class FhirApiTest : public ::testing::Test {
     cloud::CloudOptions options;
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
-#ifdef MEDMESH_FHIR_API_TEST_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    options.store.backend = node::StoreBackend::kPostgres;
-    options.store.postgres_url = pg;
-    options.store.schema_prefix = "f" + HexEncode(random_.Generate(6)) + "_";
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      options.store.backend = node::StoreBackend::kPostgres;
+      options.store.postgres_url = pg;
+      options.store.schema_prefix = "f" + HexEncode(random_.Generate(6)) + "_";
+    }
     auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
     ASSERT_TRUE(identity) << identity.error().ToString();
     cloud::CloudSecrets secrets{std::move(*identity), kek_.Clone(), index_key_.Clone(),

@@ -1,6 +1,6 @@
 // PeopleWorld: the gtest fixture of the authorisation matrix and bad-input tests
 // (tests/authz_matrix_test.cc, tests/bad_input_test.cc). In one process, over loopback HTTP: a
-// real cloud (SQLite, or the PostgreSQL test cluster with MEDMESH_PEOPLE_WORLD_POSTGRES), two
+// real cloud (SQLite, or the PostgreSQL test cluster when MEDMESH_TEST_PG is set), two
 // real cloudlets forwarding to it, and people of every role with data (docs/authorization.md,
 // "How to read a row"):
 //   patient A: device watch-a and the spare device watch-s at cloudlet-1, records rec-1 and rec-2
@@ -36,6 +36,7 @@
 #include "crypto/signing.h"
 #include "net/http_client.h"
 #include "node/test_support.h"
+#include "testing/test_backend.h"
 #include "testing/wait.h"
 #include "wire/model.h"
 #include "wire/node_request.h"
@@ -375,13 +376,11 @@ class PeopleWorld : public ::testing::Test {
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
     options.password_hasher = {.ops_limit = 1, .mem_limit_bytes = 1 << 20};
-#ifdef MEDMESH_PEOPLE_WORLD_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    options.store.backend = node::StoreBackend::kPostgres;
-    options.store.postgres_url = pg;
-    options.store.schema_prefix = "z" + HexEncode(random_.Generate(6)) + "_";
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      options.store.backend = node::StoreBackend::kPostgres;
+      options.store.postgres_url = pg;
+      options.store.schema_prefix = "z" + HexEncode(random_.Generate(6)) + "_";
+    }
     auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
     ASSERT_TRUE(identity) << identity.error().ToString();
     cloud_signer_ = crypto::NewEd25519Signer(identity->signing_key.Clone());

@@ -3,8 +3,8 @@
 // register, an admin approves them, a patient activates their portal (1), sees their own
 // readings and records (2), grants consent (3), a doctor answers with a prescription (4), the
 // charts are suppressed (7), the node's audit log holds the reads and writes and verifies.
-// Built twice: the cloud on SQLite, and (MEDMESH_WORKFLOWS_TEST_POSTGRES) on the PostgreSQL test
-// cluster.
+// Run twice: the cloud on SQLite, and (workflows_postgres_test, testing/test_backend.h) on the
+// PostgreSQL test cluster.
 // Ids, names and tokens are never printed: failures compare booleans or statuses only.
 #include <gtest/gtest.h>
 
@@ -23,6 +23,7 @@
 #include "net/test_support.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
+#include "testing/test_backend.h"
 #include "testing/wait.h"
 #include "wire/record_codec.h"
 
@@ -47,13 +48,11 @@ class WorkflowsTest : public ::testing::Test {
     cloud::CloudOptions options;
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
-#ifdef MEDMESH_WORKFLOWS_TEST_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    options.store.backend = node::StoreBackend::kPostgres;
-    options.store.postgres_url = pg;
-    options.store.schema_prefix = "w" + HexEncode(random_.Generate(6)) + "_";
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      options.store.backend = node::StoreBackend::kPostgres;
+      options.store.postgres_url = pg;
+      options.store.schema_prefix = "w" + HexEncode(random_.Generate(6)) + "_";
+    }
     auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
     ASSERT_TRUE(identity) << identity.error().ToString();
     cloud_certificate_.emplace(identity->certificate);

@@ -1,5 +1,5 @@
 // The AccountStore contract, written once: on SQLite (accounts_test) and on the PostgreSQL test
-// cluster (accounts_postgres_test, MEDMESH_ACCOUNTS_TEST_POSTGRES).
+// cluster (accounts_postgres_test, the same binary; testing/test_backend.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include "accounts/sqlite_account_store.h"
 #include "testing/fake_random.h"
 #include "testing/temp_dir.h"
+#include "testing/test_backend.h"
 
 namespace medmesh::accounts {
 namespace {
@@ -20,19 +21,17 @@ namespace {
 class AccountStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-#ifdef MEDMESH_ACCOUNTS_TEST_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    SystemRandom r;
-    const std::string prefix = "t" + HexEncode(r.Generate(6)) + "_";
-    auto opened = PostgresAccountStore::Open({.conninfo = pg, .schema_prefix = prefix});
-    ASSERT_TRUE(opened) << opened.error().ToString();
-    store_ = std::move(*opened);
-#else
-    auto opened = SqliteAccountStore::Open(dir_.File("accounts.db"));
-    ASSERT_TRUE(opened) << opened.error().ToString();
-    store_ = std::move(*opened);
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      SystemRandom r;
+      const std::string prefix = "t" + HexEncode(r.Generate(6)) + "_";
+      auto opened = PostgresAccountStore::Open({.conninfo = pg, .schema_prefix = prefix});
+      ASSERT_TRUE(opened) << opened.error().ToString();
+      store_ = std::move(*opened);
+    } else {
+      auto opened = SqliteAccountStore::Open(dir_.File("accounts.db"));
+      ASSERT_TRUE(opened) << opened.error().ToString();
+      store_ = std::move(*opened);
+    }
   }
 
   Account NewAccount(Role role, std::string login) {

@@ -1,4 +1,4 @@
-// AuditLog on both backends (built twice: SQLite, and with MEDMESH_TEST_BACKEND_POSTGRES on the
+// AuditLog on both backends (run twice: SQLite, and as audit_postgres_test on the
 // PostgreSQL test cluster): round trip, queries, a linear chain under concurrent appends, and
 // Verify finding every kind of tampering done straight in the database, as whoever owns the
 // database file or schema could.
@@ -24,6 +24,7 @@
 #include "crypto/signing.h"
 #include "testing/faulty_sqlite_vfs.h"
 #include "testing/temp_dir.h"
+#include "testing/test_backend.h"
 
 namespace medmesh::audit {
 namespace {
@@ -134,13 +135,12 @@ class PostgresBackend final : public TestBackend {
   std::string prefix_;
 };
 
-#ifdef MEDMESH_TEST_BACKEND_POSTGRES
-constexpr bool kPostgres = true;
-std::unique_ptr<TestBackend> MakeBackend() { return std::make_unique<PostgresBackend>(); }
-#else
-constexpr bool kPostgres = false;
-std::unique_ptr<TestBackend> MakeBackend() { return std::make_unique<SqliteBackend>(); }
-#endif
+// On the PostgreSQL test cluster when run as audit_postgres_test (testing/test_backend.h).
+const bool kPostgres = medmesh::testing::OnPostgres();
+std::unique_ptr<TestBackend> MakeBackend() {
+  if (kPostgres) return std::make_unique<PostgresBackend>();
+  return std::make_unique<SqliteBackend>();
+}
 
 crypto::SigningSecretKey NodeKey(std::uint8_t fill = 7) {
   return *crypto::SigningSecretKey::FromSeed(Bytes(32, fill));

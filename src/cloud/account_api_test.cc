@@ -21,6 +21,7 @@
 #include "cloud/cloud_service.h"
 #include "node/test_support.h"
 #include "testing/fake_clock.h"
+#include "testing/test_backend.h"
 #include "testing/wait.h"
 
 namespace medmesh::cloud {
@@ -63,13 +64,11 @@ class AccountApiTest : public ::testing::Test {
     options.account_service.account_throttle = {3, 60'000, 300'000};
     options.account_service.source_throttle = {50, 60'000, 300'000};
     Configure(options);
-#ifdef MEDMESH_CLOUD_TEST_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    options.store.backend = node::StoreBackend::kPostgres;
-    options.store.postgres_url = pg;
-    options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      options.store.backend = node::StoreBackend::kPostgres;
+      options.store.postgres_url = pg;
+      options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
+    }
     auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
     ASSERT_TRUE(identity) << identity.error().ToString();
     cloud_certificate_.emplace(identity->certificate);

@@ -16,6 +16,7 @@
 #include "cloud/cloud_service.h"
 #include "node/test_support.h"
 #include "testing/fake_clock.h"
+#include "testing/test_backend.h"
 
 namespace medmesh::cloud {
 namespace {
@@ -41,14 +42,12 @@ class AdminApiTest : public ::testing::Test {
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
     options.password_hasher = {.ops_limit = 1, .mem_limit_bytes = 1 << 20};
-#ifdef MEDMESH_CLOUD_TEST_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    options.store.backend = node::StoreBackend::kPostgres;
-    options.store.postgres_url = pg;
-    prefix_ = "t" + HexEncode(random_.Generate(6)) + "_";
-    options.store.schema_prefix = prefix_;
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      options.store.backend = node::StoreBackend::kPostgres;
+      options.store.postgres_url = pg;
+      prefix_ = "t" + HexEncode(random_.Generate(6)) + "_";
+      options.store.schema_prefix = prefix_;
+    }
     auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
     ASSERT_TRUE(identity) << identity.error().ToString();
     SecretBytes index(32), pseudonym(32);
@@ -170,20 +169,20 @@ class AdminApiTest : public ::testing::Test {
 
   // Tampers with the audit log as the database's owner would.
   void TamperWithAuditEntry(std::uint64_t seq) {
-#ifdef MEDMESH_CLOUD_TEST_POSTGRES
-    pqxx::connection c(std::getenv("MEDMESH_TEST_PG"));
-    pqxx::work w(c);
-    const std::string table = "\"" + prefix_ + "audit_log\".entry";
-    w.exec("DROP TRIGGER entry_append_only ON " + table);
-    w.exec("UPDATE " + table + " SET detail = 'rewritten' WHERE seq = " + std::to_string(seq));
-    w.commit();
-#else
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      pqxx::connection c(pg);
+      pqxx::work w(c);
+      const std::string table = "\"" + prefix_ + "audit_log\".entry";
+      w.exec("DROP TRIGGER entry_append_only ON " + table);
+      w.exec("UPDATE " + table + " SET detail = 'rewritten' WHERE seq = " + std::to_string(seq));
+      w.commit();
+      return;
+    }
     SQLite::Database db((dir_.path() / "cloud" / audit::kAuditDbFileName).string(),
                         SQLite::OPEN_READWRITE);
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("DROP TRIGGER audit_entry_no_update");
     db.exec("UPDATE audit_entry SET detail = 'rewritten' WHERE seq = " + std::to_string(seq));
-#endif
   }
 
   node::testing::TempDir dir_;

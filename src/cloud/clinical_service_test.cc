@@ -1,7 +1,7 @@
 // ClinicalService tests (workflows 1, 3, 4 and 7 of issue 8 at domain level): written once, run
-// against both backends. The build compiles this file into one binary per backend and
-// MEDMESH_TEST_BACKEND picks which; the clinical and intake stores follow the record store's
-// backend.
+// against both backends (instances .../Sqlite and .../Postgres; ctest runs the latter as
+// clinical_postgres_test with the test cluster); the clinical and intake stores follow the record
+// store's backend.
 #include "cloud/clinical_service.h"
 
 #include <gtest/gtest.h>
@@ -20,10 +20,6 @@
 #include "testing/fake_clock.h"
 #include "testing/fake_random.h"
 #include "testing/temp_dir.h"
-
-#ifndef MEDMESH_TEST_BACKEND
-#error "MEDMESH_TEST_BACKEND must name the backend (see src/cloud/CMakeLists.txt)"
-#endif
 
 namespace medmesh::cloud {
 namespace {
@@ -831,7 +827,8 @@ std::string BackendParamName(const ::testing::TestParamInfo<BackendKind>& param)
   return std::string(store::testing::BackendKindName(param.param));
 }
 
-INSTANTIATE_TEST_SUITE_P(, ClinicalServiceTest, ::testing::Values(MEDMESH_TEST_BACKEND),
+INSTANTIATE_TEST_SUITE_P(, ClinicalServiceTest,
+                         ::testing::Values(BackendKind::kSqlite, BackendKind::kPostgres),
                          BackendParamName);
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "node/kek_ring.h"
 #include "node/test_support.h"
 #include "store/ids_event_log.h"
+#include "testing/test_backend.h"
 #include "testing/wait.h"
 #include "wire/enrolment.h"
 #include "wire/readings_codec.h"
@@ -110,14 +111,12 @@ class CloudServiceTest : public ::testing::Test {
     service_.reset();
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
-#ifdef MEDMESH_CLOUD_TEST_POSTGRES
-    const char* pg = std::getenv("MEDMESH_TEST_PG");
-    ASSERT_NE(pg, nullptr) << "MEDMESH_TEST_PG is not set: run through ctest";
-    options.store.backend = node::StoreBackend::kPostgres;
-    options.store.postgres_url = pg;
-    // A fresh prefix per test, so tests never see each other's rows.
-    options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      options.store.backend = node::StoreBackend::kPostgres;
+      options.store.postgres_url = pg;
+      // A fresh prefix per test, so tests never see each other's rows.
+      options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
+    }
     auto secrets = Secrets();
     ASSERT_TRUE(secrets) << secrets.error().ToString();
     cloud_certificate_.emplace(wire::VerifyCertificate(secrets->identity.certificate.encoded(),
@@ -269,9 +268,9 @@ TEST_F(CloudServiceTest, OwnsAnAuditLogSignedWithItsNodeKey) {
   entry.actor_role = "anonymous";
   entry.source_address = "127.0.0.1";
   ASSERT_TRUE(service_->audit().Append(entry));
-#ifndef MEDMESH_CLOUD_TEST_POSTGRES
-  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "cloud" / audit::kAuditDbFileName));
-#endif
+  if (!medmesh::testing::OnPostgres()) {
+    EXPECT_TRUE(std::filesystem::exists(dir_.path() / "cloud" / audit::kAuditDbFileName));
+  }
   auto verifier = crypto::NewEd25519Verifier(cloud_certificate_->certificate().signing_key);
   auto report = service_->audit().Verify(*verifier, {.observer = "cloud"});
   ASSERT_TRUE(report) << report.error().ToString();
@@ -378,9 +377,8 @@ TEST_F(CloudServiceTest, AnonymousStatsShowFlowCountsOnlyAndTheOperatorSeesMore)
 // intake store's lock, waiting for the database. Before, the route ran five COUNT/SUM scans
 // under that lock.
 TEST_F(CloudServiceTest, StatsAnswerWhileTheIntakeStoreWaitsForItsDatabase) {
-#ifdef MEDMESH_CLOUD_TEST_POSTGRES
-  GTEST_SKIP() << "holds the SQLite intake database's write lock";
-#endif
+  if (medmesh::testing::OnPostgres())
+    GTEST_SKIP() << "holds the SQLite intake database's write lock";
   Introduce();
   SQLite::Database other((dir_.path() / "cloud" / "intake.db").string(), SQLite::OPEN_READWRITE);
   other.exec("BEGIN IMMEDIATE");
@@ -526,11 +524,11 @@ TEST_F(CloudServiceTest, RotatesOnePartsKekLiveThroughTheAdminRoute) {
     CloudOptions options;
     options.data_dir = dir_.path() / "cloud-keys";
     options.access_log = false;
-#ifdef MEDMESH_CLOUD_TEST_POSTGRES
-    options.store.backend = node::StoreBackend::kPostgres;
-    options.store.postgres_url = std::getenv("MEDMESH_TEST_PG");
-    options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
-#endif
+    if (const char* pg = medmesh::testing::PostgresTestUrl()) {
+      options.store.backend = node::StoreBackend::kPostgres;
+      options.store.postgres_url = pg;
+      options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
+    }
     secrets->keks = CloudPartKeks(ring("ei_kek.key"), ring("qi_kek.key"), ring("mi_kek.key"));
     auto service = CloudService::Start(std::move(options), std::move(*secrets), clock_, random_);
     ASSERT_TRUE(service) << service.error().ToString();

@@ -1,8 +1,8 @@
-// Verify, restore and delete (integrity_service.h) on SQLite and on PostgreSQL (the same file,
-// MEDMESH_TEST_BACKEND): items reach the cloud through the real ForwardIntake from forwards a
-// test cloudlet seals with the production wire code, rows are altered straight in the database
-// as an attacker with database access would, and the copies restores use are re-forwards of the
-// original signed uploads.
+// Verify, restore and delete (integrity_service.h) on SQLite and on PostgreSQL (instances
+// .../Sqlite and .../Postgres; ctest runs the latter as cloud_integrity_postgres_test): items reach
+// the cloud through the real ForwardIntake from forwards a test cloudlet seals with the production
+// wire code, rows are altered straight in the database as an attacker with database access would,
+// and the copies restores use are re-forwards of the original signed uploads.
 #include "cloud/integrity_service.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -738,10 +738,10 @@ TEST_P(IntegrityTest, RoutesAuthenticateAndMapOutcomesToStatuses) {
   EXPECT_EQ(call(net::Method::kPost, "/api/v1/integrity/deletion", "patient-1").status, 200);
 }
 
-INSTANTIATE_TEST_SUITE_P(, IntegrityTest, ::testing::Values(MEDMESH_TEST_BACKEND),
+INSTANTIATE_TEST_SUITE_P(, IntegrityTest,
+                         ::testing::Values(BackendKind::kSqlite, BackendKind::kPostgres),
                          BackendParamName);
 
-#ifdef MEDMESH_INTEGRITY_FILE_TESTS
 // --- SQLite files: backups and a failing disk ---------------------------------------------------
 
 // Every byte of the files of one database (the main file, its WAL and shared memory).
@@ -966,7 +966,6 @@ TEST_P(IntegrityFileTest, ADeleteThatFailsPartWayIsPendingNeverHalfReadableAndAR
 
 INSTANTIATE_TEST_SUITE_P(, IntegrityFileTest, ::testing::Values(BackendKind::kSqlite),
                          BackendParamName);
-#endif  // MEDMESH_INTEGRITY_FILE_TESTS
 
 }  // namespace
 }  // namespace medmesh::cloud

@@ -1,5 +1,6 @@
 // A patient's own data (my_data_service.h, my_data_api.h, my_data_rollups.h) on SQLite and on
-// PostgreSQL (the same file, MEDMESH_TEST_BACKEND): readings reach the cloud through the real
+// PostgreSQL (instances .../Sqlite and .../Postgres; ctest runs the latter as
+// cloud_my_data_postgres_test with the test cluster): readings reach the cloud through the real
 // ForwardIntake and through SeedReadings, downsampled answers are checked against the raw
 // readings decrypted from the batches (CloudReadings), records are forwarded by a test
 // cloudlet and altered straight in the database, and the routes run over loopback HTTP.
@@ -698,7 +699,9 @@ std::string BackendParamName(const ::testing::TestParamInfo<BackendKind>& param)
   return std::string(store::testing::BackendKindName(param.param));
 }
 
-INSTANTIATE_TEST_SUITE_P(, MyDataTest, ::testing::Values(MEDMESH_TEST_BACKEND), BackendParamName);
+INSTANTIATE_TEST_SUITE_P(, MyDataTest,
+                         ::testing::Values(BackendKind::kSqlite, BackendKind::kPostgres),
+                         BackendParamName);
 
 }  // namespace
 }  // namespace medmesh::cloud

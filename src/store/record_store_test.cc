@@ -1,5 +1,6 @@
-// The RecordStore conformance suite: written once, run against every backend. The build
-// compiles this file into one binary per backend and MEDMESH_TEST_BACKEND picks which.
+// The RecordStore conformance suite: written once, instantiated for every backend (.../Sqlite,
+// .../Postgres). ctest runs the Sqlite instances as store_record_test and the Postgres ones, with
+// the test cluster, as store_record_postgres_test (src/store/CMakeLists.txt).
 #include "store/record_store.h"
 
 #include <gtest/gtest.h>
@@ -9,10 +10,6 @@
 
 #include "crypto/kdf.h"
 #include "store/record_store_test_backend.h"
-
-#ifndef MEDMESH_TEST_BACKEND
-#error "MEDMESH_TEST_BACKEND must name the backend (see src/store/CMakeLists.txt)"
-#endif
 
 namespace medmesh::store {
 namespace {
@@ -415,7 +412,8 @@ std::string BackendParamName(const ::testing::TestParamInfo<BackendKind>& param)
   return std::string(testing::BackendKindName(param.param));
 }
 
-INSTANTIATE_TEST_SUITE_P(, RecordStoreTest, ::testing::Values(MEDMESH_TEST_BACKEND),
+INSTANTIATE_TEST_SUITE_P(, RecordStoreTest,
+                         ::testing::Values(BackendKind::kSqlite, BackendKind::kPostgres),
                          BackendParamName);
 
 }  // namespace
