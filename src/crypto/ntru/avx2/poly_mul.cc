@@ -46,8 +46,8 @@ inline V Mul(V a, V b) { return _mm256_mullo_epi16(a, b); }
 // The rows a[kI0 .. kI0 + kC) of a schoolbook product, operand-scanning: the kC vectors of a
 // stay in registers, each b[j] is loaded once, and a window of kC accumulators slides along
 // the output (acc[t] holds output kI0 + j + t at step j; the lowest is complete after the step
-// and leaves the window). kFirst stores the outputs, later chunks add to what the earlier ones
-// stored below kDone (an output index).
+// and leaves the window). Outputs below kDone were stored by earlier chunks and are added to;
+// the others are stored.
 template <int kS, int kC, int kI0, int kDone>
 __attribute__((always_inline)) inline void SchoolbookRows(const V* a, const V* b, V* c) {
   V ai[kC];
