@@ -24,10 +24,11 @@ void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b)
 
 // r = a * b mod (x^n - 1) like PolyMulRq, but correct mod 2^13 only (bits 13..15 of r[i] for
 // i < n unspecified): Toom-4 (evaluation at 0, +-1, +-2, 1/2, infinity; its interpolation
-// divides by 8) over 63 products of P::kPad / 16 coefficients (32, 48 or 64), done 16 at a
-// time transposed like PolyMulRq's blocks. Enough for every product modulo q (q <= 2^13) and for
-// exact products of ternary polynomials ({0,1,2} coefficients: at most 4n < 2^13), which is
-// what encapsulation and decapsulation need; key generation's Newton lift (mod 2^15) keeps
+// divides by 8) over 63 products of 16th parts of the operands -- pieces of 32, 44, 44 and 52
+// coefficients for n = 509, 677, 701, 821, each held in a block of P::kPad / 16 slots (32, 48,
+// 64) -- done 16 at a time transposed like PolyMulRq's blocks. Enough for every product modulo q (q
+// <= 2^13) and for exact products of ternary polynomials ({0,1,2} coefficients: at most 4n < 2^13),
+// which is what encapsulation and decapsulation need; key generation's Newton lift (mod 2^15) keeps
 // PolyMulRq. Same operand and aliasing rules as PolyMulRq.
 template <class P>
 void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);

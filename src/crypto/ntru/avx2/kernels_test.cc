@@ -85,8 +85,11 @@ void CheckMul(MulFn mul, std::uint32_t seed) {
       EXPECT_TRUE(agrees(rb, want));
     }
   }
-  // A single coefficient times x^k moves it to k (mod n): catches any misplaced block.
-  for (int k : {0, 1, 15, 16, 63, 64, 255, 256, P::kN - 2, P::kN - 1}) {
+  // A single coefficient times x^k moves it to k (mod n): catches any misplaced block, and
+  // (43, 44, 51, 52, 87, 88, 103, 104) any misplaced piece of PolyMulQ's 44- and 52-coefficient
+  // pieces.
+  for (int k :
+       {0, 1, 15, 16, 43, 44, 51, 52, 63, 64, 87, 88, 103, 104, 255, 256, P::kN - 2, P::kN - 1}) {
     std::vector<std::uint16_t> a(P::kPad, 0);
     std::vector<std::uint16_t> b(P::kPad, 0);
     for (int i = 0; i < P::kN; ++i) a[i] = static_cast<std::uint16_t>(i + 1);

@@ -5,11 +5,12 @@
 // evaluation writes the B operand blocks of a and of b one after another, the blocks are
 // multiplied 16 at a time, and the interpolation combines the B 128-coefficient products.
 //
-// The 16-at-a-time block product is where the time goes. The 16 blocks are transposed (four
-// 16 x 16 transposes of uint16 per operand), so that vector k holds coefficient k of every
-// block; then two Karatsuba levels and a 16 x 16 schoolbook run on whole vectors with no
-// shuffle at all (lane i only ever meets lane i), and eight transposes bring the 128 product
-// coefficients back. Arithmetic is mod 2^16 throughout (vpmullw, vpaddw, vpsubw).
+// The 16-at-a-time block product is where the time goes. The 16 blocks are transposed (16 x 16
+// transposes of uint16, done as in-lane 8 x 8 transposes of vectors loaded as two halves), so
+// that vector k holds coefficient k of every block; then two Karatsuba levels and a schoolbook
+// run on whole vectors with no shuffle at all (lane i only ever meets lane i), and the same
+// transposes bring the product coefficients back. Arithmetic is mod 2^16 throughout (vpmullw,
+// vpaddw, vpsubw).
 //
 // Built with -fno-tree-vectorize (CMakeLists.txt): every loop here is already written on
 // vectors, and GCC 12's vectoriser otherwise re-splits loops over arrays of __m256i into
@@ -30,10 +31,9 @@ namespace {
 
 constexpr int kBlock = 64;  // coefficients of the blocks multiplied transposed (PolyMulRq)
 constexpr int kLanes = 16;  // uint16 lanes of a vector, and blocks per transposed batch
-// The vertical Karatsuba stops at 16 x 16 schoolbooks (2304 multiplies per 16 products of
-// 64 x 64): on the Zen 5 we measured, 8 x 8 (1728 multiplies, one more level of additions and
+// The vertical Karatsuba takes two levels, down to kLen/4 x kLen/4 schoolbooks (16 x 16 for
+// PolyMulRq's blocks of 64): on the Zen 5 we measured, 8 x 8 (one more level of additions and
 // stores) was 4 % slower and 32 x 32 12 % slower.
-constexpr int kSchoolbook = 16;
 
 using V = __m256i;
 
@@ -43,58 +43,71 @@ inline V Add(V a, V b) { return _mm256_add_epi16(a, b); }
 inline V Sub(V a, V b) { return _mm256_sub_epi16(a, b); }
 inline V Mul(V a, V b) { return _mm256_mullo_epi16(a, b); }
 
-// Transposes the 16 x 16 matrix of uint16 whose row i is r[i] (in place): afterwards r[j]
-// lane i is the old r[i] lane j. Unpacks work inside 128-bit halves, so three unpack rounds
-// transpose the two 8 x 8 halves of each pair of 8 rows and one cross-half permute finishes.
-inline void Transpose16x16(V r[16]) {
-  V t[16];
-  for (int k = 0; k < 8; ++k) {  // pairs of rows, 16-bit units: columns 0-3 | 4-7 (and +8)
-    t[2 * k] = _mm256_unpacklo_epi16(r[2 * k], r[2 * k + 1]);
-    t[2 * k + 1] = _mm256_unpackhi_epi16(r[2 * k], r[2 * k + 1]);
+// The rows a[kI0 .. kI0 + kC) of a schoolbook product, operand-scanning: the kC vectors of a
+// stay in registers, each b[j] is loaded once, and a window of kC accumulators slides along
+// the output (acc[t] holds output kI0 + j + t at step j; the lowest is complete after the step
+// and leaves the window). Outputs below kDone were stored by earlier chunks and are added to;
+// the others are stored.
+template <int kS, int kC, int kI0, int kDone>
+__attribute__((always_inline)) inline void SchoolbookRows(const V* a, const V* b, V* c) {
+  V ai[kC];
+  V acc[kC];
+#pragma GCC unroll 16
+  for (int t = 0; t < kC; ++t) {
+    ai[t] = a[kI0 + t];
+    acc[t] = _mm256_setzero_si256();
   }
-  V u[16];
-  for (int m = 0; m < 4; ++m) {  // quads of rows, 32-bit units: columns {0,1} {2,3} {4,5} {6,7}
-    u[4 * m + 0] = _mm256_unpacklo_epi32(t[4 * m], t[4 * m + 2]);
-    u[4 * m + 1] = _mm256_unpackhi_epi32(t[4 * m], t[4 * m + 2]);
-    u[4 * m + 2] = _mm256_unpacklo_epi32(t[4 * m + 1], t[4 * m + 3]);
-    u[4 * m + 3] = _mm256_unpackhi_epi32(t[4 * m + 1], t[4 * m + 3]);
+  const auto emit = [&](int k, V v) {  // k is an unrolled loop index: a constant
+    c[k] = k < kDone ? Add(c[k], v) : v;
+  };
+#pragma GCC unroll 16
+  for (int j = 0; j < kS; ++j) {
+    const V bj = b[j];
+#pragma GCC unroll 16
+    for (int t = 0; t < kC; ++t) acc[t] = Add(acc[t], Mul(ai[t], bj));
+    emit(kI0 + j, acc[0]);
+#pragma GCC unroll 16
+    for (int t = 0; t + 1 < kC; ++t) acc[t] = acc[t + 1];
+    acc[kC - 1] = _mm256_setzero_si256();
   }
-  V w[2][8];
-  for (int p = 0; p < 2; ++p) {  // eights of rows, 64-bit units: one column c (and c+8) each
-    for (int s = 0; s < 4; ++s) {
-      w[p][2 * s] = _mm256_unpacklo_epi64(u[8 * p + s], u[8 * p + 4 + s]);
-      w[p][2 * s + 1] = _mm256_unpackhi_epi64(u[8 * p + s], u[8 * p + 4 + s]);
-    }
-  }
-  for (int c = 0; c < 8; ++c) {  // rows 0-7 and 8-15 of column c, and of column c + 8
-    r[c] = _mm256_permute2x128_si256(w[0][c], w[1][c], 0x20);
-    r[c + 8] = _mm256_permute2x128_si256(w[0][c], w[1][c], 0x31);
-  }
+#pragma GCC unroll 16
+  for (int t = 0; t + 1 < kC; ++t) emit(kI0 + kS + t, acc[t]);
 }
 
-// c[0 .. 2 kS - 1) = a[0 .. kS) * b[0 .. kS) lane-wise; c[2 kS - 1] = 0. Out of line: nine
-// inlined copies per 64 x 64 product would overflow the op cache.
+// The rows of a from kI0 on, in chunks of at most kC.
+template <int kS, int kC, int kI0>
+__attribute__((always_inline)) inline void SchoolbookChunks(const V* a, const V* b, V* c) {
+  constexpr int kRows = kS - kI0 < kC ? kS - kI0 : kC;
+  // Chunk 0 stores outputs 0 .. kS + kRows - 2; each later chunk only reaches one further.
+  constexpr int kDone = kI0 == 0 ? 0 : kI0 + kS - 1;
+  SchoolbookRows<kS, kRows, kI0, kDone>(a, b, c);
+  if constexpr (kI0 + kRows < kS) SchoolbookChunks<kS, kC, kI0 + kRows>(a, b, c);
+}
+
+// c[0 .. 2 kS - 1) = a[0 .. kS) * b[0 .. kS) lane-wise; c[2 kS - 1] = 0. The rows of a go in
+// chunks of at most 6 (6 vectors of a, 6 accumulators, b[j] and a product: 14 of the 16
+// registers), which loads each operand vector about once per chunk instead of once per
+// multiply (product-scanning was bound by the two load ports). Out of line: nine inlined
+// copies per block product would overflow the op cache.
 template <int kS>
 __attribute__((noinline)) void VerticalSchoolbook(const V* a, const V* b, V* c) {
-#pragma GCC unroll 31
-  for (int k = 0; k < 2 * kS - 1; ++k) {
-    const int lo = k < kS ? 0 : k - (kS - 1);
-    const int hi = k < kS ? k : kS - 1;
-    V acc = Mul(a[lo], b[k - lo]);
-#pragma GCC unroll 16
-    for (int i = lo + 1; i <= hi; ++i) acc = Add(acc, Mul(a[i], b[k - i]));
-    c[k] = acc;
-  }
+  constexpr int kChunks = (kS + 5) / 6;
+  constexpr int kC = (kS + kChunks - 1) / kChunks;  // balanced: 11 = 6 + 5, 13 = 5 + 4 + 4
+  SchoolbookChunks<kS, kC, 0>(a, b, c);
   c[2 * kS - 1] = _mm256_setzero_si256();
 }
 
-// c[0 .. 2L) = a[0 .. L) * b[0 .. L) lane-wise, Karatsuba down to kS x kS schoolbooks.
-template <int L, int kS = kSchoolbook>
+// c[0 .. 2L) = a[0 .. L) * b[0 .. L) lane-wise, Karatsuba down to kS x kS schoolbooks. With
+// kGap > 0 the upper half of the product goes to c[L + kGap .. 2L + kGap) instead, and
+// c[L .. L + kGap) is left alone (MulBlocks' block layout, without copying the product).
+template <int L, int kS, int kGap = 0>
 inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
   if constexpr (L == kS) {
+    static_assert(kGap == 0);
     VerticalSchoolbook<kS>(a, b, c);
   } else {
     constexpr int kH = L / 2;
+    V* const high = c + L + kGap;
     V as[kH];
     V bs[kH];
     V mid[2 * kH];
@@ -103,44 +116,98 @@ inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
       bs[i] = Add(b[i], b[i + kH]);
     }
     VerticalKaratsuba<kH, kS>(a, b, c);
-    VerticalKaratsuba<kH, kS>(a + kH, b + kH, c + 2 * kH);
+    VerticalKaratsuba<kH, kS>(a + kH, b + kH, high);
     VerticalKaratsuba<kH, kS>(as, bs, mid);
-    // With c = (L0, L1, H0, H1) and mid = (M0, M1) in quarters of kH: the middle quarters
-    // become L1 + M0 - L0 - H0 and H0 + M1 - L1 - H1, in one pass through t = L1 - H0.
+    // With the low product (L0, L1), the high one (H0, H1) and mid = (M0, M1) in quarters of kH:
+    // the middle quarters become L1 + M0 - L0 - H0 and H0 + M1 - L1 - H1, in one pass through
+    // t = L1 - H0.
     for (int i = 0; i < kH; ++i) {
-      const V t = Sub(c[kH + i], c[2 * kH + i]);
+      const V t = Sub(c[kH + i], high[i]);
       c[kH + i] = Add(Sub(mid[i], c[i]), t);
-      c[2 * kH + i] = Sub(Sub(mid[kH + i], c[3 * kH + i]), t);
+      high[i] = Sub(Sub(mid[kH + i], high[kH + i]), t);
     }
   }
 }
 
-// For i < kCount: c block i (2 kB coefficients, the last zero) = a block i * b block i, for
-// blocks of kB coefficients (a multiple of 16) multiplied by vertical Karatsuba down to kS.
-// a, b hold RoundUp16(kCount) blocks of kB coefficients, c as many blocks of 2 kB; the blocks
-// past kCount are multiplied too (they must be defined) and their products ignored.
-template <int kB, int kS, int kCount>
+// The in-lane half of a 16 x 16 transpose: treats the low 128-bit halves of r[0..8) as the rows
+// of one 8 x 8 matrix of uint16 and the high halves as the rows of another, and transposes both
+// in place (three unpack rounds, 24 in-lane shuffles): afterwards the low half of r[c] is
+// column c of the first matrix and its high half column c of the second.
+inline void Transpose8x8Halves(V r[8]) {
+  V t[8];
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_epi16(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_epi16(r[2 * k], r[2 * k + 1]);
+  }
+  V u[8];
+  for (int m = 0; m < 2; ++m) {
+    u[4 * m + 0] = _mm256_unpacklo_epi32(t[4 * m], t[4 * m + 2]);
+    u[4 * m + 1] = _mm256_unpackhi_epi32(t[4 * m], t[4 * m + 2]);
+    u[4 * m + 2] = _mm256_unpacklo_epi32(t[4 * m + 1], t[4 * m + 3]);
+    u[4 * m + 3] = _mm256_unpackhi_epi32(t[4 * m + 1], t[4 * m + 3]);
+  }
+  for (int s = 0; s < 4; ++s) {
+    r[2 * s] = _mm256_unpacklo_epi64(u[s], u[4 + s]);
+    r[2 * s + 1] = _mm256_unpackhi_epi64(u[s], u[4 + s]);
+  }
+}
+
+// Two 128-bit loads into one vector: p0 in the low half, p1 in the high half (vinserti128
+// from memory runs on any vector ALU port, not the shuffle port).
+inline V LoadHalves(const std::uint16_t* p0, const std::uint16_t* p1) {
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0));
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(lo),
+                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)), 1);
+}
+inline void StoreHalves(std::uint16_t* p0, std::uint16_t* p1, V v) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p0), _mm256_castsi256_si128(v));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p1), _mm256_extracti128_si256(v, 1));
+}
+
+// For i < kCount: c block i = a block i * b block i, for blocks of kB slots (a multiple of 16)
+// of which the first kLen (a multiple of 4, at most kB) hold coefficients and the rest are
+// zero, multiplied by vertical Karatsuba (two levels) down to kLen/4 x kLen/4 schoolbooks. Block
+// i of c has 2 kB slots: the product's coefficients 0 .. kLen-1 in slots 0 .. kLen-1 and its
+// coefficients kLen .. 2 kLen-1 (the last is zero) in slots kB .. kB + kLen-1, zeros elsewhere
+// -- with kLen = kB simply the 2 kB coefficients. a, b hold RoundUp16(kCount) blocks, c as many
+// blocks of 2 kB; the blocks past kCount are multiplied too (they must be defined) and their
+// products ignored.
+//
+// The transposes into and out of the vertical layout skip the cross-half round of a full
+// 16 x 16 transpose: vector j of the 8 slots 8 h .. 8 h + 7 is loaded with blocks g .. g + 7 in
+// its low half and blocks g + 8 .. g + 15 in its high half, so the in-lane 8 x 8 transposes
+// already leave slot 8 h + c of all 16 blocks in one vector; the products go back the same way,
+// stored as halves. A quarter fewer shuffles than full transposes, all of them in-lane.
+template <int kB, int kLen, int kCount>
 __attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint16_t* b,
                                          std::uint16_t* c) {
-  static_assert(kB % kLanes == 0);
+  static_assert(kB % kLanes == 0 && kLen % 4 == 0 && kLen <= kB);
+  constexpr int kHalf = kLanes / 2;
   for (int g = 0; g < kCount; g += kLanes) {
     V ta[kB];
     V tb[kB];
     V tc[2 * kB];
-    for (int q = 0; q < kB / kLanes; ++q) {
-      for (int i = 0; i < kLanes; ++i) {
-        const std::ptrdiff_t at = std::ptrdiff_t{g + i} * kB + kLanes * q;
-        ta[kLanes * q + i] = Load(a + at);
-        tb[kLanes * q + i] = Load(b + at);
+    for (int h = 0; h < kB / kHalf; ++h) {
+      for (int i = 0; i < kHalf; ++i) {
+        const std::ptrdiff_t lo = std::ptrdiff_t{g + i} * kB + kHalf * h;
+        const std::ptrdiff_t hi = lo + std::ptrdiff_t{kHalf} * kB;
+        ta[kHalf * h + i] = LoadHalves(a + lo, a + hi);
+        tb[kHalf * h + i] = LoadHalves(b + lo, b + hi);
       }
-      Transpose16x16(ta + kLanes * q);
-      Transpose16x16(tb + kLanes * q);
+      Transpose8x8Halves(ta + kHalf * h);
+      Transpose8x8Halves(tb + kHalf * h);
     }
-    VerticalKaratsuba<kB, kS>(ta, tb, tc);
-    for (int q = 0; q < 2 * kB / kLanes; ++q) {
-      Transpose16x16(tc + kLanes * q);
-      for (int i = 0; i < kLanes; ++i)
-        Store(c + std::ptrdiff_t{g + i} * 2 * kB + kLanes * q, tc[kLanes * q + i]);
+    VerticalKaratsuba<kLen, kLen / 4, kB - kLen>(ta, tb, tc);
+    for (int i = kLen; i < kB; ++i) {  // the zero slots of the block layout
+      tc[i] = _mm256_setzero_si256();
+      tc[kB + i] = _mm256_setzero_si256();
+    }
+    for (int h = 0; h < 2 * kB / kHalf; ++h) {
+      Transpose8x8Halves(tc + kHalf * h);
+      for (int i = 0; i < kHalf; ++i) {
+        const std::ptrdiff_t lo = std::ptrdiff_t{g + i} * 2 * kB + kHalf * h;
+        StoreHalves(c + lo, c + lo + std::ptrdiff_t{kHalf} * 2 * kB, tc[kHalf * h + i]);
+      }
     }
   }
 }
@@ -227,7 +294,7 @@ void KaratsubaMul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16
   KaratsubaEvaluate<L>(b, eb);
   std::memset(ea + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
   std::memset(eb + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
-  MulBlocks<kBlock, kSchoolbook, kCount>(ea, eb, ec);
+  MulBlocks<kBlock, kBlock, kCount>(ea, eb, ec);
   KaratsubaInterpolate<L>(ec, prod);
 }
 
@@ -264,7 +331,7 @@ void Toom3Mul768(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_
   evaluate(b, eb);
   std::memset(ea + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
   std::memset(eb + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
-  MulBlocks<kBlock, kSchoolbook, kCount>(ea, eb, ec);
+  MulBlocks<kBlock, kBlock, kCount>(ea, eb, ec);
 
   alignas(32) std::uint16_t w[5][2 * kM];  // the products at 0, 1, -1, -2, infinity
   constexpr std::ptrdiff_t kStride = std::ptrdiff_t{kPer} * 2 * kBlock;
@@ -292,14 +359,24 @@ void Toom3Mul768(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_
   }
 }
 
-// prod[0 .. 2L) = a * b, correct mod 2^13, for L = 512, 768 or 1024: Toom-4 with evaluation at
-// 0, 1, -1, 2, -2, 1/2 (scaled by 8) and infinity over 7 products of M = L/4, each split by two
-// Karatsuba levels into 9 products of kB = M/4 (32, 48 or 64) coefficients: 63 blocks, four
-// transposed batches of 16, multiplied by two vertical Karatsuba levels and kB/4 schoolbooks.
+// prod = a * b, correct mod 2^13, for L = 512, 768 or 1024: Toom-4 with evaluation at 0, 1, -1,
+// 2, -2, 1/2 (scaled by 8) and infinity over 7 products of M = L/4, each split by two
+// Karatsuba levels into 9 products of kB = M/4 (32, 48 or 64) slots: 63 blocks, four
+// transposed batches of 16, multiplied by two vertical Karatsuba levels and kPiece/4
+// schoolbooks.
+//
+// Operands and product are in "piece layout": the operand is cut into 16 pieces of kPiece
+// coefficients (a multiple of 4, at most kB), piece k in slots kB k .. kB k + kPiece - 1 and
+// zeros in the rest of its kB slots; the product's 32 pieces likewise in 2L slots. Every step
+// of the evaluation and interpolation is slot-wise linear or shifts by whole multiples of kB
+// slots (= multiples of kPiece coefficients), so the zero slots stay zero and only the block
+// products see the difference (MulBlocks). For 677 and 701 (pieces of 44, 704 coefficients)
+// and 821 (pieces of 52, 832) the schoolbooks are 11 x 11 and 13 x 13 instead of 12 x 12 and
+// 16 x 16: 16 % and 34 % fewer multiplies. kPiece = kB is the plain layout (509).
 //
 // The interpolation divides exact multiples of 2, 4 and 8 (a shift loses the top bit each
 // time), so c2 and c4 are right mod 2^13, c1, c3 and c5 mod 2^14, c0 and c6 exactly.
-template <int L>
+template <int L, int kPiece>
 void Toom4Mul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* b) {
   static constexpr int kM = L / 4;
   constexpr int kB = kM / 4;
@@ -338,7 +415,7 @@ void Toom4Mul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* 
   evaluate(b, eb);
   std::memset(ea + kCount * kB, 0, (kSlots - kCount) * kB * sizeof(std::uint16_t));
   std::memset(eb + kCount * kB, 0, (kSlots - kCount) * kB * sizeof(std::uint16_t));
-  MulBlocks<kB, kB / 4, kCount>(ea, eb, ec);
+  MulBlocks<kB, kPiece, kCount>(ea, eb, ec);
 
   // w[p] = the product at point p (0, 1, -1, 2, -2, 1/2, infinity), 2 kM coefficients.
   alignas(32) std::uint16_t w[7][2 * kM];
@@ -394,6 +471,49 @@ void Toom4Mul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* 
   }
 }
 
+// Coefficients per piece for PolyMulQ (see Toom4Mul): the smallest multiple of 4 with
+// 16 pieces covering n coefficients -- 32, 44, 44, 52 for n = 509, 677, 701, 821.
+constexpr int PieceLength(int n) { return ((n + 15) / 16 + 3) / 4 * 4; }
+
+// All-ones in the lanes l with start + l < limit (start and limit are public).
+inline V LanesBelow(int start, int limit) {
+  const V index = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  return _mm256_cmpgt_epi16(_mm256_set1_epi16(static_cast<short>(limit - start)), index);
+}
+
+// out (16 kB slots) = x (at least 15 kPiece + kB coefficients readable) in piece layout.
+template <int kB, int kPiece>
+inline void ToPieces(const std::uint16_t* x, std::uint16_t* out) {
+  for (int k = 0; k < 16; ++k) {
+    for (int i = 0; i < kB; i += kLanes) {
+      V v = Load(x + kPiece * k + i);
+      if (i + kLanes > kPiece) v = _mm256_and_si256(v, LanesBelow(i, kPiece));  // public
+      Store(out + kB * k + i, v);
+    }
+  }
+}
+
+// out[kPiece k + j] = prod[kB k + j] for the 32 pieces of a product, j < kPiece. Writes whole
+// vectors in increasing order, so each piece overwrites the previous one's zero tail; out must
+// have room for 31 kPiece + RoundUp16(kPiece) values, and what lies past 32 kPiece is zero.
+template <int kB, int kPiece>
+inline void FromPieces(const std::uint16_t* prod, std::uint16_t* out) {
+  for (int k = 0; k < 32; ++k) {
+    for (int i = 0; i < kPiece; i += kLanes) Store(out + kPiece * k + i, Load(prod + kB * k + i));
+  }
+}
+
+// r[0 .. kPad) = prod (2 kPad coefficients) mod x^n - 1, the padding r[n ..) zero: up to the
+// next whole vector one by one, the rest by vectors. Every load is in bounds.
+template <class P>
+inline void FoldModXnMinus1(std::uint16_t* r, const std::uint16_t* prod) {
+  for (int i = 0; i < P::kPad; i += kLanes)
+    Store(r + i, Add(Load(prod + i), Load(prod + P::kN + i)));
+  constexpr int kFirstVector = (P::kN + kLanes - 1) / kLanes * kLanes;
+  for (int i = P::kN; i < kFirstVector; ++i) r[i] = 0;
+  for (int i = kFirstVector; i < P::kPad; i += kLanes) Store(r + i, _mm256_setzero_si256());
+}
+
 }  // namespace
 
 template <class P>
@@ -405,24 +525,32 @@ void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b)
     static_assert(P::kPad == 512 || P::kPad == 1024);
     KaratsubaMul<P::kPad>(prod, a, b);
   }
-  // Fold mod x^n - 1 (prod has 2 kPad coefficients, so every load is in bounds), then clear
-  // the padding: up to the next whole vector one by one, the rest by vectors.
-  for (int i = 0; i < P::kPad; i += kLanes)
-    Store(r + i, Add(Load(prod + i), Load(prod + P::kN + i)));
-  constexpr int kFirstVector = (P::kN + kLanes - 1) / kLanes * kLanes;
-  for (int i = P::kN; i < kFirstVector; ++i) r[i] = 0;
-  for (int i = kFirstVector; i < P::kPad; i += kLanes) Store(r + i, _mm256_setzero_si256());
+  FoldModXnMinus1<P>(r, prod);
 }
 
 template <class P>
 void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) {
+  constexpr int kB = P::kPad / 16;
+  constexpr int kPiece = PieceLength(P::kN);
+  static_assert(kPiece <= kB && 16 * kPiece >= P::kN && (32 * kPiece) % kLanes == 0);
   alignas(32) std::uint16_t prod[2 * P::kPad];
-  Toom4Mul<P::kPad>(prod, a, b);
-  for (int i = 0; i < P::kPad; i += kLanes)
-    Store(r + i, Add(Load(prod + i), Load(prod + P::kN + i)));
-  constexpr int kFirstVector = (P::kN + kLanes - 1) / kLanes * kLanes;
-  for (int i = P::kN; i < kFirstVector; ++i) r[i] = 0;
-  for (int i = kFirstVector; i < P::kPad; i += kLanes) Store(r + i, _mm256_setzero_si256());
+  if constexpr (kPiece == kB) {
+    Toom4Mul<P::kPad, kPiece>(prod, a, b);
+    FoldModXnMinus1<P>(r, prod);
+  } else {
+    alignas(32) std::uint16_t sa[P::kPad];
+    alignas(32) std::uint16_t sb[P::kPad];
+    ToPieces<kB, kPiece>(a, sa);
+    ToPieces<kB, kPiece>(b, sb);
+    Toom4Mul<P::kPad, kPiece>(prod, sa, sb);
+    alignas(32) std::uint16_t plain[2 * P::kPad];
+    FromPieces<kB, kPiece>(prod, plain);
+    // The product ends at 32 kPiece (a multiple of 16); the fold reads up to kPad + n.
+    for (int i = 32 * kPiece; i < 2 * P::kPad; i += kLanes) {
+      Store(plain + i, _mm256_setzero_si256());
+    }
+    FoldModXnMinus1<P>(r, plain);
+  }
 }
 
 template void PolyMulRq<Hps2048509>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);

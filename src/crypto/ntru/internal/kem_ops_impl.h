@@ -50,6 +50,27 @@ void KeypairDerand(std::uint8_t* pk, std::uint8_t* sk, const std::uint8_t* fg_co
   Wipe(&tmp, sizeof tmp);
 }
 
+// out = c + sign * Lift(m) (sign = +1 or -1) over all kPad coefficients: the padding of c and
+// m is zero, so the loops run on whole vectors without a scalar tail, and out's padding is zero.
+// For HPS Lift(m) is m itself in {0, 1, q-1}, added without a copy. out may alias c.
+template <class P>
+inline void AddLift(Poly<P>& out, const Poly<P>& c, const Poly<P>& m, int sign) {
+  const auto s = static_cast<std::uint16_t>(sign);
+  if constexpr (P::kHrss) {
+    Poly<P> liftm;
+    Lift(liftm, m);
+    for (int i = 0; i < P::kPad; ++i)
+      out.c[i] = static_cast<std::uint16_t>(c.c[i] + s * liftm.c[i]);
+    Wipe(&liftm, sizeof liftm);
+  } else {
+    for (int i = 0; i < P::kPad; ++i) {
+      const std::uint16_t v = m.c[i];
+      const auto lifted = static_cast<std::uint16_t>(v | ((0 - (v >> 1)) & P::kQMask));
+      out.c[i] = static_cast<std::uint16_t>(c.c[i] + s * lifted);
+    }
+  }
+}
+
 template <class P>
 void EncDerand(std::uint8_t* ct, std::uint8_t* ss, const std::uint8_t* pk,
                const std::uint8_t* rm_coins) {
@@ -57,7 +78,6 @@ void EncDerand(std::uint8_t* ct, std::uint8_t* ss, const std::uint8_t* pk,
   Poly<P> m;
   Poly<P> h;
   Poly<P> c;
-  Poly<P> liftm;
   alignas(32) std::uint8_t rm[P::kMessageBytes];
   SampleRm(r, m, rm_coins);
   PackS3(rm, r);
@@ -67,14 +87,11 @@ void EncDerand(std::uint8_t* ct, std::uint8_t* ss, const std::uint8_t* pk,
   Z3ToZq(r);
   UnpackRq0(h, pk);
   RqMulModQ(c, r, h);
-  Lift(liftm, m);
-  for (int i = 0; i < P::kN; ++i) c.c[i] = static_cast<std::uint16_t>(c.c[i] + liftm.c[i]);
-  PackSq(ct, c);
+  AddLift(c, c, m, 1);
+  PackSq(ct, c);  // c is the ciphertext: public, not wiped
 
   Wipe(&r, sizeof r);
   Wipe(&m, sizeof m);
-  Wipe(&c, sizeof c);
-  Wipe(&liftm, sizeof liftm);
   Wipe(rm, sizeof rm);
 }
 
@@ -86,7 +103,6 @@ void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
   Poly<P> mf;
   Poly<P> finv3;
   Poly<P> m;
-  Poly<P> liftm;
   Poly<P> b;
   Poly<P> invh;
   Poly<P> r;
@@ -111,7 +127,7 @@ void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
     // m must have exactly q/16-1 coefficients +1 and as many -1 (counted over all n).
     std::uint32_t plus = 0;
     std::uint32_t minus = 0;
-    for (int i = 0; i < P::kN; ++i) {
+    for (int i = 0; i < P::kPad; ++i) {  // the padding is zero
       plus += m.c[i] & 1;
       minus += m.c[i] >> 1;
     }
@@ -121,9 +137,7 @@ void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
 
   // r = (c - Lift(m)) / h mod (q, Phi_n); valid only if r is ternary with r[n-1] = 0. By
   // Schanck 2018 Prop. 1 this check replaces re-encryption.
-  Lift(liftm, m);
-  for (int i = 0; i < P::kN; ++i) b.c[i] = static_cast<std::uint16_t>(c.c[i] - liftm.c[i]);
-  for (int i = P::kN; i < P::kPad; ++i) b.c[i] = 0;
+  AddLift(b, c, m, -1);
   UnpackSq(invh, sk + 2 * P::kPackS3Bytes);
   SqMulModQ(r, b, invh);
   for (int i = 0; i < P::kN - 1; ++i) {
@@ -149,7 +163,6 @@ void Dec(std::uint8_t* ss, const std::uint8_t* ct, const std::uint8_t* sk) {
   Wipe(&mf, sizeof mf);
   Wipe(&finv3, sizeof finv3);
   Wipe(&m, sizeof m);
-  Wipe(&liftm, sizeof liftm);
   Wipe(&b, sizeof b);
   Wipe(&invh, sizeof invh);
   Wipe(&r, sizeof r);
