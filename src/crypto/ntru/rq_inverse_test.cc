@@ -4,6 +4,8 @@
 // generation too; this test also covers inputs that key generation reaches only by chance:
 // 1, -1, x (whose first-step error 1 - a r is odd in every coefficient until it is reduced mod
 // Phi_n), x^(n-1), 1 + x. (Checked to fail when the Frobenius term of the lift is dropped.)
+#include "crypto/ntru/rq_inverse_test.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>

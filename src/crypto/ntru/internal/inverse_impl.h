@@ -271,7 +271,7 @@ inline void LiftStep(Poly<P>& r, const Poly<P>& neg_a, Poly<P>& e, Poly<P>& d) {
 //   = 1 mod 2^(2k+1) (e^3 is a multiple of 2^3k, 3k >= 2k+1). Two products per step, where the
 //   classic Newton step r (2 - a r) needs the same two to reach only 2k bits. (Where 2^2k is
 //   0 mod q the extra term is left out: the step is then Newton's, to 2k >= LogQ bits.)
-// - 1 -> 3 -> 7 -> 14/15 bits: 6 products for every set (q <= 2^13). The lift used to be four
+// - 1 -> 3 -> 7 -> 14 bits: 6 products for every set (q <= 2^13). The lift used to be four
 //   Newton steps mod 2^15 (1 -> 16 bits): 8 products of the slower mod-2^15 product.
 // All loop bounds and the permutation's indices are public constants.
 template <class P>
