@@ -42,18 +42,12 @@ inline void ScaleG(Poly<P>& g) {
   }
 }
 
-// r <- the representative of r mod Phi_n with coefficient n-1 zero (subtract c[n-1] Phi_n).
-template <class P>
-inline void ReducePhiN(Poly<P>& r) {
-  const std::uint16_t top = r.c[P::kN - 1];
-  for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
-}
-
 // Keys [0, k) of one chunk, 1 <= k <= kMaxBatchChunk. Three chains of Montgomery's trick:
 //  A3: f_i mod (3, Phi_n)  -> f^-1 mod 3 (the secret key's f_p);
 //  Aq: f_i mod (q, Phi_n)  -> f^-1 mod q, and h = g_s f^-1 (computed mod x^n - 1);
 //  B:  h_i mod (q, Phi_n)  -> h^-1 (the secret key's third part).
-// 10 multiplications per key (3 + 3 + 1 + 3) against 13 and two inversions in KeypairDerand.
+// 10 multiplications per key (3 + 3 + 1 + 3) against 11 and two inversions in KeypairDerand,
+// all by the mod-q product (RqMulModQ: every value here is needed mod q or mod 3 only).
 // h = g_s f^-1 equals KeypairDerand's (g f)^-1 g_s g_s: both are g_s times an inverse of f
 // mod Phi_n, and g_s carries the factor x - 1. h^-1 is canonical mod (q, Phi_n) either way.
 template <class P>
@@ -91,7 +85,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     if (i == 0) {
       cq = f;
     } else {
-      SqMul(cq, cq, f);
+      SqMulModQ(cq, cq, f);
     }
     PackSq(sq_slot(i), cq);  // mod Phi_n (coefficient n-1 zero): packing drops nothing
   }
@@ -115,20 +109,20 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     Z3ToZq(f);
     if (j > 0) {
       UnpackSq(t, sq_slot(j - 1));
-      SqMul(cq, uq, t);  // cq = f_j^-1 mod q
-      SqMul(uq, uq, f);
+      SqMulModQ(cq, uq, t);  // cq = f_j^-1 mod q
+      SqMulModQ(uq, uq, f);
     } else {
       cq = uq;
     }
     UnpackS3(g, packed_g[j]);
     ScaleG(g);
-    RqMul(t, cq, g);      // h_j = g_s f^-1, mod x^n - 1
+    RqMulModQ(t, cq, g);  // h_j = g_s f^-1, mod x^n - 1
     PackSq(pk_of(j), t);  // sum-zero packing: h(1) = 0
     if (j == k - 1) {
       cb = t;
       ReducePhiN(cb);  // B's first prefix product, reduced for packing
     } else {
-      SqMul(cb, cb, t);
+      SqMulModQ(cb, cb, t);
     }
     PackSq(sq_slot(j), cb);
   }
@@ -139,8 +133,8 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     UnpackRq0(g, pk_of(j));  // h_j mod x^n - 1 (its coefficient n-1 from the sum-zero rule)
     if (j + 1 < k) {
       UnpackSq(t, sq_slot(j + 1));  // h_{k-1} ... h_{j+1}
-      SqMul(f, u, t);
-      SqMul(u, u, g);
+      SqMulModQ(f, u, t);
+      SqMulModQ(u, u, g);
     } else {
       f = u;
       ReducePhiN(f);  // RqInv's result (k = 1) is not reduced mod Phi_n

@@ -222,21 +222,72 @@ inline void S3Inv(Poly<P>& r, const Poly<P>& a) {
 #endif
 }
 
-// r = a^-1 mod (2^15, Phi_n) (q divides 2^15): the inverse mod 2 lifted by four Newton steps
-// r <- r (2 - a r), each doubling the number of correct bits (2, 4, 8, 16).
+// r <- the representative of r mod Phi_n with coefficient n-1 zero (subtract c[n-1] Phi_n).
+template <class P>
+inline void ReducePhiN(Poly<P>& r) {
+  const std::uint16_t top = r.c[P::kN - 1];
+  for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
+}
+
+// One lifting step of RqInv from k = K to 2k+1 bits (see there): r <- r (1 + e + 2^2k u(x^2))
+// with e = 1 - a r reduced mod Phi_n = 2^k u. neg_a = -a; e and d are scratch.
+template <class P, int K>
+inline void LiftStep(Poly<P>& r, const Poly<P>& neg_a, Poly<P>& e, Poly<P>& d) {
+  RqMulModQ(e, r, neg_a);
+  e.c[0] = static_cast<std::uint16_t>(e.c[0] + 1);  // e = 1 - a r
+  if constexpr (2 * K < P::kLogQ) {  // else 2^2k u(x^2) = 0 mod q: a plain Newton step
+    ReducePhiN(e);                   // every coefficient is now a multiple of 2^k
+    // d[i] = 2^2k (u[i] mod 2) goes to position 2i mod n: e[2j] += d[j] for j < (n+1)/2 and
+    // e[2j+1] += d[(n+1)/2 + j].
+    constexpr int kHalf = (P::kN + 1) / 2;
+    for (int i = 0; i < P::kN; ++i)
+      d.c[i] = static_cast<std::uint16_t>(((e.c[i] >> K) & 1) << (2 * K));
+    for (int j = 0; j < kHalf; ++j) e.c[2 * j] = static_cast<std::uint16_t>(e.c[2 * j] + d.c[j]);
+    for (int j = 0; j < P::kN / 2; ++j)
+      e.c[2 * j + 1] = static_cast<std::uint16_t>(e.c[2 * j + 1] + d.c[kHalf + j]);
+  }
+  e.c[0] = static_cast<std::uint16_t>(e.c[0] + 1);  // s = 1 + e + 2^2k u(x^2)
+  RqMulModQ(r, r, e);
+}
+
+// r = a^-1 mod (q, Phi_n): the low P::kLogQ bits of each coefficient are those of a
+// representative of the inverse (bits above are unspecified; r is not reduced mod Phi_n,
+// coefficients from n on are zero). a must be invertible mod (2, Phi_n), as every g f of key
+// generation is.
+//
+// The inverse mod 2 (R2Inv) lifted by three 2-adic steps of two products each, all in
+// Z_{2^16}[x] / (x^n - 1) with the mod-q product (RqMulModQ: Toom-4 in the AVX2 build,
+// correct mod 2^13 >= q). Write "k bits" for a r = 1 mod (2^k, Phi_n). Correctness:
+// - Arithmetic mod x^n - 1 followed by the ring map to Z[x]/Phi_n (Phi_n divides x^n - 1) is
+//   arithmetic mod Phi_n, so every identity below holds mod Phi_n whatever multiple of Phi_n
+//   the x^n - 1 representatives carry; and products correct mod 2^13 suffice since no result
+//   is needed beyond 2^13 (q <= 2^13).
+// - A step from k bits: e = 1 - a r is 0 mod (2^k, Phi_n); reduced mod Phi_n (coefficient n-1
+//   made zero) it is the unique representative of degree < n-1, so each coefficient is a
+//   multiple of 2^k: e = 2^k u. Then e^2 = 2^2k u^2, and mod 2 squaring is additive
+//   (Frobenius), u^2 = u(x^2) mod (2, x^n - 1): coefficient i moves to 2i mod n, a fixed
+//   permutation (n is odd). So s = 1 + e + 2^2k u(x^2) equals 1 + e + e^2 mod 2^(2k+1) at the
+//   cost of no product, and r' = r s gives a r' = (1 - e) s = 1 - e^3 + (s - 1 - e - e^2)(1 - e)
+//   = 1 mod 2^(2k+1) (e^3 is a multiple of 2^3k, 3k >= 2k+1). Two products per step, where the
+//   classic Newton step r (2 - a r) needs the same two to reach only 2k bits. (Where 2^2k is
+//   0 mod q the extra term is left out: the step is then Newton's, to 2k >= LogQ bits.)
+// - 1 -> 3 -> 7 -> 14 bits: 6 products for every set (q <= 2^13). The lift used to be four
+//   Newton steps mod 2^15 (1 -> 16 bits): 8 products of the slower mod-2^15 product.
+// All loop bounds and the permutation's indices are public constants.
 template <class P>
 inline void RqInv(Poly<P>& r, const Poly<P>& a) {
+  static_assert(P::kLogQ <= 13, "RqMulModQ is correct mod 2^13 only");
   Poly<P> neg_a;
-  Poly<P> t;
+  Poly<P> e;
+  Poly<P> s;
   R2Inv(r, a);
   for (int i = 0; i < P::kPad; ++i) neg_a.c[i] = static_cast<std::uint16_t>(0 - a.c[i]);
-  for (int k = 0; k < 4; ++k) {
-    RqMul(t, r, neg_a);
-    t.c[0] = static_cast<std::uint16_t>(t.c[0] + 2);
-    RqMul(r, t, r);
-  }
+  LiftStep<P, 1>(r, neg_a, e, s);  // 3 bits
+  LiftStep<P, 3>(r, neg_a, e, s);  // 7 bits
+  LiftStep<P, 7>(r, neg_a, e, s);  // 14 bits (Newton's step: 2^14 = 0 mod q)
   Wipe(&neg_a, sizeof neg_a);
-  Wipe(&t, sizeof t);
+  Wipe(&e, sizeof e);
+  Wipe(&s, sizeof s);
 }
 
 }  // namespace medmesh::ntru::MEDMESH_NTRU_TARGET

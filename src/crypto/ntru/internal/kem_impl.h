@@ -191,9 +191,9 @@ inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
 }
 
 // r = a * b mod (2^13, x^n - 1) (bits 13-15 unspecified): enough for every product mod q
-// (q <= 2^13) and for exact products of {0,1,2} polynomials (at most 4n < 2^13). Encapsulation
-// and decapsulation use it; the AVX2 build has a faster kernel for it (Toom-4), the portable
-// build is RqMul.
+// (q <= 2^13) and for exact products of {0,1,2} polynomials (at most 4n < 2^13). Key
+// generation (its lift too, inverse_impl.h), encapsulation and decapsulation use it; the AVX2
+// build has a faster kernel for it (Toom-4), the portable build is RqMul.
 template <class P>
 inline void RqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
@@ -203,15 +203,8 @@ inline void RqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
 #endif
 }
 
-// r = a * b mod (2^15, Phi_n): the x^n - 1 product minus coefficient n-1 times Phi_n.
-template <class P>
-inline void SqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
-  RqMul(r, a, b);
-  const std::uint16_t top = r.c[P::kN - 1];
-  for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
-}
-
-// SqMul mod 2^13 only (RqMulModQ): for decapsulation, whose result is used mod q.
+// r = a * b mod (2^13, Phi_n) (RqMulModQ, then coefficient n-1 times Phi_n subtracted): for
+// key generation and decapsulation, whose results are used mod q.
 template <class P>
 inline void SqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   RqMulModQ(r, a, b);

@@ -29,15 +29,15 @@ void KeypairDerand(std::uint8_t* pk, std::uint8_t* sk, const std::uint8_t* fg_co
     for (int i = 0; i < P::kN; ++i) g.c[i] = static_cast<std::uint16_t>(3 * g.c[i]);
   }
 
-  RqMul(gf, g, f);
+  RqMulModQ(gf, g, f);
   RqInv(invgf, gf);
 
-  RqMul(tmp, invgf, f);  // h^-1 = (g f)^-1 f f  (mod Phi_n)
-  SqMul(h, tmp, f);
+  RqMulModQ(tmp, invgf, f);  // h^-1 = (g f)^-1 f f  (mod Phi_n)
+  SqMulModQ(h, tmp, f);
   PackSq(sk + 2 * P::kPackS3Bytes, h);
 
-  RqMul(tmp, invgf, g);  // h = (g f)^-1 g g
-  RqMul(h, tmp, g);
+  RqMulModQ(tmp, invgf, g);  // h = (g f)^-1 g g
+  RqMulModQ(h, tmp, g);
   PackSq(pk, h);  // sum-zero packing: h(1) = 0, so coefficient n-1 is implied
 
   std::memcpy(sk + 2 * P::kPackS3Bytes + P::kPackSqBytes, prf_key, P::kPrfKeyBytes);

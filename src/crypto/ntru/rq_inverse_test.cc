@@ -1,0 +1,125 @@
+// RqInv, the mod-q inverse of key generation (internal/inverse_impl.h: the inverse mod 2 lifted
+// by Frobenius-assisted 2-adic steps on the mod-2^13 product), against the definition
+// a * r = 1 mod (q, Phi_n), for every set and both builds. The KAT test covers it inside key
+// generation too; this test also covers inputs that key generation reaches only by chance:
+// 1, -1, x (whose first-step error 1 - a r is odd in every coefficient until it is reduced mod
+// Phi_n), x^(n-1), 1 + x. (Checked to fail when the Frobenius term of the lift is dropped.)
+#include "crypto/ntru/rq_inverse_test.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "crypto/ntru/internal/params.h"
+#include "medmesh/ntru.h"
+
+namespace medmesh::ntru::rq_inverse_test {
+namespace {
+
+using PolyVec = std::vector<std::uint16_t>;
+
+template <class P>
+using Inverse = void (*)(std::uint16_t*, const std::uint16_t*);
+
+// True if a * r = 1 mod (q, Phi_n), by a schoolbook product mod (2^16, x^n - 1) reduced mod
+// Phi_n (subtract coefficient n-1 from the others) and then mod q.
+template <class P>
+bool IsInverseModQ(const PolyVec& a, const PolyVec& r) {
+  std::vector<std::uint16_t> c(P::kN, 0);
+  for (int i = 0; i < P::kN; ++i) {
+    for (int j = 0; j < P::kN; ++j) {
+      const int k = (i + j) % P::kN;
+      c[k] = static_cast<std::uint16_t>(c[k] + std::uint32_t{a[i]} * r[j]);
+    }
+  }
+  const std::uint16_t top = c[P::kN - 1];
+  for (int i = 0; i < P::kN - 1; ++i) {
+    const std::uint32_t v = static_cast<std::uint16_t>(c[i] - top) & P::kQMask;
+    if (v != (i == 0 ? 1u : 0u)) return false;
+  }
+  return true;
+}
+
+template <class P>
+void CheckOne(Inverse<P> inverse, const PolyVec& a, const std::string& what) {
+  SCOPED_TRACE(what);
+  PolyVec r(P::kPad, 0x5555);
+  inverse(r.data(), a.data());
+  EXPECT_TRUE(IsInverseModQ<P>(a, r));
+  for (int i = P::kN; i < P::kPad; ++i) ASSERT_EQ(r[i], 0) << "padding coefficient " << i;
+}
+
+template <class P>
+void CheckSet(Inverse<P> inverse, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  // Random units: full 16-bit coefficients (only their value mod q matters, as for g f in key
+  // generation), the top coefficient included. Zero mod (2, Phi_n) has probability 2^-(n-1).
+  for (int round = 0; round < 8; ++round) {
+    PolyVec a(P::kPad, 0);
+    for (int i = 0; i < P::kN; ++i) a[i] = static_cast<std::uint16_t>(rng());
+    CheckOne<P>(inverse, a, "random " + std::to_string(round));
+  }
+  // g f as key generation forms it: 3 g f (HPS) or 3 (x - 1) g f (HRSS) with ternary f, g
+  // (coefficients {0, 1, q-1}); only its invertibility mod 2 matters here.
+  for (int round = 0; round < 4; ++round) {
+    PolyVec f(P::kN, 0);
+    PolyVec g(P::kN, 0);
+    for (int i = 0; i < P::kN - 1; ++i) {
+      f[i] = static_cast<std::uint16_t>(static_cast<int>(rng() % 3) - 1);
+      g[i] = static_cast<std::uint16_t>(static_cast<int>(rng() % 3) - 1);
+    }
+    if (P::kHrss) {  // g <- (x - 1) g
+      PolyVec shifted(P::kN, 0);
+      for (int i = 0; i < P::kN; ++i) {
+        shifted[i] = static_cast<std::uint16_t>(g[(i + P::kN - 1) % P::kN] - g[i]);
+      }
+      g = shifted;
+    }
+    PolyVec a(P::kPad, 0);
+    for (int i = 0; i < P::kN; ++i) {
+      for (int j = 0; j < P::kN; ++j) {
+        const int k = (i + j) % P::kN;
+        a[k] = static_cast<std::uint16_t>(a[k] + 3u * g[i] * f[j]);
+      }
+    }
+    CheckOne<P>(inverse, a, "3 g f " + std::to_string(round));
+  }
+  PolyVec one(P::kPad, 0);
+  one[0] = 1;
+  CheckOne<P>(inverse, one, "1");
+  PolyVec x(P::kPad, 0);
+  x[1] = 1;  // x^-1 = x^(n-1) = -(1 + x + ... + x^(n-2)) mod Phi_n
+  CheckOne<P>(inverse, x, "x");
+  PolyVec top(P::kPad, 0);
+  top[P::kN - 1] = 1;
+  CheckOne<P>(inverse, top, "x^(n-1)");
+  PolyVec one_plus_x = one;
+  one_plus_x[1] = 1;
+  CheckOne<P>(inverse, one_plus_x, "1 + x");
+  PolyVec minus_one(P::kPad, 0);
+  minus_one[0] = 0xffff;
+  CheckOne<P>(inverse, minus_one, "-1");
+}
+
+TEST(NtruRqInverseTest, PortableInverseIsCorrectModQForEverySet) {
+  CheckSet<Hps2048509>(&PortableRqInv<Hps2048509>, 21);
+  CheckSet<Hps2048677>(&PortableRqInv<Hps2048677>, 22);
+  CheckSet<Hps4096821>(&PortableRqInv<Hps4096821>, 23);
+  CheckSet<Hrss701>(&PortableRqInv<Hrss701>, 24);
+}
+
+#if defined(MEDMESH_NTRU_TEST_AVX2)
+TEST(NtruRqInverseTest, Avx2InverseIsCorrectModQForEverySet) {
+  if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 path on this CPU";
+  CheckSet<Hps2048509>(&Avx2RqInv<Hps2048509>, 31);
+  CheckSet<Hps2048677>(&Avx2RqInv<Hps2048677>, 32);
+  CheckSet<Hps4096821>(&Avx2RqInv<Hps4096821>, 33);
+  CheckSet<Hrss701>(&Avx2RqInv<Hrss701>, 34);
+}
+#endif
+
+}  // namespace
+}  // namespace medmesh::ntru::rq_inverse_test
