@@ -938,6 +938,9 @@ TEST_F(ForwarderTest, TheBackgroundThreadSurvivesAnExceptionAndGoesOn) {
   forwarder().Start();
   ASSERT_TRUE(testing::WaitUntil(
       [&] { return Metric("medmesh_cloudlet_forward_round_exceptions_total") >= 1.0; }));
+  // The exception is counted before the round releases its items: wait for the release, or the
+  // clock could move past the backoff before the item's next attempt is set from it.
+  ASSERT_TRUE(testing::WaitUntil([&] { return LastError(ItemId(item)) == "exception"; }));
 
   throwing_signer_->armed = false;
   PassBackoff();
