@@ -23,10 +23,13 @@
 #include "cloudlet/cloudlet_service.h"
 #include "core/bytes.h"
 #include "crypto/signing.h"
+#include "ids/mesh_report.h"
 #include "net/http_server.h"
 #include "net/test_support.h"
 #include "node/test_support.h"
 #include "testing/wait.h"
+#include "wire/envelope.h"
+#include "wire/receipt.h"
 
 namespace medmesh {
 namespace {
@@ -60,6 +63,67 @@ class BrokenRelay {
 
  private:
   std::atomic<int> calls_{0};
+  std::unique_ptr<net::HttpServer> server_;
+};
+
+// A peer that lies: it relays the cloud's certificate, the registration and enrolments like an
+// honest relay (so the origin gets as far as sending forwards through it), but answers every
+// forward 200 "stored", marked as the cloud's, with a receipt it signed itself (everything
+// right but the key), without passing the forward on.
+class LyingRelay {
+ public:
+  LyingRelay(const crypto::SigningPublicKey& root, std::string cloud_url,
+             const crypto::SigningSecretKey& own_key)
+      : root_(root),
+        cloud_url_(std::move(cloud_url)),
+        signer_(crypto::NewEd25519Signer(own_key.Clone())) {
+    net::Router router;
+    router.Post("/api/v1/relay/{target}", [this](const net::Request& r) -> Result<net::Response> {
+      auto opened = cloudlet::OpenRelayRequest(r.body, root_, NowMs());
+      if (!opened) return net::ErrorResponse(opened.error());
+      const cloudlet::RelayRequest& request = opened->request;
+      net::Response answer;
+      if (request.target == "forward") {
+        ++lies_;
+        auto forward = wire::ParseForward(request.body);
+        if (!forward) return net::ErrorResponse(InvalidArgument("not a forward"));
+        const std::string forward_id = HexEncode(forward->header.forward_id);
+        const Bytes receipt =
+            wire::SignReceipt({wire::ReceiptKind::kForward, "cloud", request.origin, forward_id,
+                               wire::ReceiptDigest(request.body), NowMs()},
+                              *signer_)
+                .value();
+        answer = net::Response::Json(
+            json{{"forward_id", forward_id}, {"status", "stored"}, {"receipt", HexEncode(receipt)}}
+                .dump());
+      } else {
+        const std::string url = cloud_url_ + "/api/v1/" + request.target;
+        auto passed = request.target == "certificate"
+                          ? client_->Get(url)
+                          : client_->Post(url, std::string(AsStringView(request.body)),
+                                          "application/octet-stream");
+        if (!passed) return net::ErrorResponse(Unavailable("no cloud"));
+        answer = std::move(*passed);
+      }
+      answer.headers.emplace_back(std::string(cloudlet::kRelayedHeader), "cloud");
+      return answer;
+    });
+    net::ServerOptions options;
+    options.name = "lying-relay";
+    options.io_threads = 1;
+    options.access_log = false;
+    server_ = net::HttpServer::Start(std::move(options), std::move(router)).value();
+  }
+  ~LyingRelay() { server_->Stop(std::chrono::seconds(1)); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  int lies() const { return lies_.load(); }
+
+ private:
+  crypto::SigningPublicKey root_;
+  std::string cloud_url_;
+  std::unique_ptr<crypto::Signer> signer_;
+  std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
+  std::atomic<int> lies_{0};
   std::unique_ptr<net::HttpServer> server_;
 };
 
@@ -154,8 +218,8 @@ class RelayTest : public ::testing::Test {
     }
   }
 
-  // A's trust in `peer` as its operator sees it (GET /api/v1/trust/peers); null if absent.
-  json PeerAt(const cloudlet::CloudletService& a, const std::string& peer) {
+  // GET /api/v1/trust/peers at `a` as its operator; null if it fails.
+  json PeersAt(const cloudlet::CloudletService& a) {
     net::ClientRequest request;
     request.url = Url(a) + "/api/v1/trust/peers";
     request.headers = {{"Authorization", "Bearer " + node::testing::TokenText(operator_token_)}};
@@ -163,6 +227,13 @@ class RelayTest : public ::testing::Test {
     if (!r || r->status != 200) return nullptr;
     const json body = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
     if (!body.is_object() || !body.contains("peers")) return nullptr;
+    return body;
+  }
+
+  // A's trust in `peer` as its operator sees it (GET /api/v1/trust/peers); null if absent.
+  json PeerAt(const cloudlet::CloudletService& a, const std::string& peer) {
+    const json body = PeersAt(a);
+    if (body.is_null()) return nullptr;
     for (const json& p : body["peers"]) {
       if (p["peer_id"] == peer) return p;
     }
@@ -266,6 +337,12 @@ TEST_F(RelayTest, WhenTheOwnLinkComesBackDirectSendingResumes) {
   EXPECT_TRUE(testing::WaitUntil([&] { return a->Stats().forwarded == 3u; }))
       << "forwarded: " << a->Stats().forwarded;
   EXPECT_EQ(relayed(), before);  // the two later ones went directly
+  // The operator sees that A relays no longer; the last relay round stays shown.
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    const json peers = PeersAt(*a);
+    return peers.is_object() && !peers["relaying"].get<bool>();
+  }));
+  EXPECT_EQ(PeersAt(*a)["last_relay"]["peer_id"], "cloudlet-b");
 }
 
 TEST_F(RelayTest, ABrokenRelayKeepsTheItemsQueuedLosesTrustAndTheNextPeerDelivers) {
@@ -293,6 +370,101 @@ TEST_F(RelayTest, ABrokenRelayKeepsTheItemsQueuedLosesTrustAndTheNextPeerDeliver
   }));
   EXPECT_TRUE(Metric(*a, "medmesh_cloudlet_forward_failures_total", {{"reason", "relay_failed"}})
                   .has_value());
+}
+
+TEST_F(RelayTest, ALyingRelayIsCaughtByTheCloudsReceiptAndNothingIsLost) {
+  auto liar_identity = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-l");
+  ASSERT_TRUE(liar_identity);
+  LyingRelay liar(deployment_.Root().key, cloud_url_, liar_identity->signing_key);
+  auto b = StartCloudlet("cloudlet-b", cloud_url_, {{"cloudlet-a", closed_url_, false}});
+  ASSERT_TRUE(b);
+  // Both peers are untried: the liar is tried first (configured first).
+  auto a = StartCloudlet("cloudlet-a", closed_url_,
+                         {{"cloudlet-l", liar.url(), false}, {"cloudlet-b", Url(*b), false}});
+  ASSERT_TRUE(a);
+  UploadAt(*a, 2);
+
+  // Both uploads reach the cloud through the honest peer; none was dropped for the liar's 2xx.
+  ASSERT_TRUE(testing::WaitUntil([&] { return cloud_->Stats().value().readings == 60u; }))
+      << "readings at the cloud: " << cloud_->Stats().value().readings;
+  ASSERT_TRUE(testing::WaitUntil([&] { return a->Stats().forward_queue_depth == 0; }));
+  EXPECT_GE(liar.lies(), 1);
+  EXPECT_EQ(a->Stats().forwarded, 2u);
+  EXPECT_EQ(cloud_->Stats().value().reading_batches, 2u);
+
+  // The liar: lost forwards at A, below the floor, no partner; an IDS event and a metric. (A
+  // round through it that had only the enrolment to send, before the uploads arrived, counts as
+  // good once: the enrolment did reach the cloud. B is tried only once the liar is below 0.5.)
+  const json l = PeerAt(*a, "cloudlet-l");
+  ASSERT_TRUE(l.is_object());
+  EXPECT_LE(l["good"].get<int>(), 1);
+  EXPECT_GT(l["bad"].get<int>(), l["good"].get<int>());
+  EXPECT_GE(l["evidence"]["forward"]["bad"].get<int>(), 1);
+  EXPECT_LT(l["trust"].get<double>(), 0.5);
+  EXPECT_FALSE(l["partner"].get<bool>());
+  EXPECT_TRUE(
+      Metric(*a, "medmesh_cloudlet_forward_failures_total", {{"reason", "relay_bad_receipt"}})
+          .has_value());
+  EXPECT_GE(a->Stats().ids_events, 1u);
+
+  // The operator sees the relaying and the peer actually used: the honest one, delivered.
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    const json peers = PeersAt(*a);
+    return peers.is_object() && peers["last_relay"].is_object() &&
+           peers["last_relay"]["peer_id"] == "cloudlet-b";
+  }));
+  const json peers = PeersAt(*a);
+  EXPECT_TRUE(peers["relaying"].get<bool>());
+  EXPECT_EQ(peers["cloud_link"], "down");
+  EXPECT_EQ(peers["last_relay"]["outcome"], "delivered");
+  EXPECT_GE(peers["last_relay"]["sent"].get<int>(), 1);
+  EXPECT_GT(peers["last_relay"]["time_ms"].get<std::int64_t>(), 0);
+  EXPECT_EQ(peers["relay"], "cloudlet-b");
+}
+
+// A peer cloudlet's IDS report that the mesh settles here is evidence for the cloudlet's own
+// peer trust (the one relays are chosen by): a block of a scope allowlisted here is refuted.
+TEST_F(RelayTest, AReportThePeerSentThatTheMeshRefutesLowersItsTrust) {
+  auto a = StartCloudlet("cloudlet-a", cloud_url_, {{"cloudlet-b", closed_url_, false}});
+  ASSERT_TRUE(a);
+  net::ClientRequest allow;
+  allow.method = net::Method::kPost;
+  allow.url = Url(*a) + "/api/v1/ids/allowlist";
+  allow.headers = {{"Authorization", "Bearer " + node::testing::TokenText(operator_token_)}};
+  allow.content_type = "application/json";
+  allow.body = R"({"scope":"ip","value":"198.51.100.7","note":"our partner's gateway"})";
+  auto allowed = client_->Send(allow);
+  ASSERT_TRUE(allowed);
+  ASSERT_EQ(allowed->status, 201) << allowed->body;
+
+  auto b_identity = deployment_.Identity(wire::CertificateRole::kCloudlet, "cloudlet-b").value();
+  const auto b_signer = crypto::NewEd25519Signer(b_identity.signing_key.Clone());
+  ids::MeshReport report;
+  report.origin = "cloudlet-b";
+  report.sequence = 1;
+  report.sent_ms = NowMs();
+  report.kind = ids::MeshReportKind::kDecision;
+  report.decision.id = "0123456789abcdef0123456789abcdef";
+  report.decision.origin = report.origin;
+  report.decision.detector = "credentials";
+  report.decision.detector_version = 1;
+  report.decision.scope = {ids::ScopeKind::kIp, "198.51.100.7"};
+  report.decision.action = ids::Action::kBlock;
+  report.decision.created_ms = report.sent_ms;
+  report.decision.expires_ms = report.sent_ms + 600'000;
+  const net::Response received =
+      PostTo(Url(*a) + "/api/v1/ids/mesh/reports",
+             ids::SignMeshReport(report, *b_signer, b_identity.certificate.encoded()).value());
+  ASSERT_EQ(received.status, 202) << received.body;
+
+  // Settled when it was received: one refuted report, nothing else.
+  const json peer = PeerAt(*a, "cloudlet-b");
+  ASSERT_TRUE(peer.is_object());
+  EXPECT_EQ(peer["evidence"]["report"], (json{{"good", 0}, {"bad", 1}}));
+  EXPECT_EQ(peer["evidence"]["forward"], (json{{"good", 0}, {"bad", 0}}));
+  EXPECT_EQ(peer["bad"], 1);
+  EXPECT_LT(peer["trust"].get<double>(), 0.5);
+  EXPECT_FALSE(peer["partner"].get<bool>());
 }
 
 TEST_F(RelayTest, WithOnlyABrokenRelayEverythingStaysQueuedAndItIsNoLongerTried) {

@@ -53,6 +53,34 @@ net::Response ToResponse(const IntakeResult& result, std::string_view id_name) {
   return net::Response::Json(Json{{std::string(id_name), ack.id}, {"status", ack.status}}.dump());
 }
 
+// What the cloud signs a receipt with (wire/receipt.h).
+struct ReceiptSigner {
+  std::string_view cloud_id;
+  const crypto::Signer& signer;
+  const Clock& clock;
+};
+
+// The acknowledgement of an item from a cloudlet, with the cloud-signed receipt of the request
+// `body` (the origin drops the item only with a receipt that verifies; cloudlet/forwarder.h).
+net::Response ToReceiptedResponse(const IntakeResult& result, std::string_view id_name,
+                                  wire::ReceiptKind kind, ByteView body,
+                                  const ReceiptSigner& receipts) {
+  if (const auto* rejection = std::get_if<IntakeRejection>(&result)) {
+    return net::RejectionResponse(*rejection);
+  }
+  const auto& ack = std::get<IntakeAck>(result);
+  Json answer{{std::string(id_name), ack.id}, {"status", ack.status}};
+  auto receipt = SignIntakeReceipt(ack, kind, body, receipts.cloud_id, receipts.signer,
+                                   wire::NowMs(receipts.clock));
+  if (receipt) {
+    answer["receipt"] = HexEncode(*receipt);
+  } else {
+    // Only an id the intake accepted could fail here; the origin retries without a receipt.
+    log::Error("cloud_receipt_not_signed", {{"error", receipt.error().ToString()}});
+  }
+  return net::Response::Json(answer.dump());
+}
+
 net::Response Unauthorized() {
   net::Response denied =
       net::JsonErrorResponse(401, "unauthenticated", "missing or wrong operator token");
@@ -108,6 +136,7 @@ struct CloudService::State {
   Status OpenStores(CloudSecrets& secrets);
   Status OpenClinical();
   net::Router BuildRouter();
+  ReceiptSigner Receipts() const { return {identity.id(), *signer, clock}; }
   // nullopt if the request carries the operator token; otherwise the 401 to send (and an
   // IDS event is written).
   std::optional<net::Response> RequireOperator(const net::Request& r);
@@ -326,12 +355,16 @@ net::Router CloudService::State::BuildRouter() {
   });
   router.Post("/api/v1/cloudlets",
               [this](const net::Request& r) -> Result<net::Response> {
-                return ToResponse(intake->RegisterCloudlet(r.body, r.peer_address), "cloudlet_id");
+                return ToReceiptedResponse(intake->RegisterCloudlet(r.body, r.peer_address),
+                                           "cloudlet_id", wire::ReceiptKind::kCloudlet, r.body,
+                                           Receipts());
               },
               {.body_limit_bytes = kSmallBodyLimit});
   router.Post("/api/v1/enrolments",
               [this](const net::Request& r) -> Result<net::Response> {
-                return ToResponse(intake->AddEnrolment(r.body, r.peer_address), "device_id");
+                return ToReceiptedResponse(intake->AddEnrolment(r.body, r.peer_address),
+                                           "device_id", wire::ReceiptKind::kEnrolment, r.body,
+                                           Receipts());
               },
               {.body_limit_bytes = kSmallBodyLimit});
   router.Post("/api/v1/forward",
@@ -341,7 +374,8 @@ net::Router CloudService::State::BuildRouter() {
                 // need the sealed envelope, which TLS hides): give it the reserved room.
                 const auto* ack = std::get_if<IntakeAck>(&result);
                 if (ack != nullptr && ack->status == "stored") r.MarkPeerAuthenticated();
-                return ToResponse(result, "forward_id");
+                return ToReceiptedResponse(result, "forward_id", wire::ReceiptKind::kForward,
+                                           r.body, Receipts());
               },
               {.body_limit_bytes = options.max_forward_bytes});
   // Anyone may ask: the anonymous answer comes from counters in memory (no store lock, no

@@ -7,7 +7,8 @@
 //   GET  /api/v1/certificate             this cloud's certificate (its KEM key seals forwards)
 //   POST /api/v1/cloudlets               register a cloudlet's certificate
 //   POST /api/v1/enrolments              a device's enrolment record, from its cloudlet
-//   POST /api/v1/forward                 a forward envelope → {"forward_id","status"}
+//   POST /api/v1/forward                 a forward envelope → {"forward_id","status","receipt"}
+//        (the three POSTs above answer with the cloud's signed receipt, wire/receipt.h)
 //   GET  /api/v1/stats                   flow counts from memory (operator token or an admin: more)
 //   /api/v1/ids/alerts, decisions, allowlist (admin, operator token)  local intrusion detection
 //        (ids/ids_api.h); decisions are enforced as the server's first filter (ids/enforcer.h)

@@ -23,6 +23,7 @@
 #include "testing/wait.h"
 #include "wire/enrolment.h"
 #include "wire/readings_codec.h"
+#include "wire/receipt.h"
 #include "wire/record_codec.h"
 
 namespace medmesh::cloud {
@@ -289,6 +290,60 @@ TEST_F(CloudServiceTest, ServesTheRootAndItsCertificate) {
   ASSERT_EQ(cert.status, 200);
   EXPECT_TRUE(wire::VerifyCertificate(cert.body_bytes(), deployment_.Root().key,
                                       wire::CertificateRole::kCloud, NowMs()));
+}
+
+// Every acknowledgement of an item from a cloudlet carries the cloud's receipt, signed with its
+// node key, of exactly that request (wire/receipt.h); a refusal carries none.
+TEST_F(CloudServiceTest, AcknowledgementsCarryTheCloudsReceiptOfExactlyThatRequest) {
+  const auto receipt_of = [](const net::Response& r) {
+    const json body = json::parse(r.body);
+    EXPECT_TRUE(body.contains("receipt")) << r.body;
+    auto decoded = HexDecode(body.value("receipt", ""));
+    return decoded ? *decoded : Bytes{};
+  };
+  const net::Response registered = Post("/api/v1/cloudlets", cloudlet_->certificate());
+  ASSERT_EQ(registered.status, 200) << registered.body;
+  const std::string cloudlet_id = json::parse(registered.body)["cloudlet_id"];
+  EXPECT_TRUE(wire::CheckReceipt(receipt_of(registered), *cloud_certificate_,
+                                 wire::ReceiptKind::kCloudlet, cloudlet_id, cloudlet_id,
+                                 cloudlet_->certificate()));
+  const Bytes record = cloudlet_->Enrol();
+  const net::Response enrolled = Post("/api/v1/enrolments", record);
+  ASSERT_EQ(enrolled.status, 200) << enrolled.body;
+  EXPECT_TRUE(wire::CheckReceipt(receipt_of(enrolled), *cloud_certificate_,
+                                 wire::ReceiptKind::kEnrolment, cloudlet_id, "watch-1", record));
+
+  const wire::OpenedUpload upload = cloudlet_->Readings();
+  const Bytes forward = cloudlet_->Forward(upload, *cloud_certificate_);
+  const net::Response first = Post("/api/v1/forward", forward);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string forward_id = json::parse(first.body)["forward_id"];
+  const Bytes receipt = receipt_of(first);
+  EXPECT_TRUE(wire::CheckReceipt(receipt, *cloud_certificate_, wire::ReceiptKind::kForward,
+                                 cloudlet_id, forward_id, forward));
+  auto opened = wire::VerifyReceipt(receipt, *cloud_certificate_);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->cloud_id, "cloud");
+  EXPECT_NEAR(static_cast<double>(opened->accepted_ms), static_cast<double>(NowMs()), 60'000.0);
+
+  // A duplicate is acknowledged with a receipt too; a resealed attempt's receipt matches only
+  // its own bytes.
+  const Bytes resealed = cloudlet_->Forward(upload, *cloud_certificate_);
+  const net::Response again = Post("/api/v1/forward", resealed);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body)["status"], "duplicate");
+  const std::string again_id = json::parse(again.body)["forward_id"];
+  EXPECT_TRUE(wire::CheckReceipt(receipt_of(again), *cloud_certificate_,
+                                 wire::ReceiptKind::kForward, cloudlet_id, again_id, resealed));
+  EXPECT_FALSE(wire::CheckReceipt(receipt_of(again), *cloud_certificate_,
+                                  wire::ReceiptKind::kForward, cloudlet_id, again_id, forward));
+
+  // A refusal carries no receipt.
+  Bytes damaged = forward;
+  damaged.resize(damaged.size() / 2);
+  const net::Response refused = Post("/api/v1/forward", damaged);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_FALSE(json::parse(refused.body).contains("receipt"));
 }
 
 TEST_F(CloudServiceTest, StoresForwardedReadingsOnceUnderAPseudonym) {

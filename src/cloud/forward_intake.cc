@@ -234,7 +234,7 @@ IntakeResult ForwardIntake::RegisterCloudlet(ByteView certificate, std::string_v
   if (*outcome == IntakeOutcome::kInserted) {
     log::Info("cloud_cloudlet_registered", {{"cloudlet", cert.subject_id}, {"peer", source_ip}});
   }
-  return IntakeAck{cert.subject_id, status};
+  return IntakeAck{cert.subject_id, status, cert.subject_id};
 }
 
 IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view source_ip) {
@@ -309,7 +309,7 @@ IntakeResult ForwardIntake::AddEnrolment(ByteView record, std::string_view sourc
   }
   const std::string status(*outcome == IntakeOutcome::kInserted ? kStatusStored : kStatusDuplicate);
   metrics_->registrations.WithLabels({"enrolment", status}).Increment();
-  return IntakeAck{enrolment->device_id, status};
+  return IntakeAck{enrolment->device_id, status, enrolment->cloudlet_id};
 }
 
 IntakeResult ForwardIntake::WithdrawDevice(std::string_view device_id, std::string_view source_ip) {
@@ -341,7 +341,7 @@ IntakeResult ForwardIntake::WithdrawDevice(std::string_view device_id, std::stri
     log::Info("cloud_device_withdrawn",
               {{"device_ref", device_ref.substr(0, 16)}, {"peer", source_ip}});
   }
-  return IntakeAck{std::string(device_id), status};
+  return IntakeAck{std::string(device_id), status, {}};
 }
 
 Result<wire::Enrolment> ForwardIntake::LookupEnrolment(const wire::UploadHeader& upload,
@@ -429,10 +429,19 @@ IntakeResult ForwardIntake::AcceptForward(ByteView forward, std::string_view sou
                       "unavailable");
     }
   }
-  if (opened->header.content_type == wire::ContentType::kPatientRecord) {
-    return StoreRecord(*opened, forward_id, source_ip);
-  }
-  return StoreReadings(*opened, forward_id, source_ip);
+  IntakeResult result = opened->header.content_type == wire::ContentType::kPatientRecord
+                            ? StoreRecord(*opened, forward_id, source_ip)
+                            : StoreReadings(*opened, forward_id, source_ip);
+  if (auto* ack = std::get_if<IntakeAck>(&result)) ack->origin = parsed->header.cloudlet_id;
+  return result;
+}
+
+Result<Bytes> SignIntakeReceipt(const IntakeAck& ack, wire::ReceiptKind kind, ByteView body,
+                                std::string_view cloud_id, const crypto::Signer& cloud,
+                                std::int64_t now_ms) {
+  if (ack.origin.empty()) return InvalidArgument("receipt: an acknowledgement without an origin");
+  return wire::SignReceipt(
+      {kind, std::string(cloud_id), ack.origin, ack.id, wire::ReceiptDigest(body), now_ms}, cloud);
 }
 
 IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
@@ -513,7 +522,7 @@ IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,
   }
   const std::string status(duplicate ? kStatusDuplicate : kStatusStored);
   metrics_->forwards.WithLabels({"readings_batch", status}).Increment();
-  return IntakeAck{forward_id, status};
+  return IntakeAck{forward_id, status, {}};
 }
 
 IntakeResult ForwardIntake::StoreRecord(const wire::OpenedUpload& opened,
@@ -547,7 +556,7 @@ IntakeResult ForwardIntake::StoreRecord(const wire::OpenedUpload& opened,
   if (duplicate) duplicates_.fetch_add(1, std::memory_order_relaxed);
   const std::string status(duplicate ? kStatusDuplicate : kStatusStored);
   metrics_->forwards.WithLabels({"patient_record", status}).Increment();
-  return IntakeAck{forward_id, status};
+  return IntakeAck{forward_id, status, {}};
 }
 
 }  // namespace medmesh::cloud

@@ -35,6 +35,10 @@
 //          (my_data_rollups.h)                                → 503 if storage fails
 //       6. acknowledge: "stored", or "duplicate" for a batch already stored (idempotent by the
 //          device's batch id, and for records by record id)
+// An acknowledged forward, enrolment or registration names its origin cloudlet (IntakeAck::
+// origin); the cloud's routes answer it with a receipt signed by the cloud's node key
+// (SignIntakeReceipt, wire/receipt.h), which the origin checks before it drops the item, also
+// when the answer came through a peer cloudlet (cloudlet/relay.h).
 // Every refusal in steps 1-4 (and a refused certificate or enrolment) writes an IDS event.
 // Refusals are net::Rejection: "permanent" where the same request can never be accepted (a
 // certificate not from the root or not a cloudlet's, a mismatch with the enrolment, authentic
@@ -62,11 +66,13 @@
 #include "core/secret_bytes.h"
 #include "crypto/hybrid_seal.h"
 #include "crypto/keyed_hash.h"
+#include "crypto/signing.h"
 #include "net/error_mapping.h"
 #include "net/metrics.h"
 #include "node/identity.h"
 #include "store/ids_event_log.h"
 #include "wire/envelope.h"
+#include "wire/receipt.h"
 
 namespace medmesh::cloud {
 
@@ -82,7 +88,15 @@ inline constexpr std::chrono::seconds kEnrolmentCacheTtl{30};
 struct IntakeAck {
   std::string id;      // forward id (hex), device id or cloudlet id
   std::string status;  // "stored", "duplicate" ("unchanged" for a repeated registration)
+  std::string origin;  // the cloudlet the item came from; empty for a withdrawal
 };
+
+// The receipt of an acknowledged item (wire/receipt.h): `kind`, the ack's origin and id, the
+// digest of the request `body` the cloud accepted, `now_ms`, signed with the cloud's node key.
+// kInvalidArgument for an ack without an origin (a withdrawal) or a bad id.
+Result<Bytes> SignIntakeReceipt(const IntakeAck& ack, wire::ReceiptKind kind, ByteView body,
+                                std::string_view cloud_id, const crypto::Signer& cloud,
+                                std::int64_t now_ms);
 
 // What a readings upload adds up to once its implausible readings are left out (step 4).
 struct ReadingsSummary {

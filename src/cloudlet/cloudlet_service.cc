@@ -797,6 +797,7 @@ Status CloudletService::State::OpenTrust() {
           [this] {
             return std::string(forwarder ? CloudLinkStateName(forwarder->Link().state) : "unknown");
           },
+      .relay_state = [this] { return forwarder ? forwarder->Relaying() : RelayState{}; },
       .record_ids =
           [this](IdsEventKind kind, const net::Request& r, std::string detail) {
             pipeline->RecordRejection(kind, r.peer_address, {}, std::move(detail));
@@ -1079,6 +1080,21 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
                                       *s->signer, *s->decisions, *s->detection, *s->ids, clock,
                                       random, s->options.data_dir},
                                      std::move(mesh_options)));
+    // A peer cloudlet's report that the fusion confirmed or refuted is evidence of that peer
+    // for the cloudlet's own peer trust too (relays and partners are chosen by it). The
+    // cloud's reports are left out: it is no peer cloudlet.
+    s->mesh->SetSettledListener([s](const ids::SettledReport& report) {
+      const std::vector<RelayPeer> peers = s->RelayPeers();
+      if (std::none_of(peers.begin(), peers.end(),
+                       [&](const RelayPeer& p) { return p.id == report.origin; })) {
+        return;
+      }
+      if (Status st = s->trust->RecordPeerEvent(
+              {report.origin, "report", report.confirmed, report.time_ms});
+          !st) {
+        log::Warn("cloudlet_report_event_not_kept", {{"error", st.error().ToString()}});
+      }
+    });
   }
 
   {
@@ -1111,6 +1127,20 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
                        {peer, "forward", good, wire::ToUnixMs(s->clock.Now())});
                    !st) {
                  log::Warn("cloudlet_relay_event_not_kept", {{"error", st.error().ToString()}});
+               }
+             },
+         .bad_receipt =
+             [s](const std::string& peer) {
+               // The node's own finding, not a request's: no source address (which would be
+               // the peer's, and could get it blocked for what it relays for others).
+               store::IdsEvent lie;
+               lie.time_ms = wire::NowMs(s->clock);
+               lie.node = s->identity.id();
+               lie.kind = store::IdsEventKind::kForgedSignature;
+               lie.detail = "relay: peer " + peer + " acknowledged without a valid cloud receipt";
+               if (auto recorded = s->ids->Record(lie); !recorded) {
+                 log::Error("cloudlet_ids_event_not_recorded",
+                            {{"error", recorded.error().ToString()}});
                }
              }});
   }

@@ -218,8 +218,53 @@ Status Forwarder::EnsureRegistered() {
     const Error error = net::ErrorFromResponse(*response);
     return Error(error.code(), "the cloud refused this cloudlet's certificate: " + error.message());
   }
+  const Outcome outcome =
+      RequireReceipt({Verdict::kSent, {}, {}, false, false}, response, wire::ReceiptKind::kCloudlet,
+                     ctx_.node_id, ctx_.certificate);
+  if (outcome.verdict != Verdict::kSent) {
+    return Unavailable("the registration was acknowledged without a valid cloud receipt");
+  }
   registered_ = true;
   return OkStatus();
+}
+
+bool Forwarder::HasValidReceipt(const net::Response& answer, wire::ReceiptKind kind,
+                                std::string_view subject, ByteView body) const {
+  if (!cloud_) return false;
+  std::string hex;
+  try {
+    const auto json = nlohmann::json::parse(answer.body);
+    if (!json.is_object() || !json.contains("receipt") || !json["receipt"].is_string()) {
+      return false;
+    }
+    hex = json["receipt"].get<std::string>();
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (hex.size() > 2 * wire::kMaxReceiptBytes) return false;
+  auto receipt = HexDecode(hex);
+  return receipt &&
+         wire::CheckReceipt(*receipt, cloud_->certificate, kind, ctx_.node_id, subject, body);
+}
+
+Forwarder::Outcome Forwarder::RequireReceipt(Outcome outcome, const Result<net::Response>& answer,
+                                             wire::ReceiptKind kind, std::string_view subject,
+                                             ByteView body) {
+  if (outcome.verdict != Verdict::kSent || !answer ||
+      HasValidReceipt(*answer, kind, subject, body)) {
+    return outcome;
+  }
+  // Not the cloud's acknowledgement, or one under a key this cloudlet no longer holds: the item
+  // stays, and the cloud's certificate is fetched again before the next send.
+  cloud_.reset();
+  receipt_refused_ = true;
+  if (via_ != nullptr) {
+    relay_failed_ = true;
+    log::Warn("cloudlet_relay_bad_receipt", {{"peer", via_->id}, {"status", answer->status}});
+    return {Verdict::kRetryAndStop, "relay_bad_receipt", {}, false, false};
+  }
+  log::Warn("cloudlet_forward_bad_receipt", {{"status", answer->status}});
+  return {Verdict::kRetryAndStop, "bad_receipt", {}, false, false};
 }
 
 Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response) {
@@ -262,7 +307,11 @@ Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response) {
 }
 
 Forwarder::Outcome Forwarder::SendEnrolment(const store::QueueItem& item) {
-  return Classify(ToCloud("enrolments", Body(item.payload)));
+  const std::string_view device_id =
+      std::string_view(item.id).substr(internal::kEnrolmentItemPrefix.size());
+  auto answer = ToCloud("enrolments", Body(item.payload));
+  return RequireReceipt(Classify(answer), answer, wire::ReceiptKind::kEnrolment, device_id,
+                        item.payload);
 }
 
 Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item,
@@ -290,7 +339,9 @@ Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item,
   auto sealed = wire::SealForward({header->content_type, ctx_.node_id, *forward_id}, opened, cloud,
                                   ctx_.signer);
   if (!sealed) return {Verdict::kPermanent, "seal_failed", {}, false, false};
-  Outcome outcome = Classify(ToCloud("forward", Body(*sealed)));
+  auto answer = ToCloud("forward", Body(*sealed));
+  Outcome outcome = RequireReceipt(Classify(answer), answer, wire::ReceiptKind::kForward,
+                                   HexEncode(*forward_id), *sealed);
   if (outcome.lacks_identity) {
     // Push the enrolment again; it goes before the retry of this forward.
     auto pushed =
@@ -312,6 +363,25 @@ void Forwarder::NoteLink(CloudLink::State state) {
   if (link_state_.load(std::memory_order_relaxed) == value) return;
   link_since_ms_.store(wire::ToUnixMs(ctx_.clock.Now()), std::memory_order_relaxed);
   link_state_.store(value, std::memory_order_release);
+}
+
+void Forwarder::NoteRelaying(bool relaying) {
+  std::lock_guard lock(relay_mu_);
+  relay_state_.relaying = relaying;
+}
+
+void Forwarder::NoteRelayRound(const std::string& peer, const ForwardRound& round) {
+  std::lock_guard lock(relay_mu_);
+  relay_state_.peer = peer;
+  relay_state_.time_ms = wire::ToUnixMs(ctx_.clock.Now());
+  relay_state_.sent = round.sent;
+  relay_state_.failed = round.failed;
+  relay_state_.outcome = receipt_refused_ ? "bad_receipt" : relay_failed_ ? "failed" : "delivered";
+}
+
+RelayState Forwarder::Relaying() const {
+  std::lock_guard lock(relay_mu_);
+  return relay_state_;
 }
 
 CloudLink Forwarder::Link() const {
@@ -432,24 +502,32 @@ Result<ForwardRound> Forwarder::Round(std::vector<store::QueueItem>& items, std:
   // them are due as soon as it answers. Until then they may go through a relay.
   std::optional<RelayPeer> relay;
   if (cloud_down_ && !ProbeCloud()) {
-    if (!relay_.candidates) return ForwardRound{};
-    std::vector<RelayPeer> candidates = relay_.candidates();
-    if (candidates.empty()) return ForwardRound{};
+    std::vector<RelayPeer> candidates;
+    if (relay_.candidates) candidates = relay_.candidates();
+    if (candidates.empty()) {
+      NoteRelaying(false);
+      return ForwardRound{};
+    }
     relay = std::move(candidates.front());
   }
+  NoteRelaying(relay.has_value());
   struct ViaGuard {
     const RelayPeer*& via;
     ~ViaGuard() { via = nullptr; }
   } guard{via_};
   via_ = relay ? &*relay : nullptr;
   relay_failed_ = false;
+  receipt_refused_ = false;
   auto round = SendDue(items, settled);
   if (relay && round) {
     round->relay = relay->id;
     if (relay_failed_ || round->sent > 0) {
       log::Info("cloudlet_relay_round", {{"peer", relay->id},
                                          {"sent", static_cast<std::uint64_t>(round->sent)},
-                                         {"relay_failed", relay_failed_}});
+                                         {"relay_failed", relay_failed_},
+                                         {"bad_receipt", receipt_refused_}});
+      NoteRelayRound(relay->id, *round);
+      if (receipt_refused_ && relay_.bad_receipt) relay_.bad_receipt(relay->id);
       if (relay_.record) relay_.record(relay->id, !relay_failed_);
     }
   }
@@ -470,13 +548,14 @@ Result<ForwardRound> Forwarder::SendDue(std::vector<store::QueueItem>& items,
     // the cloud's key (401) or the registration (409), and nothing is sent without both.
     auto ready = EnsureReady();
     if (!ready) {
-      const std::string reason = relay_failed_ ? "relay_failed"
+      const std::string reason = receipt_refused_ ? (via_ ? "relay_bad_receipt" : "bad_receipt")
+                                 : relay_failed_  ? "relay_failed"
                                  : ready.error().code() == ErrorCode::kUnavailable
                                      ? "unreachable"
                                      : "cloud_identity";
       log::Warn("cloudlet_cloud_not_ready", {{"error", ready.error().ToString()}});
       round.cloud_reachable = false;
-      if (reason == "unreachable" || reason == "relay_failed") NoteCloudDown();
+      if (reason == "unreachable" || reason.starts_with("relay_")) NoteCloudDown();
       EndRound(std::span(items).subspan(settled), reason, round);
       settled = items.size();
       return round;
@@ -489,7 +568,9 @@ Result<ForwardRound> Forwarder::SendDue(std::vector<store::QueueItem>& items,
 
     const bool enrolment = IsEnrolmentItem(item);
     Outcome outcome = enrolment ? SendEnrolment(item) : SendUpload(item, **ready);
-    if (relay_failed_ && outcome.verdict == Verdict::kRetryAndStop) outcome.reason = "relay_failed";
+    if (relay_failed_ && !receipt_refused_ && outcome.verdict == Verdict::kRetryAndStop) {
+      outcome.reason = "relay_failed";
+    }
     if (outcome.lacks_identity) registered_ = false;
     // Perhaps sealed to a key the cloud retired: fetch it again before the next send, unless it
     // was fetched in this round (then the 401 is about the item, and refetching cannot help).
@@ -521,7 +602,8 @@ Result<ForwardRound> Forwarder::SendDue(std::vector<store::QueueItem>& items,
       case Verdict::kRetryAndStop:
         EndRound(std::span(items).subspan(settled), outcome.reason, round);
         settled = items.size();
-        round.cloud_reachable = outcome.reason != "unreachable" && outcome.reason != "relay_failed";
+        round.cloud_reachable =
+            outcome.reason != "unreachable" && !outcome.reason.starts_with("relay_");
         if (!round.cloud_reachable) NoteCloudDown();
         return round;
       case Verdict::kPermanent:

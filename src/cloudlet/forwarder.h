@@ -12,32 +12,40 @@
 //        "u.<id>"      decrypt the queued upload, re-check the device's evidence, seal a forward
 //                      envelope to the cloud's KEM key, sign it (wire::SealForward) and
 //                      POST /api/v1/forward.
-//   4. 2xx → counted (counters.forwarded, metrics), then MarkSent, so a reader that sees the
-//      queue without the item also sees it counted. Cloud unreachable, 429 or 5xx → MarkFailed
-//      (the queue backs off exponentially with jitter, up to minutes) for this item and the rest
-//      of the round, and the round ends. Once the cloud was found unreachable, rounds send nothing
-//      but a probe, GET {cloud}/readyz, every outage_probe_interval (by ctx.clock); when it answers
-//      200, every backing-off item is made due at once (ForwardQueue::RetryNow), so an outage
-//      delays delivery by a probe interval, not by the longest backoff, and items do not spend
-//      attempts on a cloud known to be away. 409 failed_precondition (the cloud lacks the
-//      certificate or the enrolment) → register again before the next send, push the device's
-//      enrolment again, retry the item. 401 to a forward → the cloud's key is fetched again
-//      before the next send (unless it was fetched in this round). The cloud's own refusal of
-//      an item (400, 401, 403, 409, 413 with a MedMesh error body) → after kMaxPermanentAttempts,
-//      the item moves to the ledger's dead letters for operators, so one poisoned item cannot
-//      stall the queue or trip backpressure. Any other answer (a redirect, 404, 405, 408, a
-//      proxy's page without a MedMesh error body) says nothing about the item: it is retried
-//      like a 5xx and never dead-lettered.
+//   4. 2xx with the cloud's receipt (wire/receipt.h: signed by the cloud's node key, checked
+//      against the certificate of step 1, naming this cloudlet, the item and the digest of the
+//      exact bytes sent) → counted (counters.forwarded, metrics), then MarkSent, so a reader
+//      that sees the queue without the item also sees it counted. A 2xx without a valid receipt
+//      settles nothing: the item stays queued (reason "bad_receipt", "relay_bad_receipt"
+//      through a relay), the round ends and the cloud's certificate is fetched again before the
+//      next send (it may have been renewed). The registration of step 2 needs a receipt too. Cloud
+//      unreachable, 429 or 5xx → MarkFailed (the queue backs off exponentially with jitter, up to
+//      minutes) for this item and the rest of the round, and the round ends. Once the cloud was
+//      found unreachable, rounds send nothing but a probe, GET {cloud}/readyz, every
+//      outage_probe_interval (by ctx.clock); when it answers 200, every backing-off item is made
+//      due at once (ForwardQueue::RetryNow), so an outage delays delivery by a probe interval, not
+//      by the longest backoff, and items do not spend attempts on a cloud known to be away. 409
+//      failed_precondition (the cloud lacks the certificate or the enrolment) → register again
+//      before the next send, push the device's enrolment again, retry the item. 401 to a forward →
+//      the cloud's key is fetched again before the next send (unless it was fetched in this round).
+//      The cloud's own refusal of an item (400, 401, 403, 409, 413 with a MedMesh error body) →
+//      after kMaxPermanentAttempts, the item moves to the ledger's dead letters for operators, so
+//      one poisoned item cannot stall the queue or trip backpressure. Any other answer (a redirect,
+//      404, 405, 408, a proxy's page without a MedMesh error body) says nothing about the item: it
+//      is retried like a 5xx and never dead-lettered.
 //   Relaying (SetRelay; docs/trust_system.md): while the cloud is found unreachable and the
 //   probe is not answered, a round sends its due items through a peer cloudlet instead: the
 //   first of relay.candidates() (trusted partners first, cloudlet/relay.h). Every request to
 //   the cloud (its certificate, the registration, enrolments, forwards) then goes, unchanged and
 //   wrapped in a relay request signed by this cloudlet, to {peer}/api/v1/relay/{target}; the
 //   cloud's answer comes back marked X-MedMesh-Relayed and is handled exactly as a direct one.
-//   Any other answer of the peer (unreachable, its own refusal, no cloud) is a failed relay:
+//   Any other answer of the peer (unreachable, its own refusal, no cloud), and an answer marked
+//   as the cloud's whose 2xx has no valid cloud receipt (a lying relay), is a failed relay:
 //   the round ends as for an unreachable cloud (the items stay queued and back off) and
-//   relay.record(peer, false) is called; a relay round that delivered at least one item calls
-//   relay.record(peer, true) (one event per round, not per item). The probe goes on, and once
+//   relay.record(peer, false) is called, and for a missing receipt relay.bad_receipt(peer) too;
+//   a relay round that delivered at least one item and did not fail calls
+//   relay.record(peer, true) (one event per round, not per item). RelayState() tells whether
+//   rounds go through a peer now and what the last relay round did. The probe goes on, and once
 //   the cloud answers it, direct sending resumes.
 //   Before every send, not once per round, the forwarder makes sure it holds a verified cloud
 //   key and its registration (steps 1 and 2); if it cannot, the rest of the round is marked
@@ -84,6 +92,7 @@
 #include "node/identity.h"
 #include "store/forward_queue.h"
 #include "wire/certificate.h"
+#include "wire/receipt.h"
 
 namespace medmesh::cloudlet {
 
@@ -144,6 +153,10 @@ struct ForwarderRelay {
   std::function<std::vector<RelayPeer>()> candidates;
   // What a relay round showed of the peer: delivered (true) or failed (false).
   std::function<void(const std::string& peer, bool good)> record;
+  // The peer answered as the cloud (2xx) without a valid cloud receipt: it dropped or forged
+  // the cloud's answer (or the cloud's key changed since this cloudlet fetched it). Called on
+  // the forwarder's thread, before record(peer, false); may be empty.
+  std::function<void(const std::string& peer)> bad_receipt;
 };
 
 // What the forwarder works with; every reference must outlive it.
@@ -194,6 +207,8 @@ class Forwarder {
 
   // The link to the cloud as the rounds saw it (see CloudLink). Never blocks.
   CloudLink Link() const;
+  // Relaying now, and the last relay round (see RelayState). Does not wait for a round.
+  RelayState Relaying() const;
 
  private:
   struct CloudKey;
@@ -224,6 +239,13 @@ class Forwarder {
   // POSTs `body` to the cloud's /api/v1/{target}, directly or (via_) through the relay. A relay
   // that did not give the cloud's own answer is an error (kUnavailable) and sets relay_failed_.
   Result<net::Response> ToCloud(std::string_view target, std::string body);
+  // A 2xx `outcome` stays kSent only if `answer` carries the cloud's valid receipt for `kind`,
+  // `subject` and exactly `body`; otherwise it becomes a retry that ends the round (and, through
+  // a relay, a failed relay whose peer lied). Other outcomes pass unchanged.
+  Outcome RequireReceipt(Outcome outcome, const Result<net::Response>& answer,
+                         wire::ReceiptKind kind, std::string_view subject, ByteView body);
+  bool HasValidReceipt(const net::Response& answer, wire::ReceiptKind kind,
+                       std::string_view subject, ByteView body) const;
   Outcome SendEnrolment(const store::QueueItem& item);
   Outcome SendUpload(const store::QueueItem& item, const crypto::HybridSealer& cloud);
   // Turns the cloud's answer into a verdict. No side effects but a log line.
@@ -258,7 +280,14 @@ class Forwarder {
   ForwarderRelay relay_;             // guarded by round_mu_
   const RelayPeer* via_ = nullptr;   // guarded by round_mu_; set during a relay round
   bool relay_failed_ = false;        // guarded by round_mu_; the relay failed in this round
-  bool registered_ = false;          // guarded by round_mu_
+  // Guarded by round_mu_: this round had a 2xx without a valid cloud receipt (through a relay:
+  // the relay failed by lying).
+  bool receipt_refused_ = false;
+  void NoteRelaying(bool relaying);
+  void NoteRelayRound(const std::string& peer, const ForwardRound& round);
+  mutable std::mutex relay_mu_;
+  RelayState relay_state_;   // guarded by relay_mu_
+  bool registered_ = false;  // guarded by round_mu_
 
   std::mutex mu_;
   std::condition_variable wake_;

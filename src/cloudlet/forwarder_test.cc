@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -38,6 +39,7 @@
 #include "wire/enrolment.h"
 #include "wire/envelope.h"
 #include "wire/model.h"
+#include "wire/receipt.h"
 
 namespace medmesh::cloudlet {
 namespace {
@@ -50,7 +52,10 @@ constexpr char kCloudletId[] = "cloudlet-1";
 // A cloud that answers per a script. Every request is logged as "METHOD /path". By default:
 // the root and the current cloud certificate, 200 to registrations and enrolments, and to a
 // forward 200 "stored" if it opens with the current cloud key (else 401, as the cloud does).
-// Scripted answers for a path are used first, one per request, in order.
+// Scripted answers for a path are used first, one per request, in order. Every 2xx JSON
+// object answered to a registration, enrolment or forward gets the cloud's receipt of that
+// request (wire/receipt.h, signed with the current identity's key), as the real cloud's do,
+// unless it has one already or SignReceipts(false).
 class FakeCloud {
  public:
   FakeCloud(const node::RootOfTrust& root, node::NodeIdentity identity,
@@ -86,6 +91,8 @@ class FakeCloud {
     const ByteView encoded = identity.certificate.encoded();
     certificate_.assign(encoded.begin(), encoded.end());
     opener_ = crypto::NewHybridOpener(identity.kem_key.Clone());
+    signer_ = crypto::NewEd25519Signer(identity.signing_key.Clone());
+    cloud_id_ = identity.id();
     ++generation_;
   }
 
@@ -98,6 +105,11 @@ class FakeCloud {
   void Always(const std::string& path, net::Response answer) {
     std::lock_guard lock(mu_);
     always_[path] = std::move(answer);
+  }
+  // Whether 2xx answers get receipts (see the class comment).
+  void SignReceipts(bool sign) {
+    std::lock_guard lock(mu_);
+    sign_receipts_ = sign;
   }
   void ClearAlways() {
     std::lock_guard lock(mu_);
@@ -130,12 +142,13 @@ class FakeCloud {
     auto route = [this](const std::function<net::Response(const net::Request&)>& fallback) {
       return [this, fallback](const net::Request& r) -> Result<net::Response> {
         const std::string path(r.path);
+        std::optional<net::Response> scripted;
         {
           std::lock_guard lock(mu_);
           requests_.push_back(std::string(net::MethodName(r.method)) + " " + path);
-          if (auto answer = Scripted(path)) return *answer;
+          scripted = Scripted(path);
         }
-        return fallback(r);
+        return WithReceipt(r, scripted ? std::move(*scripted) : fallback(r));
       };
     };
     router.Get("/api/v1/root", route([this](const net::Request&) {
@@ -155,6 +168,35 @@ class FakeCloud {
                 route([this](const net::Request& r) { return OpenForward(r.body); }));
     router.Get("/readyz", route([](const net::Request&) { return net::Response::Text("ready"); }));
     return router;
+  }
+
+  // `answer` with the receipt of `r` added (see the class comment).
+  net::Response WithReceipt(const net::Request& r, net::Response answer) {
+    std::lock_guard lock(mu_);
+    if (!sign_receipts_ || answer.status < 200 || answer.status >= 300) return answer;
+    auto body = nlohmann::json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object() || body.contains("receipt")) return answer;
+    wire::Receipt receipt{wire::ReceiptKind::kForward,        cloud_id_,
+                          cloudlet_.certificate().subject_id, {},
+                          wire::ReceiptDigest(r.body),        1'700'000'000'000};
+    if (r.path == "/api/v1/cloudlets") {
+      receipt.kind = wire::ReceiptKind::kCloudlet;
+      receipt.subject_id = receipt.origin_id;
+    } else if (r.path == "/api/v1/enrolments") {
+      auto parsed = wire::ParseEnrolment(r.body);
+      if (!parsed) return answer;
+      receipt.kind = wire::ReceiptKind::kEnrolment;
+      receipt.subject_id = parsed->enrolment.device_id;
+    } else if (r.path == "/api/v1/forward") {
+      auto parsed = wire::ParseForward(r.body);
+      if (!parsed) return answer;
+      receipt.subject_id = HexEncode(parsed->header.forward_id);
+    } else {
+      return answer;
+    }
+    body["receipt"] = HexEncode(wire::SignReceipt(receipt, *signer_).value());
+    answer.body = body.dump();
+    return answer;
   }
 
   net::Response OpenForward(ByteView body) {
@@ -178,6 +220,9 @@ class FakeCloud {
   mutable std::mutex mu_;
   Bytes certificate_;                                        // guarded by mu_
   std::unique_ptr<crypto::HybridOpener> opener_;             // guarded by mu_
+  std::unique_ptr<crypto::Signer> signer_;                   // guarded by mu_
+  std::string cloud_id_;                                     // guarded by mu_
+  bool sign_receipts_ = true;                                // guarded by mu_
   int generation_ = 0;                                       // guarded by mu_
   std::map<std::string, std::deque<net::Response>> script_;  // guarded by mu_
   std::map<std::string, net::Response> always_;              // guarded by mu_
@@ -405,12 +450,13 @@ TEST_F(ForwarderTest, SendsTheEnrolmentFirstThenTheUploadsAndCountsThem) {
   EXPECT_TRUE(cloud_->TakeRequests().empty());
 }
 
-TEST_F(ForwarderTest, AnyTwoHundredAcknowledgesAndADuplicateIsCountedAsSuch) {
+TEST_F(ForwarderTest, AnyTwoHundredWithTheCloudsReceiptAcknowledgesAndADuplicateIsCounted) {
   auto device = Enrol("watch-1");
   Upload(*device);
   Upload(*device);
+  // The fake cloud adds its receipt to both.
   cloud_->Script("/api/v1/forward", net::Response::Json(R"({"status":"duplicate"})"));
-  cloud_->Script("/api/v1/forward", net::Response::Json("", 202));  // no body at all
+  cloud_->Script("/api/v1/forward", net::Response::Json("{}", 202));  // no status
 
   const ForwardRound round = Round();
   EXPECT_EQ(round.sent, 3u);
@@ -418,6 +464,78 @@ TEST_F(ForwarderTest, AnyTwoHundredAcknowledgesAndADuplicateIsCountedAsSuch) {
   EXPECT_EQ(counters_.forwarded.load(), 2u);
   EXPECT_EQ(Metric("medmesh_cloudlet_forwarded_total", {{"status", "duplicate"}}), 1.0);
   EXPECT_EQ(Metric("medmesh_cloudlet_forwarded_total", {{"status", "stored"}}), 1.0);
+}
+
+// A 2xx is the cloud's acknowledgement only with the cloud's receipt of exactly that request:
+// without one, with a forged one or with the receipt of another item, the item stays queued,
+// the round ends, and the cloud's certificate is fetched again before the next send.
+TEST_F(ForwarderTest, ATwoHundredWithoutAValidReceiptSettlesNothing) {
+  auto device = Enrol("watch-1");
+  const std::string first = Upload(*device);
+  ASSERT_EQ(Round().sent, 2u);
+  cloud_->TakeRequests();
+  const std::string held = Upload(*device);
+  const std::string other = Upload(*device);
+
+  // A receipt for the right item, but signed by another key than the cloud's.
+  auto impostor = deployment_.Identity(wire::CertificateRole::kCloudlet, "impostor");
+  ASSERT_TRUE(impostor);
+  const Bytes forged = wire::SignReceipt({wire::ReceiptKind::kForward, "cloud-1", kCloudletId, held,
+                                          wire::ReceiptDigest(Bytes{}), 1'700'000'000'000},
+                                         *crypto::NewEd25519Signer(impostor->signing_key.Clone()))
+                           .value();
+  // No body; the forged receipt; a receipt that is not even hex.
+  cloud_->SignReceipts(false);
+  cloud_->Script("/api/v1/forward", net::Response::Json("", 202));  // no body at all
+  cloud_->Script("/api/v1/forward", net::Response::Json(R"({"status":"stored","receipt":")" +
+                                                        HexEncode(forged) + R"("})"));
+  cloud_->Script("/api/v1/forward", net::Response::Json(R"({"status":"stored","receipt":"zz"})"));
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    SCOPED_TRACE(attempt);
+    const ForwardRound round = Round();
+    EXPECT_EQ(round.sent, 0u);
+    EXPECT_EQ(round.failed, 2u);  // the one answered and the one not tried
+    EXPECT_TRUE(round.cloud_reachable);
+    EXPECT_EQ(QueueCount(), 2u);
+    EXPECT_EQ(LastError(ItemId(held)), "bad_receipt");
+    EXPECT_EQ(Failures("bad_receipt"), static_cast<double>(attempt));
+    // The certificate is fetched again before the next send.
+    const std::vector<std::string> expected =
+        attempt == 1 ? std::vector<std::string>{"POST /api/v1/forward"}
+                     : std::vector<std::string>{"GET /api/v1/root", "GET /api/v1/certificate",
+                                                "POST /api/v1/forward"};
+    EXPECT_EQ(cloud_->TakeRequests(), expected);
+    PassBackoff();
+  }
+  EXPECT_EQ(counters_.forwarded.load(), 1u);
+  EXPECT_EQ(ledger_->Counts().value().dead_letters, 0u);
+
+  // With the cloud's receipts again, both are delivered: nothing was lost.
+  cloud_->SignReceipts(true);
+  const ForwardRound round = Round();
+  EXPECT_EQ(round.sent, 2u);
+  EXPECT_EQ(QueueCount(), 0u);
+  std::vector<std::string> stored = Stored();
+  std::sort(stored.begin() + 1, stored.end());  // the two retried ones in either order
+  std::vector<std::string> expected = {first, held, other};
+  std::sort(expected.begin() + 1, expected.end());
+  EXPECT_EQ(stored, expected);
+}
+
+// The registration needs the cloud's receipt too: without one nothing is sent.
+TEST_F(ForwarderTest, ARegistrationWithoutAReceiptIsNotTakenForOne) {
+  auto device = Enrol("watch-1");
+  Upload(*device);
+  cloud_->SignReceipts(false);
+  const ForwardRound refused = Round();
+  EXPECT_EQ(refused.sent, 0u);
+  EXPECT_EQ(QueueCount(), 2u);
+  EXPECT_EQ(cloud_->TakeRequests(), kFirstContact);
+  cloud_->SignReceipts(true);
+  PassBackoff();
+  EXPECT_EQ(Round().sent, 2u);
+  EXPECT_EQ(cloud_->TakeRequests(),
+            Concat(kFirstContact, {"POST /api/v1/enrolments", "POST /api/v1/forward"}));
 }
 
 // The cloud's own refusals of one item: counted, the item kept for another attempt, and the
@@ -820,6 +938,9 @@ TEST_F(ForwarderTest, TheBackgroundThreadSurvivesAnExceptionAndGoesOn) {
   forwarder().Start();
   ASSERT_TRUE(testing::WaitUntil(
       [&] { return Metric("medmesh_cloudlet_forward_round_exceptions_total") >= 1.0; }));
+  // The exception is counted before the round releases its items: wait for the release, or the
+  // clock could move past the backoff before the item's next attempt is set from it.
+  ASSERT_TRUE(testing::WaitUntil([&] { return LastError(ItemId(item)) == "exception"; }));
 
   throwing_signer_->armed = false;
   PassBackoff();

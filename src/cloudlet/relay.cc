@@ -7,6 +7,7 @@
 #include "net/error_mapping.h"
 #include "wire/envelope.h"
 #include "wire/model.h"
+#include "wire/node_envelope.h"
 
 namespace medmesh::cloudlet {
 namespace {
@@ -15,17 +16,6 @@ constexpr std::string_view kRequestMagic = "MMRLYQ";
 constexpr std::string_view kEnvelopeMagic = "MMRLYE";
 constexpr std::uint8_t kVersion = 1;
 constexpr std::size_t kSmallBodyLimit = 16 * 1024;  // the cloud's, for certificates, enrolments
-
-void AppendString(Bytes& out, ByteView s) {
-  AppendU32Le(out, static_cast<std::uint32_t>(s.size()));
-  AppendBytes(out, s);
-}
-
-Result<ByteView> ReadString(ByteReader& r, std::size_t max) {
-  MEDMESH_ASSIGN_OR_RETURN(std::uint32_t n, r.ReadU32Le());
-  if (n > max) return InvalidArgument("field too long");
-  return r.ReadBytes(n);
-}
 
 bool IsTarget(std::string_view target) {
   return std::find(kRelayTargets.begin(), kRelayTargets.end(), target) != kRelayTargets.end();
@@ -44,10 +34,10 @@ Bytes EncodeRequest(const RelayRequest& request) {
   Bytes out;
   AppendBytes(out, AsBytes(kRequestMagic));
   AppendU8(out, kVersion);
-  AppendString(out, AsBytes(request.origin));
-  AppendString(out, AsBytes(request.target));
+  wire::AppendLengthPrefixed(out, AsBytes(request.origin));
+  wire::AppendLengthPrefixed(out, AsBytes(request.target));
   AppendU64Le(out, static_cast<std::uint64_t>(request.sent_ms));
-  AppendString(out, request.body);
+  wire::AppendLengthPrefixed(out, request.body);
   return out;
 }
 
@@ -59,10 +49,10 @@ Result<RelayRequest> DecodeRequest(ByteView encoded) {
   if (!magic || AsStringView(*magic) != kRequestMagic || !version || *version != kVersion) {
     return bad;
   }
-  auto origin = ReadString(r, 64);
-  auto target = ReadString(r, 32);
+  auto origin = wire::ReadLengthPrefixed(r, 64);
+  auto target = wire::ReadLengthPrefixed(r, 32);
   auto sent = r.ReadU64Le();
-  auto body = ReadString(r, wire::kMaxForwardBytes);
+  auto body = wire::ReadLengthPrefixed(r, wire::kMaxForwardBytes);
   if (!origin || !target || !sent || !body || r.remaining() != 0) return bad;
   RelayRequest request{std::string(AsStringView(*origin)), std::string(AsStringView(*target)),
                        static_cast<std::int64_t>(*sent), Bytes(body->begin(), body->end())};
@@ -85,44 +75,23 @@ std::size_t RelayEnvelopeLimit() {
 Result<Bytes> SignRelayRequest(const RelayRequest& request, const crypto::Signer& signer,
                                ByteView certificate) {
   MEDMESH_RETURN_IF_ERROR(CheckRequest(request));
-  if (certificate.size() > wire::kMaxCertificateBytes) {
-    return InvalidArgument("relay: certificate too large");
-  }
-  const Bytes encoded = EncodeRequest(request);
-  Bytes out;
-  AppendBytes(out, AsBytes(kEnvelopeMagic));
-  AppendU8(out, kVersion);
-  AppendString(out, certificate);
-  AppendString(out, encoded);
-  AppendBytes(out, signer.Sign(encoded));
-  return out;
+  return wire::SealNodeEnvelope(kEnvelopeMagic, kVersion, EncodeRequest(request), signer,
+                                certificate);
 }
 
 Result<OpenedRelayRequest> OpenRelayRequest(ByteView envelope, const crypto::SigningPublicKey& root,
                                             std::int64_t now_ms) {
   const Error bad = InvalidArgument("not a relay request envelope");
   if (envelope.size() > RelayEnvelopeLimit()) return bad;
-  ByteReader r(envelope);
-  auto magic = r.ReadBytes(kEnvelopeMagic.size());
-  auto version = r.ReadU8();
-  if (!magic || AsStringView(*magic) != kEnvelopeMagic || !version || *version != kVersion) {
-    return bad;
-  }
-  auto certificate = ReadString(r, wire::kMaxCertificateBytes);
-  auto encoded = ReadString(r, wire::kMaxForwardBytes + 256);
-  auto signature = r.ReadBytes(crypto::Signer::kSignatureBytes);
-  if (!certificate || !encoded || !signature || r.remaining() != 0) return bad;
-  MEDMESH_ASSIGN_OR_RETURN(RelayRequest request, DecodeRequest(*encoded));
-  auto verified =
-      wire::VerifyCertificate(*certificate, root, wire::CertificateRole::kCloudlet, now_ms);
-  if (!verified || verified->certificate().subject_id != request.origin) {
-    return crypto::AuthenticationFailed();
-  }
-  if (!crypto::NewEd25519Verifier(verified->certificate().signing_key)
-           ->Verify(*encoded, *signature)) {
-    return crypto::AuthenticationFailed();
-  }
-  return OpenedRelayRequest{std::move(request), std::move(*verified)};
+  const auto parts =
+      wire::SplitNodeEnvelope(envelope, kEnvelopeMagic, kVersion, wire::kMaxForwardBytes + 256);
+  if (!parts) return bad;
+  MEDMESH_ASSIGN_OR_RETURN(RelayRequest request, DecodeRequest(parts->message));
+  MEDMESH_ASSIGN_OR_RETURN(
+      wire::VerifiedCertificate verified,
+      wire::VerifyNodeEnvelope(*parts, root, {wire::CertificateRole::kCloudlet}, request.origin,
+                               now_ms));
+  return OpenedRelayRequest{std::move(request), std::move(verified)};
 }
 
 void AddRelayRoutes(net::Router& router, RelayRouteContext context) {

@@ -29,9 +29,12 @@
 // Counted: medmesh_cloudlet_relay_requests_total{target,outcome} and
 // medmesh_cloudlet_relay_bytes_total (inner bytes passed on).
 //
-// WARNING: an answer through a relay is only as true as the relay: a peer that answers 2xx
-// without passing the item on makes the origin drop it (the cloud's acknowledgement is not
-// signed). Peer trust is what limits this; see docs/trust_system.md.
+// The cloud's acknowledgements carry a receipt signed by the cloud's node key (wire/receipt.h):
+// the origin drops an item only with a valid one, so a peer that answers 2xx without passing
+// the item on (or with a forged receipt) keeps nothing from the cloud; the origin records it as
+// a failed relay and an IDS event (forwarder.h).
+// WARNING: a peer can still drop what it was asked to relay and answer an error; the origin
+// then retries (through another peer, or directly later), so the cost is delay, not loss.
 // Thread safety: pure functions; the route handler is thread-safe.
 #pragma once
 
@@ -123,7 +126,24 @@ struct RankedPeer {
   double trust = 0;
   bool partner = false;
 };
+
 std::vector<RelayPeer> RelayCandidates(const std::vector<RelayPeer>& configured,
                                        const std::vector<RankedPeer>& ranked, double floor = 0.5);
+
+// What the forwarder does about relaying (Forwarder::Relaying), for the operator
+// (GET /api/v1/trust/peers).
+struct RelayState {
+  // True while rounds go through a peer: the cloud is found unreachable, its probe unanswered,
+  // and the last round chose a peer.
+  bool relaying = false;
+  // The last relay round that tried an item; empty `peer` if none since the start.
+  std::string peer;
+  std::int64_t time_ms = 0;  // when it ended (Unix ms)
+  std::size_t sent = 0;      // items the cloud acknowledged with a valid receipt
+  std::size_t failed = 0;    // items that stay queued
+  // "delivered" (no failure), "failed" (the peer did not pass the cloud's answer on) or
+  // "bad_receipt" (it answered 2xx without a valid cloud receipt).
+  std::string outcome;
+};
 
 }  // namespace medmesh::cloudlet

@@ -694,6 +694,25 @@ Result<std::vector<PeerTrust>> TrustService::State::Peers() const {
   return internal::RankPeers(events, now_ms);
 }
 
+namespace {
+
+Json EvidenceJson(const PeerEvidence& e) { return Json{{"good", e.good}, {"bad", e.bad}}; }
+
+Json PeerJson(const PeerTrust& p) {
+  return Json{{"peer_id", p.peer_id},
+              {"trust", p.trust},
+              {"confidence", p.confidence},
+              {"good", p.good},
+              {"bad", p.bad},
+              {"partner", p.partner},
+              {"evidence",
+               {{"forward", EvidenceJson(p.forwards)},
+                {"shared_data", EvidenceJson(p.shared_data)},
+                {"report", EvidenceJson(p.reports)}}}};
+}
+
+}  // namespace
+
 Result<net::Response> TrustService::State::GetPeers(const net::Request& r) {
   MEDMESH_TRUST_CALLER(caller, r);
   MEDMESH_RETURN_IF_ERROR(RequireOperator(caller));
@@ -702,19 +721,24 @@ Result<net::Response> TrustService::State::GetPeers(const net::Request& r) {
   std::optional<std::string> relay;
   for (const PeerTrust& p : peers) {
     if (p.partner && !relay) relay = p.peer_id;
-    list.push_back({{"peer_id", p.peer_id},
-                    {"trust", p.trust},
-                    {"confidence", p.confidence},
-                    {"good", p.good},
-                    {"bad", p.bad},
-                    {"partner", p.partner}});
+    list.push_back(PeerJson(p));
+  }
+  const RelayState relaying = ctx.relay_state ? ctx.relay_state() : RelayState{};
+  Json last_relay = nullptr;
+  if (!relaying.peer.empty()) {
+    last_relay = {{"peer_id", relaying.peer},
+                  {"time_ms", relaying.time_ms},
+                  {"sent", relaying.sent},
+                  {"failed", relaying.failed},
+                  {"outcome", relaying.outcome}};
   }
   Json body{{"cloudlet_id", ctx.cloudlet_id},
             {"peers", std::move(list)},
             {"partner_threshold", internal::kPeerPartnerThreshold},
             {"cloud_link", ctx.cloud_link()},
             {"relay", relay ? Json(*relay) : Json(nullptr)},
-            {"relaying", false}};
+            {"relaying", relaying.relaying},
+            {"last_relay", std::move(last_relay)}};
   return net::Response::Json(body.dump());
 }
 
@@ -740,12 +764,7 @@ Result<net::Response> TrustService::State::PeerEventRoute(const net::Request& r)
   MEDMESH_ASSIGN_OR_RETURN(std::vector<PeerTrust> peers, Peers());
   for (const PeerTrust& p : peers) {
     if (p.peer_id != peer_id) continue;
-    return Created({{"peer_id", p.peer_id},
-                    {"trust", p.trust},
-                    {"confidence", p.confidence},
-                    {"good", p.good},
-                    {"bad", p.bad},
-                    {"partner", p.partner}});
+    return Created(PeerJson(p));
   }
   return Internal("trust: a recorded peer is missing");
 }

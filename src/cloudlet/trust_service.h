@@ -23,7 +23,9 @@
 //   POST /api/v1/trust/attestations   doctor: vouches for (or against) a patient known here; the
 //                                     doctor becomes a clinician of the model and the patient
 //                                     starts from the clinician-anchored prior
-//   GET  /api/v1/trust/peers          operator: trust per peer cloudlet, partners, relay choice
+//   GET  /api/v1/trust/peers          operator: trust per peer cloudlet with its evidence by
+//                                     kind, partners, the relay choice, whether the forwarder
+//                                     relays now and its last relay round
 //   POST /api/v1/trust/peers/{peer_id}/events  operator: records what a peer did (forward
 //                                     confirmed, shared data verified, report confirmed, or not)
 // Patients: a patient's session whose patient is known at this cloudlet (a device of theirs is
@@ -51,6 +53,7 @@
 
 #include "audit/audit_sink.h"
 #include "cloudlet/device_console.h"
+#include "cloudlet/relay.h"
 #include "cloudlet/trust_store.h"
 #include "core/clock.h"
 #include "core/status.h"
@@ -87,11 +90,20 @@ struct TrustContext {
   std::function<Result<std::vector<SharedRecord>>(std::string_view patient_id)> records;
   // The state of this cloudlet's own link to the cloud ("up", "down", "unknown").
   std::function<std::string()> cloud_link;
+  // Whether the forwarder relays through a peer now, and its last relay round (relay.h); empty:
+  // never relaying.
+  std::function<RelayState()> relay_state;
   // Records an IDS event of this cloudlet (no secrets in `detail`).
   std::function<void(store::IdsEventKind, const net::Request&, std::string detail)> record_ids;
 };
 
-// A peer cloudlet as this cloudlet trusts it.
+// Good and bad events of one kind.
+struct PeerEvidence {
+  std::uint64_t good = 0;
+  std::uint64_t bad = 0;
+};
+
+// A peer cloudlet as this cloudlet trusts it: one trust from all three kinds of evidence.
 struct PeerTrust {
   std::string peer_id;
   double trust = 0;
@@ -99,6 +111,11 @@ struct PeerTrust {
   std::uint64_t good = 0;
   std::uint64_t bad = 0;
   bool partner = false;  // trusted enough to share with and relay through
+  // The same events by kind: "forward" (relays confirmed by a cloud receipt, or lost),
+  // "shared_data" (verified or not), "report" (IDS mesh reports confirmed or refuted).
+  PeerEvidence forwards;
+  PeerEvidence shared_data;
+  PeerEvidence reports;
 };
 
 class TrustService {

@@ -104,6 +104,11 @@ class TrustServiceTest : public ::testing::Test {
           return it == records_.end() ? std::vector<SharedRecord>{} : it->second;
         },
         .cloud_link = [] { return std::string("down"); },
+        .relay_state =
+            [this] {
+              std::lock_guard lock(relay_mu_);
+              return relay_state_;
+            },
         .record_ids = [this](store::IdsEventKind, const net::Request&,
                              std::string) { ++ids_events_; }};
     service_ = std::make_unique<TrustService>(std::move(context));
@@ -196,6 +201,8 @@ class TrustServiceTest : public ::testing::Test {
   std::map<std::string, std::vector<wire::Reading>> readings_;
   std::map<std::string, std::vector<SharedRecord>> records_;
   std::atomic<int> ids_events_{0};
+  std::mutex relay_mu_;
+  RelayState relay_state_;  // guarded by relay_mu_
   std::unique_ptr<TrustService> service_;
   std::unique_ptr<net::HttpServer> server_;
   std::unique_ptr<net::HttpClient> client_;
@@ -524,6 +531,48 @@ TEST_F(TrustServiceTest, PeerCloudletsEarnTrustAndTheBestPartnerIsTheRelay) {
   relay = service_->ChooseRelay();
   ASSERT_TRUE(relay);
   EXPECT_FALSE(relay->has_value());
+}
+
+// One trust per peer from all three kinds of evidence, shown with the breakdown by kind; the
+// forwarder's relaying and its last relay round as it reports them.
+TEST_F(TrustServiceTest, PeersShowTheirEvidenceByKindAndTheRelayActuallyUsed) {
+  const std::int64_t now = wire::NowMs(clock_);
+  ASSERT_TRUE(service_->RecordPeerEvent({"cloudlet-2", "forward", true, now}));
+  ASSERT_TRUE(service_->RecordPeerEvent({"cloudlet-2", "forward", true, now}));
+  ASSERT_TRUE(service_->RecordPeerEvent({"cloudlet-2", "report", true, now}));
+  ASSERT_TRUE(service_->RecordPeerEvent({"cloudlet-2", "report", false, now}));
+  ASSERT_TRUE(service_->RecordPeerEvent({"cloudlet-2", "shared_data", true, now}));
+  EXPECT_EQ(service_->RecordPeerEvent({"cloudlet-2", "gossip", true, now}).error().code(),
+            ErrorCode::kInvalidArgument);
+
+  json peers = Body(Call(net::Method::kGet, "/api/v1/trust/peers", "operator"));
+  ASSERT_EQ(peers["peers"].size(), 1u);
+  const json& p = peers["peers"][0];
+  EXPECT_EQ(p["good"], 4);
+  EXPECT_EQ(p["bad"], 1);
+  EXPECT_EQ(p["evidence"]["forward"], (json{{"good", 2}, {"bad", 0}}));
+  EXPECT_EQ(p["evidence"]["report"], (json{{"good", 1}, {"bad", 1}}));
+  EXPECT_EQ(p["evidence"]["shared_data"], (json{{"good", 1}, {"bad", 0}}));
+  EXPECT_FALSE(peers["relaying"].get<bool>());
+  EXPECT_TRUE(peers["last_relay"].is_null());
+
+  // A refuted report lowers the one trust the relay choice reads.
+  const double before = p["trust"].get<double>();
+  ASSERT_TRUE(service_->RecordPeerEvent({"cloudlet-2", "report", false, now}));
+  peers = Body(Call(net::Method::kGet, "/api/v1/trust/peers", "operator"));
+  EXPECT_LT(peers["peers"][0]["trust"].get<double>(), before);
+
+  {
+    std::lock_guard lock(relay_mu_);
+    relay_state_ = {true, "cloudlet-2", now, 3, 0, "delivered"};
+  }
+  peers = Body(Call(net::Method::kGet, "/api/v1/trust/peers", "operator"));
+  EXPECT_TRUE(peers["relaying"].get<bool>());
+  EXPECT_EQ(peers["last_relay"], (json{{"peer_id", "cloudlet-2"},
+                                       {"time_ms", now},
+                                       {"sent", 3},
+                                       {"failed", 0},
+                                       {"outcome", "delivered"}}));
 }
 
 TEST_F(TrustServiceTest, ShreddingAPatientLeavesTheOtherSidesCopy) {

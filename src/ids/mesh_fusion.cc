@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <utility>
 
 namespace medmesh::ids {
 namespace {
@@ -68,7 +69,11 @@ void MeshFusion::Settle(const std::string& origin, Support& s, bool confirmed,
        now_ms});
   Counts& c = counts_[origin];
   ++(confirmed ? c.confirmed : c.refuted);
+  if (settled_.size() >= kMaxSettledKept) settled_.erase(settled_.begin());
+  settled_.push_back({origin, confirmed, now_ms});
 }
+
+std::vector<SettledReport> MeshFusion::TakeSettled() { return std::exchange(settled_, {}); }
 
 double MeshFusion::SupportOf(const ScopeState& st, std::int64_t now_ms,
                              std::vector<std::string>& origins) const {

@@ -64,6 +64,13 @@ struct FusionUpdate {
   std::optional<std::string> revoke;  // an adopted decision id whose support is gone
 };
 
+// A peer's report settled here (see the top of this file): confirmed or refuted.
+struct SettledReport {
+  std::string origin;
+  bool confirmed = false;
+  std::int64_t time_ms = 0;
+};
+
 struct PeerRecord {
   std::string peer;
   double trust = 0;
@@ -106,6 +113,12 @@ class MeshFusion {
   PeerRecord Peer(std::string_view peer, std::int64_t now_ms) const;
   const MeshFusionOptions& options() const { return options_; }
 
+  // The reports confirmed or refuted since the last call, oldest first (at most
+  // kMaxSettledKept; older ones are dropped if nobody takes them). The owner passes them on to
+  // whoever keeps trust in peers beyond the IDS (the cloudlet's TrustService).
+  static constexpr std::size_t kMaxSettledKept = 1000;
+  std::vector<SettledReport> TakeSettled();
+
  private:
   struct Support {
     std::string decision_id;
@@ -137,6 +150,7 @@ class MeshFusion {
   std::unordered_map<std::string, ScopeState> scopes_;  // by Scope::Key()
   std::map<std::string, Counts, std::less<>> counts_;
   std::size_t pending_count_ = 0;
+  std::vector<SettledReport> settled_;
 };
 
 }  // namespace medmesh::ids

@@ -125,6 +125,29 @@ TEST(MeshFusionTest, ABenignScopeRefutesAndAnUnseenOneIsNoEvidence) {
   EXPECT_FALSE(fusion.AnyPending());
 }
 
+// Every report confirmed or refuted is handed out once (TakeSettled), for the cloudlet's own
+// peer trust; reports without evidence are not.
+TEST(MeshFusionTest, SettledReportsAreHandedOutOnceEach) {
+  MeshFusion fusion;
+  EXPECT_TRUE(fusion.TakeSettled().empty());
+  fusion.OnLocalAlert({ScopeKind::kIp, "203.0.113.9"}, kT0);
+  (void)fusion.OnPeerDecision(Block("c2", "203.0.113.9", "d1", kT0), false, kT0 + 5);   // confirmed
+  (void)fusion.OnPeerDecision(Block("c3", "198.51.100.1", "d2", kT0), true, kT0 + 6);   // refuted
+  (void)fusion.OnPeerDecision(Block("c4", "198.51.100.7", "d3", kT0), false, kT0 + 7);  // unseen
+  auto settled = fusion.TakeSettled();
+  ASSERT_EQ(settled.size(), 2u);
+  EXPECT_EQ(settled[0].origin, "c2");
+  EXPECT_TRUE(settled[0].confirmed);
+  EXPECT_EQ(settled[0].time_ms, kT0 + 5);
+  EXPECT_EQ(settled[1].origin, "c3");
+  EXPECT_FALSE(settled[1].confirmed);
+  EXPECT_TRUE(fusion.TakeSettled().empty());
+  // The window ends for c4's report without the scope seen here: no evidence, nothing settled
+  // as confirmed or refuted.
+  (void)fusion.Tick(kT0 + 11 * kMinute);
+  EXPECT_TRUE(fusion.TakeSettled().empty());
+}
+
 TEST(MeshFusionTest, SupportThatLapsesRevokesTheAdoptedCopy) {
   MeshFusion fusion;
   (void)fusion.OnPeerDecision(Block("c2", "203.0.113.9", "d1", kT0), false, kT0);

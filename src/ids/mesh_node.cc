@@ -106,16 +106,24 @@ Result<std::unique_ptr<MeshNode>> MeshNode::Open(MeshContext context, MeshOption
          }
          auto scope = SourceScope(o.peer);
          if (!scope) return;
-         std::lock_guard lock(self->mu_);
-         self->fusion_.OnLocalTraffic(*scope, self->NowMs());
+         std::vector<SettledReport> settled;
+         {
+           std::lock_guard lock(self->mu_);
+           self->fusion_.OnLocalTraffic(*scope, self->NowMs());
+           settled = self->fusion_.TakeSettled();
+         }
+         self->Notify(settled);
        },
        [self](const AlertRecord& record) {
          if (!record.allowlisted) {
            std::optional<FusionUpdate> completed;
+           std::vector<SettledReport> settled;
            {
              std::lock_guard lock(self->mu_);
              completed = self->fusion_.OnLocalAlert(record.alert.scope, self->NowMs());
+             settled = self->fusion_.TakeSettled();
            }
+           self->Notify(settled);
            // A peer's report that waited for a second origin: this node's own alert is one.
            if (completed) self->Apply(*completed);
          }
@@ -333,6 +341,7 @@ Result<ReceivedReport> MeshNode::Receive(ByteView envelope, std::string_view sou
   received.sequence = report.sequence;
   received.kind = report.kind;
   FusionUpdate update;
+  std::vector<SettledReport> settled;
   bool replay = false;
   {
     std::unique_lock lock(mu_);
@@ -366,21 +375,35 @@ Result<ReceivedReport> MeshNode::Receive(ByteView envelope, std::string_view sou
     recent_.push_front(received);
     while (recent_.size() > options_.recent_kept) recent_.pop_back();
     any_pending_.store(fusion_.AnyPending(), std::memory_order_relaxed);
+    settled = fusion_.TakeSettled();
   }
+  Notify(settled);
   // The table's calls run outside the lock: a revocation calls back into this node.
   Apply(update);
   return received;
+}
+
+void MeshNode::SetSettledListener(std::function<void(const SettledReport&)> listener) {
+  settled_listener_ = std::move(listener);
+}
+
+void MeshNode::Notify(const std::vector<SettledReport>& settled) const {
+  if (!settled_listener_) return;
+  for (const SettledReport& s : settled) settled_listener_(s);
 }
 
 Status MeshNode::RunOnce() {
   std::lock_guard round(run_mu_);
   for (auto& peer : peers_) DeliverTo(*peer);
   std::vector<FusionUpdate> updates;
+  std::vector<SettledReport> settled;
   {
     std::lock_guard lock(mu_);
     updates = fusion_.Tick(NowMs());
     any_pending_.store(fusion_.AnyPending(), std::memory_order_relaxed);
+    settled = fusion_.TakeSettled();
   }
+  Notify(settled);
   for (const FusionUpdate& u : updates) Apply(u);
   return OkStatus();
 }

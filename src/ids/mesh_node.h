@@ -152,6 +152,11 @@ class MeshNode {
   Status PublishRevocation(std::string_view decision_id);
 
   std::vector<MeshPeerStatus> Peers() const;
+
+  // Called with every peer report the fusion confirmed or refuted (mesh_fusion.h), outside the
+  // node's locks, on whichever thread settled it (a request's, the engine's, the sender's).
+  // Set it before Start() and before the route is served; it must not call back into the node.
+  void SetSettledListener(std::function<void(const SettledReport&)> listener);
   std::vector<ReceivedReport> Recent(std::size_t limit) const;
 
  private:
@@ -161,6 +166,8 @@ class MeshNode {
   Result<std::uint64_t> NextSequence();
   void DeliverTo(Peer& peer);
   void Apply(const FusionUpdate& update);
+  void Notify(const std::vector<SettledReport>& settled) const;
+  std::function<void(const SettledReport&)> settled_listener_;  // set before Start
   void Run();
   std::int64_t NowMs() const;
 

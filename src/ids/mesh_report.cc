@@ -2,6 +2,7 @@
 
 #include "crypto/kdf.h"
 #include "wire/model.h"
+#include "wire/node_envelope.h"
 
 namespace medmesh::ids {
 namespace {
@@ -11,17 +12,6 @@ constexpr std::string_view kEnvelopeMagic = "MMIDSE";
 constexpr std::uint8_t kVersion = 1;
 constexpr std::size_t kMaxPayloadBytes = 4096;
 constexpr std::size_t kMaxRevokedIdBytes = 128;
-
-void AppendString(Bytes& out, ByteView s) {
-  AppendU32Le(out, static_cast<std::uint32_t>(s.size()));
-  AppendBytes(out, s);
-}
-
-Result<ByteView> ReadString(ByteReader& r, std::size_t max) {
-  MEDMESH_ASSIGN_OR_RETURN(std::uint32_t n, r.ReadU32Le());
-  if (n > max) return InvalidArgument("field too long");
-  return r.ReadBytes(n);
-}
 
 Status CheckReport(const MeshReport& report) {
   if (!wire::IsValidId(report.origin)) return InvalidArgument("mesh report: bad origin id");
@@ -61,16 +51,16 @@ Result<Bytes> EncodeMeshReport(const MeshReport& report) {
   Bytes out;
   AppendBytes(out, AsBytes(kReportMagic));
   AppendU8(out, kVersion);
-  AppendString(out, AsBytes(report.origin));
+  wire::AppendLengthPrefixed(out, AsBytes(report.origin));
   AppendU64Le(out, report.sequence);
   AppendU64Le(out, static_cast<std::uint64_t>(report.sent_ms));
   AppendU8(out, static_cast<std::uint8_t>(report.kind));
   if (report.kind == MeshReportKind::kRevocation) {
-    AppendString(out, AsBytes(report.revoked_id));
+    wire::AppendLengthPrefixed(out, AsBytes(report.revoked_id));
   } else {
     const Bytes decision = EncodeDecision(report.decision);
     if (decision.size() > kMaxPayloadBytes) return InvalidArgument("mesh report: too large");
-    AppendString(out, decision);
+    wire::AppendLengthPrefixed(out, decision);
   }
   return out;
 }
@@ -84,11 +74,11 @@ Result<MeshReport> DecodeMeshReport(ByteView encoded) {
   if (!magic || AsStringView(*magic) != kReportMagic || !version || *version != kVersion) {
     return bad;
   }
-  auto origin = ReadString(r, 64);
+  auto origin = wire::ReadLengthPrefixed(r, 64);
   auto sequence = r.ReadU64Le();
   auto sent = r.ReadU64Le();
   auto kind = r.ReadU8();
-  auto payload = ReadString(r, kMaxPayloadBytes);
+  auto payload = wire::ReadLengthPrefixed(r, kMaxPayloadBytes);
   if (!origin || !sequence || !sent || !kind || !payload || r.remaining() != 0) return bad;
   report.origin = std::string(AsStringView(*origin));
   report.sequence = *sequence;
@@ -109,48 +99,23 @@ Result<MeshReport> DecodeMeshReport(ByteView encoded) {
 Result<Bytes> SignMeshReport(const MeshReport& report, const crypto::Signer& signer,
                              ByteView certificate) {
   MEDMESH_ASSIGN_OR_RETURN(Bytes encoded, EncodeMeshReport(report));
-  if (certificate.size() > wire::kMaxCertificateBytes) {
-    return InvalidArgument("mesh report: certificate too large");
-  }
-  Bytes out;
-  AppendBytes(out, AsBytes(kEnvelopeMagic));
-  AppendU8(out, kVersion);
-  AppendString(out, certificate);
-  AppendString(out, encoded);
-  AppendBytes(out, signer.Sign(encoded));
-  return out;
+  return wire::SealNodeEnvelope(kEnvelopeMagic, kVersion, encoded, signer, certificate);
 }
 
 Result<OpenedMeshReport> OpenMeshReport(ByteView envelope, const crypto::SigningPublicKey& root,
                                         std::int64_t now_ms) {
   const Error bad = InvalidArgument("not an IDS mesh report envelope");
   if (envelope.size() > kMaxMeshEnvelopeBytes) return bad;
-  ByteReader r(envelope);
-  auto magic = r.ReadBytes(kEnvelopeMagic.size());
-  auto version = r.ReadU8();
-  if (!magic || AsStringView(*magic) != kEnvelopeMagic || !version || *version != kVersion) {
-    return bad;
-  }
-  auto certificate = ReadString(r, wire::kMaxCertificateBytes);
-  auto encoded = ReadString(r, kMaxPayloadBytes + 256);
-  auto signature = r.ReadBytes(crypto::Signer::kSignatureBytes);
-  if (!certificate || !encoded || !signature || r.remaining() != 0) return bad;
-  MEDMESH_ASSIGN_OR_RETURN(MeshReport report, DecodeMeshReport(*encoded));
-  // The role decides which check applies; a certificate that does not parse fails below.
-  auto parsed = wire::ParseCertificate(*certificate);
-  if (!parsed || (parsed->certificate.role != wire::CertificateRole::kCloudlet &&
-                  parsed->certificate.role != wire::CertificateRole::kCloud)) {
-    return crypto::AuthenticationFailed();
-  }
-  auto verified = wire::VerifyCertificate(*certificate, root, parsed->certificate.role, now_ms);
-  if (!verified || verified->certificate().subject_id != report.origin) {
-    return crypto::AuthenticationFailed();
-  }
-  if (!crypto::NewEd25519Verifier(verified->certificate().signing_key)
-           ->Verify(*encoded, *signature)) {
-    return crypto::AuthenticationFailed();
-  }
-  return OpenedMeshReport{std::move(report), std::move(*verified)};
+  const auto parts =
+      wire::SplitNodeEnvelope(envelope, kEnvelopeMagic, kVersion, kMaxPayloadBytes + 256);
+  if (!parts) return bad;
+  MEDMESH_ASSIGN_OR_RETURN(MeshReport report, DecodeMeshReport(parts->message));
+  MEDMESH_ASSIGN_OR_RETURN(
+      wire::VerifiedCertificate verified,
+      wire::VerifyNodeEnvelope(*parts, root,
+                               {wire::CertificateRole::kCloudlet, wire::CertificateRole::kCloud},
+                               report.origin, now_ms));
+  return OpenedMeshReport{std::move(report), std::move(verified)};
 }
 
 }  // namespace medmesh::ids

@@ -70,11 +70,12 @@ async function prepare() {
   assert.equal(saved.status, 200, 'the second patient opts in');
   second.handle = saved.json.handle;
   operator = await operatorOfCloudlet1();
-  for (const [peer, good, times] of [['cloudlet-2', true, 5], ['cloudlet-3', false, 1],
-    ['cloudlet-3', true, 1]]) {
+  for (const [peer, kind, good, times] of [['cloudlet-2', 'forward', true, 5],
+    ['cloudlet-2', 'report', true, 2], ['cloudlet-2', 'shared_data', false, 1],
+    ['cloudlet-3', 'forward', false, 1], ['cloudlet-3', 'forward', true, 1]]) {
     for (let i = 0; i < times; i += 1) {
       const recorded = await api(urls.cloudlet, 'POST', `/api/v1/trust/peers/${peer}/events`,
-        { token: operator.token, body: { kind: 'forward', good } });
+        { token: operator.token, body: { kind, good } });
       assert.equal(recorded.status, 201, 'a peer event is recorded');
     }
   }
@@ -194,7 +195,7 @@ describe('the trust pages', () => {
     }
   });
 
-  test('the operator sees the peer cloudlets, partners and the relay choice', async () => {
+  test('the operator sees the peer cloudlets, their evidence, partners and relaying', async () => {
     await ready();
     for (const viewport of VIEWPORTS) {
       const page = await newPage(viewport);
@@ -206,10 +207,15 @@ describe('the trust pages', () => {
           trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
         assert.equal(rows.length, 2, 'two peers');
         assert.equal(rows[0][0], 'cloudlet-2', 'the most trusted first');
-        assert.equal(rows[0][5], 'yes', 'it is a partner');
-        assert.equal(rows[1][5], 'no');
+        assert.deepEqual(rows[0].slice(3), ['5 good / 0 bad', '0 good / 1 bad', '2 good / 0 bad',
+          'yes'], 'its evidence by kind; it is a partner');
+        assert.deepEqual(rows[1].slice(3), ['1 good / 1 bad', '0 good / 0 bad', '0 good / 0 bad',
+          'no']);
         assert.match(await page.locator('#trust-link').textContent(), /cloudlet-2/,
           'it is the relay');
+        // The browser deployment's cloudlet reaches its cloud: no relaying, no relay round.
+        assert.match(await page.locator('#trust-relaying').textContent(),
+          /^Not relaying now\. No relay round since the cloudlet started\.$/);
         await check(page, 'trust-operator', viewport);
       } finally {
         await close(page);

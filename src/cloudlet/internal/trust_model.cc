@@ -210,6 +210,7 @@ double CategoryThreshold(std::string_view category) {
 std::vector<PeerTrust> RankPeers(const std::vector<PeerEvent>& events, std::int64_t now_ms) {
   trust::PeerTrust peers;
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>, std::less<>> counts;
+  std::map<std::string, PeerTrust, std::less<>> by_kind;  // only the evidence members
   for (const PeerEvent& e : events) {
     trust::PeerEventKind kind = trust::PeerEventKind::kForwardConfirmed;
     if (e.kind == "forward") {
@@ -225,6 +226,10 @@ std::vector<PeerTrust> RankPeers(const std::vector<PeerEvent>& events, std::int6
     peers.Record({e.peer_id, kind, e.time_ms});
     auto& [good, bad] = counts[e.peer_id];
     ++(e.good ? good : bad);
+    PeerEvidence& of_kind = e.kind == "forward"       ? by_kind[e.peer_id].forwards
+                            : e.kind == "shared_data" ? by_kind[e.peer_id].shared_data
+                                                      : by_kind[e.peer_id].reports;
+    ++(e.good ? of_kind.good : of_kind.bad);
   }
   constexpr std::size_t kMaxPartners = 3;
   std::set<std::string, std::less<>> partners;
@@ -235,7 +240,9 @@ std::vector<PeerTrust> RankPeers(const std::vector<PeerEvent>& events, std::int6
   std::vector<PeerTrust> out;
   for (const trust::PeerStanding& p : peers.Ranked(now_ms)) {
     const auto& [good, bad] = counts[p.peer];
-    out.push_back({p.peer, p.trust, p.confidence, good, bad, partners.contains(p.peer)});
+    const PeerTrust& kinds = by_kind[p.peer];
+    out.push_back({p.peer, p.trust, p.confidence, good, bad, partners.contains(p.peer),
+                   kinds.forwards, kinds.shared_data, kinds.reports});
   }
   return out;
 }
