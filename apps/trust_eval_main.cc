@@ -24,6 +24,7 @@ struct TrustEvalFlags {
   std::vector<double> eigentrust_multiples;  // the same for EigenTrust (empty: defaults)
   int seeds = 1;                             // seeds seed, seed + 1, ...
   std::vector<double> fractions;             // malicious fractions (empty: 0, 0.1, .., 0.5)
+  bool onboarding = false;                   // intake consultations at approval
 };
 
 // "[#########           ]  45%" on one line of stderr, redrawn when the percentage changes.
@@ -57,6 +58,7 @@ int RunTrustEval(const TrustEvalFlags& flags) {
     options.policy.full_record.min_trust = flags.thresholds[2];
   }
   if (!flags.fractions.empty()) options.malicious_fractions = flags.fractions;
+  options.onboarding_consultation = flags.onboarding;
   if (flags.eigentrust_multiples.size() == 3) {
     for (std::size_t k = 0; k < 3; ++k) {
       options.eigentrust_multiples[k] = flags.eigentrust_multiples[k];
@@ -159,6 +161,9 @@ void RegisterTrustEvalCommand(CLI::App& eval) {
                   "Run seeds seed .. seed + N - 1; trust_seeds.csv and the sweep figures give the "
                   "mean (and the CSV the spread) over them")
       ->check(CLI::Range(1, 100));
+  cmd->add_flag("--onboarding,!--no-onboarding", flags->onboarding,
+                "Hospital-approved onboarding as evidence: an intake consultation, rated by the "
+                "patient's clinician, when an identity is approved (docs/trust.md \"Cold start\")");
   cmd->add_option("--fractions", flags->fractions,
                   "Malicious fractions of the sweep (default 0 0.1 0.2 0.3 0.4 0.5); the per-round "
                   "rows and figures are at 0.3")

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cloudlet/relay.h"
+#include "cloudlet/share_federation.h"
 #include "fhir/ids.h"
 #include "ids/mesh_report.h"
 #include "people_world.h"
@@ -235,6 +236,19 @@ class AuthzMatrixTest : public PeopleWorld {
                                      *cloudlet1_signer_, cloudlet1_certificate_);
       EXPECT_TRUE(envelope);
       return At("/api/v1/relay/certificate",
+                envelope ? std::string(AsStringView(*envelope)) : std::string(),
+                "application/octet-stream");
+    };
+    // Sharing with a partner cloudlet (cloudlet/share_federation.h): node-signed, the body
+    // decides. Here cloudlet-1's own question to itself, and cloudlet-1 is no configured peer of
+    // itself: 403 for every caller (tests/share_federation_test.cc answers a peer's).
+    b["cloudlet POST /api/v1/share/{kind}"] = [this](Column, bool) {
+      auto envelope = cloudlet::SignShareMessage(
+          {"cloudlet-1", "cloudlet-1", "similar", wire::NowMs(clock_),
+           HexEncode(random_.Generate(16)), "", R"({"conditions":["I48"],"vitals":[]})"},
+          *cloudlet1_signer_, cloudlet1_certificate_);
+      EXPECT_TRUE(envelope);
+      return At("/api/v1/share/similar",
                 envelope ? std::string(AsStringView(*envelope)) : std::string(),
                 "application/octet-stream");
     };
@@ -547,6 +561,12 @@ class AuthzMatrixTest : public PeopleWorld {
     b["cloudlet POST /api/v1/trust/ratings"] = [this](Column, bool) {
       return At("/api/v1/trust/ratings",
                 json{{"interaction_id", MessageFromC()}, {"positive", true}}.dump());
+    };
+    // The cloud passes a doctor's attestation on to A's cloudlet (cloud/attestation_relay.h):
+    // D1, whom A granted a record, is answered with cloudlet-1's 201; D2 holds no grant of A's.
+    b["cloud POST /api/v1/patients/{patient_id}/attestations"] = [this](Column, bool) {
+      return At("/api/v1/patients/" + a_.patient_id + "/attestations",
+                json{{"positive", true}, {"reason", "known_in_care"}}.dump());
     };
     b["cloudlet POST /api/v1/trust/attestations"] = [this](Column, bool) {
       return At("/api/v1/trust/attestations",

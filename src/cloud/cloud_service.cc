@@ -9,6 +9,7 @@
 #include "audit/postgres_audit_store.h"
 #include "audit/sqlite_audit_store.h"
 #include "cloud/admin_api.h"
+#include "cloud/attestation_relay.h"
 #include "cloud/audit_api.h"
 #include "cloud/clinical_api.h"
 #include "cloud/cloud_readings.h"
@@ -127,6 +128,8 @@ struct CloudService::State {
   std::unique_ptr<ClinicalService> clinical;
   std::unique_ptr<crypto::Signer> signer;  // the node key: deletion-feed pages, copy requests
   std::unique_ptr<HttpCloudletCopySource> copies;
+  // A doctor's attestation passed on to the patient's cloudlets (attestation_relay.h).
+  std::unique_ptr<net::HttpClient> attestation_client;
   std::unique_ptr<IntegrityService> integrity;
   std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
@@ -230,6 +233,7 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   signer = crypto::NewEd25519Signer(identity.signing_key.Clone());
   MEDMESH_ASSIGN_OR_RETURN(copies, HttpCloudletCopySource::Create(identity, *signer, clock));
   for (const auto& [cloudlet_id, url] : options.cloudlet_urls) copies->SetUrl(cloudlet_id, url);
+  MEDMESH_ASSIGN_OR_RETURN(attestation_client, net::HttpClient::Create({}));
   MEDMESH_ASSIGN_OR_RETURN(
       mesh,
       ids::MeshNode::Open(
@@ -424,6 +428,15 @@ net::Router CloudService::State::BuildRouter() {
   accounts->AddRoutes(router);
   AddClinicalRoutes(router, *clinical,
                     [this](const net::Request& r) { return accounts->PrincipalOf(r); });
+  AddAttestationRelayRoute(
+      router, {.authenticate = [this](const net::Request& r) { return accounts->PrincipalOf(r); },
+               .clinical = *clinical,
+               .cloudlets_of =
+                   [this](std::string_view patient_id) {
+                     return intake_store->CloudletsOfPatient(patient_id);
+                   },
+               .cloudlet_urls = [this] { return copies->Urls(); },
+               .client = *attestation_client});
   AddIntegrityRoutes(
       router, *integrity, [this](const net::Request& r) { return accounts->PrincipalOf(r); },
       // A patient whose data is deleted has nothing left to log in to: the account is closed,

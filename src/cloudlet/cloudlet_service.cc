@@ -21,6 +21,7 @@
 #include "cloudlet/internal/forward_item.h"
 #include "cloudlet/internal/record_at_rest.h"
 #include "cloudlet/relay.h"
+#include "cloudlet/share_federation.h"
 #include "cloudlet/trust_service.h"
 #include "cloudlet/trust_store.h"
 #include "core/log.h"
@@ -149,6 +150,9 @@ struct CloudletService::State {
   // Issue 10 (relay.h): passing configured peers' requests on to the cloud, and relaying ours.
   std::unique_ptr<net::HttpClient> relay_client;
   std::vector<RelayPeer> RelayPeers() const;  // the configured mesh peers but the cloud
+  // Issue 10 (share_federation.h): sharing with patients of partner cloudlets.
+  std::unique_ptr<net::HttpClient> share_client;
+  std::unique_ptr<ShareClient> share;
   // Demo only (attack/attack_runs.h): red-team runs launched from the operator console.
   std::unique_ptr<attack::AttackRuns> attack_runs;
   std::unique_ptr<net::HttpServer> server;
@@ -801,6 +805,13 @@ Status CloudletService::State::OpenTrust() {
       .record_ids =
           [this](IdsEventKind kind, const net::Request& r, std::string detail) {
             pipeline->RecordRejection(kind, r.peer_address, {}, std::move(detail));
+          },
+      .share = share.get(),
+      .share_peers =
+          [this] {
+            std::vector<SharePeer> out;
+            for (const RelayPeer& p : RelayPeers()) out.push_back({p.id, p.url});
+            return out;
           }};
   trust = std::make_unique<TrustService>(std::move(context));
   return OkStatus();
@@ -938,6 +949,27 @@ net::Router CloudletService::State::BuildRouter() {
   web::AddWebUi(router, node_info, {.https = options.tls.has_value()});
   console->AddRoutes(router);
   trust->AddRoutes(router);
+  AddShareRoutes(
+      router,
+      {.identity = {identity.id(), identity.root.key,
+                    Bytes(identity.certificate.encoded().begin(),
+                          identity.certificate.encoded().end()),
+                    *signer},
+       .is_peer =
+           [this](std::string_view origin) {
+             const auto peers = RelayPeers();
+             return std::any_of(peers.begin(), peers.end(),
+                                [&](const RelayPeer& p) { return p.id == origin; });
+           },
+       .handler = [this](
+                      std::string_view origin, std::string_view kind, const std::string& body,
+                      const net::Request& r) { return trust->AnswerPeer(origin, kind, body, r); },
+       .clock = clock,
+       .random = random,
+       .record_ids =
+           [this](IdsEventKind kind, const net::Request& r, std::string detail) {
+             pipeline->RecordRejection(kind, r.peer_address, {}, std::move(detail));
+           }});
   AddRelayRoutes(router, {identity.root.key, options.forwarder.cloud_url,
                           [this](std::string_view origin) {
                             const auto peers = RelayPeers();
@@ -1047,6 +1079,21 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   }
 
   MEDMESH_RETURN_IF_ERROR(s->OpenConsole());
+  {
+    // Sharing with partner cloudlets (share_federation.h): node-signed questions and answers.
+    net::ClientOptions share_options;
+    share_options.ca_file = s->options.forwarder.ca_file;
+    share_options.connect_timeout = s->options.forwarder.connect_timeout;
+    share_options.request_timeout = s->options.forwarder.request_timeout;
+    share_options.user_agent = "medmesh-cloudlet";
+    MEDMESH_ASSIGN_OR_RETURN(s->share_client, net::HttpClient::Create(std::move(share_options)));
+    s->share =
+        std::make_unique<ShareClient>(ShareIdentity{s->identity.id(), s->identity.root.key,
+                                                    Bytes(s->identity.certificate.encoded().begin(),
+                                                          s->identity.certificate.encoded().end()),
+                                                    *s->signer},
+                                      *s->share_client, clock, random);
+  }
   MEDMESH_RETURN_IF_ERROR(s->OpenTrust());
   if (!s->options.demo_attacks_deployment.empty()) {
     s->attack_runs = std::make_unique<attack::AttackRuns>(

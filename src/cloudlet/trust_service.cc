@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -10,8 +12,11 @@
 
 #include "accounts/authenticator.h"
 #include "cloudlet/internal/trust_model.h"
+#include "core/log.h"
+#include "crypto/keyed_hash.h"
 #include "net/error_mapping.h"
 #include "net/json_body.h"
+#include "trust/attestation.h"
 
 namespace medmesh::cloudlet {
 namespace {
@@ -53,6 +58,8 @@ constexpr std::size_t kMaxConditions = 10;
 constexpr std::size_t kMaxSymptoms = 20;
 constexpr std::size_t kMaxSymptomBytes = 80;
 constexpr std::size_t kMaxHandleBytes = 32;
+// A remote party's address: "handle@cloudlet".
+constexpr std::size_t kMaxAddressBytes = kMaxHandleBytes + 1 + wire::kMaxIdBytes;
 constexpr std::size_t kMessagesListed = 200;
 // Readings that make the vitals profile: the last 30 days.
 constexpr std::int64_t kVitalsWindowMs = 30LL * 24 * 3600 * 1000;
@@ -152,6 +159,178 @@ net::Response Created(const Json& body) {
   return r;
 }
 
+// --- sharing across cloudlets (share_federation.h) ------------------------------------------
+
+// A party of another cloudlet, as this cloudlet names it: "<handle>@<cloudlet id>". Local
+// patient ids are wire ids, which never hold '@', so the two never collide.
+bool IsRemote(std::string_view id) { return id.find('@') != std::string_view::npos; }
+
+std::string RemoteId(std::string_view handle, std::string_view cloudlet) {
+  return std::string(handle) + "@" + std::string(cloudlet);
+}
+
+struct RemoteParty {
+  std::string handle;
+  std::string cloudlet;
+};
+
+// Where the query profile of a remote requester is kept in the store, whose profiles are keyed
+// by wire ids ('@' is not one): "rq." and the hash of its address. Never listed (not opted in)
+// nor found by handle.
+std::string QueryProfileId(std::string_view remote_id) {
+  const crypto::Digest256 digest = crypto::Blake2b256(AsBytes(remote_id));
+  return "rq." + HexEncode(ByteView(digest.data(), digest.size())).substr(0, 40);
+}
+
+bool IsHandle(std::string_view handle) {
+  return handle.size() <= kMaxHandleBytes && wire::IsValidId(handle);
+}
+
+std::optional<RemoteParty> SplitRemote(std::string_view id) {
+  const std::size_t at = id.find('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  RemoteParty p{std::string(id.substr(0, at)), std::string(id.substr(at + 1))};
+  if (!IsHandle(p.handle) || !wire::IsValidId(p.cloudlet)) return std::nullopt;
+  return p;
+}
+
+// An ICD-10 code at category level (I48.0 -> I48): what crosses to another cloudlet.
+std::string ConditionCategory(std::string_view code) {
+  return std::string(code.substr(0, code.find('.')));
+}
+
+std::vector<std::string> Categories(const std::vector<std::string>& codes) {
+  std::set<std::string> out;
+  for (const std::string& c : codes) out.insert(ConditionCategory(c));
+  return {out.begin(), out.end()};
+}
+
+bool IsConditionCategory(std::string_view c) {
+  return c.size() == 3 && c[0] >= 'A' && c[0] <= 'Z' &&
+         std::isdigit(static_cast<unsigned char>(c[1])) &&
+         std::isalnum(static_cast<unsigned char>(c[2]));
+}
+
+// A vital's mean or spread coarsened to a step that describes a condition, not a person.
+double Coarse(wire::VitalKind kind, double x) {
+  double step = 1;
+  switch (kind) {
+    case wire::VitalKind::kHeartRate:
+    case wire::VitalKind::kSystolicBp:
+    case wire::VitalKind::kDiastolicBp:
+    case wire::VitalKind::kGlucose: step = 5; break;
+    case wire::VitalKind::kBodyTemperature: step = 0.5; break;
+    case wire::VitalKind::kRespiratoryRate: step = 2; break;
+    default: step = 1;
+  }
+  return std::round(x / step) * step;
+}
+
+// The query profile a cloudlet sends its partners for a patient: condition categories and the
+// coarse vitals profile; no id, handle, symptom text or count.
+Json QueryProfile(const SharingProfile& own, const std::vector<internal::VitalStat>& vitals) {
+  Json list = Json::array();
+  for (const internal::VitalStat& v : vitals) {
+    list.push_back({{"kind", std::string(wire::Info(v.kind).name)},
+                    {"mean", Coarse(v.kind, v.mean)},
+                    {"sd", Coarse(v.kind, v.sd)}});
+  }
+  return {{"conditions", Categories(own.conditions)}, {"vitals", std::move(list)}};
+}
+
+// A query profile from a peer as a member of the model's population, named `id`; nullopt if it
+// breaks a rule (at most 10 condition categories, at most 7 vitals of the profile's kinds with
+// finite mean and spread).
+std::optional<internal::Member> MemberFromQuery(const Json& q, std::string id) {
+  internal::Member m;
+  m.profile.patient_id = id;
+  m.profile.handle = std::move(id);
+  m.profile.opted_in = true;
+  const Json conditions = q.value("conditions", Json::array());
+  const Json vitals = q.value("vitals", Json::array());
+  if (!conditions.is_array() || conditions.size() > kMaxConditions || !vitals.is_array() ||
+      vitals.size() > 7) {
+    return std::nullopt;
+  }
+  for (const Json& c : conditions) {
+    if (!c.is_string() || !IsConditionCategory(c.get<std::string>())) return std::nullopt;
+    m.profile.conditions.push_back(c.get<std::string>());
+  }
+  for (const Json& v : vitals) {
+    if (!v.is_object() || !v.contains("kind") || !v["kind"].is_string() || !v.contains("mean") ||
+        !v["mean"].is_number() || !v.contains("sd") || !v["sd"].is_number()) {
+      return std::nullopt;
+    }
+    const auto kind = wire::VitalKindFromName(v["kind"].get<std::string>());
+    const double mean = v["mean"].get<double>();
+    const double sd = v["sd"].get<double>();
+    if (!kind || !std::isfinite(mean) || !std::isfinite(sd) || sd < 0) return std::nullopt;
+    internal::VitalStat stat;
+    stat.kind = *kind;
+    stat.mean = mean;
+    stat.sd = sd;
+    stat.min = stat.max = mean;
+    stat.count = 1;
+    m.vitals.push_back(stat);
+  }
+  return m;
+}
+
+double Unit(const Json& j, std::string_view key) {
+  const auto it = j.find(std::string(key));
+  if (it == j.end() || !it->is_number()) return -1;
+  const double x = it->get<double>();
+  return std::isfinite(x) && x >= 0 && x <= 1 ? x : -1;
+}
+
+// A partner's answer to "similar" as this cloudlet shows it, or nullopt if it breaks the shape
+// (a partner that answers nonsense is treated as one whose data did not verify).
+std::optional<Json> RemoteMatch(const Json& p, std::string_view cloudlet) {
+  if (!p.is_object() || !p.contains("handle") || !p["handle"].is_string() ||
+      !IsHandle(p["handle"].get<std::string>())) {
+    return std::nullopt;
+  }
+  const double similarity = Unit(p, "similarity");
+  const double trust = Unit(p, "trust");
+  const double confidence = Unit(p, "confidence");
+  if (similarity < 0 || trust < 0 || confidence < 0) return std::nullopt;
+  Json explanation = Json::array();
+  for (const Json& e : p.value("explanation", Json::array())) {
+    if (!e.is_object() || !e.contains("kind") || !e["kind"].is_string() || !e.contains("term") ||
+        !e["term"].is_string() || !e.contains("contribution") || !e["contribution"].is_number() ||
+        e["term"].get<std::string>().size() > kMaxSymptomBytes) {
+      return std::nullopt;
+    }
+    explanation.push_back(
+        {{"kind", e["kind"]}, {"term", e["term"]}, {"contribution", e["contribution"]}});
+  }
+  Json shared = Json::array();
+  for (const Json& c : p.value("shared_conditions", Json::array())) {
+    if (!c.is_string() || !IsConditionCategory(c.get<std::string>())) return std::nullopt;
+    shared.push_back({{"code", c}, {"name", std::string(ConditionName(c.get<std::string>()))}});
+  }
+  const std::string handle = p["handle"].get<std::string>();
+  return Json{{"handle", handle},
+              {"cloudlet", std::string(cloudlet)},
+              {"address", RemoteId(handle, cloudlet)},
+              {"similarity", similarity},
+              {"trust", trust},
+              {"confidence", confidence},
+              {"explanation", std::move(explanation)},
+              {"shared_conditions", std::move(shared)},
+              {"shared_symptoms", Json::array()}};
+}
+
+ShareAnswer PeerAnswer(int status, const Json& body) { return {status, body.dump()}; }
+ShareAnswer PeerError(int status, std::string_view message) {
+  return {status, Json{{"error", "refused"}, {"message", std::string(message)}}.dump()};
+}
+// The status of a Result's error as a peer's answer.
+ShareAnswer PeerError(const Error& e) {
+  const net::Response r = net::ErrorResponse(e);
+  return {r.status, r.body};
+}
+
 }  // namespace
 
 struct TrustService::State {
@@ -184,6 +363,40 @@ struct TrustService::State {
                audit::Action action, std::string_view patient_id, std::string_view entity_type,
                std::string_view entity_id, std::string_view detail, bool failed = false) const;
   Result<std::vector<PeerTrust>> Peers() const;
+
+  // Sharing across cloudlets.
+  // The configured peers that are partners now, most trusted first.
+  std::vector<SharePeer> Partners() const;
+  std::optional<SharePeer> PartnerNamed(std::string_view id) const;
+  // Whether a remote party ("handle@cloudlet") counts as approved here: its cloudlet is a
+  // partner (which authenticated them with a hospital-issued session).
+  bool RemoteApproved(std::string_view id) const;
+  // Asks a partner; records the verification as a peer event ("shared_data", good or bad) and a
+  // forged or malformed answer as an IDS event. The answer if it verified and `valid` accepts it.
+  std::optional<ShareAnswer> AskPeer(const net::Request& r, const SharePeer& peer,
+                                     std::string_view kind, const Json& body,
+                                     const std::function<bool(int, const Json&)>& valid);
+  // How a party is shown: the handle of a patient here, "handle@cloudlet" for a remote party.
+  Result<std::string> Display(std::string_view id) const;
+  // The population with the remote requester's stored query profile added (for S(owner, them)).
+  Status AddRemoteMember(internal::Population& population, std::string_view requester) const;
+  // The data of a granted request, re-checked against the owner's consent now.
+  Result<Json> GrantedData(const AccessRequest& q) const;
+  Status RefreshRemoteRequests(const net::Request& r, std::vector<AccessRequest>& outgoing);
+
+  ShareAnswer PeerSimilar(std::string_view origin, const Json& q);
+  ShareAnswer PeerMessage(std::string_view origin, const Json& q, const net::Request& r);
+  ShareAnswer PeerRequest(std::string_view origin, const Json& q, const net::Request& r);
+  ShareAnswer PeerData(std::string_view origin, const Json& q, const net::Request& r);
+  ShareAnswer PeerStatus(std::string_view origin, const Json& q);
+  Status AuditPeer(const net::Request& r, std::string_view origin, std::string_view event,
+                   audit::Action action, std::string_view patient_id, std::string_view entity_type,
+                   std::string_view entity_id, std::string_view detail, bool failed = false) const {
+    ConsoleCaller peer;
+    peer.account_id = "cloudlet:" + std::string(origin);
+    peer.role = "peer_cloudlet";
+    return Audit(r, peer, event, action, patient_id, entity_type, entity_id, detail, failed);
+  }
 };
 
 TrustService::TrustService(TrustContext context)
@@ -247,10 +460,14 @@ Result<internal::Population> TrustService::State::Gather() const {
   for (const internal::Member& m : population.patients) {
     if (ctx.known_patient(m.profile.patient_id)) population.approved.insert(m.profile.patient_id);
   }
+  std::set<std::string, std::less<>> partners;
+  for (const SharePeer& p : Partners()) partners.insert(p.id);
   for (const Interaction& i : population.interactions) {
     if (i.kind == InteractionKind::kAttestation) population.clinicians.insert(i.initiator);
     for (const std::string& party : {i.initiator, i.responder}) {
-      if (!population.approved.contains(party) && ctx.known_patient(party)) {
+      if (population.approved.contains(party)) continue;
+      const std::optional<RemoteParty> remote = SplitRemote(party);
+      if (remote ? partners.contains(remote->cloudlet) : ctx.known_patient(party)) {
         population.approved.insert(party);
       }
     }
@@ -366,6 +583,8 @@ Result<net::Response> TrustService::State::Similar(const net::Request& r) {
     MEDMESH_ASSIGN_OR_RETURN(internal::Population population, Gather());
     for (const internal::Assessment& a : internal::Rank(population, caller.patient_id)) {
       list.push_back({{"handle", a.handle},
+                      {"cloudlet", nullptr},
+                      {"address", a.handle},
                       {"similarity", a.similarity},
                       {"trust", a.trust},
                       {"confidence", a.confidence},
@@ -374,7 +593,37 @@ Result<net::Response> TrustService::State::Similar(const net::Request& r) {
                       {"shared_symptoms", a.shared_symptoms}});
     }
   }
-  Json body{{"opted_in", own && own->opted_in}, {"patients", std::move(list)}};
+  // Partner cloudlets are asked with a query profile (condition categories and coarse vitals,
+  // no identity); their patients come back by handle, with the explanation and the trust their
+  // own cloudlet computed, signed by it.
+  Json cloudlets = Json::array();
+  if (own && own->opted_in && ctx.share != nullptr) {
+    MEDMESH_ASSIGN_OR_RETURN(std::vector<internal::VitalStat> vitals, Vitals(caller.patient_id));
+    const Json query = QueryProfile(*own, vitals);
+    for (const SharePeer& peer : Partners()) {
+      std::vector<Json> matches;
+      const auto answer = AskPeer(r, peer, "similar", query, [&](int status, const Json& b) {
+        if (status != 200 || !b.contains("patients") || !b["patients"].is_array()) return false;
+        for (const Json& p : b["patients"]) {
+          std::optional<Json> m = RemoteMatch(p, peer.id);
+          if (!m) return false;
+          matches.push_back(std::move(*m));
+        }
+        return true;
+      });
+      cloudlets.push_back({{"cloudlet_id", peer.id},
+                           {"answered", answer.has_value()},
+                           {"patients", answer ? matches.size() : 0}});
+      if (!answer) continue;
+      for (Json& m : matches) list.push_back(std::move(m));
+    }
+    std::stable_sort(list.begin(), list.end(), [](const Json& a, const Json& b) {
+      return a["similarity"].get<double>() > b["similarity"].get<double>();
+    });
+  }
+  Json body{{"opted_in", own && own->opted_in},
+            {"patients", std::move(list)},
+            {"cloudlets", std::move(cloudlets)}};
   return net::Response::Json(body.dump());
 }
 
@@ -391,7 +640,7 @@ Result<net::Response> TrustService::State::ListMessages(const net::Request& r) {
   std::map<std::string, std::string> handles;
   const auto handle = [&](const std::string& patient) -> Result<std::string> {
     if (auto it = handles.find(patient); it != handles.end()) return it->second;
-    MEDMESH_ASSIGN_OR_RETURN(std::string h, ctx.store.HandleOf(patient));
+    MEDMESH_ASSIGN_OR_RETURN(std::string h, Display(patient));
     return handles[patient] = h;
   };
   Json list = Json::array();
@@ -419,8 +668,39 @@ Result<net::Response> TrustService::State::SendMessage(const net::Request& r) {
   if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
   const Json& body = std::get<Json>(parsed);
   const std::string to = body.at("to").get<std::string>();
-  if (to.empty() || to.size() > kMaxHandleBytes) return InvalidArgument("to must be a handle");
+  if (to.empty() || to.size() > (IsRemote(to) ? kMaxAddressBytes : kMaxHandleBytes)) {
+    return InvalidArgument("to must be a handle");
+  }
   MEDMESH_ASSIGN_OR_RETURN(SharingProfile own, OwnSharingProfile(caller));
+  if (IsRemote(to)) {
+    // A patient of a partner cloudlet: their cloudlet stores it (and decides); this one keeps
+    // the sender's copy and the interaction once the partner's signed answer says it did.
+    const std::optional<RemoteParty> party = SplitRemote(to);
+    if (!party) return InvalidArgument("to must be a handle or handle@cloudlet");
+    const std::string text = body.at("text").get<std::string>();
+    if (text.empty() || text.size() > 4000) {
+      return InvalidArgument("text must be 1..4000 bytes");
+    }
+    const std::optional<SharePeer> peer = PartnerNamed(party->cloudlet);
+    if (!peer) return NotFound("no such handle among the partner cloudlets");
+    std::optional<ShareAnswer> answer =
+        AskPeer(r, *peer, "message", {{"from", own.handle}, {"to", party->handle}, {"text", text}},
+                [](int status, const Json& b) {
+                  return status != 201 || (b.contains("message_id") && b["message_id"].is_string());
+                });
+    if (!answer) return Unavailable("the partner cloudlet did not answer with a verified answer");
+    if (answer->status != 201) {
+      return net::Response::Json(answer->body, answer->status);
+    }
+    MEDMESH_ASSIGN_OR_RETURN(Message m, ctx.store.AddMessage(caller.patient_id, to, text));
+    MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.message.send", audit::Action::kCreate,
+                                  caller.patient_id, "Communication", m.message_id,
+                                  "to " + to + " from " + own.handle));
+    return Created({{"message_id", m.message_id},
+                    {"interaction_id", m.interaction_id},
+                    {"to", to},
+                    {"sent_ms", m.sent_ms}});
+  }
   MEDMESH_ASSIGN_OR_RETURN(SharingProfile other, SharingPatient(r, to));
   if (other.patient_id == caller.patient_id) return InvalidArgument("to is your own handle");
   MEDMESH_ASSIGN_OR_RETURN(Message m, ctx.store.AddMessage(caller.patient_id, other.patient_id,
@@ -468,9 +748,9 @@ Result<net::Response> TrustService::State::ListRequests(const net::Request& r) {
   for (const bool incoming : {true, false}) {
     MEDMESH_ASSIGN_OR_RETURN(std::vector<AccessRequest> list,
                              ctx.store.Requests(caller.patient_id, incoming));
+    if (!incoming) MEDMESH_RETURN_IF_ERROR(RefreshRemoteRequests(r, list));
     for (const AccessRequest& q : list) {
-      MEDMESH_ASSIGN_OR_RETURN(std::string other,
-                               ctx.store.HandleOf(incoming ? q.requester : q.owner));
+      MEDMESH_ASSIGN_OR_RETURN(std::string other, Display(incoming ? q.requester : q.owner));
       Json item{{"request_id", q.request_id},
                 {"interaction_id", q.interaction_id},
                 {"with", other},
@@ -487,10 +767,13 @@ Result<net::Response> TrustService::State::ListRequests(const net::Request& r) {
           MEDMESH_ASSIGN_OR_RETURN(population, Gather());
           MEDMESH_ASSIGN_OR_RETURN(own, ctx.store.Profile(caller.patient_id));
         }
+        MEDMESH_RETURN_IF_ERROR(AddRemoteMember(*population, q.requester));
         const SharingConsent consent = own ? own->consent : SharingConsent{};
-        item["assessment"] = DecisionJson(
-            internal::Decide(*population, q.owner, q.requester, q.category,
-                             Consents(consent, q.category), ctx.known_patient(q.requester)));
+        const bool approved =
+            IsRemote(q.requester) ? RemoteApproved(q.requester) : ctx.known_patient(q.requester);
+        item["assessment"] =
+            DecisionJson(internal::Decide(*population, q.owner, q.requester, q.category,
+                                          Consents(consent, q.category), approved));
       }
       out[incoming ? "incoming" : "outgoing"].push_back(std::move(item));
     }
@@ -508,13 +791,46 @@ Result<net::Response> TrustService::State::MakeRequest(const net::Request& r) {
   const Json& body = std::get<Json>(parsed);
   const std::string handle = body.at("handle").get<std::string>();
   const std::string category = body.at("category").get<std::string>();
-  if (handle.empty() || handle.size() > kMaxHandleBytes) {
+  if (handle.empty() || handle.size() > (IsRemote(handle) ? kMaxAddressBytes : kMaxHandleBytes)) {
     return InvalidArgument("handle must be a handle");
   }
   if (!IsCategory(category)) {
     return InvalidArgument("category must be one of vitals_summary, diagnoses, full_records");
   }
   MEDMESH_ASSIGN_OR_RETURN(SharingProfile own, OwnSharingProfile(caller));
+  if (IsRemote(handle)) {
+    // The owner's cloudlet keeps the request and decides when the owner answers; this one keeps
+    // a mirror linked to the owner's cloudlet's request id.
+    const std::optional<RemoteParty> party = SplitRemote(handle);
+    if (!party) return InvalidArgument("handle must be a handle or handle@cloudlet");
+    const std::optional<SharePeer> peer = PartnerNamed(party->cloudlet);
+    if (!peer) return NotFound("no such handle among the partner cloudlets");
+    MEDMESH_ASSIGN_OR_RETURN(std::vector<internal::VitalStat> vitals, Vitals(caller.patient_id));
+    Json question = QueryProfile(own, vitals);
+    question["requester"] = own.handle;
+    question["owner"] = party->handle;
+    question["category"] = category;
+    std::optional<ShareAnswer> answer =
+        AskPeer(r, *peer, "request", question, [](int status, const Json& b) {
+          return status != 201 || (b.contains("request_id") && b["request_id"].is_string() &&
+                                   wire::IsValidId(b["request_id"].get<std::string>()));
+        });
+    if (!answer) return Unavailable("the partner cloudlet did not answer with a verified answer");
+    if (answer->status != 201) return net::Response::Json(answer->body, answer->status);
+    const std::string remote_id = Json::parse(answer->body)["request_id"].get<std::string>();
+    MEDMESH_ASSIGN_OR_RETURN(AccessRequest q,
+                             ctx.store.AddRequest(caller.patient_id, handle, category));
+    MEDMESH_RETURN_IF_ERROR(ctx.store.LinkRemoteRequest(q.request_id, remote_id));
+    MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.request.create", audit::Action::kCreate,
+                                  caller.patient_id, "Consent", q.request_id,
+                                  category + " of " + handle + " for " + own.handle));
+    return Created({{"request_id", q.request_id},
+                    {"interaction_id", q.interaction_id},
+                    {"with", handle},
+                    {"category", category},
+                    {"status", "pending"},
+                    {"created_ms", q.created_ms}});
+  }
   MEDMESH_ASSIGN_OR_RETURN(SharingProfile owner, SharingPatient(r, handle));
   if (owner.patient_id == caller.patient_id) return InvalidArgument("handle is your own");
   MEDMESH_ASSIGN_OR_RETURN(AccessRequest q,
@@ -552,10 +868,14 @@ Result<net::Response> TrustService::State::Answer(const net::Request& r) {
     return FailedPrecondition("the request was answered already");
   }
   MEDMESH_ASSIGN_OR_RETURN(internal::Population population, Gather());
+  MEDMESH_RETURN_IF_ERROR(AddRemoteMember(population, q.requester));
   MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> own, ctx.store.Profile(caller.patient_id));
   const bool consent = own && own->opted_in && Consents(own->consent, q.category);
-  internal::Decision decision = internal::Decide(population, q.owner, q.requester, q.category,
-                                                 consent, ctx.known_patient(q.requester));
+  // A requester of a partner cloudlet counts as approved while that cloudlet is a partner.
+  const bool approved =
+      IsRemote(q.requester) ? RemoteApproved(q.requester) : ctx.known_patient(q.requester);
+  internal::Decision decision =
+      internal::Decide(population, q.owner, q.requester, q.category, consent, approved);
   decision.reasons.insert(
       decision.reasons.begin(),
       {"owner", grant, grant ? 1.0 : 0.0, 1.0, grant ? "the owner granted" : "the owner refused"});
@@ -574,26 +894,10 @@ Result<net::Response> TrustService::State::Answer(const net::Request& r) {
   return net::Response::Json(body.dump());
 }
 
-Result<net::Response> TrustService::State::Data(const net::Request& r) {
-  MEDMESH_TRUST_CALLER(caller, r);
-  MEDMESH_RETURN_IF_ERROR(RequirePatient(caller, ctx));
-  const std::string request_id(r.PathParam("request_id").value_or(""));
-  auto found = ctx.store.Request(request_id, caller.patient_id);
-  if (!found || found->requester != caller.patient_id) {
-    if (!found && found.error().code() != ErrorCode::kNotFound) return found.error();
-    if (found) return PermissionDenied("only the requester reads granted data");
-    ctx.record_ids(store::IdsEventKind::kOther, r, "trust: read of an unknown or foreign request");
-    return NotFound("no such access request");
-  }
-  const AccessRequest& q = *found;
-  if (q.status != RequestStatus::kGranted) {
-    return FailedPrecondition("the request is not granted");
-  }
+Result<Json> TrustService::State::GrantedData(const AccessRequest& q) const {
   // Consent is checked again now: a withdrawn consent or an opt-out stops the sharing at once.
   MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> owner, ctx.store.Profile(q.owner));
   if (!owner || !owner->opted_in || !Consents(owner->consent, q.category)) {
-    (void)Audit(r, caller, "trust.data.read", audit::Action::kRead, q.owner, "Consent",
-                q.request_id, q.category + " refused: consent withdrawn", /*failed=*/true);
     return FailedPrecondition("the owner no longer shares this category");
   }
   Json body{{"request_id", q.request_id}, {"with", owner->handle}, {"category", q.category}};
@@ -615,9 +919,67 @@ Result<net::Response> TrustService::State::Data(const net::Request& r) {
     }
     body["records"] = std::move(list);
   }
+  return body;
+}
+
+Result<net::Response> TrustService::State::Data(const net::Request& r) {
+  MEDMESH_TRUST_CALLER(caller, r);
+  MEDMESH_RETURN_IF_ERROR(RequirePatient(caller, ctx));
+  const std::string request_id(r.PathParam("request_id").value_or(""));
+  auto found = ctx.store.Request(request_id, caller.patient_id);
+  if (!found || found->requester != caller.patient_id) {
+    if (!found && found.error().code() != ErrorCode::kNotFound) return found.error();
+    if (found) return PermissionDenied("only the requester reads granted data");
+    ctx.record_ids(store::IdsEventKind::kOther, r, "trust: read of an unknown or foreign request");
+    return NotFound("no such access request");
+  }
+  const AccessRequest& q = *found;
+  if (const std::optional<RemoteParty> party = SplitRemote(q.owner)) {
+    // The owner's cloudlet decides, re-checks consent, audits and signs the data; a partner
+    // whose data does not verify loses trust here and its data is not shown.
+    MEDMESH_ASSIGN_OR_RETURN(std::string remote_id, ctx.store.RemoteRequestOf(q.request_id));
+    MEDMESH_ASSIGN_OR_RETURN(SharingProfile own, OwnSharingProfile(caller));
+    const std::optional<SharePeer> peer = PartnerNamed(party->cloudlet);
+    if (!peer || remote_id.empty()) {
+      return FailedPrecondition("the owner's cloudlet is not a partner of this cloudlet now");
+    }
+    std::optional<ShareAnswer> answer = AskPeer(
+        r, *peer, "data", {{"request_id", remote_id}, {"requester", own.handle}},
+        [&](int status, const Json& b) {
+          return status != 200 ||
+                 (b.value("category", "") == q.category && b.value("request_id", "") == remote_id);
+        });
+    if (!answer) return Unavailable("the partner cloudlet did not answer with a verified answer");
+    if (answer->status != 200) {
+      (void)Audit(r, caller, "trust.data.read", audit::Action::kRead, caller.patient_id, "Consent",
+                  q.request_id, q.category + " of " + q.owner + " refused by its cloudlet",
+                  /*failed=*/true);
+      return net::Response::Json(answer->body, answer->status);
+    }
+    Json body = Json::parse(answer->body);
+    body["request_id"] = q.request_id;
+    body["with"] = q.owner;
+    body["cloudlet"] = party->cloudlet;
+    body["verified"] = true;
+    MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.data.read", audit::Action::kRead,
+                                  caller.patient_id, "Consent", q.request_id,
+                                  q.category + " of " + q.owner + " shared, signature verified"));
+    return net::Response::Json(body.dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
+  if (q.status != RequestStatus::kGranted) {
+    return FailedPrecondition("the request is not granted");
+  }
+  auto data = GrantedData(q);
+  if (!data) {
+    if (data.error().code() == ErrorCode::kFailedPrecondition) {
+      (void)Audit(r, caller, "trust.data.read", audit::Action::kRead, q.owner, "Consent",
+                  q.request_id, q.category + " refused: consent withdrawn", /*failed=*/true);
+    }
+    return data.error();
+  }
   MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.data.read", audit::Action::kRead, q.owner,
                                 "Consent", q.request_id, q.category + " shared"));
-  return net::Response::Json(body.dump(-1, ' ', false, Json::error_handler_t::replace));
+  return net::Response::Json(data->dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 // --- ratings ---------------------------------------------------------------------------------
@@ -651,7 +1013,7 @@ Result<net::Response> TrustService::State::Rate(const net::Request& r) {
   const bool positive = body.at("positive").get<bool>();
   MEDMESH_RETURN_IF_ERROR(
       ctx.store.AddRating({caller.patient_id, ratee, interaction_id, positive, NowMs(ctx.clock)}));
-  MEDMESH_ASSIGN_OR_RETURN(std::string ratee_handle, ctx.store.HandleOf(ratee));
+  MEDMESH_ASSIGN_OR_RETURN(std::string ratee_handle, Display(ratee));
   MEDMESH_RETURN_IF_ERROR(Audit(
       r, caller, "trust.rating.create", audit::Action::kCreate, caller.patient_id, "Observation",
       interaction_id, std::string(positive ? "positive" : "negative") + " for " + ratee_handle));
@@ -669,19 +1031,28 @@ Result<net::Response> TrustService::State::Attest(const net::Request& r) {
     return PermissionDenied("only a doctor attests a patient");
   }
   static constexpr net::JsonField kFields[] = {{"patient_id", net::JsonType::kString},
-                                               {"positive", net::JsonType::kBoolean}};
+                                               {"positive", net::JsonType::kBoolean},
+                                               {"reason", net::JsonType::kString, false}};
   net::JsonBody parsed = net::ParseJsonBody(r, kFields);
   if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
   const Json& body = std::get<Json>(parsed);
   const std::string patient_id = body.at("patient_id").get<std::string>();
   if (!wire::IsValidId(patient_id)) return InvalidArgument("patient_id is not an id");
-  if (!ctx.known_patient(patient_id)) return NotFound("no such patient here");
   const bool positive = body.at("positive").get<bool>();
+  // The reason is a fixed code (trust/attestation.h): no free text reaches the audit log.
+  const std::string reason = body.value("reason", "");
+  if (!reason.empty() && !trust::AttestationReasonFits(reason, positive)) {
+    return InvalidArgument(
+        "reason must be known_in_care or consistent_reports (positive), misuse_concern or "
+        "identity_concern (negative)");
+  }
+  if (!ctx.known_patient(patient_id)) return NotFound("no such patient here");
   MEDMESH_ASSIGN_OR_RETURN(Interaction attestation,
                            ctx.store.AddAttestation(caller.account_id, patient_id, positive));
-  MEDMESH_RETURN_IF_ERROR(Audit(r, caller, "trust.attestation.create", audit::Action::kCreate,
-                                patient_id, "Observation", attestation.interaction_id,
-                                positive ? "positive" : "negative"));
+  MEDMESH_RETURN_IF_ERROR(Audit(
+      r, caller, "trust.attestation.create", audit::Action::kCreate, patient_id, "Observation",
+      attestation.interaction_id,
+      std::string(positive ? "positive" : "negative") + (reason.empty() ? "" : " " + reason)));
   return Created({{"interaction_id", attestation.interaction_id}, {"positive", positive}});
 }
 
@@ -767,6 +1138,300 @@ Result<net::Response> TrustService::State::PeerEventRoute(const net::Request& r)
     return Created(PeerJson(p));
   }
   return Internal("trust: a recorded peer is missing");
+}
+
+// --- sharing across cloudlets -----------------------------------------------------------------
+
+std::vector<SharePeer> TrustService::State::Partners() const {
+  std::vector<SharePeer> out;
+  if (!ctx.share_peers) return out;
+  const std::vector<SharePeer> configured = ctx.share_peers();
+  auto peers = Peers();
+  if (!peers) {
+    log::Warn("cloudlet_share_trust_unreadable", {{"error", peers.error().ToString()}});
+    return out;
+  }
+  for (const PeerTrust& p : *peers) {  // most trusted first
+    if (!p.partner) continue;
+    for (const SharePeer& c : configured) {
+      if (c.id == p.peer_id) out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<SharePeer> TrustService::State::PartnerNamed(std::string_view id) const {
+  for (SharePeer& p : Partners()) {
+    if (p.id == id) return std::move(p);
+  }
+  return std::nullopt;
+}
+
+bool TrustService::State::RemoteApproved(std::string_view id) const {
+  const std::optional<RemoteParty> party = SplitRemote(id);
+  return party && PartnerNamed(party->cloudlet).has_value();
+}
+
+std::optional<ShareAnswer> TrustService::State::AskPeer(
+    const net::Request& r, const SharePeer& peer, std::string_view kind, const Json& body,
+    const std::function<bool(int, const Json&)>& valid) {
+  if (ctx.share == nullptr) return std::nullopt;
+  ShareClient::Outcome out = ctx.share->Ask(peer, kind, body.dump());
+  bool good = false;
+  if (out.answer) {
+    const Json parsed = Json::parse(out.answer->body, nullptr, false);
+    good = parsed.is_object() && valid(out.answer->status, parsed);
+    if (!good) out.detail = "share: a partner's signed answer breaks its shape";
+  } else if (out.failure == ShareFailure::kUnreachable) {
+    // No answer at all is not shared data: the peer's trust is not touched here.
+    log::Info("cloudlet_share_unanswered", {{"peer", peer.id}, {"kind", std::string(kind)}});
+    return std::nullopt;
+  }
+  if (Status st = ctx.store.AddPeerEvent({peer.id, "shared_data", good, NowMs(ctx.clock)}); !st) {
+    log::Warn("cloudlet_share_event_not_kept", {{"error", st.error().ToString()}});
+  }
+  if (!good) {
+    log::Warn("cloudlet_share_answer_refused",
+              {{"peer", peer.id}, {"kind", std::string(kind)}, {"why", out.detail}});
+    ctx.record_ids(store::IdsEventKind::kForgedSignature, r,
+                   "trust: a partner cloudlet's answer did not verify (" + peer.id + ")");
+    return std::nullopt;
+  }
+  return std::move(out.answer);
+}
+
+Result<std::string> TrustService::State::Display(std::string_view id) const {
+  if (IsRemote(id)) return std::string(id);
+  return ctx.store.HandleOf(id);
+}
+
+Status TrustService::State::AddRemoteMember(internal::Population& population,
+                                            std::string_view requester) const {
+  if (!IsRemote(requester)) return OkStatus();
+  for (const internal::Member& m : population.patients) {
+    if (m.profile.patient_id == requester) return OkStatus();
+  }
+  MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> stored,
+                           ctx.store.Profile(QueryProfileId(requester)));
+  if (!stored) return OkStatus();
+  stored->patient_id = std::string(requester);
+  stored->handle = std::string(requester);
+  population.patients.push_back({std::move(*stored), {}});
+  return OkStatus();
+}
+
+Status TrustService::State::RefreshRemoteRequests(const net::Request& r,
+                                                  std::vector<AccessRequest>& outgoing) {
+  if (ctx.share == nullptr) return OkStatus();
+  // Pending requests to remote owners, by cloudlet: one "status" question per partner.
+  std::map<std::string, std::vector<std::pair<AccessRequest*, std::string>>> by_cloudlet;
+  if (outgoing.empty()) return OkStatus();
+  MEDMESH_ASSIGN_OR_RETURN(std::optional<SharingProfile> own,
+                           ctx.store.Profile(outgoing.front().requester));
+  if (!own) return OkStatus();
+  for (AccessRequest& q : outgoing) {
+    const std::optional<RemoteParty> party = SplitRemote(q.owner);
+    if (!party || q.status != RequestStatus::kPending) continue;
+    MEDMESH_ASSIGN_OR_RETURN(std::string remote_id, ctx.store.RemoteRequestOf(q.request_id));
+    if (!remote_id.empty()) by_cloudlet[party->cloudlet].emplace_back(&q, remote_id);
+  }
+  for (auto& [cloudlet, pending] : by_cloudlet) {
+    const std::optional<SharePeer> peer = PartnerNamed(cloudlet);
+    if (!peer) continue;
+    Json ids = Json::array();
+    for (const auto& [q, remote_id] : pending) ids.push_back(remote_id);
+    std::optional<ShareAnswer> answer =
+        AskPeer(r, *peer, "status", {{"requester", own->handle}, {"request_ids", ids}},
+                [](int status, const Json& b) {
+                  return status == 200 && b.contains("requests") && b["requests"].is_array();
+                });
+    if (!answer) continue;
+    const Json parsed = Json::parse(answer->body);
+    for (const Json& item : parsed["requests"]) {
+      const std::string remote_id = item.value("request_id", "");
+      const std::string status = item.value("status", "");
+      if (status != "granted" && status != "refused") continue;
+      for (auto& [q, id] : pending) {
+        if (id != remote_id) continue;
+        const Json decision = item.contains("decision") ? item["decision"] : Json(nullptr);
+        if (Status st = ctx.store.AnswerRequest(
+                q->request_id,
+                status == "granted" ? RequestStatus::kGranted : RequestStatus::kRefused,
+                decision.dump());
+            !st && st.error().code() != ErrorCode::kFailedPrecondition) {
+          return st;
+        }
+        q->status = status == "granted" ? RequestStatus::kGranted : RequestStatus::kRefused;
+        q->decision_json = decision.dump();
+        q->answered_ms = NowMs(ctx.clock);
+      }
+    }
+  }
+  return OkStatus();
+}
+
+ShareAnswer TrustService::State::PeerSimilar(std::string_view origin, const Json& q) {
+  const std::string observer = RemoteId("query", origin);
+  std::optional<internal::Member> querier = MemberFromQuery(q, observer);
+  if (!querier) {
+    return PeerError(400, "conditions (categories, at most 10) and vitals (at most 7) expected");
+  }
+  auto population = Gather();
+  if (!population) return PeerError(population.error());
+  std::vector<std::string> asked = querier->profile.conditions;
+  std::sort(asked.begin(), asked.end());
+  population->patients.push_back(std::move(*querier));
+  Json list = Json::array();
+  // The observer has no interactions here: its trust in each patient is the reputation this
+  // cloudlet's population gives them (the owner's trust summary).
+  std::map<std::string, std::vector<std::string>> categories;
+  for (const internal::Member& m : population->patients) {
+    categories[m.profile.handle] = Categories(m.profile.conditions);
+  }
+  constexpr std::size_t kMaxMatches = 20;
+  for (const internal::Assessment& a : internal::Rank(*population, observer)) {
+    if (IsRemote(a.handle)) continue;
+    if (list.size() >= kMaxMatches) break;
+    Json explanation = Json::array();
+    for (const internal::ExplanationItem& item : a.explanation) {
+      if (item.kind == "symptom") continue;  // none cross: the query holds no symptoms
+      // Conditions cross at category level only (the owner's subcode stays here).
+      explanation.push_back(
+          {{"kind", item.kind},
+           {"term", item.kind == "condition" ? ConditionCategory(item.term) : item.term},
+           {"contribution", std::round(item.contribution * 1000) / 1000}});
+    }
+    std::vector<std::string> shared;
+    const std::vector<std::string>& theirs = categories[a.handle];
+    std::set_intersection(asked.begin(), asked.end(), theirs.begin(), theirs.end(),
+                          std::back_inserter(shared));
+    list.push_back({{"handle", a.handle},
+                    {"similarity", a.similarity},
+                    {"trust", a.trust},
+                    {"confidence", a.confidence},
+                    {"explanation", std::move(explanation)},
+                    {"shared_conditions", shared}});
+  }
+  return PeerAnswer(200, {{"patients", std::move(list)}});
+}
+
+ShareAnswer TrustService::State::PeerMessage(std::string_view origin, const Json& q,
+                                             const net::Request& r) {
+  if (!q.contains("from") || !q["from"].is_string() || !IsHandle(q["from"].get<std::string>()) ||
+      !q.contains("to") || !q["to"].is_string() || !q.contains("text") || !q["text"].is_string()) {
+    return PeerError(400, "from, to (handles) and text expected");
+  }
+  auto owner = SharingPatient(r, q["to"].get<std::string>());
+  if (!owner) return PeerError(owner.error());
+  const std::string from = RemoteId(q["from"].get<std::string>(), origin);
+  auto m = ctx.store.AddMessage(from, owner->patient_id, q["text"].get<std::string>());
+  if (!m) return PeerError(m.error());
+  if (Status st =
+          AuditPeer(r, origin, "trust.message.receive", audit::Action::kCreate, owner->patient_id,
+                    "Communication", m->message_id, "from " + from + " to " + owner->handle);
+      !st) {
+    return PeerError(st.error());
+  }
+  return PeerAnswer(201, {{"message_id", m->message_id}, {"interaction_id", m->interaction_id}});
+}
+
+ShareAnswer TrustService::State::PeerRequest(std::string_view origin, const Json& q,
+                                             const net::Request& r) {
+  if (!q.contains("requester") || !q["requester"].is_string() ||
+      !IsHandle(q["requester"].get<std::string>()) || !q.contains("owner") ||
+      !q["owner"].is_string() || !q.contains("category") || !q["category"].is_string() ||
+      !IsCategory(q["category"].get<std::string>())) {
+    return PeerError(400, "requester, owner (handles) and category expected");
+  }
+  const std::string requester = RemoteId(q["requester"].get<std::string>(), origin);
+  std::optional<internal::Member> profile = MemberFromQuery(q, requester);
+  if (!profile) return PeerError(400, "the requester's query profile breaks its rules");
+  auto owner = SharingPatient(r, q["owner"].get<std::string>());
+  if (!owner) return PeerError(owner.error());
+  // The requester's query profile (condition categories) is kept, encrypted like a profile, for
+  // S(owner, requester) when the owner answers. It is never listed or found by handle.
+  SharingProfile stored;
+  stored.patient_id = QueryProfileId(requester);
+  stored.opted_in = false;
+  stored.conditions = profile->profile.conditions;
+  if (auto saved = ctx.store.SaveProfile(stored); !saved) return PeerError(saved.error());
+  const std::string category = q["category"].get<std::string>();
+  auto added = ctx.store.AddRequest(requester, owner->patient_id, category);
+  if (!added) return PeerError(added.error());
+  if (Status st = AuditPeer(r, origin, "trust.request.receive", audit::Action::kCreate,
+                            owner->patient_id, "Consent", added->request_id,
+                            category + " of " + owner->handle + " for " + requester);
+      !st) {
+    return PeerError(st.error());
+  }
+  return PeerAnswer(201, {{"request_id", added->request_id}, {"created_ms", added->created_ms}});
+}
+
+ShareAnswer TrustService::State::PeerData(std::string_view origin, const Json& q,
+                                          const net::Request& r) {
+  if (!q.contains("request_id") || !q["request_id"].is_string() || !q.contains("requester") ||
+      !q["requester"].is_string() || !IsHandle(q["requester"].get<std::string>())) {
+    return PeerError(400, "request_id and requester expected");
+  }
+  const std::string requester = RemoteId(q["requester"].get<std::string>(), origin);
+  auto found = ctx.store.Request(q["request_id"].get<std::string>(), requester);
+  if (!found || found->requester != requester) {
+    if (!found && found.error().code() != ErrorCode::kNotFound) return PeerError(found.error());
+    ctx.record_ids(store::IdsEventKind::kOther, r,
+                   "trust: a peer read an unknown or foreign request");
+    return PeerError(404, "no such access request");
+  }
+  if (found->status != RequestStatus::kGranted) {
+    return PeerError(409, "the request is not granted");
+  }
+  auto data = GrantedData(*found);
+  if (!data) {
+    (void)AuditPeer(r, origin, "trust.data.read", audit::Action::kRead, found->owner, "Consent",
+                    found->request_id, found->category + " refused: consent withdrawn",
+                    /*failed=*/true);
+    return PeerError(data.error());
+  }
+  if (Status st =
+          AuditPeer(r, origin, "trust.data.read", audit::Action::kRead, found->owner, "Consent",
+                    found->request_id, found->category + " shared with " + requester);
+      !st) {
+    return PeerError(st.error());
+  }
+  return PeerAnswer(200, *data);
+}
+
+ShareAnswer TrustService::State::PeerStatus(std::string_view origin, const Json& q) {
+  if (!q.contains("requester") || !q["requester"].is_string() ||
+      !IsHandle(q["requester"].get<std::string>()) || !q.contains("request_ids") ||
+      !q["request_ids"].is_array() || q["request_ids"].size() > 100) {
+    return PeerError(400, "requester and request_ids (at most 100) expected");
+  }
+  const std::string requester = RemoteId(q["requester"].get<std::string>(), origin);
+  Json list = Json::array();
+  for (const Json& id : q["request_ids"]) {
+    if (!id.is_string()) return PeerError(400, "request_ids must be strings");
+    auto found = ctx.store.Request(id.get<std::string>(), requester);
+    if (!found || found->requester != requester) continue;  // not theirs: not answered
+    list.push_back({{"request_id", found->request_id},
+                    {"status", std::string(RequestStatusName(found->status))},
+                    {"decision", found->decision_json.empty()
+                                     ? Json(nullptr)
+                                     : Json::parse(found->decision_json, nullptr, false)}});
+  }
+  return PeerAnswer(200, {{"requests", std::move(list)}});
+}
+
+ShareAnswer TrustService::AnswerPeer(std::string_view origin, std::string_view kind,
+                                     const std::string& body, const net::Request& r) {
+  const Json q = Json::parse(body, nullptr, false);
+  if (!q.is_object()) return PeerError(400, "the question must be a JSON object");
+  State& s = *state_;
+  if (kind == "similar") return s.PeerSimilar(origin, q);
+  if (kind == "message") return s.PeerMessage(origin, q, r);
+  if (kind == "request") return s.PeerRequest(origin, q, r);
+  if (kind == "data") return s.PeerData(origin, q, r);
+  if (kind == "status") return s.PeerStatus(origin, q);
+  return PeerError(400, "unknown kind");
 }
 
 void TrustService::AddRoutes(net::Router& router) {

@@ -54,6 +54,7 @@
 #include "audit/audit_sink.h"
 #include "cloudlet/device_console.h"
 #include "cloudlet/relay.h"
+#include "cloudlet/share_federation.h"
 #include "cloudlet/trust_store.h"
 #include "core/clock.h"
 #include "core/status.h"
@@ -95,6 +96,11 @@ struct TrustContext {
   std::function<RelayState()> relay_state;
   // Records an IDS event of this cloudlet (no secrets in `detail`).
   std::function<void(store::IdsEventKind, const net::Request&, std::string detail)> record_ids;
+  // Sharing across cloudlets (share_federation.h; docs/trust_system.md "Sharing across
+  // cloudlets"): the channel to peer cloudlets (null: this cloudlet shares only inside itself)
+  // and the configured peers with their URLs. Only those that are partners (Peers()) are asked.
+  const ShareClient* share = nullptr;
+  std::function<std::vector<SharePeer>()> share_peers;
 };
 
 // Good and bad events of one kind.
@@ -129,6 +135,12 @@ class TrustService {
 
   // What a peer did, for code that sees it (the forwarder, the mesh): as the operator's route.
   Status RecordPeerEvent(const PeerEvent& event);
+  // Answers a verified question of a peer cloudlet (the handler of AddShareRoutes): similar
+  // patients for a query profile, a message or an access request to a handle, the data of a
+  // granted request, the status of requests. This cloudlet applies its own consent and trust
+  // decision and audits; the answer's status is an HTTP status with a JSON body.
+  ShareAnswer AnswerPeer(std::string_view origin, std::string_view kind, const std::string& body,
+                         const net::Request& r);
   // Every peer with its trust now, most trusted first.
   Result<std::vector<PeerTrust>> Peers() const;
   // The peer to relay through to the cloud while this cloudlet's own link is down: the most

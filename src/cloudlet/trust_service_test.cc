@@ -110,7 +110,10 @@ class TrustServiceTest : public ::testing::Test {
               return relay_state_;
             },
         .record_ids = [this](store::IdsEventKind, const net::Request&,
-                             std::string) { ++ids_events_; }};
+                             std::string) { ++ids_events_; },
+        // Sharing inside this cloudlet only (share_federation_test.cc shares across).
+        .share = nullptr,
+        .share_peers = {}};
     service_ = std::make_unique<TrustService>(std::move(context));
     net::Router router;
     service_->AddRoutes(router);

@@ -74,6 +74,10 @@ CREATE TABLE IF NOT EXISTS trust_peer_events (
   good    INTEGER NOT NULL,
   time_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS trust_remote_requests (
+  request_id        TEXT PRIMARY KEY,
+  remote_request_id TEXT NOT NULL
+);
 )sql";
 
 constexpr std::size_t kMaxMessageBytes = 4000;
@@ -695,6 +699,33 @@ Result<std::vector<PeerEvent>> TrustStore::PeerEvents(std::int64_t since_ms) con
     return store::SqliteError(e, "list peer events");
   }
   return out;
+}
+
+Status TrustStore::LinkRemoteRequest(std::string_view request_id,
+                                     std::string_view remote_request_id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement insert(
+        *db_, "INSERT INTO trust_remote_requests (request_id, remote_request_id) VALUES (?, ?)");
+    insert.bind(1, std::string(request_id));
+    insert.bind(2, std::string(remote_request_id));
+    insert.exec();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "link a remote access request");
+  }
+  return OkStatus();
+}
+
+Result<std::string> TrustStore::RemoteRequestOf(std::string_view request_id) const {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT remote_request_id FROM trust_remote_requests WHERE request_id = ?");
+    q.bind(1, std::string(request_id));
+    return q.executeStep() ? q.getColumn(0).getString() : std::string();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "find a remote access request");
+  }
 }
 
 Status TrustStore::DeletePatient(std::string_view patient_id) {

@@ -160,6 +160,11 @@ class TrustStore {
   Status AnswerRequest(std::string_view request_id, RequestStatus status,
                        std::string_view decision_json);
 
+  // Sharing across cloudlets (share_federation.h): the id the owner's cloudlet gave a request
+  // this cloudlet made on behalf of its patient (a mirror of the owner's request); "" if none.
+  Status LinkRemoteRequest(std::string_view request_id, std::string_view remote_request_id);
+  Result<std::string> RemoteRequestOf(std::string_view request_id) const;
+
   // The interaction if `patient_id` took part in it; kNotFound otherwise.
   Result<Interaction> InteractionOf(std::string_view interaction_id,
                                     std::string_view patient_id) const;

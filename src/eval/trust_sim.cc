@@ -389,7 +389,10 @@ class Run {
  public:
   Run(const std::vector<Person>& people, double fraction, TrustModelKind kind,
       const TrustSimOptions& options, std::uint64_t seed)
-      : people_(people), prng_(seed) {
+      : people_(people),
+        prng_(seed),
+        onboarding_(options.onboarding_consultation),
+        onboarding_prng_(seed ^ 0x0b0a4d1e5ULL) {
     const int n = static_cast<int>(people.size());
     // Roles: the same permutation for every model and fraction of a seed.
     Prng roles_prng(seed ^ 0x5eed0f501e5ULL);
@@ -448,7 +451,8 @@ class Run {
       const double u_visit = prng_.Uniform();
       const double u_good = prng_.Uniform();
       const double u_detect = prng_.Uniform();
-      if (u_visit >= kConsultation) continue;
+      // An intake consultation at approval (onboarding) for every patient at the start.
+      if (u_visit >= kConsultation && !(onboarding_ && round == 0)) continue;
       const std::string clinician = "c" + std::to_string(i % clinicians_);
       const bool misbehaved = u_good >= GoodProbability(i, round) && u_detect < kClinicianDetects;
       Interact(clinician, Id(i), now, misbehaved ? 0.0 : 1.0, -1.0);
@@ -542,6 +546,14 @@ class Run {
       patient_of_[fresh] = i;
       identity_[static_cast<std::size_t>(i)] = fresh;
       model_->Approve(fresh, false);
+      if (onboarding_) {
+        // The new identity's intake consultation, as at the start (drawn for every model alike,
+        // from a generator of its own: the other draws of the run stay as without onboarding).
+        const double u_good = onboarding_prng_.Uniform();
+        const double u_detect = onboarding_prng_.Uniform();
+        const bool misbehaved = u_good >= GoodProbability(i, round) && u_detect < kClinicianDetects;
+        Interact("c" + std::to_string(i % clinicians_), fresh, now, misbehaved ? 0.0 : 1.0, -1.0);
+      }
     }
 
     model_->EndRound(now);
@@ -607,6 +619,8 @@ class Run {
 
   const std::vector<Person>& people_;
   Prng prng_;
+  bool onboarding_ = false;
+  Prng onboarding_prng_;
   std::vector<Role> roles_;
   std::vector<int> ring_;
   std::vector<std::vector<int>> rings_;

@@ -48,7 +48,13 @@ struct TrustSimOptions {
   trust::SharingPolicy policy;
   // EigenTrust's thresholds: the multiple of the average non-pre-trusted identity's global trust
   // needed for a vitals summary, diagnoses and a full record.
-  std::array<double, 3> eigentrust_multiples = {1.0, 1.5, 2.0};
+  std::array<double, 3> eigentrust_multiples = {
+      1.0, 1.5, 2.0};  // Hospital-approved onboarding as evidence (docs/trust.md "Cold start"):
+                       // when an identity is
+  // approved (at the start, and each whitewasher's new identity), its clinician sees the patient
+  // once, an intake consultation rated like every consultation (the clinician notices
+  // misbehaviour half the time). Every model gets the same evidence.
+  bool onboarding_consultation = false;
 };
 
 // One row of the CSV. scope "round": one round of one run; "steady": the second half of a run

@@ -154,5 +154,30 @@ TEST(TrustSimulation, EigenTrustSharesLessAtHigherMultiples) {
   EXPECT_EQ(shares(a, TrustModelKind::kPlainBeta), shares(b, TrustModelKind::kPlainBeta));
 }
 
+TEST(TrustSimulation, OnboardingConsultationsRefuseFewerHonestRequestsEarly) {
+  // The same population, roles and draws of requests; only the intake consultations at approval
+  // differ, so our model has clinician evidence about every patient from the first round.
+  TrustSimOptions without = Tiny(5);
+  without.patients = 200;
+  without.rounds = 4;
+  without.malicious_fractions = {0.3};
+  TrustSimOptions with = without;
+  with.onboarding_consultation = true;
+  auto all = [](const std::vector<TrustSimRow>& rows) {
+    for (const TrustSimRow& r : rows) {
+      if (r.model == TrustModelKind::kOurs && r.scope == "all") return r;
+    }
+    return TrustSimRow{};
+  };
+  const TrustSimRow a = all(RunTrustSimulation(without, nullptr));
+  const TrustSimRow b = all(RunTrustSimulation(with, nullptr));
+  ASSERT_GT(a.requests, 0);
+  EXPECT_EQ(a.requests, b.requests) << "the same requests are decided";
+  EXPECT_LT(b.honest_refusal_rate, a.honest_refusal_rate);
+  // Without the option nothing changes: the same CSV as before for the same seed.
+  EXPECT_EQ(TrustSimCsv(RunTrustSimulation(without, nullptr)),
+            TrustSimCsv(RunTrustSimulation(without, nullptr)));
+}
+
 }  // namespace
 }  // namespace medmesh::eval

@@ -3,9 +3,13 @@
 // admin account, as `medmesh admin create` makes it.
 //
 // Protocol with the test (so nothing secret is on a command line or in output):
-//   argv                `--seed` (optional): seed the demo's people and workflows (below)
+//   argv                `--seed` (optional): seed the demo's people and workflows (below);
+//                       `--partner` (optional): a second cloudlet, cloudlet-2, forwarding to the
+//                       same cloud, each cloudlet the other's configured mesh peer (relaying,
+//                       sharing across cloudlets: docs/trust_system.md)
 //   stdin, first line   the admin's password (the admin's e-mail is admin@hospital.test)
 //   stdout, one line    {"cloud":"http://127.0.0.1:<port>","cloudlet":"http://127.0.0.1:<port>"}
+//                       (with --partner also "cloudlet2")
 //                       once both serve (and, with --seed, are seeded), plus with --seed
 //                       "seed": the path of the seed file (apps/demo_seed.h, JSON, 0600)
 //   stdin, then         commands, one per line, each answered by one stdout line:
@@ -17,7 +21,8 @@
 //                       answers `ok` once the cloud knows the enrolment (so the patient may ask
 //                       the cloudlet for portal access), or `error <what>`;
 //                       `enrol <patient_id> <device_id> hostile`: the same, the record's
-//                       symptoms being markup (kHostileSymptom) that pages must show as text
+//                       symptoms being markup (kHostileSymptom) that pages must show as text;
+//                       `enrol <patient_id> <device_id> cloudlet-2`: the same at cloudlet-2
 //   stdin closed        both stop, the folder is removed, exit 0
 // Any failure to start: a message on stderr, exit 1.
 //
@@ -29,12 +34,17 @@
 // The seed plan's admin is the deployment's admin (admin@hospital.test, the stdin password).
 // Passwords are hashed with light Argon2id parameters: this is a test deployment.
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -208,7 +218,24 @@ std::string Tamper(cloud::CloudService& cloud, const std::filesystem::path& reco
   }
 }
 
-int Run(bool seed) {
+// A loopback port free now (bound, read, released), so that two cloudlets can be configured with
+// each other's URL before either starts. Another process could take it in between; this is a
+// test deployment.
+Result<std::uint16_t> FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error(ErrorCode::kUnavailable, "no socket");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  if (!ok) return Error(ErrorCode::kUnavailable, "no free port");
+  return ntohs(address.sin_port);
+}
+
+int Run(bool seed, bool partner) {
   std::string password;
   if (!std::getline(std::cin, password) || password.empty()) {
     std::cerr << "browser test deployment: the admin password is expected on stdin\n";
@@ -242,6 +269,18 @@ int Run(bool seed) {
   edge.forward_queue.initial_backoff = std::chrono::milliseconds(50);
   edge.forward_queue.max_backoff = std::chrono::milliseconds(200);
   const SecretBytes enrol_token = node::testing::RandomToken(random);
+  std::optional<cloudlet::CloudletOptions> edge2;
+  if (partner) {
+    auto port1 = FreePort();
+    auto port2 = FreePort();
+    if (!port1 || !port2) return Fail("ports", port1 ? port2.error() : port1.error());
+    edge.port = *port1;
+    edge2 = edge;
+    edge2->data_dir = dir.path() / "cloudlet-2";
+    edge2->port = *port2;
+    edge.ids.mesh.peers = {{"cloudlet-2", "http://127.0.0.1:" + std::to_string(*port2), false}};
+    edge2->ids.mesh.peers = {{"cloudlet-1", "http://127.0.0.1:" + std::to_string(*port1), false}};
+  }
   auto edge_identity = deployment.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
   if (!edge_identity) return Fail("cloudlet identity", edge_identity.error());
   cloudlet::CloudletSecrets edge_secrets{std::move(*edge_identity),
@@ -252,12 +291,28 @@ int Run(bool seed) {
   if (!cloudlet) return Fail("cloudlet", cloudlet.error());
   const std::string cloudlet_url = "http://127.0.0.1:" + std::to_string((*cloudlet)->port());
   (*cloud)->SetCloudletUrl((*cloudlet)->node_id(), cloudlet_url);
+  std::unique_ptr<cloudlet::CloudletService> cloudlet2;
+  std::string cloudlet2_url;
+  if (edge2) {
+    auto identity2 = deployment.Identity(wire::CertificateRole::kCloudlet, "cloudlet-2");
+    if (!identity2) return Fail("cloudlet-2 identity", identity2.error());
+    cloudlet::CloudletSecrets secrets2{std::move(*identity2),
+                                       crypto::KeyEncryptionKey::Generate(random),
+                                       enrol_token.Clone(), SecretBytes()};
+    auto started =
+        cloudlet::CloudletService::Start(std::move(*edge2), std::move(secrets2), clock, random);
+    if (!started) return Fail("cloudlet-2", started.error());
+    cloudlet2 = std::move(*started);
+    cloudlet2_url = "http://127.0.0.1:" + std::to_string(cloudlet2->port());
+    (*cloud)->SetCloudletUrl(cloudlet2->node_id(), cloudlet2_url);
+  }
 
   if (auto admin = (*cloud)->accounts().service().CreateAdmin({kAdminEmail, password}, "Admin");
       !admin) {
     return Fail("admin account", admin.error());
   }
   nlohmann::json ready{{"cloud", cloud_url}, {"cloudlet", cloudlet_url}};
+  if (cloudlet2) ready["cloudlet2"] = cloudlet2_url;
   const Seeding seeding{**cloud,   **cloudlet,   deployment, enrol_token,
                         cloud_url, cloudlet_url, clock,      random};
   if (seed) {
@@ -277,12 +332,22 @@ int Run(bool seed) {
     words >> command >> argument >> second >> third;
     if (command == "tamper" && !argument.empty()) {
       std::cout << Tamper(**cloud, dir.path() / "cloud" / "records.db", argument) << std::endl;
+    } else if (command == "enrol" && !argument.empty() && !second.empty() &&
+               third == "cloudlet-2") {
+      if (!cloudlet2) {
+        std::cout << "error no cloudlet-2 (start with --partner)" << std::endl;
+        continue;
+      }
+      const Seeding at2{**cloud,   *cloudlet2,    deployment, enrol_token,
+                        cloud_url, cloudlet2_url, clock,      random};
+      std::cout << EnrolDevice(at2, argument, second) << std::endl;
     } else if (command == "enrol" && !argument.empty() && !second.empty()) {
       std::cout << EnrolDevice(seeding, argument, second, third == "hostile") << std::endl;
     } else {
       std::cout << "error unknown command" << std::endl;
     }
   }
+  if (cloudlet2) cloudlet2->Stop(std::chrono::seconds(5));
   (*cloudlet)->Stop(std::chrono::seconds(5));
   (*cloud)->Stop(std::chrono::seconds(5));
   return 0;
@@ -293,13 +358,16 @@ int Run(bool seed) {
 
 int main(int argc, char** argv) {
   bool seed = false;
+  bool partner = false;
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--seed") {
       seed = true;
+    } else if (std::string_view(argv[i]) == "--partner") {
+      partner = true;
     } else {
-      std::cerr << "usage: browser_test_deployment [--seed]\n";
+      std::cerr << "usage: browser_test_deployment [--seed] [--partner]\n";
       return 2;
     }
   }
-  return medmesh::Run(seed);
+  return medmesh::Run(seed, partner);
 }

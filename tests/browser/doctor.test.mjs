@@ -4,7 +4,10 @@
 // patient (records, and readings charts checked against the API's numbers through the charts'
 // text alternative), answers a grant (first with a blank diagnosis: the error under the field,
 // the rest kept), and finds the answer in the answered list and among the prescriptions; the
-// patient reads it through the API. Every page at laptop and phone width through check().
+// patient reads it through the API; the doctor vouches for the patient for sharing between
+// patients on the patient's page (the cloud passes it on to the patient's cloudlet, which records
+// it), which a doctor without a grant from the patient cannot. Every page at laptop and phone
+// width through check().
 // No name, e-mail, id or password is printed: assertions compare booleans and counts.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -279,5 +282,49 @@ describe('a seeded doctor with grants', () => {
     assert.ok(answer, 'the patient sees the answer');
     assert.equal(answer.medication === medication, true);
     assert.deepEqual(answer.prescription, prescription);
+  });
+
+  test("vouches for the patient on the patient's page; the patient's cloudlet records it", async () => {
+    // The chooser lists the inbox's patients in its order; seeded records may share a name.
+    const index = inbox.patients.findIndex((p) => p.patient_id === patient.patient_id);
+    assert.ok(index >= 0);
+    const page = await newPage();
+    try {
+      await logIn(page, doctor.login, doctor.password);
+      await open(page, urls.cloud, '/doctor/patient');
+      await page.locator('main .plain-list button').nth(index).click();
+      await page.locator('#attestation').waitFor();
+      await page.getByLabel('Your attestation').selectOption('known_in_care');
+      await page.getByRole('button', { name: 'Record the attestation' }).click();
+      const notice = page.locator('#attestation-result .notice');
+      await notice.waitFor();
+      assert.equal(await notice.textContent(), 'Vouched for this patient at cloudlet-1.');
+      for (const viewport of VIEWPORTS) {
+        await page.setViewportSize({ width: viewport.width, height: viewport.height });
+        await check(page, 'doctor-attestation', viewport);
+      }
+    } finally {
+      await close(page);
+    }
+    // Through the API: the cloudlet answered 201; a reason that does not fit the verdict is 400;
+    // a doctor the patient granted nothing is answered as for an unknown patient.
+    const doctorToken = await token(doctor.login, doctor.password);
+    const path = `/api/v1/patients/${patient.patient_id}/attestations`;
+    const again = await api(urls.cloud, 'POST', path,
+      { token: doctorToken, body: { positive: false, reason: 'misuse_concern' } });
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.json.cloudlets.map((c) => c.status), [201]);
+    const mismatched = await api(urls.cloud, 'POST', path,
+      { token: doctorToken, body: { positive: true, reason: 'misuse_concern' } });
+    assert.equal(mismatched.status, 400);
+    const other = seeded('doctor', (a) => a.login !== doctor.login && a.approved);
+    const foreign = await api(urls.cloud, 'POST', path, {
+      token: await token(other.login, other.password),
+      body: { positive: true, reason: 'known_in_care' },
+    });
+    assert.equal(foreign.status, 404, 'no grant from the patient: not found');
+    const byPatient = await api(urls.cloud, 'POST', path,
+      { token: patientToken, body: { positive: true, reason: 'known_in_care' } });
+    assert.equal(byPatient.status, 403);
   });
 });

@@ -4,8 +4,12 @@
 // page, finds the second among similar patients, messages them and asks for their vitals
 // summary; the second, who rated earlier exchanges well (API), sees the request with the trust
 // model's reasons and grants it in the page; the first then sees the shared vitals and rates an
-// exchange. An operator sees the peer cloudlets' trust and the relay choice. Every page at laptop
-// and phone width (check()). Nothing printed names a person, an id or a password.
+// exchange. A third patient, at cloudlet-2 (the deployment's --partner: a configured peer, made a
+// partner of cloudlet-1 by its operator's peer events), shows among the first's similar patients
+// marked with their cloudlet; the first messages and asks them from the page, and cloudlet-2 holds
+// the message and the request (docs/trust_system.md "Sharing across cloudlets"). An operator sees
+// the peer cloudlets' trust and the relay choice. Every page at laptop and phone width (check()).
+// Nothing printed names a person, an id or a password.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
@@ -15,7 +19,7 @@ import {
   useDeployment,
 } from './harness.mjs';
 
-useDeployment('trust');
+useDeployment('trust', { partner: true });
 
 const PASSWORD = randomBytes(18).toString('base64url');
 const PROFILE = {
@@ -27,10 +31,12 @@ const PROFILE = {
 
 let first;
 let second;
+let third;
 let operator;
 
-// A registered, approved patient with a device (readings and a record) at cloudlet-1.
-async function patient(n) {
+// A registered, approved patient with a device (readings and a record) at cloudlet-1 (or at
+// `where`).
+async function patient(n, where = '') {
   const email = `trust-${n}-${randomBytes(4).toString('hex')}@patients.test`;
   const registered = await api(urls.cloud, 'POST', '/api/v1/accounts/patients',
     { body: { email, password: PASSWORD, display_name: `Trust patient ${n}` } });
@@ -40,7 +46,7 @@ async function patient(n) {
   assert.equal(login.status, 200);
   const token = login.json.token;
   const me = await api(urls.cloud, 'GET', '/api/v1/session', { token });
-  assert.equal(await command(`enrol ${me.json.patient_id} trust-watch-${n}`), 'ok',
+  assert.equal(await command(`enrol ${me.json.patient_id} trust-watch-${n} ${where}`.trim()), 'ok',
     'a device of the patient enrols at the cloudlet');
   return { email, token };
 }
@@ -194,6 +200,56 @@ describe('the trust pages', () => {
       await close(page);
     }
   });
+
+  test('a similar patient of a partner cloudlet shows with their cloudlet; messages and requests reach them',
+    async () => {
+      await ready();
+      third = await patient(3, 'cloudlet-2');
+      const theirs = await api(urls.cloudlet2, 'PUT', '/api/v1/trust/profile',
+        { token: third.token, body: PROFILE });
+      assert.equal(theirs.status, 200, 'the third patient opts in at cloudlet-2');
+      third.handle = theirs.json.handle;
+      const mine = await api(urls.cloudlet, 'PUT', '/api/v1/trust/profile',
+        { token: first.token, body: PROFILE });
+      assert.equal(mine.status, 200);
+      const address = `${third.handle}@cloudlet-2`;
+      const page = await newPage();
+      try {
+        await logIn(page, first.email, PASSWORD);
+        await open(page, urls.cloudlet, '/patient/trust');
+        const remote = page.locator(`[data-handle="${address}"]`);
+        await remote.waitFor();
+        assert.equal(await remote.getAttribute('data-cloudlet'), 'cloudlet-2');
+        assert.match(await remote.locator('.trust-cloudlet').textContent(), /at cloudlet-2/,
+          'marked with its cloudlet');
+        assert.match(await remote.textContent(), /I48/, 'their cloudlet explains the match');
+        assert.match(await page.locator('#trust-partners').textContent(), /cloudlet-2 \(1 found\)/);
+
+        await page.getByLabel('To', { exact: true }).selectOption(address);
+        await page.getByLabel('Message', { exact: true }).fill('Hello from the other cloudlet');
+        await page.getByRole('button', { name: 'Send' }).click();
+        await page.locator('#trust-messages li', { hasText: `To ${address}` }).first().waitFor();
+        await remote.getByRole('button', { name: 'Ask' }).click();
+        await page.locator('#requests-out li', { hasText: address }).first().waitFor();
+        for (const viewport of VIEWPORTS) {
+          await page.setViewportSize({ width: viewport.width, height: viewport.height });
+          await check(page, 'trust-remote', viewport);
+        }
+      } finally {
+        await close(page);
+      }
+
+      // Cloudlet-2 holds both for its patient, from the first patient's address there.
+      const from = `${mine.json.handle}@cloudlet-1`;
+      const inbox = await api(urls.cloudlet2, 'GET', '/api/v1/trust/messages', { token: third.token });
+      assert.equal(inbox.status, 200);
+      assert.ok(inbox.json.messages.some((m) => m.with === from &&
+        m.text === 'Hello from the other cloudlet'), 'the message is at cloudlet-2');
+      const requests = await api(urls.cloudlet2, 'GET', '/api/v1/trust/requests',
+        { token: third.token });
+      assert.ok(requests.json.incoming.some((q) => q.with === from && q.status === 'pending'),
+        'the request is at cloudlet-2, for its owner to answer');
+    });
 
   test('the operator sees the peer cloudlets, their evidence, partners and relaying', async () => {
     await ready();

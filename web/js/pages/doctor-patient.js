@@ -1,7 +1,11 @@
 // One patient who shared records with the doctor: their readings of the last 24 hours as
 // charts, the records of each active grant, the answers written, and a form per grant to answer
-// with a diagnosis, medication and a prescription (POST /api/v1/consents/{id}/answers). Which
-// patient is chosen on the inbox page (doctor-common.js); without a choice the page lists them.
+// with a diagnosis, medication and a prescription (POST /api/v1/consents/{id}/answers), and an
+// attestation for sharing between patients: the doctor vouches for (or against) the patient with
+// a reason (POST /api/v1/patients/{id}/attestations; the cloud passes it on to the patient's
+// cloudlets, where it anchors the patient's trust: docs/trust_system.md "Clinicians'
+// attestations"). Which patient is chosen on the inbox page (doctor-common.js); without a choice
+// the page lists them.
 import { api } from '../api.js';
 import { destroyCharts, readingsChart } from '../doctor-readings-chart.js';
 import { announce, formatTime, h, link, replace } from '../dom.js';
@@ -144,6 +148,51 @@ function grantSection(grant, known, index) {
   return section;
 }
 
+// The attestation: one choice of verdict and reason (fixed reasons: no free text is kept).
+const ATTESTATIONS = [
+  ['known_in_care', 'Vouch: known to me in their care'],
+  ['consistent_reports', 'Vouch: their reports are consistent'],
+  ['misuse_concern', 'Warn: concern about how they use shared data'],
+  ['identity_concern', 'Warn: concern about who they are'],
+];
+const POSITIVE = new Set(['known_in_care', 'consistent_reports']);
+
+function attestationSection(patient) {
+  const result = h('div', { id: 'attestation-result' });
+  const section = h('section', { class: 'card', 'aria-labelledby': 'attest-heading', id: 'attestation' },
+    h('h2', { id: 'attest-heading' }, 'Trust for sharing between patients'),
+    h('p', { class: 'muted' }, 'Patients with similar conditions share data with each other at ' +
+      'their cloudlet when their trust is high enough. Your word as their clinician counts more ' +
+      'than other patients\' ratings. Only the verdict and the reason below are kept.'),
+    form({
+      label: 'Attestation',
+      fields: [textField({ name: 'attestation', label: 'Your attestation', required: true,
+        options: ATTESTATIONS })],
+      submitLabel: 'Record the attestation',
+      busyLabel: 'Recording…',
+      async onSubmit(values) {
+        const reason = values.attestation;
+        const positive = POSITIVE.has(reason);
+        try {
+          const answer = await api.post(`/api/v1/patients/${encodeURIComponent(patient.id)}/attestations`,
+            { positive, reason });
+          const at = answer.cloudlets.filter((c) => c.status === 201).map((c) => c.cloudlet_id);
+          const text = `${positive ? 'Vouched for' : 'Warned about'} this patient at ${at.join(', ')}.`;
+          replace(result, h('p', { class: 'notice', role: 'status' }, text));
+          announce(text);
+        } catch (error) {
+          if (error.status === 404) error.message = 'This patient no longer shares records with you.';
+          if (error.status === 409 || error.status === 502) {
+            error.message = 'None of the patient\'s cloudlets could record it now. Try again later.';
+          }
+          throw error;
+        }
+      },
+    }),
+    result);
+  return section;
+}
+
 export async function render(context) {
   destroyCharts();
   // Every answer the doctor wrote (advice without a prescription too), to show under its grant.
@@ -159,5 +208,6 @@ export async function render(context) {
     readingsSection(patient),
     h('section', { 'aria-labelledby': 'records-heading' },
       h('h2', { id: 'records-heading' }, 'Records shared with you'),
-      patient.grants.map((grant, i) => grantSection(grant, known, i))));
+      patient.grants.map((grant, i) => grantSection(grant, known, i))),
+    attestationSection(patient));
 }

@@ -3,6 +3,9 @@
 // similar and the trust in them (GET /api/v1/trust/similar), messages (encrypted at rest; each
 // one a logged interaction that either side may rate), and access requests out and in: the owner
 // sees the trust model's assessment with every reason before answering, and the decision after.
+// Patients of partner cloudlets appear with their cloudlet's name (handle@cloudlet); messages and
+// requests to them go through this cloudlet, their own cloudlet decides, and data they share is
+// shown only after its signature verified here (docs/trust_system.md "Sharing across cloudlets").
 // Nothing here names a patient: other patients appear by their pseudonymous handle only.
 import { api } from '../api.js';
 import { announce, formatTime, h, replace } from '../dom.js';
@@ -124,8 +127,10 @@ export function render() {
       !answer.opted_in ? h('p', { class: 'muted' }, 'Opt in above to see similar patients.')
         : similar.length === 0 ? h('p', { class: 'muted' }, 'Nobody else shares here yet.')
           : h('ul', { class: 'trust-similar', id: 'similar-patients' }, similar.map((p) => h('li',
-            { class: 'trust-person', 'data-handle': p.handle },
-            h('h3', {}, p.handle),
+            { class: 'trust-person', 'data-handle': p.address, 'data-cloudlet': p.cloudlet ?? '' },
+            h('h3', {}, p.handle, p.cloudlet
+              ? h('span', { class: 'badge trust-cloudlet', title: 'A patient of a partner cloudlet' },
+                `at ${p.cloudlet}`) : null),
             h('p', {}, `Similarity ${percent(p.similarity)}, trust ${p.trust.toFixed(2)} ` +
               `(confidence ${percent(p.confidence)})`),
             h('p', { class: 'muted' }, 'Shared: ',
@@ -134,7 +139,16 @@ export function render() {
             h('p', { class: 'muted' }, 'What made you similar: ',
               p.explanation.slice(0, 4).map((e) => `${e.term} (${e.kind}, ${e.contribution.toFixed(2)})`)
                 .join(', ') || '—'),
-            requestForm(p.handle))))));
+            requestForm(p.address))))),
+      partnerNote(answer.cloudlets ?? []));
+  }
+
+  // Which partner cloudlets were asked, and whether their signed answer verified.
+  function partnerNote(cloudlets) {
+    if (cloudlets.length === 0) return null;
+    return h('p', { class: 'muted', id: 'trust-partners' }, 'Also asked the partner cloudlets ',
+      cloudlets.map((c) => `${c.cloudlet_id} (${c.answered ? `${c.patients} found` : 'no verified answer'})`)
+        .join(', '), '.');
   }
 
   async function rate(interactionId, positive) {
@@ -149,7 +163,7 @@ export function render() {
 
   async function drawMessages(fetched) {
     const { messages } = fetched ?? await api.get('/api/v1/trust/messages');
-    const handles = similar.map((p) => p.handle);
+    const handles = similar.map((p) => p.address);
     const compose = handles.length === 0 ? null : form({
       label: 'New message',
       fields: [textField({ name: 'to', label: 'To', required: true, options: handles.map((x) => [x, x]) }),
@@ -192,16 +206,21 @@ export function render() {
   }
 
   function sharedData(data) {
+    // Data of a partner cloudlet's patient arrives signed by that cloudlet and verified here.
+    const origin = data.cloudlet
+      ? h('p', { class: 'muted trust-verified' }, `Signed by ${data.cloudlet}, signature verified.`) : null;
+    let content;
     if (data.vitals) {
-      return vitalsTable(data.vitals);
-    }
-    if (data.conditions) {
-      return h('p', {}, 'Conditions: ', data.conditions.map((c) => `${c.code} ${c.name}`).join(', ') ||
+      content = vitalsTable(data.vitals);
+    } else if (data.conditions) {
+      content = h('p', {}, 'Conditions: ', data.conditions.map((c) => `${c.code} ${c.name}`).join(', ') ||
         'none', '. Symptoms: ', data.symptoms.join(', ') || 'none', '.');
+    } else {
+      content = h('ul', {}, data.records.map((r) => h('li', {}, `${formatTime(r.created_ms)}: ` +
+        `${r.symptoms.join(', ') || 'no symptoms'}${r.pulse_bpm ? `, pulse ${r.pulse_bpm}/min` : ''}` +
+        `${r.ecg_summary ? `, ${r.ecg_summary}` : ''}`)));
     }
-    return h('ul', {}, data.records.map((r) => h('li', {}, `${formatTime(r.created_ms)}: ` +
-      `${r.symptoms.join(', ') || 'no symptoms'}${r.pulse_bpm ? `, pulse ${r.pulse_bpm}/min` : ''}` +
-      `${r.ecg_summary ? `, ${r.ecg_summary}` : ''}`)));
+    return origin ? h('div', {}, origin, content) : content;
   }
 
   async function drawRequests(fetched) {
