@@ -4,6 +4,10 @@
 //
 // Protocol with the test (so nothing secret is on a command line or in output):
 //   argv                `--seed` (optional): seed the demo's people and workflows (below)
+//                       `--demo-attacks` (optional): the cloudlet is a demo's for the red team
+//                       (docs/attack.md): it gets an operator token and a demo folder (the
+//                       root certificate, its operator and enrolment tokens, mode 0600, as
+//                       `medmesh demo` lays them out), and serves /api/v1/attack/runs
 //   stdin, first line   the admin's password (the admin's e-mail is admin@hospital.test)
 //   stdout, one line    {"cloud":"http://127.0.0.1:<port>","cloudlet":"http://127.0.0.1:<port>"}
 //                       once both serve (and, with --seed, are seeded), plus with --seed
@@ -47,6 +51,7 @@
 #include "core/clock.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
+#include "node/identity.h"
 #include "node/test_support.h"
 #include "wire/record_codec.h"
 
@@ -208,7 +213,26 @@ std::string Tamper(cloud::CloudService& cloud, const std::filesystem::path& reco
   }
 }
 
-int Run(bool seed) {
+// The demo folder the cloudlet's red-team runs read (attack::LoadDeployment): root/root.cert and
+// cloudlet-1/{operator,enrol}.token. Fills the two tokens.
+Status WriteDemoFolder(const std::filesystem::path& demo, const node::testing::TestDeployment& pki,
+                       Random& random, SecretBytes& operator_token, SecretBytes& enrol_token) {
+  std::error_code ec;
+  std::filesystem::create_directories(demo / "root", ec);
+  if (!ec) std::filesystem::create_directories(demo / "cloudlet-1", ec);
+  if (!ec) {
+    std::filesystem::copy_file(pki.root().certificate_file, demo / "root" / "root.cert", ec);
+  }
+  if (ec) return Unavailable("demo folder: " + ec.message());
+  MEDMESH_RETURN_IF_ERROR(node::WriteTokenFile(demo / "cloudlet-1" / "operator.token", random));
+  MEDMESH_RETURN_IF_ERROR(node::WriteTokenFile(demo / "cloudlet-1" / "enrol.token", random));
+  MEDMESH_ASSIGN_OR_RETURN(operator_token,
+                           node::ReadTokenFile(demo / "cloudlet-1" / "operator.token"));
+  MEDMESH_ASSIGN_OR_RETURN(enrol_token, node::ReadTokenFile(demo / "cloudlet-1" / "enrol.token"));
+  return OkStatus();
+}
+
+int Run(bool seed, bool demo_attacks) {
   std::string password;
   if (!std::getline(std::cin, password) || password.empty()) {
     std::cerr << "browser test deployment: the admin password is expected on stdin\n";
@@ -241,12 +265,21 @@ int Run(bool seed) {
   edge.forwarder.poll_interval = std::chrono::milliseconds(50);
   edge.forward_queue.initial_backoff = std::chrono::milliseconds(50);
   edge.forward_queue.max_backoff = std::chrono::milliseconds(200);
-  const SecretBytes enrol_token = node::testing::RandomToken(random);
+  SecretBytes enrol_token = node::testing::RandomToken(random);
+  SecretBytes operator_token;
+  if (demo_attacks) {
+    edge.demo_attacks_deployment = dir.path() / "demo";
+    if (Status written = WriteDemoFolder(edge.demo_attacks_deployment, deployment, random,
+                                         operator_token, enrol_token);
+        !written) {
+      return Fail("demo folder", written.error());
+    }
+  }
   auto edge_identity = deployment.Identity(wire::CertificateRole::kCloudlet, "cloudlet-1");
   if (!edge_identity) return Fail("cloudlet identity", edge_identity.error());
   cloudlet::CloudletSecrets edge_secrets{std::move(*edge_identity),
                                          crypto::KeyEncryptionKey::Generate(random),
-                                         enrol_token.Clone(), SecretBytes()};
+                                         enrol_token.Clone(), std::move(operator_token)};
   auto cloudlet =
       cloudlet::CloudletService::Start(std::move(edge), std::move(edge_secrets), clock, random);
   if (!cloudlet) return Fail("cloudlet", cloudlet.error());
@@ -293,13 +326,16 @@ int Run(bool seed) {
 
 int main(int argc, char** argv) {
   bool seed = false;
+  bool demo_attacks = false;
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--seed") {
       seed = true;
+    } else if (std::string_view(argv[i]) == "--demo-attacks") {
+      demo_attacks = true;
     } else {
-      std::cerr << "usage: browser_test_deployment [--seed]\n";
+      std::cerr << "usage: browser_test_deployment [--seed] [--demo-attacks]\n";
       return 2;
     }
   }
-  return medmesh::Run(seed);
+  return medmesh::Run(seed, demo_attacks);
 }

@@ -244,15 +244,17 @@ export async function waitForLanding(page) {
 
 // Registers the hooks that start the deployment and the browser before the file's tests and
 // stop them after; `name` names the file's metrics (metrics-<name>.json). `seed: true` starts the
-// deployment with --seed (the demo's people and workflows, about 25 s) and fills `seed`.
-export function useDeployment(name, { seed: withSeed = false } = {}) {
+// deployment with --seed (the demo's people and workflows, about 25 s) and fills `seed`;
+// `demoAttacks: true` with --demo-attacks (the cloudlet serves the red team, docs/attack.md).
+export function useDeployment(name, { seed: withSeed = false, demoAttacks = false } = {}) {
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: run tools/setup.sh (it installs Debian's chromium)`);
     }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     ({ child: deployment, lines: deploymentLines, urls } =
-      await startDeployment(withSeed ? ['--seed'] : []));
+      await startDeployment([...(withSeed ? ['--seed'] : []),
+        ...(demoAttacks ? ['--demo-attacks'] : [])]));
     if (withSeed) seed = JSON.parse(fs.readFileSync(urls.seed, 'utf8'));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
