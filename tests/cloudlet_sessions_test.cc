@@ -209,7 +209,8 @@ TEST_F(CloudletSessionsTest, ACloudletsAccountDecisionIsEnforcedBeforeTheRelay) 
   const std::string op = node::testing::TokenText(cloudlet_operator_tokens_[0]);
   const std::string cloud_op = node::testing::TokenText(cloud_operator_token_);
   const auto account_decision = [](const net::Response& r) {
-    for (const json& d : Body(r)["decisions"]) {
+    const json listed = Body(r);
+    for (const json& d : listed["decisions"]) {
       if (d["scope"]["kind"] == "account") return d;
     }
     return json();

@@ -690,10 +690,11 @@ class AccountDecisionTest : public AccountApiTest {
     return value ? std::stod(*value) : -1;
   }
   // The decision (any state) on `value` that GET /api/v1/ids/decisions lists, or null.
-  json DecisionOn(std::string_view kind, const std::string& value) {
+  json DecisionOn(const std::string& kind, const std::string& value) {
     const net::Response r = Get("/api/v1/ids/decisions?active=false&limit=1000", admin_token_);
     EXPECT_EQ(r.status, 200) << r.body;
-    for (const json& d : json::parse(r.body)["decisions"]) {
+    const json listed = json::parse(r.body);
+    for (const json& d : listed["decisions"]) {
       if (d["scope"]["kind"] == kind && d["scope"]["value"] == value) return d;
     }
     return nullptr;

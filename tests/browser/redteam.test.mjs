@@ -87,14 +87,14 @@ describe('the red team on the operator page', () => {
           .locator('td[data-label="Run"]').textContent(), after.json.runs[0].id);
 
         // The alert and the decision the attack caused, shown without a reload.
-        await row(page, 'alerts-table', SOURCE).waitFor();
-        const alert = row(page, 'alerts-table', SOURCE);
+        const alert = row(page, 'alerts-table', SOURCE).first();
+        await alert.waitFor();
         assert.equal(await alert.locator('td[data-label="Detector"]').textContent(),
           'credentials');
         assert.equal(await alert.locator('td[data-label="Action"]').textContent(), 'block');
-        await row(page, 'decisions-table', SOURCE).waitFor();
-        assert.equal(await row(page, 'decisions-table', SOURCE)
-          .locator('td[data-label="State"]').textContent(), 'in force');
+        const decision = row(page, 'decisions-table', SOURCE).first();
+        await decision.waitFor();
+        assert.equal(await decision.locator('td[data-label="State"]').textContent(), 'in force');
         const decisions = await api(urls.cloudlet, 'GET', '/api/v1/ids/decisions',
           { token: operator.token });
         assert.equal(decisions.json.decisions.some((d) => d.scope.value === SOURCE &&
