@@ -176,6 +176,14 @@ class AuthzMatrixTest : public PeopleWorld {
            {"/api/v1/ids/alerts", "/api/v1/ids/decisions", "/api/v1/ids/allowlist"}) {
         b[std::string(node) + " GET " + path] = plain(path);
       }
+      // An operator's own decision: alert only, on an account reference no login has.
+      b[std::string(node) + " POST /api/v1/ids/decisions"] = [](Column, bool) {
+        return At("/api/v1/ids/decisions", json{{"scope", "account"},
+                                                {"value", "acct_authz_matrix"},
+                                                {"action", "alert"},
+                                                {"reason", "authz"}}
+                                               .dump());
+      };
       b[std::string(node) + " POST /api/v1/ids/decisions/{id}/revocation"] =
           plain("/api/v1/ids/decisions/00000000000000000000000000000000/revocation");
       b[std::string(node) + " POST /api/v1/ids/allowlist"] = [](Column, bool) {
@@ -227,6 +235,7 @@ class AuthzMatrixTest : public PeopleWorld {
       return At("/api/v1/attack/runs", json{{"scenario", "lying-peer"}}.dump());
     };
     b["cloudlet GET /api/v1/attack/runs/{id}"] = plain("/api/v1/attack/runs/0011223344556677");
+    b["cloudlet GET /api/v1/attack/runs"] = plain("/api/v1/attack/runs");
     // Relaying to the cloud for a peer cloudlet (cloudlet/relay.h): node-signed, the body
     // decides. Here cloudlet-1's own request, and cloudlet-1 is no configured peer of itself:
     // 403 for every caller (tests/relay_test.cc passes a configured peer's on).

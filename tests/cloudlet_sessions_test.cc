@@ -6,9 +6,11 @@
 // never ids, e-mails or tokens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "net/test_support.h"
 #include "people_world.h"
 
 namespace medmesh::people_testing {
@@ -157,6 +159,95 @@ TEST_F(CloudletSessionsTest, AWrongPasswordIsTheCloudsRefusalAndAnIdsEventHere) 
     EXPECT_EQ(b.status, 400) << Why(b);
     EXPECT_TRUE(HasErrorBody(b));
   }
+}
+
+// Account references at the cloudlet (docs/ids.md "Accounts", ADR 0042): its relayed-login
+// failures name the login by the cloudlet's own reference, so its credentials detector sees
+// credential stuffing across accounts from one address and blocks the address there.
+TEST_F(CloudletSessionsTest, StuffingThroughTheCloudletIsBlockedTherePerSource) {
+  const auto login_from = [&](const std::string& from, const std::string& email) {
+    net::testing::RawConnection c(cloudlets_[0]->port(), std::chrono::seconds(10), from);
+    if (!c.connected()) return 0;
+    const std::string body = json{{"email", email}, {"password", kOtherPassword}}.dump();
+    if (!c.Send("POST /api/v1/session HTTP/1.1\r\nHost: cloudlet\r\n"
+                "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body)) {
+      return 0;
+    }
+    const auto reply = c.Read();
+    return reply ? reply->status : 0;
+  };
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(login_from("127.0.0.41", NewEmail("stuffed")), 401);
+  }
+  const std::string op = node::testing::TokenText(cloudlet_operator_tokens_[0]);
+  const json decisions =
+      Body(AtCloudlet(0, net::Method::kGet, "/api/v1/ids/decisions", Bearer(op)))["decisions"];
+  const auto blocked = std::find_if(decisions.begin(), decisions.end(), [](const json& d) {
+    return d["scope"]["value"] == "127.0.0.41";
+  });
+  ASSERT_NE(blocked, decisions.end()) << "the cloudlet decided on the address";
+  EXPECT_EQ((*blocked)["action"], "block");
+  EXPECT_EQ((*blocked)["origin"], "cloudlet-1");
+  EXPECT_NE((*blocked)["reason"].get<std::string>().find("stuffing"), std::string::npos);
+  const int next = login_from("127.0.0.41", NewEmail("stuffed"));
+  EXPECT_TRUE(next == 403 || next == 0) << next;
+}
+
+// A cloudlet's own account decision is asked before it relays: with the cloud's decision on the
+// same account revoked, the cloudlet still refuses (429 account_throttled) until its operator
+// revokes its own; its reference of the account is not the cloud's (per-node keys).
+TEST_F(CloudletSessionsTest, ACloudletsAccountDecisionIsEnforcedBeforeTheRelay) {
+  const std::string email = NewEmail("hammered");
+  Approve(RegisterPatient(email));
+  // 20 wrong passwords through the cloudlet: 5 failures, then the cloud's lock (429 locked_out);
+  // both count at both nodes, whose credentials detectors throttle the account.
+  for (int i = 0; i < 20; ++i) {
+    const int status = LogInAtCloudlet(0, email, kOtherPassword).status;
+    EXPECT_TRUE(status == 401 || status == 429) << status;
+  }
+  const std::string op = node::testing::TokenText(cloudlet_operator_tokens_[0]);
+  const std::string cloud_op = node::testing::TokenText(cloud_operator_token_);
+  const auto account_decision = [](const net::Response& r) {
+    const json listed = Body(r);
+    for (const json& d : listed["decisions"]) {
+      if (d["scope"]["kind"] == "account") return d;
+    }
+    return json();
+  };
+  const json here =
+      account_decision(AtCloudlet(0, net::Method::kGet, "/api/v1/ids/decisions", Bearer(op)));
+  const json there =
+      account_decision(AtCloud(net::Method::kGet, "/api/v1/ids/decisions", cloud_op));
+  ASSERT_TRUE(here.is_object()) << "the cloudlet throttles the account";
+  ASSERT_TRUE(there.is_object()) << "the cloud throttles the account";
+  EXPECT_EQ(here["action"], "throttle");
+  EXPECT_NE(here["scope"]["value"], there["scope"]["value"]) << "each node keys its references";
+  EXPECT_EQ(here["scope"]["value"].get<std::string>().find("example"), std::string::npos);
+  ASSERT_EQ(
+      AtCloud(net::Method::kPost,
+              "/api/v1/ids/decisions/" + there["id"].get<std::string>() + "/revocation", cloud_op)
+          .status,
+      200);
+  // The cloudlet's throttle lets one attempt per 20 s through; within two tries one is its own
+  // refusal (the cloud's decision is gone).
+  net::Response refused;
+  for (int i = 0; i < 2 && refused.status != 429; ++i) {
+    refused = LogInAtCloudlet(0, email, kPassword);
+    if (refused.status == 429 && Body(refused)["reason"] != "account_throttled") refused = {};
+  }
+  ASSERT_EQ(refused.status, 429) << Why(refused);
+  EXPECT_EQ(Body(refused)["reason"], "account_throttled");
+  EXPECT_TRUE(HasHeader(refused, "Retry-After"));
+  // Its operator's revoke lifts it: what answers now is the cloud's own account lock.
+  ASSERT_EQ(AtCloudlet(0, net::Method::kPost,
+                       "/api/v1/ids/decisions/" + here["id"].get<std::string>() + "/revocation",
+                       Bearer(op))
+                .status,
+            200);
+  const net::Response after = LogInAtCloudlet(0, email, kPassword);
+  EXPECT_EQ(after.status, 429) << Why(after);
+  EXPECT_EQ(Body(after)["reason"], "locked_out");
 }
 
 TEST_F(CloudletSessionsTest, TheCloudsThrottleLocksAnAccountThroughTheCloudlet) {

@@ -1,5 +1,6 @@
 #include "accounts/account_service.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "accounts/encoding.h"
@@ -49,6 +50,8 @@ std::string_view LoginRefusalName(LoginRefusal::Kind kind) {
     case LoginRefusal::Kind::kPending: return "account_pending";
     case LoginRefusal::Kind::kRejected: return "account_rejected";
     case LoginRefusal::Kind::kDisabled: return "account_disabled";
+    case LoginRefusal::Kind::kAccountBlocked: return "account_blocked";
+    case LoginRefusal::Kind::kAccountThrottled: return "account_throttled";
   }
   return "invalid_credentials";  // unreachable: every enumerator is handled above
 }
@@ -80,16 +83,22 @@ Status AccountService::Audit(std::string_view event, audit::Action action, audit
   return c_.audit.Append(e);
 }
 
-void AccountService::Ids(store::IdsEventKind kind, std::string_view source, std::string detail) {
+void AccountService::Ids(store::IdsEventKind kind, std::string_view source, std::string detail,
+                         std::string account_ref) {
   store::IdsEvent event;
   event.time_ms = wire::NowMs(c_.clock);
   event.node = c_.issuer.issuer();
   event.source_ip = std::string(source);
   event.kind = kind;
   event.detail = std::move(detail);
+  event.account_ref = std::move(account_ref);
   if (auto recorded = c_.ids.Record(event); !recorded) {
     log::Warn("ids_record_failed", {{"error", recorded.error().ToString()}});
   }
+}
+
+std::string AccountService::ReferenceOf(std::string_view login) const {
+  return c_.guard != nullptr ? AccountReference(c_.guard->reference_key, login) : std::string();
 }
 
 Status AccountService::AdminOnly(const Principal& principal) const {
@@ -320,7 +329,9 @@ Result<std::optional<LoginRefusal>> AccountService::Locked(const std::string& ke
 }
 
 Result<LoginRefusal> AccountService::CountFailure(const std::optional<Account>& account,
-                                                  std::string_view source, std::int64_t now_ms) {
+                                                  std::string_view source,
+                                                  const std::string& account_ref,
+                                                  std::int64_t now_ms) {
   MEDMESH_ASSIGN_OR_RETURN(
       const ThrottleState by_source,
       c_.store.AddLoginFailure(SourceKey(source), now_ms, options_.source_throttle));
@@ -334,14 +345,15 @@ Result<LoginRefusal> AccountService::CountFailure(const std::optional<Account>& 
     }
   }
   Ids(store::IdsEventKind::kAuthFailure, source,
-      account ? "login failed: wrong password" : "login failed: unknown login");
+      account ? "login failed: wrong password" : "login failed: unknown login", account_ref);
   MEDMESH_RETURN_IF_ERROR(
       Audit("session.login", audit::Action::kExecute, audit::Outcome::kMinorFailure, nullptr,
             source, account ? std::string_view(account->account_id) : "",
             account ? std::string_view(account->patient_id) : "",
             locked_until > 0 ? "invalid_credentials; now locked_out" : "invalid_credentials"));
   if (locked_until > 0) {
-    Ids(store::IdsEventKind::kRateLimited, source, "login locked after repeated failures");
+    Ids(store::IdsEventKind::kRateLimited, source, "login locked after repeated failures",
+        account_ref);
   }
   // The attempt that reached the limit is still told only that it failed; the next is locked.
   return LoginRefusal{LoginRefusal::Kind::kBadCredentials, std::chrono::seconds(0)};
@@ -363,14 +375,31 @@ Result<std::variant<LoginOutcome, PendingLogin>> AccountService::BeginLogin(
     const Credentials& credentials, std::string_view source) {
   using Begun = std::variant<LoginOutcome, PendingLogin>;
   const std::int64_t now_ms = wire::NowMs(c_.clock);
+  const std::string account_ref = ReferenceOf(credentials.email);
   MEDMESH_ASSIGN_OR_RETURN(auto source_locked, Locked(SourceKey(source), now_ms));
   if (source_locked) {
-    Ids(store::IdsEventKind::kRateLimited, source, "login refused: source locked out");
+    Ids(store::IdsEventKind::kRateLimited, source, "login refused: source locked out", account_ref);
     return Begun(LoginOutcome(*source_locked));
+  }
+  // The IDS's decisions on the account reference: before the account is looked up, so a login
+  // no account has gets the same answer.
+  if (c_.guard != nullptr && c_.guard->gate) {
+    const AccountVerdict verdict = c_.guard->gate(account_ref);
+    if (verdict.kind != AccountVerdict::Kind::kPass) {
+      const bool blocked = verdict.kind == AccountVerdict::Kind::kBlocked;
+      Ids(store::IdsEventKind::kRateLimited, source,
+          std::string("login refused: account ") + (blocked ? "blocked" : "throttled") +
+              " by IDS decision " + verdict.decision_id,
+          account_ref);
+      return Begun(LoginOutcome(LoginRefusal{
+          blocked ? LoginRefusal::Kind::kAccountBlocked : LoginRefusal::Kind::kAccountThrottled,
+          std::max(verdict.retry_after, std::chrono::seconds(1))}));
+    }
   }
   // A malformed e-mail is an unknown login: same work, same answer.
   auto login = NormaliseLogin(credentials.email);
   PendingLogin pending;
+  pending.account_ref = account_ref;
   if (login) {
     MEDMESH_ASSIGN_OR_RETURN(pending.account, c_.store.FindByLogin(*login));
   }
@@ -378,7 +407,8 @@ Result<std::variant<LoginOutcome, PendingLogin>> AccountService::BeginLogin(
     MEDMESH_ASSIGN_OR_RETURN(auto account_locked,
                              Locked(AccountKey(pending.account->account_id), now_ms));
     if (account_locked) {
-      Ids(store::IdsEventKind::kRateLimited, source, "login refused: account locked out");
+      Ids(store::IdsEventKind::kRateLimited, source, "login refused: account locked out",
+          account_ref);
       return Begun(LoginOutcome(*account_locked));
     }
   }
@@ -401,10 +431,12 @@ Result<LoginOutcome> AccountService::FinishLogin(const PendingLogin& pending) {
   }
   const Status verified = c_.hasher.Verify(hash, pending.password);
   if (!verified && verified.error().code() == ErrorCode::kResourceExhausted) return Busy(source);
+  if (c_.password_checks != nullptr) c_.password_checks->Increment();
   // After the Argon2id work (and any wait for a thread to do it).
   const std::int64_t now_ms = wire::NowMs(c_.clock);
   if (!verified || !account) {
-    MEDMESH_ASSIGN_OR_RETURN(LoginRefusal refusal, CountFailure(account, source, now_ms));
+    MEDMESH_ASSIGN_OR_RETURN(LoginRefusal refusal,
+                             CountFailure(account, source, pending.account_ref, now_ms));
     return LoginOutcome(refusal);
   }
   MEDMESH_RETURN_IF_ERROR(c_.store.ClearThrottle(AccountKey(account->account_id)));
@@ -464,7 +496,8 @@ Status AccountService::ChangePassword(const Principal& principal, std::string_vi
         !counted) {
       return counted.error();
     }
-    Ids(store::IdsEventKind::kAuthFailure, source, "password change: wrong current password");
+    Ids(store::IdsEventKind::kAuthFailure, source, "password change: wrong current password",
+        ReferenceOf(account->login));
     MEDMESH_RETURN_IF_ERROR(Audit(
         "account.password_change", audit::Action::kUpdate, audit::Outcome::kMinorFailure,
         &principal, source, principal.account_id, principal.patient_id, "invalid_credentials"));

@@ -7,8 +7,11 @@
 // someone without the password). The first admin is made by CreateAdmin (`medmesh admin
 // create`); operators by an admin (CreateOperator).
 //
-// Login: the per-source throttle and then the account's throttle are checked before any
-// Argon2id work, so a locked key is refused at once (kLockedOut with a retry-after). The
+// Login: the per-source throttle, then the IDS's decisions on the login's account reference
+// (AccountServiceContext::guard; kAccountBlocked / kAccountThrottled, asked before the account
+// is even looked up, so the answer is the same for a login no account has), then the account's
+// throttle are checked before any Argon2id work, so a locked key is refused at once
+// (kLockedOut with a retry-after). The
 // password is checked through the crypto::PasswordHasher gate: when it is busy the attempt is
 // refused at once (kBusy, HTTP 429) without counting as a failure. Login() runs in two steps
 // that callers may run on different threads: BeginLogin (the throttles and the account
@@ -18,9 +21,10 @@
 // unknown login, which costs the same Argon2id work against a dummy hash) counts one failure
 // for the source and, for a known login, one for the account; reaching the policy's count
 // locks the key. Every failure is an IDS event (store::IdsEventLog::Record, kind auth_failure,
-// lockouts rate_limited) and an audit entry ("session.login", minor failure) — except refusals
-// of an already locked key or of a busy gate, which are IDS events only (they cost no Argon2id
-// work, and a flood of them must not cost an audit row each).
+// lockouts and IDS refusals rate_limited; with a guard, each carries the account reference) and an
+// audit entry ("session.login", minor failure) — except refusals of an already locked key or of a
+// busy gate, which are IDS events only (they cost no Argon2id work, and a flood of them must not
+// cost an audit row each).
 //
 // Sessions: a login creates a session row (expires with its token, kMaxTokenLifetime) and a
 // token signed by the cloud (session_token.h). Logout revokes the session; a password change
@@ -46,6 +50,7 @@
 #include <variant>
 #include <vector>
 
+#include "accounts/account_reference.h"
 #include "accounts/account_store.h"
 #include "accounts/principal.h"
 #include "accounts/revocation.h"
@@ -55,6 +60,7 @@
 #include "core/random.h"
 #include "core/status.h"
 #include "crypto/password.h"
+#include "net/metrics.h"
 #include "store/ids_event_log.h"
 
 namespace medmesh::accounts {
@@ -80,6 +86,11 @@ struct AccountServiceContext {
   store::IdsEventLog& ids;
   const Clock& clock;
   Random& random;
+  // Optional. With a guard, every login IDS event carries the login's account reference
+  // (account_reference.h), and its gate is asked before any Argon2id work (BeginLogin).
+  const AccountGuard* guard = nullptr;
+  // Optional: counts the Argon2id checks of logins (FinishLogin), for the node's /metrics.
+  net::Counter* password_checks = nullptr;
 };
 
 struct Credentials {
@@ -116,6 +127,10 @@ struct LoginRefusal {
     kPending,         // 403 "account_pending"
     kRejected,        // 403 "account_rejected"
     kDisabled,        // 403 "account_disabled"
+    // The node's IDS decided on the login's account reference (AccountGuard::gate), before any
+    // Argon2id work and whether or not an account has that login:
+    kAccountBlocked,    // 429 "account_blocked", retry_after = until the decision expires
+    kAccountThrottled,  // 429 "account_throttled", retry_after = until the next attempt passes
   };
   Kind kind = Kind::kBadCredentials;
   std::chrono::seconds retry_after{0};
@@ -131,6 +146,7 @@ struct PendingLogin {
   std::optional<Account> account;  // nullopt: unknown (or malformed) login
   std::string password;
   std::string source;
+  std::string account_ref;  // "" without an AccountGuard
 };
 
 // Creates an approved admin account (what AccountService::CreateAdmin and `medmesh admin create`
@@ -210,12 +226,15 @@ class AccountService final : public RevocationChecker {
                const Principal* actor, std::string_view source, std::string_view entity_id,
                std::string_view patient_id = {}, std::string_view detail = {},
                std::string_view purpose = {});
-  void Ids(store::IdsEventKind kind, std::string_view source, std::string detail);
+  void Ids(store::IdsEventKind kind, std::string_view source, std::string detail,
+           std::string account_ref = {});
+  // The login's account reference ("" without a guard).
+  std::string ReferenceOf(std::string_view login) const;
   // Refusal if `key` is locked now.
   Result<std::optional<LoginRefusal>> Locked(const std::string& key, std::int64_t now_ms);
   Status AdminOnly(const Principal& principal) const;
   Result<LoginRefusal> CountFailure(const std::optional<Account>& account, std::string_view source,
-                                    std::int64_t now_ms);
+                                    const std::string& account_ref, std::int64_t now_ms);
 
   // The hash unknown logins are checked against, so they cost the same Argon2id work as known
   // ones; made on first use (through the gate).

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -345,6 +346,131 @@ TEST_F(AccountServiceTest, AdminCreatesOperators) {
                 .error()
                 .code(),
             ErrorCode::kPermissionDenied);
+}
+
+// Account references and the IDS's account decisions (AccountServiceContext::guard): every login
+// IDS event names the login by its reference, never by itself; a refused reference is answered
+// before the account is looked up and before any Argon2id check, the same for a login no
+// account has; a passing one logs in as before.
+class AccountServiceGuardTest : public AccountServiceTest {
+ protected:
+  void SetUp() override {
+    AccountServiceTest::SetUp();
+    ids_->SetObserver([this](const store::IdsEvent& e) {
+      std::lock_guard lock(mu_);
+      events_.push_back(e);
+    });
+    guard_ = std::make_unique<AccountGuard>(AccountGuard{
+        DeriveAccountReferenceKey(SecretBytes(Bytes(32, 5))), [this](std::string_view ref) {
+          std::lock_guard lock(mu_);
+          ++gate_asked_;
+          return refused_.contains(std::string(ref)) ? refused_.at(std::string(ref))
+                                                     : AccountVerdict{};
+        }});
+    service_ = std::make_unique<AccountService>(
+        AccountServiceContext{*store_, hasher_, *issuer_, audit_, *ids_, clock_, random_,
+                              guard_.get(), &checks_},
+        AccountServiceOptions{.account_throttle = {3, 60'000, 300'000},
+                              .source_throttle = {10, 60'000, 300'000}});
+    ASSERT_TRUE(service_->CreateOperator(admin_, {"op@example.org", kPassword}, "Op", "cloudlet-1",
+                                         "10.0.0.1"));
+  }
+  std::string Ref(std::string_view login) { return AccountReference(guard_->reference_key, login); }
+  void Refuse(std::string_view login, AccountVerdict verdict) {
+    std::lock_guard lock(mu_);
+    refused_[Ref(login)] = std::move(verdict);
+  }
+  std::vector<store::IdsEvent> Events(store::IdsEventKind kind) {
+    std::lock_guard lock(mu_);
+    std::vector<store::IdsEvent> out;
+    for (const auto& e : events_) {
+      if (e.kind == kind) out.push_back(e);
+    }
+    return out;
+  }
+
+  net::MetricsRegistry metrics_;
+  net::Counter& checks_ =
+      metrics_.AddCounter("test_password_checks_total", "Argon2id checks.").WithLabels({});
+  std::unique_ptr<AccountGuard> guard_;
+  std::mutex mu_;
+  std::vector<store::IdsEvent> events_;            // guarded by mu_
+  std::map<std::string, AccountVerdict> refused_;  // guarded by mu_
+  int gate_asked_ = 0;                             // guarded by mu_
+};
+
+TEST_F(AccountServiceGuardTest, LoginEventsCarryTheAccountReferenceNeverTheLogin) {
+  EXPECT_EQ(Refused("Op@Example.org", "wrong password 1"), LoginRefusal::Kind::kBadCredentials);
+  EXPECT_EQ(Refused("nobody@example.org", "wrong password 1"), LoginRefusal::Kind::kBadCredentials);
+  const auto failures = Events(store::IdsEventKind::kAuthFailure);
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_EQ(failures[0].account_ref, Ref("op@example.org"));
+  EXPECT_EQ(failures[1].account_ref, Ref("nobody@example.org"));
+  EXPECT_NE(failures[0].account_ref, failures[1].account_ref);
+  for (const auto& e : failures) {
+    EXPECT_EQ(e.detail.find("example.org"), std::string::npos) << e.detail;
+    EXPECT_EQ(e.account_ref.find("example.org"), std::string::npos);
+  }
+  // The lockout that follows, and the refusals of the locked account, carry it too.
+  for (int i = 0; i < 3; ++i) (void)Refused("op@example.org", "wrong password 2");
+  const auto limited = Events(store::IdsEventKind::kRateLimited);
+  ASSERT_FALSE(limited.empty());
+  for (const auto& e : limited) EXPECT_EQ(e.account_ref, Ref("op@example.org"));
+  EXPECT_EQ(checks_.Value(), 4.0) << "two checks, then two more before the lock; none after";
+}
+
+TEST_F(AccountServiceGuardTest, ARefusedAccountIsAnsweredBeforeAnyPasswordCheck) {
+  Refuse("op@example.org", {AccountVerdict::Kind::kBlocked, std::chrono::seconds(600), "d1"});
+  Refuse("ghost@example.org", {AccountVerdict::Kind::kBlocked, std::chrono::seconds(600), "d2"});
+  const std::size_t audited = audit_.Of("session.login").size();
+  std::chrono::seconds retry{0};
+  // The right password, a wrong one, and a login no account has: the same refusal.
+  EXPECT_EQ(Refused("op@example.org", kPassword, "10.0.0.9", &retry),
+            LoginRefusal::Kind::kAccountBlocked);
+  EXPECT_EQ(retry, std::chrono::seconds(600));
+  EXPECT_EQ(Refused("OP@example.org", "wrong password", "10.0.0.9"),
+            LoginRefusal::Kind::kAccountBlocked);
+  EXPECT_EQ(Refused("ghost@example.org", kPassword, "10.0.0.9", &retry),
+            LoginRefusal::Kind::kAccountBlocked);
+  EXPECT_EQ(retry, std::chrono::seconds(600));
+  EXPECT_EQ(checks_.Value(), 0.0) << "no Argon2id work for a refused account";
+  EXPECT_EQ(audit_.Of("session.login").size(), audited) << "IDS events only, as a locked key";
+  const auto limited = Events(store::IdsEventKind::kRateLimited);
+  ASSERT_EQ(limited.size(), 3u);
+  EXPECT_EQ(limited[0].account_ref, Ref("op@example.org"));
+  EXPECT_EQ(limited[2].account_ref, Ref("ghost@example.org"));
+  EXPECT_NE(limited[0].detail.find("blocked by IDS decision d1"), std::string::npos);
+  // Nothing counted against the account's own throttle: once the decision is lifted, it logs in.
+  Refuse("op@example.org", {});
+  EXPECT_TRUE(LoginOk("op@example.org", kPassword, "10.0.0.9").is(Role::kOperator));
+  EXPECT_EQ(checks_.Value(), 1.0);
+}
+
+TEST_F(AccountServiceGuardTest, AThrottledAccountIsRefusedWithItsRetryAfter) {
+  Refuse("op@example.org", {AccountVerdict::Kind::kThrottled, std::chrono::seconds(20), "d3"});
+  std::chrono::seconds retry{0};
+  EXPECT_EQ(Refused("op@example.org", kPassword, "10.0.0.9", &retry),
+            LoginRefusal::Kind::kAccountThrottled);
+  EXPECT_EQ(retry, std::chrono::seconds(20));
+  EXPECT_EQ(LoginRefusalName(LoginRefusal::Kind::kAccountThrottled), "account_throttled");
+  EXPECT_EQ(LoginRefusalName(LoginRefusal::Kind::kAccountBlocked), "account_blocked");
+  // Other accounts are not slowed.
+  EXPECT_EQ(Refused("nobody@example.org", "wrong password"), LoginRefusal::Kind::kBadCredentials);
+  EXPECT_EQ(checks_.Value(), 1.0);
+}
+
+TEST_F(AccountServiceGuardTest, ALockedSourceIsRefusedBeforeTheGateIsAsked) {
+  for (int i = 0; i < 10; ++i) {
+    (void)Refused("user" + std::to_string(i) + "@example.org", "wrong password", "10.0.0.7");
+  }
+  int asked = 0;
+  {
+    std::lock_guard lock(mu_);
+    asked = gate_asked_;
+  }
+  EXPECT_EQ(Refused("op@example.org", kPassword, "10.0.0.7"), LoginRefusal::Kind::kLockedOut);
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(gate_asked_, asked);
 }
 
 }  // namespace

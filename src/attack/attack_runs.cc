@@ -12,16 +12,18 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json RunJson(const AttackRuns::Run& run) {
+// A run as the routes show it; `with_lines` false for the list.
+Json RunJson(const AttackRuns::Run& run, bool with_lines = true) {
   Json verdicts = Json::array();
   for (const ScenarioResult& r : run.results) {
     verdicts.push_back({{"scenario", r.name}, {"verdict", std::string(VerdictName(r.verdict))}});
   }
-  return {{"id", run.id},
-          {"scenario", run.scenario},
-          {"state", run.done ? "done" : "running"},
-          {"lines", run.lines},
-          {"verdicts", verdicts}};
+  Json out{{"id", run.id},
+           {"scenario", run.scenario},
+           {"state", run.done ? "done" : "running"},
+           {"verdicts", verdicts}};
+  if (with_lines) out["lines"] = run.lines;
+  return out;
 }
 
 net::Response Dump(const Json& body, int status) {
@@ -62,6 +64,20 @@ std::optional<AttackRuns::Run> AttackRuns::Get(const std::string& id) const {
       std::find_if(runs_.begin(), runs_.end(), [&](const Run& r) { return r.id == id; });
   if (it == runs_.end()) return std::nullopt;
   return *it;
+}
+
+std::vector<AttackRuns::Run> AttackRuns::List() const {
+  std::lock_guard lock(mu_);
+  std::vector<Run> out;
+  for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
+    Run copy;
+    copy.id = it->id;
+    copy.scenario = it->scenario;
+    copy.done = it->done;
+    copy.results = it->results;
+    out.push_back(std::move(copy));
+  }
+  return out;
 }
 
 void AttackRuns::Work(std::string id, std::vector<std::string> names) {
@@ -105,6 +121,20 @@ void AddAttackRoutes(net::Router& router, AttackRuns* runs,
                 return Dump({{"id", id}, {"scenario", scenario}, {"state", "running"}}, 202);
               },
               {.body_limit_bytes = 1024});
+  router.Get(
+      "/api/v1/attack/runs",
+      [runs, shared, absent](const net::Request& r) -> Result<net::Response> {
+        if (runs == nullptr) return absent();
+        if (auto refusal = (*shared)(r)) return std::move(*refusal);
+        Json scenarios = Json::array();
+        for (const ScenarioInfo& s : Scenarios()) {
+          scenarios.push_back(
+              {{"name", s.name}, {"tries", s.tries}, {"detector", s.detector}, {"node", s.node}});
+        }
+        Json list = Json::array();
+        for (const AttackRuns::Run& run : runs->List()) list.push_back(RunJson(run, false));
+        return Dump({{"scenarios", scenarios}, {"runs", list}}, 200);
+      });
   router.Get("/api/v1/attack/runs/{id}",
              [runs, shared, absent](const net::Request& r) -> Result<net::Response> {
                if (runs == nullptr) return absent();

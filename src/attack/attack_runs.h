@@ -4,12 +4,16 @@
 // kMaxRuns runs, at most kMaxLines lines each). Nothing is stored on disk.
 //
 // Routes (AddAttackRoutes; docs/openapi.yaml, docs/authorization.md, docs/attack.md):
+//   GET  /api/v1/attack/runs        -> 200 {"scenarios":[{"name","tries","detector","node"}],
+//                                   "runs":[{"id","scenario","state","verdicts"}]} (the
+//                                   scenarios in the order "all" runs them; the runs kept,
+//                                   newest first, without their lines)
 //   POST /api/v1/attack/runs        {"scenario": name|"all"} -> 202 {"id","scenario","state"}
 //                                   400 bad body or unknown scenario, 409 a run is in progress
 //   GET  /api/v1/attack/runs/{id}   -> 200 {"id","scenario","state":"running"|"done",
 //                                   "lines":[...], "verdicts":[{"scenario","verdict"}]}; 404
-// Both ask `authorize` first (a response refuses: 401/403). With `runs` null (a node that is not
-// a demo) both answer 404 exactly like a route that does not exist, to everyone.
+// All ask `authorize` first (a response refuses: 401/403). With `runs` null (a node that is not
+// a demo) all answer 404 exactly like a route that does not exist, to everyone.
 // Thread safety: thread-safe. The destructor waits for a running run to end.
 #pragma once
 
@@ -57,6 +61,8 @@ class AttackRuns {
   Result<std::string> Start(const std::string& scenario);
   // A copy of the run, or nullopt for an unknown (or forgotten) id.
   std::optional<Run> Get(const std::string& id) const;
+  // Copies of the runs kept (at most kMaxRuns), newest first, without their lines.
+  std::vector<Run> List() const;
 
  private:
   void Work(std::string id, std::vector<std::string> names);

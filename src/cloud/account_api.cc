@@ -150,8 +150,17 @@ struct AccountApi::State {
         issuer(crypto::NewEd25519Signer(deps.identity.signing_key.Clone()), deps.identity.id()),
         verifier(deps.identity.certificate),
         page_signer(crypto::NewEd25519Signer(deps.identity.signing_key.Clone())),
+        password_checks(
+            deps.metrics == nullptr
+                ? nullptr
+                : &deps.metrics
+                       ->AddCounter("medmesh_login_password_checks_total",
+                                    "Argon2id password checks run for logins (direct and relayed); "
+                                    "a login refused before its check is not counted.")
+                       .WithLabels({})),
         service(accounts::AccountServiceContext{*store, hasher, issuer, deps.audit, deps.ids,
-                                                deps.clock, deps.random},
+                                                deps.clock, deps.random, deps.account_guard,
+                                                password_checks},
                 options.service),
         authenticator(verifier, service, deps.clock),
         password_pool(options.password_pool) {}
@@ -163,6 +172,7 @@ struct AccountApi::State {
   accounts::TokenIssuer issuer;
   accounts::TokenVerifier verifier;
   std::unique_ptr<crypto::Signer> page_signer;
+  net::Counter* password_checks;  // in deps.metrics; null without
   accounts::AccountService service;
   accounts::Authenticator authenticator;
   // Last: destroyed first, so its running jobs finish while the service still exists.
@@ -377,6 +387,13 @@ net::Response AccountApi::State::LoginAnswer(const accounts::LoginOutcome& outco
       case Kind::kRejected:
         return Refuse(PermissionDenied("the registration was rejected"), reason);
       case Kind::kDisabled: return Refuse(PermissionDenied("the account is disabled"), reason);
+      case Kind::kAccountBlocked:
+      case Kind::kAccountThrottled:
+        return accounts::AccountRefusalResponse({refusal->kind == Kind::kAccountBlocked
+                                                     ? accounts::AccountVerdict::Kind::kBlocked
+                                                     : accounts::AccountVerdict::Kind::kThrottled,
+                                                 refusal->retry_after,
+                                                 {}});
     }
   }
   const auto& issued = std::get<accounts::IssuedSession>(outcome);

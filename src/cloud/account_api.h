@@ -29,7 +29,8 @@
 //   GET    /api/v1/sessions/revocations?since=N           revocations, signed by the cloud key
 //
 // Errors: net::RejectionResponse bodies; refusals of a login or an unapproved account add a
-// "reason" member ("invalid_credentials", "locked_out", "busy", "account_pending", ...).
+// "reason" member ("invalid_credentials", "locked_out", "busy", "account_pending",
+// "account_blocked", "account_throttled", ...).
 // Failed authentications (bad, expired, revoked tokens, CSRF missing) are IDS auth_failure
 // events; every account action is audited (account_service.h).
 // Thread safety: the routes are thread-safe; Open/AddRoutes from one thread.
@@ -47,6 +48,7 @@
 #include "core/clock.h"
 #include "core/random.h"
 #include "crypto/password.h"
+#include "net/metrics.h"
 #include "net/router.h"
 #include "node/identity.h"
 #include "node/node_config.h"
@@ -75,6 +77,13 @@ struct AccountApiDeps {
   store::IdsEventLog& ids;
   const Clock& clock;
   Random& random;
+  // Optional. Login IDS events carry account references, and the guard's gate (the cloud's IDS
+  // decisions on accounts, ids/account_gate.h) is asked before any Argon2id work: a refused
+  // login is 429 "account_blocked" / "account_throttled" with Retry-After, the same answer
+  // whether or not an account has that login (accounts/account_service.h).
+  const accounts::AccountGuard* account_guard = nullptr;
+  // Optional: medmesh_login_password_checks_total (Argon2id checks of logins) is registered here.
+  net::MetricsRegistry* metrics = nullptr;
 };
 
 class AccountApi {

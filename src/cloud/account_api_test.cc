@@ -13,12 +13,14 @@
 #include <thread>
 #include <vector>
 
+#include "accounts/account_reference.h"
 #include "accounts/authenticator.h"
 #include "accounts/encoding.h"
 #include "accounts/revocation.h"
 #include "accounts/revocation_poller.h"
 #include "audit/recording_audit_sink.h"
 #include "cloud/cloud_service.h"
+#include "net/test_support.h"
 #include "node/test_support.h"
 #include "testing/fake_clock.h"
 #include "testing/test_backend.h"
@@ -56,6 +58,16 @@ std::string PngBase64(std::size_t size) {
 class AccountApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    random_.Fill(index_.mutable_bytes());
+    random_.Fill(pseudonym_.mutable_bytes());
+    StartCloud();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(service_->accounts().service().CreateAdmin({kAdminEmail, kPassword}, "Admin"));
+    admin_token_ = LoginToken(kAdminEmail, kPassword);
+  }
+
+  // Starts the cloud on the fixture's folder and secrets (again after a Stop: the same node).
+  void StartCloud() {
     CloudOptions options;
     options.data_dir = dir_.path() / "cloud";
     options.access_log = false;
@@ -67,22 +79,18 @@ class AccountApiTest : public ::testing::Test {
     if (const char* pg = medmesh::testing::PostgresTestUrl()) {
       options.store.backend = node::StoreBackend::kPostgres;
       options.store.postgres_url = pg;
-      options.store.schema_prefix = "t" + HexEncode(random_.Generate(6)) + "_";
+      if (schema_prefix_.empty()) schema_prefix_ = "t" + HexEncode(random_.Generate(6)) + "_";
+      options.store.schema_prefix = schema_prefix_;
     }
     auto identity = deployment_.Identity(wire::CertificateRole::kCloud, "cloud");
     ASSERT_TRUE(identity) << identity.error().ToString();
     cloud_certificate_.emplace(identity->certificate);
-    SecretBytes index(32), pseudonym(32);
-    random_.Fill(index.mutable_bytes());
-    random_.Fill(pseudonym.mutable_bytes());
-    CloudSecrets secrets{std::move(*identity), crypto::KeyEncryptionKey::Generate(random_),
-                         std::move(index), std::move(pseudonym), SecretBytes()};
+    CloudSecrets secrets{std::move(*identity), kek_.Clone(), index_.Clone(), pseudonym_.Clone(),
+                         SecretBytes()};
     auto service = CloudService::Start(std::move(options), std::move(secrets), clock_, random_);
     ASSERT_TRUE(service) << service.error().ToString();
     service_ = std::move(*service);
     url_ = "http://127.0.0.1:" + std::to_string(service_->port());
-    ASSERT_TRUE(service_->accounts().service().CreateAdmin({kAdminEmail, kPassword}, "Admin"));
-    admin_token_ = LoginToken(kAdminEmail, kPassword);
   }
 
   // For fixtures that need other options.
@@ -167,6 +175,9 @@ class AccountApiTest : public ::testing::Test {
   node::testing::TestDeployment deployment_{dir_.path() / "pki"};
   testing::FakeClock clock_{std::chrono::system_clock::now()};
   SystemRandom random_;
+  crypto::KeyEncryptionKey kek_ = crypto::KeyEncryptionKey::Generate(random_);
+  SecretBytes index_{32}, pseudonym_{32};
+  std::string schema_prefix_;  // PostgreSQL: the same schemas after a restart
   RecordingAuditSink audit_;
   std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
   std::unique_ptr<CloudService> service_;
@@ -658,6 +669,218 @@ TEST_F(LoginFloodTest, ALockedAccountIsRefusedWithoutWaitingForThePool) {
   // The lock is checked on the I/O thread, before any Argon2id work: answered although no
   // pool thread is free.
   ExpectError(Login(kAdminEmail, kPassword), 429, "resource_exhausted", "locked_out");
+}
+
+// The IDS and accounts at the cloud's login (docs/ids.md "Accounts"): login failures carry the
+// login's account reference (a keyed hash, never the e-mail), so the credentials detector counts
+// per account as well as per source; the IDS's decisions on an account are enforced before any
+// Argon2id work (medmesh_login_password_checks_total does not move), the same answer for a
+// login no account has; they expire, an admin's revoke lifts them, the allowlist wins.
+class AccountDecisionTest : public AccountApiTest {
+ protected:
+  std::string Ref(const std::string& login) {
+    return accounts::AccountReference(accounts::DeriveAccountReferenceKey(index_), login);
+  }
+  double PasswordChecks() {
+    const net::Response r = Get("/metrics");
+    const auto value = net::testing::FindSample(net::testing::ParseExposition(r.body),
+                                                "medmesh_login_password_checks_total", {});
+    EXPECT_TRUE(value.has_value()) << "the counter is exported";
+    return value ? std::stod(*value) : -1;
+  }
+  // The decision (any state) on `value` that GET /api/v1/ids/decisions lists, or null.
+  json DecisionOn(const std::string& kind, const std::string& value) {
+    const net::Response r = Get("/api/v1/ids/decisions?active=false&limit=1000", admin_token_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json listed = json::parse(r.body);
+    for (const json& d : listed["decisions"]) {
+      if (d["scope"]["kind"] == kind && d["scope"]["value"] == value) return d;
+    }
+    return nullptr;
+  }
+  // A login over its own connection from `from` (any 127.x.y.z): its status, 0 if the
+  // connection was refused or closed without an answer.
+  int LoginFrom(const std::string& from, const std::string& email, const std::string& password) {
+    net::testing::RawConnection c(service_->port(), std::chrono::seconds(10), from);
+    if (!c.connected()) return 0;
+    const std::string body = json{{"email", email}, {"password", password}}.dump();
+    if (!c.Send("POST /api/v1/session HTTP/1.1\r\nHost: cloud\r\n"
+                "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body)) {
+      return 0;
+    }
+    const auto reply = c.Read();
+    return reply ? reply->status : 0;
+  }
+  // An admin's own decision on the login's account reference (POST /api/v1/ids/decisions).
+  net::Response Impose(const std::string& login, std::string_view action) {
+    return PostJson("/api/v1/ids/decisions",
+                    {{"scope", "account"},
+                     {"value", Ref(login)},
+                     {"action", action},
+                     {"reason", "reported stolen"}},
+                    admin_token_);
+  }
+};
+
+TEST_F(AccountDecisionTest, AWrongPasswordFloodAtOneAccountThrottlesItUntilItExpires) {
+  // 20 wrong passwords (the account's own lock answers from the 4th: rate_limited events,
+  // which count too): the credentials detector throttles the account.
+  for (int i = 0; i < 20; ++i) {
+    const int status = Login(kAdminEmail, "wrong password!").status;
+    EXPECT_TRUE(status == 401 || status == 429) << status;
+  }
+  const json decision = DecisionOn("account", Ref(kAdminEmail));
+  ASSERT_TRUE(decision.is_object()) << "an account decision";
+  EXPECT_EQ(decision["action"], "throttle");
+  EXPECT_EQ(decision["detector"], "credentials");
+  EXPECT_EQ(decision["detector_version"], 2);
+  EXPECT_TRUE(decision["active"].get<bool>());
+  // Its value is the reference: no e-mail in the decisions or the alerts.
+  for (const char* route : {"/api/v1/ids/decisions?active=false", "/api/v1/ids/alerts"}) {
+    const net::Response r = Get(route, admin_token_);
+    EXPECT_EQ(r.body.find("admin@"), std::string::npos) << route;
+    EXPECT_EQ(r.body.find("example.org"), std::string::npos) << route;
+  }
+
+  // The owner, once the account's own lock (5 min here) ended: one attempt per 20 s passes.
+  clock_.Advance(std::chrono::minutes(6));
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+  const double checks = PasswordChecks();
+  const net::Response refused = Login(kAdminEmail, kPassword);
+  ExpectError(refused, 429, "resource_exhausted", "account_throttled");
+  EXPECT_EQ(refused.Header("Retry-After").value_or(""), "20");
+  EXPECT_EQ(PasswordChecks(), checks) << "refused before any Argon2id check";
+  // Other accounts are not slowed.
+  ExpectError(Login("nobody@example.org", "wrong password!"), 401, "unauthenticated",
+              "invalid_credentials");
+  clock_.Advance(std::chrono::seconds(20));
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+  // The decision expires 10 minutes after it was made (first offence): no throttle any more.
+  clock_.Advance(std::chrono::minutes(4));
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+  EXPECT_FALSE(DecisionOn("account", Ref(kAdminEmail))["active"].get<bool>());
+}
+
+TEST_F(AccountDecisionTest, ABlockedAccountIsRefusedBeforeHashingExistingOrNotUntilRevoked) {
+  const net::Response made = Impose(kAdminEmail, "block");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const json decision = json::parse(made.body);
+  EXPECT_EQ(decision["detector"], "operator");
+  EXPECT_EQ(decision["action"], "block");
+  EXPECT_EQ(decision["scope"]["value"], Ref(kAdminEmail));
+  ASSERT_EQ(Impose("ghost@example.org", "block").status, 201);
+  const double checks = PasswordChecks();
+  const net::Response right = Login(kAdminEmail, kPassword);
+  ExpectError(right, 429, "resource_exhausted", "account_blocked");
+  EXPECT_EQ(right.Header("Retry-After").value_or(""), "600");
+  // A wrong password, another spelling of the login, and a login no account has: the same
+  // answer, byte for byte.
+  EXPECT_EQ(Login(" Admin@Example.org", "wrong password!").body, right.body);
+  const net::Response ghost = Login("ghost@example.org", kPassword);
+  EXPECT_EQ(ghost.status, right.status);
+  EXPECT_EQ(ghost.body, right.body);
+  EXPECT_EQ(ghost.Header("Retry-After"), right.Header("Retry-After"));
+  EXPECT_EQ(PasswordChecks(), checks) << "no Argon2id check for a blocked account";
+  // An account without a decision is checked as ever.
+  ExpectError(Login("nobody@example.org", "wrong password!"), 401, "unauthenticated");
+  EXPECT_EQ(PasswordChecks(), checks + 1);
+  EXPECT_GE(IdsEvents(store::IdsEventKind::kRateLimited), 1u);
+
+  // The allowlist wins; removed again, the block holds.
+  const json allow{{"scope", "account"}, {"value", Ref(kAdminEmail)}, {"note", "checked"}};
+  ASSERT_EQ(PostJson("/api/v1/ids/allowlist", allow, admin_token_).status, 201);
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+  ASSERT_EQ(PostJson("/api/v1/ids/allowlist/removal",
+                     {{"scope", "account"}, {"value", Ref(kAdminEmail)}}, admin_token_)
+                .status,
+            200);
+  ExpectError(Login(kAdminEmail, kPassword), 429, "resource_exhausted", "account_blocked");
+  // An admin's revoke lifts it at once.
+  const net::Response revoked =
+      Send(net::Method::kPost,
+           "/api/v1/ids/decisions/" + decision["id"].get<std::string>() + "/revocation", {},
+           {{"Authorization", "Bearer " + admin_token_}});
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+  // The other block still holds, and expires on its own.
+  ExpectError(Login("ghost@example.org", kPassword), 429, "resource_exhausted", "account_blocked");
+  clock_.Advance(std::chrono::minutes(10));
+  ExpectError(Login("ghost@example.org", kPassword), 401, "unauthenticated");
+}
+
+TEST_F(AccountDecisionTest, AnOperatorsDecisionIsCheckedAndTheAllowlistWins) {
+  ExpectError(Impose(kAdminEmail, "ban"), 400, "invalid_argument");
+  ExpectError(PostJson("/api/v1/ids/decisions",
+                       {{"scope", "account"}, {"value", ""}, {"action", "block"}}, admin_token_),
+              400, "invalid_argument");
+  ExpectError(PostJson("/api/v1/ids/decisions",
+                       {{"scope", "account"},
+                        {"value", Ref(kAdminEmail)},
+                        {"action", "block"},
+                        {"reason", std::string(300, 'r')}},
+                       admin_token_),
+              400, "invalid_argument");
+  EXPECT_EQ(PostJson("/api/v1/ids/decisions",
+                     {{"scope", "account"}, {"value", Ref(kAdminEmail)}, {"action", "block"}})
+                .status,
+            401);
+  ASSERT_EQ(PostJson("/api/v1/ids/allowlist", {{"scope", "account"}, {"value", Ref(kAdminEmail)}},
+                     admin_token_)
+                .status,
+            201);
+  ExpectError(Impose(kAdminEmail, "block"), 409, "failed_precondition");
+  EXPECT_TRUE(DecisionOn("account", Ref(kAdminEmail)).is_null());
+  EXPECT_EQ(Login(kAdminEmail, kPassword).status, 200);
+  // A throttle, then a block on the same account: the stronger replaces it; a weaker one
+  // asked for then is answered with the block in force.
+  const net::Response throttle = Impose("other@example.org", "throttle");
+  ASSERT_EQ(throttle.status, 201) << throttle.body;
+  const net::Response block = Impose("other@example.org", "block");
+  ASSERT_EQ(block.status, 201) << block.body;
+  EXPECT_EQ(json::parse(block.body)["action"], "block");
+  EXPECT_NE(json::parse(block.body)["id"], json::parse(throttle.body)["id"]);
+  EXPECT_EQ(json::parse(Impose("other@example.org", "throttle").body)["id"],
+            json::parse(block.body)["id"]);
+}
+
+TEST_F(AccountDecisionTest, StuffingAcrossAccountsFromOneSourceBlocksTheSource) {
+  // One leaked password each for five accounts, from one address.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(LoginFrom("127.0.0.23", "user" + std::to_string(i) + "@example.org",
+                        "leaked password " + std::to_string(i)),
+              401);
+  }
+  const json decision = DecisionOn("ip", "127.0.0.23");
+  ASSERT_TRUE(decision.is_object());
+  EXPECT_EQ(decision["action"], "block");
+  EXPECT_NE(decision["reason"].get<std::string>().find("stuffing"), std::string::npos);
+  const int next = LoginFrom("127.0.0.23", "user9@example.org", "leaked password 9");
+  EXPECT_TRUE(next == 403 || next == 0) << next;
+  // One failure per account: no account is throttled; the others log in from elsewhere.
+  EXPECT_TRUE(DecisionOn("account", Ref("user0@example.org")).is_null());
+  EXPECT_EQ(LoginFrom("127.0.0.24", kAdminEmail, kPassword), 200);
+}
+
+TEST_F(AccountDecisionTest, AWrongPasswordFloodFromOneAddressBlocksTheAddress) {
+  // 3 wrong passwords, then the account's own lock (429) — rate_limited events, which count
+  // too: the 10th event from the address blocks it (refused from then on: 403 or no answer).
+  std::vector<int> statuses;
+  for (int i = 0; i < 10; ++i) {
+    statuses.push_back(LoginFrom("127.0.0.25", kAdminEmail, "wrong password!"));
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(statuses[i], 401);
+  for (const int status : statuses) {
+    EXPECT_TRUE(status == 401 || status == 429 || status == 403 || status == 0) << status;
+  }
+  const json decision = DecisionOn("ip", "127.0.0.25");
+  ASSERT_TRUE(decision.is_object());
+  EXPECT_EQ(decision["action"], "block");
+  const int next = LoginFrom("127.0.0.25", kAdminEmail, kPassword);
+  EXPECT_TRUE(next == 403 || next == 0) << next;
+  // Ten failures are not yet the account's threshold (20): no account decision.
+  EXPECT_TRUE(DecisionOn("account", Ref(kAdminEmail)).is_null());
 }
 
 }  // namespace

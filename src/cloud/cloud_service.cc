@@ -5,6 +5,7 @@
 #include <system_error>
 #include <utility>
 
+#include "accounts/account_reference.h"
 #include "accounts/authenticator.h"
 #include "audit/postgres_audit_store.h"
 #include "audit/sqlite_audit_store.h"
@@ -24,6 +25,7 @@
 #include "cloud/sqlite_intake_store.h"
 #include "core/log.h"
 #include "crypto/keyed_hash.h"
+#include "ids/account_gate.h"
 #include "ids/detection_engine.h"
 #include "ids/enforcer.h"
 #include "ids/ids_api.h"
@@ -119,6 +121,10 @@ struct CloudService::State {
   std::unique_ptr<ids::DecisionTable> decisions;
   std::unique_ptr<ids::DetectionEngine> detection;
   std::unique_ptr<ids::Enforcer> enforcer;
+  // The IDS's account decisions at login (ids/account_gate.h), and the account references the
+  // login IDS events carry (accounts/account_reference.h, keyed from the index key).
+  std::unique_ptr<ids::AccountGate> account_gate;
+  std::unique_ptr<accounts::AccountGuard> account_guard;
   std::unique_ptr<ids::MeshNode> mesh;  // the IDS mesh (docs/ids_mesh.md)
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<ForwardIntake> intake;
@@ -162,6 +168,7 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
   MEDMESH_ASSIGN_OR_RETURN(
       crypto::HashKey refs_key,
       crypto::HashKey::Derive(secrets.index_key, "MedMesh cloud intake v1", "references"));
+  crypto::HashKey account_refs_key = accounts::DeriveAccountReferenceKey(secrets.index_key);
   if (options.store.backend == node::StoreBackend::kPostgres) {
     store::PostgresRecordStoreOptions pg;
     pg.conninfo = options.store.postgres_url;
@@ -197,6 +204,17 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                                                      ids::DefaultDetectors(options.ids.detectors));
   ids->SetObserver(detection->EventObserver());
   enforcer = std::make_unique<ids::Enforcer>(*decisions, clock, options.ids.enforcer);
+  account_gate = std::make_unique<ids::AccountGate>(*decisions, clock, options.ids.account_gate);
+  account_guard = std::make_unique<accounts::AccountGuard>(accounts::AccountGuard{
+      std::move(account_refs_key), [gate = account_gate.get()](std::string_view ref) {
+        const ids::AccountGate::Verdict v = gate->Check(ref);
+        using Kind = accounts::AccountVerdict::Kind;
+        return accounts::AccountVerdict{v.action == ids::Action::kBlock      ? Kind::kBlocked
+                                        : v.action == ids::Action::kThrottle ? Kind::kThrottled
+                                                                             : Kind::kPass,
+                                        std::chrono::ceil<std::chrono::seconds>(v.retry_after),
+                                        v.decision_id};
+      }});
   // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
   std::unique_ptr<audit::AuditStore> audit_store;
   if (options.store.backend == node::StoreBackend::kPostgres) {
@@ -224,7 +242,7 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                                   .service = options.account_service,
                                   .password_pool = options.password_pool},
                                  {identity, *records, options.audit ? *options.audit : *audit, *ids,
-                                  clock, random}));
+                                  clock, random, account_guard.get(), &metrics}));
   MEDMESH_RETURN_IF_ERROR(OpenClinical());
   // Issue 8 (integrity_service.h): batches stored before they were chained enter the chain,
   // and deletions a failure left pending are finished, before anything is served.

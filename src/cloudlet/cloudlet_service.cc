@@ -8,6 +8,7 @@
 #include <system_error>
 #include <utility>
 
+#include "accounts/account_reference.h"
 #include "accounts/authenticator.h"
 #include "accounts/principal.h"
 #include "attack/attack_runs.h"
@@ -25,6 +26,7 @@
 #include "cloudlet/trust_service.h"
 #include "cloudlet/trust_store.h"
 #include "core/log.h"
+#include "ids/account_gate.h"
 #include "ids/detection_engine.h"
 #include "ids/enforcer.h"
 #include "ids/ids_api.h"
@@ -94,6 +96,7 @@ struct CloudletService::State {
         identity(std::move(s.identity)),
         kek(std::move(s.kek)),
         log_key(node::DeriveLogReferenceKey(kek->bytes())),
+        account_refs_key(accounts::DeriveAccountReferenceKey(kek->bytes())),
         enrol_token(std::move(s.enrol_token)),
         operator_token(std::move(s.operator_token)),
         signer(crypto::NewEd25519Signer(identity.signing_key.Clone())),
@@ -108,6 +111,7 @@ struct CloudletService::State {
   node::NodeIdentity identity;
   std::optional<crypto::KeyEncryptionKey> kek;  // moved into the envelope at start
   crypto::HashKey log_key;                      // node::LogReference, derived from the KEK
+  crypto::HashKey account_refs_key;             // accounts::AccountReference, derived from the KEK
   SecretBytes enrol_token;
   SecretBytes operator_token;
   std::unique_ptr<crypto::Signer> signer;
@@ -125,6 +129,9 @@ struct CloudletService::State {
   std::unique_ptr<ids::DecisionTable> decisions;
   std::unique_ptr<ids::DetectionEngine> detection;
   std::unique_ptr<ids::Enforcer> enforcer;
+  // This cloudlet's IDS decisions on accounts, asked by its login relay (cloudlet_sessions.h).
+  std::unique_ptr<ids::AccountGate> account_gate;
+  std::unique_ptr<accounts::AccountGuard> account_guard;
   std::unique_ptr<ids::MeshNode> mesh;  // the IDS mesh (docs/ids_mesh.md)
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<DeviceRegistry> devices;
@@ -245,6 +252,17 @@ Status CloudletService::State::OpenStores() {
                                                      ids::DefaultDetectors(options.ids.detectors));
   ids->SetObserver(detection->EventObserver());
   enforcer = std::make_unique<ids::Enforcer>(*decisions, clock, options.ids.enforcer);
+  account_gate = std::make_unique<ids::AccountGate>(*decisions, clock, options.ids.account_gate);
+  account_guard = std::make_unique<accounts::AccountGuard>(accounts::AccountGuard{
+      account_refs_key.Clone(), [gate = account_gate.get()](std::string_view ref) {
+        const ids::AccountGate::Verdict v = gate->Check(ref);
+        using Kind = accounts::AccountVerdict::Kind;
+        return accounts::AccountVerdict{v.action == ids::Action::kBlock      ? Kind::kBlocked
+                                        : v.action == ids::Action::kThrottle ? Kind::kThrottled
+                                                                             : Kind::kPass,
+                                        std::chrono::ceil<std::chrono::seconds>(v.retry_after),
+                                        v.decision_id};
+      }});
   // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
   MEDMESH_ASSIGN_OR_RETURN(auto audit_store,
                            audit::SqliteAuditStore::Open(path(audit::kAuditDbFileName), sqlite));
@@ -906,10 +924,11 @@ net::Router CloudletService::State::BuildRouter() {
     return net::Response::Json(body.dump());
   });
   // Log in (relayed to the cloud), who am I, log out (cloudlet_sessions.h).
-  AddSessionRoutes(router, logins.get(), options.tls.has_value(),
-                   [this](IdsEventKind kind, const net::Request& r, std::string detail) {
-                     pipeline->RecordRejection(kind, r.peer_address, {}, detail);
-                   });
+  AddSessionRoutes(
+      router, logins.get(), options.tls.has_value(),
+      [this](IdsEventKind kind, const net::Request& r, std::string detail, std::string ref) {
+        pipeline->RecordRejection(kind, r.peer_address, {}, detail, ref);
+      });
   router.Get("/api/v1/patients/{id}/readings",
              [this](const net::Request& r) { return Readings(r); });
   router.Get("/api/v1/ids/events", [this](const net::Request& r) { return Events(r); });
@@ -1064,6 +1083,7 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
     s->logins = std::make_unique<CloudletSessions>(*s->forwarder, *s->sessions_client,
                                                    s->options.forwarder.cloud_url, clock,
                                                    s->options.accounts, s->identity, *s->signer);
+    s->logins->SetAccountGuard(s->account_guard.get());
   }
 
   s->deletion_follower = std::make_unique<DeletionFollower>(DeletionFollowerContext{

@@ -169,7 +169,7 @@ net::Response CloudletSessions::Refusal(const net::Request& request, const Error
                                         const SessionIdsRecorder& record) const {
   if (error.code() != ErrorCode::kUnavailable && accounts::OffersCredential(request)) {
     record(store::IdsEventKind::kAuthFailure, request,
-           "missing or wrong session on " + std::string(request.route));
+           "missing or wrong session on " + std::string(request.route), {});
   }
   return accounts::AuthenticationRefusal(error);
 }
@@ -181,6 +181,24 @@ net::Response CloudletSessions::LogIn(const net::Request& request, bool secure,
   net::JsonBody parsed = net::ParseJsonBody(request, kFields);
   if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
   const Json& b = std::get<Json>(parsed);
+  const std::string account_ref =
+      guard_ != nullptr
+          ? accounts::AccountReference(guard_->reference_key, b.at("email").get<std::string>())
+          : std::string();
+  // This cloudlet's own decisions on the account, before anything is relayed (and whether or
+  // not an account has the login: the cloudlet does not know).
+  if (guard_ != nullptr && guard_->gate) {
+    const accounts::AccountVerdict verdict = guard_->gate(account_ref);
+    if (verdict.kind != accounts::AccountVerdict::Kind::kPass) {
+      record(
+          store::IdsEventKind::kRateLimited, request,
+          std::string("login refused: account ") +
+              (verdict.kind == accounts::AccountVerdict::Kind::kBlocked ? "blocked" : "throttled") +
+              " by IDS decision " + verdict.decision_id,
+          account_ref);
+      return accounts::AccountRefusalResponse(verdict);
+    }
+  }
   const std::shared_ptr<const Current> now = current();
   if (!now) return net::ErrorResponse(Unavailable("the cloud was not reached yet: try again"));
 
@@ -208,10 +226,11 @@ net::Response CloudletSessions::LogIn(const net::Request& request, bool secure,
       return net::ErrorResponse(unreachable);
     }
     if (refusal->status == 401) {
-      record(store::IdsEventKind::kAuthFailure, request, "failed login (relayed to the cloud)");
+      record(store::IdsEventKind::kAuthFailure, request, "failed login (relayed to the cloud)",
+             account_ref);
     } else if (refusal->status == 429) {
       record(store::IdsEventKind::kRateLimited, request,
-             "login refused by the cloud's throttle (relayed)");
+             "login refused by the cloud's throttle (relayed)", account_ref);
     }
     return std::move(*refusal);
   }

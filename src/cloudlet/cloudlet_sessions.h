@@ -48,6 +48,7 @@
 #include <mutex>
 #include <string>
 
+#include "accounts/account_reference.h"
 #include "accounts/authenticator.h"
 #include "accounts/principal.h"
 #include "accounts/revocation.h"
@@ -74,9 +75,9 @@ struct SessionOptions {
 };
 
 // Records a refused credential or login as an IDS event of this cloudlet (no secrets in
-// `detail`).
-using SessionIdsRecorder =
-    std::function<void(store::IdsEventKind kind, const net::Request& request, std::string detail)>;
+// `detail`); `account_ref` is the login's account reference ("" when none is known).
+using SessionIdsRecorder = std::function<void(store::IdsEventKind kind, const net::Request& request,
+                                              std::string detail, std::string account_ref)>;
 
 class CloudletSessions {
  public:
@@ -99,6 +100,13 @@ class CloudletSessions {
   // The same, with the token's claims; a session logged out through this cloudlet is refused
   // at once (kUnauthenticated "session ended: log in again").
   Result<accounts::Authenticated> AuthenticateWithClaims(const net::Request& request) const;
+
+  // Makes LogIn name the login's account reference (accounts/account_reference.h, under this
+  // cloudlet's own key) in its IDS events, and ask `guard->gate` (this cloudlet's IDS decisions
+  // on accounts) before relaying: a refused login is answered here with
+  // accounts::AccountRefusalResponse (429) and an IDS event rate_limited, and never reaches the
+  // cloud. Null: neither. Call before the routes serve; `guard` must outlive this.
+  void SetAccountGuard(const accounts::AccountGuard* guard) { guard_ = guard; }
 
   // The three routes above (`request` is theirs; `secure` adds Secure to the cookies, for TLS).
   net::Response LogIn(const net::Request& request, bool secure,
@@ -129,6 +137,7 @@ class CloudletSessions {
   net::Response Refusal(const net::Request& request, const Error& error,
                         const SessionIdsRecorder& record) const;
 
+  const accounts::AccountGuard* guard_ = nullptr;
   Forwarder& forwarder_;
   net::HttpClient& client_;
   const std::string cloud_url_;

@@ -57,14 +57,16 @@ IngestPipeline::IngestPipeline(IngestContext context, IngestLimits limits)
 }
 
 void IngestPipeline::RecordRejection(IdsEventKind kind, std::string_view source_ip,
-                                     std::string_view device_id, std::string_view detail) {
+                                     std::string_view device_id, std::string_view detail,
+                                     std::string_view account_ref) {
   ctx_.counters.rejected.fetch_add(1, std::memory_order_relaxed);
   ctx_.metrics.rejected.WithLabels({store::IdsEventKindName(kind)}).Increment();
-  RecordIdsEvent(kind, source_ip, device_id, detail);
+  RecordIdsEvent(kind, source_ip, device_id, detail, account_ref);
 }
 
 void IngestPipeline::RecordIdsEvent(IdsEventKind kind, std::string_view source_ip,
-                                    std::string_view device_id, std::string_view detail) {
+                                    std::string_view device_id, std::string_view detail,
+                                    std::string_view account_ref) {
   const std::string_view kind_name = store::IdsEventKindName(kind);
   ctx_.metrics.ids_events.WithLabels({kind_name}).Increment();
   store::IdsEvent event;
@@ -74,6 +76,7 @@ void IngestPipeline::RecordIdsEvent(IdsEventKind kind, std::string_view source_i
   event.device_id = std::string(device_id);
   event.kind = kind;
   event.detail = std::string(detail);
+  event.account_ref = std::string(account_ref);
   // Rate-limited and aggregated per source (ids_event_log.h): a flood of refusals costs O(1)
   // rows, disk syncs and log lines per window, not one each.
   auto recorded = ctx_.ids.Record(event);

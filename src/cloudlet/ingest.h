@@ -151,9 +151,11 @@ class IngestPipeline {
   // Records an IDS event (rate-limited and aggregated per source) and counts a rejection; also
   // for rejections outside the pipeline (e.g. a body the HTTP layer refused as too large, a bad
   // enrolment token). `detail` must not hold secrets. Logs a warning only for events written as
-  // their own row.
+  // their own row. `account_ref`: a login's account reference (accounts/account_reference.h),
+  // for the credentials detector; never stored.
   void RecordRejection(store::IdsEventKind kind, std::string_view source_ip,
-                       std::string_view device_id, std::string_view detail);
+                       std::string_view device_id, std::string_view detail,
+                       std::string_view account_ref = {});
 
   const IngestLimits& limits() const { return limits_; }
 
@@ -184,7 +186,8 @@ class IngestPipeline {
                          std::optional<std::chrono::seconds> retry_after = std::nullopt);
   // Appends an IDS event and counts it (not as a rejected upload).
   void RecordIdsEvent(store::IdsEventKind kind, std::string_view source_ip,
-                      std::string_view device_id, std::string_view detail);
+                      std::string_view device_id, std::string_view detail,
+                      std::string_view account_ref = {});
   IngestAck Duplicate(const wire::UploadHeader& header, std::string batch_id);
   // A signed upload whose sealed payload did not open: 401 either way, recorded as
   // unknown_session when the opener does not know its session (a restart's benign noise: the

@@ -21,7 +21,9 @@ std::string Minutes(std::chrono::milliseconds d) {
   return std::to_string(std::max<long long>(1, d.count() / 60'000)) + " min";
 }
 
-// credentials v1: failed logins and bad session tokens (auth_failure, rate_limited events).
+// credentials v2: failed logins and bad session tokens (auth_failure, rate_limited events).
+// v2 (account references filled in by the login paths): the per-account alert proposes a
+// throttle of the account (ids/account_gate.h), no longer alert only.
 class CredentialDetector final : public Detector {
  public:
   explicit CredentialDetector(const DetectorOptions& o)
@@ -29,7 +31,7 @@ class CredentialDetector final : public Detector {
         by_source_(o.auth_failures_per_source, o.auth_half_life, o.max_keys),
         by_account_(o.auth_failures_per_account, o.auth_half_life, o.max_keys) {}
   std::string_view name() const override { return "credentials"; }
-  std::uint32_t version() const override { return 1; }
+  std::uint32_t version() const override { return 2; }
   void Observe(const Observation& o, std::vector<Alert>& out) override {
     if (o.source != Observation::Source::kEvent ||
         (o.kind != IdsEventKind::kAuthFailure && o.kind != IdsEventKind::kRateLimited)) {
@@ -44,9 +46,11 @@ class CredentialDetector final : public Detector {
     }
     if (o.account_ref.empty()) return;
     if (by_account_.Add(o.account_ref, 1, o.time_ms)) {
-      out.push_back(MakeAlert(o, Scope{ScopeKind::kAccount, o.account_ref}, Action::kAlertOnly,
+      // A throttle, not a block: a block would let anyone lock the account's owner out.
+      out.push_back(MakeAlert(o, Scope{ScopeKind::kAccount, o.account_ref}, Action::kThrottle,
                               "at least " + Fmt(by_account_.threshold()) +
-                                  " failed logins on this account from any source"));
+                                  " failed logins on this account from any source (half-life " +
+                                  Minutes(o_.auth_half_life) + ")"));
     }
     if (!source) return;
     // Credential stuffing: one source, many accounts, within a window of two half-lives.

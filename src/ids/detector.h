@@ -136,8 +136,9 @@ class Detector {
 // The thresholds of the default detectors (docs/ids.md explains each).
 struct DetectorOptions {
   std::size_t max_keys = 10'000;
-  // credentials: failed logins / bad tokens per source; per account (alert only: blocking an
-  // account would let anyone lock its owner out); distinct accounts per source (stuffing).
+  // credentials: failed logins / bad tokens per source; per account reference (a throttle of
+  // the account, ids/account_gate.h: blocking an account would let anyone lock its owner out);
+  // distinct accounts per source (stuffing).
   double auth_failures_per_source = 10;
   double auth_failures_per_account = 20;
   std::size_t accounts_per_source = 5;

@@ -72,7 +72,7 @@ TEST(CredentialDetectorTest, BruteForceFromOneSourceIsBlocked) {
   const Alert& first = d.all().front();
   EXPECT_EQ(first.scope.Key(), "ip:203.0.113.5");
   EXPECT_EQ(first.action, Action::kBlock);
-  EXPECT_EQ(first.detector_version, 1u);
+  EXPECT_EQ(first.detector_version, 2u);
 }
 
 TEST(CredentialDetectorTest, StuffingAcrossAccountsIsBlockedBeforeThePerSourceThreshold) {
@@ -85,7 +85,7 @@ TEST(CredentialDetectorTest, StuffingAcrossAccountsIsBlockedBeforeThePerSourceTh
   EXPECT_NE(d.all()[0].reason.find("stuffing"), std::string::npos);
 }
 
-TEST(CredentialDetectorTest, OneAccountAttackedFromManySourcesIsAnAlertOnly) {
+TEST(CredentialDetectorTest, OneAccountAttackedFromManySourcesIsThrottledNotBlocked) {
   Detectors d;
   for (int i = 0; i < 25; ++i) {
     d.Feed(Observation::Event(kT0 + i * 1000, "198.51.100." + std::to_string(i),
@@ -93,7 +93,8 @@ TEST(CredentialDetectorTest, OneAccountAttackedFromManySourcesIsAnAlertOnly) {
   }
   ASSERT_EQ(d.Count("credentials"), 1u);
   EXPECT_EQ(d.all()[0].scope.kind, ScopeKind::kAccount);
-  EXPECT_EQ(d.all()[0].action, Action::kAlertOnly);
+  EXPECT_EQ(d.all()[0].scope.value, "victim");
+  EXPECT_EQ(d.all()[0].action, Action::kThrottle);
 }
 
 TEST(CredentialDetectorTest, PeopleMistypingNowAndThenAreNotFlagged) {

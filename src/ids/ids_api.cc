@@ -96,6 +96,36 @@ void AddIdsRoutes(net::Router& router, IdsApiContext context) {
     }
     return Dump({{"decisions", list}});
   });
+  // An operator's own decision (an account reported stolen, an address seen elsewhere): imposed
+  // as a detector's proposal is (escalation, allowlist, the local-proxy rule), origin this node.
+  router.Post(
+      "/api/v1/ids/decisions",
+      [c, now_ms](const net::Request& r) -> Result<net::Response> {
+        if (auto refusal = c->authorize(r)) return std::move(*refusal);
+        static constexpr net::JsonField kFields[] = {{"scope", net::JsonType::kString},
+                                                     {"value", net::JsonType::kString},
+                                                     {"action", net::JsonType::kString},
+                                                     {"reason", net::JsonType::kString, false}};
+        net::JsonBody body = net::ParseJsonBody(r, kFields);
+        if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
+        const Json& b = std::get<Json>(body);
+        MEDMESH_ASSIGN_OR_RETURN(Scope scope, ScopeFrom(b));
+        const auto action = ActionFromName(b.at("action").get<std::string>());
+        if (!action) return InvalidArgument("'action' must be block, throttle or alert");
+        std::string reason = b.value("reason", "");
+        if (reason.size() > kMaxReasonBytes) {
+          return InvalidArgument("'reason' must be at most 256 bytes");
+        }
+        if (reason.empty()) reason = "imposed by an operator";
+        MEDMESH_ASSIGN_OR_RETURN(
+            std::optional<Decision> made,
+            c->table.Impose({"operator", 1, scope, *action, std::move(reason)}));
+        if (!made)
+          return FailedPrecondition("the scope is allowlisted: remove it from the list first");
+        if (c->on_change) c->on_change(r, "decision.impose", made->scope);
+        return Dump(DecisionJson(*made, now_ms(c->clock)), 201);
+      },
+      {.body_limit_bytes = 4096});
   router.Post("/api/v1/ids/decisions/{id}/revocation",
               [c, now_ms](const net::Request& r) -> Result<net::Response> {
                 if (auto refusal = c->authorize(r)) return std::move(*refusal);

@@ -3,6 +3,12 @@
 //
 //   GET  /api/v1/ids/alerts                       recent alerts (memory; newest first)
 //   GET  /api/v1/ids/decisions?active=true|false  decisions (active ones by default)
+//   POST /api/v1/ids/decisions                    {"scope","value","action","reason"?}: an
+//                                                 operator's own decision (detector
+//                                                 "operator"), imposed as a detector's
+//                                                 proposal: 201 with the decision in force on
+//                                                 the scope (an active one as strong is
+//                                                 returned as it is); 409 if allowlisted
 //   POST /api/v1/ids/decisions/{id}/revocation    ends a decision now
 //   GET  /api/v1/ids/allowlist                    the allowlist
 //   POST /api/v1/ids/allowlist                    {"scope","value","note"?} adds (201)
@@ -11,7 +17,7 @@
 // Every route first asks `authorize`: a response refuses the request with it (401/403), nullopt
 // lets it through. `on_change` (may be empty) hears each revocation and allowlist change after
 // it is stored, for the node's audit log. Errors: 400 bad body or query, 404 unknown decision,
-// 409 a decision that already ended.
+// 409 a decision that already ended or an allowlisted scope.
 // Thread safety: the handlers are thread-safe; the context's objects must outlive the router.
 #pragma once
 
@@ -33,7 +39,8 @@ struct IdsApiContext {
   const Enforcer& enforcer;
   const Clock& clock;
   std::function<std::optional<net::Response>(const net::Request&)> authorize;
-  // (request, "decision.revoke" | "allowlist.add" | "allowlist.remove", the scope)
+  // (request, "decision.impose" | "decision.revoke" | "allowlist.add" | "allowlist.remove",
+  // the scope)
   std::function<void(const net::Request&, std::string_view, const Scope&)> on_change;
 };
 

@@ -2,6 +2,7 @@
 // cloud's and each cloudlet's options.
 #pragma once
 
+#include "ids/account_gate.h"
 #include "ids/decision_table.h"
 #include "ids/detector.h"
 #include "ids/enforcer.h"
@@ -13,6 +14,8 @@ struct IdsOptions {
   DetectorOptions detectors;
   DecisionPolicy decisions;
   EnforcerOptions enforcer;
+  // Account decisions at login (account_gate.h).
+  AccountGateOptions account_gate;
   // The IDS mesh (mesh_node.h, docs/ids_mesh.md): peers and fusion. A cloudlet adds its cloud
   // (forwarder cloud_url) as the peer "cloud" unless listed.
   MeshOptions mesh;

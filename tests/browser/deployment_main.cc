@@ -6,7 +6,11 @@
 //   argv                `--seed` (optional): seed the demo's people and workflows (below);
 //                       `--partner` (optional): a second cloudlet, cloudlet-2, forwarding to the
 //                       same cloud, each cloudlet the other's configured mesh peer (relaying,
-//                       sharing across cloudlets: docs/trust_system.md)
+//                       sharing across cloudlets: docs/trust_system.md);
+//                       `--demo-attacks` (optional): the cloudlet is a demo's for the red team
+//                       (docs/attack.md): it gets an operator token and a demo folder (the
+//                       root certificate, its operator and enrolment tokens, mode 0600, as
+//                       `medmesh demo` lays them out), and serves /api/v1/attack/runs
 //   stdin, first line   the admin's password (the admin's e-mail is admin@hospital.test)
 //   stdout, one line    {"cloud":"http://127.0.0.1:<port>","cloudlet":"http://127.0.0.1:<port>"}
 //                       (with --partner also "cloudlet2")
@@ -57,6 +61,7 @@
 #include "core/clock.h"
 #include "core/random.h"
 #include "core/secret_bytes.h"
+#include "node/identity.h"
 #include "node/test_support.h"
 #include "wire/record_codec.h"
 
@@ -235,7 +240,27 @@ Result<std::uint16_t> FreePort() {
   return ntohs(address.sin_port);
 }
 
-int Run(bool seed, bool partner) {
+
+// The demo folder the cloudlet's red-team runs read (attack::LoadDeployment): root/root.cert and
+// cloudlet-1/{operator,enrol}.token. Fills the two tokens.
+Status WriteDemoFolder(const std::filesystem::path& demo, const node::testing::TestDeployment& pki,
+                       Random& random, SecretBytes& operator_token, SecretBytes& enrol_token) {
+  std::error_code ec;
+  std::filesystem::create_directories(demo / "root", ec);
+  if (!ec) std::filesystem::create_directories(demo / "cloudlet-1", ec);
+  if (!ec) {
+    std::filesystem::copy_file(pki.root().certificate_file, demo / "root" / "root.cert", ec);
+  }
+  if (ec) return Unavailable("demo folder: " + ec.message());
+  MEDMESH_RETURN_IF_ERROR(node::WriteTokenFile(demo / "cloudlet-1" / "operator.token", random));
+  MEDMESH_RETURN_IF_ERROR(node::WriteTokenFile(demo / "cloudlet-1" / "enrol.token", random));
+  MEDMESH_ASSIGN_OR_RETURN(operator_token,
+                           node::ReadTokenFile(demo / "cloudlet-1" / "operator.token"));
+  MEDMESH_ASSIGN_OR_RETURN(enrol_token, node::ReadTokenFile(demo / "cloudlet-1" / "enrol.token"));
+  return OkStatus();
+}
+
+int Run(bool seed, bool partner, bool demo_attacks) {
   std::string password;
   if (!std::getline(std::cin, password) || password.empty()) {
     std::cerr << "browser test deployment: the admin password is expected on stdin\n";
@@ -268,7 +293,16 @@ int Run(bool seed, bool partner) {
   edge.forwarder.poll_interval = std::chrono::milliseconds(50);
   edge.forward_queue.initial_backoff = std::chrono::milliseconds(50);
   edge.forward_queue.max_backoff = std::chrono::milliseconds(200);
-  const SecretBytes enrol_token = node::testing::RandomToken(random);
+  SecretBytes enrol_token = node::testing::RandomToken(random);
+  SecretBytes operator_token;
+  if (demo_attacks) {
+    edge.demo_attacks_deployment = dir.path() / "demo";
+    if (Status written = WriteDemoFolder(edge.demo_attacks_deployment, deployment, random,
+                                         operator_token, enrol_token);
+        !written) {
+      return Fail("demo folder", written.error());
+    }
+  }
   std::optional<cloudlet::CloudletOptions> edge2;
   if (partner) {
     auto port1 = FreePort();
@@ -278,6 +312,7 @@ int Run(bool seed, bool partner) {
     edge2 = edge;
     edge2->data_dir = dir.path() / "cloudlet-2";
     edge2->port = *port2;
+    edge2->demo_attacks_deployment.clear();
     edge.ids.mesh.peers = {{"cloudlet-2", "http://127.0.0.1:" + std::to_string(*port2), false}};
     edge2->ids.mesh.peers = {{"cloudlet-1", "http://127.0.0.1:" + std::to_string(*port1), false}};
   }
@@ -285,7 +320,7 @@ int Run(bool seed, bool partner) {
   if (!edge_identity) return Fail("cloudlet identity", edge_identity.error());
   cloudlet::CloudletSecrets edge_secrets{std::move(*edge_identity),
                                          crypto::KeyEncryptionKey::Generate(random),
-                                         enrol_token.Clone(), SecretBytes()};
+                                         enrol_token.Clone(), std::move(operator_token)};
   auto cloudlet =
       cloudlet::CloudletService::Start(std::move(edge), std::move(edge_secrets), clock, random);
   if (!cloudlet) return Fail("cloudlet", cloudlet.error());
@@ -359,15 +394,18 @@ int Run(bool seed, bool partner) {
 int main(int argc, char** argv) {
   bool seed = false;
   bool partner = false;
+  bool demo_attacks = false;
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--seed") {
       seed = true;
     } else if (std::string_view(argv[i]) == "--partner") {
       partner = true;
+    } else if (std::string_view(argv[i]) == "--demo-attacks") {
+      demo_attacks = true;
     } else {
-      std::cerr << "usage: browser_test_deployment [--seed] [--partner]\n";
+      std::cerr << "usage: browser_test_deployment [--seed] [--partner] [--demo-attacks]\n";
       return 2;
     }
   }
-  return medmesh::Run(seed, partner);
+  return medmesh::Run(seed, partner, demo_attacks);
 }

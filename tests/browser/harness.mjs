@@ -247,14 +247,17 @@ export async function waitForLanding(page) {
 // deployment with --seed (the demo's people and workflows, about 25 s) and fills `seed`;
 // `partner: true` with --partner (a second cloudlet, cloudlet-2, peer of the first; its URL in
 // `urls.cloudlet2`).
-export function useDeployment(name, { seed: withSeed = false, partner = false } = {}) {
+// `demoAttacks: true` with --demo-attacks (the cloudlet serves the red team, docs/attack.md).
+export function useDeployment(name,
+  { seed: withSeed = false, partner = false, demoAttacks = false } = {}) {
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: run tools/setup.sh (it installs Debian's chromium)`);
     }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     ({ child: deployment, lines: deploymentLines, urls } =
-      await startDeployment([...(withSeed ? ['--seed'] : []), ...(partner ? ['--partner'] : [])]));
+      await startDeployment([...(withSeed ? ['--seed'] : []), ...(partner ? ['--partner'] : []),
+        ...(demoAttacks ? ['--demo-attacks'] : [])]));
     if (withSeed) seed = JSON.parse(fs.readFileSync(urls.seed, 'utf8'));
     browser = await chromium.launch({
       executablePath: CHROMIUM,

@@ -85,8 +85,8 @@ async function allowMissingRoutes(page, base, token) {
   for (const route of ['/api/v1/ids/peers', '/api/v1/ids/mesh']) {
     if ((await api(base, 'GET', route, { token })).status === 404) missing.push(route);
   }
-  // A cloudlet that is no demo's answers the red-team probe (ids-pages.js) with 404.
-  const probe = await api(base, 'POST', '/api/v1/attack/runs', { token, body: { scenario: '' } });
+  // A cloudlet that is no demo's answers the red-team list (ids-pages.js) with 404.
+  const probe = await api(base, 'GET', '/api/v1/attack/runs', { token });
   if (probe.status === 404) missing.push('/api/v1/attack/runs');
   if (missing.length) page.allowedConsole.push(/the server responded with a status of 404/);
 }
@@ -202,10 +202,10 @@ describe('the intrusion detection pages', () => {
 
         await allowAndRemove(page, urls.cloudlet, operator.token, 'ip', '192.0.2.7');
         await checkPeers(page, urls.cloudlet, operator.token);
-        // The red-team buttons only at a demo's cloudlet: elsewhere the route answers 404 (a
-        // demo refuses the empty scenario name with 400).
-        const demo = await api(urls.cloudlet, 'POST', '/api/v1/attack/runs',
-          { token: operator.token, body: { scenario: '' } });
+        // The red-team buttons only at a demo's cloudlet (redteam.test.mjs): elsewhere the
+        // routes answer 404.
+        const demo = await api(urls.cloudlet, 'GET', '/api/v1/attack/runs',
+          { token: operator.token });
         assert.equal(demo.status, 404, "the browser test's deployment is no demo");
         await page.locator('#attack[data-demo="false"]').waitFor({ state: 'attached' });
         assert.equal(await page.locator('#attack').isHidden(), true, 'no red-team section');

@@ -49,7 +49,7 @@ function currentCsrf() {
 function friendlyMessage(status, body, retryAfterS) {
   const wait = retryAfterS ? ` Try again in ${retryAfterS} s.` : ' Try again in a moment.';
   if (status === 429) {
-    return body?.reason === 'locked_out'
+    return ['locked_out', 'account_blocked', 'account_throttled'].includes(body?.reason)
       ? `Too many attempts: this is locked for a while.${wait}`
       : `The server is busy.${wait}`;
   }

@@ -12,17 +12,13 @@
 // whose route answers 404 says so (no mesh on this node) or is left out (not a demo).
 // Routes: GET /api/v1/ids/alerts, GET /api/v1/ids/decisions, POST .../{id}/revocation,
 // GET/POST /api/v1/ids/allowlist, POST .../removal, GET /api/v1/ids/peers, GET /api/v1/ids/mesh,
-// POST /api/v1/attack/runs, GET /api/v1/attack/runs/{id}.
+// GET and POST /api/v1/attack/runs, GET /api/v1/attack/runs/{id}.
 import { api } from '../api.js';
 import { announce, h, replace } from '../dom.js';
 import { form, textField } from '../forms.js';
 import { loading, mono, page, table, time } from './operator-shared.js';
 
 export const POLL_MS = 3000;
-// The scenarios of `medmesh attack` (docs/attack.md), as POST /api/v1/attack/runs names them.
-const ATTACKS = ['all', 'brute-force', 'credential-stuffing', 'forged-batch', 'replayed-batch',
-  'withdrawn-device', 'authz-probing', 'injection', 'request-flood', 'slow-connections',
-  'db-tampering', 'lying-peer'];
 const SCOPES = [['ip', 'IP address'], ['range', 'IPv6 /64 range'], ['account', 'Account'],
   ['device', 'Device']];
 const scopeText = (scope) => [`${scope.kind} `, mono(scope.value)];
@@ -151,7 +147,8 @@ export async function render(context) {
     fields: [
       textField({ name: 'scope', label: 'Kind', options: SCOPES, required: true }),
       textField({ name: 'value', label: 'Value', required: true, maxlength: 200,
-        hint: 'For example 192.0.2.7, 2001:db8:1:2::/64, an account id or a device id.' }),
+        hint: 'For example 192.0.2.7, 2001:db8:1:2::/64, an account reference (acct_…) ' +
+          'as a decision names it, or a device id.' }),
       textField({ name: 'note', label: 'Note', maxlength: 200 }),
     ],
     submitLabel: 'Allowlist',
@@ -176,34 +173,61 @@ export async function render(context) {
         p.outbox_depth, reachable(p)]), { id: 'peers-table' }));
   const output = h('pre', { class: 'ids-output', tabindex: '0', 'aria-live': 'polite',
     'aria-label': 'Output of the scenario' });
-  // A run's output lines, asked for every second until it is done or the page is left.
+  const runList = h('div');
+  const verdictText = (run) => (run.verdicts.length === 0 ? '—'
+    : run.verdicts.map((v) => `${v.scenario}: ${v.verdict}`).join(', '));
+  // The scenarios and the runs kept (GET /api/v1/attack/runs); null where this is no demo (404).
+  async function loadRuns() {
+    try {
+      const listed = await api.get('/api/v1/attack/runs');
+      replace(runList, table('Runs, newest first', ['Run', 'Scenario', 'State', 'Verdicts'],
+        listed.runs.map((r) => [mono(r.id), r.scenario, r.state, verdictText(r)]),
+      { id: 'runs-table' }));
+      return listed;
+    } catch (error) {
+      if (error.status === 404) return null;
+      replace(runList, errorText(error));
+      return { scenarios: [], runs: [] };
+    }
+  }
+  // A run's output lines, asked for every second until it is done or the page is left; then
+  // the runs, alerts and decisions again, so what the attack caused shows at once.
   async function attack(scenario, button) {
     button.disabled = true;
     try {
       let run = await api.post('/api/v1/attack/runs', { scenario });
+      await loadRuns();
       for (;;) {
         run = await api.get(`/api/v1/attack/runs/${encodeURIComponent(run.id)}`);
         replace(output, run.lines.join('\n'));
         if (run.state === 'done' || !output.isConnected) break;
         await new Promise((resolve) => { setTimeout(resolve, 1000); });
       }
+      if (output.isConnected) {
+        announce(`${scenario}: ${verdictText(run)}`);
+        await Promise.all([loadRuns(), poll(), loadDecisions()]);
+      }
     } catch (error) {
       replace(output, error.message);
     }
     button.disabled = false;
   }
-  // Whether this cloudlet is a demo's: no route lists the scenarios, so an empty name is sent,
-  // which a demo refuses with 400 (or 409 while a run goes on) and any other node with 404.
+  // Only a demo's cloudlet lists its scenarios; any other node answers 404 and the section
+  // stays hidden (data-demo says which).
   function redTeam() {
+    const buttons = h('div', { class: 'actions' });
     const element = section('attack', 'Red team (demo only)', h('p', { class: 'muted' },
       'Runs a scenario of medmesh attack against this cloudlet from a loopback address of ' +
-      'its own; what it tried and what the system did show below.'),
-    h('div', { class: 'actions' }, ATTACKS.map((name) => h('button', { type: 'button',
-      class: 'secondary', onclick: (e) => attack(name, e.currentTarget) }, name))), output);
+      'its own; what it tried and what the system did show below.'), buttons, output, runList);
     element.hidden = true;
-    api.post('/api/v1/attack/runs', { scenario: '' }).catch((error) => error).then((error) => {
-      element.hidden = error?.status === 404;
+    loadRuns().then((listed) => {
+      element.hidden = listed === null;
       element.dataset.demo = String(!element.hidden);
+      if (listed === null) return;
+      const names = ['all', ...listed.scenarios.map((x) => x.name)];
+      replace(buttons, names.map((name) => h('button', { type: 'button', class: 'secondary',
+        title: listed.scenarios.find((x) => x.name === name)?.tries ?? 'every scenario in turn',
+        onclick: (e) => attack(name, e.currentTarget) }, name)));
     });
     return element;
   }
