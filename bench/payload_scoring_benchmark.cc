@@ -6,8 +6,8 @@
 // spread (min..max) of the time per request are printed.
 //
 //   build/release/bench/payload_scoring_benchmark [--iterations 2000] [--repetitions 5]
-//   valgrind --tool=callgrind build/release/bench/payload_scoring_benchmark --only ui_corpus \
-//     --iterations 10 --repetitions 1     (instructions: see docs/ids.md for the method)
+//   valgrind --tool=callgrind build/release/bench/payload_scoring_benchmark --only ui_corpus
+//     --iterations 10 --repetitions 1     (one line; instructions: docs/ids.md has the method)
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -169,7 +169,10 @@ int main(int argc, char** argv) {
         const auto head = ids::HeadValues(r, options);
         const auto body = ids::BodyValues(r, options);
         values += head.size() + body.size();
-        sink += scorer.Score(head).value_or(0) + scorer.Score(body).value_or(0);
+        const auto head_score = scorer.Score(head);
+        const auto body_score = scorer.Score(body);
+        if (!head_score || !body_score) return 1;
+        sink += *head_score + *body_score;
       }
       const std::chrono::duration<double, std::micro> took =
           std::chrono::steady_clock::now() - start;

@@ -267,7 +267,7 @@ TEST_F(CloudServiceTest, InjectionPayloadsGetTheirSourceBlockedByTheRequestClass
     EXPECT_NE(send_from("127.0.0.41", get("/fhir/r4/Observation?patient=" + std::string(payload))),
               403);
   }
-  const std::string body = R"({"email":"admin'--","password":"x"})";
+  const std::string body = R"({"email":"' OR '1'='1' --","password":"x"})";
   EXPECT_NE(send_from("127.0.0.41",
                       "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: "
                       "application/json\r\nContent-Length: " +
