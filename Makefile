@@ -36,7 +36,7 @@ test-asan:
 
 bench: setup
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark ingest_benchmark abuse_benchmark api_benchmark ids_detector_benchmark blocked_flood_benchmark ids_propagation_benchmark medmesh
+	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark ingest_benchmark abuse_benchmark api_benchmark ids_detector_benchmark payload_scoring_benchmark blocked_flood_benchmark ids_propagation_benchmark medmesh
 	@./build/release/bench/ntru_benchmark --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	@echo
 	@./build/release/bench/ingest_benchmark
@@ -46,6 +46,8 @@ bench: setup
 	@./build/release/bench/api_benchmark
 	@echo
 	@./build/release/bench/ids_detector_benchmark --runs 200 --seed 1
+	@echo
+	@./build/release/bench/payload_scoring_benchmark
 	@echo
 	@./build/release/bench/blocked_flood_benchmark
 	@echo

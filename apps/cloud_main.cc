@@ -1,6 +1,6 @@
 // medmesh cloud: the remote cloud service.
 //
-//   medmesh cloud --config FILE [--listen HOST:PORT] [--data-dir DIR]
+//   medmesh cloud --config FILE [--listen HOST:PORT] [--data-dir DIR] [--ids-models DIR]
 //                 [--log-level debug|info|warn|error]
 //
 // Reads the node config (docs/node_config.md), loads and cross-checks the identity (node key,
@@ -127,6 +127,7 @@ int RunCloud(const ServiceFlags& flags) {
   options.statistics_k = config->statistics_k;
   options.cloudlet_urls = config->cloudlets;
   options.ids.mesh = MeshOptionsFrom(config->mesh);
+  options.ids.models_dir = flags.ids_models;
   if (config->tls && !config->tls->cert_file.empty()) {
     options.tls =
         medmesh::net::TlsFiles{config->tls->cert_file.string(), config->tls->key_file.string()};

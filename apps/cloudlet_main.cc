@@ -1,6 +1,7 @@
 // medmesh cloudlet: the edge service.
 //
 //   medmesh cloudlet --config FILE [--listen HOST:PORT] [--data-dir DIR] [--cloud-url URL]
+//                    [--ids-models DIR]
 //                    [--log-level debug|info|warn|error]
 //
 // Reads the node config (docs/node_config.md), loads and cross-checks the identity (node key,
@@ -90,6 +91,7 @@ int RunCloudlet(const ServiceFlags& flags, const std::string& demo_attacks) {
   options.retention = config->retention;
   options.demo_attacks_deployment = demo_attacks;  // demo only (docs/attack.md)
   options.ids.mesh = MeshOptionsFrom(config->mesh);
+  options.ids.models_dir = flags.ids_models;
   if (config->tls) {
     if (!config->tls->cert_file.empty()) {
       options.tls =

@@ -19,6 +19,10 @@ void AddServiceOptions(CLI::App& cmd, ServiceFlags& flags, bool with_cloud_url) 
         "--cloud-url", [&flags](const std::string& v) { flags.overrides.cloud_url = v; },
         "Base URL of the remote cloud (overrides the config)");
   }
+  cmd.add_option("--ids-models", flags.ids_models,
+                 "Folder of the IDS request model that scores live requests (docs/ids.md); "
+                 "\"\" or a folder without a usable model: scoring off")
+      ->capture_default_str();
   cmd.add_option("--log-level", flags.log_level, "Log level")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 }

@@ -1,11 +1,15 @@
 // The flags `medmesh cloud` and `medmesh cloudlet` share: --config, --listen, --data-dir,
-// --log-level (and --cloud-url for a cloudlet), read into one struct.
+// --log-level, --ids-models (and --cloud-url for a cloudlet), read into one struct.
 #pragma once
 
 #include <string>
 
 #include "ids/mesh_node.h"
 #include "node/node_config.h"
+
+#ifndef MEDMESH_IDS_MODELS_DIR
+#define MEDMESH_IDS_MODELS_DIR "models/ids"
+#endif
 
 namespace CLI {
 class App;
@@ -15,6 +19,9 @@ struct ServiceFlags {
   std::string config;
   medmesh::node::NodeConfigOverrides overrides;
   std::string log_level = "info";
+  // The request classifier's folder (ids::IdsOptions::models_dir): by default the models that
+  // `medmesh ids train` writes (models/ids of this build's source tree); "" turns scoring off.
+  std::string ids_models = MEDMESH_IDS_MODELS_DIR;
 };
 
 // Adds the shared options to `cmd`, writing into `flags` (which must outlive `cmd`'s parsing).

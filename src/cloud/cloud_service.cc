@@ -125,6 +125,9 @@ struct CloudService::State {
   // login IDS events carry (accounts/account_reference.h, keyed from the index key).
   std::unique_ptr<ids::AccountGate> account_gate;
   std::unique_ptr<accounts::AccountGuard> account_guard;
+  // The request classifier on live requests (ids/payload_scoring.h): the filter after the
+  // enforcer's scores heads, the wrapped handlers score bodies. Off without a model.
+  std::unique_ptr<ids::PayloadScoring> payloads;
   std::unique_ptr<ids::MeshNode> mesh;  // the IDS mesh (docs/ids_mesh.md)
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<ForwardIntake> intake;
@@ -215,6 +218,8 @@ Status CloudService::State::OpenStores(CloudSecrets& secrets) {
                                         std::chrono::ceil<std::chrono::seconds>(v.retry_after),
                                         v.decision_id};
       }});
+  payloads = ids::PayloadScoring::Load(options.ids.models_dir, *detection, clock, &metrics,
+                                       options.ids.payloads);
   // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
   std::unique_ptr<audit::AuditStore> audit_store;
   if (options.store.backend == node::StoreBackend::kPostgres) {
@@ -494,7 +499,8 @@ net::Router CloudService::State::BuildRouter() {
     }
     return std::nullopt;
   };
-  ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock, ids_authorize, {}});
+  ids::AddIdsRoutes(router,
+                    {*decisions, *detection, *enforcer, clock, ids_authorize, {}, payloads.get()});
   // The IDS mesh (ids/mesh_node.h): the cloudlets' signed reports; the mesh-wide view for admins.
   ids::AddMeshRoutes(router, *mesh, ids_authorize);
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
@@ -543,9 +549,10 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
   server_options.observer = ids::ServerObserverFor(*s->detection, *s->ids, s->identity.id(), clock);
   // Blocked sources are refused at accept, before a session (ids/enforcer.h).
   server_options.connection_filter = s->enforcer->AsConnectionFilter();
-  MEDMESH_ASSIGN_OR_RETURN(s->server,
-                           net::HttpServer::Start(std::move(server_options), s->BuildRouter(),
-                                                  {s->enforcer->AsFilter()}));
+  MEDMESH_ASSIGN_OR_RETURN(
+      s->server,
+      net::HttpServer::Start(std::move(server_options), s->payloads->ScoreBodies(s->BuildRouter()),
+                             {s->enforcer->AsFilter(), s->payloads->HeadFilter()}));
   s->mesh->Start();
   s->maintenance = std::make_unique<node::MaintenanceThread>(
       "cloud_maintenance",

@@ -241,6 +241,52 @@ TEST_F(CloudServiceTest, RefusesABadSchemaPrefixAtStart) {
 
 // The cloud's maintenance thread writes IDS aggregates whose window closed, with no reader
 // asking.
+// The cloud scores its live requests with the request model too (ids/payload_scoring.h): FHIR
+// search parameters and JSON bodies carrying injections get their source blocked; a FHIR search
+// with ordinary parameters from another address is answered as before.
+TEST_F(CloudServiceTest, InjectionPayloadsGetTheirSourceBlockedByTheRequestClassifier) {
+  CloudOptions options;
+  options.ids.models_dir = MEDMESH_IDS_MODELS_DIR;
+  StartService(std::move(options));
+  const auto send_from = [&](std::string_view from, const std::string& request) {
+    net::testing::RawConnection c(service_->port(), std::chrono::seconds(10), from);
+    EXPECT_TRUE(c.connected() && c.Send(request));
+    auto reply = c.Read();
+    return reply ? reply->status : 0;
+  };
+  const auto get = [](const std::string& target) {
+    return "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  };
+  const std::string search =
+      "/fhir/r4/Observation?patient=psd-4f5e6d&code=8867-4&date=ge2026-12-01";
+  const int plain = send_from("127.0.0.42", get(search));
+  EXPECT_NE(plain, 403);
+  for (const char* payload :
+       {"%27%20OR%20%271%27%3D%271%27%20--", "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "..%2F..%2F..%2F..%2Fetc%2Fpasswd", "1%3B%20DROP%20TABLE%20records%3B%20--"}) {
+    EXPECT_NE(send_from("127.0.0.41", get("/fhir/r4/Observation?patient=" + std::string(payload))),
+              403);
+  }
+  const std::string body = R"({"email":"' OR '1'='1' --","password":"x"})";
+  EXPECT_NE(send_from("127.0.0.41",
+                      "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      "application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body),
+            403);
+  EXPECT_EQ(send_from("127.0.0.41", get(search)), 403);
+  EXPECT_EQ(send_from("127.0.0.42", get(search)), plain);
+
+  net::ClientRequest request;
+  request.url = url_ + "/api/v1/ids/alerts";
+  request.headers.emplace_back("Authorization",
+                               "Bearer " + node::testing::TokenText(operator_token_));
+  const json alerts = json::parse(client_->Send(request).value().body);
+  EXPECT_TRUE(alerts["payload_scorer"]["enabled"].get<bool>());
+  ASSERT_FALSE(alerts["alerts"].empty()) << alerts.dump();
+  EXPECT_EQ(alerts["alerts"][0]["detector"], "payloads");
+  EXPECT_EQ(alerts["alerts"][0]["scope"]["value"], "127.0.0.41");
+}
+
 TEST_F(CloudServiceTest, TheMaintenanceThreadWritesClosedIdsAggregates) {
   CloudOptions options;
   options.retention.maintenance_interval = std::chrono::seconds(1);

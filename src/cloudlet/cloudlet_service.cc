@@ -132,6 +132,9 @@ struct CloudletService::State {
   // This cloudlet's IDS decisions on accounts, asked by its login relay (cloudlet_sessions.h).
   std::unique_ptr<ids::AccountGate> account_gate;
   std::unique_ptr<accounts::AccountGuard> account_guard;
+  // The request classifier on live requests (ids/payload_scoring.h): the filter after the
+  // enforcer's scores heads, the wrapped handlers score bodies. Off without a model.
+  std::unique_ptr<ids::PayloadScoring> payloads;
   std::unique_ptr<ids::MeshNode> mesh;  // the IDS mesh (docs/ids_mesh.md)
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<DeviceRegistry> devices;
@@ -263,6 +266,8 @@ Status CloudletService::State::OpenStores() {
                                         std::chrono::ceil<std::chrono::seconds>(v.retry_after),
                                         v.decision_id};
       }});
+  payloads = ids::PayloadScoring::Load(options.ids.models_dir, *detection, clock, &metrics,
+                                       options.ids.payloads);
   // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
   MEDMESH_ASSIGN_OR_RETURN(auto audit_store,
                            audit::SqliteAuditStore::Open(path(audit::kAuditDbFileName), sqlite));
@@ -947,7 +952,8 @@ net::Router CloudletService::State::BuildRouter() {
   ids::AddMeshRoutes(router, *mesh, ids_authorize);
   ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock, ids_authorize,
                              [this](const net::Request& r, std::string_view what,
-                                    const ids::Scope& scope) { AuditIdsChange(r, what, scope); }});
+                                    const ids::Scope& scope) { AuditIdsChange(r, what, scope); },
+                             payloads.get()});
   router.Get("/api/v1/devices", [this](const net::Request& r) { return ListDevices(r); });
   router.Get("/api/v1/patients/{id}/stored", [this](const net::Request& r) { return Stored(r); });
   router.Post("/api/v1/devices/{device_id}/withdrawal",
@@ -1226,9 +1232,10 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
   // Blocked sources are refused at accept, before a session (ids/enforcer.h).
   server_options.connection_filter = s->enforcer->AsConnectionFilter();
   // IDS decisions are enforced first, before routing and before any body is read.
-  MEDMESH_ASSIGN_OR_RETURN(s->server,
-                           net::HttpServer::Start(std::move(server_options), s->BuildRouter(),
-                                                  {s->enforcer->AsFilter()}));
+  MEDMESH_ASSIGN_OR_RETURN(
+      s->server,
+      net::HttpServer::Start(std::move(server_options), s->payloads->ScoreBodies(s->BuildRouter()),
+                             {s->enforcer->AsFilter(), s->payloads->HeadFilter()}));
   s->forwarder->Start();
   s->mesh->Start();
   s->maintenance = std::make_unique<CloudletMaintenance>(

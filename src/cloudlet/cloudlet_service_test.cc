@@ -517,6 +517,80 @@ TEST_F(CloudletServiceTest, ForgedUploadsGetTheirSourceBlockedUntilAnOperatorRev
   EXPECT_EQ(send_from("127.0.0.9", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
 }
 
+// The request classifier on a running cloudlet (ids/payload_scoring.h, ADR 0041): injection
+// payloads in query strings and JSON bodies from one address are scored as payloads and the
+// payloads detector blocks that address; a user's plain requests with free text, from another
+// address, are served and leave nothing behind. Without a model the node starts with scoring off.
+TEST_F(CloudletServiceTest, InjectionPayloadsGetTheirSourceBlockedByTheRequestClassifier) {
+  const json off = json::parse(GetAsOperator("/api/v1/ids/alerts").body);
+  EXPECT_FALSE(off["payload_scorer"]["enabled"].get<bool>());
+  CloudletOptions options;
+  options.ids.models_dir = MEDMESH_IDS_MODELS_DIR;
+  RestartService(std::move(options));
+  const json on = json::parse(GetAsOperator("/api/v1/ids/alerts").body);
+  EXPECT_TRUE(on["payload_scorer"]["enabled"].get<bool>());
+  EXPECT_EQ(on["payload_scorer"]["model"], "http-v2");
+
+  const auto send_from = [&](std::string_view from, const std::string& request) {
+    net::testing::RawConnection c(service_->port(), std::chrono::seconds(10), from);
+    EXPECT_TRUE(c.connected() && c.Send(request));
+    auto reply = c.Read();
+    return reply ? reply->status : 0;
+  };
+  const auto get = [](const std::string& target) {
+    return "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  };
+  const auto post_json = [](const std::string& target, const std::string& body) {
+    return "POST " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  // A user, before, between and after the attack: free text, an apostrophe in an e-mail.
+  const auto user = [&] {
+    EXPECT_EQ(send_from("127.0.0.32", get("/api/v1/stats?from=2026-12-01&note=chest+pain%2C+"
+                                          "it%27s+3%2F10+%28worse+at+night%29")),
+              200);
+    // No cloud to log in with: refused, but not for its content.
+    EXPECT_EQ(send_from("127.0.0.32",
+                        post_json("/api/v1/session",
+                                  R"({"email":"ann.o'brien@example.org","password":"x' or 1=1"})")),
+              503);
+  };
+  user();
+  // The attacker: two query payloads, two JSON ones, one more query; answered as usual (a
+  // score alone refuses nothing), then blocked.
+  EXPECT_EQ(send_from("127.0.0.31", get("/api/v1/stats?q=%27%20OR%20%271%27%3D%271%27%20--")), 200);
+  EXPECT_EQ(send_from("127.0.0.31", get("/api/v1/stats?sort=..%2F..%2F..%2F..%2Fetc%2Fpasswd")),
+            200);
+  user();
+  EXPECT_NE(send_from("127.0.0.31",
+                      post_json("/api/v1/session", R"({"email":"<script>alert(1)</script>"})")),
+            403);
+  EXPECT_NE(
+      send_from("127.0.0.31", post_json("/api/v1/session",
+                                        R"({"email":"' UNION SELECT token FROM sessions --"})")),
+      403);
+  EXPECT_EQ(send_from("127.0.0.31", get("/api/v1/stats?q=%3B%20cat%20%2Fetc%2Fpasswd")), 200);
+  EXPECT_EQ(send_from("127.0.0.31", get("/api/v1/stats")), 403);
+  user();
+
+  const json alerts = json::parse(GetAsOperator("/api/v1/ids/alerts").body);
+  ASSERT_EQ(alerts["alerts"].size(), 1u) << alerts.dump();
+  EXPECT_EQ(alerts["alerts"][0]["detector"], "payloads");
+  EXPECT_EQ(alerts["alerts"][0]["scope"]["value"], "127.0.0.31");
+  EXPECT_EQ(alerts["payload_scorer"]["flagged_requests"], 5);
+  const json decisions = json::parse(GetAsOperator("/api/v1/ids/decisions").body);
+  ASSERT_EQ(decisions["decisions"].size(), 1u);
+  EXPECT_EQ(decisions["decisions"][0]["action"], "block");
+  EXPECT_EQ(decisions["decisions"][0]["scope"]["value"], "127.0.0.31");
+  const auto metrics = net::testing::ParseExposition(service_->metrics().Render());
+  EXPECT_EQ(net::testing::FindSample(metrics, "medmesh_ids_payload_scorer_enabled",
+                                     {{"scorer", "http-v2"}}),
+            "1");
+  EXPECT_EQ(
+      net::testing::FindSample(metrics, "medmesh_ids_payload_flagged_total", {{"part", "body"}}),
+      "2");
+}
+
 // A device-scope block (an operator's or the mesh's) refuses that device's batches at ingest,
 // and only that device's: its address and other devices are served.
 TEST_F(CloudletServiceTest, ABlockedDevicesBatchesAreRefusedAtIngest) {

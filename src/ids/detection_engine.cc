@@ -88,28 +88,6 @@ std::vector<std::pair<std::string, std::uint32_t>> DetectionEngine::detectors() 
   return out;
 }
 
-net::Filter PayloadScoringFilter(const PayloadScorer& scorer, DetectionEngine& engine,
-                                 const Clock& clock) {
-  return [&scorer, &engine, &clock](const net::Request& r) -> std::optional<net::Response> {
-    std::string target(r.path);
-    for (std::size_t i = 0; i < r.query.size(); ++i) {
-      target += i == 0 ? '?' : '&';
-      target += r.query[i].first;
-      target += '=';
-      target += r.query[i].second;
-    }
-    auto score = scorer.Score(net::MethodName(r.method), target, {});
-    if (!score) return std::nullopt;
-    Observation o;
-    o.source = Observation::Source::kPayload;
-    o.time_ms = NowMs(clock);
-    o.peer = r.peer_address;
-    o.payload_score = *score;
-    engine.Observe(o);
-    return std::nullopt;
-  };
-}
-
 net::ServerObserver ServerObserverFor(DetectionEngine& engine, store::IdsEventLog& log,
                                       std::string node, const Clock& clock) {
   return [&engine, &log, node = std::move(node), &clock](const net::ServerEvent& e) {

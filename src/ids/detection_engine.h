@@ -5,7 +5,8 @@
 //   - net::ServerOptions::observer = ServerObserverFor(...): every response and slow-client
 //     timeout of the node's HTTP server (it also records 413 refusals and timeouts as IDS events,
 //     so a chunked oversize body is in ids.db like any other).
-// Nothing polls the database.
+// A third source, where a model is loaded: PayloadScoring (payload_scoring.h) observes the
+// requests whose values score as payloads. Nothing polls the database.
 //
 // Cost: one mutex and a few hash lookups per observation; a decision (rare) costs one SQLite
 // commit, made outside the engine's lock in the thread whose observation caused it.
@@ -75,13 +76,6 @@ class DetectionEngine {
   std::uint64_t alerts_total_ = 0;                    // guarded by mu_
   EngineListener listener_;
 };
-
-// A filter (to run after the Enforcer's) that scores each request head (method, path and the
-// decoded query) with `scorer` and feeds the score to `engine` as a kPayload observation. It
-// never answers a request itself: the payloads detector decides, on repeated high scores.
-// A scorer error is skipped. All referenced objects must outlive the server.
-net::Filter PayloadScoringFilter(const PayloadScorer& scorer, DetectionEngine& engine,
-                                 const Clock& clock);
 
 // The server observer of a node: responses go to `engine`; a 413 (declared or chunked body
 // over the route's limit) is recorded in `log` as an oversized event and a head or body

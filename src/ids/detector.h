@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -77,6 +78,9 @@ struct Observation {
     return o;
   }
 };
+
+// The score at which a PayloadScorer's own verdict is "attack" (see PayloadScorer).
+inline constexpr double kPayloadAttackScore = 0.9;
 
 struct Alert {
   std::int64_t time_ms = 0;
@@ -161,22 +165,23 @@ struct DetectorOptions {
   std::chrono::milliseconds slow_half_life = std::chrono::minutes(5);
   // payloads: requests a PayloadScorer scored at or above payload_score_threshold, per source
   // (one score alone never blocks: a learned score is evidence, not proof).
-  double payload_score_threshold = 0.9;
+  double payload_score_threshold = kPayloadAttackScore;
   double payloads_per_source = 5;
   std::chrono::milliseconds payload_half_life = std::chrono::minutes(10);
 };
 
-// Scores a request's text for injection or malformed payloads (0 benign .. 1 attack). The
-// interface the trained request classifier (src/ids/ml, docs/ids_models.md) implements.
+// Scores the attacker-chosen strings of one request part (decoded path segments and query
+// parameters, or the string leaves of its body: payload_scoring.h collects them) for injection
+// or malformed payloads: 0 benign .. 1 attack, calibrated so that kPayloadAttackScore is the
+// scorer's own operating point (what it calls an attack scores at least that). The trained
+// request classifier (ClassifierPayloadScorer, payload_scoring.h) implements it.
 // Thread safety: implementations must be thread-safe (called from I/O threads).
 class PayloadScorer {
  public:
   virtual ~PayloadScorer() = default;
   virtual std::string_view name() const = 0;
-  // `method`, `target` (path and query, as received) and `body` (empty before the body is
-  // read). kInvalidArgument for input the scorer cannot read.
-  virtual Result<double> Score(std::string_view method, std::string_view target,
-                               std::string_view body) const = 0;
+  // The maximum over `values` (0 for none). An error only if the scorer itself fails.
+  virtual Result<double> Score(std::span<const std::string> values) const = 0;
 };
 
 // The default detector set: credentials, device_batches, authz_probing, request_flood,

@@ -9,6 +9,7 @@
 
 #include "ids/detection_engine.h"
 #include "ids/ids_api.h"
+#include "ids/payload_scoring.h"
 #include "net/error_mapping.h"
 #include "net/http_server.h"
 #include "net/test_support.h"
@@ -37,12 +38,16 @@ std::string Post(std::string_view path, std::string_view body) {
          "\r\n\r\n" + std::string(body);
 }
 
-// Scores "union select" in the target as an attack (a stand-in for src/ids/ml's classifier).
+// Scores "union select" in a value as an attack (a stand-in for src/ids/ml's classifier;
+// payload_scoring_test.cc uses the real one).
 class KeywordScorer final : public PayloadScorer {
  public:
   std::string_view name() const override { return "keyword"; }
-  Result<double> Score(std::string_view, std::string_view target, std::string_view) const override {
-    return target.find("union select") != std::string_view::npos ? 0.99 : 0.01;
+  Result<double> Score(std::span<const std::string> values) const override {
+    for (const std::string& v : values) {
+      if (v.find("union select") != std::string::npos) return 0.99;
+    }
+    return 0.01;
   }
 };
 
@@ -57,6 +62,8 @@ class EnforcerTest : public ::testing::Test {
     table_ = std::move(*table);
     engine_ = std::make_unique<DetectionEngine>(*table_, DefaultDetectors());
     log_->SetObserver(engine_->EventObserver());
+    payloads_ = std::make_unique<PayloadScoring>(std::make_unique<KeywordScorer>(), *engine_,
+                                                 clock_, nullptr);
     enforcer_ = std::make_unique<Enforcer>(*table_, clock_);
 
     net::Router router;
@@ -79,9 +86,8 @@ class EnforcerTest : public ::testing::Test {
     options.head_timeout = std::chrono::milliseconds(300);
     options.observer = ServerObserverFor(*engine_, *log_, "node-1", clock_);
     options.connection_filter = enforcer_->AsConnectionFilter();
-    auto server = net::HttpServer::Start(
-        options, std::move(router),
-        {enforcer_->AsFilter(), PayloadScoringFilter(scorer_, *engine_, clock_)});
+    auto server = net::HttpServer::Start(options, std::move(router),
+                                         {enforcer_->AsFilter(), payloads_->HeadFilter()});
     ASSERT_TRUE(server);
     server_ = std::move(*server);
   }
@@ -111,7 +117,7 @@ class EnforcerTest : public ::testing::Test {
   std::unique_ptr<Enforcer> enforcer_;
   std::unique_ptr<net::HttpServer> server_;
   std::vector<std::string> changes_;
-  KeywordScorer scorer_;
+  std::unique_ptr<PayloadScoring> payloads_;
 };
 
 TEST_F(EnforcerTest, ABlockedSourceGets403BeforeItsBodyIsReadAndIsDisconnected) {

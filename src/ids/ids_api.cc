@@ -80,7 +80,13 @@ void AddIdsRoutes(net::Router& router, IdsApiContext context) {
     return Dump({{"alerts", list},
                  {"alerts_total", c->engine.alerts_total()},
                  {"blocked_requests", c->enforcer.blocked()},
-                 {"throttled_requests", c->enforcer.throttled()}});
+                 {"throttled_requests", c->enforcer.throttled()},
+                 {"payload_scorer",
+                  {{"enabled", c->payloads != nullptr && c->payloads->enabled()},
+                   {"model", c->payloads != nullptr && c->payloads->enabled()
+                                 ? Json(std::string(c->payloads->scorer_name()))
+                                 : Json(nullptr)},
+                   {"flagged_requests", c->payloads != nullptr ? c->payloads->flagged() : 0}}}});
   });
   router.Get("/api/v1/ids/decisions", [c, now_ms](const net::Request& r) -> Result<net::Response> {
     if (auto refusal = c->authorize(r)) return std::move(*refusal);

@@ -1,7 +1,8 @@
 // The IDS routes every node serves (docs/openapi.yaml, docs/ids.md), for its operators (a
 // cloudlet) or admins (the cloud):
 //
-//   GET  /api/v1/ids/alerts                       recent alerts (memory; newest first)
+//   GET  /api/v1/ids/alerts                       recent alerts (memory; newest first), the
+//                                                 enforcer's counts and the payload scorer's state
 //   GET  /api/v1/ids/decisions?active=true|false  decisions (active ones by default)
 //   POST /api/v1/ids/decisions                    {"scope","value","action","reason"?}: an
 //                                                 operator's own decision (detector
@@ -28,6 +29,7 @@
 #include "ids/decision_table.h"
 #include "ids/detection_engine.h"
 #include "ids/enforcer.h"
+#include "ids/payload_scoring.h"
 #include "net/http_message.h"
 #include "net/router.h"
 
@@ -42,6 +44,8 @@ struct IdsApiContext {
   // (request, "decision.impose" | "decision.revoke" | "allowlist.add" | "allowlist.remove",
   // the scope)
   std::function<void(const net::Request&, std::string_view, const Scope&)> on_change;
+  // The node's payload scoring (payload_scoring.h); null: reported as off.
+  const PayloadScoring* payloads = nullptr;
 };
 
 void AddIdsRoutes(net::Router& router, IdsApiContext context);

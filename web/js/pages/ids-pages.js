@@ -66,7 +66,10 @@ export async function render(context) {
       const a = await api.get('/api/v1/ids/alerts?limit=50');
       replace(summary, `${count(a.alerts_total, 'alert')} so far; ` +
         `${count(a.blocked_requests, 'request')} blocked and ${a.throttled_requests} throttled ` +
-        `since ${node} started.`);
+        `since ${node} started. ` + (a.payload_scorer?.enabled
+        ? `Payload scoring is on (model ${a.payload_scorer.model}): ` +
+          `${count(a.payload_scorer.flagged_requests, 'request part')} scored as injection so far.`
+        : 'Payload scoring is off: no request model was loaded at start.'));
       replace(alertList, table('The 50 newest alerts, newest first', ['Time', 'Detector', 'Scope',
         'Action', 'Reason', 'Allowlisted'], a.alerts.map((x) => [time(x.time_ms), mono(x.detector),
         scopeText(x.scope), x.action, x.reason, x.allowlisted ? 'yes' : 'no']),
