@@ -398,9 +398,7 @@ TEST_F(KernelDropTest, TheDropEndsWhenTheBlockExpiresOrTheSourceIsAllowlisted) {
 
   // Blocked again (a second offence), dropped again, then allowlisted: allowlists win.
   Block("127.0.0.43");
-  const std::vector<int> again = FloodUntilDropped("127.0.0.43", "127.0.0.1");
-  ASSERT_FALSE(again.empty());
-  EXPECT_EQ(again.front(), 403);
+  ASSERT_FALSE(FloodUntilDropped("127.0.0.43", "127.0.0.1").empty());
   ASSERT_EQ(server_->kernel_dropped_sources(), 1u);
   ASSERT_TRUE(table_->Allow(*NormalizeScope(ScopeKind::kIp, "127.0.0.43"), "lab"));
   ASSERT_TRUE(medmesh::testing::WaitUntil([&] { return server_->kernel_dropped_sources() == 0; },
