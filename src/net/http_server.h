@@ -45,7 +45,7 @@
 // times within one second is flooding; its connection that crossed the line is reset and the
 // server has the kernel drop the source's SYNs from then on, before a handshake, a request
 // socket or an accept (a classic BPF filter on the listening socket, rebuilt whenever the set
-// changes; internal/syn_drop_filter.h; no privilege needed). Its connects then go unanswered
+// changes; internal/syn_drop_filter.h). Its connects then go unanswered
 // (the client's SYN retransmissions, 1 s, 3 s, ..., fail too). Every
 // options.kernel_drop_recheck the server asks the filter's ConnectionFilter::still_refuses
 // for each such source and lets the kernel pass those no longer refused (a decision revoked,

@@ -7,8 +7,9 @@
 // socket or a handshake's last ACK makes a connection; a 0 from the filter drops the segment.
 // The filter sees skb data from the TCP header on, and the IP header through the SKF_NET_OFF
 // window. Accepted connections inherit the listener's filter, so the program lets through
-// every segment that is not a bare SYN after four instructions. No privilege is needed (any
-// process may filter its own sockets); the kernel JIT-compiles the program where enabled.
+// every segment that is not a bare SYN after four instructions. Linux lets any process filter
+// its own sockets, but this project's VM answers EPERM without root (ADR 0043): the server
+// then falls back to refusing at accept. The kernel JIT-compiles the program where enabled.
 //
 // Internal to src/net. Thread safety: pure functions; Attach/Detach act on one descriptor.
 #pragma once
