@@ -66,7 +66,9 @@ bool Enforcer::RefusesConnection(std::string_view peer) {
 }
 
 net::ConnectionFilter Enforcer::AsConnectionFilter() {
-  return [this](std::string_view peer) { return RefusesConnection(peer); };
+  // The recheck for the kernel drop must not count: it asks the table directly.
+  return net::ConnectionFilter([this](std::string_view peer) { return RefusesConnection(peer); },
+                               [this](std::string_view peer) { return table_.Blocks(peer); });
 }
 
 }  // namespace medmesh::ids

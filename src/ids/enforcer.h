@@ -9,7 +9,11 @@
 // Refused requests are counted (blocked(), throttled()), not recorded one by one in ids.db.
 // Blocks are also enforced at accept (AsConnectionFilter, net::ServerOptions::connection_filter):
 // a blocked source's new connection is refused before a session exists, with no lock taken
-// (DecisionTable::Blocks); counted in blocked() too. Throttles need the head-time filter.
+// (DecisionTable::Blocks); counted in blocked() too. A blocked source that floods is moved by
+// the server to its kernel drop (http_server.h, "Kernel drop"): its SYNs are dropped in the
+// kernel and no longer counted here; the server asks DecisionTable::Blocks again every
+// kernel_drop_recheck and lets it in once the block is revoked, expired or allowlisted.
+// Throttles need the head-time filter.
 // Thread safety: thread-safe.
 #pragma once
 
@@ -46,7 +50,8 @@ class Enforcer {
   // True (and counted as blocked) when a new connection from `peer` is to be refused at
   // accept: an active block decision applies to it. Lock-free.
   bool RefusesConnection(std::string_view peer);
-  // RefusesConnection as net::ServerOptions::connection_filter.
+  // RefusesConnection as net::ServerOptions::connection_filter (refuses), with
+  // DecisionTable::Blocks as its uncounted recheck (still_refuses).
   net::ConnectionFilter AsConnectionFilter();
 
   std::uint64_t blocked() const { return blocked_.load(std::memory_order_relaxed); }

@@ -13,6 +13,7 @@
 #include "net/error_mapping.h"
 #include "net/http_server.h"
 #include "net/test_support.h"
+#include "testing/fake_clock.h"
 #include "testing/fake_random.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
@@ -301,6 +302,139 @@ TEST_F(EnforcerTest, OperatorRoutesListRevokeAndAllowlist) {
   ASSERT_TRUE(alerts);
   EXPECT_EQ(alerts->status, 200);
   EXPECT_TRUE(Json::parse(alerts->body).contains("alerts"));
+}
+
+// The IDS decisions driving the server's kernel drop (http_server.h, "Kernel drop"): a blocked
+// source that floods is dropped in the kernel, and let in again as soon as its block ends.
+class KernelDropTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DecisionPolicy policy;
+    policy.enforce_on_local_proxy = true;  // so that ::1 can play an attacker
+    auto table = DecisionTable::Open(dir_.File("decisions.db"), "node-1", clock_, random_, policy);
+    ASSERT_TRUE(table);
+    table_ = std::move(*table);
+    enforcer_ = std::make_unique<Enforcer>(*table_, clock_);
+  }
+  void TearDown() override {
+    if (server_) server_->Stop(std::chrono::seconds(1));
+  }
+  void StartServer(std::string address) {
+    net::Router router;
+    router.Get("/ok", [](const net::Request&) { return net::Response::Text("ok"); });
+    net::ServerOptions options;
+    options.address = std::move(address);
+    options.access_log = false;
+    options.connection_filter = enforcer_->AsConnectionFilter();
+    options.kernel_drop_after_per_second = 3;
+    options.kernel_drop_recheck = std::chrono::milliseconds(20);
+    auto server = net::HttpServer::Start(options, std::move(router), {enforcer_->AsFilter()});
+    ASSERT_TRUE(server);
+    server_ = std::move(*server);
+  }
+  // Statuses of requests from `from` until the server drops it in the kernel (0: a reset).
+  std::vector<int> FloodUntilDropped(std::string_view from, std::string_view to) {
+    std::vector<int> statuses;
+    for (int i = 0; i < 200 && server_->kernel_dropped_sources() == 0; ++i) {
+      RawConnection c(server_->port(), std::chrono::seconds(5), from, to);
+      if (!c.connected()) break;
+      (void)c.Send(Get("/ok"));
+      auto reply = c.Read();
+      statuses.push_back(reply ? reply->status : 0);
+    }
+    return statuses;
+  }
+  bool Connects(std::string_view from, std::string_view to, std::chrono::milliseconds wait) {
+    return net::testing::ConnectsWithin(server_->port(), from, to, wait);
+  }
+  int StatusOf(std::string_view from, std::string_view to) {
+    RawConnection c(server_->port(), std::chrono::seconds(5), from, to);
+    if (!c.connected() || !c.Send(Get("/ok"))) return 0;
+    auto reply = c.Read();
+    return reply ? reply->status : 0;
+  }
+  std::string Block(std::string_view address) {
+    auto decided = table_->Impose({"test", 1, *SourceScope(address), Action::kBlock, "flood"});
+    EXPECT_TRUE(decided && *decided);
+    return decided && *decided ? (**decided).id : "";
+  }
+  // Dropped: no handshake within this (a dropped SYN is retransmitted after a second).
+  static constexpr std::chrono::milliseconds kDropWait{300};
+  static constexpr std::chrono::milliseconds kConnectWait{5000};
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_;
+  testing::DeterministicRandom random_{5};
+  std::unique_ptr<DecisionTable> table_;
+  std::unique_ptr<Enforcer> enforcer_;
+  std::unique_ptr<net::HttpServer> server_;
+};
+
+TEST_F(KernelDropTest, ABlockedFloodIsAnsweredThenDroppedAndLetInAgainWhenRevoked) {
+  StartServer("127.0.0.1");
+  const std::string id = Block("127.0.0.41");
+  EXPECT_EQ(StatusOf("127.0.0.41", "127.0.0.1"), 403);
+  const std::vector<int> statuses = FloodUntilDropped("127.0.0.41", "127.0.0.1");
+  ASSERT_EQ(server_->kernel_dropped_sources(), 1u);
+  EXPECT_EQ(statuses.back(), 0);  // the refusal over the budget was a reset
+  // Every refusal at accept was counted; the kernel's drops are not.
+  EXPECT_EQ(enforcer_->blocked(), statuses.size() + 1);
+  EXPECT_FALSE(Connects("127.0.0.41", "127.0.0.1", kDropWait));
+  EXPECT_EQ(enforcer_->blocked(), statuses.size() + 1);
+  EXPECT_EQ(StatusOf("127.0.0.42", "127.0.0.1"), 200);
+
+  ASSERT_TRUE(table_->Revoke(id));
+  ASSERT_TRUE(medmesh::testing::WaitUntil([&] { return server_->kernel_dropped_sources() == 0; },
+                                          std::chrono::seconds(10)));
+  EXPECT_TRUE(Connects("127.0.0.41", "127.0.0.1", kConnectWait));
+  EXPECT_EQ(StatusOf("127.0.0.41", "127.0.0.1"), 200);
+}
+
+TEST_F(KernelDropTest, TheDropEndsWhenTheBlockExpiresOrTheSourceIsAllowlisted) {
+  StartServer("127.0.0.1");
+  Block("127.0.0.43");
+  FloodUntilDropped("127.0.0.43", "127.0.0.1");
+  ASSERT_EQ(server_->kernel_dropped_sources(), 1u);
+  EXPECT_FALSE(Connects("127.0.0.43", "127.0.0.1", kDropWait));
+  // Expiry (the table's clock): the recheck finds the block ended and removes the filter.
+  clock_.Advance(std::chrono::minutes(10));
+  ASSERT_TRUE(medmesh::testing::WaitUntil([&] { return server_->kernel_dropped_sources() == 0; },
+                                          std::chrono::seconds(10)));
+  EXPECT_EQ(StatusOf("127.0.0.43", "127.0.0.1"), 200);
+
+  // Blocked again (a second offence), dropped again, then allowlisted: allowlists win.
+  Block("127.0.0.43");
+  ASSERT_FALSE(FloodUntilDropped("127.0.0.43", "127.0.0.1").empty());
+  ASSERT_EQ(server_->kernel_dropped_sources(), 1u);
+  ASSERT_TRUE(table_->Allow(*NormalizeScope(ScopeKind::kIp, "127.0.0.43"), "lab"));
+  ASSERT_TRUE(medmesh::testing::WaitUntil([&] { return server_->kernel_dropped_sources() == 0; },
+                                          std::chrono::seconds(10)));
+  EXPECT_EQ(StatusOf("127.0.0.43", "127.0.0.1"), 200);
+}
+
+TEST_F(KernelDropTest, Ipv6AndIpv4MappedSourcesOnADualStackListener) {
+  StartServer("::");
+  // IPv4 clients arrive as ::ffff:127.0.0.44, decided and dropped as 127.0.0.44.
+  const std::string v4 = Block("127.0.0.44");
+  EXPECT_EQ(StatusOf("127.0.0.44", "127.0.0.1"), 403);
+  FloodUntilDropped("127.0.0.44", "127.0.0.1");
+  ASSERT_EQ(server_->kernel_dropped_sources(), 1u);
+  EXPECT_FALSE(Connects("127.0.0.44", "127.0.0.1", kDropWait));
+  EXPECT_EQ(StatusOf("::1", "::1"), 200);
+  ASSERT_TRUE(table_->Revoke(v4));
+  ASSERT_TRUE(medmesh::testing::WaitUntil([&] { return server_->kernel_dropped_sources() == 0; },
+                                          std::chrono::seconds(10)));
+  // IPv6: ::1 blocked by its address, dropped, and let in after the revocation.
+  const std::string v6 = Block("::1");
+  EXPECT_EQ(StatusOf("::1", "::1"), 403);
+  FloodUntilDropped("::1", "::1");
+  ASSERT_EQ(server_->kernel_dropped_sources(), 1u);
+  EXPECT_FALSE(Connects("::1", "::1", kDropWait));
+  EXPECT_TRUE(Connects("127.0.0.44", "127.0.0.1", kConnectWait));
+  ASSERT_TRUE(table_->Revoke(v6));
+  ASSERT_TRUE(medmesh::testing::WaitUntil([&] { return server_->kernel_dropped_sources() == 0; },
+                                          std::chrono::seconds(10)));
+  EXPECT_EQ(StatusOf("::1", "::1"), 200);
 }
 
 }  // namespace

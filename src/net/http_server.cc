@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,6 +20,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 
 #include "core/check.h"
 #include "core/log.h"
@@ -27,6 +29,7 @@
 #include "net/internal/dispatcher.h"
 #include "net/internal/http_session.h"
 #include "net/internal/peer_address.h"
+#include "net/internal/syn_drop_filter.h"
 #include "net/internal/tls_context.h"
 
 namespace medmesh::net {
@@ -43,6 +46,18 @@ constexpr std::chrono::seconds kForcedCloseWait{2};
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 // Connections taken from the backlog per wake-up before other work gets the thread.
 constexpr int kMaxAcceptsPerWake = 64;
+// Refused sources whose refusals of the current second are counted (for the kernel drop); when
+// full, the counts start over (an attacker with more addresses than this is held by the
+// accept-time refusal alone).
+constexpr std::size_t kMaxRefusalCounts = 4096;
+
+bool IsIpv4(const asio::ip::address& a) { return a.is_v4() || a.to_v6().is_v4_mapped(); }
+
+std::int64_t SteadySecond() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // The answer to a connection refused at accept (http_server.h), written without a session.
 constexpr std::string_view kRefusedBody = R"({"error":"forbidden","message":"blocked"})";
@@ -104,7 +119,8 @@ class ServerRuntime {
         tracker(options.name, LimitsFrom(options), options.metrics),
         body_budget(options.name, options.body_budget, options.metrics),
         acceptor(asio::make_strand(io)),
-        retry_timer(acceptor.get_executor()) {
+        retry_timer(acceptor.get_executor()),
+        recheck_timer(acceptor.get_executor()) {
     if (options.metrics != nullptr) {
       refused = &options.metrics
                      ->AddCounter("medmesh_http_connections_refused_total",
@@ -112,6 +128,19 @@ class ServerRuntime {
                                   "(e.g. blocked sources), without a session.",
                                   {"server"})
                      .WithLabels({options.name});
+      kernel_drop_sources = &options.metrics
+                                 ->AddGauge("medmesh_http_kernel_drop_sources",
+                                            "Sources whose connection attempts (SYNs) the kernel "
+                                            "drops at the listening socket.",
+                                            {"server"})
+                                 .WithLabels({options.name});
+      kernel_drop_escalations =
+          &options.metrics
+               ->AddCounter("medmesh_http_kernel_drop_escalations_total",
+                            "Refused sources moved to the kernel drop for exceeding "
+                            "kernel_drop_after_per_second.",
+                            {"server"})
+               .WithLabels({options.name});
     }
   }
 
@@ -176,9 +205,7 @@ class ServerRuntime {
   // Whether a refused connection may still be answered this second (refusal_answers_per_second);
   // on the acceptor's strand only.
   bool TakeRefusalAnswer() {
-    const std::int64_t second = std::chrono::duration_cast<std::chrono::seconds>(
-                                    std::chrono::steady_clock::now().time_since_epoch())
-                                    .count();
+    const std::int64_t second = SteadySecond();
     if (second != refusal_second) {
       refusal_second = second;
       refusal_answers = 0;
@@ -188,10 +215,110 @@ class ServerRuntime {
     return true;
   }
 
+  // --- Kernel drop (http_server.h); all on the acceptor's strand. ---
+
+  // Counts a refusal of `source`; true once it has more than kernel_drop_after_per_second in
+  // the current second.
+  bool CountRefusal(const std::string& source) {
+    if (options.kernel_drop_after_per_second == 0) return false;
+    const std::int64_t second = SteadySecond();
+    if (refusal_counts.size() >= kMaxRefusalCounts && !refusal_counts.contains(source)) {
+      refusal_counts.clear();
+    }
+    auto& [at, count] = refusal_counts[source];
+    if (at != second) {
+      at = second;
+      count = 0;
+    }
+    return ++count > options.kernel_drop_after_per_second;
+  }
+
+  // Adds `source` to the kernel drop if it is not there and there is room.
+  void EscalateToKernel(const std::string& source, const asio::ip::address& address) {
+    if (std::any_of(kernel_dropped.begin(), kernel_dropped.end(),
+                    [&](const auto& d) { return d.first == source; })) {
+      return;  // a connection that completed its handshake just before the drop
+    }
+    std::size_t v4 = IsIpv4(address) ? 1 : 0;
+    std::size_t v6 = 1 - v4;
+    for (const auto& d : kernel_dropped) (IsIpv4(d.second) ? v4 : v6) += 1;
+    if (kernel_dropped.size() >= options.kernel_drop_max_sources ||
+        SynDropProgramLength(v4, v6) > kMaxSocketFilterInstructions) {
+      return;  // no room: the accept-time refusal goes on for this source
+    }
+    kernel_dropped.emplace_back(source, address);
+    if (!InstallKernelDrop()) {
+      kernel_dropped.pop_back();
+      return;
+    }
+    if (kernel_drop_escalations != nullptr) kernel_drop_escalations->Increment();
+    ArmRecheck();
+  }
+
+  // Attaches the program for kernel_dropped to the listening socket (or detaches it when
+  // empty); false if the kernel refused it.
+  bool InstallKernelDrop() {
+    Status status = OkStatus();
+    if (kernel_dropped.empty()) {
+      status = DetachSocketFilter(acceptor.native_handle());
+    } else {
+      std::vector<asio::ip::address> addresses;
+      addresses.reserve(kernel_dropped.size());
+      for (const auto& d : kernel_dropped) addresses.push_back(d.second);
+      status = AttachSocketFilter(acceptor.native_handle(), BuildSynDropProgram(addresses));
+    }
+    if (!status) {
+      if (!kernel_drop_warned) {
+        kernel_drop_warned = true;
+        log::Warn("http_kernel_drop_unavailable",
+                  {{"server", options.name}, {"error", status.error().ToString()}});
+      }
+      return false;
+    }
+    kernel_dropped_count.store(kernel_dropped.size(), std::memory_order_relaxed);
+    if (kernel_drop_sources != nullptr) {
+      kernel_drop_sources->Set(static_cast<double>(kernel_dropped.size()));
+    }
+    return true;
+  }
+
+  void ArmRecheck() {
+    if (recheck_armed) return;
+    recheck_armed = true;
+    recheck_timer.expires_after(options.kernel_drop_recheck);
+    recheck_timer.async_wait([this](boost::system::error_code ec) {
+      recheck_armed = false;
+      if (!ec && acceptor.is_open()) RecheckKernelDrop();
+    });
+  }
+
+  // Lets the kernel pass the sources the filter no longer refuses.
+  void RecheckKernelDrop() {
+    const auto& still = options.connection_filter.still_refuses
+                            ? options.connection_filter.still_refuses
+                            : options.connection_filter.refuses;
+    const std::size_t before = kernel_dropped.size();
+    std::erase_if(kernel_dropped, [&](const auto& d) { return !still(d.first); });
+    if (kernel_dropped.size() != before && !InstallKernelDrop()) {
+      // The old, longer program would go on dropping sources let in: drop nobody in the
+      // kernel rather than them (the others fall back to the refusal at accept).
+      kernel_dropped.clear();
+      (void)InstallKernelDrop();
+    }
+    if (!kernel_dropped.empty()) ArmRecheck();
+  }
+
   void OnAccepted(int fd, const Tcp::endpoint& peer) {
     std::string source = NormalizedAddress(peer.address());
-    if (options.connection_filter && options.connection_filter(source)) {
+    if (options.connection_filter && options.connection_filter.refuses(source)) {
       if (refused != nullptr) refused->Increment();  // before the client can see the refusal
+      if (CountRefusal(source)) {
+        // Flooding: drop the source's next connections in the kernel, reset this one (in
+        // that order: once the client sees the reset, its next SYN meets the filter).
+        EscalateToKernel(source, peer.address());
+        RefuseAtAccept(fd, false);
+        return;
+      }
       RefuseAtAccept(fd, !tls && TakeRefusalAnswer());
       return;
     }
@@ -243,6 +370,17 @@ class ServerRuntime {
   Tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
   Counter* refused = nullptr;  // medmesh_http_connections_refused_total, if metrics
+  // Kernel drop: the sources in it (normalised text and address, in escalation order), their
+  // recheck timer, refusal counts per source for the current second; the acceptor's strand
+  // only, except the count (read by kernel_dropped_sources()).
+  std::vector<std::pair<std::string, asio::ip::address>> kernel_dropped;
+  asio::steady_timer recheck_timer;
+  bool recheck_armed = false;
+  std::unordered_map<std::string, std::pair<std::int64_t, std::uint32_t>> refusal_counts;
+  bool kernel_drop_warned = false;
+  std::atomic<std::size_t> kernel_dropped_count{0};
+  Gauge* kernel_drop_sources = nullptr;        // medmesh_http_kernel_drop_sources
+  Counter* kernel_drop_escalations = nullptr;  // medmesh_http_kernel_drop_escalations_total
   // Refusals answered in the current second (TakeRefusalAnswer); the acceptor's strand only.
   std::int64_t refusal_second = 0;
   std::uint32_t refusal_answers = 0;
@@ -354,6 +492,10 @@ std::uint16_t HttpServer::port() const { return runtime_->port; }
 
 std::size_t HttpServer::active_connections() const { return runtime_->tracker.size(); }
 
+std::size_t HttpServer::kernel_dropped_sources() const {
+  return runtime_->kernel_dropped_count.load(std::memory_order_relaxed);
+}
+
 std::vector<std::pair<Method, std::string>> HttpServer::routes() const {
   return runtime_->route_list;
 }
@@ -375,8 +517,9 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   std::promise<void> closed;
   asio::post(rt.acceptor.get_executor(), [&rt, &closed] {
     boost::system::error_code ignored;
-    rt.acceptor.close(ignored);
+    rt.acceptor.close(ignored);  // the kernel drop goes with the listening socket
     rt.retry_timer.cancel();
+    rt.recheck_timer.cancel();
     closed.set_value();
   });
   closed.get_future().wait();

@@ -41,6 +41,23 @@
 // medmesh_http_connections_refused_total; not logged, not seen by the observer. The head-time
 // filters (step 3) still run for every request on the connections accepted.
 //
+// Kernel drop (escalation): a source refused more than options.kernel_drop_after_per_second
+// times within one second is flooding; its connection that crossed the line is reset and the
+// server has the kernel drop the source's SYNs from then on, before a handshake, a request
+// socket or an accept (a classic BPF filter on the listening socket, rebuilt whenever the set
+// changes; internal/syn_drop_filter.h). Its connects then go unanswered
+// (the client's SYN retransmissions, 1 s, 3 s, ..., fail too). Every
+// options.kernel_drop_recheck the server asks the filter's ConnectionFilter::still_refuses
+// for each such source and lets the kernel pass those no longer refused (a decision revoked,
+// expired or overridden by the allowlist): their next connect gets through, within that
+// interval of the change. By exact address (IPv4, IPv6; an IPv4-mapped source as its IPv4
+// address, which is what a dual-stack listener receives); at most
+// options.kernel_drop_max_sources sources and what fits in one program (4,096 instructions:
+// 2 per IPv4 and 9 per IPv6 address) - beyond that, and if the kernel refuses the filter
+// (logged once as "http_kernel_drop_unavailable"), the accept-time refusal above goes on.
+// Kernel drops are not counted per connection (the server never sees them); the sources in
+// the drop are a gauge.
+//
 // Connections are kept alive (HTTP/1.1 default) except after a 400, 431 or 501, or a
 // response sent while the request's body was still unread (a filter's answer, 404, 405,
 // 413). After any response sent with "Connection: close" the server shuts its sending side
@@ -86,6 +103,8 @@
 //   medmesh_http_connections_rejected_total{server}                 counter
 //   medmesh_http_connections_evicted_total{server}                  counter
 //   medmesh_http_connections_refused_total{server}                  counter
+//   medmesh_http_kernel_drop_sources{server}                        gauge
+//   medmesh_http_kernel_drop_escalations_total{server}              counter
 //   medmesh_http_body_bytes_reserved{server}                        gauge
 //   medmesh_http_body_refused_total{server,reason="node"|"source"}  counter
 //   medmesh_http_access_log_suppressed_total{server}                counter
@@ -114,6 +133,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -152,10 +172,28 @@ struct ServerEvent {
 using ServerObserver = std::function<void(const ServerEvent&)>;
 
 // Decides at accept time, from the source address alone (Request::peer_address form), whether
-// a new connection is refused before any session exists (see "Before all of this"): true to
-// refuse. Runs on the accepting thread for every connection, concurrently with requests: it
-// must be very cheap (no lock on the common path), thread-safe and must not throw.
-using ConnectionFilter = std::function<bool(std::string_view peer)>;
+// a new connection is refused before any session exists (see "Before all of this" and "Kernel
+// drop"). Both functions run on the accepting thread, concurrently with requests: they must be
+// very cheap (no lock on the common path), thread-safe and must not throw.
+struct ConnectionFilter {
+  ConnectionFilter() = default;
+  // A filter whose refuses() also answers still_refuses() (fine when it has no side effect).
+  template <typename F>
+    requires std::is_invocable_r_v<bool, F&, std::string_view> ConnectionFilter(
+        F refuses_in)  // NOLINT(google-explicit-constructor): a filter is a function
+        : refuses(std::move(refuses_in)) {}
+    ConnectionFilter(std::function<bool(std::string_view peer)> refuses_in,
+                     std::function<bool(std::string_view peer)> still_refuses_in)
+        : refuses(std::move(refuses_in)), still_refuses(std::move(still_refuses_in)) {}
+    explicit operator bool() const { return static_cast<bool>(refuses); }
+
+    // True to refuse a new connection from `peer`; asked once per accepted connection, so it may
+    // count refusals.
+    std::function<bool(std::string_view peer)> refuses;
+    // The same answer without side effects, asked again for the sources in the kernel drop to
+    // learn when they are let in again. Empty: refuses() is asked.
+    std::function<bool(std::string_view peer)> still_refuses;
+};
 
 struct TlsFiles {
   std::string certificate_chain_file;  // PEM: leaf certificate first, then intermediates
@@ -229,6 +267,12 @@ struct ServerOptions {
   // Connections refused at accept that still get the canned 403 per second (the rest are
   // reset); 0: reset them all.
   std::uint32_t refusal_answers_per_second = 100;
+  // Kernel drop (see above): refusals of one source within one second beyond which its SYNs
+  // are dropped in the kernel (0: never); at most this many sources at once; how often they
+  // are asked about again.
+  std::uint32_t kernel_drop_after_per_second = 20;
+  std::size_t kernel_drop_max_sources = 512;
+  std::chrono::milliseconds kernel_drop_recheck{50};
 };
 
 class HttpServer {
@@ -257,6 +301,9 @@ class HttpServer {
 
   // Connections currently open (for tests and diagnostics).
   std::size_t active_connections() const;
+
+  // Sources whose SYNs the kernel drops now (see "Kernel drop"; for tests and diagnostics).
+  std::size_t kernel_dropped_sources() const;
 
   // The method and pattern of every route of the router it serves, in no particular order (for
   // docs and tests: tests/authz_matrix_test.cc checks each has a row in docs/authorization.md).

@@ -468,6 +468,165 @@ TEST_F(HttpServerTest, RefusalsBeyondTheAnswerRateAreResetWithoutAnAnswer) {
   EXPECT_EQ(RawExchange(server->port(), Get("/api/patients/p/readings")).value().status, 200);
 }
 
+// Connects from `from` to `to` and sends a request until the server has a source in its
+// kernel drop (at most 200 times); the statuses read (0: reset or closed without an answer).
+// Each refusal is complete when its answer or reset is read, and the server escalates before
+// it refuses, so the loop stops before a connect could meet a dropped SYN.
+std::vector<int> RefuseUntilDropped(const HttpServer& server, std::string_view from,
+                                    std::string_view to = "127.0.0.1") {
+  std::vector<int> statuses;
+  for (int i = 0; i < 200 && server.kernel_dropped_sources() == 0; ++i) {
+    RawConnection c(server.port(), 5s, from, to);
+    if (!c.connected()) break;
+    (void)c.Send(Get("/api/patients/p/readings"));  // may fail: a reset can come first
+    auto reply = c.Read();
+    statuses.push_back(reply ? reply->status : 0);
+  }
+  return statuses;
+}
+
+constexpr std::chrono::milliseconds kDropWait = 300ms;  // see ConnectsWithin
+constexpr std::chrono::milliseconds kConnectWait = 5s;
+
+std::optional<std::string> Metric(const MetricsRegistry& metrics, std::string_view name) {
+  return FindSample(testing::ParseExposition(metrics.Render()), name, {{"server", "test"}});
+}
+
+TEST_F(HttpServerTest, AFloodingRefusedSourceIsDroppedInTheKernelUntilTheFilterLetsItIn) {
+  std::atomic<bool> blocked{true};
+  std::atomic<int> rechecked{0};
+  auto server = Start(DemoRouter(), {}, [&](ServerOptions& o) {
+    o.connection_filter =
+        ConnectionFilter([&](std::string_view peer) { return blocked && peer == "127.0.0.66"; },
+                         [&](std::string_view peer) {
+                           ++rechecked;
+                           return blocked && peer == "127.0.0.66";
+                         });
+    o.kernel_drop_after_per_second = 3;
+    o.kernel_drop_recheck = 20ms;
+  });
+  ASSERT_TRUE(server);
+  const std::vector<int> statuses = RefuseUntilDropped(*server, "127.0.0.66");
+  ASSERT_EQ(server->kernel_dropped_sources(), 1u);
+  // The first refusals of a second are answered (a blocked person learns why); the one that
+  // crossed the budget was reset.
+  ASSERT_GE(statuses.size(), 4u);
+  EXPECT_EQ(statuses.front(), 403);
+  EXPECT_EQ(statuses.back(), 0);
+  EXPECT_EQ(Metric(metrics_, "medmesh_http_kernel_drop_sources"), "1");
+  EXPECT_EQ(Metric(metrics_, "medmesh_http_kernel_drop_escalations_total"), "1");
+  EXPECT_EQ(Metric(metrics_, "medmesh_http_connections_refused_total"),
+            std::to_string(statuses.size()));
+
+  // Its SYNs are dropped now: no handshake, nothing accepted, nothing refused or counted.
+  EXPECT_FALSE(testing::ConnectsWithin(server->port(), "127.0.0.66", "127.0.0.1", kDropWait));
+  EXPECT_EQ(Metric(metrics_, "medmesh_http_connections_refused_total"),
+            std::to_string(statuses.size()));
+  // Everyone else is served, on connections that inherited the listener's filter.
+  RawConnection other(server->port(), 5s, "127.0.0.67");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(other.Send(Get("/api/patients/p/readings")));
+    auto reply = other.Read();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200);
+  }
+  // The server keeps asking the uncounted recheck, and lets the source in once it is no longer
+  // refused.
+  ASSERT_TRUE(WaitFor([&] { return rechecked >= 2; }));
+  blocked = false;
+  ASSERT_TRUE(WaitFor([&] { return server->kernel_dropped_sources() == 0; }));
+  EXPECT_EQ(Metric(metrics_, "medmesh_http_kernel_drop_sources"), "0");
+  EXPECT_TRUE(testing::ConnectsWithin(server->port(), "127.0.0.66", "127.0.0.1", kConnectWait));
+  RawConnection again(server->port(), 5s, "127.0.0.66");
+  ASSERT_TRUE(again.Send(Get("/api/patients/p/readings")));
+  auto reply = again.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  // Blocked again: it gets answers before it is dropped again.
+  blocked = true;
+  // (Its first refusals may be resets: its count for this second can already be over.)
+  ASSERT_FALSE(RefuseUntilDropped(*server, "127.0.0.66").empty());
+  EXPECT_EQ(server->kernel_dropped_sources(), 1u);
+  EXPECT_EQ(Metric(metrics_, "medmesh_http_kernel_drop_escalations_total"), "2");
+}
+
+TEST_F(HttpServerTest, TheKernelDropWorksForIpv6AndForIpv4ClientsOfADualStackListener) {
+  // IPv6 on an IPv6 listener.
+  {
+    auto server = Start(DemoRouter(), {}, [&](ServerOptions& o) {
+      o.address = "::1";
+      o.connection_filter = [](std::string_view peer) { return peer == "::1"; };
+      o.kernel_drop_after_per_second = 2;
+    });
+    ASSERT_TRUE(server);
+    const std::vector<int> statuses = RefuseUntilDropped(*server, "::1", "::1");
+    ASSERT_EQ(server->kernel_dropped_sources(), 1u);
+    EXPECT_EQ(statuses.front(), 403);
+    EXPECT_FALSE(testing::ConnectsWithin(server->port(), "::1", "::1", kDropWait));
+  }
+  // IPv4 clients of a dual-stack "::" listener: the peer is ::ffff:127.0.0.66, the filter
+  // is asked with 127.0.0.66, and the kernel sees IPv4 packets.
+  std::atomic<bool> blocked{true};
+  auto server = Start(DemoRouter(), {}, [&](ServerOptions& o) {
+    o.address = "::";
+    o.connection_filter = [&](std::string_view peer) { return blocked && peer == "127.0.0.66"; };
+    o.kernel_drop_after_per_second = 2;
+    o.kernel_drop_recheck = 20ms;
+  });
+  ASSERT_TRUE(server);
+  const std::vector<int> statuses = RefuseUntilDropped(*server, "127.0.0.66");
+  ASSERT_EQ(server->kernel_dropped_sources(), 1u);
+  EXPECT_EQ(statuses.front(), 403);
+  EXPECT_FALSE(testing::ConnectsWithin(server->port(), "127.0.0.66", "127.0.0.1", kDropWait));
+  EXPECT_TRUE(testing::ConnectsWithin(server->port(), "::1", "::1", kConnectWait));
+  EXPECT_EQ(RawExchange(server->port(), Get("/api/patients/p/readings")).value().status, 200);
+  blocked = false;
+  ASSERT_TRUE(WaitFor([&] { return server->kernel_dropped_sources() == 0; }));
+  EXPECT_TRUE(testing::ConnectsWithin(server->port(), "127.0.0.66", "127.0.0.1", kConnectWait));
+}
+
+TEST_F(HttpServerTest, TheKernelDropIsBoundedAndCanBeTurnedOff) {
+  const auto refuses = [](std::string_view peer) {
+    return peer == "127.0.0.66" || peer == "127.0.0.68";
+  };
+  {
+    auto server = Start(DemoRouter(), {}, [&](ServerOptions& o) {
+      o.connection_filter = refuses;
+      o.kernel_drop_after_per_second = 2;
+      o.kernel_drop_max_sources = 1;
+    });
+    ASSERT_TRUE(server);
+    RefuseUntilDropped(*server, "127.0.0.66");
+    ASSERT_EQ(server->kernel_dropped_sources(), 1u);
+    // No room for a second source: it is refused at accept however much it floods.
+    for (int i = 0; i < 20; ++i) {
+      RawConnection c(server->port(), 5s, "127.0.0.68");
+      ASSERT_TRUE(c.connected());
+      (void)c.Send(Get("/api/patients/p/readings"));
+      auto reply = c.Read();
+      EXPECT_TRUE(!reply || reply->status == 403);
+    }
+    EXPECT_EQ(server->kernel_dropped_sources(), 1u);
+    EXPECT_EQ(Metric(metrics_, "medmesh_http_kernel_drop_escalations_total"), "1");
+  }
+  // 0: never dropped in the kernel, every connection refused at accept.
+  auto server = Start(DemoRouter(), {}, [&](ServerOptions& o) {
+    o.name = "off";
+    o.connection_filter = refuses;
+    o.kernel_drop_after_per_second = 0;
+  });
+  ASSERT_TRUE(server);
+  for (int i = 0; i < 30; ++i) {
+    RawConnection c(server->port(), 5s, "127.0.0.66");
+    ASSERT_TRUE(c.connected());
+    (void)c.Send(Get("/api/patients/p/readings"));
+    auto reply = c.Read();
+    EXPECT_TRUE(!reply || reply->status == 403);
+  }
+  EXPECT_EQ(server->kernel_dropped_sources(), 0u);
+  EXPECT_TRUE(testing::ConnectsWithin(server->port(), "127.0.0.66", "127.0.0.1", kConnectWait));
+}
+
 TEST_F(HttpServerTest, MetricsEndpointExposesPerRouteCountersAndLatency) {
   Router router = DemoRouter();
   AddMetricsEndpoint(router, metrics_);

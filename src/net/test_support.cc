@@ -7,11 +7,13 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <memory>
 #include <stdexcept>
 
@@ -212,20 +214,51 @@ std::optional<std::string> FindSample(const Exposition& exposition, std::string_
 }
 
 RawConnection::RawConnection(std::uint16_t port, std::chrono::milliseconds read_timeout,
-                             std::string_view from)
+                             std::string_view from, std::string_view to)
     : read_timeout_(read_timeout) {
   boost::system::error_code ec;
-  socket_.open(asio::ip::tcp::v4(), ec);
+  const asio::ip::address local = asio::ip::make_address(from, ec);
   if (ec) return;
-  socket_.bind({asio::ip::make_address(from, ec), 0}, ec);
+  const asio::ip::address remote = asio::ip::make_address(to, ec);
   if (ec) return;
-  socket_.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  socket_.open(local.is_v4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);
+  if (ec) return;
+  socket_.bind({local, 0}, ec);
+  if (ec) return;
+  socket_.connect({remote, port}, ec);
   if (ec) return;
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(read_timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((read_timeout.count() % 1000) * 1000);
   setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   connected_ = true;
+}
+
+bool ConnectsWithin(std::uint16_t port, std::string_view from, std::string_view to,
+                    std::chrono::milliseconds wait) {
+  boost::system::error_code ec;
+  const asio::ip::address local = asio::ip::make_address(from, ec);
+  if (ec) return false;
+  const asio::ip::address remote = asio::ip::make_address(to, ec);
+  if (ec) return false;
+  const asio::ip::tcp::endpoint local_end(local, 0), remote_end(remote, port);
+  const int fd =
+      ::socket(local.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool connected = false;
+  if (::bind(fd, local_end.data(), static_cast<socklen_t>(local_end.size())) == 0) {
+    if (::connect(fd, remote_end.data(), static_cast<socklen_t>(remote_end.size())) == 0) {
+      connected = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int error = 0;
+      socklen_t length = sizeof error;
+      connected = ::poll(&p, 1, static_cast<int>(wait.count())) == 1 &&
+                  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0;
+    }
+  }
+  ::close(fd);
+  return connected;
 }
 
 bool RawConnection::Send(std::string_view bytes) {

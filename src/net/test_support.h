@@ -58,12 +58,14 @@ std::optional<std::string> FindSample(const Exposition& exposition, std::string_
 // A blocking loopback TCP connection for hand-written requests. Every read gives up after
 // `read_timeout` (SO_RCVTIMEO), so a misbehaving server fails a test instead of hanging it.
 // `from` is the local address to connect from: any 127.x.y.z works on Linux, so tests can
-// play several source addresses.
+// play several source addresses; `to` the server's ("::1" with from "::1" for IPv6).
+// WARNING: the connect blocks; toward a server that drops the source's SYNs (http_server.h,
+// "Kernel drop") it waits for the kernel's retransmissions: check with ConnectsWithin first.
 class RawConnection {
  public:
   explicit RawConnection(std::uint16_t port,
                          std::chrono::milliseconds read_timeout = std::chrono::seconds(5),
-                         std::string_view from = "127.0.0.1");
+                         std::string_view from = "127.0.0.1", std::string_view to = "127.0.0.1");
   bool connected() const { return connected_; }
 
   // False if the write failed (e.g. the server already closed the connection).
@@ -92,6 +94,12 @@ class RawConnection {
   std::chrono::milliseconds read_timeout_;
   bool connected_ = false;
 };
+
+// Whether a TCP connection from `from` to `to`:port completes within `wait` (non-blocking
+// connect, then closed). A handshake on loopback takes microseconds and a dropped SYN is
+// retransmitted only after a second, so a few hundred milliseconds tell a dropped SYN apart.
+bool ConnectsWithin(std::uint16_t port, std::string_view from, std::string_view to,
+                    std::chrono::milliseconds wait);
 
 // Sends `request` on a new connection and reads one response.
 std::optional<RawConnection::Reply> RawExchange(std::uint16_t port, std::string_view request);
