@@ -28,8 +28,8 @@ void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b)
 // coefficients for n = 509, 677, 701, 821, each held in a block of P::kPad / 16 slots (32, 48,
 // 64) -- done 16 at a time transposed like PolyMulRq's blocks. Enough for every product modulo q (q
 // <= 2^13) and for exact products of ternary polynomials ({0,1,2} coefficients: at most 4n < 2^13),
-// which is what encapsulation and decapsulation need; key generation's Newton lift (mod 2^15) keeps
-// PolyMulRq. Same operand and aliasing rules as PolyMulRq.
+// which is every product of the KEM: encapsulation, decapsulation and, since ADR 0044, key
+// generation (its lift works mod q). Same operand and aliasing rules as PolyMulRq.
 template <class P>
 void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
 

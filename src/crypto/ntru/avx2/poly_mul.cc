@@ -8,8 +8,8 @@
 // The 16-at-a-time block product is where the time goes. The 16 blocks are transposed (16 x 16
 // transposes of uint16, done as in-lane 8 x 8 transposes of vectors loaded as two halves), so
 // that vector k holds coefficient k of every block; then two Karatsuba levels and a schoolbook
-// run on whole vectors with no shuffle at all (lane i only ever meets lane i), and the same
-// transposes bring the product coefficients back. Arithmetic is mod 2^16 throughout (vpmullw,
+// run on whole vectors with no shuffle at all (lane i only ever meets lane i), and transposes
+// bring the product coefficients back. Arithmetic is mod 2^16 throughout (vpmullw,
 // vpaddw, vpsubw).
 //
 // Built with -fno-tree-vectorize (CMakeLists.txt): every loop here is already written on
@@ -159,10 +159,6 @@ inline V LoadHalves(const std::uint16_t* p0, const std::uint16_t* p1) {
   return _mm256_inserti128_si256(_mm256_castsi128_si256(lo),
                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)), 1);
 }
-inline void StoreHalves(std::uint16_t* p0, std::uint16_t* p1, V v) {
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(p0), _mm256_castsi256_si128(v));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(p1), _mm256_extracti128_si256(v, 1));
-}
 
 // For i < kCount: c block i = a block i * b block i, for blocks of kB slots (a multiple of 16)
 // of which the first kLen (a multiple of 4, at most kB) hold coefficients and the rest are
@@ -173,11 +169,13 @@ inline void StoreHalves(std::uint16_t* p0, std::uint16_t* p1, V v) {
 // blocks of 2 kB; the blocks past kCount are multiplied too (they must be defined) and their
 // products ignored.
 //
-// The transposes into and out of the vertical layout skip the cross-half round of a full
-// 16 x 16 transpose: vector j of the 8 slots 8 h .. 8 h + 7 is loaded with blocks g .. g + 7 in
-// its low half and blocks g + 8 .. g + 15 in its high half, so the in-lane 8 x 8 transposes
-// already leave slot 8 h + c of all 16 blocks in one vector; the products go back the same way,
-// stored as halves. A quarter fewer shuffles than full transposes, all of them in-lane.
+// The transposes into the vertical layout skip the cross-half round of a full 16 x 16
+// transpose: vector j of the 8 slots 8 h .. 8 h + 7 is loaded with blocks g .. g + 7 in its low
+// half and blocks g + 8 .. g + 15 in its high half, so the in-lane 8 x 8 transposes already
+// leave slot 8 h + c of all 16 blocks in one vector (a quarter fewer shuffles, all in-lane).
+// The products go back through the same in-lane transposes plus one vperm2i128 per output
+// vector and whole-vector stores: storing halves instead doubled the stores, and on Ice Lake
+// that was 6-7 % slower per product than the shuffles it saved.
 template <int kB, int kLen, int kCount>
 __attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint16_t* b,
                                          std::uint16_t* c) {
@@ -202,11 +200,20 @@ __attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint
       tc[i] = _mm256_setzero_si256();
       tc[kB + i] = _mm256_setzero_si256();
     }
-    for (int h = 0; h < 2 * kB / kHalf; ++h) {
-      Transpose8x8Halves(tc + kHalf * h);
+    for (int q = 0; q < 2 * kB / kLanes; ++q) {
+      V lo[kHalf];
+      V hi[kHalf];
       for (int i = 0; i < kHalf; ++i) {
-        const std::ptrdiff_t lo = std::ptrdiff_t{g + i} * 2 * kB + kHalf * h;
-        StoreHalves(c + lo, c + lo + std::ptrdiff_t{kHalf} * 2 * kB, tc[kHalf * h + i]);
+        lo[i] = tc[kLanes * q + i];
+        hi[i] = tc[kLanes * q + kHalf + i];
+      }
+      Transpose8x8Halves(lo);
+      Transpose8x8Halves(hi);
+      for (int i = 0; i < kHalf; ++i) {
+        const std::ptrdiff_t at = std::ptrdiff_t{g + i} * 2 * kB + kLanes * q;
+        Store(c + at, _mm256_permute2x128_si256(lo[i], hi[i], 0x20));
+        Store(c + at + std::ptrdiff_t{kHalf} * 2 * kB,
+              _mm256_permute2x128_si256(lo[i], hi[i], 0x31));
       }
     }
   }
