@@ -27,6 +27,7 @@
 #include "cloudlet/trust_store.h"
 #include "core/log.h"
 #include "ids/account_gate.h"
+#include "ids/account_guard.h"
 #include "ids/detection_engine.h"
 #include "ids/enforcer.h"
 #include "ids/ids_api.h"
@@ -256,16 +257,7 @@ Status CloudletService::State::OpenStores() {
   ids->SetObserver(detection->EventObserver());
   enforcer = std::make_unique<ids::Enforcer>(*decisions, clock, options.ids.enforcer);
   account_gate = std::make_unique<ids::AccountGate>(*decisions, clock, options.ids.account_gate);
-  account_guard = std::make_unique<accounts::AccountGuard>(accounts::AccountGuard{
-      account_refs_key.Clone(), [gate = account_gate.get()](std::string_view ref) {
-        const ids::AccountGate::Verdict v = gate->Check(ref);
-        using Kind = accounts::AccountVerdict::Kind;
-        return accounts::AccountVerdict{v.action == ids::Action::kBlock      ? Kind::kBlocked
-                                        : v.action == ids::Action::kThrottle ? Kind::kThrottled
-                                                                             : Kind::kPass,
-                                        std::chrono::ceil<std::chrono::seconds>(v.retry_after),
-                                        v.decision_id};
-      }});
+  account_guard = ids::GuardWithGate(account_refs_key.Clone(), *account_gate);
   payloads = ids::PayloadScoring::Load(options.ids.models_dir, *detection, clock, &metrics,
                                        options.ids.payloads);
   // Apart from the clinical data, unencrypted, the head signed with the node key (ADR 0014).
