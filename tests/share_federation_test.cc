@@ -160,6 +160,7 @@ class ShareFederationTest : public ::testing::Test {
           return std::vector<SharedRecord>{};
         },
         .cloud_link = [] { return std::string("up"); },
+        .relay_state = {},
         .record_ids =
             [self](store::IdsEventKind kind, const net::Request&, std::string) {
               ++self->ids_events;

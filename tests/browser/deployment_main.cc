@@ -240,7 +240,6 @@ Result<std::uint16_t> FreePort() {
   return ntohs(address.sin_port);
 }
 
-
 // The demo folder the cloudlet's red-team runs read (attack::LoadDeployment): root/root.cert and
 // cloudlet-1/{operator,enrol}.token. Fills the two tokens.
 Status WriteDemoFolder(const std::filesystem::path& demo, const node::testing::TestDeployment& pki,

@@ -253,6 +253,12 @@ describe('the trust pages', () => {
 
   test('the operator sees the peer cloudlets, their evidence, partners and relaying', async () => {
     await ready();
+    // The shared-data evidence on cloudlet-2 is the prepared bad event plus every answer of
+    // cloudlet-2 that verified during the partner test above: the page must show the API's count.
+    const peers = await api(urls.cloudlet, 'GET', '/api/v1/trust/peers', { token: operator.token });
+    assert.equal(peers.status, 200);
+    const shared = peers.json.peers.find((p) => p.peer_id === 'cloudlet-2').evidence.shared_data;
+    assert.equal(shared.bad, 1, 'the prepared bad event; every answer of the partner verified');
     for (const viewport of VIEWPORTS) {
       const page = await newPage(viewport);
       try {
@@ -263,8 +269,8 @@ describe('the trust pages', () => {
           trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
         assert.equal(rows.length, 2, 'two peers');
         assert.equal(rows[0][0], 'cloudlet-2', 'the most trusted first');
-        assert.deepEqual(rows[0].slice(3), ['5 good / 0 bad', '0 good / 1 bad', '2 good / 0 bad',
-          'yes'], 'its evidence by kind; it is a partner');
+        assert.deepEqual(rows[0].slice(3), ['5 good / 0 bad', `${shared.good} good / 1 bad`,
+          '2 good / 0 bad', 'yes'], 'its evidence by kind; it is a partner');
         assert.deepEqual(rows[1].slice(3), ['1 good / 1 bad', '0 good / 0 bad', '0 good / 0 bad',
           'no']);
         assert.match(await page.locator('#trust-link').textContent(), /cloudlet-2/,
