@@ -52,7 +52,7 @@ describe('device console', () => {
     page.allowedConsole.push(/status of 401/);
     await fill(page, { 'E-mail': op.login, Password: 'not the password' });
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByText('The e-mail or the password is wrong.').waitFor();
+    await page.locator('#main').getByText('The e-mail or the password is wrong.').waitFor();
     assert.equal(await page.getByLabel('E-mail', { exact: true }).inputValue() === op.login, true,
       'the form keeps what was typed');
     page.allowedConsole.pop();
@@ -102,7 +102,7 @@ describe('device console', () => {
     await report.locator('[name=photo]').setInputFiles({
       name: 'big.png', mimeType: 'image/png', buffer: Buffer.alloc(1024 * 1024 + 1, 0x42) });
     await page.getByRole('button', { name: 'Seal and send report' }).click();
-    await page.getByText('The photo is larger than 1 MiB.').waitFor();
+    await page.locator('#main').getByText('The photo is larger than 1 MiB.').waitFor();
     assert.equal(await report.locator('[name=pulse_bpm]').inputValue(), '112');
     await report.locator('[name=photo]').setInputFiles({
       name: 'face.png', mimeType: 'image/png', buffer: PNG_1X1 });

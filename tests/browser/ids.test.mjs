@@ -132,7 +132,7 @@ async function allowAndRemove(page, base, token, kind, value) {
   await page.getByLabel('Kind').selectOption(kind);
   await fill(page, { Value: value, 'Note (optional)': HOSTILE });
   await page.getByRole('button', { name: 'Allowlist', exact: true }).click();
-  await page.getByText('The source is allowlisted.').waitFor();
+  await page.locator('#main').getByText('The source is allowlisted.').waitFor();
   await row(page, 'allowlist-table', HOSTILE).waitFor();
   assert.equal(await cell(page, 'allowlist-table', HOSTILE, 'Note') === HOSTILE, true,
     'the note is shown as typed');
@@ -140,7 +140,7 @@ async function allowAndRemove(page, base, token, kind, value) {
   const listed = await api(base, 'GET', '/api/v1/ids/allowlist', { token });
   assert.equal(listed.json.allowlist.some((e) => e.note === HOSTILE), true, 'the API lists it');
   await row(page, 'allowlist-table', HOSTILE).getByRole('button', { name: 'Remove' }).click();
-  await page.getByText('The entry is removed.').waitFor();
+  await page.locator('#main').getByText('The entry is removed.').waitFor();
   await row(page, 'allowlist-table', HOSTILE).waitFor({ state: 'detached' });
   const after = await api(base, 'GET', '/api/v1/ids/allowlist', { token });
   assert.equal(after.json.allowlist.some((e) => e.note === HOSTILE), false, 'and removes it');
@@ -160,7 +160,7 @@ async function seeAndRevoke(page, base, token, source) {
   assert.equal(await cell(page, 'decisions-table', source, 'Reason'), decision.reason);
   assert.equal(await cell(page, 'decisions-table', source, 'Origin'), decision.origin);
   await row(page, 'decisions-table', source).getByRole('button', { name: 'Revoke' }).click();
-  await page.getByText('The decision is revoked.').waitFor();
+  await page.locator('#main').getByText('The decision is revoked.').waitFor();
   await page.waitForFunction((s) => [...document.querySelectorAll('#decisions-table tbody tr')]
     .some((tr) => tr.textContent.includes(s) &&
       tr.querySelector('td[data-label="State"]').textContent.startsWith('revoked')), source);
