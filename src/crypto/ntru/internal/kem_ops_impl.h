@@ -60,13 +60,13 @@ inline void AddLift(Poly<P>& out, const Poly<P>& c, const Poly<P>& m, int sign) 
     Poly<P> liftm;
     Lift(liftm, m);
     for (int i = 0; i < P::kPad; ++i)
-      out.c[i] = static_cast<std::uint16_t>(c.c[i] + s * liftm.c[i]);
+      out.c[i] = static_cast<std::uint16_t>(c.c[i] + std::uint32_t{s} * liftm.c[i]);
     Wipe(&liftm, sizeof liftm);
   } else {
     for (int i = 0; i < P::kPad; ++i) {
       const std::uint16_t v = m.c[i];
       const auto lifted = static_cast<std::uint16_t>(v | ((0 - (v >> 1)) & P::kQMask));
-      out.c[i] = static_cast<std::uint16_t>(c.c[i] + s * lifted);
+      out.c[i] = static_cast<std::uint16_t>(c.c[i] + std::uint32_t{s} * lifted);
     }
   }
 }
