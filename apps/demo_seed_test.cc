@@ -278,7 +278,9 @@ TEST(DemoSeedPlan, PasswordsAreRandomPerFolderAndTheFileIs0600) {
   ASSERT_EQ(a.accounts.size(), b.accounts.size());
   std::set<std::string> passwords;
   std::set<std::string> logins;
+  std::set<std::string> names;  // people are told apart by name on every page
   for (std::size_t i = 0; i < a.accounts.size(); ++i) {
+    names.insert(a.accounts[i].display_name);
     EXPECT_TRUE(a.accounts[i].login == b.accounts[i].login);         // the same plan
     EXPECT_FALSE(a.accounts[i].password == b.accounts[i].password);  // other passwords
     EXPECT_GE(a.accounts[i].password.size(), 12u);
@@ -287,6 +289,7 @@ TEST(DemoSeedPlan, PasswordsAreRandomPerFolderAndTheFileIs0600) {
   }
   EXPECT_EQ(passwords.size(), a.accounts.size());
   EXPECT_EQ(logins.size(), a.accounts.size());
+  EXPECT_EQ(names.size(), a.accounts.size());
 
   node::testing::TempDir dir;
   const auto file = dir.path() / "demo-logins.json";

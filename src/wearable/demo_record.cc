@@ -123,7 +123,9 @@ DemoIdentity GenerateDemoIdentity(std::uint64_t seed, Profile profile, std::int6
   id.sex = female ? "female" : "male";
   const string_view first =
       female ? prng.Pick<string_view>(kFemaleNames) : prng.Pick<string_view>(kMaleNames);
-  const string_view last = prng.Pick<string_view>(kSurnames);
+  // The draw stays so every field after it is what it was before names were made distinct.
+  static_cast<void>(prng.Pick<string_view>(kSurnames));
+  const string_view last = kSurnames[(seed * 7) % kSurnames.size()];
   id.name = std::string(first) + " " + std::string(last);
   char buf[64];
   std::snprintf(buf, sizeof buf, "+1-202-555-01%02d", static_cast<int>(prng.Below(100)));

@@ -30,6 +30,9 @@ struct DemoIdentity {
   std::string postcode;
 };
 
+// The fictional person behind a simulated wearable, a pure function of the seed. The surname
+// follows the seed (seed × 7 mod 24), so seeds 1..24 (the demo uses 1..12) never share a full
+// name: people are told apart by name on every page.
 DemoIdentity GenerateDemoIdentity(std::uint64_t seed, Profile profile, std::int64_t now_ms);
 
 // A small (size × size, 16..256) PNG avatar: a head-and-shoulders silhouette on a coloured

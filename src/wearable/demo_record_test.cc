@@ -81,6 +81,11 @@ TEST(DemoRecordTest, IdentitiesAreDeterministicPlausibleAndObviouslyFictional) {
     birth_years.insert(year);
   }
   EXPECT_GT(names.size(), 20u);
+  std::set<std::string> first_24;  // the demo's seeds (1..12) and more never share a name
+  for (std::uint64_t seed = 1; seed <= 24; ++seed) {
+    first_24.insert(GenerateDemoIdentity(seed, Profile::kHypertension, kNow).name);
+  }
+  EXPECT_EQ(first_24.size(), 24u);
   // Ages spread over the profile's range: patients born before 1970 keep their real year (a
   // clamp at the epoch once made most of them 1970-01-01).
   EXPECT_GT(birth_years.size(), 10u);
