@@ -10,6 +10,7 @@
 // Output names no patient id.
 #include "cloudlet/share_federation.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -18,11 +19,14 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "cloudlet/share_forget.h"
 #include "cloudlet/trust_service.h"
 #include "crypto/envelope.h"
+#include "crypto/keyed_hash.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "node/test_support.h"
+#include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
 
 namespace medmesh::cloudlet {
@@ -43,6 +47,10 @@ class NullAudit final : public audit::AuditSink {
       if (e.event == event && e.detail.find(detail_part) != std::string::npos) return true;
     }
     return false;
+  }
+  std::vector<audit::AuditEntry> Entries() const {
+    std::lock_guard lock(mu_);
+    return entries_;
   }
 
  private:
@@ -72,6 +80,7 @@ struct Node {
   std::unique_ptr<ShareClient> share;
   std::unique_ptr<TrustService> service;
   std::unique_ptr<net::HttpServer> server;
+  Bytes certificate;
   std::vector<SharePeer> peers;  // configured, set before the first question
   std::mutex peers_mu;
   std::map<std::string, std::vector<wire::Reading>> readings;
@@ -173,40 +182,50 @@ class ShareFederationTest : public ::testing::Test {
               return self->peers;
             }};
     n->service = std::make_unique<TrustService>(std::move(context));
+    n->certificate = certificate;
+    if (!Serve(*n)) return nullptr;
+    return n;
+  }
+
+  // Starts (or restarts, on a new port) the node's HTTP server: its trust and share routes.
+  bool Serve(Node& node) {
+    Node* self = &node;
+    const std::string& id = node.id;
     net::Router router;
-    n->service->AddRoutes(router);
-    AddShareRoutes(router, {.identity = {id, n->identity->root.key, certificate, *n->signer},
-                            .is_peer =
-                                [self](std::string_view origin) {
-                                  std::lock_guard lock(self->peers_mu);
-                                  for (const SharePeer& p : self->peers) {
-                                    if (p.id == origin) return true;
-                                  }
-                                  return false;
-                                },
-                            .handler =
-                                [self](std::string_view origin, std::string_view kind,
-                                       const std::string& body, const net::Request& r) {
-                                  return self->service->AnswerPeer(origin, kind, body, r);
-                                },
-                            .clock = clock_,
-                            .random = random_,
-                            .record_ids =
-                                [self](store::IdsEventKind kind, const net::Request&, std::string) {
-                                  ++self->ids_events;
-                                  if (kind == store::IdsEventKind::kForgedSignature) {
-                                    ++self->forged_ids_events;
-                                  }
-                                }});
+    node.service->AddRoutes(router);
+    AddShareRoutes(
+        router, {.identity = {id, node.identity->root.key, node.certificate, *node.signer},
+                 .is_peer =
+                     [self](std::string_view origin) {
+                       std::lock_guard lock(self->peers_mu);
+                       for (const SharePeer& p : self->peers) {
+                         if (p.id == origin) return true;
+                       }
+                       return false;
+                     },
+                 .handler =
+                     [self](std::string_view origin, std::string_view kind, const std::string& body,
+                            const net::Request& r) {
+                       return self->service->AnswerPeer(origin, kind, body, r);
+                     },
+                 .clock = clock_,
+                 .random = random_,
+                 .record_ids =
+                     [self](store::IdsEventKind kind, const net::Request&, std::string) {
+                       ++self->ids_events;
+                       if (kind == store::IdsEventKind::kForgedSignature) {
+                         ++self->forged_ids_events;
+                       }
+                     }});
     net::ServerOptions options;
     options.name = id;
     options.io_threads = 2;
     options.access_log = false;
     auto server = net::HttpServer::Start(std::move(options), std::move(router));
     EXPECT_TRUE(server) << server.error().ToString();
-    if (!server) return nullptr;
-    n->server = std::move(*server);
-    return n;
+    if (!server) return false;
+    node.server = std::move(*server);
+    return true;
   }
 
   net::Response Call(Node& n, net::Method method, const std::string& path, const std::string& who,
@@ -226,6 +245,9 @@ class ShareFederationTest : public ::testing::Test {
   static json Body(const net::Response& r) { return json::parse(r.body, nullptr, false); }
 
   // Opts a patient of `n` in; returns their handle.
+  // Ada at A and Ben at B opted in, each cloudlet the other's partner; their handles.
+  std::pair<std::string, std::string> AdaAndBenAtPartners();
+
   std::string OptIn(Node& n, const std::string& patient, const std::vector<std::string>& conditions,
                     std::int64_t bpm) {
     n.readings[patient] = Pulse(wire::NowMs(clock_), bpm);
@@ -280,6 +302,14 @@ constexpr char kAda[] = "cloudlet-a-pat-ada";
 constexpr char kBen[] = "cloudlet-b-pat-ben";
 constexpr char kCy[] = "cloudlet-b-pat-cy";
 constexpr char kDee[] = "cloudlet-c-pat-dee";
+
+std::pair<std::string, std::string> ShareFederationTest::AdaAndBenAtPartners() {
+  std::pair<std::string, std::string> handles{OptIn(*a_, kAda, {"I48.0", "I10"}, 88),
+                                              OptIn(*b_, kBen, {"I48", "I10"}, 90)};
+  PeerEvents(*a_, "cloudlet-b", 3);
+  PeerEvents(*b_, "cloudlet-a", 3);
+  return handles;
+}
 
 TEST_F(ShareFederationTest, OnlyPartnersAreAskedAndTheirPatientsComeBackVerified) {
   OptIn(*a_, kAda, {"I48.0", "I10"}, 88);
@@ -493,6 +523,146 @@ TEST_F(ShareFederationTest, QuestionsThatAreForgedReplayedOrFromStrangersAreRefu
   question.nonce = std::string(32, 'c');
   EXPECT_EQ(post(SignShareMessage(question, *a_->signer, certificate).value(), "similar"), 403);
   EXPECT_GE(b_->ids_events.load(), 7);
+}
+
+// Cells of every table of a node's trust store that hold `needle` (read straight from the file,
+// beside the store's own connection).
+int RowsHolding(const std::filesystem::path& db, const std::string& needle) {
+  SQLite::Database sqlite(db.string(), SQLite::OPEN_READONLY);
+  std::vector<std::string> tables;
+  SQLite::Statement list(sqlite, "SELECT name FROM sqlite_master WHERE type = 'table'");
+  while (list.executeStep()) tables.push_back(list.getColumn(0).getString());
+  int found = 0;
+  for (const std::string& table : tables) {
+    SQLite::Statement rows(sqlite, "SELECT * FROM \"" + table + "\"");
+    while (rows.executeStep()) {
+      for (int i = 0; i < rows.getColumnCount(); ++i) {
+        if (rows.getColumn(i).isText() &&
+            rows.getColumn(i).getString().find(needle) != std::string::npos) {
+          ++found;
+        }
+      }
+    }
+  }
+  return found;
+}
+
+// The id under which a cloudlet keeps a remote requester's query profile (trust_service.cc).
+std::string QueryProfileIdOf(const std::string& address) {
+  const crypto::Digest256 digest = crypto::Blake2b256(AsBytes(address));
+  return "rq." + HexEncode(ByteView(digest.data(), digest.size())).substr(0, 40);
+}
+
+TEST_F(ShareFederationTest, ADeletedPatientIsForgottenAtAPartnerThatWasDownAcrossARestart) {
+  const auto [ada, ben] = AdaAndBenAtPartners();
+  const std::string ben_address = ben + "@cloudlet-b";
+  const std::string ada_address = ada + "@cloudlet-a";
+  const std::string ada_at_b = std::string("patient:") + kBen;
+
+  // Messages both ways, a rating, requests both ways (one granted and read).
+  ASSERT_EQ(Call(*a_, net::Method::kPost, "/api/v1/trust/messages", std::string("patient:") + kAda,
+                 {{"to", ben_address}, {"text", "hello"}})
+                .status,
+            201);
+  ASSERT_EQ(Call(*b_, net::Method::kPost, "/api/v1/trust/messages", ada_at_b,
+                 {{"to", ada_address}, {"text", "hi back"}})
+                .status,
+            201);
+  json inbox = Body(Call(*b_, net::Method::kGet, "/api/v1/trust/messages", ada_at_b));
+  ASSERT_EQ(inbox["messages"].size(), 2u) << inbox.dump();
+  ASSERT_EQ(Call(*b_, net::Method::kPost, "/api/v1/trust/ratings", ada_at_b,
+                 {{"interaction_id", inbox["messages"][1]["interaction_id"]}, {"positive", true}})
+                .status,
+            201);
+  net::Response r =
+      Call(*a_, net::Method::kPost, "/api/v1/trust/requests", std::string("patient:") + kAda,
+           {{"handle", ben_address}, {"category", "vitals_summary"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(Call(*b_, net::Method::kPost, "/api/v1/trust/requests", ada_at_b,
+                 {{"handle", ada_address}, {"category", "vitals_summary"}})
+                .status,
+            201);
+  json at_b = Body(Call(*b_, net::Method::kGet, "/api/v1/trust/requests", ada_at_b));
+  ASSERT_EQ(at_b["incoming"].size(), 1u) << at_b.dump();
+  ASSERT_EQ(at_b["outgoing"].size(), 1u) << at_b.dump();
+  const std::filesystem::path b_db = dir_.path() / "cloudlet-b.db";
+  const std::string query_profile = QueryProfileIdOf(ada_address);
+  ASSERT_GT(RowsHolding(b_db, ada), 5);
+  ASSERT_EQ(RowsHolding(b_db, query_profile), 1);
+
+  // B goes down. Ada's account is deleted at A: the forget is queued (once, however often the
+  // deletion repeats), then her sharing data goes; B cannot be told yet.
+  b_->server->Stop(std::chrono::milliseconds(1000));
+  testing::FakeClock outbox_clock;
+  const std::filesystem::path outbox = dir_.path() / "cloudlet-a-share-outbox.db";
+  auto forget = ShareForgetter::Open(outbox.string(), *a_->store, outbox_clock, random_);
+  ASSERT_TRUE(forget) << forget.error().ToString();
+  ASSERT_EQ((*forget)->Enqueue(kAda).value(), 1u);
+  ASSERT_EQ((*forget)->Enqueue(kAda).value(), 1u);
+  ASSERT_TRUE(a_->store->DeletePatient(kAda));
+  EXPECT_EQ(a_->store->HandleOf(kAda).value(), "");
+  const auto peers_of_a = [&] {
+    std::lock_guard lock(a_->peers_mu);
+    return a_->peers;
+  };
+  ForgetRound round = (*forget)->DeliverDue(*a_->share, peers_of_a()).value();
+  EXPECT_EQ(round.delivered, 0u);
+  EXPECT_EQ(round.failed, 1u);
+  EXPECT_EQ((*forget)->Stats().value().count, 1u);
+
+  // A restarts (the outbox is reopened from its file) and B comes back on a new address.
+  forget->reset();
+  forget = ShareForgetter::Open(outbox.string(), *a_->store, outbox_clock, random_);
+  ASSERT_TRUE(forget) << forget.error().ToString();
+  EXPECT_EQ((*forget)->Stats().value().count, 1u);
+  ASSERT_TRUE(Serve(*b_));
+  {
+    std::lock_guard lock(a_->peers_mu);
+    for (SharePeer& p : a_->peers) {
+      if (p.id == "cloudlet-b") p.url = b_->url();
+    }
+  }
+  // Not before its backoff; then delivered, and gone from the outbox.
+  EXPECT_EQ((*forget)->DeliverDue(*a_->share, peers_of_a()).value().delivered, 0u);
+  outbox_clock.Advance(std::chrono::hours(1));
+  round = (*forget)->DeliverDue(*a_->share, peers_of_a()).value();
+  EXPECT_EQ(round.delivered, 1u);
+  EXPECT_EQ((*forget)->Stats().value().count, 0u);
+
+  // B keeps nothing about Ada's handle: no message (either direction, Ben's copies too), no
+  // request either way, no interaction or rating, no query profile, no data key.
+  EXPECT_EQ(RowsHolding(b_db, ada), 0);
+  EXPECT_EQ(RowsHolding(b_db, query_profile), 0);
+  auto key = b_->envelope->OpenDataKey({ada_address, std::string(kTrustKeyPart)});
+  ASSERT_FALSE(key);
+  EXPECT_EQ(key.error().code(), ErrorCode::kNotFound);
+  // Ben's pages list none of it.
+  inbox = Body(Call(*b_, net::Method::kGet, "/api/v1/trust/messages", ada_at_b));
+  EXPECT_TRUE(inbox["messages"].empty()) << inbox.dump();
+  at_b = Body(Call(*b_, net::Method::kGet, "/api/v1/trust/requests", ada_at_b));
+  EXPECT_TRUE(at_b["incoming"].empty()) << at_b.dump();
+  EXPECT_TRUE(at_b["outgoing"].empty()) << at_b.dump();
+  // Audited at B under a pseudonym: the entry names neither the handle nor the address.
+  bool audited = false;
+  for (const audit::AuditEntry& e : b_->audit.Entries()) {
+    if (e.event != "trust.party.forget") continue;
+    audited = true;
+    EXPECT_EQ(e.entity_id, query_profile);
+    EXPECT_EQ(e.detail.find(ada), std::string::npos) << e.detail;
+    EXPECT_EQ(e.entity_id.find(ada), std::string::npos);
+  }
+  EXPECT_TRUE(audited);
+  // A's store keeps nothing of Ada's exchanges with B either.
+  EXPECT_EQ(RowsHolding(dir_.path() / "cloudlet-a.db", ben), 0);
+
+  // Idempotent: the same forget again is answered 200 and removes nothing.
+  const ShareClient::Outcome again =
+      a_->share->Ask({"cloudlet-b", b_->url()}, "forget", json{{"handle", ada}}.dump());
+  ASSERT_TRUE(again.answer) << again.detail;
+  EXPECT_EQ(again.answer->status, 200);
+  EXPECT_EQ(json::parse(again.answer->body)["rows"], 0);
+  // B still works with A for its other patients.
+  EXPECT_EQ(Call(*b_, net::Method::kGet, "/api/v1/trust/similar", ada_at_b).status, 200);
 }
 
 TEST_F(ShareFederationTest, EnvelopesRoundTripAndRefuseTampering) {

@@ -9,6 +9,7 @@
 #include "net/error_mapping.h"
 #include "net/json_body.h"
 #include "trust/attestation.h"
+#include "wire/grant_assertion.h"
 #include "wire/model.h"
 
 namespace medmesh::cloud {
@@ -48,8 +49,7 @@ void AddAttestationRelayRoute(net::Router& router, AttestationRelayContext conte
         const auto urls = ctx->cloudlet_urls();
         auto token = accounts::PresentedTokenOf(r);
         if (!token) return accounts::AuthenticationRefusal(token.error());
-        const std::string payload =
-            Json{{"patient_id", patient_id}, {"positive", positive}, {"reason", reason}}.dump();
+        const std::int64_t now_ms = wire::NowMs(ctx->clock);
         Json answered = Json::array();
         int accepted = 0;
         int asked = 0;
@@ -57,6 +57,19 @@ void AddAttestationRelayRoute(net::Router& router, AttestationRelayContext conte
           const auto url = urls.find(cloudlet);
           if (url == urls.end()) continue;
           ++asked;
+          // Proof for this cloudlet alone that the grant was checked now.
+          MEDMESH_ASSIGN_OR_RETURN(
+              const Bytes assertion,
+              wire::SignGrantAssertion({ctx->cloud_id, cloudlet, who->account_id, patient_id,
+                                        now_ms, now_ms + wire::kMaxGrantAssertionLifetimeMs,
+                                        HexEncode(ctx->random.Generate(16))},
+                                       ctx->signer, ctx->certificate));
+          const std::string payload = Json{
+              {"patient_id", patient_id},
+              {"positive", positive},
+              {"reason", reason},
+              {"grant_assertion",
+               HexEncode(assertion)}}.dump();
           net::ClientRequest request;
           request.method = net::Method::kPost;
           request.url = url->second + "/api/v1/trust/attestations";

@@ -11,8 +11,10 @@
 // cloud checks what a cloudlet cannot, that the doctor holds an active grant from the patient
 // (ClinicalService::RecordsGrantedTo; none: 404, as for an unknown patient), and calls that
 // route at every cloudlet of the patient (IntakeStore::CloudletsOfPatient, by the URLs the cloud
-// knows) with the doctor's own session token as a bearer token: the cloudlet verifies it offline
-// and decides, stores and audits exactly as for a doctor calling it directly. The answer lists
+// knows) with the doctor's own session token as a bearer token and, in the body, a grant
+// assertion for that cloudlet signed with the cloud's node key (wire/grant_assertion.h: doctor,
+// patient, two minutes, a fresh nonce): the cloudlet verifies both offline, refuses an
+// attestation without the assertion, and decides, stores and audits. The answer lists
 // each cloudlet with the status it answered (0: unreachable); 409 if the cloud knows no
 // cloudlet URL of the patient, 502 if none accepted.
 //
@@ -28,7 +30,10 @@
 
 #include "accounts/principal.h"
 #include "cloud/clinical_service.h"
+#include "core/clock.h"
+#include "core/random.h"
 #include "core/status.h"
+#include "crypto/signing.h"
 #include "net/http_client.h"
 #include "net/router.h"
 
@@ -40,6 +45,12 @@ struct AttestationRelayContext {
   std::function<Result<std::vector<std::string>>(std::string_view patient_id)> cloudlets_of;
   std::function<std::map<std::string, std::string, std::less<>>()> cloudlet_urls;
   net::HttpClient& client;  // to the cloudlets; must outlive the router
+  // The cloud's node identity, to sign grant assertions; all must outlive the router.
+  std::string cloud_id;
+  const crypto::Signer& signer;
+  Bytes certificate;  // the cloud's, encoded
+  const Clock& clock;
+  Random& random;
 };
 
 void AddAttestationRelayRoute(net::Router& router, AttestationRelayContext context);

@@ -451,7 +451,13 @@ net::Router CloudService::State::BuildRouter() {
                      return intake_store->CloudletsOfPatient(patient_id);
                    },
                .cloudlet_urls = [this] { return copies->Urls(); },
-               .client = *attestation_client});
+               .client = *attestation_client,
+               .cloud_id = identity.id(),
+               .signer = *signer,
+               .certificate = Bytes(identity.certificate.encoded().begin(),
+                                    identity.certificate.encoded().end()),
+               .clock = clock,
+               .random = random});
   AddIntegrityRoutes(
       router, *integrity, [this](const net::Request& r) { return accounts->PrincipalOf(r); },
       // A patient whose data is deleted has nothing left to log in to: the account is closed,

@@ -23,6 +23,7 @@
 #include "cloudlet/internal/record_at_rest.h"
 #include "cloudlet/relay.h"
 #include "cloudlet/share_federation.h"
+#include "cloudlet/share_forget.h"
 #include "cloudlet/trust_service.h"
 #include "cloudlet/trust_store.h"
 #include "core/log.h"
@@ -164,6 +165,8 @@ struct CloudletService::State {
   // Issue 10 (share_federation.h): sharing with patients of partner cloudlets.
   std::unique_ptr<net::HttpClient> share_client;
   std::unique_ptr<ShareClient> share;
+  // ADR 0048 (share_forget.h): "forget" questions for partners when a patient is deleted.
+  std::unique_ptr<ShareForgetter> forget;
   // Demo only (attack/attack_runs.h): red-team runs launched from the operator console.
   std::unique_ptr<attack::AttackRuns> attack_runs;
   std::unique_ptr<net::HttpServer> server;
@@ -212,6 +215,15 @@ struct CloudletService::State {
   Result<ConsoleCaller> ConsoleCallerOf(const net::Request& r);
   Status OpenTrust();
   Result<std::vector<SharedRecord>> SharedRecords(std::string_view patient_id) const;
+  // Sends the due "forget" questions to the configured peers (share_forget.h).
+  Status DeliverForgets() {
+    if (!forget || !share) return OkStatus();
+    std::vector<SharePeer> peers;
+    for (const RelayPeer& p : RelayPeers()) peers.push_back({p.id, p.url});
+    MEDMESH_ASSIGN_OR_RETURN(ForgetRound round, forget->DeliverDue(*share, peers));
+    (void)round;
+    return OkStatus();
+  }
   Result<net::Response> WithdrawAs(const net::Request& r, const Caller& caller, DeviceAction& done);
   // Appends the audit entry of a device route past identification (docs/audit.md: who, role,
   // from where, the device, its patient, the outcome) and hands `response` back; a failed
@@ -827,7 +839,8 @@ Status CloudletService::State::OpenTrust() {
             std::vector<SharePeer> out;
             for (const RelayPeer& p : RelayPeers()) out.push_back({p.id, p.url});
             return out;
-          }};
+          },
+      .root = &identity.root.key};
   trust = std::make_unique<TrustService>(std::move(context));
   return OkStatus();
 }
@@ -1084,8 +1097,16 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
     s->logins->SetAccountGuard(s->account_guard.get());
   }
 
-  s->deletion_follower = std::make_unique<DeletionFollower>(DeletionFollowerContext{
-      s->identity.id(), *s->ledger, *s->readings, *s->envelope, *s->devices, s->trust_store.get()});
+  {
+    store::QueueOptions forget_options = DefaultForgetOptions();
+    forget_options.sqlite_vfs = s->options.sqlite_vfs;
+    MEDMESH_ASSIGN_OR_RETURN(
+        s->forget, ShareForgetter::Open(s->path("share_outbox.db"), *s->trust_store, clock, random,
+                                        forget_options));
+  }
+  s->deletion_follower = std::make_unique<DeletionFollower>(
+      DeletionFollowerContext{s->identity.id(), *s->ledger, *s->readings, *s->envelope, *s->devices,
+                              s->trust_store.get(), s->forget.get()});
   if (!s->options.forwarder.cloud_url.empty()) {
     MEDMESH_ASSIGN_OR_RETURN(
         s->deletion_poller,
@@ -1249,6 +1270,10 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
           if (auto polled = s->deletion_poller->PollOnce(); !polled) {
             log::Warn("cloudlet_deletion_poll_failed", {{"error", polled.error().ToString()}});
           }
+        }
+        // After the poll, so a patient deleted now is forgotten at the partners in this pass.
+        if (Status sent = s->DeliverForgets(); !sent) {
+          log::Warn("cloudlet_share_forget_failed", {{"error", sent.error().ToString()}});
         }
       });
   if (s->logins && s->options.accounts.poll_interval.count() > 0) {

@@ -55,6 +55,8 @@ Status DeletionFollower::ShredPatient(std::string_view patient_id) {
   }
   MEDMESH_RETURN_IF_ERROR(ctx_.readings.DeletePatient(patient_id));
   MEDMESH_RETURN_IF_ERROR(ctx_.ledger.DeletePatient(patient_id));
+  // The forgets are durable before the handle they name is deleted.
+  if (ctx_.forget != nullptr) MEDMESH_RETURN_IF_ERROR(ctx_.forget->Enqueue(patient_id));
   if (ctx_.trust != nullptr) MEDMESH_RETURN_IF_ERROR(ctx_.trust->DeletePatient(patient_id));
   for (std::string_view part :
        {internal::kRecordsKeyPart, internal::kForwardKeyPart, kConsoleKeyPart, kTrustKeyPart}) {

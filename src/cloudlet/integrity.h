@@ -15,7 +15,9 @@
 //   - records and batch rows of the ingest ledger (IngestLedger::DeletePatient);
 //   - the patient's "records" and "forward" data keys (what is still queued for the cloud, or
 //     dead-lettered, becomes unreadable and is dead-lettered by the forwarder);
-//   - the patient's devices are withdrawn here (their uploads are refused from then on).
+//   - the patient's devices are withdrawn here (their uploads are refused from then on);
+//   - their sharing data (TrustStore::DeletePatient), after a "forget" of their handle is queued
+//     for every partner cloudlet that received it (share_forget.h).
 // Each step is idempotent and the cursor moves only after a patient is done, so a crash
 // part-way repeats that patient on the next poll. The bound on how late a cloudlet shreds is
 // its poll interval plus however long it cannot reach the cloud.
@@ -32,6 +34,7 @@
 
 #include "cloudlet/device_registry.h"
 #include "cloudlet/ingest_ledger.h"
+#include "cloudlet/share_forget.h"
 #include "cloudlet/trust_store.h"
 #include "core/bytes.h"
 #include "core/random.h"
@@ -66,6 +69,9 @@ struct DeletionFollowerContext {
   crypto::EnvelopeAead& envelope;
   DeviceRegistry& devices;  // the patient's devices are withdrawn here
   TrustStore* trust;        // the patient's sharing data is deleted too (null: none kept)
+  // Partner cloudlets that received the patient's handle are told to forget it (ADR 0048;
+  // queued before the sharing data goes). Null: this cloudlet shares with no other.
+  ShareForgetter* forget = nullptr;
 };
 
 class DeletionFollower {

@@ -87,6 +87,9 @@ class CloudletIntegrityTest : public ::testing::Test {
     auto trust = TrustStore::Open(Path("trust.db"), *envelope_, clock_, random_);
     ASSERT_TRUE(trust) << trust.error().ToString();
     trust_ = std::move(*trust);
+    auto forget = ShareForgetter::Open(Path("share_outbox.db"), *trust_, clock_, random_);
+    ASSERT_TRUE(forget) << forget.error().ToString();
+    forget_ = std::move(*forget);
     opener_.emplace(cloudlet_->kem_key.Clone(), clock_);
   }
 
@@ -142,8 +145,8 @@ class CloudletIntegrityTest : public ::testing::Test {
   }
 
   DeletionFollower Follower() {
-    return DeletionFollower(
-        {cloudlet_->id(), *ledger_, *readings_, *envelope_, *devices_, trust_.get()});
+    return DeletionFollower({cloudlet_->id(), *ledger_, *readings_, *envelope_, *devices_,
+                             trust_.get(), forget_.get()});
   }
 
   Bytes Page(std::uint64_t after, std::vector<wire::DeletionNotice> notices,
@@ -175,6 +178,7 @@ class CloudletIntegrityTest : public ::testing::Test {
   std::unique_ptr<store::ReadingStore> readings_;
   std::unique_ptr<DeviceRegistry> devices_;
   std::unique_ptr<TrustStore> trust_;
+  std::unique_ptr<ShareForgetter> forget_;
   std::optional<crypto::SessionOpener> opener_;
 };
 
@@ -214,6 +218,11 @@ TEST_F(CloudletIntegrityTest, ARecordCopyIsTheOriginalSignedUploadReForwardedToT
 TEST_F(CloudletIntegrityTest, TheDeletionFeedShredsThePatientHereAndInEveryEarlierCopy) {
   const wire::PatientRecord p1 = Keep("watch-1", "patient-1");
   Keep("watch-2", "patient-2");
+  // Patient-1's handle went to two partner cloudlets: one received a message to a party of its
+  // own, the other answered a question naming them (ADR 0048).
+  ASSERT_TRUE(trust_->AddMessage("patient-1", "heron-0001@cloudlet-9", "hello"));
+  const std::string shared_with[] = {"patient-1"};
+  ASSERT_TRUE(trust_->NoteSharedWith(shared_with, "cloudlet-7"));
   const std::filesystem::path backup = dir_.path() / "backup";
   std::filesystem::create_directories(backup);
   for (const char* db : {"keys.db", "cloudlet.db", "readings.db"}) {
@@ -254,6 +263,11 @@ TEST_F(CloudletIntegrityTest, TheDeletionFeedShredsThePatientHereAndInEveryEarli
   EXPECT_FALSE(trust_->Profile("patient-1").value().has_value());
   EXPECT_TRUE(trust_->Profile("patient-2").value().has_value());
   EXPECT_FALSE(HasKey("patient-1", kTrustKeyPart));
+  // Both partners are to be told to forget the handle, once however often the shredding runs.
+  EXPECT_EQ(forget_->Stats().value().count, 2u);
+  EXPECT_TRUE(trust_->Messages("patient-1", 10).value().empty());
+  ASSERT_TRUE(follower.ShredPatient("patient-1"));
+  EXPECT_EQ(forget_->Stats().value().count, 2u);
   EXPECT_TRUE(devices_->Find("watch-1")->withdrawn);
   EXPECT_FALSE(devices_->Find("watch-2")->withdrawn);
   EXPECT_TRUE(ledger_->ListRecords("patient-1", 10).value().empty());

@@ -12,6 +12,7 @@
 #include "crypto/keyed_hash.h"
 #include "net/error_mapping.h"
 #include "wire/model.h"
+#include "wire/node_envelope.h"
 
 namespace medmesh::cloudlet {
 namespace {
@@ -23,17 +24,6 @@ constexpr std::size_t kNonceHexBytes = 32;
 constexpr std::size_t kHashHexBytes = 64;
 // Nonces remembered per route (each lives max_age + max_skew; far more than a few partners ask).
 constexpr std::size_t kMaxRememberedNonces = 50'000;
-
-void AppendString(Bytes& out, ByteView s) {
-  AppendU32Le(out, static_cast<std::uint32_t>(s.size()));
-  AppendBytes(out, s);
-}
-
-Result<ByteView> ReadString(ByteReader& r, std::size_t max) {
-  MEDMESH_ASSIGN_OR_RETURN(std::uint32_t n, r.ReadU32Le());
-  if (n > max) return InvalidArgument("field too long");
-  return r.ReadBytes(n);
-}
 
 bool IsShareKind(std::string_view kind) {
   return std::find(kShareKinds.begin(), kShareKinds.end(), kind) != kShareKinds.end();
@@ -66,13 +56,13 @@ Bytes EncodeMessage(const ShareMessage& m) {
   Bytes out;
   AppendBytes(out, AsBytes(kMessageMagic));
   AppendU8(out, kVersion);
-  AppendString(out, AsBytes(m.origin));
-  AppendString(out, AsBytes(m.audience));
-  AppendString(out, AsBytes(m.kind));
+  wire::AppendLengthPrefixed(out, AsBytes(m.origin));
+  wire::AppendLengthPrefixed(out, AsBytes(m.audience));
+  wire::AppendLengthPrefixed(out, AsBytes(m.kind));
   AppendU64Le(out, static_cast<std::uint64_t>(m.sent_ms));
-  AppendString(out, AsBytes(m.nonce));
-  AppendString(out, AsBytes(m.reply_to));
-  AppendString(out, AsBytes(m.body));
+  wire::AppendLengthPrefixed(out, AsBytes(m.nonce));
+  wire::AppendLengthPrefixed(out, AsBytes(m.reply_to));
+  wire::AppendLengthPrefixed(out, AsBytes(m.body));
   return out;
 }
 
@@ -84,13 +74,13 @@ Result<ShareMessage> DecodeMessage(ByteView encoded) {
   if (!magic || AsStringView(*magic) != kMessageMagic || !version || *version != kVersion) {
     return bad;
   }
-  auto origin = ReadString(r, wire::kMaxIdBytes);
-  auto audience = ReadString(r, wire::kMaxIdBytes);
-  auto kind = ReadString(r, 16);
+  auto origin = wire::ReadLengthPrefixed(r, wire::kMaxIdBytes);
+  auto audience = wire::ReadLengthPrefixed(r, wire::kMaxIdBytes);
+  auto kind = wire::ReadLengthPrefixed(r, 16);
   auto sent = r.ReadU64Le();
-  auto nonce = ReadString(r, kNonceHexBytes);
-  auto reply_to = ReadString(r, kHashHexBytes);
-  auto body = ReadString(r, kMaxShareBodyBytes);
+  auto nonce = wire::ReadLengthPrefixed(r, kNonceHexBytes);
+  auto reply_to = wire::ReadLengthPrefixed(r, kHashHexBytes);
+  auto body = wire::ReadLengthPrefixed(r, kMaxShareBodyBytes);
   if (!origin || !audience || !kind || !sent || !nonce || !reply_to || !body ||
       r.remaining() != 0) {
     return bad;
@@ -143,8 +133,8 @@ Result<Bytes> SignShareMessage(const ShareMessage& message, const crypto::Signer
   Bytes out;
   AppendBytes(out, AsBytes(kEnvelopeMagic));
   AppendU8(out, kVersion);
-  AppendString(out, certificate);
-  AppendString(out, encoded);
+  wire::AppendLengthPrefixed(out, certificate);
+  wire::AppendLengthPrefixed(out, encoded);
   AppendBytes(out, signer.Sign(encoded));
   return out;
 }
@@ -159,8 +149,8 @@ Result<OpenedShareMessage> OpenShareMessage(ByteView envelope, const crypto::Sig
   if (!magic || AsStringView(*magic) != kEnvelopeMagic || !version || *version != kVersion) {
     return bad;
   }
-  auto certificate = ReadString(r, wire::kMaxCertificateBytes);
-  auto encoded = ReadString(r, kMaxShareBodyBytes + 1024);
+  auto certificate = wire::ReadLengthPrefixed(r, wire::kMaxCertificateBytes);
+  auto encoded = wire::ReadLengthPrefixed(r, kMaxShareBodyBytes + 1024);
   auto signature = r.ReadBytes(crypto::Signer::kSignatureBytes);
   if (!certificate || !encoded || !signature || r.remaining() != 0) return bad;
   MEDMESH_ASSIGN_OR_RETURN(ShareMessage message, DecodeMessage(*encoded));
@@ -246,7 +236,7 @@ void AddShareRoutes(net::Router& router, ShareRouteContext context) {
         if (!IsShareKind(kind)) {
           return refuse(store::IdsEventKind::kMalformed,
                         InvalidArgument("kind must be one of similar, message, request, data, "
-                                        "status"),
+                                        "status, forget"),
                         "unknown kind");
         }
         const std::int64_t now_ms = wire::ToUnixMs(ctx.clock.Now());

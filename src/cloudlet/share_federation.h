@@ -56,9 +56,10 @@ namespace medmesh::cloudlet {
 
 // What one cloudlet may ask another: similar patients for a query profile, a message to a
 // handle, an access request for a handle's category, the data of a granted request, the status
-// of requests it made.
-inline constexpr std::array<std::string_view, 5> kShareKinds = {"similar", "message", "request",
-                                                                "data", "status"};
+// of requests it made, and to forget a handle of the asker's whose patient deleted their account
+// (ADR 0048; share_forget.h).
+inline constexpr std::array<std::string_view, 6> kShareKinds = {"similar", "message", "request",
+                                                                "data",    "status",  "forget"};
 inline constexpr std::string_view kShareAnswerKind = "answer";
 inline constexpr std::size_t kMaxShareBodyBytes = 256 * 1024;
 

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <span>
 #include <utility>
 
 #include "accounts/authenticator.h"
@@ -17,6 +19,7 @@
 #include "net/error_mapping.h"
 #include "net/json_body.h"
 #include "trust/attestation.h"
+#include "wire/grant_assertion.h"
 
 namespace medmesh::cloudlet {
 namespace {
@@ -336,6 +339,13 @@ ShareAnswer PeerError(const Error& e) {
 struct TrustService::State {
   explicit State(TrustContext c) : ctx(std::move(c)) {}
   TrustContext ctx;
+  // Grant assertions' nonces until they expire (an assertion settles one attestation).
+  std::mutex assertions_mu;
+  std::map<std::string, std::int64_t> assertion_nonces;  // nonce -> expires_ms
+  // OkStatus if `hex` is a grant assertion for this doctor and patient (see trust_service.h);
+  // otherwise PermissionDenied and an IDS event.
+  Status CheckGrantAssertion(const net::Request& r, const ConsoleCaller& caller,
+                             std::string_view patient_id, std::string_view hex);
 
   Result<net::Response> GetProfile(const net::Request& r);
   Result<net::Response> PutProfile(const net::Request& r);
@@ -389,6 +399,16 @@ struct TrustService::State {
   ShareAnswer PeerRequest(std::string_view origin, const Json& q, const net::Request& r);
   ShareAnswer PeerData(std::string_view origin, const Json& q, const net::Request& r);
   ShareAnswer PeerStatus(std::string_view origin, const Json& q);
+  ShareAnswer PeerForget(std::string_view origin, const Json& q, const net::Request& r);
+  // Notes that `peer` receives something about these patients of this cloudlet (their handle),
+  // so that deleting one tells that peer to forget it (ADR 0048). A failure to note is refused:
+  // nothing about a patient leaves unless their deletion can follow it.
+  Status NoteShared(std::span<const std::string> patient_ids, std::string_view peer) const {
+    return ctx.store.NoteSharedWith(patient_ids, peer);
+  }
+  Status NoteShared(const std::string& patient_id, std::string_view peer) const {
+    return NoteShared(std::span<const std::string>(&patient_id, 1), peer);
+  }
   Status AuditPeer(const net::Request& r, std::string_view origin, std::string_view event,
                    audit::Action action, std::string_view patient_id, std::string_view entity_type,
                    std::string_view entity_id, std::string_view detail, bool failed = false) const {
@@ -683,6 +703,7 @@ Result<net::Response> TrustService::State::SendMessage(const net::Request& r) {
     }
     const std::optional<SharePeer> peer = PartnerNamed(party->cloudlet);
     if (!peer) return NotFound("no such handle among the partner cloudlets");
+    MEDMESH_RETURN_IF_ERROR(NoteShared(caller.patient_id, peer->id));
     std::optional<ShareAnswer> answer =
         AskPeer(r, *peer, "message", {{"from", own.handle}, {"to", party->handle}, {"text", text}},
                 [](int status, const Json& b) {
@@ -805,6 +826,7 @@ Result<net::Response> TrustService::State::MakeRequest(const net::Request& r) {
     if (!party) return InvalidArgument("handle must be a handle or handle@cloudlet");
     const std::optional<SharePeer> peer = PartnerNamed(party->cloudlet);
     if (!peer) return NotFound("no such handle among the partner cloudlets");
+    MEDMESH_RETURN_IF_ERROR(NoteShared(caller.patient_id, peer->id));
     MEDMESH_ASSIGN_OR_RETURN(std::vector<internal::VitalStat> vitals, Vitals(caller.patient_id));
     Json question = QueryProfile(own, vitals);
     question["requester"] = own.handle;
@@ -1032,7 +1054,8 @@ Result<net::Response> TrustService::State::Attest(const net::Request& r) {
   }
   static constexpr net::JsonField kFields[] = {{"patient_id", net::JsonType::kString},
                                                {"positive", net::JsonType::kBoolean},
-                                               {"reason", net::JsonType::kString, false}};
+                                               {"reason", net::JsonType::kString, false},
+                                               {"grant_assertion", net::JsonType::kString, false}};
   net::JsonBody parsed = net::ParseJsonBody(r, kFields);
   if (auto* refusal = std::get_if<net::Response>(&parsed)) return std::move(*refusal);
   const Json& body = std::get<Json>(parsed);
@@ -1046,6 +1069,8 @@ Result<net::Response> TrustService::State::Attest(const net::Request& r) {
         "reason must be known_in_care or consistent_reports (positive), misuse_concern or "
         "identity_concern (negative)");
   }
+  MEDMESH_RETURN_IF_ERROR(
+      CheckGrantAssertion(r, caller, patient_id, body.value("grant_assertion", "")));
   if (!ctx.known_patient(patient_id)) return NotFound("no such patient here");
   MEDMESH_ASSIGN_OR_RETURN(Interaction attestation,
                            ctx.store.AddAttestation(caller.account_id, patient_id, positive));
@@ -1054,6 +1079,41 @@ Result<net::Response> TrustService::State::Attest(const net::Request& r) {
       attestation.interaction_id,
       std::string(positive ? "positive" : "negative") + (reason.empty() ? "" : " " + reason)));
   return Created({{"interaction_id", attestation.interaction_id}, {"positive", positive}});
+}
+
+Status TrustService::State::CheckGrantAssertion(const net::Request& r, const ConsoleCaller& caller,
+                                                std::string_view patient_id, std::string_view hex) {
+  // A missing assertion is a probe (kind "other", like other refused probes here); one that is
+  // present and does not hold is a forgery.
+  const auto refuse = [&](std::string_view why) -> Status {
+    ctx.record_ids(
+        hex.empty() ? store::IdsEventKind::kOther : store::IdsEventKind::kForgedSignature, r,
+        "trust: attestation without a valid grant assertion (" + std::string(why) + ")");
+    return PermissionDenied(
+        "an attestation needs the cloud's grant assertion: attest from the patient's view at the "
+        "cloud");
+  };
+  if (hex.empty()) return refuse("none");
+  if (ctx.root == nullptr) return refuse("no root to check it");
+  const Result<Bytes> envelope = HexDecode(hex);
+  if (!envelope) return refuse("not hex");
+  const std::int64_t now_ms = NowMs(ctx.clock);
+  auto a = wire::OpenGrantAssertion(*envelope, *ctx.root, now_ms);
+  if (!a) return refuse("not signed by the cloud");
+  if (a->audience != ctx.cloudlet_id) return refuse("for another cloudlet");
+  if (a->doctor_account_id != caller.account_id || a->patient_id != patient_id) {
+    return refuse("for another doctor or patient");
+  }
+  // A minute of clock skew either way.
+  constexpr std::int64_t kSkewMs = 60'000;
+  if (now_ms + kSkewMs < a->issued_ms || now_ms > a->expires_ms + kSkewMs) {
+    return refuse("expired or not yet valid");
+  }
+  std::lock_guard lock(assertions_mu);
+  std::erase_if(assertion_nonces,
+                [&](const auto& entry) { return entry.second + kSkewMs < now_ms; });
+  if (!assertion_nonces.emplace(a->nonce, a->expires_ms).second) return refuse("replayed");
+  return OkStatus();
 }
 
 // --- peer cloudlets --------------------------------------------------------------------------
@@ -1289,6 +1349,11 @@ ShareAnswer TrustService::State::PeerSimilar(std::string_view origin, const Json
     categories[m.profile.handle] = Categories(m.profile.conditions);
   }
   constexpr std::size_t kMaxMatches = 20;
+  std::map<std::string, std::string> patient_of;
+  for (const internal::Member& m : population->patients) {
+    if (!IsRemote(m.profile.handle)) patient_of[m.profile.handle] = m.profile.patient_id;
+  }
+  std::vector<std::string> answered;
   for (const internal::Assessment& a : internal::Rank(*population, observer)) {
     if (IsRemote(a.handle)) continue;
     if (list.size() >= kMaxMatches) break;
@@ -1305,6 +1370,7 @@ ShareAnswer TrustService::State::PeerSimilar(std::string_view origin, const Json
     const std::vector<std::string>& theirs = categories[a.handle];
     std::set_intersection(asked.begin(), asked.end(), theirs.begin(), theirs.end(),
                           std::back_inserter(shared));
+    answered.push_back(patient_of[a.handle]);
     list.push_back({{"handle", a.handle},
                     {"similarity", a.similarity},
                     {"trust", a.trust},
@@ -1312,6 +1378,7 @@ ShareAnswer TrustService::State::PeerSimilar(std::string_view origin, const Json
                     {"explanation", std::move(explanation)},
                     {"shared_conditions", shared}});
   }
+  if (Status st = NoteShared(answered, origin); !st) return PeerError(st.error());
   return PeerAnswer(200, {{"patients", std::move(list)}});
 }
 
@@ -1324,6 +1391,7 @@ ShareAnswer TrustService::State::PeerMessage(std::string_view origin, const Json
   auto owner = SharingPatient(r, q["to"].get<std::string>());
   if (!owner) return PeerError(owner.error());
   const std::string from = RemoteId(q["from"].get<std::string>(), origin);
+  if (Status st = NoteShared(owner->patient_id, origin); !st) return PeerError(st.error());
   auto m = ctx.store.AddMessage(from, owner->patient_id, q["text"].get<std::string>());
   if (!m) return PeerError(m.error());
   if (Status st =
@@ -1356,6 +1424,7 @@ ShareAnswer TrustService::State::PeerRequest(std::string_view origin, const Json
   stored.conditions = profile->profile.conditions;
   if (auto saved = ctx.store.SaveProfile(stored); !saved) return PeerError(saved.error());
   const std::string category = q["category"].get<std::string>();
+  if (Status st = NoteShared(owner->patient_id, origin); !st) return PeerError(st.error());
   auto added = ctx.store.AddRequest(requester, owner->patient_id, category);
   if (!added) return PeerError(added.error());
   if (Status st = AuditPeer(r, origin, "trust.request.receive", audit::Action::kCreate,
@@ -1421,6 +1490,31 @@ ShareAnswer TrustService::State::PeerStatus(std::string_view origin, const Json&
   return PeerAnswer(200, {{"requests", std::move(list)}});
 }
 
+ShareAnswer TrustService::State::PeerForget(std::string_view origin, const Json& q,
+                                            const net::Request& r) {
+  if (!q.contains("handle") || !q["handle"].is_string() ||
+      !IsHandle(q["handle"].get<std::string>())) {
+    return PeerError(400, "handle expected");
+  }
+  // Only the party's own cloudlet (the signed origin) names its handles: a cloudlet can make
+  // this one forget its own patients' parties only.
+  const std::string party = RemoteId(q["handle"].get<std::string>(), origin);
+  const std::string pseudonym = QueryProfileId(party);
+  auto removed = ctx.store.ForgetParty(party, pseudonym);
+  if (!removed) return PeerError(removed.error());
+  // Audited under the hash of the address (the query-profile id), never the handle itself.
+  if (Status st = AuditPeer(r, origin, "trust.party.forget", audit::Action::kDelete, "", "Person",
+                            pseudonym,
+                            "a party of " + std::string(origin) + " deleted their account; " +
+                                std::to_string(*removed) + " rows removed");
+      !st) {
+    return PeerError(st.error());
+  }
+  log::Info("cloudlet_share_party_forgotten",
+            {{"peer", std::string(origin)}, {"rows", static_cast<std::uint64_t>(*removed)}});
+  return PeerAnswer(200, {{"forgotten", true}, {"rows", *removed}});
+}
+
 ShareAnswer TrustService::AnswerPeer(std::string_view origin, std::string_view kind,
                                      const std::string& body, const net::Request& r) {
   const Json q = Json::parse(body, nullptr, false);
@@ -1431,6 +1525,7 @@ ShareAnswer TrustService::AnswerPeer(std::string_view origin, std::string_view k
   if (kind == "request") return s.PeerRequest(origin, q, r);
   if (kind == "data") return s.PeerData(origin, q, r);
   if (kind == "status") return s.PeerStatus(origin, q);
+  if (kind == "forget") return s.PeerForget(origin, q, r);
   return PeerError(400, "unknown kind");
 }
 
@@ -1452,8 +1547,9 @@ void TrustService::AddRoutes(net::Router& router) {
              [s](const net::Request& r) { return s->Data(r); });
   router.Post("/api/v1/trust/ratings", [s](const net::Request& r) { return s->Rate(r); },
               {.body_limit_bytes = 1024});
+  // The grant assertion carries the cloud's certificate.
   router.Post("/api/v1/trust/attestations", [s](const net::Request& r) { return s->Attest(r); },
-              {.body_limit_bytes = 1024});
+              {.body_limit_bytes = 16 * 1024});
   router.Get("/api/v1/trust/peers", [s](const net::Request& r) { return s->GetPeers(r); });
   router.Post("/api/v1/trust/peers/{peer_id}/events",
               [s](const net::Request& r) { return s->PeerEventRoute(r); },

@@ -38,8 +38,12 @@
 // events (kind "other"). An attestation needs a doctor's session (403 otherwise) and a patient
 // known here (404 otherwise); it is audited under the patient's id.
 //
-// WARNING: the cloudlet cannot see the cloud's access grants, so any hospital doctor may attest
-// any patient known here (doctors are the model's pre-trusted clinicians).
+// The cloudlet cannot see the cloud's access grants: an attestation carries the cloud's signed
+// grant assertion (wire/grant_assertion.h, "grant_assertion", hex), which the cloud's relay
+// (cloud/attestation_relay.h) attaches after checking the grant. Without one that verifies
+// against the pinned root and names this cloudlet, the calling doctor, the patient, a time now
+// and an unseen nonce: 403 and an IDS event (kind "other" when none was sent, else
+// "forged_signature").
 // WARNING: a granted request serves the owner's data to the requester (through the cloudlet's
 // TLS); what the requester does with it afterwards is outside this system.
 // Thread safety: thread-safe (the store is; no other state).
@@ -58,6 +62,7 @@
 #include "cloudlet/trust_store.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "crypto/signing.h"
 #include "net/http_message.h"
 #include "net/router.h"
 #include "store/ids_event_log.h"
@@ -101,6 +106,9 @@ struct TrustContext {
   // and the configured peers with their URLs. Only those that are partners (Peers()) are asked.
   const ShareClient* share = nullptr;
   std::function<std::vector<SharePeer>()> share_peers;
+  // The pinned root: an attestation must carry the cloud's grant assertion
+  // (wire/grant_assertion.h) verified against it. Null: every attestation is refused.
+  const crypto::SigningPublicKey* root = nullptr;
 };
 
 // Good and bad events of one kind.

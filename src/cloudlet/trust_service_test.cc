@@ -8,17 +8,20 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "crypto/envelope.h"
+#include "crypto/hybrid_seal.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "testing/fake_clock.h"
 #include "testing/fake_random.h"
 #include "testing/temp_dir.h"
+#include "wire/grant_assertion.h"
 
 namespace medmesh::cloudlet {
 namespace {
@@ -113,7 +116,8 @@ class TrustServiceTest : public ::testing::Test {
                              std::string) { ++ids_events_; },
         // Sharing inside this cloudlet only (share_federation_test.cc shares across).
         .share = nullptr,
-        .share_peers = {}};
+        .share_peers = {},
+        .root = &root_public_};
     service_ = std::make_unique<TrustService>(std::move(context));
     net::Router router;
     service_->AddRoutes(router);
@@ -187,6 +191,40 @@ class TrustServiceTest : public ::testing::Test {
     }
   }
 
+  // A certificate of `role` for `subject` from the test root, valid a year either side of now.
+  Bytes CertificateOf(wire::CertificateRole role, const std::string& subject,
+                      const crypto::SigningSecretKey& key) {
+    const std::int64_t now = wire::NowMs(clock_);
+    return wire::IssueCertificate({.role = role,
+                                   .subject_id = subject,
+                                   .signing_key = key.public_key(),
+                                   .kem_key = kem_key_.public_key(),
+                                   .not_before_ms = now - 365LL * 24 * 3600 * 1000,
+                                   .not_after_ms = now + 365LL * 24 * 3600 * 1000},
+                                  *crypto::NewEd25519Signer(root_key_.Clone()))
+        .value();
+  }
+  // The cloud's grant assertion (wire/grant_assertion.h), hex, as its attestation relay attaches
+  // it: for this cloudlet, the test doctor and `patient`, issued now; `change` alters it first.
+  std::string Assertion(const std::string& patient,
+                        const std::function<void(wire::GrantAssertion&)>& change = {},
+                        const crypto::SigningSecretKey* key = nullptr,
+                        wire::CertificateRole role = wire::CertificateRole::kCloud) {
+    const std::int64_t now = wire::NowMs(clock_);
+    wire::GrantAssertion a{"cloud",
+                           "cloudlet-1",
+                           "acc-doctor",
+                           patient,
+                           now,
+                           now + wire::kMaxGrantAssertionLifetimeMs,
+                           HexEncode(key_random_.Generate(16))};
+    if (change) change(a);
+    const crypto::SigningSecretKey& signing = key ? *key : cloud_key_;
+    return HexEncode(wire::SignGrantAssertion(a, *crypto::NewEd25519Signer(signing.Clone()),
+                                              CertificateOf(role, a.cloud_id, signing))
+                         .value());
+  }
+
   bool Audited(std::string_view event, std::string_view detail_part) const {
     for (const audit::AuditEntry& e : audit_.entries()) {
       if (e.event == event && e.detail.find(detail_part) != std::string::npos) return true;
@@ -197,6 +235,13 @@ class TrustServiceTest : public ::testing::Test {
   testing::TempDir dir_;
   testing::FakeClock clock_;
   testing::DeterministicRandom random_{7};
+  // The deployment's root and the cloud's node key (grant assertions); their own randomness, so
+  // the rest of the test draws what it drew before.
+  testing::DeterministicRandom key_random_{0x600d};
+  crypto::SigningSecretKey root_key_ = crypto::SigningSecretKey::Generate(key_random_);
+  crypto::SigningPublicKey root_public_ = root_key_.public_key();
+  crypto::SigningSecretKey cloud_key_ = crypto::SigningSecretKey::Generate(key_random_);
+  crypto::HybridPrivateKey kem_key_ = crypto::HybridPrivateKey::Generate(key_random_);
   crypto::InMemoryWrappedKeyStore keys_;
   std::unique_ptr<crypto::EnvelopeAead> envelope_;
   std::unique_ptr<TrustStore> store_;
@@ -428,7 +473,12 @@ TEST_F(TrustServiceTest, AGrantNeedsTrustAndNeverExceedsConsentAndItsReasonsAreA
 TEST_F(TrustServiceTest, AClinicianVouchingForAPatientAnchorsTheirTrust) {
   OptIn(kAda, {"I48", "I10"});
   const std::string ben = OptIn(kBen, {"I48", "I10"});
-  const auto attest = [this](const std::string& who, const json& body) {
+  // As the cloud's relay calls it: with a grant assertion for the doctor and the patient.
+  const auto attest = [this](const std::string& who, json body) {
+    if (body.contains("patient_id") && body["patient_id"].is_string() &&
+        wire::IsValidId(body["patient_id"].get<std::string>())) {
+      body["grant_assertion"] = Assertion(body["patient_id"].get<std::string>());
+    }
     return Call(net::Method::kPost, "/api/v1/trust/attestations", who, body);
   };
   const json vouch_ada = {{"patient_id", kAda}, {"positive", true}};
@@ -486,6 +536,49 @@ TEST_F(TrustServiceTest, AClinicianVouchingForAPatientAnchorsTheirTrust) {
     EXPECT_NEAR(p["trust"].get<double>(), 0.6 / 3.5, 1e-3);
   }
   EXPECT_EQ(seen, 1);
+}
+
+TEST_F(TrustServiceTest, AnAttestationWithoutTheCloudsGrantAssertionIsRefused) {
+  OptIn(kAda, {"I48", "I10"});
+  const auto attest = [this](const std::string& assertion) {
+    json body{{"patient_id", kAda}, {"positive", true}};
+    if (!assertion.empty()) body["grant_assertion"] = assertion;
+    return Call(net::Method::kPost, "/api/v1/trust/attestations", "doctor", body).status;
+  };
+  const int ids_before = ids_events_.load();
+  // A doctor calling the cloudlet directly, with no proof of a grant.
+  EXPECT_EQ(attest(""), 403);
+  EXPECT_EQ(attest("00ff"), 403);
+  // Proof for another patient, doctor or cloudlet; expired; not yet valid.
+  EXPECT_EQ(attest(Assertion(kBen)), 403);
+  EXPECT_EQ(attest(Assertion(kAda, [](auto& a) { a.doctor_account_id = "acc-doctor-2"; })), 403);
+  EXPECT_EQ(attest(Assertion(kAda, [](auto& a) { a.audience = "cloudlet-2"; })), 403);
+  EXPECT_EQ(attest(Assertion(kAda,
+                             [](auto& a) {
+                               a.issued_ms -= 10 * 60'000;
+                               a.expires_ms -= 10 * 60'000;
+                             })),
+            403);
+  EXPECT_EQ(attest(Assertion(kAda,
+                             [](auto& a) {
+                               a.issued_ms += 10 * 60'000;
+                               a.expires_ms += 10 * 60'000;
+                             })),
+            403);
+  // Signed by a cloudlet (its own certificate), or by a key of no certificate of the root.
+  const crypto::SigningSecretKey other = crypto::SigningSecretKey::Generate(key_random_);
+  EXPECT_EQ(attest(Assertion(kAda, {}, &other, wire::CertificateRole::kCloudlet)), 403);
+  std::string forged = Assertion(kAda);
+  forged[forged.size() - 3] = forged[forged.size() - 3] == '0' ? '1' : '0';
+  EXPECT_EQ(attest(forged), 403);
+  EXPECT_EQ(ids_events_.load(), ids_before + 9);
+  EXPECT_FALSE(Audited("trust.attestation.create", ""));
+
+  // The cloud's assertion settles one attestation; the same one again is a replay.
+  const std::string good = Assertion(kAda);
+  EXPECT_EQ(attest(good), 201);
+  EXPECT_EQ(attest(good), 403);
+  EXPECT_EQ(ids_events_.load(), ids_before + 10);
 }
 
 TEST_F(TrustServiceTest, FullRecordsShareTheMedicalPartOnly) {

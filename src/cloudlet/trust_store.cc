@@ -4,6 +4,7 @@
 
 #include <array>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <utility>
 
 #include "wire/model.h"
@@ -77,6 +78,18 @@ CREATE TABLE IF NOT EXISTS trust_peer_events (
 CREATE TABLE IF NOT EXISTS trust_remote_requests (
   request_id        TEXT PRIMARY KEY,
   remote_request_id TEXT NOT NULL
+);
+)sql";
+
+// Version 2 (ADR 0048): which partner cloudlets ever received something about a patient here
+// (their handle in a message, a request, a data answer or a similar-patients answer), so that
+// deleting the patient tells each of them to forget the handle.
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE IF NOT EXISTS trust_share_recipients (
+  patient_id TEXT NOT NULL,
+  peer_id    TEXT NOT NULL,
+  first_ms   INTEGER NOT NULL,
+  PRIMARY KEY (patient_id, peer_id)
 );
 )sql";
 
@@ -207,6 +220,7 @@ Result<std::unique_ptr<TrustStore>> TrustStore::Open(const std::string& path,
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
                            store::OpenSqliteDatabase(path, sqlite));
   MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloudlet_trust", 1, kSchema));
+  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloudlet_trust", 2, kSchemaV2));
   return std::unique_ptr<TrustStore>(new TrustStore(std::move(db), envelope, clock, random));
 }
 
@@ -728,6 +742,104 @@ Result<std::string> TrustStore::RemoteRequestOf(std::string_view request_id) con
   }
 }
 
+Status TrustStore::NoteSharedWith(std::span<const std::string> patient_ids,
+                                  std::string_view peer_id) {
+  if (patient_ids.empty()) return OkStatus();
+  const std::int64_t now_ms = NowMs(clock_);
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement insert(*db_,
+                             "INSERT OR IGNORE INTO trust_share_recipients (patient_id, peer_id,"
+                             " first_ms) VALUES (?, ?, ?)");
+    for (const std::string& patient_id : patient_ids) {
+      insert.bind(1, patient_id);
+      insert.bind(2, std::string(peer_id));
+      insert.bind(3, now_ms);
+      insert.exec();
+      insert.reset();
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "note a share recipient");
+  }
+  return OkStatus();
+}
+
+Result<std::vector<std::string>> TrustStore::SharedWith(std::string_view patient_id) const {
+  std::set<std::string> peers;
+  std::lock_guard lock(mu_);
+  try {
+    // What was noted, and the cloudlets of every remote party the patient exchanged messages or
+    // requests with (rows kept before the notes existed name them too).
+    SQLite::Statement q(*db_,
+                        "SELECT peer_id, 1 FROM trust_share_recipients WHERE patient_id = ?1"
+                        " UNION SELECT to_patient, 0 FROM trust_messages WHERE from_patient = ?1"
+                        " UNION SELECT from_patient, 0 FROM trust_messages WHERE to_patient = ?1"
+                        " UNION SELECT owner, 0 FROM trust_requests WHERE requester = ?1"
+                        " UNION SELECT requester, 0 FROM trust_requests WHERE owner = ?1");
+    q.bind(1, std::string(patient_id));
+    while (q.executeStep()) {
+      const std::string party = q.getColumn(0).getString();
+      if (q.getColumn(1).getInt() == 1) {
+        peers.insert(party);
+        continue;
+      }
+      // A party of another cloudlet is "handle@cloudlet"; a local party is not a peer.
+      const std::size_t at = party.find('@');
+      if (at != std::string::npos && wire::IsValidId(party.substr(at + 1))) {
+        peers.insert(party.substr(at + 1));
+      }
+    }
+  } catch (const std::exception& e) {
+    return store::SqliteError(e, "list a patient's share recipients");
+  }
+  return std::vector<std::string>(peers.begin(), peers.end());
+}
+
+Result<std::uint64_t> TrustStore::ForgetParty(std::string_view address,
+                                              std::string_view query_profile_id) {
+  if (address.find('@') == std::string_view::npos) {
+    return InvalidArgument("a remote party is named handle@cloudlet");
+  }
+  std::uint64_t removed = 0;
+  {
+    std::lock_guard lock(mu_);
+    try {
+      SQLite::Transaction tx(*db_);
+      // Ratings first (they name the party's interactions), then what hangs off requests, then
+      // the rows themselves. Every statement binds ?1 = address, ?2 = the query profile's id.
+      for (const char* sql :
+           {"DELETE FROM trust_ratings WHERE rater = ?1 OR ratee = ?1 OR interaction_id IN"
+            " (SELECT interaction_id FROM trust_interactions WHERE initiator = ?1 OR"
+            " responder = ?1)",
+            "DELETE FROM trust_remote_requests WHERE request_id IN (SELECT request_id FROM"
+            " trust_requests WHERE requester = ?1 OR owner = ?1)",
+            "DELETE FROM trust_requests WHERE requester = ?1 OR owner = ?1",
+            "DELETE FROM trust_messages WHERE from_patient = ?1 OR to_patient = ?1",
+            "DELETE FROM trust_interactions WHERE initiator = ?1 OR responder = ?1",
+            "DELETE FROM trust_profiles WHERE patient_id = ?2"}) {
+        SQLite::Statement s(*db_, sql);
+        s.bind(1, std::string(address));
+        if (std::string_view(sql).find("?2") != std::string_view::npos) {
+          s.bind(2, std::string(query_profile_id));
+        }
+        removed += static_cast<std::uint64_t>(s.exec());
+      }
+      tx.commit();
+    } catch (const std::exception& e) {
+      return store::SqliteError(e, "forget a remote party");
+    }
+  }
+  // The party's own data key here (it sealed their copies of messages they sent) and their
+  // query profile's.
+  for (std::string_view key : {address, query_profile_id}) {
+    Status destroyed = envelope_.DestroyDataKey(KeyOf(key));
+    if (!destroyed && destroyed.error().code() != ErrorCode::kNotFound) return destroyed.error();
+  }
+  return removed;
+}
+
 Status TrustStore::DeletePatient(std::string_view patient_id) {
   {
     std::lock_guard lock(mu_);
@@ -736,6 +848,21 @@ Status TrustStore::DeletePatient(std::string_view patient_id) {
       const std::string id(patient_id);
       for (const char* sql :
            {"DELETE FROM trust_profiles WHERE patient_id = ?1",
+            "DELETE FROM trust_share_recipients WHERE patient_id = ?1",
+            // What the patient exchanged with parties of other cloudlets is kept here for them
+            // alone (the other party's copy lives at their own cloudlet): it goes whole.
+            "DELETE FROM trust_messages WHERE (from_patient = ?1 AND to_patient LIKE '%@%') OR"
+            " (to_patient = ?1 AND from_patient LIKE '%@%')",
+            "DELETE FROM trust_remote_requests WHERE request_id IN (SELECT request_id FROM"
+            " trust_requests WHERE (requester = ?1 AND owner LIKE '%@%') OR"
+            " (owner = ?1 AND requester LIKE '%@%'))",
+            "DELETE FROM trust_requests WHERE (requester = ?1 AND owner LIKE '%@%') OR"
+            " (owner = ?1 AND requester LIKE '%@%')",
+            "DELETE FROM trust_ratings WHERE interaction_id IN (SELECT interaction_id FROM"
+            " trust_interactions WHERE (initiator = ?1 AND responder LIKE '%@%') OR"
+            " (responder = ?1 AND initiator LIKE '%@%'))",
+            "DELETE FROM trust_interactions WHERE (initiator = ?1 AND responder LIKE '%@%') OR"
+            " (responder = ?1 AND initiator LIKE '%@%')",
             "UPDATE trust_messages SET from_copy = NULL WHERE from_patient = ?1",
             "UPDATE trust_messages SET to_copy = NULL WHERE to_patient = ?1",
             "DELETE FROM trust_messages WHERE from_copy IS NULL AND to_copy IS NULL"}) {

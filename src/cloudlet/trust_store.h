@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -187,7 +188,22 @@ class TrustStore {
   // The peer events at or after `since_ms`, oldest first.
   Result<std::vector<PeerEvent>> PeerEvents(std::int64_t since_ms = 0) const;
 
-  // Deletes everything of the patient this store keeps and destroys their "trust" data key.
+  // Sharing across cloudlets, forgetting (ADR 0048): notes that `peer_id` received something
+  // about each of these patients (their handle). Idempotent.
+  Status NoteSharedWith(std::span<const std::string> patient_ids, std::string_view peer_id);
+  // The peer cloudlets that ever received something about the patient: those noted, and the
+  // cloudlets of the remote parties of their messages and requests. Sorted.
+  Result<std::vector<std::string>> SharedWith(std::string_view patient_id) const;
+  // Deletes everything keyed by a remote party ("handle@cloudlet", which deleted their account
+  // at their cloudlet): messages in both directions (this cloudlet's patients' copies too),
+  // requests either way and their remote links, interactions, ratings given by, to or about
+  // them, their stored query profile (`query_profile_id`), and the data keys of both. Returns
+  // the rows removed (0 the second time: idempotent).
+  Result<std::uint64_t> ForgetParty(std::string_view address, std::string_view query_profile_id);
+
+  // Deletes everything of the patient this store keeps and destroys their "trust" data key:
+  // their profile, their share recipients, whatever they exchanged with remote parties (kept
+  // here only for them), their copies of local messages.
   Status DeletePatient(std::string_view patient_id);
 
  private:

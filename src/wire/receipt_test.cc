@@ -14,16 +14,9 @@ crypto::SigningSecretKey CloudSigningKey() { return fuzz::SigningKey(0xc10e); }
 
 VerifiedCertificate CertificateFor(CertificateRole role, const std::string& subject,
                                    const crypto::SigningSecretKey& key) {
-  auto root = crypto::NewEd25519Signer(fuzz::RootKey());
-  const Bytes cert = IssueCertificate({.role = role,
-                                       .subject_id = subject,
-                                       .signing_key = key.public_key(),
-                                       .kem_key = fuzz::CloudKemKey().public_key(),
-                                       .not_before_ms = fuzz::kNotBeforeMs,
-                                       .not_after_ms = fuzz::kNotAfterMs},
-                                      *root)
-                         .value();
-  return VerifyCertificate(cert, fuzz::RootKey().public_key(), role, kNowMs).value();
+  return VerifyCertificate(fuzz::CertificateOf(role, subject, key), fuzz::RootKey().public_key(),
+                           role, kNowMs)
+      .value();
 }
 
 class ReceiptTest : public ::testing::Test {

@@ -50,6 +50,22 @@ inline Bytes CloudletCertificate() {
   return *cert;
 }
 
+// A certificate of `role` for `subject` with `key` (and the cloud's KEM key), signed by
+// RootKey(), valid from kNotBeforeMs to kNotAfterMs.
+inline Bytes CertificateOf(CertificateRole role, const std::string& subject,
+                           const crypto::SigningSecretKey& key) {
+  auto root = crypto::NewEd25519Signer(RootKey());
+  auto cert = IssueCertificate({.role = role,
+                                .subject_id = subject,
+                                .signing_key = key.public_key(),
+                                .kem_key = CloudKemKey().public_key(),
+                                .not_before_ms = kNotBeforeMs,
+                                .not_after_ms = kNotAfterMs},
+                               *root);
+  MEDMESH_CHECK(cert.has_value(), "fixture certificate");
+  return *cert;
+}
+
 inline VerifiedCertificate VerifiedCloudletCertificate() {
   auto cert = VerifyCertificate(CloudletCertificate(), RootKey().public_key(),
                                 CertificateRole::kCloudlet, kNowMs);
