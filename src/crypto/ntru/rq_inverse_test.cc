@@ -4,6 +4,9 @@
 // generation too; this test also covers inputs that key generation reaches only by chance:
 // 1, -1, x (whose first-step error 1 - a r is odd in every coefficient until it is reduced mod
 // Phi_n), x^(n-1), 1 + x. (Checked to fail when the Frobenius term of the lift is dropped.)
+// Also S3MulTrits, the bitsliced F_3 product of batch key generation (ADR 0050), against a
+// schoolbook mod (3, Phi_n), with the two-word vectors of the portable build and the four-word
+// vectors of the AVX2 build.
 #include "crypto/ntru/rq_inverse_test.h"
 
 #include <gtest/gtest.h>
@@ -118,6 +121,80 @@ TEST(NtruRqInverseTest, Avx2InverseIsCorrectModQForEverySet) {
   CheckSet<Hps2048677>(&Avx2RqInv<Hps2048677>, 32);
   CheckSet<Hps4096821>(&Avx2RqInv<Hps4096821>, 33);
   CheckSet<Hrss701>(&Avx2RqInv<Hrss701>, 34);
+}
+#endif
+
+// --- S3MulTrits, the bitsliced F_3 product of batch key generation's S3 chain (ADR 0050) ---
+
+template <class P>
+using S3Product = void (*)(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+
+// a * b mod (3, Phi_n) by schoolbook mod x^n - 1, then coefficient n-1 subtracted, in {0,1,2}.
+template <class P>
+PolyVec ReferenceS3Mul(const PolyVec& a, const PolyVec& b) {
+  std::vector<std::uint32_t> c(P::kN, 0);
+  for (int i = 0; i < P::kN; ++i) {
+    for (int j = 0; j < P::kN; ++j) c[(i + j) % P::kN] += std::uint32_t{a[i]} * b[j];
+  }
+  PolyVec r(P::kPad, 0);
+  const std::uint32_t top = c[P::kN - 1] % 3;
+  for (int i = 0; i < P::kN - 1; ++i) r[i] = static_cast<std::uint16_t>((c[i] + 3 - top) % 3);
+  return r;
+}
+
+template <class P>
+void CheckS3Product(S3Product<P> mul, const PolyVec& a, const PolyVec& b, const std::string& what) {
+  SCOPED_TRACE(what);
+  PolyVec r(P::kPad, 0x5555);
+  mul(r.data(), a.data(), b.data());
+  EXPECT_EQ(r, ReferenceS3Mul<P>(a, b));
+}
+
+template <class P>
+void CheckS3Set(S3Product<P> mul, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  const auto ternary = [&] {
+    PolyVec a(P::kPad, 0);
+    for (int i = 0; i < P::kN - 1; ++i) a[i] = static_cast<std::uint16_t>(rng() % 3);
+    return a;
+  };
+  for (int round = 0; round < 6; ++round) {
+    CheckS3Product<P>(mul, ternary(), ternary(), "random " + std::to_string(round));
+  }
+  // The extremes: the top coefficient times itself (the product's highest term, x^(2n-4)), all
+  // coefficients -1 (the largest sums), 1, and single terms at word boundaries.
+  PolyVec top(P::kPad, 0);
+  top[P::kN - 2] = 2;
+  CheckS3Product<P>(mul, top, top, "-x^(n-2) squared");
+  PolyVec minus(P::kPad, 0);
+  for (int i = 0; i < P::kN - 1; ++i) minus[i] = 2;
+  CheckS3Product<P>(mul, minus, minus, "all -1");
+  PolyVec one(P::kPad, 0);
+  one[0] = 1;
+  const PolyVec r = ternary();
+  CheckS3Product<P>(mul, one, r, "1 * r");
+  CheckS3Product<P>(mul, r, one, "r * 1");
+  for (const int k : {63, 64, 127, 128, P::kN - 2}) {
+    PolyVec xk(P::kPad, 0);
+    xk[k] = 1;
+    CheckS3Product<P>(mul, xk, r, "x^" + std::to_string(k) + " * r");
+  }
+}
+
+TEST(NtruS3BitslicedProductTest, PortableProductIsCorrectForEverySet) {
+  CheckS3Set<Hps2048509>(&PortableS3MulTrits<Hps2048509>, 41);
+  CheckS3Set<Hps2048677>(&PortableS3MulTrits<Hps2048677>, 42);
+  CheckS3Set<Hps4096821>(&PortableS3MulTrits<Hps4096821>, 43);
+  CheckS3Set<Hrss701>(&PortableS3MulTrits<Hrss701>, 44);
+}
+
+#if defined(MEDMESH_NTRU_TEST_AVX2)
+TEST(NtruS3BitslicedProductTest, Avx2ProductIsCorrectForEverySet) {
+  if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 path on this CPU";
+  CheckS3Set<Hps2048509>(&Avx2S3MulTrits<Hps2048509>, 51);
+  CheckS3Set<Hps2048677>(&Avx2S3MulTrits<Hps2048677>, 52);
+  CheckS3Set<Hps4096821>(&Avx2S3MulTrits<Hps4096821>, 53);
+  CheckS3Set<Hrss701>(&Avx2S3MulTrits<Hrss701>, 54);
 }
 #endif
 

@@ -81,6 +81,16 @@ inline void AddTo(V& az, V& as, V xz, V xs) {
   az = _mm256_or_si256(_mm256_xor_si256(az, xz), _mm256_andnot_si256(d, az));
 }
 
+// One vector of either half of a step: x' = s ? y : x and y' = y + c x, with c given by the
+// masks cz (c != 0) and cn (c = -1) -- (x, y) = (f, g) in FgStep and (x v, w) in VwStep.
+inline void SelectAndAdd(V& xz, V& xs, V& yz, V& ys, V cz, V cn, V s) {
+  const V oz = xz;
+  const V os = xs;
+  xz = Select(oz, yz, s);
+  xs = Select(os, ys, s);
+  AddTo(yz, ys, _mm256_and_si256(oz, cz), _mm256_xor_si256(os, cn));
+}
+
 struct StepMasks {
   std::uint64_t cz;  // c != 0
   std::uint64_t cn;  // c = -1
@@ -113,17 +123,7 @@ inline void FgStep(Planes<kV>& f, Planes<kV>& g, std::int64_t& delta, StepMasks*
 #pragma GCC unroll 4
   for (int k = 0; k < kV; ++k) {
     const int pg = (k + J) % kV;
-    const V fz = f.z[k];
-    const V fs = f.s[k];
-    const V gz = g.z[pg];
-    const V gs = g.s[pg];
-    f.z[k] = Select(fz, gz, s);
-    f.s[k] = Select(fs, gs, s);
-    V nz = gz;
-    V ns = gs;
-    AddTo(nz, ns, _mm256_and_si256(fz, cz), _mm256_xor_si256(fs, cn));
-    g.z[pg] = nz;
-    g.s[pg] = ns;
+    SelectAndAdd(f.z[k], f.s[k], g.z[pg], g.s[pg], cz, cn, s);
   }
   g.z[kG0] = RotDown(g.z[kG0]);  // g /= x: logical vector 0 becomes the last one
   g.s[kG0] = RotDown(g.s[kG0]);
@@ -142,17 +142,7 @@ inline void VwStep(Planes<kV>& v, Planes<kV>& w, const StepMasks& m) {
 #pragma GCC unroll 4
   for (int k = 0; k < kV; ++k) {
     const int pv = ((k - J - 1) % kV + kV) % kV;
-    const V xz = v.z[pv];
-    const V xs = v.s[pv];
-    const V wz = w.z[k];
-    const V ws = w.s[k];
-    v.z[pv] = Select(xz, wz, s);
-    v.s[pv] = Select(xs, ws, s);
-    V nz = wz;
-    V ns = ws;
-    AddTo(nz, ns, _mm256_and_si256(xz, cz), _mm256_xor_si256(xs, cn));
-    w.z[k] = nz;
-    w.s[k] = ns;
+    SelectAndAdd(v.z[pv], v.s[pv], w.z[k], w.s[k], cz, cn, s);
   }
 }
 

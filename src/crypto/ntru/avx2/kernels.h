@@ -10,26 +10,18 @@
 
 namespace medmesh::ntru::avx2 {
 
-// r = a * b mod (x^n - 1) in Z_{2^16}[x] for the parameter set P (n = P::kN), computed with
-// Toom-3 (P::kPad = 768) or Karatsuba (512, 1024) over 64 x 64 products, which are done 16 at
-// a time transposed (lane i of vector k = coefficient k of product i) by two further vertical
-// Karatsuba levels and 16 x 16 schoolbooks (nine per 16 products).
+// r = a * b mod (x^n - 1) in Z_{2^16}[x] for the parameter set P (n = P::kN), correct mod 2^13
+// (bits 13..15 of r[i] for i < n unspecified): Toom-4 (evaluation at 0, +-1, +-2, 1/2,
+// infinity; its interpolation divides by 8) over 63 products of 16th parts of the operands --
+// pieces of 32, 44, 44 and 52 coefficients for n = 509, 677, 701, 821, each held in a block of
+// P::kPad / 16 slots (32, 48, 64) -- done 16 at a time transposed (lane i of vector k =
+// coefficient k of block i) by two vertical Karatsuba levels and schoolbooks. Enough for every
+// product modulo q (q <= 2^13) and for exact products of ternary polynomials ({0,1,2}
+// coefficients: at most 4n < 2^13), which is every product of the KEM: encapsulation,
+// decapsulation and, since ADR 0044, key generation (its lift works mod q).
 //
-// a and b have P::kPad coefficients, those at index >= n zero. r receives P::kPad coefficients:
-// r[i] for i < n is the product's coefficient correct mod 2^15 (bit 15 unspecified, as
-// Toom-3 halves exact even numbers), r[i] = 0 for i >= n. r may alias a or b. No alignment
-// needed. Thread-safe (stack only).
-template <class P>
-void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
-
-// r = a * b mod (x^n - 1) like PolyMulRq, but correct mod 2^13 only (bits 13..15 of r[i] for
-// i < n unspecified): Toom-4 (evaluation at 0, +-1, +-2, 1/2, infinity; its interpolation
-// divides by 8) over 63 products of 16th parts of the operands -- pieces of 32, 44, 44 and 52
-// coefficients for n = 509, 677, 701, 821, each held in a block of P::kPad / 16 slots (32, 48,
-// 64) -- done 16 at a time transposed like PolyMulRq's blocks. Enough for every product modulo q (q
-// <= 2^13) and for exact products of ternary polynomials ({0,1,2} coefficients: at most 4n < 2^13),
-// which is every product of the KEM: encapsulation, decapsulation and, since ADR 0044, key
-// generation (its lift works mod q). Same operand and aliasing rules as PolyMulRq.
+// a and b have P::kPad coefficients, those at index >= n zero. r receives P::kPad coefficients,
+// r[i] = 0 for i >= n. r may alias a or b. No alignment needed. Thread-safe (stack only).
 template <class P>
 void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
 

@@ -1,5 +1,5 @@
-// The AVX2 kernels (kernels.h) against plain reference code: PolyMulRq and PolyMulQ against a
-// schoolbook product mod (x^n - 1) for every parameter set, and SortInt32 against std::sort.
+// The AVX2 kernels (kernels.h) against plain reference code: PolyMulQ against a schoolbook
+// product mod (x^n - 1) for every parameter set, and SortInt32 against std::sort.
 // Skipped on a CPU without AVX2. (The KAT test covers the kernels inside the KEM as well.)
 #include "crypto/ntru/avx2/kernels.h"
 
@@ -63,7 +63,7 @@ bool AgreesMod(const std::vector<std::uint16_t>& r, const std::vector<std::uint1
 
 using MulFn = void (*)(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
 
-// Mul (PolyMulRq<P> or PolyMulQ<P>) against the schoolbook product, mod 2^kBits.
+// Mul (PolyMulQ<P>) against the schoolbook product, mod 2^kBits.
 template <class P, int kBits>
 void CheckMul(MulFn mul, std::uint32_t seed) {
   const auto agrees = AgreesMod<P, kBits>;
@@ -100,15 +100,6 @@ void CheckMul(MulFn mul, std::uint32_t seed) {
   }
 }
 
-TEST(NtruAvx2KernelsTest, PolyMulRqMatchesSchoolbookForEverySet) {
-  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
-  CheckMul<Hps2048509, 15>(&PolyMulRq<Hps2048509>, 1);
-  CheckMul<Hps2048677, 15>(&PolyMulRq<Hps2048677>, 2);
-  CheckMul<Hps4096821, 15>(&PolyMulRq<Hps4096821>, 3);
-  CheckMul<Hrss701, 15>(&PolyMulRq<Hrss701>, 4);
-}
-
-// The Toom-4 product of encapsulation and decapsulation, correct mod 2^13 (kernels.h).
 TEST(NtruAvx2KernelsTest, PolyMulQMatchesSchoolbookMod2e13ForEverySet) {
   if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
   CheckMul<Hps2048509, 13>(&PolyMulQ<Hps2048509>, 11);

@@ -1,9 +1,10 @@
-// PolyMulRq (kernels.h): multiplication in Z_{2^16}[x] / (x^n - 1) with AVX2 intrinsics.
+// PolyMulQ (kernels.h): multiplication in Z_{2^16}[x] / (x^n - 1), correct mod 2^13, with AVX2
+// intrinsics.
 //
-// The product of two P::kPad-coefficient polynomials is split by Toom-3 and/or Karatsuba into
-// B products of 64-coefficient blocks (B = 27, 45, 81 for kPad = 512, 768, 1024): the
-// evaluation writes the B operand blocks of a and of b one after another, the blocks are
-// multiplied 16 at a time, and the interpolation combines the B 128-coefficient products.
+// The product of two P::kPad-coefficient polynomials is split by Toom-4 and two Karatsuba
+// levels into 63 products of blocks of kPad/16 slots (Toom4Mul below): the evaluation writes
+// the operand blocks of a and of b one after another, the blocks are multiplied 16 at a time,
+// and the interpolation combines the block products.
 //
 // The 16-at-a-time block product is where the time goes. The 16 blocks are transposed (16 x 16
 // transposes of uint16, done as in-lane 8 x 8 transposes of vectors loaded as two halves), so
@@ -29,11 +30,10 @@
 namespace medmesh::ntru::avx2 {
 namespace {
 
-constexpr int kBlock = 64;  // coefficients of the blocks multiplied transposed (PolyMulRq)
 constexpr int kLanes = 16;  // uint16 lanes of a vector, and blocks per transposed batch
 // The vertical Karatsuba takes two levels, down to kLen/4 x kLen/4 schoolbooks (16 x 16 for
-// PolyMulRq's blocks of 64): on the Zen 5 we measured, 8 x 8 (one more level of additions and
-// stores) was 4 % slower and 32 x 32 12 % slower.
+// blocks of 64, the mod-2^15 product's that this file had until ADR 0050): on the Zen 5 we
+// measured, 8 x 8 (one more level of additions and stores) was 4 % slower and 32 x 32 12 % slower.
 
 using V = __m256i;
 
@@ -222,7 +222,7 @@ __attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint
 constexpr int RoundUp16(int v) { return (v + kLanes - 1) / kLanes * kLanes; }
 
 // Blocks of kB produced by the Karatsuba evaluation of an L-coefficient operand.
-template <int L, int kB = kBlock>
+template <int L, int kB>
 constexpr int KaratsubaBlocks() {
   if constexpr (L <= kB) {
     return 1;
@@ -233,7 +233,7 @@ constexpr int KaratsubaBlocks() {
 
 // out[0 .. KaratsubaBlocks<L, kB>() * kB) = the blocks to multiply for a[0 .. L): those of the
 // low half, of the high half, and of their sum.
-template <int L, int kB = kBlock>
+template <int L, int kB>
 __attribute__((noinline)) void KaratsubaEvaluate(const std::uint16_t* a, std::uint16_t* out) {
   if constexpr (L == 2 * kB) {  // the three blocks themselves: low, high, low + high
     for (int i = 0; i < kB; i += kLanes) {
@@ -257,7 +257,7 @@ __attribute__((noinline)) void KaratsubaEvaluate(const std::uint16_t* a, std::ui
 
 // r[0 .. 2L) = the product for which KaratsubaEvaluate<L, kB> made the operands, from the
 // block products prods (blocks of 2 kB coefficients in the same order).
-template <int L, int kB = kBlock>
+template <int L, int kB>
 __attribute__((noinline)) void KaratsubaInterpolate(const std::uint16_t* prods, std::uint16_t* r) {
   if constexpr (L == 2 * kB) {  // straight from the three block products
     constexpr int kB2 = 2 * kB;
@@ -286,83 +286,6 @@ __attribute__((noinline)) void KaratsubaInterpolate(const std::uint16_t* prods, 
       Store(r + kH + i, Add(Sub(Load(mid + i), Load(r + i)), t));
       Store(r + 2 * kH + i, Sub(Sub(Load(mid + kH + i), Load(r + 3 * kH + i)), t));
     }
-  }
-}
-
-// prod[0 .. 2L) = a * b for L = 512 or 1024, Karatsuba over 64-coefficient blocks.
-template <int L>
-void KaratsubaMul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* b) {
-  constexpr int kCount = KaratsubaBlocks<L>();
-  constexpr int kSlots = RoundUp16(kCount);
-  alignas(32) std::uint16_t ea[kSlots * kBlock];
-  alignas(32) std::uint16_t eb[kSlots * kBlock];
-  alignas(32) std::uint16_t ec[kSlots * 2 * kBlock];
-  KaratsubaEvaluate<L>(a, ea);
-  KaratsubaEvaluate<L>(b, eb);
-  std::memset(ea + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
-  std::memset(eb + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
-  MulBlocks<kBlock, kBlock, kCount>(ea, eb, ec);
-  KaratsubaInterpolate<L>(ec, prod);
-}
-
-// prod[0 .. 1536) = a * b for 768-coefficient operands (correct mod 2^15): Toom-3 with
-// evaluation at 0, 1, -1, -2 and infinity (Bodrato's sequence) over Karatsuba products of 256.
-void Toom3Mul768(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* b) {
-  constexpr int kM = 256;
-  constexpr int kPer = KaratsubaBlocks<kM>();  // 9 blocks per evaluation point
-  constexpr int kCount = 5 * kPer;
-  constexpr int kSlots = RoundUp16(kCount);
-  alignas(32) std::uint16_t ea[kSlots * kBlock];
-  alignas(32) std::uint16_t eb[kSlots * kBlock];
-  alignas(32) std::uint16_t ec[kSlots * 2 * kBlock];
-  const auto evaluate = [](const std::uint16_t* x, std::uint16_t* out) {
-    alignas(32) std::uint16_t e[3][kM];  // x(1), x(-1), x(-2)
-    for (int i = 0; i < kM; i += kLanes) {
-      const V x0 = Load(x + i);
-      const V x1 = Load(x + kM + i);
-      const V x2 = Load(x + 2 * kM + i);
-      const V even = Add(x0, x2);
-      Store(e[0] + i, Add(even, x1));
-      Store(e[1] + i, Sub(even, x1));
-      // x0 - 2 x1 + 4 x2
-      Store(e[2] + i, Add(Sub(x0, _mm256_slli_epi16(x1, 1)), _mm256_slli_epi16(x2, 2)));
-    }
-    constexpr std::ptrdiff_t kStride = std::ptrdiff_t{kPer} * kBlock;
-    KaratsubaEvaluate<kM>(x, out);
-    KaratsubaEvaluate<kM>(e[0], out + kStride);
-    KaratsubaEvaluate<kM>(e[1], out + 2 * kStride);
-    KaratsubaEvaluate<kM>(e[2], out + 3 * kStride);
-    KaratsubaEvaluate<kM>(x + 2 * kM, out + 4 * kStride);
-  };
-  evaluate(a, ea);
-  evaluate(b, eb);
-  std::memset(ea + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
-  std::memset(eb + kCount * kBlock, 0, (kSlots - kCount) * kBlock * sizeof(std::uint16_t));
-  MulBlocks<kBlock, kBlock, kCount>(ea, eb, ec);
-
-  alignas(32) std::uint16_t w[5][2 * kM];  // the products at 0, 1, -1, -2, infinity
-  constexpr std::ptrdiff_t kStride = std::ptrdiff_t{kPer} * 2 * kBlock;
-  for (int p = 0; p < 5; ++p) KaratsubaInterpolate<kM>(ec + p * kStride, w[p]);
-  std::memset(prod + 4 * kM, 0, 2 * kM * sizeof(std::uint16_t));
-  std::memset(prod, 0, 4 * kM * sizeof(std::uint16_t));
-  const V inv3 = _mm256_set1_epi16(static_cast<short>(43691));  // 3 * 43691 = 1 mod 2^16
-  for (int i = 0; i < 2 * kM; i += kLanes) {
-    const V r0 = Load(w[0] + i);
-    const V w1 = Load(w[1] + i);
-    const V wm1 = Load(w[2] + i);
-    const V wm2 = Load(w[3] + i);
-    const V r4 = Load(w[4] + i);
-    V r3 = Mul(Sub(wm2, w1), inv3);
-    V r1 = _mm256_srli_epi16(Sub(w1, wm1), 1);
-    V r2 = Sub(wm1, r0);
-    r3 = Add(_mm256_srli_epi16(Sub(r2, r3), 1), _mm256_slli_epi16(r4, 1));
-    r2 = Sub(Add(r2, r1), r4);
-    r1 = Sub(r1, r3);
-    Store(prod + i, Add(Load(prod + i), r0));
-    Store(prod + kM + i, Add(Load(prod + kM + i), r1));
-    Store(prod + 2 * kM + i, Add(Load(prod + 2 * kM + i), r2));
-    Store(prod + 3 * kM + i, Add(Load(prod + 3 * kM + i), r3));
-    Store(prod + 4 * kM + i, Add(Load(prod + 4 * kM + i), r4));
   }
 }
 
@@ -524,18 +447,6 @@ inline void FoldModXnMinus1(std::uint16_t* r, const std::uint16_t* prod) {
 }  // namespace
 
 template <class P>
-void PolyMulRq(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) {
-  alignas(32) std::uint16_t prod[2 * P::kPad];
-  if constexpr (P::kPad == 768) {
-    Toom3Mul768(prod, a, b);
-  } else {
-    static_assert(P::kPad == 512 || P::kPad == 1024);
-    KaratsubaMul<P::kPad>(prod, a, b);
-  }
-  FoldModXnMinus1<P>(r, prod);
-}
-
-template <class P>
 void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) {
   constexpr int kB = P::kPad / 16;
   constexpr int kPiece = PieceLength(P::kN);
@@ -559,11 +470,6 @@ void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) 
     FoldModXnMinus1<P>(r, plain);
   }
 }
-
-template void PolyMulRq<Hps2048509>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
-template void PolyMulRq<Hps2048677>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
-template void PolyMulRq<Hps4096821>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
-template void PolyMulRq<Hrss701>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
 
 template void PolyMulQ<Hps2048509>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
 template void PolyMulQ<Hps2048677>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);

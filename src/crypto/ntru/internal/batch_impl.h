@@ -42,33 +42,110 @@ inline void ScaleG(Poly<P>& g) {
   }
 }
 
+// Bitsliced polynomials (inverse_impl.h, included after this file; every use below depends on
+// the parameter set, so the definitions are needed only where the templates are instantiated).
+template <int N>
+struct Bits;
+template <int N>
+struct Trits;
+
+// The S3 chain's elements (ADR 0050). Portable build: bitsliced trits multiplied by S3MulTrits
+// (77k instructions for n = 677 against ~115k for the mod-q product and its reduction to
+// {0,1,2}); stored as their raw words. AVX2 build:
+// {0,1,2} polynomials multiplied through the mod-q kernel (S3Mul), which beats the bitsliced
+// product there; stored packed, five trits per byte. Either way a prefix product fits in a
+// public-key slot, where the chunk keeps it until that slot receives h.
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+inline constexpr bool kBitslicedS3Chain = false;
+#else
+inline constexpr bool kBitslicedS3Chain = true;
+#endif
+
+template <class P, bool kBitsliced = kBitslicedS3Chain>
+struct S3Chain;
+
+template <class P>
+struct S3Chain<P, true> {
+  using Elem = Trits<P::kN>;
+  static constexpr int kWords = Bits<P::kN>::kWords;
+  static constexpr std::size_t kBytes = 2 * 8 * kWords;
+  // A {0,1,2} polynomial as an element (converted into tmp), and back (into tmp).
+  static const Elem& From(const Poly<P>& a, Elem& tmp) {
+    ToTrits(tmp, a);
+    return tmp;
+  }
+  static const Poly<P>& To(const Elem& e, Poly<P>& tmp) {
+    FromTrits(tmp, e);
+    return tmp;
+  }
+  static void Mul(Elem& r, const Elem& a, const Elem& b) { S3MulTrits(r, a, b); }
+  static void Store(std::uint8_t* out, const Elem& e) {
+    for (int w = 0; w < kWords; ++w) {
+      const std::uint64_t z = Word(e.z, w);
+      const std::uint64_t s = Word(e.s, w);
+      std::memcpy(out + 8 * w, &z, 8);
+      std::memcpy(out + 8 * (kWords + w), &s, 8);
+    }
+  }
+  static void Load(Elem& e, const std::uint8_t* in) {
+    e = {};
+    for (int w = 0; w < kWords; ++w) {
+      std::uint64_t z;
+      std::uint64_t s;
+      std::memcpy(&z, in + 8 * w, 8);
+      std::memcpy(&s, in + 8 * (kWords + w), 8);
+      SetWord(e.z, w, z);
+      SetWord(e.s, w, s);
+    }
+  }
+};
+
+template <class P>
+struct S3Chain<P, false> {
+  using Elem = Poly<P>;
+  static constexpr std::size_t kBytes = P::kPackS3Bytes;
+  static const Elem& From(const Poly<P>& a, Elem& /*tmp*/) { return a; }
+  static const Poly<P>& To(const Elem& e, Poly<P>& /*tmp*/) { return e; }
+  static void Mul(Elem& r, const Elem& a, const Elem& b) { S3Mul(r, a, b); }
+  static void Store(std::uint8_t* out, const Elem& e) { PackS3(out, e); }
+  static void Load(Elem& e, const std::uint8_t* in) { UnpackS3(e, in); }
+};
+
 // Keys [0, k) of one chunk, 1 <= k <= kMaxBatchChunk. Three chains of Montgomery's trick:
 //  A3: f_i mod (3, Phi_n)  -> f^-1 mod 3 (the secret key's f_p);
 //  Aq: f_i mod (q, Phi_n)  -> f^-1 mod q, and h = g_s f^-1 (computed mod x^n - 1);
 //  B:  h_i mod (q, Phi_n)  -> h^-1 (the secret key's third part).
-// 10 multiplications per key (3 + 3 + 1 + 3) against 11 and two inversions in KeypairDerand,
-// all by the mod-q product (RqMulModQ: every value here is needed mod q or mod 3 only).
+// 10 multiplications per key (3 + 3 + 1 + 3) against 11 and two inversions in KeypairDerand:
+// A3's by S3Chain, the others by the mod-q product (RqMulModQ: every value here is needed mod q
+// or mod 3 only).
 // h = g_s f^-1 equals KeypairDerand's (g f)^-1 g_s g_s: both are g_s times an inverse of f
 // mod Phi_n, and g_s carries the factor x - 1. h^-1 is canonical mod (q, Phi_n) either way.
 template <class P>
 void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std::uint8_t* fg_coins,
                   const std::uint8_t* prf_keys) {
+  using S3 = S3Chain<P>;
+  using E = typename S3::Elem;
+  static_assert(S3::kBytes <= P::kPublicKeyBytes);
   constexpr std::size_t kS3 = P::kPackS3Bytes;
   constexpr std::size_t kSq = P::kPackSqBytes;
+  // Key i's public-key slot: A3's prefix product until h is written there.
   const auto pk_of = [&](std::size_t i) { return pks + i * P::kPublicKeyBytes; };
-  // Slots of key i's secret key: f (final from the start), then scratch, then final values.
+  // Slots of key i's secret key: f (final from the start), f_p, then Aq/B scratch and h^-1.
   const auto f_slot = [&](std::size_t i) { return sks + i * P::kSecretKeyBytes; };
-  const auto s3_slot = [&](std::size_t i) { return f_slot(i) + kS3; };      // A3 prefix, f_p
+  const auto s3_slot = [&](std::size_t i) { return f_slot(i) + kS3; };      // f_p
   const auto sq_slot = [&](std::size_t i) { return f_slot(i) + 2 * kS3; };  // Aq/B prefix, h^-1
   alignas(32) std::uint8_t packed_g[kMaxBatchChunk][kS3];
 
   Poly<P> f;
-  Poly<P> c3{};  // A3 prefix product (zero only to please the compiler: k >= 1)
-  Poly<P> cq{};  // Aq prefix product
+  Poly<P> cq{};  // Aq prefix product (zero only to please the compiler: k >= 1)
   Poly<P> cb{};  // B prefix product
   Poly<P> u;     // an inverse being walked back
   Poly<P> t;     // a prefix product read back, or a result
   Poly<P> g;
+  E c3{};  // A3 prefix product, then f_p
+  E e3;    // f or an inverse in A3's representation (portable build)
+  E u3;    // A3's inverse being walked back
+  E t3;    // A3's prefix product read back
 
   // Forward: sample; f is final at once; the A3 and Aq prefix products go to the scratch slots.
   for (std::size_t i = 0; i < k; ++i) {
@@ -76,11 +153,11 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     PackS3(f_slot(i), f);
     PackS3(packed_g[i], g);
     if (i == 0) {
-      c3 = f;
+      c3 = S3::From(f, e3);
     } else {
-      S3Mul(c3, c3, f);  // the products may alias their inputs
+      S3::Mul(c3, c3, S3::From(f, e3));  // the products may alias their inputs
     }
-    PackS3(s3_slot(i), c3);
+    S3::Store(pk_of(i), c3);
     Z3ToZq(f);  // f[n-1] = 0: already reduced mod Phi_n
     if (i == 0) {
       cq = f;
@@ -91,20 +168,22 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   }
 
   // Backward over A3 and Aq (j = k-1 .. 0): f_p and h of key j; the B prefix products
-  // h_{k-1} ... h_j go to slot j (slot j's Aq prefix was last read at step j+1).
+  // h_{k-1} ... h_j go to slot j (slot j's Aq prefix was last read at step j+1, and so was
+  // A3's prefix in key j's public-key slot, which receives h_j).
   Poly<P> uq;
-  S3Inv(u, c3);
+  S3Inv(u, S3::To(c3, t));
+  u3 = S3::From(u, e3);
   RqInv(uq, cq);
   for (std::size_t j = k; j-- > 0;) {
     UnpackS3(f, f_slot(j));
     if (j > 0) {
-      UnpackS3(t, s3_slot(j - 1));
-      S3Mul(c3, u, t);  // c3 = f_j^-1 mod 3
-      S3Mul(u, u, f);
+      S3::Load(t3, pk_of(j - 1));
+      S3::Mul(c3, u3, t3);  // c3 = f_j^-1 mod 3
+      S3::Mul(u3, u3, S3::From(f, e3));
     } else {
-      c3 = u;
+      c3 = u3;
     }
-    PackS3(s3_slot(j), c3);
+    PackS3(s3_slot(j), S3::To(c3, t));
 
     Z3ToZq(f);
     if (j > 0) {
@@ -147,6 +226,9 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   Wipe(&f, sizeof f);
   Wipe(&g, sizeof g);
   Wipe(&c3, sizeof c3);
+  Wipe(&e3, sizeof e3);
+  Wipe(&u3, sizeof u3);
+  Wipe(&t3, sizeof t3);
   Wipe(&cq, sizeof cq);
   Wipe(&cb, sizeof cb);
   Wipe(&u, sizeof u);

@@ -173,12 +173,10 @@ inline void Toom3(std::uint16_t* __restrict r, const std::uint16_t* __restrict a
 
 // r = a * b mod (2^15, x^n - 1) (bit 15 of each coefficient is unspecified). r may alias a
 // or b. 768 = 3 * 256 uses Toom-3 over Karatsuba (45 base cases of 64), the other sizes
-// Karatsuba alone (81 base cases).
+// Karatsuba alone (81 base cases). The portable build's product; the AVX2 build multiplies
+// with its kernel PolyMulQ (RqMulModQ below) and never instantiates this.
 template <class P>
 inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
-#if defined(MEDMESH_NTRU_AVX2_KERNELS)
-  PolyMulRq<P>(r.c, a.c, b.c);  // the same contract, by the AVX2 kernel (avx2/kernels.h)
-#else
   alignas(32) std::uint16_t prod[2 * P::kPad];
   if constexpr (P::kPad == 768) {
     Toom3<P::kPad, 64>(prod, a.c, b.c);
@@ -187,7 +185,6 @@ inline void RqMul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   }
   for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(prod[i] + prod[i + P::kN]);
   for (int i = P::kN; i < P::kPad; ++i) r.c[i] = 0;
-#endif
 }
 
 // r = a * b mod (2^13, x^n - 1) (bits 13-15 unspecified): enough for every product mod q

@@ -1,0 +1,56 @@
+// The entry points of rq_inverse_test.h for one build: included by rq_inverse_test_portable.cc
+// and avx2/rq_inverse_test_avx2.cc after kem_impl.h, with MEDMESH_NTRU_TARGET naming that
+// build's namespace and MEDMESH_NTRU_TEST_PREFIX (Portable or Avx2) the functions' prefix.
+#if !defined(MEDMESH_NTRU_TARGET) || !defined(MEDMESH_NTRU_TEST_PREFIX)
+#error "define MEDMESH_NTRU_TARGET and MEDMESH_NTRU_TEST_PREFIX first"
+#endif
+
+#include <cstdint>
+#include <cstring>
+
+#include "crypto/ntru/rq_inverse_test.h"
+
+#define MEDMESH_NTRU_TEST_CAT2(a, b) a##b
+#define MEDMESH_NTRU_TEST_CAT(a, b) MEDMESH_NTRU_TEST_CAT2(a, b)
+#define MEDMESH_NTRU_TEST_FN(name) MEDMESH_NTRU_TEST_CAT(MEDMESH_NTRU_TEST_PREFIX, name)
+
+namespace medmesh::ntru::rq_inverse_test {
+
+namespace build = medmesh::ntru::MEDMESH_NTRU_TARGET;
+
+template <class P>
+void MEDMESH_NTRU_TEST_FN(RqInv)(std::uint16_t* r, const std::uint16_t* a) {
+  build::Poly<P> in;
+  build::Poly<P> out;
+  std::memcpy(in.c, a, sizeof in.c);
+  build::RqInv(out, in);
+  std::memcpy(r, out.c, sizeof out.c);
+}
+
+template <class P>
+void MEDMESH_NTRU_TEST_FN(S3MulTrits)(std::uint16_t* r, const std::uint16_t* a,
+                                      const std::uint16_t* b) {
+  build::Poly<P> pa;
+  build::Poly<P> pb;
+  std::memcpy(pa.c, a, sizeof pa.c);
+  std::memcpy(pb.c, b, sizeof pb.c);
+  build::Trits<P::kN> ta;
+  build::Trits<P::kN> tb;
+  build::ToTrits(ta, pa);
+  build::ToTrits(tb, pb);
+  build::S3MulTrits(ta, ta, tb);  // aliasing, as the batch's chain does
+  build::FromTrits(pa, ta);
+  std::memcpy(r, pa.c, sizeof pa.c);
+}
+
+#define MEDMESH_NTRU_TEST_INSTANTIATE(P)                                                  \
+  template void MEDMESH_NTRU_TEST_FN(RqInv)<P>(std::uint16_t*, const std::uint16_t*);     \
+  template void MEDMESH_NTRU_TEST_FN(S3MulTrits)<P>(std::uint16_t*, const std::uint16_t*, \
+                                                    const std::uint16_t*);
+MEDMESH_NTRU_TEST_INSTANTIATE(Hps2048509)
+MEDMESH_NTRU_TEST_INSTANTIATE(Hps2048677)
+MEDMESH_NTRU_TEST_INSTANTIATE(Hps4096821)
+MEDMESH_NTRU_TEST_INSTANTIATE(Hrss701)
+#undef MEDMESH_NTRU_TEST_INSTANTIATE
+
+}  // namespace medmesh::ntru::rq_inverse_test
