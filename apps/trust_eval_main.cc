@@ -24,7 +24,7 @@ struct TrustEvalFlags {
   std::vector<double> eigentrust_multiples;  // the same for EigenTrust (empty: defaults)
   int seeds = 1;                             // seeds seed, seed + 1, ...
   std::vector<double> fractions;             // malicious fractions (empty: 0, 0.1, .., 0.5)
-  bool onboarding = false;                   // intake consultations at approval
+  bool onboarding = true;                    // intake consultations at approval
 };
 
 // "[#########           ]  45%" on one line of stderr, redrawn when the percentage changes.
@@ -105,28 +105,35 @@ int RunTrustEval(const TrustEvalFlags& flags) {
     if (!write(figure.name, figure.svg)) return 1;
   }
 
-  // The summary: the second half of each run (after the warm-up), and the goals at 30 %.
+  // The summary: the whole run (the goals are read over it) and its second half (after the
+  // warm-up).
+  const auto scope_name = [](const std::string& scope) {
+    return scope == "all" ? "whole run" : "2nd half";
+  };
   if (summaries.empty()) {
-    std::printf("%-9s %-11s %10s %10s %10s %10s\n", "malicious", "model", "exposure", "mal.allow",
-                "refused", "error");
+    std::printf("%-9s %-11s %-9s %10s %10s %10s %10s\n", "malicious", "model", "scope", "exposure",
+                "mal.allow", "refused", "error");
     for (const auto& r : rows) {
-      if (r.scope != "steady") continue;
-      std::printf("%8.0f%% %-11s %9.2f%% %9.2f%% %9.2f%% %10.3f\n", r.malicious_fraction * 100,
+      if (r.scope != "all" && r.scope != "steady") continue;
+      std::printf("%8.0f%% %-11s %-9s %9.2f%% %9.2f%% %9.2f%% %10.3f\n", r.malicious_fraction * 100,
                   std::string(medmesh::eval::TrustModelKindName(r.model)).c_str(),
-                  r.exposure_rate * 100, r.malicious_allowed_rate * 100,
+                  scope_name(r.scope), r.exposure_rate * 100, r.malicious_allowed_rate * 100,
                   r.honest_refusal_rate * 100, r.trust_error);
     }
   } else {
     std::printf("mean +- sd [min, max] over %d seeds\n", flags.seeds);
-    std::printf("%-9s %-11s %-30s %-30s\n", "malicious", "model", "exposure %", "refused %");
+    std::printf("%-9s %-11s %-9s %-30s %-30s\n", "malicious", "model", "scope", "exposure %",
+                "refused %");
     for (const auto& s : summaries) {
-      std::printf("%8.0f%% %-11s %5.2f +- %4.2f [%5.2f, %5.2f]   %5.2f +- %4.2f [%5.2f, %5.2f]\n",
-                  s.malicious_fraction * 100,
-                  std::string(medmesh::eval::TrustModelKindName(s.model)).c_str(),
-                  s.exposure_rate.mean * 100, s.exposure_rate.sd * 100, s.exposure_rate.min * 100,
-                  s.exposure_rate.max * 100, s.honest_refusal_rate.mean * 100,
-                  s.honest_refusal_rate.sd * 100, s.honest_refusal_rate.min * 100,
-                  s.honest_refusal_rate.max * 100);
+      std::printf(
+          "%8.0f%% %-11s %-9s %5.2f +- %4.2f [%5.2f, %5.2f]   %5.2f +- %4.2f [%5.2f, "
+          "%5.2f]\n",
+          s.malicious_fraction * 100,
+          std::string(medmesh::eval::TrustModelKindName(s.model)).c_str(), scope_name(s.scope),
+          s.exposure_rate.mean * 100, s.exposure_rate.sd * 100, s.exposure_rate.min * 100,
+          s.exposure_rate.max * 100, s.honest_refusal_rate.mean * 100,
+          s.honest_refusal_rate.sd * 100, s.honest_refusal_rate.min * 100,
+          s.honest_refusal_rate.max * 100);
     }
   }
   std::printf("wrote %s/trust.csv and the figures (*.svg)\n", flags.out.c_str());
@@ -163,7 +170,8 @@ void RegisterTrustEvalCommand(CLI::App& eval) {
       ->check(CLI::Range(1, 100));
   cmd->add_flag("--onboarding,!--no-onboarding", flags->onboarding,
                 "Hospital-approved onboarding as evidence: an intake consultation, rated by the "
-                "patient's clinician, when an identity is approved (docs/trust.md \"Cold start\")");
+                "patient's clinician, when an identity is approved (the default; "
+                "--no-onboarding turns it off; docs/trust.md \"Cold start\")");
   cmd->add_option("--fractions", flags->fractions,
                   "Malicious fractions of the sweep (default 0 0.1 0.2 0.3 0.4 0.5); the per-round "
                   "rows and figures are at 0.3")

@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -683,19 +684,23 @@ std::vector<TrustSimRow> RunTrustSimulation(
 }
 
 std::vector<TrustSimSeedSummary> SummariseSeeds(const std::vector<std::vector<TrustSimRow>>& runs) {
-  // (model, fraction) -> the steady rows of every seed, in the order of the first seed.
+  // (model, fraction, scope) -> the whole-run and steady rows of every seed, in the order of the
+  // first seed.
   std::vector<TrustSimSeedSummary> out;
-  std::map<std::pair<int, long>, std::vector<const TrustSimRow*>> by_key;
+  using Key = std::tuple<int, long, std::string>;
+  std::map<Key, std::vector<const TrustSimRow*>> by_key;
+  auto key_of = [](TrustModelKind model, double fraction, const std::string& scope) {
+    return Key{static_cast<int>(model), std::lround(fraction * 1000), scope};
+  };
   for (const auto& rows : runs) {
     for (const TrustSimRow& r : rows) {
-      if (r.scope != "steady") continue;
-      const std::pair<int, long> key{static_cast<int>(r.model),
-                                     std::lround(r.malicious_fraction * 1000)};
-      auto [it, inserted] = by_key.try_emplace(key);
+      if (r.scope != "steady" && r.scope != "all") continue;
+      auto [it, inserted] = by_key.try_emplace(key_of(r.model, r.malicious_fraction, r.scope));
       if (inserted && &rows == &runs.front()) {
         TrustSimSeedSummary s;
         s.model = r.model;
         s.malicious_fraction = r.malicious_fraction;
+        s.scope = r.scope;
         out.push_back(s);
       }
       it->second.push_back(&r);
@@ -718,8 +723,7 @@ std::vector<TrustSimSeedSummary> SummariseSeeds(const std::vector<std::vector<Tr
     return st;
   };
   for (TrustSimSeedSummary& s : out) {
-    const auto& rows =
-        by_key[{static_cast<int>(s.model), std::lround(s.malicious_fraction * 1000)}];
+    const auto& rows = by_key[key_of(s.model, s.malicious_fraction, s.scope)];
     s.seeds = static_cast<int>(rows.size());
     s.exposure_rate = stats(rows, &TrustSimRow::exposure_rate);
     s.honest_refusal_rate = stats(rows, &TrustSimRow::honest_refusal_rate);
@@ -732,7 +736,7 @@ std::string TrustSimSeedsCsv(const std::vector<TrustSimSeedSummary>& summaries) 
   std::string out = std::string(kTrustSimSeedsCsvHeader) + "\n";
   for (const TrustSimSeedSummary& s : summaries) {
     out += std::string(TrustModelKindName(s.model)) + "," + Fixed(s.malicious_fraction, 2) + "," +
-           std::to_string(s.seeds);
+           s.scope + "," + std::to_string(s.seeds);
     for (const TrustSimStat* st : {&s.exposure_rate, &s.honest_refusal_rate, &s.trust_error}) {
       out += "," + Fixed(st->mean, 4) + "," + Fixed(st->sd, 4) + "," + Fixed(st->min, 4) + "," +
              Fixed(st->max, 4);
@@ -778,8 +782,8 @@ std::vector<NamedSvg> TrustSimFigures(const std::vector<TrustSimRow>& rows,
        &TrustSimSeedSummary::trust_error, -1},
   };
   const std::string sweep_scope =
-      seeds.empty() ? std::string(" (second half of each run)")
-                    : " (second half, mean of " + std::to_string(seeds.front().seeds) + " seeds)";
+      seeds.empty() ? std::string(" (whole run)")
+                    : " (whole run, mean of " + std::to_string(seeds.front().seeds) + " seeds)";
   constexpr TrustModelKind kModels[] = {TrustModelKind::kOurs, TrustModelKind::kPlainBeta,
                                         TrustModelKind::kEigenTrust};
   std::vector<NamedSvg> out;
@@ -802,13 +806,13 @@ std::vector<NamedSvg> TrustSimFigures(const std::vector<TrustSimRow>& rows,
       PlotSeries t{std::string(TrustModelKindName(kind)), {}};
       for (const TrustSimRow& r : rows) {
         if (r.model != kind) continue;
-        if (r.scope == "steady" && seeds.empty()) {
+        if (r.scope == "all" && seeds.empty()) {
           s.points.emplace_back(r.malicious_fraction, r.*m.field);
         }
         if (r.scope == "round") t.points.emplace_back(r.round, r.*m.field);
       }
       for (const TrustSimSeedSummary& summary : seeds) {
-        if (summary.model == kind) {
+        if (summary.model == kind && summary.scope == "all") {
           s.points.emplace_back(summary.malicious_fraction, (summary.*m.stat).mean);
         }
       }

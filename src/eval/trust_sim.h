@@ -48,13 +48,14 @@ struct TrustSimOptions {
   trust::SharingPolicy policy;
   // EigenTrust's thresholds: the multiple of the average non-pre-trusted identity's global trust
   // needed for a vitals summary, diagnoses and a full record.
-  std::array<double, 3> eigentrust_multiples = {
-      1.0, 1.5, 2.0};  // Hospital-approved onboarding as evidence (docs/trust.md "Cold start"):
-                       // when an identity is
-  // approved (at the start, and each whitewasher's new identity), its clinician sees the patient
-  // once, an intake consultation rated like every consultation (the clinician notices
-  // misbehaviour half the time). Every model gets the same evidence.
-  bool onboarding_consultation = false;
+  std::array<double, 3> eigentrust_multiples = {1.0, 1.5, 2.0};
+  // Hospital-approved onboarding as evidence (docs/trust.md "Cold start", ADR 0049): when an
+  // identity is approved (at the start, and each whitewasher's new identity), its clinician sees
+  // the patient once, an intake consultation rated like every consultation (the clinician
+  // notices misbehaviour half the time). Every model gets the same evidence, attackers too. On by
+  // default, because approving an identity is what a hospital does; false gives the runs
+  // without it (`--no-onboarding`).
+  bool onboarding_consultation = true;
 };
 
 // One row of the CSV. scope "round": one round of one run; "steady": the second half of a run
@@ -92,8 +93,9 @@ inline constexpr char kTrustSimCsvHeader[] =
     "exposures_sybil";
 std::string TrustSimCsv(const std::vector<TrustSimRow>& rows);
 
-// Several seeds of the same sweep: for each model and fraction, the mean, sample standard
-// deviation, minimum and maximum over the seeds of the "steady" rows' rates.
+// Several seeds of the same sweep: for each model, fraction and scope ("all", the whole run,
+// and "steady", its second half), the mean, sample standard deviation, minimum and maximum over
+// the seeds of the rates.
 struct TrustSimStat {
   double mean = 0;
   double sd = 0;
@@ -103,6 +105,7 @@ struct TrustSimStat {
 struct TrustSimSeedSummary {
   TrustModelKind model = TrustModelKind::kOurs;
   double malicious_fraction = 0;
+  std::string scope;  // "all" or "steady"
   int seeds = 0;
   TrustSimStat exposure_rate;
   TrustSimStat honest_refusal_rate;
@@ -111,7 +114,7 @@ struct TrustSimSeedSummary {
 // `runs` holds one RunTrustSimulation result per seed; rows in the first run's order.
 std::vector<TrustSimSeedSummary> SummariseSeeds(const std::vector<std::vector<TrustSimRow>>& runs);
 inline constexpr char kTrustSimSeedsCsvHeader[] =
-    "model,malicious_fraction,seeds,exposure_mean,exposure_sd,exposure_min,exposure_max,"
+    "model,malicious_fraction,scope,seeds,exposure_mean,exposure_sd,exposure_min,exposure_max,"
     "refusal_mean,refusal_sd,refusal_min,refusal_max,error_mean,error_sd,error_min,error_max";
 std::string TrustSimSeedsCsv(const std::vector<TrustSimSeedSummary>& summaries);
 
@@ -120,8 +123,9 @@ struct NamedSvg {
   std::string name;
   std::string svg;
 };
-// The sweeps (rate against malicious fraction) plot `rows`' steady rows, or, when `seeds` is not
-// empty, the mean over the seeds; the convergence figures plot `rows`' per-round rows.
+// The sweeps (rate against malicious fraction) plot the whole runs: `rows`' "all" rows, or, when
+// `seeds` is not empty, their mean over the seeds; the convergence figures plot `rows`' per-round
+// rows.
 std::vector<NamedSvg> TrustSimFigures(const std::vector<TrustSimRow>& rows,
                                       double convergence_fraction,
                                       const std::vector<TrustSimSeedSummary>& seeds = {});

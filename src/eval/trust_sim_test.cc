@@ -106,16 +106,19 @@ TEST(TrustSimulation, SeedSummaryHasMeanSpreadAndRange) {
   };
   const std::vector<std::vector<TrustSimRow>> runs = {
       {row(TrustModelKind::kOurs, 0.3, "steady", 0.02, 0.10),
-       row(TrustModelKind::kOurs, 0.3, "all", 0.9, 0.9),
+       row(TrustModelKind::kOurs, 0.3, "all", 0.9, 0.5),
+       row(TrustModelKind::kOurs, 0.3, "round", 0.7, 0.7),
        row(TrustModelKind::kPlainBeta, 0.3, "steady", 0.20, 0.01)},
       {row(TrustModelKind::kOurs, 0.3, "steady", 0.04, 0.20),
+       row(TrustModelKind::kOurs, 0.3, "all", 0.7, 0.3),
        row(TrustModelKind::kPlainBeta, 0.3, "steady", 0.30, 0.03)},
       {row(TrustModelKind::kOurs, 0.3, "steady", 0.06, 0.30),
        row(TrustModelKind::kPlainBeta, 0.3, "steady", 0.40, 0.05)},
   };
   const std::vector<TrustSimSeedSummary> s = SummariseSeeds(runs);
-  ASSERT_EQ(s.size(), 2u);  // "all" rows are not summarised
+  ASSERT_EQ(s.size(), 3u);  // per model, fraction and scope; "round" rows are not summarised
   EXPECT_EQ(s[0].model, TrustModelKind::kOurs);
+  EXPECT_EQ(s[0].scope, "steady");
   EXPECT_EQ(s[0].seeds, 3);
   EXPECT_NEAR(s[0].exposure_rate.mean, 0.04, 1e-12);
   EXPECT_NEAR(s[0].exposure_rate.sd, 0.02, 1e-12);  // sample sd of 0.02, 0.04, 0.06
@@ -123,15 +126,24 @@ TEST(TrustSimulation, SeedSummaryHasMeanSpreadAndRange) {
   EXPECT_NEAR(s[0].exposure_rate.max, 0.06, 1e-12);
   EXPECT_NEAR(s[0].honest_refusal_rate.mean, 0.2, 1e-12);
   EXPECT_NEAR(s[0].honest_refusal_rate.sd, 0.1, 1e-12);
-  EXPECT_EQ(s[1].model, TrustModelKind::kPlainBeta);
-  EXPECT_NEAR(s[1].exposure_rate.mean, 0.3, 1e-12);
-  EXPECT_NEAR(s[1].honest_refusal_rate.max, 0.05, 1e-12);
+  // The whole run, from the two seeds that have it: mean of 0.9 and 0.7, of 0.5 and 0.3.
+  EXPECT_EQ(s[1].model, TrustModelKind::kOurs);
+  EXPECT_EQ(s[1].scope, "all");
+  EXPECT_EQ(s[1].seeds, 2);
+  EXPECT_NEAR(s[1].exposure_rate.mean, 0.8, 1e-12);
+  EXPECT_NEAR(s[1].honest_refusal_rate.mean, 0.4, 1e-12);
+  EXPECT_NEAR(s[1].honest_refusal_rate.min, 0.3, 1e-12);
+  EXPECT_EQ(s[2].model, TrustModelKind::kPlainBeta);
+  EXPECT_NEAR(s[2].exposure_rate.mean, 0.3, 1e-12);
+  EXPECT_NEAR(s[2].honest_refusal_rate.max, 0.05, 1e-12);
   const std::string csv = TrustSimSeedsCsv(s);
   EXPECT_EQ(csv.substr(0, csv.find('\n')), kTrustSimSeedsCsvHeader);
-  EXPECT_NE(csv.find("ours,0.30,3,0.0400,0.0200,0.0200,0.0600,0.2000,0.1000"), std::string::npos);
-  // The sweep figures plot the seed means when given.
+  EXPECT_NE(csv.find("ours,0.30,steady,3,0.0400,0.0200,0.0200,0.0600,0.2000,0.1000"),
+            std::string::npos);
+  EXPECT_NE(csv.find("ours,0.30,all,2,0.8000,"), std::string::npos);
+  // The sweep figures plot the seed means of the whole runs when given.
   const auto figures = TrustSimFigures(runs.front(), 0.3, s);
-  EXPECT_NE(figures[0].svg.find("mean of 3 seeds"), std::string::npos);
+  EXPECT_NE(figures[0].svg.find("whole run, mean of 3 seeds"), std::string::npos);
 }
 
 TEST(TrustSimulation, EigenTrustSharesLessAtHigherMultiples) {
@@ -161,8 +173,10 @@ TEST(TrustSimulation, OnboardingConsultationsRefuseFewerHonestRequestsEarly) {
   without.patients = 200;
   without.rounds = 4;
   without.malicious_fractions = {0.3};
+  without.onboarding_consultation = false;
   TrustSimOptions with = without;
   with.onboarding_consultation = true;
+  EXPECT_TRUE(TrustSimOptions{}.onboarding_consultation) << "on by default (ADR 0049)";
   auto all = [](const std::vector<TrustSimRow>& rows) {
     for (const TrustSimRow& r : rows) {
       if (r.model == TrustModelKind::kOurs && r.scope == "all") return r;
