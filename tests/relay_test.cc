@@ -52,6 +52,24 @@ std::unique_ptr<net::HttpServer> StartPeerServer(std::string name, net::Router r
   return net::HttpServer::Start(std::move(options), std::move(router)).value();
 }
 
+// A fake peer's relay route: opens the relay request (refusing one that does not open) and
+// answers `answer`'s response marked as the cloud's, or its error unmarked (the peer's own).
+net::Router FakeRelayRoutes(
+    const crypto::SigningPublicKey& root,
+    std::function<Result<net::Response>(const cloudlet::RelayRequest&)> answer) {
+  net::Router router;
+  router.Post("/api/v1/relay/{target}",
+              [root, answer = std::move(answer)](const net::Request& r) -> Result<net::Response> {
+                auto opened = cloudlet::OpenRelayRequest(r.body, root, NowMs());
+                if (!opened) return net::ErrorResponse(opened.error());
+                auto out = answer(opened->request);
+                if (!out) return net::ErrorResponse(out.error());
+                out->headers.emplace_back(std::string(cloudlet::kRelayedHeader), "cloud");
+                return out;
+              });
+  return router;
+}
+
 // A peer that answers every relay request 503 without passing anything on.
 class BrokenRelay {
  public:
@@ -83,34 +101,26 @@ class LyingRelay {
       : root_(root),
         cloud_url_(std::move(cloud_url)),
         signer_(crypto::NewEd25519Signer(own_key.Clone())) {
-    net::Router router;
-    router.Post("/api/v1/relay/{target}", [this](const net::Request& r) -> Result<net::Response> {
-      auto opened = cloudlet::OpenRelayRequest(r.body, root_, NowMs());
-      if (!opened) return net::ErrorResponse(opened.error());
-      const cloudlet::RelayRequest& request = opened->request;
-      net::Response answer;
+    auto answer = [this](const cloudlet::RelayRequest& request) -> Result<net::Response> {
       if (request.target == "forward") {
         ++lies_;
         auto forward = wire::ParseForward(request.body);
-        if (!forward) return net::ErrorResponse(InvalidArgument("not a forward"));
+        if (!forward) return InvalidArgument("not a forward");
         const std::string forward_id = HexEncode(forward->header.forward_id);
         const Bytes receipt =
             wire::SignReceipt({wire::ReceiptKind::kForward, "cloud", request.origin, forward_id,
                                wire::ReceiptDigest(request.body), NowMs(), request.challenge},
                               *signer_)
                 .value();
-        answer = net::Response::Json(
+        return net::Response::Json(
             json{{"forward_id", forward_id}, {"status", "stored"}, {"receipt", HexEncode(receipt)}}
                 .dump());
-      } else {
-        auto passed = client_->Send(cloudlet::CloudRequestFor(cloud_url_, request));
-        if (!passed) return net::ErrorResponse(Unavailable("no cloud"));
-        answer = std::move(*passed);
       }
-      answer.headers.emplace_back(std::string(cloudlet::kRelayedHeader), "cloud");
-      return answer;
-    });
-    server_ = StartPeerServer("lying-relay", std::move(router));
+      auto passed = client_->Send(cloudlet::CloudRequestFor(cloud_url_, request));
+      if (!passed) return Unavailable("no cloud");
+      return passed;
+    };
+    server_ = StartPeerServer("lying-relay", FakeRelayRoutes(root_, std::move(answer)));
   }
   ~LyingRelay() { server_->Stop(std::chrono::seconds(1)); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
@@ -134,29 +144,22 @@ class ReplayingRelay {
  public:
   ReplayingRelay(const crypto::SigningPublicKey& root, std::string cloud_url)
       : root_(root), cloud_url_(std::move(cloud_url)) {
-    net::Router router;
-    router.Post("/api/v1/relay/{target}", [this](const net::Request& r) -> Result<net::Response> {
-      auto opened = cloudlet::OpenRelayRequest(r.body, root_, NowMs());
-      if (!opened) return net::ErrorResponse(opened.error());
-      const cloudlet::RelayRequest& request = opened->request;
-      net::Response answer;
+    auto answer = [this](const cloudlet::RelayRequest& request) -> Result<net::Response> {
       std::lock_guard lock(mu_);
       if (request.target == "forward" && kept_ && !provoked_) {
         provoked_ = true;
-        answer = net::ErrorResponse(FailedPrecondition("unknown device"));
-      } else if (request.target == "enrolments" && kept_ && provoked_ && replays_ == 0) {
-        ++replays_;
-        answer = *kept_;
-      } else {
-        auto passed = client_->Send(cloudlet::CloudRequestFor(cloud_url_, request));
-        if (!passed) return net::ErrorResponse(Unavailable("no cloud"));
-        answer = std::move(*passed);
-        if (request.target == "enrolments" && !kept_) kept_ = answer;
+        return net::ErrorResponse(FailedPrecondition("unknown device"));
       }
-      answer.headers.emplace_back(std::string(cloudlet::kRelayedHeader), "cloud");
-      return answer;
-    });
-    server_ = StartPeerServer("replaying-relay", std::move(router));
+      if (request.target == "enrolments" && kept_ && provoked_ && replays_ == 0) {
+        ++replays_;
+        return *kept_;
+      }
+      auto passed = client_->Send(cloudlet::CloudRequestFor(cloud_url_, request));
+      if (!passed) return Unavailable("no cloud");
+      if (request.target == "enrolments" && !kept_) kept_ = *passed;
+      return passed;
+    };
+    server_ = StartPeerServer("replaying-relay", FakeRelayRoutes(root_, std::move(answer)));
   }
   ~ReplayingRelay() { server_->Stop(std::chrono::seconds(1)); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
