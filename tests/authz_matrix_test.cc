@@ -240,9 +240,9 @@ class AuthzMatrixTest : public PeopleWorld {
     // decides. Here cloudlet-1's own request, and cloudlet-1 is no configured peer of itself:
     // 403 for every caller (tests/relay_test.cc passes a configured peer's on).
     b["cloudlet POST /api/v1/relay/{target}"] = [this](Column, bool) {
-      auto envelope =
-          cloudlet::SignRelayRequest({"cloudlet-1", "certificate", wire::NowMs(clock_), {}},
-                                     *cloudlet1_signer_, cloudlet1_certificate_);
+      auto envelope = cloudlet::SignRelayRequest(
+          {"cloudlet-1", "certificate", wire::NowMs(clock_), {}, std::nullopt}, *cloudlet1_signer_,
+          cloudlet1_certificate_);
       EXPECT_TRUE(envelope);
       return At("/api/v1/relay/certificate",
                 envelope ? std::string(AsStringView(*envelope)) : std::string(),

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -42,6 +43,33 @@ Bytes ToBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 std::int64_t NowMs() { return wire::ToUnixMs(std::chrono::system_clock::now()); }
 
+// A fake peer's server: one I/O thread, no access log.
+std::unique_ptr<net::HttpServer> StartPeerServer(std::string name, net::Router router) {
+  net::ServerOptions options;
+  options.name = std::move(name);
+  options.io_threads = 1;
+  options.access_log = false;
+  return net::HttpServer::Start(std::move(options), std::move(router)).value();
+}
+
+// A fake peer's relay route: opens the relay request (refusing one that does not open) and
+// answers `answer`'s response marked as the cloud's, or its error unmarked (the peer's own).
+net::Router FakeRelayRoutes(
+    const crypto::SigningPublicKey& root,
+    std::function<Result<net::Response>(const cloudlet::RelayRequest&)> answer) {
+  net::Router router;
+  router.Post("/api/v1/relay/{target}",
+              [root, answer = std::move(answer)](const net::Request& r) -> Result<net::Response> {
+                auto opened = cloudlet::OpenRelayRequest(r.body, root, NowMs());
+                if (!opened) return net::ErrorResponse(opened.error());
+                auto out = answer(opened->request);
+                if (!out) return net::ErrorResponse(out.error());
+                out->headers.emplace_back(std::string(cloudlet::kRelayedHeader), "cloud");
+                return out;
+              });
+  return router;
+}
+
 // A peer that answers every relay request 503 without passing anything on.
 class BrokenRelay {
  public:
@@ -51,11 +79,7 @@ class BrokenRelay {
       ++calls_;
       return net::Response::Json(R"({"error":"unavailable","message":"down"})", 503);
     });
-    net::ServerOptions options;
-    options.name = "broken-relay";
-    options.io_threads = 1;
-    options.access_log = false;
-    server_ = net::HttpServer::Start(std::move(options), std::move(router)).value();
+    server_ = StartPeerServer("broken-relay", std::move(router));
   }
   ~BrokenRelay() { server_->Stop(std::chrono::seconds(1)); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
@@ -77,42 +101,26 @@ class LyingRelay {
       : root_(root),
         cloud_url_(std::move(cloud_url)),
         signer_(crypto::NewEd25519Signer(own_key.Clone())) {
-    net::Router router;
-    router.Post("/api/v1/relay/{target}", [this](const net::Request& r) -> Result<net::Response> {
-      auto opened = cloudlet::OpenRelayRequest(r.body, root_, NowMs());
-      if (!opened) return net::ErrorResponse(opened.error());
-      const cloudlet::RelayRequest& request = opened->request;
-      net::Response answer;
+    auto answer = [this](const cloudlet::RelayRequest& request) -> Result<net::Response> {
       if (request.target == "forward") {
         ++lies_;
         auto forward = wire::ParseForward(request.body);
-        if (!forward) return net::ErrorResponse(InvalidArgument("not a forward"));
+        if (!forward) return InvalidArgument("not a forward");
         const std::string forward_id = HexEncode(forward->header.forward_id);
         const Bytes receipt =
             wire::SignReceipt({wire::ReceiptKind::kForward, "cloud", request.origin, forward_id,
-                               wire::ReceiptDigest(request.body), NowMs()},
+                               wire::ReceiptDigest(request.body), NowMs(), request.challenge},
                               *signer_)
                 .value();
-        answer = net::Response::Json(
+        return net::Response::Json(
             json{{"forward_id", forward_id}, {"status", "stored"}, {"receipt", HexEncode(receipt)}}
                 .dump());
-      } else {
-        const std::string url = cloud_url_ + "/api/v1/" + request.target;
-        auto passed = request.target == "certificate"
-                          ? client_->Get(url)
-                          : client_->Post(url, std::string(AsStringView(request.body)),
-                                          "application/octet-stream");
-        if (!passed) return net::ErrorResponse(Unavailable("no cloud"));
-        answer = std::move(*passed);
       }
-      answer.headers.emplace_back(std::string(cloudlet::kRelayedHeader), "cloud");
-      return answer;
-    });
-    net::ServerOptions options;
-    options.name = "lying-relay";
-    options.io_threads = 1;
-    options.access_log = false;
-    server_ = net::HttpServer::Start(std::move(options), std::move(router)).value();
+      auto passed = client_->Send(cloudlet::CloudRequestFor(cloud_url_, request));
+      if (!passed) return Unavailable("no cloud");
+      return passed;
+    };
+    server_ = StartPeerServer("lying-relay", FakeRelayRoutes(root_, std::move(answer)));
   }
   ~LyingRelay() { server_->Stop(std::chrono::seconds(1)); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
@@ -124,6 +132,50 @@ class LyingRelay {
   std::unique_ptr<crypto::Signer> signer_;
   std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
   std::atomic<int> lies_{0};
+  std::unique_ptr<net::HttpServer> server_;
+};
+
+// A peer that replays: it relays honestly, but keeps the cloud's answer to the first enrolment
+// push, then answers the first forward with a made-up 409 failed_precondition "from the cloud"
+// (so the origin pushes the same enrolment record again) and answers that second push with the
+// kept answer (the cloud's genuine receipt of the same bytes) without passing it on. Everything
+// after is relayed honestly.
+class ReplayingRelay {
+ public:
+  ReplayingRelay(const crypto::SigningPublicKey& root, std::string cloud_url)
+      : root_(root), cloud_url_(std::move(cloud_url)) {
+    auto answer = [this](const cloudlet::RelayRequest& request) -> Result<net::Response> {
+      std::lock_guard lock(mu_);
+      if (request.target == "forward" && kept_ && !provoked_) {
+        provoked_ = true;
+        return net::ErrorResponse(FailedPrecondition("unknown device"));
+      }
+      if (request.target == "enrolments" && kept_ && provoked_ && replays_ == 0) {
+        ++replays_;
+        return *kept_;
+      }
+      auto passed = client_->Send(cloudlet::CloudRequestFor(cloud_url_, request));
+      if (!passed) return Unavailable("no cloud");
+      if (request.target == "enrolments" && !kept_) kept_ = *passed;
+      return passed;
+    };
+    server_ = StartPeerServer("replaying-relay", FakeRelayRoutes(root_, std::move(answer)));
+  }
+  ~ReplayingRelay() { server_->Stop(std::chrono::seconds(1)); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  int replays() const {
+    std::lock_guard lock(mu_);
+    return replays_;
+  }
+
+ private:
+  crypto::SigningPublicKey root_;
+  std::string cloud_url_;
+  std::unique_ptr<net::HttpClient> client_ = net::HttpClient::Create({}).value();
+  mutable std::mutex mu_;
+  std::optional<net::Response> kept_;  // guarded by mu_
+  bool provoked_ = false;              // guarded by mu_
+  int replays_ = 0;                    // guarded by mu_
   std::unique_ptr<net::HttpServer> server_;
 };
 
@@ -422,6 +474,35 @@ TEST_F(RelayTest, ALyingRelayIsCaughtByTheCloudsReceiptAndNothingIsLost) {
   EXPECT_EQ(peers["relay"], "cloudlet-b");
 }
 
+// A peer that kept the cloud's receipt of an earlier push of the same enrolment record and
+// answers a later push with it, without passing it on: the receipt lacks the later attempt's
+// challenge (signed by the origin inside the relay request), so it settles nothing; the peer
+// is caught as lying, and the record reaches the cloud on a later attempt.
+TEST_F(RelayTest, AReceiptAPeerKeptFromAnEarlierAttemptSettlesNothing) {
+  ReplayingRelay replayer(deployment_.Root().key, cloud_url_);
+  auto b = StartCloudlet("cloudlet-b", cloud_url_, {{"cloudlet-a", closed_url_, false}});
+  ASSERT_TRUE(b);
+  auto a = StartCloudlet("cloudlet-a", closed_url_,
+                         {{"cloudlet-r", replayer.url(), false}, {"cloudlet-b", Url(*b), false}});
+  ASSERT_TRUE(a);
+  UploadAt(*a, 1);
+
+  ASSERT_TRUE(testing::WaitUntil([&] { return replayer.replays() == 1; }));
+  // The replayed receipt was refused as a lie of the relay, not taken for the cloud's.
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    return Metric(*a, "medmesh_cloudlet_forward_failures_total", {{"reason", "relay_bad_receipt"}})
+        .has_value();
+  }));
+  // Nothing was lost: the upload reaches the cloud, and the queue drains.
+  ASSERT_TRUE(testing::WaitUntil([&] { return cloud_->Stats().value().readings == 30u; }))
+      << "readings at the cloud: " << cloud_->Stats().value().readings;
+  ASSERT_TRUE(testing::WaitUntil([&] { return a->Stats().forward_queue_depth == 0; }));
+  EXPECT_EQ(a->Stats().forwarded, 1u);
+  const json r = PeerAt(*a, "cloudlet-r");
+  ASSERT_TRUE(r.is_object());
+  EXPECT_GE(r["bad"].get<int>(), 1);
+}
+
 // A peer cloudlet's IDS report that the mesh settles here is evidence for the cloudlet's own
 // peer trust (the one relays are chosen by): a block of a scope allowlisted here is refuted.
 TEST_F(RelayTest, AReportThePeerSentThatTheMeshRefutesLowersItsTrust) {
@@ -503,7 +584,8 @@ TEST_F(RelayTest, ThePeerRefusesForgedUnconfiguredAndMalformedRelayRequests) {
   const auto x_signer = crypto::NewEd25519Signer(x_identity.signing_key.Clone());
   const auto sign = [&](const std::string& origin, const std::string& target, std::int64_t at,
                         const crypto::Signer& signer, const node::NodeIdentity& who) {
-    return cloudlet::SignRelayRequest({origin, target, at, {}}, signer, who.certificate.encoded())
+    return cloudlet::SignRelayRequest({origin, target, at, {}, std::nullopt}, signer,
+                                      who.certificate.encoded())
         .value();
   };
 

@@ -1,7 +1,9 @@
 #include "cloud/cloud_service.h"
 
 #include <atomic>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -65,16 +67,34 @@ struct ReceiptSigner {
 };
 
 // The acknowledgement of an item from a cloudlet, with the cloud-signed receipt of the request
-// `body` (the origin drops the item only with a receipt that verifies; cloudlet/forwarder.h).
-net::Response ToReceiptedResponse(const IntakeResult& result, std::string_view id_name,
-                                  wire::ReceiptKind kind, ByteView body,
+// `r` (its body and the challenge of its kReceiptChallengeHeader, if any): the origin drops the
+// item only with a receipt that verifies (cloudlet/forwarder.h). A malformed challenge header
+// is refused (400) before `intake` runs, so nothing is stored that could not be receipted.
+net::Response ToReceiptedResponse(const net::Request& r,
+                                  const std::function<IntakeResult()>& intake,
+                                  std::string_view id_name, wire::ReceiptKind kind,
                                   const ReceiptSigner& receipts) {
+  std::optional<wire::ReceiptChallenge> challenge;
+  if (auto header = r.Header(wire::kReceiptChallengeHeader)) {
+    auto parsed = wire::ParseReceiptChallenge(*header);
+    if (!parsed) {
+      return net::ErrorResponse(
+          InvalidArgument("header X-MedMesh-Receipt-Challenge: not 32 hex digits"));
+    }
+    challenge = *parsed;
+  }
+  const IntakeResult result = intake();
   if (const auto* rejection = std::get_if<IntakeRejection>(&result)) {
     return net::RejectionResponse(*rejection);
   }
   const auto& ack = std::get<IntakeAck>(result);
+  if (kind == wire::ReceiptKind::kForward && ack.status == "stored") {
+    // A forward that verified and was stored proves the cloudlet (a replay would need the
+    // sealed envelope, which TLS hides): give it the reserved room.
+    r.MarkPeerAuthenticated();
+  }
   Json answer{{std::string(id_name), ack.id}, {"status", ack.status}};
-  auto receipt = SignIntakeReceipt(ack, kind, body, receipts.cloud_id, receipts.signer,
+  auto receipt = SignIntakeReceipt(ack, kind, r.body, challenge, receipts.cloud_id, receipts.signer,
                                    wire::NowMs(receipts.clock));
   if (receipt) {
     answer["receipt"] = HexEncode(*receipt);
@@ -374,27 +394,23 @@ net::Router CloudService::State::BuildRouter() {
   });
   router.Post("/api/v1/cloudlets",
               [this](const net::Request& r) -> Result<net::Response> {
-                return ToReceiptedResponse(intake->RegisterCloudlet(r.body, r.peer_address),
-                                           "cloudlet_id", wire::ReceiptKind::kCloudlet, r.body,
-                                           Receipts());
+                return ToReceiptedResponse(
+                    r, [&] { return intake->RegisterCloudlet(r.body, r.peer_address); },
+                    "cloudlet_id", wire::ReceiptKind::kCloudlet, Receipts());
               },
               {.body_limit_bytes = kSmallBodyLimit});
   router.Post("/api/v1/enrolments",
               [this](const net::Request& r) -> Result<net::Response> {
-                return ToReceiptedResponse(intake->AddEnrolment(r.body, r.peer_address),
-                                           "device_id", wire::ReceiptKind::kEnrolment, r.body,
-                                           Receipts());
+                return ToReceiptedResponse(
+                    r, [&] { return intake->AddEnrolment(r.body, r.peer_address); }, "device_id",
+                    wire::ReceiptKind::kEnrolment, Receipts());
               },
               {.body_limit_bytes = kSmallBodyLimit});
   router.Post("/api/v1/forward",
               [this](const net::Request& r) -> Result<net::Response> {
-                const IntakeResult result = intake->AcceptForward(r.body, r.peer_address);
-                // A forward that verified and was stored proves the cloudlet (a replay would
-                // need the sealed envelope, which TLS hides): give it the reserved room.
-                const auto* ack = std::get_if<IntakeAck>(&result);
-                if (ack != nullptr && ack->status == "stored") r.MarkPeerAuthenticated();
-                return ToReceiptedResponse(result, "forward_id", wire::ReceiptKind::kForward,
-                                           r.body, Receipts());
+                return ToReceiptedResponse(
+                    r, [&] { return intake->AcceptForward(r.body, r.peer_address); }, "forward_id",
+                    wire::ReceiptKind::kForward, Receipts());
               },
               {.body_limit_bytes = options.max_forward_bytes});
   // Anyone may ask: the anonymous answer comes from counters in memory (no store lock, no

@@ -352,12 +352,13 @@ TEST_F(CloudServiceTest, AcknowledgementsCarryTheCloudsReceiptOfExactlyThatReque
   const std::string cloudlet_id = json::parse(registered.body)["cloudlet_id"];
   EXPECT_TRUE(wire::CheckReceipt(receipt_of(registered), *cloud_certificate_,
                                  wire::ReceiptKind::kCloudlet, cloudlet_id, cloudlet_id,
-                                 cloudlet_->certificate()));
+                                 cloudlet_->certificate(), std::nullopt));
   const Bytes record = cloudlet_->Enrol();
   const net::Response enrolled = Post("/api/v1/enrolments", record);
   ASSERT_EQ(enrolled.status, 200) << enrolled.body;
   EXPECT_TRUE(wire::CheckReceipt(receipt_of(enrolled), *cloud_certificate_,
-                                 wire::ReceiptKind::kEnrolment, cloudlet_id, "watch-1", record));
+                                 wire::ReceiptKind::kEnrolment, cloudlet_id, "watch-1", record,
+                                 std::nullopt));
 
   const wire::OpenedUpload upload = cloudlet_->Readings();
   const Bytes forward = cloudlet_->Forward(upload, *cloud_certificate_);
@@ -366,7 +367,7 @@ TEST_F(CloudServiceTest, AcknowledgementsCarryTheCloudsReceiptOfExactlyThatReque
   const std::string forward_id = json::parse(first.body)["forward_id"];
   const Bytes receipt = receipt_of(first);
   EXPECT_TRUE(wire::CheckReceipt(receipt, *cloud_certificate_, wire::ReceiptKind::kForward,
-                                 cloudlet_id, forward_id, forward));
+                                 cloudlet_id, forward_id, forward, std::nullopt));
   auto opened = wire::VerifyReceipt(receipt, *cloud_certificate_);
   ASSERT_TRUE(opened);
   EXPECT_EQ(opened->cloud_id, "cloud");
@@ -380,9 +381,11 @@ TEST_F(CloudServiceTest, AcknowledgementsCarryTheCloudsReceiptOfExactlyThatReque
   EXPECT_EQ(json::parse(again.body)["status"], "duplicate");
   const std::string again_id = json::parse(again.body)["forward_id"];
   EXPECT_TRUE(wire::CheckReceipt(receipt_of(again), *cloud_certificate_,
-                                 wire::ReceiptKind::kForward, cloudlet_id, again_id, resealed));
+                                 wire::ReceiptKind::kForward, cloudlet_id, again_id, resealed,
+                                 std::nullopt));
   EXPECT_FALSE(wire::CheckReceipt(receipt_of(again), *cloud_certificate_,
-                                  wire::ReceiptKind::kForward, cloudlet_id, again_id, forward));
+                                  wire::ReceiptKind::kForward, cloudlet_id, again_id, forward,
+                                  std::nullopt));
 
   // A refusal carries no receipt.
   Bytes damaged = forward;
@@ -390,6 +393,65 @@ TEST_F(CloudServiceTest, AcknowledgementsCarryTheCloudsReceiptOfExactlyThatReque
   const net::Response refused = Post("/api/v1/forward", damaged);
   EXPECT_EQ(refused.status, 400);
   EXPECT_FALSE(json::parse(refused.body).contains("receipt"));
+}
+
+// The same enrolment record sent twice with two challenges (X-MedMesh-Receipt-Challenge) gets
+// two version 2 receipts, each bound to its own attempt's challenge, so the first attempt's
+// receipt does not pass for the second; a malformed challenge is refused before anything is
+// stored.
+TEST_F(CloudServiceTest, AReceiptCarriesTheChallengeOfItsAttempt) {
+  const auto post = [&](std::string_view path, ByteView body, std::string challenge) {
+    net::ClientRequest request;
+    request.method = net::Method::kPost;
+    request.url = url_ + std::string(path);
+    request.body = std::string(AsStringView(body));
+    request.content_type = "application/octet-stream";
+    request.headers.emplace_back(std::string(wire::kReceiptChallengeHeader), std::move(challenge));
+    auto r = client_->Send(request);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : net::Response{};
+  };
+  const auto receipt_of = [](const net::Response& r) {
+    auto decoded = HexDecode(json::parse(r.body).value("receipt", ""));
+    return decoded ? *decoded : Bytes{};
+  };
+  const wire::ReceiptChallenge first{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  const wire::ReceiptChallenge second{16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+  const net::Response registered =
+      post("/api/v1/cloudlets", cloudlet_->certificate(), HexEncode(first));
+  ASSERT_EQ(registered.status, 200) << registered.body;
+  const std::string cloudlet_id = json::parse(registered.body)["cloudlet_id"];
+  EXPECT_TRUE(wire::CheckReceipt(receipt_of(registered), *cloud_certificate_,
+                                 wire::ReceiptKind::kCloudlet, cloudlet_id, cloudlet_id,
+                                 cloudlet_->certificate(), first));
+
+  const Bytes record = cloudlet_->Enrol();
+  // Malformed challenges: 400, and the device is not enrolled by it.
+  const std::vector<std::string> malformed = {"", "zz", HexEncode(first) + "00",
+                                              HexEncode(first).substr(2)};
+  for (const std::string& bad : malformed) {
+    SCOPED_TRACE(bad);
+    const net::Response refused = post("/api/v1/enrolments", record, bad);
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_FALSE(json::parse(refused.body).contains("receipt"));
+  }
+  const net::Response one = post("/api/v1/enrolments", record, HexEncode(first));
+  const net::Response two = post("/api/v1/enrolments", record, HexEncode(second));
+  ASSERT_EQ(one.status, 200) << one.body;
+  ASSERT_EQ(two.status, 200) << two.body;
+  EXPECT_EQ(json::parse(one.body)["status"], "stored");
+  for (const auto& [answer, challenge] : {std::pair{&one, first}, std::pair{&two, second}}) {
+    auto opened = wire::VerifyReceipt(receipt_of(*answer), *cloud_certificate_);
+    ASSERT_TRUE(opened);
+    EXPECT_EQ(opened->challenge, challenge);
+  }
+  EXPECT_TRUE(wire::CheckReceipt(receipt_of(two), *cloud_certificate_,
+                                 wire::ReceiptKind::kEnrolment, cloudlet_id, "watch-1", record,
+                                 second));
+  // The first attempt's receipt is refused for the second attempt.
+  EXPECT_FALSE(wire::CheckReceipt(receipt_of(one), *cloud_certificate_,
+                                  wire::ReceiptKind::kEnrolment, cloudlet_id, "watch-1", record,
+                                  second));
 }
 
 TEST_F(CloudServiceTest, StoresForwardedReadingsOnceUnderAPseudonym) {

@@ -437,11 +437,13 @@ IntakeResult ForwardIntake::AcceptForward(ByteView forward, std::string_view sou
 }
 
 Result<Bytes> SignIntakeReceipt(const IntakeAck& ack, wire::ReceiptKind kind, ByteView body,
+                                const std::optional<wire::ReceiptChallenge>& challenge,
                                 std::string_view cloud_id, const crypto::Signer& cloud,
                                 std::int64_t now_ms) {
   if (ack.origin.empty()) return InvalidArgument("receipt: an acknowledgement without an origin");
-  return wire::SignReceipt(
-      {kind, std::string(cloud_id), ack.origin, ack.id, wire::ReceiptDigest(body), now_ms}, cloud);
+  return wire::SignReceipt({kind, std::string(cloud_id), ack.origin, ack.id,
+                            wire::ReceiptDigest(body), now_ms, challenge},
+                           cloud);
 }
 
 IntakeResult ForwardIntake::StoreReadings(const wire::OpenedUpload& opened,

@@ -92,9 +92,11 @@ struct IntakeAck {
 };
 
 // The receipt of an acknowledged item (wire/receipt.h): `kind`, the ack's origin and id, the
-// digest of the request `body` the cloud accepted, `now_ms`, signed with the cloud's node key.
+// digest of the request `body` the cloud accepted, the origin's `challenge` of this attempt
+// (none: a version 1 receipt), `now_ms`, signed with the cloud's node key.
 // kInvalidArgument for an ack without an origin (a withdrawal) or a bad id.
 Result<Bytes> SignIntakeReceipt(const IntakeAck& ack, wire::ReceiptKind kind, ByteView body,
+                                const std::optional<wire::ReceiptChallenge>& challenge,
                                 std::string_view cloud_id, const crypto::Signer& cloud,
                                 std::int64_t now_ms);
 

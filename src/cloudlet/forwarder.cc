@@ -185,8 +185,8 @@ Status Forwarder::EnsureCloudKey() {
     }
   }
   // Through a relay, the certificate's chain to the pinned root key (below) is what counts.
-  auto cert =
-      via_ == nullptr ? client_->Get(Url("/api/v1/certificate")) : ToCloud("certificate", {});
+  auto cert = via_ == nullptr ? client_->Get(Url("/api/v1/certificate"))
+                              : ToCloud("certificate", {}, std::nullopt);
   if (!cert) return Unavailable("cloud unreachable: " + cert.error().message());
   if (cert->status != 200) return Unavailable("the cloud did not serve its certificate");
   auto verified = wire::VerifyCertificate(cert->body_bytes(), ctx_.root.key,
@@ -212,7 +212,8 @@ Result<wire::VerifiedCertificate> Forwarder::CloudCertificate() {
 
 Status Forwarder::EnsureRegistered() {
   if (registered_) return OkStatus();
-  auto response = ToCloud("cloudlets", Body(ctx_.certificate));
+  const wire::ReceiptChallenge challenge = wire::NewReceiptChallenge(ctx_.random);
+  auto response = ToCloud("cloudlets", Body(ctx_.certificate), challenge);
   if (!response) return Unavailable("cloud unreachable: " + response.error().message());
   if (response->status != 200) {
     const Error error = net::ErrorFromResponse(*response);
@@ -220,7 +221,7 @@ Status Forwarder::EnsureRegistered() {
   }
   const Outcome outcome =
       RequireReceipt({Verdict::kSent, {}, {}, false, false}, response, wire::ReceiptKind::kCloudlet,
-                     ctx_.node_id, ctx_.certificate);
+                     ctx_.node_id, ctx_.certificate, challenge);
   if (outcome.verdict != Verdict::kSent) {
     return Unavailable("the registration was acknowledged without a valid cloud receipt");
   }
@@ -229,7 +230,8 @@ Status Forwarder::EnsureRegistered() {
 }
 
 bool Forwarder::HasValidReceipt(const net::Response& answer, wire::ReceiptKind kind,
-                                std::string_view subject, ByteView body) const {
+                                std::string_view subject, ByteView body,
+                                const wire::ReceiptChallenge& challenge) const {
   if (!cloud_) return false;
   std::string hex;
   try {
@@ -243,20 +245,27 @@ bool Forwarder::HasValidReceipt(const net::Response& answer, wire::ReceiptKind k
   }
   if (hex.size() > 2 * wire::kMaxReceiptBytes) return false;
   auto receipt = HexDecode(hex);
-  return receipt &&
-         wire::CheckReceipt(*receipt, cloud_->certificate, kind, ctx_.node_id, subject, body);
+  return receipt && wire::CheckReceipt(*receipt, cloud_->certificate, kind, ctx_.node_id, subject,
+                                       body, challenge);
 }
 
 Forwarder::Outcome Forwarder::RequireReceipt(Outcome outcome, const Result<net::Response>& answer,
                                              wire::ReceiptKind kind, std::string_view subject,
-                                             ByteView body) {
+                                             ByteView body,
+                                             const wire::ReceiptChallenge& challenge) {
   if (outcome.verdict != Verdict::kSent || !answer ||
-      HasValidReceipt(*answer, kind, subject, body)) {
+      HasValidReceipt(*answer, kind, subject, body, challenge)) {
     return outcome;
   }
-  // Not the cloud's acknowledgement, or one under a key this cloudlet no longer holds: the item
-  // stays, and the cloud's certificate is fetched again before the next send.
+  // Perhaps signed under a key the cloud rotated to since this cloudlet fetched its certificate:
+  // fetch it again now (the same way, directly or through the same peer; it must chain to the
+  // pinned root) and check once more before blaming anyone. A certificate that cannot be
+  // fetched leaves none held, so the next send fetches it again.
   cloud_.reset();
+  if (EnsureCloudKey() && HasValidReceipt(*answer, kind, subject, body, challenge)) {
+    log::Info("cloudlet_receipt_under_new_cloud_key", {{"relayed", via_ != nullptr}});
+    return outcome;
+  }
   receipt_refused_ = true;
   if (via_ != nullptr) {
     relay_failed_ = true;
@@ -309,9 +318,10 @@ Forwarder::Outcome Forwarder::Classify(const Result<net::Response>& response) {
 Forwarder::Outcome Forwarder::SendEnrolment(const store::QueueItem& item) {
   const std::string_view device_id =
       std::string_view(item.id).substr(internal::kEnrolmentItemPrefix.size());
-  auto answer = ToCloud("enrolments", Body(item.payload));
+  const wire::ReceiptChallenge challenge = wire::NewReceiptChallenge(ctx_.random);
+  auto answer = ToCloud("enrolments", Body(item.payload), challenge);
   return RequireReceipt(Classify(answer), answer, wire::ReceiptKind::kEnrolment, device_id,
-                        item.payload);
+                        item.payload, challenge);
 }
 
 Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item,
@@ -339,9 +349,10 @@ Forwarder::Outcome Forwarder::SendUpload(const store::QueueItem& item,
   auto sealed = wire::SealForward({header->content_type, ctx_.node_id, *forward_id}, opened, cloud,
                                   ctx_.signer);
   if (!sealed) return {Verdict::kPermanent, "seal_failed", {}, false, false};
-  auto answer = ToCloud("forward", Body(*sealed));
+  const wire::ReceiptChallenge challenge = wire::NewReceiptChallenge(ctx_.random);
+  auto answer = ToCloud("forward", Body(*sealed), challenge);
   Outcome outcome = RequireReceipt(Classify(answer), answer, wire::ReceiptKind::kForward,
-                                   HexEncode(*forward_id), *sealed);
+                                   HexEncode(*forward_id), *sealed, challenge);
   if (outcome.lacks_identity) {
     // Push the enrolment again; it goes before the retry of this forward.
     auto pushed =
@@ -473,15 +484,25 @@ void Forwarder::SetRelay(ForwarderRelay relay) {
   relay_ = std::move(relay);
 }
 
-Result<net::Response> Forwarder::ToCloud(std::string_view target, std::string body) {
+Result<net::Response> Forwarder::ToCloud(std::string_view target, std::string body,
+                                         const std::optional<wire::ReceiptChallenge>& challenge) {
   const std::string path = "/api/v1/" + std::string(target);
   if (via_ == nullptr) {
     if (target == "certificate") return client_->Get(Url(path));
-    return client_->Post(Url(path), std::move(body), std::string(kOctetStream));
+    net::ClientRequest request;
+    request.method = net::Method::kPost;
+    request.url = Url(path);
+    request.body = std::move(body);
+    request.content_type = std::string(kOctetStream);
+    if (challenge) {
+      request.headers.emplace_back(std::string(wire::kReceiptChallengeHeader),
+                                   HexEncode(*challenge));
+    }
+    return client_->Send(request);
   }
   auto envelope =
       SignRelayRequest({ctx_.node_id, std::string(target), wire::ToUnixMs(ctx_.clock.Now()),
-                        Bytes(body.begin(), body.end())},
+                        Bytes(body.begin(), body.end()), challenge},
                        ctx_.signer, ctx_.certificate);
   if (!envelope) return envelope.error();
   auto answer = client_->Post(via_->url + "/api/v1/relay/" + std::string(target), Body(*envelope),

@@ -13,12 +13,15 @@
 //                      envelope to the cloud's KEM key, sign it (wire::SealForward) and
 //                      POST /api/v1/forward.
 //   4. 2xx with the cloud's receipt (wire/receipt.h: signed by the cloud's node key, checked
-//      against the certificate of step 1, naming this cloudlet, the item and the digest of the
-//      exact bytes sent) → counted (counters.forwarded, metrics), then MarkSent, so a reader
-//      that sees the queue without the item also sees it counted. A 2xx without a valid receipt
-//      settles nothing: the item stays queued (reason "bad_receipt", "relay_bad_receipt"
-//      through a relay), the round ends and the cloud's certificate is fetched again before the
-//      next send (it may have been renewed). The registration of step 2 needs a receipt too. Cloud
+//      against the certificate of step 1, naming this cloudlet, the item, the digest of the
+//      exact bytes sent and the fresh challenge this attempt sent with them, header
+//      X-MedMesh-Receipt-Challenge or inside the relay request) → counted (counters.forwarded,
+//      metrics), then MarkSent, so a reader that sees the queue without the item also sees it
+//      counted. A receipt that does not verify is checked once more after fetching the cloud's
+//      certificate again at once (the cloud may have rotated its key). A 2xx still without a
+//      valid receipt settles nothing: the item stays queued (reason "bad_receipt",
+//      "relay_bad_receipt" through a relay) and the round ends. The registration of step 2
+//      needs a receipt too. Cloud
 //      unreachable, 429 or 5xx → MarkFailed (the queue backs off exponentially with jitter, up to
 //      minutes) for this item and the rest of the round, and the round ends. Once the cloud was
 //      found unreachable, rounds send nothing but a probe, GET {cloud}/readyz, every
@@ -236,16 +239,22 @@ class Forwarder {
   Status EnsureRegistered();
   // Sends the due items of a round: the rounds' work past the outage probe.
   Result<ForwardRound> SendDue(std::vector<store::QueueItem>& items, std::size_t& settled);
-  // POSTs `body` to the cloud's /api/v1/{target}, directly or (via_) through the relay. A relay
+  // POSTs `body` to the cloud's /api/v1/{target} with the receipt `challenge` of this attempt,
+  // directly (a header) or (via_) through the relay (inside the signed relay request). A relay
   // that did not give the cloud's own answer is an error (kUnavailable) and sets relay_failed_.
-  Result<net::Response> ToCloud(std::string_view target, std::string body);
+  Result<net::Response> ToCloud(std::string_view target, std::string body,
+                                const std::optional<wire::ReceiptChallenge>& challenge);
   // A 2xx `outcome` stays kSent only if `answer` carries the cloud's valid receipt for `kind`,
-  // `subject` and exactly `body`; otherwise it becomes a retry that ends the round (and, through
-  // a relay, a failed relay whose peer lied). Other outcomes pass unchanged.
+  // `subject`, exactly `body` and this attempt's `challenge` (checked once more after fetching
+  // the cloud's certificate again, in case the cloud rotated its key); otherwise it becomes a
+  // retry that ends the round (and, through a relay, a failed relay whose peer lied). Other
+  // outcomes pass unchanged.
   Outcome RequireReceipt(Outcome outcome, const Result<net::Response>& answer,
-                         wire::ReceiptKind kind, std::string_view subject, ByteView body);
+                         wire::ReceiptKind kind, std::string_view subject, ByteView body,
+                         const wire::ReceiptChallenge& challenge);
   bool HasValidReceipt(const net::Response& answer, wire::ReceiptKind kind,
-                       std::string_view subject, ByteView body) const;
+                       std::string_view subject, ByteView body,
+                       const wire::ReceiptChallenge& challenge) const;
   Outcome SendEnrolment(const store::QueueItem& item);
   Outcome SendUpload(const store::QueueItem& item, const crypto::HybridSealer& cloud);
   // Turns the cloud's answer into a verdict. No side effects but a log line.

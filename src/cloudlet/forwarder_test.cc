@@ -106,6 +106,13 @@ class FakeCloud {
     std::lock_guard lock(mu_);
     always_[path] = std::move(answer);
   }
+  // A middleman on `path`: the next request reaches the cloud, but its (receipted) answer is
+  // kept and 503 answered instead; the request after it does not reach the cloud and gets the
+  // kept answer, receipt and all.
+  void ReplayNext(const std::string& path) {
+    std::lock_guard lock(mu_);
+    replay_[path] = std::nullopt;
+  }
   // Whether 2xx answers get receipts (see the class comment).
   void SignReceipts(bool sign) {
     std::lock_guard lock(mu_);
@@ -143,12 +150,25 @@ class FakeCloud {
       return [this, fallback](const net::Request& r) -> Result<net::Response> {
         const std::string path(r.path);
         std::optional<net::Response> scripted;
+        bool keep = false;
         {
           std::lock_guard lock(mu_);
           requests_.push_back(std::string(net::MethodName(r.method)) + " " + path);
+          if (auto it = replay_.find(path); it != replay_.end()) {
+            if (it->second) {
+              net::Response kept = std::move(*it->second);
+              replay_.erase(it);
+              return kept;
+            }
+            keep = true;
+          }
           scripted = Scripted(path);
         }
-        return WithReceipt(r, scripted ? std::move(*scripted) : fallback(r));
+        net::Response answer = WithReceipt(r, scripted ? std::move(*scripted) : fallback(r));
+        if (!keep) return answer;
+        std::lock_guard lock(mu_);
+        replay_[path] = std::move(answer);
+        return net::Response::Json(R"({"error":"unavailable","message":"lost"})", 503);
       };
     };
     router.Get("/api/v1/root", route([this](const net::Request&) {
@@ -176,9 +196,19 @@ class FakeCloud {
     if (!sign_receipts_ || answer.status < 200 || answer.status >= 300) return answer;
     auto body = nlohmann::json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
     if (!body.is_object() || body.contains("receipt")) return answer;
-    wire::Receipt receipt{wire::ReceiptKind::kForward,        cloud_id_,
-                          cloudlet_.certificate().subject_id, {},
-                          wire::ReceiptDigest(r.body),        1'700'000'000'000};
+    wire::Receipt receipt{wire::ReceiptKind::kForward,
+                          cloud_id_,
+                          cloudlet_.certificate().subject_id,
+                          {},
+                          wire::ReceiptDigest(r.body),
+                          1'700'000'000'000,
+                          std::nullopt};
+    // The challenge of this attempt, as the real cloud copies it (none: a version 1 receipt).
+    if (auto challenge = r.Header(wire::kReceiptChallengeHeader)) {
+      auto parsed = wire::ParseReceiptChallenge(*challenge);
+      if (!parsed) return net::ErrorResponse(parsed.error());
+      receipt.challenge = *parsed;
+    }
     if (r.path == "/api/v1/cloudlets") {
       receipt.kind = wire::ReceiptKind::kCloudlet;
       receipt.subject_id = receipt.origin_id;
@@ -228,6 +258,9 @@ class FakeCloud {
   std::map<std::string, net::Response> always_;              // guarded by mu_
   std::vector<std::string> requests_;                        // guarded by mu_
   std::vector<std::pair<std::string, int>> stored_;          // guarded by mu_
+
+  // Guarded by mu_: per path, armed (nullopt) or the kept answer to replay (ReplayNext).
+  std::map<std::string, std::optional<net::Response>> replay_;
   std::unique_ptr<net::HttpServer> server_;
   std::uint16_t port_ = 0;
 };
@@ -468,7 +501,8 @@ TEST_F(ForwarderTest, AnyTwoHundredWithTheCloudsReceiptAcknowledgesAndADuplicate
 
 // A 2xx is the cloud's acknowledgement only with the cloud's receipt of exactly that request:
 // without one, with a forged one or with the receipt of another item, the item stays queued,
-// the round ends, and the cloud's certificate is fetched again before the next send.
+// the round ends; the cloud's certificate is fetched again at once and the receipt checked once
+// more (the cloud may have rotated its key).
 TEST_F(ForwarderTest, ATwoHundredWithoutAValidReceiptSettlesNothing) {
   auto device = Enrol("watch-1");
   const std::string first = Upload(*device);
@@ -480,10 +514,11 @@ TEST_F(ForwarderTest, ATwoHundredWithoutAValidReceiptSettlesNothing) {
   // A receipt for the right item, but signed by another key than the cloud's.
   auto impostor = deployment_.Identity(wire::CertificateRole::kCloudlet, "impostor");
   ASSERT_TRUE(impostor);
-  const Bytes forged = wire::SignReceipt({wire::ReceiptKind::kForward, "cloud-1", kCloudletId, held,
-                                          wire::ReceiptDigest(Bytes{}), 1'700'000'000'000},
-                                         *crypto::NewEd25519Signer(impostor->signing_key.Clone()))
-                           .value();
+  const Bytes forged =
+      wire::SignReceipt({wire::ReceiptKind::kForward, "cloud-1", kCloudletId, held,
+                         wire::ReceiptDigest(Bytes{}), 1'700'000'000'000, std::nullopt},
+                        *crypto::NewEd25519Signer(impostor->signing_key.Clone()))
+          .value();
   // No body; the forged receipt; a receipt that is not even hex.
   cloud_->SignReceipts(false);
   cloud_->Script("/api/v1/forward", net::Response::Json("", 202));  // no body at all
@@ -499,12 +534,10 @@ TEST_F(ForwarderTest, ATwoHundredWithoutAValidReceiptSettlesNothing) {
     EXPECT_EQ(QueueCount(), 2u);
     EXPECT_EQ(LastError(ItemId(held)), "bad_receipt");
     EXPECT_EQ(Failures("bad_receipt"), static_cast<double>(attempt));
-    // The certificate is fetched again before the next send.
-    const std::vector<std::string> expected =
-        attempt == 1 ? std::vector<std::string>{"POST /api/v1/forward"}
-                     : std::vector<std::string>{"GET /api/v1/root", "GET /api/v1/certificate",
-                                                "POST /api/v1/forward"};
-    EXPECT_EQ(cloud_->TakeRequests(), expected);
+    // The certificate is fetched again at once.
+    EXPECT_EQ(cloud_->TakeRequests(),
+              (std::vector<std::string>{"POST /api/v1/forward", "GET /api/v1/root",
+                                        "GET /api/v1/certificate"}));
     PassBackoff();
   }
   EXPECT_EQ(counters_.forwarded.load(), 1u);
@@ -530,12 +563,61 @@ TEST_F(ForwarderTest, ARegistrationWithoutAReceiptIsNotTakenForOne) {
   const ForwardRound refused = Round();
   EXPECT_EQ(refused.sent, 0u);
   EXPECT_EQ(QueueCount(), 2u);
-  EXPECT_EQ(cloud_->TakeRequests(), kFirstContact);
+  EXPECT_EQ(cloud_->TakeRequests(),
+            Concat(kFirstContact, {"GET /api/v1/root", "GET /api/v1/certificate"}));
   cloud_->SignReceipts(true);
   PassBackoff();
   EXPECT_EQ(Round().sent, 2u);
   EXPECT_EQ(cloud_->TakeRequests(),
-            Concat(kFirstContact, {"POST /api/v1/enrolments", "POST /api/v1/forward"}));
+            (std::vector<std::string>{"POST /api/v1/cloudlets", "POST /api/v1/enrolments",
+                                      "POST /api/v1/forward"}));
+}
+
+// An enrolment record is the same bytes on every attempt: a receipt kept from an earlier
+// attempt (the cloud's genuine signature, the right digest) must not settle a later one that
+// never reached the cloud. Each attempt sends a fresh challenge the receipt must carry.
+TEST_F(ForwarderTest, AReceiptReplayedFromAnEarlierAttemptSettlesNothing) {
+  auto device = Enrol("watch-1");
+  Upload(*device);
+  cloud_->ReplayNext("/api/v1/enrolments");
+  // The first attempt reaches the cloud, but its answer is kept by the middleman (503).
+  EXPECT_EQ(Round().sent, 0u);
+  EXPECT_EQ(LastError("e.watch-1"), "cloud_error");
+  cloud_->TakeRequests();
+  PassBackoff();
+  // The second attempt gets the first attempt's answer: refused, the items stay queued.
+  const ForwardRound replayed = Round();
+  EXPECT_EQ(replayed.sent, 0u);
+  EXPECT_EQ(QueueCount(), 2u);
+  EXPECT_EQ(LastError("e.watch-1"), "bad_receipt");
+  EXPECT_EQ(Failures("bad_receipt"), 1.0);
+  EXPECT_EQ(cloud_->TakeRequests(),
+            (std::vector<std::string>{"POST /api/v1/enrolments", "GET /api/v1/root",
+                                      "GET /api/v1/certificate"}));
+  // The third attempt reaches the cloud and its own receipt settles it.
+  PassBackoff();
+  EXPECT_EQ(Round().sent, 2u);
+  EXPECT_EQ(QueueCount(), 0u);
+}
+
+// The cloud rotated its node key after this cloudlet fetched its certificate: the receipt
+// under the new key is checked again after fetching the certificate once more, and settles the
+// item in the same round (through a relay this keeps an honest peer from being blamed).
+TEST_F(ForwarderTest, AReceiptUnderARotatedCloudKeySettlesAfterOneRefetch) {
+  auto first = Enrol("watch-1");
+  Upload(*first);
+  ASSERT_EQ(Round().sent, 2u);
+  cloud_->TakeRequests();
+  cloud_->UseIdentity(deployment_.Identity(wire::CertificateRole::kCloud, "cloud-2").value());
+  Enrol("watch-2");
+  const ForwardRound round = Round();
+  EXPECT_EQ(round.sent, 1u);
+  EXPECT_EQ(round.failed, 0u);
+  EXPECT_EQ(QueueCount(), 0u);
+  EXPECT_EQ(Failures("bad_receipt"), 0.0);
+  EXPECT_EQ(cloud_->TakeRequests(),
+            (std::vector<std::string>{"POST /api/v1/enrolments", "GET /api/v1/root",
+                                      "GET /api/v1/certificate"}));
 }
 
 // The cloud's own refusals of one item: counted, the item kept for another attempt, and the

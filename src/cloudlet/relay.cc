@@ -14,7 +14,9 @@ namespace {
 
 constexpr std::string_view kRequestMagic = "MMRLYQ";
 constexpr std::string_view kEnvelopeMagic = "MMRLYE";
-constexpr std::uint8_t kVersion = 1;
+constexpr std::uint8_t kEnvelopeVersion = 1;
+constexpr std::uint8_t kRequestVersion1 = 1;  // without a challenge; still read
+constexpr std::uint8_t kRequestVersion = 2;
 constexpr std::size_t kSmallBodyLimit = 16 * 1024;  // the cloud's, for certificates, enrolments
 
 bool IsTarget(std::string_view target) {
@@ -33,11 +35,12 @@ Status CheckRequest(const RelayRequest& request) {
 Bytes EncodeRequest(const RelayRequest& request) {
   Bytes out;
   AppendBytes(out, AsBytes(kRequestMagic));
-  AppendU8(out, kVersion);
+  AppendU8(out, kRequestVersion);
   wire::AppendLengthPrefixed(out, AsBytes(request.origin));
   wire::AppendLengthPrefixed(out, AsBytes(request.target));
   AppendU64Le(out, static_cast<std::uint64_t>(request.sent_ms));
   wire::AppendLengthPrefixed(out, request.body);
+  wire::AppendLengthPrefixed(out, request.challenge ? ByteView(*request.challenge) : ByteView());
   return out;
 }
 
@@ -46,16 +49,29 @@ Result<RelayRequest> DecodeRequest(ByteView encoded) {
   ByteReader r(encoded);
   auto magic = r.ReadBytes(kRequestMagic.size());
   auto version = r.ReadU8();
-  if (!magic || AsStringView(*magic) != kRequestMagic || !version || *version != kVersion) {
+  if (!magic || AsStringView(*magic) != kRequestMagic || !version ||
+      (*version != kRequestVersion1 && *version != kRequestVersion)) {
     return bad;
   }
   auto origin = wire::ReadLengthPrefixed(r, 64);
   auto target = wire::ReadLengthPrefixed(r, 32);
   auto sent = r.ReadU64Le();
   auto body = wire::ReadLengthPrefixed(r, wire::kMaxForwardBytes);
-  if (!origin || !target || !sent || !body || r.remaining() != 0) return bad;
+  if (!origin || !target || !sent || !body) return bad;
   RelayRequest request{std::string(AsStringView(*origin)), std::string(AsStringView(*target)),
-                       static_cast<std::int64_t>(*sent), Bytes(body->begin(), body->end())};
+                       static_cast<std::int64_t>(*sent), Bytes(body->begin(), body->end()),
+                       std::nullopt};
+  if (*version == kRequestVersion) {
+    auto challenge = wire::ReadLengthPrefixed(r, wire::kReceiptChallengeBytes);
+    if (!challenge) return bad;
+    if (challenge->size() == wire::kReceiptChallengeBytes) {
+      request.challenge.emplace();
+      std::copy(challenge->begin(), challenge->end(), request.challenge->begin());
+    } else if (!challenge->empty()) {
+      return bad;
+    }
+  }
+  if (r.remaining() != 0) return bad;
   if (!CheckRequest(request)) return bad;
   return request;
 }
@@ -75,16 +91,30 @@ std::size_t RelayEnvelopeLimit() {
 Result<Bytes> SignRelayRequest(const RelayRequest& request, const crypto::Signer& signer,
                                ByteView certificate) {
   MEDMESH_RETURN_IF_ERROR(CheckRequest(request));
-  return wire::SealNodeEnvelope(kEnvelopeMagic, kVersion, EncodeRequest(request), signer,
+  return wire::SealNodeEnvelope(kEnvelopeMagic, kEnvelopeVersion, EncodeRequest(request), signer,
                                 certificate);
+}
+
+net::ClientRequest CloudRequestFor(std::string_view cloud_url, const RelayRequest& request) {
+  net::ClientRequest out;
+  out.url = std::string(cloud_url) + "/api/v1/" + request.target;
+  if (request.target == "certificate") return out;
+  out.method = net::Method::kPost;
+  out.body = std::string(AsStringView(request.body));
+  out.content_type = "application/octet-stream";
+  if (request.challenge) {
+    out.headers.emplace_back(std::string(wire::kReceiptChallengeHeader),
+                             HexEncode(*request.challenge));
+  }
+  return out;
 }
 
 Result<OpenedRelayRequest> OpenRelayRequest(ByteView envelope, const crypto::SigningPublicKey& root,
                                             std::int64_t now_ms) {
   const Error bad = InvalidArgument("not a relay request envelope");
   if (envelope.size() > RelayEnvelopeLimit()) return bad;
-  const auto parts =
-      wire::SplitNodeEnvelope(envelope, kEnvelopeMagic, kVersion, wire::kMaxForwardBytes + 256);
+  const auto parts = wire::SplitNodeEnvelope(envelope, kEnvelopeMagic, kEnvelopeVersion,
+                                             wire::kMaxForwardBytes + 256);
   if (!parts) return bad;
   MEDMESH_ASSIGN_OR_RETURN(RelayRequest request, DecodeRequest(parts->message));
   MEDMESH_ASSIGN_OR_RETURN(
@@ -143,11 +173,7 @@ void AddRelayRoutes(net::Router& router, RelayRouteContext context) {
           requests.WithLabels({label, "no_cloud"}).Increment();
           return net::ErrorResponse(Unavailable("this cloudlet has no cloud to relay to"));
         }
-        const std::string url = ctx->cloud_url + "/api/v1/" + target;
-        auto answer = target == "certificate"
-                          ? ctx->client.Get(url)
-                          : ctx->client.Post(url, std::string(AsStringView(request.body)),
-                                             "application/octet-stream");
+        auto answer = ctx->client.Send(CloudRequestFor(ctx->cloud_url, request));
         if (!answer) {
           requests.WithLabels({label, "cloud_unreachable"}).Increment();
           log::Warn("cloudlet_relay_cloud_unreachable", {{"target", target}});

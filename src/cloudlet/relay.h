@@ -7,11 +7,13 @@
 // cloudlet, the way IDS mesh reports are (ids/mesh_report.h), so the peer relays only for the
 // cloudlets it is configured with:
 //
-//   request  = "MMRLYQ" ‖ u8 version 1 ‖ str origin ‖ str target ‖ i64 sent_ms ‖ str body
+//   request  = "MMRLYQ" ‖ u8 version 2 ‖ str origin ‖ str target ‖ i64 sent_ms ‖ str body ‖
+//              str challenge
 //   envelope = "MMRLYE" ‖ u8 version 1 ‖ str certificate ‖ str request ‖ 64-byte signature
 //   (str = u32 little-endian length ‖ bytes; Ed25519 over the request bytes, whose magic is the
 //    domain label; target is one of kRelayTargets; body is the inner body, empty for
-//    "certificate")
+//    "certificate"; challenge is the origin's receipt challenge of this attempt,
+//    wire::kReceiptChallengeBytes, or empty for none. Version 1, still read, has no challenge.)
 //
 // The peer's route (AddRelayRoutes), POST /api/v1/relay/{target}, no user session:
 //   - target not one of kRelayTargets, envelope does not parse, inner body over the cloud's
@@ -20,12 +22,15 @@
 //     the signed target is not the path's, sent_ms outside [now - max_age, now + max_skew]
 //                                                -> 401 (IDS event forged_signature)
 //   - origin not a configured peer               -> 403 (IDS event bad_certificate)
-//   - otherwise the inner body is POSTed to {cloud}/api/v1/{target} ("certificate": GET
+//   - otherwise the inner body is POSTed to {cloud}/api/v1/{target} with the signed challenge
+//     as the header wire::kReceiptChallengeHeader ("certificate": GET
 //     {cloud}/api/v1/certificate) and the cloud's status, content type and body are answered,
 //     with the header X-MedMesh-Relayed: cloud, which tells the origin the answer is the cloud's
 //     own and not the peer's. The cloud unreachable -> 503 (no such header).
 // A replayed relay request within the window passes the same inner body again: the cloud's
 // intake is idempotent (forward ids, device ids, certificates), so a replay changes nothing.
+// The challenge is inside what the origin signs, so a peer cannot swap it for the one of an
+// earlier attempt whose receipt it kept (wire/receipt.h).
 // Counted: medmesh_cloudlet_relay_requests_total{target,outcome} and
 // medmesh_cloudlet_relay_bytes_total (inner bytes passed on).
 //
@@ -43,6 +48,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +63,7 @@
 #include "net/router.h"
 #include "store/ids_event_log.h"
 #include "wire/certificate.h"
+#include "wire/receipt.h"
 
 namespace medmesh::cloudlet {
 
@@ -73,12 +80,19 @@ struct RelayRequest {
   std::string target;  // one of kRelayTargets
   std::int64_t sent_ms = 0;
   Bytes body;
+  // The receipt challenge of this attempt (wire/receipt.h); none for "certificate".
+  std::optional<wire::ReceiptChallenge> challenge;
 };
 
 // Signs `request` with the origin's node key and wraps it with its certificate.
 // kInvalidArgument for a bad origin id, an unknown target or a body over its limit.
 Result<Bytes> SignRelayRequest(const RelayRequest& request, const crypto::Signer& signer,
                                ByteView certificate);
+
+// The request a relaying peer sends the cloud at `cloud_url` for `request`: GET
+// /api/v1/certificate, or POST /api/v1/{target} with the inner body and the challenge as the
+// header wire::kReceiptChallengeHeader.
+net::ClientRequest CloudRequestFor(std::string_view cloud_url, const RelayRequest& request);
 
 struct OpenedRelayRequest {
   RelayRequest request;

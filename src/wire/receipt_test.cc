@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/random.h"
 #include "crypto/kdf.h"
 #include "wire/internal/fuzz_fixtures.h"
 
@@ -23,11 +24,11 @@ class ReceiptTest : public ::testing::Test {
  protected:
   Receipt ForwardReceipt() const {
     return {ReceiptKind::kForward, "cloud", "cloudlet-a", "00112233445566778899aabbccddeeff",
-            ReceiptDigest(body_),  kNowMs};
+            ReceiptDigest(body_),  kNowMs,  std::nullopt};
   }
   Status Check(ByteView receipt) const {
     return CheckReceipt(receipt, cloud_cert_, ReceiptKind::kForward, "cloudlet-a",
-                        "00112233445566778899aabbccddeeff", body_);
+                        "00112233445566778899aabbccddeeff", body_, std::nullopt);
   }
   static void ExpectRefused(const Status& st) {
     ASSERT_FALSE(st);
@@ -69,13 +70,59 @@ TEST_F(ReceiptTest, AReceiptForAnythingElseIsRefused) {
   const Bytes receipt = SignReceipt(ForwardReceipt(), *cloud_).value();
   // Another body (a later attempt's sealed bytes), origin, subject or kind.
   ExpectRefused(CheckReceipt(receipt, cloud_cert_, ReceiptKind::kForward, "cloudlet-a",
-                             "00112233445566778899aabbccddeeff", Bytes{'o', 't', 'h', 'e', 'r'}));
+                             "00112233445566778899aabbccddeeff", Bytes{'o', 't', 'h', 'e', 'r'},
+                             std::nullopt));
   ExpectRefused(CheckReceipt(receipt, cloud_cert_, ReceiptKind::kForward, "cloudlet-b",
-                             "00112233445566778899aabbccddeeff", body_));
+                             "00112233445566778899aabbccddeeff", body_, std::nullopt));
   ExpectRefused(CheckReceipt(receipt, cloud_cert_, ReceiptKind::kForward, "cloudlet-a",
-                             "ffffffffffffffffffffffffffffffff", body_));
+                             "ffffffffffffffffffffffffffffffff", body_, std::nullopt));
   ExpectRefused(CheckReceipt(receipt, cloud_cert_, ReceiptKind::kEnrolment, "cloudlet-a",
-                             "00112233445566778899aabbccddeeff", body_));
+                             "00112233445566778899aabbccddeeff", body_, std::nullopt));
+}
+
+// Version 2: the receipt carries the challenge of the attempt it answers. A check that asks for
+// a challenge accepts only that one, and never a version 1 receipt (which has none), so a
+// receipt kept from an earlier attempt of the same bytes settles nothing later.
+TEST_F(ReceiptTest, AChallengedReceiptMatchesOnlyItsOwnAttempt) {
+  const ReceiptChallenge first{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  const ReceiptChallenge second{9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
+  Receipt challenged = ForwardReceipt();
+  challenged.challenge = first;
+  const Bytes receipt = SignReceipt(challenged, *cloud_).value();
+  EXPECT_EQ(receipt.size(), SignReceipt(ForwardReceipt(), *cloud_).value().size() + 16);
+  EXPECT_EQ(receipt[4], 2);  // version 2
+  EXPECT_LE(receipt.size(), kMaxReceiptBytes);
+  auto opened = VerifyReceipt(receipt, cloud_cert_);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  EXPECT_TRUE(*opened == challenged);
+  const auto check = [&](ByteView r, const std::optional<ReceiptChallenge>& c) {
+    return CheckReceipt(r, cloud_cert_, ReceiptKind::kForward, "cloudlet-a",
+                        "00112233445566778899aabbccddeeff", body_, c);
+  };
+  EXPECT_TRUE(check(receipt, first));
+  EXPECT_TRUE(check(receipt, std::nullopt));
+  ExpectRefused(check(receipt, second));
+  // A version 1 receipt of the same content does not answer a challenge.
+  const Bytes v1 = SignReceipt(ForwardReceipt(), *cloud_).value();
+  EXPECT_EQ(v1[4], 1);
+  ExpectRefused(check(v1, first));
+  for (std::size_t i = 0; i < receipt.size(); ++i) {
+    Bytes flipped = receipt;
+    flipped[i] ^= 0x01;
+    ExpectRefused(check(flipped, first));
+  }
+}
+
+TEST_F(ReceiptTest, ChallengesAreFreshAndParsedStrictly) {
+  SystemRandom random;
+  EXPECT_NE(NewReceiptChallenge(random), NewReceiptChallenge(random));
+  const ReceiptChallenge c{0xab, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0xff};
+  EXPECT_EQ(ParseReceiptChallenge(HexEncode(c)).value(), c);
+  for (const std::string& bad : {std::string(), std::string("zz"), HexEncode(c).substr(2),
+                                 HexEncode(c) + "00", std::string(32, 'g')}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(ParseReceiptChallenge(bad).error().code(), ErrorCode::kInvalidArgument);
+  }
 }
 
 TEST_F(ReceiptTest, OnlyTheCloudsOwnKeyMakesAReceipt) {
