@@ -205,6 +205,8 @@ Result<double> ClassifierPayloadScorer::Score(std::span<const std::string> value
       best =
           std::max(best, Calibrate(verdict.probability, classifier_->manifest().value_threshold));
     }
+    // Decided: the part counts once however many of its values are attacks (ADR 0051).
+    if (best >= kPayloadAttackScore) break;
   }
   return best;
 }
