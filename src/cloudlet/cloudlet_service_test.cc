@@ -85,6 +85,18 @@ class CloudletServiceTest : public ::testing::Test {
     return r ? *r : net::Response{};
   }
 
+  // A device enrolled (its enrolment push is queued) with two uploads stored: three items in
+  // the forward queue, which no cloud drains here.
+  std::unique_ptr<TestDevice> ThreeQueuedItems() {
+    auto device = EnrolledDevice("watch-1", "patient-1");
+    for (int i = 0; i < 2; ++i) {
+      const Bytes upload =
+          device->SealReadings(HeartRate(NowMs() - std::int64_t{i} * 60'000, 10)).value();
+      EXPECT_EQ(Post("/api/v1/ingest", upload).status, 200);
+    }
+    return device;
+  }
+
   json Stats() {
     auto r = client_->Get(url_ + "/api/v1/stats");
     EXPECT_TRUE(r && r->status == 200);
@@ -932,13 +944,7 @@ TEST_F(CloudletServiceTest, BackpressureRefusesNewBatchesWhileTheQueueIsFull) {
   options.backpressure.slow_items = 3;
   options.backpressure.refuse_items = 3;
   RestartService(options);
-  auto device = EnrolledDevice("watch-1", "patient-1");  // queues an enrolment push
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(Post("/api/v1/ingest",
-                   device->SealReadings(HeartRate(NowMs() - std::int64_t{i} * 60'000, 10)).value())
-                  .status,
-              200);
-  }
+  auto device = ThreeQueuedItems();
   const Bytes next = device->SealReadings(HeartRate(NowMs() - 120'000, 10)).value();
   const net::Response refused = Post("/api/v1/ingest", next);
   EXPECT_EQ(refused.status, 503) << refused.body;
@@ -956,13 +962,7 @@ TEST_F(CloudletServiceTest, AFullForwardQueueSlowsDevicesDownWithoutAnyIdsRefusa
   CloudletOptions options;
   options.backpressure.slow_items = 3;
   RestartService(options);
-  auto device = EnrolledDevice("watch-1", "patient-1");  // queues an enrolment push
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(Post("/api/v1/ingest",
-                   device->SealReadings(HeartRate(NowMs() - std::int64_t{i} * 60'000, 10)).value())
-                  .status,
-              200);
-  }
+  auto device = ThreeQueuedItems();
   const Bytes next = device->SealReadings(HeartRate(NowMs() - 120'000, 10)).value();
   const net::Response slowed = Post("/api/v1/ingest", next);
   EXPECT_EQ(slowed.status, 429) << slowed.body;
