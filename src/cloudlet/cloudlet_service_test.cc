@@ -85,6 +85,18 @@ class CloudletServiceTest : public ::testing::Test {
     return r ? *r : net::Response{};
   }
 
+  // A device enrolled (its enrolment push is queued) with two uploads stored: three items in
+  // the forward queue, which no cloud drains here.
+  std::unique_ptr<TestDevice> ThreeQueuedItems() {
+    auto device = EnrolledDevice("watch-1", "patient-1");
+    for (int i = 0; i < 2; ++i) {
+      const Bytes upload =
+          device->SealReadings(HeartRate(NowMs() - std::int64_t{i} * 60'000, 10)).value();
+      EXPECT_EQ(Post("/api/v1/ingest", upload).status, 200);
+    }
+    return device;
+  }
+
   json Stats() {
     auto r = client_->Get(url_ + "/api/v1/stats");
     EXPECT_TRUE(r && r->status == 200);
@@ -932,19 +944,46 @@ TEST_F(CloudletServiceTest, BackpressureRefusesNewBatchesWhileTheQueueIsFull) {
   options.backpressure.slow_items = 3;
   options.backpressure.refuse_items = 3;
   RestartService(options);
-  auto device = EnrolledDevice("watch-1", "patient-1");  // queues an enrolment push
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(Post("/api/v1/ingest",
-                   device->SealReadings(HeartRate(NowMs() - std::int64_t{i} * 60'000, 10)).value())
-                  .status,
-              200);
-  }
+  auto device = ThreeQueuedItems();
   const Bytes next = device->SealReadings(HeartRate(NowMs() - 120'000, 10)).value();
   const net::Response refused = Post("/api/v1/ingest", next);
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_TRUE(refused.Header("Retry-After").has_value());
   EXPECT_EQ(service_->Pressure().level, store::BackpressureLevel::kRefuse);
   EXPECT_EQ(Stats()["forward_queue_depth"], 3);
+}
+
+// The 429s that legitimate uploads got in blocked_flood_benchmark --runs 5 (ADR 0051): that
+// benchmark's cloudlet has no cloud, so every upload stays in the forward queue, and 10,560
+// uploads pass slow_items (10,000). The queue's backpressure, not the IDS, answers them: 429
+// "busy forwarding" with Retry-After, no IDS event, no decision on the source, and the device's
+// next upload is welcome again once the queue has room.
+TEST_F(CloudletServiceTest, AFullForwardQueueSlowsDevicesDownWithoutAnyIdsRefusal) {
+  CloudletOptions options;
+  options.backpressure.slow_items = 3;
+  RestartService(options);
+  auto device = ThreeQueuedItems();
+  const Bytes next = device->SealReadings(HeartRate(NowMs() - 120'000, 10)).value();
+  const net::Response slowed = Post("/api/v1/ingest", next);
+  EXPECT_EQ(slowed.status, 429) << slowed.body;
+  EXPECT_EQ(json::parse(slowed.body)["error"], "resource_exhausted");
+  EXPECT_EQ(slowed.Header("Retry-After"), "10");
+  EXPECT_EQ(service_->Pressure().level, store::BackpressureLevel::kSlowDown);
+  // Nothing of it reached the IDS: no event, no alert, no decision.
+  const net::Response events = GetAsOperator("/api/v1/ids/events?since=0");
+  ASSERT_EQ(events.status, 200);
+  EXPECT_TRUE(json::parse(events.body).empty()) << events.body;
+  const net::Response decisions = GetAsOperator("/api/v1/ids/decisions");
+  ASSERT_EQ(decisions.status, 200);
+  EXPECT_TRUE(json::parse(decisions.body)["decisions"].empty()) << decisions.body;
+  // With room in the queue (here: limits a cloud-less deployment such as the benchmark sets),
+  // the device's next upload is stored (in a new session: the restart forgot the old one).
+  options.backpressure.slow_items = 100;
+  RestartService(options);
+  device->Rekey();
+  EXPECT_EQ(
+      Post("/api/v1/ingest", device->SealReadings(HeartRate(NowMs() - 180'000, 10)).value()).status,
+      200);
 }
 
 TEST_F(CloudletServiceTest, OperatorEndpointsNeedTheOperatorToken) {

@@ -67,11 +67,44 @@ struct BlockSnapshot {
                      std::equal_to<>>
       blocked;
   std::unordered_set<std::string, StringHash, std::equal_to<>> allowed;
+  // The /64s of the allowlisted IPv6 addresses (BlocksRange).
+  std::unordered_set<std::string, StringHash, std::equal_to<>> ranges_with_allowed;
 };
 
 constexpr const char* kColumns =
     "id, origin, detector, detector_version, scope_kind, scope_value, action, created_ms,"
     " expires_ms, offence, reason, revoked_ms";
+
+// Whether an enforcing `action` on `scope` names the local proxy's address and so becomes alert
+// only (DecisionPolicy::enforce_on_local_proxy).
+bool UnenforcedLocalProxy(const DecisionPolicy& policy, const Scope& scope, Action action) {
+  return !policy.enforce_on_local_proxy && action != Action::kAlertOnly &&
+         scope.kind == ScopeKind::kIp && (scope.value == "127.0.0.1" || scope.value == "::1");
+}
+
+// Writes `d` as a row of ids_decisions, not revoked. `replace_same_id`: a row with d's id takes
+// its action, expiry and reason and is active again (Adopt); otherwise the id must be new.
+void InsertDecisionRow(SQLite::Database& db, const Decision& d, bool replace_same_id) {
+  SQLite::Statement ins(
+      db, std::string("INSERT INTO ids_decisions (") + kColumns +
+              ") VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)" +
+              (replace_same_id ? " ON CONFLICT (id) DO UPDATE SET action = excluded.action,"
+                                 " expires_ms = excluded.expires_ms, reason ="
+                                 " excluded.reason, revoked_ms = NULL"
+                               : ""));
+  ins.bind(1, d.id);
+  ins.bind(2, d.origin);
+  ins.bind(3, d.detector);
+  ins.bind(4, static_cast<std::int64_t>(d.detector_version));
+  ins.bind(5, std::string(ScopeKindName(d.scope.kind)));
+  ins.bind(6, d.scope.value);
+  ins.bind(7, std::string(ActionName(d.action)));
+  ins.bind(8, d.created_ms);
+  ins.bind(9, d.expires_ms);
+  ins.bind(10, static_cast<std::int64_t>(d.offence));
+  ins.bind(11, d.reason);
+  ins.exec();
+}
 
 }  // namespace
 
@@ -150,6 +183,11 @@ void DecisionTable::Recount() {
     if (e.scope.kind == ScopeKind::kIp || e.scope.kind == ScopeKind::kRange) {
       blocks->allowed.insert(e.scope.value);
     }
+    if (e.scope.kind == ScopeKind::kIp && e.scope.value.find(':') != std::string::npos) {
+      if (auto range = SourceScope(e.scope.value); range && range->kind == ScopeKind::kRange) {
+        blocks->ranges_with_allowed.insert(range->value);
+      }
+    }
   }
   state_->blocks.store(std::move(blocks), std::memory_order_release);
   enforcing_.store(n, std::memory_order_release);
@@ -174,6 +212,20 @@ bool DecisionTable::Blocks(std::string_view peer) const {
   return active(peer) || (range && active(*range));
 }
 
+bool DecisionTable::BlocksRange(std::string_view range) const {
+  const std::shared_ptr<const BlockSnapshot> blocks =
+      state_->blocks.load(std::memory_order_acquire);
+  if (blocks->blocked.empty()) return false;
+  const auto scope = NormalizeScope(ScopeKind::kRange, range);
+  if (!scope || blocks->allowed.contains(scope->value) ||
+      blocks->ranges_with_allowed.contains(scope->value)) {
+    return false;
+  }
+  const auto it = blocks->blocked.find(scope->value);
+  const std::int64_t now = NowMs(state_->clock);
+  return it != blocks->blocked.end() && now >= it->second.first && now < it->second.second;
+}
+
 bool DecisionTable::AllowlistedLocked(const Scope& scope) const {
   if (state_->allow.contains(scope.Key())) return true;
   if (scope.kind == ScopeKind::kIp && scope.value.find(':') != std::string::npos) {
@@ -184,6 +236,18 @@ bool DecisionTable::AllowlistedLocked(const Scope& scope) const {
   return false;
 }
 
+std::optional<std::optional<Decision>> DecisionTable::SettledLocked(const Scope& scope,
+                                                                    Action action,
+                                                                    std::int64_t now) const {
+  if (AllowlistedLocked(scope)) return std::optional<Decision>();
+  if (auto it = state_->by_scope.find(scope.Key());
+      it != state_->by_scope.end() && it->second.ActiveAt(now) &&
+      Strength(it->second.action) >= Strength(action)) {
+    return std::optional<Decision>(it->second);
+  }
+  return std::nullopt;
+}
+
 bool DecisionTable::Allowlisted(const Scope& scope) const {
   std::shared_lock lock(state_->mu);
   return AllowlistedLocked(scope);
@@ -192,8 +256,7 @@ bool DecisionTable::Allowlisted(const Scope& scope) const {
 Result<std::optional<Decision>> DecisionTable::Impose(const Proposal& proposal) {
   State& s = *state_;
   Proposal p = proposal;
-  if (!s.policy.enforce_on_local_proxy && p.action != Action::kAlertOnly &&
-      p.scope.kind == ScopeKind::kIp && (p.scope.value == "127.0.0.1" || p.scope.value == "::1")) {
+  if (UnenforcedLocalProxy(s.policy, p.scope, p.action)) {
     p.action = Action::kAlertOnly;
     p.reason += " (not enforced: a local proxy's address)";
   }
@@ -203,11 +266,7 @@ Result<std::optional<Decision>> DecisionTable::Impose(const Proposal& proposal) 
   std::uint32_t offence = 1;
   {
     std::shared_lock lock(s.mu);
-    if (AllowlistedLocked(p.scope)) return std::optional<Decision>();
-    if (auto it = s.by_scope.find(key); it != s.by_scope.end() && it->second.ActiveAt(now) &&
-                                        Strength(it->second.action) >= Strength(p.action)) {
-      return std::optional<Decision>(it->second);
-    }
+    if (auto settled = SettledLocked(p.scope, p.action, now)) return std::move(*settled);
     if (auto it = s.offences.find(key);
         it != s.offences.end() &&
         now - it->second.second < s.policy.forget_offences_after.count()) {
@@ -232,20 +291,7 @@ Result<std::optional<Decision>> DecisionTable::Impose(const Proposal& proposal) 
   d.reason = p.reason.substr(0, kMaxReasonBytes);
   try {
     SQLite::Transaction tx(*s.db);
-    SQLite::Statement ins(*s.db, std::string("INSERT INTO ids_decisions (") + kColumns +
-                                     ") VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)");
-    ins.bind(1, d.id);
-    ins.bind(2, d.origin);
-    ins.bind(3, d.detector);
-    ins.bind(4, static_cast<std::int64_t>(d.detector_version));
-    ins.bind(5, std::string(ScopeKindName(d.scope.kind)));
-    ins.bind(6, d.scope.value);
-    ins.bind(7, std::string(ActionName(d.action)));
-    ins.bind(8, d.created_ms);
-    ins.bind(9, d.expires_ms);
-    ins.bind(10, static_cast<std::int64_t>(d.offence));
-    ins.bind(11, d.reason);
-    ins.exec();
+    InsertDecisionRow(*s.db, d, false);
     SQLite::Statement off(*s.db,
                           "INSERT INTO ids_offences (scope_key, count, last_ms) VALUES (?,?,?)"
                           " ON CONFLICT (scope_key) DO UPDATE SET count = excluded.count,"
@@ -271,10 +317,7 @@ Result<std::optional<Decision>> DecisionTable::Adopt(const Decision& decision) {
   State& s = *state_;
   Decision d = decision;
   d.revoked_ms.reset();
-  if (!s.policy.enforce_on_local_proxy && d.action != Action::kAlertOnly &&
-      d.scope.kind == ScopeKind::kIp && (d.scope.value == "127.0.0.1" || d.scope.value == "::1")) {
-    d.action = Action::kAlertOnly;
-  }
+  if (UnenforcedLocalProxy(s.policy, d.scope, d.action)) d.action = Action::kAlertOnly;
   std::lock_guard writer(s.db_mu);
   const std::int64_t now = NowMs(s.clock);
   // Another node's clock may run ahead: the copy is in force from now.
@@ -283,31 +326,11 @@ Result<std::optional<Decision>> DecisionTable::Adopt(const Decision& decision) {
   const std::string key = d.scope.Key();
   {
     std::shared_lock lock(s.mu);
-    if (AllowlistedLocked(d.scope)) return std::optional<Decision>();
-    if (auto it = s.by_scope.find(key); it != s.by_scope.end() && it->second.ActiveAt(now) &&
-                                        Strength(it->second.action) >= Strength(d.action)) {
-      return std::optional<Decision>(it->second);
-    }
+    if (auto settled = SettledLocked(d.scope, d.action, now)) return std::move(*settled);
   }
   if (!d.ActiveAt(now)) return FailedPrecondition("the decision has ended");
   try {
-    SQLite::Statement ins(*s.db, std::string("INSERT INTO ids_decisions (") + kColumns +
-                                     ") VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL) ON CONFLICT (id) DO"
-                                     " UPDATE SET action = excluded.action, expires_ms ="
-                                     " excluded.expires_ms, reason = excluded.reason,"
-                                     " revoked_ms = NULL");
-    ins.bind(1, d.id);
-    ins.bind(2, d.origin);
-    ins.bind(3, d.detector);
-    ins.bind(4, static_cast<std::int64_t>(d.detector_version));
-    ins.bind(5, std::string(ScopeKindName(d.scope.kind)));
-    ins.bind(6, d.scope.value);
-    ins.bind(7, std::string(ActionName(d.action)));
-    ins.bind(8, d.created_ms);
-    ins.bind(9, d.expires_ms);
-    ins.bind(10, static_cast<std::int64_t>(d.offence));
-    ins.bind(11, d.reason);
-    ins.exec();
+    InsertDecisionRow(*s.db, d, true);
   } catch (const std::exception& e) {
     return store::SqliteError(e, "storing an adopted IDS decision");
   }

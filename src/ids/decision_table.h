@@ -107,6 +107,11 @@ class DecisionTable {
   // True when an active block decision applies to `peer` (as Match, but blocks only) and the
   // peer is not allowlisted. Lock-free: one atomic snapshot load and at most four hash lookups.
   bool Blocks(std::string_view peer) const;
+  // True when an active block decision on the IPv6 /64 `range` ("2001:db8:1:2::/64") applies
+  // to every address in it: neither the range nor any address inside it is allowlisted. For the
+  // server's kernel drop of a whole range (net::ConnectionFilter::refuses_range). Lock-free, as
+  // Blocks.
+  bool BlocksRange(std::string_view range) const;
   // The active decision (any action) on exactly `scope`, nullopt if none or allowlisted.
   std::optional<Decision> MatchScope(const Scope& scope) const;
   // True while some block or throttle decision is active (one atomic load).
@@ -133,6 +138,11 @@ class DecisionTable {
   struct State;
   explicit DecisionTable(std::unique_ptr<State> state);
   bool AllowlistedLocked(const Scope& scope) const;
+  // Impose's and Adopt's answer before anything new is stored, under the shared lock: an empty
+  // decision for an allowlisted scope, the active decision on the scope when it is at least as
+  // strong as `action`; nullopt to go on.
+  std::optional<std::optional<Decision>> SettledLocked(const Scope& scope, Action action,
+                                                       std::int64_t now) const;
   Result<Decision> RevokeLocked(std::string_view id);
   void Recount();
   std::unique_ptr<State> state_;

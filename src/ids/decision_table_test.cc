@@ -148,6 +148,33 @@ TEST_F(DecisionTableTest, BlocksAnswersLikeMatchForBlockDecisionsOnly) {
   EXPECT_FALSE(t->Blocks("2001:db8:1:2::1"));
 }
 
+TEST_F(DecisionTableTest, BlocksRangeOnlyForABlockedSlash64WithNoExceptionInside) {
+  auto t = Open();
+  EXPECT_FALSE(t->BlocksRange("2001:db8:1:2::/64"));
+  ASSERT_TRUE(t->Impose(Block("2001:db8:1:2::10")));  // an IPv6 source's scope is its /64
+  ASSERT_TRUE(t->Impose(Block("2001:db8:1:5::10")));
+  ASSERT_TRUE(t->Impose(Block("203.0.113.9")));
+  ASSERT_TRUE(t->Impose({"x", 1, *SourceScope("2001:db8:1:3::1"), Action::kThrottle, "flood"}));
+  EXPECT_TRUE(t->BlocksRange("2001:db8:1:2::/64"));
+  EXPECT_TRUE(t->BlocksRange("2001:db8:1:2:0:0:0:0/64"));  // any spelling of it
+  EXPECT_FALSE(t->BlocksRange("2001:db8:1:3::/64"));       // a throttle
+  EXPECT_FALSE(t->BlocksRange("2001:db8:1:4::/64"));
+  EXPECT_FALSE(t->BlocksRange("203.0.113.9"));
+  EXPECT_FALSE(t->BlocksRange("2001:db8:1:2::/48"));
+  // One allowlisted address inside the range: the range is no longer blocked as a whole
+  // (the others still are, one by one).
+  ASSERT_TRUE(t->Allow(*NormalizeScope(ScopeKind::kIp, "2001:db8:1:2::77"), "monitor"));
+  EXPECT_FALSE(t->BlocksRange("2001:db8:1:2::/64"));
+  EXPECT_TRUE(t->Blocks("2001:db8:1:2::78"));
+  ASSERT_TRUE(t->Disallow(*NormalizeScope(ScopeKind::kIp, "2001:db8:1:2::77")));
+  EXPECT_TRUE(t->BlocksRange("2001:db8:1:2::/64"));
+  // The range allowlisted, or the block expired.
+  ASSERT_TRUE(t->Allow(*NormalizeScope(ScopeKind::kRange, "2001:db8:1:5::/64"), "lab"));
+  EXPECT_FALSE(t->BlocksRange("2001:db8:1:5::/64"));
+  clock_.Advance(minutes(10));
+  EXPECT_FALSE(t->BlocksRange("2001:db8:1:2::/64"));
+}
+
 TEST_F(DecisionTableTest, RepeatOffendersGetLongerDecisions) {
   auto t = Open();
   std::vector<std::int64_t> lengths;

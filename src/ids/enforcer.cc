@@ -67,8 +67,11 @@ bool Enforcer::RefusesConnection(std::string_view peer) {
 
 net::ConnectionFilter Enforcer::AsConnectionFilter() {
   // The recheck for the kernel drop must not count: it asks the table directly.
-  return net::ConnectionFilter([this](std::string_view peer) { return RefusesConnection(peer); },
+  net::ConnectionFilter filter([this](std::string_view peer) { return RefusesConnection(peer); },
                                [this](std::string_view peer) { return table_.Blocks(peer); });
+  // A block on a /64 drops the whole range in the kernel, unless part of it is allowlisted.
+  filter.refuses_range = [this](std::string_view range) { return table_.BlocksRange(range); };
+  return filter;
 }
 
 }  // namespace medmesh::ids

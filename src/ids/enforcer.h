@@ -51,7 +51,9 @@ class Enforcer {
   // accept: an active block decision applies to it. Lock-free.
   bool RefusesConnection(std::string_view peer);
   // RefusesConnection as net::ServerOptions::connection_filter (refuses), with
-  // DecisionTable::Blocks as its uncounted recheck (still_refuses).
+  // DecisionTable::Blocks as its uncounted recheck (still_refuses) and
+  // DecisionTable::BlocksRange deciding when the kernel drops a whole IPv6 /64
+  // (refuses_range).
   net::ConnectionFilter AsConnectionFilter();
 
   std::uint64_t blocked() const { return blocked_.load(std::memory_order_relaxed); }

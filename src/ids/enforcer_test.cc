@@ -412,6 +412,22 @@ TEST_F(KernelDropTest, TheDropEndsWhenTheBlockExpiresOrTheSourceIsAllowlisted) {
   EXPECT_EQ(StatusOf("127.0.0.43", "127.0.0.1"), 200);
 }
 
+TEST_F(KernelDropTest, TheConnectionFilterRefusesAWholeRangeOnlyWhileItsBlockCoversAllOfIt) {
+  const net::ConnectionFilter filter = enforcer_->AsConnectionFilter();
+  ASSERT_TRUE(filter.refuses_range);
+  EXPECT_FALSE(filter.refuses_range("2001:db8:1:2::/64"));
+  const std::string id = Block("2001:db8:1:2::10");
+  EXPECT_TRUE(filter.refuses_range("2001:db8:1:2::/64"));
+  EXPECT_FALSE(filter.refuses_range("2001:db8:1:3::/64"));
+  ASSERT_TRUE(table_->Allow(*NormalizeScope(ScopeKind::kIp, "2001:db8:1:2::77"), "monitor"));
+  EXPECT_FALSE(filter.refuses_range("2001:db8:1:2::/64"));
+  ASSERT_TRUE(table_->Disallow(*NormalizeScope(ScopeKind::kIp, "2001:db8:1:2::77")));
+  EXPECT_TRUE(filter.refuses_range("2001:db8:1:2::/64"));
+  ASSERT_TRUE(table_->Revoke(id));
+  EXPECT_FALSE(filter.refuses_range("2001:db8:1:2::/64"));
+  EXPECT_EQ(enforcer_->blocked(), 0u);  // asking is not refusing
+}
+
 TEST_F(KernelDropTest, Ipv6AndIpv4MappedSourcesOnADualStackListener) {
   StartServer("::");
   // IPv4 clients arrive as ::ffff:127.0.0.44, decided and dropped as 127.0.0.44.

@@ -194,11 +194,19 @@ Result<double> ClassifierPayloadScorer::Score(std::span<const std::string> value
   double best = 0;
   std::size_t calls = 0;
   for (const std::string& value : values) {
-    // The gate first: most values (ids, dates, prose) stop here, without a model call.
-    if (!ml::HasAttackStructure(value)) continue;
-    if (calls++ >= max_model_calls_) break;
-    MEDMESH_ASSIGN_OR_RETURN(ml::Verdict verdict, classifier_->ScoreValue(value));
-    best = std::max(best, Calibrate(verdict.probability, classifier_->manifest().value_threshold));
+    if (ml::HasTemplateExpression(value)) {
+      // By rule: the training sets hold no template injection, so the model cannot judge it.
+      best = std::max(best, kPayloadAttackScore);
+    } else {
+      // The gate first: most values (ids, dates, prose) stop here, without a model call.
+      if (!ml::HasAttackStructure(value)) continue;
+      if (calls++ >= max_model_calls_) break;
+      MEDMESH_ASSIGN_OR_RETURN(ml::Verdict verdict, classifier_->ScoreValue(value));
+      best =
+          std::max(best, Calibrate(verdict.probability, classifier_->manifest().value_threshold));
+    }
+    // Decided: the part counts once however many of its values are attacks (ADR 0051).
+    if (best >= kPayloadAttackScore) break;
   }
   return best;
 }

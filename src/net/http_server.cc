@@ -53,11 +53,26 @@ constexpr std::size_t kMaxRefusalCounts = 4096;
 
 bool IsIpv4(const asio::ip::address& a) { return a.is_v4() || a.to_v6().is_v4_mapped(); }
 
+// The first address of the IPv6 /64 that `a` is in.
+asio::ip::address_v6 Slash64Of(const asio::ip::address_v6& a) {
+  auto bytes = a.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return asio::ip::address_v6(bytes);
+}
+
 std::int64_t SteadySecond() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+// An entry of the kernel drop: a source (its normalised text and address), or an IPv6 /64
+// ("2001:db8:1:2::/64" and the range's first address).
+struct KernelDropEntry {
+  std::string key;
+  asio::ip::address address;
+  bool range = false;
+};
 
 // The answer to a connection refused at accept (http_server.h), written without a session.
 constexpr std::string_view kRefusedBody = R"({"error":"forbidden","message":"blocked"})";
@@ -141,6 +156,20 @@ class ServerRuntime {
                             "kernel_drop_after_per_second.",
                             {"server"})
                .WithLabels({options.name});
+      kernel_drop_ranges = &options.metrics
+                                ->AddGauge("medmesh_http_kernel_drop_ranges",
+                                           "Of the kernel drop's entries, the IPv6 /64 ranges "
+                                           "(every address of the range is dropped).",
+                                           {"server"})
+                                .WithLabels({options.name});
+      listener_drops = &options.metrics
+                            ->AddCounter("medmesh_http_listener_dropped_segments_total",
+                                         "Segments the kernel dropped at the listening socket: "
+                                         "the kernel drop's SYNs and attempts beyond a full "
+                                         "accept queue (read every kernel_drop_recheck while "
+                                         "the drop is in use).",
+                                         {"server"})
+                            .WithLabels({options.name});
     }
   }
 
@@ -233,26 +262,58 @@ class ServerRuntime {
     return ++count > options.kernel_drop_after_per_second;
   }
 
-  // Adds `source` to the kernel drop if it is not there and there is room.
+  // Adds `source` to the kernel drop if it is not there and there is room: its whole IPv6 /64
+  // when the filter refuses that range (ConnectionFilter::refuses_range; the range replaces
+  // the entries of its addresses), else its address.
   void EscalateToKernel(const std::string& source, const asio::ip::address& address) {
-    if (std::any_of(kernel_dropped.begin(), kernel_dropped.end(),
-                    [&](const auto& d) { return d.first == source; })) {
+    KernelDropEntry entry{source, address, false};
+    const bool v6 = !IsIpv4(address);
+    if (v6 && options.connection_filter.refuses_range) {
+      const asio::ip::address_v6 network = Slash64Of(address.to_v6());
+      std::string range = network.to_string() + "/64";
+      if (options.connection_filter.refuses_range(range)) {
+        entry = KernelDropEntry{std::move(range), network, true};
+      }
+    }
+    const auto covers = [&](const KernelDropEntry& d) {
+      return d.key == entry.key ||
+             (d.range && v6 && Slash64Of(address.to_v6()) == d.address.to_v6());
+    };
+    if (std::any_of(kernel_dropped.begin(), kernel_dropped.end(), covers)) {
       return;  // a connection that completed its handshake just before the drop
     }
-    std::size_t v4 = IsIpv4(address) ? 1 : 0;
-    std::size_t v6 = 1 - v4;
-    for (const auto& d : kernel_dropped) (IsIpv4(d.second) ? v4 : v6) += 1;
-    if (kernel_dropped.size() >= options.kernel_drop_max_sources ||
-        SynDropProgramLength(v4, v6) > kMaxSocketFilterInstructions) {
+    std::vector<KernelDropEntry> next;
+    next.reserve(kernel_dropped.size() + 1);
+    for (const KernelDropEntry& d : kernel_dropped) {
+      if (entry.range && !d.range && !IsIpv4(d.address) &&
+          Slash64Of(d.address.to_v6()) == entry.address.to_v6()) {
+        continue;  // inside the new range
+      }
+      next.push_back(d);
+    }
+    next.push_back(std::move(entry));
+    const KernelDropCounts counts = CountKernelDrop(next);
+    if (next.size() > options.kernel_drop_max_sources ||
+        SynDropProgramLength(counts.v4, counts.v6, counts.ranges) > kMaxSocketFilterInstructions) {
       return;  // no room: the accept-time refusal goes on for this source
     }
-    kernel_dropped.emplace_back(source, address);
+    std::swap(kernel_dropped, next);
     if (!InstallKernelDrop()) {
-      kernel_dropped.pop_back();
+      std::swap(kernel_dropped, next);
       return;
     }
     if (kernel_drop_escalations != nullptr) kernel_drop_escalations->Increment();
     ArmRecheck();
+  }
+
+  struct KernelDropCounts {
+    std::size_t v4 = 0, v6 = 0, ranges = 0;
+  };
+  static KernelDropCounts CountKernelDrop(const std::vector<KernelDropEntry>& entries) {
+    KernelDropCounts c;
+    for (const KernelDropEntry& d : entries)
+      (d.range ? c.ranges : IsIpv4(d.address) ? c.v4 : c.v6) += 1;
+    return c;
   }
 
   // Attaches the program for kernel_dropped to the listening socket (or detaches it when
@@ -263,9 +324,15 @@ class ServerRuntime {
       status = DetachSocketFilter(acceptor.native_handle());
     } else {
       std::vector<asio::ip::address> addresses;
-      addresses.reserve(kernel_dropped.size());
-      for (const auto& d : kernel_dropped) addresses.push_back(d.second);
-      status = AttachSocketFilter(acceptor.native_handle(), BuildSynDropProgram(addresses));
+      std::vector<asio::ip::address_v6> ranges;
+      for (const KernelDropEntry& d : kernel_dropped) {
+        if (d.range) {
+          ranges.push_back(d.address.to_v6());
+        } else {
+          addresses.push_back(d.address);
+        }
+      }
+      status = AttachSocketFilter(acceptor.native_handle(), BuildSynDropProgram(addresses, ranges));
     }
     if (!status) {
       if (!kernel_drop_warned) {
@@ -278,6 +345,9 @@ class ServerRuntime {
     kernel_dropped_count.store(kernel_dropped.size(), std::memory_order_relaxed);
     if (kernel_drop_sources != nullptr) {
       kernel_drop_sources->Set(static_cast<double>(kernel_dropped.size()));
+    }
+    if (kernel_drop_ranges != nullptr) {
+      kernel_drop_ranges->Set(static_cast<double>(CountKernelDrop(kernel_dropped).ranges));
     }
     return true;
   }
@@ -292,19 +362,33 @@ class ServerRuntime {
     });
   }
 
-  // Lets the kernel pass the sources the filter no longer refuses.
+  // Adds what the kernel dropped at the listening socket since the last reading to
+  // listener_drops (the kernel counts them in the socket; a classic filter cannot count).
+  void CountListenerDrops() {
+    const Result<std::uint32_t> now = ListenerDropCount(acceptor.native_handle());
+    if (!now) return;
+    const std::uint32_t delta = *now - listener_drops_seen;  // modulo 2^32, as the kernel's
+    listener_drops_seen = *now;
+    listener_drops_total.fetch_add(delta, std::memory_order_relaxed);
+    if (listener_drops != nullptr && delta > 0) listener_drops->Increment(delta);
+  }
+
+  // Lets the kernel pass the sources (and ranges) the filter no longer refuses.
   void RecheckKernelDrop() {
     const auto& still = options.connection_filter.still_refuses
                             ? options.connection_filter.still_refuses
                             : options.connection_filter.refuses;
     const std::size_t before = kernel_dropped.size();
-    std::erase_if(kernel_dropped, [&](const auto& d) { return !still(d.first); });
+    std::erase_if(kernel_dropped, [&](const KernelDropEntry& d) {
+      return d.range ? !options.connection_filter.refuses_range(d.key) : !still(d.key);
+    });
     if (kernel_dropped.size() != before && !InstallKernelDrop()) {
       // The old, longer program would go on dropping sources let in: drop nobody in the
       // kernel rather than them (the others fall back to the refusal at accept).
       kernel_dropped.clear();
       (void)InstallKernelDrop();
     }
+    CountListenerDrops();  // after a detach too: its last drops
     if (!kernel_dropped.empty()) ArmRecheck();
   }
 
@@ -370,10 +454,10 @@ class ServerRuntime {
   Tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
   Counter* refused = nullptr;  // medmesh_http_connections_refused_total, if metrics
-  // Kernel drop: the sources in it (normalised text and address, in escalation order), their
-  // recheck timer, refusal counts per source for the current second; the acceptor's strand
-  // only, except the count (read by kernel_dropped_sources()).
-  std::vector<std::pair<std::string, asio::ip::address>> kernel_dropped;
+  // Kernel drop: its entries (in escalation order), their recheck timer, refusal counts per
+  // source for the current second, the listener's drop count last read; the acceptor's strand
+  // only, except the atomics (read by kernel_dropped_sources(), kernel_dropped_segments()).
+  std::vector<KernelDropEntry> kernel_dropped;
   asio::steady_timer recheck_timer;
   bool recheck_armed = false;
   std::unordered_map<std::string, std::pair<std::int64_t, std::uint32_t>> refusal_counts;
@@ -381,6 +465,10 @@ class ServerRuntime {
   std::atomic<std::size_t> kernel_dropped_count{0};
   Gauge* kernel_drop_sources = nullptr;        // medmesh_http_kernel_drop_sources
   Counter* kernel_drop_escalations = nullptr;  // medmesh_http_kernel_drop_escalations_total
+  Gauge* kernel_drop_ranges = nullptr;         // medmesh_http_kernel_drop_ranges
+  Counter* listener_drops = nullptr;           // medmesh_http_listener_dropped_segments_total
+  std::uint32_t listener_drops_seen = 0;
+  std::atomic<std::uint64_t> listener_drops_total{0};
   // Refusals answered in the current second (TakeRefusalAnswer); the acceptor's strand only.
   std::int64_t refusal_second = 0;
   std::uint32_t refusal_answers = 0;
@@ -469,6 +557,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Rou
     return Unavailable("cannot make the listening socket non-blocking: " + ec.message());
   }
   rt.port = rt.acceptor.local_endpoint().port();
+  // What the kernel dropped at this socket is counted from here (0 on a kernel that cannot say).
+  if (auto drops = internal::ListenerDropCount(rt.acceptor.native_handle())) {
+    rt.listener_drops_seen = *drops;
+  }
   asio::post(rt.acceptor.get_executor(), [&rt] { rt.Accept(); });
 
   rt.threads.reserve(rt.options.io_threads);
@@ -494,6 +586,10 @@ std::size_t HttpServer::active_connections() const { return runtime_->tracker.si
 
 std::size_t HttpServer::kernel_dropped_sources() const {
   return runtime_->kernel_dropped_count.load(std::memory_order_relaxed);
+}
+
+std::uint64_t HttpServer::kernel_dropped_segments() const {
+  return runtime_->listener_drops_total.load(std::memory_order_relaxed);
 }
 
 std::vector<std::pair<Method, std::string>> HttpServer::routes() const {

@@ -51,12 +51,15 @@
 // for each such source and lets the kernel pass those no longer refused (a decision revoked,
 // expired or overridden by the allowlist): their next connect gets through, within that
 // interval of the change. By exact address (IPv4, IPv6; an IPv4-mapped source as its IPv4
-// address, which is what a dual-stack listener receives); at most
-// options.kernel_drop_max_sources sources and what fits in one program (4,096 instructions:
-// 2 per IPv4 and 9 per IPv6 address) - beyond that, and if the kernel refuses the filter
-// (logged once as "http_kernel_drop_unavailable"), the accept-time refusal above goes on.
-// Kernel drops are not counted per connection (the server never sees them); the sources in
-// the drop are a gauge.
+// address, which is what a dual-stack listener receives), or for an IPv6 source whose whole
+// /64 the filter refuses (ConnectionFilter::refuses_range) by that /64, which then replaces the
+// range's single addresses; at most options.kernel_drop_max_sources entries and what fits in
+// one program (4,096 instructions: 2 per IPv4 address, 9 per IPv6 address, 5 per /64) - beyond
+// that, and if the kernel refuses the filter (logged once as "http_kernel_drop_unavailable"),
+// the accept-time refusal above goes on. The server never sees a dropped SYN, and a classic
+// filter cannot count: what is counted is the kernel's own drop count of the listening socket
+// (SO_MEMINFO), read every kernel_drop_recheck while the drop is in use - the filter's drops,
+// and also connection attempts dropped because the accept queue was full.
 //
 // Connections are kept alive (HTTP/1.1 default) except after a 400, 431 or 501, or a
 // response sent while the request's body was still unread (a filter's answer, 404, 405,
@@ -105,6 +108,8 @@
 //   medmesh_http_connections_refused_total{server}                  counter
 //   medmesh_http_kernel_drop_sources{server}                        gauge
 //   medmesh_http_kernel_drop_escalations_total{server}              counter
+//   medmesh_http_kernel_drop_ranges{server}                          gauge (of the sources)
+//   medmesh_http_listener_dropped_segments_total{server}            counter
 //   medmesh_http_body_bytes_reserved{server}                        gauge
 //   medmesh_http_body_refused_total{server,reason="node"|"source"}  counter
 //   medmesh_http_access_log_suppressed_total{server}                counter
@@ -193,6 +198,12 @@ struct ConnectionFilter {
     // The same answer without side effects, asked again for the sources in the kernel drop to
     // learn when they are let in again. Empty: refuses() is asked.
     std::function<bool(std::string_view peer)> still_refuses;
+    // For an IPv6 source about to enter the kernel drop: true when every address of its /64
+    // (`range`, "2001:db8:1:2::/64", RFC 5952 with "/64") is refused (e.g. a block decision on
+    // the range and no exception inside it), so that the kernel drops the whole range; asked
+    // again, like still_refuses, while the range is in the drop. Side-effect free. Empty:
+    // sources are dropped by exact address.
+    std::function<bool(std::string_view range)> refuses_range;
 };
 
 struct TlsFiles {
@@ -304,6 +315,9 @@ class HttpServer {
 
   // Sources whose SYNs the kernel drops now (see "Kernel drop"; for tests and diagnostics).
   std::size_t kernel_dropped_sources() const;
+  // Segments the kernel dropped at the listening socket since Start() as last read (see
+  // "Kernel drop": read while the drop is in use).
+  std::uint64_t kernel_dropped_segments() const;
 
   // The method and pattern of every route of the router it serves, in no particular order (for
   // docs and tests: tests/authz_matrix_test.cc checks each has a row in docs/authorization.md).

@@ -585,6 +585,50 @@ TEST_F(HttpServerTest, TheKernelDropWorksForIpv6AndForIpv4ClientsOfADualStackLis
   EXPECT_TRUE(testing::ConnectsWithin(server->port(), "127.0.0.66", "127.0.0.1", kConnectWait));
 }
 
+TEST_F(HttpServerTest, AnIpv6SourceWhoseWholeSlash64IsRefusedIsDroppedByItsRange) {
+  // ::1 is the only IPv6 loopback address, and its /64 is ::/64.
+  std::atomic<bool> range_refused{true};
+  std::vector<std::string> ranges_asked;  // the acceptor's strand only, read after the waits
+  std::mutex mu;
+  auto server = Start(DemoRouter(), {}, [&](ServerOptions& o) {
+    o.address = "::1";
+    o.connection_filter = [](std::string_view peer) { return peer == "::1"; };
+    o.connection_filter.refuses_range = [&](std::string_view range) {
+      std::lock_guard lock(mu);
+      ranges_asked.emplace_back(range);
+      return range_refused.load();
+    };
+    o.kernel_drop_after_per_second = 2;
+    o.kernel_drop_recheck = 20ms;
+  });
+  ASSERT_TRUE(server);
+  const std::uint64_t drops_before = server->kernel_dropped_segments();
+  ASSERT_FALSE(RefuseUntilDropped(*server, "::1", "::1").empty());
+  ASSERT_EQ(server->kernel_dropped_sources(), 1u);
+  EXPECT_EQ(Metric(metrics_, "medmesh_http_kernel_drop_ranges"), "1");
+  {
+    std::lock_guard lock(mu);
+    ASSERT_FALSE(ranges_asked.empty());
+    EXPECT_EQ(ranges_asked.front(), "::/64");
+  }
+  EXPECT_FALSE(testing::ConnectsWithin(server->port(), "::1", "::1", kDropWait));
+  // The kernel's count of the listener's drops shows the dropped SYN (read at the recheck).
+  ASSERT_TRUE(WaitFor([&] { return server->kernel_dropped_segments() > drops_before; }));
+  const auto counted = Metric(metrics_, "medmesh_http_listener_dropped_segments_total");
+  ASSERT_TRUE(counted);
+  EXPECT_GE(std::stod(*counted), 1.0);
+  // No longer the whole range (e.g. an address in it allowlisted): the range leaves the drop,
+  // and the source, still refused, is refused at accept until it floods again - by address.
+  range_refused = false;
+  ASSERT_TRUE(WaitFor([&] { return server->kernel_dropped_sources() == 0; }));
+  EXPECT_EQ(Metric(metrics_, "medmesh_http_kernel_drop_ranges"), "0");
+  EXPECT_TRUE(testing::ConnectsWithin(server->port(), "::1", "::1", kConnectWait));
+  ASSERT_FALSE(RefuseUntilDropped(*server, "::1", "::1").empty());
+  ASSERT_EQ(server->kernel_dropped_sources(), 1u);
+  EXPECT_EQ(Metric(metrics_, "medmesh_http_kernel_drop_ranges"), "0");
+  EXPECT_FALSE(testing::ConnectsWithin(server->port(), "::1", "::1", kDropWait));
+}
+
 TEST_F(HttpServerTest, TheKernelDropIsBoundedAndCanBeTurnedOff) {
   const auto refuses = [](std::string_view peer) {
     return peer == "127.0.0.66" || peer == "127.0.0.68";

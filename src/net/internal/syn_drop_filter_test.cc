@@ -193,6 +193,58 @@ TEST(SynDropFilterTest, ALongListStaysWithinTheKernelLimitAndReachesItsLastEntri
   EXPECT_FALSE(Drops(p, Tcp("2001:db8::b4", kSyn)));
 }
 
+TEST(SynDropFilterTest, AnIpv6RangeDropsEveryAddressOfItsSlash64AndNoOther) {
+  // The host bits of a range are ignored: 2001:db8:1:2::99 names the same /64.
+  const auto p = BuildSynDropProgram(Addresses({"2001:db8:9::1", "127.0.0.66"}),
+                                     {ip::make_address_v6("2001:db8:1:2::99")});
+  ASSERT_TRUE(Valid(p));
+  EXPECT_EQ(p.size(), SynDropProgramLength(1, 1, 1));
+  for (const char* inside : {"2001:db8:1:2::", "2001:db8:1:2::1",
+                             "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2:3:4:5:6"}) {
+    EXPECT_TRUE(Drops(p, Tcp(inside, kSyn))) << inside;
+    EXPECT_FALSE(Drops(p, Tcp(inside, kAck))) << inside;
+  }
+  // A difference in either of the two words of the prefix lets the segment through.
+  for (const char* outside : {"2001:db8:1:3::1", "2001:db9:1:2::1", "2001:db8:1:1:ffff::1"}) {
+    EXPECT_FALSE(Drops(p, Tcp(outside, kSyn))) << outside;
+  }
+  // The exact entries after the ranges are still reached; IPv4 packets never meet a range.
+  EXPECT_TRUE(Drops(p, Tcp("2001:db8:9::1", kSyn)));
+  EXPECT_FALSE(Drops(p, Tcp("2001:db8:9::2", kSyn)));
+  EXPECT_TRUE(Drops(p, Tcp("127.0.0.66", kSyn)));
+  EXPECT_FALSE(Drops(p, Tcp("32.1.13.184", kSyn)));  // 0x20010db8, the range's first word
+  // Ranges alone.
+  const auto only = BuildSynDropProgram({}, {ip::make_address_v6("2001:db8:1:2::")});
+  ASSERT_TRUE(Valid(only));
+  EXPECT_TRUE(Drops(only, Tcp("2001:db8:1:2::7", kSyn)));
+  EXPECT_FALSE(Drops(only, Tcp("2001:db8:1:4::7", kSyn)));
+}
+
+TEST(SynDropFilterTest, ManyRangesStayWithinTheKernelLimitAndReachTheirLastEntries) {
+  std::vector<ip::address_v6> ranges;
+  for (std::uint32_t i = 0; i < 500; ++i) {
+    ip::address_v6::bytes_type b{0x20, 0x01, 0x0d, 0xb8};
+    b[6] = static_cast<unsigned char>(i >> 8);
+    b[7] = static_cast<unsigned char>(i);
+    ranges.emplace_back(b);
+  }
+  std::vector<ip::address> sources;
+  for (std::uint32_t i = 0; i < 100; ++i) sources.emplace_back(ip::address_v4(0x0a00'0000 + i));
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    ip::address_v6::bytes_type b{0x20, 0x01, 0x0d, 0xb9};
+    b[15] = static_cast<unsigned char>(i);
+    sources.emplace_back(ip::address_v6(b));
+  }
+  ASSERT_LE(SynDropProgramLength(100, 100, 500), kMaxSocketFilterInstructions);
+  const auto p = BuildSynDropProgram(sources, ranges);
+  ASSERT_TRUE(Valid(p));
+  EXPECT_TRUE(Drops(p, Tcp("2001:db8:0:1f3:1234::1", kSyn)));  // the 500th range (0x1f3)
+  EXPECT_FALSE(Drops(p, Tcp("2001:db8:0:1f4::1", kSyn)));
+  EXPECT_TRUE(Drops(p, Tcp("2001:db9::63", kSyn)));  // the 100th address
+  EXPECT_FALSE(Drops(p, Tcp("2001:db9::64", kSyn)));
+  EXPECT_TRUE(Drops(p, Tcp("10.0.0.99", kSyn)));
+}
+
 // --- The real kernel ---------------------------------------------------------------------
 
 int Listener(int family) {
@@ -261,6 +313,26 @@ TEST(SynDropFilterTest, TheKernelDropsIpv6AndIpv4SourcesOnADualStackListener) {
   ASSERT_TRUE(AttachSocketFilter(listener, BuildSynDropProgram(Addresses({"127.0.0.66"}))));
   EXPECT_TRUE(ConnectsWithin(port, "::1", "::1", kConnectWait));
   EXPECT_FALSE(ConnectsWithin(port, "127.0.0.66", "127.0.0.1", kDropWait));
+  ::close(listener);
+}
+
+TEST(SynDropFilterTest, TheKernelDropsAnIpv6RangeOnADualStackListener) {
+  const int listener = Listener(AF_INET6);
+  if (listener < 0) GTEST_SKIP() << "no IPv6 on this machine";
+  const std::uint16_t port = PortOf(listener);
+  // ::1 is in ::/64 (the only IPv6 address loopback has here).
+  const Result<std::uint32_t> before = ListenerDropCount(listener);
+  ASSERT_TRUE(before);
+  ASSERT_TRUE(AttachSocketFilter(listener, BuildSynDropProgram({}, {ip::make_address_v6("::")})));
+  EXPECT_FALSE(ConnectsWithin(port, "::1", "::1", kDropWait));
+  EXPECT_TRUE(ConnectsWithin(port, "127.0.0.66", "127.0.0.1", kConnectWait));
+  // The kernel counts the dropped SYN at the listening socket (the filter itself cannot).
+  const Result<std::uint32_t> after = ListenerDropCount(listener);
+  ASSERT_TRUE(after);
+  EXPECT_GE(*after - *before, 1u);
+  ASSERT_TRUE(
+      AttachSocketFilter(listener, BuildSynDropProgram({}, {ip::make_address_v6("0:0:0:1::")})));
+  EXPECT_TRUE(ConnectsWithin(port, "::1", "::1", kConnectWait));
   ::close(listener);
 }
 
