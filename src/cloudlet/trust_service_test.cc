@@ -266,6 +266,31 @@ TEST_F(TrustServiceTest, OnlyPatientsOfThisCloudletShareAndOnlyOperatorsSeePeers
   EXPECT_EQ(Call(net::Method::kGet, "/api/v1/trust/peers", "operator").status, 200);
 }
 
+// The store's file outlives the process: a cloudlet restarted on its data folder opens it again
+// (a version check of an older part once refused every reopened file), and a file of version 1
+// (before the share-recipients table) gains the table.
+TEST_F(TrustServiceTest, TheStoreReopensItsFileAndMovesAVersionOneFileForward) {
+  auto again = TrustStore::Open((dir_.path() / "trust.db").string(), *envelope_, clock_, random_);
+  ASSERT_TRUE(again) << again.error().ToString();
+
+  const std::string old_file = (dir_.path() / "trust-v1.db").string();
+  {
+    SQLite::Database db(old_file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(
+        "CREATE TABLE medmesh_component_schema (component TEXT PRIMARY KEY, version INTEGER NOT "
+        "NULL); INSERT INTO medmesh_component_schema VALUES ('cloudlet_trust', 1);");
+  }
+  auto moved = TrustStore::Open(old_file, *envelope_, clock_, random_);
+  ASSERT_TRUE(moved) << moved.error().ToString();
+  SQLite::Database db(old_file);
+  EXPECT_TRUE(db.tableExists("trust_profiles"));
+  EXPECT_TRUE(db.tableExists("trust_share_recipients"));
+  EXPECT_EQ(db.execAndGet("SELECT version FROM medmesh_component_schema WHERE component = "
+                          "'cloudlet_trust'")
+                .getInt(),
+            2);
+}
+
 TEST_F(TrustServiceTest, ProfileKeepsAHandleThatIsNotTheIdAndIsEncryptedAtRest) {
   const std::string handle = OptIn(kAda, {"I48", "I10"});
   ASSERT_FALSE(handle.empty());

@@ -219,8 +219,14 @@ Result<std::unique_ptr<TrustStore>> TrustStore::Open(const std::string& path,
                                                      const store::SqliteOpenOptions& sqlite) {
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
                            store::OpenSqliteDatabase(path, sqlite));
-  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloudlet_trust", 1, kSchema));
-  MEDMESH_RETURN_IF_ERROR(store::EnsureSqliteSchema(*db, "cloudlet_trust", 2, kSchemaV2));
+  // One version for the component: a new file gets both parts, a version-1 file gets the second
+  // (both are CREATE ... IF NOT EXISTS), a version-2 file nothing. Checking version 1 first
+  // would refuse every file this build had already moved to version 2.
+  MEDMESH_RETURN_IF_ERROR(
+      store::EnsureSqliteSchema(*db, "cloudlet_trust", 2, [](SQLite::Database& d) {
+        d.exec(kSchema);
+        d.exec(kSchemaV2);
+      }));
   return std::unique_ptr<TrustStore>(new TrustStore(std::move(db), envelope, clock, random));
 }
 
