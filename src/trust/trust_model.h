@@ -117,7 +117,10 @@ struct TrustParams {
   double credibility_decay = 0.9;         // per hop from a clinician
   double credibility_prior_weight = 2.0;  // Wc
   int credibility_rounds = 4;             // longest chain, in hops
-  double clinician_weight = 3.0;     // a clinician's opinion counts this many times a patient's
+  // A clinician's opinion counts this many times a patient's of equal credibility, before the
+  // similarity weighting, which applies to clinicians too: one with no profile (similarity 0)
+  // counts clinician_weight * similarity_floor (1.5 by default; docs/trust.md, ADR 0049).
+  double clinician_weight = 3.0;
   double holder_evidence_cap = 5.0;  // most evidence one holder's opinion brings to R
   // Holder weighting by similarity to the viewer (only when a similarity is given).
   double similarity_floor = 0.5;
