@@ -253,8 +253,11 @@ bool ConnectsWithin(std::uint16_t port, std::string_view from, std::string_view 
       pollfd p{fd, POLLOUT, 0};
       int error = 0;
       socklen_t length = sizeof error;
+      // ECONNRESET: the handshake completed and the server reset the connection at accept
+      // (a refused source), possibly before this thread polled; a dropped SYN never gets here.
       connected = ::poll(&p, 1, static_cast<int>(wait.count())) == 1 &&
-                  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0;
+                  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 &&
+                  (error == 0 || error == ECONNRESET);
     }
   }
   ::close(fd);

@@ -98,6 +98,8 @@ class RawConnection {
 // Whether a TCP connection from `from` to `to`:port completes within `wait` (non-blocking
 // connect, then closed). A handshake on loopback takes microseconds and a dropped SYN is
 // retransmitted only after a second, so a few hundred milliseconds tell a dropped SYN apart.
+// A handshake that completed and was then reset by the server (a source refused at accept)
+// counts as connected: the kernel let the SYN through.
 bool ConnectsWithin(std::uint16_t port, std::string_view from, std::string_view to,
                     std::chrono::milliseconds wait);
 
