@@ -12,6 +12,7 @@
 
 #include "accounts/authenticator.h"
 #include "cloud/clinical_service.h"
+#include "core/lower_hex.h"
 #include "net/json_body.h"
 #include "wire/model.h"
 
@@ -303,9 +304,7 @@ Result<std::optional<std::string>> PatientOfPseudonym(ThreePartStore& records,
                                                       const accounts::AccountStore& accounts,
                                                       std::string_view pseudonym) {
   // A pseudonym is 64 hex characters; anything else names nobody (and costs no scan).
-  if (pseudonym.size() != 64 || !std::all_of(pseudonym.begin(), pseudonym.end(), [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-      })) {
+  if (pseudonym.size() != 64 || !IsLowerHex(pseudonym)) {
     return std::optional<std::string>();
   }
   MEDMESH_ASSIGN_OR_RETURN(auto stored, records.PatientOfPseudonym(pseudonym));

@@ -5,6 +5,7 @@
 
 #include "accounts/encoding.h"
 #include "core/log.h"
+#include "core/lower_hex.h"
 #include "wire/certificate.h"
 #include "wire/deletion_feed.h"
 #include "wire/model.h"
@@ -29,9 +30,7 @@ Status CheckItem(const ItemRef& item) {
     if (!wire::IsValidId(item.item_id)) return InvalidArgument("record id is not a valid id");
     return OkStatus();
   }
-  if (item.item_id.size() != kBatchIdHexChars ||
-      !std::all_of(item.item_id.begin(), item.item_id.end(),
-                   [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+  if (item.item_id.size() != kBatchIdHexChars || !IsLowerHex(item.item_id)) {
     return InvalidArgument("batch id must be 32 lower-case hex characters");
   }
   return OkStatus();

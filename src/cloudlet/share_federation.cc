@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/log.h"
+#include "core/lower_hex.h"
 #include "crypto/keyed_hash.h"
 #include "net/error_mapping.h"
 #include "wire/model.h"
@@ -29,11 +30,6 @@ bool IsShareKind(std::string_view kind) {
   return std::find(kShareKinds.begin(), kShareKinds.end(), kind) != kShareKinds.end();
 }
 
-bool IsHex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 Status CheckMessage(const ShareMessage& m) {
   if (!wire::IsValidId(m.origin) || !wire::IsValidId(m.audience)) {
     return InvalidArgument("share: bad origin or audience id");
@@ -41,11 +37,12 @@ Status CheckMessage(const ShareMessage& m) {
   if (!IsShareKind(m.kind) && m.kind != kShareAnswerKind) {
     return InvalidArgument("share: unknown kind");
   }
-  if (m.nonce.size() != kNonceHexBytes || !IsHex(m.nonce)) {
+  if (m.nonce.size() != kNonceHexBytes || !IsLowerHex(m.nonce)) {
     return InvalidArgument("share: bad nonce");
   }
   const bool answer = m.kind == kShareAnswerKind;
-  if (answer ? (m.reply_to.size() != kHashHexBytes || !IsHex(m.reply_to)) : !m.reply_to.empty()) {
+  if (answer ? (m.reply_to.size() != kHashHexBytes || !IsLowerHex(m.reply_to))
+             : !m.reply_to.empty()) {
     return InvalidArgument("share: bad reply_to");
   }
   if (m.body.size() > kMaxShareBodyBytes) return InvalidArgument("share: body too large");

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/lower_hex.h"
+
 namespace medmesh {
 namespace {
 
@@ -40,6 +42,17 @@ TEST(HexTest, DecodesEmptyString) {
   Result<Bytes> empty = HexDecode("");
   ASSERT_TRUE(empty.has_value());
   EXPECT_TRUE(empty->empty());
+}
+
+TEST(HexTest, LowerHexIsWhatHexEncodeWrites) {
+  std::string every;
+  for (int b = 0; b < 256; ++b) every += HexEncode(Bytes{static_cast<std::uint8_t>(b)});
+  EXPECT_TRUE(IsLowerHex(every));
+  EXPECT_TRUE(IsLowerHex(""));
+  // Upper case (which HexDecode accepts) and the neighbours of the ranges are not.
+  for (char bad : std::string("ABCDEF/:@G`g x-\xff") + std::string(1, '\0')) {
+    EXPECT_FALSE(IsLowerHex(std::string("0a") + bad + "9")) << static_cast<int>(bad);
+  }
 }
 
 TEST(HexTest, RejectsOddLength) {

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <memory>
 
+#include "core/lower_hex.h"
 #include "wire/readings_codec.h"
 
 namespace medmesh::wearable {
@@ -14,9 +15,7 @@ std::string BatchKey(const wire::BatchId& batch_id, std::uint64_t sequence) {
 
 std::optional<BatchKeyParts> ParseBatchKey(std::string_view key) {
   if (key.size() < 34 || key[32] != '-') return std::nullopt;
-  for (char c : key.substr(0, 32)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
-  }
+  if (!IsLowerHex(key.substr(0, 32))) return std::nullopt;
   auto bytes = HexDecode(key.substr(0, 32));
   if (!bytes) return std::nullopt;
   BatchKeyParts parts{};

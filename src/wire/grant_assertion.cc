@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/lower_hex.h"
 #include "crypto/kdf.h"
 #include "wire/model.h"
 #include "wire/node_envelope.h"
@@ -16,11 +17,7 @@ constexpr std::uint8_t kVersion = 1;
 constexpr std::size_t kNonceHexBytes = 32;
 constexpr std::size_t kMaxMessageBytes = 4 + 1 + 4 * (4 + kMaxIdBytes) + 16 + 4 + kNonceHexBytes;
 
-bool IsNonce(std::string_view s) {
-  return s.size() == kNonceHexBytes && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
+bool IsNonce(std::string_view s) { return s.size() == kNonceHexBytes && IsLowerHex(s); }
 
 Status Check(const GrantAssertion& a) {
   if (!IsValidId(a.cloud_id) || !IsValidId(a.audience) || !IsValidId(a.doctor_account_id) ||
