@@ -49,6 +49,9 @@ struct MeshNode::Peer {
   std::atomic<int> reachable{-1};  // -1 unknown, 0 no, 1 yes
   std::atomic<std::int64_t> last_attempt_ms{0};
   std::atomic<std::int64_t> delivered{0};
+  std::atomic<std::int64_t> expired{0};  // reports settled unsent: their decision had ended
+  std::mutex deliver_mu;                 // one delivery pass to this peer at a time
+  std::thread sender;                    // Start() to Stop(): this peer's deliveries
 };
 
 MeshNode::MeshNode(MeshContext context, MeshOptions options)
@@ -232,6 +235,14 @@ void MeshNode::DeliverTo(Peer& peer) {
         if (usable) report.decision = std::move(*decision);
       }
     }
+    if (usable && report.kind != MeshReportKind::kRevocation &&
+        report.decision.expires_ms <= NowMs()) {
+      // Its decision has ended: the peer would adopt nothing (mesh_fusion.h), so an outbox of a
+      // peer that stays away holds at most the decisions still in force.
+      peer.expired.fetch_add(1);
+      (void)peer.outbox->MarkSent(item.id);
+      continue;
+    }
     auto sequence = NextSequence();
     if (!sequence) {
       (void)peer.outbox->MarkFailed(item.id, "no sequence number");
@@ -392,9 +403,19 @@ void MeshNode::Notify(const std::vector<SettledReport>& settled) const {
   for (const SettledReport& s : settled) settled_listener_(s);
 }
 
+void MeshNode::Deliver(Peer& peer) {
+  std::lock_guard lock(peer.deliver_mu);
+  DeliverTo(peer);
+}
+
 Status MeshNode::RunOnce() {
-  std::lock_guard round(run_mu_);
-  for (auto& peer : peers_) DeliverTo(*peer);
+  for (auto& peer : peers_) Deliver(*peer);
+  Tick();
+  return OkStatus();
+}
+
+void MeshNode::Tick() {
+  std::lock_guard round(tick_mu_);
   std::vector<FusionUpdate> updates;
   std::vector<SettledReport> settled;
   {
@@ -405,35 +426,42 @@ Status MeshNode::RunOnce() {
   }
   Notify(settled);
   for (const FusionUpdate& u : updates) Apply(u);
-  return OkStatus();
 }
 
 void MeshNode::Wake() {
   {
     std::lock_guard lock(wake_mu_);
-    woken_ = true;
+    ++wake_generation_;
   }
-  wake_cv_.notify_one();
+  wake_cv_.notify_all();
 }
 
-void MeshNode::Run() {
+void MeshNode::Loop(const std::function<void()>& round) {
+  std::uint64_t seen = 0;
   while (true) {
     try {
-      (void)RunOnce();
+      round();
     } catch (const std::exception& e) {
       log::Error("ids_mesh_round_threw", {{"type", std::string(typeid(e).name())}});
     }
     std::unique_lock lock(wake_mu_);
-    wake_cv_.wait_for(lock, options_.poll_interval, [this] { return woken_ || stopping_; });
+    wake_cv_.wait_for(lock, options_.poll_interval,
+                      [&] { return stopping_ || wake_generation_ != seen; });
     if (stopping_) return;
-    woken_ = false;
+    seen = wake_generation_;
   }
 }
 
 void MeshNode::Start() {
   std::lock_guard lock(wake_mu_);
   if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] { Loop([this] { Tick(); }); });
+  // A thread per peer: a peer that accepts and then answers slowly (up to request_timeout)
+  // delays only its own reports, not the other peers'.
+  for (auto& peer : peers_) {
+    Peer* p = peer.get();
+    p->sender = std::thread([this, p] { Loop([this, p] { Deliver(*p); }); });
+  }
 }
 
 void MeshNode::Stop() {
@@ -443,6 +471,9 @@ void MeshNode::Stop() {
   }
   wake_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& peer : peers_) {
+    if (peer->sender.joinable()) peer->sender.join();
+  }
 }
 
 std::vector<MeshPeerStatus> MeshNode::Peers() const {
@@ -463,6 +494,7 @@ std::vector<MeshPeerStatus> MeshNode::Peers() const {
     if (reachable >= 0) s.reachable = reachable == 1;
     s.last_attempt_ms = peer->last_attempt_ms.load();
     s.delivered = peer->delivered.load();
+    s.expired = peer->expired.load();
     out.push_back(std::move(s));
   }
   return out;
@@ -509,7 +541,8 @@ void AddMeshRoutes(net::Router& router, MeshNode& mesh,
                {"outbox_depth", p.outbox_depth},
                {"reachable", p.reachable ? Json(*p.reachable) : Json(nullptr)},
                {"last_attempt_ms", p.last_attempt_ms ? Json(p.last_attempt_ms) : Json(nullptr)},
-               {"delivered", p.delivered}});
+               {"delivered", p.delivered},
+               {"expired", p.expired}});
         }
         return Dump({{"peers", list}});
       });

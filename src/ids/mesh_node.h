@@ -5,8 +5,8 @@
 // in an outbox per peer (store::SqliteDurableQueue in <data_dir>/mesh_outbox_<peer>.db: the
 // same at-least-once queue and backoff as the cloudlet's forward queue), so a report to a peer
 // that is down is delivered when it is back, also after this node restarts. A sender thread
-// drains the outboxes: each attempt is signed afresh (mesh_report.h) with a new sequence number
-// (durable blocks of a counter, so they increase across restarts) and POSTed to the peer's
+// per peer drains its outbox: each attempt is signed afresh (mesh_report.h) with a new sequence
+// number (durable blocks of a counter, so they increase across restarts) and POSTed to the peer's
 // /api/v1/ids/mesh/reports. 2xx, 400 and 409 settle an item (409: the peer saw a later
 // sequence; 400: it can never be accepted); anything else (unreachable, 401, 403, 5xx) backs
 // off and is retried. Adopted decisions are never relayed: a report's origin is who decided.
@@ -27,8 +27,11 @@
 // nothing (fusion is idempotent per origin and decision id).
 //
 // Also: GET /api/v1/ids/peers and GET /api/v1/ids/mesh (AddMeshRoutes), behind `authorize`.
-// Threads: Start() runs the sender (and the fusion's Tick) on one background thread until Stop().
-// Tests may call RunOnce() instead. Thread safety: thread-safe.
+// A report whose decision has ended by the time it is due is settled without sending (the peer
+// would adopt nothing), so an outbox of a peer that stays away holds only decisions in force.
+// Threads: Start() runs, until Stop(), one sender thread per peer (a slow peer delays only its
+// own reports) and one for the fusion's Tick. Tests may call RunOnce() instead.
+// Thread safety: thread-safe.
 #pragma once
 
 #include <atomic>
@@ -122,6 +125,7 @@ struct MeshPeerStatus {
   std::optional<bool> reachable;  // the last delivery attempt; nullopt: none yet
   std::int64_t last_attempt_ms = 0;
   std::int64_t delivered = 0;
+  std::int64_t expired = 0;  // reports settled unsent since start: their decision had ended
 };
 
 class MeshNode {
@@ -140,7 +144,7 @@ class MeshNode {
   // Points a configured peer at another base URL (a test's or benchmark's server that got its
   // port after this node opened). kNotFound for an id not configured.
   Status SetPeerUrl(std::string_view id, std::string url);
-  // One delivery round over every outbox, then the fusion's Tick. For tests.
+  // One delivery pass over every outbox, then the fusion's Tick. For tests.
   Status RunOnce();
   void Wake();
 
@@ -165,10 +169,13 @@ class MeshNode {
   Status Enqueue(std::string_view item_id, ByteView payload);
   Result<std::uint64_t> NextSequence();
   void DeliverTo(Peer& peer);
+  void Deliver(Peer& peer);  // DeliverTo under the peer's deliver_mu
+  void Tick();               // the fusion's Tick and what it decided
   void Apply(const FusionUpdate& update);
   void Notify(const std::vector<SettledReport>& settled) const;
   std::function<void(const SettledReport&)> settled_listener_;  // set before Start
-  void Run();
+  // Runs `round` until Stop(): again after each Wake() or poll_interval.
+  void Loop(const std::function<void()>& round);
   std::int64_t NowMs() const;
 
   MeshContext ctx_;
@@ -188,11 +195,12 @@ class MeshNode {
   std::mutex sequence_mu_;
   std::uint64_t sequence_next_ = 0, sequence_end_ = 0;
 
-  std::mutex run_mu_;  // one round at a time
+  std::mutex tick_mu_;  // one Tick at a time
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
-  bool woken_ = false, stopping_ = false;
-  std::thread thread_;
+  std::uint64_t wake_generation_ = 0;  // Wake() counts; each loop waits for a new one
+  bool stopping_ = false;
+  std::thread thread_;  // the fusion's Tick; each peer has its own sender (Peer::sender)
 };
 
 // The mesh routes, for the node's router:

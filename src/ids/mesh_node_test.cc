@@ -1,10 +1,15 @@
 // The IDS mesh between in-process nodes over real HTTP (mesh_node.h): a detection on one node
 // is adopted on another only with a second origin; a mesh-wide revoke; a peer that is down gets
 // its reports when it is back, also after the sender restarts; the report route's refusals
-// (malformed, forged, not a peer, replay); a lying peer loses its influence.
+// (malformed, forged, not a peer, replay); a lying peer loses its influence; a silent peer
+// delays only its own reports; a report whose decision ended is not sent.
 #include "ids/mesh_node.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -267,6 +272,84 @@ TEST_F(MeshNodeTest, APeerThatIsDownGetsItsReportsWhenBackAlsoAfterTheSenderRest
   a.mesh->Stop();
 }
 
+TEST_F(MeshNodeTest, APeerThatAcceptsButNeverAnswersDelaysOnlyItsOwnReports) {
+  // "cloudlet-9" listens but never accepts: the handshake completes in the kernel's backlog
+  // and a request waits for its answer until request_timeout (a minute here). It is listed
+  // first, so one sender draining the outboxes in turn would hold b's report for that minute.
+  const int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(::listen(silent, 16), 0);
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string silent_url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  const std::vector<std::string> ids = {"cloudlet-9", "cloudlet-1", "cloudlet-2"};
+  TestNode &a = nodes_[0], &b = nodes_[1];
+  a.id = "cloudlet-1";
+  b.id = "cloudlet-2";
+  MeshOptions options = Options(a.id, ids);
+  options.request_timeout = std::chrono::minutes(1);
+  Open(a, std::move(options));
+  Open(b, Options(b.id, ids));
+  Serve(b);
+  ASSERT_TRUE(a.mesh->SetPeerUrl("cloudlet-9", silent_url));
+  ASSERT_TRUE(a.mesh->SetPeerUrl("cloudlet-2", b.url()));
+  a.mesh->Start();
+  Attack(a, kAttacker);
+  EXPECT_TRUE(WaitUntil([&] { return LastFrom(b, "cloudlet-1").has_value(); }))
+      << "the silent peer held the others' reports";
+  const auto silent_peer = [&] {
+    for (const MeshPeerStatus& p : a.mesh->Peers()) {
+      if (p.address.id == "cloudlet-9") return p;
+    }
+    return MeshPeerStatus{};
+  };
+  EXPECT_EQ(silent_peer().outbox_depth, 1u);
+  EXPECT_EQ(silent_peer().delivered, 0);
+  // Closing the listener resets the waiting request, so Stop() need not wait out the minute.
+  ::close(silent);
+  a.mesh->Stop();
+}
+
+TEST_F(MeshNodeTest, AReportWhoseDecisionEndedIsSettledWithoutBeingSent) {
+  Mesh3();
+  TestNode &a = nodes_[0], &b = nodes_[1];
+  const std::uint16_t b_port = b.port;
+  b.server->Stop(std::chrono::milliseconds(100));
+  b.server.reset();
+  Decision ended = BlockOf("cloudlet-1", "198.51.100.20", std::string(32, 'e'));
+  ended.expires_ms = ended.created_ms - 1;
+  Decision in_force = BlockOf("cloudlet-1", "198.51.100.21", std::string(32, 'f'));
+  ASSERT_TRUE(a.mesh->Publish(MeshReportKind::kDecision, ended));
+  ASSERT_TRUE(a.mesh->Publish(MeshReportKind::kDecision, in_force));
+  ASSERT_TRUE(a.mesh->RunOnce());
+  auto at_b = [&] {
+    for (const MeshPeerStatus& p : a.mesh->Peers()) {
+      if (p.address.id == "cloudlet-2") return p;
+    }
+    return MeshPeerStatus{};
+  };
+  // b is down: the ended decision leaves the outbox unsent, the one in force waits for b.
+  EXPECT_EQ(at_b().outbox_depth, 1u);
+  EXPECT_EQ(at_b().expired, 1);
+  EXPECT_EQ(at_b().reachable, std::optional<bool>(false));
+  Serve(b, b_port);
+  ASSERT_TRUE(WaitUntil([&] {
+    (void)a.mesh->RunOnce();
+    return at_b().outbox_depth == 0;
+  }));
+  EXPECT_EQ(at_b().delivered, 1);
+  std::vector<std::string> seen;
+  for (const ReceivedReport& r : b.mesh->Recent(100)) {
+    if (r.origin == "cloudlet-1" && r.decision) seen.push_back(r.decision->scope.value);
+  }
+  EXPECT_EQ(seen, std::vector<std::string>{"198.51.100.21"});
+}
+
 TEST_F(MeshNodeTest, TheReportRouteRefusesMalformedForgedForeignAndReplayedReports) {
   Mesh3();
   TestNode &a = nodes_[0], &b = nodes_[1];
@@ -367,7 +450,7 @@ TEST_F(MeshNodeTest, ALyingPeerIsRefutedByBenignTrafficAndCannotTipABlock) {
   ASSERT_EQ(p["peers"].size(), 2u);
   for (const char* member :
        {"id", "url", "cloud", "trust", "weight", "confirmed", "refuted", "reports",
-        "last_report_ms", "outbox_depth", "reachable", "last_attempt_ms", "delivered"}) {
+        "last_report_ms", "outbox_depth", "reachable", "last_attempt_ms", "delivered", "expired"}) {
     EXPECT_TRUE(p["peers"][0].contains(member)) << member;
   }
   auto mesh = client_->Get(b.url() + "/api/v1/ids/mesh?limit=10");
