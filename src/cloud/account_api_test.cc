@@ -808,6 +808,25 @@ TEST_F(AccountDecisionTest, ABlockedAccountIsRefusedBeforeHashingExistingOrNotUn
   ExpectError(Login("ghost@example.org", kPassword), 429, "resource_exhausted", "account_blocked");
   clock_.Advance(std::chrono::minutes(10));
   ExpectError(Login("ghost@example.org", kPassword), 401, "unauthenticated");
+
+  // Every change is audited: by whom, from where, the kind of scope - not the account's
+  // reference (an identity).
+  EXPECT_EQ(audit_.Of("ids.decision.impose").size(), 2u);
+  EXPECT_EQ(audit_.Of("ids.allowlist.add").size(), 1u);
+  EXPECT_EQ(audit_.Of("ids.allowlist.remove").size(), 1u);
+  ASSERT_EQ(audit_.Of("ids.decision.revoke").size(), 1u);
+  for (const char* event : {"ids.decision.impose", "ids.allowlist.add", "ids.allowlist.remove",
+                            "ids.decision.revoke"}) {
+    for (const audit::AuditEntry& e : audit_.Of(event)) {
+      EXPECT_EQ(e.outcome, audit::Outcome::kSuccess) << event;
+      EXPECT_EQ(e.actor_role, "admin") << event;
+      EXPECT_FALSE(e.actor_account_id.empty()) << event;
+      EXPECT_EQ(e.entity_type, "IdsScope") << event;
+      EXPECT_EQ(e.entity_id, "account") << event;
+      EXPECT_FALSE(e.source_address.empty()) << event;
+      EXPECT_EQ(e.detail.find(Ref(kAdminEmail)), std::string::npos) << event;
+    }
+  }
 }
 
 TEST_F(AccountDecisionTest, AnOperatorsDecisionIsCheckedAndTheAllowlistWins) {

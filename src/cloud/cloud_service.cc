@@ -513,8 +513,32 @@ net::Router CloudService::State::BuildRouter() {
     }
     return std::nullopt;
   };
-  ids::AddIdsRoutes(router,
-                    {*decisions, *detection, *enforcer, clock, ids_authorize, {}, payloads.get()});
+  // Each decision imposed or revoked and each allowlist change, in the audit log (the
+  // cloudlet's do the same): who (an admin's account, or the static operator token), from
+  // where, which kind of scope - not the value, which may be an address or an account.
+  const auto audit_ids_change = [this](const net::Request& r, std::string_view what,
+                                       const ids::Scope& scope) {
+    audit::AuditEntry e;
+    e.time_ms = wire::NowMs(clock);
+    e.event = "ids." + std::string(what);
+    e.action = audit::Action::kUpdate;
+    if (node::BearerTokenMatches(r.Header("Authorization"), operator_token)) {
+      e.actor_role = "operator";
+      e.detail = "static token";
+    } else if (Result<accounts::Principal> who = accounts->PrincipalOf(r)) {
+      e.actor_account_id = who->account_id;
+      e.actor_role = std::string(accounts::RoleName(who->role));
+    }
+    e.source_address = r.peer_address;
+    e.entity_type = "IdsScope";
+    e.entity_id = std::string(ids::ScopeKindName(scope.kind));
+    if (Status appended = (options.audit ? *options.audit : *audit).Append(e); !appended) {
+      log::Error("cloud_audit_failed",
+                 {{"event", e.event}, {"error", appended.error().ToString()}});
+    }
+  };
+  ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock, ids_authorize,
+                             audit_ids_change, payloads.get()});
   // The IDS mesh (ids/mesh_node.h): the cloudlets' signed reports; the mesh-wide view for admins.
   ids::AddMeshRoutes(router, *mesh, ids_authorize);
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
