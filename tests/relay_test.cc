@@ -503,6 +503,51 @@ TEST_F(RelayTest, AReceiptAPeerKeptFromAnEarlierAttemptSettlesNothing) {
   EXPECT_GE(r["bad"].get<int>(), 1);
 }
 
+// The cloud restarts with a new key (its id, data and port kept) while a cloudlet whose own
+// link is down sends through a peer. The next item is an enrolment (pushed as it is, not
+// sealed to the cloud's key): the cloud's receipt for it, under the new key, fails against the
+// certificate the cloudlet holds, which it fetches again through the same peer (chained to the
+// pinned root) before blaming the peer - so the enrolment settles, the honest relay loses no
+// trust, and the new device's readings follow.
+TEST_F(RelayTest, AReceiptUnderTheCloudsRotatedKeySettlesThroughTheRelayAfterOneRefetch) {
+  auto b = StartCloudlet("cloudlet-b", cloud_url_, {{"cloudlet-a", closed_url_, false}});
+  ASSERT_TRUE(b);
+  auto a = StartCloudlet("cloudlet-a", closed_url_, {{"cloudlet-b", Url(*b), false}});
+  ASSERT_TRUE(a);
+  UploadAt(*a, 1);
+  ASSERT_TRUE(testing::WaitUntil([&] { return cloud_->Stats().value().readings == 30u; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return a->Stats().forward_queue_depth == 0; }));
+
+  const std::uint16_t port = cloud_->port();
+  cloud_.reset();
+  // Without its key file the deployment issues the cloud a new key (same id, same root).
+  std::filesystem::remove_all(dir_.path() / "pki" / "cloud");
+  StartCloud(port);
+  ASSERT_EQ(cloud_->port(), port);
+  TestDevice second("watch-2", "patient-2", random_, clock_);
+  ASSERT_TRUE(second.Enrol(*client_, Url(*a), enrol_token_, deployment_.Root().key));
+  ASSERT_TRUE(testing::WaitUntil([&] { return a->Stats().forward_queue_depth == 0; }));
+  EXPECT_FALSE(
+      Metric(*a, "medmesh_cloudlet_forward_failures_total", {{"reason", "relay_bad_receipt"}})
+          .has_value());
+  const json peer = PeerAt(*a, "cloudlet-b");
+  ASSERT_TRUE(peer.is_object());
+  EXPECT_EQ(peer["bad"].get<int>(), 0);
+  EXPECT_TRUE(peer["partner"].get<bool>());
+
+  auto r =
+      client_->Post(Url(*a) + "/api/v1/ingest",
+                    std::string(AsStringView(second.SealReadings(HeartRate(NowMs(), 30)).value())),
+                    "application/octet-stream");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(testing::WaitUntil([&] { return cloud_->Stats().value().readings == 60u; }))
+      << "readings at the cloud: " << cloud_->Stats().value().readings;
+  ASSERT_TRUE(testing::WaitUntil([&] { return a->Stats().forward_queue_depth == 0; }));
+  EXPECT_EQ(a->Stats().forwarded, 2u);
+  EXPECT_EQ(PeerAt(*a, "cloudlet-b")["bad"].get<int>(), 0);
+}
+
 // A peer cloudlet's IDS report that the mesh settles here is evidence for the cloudlet's own
 // peer trust (the one relays are chosen by): a block of a scope allowlisted here is refuted.
 TEST_F(RelayTest, AReportThePeerSentThatTheMeshRefutesLowersItsTrust) {
