@@ -339,13 +339,14 @@ ShareAnswer PeerError(const Error& e) {
 struct TrustService::State {
   explicit State(TrustContext c) : ctx(std::move(c)) {}
   TrustContext ctx;
-  // Grant assertions' nonces until they expire (an assertion settles one attestation).
-  std::mutex assertions_mu;
-  std::map<std::string, std::int64_t> assertion_nonces;  // nonce -> expires_ms
-  // OkStatus if `hex` is a grant assertion for this doctor and patient (see trust_service.h);
-  // otherwise PermissionDenied and an IDS event.
-  Status CheckGrantAssertion(const net::Request& r, const ConsoleCaller& caller,
-                             std::string_view patient_id, std::string_view hex);
+  // The assertion's nonce if `hex` is a grant assertion for this doctor and patient (see
+  // trust_service.h); otherwise PermissionDenied and an IDS event. Whether the nonce settled an
+  // attestation before is the store's to say (AddAttestation), so a replay is refused also
+  // after a restart.
+  Result<std::string> CheckGrantAssertion(const net::Request& r, const ConsoleCaller& caller,
+                                          std::string_view patient_id, std::string_view hex);
+  // The refusal of an attestation without a valid grant assertion (and its IDS event).
+  Error RefuseAttestation(const net::Request& r, bool none, std::string_view why);
 
   Result<net::Response> GetProfile(const net::Request& r);
   Result<net::Response> PutProfile(const net::Request& r);
@@ -1069,11 +1070,17 @@ Result<net::Response> TrustService::State::Attest(const net::Request& r) {
         "reason must be known_in_care or consistent_reports (positive), misuse_concern or "
         "identity_concern (negative)");
   }
-  MEDMESH_RETURN_IF_ERROR(
+  MEDMESH_ASSIGN_OR_RETURN(
+      const std::string nonce,
       CheckGrantAssertion(r, caller, patient_id, body.value("grant_assertion", "")));
   if (!ctx.known_patient(patient_id)) return NotFound("no such patient here");
-  MEDMESH_ASSIGN_OR_RETURN(Interaction attestation,
-                           ctx.store.AddAttestation(caller.account_id, patient_id, positive));
+  Result<Interaction> added =
+      ctx.store.AddAttestation(caller.account_id, patient_id, positive, nonce);
+  if (!added && added.error().code() == ErrorCode::kAlreadyExists) {
+    return RefuseAttestation(r, false, "replayed");
+  }
+  if (!added) return added.error();
+  const Interaction& attestation = *added;
   MEDMESH_RETURN_IF_ERROR(Audit(
       r, caller, "trust.attestation.create", audit::Action::kCreate, patient_id, "Observation",
       attestation.interaction_id,
@@ -1081,17 +1088,23 @@ Result<net::Response> TrustService::State::Attest(const net::Request& r) {
   return Created({{"interaction_id", attestation.interaction_id}, {"positive", positive}});
 }
 
-Status TrustService::State::CheckGrantAssertion(const net::Request& r, const ConsoleCaller& caller,
-                                                std::string_view patient_id, std::string_view hex) {
+Error TrustService::State::RefuseAttestation(const net::Request& r, bool none,
+                                             std::string_view why) {
   // A missing assertion is a probe (kind "other", like other refused probes here); one that is
   // present and does not hold is a forgery.
-  const auto refuse = [&](std::string_view why) -> Status {
-    ctx.record_ids(
-        hex.empty() ? store::IdsEventKind::kOther : store::IdsEventKind::kForgedSignature, r,
-        "trust: attestation without a valid grant assertion (" + std::string(why) + ")");
-    return PermissionDenied(
-        "an attestation needs the cloud's grant assertion: attest from the patient's view at the "
-        "cloud");
+  ctx.record_ids(none ? store::IdsEventKind::kOther : store::IdsEventKind::kForgedSignature, r,
+                 "trust: attestation without a valid grant assertion (" + std::string(why) + ")");
+  return PermissionDenied(
+      "an attestation needs the cloud's grant assertion: attest from the patient's view at the "
+      "cloud");
+}
+
+Result<std::string> TrustService::State::CheckGrantAssertion(const net::Request& r,
+                                                             const ConsoleCaller& caller,
+                                                             std::string_view patient_id,
+                                                             std::string_view hex) {
+  const auto refuse = [&](std::string_view why) -> Error {
+    return RefuseAttestation(r, hex.empty(), why);
   };
   if (hex.empty()) return refuse("none");
   if (ctx.root == nullptr) return refuse("no root to check it");
@@ -1109,11 +1122,7 @@ Status TrustService::State::CheckGrantAssertion(const net::Request& r, const Con
   if (now_ms + kSkewMs < a->issued_ms || now_ms > a->expires_ms + kSkewMs) {
     return refuse("expired or not yet valid");
   }
-  std::lock_guard lock(assertions_mu);
-  std::erase_if(assertion_nonces,
-                [&](const auto& entry) { return entry.second + kSkewMs < now_ms; });
-  if (!assertion_nonces.emplace(a->nonce, a->expires_ms).second) return refuse("replayed");
-  return OkStatus();
+  return std::move(a->nonce);
 }
 
 // --- peer cloudlets --------------------------------------------------------------------------

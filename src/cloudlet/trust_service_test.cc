@@ -291,6 +291,26 @@ TEST_F(TrustServiceTest, TheStoreReopensItsFileAndMovesAVersionOneFileForward) {
             2);
 }
 
+TEST_F(TrustServiceTest, AGrantAssertionSettlesOneAttestationAlsoAfterTheStoreIsReopened) {
+  ASSERT_TRUE(store_->AddAttestation("acc-doctor", kAda, true, "00ab"));
+  const auto again = store_->AddAttestation("acc-doctor", kAda, false, "00ab");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kAlreadyExists);
+  // A restart: the nonce is on disk, not in the process's memory.
+  auto reopened =
+      TrustStore::Open((dir_.path() / "trust.db").string(), *envelope_, clock_, random_);
+  ASSERT_TRUE(reopened) << reopened.error().ToString();
+  const auto replayed = (*reopened)->AddAttestation("acc-doctor", kAda, true, "00ab");
+  ASSERT_FALSE(replayed);
+  EXPECT_EQ(replayed.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_TRUE((*reopened)->AddAttestation("acc-doctor", kAda, true, "00ac"));
+  for (const char* bad : {"", "00AB", "not hex"}) {
+    const auto refused = (*reopened)->AddAttestation("acc-doctor", kAda, true, bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST_F(TrustServiceTest, ProfileKeepsAHandleThatIsNotTheIdAndIsEncryptedAtRest) {
   const std::string handle = OptIn(kAda, {"I48", "I10"});
   ASSERT_FALSE(handle.empty());

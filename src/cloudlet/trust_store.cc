@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "core/lower_hex.h"
 #include "wire/model.h"
 
 namespace medmesh::cloudlet {
@@ -612,9 +613,13 @@ Result<std::vector<Interaction>> TrustStore::Interactions(std::int64_t since_ms)
 }
 
 Result<Interaction> TrustStore::AddAttestation(std::string_view clinician_account_id,
-                                               std::string_view patient_id, bool positive) {
+                                               std::string_view patient_id, bool positive,
+                                               std::string_view grant_nonce) {
   if (!wire::IsValidId(clinician_account_id) || !wire::IsValidId(patient_id)) {
     return InvalidArgument("bad id");
+  }
+  if (grant_nonce.empty() || grant_nonce.size() > 64 || !IsLowerHex(grant_nonce)) {
+    return InvalidArgument("bad grant assertion nonce");
   }
   if (clinician_account_id == patient_id)
     return InvalidArgument("a clinician cannot attest themselves");
@@ -624,10 +629,15 @@ Result<Interaction> TrustStore::AddAttestation(std::string_view clinician_accoun
   i.initiator = std::string(clinician_account_id);
   i.responder = std::string(patient_id);
   i.time_ms = NowMs(clock_);
-  i.subject_id = i.interaction_id;
+  i.subject_id = std::string(grant_nonce);
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_);
+    SQLite::Statement seen(*db_,
+                           "SELECT 1 FROM trust_interactions WHERE kind = 'attestation' AND"
+                           " subject_id = ?");
+    seen.bind(1, i.subject_id);
+    if (seen.executeStep()) return AlreadyExists("this grant assertion settled an attestation");
     InsertInteraction(*db_, i);
     InsertRating(*db_, {i.initiator, i.responder, i.interaction_id, positive, i.time_ms});
     tx.commit();

@@ -78,7 +78,7 @@ struct Interaction {
   std::string initiator;  // patient ids
   std::string responder;
   std::int64_t time_ms = 0;
-  std::string subject_id;  // the message or request id
+  std::string subject_id;  // the message or request id; an attestation's grant nonce
 };
 
 struct Message {
@@ -173,10 +173,14 @@ class TrustStore {
   // ratings are backed; older ones weigh next to nothing after the library's forgetting).
   Result<std::vector<Interaction>> Interactions(std::int64_t since_ms = 0) const;
   // Logs a clinician's attestation of a patient (one interaction of kind kAttestation) and the
-  // clinician's rating of it (positive or not), in one transaction. kInvalidArgument for a bad
-  // id or a clinician naming themselves.
+  // clinician's rating of it (positive or not), in one transaction. `grant_nonce` is the nonce
+  // of the cloud's grant assertion it came with (lower-case hex), kept as the interaction's
+  // subject: an assertion settles one attestation, so a nonce logged before (also before a
+  // restart) is kAlreadyExists. kInvalidArgument for a bad id or nonce or a clinician naming
+  // themselves.
   Result<Interaction> AddAttestation(std::string_view clinician_account_id,
-                                     std::string_view patient_id, bool positive);
+                                     std::string_view patient_id, bool positive,
+                                     std::string_view grant_nonce);
   // Stores a rating: kAlreadyExists if this rater rated this interaction before.
   Status AddRating(const Rating& rating);
   // The ratings given at or after `since_ms`.
