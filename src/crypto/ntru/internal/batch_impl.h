@@ -55,7 +55,7 @@ struct Trits;
 // mod-q kernel, which beats the bitsliced product there, on prepared operands (ADR 0053): f
 // in its signed form {0, 1, 2^16 - 1} is prepared once per key for both its S3 product and its
 // mod-q one, and the walk back prepares its running inverse once for its two products; stored
-// packed, five trits per byte. Either way a prefix product fits in a public-key slot, where
+// as one byte per coefficient. Either way a prefix product fits in a public-key slot, where
 // the chunk keeps it until that slot receives h.
 //
 // Mul(c, f, fo, ...):           c = c f   (f signed, fo its prepared operand: AVX2 only)
@@ -120,7 +120,6 @@ struct S3Chain<P, true> {
 template <class P>
 struct S3Chain<P, false> {
   using Elem = Poly<P>;
-  static constexpr std::size_t kBytes = P::kPackS3Bytes;
   static const Elem& From(const Poly<P>& a, Elem& /*tmp*/) { return a; }  // {0,1,2} only
   static const Poly<P>& To(const Elem& e, Poly<P>& /*tmp*/) { return e; }
   // Exact products mod 2^13 (a {0,1,2} element times {0,1,2}: [0, 4n); times signed f:
@@ -141,8 +140,15 @@ struct S3Chain<P, false> {
     RqMulOperands(u, x, fo);
     S3ReduceSignedProduct<P>(u.c);
   }
-  static void Store(std::uint8_t* out, const Elem& e) { PackS3(out, e); }
-  static void Load(Elem& e, const std::uint8_t* in) { UnpackS3(e, in); }
+  // One byte per coefficient (n bytes fit in the public-key slot): no base-3 packing.
+  static constexpr std::size_t kBytes = P::kN;
+  static void Store(std::uint8_t* out, const Elem& e) {
+    for (int i = 0; i < P::kN; ++i) out[i] = static_cast<std::uint8_t>(e.c[i]);
+  }
+  static void Load(Elem& e, const std::uint8_t* in) {
+    for (int i = 0; i < P::kN; ++i) e.c[i] = in[i];
+    for (int i = P::kN; i < P::kPad; ++i) e.c[i] = 0;
+  }
 };
 #endif
 
