@@ -272,7 +272,8 @@ void CheckS3SignedProduct(std::uint32_t seed) {
     }
     std::vector<std::uint16_t> want(P::kPad, 0);
     const int top = prod[P::kN - 1];
-    for (int i = 0; i < P::kN; ++i) want[i] = static_cast<std::uint16_t>(((prod[i] - top) % 3 + 3) % 3);
+    for (int i = 0; i < P::kN; ++i)
+      want[i] = static_cast<std::uint16_t>(((prod[i] - top) % 3 + 3) % 3);
     std::vector<std::uint16_t> r(P::kPad, 0);
     PolyMulQ<P>(r.data(), a.data(), f.data());
     S3ReduceSignedProduct<P>(r.data());

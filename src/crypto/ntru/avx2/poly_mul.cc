@@ -183,8 +183,12 @@ template <int kB, int kCount>
 __attribute__((noinline)) void TransposeBlocks(const std::uint16_t* a, V* t) {
   static_assert(kB % kLanes == 0);
   constexpr int kHalf = kLanes / 2;
+  // Unrolled: every load and store address is a constant offset (the loop's address
+  // arithmetic was a fifth of its instructions).
+#pragma GCC unroll 4
   for (int g = 0; g < kCount; g += kLanes) {
     V* const ta = t + std::ptrdiff_t{g / kLanes} * kB;
+#pragma GCC unroll 8
     for (int h = 0; h < kB / kHalf; ++h) {
       V rows[kHalf];  // in registers: transposed before the stores
       for (int i = 0; i < kHalf; ++i) {
@@ -520,9 +524,9 @@ void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) 
   PolyMulQPrepared<P>(r, pa, pb);
 }
 
-#define MEDMESH_NTRU_POLY_MUL_INSTANTIATE(P)                                                   \
-  template void PolyMulQ<P>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);     \
-  template void PrepareQ<P>(PreparedQ<P>&, const std::uint16_t*);                            \
+#define MEDMESH_NTRU_POLY_MUL_INSTANTIATE(P)                                             \
+  template void PolyMulQ<P>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*); \
+  template void PrepareQ<P>(PreparedQ<P>&, const std::uint16_t*);                        \
   template void PolyMulQPrepared<P>(std::uint16_t*, const PreparedQ<P>&, const PreparedQ<P>&);
 MEDMESH_NTRU_POLY_MUL_INSTANTIATE(Hps2048509)
 MEDMESH_NTRU_POLY_MUL_INSTANTIATE(Hps2048677)

@@ -268,7 +268,7 @@ void LiftHrss(std::uint16_t* r, const std::uint16_t* m) {
   template void UnpackS3Trits<P>(std::uint16_t*, const std::uint8_t*); \
   template void PackS3Trits<P>(std::uint8_t*, const std::uint16_t*);   \
   template void RqToS3Reduce<P>(std::uint16_t*, const std::uint16_t*); \
-  template void S3ReduceProduct<P>(std::uint16_t*);            \
+  template void S3ReduceProduct<P>(std::uint16_t*);                    \
   template void S3ReduceSignedProduct<P>(std::uint16_t*);
 MEDMESH_NTRU_S3_INSTANTIATE(Hps2048509)
 MEDMESH_NTRU_S3_INSTANTIATE(Hps2048677)

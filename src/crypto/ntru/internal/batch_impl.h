@@ -131,8 +131,7 @@ struct S3Chain<P, false> {
     S3ReduceSignedProduct<P>(c.c);
   }
   static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& /*f*/,
-                       const MulOperand<P>& fo, MulOperand<P>& x, MulOperand<P>& y,
-                       Elem& /*tmp*/) {
+                       const MulOperand<P>& fo, MulOperand<P>& x, MulOperand<P>& y, Elem& /*tmp*/) {
     PrepareMul(x, u);
     PrepareMul(y, t);
     RqMulOperands(inv, x, y);
@@ -185,10 +184,10 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   Poly<P> u;     // an inverse being walked back
   Poly<P> t;     // a prefix product read back, or a result
   Poly<P> g;
-  E c3{};  // A3 prefix product, then f_p
-  E e3;    // scratch of the A3 chain (portable build)
-  E u3;    // A3's inverse being walked back
-  E t3;    // A3's prefix product read back
+  E c3{};            // A3 prefix product, then f_p
+  E e3;              // scratch of the A3 chain (portable build)
+  E u3;              // A3's inverse being walked back
+  E t3;              // A3's prefix product read back
   MulOperand<P> fo;  // f (signed) or h, prepared
   MulOperand<P> xo;  // operand scratch
   MulOperand<P> yo;
