@@ -30,7 +30,7 @@ void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
 // Karatsuba blocks, transposed; PolyMulQPrepared(r, pa, pb) then equals PolyMulQ(r, a, b), r
 // any buffer of P::kPad coefficients (it may be a or b themselves). PolyMulQ is PrepareQ of both
 // operands and PolyMulQPrepared, so preparing once saves the operand's half of the work in every
-// further product (~2.8k instructions of ~26.6k for n = 677). 4 P::kPad coefficients (6 KB for
+// further product (~2.5k instructions of ~26.2k for n = 677). 4 P::kPad coefficients (6 KB for
 // n = 677). Batch key generation shares operands this way (../internal/batch_impl.h).
 template <class P>
 struct PreparedQ {
