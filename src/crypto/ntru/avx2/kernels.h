@@ -25,6 +25,22 @@ namespace medmesh::ntru::avx2 {
 template <class P>
 void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
 
+// PolyMulQ in two halves, for an operand used in several products: PrepareQ evaluates a (as
+// PolyMulQ's a or b: P::kPad coefficients, those at index >= n zero) into its 63 Toom-4 /
+// Karatsuba blocks, transposed; PolyMulQPrepared(r, pa, pb) then equals PolyMulQ(r, a, b), r
+// any buffer of P::kPad coefficients (it may be a or b themselves). PolyMulQ is PrepareQ of both
+// operands and PolyMulQPrepared, so preparing once saves the operand's half of the work in every
+// further product (~2.5k instructions of ~26.2k for n = 677). 4 P::kPad coefficients (6 KB for
+// n = 677). Batch key generation shares operands this way (../internal/batch_impl.h).
+template <class P>
+struct PreparedQ {
+  alignas(32) std::uint16_t v[4 * P::kPad];  // 4 groups of kPad/16 vectors of 16 lanes
+};
+template <class P>
+void PrepareQ(PreparedQ<P>& out, const std::uint16_t* a);
+template <class P>
+void PolyMulQPrepared(std::uint16_t* r, const PreparedQ<P>& a, const PreparedQ<P>& b);
+
 // Sorts kLen int32 values ascending as signed numbers, in place, with a fixed sorting network
 // of AVX2 lane-wise min/max (the result equals std::sort's). kLen is 512 or 1024. No alignment
 // needed. Thread-safe.
@@ -53,6 +69,11 @@ template <class P>
 void RqToS3Reduce(std::uint16_t* r, const std::uint16_t* a);
 template <class P>
 void S3ReduceProduct(std::uint16_t* r);
+// S3ReduceSignedProduct: the same for a product of a {0,1,2} polynomial and a ternary one
+// in {0, 1, 2^16 - 1} (S3MulSigned, ../internal/kem_impl.h): bits 0..12 of r[i] are its exact
+// coefficient in [-2n, 2n] as a 13-bit two's complement number; r[i] = that mod (3, Phi_n).
+template <class P>
+void S3ReduceSignedProduct(std::uint16_t* r);
 // Lift(m) of HRSS (kem_impl.h): r = (x - 1) * (m / (x - 1) mod (3, Phi_n)) in Z_q, for m with
 // coefficients in {0,1,2} and zero padding; r must not alias m. Only for P = Hrss701.
 template <class P>

@@ -133,7 +133,7 @@ inline void VerticalKaratsuba(const V* a, const V* b, V* c) {
 // of one 8 x 8 matrix of uint16 and the high halves as the rows of another, and transposes both
 // in place (three unpack rounds, 24 in-lane shuffles): afterwards the low half of r[c] is
 // column c of the first matrix and its high half column c of the second.
-inline void Transpose8x8Halves(V r[8]) {
+__attribute__((always_inline)) inline void Transpose8x8Halves(V r[8]) {
   V t[8];
   for (int k = 0; k < 4; ++k) {
     t[2 * k] = _mm256_unpacklo_epi16(r[2 * k], r[2 * k + 1]);
@@ -160,14 +160,17 @@ inline V LoadHalves(const std::uint16_t* p0, const std::uint16_t* p1) {
                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)), 1);
 }
 
-// For i < kCount: c block i = a block i * b block i, for blocks of kB slots (a multiple of 16)
-// of which the first kLen (a multiple of 4, at most kB) hold coefficients and the rest are
-// zero, multiplied by vertical Karatsuba (two levels) down to kLen/4 x kLen/4 schoolbooks. Block
-// i of c has 2 kB slots: the product's coefficients 0 .. kLen-1 in slots 0 .. kLen-1 and its
-// coefficients kLen .. 2 kLen-1 (the last is zero) in slots kB .. kB + kLen-1, zeros elsewhere
-// -- with kLen = kB simply the 2 kB coefficients. a, b hold RoundUp16(kCount) blocks, c as many
-// blocks of 2 kB; the blocks past kCount are multiplied too (they must be defined) and their
-// products ignored.
+// MulBlocks, split at the transposes: for i < kCount, c block i = a block i * b block i, for
+// blocks of kB slots (a multiple of 16) of which the first kLen (a multiple of 4, at most kB)
+// hold coefficients and the rest are zero, multiplied by vertical Karatsuba (two levels) down
+// to kLen/4 x kLen/4 schoolbooks. Block i of c has 2 kB slots: the product's coefficients
+// 0 .. kLen-1 in slots 0 .. kLen-1 and its coefficients kLen .. 2 kLen-1 (the last is zero) in
+// slots kB .. kB + kLen-1, zeros elsewhere -- with kLen = kB simply the 2 kB coefficients.
+//
+// TransposeBlocks brings the RoundUp16(kCount) blocks of one operand (the blocks past kCount
+// must be defined; their products are ignored) into the vertical layout, group g of 16 blocks
+// in t[g kB .. (g + 1) kB): vector k of a group holds coefficient k of its 16 blocks. An
+// operand used in several products is transposed once (PreparedQ, kernels.h).
 //
 // The transposes into the vertical layout skip the cross-half round of a full 16 x 16
 // transpose: vector j of the 8 slots 8 h .. 8 h + 7 is loaded with blocks g .. g + 7 in its low
@@ -176,26 +179,37 @@ inline V LoadHalves(const std::uint16_t* p0, const std::uint16_t* p1) {
 // The products go back through the same in-lane transposes plus one vperm2i128 per output
 // vector and whole-vector stores: storing halves instead doubled the stores, and on Ice Lake
 // that was 6-7 % slower per product than the shuffles it saved.
-template <int kB, int kLen, int kCount>
-__attribute__((noinline)) void MulBlocks(const std::uint16_t* a, const std::uint16_t* b,
-                                         std::uint16_t* c) {
-  static_assert(kB % kLanes == 0 && kLen % 4 == 0 && kLen <= kB);
+template <int kB, int kCount>
+__attribute__((noinline)) void TransposeBlocks(const std::uint16_t* a, V* t) {
+  static_assert(kB % kLanes == 0);
   constexpr int kHalf = kLanes / 2;
+  // Unrolled: every load and store address is a constant offset (the loop's address
+  // arithmetic was a fifth of its instructions).
+#pragma GCC unroll 4
   for (int g = 0; g < kCount; g += kLanes) {
-    V ta[kB];
-    V tb[kB];
-    V tc[2 * kB];
+    V* const ta = t + std::ptrdiff_t{g / kLanes} * kB;
+#pragma GCC unroll 8
     for (int h = 0; h < kB / kHalf; ++h) {
+      V rows[kHalf];  // in registers: transposed before the stores
       for (int i = 0; i < kHalf; ++i) {
         const std::ptrdiff_t lo = std::ptrdiff_t{g + i} * kB + kHalf * h;
         const std::ptrdiff_t hi = lo + std::ptrdiff_t{kHalf} * kB;
-        ta[kHalf * h + i] = LoadHalves(a + lo, a + hi);
-        tb[kHalf * h + i] = LoadHalves(b + lo, b + hi);
+        rows[i] = LoadHalves(a + lo, a + hi);
       }
-      Transpose8x8Halves(ta + kHalf * h);
-      Transpose8x8Halves(tb + kHalf * h);
+      Transpose8x8Halves(rows);
+      for (int i = 0; i < kHalf; ++i) ta[kHalf * h + i] = rows[i];
     }
-    VerticalKaratsuba<kLen, kLen / 4, kB - kLen>(ta, tb, tc);
+  }
+}
+
+template <int kB, int kLen, int kCount>
+__attribute__((noinline)) void MulTransposed(const V* ta, const V* tb, std::uint16_t* c) {
+  static_assert(kB % kLanes == 0 && kLen % 4 == 0 && kLen <= kB);
+  constexpr int kHalf = kLanes / 2;
+  for (int g = 0; g < kCount; g += kLanes) {
+    V tc[2 * kB];
+    const std::ptrdiff_t group = std::ptrdiff_t{g / kLanes} * kB;
+    VerticalKaratsuba<kLen, kLen / 4, kB - kLen>(ta + group, tb + group, tc);
     for (int i = kLen; i < kB; ++i) {  // the zero slots of the block layout
       tc[i] = _mm256_setzero_si256();
       tc[kB + i] = _mm256_setzero_si256();
@@ -289,7 +303,8 @@ __attribute__((noinline)) void KaratsubaInterpolate(const std::uint16_t* prods, 
   }
 }
 
-// prod = a * b, correct mod 2^13, for L = 512, 768 or 1024: Toom-4 with evaluation at 0, 1, -1,
+// Toom4Mul: prod = a * b, correct mod 2^13, for L = 512, 768 or 1024 -- Toom4Evaluate of each
+// operand, then Toom4MulEvaluated. Toom-4 with evaluation at 0, 1, -1,
 // 2, -2, 1/2 (scaled by 8) and infinity over 7 products of M = L/4, each split by two
 // Karatsuba levels into 9 products of kB = M/4 (32, 48 or 64) slots: 63 blocks, four
 // transposed batches of 16, multiplied by two vertical Karatsuba levels and kPiece/4
@@ -300,24 +315,33 @@ __attribute__((noinline)) void KaratsubaInterpolate(const std::uint16_t* prods, 
 // zeros in the rest of its kB slots; the product's 32 pieces likewise in 2L slots. Every step
 // of the evaluation and interpolation is slot-wise linear or shifts by whole multiples of kB
 // slots (= multiples of kPiece coefficients), so the zero slots stay zero and only the block
-// products see the difference (MulBlocks). For 677 and 701 (pieces of 44, 704 coefficients)
+// products see the difference (MulTransposed). For 677 and 701 (pieces of 44, 704 coefficients)
 // and 821 (pieces of 52, 832) the schoolbooks are 11 x 11 and 13 x 13 instead of 12 x 12 and
 // 16 x 16: 16 % and 34 % fewer multiplies. kPiece = kB is the plain layout (509).
 //
 // The interpolation divides exact multiples of 2, 4 and 8 (a shift loses the top bit each
 // time), so c2 and c4 are right mod 2^13, c1, c3 and c5 mod 2^14, c0 and c6 exactly.
-template <int L, int kPiece>
-void Toom4Mul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* b) {
+template <int L>
+struct Toom4Shape {
   static constexpr int kM = L / 4;
-  constexpr int kB = kM / 4;
+  static constexpr int kB = kM / 4;
   static_assert(kB % kLanes == 0);
-  constexpr int kPer = KaratsubaBlocks<kM, kB>();  // 9 blocks per evaluation point
-  constexpr int kCount = 7 * kPer;
-  constexpr int kSlots = RoundUp16(kCount);
-  alignas(32) std::uint16_t ea[kSlots * kB];
-  alignas(32) std::uint16_t eb[kSlots * kB];
-  alignas(32) std::uint16_t ec[kSlots * 2 * kB];
-  const auto evaluate = [](const std::uint16_t* x, std::uint16_t* out) {
+  static constexpr int kPer = KaratsubaBlocks<kM, kB>();  // 9 blocks per evaluation point
+  static constexpr int kCount = 7 * kPer;
+  static constexpr int kSlots = RoundUp16(kCount);
+  static constexpr int kVectors = kSlots / kLanes * kB;  // an operand, transposed
+};
+
+// t = the 63 blocks of Toom-4 and Karatsuba evaluation of x (piece layout), transposed
+// (TransposeBlocks): the operand half of Toom4Mul, done once per operand.
+template <int L>
+void Toom4Evaluate(const std::uint16_t* x, V* t) {
+  using S = Toom4Shape<L>;
+  constexpr int kM = S::kM;
+  constexpr int kB = S::kB;
+  constexpr int kPer = S::kPer;
+  alignas(32) std::uint16_t out[S::kSlots * kB];
+  {
     alignas(32) std::uint16_t e[5][kM];  // x(1), x(-1), x(2), x(-2), 8 x(1/2)
     for (int i = 0; i < kM; i += kLanes) {
       const V x0 = Load(x + i);
@@ -340,12 +364,20 @@ void Toom4Mul(std::uint16_t* prod, const std::uint16_t* a, const std::uint16_t* 
     KaratsubaEvaluate<kM, kB>(x, out);
     for (int p = 0; p < 5; ++p) KaratsubaEvaluate<kM, kB>(e[p], out + (p + 1) * kStride);
     KaratsubaEvaluate<kM, kB>(x + 3 * kM, out + 6 * kStride);
-  };
-  evaluate(a, ea);
-  evaluate(b, eb);
-  std::memset(ea + kCount * kB, 0, (kSlots - kCount) * kB * sizeof(std::uint16_t));
-  std::memset(eb + kCount * kB, 0, (kSlots - kCount) * kB * sizeof(std::uint16_t));
-  MulBlocks<kB, kPiece, kCount>(ea, eb, ec);
+  }
+  std::memset(out + S::kCount * kB, 0, (S::kSlots - S::kCount) * kB * sizeof(std::uint16_t));
+  TransposeBlocks<kB, S::kCount>(out, t);
+}
+
+// prod = a * b, correct mod 2^13, from the operands' Toom4Evaluate<L> (see Toom4Mul).
+template <int L, int kPiece>
+void Toom4MulEvaluated(std::uint16_t* prod, const V* ta, const V* tb) {
+  using S = Toom4Shape<L>;
+  static constexpr int kM = S::kM;
+  constexpr int kB = S::kB;
+  constexpr int kPer = S::kPer;
+  alignas(32) std::uint16_t ec[S::kSlots * 2 * kB];
+  MulTransposed<kB, kPiece, S::kCount>(ta, tb, ec);
 
   // w[p] = the product at point p (0, 1, -1, 2, -2, 1/2, infinity), 2 kM coefficients.
   alignas(32) std::uint16_t w[7][2 * kM];
@@ -447,20 +479,32 @@ inline void FoldModXnMinus1(std::uint16_t* r, const std::uint16_t* prod) {
 }  // namespace
 
 template <class P>
-void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) {
+void PrepareQ(PreparedQ<P>& out, const std::uint16_t* a) {
   constexpr int kB = P::kPad / 16;
   constexpr int kPiece = PieceLength(P::kN);
   static_assert(kPiece <= kB && 16 * kPiece >= P::kN && (32 * kPiece) % kLanes == 0);
-  alignas(32) std::uint16_t prod[2 * P::kPad];
+  static_assert(sizeof out.v == Toom4Shape<P::kPad>::kVectors * sizeof(V));
+  V* const t = reinterpret_cast<V*>(out.v);
   if constexpr (kPiece == kB) {
-    Toom4Mul<P::kPad, kPiece>(prod, a, b);
+    Toom4Evaluate<P::kPad>(a, t);
+  } else {
+    alignas(32) std::uint16_t pieces[P::kPad];
+    ToPieces<kB, kPiece>(a, pieces);
+    Toom4Evaluate<P::kPad>(pieces, t);
+  }
+}
+
+template <class P>
+void PolyMulQPrepared(std::uint16_t* r, const PreparedQ<P>& a, const PreparedQ<P>& b) {
+  constexpr int kB = P::kPad / 16;
+  constexpr int kPiece = PieceLength(P::kN);
+  const V* const ta = reinterpret_cast<const V*>(a.v);
+  const V* const tb = reinterpret_cast<const V*>(b.v);
+  alignas(32) std::uint16_t prod[2 * P::kPad];
+  Toom4MulEvaluated<P::kPad, kPiece>(prod, ta, tb);
+  if constexpr (kPiece == kB) {
     FoldModXnMinus1<P>(r, prod);
   } else {
-    alignas(32) std::uint16_t sa[P::kPad];
-    alignas(32) std::uint16_t sb[P::kPad];
-    ToPieces<kB, kPiece>(a, sa);
-    ToPieces<kB, kPiece>(b, sb);
-    Toom4Mul<P::kPad, kPiece>(prod, sa, sb);
     alignas(32) std::uint16_t plain[2 * P::kPad];
     FromPieces<kB, kPiece>(prod, plain);
     // The product ends at 32 kPiece (a multiple of 16); the fold reads up to kPad + n.
@@ -471,9 +515,23 @@ void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) 
   }
 }
 
-template void PolyMulQ<Hps2048509>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
-template void PolyMulQ<Hps2048677>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
-template void PolyMulQ<Hps4096821>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
-template void PolyMulQ<Hrss701>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*);
+template <class P>
+void PolyMulQ(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) {
+  PreparedQ<P> pa;
+  PreparedQ<P> pb;
+  PrepareQ<P>(pa, a);
+  PrepareQ<P>(pb, b);
+  PolyMulQPrepared<P>(r, pa, pb);
+}
+
+#define MEDMESH_NTRU_POLY_MUL_INSTANTIATE(P)                                             \
+  template void PolyMulQ<P>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*); \
+  template void PrepareQ<P>(PreparedQ<P>&, const std::uint16_t*);                        \
+  template void PolyMulQPrepared<P>(std::uint16_t*, const PreparedQ<P>&, const PreparedQ<P>&);
+MEDMESH_NTRU_POLY_MUL_INSTANTIATE(Hps2048509)
+MEDMESH_NTRU_POLY_MUL_INSTANTIATE(Hps2048677)
+MEDMESH_NTRU_POLY_MUL_INSTANTIATE(Hps4096821)
+MEDMESH_NTRU_POLY_MUL_INSTANTIATE(Hrss701)
+#undef MEDMESH_NTRU_POLY_MUL_INSTANTIATE
 
 }  // namespace medmesh::ntru::avx2

@@ -203,10 +203,57 @@ inline void RqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
 // r = a * b mod (2^13, Phi_n) (RqMulModQ, then coefficient n-1 times Phi_n subtracted): for
 // key generation and decapsulation, whose results are used mod q.
 template <class P>
-inline void SqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
-  RqMulModQ(r, a, b);
+inline void SubtractTopPhiN(Poly<P>& r) {  // r -= r[n-1] Phi_n (mod 2^16)
   const std::uint16_t top = r.c[P::kN - 1];
   for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
+}
+
+template <class P>
+inline void SqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
+  RqMulModQ(r, a, b);
+  SubtractTopPhiN(r);
+}
+
+// An operand of several products mod 2^13, prepared once (batch key generation, where
+// Montgomery's trick multiplies one polynomial by two others). The AVX2 build keeps its Toom-4
+// evaluation (PreparedQ, avx2/kernels.h: the operand's half of the work of PolyMulQ, done once);
+// the portable build, whose product evaluates inside its recursion, only points at the
+// polynomial, which must then stay unchanged until the operand's last product (that product
+// may write its result into it, as RqMulModQ's r may alias a or b). RqMulOperands(r, a, b)
+// equals RqMulModQ(r, a, b) for the prepared polynomials.
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+template <class P>
+struct MulOperand {
+  PreparedQ<P> prepared;
+};
+template <class P>
+inline void PrepareMul(MulOperand<P>& o, const Poly<P>& a) {
+  PrepareQ<P>(o.prepared, a.c);
+}
+template <class P>
+inline void RqMulOperands(Poly<P>& r, const MulOperand<P>& a, const MulOperand<P>& b) {
+  PolyMulQPrepared<P>(r.c, a.prepared, b.prepared);
+}
+#else
+template <class P>
+struct MulOperand {
+  const Poly<P>* poly;
+};
+template <class P>
+inline void PrepareMul(MulOperand<P>& o, const Poly<P>& a) {
+  o.poly = &a;
+}
+template <class P>
+inline void RqMulOperands(Poly<P>& r, const MulOperand<P>& a, const MulOperand<P>& b) {
+  RqMul(r, *a.poly, *b.poly);
+}
+#endif
+
+// SqMulModQ for prepared operands.
+template <class P>
+inline void SqMulOperands(Poly<P>& r, const MulOperand<P>& a, const MulOperand<P>& b) {
+  RqMulOperands(r, a, b);
+  SubtractTopPhiN(r);
 }
 
 // Reduces {0,1,2}-or-larger coefficients mod (3, Phi_n): subtract c[n-1] * Phi_n.
@@ -238,6 +285,16 @@ inline void Z3ToZq(Poly<P>& a) {
   for (int i = 0; i < P::kN; ++i) {
     const std::uint16_t v = a.c[i];
     a.c[i] = static_cast<std::uint16_t>(v | ((0 - (v >> 1)) & P::kQMask));
+  }
+}
+
+// {0,1,2} -> {0, 1, 2^16 - 1}: the same residues mod q as Z3ToZq, and the true values -1, 0, 1
+// mod 2^13 (batch key generation multiplies f by this form both mod q and exactly for S3).
+template <class P>
+inline void Z3ToSigned(Poly<P>& a) {
+  for (int i = 0; i < P::kN; ++i) {
+    const std::uint16_t v = a.c[i];
+    a.c[i] = static_cast<std::uint16_t>(v | (0 - (v >> 1)));
   }
 }
 
