@@ -2,7 +2,8 @@
 // cloudlet) or admins (the cloud):
 //
 //   GET  /api/v1/ids/alerts                       recent alerts (memory; newest first), the
-//                                                 enforcer's counts and the payload scorer's state
+//                                                 enforcer's counts, the payload scorer's state
+//                                                 and the server's kernel drop
 //   GET  /api/v1/ids/decisions?active=true|false  decisions (active ones by default)
 //   POST /api/v1/ids/decisions                    {"scope","value","action","reason"?}: an
 //                                                 operator's own decision (detector
@@ -31,6 +32,7 @@
 #include "ids/enforcer.h"
 #include "ids/payload_scoring.h"
 #include "net/http_message.h"
+#include "net/http_server.h"
 #include "net/router.h"
 
 namespace medmesh::ids {
@@ -46,6 +48,9 @@ struct IdsApiContext {
   std::function<void(const net::Request&, std::string_view, const Scope&)> on_change;
   // The node's payload scoring (payload_scoring.h); null: reported as off.
   const PayloadScoring* payloads = nullptr;
+  // The kernel drop of the node's HTTP server (net::HttpServer::kernel_drop), so that an
+  // operator sees a flood the kernel is dropping; empty or nullopt (no server yet): null.
+  std::function<std::optional<net::KernelDropStats>()> kernel_drop = nullptr;
 };
 
 void AddIdsRoutes(net::Router& router, IdsApiContext context);
