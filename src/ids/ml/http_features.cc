@@ -117,6 +117,7 @@ constexpr std::array<std::string_view, 20> kXssKeywords = {
 constexpr std::array<std::string_view, 14> kSensitivePaths = {
     "etc/passwd", "etc/shadow", "boot.ini", "win.ini", "web-inf", ".htaccess", "proc/self",
     "/bin/sh",    "cmd.exe",    "system32", "/etc/",   "c:\\",    "wwwroot",   ".ssh"};
+constexpr std::array<std::string_view, 4> kTraversals = {"../", "..\\", "..%2f", "..%5c"};
 constexpr std::array<std::string_view, 30> kShellCommands = {
     "ls",     "cat",      "id",     "whoami", "uname", "wget",      "curl",     "nc",
     "netcat", "ping",     "echo",   "rm",     "sleep", "bash",      "sh",       "cmd",
@@ -220,7 +221,9 @@ int EventHandlers(std::string_view s) {
 }
 
 int Traversals(std::string_view s) {
-  return Count(s, "../") + Count(s, "..\\") + Count(s, "..%2f") + Count(s, "..%5c");
+  int n = 0;
+  for (std::string_view t : kTraversals) n += Count(s, t);
+  return n;
 }
 
 int SensitivePaths(std::string_view s) {
@@ -933,11 +936,13 @@ class ByteSet {
   bool All(std::string_view literal) const {
     return std::all_of(literal.begin(), literal.end(), [this](char c) { return Has(c); });
   }
-  // Some literal of `literals` may occur.
+  // Whether `s` (the value these bytes are of) holds one of `literals`, looked for only where
+  // the value holds every byte of the literal.
   template <std::size_t N>
-  bool AnyLiteral(const std::array<std::string_view, N>& literals) const {
-    return std::any_of(literals.begin(), literals.end(),
-                       [this](std::string_view l) { return All(l); });
+  bool AnyLiteralIn(std::string_view s, const std::array<std::string_view, N>& literals) const {
+    return std::any_of(literals.begin(), literals.end(), [&](std::string_view l) {
+      return All(l) && s.find(l) != std::string_view::npos;
+    });
   }
 
  private:
@@ -971,17 +976,19 @@ bool HasAttackStructure(std::string_view value) {
   if (has.Any("*-#") && SqlComments(s) > 0) return true;
   if (has.Has('(') && (SqlFunctionCalls(s) > 0 || SqlFunctionCalls2(s) > 0)) return true;
   if (has.Has('<') && (HtmlTagOpens(s) > 0 || ServerSideIncludes(s) > 0)) return true;
-  if (has.Has('.') && (Traversals(s) > 0 || DotSlashRuns(s) > 0 || LongDotRuns(s) > 0)) {
-    return true;
-  }
-  if (has.AnyLiteral(kSensitivePaths) && SensitivePaths(s) > 0) return true;
+  if (has.AnyLiteralIn(s, kTraversals)) return true;
+  // Dot runs end in a slash; long ones open the value or follow a slash.
+  const bool slash = has.Any("/\\");
+  if (has.Has('.') && slash && DotSlashRuns(s) > 0) return true;
+  if (has.Has('.') && (slash || s.front() == '.') && LongDotRuns(s) > 0) return true;
+  if (has.AnyLiteralIn(s, kSensitivePaths)) return true;
   if (has.Any(std::string_view("\0%\\", 3)) && NullBytes(s) > 0) return true;
   // Model v2's structures.
-  if (has.AnyLiteral(kSystemPaths) && SystemPaths(s) > 0) return true;
+  if (has.AnyLiteralIn(s, kSystemPaths)) return true;
   if (has.Has(')') && SqlParenOps(s) > 0) return true;
   if (has.Has(';') && SqlAfterSemicolons(s) > 0) return true;
   if ((has.Has('(') || has.All(kWaitforDelay)) && SqlSubselects(s) > 0) return true;
-  if (has.AnyLiteral(kJsCalls) && JsCalls(s) > 0) return true;
+  if (has.AnyLiteralIn(s, kJsCalls)) return true;
   if (has.Any("$`") && ShellBackticks(s) > 0) return true;
   if (has.Any(";|&`") && ShellCalls(s) > 0) return true;
   if (has.Any("-/\\") && CommandLines(s) > 0) return true;
