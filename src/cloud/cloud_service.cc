@@ -522,12 +522,7 @@ net::Router CloudService::State::BuildRouter() {
                              ids_authorize,
                              {},
                              payloads.get(),
-                             [this]() -> std::optional<net::KernelDropStats> {
-                               const net::HttpServer* s =
-                                   started_server.load(std::memory_order_acquire);
-                               if (s == nullptr) return std::nullopt;
-                               return s->kernel_drop();
-                             }});
+                             ids::KernelDropOf(started_server)});
   // The IDS mesh (ids/mesh_node.h): the cloudlets' signed reports; the mesh-wide view for admins.
   ids::AddMeshRoutes(router, *mesh, ids_authorize);
   net::AddHealthEndpoints(router, [this] { return ready.load(); });

@@ -960,13 +960,7 @@ net::Router CloudletService::State::BuildRouter() {
   ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock, ids_authorize,
                              [this](const net::Request& r, std::string_view what,
                                     const ids::Scope& scope) { AuditIdsChange(r, what, scope); },
-                             payloads.get(),
-                             [this]() -> std::optional<net::KernelDropStats> {
-                               const net::HttpServer* s =
-                                   started_server.load(std::memory_order_acquire);
-                               if (s == nullptr) return std::nullopt;
-                               return s->kernel_drop();
-                             }});
+                             payloads.get(), ids::KernelDropOf(started_server)});
   router.Get("/api/v1/devices", [this](const net::Request& r) { return ListDevices(r); });
   router.Get("/api/v1/patients/{id}/stored", [this](const net::Request& r) { return Stored(r); });
   router.Post("/api/v1/devices/{device_id}/withdrawal",

@@ -72,6 +72,15 @@ Json KernelDropJson(const std::function<std::optional<net::KernelDropStats>()>& 
 
 }  // namespace
 
+std::function<std::optional<net::KernelDropStats>()> KernelDropOf(
+    const std::atomic<const net::HttpServer*>& server) {
+  return [&server]() -> std::optional<net::KernelDropStats> {
+    const net::HttpServer* s = server.load(std::memory_order_acquire);
+    if (s == nullptr) return std::nullopt;
+    return s->kernel_drop();
+  };
+}
+
 void AddIdsRoutes(net::Router& router, IdsApiContext context) {
   auto c = std::make_shared<IdsApiContext>(std::move(context));
   const auto now_ms = [](const Clock& clock) {

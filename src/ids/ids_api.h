@@ -23,6 +23,7 @@
 // Thread safety: the handlers are thread-safe; the context's objects must outlive the router.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -54,5 +55,10 @@ struct IdsApiContext {
 };
 
 void AddIdsRoutes(net::Router& router, IdsApiContext context);
+
+// IdsApiContext::kernel_drop for a node whose server is published in `server` once started
+// (null before): the node's own atomic, which must outlive the routes.
+std::function<std::optional<net::KernelDropStats>()> KernelDropOf(
+    const std::atomic<const net::HttpServer*>& server);
 
 }  // namespace medmesh::ids

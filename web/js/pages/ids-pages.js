@@ -29,6 +29,14 @@ const clock = () => new Date().toLocaleTimeString();
 const count = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 const errorText = (error) => h('p', { class: 'form-error', role: 'alert' }, error.message);
 
+// The scope and value fields of the allowlist's and the decision's forms.
+const scopeFields = (kindLabel, valueLabel) => [
+  textField({ name: 'scope', label: kindLabel, options: SCOPES, required: true }),
+  textField({ name: 'value', label: valueLabel, required: true, maxlength: 200,
+    hint: 'For example 192.0.2.7, 2001:db8:1:2::/64, an account reference (acct_…) ' +
+      'as a decision names it, or a device id.' }),
+];
+
 function section(id, title, ...content) {
   return h('section', { id, 'aria-labelledby': `${id}-heading` },
     h('h2', { id: `${id}-heading` }, title), content);
@@ -163,10 +171,7 @@ export async function render(context) {
   const allowForm = form({
     label: 'Allowlist a source',
     fields: [
-      textField({ name: 'scope', label: 'Kind', options: SCOPES, required: true }),
-      textField({ name: 'value', label: 'Value', required: true, maxlength: 200,
-        hint: 'For example 192.0.2.7, 2001:db8:1:2::/64, an account reference (acct_…) ' +
-          'as a decision names it, or a device id.' }),
+      ...scopeFields('Kind', 'Value'),
       textField({ name: 'note', label: 'Note', maxlength: 200 }),
     ],
     submitLabel: 'Allowlist',
@@ -186,10 +191,7 @@ export async function render(context) {
   const decisionForm = form({
     label: 'Make a decision',
     fields: [
-      textField({ name: 'scope', label: 'Scope', options: SCOPES, required: true }),
-      textField({ name: 'value', label: 'Scope value', required: true, maxlength: 200,
-        hint: 'For example 192.0.2.7, 2001:db8:1:2::/64, an account reference (acct_…) or a ' +
-          'device id.' }),
+      ...scopeFields('Scope', 'Scope value'),
       textField({ name: 'action', label: 'Action', options: ACTIONS, required: true }),
       textField({ name: 'expires_in_minutes', label: 'Expires in (minutes)', maxlength: 12,
         hint: 'From 1 to 10080 (a week). Empty: as a detector\'s decision would (10 minutes, ' +
