@@ -163,6 +163,8 @@ struct CloudService::State {
   std::unique_ptr<IntegrityService> integrity;
   std::unique_ptr<node::MaintenanceThread> maintenance;
   std::unique_ptr<net::HttpServer> server;
+  // `server` for the IDS alerts route, published once it is assigned (handlers may run before).
+  std::atomic<const net::HttpServer*> started_server{nullptr};
   std::atomic<bool> ready{false};
   bool stopped = false;
 
@@ -538,7 +540,7 @@ net::Router CloudService::State::BuildRouter() {
     }
   };
   ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock, ids_authorize,
-                             audit_ids_change, payloads.get()});
+                             audit_ids_change, payloads.get(), ids::KernelDropOf(started_server)});
   // The IDS mesh (ids/mesh_node.h): the cloudlets' signed reports; the mesh-wide view for admins.
   ids::AddMeshRoutes(router, *mesh, ids_authorize);
   net::AddHealthEndpoints(router, [this] { return ready.load(); });
@@ -591,6 +593,7 @@ Result<std::unique_ptr<CloudService>> CloudService::Start(CloudOptions options,
       s->server,
       net::HttpServer::Start(std::move(server_options), s->payloads->ScoreBodies(s->BuildRouter()),
                              {s->enforcer->AsFilter(), s->payloads->HeadFilter()}));
+  s->started_server.store(s->server.get(), std::memory_order_release);
   s->mesh->Start();
   s->maintenance = std::make_unique<node::MaintenanceThread>(
       "cloud_maintenance",

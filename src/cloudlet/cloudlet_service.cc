@@ -170,6 +170,8 @@ struct CloudletService::State {
   // Demo only (attack/attack_runs.h): red-team runs launched from the operator console.
   std::unique_ptr<attack::AttackRuns> attack_runs;
   std::unique_ptr<net::HttpServer> server;
+  // `server` for the IDS alerts route, published once it is assigned (handlers may run before).
+  std::atomic<const net::HttpServer*> started_server{nullptr};
   std::atomic<bool> ready{false};
   bool stopped = false;
 
@@ -958,7 +960,7 @@ net::Router CloudletService::State::BuildRouter() {
   ids::AddIdsRoutes(router, {*decisions, *detection, *enforcer, clock, ids_authorize,
                              [this](const net::Request& r, std::string_view what,
                                     const ids::Scope& scope) { AuditIdsChange(r, what, scope); },
-                             payloads.get()});
+                             payloads.get(), ids::KernelDropOf(started_server)});
   router.Get("/api/v1/devices", [this](const net::Request& r) { return ListDevices(r); });
   router.Get("/api/v1/patients/{id}/stored", [this](const net::Request& r) { return Stored(r); });
   router.Post("/api/v1/devices/{device_id}/withdrawal",
@@ -1249,6 +1251,7 @@ Result<std::unique_ptr<CloudletService>> CloudletService::Start(CloudletOptions 
       s->server,
       net::HttpServer::Start(std::move(server_options), s->payloads->ScoreBodies(s->BuildRouter()),
                              {s->enforcer->AsFilter(), s->payloads->HeadFilter()}));
+  s->started_server.store(s->server.get(), std::memory_order_release);
   s->forwarder->Start();
   s->mesh->Start();
   s->maintenance = std::make_unique<CloudletMaintenance>(

@@ -253,7 +253,8 @@ bool DecisionTable::Allowlisted(const Scope& scope) const {
   return AllowlistedLocked(scope);
 }
 
-Result<std::optional<Decision>> DecisionTable::Impose(const Proposal& proposal) {
+Result<std::optional<Decision>> DecisionTable::Impose(
+    const Proposal& proposal, std::optional<std::chrono::milliseconds> operator_expiry) {
   State& s = *state_;
   Proposal p = proposal;
   if (UnenforcedLocalProxy(s.policy, p.scope, p.action)) {
@@ -285,6 +286,7 @@ Result<std::optional<Decision>> DecisionTable::Impose(const Proposal& proposal) 
   for (std::uint32_t i = 1; i < offence && expiry < s.policy.max_expiry.count(); ++i) {
     expiry *= std::max<std::uint32_t>(s.policy.escalation_factor, 1);
   }
+  if (operator_expiry) expiry = std::max<std::int64_t>(operator_expiry->count(), 1);
   expiry = std::min<std::int64_t>(expiry, s.policy.max_expiry.count());
   d.expires_ms = now + expiry;
   d.offence = offence;

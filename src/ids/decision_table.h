@@ -89,8 +89,10 @@ class DecisionTable {
   DecisionTable(const DecisionTable&) = delete;
   DecisionTable& operator=(const DecisionTable&) = delete;
 
-  // See the top of this file. nullopt when the scope is allowlisted.
-  Result<std::optional<Decision>> Impose(const Proposal& proposal);
+  // See the top of this file. nullopt when the scope is allowlisted. `expiry`: an operator's own
+  // lifetime for the decision (at most the policy's max_expiry) in place of the escalation's.
+  Result<std::optional<Decision>> Impose(
+      const Proposal& proposal, std::optional<std::chrono::milliseconds> expiry = std::nullopt);
 
   // See the top of this file. nullopt when the scope is allowlisted.
   Result<std::optional<Decision>> Adopt(const Decision& decision);

@@ -302,6 +302,34 @@ TEST_F(EnforcerTest, OperatorRoutesListRevokeAndAllowlist) {
   ASSERT_TRUE(alerts);
   EXPECT_EQ(alerts->status, 200);
   EXPECT_TRUE(Json::parse(alerts->body).contains("alerts"));
+  // This node reports no kernel drop (no provider in the context).
+  EXPECT_TRUE(Json::parse(alerts->body)["kernel_drop"].is_null());
+}
+
+TEST_F(EnforcerTest, AnOperatorsDecisionTakesTheExpiryAskedForAndBadInputIs400) {
+  auto made =
+      Ask(Post("/api/v1/ids/decisions", R"({"scope":"ip","value":"192.0.2.55","action":"throttle",)"
+                                        R"("expires_in_minutes":45,"reason":"seen elsewhere"})"),
+          "127.0.0.10");
+  ASSERT_TRUE(made);
+  ASSERT_EQ(made->status, 201) << made->body;
+  const Json d = Json::parse(made->body);
+  EXPECT_EQ(d["detector"], "operator");
+  EXPECT_EQ(d["action"], "throttle");
+  EXPECT_EQ(d["expires_ms"].get<std::int64_t>() - d["created_ms"].get<std::int64_t>(),
+            45 * 60 * 1000);
+  ASSERT_TRUE(table_->Match("192.0.2.55"));
+  for (const char* body :
+       {R"({"scope":"ip","value":"192.0.2.56","action":"block","expires_in_minutes":0})",
+        R"({"scope":"ip","value":"192.0.2.56","action":"block","expires_in_minutes":10081})",
+        R"({"scope":"ip","value":"192.0.2.56","action":"block","expires_in_minutes":"soon"})",
+        R"({"scope":"ip","value":"192.0.2.56","action":"block","expires_in_minutes":1.5})",
+        R"({"scope":"ip","value":"300.1.2.3","action":"block"})"}) {
+    auto refused = Ask(Post("/api/v1/ids/decisions", body), "127.0.0.10");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400) << body;
+  }
+  EXPECT_FALSE(table_->Match("192.0.2.56"));
 }
 
 // The IDS decisions driving the server's kernel drop (http_server.h, "Kernel drop"): a blocked
@@ -315,6 +343,7 @@ class KernelDropTest : public ::testing::Test {
     ASSERT_TRUE(table);
     table_ = std::move(*table);
     enforcer_ = std::make_unique<Enforcer>(*table_, clock_);
+    engine_ = std::make_unique<DetectionEngine>(*table_, DefaultDetectors());
   }
   void TearDown() override {
     if (server_) server_->Stop(std::chrono::seconds(1));
@@ -322,6 +351,17 @@ class KernelDropTest : public ::testing::Test {
   void StartServer(std::string address) {
     net::Router router;
     router.Get("/ok", [](const net::Request&) { return net::Response::Text("ok"); });
+    // The alerts route with this server's kernel drop (as the services wire it).
+    AddIdsRoutes(
+        router,
+        {*table_,
+         *engine_,
+         *enforcer_,
+         clock_,
+         [](const net::Request&) -> std::optional<net::Response> { return std::nullopt; },
+         {},
+         nullptr,
+         [this]() -> std::optional<net::KernelDropStats> { return server_->kernel_drop(); }});
     net::ServerOptions options;
     options.address = std::move(address);
     options.access_log = false;
@@ -358,6 +398,14 @@ class KernelDropTest : public ::testing::Test {
     EXPECT_TRUE(decided && *decided);
     return decided && *decided ? (**decided).id : "";
   }
+  // GET /api/v1/ids/alerts' "kernel_drop", asked from an address nobody blocks.
+  Json AlertsKernelDrop() {
+    RawConnection c(server_->port(), std::chrono::seconds(5), "127.0.0.42", "127.0.0.1");
+    if (!c.connected() || !c.Send(Get("/api/v1/ids/alerts"))) return nullptr;
+    auto reply = c.Read();
+    if (!reply || reply->status != 200) return nullptr;
+    return Json::parse(reply->body)["kernel_drop"];
+  }
   // Dropped: no handshake within this (a dropped SYN is retransmitted after a second).
   static constexpr std::chrono::milliseconds kDropWait{300};
   static constexpr std::chrono::milliseconds kConnectWait{5000};
@@ -367,6 +415,7 @@ class KernelDropTest : public ::testing::Test {
   testing::DeterministicRandom random_{5};
   std::unique_ptr<DecisionTable> table_;
   std::unique_ptr<Enforcer> enforcer_;
+  std::unique_ptr<DetectionEngine> engine_;
   std::unique_ptr<net::HttpServer> server_;
 };
 
@@ -382,10 +431,21 @@ TEST_F(KernelDropTest, ABlockedFloodIsAnsweredThenDroppedAndLetInAgainWhenRevoke
   EXPECT_FALSE(Connects("127.0.0.41", "127.0.0.1", kDropWait));
   EXPECT_EQ(enforcer_->blocked(), statuses.size() + 1);
   EXPECT_EQ(StatusOf("127.0.0.42", "127.0.0.1"), 200);
+  // The operator sees the flood the kernel drops (GET /api/v1/ids/alerts).
+  ASSERT_TRUE(medmesh::testing::WaitUntil([&] { return server_->kernel_dropped_segments() > 0; },
+                                          std::chrono::seconds(10)));
+  Json drop = AlertsKernelDrop();
+  EXPECT_EQ(drop["sources"], 1);
+  EXPECT_EQ(drop["ranges"], 0);
+  EXPECT_EQ(drop["escalations"], 1);
+  EXPECT_GE(drop["dropped_segments"].get<std::uint64_t>(), 1u);
 
   ASSERT_TRUE(table_->Revoke(id));
   ASSERT_TRUE(medmesh::testing::WaitUntil([&] { return server_->kernel_dropped_sources() == 0; },
                                           std::chrono::seconds(10)));
+  drop = AlertsKernelDrop();
+  EXPECT_EQ(drop["sources"], 0);
+  EXPECT_EQ(drop["escalations"], 1);
   EXPECT_TRUE(Connects("127.0.0.41", "127.0.0.1", kConnectWait));
   EXPECT_EQ(StatusOf("127.0.0.41", "127.0.0.1"), 200);
 }

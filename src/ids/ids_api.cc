@@ -1,6 +1,7 @@
 #include "ids/ids_api.h"
 
 #include <charconv>
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -55,7 +56,30 @@ net::Response Dump(const Json& body, int status = 200) {
   return net::Response::Json(body.dump(-1, ' ', false, Json::error_handler_t::replace), status);
 }
 
+// POST /api/v1/ids/decisions' "expires_in_minutes": at most a week (DecisionPolicy's default
+// max_expiry).
+constexpr std::int64_t kMaxOperatorExpiryMinutes = 7 * 24 * 60;
+
+// GET /api/v1/ids/alerts' "kernel_drop": null when the node reports none.
+Json KernelDropJson(const std::function<std::optional<net::KernelDropStats>()>& source) {
+  const std::optional<net::KernelDropStats> stats = source ? source() : std::nullopt;
+  if (!stats) return nullptr;
+  return {{"sources", stats->sources},
+          {"ranges", stats->ranges},
+          {"escalations", stats->escalations},
+          {"dropped_segments", stats->dropped_segments}};
+}
+
 }  // namespace
+
+std::function<std::optional<net::KernelDropStats>()> KernelDropOf(
+    const std::atomic<const net::HttpServer*>& server) {
+  return [&server]() -> std::optional<net::KernelDropStats> {
+    const net::HttpServer* s = server.load(std::memory_order_acquire);
+    if (s == nullptr) return std::nullopt;
+    return s->kernel_drop();
+  };
+}
 
 void AddIdsRoutes(net::Router& router, IdsApiContext context) {
   auto c = std::make_shared<IdsApiContext>(std::move(context));
@@ -86,7 +110,8 @@ void AddIdsRoutes(net::Router& router, IdsApiContext context) {
                    {"model", c->payloads != nullptr && c->payloads->enabled()
                                  ? Json(std::string(c->payloads->scorer_name()))
                                  : Json(nullptr)},
-                   {"flagged_requests", c->payloads != nullptr ? c->payloads->flagged() : 0}}}});
+                   {"flagged_requests", c->payloads != nullptr ? c->payloads->flagged() : 0}}},
+                 {"kernel_drop", KernelDropJson(c->kernel_drop)}});
   });
   router.Get("/api/v1/ids/decisions", [c, now_ms](const net::Request& r) -> Result<net::Response> {
     if (auto refusal = c->authorize(r)) return std::move(*refusal);
@@ -108,10 +133,12 @@ void AddIdsRoutes(net::Router& router, IdsApiContext context) {
       "/api/v1/ids/decisions",
       [c, now_ms](const net::Request& r) -> Result<net::Response> {
         if (auto refusal = c->authorize(r)) return std::move(*refusal);
-        static constexpr net::JsonField kFields[] = {{"scope", net::JsonType::kString},
-                                                     {"value", net::JsonType::kString},
-                                                     {"action", net::JsonType::kString},
-                                                     {"reason", net::JsonType::kString, false}};
+        static constexpr net::JsonField kFields[] = {
+            {"scope", net::JsonType::kString},
+            {"value", net::JsonType::kString},
+            {"action", net::JsonType::kString},
+            {"reason", net::JsonType::kString, false},
+            {"expires_in_minutes", net::JsonType::kInteger, false}};
         net::JsonBody body = net::ParseJsonBody(r, kFields);
         if (auto* refusal = std::get_if<net::Response>(&body)) return std::move(*refusal);
         const Json& b = std::get<Json>(body);
@@ -123,9 +150,20 @@ void AddIdsRoutes(net::Router& router, IdsApiContext context) {
           return InvalidArgument("'reason' must be at most 256 bytes");
         }
         if (reason.empty()) reason = "imposed by an operator";
+        std::optional<std::chrono::milliseconds> expiry;
+        if (b.contains("expires_in_minutes")) {
+          const Json& minutes = b.at("expires_in_minutes");
+          if (!minutes.is_number_integer() || minutes.get<std::int64_t>() < 1 ||
+              minutes.get<std::int64_t>() > kMaxOperatorExpiryMinutes) {
+            return InvalidArgument(
+                "expires_in_minutes must be a whole number from 1 to 10080 "
+                "(a week)");
+          }
+          expiry = std::chrono::minutes(minutes.get<std::int64_t>());
+        }
         MEDMESH_ASSIGN_OR_RETURN(
             std::optional<Decision> made,
-            c->table.Impose({"operator", 1, scope, *action, std::move(reason)}));
+            c->table.Impose({"operator", 1, scope, *action, std::move(reason)}, expiry));
         if (!made)
           return FailedPrecondition("the scope is allowlisted: remove it from the list first");
         if (c->on_change) c->on_change(r, "decision.impose", made->scope);

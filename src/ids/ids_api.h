@@ -2,7 +2,8 @@
 // cloudlet) or admins (the cloud):
 //
 //   GET  /api/v1/ids/alerts                       recent alerts (memory; newest first), the
-//                                                 enforcer's counts and the payload scorer's state
+//                                                 enforcer's counts, the payload scorer's state
+//                                                 and the server's kernel drop
 //   GET  /api/v1/ids/decisions?active=true|false  decisions (active ones by default)
 //   POST /api/v1/ids/decisions                    {"scope","value","action","reason"?}: an
 //                                                 operator's own decision (detector
@@ -22,6 +23,7 @@
 // Thread safety: the handlers are thread-safe; the context's objects must outlive the router.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -31,6 +33,7 @@
 #include "ids/enforcer.h"
 #include "ids/payload_scoring.h"
 #include "net/http_message.h"
+#include "net/http_server.h"
 #include "net/router.h"
 
 namespace medmesh::ids {
@@ -46,8 +49,16 @@ struct IdsApiContext {
   std::function<void(const net::Request&, std::string_view, const Scope&)> on_change;
   // The node's payload scoring (payload_scoring.h); null: reported as off.
   const PayloadScoring* payloads = nullptr;
+  // The kernel drop of the node's HTTP server (net::HttpServer::kernel_drop), so that an
+  // operator sees a flood the kernel is dropping; empty or nullopt (no server yet): null.
+  std::function<std::optional<net::KernelDropStats>()> kernel_drop = nullptr;
 };
 
 void AddIdsRoutes(net::Router& router, IdsApiContext context);
+
+// IdsApiContext::kernel_drop for a node whose server is published in `server` once started
+// (null before): the node's own atomic, which must outlive the routes.
+std::function<std::optional<net::KernelDropStats>()> KernelDropOf(
+    const std::atomic<const net::HttpServer*>& server);
 
 }  // namespace medmesh::ids

@@ -302,6 +302,7 @@ class ServerRuntime {
       std::swap(kernel_dropped, next);
       return;
     }
+    kernel_drop_escalations_total.fetch_add(1, std::memory_order_relaxed);
     if (kernel_drop_escalations != nullptr) kernel_drop_escalations->Increment();
     ArmRecheck();
   }
@@ -342,13 +343,13 @@ class ServerRuntime {
       }
       return false;
     }
+    const std::size_t ranges = CountKernelDrop(kernel_dropped).ranges;
     kernel_dropped_count.store(kernel_dropped.size(), std::memory_order_relaxed);
+    kernel_dropped_ranges.store(ranges, std::memory_order_relaxed);
     if (kernel_drop_sources != nullptr) {
       kernel_drop_sources->Set(static_cast<double>(kernel_dropped.size()));
     }
-    if (kernel_drop_ranges != nullptr) {
-      kernel_drop_ranges->Set(static_cast<double>(CountKernelDrop(kernel_dropped).ranges));
-    }
+    if (kernel_drop_ranges != nullptr) kernel_drop_ranges->Set(static_cast<double>(ranges));
     return true;
   }
 
@@ -456,13 +457,15 @@ class ServerRuntime {
   Counter* refused = nullptr;  // medmesh_http_connections_refused_total, if metrics
   // Kernel drop: its entries (in escalation order), their recheck timer, refusal counts per
   // source for the current second, the listener's drop count last read; the acceptor's strand
-  // only, except the atomics (read by kernel_dropped_sources(), kernel_dropped_segments()).
+  // only, except the atomics (read by kernel_dropped_sources(), kernel_drop()).
   std::vector<KernelDropEntry> kernel_dropped;
   asio::steady_timer recheck_timer;
   bool recheck_armed = false;
   std::unordered_map<std::string, std::pair<std::int64_t, std::uint32_t>> refusal_counts;
   bool kernel_drop_warned = false;
   std::atomic<std::size_t> kernel_dropped_count{0};
+  std::atomic<std::size_t> kernel_dropped_ranges{0};
+  std::atomic<std::uint64_t> kernel_drop_escalations_total{0};
   Gauge* kernel_drop_sources = nullptr;        // medmesh_http_kernel_drop_sources
   Counter* kernel_drop_escalations = nullptr;  // medmesh_http_kernel_drop_escalations_total
   Gauge* kernel_drop_ranges = nullptr;         // medmesh_http_kernel_drop_ranges
@@ -590,6 +593,13 @@ std::size_t HttpServer::kernel_dropped_sources() const {
 
 std::uint64_t HttpServer::kernel_dropped_segments() const {
   return runtime_->listener_drops_total.load(std::memory_order_relaxed);
+}
+
+KernelDropStats HttpServer::kernel_drop() const {
+  return {.sources = runtime_->kernel_dropped_count.load(std::memory_order_relaxed),
+          .ranges = runtime_->kernel_dropped_ranges.load(std::memory_order_relaxed),
+          .escalations = runtime_->kernel_drop_escalations_total.load(std::memory_order_relaxed),
+          .dropped_segments = runtime_->listener_drops_total.load(std::memory_order_relaxed)};
 }
 
 std::vector<std::pair<Method, std::string>> HttpServer::routes() const {

@@ -286,6 +286,15 @@ struct ServerOptions {
   std::chrono::milliseconds kernel_drop_recheck{50};
 };
 
+// The kernel drop now (see "Kernel drop"): entries, of which IPv6 /64 ranges, escalations since
+// Start(), and the segments the kernel dropped at the listening socket as last read.
+struct KernelDropStats {
+  std::size_t sources = 0;
+  std::size_t ranges = 0;
+  std::uint64_t escalations = 0;
+  std::uint64_t dropped_segments = 0;
+};
+
 class HttpServer {
  public:
   // Binds, listens and starts serving on options.io_threads threads. Errors:
@@ -318,6 +327,9 @@ class HttpServer {
   // Segments the kernel dropped at the listening socket since Start() as last read (see
   // "Kernel drop": read while the drop is in use).
   std::uint64_t kernel_dropped_segments() const;
+  // The kernel drop's figures at once (the metrics' medmesh_http_kernel_drop_* and
+  // medmesh_http_listener_dropped_segments_total), for the IDS alerts route (ids/ids_api.h).
+  KernelDropStats kernel_drop() const;
 
   // The method and pattern of every route of the router it serves, in no particular order (for
   // docs and tests: tests/authz_matrix_test.cc checks each has a row in docs/authorization.md).

@@ -19,7 +19,8 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 
 import {
-  HOSTILE, VIEWPORTS, adminPassword, api, assertNoProblems, check, close, fill, logIn, newPage,
+  HOSTILE, VIEWPORTS, adminPassword, api, assertNoProblems, check, close, fieldError, fill, logIn,
+  newPage,
   open, urls, useDeployment, waitForPage,
 } from './harness.mjs';
 
@@ -319,6 +320,81 @@ describe('the intrusion detection pages', () => {
           await close(page);
         }
       }
+    }
+  });
+
+  test("an operator's own decision: bad input answered with the server's words, then made, " +
+    'listed and revoked', async () => {
+    await ready();
+    const token = operator.token;
+    const target = '192.0.2.55';
+    // What the server answers to each bad input (the page must show exactly this).
+    const refusal = async (body) => {
+      const answer = await api(urls.cloudlet, 'POST', '/api/v1/ids/decisions', { token, body });
+      assert.equal(answer.status, 400);
+      return answer.json.message;
+    };
+    const badIp = await refusal({ scope: 'ip', value: '300.1.2.3', action: 'block' });
+    const zero = await refusal({ scope: 'ip', value: target, action: 'block',
+      expires_in_minutes: 0 });
+    const words = await refusal({ scope: 'ip', value: target, action: 'block',
+      expires_in_minutes: 'soon' });
+    const page = await newPage();
+    try {
+      await allowMissingRoutes(page, urls.cloudlet, token);
+      page.allowedConsole.push(/the server responded with a status of 400/);  // the bad input
+      await logIn(page, operator.email, PASSWORD);
+      await open(page, urls.cloudlet, '/operator/ids');
+      const decisionForm = page.getByRole('form', { name: 'Make a decision' });
+      const submit = decisionForm.getByRole('button', { name: 'Make the decision' });
+      const formError = decisionForm.locator('.form-error');
+
+      await page.getByLabel('Scope', { exact: true }).selectOption('ip');
+      await fill(page, { 'Scope value': '300.1.2.3', 'Expires in (minutes) (optional)': '30' });
+      await submit.click();
+      await formError.getByText(badIp, { exact: true }).waitFor();
+
+      await fill(page, { 'Scope value': target, 'Expires in (minutes) (optional)': '0' });
+      await submit.click();
+      await page.waitForFunction(() => document.activeElement?.name === 'expires_in_minutes');
+      assert.equal(await fieldError(page, 'Expires in (minutes) (optional)'), zero,
+        "the server's message under the expiry");
+      await fill(page, { 'Expires in (minutes) (optional)': 'soon' });
+      await submit.click();
+      await formError.getByText(words, { exact: true }).waitFor();
+      const none = await api(urls.cloudlet, 'GET', '/api/v1/ids/decisions?active=false&limit=100',
+        { token });
+      assert.equal(none.json.decisions.some((d) => d.scope.value === target), false,
+        'nothing was decided from bad input');
+
+      await page.getByLabel('Action', { exact: true }).selectOption('throttle');
+      await fill(page, { 'Expires in (minutes) (optional)': '45',
+        'Reason (optional)': 'scanning our sister ward' });
+      await submit.click();
+      await page.locator('#main').getByText('The decision is made.').waitFor();
+      await row(page, 'decisions-table', target).waitFor();
+      assert.equal(await cell(page, 'decisions-table', target, 'State'), 'in force');
+      assert.equal(await cell(page, 'decisions-table', target, 'Action'), 'throttle');
+      assert.equal(await cell(page, 'decisions-table', target, 'Detector'), 'operator v1');
+      assert.equal(await cell(page, 'decisions-table', target, 'Reason'),
+        'scanning our sister ward');
+      const listed = await api(urls.cloudlet, 'GET', '/api/v1/ids/decisions', { token });
+      const made = listed.json.decisions.find((d) => d.scope.value === target);
+      assert.ok(made, 'the API lists it as active');
+      assert.equal(made.expires_ms - made.created_ms, 45 * 60 * 1000, 'for the 45 minutes asked');
+
+      await row(page, 'decisions-table', target).getByRole('button', { name: 'Revoke' }).click();
+      await page.locator('#main').getByText('The decision is revoked.').waitFor();
+      await page.waitForFunction((s) => [...document.querySelectorAll('#decisions-table tbody tr')]
+        .some((tr) => tr.textContent.includes(s) &&
+          tr.querySelector('td[data-label="State"]').textContent.startsWith('revoked')), target);
+      const ended = await api(urls.cloudlet, 'GET',
+        '/api/v1/ids/decisions?active=false&limit=100', { token });
+      const now = ended.json.decisions.find((d) => d.id === made.id);
+      assert.equal(now.active === false && now.revoked_ms !== null, true, 'the API says it ended');
+      assertNoProblems(page, 'operator decision form');
+    } finally {
+      await close(page);
     }
   });
 });

@@ -117,6 +117,7 @@ constexpr std::array<std::string_view, 20> kXssKeywords = {
 constexpr std::array<std::string_view, 14> kSensitivePaths = {
     "etc/passwd", "etc/shadow", "boot.ini", "win.ini", "web-inf", ".htaccess", "proc/self",
     "/bin/sh",    "cmd.exe",    "system32", "/etc/",   "c:\\",    "wwwroot",   ".ssh"};
+constexpr std::array<std::string_view, 4> kTraversals = {"../", "..\\", "..%2f", "..%5c"};
 constexpr std::array<std::string_view, 30> kShellCommands = {
     "ls",     "cat",      "id",     "whoami", "uname", "wget",      "curl",     "nc",
     "netcat", "ping",     "echo",   "rm",     "sleep", "bash",      "sh",       "cmd",
@@ -140,6 +141,104 @@ constexpr std::array<std::string_view, 38> kValueNames = {
     "ssi",           "escapes",           "brackets",        "equals",           "semicolon_tight",
     "max_token_len", "url_scheme",        "sql_specials"};
 
+// The v1 attack structures that HasAttackStructure uses, one function each over the decoded,
+// lower-cased value `s`: ComputeValueStats counts them for the model; HasAttackStructure asks
+// only those whose bytes the value holds.
+
+// "<" opening a tag: followed by a letter, '/', '!' or '?' ("<3", "< 5 mg" are prose).
+bool OpensTag(std::string_view s, std::size_t i) {
+  if (s[i] != '<' || i + 1 >= s.size()) return false;
+  const auto next = static_cast<unsigned char>(s[i + 1]);
+  return IsAlpha(next) || next == '/' || next == '!' || next == '?';
+}
+
+int HtmlTagOpens(std::string_view s) {
+  int n = 0;
+  for (std::size_t at = s.find('<'); at != std::string_view::npos; at = s.find('<', at + 1)) {
+    n += OpensTag(s, at) ? 1 : 0;
+  }
+  return n;
+}
+
+// Tautologies: "x=x" for the same short token on both sides of '=' ("1=1", "'a'='a").
+int SqlTautologies(std::string_view s) {
+  int tautology = 0;
+  for (std::size_t i = s.find('='); i != std::string_view::npos; i = s.find('=', i + 1)) {
+    if (i == 0) continue;
+    std::size_t l = i;
+    while (l > 0 && s[l - 1] != ' ' && s[l - 1] != '=' && i - l < 8) --l;
+    std::size_t r = i + 1;
+    while (r < s.size() && s[r] != ' ' && s[r] != '=' && r - i - 1 < 8) ++r;
+    std::string_view left = s.substr(l, i - l), right = s.substr(i + 1, r - i - 1);
+    auto trim = [](std::string_view t) {
+      while (!t.empty() && (t.front() == '\'' || t.front() == '"' || t.front() == '('))
+        t.remove_prefix(1);
+      while (!t.empty() && (t.back() == '\'' || t.back() == '"' || t.back() == ')' ||
+                            t.back() == '-' || t.back() == '#'))
+        t.remove_suffix(1);
+      return t;
+    };
+    left = trim(left);
+    right = trim(right);
+    if (!left.empty() && left == right) ++tautology;
+  }
+  return tautology;
+}
+
+int SqlComments(std::string_view s) {
+  int comments = Count(s, "/*") + Count(s, "*/");
+  for (std::size_t at = s.find("--"); at != std::string_view::npos; at = s.find("--", at + 2)) {
+    // "--" ends an SQL statement: at the end of the value, or glued to what precedes it and
+    // followed by a space ("1'-- x"). A dash between spaces (" -- ") is prose punctuation.
+    const std::size_t rest = s.find_first_not_of(" +-", at + 2);
+    const bool at_end = rest == std::string_view::npos;
+    const bool glued = at > 0 && s[at - 1] != ' ' && s[at - 1] != '-' &&
+                       (at + 2 >= s.size() || s[at + 2] == ' ' || s[at + 2] == '+');
+    if (at_end || glued) ++comments;
+  }
+  if (!s.empty() && s.back() == '#') ++comments;
+  return comments;
+}
+
+int SqlFunctionCalls(std::string_view s) {
+  int n = 0;
+  for (std::string_view fn : kSqlFunctions) n += CountWordThen(s, fn, '(');
+  return n;
+}
+
+// "on" and at least three letters, then '=' ("onload=", "onerror =").
+int EventHandlers(std::string_view s) {
+  int handlers = 0;
+  for (std::size_t at = s.find("on"); at != std::string_view::npos; at = s.find("on", at + 1)) {
+    if (at > 0 && IsAlpha(static_cast<unsigned char>(s[at - 1]))) continue;
+    std::size_t j = at + 2;
+    while (j < s.size() && IsAlpha(static_cast<unsigned char>(s[j]))) ++j;
+    if (j - at < 5) continue;  // on + at least 3 letters: onload, onerror, onmouseover
+    while (j < s.size() && IsSpace(static_cast<unsigned char>(s[j]))) ++j;
+    if (j < s.size() && s[j] == '=') ++handlers;
+  }
+  return handlers;
+}
+
+int Traversals(std::string_view s) {
+  int n = 0;
+  for (std::string_view t : kTraversals) n += Count(s, t);
+  return n;
+}
+
+int SensitivePaths(std::string_view s) {
+  int n = 0;
+  for (std::string_view p : kSensitivePaths) n += Count(s, p);
+  return n;
+}
+
+// NUL bytes, decoded or written ("%00", "\0").
+int NullBytes(std::string_view s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\0')) + Count(s, "%00") + Count(s, "\\0");
+}
+
+int ServerSideIncludes(std::string_view s) { return Count(s, "<!--#"); }
+
 ValueStats ComputeValueStats(std::string_view raw) {
   ValueStats out;
   auto& f = out.f;
@@ -152,7 +251,7 @@ ValueStats ComputeValueStats(std::string_view raw) {
 
   int alpha = 0, digit = 0, space = 0, upper = 0, nonascii = 0, control = 0, special = 0;
   int run = 0, max_run = 0, token = 0, max_token = 0, brackets = 0, equals = 0, semi_tight = 0;
-  int structural_quotes = 0, tag_open = 0, null_byte = 0, crlf = 0;
+  int structural_quotes = 0, tag_open = 0, crlf = 0;
   std::array<int, 256> counts{};
   std::array<bool, 128> special_seen{};
   for (std::size_t i = 0; i < decoded.size(); ++i) {
@@ -165,7 +264,6 @@ ValueStats ComputeValueStats(std::string_view raw) {
     upper += c >= 'A' && c <= 'Z';
     nonascii += c >= 0x80;
     control += c < 0x20 || c == 0x7f;
-    null_byte += c == 0;
     crlf += c == '\r' || c == '\n';
     const bool is_special = c < 0x80 && !is_alpha && !IsDigit(c) && c != ' ';
     if (is_special) {
@@ -185,10 +283,7 @@ ValueStats ComputeValueStats(std::string_view raw) {
     if (c == ';' && i + 1 < decoded.size() && !IsSpace(static_cast<unsigned char>(decoded[i + 1])))
       ++semi_tight;
     if (IsStructuralQuote(s, i)) ++structural_quotes;
-    if (c == '<' && i + 1 < decoded.size()) {
-      const auto next = static_cast<unsigned char>(decoded[i + 1]);
-      if (IsAlpha(next) || next == '/' || next == '!' || next == '?') ++tag_open;
-    }
+    if (OpensTag(decoded, i)) ++tag_open;
   }
   double entropy = 0;
   for (int count : counts) {
@@ -212,7 +307,7 @@ ValueStats ComputeValueStats(std::string_view raw) {
   }
 
   // SQL structures.
-  int quote_op = 0, tautology = 0;
+  int quote_op = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const bool quote = IsStructuralQuote(s, i);
     // ")" only right after a quote ("') or ..."), a number only when it opens the value
@@ -233,57 +328,10 @@ ValueStats ComputeValueStats(std::string_view raw) {
     }
     if (s.substr(j, 2) == "||" || s.substr(j, 2) == "&&") ++quote_op;
   }
-  // Tautologies: "x=x" for the same short token on both sides of '=' ("1=1", "'a'='a").
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '=' || i == 0) continue;
-    std::size_t l = i;
-    while (l > 0 && s[l - 1] != ' ' && s[l - 1] != '=' && i - l < 8) --l;
-    std::size_t r = i + 1;
-    while (r < s.size() && s[r] != ' ' && s[r] != '=' && r - i - 1 < 8) ++r;
-    std::string_view left = s.substr(l, i - l), right = s.substr(i + 1, r - i - 1);
-    auto trim = [](std::string_view t) {
-      while (!t.empty() && (t.front() == '\'' || t.front() == '"' || t.front() == '('))
-        t.remove_prefix(1);
-      while (!t.empty() && (t.back() == '\'' || t.back() == '"' || t.back() == ')' ||
-                            t.back() == '-' || t.back() == '#'))
-        t.remove_suffix(1);
-      return t;
-    };
-    left = trim(left);
-    right = trim(right);
-    if (!left.empty() && left == right) ++tautology;
-  }
   int keywords = 0;
   for (std::string_view kw : kSqlKeywords) keywords += CountWord(s, kw);
-  int comments = Count(s, "/*") + Count(s, "*/");
-  for (std::size_t at = s.find("--"); at != std::string_view::npos; at = s.find("--", at + 2)) {
-    // "--" ends an SQL statement: at the end of the value, or glued to what precedes it and
-    // followed by a space ("1'-- x"). A dash between spaces (" -- ") is prose punctuation.
-    const std::size_t rest = s.find_first_not_of(" +-", at + 2);
-    const bool at_end = rest == std::string_view::npos;
-    const bool glued = at > 0 && s[at - 1] != ' ' && s[at - 1] != '-' &&
-                       (at + 2 >= s.size() || s[at + 2] == ' ' || s[at + 2] == '+');
-    if (at_end || glued) ++comments;
-  }
-  if (!s.empty() && s.back() == '#') ++comments;
-  int func_calls = 0;
-  for (std::string_view fn : kSqlFunctions) func_calls += CountWordThen(s, fn, '(');
-
   int xss = 0;
   for (std::string_view kw : kXssKeywords) xss += Count(s, kw);
-  int handlers = 0;
-  for (std::size_t at = s.find("on"); at != std::string_view::npos; at = s.find("on", at + 1)) {
-    if (at > 0 && IsAlpha(static_cast<unsigned char>(s[at - 1]))) continue;
-    std::size_t j = at + 2;
-    while (j < s.size() && IsAlpha(static_cast<unsigned char>(s[j]))) ++j;
-    if (j - at < 5) continue;  // on + at least 3 letters: onload, onerror, onmouseover
-    while (j < s.size() && IsSpace(static_cast<unsigned char>(s[j]))) ++j;
-    if (j < s.size() && s[j] == '=') ++handlers;
-  }
-  const int traversal = Count(s, "../") + Count(s, "..\\") + Count(s, "..%2f") + Count(s, "..%5c");
-  int sensitive = 0;
-  for (std::string_view p : kSensitivePaths) sensitive += Count(s, p);
-  null_byte += Count(s, "%00") + Count(s, "\\0");
   int shell = Count(s, "$(") + Count(s, "${");
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
@@ -296,7 +344,6 @@ ValueStats ComputeValueStats(std::string_view raw) {
       }
     }
   }
-  const int ssi = Count(s, "<!--#");
   const int escapes = Count(s, "&#") + Count(s, "\\x") + Count(s, "\\u") + Count(s, "0x");
   const int url_scheme = Count(s, "http://") + Count(s, "https://") + Count(s, "ftp://") +
                          Count(s, "file://") + Count(s, "data:");
@@ -321,19 +368,19 @@ ValueStats ComputeValueStats(std::string_view raw) {
        words == 0 ? 0.0f : static_cast<float>(word_letters) / static_cast<float>(words),
        static_cast<float>(quote_op),
        static_cast<float>(keywords),
-       static_cast<float>(tautology),
-       static_cast<float>(comments),
-       static_cast<float>(func_calls),
+       static_cast<float>(SqlTautologies(s)),
+       static_cast<float>(SqlComments(s)),
+       static_cast<float>(SqlFunctionCalls(s)),
        static_cast<float>(structural_quotes),
        static_cast<float>(tag_open),
        static_cast<float>(xss),
-       static_cast<float>(handlers),
-       static_cast<float>(traversal),
-       static_cast<float>(sensitive),
-       static_cast<float>(null_byte),
+       static_cast<float>(EventHandlers(s)),
+       static_cast<float>(Traversals(s)),
+       static_cast<float>(SensitivePaths(s)),
+       static_cast<float>(NullBytes(s)),
        static_cast<float>(shell),
        static_cast<float>(crlf),
-       static_cast<float>(ssi),
+       static_cast<float>(ServerSideIncludes(s)),
        static_cast<float>(escapes),
        static_cast<float>(brackets),
        static_cast<float>(equals),
@@ -354,12 +401,6 @@ constexpr std::array<std::string_view, 23> kExtraValueNames = {
     "sql_after_semicolon", "sql_subselect",       "sql_func_call2",      "js_call",
     "shell_backtick",      "shell_call",          "shell_command_line",  "long_dot_runs",
     "slash_dot_start",     "sql_quote_op_strict", "shell_command_strict"};
-// Indices of the structure features among kExtraValueNames: HasAttackStructure's gate uses them
-// in place of v1's sql_quote_op and shell_command, which prose can hold ('"take with food" or
-// ...', "dog & cat").
-constexpr std::array<std::size_t, 14> kExtraStructures = {0,  1,  11, 12, 13, 14, 15,
-                                                          16, 17, 18, 19, 20, 21, 22};
-
 // SQL words that follow a closing quote/parenthesis run in injections ("')) or 1=1").
 constexpr std::array<std::string_view, 16> kSqlContinuations = {
     "or",    "and",    "xor",   "union", "select",  "rlike",     "like",  "as",
@@ -390,6 +431,8 @@ constexpr std::array<std::string_view, 28> kCommands2 = {
 constexpr std::array<std::string_view, 12> kSystemPaths = {
     "/usr/",  "/bin/", "/sbin/", "/var/",      "/tmp/",    "/dev/",
     "/proc/", "/etc/", "file:/", "c:/windows", "c:/winnt", "%systemroot%"};
+// sql_subselect's time-based form: letters and a space only.
+constexpr std::string_view kWaitforDelay = "waitfor delay";
 
 int CharClass(unsigned char c) {
   if (IsAlpha(c) || c >= 0x80) return 0;
@@ -465,27 +508,176 @@ int SqlQuoteOpStrict(std::string_view s) {
   return n;
 }
 
+// The v2 attack structures, one function each over the decoded, lower-cased value `s`:
+// ComputeExtraValueStats counts them for the model; HasAttackStructure asks only those whose
+// bytes the value holds.
+
+// Runs of two or more dots ending in a slash or backslash ("../", "....//", "..\"). An
+// ellipsis ("wait... then") is prose and does not count.
+int DotSlashRuns(std::string_view s) {
+  int n = 0;
+  for (std::size_t i = s.find('.'); i != std::string_view::npos;) {
+    std::size_t j = i;
+    while (j < s.size() && s[j] == '.') ++j;
+    const std::size_t run = j - i;
+    if (run >= 2 && j < s.size() && (s[j] == '/' || s[j] == '\\')) ++n;
+    i = s.find('.', j);
+  }
+  return n;
+}
+
+int SystemPaths(std::string_view s) {
+  int n = 0;
+  for (std::string_view p : kSystemPaths) n += Count(s, p);
+  return n;
+}
+
+// SQL: a run of closing quotes and parentheses holding a ')' ("')) or", "-7444))) or",
+// "1\") as") followed by a continuation word, with '=' or '(' later in the value (sqlmap's
+// boolean tests always compare); prose such as '(the "blue") and then' has neither.
+int SqlParenOps(std::string_view s) {
+  int n = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t j = i;
+    int parens = 0;
+    while (j < s.size() && (s[j] == ')' || s[j] == '\'' || s[j] == '"')) {
+      parens += s[j] == ')';
+      ++j;
+    }
+    if (j == i) {
+      ++i;
+      continue;
+    }
+    if (parens > 0) {
+      const std::size_t k = SkipSpaces(s, j);
+      for (std::string_view w : kSqlContinuations) {
+        if (StartsWithWord(s, k, w) && s.find_first_of("=(", k + w.size()) != std::string::npos) {
+          ++n;
+          break;
+        }
+      }
+    }
+    i = j;
+  }
+  return n;
+}
+
+// A statement after ';' (kSqlStatements, or "select" followed by what only SQL puts there).
+int SqlAfterSemicolons(std::string_view s) {
+  int n = 0;
+  for (std::size_t i = s.find(';'); i != std::string_view::npos; i = s.find(';', i + 1)) {
+    const std::size_t j = SkipSpaces(s, i + 1);
+    const std::string_view rest = s.substr(j);
+    for (std::string_view w : kSqlStatements) {
+      if (rest.substr(0, w.size()) == w) {
+        ++n;
+        break;
+      }
+    }
+    if (StartsWithWord(s, j, "select")) {
+      const std::size_t k = SkipSpaces(s, j + 6);
+      if (k < s.size() && (IsDigit(static_cast<unsigned char>(s[k])) ||
+                           std::string_view("(*@'\"").find(s[k]) != std::string_view::npos)) {
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
+// A call or a command after a shell metacharacter (";system('id')", "| cat ...").
+int ShellCalls(std::string_view s) {
+  int n = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c != ';' && c != '|' && c != '&' && c != '`') continue;
+    const std::size_t j = SkipSpaces(s, i + 1);
+    std::size_t k = j;
+    while (k < s.size() && (IsAlpha(static_cast<unsigned char>(s[k])) || s[k] == '_')) ++k;
+    if (k > j && k < s.size() && s[k] == '(') ++n;  // ";system('id')"
+    for (std::string_view cmd : kCommands2) {
+      if (StartsWithWord(s, j, cmd)) {
+        n += CommandAfter(s, i, j, cmd) ? 1 : 0;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+// "(select" followed by what only SQL puts there: a number, '(', '*', '@' or a quote.
+int SqlSubselects(std::string_view s) {
+  int n = 0;
+  for (std::size_t at = s.find('('); at != std::string_view::npos; at = s.find('(', at + 1)) {
+    const std::size_t j = SkipSpaces(s, at + 1);
+    if (!StartsWithWord(s, j, "select")) continue;
+    const std::size_t k = SkipSpaces(s, j + 6);
+    if (k < s.size() && (IsDigit(static_cast<unsigned char>(s[k])) ||
+                         std::string_view("(*@'\"").find(s[k]) != std::string_view::npos)) {
+      ++n;
+    }
+  }
+  return n + Count(s, kWaitforDelay);
+}
+
+int SqlFunctionCalls2(std::string_view s) {
+  int n = 0;
+  for (std::string_view fn : kSqlFunctions2) n += CountWordThen(s, fn, '(');
+  return n;
+}
+
+int JsCalls(std::string_view s) {
+  int n = 0;
+  for (std::string_view call : kJsCalls) n += Count(s, call);
+  return n;
+}
+
+// `word` (command substitution), and "$(".
+int ShellBackticks(std::string_view s) {
+  int n = Count(s, "$(");
+  for (std::size_t at = s.find('`'); at != std::string_view::npos; at = s.find('`', at + 1)) {
+    std::size_t k = at + 1;
+    while (k < s.size() && IsAlpha(static_cast<unsigned char>(s[k]))) ++k;
+    if (k > at + 1 && k < s.size() && (s[k] == '`' || s[k] == ' ')) ++n;
+  }
+  return n;
+}
+
+// A command first in the value, followed by an option or an absolute path.
+int CommandLines(std::string_view s) {
+  int n = 0;
+  for (std::string_view cmd : kCommands2) {
+    if (StartsWithWord(s, 0, cmd) && s.size() > cmd.size() + 1 && s[cmd.size()] == ' ' &&
+        (s[cmd.size() + 1] == '-' || s[cmd.size() + 1] == '/' || s[cmd.size() + 1] == '\\')) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+// Four or more dots opening the value or a path segment and glued to what follows
+// ("........etc/passwd", "/......{file}"); an ellipsis ends a word and is followed by a space.
+int LongDotRuns(std::string_view s) {
+  int n = 0;
+  for (std::size_t i = s.find('.'); i != std::string_view::npos;) {
+    std::size_t j = i;
+    while (j < s.size() && s[j] == '.') ++j;
+    const bool opens = i == 0 || s[i - 1] == '/' || s[i - 1] == '\\';
+    if (j - i >= 4 && opens && j < s.size() && !IsSpace(static_cast<unsigned char>(s[j]))) ++n;
+    i = s.find('.', j);
+  }
+  return n;
+}
+
+bool SlashDotStart(std::string_view s) {
+  return s.size() >= 2 && s[0] == '/' && (s[1] == '/' || s[1] == '.');
+}
+
 std::array<float, kExtraValueNames.size()> ComputeExtraValueStats(std::string_view raw) {
   const std::string decoded = DecodeFully(raw, nullptr);
   const std::string low = Lower(decoded);
   const std::string_view s = low;
   std::array<float, kExtraValueNames.size()> f{};
-  // Runs of two or more dots ending in a slash or backslash ("../", "....//", "..\"). An
-  // ellipsis ("wait... then") is prose and does not count.
-  int dot_runs = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    if (s[i] != '.') {
-      ++i;
-      continue;
-    }
-    std::size_t j = i;
-    while (j < s.size() && s[j] == '.') ++j;
-    const std::size_t run = j - i;
-    if (run >= 2 && j < s.size() && (s[j] == '/' || s[j] == '\\')) ++dot_runs;
-    i = j;
-  }
-  int system_paths = 0;
-  for (std::string_view p : kSystemPaths) system_paths += Count(s, p);
   int meta = 0, pipe_word = 0, transitions = 0, quotes = 0, digit_run = 0, alpha_run = 0;
   int max_digit = 0, max_alpha = 0;
   bool alnum = !s.empty();
@@ -505,109 +697,8 @@ std::array<float, kExtraValueNames.size()> ComputeExtraValueStats(std::string_vi
     alnum = alnum && (IsAlpha(c) || IsDigit(c) || c >= 0x80);
   }
   const float denom = std::max<float>(1.0f, static_cast<float>(s.size()));
-  // SQL: a run of closing quotes and parentheses holding a ')' ("')) or", "-7444))) or",
-  // "1\") as") followed by a continuation word, with '=' or '(' later in the value (sqlmap's
-  // boolean tests always compare); prose such as '(the "blue") and then' has neither.
-  int paren_op = 0, after_semicolon = 0, shell_call = 0, long_dots = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    std::size_t j = i;
-    int parens = 0;
-    while (j < s.size() && (s[j] == ')' || s[j] == '\'' || s[j] == '"')) {
-      parens += s[j] == ')';
-      ++j;
-    }
-    if (j == i) {
-      ++i;
-      continue;
-    }
-    if (parens > 0) {
-      const std::size_t k = SkipSpaces(s, j);
-      for (std::string_view w : kSqlContinuations) {
-        if (StartsWithWord(s, k, w) && s.find_first_of("=(", k + w.size()) != std::string::npos) {
-          ++paren_op;
-          break;
-        }
-      }
-    }
-    i = j;
-  }
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == ';') {
-      const std::size_t j = SkipSpaces(s, i + 1);
-      const std::string_view rest = s.substr(j);
-      for (std::string_view w : kSqlStatements) {
-        if (rest.substr(0, w.size()) == w) {
-          ++after_semicolon;
-          break;
-        }
-      }
-      if (StartsWithWord(s, j, "select")) {
-        const std::size_t k = SkipSpaces(s, j + 6);
-        if (k < s.size() && (IsDigit(static_cast<unsigned char>(s[k])) ||
-                             std::string_view("(*@'\"").find(s[k]) != std::string_view::npos)) {
-          ++after_semicolon;
-        }
-      }
-    }
-    if (c == ';' || c == '|' || c == '&' || c == '`') {
-      const std::size_t j = SkipSpaces(s, i + 1);
-      std::size_t k = j;
-      while (k < s.size() && (IsAlpha(static_cast<unsigned char>(s[k])) || s[k] == '_')) ++k;
-      if (k > j && k < s.size() && s[k] == '(') ++shell_call;  // ";system('id')"
-      for (std::string_view cmd : kCommands2) {
-        if (StartsWithWord(s, j, cmd)) {
-          shell_call += CommandAfter(s, i, j, cmd) ? 1 : 0;
-          break;
-        }
-      }
-    }
-  }
-  // "(select" followed by what only SQL puts there: a number, '(', '*', '@' or a quote.
-  int subselect = 0;
-  for (std::size_t at = s.find('('); at != std::string_view::npos; at = s.find('(', at + 1)) {
-    const std::size_t j = SkipSpaces(s, at + 1);
-    if (!StartsWithWord(s, j, "select")) continue;
-    const std::size_t k = SkipSpaces(s, j + 6);
-    if (k < s.size() && (IsDigit(static_cast<unsigned char>(s[k])) ||
-                         std::string_view("(*@'\"").find(s[k]) != std::string_view::npos)) {
-      ++subselect;
-    }
-  }
-  subselect += Count(s, "waitfor delay");
-  int func2 = 0;
-  for (std::string_view fn : kSqlFunctions2) func2 += CountWordThen(s, fn, '(');
-  int js = 0;
-  for (std::string_view call : kJsCalls) js += Count(s, call);
-  // `word` (command substitution).
-  int backtick = Count(s, "$(");
-  for (std::size_t at = s.find('`'); at != std::string_view::npos; at = s.find('`', at + 1)) {
-    std::size_t k = at + 1;
-    while (k < s.size() && IsAlpha(static_cast<unsigned char>(s[k]))) ++k;
-    if (k > at + 1 && k < s.size() && (s[k] == '`' || s[k] == ' ')) ++backtick;
-  }
-  // A command first in the value, followed by an option or an absolute path.
-  int command_line = 0;
-  for (std::string_view cmd : kCommands2) {
-    if (StartsWithWord(s, 0, cmd) && s.size() > cmd.size() + 1 && s[cmd.size()] == ' ' &&
-        (s[cmd.size() + 1] == '-' || s[cmd.size() + 1] == '/' || s[cmd.size() + 1] == '\\')) {
-      ++command_line;
-    }
-  }
-  // Four or more dots opening the value or a path segment and glued to what follows
-  // ("........etc/passwd", "/......{file}"); an ellipsis ends a word and is followed by a space.
-  for (std::size_t i = 0; i < s.size();) {
-    std::size_t j = i;
-    while (j < s.size() && s[j] == '.') ++j;
-    const bool opens = i == 0 || s[i - 1] == '/' || s[i - 1] == '\\';
-    if (j - i >= 4 && opens && j < s.size() && !IsSpace(static_cast<unsigned char>(s[j]))) {
-      ++long_dots;
-    }
-    i = j == i ? i + 1 : j;
-  }
-  const bool slash_dot_start = s.size() >= 2 && s[0] == '/' && (s[1] == '/' || s[1] == '.');
-  f = {static_cast<float>(dot_runs),
-       static_cast<float>(system_paths),
+  f = {static_cast<float>(DotSlashRuns(s)),
+       static_cast<float>(SystemPaths(s)),
        static_cast<float>(meta),
        static_cast<float>(pipe_word),
        static_cast<float>(transitions) / denom,
@@ -617,16 +708,16 @@ std::array<float, kExtraValueNames.size()> ComputeExtraValueStats(std::string_vi
        alnum ? 1.0f : 0.0f,
        !s.empty() && CharClass(static_cast<unsigned char>(s.front())) == 3 ? 1.0f : 0.0f,
        !s.empty() && CharClass(static_cast<unsigned char>(s.back())) == 3 ? 1.0f : 0.0f,
-       static_cast<float>(paren_op),
-       static_cast<float>(after_semicolon),
-       static_cast<float>(subselect),
-       static_cast<float>(func2),
-       static_cast<float>(js),
-       static_cast<float>(backtick),
-       static_cast<float>(shell_call),
-       static_cast<float>(command_line),
-       static_cast<float>(long_dots),
-       slash_dot_start ? 1.0f : 0.0f,
+       static_cast<float>(SqlParenOps(s)),
+       static_cast<float>(SqlAfterSemicolons(s)),
+       static_cast<float>(SqlSubselects(s)),
+       static_cast<float>(SqlFunctionCalls2(s)),
+       static_cast<float>(JsCalls(s)),
+       static_cast<float>(ShellBackticks(s)),
+       static_cast<float>(ShellCalls(s)),
+       static_cast<float>(CommandLines(s)),
+       static_cast<float>(LongDotRuns(s)),
+       SlashDotStart(s) ? 1.0f : 0.0f,
        static_cast<float>(SqlQuoteOpStrict(s)),
        static_cast<float>(ShellCommandStrict(s))};
   return f;
@@ -825,36 +916,94 @@ bool HasTemplateExpression(std::string_view value) {
   return TemplateExpressionIn(DecodeFully(value, nullptr));
 }
 
-bool HasAttackStructure(std::string_view value) {
-  const ValueStats v = ComputeValueStats(value);
-  auto at = [&v](std::string_view name) {
-    for (std::size_t i = 0; i < kValueNames.size(); ++i) {
-      if (kValueNames[i] == name) return v.f[i];
-    }
-    MEDMESH_CHECK(false, "unknown value feature");
-    return 0.0f;
-  };
-  for (std::string_view name :
-       {"sql_tautology", "sql_comment", "sql_func_call", "html_tag_open", "event_handler",
-        "traversal", "sensitive_path", "null_byte", "ssi"}) {
-    if (at(name) > 0) return true;
+namespace {
+
+// The bytes a value holds: HasAttackStructure asks a structure only when the value holds a byte
+// every occurrence of it needs (a '=' for a tautology, a '(' for a call), so prose that holds
+// none costs one pass over the value.
+class ByteSet {
+ public:
+  void Add(unsigned char c) { bits_[c >> 6] |= std::uint64_t{1} << (c & 63); }
+  bool Has(char c) const {
+    const auto u = static_cast<unsigned char>(c);
+    return ((bits_[u >> 6] >> (u & 63)) & 1) != 0;
   }
-  // Since model v2: the strict forms of sql_quote_op and shell_command, and the v2 structures
-  // (dot runs, system paths, sqlmap's parenthesised and stacked forms, script calls, command
-  // substitution and command lines).
-  const ExtraStats e = ComputeExtraValueStats(value);
+  // Some byte of `chars`.
+  bool Any(std::string_view chars) const {
+    return std::any_of(chars.begin(), chars.end(), [this](char c) { return Has(c); });
+  }
+  // Every byte of `literal`: the literal may occur in the value.
+  bool All(std::string_view literal) const {
+    return std::all_of(literal.begin(), literal.end(), [this](char c) { return Has(c); });
+  }
+  // Whether `s` (the value these bytes are of) holds one of `literals`, looked for only where
+  // the value holds every byte of the literal.
+  template <std::size_t N>
+  bool AnyLiteralIn(std::string_view s, const std::array<std::string_view, N>& literals) const {
+    return std::any_of(literals.begin(), literals.end(), [&](std::string_view l) {
+      return All(l) && s.find(l) != std::string_view::npos;
+    });
+  }
+
+ private:
+  std::array<std::uint64_t, 4> bits_{};
+};
+
+constexpr std::array<char, 256> kLowerCase = [] {
+  std::array<char, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  return table;
+}();
+
+}  // namespace
+
+bool HasAttackStructure(std::string_view value) {
+  // Decoded and lower-cased as the features see it, in one pass that notes the bytes it holds.
+  std::string low = value.find_first_of("%+") == std::string_view::npos
+                        ? std::string(value)
+                        : DecodeFully(value, nullptr);
+  ByteSet has;
+  for (char& c : low) {
+    c = kLowerCase[static_cast<unsigned char>(c)];
+    has.Add(static_cast<unsigned char>(c));
+  }
+  const std::string_view s = low;
+  // v1's structures; its sql_quote_op and shell_command are replaced by their strict forms below
+  // (prose holds the loose ones: '"take with food" or ...', "dog & cat").
+  if (has.Has('=') && (SqlTautologies(s) > 0 || EventHandlers(s) > 0)) return true;
+  if (has.Any("*-#") && SqlComments(s) > 0) return true;
+  if (has.Has('(') && (SqlFunctionCalls(s) > 0 || SqlFunctionCalls2(s) > 0)) return true;
+  if (has.Has('<') && (HtmlTagOpens(s) > 0 || ServerSideIncludes(s) > 0)) return true;
+  if (has.AnyLiteralIn(s, kTraversals)) return true;
+  // Dot runs end in a slash; long ones open the value or follow a slash.
+  const bool slash = has.Any("/\\");
+  if (has.Has('.') && slash && DotSlashRuns(s) > 0) return true;
+  if (has.Has('.') && (slash || s.front() == '.') && LongDotRuns(s) > 0) return true;
+  if (has.AnyLiteralIn(s, kSensitivePaths)) return true;
+  if (has.Any(std::string_view("\0%\\", 3)) && NullBytes(s) > 0) return true;
+  // Model v2's structures.
+  if (has.AnyLiteralIn(s, kSystemPaths)) return true;
+  if (has.Has(')') && SqlParenOps(s) > 0) return true;
+  if (has.Has(';') && SqlAfterSemicolons(s) > 0) return true;
+  if ((has.Has('(') || has.All(kWaitforDelay)) && SqlSubselects(s) > 0) return true;
+  if (has.AnyLiteralIn(s, kJsCalls)) return true;
+  if (has.Any("$`") && ShellBackticks(s) > 0) return true;
+  if (has.Any(";|&`") && ShellCalls(s) > 0) return true;
+  if (has.Any("-/\\") && CommandLines(s) > 0) return true;
+  if (SlashDotStart(s)) return true;
+  // A quote, a quote's ')' or a number opening the value ("1 or 1=1").
+  const bool number_first =
+      !s.empty() && std::string_view("0123456789-( ").find(s.front()) != std::string_view::npos;
+  if ((has.Any("'\"`)") || number_first) && SqlQuoteOpStrict(s) > 0) return true;
   // shell_command_strict counts every "${" as a substitution; the gate leaves "${...}" to the
   // template check, which tells an expression ("${7*7}", "${jndi:...}") from a placeholder or a
   // price ("costs ${5} co-pay"; ADR 0051). The model's feature is unchanged.
-  constexpr std::size_t kShellCommandStrict = 22;
-  static_assert(kExtraValueNames[kShellCommandStrict] == "shell_command_strict");
-  const std::string decoded = DecodeFully(value, nullptr);
-  const float dollar_braces = static_cast<float>(Count(decoded, "${"));
-  return std::any_of(kExtraStructures.begin(), kExtraStructures.end(),
-                     [&](std::size_t i) {
-                       return (i == kShellCommandStrict ? e[i] - dollar_braces : e[i]) > 0;
-                     }) ||
-         TemplateExpressionIn(decoded);
+  if (has.Any("$;|&`\n") && ShellCommandStrict(s) - Count(s, "${") > 0) return true;
+  // Template expressions hold no letters in their markers or operators: the lower case is as
+  // good as the decoded value.
+  return has.Any("{<") && TemplateExpressionIn(s);
 }
 
 }  // namespace medmesh::ids::ml

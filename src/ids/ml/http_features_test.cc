@@ -3,8 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <random>
 #include <set>
 #include <string>
+
+#include "ids/ml/datasets.h"
 
 namespace medmesh::ids::ml {
 namespace {
@@ -177,6 +185,156 @@ TEST(HttpFeatures, RequestTakesTheWorstValueAndPathShape) {
   EXPECT_EQ(at(f, "request.is_post"), 1);
   EXPECT_EQ(at(f, "request.path_backup_ext"), 1);
   EXPECT_EQ(at(f, "request.path_depth"), 2);
+}
+
+}  // namespace
+}  // namespace medmesh::ids::ml
+
+namespace medmesh::ids::ml {
+namespace {
+
+// The gate as the model's features define it: what HasAttackStructure computed until ADR 0055
+// (every value feature, then these read). The cheap gate must agree with it on every value.
+// Returns nullopt when the oracle itself is inexact (a decoded value that would decode again
+// in HasTemplateExpression).
+std::optional<bool> GateByFeatures(std::string_view value) {
+  const std::vector<float> f = ExtractValueRequestFeatures(value);
+  const auto& schema = HttpFeatureSchema();
+  auto at = [&](std::string_view name) {
+    for (std::size_t i = 0; i < schema.size(); ++i) {
+      if (schema[i] == "value_max." + std::string(name)) return f[i];
+    }
+    ADD_FAILURE() << "no feature " << name;
+    return 0.0f;
+  };
+  for (std::string_view name : {"sql_tautology",
+                                "sql_comment",
+                                "sql_func_call",
+                                "html_tag_open",
+                                "event_handler",
+                                "traversal",
+                                "sensitive_path",
+                                "null_byte",
+                                "ssi",
+                                "dot_slash_runs",
+                                "system_paths",
+                                "sql_paren_op",
+                                "sql_after_semicolon",
+                                "sql_subselect",
+                                "sql_func_call2",
+                                "js_call",
+                                "shell_backtick",
+                                "shell_call",
+                                "shell_command_line",
+                                "long_dot_runs",
+                                "slash_dot_start",
+                                "sql_quote_op_strict"}) {
+    if (at(name) > 0) return true;
+  }
+  const std::string decoded = DecodeFully(value, nullptr);
+  int dollar_braces = 0;
+  for (std::size_t p = decoded.find("${"); p != std::string::npos; p = decoded.find("${", p + 1)) {
+    ++dollar_braces;
+  }
+  if (at("shell_command_strict") - static_cast<float>(dollar_braces) > 0) return true;
+  if (decoded.find('%') != std::string::npos && DecodeFully(decoded, nullptr) != decoded) {
+    return std::nullopt;
+  }
+  return HasTemplateExpression(decoded);
+}
+
+std::vector<std::string> Lines(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// ADR 0055: the gate asks only the structures whose bytes a value holds. It must flag exactly
+// what the feature-based gate flagged: checked on the benign corpora, the UI's requests, the
+// httpparams payloads and CSIC's anomalous requests (when ../shared holds them), and on 30,000
+// seeded splices of those with structural bytes, encodings and case changes.
+TEST(HttpFeatures, TheCheapGateFlagsExactlyWhatTheFeatureGateFlags) {
+  std::vector<std::string> corpus;
+  const std::filesystem::path data = MEDMESH_IDS_TEST_DATA_DIR;
+  for (const auto& entry : std::filesystem::directory_iterator(data)) {
+    if (entry.path().extension() != ".txt") continue;
+    for (std::string& line : Lines(entry.path())) corpus.push_back(std::move(line));
+  }
+  const std::size_t local = corpus.size();
+  ASSERT_GT(local, 500u);
+  const std::filesystem::path shared = MEDMESH_SHARED_DATASETS_DIR;
+  if (auto values = ReadHttpParamsFile(shared / "httpparams" / "payload_train.csv")) {
+    for (LabeledValue& v : *values) corpus.push_back(std::move(v.payload));
+  }
+  if (auto requests = ReadCsicFile(shared / "csic2010" / "anomalousTraffic_train70.txt.gz")) {
+    for (const LabeledRequest& r : *requests) {
+      corpus.push_back(r.path);
+      for (const auto& [key, value] : SplitParams(r.query)) corpus.emplace_back(value);
+      for (const auto& [key, value] : SplitParams(r.body)) corpus.emplace_back(value);
+    }
+  }
+  std::cout << "[ gate     ] corpus: " << local << " local values, " << corpus.size() - local
+            << " from ../shared\n";
+
+  std::mt19937_64 rng(55);
+  auto pick = [&](std::size_t n) {
+    return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+  };
+  constexpr std::string_view kBytes = "=*-#()<>.;|&`$'\"{}%/\\\n +_!?:@0123456789ABCDEFxyz";
+  const std::size_t originals = corpus.size();
+  for (int i = 0; i < 30000; ++i) {
+    std::string v = corpus[pick(originals)];
+    const std::string& other = corpus[pick(originals)];
+    switch (pick(5)) {
+      case 0: {  // another value's piece spliced in
+        const std::size_t from = other.empty() ? 0 : pick(other.size());
+        const std::size_t at = v.empty() ? 0 : pick(v.size() + 1);
+        v.insert(at, other.substr(from, 1 + pick(24)));
+        break;
+      }
+      case 1:  // structural bytes sprinkled
+        for (int k = 0; k < 3; ++k)
+          v.insert(v.empty() ? 0 : pick(v.size() + 1), 1, kBytes[pick(kBytes.size())]);
+        break;
+      case 2:  // a byte percent-encoded (once or twice)
+        if (!v.empty()) {
+          const std::size_t at = pick(v.size());
+          char hex[4];
+          std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(v[at]));
+          v.replace(at, 1, pick(2) == 0 ? std::string(hex) : "%25" + std::string(hex + 1));
+        }
+        break;
+      case 3:  // upper case
+        for (char& c : v) {
+          if (c >= 'a' && c <= 'z' && pick(2) == 0) c = static_cast<char>(c - 'a' + 'A');
+        }
+        break;
+      default:  // a short window of a value
+        if (!v.empty()) v = v.substr(pick(v.size()), 1 + pick(16));
+        break;
+    }
+    corpus.push_back(std::move(v));
+  }
+
+  std::size_t flagged = 0, inexact = 0, disagreements = 0;
+  for (const std::string& value : corpus) {
+    const std::optional<bool> expected = GateByFeatures(value);
+    if (!expected) {
+      ++inexact;
+      continue;
+    }
+    const bool got = HasAttackStructure(value);
+    flagged += got ? 1 : 0;
+    if (got != *expected && ++disagreements <= 20) {
+      ADD_FAILURE() << "gate " << got << ", features " << *expected << ": " << value;
+    }
+  }
+  std::cout << "[ gate     ] " << corpus.size() << " values, " << flagged << " gated, " << inexact
+            << " without an exact oracle, " << disagreements << " disagreements\n";
+  EXPECT_EQ(disagreements, 0u);
+  EXPECT_LT(inexact, corpus.size() / 100);
+  EXPECT_GT(flagged, 0u);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // The intrusion detection pages (docs/ids.md, docs/ids_mesh.md; docs/ui.md "Intrusion
 // detection"), one module for the two of them, each over the IDS routes of the node serving it:
 //
-//   #/operator/ids  a cloudlet, its operator: live alerts, decisions (revoke), the allowlist,
+//   #/operator/ids  a cloudlet, its operator: live alerts (with the kernel drop), decisions
+//                   (made by hand, revoked), the allowlist,
 //                   the mesh peers and their trust, and in the demo the red-team scenarios
 //   #/admin/ids     the cloud, an admin (options.admin): the cloud's own alerts and decisions
 //                   (a revocation here is what the mesh passes on), the allowlist, the peers
@@ -10,7 +11,7 @@
 // The alerts are polled every POLL_MS while the page is on screen and the tab visible (the
 // section's data-live says "on" or "off"); a timer that finds the page gone stops. A section
 // whose route answers 404 says so (no mesh on this node) or is left out (not a demo).
-// Routes: GET /api/v1/ids/alerts, GET /api/v1/ids/decisions, POST .../{id}/revocation,
+// Routes: GET /api/v1/ids/alerts, GET and POST /api/v1/ids/decisions, POST .../{id}/revocation,
 // GET/POST /api/v1/ids/allowlist, POST .../removal, GET /api/v1/ids/peers, GET /api/v1/ids/mesh,
 // GET and POST /api/v1/attack/runs, GET /api/v1/attack/runs/{id}.
 import { api } from '../api.js';
@@ -21,14 +22,35 @@ import { loading, mono, page, table, time } from './operator-shared.js';
 export const POLL_MS = 3000;
 const SCOPES = [['ip', 'IP address'], ['range', 'IPv6 /64 range'], ['account', 'Account'],
   ['device', 'Device']];
+const ACTIONS = [['block', 'Block'], ['throttle', 'Throttle (1 request a second)'],
+  ['alert', 'Alert only']];
 const scopeText = (scope) => [`${scope.kind} `, mono(scope.value)];
 const clock = () => new Date().toLocaleTimeString();
 const count = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 const errorText = (error) => h('p', { class: 'form-error', role: 'alert' }, error.message);
 
+// The scope and value fields of the allowlist's and the decision's forms.
+const scopeFields = (kindLabel, valueLabel) => [
+  textField({ name: 'scope', label: kindLabel, options: SCOPES, required: true }),
+  textField({ name: 'value', label: valueLabel, required: true, maxlength: 200,
+    hint: 'For example 192.0.2.7, 2001:db8:1:2::/64, an account reference (acct_…) ' +
+      'as a decision names it, or a device id.' }),
+];
+
 function section(id, title, ...content) {
   return h('section', { id, 'aria-labelledby': `${id}-heading` },
     h('h2', { id: `${id}-heading` }, title), content);
+}
+
+// The kernel drop of GET /api/v1/ids/alerts: a flood the kernel drops never reaches the
+// counts above, so it is said on its own (null: the node reports none).
+function kernelDropText(drop) {
+  if (!drop) return '';
+  const now = drop.sources === 0 ? ' No source is dropped in the kernel now'
+    : ` The kernel drops the connection attempts of ${count(drop.sources, 'source')} now` +
+      (drop.ranges > 0 ? ` (${count(drop.ranges, 'IPv6 /64 range')} among them)` : '');
+  return `${now}; ${count(drop.dropped_segments, 'segment')} dropped at the listening socket ` +
+    `and ${count(drop.escalations, 'flooding source')} moved there so far.`;
 }
 
 function decisionState(d) {
@@ -69,7 +91,8 @@ export async function render(context) {
         `since ${node} started. ` + (a.payload_scorer?.enabled
         ? `Payload scoring is on (model ${a.payload_scorer.model}): ` +
           `${count(a.payload_scorer.flagged_requests, 'request part')} scored as injection so far.`
-        : 'Payload scoring is off: no request model was loaded at start.'));
+        : 'Payload scoring is off: no request model was loaded at start.'),
+      kernelDropText(a.kernel_drop));
       replace(alertList, table('The 50 newest alerts, newest first', ['Time', 'Detector', 'Scope',
         'Action', 'Reason', 'Allowlisted'], a.alerts.map((x) => [time(x.time_ms), mono(x.detector),
         scopeText(x.scope), x.action, x.reason, x.allowlisted ? 'yes' : 'no']),
@@ -148,10 +171,7 @@ export async function render(context) {
   const allowForm = form({
     label: 'Allowlist a source',
     fields: [
-      textField({ name: 'scope', label: 'Kind', options: SCOPES, required: true }),
-      textField({ name: 'value', label: 'Value', required: true, maxlength: 200,
-        hint: 'For example 192.0.2.7, 2001:db8:1:2::/64, an account reference (acct_…) ' +
-          'as a decision names it, or a device id.' }),
+      ...scopeFields('Kind', 'Value'),
       textField({ name: 'note', label: 'Note', maxlength: 200 }),
     ],
     submitLabel: 'Allowlist',
@@ -162,6 +182,33 @@ export async function render(context) {
       await api.post('/api/v1/ids/allowlist', entry, { fields: Object.keys(entry) });
       replace(message, 'The source is allowlisted.');
       await loadAllowlist();
+    },
+  });
+
+  // An operator's own decision (POST /api/v1/ids/decisions). The expiry goes to the server as
+  // typed (a whole number of minutes, else the text itself), so that what it refuses is said in
+  // its own words under the field.
+  const decisionForm = form({
+    label: 'Make a decision',
+    fields: [
+      ...scopeFields('Scope', 'Scope value'),
+      textField({ name: 'action', label: 'Action', options: ACTIONS, required: true }),
+      textField({ name: 'expires_in_minutes', label: 'Expires in (minutes)', maxlength: 12,
+        hint: 'From 1 to 10080 (a week). Empty: as a detector\'s decision would (10 minutes, ' +
+          'longer for a repeat offender).' }),
+      textField({ name: 'reason', label: 'Reason', maxlength: 256 }),
+    ],
+    submitLabel: 'Make the decision',
+    busyLabel: 'Saving…',
+    async onSubmit(values) {
+      const decision = { scope: values.scope, value: values.value.trim(), action: values.action };
+      const expiry = values.expires_in_minutes.trim();
+      if (expiry) decision.expires_in_minutes = /^-?\d+$/.test(expiry) ? Number(expiry) : expiry;
+      if (values.reason.trim()) decision.reason = values.reason.trim();
+      await api.post('/api/v1/ids/decisions', decision, { fields: Object.keys(decision) });
+      replace(message, 'The decision is made.');
+      announce('The decision is made.');
+      await loadDecisions();
     },
   });
 
@@ -248,7 +295,7 @@ export async function render(context) {
   const lead = `What ${node}'s detectors saw and decided. A decision blocks or throttles a ` +
     'source before any of its requests is read; an allowlisted source is never blocked. ' +
     'With the mesh running, decisions and revocations made here also go to every peer.';
-  const content = [message, alerts, section('decisions', 'Decisions', decisionList),
+  const content = [message, alerts, section('decisions', 'Decisions', decisionList, decisionForm),
     section('allowlist', 'Allowlist', allowList, allowForm), peers, extra];
   if (!admin) return page(context, 'Intrusion detection', lead, content);
   const { adminPage } = await import('./admin-common.js');
