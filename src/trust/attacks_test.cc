@@ -37,6 +37,15 @@ class AttackTest : public ::testing::Test {
   }
   // The clinician vouches for `who` with three good interactions: credibility 0.9 * 3/5.
   void Vouch(const std::string& who) { Rate("dr", who, 1.0, 3); }
+  // a1-a3, vouched for, praise a0 in 10 staged interactions each, and a0 praises each back 10x.
+  void VouchedRingPraisesA0() {
+    for (const char* a : {"a1", "a2", "a3"}) {
+      Vouch(a);
+      Rate(a, "a0", 1.0, 10);
+      Rate("a0", a, 1.0, 10);
+    }
+    model_.Refresh(0);
+  }
   bool SharesVitals(const std::string& owner, const std::string& requester, std::int64_t now) {
     DecisionInput in;
     in.category = DataCategory::kVitalsSummary;
@@ -210,34 +219,27 @@ TEST_F(AttackTest, ARingsReturnedPraiseIsDiscounted) {
   // each brings at most 5 / (1 + 7 / 0.25) = 5/29 units. Credibility 0.54 each; honesty stays 1
   // (the others' reference about a0, 2 * 0.54 * 5/29 = 0.19, is below the 1 unit needed to
   // judge). R = (3 * 0.54 * 5/29 + 0.6) / (3 * 0.54 * 5/29 + 2) = 0.386.
-  for (const char* a : {"a1", "a2", "a3"}) {
-    Vouch(a);
-    Rate(a, "a0", 1.0, 10);
-    Rate("a0", a, 1.0, 10);
-  }
-  model_.Refresh(0);
+  VouchedRingPraisesA0();
   const double r = 3 * 0.54 * 5.0 / 29;
   EXPECT_NEAR(model_.Trust("h5", "a0", 0).reputation, (r + 0.6) / (r + 2), 1e-9);
   EXPECT_FALSE(SharesVitals("h5", "a0", 0));
 }
 
-class AttackNoRingDetectionTest : public AttackTest {
+// The same cases under other parameters: AttackWith<&MakeParams>.
+template <TrustParams (*MakeParams)()>
+class AttackWith : public AttackTest {
  protected:
-  static TrustParams NoRingDetection() {
-    TrustParams p;
-    p.reciprocity_scale = 0;
-    return p;
-  }
-  AttackNoRingDetectionTest() : AttackTest(NoRingDetection()) {}
+  AttackWith() : AttackTest(MakeParams()) {}
 };
+TrustParams NoRingDetection() {
+  TrustParams p;
+  p.reciprocity_scale = 0;
+  return p;
+}
+using AttackNoRingDetectionTest = AttackWith<&NoRingDetection>;
 
 TEST_F(AttackNoRingDetectionTest, ARingsReturnedPraiseCarriesWithoutTheDiscount) {
-  for (const char* a : {"a1", "a2", "a3"}) {
-    Vouch(a);
-    Rate(a, "a0", 1.0, 10);
-    Rate("a0", a, 1.0, 10);
-  }
-  model_.Refresh(0);
+  VouchedRingPraisesA0();
   // Each member brings the full cap of 5 units. Honesty: against the two others (r = 5.4),
   // p = 6 / 7.4 and h = (5p + 2) / 7; R = (8.1 h + 0.6) / (8.1 h + 2) = 0.84.
   const double h = (5 * 6 / 7.4 + 2) / 7;
