@@ -1,8 +1,8 @@
 // Each attack of issue 10 as a small case whose numbers can be checked by hand (docs/trust.md
 // "Attacks"). Default TrustParams and SharingPolicy unless a case says otherwise: base rate
 // 0.3, W 2, K 3 (growing by 0.25 per unit of reputation evidence, at most 8), credibility decay
-// 0.9 with Wc 2, floor 0.02, holder cap 5, q 0.05, rater honesty with prior weight 2; the
-// vitals summary needs T >= 0.65.
+// 0.9 with Wc 2, floor 0.02, holder cap 5 (less for returned praise beyond 3 units both ways,
+// scale 0.25), q 0.05, rater honesty with prior weight 2; the vitals summary needs T >= 0.65.
 //
 // Rater honesty h (Refresh): each patient holder's evidence about a subject is compared with
 // p, the expectation of everyone else's (filtered, weighted) evidence about that subject:
@@ -37,6 +37,15 @@ class AttackTest : public ::testing::Test {
   }
   // The clinician vouches for `who` with three good interactions: credibility 0.9 * 3/5.
   void Vouch(const std::string& who) { Rate("dr", who, 1.0, 3); }
+  // a1-a3, vouched for, praise a0 in 10 staged interactions each, and a0 praises each back 10x.
+  void VouchedRingPraisesA0() {
+    for (const char* a : {"a1", "a2", "a3"}) {
+      Vouch(a);
+      Rate(a, "a0", 1.0, 10);
+      Rate("a0", a, 1.0, 10);
+    }
+    model_.Refresh(0);
+  }
   bool SharesVitals(const std::string& owner, const std::string& requester, std::int64_t now) {
     DecisionInput in;
     in.category = DataCategory::kVitalsSummary;
@@ -187,10 +196,13 @@ TEST_F(AttackTest, ACollusionRingWithoutAnAnchorStaysAtTheFloor) {
   model_.Refresh(0);
   for (const char* a : {"a0", "a1", "a2", "a3"}) EXPECT_DOUBLE_EQ(model_.Credibility(a), 0.02);
   const TrustEstimate t = model_.Trust("h5", "a0", 0);
-  // Three holders, capped at 5, weight 0.02: R = (0.3 + 0.6) / (0.3 + 2).
-  EXPECT_NEAR(t.reputation, 0.9 / 2.3, 1e-9);
+  // Three holders, weight 0.02, each capped at 5 / (1 + (10 - 3) / 0.25) = 5/29 (returned
+  // praise): R = (0.06 * 5/29 + 0.6) / (0.06 * 5/29 + 2) = 0.304 (0.9 / 2.3 at the plain cap).
+  const double r = 0.06 * 5.0 / 29;
+  EXPECT_NEAR(t.reputation, (r + 0.6) / (r + 2), 1e-9);
   EXPECT_FALSE(SharesVitals("h5", "a0", 0));
-  // The same ratings among vouched-for patients do carry.
+  // The same ratings among patients the clinician vouched for: h0 is shared on the clinician's
+  // own word (3 units, weight 3); the members' returned praise is discounted (below).
   for (const char* h : {"h0", "h1", "h2", "h3"}) {
     Vouch(h);
     for (const char* g : {"h0", "h1", "h2", "h3"}) {
@@ -199,6 +211,40 @@ TEST_F(AttackTest, ACollusionRingWithoutAnAnchorStaysAtTheFloor) {
   }
   model_.Refresh(0);
   EXPECT_TRUE(SharesVitals("h5", "h0", 0));
+}
+
+TEST_F(AttackTest, ARingsReturnedPraiseIsDiscounted) {
+  // Three vouched-for members praise a0 (10 staged interactions each) and a0 praises each of
+  // them back (10 each): 10 units both ways, 7 beyond the 3 honest partners rarely exceed, so
+  // each brings at most 5 / (1 + 7 / 0.25) = 5/29 units. Credibility 0.54 each; honesty stays 1
+  // (the others' reference about a0, 2 * 0.54 * 5/29 = 0.19, is below the 1 unit needed to
+  // judge). R = (3 * 0.54 * 5/29 + 0.6) / (3 * 0.54 * 5/29 + 2) = 0.386.
+  VouchedRingPraisesA0();
+  const double r = 3 * 0.54 * 5.0 / 29;
+  EXPECT_NEAR(model_.Trust("h5", "a0", 0).reputation, (r + 0.6) / (r + 2), 1e-9);
+  EXPECT_FALSE(SharesVitals("h5", "a0", 0));
+}
+
+// The same cases under other parameters: AttackWith<&MakeParams>.
+template <TrustParams (*MakeParams)()>
+class AttackWith : public AttackTest {
+ protected:
+  AttackWith() : AttackTest(MakeParams()) {}
+};
+TrustParams NoRingDetection() {
+  TrustParams p;
+  p.reciprocity_scale = 0;
+  return p;
+}
+using AttackNoRingDetectionTest = AttackWith<&NoRingDetection>;
+
+TEST_F(AttackNoRingDetectionTest, ARingsReturnedPraiseCarriesWithoutTheDiscount) {
+  VouchedRingPraisesA0();
+  // Each member brings the full cap of 5 units. Honesty: against the two others (r = 5.4),
+  // p = 6 / 7.4 and h = (5p + 2) / 7; R = (8.1 h + 0.6) / (8.1 h + 2) = 0.84.
+  const double h = (5 * 6 / 7.4 + 2) / 7;
+  EXPECT_NEAR(model_.Trust("h5", "a0", 0).reputation, (8.1 * h + 0.6) / (8.1 * h + 2), 1e-9);
+  EXPECT_TRUE(SharesVitals("h5", "a0", 0));
 }
 
 TEST_F(AttackTest, WhitewashingBuysNothing) {

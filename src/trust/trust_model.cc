@@ -185,8 +185,16 @@ TrustModel::Reputation TrustModel::ComputeReputation(const std::string& viewer,
       BetaOpinion o = opinion.DecayedTo(now_ms, params_.forgetting);
       const double n = o.evidence();
       if (n <= 0) continue;
-      if (n > params_.holder_evidence_cap) {
-        const double scale = params_.holder_evidence_cap / n;
+      const bool clinician = identities_.IsClinician(holder);
+      double cap = params_.holder_evidence_cap;
+      if (params_.reciprocity_scale > 0 && !clinician) {
+        // Collusion rings: evidence both ways beyond what honest partners gather is discounted.
+        const double mutual = std::min(n, Opinion(subject, holder, now_ms).evidence());
+        cap /= 1.0 + std::max(0.0, mutual - params_.reciprocity_free_evidence) /
+                         params_.reciprocity_scale;
+      }
+      if (n > cap) {
+        const double scale = cap / n;
         o.r *= scale;
         o.s *= scale;
       }
@@ -195,7 +203,6 @@ TrustModel::Reputation TrustModel::ComputeReputation(const std::string& viewer,
       v.r = o.r;
       v.s = o.s;
       v.expectation = (o.r + 1.0) / (o.r + o.s + 2.0);
-      const bool clinician = identities_.IsClinician(holder);
       v.weight = credibility * (clinician ? params_.clinician_weight : RaterHonesty(holder));
       if (similarity) {
         const double sim = std::clamp(similarity(holder), 0.0, 1.0);

@@ -21,7 +21,8 @@
 //                     ring that only rates itself stays at the floor.
 //   reputation R_i(j) the opinions of j by holders k (not i, not j), each capped at
 //                     `holder_evidence_cap` evidence (repeating interactions cannot stuff the
-//                     ballot), weighted by C(k) (times clinician_weight for clinicians, times
+//                     ballot; less when j returns k's praise, see reciprocity_scale), weighted
+//                     by C(k) (times clinician_weight for clinicians, times
 //                     the rater honesty h(k) for patients) and by the similarity of the
 //                     viewer i to k: floor + (1 - floor) * S(i, k). Unfair raters filtered
 //                     (after Whitby, Jøsang & Indulska 2004): a holder is dropped when the
@@ -122,6 +123,13 @@ struct TrustParams {
   // counts clinician_weight * similarity_floor (1.5 by default; docs/trust.md, ADR 0049).
   double clinician_weight = 3.0;
   double holder_evidence_cap = 5.0;  // most evidence one holder's opinion brings to R
+  // Collusion-ring detection (ADR 0054): praise that is returned is not independent. A patient
+  // holder k whose opinion of j is returned by j's opinion of k brings at most
+  // cap / (1 + max(0, m - free) / scale) evidence to R(j), with m = min(n(k, j), n(j, k)) the
+  // evidence both ways (after forgetting). Honest partners rarely hold more than `free` units
+  // about each other; a ring that stages interactions soon does. scale <= 0 disables it.
+  double reciprocity_free_evidence = 3.0;
+  double reciprocity_scale = 0.25;
   // Holder weighting by similarity to the viewer (only when a similarity is given).
   double similarity_floor = 0.5;
   // Unfair-rater filter: the quantile q of the holder's Beta interval; 0 disables the filter.
