@@ -285,10 +285,14 @@ TEST_F(TrustServiceTest, TheStoreReopensItsFileAndMovesAVersionOneFileForward) {
   SQLite::Database db(old_file);
   EXPECT_TRUE(db.tableExists("trust_profiles"));
   EXPECT_TRUE(db.tableExists("trust_share_recipients"));
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = "
+                          "'trust_attestation_nonce'")
+                .getInt(),
+            1);
   EXPECT_EQ(db.execAndGet("SELECT version FROM medmesh_component_schema WHERE component = "
                           "'cloudlet_trust'")
                 .getInt(),
-            2);
+            3);
 }
 
 TEST_F(TrustServiceTest, AGrantAssertionSettlesOneAttestationAlsoAfterTheStoreIsReopened) {

@@ -94,6 +94,14 @@ CREATE TABLE IF NOT EXISTS trust_share_recipients (
 );
 )sql";
 
+// Version 3: an attestation's subject is the nonce of the cloud's grant assertion it came with
+// (AddAttestation), and one assertion settles one attestation - also enforced by the file.
+// Rows before it have their own interaction id as subject, so they never collide.
+constexpr char kSchemaV3[] = R"sql(
+CREATE UNIQUE INDEX IF NOT EXISTS trust_attestation_nonce
+  ON trust_interactions (subject_id) WHERE kind = 'attestation';
+)sql";
+
 constexpr std::size_t kMaxMessageBytes = 4000;
 
 // Names for handles: a word and 4 hex digits ("heron-3f2a"), pseudonymous and easy to read out.
@@ -220,13 +228,14 @@ Result<std::unique_ptr<TrustStore>> TrustStore::Open(const std::string& path,
                                                      const store::SqliteOpenOptions& sqlite) {
   MEDMESH_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db,
                            store::OpenSqliteDatabase(path, sqlite));
-  // One version for the component: a new file gets both parts, a version-1 file gets the second
-  // (both are CREATE ... IF NOT EXISTS), a version-2 file nothing. Checking version 1 first
-  // would refuse every file this build had already moved to version 2.
+  // One version for the component: a file below version 3 gets every part (each is CREATE ...
+  // IF NOT EXISTS, so what it has already is kept), a version-3 file nothing. Checking each
+  // version in turn would refuse every file this build had already moved further.
   MEDMESH_RETURN_IF_ERROR(
-      store::EnsureSqliteSchema(*db, "cloudlet_trust", 2, [](SQLite::Database& d) {
+      store::EnsureSqliteSchema(*db, "cloudlet_trust", 3, [](SQLite::Database& d) {
         d.exec(kSchema);
         d.exec(kSchemaV2);
+        d.exec(kSchemaV3);
       }));
   return std::unique_ptr<TrustStore>(new TrustStore(std::move(db), envelope, clock, random));
 }

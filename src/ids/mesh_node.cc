@@ -217,10 +217,6 @@ void MeshNode::DeliverTo(Peer& peer) {
   }
   bool failing = false;
   for (const store::QueueItem& item : *due) {
-    if (failing) {
-      (void)peer.outbox->MarkFailed(item.id, "an earlier report of the round failed");
-      continue;
-    }
     MeshReport report;
     report.origin = ctx_.self_id;
     bool usable = !item.payload.empty() && item.payload[0] >= 1 && item.payload[0] <= 3;
@@ -238,9 +234,14 @@ void MeshNode::DeliverTo(Peer& peer) {
     if (usable && report.kind != MeshReportKind::kRevocation &&
         report.decision.expires_ms <= NowMs()) {
       // Its decision has ended: the peer would adopt nothing (mesh_fusion.h), so an outbox of a
-      // peer that stays away holds at most the decisions still in force.
+      // peer that stays away holds at most the decisions still in force (also behind a report
+      // that failed this round).
       peer.expired.fetch_add(1);
       (void)peer.outbox->MarkSent(item.id);
+      continue;
+    }
+    if (failing) {
+      (void)peer.outbox->MarkFailed(item.id, "an earlier report of the round failed");
       continue;
     }
     auto sequence = NextSequence();

@@ -158,7 +158,7 @@ class MeshNode {
   std::vector<MeshPeerStatus> Peers() const;
 
   // Called with every peer report the fusion confirmed or refuted (mesh_fusion.h), outside the
-  // node's locks, on whichever thread settled it (a request's, the engine's, the sender's).
+  // node's locks, on whichever thread settled it (a request's, the engine's, the Tick's).
   // Set it before Start() and before the route is served; it must not call back into the node.
   void SetSettledListener(std::function<void(const SettledReport&)> listener);
   std::vector<ReceivedReport> Recent(std::size_t limit) const;

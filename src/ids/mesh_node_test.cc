@@ -300,7 +300,9 @@ TEST_F(MeshNodeTest, APeerThatAcceptsButNeverAnswersDelaysOnlyItsOwnReports) {
   ASSERT_TRUE(a.mesh->SetPeerUrl("cloudlet-2", b.url()));
   a.mesh->Start();
   Attack(a, kAttacker);
-  EXPECT_TRUE(WaitUntil([&] { return LastFrom(b, "cloudlet-1").has_value(); }))
+  // Well within the silent peer's request timeout (one sender would wait it out first).
+  EXPECT_TRUE(
+      WaitUntil([&] { return LastFrom(b, "cloudlet-1").has_value(); }, std::chrono::seconds(10)))
       << "the silent peer held the others' reports";
   const auto silent_peer = [&] {
     for (const MeshPeerStatus& p : a.mesh->Peers()) {
@@ -324,8 +326,9 @@ TEST_F(MeshNodeTest, AReportWhoseDecisionEndedIsSettledWithoutBeingSent) {
   Decision ended = BlockOf("cloudlet-1", "198.51.100.20", std::string(32, 'e'));
   ended.expires_ms = ended.created_ms - 1;
   Decision in_force = BlockOf("cloudlet-1", "198.51.100.21", std::string(32, 'f'));
-  ASSERT_TRUE(a.mesh->Publish(MeshReportKind::kDecision, ended));
+  // The one in force first: the ended one is settled even behind a report that failed.
   ASSERT_TRUE(a.mesh->Publish(MeshReportKind::kDecision, in_force));
+  ASSERT_TRUE(a.mesh->Publish(MeshReportKind::kDecision, ended));
   ASSERT_TRUE(a.mesh->RunOnce());
   auto at_b = [&] {
     for (const MeshPeerStatus& p : a.mesh->Peers()) {

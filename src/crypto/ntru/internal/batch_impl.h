@@ -17,16 +17,17 @@
 // checks this for every record).
 //
 // Scratch: the output buffers themselves. While walking forward, key i's secret-key slots hold
-// (packed) f_i, the S3 prefix product and the Rq prefix product, and its public-key slot holds
-// g f mod (q, Phi_n); only the ternary g of each key needs a stack buffer (kMaxChunk of them).
+// (packed) f_i, then f_p, and the mod-q chains' prefix products; its public-key slot holds the
+// mod-3 chain's prefix product until h is written there (KeypairChunk's slot lambdas); the
+// ternary g of each key is packed in a stack buffer (kMaxChunk of them).
 // Packing keeps values mod q and mod 3 only, which is all that any output depends on.
 //
 // Constant time: the chunking and every loop bound depend on the public count only.
 
 namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 
-// Keys per chunk: enough that the two inversions cost little per key, few enough that the g
-// buffers (at most 64 * 164 bytes) stay small on any thread's stack.
+// Keys per chunk: enough that the inversions cost little per key, few enough that the packed g
+// buffers (at most 64 * 164 bytes) keep KeypairChunk's stack at tens of KB (docs/ntru.md).
 inline constexpr std::size_t kMaxBatchChunk = 64;
 
 // The scaled g of key generation over Z_q: 3 g (HPS) or 3 (x - 1) g (HRSS), from ternary g.
