@@ -137,6 +137,14 @@ class MeshNodeTest : public ::testing::Test {
     }
   }
 
+  // `n`'s view of its peer `id` (GET /api/v1/ids/peers' row); empty if not a peer.
+  static MeshPeerStatus PeerOf(TestNode& n, std::string_view id) {
+    for (const MeshPeerStatus& p : n.mesh->Peers()) {
+      if (p.address.id == id) return p;
+    }
+    return MeshPeerStatus{};
+  }
+
   static std::optional<ReceivedReport> LastFrom(TestNode& n, std::string_view origin) {
     for (const ReceivedReport& r : n.mesh->Recent(100)) {
       if (r.origin == origin) return r;
@@ -249,12 +257,7 @@ TEST_F(MeshNodeTest, APeerThatIsDownGetsItsReportsWhenBackAlsoAfterTheSenderRest
   b.server.reset();
   Attack(a, kAttacker);
   ASSERT_TRUE(a.mesh->RunOnce());
-  auto at_b = [&] {
-    for (const MeshPeerStatus& p : a.mesh->Peers()) {
-      if (p.address.id == "cloudlet-2") return p;
-    }
-    return MeshPeerStatus{};
-  };
+  auto at_b = [&] { return PeerOf(a, "cloudlet-2"); };
   EXPECT_EQ(at_b().outbox_depth, 1u);
   EXPECT_EQ(at_b().reachable, std::optional<bool>(false));
 
@@ -304,12 +307,7 @@ TEST_F(MeshNodeTest, APeerThatAcceptsButNeverAnswersDelaysOnlyItsOwnReports) {
   EXPECT_TRUE(
       WaitUntil([&] { return LastFrom(b, "cloudlet-1").has_value(); }, std::chrono::seconds(10)))
       << "the silent peer held the others' reports";
-  const auto silent_peer = [&] {
-    for (const MeshPeerStatus& p : a.mesh->Peers()) {
-      if (p.address.id == "cloudlet-9") return p;
-    }
-    return MeshPeerStatus{};
-  };
+  const auto silent_peer = [&] { return PeerOf(a, "cloudlet-9"); };
   EXPECT_EQ(silent_peer().outbox_depth, 1u);
   EXPECT_EQ(silent_peer().delivered, 0);
   // Closing the listener resets the waiting request, so Stop() need not wait out the minute.
@@ -330,12 +328,7 @@ TEST_F(MeshNodeTest, AReportWhoseDecisionEndedIsSettledWithoutBeingSent) {
   ASSERT_TRUE(a.mesh->Publish(MeshReportKind::kDecision, in_force));
   ASSERT_TRUE(a.mesh->Publish(MeshReportKind::kDecision, ended));
   ASSERT_TRUE(a.mesh->RunOnce());
-  auto at_b = [&] {
-    for (const MeshPeerStatus& p : a.mesh->Peers()) {
-      if (p.address.id == "cloudlet-2") return p;
-    }
-    return MeshPeerStatus{};
-  };
+  auto at_b = [&] { return PeerOf(a, "cloudlet-2"); };
   // b is down: the ended decision leaves the outbox unsent, the one in force waits for b.
   EXPECT_EQ(at_b().outbox_depth, 1u);
   EXPECT_EQ(at_b().expired, 1);
