@@ -590,8 +590,11 @@ class LoginFloodTest : public AccountApiTest {
     for (std::size_t i = 0; i < Pool().threads(); ++i) {
       ASSERT_TRUE(Pool().TrySubmit([this] {
         ++running_;
-        std::unique_lock lock(mu_);
-        released_cv_.wait(lock, [this] { return released_; });
+        {
+          std::unique_lock lock(mu_);
+          released_cv_.wait(lock, [this] { return released_; });
+        }
+        ++finished_;  // the job's last touch of the fixture (TearDown waits for it)
       }));
     }
     ASSERT_TRUE(medmesh::testing::WaitUntil(
@@ -604,12 +607,19 @@ class LoginFloodTest : public AccountApiTest {
     }
     released_cv_.notify_all();
   }
-  void TearDown() override { Release(); }
+  // Released jobs must be done with the fixture's members before they are destroyed (the pool
+  // itself lives until the base fixture's service goes, after them).
+  void TearDown() override {
+    Release();
+    EXPECT_TRUE(
+        medmesh::testing::WaitUntil([this] { return finished_.load() == running_.load(); }));
+  }
 
   std::mutex mu_;
   std::condition_variable released_cv_;
   bool released_ = false;  // guarded by mu_
   std::atomic<int> running_{0};
+  std::atomic<int> finished_{0};
 };
 
 TEST_F(LoginFloodTest, AFullPoolAnswers429AtOnceWithoutHashingAndOtherRoutesStillAnswer) {
