@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
   cmake ninja-build pkg-config g++ make git clang clang-format clang-tidy valgrind ccache
-  libclang-rt-14-dev
+  libclang-rt-14-dev lld
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsodium-dev
   libsqlite3-dev libsqlitecpp-dev sqlite3 libpq-dev libpqxx-dev postgresql
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev zlib1g-dev
