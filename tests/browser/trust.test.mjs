@@ -97,6 +97,14 @@ describe('the trust pages', () => {
       assert.ok((await page.locator('nav a').allTextContents()).includes('Similar patients'),
         'the navigation holds the page');
       assert.equal(await page.locator('#similar-patients').count(), 0, 'nothing before opting in');
+      // Each category's label states the server's threshold exactly (0.65 is not "0.7").
+      const profile = await api(urls.cloudlet, 'GET', '/api/v1/trust/profile', { token: first.token });
+      assert.equal(profile.status, 200, 'the profile answers');
+      for (const c of profile.json.categories) {
+        const label = await page.locator(`label[for="trust-consent-${c.category}"]`).textContent();
+        assert.ok(label.endsWith(`(needs trust ${c.threshold.toFixed(2)})`),
+          `the ${c.category} label shows its threshold`);
+      }
 
       await page.getByLabel('Share with similar patients at this cloudlet').check();
       await page.getByLabel('I48 Atrial fibrillation and flutter').check();

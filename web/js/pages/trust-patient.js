@@ -58,7 +58,7 @@ export function render() {
     const consent = h('fieldset', {},
       h('legend', {}, 'What others may ask to see'),
       profile.categories.map((c) => checkbox(`consent-${c.category}`,
-        `${CATEGORY_LABELS[c.category]} (needs trust ${c.threshold.toFixed(1)})`,
+        `${CATEGORY_LABELS[c.category]} (needs trust ${c.threshold.toFixed(2)})`,
         profile.consent[c.category])));
     const symptoms = textField({ name: 'symptoms', label: 'Symptoms', maxlength: 400,
       hint: 'Separated by commas, for example: palpitations, tiredness' });
