@@ -1,0 +1,350 @@
+// S3MulPrepared / PrepareS3 (kernels.h): multiplication in F_3[x] / (Phi_n) on byte lanes, for
+// batch key generation's mod-3 chain (ADR 0057).
+//
+// F_3 needs 2 bits per coefficient; the mod-q kernel (poly_mul.cc) spends 16. Here every
+// coefficient is a signed byte. A polynomial of at most 8m coefficients (m = 64, 88, 88, 104
+// for n = 509, 677, 701, 821) is split by three Karatsuba levels into 27 pieces of m ("the
+// horizontal levels"), the 27 pieces are transposed into m vectors of 32 byte lanes (lane j =
+// piece j, lanes 27..31 zero), and two more Karatsuba levels run on whole vectors ("vertical")
+// down to 9 schoolbooks of s = m/4 rows: 9 s^2 lane-wise products (2304, 4356, 4356, 6084)
+// instead of the mod-q kernel's 63 blocks on 16 lanes.
+//
+// Trits: an operand's coefficients are kept in {-1, 0, 1} at every level (sums of two trits
+// are mapped back by a table lookup, vpshufb), so a lane-wise product of trits is one vpsignb.
+// Products grow: a schoolbook row is at most s in absolute value, a vertical level-2 result at
+// most 4s (<= 104 < 128), which is reduced (Reduce: two nibble table lookups) to [-2, 2]
+// before level 1; the horizontal interpolation reduces its middle terms so that no byte ever
+// leaves [-128, 127] (bounds at each step below). Every value is only ever needed mod 3, and
+// every step is an exact integer operation on bytes, so the result is a*b mod 3 exactly.
+//
+// PrepareS3 does the operand's half (conversion, horizontal evaluation, transposes, vertical
+// evaluation: 9 s vectors); S3MulPrepared the products, the interpolations, the transposes
+// back, the fold mod x^n - 1 and the reduction mod (3, Phi_n) to {0, 1, 2}.
+//
+// Constant time: no branch or address depends on a coefficient (loop bounds and offsets are
+// compile-time constants of the parameter set).
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "crypto/ntru/avx2/kernels.h"
+#include "crypto/ntru/internal/params.h"
+
+namespace medmesh::ntru::avx2 {
+namespace {
+
+using V = __m256i;
+
+inline V LoadU(const std::uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
+inline void StoreU(std::uint8_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<V*>(p), v); }
+inline V Add(V a, V b) { return _mm256_add_epi8(a, b); }
+inline V Sub(V a, V b) { return _mm256_sub_epi8(a, b); }
+inline V Zero() { return _mm256_setzero_si256(); }
+
+constexpr int RoundUp32(int x) { return (x + 31) / 32 * 32; }
+
+// The shape of the product for the parameter set P.
+template <class P>
+struct Shape {
+  static constexpr int kM = PreparedS3<P>::kPiece;  // piece length
+  static constexpr int kS = kM / 4;                 // schoolbook length
+  static constexpr int kCols = RoundUp32(kM);         // coefficients a prepare transpose reads
+  static constexpr int kProdRows = RoundUp32(2 * kM); // rows of a vertical product, padded
+  static_assert(8 * kM >= P::kN && 8 * kM <= P::kPad && kM % 8 == 0);
+};
+
+// A value v in [-8, 7] (any byte whose low nibble is v mod 16) -> a table entry.
+inline V Lookup(V table, V v) { return _mm256_shuffle_epi8(table, _mm256_and_si256(v, _mm256_set1_epi8(15))); }
+
+// v in [-8, 7] -> the trit in {-1, 0, 1} congruent to it mod 3.
+inline V Trit(V v) {
+  const V t = _mm256_setr_epi8(0, 1, -1, 0, 1, -1, 0, 1, /*-8..-1:*/ 1, -1, 0, 1, -1, 0, 1, -1,  //
+                               0, 1, -1, 0, 1, -1, 0, 1, 1, -1, 0, 1, -1, 0, 1, -1);
+  return Lookup(t, v);
+}
+
+// v in [-8, 7] -> {0, 1, 2} congruent to it mod 3.
+inline V Canonical(V v) {
+  const V t = _mm256_setr_epi8(0, 1, 2, 0, 1, 2, 0, 1, /*-8..-1:*/ 1, 2, 0, 1, 2, 0, 1, 2,  //
+                               0, 1, 2, 0, 1, 2, 0, 1, 1, 2, 0, 1, 2, 0, 1, 2);
+  return Lookup(t, v);
+}
+
+// Any signed byte -> a value in [-2, 2] congruent to it mod 3. A signed byte x is the unsigned
+// 16 h + l minus 256 if h >= 8; 16 = 1 and 256 = 1 mod 3, so x = (h - [h >= 8]) + l mod 3:
+// one lookup for each nibble, each giving {-1, 0, 1}.
+inline V Reduce(V x) {
+  const V lo = _mm256_setr_epi8(0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0,  //
+                                0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0);
+  // h - [h >= 8] mod 3 for h = 0..15.
+  const V hi = _mm256_setr_epi8(0, 1, -1, 0, 1, -1, 0, 1, 1, -1, 0, 1, -1, 0, 1, -1,  //
+                                0, 1, -1, 0, 1, -1, 0, 1, 1, -1, 0, 1, -1, 0, 1, -1);
+  const V m = _mm256_set1_epi8(15);
+  const V l = _mm256_shuffle_epi8(lo, _mm256_and_si256(x, m));
+  const V h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(x, 4), m));
+  return Add(l, h);
+}
+
+// 16 x 16 byte transposes in each 128-bit half of x[0..16) (rows), in place: four rounds of
+// the perfect shuffle (vector i with vector i + 8, interleaved bytes), each rotating the 8 bits
+// (vector index, byte index) by one; after four, vector u holds column u.
+__attribute__((always_inline)) inline void Transpose16InLanes(V* x) {
+#pragma GCC unroll 4
+  for (int round = 0; round < 4; ++round) {
+    V y[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      y[2 * i] = _mm256_unpacklo_epi8(x[i], x[i + 8]);
+      y[2 * i + 1] = _mm256_unpackhi_epi8(x[i], x[i + 8]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) x[i] = y[i];
+  }
+}
+
+// 32 x 32 byte transpose: x[j] byte k -> y[k] byte j. The halves of rows 0..15 and 16..31 are
+// transposed in place, then vector c of the first (columns c, 16 + c of rows 0..15) and of the
+// second (the same columns of rows 16..31) are recombined by 128-bit permutes.
+__attribute__((always_inline)) inline void Transpose32(V* x, V* y) {
+  Transpose16InLanes(x);
+  Transpose16InLanes(x + 16);
+#pragma GCC unroll 16
+  for (int c = 0; c < 16; ++c) {
+    y[c] = _mm256_permute2x128_si256(x[c], x[16 + c], 0x20);
+    y[16 + c] = _mm256_permute2x128_si256(x[c], x[16 + c], 0x31);
+  }
+}
+
+// The rows a[kI0 .. kI0 + kC) of a lane-wise schoolbook product of trits (vpsignb: a * b for
+// b in {-1, 0, 1}), operand-scanning as in poly_mul.cc: the kC vectors of a stay in
+// registers, a window of kC accumulators slides along the output. Outputs below kDone were
+// stored by earlier chunks and are added to.
+template <int kS, int kC, int kI0, int kDone>
+__attribute__((always_inline)) inline void SchoolbookRows(const V* a, const V* b, V* c) {
+  V ai[kC];
+  V acc[kC];
+#pragma GCC unroll 16
+  for (int t = 0; t < kC; ++t) {
+    ai[t] = a[kI0 + t];
+    acc[t] = Zero();
+  }
+  const auto emit = [&](int k, V v) { c[k] = k < kDone ? Add(c[k], v) : v; };
+#pragma GCC unroll 32
+  for (int j = 0; j < kS; ++j) {
+    const V bj = b[j];
+#pragma GCC unroll 16
+    for (int t = 0; t < kC; ++t) acc[t] = Add(acc[t], _mm256_sign_epi8(ai[t], bj));
+    emit(kI0 + j, acc[0]);
+#pragma GCC unroll 16
+    for (int t = 0; t + 1 < kC; ++t) acc[t] = acc[t + 1];
+    acc[kC - 1] = Zero();
+  }
+#pragma GCC unroll 16
+  for (int t = 0; t + 1 < kC; ++t) emit(kI0 + kS + t, acc[t]);
+}
+
+template <int kS, int kC, int kI0>
+__attribute__((always_inline)) inline void SchoolbookChunks(const V* a, const V* b, V* c) {
+  constexpr int kRows = kS - kI0 < kC ? kS - kI0 : kC;
+  constexpr int kDone = kI0 == 0 ? 0 : kI0 + kS - 1;
+  SchoolbookRows<kS, kRows, kI0, kDone>(a, b, c);
+  if constexpr (kI0 + kRows < kS) SchoolbookChunks<kS, kC, kI0 + kRows>(a, b, c);
+}
+
+// c[0 .. 2 kS - 1) = a * b lane-wise for trit rows a, b; c[2 kS - 1] = 0. |c| <= kS.
+template <int kS>
+__attribute__((noinline)) void Schoolbook(const V* a, const V* b, V* c) {
+  constexpr int kChunks = (kS + 5) / 6;
+  constexpr int kC = (kS + kChunks - 1) / kChunks;
+  SchoolbookChunks<kS, kC, 0>(a, b, c);
+  c[2 * kS - 1] = Zero();
+}
+
+// dst[0 .. len) = Trit(a + b) for trit bytes a, b, in whole vectors (up to RoundUp32(len)
+// bytes are read from a and b and written to dst; the bytes past len are never used).
+inline void SumTrits(std::uint8_t* dst, const std::uint8_t* a, const std::uint8_t* b, int len) {
+  for (int v = 0; v < len; v += 32) StoreU(dst + v, Trit(Add(LoadU(a + v), LoadU(b + v))));
+}
+
+// Karatsuba's interpolation at a horizontal level: out (stride 2 kIn bytes) = lo + x^h (mid -
+// lo - hi) + x^(2h) hi for the three products lo, hi, mid (stride kIn bytes, each zero from
+// 2h - 1 on; 2h <= kIn). With kReduceMid the middle term is reduced to [-2, 2] first.
+template <int kIn, int kH, bool kReduceMid>
+__attribute__((always_inline)) inline void InterpolateH(std::uint8_t* out, const std::uint8_t* lo,
+                                                        const std::uint8_t* hi,
+                                                        const std::uint8_t* mid) {
+  static_assert(2 * kH <= kIn && kIn % 32 == 0);
+#pragma GCC unroll 64
+  for (int v = 0; v < kIn; v += 32) {
+    StoreU(out + v, LoadU(lo + v));
+    StoreU(out + kIn + v, Zero());
+  }
+#pragma GCC unroll 64
+  for (int v = 0; v < kIn; v += 32) StoreU(out + 2 * kH + v, Add(LoadU(out + 2 * kH + v), LoadU(hi + v)));
+#pragma GCC unroll 64
+  for (int v = 0; v < kIn; v += 32) {
+    V d = Sub(Sub(LoadU(mid + v), LoadU(lo + v)), LoadU(hi + v));
+    if constexpr (kReduceMid) d = Reduce(d);
+    StoreU(out + kH + v, Add(LoadU(out + kH + v), d));
+  }
+}
+
+}  // namespace
+
+template <class P>
+void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a) {
+  using Sh = Shape<P>;
+  constexpr int kM = Sh::kM;
+  constexpr int kS = Sh::kS;
+  constexpr int kSlack = 64;
+  // The trits of a: {0, 1, 2, 2^16 - 1} -> {0, 1, -1, -1}.
+  alignas(32) std::uint8_t t[8 * kM + kSlack];
+  for (int i = 0; i < 8 * kM; i += 32) {
+    const V lo = _mm256_loadu_si256(reinterpret_cast<const V*>(a + i));
+    const V hi = _mm256_loadu_si256(reinterpret_cast<const V*>(a + i + 16));
+    V x = _mm256_permute4x64_epi64(_mm256_packs_epi16(lo, hi), 0xd8);  // 2^16 - 1 -> -1
+    x = Sub(x, _mm256_and_si256(_mm256_cmpgt_epi8(x, _mm256_set1_epi8(1)), _mm256_set1_epi8(3)));
+    StoreU(t + i, x);
+  }
+  StoreU(t + 8 * kM, Zero());
+  StoreU(t + 8 * kM + 32, Zero());
+
+  // Horizontal evaluation: piece j = 9 e1 + 3 e2 + e3 (digits 0 = low half, 1 = high half,
+  // 2 = their sum at each level); the halves are pointers into t or into a sum.
+  constexpr int kS1 = RoundUp32(4 * kM) + kSlack;
+  constexpr int kS2 = RoundUp32(2 * kM) + kSlack;
+  constexpr int kS3 = RoundUp32(kM) + kSlack;
+  alignas(32) std::uint8_t sum1[kS1];
+  alignas(32) std::uint8_t sum2[3][kS2];
+  alignas(32) std::uint8_t sum3[9][kS3];
+  const std::uint8_t* x1[3] = {t, t + 4 * kM, sum1};
+  SumTrits(sum1, t, t + 4 * kM, 4 * kM);
+  const std::uint8_t* x2[9];
+  for (int e1 = 0; e1 < 3; ++e1) {
+    x2[3 * e1] = x1[e1];
+    x2[3 * e1 + 1] = x1[e1] + 2 * kM;
+    x2[3 * e1 + 2] = sum2[e1];
+    SumTrits(sum2[e1], x1[e1], x1[e1] + 2 * kM, 2 * kM);
+  }
+  const std::uint8_t* x3[27];
+  for (int q = 0; q < 9; ++q) {
+    x3[3 * q] = x2[q];
+    x3[3 * q + 1] = x2[q] + kM;
+    x3[3 * q + 2] = sum3[q];
+    SumTrits(sum3[q], x2[q], x2[q] + kM, kM);
+  }
+
+  // Transpose: row k (k < m) = coefficient k of the 27 pieces, stored at once in its vertical
+  // group: row k is in half d1 = k / 2s, quarter d2 = (k mod 2s) / s, group 3 d1 + d2.
+  V* rows = reinterpret_cast<V*>(out.v);
+  for (int c = 0; c < Sh::kCols; c += 32) {
+    V x[32];
+    V y[32];
+#pragma GCC unroll 32
+    for (int j = 0; j < 32; ++j) x[j] = j < 27 ? LoadU(x3[j] + c) : Zero();
+    Transpose32(x, y);
+#pragma GCC unroll 32
+    for (int k = 0; k < 32; ++k) {
+      const int row = c + k;
+      if (row < kM) rows[(3 * (row / (2 * kS)) + (row % (2 * kS)) / kS) * kS + row % kS] = y[k];
+    }
+  }
+  // Vertical evaluation: the sums of level 1 (group 2 d2 + ... = 6 + d2 from groups d2 and
+  // 3 + d2), then of level 2 (group 3 d1 + 2 from 3 d1 and 3 d1 + 1).
+  for (int d2 = 0; d2 < 2; ++d2) {
+    for (int k = 0; k < kS; ++k) rows[(6 + d2) * kS + k] = Trit(Add(rows[d2 * kS + k], rows[(3 + d2) * kS + k]));
+  }
+  for (int d1 = 0; d1 < 3; ++d1) {
+    for (int k = 0; k < kS; ++k) {
+      rows[(3 * d1 + 2) * kS + k] = Trit(Add(rows[3 * d1 * kS + k], rows[(3 * d1 + 1) * kS + k]));
+    }
+  }
+}
+
+template <class P>
+void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P>& pb) {
+  using Sh = Shape<P>;
+  constexpr int kM = Sh::kM;
+  constexpr int kS = Sh::kS;
+  constexpr int kR = Sh::kProdRows;
+  const V* a = reinterpret_cast<const V*>(pa.v);
+  const V* b = reinterpret_cast<const V*>(pb.v);
+
+  // Vertical: for each level-1 part d1, three schoolbooks (|.| <= s) and level 2's
+  // interpolation (|.| <= s + 3 s = 4 s <= 104: each row is at most one of lo, hi plus the
+  // middle term), reduced to [-2, 2].
+  V r2[3][4 * kS];
+  for (int d1 = 0; d1 < 3; ++d1) {
+    V p[3][2 * kS];
+    for (int d2 = 0; d2 < 3; ++d2) Schoolbook<kS>(a + (3 * d1 + d2) * kS, b + (3 * d1 + d2) * kS, p[d2]);
+#pragma GCC unroll 8
+    for (int k = 0; k < 4 * kS; ++k) {
+      V v = k < 2 * kS ? p[0][k] : p[1][k - 2 * kS];
+      if (k >= kS && k < 3 * kS) v = Add(v, Sub(Sub(p[2][k - kS], p[0][k - kS]), p[1][k - kS]));
+      r2[d1][k] = Reduce(v);
+    }
+  }
+  // Level 1: |.| <= 2 + 6 = 8. Rows 2m - 1 .. kR - 1 are zero (the product has 2m - 1 rows).
+  alignas(32) V r1[kR];
+#pragma GCC unroll 8
+  for (int k = 0; k < 8 * kS; ++k) {
+    V v = k < 4 * kS ? r2[0][k] : r2[1][k - 4 * kS];
+    if (k >= 2 * kS && k < 6 * kS) v = Add(v, Sub(Sub(r2[2][k - 2 * kS], r2[0][k - 2 * kS]), r2[1][k - 2 * kS]));
+    r1[k] = v;
+  }
+  for (int k = 8 * kS; k < kR; ++k) r1[k] = Zero();
+
+  // Transpose back: piece product j (2m - 1 coefficients, zero up to kR) = lane j of the rows.
+  alignas(32) std::uint8_t p27[27][kR];
+  for (int c = 0; c < kR; c += 32) {
+    V x[32];
+    V y[32];
+#pragma GCC unroll 32
+    for (int k = 0; k < 32; ++k) x[k] = r1[c + k];
+    Transpose32(x, y);
+#pragma GCC unroll 27
+    for (int j = 0; j < 27; ++j) StoreU(p27[j] + c, y[j]);
+  }
+
+  // Horizontal interpolation, level 3 (h = m): |.| <= 8 + 24 = 32; level 2 (h = 2m): middle
+  // term |.| <= 96, reduced, so |.| <= 32 + 2 = 34; level 1 (h = 4m): middle term <= 102,
+  // reduced, |.| <= 36.
+  alignas(32) std::uint8_t p9[9][2 * kR];
+  for (int q = 0; q < 9; ++q) InterpolateH<kR, kM, false>(p9[q], p27[3 * q], p27[3 * q + 1], p27[3 * q + 2]);
+  alignas(32) std::uint8_t p3[3][4 * kR];
+  for (int e = 0; e < 3; ++e) InterpolateH<2 * kR, 2 * kM, true>(p3[e], p9[3 * e], p9[3 * e + 1], p9[3 * e + 2]);
+  alignas(32) std::uint8_t p1[8 * kR];
+  InterpolateH<4 * kR, 4 * kM, true>(p1, p3[0], p3[1], p3[2]);
+
+  // Fold mod x^n - 1 (|.| <= 72), reduce to [-2, 2], subtract coefficient n - 1 times Phi_n
+  // ([-4, 4]) and map to {0, 1, 2}; zero from n on.
+  constexpr int kN = P::kN;
+  static_assert(RoundUp32(kN) + kN <= 8 * kR);
+  alignas(32) std::uint8_t f[RoundUp32(kN)];
+  for (int i = 0; i < kN; i += 32) StoreU(f + i, Reduce(Add(LoadU(p1 + i), LoadU(p1 + kN + i))));
+  const V top = _mm256_set1_epi8(static_cast<char>(f[kN - 1]));
+  for (int i = 0; i < P::kPad; i += 32) {
+    V v = Zero();
+    if (i < kN) {
+      const int left = kN - i < 32 ? kN - i : 32;  // coefficients i .. i + left - 1 are kept
+      const V keep = _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(left)),
+                                       _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                                        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31));
+      v = _mm256_and_si256(Canonical(Sub(LoadU(f + i), top)), keep);
+    }
+    _mm256_storeu_si256(reinterpret_cast<V*>(r + i), _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)));
+    _mm256_storeu_si256(reinterpret_cast<V*>(r + i + 16), _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1)));
+  }
+}
+
+#define MEDMESH_NTRU_S3_MUL_INSTANTIATE(P)                             \
+  template void PrepareS3<P>(PreparedS3<P>&, const std::uint16_t*); \
+  template void S3MulPrepared<P>(std::uint16_t*, const PreparedS3<P>&, const PreparedS3<P>&);
+MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hps2048509)
+MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hps2048677)
+MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hps4096821)
+MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hrss701)
+#undef MEDMESH_NTRU_S3_MUL_INSTANTIATE
+
+}  // namespace medmesh::ntru::avx2
