@@ -117,47 +117,32 @@ __attribute__((always_inline)) inline void Transpose32(V* x, V* y) {
 }
 
 // The rows a[kI0 .. kI0 + kC) of a lane-wise schoolbook product of trits (vpsignb: a * b for
-// b in {-1, 0, 1}), operand-scanning as in poly_mul.cc: the kC vectors of a stay in
-// registers, a window of kC accumulators slides along the output. Outputs below kDone were
-// stored by earlier chunks and are added to.
+// b in {-1, 0, 1}), product-scanning: the kC vectors of a stay in registers and every output
+// row is one accumulator of vpsignb (b read from memory) and vpaddb. Outputs below kDone were
+// stored by the previous chunk and are added to.
 template <int kS, int kC, int kI0, int kDone>
 __attribute__((always_inline)) inline void SchoolbookRows(const V* a, const V* b, V* c) {
   V ai[kC];
-  V acc[kC];
 #pragma GCC unroll 16
-  for (int t = 0; t < kC; ++t) {
-    ai[t] = a[kI0 + t];
-    acc[t] = Zero();
+  for (int t = 0; t < kC; ++t) ai[t] = a[kI0 + t];
+#pragma GCC unroll 64
+  for (int j = 0; j < kS + kC - 1; ++j) {
+    V acc = Zero();
+#pragma GCC unroll 16
+    for (int t = 0; t < kC; ++t) {
+      if (j - t >= 0 && j - t < kS) acc = Add(acc, _mm256_sign_epi8(ai[t], b[j - t]));
+    }
+    c[kI0 + j] = kI0 + j < kDone ? Add(c[kI0 + j], acc) : acc;
   }
-  const auto emit = [&](int k, V v) { c[k] = k < kDone ? Add(c[k], v) : v; };
-#pragma GCC unroll 32
-  for (int j = 0; j < kS; ++j) {
-    const V bj = b[j];
-#pragma GCC unroll 16
-    for (int t = 0; t < kC; ++t) acc[t] = Add(acc[t], _mm256_sign_epi8(ai[t], bj));
-    emit(kI0 + j, acc[0]);
-#pragma GCC unroll 16
-    for (int t = 0; t + 1 < kC; ++t) acc[t] = acc[t + 1];
-    acc[kC - 1] = Zero();
-  }
-#pragma GCC unroll 16
-  for (int t = 0; t + 1 < kC; ++t) emit(kI0 + kS + t, acc[t]);
 }
 
-template <int kS, int kC, int kI0>
-__attribute__((always_inline)) inline void SchoolbookChunks(const V* a, const V* b, V* c) {
-  constexpr int kRows = kS - kI0 < kC ? kS - kI0 : kC;
-  constexpr int kDone = kI0 == 0 ? 0 : kI0 + kS - 1;
-  SchoolbookRows<kS, kRows, kI0, kDone>(a, b, c);
-  if constexpr (kI0 + kRows < kS) SchoolbookChunks<kS, kC, kI0 + kRows>(a, b, c);
-}
-
-// c[0 .. 2 kS - 1) = a * b lane-wise for trit rows a, b; c[2 kS - 1] = 0. |c| <= kS.
+// c[0 .. 2 kS - 1) = a * b lane-wise for trit rows a, b; c[2 kS - 1] = 0. |c| <= kS. Two
+// chunks of rows of a (at most 13 vectors, with the accumulator and a product 15 registers).
 template <int kS>
 __attribute__((noinline)) void Schoolbook(const V* a, const V* b, V* c) {
-  constexpr int kChunks = (kS + 5) / 6;
-  constexpr int kC = (kS + kChunks - 1) / kChunks;
-  SchoolbookChunks<kS, kC, 0>(a, b, c);
+  constexpr int kC0 = (kS + 1) / 2;
+  SchoolbookRows<kS, kC0, 0, 0>(a, b, c);
+  SchoolbookRows<kS, kS - kC0, kC0, kC0 + kS - 1>(a, b, c);
   c[2 * kS - 1] = Zero();
 }
 
@@ -246,8 +231,8 @@ void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a) {
     Transpose32(x, y);
 #pragma GCC unroll 32
     for (int k = 0; k < 32; ++k) {
-      const int row = c + k;
-      if (row < kM) rows[(3 * (row / (2 * kS)) + (row % (2 * kS)) / kS) * kS + row % kS] = y[k];
+      const int row = c + k;  // group 3 d1 + d2, row - 2 s d1 - s d2 in it: row + s d1
+      if (row < kM) rows[row + (row < 2 * kS ? 0 : kS)] = y[k];
     }
   }
   // Vertical evaluation: the sums of level 1 (group 2 d2 + ... = 6 + d2 from groups d2 and
@@ -278,20 +263,25 @@ void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P
   for (int d1 = 0; d1 < 3; ++d1) {
     V p[3][2 * kS];
     for (int d2 = 0; d2 < 3; ++d2) Schoolbook<kS>(a + (3 * d1 + d2) * kS, b + (3 * d1 + d2) * kS, p[d2]);
-#pragma GCC unroll 8
-    for (int k = 0; k < 4 * kS; ++k) {
-      V v = k < 2 * kS ? p[0][k] : p[1][k - 2 * kS];
-      if (k >= kS && k < 3 * kS) v = Add(v, Sub(Sub(p[2][k - kS], p[0][k - kS]), p[1][k - kS]));
-      r2[d1][k] = Reduce(v);
+    V* const o = r2[d1];
+#pragma GCC unroll 4
+    for (int j = 0; j < kS; ++j) {
+      const V l0 = p[0][j], l1 = p[0][kS + j], h0 = p[1][j], h1 = p[1][kS + j];
+      o[j] = Reduce(l0);
+      o[kS + j] = Reduce(Add(l1, Sub(p[2][j], Add(l0, h0))));
+      o[2 * kS + j] = Reduce(Add(h0, Sub(p[2][kS + j], Add(l1, h1))));
+      o[3 * kS + j] = Reduce(h1);
     }
   }
   // Level 1: |.| <= 2 + 6 = 8. Rows 2m - 1 .. kR - 1 are zero (the product has 2m - 1 rows).
   alignas(32) V r1[kR];
-#pragma GCC unroll 8
-  for (int k = 0; k < 8 * kS; ++k) {
-    V v = k < 4 * kS ? r2[0][k] : r2[1][k - 4 * kS];
-    if (k >= 2 * kS && k < 6 * kS) v = Add(v, Sub(Sub(r2[2][k - 2 * kS], r2[0][k - 2 * kS]), r2[1][k - 2 * kS]));
-    r1[k] = v;
+#pragma GCC unroll 4
+  for (int j = 0; j < 2 * kS; ++j) {
+    const V l0 = r2[0][j], l1 = r2[0][2 * kS + j], h0 = r2[1][j], h1 = r2[1][2 * kS + j];
+    r1[j] = l0;
+    r1[2 * kS + j] = Add(l1, Sub(r2[2][j], Add(l0, h0)));
+    r1[4 * kS + j] = Add(h0, Sub(r2[2][2 * kS + j], Add(l1, h1)));
+    r1[6 * kS + j] = h1;
   }
   for (int k = 8 * kS; k < kR; ++k) r1[k] = Zero();
 

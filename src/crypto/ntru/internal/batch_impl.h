@@ -52,16 +52,15 @@ struct Trits;
 
 // The S3 chain's elements (ADR 0050). Portable build: bitsliced trits multiplied by S3MulTrits
 // (77k instructions for n = 677 against ~115k for the mod-q product and its reduction to
-// {0,1,2}); stored as their raw words. AVX2 build: {0,1,2} polynomials multiplied through the
-// mod-q kernel, which beats the bitsliced product there, on prepared operands (ADR 0053): f
-// in its signed form {0, 1, 2^16 - 1} is prepared once per key for both its S3 product and its
-// mod-q one, and the walk back prepares its running inverse once for its two products; stored
-// as one byte per coefficient. Either way a prefix product fits in a public-key slot, where
-// the chunk keeps it until that slot receives h.
+// {0,1,2}); stored as their raw words. AVX2 build (ADR 0057): {0,1,2} polynomials multiplied by
+// the byte-lane F_3 product (PrepareS3 / S3MulPrepared, avx2/s3_mul.cc), the walk back
+// preparing its running inverse once for its two products; stored as one byte per
+// coefficient. Either way a prefix product fits in a public-key slot, where the chunk keeps it
+// until that slot receives h.
 //
-// Mul(c, f, fo, ...):           c = c f   (f signed, fo its prepared operand: AVX2 only)
-// WalkBack(inv, u, t, f, fo, ...): inv = u t, u = u f
-// x, y: operand scratch of the chunk (AVX2), tmp: an element's scratch (portable).
+// Mul(c, f, s):             c = c f   (f in {0,1,2} or signed {0, 1, 2^16 - 1})
+// WalkBack(inv, u, t, f, s): inv = u t, u = u f
+// s: the chain's scratch (Scratch).
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
 inline constexpr bool kBitslicedS3Chain = false;
 #else
@@ -74,6 +73,7 @@ struct S3Chain;
 template <class P>
 struct S3Chain<P, true> {
   using Elem = Trits<P::kN>;
+  using Scratch = Elem;  // f converted
   static constexpr int kWords = Bits<P::kN>::kWords;
   static constexpr std::size_t kBytes = 2 * 8 * kWords;
   // A {0,1,2} or signed ternary polynomial as an element (converted into tmp), and back to
@@ -86,15 +86,10 @@ struct S3Chain<P, true> {
     FromTrits(tmp, e);
     return tmp;
   }
-  static void Mul(Elem& c, const Poly<P>& f, const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/,
-                  Elem& tmp) {
-    S3MulTrits(c, c, From(f, tmp));
-  }
-  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f,
-                       const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/, MulOperand<P>& /*y*/,
-                       Elem& tmp) {
+  static void Mul(Elem& c, const Poly<P>& f, Scratch& s) { S3MulTrits(c, c, From(f, s)); }
+  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f, Scratch& s) {
     S3MulTrits(inv, u, t);
-    S3MulTrits(u, u, From(f, tmp));
+    S3MulTrits(u, u, From(f, s));
   }
   static void Store(std::uint8_t* out, const Elem& e) {
     for (int w = 0; w < kWords; ++w) {
@@ -121,24 +116,23 @@ struct S3Chain<P, true> {
 template <class P>
 struct S3Chain<P, false> {
   using Elem = Poly<P>;
-  static const Elem& From(const Poly<P>& a, Elem& /*tmp*/) { return a; }  // {0,1,2} only
+  struct Scratch {  // two prepared operands
+    PreparedS3<P> x;
+    PreparedS3<P> y;
+  };
+  static const Elem& From(const Poly<P>& a, Scratch& /*s*/) { return a; }  // {0,1,2} only
   static const Poly<P>& To(const Elem& e, Poly<P>& /*tmp*/) { return e; }
-  // Exact products mod 2^13 (a {0,1,2} element times {0,1,2}: [0, 4n); times signed f:
-  // [-2n, 2n]), then reduced mod (3, Phi_n) to {0,1,2}.
-  static void Mul(Elem& c, const Poly<P>& /*f*/, const MulOperand<P>& fo, MulOperand<P>& x,
-                  Elem& /*tmp*/) {
-    PrepareMul(x, c);
-    RqMulOperands(c, x, fo);
-    S3ReduceSignedProduct<P>(c.c);
+  static void Mul(Elem& c, const Poly<P>& f, Scratch& s) {
+    PrepareS3<P>(s.x, c.c);
+    PrepareS3<P>(s.y, f.c);
+    S3MulPrepared<P>(c.c, s.x, s.y);
   }
-  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& /*f*/,
-                       const MulOperand<P>& fo, MulOperand<P>& x, MulOperand<P>& y, Elem& /*tmp*/) {
-    PrepareMul(x, u);
-    PrepareMul(y, t);
-    RqMulOperands(inv, x, y);
-    S3ReduceProduct<P>(inv.c);
-    RqMulOperands(u, x, fo);
-    S3ReduceSignedProduct<P>(u.c);
+  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f, Scratch& s) {
+    PrepareS3<P>(s.x, u.c);
+    PrepareS3<P>(s.y, t.c);
+    S3MulPrepared<P>(inv.c, s.x, s.y);
+    PrepareS3<P>(s.y, f.c);
+    S3MulPrepared<P>(u.c, s.x, s.y);
   }
   // One byte per coefficient (n bytes fit in the public-key slot): no base-3 packing.
   static constexpr std::size_t kBytes = P::kN;
@@ -185,11 +179,11 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   Poly<P> u;     // an inverse being walked back
   Poly<P> t;     // a prefix product read back, or a result
   Poly<P> g;
-  E c3{};            // A3 prefix product, then f_p
-  E e3;              // scratch of the A3 chain (portable build)
-  E u3;              // A3's inverse being walked back
-  E t3;              // A3's prefix product read back
-  MulOperand<P> fo;  // f (signed) or h, prepared
+  E c3{};                    // A3 prefix product, then f_p
+  typename S3::Scratch e3;   // scratch of the A3 chain
+  E u3;                      // A3's inverse being walked back
+  E t3;                      // A3's prefix product read back
+  MulOperand<P> fo;          // f (signed) or h, prepared
   MulOperand<P> xo;  // operand scratch
   MulOperand<P> yo;
 
@@ -204,7 +198,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     if (i == 0) {
       cq = f;
     } else {
-      S3::Mul(c3, f, fo, xo, e3);
+      S3::Mul(c3, f, e3);
       PrepareMul(xo, cq);
       SqMulOperands(cq, xo, fo);
     }
@@ -225,7 +219,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     PrepareMul(fo, f);
     if (j > 0) {
       S3::Load(t3, pk_of(j - 1));
-      S3::WalkBack(c3, u3, t3, f, fo, xo, yo, e3);  // c3 = f_j^-1 mod 3
+      S3::WalkBack(c3, u3, t3, f, e3);  // c3 = f_j^-1 mod 3
     } else {
       c3 = u3;
     }
