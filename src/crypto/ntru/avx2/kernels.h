@@ -45,14 +45,14 @@ void PolyMulQPrepared(std::uint16_t* r, const PreparedQ<P>& a, const PreparedQ<P
 // generation's mod-3 chain: PrepareS3 evaluates an operand (P::kPad coefficients in {0, 1, 2}
 // or {0, 1, 2^16 - 1}, zero from n on) into its pieces -- three Karatsuba levels into 27 pieces
 // of kPiece coefficients (kPiece = 64, 88, 88, 104 for n = 509, 677, 701, 821), transposed into
-// byte lanes, then two Karatsuba levels on whole vectors: 9 groups of kPiece / 4 vectors of
+// byte lanes, then three Karatsuba levels on whole vectors: 27 groups of kPiece / 8 vectors of
 // trits {-1, 0, 1}; S3MulPrepared(r, a, b) writes a * b mod (3, Phi_n) to r: P::kPad
 // coefficients in {0, 1, 2}, zero from n on (the canonical representative, as S3Mul's). r may
 // be the source of a or b. Thread-safe (stack only); constant time.
 template <class P>
 struct PreparedS3 {
   static constexpr int kPiece = P::kN <= 512 ? 64 : P::kN <= 704 ? 88 : 104;
-  alignas(32) std::uint8_t v[9 * (kPiece / 4) * 32];  // 9 groups of kPiece / 4 rows of 32 lanes
+  alignas(32) std::uint8_t v[27 * (kPiece / 8) * 32];  // 27 groups of kPiece / 8 rows of 32 lanes
 };
 template <class P>
 void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a);

@@ -48,7 +48,7 @@ constexpr int RoundUp32(int x) { return (x + 31) / 32 * 32; }
 template <class P>
 struct Shape {
   static constexpr int kM = PreparedS3<P>::kPiece;  // piece length
-  static constexpr int kS = kM / 4;                 // schoolbook length
+  static constexpr int kS = kM / 8;                 // schoolbook length
   static constexpr int kCols = RoundUp32(kM);         // coefficients a prepare transpose reads
   static constexpr int kProdRows = RoundUp32(2 * kM); // rows of a vertical product, padded
   static_assert(8 * kM >= P::kN && 8 * kM <= P::kPad && kM % 8 == 0);
@@ -136,14 +136,28 @@ __attribute__((always_inline)) inline void SchoolbookRows(const V* a, const V* b
   }
 }
 
-// c[0 .. 2 kS - 1) = a * b lane-wise for trit rows a, b; c[2 kS - 1] = 0. |c| <= kS. Two
-// chunks of rows of a (at most 13 vectors, with the accumulator and a product 15 registers).
+// c[0 .. 2 kS - 1) = a * b lane-wise for trit rows a, b; c[2 kS - 1] = 0. |c| <= kS. The
+// kS <= 13 rows of a stay in registers (with the accumulator and a product, 15 of 16).
 template <int kS>
 __attribute__((noinline)) void Schoolbook(const V* a, const V* b, V* c) {
-  constexpr int kC0 = (kS + 1) / 2;
-  SchoolbookRows<kS, kC0, 0, 0>(a, b, c);
-  SchoolbookRows<kS, kS - kC0, kC0, kC0 + kS - 1>(a, b, c);
+  static_assert(kS <= 13);
+  SchoolbookRows<kS, kS, 0, 0>(a, b, c);
   c[2 * kS - 1] = Zero();
+}
+
+// One vertical Karatsuba interpolation: out[0 .. 4 kH) = lo + x^kH (mid - lo - hi) + x^(2 kH) hi
+// for products lo, hi, mid of 2 kH rows (the last zero), optionally reduced to [-2, 2].
+template <int kH, bool kReduce>
+__attribute__((always_inline)) inline void InterpolateV(V* out, const V* lo, const V* hi, const V* mid) {
+  const auto fin = [](V v) { return kReduce ? Reduce(v) : v; };
+#pragma GCC unroll 4
+  for (int j = 0; j < kH; ++j) {
+    const V l0 = lo[j], l1 = lo[kH + j], h0 = hi[j], h1 = hi[kH + j];
+    out[j] = fin(l0);
+    out[kH + j] = fin(Add(l1, Sub(mid[j], Add(l0, h0))));
+    out[2 * kH + j] = fin(Add(h0, Sub(mid[kH + j], Add(l1, h1))));
+    out[3 * kH + j] = fin(h1);
+  }
 }
 
 // dst[0 .. len) = Trit(a + b) for trit bytes a, b, in whole vectors (up to RoundUp32(len)
@@ -221,8 +235,10 @@ void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a) {
   }
 
   // Transpose: row k (k < m) = coefficient k of the 27 pieces, stored at once in its vertical
-  // group: row k is in half d1 = k / 2s, quarter d2 = (k mod 2s) / s, group 3 d1 + d2.
+  // group: k = 4 s d1 + 2 s d2 + s d3 + i (d = 0 or 1) is row i of group 9 d1 + 3 d2 + d3,
+  // i.e. at k + s (5 d1 + d2).
   V* rows = reinterpret_cast<V*>(out.v);
+#pragma GCC unroll 4
   for (int c = 0; c < Sh::kCols; c += 32) {
     V x[32];
     V y[32];
@@ -231,20 +247,23 @@ void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a) {
     Transpose32(x, y);
 #pragma GCC unroll 32
     for (int k = 0; k < 32; ++k) {
-      const int row = c + k;  // group 3 d1 + d2, row - 2 s d1 - s d2 in it: row + s d1
-      if (row < kM) rows[row + (row < 2 * kS ? 0 : kS)] = y[k];
+      const int row = c + k;
+      if (row < kM) rows[row + kS * (5 * (row / (4 * kS)) + (row / (2 * kS)) % 2)] = y[k];
     }
   }
-  // Vertical evaluation: the sums of level 1 (group 2 d2 + ... = 6 + d2 from groups d2 and
-  // 3 + d2), then of level 2 (group 3 d1 + 2 from 3 d1 and 3 d1 + 1).
-  for (int d2 = 0; d2 < 2; ++d2) {
-    for (int k = 0; k < kS; ++k) rows[(6 + d2) * kS + k] = Trit(Add(rows[d2 * kS + k], rows[(3 + d2) * kS + k]));
+  // Vertical evaluation, digit 2 = the sum of digits 0 and 1 at each level: level 1 (groups
+  // 18 + 3 d2 + d3), level 2 (9 d1 + 6 + d3, for d1 = 2 from level 1's sums), level 3.
+  const auto sum = [&](int to, int from0, int from1) {
+#pragma GCC unroll 16
+    for (int i = 0; i < kS; ++i) rows[to * kS + i] = Trit(Add(rows[from0 * kS + i], rows[from1 * kS + i]));
+  };
+  for (int g = 0; g < 9; g += 3) {
+    for (int d3 = 0; d3 < 2; ++d3) sum(18 + g + d3, g + d3, 9 + g + d3);
   }
-  for (int d1 = 0; d1 < 3; ++d1) {
-    for (int k = 0; k < kS; ++k) {
-      rows[(3 * d1 + 2) * kS + k] = Trit(Add(rows[3 * d1 * kS + k], rows[(3 * d1 + 1) * kS + k]));
-    }
+  for (int d1 = 0; d1 < 27; d1 += 9) {
+    for (int d3 = 0; d3 < 2; ++d3) sum(d1 + 6 + d3, d1 + d3, d1 + 3 + d3);
   }
+  for (int g = 0; g < 27; g += 3) sum(g + 2, g, g + 1);
 }
 
 template <class P>
@@ -256,34 +275,25 @@ void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P
   const V* a = reinterpret_cast<const V*>(pa.v);
   const V* b = reinterpret_cast<const V*>(pb.v);
 
-  // Vertical: for each level-1 part d1, three schoolbooks (|.| <= s) and level 2's
-  // interpolation (|.| <= s + 3 s = 4 s <= 104: each row is at most one of lo, hi plus the
-  // middle term), reduced to [-2, 2].
-  V r2[3][4 * kS];
+  // Vertical: 27 schoolbooks (|.| <= s), level 3's interpolation, level 2's reduced to
+  // [-2, 2] (|.| <= 3 s + ... <= 117 before; tools/ntru_s3_bounds.py), and level 1's (|.| <= 8).
+  V r2[3][8 * kS];
   for (int d1 = 0; d1 < 3; ++d1) {
-    V p[3][2 * kS];
-    for (int d2 = 0; d2 < 3; ++d2) Schoolbook<kS>(a + (3 * d1 + d2) * kS, b + (3 * d1 + d2) * kS, p[d2]);
-    V* const o = r2[d1];
-#pragma GCC unroll 4
-    for (int j = 0; j < kS; ++j) {
-      const V l0 = p[0][j], l1 = p[0][kS + j], h0 = p[1][j], h1 = p[1][kS + j];
-      o[j] = Reduce(l0);
-      o[kS + j] = Reduce(Add(l1, Sub(p[2][j], Add(l0, h0))));
-      o[2 * kS + j] = Reduce(Add(h0, Sub(p[2][kS + j], Add(l1, h1))));
-      o[3 * kS + j] = Reduce(h1);
+    V r3[3][4 * kS];
+    for (int d2 = 0; d2 < 3; ++d2) {
+      V p[3][2 * kS];
+      for (int d3 = 0; d3 < 3; ++d3) {
+        const int g = 9 * d1 + 3 * d2 + d3;
+        Schoolbook<kS>(a + g * kS, b + g * kS, p[d3]);
+      }
+      InterpolateV<kS, false>(r3[d2], p[0], p[1], p[2]);
     }
+    InterpolateV<2 * kS, true>(r2[d1], r3[0], r3[1], r3[2]);
   }
-  // Level 1: |.| <= 2 + 6 = 8. Rows 2m - 1 .. kR - 1 are zero (the product has 2m - 1 rows).
+  // Rows 2m - 1 .. kR - 1 are zero (the product has 2m - 1 rows).
   alignas(32) V r1[kR];
-#pragma GCC unroll 4
-  for (int j = 0; j < 2 * kS; ++j) {
-    const V l0 = r2[0][j], l1 = r2[0][2 * kS + j], h0 = r2[1][j], h1 = r2[1][2 * kS + j];
-    r1[j] = l0;
-    r1[2 * kS + j] = Add(l1, Sub(r2[2][j], Add(l0, h0)));
-    r1[4 * kS + j] = Add(h0, Sub(r2[2][2 * kS + j], Add(l1, h1)));
-    r1[6 * kS + j] = h1;
-  }
-  for (int k = 8 * kS; k < kR; ++k) r1[k] = Zero();
+  InterpolateV<4 * kS, false>(r1, r2[0], r2[1], r2[2]);
+  for (int k = 16 * kS; k < kR; ++k) r1[k] = Zero();
 
   // Transpose back: piece product j (2m - 1 coefficients, zero up to kR) = lane j of the rows.
   alignas(32) std::uint8_t p27[27][kR];
