@@ -86,33 +86,53 @@ inline V Reduce(V x) {
   return Add(l, h);
 }
 
-// 16 x 16 byte transposes in each 128-bit half of x[0..16) (rows), in place: four rounds of
-// the perfect shuffle (vector i with vector i + 8, interleaved bytes), each rotating the 8 bits
-// (vector index, byte index) by one; after four, vector u holds column u.
-__attribute__((always_inline)) inline void Transpose16InLanes(V* x) {
-#pragma GCC unroll 4
-  for (int round = 0; round < 4; ++round) {
-    V y[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-      y[2 * i] = _mm256_unpacklo_epi8(x[i], x[i + 8]);
-      y[2 * i + 1] = _mm256_unpackhi_epi8(x[i], x[i + 8]);
-    }
+// 16 x 16 byte transposes in each 128-bit half of x[0..16) (rows), in place: round e = 0..3
+// interleaves elements of 2^e bytes of vectors v and v + 2^e (bit e of v clear), the low halves
+// into v and the high halves into v + 2^e. Afterwards x[v] holds column BitReverse4(v).
+constexpr int BitReverse4(int v) { return ((v & 1) << 3) | ((v & 2) << 1) | ((v & 4) >> 1) | ((v & 8) >> 3); }
+
+template <int kE>
+__attribute__((always_inline)) inline void InterleaveRound(V* x) {
 #pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) x[i] = y[i];
+  for (int v = 0; v < 16; ++v) {
+    if ((v & (1 << kE)) != 0) continue;
+    const V a = x[v];
+    const V b = x[v + (1 << kE)];
+    if constexpr (kE == 0) {
+      x[v] = _mm256_unpacklo_epi8(a, b);
+      x[v + 1] = _mm256_unpackhi_epi8(a, b);
+    } else if constexpr (kE == 1) {
+      x[v] = _mm256_unpacklo_epi16(a, b);
+      x[v + 2] = _mm256_unpackhi_epi16(a, b);
+    } else if constexpr (kE == 2) {
+      x[v] = _mm256_unpacklo_epi32(a, b);
+      x[v + 4] = _mm256_unpackhi_epi32(a, b);
+    } else {
+      x[v] = _mm256_unpacklo_epi64(a, b);
+      x[v + 8] = _mm256_unpackhi_epi64(a, b);
+    }
   }
 }
 
-// 32 x 32 byte transpose: x[j] byte k -> y[k] byte j. The halves of rows 0..15 and 16..31 are
-// transposed in place, then vector c of the first (columns c, 16 + c of rows 0..15) and of the
-// second (the same columns of rows 16..31) are recombined by 128-bit permutes.
+__attribute__((always_inline)) inline void Transpose16InLanes(V* x) {
+  InterleaveRound<0>(x);
+  InterleaveRound<1>(x);
+  InterleaveRound<2>(x);
+  InterleaveRound<3>(x);
+}
+
+// 32 x 32 byte transpose: x[j] byte k -> y[k] byte j (x is overwritten). The halves of rows
+// 0..15 and 16..31 are transposed in place, then the vectors holding column c of the first
+// (columns c and 16 + c of rows 0..15) and of the second (rows 16..31) are recombined by
+// 128-bit permutes.
 __attribute__((always_inline)) inline void Transpose32(V* x, V* y) {
   Transpose16InLanes(x);
   Transpose16InLanes(x + 16);
 #pragma GCC unroll 16
   for (int c = 0; c < 16; ++c) {
-    y[c] = _mm256_permute2x128_si256(x[c], x[16 + c], 0x20);
-    y[16 + c] = _mm256_permute2x128_si256(x[c], x[16 + c], 0x31);
+    const int v = BitReverse4(c);
+    y[c] = _mm256_permute2x128_si256(x[v], x[16 + v], 0x20);
+    y[16 + c] = _mm256_permute2x128_si256(x[v], x[16 + v], 0x31);
   }
 }
 
