@@ -271,19 +271,24 @@ void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a) {
       if (row < kM) rows[row + kS * (5 * (row / (4 * kS)) + (row / (2 * kS)) % 2)] = y[k];
     }
   }
-  // Vertical evaluation, digit 2 = the sum of digits 0 and 1 at each level: level 1 (groups
-  // 18 + 3 d2 + d3), level 2 (9 d1 + 6 + d3, for d1 = 2 from level 1's sums), level 3.
-  const auto sum = [&](int to, int from0, int from1) {
-#pragma GCC unroll 16
-    for (int i = 0; i < kS; ++i) rows[to * kS + i] = Trit(Add(rows[from0 * kS + i], rows[from1 * kS + i]));
-  };
-  for (int g = 0; g < 9; g += 3) {
-    for (int d3 = 0; d3 < 2; ++d3) sum(18 + g + d3, g + d3, 9 + g + d3);
+  // Vertical evaluation, digit 2 = the sum of digits 0 and 1 at each level, row by row: the 8
+  // rows of groups with digits 0 and 1 give the other 19 (level 1, then 2, then 3).
+#pragma GCC unroll 2
+  for (int i = 0; i < kS; ++i) {
+    V x[3][3][3];
+#pragma GCC unroll 8
+    for (int d = 0; d < 8; ++d) x[d >> 2][(d >> 1) & 1][d & 1] = rows[(9 * (d >> 2) + 3 * ((d >> 1) & 1) + (d & 1)) * kS + i];
+    const auto put = [&](int d1, int d2, int d3, V v) {
+      x[d1][d2][d3] = v;
+      rows[(9 * d1 + 3 * d2 + d3) * kS + i] = v;
+    };
+#pragma GCC unroll 4
+    for (int d = 0; d < 4; ++d) put(2, d >> 1, d & 1, Trit(Add(x[0][d >> 1][d & 1], x[1][d >> 1][d & 1])));
+#pragma GCC unroll 6
+    for (int d = 0; d < 6; ++d) put(d >> 1, 2, d & 1, Trit(Add(x[d >> 1][0][d & 1], x[d >> 1][1][d & 1])));
+#pragma GCC unroll 9
+    for (int d = 0; d < 9; ++d) put(d / 3, d % 3, 2, Trit(Add(x[d / 3][d % 3][0], x[d / 3][d % 3][1])));
   }
-  for (int d1 = 0; d1 < 27; d1 += 9) {
-    for (int d3 = 0; d3 < 2; ++d3) sum(d1 + 6 + d3, d1 + d3, d1 + 3 + d3);
-  }
-  for (int g = 0; g < 27; g += 3) sum(g + 2, g, g + 1);
 }
 
 template <class P>
