@@ -87,11 +87,6 @@ template <class P>
 void RqToS3Reduce(std::uint16_t* r, const std::uint16_t* a);
 template <class P>
 void S3ReduceProduct(std::uint16_t* r);
-// S3ReduceSignedProduct: the same for a product of a {0,1,2} polynomial and a ternary one
-// in {0, 1, 2^16 - 1} (S3MulSigned, ../internal/kem_impl.h): bits 0..12 of r[i] are its exact
-// coefficient in [-2n, 2n] as a 13-bit two's complement number; r[i] = that mod (3, Phi_n).
-template <class P>
-void S3ReduceSignedProduct(std::uint16_t* r);
 // Lift(m) of HRSS (kem_impl.h): r = (x - 1) * (m / (x - 1) mod (3, Phi_n)) in Z_q, for m with
 // coefficients in {0,1,2} and zero padding; r must not alias m. Only for P = Hrss701.
 template <class P>

@@ -251,63 +251,6 @@ void CheckS3Kernels(std::uint32_t seed) {
   }
 }
 
-// S3ReduceSignedProduct after PolyMulQ of a {0,1,2} polynomial and a signed ternary one
-// ({0, 1, 2^16 - 1}) against the product mod (3, Phi_n) in plain integers: random operands,
-// and the extremes of the range (all 2 times all -1 and all 1: coefficients -2(n-1), 2(n-1)).
-template <class P>
-void CheckS3SignedProduct(std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  for (int round = 0; round < 8; ++round) {
-    std::vector<std::uint16_t> a(P::kPad, 0);
-    std::vector<std::uint16_t> f(P::kPad, 0);
-    std::vector<int> fv(P::kN, 0);
-    for (int i = 0; i < P::kN - 1; ++i) {
-      a[i] = static_cast<std::uint16_t>(round < 2 ? 2 : rng() % 3);
-      fv[i] = round == 0 ? -1 : (round == 1 ? 1 : static_cast<int>(rng() % 3) - 1);
-      f[i] = static_cast<std::uint16_t>(fv[i]);
-    }
-    std::vector<int> prod(P::kN, 0);
-    for (int i = 0; i < P::kN; ++i) {
-      for (int j = 0; j < P::kN; ++j) prod[(i + j) % P::kN] += a[i] * fv[j];
-    }
-    std::vector<std::uint16_t> want(P::kPad, 0);
-    const int top = prod[P::kN - 1];
-    for (int i = 0; i < P::kN; ++i)
-      want[i] = static_cast<std::uint16_t>(((prod[i] - top) % 3 + 3) % 3);
-    std::vector<std::uint16_t> r(P::kPad, 0);
-    PolyMulQ<P>(r.data(), a.data(), f.data());
-    S3ReduceSignedProduct<P>(r.data());
-    EXPECT_TRUE(r == want) << "round " << round;
-  }
-  // The reduction alone on every 13-bit value in [-2n, 2n] with random bits 13..15 above it.
-  std::vector<std::uint16_t> x(P::kPad, 0);
-  for (int v = -2 * P::kN, at = 0; v <= 2 * P::kN; ++v, ++at) {
-    const int i = at % (P::kN - 1);  // coefficient n-1 stays 0
-    x[i] = static_cast<std::uint16_t>((static_cast<unsigned>(v) & 0x1fffu) | ((rng() & 7u) << 13));
-    if (i == P::kN - 2 || v == 2 * P::kN) {
-      std::vector<int> value(P::kN, 0);
-      for (int k = 0; k < P::kN; ++k) {
-        value[k] = static_cast<std::int16_t>(static_cast<std::uint16_t>(x[k] << 3)) >> 3;
-      }
-      std::vector<std::uint16_t> expect(P::kPad, 0);
-      for (int k = 0; k < P::kN; ++k) {
-        expect[k] = static_cast<std::uint16_t>(((value[k] - value[P::kN - 1]) % 3 + 3) % 3);
-      }
-      auto y = x;
-      S3ReduceSignedProduct<P>(y.data());
-      EXPECT_TRUE(y == expect) << "values up to " << v;
-    }
-  }
-}
-
-TEST(NtruAvx2KernelsTest, S3SignedProductMatchesIntegerProductForEverySet) {
-  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
-  CheckS3SignedProduct<Hps2048509>(51);
-  CheckS3SignedProduct<Hps2048677>(52);
-  CheckS3SignedProduct<Hps4096821>(53);
-  CheckS3SignedProduct<Hrss701>(54);
-}
-
 TEST(NtruAvx2KernelsTest, S3KernelsMatchScalarCodeForEverySet) {
   if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
   CheckS3Kernels<Hps2048509>(21);

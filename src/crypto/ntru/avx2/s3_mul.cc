@@ -5,20 +5,22 @@
 // coefficient is a signed byte. A polynomial of at most 8m coefficients (m = 64, 88, 88, 104
 // for n = 509, 677, 701, 821) is split by three Karatsuba levels into 27 pieces of m ("the
 // horizontal levels"), the 27 pieces are transposed into m vectors of 32 byte lanes (lane j =
-// piece j, lanes 27..31 zero), and two more Karatsuba levels run on whole vectors ("vertical")
-// down to 9 schoolbooks of s = m/4 rows: 9 s^2 lane-wise products (2304, 4356, 4356, 6084)
-// instead of the mod-q kernel's 63 blocks on 16 lanes.
+// piece j, lanes 27..31 zero), and three more Karatsuba levels run on whole vectors
+// ("vertical") down to 27 schoolbooks of s = m/8 rows, each with the s rows of one operand in
+// registers: 27 s^2 lane-wise products (1728, 3267, 3267, 4563 for the four sets) instead of
+// the mod-q kernel's 63 blocks of 16 lanes.
 //
-// Trits: an operand's coefficients are kept in {-1, 0, 1} at every level (sums of two trits
-// are mapped back by a table lookup, vpshufb), so a lane-wise product of trits is one vpsignb.
-// Products grow: a schoolbook row is at most s in absolute value, a vertical level-2 result at
-// most 4s (<= 104 < 128), which is reduced (Reduce: two nibble table lookups) to [-2, 2]
-// before level 1; the horizontal interpolation reduces its middle terms so that no byte ever
-// leaves [-128, 127] (bounds at each step below). Every value is only ever needed mod 3, and
-// every step is an exact integer operation on bytes, so the result is a*b mod 3 exactly.
+// Trits: an operand's coefficients are kept in {-1, 0, 1} at every level (a sum of two trits
+// is mapped back by a table lookup, vpshufb), so a lane-wise product of trits is one vpsignb.
+// Products grow: a schoolbook row is at most s in absolute value; the outputs of the middle
+// vertical level (at most 3 s + ... <= 117) are reduced (Reduce: a table lookup per nibble) to
+// [-2, 2], and so are the middle terms of the two outer horizontal levels, so no byte leaves
+// [-127, 127] (tools/ntru_s3_bounds.py follows these steps on worst-case bounds per position:
+// at most 84, 99, 99, 117 for the four sets). Byte arithmetic is then exact integer
+// arithmetic, and since only residues mod 3 matter, the result is a*b mod 3 exactly.
 //
 // PrepareS3 does the operand's half (conversion, horizontal evaluation, transposes, vertical
-// evaluation: 9 s vectors); S3MulPrepared the products, the interpolations, the transposes
+// evaluation: 27 s vectors); S3MulPrepared the products, the interpolations, the transposes
 // back, the fold mod x^n - 1 and the reduction mod (3, Phi_n) to {0, 1, 2}.
 //
 // Constant time: no branch or address depends on a coefficient (loop bounds and offsets are
@@ -47,15 +49,17 @@ constexpr int RoundUp32(int x) { return (x + 31) / 32 * 32; }
 // The shape of the product for the parameter set P.
 template <class P>
 struct Shape {
-  static constexpr int kM = PreparedS3<P>::kPiece;  // piece length
-  static constexpr int kS = kM / 8;                 // schoolbook length
-  static constexpr int kCols = RoundUp32(kM);         // coefficients a prepare transpose reads
-  static constexpr int kProdRows = RoundUp32(2 * kM); // rows of a vertical product, padded
+  static constexpr int kM = PreparedS3<P>::kPiece;     // piece length
+  static constexpr int kS = kM / 8;                    // schoolbook length
+  static constexpr int kCols = RoundUp32(kM);          // coefficients a prepare transpose reads
+  static constexpr int kProdRows = RoundUp32(2 * kM);  // rows of a vertical product, padded
   static_assert(8 * kM >= P::kN && 8 * kM <= P::kPad && kM % 8 == 0);
 };
 
 // A value v in [-8, 7] (any byte whose low nibble is v mod 16) -> a table entry.
-inline V Lookup(V table, V v) { return _mm256_shuffle_epi8(table, _mm256_and_si256(v, _mm256_set1_epi8(15))); }
+inline V Lookup(V table, V v) {
+  return _mm256_shuffle_epi8(table, _mm256_and_si256(v, _mm256_set1_epi8(15)));
+}
 
 // v in [-8, 7] -> the trit in {-1, 0, 1} congruent to it mod 3.
 inline V Trit(V v) {
@@ -89,7 +93,9 @@ inline V Reduce(V x) {
 // 16 x 16 byte transposes in each 128-bit half of x[0..16) (rows), in place: round e = 0..3
 // interleaves elements of 2^e bytes of vectors v and v + 2^e (bit e of v clear), the low halves
 // into v and the high halves into v + 2^e. Afterwards x[v] holds column BitReverse4(v).
-constexpr int BitReverse4(int v) { return ((v & 1) << 3) | ((v & 2) << 1) | ((v & 4) >> 1) | ((v & 8) >> 3); }
+constexpr int BitReverse4(int v) {
+  return ((v & 1) << 3) | ((v & 2) << 1) | ((v & 4) >> 1) | ((v & 8) >> 3);
+}
 
 template <int kE>
 __attribute__((always_inline)) inline void InterleaveRound(V* x) {
@@ -168,7 +174,8 @@ __attribute__((noinline)) void Schoolbook(const V* a, const V* b, V* c) {
 // One vertical Karatsuba interpolation: out[0 .. 4 kH) = lo + x^kH (mid - lo - hi) + x^(2 kH) hi
 // for products lo, hi, mid of 2 kH rows (the last zero), optionally reduced to [-2, 2].
 template <int kH, bool kReduce>
-__attribute__((always_inline)) inline void InterpolateV(V* out, const V* lo, const V* hi, const V* mid) {
+__attribute__((always_inline)) inline void InterpolateV(V* out, const V* lo, const V* hi,
+                                                        const V* mid) {
   const auto fin = [](V v) { return kReduce ? Reduce(v) : v; };
 #pragma GCC unroll 4
   for (int j = 0; j < kH; ++j) {
@@ -200,7 +207,8 @@ __attribute__((always_inline)) inline void InterpolateH(std::uint8_t* out, const
     StoreU(out + kIn + v, Zero());
   }
 #pragma GCC unroll 64
-  for (int v = 0; v < kIn; v += 32) StoreU(out + 2 * kH + v, Add(LoadU(out + 2 * kH + v), LoadU(hi + v)));
+  for (int v = 0; v < kIn; v += 32)
+    StoreU(out + 2 * kH + v, Add(LoadU(out + 2 * kH + v), LoadU(hi + v)));
 #pragma GCC unroll 64
   for (int v = 0; v < kIn; v += 32) {
     V d = Sub(Sub(LoadU(mid + v), LoadU(lo + v)), LoadU(hi + v));
@@ -277,17 +285,21 @@ void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a) {
   for (int i = 0; i < kS; ++i) {
     V x[3][3][3];
 #pragma GCC unroll 8
-    for (int d = 0; d < 8; ++d) x[d >> 2][(d >> 1) & 1][d & 1] = rows[(9 * (d >> 2) + 3 * ((d >> 1) & 1) + (d & 1)) * kS + i];
+    for (int d = 0; d < 8; ++d)
+      x[d >> 2][(d >> 1) & 1][d & 1] = rows[(9 * (d >> 2) + 3 * ((d >> 1) & 1) + (d & 1)) * kS + i];
     const auto put = [&](int d1, int d2, int d3, V v) {
       x[d1][d2][d3] = v;
       rows[(9 * d1 + 3 * d2 + d3) * kS + i] = v;
     };
 #pragma GCC unroll 4
-    for (int d = 0; d < 4; ++d) put(2, d >> 1, d & 1, Trit(Add(x[0][d >> 1][d & 1], x[1][d >> 1][d & 1])));
+    for (int d = 0; d < 4; ++d)
+      put(2, d >> 1, d & 1, Trit(Add(x[0][d >> 1][d & 1], x[1][d >> 1][d & 1])));
 #pragma GCC unroll 6
-    for (int d = 0; d < 6; ++d) put(d >> 1, 2, d & 1, Trit(Add(x[d >> 1][0][d & 1], x[d >> 1][1][d & 1])));
+    for (int d = 0; d < 6; ++d)
+      put(d >> 1, 2, d & 1, Trit(Add(x[d >> 1][0][d & 1], x[d >> 1][1][d & 1])));
 #pragma GCC unroll 9
-    for (int d = 0; d < 9; ++d) put(d / 3, d % 3, 2, Trit(Add(x[d / 3][d % 3][0], x[d / 3][d % 3][1])));
+    for (int d = 0; d < 9; ++d)
+      put(d / 3, d % 3, 2, Trit(Add(x[d / 3][d % 3][0], x[d / 3][d % 3][1])));
   }
 }
 
@@ -301,7 +313,7 @@ void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P
   const V* b = reinterpret_cast<const V*>(pb.v);
 
   // Vertical: 27 schoolbooks (|.| <= s), level 3's interpolation, level 2's reduced to
-  // [-2, 2] (|.| <= 3 s + ... <= 117 before; tools/ntru_s3_bounds.py), and level 1's (|.| <= 8).
+  // [-2, 2] (at most 117 before: tools/ntru_s3_bounds.py), and level 1's (|.| <= 8).
   V r2[3][8 * kS];
   for (int d1 = 0; d1 < 3; ++d1) {
     V r3[3][4 * kS];
@@ -336,9 +348,11 @@ void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P
   // term |.| <= 96, reduced, so |.| <= 32 + 2 = 34; level 1 (h = 4m): middle term <= 102,
   // reduced, |.| <= 36.
   alignas(32) std::uint8_t p9[9][2 * kR];
-  for (int q = 0; q < 9; ++q) InterpolateH<kR, kM, false>(p9[q], p27[3 * q], p27[3 * q + 1], p27[3 * q + 2]);
+  for (int q = 0; q < 9; ++q)
+    InterpolateH<kR, kM, false>(p9[q], p27[3 * q], p27[3 * q + 1], p27[3 * q + 2]);
   alignas(32) std::uint8_t p3[3][4 * kR];
-  for (int e = 0; e < 3; ++e) InterpolateH<2 * kR, 2 * kM, true>(p3[e], p9[3 * e], p9[3 * e + 1], p9[3 * e + 2]);
+  for (int e = 0; e < 3; ++e)
+    InterpolateH<2 * kR, 2 * kM, true>(p3[e], p9[3 * e], p9[3 * e + 1], p9[3 * e + 2]);
   alignas(32) std::uint8_t p1[8 * kR];
   InterpolateH<4 * kR, 4 * kM, true>(p1, p3[0], p3[1], p3[2]);
 
@@ -353,17 +367,20 @@ void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P
     V v = Zero();
     if (i < kN) {
       const int left = kN - i < 32 ? kN - i : 32;  // coefficients i .. i + left - 1 are kept
-      const V keep = _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(left)),
-                                       _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                                        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31));
+      const V keep = _mm256_cmpgt_epi8(
+          _mm256_set1_epi8(static_cast<char>(left)),
+          _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                           21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31));
       v = _mm256_and_si256(Canonical(Sub(LoadU(f + i), top)), keep);
     }
-    _mm256_storeu_si256(reinterpret_cast<V*>(r + i), _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)));
-    _mm256_storeu_si256(reinterpret_cast<V*>(r + i + 16), _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1)));
+    _mm256_storeu_si256(reinterpret_cast<V*>(r + i),
+                        _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)));
+    _mm256_storeu_si256(reinterpret_cast<V*>(r + i + 16),
+                        _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1)));
   }
 }
 
-#define MEDMESH_NTRU_S3_MUL_INSTANTIATE(P)                             \
+#define MEDMESH_NTRU_S3_MUL_INSTANTIATE(P)                          \
   template void PrepareS3<P>(PreparedS3<P>&, const std::uint16_t*); \
   template void S3MulPrepared<P>(std::uint16_t*, const PreparedS3<P>&, const PreparedS3<P>&);
 MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hps2048509)

@@ -179,12 +179,12 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   Poly<P> u;     // an inverse being walked back
   Poly<P> t;     // a prefix product read back, or a result
   Poly<P> g;
-  E c3{};                    // A3 prefix product, then f_p
-  typename S3::Scratch e3;   // scratch of the A3 chain
-  E u3;                      // A3's inverse being walked back
-  E t3;                      // A3's prefix product read back
-  MulOperand<P> fo;          // f (signed) or h, prepared
-  MulOperand<P> xo;  // operand scratch
+  E c3{};                   // A3 prefix product, then f_p
+  typename S3::Scratch e3;  // scratch of the A3 chain
+  E u3;                     // A3's inverse being walked back
+  E t3;                     // A3's prefix product read back
+  MulOperand<P> fo;         // f (signed) or h, prepared
+  MulOperand<P> xo;         // operand scratch
   MulOperand<P> yo;
 
   // Forward: sample; f is final at once; the A3 and Aq prefix products go to the scratch slots.
