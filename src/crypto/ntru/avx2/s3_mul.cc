@@ -314,69 +314,74 @@ void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P
 
   // Vertical: 27 schoolbooks (|.| <= s), level 3's interpolation, level 2's reduced to
   // [-2, 2] (at most 117 before: tools/ntru_s3_bounds.py), and level 1's (|.| <= 8).
-  V r2[3][8 * kS];
-  for (int d1 = 0; d1 < 3; ++d1) {
-    V r3[3][4 * kS];
-    for (int d2 = 0; d2 < 3; ++d2) {
-      V p[3][2 * kS];
-      for (int d3 = 0; d3 < 3; ++d3) {
-        const int g = 9 * d1 + 3 * d2 + d3;
-        Schoolbook<kS>(a + g * kS, b + g * kS, p[d3]);
-      }
-      InterpolateV<kS, false>(r3[d2], p[0], p[1], p[2]);
-    }
-    InterpolateV<2 * kS, true>(r2[d1], r3[0], r3[1], r3[2]);
-  }
-  // Rows 2m - 1 .. kR - 1 are zero (the product has 2m - 1 rows).
+  // (Separate scopes, so that the vertical and horizontal scratch share stack: ~12 KB for 677.)
   alignas(32) V r1[kR];
-  InterpolateV<4 * kS, false>(r1, r2[0], r2[1], r2[2]);
+  {
+    V r2[3][8 * kS];
+    for (int d1 = 0; d1 < 3; ++d1) {
+      V r3[3][4 * kS];
+      for (int d2 = 0; d2 < 3; ++d2) {
+        V p[3][2 * kS];
+        for (int d3 = 0; d3 < 3; ++d3) {
+          const int g = 9 * d1 + 3 * d2 + d3;
+          Schoolbook<kS>(a + g * kS, b + g * kS, p[d3]);
+        }
+        InterpolateV<kS, false>(r3[d2], p[0], p[1], p[2]);
+      }
+      InterpolateV<2 * kS, true>(r2[d1], r3[0], r3[1], r3[2]);
+    }
+    // Rows 2m - 1 .. kR - 1 are zero (the product has 2m - 1 rows).
+    InterpolateV<4 * kS, false>(r1, r2[0], r2[1], r2[2]);
+  }
   for (int k = 16 * kS; k < kR; ++k) r1[k] = Zero();
 
-  // Transpose back: piece product j (2m - 1 coefficients, zero up to kR) = lane j of the rows.
-  alignas(32) std::uint8_t p27[27][kR];
-  for (int c = 0; c < kR; c += 32) {
-    V x[32];
-    V y[32];
+  {
+    // Transpose back: piece product j (2m - 1 coefficients, zero up to kR) = lane j of the rows.
+    alignas(32) std::uint8_t p27[27][kR];
+    for (int c = 0; c < kR; c += 32) {
+      V x[32];
+      V y[32];
 #pragma GCC unroll 32
-    for (int k = 0; k < 32; ++k) x[k] = r1[c + k];
-    Transpose32(x, y);
+      for (int k = 0; k < 32; ++k) x[k] = r1[c + k];
+      Transpose32(x, y);
 #pragma GCC unroll 27
-    for (int j = 0; j < 27; ++j) StoreU(p27[j] + c, y[j]);
-  }
-
-  // Horizontal interpolation, level 3 (h = m): |.| <= 8 + 24 = 32; level 2 (h = 2m): middle
-  // term |.| <= 96, reduced, so |.| <= 32 + 2 = 34; level 1 (h = 4m): middle term <= 102,
-  // reduced, |.| <= 36.
-  alignas(32) std::uint8_t p9[9][2 * kR];
-  for (int q = 0; q < 9; ++q)
-    InterpolateH<kR, kM, false>(p9[q], p27[3 * q], p27[3 * q + 1], p27[3 * q + 2]);
-  alignas(32) std::uint8_t p3[3][4 * kR];
-  for (int e = 0; e < 3; ++e)
-    InterpolateH<2 * kR, 2 * kM, true>(p3[e], p9[3 * e], p9[3 * e + 1], p9[3 * e + 2]);
-  alignas(32) std::uint8_t p1[8 * kR];
-  InterpolateH<4 * kR, 4 * kM, true>(p1, p3[0], p3[1], p3[2]);
-
-  // Fold mod x^n - 1 (|.| <= 72), reduce to [-2, 2], subtract coefficient n - 1 times Phi_n
-  // ([-4, 4]) and map to {0, 1, 2}; zero from n on.
-  constexpr int kN = P::kN;
-  static_assert(RoundUp32(kN) + kN <= 8 * kR);
-  alignas(32) std::uint8_t f[RoundUp32(kN)];
-  for (int i = 0; i < kN; i += 32) StoreU(f + i, Reduce(Add(LoadU(p1 + i), LoadU(p1 + kN + i))));
-  const V top = _mm256_set1_epi8(static_cast<char>(f[kN - 1]));
-  for (int i = 0; i < P::kPad; i += 32) {
-    V v = Zero();
-    if (i < kN) {
-      const int left = kN - i < 32 ? kN - i : 32;  // coefficients i .. i + left - 1 are kept
-      const V keep = _mm256_cmpgt_epi8(
-          _mm256_set1_epi8(static_cast<char>(left)),
-          _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-                           21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31));
-      v = _mm256_and_si256(Canonical(Sub(LoadU(f + i), top)), keep);
+      for (int j = 0; j < 27; ++j) StoreU(p27[j] + c, y[j]);
     }
-    _mm256_storeu_si256(reinterpret_cast<V*>(r + i),
-                        _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)));
-    _mm256_storeu_si256(reinterpret_cast<V*>(r + i + 16),
-                        _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1)));
+
+    // Horizontal interpolation, level 3 (h = m): |.| <= 8 + 24 = 32; level 2 (h = 2m): middle
+    // term |.| <= 96, reduced, so |.| <= 32 + 2 = 34; level 1 (h = 4m): middle term <= 102,
+    // reduced, |.| <= 36.
+    alignas(32) std::uint8_t p9[9][2 * kR];
+    for (int q = 0; q < 9; ++q)
+      InterpolateH<kR, kM, false>(p9[q], p27[3 * q], p27[3 * q + 1], p27[3 * q + 2]);
+    alignas(32) std::uint8_t p3[3][4 * kR];
+    for (int e = 0; e < 3; ++e)
+      InterpolateH<2 * kR, 2 * kM, true>(p3[e], p9[3 * e], p9[3 * e + 1], p9[3 * e + 2]);
+    alignas(32) std::uint8_t p1[8 * kR];
+    InterpolateH<4 * kR, 4 * kM, true>(p1, p3[0], p3[1], p3[2]);
+
+    // Fold mod x^n - 1 (|.| <= 72), reduce to [-2, 2], subtract coefficient n - 1 times Phi_n
+    // ([-4, 4]) and map to {0, 1, 2}; zero from n on.
+    constexpr int kN = P::kN;
+    static_assert(RoundUp32(kN) + kN <= 8 * kR);
+    alignas(32) std::uint8_t f[RoundUp32(kN)];
+    for (int i = 0; i < kN; i += 32) StoreU(f + i, Reduce(Add(LoadU(p1 + i), LoadU(p1 + kN + i))));
+    const V top = _mm256_set1_epi8(static_cast<char>(f[kN - 1]));
+    for (int i = 0; i < P::kPad; i += 32) {
+      V v = Zero();
+      if (i < kN) {
+        const int left = kN - i < 32 ? kN - i : 32;  // coefficients i .. i + left - 1 are kept
+        const V keep = _mm256_cmpgt_epi8(
+            _mm256_set1_epi8(static_cast<char>(left)),
+            _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                             20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31));
+        v = _mm256_and_si256(Canonical(Sub(LoadU(f + i), top)), keep);
+      }
+      _mm256_storeu_si256(reinterpret_cast<V*>(r + i),
+                          _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)));
+      _mm256_storeu_si256(reinterpret_cast<V*>(r + i + 16),
+                          _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1)));
+    }
   }
 }
 
