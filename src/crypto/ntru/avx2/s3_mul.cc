@@ -49,10 +49,13 @@ constexpr int RoundUp32(int x) { return (x + 31) / 32 * 32; }
 // The shape of the product for the parameter set P.
 template <class P>
 struct Shape {
-  static constexpr int kM = PreparedS3<P>::kPiece;     // piece length
-  static constexpr int kS = kM / 8;                    // schoolbook length
-  static constexpr int kCols = RoundUp32(kM);          // coefficients a prepare transpose reads
-  static constexpr int kProdRows = RoundUp32(2 * kM);  // rows of a vertical product, padded
+  static constexpr int kM = PreparedS3<P>::kPiece;  // piece length
+  static constexpr int kS = kM / 8;                 // schoolbook length
+  static constexpr int kCols = RoundUp32(kM);       // coefficients a prepare transpose reads
+  // Rows of a vertical product (2m - 1, zero-padded to whole transposes and so that
+  // InterpolateH may read a piece product RoundUp32(m) bytes past its middle).
+  static constexpr int kProdRows =
+      RoundUp32(2 * kM > kM + RoundUp32(kM) ? 2 * kM : kM + RoundUp32(kM));
   static_assert(8 * kM >= P::kN && 8 * kM <= P::kPad && kM % 8 == 0);
 };
 
@@ -195,26 +198,29 @@ inline void SumTrits(std::uint8_t* dst, const std::uint8_t* a, const std::uint8_
 
 // Karatsuba's interpolation at a horizontal level: out (stride 2 kIn bytes) = lo + x^h (mid -
 // lo - hi) + x^(2h) hi for the three products lo, hi, mid (stride kIn bytes, each zero from
-// 2h - 1 on; 2h <= kIn). With kReduceMid the middle term is reduced to [-2, 2] first.
+// 2h - 1 on; h + RoundUp32(h) <= kIn), written once per byte: quarter by quarter, out[j] = lo[j],
+// out[h + j] = lo[h + j] + d[j], out[2h + j] = hi[j] + d[h + j], out[3h + j] = hi[h + j] for
+// j < h with d = mid - lo - hi (a quarter's last vector spills into the next quarter, which is
+// written after it), and zero from 4h on. With kReduceMid d is reduced to [-2, 2] first.
 template <int kIn, int kH, bool kReduceMid>
 __attribute__((always_inline)) inline void InterpolateH(std::uint8_t* out, const std::uint8_t* lo,
                                                         const std::uint8_t* hi,
                                                         const std::uint8_t* mid) {
-  static_assert(2 * kH <= kIn && kIn % 32 == 0);
+  static_assert(kH + RoundUp32(kH) <= kIn && kIn % 32 == 0);
+  const auto d = [&](int j) {
+    const V v = Sub(LoadU(mid + j), Add(LoadU(lo + j), LoadU(hi + j)));
+    return kReduceMid ? Reduce(v) : v;
+  };
 #pragma GCC unroll 64
-  for (int v = 0; v < kIn; v += 32) {
-    StoreU(out + v, LoadU(lo + v));
-    StoreU(out + kIn + v, Zero());
-  }
+  for (int v = 4 * kH / 32 * 32; v < 2 * kIn; v += 32) StoreU(out + v, Zero());
 #pragma GCC unroll 64
-  for (int v = 0; v < kIn; v += 32)
-    StoreU(out + 2 * kH + v, Add(LoadU(out + 2 * kH + v), LoadU(hi + v)));
+  for (int j = 0; j < kH; j += 32) StoreU(out + j, LoadU(lo + j));
 #pragma GCC unroll 64
-  for (int v = 0; v < kIn; v += 32) {
-    V d = Sub(Sub(LoadU(mid + v), LoadU(lo + v)), LoadU(hi + v));
-    if constexpr (kReduceMid) d = Reduce(d);
-    StoreU(out + kH + v, Add(LoadU(out + kH + v), d));
-  }
+  for (int j = 0; j < kH; j += 32) StoreU(out + kH + j, Add(LoadU(lo + kH + j), d(j)));
+#pragma GCC unroll 64
+  for (int j = 0; j < kH; j += 32) StoreU(out + 2 * kH + j, Add(LoadU(hi + j), d(kH + j)));
+#pragma GCC unroll 64
+  for (int j = 0; j < kH; j += 32) StoreU(out + 3 * kH + j, LoadU(hi + kH + j));
 }
 
 }  // namespace
@@ -314,10 +320,8 @@ void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P
 
   // Vertical: 27 schoolbooks (|.| <= s), level 3's interpolation, level 2's reduced to
   // [-2, 2] (at most 117 before: tools/ntru_s3_bounds.py), and level 1's (|.| <= 8).
-  // (Separate scopes, so that the vertical and horizontal scratch share stack: ~12 KB for 677.)
-  alignas(32) V r1[kR];
+  V r2[3][8 * kS];
   {
-    V r2[3][8 * kS];
     for (int d1 = 0; d1 < 3; ++d1) {
       V r3[3][4 * kS];
       for (int d2 = 0; d2 < 3; ++d2) {
@@ -330,19 +334,30 @@ void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P
       }
       InterpolateV<2 * kS, true>(r2[d1], r3[0], r3[1], r3[2]);
     }
-    // Rows 2m - 1 .. kR - 1 are zero (the product has 2m - 1 rows).
-    InterpolateV<4 * kS, false>(r1, r2[0], r2[1], r2[2]);
   }
-  for (int k = 16 * kS; k < kR; ++k) r1[k] = Zero();
 
   {
-    // Transpose back: piece product j (2m - 1 coefficients, zero up to kR) = lane j of the rows.
+    // Vertical level 1, row by row into the transposes back: row K of the product (2m - 1 rows,
+    // |.| <= 8; zero from 2m - 1 to kR) is lo[K] + mid'[K - 4s] + hi[K - 8s] with mid' = mid -
+    // lo - hi; piece product j (2m - 1 coefficients, zero up to kR) = lane j of the rows.
+    constexpr int kH = 4 * kS;
+    const auto row = [&](int k) {
+      V v = Zero();
+      if (k < 2 * kH) v = r2[0][k];
+      if (k >= 2 * kH && k < 4 * kH) v = r2[1][k - 2 * kH];
+      if (k >= kH && k < 3 * kH) {
+        const int j = k - kH;
+        v = Add(v, Sub(r2[2][j], Add(r2[0][j], r2[1][j])));
+      }
+      return v;
+    };
     alignas(32) std::uint8_t p27[27][kR];
+#pragma GCC unroll 8
     for (int c = 0; c < kR; c += 32) {
       V x[32];
       V y[32];
 #pragma GCC unroll 32
-      for (int k = 0; k < 32; ++k) x[k] = r1[c + k];
+      for (int k = 0; k < 32; ++k) x[k] = row(c + k);
       Transpose32(x, y);
 #pragma GCC unroll 27
       for (int j = 0; j < 27; ++j) StoreU(p27[j] + c, y[j]);
