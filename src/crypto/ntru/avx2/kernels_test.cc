@@ -288,6 +288,18 @@ std::vector<std::uint16_t> S3MulThroughKernel(const std::vector<std::uint16_t>& 
   PrepareS3<P>(pb, b.data());
   std::vector<std::uint16_t> r(P::kPad, 0x5a5a);
   S3MulPrepared<P>(r.data(), pa, pb);
+  // The byte forms ({0,1,2} bytes in and out, as the batch's mod-3 chain uses them) agree.
+  std::vector<std::uint8_t> a8(P::kPad);
+  std::vector<std::uint8_t> b8(P::kPad);
+  for (int i = 0; i < P::kPad; ++i) {
+    a8[i] = static_cast<std::uint8_t>((TritValue(a[i]) + 3) % 3);
+    b8[i] = static_cast<std::uint8_t>((TritValue(b[i]) + 3) % 3);
+  }
+  PrepareS3<P>(pa, a8.data());
+  PrepareS3<P>(pb, b8.data());
+  std::vector<std::uint8_t> r8(P::kPad, 0xa5);
+  S3MulPrepared<P>(r8.data(), pa, pb);
+  EXPECT_TRUE(std::equal(r.begin(), r.end(), r8.begin())) << "byte forms, n " << P::kN;
   return r;
 }
 

@@ -225,8 +225,8 @@ __attribute__((always_inline)) inline void InterpolateH(std::uint8_t* out, const
 
 }  // namespace
 
-template <class P>
-void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a) {
+template <class P, class T>
+void PrepareS3(PreparedS3<P>& out, const T* a) {
   using Sh = Shape<P>;
   constexpr int kM = Sh::kM;
   constexpr int kS = Sh::kS;
@@ -234,9 +234,14 @@ void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a) {
   // The trits of a: {0, 1, 2, 2^16 - 1} -> {0, 1, -1, -1}.
   alignas(32) std::uint8_t t[8 * kM + kSlack];
   for (int i = 0; i < 8 * kM; i += 32) {
-    const V lo = _mm256_loadu_si256(reinterpret_cast<const V*>(a + i));
-    const V hi = _mm256_loadu_si256(reinterpret_cast<const V*>(a + i + 16));
-    V x = _mm256_permute4x64_epi64(_mm256_packs_epi16(lo, hi), 0xd8);  // 2^16 - 1 -> -1
+    V x;
+    if constexpr (sizeof(T) == 2) {
+      const V lo = _mm256_loadu_si256(reinterpret_cast<const V*>(a + i));
+      const V hi = _mm256_loadu_si256(reinterpret_cast<const V*>(a + i + 16));
+      x = _mm256_permute4x64_epi64(_mm256_packs_epi16(lo, hi), 0xd8);  // 2^16 - 1 -> -1
+    } else {
+      x = LoadU(a + i);
+    }
     x = Sub(x, _mm256_and_si256(_mm256_cmpgt_epi8(x, _mm256_set1_epi8(1)), _mm256_set1_epi8(3)));
     StoreU(t + i, x);
   }
@@ -309,8 +314,8 @@ void PrepareS3(PreparedS3<P>& out, const std::uint16_t* a) {
   }
 }
 
-template <class P>
-void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P>& pb) {
+template <class P, class T>
+void S3MulPrepared(T* r, const PreparedS3<P>& pa, const PreparedS3<P>& pb) {
   using Sh = Shape<P>;
   constexpr int kM = Sh::kM;
   constexpr int kS = Sh::kS;
@@ -392,17 +397,23 @@ void S3MulPrepared(std::uint16_t* r, const PreparedS3<P>& pa, const PreparedS3<P
                              20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31));
         v = _mm256_and_si256(Canonical(Sub(LoadU(f + i), top)), keep);
       }
-      _mm256_storeu_si256(reinterpret_cast<V*>(r + i),
-                          _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)));
-      _mm256_storeu_si256(reinterpret_cast<V*>(r + i + 16),
-                          _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1)));
+      if constexpr (sizeof(T) == 2) {
+        _mm256_storeu_si256(reinterpret_cast<V*>(r + i),
+                            _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)));
+        _mm256_storeu_si256(reinterpret_cast<V*>(r + i + 16),
+                            _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1)));
+      } else {
+        StoreU(r + i, v);
+      }
     }
   }
 }
 
-#define MEDMESH_NTRU_S3_MUL_INSTANTIATE(P)                          \
-  template void PrepareS3<P>(PreparedS3<P>&, const std::uint16_t*); \
-  template void S3MulPrepared<P>(std::uint16_t*, const PreparedS3<P>&, const PreparedS3<P>&);
+#define MEDMESH_NTRU_S3_MUL_INSTANTIATE(P)                                                    \
+  template void PrepareS3<P>(PreparedS3<P>&, const std::uint16_t*);                           \
+  template void PrepareS3<P>(PreparedS3<P>&, const std::uint8_t*);                            \
+  template void S3MulPrepared<P>(std::uint16_t*, const PreparedS3<P>&, const PreparedS3<P>&); \
+  template void S3MulPrepared<P>(std::uint8_t*, const PreparedS3<P>&, const PreparedS3<P>&);
 MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hps2048509)
 MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hps2048677)
 MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hps4096821)

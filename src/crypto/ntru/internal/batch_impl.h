@@ -115,13 +115,22 @@ struct S3Chain<P, true> {
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
 template <class P>
 struct S3Chain<P, false> {
-  using Elem = Poly<P>;
-  struct Scratch {  // two prepared operands
+  struct Elem {  // {0,1,2}, one byte per coefficient, zero from n on
+    alignas(32) std::uint8_t c[P::kPad];
+  };
+  struct Scratch {  // two prepared operands, and an element converted from a polynomial
     PreparedS3<P> x;
     PreparedS3<P> y;
+    Elem e;
   };
-  static const Elem& From(const Poly<P>& a, Scratch& /*s*/) { return a; }  // {0,1,2} only
-  static const Poly<P>& To(const Elem& e, Poly<P>& /*tmp*/) { return e; }
+  static const Elem& From(const Poly<P>& a, Scratch& s) {  // {0,1,2} only
+    for (int i = 0; i < P::kPad; ++i) s.e.c[i] = static_cast<std::uint8_t>(a.c[i]);
+    return s.e;
+  }
+  static const Poly<P>& To(const Elem& e, Poly<P>& tmp) {
+    for (int i = 0; i < P::kPad; ++i) tmp.c[i] = e.c[i];
+    return tmp;
+  }
   static void Mul(Elem& c, const Poly<P>& f, Scratch& s) {
     PrepareS3<P>(s.x, c.c);
     PrepareS3<P>(s.y, f.c);
@@ -134,14 +143,12 @@ struct S3Chain<P, false> {
     PrepareS3<P>(s.y, f.c);
     S3MulPrepared<P>(u.c, s.x, s.y);
   }
-  // One byte per coefficient (n bytes fit in the public-key slot): no base-3 packing.
+  // n bytes fit in the public-key slot: no base-3 packing.
   static constexpr std::size_t kBytes = P::kN;
-  static void Store(std::uint8_t* out, const Elem& e) {
-    for (int i = 0; i < P::kN; ++i) out[i] = static_cast<std::uint8_t>(e.c[i]);
-  }
+  static void Store(std::uint8_t* out, const Elem& e) { std::memcpy(out, e.c, P::kN); }
   static void Load(Elem& e, const std::uint8_t* in) {
-    for (int i = 0; i < P::kN; ++i) e.c[i] = in[i];
-    for (int i = P::kN; i < P::kPad; ++i) e.c[i] = 0;
+    std::memcpy(e.c, in, P::kN);
+    std::memset(e.c + P::kN, 0, P::kPad - P::kN);
   }
 };
 #endif
