@@ -52,15 +52,15 @@ struct Trits;
 
 // The S3 chain's elements (ADR 0050). Portable build: bitsliced trits multiplied by S3MulTrits
 // (77k instructions for n = 677 against ~115k for the mod-q product and its reduction to
-// {0,1,2}); stored as their raw words. AVX2 build (ADR 0057): {0,1,2} polynomials multiplied by
-// the byte-lane F_3 product (PrepareS3 / S3MulPrepared, avx2/s3_mul.cc), the walk back
-// preparing its running inverse once for its two products; stored as one byte per
-// coefficient. Either way a prefix product fits in a public-key slot, where the chunk keeps it
-// until that slot receives h.
+// {0,1,2}); stored as their raw words. AVX2 build (ADR 0057): {0,1,2} bytes multiplied by the
+// byte-lane F_3 product (PrepareS3 / S3MulPrepared, avx2/s3_mul.cc), the walk back preparing
+// its running inverse once for its two products; stored as one byte per coefficient. Either
+// way a prefix product fits in a public-key slot, where the chunk keeps it until that slot
+// receives h.
 //
-// Mul(c, f, s):             c = c f   (f in {0,1,2} or signed {0, 1, 2^16 - 1})
-// WalkBack(inv, u, t, f, s): inv = u t, u = u f
-// s: the chain's scratch (Scratch).
+// Mul(c, f, fo, ...):           c = c f   (f signed; fo, x, y: mod-q operands, unused here)
+// WalkBack(inv, u, t, f, fo, ...): inv = u t, u = u f
+// tmp: an element's scratch (portable), the chain's Scratch (AVX2: S3ScratchOf below).
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
 inline constexpr bool kBitslicedS3Chain = false;
 #else
@@ -73,7 +73,6 @@ struct S3Chain;
 template <class P>
 struct S3Chain<P, true> {
   using Elem = Trits<P::kN>;
-  using Scratch = Elem;  // f converted
   static constexpr int kWords = Bits<P::kN>::kWords;
   static constexpr std::size_t kBytes = 2 * 8 * kWords;
   // A {0,1,2} or signed ternary polynomial as an element (converted into tmp), and back to
@@ -86,10 +85,15 @@ struct S3Chain<P, true> {
     FromTrits(tmp, e);
     return tmp;
   }
-  static void Mul(Elem& c, const Poly<P>& f, Scratch& s) { S3MulTrits(c, c, From(f, s)); }
-  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f, Scratch& s) {
+  static void Mul(Elem& c, const Poly<P>& f, const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/,
+                  Elem& tmp) {
+    S3MulTrits(c, c, From(f, tmp));
+  }
+  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f,
+                       const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/, MulOperand<P>& /*y*/,
+                       Elem& tmp) {
     S3MulTrits(inv, u, t);
-    S3MulTrits(u, u, From(f, s));
+    S3MulTrits(u, u, From(f, tmp));
   }
   static void Store(std::uint8_t* out, const Elem& e) {
     for (int w = 0; w < kWords; ++w) {
@@ -131,12 +135,15 @@ struct S3Chain<P, false> {
     for (int i = 0; i < P::kPad; ++i) tmp.c[i] = e.c[i];
     return tmp;
   }
-  static void Mul(Elem& c, const Poly<P>& f, Scratch& s) {
+  static void Mul(Elem& c, const Poly<P>& f, const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/,
+                  Scratch& s) {
     PrepareS3<P>(s.x, c.c);
     PrepareS3<P>(s.y, f.c);
     S3MulPrepared<P>(c.c, s.x, s.y);
   }
-  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f, Scratch& s) {
+  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f,
+                       const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/, MulOperand<P>& /*y*/,
+                       Scratch& s) {
     PrepareS3<P>(s.x, u.c);
     PrepareS3<P>(s.y, t.c);
     S3MulPrepared<P>(inv.c, s.x, s.y);
@@ -153,6 +160,17 @@ struct S3Chain<P, false> {
 };
 #endif
 
+// The A3 chain's scratch: S3Chain::Scratch where it defines one (AVX2), else an element.
+template <class S3>
+struct S3ScratchOf {
+  using type = typename S3::Elem;
+};
+template <class S3>
+  requires requires { typename S3::Scratch; }
+struct S3ScratchOf<S3> {
+  using type = typename S3::Scratch;
+};
+
 // Keys [0, k) of one chunk, 1 <= k <= kMaxBatchChunk. Three chains of Montgomery's trick:
 //  A3: f_i mod (3, Phi_n)  -> f^-1 mod 3 (the secret key's f_p);
 //  Aq: f_i mod (q, Phi_n)  -> f^-1 mod q, and h = g_s f^-1 (computed mod x^n - 1);
@@ -160,8 +178,9 @@ struct S3Chain<P, false> {
 // 10 multiplications per key (3 + 3 + 1 + 3) against 11 and two inversions in KeypairDerand:
 // A3's by S3Chain, the others by the mod-q product (every value here is needed mod q or mod 3
 // only). Where two products share an operand it is prepared once (MulOperand, ADR 0053):
-// f_i for its A3 and Aq products (AVX2) and, walking back, the running inverse of each chain
-// for its two products -- 15 operand evaluations per key instead of 20 in the AVX2 build.
+// walking back, the running inverse of each chain for its two products. In the AVX2 build A3
+// runs on the byte-lane F_3 product (ADR 0057: 5 F_3 operand evaluations and 3 products per
+// key), the others on the mod-q product (12 operand evaluations per key).
 // h = g_s f^-1 equals KeypairDerand's (g f)^-1 g_s g_s: both are g_s times an inverse of f
 // mod Phi_n, and g_s carries the factor x - 1. h^-1 is canonical mod (q, Phi_n) either way.
 template <class P>
@@ -186,12 +205,12 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   Poly<P> u;     // an inverse being walked back
   Poly<P> t;     // a prefix product read back, or a result
   Poly<P> g;
-  E c3{};                   // A3 prefix product, then f_p
-  typename S3::Scratch e3;  // scratch of the A3 chain
-  E u3;                     // A3's inverse being walked back
-  E t3;                     // A3's prefix product read back
-  MulOperand<P> fo;         // f (signed) or h, prepared
-  MulOperand<P> xo;         // operand scratch
+  E c3{};                             // A3 prefix product, then f_p
+  typename S3ScratchOf<S3>::type e3;  // scratch of the A3 chain
+  E u3;                               // A3's inverse being walked back
+  E t3;                               // A3's prefix product read back
+  MulOperand<P> fo;                   // f (signed) or h, prepared
+  MulOperand<P> xo;                   // operand scratch
   MulOperand<P> yo;
 
   // Forward: sample; f is final at once; the A3 and Aq prefix products go to the scratch slots.
@@ -205,7 +224,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     if (i == 0) {
       cq = f;
     } else {
-      S3::Mul(c3, f, e3);
+      S3::Mul(c3, f, fo, xo, e3);
       PrepareMul(xo, cq);
       SqMulOperands(cq, xo, fo);
     }
@@ -226,7 +245,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     PrepareMul(fo, f);
     if (j > 0) {
       S3::Load(t3, pk_of(j - 1));
-      S3::WalkBack(c3, u3, t3, f, e3);  // c3 = f_j^-1 mod 3
+      S3::WalkBack(c3, u3, t3, f, fo, xo, yo, e3);  // c3 = f_j^-1 mod 3
     } else {
       c3 = u3;
     }
