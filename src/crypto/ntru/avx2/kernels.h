@@ -41,6 +41,25 @@ void PrepareQ(PreparedQ<P>& out, const std::uint16_t* a);
 template <class P>
 void PolyMulQPrepared(std::uint16_t* r, const PreparedQ<P>& a, const PreparedQ<P>& b);
 
+// Multiplication in F_3[x] / (Phi_n) on byte lanes (avx2/s3_mul.cc, ADR 0057), for batch key
+// generation's mod-3 chain: PrepareS3 evaluates an operand a (P::kPad coefficients, zero from n
+// on: uint16 in {0, 1, 2} or {0, 1, 2^16 - 1}, or bytes in {0, 1, 2}) into its pieces -- three
+// Karatsuba levels into 27 pieces of kPiece coefficients (kPiece = 64, 88, 88, 104 for
+// n = 509, 677, 701, 821), transposed into byte lanes, then three Karatsuba levels on whole
+// vectors: 27 groups of kPiece / 8 vectors of trits {-1, 0, 1}; S3MulPrepared(r, a, b) writes
+// a * b mod (3, Phi_n) to r: P::kPad coefficients (uint16 or bytes) in {0, 1, 2}, zero from n
+// on (the canonical representative, as S3Mul's). r may be the source of a or b. Thread-safe
+// (stack only); constant time.
+template <class P>
+struct PreparedS3 {
+  static constexpr int kPiece = P::kN <= 512 ? 64 : P::kN <= 704 ? 88 : 104;
+  alignas(32) std::uint8_t v[27 * (kPiece / 8) * 32];  // 27 groups of kPiece / 8 rows of 32 lanes
+};
+template <class P, class T>  // T = std::uint16_t or std::uint8_t
+void PrepareS3(PreparedS3<P>& out, const T* a);
+template <class P, class T>
+void S3MulPrepared(T* r, const PreparedS3<P>& a, const PreparedS3<P>& b);
+
 // Sorts kLen int32 values ascending as signed numbers, in place, with a fixed sorting network
 // of AVX2 lane-wise min/max (the result equals std::sort's). kLen is 512 or 1024. No alignment
 // needed. Thread-safe.
@@ -69,11 +88,6 @@ template <class P>
 void RqToS3Reduce(std::uint16_t* r, const std::uint16_t* a);
 template <class P>
 void S3ReduceProduct(std::uint16_t* r);
-// S3ReduceSignedProduct: the same for a product of a {0,1,2} polynomial and a ternary one
-// in {0, 1, 2^16 - 1} (S3MulSigned, ../internal/kem_impl.h): bits 0..12 of r[i] are its exact
-// coefficient in [-2n, 2n] as a 13-bit two's complement number; r[i] = that mod (3, Phi_n).
-template <class P>
-void S3ReduceSignedProduct(std::uint16_t* r);
 // Lift(m) of HRSS (kem_impl.h): r = (x - 1) * (m / (x - 1) mod (3, Phi_n)) in Z_q, for m with
 // coefficients in {0,1,2} and zero padding; r must not alias m. Only for P = Hrss701.
 template <class P>

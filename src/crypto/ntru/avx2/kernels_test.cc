@@ -251,69 +251,124 @@ void CheckS3Kernels(std::uint32_t seed) {
   }
 }
 
-// S3ReduceSignedProduct after PolyMulQ of a {0,1,2} polynomial and a signed ternary one
-// ({0, 1, 2^16 - 1}) against the product mod (3, Phi_n) in plain integers: random operands,
-// and the extremes of the range (all 2 times all -1 and all 1: coefficients -2(n-1), 2(n-1)).
-template <class P>
-void CheckS3SignedProduct(std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  for (int round = 0; round < 8; ++round) {
-    std::vector<std::uint16_t> a(P::kPad, 0);
-    std::vector<std::uint16_t> f(P::kPad, 0);
-    std::vector<int> fv(P::kN, 0);
-    for (int i = 0; i < P::kN - 1; ++i) {
-      a[i] = static_cast<std::uint16_t>(round < 2 ? 2 : rng() % 3);
-      fv[i] = round == 0 ? -1 : (round == 1 ? 1 : static_cast<int>(rng() % 3) - 1);
-      f[i] = static_cast<std::uint16_t>(fv[i]);
-    }
-    std::vector<int> prod(P::kN, 0);
-    for (int i = 0; i < P::kN; ++i) {
-      for (int j = 0; j < P::kN; ++j) prod[(i + j) % P::kN] += a[i] * fv[j];
-    }
-    std::vector<std::uint16_t> want(P::kPad, 0);
-    const int top = prod[P::kN - 1];
-    for (int i = 0; i < P::kN; ++i)
-      want[i] = static_cast<std::uint16_t>(((prod[i] - top) % 3 + 3) % 3);
-    std::vector<std::uint16_t> r(P::kPad, 0);
-    PolyMulQ<P>(r.data(), a.data(), f.data());
-    S3ReduceSignedProduct<P>(r.data());
-    EXPECT_TRUE(r == want) << "round " << round;
-  }
-  // The reduction alone on every 13-bit value in [-2n, 2n] with random bits 13..15 above it.
-  std::vector<std::uint16_t> x(P::kPad, 0);
-  for (int v = -2 * P::kN, at = 0; v <= 2 * P::kN; ++v, ++at) {
-    const int i = at % (P::kN - 1);  // coefficient n-1 stays 0
-    x[i] = static_cast<std::uint16_t>((static_cast<unsigned>(v) & 0x1fffu) | ((rng() & 7u) << 13));
-    if (i == P::kN - 2 || v == 2 * P::kN) {
-      std::vector<int> value(P::kN, 0);
-      for (int k = 0; k < P::kN; ++k) {
-        value[k] = static_cast<std::int16_t>(static_cast<std::uint16_t>(x[k] << 3)) >> 3;
-      }
-      std::vector<std::uint16_t> expect(P::kPad, 0);
-      for (int k = 0; k < P::kN; ++k) {
-        expect[k] = static_cast<std::uint16_t>(((value[k] - value[P::kN - 1]) % 3 + 3) % 3);
-      }
-      auto y = x;
-      S3ReduceSignedProduct<P>(y.data());
-      EXPECT_TRUE(y == expect) << "values up to " << v;
-    }
-  }
-}
-
-TEST(NtruAvx2KernelsTest, S3SignedProductMatchesIntegerProductForEverySet) {
-  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
-  CheckS3SignedProduct<Hps2048509>(51);
-  CheckS3SignedProduct<Hps2048677>(52);
-  CheckS3SignedProduct<Hps4096821>(53);
-  CheckS3SignedProduct<Hrss701>(54);
-}
-
 TEST(NtruAvx2KernelsTest, S3KernelsMatchScalarCodeForEverySet) {
   if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
   CheckS3Kernels<Hps2048509>(21);
   CheckS3Kernels<Hps2048677>(22);
   CheckS3Kernels<Hps4096821>(23);
   CheckS3Kernels<Hrss701>(24);
+}
+
+// --- The byte-lane F_3 product (avx2/s3_mul.cc, ADR 0057) against a schoolbook mod (3, Phi_n)
+
+// The trit value of an operand coefficient: {0, 1, 2} or 2^16 - 1 (signed -1).
+int TritValue(std::uint16_t v) { return v == 0xffff ? -1 : v; }
+
+// a * b mod (3, Phi_n) in plain integers, {0, 1, 2}, zero from n on (sparse a is fast).
+template <class P>
+std::vector<std::uint16_t> ReferenceS3Mul(const std::vector<std::uint16_t>& a,
+                                          const std::vector<std::uint16_t>& b) {
+  std::vector<long> prod(P::kN, 0);
+  for (int i = 0; i < P::kN; ++i) {
+    if (a[i] == 0) continue;
+    for (int j = 0; j < P::kN; ++j) prod[(i + j) % P::kN] += TritValue(a[i]) * TritValue(b[j]);
+  }
+  std::vector<std::uint16_t> r(P::kPad, 0);
+  for (int i = 0; i < P::kN; ++i)
+    r[i] = static_cast<std::uint16_t>(((prod[i] - prod[P::kN - 1]) % 3 + 3) % 3);
+  return r;
+}
+
+template <class P>
+std::vector<std::uint16_t> S3MulThroughKernel(const std::vector<std::uint16_t>& a,
+                                              const std::vector<std::uint16_t>& b) {
+  PreparedS3<P> pa;
+  PreparedS3<P> pb;
+  PrepareS3<P>(pa, a.data());
+  PrepareS3<P>(pb, b.data());
+  std::vector<std::uint16_t> r(P::kPad, 0x5a5a);
+  S3MulPrepared<P>(r.data(), pa, pb);
+  // The byte forms ({0,1,2} bytes in and out, as the batch's mod-3 chain uses them) agree.
+  std::vector<std::uint8_t> a8(P::kPad);
+  std::vector<std::uint8_t> b8(P::kPad);
+  for (int i = 0; i < P::kPad; ++i) {
+    a8[i] = static_cast<std::uint8_t>((TritValue(a[i]) + 3) % 3);
+    b8[i] = static_cast<std::uint8_t>((TritValue(b[i]) + 3) % 3);
+  }
+  PrepareS3<P>(pa, a8.data());
+  PrepareS3<P>(pb, b8.data());
+  std::vector<std::uint8_t> r8(P::kPad, 0xa5);
+  S3MulPrepared<P>(r8.data(), pa, pb);
+  EXPECT_TRUE(std::equal(r.begin(), r.end(), r8.begin())) << "byte forms, n " << P::kN;
+  return r;
+}
+
+template <class P>
+void CheckS3ByteProduct(std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  const auto poly = [&](int kind) {  // 0 random {0,1,2}, 1 random signed, 2 all -1 (as 2),
+    std::vector<std::uint16_t> a(P::kPad, 0);  // 3 all -1 (signed), 4 all 1, 5 all 2 but n-1
+    for (int i = 0; i < P::kN; ++i) {
+      switch (kind) {
+        case 0: a[i] = static_cast<std::uint16_t>(rng() % 3); break;
+        case 1: a[i] = static_cast<std::uint16_t>(static_cast<int>(rng() % 3) - 1); break;
+        case 2: a[i] = 2; break;
+        case 3: a[i] = 0xffff; break;
+        case 4: a[i] = 1; break;
+        default: a[i] = i < P::kN - 1 ? 2 : 0; break;
+      }
+    }
+    return a;
+  };
+  for (int ka = 0; ka < 6; ++ka) {
+    for (int kb = 0; kb < 6; ++kb) {
+      const auto a = poly(ka);
+      const auto b = poly(kb);
+      EXPECT_TRUE(S3MulThroughKernel<P>(a, b) == ReferenceS3Mul<P>(a, b))
+          << "n " << P::kN << " kinds " << ka << " " << kb;
+    }
+  }
+  // Single terms at the boundaries of the pieces (m), of the vertical halves (2s = m/2) and
+  // quarters (s = m/4) and of the halves of each horizontal level, times each other, times
+  // random operands and times all -1.
+  constexpr int kM = PreparedS3<P>::kPiece;
+  std::vector<int> at;
+  for (int step : {kM / 4, kM / 2, kM, 2 * kM, 4 * kM}) {
+    for (int k = step; k < P::kN; k += step) {
+      for (int i : {k - 1, k}) at.push_back(i);
+    }
+  }
+  for (int i : {0, 1, 31, 32, P::kN - 2, P::kN - 1}) at.push_back(i);
+  std::sort(at.begin(), at.end());
+  at.erase(std::unique(at.begin(), at.end()), at.end());
+  const auto term = [](int i, std::uint16_t v) {
+    std::vector<std::uint16_t> a(P::kPad, 0);
+    a[i] = v;
+    return a;
+  };
+  for (std::size_t x = 0; x < at.size(); ++x) {
+    const auto a = term(at[x], x % 2 == 0 ? 2 : 0xffff);
+    for (int kb : {0, 1, 3}) {
+      const auto b = poly(kb);
+      EXPECT_TRUE(S3MulThroughKernel<P>(a, b) == ReferenceS3Mul<P>(a, b))
+          << "n " << P::kN << " term " << at[x] << " kind " << kb;
+      EXPECT_TRUE(S3MulThroughKernel<P>(b, a) == ReferenceS3Mul<P>(a, b))
+          << "n " << P::kN << " kind " << kb << " term " << at[x];
+    }
+    for (std::size_t y = 0; y < at.size(); y += 3) {
+      const auto b = term(at[y], 1);
+      EXPECT_TRUE(S3MulThroughKernel<P>(a, b) == ReferenceS3Mul<P>(a, b))
+          << "n " << P::kN << " terms " << at[x] << " " << at[y];
+    }
+  }
+}
+
+TEST(NtruAvx2KernelsTest, S3ByteProductMatchesSchoolbookForEverySet) {
+  if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  CheckS3ByteProduct<Hps2048509>(61);
+  CheckS3ByteProduct<Hps2048677>(62);
+  CheckS3ByteProduct<Hps4096821>(63);
+  CheckS3ByteProduct<Hrss701>(64);
 }
 
 // Lift of HRSS as kem_impl.h's scalar code computes it: b = m / (x - 1) mod (3, Phi_n) by the

@@ -193,21 +193,6 @@ void S3ReduceProduct(std::uint16_t* r) {
 }
 
 template <class P>
-void S3ReduceSignedProduct(std::uint16_t* r) {
-  // Sign-extend bit 12, then add 3 * 548 >= 2n: every value becomes non-negative, below 2^12.
-  static_assert(3 * 548 >= 2 * P::kN);
-  const V offset = _mm256_set1_epi16(3 * 548);
-  const auto pre = [&](V x) {
-    return _mm256_add_epi16(_mm256_srai_epi16(_mm256_slli_epi16(x, 3), 3), offset);
-  };
-  const auto pre_scalar = [](std::uint16_t x) {
-    const auto v = static_cast<std::int16_t>(static_cast<std::uint16_t>(x << 3));
-    return static_cast<std::uint32_t>((v >> 3) + 3 * 548);
-  };
-  ReduceModPhiN<P>(r, r, pre, pre_scalar);
-}
-
-template <class P>
 void LiftHrss(std::uint16_t* r, const std::uint16_t* m) {
   static_assert(P::kHrss);
   // Pass 1: prefix sums of m (at most 2n < 2^16) per vector: three shift-adds inside each
@@ -268,8 +253,7 @@ void LiftHrss(std::uint16_t* r, const std::uint16_t* m) {
   template void UnpackS3Trits<P>(std::uint16_t*, const std::uint8_t*); \
   template void PackS3Trits<P>(std::uint8_t*, const std::uint16_t*);   \
   template void RqToS3Reduce<P>(std::uint16_t*, const std::uint16_t*); \
-  template void S3ReduceProduct<P>(std::uint16_t*);                    \
-  template void S3ReduceSignedProduct<P>(std::uint16_t*);
+  template void S3ReduceProduct<P>(std::uint16_t*);
 MEDMESH_NTRU_S3_INSTANTIATE(Hps2048509)
 MEDMESH_NTRU_S3_INSTANTIATE(Hps2048677)
 MEDMESH_NTRU_S3_INSTANTIATE(Hps4096821)

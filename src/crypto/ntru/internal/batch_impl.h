@@ -52,16 +52,15 @@ struct Trits;
 
 // The S3 chain's elements (ADR 0050). Portable build: bitsliced trits multiplied by S3MulTrits
 // (77k instructions for n = 677 against ~115k for the mod-q product and its reduction to
-// {0,1,2}); stored as their raw words. AVX2 build: {0,1,2} polynomials multiplied through the
-// mod-q kernel, which beats the bitsliced product there, on prepared operands (ADR 0053): f
-// in its signed form {0, 1, 2^16 - 1} is prepared once per key for both its S3 product and its
-// mod-q one, and the walk back prepares its running inverse once for its two products; stored
-// as one byte per coefficient. Either way a prefix product fits in a public-key slot, where
-// the chunk keeps it until that slot receives h.
+// {0,1,2}); stored as their raw words. AVX2 build (ADR 0057): {0,1,2} bytes multiplied by the
+// byte-lane F_3 product (PrepareS3 / S3MulPrepared, avx2/s3_mul.cc), the walk back preparing
+// its running inverse once for its two products; stored as one byte per coefficient. Either
+// way a prefix product fits in a public-key slot, where the chunk keeps it until that slot
+// receives h.
 //
-// Mul(c, f, fo, ...):           c = c f   (f signed, fo its prepared operand: AVX2 only)
+// Mul(c, f, fo, ...):           c = c f   (f signed; fo, x, y: mod-q operands, unused here)
 // WalkBack(inv, u, t, f, fo, ...): inv = u t, u = u f
-// x, y: operand scratch of the chunk (AVX2), tmp: an element's scratch (portable).
+// tmp: an element's scratch (portable), the chain's Scratch (AVX2: S3ScratchOf below).
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
 inline constexpr bool kBitslicedS3Chain = false;
 #else
@@ -120,37 +119,57 @@ struct S3Chain<P, true> {
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
 template <class P>
 struct S3Chain<P, false> {
-  using Elem = Poly<P>;
-  static const Elem& From(const Poly<P>& a, Elem& /*tmp*/) { return a; }  // {0,1,2} only
-  static const Poly<P>& To(const Elem& e, Poly<P>& /*tmp*/) { return e; }
-  // Exact products mod 2^13 (a {0,1,2} element times {0,1,2}: [0, 4n); times signed f:
-  // [-2n, 2n]), then reduced mod (3, Phi_n) to {0,1,2}.
-  static void Mul(Elem& c, const Poly<P>& /*f*/, const MulOperand<P>& fo, MulOperand<P>& x,
-                  Elem& /*tmp*/) {
-    PrepareMul(x, c);
-    RqMulOperands(c, x, fo);
-    S3ReduceSignedProduct<P>(c.c);
+  struct Elem {  // {0,1,2}, one byte per coefficient, zero from n on
+    alignas(32) std::uint8_t c[P::kPad];
+  };
+  struct Scratch {  // two prepared operands, and an element converted from a polynomial
+    PreparedS3<P> x;
+    PreparedS3<P> y;
+    Elem e;
+  };
+  static const Elem& From(const Poly<P>& a, Scratch& s) {  // {0,1,2} only
+    for (int i = 0; i < P::kPad; ++i) s.e.c[i] = static_cast<std::uint8_t>(a.c[i]);
+    return s.e;
   }
-  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& /*f*/,
-                       const MulOperand<P>& fo, MulOperand<P>& x, MulOperand<P>& y, Elem& /*tmp*/) {
-    PrepareMul(x, u);
-    PrepareMul(y, t);
-    RqMulOperands(inv, x, y);
-    S3ReduceProduct<P>(inv.c);
-    RqMulOperands(u, x, fo);
-    S3ReduceSignedProduct<P>(u.c);
+  static const Poly<P>& To(const Elem& e, Poly<P>& tmp) {
+    for (int i = 0; i < P::kPad; ++i) tmp.c[i] = e.c[i];
+    return tmp;
   }
-  // One byte per coefficient (n bytes fit in the public-key slot): no base-3 packing.
+  static void Mul(Elem& c, const Poly<P>& f, const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/,
+                  Scratch& s) {
+    PrepareS3<P>(s.x, c.c);
+    PrepareS3<P>(s.y, f.c);
+    S3MulPrepared<P>(c.c, s.x, s.y);
+  }
+  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f,
+                       const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/, MulOperand<P>& /*y*/,
+                       Scratch& s) {
+    PrepareS3<P>(s.x, u.c);
+    PrepareS3<P>(s.y, t.c);
+    S3MulPrepared<P>(inv.c, s.x, s.y);
+    PrepareS3<P>(s.y, f.c);
+    S3MulPrepared<P>(u.c, s.x, s.y);
+  }
+  // n bytes fit in the public-key slot: no base-3 packing.
   static constexpr std::size_t kBytes = P::kN;
-  static void Store(std::uint8_t* out, const Elem& e) {
-    for (int i = 0; i < P::kN; ++i) out[i] = static_cast<std::uint8_t>(e.c[i]);
-  }
+  static void Store(std::uint8_t* out, const Elem& e) { std::memcpy(out, e.c, P::kN); }
   static void Load(Elem& e, const std::uint8_t* in) {
-    for (int i = 0; i < P::kN; ++i) e.c[i] = in[i];
-    for (int i = P::kN; i < P::kPad; ++i) e.c[i] = 0;
+    std::memcpy(e.c, in, P::kN);
+    std::memset(e.c + P::kN, 0, P::kPad - P::kN);
   }
 };
 #endif
+
+// The A3 chain's scratch: S3Chain::Scratch where it defines one (AVX2), else an element.
+template <class S3>
+struct S3ScratchOf {
+  using type = typename S3::Elem;
+};
+template <class S3>
+  requires requires { typename S3::Scratch; }
+struct S3ScratchOf<S3> {
+  using type = typename S3::Scratch;
+};
 
 // Keys [0, k) of one chunk, 1 <= k <= kMaxBatchChunk. Three chains of Montgomery's trick:
 //  A3: f_i mod (3, Phi_n)  -> f^-1 mod 3 (the secret key's f_p);
@@ -159,8 +178,9 @@ struct S3Chain<P, false> {
 // 10 multiplications per key (3 + 3 + 1 + 3) against 11 and two inversions in KeypairDerand:
 // A3's by S3Chain, the others by the mod-q product (every value here is needed mod q or mod 3
 // only). Where two products share an operand it is prepared once (MulOperand, ADR 0053):
-// f_i for its A3 and Aq products (AVX2) and, walking back, the running inverse of each chain
-// for its two products -- 15 operand evaluations per key instead of 20 in the AVX2 build.
+// walking back, the running inverse of each chain for its two products. In the AVX2 build A3
+// runs on the byte-lane F_3 product (ADR 0057: 5 F_3 operand evaluations and 3 products per
+// key), the others on the mod-q product (12 operand evaluations per key).
 // h = g_s f^-1 equals KeypairDerand's (g f)^-1 g_s g_s: both are g_s times an inverse of f
 // mod Phi_n, and g_s carries the factor x - 1. h^-1 is canonical mod (q, Phi_n) either way.
 template <class P>
@@ -185,12 +205,12 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   Poly<P> u;     // an inverse being walked back
   Poly<P> t;     // a prefix product read back, or a result
   Poly<P> g;
-  E c3{};            // A3 prefix product, then f_p
-  E e3;              // scratch of the A3 chain (portable build)
-  E u3;              // A3's inverse being walked back
-  E t3;              // A3's prefix product read back
-  MulOperand<P> fo;  // f (signed) or h, prepared
-  MulOperand<P> xo;  // operand scratch
+  E c3{};                             // A3 prefix product, then f_p
+  typename S3ScratchOf<S3>::type e3;  // scratch of the A3 chain
+  E u3;                               // A3's inverse being walked back
+  E t3;                               // A3's prefix product read back
+  MulOperand<P> fo;                   // f (signed) or h, prepared
+  MulOperand<P> xo;                   // operand scratch
   MulOperand<P> yo;
 
   // Forward: sample; f is final at once; the A3 and Aq prefix products go to the scratch slots.
