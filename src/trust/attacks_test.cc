@@ -313,6 +313,34 @@ TEST_F(AttackTest, ABadMouthersWeightShrinksWithItsHonesty) {
   EXPECT_GT(t.reputation, 1.14 / 3.08);
 }
 
+TEST_F(AttackTest, ARaterCaughtLyingIsNotTrustedAsARequester) {
+  // The bad-mouthing case above: a0 rated three well-liked patients 0 (3x each), h about 0.35.
+  // The clinician also vouches for a0 and h2 (three more good consultations each): alone that
+  // gives R = (5 * 5 + 0.6) / (5 * 5 + 2) = 0.948 (6 units capped at 5, weight 5, no
+  // similarity given).
+  for (const char* rater : {"h2", "h3", "h4", "a0"}) Vouch(rater);
+  for (const char* subject : {"h0", "h6", "h7"}) {
+    for (const char* rater : {"h2", "h3", "h4"}) Rate(rater, subject, 1.0, 3);
+    Rate("a0", subject, 0.0, 3);
+  }
+  Vouch("a0");
+  Vouch("h2");
+  model_.Refresh(0);
+  ASSERT_LT(model_.RaterHonesty("a0"), 0.6);  // 0.34
+  const TrustEstimate a = model_.Trust("h5", "a0", 0);
+  EXPECT_NEAR(a.reputation, 25.6 / 27, 1e-9);
+  EXPECT_TRUE(a.lying_rater);
+  EXPECT_DOUBLE_EQ(a.value, 0.3);  // capped at the base rate, below every threshold
+  EXPECT_FALSE(SharesVitals("h5", "a0", 0));
+  const std::string text = DecideVitals(true, a).reasons.back().text;
+  EXPECT_NE(text.find("rates others unfairly (rater honesty 0.34)"), std::string::npos) << text;
+  // An honest rater (h = 0.78) with the same clinician's word is shared with.
+  const TrustEstimate h = model_.Trust("h5", "h2", 0);
+  EXPECT_FALSE(h.lying_rater);
+  EXPECT_NEAR(h.rater_honesty, model_.RaterHonesty("h2"), 1e-12);
+  EXPECT_TRUE(SharesVitals("h5", "h2", 0));
+}
+
 TEST_F(AttackTest, OneBadExchangeDoesNotOverturnAWellAttestedReputation) {
   // h0 is well attested: two clinicians with five good consultations each (5 units, weight 5
   // each): n_R = 50, so the reputation's strength as a prior is K' = min(3 + 0.25 * 50, 8) = 8.

@@ -90,6 +90,8 @@ Decision Decide(const DecisionInput& input) {
       (t.probation ? ", on probation after " + Fixed1(t.probation_bad) + " bad of " +
                          Fixed1(t.probation_ratings) + " recent ratings"
                    : std::string()) +
+      (t.lying_rater ? ", rates others unfairly (rater honesty " + Fixed2(t.rater_honesty) + ")"
+                     : std::string()) +
       ")";
 
   d.allow = approval.met && consent.met && similarity.met && trust.met;

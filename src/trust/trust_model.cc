@@ -394,6 +394,12 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
   const double direct_ratio = t.direct_evidence > 0 ? direct.r / t.direct_evidence : 0.0;
   t.value = t.direct_weight * direct_ratio + (1.0 - t.direct_weight) * t.reputation;
   t.confidence = 1.0 - (1.0 - direct.Confidence(w_prior)) * (1.0 - reputation.Confidence(w_prior));
+  // A rater caught lying about others is not trusted as a subject either.
+  t.rater_honesty = RaterHonesty(subject);
+  if (params_.lying_rater_honesty > 0 && t.rater_honesty < params_.lying_rater_honesty) {
+    t.lying_rater = true;
+    t.value = std::min(t.value, params_.probation_cap);
+  }
   // Probation: good evidence after a burst of bad ratings does not lift T above the cap.
   if (auto p = probation_.find(subject); p != probation_.end() && now_ms < p->second.until_ms) {
     t.probation = true;

@@ -46,6 +46,7 @@
 //                     honest party's occasional bad days do not explain (a binomial tail test
 //                     over a short window) caps T at probation_cap for probation_duration,
 //                     whatever good evidence follows; the estimate says so (TrustEstimate).
+//                     So is a patient whose rater honesty shows it rates others unfairly.
 // Every expectation uses the base rate `base_rate` as its prior: an identity with no evidence
 // (a new or whitewashed one) sits at the base rate, which is below every sharing threshold.
 //
@@ -165,6 +166,10 @@ struct TrustParams {
   std::chrono::milliseconds probation_duration = std::chrono::hours(24 * 60);
   double probation_cap = 0.3;
   double probation_min_honesty = 0.6;
+  // A patient caught rating others unfairly is evidence against that identity as a subject too
+  // (ADR 0056): one whose rater honesty (Refresh) is below this is capped at probation_cap.
+  // Unjudged raters and clinicians have honesty 1; 0 disables it.
+  double lying_rater_honesty = 0.6;
 };
 
 // T(i, j) and its parts, for decisions and explanations.
@@ -183,6 +188,10 @@ struct TrustEstimate {
   bool probation = false;
   double probation_ratings = 0;
   double probation_bad = 0;
+  // The subject's own rater honesty; below TrustParams::lying_rater_honesty the value is capped
+  // as for probation (lying_rater).
+  double rater_honesty = 1;
+  bool lying_rater = false;
 };
 
 // S(viewer, holder) in [0, 1] for the holder weighting; called with holder ids.
