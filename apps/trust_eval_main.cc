@@ -25,6 +25,7 @@ struct TrustEvalFlags {
   int seeds = 1;                             // seeds seed, seed + 1, ...
   std::vector<double> fractions;             // malicious fractions (empty: 0, 0.1, .., 0.5)
   bool onboarding = true;                    // intake consultations at approval
+  bool probation = true;                     // our model's probation (ADR 0056)
 };
 
 // "[#########           ]  45%" on one line of stderr, redrawn when the percentage changes.
@@ -59,6 +60,7 @@ int RunTrustEval(const TrustEvalFlags& flags) {
   }
   if (!flags.fractions.empty()) options.malicious_fractions = flags.fractions;
   options.onboarding_consultation = flags.onboarding;
+  options.probation = flags.probation;
   if (flags.eigentrust_multiples.size() == 3) {
     for (std::size_t k = 0; k < 3; ++k) {
       options.eigentrust_multiples[k] = flags.eigentrust_multiples[k];
@@ -172,6 +174,10 @@ void RegisterTrustEvalCommand(CLI::App& eval) {
                 "Hospital-approved onboarding as evidence: an intake consultation, rated by the "
                 "patient's clinician, when an identity is approved (the default; "
                 "--no-onboarding turns it off; docs/trust.md \"Cold start\")");
+  cmd->add_flag("--probation,!--no-probation", flags->probation,
+                "Our model's probation against on-off behaviour: a burst of bad ratings caps "
+                "trust for a while, whatever good evidence follows (the default; --no-probation "
+                "turns it off for the ablation; docs/trust.md \"Probation\")");
   cmd->add_option("--fractions", flags->fractions,
                   "Malicious fractions of the sweep (default 0 0.1 0.2 0.3 0.4 0.5); the per-round "
                   "rows and figures are at 0.3")

@@ -561,12 +561,12 @@ TEST_F(TrustServiceTest, AClinicianVouchingForAPatientAnchorsTheirTrust) {
           .status,
       404);
 
-  // The doctor is a clinician of the model: weight 3, times 0.5 for similarity (a doctor has no
-  // sharing profile), so R = (1.5 + 0.6) / (1.5 + 2) = 0.6, and with Ben's one good exchange
-  // (K' = 3 + 0.25 * 1.5) T = (1 + 3.375 * 0.6) / 4.375 = 0.69 >= 0.65: the grant stands after
-  // one exchange instead of six.
+  // The doctor is a clinician of the model: weight 5, times 0.5 for similarity (a doctor has no
+  // sharing profile), so R = (2.5 + 0.6) / (2.5 + 2) = 0.689 (ADR 0056), and with Ben's one good
+  // exchange (K' = 3 + 0.25 * 2.5) T = (1 + 3.625 * 3.1 / 4.5) / 4.625 = 0.76 >= 0.65: the grant
+  // stands after one exchange instead of six.
   const json after = Body(Call(net::Method::kGet, "/api/v1/trust/similar", As(kBen)));
-  EXPECT_NEAR(after["patients"][0]["trust"].get<double>(), (1 + 3.375 * 0.6) / 4.375, 1e-3);
+  EXPECT_NEAR(after["patients"][0]["trust"].get<double>(), (1 + 3.625 * 3.1 / 4.5) / 4.625, 1e-3);
   const std::string vitals = Request(kAda, ben, "vitals_summary");
   const net::Response answer =
       Call(net::Method::kPost, "/api/v1/trust/requests/" + vitals + "/answer", As(kBen),
@@ -582,7 +582,7 @@ TEST_F(TrustServiceTest, AClinicianVouchingForAPatientAnchorsTheirTrust) {
   for (const json& p : ranked["patients"]) {
     if (p["handle"] != cy) continue;
     ++seen;
-    EXPECT_NEAR(p["trust"].get<double>(), 0.6 / 3.5, 1e-3);
+    EXPECT_NEAR(p["trust"].get<double>(), 0.6 / 4.5, 1e-3);
   }
   EXPECT_EQ(seen, 1);
 }

@@ -332,8 +332,11 @@ std::unique_ptr<ModelUnderTest> NewModel(
     TrustModelKind kind, const TrustSimOptions& options,
     std::function<double(const std::string&, const std::string&)> similarity) {
   switch (kind) {
-    case TrustModelKind::kOurs:
-      return std::make_unique<OurModel>(options.ours, options.policy, std::move(similarity));
+    case TrustModelKind::kOurs: {
+      trust::TrustParams params = options.ours;
+      if (!options.probation) params.probation_quantile = 0;
+      return std::make_unique<OurModel>(params, options.policy, std::move(similarity));
+    }
     case TrustModelKind::kPlainBeta: return std::make_unique<PlainBetaModel>(options.policy);
     case TrustModelKind::kEigenTrust:
       return std::make_unique<EigenTrustModel>(options.eigentrust_multiples);

@@ -56,6 +56,9 @@ struct TrustSimOptions {
   // default, because approving an identity is what a hospital does; false gives the runs
   // without it (`--no-onboarding`).
   bool onboarding_consultation = true;
+  // Our model's probation against on-off behaviour (TrustParams::probation_*, ADR 0056); false
+  // runs ours without it (the ablation, `--no-probation`), whatever `ours` says.
+  bool probation = true;
 };
 
 // One row of the CSV. scope "round": one round of one run; "steady": the second half of a run

@@ -193,5 +193,36 @@ TEST(TrustSimulation, OnboardingConsultationsRefuseFewerHonestRequestsEarly) {
             TrustSimCsv(RunTrustSimulation(without, nullptr)));
 }
 
+TEST(TrustSimulation, ProbationCutsOnOffExposuresOfOursOnly) {
+  // The same runs with and without our model's probation (ADR 0056): an on-off attacker whose
+  // bad phase was seen stays below every threshold through its next good phase.
+  TrustSimOptions with = Tiny(7);
+  with.patients = 300;
+  with.rounds = 50;
+  with.malicious_fractions = {0.3};
+  TrustSimOptions without = with;
+  without.probation = false;
+  EXPECT_TRUE(TrustSimOptions{}.probation) << "on by default (ADR 0056)";
+  const auto a = RunTrustSimulation(without, nullptr);
+  const auto b = RunTrustSimulation(with, nullptr);
+  auto all = [](const std::vector<TrustSimRow>& rows, TrustModelKind kind) {
+    for (const TrustSimRow& r : rows) {
+      if (r.model == kind && r.scope == "all") return r;
+    }
+    return TrustSimRow{};
+  };
+  constexpr int kOnOff = 2;  // exposures_by_attack: bad-mouthing, collusion, on-off, ...
+  const TrustSimRow ours_without = all(a, TrustModelKind::kOurs);
+  const TrustSimRow ours_with = all(b, TrustModelKind::kOurs);
+  ASSERT_GT(ours_without.exposures_by_attack[kOnOff], 0);
+  EXPECT_LT(ours_with.exposures_by_attack[kOnOff], ours_without.exposures_by_attack[kOnOff]);
+  EXPECT_LT(ours_with.exposure_rate, ours_without.exposure_rate);
+  // The baselines do not depend on it.
+  for (TrustModelKind kind : {TrustModelKind::kPlainBeta, TrustModelKind::kEigenTrust}) {
+    EXPECT_EQ(all(a, kind).shares, all(b, kind).shares);
+    EXPECT_EQ(all(a, kind).exposures, all(b, kind).exposures);
+  }
+}
+
 }  // namespace
 }  // namespace medmesh::eval

@@ -9,6 +9,7 @@
 // h = (agree + 2) / (agree + disagree + 2), agree = r p + s (1 - p), disagree = the rest.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "trust/decision.h"
@@ -46,14 +47,20 @@ class AttackTest : public ::testing::Test {
     }
     model_.Refresh(0);
   }
-  bool SharesVitals(const std::string& owner, const std::string& requester, std::int64_t now) {
+  // The owner's decision on a vitals summary (consented, similarity 0.5) with this estimate.
+  static Decision DecideVitals(bool requester_approved, const TrustEstimate& trust) {
     DecisionInput in;
     in.category = DataCategory::kVitalsSummary;
     in.owner_consents = {DataCategory::kVitalsSummary};
-    in.requester_approved = model_.identities().IsApproved(requester);
+    in.requester_approved = requester_approved;
     in.similarity = 0.5;
-    in.trust = model_.Trust(owner, requester, now);
-    return Decide(in).allow;
+    in.trust = trust;
+    return Decide(in);
+  }
+  bool SharesVitals(const std::string& owner, const std::string& requester, std::int64_t now) {
+    return DecideVitals(model_.identities().IsApproved(requester),
+                        model_.Trust(owner, requester, now))
+        .allow;
   }
   TrustModel model_;
   int next_ = 0;
@@ -202,7 +209,7 @@ TEST_F(AttackTest, ACollusionRingWithoutAnAnchorStaysAtTheFloor) {
   EXPECT_NEAR(t.reputation, (r + 0.6) / (r + 2), 1e-9);
   EXPECT_FALSE(SharesVitals("h5", "a0", 0));
   // The same ratings among patients the clinician vouched for: h0 is shared on the clinician's
-  // own word (3 units, weight 3); the members' returned praise is discounted (below).
+  // own word (3 units, weight 5); the members' returned praise is discounted (below).
   for (const char* h : {"h0", "h1", "h2", "h3"}) {
     Vouch(h);
     for (const char* g : {"h0", "h1", "h2", "h3"}) {
@@ -306,9 +313,37 @@ TEST_F(AttackTest, ABadMouthersWeightShrinksWithItsHonesty) {
   EXPECT_GT(t.reputation, 1.14 / 3.08);
 }
 
+TEST_F(AttackTest, ARaterCaughtLyingIsNotTrustedAsARequester) {
+  // The bad-mouthing case above: a0 rated three well-liked patients 0 (3x each), h about 0.35.
+  // The clinician also vouches for a0 and h2 (three more good consultations each): alone that
+  // gives R = (5 * 5 + 0.6) / (5 * 5 + 2) = 0.948 (6 units capped at 5, weight 5, no
+  // similarity given).
+  for (const char* rater : {"h2", "h3", "h4", "a0"}) Vouch(rater);
+  for (const char* subject : {"h0", "h6", "h7"}) {
+    for (const char* rater : {"h2", "h3", "h4"}) Rate(rater, subject, 1.0, 3);
+    Rate("a0", subject, 0.0, 3);
+  }
+  Vouch("a0");
+  Vouch("h2");
+  model_.Refresh(0);
+  ASSERT_LT(model_.RaterHonesty("a0"), 0.6);  // 0.34
+  const TrustEstimate a = model_.Trust("h5", "a0", 0);
+  EXPECT_NEAR(a.reputation, 25.6 / 27, 1e-9);
+  EXPECT_TRUE(a.lying_rater);
+  EXPECT_DOUBLE_EQ(a.value, 0.3);  // capped at the base rate, below every threshold
+  EXPECT_FALSE(SharesVitals("h5", "a0", 0));
+  const std::string text = DecideVitals(true, a).reasons.back().text;
+  EXPECT_NE(text.find("rates others unfairly (rater honesty 0.34)"), std::string::npos) << text;
+  // An honest rater (h = 0.78) with the same clinician's word is shared with.
+  const TrustEstimate h = model_.Trust("h5", "h2", 0);
+  EXPECT_FALSE(h.lying_rater);
+  EXPECT_NEAR(h.rater_honesty, model_.RaterHonesty("h2"), 1e-12);
+  EXPECT_TRUE(SharesVitals("h5", "h2", 0));
+}
+
 TEST_F(AttackTest, OneBadExchangeDoesNotOverturnAWellAttestedReputation) {
-  // h0 is well attested: two clinicians with five good consultations each (5 units, weight 3
-  // each): n_R = 30, so the reputation's strength as a prior is K' = min(3 + 0.25 * 30, 8) = 8.
+  // h0 is well attested: two clinicians with five good consultations each (5 units, weight 5
+  // each): n_R = 50, so the reputation's strength as a prior is K' = min(3 + 0.25 * 50, 8) = 8.
   model_.identities().AddClinician("dr2");
   Rate("dr", "h0", 1.0, 5);
   Rate("dr2", "h0", 1.0, 5);
@@ -316,18 +351,111 @@ TEST_F(AttackTest, OneBadExchangeDoesNotOverturnAWellAttestedReputation) {
   Rate("h5", "h0", 0.0);
   model_.Refresh(0);
   const TrustEstimate t = model_.Trust("h5", "h0", 0);
-  const double reputation = (30 + 0.6) / (30 + 2);
+  const double reputation = (50 + 0.6) / (50 + 2);
   EXPECT_NEAR(t.reputation, reputation, 1e-9);
-  EXPECT_NEAR(t.direct_weight, 1 / (1 + 8.0), 1e-9);  // 3 + 0.25 * 30 = 10.5, capped at 8
+  EXPECT_NEAR(t.direct_weight, 1 / (1 + 8.0), 1e-9);  // 3 + 0.25 * 50 = 15.5, capped at 8
   EXPECT_NEAR(t.value, 8 * reputation / 9, 1e-9);
   EXPECT_TRUE(SharesVitals("h5", "h0", 0));
-  // A thin reputation (one clinician's single good consultation) is overturned: n_R = 3,
-  // K' = 3.75, T = 3.75 * (3.6 / 5) / 4.75 = 0.568.
+  // A thin reputation (one clinician's single good consultation) is overturned: n_R = 5,
+  // K' = 4.25, E(R) = 5.6 / 7 = 0.8, T = 4.25 * 0.8 / 5.25 = 0.648 < 0.65.
   Rate("dr", "h1", 1.0);
   Rate("h5", "h1", 0.0);
   model_.Refresh(0);
-  EXPECT_NEAR(model_.Trust("h5", "h1", 0).value, 3.75 * 0.72 / 4.75, 1e-9);
+  EXPECT_NEAR(model_.Trust("h5", "h1", 0).value, 4.25 * 0.8 / 5.25, 1e-9);
   EXPECT_FALSE(SharesVitals("h5", "h1", 0));
+}
+
+// On-off behaviour, probation (ADR 0056): at each bad rating the ratings of the 10 days up to it
+// from eligible holders (clinicians; vouched-for patients with rater honesty >= 0.6) are tested
+// against an honest party's 5 % bad days: P(X >= s), X ~ Binomial(n, 0.05), below 0.003 puts
+// the subject on probation for 60 days after that rating (T at most 0.3, the base rate).
+class OnOffTest : public AttackTest {
+ protected:
+  explicit OnOffTest(TrustParams params = {}) : AttackTest(params) {}
+  // a0 behaves for ten days: h1 rates it well daily.
+  void GoodDays() {
+    for (const char* h : {"h1", "h2", "h3", "h4"}) Vouch(h);
+    for (int d = 0; d < 10; ++d) Rate("h1", "a0", 1.0, 1, d * kDay);
+  }
+  // Then it turns: in the window (12, 22] h2 rated it well on day 19 and badly on day 20, h3
+  // and h4 badly on days 21 and 22.
+  void BurstThenGoodDays() {
+    Rate("h2", "a0", 1.0, 1, 19 * kDay);
+    Rate("h2", "a0", 0.0, 1, 20 * kDay);
+    Rate("h3", "a0", 0.0, 1, 21 * kDay);
+    Rate("h4", "a0", 0.0, 1, 22 * kDay);
+    // Then it behaves again, and h1 rates it well every day for four weeks.
+    for (int d = 23; d < 51; ++d) Rate("h1", "a0", 1.0, 1, d * kDay);
+  }
+};
+
+TEST_F(OnOffTest, ABurstOfBadRatingsPutsTheSubjectOnProbation) {
+  GoodDays();
+  model_.Refresh(10 * kDay);
+  EXPECT_TRUE(SharesVitals("h5", "a0", 10 * kDay)) << "trusted before the burst";
+  BurstThenGoodDays();
+  model_.Refresh(51 * kDay);
+  for (const char* h : {"h2", "h3", "h4"}) ASSERT_GE(model_.RaterHonesty(h), 0.6) << h;
+  // The window of the last bad rating (day 22) holds n = 4 ratings, s = 3 bad:
+  // P(X >= 3) = 4 * 0.05^3 * 0.95 + 0.05^4 = 0.000481 < 0.003: on probation until day 82.
+  EXPECT_NEAR(BetaCdf(3, 2, 0.05), 4 * 0.05 * 0.05 * 0.05 * 0.95 + 0.05 * 0.05 * 0.05 * 0.05,
+              1e-12);
+  // h1, who rated a0 well every day for four weeks since, would share without probation (below).
+  const TrustEstimate t = model_.Trust("h1", "a0", 51 * kDay);
+  EXPECT_TRUE(t.probation);
+  EXPECT_DOUBLE_EQ(t.probation_ratings, 4);
+  EXPECT_DOUBLE_EQ(t.probation_bad, 3);
+  EXPECT_DOUBLE_EQ(t.value, 0.3);  // 28 good days later, still capped at the base rate
+  EXPECT_FALSE(SharesVitals("h1", "a0", 51 * kDay));
+  const std::string text = DecideVitals(true, t).reasons.back().text;
+  EXPECT_NE(text.find("on probation after 3.0 bad of 4.0 recent ratings"), std::string::npos)
+      << text;
+  // 60 days after the last bad rating the probation ends and the good evidence counts again.
+  model_.Refresh(83 * kDay);
+  EXPECT_FALSE(model_.OnProbation("a0", 83 * kDay));
+  EXPECT_FALSE(model_.Trust("h1", "a0", 83 * kDay).probation);
+  EXPECT_TRUE(SharesVitals("h1", "a0", 83 * kDay));
+}
+
+class OnOffNoProbationTest : public OnOffTest {
+ protected:
+  static TrustParams NoProbation() {
+    TrustParams p;
+    p.probation_quantile = 0;
+    return p;
+  }
+  OnOffNoProbationTest() : OnOffTest(NoProbation()) {}
+};
+
+TEST_F(OnOffNoProbationTest, WithoutProbationGoodDaysDiluteTheBurst) {
+  GoodDays();
+  BurstThenGoodDays();
+  model_.Refresh(51 * kDay);
+  EXPECT_FALSE(model_.OnProbation("a0", 51 * kDay));
+  // h1's own four good weeks outweigh the burst the others saw.
+  EXPECT_GT(model_.Trust("h1", "a0", 51 * kDay).direct_weight, 0.8);
+  EXPECT_TRUE(SharesVitals("h1", "a0", 51 * kDay));
+}
+
+TEST_F(AttackTest, AnHonestPatientsBadDayIsNoProbation) {
+  for (const char* h : {"h1", "h2", "h3", "h4"}) Vouch(h);
+  // Ten days, h1-h4 rate h0 well (one each per day, in turn), then a bad day: two bad ratings
+  // on day 10. Its window (0, 10] holds 9 good and 2 bad ratings (h1-h4 at most 5 each):
+  // P(X >= 2 | n = 11) = 1 - 0.95^11 - 11 * 0.05 * 0.95^10 = 0.1019 >= 0.003.
+  const char* raters[] = {"h1", "h2", "h3", "h4"};
+  for (int d = 1; d < 10; ++d) Rate(raters[d % 4], "h0", 1.0, 1, d * kDay);
+  Rate("h1", "h0", 0.0, 1, 10 * kDay);
+  Rate("h2", "h0", 0.0, 1, 10 * kDay);
+  // Bad-mouthers without a clinician's chain are not eligible, however many 0s they give.
+  for (const char* a : {"a1", "a2", "a3"}) Rate(a, "h0", 0.0, 2, 10 * kDay);
+  model_.Refresh(11 * kDay);
+  EXPECT_NEAR(1 - BetaCdf(2, 10, 0.05), std::pow(0.95, 11) + 11 * 0.05 * std::pow(0.95, 10), 1e-12);
+  EXPECT_FALSE(model_.OnProbation("h0", 11 * kDay));
+  EXPECT_FALSE(model_.Trust("h5", "h0", 11 * kDay).probation);
+  // A third bad rating in the same window would be: P(X >= 3 | 12) = 0.0196, still >= 0.003.
+  Rate("h3", "h0", 0.0, 1, 10 * kDay);
+  model_.Refresh(11 * kDay);
+  EXPECT_FALSE(model_.OnProbation("h0", 11 * kDay));
 }
 
 }  // namespace

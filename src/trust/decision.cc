@@ -42,11 +42,13 @@ std::string_view ReasonKindName(ReasonKind kind) {
 
 namespace {
 
-std::string Fixed2(double v) {
+std::string Fixed(double v, int decimals) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
 }
+std::string Fixed2(double v) { return Fixed(v, 2); }
+std::string Fixed1(double v) { return Fixed(v, 1); }
 
 std::string Compare(bool met) { return met ? " >= " : " < "; }
 
@@ -84,7 +86,13 @@ Decision Decide(const DecisionInput& input) {
       " opinions" +
       (t.holders_filtered > 0 ? ", " + std::to_string(t.holders_filtered) + " filtered as unfair"
                               : std::string()) +
-      ", direct " + Fixed2(t.direct) + " weighted " + Fixed2(t.direct_weight) + ")";
+      ", direct " + Fixed2(t.direct) + " weighted " + Fixed2(t.direct_weight) +
+      (t.probation ? ", on probation after " + Fixed1(t.probation_bad) + " bad of " +
+                         Fixed1(t.probation_ratings) + " recent ratings"
+                   : std::string()) +
+      (t.lying_rater ? ", rates others unfairly (rater honesty " + Fixed2(t.rater_honesty) + ")"
+                     : std::string()) +
+      ")";
 
   d.allow = approval.met && consent.met && similarity.met && trust.met;
   d.reasons = {std::move(approval), std::move(consent), std::move(similarity), std::move(trust)};

@@ -122,6 +122,9 @@ RatingVerdict TrustModel::AddRating(const Rating& rating) {
   }
   BetaOpinion& opinion = opinions_[rating.ratee][rating.rater];
   opinion.Add(rating.score, rating.at_ms, params_.forgetting);
+  if (params_.probation_quantile > 0) {
+    received_[rating.ratee].push_back({rating.rater, rating.at_ms, rating.score});
+  }
   ++accepted_;
   return RatingVerdict::kAccepted;
 }
@@ -149,6 +152,7 @@ void TrustModel::Refresh(std::int64_t now_ms) {
   }
   credibility_ = std::move(anchored);
   if (params_.honesty_prior_weight > 0) RefreshHonesty(now_ms);
+  if (params_.probation_quantile > 0) RefreshProbation(now_ms);
 }
 
 double TrustModel::Credibility(std::string_view id) const {
@@ -293,6 +297,66 @@ void TrustModel::RefreshHonesty(std::int64_t now_ms) {
   honesty_ = std::move(honesty);
 }
 
+void TrustModel::RefreshProbation(std::int64_t now_ms) {
+  // For every bad rating of the last probation_duration, the window of ratings up to it from
+  // eligible holders is tested against an honest party's bad days. Judged with the credibilities
+  // and honesty of this Refresh, over the whole stored history, so the result does not depend on
+  // how often Refresh ran.
+  const std::int64_t window = params_.probation_window.count();
+  const std::int64_t duration = params_.probation_duration.count();
+  std::unordered_map<std::string, bool> eligible;
+  auto is_eligible = [&](const std::string& holder) {
+    auto [it, inserted] = eligible.try_emplace(holder, false);
+    if (inserted) {
+      const bool anchored = credibility_.contains(holder);
+      it->second = identities_.IsApproved(holder) &&
+                   (identities_.IsClinician(holder) ||
+                    (anchored && RaterHonesty(holder) >= params_.probation_min_honesty));
+    }
+    return it->second;
+  };
+  std::unordered_map<std::string, Probation> probation;
+  std::map<std::string, std::pair<double, double>> per_holder;  // holder -> (ratings, bad)
+  for (const auto& [subject, received] : received_) {
+    if (!identities_.IsApproved(subject)) continue;
+    for (const Received& trigger : received) {
+      if (trigger.score >= 0.5 || trigger.at_ms > now_ms || trigger.at_ms + duration <= now_ms) {
+        continue;
+      }
+      if (!is_eligible(trigger.holder)) continue;
+      per_holder.clear();
+      for (const Received& e : received) {
+        if (e.at_ms > trigger.at_ms || e.at_ms <= trigger.at_ms - window) continue;
+        if (!is_eligible(e.holder)) continue;
+        auto& [n, bad] = per_holder[e.holder];
+        n += 1.0;
+        bad += 1.0 - std::clamp(e.score, 0.0, 1.0);
+      }
+      double n = 0;
+      double bad = 0;
+      for (const auto& [holder, nb] : per_holder) {
+        // One holder brings at most holder_evidence_cap ratings, in its own proportion.
+        const double scale =
+            nb.first > params_.holder_evidence_cap ? params_.holder_evidence_cap / nb.first : 1.0;
+        n += nb.first * scale;
+        bad += nb.second * scale;
+      }
+      if (bad <= 0) continue;
+      // P(X >= bad), X ~ Binomial(n, p): the regularised incomplete beta I_p(bad, n - bad + 1).
+      const double tail = BetaCdf(bad, n - bad + 1.0, params_.probation_honest_bad_rate);
+      if (tail >= params_.probation_quantile) continue;
+      Probation& p = probation[subject];
+      if (trigger.at_ms + duration > p.until_ms) p = {trigger.at_ms + duration, n, bad};
+    }
+  }
+  probation_ = std::move(probation);
+}
+
+bool TrustModel::OnProbation(std::string_view subject, std::int64_t now_ms) const {
+  auto it = probation_.find(std::string(subject));
+  return it != probation_.end() && now_ms < it->second.until_ms;
+}
+
 double TrustModel::RaterHonesty(std::string_view id) const {
   if (params_.honesty_prior_weight <= 0) return 1.0;
   if (auto it = honesty_.find(std::string(id)); it != honesty_.end()) return it->second;
@@ -330,6 +394,19 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
   const double direct_ratio = t.direct_evidence > 0 ? direct.r / t.direct_evidence : 0.0;
   t.value = t.direct_weight * direct_ratio + (1.0 - t.direct_weight) * t.reputation;
   t.confidence = 1.0 - (1.0 - direct.Confidence(w_prior)) * (1.0 - reputation.Confidence(w_prior));
+  // A rater caught lying about others is not trusted as a subject either.
+  t.rater_honesty = RaterHonesty(subject);
+  if (params_.lying_rater_honesty > 0 && t.rater_honesty < params_.lying_rater_honesty) {
+    t.lying_rater = true;
+    t.value = std::min(t.value, params_.probation_cap);
+  }
+  // Probation: good evidence after a burst of bad ratings does not lift T above the cap.
+  if (auto p = probation_.find(subject); p != probation_.end() && now_ms < p->second.until_ms) {
+    t.probation = true;
+    t.probation_ratings = p->second.ratings;
+    t.probation_bad = p->second.bad;
+    t.value = std::min(t.value, params_.probation_cap);
+  }
   return t;
 }
 

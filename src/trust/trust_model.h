@@ -41,12 +41,19 @@
 //                     reputation's weighted evidence: the reputation is the prior of i's own
 //                     evidence, as strong as it is attested, and direct evidence outweighs it as
 //                     it grows.
+//   probation         (Refresh) on-off behaviour (ADR 0056): a burst of bad ratings from
+//                     eligible holders (clinicians; anchored patients judged honest) that an
+//                     honest party's occasional bad days do not explain (a binomial tail test
+//                     over a short window) caps T at probation_cap for probation_duration,
+//                     whatever good evidence follows; the estimate says so (TrustEstimate).
+//                     So is a patient whose rater honesty shows it rates others unfairly.
 // Every expectation uses the base rate `base_rate` as its prior: an identity with no evidence
 // (a new or whitewashed one) sits at the base rate, which is below every sharing threshold.
 //
 // WARNING: does not protect against a majority of credible raters lying about someone, nor
 // against an attacker who behaves well until trusted and then misuses one share (forgetting
-// and the direct weight limit how long good behaviour is banked, not the first misuse).
+// and the direct weight limit how long good behaviour is banked, not the first misuse;
+// probation acts only after a burst of misuse has been rated).
 //
 // Thread safety: const methods may run concurrently; AddRating/LogInteraction/Refresh and the
 // identity setters need exclusive access. Ids are opaque strings; nothing here logs them.
@@ -120,8 +127,8 @@ struct TrustParams {
   int credibility_rounds = 4;             // longest chain, in hops
   // A clinician's opinion counts this many times a patient's of equal credibility, before the
   // similarity weighting, which applies to clinicians too: one with no profile (similarity 0)
-  // counts clinician_weight * similarity_floor (1.5 by default; docs/trust.md, ADR 0049).
-  double clinician_weight = 3.0;
+  // counts clinician_weight * similarity_floor (2.5 by default; docs/trust.md, ADR 0049, 0056).
+  double clinician_weight = 5.0;
   double holder_evidence_cap = 5.0;  // most evidence one holder's opinion brings to R
   // Collusion-ring detection (ADR 0054): praise that is returned is not independent. A patient
   // holder k whose opinion of j is returned by j's opinion of k brings at most
@@ -145,6 +152,24 @@ struct TrustParams {
   // when max <= K; growth 0 gives the fixed K).
   double reputation_strength_growth = 0.25;
   double reputation_strength_max = 8.0;
+  // Probation (ADR 0056), against on-off behaviour: at every bad rating of a subject, the
+  // ratings the subject received in the `probation_window` up to it from eligible holders
+  // (clinicians; patients with an anchored credibility and rater honesty >= probation_min_honesty;
+  // each holder at most holder_evidence_cap) are tested against an honest party's bad days: with
+  // n ratings, s of them bad, P(X >= s) for X ~ Binomial(n, probation_honest_bad_rate) (the Beta
+  // tail I_p(s, n - s + 1)). Below probation_quantile the subject is on probation for
+  // `probation_duration` after that rating: T is at most probation_cap, whatever good evidence
+  // follows. probation_quantile 0 disables it (the ablation, `--no-probation`).
+  double probation_quantile = 0.003;
+  double probation_honest_bad_rate = 0.05;
+  std::chrono::milliseconds probation_window = std::chrono::hours(24 * 10);
+  std::chrono::milliseconds probation_duration = std::chrono::hours(24 * 60);
+  double probation_cap = 0.3;
+  double probation_min_honesty = 0.6;
+  // A patient caught rating others unfairly is evidence against that identity as a subject too
+  // (ADR 0056): one whose rater honesty (Refresh) is below this is capped at probation_cap.
+  // Unjudged raters and clinicians have honesty 1; 0 disables it.
+  double lying_rater_honesty = 0.6;
 };
 
 // T(i, j) and its parts, for decisions and explanations.
@@ -158,6 +183,15 @@ struct TrustEstimate {
   double confidence = 0;           // 1 - (1 - c_D)(1 - c_R), in [0, 1)
   int holders_used = 0;            // opinions in R
   int holders_filtered = 0;        // opinions dropped as unfair
+  // Probation (TrustParams): the value is capped; the ratings and bad ratings of the window
+  // that put the subject on probation (the latest such window).
+  bool probation = false;
+  double probation_ratings = 0;
+  double probation_bad = 0;
+  // The subject's own rater honesty; below TrustParams::lying_rater_honesty the value is capped
+  // as for probation (lying_rater).
+  double rater_honesty = 1;
+  bool lying_rater = false;
 };
 
 // S(viewer, holder) in [0, 1] for the holder weighting; called with holder ids.
@@ -196,6 +230,9 @@ class TrustModel {
   // clinicians, and with the mechanism off).
   double RaterHonesty(std::string_view id) const;
 
+  // Whether `subject` is on probation at now_ms, as of the last Refresh (TrustParams).
+  bool OnProbation(std::string_view subject, std::int64_t now_ms) const;
+
  private:
   struct HolderView {
     const std::string* holder = nullptr;
@@ -216,6 +253,20 @@ class TrustModel {
   Reputation ComputeReputation(const std::string& viewer, const std::string& subject,
                                std::int64_t now_ms, const HolderSimilarity& similarity) const;
   void RefreshHonesty(std::int64_t now_ms);
+  void RefreshProbation(std::int64_t now_ms);
+
+  // One accepted rating, kept for the probation test.
+  struct Received {
+    std::string holder;
+    std::int64_t at_ms = 0;
+    double score = 0;
+  };
+  // The latest window that put a subject on probation.
+  struct Probation {
+    std::int64_t until_ms = 0;
+    double ratings = 0;
+    double bad = 0;
+  };
 
   TrustParams params_;
   Identities identities_;
@@ -225,6 +276,8 @@ class TrustModel {
   std::unordered_map<std::string, std::map<std::string, BetaOpinion>> opinions_;
   std::unordered_map<std::string, double> credibility_;
   std::unordered_map<std::string, double> honesty_;
+  std::unordered_map<std::string, std::vector<Received>> received_;  // by subject
+  std::unordered_map<std::string, Probation> probation_;
   std::size_t accepted_ = 0;
 };
 
