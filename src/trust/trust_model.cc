@@ -315,6 +315,14 @@ void TrustModel::RefreshProbation(std::int64_t now_ms) {
     }
     return it->second;
   };
+  // A rating older than duration + window before now can no longer be in the window of a bad
+  // rating that still matters: dropped, so the kept history (and this scan) stays bounded.
+  // Refresh's now does not go backwards (the cloudlet and the evaluation only move forward).
+  for (auto& [subject, received] : received_) {
+    std::erase_if(received,
+                  [&](const Received& e) { return e.at_ms <= now_ms - duration - window; });
+  }
+  std::erase_if(received_, [](const auto& entry) { return entry.second.empty(); });
   std::unordered_map<std::string, Probation> probation;
   std::map<std::string, std::pair<double, double>> per_holder;  // holder -> (ratings, bad)
   for (const auto& [subject, received] : received_) {

@@ -212,7 +212,9 @@ class TrustModel {
   RatingVerdict AddRating(const Rating& rating);
 
   // Recomputes every credibility as of now_ms (call after adding ratings; Trust() uses the
-  // credibilities of the last Refresh; before the first, clinicians 1, others the floor).
+  // credibilities of the last Refresh; before the first, clinicians 1, others the floor), and
+  // the probations. now_ms must not go backwards between calls: the ratings kept for the
+  // probation test that are older than probation_duration + probation_window are dropped.
   void Refresh(std::int64_t now_ms);
   double Credibility(std::string_view id) const;
 
