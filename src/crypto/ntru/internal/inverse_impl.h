@@ -145,11 +145,13 @@ struct Trits {
 // With z/s planes, c * b for a scalar c (masks cz: c != 0, cn: c = -1) is two instructions and
 // a + b seven: the sum is nonzero if exactly one term is, or both are with equal signs; its
 // sign is a's if only a is nonzero, b's if only b is, -a's if both are with equal signs.
-inline void AddScaledZs(VecU64& az, VecU64& as, VecU64 bz, VecU64 bs, VecU64 cz, VecU64 cn) {
-  const VecU64 xz = bz & cz;
-  const VecU64 xs = bs ^ cn;
-  const VecU64 d = xs ^ as;  // signs differ (where both are nonzero)
-  const VecU64 flip = az & (d ^ xz);
+// T is VecU64 or std::uint64_t (one word of each plane).
+template <class T>
+inline void AddScaledZs(T& az, T& as, T bz, T bs, T cz, T cn) {
+  const T xz = bz & cz;
+  const T xs = bs ^ cn;
+  const T d = xs ^ as;  // signs differ (where both are nonzero)
+  const T flip = az & (d ^ xz);
   as = xs ^ flip;
   az = (az ^ xz) | (az & ~d);
 }
@@ -272,15 +274,116 @@ inline void FromTrits(Poly<P>& a, const Trits<P::kN>& t) {
   for (int i = 64 * kW; i < P::kPad; ++i) a.c[i] = 0;
 }
 
+// Words of the two planes of a bitsliced F_3 polynomial (S3MulTrits' Karatsuba operands and
+// partial products).
+template <int W>
+struct TritWords {
+  std::uint64_t z[W];
+  std::uint64_t s[W];
+};
+
+// r[0, W) += sign * a[0, W) (sign +1, or -1 if negate), word by word.
+template <int W, int WR, int WA>
+inline void AddTritWords(TritWords<WR>& r, int at, const TritWords<WA>& a, int from,
+                         bool negate) {  // at, from, negate are public
+  const std::uint64_t all = ~std::uint64_t{0};
+  const std::uint64_t cn = negate ? all : 0;
+  for (int w = 0; w < W; ++w)
+    AddScaledZs(r.z[at + w], r.s[at + w], a.z[from + w], a.s[from + w], all, cn);
+}
+
+// Karatsuba's third operand of a split: lo + hi (Q words each) of x, starting at word from.
+template <int Q, int WX>
+inline TritWords<Q> HalfSum(const TritWords<WX>& x, int from) {
+  TritWords<Q> t;
+  for (int w = 0; w < Q; ++w) {
+    t.z[w] = x.z[from + w];
+    t.s[w] = x.s[from + w];
+  }
+  AddTritWords<Q>(t, 0, x, from + Q, false);
+  return t;
+}
+
+// Karatsuba's recombination: r (4H words) = p0 + x^(64H) (pm - p0 - p1) + x^(128H) p1 from
+// the products of the low halves (p0), the high halves (p1) and the half sums (pm), 2H words
+// each.
+template <int H>
+inline void KaratsubaCombine(TritWords<4 * H>& r, const TritWords<2 * H>& p0,
+                             const TritWords<2 * H>& p1, TritWords<2 * H> pm) {
+  AddTritWords<2 * H>(pm, 0, p0, 0, true);
+  AddTritWords<2 * H>(pm, 0, p1, 0, true);
+  for (int w = 0; w < 2 * H; ++w) {
+    r.z[w] = p0.z[w];
+    r.s[w] = p0.s[w];
+    r.z[2 * H + w] = p1.z[w];
+    r.s[2 * H + w] = p1.s[w];
+  }
+  AddTritWords<2 * H>(r, H, pm, 0, false);
+}
+
+// kP products of Q-word operands, kL at a time (one per lane of a vector, so no vector is
+// partial): out[p] = a[p] * b[p] (2Q words). Comb schoolbook per lane: a b = sum over bit
+// offsets s of x^s sum over words w of a[64 w + s] x^(64 w) b, by Horner's rule from s = 63
+// down; the accumulator's shift by x stays inside each lane.
+template <int Q, int kP>
+inline void S3MulLanes(TritWords<2 * Q> (&out)[kP], const TritWords<Q> (&a)[kP],
+                       const TritWords<Q> (&b)[kP]) {
+  constexpr int kL = kU64Lanes;
+  for (int g = 0; g < kP; g += kL) {
+    VecU64 az[Q];
+    VecU64 as[Q];
+    VecU64 bz[Q];
+    VecU64 bs[Q];
+    for (int w = 0; w < Q; ++w) {
+      for (int l = 0; l < kL; ++l) {
+        const bool in = g + l < kP;  // public
+        az[w][l] = in ? a[g + l].z[w] : 0;
+        as[w][l] = in ? a[g + l].s[w] : 0;
+        bz[w][l] = in ? b[g + l].z[w] : 0;
+        bs[w][l] = in ? b[g + l].s[w] : 0;
+      }
+    }
+    VecU64 cz[2 * Q] = {};
+    VecU64 cs[2 * Q] = {};
+    for (int s = 63; s >= 0; --s) {
+#pragma GCC unroll 8
+      for (int w = 2 * Q - 1; w > 0; --w) {
+        cz[w] = (cz[w] << 1) | (cz[w - 1] >> 63);
+        cs[w] = (cs[w] << 1) | (cs[w - 1] >> 63);
+      }
+      cz[0] <<= 1;
+      cs[0] <<= 1;
+#pragma GCC unroll 8
+      for (int w = 0; w < Q; ++w) {
+        const VecU64 mz = VecU64{} - ((az[w] >> s) & 1);
+        const VecU64 mn = VecU64{} - ((as[w] >> s) & 1);
+#pragma GCC unroll 8
+        for (int v = 0; v < Q; ++v) AddScaledZs(cz[w + v], cs[w + v], bz[v], bs[v], mz, mn);
+      }
+    }
+    for (int l = 0; l < kL && g + l < kP; ++l) {
+      for (int w = 0; w < 2 * Q; ++w) {
+        out[g + l].z[w] = cz[w][l];
+        out[g + l].s[w] = cs[w][l];
+      }
+    }
+    Wipe(az, sizeof az);
+    Wipe(as, sizeof as);
+    Wipe(bz, sizeof bz);
+    Wipe(bs, sizeof bs);
+    Wipe(cz, sizeof cz);
+    Wipe(cs, sizeof cs);
+  }
+}
+
 // r = a * b mod (3, Phi_n) for a, b with coefficients n-1 and up zero; so are r's. r may alias
 // a or b.
 //
-// Comb schoolbook: a b = sum over bit offsets s of x^s T_s, T_s = sum over words w of
-// a[64 w + s] x^(64 w) b, evaluated by Horner's rule from s = 63 down (one shift of the
-// accumulator by x per offset). Adding a[i] x^(64 w) b is adding whole vectors once b has been
-// laid out at each word offset modulo the lanes of a vector (kL copies b x^(64 j)): each of the
-// 64 kW terms costs two masks and kBV vector additions of trits (AddScaledZs), all
-// independent of the coefficients' values. Then the 2n-coefficient product is folded mod
+// Two levels of Karatsuba (ADR 0058): a and b as 4 quarters of Q words, 9 products of Q-word
+// operands, done kL at a time in the lanes of vectors by a comb schoolbook (S3MulLanes; with
+// two lanes, 5 passes instead of 9), then recombined by F_3 additions on the planes. (ADR 0050
+// had the comb over whole operands, whose cost grows with the square of the word count and
+// whose last vector of b was mostly empty.) Then the 2n-coefficient product is folded mod
 // x^n - 1 and reduced mod Phi_n (coefficient n-1 times 1 + x + ... + x^(n-1) subtracted).
 // Out of line: three calls per key, and inlined copies would only crowd the other inlining
 // decisions of the file.
@@ -288,31 +391,68 @@ template <int N>
 __attribute__((noinline)) void S3MulTrits(Trits<N>& r, const Trits<N>& a, const Trits<N>& b) {
   constexpr int kL = kU64Lanes;
   constexpr int kW = Bits<N>::kWords;
-  constexpr int kBV = (kW + 2 * (kL - 1)) / kL;  // vectors of b x^(64 j), j < kL
+  constexpr int kQ = (kW + 3) / 4;  // words of a quarter
   using Wide = Bits<2 * N>;
-  static_assert((kW - 1) / kL + kBV <= Wide::kV && N % 64 != 0);
-  VecU64 bz[kL][kBV] = {};
-  VecU64 bs[kL][kBV] = {};
-  for (int j = 0; j < kL; ++j) {
-    for (int w = 0; w < kW; ++w) {
-      bz[j][(w + j) / kL][(w + j) % kL] = Word(b.z, w);
-      bs[j][(w + j) / kL][(w + j) % kL] = Word(b.s, w);
-    }
+  static_assert(N % 64 != 0 && 8 * kQ >= Wide::kWords);
+  TritWords<4 * kQ> aw{};
+  TritWords<4 * kQ> bw{};
+  for (int w = 0; w < kW; ++w) {
+    aw.z[w] = Word(a.z, w);
+    aw.s[w] = Word(a.s, w);
+    bw.z[w] = Word(b.z, w);
+    bw.s[w] = Word(b.s, w);
   }
+  // Level 1: halves of 2Q words and their sum; level 2: the same split of each of the three.
+  TritWords<2 * kQ> ah[3];
+  TritWords<2 * kQ> bh[3];
+  for (int w = 0; w < 2 * kQ; ++w) {
+    ah[0].z[w] = aw.z[w];
+    ah[0].s[w] = aw.s[w];
+    ah[1].z[w] = aw.z[2 * kQ + w];
+    ah[1].s[w] = aw.s[2 * kQ + w];
+    bh[0].z[w] = bw.z[w];
+    bh[0].s[w] = bw.s[w];
+    bh[1].z[w] = bw.z[2 * kQ + w];
+    bh[1].s[w] = bw.s[2 * kQ + w];
+  }
+  ah[2] = HalfSum<2 * kQ>(aw, 0);
+  bh[2] = HalfSum<2 * kQ>(bw, 0);
+  TritWords<kQ> aq[9];
+  TritWords<kQ> bq[9];
+  for (int i = 0; i < 3; ++i) {
+    for (int w = 0; w < kQ; ++w) {
+      aq[3 * i].z[w] = ah[i].z[w];
+      aq[3 * i].s[w] = ah[i].s[w];
+      aq[3 * i + 1].z[w] = ah[i].z[kQ + w];
+      aq[3 * i + 1].s[w] = ah[i].s[kQ + w];
+      bq[3 * i].z[w] = bh[i].z[w];
+      bq[3 * i].s[w] = bh[i].s[w];
+      bq[3 * i + 1].z[w] = bh[i].z[kQ + w];
+      bq[3 * i + 1].s[w] = bh[i].s[kQ + w];
+    }
+    aq[3 * i + 2] = HalfSum<kQ>(ah[i], 0);
+    bq[3 * i + 2] = HalfSum<kQ>(bh[i], 0);
+  }
+  TritWords<2 * kQ> pq[9];
+  S3MulLanes<kQ, 9>(pq, aq, bq);
+  TritWords<4 * kQ> ph[3];
+  for (int i = 0; i < 3; ++i) KaratsubaCombine<kQ>(ph[i], pq[3 * i], pq[3 * i + 1], pq[3 * i + 2]);
+  TritWords<8 * kQ> prod;
+  KaratsubaCombine<2 * kQ>(prod, ph[0], ph[1], ph[2]);
   Trits<2 * N> acc{};
-  for (int s = 63; s >= 0; --s) {
-    acc.z.ShiftUp1();
-    acc.s.ShiftUp1();
-#pragma GCC unroll 16
-    for (int w = 0; w < kW; ++w) {
-      const VecU64 cz = Splat64(ValueBarrier(0 - ((Word(a.z, w) >> s) & 1)));
-      const VecU64 cn = Splat64(ValueBarrier(0 - ((Word(a.s, w) >> s) & 1)));
-#pragma GCC unroll 8
-      for (int v = 0; v < kBV; ++v) {
-        AddScaledZs(acc.z.v[w / kL + v], acc.s.v[w / kL + v], bz[w % kL][v], bs[w % kL][v], cz, cn);
-      }
-    }
+  for (int w = 0; w < Wide::kWords; ++w) {  // the words above are zero: degree <= 2n - 4
+    SetWord(acc.z, w, prod.z[w]);
+    SetWord(acc.s, w, prod.s[w]);
   }
+  Wipe(&aw, sizeof aw);
+  Wipe(&bw, sizeof bw);
+  Wipe(ah, sizeof ah);
+  Wipe(bh, sizeof bh);
+  Wipe(aq, sizeof aq);
+  Wipe(bq, sizeof bq);
+  Wipe(pq, sizeof pq);
+  Wipe(ph, sizeof ph);
+  Wipe(&prod, sizeof prod);
   // Fold: coefficients n .. 2n-4 onto 0 .. n-4 (the product's degree is at most 2n-4).
   Trits<N> hi{};
   for (int w = 0; w < kW; ++w) {
@@ -341,8 +481,6 @@ __attribute__((noinline)) void S3MulTrits(Trits<N>& r, const Trits<N>& a, const 
   for (int k = 0; k < Bits<N>::kV; ++k) AddScaledZs(r.z.v[k], r.s.v[k], ones[k], none, cz, cn);
   Wipe(&acc, sizeof acc);
   Wipe(&hi, sizeof hi);
-  Wipe(bz, sizeof bz);
-  Wipe(bs, sizeof bs);
 }
 
 // r <- the representative of r mod Phi_n with coefficient n-1 zero (subtract c[n-1] Phi_n).
