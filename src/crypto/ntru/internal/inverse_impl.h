@@ -8,6 +8,7 @@
 // in registers.
 // Part of kem_impl.h; see there for conventions.
 
+#include <array>
 #include <utility>
 
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's inversion kernels (ADR 0038)
@@ -275,72 +276,87 @@ inline void FromTrits(Poly<P>& a, const Trits<P::kN>& t) {
 }
 
 // Words of the two planes of a bitsliced F_3 polynomial (S3MulTrits' Karatsuba operands and
-// partial products).
+// partial products). Words past a value's length are zero.
 template <int W>
 struct TritWords {
   std::uint64_t z[W];
   std::uint64_t s[W];
 };
 
-// r[0, W) += sign * a[0, W) (sign +1, or -1 if negate), word by word.
-template <int W, int WR, int WA>
-inline void AddTritWords(TritWords<WR>& r, int at, const TritWords<WA>& a, int from,
-                         bool negate) {  // at, from, negate are public
+// r[at, at + n) += sign * a[from, from + n) (sign +1, or -1 if negate); n, at, from, negate
+// are public.
+template <int WR, int WA>
+inline void AddTritWords(TritWords<WR>& r, int at, const TritWords<WA>& a, int from, int n,
+                         bool negate) {
   const std::uint64_t all = ~std::uint64_t{0};
   const std::uint64_t cn = negate ? all : 0;
-  for (int w = 0; w < W; ++w)
+  for (int w = 0; w < n; ++w)
     AddScaledZs(r.z[at + w], r.s[at + w], a.z[from + w], a.s[from + w], all, cn);
 }
 
-// Karatsuba's third operand of a split: lo + hi (Q words each) of x, starting at word from.
-template <int Q, int WX>
-inline TritWords<Q> HalfSum(const TritWords<WX>& x, int from) {
-  TritWords<Q> t;
-  for (int w = 0; w < Q; ++w) {
-    t.z[w] = x.z[from + w];
-    t.s[w] = x.s[from + w];
+// Karatsuba's split of x[from, from + m) at h = ceil(m/2) words: lo = x[from, from + h),
+// hi = x[from + h, from + m) and lo + hi, each zero-extended to W words.
+template <int W, int WX>
+inline void KaratsubaSplit(TritWords<W> (&out)[3], const TritWords<WX>& x, int from, int m) {
+  const int h = (m + 1) / 2;
+  out[0] = {};
+  out[1] = {};
+  for (int w = 0; w < h; ++w) {
+    out[0].z[w] = x.z[from + w];
+    out[0].s[w] = x.s[from + w];
   }
-  AddTritWords<Q>(t, 0, x, from + Q, false);
-  return t;
+  for (int w = 0; w < m - h; ++w) {
+    out[1].z[w] = x.z[from + h + w];
+    out[1].s[w] = x.s[from + h + w];
+  }
+  out[2] = out[0];
+  AddTritWords(out[2], 0, out[1], 0, m - h, false);
 }
 
-// Karatsuba's recombination: r (4H words) = p0 + x^(64H) (pm - p0 - p1) + x^(128H) p1 from
-// the products of the low halves (p0), the high halves (p1) and the half sums (pm), 2H words
-// each.
-template <int H>
-inline void KaratsubaCombine(TritWords<4 * H>& r, const TritWords<2 * H>& p0,
-                             const TritWords<2 * H>& p1, TritWords<2 * H> pm) {
-  AddTritWords<2 * H>(pm, 0, p0, 0, true);
-  AddTritWords<2 * H>(pm, 0, p1, 0, true);
-  for (int w = 0; w < 2 * H; ++w) {
+// Karatsuba's recombination for operands of m words split at h = ceil(m/2): r (2m words, W
+// >= 2m) = p0 + x^(64h) (pm - p0 - p1) + x^(128h) p1 from the products of the low parts (p0,
+// 2h words), the high parts (p1, 2(m - h) words) and the sums (pm, 2h words).
+template <int W, int WP>
+inline void KaratsubaCombine(TritWords<W>& r, const TritWords<WP>& p0, const TritWords<WP>& p1,
+                             TritWords<WP> pm, int m) {
+  const int h = (m + 1) / 2;
+  AddTritWords(pm, 0, p0, 0, 2 * h, true);
+  AddTritWords(pm, 0, p1, 0, 2 * (m - h), true);
+  r = {};
+  for (int w = 0; w < 2 * h; ++w) {
     r.z[w] = p0.z[w];
     r.s[w] = p0.s[w];
-    r.z[2 * H + w] = p1.z[w];
-    r.s[2 * H + w] = p1.s[w];
   }
-  AddTritWords<2 * H>(r, H, pm, 0, false);
+  for (int w = 0; w < 2 * (m - h); ++w) {
+    r.z[2 * h + w] = p1.z[w];
+    r.s[2 * h + w] = p1.s[w];
+  }
+  AddTritWords(r, h, pm, 0, 2 * h, false);
 }
 
-// kP products of Q-word operands, kL at a time (one per lane of a vector, so no vector is
-// partial): out[p] = a[p] * b[p] (2Q words). Comb schoolbook per lane: a b = sum over bit
-// offsets s of x^s sum over words w of a[64 w + s] x^(64 w) b, by Horner's rule from s = 63
-// down; the accumulator's shift by x stays inside each lane.
-template <int Q, int kP>
-inline void S3MulLanes(TritWords<2 * Q> (&out)[kP], const TritWords<Q> (&a)[kP],
-                       const TritWords<Q> (&b)[kP]) {
+// The products out[p] = a[p] * b[p] (2Q words) for the kCount indices p of idx (public), whose
+// operands have at most Q words: kL at a time, one per lane of a vector. Comb schoolbook per
+// lane: a b = sum over bit offsets s of x^s sum over words w of a[64 w + s] x^(64 w) b, by
+// Horner's rule from s = 63 down; the accumulator's shift by x stays inside each lane.
+template <int Q, int WO, int WI, int kP, std::size_t kCount>
+inline void S3MulLanes(TritWords<WO> (&out)[kP], const TritWords<WI> (&a)[kP],
+                       const TritWords<WI> (&b)[kP], const int (&idx)[kCount]) {
+  constexpr int kCnt = static_cast<int>(kCount);
+  static_assert(Q <= WI && 2 * Q <= WO);
   constexpr int kL = kU64Lanes;
-  for (int g = 0; g < kP; g += kL) {
+  for (int g = 0; g < kCnt; g += kL) {
     VecU64 az[Q];
     VecU64 as[Q];
     VecU64 bz[Q];
     VecU64 bs[Q];
     for (int w = 0; w < Q; ++w) {
       for (int l = 0; l < kL; ++l) {
-        const bool in = g + l < kP;  // public
-        az[w][l] = in ? a[g + l].z[w] : 0;
-        as[w][l] = in ? a[g + l].s[w] : 0;
-        bz[w][l] = in ? b[g + l].z[w] : 0;
-        bs[w][l] = in ? b[g + l].s[w] : 0;
+        const bool in = g + l < kCnt;  // public
+        const int p = in ? idx[g + l] : 0;
+        az[w][l] = in ? a[p].z[w] : 0;
+        as[w][l] = in ? a[p].s[w] : 0;
+        bz[w][l] = in ? b[p].z[w] : 0;
+        bs[w][l] = in ? b[p].s[w] : 0;
       }
     }
     VecU64 cz[2 * Q] = {};
@@ -361,10 +377,12 @@ inline void S3MulLanes(TritWords<2 * Q> (&out)[kP], const TritWords<Q> (&a)[kP],
         for (int v = 0; v < Q; ++v) AddScaledZs(cz[w + v], cs[w + v], bz[v], bs[v], mz, mn);
       }
     }
-    for (int l = 0; l < kL && g + l < kP; ++l) {
+    for (int l = 0; l < kL && g + l < kCnt; ++l) {
+      const int p = idx[g + l];
+      out[p] = {};
       for (int w = 0; w < 2 * Q; ++w) {
-        out[g + l].z[w] = cz[w][l];
-        out[g + l].s[w] = cs[w][l];
+        out[p].z[w] = cz[w][l];
+        out[p].s[w] = cs[w][l];
       }
     }
     Wipe(az, sizeof az);
@@ -379,66 +397,103 @@ inline void S3MulLanes(TritWords<2 * Q> (&out)[kP], const TritWords<Q> (&a)[kP],
 // r = a * b mod (3, Phi_n) for a, b with coefficients n-1 and up zero; so are r's. r may alias
 // a or b.
 //
-// Two levels of Karatsuba (ADR 0058): a and b as 4 quarters of Q words, 9 products of Q-word
-// operands, done kL at a time in the lanes of vectors by a comb schoolbook (S3MulLanes; with
-// two lanes, 5 passes instead of 9), then recombined by F_3 additions on the planes. (ADR 0050
-// had the comb over whole operands, whose cost grows with the square of the word count and
-// whose last vector of b was mostly empty.) Then the 2n-coefficient product is folded mod
-// x^n - 1 and reduced mod Phi_n (coefficient n-1 times 1 + x + ... + x^(n-1) subtracted).
+// Two levels of Karatsuba (ADR 0058) on the kW words of the operands, each split at
+// ceil(m/2) words: 9 products of 2-4-word operands, done kL at a time in the lanes of vectors
+// by a comb schoolbook (S3MulLanes; the products grouped by size, with two lanes 5 or 6
+// passes instead of 9), then recombined by F_3 additions on the planes. (ADR 0050 had the comb
+// over whole operands, whose cost grows with the square of the word count and whose last
+// vector of b was mostly empty.) Then the 2n-coefficient product is folded mod x^n - 1 and
+// reduced mod Phi_n (coefficient n-1 times 1 + x + ... + x^(n-1) subtracted).
+// Out of line: three calls per key, and inlined copies would only crowd the other inlining
+// decisions of the file.
+// The shape of S3MulTrits' Karatsuba for n = N: word counts of the level-1 operands (kM) and
+// the size of each of the 9 products' operands (Size), grouped by size for S3MulLanes.
+template <int N>
+struct S3Karatsuba {
+  static constexpr int kW = Bits<N>::kWords;
+  static constexpr int kH = (kW + 1) / 2;  // level 1: low part and sum; the high part kW - kH
+  static constexpr int kQ = (kH + 1) / 2;  // level 2: the largest part
+  static constexpr int kM[3] = {kH, kW - kH, kH};
+  // Product 3i + j multiplies part j of the level-1 operands i (kM[i] words): ceil(m/2) words
+  // for j = 0 (low) and 2 (sum), floor(m/2) for j = 1 (high).
+  static constexpr int Size(int p) { return p % 3 == 1 ? kM[p / 3] / 2 : (kM[p / 3] + 1) / 2; }
+  static constexpr int Count(int q) {
+    int c = 0;
+    for (int p = 0; p < 9; ++p) c += Size(p) == q ? 1 : 0;
+    return c;
+  }
+  template <int Q>
+  static constexpr std::array<int, Count(Q)> Group() {
+    std::array<int, Count(Q)> idx{};
+    int c = 0;
+    for (int p = 0; p < 9; ++p) {
+      if (Size(p) == Q) idx[c++] = p;
+    }
+    return idx;
+  }
+};
+
+// r = a * b mod (3, Phi_n) for a, b with coefficients n-1 and up zero; so are r's. r may alias
+// a or b.
+//
+// Two levels of Karatsuba (ADR 0058) on the kW words of the operands, each split at
+// ceil(m/2) words: 9 products of 2-4-word operands, done kL at a time in the lanes of vectors
+// by a comb schoolbook (S3MulLanes; the products grouped by size, with two lanes 5 or 6
+// passes instead of 9), then recombined by F_3 additions on the planes. (ADR 0050 had the comb
+// over whole operands, whose cost grows with the square of the word count and whose last
+// vector of b was mostly empty.) Then the 2n-coefficient product is folded mod x^n - 1 and
+// reduced mod Phi_n (coefficient n-1 times 1 + x + ... + x^(n-1) subtracted).
 // Out of line: three calls per key, and inlined copies would only crowd the other inlining
 // decisions of the file.
 template <int N>
 __attribute__((noinline)) void S3MulTrits(Trits<N>& r, const Trits<N>& a, const Trits<N>& b) {
+  using K = S3Karatsuba<N>;
   constexpr int kL = kU64Lanes;
-  constexpr int kW = Bits<N>::kWords;
-  constexpr int kQ = (kW + 3) / 4;  // words of a quarter
+  constexpr int kW = K::kW;
+  constexpr int kH = K::kH;
+  constexpr int kQ = K::kQ;
   using Wide = Bits<2 * N>;
-  static_assert(N % 64 != 0 && 8 * kQ >= Wide::kWords);
-  TritWords<4 * kQ> aw{};
-  TritWords<4 * kQ> bw{};
+  static_assert(N % 64 != 0 && 2 * kW >= Wide::kWords);
+  TritWords<kW> aw;
+  TritWords<kW> bw;
   for (int w = 0; w < kW; ++w) {
     aw.z[w] = Word(a.z, w);
     aw.s[w] = Word(a.s, w);
     bw.z[w] = Word(b.z, w);
     bw.s[w] = Word(b.s, w);
   }
-  // Level 1: halves of 2Q words and their sum; level 2: the same split of each of the three.
-  TritWords<2 * kQ> ah[3];
-  TritWords<2 * kQ> bh[3];
-  for (int w = 0; w < 2 * kQ; ++w) {
-    ah[0].z[w] = aw.z[w];
-    ah[0].s[w] = aw.s[w];
-    ah[1].z[w] = aw.z[2 * kQ + w];
-    ah[1].s[w] = aw.s[2 * kQ + w];
-    bh[0].z[w] = bw.z[w];
-    bh[0].s[w] = bw.s[w];
-    bh[1].z[w] = bw.z[2 * kQ + w];
-    bh[1].s[w] = bw.s[2 * kQ + w];
-  }
-  ah[2] = HalfSum<2 * kQ>(aw, 0);
-  bh[2] = HalfSum<2 * kQ>(bw, 0);
+  TritWords<kH> ah[3];
+  TritWords<kH> bh[3];
+  KaratsubaSplit(ah, aw, 0, kW);
+  KaratsubaSplit(bh, bw, 0, kW);
   TritWords<kQ> aq[9];
   TritWords<kQ> bq[9];
   for (int i = 0; i < 3; ++i) {
-    for (int w = 0; w < kQ; ++w) {
-      aq[3 * i].z[w] = ah[i].z[w];
-      aq[3 * i].s[w] = ah[i].s[w];
-      aq[3 * i + 1].z[w] = ah[i].z[kQ + w];
-      aq[3 * i + 1].s[w] = ah[i].s[kQ + w];
-      bq[3 * i].z[w] = bh[i].z[w];
-      bq[3 * i].s[w] = bh[i].s[w];
-      bq[3 * i + 1].z[w] = bh[i].z[kQ + w];
-      bq[3 * i + 1].s[w] = bh[i].s[kQ + w];
-    }
-    aq[3 * i + 2] = HalfSum<kQ>(ah[i], 0);
-    bq[3 * i + 2] = HalfSum<kQ>(bh[i], 0);
+    TritWords<kQ> t[3];
+    KaratsubaSplit(t, ah[i], 0, K::kM[i]);
+    for (int j = 0; j < 3; ++j) aq[3 * i + j] = t[j];
+    KaratsubaSplit(t, bh[i], 0, K::kM[i]);
+    for (int j = 0; j < 3; ++j) bq[3 * i + j] = t[j];
+    Wipe(t, sizeof t);
   }
   TritWords<2 * kQ> pq[9];
-  S3MulLanes<kQ, 9>(pq, aq, bq);
-  TritWords<4 * kQ> ph[3];
-  for (int i = 0; i < 3; ++i) KaratsubaCombine<kQ>(ph[i], pq[3 * i], pq[3 * i + 1], pq[3 * i + 2]);
-  TritWords<8 * kQ> prod;
-  KaratsubaCombine<2 * kQ>(prod, ph[0], ph[1], ph[2]);
+  [&]<int... Q>(std::integer_sequence<int, Q...> /*sizes*/) {
+    const auto group = [&]<int kSize>() {
+      constexpr auto kIdx = K::template Group<kSize>();
+      if constexpr (kIdx.size() > 0) {
+        int idx[kIdx.size()];
+        for (std::size_t c = 0; c < kIdx.size(); ++c) idx[c] = kIdx[c];
+        S3MulLanes<kSize>(pq, aq, bq, idx);
+      }
+    };
+    (group.template operator()<Q + 1>(), ...);
+  }
+  (std::make_integer_sequence<int, kQ>{});
+  TritWords<2 * kH> ph[3];
+  for (int i = 0; i < 3; ++i)
+    KaratsubaCombine(ph[i], pq[3 * i], pq[3 * i + 1], pq[3 * i + 2], K::kM[i]);
+  TritWords<2 * kW> prod;
+  KaratsubaCombine(prod, ph[0], ph[1], ph[2], kW);
   Trits<2 * N> acc{};
   for (int w = 0; w < Wide::kWords; ++w) {  // the words above are zero: degree <= 2n - 4
     SetWord(acc.z, w, prod.z[w]);
