@@ -11,6 +11,10 @@
 #include <array>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's inversion kernels (ADR 0038)
 #include "crypto/ntru/avx2/inv_kernels.h"
 #endif
@@ -244,33 +248,65 @@ constexpr std::uint64_t LowBitsWord(int w) {
   return w < N / 64 ? ~0ULL : w == N / 64 ? (1ULL << (N % 64)) - 1 : 0;
 }
 
-// {0,1,2} coefficients (those from n-1 on zero) -> (nonzero, sign) planes.
+// {0,1,2} coefficients (those from n-1 on zero) -> (nonzero, sign) planes. Reads bits 0 and 1
+// only (so the signed form {0, 1, 2^16 - 1} gives the same planes). With SSE2, 16 coefficients
+// per byte mask (pmovmskb) instead of a shift per coefficient.
 template <class P>
 inline void ToTrits(Trits<P::kN>& t, const Poly<P>& a) {
   t = {};
   for (int w = 0; w < Bits<P::kN>::kWords; ++w) {
     std::uint64_t z = 0;
     std::uint64_t s = 0;
+#if defined(__SSE2__)
+    const __m128i three = _mm_set1_epi16(3);
+    const __m128i zero = _mm_setzero_si128();
+    for (int q = 0; q < 4; ++q) {  // 64 kWords <= kPad for every set
+      const std::uint16_t* c = a.c + 64 * w + 16 * q;
+      const __m128i lo = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c)), three);
+      const __m128i hi =
+          _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 8)), three);
+      const auto is_zero = static_cast<std::uint32_t>(
+          _mm_movemask_epi8(_mm_packs_epi16(_mm_cmpeq_epi16(lo, zero), _mm_cmpeq_epi16(hi, zero))));
+      const auto sign = static_cast<std::uint32_t>(
+          _mm_movemask_epi8(_mm_packs_epi16(_mm_slli_epi16(lo, 14), _mm_slli_epi16(hi, 14))));
+      z |= std::uint64_t{~is_zero & 0xffffu} << (16 * q);
+      s |= std::uint64_t{sign} << (16 * q);
+    }
+#else
     for (int k = 0; k < 64; ++k) {
       const std::uint64_t v = a.c[64 * w + k];  // 64 kWords <= kPad for every set
       z |= ((v | (v >> 1)) & 1) << k;
       s |= ((v >> 1) & 1) << k;
     }
+#endif
     SetWord(t.z, w, z);
     SetWord(t.s, w, s);
   }
 }
 
 // The inverse of ToTrits: coefficients 0 .. kPad-1 in {0,1,2} (the sign plane counts only where
-// the coefficient is nonzero).
+// the coefficient is nonzero). With SSE2, 8 coefficients from each byte of the planes by a
+// broadcast and a comparison with the lane bits.
 template <class P>
 inline void FromTrits(Poly<P>& a, const Trits<P::kN>& t) {
   constexpr int kW = Bits<P::kN>::kWords;
   for (int w = 0; w < kW; ++w) {
     const std::uint64_t z = Word(t.z, w);
     const std::uint64_t s = Word(t.s, w) & z;
+#if defined(__SSE2__)
+    const __m128i bits = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m128i one = _mm_set1_epi16(1);
+    for (int q = 0; q < 8; ++q) {
+      const __m128i zb = _mm_set1_epi16(static_cast<short>((z >> (8 * q)) & 0xff));
+      const __m128i sb = _mm_set1_epi16(static_cast<short>((s >> (8 * q)) & 0xff));
+      const __m128i zv = _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(zb, bits), bits), one);
+      const __m128i sv = _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(sb, bits), bits), one);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(a.c + 64 * w + 8 * q), _mm_add_epi16(zv, sv));
+    }
+#else
     for (int k = 0; k < 64; ++k)
       a.c[64 * w + k] = static_cast<std::uint16_t>(((z >> k) & 1) + ((s >> k) & 1));
+#endif
   }
   for (int i = 64 * kW; i < P::kPad; ++i) a.c[i] = 0;
 }
