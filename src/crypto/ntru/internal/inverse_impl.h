@@ -11,10 +11,6 @@
 #include <array>
 #include <utility>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's inversion kernels (ADR 0038)
 #include "crypto/ntru/avx2/inv_kernels.h"
 #endif

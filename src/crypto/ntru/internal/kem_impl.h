@@ -22,6 +22,8 @@
 
 #if defined(__AVX2__)
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>  // the portable build's conversions (inverse_impl.h, batch_impl.h)
 #endif
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's hand-written kernels (ntru_avx2.cc)
 #include "crypto/ntru/avx2/kernels.h"
