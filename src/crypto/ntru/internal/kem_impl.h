@@ -70,20 +70,9 @@ inline VecU16 LoadU16(const std::uint16_t* p) {
 }
 inline void StoreU16(std::uint16_t* p, VecU16 v) { std::memcpy(p, &v, sizeof v); }
 
-// Every lane of the result is lane T of v.
-template <int T, std::size_t... I>
-inline VecU16 BroadcastLaneImpl(VecU16 v, std::index_sequence<I...> /*lanes*/) {
-  return __builtin_shufflevector(v, v, (static_cast<int>(I) * 0 + T)...);
-}
-template <int T>
-inline VecU16 BroadcastLane(VecU16 v) {
-  return BroadcastLaneImpl<T>(v, std::make_index_sequence<kU16Lanes>{});
-}
-
 // r[0 .. 2L) = a * b for L a multiple of the lane count. Accumulates whole output vectors in
 // registers: for each shift t, the V+1 vectors of b shifted by t (read from a zero-framed copy)
-// are loaded once and multiplied by the coefficients a[t], a[t + lanes], ..., each broadcast
-// from a vector of a loaded once (two shuffles instead of a scalar load and a broadcast).
+// are loaded once and multiplied by the broadcast coefficients a[t], a[t + lanes], ...
 template <int L>
 inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restrict a,
                        const std::uint16_t* __restrict b) {
@@ -91,25 +80,18 @@ inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restr
   constexpr int kV = L / kU16Lanes;
   alignas(kVecBytes) std::uint16_t bz[L + 2 * kU16Lanes] = {};
   std::memcpy(bz + kU16Lanes, b, L * sizeof(std::uint16_t));
-  VecU16 av[kV];
-#pragma GCC unroll 8
-  for (int i0 = 0; i0 < kV; ++i0) av[i0] = LoadU16(a + std::ptrdiff_t{i0} * kU16Lanes);
   VecU16 acc[2 * kV] = {};
-  const auto shift = [&]<int T>() {
+  for (int t = 0; t < kU16Lanes; ++t) {
     VecU16 bs[kV + 1];
 #pragma GCC unroll 8
-    for (int m = 0; m <= kV; ++m) bs[m] = LoadU16(bz + kU16Lanes + kU16Lanes * m - T);
+    for (int m = 0; m <= kV; ++m) bs[m] = LoadU16(bz + kU16Lanes + kU16Lanes * m - t);
 #pragma GCC unroll 8
     for (int i0 = 0; i0 < kV; ++i0) {
-      const VecU16 ai = BroadcastLane<T>(av[i0]);
+      const std::uint16_t ai = a[i0 * kU16Lanes + t];
 #pragma GCC unroll 8
       for (int m = 0; m <= kV; ++m) acc[i0 + m] += bs[m] * ai;
     }
-  };
-  [&]<std::size_t... T>(std::index_sequence<T...> /*shifts*/) {
-    (shift.template operator()<static_cast<int>(T)>(), ...);
   }
-  (std::make_index_sequence<kU16Lanes>{});
 #pragma GCC unroll 8
   for (int k = 0; k < 2 * kV; ++k) StoreU16(r + std::ptrdiff_t{k} * kU16Lanes, acc[k]);
 }
