@@ -377,10 +377,11 @@ inline void S3MulLanes(TritWords<WO> (&out)[kP], const TritWords<WI> (&a)[kP],
   static_assert(Q <= WI && 2 * Q <= WO);
   constexpr int kL = kU64Lanes;
   for (int g = 0; g < kCnt; g += kL) {
-    VecU64 az[Q];
-    VecU64 as[Q];
-    VecU64 bz[Q];
-    VecU64 bs[Q];
+    VecU64 ops[4][Q];  // the planes of a and b
+    VecU64(&az)[Q] = ops[0];
+    VecU64(&as)[Q] = ops[1];
+    VecU64(&bz)[Q] = ops[2];
+    VecU64(&bs)[Q] = ops[3];
     for (int w = 0; w < Q; ++w) {
       for (int l = 0; l < kL; ++l) {
         const bool in = g + l < kCnt;  // public
@@ -391,8 +392,9 @@ inline void S3MulLanes(TritWords<WO> (&out)[kP], const TritWords<WI> (&a)[kP],
         bs[w][l] = in ? b[p].s[w] : 0;
       }
     }
-    VecU64 cz[2 * Q] = {};
-    VecU64 cs[2 * Q] = {};
+    VecU64 acc[2][2 * Q] = {};  // the planes of the product
+    VecU64(&cz)[2 * Q] = acc[0];
+    VecU64(&cs)[2 * Q] = acc[1];
     for (int s = 63; s >= 0; --s) {
 #pragma GCC unroll 8
       for (int w = 2 * Q - 1; w > 0; --w) {
@@ -417,12 +419,8 @@ inline void S3MulLanes(TritWords<WO> (&out)[kP], const TritWords<WI> (&a)[kP],
         out[p].s[w] = cs[w][l];
       }
     }
-    Wipe(az, sizeof az);
-    Wipe(as, sizeof as);
-    Wipe(bz, sizeof bz);
-    Wipe(bs, sizeof bs);
-    Wipe(cz, sizeof cz);
-    Wipe(cs, sizeof cs);
+    Wipe(ops, sizeof ops);
+    Wipe(acc, sizeof acc);
   }
 }
 

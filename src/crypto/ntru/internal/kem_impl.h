@@ -73,9 +73,13 @@ inline void StoreU16(std::uint16_t* p, VecU16 v) { std::memcpy(p, &v, sizeof v);
 // r[0 .. 2L) = a * b for L a multiple of the lane count. Accumulates whole output vectors in
 // registers: for each shift t, the V+1 vectors of b shifted by t (read from a zero-framed copy)
 // are loaded once and multiplied by the broadcast coefficients a[t], a[t + lanes], ...
+// Always inlined into the Karatsuba level above it (three copies): whether GCC inlined it
+// depended on the rest of the file, and each call it kept out of line cost about 150
+// instructions more (ADR 0058).
 template <int L>
-inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restrict a,
-                       const std::uint16_t* __restrict b) {
+__attribute__((always_inline)) inline void Schoolbook(std::uint16_t* __restrict r,
+                                                      const std::uint16_t* __restrict a,
+                                                      const std::uint16_t* __restrict b) {
   static_assert(L % kU16Lanes == 0);
   constexpr int kV = L / kU16Lanes;
   alignas(kVecBytes) std::uint16_t bz[L + 2 * kU16Lanes] = {};
@@ -111,9 +115,15 @@ inline void Karatsuba(std::uint16_t* __restrict r, const std::uint16_t* __restri
       as[i] = static_cast<std::uint16_t>(a[i] + a[i + kH]);
       bs[i] = static_cast<std::uint16_t>(b[i] + b[i + kH]);
     }
-    Karatsuba<kH, Base>(r, a, b);                                     // low * low  -> r[0, 2H)
-    Karatsuba<kH, Base>(r + std::ptrdiff_t{2} * kH, a + kH, b + kH);  // high * high -> r[2H, 4H)
-    Karatsuba<kH, Base>(mid, as, bs);
+    if constexpr (kH <= Base) {
+      Schoolbook<kH>(r, a, b);
+      Schoolbook<kH>(r + std::ptrdiff_t{2} * kH, a + kH, b + kH);
+      Schoolbook<kH>(mid, as, bs);
+    } else {
+      Karatsuba<kH, Base>(r, a, b);                                     // low * low -> r[0, 2H)
+      Karatsuba<kH, Base>(r + std::ptrdiff_t{2} * kH, a + kH, b + kH);  // high * high -> r[2H, 4H)
+      Karatsuba<kH, Base>(mid, as, bs);
+    }
     for (int i = 0; i < 2 * kH; ++i)
       mid[i] = static_cast<std::uint16_t>(mid[i] - r[i] - r[i + 2 * kH]);
     for (int i = 0; i < 2 * kH; ++i) r[i + kH] = static_cast<std::uint16_t>(r[i + kH] + mid[i]);
