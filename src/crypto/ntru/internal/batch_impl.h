@@ -43,8 +43,8 @@ inline void ScaleG(Poly<P>& g) {
   }
 }
 
-// The mod-q chains' prefix products between the passes, in the scratch of a secret key's
-// mod-q slot and the PRF key's bytes after it (written last; kChainQBytes of them). Portable
+// The mod-q chains' prefix products between the passes, in a secret key's mod-q slot and,
+// past it, the 32 bytes that receive the key's PRF key last (kChainQBytes in all). Portable
 // build (ADR 0058): 16 coefficients at a time with SSE2, their low bytes and then one 16-bit
 // mask per bit above 8 (pmovmskb), a few instructions per coefficient fewer than PackSq's bit
 // stream both ways; the AVX2 build has PackSq on BMI2 and keeps it. Coefficient n-1 must be
@@ -53,7 +53,8 @@ inline void ScaleG(Poly<P>& g) {
 template <class P>
 inline constexpr int kChainQGroups = (P::kN - 1 + 15) / 16;
 template <class P>
-inline constexpr std::size_t kChainQBytes = std::size_t{2} * kChainQGroups<P>* P::kLogQ;
+inline constexpr std::size_t kChainQBytes = static_cast<std::size_t>(2 * P::kLogQ *
+                                                                     kChainQGroups<P>);
 
 template <class P>
 inline void PackChainQ(std::uint8_t* out, const Poly<P>& a) {
