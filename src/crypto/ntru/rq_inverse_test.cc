@@ -4,9 +4,9 @@
 // generation too; this test also covers inputs that key generation reaches only by chance:
 // 1, -1, x (whose first-step error 1 - a r is odd in every coefficient until it is reduced mod
 // Phi_n), x^(n-1), 1 + x. (Checked to fail when the Frobenius term of the lift is dropped.)
-// Also S3MulTrits, the bitsliced F_3 product of batch key generation (ADR 0050), against a
-// schoolbook mod (3, Phi_n), with the two-word vectors of the portable build and the four-word
-// vectors of the AVX2 build.
+// Also S3MulTrits, the bitsliced F_3 product of batch key generation (ADR 0050; two Karatsuba
+// levels over a per-lane comb since ADR 0058), against a schoolbook mod (3, Phi_n), with the
+// two-word vectors of the portable build and the four-word vectors of the AVX2 build.
 #include "crypto/ntru/rq_inverse_test.h"
 
 #include <gtest/gtest.h>
@@ -169,15 +169,45 @@ void CheckS3Set(S3Product<P> mul, std::uint32_t seed) {
   PolyVec minus(P::kPad, 0);
   for (int i = 0; i < P::kN - 1; ++i) minus[i] = 2;
   CheckS3Product<P>(mul, minus, minus, "all -1");
+  PolyVec plus(P::kPad, 0);
+  for (int i = 0; i < P::kN - 1; ++i) plus[i] = 1;
+  CheckS3Product<P>(mul, plus, plus, "all 1");
+  CheckS3Product<P>(mul, plus, minus, "all 1 * all -1");
   PolyVec one(P::kPad, 0);
   one[0] = 1;
   const PolyVec r = ternary();
   CheckS3Product<P>(mul, one, r, "1 * r");
   CheckS3Product<P>(mul, r, one, "r * 1");
-  for (const int k : {63, 64, 127, 128, P::kN - 2}) {
+  // The signed form {0, 1, 2^16 - 1} of the batch's f gives the same product.
+  PolyVec r_signed = r;
+  for (auto& c : r_signed) c = c == 2 ? 0xffff : c;
+  {
+    SCOPED_TRACE("signed r * r");
+    PolyVec out(P::kPad, 0x5555);
+    mul(out.data(), r_signed.data(), r.data());
+    EXPECT_EQ(out, ReferenceS3Mul<P>(r, r));
+  }
+  // Single terms at word boundaries, including those of the Karatsuba splits (ADR 0058): the
+  // words are split at h = ceil(words/2), then each part at ceil(part/2).
+  const int words = (P::kN + 63) / 64;
+  const int h = (words + 1) / 2;
+  std::vector<int> bounds = {64, 128, 64 * ((h + 1) / 2), 64 * h, 64 * (h + (words - h + 1) / 2)};
+  std::vector<int> ks = {P::kN - 2};
+  for (const int b : bounds) {
+    for (const int k : {b - 1, b}) {
+      if (k < P::kN - 1) ks.push_back(k);
+    }
+  }
+  for (const int k : ks) {
     PolyVec xk(P::kPad, 0);
     xk[k] = 1;
     CheckS3Product<P>(mul, xk, r, "x^" + std::to_string(k) + " * r");
+    CheckS3Product<P>(mul, r, xk, "r * x^" + std::to_string(k));
+    for (const int m : ks) {
+      PolyVec xm(P::kPad, 0);
+      xm[m] = 2;
+      CheckS3Product<P>(mul, xk, xm, "x^" + std::to_string(k) + " * -x^" + std::to_string(m));
+    }
   }
 }
 

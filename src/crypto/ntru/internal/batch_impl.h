@@ -43,6 +43,74 @@ inline void ScaleG(Poly<P>& g) {
   }
 }
 
+// The mod-q chains' prefix products between the passes, in a secret key's mod-q slot and,
+// past it, the 32 bytes that receive the key's PRF key last (kChainQBytes in all). Portable
+// build (ADR 0058): 16 coefficients at a time with SSE2, their low bytes and then one 16-bit
+// mask per bit above 8 (pmovmskb), a few instructions per coefficient fewer than PackSq's bit
+// stream both ways; the AVX2 build has PackSq on BMI2 and keeps it. Coefficient n-1 must be
+// zero (the values are reduced mod Phi_n) and comes back zero, as with PackSq/UnpackSq.
+#if defined(__SSE2__) && !defined(MEDMESH_NTRU_AVX2_KERNELS)
+template <class P>
+inline constexpr int kChainQGroups = (P::kN - 1 + 15) / 16;
+template <class P>
+inline constexpr std::size_t kChainQBytes = static_cast<std::size_t>(2 * P::kLogQ *
+                                                                     kChainQGroups<P>);
+
+template <class P>
+inline void PackChainQ(std::uint8_t* out, const Poly<P>& a) {
+  static_assert(kChainQBytes<P> <= P::kPackSqBytes + P::kPrfKeyBytes &&
+                16 * kChainQGroups<P> <= P::kPad);
+  constexpr int kG = kChainQGroups<P>;
+  const __m128i low = _mm_set1_epi16(0xff);
+  for (int g = 0; g < kG; ++g) {
+    const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(a.c + 16 * g));
+    const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(a.c + 16 * g + 8));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * g),
+                     _mm_packus_epi16(_mm_and_si128(lo, low), _mm_and_si128(hi, low)));
+#pragma GCC unroll 8
+    for (int b = 0; b < P::kLogQ - 8; ++b) {  // bit 8 + b to the sign bit, then one byte mask
+      const auto m = static_cast<std::uint16_t>(
+          _mm_movemask_epi8(_mm_packs_epi16(_mm_slli_epi16(lo, 7 - b), _mm_slli_epi16(hi, 7 - b))));
+      std::memcpy(out + 16 * kG + 2 * (b * kG + g), &m, 2);
+    }
+  }
+}
+
+template <class P>
+inline void UnpackChainQ(Poly<P>& a, const std::uint8_t* in) {
+  constexpr int kG = kChainQGroups<P>;
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i bits = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128);
+  for (int g = 0; g < kG; ++g) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 16 * g));
+    __m128i lo = _mm_unpacklo_epi8(bytes, zero);
+    __m128i hi = _mm_unpackhi_epi8(bytes, zero);
+#pragma GCC unroll 8
+    for (int b = 0; b < P::kLogQ - 8; ++b) {
+      std::uint16_t m;
+      std::memcpy(&m, in + 16 * kG + 2 * (b * kG + g), 2);
+      const __m128i value = _mm_set1_epi16(static_cast<short>(1 << (8 + b)));
+      const __m128i ml = _mm_set1_epi16(static_cast<short>(m & 0xff));
+      const __m128i mh = _mm_set1_epi16(static_cast<short>(m >> 8));
+      lo = _mm_or_si128(lo, _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(ml, bits), bits), value));
+      hi = _mm_or_si128(hi, _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(mh, bits), bits), value));
+    }
+    _mm_store_si128(reinterpret_cast<__m128i*>(a.c + 16 * g), lo);
+    _mm_store_si128(reinterpret_cast<__m128i*>(a.c + 16 * g + 8), hi);
+  }
+  for (int i = 16 * kG; i < P::kPad; ++i) a.c[i] = 0;
+}
+#else
+template <class P>
+inline void PackChainQ(std::uint8_t* out, const Poly<P>& a) {
+  PackSq(out, a);
+}
+template <class P>
+inline void UnpackChainQ(Poly<P>& a, const std::uint8_t* in) {
+  UnpackSq(a, in);
+}
+#endif
+
 // Bitsliced polynomials (inverse_impl.h, included after this file; every use below depends on
 // the parameter set, so the definitions are needed only where the templates are instantiated).
 template <int N>
@@ -229,7 +297,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
       SqMulOperands(cq, xo, fo);
     }
     S3::Store(pk_of(i), c3);
-    PackSq(sq_slot(i), cq);  // mod Phi_n (coefficient n-1 zero): packing drops nothing
+    PackChainQ(sq_slot(i), cq);  // mod Phi_n (coefficient n-1 zero): packing drops nothing
   }
 
   // Backward over A3 and Aq (j = k-1 .. 0): f_p and h of key j; the B prefix products
@@ -252,7 +320,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     PackS3(s3_slot(j), S3::To(c3, t));
 
     if (j > 0) {
-      UnpackSq(t, sq_slot(j - 1));
+      UnpackChainQ(t, sq_slot(j - 1));
       PrepareMul(xo, uq);
       PrepareMul(yo, t);
       SqMulOperands(cq, xo, yo);  // cq = f_j^-1 mod q
@@ -270,7 +338,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     } else {
       SqMulModQ(cb, cb, t);
     }
-    PackSq(sq_slot(j), cb);
+    PackChainQ(sq_slot(j), cb);
   }
 
   // Backward over B (j = 0 .. k-1, the reverse of its build order): h^-1 of key j.
@@ -278,7 +346,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   for (std::size_t j = 0; j < k; ++j) {
     UnpackRq0(g, pk_of(j));  // h_j mod x^n - 1 (its coefficient n-1 from the sum-zero rule)
     if (j + 1 < k) {
-      UnpackSq(t, sq_slot(j + 1));  // h_{k-1} ... h_{j+1}
+      UnpackChainQ(t, sq_slot(j + 1));  // h_{k-1} ... h_{j+1}
       PrepareMul(xo, u);
       PrepareMul(yo, t);
       PrepareMul(fo, g);

@@ -8,6 +8,7 @@
 // in registers.
 // Part of kem_impl.h; see there for conventions.
 
+#include <array>
 #include <utility>
 
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's inversion kernels (ADR 0038)
@@ -145,11 +146,13 @@ struct Trits {
 // With z/s planes, c * b for a scalar c (masks cz: c != 0, cn: c = -1) is two instructions and
 // a + b seven: the sum is nonzero if exactly one term is, or both are with equal signs; its
 // sign is a's if only a is nonzero, b's if only b is, -a's if both are with equal signs.
-inline void AddScaledZs(VecU64& az, VecU64& as, VecU64 bz, VecU64 bs, VecU64 cz, VecU64 cn) {
-  const VecU64 xz = bz & cz;
-  const VecU64 xs = bs ^ cn;
-  const VecU64 d = xs ^ as;  // signs differ (where both are nonzero)
-  const VecU64 flip = az & (d ^ xz);
+// T is VecU64 or std::uint64_t (one word of each plane).
+template <class T>
+inline void AddScaledZs(T& az, T& as, T bz, T bs, T cz, T cn) {
+  const T xz = bz & cz;
+  const T xs = bs ^ cn;
+  const T d = xs ^ as;  // signs differ (where both are nonzero)
+  const T flip = az & (d ^ xz);
   as = xs ^ flip;
   az = (az ^ xz) | (az & ~d);
 }
@@ -241,78 +244,300 @@ constexpr std::uint64_t LowBitsWord(int w) {
   return w < N / 64 ? ~0ULL : w == N / 64 ? (1ULL << (N % 64)) - 1 : 0;
 }
 
-// {0,1,2} coefficients (those from n-1 on zero) -> (nonzero, sign) planes.
+// {0,1,2} coefficients (those from n-1 on zero) -> (nonzero, sign) planes. Reads bits 0 and 1
+// only (so the signed form {0, 1, 2^16 - 1} gives the same planes). With SSE2, 16 coefficients
+// per byte mask (pmovmskb) instead of a shift per coefficient.
 template <class P>
 inline void ToTrits(Trits<P::kN>& t, const Poly<P>& a) {
   t = {};
   for (int w = 0; w < Bits<P::kN>::kWords; ++w) {
     std::uint64_t z = 0;
     std::uint64_t s = 0;
+#if defined(__SSE2__)
+    const __m128i three = _mm_set1_epi16(3);
+    const __m128i zero = _mm_setzero_si128();
+    for (int q = 0; q < 4; ++q) {  // 64 kWords <= kPad for every set
+      const std::uint16_t* c = a.c + 64 * w + 16 * q;
+      const __m128i lo = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c)), three);
+      const __m128i hi =
+          _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 8)), three);
+      const auto is_zero = static_cast<std::uint32_t>(
+          _mm_movemask_epi8(_mm_packs_epi16(_mm_cmpeq_epi16(lo, zero), _mm_cmpeq_epi16(hi, zero))));
+      const auto sign = static_cast<std::uint32_t>(
+          _mm_movemask_epi8(_mm_packs_epi16(_mm_slli_epi16(lo, 14), _mm_slli_epi16(hi, 14))));
+      z |= std::uint64_t{~is_zero & 0xffffu} << (16 * q);
+      s |= std::uint64_t{sign} << (16 * q);
+    }
+#else
     for (int k = 0; k < 64; ++k) {
       const std::uint64_t v = a.c[64 * w + k];  // 64 kWords <= kPad for every set
       z |= ((v | (v >> 1)) & 1) << k;
       s |= ((v >> 1) & 1) << k;
     }
+#endif
     SetWord(t.z, w, z);
     SetWord(t.s, w, s);
   }
 }
 
 // The inverse of ToTrits: coefficients 0 .. kPad-1 in {0,1,2} (the sign plane counts only where
-// the coefficient is nonzero).
+// the coefficient is nonzero). With SSE2, 8 coefficients from each byte of the planes by a
+// broadcast and a comparison with the lane bits.
 template <class P>
 inline void FromTrits(Poly<P>& a, const Trits<P::kN>& t) {
   constexpr int kW = Bits<P::kN>::kWords;
   for (int w = 0; w < kW; ++w) {
     const std::uint64_t z = Word(t.z, w);
     const std::uint64_t s = Word(t.s, w) & z;
+#if defined(__SSE2__)
+    const __m128i bits = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m128i one = _mm_set1_epi16(1);
+    for (int q = 0; q < 8; ++q) {
+      const __m128i zb = _mm_set1_epi16(static_cast<short>((z >> (8 * q)) & 0xff));
+      const __m128i sb = _mm_set1_epi16(static_cast<short>((s >> (8 * q)) & 0xff));
+      const __m128i zv = _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(zb, bits), bits), one);
+      const __m128i sv = _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(sb, bits), bits), one);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(a.c + 64 * w + 8 * q), _mm_add_epi16(zv, sv));
+    }
+#else
     for (int k = 0; k < 64; ++k)
       a.c[64 * w + k] = static_cast<std::uint16_t>(((z >> k) & 1) + ((s >> k) & 1));
+#endif
   }
   for (int i = 64 * kW; i < P::kPad; ++i) a.c[i] = 0;
+}
+
+// Words of the two planes of a bitsliced F_3 polynomial (S3MulTrits' Karatsuba operands and
+// partial products). Words past a value's length are zero.
+template <int W>
+struct TritWords {
+  std::uint64_t z[W];
+  std::uint64_t s[W];
+};
+
+// r[at, at + n) += sign * a[from, from + n) (sign +1, or -1 if negate); n, at, from, negate
+// are public.
+template <int WR, int WA>
+inline void AddTritWords(TritWords<WR>& r, int at, const TritWords<WA>& a, int from, int n,
+                         bool negate) {
+  const std::uint64_t all = ~std::uint64_t{0};
+  const std::uint64_t cn = negate ? all : 0;
+  for (int w = 0; w < n; ++w)
+    AddScaledZs(r.z[at + w], r.s[at + w], a.z[from + w], a.s[from + w], all, cn);
+}
+
+// Karatsuba's split of x[from, from + m) at h = ceil(m/2) words: lo = x[from, from + h),
+// hi = x[from + h, from + m) and lo + hi, each zero-extended to W words.
+template <int W, int WX>
+inline void KaratsubaSplit(TritWords<W> (&out)[3], const TritWords<WX>& x, int from, int m) {
+  const int h = (m + 1) / 2;
+  out[0] = {};
+  out[1] = {};
+  for (int w = 0; w < h; ++w) {
+    out[0].z[w] = x.z[from + w];
+    out[0].s[w] = x.s[from + w];
+  }
+  for (int w = 0; w < m - h; ++w) {
+    out[1].z[w] = x.z[from + h + w];
+    out[1].s[w] = x.s[from + h + w];
+  }
+  out[2] = out[0];
+  AddTritWords(out[2], 0, out[1], 0, m - h, false);
+}
+
+// Karatsuba's recombination for operands of m words split at h = ceil(m/2): r (2m words, W
+// >= 2m) = p0 + x^(64h) (pm - p0 - p1) + x^(128h) p1 from the products of the low parts (p0,
+// 2h words), the high parts (p1, 2(m - h) words) and the sums (pm, 2h words).
+template <int W, int WP>
+inline void KaratsubaCombine(TritWords<W>& r, const TritWords<WP>& p0, const TritWords<WP>& p1,
+                             TritWords<WP> pm, int m) {
+  const int h = (m + 1) / 2;
+  AddTritWords(pm, 0, p0, 0, 2 * h, true);
+  AddTritWords(pm, 0, p1, 0, 2 * (m - h), true);
+  r = {};
+  for (int w = 0; w < 2 * h; ++w) {
+    r.z[w] = p0.z[w];
+    r.s[w] = p0.s[w];
+  }
+  for (int w = 0; w < 2 * (m - h); ++w) {
+    r.z[2 * h + w] = p1.z[w];
+    r.s[2 * h + w] = p1.s[w];
+  }
+  AddTritWords(r, h, pm, 0, 2 * h, false);
+}
+
+// The products out[p] = a[p] * b[p] (2Q words) for the kCount indices p of idx (public), whose
+// operands have at most Q words: kL at a time, one per lane of a vector. Comb schoolbook per
+// lane: a b = sum over bit offsets s of x^s sum over words w of a[64 w + s] x^(64 w) b, by
+// Horner's rule from s = 63 down; the accumulator's shift by x stays inside each lane.
+template <int Q, int WO, int WI, int kP, std::size_t kCount>
+inline void S3MulLanes(TritWords<WO> (&out)[kP], const TritWords<WI> (&a)[kP],
+                       const TritWords<WI> (&b)[kP], const int (&idx)[kCount]) {
+  constexpr int kCnt = static_cast<int>(kCount);
+  static_assert(Q <= WI && 2 * Q <= WO);
+  constexpr int kL = kU64Lanes;
+  for (int g = 0; g < kCnt; g += kL) {
+    VecU64 ops[4][Q];  // the planes of a and b
+    VecU64(&az)[Q] = ops[0];
+    VecU64(&as)[Q] = ops[1];
+    VecU64(&bz)[Q] = ops[2];
+    VecU64(&bs)[Q] = ops[3];
+    for (int w = 0; w < Q; ++w) {
+      for (int l = 0; l < kL; ++l) {
+        const bool in = g + l < kCnt;  // public
+        const int p = in ? idx[g + l] : 0;
+        az[w][l] = in ? a[p].z[w] : 0;
+        as[w][l] = in ? a[p].s[w] : 0;
+        bz[w][l] = in ? b[p].z[w] : 0;
+        bs[w][l] = in ? b[p].s[w] : 0;
+      }
+    }
+    VecU64 acc[2][2 * Q] = {};  // the planes of the product
+    VecU64(&cz)[2 * Q] = acc[0];
+    VecU64(&cs)[2 * Q] = acc[1];
+    for (int s = 63; s >= 0; --s) {
+#pragma GCC unroll 8
+      for (int w = 2 * Q - 1; w > 0; --w) {
+        cz[w] = (cz[w] << 1) | (cz[w - 1] >> 63);
+        cs[w] = (cs[w] << 1) | (cs[w - 1] >> 63);
+      }
+      cz[0] <<= 1;
+      cs[0] <<= 1;
+#pragma GCC unroll 8
+      for (int w = 0; w < Q; ++w) {
+        const VecU64 mz = VecU64{} - ((az[w] >> s) & 1);
+        const VecU64 mn = VecU64{} - ((as[w] >> s) & 1);
+#pragma GCC unroll 8
+        for (int v = 0; v < Q; ++v) AddScaledZs(cz[w + v], cs[w + v], bz[v], bs[v], mz, mn);
+      }
+    }
+    for (int l = 0; l < kL && g + l < kCnt; ++l) {
+      const int p = idx[g + l];
+      out[p] = {};
+      for (int w = 0; w < 2 * Q; ++w) {
+        out[p].z[w] = cz[w][l];
+        out[p].s[w] = cs[w][l];
+      }
+    }
+    Wipe(ops, sizeof ops);
+    Wipe(acc, sizeof acc);
+  }
 }
 
 // r = a * b mod (3, Phi_n) for a, b with coefficients n-1 and up zero; so are r's. r may alias
 // a or b.
 //
-// Comb schoolbook: a b = sum over bit offsets s of x^s T_s, T_s = sum over words w of
-// a[64 w + s] x^(64 w) b, evaluated by Horner's rule from s = 63 down (one shift of the
-// accumulator by x per offset). Adding a[i] x^(64 w) b is adding whole vectors once b has been
-// laid out at each word offset modulo the lanes of a vector (kL copies b x^(64 j)): each of the
-// 64 kW terms costs two masks and kBV vector additions of trits (AddScaledZs), all
-// independent of the coefficients' values. Then the 2n-coefficient product is folded mod
-// x^n - 1 and reduced mod Phi_n (coefficient n-1 times 1 + x + ... + x^(n-1) subtracted).
+// Two levels of Karatsuba (ADR 0058) on the kW words of the operands, each split at
+// ceil(m/2) words: 9 products of 2-4-word operands, done kL at a time in the lanes of vectors
+// by a comb schoolbook (S3MulLanes; the products grouped by size, with two lanes 5 or 6
+// passes instead of 9), then recombined by F_3 additions on the planes. (ADR 0050 had the comb
+// over whole operands, whose cost grows with the square of the word count and whose last
+// vector of b was mostly empty.) Then the 2n-coefficient product is folded mod x^n - 1 and
+// reduced mod Phi_n (coefficient n-1 times 1 + x + ... + x^(n-1) subtracted).
+// Out of line: three calls per key, and inlined copies would only crowd the other inlining
+// decisions of the file.
+// The shape of S3MulTrits' Karatsuba for n = N: word counts of the level-1 operands (kM) and
+// the size of each of the 9 products' operands (Size), grouped by size for S3MulLanes.
+template <int N>
+struct S3Karatsuba {
+  static constexpr int kW = Bits<N>::kWords;
+  static constexpr int kH = (kW + 1) / 2;  // level 1: low part and sum; the high part kW - kH
+  static constexpr int kQ = (kH + 1) / 2;  // level 2: the largest part
+  static constexpr int kM[3] = {kH, kW - kH, kH};
+  // Product 3i + j multiplies part j of the level-1 operands i (kM[i] words): ceil(m/2) words
+  // for j = 0 (low) and 2 (sum), floor(m/2) for j = 1 (high).
+  static constexpr int Size(int p) { return p % 3 == 1 ? kM[p / 3] / 2 : (kM[p / 3] + 1) / 2; }
+  static constexpr int Count(int q) {
+    int c = 0;
+    for (int p = 0; p < 9; ++p) c += Size(p) == q ? 1 : 0;
+    return c;
+  }
+  template <int Q>
+  static constexpr std::array<int, Count(Q)> Group() {
+    std::array<int, Count(Q)> idx{};
+    int c = 0;
+    for (int p = 0; p < 9; ++p) {
+      if (Size(p) == Q) idx[c++] = p;
+    }
+    return idx;
+  }
+};
+
+// r = a * b mod (3, Phi_n) for a, b with coefficients n-1 and up zero; so are r's. r may alias
+// a or b.
+//
+// Two levels of Karatsuba (ADR 0058) on the kW words of the operands, each split at
+// ceil(m/2) words: 9 products of 2-4-word operands, done kL at a time in the lanes of vectors
+// by a comb schoolbook (S3MulLanes; the products grouped by size, with two lanes 5 or 6
+// passes instead of 9), then recombined by F_3 additions on the planes. (ADR 0050 had the comb
+// over whole operands, whose cost grows with the square of the word count and whose last
+// vector of b was mostly empty.) Then the 2n-coefficient product is folded mod x^n - 1 and
+// reduced mod Phi_n (coefficient n-1 times 1 + x + ... + x^(n-1) subtracted).
 // Out of line: three calls per key, and inlined copies would only crowd the other inlining
 // decisions of the file.
 template <int N>
 __attribute__((noinline)) void S3MulTrits(Trits<N>& r, const Trits<N>& a, const Trits<N>& b) {
+  using K = S3Karatsuba<N>;
   constexpr int kL = kU64Lanes;
-  constexpr int kW = Bits<N>::kWords;
-  constexpr int kBV = (kW + 2 * (kL - 1)) / kL;  // vectors of b x^(64 j), j < kL
+  constexpr int kW = K::kW;
+  constexpr int kH = K::kH;
+  constexpr int kQ = K::kQ;
   using Wide = Bits<2 * N>;
-  static_assert((kW - 1) / kL + kBV <= Wide::kV && N % 64 != 0);
-  VecU64 bz[kL][kBV] = {};
-  VecU64 bs[kL][kBV] = {};
-  for (int j = 0; j < kL; ++j) {
-    for (int w = 0; w < kW; ++w) {
-      bz[j][(w + j) / kL][(w + j) % kL] = Word(b.z, w);
-      bs[j][(w + j) / kL][(w + j) % kL] = Word(b.s, w);
-    }
+  static_assert(N % 64 != 0 && 2 * kW >= Wide::kWords);
+  TritWords<kW> aw;
+  TritWords<kW> bw;
+  for (int w = 0; w < kW; ++w) {
+    aw.z[w] = Word(a.z, w);
+    aw.s[w] = Word(a.s, w);
+    bw.z[w] = Word(b.z, w);
+    bw.s[w] = Word(b.s, w);
   }
-  Trits<2 * N> acc{};
-  for (int s = 63; s >= 0; --s) {
-    acc.z.ShiftUp1();
-    acc.s.ShiftUp1();
-#pragma GCC unroll 16
-    for (int w = 0; w < kW; ++w) {
-      const VecU64 cz = Splat64(ValueBarrier(0 - ((Word(a.z, w) >> s) & 1)));
-      const VecU64 cn = Splat64(ValueBarrier(0 - ((Word(a.s, w) >> s) & 1)));
-#pragma GCC unroll 8
-      for (int v = 0; v < kBV; ++v) {
-        AddScaledZs(acc.z.v[w / kL + v], acc.s.v[w / kL + v], bz[w % kL][v], bs[w % kL][v], cz, cn);
+  TritWords<kH> ah[3];
+  TritWords<kH> bh[3];
+  KaratsubaSplit(ah, aw, 0, kW);
+  KaratsubaSplit(bh, bw, 0, kW);
+  TritWords<kQ> aq[9];
+  TritWords<kQ> bq[9];
+  for (int i = 0; i < 3; ++i) {
+    TritWords<kQ> t[3];
+    KaratsubaSplit(t, ah[i], 0, K::kM[i]);
+    for (int j = 0; j < 3; ++j) aq[3 * i + j] = t[j];
+    KaratsubaSplit(t, bh[i], 0, K::kM[i]);
+    for (int j = 0; j < 3; ++j) bq[3 * i + j] = t[j];
+    Wipe(t, sizeof t);
+  }
+  TritWords<2 * kQ> pq[9];
+  [&]<int... Q>(std::integer_sequence<int, Q...> /*sizes*/) {
+    const auto group = [&]<int kSize>() {
+      constexpr auto kIdx = K::template Group<kSize>();
+      if constexpr (kIdx.size() > 0) {
+        int idx[kIdx.size()];
+        for (std::size_t c = 0; c < kIdx.size(); ++c) idx[c] = kIdx[c];
+        S3MulLanes<kSize>(pq, aq, bq, idx);
       }
-    }
+    };
+    (group.template operator()<Q + 1>(), ...);
   }
+  (std::make_integer_sequence<int, kQ>{});
+  TritWords<2 * kH> ph[3];
+  for (int i = 0; i < 3; ++i)
+    KaratsubaCombine(ph[i], pq[3 * i], pq[3 * i + 1], pq[3 * i + 2], K::kM[i]);
+  TritWords<2 * kW> prod;
+  KaratsubaCombine(prod, ph[0], ph[1], ph[2], kW);
+  Trits<2 * N> acc{};
+  for (int w = 0; w < Wide::kWords; ++w) {  // the words above are zero: degree <= 2n - 4
+    SetWord(acc.z, w, prod.z[w]);
+    SetWord(acc.s, w, prod.s[w]);
+  }
+  Wipe(&aw, sizeof aw);
+  Wipe(&bw, sizeof bw);
+  Wipe(ah, sizeof ah);
+  Wipe(bh, sizeof bh);
+  Wipe(aq, sizeof aq);
+  Wipe(bq, sizeof bq);
+  Wipe(pq, sizeof pq);
+  Wipe(ph, sizeof ph);
+  Wipe(&prod, sizeof prod);
   // Fold: coefficients n .. 2n-4 onto 0 .. n-4 (the product's degree is at most 2n-4).
   Trits<N> hi{};
   for (int w = 0; w < kW; ++w) {
@@ -341,8 +566,6 @@ __attribute__((noinline)) void S3MulTrits(Trits<N>& r, const Trits<N>& a, const 
   for (int k = 0; k < Bits<N>::kV; ++k) AddScaledZs(r.z.v[k], r.s.v[k], ones[k], none, cz, cn);
   Wipe(&acc, sizeof acc);
   Wipe(&hi, sizeof hi);
-  Wipe(bz, sizeof bz);
-  Wipe(bs, sizeof bs);
 }
 
 // r <- the representative of r mod Phi_n with coefficient n-1 zero (subtract c[n-1] Phi_n).

@@ -22,6 +22,8 @@
 
 #if defined(__AVX2__)
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>  // the portable build's conversions (inverse_impl.h, batch_impl.h)
 #endif
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)  // the AVX2 build's hand-written kernels (ntru_avx2.cc)
 #include "crypto/ntru/avx2/kernels.h"
@@ -71,9 +73,13 @@ inline void StoreU16(std::uint16_t* p, VecU16 v) { std::memcpy(p, &v, sizeof v);
 // r[0 .. 2L) = a * b for L a multiple of the lane count. Accumulates whole output vectors in
 // registers: for each shift t, the V+1 vectors of b shifted by t (read from a zero-framed copy)
 // are loaded once and multiplied by the broadcast coefficients a[t], a[t + lanes], ...
+// Always inlined into the Karatsuba level above it (three copies): whether GCC inlined it
+// depended on the rest of the file, and each call it kept out of line cost about 150
+// instructions more (ADR 0058).
 template <int L>
-inline void Schoolbook(std::uint16_t* __restrict r, const std::uint16_t* __restrict a,
-                       const std::uint16_t* __restrict b) {
+__attribute__((always_inline)) inline void Schoolbook(std::uint16_t* __restrict r,
+                                                      const std::uint16_t* __restrict a,
+                                                      const std::uint16_t* __restrict b) {
   static_assert(L % kU16Lanes == 0);
   constexpr int kV = L / kU16Lanes;
   alignas(kVecBytes) std::uint16_t bz[L + 2 * kU16Lanes] = {};
@@ -109,9 +115,15 @@ inline void Karatsuba(std::uint16_t* __restrict r, const std::uint16_t* __restri
       as[i] = static_cast<std::uint16_t>(a[i] + a[i + kH]);
       bs[i] = static_cast<std::uint16_t>(b[i] + b[i + kH]);
     }
-    Karatsuba<kH, Base>(r, a, b);                                     // low * low  -> r[0, 2H)
-    Karatsuba<kH, Base>(r + std::ptrdiff_t{2} * kH, a + kH, b + kH);  // high * high -> r[2H, 4H)
-    Karatsuba<kH, Base>(mid, as, bs);
+    if constexpr (kH <= Base) {
+      Schoolbook<kH>(r, a, b);
+      Schoolbook<kH>(r + std::ptrdiff_t{2} * kH, a + kH, b + kH);
+      Schoolbook<kH>(mid, as, bs);
+    } else {
+      Karatsuba<kH, Base>(r, a, b);                                     // low * low -> r[0, 2H)
+      Karatsuba<kH, Base>(r + std::ptrdiff_t{2} * kH, a + kH, b + kH);  // high * high -> r[2H, 4H)
+      Karatsuba<kH, Base>(mid, as, bs);
+    }
     for (int i = 0; i < 2 * kH; ++i)
       mid[i] = static_cast<std::uint16_t>(mid[i] - r[i] - r[i + 2 * kH]);
     for (int i = 0; i < 2 * kH; ++i) r[i + kH] = static_cast<std::uint16_t>(r[i + kH] + mid[i]);
@@ -508,9 +520,18 @@ class BitonicSorter {
   explicit BitonicSorter(const std::int32_t* in) { std::memcpy(v_, in, sizeof v_); }
   ~BitonicSorter() { Wipe(v_, sizeof v_); }
 
+  // Merge stage k: the lane stages (j >= P) one at a time, then the stages between vectors:
+  // one or two single stages first (where blocks are long), the rest three at a time
+  // (distances j, j/2, j/4 close over groups of 8 vectors, which stay in registers).
   void Sort() {
-    for (int k = 2; k <= Len; k <<= 1)
-      for (int j = k >> 1; j > 0; j >>= 1) Stage(k, j);
+    for (int k = 2; k <= Len; k <<= 1) {
+      int j = k >> 1;
+      for (; j >= kP; j >>= 1) Stage(k, j);
+      int stages = 0;
+      for (int t = j; t > 0; t >>= 1) ++stages;
+      for (; stages % 3 != 0; --stages, j >>= 1) Stage(k, j);
+      for (; j > 0; j >>= 3) Stage3(k, j);
+    }
   }
 
   std::int32_t Extract(int rank) const { return v_[rank % kP][rank / kP]; }  // rank is public
@@ -526,13 +547,6 @@ class BitonicSorter {
     return reinterpret_cast<VecI32>(
         _mm256_max_epi32(reinterpret_cast<__m256i>(a), reinterpret_cast<__m256i>(b)));
   }
-  // Orders (a, b) ascending, or descending if desc (public).
-  static void Exchange(VecI32& a, VecI32& b, bool desc) {
-    const VecI32 lo = Min(a, b);
-    const VecI32 hi = Max(a, b);
-    a = desc ? hi : lo;
-    b = desc ? lo : hi;
-  }
   // Per lane: ascending, or descending where the desc mask is set.
   static void Exchange(VecI32& a, VecI32& b, VecI32 desc) {
     const VecI32 lo = Min(a, b);
@@ -540,6 +554,8 @@ class BitonicSorter {
     a = Select(desc, hi, lo);
     b = Select(desc, lo, hi);
   }
+  // Lane-wise min(a, b) where lo is set, max(a, b) elsewhere.
+  static VecI32 MinOrMax(VecI32 a, VecI32 b, VecI32 lo) { return Select(lo, Min(a, b), Max(a, b)); }
 #else
   // Without a vector min/max (SSE2), swap through a comparison mask.
   static void SwapWhere(VecI32& a, VecI32& b, VecI32 mask) {
@@ -547,12 +563,10 @@ class BitonicSorter {
     a ^= t;
     b ^= t;
   }
-  static void Exchange(VecI32& a, VecI32& b, bool desc) {
-    SwapWhere(a, b, desc ? (b > a) : (a > b));
-  }
   static void Exchange(VecI32& a, VecI32& b, VecI32 desc) { SwapWhere(a, b, (a > b) ^ desc); }
-  static VecI32 Min(VecI32 a, VecI32 b) { return Select(a < b, a, b); }
-  static VecI32 Max(VecI32 a, VecI32 b) { return Select(a < b, b, a); }
+  static VecI32 MinOrMax(VecI32 a, VecI32 b, VecI32 lo) {
+    return a ^ ((a ^ b) & ((a > b) ^ ~lo));  // b where it is the one asked for
+  }
 #endif
 
   // Lane l of the result is lane l ^ lane_bit of v (lane_bit is public: 1, 2, 4, ...).
@@ -581,21 +595,46 @@ class BitonicSorter {
     return m;
   }
 
+  // Direction mask of the block of vectors starting at blk in merge stage k (bit k of the
+  // element index l * P + p): from p for k < P (uniform over the block, whose 2j vectors share
+  // bit k), from the lane for k >= P.
+  static VecI32 BlockDescMask(int k, int blk) {
+    return LaneDescMask(k) | (VecI32{} - ((blk & k) != 0 ? 1 : 0));
+  }
+
+  // Three stages of merge size k at distances j, j/2 and j/4 (4 <= j < P): each group of the 8
+  // vectors p, p + j/4, ..., p + 7j/4 is closed under the three, so it is loaded once.
+  void Stage3(int k, int j) {
+    const int d = j / 4;
+    for (int blk = 0; blk < kP; blk += 2 * j) {
+      const VecI32 desc = BlockDescMask(k, blk);
+      for (int p = blk; p < blk + d; ++p) {
+        VecI32 x[8];
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; ++m) x[m] = v_[p + m * d];
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; ++m) Exchange(x[m], x[m + 4], desc);
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; ++m)
+          Exchange(x[(m & 1) + 4 * (m >> 1)], x[(m & 1) + 4 * (m >> 1) + 2], desc);
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; ++m) Exchange(x[2 * m], x[2 * m + 1], desc);
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; ++m) v_[p + m * d] = x[m];
+      }
+    }
+  }
+
   // One compare-exchange stage of merge size k at distance j. Every branch below depends on
   // the public indices k, j and p only.
   void Stage(int k, int j) {
-    if (j < kP && k < kP) {
-      // Pairs (p, p + j) inside blocks of 2j vectors; the direction is bit k of p, uniform
-      // over a block because k >= 2j.
+    if (j < kP) {
+      // Pairs (p, p + j) inside blocks of 2j vectors; the direction is uniform over a block
+      // (k >= 2j) or depends on the lane (k >= P).
       for (int blk = 0; blk < kP; blk += 2 * j) {
-        const bool desc = (blk & k) != 0;
+        const VecI32 desc = BlockDescMask(k, blk);
         for (int p = blk; p < blk + j; ++p) Exchange(v_[p], v_[p + j], desc);
       }
-    } else if (j < kP) {
-      // As above, but the direction depends on the lane.
-      const VecI32 desc = LaneDescMask(k);
-      for (int blk = 0; blk < kP; blk += 2 * j)
-        for (int p = blk; p < blk + j; ++p) Exchange(v_[p], v_[p + j], desc);
     } else {
       const int lane_bit = j / kP;
       VecI32 lower;
@@ -603,7 +642,7 @@ class BitonicSorter {
       const VecI32 keep_lo = lower ^ LaneDescMask(k);  // lower XOR descending
       for (int p = 0; p < kP; ++p) {
         const VecI32 partner = SwapLanes(v_[p], lane_bit);
-        v_[p] = Select(keep_lo, Min(v_[p], partner), Max(v_[p], partner));
+        v_[p] = MinOrMax(v_[p], partner, keep_lo);
       }
     }
   }
