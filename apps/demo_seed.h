@@ -131,7 +131,7 @@ struct SeedContext {
   // The record id a device sent (what the patient's device tells them), nullopt until it has.
   std::function<std::optional<std::string>(const std::string& device_id)> record_id_of;
   // Waits about `d` between retries; false means stop now (the demo: a termination signal).
-  // Called from several threads at once (independent calls run concurrently, see below).
+  // Called from several threads at once (the concurrent logins, see the top of the file).
   std::function<bool(std::chrono::milliseconds d)> pause;
   // How long a step waits for data to reach the cloud, or for a busy login gate.
   std::chrono::milliseconds timeout = std::chrono::minutes(2);
