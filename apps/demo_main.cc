@@ -31,6 +31,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -740,12 +741,16 @@ int RunDemo(const DemoFlags& flags) {
 
   // Seeding, part 1 (before the wards start: their devices use the patient ids it learns).
   const std::string cloud_url = children[0].spec.base_url;
-  bool stop_requested = false;  // a signal the seeding's pauses took
+  // A signal the seeding's pauses took (they may run on several of its threads at once: the
+  // one that takes the signal sets it, the others see it when their wait ends).
+  std::atomic<bool> stop_requested{false};
   medmesh::demo::SeedContext seed_context{
       **seed_client, clock, cloud_url,
       [&dir](const std::string& device_id) { return RecordIdOf(dir, device_id); },
       [&stop_requested](std::chrono::milliseconds d) {
-        stop_requested = stop_requested || node::WaitForTerminationSignal(d).has_value();
+        if (!stop_requested && node::WaitForTerminationSignal(d).has_value()) {
+          stop_requested = true;
+        }
         return !stop_requested;
       }};
   if (seeding.seed && !seeding.seed->complete) {

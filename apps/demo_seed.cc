@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <iomanip>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "accounts/encoding.h"
@@ -29,7 +31,8 @@ using accounts::Role;
 constexpr int kSeedFileVersion = 1;
 constexpr std::size_t kMaxSeedFileBytes = 1 << 20;
 constexpr std::string_view kDomain = "@demo.example.org";  // RFC 2606: never a real mailbox
-constexpr std::chrono::milliseconds kRetryPause{500};
+// Between two looks for data that has not reached the cloud yet (a few cheap GETs each).
+constexpr std::chrono::milliseconds kRetryPause{100};
 
 constexpr wearable::Profile kWardProfiles[] = {
     wearable::Profile::kHypertension, wearable::Profile::kType2Diabetes, wearable::Profile::kCopd,
@@ -209,15 +212,29 @@ class Api {
       if (!c_.pause(wait)) return Unavailable("demo seeding stopped");
     }
   }
-  Result<net::Response> Get(const std::string& path, const std::string& token) {
-    return Call(net::Method::kGet, path, nullptr, token);
+  // As `a`, with their session (logging them in first if the seeding has not yet).
+  Result<net::Response> CallAs(const DemoAccount& a, net::Method method, const std::string& path,
+                               const Json* body) {
+    MEDMESH_ASSIGN_OR_RETURN(std::string token, Token(a));
+    MEDMESH_ASSIGN_OR_RETURN(net::Response response, Call(method, path, body, token));
+    if (response.status != 401) return response;
+    // A session from earlier in the seeding that has ended: log in again, once.
+    c_.sessions->Forget(a.login);
+    MEDMESH_ASSIGN_OR_RETURN(token, Token(a));
+    return Call(method, path, body, token);
   }
-  Result<net::Response> Post(const std::string& path, const Json& body,
-                             const std::string& token = {}) {
-    return Call(net::Method::kPost, path, &body, token);
+  Result<net::Response> Get(const std::string& path, const DemoAccount& as) {
+    return CallAs(as, net::Method::kGet, path, nullptr);
   }
-  Result<net::Response> PostEmpty(const std::string& path, const std::string& token) {
-    return Call(net::Method::kPost, path, nullptr, token);
+  Result<net::Response> Post(const std::string& path, const Json& body, const DemoAccount& as) {
+    return CallAs(as, net::Method::kPost, path, &body);
+  }
+  // Without a session (registrations, logins).
+  Result<net::Response> Post(const std::string& path, const Json& body) {
+    return Call(net::Method::kPost, path, &body);
+  }
+  Result<net::Response> PostEmpty(const std::string& path, const DemoAccount& as) {
+    return CallAs(as, net::Method::kPost, path, nullptr);
   }
 
   // The body of a response with one of the `ok` statuses, else its error, prefixed by `what`.
@@ -233,18 +250,21 @@ class Api {
     return body;
   }
 
-  // Logs `a` in; the session's JSON (token, account_id, patient_id, ...).
+  // Logs `a` in and keeps the session; the session's JSON (token, account_id, patient_id, ...).
   Result<Json> Login(const DemoAccount& a) {
-    return Expect(Post("/api/v1/session", {{"email", a.login}, {"password", a.password}}), {200},
-                  "logging in a demo " + std::string(accounts::RoleName(a.role)));
-  }
-  Result<std::string> Token(const DemoAccount& a) {
-    if (auto it = tokens_.find(a.login); it != tokens_.end()) return it->second;
-    MEDMESH_ASSIGN_OR_RETURN(Json session, Login(a));
+    MEDMESH_ASSIGN_OR_RETURN(
+        Json session,
+        Expect(Post("/api/v1/session", {{"email", a.login}, {"password", a.password}}), {200},
+               "logging in a demo " + std::string(accounts::RoleName(a.role))));
     std::string token = session.value("token", std::string());
     if (token.empty()) return Internal("a login answered no token");
-    tokens_[a.login] = token;
-    return token;
+    c_.sessions->Put(a.login, std::move(token));
+    return session;
+  }
+  Result<std::string> Token(const DemoAccount& a) {
+    if (std::optional<std::string> token = c_.sessions->Find(a.login)) return *std::move(token);
+    MEDMESH_ASSIGN_OR_RETURN(const Json session, Login(a));
+    return session.value("token", std::string());  // not empty (Login)
   }
 
   // Runs `step` until it reports done, pausing between tries, at most the context's timeout.
@@ -262,8 +282,24 @@ class Api {
 
  private:
   const SeedContext& c_;
-  std::map<std::string, std::string> tokens_;
 };
+
+// Runs job(0) .. job(n - 1), at most kConcurrentSeedCalls at once (this thread is one of the
+// workers); returns once all are done, with the first error by index.
+Status ForEachConcurrently(std::size_t n, const std::function<Status(std::size_t)>& job) {
+  std::vector<Status> outcomes(n, OkStatus());
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < n; i = next++) outcomes[i] = job(i);
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t t = 1; t < std::min(n, kConcurrentSeedCalls); ++t) helpers.emplace_back(work);
+    work();
+  }
+  for (Status& outcome : outcomes) MEDMESH_RETURN_IF_ERROR(outcome);
+  return OkStatus();
+}
 
 const DemoAccount* Find(const DemoSeed& seed, std::string_view login) {
   for (const DemoAccount& a : seed.accounts) {
@@ -309,6 +345,22 @@ Json RegistrationBody(const DemoAccount& a, std::int64_t now_ms) {
 }
 
 }  // namespace
+
+std::optional<std::string> SeedSessions::Find(const std::string& login) const {
+  std::lock_guard lock(mu_);
+  if (auto it = tokens_.find(login); it != tokens_.end()) return it->second;
+  return std::nullopt;
+}
+
+void SeedSessions::Put(const std::string& login, std::string token) {
+  std::lock_guard lock(mu_);
+  tokens_[login] = std::move(token);
+}
+
+void SeedSessions::Forget(const std::string& login) {
+  std::lock_guard lock(mu_);
+  tokens_.erase(login);
+}
 
 std::vector<DemoWard> DemoWards(int cloudlets) {
   std::vector<DemoWard> wards;
@@ -444,7 +496,7 @@ Result<std::optional<DemoSeed>> LoadDemoSeed(const std::filesystem::path& file) 
 
 Status SeedAccounts(const SeedContext& context, DemoSeed& seed) {
   Api api(context);
-  MEDMESH_ASSIGN_OR_RETURN(const std::string admin, api.Token(Admin(seed)));
+  const DemoAccount& admin = Admin(seed);
   const std::int64_t now_ms = wire::NowMs(context.clock);
 
   // Operators (made by the admin) and the self-registrations. 409: there already.
@@ -478,17 +530,23 @@ Status SeedAccounts(const SeedContext& context, DemoSeed& seed) {
         {200}, "approving a demo registration"));
   }
 
-  // Every approved account logs in once: the logins work, and the ids are learnt.
+  // Every approved account logs in once: the logins work, and the ids are learnt. The logins
+  // are independent (each an Argon2id verification at the cloud), so they run concurrently; the
+  // sessions are kept for SeedWorkflows.
+  std::vector<DemoAccount*> approved;
   for (DemoAccount& a : seed.accounts) {
-    if (!a.approved) continue;
+    if (a.approved) approved.push_back(&a);
+  }
+  return ForEachConcurrently(approved.size(), [&](std::size_t i) -> Status {
+    DemoAccount& a = *approved[i];
     MEDMESH_ASSIGN_OR_RETURN(Json session, api.Login(a));
     a.account_id = session.value("account_id", std::string());
     a.patient_id = session.value("patient_id", std::string());
     if (a.account_id.empty() || (a.role == Role::kPatient && a.patient_id.empty())) {
       return Internal("a demo login answered without its ids");
     }
-  }
-  return OkStatus();
+    return OkStatus();
+  });
 }
 
 Status SeedWorkflows(const SeedContext& context, const DemoSeed& seed) {
@@ -511,9 +569,8 @@ Status SeedWorkflows(const SeedContext& context, const DemoSeed& seed) {
       api.Until("the patients' data to reach the cloud", [&]() -> Result<bool> {
         bool all = true;
         for (const DemoAccount* p : patients) {
-          MEDMESH_ASSIGN_OR_RETURN(const std::string token, api.Token(*p));
-          MEDMESH_ASSIGN_OR_RETURN(Json mine, Api::Expect(api.Get("/api/v1/activations", token),
-                                                          {200}, "listing activations"));
+          MEDMESH_ASSIGN_OR_RETURN(Json mine, Api::Expect(api.Get("/api/v1/activations", *p), {200},
+                                                          "listing activations"));
           bool asked = false;
           for (const Json& a : mine.value("activations", Json::array())) {
             const std::string status = a.value("status", std::string());
@@ -525,7 +582,7 @@ Status SeedWorkflows(const SeedContext& context, const DemoSeed& seed) {
             if (c != p->cloudlet_id) order.push_back(c);
           }
           for (const std::string& cloudlet : order) {
-            auto r = api.Post("/api/v1/activations", {{"cloudlet_id", cloudlet}}, token);
+            auto r = api.Post("/api/v1/activations", {{"cloudlet_id", cloudlet}}, *p);
             MEDMESH_RETURN_IF_ERROR(Api::Expect(r, {201, 404, 409}, "asking for portal access"));
             if (r->status != 404) {
               asked = true;
@@ -539,15 +596,14 @@ Status SeedWorkflows(const SeedContext& context, const DemoSeed& seed) {
   if (!activations_asked) return activations_asked;
   for (const DemoAccount& op : seed.accounts) {
     if (op.role != Role::kOperator) continue;
-    MEDMESH_ASSIGN_OR_RETURN(const std::string token, api.Token(op));
-    MEDMESH_ASSIGN_OR_RETURN(
-        Json requests, Api::Expect(api.Get("/api/v1/activations?status=requested", token), {200},
-                                   "listing activation requests"));
+    MEDMESH_ASSIGN_OR_RETURN(Json requests,
+                             Api::Expect(api.Get("/api/v1/activations?status=requested", op), {200},
+                                         "listing activation requests"));
     for (const Json& a : requests.value("activations", Json::array())) {
       if (patient_ids.count(a.value("patient_id", std::string())) == 0) continue;
       MEDMESH_RETURN_IF_ERROR(Api::Expect(
           api.Post("/api/v1/activations/" + a.value("activation_id", std::string()) + "/decision",
-                   {{"approve", true}, {"reason", "identity checked at the ward desk"}}, token),
+                   {{"approve", true}, {"reason", "identity checked at the ward desk"}}, op),
           {200, 409}, "approving portal access"));
     }
   }
@@ -563,9 +619,8 @@ Status SeedWorkflows(const SeedContext& context, const DemoSeed& seed) {
           if (doctor == nullptr || doctor->account_id.empty()) {
             return FailedPrecondition("the demo accounts are not seeded");
           }
-          MEDMESH_ASSIGN_OR_RETURN(const std::string token, api.Token(*p));
-          MEDMESH_ASSIGN_OR_RETURN(Json mine, Api::Expect(api.Get("/api/v1/consents", token), {200},
-                                                          "listing consents"));
+          MEDMESH_ASSIGN_OR_RETURN(
+              Json mine, Api::Expect(api.Get("/api/v1/consents", *p), {200}, "listing consents"));
           if (!mine.value("consents", Json::array()).empty()) continue;
           const std::optional<std::string> record = context.record_id_of(p->device_id);
           if (!record) {
@@ -575,7 +630,7 @@ Status SeedWorkflows(const SeedContext& context, const DemoSeed& seed) {
           auto r = api.Post("/api/v1/consents",
                             {{"doctor_id", doctor->account_id},
                              {"records", {{{"device_id", p->device_id}, {"record_id", *record}}}}},
-                            token);
+                            *p);
           MEDMESH_RETURN_IF_ERROR(Api::Expect(r, {201, 404}, "granting consent"));
           all = all && r->status == 201;
         }
@@ -586,9 +641,8 @@ Status SeedWorkflows(const SeedContext& context, const DemoSeed& seed) {
   // --- 4. Answers: each doctor answers the planned grants in their inbox not answered yet.
   for (const DemoAccount& doctor : seed.accounts) {
     if (doctor.role != Role::kDoctor || !doctor.approved) continue;
-    MEDMESH_ASSIGN_OR_RETURN(const std::string token, api.Token(doctor));
     MEDMESH_ASSIGN_OR_RETURN(
-        Json inbox, Api::Expect(api.Get("/api/v1/inbox", token), {200}, "reading an inbox"));
+        Json inbox, Api::Expect(api.Get("/api/v1/inbox", doctor), {200}, "reading an inbox"));
     for (const Json& entry : inbox.value("patients", Json::array())) {
       const std::string patient_id = entry.value("patient_id", std::string());
       const auto p = std::find_if(patients.begin(), patients.end(), [&](const DemoAccount* a) {
@@ -611,7 +665,7 @@ Status SeedWorkflows(const SeedContext& context, const DemoSeed& seed) {
         }
         const std::string consent = grant["consent"].value("consent_id", std::string());
         MEDMESH_RETURN_IF_ERROR(
-            Api::Expect(api.Post("/api/v1/consents/" + consent + "/answers", body, token), {201},
+            Api::Expect(api.Post("/api/v1/consents/" + consent + "/answers", body, doctor), {201},
                         "answering a grant"));
       }
     }
@@ -620,14 +674,13 @@ Status SeedWorkflows(const SeedContext& context, const DemoSeed& seed) {
   // --- One patient revokes their (answered) grant.
   for (const DemoAccount* p : patients) {
     if (!p->revoked) continue;
-    MEDMESH_ASSIGN_OR_RETURN(const std::string token, api.Token(*p));
     MEDMESH_ASSIGN_OR_RETURN(
-        Json mine, Api::Expect(api.Get("/api/v1/consents", token), {200}, "listing consents"));
+        Json mine, Api::Expect(api.Get("/api/v1/consents", *p), {200}, "listing consents"));
     for (const Json& c : mine.value("consents", Json::array())) {
       if (!c.value("active", false)) continue;
       MEDMESH_RETURN_IF_ERROR(Api::Expect(
           api.PostEmpty("/api/v1/consents/" + c.value("consent_id", std::string()) + "/revocation",
-                        token),
+                        *p),
           {200}, "revoking a grant"));
     }
   }

@@ -23,14 +23,19 @@
 // answered) and does only what is missing, so seeding that was interrupted resumes and
 // seeding twice creates nothing new. DemoSeed::complete marks a finished seeding; the demo
 // does not seed again then.
-// Thread safety: none (one seeding at a time). Nothing here logs ids or passwords; errors say
-// which step failed, never whom.
+// Calls that do not depend on each other (the logins) run concurrently, at most
+// kConcurrentSeedCalls at once; the registrations stay in the plan's order (the cloud lists
+// accounts by creation time). Thread safety: one seeding at a time. Nothing here logs ids or
+// passwords; errors say which step failed, never whom.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -44,6 +49,10 @@
 #include "wearable/simulator.h"
 
 namespace medmesh::demo {
+
+// At most this many of the seeding's HTTP calls are in flight at once (the cloud's login pool
+// runs one Argon2id verification per core and queues a few more).
+inline constexpr std::size_t kConcurrentSeedCalls = 4;
 
 // One simulated wearable of the demo: its ward's cloudlet, device id, profile and seed.
 struct DemoDevice {
@@ -99,6 +108,22 @@ DemoSeed NewDemoSeed(const std::vector<DemoWard>& wards, Random& random);
 [[nodiscard]] Status SaveDemoSeed(const std::filesystem::path& file, const DemoSeed& seed);
 [[nodiscard]] Result<std::optional<DemoSeed>> LoadDemoSeed(const std::filesystem::path& file);
 
+// The sessions one seeding opened (bearer tokens, in memory only, never in the seed file),
+// shared by the SeedAccounts and SeedWorkflows calls of one SeedContext: the workflows then do
+// not log in again whom the accounts step logged in (each login is an Argon2id verification at
+// the cloud, with its production cost). A token that ended (after 15 minutes) is replaced by a
+// new login. Thread safety: thread-safe.
+class SeedSessions {
+ public:
+  std::optional<std::string> Find(const std::string& login) const;
+  void Put(const std::string& login, std::string token);
+  void Forget(const std::string& login);
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> tokens_;  // guarded by mu_
+};
+
 struct SeedContext {
   net::HttpClient& client;
   const Clock& clock;     // the patients' birth dates are ages at registration
@@ -106,9 +131,12 @@ struct SeedContext {
   // The record id a device sent (what the patient's device tells them), nullopt until it has.
   std::function<std::optional<std::string>(const std::string& device_id)> record_id_of;
   // Waits about `d` between retries; false means stop now (the demo: a termination signal).
+  // Called from several threads at once (the concurrent logins, see the top of the file).
   std::function<bool(std::chrono::milliseconds d)> pause;
   // How long a step waits for data to reach the cloud, or for a busy login gate.
   std::chrono::milliseconds timeout = std::chrono::minutes(2);
+  // The seeding's sessions (copies of the context share them).
+  std::shared_ptr<SeedSessions> sessions = std::make_shared<SeedSessions>();
 };
 
 // Operators, registrations, approvals; then every approved account logs in once, which fills

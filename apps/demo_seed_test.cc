@@ -18,6 +18,7 @@
 #include "cloud/cloud_service.h"
 #include "cloudlet/cloudlet_service.h"
 #include "net/http_client.h"
+#include "net/test_support.h"
 #include "node/test_support.h"
 #include "testing/wait.h"
 #include "wire/record_codec.h"
@@ -159,6 +160,14 @@ class DemoSeedTest : public ::testing::Test {
   net::Response Login(const demo::DemoAccount& a) {
     return Call(net::Method::kPost, "/api/v1/session", "",
                 json{{"email", a.login}, {"password", a.password}}.dump());
+  }
+  // The cloud's Argon2id password checks for logins so far (its /metrics).
+  double PasswordChecks() {
+    const net::Response r = Call(net::Method::kGet, "/metrics", "");
+    const auto value = net::testing::FindSample(net::testing::ParseExposition(r.body),
+                                                "medmesh_login_password_checks_total", {});
+    EXPECT_TRUE(value.has_value()) << "the counter is exported";
+    return value ? std::stod(*value) : -1;
   }
   std::string Token(const demo::DemoAccount& a) {
     const net::Response r = Login(a);
@@ -325,9 +334,16 @@ TEST_F(DemoSeedTest, SeedsEveryWorkflowThroughTheApiAndSeedingAgainAddsNothing) 
   const demo::SeedContext context = Context();
   Status accounts = demo::SeedAccounts(context, seed);
   ASSERT_TRUE(accounts) << accounts.error().ToString();
+  // Each approved account logged in (concurrently) once, the admin also for its first calls.
+  std::size_t approved = 0;
+  for (const demo::DemoAccount& a : seed.accounts) approved += a.approved ? 1 : 0;
+  const double checks_after_accounts = PasswordChecks();
+  EXPECT_EQ(checks_after_accounts, static_cast<double>(approved + 1));
   ASSERT_NO_FATAL_FAILURE(RunDevices(seed));
   Status workflows = demo::SeedWorkflows(context, seed);
   ASSERT_TRUE(workflows) << workflows.error().ToString();
+  // The workflows use the sessions of the accounts step: no login, no Argon2id work, again.
+  EXPECT_EQ(PasswordChecks(), checks_after_accounts);
 
   const Snapshot first = Look(seed);
   EXPECT_EQ(first.pending_registrations, 2u);  // the pending patient and doctor

@@ -34,7 +34,8 @@
 // ward of cloudlet-1 against the real API: an operator, four linked patients whose devices
 // (node::testing::TestDevice) enrol at the cloudlet and upload readings and their record,
 // approved portal access, doctors, grants, answers and prescriptions, a pending patient and
-// doctor; then 35 days of readings per linked patient (cloud::SeedReadings) for the charts.
+// doctor; then 35 days of readings per linked patient (cloud::SeedReadings, in six-hour
+// batches) for the charts.
 // The seed plan's admin is the deployment's admin (admin@hospital.test, the stdin password).
 // Passwords are hashed with light Argon2id parameters: this is a test deployment.
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -78,6 +79,12 @@ int Fail(std::string_view what, const Error& error) {
 SecretBytes RandomKey(Random& random) { return SecretBytes(random.Generate(32)); }
 
 std::string RecordIdOf(const std::string& device_id) { return "rec-" + device_id; }
+
+// The seeded 35 days of readings (one of each of three kinds a minute) go to the cloud in
+// six-hour batches: the same readings and roll-ups as hourly ones, in 140 batches per patient
+// rather than 840. Each batch is two commits (the batch with its roll-ups, its chain entry) and
+// re-merges its roll-up chunks, so the batch count is what the seeding's time is (ADR 0059).
+constexpr std::int64_t kSeededBatchMs = 6 * 3'600'000;
 
 struct Seeding {
   cloud::CloudService& cloud;
@@ -129,7 +136,10 @@ Status RunDevices(const Seeding& s, net::HttpClient& client, const demo::DemoSee
     MEDMESH_RETURN_IF_ERROR(cloud::SeedReadings(
         s.cloud.intake(), s.cloud.records(), s.cloud.intake_store(),
         {device.device_id(), device.patient_id(), s.cloudlet.node_id(), device.signer()},
-        {.from_ms = now - 35LL * 86'400'000, .to_ms = now - 120'000, .first_sequence = 1000},
+        {.from_ms = now - 35LL * 86'400'000,
+         .to_ms = now - 120'000,
+         .batch_ms = kSeededBatchMs,
+         .first_sequence = 1000},
         s.random, s.clock));
   }
   return OkStatus();

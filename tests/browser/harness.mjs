@@ -244,7 +244,7 @@ export async function waitForLanding(page) {
 
 // Registers the hooks that start the deployment and the browser before the file's tests and
 // stop them after; `name` names the file's metrics (metrics-<name>.json). `seed: true` starts the
-// deployment with --seed (the demo's people and workflows, about 25 s) and fills `seed`;
+// deployment with --seed (the demo's people and workflows, about 2 s) and fills `seed`;
 // `partner: true` with --partner (a second cloudlet, cloudlet-2, peer of the first; its URL in
 // `urls.cloudlet2`).
 // `demoAttacks: true` with --demo-attacks (the cloudlet serves the red team, docs/attack.md).
@@ -255,16 +255,26 @@ export function useDeployment(name,
       throw new Error(`${CHROMIUM} is missing: run tools/setup.sh (it installs Debian's chromium)`);
     }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    ({ child: deployment, lines: deploymentLines, urls } =
-      await startDeployment([...(withSeed ? ['--seed'] : []), ...(partner ? ['--partner'] : []),
-        ...(demoAttacks ? ['--demo-attacks'] : [])]));
+    // The browser starts while the deployment starts (and seeds): neither needs the other yet.
+    // Both are kept even if the other fails, so that after() stops them.
+    const [started, launched] = await Promise.allSettled([
+      startDeployment([...(withSeed ? ['--seed'] : []), ...(partner ? ['--partner'] : []),
+        ...(demoAttacks ? ['--demo-attacks'] : [])]),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        // Chromium's sandbox refuses to run as root (CI containers).
+        args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+      }),
+    ]);
+    if (launched.status === 'fulfilled') browser = launched.value;
+    if (started.status === 'fulfilled') {
+      ({ child: deployment, lines: deploymentLines, urls } = started.value);
+    }
+    for (const outcome of [started, launched]) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+    }
     if (withSeed) seed = JSON.parse(fs.readFileSync(urls.seed, 'utf8'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // Chromium's sandbox refuses to run as root (CI containers).
-      args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-    });
   });
 
   after(async () => {
