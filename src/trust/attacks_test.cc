@@ -458,5 +458,36 @@ TEST_F(AttackTest, AnHonestPatientsBadDayIsNoProbation) {
   EXPECT_FALSE(model_.OnProbation("h0", 11 * kDay));
 }
 
+TEST_F(AttackTest, OneHoldersDisputeIsNoProbation) {
+  for (const char* h : {"h1", "h2", "h3"}) Vouch(h);
+  // Only h2 rated h0 in the window, badly, twice: n = 2, s = 2, P(X >= 2) = 0.05^2 = 0.0025,
+  // below 0.003 - but the ratings of one holder are one dispute, not independent trials.
+  Rate("h2", "h0", 0.0, 1, 5 * kDay);
+  Rate("h2", "h0", 0.0, 1, 6 * kDay);
+  model_.Refresh(7 * kDay);
+  EXPECT_NEAR(BetaCdf(2, 1, 0.05), 0.0025, 1e-12);
+  EXPECT_FALSE(model_.OnProbation("h0", 7 * kDay));
+  // A second holder's bad rating in the same window makes it a burst: n = 3, s = 3,
+  // P = 0.05^3 = 0.000125.
+  Rate("h3", "h0", 0.0, 1, 7 * kDay);
+  model_.Refresh(8 * kDay);
+  EXPECT_TRUE(model_.OnProbation("h0", 8 * kDay));
+}
+
+TEST_F(AttackTest, AnHonestReportOfAWellLikedAttackerIsNotALiarsRecord) {
+  // h2-h4 rate a0 well (3x each, in a0's good phase); h1 met a0 in its bad phase and rated it 0
+  // three times. Against everyone else's p (about 0.8), h1's honesty is (3 (1 - p) + 2) / (3 + 2),
+  // below 0.6, but it was judged on 3 units only: fewer than lying_rater_min_evidence (5).
+  for (const char* h : {"h1", "h2", "h3", "h4"}) Vouch(h);
+  for (const char* h : {"h2", "h3", "h4"}) Rate(h, "a0", 1.0, 3);
+  Rate("h1", "a0", 0.0, 3);
+  model_.Refresh(0);
+  ASSERT_LT(model_.RaterHonesty("h1"), 0.6);
+  const TrustEstimate t = model_.Trust("h5", "h1", 0);
+  EXPECT_NEAR(t.rater_judged_evidence, 3.0, 1e-9);
+  EXPECT_FALSE(t.lying_rater);
+  EXPECT_TRUE(SharesVitals("h5", "h1", 0)) << "the clinician's word for h1 still counts";
+}
+
 }  // namespace
 }  // namespace medmesh::trust

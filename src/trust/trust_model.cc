@@ -290,11 +290,14 @@ void TrustModel::RefreshHonesty(std::int64_t now_ms) {
     }
   }
   std::unordered_map<std::string, double> honesty;
+  std::unordered_map<std::string, double> judged;
   for (const auto& [holder, ad] : agreement) {
     const double w = params_.honesty_prior_weight;
     honesty[holder] = (ad.first + w) / (ad.first + ad.second + w);
+    judged[holder] = ad.first + ad.second;
   }
   honesty_ = std::move(honesty);
+  honesty_evidence_ = std::move(judged);
 }
 
 void TrustModel::RefreshProbation(std::int64_t now_ms) {
@@ -342,14 +345,18 @@ void TrustModel::RefreshProbation(std::int64_t now_ms) {
       }
       double n = 0;
       double bad = 0;
+      int bad_holders = 0;  // holders with at least one bad rating in the window
       for (const auto& [holder, nb] : per_holder) {
         // One holder brings at most holder_evidence_cap ratings, in its own proportion.
         const double scale =
             nb.first > params_.holder_evidence_cap ? params_.holder_evidence_cap / nb.first : 1.0;
         n += nb.first * scale;
         bad += nb.second * scale;
+        if (nb.second >= 0.5) ++bad_holders;
       }
-      if (bad <= 0) continue;
+      // One dispute between two parties is not a burst: the ratings of one holder are not
+      // independent trials, so the bad ones must come from several holders.
+      if (bad <= 0 || bad_holders < params_.probation_min_bad_holders) continue;
       // P(X >= bad), X ~ Binomial(n, p): the regularised incomplete beta I_p(bad, n - bad + 1).
       const double tail = BetaCdf(bad, n - bad + 1.0, params_.probation_honest_bad_rate);
       if (tail >= params_.probation_quantile) continue;
@@ -404,7 +411,12 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
   t.confidence = 1.0 - (1.0 - direct.Confidence(w_prior)) * (1.0 - reputation.Confidence(w_prior));
   // A rater caught lying about others is not trusted as a subject either.
   t.rater_honesty = RaterHonesty(subject);
-  if (params_.lying_rater_honesty > 0 && t.rater_honesty < params_.lying_rater_honesty) {
+  // Only once enough of its ratings were judged: two honest 0s for a well-liked on-off attacker
+  // in its bad phase are not a liar's record.
+  const auto judged = honesty_evidence_.find(subject);
+  t.rater_judged_evidence = judged != honesty_evidence_.end() ? judged->second : 0.0;
+  if (params_.lying_rater_honesty > 0 && t.rater_honesty < params_.lying_rater_honesty &&
+      t.rater_judged_evidence >= params_.lying_rater_min_evidence) {
     t.lying_rater = true;
     t.value = std::min(t.value, params_.probation_cap);
   }

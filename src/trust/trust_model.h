@@ -166,10 +166,16 @@ struct TrustParams {
   std::chrono::milliseconds probation_duration = std::chrono::hours(24 * 60);
   double probation_cap = 0.3;
   double probation_min_honesty = 0.6;
+  // The bad ratings of a window must come from at least this many holders (one holder's
+  // ratings are not independent trials: a single dispute puts nobody on probation).
+  int probation_min_bad_holders = 2;
   // A patient caught rating others unfairly is evidence against that identity as a subject too
   // (ADR 0056): one whose rater honesty (Refresh) is below this is capped at probation_cap.
   // Unjudged raters and clinicians have honesty 1; 0 disables it.
   double lying_rater_honesty = 0.6;
+  // ... and only once at least this much of its evidence about others was judged (agreement +
+  // disagreement), so a few honest bad ratings of a well-liked attacker are not a liar's record.
+  double lying_rater_min_evidence = 5.0;
 };
 
 // T(i, j) and its parts, for decisions and explanations.
@@ -191,6 +197,7 @@ struct TrustEstimate {
   // The subject's own rater honesty; below TrustParams::lying_rater_honesty the value is capped
   // as for probation (lying_rater).
   double rater_honesty = 1;
+  double rater_judged_evidence = 0;  // the evidence h was judged on
   bool lying_rater = false;
 };
 
@@ -278,6 +285,7 @@ class TrustModel {
   std::unordered_map<std::string, std::map<std::string, BetaOpinion>> opinions_;
   std::unordered_map<std::string, double> credibility_;
   std::unordered_map<std::string, double> honesty_;
+  std::unordered_map<std::string, double> honesty_evidence_;  // agree + disagree behind honesty_
   std::unordered_map<std::string, std::vector<Received>> received_;  // by subject
   std::unordered_map<std::string, Probation> probation_;
   std::size_t accepted_ = 0;

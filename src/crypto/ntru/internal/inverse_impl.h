@@ -424,18 +424,6 @@ inline void S3MulLanes(TritWords<WO> (&out)[kP], const TritWords<WI> (&a)[kP],
   }
 }
 
-// r = a * b mod (3, Phi_n) for a, b with coefficients n-1 and up zero; so are r's. r may alias
-// a or b.
-//
-// Two levels of Karatsuba (ADR 0058) on the kW words of the operands, each split at
-// ceil(m/2) words: 9 products of 2-4-word operands, done kL at a time in the lanes of vectors
-// by a comb schoolbook (S3MulLanes; the products grouped by size, with two lanes 5 or 6
-// passes instead of 9), then recombined by F_3 additions on the planes. (ADR 0050 had the comb
-// over whole operands, whose cost grows with the square of the word count and whose last
-// vector of b was mostly empty.) Then the 2n-coefficient product is folded mod x^n - 1 and
-// reduced mod Phi_n (coefficient n-1 times 1 + x + ... + x^(n-1) subtracted).
-// Out of line: three calls per key, and inlined copies would only crowd the other inlining
-// decisions of the file.
 // The shape of S3MulTrits' Karatsuba for n = N: word counts of the level-1 operands (kM) and
 // the size of each of the 9 products' operands (Size), grouped by size for S3MulLanes.
 template <int N>
