@@ -121,9 +121,10 @@ class DataPathTest : public ::testing::Test {
 };
 
 TEST_F(DataPathTest, CloudDownThenUpEverythingArrivesExactlyOnce) {
-  // Learn a free port for the cloud, then take the cloud down.
-  StartCloud(0);
-  const std::uint16_t cloud_port = cloud_->port();
+  // A port the cloud can come back on (not one the kernel may hand out meanwhile), then take the
+  // cloud down.
+  const std::uint16_t cloud_port = net::testing::RestartablePort();
+  StartCloud(cloud_port);
   cloud_->Stop(std::chrono::seconds(1));
   cloud_.reset();
 
@@ -184,8 +185,8 @@ TEST_F(DataPathTest, CloudDownThenUpEverythingArrivesExactlyOnce) {
 }
 
 TEST_F(DataPathTest, AfterAnOutageDeliveryResumesWithoutWaitingOutTheBackoff) {
-  StartCloud(0);
-  const std::uint16_t cloud_port = cloud_->port();
+  const std::uint16_t cloud_port = net::testing::RestartablePort();
+  StartCloud(cloud_port);
   cloud_->Stop(std::chrono::seconds(1));
   cloud_.reset();
   // Backoff as after a long outage (minutes); the forwarder probes the cloud every 100 ms.
@@ -210,8 +211,8 @@ TEST_F(DataPathTest, AfterAnOutageDeliveryResumesWithoutWaitingOutTheBackoff) {
 }
 
 TEST_F(DataPathTest, ACloudletRestartLosesNothingQueued) {
-  StartCloud(0);
-  const std::uint16_t cloud_port = cloud_->port();
+  const std::uint16_t cloud_port = net::testing::RestartablePort();
+  StartCloud(cloud_port);
   cloud_->Stop(std::chrono::seconds(1));
   cloud_.reset();
   StartCloudlet(cloud_port);

@@ -1,5 +1,6 @@
 #include "net/test_support.h"
 
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -14,7 +15,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <memory>
+#include <random>
 #include <stdexcept>
 
 namespace medmesh::net::testing {
@@ -310,6 +313,36 @@ std::optional<RawConnection::Reply> RawExchange(std::uint16_t port, std::string_
   RawConnection connection(port);
   if (!connection.connected() || !connection.Send(request)) return std::nullopt;
   return connection.Read();
+}
+
+std::uint16_t RestartablePort() {
+  int low = 32768;  // Linux's default when the file cannot be read
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    int lo = 0;
+    int hi = 0;
+    if (std::fscanf(f, "%d %d", &lo, &hi) == 2 && lo > 0) low = lo;
+    std::fclose(f);
+  }
+  const int first = 10000;
+  if (low <= first + 100) throw std::runtime_error("no ports below the ephemeral range");
+  std::random_device seed;
+  std::mt19937 pick(seed());
+  std::uniform_int_distribution<int> port_of(first, low - 1);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = port_of(pick);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) continue;
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    if (bound) return static_cast<std::uint16_t>(port);
+  }
+  throw std::runtime_error("no free port below the ephemeral range");
 }
 
 }  // namespace medmesh::net::testing

@@ -106,4 +106,12 @@ bool ConnectsWithin(std::uint16_t port, std::string_view from, std::string_view 
 // Sends `request` on a new connection and reads one response.
 std::optional<RawConnection::Reply> RawExchange(std::uint16_t port, std::string_view request);
 
+// A loopback port for a server a test stops and starts again on the same port: free now (a
+// bind to 127.0.0.1 succeeds) and below the kernel's ephemeral range
+// (/proc/sys/net/ipv4/ip_local_port_range), chosen at random. A port the kernel handed out
+// (bind to 0) can be handed to another process's connection or listener while the server is
+// down, and the restart then fails with "address already in use"; ports below the range are
+// never handed out, so only another test choosing the same one at random could take it.
+std::uint16_t RestartablePort();
+
 }  // namespace medmesh::net::testing
