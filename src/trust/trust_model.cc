@@ -289,22 +289,14 @@ void TrustModel::RefreshHonesty(std::int64_t now_ms) {
       disagree += v.r * (1.0 - p) + v.s * p;
     }
   }
-  std::unordered_map<std::string, double> honesty;
-  std::unordered_map<std::string, double> judged;
-  for (const auto& [holder, ad] : agreement) {
-    const double w = params_.honesty_prior_weight;
-    honesty[holder] = (ad.first + w) / (ad.first + ad.second + w);
-    judged[holder] = ad.first + ad.second;
-  }
-  honesty_ = std::move(honesty);
-  honesty_evidence_ = std::move(judged);
+  agreement_ = std::move(agreement);
 }
 
 void TrustModel::RefreshProbation(std::int64_t now_ms) {
   // For every bad rating of the last probation_duration, the window of ratings up to it from
   // eligible holders is tested against an honest party's bad days. Judged with the credibilities
-  // and honesty of this Refresh, over the whole stored history, so the result does not depend on
-  // how often Refresh ran.
+  // and honesty of this Refresh, over the kept history (pruned below), so the result does not
+  // depend on how often Refresh ran.
   const std::int64_t window = params_.probation_window.count();
   const std::int64_t duration = params_.probation_duration.count();
   std::unordered_map<std::string, bool> eligible;
@@ -374,8 +366,11 @@ bool TrustModel::OnProbation(std::string_view subject, std::int64_t now_ms) cons
 
 double TrustModel::RaterHonesty(std::string_view id) const {
   if (params_.honesty_prior_weight <= 0) return 1.0;
-  if (auto it = honesty_.find(std::string(id)); it != honesty_.end()) return it->second;
-  return 1.0;
+  auto it = agreement_.find(std::string(id));
+  if (it == agreement_.end()) return 1.0;
+  const auto [agree, disagree] = it->second;
+  const double w = params_.honesty_prior_weight;
+  return (agree + w) / (agree + disagree + w);
 }
 
 TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& subject,
@@ -413,8 +408,9 @@ TrustEstimate TrustModel::Trust(const std::string& viewer, const std::string& su
   t.rater_honesty = RaterHonesty(subject);
   // Only once enough of its ratings were judged: two honest 0s for a well-liked on-off attacker
   // in its bad phase are not a liar's record.
-  const auto judged = honesty_evidence_.find(subject);
-  t.rater_judged_evidence = judged != honesty_evidence_.end() ? judged->second : 0.0;
+  if (auto it = agreement_.find(subject); it != agreement_.end()) {
+    t.rater_judged_evidence = it->second.first + it->second.second;
+  }
   if (params_.lying_rater_honesty > 0 && t.rater_honesty < params_.lying_rater_honesty &&
       t.rater_judged_evidence >= params_.lying_rater_min_evidence) {
     t.lying_rater = true;

@@ -67,6 +67,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "trust/beta.h"
@@ -284,8 +285,9 @@ class TrustModel {
   // opinions_[subject][holder]
   std::unordered_map<std::string, std::map<std::string, BetaOpinion>> opinions_;
   std::unordered_map<std::string, double> credibility_;
-  std::unordered_map<std::string, double> honesty_;
-  std::unordered_map<std::string, double> honesty_evidence_;  // agree + disagree behind honesty_
+  // Rater honesty's evidence (Refresh): holder -> (agreement, disagreement) with the others; h
+  // and the judged evidence derive from it.
+  std::unordered_map<std::string, std::pair<double, double>> agreement_;
   std::unordered_map<std::string, std::vector<Received>> received_;  // by subject
   std::unordered_map<std::string, Probation> probation_;
   std::size_t accepted_ = 0;
