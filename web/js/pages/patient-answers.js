@@ -60,13 +60,16 @@ export async function render() {
   let answers;
   let consents;
   let directory;
-  try {
-    [{ answers }, { consents }, { doctors: directory }] = await Promise.all([
-      api.get('/api/v1/answers'), api.get('/api/v1/consents'), api.get('/api/v1/doctors')]);
-  } catch (error) {
-    section.append(portalNotice(error));
+  // All three settle before the page draws, so a refusal's notice never shows while another
+  // of its requests is still open.
+  const settled = await Promise.allSettled([
+    api.get('/api/v1/answers'), api.get('/api/v1/consents'), api.get('/api/v1/doctors')]);
+  const refused = settled.find((s) => s.status === 'rejected');
+  if (refused) {
+    section.append(portalNotice(refused.reason));
     return section;
   }
+  [{ answers }, { consents }, { doctors: directory }] = settled.map((s) => s.value);
   const doctors = new Map(directory.map((d) => [d.account_id, d]));
   const message = messageLine();
   section.append(
