@@ -181,7 +181,10 @@ class ReplayingRelay {
 
 class RelayTest : public ::testing::Test {
  protected:
-  void SetUp() override { StartCloud(0); }
+  // Ports below the kernel's ephemeral range (net::testing::RestartablePort): a test that
+  // restarts the cloud, or moves it onto the closed port, finds the port still free, where a
+  // port from bind(0) can be handed to another test's outgoing connection meanwhile.
+  void SetUp() override { StartCloud(net::testing::RestartablePort()); }
 
   // The cloud on `port` (0: any), with its data kept across restarts.
   void StartCloud(std::uint16_t port) {
@@ -206,9 +209,12 @@ class RelayTest : public ::testing::Test {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(closed_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
-    socklen_t length = sizeof address;
-    ASSERT_EQ(::getsockname(closed_fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    bool bound = false;
+    for (int attempt = 0; attempt < 20 && !bound; ++attempt) {  // another test may take it first
+      address.sin_port = htons(net::testing::RestartablePort());
+      bound = ::bind(closed_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    }
+    ASSERT_TRUE(bound);
     closed_port_ = ntohs(address.sin_port);
     closed_url_ = "http://127.0.0.1:" + std::to_string(closed_port_);
   }

@@ -329,7 +329,14 @@ class ForwarderTest : public ::testing::Test {
     auto cloud = deployment_.Identity(wire::CertificateRole::kCloud, "cloud-1");
     ASSERT_TRUE(cloud) << cloud.error().ToString();
     cloud_.emplace(root_, std::move(*cloud), cloudlet_->certificate, *devices_);
-    ASSERT_TRUE(cloud_->Start());
+    // A port below the kernel's ephemeral range (net::testing::RestartablePort): the outage
+    // tests stop the fake cloud and start it again on the same port, which a port from
+    // bind(0) could meanwhile be to another test's outgoing connection.
+    bool started = false;
+    for (int attempt = 0; attempt < 20 && !started; ++attempt) {
+      started = cloud_->Start(net::testing::RestartablePort());
+    }
+    ASSERT_TRUE(started);
   }
 
   void TearDown() override {
