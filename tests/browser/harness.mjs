@@ -76,7 +76,14 @@ async function startDeployment(args) {
     child.once('exit', (code) => reject(new Error(`the deployment exited (${code})`)));
     lines.once('line', resolve);
   });
-  return { child, lines, urls: JSON.parse(first) };
+  try {
+    return { child, lines, urls: JSON.parse(first) };
+  } catch {
+    // Not the URLs line (a crash message, say): after() knows no child to stop, so stop it here.
+    // The line itself is not quoted: it is the deployment's output, not ours to print.
+    child.kill();
+    throw new Error("the deployment's first line is not its URLs as JSON");
+  }
 }
 
 // The seeded people (useDeployment(name, { seed: true })): the accounts of apps/demo_seed.h's
