@@ -7,8 +7,12 @@
 // shuffle and a blend). The input order does not matter to a sort, so the vectors are loaded
 // as they lie in memory; the result is stored in rank order by 8 x 8 transposes.
 //
+// Once a merge is as long as a lane's share of elements (k >= kP), its direction is a bit of
+// the lane: the elements it sorts descending are complemented for that merge (~x reverses the
+// signed order), so its compare-exchanges need no per-lane blend (ADR 0063).
+//
 // The network is unrolled at compile time over the merge size k and the distance j: every
-// direction and blend mask is an immediate, and the only branches depend on k, j and the
+// complement and blend mask is an immediate, and the only branches depend on k, j and the
 // vector index, never on the data.
 #include <immintrin.h>
 
@@ -65,6 +69,23 @@ inline void Transpose8x8(V r[8]) {
   }
 }
 
+// All-ones in the lanes l with bit l of kMask set.
+template <int kMask>
+inline V LaneOnes() {
+  constexpr auto on = [](int l) { return (kMask >> l & 1) != 0 ? -1 : 0; };
+  return _mm256_setr_epi32(on(0), on(1), on(2), on(3), on(4), on(5), on(6), on(7));
+}
+
+// x, with the lanes of kMask complemented (kMask = 0: x itself).
+template <int kMask>
+inline V Complement(V x) {
+  if constexpr (kMask == 0) {
+    return x;
+  } else {
+    return _mm256_xor_si256(x, LaneOnes<kMask>());
+  }
+}
+
 template <int kLen>
 class Network {
  public:
@@ -74,39 +95,47 @@ class Network {
   static void Sort(V* v) { Merges<2>(v); }
 
  private:
+  // The lanes whose elements merge kK sorts descending: bit kK / kP of the lane once kK >= kP
+  // (before that the direction is a bit of the vector index; the last merge is ascending).
+  static constexpr int DescLanes(int k) { return k >= kP && k < kLen ? LaneMask(k / kP) : 0; }
+
+  // Merge kK on the elements of DescLanes(kK) complemented: ~x reverses the signed order, so
+  // sorting ~x ascending sorts x descending, and every compare-exchange of the merge keeps the
+  // minimum below without a per-lane blend. Between two merges the complemented lanes change
+  // by one XOR, done as the merge's first stage loads its vectors (kPre); the last merge
+  // complements nothing, so the result is the plain values.
   template <int kK>
   static void Merges(V* v) {
-    Steps<kK, kK / 2>(v);
+    Steps<kK, kK / 2, DescLanes(kK / 2) ^ DescLanes(kK)>(v);
     if constexpr (kK < kLen) Merges<2 * kK>(v);
   }
 
-  // The stages of merge kK from distance kJ down to 1. Vertical stages go three at a time
-  // (two or one at the end): the 8 vectors that three consecutive distances pair with each
-  // other are loaded once, merged in registers and stored once.
-  template <int kK, int kJ>
+  // The stages of merge kK from distance kJ down to 1; the first complements kPre. Vertical
+  // stages go three at a time (two or one at the end): the 8 vectors that three consecutive
+  // distances pair with each other are loaded once, merged in registers and stored once. The
+  // stages within a vector (distances kJ >= kP, the first ones of a merge) are done on each
+  // vector as the first of those blocks loads it (kLane: the first such distance, 0: none).
+  template <int kK, int kJ, int kPre = 0, int kLane = 0>
   static void Steps(V* v) {
     if constexpr (kJ >= kP) {
-      Step<kK, kJ>(v);
-      Steps<kK, kJ / 2>(v);
+      Steps<kK, kP / 2, kPre, kJ>(v);
+    } else if constexpr (kJ >= 8) {
+      Block<kK, kJ, 4, kPre, kLane>(v);
+      if constexpr (kJ >= 16) Steps<kK, kJ / 16>(v);
     } else if constexpr (kJ >= 4) {
-      Block<kK, kJ, 3>(v);
-      if constexpr (kJ >= 8) Steps<kK, kJ / 8>(v);
+      Block<kK, kJ, 3, kPre, kLane>(v);
     } else if constexpr (kJ == 2) {
-      Block<kK, 2, 2>(v);
+      Block<kK, 2, 2, kPre, kLane>(v);
     } else if constexpr (kJ == 1) {
-      Block<kK, 1, 1>(v);
+      Block<kK, 1, 1, kPre, kLane>(v);
     }
   }
 
-  // Orders (a, b): ascending, descending, or per lane (descending where kLaneDesc has a bit).
-  template <int kLaneDesc>
+  // Orders (a, b): ascending, or descending where desc (merges below kP only).
   static void Exchange(V& a, V& b, bool desc) {
     const V lo = Min(a, b);
     const V hi = Max(a, b);
-    if constexpr (kLaneDesc != 0) {
-      a = _mm256_blend_epi32(lo, hi, kLaneDesc);
-      b = _mm256_blend_epi32(hi, lo, kLaneDesc);
-    } else if (desc) {  // desc depends on the merge size and vector index only
+    if (desc) {  // desc depends on the merge size and vector index only
       a = hi;
       b = lo;
     } else {
@@ -116,48 +145,46 @@ class Network {
   }
 
   // kDepth vertical stages of merge kK at distances kJ, kJ / 2, ... (all < kP), on groups of
-  // 2^kDepth vectors v[base + i * kStep].
-  template <int kK, int kJ, int kDepth>
+  // 2^kDepth vectors v[base + i * kStep]; each loaded vector first complements kPre and goes
+  // through the in-vector stages kLane, kLane / 2, ..., kP.
+  template <int kK, int kJ, int kDepth, int kPre, int kLane>
   static void Block(V* v) {
     constexpr int kStep = kJ >> (kDepth - 1);
     constexpr int kN = 1 << kDepth;
-    // For kK >= kP the direction is per lane (bit kK / kP of the lane), else per vector.
-    constexpr int kLaneDesc = kK >= kP ? LaneMask(kK / kP) : 0;
     for (int hi = 0; hi < kP; hi += 2 * kJ) {
       for (int lo = 0; lo < kStep; ++lo) {
         const int base = hi + lo;
+        // For kK >= kP the direction is per lane and taken care of by the complement.
         const bool desc = kK < kP && (base & kK) != 0;  // uniform over the group: kK > kJ
         V r[kN];
-#pragma GCC unroll 8
-        for (int i = 0; i < kN; ++i) r[i] = v[base + i * kStep];
-#pragma GCC unroll 3
+#pragma GCC unroll 16
+        for (int i = 0; i < kN; ++i) r[i] = InVector<kLane>(Complement<kPre>(v[base + i * kStep]));
+#pragma GCC unroll 4
         for (int s = 0; s < kDepth; ++s) {
           const int dist = 1 << (kDepth - 1 - s);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
           for (int i = 0; i < kN; ++i) {
-            if ((i & dist) == 0) Exchange<kLaneDesc>(r[i], r[i + dist], desc);
+            if ((i & dist) == 0) Exchange(r[i], r[i + dist], desc);
           }
         }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int i = 0; i < kN; ++i) v[base + i * kStep] = r[i];
       }
     }
   }
 
-  // One compare-exchange stage of merge size kK at distance kJ. Element e sorts descending in
-  // this merge iff bit kK of e is set: bit kK of the vector index p while kK < kP, bit kK / kP
-  // of the lane once kK >= kP.
-  template <int kK, int kJ>
-  static void Step(V* v) {
-    static_assert(kJ >= kP);
-    // Partners are lanes l and l ^ kJ / kP of one vector; lane l keeps the minimum iff it is
-    // the lower of the two XOR the merge sorts descending there.
-    constexpr int kLaneBit = kJ / kP;
-    constexpr int kKeepMax = LaneMask(kLaneBit) ^ LaneMask(kK / kP);
-#pragma GCC unroll 8
-    for (int p = 0; p < kP; ++p) {
-      const V partner = SwapLanes<kLaneBit>(v[p]);
-      v[p] = _mm256_blend_epi32(Min(v[p], partner), Max(v[p], partner), kKeepMax & 0xff);
+  // The compare-exchange stages at distances kJ, kJ / 2, ..., kP (kJ = 0: none) on one vector:
+  // partners are lanes l and l ^ j / kP, and (the descending lanes being complemented) the
+  // higher lane of each pair keeps the maximum.
+  template <int kJ>
+  static V InVector(V x) {
+    if constexpr (kJ < kP) {
+      return x;
+    } else {
+      constexpr int kLaneBit = kJ / kP;
+      const V partner = SwapLanes<kLaneBit>(x);
+      return InVector<kJ / 2>(
+          _mm256_blend_epi32(Min(x, partner), Max(x, partner), LaneMask(kLaneBit)));
     }
   }
 };
