@@ -281,11 +281,27 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   MulOperand<P> xo;                   // operand scratch
   MulOperand<P> yo;
 
+  // HPS: the g's by Fixed_Type, kI32Lanes keys per sort (ColumnSorter, a vertical network).
+  if constexpr (!P::kHrss) {
+    constexpr auto kLanes = static_cast<std::size_t>(kI32Lanes);
+    for (std::size_t i0 = 0; i0 < k; i0 += kLanes) {
+      const std::size_t count = k - i0 < kLanes ? k - i0 : kLanes;
+      SampleFixedTypeColumns<P>(fg_coins + i0 * P::kSeedBytes + P::kSampleIidBytes,
+                                P::kSeedBytes, count, [&](std::size_t l, const Poly<P>& gl) {
+                                  PackS3(packed_g[i0 + l], gl);
+                                });
+    }
+  }
+
   // Forward: sample; f is final at once; the A3 and Aq prefix products go to the scratch slots.
   for (std::size_t i = 0; i < k; ++i) {
-    SampleFg(f, g, fg_coins + i * P::kSeedBytes);
+    if constexpr (P::kHrss) {
+      SampleFg(f, g, fg_coins + i * P::kSeedBytes);
+      PackS3(packed_g[i], g);
+    } else {
+      SampleIid(f, fg_coins + i * P::kSeedBytes);
+    }
     PackS3(f_slot(i), f);
-    PackS3(packed_g[i], g);
     if (i == 0) c3 = S3::From(f, e3);
     Z3ToSigned(f);  // f[n-1] = 0: already reduced mod Phi_n
     PrepareMul(fo, f);

@@ -504,6 +504,12 @@ inline void UnpackS3(Poly<P>& a, const std::uint8_t* in) {
 // Constant-time sort of int32 (a bitonic network over a power-of-two padded array).
 // ---------------------------------------------------------------------------------------------
 
+constexpr int NextPow2(int v) {
+  int p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
 // Sorts Len int32 values (a power of two, at least 2 * lanes) ascending as signed numbers with
 // a bitonic network whose every compare-exchange is a lane-wise min/max: no data-dependent
 // branch or index. Layout: the element of rank e ends in vector e % P, lane e / P (P = Len /
@@ -650,11 +656,168 @@ class BitonicSorter {
   VecI32 v_[kP];
 };
 
-constexpr int NextPow2(int v) {
-  int p = 1;
-  while (p < v) p <<= 1;
-  return p;
-}
+// Sorts kI32Lanes independent columns of kLen int32 each, ascending as signed numbers: element i
+// of column l is lane l of v[i] (a "vertical" sort, batch key generation: one column per key),
+// so every compare-exchange is one lane-wise min and max of two whole vectors, no shuffle.
+// The network is fixed (no data-dependent branch or index) and in standard form: every
+// comparator (i, j), i < j, puts the minimum at i. Batcher's odd-even merge sort on runs of 8
+// (19 comparators), then bitonic merges with a "flip" first stage (i against 2K-1-i in blocks
+// of 2K) and half-cleaners, on the padded length NextPow2(kLen). Padding would be INT32_MAX and
+// a standard-form network never moves a maximum from the top, so every comparator that touches
+// an index >= kLen does nothing: v holds kLen vectors only and those comparators are dropped
+// (whole groups, or rows read as INT32_MAX in a group at the boundary). For 676 of 1024 about a
+// third of the network goes.
+// Register blocking: up to kMaxDepth consecutive stages of a merge run on a group of
+// 2^kMaxDepth vectors that they pair only among themselves, loaded and stored once.
+template <int kLen>
+class ColumnSorter {
+ public:
+  static constexpr int kSortLen = NextPow2(kLen);
+  static_assert(kLen >= 8);
+
+  static void Sort(VecI32* v) {
+    SortRuns8(v);
+    Merges<8>(v);
+  }
+
+ private:
+#if defined(__AVX2__)
+  static constexpr int kMaxDepth = 3;
+  static void Exchange(VecI32& a, VecI32& b) {
+    const __m256i x = reinterpret_cast<__m256i>(a);
+    const __m256i y = reinterpret_cast<__m256i>(b);
+    a = reinterpret_cast<VecI32>(_mm256_min_epi32(x, y));
+    b = reinterpret_cast<VecI32>(_mm256_max_epi32(x, y));
+  }
+#else
+  static constexpr int kMaxDepth = 3;
+  static void Exchange(VecI32& a, VecI32& b) {  // no min/max before SSE4.1: swap by a mask
+    const VecI32 t = (a ^ b) & (a > b);
+    a ^= t;
+    b ^= t;
+  }
+#endif
+
+  static constexpr int Log2(int v) {
+    int l = 0;
+    while ((1 << l) < v) ++l;
+    return l;
+  }
+
+  // Loads the group's rows (row i of the group is v[idx(i)]), runs net on them in registers
+  // and stores them back. kPartial: the group reaches past kLen, whose rows read as INT32_MAX
+  // and are not stored (idx is increasing in i, so the valid rows are a prefix).
+  template <int kN, bool kPartial, class Idx, class Net>
+  __attribute__((always_inline)) static void Group(VecI32* v, Idx idx, Net net) {
+    VecI32 r[kN];
+#pragma GCC unroll 16
+    for (int i = 0; i < kN; ++i) {
+      if (!kPartial || idx(i) < kLen) {
+        r[i] = v[idx(i)];
+      } else {
+        r[i] = VecI32{} + 0x7fffffff;
+      }
+    }
+    net(r);
+#pragma GCC unroll 16
+    for (int i = 0; i < kN; ++i) {
+      if (!kPartial || idx(i) < kLen) v[idx(i)] = r[i];
+    }
+  }
+
+  // Half-cleaner stages at register distances kTop, kTop / 2, ..., 1 on kN rows.
+  template <int kN, int kTop>
+  __attribute__((always_inline)) static void Cleaners(VecI32* r) {
+#pragma GCC unroll 4
+    for (int d = kTop; d > 0; d >>= 1) {
+#pragma GCC unroll 16
+      for (int i = 0; i < kN; ++i) {
+        if ((i & d) == 0) Exchange(r[i], r[i + d]);
+      }
+    }
+  }
+
+  // Runs of 8 rows sorted by Batcher's odd-even merge sort of 8 (19 comparators, depth 6).
+  static void SortRuns8(VecI32* v) {
+    const auto net = [](VecI32* r) {
+      constexpr int kPairs[19][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {0, 2}, {1, 3}, {4, 6},
+                                     {5, 7}, {1, 2}, {5, 6}, {0, 4}, {1, 5}, {2, 6}, {3, 7},
+                                     {2, 4}, {3, 5}, {1, 2}, {3, 4}, {5, 6}};
+#pragma GCC unroll 19
+      for (const auto& p : kPairs) Exchange(r[p[0]], r[p[1]]);
+    };
+    for (int b = 0; b < kLen; b += 8) {
+      const auto idx = [b](int i) { return b + i; };
+      if (b + 7 < kLen) {
+        Group<8, false>(v, idx, net);
+      } else {
+        Group<8, true>(v, idx, net);
+      }
+    }
+  }
+
+  template <int kK>
+  static void Merges(VecI32* v) {
+    if constexpr (kK < kSortLen) {
+      // log2(2K) stages: the flip and the half-cleaners K/2 .. 1, kMaxDepth at a time.
+      constexpr int kStages = Log2(2 * kK);
+      constexpr int kFlipDepth = kStages < kMaxDepth ? kStages : kMaxDepth;
+      Flip<kK, kFlipDepth>(v);
+      if constexpr (kStages > kFlipDepth) Halves<(kK >> kFlipDepth), kMaxDepth>(v);
+      Merges<2 * kK>(v);
+    }
+  }
+
+  // The flip of merge K (row b + i against b + 2K - 1 - i in each block of 2K) and the next
+  // kDepth - 1 half-cleaners, on groups of 2^kDepth rows: with H = 2^(kDepth - 1) and
+  // part = K / H, rows b + r + m part (m < H) and b + K + (part - 1 - r) + m part, the second
+  // set being the flip partners of the first in reverse order.
+  template <int kK, int kDepth>
+  static void Flip(VecI32* v) {
+    constexpr int kH = 1 << (kDepth - 1);
+    constexpr int kPart = kK / kH;
+    const auto net = [](VecI32* r) {
+#pragma GCC unroll 8
+      for (int m = 0; m < kH; ++m) Exchange(r[m], r[2 * kH - 1 - m]);
+      Cleaners<2 * kH, kH / 2>(r);
+    };
+    for (int b = 0; b < kLen; b += 2 * kK) {
+      for (int r = 0; r < kPart && b + r < kLen; ++r) {
+        const auto idx = [b, r](int i) {
+          return i < kH ? b + r + i * kPart : b + kK + (kPart - 1 - r) + (i - kH) * kPart;
+        };
+        if (b + 2 * kK - 1 - r < kLen) {
+          Group<2 * kH, false>(v, idx, net);
+        } else {
+          Group<2 * kH, true>(v, idx, net);
+        }
+      }
+    }
+  }
+
+  // Half-cleaners at distances kD, kD / 2, ... (kD >= 1), kDepth at a time on groups of
+  // 2^kDepth rows base + i * (kD / 2^(kDepth - 1)), then the rest.
+  template <int kD, int kDepth>
+  static void Halves(VecI32* v) {
+    constexpr int kDep = kDepth < Log2(2 * kD) ? kDepth : Log2(2 * kD);
+    constexpr int kN = 1 << kDep;
+    constexpr int kStep = kD >> (kDep - 1);
+    const auto net = [](VecI32* r) { Cleaners<kN, kN / 2>(r); };
+    for (int hi = 0; hi < kLen; hi += 2 * kD) {
+      for (int lo = 0; lo < kStep && hi + lo < kLen; ++lo) {
+        const int base = hi + lo;
+        const auto idx = [base](int i) { return base + i * kStep; };
+        if (base + (kN - 1) * kStep < kLen) {
+          Group<kN, false>(v, idx, net);
+        } else {
+          Group<kN, true>(v, idx, net);
+        }
+      }
+    }
+    if constexpr ((kD >> kDep) > 0) Halves<(kD >> kDep), kDepth>(v);
+  }
+};
+
 
 // ---------------------------------------------------------------------------------------------
 // Sampling.
@@ -686,15 +849,13 @@ inline void SampleIidPlus(Poly<P>& r, const std::uint8_t* bytes) {
 // Fixed_Type (HPS): q/16-1 coefficients +1, q/16-1 coefficients -1, at positions given by
 // sorting 30-bit random keys. Keys are compared as signed int32 (as the reference code does,
 // which is what the KATs encode).
+// s[0, n-1): the sort keys of Fixed_Type, the 30-bit random keys of u with the type bits.
 template <class P>
-inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
-  constexpr int kLen = P::kN - 1;
-  constexpr int kSortLen = NextPow2(kLen);
-  alignas(32) std::int32_t s[kSortLen];
+inline void FixedTypeSortKeys(std::int32_t* s, const std::uint8_t* u) {
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
   FixedTypeKeys<P>(s, u);  // the same keys with BMI2 (avx2/kernels.h)
 #else
-  for (int i = 0; i < kLen / 4; ++i) {
+  for (int i = 0; i < (P::kN - 1) / 4; ++i) {
     const std::uint8_t* b = u + std::ptrdiff_t{15} * i;
     const std::uint32_t s0 = (std::uint32_t{b[0]} << 2) | (std::uint32_t{b[1]} << 10) |
                              (std::uint32_t{b[2]} << 18) | (std::uint32_t{b[3]} << 26);
@@ -714,6 +875,14 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
 #endif
   for (int i = 0; i < P::kHalfWeight; ++i) s[i] |= 1;
   for (int i = P::kHalfWeight; i < P::kWeight; ++i) s[i] |= 2;
+}
+
+template <class P>
+inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
+  constexpr int kLen = P::kN - 1;
+  constexpr int kSortLen = NextPow2(kLen);
+  alignas(32) std::int32_t s[kSortLen];
+  FixedTypeSortKeys<P>(s, u);
   // Padding sorts last: no real key equals INT32_MAX because its type bits are never 3.
   for (int i = kLen; i < kSortLen; ++i) s[i] = 0x7fffffff;
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
@@ -726,6 +895,74 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
 #endif
   for (int i = kLen; i < P::kPad; ++i) r.c[i] = 0;
   Wipe(s, sizeof s);
+}
+
+// Transposes the kI32Lanes x kI32Lanes matrix of int32 whose row i is r[i], in place: swaps
+// the off-diagonal blocks of side h for h = lanes / 2, ..., 1 (fixed two-input shuffles).
+template <int kH, std::size_t... I>
+inline VecI32 TransposeLow(VecI32 a, VecI32 b, std::index_sequence<I...> /*lanes*/) {
+  return __builtin_shufflevector(a, b, ((I & kH) != 0 ? kI32Lanes + (I ^ kH) : I)...);
+}
+template <int kH, std::size_t... I>
+inline VecI32 TransposeHigh(VecI32 a, VecI32 b, std::index_sequence<I...> /*lanes*/) {
+  return __builtin_shufflevector(a, b, ((I & kH) != 0 ? kI32Lanes + I : I ^ kH)...);
+}
+template <int kH = kI32Lanes / 2>
+inline void TransposeI32(VecI32* r) {
+  constexpr auto kIdx = std::make_index_sequence<kI32Lanes>{};
+#pragma GCC unroll 8
+  for (int i = 0; i < kI32Lanes; ++i) {
+    if ((i & kH) == 0) {
+      const VecI32 a = r[i];
+      const VecI32 b = r[i + kH];
+      r[i] = TransposeLow<kH>(a, b, kIdx);
+      r[i + kH] = TransposeHigh<kH>(a, b, kIdx);
+    }
+  }
+  if constexpr (kH > 1) TransposeI32<kH / 2>(r);
+}
+
+// Fixed_Type for count <= kI32Lanes keys at once (batch key generation): key l's bytes at
+// u + l * stride; sink(l, r) receives key l's polynomial (the same as SampleFixedType's). The
+// keys are sorted as the columns of one ColumnSorter (key l in lane l); lanes from count on sort
+// zeros. Every loop bound depends on count and the parameter set only. Not inlined, so that
+// its frame (kLen vectors) is not added to the caller's.
+template <class P, class Sink>
+__attribute__((noinline)) void SampleFixedTypeColumns(const std::uint8_t* u, std::size_t stride,
+                                                      std::size_t count, Sink&& sink) {
+  constexpr int kLen = P::kN - 1;
+  constexpr int kL = kI32Lanes;
+  constexpr int kRows = (kLen + kL - 1) / kL * kL;  // whole kL x kL blocks
+  static_assert(kRows <= P::kPad);
+  alignas(kVecBytes) VecI32 v[kRows];
+  alignas(kVecBytes) std::int32_t s[kRows];
+  // Key l's elements b + e (e < kL) go to lane e of v[b + l]; transposing each block of kL
+  // rows then puts element i of key l in lane l of v[i].
+  for (int l = 0; l < kL; ++l) {
+    if (static_cast<std::size_t>(l) < count) {
+      FixedTypeSortKeys<P>(s, u + static_cast<std::size_t>(l) * stride);
+    } else {
+      std::memset(s, 0, sizeof s);
+    }
+    for (int i = kLen; i < kRows; ++i) s[i] = 0x7fffffff;  // rows past kLen: never sorted
+    for (int b = 0; b < kRows; b += kL) std::memcpy(&v[b + l], s + b, sizeof v[0]);
+  }
+  for (int b = 0; b < kRows; b += kL) TransposeI32(v + b);
+  ColumnSorter<kLen>::Sort(v);
+  for (int b = 0; b < kRows; b += kL) TransposeI32(v + b);  // v[b*kL + l] = key l's block b
+  Poly<P> r;
+  using VecI32U16 = std::uint16_t __attribute__((vector_size(2 * kL)));
+  for (std::size_t l = 0; l < count; ++l) {
+    for (int b = 0; b < kRows; b += kL) {
+      const VecI32U16 t = __builtin_convertvector(v[b + static_cast<int>(l)] & 3, VecI32U16);
+      std::memcpy(r.c + b, &t, sizeof t);
+    }
+    for (int i = kLen; i < P::kPad; ++i) r.c[i] = 0;
+    sink(l, static_cast<const Poly<P>&>(r));
+  }
+  Wipe(v, sizeof v);
+  Wipe(s, sizeof s);
+  Wipe(&r, sizeof r);
 }
 
 template <class P>
