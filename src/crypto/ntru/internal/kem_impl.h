@@ -849,9 +849,9 @@ inline void SampleIidPlus(Poly<P>& r, const std::uint8_t* bytes) {
 // Fixed_Type (HPS): q/16-1 coefficients +1, q/16-1 coefficients -1, at positions given by
 // sorting 30-bit random keys. Keys are compared as signed int32 (as the reference code does,
 // which is what the KATs encode).
-// s[0, n-1): the sort keys of Fixed_Type, the 30-bit random keys of u with the type bits.
+// s[0, n-1): the 30-bit random keys of Fixed_Type from u, shifted left by 2 (type bits zero).
 template <class P>
-inline void FixedTypeSortKeys(std::int32_t* s, const std::uint8_t* u) {
+inline void FixedTypeRandomKeys(std::int32_t* s, const std::uint8_t* u) {
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
   FixedTypeKeys<P>(s, u);  // the same keys with BMI2 (avx2/kernels.h)
 #else
@@ -873,6 +873,12 @@ inline void FixedTypeSortKeys(std::int32_t* s, const std::uint8_t* u) {
     s[4 * i + 3] = static_cast<std::int32_t>(s3);
   }
 #endif
+}
+
+// s[0, n-1): the sort keys of Fixed_Type, the random keys of u with the type bits.
+template <class P>
+inline void FixedTypeSortKeys(std::int32_t* s, const std::uint8_t* u) {
+  FixedTypeRandomKeys<P>(s, u);
   for (int i = 0; i < P::kHalfWeight; ++i) s[i] |= 1;
   for (int i = P::kHalfWeight; i < P::kWeight; ++i) s[i] |= 2;
 }
@@ -922,47 +928,87 @@ inline void TransposeI32(VecI32* r) {
   if constexpr (kH > 1) TransposeI32<kH / 2>(r);
 }
 
-// Fixed_Type for count <= kI32Lanes keys at once (batch key generation): key l's bytes at
-// u + l * stride; sink(l, r) receives key l's polynomial (the same as SampleFixedType's). The
-// keys are sorted as the columns of one ColumnSorter (key l in lane l); lanes from count on sort
-// zeros. Every loop bound depends on count and the parameter set only. Not inlined, so that
-// its frame (kLen vectors) is not added to the caller's.
-template <class P, class Sink>
-__attribute__((noinline)) void SampleFixedTypeColumns(const std::uint8_t* u, std::size_t stride,
-                                                      std::size_t count, Sink&& sink) {
+// Zeroes n vectors that held secrets with vector stores (volatile: kept, and not turned into a
+// memset, which copies a buffer this large with rep stosb).
+inline void WipeVecs(VecI32* v, int n) {
+  volatile VecI32* p = v;
+  for (int i = 0; i < n; ++i) p[i] = VecI32{};
+}
+
+// Fixed_Type for count <= kI32Lanes keys at once, packed (batch key generation): writes
+// PackS3 of SampleFixedType(u + l * stride) to out + l * out_stride for l < count. The keys
+// are sorted as the columns of one ColumnSorter (key l in lane l; lanes from count on sort
+// zeros), their type bits set and packed five trits a byte on the columns too. Every loop
+// bound depends on count and the parameter set only. Not inlined, so that its frame (n-1
+// vectors) is not added to the caller's.
+template <class P>
+__attribute__((noinline)) void SampleFixedTypesPacked(const std::uint8_t* u, std::size_t stride,
+                                                      std::size_t count, std::uint8_t* out,
+                                                      std::size_t out_stride) {
   constexpr int kLen = P::kN - 1;
   constexpr int kL = kI32Lanes;
   constexpr int kRows = (kLen + kL - 1) / kL * kL;  // whole kL x kL blocks
-  static_assert(kRows <= P::kPad);
   alignas(kVecBytes) VecI32 v[kRows];
   alignas(kVecBytes) std::int32_t s[kRows];
   // Key l's elements b + e (e < kL) go to lane e of v[b + l]; transposing each block of kL
   // rows then puts element i of key l in lane l of v[i].
   for (int l = 0; l < kL; ++l) {
     if (static_cast<std::size_t>(l) < count) {
-      FixedTypeSortKeys<P>(s, u + static_cast<std::size_t>(l) * stride);
+      FixedTypeRandomKeys<P>(s, u + static_cast<std::size_t>(l) * stride);
     } else {
       std::memset(s, 0, sizeof s);
     }
-    for (int i = kLen; i < kRows; ++i) s[i] = 0x7fffffff;  // rows past kLen: never sorted
+    for (int i = kLen; i < kRows; ++i) s[i] = 0;  // rows past kLen: never sorted nor packed
     for (int b = 0; b < kRows; b += kL) std::memcpy(&v[b + l], s + b, sizeof v[0]);
   }
   for (int b = 0; b < kRows; b += kL) TransposeI32(v + b);
+  for (int i = 0; i < P::kHalfWeight; ++i) v[i] |= 1;
+  for (int i = P::kHalfWeight; i < P::kWeight; ++i) v[i] |= 2;
   ColumnSorter<kLen>::Sort(v);
-  for (int b = 0; b < kRows; b += kL) TransposeI32(v + b);  // v[b*kL + l] = key l's block b
-  Poly<P> r;
-  using VecI32U16 = std::uint16_t __attribute__((vector_size(2 * kL)));
-  for (std::size_t l = 0; l < count; ++l) {
-    for (int b = 0; b < kRows; b += kL) {
-      const VecI32U16 t = __builtin_convertvector(v[b + static_cast<int>(l)] & 3, VecI32U16);
-      std::memcpy(r.c + b, &t, sizeof t);
+
+  // PackS3 on the columns: byte t is sum (v[5t + i] & 3) 3^i over the rows below kLen (Horner
+  // from the top, where the missing rows leave zero), four bytes a dword; kL dwords of each
+  // key are transposed into a row and stored.
+  constexpr int kBytes = static_cast<int>(P::kPackS3Bytes);
+  constexpr int kDwords = (kBytes + 3) / 4;
+  constexpr int kFullDwords = kLen / 20;  // dwords all of whose 20 rows are below kLen
+  constexpr int kLastBlock = (kDwords - 1) / kL * kL;
+  const auto dword = [&v]<bool kTail>(int q) {
+    VecI32 w{};
+#pragma GCC unroll 4
+    for (int byte = 0; byte < 4; ++byte) {
+      VecI32 acc{};
+#pragma GCC unroll 5
+      for (int i = 4; i >= 0; --i) {
+        const int j = 5 * (4 * q + byte) + i;
+        if (!kTail || j < kLen) acc = acc + (acc << 1) + (v[j] & 3);
+      }
+      w |= acc << (8 * byte);
     }
-    for (int i = kLen; i < P::kPad; ++i) r.c[i] = 0;
-    sink(l, static_cast<const Poly<P>&>(r));
+    return w;
+  };
+  VecI32 d[kL];
+  for (int blk = 0; blk < kDwords; blk += kL) {
+    if (blk + kL <= kFullDwords) {
+#pragma GCC unroll 8
+      for (int q = 0; q < kL; ++q) d[q] = dword.template operator()<false>(blk + q);
+    } else {
+      for (int q = 0; q < kL; ++q)
+        d[q] = blk + q < kDwords ? dword.template operator()<true>(blk + q) : VecI32{};
+    }
+    TransposeI32(d);  // d[l]: dwords blk .. blk + kL - 1 of key l
+    for (std::size_t l = 0; l < count; ++l) {
+      std::uint8_t* o = out + l * out_stride + 4 * blk;
+      if (blk < kLastBlock) {
+        std::memcpy(o, &d[l], sizeof d[l]);
+      } else {
+        std::memcpy(o, &d[l], kBytes - 4 * kLastBlock);
+      }
+    }
   }
-  Wipe(v, sizeof v);
+  WipeVecs(v, kRows);
+  WipeVecs(d, kL);
   Wipe(s, sizeof s);
-  Wipe(&r, sizeof r);
 }
 
 template <class P>
