@@ -682,7 +682,7 @@ class ColumnSorter {
 
  private:
 #if defined(__AVX2__)
-  static constexpr int kMaxDepth = 3;
+  static constexpr int kMaxDepth = 4;
   static void Exchange(VecI32& a, VecI32& b) {
     const __m256i x = reinterpret_cast<__m256i>(a);
     const __m256i y = reinterpret_cast<__m256i>(b);
