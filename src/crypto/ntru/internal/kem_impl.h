@@ -849,12 +849,17 @@ inline void SampleIidPlus(Poly<P>& r, const std::uint8_t* bytes) {
 // Fixed_Type (HPS): q/16-1 coefficients +1, q/16-1 coefficients -1, at positions given by
 // sorting 30-bit random keys. Keys are compared as signed int32 (as the reference code does,
 // which is what the KATs encode).
-// s[0, n-1): the 30-bit random keys of Fixed_Type from u, shifted left by 2 (type bits zero).
-template <class P>
+// The n-1 random keys of Fixed_Type from u, 30 bits shifted left by 2 (type bits zero): keys
+// kI32Lanes b .. kI32Lanes b + kI32Lanes - 1 at s + b * kI32Lanes * kRowStride, so contiguous
+// for kRowStride 1, and with kRowStride kI32Lanes one key's rows of a column layout
+// (SampleFixedTypesPacked).
+template <class P, int kRowStride = 1>
 inline void FixedTypeRandomKeys(std::int32_t* s, const std::uint8_t* u) {
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
-  FixedTypeKeys<P>(s, u);  // the same keys with BMI2 (avx2/kernels.h)
+  static_assert(kI32Lanes == 8);
+  FixedTypeKeys<P, 8 * kRowStride>(s, u);  // the same keys with BMI2 (avx2/kernels.h)
 #else
+  static_assert(kI32Lanes == 4);
   for (int i = 0; i < (P::kN - 1) / 4; ++i) {
     const std::uint8_t* b = u + std::ptrdiff_t{15} * i;
     const std::uint32_t s0 = (std::uint32_t{b[0]} << 2) | (std::uint32_t{b[1]} << 10) |
@@ -867,10 +872,11 @@ inline void FixedTypeRandomKeys(std::int32_t* s, const std::uint8_t* u) {
                              (std::uint32_t{b[11]} << 30);
     const std::uint32_t s3 = (std::uint32_t{b[11]} & 0xfc) | (std::uint32_t{b[12]} << 8) |
                              (std::uint32_t{b[13]} << 16) | (std::uint32_t{b[14]} << 24);
-    s[4 * i + 0] = static_cast<std::int32_t>(s0);
-    s[4 * i + 1] = static_cast<std::int32_t>(s1);
-    s[4 * i + 2] = static_cast<std::int32_t>(s2);
-    s[4 * i + 3] = static_cast<std::int32_t>(s3);
+    std::int32_t* o = s + std::ptrdiff_t{4} * kRowStride * i;
+    o[0] = static_cast<std::int32_t>(s0);
+    o[1] = static_cast<std::int32_t>(s1);
+    o[2] = static_cast<std::int32_t>(s2);
+    o[3] = static_cast<std::int32_t>(s3);
   }
 #endif
 }
@@ -949,17 +955,17 @@ __attribute__((noinline)) void SampleFixedTypesPacked(const std::uint8_t* u, std
   constexpr int kL = kI32Lanes;
   constexpr int kRows = (kLen + kL - 1) / kL * kL;  // whole kL x kL blocks
   alignas(kVecBytes) VecI32 v[kRows];
-  alignas(kVecBytes) std::int32_t s[kRows];
   // Key l's elements b + e (e < kL) go to lane e of v[b + l]; transposing each block of kL
-  // rows then puts element i of key l in lane l of v[i].
+  // rows then puts element i of key l in lane l of v[i]. The last block is zeroed first: its
+  // elements from kLen on reach the rows past kLen only, which are never sorted nor packed.
+  for (int i = kRows - kL; i < kRows; ++i) v[i] = VecI32{};
   for (int l = 0; l < kL; ++l) {
     if (static_cast<std::size_t>(l) < count) {
-      FixedTypeRandomKeys<P>(s, u + static_cast<std::size_t>(l) * stride);
+      FixedTypeRandomKeys<P, kL>(reinterpret_cast<std::int32_t*>(v + l),
+                                 u + static_cast<std::size_t>(l) * stride);
     } else {
-      std::memset(s, 0, sizeof s);
+      for (int b = 0; b < kRows; b += kL) v[b + l] = VecI32{};
     }
-    for (int i = kLen; i < kRows; ++i) s[i] = 0;  // rows past kLen: never sorted nor packed
-    for (int b = 0; b < kRows; b += kL) std::memcpy(&v[b + l], s + b, sizeof v[0]);
   }
   for (int b = 0; b < kRows; b += kL) TransposeI32(v + b);
   for (int i = 0; i < P::kHalfWeight; ++i) v[i] |= 1;
@@ -1008,7 +1014,6 @@ __attribute__((noinline)) void SampleFixedTypesPacked(const std::uint8_t* u, std
   }
   WipeVecs(v, kRows);
   WipeVecs(d, kL);
-  Wipe(s, sizeof s);
 }
 
 template <class P>
