@@ -33,13 +33,13 @@ inline constexpr std::size_t kMaxBatchChunk = 64;
 // The scaled g of key generation over Z_q: 3 g (HPS) or 3 (x - 1) g (HRSS), from ternary g.
 template <class P>
 inline void ScaleG(Poly<P>& g) {
-  Z3ToZq(g);
   if constexpr (P::kHrss) {
+    Z3ToZq(g);
     for (int i = P::kN - 1; i > 0; --i)
       g.c[i] = static_cast<std::uint16_t>(3 * (g.c[i - 1] - g.c[i]));
     g.c[0] = static_cast<std::uint16_t>(0 - 3 * g.c[0]);
-  } else {
-    for (int i = 0; i < P::kN; ++i) g.c[i] = static_cast<std::uint16_t>(3 * g.c[i]);
+  } else {  // 3 Z3ToZq(g) in one pass
+    MapCoeffs(g, [](VecU16 v) { return 3 * (v | ((0 - (v >> 1)) & P::kQMask)); });
   }
 }
 
@@ -350,7 +350,8 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
       cb = t;
       ReducePhiN(cb);  // B's first prefix product, reduced for packing
     } else {
-      SqMulModQ(cb, cb, t);
+      RqMulModQ(cb, cb, t);
+      SubtractTopPhiNVec(cb);
     }
     PackChainQ(sq_slot(j), cb);
   }
