@@ -698,8 +698,13 @@ class ColumnSorter {
   static_assert(kLen >= 8);
 
   static void Sort(VecI32* v) {
-    SortRuns8(v);
-    Merges<8>(v);
+    if constexpr (kMaxDepth >= 4 && kLen >= 16) {
+      SortRuns16(v);
+      Merges<16>(v);
+    } else {
+      SortRuns8(v);
+      Merges<8>(v);
+    }
   }
 
  private:
@@ -759,23 +764,37 @@ class ColumnSorter {
     }
   }
 
-  // Runs of 8 rows sorted by Batcher's odd-even merge sort of 8 (19 comparators, depth 6).
-  static void SortRuns8(VecI32* v) {
-    const auto net = [](VecI32* r) {
-      constexpr int kPairs[19][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {0, 2}, {1, 3}, {4, 6},
-                                     {5, 7}, {1, 2}, {5, 6}, {0, 4}, {1, 5}, {2, 6}, {3, 7},
-                                     {2, 4}, {3, 5}, {1, 2}, {3, 4}, {5, 6}};
+  // Batcher's odd-even merge sort of 8 rows (19 comparators, depth 6).
+  __attribute__((always_inline)) static void Sort8(VecI32* r) {
+    constexpr int kPairs[19][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {0, 2}, {1, 3}, {4, 6},
+                                   {5, 7}, {1, 2}, {5, 6}, {0, 4}, {1, 5}, {2, 6}, {3, 7},
+                                   {2, 4}, {3, 5}, {1, 2}, {3, 4}, {5, 6}};
 #pragma GCC unroll 19
-      for (const auto& p : kPairs) Exchange(r[p[0]], r[p[1]]);
-    };
-    for (int b = 0; b < kLen; b += 8) {
+    for (const auto& p : kPairs) Exchange(r[p[0]], r[p[1]]);
+  }
+
+  // Sorted runs of kRun rows, each loaded and stored once.
+  template <int kRun, class Net>
+  static void SortRuns(VecI32* v, Net net) {
+    for (int b = 0; b < kLen; b += kRun) {
       const auto idx = [b](int i) { return b + i; };
-      if (b + 7 < kLen) {
-        Group<8, false>(v, idx, net);
+      if (b + kRun - 1 < kLen) {
+        Group<kRun, false>(v, idx, net);
       } else {
-        Group<8, true>(v, idx, net);
+        Group<kRun, true>(v, idx, net);
       }
     }
+  }
+  static void SortRuns8(VecI32* v) { SortRuns<8>(v, [](VecI32* r) { Sort8(r); }); }
+  // Two runs of 8 and the merge of size 16 (flip and three half-cleaners) in registers.
+  static void SortRuns16(VecI32* v) {
+    SortRuns<16>(v, [](VecI32* r) {
+      Sort8(r);
+      Sort8(r + 8);
+#pragma GCC unroll 8
+      for (int m = 0; m < 8; ++m) Exchange(r[m], r[15 - m]);
+      Cleaners<16, 4>(r);
+    });
   }
 
   template <int kK>
@@ -960,6 +979,7 @@ inline void TransposeI32(VecI32* r) {
 // memset, which copies a buffer this large with rep stosb).
 inline void WipeVecs(VecI32* v, int n) {
   volatile VecI32* p = v;
+#pragma GCC unroll 8
   for (int i = 0; i < n; ++i) p[i] = VecI32{};
 }
 
@@ -990,7 +1010,9 @@ __attribute__((noinline)) void SampleFixedTypesPacked(const std::uint8_t* u, std
     }
   }
   for (int b = 0; b < kRows; b += kL) TransposeI32(v + b);
+#pragma GCC unroll 8
   for (int i = 0; i < P::kHalfWeight; ++i) v[i] |= 1;
+#pragma GCC unroll 8
   for (int i = P::kHalfWeight; i < P::kWeight; ++i) v[i] |= 2;
   ColumnSorter<kLen>::Sort(v);
 
