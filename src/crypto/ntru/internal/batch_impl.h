@@ -359,7 +359,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   // Backward over B (j = 0 .. k-1, the reverse of its build order): h^-1 of key j.
   RqInv(u, cb);
   for (std::size_t j = 0; j < k; ++j) {
-    UnpackRq0(g, pk_of(j));  // h_j mod x^n - 1 (its coefficient n-1 from the sum-zero rule)
+    UnpackRq0Vec(g, pk_of(j));  // h_j mod x^n - 1 (its coefficient n-1 from the sum-zero rule)
     if (j + 1 < k) {
       UnpackChainQ(t, sq_slot(j + 1));  // h_{k-1} ... h_{j+1}
       PrepareMul(xo, u);

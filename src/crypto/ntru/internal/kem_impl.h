@@ -479,6 +479,20 @@ inline void UnpackRq0(Poly<P>& a, const std::uint8_t* in) {
   a.c[P::kN - 1] = static_cast<std::uint16_t>((0 - sum) & P::kQMask);
 }
 
+// UnpackRq0 with the sum on whole vectors (batch key generation): UnpackSq leaves coefficients
+// n-1 and up zero, so whole vectors up to n-1 add the same.
+template <class P>
+inline void UnpackRq0Vec(Poly<P>& a, const std::uint8_t* in) {
+  UnpackSq(a, in);
+  constexpr int kL = kU16Lanes;
+  VecU16 acc{};
+#pragma GCC unroll 64
+  for (int i = 0; i < (P::kN - 1 + kL - 1) / kL; ++i) acc += LoadU16(a.c + kL * i);
+  std::uint16_t sum = 0;
+  for (int l = 0; l < kL; ++l) sum = static_cast<std::uint16_t>(sum + acc[l]);
+  a.c[P::kN - 1] = static_cast<std::uint16_t>((0 - sum) & P::kQMask);
+}
+
 // Five trits per byte, c0 + 3c1 + 9c2 + 27c3 + 81c4, over coefficients 0..n-2.
 template <class P>
 inline void PackS3(std::uint8_t* out, const Poly<P>& a) {
