@@ -88,9 +88,9 @@ void CheckFixedTypes(FixedTypes<P> batch, FixedType<P> single, int lanes, std::u
     for (std::size_t l = 0; l < n; ++l) {
       std::vector<std::uint8_t> want(kOut);
       single(want.data(), u.data() + l * stride);
-      const std::vector<std::uint8_t> got(out.begin() + static_cast<std::ptrdiff_t>(l * out_stride),
-                                          out.begin() +
-                                              static_cast<std::ptrdiff_t>(l * out_stride + kOut));
+      const std::vector<std::uint8_t> got(
+          out.begin() + static_cast<std::ptrdiff_t>(l * out_stride),
+          out.begin() + static_cast<std::ptrdiff_t>(l * out_stride + kOut));
       ASSERT_EQ(got, want) << "n = " << P::kN << ", count " << count << ", key " << l;
       for (std::size_t i = kOut; i < out_stride; ++i)
         ASSERT_EQ(out[l * out_stride + i], 0xa5) << "byte past key " << l;
@@ -123,12 +123,9 @@ TEST(NtruColumnSortTest, Avx2SortMatchesStdSort) {
 TEST(NtruColumnSortTest, Avx2BatchFixedTypeMatchesSingleKey) {
   if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 path on this CPU";
   const int lanes = Avx2ColumnLanes();
-  CheckFixedTypes<Hps2048509>(&Avx2FixedTypes<Hps2048509>, &Avx2FixedType<Hps2048509>, lanes,
-                              21);
-  CheckFixedTypes<Hps2048677>(&Avx2FixedTypes<Hps2048677>, &Avx2FixedType<Hps2048677>, lanes,
-                              22);
-  CheckFixedTypes<Hps4096821>(&Avx2FixedTypes<Hps4096821>, &Avx2FixedType<Hps4096821>, lanes,
-                              23);
+  CheckFixedTypes<Hps2048509>(&Avx2FixedTypes<Hps2048509>, &Avx2FixedType<Hps2048509>, lanes, 21);
+  CheckFixedTypes<Hps2048677>(&Avx2FixedTypes<Hps2048677>, &Avx2FixedType<Hps2048677>, lanes, 22);
+  CheckFixedTypes<Hps4096821>(&Avx2FixedTypes<Hps4096821>, &Avx2FixedType<Hps4096821>, lanes, 23);
 }
 #endif
 

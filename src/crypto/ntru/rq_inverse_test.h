@@ -40,8 +40,8 @@ template <class P>
 void PortableFixedTypes(const std::uint8_t* u, std::size_t stride, std::size_t count,
                         std::uint8_t* out, std::size_t out_stride);
 template <class P>
-void Avx2FixedTypes(const std::uint8_t* u, std::size_t stride, std::size_t count,
-                    std::uint8_t* out, std::size_t out_stride);
+void Avx2FixedTypes(const std::uint8_t* u, std::size_t stride, std::size_t count, std::uint8_t* out,
+                    std::size_t out_stride);
 template <class P>
 void PortableFixedType(std::uint8_t* out, const std::uint8_t* u);
 template <class P>

@@ -64,9 +64,8 @@ template void MEDMESH_NTRU_TEST_FN(ColumnSort)<820>(std::int32_t*);
 template void MEDMESH_NTRU_TEST_FN(ColumnSort)<9>(std::int32_t*);
 
 template <class P>
-void MEDMESH_NTRU_TEST_FN(FixedTypes)(const std::uint8_t* u, std::size_t stride,
-                                      std::size_t count, std::uint8_t* out,
-                                      std::size_t out_stride) {
+void MEDMESH_NTRU_TEST_FN(FixedTypes)(const std::uint8_t* u, std::size_t stride, std::size_t count,
+                                      std::uint8_t* out, std::size_t out_stride) {
   build::SampleFixedTypesPacked<P>(u, stride, count, out, out_stride);
 }
 
@@ -77,9 +76,9 @@ void MEDMESH_NTRU_TEST_FN(FixedType)(std::uint8_t* out, const std::uint8_t* u) {
   build::PackS3(out, g);
 }
 
-#define MEDMESH_NTRU_TEST_INSTANTIATE_HPS(P)                                                 \
-  template void MEDMESH_NTRU_TEST_FN(FixedTypes)<P>(const std::uint8_t*, std::size_t,        \
-                                                    std::size_t, std::uint8_t*, std::size_t); \
+#define MEDMESH_NTRU_TEST_INSTANTIATE_HPS(P)                                                       \
+  template void MEDMESH_NTRU_TEST_FN(FixedTypes)<P>(const std::uint8_t*, std::size_t, std::size_t, \
+                                                    std::uint8_t*, std::size_t);                   \
   template void MEDMESH_NTRU_TEST_FN(FixedType)<P>(std::uint8_t*, const std::uint8_t*);
 MEDMESH_NTRU_TEST_INSTANTIATE_HPS(Hps2048509)
 MEDMESH_NTRU_TEST_INSTANTIATE_HPS(Hps2048677)

@@ -88,9 +88,9 @@ void FixedTypeKeys(std::int32_t* s, const std::uint8_t* u) {
   }
 }
 
-#define MEDMESH_NTRU_PACK_INSTANTIATE(P)                                \
-  template void PackSqGroups<P>(std::uint8_t*, const std::uint16_t*);   \
-  template void UnpackSqGroups<P>(std::uint16_t*, const std::uint8_t*); \
+#define MEDMESH_NTRU_PACK_INSTANTIATE(P)                                 \
+  template void PackSqGroups<P>(std::uint8_t*, const std::uint16_t*);    \
+  template void UnpackSqGroups<P>(std::uint16_t*, const std::uint8_t*);  \
   template void FixedTypeKeys<P, 8>(std::int32_t*, const std::uint8_t*); \
   template void FixedTypeKeys<P, 64>(std::int32_t*, const std::uint8_t*);
 MEDMESH_NTRU_PACK_INSTANTIATE(Hps2048509)

@@ -286,8 +286,8 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     constexpr auto kLanes = static_cast<std::size_t>(kI32Lanes);
     for (std::size_t i0 = 0; i0 < k; i0 += kLanes) {
       const std::size_t count = k - i0 < kLanes ? k - i0 : kLanes;
-      SampleFixedTypesPacked<P>(fg_coins + i0 * P::kSeedBytes + P::kSampleIidBytes,
-                                P::kSeedBytes, count, packed_g[i0], kS3);
+      SampleFixedTypesPacked<P>(fg_coins + i0 * P::kSeedBytes + P::kSampleIidBytes, P::kSeedBytes,
+                                count, packed_g[i0], kS3);
     }
   }
 

@@ -799,7 +799,9 @@ class ColumnSorter {
       }
     }
   }
-  static void SortRuns8(VecI32* v) { SortRuns<8>(v, [](VecI32* r) { Sort8(r); }); }
+  static void SortRuns8(VecI32* v) {
+    SortRuns<8>(v, [](VecI32* r) { Sort8(r); });
+  }
   // Two runs of 8 and the merge of size 16 (flip and three half-cleaners) in registers.
   static void SortRuns16(VecI32* v) {
     SortRuns<16>(v, [](VecI32* r) {
@@ -872,7 +874,6 @@ class ColumnSorter {
     if constexpr ((kD >> kDep) > 0) Halves<(kD >> kDep), kDepth>(v);
   }
 };
-
 
 // ---------------------------------------------------------------------------------------------
 // Sampling.
