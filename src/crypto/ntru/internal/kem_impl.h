@@ -915,7 +915,6 @@ inline void FixedTypeRandomKeys(std::int32_t* s, const std::uint8_t* u) {
   static_assert(kI32Lanes == 8);
   FixedTypeKeys<P, 8 * kRowStride>(s, u);  // the same keys with BMI2 (avx2/kernels.h)
 #else
-  static_assert(kI32Lanes == 4);
   for (int i = 0; i < (P::kN - 1) / 4; ++i) {
     const std::uint8_t* b = u + std::ptrdiff_t{15} * i;
     const std::uint32_t s0 = (std::uint32_t{b[0]} << 2) | (std::uint32_t{b[1]} << 10) |
@@ -928,7 +927,12 @@ inline void FixedTypeRandomKeys(std::int32_t* s, const std::uint8_t* u) {
                              (std::uint32_t{b[11]} << 30);
     const std::uint32_t s3 = (std::uint32_t{b[11]} & 0xfc) | (std::uint32_t{b[12]} << 8) |
                              (std::uint32_t{b[13]} << 16) | (std::uint32_t{b[14]} << 24);
-    std::int32_t* o = s + std::ptrdiff_t{4} * kRowStride * i;
+    std::int32_t* o = s + 4 * i;  // keys 4i .. 4i + 3
+    if constexpr (kRowStride != 1) {
+      constexpr std::size_t kFours = kI32Lanes / 4;  // groups of 4 keys per block
+      const auto g = static_cast<std::size_t>(i);
+      o = s + g / kFours * kI32Lanes * kRowStride + g % kFours * 4;
+    }
     o[0] = static_cast<std::int32_t>(s0);
     o[1] = static_cast<std::int32_t>(s1);
     o[2] = static_cast<std::int32_t>(s2);
