@@ -47,7 +47,7 @@ inline void ScaleG(Poly<P>& g) {
 // past it, the 32 bytes that receive the key's PRF key last (kChainQBytes in all). Portable
 // build (ADR 0058): 16 coefficients at a time with SSE2, their low bytes and then one 16-bit
 // mask per bit above 8 (pmovmskb), a few instructions per coefficient fewer than PackSq's bit
-// stream both ways; the AVX2 build has PackSq on BMI2 and keeps it. Coefficient n-1 must be
+// stream both ways; the AVX2 build below with 32 at a time. Coefficient n-1 must be
 // zero (the values are reduced mod Phi_n) and comes back zero, as with PackSq/UnpackSq.
 #if defined(__SSE2__) && !defined(MEDMESH_NTRU_AVX2_KERNELS)
 template <class P>
@@ -99,6 +99,75 @@ inline void UnpackChainQ(Poly<P>& a, const std::uint8_t* in) {
     _mm_store_si128(reinterpret_cast<__m128i*>(a.c + 16 * g + 8), hi);
   }
   for (int i = 16 * kG; i < P::kPad; ++i) a.c[i] = 0;
+}
+#elif defined(MEDMESH_NTRU_AVX2_KERNELS)
+// AVX2 build (ADR 0061): the same with 32 coefficients at a time (32-bit masks), where that
+// fits the slot (509, 821, 701; 677 would need 6 bytes more and keeps PackSq, which is BMI2
+// here). vpackuswb / vpunpck*bw work within 128-bit lanes, so the bytes and mask bits are in
+// the order [0-7, 16-23, 8-15, 24-31] of the group, the same both ways.
+template <class P>
+inline constexpr int kChainQGroups = (P::kN - 1 + 31) / 32;
+template <class P>
+inline constexpr bool kChainQBytesFit =
+    static_cast<std::size_t>(kChainQGroups<P>) * (32 + 4 * (P::kLogQ - 8)) <= P::kPackSqBytes
+                                                                                  + P::kPrfKeyBytes;
+
+template <class P>
+inline void PackChainQ(std::uint8_t* out, const Poly<P>& a) {
+  if constexpr (!kChainQBytesFit<P>) {
+    PackSq(out, a);
+  } else {
+    static_assert(32 * kChainQGroups<P> <= P::kPad);
+    constexpr int kG = kChainQGroups<P>;
+    const __m256i low = _mm256_set1_epi16(0xff);
+    for (int g = 0; g < kG; ++g) {
+      const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.c + 32 * g));
+      const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.c + 32 * g + 16));
+      _mm256_storeu_si256(
+          reinterpret_cast<__m256i*>(out + 32 * g),
+          _mm256_packus_epi16(_mm256_and_si256(lo, low), _mm256_and_si256(hi, low)));
+#pragma GCC unroll 8
+      for (int b = 0; b < P::kLogQ - 8; ++b) {  // bit 8 + b to the sign bit, then one bit mask
+        const auto m = static_cast<std::uint32_t>(_mm256_movemask_epi8(
+            _mm256_packs_epi16(_mm256_slli_epi16(lo, 7 - b), _mm256_slli_epi16(hi, 7 - b))));
+        std::memcpy(out + 32 * kG + 4 * (b * kG + g), &m, 4);
+      }
+    }
+  }
+}
+
+template <class P>
+inline void UnpackChainQ(Poly<P>& a, const std::uint8_t* in) {
+  if constexpr (!kChainQBytesFit<P>) {
+    UnpackSq(a, in);
+  } else {
+    constexpr int kG = kChainQGroups<P>;
+    const __m256i zero = _mm256_setzero_si256();
+    // Byte k of a group takes bit k of the mask: mask byte k / 8 (within its 128-bit lane).
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                            2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bits = _mm256_set1_epi64x(0x8040201008040201LL);
+    for (int g = 0; g < kG; ++g) {
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + 32 * g));
+      __m256i lo = _mm256_unpacklo_epi8(bytes, zero);
+      __m256i hi = _mm256_unpackhi_epi8(bytes, zero);
+#pragma GCC unroll 8
+      for (int b = 0; b < P::kLogQ - 8; ++b) {
+        std::uint32_t m;
+        std::memcpy(&m, in + 32 * kG + 4 * (b * kG + g), 4);
+        const __m256i set = _mm256_cmpeq_epi8(
+            _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), spread),
+                             bits),
+            bits);
+        const __m256i value = _mm256_set1_epi16(static_cast<short>(1 << (8 + b)));
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_unpacklo_epi8(set, set), value));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_unpackhi_epi8(set, set), value));
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(a.c + 32 * g), lo);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(a.c + 32 * g + 16), hi);
+    }
+    for (int i = 32 * kG; i < P::kPad; ++i) a.c[i] = 0;
+  }
 }
 #else
 template <class P>
