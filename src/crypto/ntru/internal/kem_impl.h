@@ -941,20 +941,14 @@ inline void FixedTypeRandomKeys(std::int32_t* s, const std::uint8_t* u) {
 #endif
 }
 
-// s[0, n-1): the sort keys of Fixed_Type, the random keys of u with the type bits.
-template <class P>
-inline void FixedTypeSortKeys(std::int32_t* s, const std::uint8_t* u) {
-  FixedTypeRandomKeys<P>(s, u);
-  for (int i = 0; i < P::kHalfWeight; ++i) s[i] |= 1;
-  for (int i = P::kHalfWeight; i < P::kWeight; ++i) s[i] |= 2;
-}
-
 template <class P>
 inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
   constexpr int kLen = P::kN - 1;
   constexpr int kSortLen = NextPow2(kLen);
   alignas(32) std::int32_t s[kSortLen];
-  FixedTypeSortKeys<P>(s, u);
+  FixedTypeRandomKeys<P>(s, u);
+  for (int i = 0; i < P::kHalfWeight; ++i) s[i] |= 1;
+  for (int i = P::kHalfWeight; i < P::kWeight; ++i) s[i] |= 2;
   // Padding sorts last: no real key equals INT32_MAX because its type bits are never 3.
   for (int i = kLen; i < kSortLen; ++i) s[i] = 0x7fffffff;
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
