@@ -3,6 +3,7 @@
 // as the KEM (rq_inverse_test_portable.cc, avx2/rq_inverse_test_avx2.cc).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace medmesh::ntru::rq_inverse_test {
@@ -23,5 +24,27 @@ template <class P>
 void PortableS3MulTrits(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
 template <class P>
 void Avx2S3MulTrits(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
+
+// Batch key generation's Fixed_Type (column_sort_test.cc). ColumnLanes: the keys per sort
+// (int32 lanes) of the build. ColumnSort<kLen>: x[l * kLen + i] is element i of column l for
+// l < lanes; sorts each column by ColumnSorter<kLen> (kLen = 508, 676, 820 or 9). FixedTypes:
+// SampleFixedTypesPacked (count <= lanes keys, key l's bytes at u + l * stride, PackS3 of its g
+// to out + l * out_stride). FixedType: the single-key path, PackS3(SampleFixedType(u)).
+int PortableColumnLanes();
+int Avx2ColumnLanes();
+template <int kLen>
+void PortableColumnSort(std::int32_t* x);
+template <int kLen>
+void Avx2ColumnSort(std::int32_t* x);
+template <class P>
+void PortableFixedTypes(const std::uint8_t* u, std::size_t stride, std::size_t count,
+                        std::uint8_t* out, std::size_t out_stride);
+template <class P>
+void Avx2FixedTypes(const std::uint8_t* u, std::size_t stride, std::size_t count, std::uint8_t* out,
+                    std::size_t out_stride);
+template <class P>
+void PortableFixedType(std::uint8_t* out, const std::uint8_t* u);
+template <class P>
+void Avx2FixedType(std::uint8_t* out, const std::uint8_t* u);
 
 }  // namespace medmesh::ntru::rq_inverse_test

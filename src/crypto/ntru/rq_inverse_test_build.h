@@ -5,6 +5,7 @@
 #error "define MEDMESH_NTRU_TARGET and MEDMESH_NTRU_TEST_PREFIX first"
 #endif
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -42,6 +43,47 @@ void MEDMESH_NTRU_TEST_FN(S3MulTrits)(std::uint16_t* r, const std::uint16_t* a,
   build::FromTrits(pa, ta);
   std::memcpy(r, pa.c, sizeof pa.c);
 }
+
+int MEDMESH_NTRU_TEST_FN(ColumnLanes)() { return build::kI32Lanes; }
+
+template <int kLen>
+void MEDMESH_NTRU_TEST_FN(ColumnSort)(std::int32_t* x) {
+  constexpr int kL = build::kI32Lanes;
+  build::VecI32 v[kLen];
+  for (int i = 0; i < kLen; ++i) {
+    for (int l = 0; l < kL; ++l) v[i][l] = x[l * kLen + i];
+  }
+  build::ColumnSorter<kLen>::Sort(v);
+  for (int i = 0; i < kLen; ++i) {
+    for (int l = 0; l < kL; ++l) x[l * kLen + i] = v[i][l];
+  }
+}
+template void MEDMESH_NTRU_TEST_FN(ColumnSort)<508>(std::int32_t*);
+template void MEDMESH_NTRU_TEST_FN(ColumnSort)<676>(std::int32_t*);
+template void MEDMESH_NTRU_TEST_FN(ColumnSort)<820>(std::int32_t*);
+template void MEDMESH_NTRU_TEST_FN(ColumnSort)<9>(std::int32_t*);
+
+template <class P>
+void MEDMESH_NTRU_TEST_FN(FixedTypes)(const std::uint8_t* u, std::size_t stride, std::size_t count,
+                                      std::uint8_t* out, std::size_t out_stride) {
+  build::SampleFixedTypesPacked<P>(u, stride, count, out, out_stride);
+}
+
+template <class P>
+void MEDMESH_NTRU_TEST_FN(FixedType)(std::uint8_t* out, const std::uint8_t* u) {
+  build::Poly<P> g;
+  build::SampleFixedType(g, u);
+  build::PackS3(out, g);
+}
+
+#define MEDMESH_NTRU_TEST_INSTANTIATE_HPS(P)                                                       \
+  template void MEDMESH_NTRU_TEST_FN(FixedTypes)<P>(const std::uint8_t*, std::size_t, std::size_t, \
+                                                    std::uint8_t*, std::size_t);                   \
+  template void MEDMESH_NTRU_TEST_FN(FixedType)<P>(std::uint8_t*, const std::uint8_t*);
+MEDMESH_NTRU_TEST_INSTANTIATE_HPS(Hps2048509)
+MEDMESH_NTRU_TEST_INSTANTIATE_HPS(Hps2048677)
+MEDMESH_NTRU_TEST_INSTANTIATE_HPS(Hps4096821)
+#undef MEDMESH_NTRU_TEST_INSTANTIATE_HPS
 
 #define MEDMESH_NTRU_TEST_INSTANTIATE(P)                                                  \
   template void MEDMESH_NTRU_TEST_FN(RqInv)<P>(std::uint16_t*, const std::uint16_t*);     \

@@ -94,8 +94,10 @@ template <class P>
 void LiftHrss(std::uint16_t* r, const std::uint16_t* m);
 
 // The (n-1) sampling keys of Fixed_Type before the type bits: key i is bits 30 i .. 30 i + 29
-// of u (little-endian) shifted left by 2, read from 15 bytes per 4 keys.
-template <class P>
+// of u (little-endian) shifted left by 2, read from 15 bytes per 4 keys. Keys 8b .. 8b + 7 go
+// to s + b * kBlockStride: contiguous for 8, one key's row of an 8-lane column layout for 64
+// (batch key generation, ColumnSorter in ../internal/kem_impl.h).
+template <class P, int kBlockStride = 8>
 void FixedTypeKeys(std::int32_t* s, const std::uint8_t* u);
 
 }  // namespace medmesh::ntru::avx2

@@ -62,27 +62,37 @@ void UnpackSqGroups(std::uint16_t* a, const std::uint8_t* in) {
   }
 }
 
-template <class P>
+template <class P, int kBlockStride>
 void FixedTypeKeys(std::int32_t* s, const std::uint8_t* u) {
   // Each 32-bit lane receives 30 bits of the stream shifted left by 2.
   constexpr std::uint64_t kKeyMask = 0xfffffffcfffffffcULL;
-  for (int i = 0; i < (P::kN - 1) / 4; ++i) {
-    const std::uint8_t* b = u + 15 * i;
+  const auto four = [](std::int32_t* o, const std::uint8_t* b) {  // keys from 15 bytes
     std::uint64_t x0;
     std::uint64_t x1;
     std::memcpy(&x0, b, 8);      // stream bits 0 .. 63: keys 0 and 1 are bits 0 .. 59
     std::memcpy(&x1, b + 7, 8);  // stream bits 56 .. 119: keys 2 and 3 are bits 60 .. 119
     const std::uint64_t k01 = _pdep_u64(x0, kKeyMask);
     const std::uint64_t k23 = _pdep_u64(x1 >> 4, kKeyMask);
-    std::memcpy(s + 4 * i, &k01, 8);
-    std::memcpy(s + 4 * i + 2, &k23, 8);
+    std::memcpy(o, &k01, 8);
+    std::memcpy(o + 2, &k23, 8);
+  };
+  constexpr int kFours = (P::kN - 1) / 4;
+  if constexpr (kBlockStride == 8) {
+    for (int i = 0; i < kFours; ++i) four(s + 4 * i, u + 15 * i);
+  } else {
+    for (int b = 0; b < kFours / 2; ++b) {  // keys 8b .. 8b + 7 from 30 bytes
+      four(s + b * kBlockStride, u + 30 * b);
+      four(s + b * kBlockStride + 4, u + 30 * b + 15);
+    }
+    if constexpr (kFours % 2 != 0) four(s + kFours / 2 * kBlockStride, u + 15 * (kFours - 1));
   }
 }
 
-#define MEDMESH_NTRU_PACK_INSTANTIATE(P)                                \
-  template void PackSqGroups<P>(std::uint8_t*, const std::uint16_t*);   \
-  template void UnpackSqGroups<P>(std::uint16_t*, const std::uint8_t*); \
-  template void FixedTypeKeys<P>(std::int32_t*, const std::uint8_t*);
+#define MEDMESH_NTRU_PACK_INSTANTIATE(P)                                 \
+  template void PackSqGroups<P>(std::uint8_t*, const std::uint16_t*);    \
+  template void UnpackSqGroups<P>(std::uint16_t*, const std::uint8_t*);  \
+  template void FixedTypeKeys<P, 8>(std::int32_t*, const std::uint8_t*); \
+  template void FixedTypeKeys<P, 64>(std::int32_t*, const std::uint8_t*);
 MEDMESH_NTRU_PACK_INSTANTIATE(Hps2048509)
 MEDMESH_NTRU_PACK_INSTANTIATE(Hps2048677)
 MEDMESH_NTRU_PACK_INSTANTIATE(Hps4096821)

@@ -33,72 +33,147 @@ inline constexpr std::size_t kMaxBatchChunk = 64;
 // The scaled g of key generation over Z_q: 3 g (HPS) or 3 (x - 1) g (HRSS), from ternary g.
 template <class P>
 inline void ScaleG(Poly<P>& g) {
-  Z3ToZq(g);
   if constexpr (P::kHrss) {
+    Z3ToZq(g);
     for (int i = P::kN - 1; i > 0; --i)
       g.c[i] = static_cast<std::uint16_t>(3 * (g.c[i - 1] - g.c[i]));
     g.c[0] = static_cast<std::uint16_t>(0 - 3 * g.c[0]);
-  } else {
-    for (int i = 0; i < P::kN; ++i) g.c[i] = static_cast<std::uint16_t>(3 * g.c[i]);
+  } else {  // 3 Z3ToZq(g) in one pass
+    MapCoeffs(g, [](VecU16 v) { return 3 * (v | ((0 - (v >> 1)) & P::kQMask)); });
   }
 }
 
 // The mod-q chains' prefix products between the passes, in a secret key's mod-q slot and,
-// past it, the 32 bytes that receive the key's PRF key last (kChainQBytes in all). Portable
-// build (ADR 0058): 16 coefficients at a time with SSE2, their low bytes and then one 16-bit
-// mask per bit above 8 (pmovmskb), a few instructions per coefficient fewer than PackSq's bit
-// stream both ways; the AVX2 build has PackSq on BMI2 and keeps it. Coefficient n-1 must be
-// zero (the values are reduced mod Phi_n) and comes back zero, as with PackSq/UnpackSq.
-#if defined(__SSE2__) && !defined(MEDMESH_NTRU_AVX2_KERNELS)
+// past it, the 32 bytes that receive the key's PRF key last. kW coefficients at a time, their
+// low bytes and then one kW-bit mask per bit above 8 (pmovmskb), a few instructions per
+// coefficient fewer than PackSq's bit stream both ways: 16 with SSE2 in the portable build
+// (ADR 0058), 32 with AVX2 (ADR 0061; vpackuswb / vpunpck*bw work within 128-bit lanes, so a
+// group's bytes and mask bits are in the order [0-7, 16-23, 8-15, 24-31], the same both ways).
+// Where that does not fit the slot (AVX2, 677: 6 bytes more) and without SSE2: PackSq.
+// Coefficient n-1 must be zero (the values are reduced mod Phi_n) and comes back zero, as with
+// PackSq/UnpackSq.
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+struct ChainQOps {
+  using V = __m256i;
+  using Mask = std::uint32_t;
+  static constexpr int kW = 32;
+  static V Load(const void* p) { return _mm256_load_si256(static_cast<const V*>(p)); }
+  static V LoadU(const void* p) { return _mm256_loadu_si256(static_cast<const V*>(p)); }
+  static void Store(void* p, V v) { _mm256_store_si256(static_cast<V*>(p), v); }
+  static void StoreU(void* p, V v) { _mm256_storeu_si256(static_cast<V*>(p), v); }
+  static V LowBytes(V lo, V hi) {
+    const V low = _mm256_set1_epi16(0xff);
+    return _mm256_packus_epi16(_mm256_and_si256(lo, low), _mm256_and_si256(hi, low));
+  }
+  static Mask Bit(V lo, V hi, int b) {  // bit 8 + b to the sign bit, then one bit a byte
+    return static_cast<Mask>(_mm256_movemask_epi8(
+        _mm256_packs_epi16(_mm256_slli_epi16(lo, 7 - b), _mm256_slli_epi16(hi, 7 - b))));
+  }
+  static V Widen(V bytes, bool high) {
+    const V zero = _mm256_setzero_si256();
+    return high ? _mm256_unpackhi_epi8(bytes, zero) : _mm256_unpacklo_epi8(bytes, zero);
+  }
+  static void AddBit(V& lo, V& hi, Mask m, int b) {  // byte k takes bit k: mask byte k / 8
+    const V spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2,
+                                      2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const V bits = _mm256_set1_epi64x(0x8040201008040201LL);
+    const V set = _mm256_cmpeq_epi8(
+        _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), spread), bits),
+        bits);
+    const V value = _mm256_set1_epi16(static_cast<short>(1 << (8 + b)));
+    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_unpacklo_epi8(set, set), value));
+    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_unpackhi_epi8(set, set), value));
+  }
+};
+#elif defined(__SSE2__)
+struct ChainQOps {
+  using V = __m128i;
+  using Mask = std::uint16_t;
+  static constexpr int kW = 16;
+  static V Load(const void* p) { return _mm_load_si128(static_cast<const V*>(p)); }
+  static V LoadU(const void* p) { return _mm_loadu_si128(static_cast<const V*>(p)); }
+  static void Store(void* p, V v) { _mm_store_si128(static_cast<V*>(p), v); }
+  static void StoreU(void* p, V v) { _mm_storeu_si128(static_cast<V*>(p), v); }
+  static V LowBytes(V lo, V hi) {
+    const V low = _mm_set1_epi16(0xff);
+    return _mm_packus_epi16(_mm_and_si128(lo, low), _mm_and_si128(hi, low));
+  }
+  static Mask Bit(V lo, V hi, int b) {
+    return static_cast<Mask>(
+        _mm_movemask_epi8(_mm_packs_epi16(_mm_slli_epi16(lo, 7 - b), _mm_slli_epi16(hi, 7 - b))));
+  }
+  static V Widen(V bytes, bool high) {
+    const V zero = _mm_setzero_si128();
+    return high ? _mm_unpackhi_epi8(bytes, zero) : _mm_unpacklo_epi8(bytes, zero);
+  }
+  static void AddBit(V& lo, V& hi, Mask m, int b) {  // each half's byte of m against 8 bits
+    const V bits = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128);
+    const V value = _mm_set1_epi16(static_cast<short>(1 << (8 + b)));
+    const V ml = _mm_set1_epi16(static_cast<short>(m & 0xff));
+    const V mh = _mm_set1_epi16(static_cast<short>(m >> 8));
+    lo = _mm_or_si128(lo, _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(ml, bits), bits), value));
+    hi = _mm_or_si128(hi, _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(mh, bits), bits), value));
+  }
+};
+#endif
+
+#if defined(MEDMESH_NTRU_AVX2_KERNELS) || defined(__SSE2__)
 template <class P>
-inline constexpr int kChainQGroups = (P::kN - 1 + 15) / 16;
+inline constexpr int kChainQGroups = (P::kN - 1 + ChainQOps::kW - 1) / ChainQOps::kW;
 template <class P>
-inline constexpr std::size_t kChainQBytes = static_cast<std::size_t>(2 * P::kLogQ *
-                                                                     kChainQGroups<P>);
+inline constexpr bool kChainQFits =
+    static_cast<std::size_t>(kChainQGroups<P>) *
+        (ChainQOps::kW + sizeof(ChainQOps::Mask) * (P::kLogQ - 8)) <=
+    P::kPackSqBytes + P::kPrfKeyBytes&& ChainQOps::kW* kChainQGroups<P> <= P::kPad;
+#if !defined(MEDMESH_NTRU_AVX2_KERNELS)
+static_assert(kChainQFits<Hps2048509> && kChainQFits<Hps2048677> && kChainQFits<Hps4096821> &&
+              kChainQFits<Hrss701>);  // the portable build's format for every set (ADR 0058)
+#endif
 
 template <class P>
 inline void PackChainQ(std::uint8_t* out, const Poly<P>& a) {
-  static_assert(kChainQBytes<P> <= P::kPackSqBytes + P::kPrfKeyBytes &&
-                16 * kChainQGroups<P> <= P::kPad);
-  constexpr int kG = kChainQGroups<P>;
-  const __m128i low = _mm_set1_epi16(0xff);
-  for (int g = 0; g < kG; ++g) {
-    const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(a.c + 16 * g));
-    const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(a.c + 16 * g + 8));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * g),
-                     _mm_packus_epi16(_mm_and_si128(lo, low), _mm_and_si128(hi, low)));
+  using C = ChainQOps;
+  if constexpr (!kChainQFits<P>) {
+    PackSq(out, a);
+  } else {
+    constexpr int kG = kChainQGroups<P>;
+    constexpr int kM = sizeof(typename C::Mask);
+    for (int g = 0; g < kG; ++g) {
+      const typename C::V lo = C::Load(a.c + C::kW * g);
+      const typename C::V hi = C::Load(a.c + C::kW * g + C::kW / 2);
+      C::StoreU(out + C::kW * g, C::LowBytes(lo, hi));
 #pragma GCC unroll 8
-    for (int b = 0; b < P::kLogQ - 8; ++b) {  // bit 8 + b to the sign bit, then one byte mask
-      const auto m = static_cast<std::uint16_t>(
-          _mm_movemask_epi8(_mm_packs_epi16(_mm_slli_epi16(lo, 7 - b), _mm_slli_epi16(hi, 7 - b))));
-      std::memcpy(out + 16 * kG + 2 * (b * kG + g), &m, 2);
+      for (int b = 0; b < P::kLogQ - 8; ++b) {
+        const typename C::Mask m = C::Bit(lo, hi, b);
+        std::memcpy(out + C::kW * kG + kM * (b * kG + g), &m, kM);
+      }
     }
   }
 }
 
 template <class P>
 inline void UnpackChainQ(Poly<P>& a, const std::uint8_t* in) {
-  constexpr int kG = kChainQGroups<P>;
-  const __m128i zero = _mm_setzero_si128();
-  const __m128i bits = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128);
-  for (int g = 0; g < kG; ++g) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 16 * g));
-    __m128i lo = _mm_unpacklo_epi8(bytes, zero);
-    __m128i hi = _mm_unpackhi_epi8(bytes, zero);
+  using C = ChainQOps;
+  if constexpr (!kChainQFits<P>) {
+    UnpackSq(a, in);
+  } else {
+    constexpr int kG = kChainQGroups<P>;
+    constexpr int kM = sizeof(typename C::Mask);
+    for (int g = 0; g < kG; ++g) {
+      const typename C::V bytes = C::LoadU(in + C::kW * g);
+      typename C::V lo = C::Widen(bytes, false);
+      typename C::V hi = C::Widen(bytes, true);
 #pragma GCC unroll 8
-    for (int b = 0; b < P::kLogQ - 8; ++b) {
-      std::uint16_t m;
-      std::memcpy(&m, in + 16 * kG + 2 * (b * kG + g), 2);
-      const __m128i value = _mm_set1_epi16(static_cast<short>(1 << (8 + b)));
-      const __m128i ml = _mm_set1_epi16(static_cast<short>(m & 0xff));
-      const __m128i mh = _mm_set1_epi16(static_cast<short>(m >> 8));
-      lo = _mm_or_si128(lo, _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(ml, bits), bits), value));
-      hi = _mm_or_si128(hi, _mm_and_si128(_mm_cmpeq_epi16(_mm_and_si128(mh, bits), bits), value));
+      for (int b = 0; b < P::kLogQ - 8; ++b) {
+        typename C::Mask m;
+        std::memcpy(&m, in + C::kW * kG + kM * (b * kG + g), kM);
+        C::AddBit(lo, hi, m, b);
+      }
+      C::Store(a.c + C::kW * g, lo);
+      C::Store(a.c + C::kW * g + C::kW / 2, hi);
     }
-    _mm_store_si128(reinterpret_cast<__m128i*>(a.c + 16 * g), lo);
-    _mm_store_si128(reinterpret_cast<__m128i*>(a.c + 16 * g + 8), hi);
+    for (int i = C::kW * kG; i < P::kPad; ++i) a.c[i] = 0;
   }
-  for (int i = 16 * kG; i < P::kPad; ++i) a.c[i] = 0;
 }
 #else
 template <class P>
@@ -281,11 +356,25 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   MulOperand<P> xo;                   // operand scratch
   MulOperand<P> yo;
 
+  // HPS: the g's by Fixed_Type, kI32Lanes keys per sort (ColumnSorter, a vertical network).
+  if constexpr (!P::kHrss) {
+    constexpr auto kLanes = static_cast<std::size_t>(kI32Lanes);
+    for (std::size_t i0 = 0; i0 < k; i0 += kLanes) {
+      const std::size_t count = k - i0 < kLanes ? k - i0 : kLanes;
+      SampleFixedTypesPacked<P>(fg_coins + i0 * P::kSeedBytes + P::kSampleIidBytes, P::kSeedBytes,
+                                count, packed_g[i0], kS3);
+    }
+  }
+
   // Forward: sample; f is final at once; the A3 and Aq prefix products go to the scratch slots.
   for (std::size_t i = 0; i < k; ++i) {
-    SampleFg(f, g, fg_coins + i * P::kSeedBytes);
+    if constexpr (P::kHrss) {
+      SampleFg(f, g, fg_coins + i * P::kSeedBytes);
+      PackS3(packed_g[i], g);
+    } else {
+      SampleIid(f, fg_coins + i * P::kSeedBytes);
+    }
     PackS3(f_slot(i), f);
-    PackS3(packed_g[i], g);
     if (i == 0) c3 = S3::From(f, e3);
     Z3ToSigned(f);  // f[n-1] = 0: already reduced mod Phi_n
     PrepareMul(fo, f);
@@ -336,7 +425,8 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
       cb = t;
       ReducePhiN(cb);  // B's first prefix product, reduced for packing
     } else {
-      SqMulModQ(cb, cb, t);
+      RqMulModQ(cb, cb, t);
+      SubtractTopPhiNVec(cb);
     }
     PackChainQ(sq_slot(j), cb);
   }
@@ -344,7 +434,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   // Backward over B (j = 0 .. k-1, the reverse of its build order): h^-1 of key j.
   RqInv(u, cb);
   for (std::size_t j = 0; j < k; ++j) {
-    UnpackRq0(g, pk_of(j));  // h_j mod x^n - 1 (its coefficient n-1 from the sum-zero rule)
+    UnpackRq0Vec(g, pk_of(j));  // h_j mod x^n - 1 (its coefficient n-1 from the sum-zero rule)
     if (j + 1 < k) {
       UnpackChainQ(t, sq_slot(j + 1));  // h_{k-1} ... h_{j+1}
       PrepareMul(xo, u);

@@ -261,11 +261,36 @@ inline void RqMulOperands(Poly<P>& r, const MulOperand<P>& a, const MulOperand<P
 }
 #endif
 
-// SqMulModQ for prepared operands.
+// a.c[i] = f(a.c[i]) for i < n on whole vectors of coefficients, in straight-line code, the
+// last vector masked so that the padding stays zero. GCC vectorises a loop over n (509, 677,
+// 701, 821) as a vector loop and a scalar epilogue, about twice the instructions; the batch's
+// per-key coefficient maps use this form (the single-key path keeps its loops).
+template <class P, class F>
+__attribute__((always_inline)) inline void MapCoeffs(Poly<P>& a, F f) {
+  constexpr int kL = kU16Lanes;
+  constexpr int kFull = P::kN / kL;
+#pragma GCC unroll 64
+  for (int i = 0; i < kFull; ++i) StoreU16(a.c + kL * i, f(LoadU16(a.c + kL * i)));
+  if constexpr (P::kN % kL != 0) {
+    static_assert(kL * (kFull + 1) <= P::kPad);
+    VecU16 keep{};
+    for (int l = 0; l < P::kN % kL; ++l) keep[l] = 0xffff;
+    StoreU16(a.c + kL * kFull, f(LoadU16(a.c + kL * kFull)) & keep);
+  }
+}
+
+// SubtractTopPhiN by MapCoeffs (batch key generation).
+template <class P>
+inline void SubtractTopPhiNVec(Poly<P>& r) {
+  const std::uint16_t top = r.c[P::kN - 1];
+  MapCoeffs(r, [top](VecU16 x) { return x - top; });
+}
+
+// SqMulModQ for prepared operands (batch key generation).
 template <class P>
 inline void SqMulOperands(Poly<P>& r, const MulOperand<P>& a, const MulOperand<P>& b) {
   RqMulOperands(r, a, b);
-  SubtractTopPhiN(r);
+  SubtractTopPhiNVec(r);
 }
 
 // Reduces {0,1,2}-or-larger coefficients mod (3, Phi_n): subtract c[n-1] * Phi_n.
@@ -304,10 +329,7 @@ inline void Z3ToZq(Poly<P>& a) {
 // mod 2^13 (batch key generation multiplies f by this form both mod q and exactly for S3).
 template <class P>
 inline void Z3ToSigned(Poly<P>& a) {
-  for (int i = 0; i < P::kN; ++i) {
-    const std::uint16_t v = a.c[i];
-    a.c[i] = static_cast<std::uint16_t>(v | (0 - (v >> 1)));
-  }
+  MapCoeffs(a, [](VecU16 v) { return v | (0 - (v >> 1)); });
 }
 
 // {0, 1, q-1} (mod q) -> {0, 1, 2}
@@ -457,6 +479,20 @@ inline void UnpackRq0(Poly<P>& a, const std::uint8_t* in) {
   a.c[P::kN - 1] = static_cast<std::uint16_t>((0 - sum) & P::kQMask);
 }
 
+// UnpackRq0 with the sum on whole vectors (batch key generation): UnpackSq leaves coefficients
+// n-1 and up zero, so whole vectors up to n-1 add the same.
+template <class P>
+inline void UnpackRq0Vec(Poly<P>& a, const std::uint8_t* in) {
+  UnpackSq(a, in);
+  constexpr int kL = kU16Lanes;
+  VecU16 acc{};
+#pragma GCC unroll 64
+  for (int i = 0; i < (P::kN - 1 + kL - 1) / kL; ++i) acc += LoadU16(a.c + kL * i);
+  std::uint16_t sum = 0;
+  for (int l = 0; l < kL; ++l) sum = static_cast<std::uint16_t>(sum + acc[l]);
+  a.c[P::kN - 1] = static_cast<std::uint16_t>((0 - sum) & P::kQMask);
+}
+
 // Five trits per byte, c0 + 3c1 + 9c2 + 27c3 + 81c4, over coefficients 0..n-2.
 template <class P>
 inline void PackS3(std::uint8_t* out, const Poly<P>& a) {
@@ -503,6 +539,12 @@ inline void UnpackS3(Poly<P>& a, const std::uint8_t* in) {
 // ---------------------------------------------------------------------------------------------
 // Constant-time sort of int32 (a bitonic network over a power-of-two padded array).
 // ---------------------------------------------------------------------------------------------
+
+constexpr int NextPow2(int v) {
+  int p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
 
 // Sorts Len int32 values (a power of two, at least 2 * lanes) ascending as signed numbers with
 // a bitonic network whose every compare-exchange is a lane-wise min/max: no data-dependent
@@ -650,11 +692,188 @@ class BitonicSorter {
   VecI32 v_[kP];
 };
 
-constexpr int NextPow2(int v) {
-  int p = 1;
-  while (p < v) p <<= 1;
-  return p;
-}
+// Sorts kI32Lanes independent columns of kLen int32 each, ascending as signed numbers: element i
+// of column l is lane l of v[i] (a "vertical" sort, batch key generation: one column per key),
+// so every compare-exchange is one lane-wise min and max of two whole vectors, no shuffle.
+// The network is fixed (no data-dependent branch or index) and in standard form: every
+// comparator (i, j), i < j, puts the minimum at i. Batcher's odd-even merge sort on runs of 8
+// (19 comparators), then bitonic merges with a "flip" first stage (i against 2K-1-i in blocks
+// of 2K) and half-cleaners, on the padded length NextPow2(kLen). Padding would be INT32_MAX and
+// a standard-form network never moves a maximum from the top, so every comparator that touches
+// an index >= kLen does nothing: v holds kLen vectors only and those comparators are dropped
+// (whole groups, or rows read as INT32_MAX in a group at the boundary). For 676 of 1024 about a
+// third of the network goes.
+// Register blocking: up to kMaxDepth consecutive stages of a merge run on a group of
+// 2^kMaxDepth vectors that they pair only among themselves, loaded and stored once.
+template <int kLen>
+class ColumnSorter {
+ public:
+  static constexpr int kSortLen = NextPow2(kLen);
+  static_assert(kLen >= 8);
+
+  static void Sort(VecI32* v) {
+    if constexpr (kMaxDepth >= 4 && kLen >= 16) {
+      SortRuns16(v);
+      Merges<16>(v);
+    } else {
+      SortRuns8(v);
+      Merges<8>(v);
+    }
+  }
+
+ private:
+#if defined(__AVX2__)
+  static constexpr int kMaxDepth = 4;
+  static void Exchange(VecI32& a, VecI32& b) {
+    const __m256i x = reinterpret_cast<__m256i>(a);
+    const __m256i y = reinterpret_cast<__m256i>(b);
+    a = reinterpret_cast<VecI32>(_mm256_min_epi32(x, y));
+    b = reinterpret_cast<VecI32>(_mm256_max_epi32(x, y));
+  }
+#else
+  static constexpr int kMaxDepth = 3;
+  static void Exchange(VecI32& a, VecI32& b) {  // no min/max before SSE4.1: swap by a mask
+    const VecI32 t = (a ^ b) & (a > b);
+    a ^= t;
+    b ^= t;
+  }
+#endif
+
+  static constexpr int Log2(int v) {
+    int l = 0;
+    while ((1 << l) < v) ++l;
+    return l;
+  }
+
+  // Loads the group's rows (row i of the group is v[idx(i)]), runs net on them in registers
+  // and stores them back. kPartial: the group reaches past kLen, whose rows read as INT32_MAX
+  // and are not stored (idx is increasing in i, so the valid rows are a prefix).
+  template <int kN, bool kPartial, class Idx, class Net>
+  __attribute__((always_inline)) static void Group(VecI32* v, Idx idx, Net net) {
+    VecI32 r[kN];
+#pragma GCC unroll 16
+    for (int i = 0; i < kN; ++i) {
+      if (!kPartial || idx(i) < kLen) {
+        r[i] = v[idx(i)];
+      } else {
+        r[i] = VecI32{} + 0x7fffffff;
+      }
+    }
+    net(r);
+#pragma GCC unroll 16
+    for (int i = 0; i < kN; ++i) {
+      if (!kPartial || idx(i) < kLen) v[idx(i)] = r[i];
+    }
+  }
+
+  // Half-cleaner stages at register distances kTop, kTop / 2, ..., 1 on kN rows.
+  template <int kN, int kTop>
+  __attribute__((always_inline)) static void Cleaners(VecI32* r) {
+#pragma GCC unroll 4
+    for (int d = kTop; d > 0; d >>= 1) {
+#pragma GCC unroll 16
+      for (int i = 0; i < kN; ++i) {
+        if ((i & d) == 0) Exchange(r[i], r[i + d]);
+      }
+    }
+  }
+
+  // Batcher's odd-even merge sort of 8 rows (19 comparators, depth 6).
+  __attribute__((always_inline)) static void Sort8(VecI32* r) {
+    constexpr int kPairs[19][2] = {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {0, 2}, {1, 3}, {4, 6},
+                                   {5, 7}, {1, 2}, {5, 6}, {0, 4}, {1, 5}, {2, 6}, {3, 7},
+                                   {2, 4}, {3, 5}, {1, 2}, {3, 4}, {5, 6}};
+#pragma GCC unroll 19
+    for (const auto& p : kPairs) Exchange(r[p[0]], r[p[1]]);
+  }
+
+  // Sorted runs of kRun rows, each loaded and stored once.
+  template <int kRun, class Net>
+  static void SortRuns(VecI32* v, Net net) {
+    for (int b = 0; b < kLen; b += kRun) {
+      const auto idx = [b](int i) { return b + i; };
+      if (b + kRun - 1 < kLen) {
+        Group<kRun, false>(v, idx, net);
+      } else {
+        Group<kRun, true>(v, idx, net);
+      }
+    }
+  }
+  static void SortRuns8(VecI32* v) {
+    SortRuns<8>(v, [](VecI32* r) { Sort8(r); });
+  }
+  // Two runs of 8 and the merge of size 16 (flip and three half-cleaners) in registers.
+  static void SortRuns16(VecI32* v) {
+    SortRuns<16>(v, [](VecI32* r) {
+      Sort8(r);
+      Sort8(r + 8);
+#pragma GCC unroll 8
+      for (int m = 0; m < 8; ++m) Exchange(r[m], r[15 - m]);
+      Cleaners<16, 4>(r);
+    });
+  }
+
+  template <int kK>
+  static void Merges(VecI32* v) {
+    if constexpr (kK < kSortLen) {
+      // log2(2K) stages: the flip and the half-cleaners K/2 .. 1, kMaxDepth at a time.
+      constexpr int kStages = Log2(2 * kK);
+      constexpr int kFlipDepth = kStages < kMaxDepth ? kStages : kMaxDepth;
+      Flip<kK, kFlipDepth>(v);
+      if constexpr (kStages > kFlipDepth) Halves<(kK >> kFlipDepth), kMaxDepth>(v);
+      Merges<2 * kK>(v);
+    }
+  }
+
+  // The flip of merge K (row b + i against b + 2K - 1 - i in each block of 2K) and the next
+  // kDepth - 1 half-cleaners, on groups of 2^kDepth rows: with H = 2^(kDepth - 1) and
+  // part = K / H, rows b + r + m part (m < H) and b + K + (part - 1 - r) + m part, the second
+  // set being the flip partners of the first in reverse order.
+  template <int kK, int kDepth>
+  static void Flip(VecI32* v) {
+    constexpr int kH = 1 << (kDepth - 1);
+    constexpr int kPart = kK / kH;
+    const auto net = [](VecI32* r) {
+#pragma GCC unroll 8
+      for (int m = 0; m < kH; ++m) Exchange(r[m], r[2 * kH - 1 - m]);
+      Cleaners<2 * kH, kH / 2>(r);
+    };
+    for (int b = 0; b < kLen; b += 2 * kK) {
+      for (int r = 0; r < kPart && b + r < kLen; ++r) {
+        const auto idx = [b, r](int i) {
+          return i < kH ? b + r + i * kPart : b + kK + (kPart - 1 - r) + (i - kH) * kPart;
+        };
+        if (b + 2 * kK - 1 - r < kLen) {
+          Group<2 * kH, false>(v, idx, net);
+        } else {
+          Group<2 * kH, true>(v, idx, net);
+        }
+      }
+    }
+  }
+
+  // Half-cleaners at distances kD, kD / 2, ... (kD >= 1), kDepth at a time on groups of
+  // 2^kDepth rows base + i * (kD / 2^(kDepth - 1)), then the rest.
+  template <int kD, int kDepth>
+  static void Halves(VecI32* v) {
+    constexpr int kDep = kDepth < Log2(2 * kD) ? kDepth : Log2(2 * kD);
+    constexpr int kN = 1 << kDep;
+    constexpr int kStep = kD >> (kDep - 1);
+    const auto net = [](VecI32* r) { Cleaners<kN, kN / 2>(r); };
+    for (int hi = 0; hi < kLen; hi += 2 * kD) {
+      for (int lo = 0; lo < kStep && hi + lo < kLen; ++lo) {
+        const int base = hi + lo;
+        const auto idx = [base](int i) { return base + i * kStep; };
+        if (base + (kN - 1) * kStep < kLen) {
+          Group<kN, false>(v, idx, net);
+        } else {
+          Group<kN, true>(v, idx, net);
+        }
+      }
+    }
+    if constexpr ((kD >> kDep) > 0) Halves<(kD >> kDep), kDepth>(v);
+  }
+};
 
 // ---------------------------------------------------------------------------------------------
 // Sampling.
@@ -686,15 +905,17 @@ inline void SampleIidPlus(Poly<P>& r, const std::uint8_t* bytes) {
 // Fixed_Type (HPS): q/16-1 coefficients +1, q/16-1 coefficients -1, at positions given by
 // sorting 30-bit random keys. Keys are compared as signed int32 (as the reference code does,
 // which is what the KATs encode).
-template <class P>
-inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
-  constexpr int kLen = P::kN - 1;
-  constexpr int kSortLen = NextPow2(kLen);
-  alignas(32) std::int32_t s[kSortLen];
+// The n-1 random keys of Fixed_Type from u, 30 bits shifted left by 2 (type bits zero): keys
+// kI32Lanes b .. kI32Lanes b + kI32Lanes - 1 at s + b * kI32Lanes * kRowStride, so contiguous
+// for kRowStride 1, and with kRowStride kI32Lanes one key's rows of a column layout
+// (SampleFixedTypesPacked).
+template <class P, int kRowStride = 1>
+inline void FixedTypeRandomKeys(std::int32_t* s, const std::uint8_t* u) {
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
-  FixedTypeKeys<P>(s, u);  // the same keys with BMI2 (avx2/kernels.h)
+  static_assert(kI32Lanes == 8);
+  FixedTypeKeys<P, 8 * kRowStride>(s, u);  // the same keys with BMI2 (avx2/kernels.h)
 #else
-  for (int i = 0; i < kLen / 4; ++i) {
+  for (int i = 0; i < (P::kN - 1) / 4; ++i) {
     const std::uint8_t* b = u + std::ptrdiff_t{15} * i;
     const std::uint32_t s0 = (std::uint32_t{b[0]} << 2) | (std::uint32_t{b[1]} << 10) |
                              (std::uint32_t{b[2]} << 18) | (std::uint32_t{b[3]} << 26);
@@ -706,12 +927,26 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
                              (std::uint32_t{b[11]} << 30);
     const std::uint32_t s3 = (std::uint32_t{b[11]} & 0xfc) | (std::uint32_t{b[12]} << 8) |
                              (std::uint32_t{b[13]} << 16) | (std::uint32_t{b[14]} << 24);
-    s[4 * i + 0] = static_cast<std::int32_t>(s0);
-    s[4 * i + 1] = static_cast<std::int32_t>(s1);
-    s[4 * i + 2] = static_cast<std::int32_t>(s2);
-    s[4 * i + 3] = static_cast<std::int32_t>(s3);
+    std::int32_t* o = s + 4 * i;  // keys 4i .. 4i + 3
+    if constexpr (kRowStride != 1) {
+      constexpr std::size_t kFours = kI32Lanes / 4;  // groups of 4 keys per block
+      const auto g = static_cast<std::size_t>(i);
+      o = s + g / kFours * kI32Lanes * kRowStride + g % kFours * 4;
+    }
+    o[0] = static_cast<std::int32_t>(s0);
+    o[1] = static_cast<std::int32_t>(s1);
+    o[2] = static_cast<std::int32_t>(s2);
+    o[3] = static_cast<std::int32_t>(s3);
   }
 #endif
+}
+
+template <class P>
+inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
+  constexpr int kLen = P::kN - 1;
+  constexpr int kSortLen = NextPow2(kLen);
+  alignas(32) std::int32_t s[kSortLen];
+  FixedTypeRandomKeys<P>(s, u);
   for (int i = 0; i < P::kHalfWeight; ++i) s[i] |= 1;
   for (int i = P::kHalfWeight; i < P::kWeight; ++i) s[i] |= 2;
   // Padding sorts last: no real key equals INT32_MAX because its type bits are never 3.
@@ -726,6 +961,116 @@ inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
 #endif
   for (int i = kLen; i < P::kPad; ++i) r.c[i] = 0;
   Wipe(s, sizeof s);
+}
+
+// Transposes the kI32Lanes x kI32Lanes matrix of int32 whose row i is r[i], in place: swaps
+// the off-diagonal blocks of side h for h = lanes / 2, ..., 1 (fixed two-input shuffles).
+template <int kH, std::size_t... I>
+inline VecI32 TransposeLow(VecI32 a, VecI32 b, std::index_sequence<I...> /*lanes*/) {
+  return __builtin_shufflevector(a, b, ((I & kH) != 0 ? kI32Lanes + (I ^ kH) : I)...);
+}
+template <int kH, std::size_t... I>
+inline VecI32 TransposeHigh(VecI32 a, VecI32 b, std::index_sequence<I...> /*lanes*/) {
+  return __builtin_shufflevector(a, b, ((I & kH) != 0 ? kI32Lanes + I : I ^ kH)...);
+}
+template <int kH = kI32Lanes / 2>
+inline void TransposeI32(VecI32* r) {
+  constexpr auto kIdx = std::make_index_sequence<kI32Lanes>{};
+#pragma GCC unroll 8
+  for (int i = 0; i < kI32Lanes; ++i) {
+    if ((i & kH) == 0) {
+      const VecI32 a = r[i];
+      const VecI32 b = r[i + kH];
+      r[i] = TransposeLow<kH>(a, b, kIdx);
+      r[i + kH] = TransposeHigh<kH>(a, b, kIdx);
+    }
+  }
+  if constexpr (kH > 1) TransposeI32<kH / 2>(r);
+}
+
+// Zeroes n vectors that held secrets with vector stores (volatile: kept, and not turned into a
+// memset, which copies a buffer this large with rep stosb).
+inline void WipeVecs(VecI32* v, int n) {
+  volatile VecI32* p = v;
+#pragma GCC unroll 8
+  for (int i = 0; i < n; ++i) p[i] = VecI32{};
+}
+
+// Fixed_Type for count <= kI32Lanes keys at once, packed (batch key generation): writes
+// PackS3 of SampleFixedType(u + l * stride) to out + l * out_stride for l < count. The keys
+// are sorted as the columns of one ColumnSorter (key l in lane l; lanes from count on sort
+// zeros), their type bits set and packed five trits a byte on the columns too. Every loop
+// bound depends on count and the parameter set only. Not inlined, so that its frame (n-1
+// vectors) is not added to the caller's.
+template <class P>
+__attribute__((noinline)) void SampleFixedTypesPacked(const std::uint8_t* u, std::size_t stride,
+                                                      std::size_t count, std::uint8_t* out,
+                                                      std::size_t out_stride) {
+  constexpr int kLen = P::kN - 1;
+  constexpr int kL = kI32Lanes;
+  constexpr int kRows = (kLen + kL - 1) / kL * kL;  // whole kL x kL blocks
+  alignas(kVecBytes) VecI32 v[kRows];
+  // Key l's elements b + e (e < kL) go to lane e of v[b + l]; transposing each block of kL
+  // rows then puts element i of key l in lane l of v[i]. The last block is zeroed first: its
+  // elements from kLen on reach the rows past kLen only, which are never sorted nor packed.
+  for (int i = kRows - kL; i < kRows; ++i) v[i] = VecI32{};
+  for (int l = 0; l < kL; ++l) {
+    if (static_cast<std::size_t>(l) < count) {
+      FixedTypeRandomKeys<P, kL>(reinterpret_cast<std::int32_t*>(v + l),
+                                 u + static_cast<std::size_t>(l) * stride);
+    } else {
+      for (int b = 0; b < kRows; b += kL) v[b + l] = VecI32{};
+    }
+  }
+  for (int b = 0; b < kRows; b += kL) TransposeI32(v + b);
+#pragma GCC unroll 8
+  for (int i = 0; i < P::kHalfWeight; ++i) v[i] |= 1;
+#pragma GCC unroll 8
+  for (int i = P::kHalfWeight; i < P::kWeight; ++i) v[i] |= 2;
+  ColumnSorter<kLen>::Sort(v);
+
+  // PackS3 on the columns: byte t is sum (v[5t + i] & 3) 3^i over the rows below kLen (Horner
+  // from the top, where the missing rows leave zero), four bytes a dword; kL dwords of each
+  // key are transposed into a row and stored.
+  constexpr int kBytes = static_cast<int>(P::kPackS3Bytes);
+  constexpr int kDwords = (kBytes + 3) / 4;
+  constexpr int kFullDwords = kLen / 20;  // dwords all of whose 20 rows are below kLen
+  constexpr int kLastBlock = (kDwords - 1) / kL * kL;
+  const auto dword = [&v]<bool kTail>(int q) {
+    VecI32 w{};
+#pragma GCC unroll 4
+    for (int byte = 0; byte < 4; ++byte) {
+      VecI32 acc{};
+#pragma GCC unroll 5
+      for (int i = 4; i >= 0; --i) {
+        const int j = 5 * (4 * q + byte) + i;
+        if (!kTail || j < kLen) acc = acc + (acc << 1) + (v[j] & 3);
+      }
+      w |= acc << (8 * byte);
+    }
+    return w;
+  };
+  VecI32 d[kL];
+  for (int blk = 0; blk < kDwords; blk += kL) {
+    if (blk + kL <= kFullDwords) {
+#pragma GCC unroll 8
+      for (int q = 0; q < kL; ++q) d[q] = dword.template operator()<false>(blk + q);
+    } else {
+      for (int q = 0; q < kL; ++q)
+        d[q] = blk + q < kDwords ? dword.template operator()<true>(blk + q) : VecI32{};
+    }
+    TransposeI32(d);  // d[l]: dwords blk .. blk + kL - 1 of key l
+    for (std::size_t l = 0; l < count; ++l) {
+      std::uint8_t* o = out + l * out_stride + 4 * blk;
+      if (blk < kLastBlock) {
+        std::memcpy(o, &d[l], sizeof d[l]);
+      } else {
+        std::memcpy(o, &d[l], kBytes - 4 * kLastBlock);
+      }
+    }
+  }
+  WipeVecs(v, kRows);
+  WipeVecs(d, kL);
 }
 
 template <class P>
