@@ -423,7 +423,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     PackSq(pk_of(j), t);  // sum-zero packing: h(1) = 0
     if (j == k - 1) {
       cb = t;
-      ReducePhiN(cb);  // B's first prefix product, reduced for packing
+      SubtractTopPhiN(cb);  // B's first prefix product, reduced for packing
     } else {
       RqMulModQ(cb, cb, t);
       SubtractTopPhiNVec(cb);
@@ -444,7 +444,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
       SqMulOperands(u, xo, fo);
     } else {
       f = u;
-      ReducePhiN(f);  // RqInv's result (k = 1) is not reduced mod Phi_n
+      SubtractTopPhiN(f);  // RqInv's result (k = 1) is not reduced mod Phi_n
     }
     PackSq(sq_slot(j), f);
     std::memcpy(sq_slot(j) + kSq, prf_keys + j * P::kPrfKeyBytes, P::kPrfKeyBytes);

@@ -556,13 +556,6 @@ __attribute__((noinline)) void S3MulTrits(Trits<N>& r, const Trits<N>& a, const 
   Wipe(&hi, sizeof hi);
 }
 
-// r <- the representative of r mod Phi_n with coefficient n-1 zero (subtract c[n-1] Phi_n).
-template <class P>
-inline void ReducePhiN(Poly<P>& r) {
-  const std::uint16_t top = r.c[P::kN - 1];
-  for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
-}
-
 // One lifting step of RqInv from k = K to 2k+1 bits (see there): r <- r (1 + e + 2^2k u(x^2))
 // with e = 1 - a r reduced mod Phi_n = 2^k u. neg_a = -a; e and d are scratch.
 template <class P, int K>
@@ -570,7 +563,7 @@ inline void LiftStep(Poly<P>& r, const Poly<P>& neg_a, Poly<P>& e, Poly<P>& d) {
   RqMulModQ(e, r, neg_a);
   e.c[0] = static_cast<std::uint16_t>(e.c[0] + 1);  // e = 1 - a r
   if constexpr (2 * K < P::kLogQ) {  // else 2^2k u(x^2) = 0 mod q: a plain Newton step
-    ReducePhiN(e);                   // every coefficient is now a multiple of 2^k
+    SubtractTopPhiN(e);                   // every coefficient is now a multiple of 2^k
     // d[i] = 2^2k (u[i] mod 2) goes to position 2i mod n: e[2j] += d[j] for j < (n+1)/2 and
     // e[2j+1] += d[(n+1)/2 + j].
     constexpr int kHalf = (P::kN + 1) / 2;

@@ -212,14 +212,16 @@ inline void RqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
 #endif
 }
 
-// r = a * b mod (2^13, Phi_n) (RqMulModQ, then coefficient n-1 times Phi_n subtracted): for
-// key generation and decapsulation, whose results are used mod q.
+// r <- the representative of r mod Phi_n with coefficient n-1 zero: r -= r[n-1] Phi_n
+// (mod 2^16).
 template <class P>
-inline void SubtractTopPhiN(Poly<P>& r) {  // r -= r[n-1] Phi_n (mod 2^16)
+inline void SubtractTopPhiN(Poly<P>& r) {
   const std::uint16_t top = r.c[P::kN - 1];
   for (int i = 0; i < P::kN; ++i) r.c[i] = static_cast<std::uint16_t>(r.c[i] - top);
 }
 
+// r = a * b mod (2^13, Phi_n) (RqMulModQ, then coefficient n-1 times Phi_n subtracted): for
+// key generation and decapsulation, whose results are used mod q.
 template <class P>
 inline void SqMulModQ(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
   RqMulModQ(r, a, b);
