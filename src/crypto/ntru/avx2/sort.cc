@@ -115,15 +115,15 @@ class Network {
   // distances pair with each other are loaded once, merged in registers and stored once. The
   // stages within a vector (distances kJ >= kP, the first ones of a merge) are done on each
   // vector as the first of those blocks loads it (kLane: the first such distance, 0: none).
+  // (Four stages on 16 vectors took fewer instructions for 1024 keys but spilled keys to the
+  // stack, outside the wipe below: ADR 0063.)
   template <int kK, int kJ, int kPre = 0, int kLane = 0>
   static void Steps(V* v) {
     if constexpr (kJ >= kP) {
       Steps<kK, kP / 2, kPre, kJ>(v);
-    } else if constexpr (kJ >= 8) {
-      Block<kK, kJ, 4, kPre, kLane>(v);
-      if constexpr (kJ >= 16) Steps<kK, kJ / 16>(v);
     } else if constexpr (kJ >= 4) {
       Block<kK, kJ, 3, kPre, kLane>(v);
+      if constexpr (kJ >= 8) Steps<kK, kJ / 8>(v);
     } else if constexpr (kJ == 2) {
       Block<kK, 2, 2, kPre, kLane>(v);
     } else if constexpr (kJ == 1) {
@@ -157,17 +157,17 @@ class Network {
         // For kK >= kP the direction is per lane and taken care of by the complement.
         const bool desc = kK < kP && (base & kK) != 0;  // uniform over the group: kK > kJ
         V r[kN];
-#pragma GCC unroll 16
+#pragma GCC unroll 8
         for (int i = 0; i < kN; ++i) r[i] = InVector<kLane>(Complement<kPre>(v[base + i * kStep]));
-#pragma GCC unroll 4
+#pragma GCC unroll 3
         for (int s = 0; s < kDepth; ++s) {
           const int dist = 1 << (kDepth - 1 - s);
-#pragma GCC unroll 16
+#pragma GCC unroll 8
           for (int i = 0; i < kN; ++i) {
             if ((i & dist) == 0) Exchange(r[i], r[i + dist], desc);
           }
         }
-#pragma GCC unroll 16
+#pragma GCC unroll 8
         for (int i = 0; i < kN; ++i) v[base + i * kStep] = r[i];
       }
     }

@@ -121,10 +121,11 @@ struct ChainQOps {
 template <class P>
 inline constexpr int kChainQGroups = (P::kN - 1 + ChainQOps::kW - 1) / ChainQOps::kW;
 template <class P>
-inline constexpr bool kChainQFits =
-    static_cast<std::size_t>(kChainQGroups<P>) *
-        (ChainQOps::kW + sizeof(ChainQOps::Mask) * (P::kLogQ - 8)) <=
-    P::kPackSqBytes + P::kPrfKeyBytes&& ChainQOps::kW* kChainQGroups<P> <= P::kPad;
+inline constexpr bool kChainQFits = (static_cast<std::size_t>(kChainQGroups<P>) *
+                                         (ChainQOps::kW +
+                                          sizeof(ChainQOps::Mask) * (P::kLogQ - 8)) <=
+                                     P::kPackSqBytes + P::kPrfKeyBytes) &&
+                                    (ChainQOps::kW * kChainQGroups<P> <= P::kPad);
 #if !defined(MEDMESH_NTRU_AVX2_KERNELS)
 static_assert(kChainQFits<Hps2048509> && kChainQFits<Hps2048677> && kChainQFits<Hps4096821> &&
               kChainQFits<Hrss701>);  // the portable build's format for every set (ADR 0058)
@@ -364,6 +365,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
       SampleFixedTypesPacked<P>(fg_coins + i0 * P::kSeedBytes + P::kSampleIidBytes, P::kSeedBytes,
                                 count, packed_g[i0], kS3);
     }
+    ScrubStack<kFixedTypesFrameBytes<P>>();  // the sort's register spills (ADR 0061)
   }
 
   // Forward: sample; f is final at once; the A3 and Aq prefix products go to the scratch slots.

@@ -563,7 +563,7 @@ inline void LiftStep(Poly<P>& r, const Poly<P>& neg_a, Poly<P>& e, Poly<P>& d) {
   RqMulModQ(e, r, neg_a);
   e.c[0] = static_cast<std::uint16_t>(e.c[0] + 1);  // e = 1 - a r
   if constexpr (2 * K < P::kLogQ) {  // else 2^2k u(x^2) = 0 mod q: a plain Newton step
-    SubtractTopPhiN(e);                   // every coefficient is now a multiple of 2^k
+    SubtractTopPhiN(e);              // every coefficient is now a multiple of 2^k
     // d[i] = 2^2k (u[i] mod 2) goes to position 2i mod n: e[2j] += d[j] for j < (n+1)/2 and
     // e[2j+1] += d[(n+1)/2 + j].
     constexpr int kHalf = (P::kN + 1) / 2;
