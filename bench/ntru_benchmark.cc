@@ -277,20 +277,30 @@ std::string BatchBenchmarkName(const NtruKemSet& set, const NtruImpl& impl) {
          std::to_string(kBatchKeys);
 }
 
+// The coins and output buffers of kBatchKeys key pairs of one set.
+struct BatchBuffers {
+  explicit BatchBuffers(const NtruKemSet& set)
+      : fg(RandomBuffer(kBatchKeys * set.seed_bytes)),
+        prf(RandomBuffer(kBatchKeys * kNtruPrfKeyBytes)),
+        pks(kBatchKeys * set.public_key_bytes),
+        sks(kBatchKeys * set.secret_key_bytes) {}
+  const Buffer fg;
+  const Buffer prf;
+  Buffer pks;
+  Buffer sks;
+};
+
 void RunBatchKeypair(benchmark::State& state, NtruKemSet set, NtruImpl impl) {
   ScopedNtruImpl scoped(impl.impl);
   if (!scoped.ok()) {
     state.SkipWithError("medmesh_ntru_force_impl failed");
     return;
   }
-  const Buffer fg = RandomBuffer(kBatchKeys * set.seed_bytes);
-  const Buffer prf = RandomBuffer(kBatchKeys * kNtruPrfKeyBytes);
-  Buffer pks(kBatchKeys * set.public_key_bytes);
-  Buffer sks(kBatchKeys * set.secret_key_bytes);
+  BatchBuffers b(set);
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): benchmark idiom
-    set.keypair_batch(kBatchKeys, pks.data(), sks.data(), fg.data(), prf.data());
-    benchmark::DoNotOptimize(pks.data());
-    benchmark::DoNotOptimize(sks.data());
+    set.keypair_batch(kBatchKeys, b.pks.data(), b.sks.data(), b.fg.data(), b.prf.data());
+    benchmark::DoNotOptimize(b.pks.data());
+    benchmark::DoNotOptimize(b.sks.data());
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kBatchKeys));
@@ -355,10 +365,7 @@ void PrintPairedBatchRatios(const RecordingReporter& reporter) {
             kBatchKeys, kBatchKeys);
         header = true;
       }
-      const Buffer fg = RandomBuffer(kBatchKeys * set.seed_bytes);
-      const Buffer prf = RandomBuffer(kBatchKeys * kNtruPrfKeyBytes);
-      Buffer pks(kBatchKeys * set.public_key_bytes);
-      Buffer sks(kBatchKeys * set.secret_key_bytes);
+      BatchBuffers b(set);
       std::vector<double> ratios;
       const double start = ThreadCpuSeconds();
       while (ratios.size() < static_cast<std::size_t>(kMaxRounds) &&
@@ -366,14 +373,14 @@ void PrintPairedBatchRatios(const RecordingReporter& reporter) {
               ThreadCpuSeconds() - start < kBudgetSeconds)) {
         const double t0 = ThreadCpuSeconds();
         for (std::size_t i = 0; i < kBatchKeys; ++i) {
-          set.keypair_derand(pks.data() + i * set.public_key_bytes,
-                             sks.data() + i * set.secret_key_bytes, fg.data() + i * set.seed_bytes,
-                             prf.data() + i * kNtruPrfKeyBytes);
+          set.keypair_derand(b.pks.data() + i * set.public_key_bytes,
+                             b.sks.data() + i * set.secret_key_bytes,
+                             b.fg.data() + i * set.seed_bytes, b.prf.data() + i * kNtruPrfKeyBytes);
         }
         const double t1 = ThreadCpuSeconds();
-        set.keypair_batch(kBatchKeys, pks.data(), sks.data(), fg.data(), prf.data());
+        set.keypair_batch(kBatchKeys, b.pks.data(), b.sks.data(), b.fg.data(), b.prf.data());
         const double t2 = ThreadCpuSeconds();
-        benchmark::DoNotOptimize(sks.data());
+        benchmark::DoNotOptimize(b.sks.data());
         if (t1 > t0) ratios.push_back((t2 - t1) / (t1 - t0));
       }
       if (ratios.empty()) continue;

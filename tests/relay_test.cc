@@ -185,10 +185,10 @@ class RelayTest : public ::testing::Test {
   // restarts the cloud, or moves it onto the closed port, finds the port still free, where a
   // port from bind(0) can be handed to another test's outgoing connection meanwhile.
   void SetUp() override {
-    for (int attempt = 0; attempt < 20 && !cloud_; ++attempt) {  // another test may take it first
-      StartCloud(net::testing::RestartablePort(), /*may_fail=*/true);
-    }
-    ASSERT_TRUE(cloud_);
+    ASSERT_TRUE(net::testing::UseRestartablePort([this](std::uint16_t port) {
+      StartCloud(port, /*may_fail=*/true);
+      return cloud_ != nullptr;
+    }));
   }
 
   // The cloud on `port`, with its data kept across restarts. With may_fail, a port that is
@@ -216,12 +216,10 @@ class RelayTest : public ::testing::Test {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool bound = false;
-    for (int attempt = 0; attempt < 20 && !bound; ++attempt) {  // another test may take it first
-      address.sin_port = htons(net::testing::RestartablePort());
-      bound = ::bind(closed_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-    }
-    ASSERT_TRUE(bound);
+    ASSERT_TRUE(net::testing::UseRestartablePort([&](std::uint16_t candidate) {
+      address.sin_port = htons(candidate);
+      return ::bind(closed_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    }));
     closed_port_ = ntohs(address.sin_port);
     closed_url_ = "http://127.0.0.1:" + std::to_string(closed_port_);
   }

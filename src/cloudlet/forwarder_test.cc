@@ -332,11 +332,8 @@ class ForwarderTest : public ::testing::Test {
     // A port below the kernel's ephemeral range (net::testing::RestartablePort): the outage
     // tests stop the fake cloud and start it again on the same port, which a port from
     // bind(0) could meanwhile be to another test's outgoing connection.
-    bool started = false;
-    for (int attempt = 0; attempt < 20 && !started; ++attempt) {
-      started = cloud_->Start(net::testing::RestartablePort());
-    }
-    ASSERT_TRUE(started);
+    ASSERT_TRUE(net::testing::UseRestartablePort(
+        [this](std::uint16_t port) { return cloud_->Start(port); }));
   }
 
   void TearDown() override {

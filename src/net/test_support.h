@@ -114,4 +114,14 @@ std::optional<RawConnection::Reply> RawExchange(std::uint16_t port, std::string_
 // never handed out, so only another test choosing the same one at random could take it.
 std::uint16_t RestartablePort();
 
+// Calls use(port) with ports from RestartablePort() until it returns true (a port free when
+// picked may be taken by another test before `use` binds it); false after 20 tries.
+template <class Use>
+bool UseRestartablePort(Use use) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (use(RestartablePort())) return true;
+  }
+  return false;
+}
+
 }  // namespace medmesh::net::testing

@@ -39,7 +39,7 @@ inline void ScaleG(Poly<P>& g) {
       g.c[i] = static_cast<std::uint16_t>(3 * (g.c[i - 1] - g.c[i]));
     g.c[0] = static_cast<std::uint16_t>(0 - 3 * g.c[0]);
   } else {  // 3 Z3ToZq(g) in one pass
-    MapCoeffs(g, [](VecU16 v) { return 3 * (v | ((0 - (v >> 1)) & P::kQMask)); });
+    MapCoeffs(g, [](VecU16 v) { return 3 * Z3ToZqOf<P>(v); });
   }
 }
 

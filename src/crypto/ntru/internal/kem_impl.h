@@ -318,13 +318,16 @@ inline void S3Mul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
 // Conversions between representations.
 // ---------------------------------------------------------------------------------------------
 
+// One coefficient (or a vector of them) {0,1,2} -> {0, 1, q-1}: 2 becomes all ones below q.
+template <class P, class T>
+inline T Z3ToZqOf(T v) {
+  return static_cast<T>(v | ((T{} - (v >> 1)) & P::kQMask));
+}
+
 // {0,1,2} -> {0, 1, q-1}
 template <class P>
 inline void Z3ToZq(Poly<P>& a) {
-  for (int i = 0; i < P::kN; ++i) {
-    const std::uint16_t v = a.c[i];
-    a.c[i] = static_cast<std::uint16_t>(v | ((0 - (v >> 1)) & P::kQMask));
-  }
+  for (int i = 0; i < P::kN; ++i) a.c[i] = Z3ToZqOf<P>(a.c[i]);
 }
 
 // {0,1,2} -> {0, 1, 2^16 - 1}: the same residues mod q as Z3ToZq, and the true values -1, 0, 1
@@ -1009,26 +1012,32 @@ __attribute__((noinline)) void ScrubStack() {
   WipeVecs(area, kVecs);
 }
 
+// The rows of SampleFixedTypesPacked's column buffer: the n-1 keys in whole kI32Lanes x
+// kI32Lanes blocks.
+template <class P>
+inline constexpr int kFixedTypesRows = (P::kN - 1 + kI32Lanes - 1) / kI32Lanes* kI32Lanes;
+
+// An upper bound of SampleFixedTypesPacked's frame with the red zone below it: its two
+// buffers and 4 KB for everything else (-fstack-usage: 17 / 22 / 27 KB for 509 / 677 / 821
+// with AVX2, of which about 700 bytes are spills below the buffers).
+template <class P>
+inline constexpr std::size_t kFixedTypesFrameBytes = (kFixedTypesRows<P> + kI32Lanes) *
+                                                         sizeof(VecI32) +
+                                                     4096;
+
 // Fixed_Type for count <= kI32Lanes keys at once, packed (batch key generation): writes
 // PackS3 of SampleFixedType(u + l * stride) to out + l * out_stride for l < count. The keys
 // are sorted as the columns of one ColumnSorter (key l in lane l; lanes from count on sort
 // zeros), their type bits set and packed five trits a byte on the columns too. Every loop
 // bound depends on count and the parameter set only. Not inlined, so that its frame (n-1
 // vectors) is not added to the caller's.
-// An upper bound of SampleFixedTypesPacked's frame with the red zone below it: its two
-// buffers and 4 KB for everything else (-fstack-usage: 17 / 22 / 27 KB for 509 / 677 / 821
-// with AVX2, of which about 700 bytes are spills below the buffers).
-template <class P>
-inline constexpr std::size_t kFixedTypesFrameBytes =
-    ((P::kN - 1 + kI32Lanes - 1) / kI32Lanes * kI32Lanes + kI32Lanes) * sizeof(VecI32) + 4096;
-
 template <class P>
 __attribute__((noinline)) void SampleFixedTypesPacked(const std::uint8_t* u, std::size_t stride,
                                                       std::size_t count, std::uint8_t* out,
                                                       std::size_t out_stride) {
   constexpr int kLen = P::kN - 1;
   constexpr int kL = kI32Lanes;
-  constexpr int kRows = (kLen + kL - 1) / kL * kL;  // whole kL x kL blocks
+  constexpr int kRows = kFixedTypesRows<P>;
   alignas(kVecBytes) VecI32 v[kRows];
   // Key l's elements b + e (e < kL) go to lane e of v[b + l]; transposing each block of kL
   // rows then puts element i of key l in lane l of v[i]. The last block is zeroed first: its
