@@ -1,7 +1,9 @@
 // Batch key generation's Fixed_Type (issue 12, ADR 0061): ColumnSorter, the vertical sorting
 // network that sorts one column per key (kem_impl.h), against std::sort, and
 // SampleFixedTypesPacked (the batch's g's, several keys per sort, packed on the columns)
-// against the single-key path's SampleFixedType + PackS3, for every HPS set and both builds.
+// against the single-key path's SampleFixedType + PackS3, for every HPS set and both builds,
+// and for the portable templates compiled with AVX2 flags (8 lanes, as -march=native builds
+// them); the whole batch against single keys for all three.
 // The lengths are those of the sets (n - 1 = 508, 676, 820: 4, 348 and 204 rows of padding
 // dropped from the network) and 9 (one real row in a block of 8 and in the merge above it).
 #include <gtest/gtest.h>
@@ -113,7 +115,95 @@ TEST(NtruColumnSortTest, PortableBatchFixedTypeMatchesSingleKey) {
                               lanes, 13);
 }
 
+template <class P>
+using Keypair = void (*)(std::uint8_t*, std::uint8_t*, const std::uint8_t*, const std::uint8_t*);
+template <class P>
+using KeypairBatch = void (*)(std::size_t, std::uint8_t*, std::uint8_t*, const std::uint8_t*,
+                              const std::uint8_t*);
+
+// KeypairBatchDerand of n keys against n KeypairDerand calls with the same coins, byte for
+// byte (the KAT test checks the builds' batches through the C API on the official records;
+// this reaches builds the C API does not dispatch to). The counts: a single key, part of a
+// column of sorts, whole columns and one more, and two chunks (65 = 33 + 32).
+template <class P>
+void CheckBatchKeypairs(KeypairBatch<P> batch, Keypair<P> single, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  for (const std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{8}, std::size_t{9},
+                              std::size_t{17}, std::size_t{65}}) {
+    std::vector<std::uint8_t> coins(n * P::kSeedBytes);
+    std::vector<std::uint8_t> prf(n * P::kPrfKeyBytes);
+    for (auto& b : coins) b = static_cast<std::uint8_t>(rng());
+    for (auto& b : prf) b = static_cast<std::uint8_t>(rng());
+    std::vector<std::uint8_t> pks(n * P::kPublicKeyBytes);
+    std::vector<std::uint8_t> sks(n * P::kSecretKeyBytes);
+    batch(n, pks.data(), sks.data(), coins.data(), prf.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<std::uint8_t> pk(P::kPublicKeyBytes);
+      std::vector<std::uint8_t> sk(P::kSecretKeyBytes);
+      single(pk.data(), sk.data(), coins.data() + i * P::kSeedBytes,
+             prf.data() + i * P::kPrfKeyBytes);
+      ASSERT_TRUE(std::equal(pk.begin(), pk.end(), pks.begin() + static_cast<std::ptrdiff_t>(
+                                                                     i * P::kPublicKeyBytes)))
+          << "n = " << P::kN << ", batch of " << n << ": public key " << i;
+      ASSERT_TRUE(std::equal(sk.begin(), sk.end(), sks.begin() + static_cast<std::ptrdiff_t>(
+                                                                     i * P::kSecretKeyBytes)))
+          << "n = " << P::kN << ", batch of " << n << ": secret key " << i;
+    }
+  }
+}
+
+TEST(NtruBatchKeypairTest, PortableBatchMatchesSingleKeys) {
+  CheckBatchKeypairs<Hps2048509>(&PortableKeypairBatch<Hps2048509>, &PortableKeypair<Hps2048509>, 61);
+  CheckBatchKeypairs<Hps2048677>(&PortableKeypairBatch<Hps2048677>, &PortableKeypair<Hps2048677>, 62);
+  CheckBatchKeypairs<Hps4096821>(&PortableKeypairBatch<Hps4096821>, &PortableKeypair<Hps4096821>, 63);
+  CheckBatchKeypairs<Hrss701>(&PortableKeypairBatch<Hrss701>, &PortableKeypair<Hrss701>, 64);
+}
+
 #if defined(MEDMESH_NTRU_TEST_AVX2)
+TEST(NtruBatchKeypairTest, Avx2BatchMatchesSingleKeys) {
+  if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 path on this CPU";
+  CheckBatchKeypairs<Hps2048509>(&Avx2KeypairBatch<Hps2048509>, &Avx2Keypair<Hps2048509>, 71);
+  CheckBatchKeypairs<Hps2048677>(&Avx2KeypairBatch<Hps2048677>, &Avx2Keypair<Hps2048677>, 72);
+  CheckBatchKeypairs<Hps4096821>(&Avx2KeypairBatch<Hps4096821>, &Avx2Keypair<Hps4096821>, 73);
+  CheckBatchKeypairs<Hrss701>(&Avx2KeypairBatch<Hrss701>, &Avx2Keypair<Hrss701>, 74);
+}
+
+// The portable templates with 8 int32 lanes (a -march=native portable build): its column sort,
+// batch Fixed_Type (FixedTypeRandomKeys' 8-lane path) and whole batch, against the same checks.
+TEST(NtruPortableWideTest, SortMatchesStdSort) {
+  if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 on this CPU";
+  ASSERT_EQ(PortableWideColumnLanes(), 8);
+  CheckColumnSorts(PortableWideColumnLanes(), &PortableWideColumnSort<508>,
+                   &PortableWideColumnSort<676>, &PortableWideColumnSort<820>,
+                   &PortableWideColumnSort<9>);
+}
+
+TEST(NtruPortableWideTest, BatchFixedTypeMatchesSingleKey) {
+  if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 on this CPU";
+  const int lanes = PortableWideColumnLanes();
+  CheckFixedTypes<Hps2048509>(&PortableWideFixedTypes<Hps2048509>,
+                              &PortableWideFixedType<Hps2048509>, lanes, 81);
+  CheckFixedTypes<Hps2048677>(&PortableWideFixedTypes<Hps2048677>,
+                              &PortableWideFixedType<Hps2048677>, lanes, 82);
+  CheckFixedTypes<Hps4096821>(&PortableWideFixedTypes<Hps4096821>,
+                              &PortableWideFixedType<Hps4096821>, lanes, 83);
+}
+
+TEST(NtruPortableWideTest, BatchMatchesSingleKeysAndThePortableBuild) {
+  if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 on this CPU";
+  CheckBatchKeypairs<Hps2048509>(&PortableWideKeypairBatch<Hps2048509>,
+                                 &PortableWideKeypair<Hps2048509>, 91);
+  CheckBatchKeypairs<Hps2048677>(&PortableWideKeypairBatch<Hps2048677>,
+                                 &PortableWideKeypair<Hps2048677>, 92);
+  CheckBatchKeypairs<Hps4096821>(&PortableWideKeypairBatch<Hps4096821>,
+                                 &PortableWideKeypair<Hps4096821>, 93);
+  CheckBatchKeypairs<Hrss701>(&PortableWideKeypairBatch<Hrss701>, &PortableWideKeypair<Hrss701>,
+                              94);
+  // And its single keys are the portable build's (the same templates, wider vectors).
+  CheckBatchKeypairs<Hps4096821>(&PortableWideKeypairBatch<Hps4096821>,
+                                 &PortableKeypair<Hps4096821>, 95);
+}
+
 TEST(NtruColumnSortTest, Avx2SortMatchesStdSort) {
   if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 path on this CPU";
   CheckColumnSorts(Avx2ColumnLanes(), &Avx2ColumnSort<508>, &Avx2ColumnSort<676>,

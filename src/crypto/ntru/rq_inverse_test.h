@@ -47,4 +47,43 @@ void PortableFixedType(std::uint8_t* out, const std::uint8_t* u);
 template <class P>
 void Avx2FixedType(std::uint8_t* out, const std::uint8_t* u);
 
+
+// The portable build's templates compiled with the AVX2 flags (avx2/rq_inverse_test_portable_wide.cc:
+// 8 int32 lanes, as in a -march=native build of ntru_portable.cc; no AVX2 kernel), the same
+// entry points; need an AVX2 CPU.
+template <class P>
+void PortableWideRqInv(std::uint16_t* r, const std::uint16_t* a);
+template <class P>
+void PortableWideS3MulTrits(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
+int PortableWideColumnLanes();
+template <int kLen>
+void PortableWideColumnSort(std::int32_t* x);
+template <class P>
+void PortableWideFixedTypes(const std::uint8_t* u, std::size_t stride, std::size_t count,
+                            std::uint8_t* out, std::size_t out_stride);
+template <class P>
+void PortableWideFixedType(std::uint8_t* out, const std::uint8_t* u);
+
+// Key generation of each build: KeypairDerand (Keypair) and KeypairBatchDerand (KeypairBatch:
+// n keys, key i's coins at fg_coins + i * P::kSeedBytes and prf_keys + 32 i, its keys at
+// pks + i * P::kPublicKeyBytes and sks + i * P::kSecretKeyBytes).
+template <class P>
+void PortableKeypair(std::uint8_t* pk, std::uint8_t* sk, const std::uint8_t* fg_coins,
+                     const std::uint8_t* prf_key);
+template <class P>
+void Avx2Keypair(std::uint8_t* pk, std::uint8_t* sk, const std::uint8_t* fg_coins,
+                 const std::uint8_t* prf_key);
+template <class P>
+void PortableWideKeypair(std::uint8_t* pk, std::uint8_t* sk, const std::uint8_t* fg_coins,
+                         const std::uint8_t* prf_key);
+template <class P>
+void PortableKeypairBatch(std::size_t n, std::uint8_t* pks, std::uint8_t* sks,
+                          const std::uint8_t* fg_coins, const std::uint8_t* prf_keys);
+template <class P>
+void Avx2KeypairBatch(std::size_t n, std::uint8_t* pks, std::uint8_t* sks,
+                      const std::uint8_t* fg_coins, const std::uint8_t* prf_keys);
+template <class P>
+void PortableWideKeypairBatch(std::size_t n, std::uint8_t* pks, std::uint8_t* sks,
+                              const std::uint8_t* fg_coins, const std::uint8_t* prf_keys);
+
 }  // namespace medmesh::ntru::rq_inverse_test

@@ -76,6 +76,19 @@ void MEDMESH_NTRU_TEST_FN(FixedType)(std::uint8_t* out, const std::uint8_t* u) {
   build::PackS3(out, g);
 }
 
+template <class P>
+void MEDMESH_NTRU_TEST_FN(Keypair)(std::uint8_t* pk, std::uint8_t* sk, const std::uint8_t* fg_coins,
+                                   const std::uint8_t* prf_key) {
+  build::KeypairDerand<P>(pk, sk, fg_coins, prf_key);
+}
+
+template <class P>
+void MEDMESH_NTRU_TEST_FN(KeypairBatch)(std::size_t n, std::uint8_t* pks, std::uint8_t* sks,
+                                        const std::uint8_t* fg_coins,
+                                        const std::uint8_t* prf_keys) {
+  build::KeypairBatchDerand<P>(n, pks, sks, fg_coins, prf_keys);
+}
+
 #define MEDMESH_NTRU_TEST_INSTANTIATE_HPS(P)                                                       \
   template void MEDMESH_NTRU_TEST_FN(FixedTypes)<P>(const std::uint8_t*, std::size_t, std::size_t, \
                                                     std::uint8_t*, std::size_t);                   \
@@ -88,7 +101,12 @@ MEDMESH_NTRU_TEST_INSTANTIATE_HPS(Hps4096821)
 #define MEDMESH_NTRU_TEST_INSTANTIATE(P)                                                  \
   template void MEDMESH_NTRU_TEST_FN(RqInv)<P>(std::uint16_t*, const std::uint16_t*);     \
   template void MEDMESH_NTRU_TEST_FN(S3MulTrits)<P>(std::uint16_t*, const std::uint16_t*, \
-                                                    const std::uint16_t*);
+                                                    const std::uint16_t*);                \
+  template void MEDMESH_NTRU_TEST_FN(Keypair)<P>(std::uint8_t*, std::uint8_t*,            \
+                                                 const std::uint8_t*, const std::uint8_t*); \
+  template void MEDMESH_NTRU_TEST_FN(KeypairBatch)<P>(std::size_t, std::uint8_t*,         \
+                                                      std::uint8_t*, const std::uint8_t*, \
+                                                      const std::uint8_t*);
 MEDMESH_NTRU_TEST_INSTANTIATE(Hps2048509)
 MEDMESH_NTRU_TEST_INSTANTIATE(Hps2048677)
 MEDMESH_NTRU_TEST_INSTANTIATE(Hps4096821)

@@ -202,9 +202,11 @@ struct Trits;
 // way a prefix product fits in a public-key slot, where the chunk keeps it until that slot
 // receives h.
 //
-// Mul(c, f, fo, ...):           c = c f   (f signed; fo, x, y: mod-q operands, unused here)
-// WalkBack(inv, u, t, f, fo, ...): inv = u t, u = u f
-// tmp: an element's scratch (portable), the chain's Scratch (AVX2: S3ScratchOf below).
+// From(f, s):               f ({0,1,2} or signed ternary) as an element, converted into s
+// Mul(c, fe, s):             c = c fe
+// WalkBack(inv, u, t, fe, s): inv = u t, u = u fe
+// s: the chain's scratch (S3ScratchOf below): an element (portable), a Scratch (AVX2); fe may
+// be From's element in it.
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
 inline constexpr bool kBitslicedS3Chain = false;
 #else
@@ -229,15 +231,10 @@ struct S3Chain<P, true> {
     FromTrits(tmp, e);
     return tmp;
   }
-  static void Mul(Elem& c, const Poly<P>& f, const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/,
-                  Elem& tmp) {
-    S3MulTrits(c, c, From(f, tmp));
-  }
-  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f,
-                       const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/, MulOperand<P>& /*y*/,
-                       Elem& tmp) {
+  static void Mul(Elem& c, const Elem& fe, Elem& /*s*/) { S3MulTrits(c, c, fe); }
+  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Elem& fe, Elem& /*s*/) {
     S3MulTrits(inv, u, t);
-    S3MulTrits(u, u, From(f, tmp));
+    S3MulTrits(u, u, fe);
   }
   static void Store(std::uint8_t* out, const Elem& e) {
     for (int w = 0; w < kWords; ++w) {
@@ -279,19 +276,18 @@ struct S3Chain<P, false> {
     for (int i = 0; i < P::kPad; ++i) tmp.c[i] = e.c[i];
     return tmp;
   }
-  static void Mul(Elem& c, const Poly<P>& f, const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/,
-                  Scratch& s) {
+  // Every operand as bytes: one instance each of PrepareS3 and S3MulPrepared in the chain's
+  // passes (their code is ~21 KB; KeypairChunk's passes keep it apart from the mod-q code).
+  static void Mul(Elem& c, const Elem& fe, Scratch& s) {
     PrepareS3<P>(s.x, c.c);
-    PrepareS3<P>(s.y, f.c);
+    PrepareS3<P>(s.y, fe.c);
     S3MulPrepared<P>(c.c, s.x, s.y);
   }
-  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Poly<P>& f,
-                       const MulOperand<P>& /*fo*/, MulOperand<P>& /*x*/, MulOperand<P>& /*y*/,
-                       Scratch& s) {
+  static void WalkBack(Elem& inv, Elem& u, const Elem& t, const Elem& fe, Scratch& s) {
     PrepareS3<P>(s.x, u.c);
     PrepareS3<P>(s.y, t.c);
     S3MulPrepared<P>(inv.c, s.x, s.y);
-    PrepareS3<P>(s.y, f.c);
+    PrepareS3<P>(s.y, fe.c);
     S3MulPrepared<P>(u.c, s.x, s.y);
   }
   // n bytes fit in the public-key slot: no base-3 packing.
@@ -314,6 +310,19 @@ template <class S3>
 struct S3ScratchOf<S3> {
   using type = typename S3::Scratch;
 };
+
+// Whether KeypairChunk runs A3 and Aq in passes of their own (AVX2 build) or in one loop over
+// the keys (portable build). In the AVX2 build A3's byte-lane F_3 kernels (~21 KB of code for
+// 509) and the mod-q product's (~17 KB) together with the loop's own code missed the 32 KB L1
+// instruction cache ~1,600 times per key in one loop (callgrind's cache simulation, hps509),
+// ~60 in separate passes, at the price of unpacking f once more per key and pass (a vector
+// kernel there). The portable build's scalar UnpackS3 costs ~10k instructions per key more
+// that way (1.5 %), and its kernels missed the cache ~60 times per key in one loop anyway.
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+inline constexpr bool kSplitChainPasses = true;
+#else
+inline constexpr bool kSplitChainPasses = false;
+#endif
 
 // Keys [0, k) of one chunk, 1 <= k <= kMaxBatchChunk. Three chains of Montgomery's trick:
 //  A3: f_i mod (3, Phi_n)  -> f^-1 mod 3 (the secret key's f_p);
@@ -368,49 +377,49 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
     ScrubStack<kFixedTypesFrameBytes<P>>();  // the sort's register spills (ADR 0061)
   }
 
-  // Forward: sample; f is final at once; the A3 and Aq prefix products go to the scratch slots.
-  for (std::size_t i = 0; i < k; ++i) {
-    if constexpr (P::kHrss) {
-      SampleFg(f, g, fg_coins + i * P::kSeedBytes);
-      PackS3(packed_g[i], g);
-    } else {
-      SampleIid(f, fg_coins + i * P::kSeedBytes);
-    }
-    PackS3(f_slot(i), f);
-    if (i == 0) c3 = S3::From(f, e3);
-    Z3ToSigned(f);  // f[n-1] = 0: already reduced mod Phi_n
-    PrepareMul(fo, f);
+  // Per key, each chain's step forward (prefix products) and backward (inverses); f is key i's
+  // f as sampled ({0,1,2}).
+  // A3 forward: A3's prefix products to the public-key slots.
+  const auto a3_forward = [&](std::size_t i, const Poly<P>& f3) {
+    const E& fe = S3::From(f3, e3);
     if (i == 0) {
-      cq = f;
+      c3 = fe;
     } else {
-      S3::Mul(c3, f, fo, xo, e3);
+      S3::Mul(c3, fe, e3);
+    }
+    S3::Store(pk_of(i), c3);
+  };
+  // Aq forward: its prefix products to the mod-q slots (f is made signed).
+  const auto aq_forward = [&](std::size_t i, Poly<P>& fs) {
+    Z3ToSigned(fs);  // f[n-1] = 0: already reduced mod Phi_n
+    if (i == 0) {
+      cq = fs;
+    } else {
+      PrepareMul(fo, fs);
       PrepareMul(xo, cq);
       SqMulOperands(cq, xo, fo);
     }
-    S3::Store(pk_of(i), c3);
     PackChainQ(sq_slot(i), cq);  // mod Phi_n (coefficient n-1 zero): packing drops nothing
-  }
-
-  // Backward over A3 and Aq (j = k-1 .. 0): f_p and h of key j; the B prefix products
-  // h_{k-1} ... h_j go to slot j (slot j's Aq prefix was last read at step j+1, and so was
-  // A3's prefix in key j's public-key slot, which receives h_j).
-  Poly<P> uq;
-  S3Inv(u, S3::To(c3, t));
-  u3 = S3::From(u, e3);
-  RqInv(uq, cq);
-  for (std::size_t j = k; j-- > 0;) {
-    UnpackS3(f, f_slot(j));
-    Z3ToSigned(f);
-    PrepareMul(fo, f);
+  };
+  // A3 backward (j = k-1 .. 0): f_p of key j (A3's prefix product in key j-1's public-key slot).
+  const auto a3_backward = [&](std::size_t j, const Poly<P>& f3) {
+    const E& fe = S3::From(f3, e3);
     if (j > 0) {
       S3::Load(t3, pk_of(j - 1));
-      S3::WalkBack(c3, u3, t3, f, fo, xo, yo, e3);  // c3 = f_j^-1 mod 3
+      S3::WalkBack(c3, u3, t3, fe, e3);  // c3 = f_j^-1 mod 3
     } else {
       c3 = u3;
     }
     PackS3(s3_slot(j), S3::To(c3, t));
-
+  };
+  // Aq backward (j = k-1 .. 0): h of key j; the B prefix products h_{k-1} ... h_j go to slot j
+  // (slot j's Aq prefix was last read at step j+1, and A3's prefix in key j's public-key slot,
+  // which receives h_j, at A3's step j+1).
+  Poly<P> uq;
+  const auto aq_backward = [&](std::size_t j, Poly<P>& fs) {
     if (j > 0) {
+      Z3ToSigned(fs);
+      PrepareMul(fo, fs);
       UnpackChainQ(t, sq_slot(j - 1));
       PrepareMul(xo, uq);
       PrepareMul(yo, t);
@@ -431,6 +440,41 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
       SubtractTopPhiNVec(cb);
     }
     PackChainQ(sq_slot(j), cb);
+  };
+
+  // Forward: sample; f is final at once (its secret-key slot).
+  for (std::size_t i = 0; i < k; ++i) {
+    if constexpr (P::kHrss) {
+      SampleFg(f, g, fg_coins + i * P::kSeedBytes);
+      PackS3(packed_g[i], g);
+    } else {
+      SampleIid(f, fg_coins + i * P::kSeedBytes);
+    }
+    PackS3(f_slot(i), f);
+    a3_forward(i, f);
+    if constexpr (!kSplitChainPasses) aq_forward(i, f);
+  }
+  if constexpr (kSplitChainPasses) {
+    for (std::size_t i = 0; i < k; ++i) {
+      UnpackS3(f, f_slot(i));
+      aq_forward(i, f);
+    }
+  }
+
+  // Backward.
+  S3Inv(u, S3::To(c3, t));
+  u3 = S3::From(u, e3);
+  RqInv(uq, cq);
+  for (std::size_t j = k; j-- > 0;) {
+    UnpackS3(f, f_slot(j));
+    a3_backward(j, f);
+    if constexpr (!kSplitChainPasses) aq_backward(j, f);
+  }
+  if constexpr (kSplitChainPasses) {
+    for (std::size_t j = k; j-- > 0;) {
+      if (j > 0) UnpackS3(f, f_slot(j));  // step 0 does not read f
+      aq_backward(j, f);
+    }
   }
 
   // Backward over B (j = 0 .. k-1, the reverse of its build order): h^-1 of key j.
