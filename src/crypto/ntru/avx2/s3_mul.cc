@@ -165,12 +165,26 @@ __attribute__((always_inline)) inline void SchoolbookRows(const V* a, const V* b
   }
 }
 
-// c[0 .. 2 kS - 1) = a * b lane-wise for trit rows a, b; c[2 kS - 1] = 0. |c| <= kS. The
-// kS <= 13 rows of a stay in registers (with the accumulator and a product, 15 of 16).
+// The rows of a from kI0 on, in chunks of at most kC.
+template <int kS, int kC, int kI0>
+__attribute__((always_inline)) inline void SchoolbookChunks(const V* a, const V* b, V* c) {
+  constexpr int kRows = kS - kI0 < kC ? kS - kI0 : kC;
+  // The chunks before stored outputs 0 .. kI0 + kS - 2.
+  constexpr int kDone = kI0 == 0 ? 0 : kI0 + kS - 1;
+  SchoolbookRows<kS, kRows, kI0, kDone>(a, b, c);
+  if constexpr (kI0 + kRows < kS) SchoolbookChunks<kS, kC, kI0 + kRows>(a, b, c);
+}
+
+// c[0 .. 2 kS - 1) = a * b lane-wise for trit rows a, b; c[2 kS - 1] = 0. |c| <= kS. The rows
+// of a go in balanced chunks of at most 8 (11 = 6 + 5, 13 = 7 + 6), each held in registers with
+// the accumulator and a product: all 11 or 13 at once made GCC spill (30 and 76 stack accesses
+// per schoolbook).
 template <int kS>
 __attribute__((noinline)) void Schoolbook(const V* a, const V* b, V* c) {
   static_assert(kS <= 13);
-  SchoolbookRows<kS, kS, 0, 0>(a, b, c);
+  constexpr int kChunks = (kS + 7) / 8;
+  constexpr int kC = (kS + kChunks - 1) / kChunks;
+  SchoolbookChunks<kS, kC, 0>(a, b, c);
   c[2 * kS - 1] = Zero();
 }
 
