@@ -124,12 +124,14 @@ using KeypairBatch = void (*)(std::size_t, std::uint8_t*, std::uint8_t*, const s
 // KeypairBatchDerand of n keys against n KeypairDerand calls with the same coins, byte for
 // byte (the KAT test checks the builds' batches through the C API on the official records;
 // this reaches builds the C API does not dispatch to). The counts: a single key, part of a
-// column of sorts, whole columns and one more, and two chunks (65 = 33 + 32).
+// column of sorts, whole columns and one more, a full chunk (64), and two chunks (65 = 32 + 33,
+// 128 = 64 + 64).
 template <class P>
 void CheckBatchKeypairs(KeypairBatch<P> batch, Keypair<P> single, std::uint32_t seed) {
   std::mt19937 rng(seed);
-  for (const std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{8}, std::size_t{9},
-                              std::size_t{17}, std::size_t{65}}) {
+  for (const std::size_t n :
+       {std::size_t{1}, std::size_t{3}, std::size_t{8}, std::size_t{9}, std::size_t{17},
+        std::size_t{64}, std::size_t{65}, std::size_t{128}}) {
     std::vector<std::uint8_t> coins(n * P::kSeedBytes);
     std::vector<std::uint8_t> prf(n * P::kPrfKeyBytes);
     for (auto& b : coins) b = static_cast<std::uint8_t>(rng());
@@ -142,20 +144,23 @@ void CheckBatchKeypairs(KeypairBatch<P> batch, Keypair<P> single, std::uint32_t 
       std::vector<std::uint8_t> sk(P::kSecretKeyBytes);
       single(pk.data(), sk.data(), coins.data() + i * P::kSeedBytes,
              prf.data() + i * P::kPrfKeyBytes);
-      ASSERT_TRUE(std::equal(pk.begin(), pk.end(), pks.begin() + static_cast<std::ptrdiff_t>(
-                                                                     i * P::kPublicKeyBytes)))
+      ASSERT_TRUE(std::equal(pk.begin(), pk.end(),
+                             pks.begin() + static_cast<std::ptrdiff_t>(i * P::kPublicKeyBytes)))
           << "n = " << P::kN << ", batch of " << n << ": public key " << i;
-      ASSERT_TRUE(std::equal(sk.begin(), sk.end(), sks.begin() + static_cast<std::ptrdiff_t>(
-                                                                     i * P::kSecretKeyBytes)))
+      ASSERT_TRUE(std::equal(sk.begin(), sk.end(),
+                             sks.begin() + static_cast<std::ptrdiff_t>(i * P::kSecretKeyBytes)))
           << "n = " << P::kN << ", batch of " << n << ": secret key " << i;
     }
   }
 }
 
 TEST(NtruBatchKeypairTest, PortableBatchMatchesSingleKeys) {
-  CheckBatchKeypairs<Hps2048509>(&PortableKeypairBatch<Hps2048509>, &PortableKeypair<Hps2048509>, 61);
-  CheckBatchKeypairs<Hps2048677>(&PortableKeypairBatch<Hps2048677>, &PortableKeypair<Hps2048677>, 62);
-  CheckBatchKeypairs<Hps4096821>(&PortableKeypairBatch<Hps4096821>, &PortableKeypair<Hps4096821>, 63);
+  CheckBatchKeypairs<Hps2048509>(&PortableKeypairBatch<Hps2048509>, &PortableKeypair<Hps2048509>,
+                                 61);
+  CheckBatchKeypairs<Hps2048677>(&PortableKeypairBatch<Hps2048677>, &PortableKeypair<Hps2048677>,
+                                 62);
+  CheckBatchKeypairs<Hps4096821>(&PortableKeypairBatch<Hps4096821>, &PortableKeypair<Hps4096821>,
+                                 63);
   CheckBatchKeypairs<Hrss701>(&PortableKeypairBatch<Hrss701>, &PortableKeypair<Hrss701>, 64);
 }
 

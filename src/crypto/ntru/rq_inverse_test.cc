@@ -1,6 +1,7 @@
 // RqInv, the mod-q inverse of key generation (internal/inverse_impl.h: the inverse mod 2 lifted
 // by Frobenius-assisted 2-adic steps on the mod-2^13 product), against the definition
-// a * r = 1 mod (q, Phi_n), for every set and both builds. The KAT test covers it inside key
+// a * r = 1 mod (q, Phi_n), for every set and both builds (and the portable templates compiled
+// with the AVX2 flags). The KAT test covers it inside key
 // generation too; this test also covers inputs that key generation reaches only by chance:
 // 1, -1, x (whose first-step error 1 - a r is odd in every coefficient until it is reduced mod
 // Phi_n), x^(n-1), 1 + x. (Checked to fail when the Frobenius term of the lift is dropped.)
@@ -122,6 +123,16 @@ TEST(NtruRqInverseTest, Avx2InverseIsCorrectModQForEverySet) {
   CheckSet<Hps4096821>(&Avx2RqInv<Hps4096821>, 33);
   CheckSet<Hrss701>(&Avx2RqInv<Hrss701>, 34);
 }
+
+// The portable templates with the AVX2 flags (8-lane vectors,
+// avx2/rq_inverse_test_portable_wide.cc).
+TEST(NtruRqInverseTest, PortableWideInverseIsCorrectModQForEverySet) {
+  if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 on this CPU";
+  CheckSet<Hps2048509>(&PortableWideRqInv<Hps2048509>, 121);
+  CheckSet<Hps2048677>(&PortableWideRqInv<Hps2048677>, 122);
+  CheckSet<Hps4096821>(&PortableWideRqInv<Hps4096821>, 123);
+  CheckSet<Hrss701>(&PortableWideRqInv<Hrss701>, 124);
+}
 #endif
 
 // --- S3MulTrits, the bitsliced F_3 product of batch key generation's S3 chain (ADR 0050) ---
@@ -225,6 +236,14 @@ TEST(NtruS3BitslicedProductTest, Avx2ProductIsCorrectForEverySet) {
   CheckS3Set<Hps2048677>(&Avx2S3MulTrits<Hps2048677>, 52);
   CheckS3Set<Hps4096821>(&Avx2S3MulTrits<Hps4096821>, 53);
   CheckS3Set<Hrss701>(&Avx2S3MulTrits<Hrss701>, 54);
+}
+
+TEST(NtruS3BitslicedProductTest, PortableWideProductIsCorrectForEverySet) {
+  if (medmesh_ntru_cpu_has_avx2() != 1) GTEST_SKIP() << "no AVX2 on this CPU";
+  CheckS3Set<Hps2048509>(&PortableWideS3MulTrits<Hps2048509>, 141);
+  CheckS3Set<Hps2048677>(&PortableWideS3MulTrits<Hps2048677>, 142);
+  CheckS3Set<Hps4096821>(&PortableWideS3MulTrits<Hps4096821>, 143);
+  CheckS3Set<Hrss701>(&PortableWideS3MulTrits<Hrss701>, 144);
 }
 #endif
 

@@ -1,6 +1,8 @@
-// Entry points of ntru_rq_inverse_test: RqInv (internal/inverse_impl.h) of each build, and the
-// bitsliced F_3 product of batch key generation (S3MulTrits), compiled from the same templates
-// as the KEM (rq_inverse_test_portable.cc, avx2/rq_inverse_test_avx2.cc).
+// Entry points of ntru_rq_inverse_test: RqInv (internal/inverse_impl.h) of each build, the
+// bitsliced F_3 product of batch key generation (S3MulTrits), its Fixed_Type and single and
+// batch key generation, compiled from the same templates as the KEM (rq_inverse_test_portable.cc,
+// avx2/rq_inverse_test_avx2.cc, and avx2/rq_inverse_test_portable_wide.cc: the portable
+// templates with the AVX2 flags).
 #pragma once
 
 #include <cstddef>
@@ -47,10 +49,9 @@ void PortableFixedType(std::uint8_t* out, const std::uint8_t* u);
 template <class P>
 void Avx2FixedType(std::uint8_t* out, const std::uint8_t* u);
 
-
-// The portable build's templates compiled with the AVX2 flags (avx2/rq_inverse_test_portable_wide.cc:
-// 8 int32 lanes, as in a -march=native build of ntru_portable.cc; no AVX2 kernel), the same
-// entry points; need an AVX2 CPU.
+// The portable build's templates compiled with the AVX2 flags
+// (avx2/rq_inverse_test_portable_wide.cc: 8 int32 lanes, as in a -march=native build of
+// ntru_portable.cc; no AVX2 kernel), the same entry points; need an AVX2 CPU.
 template <class P>
 void PortableWideRqInv(std::uint16_t* r, const std::uint16_t* a);
 template <class P>

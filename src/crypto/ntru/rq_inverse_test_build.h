@@ -1,6 +1,7 @@
-// The entry points of rq_inverse_test.h for one build: included by rq_inverse_test_portable.cc
-// and avx2/rq_inverse_test_avx2.cc after kem_impl.h, with MEDMESH_NTRU_TARGET naming that
-// build's namespace and MEDMESH_NTRU_TEST_PREFIX (Portable or Avx2) the functions' prefix.
+// The entry points of rq_inverse_test.h for one build: included by rq_inverse_test_portable.cc,
+// avx2/rq_inverse_test_avx2.cc and avx2/rq_inverse_test_portable_wide.cc after kem_impl.h, with
+// MEDMESH_NTRU_TARGET naming that build's namespace and MEDMESH_NTRU_TEST_PREFIX (Portable, Avx2
+// or PortableWide) the functions' prefix.
 #if !defined(MEDMESH_NTRU_TARGET) || !defined(MEDMESH_NTRU_TEST_PREFIX)
 #error "define MEDMESH_NTRU_TARGET and MEDMESH_NTRU_TEST_PREFIX first"
 #endif
@@ -98,15 +99,14 @@ MEDMESH_NTRU_TEST_INSTANTIATE_HPS(Hps2048677)
 MEDMESH_NTRU_TEST_INSTANTIATE_HPS(Hps4096821)
 #undef MEDMESH_NTRU_TEST_INSTANTIATE_HPS
 
-#define MEDMESH_NTRU_TEST_INSTANTIATE(P)                                                  \
-  template void MEDMESH_NTRU_TEST_FN(RqInv)<P>(std::uint16_t*, const std::uint16_t*);     \
-  template void MEDMESH_NTRU_TEST_FN(S3MulTrits)<P>(std::uint16_t*, const std::uint16_t*, \
-                                                    const std::uint16_t*);                \
-  template void MEDMESH_NTRU_TEST_FN(Keypair)<P>(std::uint8_t*, std::uint8_t*,            \
-                                                 const std::uint8_t*, const std::uint8_t*); \
-  template void MEDMESH_NTRU_TEST_FN(KeypairBatch)<P>(std::size_t, std::uint8_t*,         \
-                                                      std::uint8_t*, const std::uint8_t*, \
-                                                      const std::uint8_t*);
+#define MEDMESH_NTRU_TEST_INSTANTIATE(P)                                                         \
+  template void MEDMESH_NTRU_TEST_FN(RqInv)<P>(std::uint16_t*, const std::uint16_t*);            \
+  template void MEDMESH_NTRU_TEST_FN(S3MulTrits)<P>(std::uint16_t*, const std::uint16_t*,        \
+                                                    const std::uint16_t*);                       \
+  template void MEDMESH_NTRU_TEST_FN(Keypair)<P>(std::uint8_t*, std::uint8_t*,                   \
+                                                 const std::uint8_t*, const std::uint8_t*);      \
+  template void MEDMESH_NTRU_TEST_FN(KeypairBatch)<P>(std::size_t, std::uint8_t*, std::uint8_t*, \
+                                                      const std::uint8_t*, const std::uint8_t*);
 MEDMESH_NTRU_TEST_INSTANTIATE(Hps2048509)
 MEDMESH_NTRU_TEST_INSTANTIATE(Hps2048677)
 MEDMESH_NTRU_TEST_INSTANTIATE(Hps4096821)

@@ -1,10 +1,20 @@
-// Constant-time scalar helpers shared by both builds. No branch, index, division or modulo
-// depends on the values passed in.
+// Constant-time scalar helpers of the KEM templates (kem_impl.h). No branch, index, division or
+// modulo depends on the values passed in.
+//
+// In the namespace of the build being compiled (MEDMESH_NTRU_TARGET), like everything of
+// kem_impl.h: every build compiles these with its own instruction-set flags, and an inline
+// function shared between the builds is one weak symbol, of which the linker keeps one copy --
+// possibly compiled with AVX2/BMI2, then run by the portable build on a CPU without them (GCC
+// emits such copies out of line at -O0; seen in the test objects).
 #pragma once
 
 #include <cstdint>
 
-namespace medmesh::ntru {
+#if !defined(MEDMESH_NTRU_TARGET)
+#error "define MEDMESH_NTRU_TARGET (the build's namespace) before including arith.h"
+#endif
+
+namespace medmesh::ntru::MEDMESH_NTRU_TARGET {
 
 // x mod 3 for x < 2^16, by multiply-shift: floor(x/3) = (x * 43691) >> 17 is exact there.
 inline std::uint16_t Mod3(std::uint32_t x) {
@@ -27,4 +37,4 @@ inline T ValueBarrier(T x) {
   return x;
 }
 
-}  // namespace medmesh::ntru
+}  // namespace medmesh::ntru::MEDMESH_NTRU_TARGET

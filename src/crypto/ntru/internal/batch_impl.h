@@ -202,7 +202,8 @@ struct Trits;
 // way a prefix product fits in a public-key slot, where the chunk keeps it until that slot
 // receives h.
 //
-// From(f, s):               f ({0,1,2} or signed ternary) as an element, converted into s
+// From(f, s):               f ({0,1,2}; the portable chain also takes signed ternary) as an
+//                            element, converted into s
 // Mul(c, fe, s):             c = c fe
 // WalkBack(inv, u, t, fe, s): inv = u t, u = u fe
 // s: the chain's scratch (S3ScratchOf below): an element (portable), a Scratch (AVX2); fe may
@@ -403,8 +404,8 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   };
   // A3 backward (j = k-1 .. 0): f_p of key j (A3's prefix product in key j-1's public-key slot).
   const auto a3_backward = [&](std::size_t j, const Poly<P>& f3) {
-    const E& fe = S3::From(f3, e3);
     if (j > 0) {
+      const E& fe = S3::From(f3, e3);
       S3::Load(t3, pk_of(j - 1));
       S3::WalkBack(c3, u3, t3, fe, e3);  // c3 = f_j^-1 mod 3
     } else {
