@@ -467,7 +467,7 @@ void KeypairChunk(std::size_t k, std::uint8_t* pks, std::uint8_t* sks, const std
   u3 = S3::From(u, e3);
   RqInv(uq, cq);
   for (std::size_t j = k; j-- > 0;) {
-    UnpackS3(f, f_slot(j));
+    if (j > 0) UnpackS3(f, f_slot(j));  // step 0 of either chain does not read f
     a3_backward(j, f);
     if constexpr (!kSplitChainPasses) aq_backward(j, f);
   }
