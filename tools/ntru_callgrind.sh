@@ -9,7 +9,7 @@ build=${1:-build/release}
 [ $# -gt 0 ] && shift
 sets=${*:-ntruhps2048509 ntruhps2048677 ntruhps4096821 ntruhrss701}
 count=10
-ops="$build/bench/ntru_ops"
+ops="${NTRU_OPS:-$build/bench/ntru_ops}"
 run() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect="$1" \
     "$ops" "$2" "$3" "$4" "$5" 2>&1 | sed -n 's/.*Collected : *//p'

@@ -15,8 +15,8 @@ namespace medmesh::ntru::avx2 {
 // infinity; its interpolation divides by 8) over 63 products of 16th parts of the operands --
 // pieces of 32, 44, 44 and 52 coefficients for n = 509, 677, 701, 821, each held in a block of
 // P::kPad / 16 slots (32, 48, 64) -- done 16 at a time transposed (lane i of vector k =
-// coefficient k of block i) by two vertical Karatsuba levels and schoolbooks. Enough for every
-// product modulo q (q <= 2^13) and for exact products of ternary polynomials ({0,1,2}
+// coefficient k of block i) by one or two vertical Karatsuba levels and schoolbooks. Enough for
+// every product modulo q (q <= 2^13) and for exact products of ternary polynomials ({0,1,2}
 // coefficients: at most 4n < 2^13), which is every product of the KEM: encapsulation,
 // decapsulation and, since ADR 0044, key generation (its lift works mod q).
 //

@@ -8,9 +8,9 @@
 //
 // The 16-at-a-time block product is where the time goes. The 16 blocks are transposed (16 x 16
 // transposes of uint16, done as in-lane 8 x 8 transposes of vectors loaded as two halves), so
-// that vector k holds coefficient k of every block; then two Karatsuba levels and a schoolbook
-// run on whole vectors with no shuffle at all (lane i only ever meets lane i), and transposes
-// bring the product coefficients back. Arithmetic is mod 2^16 throughout (vpmullw,
+// that vector k holds coefficient k of every block; then one or two Karatsuba levels and a
+// schoolbook run on whole vectors with no shuffle at all (lane i only ever meets lane i), and
+// transposes bring the product coefficients back. Arithmetic is mod 2^16 throughout (vpmullw,
 // vpaddw, vpsubw).
 //
 // Built with -fno-tree-vectorize (CMakeLists.txt): every loop here is already written on
@@ -31,9 +31,14 @@ namespace medmesh::ntru::avx2 {
 namespace {
 
 constexpr int kLanes = 16;  // uint16 lanes of a vector, and blocks per transposed batch
-// The vertical Karatsuba takes two levels, down to kLen/4 x kLen/4 schoolbooks (16 x 16 for
-// blocks of 64, the mod-2^15 product's that this file had until ADR 0050): on the Zen 5 we
-// measured, 8 x 8 (one more level of additions and stores) was 4 % slower and 32 x 32 12 % slower.
+// The vertical Karatsuba's schoolbook length for blocks of kLen coefficients (ADR 0065): one
+// level for the blocks of 32 of n = 509 (16 x 16 schoolbooks), two for the pieces of 44 and 52
+// (11 x 11, 13 x 13). On an AMD EPYC (Zen 4 class) one level made the 509 product ~14 % faster
+// in time (three products of 256 multiplies instead of nine of 64 and a second level of
+// additions, stores and reloads; 3 % fewer instructions) and the others ~4 % slower (+2 %
+// instructions); on the Zen 5 measured for the mod-2^15 product's blocks of 64 (until ADR 0050),
+// 8 x 8 schoolbooks were 4 % slower than 16 x 16, and 32 x 32 12 % slower.
+constexpr int VerticalSchoolbookLength(int len) { return len <= 32 ? len / 2 : len / 4; }
 
 using V = __m256i;
 
@@ -92,7 +97,7 @@ __attribute__((always_inline)) inline void SchoolbookChunks(const V* a, const V*
 template <int kS>
 __attribute__((noinline)) void VerticalSchoolbook(const V* a, const V* b, V* c) {
   constexpr int kChunks = (kS + 5) / 6;
-  constexpr int kC = (kS + kChunks - 1) / kChunks;  // balanced: 11 = 6 + 5, 13 = 5 + 4 + 4
+  constexpr int kC = (kS + kChunks - 1) / kChunks;  // 11 = 6 + 5, 13 = 5 + 5 + 3, 16 = 6 + 6 + 4
   SchoolbookChunks<kS, kC, 0>(a, b, c);
   c[2 * kS - 1] = _mm256_setzero_si256();
 }
@@ -162,10 +167,10 @@ inline V LoadHalves(const std::uint16_t* p0, const std::uint16_t* p1) {
 
 // MulBlocks, split at the transposes: for i < kCount, c block i = a block i * b block i, for
 // blocks of kB slots (a multiple of 16) of which the first kLen (a multiple of 4, at most kB)
-// hold coefficients and the rest are zero, multiplied by vertical Karatsuba (two levels) down
-// to kLen/4 x kLen/4 schoolbooks. Block i of c has 2 kB slots: the product's coefficients
-// 0 .. kLen-1 in slots 0 .. kLen-1 and its coefficients kLen .. 2 kLen-1 (the last is zero) in
-// slots kB .. kB + kLen-1, zeros elsewhere -- with kLen = kB simply the 2 kB coefficients.
+// hold coefficients and the rest are zero, multiplied by vertical Karatsuba down to
+// VerticalSchoolbookLength(kLen) schoolbooks. Block i of c has 2 kB slots: the product's
+// coefficients 0 .. kLen-1 in slots 0 .. kLen-1 and its coefficients kLen .. 2 kLen-1 (the last is
+// zero) in slots kB .. kB + kLen-1, zeros elsewhere -- with kLen = kB simply the 2 kB coefficients.
 //
 // TransposeBlocks brings the RoundUp16(kCount) blocks of one operand (the blocks past kCount
 // must be defined; their products are ignored) into the vertical layout, group g of 16 blocks
@@ -209,7 +214,7 @@ __attribute__((noinline)) void MulTransposed(const V* ta, const V* tb, std::uint
   for (int g = 0; g < kCount; g += kLanes) {
     V tc[2 * kB];
     const std::ptrdiff_t group = std::ptrdiff_t{g / kLanes} * kB;
-    VerticalKaratsuba<kLen, kLen / 4, kB - kLen>(ta + group, tb + group, tc);
+    VerticalKaratsuba<kLen, VerticalSchoolbookLength(kLen), kB - kLen>(ta + group, tb + group, tc);
     for (int i = kLen; i < kB; ++i) {  // the zero slots of the block layout
       tc[i] = _mm256_setzero_si256();
       tc[kB + i] = _mm256_setzero_si256();
@@ -307,7 +312,7 @@ __attribute__((noinline)) void KaratsubaInterpolate(const std::uint16_t* prods, 
 // operand, then Toom4MulEvaluated. Toom-4 with evaluation at 0, 1, -1,
 // 2, -2, 1/2 (scaled by 8) and infinity over 7 products of M = L/4, each split by two
 // Karatsuba levels into 9 products of kB = M/4 (32, 48 or 64) slots: 63 blocks, four
-// transposed batches of 16, multiplied by two vertical Karatsuba levels and kPiece/4
+// transposed batches of 16, multiplied by one or two vertical Karatsuba levels and
 // schoolbooks.
 //
 // Operands and product are in "piece layout": the operand is cut into 16 pieces of kPiece
