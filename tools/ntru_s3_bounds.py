@@ -3,16 +3,18 @@
 
 Every value there is a signed byte. Operands are trits (|.| <= 1) at every Karatsuba level, so
 a schoolbook row k of two s-row operands is at most min(k + 1, 2s - 1 - k). This script follows
-the kernel's steps on these per-position bounds -- three vertical interpolations (the middle
-one's outputs reduced to [-2, 2]), three horizontal ones (the middle terms of the outer two
-reduced), the fold mod x^n - 1 -- and checks that no value the kernel computes exceeds 127 in
+the kernel's steps on these per-position bounds -- three vertical interpolations (two for
+n = 509, PreparedS3::kVerticalLevels; the outputs of the second-to-last reduced to [-2, 2]),
+three horizontal ones (the middle terms of the outer two reduced), the fold mod x^n - 1 -- and
+checks that no value the kernel computes exceeds 127 in
 absolute value, so byte arithmetic is exact integer arithmetic and the result is exact mod 3.
 
     tools/ntru_s3_bounds.py          (exit status 1 if a set could overflow)
 """
 import sys
 
-SETS = {509: 64, 677: 88, 701: 88, 821: 104}  # n -> piece length m (PreparedS3::kPiece)
+# n -> piece length m (PreparedS3::kPiece), vertical levels (PreparedS3::kVerticalLevels)
+SETS = {509: (64, 2), 677: (88, 3), 701: (88, 3), 821: (104, 3)}
 REDUCED = 2  # Reduce() maps any byte to [-2, 2]
 
 
@@ -35,13 +37,13 @@ def interpolate(lo, hi, mid, h, reduce_mid=False):
     return r, dmax
 
 
-def worst(n, m):
-    s = m // 8
+def worst(n, m, levels):
+    s = m >> levels
     x = schoolbook(s)
     seen = max(x)
     h = s
-    # Vertical level 3, level 2 (then reduced), level 1.
-    for reduce_after in (False, True, False):
+    # Vertical levels, the last first: level 3 (if three), level 2 (then reduced), level 1.
+    for reduce_after in (False, True, False)[3 - levels:]:
         x, d = interpolate(x, x, x, h)
         seen = max(seen, d, max(x))
         if reduce_after:
@@ -58,9 +60,10 @@ def worst(n, m):
 
 def main():
     ok = True
-    for n, m in SETS.items():
-        w, fold = worst(n, m)
-        print(f"n = {n}: m = {m}, schoolbooks of {m // 8}, largest |byte| {w}, after the fold {fold}")
+    for n, (m, levels) in SETS.items():
+        w, fold = worst(n, m, levels)
+        print(f"n = {n}: m = {m}, schoolbooks of {m >> levels}, largest |byte| {w}, "
+              f"after the fold {fold}")
         ok = ok and w <= 127
     print("no overflow" if ok else "OVERFLOW")
     return 0 if ok else 1

@@ -45,15 +45,19 @@ void PolyMulQPrepared(std::uint16_t* r, const PreparedQ<P>& a, const PreparedQ<P
 // generation's mod-3 chain: PrepareS3 evaluates an operand a (P::kPad coefficients, zero from n
 // on: uint16 in {0, 1, 2} or {0, 1, 2^16 - 1}, or bytes in {0, 1, 2}) into its pieces -- three
 // Karatsuba levels into 27 pieces of kPiece coefficients (kPiece = 64, 88, 88, 104 for
-// n = 509, 677, 701, 821), transposed into byte lanes, then three Karatsuba levels on whole
-// vectors: 27 groups of kPiece / 8 vectors of trits {-1, 0, 1}; S3MulPrepared(r, a, b) writes
+// n = 509, 677, 701, 821), transposed into byte lanes, then kVerticalLevels Karatsuba levels on
+// whole vectors (two for n = 509, three for the others): kGroups groups of kRows vectors of trits
+// {-1, 0, 1} (9 of 16 for 509, 27 of kPiece / 8 for the others); S3MulPrepared(r, a, b) writes
 // a * b mod (3, Phi_n) to r: P::kPad coefficients (uint16 or bytes) in {0, 1, 2}, zero from n
 // on (the canonical representative, as S3Mul's). r may be the source of a or b. Thread-safe
 // (stack only); constant time.
 template <class P>
 struct PreparedS3 {
   static constexpr int kPiece = P::kN <= 512 ? 64 : P::kN <= 704 ? 88 : 104;
-  alignas(32) std::uint8_t v[27 * (kPiece / 8) * 32];  // 27 groups of kPiece / 8 rows of 32 lanes
+  static constexpr int kVerticalLevels = P::kN <= 512 ? 2 : 3;   // ADR 0066
+  static constexpr int kGroups = kVerticalLevels == 2 ? 9 : 27;  // 3^kVerticalLevels
+  static constexpr int kRows = kPiece >> kVerticalLevels;        // rows of a group
+  alignas(32) std::uint8_t v[kGroups * kRows * 32];  // kGroups groups of kRows rows of 32 lanes
 };
 template <class P, class T>  // T = std::uint16_t or std::uint8_t
 void PrepareS3(PreparedS3<P>& out, const T* a);

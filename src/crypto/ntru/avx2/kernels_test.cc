@@ -328,12 +328,12 @@ void CheckS3ByteProduct(std::uint32_t seed) {
           << "n " << P::kN << " kinds " << ka << " " << kb;
     }
   }
-  // Single terms at the boundaries of the pieces (m), of the vertical halves (2s = m/2) and
-  // quarters (s = m/4) and of the halves of each horizontal level, times each other, times
-  // random operands and times all -1.
+  // Single terms at the boundaries of the pieces (m), of the vertical halves, quarters and
+  // eighths (m/2, m/4, m/8: the schoolbooks are m/8 or, for n = 509, m/4 rows) and of the
+  // halves of each horizontal level, times each other, times random operands and times all -1.
   constexpr int kM = PreparedS3<P>::kPiece;
   std::vector<int> at;
-  for (int step : {kM / 4, kM / 2, kM, 2 * kM, 4 * kM}) {
+  for (int step : {kM / 8, kM / 4, kM / 2, kM, 2 * kM, 4 * kM}) {
     for (int k = step; k < P::kN; k += step) {
       for (int i : {k - 1, k}) at.push_back(i);
     }

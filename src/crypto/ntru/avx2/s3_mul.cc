@@ -7,21 +7,23 @@
 // horizontal levels"), the 27 pieces are transposed into m vectors of 32 byte lanes (lane j =
 // piece j, lanes 27..31 zero), and three more Karatsuba levels run on whole vectors
 // ("vertical") down to 27 schoolbooks of s = m/8 rows, each with the s rows of one operand in
-// registers: 27 s^2 lane-wise products (1728, 3267, 3267, 4563 for the four sets) instead of
-// the mod-q kernel's 63 blocks of 16 lanes.
+// registers: 27 s^2 lane-wise products (3267, 3267, 4563 for n = 677, 701, 821) instead of the
+// mod-q kernel's 63 blocks of 16 lanes. For n = 509 two vertical levels, down to 9 schoolbooks
+// of s = m/4 = 16 rows (2304 products instead of 1728, but one level of interpolation, stores
+// and reloads fewer: ADR 0066); Shape::kL is the number of vertical levels.
 //
 // Trits: an operand's coefficients are kept in {-1, 0, 1} at every level (a sum of two trits
 // is mapped back by a table lookup, vpshufb), so a lane-wise product of trits is one vpsignb.
-// Products grow: a schoolbook row is at most s in absolute value; the outputs of the middle
-// vertical level (at most 3 s + ... <= 117) are reduced (Reduce: a table lookup per nibble) to
+// Products grow: a schoolbook row is at most s in absolute value; the outputs of vertical
+// level 2 (at most 3 s + ... <= 117) are reduced (Reduce: a table lookup per nibble) to
 // [-2, 2], and so are the middle terms of the two outer horizontal levels, so no byte leaves
 // [-127, 127] (tools/ntru_s3_bounds.py follows these steps on worst-case bounds per position:
 // at most 84, 99, 99, 117 for the four sets). Byte arithmetic is then exact integer
 // arithmetic, and since only residues mod 3 matter, the result is a*b mod 3 exactly.
 //
 // PrepareS3 does the operand's half (conversion, horizontal evaluation, transposes, vertical
-// evaluation: 27 s vectors); S3MulPrepared the products, the interpolations, the transposes
-// back, the fold mod x^n - 1 and the reduction mod (3, Phi_n) to {0, 1, 2}.
+// evaluation: 3^kL groups of s vectors); S3MulPrepared the products, the interpolations, the
+// transposes back, the fold mod x^n - 1 and the reduction mod (3, Phi_n) to {0, 1, 2}.
 //
 // Constant time: no branch or address depends on a coefficient (loop bounds and offsets are
 // compile-time constants of the parameter set).
@@ -29,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "crypto/ntru/avx2/kernels.h"
 #include "crypto/ntru/internal/params.h"
@@ -49,14 +52,37 @@ constexpr int RoundUp32(int x) { return (x + 31) / 32 * 32; }
 // The shape of the product for the parameter set P.
 template <class P>
 struct Shape {
-  static constexpr int kM = PreparedS3<P>::kPiece;  // piece length
-  static constexpr int kS = kM / 8;                 // schoolbook length
-  static constexpr int kCols = RoundUp32(kM);       // coefficients a prepare transpose reads
+  static constexpr int kM = PreparedS3<P>::kPiece;           // piece length
+  static constexpr int kL = PreparedS3<P>::kVerticalLevels;  // 2 or 3
+  static constexpr int kG = PreparedS3<P>::kGroups;          // 3^kL groups of kS rows
+  static constexpr int kS = PreparedS3<P>::kRows;            // schoolbook length m / 2^kL
+  static constexpr int kCols = RoundUp32(kM);  // coefficients a prepare transpose reads
   // Rows of a vertical product (2m - 1, zero-padded to whole transposes and so that
   // InterpolateH may read a piece product RoundUp32(m) bytes past its middle).
   static constexpr int kProdRows =
       RoundUp32(2 * kM > kM + RoundUp32(kM) ? 2 * kM : kM + RoundUp32(kM));
   static_assert(8 * kM >= P::kN && 8 * kM <= P::kPad && kM % 8 == 0);
+  static_assert((kL == 2 || kL == 3) && kS << kL == kM && kG == (kL == 2 ? 9 : 27));
+
+  // Digit l (1 = the most significant, the first vertical level's) of group g in base 3.
+  static constexpr int Digit(int g, int l) {
+    for (int k = l; k < kL; ++k) g /= 3;
+    return g % 3;
+  }
+  // Whether the digits of g below level l (the later levels') are all 0 or 1.
+  static constexpr bool BinaryBelow(int g, int l) {
+    for (int k = l + 1; k <= kL; ++k) {
+      if (Digit(g, k) == 2) return false;
+    }
+    return true;
+  }
+  // Where row k < m of the pieces' transposes goes: k = (m/2) d1 + (m/4) d2 [+ (m/8) d3] + i
+  // (digits 0 or 1, i < s) is row i of group (d1 d2 [d3]) in base 3.
+  static constexpr int VerticalRow(int k) {
+    int group = 0;
+    for (int l = 1; l <= kL; ++l) group = 3 * group + k / (kM >> l) % 2;
+    return group * kS + k % kS;
+  }
 };
 
 // A value v in [-8, 7] (any byte whose low nibble is v mod 16) -> a table entry.
@@ -176,12 +202,12 @@ __attribute__((always_inline)) inline void SchoolbookChunks(const V* a, const V*
 }
 
 // c[0 .. 2 kS - 1) = a * b lane-wise for trit rows a, b; c[2 kS - 1] = 0. |c| <= kS. The rows
-// of a go in balanced chunks of at most 8 (11 = 6 + 5, 13 = 7 + 6), each held in registers with
-// the accumulator and a product: all 11 or 13 at once made GCC spill (30 and 76 stack accesses
-// per schoolbook).
+// of a go in balanced chunks of at most 8 (11 = 6 + 5, 13 = 7 + 6, 16 = 8 + 8), each held in
+// registers with the accumulator and a product: all 11 or 13 at once made GCC spill (30 and 76
+// stack accesses per schoolbook).
 template <int kS>
 __attribute__((noinline)) void Schoolbook(const V* a, const V* b, V* c) {
-  static_assert(kS <= 13);
+  static_assert(kS <= 16);  // 8 (unused since ADR 0066), 11, 13, 16
   constexpr int kChunks = (kS + 7) / 8;
   constexpr int kC = (kS + kChunks - 1) / kChunks;
   SchoolbookChunks<kS, kC, 0>(a, b, c);
@@ -288,8 +314,7 @@ void PrepareS3(PreparedS3<P>& out, const T* a) {
   }
 
   // Transpose: row k (k < m) = coefficient k of the 27 pieces, stored at once in its vertical
-  // group: k = 4 s d1 + 2 s d2 + s d3 + i (d = 0 or 1) is row i of group 9 d1 + 3 d2 + d3,
-  // i.e. at k + s (5 d1 + d2).
+  // group (Shape::VerticalRow).
   V* rows = reinterpret_cast<V*>(out.v);
 #pragma GCC unroll 4
   for (int c = 0; c < Sh::kCols; c += 32) {
@@ -301,30 +326,36 @@ void PrepareS3(PreparedS3<P>& out, const T* a) {
 #pragma GCC unroll 32
     for (int k = 0; k < 32; ++k) {
       const int row = c + k;
-      if (row < kM) rows[row + kS * (5 * (row / (4 * kS)) + (row / (2 * kS)) % 2)] = y[k];
+      if (row < kM) rows[Sh::VerticalRow(row)] = y[k];
     }
   }
-  // Vertical evaluation, digit 2 = the sum of digits 0 and 1 at each level, row by row: the 8
-  // rows of groups with digits 0 and 1 give the other 19 (level 1, then 2, then 3).
+  // Vertical evaluation, digit 2 = the sum of digits 0 and 1 at each level, row by row: the
+  // 2^kL rows of groups with digits 0 and 1 give the others, level 1 first (at level l, the
+  // groups whose digit l is 2 and whose later digits are 0 or 1: 4, 6 and 9 of them for three
+  // levels, 2 and 3 for two).
+  constexpr int kG = Sh::kG;
 #pragma GCC unroll 2
   for (int i = 0; i < kS; ++i) {
-    V x[3][3][3];
-#pragma GCC unroll 8
-    for (int d = 0; d < 8; ++d)
-      x[d >> 2][(d >> 1) & 1][d & 1] = rows[(9 * (d >> 2) + 3 * ((d >> 1) & 1) + (d & 1)) * kS + i];
-    const auto put = [&](int d1, int d2, int d3, V v) {
-      x[d1][d2][d3] = v;
-      rows[(9 * d1 + 3 * d2 + d3) * kS + i] = v;
+    V x[kG];
+    // One group at one level; every condition and index is a constant (template arguments).
+    const auto step = [&]<int kLevel, int kGroup>() {
+      if constexpr (kLevel == 0) {
+        if constexpr (Sh::BinaryBelow(kGroup, 0)) x[kGroup] = rows[kGroup * kS + i];
+      } else if constexpr (Sh::Digit(kGroup, kLevel) == 2 && Sh::BinaryBelow(kGroup, kLevel)) {
+        // digit kLevel's weight, 3^(kL - kLevel)
+        constexpr int kWeight = kLevel == Sh::kL ? 1 : kLevel == Sh::kL - 1 ? 3 : 9;
+        x[kGroup] = Trit(Add(x[kGroup - 2 * kWeight], x[kGroup - kWeight]));
+        rows[kGroup * kS + i] = x[kGroup];
+      }
     };
-#pragma GCC unroll 4
-    for (int d = 0; d < 4; ++d)
-      put(2, d >> 1, d & 1, Trit(Add(x[0][d >> 1][d & 1], x[1][d >> 1][d & 1])));
-#pragma GCC unroll 6
-    for (int d = 0; d < 6; ++d)
-      put(d >> 1, 2, d & 1, Trit(Add(x[d >> 1][0][d & 1], x[d >> 1][1][d & 1])));
-#pragma GCC unroll 9
-    for (int d = 0; d < 9; ++d)
-      put(d / 3, d % 3, 2, Trit(Add(x[d / 3][d % 3][0], x[d / 3][d % 3][1])));
+    const auto level = [&]<int kLevel, int... kGroups>(std::integer_sequence<int, kGroups...>) {
+      (step.template operator()<kLevel, kGroups>(), ...);
+    };
+    const auto groups = std::make_integer_sequence<int, kG>{};
+    level.template operator()<0>(groups);
+    level.template operator()<1>(groups);
+    level.template operator()<2>(groups);
+    if constexpr (Sh::kL == 3) level.template operator()<3>(groups);
   }
 }
 
@@ -337,21 +368,31 @@ void S3MulPrepared(T* r, const PreparedS3<P>& pa, const PreparedS3<P>& pb) {
   const V* a = reinterpret_cast<const V*>(pa.v);
   const V* b = reinterpret_cast<const V*>(pb.v);
 
-  // Vertical: 27 schoolbooks (|.| <= s), level 3's interpolation, level 2's reduced to
-  // [-2, 2] (at most 117 before: tools/ntru_s3_bounds.py), and level 1's (|.| <= 8).
-  V r2[3][8 * kS];
+  // Vertical: 3^kL schoolbooks (|.| <= s); with three levels, level 3's interpolation; level
+  // 2's reduced to [-2, 2] (at most 117 before: tools/ntru_s3_bounds.py), and level 1's
+  // (|.| <= 8).
+  V r2[3][kM];
   {
     for (int d1 = 0; d1 < 3; ++d1) {
-      V r3[3][4 * kS];
-      for (int d2 = 0; d2 < 3; ++d2) {
-        V p[3][2 * kS];
-        for (int d3 = 0; d3 < 3; ++d3) {
-          const int g = 9 * d1 + 3 * d2 + d3;
-          Schoolbook<kS>(a + g * kS, b + g * kS, p[d3]);
+      if constexpr (Sh::kL == 3) {
+        V r3[3][4 * kS];
+        for (int d2 = 0; d2 < 3; ++d2) {
+          V p[3][2 * kS];
+          for (int d3 = 0; d3 < 3; ++d3) {
+            const int g = 9 * d1 + 3 * d2 + d3;
+            Schoolbook<kS>(a + g * kS, b + g * kS, p[d3]);
+          }
+          InterpolateV<kS, false>(r3[d2], p[0], p[1], p[2]);
         }
-        InterpolateV<kS, false>(r3[d2], p[0], p[1], p[2]);
+        InterpolateV<2 * kS, true>(r2[d1], r3[0], r3[1], r3[2]);
+      } else {
+        V p[3][2 * kS];
+        for (int d2 = 0; d2 < 3; ++d2) {
+          const int g = 3 * d1 + d2;
+          Schoolbook<kS>(a + g * kS, b + g * kS, p[d2]);
+        }
+        InterpolateV<kS, true>(r2[d1], p[0], p[1], p[2]);
       }
-      InterpolateV<2 * kS, true>(r2[d1], r3[0], r3[1], r3[2]);
     }
   }
 
@@ -359,7 +400,7 @@ void S3MulPrepared(T* r, const PreparedS3<P>& pa, const PreparedS3<P>& pb) {
     // Vertical level 1, row by row into the transposes back: row K of the product (2m - 1 rows,
     // |.| <= 8; zero from 2m - 1 to kR) is lo[K] + mid'[K - 4s] + hi[K - 8s] with mid' = mid -
     // lo - hi; piece product j (2m - 1 coefficients, zero up to kR) = lane j of the rows.
-    constexpr int kH = 4 * kS;
+    constexpr int kH = kM / 2;
     const auto row = [&](int k) {
       V v = Zero();
       if (k < 2 * kH) v = r2[0][k];
