@@ -4,6 +4,7 @@
 # C API function counted (--toggle-collect); the difference divided by COUNT leaves out one-time
 # costs (OpenSSL's first SHA3 fetch).
 #   tools/ntru_callgrind.sh [build-dir] [sets...]     (default build/release, all four sets)
+# NTRU_OPS=path/to/ntru_ops counts another build's binary (an A/B comparison of two commits).
 set -eu
 build=${1:-build/release}
 [ $# -gt 0 ] && shift
