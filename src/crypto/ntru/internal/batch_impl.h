@@ -49,9 +49,11 @@ inline void ScaleG(Poly<P>& g) {
 // coefficient fewer than PackSq's bit stream both ways: 16 with SSE2 in the portable build
 // (ADR 0058), 32 with AVX2 (ADR 0061; vpackuswb / vpunpck*bw work within 128-bit lanes, so a
 // group's bytes and mask bits are in the order [0-7, 16-23, 8-15, 24-31], the same both ways).
-// Where that does not fit the slot (AVX2, 677: 6 bytes more) and without SSE2: PackSq.
-// Coefficient n-1 must be zero (the values are reduced mod Phi_n) and comes back zero, as with
-// PackSq/UnpackSq.
+// The coefficients below n - 1 past the last whole group (4 to 28) follow as uint16 mod q: whole
+// groups only, the format fits the slot for every set in both builds (rounding up to a last,
+// padded group did not for hps677 with AVX2, which then fell back to PackSq). Without SSE2:
+// PackSq. Coefficient n-1 must be zero (the values are reduced mod Phi_n) and comes back zero,
+// as with PackSq/UnpackSq.
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
 struct ChainQOps {
   using V = __m256i;
@@ -119,62 +121,62 @@ struct ChainQOps {
 
 #if defined(MEDMESH_NTRU_AVX2_KERNELS) || defined(__SSE2__)
 template <class P>
-inline constexpr int kChainQGroups = (P::kN - 1 + ChainQOps::kW - 1) / ChainQOps::kW;
+inline constexpr int kChainQGroups = (P::kN - 1) / ChainQOps::kW;  // whole groups
 template <class P>
-inline constexpr bool kChainQFits = (static_cast<std::size_t>(kChainQGroups<P>) *
-                                         (ChainQOps::kW +
-                                          sizeof(ChainQOps::Mask) * (P::kLogQ - 8)) <=
-                                     P::kPackSqBytes + P::kPrfKeyBytes) &&
-                                    (ChainQOps::kW * kChainQGroups<P> <= P::kPad);
-#if !defined(MEDMESH_NTRU_AVX2_KERNELS)
+inline constexpr int kChainQTail = (P::kN - 1) % ChainQOps::kW;  // the rest below n - 1
+template <class P>
+inline constexpr std::size_t kChainQGroupBytes = static_cast<std::size_t>(kChainQGroups<P>) *
+                                                 (ChainQOps::kW +
+                                                  sizeof(ChainQOps::Mask) * (P::kLogQ - 8));
+template <class P>
+inline constexpr bool kChainQFits =
+    kChainQGroupBytes<P> + 2 * kChainQTail<P> <= P::kPackSqBytes + P::kPrfKeyBytes;
 static_assert(kChainQFits<Hps2048509> && kChainQFits<Hps2048677> && kChainQFits<Hps4096821> &&
-              kChainQFits<Hrss701>);  // the portable build's format for every set (ADR 0058)
-#endif
+              kChainQFits<Hrss701>);
 
 template <class P>
 inline void PackChainQ(std::uint8_t* out, const Poly<P>& a) {
   using C = ChainQOps;
-  if constexpr (!kChainQFits<P>) {
-    PackSq(out, a);
-  } else {
-    constexpr int kG = kChainQGroups<P>;
-    constexpr int kM = sizeof(typename C::Mask);
-    for (int g = 0; g < kG; ++g) {
-      const typename C::V lo = C::Load(a.c + C::kW * g);
-      const typename C::V hi = C::Load(a.c + C::kW * g + C::kW / 2);
-      C::StoreU(out + C::kW * g, C::LowBytes(lo, hi));
+  constexpr int kG = kChainQGroups<P>;
+  constexpr int kM = sizeof(typename C::Mask);
+  for (int g = 0; g < kG; ++g) {
+    const typename C::V lo = C::Load(a.c + C::kW * g);
+    const typename C::V hi = C::Load(a.c + C::kW * g + C::kW / 2);
+    C::StoreU(out + C::kW * g, C::LowBytes(lo, hi));
 #pragma GCC unroll 8
-      for (int b = 0; b < P::kLogQ - 8; ++b) {
-        const typename C::Mask m = C::Bit(lo, hi, b);
-        std::memcpy(out + C::kW * kG + kM * (b * kG + g), &m, kM);
-      }
+    for (int b = 0; b < P::kLogQ - 8; ++b) {
+      const typename C::Mask m = C::Bit(lo, hi, b);
+      std::memcpy(out + C::kW * kG + kM * (b * kG + g), &m, kM);
     }
+  }
+  for (int i = 0; i < kChainQTail<P>; ++i) {
+    const auto v = static_cast<std::uint16_t>(a.c[C::kW * kG + i] & P::kQMask);
+    std::memcpy(out + kChainQGroupBytes<P> + 2 * i, &v, 2);
   }
 }
 
 template <class P>
 inline void UnpackChainQ(Poly<P>& a, const std::uint8_t* in) {
   using C = ChainQOps;
-  if constexpr (!kChainQFits<P>) {
-    UnpackSq(a, in);
-  } else {
-    constexpr int kG = kChainQGroups<P>;
-    constexpr int kM = sizeof(typename C::Mask);
-    for (int g = 0; g < kG; ++g) {
-      const typename C::V bytes = C::LoadU(in + C::kW * g);
-      typename C::V lo = C::Widen(bytes, false);
-      typename C::V hi = C::Widen(bytes, true);
+  constexpr int kG = kChainQGroups<P>;
+  constexpr int kM = sizeof(typename C::Mask);
+  for (int g = 0; g < kG; ++g) {
+    const typename C::V bytes = C::LoadU(in + C::kW * g);
+    typename C::V lo = C::Widen(bytes, false);
+    typename C::V hi = C::Widen(bytes, true);
 #pragma GCC unroll 8
-      for (int b = 0; b < P::kLogQ - 8; ++b) {
-        typename C::Mask m;
-        std::memcpy(&m, in + C::kW * kG + kM * (b * kG + g), kM);
-        C::AddBit(lo, hi, m, b);
-      }
-      C::Store(a.c + C::kW * g, lo);
-      C::Store(a.c + C::kW * g + C::kW / 2, hi);
+    for (int b = 0; b < P::kLogQ - 8; ++b) {
+      typename C::Mask m;
+      std::memcpy(&m, in + C::kW * kG + kM * (b * kG + g), kM);
+      C::AddBit(lo, hi, m, b);
     }
-    for (int i = C::kW * kG; i < P::kPad; ++i) a.c[i] = 0;
+    C::Store(a.c + C::kW * g, lo);
+    C::Store(a.c + C::kW * g + C::kW / 2, hi);
   }
+  for (int i = 0; i < kChainQTail<P>; ++i) {
+    std::memcpy(&a.c[C::kW * kG + i], in + kChainQGroupBytes<P> + 2 * i, 2);
+  }
+  for (int i = P::kN - 1; i < P::kPad; ++i) a.c[i] = 0;
 }
 #else
 template <class P>
