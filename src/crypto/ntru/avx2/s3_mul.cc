@@ -64,11 +64,10 @@ struct Shape {
   static_assert(8 * kM >= P::kN && 8 * kM <= P::kPad && kM % 8 == 0);
   static_assert((kL == 2 || kL == 3) && kS << kL == kM && kG == (kL == 2 ? 9 : 27));
 
-  // Digit l (1 = the most significant, the first vertical level's) of group g in base 3.
-  static constexpr int Digit(int g, int l) {
-    for (int k = l; k < kL; ++k) g /= 3;
-    return g % 3;
-  }
+  // The weight of digit l (1 = the most significant, the first vertical level's) of a group
+  // number in base 3, 3^(kL - l), and that digit of group g.
+  static constexpr int Weight(int l) { return l == kL ? 1 : 3 * Weight(l + 1); }
+  static constexpr int Digit(int g, int l) { return g / Weight(l) % 3; }
   // Whether the digits of g below level l (the later levels') are all 0 or 1.
   static constexpr bool BinaryBelow(int g, int l) {
     for (int k = l + 1; k <= kL; ++k) {
@@ -342,8 +341,7 @@ void PrepareS3(PreparedS3<P>& out, const T* a) {
       if constexpr (kLevel == 0) {
         if constexpr (Sh::BinaryBelow(kGroup, 0)) x[kGroup] = rows[kGroup * kS + i];
       } else if constexpr (Sh::Digit(kGroup, kLevel) == 2 && Sh::BinaryBelow(kGroup, kLevel)) {
-        // digit kLevel's weight, 3^(kL - kLevel)
-        constexpr int kWeight = kLevel == Sh::kL ? 1 : kLevel == Sh::kL - 1 ? 3 : 9;
+        constexpr int kWeight = Sh::Weight(kLevel);
         x[kGroup] = Trit(Add(x[kGroup - 2 * kWeight], x[kGroup - kWeight]));
         rows[kGroup * kS + i] = x[kGroup];
       }
@@ -398,7 +396,7 @@ void S3MulPrepared(T* r, const PreparedS3<P>& pa, const PreparedS3<P>& pb) {
 
   {
     // Vertical level 1, row by row into the transposes back: row K of the product (2m - 1 rows,
-    // |.| <= 8; zero from 2m - 1 to kR) is lo[K] + mid'[K - 4s] + hi[K - 8s] with mid' = mid -
+    // |.| <= 8; zero from 2m - 1 to kR) is lo[K] + mid'[K - m/2] + hi[K - m] with mid' = mid -
     // lo - hi; piece product j (2m - 1 coefficients, zero up to kR) = lane j of the rows.
     constexpr int kH = kM / 2;
     const auto row = [&](int k) {

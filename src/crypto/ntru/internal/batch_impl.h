@@ -173,9 +173,7 @@ inline void UnpackChainQ(Poly<P>& a, const std::uint8_t* in) {
     C::Store(a.c + C::kW * g, lo);
     C::Store(a.c + C::kW * g + C::kW / 2, hi);
   }
-  for (int i = 0; i < kChainQTail<P>; ++i) {
-    std::memcpy(&a.c[C::kW * kG + i], in + kChainQGroupBytes<P> + 2 * i, 2);
-  }
+  std::memcpy(a.c + C::kW * kG, in + kChainQGroupBytes<P>, 2 * kChainQTail<P>);
   for (int i = P::kN - 1; i < P::kPad; ++i) a.c[i] = 0;
 }
 #else
