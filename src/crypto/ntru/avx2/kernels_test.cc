@@ -175,6 +175,12 @@ TEST(NtruAvx2KernelsTest, SortInt32MatchesStdSort) {
   if (!HaveAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
   CheckSort<512>(7);
   CheckSort<1024>(8);
+  // Lengths sorted in pieces (ADR 0068): the samplers' 680 and 824, and pieces of every size.
+  CheckSort<680>(9);
+  CheckSort<824>(10);
+  CheckSort<72>(11);
+  CheckSort<200>(12);
+  CheckSort<1016>(13);
 }
 
 // --- S3 kernels (avx2/s3.cc) against plain scalar code of the same contracts ---

@@ -949,7 +949,11 @@ inline void FixedTypeRandomKeys(std::int32_t* s, const std::uint8_t* u) {
 template <class P>
 inline void SampleFixedType(Poly<P>& r, const std::uint8_t* u) {
   constexpr int kLen = P::kN - 1;
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  constexpr int kSortLen = (kLen + 7) / 8 * 8;  // the AVX2 sort takes any multiple of 8
+#else
   constexpr int kSortLen = NextPow2(kLen);
+#endif
   alignas(32) std::int32_t s[kSortLen];
   FixedTypeRandomKeys<P>(s, u);
   for (int i = 0; i < P::kHalfWeight; ++i) s[i] |= 1;
