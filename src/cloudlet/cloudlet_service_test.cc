@@ -616,8 +616,10 @@ TEST_F(CloudletServiceTest, ABlockedDevicesBatchesAreRefusedAtIngest) {
     auto table = ids::DecisionTable::Open((dir_.path() / "data" / "decisions.db").string(),
                                           "cloudlet-1", clock_, random_);
     ASSERT_TRUE(table) << table.error().ToString();
-    auto blocked = (*table)->Impose(
-        {"operator", 1, {ids::ScopeKind::kDevice, "watch-1"}, ids::Action::kBlock, "lost watch"});
+    // A named proposal: GCC 12's -O3 warns (maybe-uninitialized) about the braced temporary.
+    const ids::Proposal lost{
+        "operator", 1, {ids::ScopeKind::kDevice, "watch-1"}, ids::Action::kBlock, "lost watch"};
+    auto blocked = (*table)->Impose(lost);
     ASSERT_TRUE(blocked && *blocked);
   }
   StartService();
