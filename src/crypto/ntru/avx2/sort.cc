@@ -280,10 +280,11 @@ void BitonicMerge(std::int32_t* x) {
   } else {
     // The first group takes the stages beyond a multiple of three, so the last group has three
     // (or all of them).
-    constexpr int kDepth = kStages % 3 == 0 ? 3 : kStages % 3;
-    constexpr bool kLast = kDepth == kStages;
-    constexpr int kRows = 1 << kDepth;
-    constexpr int kStep = kJ >> (kDepth - 1);
+    // (static: Clang wants a plain constexpr local captured when the lambda sizes an array.)
+    static constexpr int kDepth = kStages % 3 == 0 ? 3 : kStages % 3;
+    static constexpr bool kLast = kDepth == kStages;
+    static constexpr int kRows = 1 << kDepth;
+    static constexpr int kStep = kJ >> (kDepth - 1);
     const auto group = [x](int base, int valid_rows) __attribute__((always_inline)) {
       V r[kRows];
 #pragma GCC unroll 8
