@@ -616,9 +616,15 @@ TEST_F(CloudletServiceTest, ABlockedDevicesBatchesAreRefusedAtIngest) {
     auto table = ids::DecisionTable::Open((dir_.path() / "data" / "decisions.db").string(),
                                           "cloudlet-1", clock_, random_);
     ASSERT_TRUE(table) << table.error().ToString();
-    // A named proposal: GCC 12's -O3 warns (maybe-uninitialized) about the braced temporary.
-    const ids::Proposal lost{
-        "operator", 1, {ids::ScopeKind::kDevice, "watch-1"}, ids::Action::kBlock, "lost watch"};
+    // Field by field: GCC 12 at -O3 (release preset) warns maybe-uninitialized about the
+    // strings of an aggregate-initialised Proposal.
+    ids::Proposal lost;
+    lost.detector = "operator";
+    lost.detector_version = 1;
+    lost.scope.kind = ids::ScopeKind::kDevice;
+    lost.scope.value = "watch-1";
+    lost.action = ids::Action::kBlock;
+    lost.reason = "lost watch";
     auto blocked = (*table)->Impose(lost);
     ASSERT_TRUE(blocked && *blocked);
   }

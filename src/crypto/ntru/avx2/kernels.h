@@ -63,6 +63,13 @@ template <class P, class T>  // T = std::uint16_t or std::uint8_t
 void PrepareS3(PreparedS3<P>& out, const T* a);
 template <class P, class T>
 void S3MulPrepared(T* r, const PreparedS3<P>& a, const PreparedS3<P>& b);
+// Both halves at once, for decapsulation's F_3 product with n = 821 (S3Mul in
+// ../internal/kem_impl.h, ADR 0069): r = a * b mod (3, Phi_n) for a, b of P::kPad uint16
+// coefficients in {0, 1, 2}, zero from n on; r as S3MulPrepared's (it may alias a or b). The two
+// evaluated operands (11 KB each for 821) are product temporaries on the stack, not wiped
+// (ADR 0062).
+template <class P>
+void S3MulByteLanes(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b);
 
 // Sorts kLen int32 values ascending as signed numbers, in place, with a fixed sorting network
 // of AVX2 lane-wise min/max (the result equals std::sort's). kLen is a multiple of 8; a power of

@@ -294,6 +294,16 @@ std::vector<std::uint16_t> S3MulThroughKernel(const std::vector<std::uint16_t>& 
   PrepareS3<P>(pb, b.data());
   std::vector<std::uint16_t> r(P::kPad, 0x5a5a);
   S3MulPrepared<P>(r.data(), pa, pb);
+  // Both halves at once (decapsulation's S3Mul for 821), for {0,1,2} operands; in place too.
+  if (std::all_of(a.begin(), a.end(), [](std::uint16_t v) { return v <= 2; }) &&
+      std::all_of(b.begin(), b.end(), [](std::uint16_t v) { return v <= 2; })) {
+    std::vector<std::uint16_t> whole(P::kPad, 0x5a5a);
+    S3MulByteLanes<P>(whole.data(), a.data(), b.data());
+    EXPECT_EQ(whole, r) << "S3MulByteLanes, n " << P::kN;
+    std::vector<std::uint16_t> in_place = a;
+    S3MulByteLanes<P>(in_place.data(), in_place.data(), b.data());
+    EXPECT_EQ(in_place, r) << "S3MulByteLanes in place, n " << P::kN;
+  }
   // The byte forms ({0,1,2} bytes in and out, as the batch's mod-3 chain uses them) agree.
   std::vector<std::uint8_t> a8(P::kPad);
   std::vector<std::uint8_t> b8(P::kPad);

@@ -462,10 +462,20 @@ void S3MulPrepared(T* r, const PreparedS3<P>& pa, const PreparedS3<P>& pb) {
   }
 }
 
-#define MEDMESH_NTRU_S3_MUL_INSTANTIATE(P)                                                    \
-  template void PrepareS3<P>(PreparedS3<P>&, const std::uint16_t*);                           \
-  template void PrepareS3<P>(PreparedS3<P>&, const std::uint8_t*);                            \
-  template void S3MulPrepared<P>(std::uint16_t*, const PreparedS3<P>&, const PreparedS3<P>&); \
+template <class P>
+void S3MulByteLanes(std::uint16_t* r, const std::uint16_t* a, const std::uint16_t* b) {
+  PreparedS3<P> pa;
+  PreparedS3<P> pb;
+  PrepareS3<P>(pa, a);
+  PrepareS3<P>(pb, b);
+  S3MulPrepared<P>(r, pa, pb);
+}
+
+#define MEDMESH_NTRU_S3_MUL_INSTANTIATE(P)                                                     \
+  template void S3MulByteLanes<P>(std::uint16_t*, const std::uint16_t*, const std::uint16_t*); \
+  template void PrepareS3<P>(PreparedS3<P>&, const std::uint16_t*);                            \
+  template void PrepareS3<P>(PreparedS3<P>&, const std::uint8_t*);                             \
+  template void S3MulPrepared<P>(std::uint16_t*, const PreparedS3<P>&, const PreparedS3<P>&);  \
   template void S3MulPrepared<P>(std::uint8_t*, const PreparedS3<P>&, const PreparedS3<P>&);
 MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hps2048509)
 MEDMESH_NTRU_S3_MUL_INSTANTIATE(Hps2048677)

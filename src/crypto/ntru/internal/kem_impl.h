@@ -305,6 +305,12 @@ inline void Mod3PhiN(Poly<P>& r) {
 // r = a * b mod (3, Phi_n) for a, b with coefficients in {0, 1, 2}.
 template <class P>
 inline void S3Mul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
+#if defined(MEDMESH_NTRU_AVX2_KERNELS)
+  if constexpr (P::kN > 800) {  // the byte-lane F_3 product (avx2/kernels.h, ADR 0069)
+    S3MulByteLanes<P>(r.c, a.c, b.c);
+    return;
+  }
+#endif
   RqMulModQ(r, a, b);  // exact mod 2^13, and every coefficient is at most 4n < 2^13
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
   S3ReduceProduct<P>(r.c);  // the same reduction on vectors (avx2/kernels.h)
