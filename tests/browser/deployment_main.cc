@@ -351,6 +351,19 @@ int Run(bool seed, bool partner, bool demo_attacks) {
     (*cloud)->SetCloudletUrl(cloudlet2->node_id(), cloudlet2_url);
   }
 
+  // The URLs go out once every cloudlet can check the cloud's session tokens: until its first
+  // poll of the cloud a cloudlet answers signed-in requests 503 ("sessions cannot be checked
+  // yet"), which a test that calls the cloudlet right after logging in at the cloud could meet.
+  // The cloud runs in this process, so the poll (certificate and revocations) succeeds at once.
+  if (Status polled = (*cloudlet)->PollSessionsNow(); !polled) {
+    return Fail("cloudlet sessions", polled.error());
+  }
+  if (cloudlet2) {
+    if (Status polled = cloudlet2->PollSessionsNow(); !polled) {
+      return Fail("cloudlet-2 sessions", polled.error());
+    }
+  }
+
   if (auto admin = (*cloud)->accounts().service().CreateAdmin({kAdminEmail, password}, "Admin");
       !admin) {
     return Fail("admin account", admin.error());
