@@ -308,13 +308,12 @@ inline void S3Mul(Poly<P>& r, const Poly<P>& a, const Poly<P>& b) {
 #if defined(MEDMESH_NTRU_AVX2_KERNELS)
   if constexpr (P::kN > 800) {  // the byte-lane F_3 product (avx2/kernels.h, ADR 0069)
     S3MulByteLanes<P>(r.c, a.c, b.c);
-    return;
+  } else {
+    RqMulModQ(r, a, b);       // exact mod 2^13, as below
+    S3ReduceProduct<P>(r.c);  // the reduction below on vectors (avx2/kernels.h)
   }
-#endif
-  RqMulModQ(r, a, b);  // exact mod 2^13, and every coefficient is at most 4n < 2^13
-#if defined(MEDMESH_NTRU_AVX2_KERNELS)
-  S3ReduceProduct<P>(r.c);  // the same reduction on vectors (avx2/kernels.h)
 #else
+  RqMulModQ(r, a, b);  // exact mod 2^13, and every coefficient is at most 4n < 2^13
   for (int i = 0; i < P::kN; ++i) r.c[i] = Mod3(r.c[i] & 0x1fff);
   Mod3PhiN(r);
 #endif
