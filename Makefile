@@ -36,8 +36,10 @@ test-asan:
 
 bench: setup
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark ingest_benchmark abuse_benchmark api_benchmark ids_detector_benchmark payload_scoring_benchmark blocked_flood_benchmark ids_propagation_benchmark medmesh
+	@cmake --build --preset release -j $(JOBS) --target ntru_benchmark ingest_benchmark abuse_benchmark api_benchmark ids_detector_benchmark payload_scoring_benchmark blocked_flood_benchmark ids_propagation_benchmark ntru_ops medmesh
 	@./build/release/bench/ntru_benchmark --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
+	@echo
+	@sh tools/ntru_reference_callgrind.sh build/release
 	@echo
 	@./build/release/bench/ingest_benchmark
 	@echo

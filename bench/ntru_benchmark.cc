@@ -263,7 +263,10 @@ void PrintGoalSummary(const RecordingReporter& reporter) {
     ++shown;
   }
   if (shown > 0) {
-    std::printf("(medians need --benchmark_repetitions=N; `make bench` uses 5)\n");
+    std::printf(
+        "(medians need --benchmark_repetitions=N; `make bench` uses 5. The reference times were\n"
+        "measured on another machine, so these ratios are a guide; `make bench` then prints\n"
+        "instruction counts against the reference's, tools/ntru_reference_callgrind.sh)\n");
   }
 }
 
