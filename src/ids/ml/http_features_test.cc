@@ -197,46 +197,59 @@ namespace {
 // (every value feature, then these read). The cheap gate must agree with it on every value.
 // Returns nullopt when the oracle itself is inexact (a decoded value that would decode again
 // in HasTemplateExpression).
-std::optional<bool> GateByFeatures(std::string_view value) {
-  const std::vector<float> f = ExtractValueRequestFeatures(value);
+// The index of feature value_max.<name> in HttpFeatureSchema() (the test fails if there is none).
+std::size_t ValueFeatureIndex(std::string_view name) {
   const auto& schema = HttpFeatureSchema();
-  auto at = [&](std::string_view name) {
-    for (std::size_t i = 0; i < schema.size(); ++i) {
-      if (schema[i] == "value_max." + std::string(name)) return f[i];
+  const std::string wanted = "value_max." + std::string(name);
+  for (std::size_t i = 0; i < schema.size(); ++i) {
+    if (schema[i] == wanted) return i;
+  }
+  ADD_FAILURE() << "no feature " << wanted;
+  return 0;
+}
+
+std::optional<bool> GateByFeatures(std::string_view value) {
+  // Looked up once: per value and feature the lookup cost more than the gate itself (the test
+  // checks ~150k values; under ASan it took ~2 minutes).
+  static const std::vector<std::size_t> kGateFeatures = [] {
+    std::vector<std::size_t> out;
+    for (std::string_view name : {"sql_tautology",
+                                  "sql_comment",
+                                  "sql_func_call",
+                                  "html_tag_open",
+                                  "event_handler",
+                                  "traversal",
+                                  "sensitive_path",
+                                  "null_byte",
+                                  "ssi",
+                                  "dot_slash_runs",
+                                  "system_paths",
+                                  "sql_paren_op",
+                                  "sql_after_semicolon",
+                                  "sql_subselect",
+                                  "sql_func_call2",
+                                  "js_call",
+                                  "shell_backtick",
+                                  "shell_call",
+                                  "shell_command_line",
+                                  "long_dot_runs",
+                                  "slash_dot_start",
+                                  "sql_quote_op_strict"}) {
+      out.push_back(ValueFeatureIndex(name));
     }
-    ADD_FAILURE() << "no feature " << name;
-    return 0.0f;
-  };
-  for (std::string_view name : {"sql_tautology",
-                                "sql_comment",
-                                "sql_func_call",
-                                "html_tag_open",
-                                "event_handler",
-                                "traversal",
-                                "sensitive_path",
-                                "null_byte",
-                                "ssi",
-                                "dot_slash_runs",
-                                "system_paths",
-                                "sql_paren_op",
-                                "sql_after_semicolon",
-                                "sql_subselect",
-                                "sql_func_call2",
-                                "js_call",
-                                "shell_backtick",
-                                "shell_call",
-                                "shell_command_line",
-                                "long_dot_runs",
-                                "slash_dot_start",
-                                "sql_quote_op_strict"}) {
-    if (at(name) > 0) return true;
+    return out;
+  }();
+  static const std::size_t kShellCommandStrict = ValueFeatureIndex("shell_command_strict");
+  const std::vector<float> f = ExtractValueRequestFeatures(value);
+  for (std::size_t i : kGateFeatures) {
+    if (f[i] > 0) return true;
   }
   const std::string decoded = DecodeFully(value, nullptr);
   int dollar_braces = 0;
   for (std::size_t p = decoded.find("${"); p != std::string::npos; p = decoded.find("${", p + 1)) {
     ++dollar_braces;
   }
-  if (at("shell_command_strict") - static_cast<float>(dollar_braces) > 0) return true;
+  if (f[kShellCommandStrict] - static_cast<float>(dollar_braces) > 0) return true;
   if (decoded.find('%') != std::string::npos && DecodeFully(decoded, nullptr) != decoded) {
     return std::nullopt;
   }
