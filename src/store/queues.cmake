@@ -40,4 +40,5 @@ if(MEDMESH_BUILD_BENCH)
   target_link_libraries(reading_store_benchmark
     PRIVATE medmesh_store_queues medmesh_testing benchmark::benchmark)
   target_compile_options(reading_store_benchmark PRIVATE ${MEDMESH_WARNINGS})
+  medmesh_benchmark_target(reading_store_benchmark)
 endif()
