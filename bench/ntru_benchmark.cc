@@ -8,7 +8,8 @@
 // OS random source nor the KAT DRBG is measured. After the run a summary compares the
 // ntruhps2048677 medians with the reference figures of the performance goals, after a table
 // of the medians of every set and implementation. Instruction counts per call (callgrind) come
-// from tools/ntru_callgrind.sh, which runs bench/ntru_ops.cc. The summary uses
+// from tools/ntru_callgrind.sh, which runs bench/ntru_ops.cc; `make bench` prints hps677's after
+// this benchmark (tools/ntru_reference_callgrind.sh). The summary uses
 // CPU time: on a shared machine wall-clock time also counts time the thread was not running.
 //
 //   make bench   (release preset, --benchmark_repetitions=5 --benchmark_enable_random_interleaving

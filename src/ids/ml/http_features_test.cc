@@ -193,10 +193,6 @@ TEST(HttpFeatures, RequestTakesTheWorstValueAndPathShape) {
 namespace medmesh::ids::ml {
 namespace {
 
-// The gate as the model's features define it: what HasAttackStructure computed until ADR 0055
-// (every value feature, then these read). The cheap gate must agree with it on every value.
-// Returns nullopt when the oracle itself is inexact (a decoded value that would decode again
-// in HasTemplateExpression).
 // The index of feature value_max.<name> in HttpFeatureSchema() (the test fails if there is none).
 std::size_t ValueFeatureIndex(std::string_view name) {
   const auto& schema = HttpFeatureSchema();
@@ -208,6 +204,10 @@ std::size_t ValueFeatureIndex(std::string_view name) {
   return 0;
 }
 
+// The gate as the model's features define it: what HasAttackStructure computed until ADR 0055
+// (every value feature, then these read). The cheap gate must agree with it on every value.
+// Returns nullopt when the oracle itself is inexact (a decoded value that would decode again
+// in HasTemplateExpression).
 std::optional<bool> GateByFeatures(std::string_view value) {
   // Looked up once: per value and feature the lookup cost more than the gate itself (the test
   // checks ~150k values; under ASan it took ~2 minutes).
